@@ -1,0 +1,1 @@
+"""Alembic revisions of the tradeledger schema, shipped as tradeledger.migrations."""

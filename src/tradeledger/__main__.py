@@ -1,0 +1,3 @@
+from tradeledger.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Use cases (the Ledger) and the ports storage implements. Imports the domain only."""

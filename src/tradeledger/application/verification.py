@@ -1,0 +1,139 @@
+"""verify: the hash chain, the gapless sequence and the stored projection against a fresh replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.positions import PositionBook
+from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
+
+MAX_PROBLEMS = 20
+K = TypeVar("K", tuple[str, str], int)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing verify found wrong; `seq` is the event it points at (None for the whole ledger)."""
+
+    seq: int | None
+    check: str  # "sequence" | "chain" | "content" | "head" | "projection"
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    events: int
+    head: Checkpoint
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        seqs = [problem.seq for problem in self.problems if problem.seq is not None]
+        return min(seqs) if seqs else None
+
+
+def _content_problem(event: StoredEvent) -> str | None:
+    try:
+        event.execution()
+    except (ValueError, InvalidOperation, KeyError) as error:
+        return f"unreadable fill: {error}"
+    numbers = {"quantity": event.quantity, "price": event.price, "fee": event.fee}
+    for name, text in numbers.items():
+        value = Decimal(text)
+        if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
+            return f"{name} {text!r} is not a valid amount"
+    return None
+
+
+def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Problem]:
+    """What is wrong with one event given the one before it."""
+    problems: list[Problem] = []
+    expected_seq = 1 if previous is None else previous.seq + 1
+    if event.seq != expected_seq:
+        problems.append(Problem(event.seq, "sequence", f"expected seq {expected_seq}, found {event.seq}"))
+    if previous is not None and event.epoch < previous.epoch:
+        problems.append(Problem(event.seq, "sequence", f"epoch {event.epoch} after epoch {previous.epoch}"))
+    own_hash_ok = event.computed_hash() == event.hash
+    if not own_hash_ok:
+        problems.append(Problem(event.seq, "chain", "stored content does not match its hash (edited after append)"))
+    expected_prev = GENESIS_HASH if previous is None else previous.hash
+    if event.prev_hash != expected_prev:
+        if own_hash_ok and previous is not None:
+            # This event is intact, so the one before it had its hash rewritten.
+            detail = f"hash was rewritten: seq {event.seq} links to {event.prev_hash}"
+            problems.append(Problem(previous.seq, "chain", detail))
+        else:
+            detail = f"prev_hash {event.prev_hash} does not link to {expected_prev}"
+            problems.append(Problem(event.seq, "chain", detail))
+    content = _content_problem(event)
+    if content is not None:
+        problems.append(Problem(event.seq, "content", content))
+    return problems
+
+
+def check_chain(events: Iterable[StoredEvent], head: Checkpoint, book: PositionBook) -> tuple[int, list[Problem]]:
+    """Walk the log once: gapless seq from 1, each hash recomputed, each link to the previous hash.
+
+    Events are folded into `book` on the way, so the projection check needs no second pass.
+    """
+    problems: list[Problem] = []
+    previous: StoredEvent | None = None
+    count = 0
+    for event in events:
+        count += 1
+        found = _event_problems(event, previous)
+        problems.extend(found)
+        if not any(problem.check == "content" for problem in found):
+            book.apply(event.execution())
+        previous = event
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if previous is not None and (previous.seq, previous.hash) != (head.seq, head.hash):
+        detail = f"the head says seq {head.seq} {head.hash}, the log ends at seq {previous.seq} {previous.hash}"
+        problems.append(Problem(previous.seq, "head", detail))
+    if previous is None and head.seq != 0:
+        problems.append(Problem(None, "head", f"the head says seq {head.seq} but the log is empty"))
+    return count, problems
+
+
+def _differences(
+    what: str, stored: Mapping[K, V], replayed: Mapping[K, V], seq_of: Callable[[K, V], int | None]
+) -> list[Problem]:
+    return [
+        Problem(
+            seq_of(key, stored.get(key) or replayed[key]),
+            "projection",
+            f"{what} {key}: stored {stored.get(key)}, replay gives {replayed.get(key)}",
+        )
+        for key in sorted(stored.keys() | replayed.keys())
+        if stored.get(key) != replayed.get(key)
+    ]
+
+
+def check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem]:
+    """Differences between the stored projection and a fresh replay, first difference first."""
+    problems: list[Problem] = []
+    if (stored.seq, stored.hash) != (replayed.seq, replayed.hash):
+        detail = f"checkpoint at seq {stored.seq} {stored.hash}, log head at seq {replayed.seq} {replayed.hash}"
+        problems.append(Problem(None, "projection", detail))
+    problems += _differences(
+        "open position", {p.key: p for p in stored.open}, {p.key: p for p in replayed.open}, lambda _, p: p.last_seq
+    )
+    problems += _differences(
+        "closed cycle",
+        {c.closed_seq: c for c in stored.closed},
+        {c.closed_seq: c for c in replayed.closed},
+        lambda seq, _: seq,
+    )
+    problems += _differences("lifetime totals", stored.symbol_totals, replayed.symbol_totals, lambda _k, _v: None)
+    problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
+    return problems

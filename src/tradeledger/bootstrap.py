@@ -1,0 +1,62 @@
+"""The composition root: the one place that picks concrete classes and wires a Ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from tradeledger.application.ledger import Clock, Ledger
+from tradeledger.errors import LedgerError, StorageError
+from tradeledger.settings import LedgerSettings
+from tradeledger.storage import migrate
+from tradeledger.storage.engine import WRITE, Synchronous, create_ledger_engine
+from tradeledger.storage.sql_store import SqlLedgerStore, translated_errors
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_ledger(
+    url: str | None = None,
+    *,
+    clock: Clock = utc_now,
+    synchronous: Synchronous | None = None,
+    busy_timeout_s: float | None = None,
+) -> Ledger:
+    """Open (creating or upgrading) the ledger at `url`, else $TRADELEDGER_URL, else ./tradeledger.db.
+
+    `synchronous` ("full" by default, "normal", "off") and `busy_timeout_s` tune SQLite; unset
+    arguments come from TRADELEDGER_SYNCHRONOUS and TRADELEDGER_BUSY_TIMEOUT_S.
+    """
+    given = {"url": url, "synchronous": synchronous, "busy_timeout_s": busy_timeout_s}
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    try:
+        config = LedgerSettings(**overrides)
+    except ValidationError as error:
+        raise LedgerError(f"invalid ledger settings: {error}") from None
+    engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
+    try:
+        _upgrade_schema(engine)
+    except StorageError as error:
+        engine.dispose()
+        shown = sa.make_url(config.url).render_as_string(hide_password=True)
+        raise StorageError(f"cannot open the ledger at {shown}: {error}") from error
+    except BaseException:
+        engine.dispose()
+        raise
+    return Ledger(SqlLedgerStore(engine), clock=clock)
+
+
+def _upgrade_schema(engine: sa.Engine) -> None:
+    with translated_errors():
+        with engine.connect() as connection:
+            at_head = migrate.current_revision(connection) == migrate.head_revision()
+            connection.rollback()
+        if at_head:
+            return
+        with engine.connect().execution_options(**WRITE) as connection, connection.begin():
+            migrate.upgrade(connection)

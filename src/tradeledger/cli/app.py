@@ -1,0 +1,319 @@
+"""The tradeledger command line: record, import, positions, replay, history, verify, demo."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.bootstrap import open_ledger
+from tradeledger.cli import demo as demo_session
+from tradeledger.cli.ndjson import read_fills
+from tradeledger.cli.output import (
+    dumps,
+    print_history,
+    print_state,
+    recorded_json,
+    state_json,
+    verify_json,
+)
+from tradeledger.domain.fills import Side
+from tradeledger.errors import InvalidFill, LedgerError
+
+app = typer.Typer(
+    name="tradeledger",
+    help="An event-sourced position ledger: every fill an immutable event, positions projected from the log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@functools.cache
+def out() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH  # files and pipes get room for every column
+    return console
+
+
+@functools.cache
+def err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EXIT_INVALID = 2
+PIPED_WIDTH = 120
+EXIT_VERIFY_FAILED = 1
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """A LedgerError ends the command with its message on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except LedgerError as error:
+            err().print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INVALID) from None
+
+    return wrapper
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL. Default: $TRADELEDGER_URL, else sqlite:///tradeledger.db."),
+    ] = None,
+) -> None:
+    ctx.obj = db
+
+
+@contextmanager
+def opened(ctx: typer.Context) -> Iterator[Ledger]:
+    with open_ledger(ctx.obj) as ledger:
+        yield ledger
+
+
+def parse_time(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidFill(f"{option}: not an ISO 8601 time (got {value!r})") from None
+    if parsed.tzinfo is None:
+        raise InvalidFill(f"{option}: needs a UTC offset such as +00:00 or Z (got {value!r})")
+    return parsed
+
+
+def parse_marks(values: list[str]) -> dict[str, Decimal]:
+    marks: dict[str, Decimal] = {}
+    for value in values:
+        symbol, sep, price_text = value.partition("=")
+        try:
+            price = Decimal(price_text)
+        except InvalidOperation:
+            price = Decimal("NaN")
+        if not sep or not symbol or not price.is_finite() or price <= 0:
+            raise InvalidFill(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
+        marks[symbol] = price
+    return marks
+
+
+@app.command()
+@reports_errors
+def record(
+    ctx: typer.Context,
+    fill_id: Annotated[str, typer.Option(help="The exchange's id of this fill (the idempotency key).")],
+    symbol: Annotated[str, typer.Option(help="BASE/QUOTE, e.g. BTC/USD.")],
+    side: Annotated[Side, typer.Option(help="buy or sell.")],
+    quantity: Annotated[str, typer.Option(help="Base quantity, > 0.")],
+    price: Annotated[str, typer.Option(help="Quote per base unit, > 0.")],
+    fee: Annotated[str, typer.Option(help="Fee in the quote currency, >= 0.")] = "0",
+    time: Annotated[
+        str | None, typer.Option("--time", help="When it filled, ISO 8601 with offset. Default: now.")
+    ] = None,
+    account: Annotated[str, typer.Option(help="Account.")] = "default",
+    exchange: Annotated[str, typer.Option(help="Exchange.")] = "",
+    strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Record one fill."""
+    occurred_at = parse_time(time, "--time") if time is not None else datetime.now().astimezone()
+    fields: dict[str, Any] = {
+        "fill_id": fill_id,
+        "symbol": symbol,
+        "side": side.value,
+        "quantity": quantity,
+        "price": price,
+        "fee": fee,
+        "occurred_at": occurred_at,
+        "account": account,
+        "exchange": exchange,
+        "strategy": strategy,
+    }
+    with opened(ctx) as ledger:
+        receipt = ledger.record(fields)
+    if json_output:
+        out().print_json(data={"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
+    elif receipt.duplicate:
+        out().print(f"duplicate: fill {fill_id} is already recorded as seq {receipt.seq} (nothing appended)")
+    else:
+        out().print(f"recorded fill {fill_id} as seq {receipt.seq}, hash {receipt.hash}")
+
+
+@app.command("import")
+@reports_errors
+def import_fills(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="NDJSON, one fill per line.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Import fills from an NDJSON file: all validated first, then appended in one transaction."""
+    text = file.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err(),
+        transient=True,
+        disable=not err().is_terminal,
+    ) as progress:
+        task = progress.add_task("validating", total=len(lines))
+        fills = read_fills(lines, on_line=lambda: progress.advance(task))
+        progress.update(task, description=f"appending {len(fills)} fills", completed=0, total=None)
+        with opened(ctx) as ledger:
+            receipts = ledger.record_many(fills)
+            head = ledger.head
+    appended = sum(not r.duplicate for r in receipts)
+    summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
+    if json_output:
+        out().print_json(data=summary)
+    else:
+        out().print(
+            f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
+        )
+
+
+@app.command()
+@reports_errors
+def positions(
+    ctx: typer.Context,
+    closed: Annotated[bool, typer.Option("--closed", help="Also list closed position cycles.")] = False,
+    account: Annotated[str | None, typer.Option(help="Only this account (totals too).")] = None,
+    mark: Annotated[list[str] | None, typer.Option(help="SYMBOL=PRICE for unrealized PnL; repeatable.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open positions (and closed cycles) from the stored projection."""
+    marks = parse_marks(mark or [])
+    with opened(ctx) as ledger:
+        state = ledger.state(account=account)
+    if json_output:
+        out().print_json(dumps(state_json(state, closed=closed, marks=marks)))
+    else:
+        print_state(out(), state, closed=closed, marks=marks, title="Positions")
+
+
+@app.command()
+@reports_errors
+def replay(
+    ctx: typer.Context,
+    until_seq: Annotated[int | None, typer.Option(min=0, help="Stop after this seq.")] = None,
+    until_time: Annotated[str | None, typer.Option(help="Only fills that occurred at or before this time.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The state as of a seq or a time, folded from the log alone; changes nothing."""
+    if until_seq is not None and until_time is not None:
+        raise InvalidFill("replay takes --until-seq or --until-time, not both")
+    when = parse_time(until_time, "--until-time") if until_time is not None else None
+    with opened(ctx) as ledger:
+        state = ledger.replay(until_seq=until_seq, until_time=when)
+    if json_output:
+        out().print_json(dumps(state_json(state, closed=True, marks={})))
+    else:
+        print_state(out(), state, closed=True, marks={}, title="Replay")
+
+
+@app.command()
+@reports_errors
+def history(
+    ctx: typer.Context,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The fill log in seq order, with hashes."""
+    with opened(ctx) as ledger:
+        fills = list(ledger.history(symbol=symbol))
+    if json_output:
+        out().print_json(dumps([recorded_json(r) for r in fills]))
+    else:
+        print_history(out(), fills)
+
+
+@app.command()
+@reports_errors
+def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Check the hash chain, the gapless seq, and the stored projection against a fresh replay."""
+    with opened(ctx) as ledger:
+        report = ledger.verify()
+    if json_output:
+        out().print_json(dumps(verify_json(report)))
+    elif report.ok:
+        out().print(f"verify: ok — {report.events} events, head seq {report.head.seq}, hash {report.head.hash}")
+    else:
+        err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
+        for problem in report.problems:
+            where = "ledger" if problem.seq is None else f"seq {problem.seq}"
+            err().print(f"  {where}: {problem.check}: {problem.detail}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+@app.command()
+@reports_errors
+def demo(ctx: typer.Context) -> None:
+    """The main job end to end on a fresh SQLite file: record a session, show PnL, replay, verify."""
+    url = ctx.obj or f"sqlite:///{Path(tempfile.mkdtemp(prefix='tradeledger-demo-')) / 'demo.db'}"
+    with open_ledger(url) as ledger:
+        if ledger.head.seq != 0:
+            raise InvalidFill(f"--db: the demo needs a fresh ledger, and {url} already holds {ledger.head.seq} events")
+        fills = demo_session.session_fills()
+        out().rule("[bold]tradeledger demo")
+        out().print(f"Ledger: {url}\n")
+        out().print(f"Recording {len(fills)} fills of a paper session on kraken, one durable transaction each:")
+        for fill in fills:
+            receipt = ledger.record(fill)
+            out().print(
+                f"  seq {receipt.seq:>2}  {fill['symbol']:<8} {fill['side']:<4} {fill['quantity']:>5}"
+                f" @ {fill['price']:<7} fee {fill['fee']:<8} hash {receipt.hash[:16]}…",
+                highlight=False,
+            )
+        retried = fills[demo_session.RETRIED_FILL - 1]
+        receipt = ledger.record(retried)
+        out().print(
+            f"\nThe exchange re-sends {retried['fill_id']} after a timeout: duplicate={receipt.duplicate}, "
+            f"still seq {receipt.seq}; nothing is counted twice.\n"
+        )
+        print_state(out(), ledger.state(), closed=True, marks=demo_session.MARKS, title="Positions marked to market")
+        out().print(
+            f"\nReplaying the log to seq {demo_session.REPLAY_TO_SEQ} (just after the ETH flip), changing nothing:"
+        )
+        print_state(out(), ledger.replay(until_seq=demo_session.REPLAY_TO_SEQ), closed=True, marks={}, title="Replay")
+        report = ledger.verify()
+        out().print(
+            f"\nverify: {'ok' if report.ok else 'FAILED'} — {report.events} events, hash chain intact, "
+            f"stored positions equal a fresh replay; head {report.head.hash}"
+        )
+        if not report.ok:
+            raise typer.Exit(EXIT_VERIFY_FAILED)
+        out().print(f"\nTry: tradeledger --db {url} history")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status instead of exiting."""
+    try:
+        app(args=argv, prog_name="tradeledger")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0

@@ -1,0 +1,54 @@
+"""The demo session: a realistic morning of a bot on three symbols, with adds, partial exits and a flip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+TAKER_FEE_RATE = Decimal("0.0026")
+FEE_QUANTUM = Decimal("0.0001")
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+# (minutes after start, symbol, side, quantity, price, strategy)
+SESSION: tuple[tuple[int, str, str, str, str, str], ...] = (
+    (0, "BTC/USD", "buy", "0.5", "96000", "trend"),
+    (3, "ETH/USD", "buy", "4", "3400", "momentum"),
+    (11, "BTC/USD", "buy", "0.25", "95200", "trend"),  # add: average falls to 95733.33...
+    (14, "SOL/USD", "sell", "40", "210", "mean_revert"),  # short
+    (26, "ETH/USD", "sell", "1.5", "3480", "momentum"),  # partial exit
+    (31, "BTC/USD", "sell", "0.3", "97100", "trend"),  # partial exit
+    (38, "SOL/USD", "buy", "15", "204", "mean_revert"),  # partial cover
+    (45, "ETH/USD", "sell", "4.5", "3520", "momentum"),  # flip: closes 2.5 long, opens 2 short
+    (52, "BTC/USD", "sell", "0.45", "97800", "trend"),  # closes the BTC cycle
+    (61, "ETH/USD", "buy", "2", "3495", "momentum"),  # closes the ETH short
+    (67, "SOL/USD", "buy", "25", "201.5", "mean_revert"),  # closes the SOL short
+    (74, "BTC/USD", "buy", "0.2", "97500", "trend"),  # a new BTC cycle
+    (80, "SOL/USD", "buy", "30", "203", "mean_revert"),  # a new SOL long
+    (88, "ETH/USD", "buy", "1.2", "3470", "momentum"),
+)
+MARKS = {"BTC/USD": Decimal(98150), "SOL/USD": Decimal("204.4"), "ETH/USD": Decimal("3462.5")}
+REPLAY_TO_SEQ = 8  # just after the ETH flip
+RETRIED_FILL = 6
+
+
+def session_fills() -> list[dict[str, Any]]:
+    """The session as fill fields, with kraken's taker fee on each notional."""
+    fills = []
+    for number, (minutes, symbol, side, quantity, price, strategy) in enumerate(SESSION, start=1):
+        notional = Decimal(quantity) * Decimal(price)
+        fills.append(
+            {
+                "fill_id": f"DEMO-{number:04d}",
+                "exchange": "kraken",
+                "symbol": symbol,
+                "side": side,
+                "quantity": quantity,
+                "price": price,
+                "fee": str((notional * TAKER_FEE_RATE).quantize(FEE_QUANTUM)),
+                "occurred_at": (START + timedelta(minutes=minutes)).isoformat(),
+                "strategy": strategy,
+                "order_id": f"O-{number:04d}",
+            }
+        )
+    return fills

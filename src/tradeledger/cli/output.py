@@ -1,0 +1,211 @@
+"""What the CLI prints: the state JSON of the contract, and Rich tables for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.fills import decimal_text, time_text
+from tradeledger.domain.positions import ClosedPosition, Position, Totals
+from tradeledger.domain.records import LedgerState, RecordedFill
+
+DISPLAY_QUANTUM = Decimal("0.00000001")
+MONEY_QUANTUM = Decimal("0.01")
+
+
+def iso(value: datetime) -> str:
+    return time_text(value)
+
+
+def position_json(position: Position, marks: Mapping[str, Decimal]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "account": position.account,
+        "symbol": position.symbol,
+        "side": position.side.value,
+        "quantity": decimal_text(position.quantity),
+        "avg_price": decimal_text(position.avg_price),
+        "realized_pnl": decimal_text(position.realized_pnl),
+        "fees": decimal_text(position.fees),
+        "net_pnl": decimal_text(position.net_pnl),
+        "opened_at": iso(position.opened_at),
+        "opened_seq": position.opened_seq,
+    }
+    mark = marks.get(position.symbol)
+    if mark is not None:
+        item["unrealized_pnl"] = decimal_text(position.unrealized_pnl(mark))
+        item["unrealized_pnl_pct"] = decimal_text(position.unrealized_pnl_pct(mark))
+    return item
+
+
+def closed_json(closed: ClosedPosition) -> dict[str, Any]:
+    return {
+        "account": closed.account,
+        "symbol": closed.symbol,
+        "side": closed.side.value,
+        "quantity": decimal_text(closed.quantity),
+        "avg_price": decimal_text(closed.avg_price),
+        "realized_pnl": decimal_text(closed.realized_pnl),
+        "fees": decimal_text(closed.fees),
+        "net_pnl": decimal_text(closed.net_pnl),
+        "opened_at": iso(closed.opened_at),
+        "opened_seq": closed.opened_seq,
+        "closed_at": iso(closed.closed_at),
+        "closed_seq": closed.closed_seq,
+    }
+
+
+def totals_json(totals: Totals) -> dict[str, str]:
+    return {
+        "realized_pnl": decimal_text(totals.realized_pnl),
+        "fees": decimal_text(totals.fees),
+        "net_pnl": decimal_text(totals.net_pnl),
+    }
+
+
+def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]) -> dict[str, Any]:
+    """The state JSON: {"seq", "epoch", "open", "closed", "totals"}; decimals as strings."""
+    totals = totals_json(state.totals)
+    marked = [p for p in state.open if p.symbol in marks]
+    if marks:
+        totals["unrealized_pnl"] = decimal_text(sum((p.unrealized_pnl(marks[p.symbol]) for p in marked), Decimal(0)))
+    return {
+        "seq": state.seq,
+        "epoch": state.epoch,
+        "open": [position_json(p, marks) for p in state.open],
+        "closed": [closed_json(c) for c in state.closed] if closed else [],
+        "totals": totals,
+    }
+
+
+def recorded_json(recorded: RecordedFill) -> dict[str, Any]:
+    fill = recorded.fill.canonical()
+    fill["metadata"] = recorded.fill.metadata
+    return {
+        "seq": recorded.seq,
+        "epoch": recorded.epoch,
+        "recorded_at": iso(recorded.recorded_at),
+        **fill,
+        "prev_hash": recorded.prev_hash,
+        "hash": recorded.hash,
+    }
+
+
+def verify_json(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "head": {"epoch": report.head.epoch, "seq": report.head.seq, "hash": report.head.hash},
+        "first_bad_seq": report.first_bad_seq,
+        "problems": [{"seq": p.seq, "check": p.check, "detail": p.detail} for p in report.problems],
+    }
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def shown(value: Decimal) -> str:
+    """A quantity or price for people: at most 8 places (the stored value stays exact)."""
+    return f"{value.quantize(DISPLAY_QUANTUM, rounding=ROUND_HALF_EVEN).normalize():f}" if value else "0"
+
+
+def money(value: Decimal) -> str:
+    """PnL and fees for people: 2 places, coloured by sign."""
+    colour = "green" if value > 0 else "red" if value < 0 else "dim"
+    return f"[{colour}]{value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN):,f}[/{colour}]"
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("Account", "Symbol", "Side") else "right")
+    return table
+
+
+def print_state(
+    console: Console, state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal], title: str
+) -> None:
+    accounts = {p.account for p in state.open} | {c.account for c in state.closed}
+    lead = ["Account", "Symbol"] if len(accounts) > 1 else ["Symbol"]
+    columns = [*lead, "Side", "Qty", "Avg price", "Realized", "Fees", "Net"]
+    table = _table(
+        f"{title}: seq {state.seq}, epoch {state.epoch}",
+        [*columns, *(["Mark", "Unrealized", "%"] if marks else []), "Opened"],
+    )
+    for p in state.open:
+        row = [
+            *([p.account] if len(lead) > 1 else []),
+            p.symbol,
+            p.side.value,
+            shown(p.quantity),
+            shown(p.avg_price),
+            money(p.realized_pnl),
+            money(p.fees),
+            money(p.net_pnl),
+        ]
+        if marks:
+            mark = marks.get(p.symbol)
+            row += (
+                ["-", "-", "-"]
+                if mark is None
+                else [
+                    shown(mark),
+                    money(p.unrealized_pnl(mark)),
+                    f"{p.unrealized_pnl_pct(mark).quantize(MONEY_QUANTUM)}",
+                ]
+            )
+        row.append(f"#{p.opened_seq}")
+        table.add_row(*row)
+    if not state.open:
+        table.caption = "no open positions"
+    console.print(table)
+    if closed:
+        cycles = _table("Closed cycles", [*columns, "Seqs"])
+        for c in state.closed:
+            cycles.add_row(
+                *([c.account] if len(lead) > 1 else []),
+                c.symbol,
+                c.side.value,
+                shown(c.quantity),
+                shown(c.avg_price),
+                money(c.realized_pnl),
+                money(c.fees),
+                money(c.net_pnl),
+                f"#{c.opened_seq}-#{c.closed_seq}",
+            )
+        if not state.closed:
+            cycles.caption = "no closed cycles"
+        console.print(cycles)
+    totals = state.totals
+    console.print(
+        f"Lifetime: realized {money(totals.realized_pnl)}, fees {money(totals.fees)}, net {money(totals.net_pnl)}"
+    )
+
+
+def print_history(console: Console, fills: list[RecordedFill]) -> None:
+    table = Table(title="Fill log", title_justify="left", pad_edge=False)
+    for column in ("Seq", "Occurred (UTC)", "Fill id", "Symbol", "Side", "Qty", "Price", "Fee", "Hash"):
+        table.add_column(column, justify="right" if column in ("Seq", "Qty", "Price", "Fee") else "left")
+    for r in fills:
+        f = r.fill
+        table.add_row(
+            str(r.seq),
+            f"{f.occurred_at:%Y-%m-%d %H:%M:%S}",
+            f.fill_id,
+            f.symbol,
+            f.side.value,
+            shown(f.quantity),
+            shown(f.price),
+            shown(f.fee),
+            r.hash[:10],
+        )
+    if not fills:
+        table.caption = "the log is empty"
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Pure domain: fills, the hash chain and position accounting. No I/O, no clock, no SQL."""

@@ -1,0 +1,38 @@
+"""The hash chain: canonical bytes of a recorded fill and the prev_hash -> hash link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+GENESIS_HASH = "0" * 64
+
+# The fields of a stored event that the hash covers, in a fixed order. Changing this list changes
+# every hash: it is part of the log's format (see ARCHITECTURE.md).
+HASHED_FIELDS = (
+    "seq",
+    "epoch",
+    "recorded_at",
+    "fill_id",
+    "account",
+    "exchange",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "occurred_at",
+    "strategy",
+    "order_id",
+    "client_order_id",
+    "metadata",
+)
+
+
+def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
+    """SHA-256 over the previous hash and the event's canonical JSON bytes."""
+    body = json.dumps([event[name] for name in HASHED_FIELDS], separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + body).hexdigest()

@@ -1,0 +1,44 @@
+"""Engine set-up: the one place that knows SQLite pragmas and transaction modes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+Synchronous = Literal["full", "normal", "off"]
+
+# A write transaction opened with this execution option takes SQLite's write lock at BEGIN, so
+# concurrent appenders queue on the busy timeout instead of failing on lock upgrade.
+WRITE = {"tradeledger_write": True}
+
+
+def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_timeout_s: float = 30.0) -> sa.Engine:
+    """An engine for a ledger database; SQLite gets WAL, the chosen durability and BEGIN IMMEDIATE."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url)
+
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
+    in_memory = parsed.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI connection
+        # Hand transaction control to SQLAlchemy's begin event below (pysqlite's own is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = "IMMEDIATE" if connection.get_execution_options().get("tradeledger_write") else "DEFERRED"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

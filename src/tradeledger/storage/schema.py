@@ -1,0 +1,104 @@
+"""The database schema as SQLAlchemy Core tables. Alembic revisions in migrations/ create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# INTEGER PRIMARY KEY makes seq SQLite's rowid; BIGINT elsewhere. Values are always given explicitly.
+Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Amount = sa.Text  # exact decimal strings, never floats
+Time = sa.Text  # canonical UTC ISO 8601, sorts in time order
+Hash = sa.String(64)
+
+events = sa.Table(
+    "ledger_events",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("recorded_at", Time, nullable=False),
+    sa.Column("fill_id", sa.Text, nullable=False),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("exchange", sa.Text, nullable=False),
+    sa.Column("symbol", sa.Text, nullable=False),
+    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("quantity", Amount, nullable=False),
+    sa.Column("price", Amount, nullable=False),
+    sa.Column("fee", Amount, nullable=False),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("strategy", sa.Text),
+    sa.Column("order_id", sa.Text),
+    sa.Column("client_order_id", sa.Text),
+    sa.Column("metadata", sa.Text),
+    sa.Column("prev_hash", Hash, nullable=False),
+    sa.Column("hash", Hash, nullable=False),
+    sa.UniqueConstraint("account", "exchange", "fill_id"),
+)
+
+# One row (id = 1): the log's head. Appends lock it (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+# SQLite), so seq is assigned in commit order with no gaps.
+head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("seq", Seq, nullable=False),
+    sa.Column("hash", Hash, nullable=False),
+)
+
+# One row per (account, symbol) ever traded: the open cycle (side is NULL when flat) and the
+# lifetime totals over every cycle.
+positions = sa.Table(
+    "positions",
+    metadata,
+    sa.Column("account", sa.Text, primary_key=True),
+    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("side", sa.Text),
+    sa.Column("quantity", Amount),
+    sa.Column("avg_price", Amount),
+    sa.Column("realized_pnl", Amount),
+    sa.Column("fees", Amount),
+    sa.Column("opened_at", Time),
+    sa.Column("opened_seq", Seq),
+    sa.Column("entered_quantity", Amount),
+    sa.Column("last_seq", Seq),
+    sa.Column("lifetime_realized_pnl", Amount, nullable=False),
+    sa.Column("lifetime_fees", Amount, nullable=False),
+)
+
+closed_positions = sa.Table(
+    "closed_positions",
+    metadata,
+    sa.Column("closed_seq", Seq, primary_key=True, autoincrement=False),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("symbol", sa.Text, nullable=False),
+    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("quantity", Amount, nullable=False),
+    sa.Column("avg_price", Amount, nullable=False),
+    sa.Column("realized_pnl", Amount, nullable=False),
+    sa.Column("fees", Amount, nullable=False),
+    sa.Column("opened_at", Time, nullable=False),
+    sa.Column("opened_seq", Seq, nullable=False),
+    sa.Column("closed_at", Time, nullable=False),
+)
+
+# Where each projection stands in the log; written in the same transaction as the projection.
+checkpoints = sa.Table(
+    "projection_checkpoints",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("seq", Seq, nullable=False),
+    sa.Column("hash", Hash, nullable=False),
+)
+
+POSITIONS_PROJECTION = "positions"

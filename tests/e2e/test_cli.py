@@ -1,0 +1,257 @@
+"""The CLI's commands, one behaviour each, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+from tests.e2e.conftest import GOLDEN, Cli
+
+RECORD = (
+    "record",
+    "--fill-id",
+    "K-1",
+    "--symbol",
+    "BTC/USD",
+    "--side",
+    "buy",
+    "--quantity",
+    "0.5",
+    "--price",
+    "96000",
+    "--fee",
+    "12.48",
+    "--time",
+    "2026-11-24T09:00:00Z",
+    "--exchange",
+    "kraken",
+)
+
+
+def sqlite_path(cli: Cli) -> str:
+    return cli.url.removeprefix("sqlite:///")
+
+
+def test_record_prints_the_receipt_as_json(cli: Cli) -> None:
+    receipt = cli.json(*RECORD)
+
+    assert set(receipt) == {"seq", "hash", "duplicate"}
+    assert receipt["seq"] == 1
+    assert receipt["duplicate"] is False
+    assert len(receipt["hash"]) == 64
+
+
+def test_recording_the_same_fill_twice_returns_the_original_receipt_marked_duplicate(cli: Cli) -> None:
+    first = cli.json(*RECORD)
+
+    second = cli.json(*RECORD)
+
+    assert second == {**first, "duplicate": True}
+    assert len(cli.json("history")) == 1
+
+
+def test_recording_the_same_fill_id_with_other_content_is_refused_naming_both(cli: Cli) -> None:
+    cli(*RECORD)
+    changed = [*RECORD]
+    changed[changed.index("--price") + 1] = "96001"
+
+    result = cli(*changed, expect=2)
+
+    assert "K-1" in result.stderr
+    assert "96000" in result.stderr
+    assert "96001" in result.stderr
+    assert len(cli.json("history")) == 1
+
+
+def test_record_refuses_a_zero_quantity_naming_field_and_value(cli: Cli) -> None:
+    bad = [*RECORD]
+    bad[bad.index("--quantity") + 1] = "0"
+
+    result = cli(*bad, expect=2)
+
+    assert "quantity" in result.stderr
+    assert "0" in result.stderr
+    assert cli.json("history") == []
+
+
+def test_record_refuses_a_time_without_an_offset(cli: Cli) -> None:
+    bad = [*RECORD]
+    bad[bad.index("--time") + 1] = "2026-11-24T09:00:00"
+
+    result = cli(*bad, expect=2)
+
+    assert "--time" in result.stderr
+    assert "2026-11-24T09:00:00" in result.stderr
+
+
+def test_a_bad_import_line_is_reported_by_number_and_nothing_is_imported(cli: Cli, tmp_path: Path) -> None:
+    lines = (GOLDEN / "flip_and_partials.ndjson").read_text().splitlines()
+    lines[5] = lines[5].replace('"side": "buy"', '"side": "hold"')
+    broken = tmp_path / "broken.ndjson"
+    broken.write_text("\n".join(lines) + "\n")
+
+    result = cli("import", str(broken), expect=2)
+
+    assert "line 6" in result.stderr
+    assert "side" in result.stderr
+    assert "hold" in result.stderr
+    assert cli.json("history") == []
+
+
+def test_an_import_line_that_is_not_json_is_reported_by_number(cli: Cli, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ndjson"
+    broken.write_text('{"fill_id": "X"\n')
+
+    result = cli("import", str(broken), expect=2)
+
+    assert "line 1: not JSON" in result.stderr
+
+
+def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "numbers.ndjson"
+    fills.write_text(
+        '{"fill_id": "N-1", "symbol": "ETH/USD", "side": "buy", "quantity": 0.1, "price": 3000.7, '
+        '"fee": 0.3, "occurred_at": "2026-01-05T10:00:00Z", "metadata": {"score": 0.1}}\n'
+    )
+
+    cli("import", str(fills))
+
+    [event] = cli.json("history")
+    assert (event["quantity"], event["price"], event["fee"]) == ("0.1", "3000.7", "0.3")
+    assert event["metadata"] == {"score": 0.1}
+
+
+def test_history_lists_fills_in_seq_order_linked_by_their_hashes(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    events = cli.json("history")
+
+    assert [e["seq"] for e in events] == list(range(1, 10))
+    assert events[0]["prev_hash"] == "0" * 64
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in pairwise(events))
+    assert events[3]["occurred_at"] == "2026-01-05T10:03:00.000000+00:00"
+    assert events[6]["metadata"] == {"signal": "rsi", "confidence": 0.82}
+
+
+def test_history_of_one_symbol_lists_only_its_fills(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    events = cli.json("history", "--symbol", "ETH/USD")
+
+    assert [e["fill_id"] for e in events] == ["G-7", "G-8"]
+
+
+def test_verify_reports_a_clean_log(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    report = cli.json("verify")
+
+    assert report["ok"] is True
+    assert report["events"] == 9
+    assert report["first_bad_seq"] is None
+    assert report["head"]["seq"] == 9
+
+
+def test_verify_exits_non_zero_naming_the_first_edited_seq(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+    with sqlite3.connect(sqlite_path(cli)) as connection:
+        connection.execute("DROP TRIGGER ledger_events_no_update")
+        connection.execute("UPDATE ledger_events SET price = '2800' WHERE seq = 8")
+
+    report = cli.json("verify", expect=1)
+    text = cli("verify", expect=1)
+
+    assert report["ok"] is False
+    assert report["first_bad_seq"] == 8
+    assert "first bad seq 8" in text.stderr
+
+
+def test_replay_changes_nothing(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+    before = Path(sqlite_path(cli)).read_bytes()
+
+    cli("replay", "--until-seq", "3")
+
+    assert Path(sqlite_path(cli)).read_bytes() == before
+    assert cli.json("verify")["ok"] is True
+
+
+def test_replay_refuses_both_a_seq_and_a_time(cli: Cli) -> None:
+    result = cli("replay", "--until-seq", "3", "--until-time", "2026-01-05T10:00:00Z", expect=2)
+
+    assert "not both" in result.stderr
+
+
+def test_a_mark_without_a_price_is_refused(cli: Cli) -> None:
+    result = cli("positions", "--mark", "BTC/USD", expect=2)
+
+    assert "--mark" in result.stderr
+    assert "BTC/USD" in result.stderr
+
+
+def test_positions_prints_a_table_with_lifetime_totals(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    table = cli("positions", "--closed").stdout
+
+    assert "SOL/USD" in table
+    assert "Closed cycles" in table
+    assert "Lifetime: realized 100.00, fees 2.77, net 97.23" in table
+
+
+def run_module(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeledger", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_demo_records_a_session_replays_and_verifies_on_a_fresh_file(tmp_path: Path) -> None:
+    result = run_module("--db", f"sqlite:///{tmp_path / 'demo.db'}", "demo", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "duplicate=True, still seq 6" in result.stdout
+    assert "Lifetime: realized 2,112.50, fees 605.39, net 1,507.11" in result.stdout
+    assert "verify: ok — 14 events" in result.stdout
+
+
+def test_the_demo_refuses_a_ledger_that_already_holds_events(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    run_module("--db", url, "demo", cwd=tmp_path)
+
+    again = run_module("--db", url, "demo", cwd=tmp_path)
+
+    assert again.returncode == 2
+    assert "fresh ledger" in again.stderr
+
+
+def test_without_db_the_ledger_is_tradeledger_url_else_tradeledger_db_in_the_current_folder(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TRADELEDGER_URL"}
+    record = [*RECORD, "--json"]
+
+    default = subprocess.run(
+        [sys.executable, "-m", "tradeledger", *record],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    chosen = run_module(*record, cwd=tmp_path, env={"TRADELEDGER_URL": f"sqlite:///{tmp_path / 'env.db'}"})
+
+    assert default.returncode == 0, default.stderr
+    assert chosen.returncode == 0, chosen.stderr
+    assert (tmp_path / "tradeledger.db").exists()
+    assert (tmp_path / "env.db").exists()
+    assert json.loads(chosen.stdout)["seq"] == 1

@@ -1,0 +1,66 @@
+"""Test data builders with good defaults: make_fill(side="sell", quantity="2")."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tradeledger import Fill
+from tradeledger.domain.fills import Side
+from tradeledger.domain.positions import Execution
+
+_ids = itertools.count(1)
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def fill_fields(**overrides: Any) -> dict[str, Any]:
+    """The fields of a valid fill as strings, for the API, NDJSON files and the CLI."""
+    n = next(_ids)
+    fields: dict[str, Any] = {
+        "fill_id": f"F-{n:06d}",
+        "account": "default",
+        "exchange": "kraken",
+        "symbol": "BTC/USD",
+        "side": "buy",
+        "quantity": "1",
+        "price": "100",
+        "fee": "0",
+        "occurred_at": (T0 + timedelta(seconds=n)).isoformat(),
+    }
+    fields.update(overrides)
+    return fields
+
+
+def make_fill(**overrides: Any) -> Fill:
+    return Fill.model_validate(fill_fields(**overrides))
+
+
+def execution(
+    side: str,
+    quantity: str,
+    price: str,
+    fee: str = "0",
+    *,
+    seq: int = 1,
+    symbol: str = "BTC/USD",
+    account: str = "default",
+    at: datetime | None = None,
+) -> Execution:
+    """An Execution for folding directly in domain tests: execution("buy", "1", "100", fee="0.1", seq=1)."""
+    return Execution(
+        seq=seq,
+        account=account,
+        symbol=symbol,
+        side=Side(side),
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        fee=Decimal(fee),
+        occurred_at=at or (T0 + timedelta(seconds=seq)),
+    )
+
+
+def executions(*legs: tuple[str, str, str] | tuple[str, str, str, str], symbol: str = "BTC/USD") -> list[Execution]:
+    """Consecutive executions from (side, quantity, price[, fee]) tuples, seq 1, 2, 3..."""
+    return [execution(*leg, seq=index, symbol=symbol) for index, leg in enumerate(legs, start=1)]
