@@ -1,0 +1,151 @@
+"""The Python API on a real SQLite file: recording, reading, replaying, rebuilding."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tests.conftest import RECORDED_AT
+from tests.factories import fill_fields, make_fill
+from tradeledger import Ledger, PositionSide, open_ledger
+
+
+def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
+    """Record (symbol, side, quantity, price, occurred_at) legs in order."""
+    for symbol, side, quantity, price, at in legs:
+        ledger.record(fill_fields(symbol=symbol, side=side, quantity=quantity, price=price, occurred_at=at))
+
+
+def test_a_recorded_fill_gets_the_next_seq_and_a_receipt(ledger: Ledger) -> None:
+    first = ledger.record(fill_fields())
+    second = ledger.record(make_fill())
+
+    assert (first.seq, second.seq) == (1, 2)
+    assert (first.epoch, first.duplicate) == (1, False)
+    assert ledger.head.hash == second.hash
+
+
+def test_the_position_is_updated_in_the_same_step_as_the_append(ledger: Ledger) -> None:
+    ledger.record(fill_fields(symbol="ETH/USD", side="sell", quantity="2", price="3000", fee="1.5"))
+
+    position = ledger.position("ETH/USD")
+
+    assert position is not None
+    assert position.side is PositionSide.SHORT
+    assert (position.quantity, position.avg_price, position.fees) == (Decimal(2), Decimal(3000), Decimal("1.5"))
+    assert ledger.state().seq == ledger.head.seq == 1
+
+
+def test_a_flat_symbol_has_no_open_position_but_keeps_its_closed_cycle(ledger: Ledger) -> None:
+    record(
+        ledger,
+        ("BTC/USD", "buy", "1", "100", "2026-01-05T10:00:00Z"),
+        ("BTC/USD", "sell", "1", "90", "2026-01-05T10:01:00Z"),
+    )
+
+    [cycle] = ledger.closed_positions()
+
+    assert ledger.position("BTC/USD") is None
+    assert ledger.positions() == ()
+    assert (cycle.side, cycle.realized_pnl, cycle.opened_seq, cycle.closed_seq) == (
+        PositionSide.LONG,
+        Decimal(-10),
+        1,
+        2,
+    )
+
+
+def test_positions_are_kept_per_account(ledger: Ledger) -> None:
+    ledger.record(fill_fields(account="alpha", quantity="1"))
+    ledger.record(fill_fields(account="beta", side="sell", quantity="3"))
+
+    assert [p.account for p in ledger.positions()] == ["alpha", "beta"]
+    assert ledger.position("BTC/USD", account="beta") is not None
+    assert ledger.position("BTC/USD") is None
+    assert ledger.state(account="alpha").totals.fees == 0
+
+
+def test_a_batch_is_one_transaction_with_consecutive_seqs(ledger: Ledger) -> None:
+    receipts = ledger.record_many([fill_fields() for _ in range(5)])
+
+    assert [r.seq for r in receipts] == [1, 2, 3, 4, 5]
+    assert ledger.verify().ok
+
+
+def test_recorded_at_comes_from_the_ledgers_clock(ledger: Ledger) -> None:
+    ledger.record(fill_fields())
+
+    [recorded] = list(ledger.history())
+
+    assert recorded.recorded_at == RECORDED_AT
+
+
+def test_history_filters_by_symbol_and_account(ledger: Ledger) -> None:
+    ledger.record(fill_fields(fill_id="a", symbol="BTC/USD"))
+    ledger.record(fill_fields(fill_id="b", symbol="ETH/USD"))
+    ledger.record(fill_fields(fill_id="c", symbol="ETH/USD", account="other"))
+
+    assert [r.fill.fill_id for r in ledger.history(symbol="ETH/USD")] == ["b", "c"]
+    assert [r.fill.fill_id for r in ledger.history(account="other")] == ["c"]
+
+
+def test_replay_until_a_seq_ignores_later_fills(ledger: Ledger) -> None:
+    record(
+        ledger,
+        ("BTC/USD", "buy", "1", "100", "2026-01-05T10:00:00Z"),
+        ("BTC/USD", "buy", "1", "110", "2026-01-05T10:01:00Z"),
+        ("BTC/USD", "sell", "2", "120", "2026-01-05T10:02:00Z"),
+    )
+
+    state = ledger.replay(until_seq=2)
+
+    [position] = state.open
+    assert (state.seq, position.quantity, position.avg_price) == (2, Decimal(2), Decimal(105))
+    assert state.closed == ()
+
+
+def test_replay_until_a_time_keeps_fills_that_occurred_by_then_in_log_order(ledger: Ledger) -> None:
+    record(
+        ledger,
+        ("BTC/USD", "buy", "1", "100", "2026-01-05T10:00:00Z"),
+        ("BTC/USD", "buy", "1", "110", "2026-01-05T10:05:00Z"),
+        ("BTC/USD", "buy", "2", "90", "2026-01-05T10:01:00Z"),  # reported late
+    )
+
+    state = ledger.replay(until_time=datetime(2026, 1, 5, 10, 2, tzinfo=UTC))
+
+    [position] = state.open
+    assert (position.quantity, position.avg_price) == (Decimal(3), Decimal(280) / 3)
+    assert state.seq == 3
+
+
+def test_replay_of_an_empty_log_is_empty(ledger: Ledger) -> None:
+    state = ledger.replay()
+
+    assert (state.seq, state.open, state.closed, state.totals.net_pnl) == (0, (), (), Decimal(0))
+
+
+def test_rebuild_gives_back_the_incrementally_stored_projection(ledger: Ledger) -> None:
+    record(
+        ledger,
+        ("BTC/USD", "buy", "1", "100", "2026-01-05T10:00:00Z"),
+        ("BTC/USD", "sell", "3", "120", "2026-01-05T10:01:00Z"),
+        ("ETH/USD", "buy", "2", "3000", "2026-01-05T10:02:00Z"),
+    )
+    before = ledger.state()
+
+    checkpoint = ledger.rebuild()
+
+    assert ledger.state() == before
+    assert (checkpoint.seq, checkpoint.hash) == (3, ledger.head.hash)
+    assert ledger.verify().ok
+
+
+def test_reopening_the_file_finds_the_same_state(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(quantity="2", price="50"))
+        before = ledger.state()
+
+    with open_ledger(db_url) as reopened:
+        assert reopened.state() == before
+        assert reopened.verify().ok
