@@ -160,6 +160,17 @@ def _executions(
         )
 
 
+# Statements built once: SQLAlchemy then reuses their compiled form on every append.
+_HEAD_FOR_UPDATE = sa.select(head.c.epoch, head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
+_MOVE_HEAD = head.update().where(head.c.id == 1)
+_MOVE_CHECKPOINT = checkpoints.update().where(checkpoints.c.name == POSITIONS_PROJECTION)
+_UPDATE_POSITION = (
+    positions.update()
+    .where(positions.c.account == sa.bindparam("b_account"), positions.c.symbol == sa.bindparam("b_symbol"))
+    .values({c.name: sa.bindparam(c.name) for c in positions.c if c.name not in ("account", "symbol")})
+)
+
+
 class SqlAppendBatch:
     """One write transaction on the log (see AppendBatch)."""
 
@@ -170,9 +181,7 @@ class SqlAppendBatch:
 
     def head(self) -> Checkpoint:
         if self._head is None:
-            row = self._connection.execute(
-                sa.select(head.c.epoch, head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
-            ).one()
+            row = self._connection.execute(_HEAD_FOR_UPDATE).one()
             self._head = Checkpoint(row.epoch, row.seq, row.hash)
         return self._head
 
@@ -222,17 +231,14 @@ class SqlAppendBatch:
             connection.execute(positions.insert(), inserts)
         if updates:
             connection.execute(
-                positions.update()
-                .where(positions.c.account == sa.bindparam("b_account"), positions.c.symbol == sa.bindparam("b_symbol"))
-                .values({name: sa.bindparam(name) for name in updates[0] if name not in ("account", "symbol")}),
-                [{**row, "b_account": row["account"], "b_symbol": row["symbol"]} for row in updates],
+                _UPDATE_POSITION, [{**row, "b_account": row["account"], "b_symbol": row["symbol"]} for row in updates]
             )
         closed_rows = [_closed_row(item) for item in closed]
         if closed_rows:
             connection.execute(closed_positions.insert(), closed_rows)
         values = {"epoch": new_head.epoch, "seq": new_head.seq, "hash": new_head.hash}
-        connection.execute(head.update().where(head.c.id == 1).values(values))
-        connection.execute(checkpoints.update().where(checkpoints.c.name == POSITIONS_PROJECTION).values(values))
+        connection.execute(_MOVE_HEAD, values)
+        connection.execute(_MOVE_CHECKPOINT, values)
 
 
 class SqlSnapshot:
@@ -308,8 +314,7 @@ class SqlLedgerStore:
                 connection.execute(positions.insert(), rows)
             if book.closed:
                 connection.execute(closed_positions.insert(), [_closed_row(item) for item in book.closed])
-            values = {"epoch": current.epoch, "seq": current.seq, "hash": current.hash}
-            connection.execute(checkpoints.update().where(checkpoints.c.name == POSITIONS_PROJECTION).values(values))
+            connection.execute(_MOVE_CHECKPOINT, {"epoch": current.epoch, "seq": current.seq, "hash": current.hash})
         return current
 
     def close(self) -> None:
