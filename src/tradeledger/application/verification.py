@@ -58,7 +58,13 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
     """What is wrong with one event given the one before it."""
     problems: list[Problem] = []
     expected_seq = 1 if previous is None else previous.seq + 1
-    if event.seq != expected_seq:
+    gap = event.seq > expected_seq
+    if gap:
+        missing = f"{expected_seq}" if event.seq == expected_seq + 1 else f"{expected_seq}..{event.seq - 1}"
+        problems.append(
+            Problem(expected_seq, "sequence", f"seq {missing} missing: seq {event.seq} follows {expected_seq - 1}")
+        )
+    elif event.seq != expected_seq:
         problems.append(Problem(event.seq, "sequence", f"expected seq {expected_seq}, found {event.seq}"))
     if previous is not None and event.epoch < previous.epoch:
         problems.append(Problem(event.seq, "sequence", f"epoch {event.epoch} after epoch {previous.epoch}"))
@@ -66,7 +72,8 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
     if not own_hash_ok:
         problems.append(Problem(event.seq, "chain", "stored content does not match its hash (edited after append)"))
     expected_prev = GENESIS_HASH if previous is None else previous.hash
-    if event.prev_hash != expected_prev:
+    if event.prev_hash != expected_prev and not gap:
+        # A gap already explains a broken link; otherwise blame the side whose own hash fails.
         if own_hash_ok and previous is not None:
             # This event is intact, so the one before it had its hash rewritten.
             detail = f"hash was rewritten: seq {event.seq} links to {event.prev_hash}"

@@ -1,0 +1,239 @@
+"""The schema: made by the packaged Alembic revisions; WAL and durable by default (spec section 2)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import fill_fields
+from tradeledger import SchemaError, open_ledger
+from tradeledger.storage.engine import create_ledger_engine
+from tradeledger.storage.migrate import head_revision
+from tradeledger.storage.schema import metadata
+from tradeledger.storage.sql_store import SqlLedgerStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC = Path(sys.executable).parent / "alembic"
+# A hang guard only: the test never asserts on how long anything took.
+HANG_GUARD_S = 120
+
+
+def file_of(url: str) -> str:
+    database = sa.make_url(url).database
+    assert database is not None
+    return database
+
+
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(file_of(url))) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_opening_a_new_file_creates_the_schema_at_the_head_revision(db_url: str) -> None:
+    assert not Path(file_of(db_url)).exists()
+
+    with open_ledger(db_url) as ledger:
+        assert ledger.head.seq == 0
+
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    tables = {name for (name,) in query(db_url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert set(metadata.tables) <= tables
+
+
+def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
+    fills = [
+        fill_fields(side="buy", quantity="2"),
+        fill_fields(side="sell", quantity="0.5"),
+        fill_fields(symbol="ETH/USD"),
+    ]
+    with open_ledger(db_url) as ledger:
+        ledger.record_many(fills)
+        head, state = ledger.head, ledger.state()
+    assert head.seq == 3
+
+    with open_ledger(db_url) as reopened:
+        assert reopened.head == head
+        assert reopened.state() == state
+        assert [recorded.fill.fill_id for recorded in reopened.history()] == [f["fill_id"] for f in fills]
+        assert reopened.verify().ok
+        assert reopened.record(fill_fields()).seq == 4
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+def test_alembic_upgrade_head_from_the_repo_root_makes_a_ledger_open_ledger_accepts(
+    db_url: str,
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "TRADELEDGER_URL"}
+    result = subprocess.run(
+        [str(ALEMBIC), "-c", "alembic.ini", "-x", f"url={db_url}", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert query(db_url, "SELECT epoch, seq, hash FROM ledger_head") == [(1, 0, "0" * 64)]
+    with open_ledger(db_url) as ledger:
+        assert ledger.record(fill_fields()).seq == 1
+        assert ledger.verify().ok
+
+
+def test_a_database_with_a_newer_schema_revision_is_refused(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+    with closing(sqlite3.connect(file_of(db_url), isolation_level=None)) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_future'")
+
+    with pytest.raises(SchemaError, match="newer") as refused:
+        open_ledger(db_url)
+
+    assert "9999_future" in str(refused.value)
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("9999_future",)]
+    assert query(db_url, "SELECT count(*) FROM ledger_events") == [(1,)]
+
+
+def test_the_migration_creates_the_tables_and_columns_the_code_uses(db_url: str) -> None:
+    with open_ledger(db_url):
+        pass
+    engine = sa.create_engine(db_url)
+    try:
+        inspector = sa.inspect(engine)
+        assert set(inspector.get_table_names()) - {"alembic_version"} == set(metadata.tables)
+        for name, table in metadata.tables.items():
+            created = [(c["name"], c["nullable"]) for c in inspector.get_columns(name)]
+            declared = [(c.name, c.nullable) for c in table.columns]
+            assert created == declared, name
+            primary_key = inspector.get_pk_constraint(name)["constrained_columns"]
+            assert primary_key == [c.name for c in table.primary_key.columns], name
+        unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("ledger_events")}
+        assert unique == {("account", "exchange", "fill_id")}
+    finally:
+        engine.dispose()
+
+
+def test_the_ledger_file_is_in_wal_mode(db_url: str) -> None:
+    with open_ledger(db_url):
+        pass
+
+    # journal_mode=WAL is persistent: a plain sqlite3 connection sees it without a pragma of its own.
+    assert query(db_url, "PRAGMA journal_mode") == [("wal",)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [({}, 2), ({"synchronous": "full"}, 2), ({"synchronous": "normal"}, 1)],
+    ids=["default", "full", "normal"],
+)
+def test_a_ledger_engine_connection_is_durable_unless_asked_otherwise(
+    db_url: str, settings: dict[str, Any], expected: int
+) -> None:
+    engine = create_ledger_engine(db_url, **settings)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [({}, 2), ({"synchronous": "normal"}, 1)],
+    ids=["default", "normal"],
+)
+def test_open_ledger_passes_the_durability_setting_to_its_connections(
+    db_url: str, settings: dict[str, Any], expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRADELEDGER_SYNCHRONOUS", raising=False)
+    with open_ledger(db_url, **settings) as ledger:
+        store = ledger._store
+        assert isinstance(store, SqlLedgerStore)
+        with store._engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+
+
+# argv: url name. Imports first, then "ready", then waits for "go" before the first open.
+FIRST_OPEN_WORKER = r"""
+import sys
+from datetime import UTC, datetime
+
+from tradeledger import open_ledger
+
+url, name = sys.argv[1], sys.argv[2]
+print("ready", flush=True)
+if sys.stdin.readline().strip() != "go":
+    sys.exit("no go signal")
+with open_ledger(url) as ledger:
+    ledger.record(
+        {
+            "fill_id": f"first-open-{name}",
+            "exchange": "kraken",
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "quantity": "1",
+            "price": "100",
+            "occurred_at": datetime(2026, 1, 5, tzinfo=UTC).isoformat(),
+        }
+    )
+"""
+
+
+def open_together(url: str, names: tuple[str, ...]) -> None:
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", FIRST_OPEN_WORKER, url, name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    }
+    try:
+        for name, worker in workers.items():
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready", f"worker {name} did not get ready"
+        for worker in workers.values():
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = {name: worker.communicate(timeout=HANG_GUARD_S) for name, worker in workers.items()}
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    for name, (_, err) in outputs.items():
+        assert workers[name].returncode == 0, f"worker {name} failed:\n{err}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path, attempt: int) -> None:
+    url = f"sqlite:///{tmp_path / f'first-open-{attempt}.db'}"
+    assert not Path(file_of(url)).exists()
+
+    open_together(url, ("A", "B"))
+
+    assert query(url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert query(url, "SELECT count(*) FROM ledger_head") == [(1,)]
+    assert query(url, "SELECT count(*) FROM projection_checkpoints") == [(1,)]
+    assert sorted(fill_id for (fill_id,) in query(url, "SELECT fill_id FROM ledger_events")) == [
+        "first-open-A",
+        "first-open-B",
+    ]
+    with open_ledger(url) as ledger:
+        report = ledger.verify()
+        assert report.ok, report.problems
+        assert report.events == 2
