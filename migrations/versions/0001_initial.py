@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_ledger_events"),
-        sa.UniqueConstraint("account", "exchange", "fill_id", name="uq_ledger_events_account_exchange_fill_id"),
+        sa.UniqueConstraint("fill_id", "account", "exchange", name="uq_ledger_events_fill_id_account_exchange"),
     )
     op.create_table(
         "ledger_head",
@@ -91,8 +91,8 @@ def upgrade() -> None:
         sa.Column("opened_seq", Seq),
         sa.Column("entered_quantity", sa.Text),
         sa.Column("last_seq", Seq),
-        sa.Column("lifetime_realized_pnl", sa.Text, nullable=False),
-        sa.Column("lifetime_fees", sa.Text, nullable=False),
+        sa.Column("closed_realized_pnl", sa.Text, nullable=False),
+        sa.Column("closed_fees", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("account", "symbol", name="pk_positions"),
     )
     op.create_table(

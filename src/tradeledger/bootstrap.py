@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from tradeledger.application.ledger import Clock, Ledger
-from tradeledger.errors import LedgerError, StorageError
+from tradeledger.errors import InvalidArgument, StorageError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
 from tradeledger.storage.engine import WRITE, Synchronous, create_ledger_engine
@@ -37,8 +37,11 @@ def open_ledger(
     try:
         config = LedgerSettings(**overrides)
     except ValidationError as error:
-        raise LedgerError(f"invalid ledger settings: {error}") from None
-    engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
+        raise InvalidArgument(f"invalid ledger settings: {error}") from None
+    try:
+        engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
+        raise InvalidArgument(f"database URL: {error} (got {config.url!r})") from None
     try:
         _upgrade_schema(engine)
     except StorageError as error:

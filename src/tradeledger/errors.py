@@ -11,16 +11,24 @@ class InvalidFill(LedgerError, ValueError):
     """A fill was refused before anything was written; the message names field and value."""
 
 
-class FillConflict(LedgerError):
-    """A fill key is already in the log with different content."""
+class InvalidArgument(LedgerError, ValueError):
+    """An argument other than a fill (a seq, a time, a mark, a setting) was refused."""
 
-    def __init__(self, key: tuple[str, str, str], existing: dict[str, object], new: dict[str, object]) -> None:
+
+class FillConflict(LedgerError):
+    """A fill key is already in the log (or earlier in the same batch) with different content."""
+
+    def __init__(
+        self, key: tuple[str, str, str], existing: dict[str, object], new: dict[str, object], *, in_log: bool = True
+    ) -> None:
         account, exchange, fill_id = key
         differing = sorted(k for k in set(existing) | set(new) if existing.get(k) != new.get(k))
+        where = "is already recorded" if in_log else "appears twice in this batch"
+        first = "recorded" if in_log else "first"
         super().__init__(
-            f"fill {fill_id!r} (account {account!r}, exchange {exchange!r}) is already recorded "
+            f"fill {fill_id!r} (account {account!r}, exchange {exchange!r}) {where} "
             f"with different content (fields {', '.join(differing)}): "
-            f"recorded {existing}, new {new}"
+            f"{first} {existing}, new {new}"
         )
         self.key = key
         self.existing = existing

@@ -19,4 +19,4 @@ class LedgerSettings(BaseSettings):
     # FULL: a fill acknowledged is a fill kept, even through a power cut. NORMAL (WAL) can lose the
     # last commits on power loss, never on a process crash.
     synchronous: Synchronous = "full"
-    busy_timeout_s: float = Field(default=30.0, gt=0)
+    busy_timeout_s: float = Field(default=30.0, gt=0, le=3600)

@@ -115,8 +115,8 @@ def test_an_import_line_that_is_not_json_is_reported_by_number(cli: Cli, tmp_pat
 def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:
     fills = tmp_path / "numbers.ndjson"
     fills.write_text(
-        '{"fill_id": "N-1", "symbol": "ETH/USD", "side": "buy", "quantity": 0.1, "price": 3000.7, '
-        '"fee": 0.3, "occurred_at": "2026-01-05T10:00:00Z", "metadata": {"score": 0.1}}\n'
+        '{"fill_id": "N-1", "exchange": "kraken", "symbol": "ETH/USD", "side": "buy", "quantity": 0.1, '
+        '"price": 3000.7, "fee": 0.3, "occurred_at": "2026-01-05T10:00:00Z", "metadata": {"score": 0.1}}\n'
     )
 
     cli("import", str(fills))
@@ -255,3 +255,69 @@ def test_without_db_the_ledger_is_tradeledger_url_else_tradeledger_db_in_the_cur
     assert (tmp_path / "tradeledger.db").exists()
     assert (tmp_path / "env.db").exists()
     assert json.loads(chosen.stdout)["seq"] == 1
+
+
+def test_user_text_that_looks_like_markup_is_printed_as_it_is(cli: Cli) -> None:
+    tricky = [*RECORD]
+    tricky[tricky.index("--fill-id") + 1] = "[/x][bold]"
+
+    recorded = cli(*tricky)
+    history = cli("history")
+
+    assert "recorded fill [/x][bold] as seq 1" in recorded.stdout
+    assert "[/x][bold]" in history.stdout
+
+
+def test_a_database_url_that_is_not_one_is_refused_with_exit_2(tmp_path: Path) -> None:
+    result = Cli("not-a-url")("positions", expect=2)
+
+    assert "database URL" in result.stderr
+    assert "not-a-url" in result.stderr
+
+
+def test_an_import_file_that_is_not_utf8_is_refused(cli: Cli, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.ndjson"
+    latin.write_bytes(b"\xff\xfe{}\n")
+
+    result = cli("import", str(latin), expect=2)
+
+    assert "not UTF-8" in result.stderr
+
+
+def test_an_import_line_with_a_repeated_key_is_refused(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "repeated.ndjson"
+    fills.write_text(
+        '{"fill_id": "R-1", "exchange": "k", "symbol": "BTC/USD", "side": "buy", "side": "sell", '
+        '"quantity": "1", "price": "1", "occurred_at": "2026-01-05T10:00:00Z"}\n'
+    )
+
+    result = cli("import", str(fills), expect=2)
+
+    assert "line 1: the key 'side' appears twice" in result.stderr
+
+
+def test_metadata_numbers_that_a_float_would_change_are_refused(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "long-number.ndjson"
+    fills.write_text(
+        '{"fill_id": "M-1", "exchange": "k", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "1", '
+        '"occurred_at": "2026-01-05T10:00:00Z", "metadata": {"ref": 12345678901234567890.123}}\n'
+    )
+
+    result = cli("import", str(fills), expect=2)
+
+    assert "metadata.ref" in result.stderr
+    assert "write it as a string" in result.stderr
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_the_line(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "separator.ndjson"
+    fills.write_text(
+        '{"fill_id": "S-1", "exchange": "k", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "1", '
+        '"occurred_at": "2026-01-05T10:00:00Z", "metadata": {"note": "a\u2028b"}}\n',
+        encoding="utf-8",
+    )
+
+    cli("import", str(fills))
+
+    [event] = cli.json("history")
+    assert event["metadata"] == {"note": "a\u2028b"}

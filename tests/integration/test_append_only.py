@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import fill_fields
+from tradeledger import open_ledger
 from tradeledger.domain.records import StoredEvent
 
 if TYPE_CHECKING:
@@ -244,3 +245,34 @@ def test_a_stale_projection_checkpoint_is_reported_as_a_projection_problem(
     assert not report.ok
     assert {p.check for p in report.problems} == {"projection"}, report.problems
     assert any("checkpoint" in p.detail for p in report.problems), report.problems
+
+
+def test_an_edited_checkpoint_epoch_is_found_by_verify(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        for fill in [fill_fields() for _ in range(3)]:
+            ledger.record(fill)
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("UPDATE projection_checkpoints SET epoch = 7")
+
+    with open_ledger(db_url) as ledger:
+        report = ledger.verify()
+
+    assert not report.ok
+    assert [problem.check for problem in report.problems] == ["projection"]
+
+
+def test_verify_reports_rather_than_crashes_on_values_the_ledger_never_writes(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        for fill in [fill_fields() for _ in range(4)]:
+            ledger.record(fill)
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("DROP TRIGGER ledger_events_no_update")
+        connection.execute("UPDATE ledger_events SET prev_hash = 'é' || substr(prev_hash, 2) WHERE seq = 2")
+        connection.execute("UPDATE ledger_events SET price = x'00ff' WHERE seq = 3")
+
+    with open_ledger(db_url) as ledger:
+        report = ledger.verify()
+
+    assert not report.ok
+    assert report.first_bad_seq == 2
+    assert {problem.seq for problem in report.problems} >= {2, 3}

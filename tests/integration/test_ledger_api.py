@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
+
+import pytest
 
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields, make_fill
-from tradeledger import Ledger, PositionSide, open_ledger
+from tradeledger import InvalidFill, Ledger, PositionSide, open_ledger
 
 
 def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
@@ -149,3 +151,57 @@ def test_reopening_the_file_finds_the_same_state(db_url: str) -> None:
     with open_ledger(db_url) as reopened:
         assert reopened.state() == before
         assert reopened.verify().ok
+
+
+def test_the_callers_decimal_context_does_not_change_what_is_stored(ledger: Ledger) -> None:
+    with localcontext(Context(prec=6, rounding=ROUND_DOWN)):
+        ledger.record(fill_fields(quantity="1.23456789", price="100.123456"))
+        ledger.record(fill_fields(quantity="2", price="33.3333333"))
+
+    [first, _] = ledger.history()
+    [position] = ledger.positions()
+    assert (first.fill.quantity, first.fill.price) == (Decimal("1.23456789"), Decimal("100.123456"))
+    assert position.avg_price == (Decimal("1.23456789") * Decimal("100.123456") + Decimal("66.6666666")) / Decimal(
+        "3.23456789"
+    )
+    assert ledger.verify().ok
+
+
+def test_a_fill_that_would_round_the_position_size_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
+    ledger.record(fill_fields(quantity="1E+24", price="1"))
+    head = ledger.head
+
+    with pytest.raises(InvalidFill, match="quantity") as refused:
+        ledger.record(fill_fields(side="sell", quantity="1E-24", price="1"))
+
+    assert "more than 28 significant digits" in str(refused.value)
+    assert ledger.head == head
+    [position] = ledger.positions()
+    assert position.quantity == Decimal("1E+24")
+
+
+def test_lifetime_totals_are_the_sum_of_closed_cycles_and_the_open_cycle(ledger: Ledger) -> None:
+    ledger.record(fill_fields(quantity="3", price="10.1", fee="0.7"))
+    ledger.record(fill_fields(side="sell", quantity="3", price="13.37", fee="0.3"))
+    ledger.record(fill_fields(quantity="7", price="12.3", fee="0.11"))
+    ledger.record(fill_fields(side="sell", quantity="2", price="12.9", fee="0.05"))
+
+    state = ledger.state()
+
+    [closed] = state.closed
+    [open_position] = state.open
+    totals = state.symbol_totals[("default", "BTC/USD")]
+    assert totals.realized_pnl == closed.realized_pnl + open_position.realized_pnl == Decimal("9.81") + Decimal("1.2")
+    assert totals.fees == closed.fees + open_position.fees == Decimal("1.16")
+
+
+def test_recorded_at_never_goes_backwards_along_seq(db_url: str) -> None:
+    times = iter([datetime(2026, 1, 5, 12, 0, second, tzinfo=UTC) for second in range(10)])
+    with open_ledger(db_url, clock=lambda: next(times)) as ledger:
+        for _ in range(3):
+            ledger.record(fill_fields())
+
+        recorded = [r.recorded_at for r in ledger.history()]
+
+    assert recorded == sorted(recorded)
+    assert len(set(recorded)) == 3

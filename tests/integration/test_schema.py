@@ -118,7 +118,8 @@ def test_the_migration_creates_the_tables_and_columns_the_code_uses(db_url: str)
             primary_key = inspector.get_pk_constraint(name)["constrained_columns"]
             assert primary_key == [c.name for c in table.primary_key.columns], name
         unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("ledger_events")}
-        assert unique == {("account", "exchange", "fill_id")}
+        # the natural key (account, exchange, fill_id), with fill_id first so dedupe lookups use the index
+        assert unique == {("fill_id", "account", "exchange")}
     finally:
         engine.dispose()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Self
 
@@ -14,7 +14,7 @@ from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Fill, time_text
 from tradeledger.domain.positions import ClosedPosition, Position, PositionBook, PositionKey, Totals, apply_fill
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill, StoredEvent
-from tradeledger.errors import FillConflict, InvalidFill
+from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill, StorageError
 
 FillInput = Fill | Mapping[str, Any]
 Clock = Callable[[], datetime]
@@ -30,6 +30,8 @@ def describe_validation_error(error: ValidationError, *, where: str = "fill") ->
             parts.append(f"{field}: is required")
         elif item["type"] == "extra_forbidden":
             parts.append(f"{field}: is not a fill field (got {item['input']!r})")
+        elif "(got " in message:  # our validators name the value already
+            parts.append(f"{field}: {message}")
         else:
             parts.append(f"{field}: {message} (got {item['input']!r})")
     return f"{where}: " + "; ".join(parts)
@@ -65,10 +67,12 @@ class Ledger:
         validated = [validate_fill(fill, where=f"fill {index}") for index, fill in enumerate(fills, start=1)]
         if not validated:
             return []
-        recorded_at = time_text(self._clock())
         with self._store.append_batch() as batch:
             head = batch.head()
+            # Read after the lock, so recorded_at never goes backwards along seq.
+            recorded_at = time_text(self._clock())
             existing = dict(batch.select_existing({fill.key for fill in validated}))
+            in_log = set(existing)
             touched = {(fill.account, fill.symbol) for fill in validated if fill.key not in existing}
             book: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched} | dict(
                 batch.select_positions(touched)
@@ -76,12 +80,12 @@ class Ledger:
             receipts: list[Receipt] = []
             new_events: list[StoredEvent] = []
             closed: list[ClosedPosition] = []
-            for fill in validated:
+            for index, fill in enumerate(validated, start=1):
                 content = fill.canonical()
                 original = existing.get(fill.key)
                 if original is not None:
                     if original.content() != content:
-                        raise FillConflict(fill.key, original.content(), content)
+                        raise FillConflict(fill.key, original.content(), content, in_log=fill.key in in_log)
                     receipts.append(
                         Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=fill.fill_id)
                     )
@@ -90,14 +94,15 @@ class Ledger:
                     content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
                 )
                 key = (fill.account, fill.symbol)
-                position, totals = book[key]
-                outcome = apply_fill(position, event.execution())
-                book[key] = (
-                    outcome.position,
-                    Totals(totals.realized_pnl + outcome.realized_delta, totals.fees + outcome.fee_delta),
-                )
+                position, closed_totals = book[key]
+                try:
+                    outcome = apply_fill(position, event.execution())
+                except InvalidFill as error:
+                    raise InvalidFill(f"fill {index}: {error}") from None
                 if outcome.closed is not None:
                     closed.append(outcome.closed)
+                    closed_totals = closed_totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
+                book[key] = (outcome.position, closed_totals)
                 new_events.append(event)
                 existing[fill.key] = event
                 head = Checkpoint(event.epoch, event.seq, event.hash)
@@ -114,11 +119,14 @@ class Ledger:
 
     def positions(self, *, account: str | None = None) -> tuple[Position, ...]:
         """Open positions ordered by (account, symbol)."""
-        return self.state(account=account).open
+        with self._store.snapshot() as snapshot:
+            return snapshot.open_positions(account=account)
 
     def position(self, symbol: str, *, account: str = "default") -> Position | None:
         """The open position of one symbol, or None when flat."""
-        return next((p for p in self.positions(account=account) if p.symbol == symbol), None)
+        with self._store.snapshot() as snapshot:
+            found = snapshot.open_positions(account=account, symbol=symbol)
+        return found[0] if found else None
 
     def closed_positions(self, *, account: str | None = None) -> tuple[ClosedPosition, ...]:
         """Every closed cycle, ordered by closed_seq."""
@@ -132,24 +140,39 @@ class Ledger:
 
     # --- history ---------------------------------------------------------------------------
 
-    def history(self, *, symbol: str | None = None, account: str | None = None) -> Iterator[RecordedFill]:
+    def history(self, *, symbol: str | None = None, account: str | None = None) -> list[RecordedFill]:
         """Recorded fills in seq order."""
         with self._store.snapshot() as snapshot:
-            for event in snapshot.read_events(symbol=symbol, account=account):
-                yield event.recorded_fill()
+            events = list(snapshot.read_events(symbol=symbol, account=account))
+        fills = []
+        for event in events:
+            try:
+                fills.append(event.recorded_fill())
+            except (ValidationError, ValueError) as error:
+                raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
+        return fills
 
     def replay(self, *, until_seq: int | None = None, until_time: datetime | None = None) -> LedgerState:
-        """The state as of a seq and/or an occurred_at time, folded from the log alone; changes nothing."""
+        """The state as of a seq and/or an occurred_at time, folded from the log alone; changes nothing.
+
+        `until_time` keeps the fills that occurred at or before it, applied in log order (a fill
+        reported late still counts at the time it occurred); the state's seq and hash are those of
+        the last fill included.
+        """
         if until_seq is not None and until_seq < 0:
-            raise InvalidFill(f"until_seq: must be 0 or more (got {until_seq})")
-        if until_time is not None and until_time.tzinfo is None:
-            raise InvalidFill(f"until_time: must carry a timezone (got {until_time.isoformat()})")
+            raise InvalidArgument(f"until_seq: must be 0 or more (got {until_seq})")
+        cutoff = None
+        if until_time is not None:
+            if until_time.tzinfo is None or until_time.utcoffset() is None:
+                raise InvalidArgument(f"until_time: must carry a timezone (got {until_time.isoformat()})")
+            try:
+                cutoff = time_text(until_time)
+            except OverflowError:
+                raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
         book = PositionBook()
         last_seq = 0
         with self._store.snapshot() as snapshot:
-            for execution in snapshot.read_executions(
-                until_seq=until_seq, until_time=None if until_time is None else time_text(until_time)
-            ):
+            for execution in snapshot.read_executions(until_seq=until_seq, until_time=cutoff):
                 book.apply(execution)
                 last_seq = execution.seq
             last = snapshot.event_at(last_seq) if last_seq else None

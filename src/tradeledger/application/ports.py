@@ -20,7 +20,7 @@ class AppendBatch(Protocol):
         """Events already in the log under these (account, exchange, fill_id) keys."""
 
     def select_positions(self, keys: Collection[PositionKey]) -> Mapping[PositionKey, tuple[Position | None, Totals]]:
-        """The open cycle and lifetime totals of each (account, symbol) the log has seen."""
+        """The open cycle and the closed-cycle totals of each (account, symbol) the log has seen."""
 
     def commit(
         self,
@@ -48,6 +48,9 @@ class LedgerSnapshot(Protocol):
 
     def load_state(self) -> LedgerState:
         """The stored projection with its checkpoint."""
+
+    def open_positions(self, *, account: str | None = None, symbol: str | None = None) -> tuple[Position, ...]:
+        """Stored open positions ordered by (account, symbol), optionally narrowed."""
 
 
 class LedgerStore(Protocol):

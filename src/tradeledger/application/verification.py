@@ -41,10 +41,24 @@ class VerifyReport:
         return min(seqs) if seqs else None
 
 
+def _computed_hash(event: StoredEvent) -> str | None:
+    """The hash the event's stored values give, or None when they cannot be hashed at all."""
+    try:
+        return event.computed_hash()
+    except (TypeError, ValueError):  # a blob, or text that is not UTF-8, written behind the ledger's back
+        return None
+
+
+def _positioned(event: StoredEvent) -> bool:
+    """Whether seq and epoch are whole numbers, as the schema says (SQLite stores what it is given)."""
+    values: tuple[object, object] = (event.seq, event.epoch)
+    return all(isinstance(value, int) and not isinstance(value, bool) for value in values)
+
+
 def _content_problem(event: StoredEvent) -> str | None:
     try:
         event.execution()
-    except (ValueError, InvalidOperation, KeyError) as error:
+    except (ValueError, TypeError, InvalidOperation, KeyError) as error:
         return f"unreadable fill: {error}"
     numbers = {"quantity": event.quantity, "price": event.price, "fee": event.fee}
     for name, text in numbers.items():
@@ -56,6 +70,8 @@ def _content_problem(event: StoredEvent) -> str | None:
 
 def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Problem]:
     """What is wrong with one event given the one before it."""
+    if not _positioned(event):
+        return [Problem(None, "content", f"seq {event.seq!r} and epoch {event.epoch!r} must be whole numbers")]
     problems: list[Problem] = []
     expected_seq = 1 if previous is None else previous.seq + 1
     gap = event.seq > expected_seq
@@ -68,7 +84,7 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
         problems.append(Problem(event.seq, "sequence", f"expected seq {expected_seq}, found {event.seq}"))
     if previous is not None and event.epoch < previous.epoch:
         problems.append(Problem(event.seq, "sequence", f"epoch {event.epoch} after epoch {previous.epoch}"))
-    own_hash_ok = event.computed_hash() == event.hash
+    own_hash_ok = _computed_hash(event) == event.hash
     if not own_hash_ok:
         problems.append(Problem(event.seq, "chain", "stored content does not match its hash (edited after append)"))
     expected_prev = GENESIS_HASH if previous is None else previous.hash
@@ -95,17 +111,26 @@ def check_chain(events: Iterable[StoredEvent], head: Checkpoint, book: PositionB
     problems: list[Problem] = []
     previous: StoredEvent | None = None
     count = 0
+    truncated = False
     for event in events:
         count += 1
         found = _event_problems(event, previous)
         problems.extend(found)
+        if not _positioned(event):
+            continue  # a row without a position in the log cannot be the next link either
         if not any(problem.check == "content" for problem in found):
             book.apply(event.execution())
         previous = event
         if len(problems) >= MAX_PROBLEMS:
+            truncated = True
             break
-    if previous is not None and (previous.seq, previous.hash) != (head.seq, head.hash):
-        detail = f"the head says seq {head.seq} {head.hash}, the log ends at seq {previous.seq} {previous.hash}"
+    if truncated:
+        return count, problems
+    if previous is not None and (previous.epoch, previous.seq, previous.hash) != (head.epoch, head.seq, head.hash):
+        detail = (
+            f"the head says epoch {head.epoch} seq {head.seq} {head.hash}, "
+            f"the log ends at epoch {previous.epoch} seq {previous.seq} {previous.hash}"
+        )
         problems.append(Problem(previous.seq, "head", detail))
     if previous is None and head.seq != 0:
         problems.append(Problem(None, "head", f"the head says seq {head.seq} but the log is empty"))
@@ -129,8 +154,11 @@ def _differences(
 def check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem]:
     """Differences between the stored projection and a fresh replay, first difference first."""
     problems: list[Problem] = []
-    if (stored.seq, stored.hash) != (replayed.seq, replayed.hash):
-        detail = f"checkpoint at seq {stored.seq} {stored.hash}, log head at seq {replayed.seq} {replayed.hash}"
+    if (stored.epoch, stored.seq, stored.hash) != (replayed.epoch, replayed.seq, replayed.hash):
+        detail = (
+            f"checkpoint at epoch {stored.epoch} seq {stored.seq} {stored.hash}, "
+            f"log head at epoch {replayed.epoch} seq {replayed.seq} {replayed.hash}"
+        )
         problems.append(Problem(None, "projection", detail))
     problems += _differences(
         "open position", {p.key: p for p in stored.open}, {p.key: p for p in replayed.open}, lambda _, p: p.last_seq

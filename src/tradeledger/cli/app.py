@@ -14,12 +14,14 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli import demo as demo_session
-from tradeledger.cli.ndjson import read_fills
+from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
     dumps,
     print_history,
@@ -29,7 +31,7 @@ from tradeledger.cli.output import (
     verify_json,
 )
 from tradeledger.domain.fills import Side
-from tradeledger.errors import InvalidFill, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 app = typer.Typer(
     name="tradeledger",
@@ -70,7 +72,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except LedgerError as error:
-            err().print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
+            err().print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
             raise typer.Exit(EXIT_INVALID) from None
 
     return wrapper
@@ -97,9 +99,9 @@ def parse_time(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidFill(f"{option}: not an ISO 8601 time (got {value!r})") from None
+        raise InvalidArgument(f"{option}: not an ISO 8601 time (got {value!r})") from None
     if parsed.tzinfo is None:
-        raise InvalidFill(f"{option}: needs a UTC offset such as +00:00 or Z (got {value!r})")
+        raise InvalidArgument(f"{option}: needs a UTC offset such as +00:00 or Z (got {value!r})")
     return parsed
 
 
@@ -112,7 +114,7 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
         except InvalidOperation:
             price = Decimal("NaN")
         if not sep or not symbol or not price.is_finite() or price <= 0:
-            raise InvalidFill(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
+            raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
         marks[symbol] = price
     return marks
 
@@ -154,9 +156,9 @@ def record(
     if json_output:
         out().print_json(data={"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
     elif receipt.duplicate:
-        out().print(f"duplicate: fill {fill_id} is already recorded as seq {receipt.seq} (nothing appended)")
+        out().print(f"duplicate: fill {escape(fill_id)} is already recorded as seq {receipt.seq} (nothing appended)")
     else:
-        out().print(f"recorded fill {fill_id} as seq {receipt.seq}, hash {receipt.hash}")
+        out().print(f"recorded fill {escape(fill_id)} as seq {receipt.seq}, hash {receipt.hash}")
 
 
 @app.command("import")
@@ -169,8 +171,10 @@ def import_fills(
     json_output: JsonOption = False,
 ) -> None:
     """Import fills from an NDJSON file: all validated first, then appended in one transaction."""
-    text = file.read_text(encoding="utf-8")
-    lines = text.splitlines()
+    try:
+        lines = split_lines(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise InvalidFill(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -192,7 +196,8 @@ def import_fills(
         out().print_json(data=summary)
     else:
         out().print(
-            f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
+            f"imported {escape(str(file))}: {appended} appended, "
+            f"{summary['duplicates']} duplicates skipped; head seq {head.seq}"
         )
 
 
@@ -225,7 +230,7 @@ def replay(
 ) -> None:
     """The state as of a seq or a time, folded from the log alone; changes nothing."""
     if until_seq is not None and until_time is not None:
-        raise InvalidFill("replay takes --until-seq or --until-time, not both")
+        raise InvalidArgument("replay takes --until-seq or --until-time, not both")
     when = parse_time(until_time, "--until-time") if until_time is not None else None
     with opened(ctx) as ledger:
         state = ledger.replay(until_seq=until_seq, until_time=when)
@@ -240,11 +245,12 @@ def replay(
 def history(
     ctx: typer.Context,
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """The fill log in seq order, with hashes."""
     with opened(ctx) as ledger:
-        fills = list(ledger.history(symbol=symbol))
+        fills = ledger.history(symbol=symbol, account=account)
     if json_output:
         out().print_json(dumps([recorded_json(r) for r in fills]))
     else:
@@ -265,7 +271,7 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
         err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
         for problem in report.problems:
             where = "ledger" if problem.seq is None else f"seq {problem.seq}"
-            err().print(f"  {where}: {problem.check}: {problem.detail}", highlight=False, soft_wrap=True)
+            err().print(f"  {where}: {problem.check}: {problem.detail}", markup=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
@@ -277,7 +283,9 @@ def demo(ctx: typer.Context) -> None:
     url = ctx.obj or f"sqlite:///{Path(tempfile.mkdtemp(prefix='tradeledger-demo-')) / 'demo.db'}"
     with open_ledger(url) as ledger:
         if ledger.head.seq != 0:
-            raise InvalidFill(f"--db: the demo needs a fresh ledger, and {url} already holds {ledger.head.seq} events")
+            raise InvalidArgument(
+                f"--db: the demo needs a fresh ledger, and {url} already holds {ledger.head.seq} events"
+            )
         fills = demo_session.session_fills()
         out().rule("[bold]tradeledger demo")
         out().print(f"Ledger: {url}\n")

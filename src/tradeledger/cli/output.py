@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tradeledger.application.verification import VerifyReport
@@ -141,7 +142,7 @@ def print_state(
     )
     for p in state.open:
         row = [
-            *([p.account] if len(lead) > 1 else []),
+            *([escape(p.account)] if len(lead) > 1 else []),
             p.symbol,
             p.side.value,
             shown(p.quantity),
@@ -170,7 +171,7 @@ def print_state(
         cycles = _table("Closed cycles", [*columns, "Seqs"])
         for c in state.closed:
             cycles.add_row(
-                *([c.account] if len(lead) > 1 else []),
+                *([escape(c.account)] if len(lead) > 1 else []),
                 c.symbol,
                 c.side.value,
                 shown(c.quantity),
@@ -198,7 +199,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
         table.add_row(
             str(r.seq),
             f"{f.occurred_at:%Y-%m-%d %H:%M:%S}",
-            f.fill_id,
+            escape(f.fill_id),
             f.symbol,
             f.side.value,
             shown(f.quantity),

@@ -31,8 +31,14 @@ HASHED_FIELDS = (
 
 
 def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
-    """SHA-256 over the previous hash and the event's canonical JSON bytes."""
+    """SHA-256 over the previous hash and the event's canonical JSON bytes.
+
+    The bytes are: prev_hash (64 hex digits), a newline, then the UTF-8 encoding of the JSON array
+    of HASHED_FIELDS' values in that order, written with separators "," and ":" and non-ASCII
+    characters as themselves (Python's json.dumps(..., separators=(",", ":"), ensure_ascii=False)).
+    Amounts and times are strings in their canonical text; absent optional fields are null.
+    """
     body = json.dumps([event[name] for name in HASHED_FIELDS], separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
-    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + body).hexdigest()
+    return hashlib.sha256(prev_hash.encode("utf-8") + b"\n" + body).hexdigest()

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-# Amounts keep at most the precision Decimal arithmetic keeps (28 significant digits), so nothing is
-# rounded on the way; the exponent bound keeps absurd magnitudes (1E+999999) out of the books.
+# Every ledger computation runs in this context, whatever the calling program set as its own:
+# the default 28 significant digits, half-even, and errors instead of silent NaN or infinity.
+LEDGER_CONTEXT = Context(prec=28, rounding="ROUND_HALF_EVEN", traps=[InvalidOperation, DivisionByZero, Overflow])
+
+# Amounts keep at most the precision the context keeps, so no input is rounded; the exponent bound
+# keeps absurd magnitudes (1E+999999) out of the books.
 MAX_DIGITS = 28
 MAX_ADJUSTED_EXPONENT = 24
-SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*$")
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*")
+MAX_TEXT = 200
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 class Side(StrEnum):
@@ -35,11 +43,16 @@ def _refuse_float(value: object) -> object:
     return value
 
 
+def significant_digits(value: Decimal) -> int:
+    """Digits of the coefficient without trailing zeros (1.500 -> 2), counted without any rounding."""
+    return len("".join(map(str, value.as_tuple().digits)).rstrip("0")) or 1
+
+
 def _exact(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"must be a finite number (got {value})")
     if value != 0:
-        digits = len(value.normalize().as_tuple().digits)
+        digits = significant_digits(value)
         if digits > MAX_DIGITS:
             raise ValueError(f"has {digits} significant digits; at most {MAX_DIGITS} are kept exactly (got {value})")
         if abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT:
@@ -60,8 +73,37 @@ def _not_negative(value: Decimal) -> Decimal:
 
 
 def _symbol(value: str) -> str:
-    if not SYMBOL_PATTERN.match(value):
+    if not SYMBOL_PATTERN.fullmatch(value):
         raise ValueError(f"must be BASE/QUOTE in capitals, like BTC/USD (got {value!r})")
+    return value
+
+
+def _identifier(value: str) -> str:
+    """Ids and names: printable text with no surrounding blanks, so one fill never has two spellings."""
+    if value != value.strip():
+        raise ValueError(f"must not start or end with blanks (got {value!r})")
+    for character in value:
+        if unicodedata.category(character)[0] == "C" or unicodedata.category(character) in ("Zl", "Zp"):
+            raise ValueError(f"must not contain control or invisible characters (got {value!r})")
+    return value
+
+
+def _aware_time(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"must be an ISO 8601 time with a UTC offset (got {value!r})") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"must be a datetime or an ISO 8601 string (got {type(value).__name__} {value!r})")  # noqa: TRY004
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"must carry a timezone; naive times are ambiguous (got {value.isoformat()!r})")
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+        raise ValueError(f"must lie between 1970 and 9999 (got {value.isoformat()!r})")
     return value
 
 
@@ -71,7 +113,7 @@ def _json_object(value: object) -> object:
     if not isinstance(value, dict):
         raise ValueError(f"must be a JSON object (got {type(value).__name__} {value!r})")  # noqa: TRY004
     try:
-        json.dumps(value, allow_nan=False, default=_refuse_json)
+        _metadata_json(value).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"is not JSON: {exc}") from None
     return value
@@ -84,7 +126,9 @@ def _refuse_json(value: object) -> Any:  # noqa: ANN401 - json's default hook si
 Quantity = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_positive)]
 Fee = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_not_negative)]
 Symbol = Annotated[str, AfterValidator(_symbol)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_identifier)]
+Name = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_identifier)]
+OccurredAt = Annotated[datetime, BeforeValidator(_aware_time)]
 Metadata = Annotated[dict[str, Any] | None, BeforeValidator(_json_object)]
 
 
@@ -93,18 +137,18 @@ class Fill(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, str_strip_whitespace=False)
 
-    fill_id: Text
-    account: Text = "default"
-    exchange: Annotated[str, Field(max_length=200)] = ""
+    fill_id: Identifier
+    account: Identifier = "default"
+    exchange: Name  # part of the fill's identity: required; "" means no exchange (legacy records)
     symbol: Symbol
     side: Side
     quantity: Quantity
     price: Quantity
     fee: Fee = Decimal(0)
-    occurred_at: AwareDatetime
-    strategy: Annotated[str, Field(max_length=200)] | None = None
-    order_id: Annotated[str, Field(max_length=200)] | None = None
-    client_order_id: Annotated[str, Field(max_length=200)] | None = None
+    occurred_at: OccurredAt
+    strategy: Name | None = None
+    order_id: Name | None = None
+    client_order_id: Name | None = None
     metadata: Metadata = None
 
     @property
@@ -135,15 +179,20 @@ def decimal_text(value: Decimal) -> str:
     """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100)."""
     if value == 0:
         return "0"
-    return format(value.normalize(), "f")
+    with localcontext(LEDGER_CONTEXT):
+        return format(value.normalize(), "f")
 
 
 def time_text(value: datetime) -> str:
-    """Canonical UTC timestamp with microseconds; sorts lexicographically in time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_refuse_json)
+    return None if value is None else _metadata_json(value)
+
+
+def _metadata_json(value: dict[str, Any]) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_refuse_json
+    )

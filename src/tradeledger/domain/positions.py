@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 
-from tradeledger.domain.fills import Side
+from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+# Position sizes must stay exact: a sum that would need more than 28 digits is refused, not rounded.
+_EXACT = LEDGER_CONTEXT.copy()
+_EXACT.traps[Inexact] = True
+
+
+def _exact_size(operation: str, a: Decimal, b: Decimal) -> Decimal:
+    try:
+        return _EXACT.add(a, b) if operation == "+" else _EXACT.subtract(a, b)
+    except Inexact:
+        raise InvalidFill(
+            f"quantity: {a} {operation} {b} needs more than {_EXACT.prec} significant digits; "
+            "the position size would be rounded"
+        ) from None
+
 
 PositionKey = tuple[str, str]  # (account, symbol)
 
@@ -65,13 +80,15 @@ class Position:
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """(m - avg)·|s| for a long, (avg - m)·|s| for a short."""
-        if self.side is PositionSide.LONG:
-            return (mark - self.avg_price) * self.quantity
-        return (self.avg_price - mark) * self.quantity
+        with localcontext(LEDGER_CONTEXT):
+            if self.side is PositionSide.LONG:
+                return (mark - self.avg_price) * self.quantity
+            return (self.avg_price - mark) * self.quantity
 
     def unrealized_pnl_pct(self, mark: Decimal) -> Decimal:
         """Unrealized PnL in percent of the cost basis |s|·avg."""
-        return self.unrealized_pnl(mark) / (self.quantity * self.avg_price) * HUNDRED
+        with localcontext(LEDGER_CONTEXT):
+            return self.unrealized_pnl(mark) / (self.quantity * self.avg_price) * HUNDRED
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,27 +114,32 @@ class ClosedPosition:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Lifetime realized PnL (gross) and fees, summed over every cycle."""
+    """Realized PnL (gross) and fees summed over cycles."""
 
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized_pnl - self.fees
+        with localcontext(LEDGER_CONTEXT):
+            return self.realized_pnl - self.fees
 
-    def __add__(self, other: Totals) -> Totals:
-        return Totals(self.realized_pnl + other.realized_pnl, self.fees + other.fees)
+    def plus(self, realized_pnl: Decimal, fees: Decimal) -> Totals:
+        with localcontext(LEDGER_CONTEXT):
+            return Totals(self.realized_pnl + realized_pnl, self.fees + fees)
+
+
+def lifetime(closed_cycles: Totals, position: Position | None) -> Totals:
+    """Lifetime totals of one (account, symbol): its closed cycles plus the open cycle, as spec section 4 defines."""
+    return closed_cycles if position is None else closed_cycles.plus(position.realized_pnl, position.fees)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one fill did to its (account, symbol): the position after it, a closed cycle, the totals delta."""
+    """What one fill did to its (account, symbol): the open position after it and the cycle it closed."""
 
     position: Position | None
     closed: ClosedPosition | None
-    realized_delta: Decimal
-    fee_delta: Decimal
 
 
 def _open(execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
@@ -145,7 +167,7 @@ def _reduce(position: Position, execution: Execution, quantity: Decimal, fee: De
         account=position.account,
         symbol=position.symbol,
         side=position.side,
-        quantity=position.quantity - quantity,
+        quantity=_exact_size("-", position.quantity, quantity),
         avg_price=position.avg_price,
         realized_pnl=position.realized_pnl + realized,
         fees=position.fees + fee,
@@ -173,14 +195,22 @@ def _close(position: Position, execution: Execution) -> ClosedPosition:
 
 
 def apply_fill(position: Position | None, execution: Execution) -> Outcome:
-    """Apply one fill to the open position of its (account, symbol), by the four rules of spec section 4."""
+    """Apply one fill to the open position of its (account, symbol), by the four rules of spec section 4.
+
+    Raises InvalidFill when the position's size could not be kept exactly.
+    """
+    with localcontext(LEDGER_CONTEXT):
+        return _apply(position, execution)
+
+
+def _apply(position: Position | None, execution: Execution) -> Outcome:
     q, p, f = execution.quantity, execution.price, execution.fee
     if position is None:  # rule 1: flat, a new cycle opens
-        return Outcome(_open(execution, q, f), None, ZERO, f)
+        return Outcome(_open(execution, q, f), None)
 
     same_direction = (position.side is PositionSide.LONG) == (execution.side is Side.BUY)
     if same_direction:  # rule 2: weighted average entry, fees excluded
-        size = position.quantity + q
+        size = _exact_size("+", position.quantity, q)
         grown = Position(
             account=position.account,
             symbol=position.symbol,
@@ -191,25 +221,23 @@ def apply_fill(position: Position | None, execution: Execution) -> Outcome:
             fees=position.fees + f,
             opened_at=position.opened_at,
             opened_seq=position.opened_seq,
-            entered_quantity=position.entered_quantity + q,
+            entered_quantity=_exact_size("+", position.entered_quantity, q),
             last_seq=execution.seq,
         )
-        return Outcome(grown, None, ZERO, f)
+        return Outcome(grown, None)
 
     if q <= position.quantity:  # rule 3: reduce or close, average unchanged
         reduced = _reduce(position, execution, q, f)
-        realized = reduced.realized_pnl - position.realized_pnl
         if reduced.quantity == 0:
-            return Outcome(None, _close(reduced, execution), realized, f)
-        return Outcome(reduced, None, realized, f)
+            return Outcome(None, _close(reduced, execution))
+        return Outcome(reduced, None)
 
     # rule 4: a flip; the closing part takes |s|/q of the fee, the opening part the rest
     closing_fee = f * position.quantity / q
     opening_fee = f - closing_fee
     closed = _reduce(position, execution, position.quantity, closing_fee)
-    realized = closed.realized_pnl - position.realized_pnl
-    reopened = _open(execution, q - position.quantity, opening_fee)
-    return Outcome(reopened, _close(closed, execution), realized, f)
+    reopened = _open(execution, _exact_size("-", q, position.quantity), opening_fee)
+    return Outcome(reopened, _close(closed, execution))
 
 
 @dataclass(slots=True)
@@ -218,7 +246,7 @@ class PositionBook:
 
     open: dict[PositionKey, Position] = field(default_factory=dict)
     closed: list[ClosedPosition] = field(default_factory=list)
-    totals: dict[PositionKey, Totals] = field(default_factory=dict)
+    closed_totals: dict[PositionKey, Totals] = field(default_factory=dict)  # per key, over closed cycles
 
     def apply(self, execution: Execution) -> Outcome:
         key = (execution.account, execution.symbol)
@@ -227,11 +255,17 @@ class PositionBook:
             self.open.pop(key, None)
         else:
             self.open[key] = outcome.position
+        totals = self.closed_totals.get(key, Totals())
         if outcome.closed is not None:
             self.closed.append(outcome.closed)
-        previous = self.totals.get(key, Totals())
-        self.totals[key] = Totals(previous.realized_pnl + outcome.realized_delta, previous.fees + outcome.fee_delta)
+            totals = totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
+        self.closed_totals[key] = totals
         return outcome
+
+    @property
+    def totals(self) -> dict[PositionKey, Totals]:
+        """Lifetime totals per (account, symbol) ever traded."""
+        return {key: lifetime(closed, self.open.get(key)) for key, closed in self.closed_totals.items()}
 
     def apply_all(self, executions: Iterable[Execution]) -> PositionBook:
         for execution in executions:
@@ -242,5 +276,5 @@ class PositionBook:
 def portfolio_totals(totals: Iterable[Totals]) -> Totals:
     result = Totals()
     for item in totals:
-        result = result + item
+        result = result.plus(item.realized_pnl, item.fees)
     return result

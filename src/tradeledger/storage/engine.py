@@ -14,6 +14,16 @@ Synchronous = Literal["full", "normal", "off"]
 WRITE = {"tradeledger_write": True}
 
 
+def snapshot_options(engine: sa.Engine) -> dict[str, Any]:
+    """Execution options for a read transaction that sees one snapshot for all its statements.
+
+    SQLite's deferred transaction already does; PostgreSQL's default READ COMMITTED takes a new
+    snapshot per statement, so reads ask for REPEATABLE READ. Writes stay READ COMMITTED: they
+    serialise on the head row instead.
+    """
+    return {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+
+
 def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_timeout_s: float = 30.0) -> sa.Engine:
     """An engine for a ledger database; SQLite gets WAL, the chosen durability and BEGIN IMMEDIATE."""
     parsed = sa.make_url(url)

@@ -41,7 +41,7 @@ events = sa.Table(
     sa.Column("metadata", sa.Text),
     sa.Column("prev_hash", Hash, nullable=False),
     sa.Column("hash", Hash, nullable=False),
-    sa.UniqueConstraint("account", "exchange", "fill_id"),
+    sa.UniqueConstraint("fill_id", "account", "exchange"),
 )
 
 # One row (id = 1): the log's head. Appends lock it (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
@@ -55,8 +55,8 @@ head = sa.Table(
     sa.Column("hash", Hash, nullable=False),
 )
 
-# One row per (account, symbol) ever traded: the open cycle (side is NULL when flat) and the
-# lifetime totals over every cycle.
+# One row per (account, symbol) ever traded: the open cycle (side is NULL when flat) and the sums
+# over its closed cycles; lifetime totals are those sums plus the open cycle.
 positions = sa.Table(
     "positions",
     metadata,
@@ -71,8 +71,8 @@ positions = sa.Table(
     sa.Column("opened_seq", Seq),
     sa.Column("entered_quantity", Amount),
     sa.Column("last_seq", Seq),
-    sa.Column("lifetime_realized_pnl", Amount, nullable=False),
-    sa.Column("lifetime_fees", Amount, nullable=False),
+    sa.Column("closed_realized_pnl", Amount, nullable=False),
+    sa.Column("closed_fees", Amount, nullable=False),
 )
 
 closed_positions = sa.Table(

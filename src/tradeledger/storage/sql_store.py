@@ -20,10 +20,11 @@ from tradeledger.domain.positions import (
     PositionKey,
     PositionSide,
     Totals,
+    lifetime,
 )
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 from tradeledger.errors import StorageError
-from tradeledger.storage.engine import WRITE
+from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.schema import (
     POSITIONS_PROJECTION,
     checkpoints,
@@ -69,8 +70,8 @@ def _position(row: sa.Row[Any]) -> Position | None:
     )
 
 
-def _totals(row: sa.Row[Any]) -> Totals:
-    return Totals(Decimal(row.lifetime_realized_pnl), Decimal(row.lifetime_fees))
+def _closed_totals(row: sa.Row[Any]) -> Totals:
+    return Totals(Decimal(row.closed_realized_pnl), Decimal(row.closed_fees))
 
 
 def _closed(row: sa.Row[Any]) -> ClosedPosition:
@@ -102,8 +103,8 @@ def _position_row(key: PositionKey, position: Position | None, totals: Totals) -
         "opened_seq": None,
         "entered_quantity": None,
         "last_seq": None,
-        "lifetime_realized_pnl": decimal_text(totals.realized_pnl),
-        "lifetime_fees": decimal_text(totals.fees),
+        "closed_realized_pnl": decimal_text(totals.realized_pnl),
+        "closed_fees": decimal_text(totals.fees),
     }
     if position is not None:
         row.update(
@@ -200,13 +201,16 @@ class SqlAppendBatch:
 
     def select_positions(self, keys: Collection[PositionKey]) -> dict[PositionKey, tuple[Position | None, Totals]]:
         found: dict[PositionKey, tuple[Position | None, Totals]] = {}
-        wanted = set(keys)
-        symbols = sorted({key[1] for key in wanted})
-        for chunk in _chunks(symbols, _IN_CHUNK):
-            for row in self._connection.execute(sa.select(*positions.c).where(positions.c.symbol.in_(chunk))):
+        for chunk in _chunks(sorted(set(keys)), _IN_CHUNK):
+            wanted = set(chunk)
+            query = sa.select(*positions.c).where(
+                positions.c.account.in_(sorted({key[0] for key in chunk})),
+                positions.c.symbol.in_(sorted({key[1] for key in chunk})),
+            )
+            for row in self._connection.execute(query):
                 key = (row.account, row.symbol)
                 if key in wanted:
-                    found[key] = (_position(row), _totals(row))
+                    found[key] = (_position(row), _closed_totals(row))
         self._existing_positions.update(found)
         return found
 
@@ -275,6 +279,17 @@ class SqlSnapshot:
         row = self._connection.execute(sa.select(*events.c).where(events.c.seq == seq)).one_or_none()
         return None if row is None else _event(row)
 
+    def open_positions(self, *, account: str | None = None, symbol: str | None = None) -> tuple[Position, ...]:
+        query = sa.select(*positions.c).where(positions.c.side.is_not(None))
+        if account is not None:
+            query = query.where(positions.c.account == account)
+        if symbol is not None:
+            query = query.where(positions.c.symbol == symbol)
+        found = [
+            _position(row) for row in self._connection.execute(query.order_by(positions.c.account, positions.c.symbol))
+        ]
+        return tuple(position for position in found if position is not None)
+
     def load_state(self) -> LedgerState:
         open_positions: list[Position] = []
         totals: dict[PositionKey, Totals] = {}
@@ -282,7 +297,7 @@ class SqlSnapshot:
             position = _position(row)
             if position is not None:
                 open_positions.append(position)
-            totals[(row.account, row.symbol)] = _totals(row)
+            totals[(row.account, row.symbol)] = lifetime(_closed_totals(row), position)
         closed = [_closed(row) for row in self._connection.execute(sa.select(*closed_positions.c))]
         return LedgerState.assemble(self.checkpoint(), open_positions, closed, totals)
 
@@ -300,7 +315,8 @@ class SqlLedgerStore:
 
     @contextmanager
     def snapshot(self) -> Iterator[SqlSnapshot]:
-        with translated_errors(), self._engine.connect() as connection, connection.begin():
+        options = snapshot_options(self._engine)
+        with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
             yield SqlSnapshot(connection)
 
     def rebuild_projection(self, fold: Callable[[Iterator[Execution]], PositionBook]) -> Checkpoint:
@@ -309,7 +325,7 @@ class SqlLedgerStore:
             book = fold(_executions(connection))
             connection.execute(positions.delete())
             connection.execute(closed_positions.delete())
-            rows = [_position_row(key, book.open.get(key), totals) for key, totals in book.totals.items()]
+            rows = [_position_row(key, book.open.get(key), totals) for key, totals in book.closed_totals.items()]
             if rows:
                 connection.execute(positions.insert(), rows)
             if book.closed:

@@ -672,10 +672,13 @@ def test_fee_free_dca_matches_the_freqtrade_table_after_every_order(case_id: str
 )
 def test_each_fee_free_exit_realizes_freqtrade_last_exit_profit(case_id: str, last: list[str]) -> None:
     book = PositionBook()
+    key = ("default", symbol_of(case_id))
+    deltas = []
 
-    deltas = [
-        (fill.side, book.apply(fill).realized_delta) for fill in executions(*LEGS[case_id], symbol=symbol_of(case_id))
-    ]
+    for fill in executions(*LEGS[case_id], symbol=symbol_of(case_id)):
+        before = book.totals[key].realized_pnl if key in book.totals else Decimal(0)
+        book.apply(fill)
+        deltas.append((fill.side, book.totals[key].realized_pnl - before))
 
     assert [delta for side, delta in deltas if side is Side.SELL] == [Decimal(v) for v in last]
 
