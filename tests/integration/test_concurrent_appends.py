@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
@@ -20,12 +18,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.processes import run_together as start_together
 from tradeledger import open_ledger
 
 pytestmark = pytest.mark.slow
-
-# A hang guard only: the test never asserts on how long anything took.
-HANG_GUARD_S = 300
 
 # argv: url synchronous name own_count shared_count
 WORKER = r"""
@@ -85,37 +81,9 @@ class Receipt:
 
 def run_together(url: str, *, synchronous: str, own: int, shared: int) -> dict[str, dict[str, Receipt]]:
     """Start workers "A" and "B", release them at once, return each one's receipts by fill_id."""
-    names = ("A", "B")
-    workers = {
-        name: subprocess.Popen(
-            [sys.executable, "-c", WORKER, url, synchronous, name, str(own), str(shared)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in names
-    }
-    try:
-        for name, worker in workers.items():
-            assert worker.stdout is not None
-            line = worker.stdout.readline()
-            if line.strip() != "ready":
-                _, err = worker.communicate(timeout=HANG_GUARD_S)
-                pytest.fail(f"worker {name} did not get ready: {line!r}\n{err}")
-        for worker in workers.values():
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        outputs = {name: worker.communicate(timeout=HANG_GUARD_S) for name, worker in workers.items()}
-    finally:
-        for worker in workers.values():
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+    outputs = start_together(WORKER, {name: [url, synchronous, name, str(own), str(shared)] for name in ("A", "B")})
     results: dict[str, dict[str, Receipt]] = {}
-    for name, (out, err) in outputs.items():
-        assert workers[name].returncode == 0, f"worker {name} failed:\n{err}"
+    for name, out in outputs.items():
         raw: dict[str, list[Any]] = json.loads(out)
         results[name] = {fill_id: Receipt(*values) for fill_id, values in raw.items()}
     return results

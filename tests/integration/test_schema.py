@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import fill_fields
+from tests.processes import run_together
 from tradeledger import SchemaError, open_ledger
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.migrate import head_revision
@@ -191,32 +192,7 @@ with open_ledger(url) as ledger:
 
 
 def open_together(url: str, names: tuple[str, ...]) -> None:
-    workers = {
-        name: subprocess.Popen(
-            [sys.executable, "-c", FIRST_OPEN_WORKER, url, name],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in names
-    }
-    try:
-        for name, worker in workers.items():
-            assert worker.stdout is not None
-            assert worker.stdout.readline().strip() == "ready", f"worker {name} did not get ready"
-        for worker in workers.values():
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        outputs = {name: worker.communicate(timeout=HANG_GUARD_S) for name, worker in workers.items()}
-    finally:
-        for worker in workers.values():
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-    for name, (_, err) in outputs.items():
-        assert workers[name].returncode == 0, f"worker {name} failed:\n{err}"
+    run_together(FIRST_OPEN_WORKER, {name: [url, name] for name in names})
 
 
 @pytest.mark.slow
