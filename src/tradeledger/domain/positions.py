@@ -13,6 +13,9 @@ from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+# A flip's closing fee share is rounded to 18 places (far finer than any exchange charges): an
+# unending fraction such as 1/3 of a fee would otherwise make every later fee sum round.
+FEE_SHARE_QUANTUM = Decimal("1E-18")
 # Position sizes must stay exact: a sum that would need more than 28 digits is refused, not rounded.
 _EXACT = LEDGER_CONTEXT.copy()
 _EXACT.traps[Inexact] = True
@@ -232,8 +235,9 @@ def _apply(position: Position | None, execution: Execution) -> Outcome:
             return Outcome(None, _close(reduced, execution))
         return Outcome(reduced, None)
 
-    # rule 4: a flip; the closing part takes |s|/q of the fee, the opening part the rest
-    closing_fee = f * position.quantity / q
+    # rule 4: a flip; the closing part takes |s|/q of the fee, the opening part the rest, so the
+    # two always add up to the fill's fee exactly
+    closing_fee = (f * position.quantity / q).quantize(FEE_SHARE_QUANTUM)
     opening_fee = f - closing_fee
     closed = _reduce(position, execution, position.quantity, closing_fee)
     reopened = _open(execution, _exact_size("-", q, position.quantity), opening_fee)
