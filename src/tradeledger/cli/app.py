@@ -95,6 +95,11 @@ def opened(ctx: typer.Context) -> Iterator[Ledger]:
         yield ledger
 
 
+def emit(value: object) -> None:
+    """JSON for scripts: plain text on stdout, untouched by Rich."""
+    typer.echo(dumps(value))
+
+
 def parse_time(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
@@ -154,7 +159,7 @@ def record(
     with opened(ctx) as ledger:
         receipt = ledger.record(fields)
     if json_output:
-        out().print_json(data={"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
+        emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
     elif receipt.duplicate:
         out().print(f"duplicate: fill {escape(fill_id)} is already recorded as seq {receipt.seq} (nothing appended)")
     else:
@@ -193,7 +198,7 @@ def import_fills(
     appended = sum(not r.duplicate for r in receipts)
     summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
     if json_output:
-        out().print_json(data=summary)
+        emit(summary)
     else:
         out().print(
             f"imported {escape(str(file))}: {appended} appended, "
@@ -215,7 +220,7 @@ def positions(
     with opened(ctx) as ledger:
         state = ledger.state(account=account)
     if json_output:
-        out().print_json(dumps(state_json(state, closed=closed, marks=marks)))
+        emit(state_json(state, closed=closed, marks=marks))
     else:
         print_state(out(), state, closed=closed, marks=marks, title="Positions")
 
@@ -235,7 +240,7 @@ def replay(
     with opened(ctx) as ledger:
         state = ledger.replay(until_seq=until_seq, until_time=when)
     if json_output:
-        out().print_json(dumps(state_json(state, closed=True, marks={})))
+        emit(state_json(state, closed=True, marks={}))
     else:
         print_state(out(), state, closed=True, marks={}, title="Replay")
 
@@ -252,7 +257,7 @@ def history(
     with opened(ctx) as ledger:
         fills = ledger.history(symbol=symbol, account=account)
     if json_output:
-        out().print_json(dumps([recorded_json(r) for r in fills]))
+        emit([recorded_json(r) for r in fills])
     else:
         print_history(out(), fills)
 
@@ -264,7 +269,7 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
     with opened(ctx) as ledger:
         report = ledger.verify()
     if json_output:
-        out().print_json(dumps(verify_json(report)))
+        emit(verify_json(report))
     elif report.ok:
         out().print(f"verify: ok — {report.events} events, head seq {report.head.seq}, hash {report.head.hash}")
     else:
