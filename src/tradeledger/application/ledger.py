@@ -39,12 +39,10 @@ def describe_validation_error(error: ValidationError, *, where: str = "fill") ->
 
 def validate_fill(value: FillInput, *, where: str = "fill") -> Fill:
     """A Fill from a Fill or a mapping of its fields, or InvalidFill naming each bad field and value."""
-    if isinstance(value, Fill):
-        return value
-    if not isinstance(value, Mapping):
+    if not isinstance(value, Fill | Mapping):
         raise InvalidFill(f"{where}: expected a Fill or a mapping of fill fields, got {type(value).__name__}")
     try:
-        return Fill.model_validate(dict(value))
+        return Fill.model_validate(value if isinstance(value, Fill) else dict(value))
     except ValidationError as error:
         raise InvalidFill(describe_validation_error(error, where=where)) from None
 

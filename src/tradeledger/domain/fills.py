@@ -135,7 +135,9 @@ Metadata = Annotated[dict[str, Any] | None, BeforeValidator(_json_object)]
 class Fill(BaseModel):
     """One execution reported by an exchange: the immutable fact the log records."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, str_strip_whitespace=False)
+    # revalidate_instances: a Fill built with model_construct or model_copy(update=...) skipped
+    # validation, so an instance handed to the ledger is checked again.
+    model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
 
     fill_id: Identifier
     account: Identifier = "default"
