@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -12,6 +14,25 @@ Synchronous = Literal["full", "normal", "off"]
 # A write transaction opened with this execution option takes SQLite's write lock at BEGIN, so
 # concurrent appenders queue on the busy timeout instead of failing on lock upgrade.
 WRITE = {"tradeledger_write": True}
+
+
+def _ensure_wal(cursor: Any, busy_timeout_s: float) -> None:  # noqa: ANN401 - DBAPI cursor
+    """Put the file in WAL mode (a persistent property of the file) unless it already is.
+
+    Switching modes needs an exclusive lock, and SQLite answers "database is locked" at once instead
+    of waiting on the busy handler when another process holds one (two first opens of a new file),
+    so the switch is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.001
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def snapshot_options(engine: sa.Engine) -> dict[str, Any]:
@@ -40,7 +61,7 @@ def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_ti
         cursor = dbapi_connection.cursor()
         try:
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _ensure_wal(cursor, busy_timeout_s)
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         finally:
