@@ -94,6 +94,7 @@ class Ledger:
                 key = (fill.account, fill.symbol)
                 position, closed_totals = book[key]
                 try:
+                    # Fold the event as stored (its text read back), so replay folds the very same values.
                     outcome = apply_fill(position, event.execution())
                 except InvalidFill as error:
                     raise InvalidFill(f"fill {index}: {error}") from None

@@ -22,6 +22,22 @@ MAX_DIGITS = 28
 MAX_ADJUSTED_EXPONENT = 24
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*")
 MAX_TEXT = 200
+# The fields of a fill in canonical order: what Fill.canonical() gives and a stored event holds.
+FILL_FIELDS = (
+    "fill_id",
+    "account",
+    "exchange",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "occurred_at",
+    "strategy",
+    "order_id",
+    "client_order_id",
+    "metadata",
+)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 

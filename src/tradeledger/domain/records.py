@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeledger.domain.chain import event_hash
-from tradeledger.domain.fills import Fill, Side
+from tradeledger.domain.fills import FILL_FIELDS, Fill, Side
 from tradeledger.domain.positions import (
     ClosedPosition,
     Execution,
@@ -67,21 +67,7 @@ class StoredEvent:
 
     def content(self) -> dict[str, Any]:
         """The fill's canonical fields, as Fill.canonical() gives them."""
-        return {
-            "fill_id": self.fill_id,
-            "account": self.account,
-            "exchange": self.exchange,
-            "symbol": self.symbol,
-            "side": self.side,
-            "quantity": self.quantity,
-            "price": self.price,
-            "fee": self.fee,
-            "occurred_at": self.occurred_at,
-            "strategy": self.strategy,
-            "order_id": self.order_id,
-            "client_order_id": self.client_order_id,
-            "metadata": self.metadata,
-        }
+        return {name: getattr(self, name) for name in FILL_FIELDS}
 
     def as_dict(self) -> dict[str, Any]:
         return {

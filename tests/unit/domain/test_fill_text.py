@@ -72,3 +72,11 @@ def test_a_stored_event_reads_back_as_the_fill_it_was() -> None:
 
     assert recorded.fill.canonical() == fill.canonical()
     assert recorded.fill.metadata == {"signal": "rsi", "levels": [1, 2.5]}
+
+
+def test_a_stored_event_holds_exactly_the_fields_of_a_fills_canonical_form() -> None:
+    fill = make_fill(strategy="trend", metadata={"a": 1})
+
+    event = StoredEvent.seal(fill.canonical(), seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
+
+    assert event.content() == fill.canonical()
