@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.backends import (
+    BACKENDS,
+    PG_HOW_TO,
+    PG_URL_VARIABLE,
+    Backend,
+    PostgresServer,
+    postgres_server_or_skip,
+    sqlite_backend,
+)
 from tradeledger import Ledger, open_ledger
 
 RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -15,6 +25,34 @@ RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 def db_url(tmp_path: Path) -> str:
     """A fresh SQLite file URL."""
     return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get(PG_URL_VARIABLE)
+    if url:
+        return f"contract tests: sqlite and postgresql ({url})"
+    return f"contract tests: sqlite only; the postgresql cases skip. {PG_HOW_TO}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The server named by $TRADELEDGER_TEST_PG_URL (skips, saying how to start one, when unset)."""
+    server = postgres_server_or_skip()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A fresh, empty database on each backend: a new SQLite file, or a new PostgreSQL database (dropped after)."""
+    if request.param == "sqlite":
+        created = sqlite_backend(tmp_path)
+        yield created
+        created.close()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.fresh_database() as created:
+        yield created
 
 
 @pytest.fixture

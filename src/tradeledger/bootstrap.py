@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from tradeledger.application.ledger import Clock, Ledger
+from tradeledger.application.ledger import SNAPSHOT_EVERY, Clock, Ledger
 from tradeledger.errors import InvalidArgument, StorageError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
@@ -26,12 +26,24 @@ def open_ledger(
     clock: Clock = utc_now,
     synchronous: Synchronous | None = None,
     busy_timeout_s: float | None = None,
+    snapshot_every: int = SNAPSHOT_EVERY,
 ) -> Ledger:
     """Open (creating or upgrading) the ledger at `url`, else $TRADELEDGER_URL, else ./tradeledger.db.
 
     `synchronous` ("full" by default, "normal", "off") and `busy_timeout_s` tune SQLite; unset
-    arguments come from TRADELEDGER_SYNCHRONOUS and TRADELEDGER_BUSY_TIMEOUT_S.
+    arguments come from TRADELEDGER_SYNCHRONOUS and TRADELEDGER_BUSY_TIMEOUT_S. The projection is
+    snapshotted every `snapshot_every` events (a replay cache, see Ledger.replay).
     """
+    if snapshot_every < 1:
+        raise InvalidArgument(f"snapshot_every: must be 1 or more (got {snapshot_every})")
+    store = open_store(url, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+    return Ledger(store, clock=clock, snapshot_every=snapshot_every)
+
+
+def open_store(
+    url: str | None = None, *, synchronous: Synchronous | None = None, busy_timeout_s: float | None = None
+) -> SqlLedgerStore:
+    """The storage of the ledger at `url` (created or upgraded), for use cases that work on stores."""
     given = {"url": url, "synchronous": synchronous, "busy_timeout_s": busy_timeout_s}
     overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     try:
@@ -42,6 +54,10 @@ def open_ledger(
         engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
         raise InvalidArgument(f"database URL: {error} (got {config.url!r})") from None
+    except ModuleNotFoundError as error:  # the URL's driver is not installed
+        hint = ' (pip install "tradeledger[postgres]")' if error.name == "psycopg" else ""
+        shown = sa.make_url(config.url).render_as_string(hide_password=True)
+        raise InvalidArgument(f"database URL {shown!r}: its driver {error.name!r} is not installed{hint}") from None
     try:
         _upgrade_schema(engine)
     except StorageError as error:
@@ -51,7 +67,7 @@ def open_ledger(
     except BaseException:
         engine.dispose()
         raise
-    return Ledger(SqlLedgerStore(engine), clock=clock)
+    return SqlLedgerStore(engine)
 
 
 def _upgrade_schema(engine: sa.Engine) -> None:

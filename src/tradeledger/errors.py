@@ -41,3 +41,19 @@ class SchemaError(LedgerError):
 
 class StorageError(LedgerError):
     """The database refused an operation (locked, read-only, full, corrupt, append-only)."""
+
+
+class InvariantViolation(LedgerError):
+    """A read model does not reconcile with the log (the wallet's cash invariant): a bug, never clamped."""
+
+
+class ReadOnlyView(LedgerError, TypeError):
+    """A caller tried to write to a read model; the message names the call that records a fill instead."""
+
+
+class TradeRefused(LedgerError):
+    """A paper-wallet command failed its checks (cash, open-trade limit, shorts); nothing was appended."""
+
+
+class CallbackError(LedgerError):
+    """A trade, position or price callback raised; what triggered it has already been recorded."""

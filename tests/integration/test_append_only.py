@@ -1,6 +1,7 @@
 """The log is append-only in the database, and verify finds what gets past that (spec section 2).
 
-Everything here goes around tradeledger: the stdlib sqlite3 module on the ledger's own file.
+Everything here goes around tradeledger: plain SQL on the ledger's own database (tests/backends.py),
+on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,8 +20,7 @@ from tradeledger import open_ledger
 from tradeledger.domain.records import StoredEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+    from tests.backends import Backend
     from tradeledger import Ledger
 
 # (symbol, side, quantity, price): two symbols, a closed ETH cycle at seq 6, open positions after.
@@ -35,13 +36,10 @@ TEN_FILLS = (
     ("BTC/USD", "buy", "1", "100"),
     ("BTC/USD", "sell", "0.5", "98"),
 )
+pytestmark = pytest.mark.reliability
 
-
-@pytest.fixture
-def path(db_url: str) -> str:
-    database = sa.make_url(db_url).database
-    assert database is not None
-    return database
+# Statements that would empty the whole log: SQLite has no TRUNCATE.
+EMPTY_THE_LOG = {"sqlite": "DELETE FROM ledger_events", "postgresql": "TRUNCATE ledger_events"}
 
 
 @pytest.fixture
@@ -56,66 +54,70 @@ def ten(ledger: Ledger) -> Ledger:
 
 
 @pytest.fixture
-def raw(path: str, ten: Ledger) -> Iterator[sqlite3.Connection]:
-    """A stdlib sqlite3 connection on the ledger's file, in autocommit mode."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
-        connection.row_factory = sqlite3.Row
-        yield connection
+def raw(backend: Backend, ten: Ledger) -> Backend:
+    """Direct SQL on the ledger's database (holding the ten fills), around tradeledger."""
+    del ten
+    return backend
 
 
 @pytest.fixture
-def unguarded(raw: sqlite3.Connection) -> sqlite3.Connection:
-    """The raw connection without the append-only triggers: what anyone with the file can do."""
-    raw.execute("DROP TRIGGER ledger_events_no_update")
-    raw.execute("DROP TRIGGER ledger_events_no_delete")
+def unguarded(raw: Backend) -> Backend:
+    """Direct SQL without the append-only triggers: what anyone with the database's keys can do."""
+    raw.drop_append_only_guard()
     return raw
 
 
-def all_events(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in connection.execute("SELECT * FROM ledger_events ORDER BY seq")]
+def all_events(raw: Backend) -> list[tuple[Any, ...]]:
+    return raw.sql("SELECT * FROM ledger_events ORDER BY seq")
 
 
-def stored_event(connection: sqlite3.Connection, seq: int) -> StoredEvent:
-    row = connection.execute("SELECT * FROM ledger_events WHERE seq = ?", (seq,)).fetchone()
-    assert row is not None
-    return StoredEvent(**dict(row))
+def stored_event(raw: Backend, seq: int) -> StoredEvent:
+    [row] = raw.records("SELECT * FROM ledger_events WHERE seq = :seq", {"seq": seq})
+    return StoredEvent(**row)
 
 
 # --- the database refuses changes to the log --------------------------------------------------
 
 
-def test_a_raw_update_of_an_event_is_refused_by_the_database(ten: Ledger, raw: sqlite3.Connection) -> None:
+def test_a_raw_update_of_an_event_is_refused_by_the_database(ten: Ledger, raw: Backend) -> None:
     before = all_events(raw)
 
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("UPDATE ledger_events SET price = '1' WHERE seq = 5")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("UPDATE ledger_events SET price = '1' WHERE seq = 5")
 
     assert all_events(raw) == before
     assert ten.verify().ok
 
 
-def test_a_raw_update_of_the_whole_log_is_refused_and_changes_no_row(ten: Ledger, raw: sqlite3.Connection) -> None:
+def test_a_raw_update_of_the_whole_log_is_refused_and_changes_no_row(ten: Ledger, raw: Backend) -> None:
     before = all_events(raw)
 
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("UPDATE ledger_events SET price = price || '0'")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("UPDATE ledger_events SET price = price || '0'")
 
     assert all_events(raw) == before
     assert ten.verify().ok
 
 
-def test_a_raw_delete_of_an_event_is_refused_by_the_database(ten: Ledger, raw: sqlite3.Connection) -> None:
+def test_a_raw_delete_of_an_event_is_refused_by_the_database(ten: Ledger, raw: Backend) -> None:
     before = all_events(raw)
 
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("DELETE FROM ledger_events WHERE seq = 7")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("DELETE FROM ledger_events")
-
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("DELETE FROM ledger_events WHERE seq = 7")
     assert all_events(raw) == before
     report = ten.verify()
     assert report.ok
     assert report.events == 10
+
+
+def test_emptying_the_whole_log_is_refused_by_the_database(ten: Ledger, raw: Backend) -> None:
+    before = all_events(raw)
+
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql(EMPTY_THE_LOG[raw.name])
+
+    assert all_events(raw) == before
+    assert ten.verify().ok
 
 
 # --- verify finds tampering that got past the triggers ----------------------------------------
@@ -132,9 +134,9 @@ def test_an_untouched_ledger_verifies_with_every_event_counted(ten: Ledger) -> N
     assert report.head.seq == 10
 
 
-def test_an_edited_price_is_found_at_its_seq(ten: Ledger, unguarded: sqlite3.Connection) -> None:
+def test_an_edited_price_is_found_at_its_seq(ten: Ledger, unguarded: Backend) -> None:
     assert stored_event(unguarded, 5).price == "105"
-    unguarded.execute("UPDATE ledger_events SET price = '104' WHERE seq = 5")
+    unguarded.sql("UPDATE ledger_events SET price = '104' WHERE seq = 5")
 
     report = ten.verify()
 
@@ -143,12 +145,13 @@ def test_an_edited_price_is_found_at_its_seq(ten: Ledger, unguarded: sqlite3.Con
     assert any(p.seq == 5 and p.check == "chain" for p in report.problems), report.problems
 
 
-def test_an_edited_price_with_a_forged_hash_is_still_found_at_its_seq(
-    ten: Ledger, unguarded: sqlite3.Connection
-) -> None:
+def test_an_edited_price_with_a_forged_hash_is_still_found_at_its_seq(ten: Ledger, unguarded: Backend) -> None:
     forged = dataclasses.replace(stored_event(unguarded, 5), price="104")
     forged = dataclasses.replace(forged, hash=forged.computed_hash())
-    unguarded.execute("UPDATE ledger_events SET price = ?, hash = ? WHERE seq = 5", (forged.price, forged.hash))
+    unguarded.sql(
+        "UPDATE ledger_events SET price = :price, hash = :hash WHERE seq = 5",
+        {"price": forged.price, "hash": forged.hash},
+    )
     # The forged row is self-consistent: only the link from seq 6 can give it away.
     tampered = stored_event(unguarded, 5)
     assert tampered.computed_hash() == tampered.hash
@@ -160,7 +163,7 @@ def test_an_edited_price_with_a_forged_hash_is_still_found_at_its_seq(
 
 
 def test_a_forged_chain_rewritten_from_the_edit_to_the_end_is_caught_by_the_head(
-    ten: Ledger, unguarded: sqlite3.Connection
+    ten: Ledger, unguarded: Backend
 ) -> None:
     # An attacker who re-seals every event after the edit leaves a self-consistent chain; the head
     # row still holds the original last hash.
@@ -171,9 +174,9 @@ def test_a_forged_chain_rewritten_from_the_edit_to_the_end_is_caught_by_the_head
             event = dataclasses.replace(event, price="104")
         event = dataclasses.replace(event, prev_hash=previous_hash)
         event = dataclasses.replace(event, hash=event.computed_hash())
-        unguarded.execute(
-            "UPDATE ledger_events SET price = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-            (event.price, event.prev_hash, event.hash, seq),
+        unguarded.sql(
+            "UPDATE ledger_events SET price = :price, prev_hash = :prev_hash, hash = :hash WHERE seq = :seq",
+            {"price": event.price, "prev_hash": event.prev_hash, "hash": event.hash, "seq": seq},
         )
         previous_hash = event.hash
 
@@ -183,8 +186,8 @@ def test_a_forged_chain_rewritten_from_the_edit_to_the_end_is_caught_by_the_head
     assert any(p.check == "head" for p in report.problems), report.problems
 
 
-def test_a_deleted_event_is_found_at_its_seq(ten: Ledger, unguarded: sqlite3.Connection) -> None:
-    unguarded.execute("DELETE FROM ledger_events WHERE seq = 7")
+def test_a_deleted_event_is_found_at_its_seq(ten: Ledger, unguarded: Backend) -> None:
+    unguarded.sql("DELETE FROM ledger_events WHERE seq = 7")
 
     report = ten.verify()
 
@@ -193,8 +196,46 @@ def test_a_deleted_event_is_found_at_its_seq(ten: Ledger, unguarded: sqlite3.Con
     assert report.first_bad_seq == 7, report.problems
 
 
-def test_a_deleted_last_event_is_found_against_the_head(ten: Ledger, unguarded: sqlite3.Connection) -> None:
-    unguarded.execute("DELETE FROM ledger_events WHERE seq = 10")
+def test_two_swapped_events_are_found_at_the_first_of_them(ten: Ledger, unguarded: Backend) -> None:
+    # Reordering: events 4 and 5 change places in the log (each keeps its own content and hashes).
+    fourth, fifth = stored_event(unguarded, 4), stored_event(unguarded, 5)
+    unguarded.sql("UPDATE ledger_events SET seq = -4 WHERE seq = 4")
+    unguarded.sql("UPDATE ledger_events SET seq = 4 WHERE seq = 5")
+    unguarded.sql("UPDATE ledger_events SET seq = 5 WHERE seq = -4")
+    assert (stored_event(unguarded, 4).hash, stored_event(unguarded, 5).hash) == (fifth.hash, fourth.hash)
+
+    report = ten.verify()
+
+    assert not report.ok
+    assert report.first_bad_seq == 4, report.problems
+    assert any(p.seq == 4 and p.check == "chain" for p in report.problems), report.problems
+
+
+def test_an_event_appended_behind_the_ledgers_back_is_found_against_the_head(ten: Ledger, raw: Backend) -> None:
+    # A well-formed, correctly chained 11th event inserted with plain SQL: the head still says 10.
+    tenth = stored_event(raw, 10)
+    extra = StoredEvent.seal(
+        {**tenth.content(), "fill_id": "forged-11"},
+        seq=11,
+        epoch=1,
+        recorded_at=tenth.recorded_at,
+        prev_hash=tenth.hash,
+    )
+    columns = ", ".join(extra.as_dict())
+    raw.sql(
+        f"INSERT INTO ledger_events ({columns}) VALUES ({', '.join(':' + c for c in extra.as_dict())})", extra.as_dict()
+    )
+
+    report = ten.verify()
+
+    assert not report.ok
+    assert report.events == 11
+    assert report.first_bad_seq == 11, report.problems
+    assert any(p.seq == 11 and p.check == "head" for p in report.problems), report.problems
+
+
+def test_a_deleted_last_event_is_found_against_the_head(ten: Ledger, unguarded: Backend) -> None:
+    unguarded.sql("DELETE FROM ledger_events WHERE seq = 10")
 
     report = ten.verify()
 
@@ -206,11 +247,9 @@ def test_a_deleted_last_event_is_found_against_the_head(ten: Ledger, unguarded: 
 # --- verify compares the stored projection with a fresh replay --------------------------------
 
 
-def test_an_edited_position_row_is_reported_as_a_projection_problem(ten: Ledger, raw: sqlite3.Connection) -> None:
-    row = raw.execute("SELECT quantity FROM positions WHERE symbol = 'BTC/USD'").fetchone()
-    assert row is not None
-    assert row["quantity"] == "3"
-    raw.execute("UPDATE positions SET quantity = '4' WHERE symbol = 'BTC/USD'")
+def test_an_edited_position_row_is_reported_as_a_projection_problem(ten: Ledger, raw: Backend) -> None:
+    assert raw.sql("SELECT quantity FROM positions WHERE symbol = 'BTC/USD'") == [("3",)]
+    raw.sql("UPDATE positions SET quantity = '4' WHERE symbol = 'BTC/USD'")
 
     report = ten.verify()
 
@@ -220,9 +259,9 @@ def test_an_edited_position_row_is_reported_as_a_projection_problem(ten: Ledger,
     assert any("BTC/USD" in p.detail for p in report.problems), report.problems
 
 
-def test_an_edited_closed_cycle_is_reported_as_a_projection_problem(ten: Ledger, raw: sqlite3.Connection) -> None:
-    changed = raw.execute("UPDATE closed_positions SET realized_pnl = '999' WHERE closed_seq = 6").rowcount
-    assert changed == 1
+def test_an_edited_closed_cycle_is_reported_as_a_projection_problem(ten: Ledger, raw: Backend) -> None:
+    assert raw.sql("SELECT realized_pnl FROM closed_positions WHERE closed_seq = 6") == [("4",)]
+    raw.sql("UPDATE closed_positions SET realized_pnl = '999' WHERE closed_seq = 6")
 
     report = ten.verify()
 
@@ -231,13 +270,11 @@ def test_an_edited_closed_cycle_is_reported_as_a_projection_problem(ten: Ledger,
     assert report.first_bad_seq == 6
 
 
-def test_a_stale_projection_checkpoint_is_reported_as_a_projection_problem(
-    ten: Ledger, raw: sqlite3.Connection
-) -> None:
+def test_a_stale_projection_checkpoint_is_reported_as_a_projection_problem(ten: Ledger, raw: Backend) -> None:
     ninth = stored_event(raw, 9)
-    raw.execute(
-        "UPDATE projection_checkpoints SET seq = ?, hash = ? WHERE name = 'positions'",
-        (ninth.seq, ninth.hash),
+    raw.sql(
+        "UPDATE projection_checkpoints SET seq = :seq, hash = :hash WHERE name = 'positions'",
+        {"seq": ninth.seq, "hash": ninth.hash},
     )
 
     report = ten.verify()
@@ -247,21 +284,22 @@ def test_a_stale_projection_checkpoint_is_reported_as_a_projection_problem(
     assert any("checkpoint" in p.detail for p in report.problems), report.problems
 
 
-def test_an_edited_checkpoint_epoch_is_found_by_verify(db_url: str) -> None:
-    with open_ledger(db_url) as ledger:
+def test_an_edited_checkpoint_epoch_is_found_by_verify(backend: Backend) -> None:
+    with open_ledger(backend.url) as ledger:
         for fill in [fill_fields() for _ in range(3)]:
             ledger.record(fill)
-    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection, connection:
-        connection.execute("UPDATE projection_checkpoints SET epoch = 7")
+    backend.sql("UPDATE projection_checkpoints SET epoch = 7")
 
-    with open_ledger(db_url) as ledger:
+    with open_ledger(backend.url) as ledger:
         report = ledger.verify()
 
     assert not report.ok
     assert [problem.check for problem in report.problems] == ["projection"]
 
 
-def test_verify_reports_rather_than_crashes_on_values_the_ledger_never_writes(db_url: str) -> None:
+def test_verify_reports_rather_than_crashes_on_values_the_ledger_never_writes(tmp_path: Path) -> None:
+    # SQLite only: its columns take values of any type (a blob in a text column), PostgreSQL's do not.
+    db_url = f"sqlite:///{tmp_path / 'loose.db'}"
     with open_ledger(db_url) as ledger:
         for fill in [fill_fields() for _ in range(4)]:
             ledger.record(fill)

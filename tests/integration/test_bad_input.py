@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.backends import Backend
 from tests.factories import fill_fields, make_fill
 from tradeledger import Checkpoint, Fill, FillConflict, InvalidFill, Ledger, LedgerState, RecordedFill
 
@@ -30,8 +31,23 @@ TABLES = (
 )
 
 
-def database_path(db_url: str) -> Path:
-    return Path(db_url.removeprefix("sqlite:///"))
+def database_path(db_url: str) -> Path | None:
+    """The SQLite file; None on PostgreSQL, where the tables' contents are compared instead."""
+    return Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite:///") else None
+
+
+def table_rows(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every ledger table, read around tradeledger (read-only on SQLite)."""
+    path = database_path(db_url)
+    if path is not None:
+        # Read-only, so closing this connection never checkpoints the WAL.
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall()) for table in TABLES}
+    backend = Backend("postgresql", db_url)
+    try:
+        return {table: sorted(backend.sql(f"SELECT * FROM {table}")) for table in TABLES}
+    finally:
+        backend.close()
 
 
 @dataclass(frozen=True)
@@ -41,20 +57,24 @@ class Snapshot:
     head: Checkpoint
     state: LedgerState
     history: list[RecordedFill]
-    rows: dict[str, int]
+    rows: dict[str, list[tuple[Any, ...]]]
     files: dict[str, bytes]
 
 
 def snapshot(ledger: Ledger, db_url: str) -> Snapshot:
     path = database_path(db_url)
     head, state, history = ledger.head, ledger.state(), list(ledger.history())
-    # Read-only, so closing this connection never checkpoints the WAL.
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
-        rows = {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
+    rows = table_rows(db_url)
     # The -shm file is SQLite's shared index that readers touch too; it holds no data.
-    files = {
-        name: file.read_bytes() for name in (path.name, f"{path.name}-wal") if (file := path.with_name(name)).exists()
-    }
+    files = (
+        {}
+        if path is None
+        else {
+            name: file.read_bytes()
+            for name in (path.name, f"{path.name}-wal")
+            if (file := path.with_name(name)).exists()
+        }
+    )
     return Snapshot(head, state, history, rows, files)
 
 

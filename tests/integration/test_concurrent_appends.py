@@ -1,29 +1,32 @@
-"""Two OS processes appending to one SQLite ledger at the same time (spec section 2, the log).
+"""OS processes appending to one ledger at the same time, on SQLite and PostgreSQL (spec section 2).
 
-Each worker is a fresh interpreter (`sys.executable -c WORKER`). Both open the ledger, report
+Each worker is a fresh interpreter (`sys.executable -c WORKER`). All open the ledger, report
 "ready" on stdout and then block on stdin; the test releases them together by writing "go" to
-both, so their appends overlap. Every fill is its own `ledger.record(...)` call, i.e. its own
+each, so their appends overlap. Every fill is its own `ledger.record(...)` call, i.e. its own
 write transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
-from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
+from tests.backends import Backend
+from tests.figures import record_figures
 from tests.processes import run_together as start_together
 from tradeledger import open_ledger
 
-pytestmark = pytest.mark.slow
+RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
-# argv: url synchronous name own_count shared_count
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+
+# argv: url synchronous name own_count shared_count resend_every (0: no own fill is sent twice)
 WORKER = r"""
 import json
 import sys
@@ -32,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from tradeledger import open_ledger
 
 url, synchronous, name = sys.argv[1], sys.argv[2], sys.argv[3]
-own_count, shared_count = int(sys.argv[4]), int(sys.argv[5])
+own_count, shared_count, resend_every = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD")
 
@@ -59,6 +62,10 @@ for i in range(max(own_count, shared_count)):
         fills.append(shared[i])
     if i < own_count:
         fills.append(own[i])
+    if resend_every and i % resend_every == resend_every - 1:
+        fills.append(own[i - resend_every // 2])  # a retry after a lost acknowledgement
+
+sent_twice = set()
 
 receipts = {}
 with open_ledger(url, synchronous=synchronous) as ledger:
@@ -67,8 +74,14 @@ with open_ledger(url, synchronous=synchronous) as ledger:
         sys.exit("no go signal")
     for one in fills:
         receipt = ledger.record(one)
+        if receipt.fill_id in receipts:
+            first = receipts[receipt.fill_id]
+            if [receipt.seq, receipt.hash] != first[:2] or not receipt.duplicate:
+                sys.exit(f"a re-sent fill got another receipt: {receipt} after {first}")
+            sent_twice.add(receipt.fill_id)
+            continue
         receipts[receipt.fill_id] = [receipt.seq, receipt.hash, receipt.duplicate]
-print(json.dumps(receipts), flush=True)
+print(json.dumps({"receipts": receipts, "sent_twice": sorted(sent_twice)}), flush=True)
 """
 
 
@@ -79,22 +92,33 @@ class Receipt:
     duplicate: bool
 
 
-def run_together(url: str, *, synchronous: str, own: int, shared: int) -> dict[str, dict[str, Receipt]]:
-    """Start workers "A" and "B", release them at once, return each one's receipts by fill_id."""
-    outputs = start_together(WORKER, {name: [url, synchronous, name, str(own), str(shared)] for name in ("A", "B")})
-    results: dict[str, dict[str, Receipt]] = {}
+@dataclass(frozen=True)
+class WorkerResult:
+    receipts: dict[str, Receipt]  # the first receipt of each fill_id the worker sent
+    sent_twice: set[str]  # fill_ids it sent again, each answered with the same receipt (checked in the worker)
+
+
+def run_together(
+    url: str, *, synchronous: str, own: int, shared: int, names: tuple[str, ...] = ("A", "B"), resend_every: int = 0
+) -> dict[str, WorkerResult]:
+    """Start one worker per name, release them at once, return each one's receipts by fill_id."""
+    argv = {name: [url, synchronous, name, str(own), str(shared), str(resend_every)] for name in names}
+    outputs = start_together(WORKER, argv)
+    results: dict[str, WorkerResult] = {}
     for name, out in outputs.items():
-        raw: dict[str, list[Any]] = json.loads(out)
-        results[name] = {fill_id: Receipt(*values) for fill_id, values in raw.items()}
+        raw: dict[str, Any] = json.loads(out)
+        receipts = {fill_id: Receipt(*values) for fill_id, values in raw["receipts"].items()}
+        results[name] = WorkerResult(receipts, set(raw["sent_twice"]))
     return results
 
 
 def stored_events(url: str) -> list[tuple[int, str, str]]:
-    """(seq, fill_id, hash) of every stored event, read with sqlite3 directly, in seq order."""
-    path = sa.make_url(url).database
-    assert path is not None
-    with closing(sqlite3.connect(path)) as connection:
-        return connection.execute("SELECT seq, fill_id, hash FROM ledger_events ORDER BY seq").fetchall()
+    """(seq, fill_id, hash) of every stored event, read with plain SQL around tradeledger, in seq order."""
+    backend = Backend("postgresql" if url.startswith("postgresql") else "sqlite", url)
+    try:
+        return backend.sql("SELECT seq, fill_id, hash FROM ledger_events ORDER BY seq")
+    finally:
+        backend.close()
 
 
 def own_ids(name: str, count: int) -> set[str]:
@@ -134,21 +158,46 @@ def assert_receipts_match_the_log(url: str, receipts: dict[str, Receipt]) -> Non
     assert wrong == {}
 
 
-def test_two_processes_appending_at_once_get_a_gapless_log_with_every_fill_once(
-    db_url: str,
+def assert_positions_equal_a_single_process_replay(url: str, folder: Path) -> None:
+    """Recording the log's fills again, in its order, by one process on a fresh file gives the same positions."""
+    with open_ledger(url) as ledger:
+        fills = [recorded.fill for recorded in ledger.history()]
+        state = ledger.state()
+    with open_ledger(f"sqlite:///{folder / 'single-process.db'}", clock=lambda: RECORDED_AT) as alone:
+        receipts = alone.record_many(fills)
+        replayed = alone.state()
+    assert [r.seq for r in receipts] == list(range(1, len(fills) + 1))
+    assert (replayed.open, replayed.closed, replayed.totals) == (state.open, state.closed, state.totals)
+
+
+def test_four_processes_with_repeated_fills_record_exactly_the_distinct_fills_at_seq_1_to_n(
+    db_url: str, tmp_path: Path
 ) -> None:
-    # synchronous="normal" (WAL) for speed: 2,000 fsyncs under FULL would dominate the run. The
-    # durable default is covered by the next test with fewer fills.
+    # 4 workers x 500 own fills, plus 100 fills every worker sends, plus every 10th own fill sent
+    # again: 2,000 + 100 distinct fills from 2,600 appends. synchronous="normal" (WAL) for speed on
+    # SQLite: 2,600 fsyncs under FULL would dominate the run; the durable default is the next test.
+    names = ("A", "B", "C", "D")
     with open_ledger(db_url):
         pass  # the schema exists before the race; a racing first open is tested in test_schema
-    receipts = run_together(db_url, synchronous="normal", own=1000, shared=0)
+    results = run_together(db_url, synchronous="normal", own=500, shared=100, names=names, resend_every=10)
 
-    assert_log_is_whole(db_url, own_ids("A", 1000) | own_ids("B", 1000))
-    for name in ("A", "B"):
-        assert len(receipts[name]) == 1000
-        assert not any(r.duplicate for r in receipts[name].values())
-        assert_receipts_match_the_log(db_url, receipts[name])
+    expected = shared_ids(100).union(*(own_ids(name, 500) for name in names))
+    assert len(expected) == 2100
+    assert_log_is_whole(db_url, expected)
+    for name in names:
+        receipts = results[name].receipts
+        assert len(receipts) == 600
+        assert len(results[name].sent_twice) == 50
+        assert not any(receipts[fill_id].duplicate for fill_id in own_ids(name, 500))
+        assert_receipts_match_the_log(db_url, receipts)
+    for fill_id in shared_ids(100):
+        # Every sender gets the one original event; exactly one of them appended it.
+        answers = {(results[name].receipts[fill_id].seq, results[name].receipts[fill_id].hash) for name in names}
+        assert len(answers) == 1, fill_id
+        assert sorted(results[name].receipts[fill_id].duplicate for name in names) == [False, True, True, True]
     assert_projection_equals_replay(db_url)
+    assert_positions_equal_a_single_process_replay(db_url, tmp_path)
+    record_figures("concurrency", backend=db_url.split(":", 1)[0], workers=4, appends=2600, distinct=len(expected))
 
 
 def test_two_durable_processes_appending_at_once_get_a_gapless_log_with_every_fill_once(
@@ -157,30 +206,10 @@ def test_two_durable_processes_appending_at_once_get_a_gapless_log_with_every_fi
     # The default synchronous=FULL: one fsync per commit, so fewer fills.
     with open_ledger(db_url):
         pass
-    receipts = run_together(db_url, synchronous="full", own=200, shared=0)
+    results = run_together(db_url, synchronous="full", own=200, shared=0)
 
     assert_log_is_whole(db_url, own_ids("A", 200) | own_ids("B", 200))
     for name in ("A", "B"):
-        assert not any(r.duplicate for r in receipts[name].values())
-        assert_receipts_match_the_log(db_url, receipts[name])
-    assert_projection_equals_replay(db_url)
-
-
-def test_two_processes_sending_the_same_fills_at_once_record_each_distinct_fill_once(
-    db_url: str,
-) -> None:
-    # synchronous="normal" for speed, as above.
-    with open_ledger(db_url):
-        pass
-    receipts = run_together(db_url, synchronous="normal", own=300, shared=200)
-
-    assert_log_is_whole(db_url, shared_ids(200) | own_ids("A", 300) | own_ids("B", 300))
-    a, b = receipts["A"], receipts["B"]
-    for fill_id in shared_ids(200):
-        # Both senders get the one original event; exactly one of them appended it.
-        assert (a[fill_id].seq, a[fill_id].hash) == (b[fill_id].seq, b[fill_id].hash), fill_id
-        assert sorted([a[fill_id].duplicate, b[fill_id].duplicate]) == [False, True], fill_id
-    for name, ids in (("A", own_ids("A", 300)), ("B", own_ids("B", 300))):
-        assert not any(receipts[name][fill_id].duplicate for fill_id in ids)
-        assert_receipts_match_the_log(db_url, receipts[name])
+        assert not any(r.duplicate for r in results[name].receipts.values())
+        assert_receipts_match_the_log(db_url, results[name].receipts)
     assert_projection_equals_replay(db_url)

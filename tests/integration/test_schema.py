@@ -1,4 +1,7 @@
-"""The schema: made by the packaged Alembic revisions; WAL and durable by default (spec section 2)."""
+"""The schema: made by the packaged Alembic revisions, on SQLite and PostgreSQL (spec section 2).
+
+SQLite files are also in WAL mode and durable by default (the tests on `sqlite_url`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.backends import Backend
 from tests.factories import fill_fields
 from tests.processes import run_together
 from tradeledger import SchemaError, open_ledger
@@ -34,19 +38,36 @@ def file_of(url: str) -> str:
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(file_of(url))) as connection:
-        return connection.execute(sql).fetchall()
+    """Plain SQL on either backend, around tradeledger."""
+    backend = Backend(sa.make_url(url).get_backend_name(), url)
+    try:
+        return backend.sql(sql)
+    finally:
+        backend.close()
 
 
-def test_opening_a_new_file_creates_the_schema_at_the_head_revision(db_url: str) -> None:
-    assert not Path(file_of(db_url)).exists()
+def table_names(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite file, for what only SQLite has (journal mode, synchronous)."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def test_opening_a_new_database_creates_the_schema_at_the_head_revision(db_url: str) -> None:
+    assert table_names(db_url) == set()
 
     with open_ledger(db_url) as ledger:
         assert ledger.head.seq == 0
 
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
-    tables = {name for (name,) in query(db_url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert set(metadata.tables) <= tables
+    assert table_names(db_url) == set(metadata.tables) | {"alembic_version"}
 
 
 def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
@@ -94,8 +115,7 @@ def test_alembic_upgrade_head_from_the_repo_root_makes_a_ledger_open_ledger_acce
 def test_a_database_with_a_newer_schema_revision_is_refused(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())
-    with closing(sqlite3.connect(file_of(db_url), isolation_level=None)) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    query(db_url, "UPDATE alembic_version SET version_num = '9999_future'")
 
     with pytest.raises(SchemaError, match="newer") as refused:
         open_ledger(db_url)
@@ -125,12 +145,13 @@ def test_the_migration_creates_the_tables_and_columns_the_code_uses(db_url: str)
         engine.dispose()
 
 
-def test_the_ledger_file_is_in_wal_mode(db_url: str) -> None:
-    with open_ledger(db_url):
+def test_the_ledger_file_is_in_wal_mode(sqlite_url: str) -> None:
+    with open_ledger(sqlite_url):
         pass
 
     # journal_mode=WAL is persistent: a plain sqlite3 connection sees it without a pragma of its own.
-    assert query(db_url, "PRAGMA journal_mode") == [("wal",)]
+    with closing(sqlite3.connect(file_of(sqlite_url))) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
 
 
 @pytest.mark.parametrize(
@@ -139,9 +160,9 @@ def test_the_ledger_file_is_in_wal_mode(db_url: str) -> None:
     ids=["default", "full", "normal"],
 )
 def test_a_ledger_engine_connection_is_durable_unless_asked_otherwise(
-    db_url: str, settings: dict[str, Any], expected: int
+    sqlite_url: str, settings: dict[str, Any], expected: int
 ) -> None:
-    engine = create_ledger_engine(db_url, **settings)
+    engine = create_ledger_engine(sqlite_url, **settings)
     try:
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
@@ -155,10 +176,10 @@ def test_a_ledger_engine_connection_is_durable_unless_asked_otherwise(
     ids=["default", "normal"],
 )
 def test_open_ledger_passes_the_durability_setting_to_its_connections(
-    db_url: str, settings: dict[str, Any], expected: int, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, settings: dict[str, Any], expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TRADELEDGER_SYNCHRONOUS", raising=False)
-    with open_ledger(db_url, **settings) as ledger:
+    with open_ledger(sqlite_url, **settings) as ledger:
         store = ledger._store
         assert isinstance(store, SqlLedgerStore)
         with store._engine.connect() as connection:
@@ -197,9 +218,10 @@ def open_together(url: str, names: tuple[str, ...]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", range(3))
-def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path, attempt: int) -> None:
-    url = f"sqlite:///{tmp_path / f'first-open-{attempt}.db'}"
-    assert not Path(file_of(url)).exists()
+def test_two_processes_opening_a_new_database_at_once_both_succeed(db_url: str, attempt: int) -> None:
+    del attempt  # a race: three fresh databases give it three chances to go wrong
+    url = db_url
+    assert table_names(url) == set()
 
     open_together(url, ("A", "B"))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Execution, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
+from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 
 
 class AppendBatch(Protocol):
@@ -31,6 +33,34 @@ class AppendBatch(Protocol):
     ) -> None:
         """Write events, projection rows and the new head and checkpoint, all or nothing."""
 
+    def save_snapshot(self, at: Checkpoint) -> None:
+        """Copy the projection, as just written for the event at `at`, into a snapshot (a replay cache)."""
+
+
+PositionRows = Mapping[PositionKey, tuple[Position | None, Totals]]
+
+
+class ProjectionWriter(Protocol):
+    """Where a rebuild writes as it folds, so closed cycles and snapshots never pile up in memory."""
+
+    def write_closed(self, cycles: Sequence[ClosedPosition]) -> None: ...
+
+    def write_snapshot(self, seq: int, positions: PositionRows) -> None:
+        """A snapshot of every (account, symbol) as of the event at `seq`."""
+
+
+class ProjectionSnapshot(Protocol):
+    """A stored snapshot: the projection of every (account, symbol) as of the event at `seq` of `epoch`."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def positions(self) -> PositionRows: ...
+
 
 class LedgerSnapshot(Protocol):
     """A read transaction: every read through it sees the same state of the log and projection."""
@@ -38,8 +68,10 @@ class LedgerSnapshot(Protocol):
     def head(self) -> Checkpoint:
         """The last event of the log: (epoch, seq, hash); seq 0 when empty."""
 
-    def read_events(self, *, symbol: str | None = None, account: str | None = None) -> Iterator[StoredEvent]:
-        """Every event in seq order, optionally for one symbol and/or account."""
+    def read_events(
+        self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
+    ) -> Iterator[StoredEvent]:
+        """Every event after `after_seq` in seq order, optionally for one symbol and/or account."""
 
     def read_executions(self, *, until_seq: int | None = None, until_time: str | None = None) -> Iterator[Execution]:
         """The accounting part of each event in seq order, up to a seq and/or an occurred_at."""
@@ -52,6 +84,20 @@ class LedgerSnapshot(Protocol):
     def open_positions(self, *, account: str | None = None, symbol: str | None = None) -> tuple[Position, ...]:
         """Stored open positions ordered by (account, symbol), optionally narrowed."""
 
+    def load_marks(self) -> Marks:
+        """Stored price marks and risk levels."""
+
+    def read_execution_rows(
+        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
+    ) -> Iterator[ExecutionRow]:
+        """The accounting columns of each event after `after_seq` as stored text, in seq order."""
+
+    def snapshot_seqs(self) -> list[int]:
+        """The seq of every stored snapshot, ascending."""
+
+    def load_snapshot(self, *, until_seq: int | None = None) -> ProjectionSnapshot | None:
+        """The stored snapshot with the highest seq at or below `until_seq` (any, when None)."""
+
 
 class LedgerStore(Protocol):
     """Where a ledger lives: the log, the position projection and its checkpoint."""
@@ -62,7 +108,19 @@ class LedgerStore(Protocol):
     def snapshot(self) -> AbstractContextManager[LedgerSnapshot]:
         """Open a consistent read transaction."""
 
-    def rebuild_projection(self, fold: Callable[[Iterator[Execution]], PositionBook]) -> Checkpoint:
-        """Rewrite the stored projection from `fold` over the whole log, in one write transaction."""
+    def rebuild_projection(
+        self, fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook]
+    ) -> Checkpoint:
+        """Rewrite the projection and its snapshots from `fold` over the log's rows (in chunks), in one transaction.
+
+        `fold` writes closed cycles and snapshots through the writer as it goes; the positions of the book it
+        returns (and any closed cycles still in it) are written last.
+        """
+
+    def drop_snapshots_after(self, seq: int) -> int:
+        """Delete the snapshots beyond `seq` (for a rollback to `seq`); how many were deleted."""
+
+    def save_marks(self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels]) -> None:
+        """Upsert price marks and risk levels (by symbol; by account and symbol) in one write transaction."""
 
     def close(self) -> None: ...

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.positions import PositionBook
+from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 
 MAX_PROBLEMS = 20
@@ -21,7 +21,7 @@ class Problem:
     """One thing verify found wrong; `seq` is the event it points at (None for the whole ledger)."""
 
     seq: int | None
-    check: str  # "sequence" | "chain" | "content" | "head" | "projection"
+    check: str  # "sequence" | "chain" | "content" | "head" | "projection" | "snapshot"
     detail: str
 
 
@@ -103,10 +103,16 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
     return problems
 
 
-def check_chain(events: Iterable[StoredEvent], head: Checkpoint, book: PositionBook) -> tuple[int, list[Problem]]:
+def check_chain(
+    events: Iterable[StoredEvent],
+    head: Checkpoint,
+    book: PositionBook,
+    after: Callable[[StoredEvent], None] | None = None,
+) -> tuple[int, list[Problem]]:
     """Walk the log once: gapless seq from 1, each hash recomputed, each link to the previous hash.
 
-    Events are folded into `book` on the way, so the projection check needs no second pass.
+    Events are folded into `book` on the way, so the projection check needs no second pass; `after`
+    sees each event once the book holds it (snapshots are checked there).
     """
     problems: list[Problem] = []
     previous: StoredEvent | None = None
@@ -120,6 +126,8 @@ def check_chain(events: Iterable[StoredEvent], head: Checkpoint, book: PositionB
             continue  # a row without a position in the log cannot be the next link either
         if not any(problem.check == "content" for problem in found):
             book.apply(event.execution())
+            if after is not None:
+                after(event)
         previous = event
         if len(problems) >= MAX_PROBLEMS:
             truncated = True
@@ -172,3 +180,26 @@ def check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem
     problems += _differences("lifetime totals", stored.symbol_totals, replayed.symbol_totals, lambda _k, _v: None)
     problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
     return problems
+
+
+def check_snapshot(
+    seq: int,
+    epoch: int,
+    stored: Mapping[PositionKey, tuple[Position | None, Totals]],
+    event: StoredEvent,
+    book: PositionBook,
+) -> list[Problem]:
+    """Differences between a stored snapshot at `seq` and the replay `book` as of the same event."""
+    if epoch != event.epoch:
+        detail = f"snapshot at seq {seq} is of epoch {epoch}, the event of epoch {event.epoch}"
+        return [Problem(seq, "snapshot", detail)]
+    replayed = {key: (book.open.get(key), totals) for key, totals in book.closed_totals.items()}
+    return [
+        Problem(
+            seq,
+            "snapshot",
+            f"snapshot at seq {seq}, {key}: stored {stored.get(key)}, replay gives {replayed.get(key)}",
+        )
+        for key in sorted(stored.keys() | replayed.keys())
+        if stored.get(key) != replayed.get(key)
+    ][:MAX_PROBLEMS]

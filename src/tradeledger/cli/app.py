@@ -1,4 +1,4 @@
-"""The tradeledger command line: record, import, positions, replay, history, verify, demo."""
+"""The tradeledger command line: record, import, positions, replay, history, verify, copy, demo."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from tradeledger.application.copying import copy_ledger, events_to_copy
 from tradeledger.application.ledger import Ledger
-from tradeledger.bootstrap import open_ledger
+from tradeledger.application.verification import VerifyReport
+from tradeledger.bootstrap import open_ledger, open_store
 from tradeledger.cli import demo as demo_session
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
@@ -273,11 +275,69 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
     elif report.ok:
         out().print(f"verify: ok — {report.events} events, head seq {report.head.seq}, hash {report.head.hash}")
     else:
-        err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
-        for problem in report.problems:
-            where = "ledger" if problem.seq is None else f"seq {problem.seq}"
-            err().print(f"  {where}: {problem.check}: {problem.detail}", markup=False, soft_wrap=True)
+        print_problems(report)
     if not report.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+def print_problems(report: VerifyReport) -> None:
+    err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
+    for problem in report.problems:
+        where = "ledger" if problem.seq is None else f"seq {problem.seq}"
+        err().print(f"  {where}: {problem.check}: {problem.detail}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@reports_errors
+def copy(
+    source_url: Annotated[str, typer.Option("--from", help="The ledger to copy (a database URL).")],
+    target_url: Annotated[
+        str, typer.Option("--to", help="Where to copy it: an empty database, or one holding a prefix of it.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Copy a ledger to another database (e.g. SQLite to PostgreSQL) event for event, then verify the copy."""
+    if source_url == target_url:
+        raise InvalidArgument(f"--to: the same database as --from (got {target_url!r})")
+    source = open_store(source_url)
+    try:
+        target = open_store(target_url)
+        try:
+            with Progress(
+                TextColumn("copying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err(),
+                transient=True,
+                disable=not err().is_terminal,
+            ) as progress:
+                task = progress.add_task("copying", total=events_to_copy(source, target) if err().is_terminal else None)
+                result = copy_ledger(source, target, on_progress=lambda done: progress.update(task, completed=done))
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if json_output:
+        emit(
+            {
+                "copied": result.copied,
+                "already_there": result.already_there,
+                "seq": result.head.seq,
+                "hash": result.head.hash,
+                "verify": verify_json(result.verify),
+            }
+        )
+    else:
+        out().print(
+            f"copied {result.copied} events ({result.already_there} already there); "
+            f"head seq {result.head.seq}, hash {result.head.hash}"
+        )
+        if result.verify.ok:
+            out().print(f"verify (target): ok — {result.verify.events} events, projection equals a fresh replay")
+        else:
+            print_problems(result.verify)
+    if not result.verify.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 

@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from datetime import UTC, datetime
-from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -64,10 +64,23 @@ def significant_digits(value: Decimal) -> int:
     return len("".join(map(str, value.as_tuple().digits)).rstrip("0")) or 1
 
 
+_SIGNIFICANT = Context(prec=MAX_DIGITS, rounding="ROUND_HALF_EVEN", traps=[Inexact], Emax=999_999, Emin=-999_999)
+
+
+def _rounds(value: Decimal) -> bool:
+    try:
+        _SIGNIFICANT.plus(value)
+    except Inexact:
+        return True
+    return False
+
+
 def _exact(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"must be a finite number (got {value})")
-    if value != 0:
+    # Rounding to MAX_DIGITS digits is inexact exactly when there are more significant digits than
+    # that (trailing zeros round away exactly): count them only then, for the message.
+    if value != 0 and (abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT or _rounds(value)):
         digits = significant_digits(value)
         if digits > MAX_DIGITS:
             raise ValueError(f"has {digits} significant digits; at most {MAX_DIGITS} are kept exactly (got {value})")
@@ -98,6 +111,8 @@ def _identifier(value: str) -> str:
     """Ids and names: printable text with no surrounding blanks, so one fill never has two spellings."""
     if value != value.strip():
         raise ValueError(f"must not start or end with blanks (got {value!r})")
+    if value.isprintable():  # fast path: no C* (control, format, …), Zl or Zp character is printable
+        return value
     for character in value:
         if unicodedata.category(character)[0] == "C" or unicodedata.category(character) in ("Zl", "Zp"):
             raise ValueError(f"must not contain control or invisible characters (got {value!r})")
@@ -197,8 +212,7 @@ def decimal_text(value: Decimal) -> str:
     """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100)."""
     if value == 0:
         return "0"
-    with localcontext(LEDGER_CONTEXT):
-        return format(value.normalize(), "f")
+    return format(value.normalize(LEDGER_CONTEXT), "f")
 
 
 def time_text(value: datetime) -> str:

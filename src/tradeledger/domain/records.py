@@ -11,6 +11,7 @@ from typing import Any
 
 from tradeledger.domain.chain import event_hash
 from tradeledger.domain.fills import FILL_FIELDS, Fill, Side
+from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import (
     ClosedPosition,
     Execution,
@@ -90,6 +91,10 @@ class StoredEvent:
             fee=Decimal(self.fee),
             occurred_at=datetime.fromisoformat(self.occurred_at),
         )
+
+    def execution_row(self) -> ExecutionRow:
+        """The accounting columns as stored text, as replay reads them."""
+        return (self.seq, self.account, self.symbol, self.side, self.quantity, self.price, self.fee, self.occurred_at)
 
     def recorded_fill(self) -> RecordedFill:
         values: dict[str, Any] = {k: v for k, v in self.content().items() if v is not None}

@@ -70,6 +70,11 @@ def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_ti
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         mode = "IMMEDIATE" if connection.get_execution_options().get("tradeledger_write") else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        statement = f"BEGIN {mode}"
+        # On the DB-API connection: exec_driver_sql costs ~80 µs, a third of a small append's Python.
+        try:
+            connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as error:
+            raise sa.exc.DBAPIError.instance(statement, (), error, sqlite3.Error, dialect=connection.dialect) from error
 
     return engine

@@ -102,3 +102,52 @@ checkpoints = sa.Table(
 )
 
 POSITIONS_PROJECTION = "positions"
+
+# The last price seen per symbol (the TradeManager's price cache). Market data, not ledger facts:
+# upserted, coalesced, by TradeManager.update_price; never part of the hash chain.
+price_marks = sa.Table(
+    "price_marks",
+    metadata,
+    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("price", Amount, nullable=False),
+    sa.Column("marked_at", Time, nullable=False),
+)
+
+# Stop loss, take profit and the trailing ratchet of each open cycle; `opened_seq` names the cycle,
+# so a row left from an earlier cycle of the same (account, symbol) is never applied to a new one.
+risk_levels = sa.Table(
+    "risk_levels",
+    metadata,
+    sa.Column("account", sa.Text, primary_key=True),
+    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("opened_seq", Seq, nullable=False),
+    sa.Column("stop_loss_price", Amount),
+    sa.Column("take_profit_price", Amount),
+    sa.Column("trailing_stop_pct", Amount),
+    sa.Column("highest_price", Amount, nullable=False),
+    sa.Column("lowest_price", Amount, nullable=False),
+)
+
+# Snapshots of the positions projection: a copy of every `positions` row as of event `seq` (of
+# `epoch`), taken every few thousand events. A cache for replay(until_seq=…, closed=False), never a
+# source of truth: verify compares each with a replay; rebuild rewrites them; a rollback to seq N
+# must delete those with seq > N (`SqlLedgerStore.drop_snapshots_after`).
+position_snapshots = sa.Table(
+    "position_snapshots",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=False),
+    sa.Column("account", sa.Text, primary_key=True),
+    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("side", sa.Text),
+    sa.Column("quantity", Amount),
+    sa.Column("avg_price", Amount),
+    sa.Column("realized_pnl", Amount),
+    sa.Column("fees", Amount),
+    sa.Column("opened_at", Time),
+    sa.Column("opened_seq", Seq),
+    sa.Column("entered_quantity", Amount),
+    sa.Column("last_seq", Seq),
+    sa.Column("closed_realized_pnl", Amount, nullable=False),
+    sa.Column("closed_fees", Amount, nullable=False),
+)

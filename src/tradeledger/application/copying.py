@@ -1,0 +1,140 @@
+"""Copy a ledger to another database (SQLite ⇄ PostgreSQL), event for event, then verify the copy.
+
+The events are written exactly as the source holds them (seq, epoch, recorded_at, hashes), and the
+position projection is folded forward with them, so the target is the same ledger, not a re-recording.
+
+Rules (decided here, documented in README):
+- The target must be empty, or hold an exact prefix of the source: its head (epoch, seq, hash) is the
+  source's event at that seq. Then only the rest is copied, so copying again catches up. Anything else
+  (another ledger, a target ahead of the source) is refused, naming both heads, and nothing is written.
+- Every source event is checked on the way (seq follows, prev_hash links, its own hash recomputes);
+  a broken source chain is refused at its first bad seq and nothing is written: the whole log lands in
+  one target transaction, or none of it does.
+- Price marks and risk levels (market-side state, not part of the chain) are copied after the log.
+- At the end the target is verified from scratch (chain, gapless seq, projection equals a replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.application.ports import AppendBatch, LedgerStore
+from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, apply_fill
+from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.errors import InvalidArgument, StorageError
+
+CHUNK = 1_000  # events per write statement batch, all inside the one target transaction
+Progress = Callable[[int], None]  # called with the number of events written so far
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReport:
+    """What `copy_ledger` did: events the target already had, events copied, the result of verify."""
+
+    already_there: int
+    copied: int
+    head: Checkpoint
+    verify: VerifyReport
+
+
+def _no_clock() -> datetime:  # pragma: no cover - copying records no new fill
+    raise InvalidArgument("copying a ledger records no new fills, so it reads no clock")
+
+
+def _chain_checked(events: Iterator[StoredEvent], start: Checkpoint) -> Iterator[StoredEvent]:
+    """The source events after `start`, each checked against the one before; StorageError at the first bad seq."""
+    previous_seq, previous_hash = start.seq, start.hash
+    for event in events:
+        if event.seq != previous_seq + 1:
+            raise StorageError(
+                f"the source log is broken at seq {previous_seq + 1}: found seq {event.seq} there; "
+                "run verify on the source, nothing was copied"
+            )
+        if event.prev_hash != previous_hash or event.computed_hash() != event.hash:
+            raise StorageError(
+                f"the source log is broken at seq {event.seq}: its hash chain does not hold; "
+                "run verify on the source, nothing was copied"
+            )
+        previous_seq, previous_hash = event.seq, event.hash
+        yield event
+
+
+def _starting_point(source_head: Checkpoint, target_head: Checkpoint, source_event: StoredEvent | None) -> None:
+    """Refuse a target that is neither empty nor an exact prefix of the source."""
+    if target_head.seq == 0:
+        return
+    shown = (
+        f"the target's head is epoch {target_head.epoch} seq {target_head.seq} {target_head.hash}, "
+        f"the source's is epoch {source_head.epoch} seq {source_head.seq} {source_head.hash}"
+    )
+    if target_head.seq > source_head.seq:
+        raise InvalidArgument(f"--to: the target holds more events than the source; {shown}; nothing was copied")
+    at = None if source_event is None else Checkpoint(source_event.epoch, source_event.seq, source_event.hash)
+    if at != target_head:
+        raise InvalidArgument(
+            f"--to: the target holds another ledger (not a prefix of the source): {shown}; "
+            f"the source's seq {target_head.seq} has hash {None if at is None else at.hash}; nothing was copied"
+        )
+
+
+def _write_chunk(batch: AppendBatch, chunk: list[StoredEvent], head: Checkpoint) -> None:
+    """Write events as they are and fold the projection forward with them, as an append would."""
+    touched = {(event.account, event.symbol) for event in chunk}
+    book: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched} | dict(
+        batch.select_positions(touched)
+    )
+    closed: list[ClosedPosition] = []
+    for event in chunk:
+        key = (event.account, event.symbol)
+        position, closed_totals = book[key]
+        outcome = apply_fill(position, event.execution())
+        if outcome.closed is not None:
+            closed.append(outcome.closed)
+            closed_totals = closed_totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
+        book[key] = (outcome.position, closed_totals)
+    batch.commit(chunk, book, closed, head)
+
+
+def copy_ledger(source: LedgerStore, target: LedgerStore, *, on_progress: Progress | None = None) -> CopyReport:
+    """Copy every event the target lacks, with its projection, in one target transaction; then verify the target."""
+    copied = 0
+    with source.snapshot() as snapshot, target.append_batch() as batch:
+        source_head, target_head = snapshot.head(), batch.head()
+        _starting_point(source_head, target_head, snapshot.event_at(target_head.seq) if target_head.seq > 0 else None)
+        start = target_head if target_head.seq else Checkpoint(source_head.epoch, 0, GENESIS_HASH)
+        last = start
+        stored = snapshot.read_events(after_seq=start.seq)
+        try:
+            events = _chain_checked(stored, start)
+            while chunk := list(islice(events, CHUNK)):
+                tail = chunk[-1]
+                last = Checkpoint(tail.epoch, tail.seq, tail.hash)
+                _write_chunk(batch, chunk, last)
+                copied += len(chunk)
+                if on_progress is not None:
+                    on_progress(copied)
+        finally:
+            if isinstance(stored, Generator):
+                stored.close()  # a refusal stops the read: close its cursor before the snapshot ends
+        if (last.seq, last.hash) != (source_head.seq, source_head.hash):
+            raise StorageError(
+                f"the source's head (seq {source_head.seq} {source_head.hash}) is not its last event "
+                f"(seq {last.seq} {last.hash}); run verify on the source, nothing was copied"
+            )
+        marks = snapshot.load_marks()
+    if marks.prices or marks.levels:
+        target.save_marks(marks.prices.values(), marks.levels.values())
+    report = Ledger(target, clock=_no_clock).verify()
+    return CopyReport(already_there=target_head.seq, copied=copied, head=last, verify=report)
+
+
+def events_to_copy(source: LedgerStore, target: LedgerStore) -> int:
+    """How many events a copy would write (for a progress bar): the source's head seq minus the target's."""
+    with source.snapshot() as snapshot, target.snapshot() as other:
+        return max(snapshot.head().seq - other.head().seq, 0)

@@ -1,0 +1,31 @@
+"""scripts/bench.py runs end to end (tiny sizes: it checks the script, never a timing)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
+
+
+@pytest.mark.bench
+def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--scale", "0.01", "--runs", "1", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"bench: \d+/\d+ targets met", lines[-1])
+    table = [line for line in lines if line.startswith("| ")]
+    operations = " ".join(table)
+    for row in ("append 1 fill/txn", "fills/txn", "rebuild", "peak RSS", "state as of", "update_price", "import"):
+        assert row in operations
+    assert list(tmp_path.iterdir()) == []  # the scratch folder is cleaned up

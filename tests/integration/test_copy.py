@@ -1,0 +1,237 @@
+"""`tradeledger copy`: a ledger moves between databases event for event (SQLite ⇄ PostgreSQL).
+
+The other side of each copy is a SQLite file; `backend` is SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.backends import Backend, sqlite_backend
+from tests.factories import fill_fields
+from tradeledger import open_ledger
+from tradeledger.application import copying
+from tradeledger.application.copying import copy_ledger
+from tradeledger.bootstrap import open_store
+from tradeledger.cli import app
+from tradeledger.domain.risk import PriceMark
+from tradeledger.errors import InvalidArgument, StorageError
+
+EVENT_COLUMNS = "seq, epoch, recorded_at, fill_id, account, exchange, symbol, side, quantity, price, fee, occurred_at"
+ALL_EVENT_COLUMNS = f"{EVENT_COLUMNS}, strategy, order_id, client_order_id, metadata, prev_hash, hash"
+# Two symbols, two accounts, a closed cycle, a flip, metadata: 7 fills.
+SESSION = (
+    {"symbol": "BTC/USD", "side": "buy", "quantity": "2", "price": "100", "fee": "0.2"},
+    {"symbol": "ETH/USD", "side": "sell", "quantity": "1.5", "price": "10", "fee": "0.01", "strategy": "mr"},
+    {"symbol": "BTC/USD", "side": "sell", "quantity": "3", "price": "110", "fee": "0.3"},
+    {"symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "105", "metadata": {"note": "flip back"}},
+    {"symbol": "ETH/USD", "side": "buy", "quantity": "1.5", "price": "9.5", "order_id": "O-7"},
+    {"symbol": "BTC/USD", "side": "buy", "quantity": "0.25", "price": "104.5", "account": "hedge"},
+    {"symbol": "SOL/USD", "side": "buy", "quantity": "10", "price": "1.23456789", "fee": "0.0001"},
+)
+
+
+def clock_from(start: int) -> Any:
+    ticks = iter(range(start, start + 1000))
+    return lambda: datetime(2026, 1, 5, 12, 0, tzinfo=UTC) + timedelta(seconds=next(ticks))
+
+
+def record_session(url: str, fills: tuple[dict[str, Any], ...] = SESSION, *, start: int = 0) -> None:
+    with open_ledger(url, clock=clock_from(start)) as ledger:
+        for fields in fills:
+            ledger.record(fill_fields(**fields))
+
+
+def events_of(backend: Backend) -> list[tuple[Any, ...]]:
+    return backend.sql(f"SELECT {ALL_EVENT_COLUMNS} FROM ledger_events ORDER BY seq")
+
+
+def copy(source: str, target: str) -> Any:
+    source_store, target_store = open_store(source), open_store(target)
+    try:
+        return copy_ledger(source_store, target_store)
+    finally:
+        source_store.close()
+        target_store.close()
+
+
+@pytest.fixture
+def sqlite_source(tmp_path: Path) -> Backend:
+    """A SQLite ledger holding SESSION at seq 1..7."""
+    source = sqlite_backend(tmp_path, "source.db")
+    record_session(source.url)
+    return source
+
+
+def test_a_copy_holds_the_same_events_byte_for_byte_and_the_same_positions(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.copied, report.already_there, report.head.seq) == (7, 0, 7)
+    assert report.verify.ok, report.verify.problems
+    assert len(events_of(backend)) == 7
+    assert events_of(backend) == events_of(sqlite_source)
+    with open_ledger(sqlite_source.url) as original, open_ledger(backend.url) as copied:
+        assert copied.head == original.head
+        assert copied.state() == original.state()
+        assert copied.replay(until_seq=3) == original.replay(until_seq=3)
+        assert [r.fill for r in copied.history()] == [r.fill for r in original.history()]
+        assert copied.state().totals == original.state().totals
+        # The copy is a working ledger: the next fill takes seq 8 and links to the copied head.
+        receipt = copied.record(fill_fields())
+        assert receipt.seq == 8
+        assert copied.verify().ok
+
+
+def test_a_copy_written_in_several_chunks_equals_one_written_at_once(
+    sqlite_source: Backend, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 7 events in chunks of 3: later chunks update position rows that earlier chunks inserted.
+    monkeypatch.setattr(copying, "CHUNK", 3)
+    seen: list[int] = []
+
+    source_store, target_store = open_store(sqlite_source.url), open_store(backend.url)
+    try:
+        report = copying.copy_ledger(source_store, target_store, on_progress=seen.append)
+    finally:
+        source_store.close()
+        target_store.close()
+
+    assert seen == [3, 6, 7]
+    assert report.verify.ok, report.verify.problems
+    assert events_of(backend) == events_of(sqlite_source)
+    for table in ("positions ORDER BY account, symbol", "closed_positions ORDER BY closed_seq"):
+        assert backend.sql(f"SELECT * FROM {table}") == sqlite_source.sql(f"SELECT * FROM {table}")
+
+
+def test_a_ledger_copied_there_and_back_is_the_original(
+    sqlite_source: Backend, backend: Backend, tmp_path: Path
+) -> None:
+    back = sqlite_backend(tmp_path, "back.db")
+
+    copy(sqlite_source.url, backend.url)
+    report = copy(backend.url, back.url)
+
+    assert report.verify.ok
+    assert events_of(back) == events_of(sqlite_source)
+    assert back.sql("SELECT * FROM positions ORDER BY account, symbol") == sqlite_source.sql(
+        "SELECT * FROM positions ORDER BY account, symbol"
+    )
+    assert back.sql("SELECT * FROM closed_positions ORDER BY closed_seq") == sqlite_source.sql(
+        "SELECT * FROM closed_positions ORDER BY closed_seq"
+    )
+    assert back.sql("SELECT epoch, seq, hash FROM ledger_head") == sqlite_source.sql(
+        "SELECT epoch, seq, hash FROM ledger_head"
+    )
+
+
+def test_copying_again_appends_only_the_events_the_target_lacks(sqlite_source: Backend, backend: Backend) -> None:
+    copy(sqlite_source.url, backend.url)
+    record_session(sqlite_source.url, SESSION[:3], start=100)
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.already_there, report.copied, report.head.seq) == (7, 3, 10)
+    assert report.verify.ok
+    assert events_of(backend) == events_of(sqlite_source)
+
+
+def test_copying_to_an_up_to_date_target_copies_nothing(sqlite_source: Backend, backend: Backend) -> None:
+    copy(sqlite_source.url, backend.url)
+    before = events_of(backend)
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.already_there, report.copied) == (7, 0)
+    assert report.verify.ok
+    assert events_of(backend) == before
+
+
+def test_a_target_holding_another_ledger_is_refused_and_left_as_it_was(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    record_session(backend.url, SESSION[:2], start=500)  # other recorded_at: other hashes
+    before = events_of(backend)
+
+    with pytest.raises(InvalidArgument, match=r"another ledger \(not a prefix of the source\).*seq 2") as refused:
+        copy(sqlite_source.url, backend.url)
+
+    assert "nothing was copied" in str(refused.value)
+    assert events_of(backend) == before
+
+
+def test_a_target_ahead_of_the_source_is_refused_and_left_as_it_was(sqlite_source: Backend, backend: Backend) -> None:
+    copy(sqlite_source.url, backend.url)
+    record_session(backend.url, SESSION[:1], start=200)
+    before = events_of(backend)
+
+    with pytest.raises(InvalidArgument, match="the target holds more events than the source"):
+        copy(sqlite_source.url, backend.url)
+
+    assert len(before) == 8
+    assert events_of(backend) == before
+
+
+def test_a_source_with_a_broken_chain_is_refused_at_its_first_bad_seq_and_nothing_is_copied(
+    backend: Backend, tmp_path: Path
+) -> None:
+    record_session(backend.url)
+    backend.drop_append_only_guard()
+    backend.sql("UPDATE ledger_events SET price = '111' WHERE seq = 5")
+    target = sqlite_backend(tmp_path, "target.db")
+
+    with pytest.raises(StorageError, match="the source log is broken at seq 5"):
+        copy(backend.url, target.url)
+
+    assert events_of(target) == []
+    assert target.sql("SELECT epoch, seq, hash FROM ledger_head") == [(1, 0, "0" * 64)]
+    assert target.sql("SELECT count(*) FROM positions") == [(0,)]
+
+
+def test_price_marks_travel_with_the_ledger(sqlite_source: Backend, backend: Backend) -> None:
+    mark = PriceMark("BTC/USD", Decimal("101.25"), datetime(2026, 1, 5, 13, 0, tzinfo=UTC))
+    store = open_store(sqlite_source.url)
+    try:
+        store.save_marks([mark], [])
+    finally:
+        store.close()
+
+    copy(sqlite_source.url, backend.url)
+
+    assert backend.sql("SELECT symbol, price, marked_at FROM price_marks") == [
+        ("BTC/USD", "101.25", "2026-01-05T13:00:00.000000+00:00")
+    ]
+
+
+def test_the_copy_command_reports_what_it_copied_and_the_verification_as_json(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    result = CliRunner().invoke(app, ["copy", "--from", sqlite_source.url, "--to", backend.url, "--json"])
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    with open_ledger(sqlite_source.url) as original:
+        head = original.head
+    assert printed["copied"] == 7
+    assert printed["already_there"] == 0
+    assert (printed["seq"], printed["hash"]) == (7, head.hash)
+    assert printed["verify"]["ok"] is True
+    assert printed["verify"]["events"] == 7
+
+
+def test_the_copy_command_refuses_a_foreign_target_with_exit_status_2(sqlite_source: Backend, backend: Backend) -> None:
+    record_session(backend.url, SESSION[:1], start=300)
+
+    result = CliRunner().invoke(app, ["copy", "--from", sqlite_source.url, "--to", backend.url])
+
+    assert result.exit_code == 2
+    assert "error: --to: the target holds another ledger" in result.stderr
+    assert len(events_of(backend)) == 1
