@@ -1,0 +1,404 @@
+"""The drop-in TradeManager: the legacy API over one ledger account, with the log as the only writer.
+
+`record_trade` appends a fill (the trade id is the fill id, so recording a trade twice is a no-op);
+every reader folds the log (`AccountBook`) and never keeps a copy of its own. Risk levels come from
+the bot's config when a cycle opens; `update_price` moves the marks and ratchets the trailing stop
+in memory and persists both coalesced (see ARCHITECTURE.md, "Price marks"), so a tick costs no
+write, and a restart resumes with the stops it had at the last flush.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Self
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.compat.account import AccountBook
+from tradeledger.compat.config import BotConfig, as_bot_config
+from tradeledger.compat.files import write_atomically
+from tradeledger.compat.trades import Position, Trade, to_decimal
+from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
+from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.positions import ZERO
+from tradeledger.domain.positions import Position as LedgerPosition
+from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
+from tradeledger.errors import CallbackError, InvalidArgument
+
+logger = logging.getLogger("tradeledger.compat")
+
+HUNDRED = Decimal(100)
+CTX_ADVICE = "record a fill with trade_manager.record_trade(create_trade(...)) (or paper_wallet.open/close) instead"
+
+TradeCallback = Callable[[Trade], object]
+PositionCallback = Callable[[Position], object]
+PriceCallback = Callable[[str, Decimal], object]
+Hook = Callable[[], object]
+PriceInput = Decimal | float | int | str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_price(value: PriceInput, name: str = "price") -> Decimal:
+    """A positive, finite Decimal price (a float is read as the decimal it prints as)."""
+    price = value if type(value) is Decimal else to_decimal(value, name)
+    if not price.is_finite() or price <= 0:
+        raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
+    return price
+
+
+class TradeManager:
+    """The legacy TradeManager's API; positions are the ledger's, levels and marks the bot's."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: BotConfig | Mapping[str, Any] | None = None,
+        *,
+        account: str = "default",
+        state_file: str | Path | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        mark_flush_interval_s: float = 1.0,
+    ) -> None:
+        self.ledger = ledger
+        self.config = as_bot_config(config)
+        self.account = account
+        self.state_file = None if state_file is None else Path(state_file)
+        self._clock = clock
+        self._monotonic = monotonic
+        self._flush_interval = mark_flush_interval_s
+        self._risk = self.config.risk_settings()
+        self._lock = threading.RLock()
+        self._book = AccountBook(ledger, account)
+        self.trade_callbacks: list[TradeCallback] = []
+        self.position_callbacks: list[PositionCallback] = []
+        self.price_update_callbacks: list[PriceCallback] = []
+        self._after_record: list[Hook] = []
+        marks = ledger.marks()
+        self._prices: dict[str, Decimal] = {symbol: mark.price for symbol, mark in marks.prices.items()}
+        self._levels: dict[str, RiskLevels] = {
+            symbol: levels for (owner, symbol), levels in marks.levels.items() if owner == account
+        }
+        self._dirty_prices: set[str] = set()
+        self._dirty_levels: set[str] = set()
+        self._signals: dict[str, ExitReason] = {}
+        self._last_flush = monotonic()
+        with self._lock:
+            self._catch_up()
+            self.flush_marks()
+
+    # --- recording ------------------------------------------------------------------------------
+
+    def record_trade(self, trade: Trade) -> str:
+        """Append the trade's fill; fire trade then position callbacks; return the trade id.
+
+        Recording a trade id that is already in the log with the same content changes nothing and
+        fires no callback; with different content it raises FillConflict.
+        """
+        if not isinstance(trade, Trade):
+            raise InvalidArgument(f"trade: expected a Trade (see create_trade), got {type(trade).__name__}")
+        with self._lock:
+            receipt = self.ledger.record(trade.to_fill(self.account))
+            self._catch_up()
+            self.flush_marks()
+            if receipt.duplicate:
+                return trade.id
+            position = self._position_after(trade.symbol, receipt.seq)
+            errors = self._notify(self.trade_callbacks, trade)
+            if position is not None:
+                errors += self._notify(self.position_callbacks, position)
+            if self.config.trade_manager.sync_legacy_systems and self.state_file is not None:
+                self.save_state()
+            for hook in list(self._after_record):
+                hook()
+        self._raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
+        return trade.id
+
+    def after_record(self, hook: Hook) -> None:
+        """Run `hook` after every trade this TradeManager records (used by BotContext and PaperWallet)."""
+        self._after_record.append(hook)
+
+    # --- prices ---------------------------------------------------------------------------------
+
+    def update_price(self, symbol: str, price: PriceInput) -> None:
+        """Mark a price: move the high/low watermarks, ratchet the trailing stop, evaluate the exit.
+
+        Cheap by design: memory only; marks and levels are written at most once per
+        `mark_flush_interval_s` (and on every recorded trade, `flush_marks()` and `close()`). The
+        exit signal is logged, never acted on: exits are fills the bot records.
+        """
+        value = as_price(price)
+        with self._lock:
+            previous = self._prices.get(symbol)
+            self._prices[symbol] = value
+            self._dirty_prices.add(symbol)
+            position = self._book.open.get(symbol)
+            if position is not None:
+                levels = self._levels[symbol]
+                moved = ratchet(levels, position.side, value)
+                if moved is not levels:
+                    self._levels[symbol] = moved
+                    self._dirty_levels.add(symbol)
+                reason = exit_reason(moved, position.side, value)
+                if reason is not None and self._signals.get(symbol) is not reason:
+                    logger.info("exit signal for %s: %s at %s", symbol, reason.value, value)
+                if reason is None:
+                    self._signals.pop(symbol, None)
+                else:
+                    self._signals[symbol] = reason
+            errors = [] if previous == value else self._notify(self.price_update_callbacks, symbol, value)
+            if self._monotonic() - self._last_flush >= self._flush_interval:
+                self.flush_marks()
+        self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
+
+    def flush_marks(self) -> None:
+        """Write the marks and levels changed since the last flush (one transaction; nothing if none)."""
+        with self._lock:
+            if self._dirty_prices or self._dirty_levels:
+                now = self._clock()
+                self.ledger.save_marks(
+                    [PriceMark(symbol, self._prices[symbol], now) for symbol in sorted(self._dirty_prices)],
+                    [self._levels[symbol] for symbol in sorted(self._dirty_levels) if symbol in self._levels],
+                )
+                self._dirty_prices.clear()
+                self._dirty_levels.clear()
+            self._last_flush = self._monotonic()
+
+    @property
+    def price_cache(self) -> Mapping[str, Decimal]:
+        return MappingProxyType(dict(self._prices))
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def get_position(self, symbol: str) -> Position | None:
+        """The open position of `symbol`, or None when flat."""
+        with self._lock:
+            self._catch_up()
+            ledger_position = self._book.open.get(symbol)
+            return None if ledger_position is None else self._view(ledger_position)
+
+    def get_all_positions(self) -> list[Position]:
+        """Every open position, by symbol."""
+        with self._lock:
+            self._catch_up()
+            return [self._view(self._book.open[symbol]) for symbol in sorted(self._book.open)]
+
+    @property
+    def positions(self) -> Mapping[str, Position]:
+        """Open positions by symbol (a read-only snapshot)."""
+        return MappingProxyType({position.symbol: position for position in self.get_all_positions()})
+
+    def get_closed_positions(self) -> list[Position]:
+        """Every closed cycle of the account, in the order they closed (total_amount 0)."""
+        with self._lock:
+            self._catch_up()
+            return [
+                Position.closed(cycle, self._book.cycle_trades(cycle.symbol, cycle.opened_seq, cycle.closed_seq))
+                for cycle in self._book.positions.closed
+            ]
+
+    def get_trade_history(self, symbol: str | None = None, limit: int | None = None) -> list[Trade]:
+        """Recorded trades in log order, optionally of one symbol; `limit` keeps the most recent."""
+        if limit is not None and limit < 0:
+            raise InvalidArgument(f"limit: must be 0 or more (got {limit})")
+        with self._lock:
+            self._catch_up()
+            pairs = self._book.trades if symbol is None else self._book.by_symbol.get(symbol, [])
+            trades = [trade for _, trade in pairs]
+        return trades if limit is None else trades[len(trades) - limit :]
+
+    @property
+    def trades(self) -> list[Trade]:
+        return self.get_trade_history()
+
+    def get_total_unrealized_pnl(self) -> tuple[Decimal, Decimal]:
+        """(Σ pnl, Σ pnl / Σ qty·avg · 100) over open positions that have a price mark."""
+        with self._lock:
+            self._catch_up()
+            pnl, value = ZERO, ZERO
+            with localcontext(LEDGER_CONTEXT):
+                for symbol, position in self._book.open.items():
+                    mark = self._prices.get(symbol)
+                    if mark is not None:
+                        pnl += position.unrealized_pnl(mark)
+                        value += position.quantity * position.avg_price
+                return pnl, (pnl / value * HUNDRED if value else ZERO)
+
+    def get_statistics(self) -> dict[str, Any]:
+        """The legacy `statistics` block, every number derived from the log."""
+        with self._lock:
+            self._catch_up()
+            return {
+                "total_trades": len(self._book.trades),
+                "total_volume": self._book.volume,
+                "total_fees": self._book.fees,
+                "total_realized_pnl": self._book.totals.realized_pnl,
+            }
+
+    def get_portfolio_summary(self) -> dict[str, Any]:
+        """The legacy summary keys; numbers are exact Decimals from the log (PnL gross of fees, as before)."""
+        with self._lock:
+            statistics = self.get_statistics()
+            unrealized, unrealized_pct = self.get_total_unrealized_pnl()
+            open_positions = self.get_all_positions()
+            with localcontext(LEDGER_CONTEXT):
+                total_pnl = statistics["total_realized_pnl"] + unrealized
+            return {
+                **statistics,
+                "total_unrealized_pnl": unrealized,
+                "total_unrealized_pnl_pct": unrealized_pct,
+                "total_pnl": total_pnl,
+                "open_positions_count": len(open_positions),
+                "closed_positions_count": len(self._book.positions.closed),
+                "positions": {position.symbol: position.to_dict() for position in open_positions},
+                "last_update": self._clock().isoformat(),
+            }
+
+    def legacy_positions(self) -> ReadOnlyPositions:
+        """`ctx.positions` (spec section 5): symbol -> legacy dict, read-only, always current."""
+        return ReadOnlyPositions("ctx.positions", self._legacy_entries, CTX_ADVICE)
+
+    def _legacy_entries(self) -> dict[str, ReadOnlyDict]:
+        with self._lock:
+            self._catch_up()
+            return {
+                symbol: ReadOnlyDict(self._legacy_entry(self._book.open[symbol]), CTX_ADVICE)
+                for symbol in sorted(self._book.open)
+            }
+
+    def _legacy_entry(self, position: LedgerPosition) -> dict[str, Any]:
+        levels = self._levels[position.symbol]
+        mark = self._prices.get(position.symbol)
+        opening = self._book.trade_at(position.symbol, position.opened_seq)
+        entered = position.opened_at.isoformat()
+        return {
+            "entry_price": position.avg_price,
+            "size": position.quantity,
+            "side": position.side.value,
+            "symbol": position.symbol,
+            "pnl": ZERO if mark is None else position.unrealized_pnl(mark),
+            "highest_price": levels.highest_price,
+            "lowest_price": levels.lowest_price,
+            "trailing_stop": levels.stop_loss_price if levels.stop_loss_price is not None else ZERO,
+            "timestamp": entered,
+            "strategy": opening.strategy,
+            "entry_time": entered,
+        }
+
+    # --- callbacks ------------------------------------------------------------------------------
+
+    def add_trade_callback(self, callback: TradeCallback) -> None:
+        self.trade_callbacks.append(callback)
+
+    def add_position_callback(self, callback: PositionCallback) -> None:
+        self.position_callbacks.append(callback)
+
+    def add_price_callback(self, callback: PriceCallback) -> None:
+        self.price_update_callbacks.append(callback)
+
+    @staticmethod
+    def _notify(callbacks: list[Any], *arguments: object) -> list[tuple[Any, Exception]]:
+        """Call every callback; a failing one stays subscribed and is reported after the others ran."""
+        errors: list[tuple[Any, Exception]] = []
+        for callback in list(callbacks):
+            try:
+                callback(*arguments)
+            except Exception as error:  # noqa: BLE001 - collected and raised as CallbackError below
+                errors.append((callback, error))
+        return errors
+
+    @staticmethod
+    def _raise_callback_errors(errors: list[tuple[Any, Exception]], done: str) -> None:
+        if errors:
+            named = "; ".join(f"{getattr(cb, '__qualname__', repr(cb))}: {error!r}" for cb, error in errors)
+            raise CallbackError(f"{done}, but {len(errors)} callback(s) failed: {named}") from errors[0][1]
+
+    # --- legacy state file ----------------------------------------------------------------------
+
+    def save_state(self, path: str | Path | None = None) -> Path:
+        """Write `trade_manager_state.json` in the legacy layout, atomically. A read model, never read back."""
+        target = Path(path) if path is not None else self.state_file
+        if target is None:
+            raise InvalidArgument("save_state: no path given and the TradeManager has no state_file")
+        with self._lock:
+            self._catch_up()
+            statistics = self.get_statistics()
+            state = {
+                "trades": [trade.to_dict() for _, trade in self._book.trades],
+                "positions": {p.symbol: p.to_dict() for p in self.get_all_positions()},
+                "closed_positions": [p.to_dict() for p in self.get_closed_positions()],
+                "price_cache": {symbol: float(price) for symbol, price in sorted(self._prices.items())},
+                "statistics": {
+                    "total_trades": statistics["total_trades"],
+                    "total_volume": float(statistics["total_volume"]),
+                    "total_fees": float(statistics["total_fees"]),
+                    "total_realized_pnl": float(statistics["total_realized_pnl"]),
+                },
+                "last_save_time": self._clock().isoformat(),
+            }
+        return write_atomically(target, json.dumps(state, indent=2) + "\n")
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush marks and levels. The ledger stays open: it belongs to the caller."""
+        self.flush_marks()
+
+    shutdown = close
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        """Fold fills recorded since the last read (by anyone) and give new cycles their levels."""
+        self._book.refresh()
+        for symbol, position in self._book.open.items():
+            levels = self._levels.get(symbol)
+            if levels is None or not levels.belongs_to(position):
+                # A new cycle: levels from the config, at the price of the fill that opened it, so
+                # they are the same whenever (and in whichever process) the cycle is first seen.
+                opening = self._book.trade_at(symbol, position.opened_seq)
+                fresh = initial_levels(position, self._risk)
+                if opening.price != position.avg_price:
+                    opened = LedgerPosition(**{**_fields(position), "avg_price": opening.price})
+                    fresh = initial_levels(opened, self._risk)
+                self._levels[symbol] = fresh
+                self._dirty_levels.add(symbol)
+                self._signals.pop(symbol, None)
+
+    def _view(self, position: LedgerPosition) -> Position:
+        return Position.of(
+            position,
+            self._levels[position.symbol],
+            self._book.cycle_trades(position.symbol, position.opened_seq, position.last_seq),
+            self._book.last_fill_time(position.symbol),
+        )
+
+    def _position_after(self, symbol: str, seq: int) -> Position | None:
+        """The position a trade left: the open cycle, or the cycle it closed (total_amount 0)."""
+        open_position = self._book.open.get(symbol)
+        if open_position is not None and open_position.last_seq == seq:
+            return self._view(open_position)
+        for cycle in reversed(self._book.positions.closed):
+            if cycle.symbol == symbol and cycle.closed_seq == seq:
+                return Position.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
+        return None
+
+
+def _fields(position: LedgerPosition) -> dict[str, Any]:
+    return {name: getattr(position, name) for name in LedgerPosition.__slots__}

@@ -1,0 +1,398 @@
+"""The legacy `Trade` and `Position` shapes (legacy-system.md §1.1, §1.2), backed by ledger fills.
+
+A `Trade` is a fill in the legacy vocabulary (`amount`, `fees`, `timestamp`, `id`); recording it
+appends the fill whose `fill_id` is the trade id. A `Position` is a read-only snapshot of an open
+(or closed) cycle of the position projection with its risk levels; nothing writes through it.
+
+Differences from the legacy classes, on purpose: a side other than buy/sell, a zero or negative
+amount, a naive `timestamp` and a non-`BASE/QUOTE` symbol are refused (the legacy code turned an
+unknown side into a short and kept zero-amount trades); amounts are kept exactly (the legacy
+quantisation to 8 places, rounding down, is not repeated). A float argument is read as the decimal
+it prints as (`Decimal(str(x))`, the legacy rule) because bots hand exchange floats to this layer;
+the core API (`Ledger.record`) refuses floats outright.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradeledger.application.ledger import describe_validation_error
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
+from tradeledger.domain.positions import ZERO, ClosedPosition, PositionSide
+from tradeledger.domain.positions import Position as LedgerPosition
+from tradeledger.domain.risk import RiskLevels, exit_reason
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+HUNDRED = Decimal(100)
+TRADE_KEYS = (
+    "id",
+    "symbol",
+    "side",
+    "amount",
+    "price",
+    "timestamp",
+    "strategy",
+    "exchange",
+    "fees",
+    "status",
+    "order_id",
+    "client_order_id",
+    "metadata",
+)
+POSITION_KEYS = (
+    "symbol",
+    "side",
+    "total_amount",
+    "average_price",
+    "realized_pnl",
+    "fees_paid",
+    "entry_time",
+    "last_update",
+    "highest_price",
+    "lowest_price",
+    "stop_loss_price",
+    "take_profit_price",
+    "trailing_stop_pct",
+    "metadata",
+    "trades",
+)
+# Legacy field names in error messages, so a bot author recognises the argument.
+_LEGACY_NAMES = {"fill_id": "id", "quantity": "amount", "fee": "fees", "occurred_at": "timestamp"}
+
+
+def to_decimal(value: object, name: str) -> Decimal:
+    """A Decimal from a Decimal, an int, a decimal string or a float (read as the decimal it prints as)."""
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{name}: must be a number (got {value!r})")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float | str):
+        try:
+            return Decimal(str(value).strip() if isinstance(value, str) else repr(value))
+        except InvalidOperation:
+            raise InvalidArgument(f"{name}: must be a decimal number (got {value!r})") from None
+    raise InvalidArgument(f"{name}: must be a number (got {type(value).__name__} {value!r})")
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _utc(value: datetime) -> datetime:
+    """Legacy files hold naive UTC times (datetime.utcnow()); importers read them as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill in the legacy shape. Validated on construction; `to_dict()` keeps the legacy keys."""
+
+    id: str
+    symbol: str
+    side: str
+    amount: Decimal
+    price: Decimal
+    timestamp: datetime
+    strategy: str = ""
+    exchange: str = ""
+    fees: Decimal = ZERO
+    status: str = "filled"
+    order_id: str | None = None
+    client_order_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("amount", "price", "fees"):
+            object.__setattr__(self, name, to_decimal(getattr(self, name), name))
+        if self.status != "filled":
+            raise InvalidFill(
+                f"status: only filled trades are fills; record a trade when it fills (got {self.status!r})"
+            )
+        self.to_fill()  # every rule of a fill, checked now rather than when it is recorded
+
+    @property
+    def total_value(self) -> Decimal:
+        with localcontext(LEDGER_CONTEXT):
+            return self.amount * self.price
+
+    @property
+    def total_cost(self) -> Decimal:
+        with localcontext(LEDGER_CONTEXT):
+            return self.amount * self.price + self.fees
+
+    def to_fill(self, account: str = "default") -> Fill:
+        values = {
+            "fill_id": self.id,
+            "account": account,
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "side": self.side,
+            "quantity": self.amount,
+            "price": self.price,
+            "fee": self.fees,
+            "occurred_at": self.timestamp,
+            "strategy": self.strategy or None,
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "metadata": dict(self.metadata) if self.metadata else None,
+        }
+        try:
+            return Fill.model_validate(values)
+        except ValidationError as error:
+            message = describe_validation_error(error, where="trade")
+            for ledger_name, legacy_name in _LEGACY_NAMES.items():
+                message = message.replace(f"{ledger_name}:", f"{legacy_name}:")
+            raise InvalidFill(message) from None
+
+    @classmethod
+    def from_fill(cls, fill: Fill) -> Trade:
+        return cls(
+            id=fill.fill_id,
+            symbol=fill.symbol,
+            side=fill.side.value,
+            amount=fill.quantity,
+            price=fill.price,
+            timestamp=fill.occurred_at,
+            strategy=fill.strategy or "",
+            exchange=fill.exchange,
+            fees=fill.fee,
+            order_id=fill.order_id,
+            client_order_id=fill.client_order_id,
+            metadata=dict(fill.metadata or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The legacy JSON shape: numbers as floats (what the dashboard reads), the time as ISO 8601."""
+        return {
+            "id": self.id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "amount": float(self.amount),
+            "price": float(self.price),
+            "timestamp": self.timestamp.isoformat(),
+            "strategy": self.strategy,
+            "exchange": self.exchange,
+            "fees": float(self.fees),
+            "status": self.status,
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trade:
+        """Read a legacy trade dict; a naive timestamp is read as UTC; unknown or missing keys are refused."""
+        unknown = sorted(set(data) - set(TRADE_KEYS))
+        missing = sorted({"id", "symbol", "side", "amount", "price", "timestamp"} - set(data))
+        if unknown or missing:
+            raise InvalidArgument(f"trade {data.get('id')!r}: unknown keys {unknown}, missing keys {missing}")
+        values = dict(data)
+        timestamp = values["timestamp"]
+        try:
+            values["timestamp"] = _utc(datetime.fromisoformat(timestamp) if isinstance(timestamp, str) else timestamp)
+        except ValueError:
+            raise InvalidArgument(f"trade {data.get('id')!r}: timestamp is not ISO 8601 (got {timestamp!r})") from None
+        values["metadata"] = dict(values.get("metadata") or {})
+        return cls(**values)
+
+
+def create_trade(
+    symbol: str,
+    side: str,
+    amount: Decimal | float | str,
+    price: Decimal | float | str,
+    strategy: str = "",
+    exchange: str = "",
+    fees: Decimal | float | str = 0,
+    order_id: str | None = None,
+    client_order_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    timestamp: datetime | None = None,
+) -> Trade:
+    """The legacy factory: a new uuid4 id, status "filled", `timestamp` now (UTC) unless given."""
+    return Trade(
+        id=str(uuid.uuid4()),
+        symbol=symbol,
+        side=side,
+        amount=to_decimal(amount, "amount"),
+        price=to_decimal(price, "price"),
+        timestamp=datetime.now(UTC) if timestamp is None else timestamp,
+        strategy=strategy,
+        exchange=exchange,
+        fees=to_decimal(fees, "fees"),
+        order_id=order_id,
+        client_order_id=client_order_id,
+        metadata=dict(metadata or {}),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A position cycle in the legacy shape: a read-only snapshot of the projection and its risk levels."""
+
+    symbol: str
+    side: str  # "long" | "short"
+    total_amount: Decimal
+    average_price: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    trades: tuple[Trade, ...]
+    entry_time: datetime
+    last_update: datetime
+    highest_price: Decimal | None = None
+    lowest_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    trailing_stop_pct: Decimal | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    account: str = "default"
+    opened_seq: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        position: LedgerPosition,
+        levels: RiskLevels | None,
+        trades: tuple[Trade, ...],
+        last_update: datetime,
+    ) -> Position:
+        """The legacy view of an open cycle."""
+        return cls(
+            symbol=position.symbol,
+            side=position.side.value,
+            total_amount=position.quantity,
+            average_price=position.avg_price,
+            realized_pnl=position.realized_pnl,
+            fees_paid=position.fees,
+            trades=trades,
+            entry_time=position.opened_at,
+            last_update=last_update,
+            highest_price=None if levels is None else levels.highest_price,
+            lowest_price=None if levels is None else levels.lowest_price,
+            stop_loss_price=None if levels is None else levels.stop_loss_price,
+            take_profit_price=None if levels is None else levels.take_profit_price,
+            trailing_stop_pct=None if levels is None else levels.trailing_stop_pct,
+            account=position.account,
+            opened_seq=position.opened_seq,
+        )
+
+    @classmethod
+    def closed(cls, cycle: ClosedPosition, trades: tuple[Trade, ...]) -> Position:
+        """The legacy view of a finished cycle: total_amount 0, its realized PnL and every fee it paid."""
+        return cls(
+            symbol=cycle.symbol,
+            side=cycle.side.value,
+            total_amount=ZERO,
+            average_price=cycle.avg_price,
+            realized_pnl=cycle.realized_pnl,
+            fees_paid=cycle.fees,
+            trades=trades,
+            entry_time=cycle.opened_at,
+            last_update=cycle.closed_at,
+            account=cycle.account,
+            opened_seq=cycle.opened_seq,
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.total_amount > 0
+
+    @property
+    def position_value(self) -> Decimal:
+        with localcontext(LEDGER_CONTEXT):
+            return self.total_amount * self.average_price
+
+    def calculate_unrealized_pnl(self, current_price: Decimal | float | str) -> tuple[Decimal, Decimal]:
+        """(pnl, pnl_pct): (m - avg)·qty for a long, (avg - m)·qty for a short; pct in percent of qty·avg."""
+        price = to_decimal(current_price, "current_price")
+        if not self.is_open or price <= 0:
+            return ZERO, ZERO
+        with localcontext(LEDGER_CONTEXT):
+            if self.side == PositionSide.LONG:
+                pnl = (price - self.average_price) * self.total_amount
+            else:
+                pnl = (self.average_price - price) * self.total_amount
+            return pnl, pnl / self.position_value * HUNDRED
+
+    def should_exit(self, current_price: Decimal | float | str) -> tuple[bool, str]:
+        """(True, "stop_loss" | "take_profit") when a level is hit, the stop first; (False, "") otherwise."""
+        price = to_decimal(current_price, "current_price")
+        if not self.is_open:
+            return False, ""
+        levels = RiskLevels(
+            account=self.account,
+            symbol=self.symbol,
+            opened_seq=self.opened_seq,
+            stop_loss_price=self.stop_loss_price,
+            take_profit_price=self.take_profit_price,
+            trailing_stop_pct=self.trailing_stop_pct,
+            highest_price=self.highest_price or self.average_price,
+            lowest_price=self.lowest_price or self.average_price,
+        )
+        reason = exit_reason(levels, PositionSide(self.side), price)
+        return (False, "") if reason is None else (True, reason.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The legacy JSON shape (keys of legacy Position.to_dict): numbers as floats, times as ISO 8601."""
+        return {
+            "symbol": self.symbol,
+            "side": self.side,
+            "total_amount": float(self.total_amount),
+            "average_price": float(self.average_price),
+            "realized_pnl": float(self.realized_pnl),
+            "fees_paid": float(self.fees_paid),
+            "entry_time": self.entry_time.isoformat(),
+            "last_update": self.last_update.isoformat(),
+            "highest_price": _float(self.highest_price),
+            "lowest_price": _float(self.lowest_price),
+            "stop_loss_price": _float(self.stop_loss_price),
+            "take_profit_price": _float(self.take_profit_price),
+            "trailing_stop_pct": _float(self.trailing_stop_pct),
+            "metadata": dict(self.metadata),
+            "trades": [trade.to_dict() for trade in self.trades],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Position:
+        """Read a legacy position dict (a naive time is read as UTC); unknown keys are refused."""
+        unknown = sorted(set(data) - set(POSITION_KEYS) - {"mark_price", "is_open"})
+        if unknown:
+            raise InvalidArgument(f"position {data.get('symbol')!r}: unknown keys {unknown}")
+        side = data.get("side")
+        if side not in (PositionSide.LONG, PositionSide.SHORT):
+            raise InvalidArgument(f"position {data.get('symbol')!r}: side must be 'long' or 'short' (got {side!r})")
+
+        def optional(name: str) -> Decimal | None:
+            value = data.get(name)
+            return None if value is None else to_decimal(value, name)
+
+        def when(name: str) -> datetime:
+            value = data.get(name)
+            if not isinstance(value, str):
+                raise InvalidArgument(f"position {data.get('symbol')!r}: {name} must be an ISO time (got {value!r})")
+            return _utc(datetime.fromisoformat(value))
+
+        return cls(
+            symbol=str(data["symbol"]),
+            side=str(side),
+            total_amount=to_decimal(data.get("total_amount", 0), "total_amount"),
+            average_price=to_decimal(data.get("average_price", 0), "average_price"),
+            realized_pnl=to_decimal(data.get("realized_pnl", 0), "realized_pnl"),
+            fees_paid=to_decimal(data.get("fees_paid", 0), "fees_paid"),
+            trades=tuple(Trade.from_dict(item) for item in data.get("trades") or ()),
+            entry_time=when("entry_time"),
+            last_update=when("last_update") if data.get("last_update") else when("entry_time"),
+            highest_price=optional("highest_price"),
+            lowest_price=optional("lowest_price"),
+            stop_loss_price=optional("stop_loss_price"),
+            take_profit_price=optional("take_profit_price"),
+            trailing_stop_pct=optional("trailing_stop_pct"),
+            metadata=dict(data.get("metadata") or {}),
+        )
