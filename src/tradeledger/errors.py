@@ -51,7 +51,7 @@ class ReadOnlyView(LedgerError, TypeError):
     """A caller tried to write to a read model; the message names the call that records a fill instead."""
 
 
-class TradeRefused(LedgerError):
+class TradeRefused(LedgerError, RuntimeError):
     """A paper-wallet command failed its checks (cash, open-trade limit, shorts); nothing was appended."""
 
 

@@ -32,7 +32,9 @@ from tradeledger.cli.output import (
     state_json,
     verify_json,
 )
-from tradeledger.domain.fills import Side
+from tradeledger.compat.config import load_bot_config
+from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
+from tradeledger.domain.fills import Side, decimal_text
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 app = typer.Typer(
@@ -381,6 +383,69 @@ def demo(ctx: typer.Context) -> None:
         if not report.ok:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         out().print(f"\nTry: tradeledger --db {url} history")
+
+
+@app.command("paper-bot")
+@reports_errors
+def paper_bot(
+    ctx: typer.Context,
+    cycles: Annotated[
+        int, typer.Option("--cycles", help="Bars to trade in this run (it resumes where it stopped).")
+    ] = 60,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="The bot's YAML config (e.g. crypto_bot/config.yaml).")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="A time,symbol,price CSV. Default: the bundled recorded series.")
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option("--state-dir", help="Where the legacy read-model files are written.")
+    ] = Path("crypto_bot/logs"),
+    json_output: JsonOption = False,
+) -> None:
+    """Paper-trade over a recorded price series through TradeManager, PaperWallet and PositionMonitor."""
+    settings = load_bot_config(config) if config is not None else None
+    series = load_price_series(prices)
+    with opened(ctx) as ledger:
+        loop = PaperTradingLoop(ledger, settings, series, state_dir=state_dir)
+        start = loop.next_index()
+        if not json_output:
+            out().print(
+                f"paper bot: bar {start + 1} of {len(series)}, {cycles} cycle(s), ledger at seq {ledger.head.seq}"
+            )
+        reports = loop.run(cycles, report=(lambda _done: None) if json_output else print_cycle)
+        report = ledger.verify()
+        summary = {
+            "cycles": len(reports),
+            "next_bar": loop.next_index() + 1,
+            "bars": len(series),
+            "seq": ledger.head.seq,
+            "consistent": all(done.consistent for done in reports),
+            "warnings": [warning for done in reports for warning in done.warnings],
+            "positions": reports[-1].counts if reports else loop.bot.position_counts(),
+            "balance": None if loop.bot.paper_wallet is None else decimal_text(loop.bot.paper_wallet.balance),
+            "verify": report.ok,
+        }
+    if json_output:
+        emit(summary)
+    else:
+        out().print(
+            f"done: {summary['cycles']} cycle(s), ledger at seq {summary['seq']}, "
+            f"{'no consistency warnings' if summary['consistent'] else 'CONSISTENCY WARNINGS'}, "
+            f"verify {'ok' if report.ok else 'FAILED'}"
+        )
+    if not report.ok or not summary["consistent"]:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+def print_cycle(done: CycleReport) -> None:
+    counts = " ".join(f"{view}={count}" for view, count in done.counts.items())
+    balance = "" if done.balance is None else f" cash {done.balance:.2f}"
+    out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False)
+    for action in done.actions:
+        out().print(f"    {action}", highlight=False, markup=False)
+    for warning in done.warnings:
+        err().print(Text.assemble(("warning:", "yellow"), f" {warning}"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ class BotConfig(_Section):
     """The bot's config.yaml. Sections and keys not listed here are kept but not read."""
 
     execution_mode: Literal["dry_run", "paper", "live"] = "dry_run"
-    use_trade_manager_as_source: bool = False
+    use_trade_manager_as_source: bool | None = None
     max_open_trades: int | None = None
     allow_short: bool | None = None
     exit_strategy: ExitStrategy = ExitStrategy()
@@ -127,9 +127,15 @@ class BotConfig(_Section):
 
     @property
     def trade_manager_is_primary(self) -> bool:
-        """trade_manager.single_source_of_truth when set, else the legacy top-level use_trade_manager_as_source."""
-        explicit = self.trade_manager.single_source_of_truth
-        return self.use_trade_manager_as_source if explicit is None else explicit
+        """trade_manager.single_source_of_truth, else the top-level use_trade_manager_as_source, else True.
+
+        The legacy default was False (and nothing read the flag); with one log there is nothing to
+        fall back to, so the TradeManager leads unless the config says otherwise.
+        """
+        for value in (self.trade_manager.single_source_of_truth, self.use_trade_manager_as_source):
+            if value is not None:
+                return value
+        return True
 
     def risk_settings(self) -> RiskSettings:
         """Levels for a new cycle: exit_strategy, then risk, then the defaults (0.01, 0.04, 0.008)."""

@@ -69,6 +69,7 @@ class TradeManager:
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         mark_flush_interval_s: float = 1.0,
+        state_write_interval_s: float = 1.0,
     ) -> None:
         self.ledger = ledger
         self.config = as_bot_config(config)
@@ -77,6 +78,9 @@ class TradeManager:
         self._clock = clock
         self._monotonic = monotonic
         self._flush_interval = mark_flush_interval_s
+        self._state_interval = state_write_interval_s
+        self._state_dirty = False
+        self._last_state_write = float("-inf")
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
         self._book = AccountBook(ledger, account)
@@ -118,7 +122,8 @@ class TradeManager:
             if position is not None:
                 errors += self._notify(self.position_callbacks, position)
             if self.config.trade_manager.sync_legacy_systems and self.state_file is not None:
-                self.save_state()
+                self._state_dirty = True
+                self._save_state_if_due()
             for hook in list(self._after_record):
                 hook()
         self._raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
@@ -159,6 +164,7 @@ class TradeManager:
             errors = [] if previous == value else self._notify(self.price_update_callbacks, symbol, value)
             if self._monotonic() - self._last_flush >= self._flush_interval:
                 self.flush_marks()
+                self._save_state_if_due()
         self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
     def flush_marks(self) -> None:
@@ -346,13 +352,29 @@ class TradeManager:
                 },
                 "last_save_time": self._clock().isoformat(),
             }
-        return write_atomically(target, json.dumps(state, indent=2) + "\n")
+            written = write_atomically(target, json.dumps(state, indent=2) + "\n")
+            if target == self.state_file:
+                self._state_dirty = False
+                self._last_state_write = self._monotonic()
+        return written
 
     # --- lifecycle ------------------------------------------------------------------------------
 
+    def _save_state_if_due(self) -> None:
+        """Rewrite the state file for trades recorded since the last write, at most once per interval.
+
+        The file holds every trade, so writing it on each trade would cost O(n) per trade; a
+        dashboard reading it is at most `state_write_interval_s` behind (and current after close()).
+        """
+        if self._state_dirty and self._monotonic() - self._last_state_write >= self._state_interval:
+            self.save_state()
+
     def close(self) -> None:
-        """Flush marks and levels. The ledger stays open: it belongs to the caller."""
-        self.flush_marks()
+        """Flush marks and levels and a pending state file. The ledger stays open: it belongs to the caller."""
+        with self._lock:
+            self.flush_marks()
+            if self._state_dirty:
+                self.save_state()
 
     shutdown = close
 
