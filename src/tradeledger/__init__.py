@@ -9,26 +9,42 @@ from tradeledger.bootstrap import open_ledger
 from tradeledger.domain.fills import Fill, Side
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
-from tradeledger.errors import FillConflict, InvalidFill, LedgerError, SchemaError, StorageError
+from tradeledger.errors import (
+    CallbackError,
+    FillConflict,
+    InvalidArgument,
+    InvalidFill,
+    InvariantViolation,
+    LedgerError,
+    ReadOnlyView,
+    SchemaError,
+    StorageError,
+    TradeRefused,
+)
 
 __all__ = [
+    "CallbackError",
     "Checkpoint",
     "ClosedPosition",
     "Fill",
     "FillConflict",
+    "InvalidArgument",
     "InvalidFill",
+    "InvariantViolation",
     "Ledger",
     "LedgerError",
     "LedgerState",
     "Position",
     "PositionSide",
     "Problem",
+    "ReadOnlyView",
     "Receipt",
     "RecordedFill",
     "SchemaError",
     "Side",
     "StorageError",
     "Totals",
+    "TradeRefused",
     "VerifyReport",
     "open_ledger",
 ]

@@ -7,6 +7,7 @@ the wallet deliberately differs from the legacy code, the test says why.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -768,3 +769,44 @@ def test_a_failed_state_file_write_is_logged_and_the_command_stands(
     assert wallet.balance == Decimal(900)
     assert "paper wallet state file" in caplog.text
     assert "was not rewritten" in caplog.text
+
+
+def test_wallet_commands_and_trade_manager_trades_on_two_threads_do_not_deadlock(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """A TradeManager thread runs the wallet's after_record hook while a wallet command appends through it."""
+    manager = TradeManager(ledger, clock=lambda: T0)
+    wallet = wallet_on(ledger, trade_manager=manager, state_file=tmp_path / "paper_wallet_state.yaml")
+    rounds = 10
+    failures: list[BaseException] = []
+
+    def through_the_wallet() -> None:
+        try:
+            for n in range(rounds):
+                wallet.open(f"W{n}/USD", "buy", 1, 10)
+                wallet.close(f"W{n}/USD", 1, 11)  # +1
+        except BaseException as error:
+            failures.append(error)
+            raise
+
+    def through_the_trade_manager() -> None:
+        try:
+            for n in range(rounds):
+                manager.record_trade(create_trade(f"M{n}/USD", "buy", 1, 10, timestamp=T0))
+                manager.record_trade(create_trade(f"M{n}/USD", "sell", 1, 12, timestamp=T0))  # +2
+        except BaseException as error:
+            failures.append(error)
+            raise
+
+    threads = [threading.Thread(target=through_the_wallet), threading.Thread(target=through_the_trade_manager)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    assert wallet.balance == Decimal(1030)  # 1000 + 10 x 1 + 10 x 2
+    assert wallet.total_trades == 2 * rounds
+    assert read_yaml(tmp_path / "paper_wallet_state.yaml")["balance"] == 1030.0
+    wallet.check_invariant()

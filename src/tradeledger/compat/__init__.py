@@ -2,3 +2,30 @@
 
 Every class here reads the ledger and appends fills through it; none keeps a copy of its own.
 """
+
+from tradeledger.compat.bot import LegacyBot
+from tradeledger.compat.config import BotConfig, ConfigError, load_bot_config
+from tradeledger.compat.context import BotContext, PositionSyncManager
+from tradeledger.compat.monitor import ExitSignal, PositionMonitor
+from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
+from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.trades import Position, Trade, create_trade
+
+__all__ = [
+    "BotConfig",
+    "BotContext",
+    "ConfigError",
+    "ExitSignal",
+    "LegacyBot",
+    "PaperTradingLoop",
+    "PaperWallet",
+    "Position",
+    "PositionMonitor",
+    "PositionSyncManager",
+    "Trade",
+    "TradeManager",
+    "create_trade",
+    "load_bot_config",
+    "load_price_series",
+]

@@ -98,8 +98,8 @@ def _described(position: Position) -> str:
 class PaperWallet:
     """The legacy paper wallet's API over one ledger account: cash and positions folded from its fills.
 
-    `initial_balance` is the cash before the account's first fill (B0). `open` may spend up to
-    `max_open_trades` positions and 95 % of the cash; `allow_short` allows `open(..., "sell", ...)`.
+    `initial_balance` is the cash before the account's first fill (B0). `open` is refused at
+    `max_open_trades` open positions and above 95 % of the cash; `allow_short` allows a short `open`.
     With `trade_manager` every command is recorded through `trade_manager.record_trade` (same ledger
     and account required). With `state_file` and `auto_save` the legacy YAML state file is rewritten
     after every command and, with a TradeManager, after every trade it records.
@@ -145,6 +145,10 @@ class PaperWallet:
         self._clock = clock
         self._initial = balance
         self._book = AccountBook(ledger, account, wallet_balance=balance)
+        # Two locks: a command holds the command lock across check and append but releases the book
+        # lock before appending, because an append through the TradeManager runs this wallet's
+        # after_record hook (which reads the book) while holding the TradeManager's lock, and a
+        # TradeManager thread does the same: lock order is command -> TradeManager -> book.
         self._book_lock = threading.RLock()  # guards the book: every read and every fold
         self._command_lock = threading.RLock()  # one command at a time: check, then append
         with self._book_lock:

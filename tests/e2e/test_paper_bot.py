@@ -1,0 +1,91 @@
+"""The paper-trading bot loop (`tradeledger paper-bot`, `scripts/start_bot_auto.py`) over the bundled prices."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cli
+from tradeledger import open_ledger
+from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "start_bot_auto.py"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+
+
+def test_the_bundled_series_has_three_symbols_and_240_minute_bars() -> None:
+    series = load_price_series()
+
+    assert len(series) == 240
+    assert all(sorted(bar.prices) == ["BTC/USD", "ETH/USD", "SOL/USD"] for bar in series)
+    assert (series[1].time - series[0].time).total_seconds() == 60
+
+
+def test_every_cycle_prints_the_count_of_every_view_and_they_agree(cli: Cli, tmp_path: Path) -> None:
+    result = cli("paper-bot", "--cycles", "60", "--state-dir", str(tmp_path / "logs"))
+
+    cycles = re.findall(
+        r"cycle +(\d+) \d\d:\d\d positions ctx=(\d+) trade_manager=(\d+) wallet=(\d+) monitor=(\d+)", result.stdout
+    )
+    assert [int(cycle) for cycle, *_ in cycles] == list(range(1, 61))
+    assert all(len(set(counts)) == 1 for _, *counts in cycles), cycles
+    assert any(int(counts[0]) > 0 for _, *counts in cycles)  # it did trade
+    assert "warning:" not in result.stdout + result.stderr
+    assert "mismatch" not in result.stdout + result.stderr
+    assert "no consistency warnings, verify ok" in result.stdout
+    assert (tmp_path / "logs" / "trade_manager_state.json").exists()
+    assert (tmp_path / "logs" / "paper_wallet_state.yaml").exists()
+
+
+def test_a_second_run_on_the_same_ledger_resumes_at_the_next_bar(cli: Cli, tmp_path: Path) -> None:
+    logs = str(tmp_path / "logs")
+    first = cli.json("paper-bot", "--cycles", "50", "--state-dir", logs)
+    second = cli.json("paper-bot", "--cycles", "30", "--state-dir", logs)
+
+    assert (first["cycles"], first["next_bar"]) == (50, 51)
+    assert (second["cycles"], second["next_bar"]) == (30, 81)
+    assert second["seq"] > first["seq"]
+    assert second["consistent"]
+    assert second["verify"]
+
+
+def test_two_runs_of_30_trade_exactly_like_one_run_of_60(db_url: str, tmp_path: Path) -> None:
+    series = load_price_series()
+    whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
+    with open_ledger(whole_url) as ledger:
+        PaperTradingLoop(ledger, None, series).run(60)
+        whole = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price, f.fill.fee) for f in ledger.history()]
+    for _ in range(2):
+        with open_ledger(db_url) as ledger:
+            PaperTradingLoop(ledger, None, series).run(30)
+    with open_ledger(db_url) as ledger:
+        halves = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price, f.fill.fee) for f in ledger.history()]
+
+    assert len(whole) > 10
+    assert halves == whole
+
+
+def test_the_real_legacy_config_drives_the_bot(cli: Cli, tmp_path: Path) -> None:
+    config = SHARED / "fixtures" / "legacy-real" / "config.yaml"
+
+    summary = cli.json("paper-bot", "--cycles", "40", "--config", str(config), "--state-dir", str(tmp_path))
+
+    assert summary["consistent"]
+    assert summary["verify"]
+
+
+@pytest.mark.slow
+def test_start_bot_auto_runs_the_bot_from_a_shell(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    command = [sys.executable, str(SCRIPT), "--db", url, "--cycles", "5", "--state-dir", str(tmp_path), "--json"]
+
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["cycles"], summary["next_bar"], summary["verify"]) == (5, 6, True)
