@@ -486,30 +486,9 @@ class Bench:
             return timed_rate(n, run)
 
         note = "legacy TradeManager: 5.4/s at 10k trades (peers.md)"
-        if compat is not None and not hasattr(compat, "TradeManager"):  # issue 4 in progress: its modules
-            manager_module, trades_module = (
-                optional("tradeledger.compat.trade_manager"),
-                optional("tradeledger.compat.trades"),
-            )
-            if manager_module is not None and trades_module is not None:
-                compat = types.SimpleNamespace(
-                    TradeManager=manager_module.TradeManager, create_trade=trades_module.create_trade
-                )
-                note += "; imported from compat.trade_manager, compat.trades"
-        if compat is None or not hasattr(compat, "TradeManager"):
-            self.rows.append(
-                Row(
-                    "update_price on 50 open positions",
-                    "ticks/s",
-                    [],
-                    None,
-                    "",
-                    ">= 50,000/s",
-                    None,
-                    "tradeledger.compat.TradeManager is not there yet",
-                )
-            )
-            return
+        if compat is None:
+            msg = "tradeledger.compat is not importable; install tradeledger (pip install -e .)"
+            raise SystemExit(msg)
 
         def ours_once() -> float:
             with open_ledger(self.fresh_ledger_url("ticks.db")) as ledger:
