@@ -28,4 +28,8 @@ def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> No
     operations = " ".join(table)
     for row in ("append 1 fill/txn", "fills/txn", "rebuild", "peak RSS", "state as of", "update_price", "import"):
         assert row in operations
+    # Every row measured something: min, median and max are figures such as 389.4k or 1.2M, not "-".
+    for line in table[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert all(re.fullmatch(r"[\d.,]+[kMG]?( ?[a-zA-Z/]+)?", cell) for cell in cells[2:5]), line
     assert list(tmp_path.iterdir()) == []  # the scratch folder is cleaned up

@@ -184,6 +184,8 @@ def test_a_forged_chain_rewritten_from_the_edit_to_the_end_is_caught_by_the_head
 
     assert not report.ok
     assert any(p.check == "head" for p in report.problems), report.problems
+    # Every link holds, so the first thing that disagrees is the head row's hash for seq 10.
+    assert report.first_bad_seq == 10, report.problems
 
 
 def test_a_deleted_event_is_found_at_its_seq(ten: Ledger, unguarded: Backend) -> None:
@@ -242,6 +244,17 @@ def test_a_deleted_last_event_is_found_against_the_head(ten: Ledger, unguarded: 
     assert not report.ok
     assert report.events == 9
     assert any(p.check == "head" for p in report.problems), report.problems
+    assert report.first_bad_seq == 10, report.problems  # the missing event's own seq, as for a gap
+
+
+def test_an_emptied_log_is_found_at_seq_1(ten: Ledger, unguarded: Backend) -> None:
+    unguarded.sql("DELETE FROM ledger_events")
+
+    report = ten.verify()
+
+    assert not report.ok
+    assert report.events == 0
+    assert report.first_bad_seq == 1, report.problems
 
 
 # --- verify compares the stored projection with a fresh replay --------------------------------

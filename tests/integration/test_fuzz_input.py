@@ -160,6 +160,7 @@ def test_a_fuzzed_ndjson_file_imports_whole_or_is_refused_naming_its_bad_lines_a
 ) -> None:
     content = "\n".join(lines).encode() if raw is None else raw
     before = log_of(fuzz_ledger)
+    state_before = fuzz_ledger.state()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fills.ndjson"
         path.write_bytes(content)
@@ -172,6 +173,7 @@ def test_a_fuzzed_ndjson_file_imports_whole_or_is_refused_naming_its_bad_lines_a
         assert result.stderr.startswith("error: "), result.stderr
         assert "line " in result.stderr or "not UTF-8" in result.stderr or "already recorded" in result.stderr
         assert log_of(fuzz_ledger) == before
+        assert fuzz_ledger.state() == state_before
         return
     summary = json.loads(result.stdout)
     non_blank = [line for line in content.decode().split("\n") if line.strip()]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from tradeledger.application.ledger import Ledger
+from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
 from tradeledger.application.ports import AppendBatch, LedgerStore
 from tradeledger.application.verification import VerifyReport
 from tradeledger.domain.chain import GENESIS_HASH
@@ -101,8 +101,23 @@ def _write_chunk(batch: AppendBatch, chunk: list[StoredEvent], head: Checkpoint)
     batch.commit(chunk, book, closed, head)
 
 
-def copy_ledger(source: LedgerStore, target: LedgerStore, *, on_progress: Progress | None = None) -> CopyReport:
-    """Copy every event the target lacks, with its projection, in one target transaction; then verify the target."""
+def _chunk_size(after_seq: int, snapshot_every: int) -> int:
+    """Events up to the next multiple of CHUNK or of `snapshot_every`, whichever comes first."""
+    return min(CHUNK - after_seq % CHUNK, snapshot_every - after_seq % snapshot_every)
+
+
+def copy_ledger(
+    source: LedgerStore,
+    target: LedgerStore,
+    *,
+    on_progress: Progress | None = None,
+    snapshot_every: int = SNAPSHOT_EVERY,
+) -> CopyReport:
+    """Copy every event the target lacks, with its projection, in one target transaction; then verify the target.
+
+    The target gets a projection snapshot at every multiple of `snapshot_every`, as appends would
+    have left, so its state as of a seq is as fast as the source's.
+    """
     copied = 0
     with source.snapshot() as snapshot, target.append_batch() as batch:
         source_head, target_head = snapshot.head(), batch.head()
@@ -112,10 +127,12 @@ def copy_ledger(source: LedgerStore, target: LedgerStore, *, on_progress: Progre
         stored = snapshot.read_events(after_seq=start.seq)
         try:
             events = _chain_checked(stored, start)
-            while chunk := list(islice(events, CHUNK)):
+            while chunk := list(islice(events, _chunk_size(last.seq, snapshot_every))):
                 tail = chunk[-1]
                 last = Checkpoint(tail.epoch, tail.seq, tail.hash)
                 _write_chunk(batch, chunk, last)
+                if last.seq % snapshot_every == 0:
+                    batch.save_snapshot(last)
                 copied += len(chunk)
                 if on_progress is not None:
                     on_progress(copied)

@@ -139,9 +139,11 @@ def check_chain(
             f"the head says epoch {head.epoch} seq {head.seq} {head.hash}, "
             f"the log ends at epoch {previous.epoch} seq {previous.seq} {previous.hash}"
         )
-        problems.append(Problem(previous.seq, "head", detail))
+        # Events missing from the end are named at the first missing seq, as a gap inside the log is.
+        at = previous.seq + 1 if head.seq > previous.seq else previous.seq
+        problems.append(Problem(at, "head", detail))
     if previous is None and head.seq != 0:
-        problems.append(Problem(None, "head", f"the head says seq {head.seq} but the log is empty"))
+        problems.append(Problem(1, "head", f"the head says seq {head.seq} but the log is empty"))
     return count, problems
 
 
