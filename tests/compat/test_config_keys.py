@@ -84,23 +84,48 @@ def test_a_missing_config_file_is_an_error_not_an_empty_config(tmp_path: Path) -
         ({"use_trade_manager_as_source": False, "trade_manager": {"single_source_of_truth": True}}, True),
     ],
 )
-def test_single_source_of_truth_decides_what_ctx_positions_shows(
+def test_single_source_of_truth_decides_which_view_ctx_positions_is(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, config: dict[str, Any], *, trade_manager_is_source: bool
 ) -> None:
     bot = build(open_bot_ledger, clock, config)
     assert bot.paper_wallet is not None
     bot.paper_wallet.open(BTC, "buy", "0.01", "50000")
 
+    entry = bot.context.positions[BTC]
+
     assert bot.context.use_trade_manager_as_source is trade_manager_is_source
-    if trade_manager_is_source:
-        assert list(bot.context.positions) == [BTC]
-        assert bot.context.get_position_count() == 1
+    assert bot.context.validate_position_consistency()
+    if trade_manager_is_source:  # the TradeManager's legacy view: its stop, no wallet reserve
+        assert (entry["trailing_stop"], "reserved" in entry) == (Decimal("49500.00"), False)  # 50000 x (1 - 0.01)
         with pytest.raises(ReadOnlyView, match="record_trade"):
             bot.context.positions = {}
-    else:  # the legacy bot's own dict, which nothing here writes
-        assert dict(bot.context.positions) == {}
-        assert bot.context.get_position_count() == 0
+    else:  # the paper wallet's view, as the legacy auto_fix_wallet_sync mirrored it into ctx
+        assert (entry["reserved"], "trailing_stop" in entry) == (Decimal(0), False)
+        bot.context.positions = {"ETH/USD": {"size": 1}}  # the legacy bot may keep its own dict again
+        assert bot.context.get_position_symbols() == ["ETH/USD"]
         assert not bot.context.validate_position_consistency()
+
+
+def test_the_legacy_constructor_call_and_a_late_trade_manager_work(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    # main.py built BotContext(positions=..., df_cache=..., regime_cache=..., config=<dict>) and set
+    # ctx.trade_manager afterwards; the legacy code then never had a sync manager.
+    from tradeledger.compat.context import BotContext  # noqa: PLC0415 - the class under test
+    from tradeledger.compat.trade_manager import TradeManager  # noqa: PLC0415
+
+    raw_config = {"exit_strategy": {"trailing_stop_pct": 0.01}, "exchange": "kraken"}
+    ctx = BotContext(positions={}, df_cache={}, regime_cache={}, config=raw_config, notifier="telegram")
+    manager = TradeManager(open_bot_ledger(), raw_config, clock=clock)
+    ctx.trade_manager = manager
+    manager.record_trade(create_trade(BTC, "buy", "1", "100", timestamp=clock()))
+
+    assert ctx.config is raw_config
+    assert ctx.notifier == "telegram"  # type: ignore[attr-defined]
+    assert ctx.position_sync_manager is not None
+    assert ctx.consistency_checks == 1
+    assert list(ctx.positions) == [BTC]
+    assert ctx.get_position_count() == 1
 
 
 def test_trade_manager_disabled_builds_no_trade_manager_and_the_wallet_appends_itself(
@@ -249,3 +274,19 @@ def test_risk_levels_fall_back_from_exit_strategy_to_risk(open_bot_ledger: Calla
 
     assert position is not None
     assert (position.stop_loss_price, position.take_profit_price) == (Decimal(95), Decimal(120))
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"allow_short": "yes"}, "allow_short"),
+        ({"max_open_trades": True}, "max_open_trades"),
+        ({"paper_wallet": {"max_open_trades": 0}}, r"paper_wallet\.max_open_trades"),
+        ({"trade_manager": {"single_source_of_truth": "true"}}, r"trade_manager\.single_source_of_truth"),
+        ({"execution_mode": "backtest"}, "execution_mode"),
+        ({"risk": {"stop_loss_pct": 1.5}}, r"risk\.stop_loss_pct"),
+    ],
+)
+def test_a_config_value_of_the_wrong_kind_is_refused_naming_its_key(values: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        BotConfig.from_mapping(values)

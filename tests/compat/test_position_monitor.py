@@ -620,3 +620,45 @@ def test_monitoring_stats_count_starts_prices_and_exits_by_kind() -> None:
         "active_monitors": 0,
         "monitored_symbols": [],
     }
+
+
+@pytest.mark.parametrize("sync_with_legacy", [True, False])
+def test_the_size_and_entry_the_monitor_tracks_follow_the_log_after_an_add(
+    ledger: Ledger, *, sync_with_legacy: bool
+) -> None:
+    # An exit must close what is open: size, entry and side are refreshed every tick whatever
+    # sync_with_legacy says (it only governs the watermarks, the stop and the pnl).
+    config = {"position_monitor": {"sync_with_legacy": sync_with_legacy}}
+    trade_manager = TradeManager(ledger, config)
+    open_long(trade_manager)
+    monitor = PositionMonitor(config, trade_manager=trade_manager, price_source=Prices(BTC_USD=50500))
+    monitor.start_monitoring(BTC)
+    trade_manager.record_trade(create_trade(BTC, "buy", "1", "51000", timestamp=T0 + timedelta(minutes=1)))
+
+    monitor.check(BTC)
+
+    held = monitor.positions[BTC]
+    assert (held["size"], held["entry_price"], held["side"]) == (Decimal(2), Decimal(50500), "long")
+
+
+def test_the_legacy_path_over_ctx_positions_follows_an_add_and_keeps_its_own_stop(ledger: Ledger) -> None:
+    # use_trade_manager: false over the read-only ctx.positions view: take profit is measured from
+    # the entry the position has now (after the add: 50500), not from the entry it started with.
+    config = {"position_monitor": {"use_trade_manager": False}, "exit_strategy": {"take_profit_pct": 0.05}}
+    trade_manager = TradeManager(ledger, config)
+    open_long(trade_manager)
+    prices = Prices(BTC_USD=52600)
+    monitor = PositionMonitor(
+        config, trade_manager=trade_manager, positions=trade_manager.legacy_positions(), price_source=prices
+    )
+    monitor.start_monitoring(BTC)
+    trade_manager.record_trade(create_trade(BTC, "buy", "1", "51000", timestamp=T0 + timedelta(minutes=1)))
+
+    # 52600 is above 50000 x 1.05 = 52500 but below 50500 x 1.05 = 53025: no take profit.
+    assert monitor.check(BTC) is None
+    held = monitor.positions[BTC]
+    assert (held["size"], held["entry_price"], held["highest_price"]) == (Decimal(2), Decimal(50500), Decimal(52600))
+    prices.prices[BTC] = "53100"
+    signal = monitor.check(BTC)
+    assert signal is not None
+    assert signal.reason == "take_profit"

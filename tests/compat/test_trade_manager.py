@@ -8,7 +8,9 @@ unsubscribed; the state file is a read model, so a corrupted one changes nothing
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,7 +24,7 @@ from tradeledger import InvalidFill, Ledger
 from tradeledger.compat.config import ConfigError
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import POSITION_KEYS, TRADE_KEYS, Position, Trade, create_trade
-from tradeledger.errors import CallbackError, ReadOnlyView
+from tradeledger.errors import CallbackError, InvalidArgument, ReadOnlyView
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 
@@ -573,3 +575,56 @@ def test_without_sync_legacy_systems_no_state_file_is_written_per_trade(
     assert not state.exists()
     manager.save_state()  # an explicit call still writes it
     assert state.exists()
+
+
+def test_an_unwritable_state_file_is_logged_and_the_recorded_trade_stands(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be", encoding="utf-8")
+    manager = TradeManager(open_bot_ledger(), state_file=blocker / "trade_manager_state.json", clock=clock)
+    after: list[str] = []
+    manager.after_record(lambda: after.append("hook"))
+
+    assert manager.record_trade(trade(BTC, "buy", "1", "100")) is not None
+
+    assert manager.ledger.head.seq == 1
+    assert after == ["hook"]  # the other read models still follow
+    assert "trade_manager_state.json not written" in caplog.text
+    with pytest.raises(FileExistsError, match="not-a-folder"):
+        manager.save_state()  # an explicit save reports the error itself
+
+
+def test_copies_and_pickles_of_ctx_positions_are_plain_dicts(tm: TradeManager) -> None:
+    tm.record_trade(trade(BTC, "buy", "1", "100"))
+    ctx_positions = tm.legacy_positions()
+
+    entry_copy: Any = copy.copy(ctx_positions[BTC])
+    deep: Any = copy.deepcopy(ctx_positions)
+    unpickled = pickle.loads(pickle.dumps(ctx_positions[BTC]))  # noqa: S301 - our own bytes
+
+    entry_copy["size"] = Decimal(5)  # the copy is the caller's to change
+    assert type(deep) is dict
+    assert type(deep[BTC]) is dict
+    assert unpickled["size"] == deep[BTC]["size"] == ctx_positions[BTC]["size"] == Decimal(1)
+
+
+def test_a_price_with_more_than_28_digits_is_refused_not_rounded(tm: TradeManager) -> None:
+    with pytest.raises(InvalidArgument, match="more than 28 significant digits"):
+        tm.update_price(BTC, "100.0000000000000000000000000000001")
+
+    assert BTC not in tm.price_cache
+
+
+def test_a_legacy_position_dict_with_a_percent_trailing_stop_is_refused() -> None:
+    data = {
+        "symbol": BTC,
+        "side": "long",
+        "total_amount": 1.0,
+        "average_price": 50000.0,
+        "entry_time": T0.isoformat(),
+        "trailing_stop_pct": 5.0,
+    }
+
+    with pytest.raises(InvalidArgument, match=r"trailing_stop_pct is a fraction.*5"):
+        Position.from_dict(data)

@@ -66,15 +66,31 @@ class ExitHandler:
         self.exits: list[tuple[str, Decimal, str]] = []
 
     def __call__(self, symbol: str, position: Mapping[str, Any], price: Decimal, reason: str) -> None:
-        size = Decimal(str(position["size"]))
+        """Close what the log holds for `symbol` now (not the size in the monitor's dict, which may be older)."""
+        del position  # the monitor's copy: the size to close is read from the log
+        held = self._held(symbol)
+        if held is None:  # closed by another writer since the monitor looked: nothing left to close
+            return
+        side, size = held
         fee = self.fee(size, price)
         if self.paper_wallet is not None:
             self.paper_wallet.close(symbol, size, price, fee=fee, strategy=f"exit:{reason}")
         elif self.trade_manager is not None:
-            side = "sell" if position["side"] in ("long", "buy") else "buy"
-            trade = create_trade(symbol, side, size, price, fees=fee, strategy=f"exit:{reason}", timestamp=self.clock())
+            closing = "sell" if side == "long" else "buy"
+            trade = create_trade(
+                symbol, closing, size, price, fees=fee, strategy=f"exit:{reason}", timestamp=self.clock()
+            )
             self.trade_manager.record_trade(trade)
         self.exits.append((symbol, price, reason))
+
+    def _held(self, symbol: str) -> tuple[str, Decimal] | None:
+        if self.paper_wallet is not None:
+            entry = self.paper_wallet.positions.get(symbol)
+            return None if entry is None else (entry["side"], entry["size"])
+        if self.trade_manager is not None:
+            open_position = self.trade_manager.get_position(symbol)
+            return None if open_position is None else (open_position.side, open_position.total_amount)
+        return None
 
 
 @dataclass(eq=False)

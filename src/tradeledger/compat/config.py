@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -51,12 +51,14 @@ def _positive(value: Decimal) -> Decimal:
 
 Fraction = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_fraction)]
 Money = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_positive)]
+Count = Annotated[int, Field(ge=1)]
 Seconds = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_positive)]
 
 
 class _Section(BaseModel):
     # The bot keeps many more keys in these sections; tradeledger types the ones it reads.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # strict: YAML gives real booleans and integers; "yes" or 1 for a flag is refused, not guessed.
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
 
 class RealTimeMonitoring(_Section):
@@ -94,7 +96,7 @@ class PositionMonitorSection(_Section):
 
 class PaperWalletSection(_Section):
     initial_balance: Money | None = None
-    max_open_trades: int | None = None
+    max_open_trades: Count | None = None
     allow_short: bool | None = None
     sync_with_trade_manager: bool = True
     auto_sync_on_trade: bool = True
@@ -105,7 +107,7 @@ class BotConfig(_Section):
 
     execution_mode: Literal["dry_run", "paper", "live"] = "dry_run"
     use_trade_manager_as_source: bool | None = None
-    max_open_trades: int | None = None
+    max_open_trades: Count | None = None
     allow_short: bool | None = None
     exit_strategy: ExitStrategy = ExitStrategy()
     risk: Risk = Risk()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradeledger.compat.config import BotConfig
+from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.errors import ReadOnlyView
 
 if TYPE_CHECKING:
@@ -86,80 +86,113 @@ class PositionSyncManager:
         return found.ok
 
 
-@dataclass(eq=False)
 class BotContext:
-    """The bot's shared context. With the TradeManager as source, `positions` is its read-only view.
+    """The bot's shared context (the legacy constructor's arguments are accepted as they were).
 
     `use_trade_manager_as_source` defaults to the config (`trade_manager.enabled` and
-    `trade_manager.single_source_of_truth`, else the top-level `use_trade_manager_as_source`).
-    Without it, `positions` is the caller's own legacy dict, as in the legacy bot.
+    `trade_manager.single_source_of_truth`, else the top-level `use_trade_manager_as_source`, else
+    true) and may be switched at run time, as the legacy rollback plan does. `positions` is then:
+    the TradeManager's read-only view when it is the source; else the caller's own dict when one was
+    given (the legacy bot writes it itself); else the paper wallet's read-only view, which, like the
+    legacy `auto_fix_wallet_sync`, mirrors the wallet. `config` stays what was passed (legacy code
+    reads it as a dict); `settings` is its typed form.
     """
 
-    config: BotConfig = field(default_factory=BotConfig)
-    trade_manager: TradeManager | None = None
-    paper_wallet: PaperWallet | None = None
-    legacy_positions: dict[str, Any] = field(default_factory=dict)
-    use_trade_manager_as_source: bool | None = None
-    position_sync_manager: PositionSyncManager | None = field(init=False, default=None)
-    consistency_checks: int = field(init=False, default=0)
-    inconsistencies: list[Consistency] = field(init=False, default_factory=list)
+    def __init__(
+        self,
+        positions: dict[str, Any] | None = None,
+        df_cache: dict[str, Any] | None = None,
+        regime_cache: dict[str, Any] | None = None,
+        config: BotConfig | Mapping[str, Any] | None = None,
+        *,
+        trade_manager: TradeManager | None = None,
+        paper_wallet: PaperWallet | None = None,
+        use_trade_manager_as_source: bool | None = None,
+        **services: object,  # exchange, ws_client, risk_manager, notifier, position_guard, ...: kept as attributes
+    ) -> None:
+        self.settings = as_bot_config(config)
+        self.config: BotConfig | Mapping[str, Any] = self.settings if config is None else config
+        self.df_cache = {} if df_cache is None else df_cache
+        self.regime_cache = {} if regime_cache is None else regime_cache
+        self._own_positions = positions
+        self.paper_wallet = paper_wallet
+        self.consistency_checks = 0
+        self.inconsistencies: list[Consistency] = []
+        self.position_sync_manager: PositionSyncManager | None = None
+        self._hooked: set[int] = set()
+        for name, value in services.items():
+            setattr(self, name, value)
+        if use_trade_manager_as_source is None:
+            use_trade_manager_as_source = self.settings.trade_manager.enabled and self.settings.trade_manager_is_primary
+        self.use_trade_manager_as_source = use_trade_manager_as_source
+        self._trade_manager: TradeManager | None = None
+        self.trade_manager = trade_manager
 
-    def __post_init__(self) -> None:
-        if self.use_trade_manager_as_source is None:
-            self.use_trade_manager_as_source = (
-                self.config.trade_manager.enabled and self.config.trade_manager_is_primary
-            )
-        if self.trade_manager is not None:
-            self.position_sync_manager = PositionSyncManager(self.trade_manager, self.paper_wallet)
-            if self.config.trade_manager.validate_consistency:
-                self.trade_manager.after_record(self._check_after_append)
+    @property
+    def trade_manager(self) -> TradeManager | None:
+        return self._trade_manager
+
+    @trade_manager.setter
+    def trade_manager(self, manager: TradeManager | None) -> None:
+        """Set at construction or later (the legacy main.py set `ctx.trade_manager` after building ctx)."""
+        self._trade_manager = manager
+        self.position_sync_manager = None if manager is None else PositionSyncManager(manager, self.paper_wallet)
+        if manager is not None and id(manager) not in self._hooked and self.settings.trade_manager.validate_consistency:
+            manager.after_record(self._check_after_append)
+            self._hooked.add(id(manager))
 
     @property
     def trade_manager_is_source(self) -> bool:
-        return bool(self.use_trade_manager_as_source) and self.trade_manager is not None
+        return bool(self.use_trade_manager_as_source) and self._trade_manager is not None
 
     @property
     def positions(self) -> Mapping[str, Any]:
-        """`ctx.positions`: the TradeManager's read-only legacy view, or the caller's dict without it."""
-        if self.trade_manager_is_source and self.trade_manager is not None:
-            return self.trade_manager.legacy_positions()
-        return self.legacy_positions
+        """`ctx.positions`: see the class docstring for which view it is."""
+        if self.trade_manager_is_source and self._trade_manager is not None:
+            return self._trade_manager.legacy_positions()
+        if self._own_positions is not None:
+            return self._own_positions
+        if self.paper_wallet is not None:
+            return self.paper_wallet.positions
+        self._own_positions = {}
+        return self._own_positions
 
     @positions.setter
-    def positions(self, value: Mapping[str, Any]) -> None:
+    def positions(self, value: dict[str, Any]) -> None:
         if self.trade_manager_is_source:
             raise ReadOnlyView(POSITIONS_ADVICE)
-        self.legacy_positions = dict(value)
+        self._own_positions = value
 
     def sync_positions_from_trade_manager(self) -> None:
         """Nothing to copy: with the TradeManager as source every view reads the log. Kept for legacy callers."""
 
-    def check_consistency(self) -> Consistency | None:
-        """Compare the views (None when there is no TradeManager to compare with)."""
-        if self.position_sync_manager is None:
-            return None
+    def check_consistency(self) -> Consistency:
+        """Compare the open symbols of the TradeManager (if any), ctx.positions and the wallet (if any)."""
         wallet = None if self.paper_wallet is None else self.paper_wallet.positions
-        return self.position_sync_manager.compare(self.positions, wallet)
+        if self.position_sync_manager is not None:
+            return self.position_sync_manager.compare(self.positions, wallet)
+        ctx = tuple(sorted(self.positions))
+        # Without a TradeManager the wallet (or, without one, ctx itself) is the reference.
+        reference = ctx if wallet is None else tuple(sorted(wallet))
+        return Consistency(trade_manager=reference, ctx=ctx, wallet=None if wallet is None else reference)
 
     def validate_position_consistency(self) -> bool:
         """True when the TradeManager, ctx.positions and the wallet agree (count and symbols); logs a mismatch."""
         self.consistency_checks += 1
         found = self.check_consistency()
-        if found is None or found.ok:
+        if found.ok:
             return True
         self.inconsistencies.append(found)
         logger.warning("%s: %s", found.describe(), found)
         return False
 
     def get_position_count(self) -> int:
-        if self.trade_manager_is_source and self.trade_manager is not None:
-            return len(self.trade_manager.get_all_positions())
-        return len(self.legacy_positions)
+        return len(self.get_position_symbols())
 
     def get_position_symbols(self) -> list[str]:
-        if self.trade_manager_is_source and self.trade_manager is not None:
-            return [position.symbol for position in self.trade_manager.get_all_positions()]
-        return sorted(self.legacy_positions)
+        if self.trade_manager_is_source and self._trade_manager is not None:
+            return [position.symbol for position in self._trade_manager.get_all_positions()]
+        return sorted(self.positions)
 
     def _check_after_append(self) -> None:
         self.validate_position_consistency()

@@ -31,6 +31,7 @@ logger = logging.getLogger("tradeledger.compat")
 ONE = Decimal(1)
 LEGACY_TRAILING_STOP_PCT = Decimal("0.02")
 LONG_SIDES = ("buy", "long")
+HELD_FIELDS = ("entry_price", "size", "side")  # what a position holds, refreshed on every tick
 SHORT_SIDES = ("sell", "short")
 
 Source = Literal["trade_manager", "legacy"]
@@ -182,9 +183,11 @@ class PositionMonitor:
             if watch.origin == "trade_manager":
                 self._closed(symbol)
                 return None
-        if watch.origin == "mapping" and not self._in_legacy_positions(symbol):
-            self._closed(symbol)
-            return None
+        if watch.origin == "mapping":
+            if not self._in_legacy_positions(symbol):
+                self._closed(symbol)
+                return None
+            self._refresh_from_mapping(symbol, watch)
         return self._check_legacy(symbol, watch)
 
     def check_all(self) -> list[ExitSignal]:
@@ -227,8 +230,12 @@ class PositionMonitor:
         if marked is None:  # closed by another writer between the two reads
             self._closed(symbol)
             return None
+        # What is held (size, entry, side) always comes from the log: an exit must close what is open.
+        # sync_with_legacy decides whether the tracking fields (watermarks, stop, pnl) follow the TM.
+        tracked = self._tracked_fields(marked, price)
+        watch.position.update({key: tracked.pop(key) for key in HELD_FIELDS})
         if self.config.position_monitor.sync_with_legacy:
-            watch.position.update(self._tracked_fields(marked, price))
+            watch.position.update(tracked)
         should_exit, reason = marked.should_exit(price)
         if not should_exit:
             return None
@@ -306,6 +313,19 @@ class PositionMonitor:
         if reason is None:
             return None
         return self._exit(symbol, watch, price, reason, "legacy")
+
+    def _refresh_from_mapping(self, symbol: str, watch: _Watch) -> None:
+        """Take what the mapping holds now (size, entry, side); a new cycle there starts a fresh copy.
+
+        The monitor's own trailing state (watermarks, stop) is kept while the position is the same one.
+        """
+        assert self._legacy_positions is not None
+        current = self._legacy_copy(symbol, self._legacy_positions[symbol])
+        cycle = ("entry_time", "timestamp")
+        if any(current.get(key) != watch.position.get(key) for key in cycle if key in current):
+            watch.position = current
+            return
+        watch.position.update({key: current[key] for key in HELD_FIELDS if key in current})
 
     def _in_legacy_positions(self, symbol: str) -> bool:
         return self._legacy_positions is not None and symbol in self._legacy_positions

@@ -26,7 +26,7 @@ from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.trades import Position, Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, significant_digits
 from tradeledger.domain.positions import ZERO
 from tradeledger.domain.positions import Position as LedgerPosition
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
@@ -53,6 +53,8 @@ def as_price(value: PriceInput, name: str = "price") -> Decimal:
     price = value if type(value) is Decimal else to_decimal(value, name)
     if not price.is_finite() or price <= 0:
         raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
+    if significant_digits(price) > MAX_DIGITS:  # the ledger keeps 28 digits: refuse, never round
+        raise InvalidArgument(f"{name}: has more than {MAX_DIGITS} significant digits (got {value!r})")
     return price
 
 
@@ -367,7 +369,12 @@ class TradeManager:
         dashboard reading it is at most `state_write_interval_s` behind (and current after close()).
         """
         if self._state_dirty and self._monotonic() - self._last_state_write >= self._state_interval:
-            self.save_state()
+            try:
+                self.save_state()
+            except OSError as error:
+                # The fill is in the log already; raising here would make the caller retry it. The
+                # file stays pending (written again at the next trade, tick or close) and is logged.
+                logger.error("trade_manager_state.json not written (%s); the ledger has every trade", error)  # noqa: TRY400
 
     def close(self) -> None:
         """Flush marks and levels and a pending state file. The ledger stays open: it belongs to the caller."""

@@ -379,6 +379,10 @@ class Position:
                 raise InvalidArgument(f"position {data.get('symbol')!r}: {name} must be an ISO time (got {value!r})")
             return _utc(datetime.fromisoformat(value))
 
+        trailing = optional("trailing_stop_pct")
+        if trailing is not None and not 0 <= trailing < 1:
+            msg = f"position {data.get('symbol')!r}: trailing_stop_pct is a fraction, e.g. 0.008 (got {trailing})"
+            raise InvalidArgument(msg)
         return cls(
             symbol=str(data["symbol"]),
             side=str(side),
@@ -393,6 +397,6 @@ class Position:
             lowest_price=optional("lowest_price"),
             stop_loss_price=optional("stop_loss_price"),
             take_profit_price=optional("take_profit_price"),
-            trailing_stop_pct=optional("trailing_stop_pct"),
+            trailing_stop_pct=trailing,
             metadata=dict(data.get("metadata") or {}),
         )

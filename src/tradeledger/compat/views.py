@@ -6,6 +6,7 @@ Any write raises ReadOnlyView with the call that records a fill instead.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
@@ -25,6 +26,17 @@ class ReadOnlyDict(dict[str, Any]):
         raise ReadOnlyView(f"this position entry is a read-only view of the ledger; {self._advice}")
 
     __setitem__ = __delitem__ = _refuse
+
+    # A copy is the caller's own plain dict (copying reads; it must not look like a write).
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> dict[str, Any]:
+        return copy.deepcopy(dict(self), memo)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)
+
     pop = popitem = clear = update = setdefault = __ior__ = _refuse
 
 
@@ -47,6 +59,15 @@ class ReadOnlyPositions(Mapping[str, ReadOnlyDict]):
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._compute()
+
+    def __copy__(self) -> dict[str, dict[str, Any]]:
+        return {symbol: dict(entry) for symbol, entry in self._compute().items()}
+
+    def __deepcopy__(self, memo: dict[int, object]) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self.__copy__(), memo)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, dict[str, Any]]]]:
+        return dict, (self.__copy__(),)
 
     def snapshot(self) -> dict[str, ReadOnlyDict]:
         """Every entry as of one read of the ledger."""
