@@ -174,6 +174,18 @@ def test_validate_consistency_checks_after_every_append(open_bot_ledger: Callabl
     assert unchecked.context.consistency_checks == 0
 
 
+def test_validate_consistency_also_follows_wallet_appends_that_bypass_the_trade_manager(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    bot = build(open_bot_ledger, clock, {"paper_wallet": {"sync_with_trade_manager": False}})
+    assert bot.paper_wallet is not None
+
+    bot.paper_wallet.open(BTC, "buy", "0.01", "50000")
+
+    assert bot.context.consistency_checks == 1
+    assert bot.context.inconsistencies == []
+
+
 def test_validate_consistency_reports_a_mismatch_in_the_log_with_the_legacy_wording(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:

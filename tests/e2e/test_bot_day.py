@@ -124,7 +124,9 @@ def bot_day(session: Session, *, restart: bool) -> None:
     tick(session, BTC="51000", ETH="2950")
     tick(session, ETH="2990")
     check_views_agree(session.bot)
-    tick(session, BTC="50400")  # below the trailing stop of the BTC long: the monitor exits it
+    # 50900 is below the stop the long ratcheted to before the restart (51500 x 0.99 = 50985) but
+    # above any stop rebuilt from scratch after it (51000 x 0.99 = 50490): only kept stops exit here.
+    tick(session, BTC="50900")
     assert [(symbol, reason) for symbol, _, reason in session.bot.exits] == [(BTC, "stop_loss")]
     check_views_agree(session.bot)
     session.later()
@@ -180,12 +182,12 @@ def test_a_bot_day_keeps_every_view_in_step_and_ends_with_the_expected_books(
     eth_short, btc_long, eth_long = state["closed"]
     assert eth_short[4] == Decimal(200)  # (3000 - 2900) x 2
     assert eth_long[4] == Decimal(100)  # (3000 - 2900) x 1
-    # BTC: 0.05 closed at 52000 and 0.1 at the monitor's 50400 against an average of 50333.33…
-    assert btc_long[4].quantize(Decimal("0.00000001")) == Decimal("90.00000000")
+    # BTC: 0.05 closed at 52000 and 0.1 at the monitor's 50900 against an average of 50333.33…
+    assert btc_long[4].quantize(Decimal("0.00000001")) == Decimal("140.00000000")
     assert state["totals"].fees == Decimal("72.41")  # 13 + 6.63 + 15.6 + 6.76 + 22.62 + 7.8
     # Cash: everything closed, so the wallet holds B0 + realized - fees, exactly.
     assert state["balance"] == Decimal(20000) + state["totals"].realized_pnl - Decimal("72.41")
-    assert state["balance"].quantize(Decimal("0.01")) == Decimal("20317.59")  # 20000 + 390 - 72.41
+    assert state["balance"].quantize(Decimal("0.01")) == Decimal("20367.59")  # 20000 + 440 - 72.41
     assert state["summary"]["total_trades"] == 7
     assert state["ctx"] == {}
 

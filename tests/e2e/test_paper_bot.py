@@ -77,6 +77,30 @@ def test_the_real_legacy_config_drives_the_bot(cli: Cli, tmp_path: Path) -> None
 
     assert summary["consistent"]
     assert summary["verify"]
+    # Its exit_strategy.trailing_stop_pct of 0.01 (the default is 0.008) is on every open position.
+    state = json.loads((tmp_path / "trade_manager_state.json").read_text(encoding="utf-8"))
+    assert state["positions"]
+    assert {position["trailing_stop_pct"] for position in state["positions"].values()} == {0.01}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "position_monitor: {sync_with_legacy: false}",
+        "position_monitor: {use_trade_manager: false}",
+        "trade_manager: {enabled: false}",
+        "trade_manager: {single_source_of_truth: false}",
+        "paper_wallet: {sync_with_trade_manager: false, auto_sync_on_trade: false}",
+    ],
+)
+def test_the_whole_series_runs_clean_with_each_switch_off(cli: Cli, tmp_path: Path, config: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(config + "\n", encoding="utf-8")
+
+    summary = cli.json("paper-bot", "--cycles", "240", "--config", str(path), "--state-dir", str(tmp_path / "logs"))
+
+    assert (summary["cycles"], summary["consistent"], summary["verify"]) == (240, True, True)
+    assert summary["warnings"] == []
 
 
 @pytest.mark.slow

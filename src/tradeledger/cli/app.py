@@ -396,14 +396,14 @@ def paper_bot(
         Path | None, typer.Option("--config", help="The bot's YAML config (e.g. crypto_bot/config.yaml).")
     ] = None,
     prices: Annotated[
-        Path | None, typer.Option("--prices", help="A time,symbol,price CSV. Default: the bundled recorded series.")
+        Path | None, typer.Option("--prices", help="A time,symbol,price CSV. Default: the bundled series.")
     ] = None,
     state_dir: Annotated[
         Path, typer.Option("--state-dir", help="Where the legacy read-model files are written.")
     ] = Path("crypto_bot/logs"),
     json_output: JsonOption = False,
 ) -> None:
-    """Paper-trade over a recorded price series through TradeManager, PaperWallet and PositionMonitor."""
+    """Paper-trade over a price series through TradeManager, PaperWallet and PositionMonitor."""
     settings = load_bot_config(config) if config is not None else None
     series = load_price_series(prices)
     with opened(ctx) as ledger:

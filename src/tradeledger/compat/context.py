@@ -127,6 +127,8 @@ class BotContext:
         self.use_trade_manager_as_source = use_trade_manager_as_source
         self._trade_manager: TradeManager | None = None
         self.trade_manager = trade_manager
+        if paper_wallet is not None and self.settings.trade_manager.validate_consistency:
+            paper_wallet.after_record(self._check_after_append)  # its own appends (not through the TM)
 
     @property
     def trade_manager(self) -> TradeManager | None:

@@ -1,4 +1,4 @@
-"""A paper-trading bot loop over a recorded price series (the seed's step 4, `start_bot_auto.py`).
+"""A paper-trading bot loop over a price series, bar by bar (the seed's step 4, `start_bot_auto.py`).
 
 Each cycle is one bar of the series: prices are marked on the TradeManager, the PositionMonitor
 checks every open position (its exits close through the paper wallet), then a small moving-average
@@ -41,7 +41,7 @@ class Bar:
 
 
 def bundled_price_series() -> Path:
-    """The recorded series shipped with tradeledger: BTC, ETH and SOL in USD, 240 one-minute bars."""
+    """The series shipped with tradeledger: BTC, ETH, SOL in USD, 240 one-minute bars (a fixed, seeded random walk)."""
     return Path(str(importlib.resources.files("tradeledger.compat") / "price_series.csv"))
 
 

@@ -142,6 +142,7 @@ class PaperWallet:
         self.trade_manager = trade_manager
         self.state_file = None if state_file is None else Path(state_file)
         self.auto_save = auto_save
+        self._after_command: list[Callable[[], object]] = []
         self._clock = clock
         self._initial = balance
         self._book = AccountBook(ledger, account, wallet_balance=balance)
@@ -519,9 +520,15 @@ class PaperWallet:
         else:
             self.ledger.record(trade.to_fill(self.account))
 
+    def after_record(self, hook: Callable[[], object]) -> None:
+        """Run `hook` after every fill this wallet appends itself (with a TradeManager, its own hooks run)."""
+        self._after_command.append(hook)
+
     def _save_after_command(self) -> None:
-        if self.trade_manager is None:  # with one, its after_record hook has saved already
+        if self.trade_manager is None:  # with one, its after_record hooks have run already
             self._save_if_auto()
+            for hook in list(self._after_command):
+                hook()
 
     def _save_if_auto(self) -> None:
         """Rewrite the state file when auto_save is on; a failed write is logged: the fill is in the log."""
