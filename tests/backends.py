@@ -36,6 +36,14 @@ _DROP_GUARD = {
     ),
 }
 
+_DROP_ADMIN_GUARD = {
+    "sqlite": ("DROP TRIGGER ledger_admin_log_no_update", "DROP TRIGGER ledger_admin_log_no_delete"),
+    "postgresql": (
+        "DROP TRIGGER ledger_admin_log_append_only ON ledger_admin_log",
+        "DROP TRIGGER ledger_admin_log_no_truncate ON ledger_admin_log",
+    ),
+}
+
 
 @dataclass
 class Backend:
@@ -61,6 +69,10 @@ class Backend:
         """Like `sql`, each row as a dict by column name."""
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(sa.text(statement), dict(params or {})).mappings()]
+
+    def drop_admin_guard(self) -> None:
+        for statement in _DROP_ADMIN_GUARD[self.name]:
+            self.sql(statement)
 
     def drop_append_only_guard(self) -> None:
         for statement in _DROP_GUARD[self.name]:

@@ -16,7 +16,7 @@ Rules (decided here, documented in README):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -24,6 +24,7 @@ from itertools import islice
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
 from tradeledger.application.ports import AppendBatch, LedgerStore
 from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, apply_fill
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -116,39 +117,87 @@ def copy_ledger(
     """Copy every event the target lacks, with its projection, in one target transaction; then verify the target.
 
     The target gets a projection snapshot at every multiple of `snapshot_every`, as appends would
-    have left, so its state as of a seq is as fast as the source's.
+    have left, so its state as of a seq is as fast as the source's. The admin log (audited rollbacks)
+    comes along, and the target's head ends where the source's is (a rollback moves it to a new epoch).
     """
-    copied = 0
     with source.snapshot() as snapshot, target.append_batch() as batch:
         source_head, target_head = snapshot.head(), batch.head()
         _starting_point(source_head, target_head, snapshot.event_at(target_head.seq) if target_head.seq > 0 else None)
-        start = target_head if target_head.seq else Checkpoint(source_head.epoch, 0, GENESIS_HASH)
-        last = start
-        stored = snapshot.read_events(after_seq=start.seq)
+        records, present = snapshot.admin_records(), batch.admin_records()
+        if present != records[: len(present)]:
+            raise InvalidArgument(
+                f"--to: the target's admin log ({len(present)} record(s)) is not a prefix of the source's "
+                f"({len(records)}); nothing was copied"
+            )
+        stored = snapshot.read_events(after_seq=target_head.seq)
         try:
-            events = _chain_checked(stored, start)
-            while chunk := list(islice(events, _chunk_size(last.seq, snapshot_every))):
-                tail = chunk[-1]
-                last = Checkpoint(tail.epoch, tail.seq, tail.hash)
-                _write_chunk(batch, chunk, last)
-                if last.seq % snapshot_every == 0:
-                    batch.save_snapshot(last)
-                copied += len(chunk)
-                if on_progress is not None:
-                    on_progress(copied)
+            copied, last = _write_log(batch, stored, target_head, source_head, on_progress, snapshot_every)
         finally:
             if isinstance(stored, Generator):
                 stored.close()  # a refusal stops the read: close its cursor before the snapshot ends
-        if (last.seq, last.hash) != (source_head.seq, source_head.hash):
-            raise StorageError(
-                f"the source's head (seq {source_head.seq} {source_head.hash}) is not its last event "
-                f"(seq {last.seq} {last.hash}); run verify on the source, nothing was copied"
-            )
+        batch.write_admin_records(records[len(present) :], source_head)
         marks = snapshot.load_marks()
     if marks.prices or marks.levels:
         target.save_marks(marks.prices.values(), marks.levels.values())
     report = Ledger(target, clock=_no_clock).verify()
     return CopyReport(already_there=target_head.seq, copied=copied, head=last, verify=report)
+
+
+def import_log(
+    head: Checkpoint,
+    events: Iterable[StoredEvent],
+    records: Sequence[AdminRecord],
+    target: LedgerStore,
+    *,
+    on_progress: Progress | None = None,
+    snapshot_every: int = SNAPSHOT_EVERY,
+) -> CopyReport:
+    """Write an exported log (events as they were, with their hashes, and its admin log) into an EMPTY ledger.
+
+    Every event is checked on the way (seq, links, its own hash) and the result must end at `head`;
+    anything else is refused and nothing is written. The target is verified from scratch at the end.
+    """
+    with target.append_batch() as batch:
+        start = batch.head()
+        if start.seq != 0 or batch.admin_records():
+            raise InvalidArgument(
+                f"import of an export needs an empty ledger; this one holds {start.seq} events "
+                f"(head {start.hash}); nothing was imported"
+            )
+        copied, last = _write_log(batch, iter(events), start, head, on_progress, snapshot_every)
+        batch.write_admin_records(list(records), head)
+    report = Ledger(target, clock=_no_clock).verify()
+    return CopyReport(already_there=0, copied=copied, head=last, verify=report)
+
+
+def _write_log(
+    batch: AppendBatch,
+    stored: Iterator[StoredEvent],
+    target_head: Checkpoint,
+    source_head: Checkpoint,
+    on_progress: Progress | None,
+    snapshot_every: int,
+) -> tuple[int, Checkpoint]:
+    """Write the source's events after the target's head in chunks (snapshots at multiples); check the end."""
+    copied = 0
+    start = target_head if target_head.seq else Checkpoint(1, 0, GENESIS_HASH)
+    last = start
+    events = _chain_checked(stored, start)
+    while chunk := list(islice(events, _chunk_size(last.seq, snapshot_every))):
+        tail = chunk[-1]
+        last = Checkpoint(tail.epoch, tail.seq, tail.hash)
+        _write_chunk(batch, chunk, last)
+        if last.seq % snapshot_every == 0:
+            batch.save_snapshot(last)
+        copied += len(chunk)
+        if on_progress is not None:
+            on_progress(copied)
+    if (last.seq, last.hash) != (source_head.seq, source_head.hash):
+        raise StorageError(
+            f"the source's head (seq {source_head.seq} {source_head.hash}) is not its last event "
+            f"(seq {last.seq} {last.hash}); run verify on the source, nothing was copied"
+        )
+    return copied, last
 
 
 def events_to_copy(source: LedgerStore, target: LedgerStore) -> int:

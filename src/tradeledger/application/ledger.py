@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
 from pydantic import ValidationError
 
 from tradeledger.application.ports import LedgerStore, ProjectionWriter
-from tradeledger.application.verification import Problem, VerifyReport, check_chain, check_projection, check_snapshot
+from tradeledger.application.verification import (
+    EpochWalk,
+    Problem,
+    VerifyReport,
+    check_admin,
+    check_chain,
+    check_projection,
+    check_snapshot,
+)
+from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Fill, time_text
 from tradeledger.domain.fold import ExecutionRow, Fold
@@ -61,6 +71,25 @@ def _recorded(events: Iterable[StoredEvent]) -> list[RecordedFill]:
         except (ValidationError, ValueError) as error:
             raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
     return fills
+
+
+def _label(name: str, value: str) -> str:
+    """A reason or actor of an audited operation: printable text, not blank (the audit trail names it)."""
+    if not value.strip() or not value.isprintable():
+        raise InvalidArgument(f"{name}: must be printable, non-blank text (got {value!r})")
+    return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackReport:
+    """What a rollback did (or, dry, would do): the heads, the removed fills, the record, the state after."""
+
+    dry_run: bool
+    head_before: Checkpoint
+    head_after: Checkpoint
+    removed: tuple[RecordedFill, ...]
+    record: AdminRecord | None
+    state: LedgerState
 
 
 class Ledger:
@@ -235,35 +264,125 @@ class Ledger:
 
     def rebuild(self) -> Checkpoint:
         """Rebuild the stored projection and its snapshots from the log; the result equals incremental updates."""
+        return self._store.rebuild_projection(self._rebuild_fold)
+
+    def _rebuild_fold(self, chunks: Iterator[Sequence[ExecutionRow]], writer: ProjectionWriter) -> PositionBook:
+        """Fold the log's rows for a rebuild: closed cycles written as they come, a snapshot at each multiple."""
         every = self._snapshot_every
+        replay = Fold()
+        for chunk in chunks:
+            begin = 0
+            while begin < len(chunk):
+                # Up to the next multiple of `every` (seq is gapless), where a snapshot is taken.
+                end = begin + (every - chunk[begin][0] % every) % every + 1
+                replay.apply_rows(chunk[begin:end])
+                begin = end
+                if replay.closed:  # written as they come, so a long log's cycles never pile up in memory
+                    writer.write_closed(replay.closed)
+                    replay.closed.clear()
+                if replay.last_seq % every == 0:
+                    writer.write_snapshot(replay.last_seq, replay.positions())
+        return replay.book()
 
-        def fold(chunks: Iterator[Sequence[ExecutionRow]], writer: ProjectionWriter) -> PositionBook:
-            replay = Fold()
-            for chunk in chunks:
-                begin = 0
-                while begin < len(chunk):
-                    # Up to the next multiple of `every` (seq is gapless), where a snapshot is taken.
-                    end = begin + (every - chunk[begin][0] % every) % every + 1
-                    replay.apply_rows(chunk[begin:end])
-                    begin = end
-                    if replay.closed:  # written as they come, so a long log's cycles never pile up in memory
-                        writer.write_closed(replay.closed)
-                        replay.closed.clear()
-                    if replay.last_seq % every == 0:
-                        writer.write_snapshot(replay.last_seq, replay.positions())
-            return replay.book()
+    # --- rollback --------------------------------------------------------------------------------
 
-        return self._store.rebuild_projection(fold)
+    def rollback(
+        self,
+        *,
+        reason: str,
+        actor: str,
+        to_seq: int | None = None,
+        to_time: datetime | None = None,
+        dry_run: bool = False,
+    ) -> RollbackReport:
+        """Remove the log's tail after `to_seq` (or after the last event recorded by `to_time`), audited.
+
+        The admin log gets a hash-chained record of who, when, why, the heads before and after and
+        every removed event whole; the log continues at `to_seq + 1` in a new epoch; positions,
+        closed cycles, snapshots and the risk levels of removed cycles are rewound in the same
+        transaction. `dry_run` only reports what would go. Refused (InvalidArgument) without a
+        reason or an actor, or when there is nothing after the target.
+        """
+        reason_text = _label("reason", reason)
+        actor_text = _label("actor", actor)
+        target = self._rollback_target(to_seq, to_time)
+        with self._store.snapshot() as snapshot:
+            head = snapshot.head()
+            removed = snapshot.events_after(target)
+        if not removed:
+            raise InvalidArgument(f"rollback: nothing after seq {target}; the log ends at seq {head.seq}")
+        if dry_run:
+            state = self.replay(until_seq=target)
+            after = Checkpoint(head.epoch + 1, state.seq, state.hash)
+            return RollbackReport(
+                dry_run=True,
+                head_before=head,
+                head_after=after,
+                removed=tuple(_recorded(removed)),
+                record=None,
+                state=state,
+            )
+        at = time_text(self._clock())
+
+        def seal(before: Checkpoint, to: Checkpoint, tail: list[StoredEvent], last: AdminRecord | None) -> AdminRecord:
+            return AdminRecord.rollback(
+                record_id=1 if last is None else last.id + 1,
+                at=at,
+                actor=actor_text,
+                reason=reason_text,
+                head=before,
+                to=to,
+                removed=tail,
+                prev_hash=GENESIS_HASH if last is None else last.hash,
+            )
+
+        record = self._store.roll_back(target, seal, self._rebuild_fold)
+        gone = tuple(_recorded(record.removed_events()))
+        before = Checkpoint(record.from_epoch, record.from_seq, record.from_hash)
+        return RollbackReport(
+            dry_run=False,
+            head_before=before,
+            head_after=record.head_after,
+            removed=gone,
+            record=record,
+            state=self.state(),
+        )
+
+    def _rollback_target(self, to_seq: int | None, to_time: datetime | None) -> int:
+        if (to_seq is None) == (to_time is None):
+            raise InvalidArgument("rollback: give exactly one of to_seq and to_time")
+        if to_seq is not None:
+            if to_seq < 0:
+                raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
+            return to_seq
+        assert to_time is not None
+        if to_time.tzinfo is None:
+            raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
+        cutoff = time_text(to_time)
+        with self._store.snapshot() as snapshot:
+            for event in snapshot.read_events():
+                if event.recorded_at > cutoff:
+                    return event.seq - 1
+            return snapshot.head().seq
+
+    def admin_log(self) -> tuple[AdminRecord, ...]:
+        """Every audited operation on the log (rollbacks), oldest first."""
+        with self._store.snapshot() as snapshot:
+            return tuple(snapshot.admin_records())
 
     def verify(self) -> VerifyReport:
-        """Check the hash chain, the gapless seq, the stored projection and its snapshots against a fresh replay."""
+        """Check the hash chain, the gapless seq, the admin log and epochs, the stored projection and its
+        snapshots against a fresh replay."""
         book = PositionBook()
         with self._store.snapshot() as snapshot:
             head = snapshot.head()
+            records = snapshot.admin_records()
             pending = snapshot.snapshot_seqs()
             snapshot_problems: list[Problem] = []
+            epochs = EpochWalk()
 
             def check_snapshots(event: StoredEvent) -> None:
+                epochs.see(event)
                 while pending and pending[0] <= event.seq:
                     seq = pending.pop(0)
                     stored = snapshot.load_snapshot(until_seq=seq)
@@ -271,6 +390,7 @@ class Ledger:
                         snapshot_problems.extend(check_snapshot(seq, stored.epoch, stored.positions, event, book))
 
             count, problems = check_chain(snapshot.read_events(), head, book, after=check_snapshots)
+            problems += check_admin(records, epochs, head)
             if not problems:
                 replayed = LedgerState.from_book(book, head)
                 problems = check_projection(snapshot.load_state(), replayed)
@@ -279,7 +399,7 @@ class Ledger:
                 ]
         problems += snapshot_problems
         problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
-        return VerifyReport(events=count, head=head, problems=tuple(problems))
+        return VerifyReport(events=count, head=head, problems=tuple(problems), rollbacks=tuple(records))
 
     def close(self) -> None:
         """Release the database connections."""

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Execution, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
@@ -32,6 +33,12 @@ class AppendBatch(Protocol):
         head: Checkpoint,
     ) -> None:
         """Write events, projection rows and the new head and checkpoint, all or nothing."""
+
+    def admin_records(self) -> list[AdminRecord]:
+        """The admin log as this transaction sees it, oldest first."""
+
+    def write_admin_records(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
+        """Append admin records exactly as given (a copy or an import), then set the head and checkpoint to `head`."""
 
     def save_snapshot(self, at: Checkpoint) -> None:
         """Copy the projection, as just written for the event at `at`, into a snapshot (a replay cache)."""
@@ -72,6 +79,12 @@ class LedgerSnapshot(Protocol):
         self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
     ) -> Iterator[StoredEvent]:
         """Every event after `after_seq` in seq order, optionally for one symbol and/or account."""
+
+    def admin_records(self) -> list[AdminRecord]:
+        """The admin log (audited rollbacks), oldest first."""
+
+    def events_after(self, seq: int) -> list[StoredEvent]:
+        """The events after `seq`, in seq order (the tail a rollback to `seq` removes)."""
 
     def read_executions(self, *, until_seq: int | None = None, until_time: str | None = None) -> Iterator[Execution]:
         """The accounting part of each event in seq order, up to a seq and/or an occurred_at."""
@@ -115,6 +128,17 @@ class LedgerStore(Protocol):
 
         `fold` writes closed cycles and snapshots through the writer as it goes; the positions of the book it
         returns (and any closed cycles still in it) are written last.
+        """
+
+    def roll_back(
+        self,
+        to_seq: int,
+        seal: Callable[[Checkpoint, Checkpoint, list[StoredEvent], AdminRecord | None], AdminRecord],
+        fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook],
+    ) -> AdminRecord:
+        """In one write transaction (head locked): `seal(head, event at to_seq, tail, last record)` gives the
+        record, which is written first; then the tail is deleted, the head moves to the record's new
+        epoch at `to_seq`, risk levels of removed cycles go, and the projection is rebuilt with `fold`.
         """
 
     def drop_snapshots_after(self, seq: int) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from tradeledger.domain.admin import ROLLBACK, AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
@@ -30,6 +31,7 @@ class VerifyReport:
     events: int
     head: Checkpoint
     problems: tuple[Problem, ...]
+    rollbacks: tuple[AdminRecord, ...] = ()  # the admin log's audited rollbacks, oldest first
 
     @property
     def ok(self) -> bool:
@@ -134,7 +136,8 @@ def check_chain(
             break
     if truncated:
         return count, problems
-    if previous is not None and (previous.epoch, previous.seq, previous.hash) != (head.epoch, head.seq, head.hash):
+    # The head's epoch is checked with the admin log (check_admin): a rollback moves it past the last event's.
+    if previous is not None and (previous.seq, previous.hash) != (head.seq, head.hash):
         detail = (
             f"the head says epoch {head.epoch} seq {head.seq} {head.hash}, "
             f"the log ends at epoch {previous.epoch} seq {previous.seq} {previous.hash}"
@@ -205,3 +208,84 @@ def check_snapshot(
         for key in sorted(stored.keys() | replayed.keys())
         if stored.get(key) != replayed.get(key)
     ][:MAX_PROBLEMS]
+
+
+@dataclass(slots=True)
+class EpochWalk:
+    """Where the live log changes epoch, collected while verify walks it: (seq, epoch before, epoch, hash before)."""
+
+    boundaries: list[tuple[int, int, int, str]] = field(default_factory=list)
+    last: StoredEvent | None = None
+
+    def see(self, event: StoredEvent) -> None:
+        epoch_before, hash_before = (1, GENESIS_HASH) if self.last is None else (self.last.epoch, self.last.hash)
+        if event.epoch != epoch_before:
+            self.boundaries.append((event.seq, epoch_before, event.epoch, hash_before))
+        self.last = event
+
+
+def _record_problems(record: AdminRecord, previous: AdminRecord | None) -> list[Problem]:
+    """What is wrong with one admin record given the one before it (its chain, its epochs, its removed events)."""
+    name = f"admin record {record.id}"
+    at = record.to_seq + 1
+    problems: list[Problem] = []
+    expected_id, expected_prev = (1, GENESIS_HASH) if previous is None else (previous.id + 1, previous.hash)
+    if record.id != expected_id or record.prev_hash != expected_prev or record.computed_hash() != record.hash:
+        problems.append(Problem(at, "admin", f"{name}: the admin log's hash chain does not hold there"))
+    from_epoch = 1 if previous is None else previous.to_epoch
+    if record.action != ROLLBACK or record.from_epoch != from_epoch or record.to_epoch != record.from_epoch + 1:
+        detail = (
+            f"{name}: a {record.action} from epoch {record.from_epoch} to {record.to_epoch}, expected from {from_epoch}"
+        )
+        problems.append(Problem(at, "admin", detail))
+    try:
+        removed = record.removed_events()
+    except (ValueError, TypeError) as error:
+        return [*problems, Problem(at, "admin", f"{name}: its removed events cannot be read ({error})")]
+    link, seq = record.to_hash, record.to_seq
+    for event in removed:
+        seq += 1
+        if event.seq != seq or event.prev_hash != link or _computed_hash(event) != event.hash:
+            problems.append(Problem(at, "admin", f"{name}: removed event seq {event.seq} does not chain"))
+            break
+        link = event.hash
+    if (seq, link) != (record.from_seq, record.from_hash):
+        detail = (
+            f"{name}: the removed events end at seq {seq} {link}, the head was seq {record.from_seq} {record.from_hash}"
+        )
+        problems.append(Problem(at, "admin", detail))
+    return problems
+
+
+def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint) -> list[Problem]:
+    """The admin log chains; every epoch change in the log is a recorded rollback; the head's epoch is right."""
+    problems: list[Problem] = []
+    previous: AdminRecord | None = None
+    for record in records:
+        problems += _record_problems(record, previous)
+        previous = record
+    last_record = previous
+    by_epoch = {record.to_epoch: record for record in records}
+    for seq, _epoch_before, epoch, hash_before in walk.boundaries:
+        opening = by_epoch.get(epoch)
+        if opening is None or (opening.to_seq, opening.to_hash) != (seq - 1, hash_before):
+            detail = f"epoch {epoch} starts at seq {seq} without a recorded rollback to seq {seq - 1}"
+            problems.append(Problem(seq, "admin", detail))
+    last_epoch = 1 if walk.last is None else walk.last.epoch
+    expected = max(last_epoch, 1 if last_record is None else last_record.to_epoch)
+    if head.epoch != expected:
+        problems.append(
+            Problem(head.seq or 1, "head", f"the head says epoch {head.epoch}, the log and admin log {expected}")
+        )
+    if (
+        previous is not None
+        and previous.to_epoch > last_epoch
+        and (head.seq, head.hash)
+        != (
+            previous.to_seq,
+            previous.to_hash,
+        )
+    ):
+        detail = f"the last rollback left the head at seq {previous.to_seq}, the head says seq {head.seq}"
+        problems.append(Problem(head.seq or 1, "head", detail))
+    return problems

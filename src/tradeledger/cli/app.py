@@ -19,14 +19,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from tradeledger.application.copying import copy_ledger, events_to_copy
+from tradeledger.application.exporting import is_export
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger, open_store
+from tradeledger.cli import admin as admin_commands
 from tradeledger.cli import demo as demo_session
+from tradeledger.cli import report as report_commands
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
     dumps,
     print_history,
+    print_rollbacks,
     print_state,
     recorded_json,
     state_json,
@@ -179,11 +183,25 @@ def import_fills(
     ],
     json_output: JsonOption = False,
 ) -> None:
-    """Import fills from an NDJSON file: all validated first, then appended in one transaction."""
+    """Import fills from an NDJSON file (validated first, appended in one transaction), or an export into
+    an empty ledger (event for event, hashes kept, then verified)."""
     try:
         lines = split_lines(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
         raise InvalidFill(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    if lines and is_export(lines[0]):
+        summary = admin_commands.import_export(ctx.obj, lines)
+        if json_output:
+            emit(summary)
+        else:
+            out().print(
+                f"imported the export {escape(str(file))}: {summary['appended']} events and "
+                f"{summary['rollbacks']} rollback record(s), head seq {summary['seq']} {summary['hash']}; "
+                f"verify {'ok' if summary['verify'] else 'FAILED'}"
+            )
+        if not summary["verify"]:
+            raise typer.Exit(EXIT_VERIFY_FAILED)
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -275,9 +293,14 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if json_output:
         emit(verify_json(report))
     elif report.ok:
-        out().print(f"verify: ok — {report.events} events, head seq {report.head.seq}, hash {report.head.hash}")
+        out().print(
+            f"verify: ok — {report.events} events, head epoch {report.head.epoch} seq {report.head.seq}, "
+            f"hash {report.head.hash}; {len(report.rollbacks)} audited rollback(s)"
+        )
+        print_rollbacks(out(), report.rollbacks)
     else:
         print_problems(report)
+        print_rollbacks(err(), report.rollbacks)
     if not report.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
@@ -446,6 +469,14 @@ def print_cycle(done: CycleReport) -> None:
         out().print(f"    {action}", highlight=False, markup=False)
     for warning in done.warnings:
         err().print(Text.assemble(("warning:", "yellow"), f" {warning}"))
+
+
+app.command("report")(report_commands.report)
+
+
+app.command("rollback")(reports_errors(admin_commands.rollback))
+app.command("restore")(reports_errors(admin_commands.restore))
+app.command("export")(reports_errors(admin_commands.export))
 
 
 def main(argv: list[str] | None = None) -> int:

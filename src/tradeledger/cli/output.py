@@ -13,9 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.domain.positions import ClosedPosition, Position, Totals
-from tradeledger.domain.records import LedgerState, RecordedFill
+from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
 
 DISPLAY_QUANTUM = Decimal("0.00000001")
 MONEY_QUANTUM = Decimal("0.01")
@@ -102,10 +103,55 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "events": report.events,
-        "head": {"epoch": report.head.epoch, "seq": report.head.seq, "hash": report.head.hash},
+        "head": checkpoint_json(report.head),
         "first_bad_seq": report.first_bad_seq,
         "problems": [{"seq": p.seq, "check": p.check, "detail": p.detail} for p in report.problems],
+        "rollbacks": [admin_json(record) for record in report.rollbacks],
     }
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {"epoch": checkpoint.epoch, "seq": checkpoint.seq, "hash": checkpoint.hash}
+
+
+def admin_json(record: AdminRecord) -> dict[str, Any]:
+    """An admin record for people and scripts: the removed events by seq, fill id and hash."""
+    removed = record.removed_events()
+    return {
+        "id": record.id,
+        "action": record.action,
+        "at": record.at,
+        "actor": record.actor,
+        "reason": record.reason,
+        "from": {"epoch": record.from_epoch, "seq": record.from_seq, "hash": record.from_hash},
+        "to": checkpoint_json(record.head_after),
+        "removed": [
+            {
+                "seq": e.seq,
+                "epoch": e.epoch,
+                "fill_id": e.fill_id,
+                "account": e.account,
+                "exchange": e.exchange,
+                "symbol": e.symbol,
+                "hash": e.hash,
+            }
+            for e in removed
+        ],
+        "hash": record.hash,
+    }
+
+
+def print_rollbacks(console: Console, records: tuple[AdminRecord, ...]) -> None:
+    """The admin log as verify and rollback show it: one line per audited rollback."""
+    for record in records:
+        console.print(
+            f"  rollback #{record.id} at {record.at} by {record.actor}: seq {record.from_seq} (epoch "
+            f"{record.from_epoch}) -> seq {record.to_seq} (epoch {record.to_epoch}), "
+            f"{record.from_seq - record.to_seq} event(s) removed; reason: {record.reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def dumps(value: object) -> str:

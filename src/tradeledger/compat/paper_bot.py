@@ -143,7 +143,8 @@ class PaperTradingLoop:
     def next_index(self) -> int:
         """The first bar after the last one this ledger saw (its newest price mark or fill)."""
         seen = [mark.marked_at for mark in self.ledger.marks().prices.values()]
-        seen += [fill.fill.occurred_at for fill in self.ledger.history()[-1:]]
+        last_seq = self.ledger.head.seq
+        seen += [fill.fill.occurred_at for fill in self.ledger.history(after_seq=max(last_seq - 1, 0))]
         if not seen:
             return 0
         last = max(seen)

@@ -151,3 +151,25 @@ position_snapshots = sa.Table(
     sa.Column("closed_realized_pnl", Amount, nullable=False),
     sa.Column("closed_fees", Amount, nullable=False),
 )
+
+# Audited operations on the log (revision 0004): a rollback's who/when/why, the heads before and
+# after, and the removed events whole. Hash-chained like the log; append-only (triggers). A DELETE
+# of an event is allowed by the trigger only when a rollback record here covers it.
+admin_log = sa.Table(
+    "ledger_admin_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("from_epoch", sa.Integer, nullable=False),
+    sa.Column("from_seq", Seq, nullable=False),
+    sa.Column("from_hash", Hash, nullable=False),
+    sa.Column("to_epoch", sa.Integer, nullable=False),
+    sa.Column("to_seq", Seq, nullable=False),
+    sa.Column("to_hash", Hash, nullable=False),
+    sa.Column("removed", sa.Text, nullable=False),
+    sa.Column("prev_hash", Hash, nullable=False),
+    sa.Column("hash", Hash, nullable=False),
+)

@@ -17,6 +17,8 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeledger.application.ports import ProjectionWriter
+from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Side, decimal_text, time_text
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import (
@@ -36,6 +38,7 @@ from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared
 from tradeledger.storage.schema import (
     POSITIONS_PROJECTION,
+    admin_log,
     checkpoints,
     closed_positions,
     events,
@@ -325,6 +328,16 @@ class SqlAppendBatch:
     def save_snapshot(self, at: Checkpoint) -> None:
         self._connection.execute(_TAKE_SNAPSHOT, {"s_seq": at.seq, "s_epoch": at.epoch})
 
+    def admin_records(self) -> list[AdminRecord]:
+        return SqlSnapshot(self._connection).admin_records()
+
+    def write_admin_records(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
+        if records:
+            self._connection.execute(admin_log.insert(), [record.as_dict() for record in records])
+        values = {"epoch": head.epoch, "seq": head.seq, "hash": head.hash}
+        _P_MOVE_HEAD.run(self._connection, values)
+        _P_MOVE_CHECKPOINT.run(self._connection, values)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSnapshot:
@@ -444,6 +457,13 @@ class SqlSnapshot:
         ) as result:
             yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
 
+    def admin_records(self) -> list[AdminRecord]:
+        rows = self._connection.execute(sa.select(*admin_log.c).order_by(admin_log.c.id))
+        return [AdminRecord(*row) for row in rows]
+
+    def events_after(self, seq: int) -> list[StoredEvent]:
+        return list(self.read_events(after_seq=seq))
+
     def snapshot_seqs(self) -> list[int]:
         query = sa.select(position_snapshots.c.seq).distinct().order_by(position_snapshots.c.seq)
         return list(self._connection.execute(query).scalars())
@@ -469,6 +489,26 @@ class SqlSnapshot:
             totals[(row.account, row.symbol)] = lifetime(_closed_totals(row), position)
         closed = [_closed(row) for row in self._connection.execute(sa.select(*closed_positions.c))]
         return LedgerState.assemble(self.checkpoint(), open_positions, closed, totals)
+
+
+def _rebuild(
+    connection: sa.Connection,
+    current: Checkpoint,
+    fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook],
+) -> None:
+    """Rewrite positions, closed cycles and snapshots from the log up to `current`, and the checkpoint."""
+    connection.execute(positions.delete())
+    connection.execute(closed_positions.delete())
+    connection.execute(position_snapshots.delete())
+    query = _execution_rows_query(0, current.seq, None)
+    with connection.execute(query, execution_options={"yield_per": _READ_CHUNK}) as result:
+        chunks = cast("Iterator[Sequence[ExecutionRow]]", result.partitions())
+        book = fold(chunks, _RebuildWriter(connection))
+    rows = [_position_row(key, book.open.get(key), totals) for key, totals in book.closed_totals.items()]
+    if rows:
+        connection.execute(positions.insert(), rows)
+    _P_INSERT_CLOSED.run_many(connection, [_closed_row(item) for item in book.closed])
+    connection.execute(_MOVE_CHECKPOINT, {"epoch": current.epoch, "seq": current.seq, "hash": current.hash})
 
 
 class SqlLedgerStore:
@@ -510,19 +550,34 @@ class SqlLedgerStore:
     ) -> Checkpoint:
         with translated_errors(), self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
             current = SqlAppendBatch(connection).head()
-            connection.execute(positions.delete())
-            connection.execute(closed_positions.delete())
-            connection.execute(position_snapshots.delete())
-            query = _execution_rows_query(0, current.seq, None)
-            with connection.execute(query, execution_options={"yield_per": _READ_CHUNK}) as result:
-                chunks = cast("Iterator[Sequence[ExecutionRow]]", result.partitions())
-                book = fold(chunks, _RebuildWriter(connection))
-            rows = [_position_row(key, book.open.get(key), totals) for key, totals in book.closed_totals.items()]
-            if rows:
-                connection.execute(positions.insert(), rows)
-            _P_INSERT_CLOSED.run_many(connection, [_closed_row(item) for item in book.closed])
-            connection.execute(_MOVE_CHECKPOINT, {"epoch": current.epoch, "seq": current.seq, "hash": current.hash})
+            _rebuild(connection, current, fold)
         return current
+
+    def roll_back(
+        self,
+        to_seq: int,
+        seal: Callable[[Checkpoint, Checkpoint, list[StoredEvent], AdminRecord | None], AdminRecord],
+        fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook],
+    ) -> AdminRecord:
+        """One write transaction: the sealed record first, then the tail deleted, the head moved, all rebuilt."""
+        with translated_errors(), self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
+            before = SqlAppendBatch(connection).head()  # locks the head: no append runs meanwhile
+            snapshot = SqlSnapshot(connection)
+            to_event = snapshot.event_at(to_seq) if to_seq else None
+            to = (
+                Checkpoint(before.epoch, 0, GENESIS_HASH)
+                if to_event is None
+                else Checkpoint(to_event.epoch, to_event.seq, to_event.hash)
+            )
+            records = snapshot.admin_records()
+            record = seal(before, to, snapshot.events_after(to_seq), records[-1] if records else None)
+            connection.execute(admin_log.insert(), record.as_dict())
+            connection.execute(events.delete().where(events.c.seq > to_seq))
+            connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
+            after = record.head_after
+            connection.execute(head.update().values(epoch=after.epoch, seq=after.seq, hash=after.hash))
+            _rebuild(connection, after, fold)
+        return record
 
     def drop_snapshots_after(self, seq: int) -> int:
         with translated_errors(), self._engine.connect().execution_options(**WRITE) as connection, connection.begin():

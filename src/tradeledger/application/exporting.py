@@ -1,0 +1,143 @@
+"""Export the log as NDJSON with its hashes, and read such an export back (for `import` into an empty ledger).
+
+The format, one JSON object per line:
+
+    {"type": "header", "format": "tradeledger-export", "version": 1, "head": {"epoch", "seq", "hash"},
+     "events": N, "rollbacks": M}
+    {"type": "event", <every column of ledger_events: seq, epoch, recorded_at, fill_id, ..., prev_hash, hash>}
+    ...                                   (N lines, in seq order)
+    {"type": "rollback", <every column of ledger_admin_log: id, action, at, ..., removed, prev_hash, hash>}
+    ...                                   (M lines, in id order)
+
+Values are exactly as stored (amounts and times as their canonical text), so an auditor can
+recompute every hash from the file alone (domain/chain.py and domain/admin.py say how).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tradeledger.application.ports import LedgerStore
+from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.errors import InvalidArgument
+
+FORMAT = "tradeledger-export"
+VERSION = 1
+EVENT_FIELDS = tuple(field.name for field in fields(StoredEvent))
+ADMIN_FIELDS = tuple(field.name for field in fields(AdminRecord))
+_INTEGERS = {"seq", "epoch", "id", "from_epoch", "from_seq", "to_epoch", "to_seq"}
+_OPTIONAL = {"strategy", "order_id", "client_order_id", "metadata"}
+
+
+def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> Checkpoint:
+    """Write the header, every event and every admin record, read in one snapshot; returns the head."""
+    with store.snapshot() as snapshot:
+        head = snapshot.head()
+        records = snapshot.admin_records()
+        write(
+            {
+                "type": "header",
+                "format": FORMAT,
+                "version": VERSION,
+                "head": {"epoch": head.epoch, "seq": head.seq, "hash": head.hash},
+                "events": head.seq,
+                "rollbacks": len(records),
+            }
+        )
+        for event in snapshot.read_events():
+            write({"type": "event", **{name: getattr(event, name) for name in EVENT_FIELDS}})
+        for record in records:
+            write({"type": "rollback", **record.as_dict()})
+    return head
+
+
+def is_export(first_line: str) -> bool:
+    """Whether a file's first line is an export header (so `import` reads it as an export, not as fills)."""
+    try:
+        value = json.loads(first_line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("type") == "header" and value.get("format") == FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A parsed export: the head it claims, its events and admin records, all as stored."""
+
+    head: Checkpoint
+    events: Sequence[StoredEvent]
+    records: Sequence[AdminRecord]
+
+
+def _values(line: int, data: dict[str, Any], names: Sequence[str], what: str) -> dict[str, Any]:
+    keys = set(data) - {"type"}
+    if keys != set(names):
+        missing, unknown = sorted(set(names) - keys), sorted(keys - set(names))
+        raise InvalidArgument(f"line {line}: {what} with missing fields {missing} and unknown fields {unknown}")
+    for name in names:
+        value = data[name]
+        ok = (
+            (type(value) is int and value >= 0)
+            if name in _INTEGERS
+            else isinstance(value, str) or (value is None and name in _OPTIONAL)
+        )
+        if not ok:
+            raise InvalidArgument(f"line {line}: {what} field {name} has the wrong kind of value (got {value!r})")
+    return {name: data[name] for name in names}
+
+
+def _objects(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Each non-blank line as (number, JSON object); anything else refused naming its number."""
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise InvalidArgument(f"line {number}: not JSON ({error})") from None
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"line {number}: expected a JSON object (got {type(value).__name__})")
+        parsed.append((number, value))
+    return parsed
+
+
+def _header(header: dict[str, Any]) -> Checkpoint:
+    if header.get("type") != "header":
+        raise InvalidArgument("line 1: an export starts with its header line")
+    if header.get("format") != FORMAT or header.get("version") != VERSION:
+        shown = (header.get("format"), header.get("version"))
+        raise InvalidArgument(f"line 1: not a {FORMAT} version {VERSION} file (got {shown})")
+    head = header.get("head")
+    if not isinstance(head, dict) or set(head) != {"epoch", "seq", "hash"}:
+        raise InvalidArgument(f"line 1: the header's head must be {{epoch, seq, hash}} (got {head!r})")
+    return Checkpoint(int(head["epoch"]), int(head["seq"]), str(head["hash"]))
+
+
+def read_export(lines: Sequence[str]) -> Export:
+    """Parse an export; any line that is not what the format says is refused naming its number."""
+    parsed = _objects(lines)
+    if not parsed:
+        raise InvalidArgument("line 1: an export starts with its header line (the file is empty)")
+    header = parsed[0][1]
+    head = _header(header)
+    events: list[StoredEvent] = []
+    records: list[AdminRecord] = []
+    for line, item in parsed[1:]:
+        kind = item.get("type")
+        if kind == "event" and not records:
+            events.append(StoredEvent(**_values(line, item, EVENT_FIELDS, "event")))
+        elif kind == "rollback":
+            records.append(AdminRecord(**_values(line, item, ADMIN_FIELDS, "rollback record")))
+        else:
+            raise InvalidArgument(f"line {line}: unexpected line type {kind!r} (events first, then rollbacks)")
+    if (len(events), len(records)) != (header.get("events"), header.get("rollbacks")):
+        raise InvalidArgument(
+            f"the header announces {header.get('events')} events and {header.get('rollbacks')} rollbacks, "
+            f"the file holds {len(events)} and {len(records)}: it is incomplete"
+        )
+    return Export(head, events, records)

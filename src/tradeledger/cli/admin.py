@@ -1,0 +1,267 @@
+"""The operator's and auditor's commands on the log itself: rollback, restore, export (and import of an export)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tradeledger.application.copying import import_log
+from tradeledger.application.exporting import export_log, read_export
+from tradeledger.application.ledger import Ledger, RollbackReport
+from tradeledger.bootstrap import open_ledger, open_store
+from tradeledger.cli.output import admin_json, checkpoint_json, print_rollbacks, print_state, shown, state_json
+from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
+from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, load_bot_config
+from tradeledger.compat.files import write_atomically
+from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.domain.fills import decimal_text
+from tradeledger.errors import InvalidArgument
+
+EXIT_VERIFY_FAILED = 1
+
+
+def _actor(actor: str | None) -> str:
+    return actor if actor is not None else getpass.getuser()
+
+
+def rewind_read_models(ledger: Ledger, state_dir: Path, config: Path | None) -> list[str]:
+    """Rewrite the legacy read-model files found in `state_dir` from the ledger as it is now.
+
+    `trade_manager_state.json` from a TradeManager over the ledger; `paper_wallet_state.yaml` from a
+    PaperWallet with the config's initial balance (`paper_wallet.initial_balance`, else 10000). Files
+    that are not there are not created: a rollback rewinds what the bot keeps, it adds nothing.
+    """
+    settings = load_bot_config(config) if config is not None else None
+    written: list[str] = []
+    state = state_dir / TRADE_MANAGER_STATE
+    if state.exists():
+        TradeManager(ledger, settings).save_state(state)
+        written.append(str(state))
+    wallet_file = state_dir / PAPER_WALLET_STATE
+    if wallet_file.exists():
+        balance = settings.wallet_initial_balance if settings is not None else DEFAULT_INITIAL_BALANCE
+        PaperWallet(ledger, balance, auto_save=False).save_state(wallet_file)
+        written.append(str(wallet_file))
+    return written
+
+
+def _report_json(report: RollbackReport, files: list[str]) -> dict[str, Any]:
+    return {
+        "dry_run": report.dry_run,
+        "head_before": checkpoint_json(report.head_before),
+        "head_after": checkpoint_json(report.head_after),
+        "removed": [
+            {
+                "seq": fill.seq,
+                "fill_id": fill.fill.fill_id,
+                "account": fill.fill.account,
+                "exchange": fill.fill.exchange,
+                "symbol": fill.fill.symbol,
+                "side": fill.fill.side.value,
+                "quantity": decimal_text(fill.fill.quantity),
+                "price": decimal_text(fill.fill.price),
+                "hash": fill.hash,
+            }
+            for fill in report.removed
+        ],
+        "record": None if report.record is None else admin_json(report.record),
+        "state": state_json(report.state, closed=False, marks={}),
+        "files": files,
+    }
+
+
+def _print_report(out: Console, report: RollbackReport, files: list[str]) -> None:
+    verb = "would remove" if report.dry_run else "removed"
+    table = Table(title=f"rollback {verb} {len(report.removed)} event(s)", title_justify="left")
+    for column in ("seq", "fill id", "symbol", "side", "qty", "price", "hash"):
+        table.add_column(column, justify="right" if column in ("seq", "qty", "price") else "left")
+    for fill in report.removed:
+        table.add_row(
+            str(fill.seq),
+            fill.fill.fill_id,
+            fill.fill.symbol,
+            fill.fill.side.value,
+            shown(fill.fill.quantity),
+            shown(fill.fill.price),
+            fill.hash[:16] + "…",
+        )
+    out.print(table)
+    before, after = report.head_before, report.head_after
+    out.print(
+        f"head: epoch {before.epoch} seq {before.seq} -> epoch {after.epoch} seq {after.seq} {after.hash}",
+        highlight=False,
+    )
+    print_state(out, report.state, closed=False, marks={}, title="Positions after the rollback")
+    if report.record is not None:
+        print_rollbacks(out, (report.record,))
+    for path in files:
+        out.print(f"rewound {path}", markup=False, highlight=False)
+    if report.dry_run:
+        out.print("dry run: nothing was changed")
+
+
+def rollback(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audited admin log).")],
+    to_seq: Annotated[int | None, typer.Option("--to-seq", help="Keep events 1..N, remove the rest.")] = None,
+    to_time: Annotated[
+        str | None, typer.Option("--to-time", help="Remove the events recorded after this time (ISO 8601).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: the OS user).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; change nothing.")] = False,
+    state_dir: Annotated[
+        Path, typer.Option("--state-dir", help="Legacy read-model files to rewind with the log.")
+    ] = Path("crypto_bot/logs"),
+    config: Annotated[Path | None, typer.Option("--config", help="The bot's config (wallet balance).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
+    from tradeledger.cli.app import emit, err, out, parse_time  # noqa: PLC0415 - app imports this module
+
+    when = None if to_time is None else parse_time(to_time, "--to-time")
+    with open_ledger(ctx.obj) as ledger:
+        report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
+        files = [] if dry_run else rewind_read_models(ledger, state_dir, config)
+        verified = ledger.verify()
+    if json_output:
+        emit({**_report_json(report, files), "verify": verified.ok})
+    else:
+        _print_report(out(), report, files)
+        out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+    if not verified.ok:
+        err().print(f"verify FAILED after the rollback: first bad seq {verified.first_bad_seq}")
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+def restore(
+    ctx: typer.Context,
+    manifest: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="migration_backup/migration_backup_<ts>.json")
+    ],
+    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: the OS user).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen; change nothing.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """The seed's "restore from backup": roll the ledger back to where the migration found it, and put the
+    backed-up legacy files back in place."""
+    from tradeledger.cli.app import emit, out  # noqa: PLC0415 - app imports this module
+
+    data = _manifest(manifest)
+    before = data["head_before"]
+    files = {Path(original): manifest.parent / backup for original, backup in data["files"].items()}
+    for backup in files.values():
+        if not backup.is_file():
+            raise InvalidArgument(f"{manifest}: its backup file {backup} is missing; nothing was restored")
+    report: RollbackReport | None = None
+    with open_ledger(ctx.obj) as ledger:
+        head = ledger.head
+        at = ledger.history(after_seq=before["seq"] - 1)[:1] if before["seq"] else []
+        if before["seq"] and (not at or at[0].hash != before["hash"]):
+            raise InvalidArgument(
+                f"{manifest}: the ledger no longer holds the event the migration started from "
+                f"(seq {before['seq']} {before['hash']}); nothing was restored"
+            )
+        if head.seq > before["seq"]:
+            reason = f"restore from {manifest.name}"
+            report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
+        if not dry_run:
+            for original, backup in files.items():
+                original.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(original, backup.read_text(encoding="utf-8"))
+        verified = ledger.verify()
+    summary = {
+        "dry_run": dry_run,
+        "rolled_back": None if report is None else _report_json(report, []),
+        "restored": {str(original): str(backup) for original, backup in files.items()},
+        "verify": verified.ok,
+    }
+    if json_output:
+        emit(summary)
+        return
+    if report is not None:
+        _print_report(out(), report, [])
+    for original, backup in files.items():
+        verb = "would restore" if dry_run else "restored"
+        out().print(f"{verb} {original} from {backup}", markup=False, highlight=False)
+    out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InvalidArgument(f"{path}: not a migration backup manifest ({error})") from None
+    head = data.get("head_before") if isinstance(data, dict) else None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(files, dict):
+        raise InvalidArgument(f"{path}: a manifest needs head_before {{epoch, seq, hash}} and files")
+    return dict(data)
+
+
+@contextmanager
+def _progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    from tradeledger.cli.app import err  # noqa: PLC0415 - app imports this module
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err(),
+        transient=True,
+        disable=not err().is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
+def export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the log as NDJSON with every hash (and the audited rollbacks); `import` reads it back."""
+    from tradeledger.cli.app import out  # noqa: PLC0415 - app imports this module
+
+    lines: list[str] = []
+    store = open_store(ctx.obj)
+    try:
+        head = export_log(store, lambda item: lines.append(json.dumps(item, ensure_ascii=False)))
+    finally:
+        store.close()
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    write_atomically(output, text)
+    out().print(f"exported {head.seq} events to {output}; head {head.hash}", markup=False, highlight=False)
+
+
+def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:
+    """Import an export into an empty ledger, event for event, then verify (exit 1 when it does not)."""
+    exported = read_export(lines)
+    store = open_store(url)
+    try:
+        with _progress(len(exported.events), "importing the export") as advance:
+            report = import_log(exported.head, exported.events, exported.records, store, on_progress=advance)
+    finally:
+        store.close()
+    return {
+        "appended": report.copied,
+        "duplicates": 0,
+        "seq": report.head.seq,
+        "hash": report.head.hash,
+        "rollbacks": len(exported.records),
+        "verify": report.verify.ok,
+    }

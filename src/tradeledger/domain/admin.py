@@ -1,0 +1,116 @@
+"""The admin log: audited operations on the log itself (a rollback of its tail), hash-chained.
+
+A rollback to seq N removes the events after N. Its record says who, when, why, from which head
+to which, and carries every removed event whole (their content and hashes), so nothing an auditor
+could ask about disappears: the record is itself appended to an append-only, hash-chained log.
+
+`record_hash = SHA-256(prev_hash + "\n" + canonical JSON of ADMIN_HASHED_FIELDS)`, the same
+construction as the event chain (domain/chain.py); the first record links to 64 zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tradeledger.domain.chain import canonical_json
+from tradeledger.domain.records import Checkpoint, StoredEvent
+
+ROLLBACK = "rollback"
+
+# The fields of an admin record the hash covers, in a fixed order (part of the log's format).
+ADMIN_HASHED_FIELDS = (
+    "id",
+    "action",
+    "at",
+    "actor",
+    "reason",
+    "from_epoch",
+    "from_seq",
+    "from_hash",
+    "to_epoch",
+    "to_seq",
+    "to_hash",
+    "removed",
+)
+
+
+def admin_hash(prev_hash: str, record: dict[str, Any]) -> str:
+    body = canonical_json([record[name] for name in ADMIN_HASHED_FIELDS]).encode("utf-8")
+    return hashlib.sha256(prev_hash.encode("utf-8") + b"\n" + body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRecord:
+    """One audited operation. `removed` is the JSON array of the removed events' rows (hashes included)."""
+
+    id: int
+    action: str
+    at: str
+    actor: str
+    reason: str
+    from_epoch: int
+    from_seq: int
+    from_hash: str
+    to_epoch: int
+    to_seq: int
+    to_hash: str
+    removed: str
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def rollback(
+        cls,
+        *,
+        record_id: int,
+        at: str,
+        actor: str,
+        reason: str,
+        head: Checkpoint,
+        to: Checkpoint,
+        removed: Sequence[StoredEvent],
+        prev_hash: str,
+    ) -> AdminRecord:
+        """The sealed record of rolling the log back from `head` to `to` (a new epoch), removing `removed`."""
+        values: dict[str, Any] = {
+            "id": record_id,
+            "action": ROLLBACK,
+            "at": at,
+            "actor": actor,
+            "reason": reason,
+            "from_epoch": head.epoch,
+            "from_seq": head.seq,
+            "from_hash": head.hash,
+            "to_epoch": head.epoch + 1,
+            "to_seq": to.seq,
+            "to_hash": to.hash,
+            "removed": removed_text(removed),
+        }
+        return cls(**values, prev_hash=prev_hash, hash=admin_hash(prev_hash, values))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def computed_hash(self) -> str:
+        return admin_hash(self.prev_hash, self.as_dict())
+
+    def removed_events(self) -> list[StoredEvent]:
+        """The removed events as they were stored (ValueError if the text is not what `rollback` wrote)."""
+        rows = json.loads(self.removed)
+        if not isinstance(rows, list):
+            msg = "removed is not a list of events"
+            raise ValueError(msg)  # noqa: TRY004 - a format error of stored text
+        return [StoredEvent(**row) for row in rows]
+
+    @property
+    def head_after(self) -> Checkpoint:
+        return Checkpoint(self.to_epoch, self.to_seq, self.to_hash)
+
+
+def removed_text(events: Sequence[StoredEvent]) -> str:
+    """The canonical JSON of removed events (sorted keys, no spaces), as the record stores and hashes it."""
+    return json.dumps([event.as_dict() for event in events], sort_keys=True, separators=(",", ":"), ensure_ascii=False)

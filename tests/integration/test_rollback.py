@@ -1,0 +1,290 @@
+"""Rollback (spec section 6): the log's tail removed, audited, in a new epoch, every projection rewound.
+
+Contract tests: each runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.backends import Backend
+from tests.factories import fill_fields
+from tradeledger import InvalidArgument, Ledger, StorageError, open_ledger
+from tradeledger.domain.risk import PriceMark, RiskLevels
+
+# (symbol, side, quantity, price): BTC opens, adds, closes at seq 4 and reopens at 6; ETH opens at 5.
+EIGHT = (
+    ("BTC/USD", "buy", "1", "100"),
+    ("BTC/USD", "buy", "1", "110"),
+    ("ETH/USD", "buy", "2", "10"),
+    ("BTC/USD", "sell", "2", "120"),
+    ("ETH/USD", "sell", "1", "12"),
+    ("BTC/USD", "sell", "1", "125"),
+    ("ETH/USD", "buy", "3", "11"),
+    ("BTC/USD", "buy", "0.5", "121"),
+)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+@pytest.fixture
+def eight(db_url: str) -> Iterator[Ledger]:
+    """A ledger whose clock ticks a minute per call (recorded_at 09:01 … 09:08 for seq 1..8), snapshots every 3."""
+    with open_ledger(db_url, clock=Clock(), snapshot_every=3) as ledger:
+        for symbol, side, quantity, price in EIGHT:
+            ledger.record(fill_fields(symbol=symbol, side=side, quantity=quantity, price=price, fee="0.1"))
+        yield ledger
+
+
+def rows(backend: Backend, table: str) -> int:
+    return int(backend.sql(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+
+def test_a_rollback_removes_the_tail_in_a_new_epoch_and_rewinds_the_positions(eight: Ledger) -> None:
+    expected = eight.replay(until_seq=5)
+    removed_hashes = [fill.hash for fill in eight.history()[5:]]
+
+    report = eight.rollback(to_seq=5, reason="fills from a broken feed", actor="ops@desk")
+
+    assert (report.head_before.epoch, report.head_before.seq) == (1, 8)
+    assert (report.head_after.epoch, report.head_after.seq) == (2, 5)
+    assert [fill.seq for fill in report.removed] == [6, 7, 8]
+    assert [fill.hash for fill in report.removed] == removed_hashes
+    assert eight.head == report.head_after
+    state = eight.state()
+    assert (state.open, state.closed, state.symbol_totals) == (expected.open, expected.closed, expected.symbol_totals)
+    assert [(p.symbol, p.quantity) for p in state.open] == [("ETH/USD", Decimal(1))]  # BTC's reopening at 6 is gone
+    assert len(eight.history()) == 5
+
+
+def test_appends_after_a_rollback_continue_at_the_next_seq_in_the_new_epoch(eight: Ledger) -> None:
+    head = eight.rollback(to_seq=5, reason="undo", actor="ops").head_after
+
+    receipt = eight.record(fill_fields(symbol="SOL/USD", quantity="3", price="20"))
+
+    assert (receipt.seq, receipt.epoch) == (6, 2)
+    assert eight.history()[-1].prev_hash == head.hash
+    report = eight.verify()
+    assert report.ok, report.problems
+    assert [(r.from_seq, r.to_seq, r.to_epoch, r.reason, r.actor) for r in report.rollbacks] == [
+        (8, 5, 2, "undo", "ops")
+    ]
+
+
+def test_the_admin_record_keeps_every_removed_event_whole_and_chains(eight: Ledger) -> None:
+    gone = eight.history()[5:]
+
+    record = eight.rollback(to_seq=5, reason="undo", actor="ops").record
+
+    assert record is not None
+    assert (record.id, record.prev_hash) == (1, "0" * 64)
+    assert record.computed_hash() == record.hash
+    kept = record.removed_events()
+    assert [(e.seq, e.fill_id, e.hash) for e in kept] == [(f.seq, f.fill.fill_id, f.hash) for f in gone]
+    assert all(e.computed_hash() == e.hash for e in kept)
+    assert eight.admin_log() == (record,)
+
+
+def test_a_dry_run_changes_nothing_and_shows_what_would_go(eight: Ledger, backend: Backend) -> None:
+    head = eight.head
+
+    report = eight.rollback(to_seq=6, reason="just looking", actor="ops", dry_run=True)
+
+    assert report.dry_run
+    assert report.record is None
+    assert [fill.seq for fill in report.removed] == [7, 8]
+    assert (report.head_after.epoch, report.head_after.seq) == (2, 6)
+    assert report.state == eight.replay(until_seq=6)
+    assert eight.head == head
+    assert (rows(backend, "ledger_events"), rows(backend, "ledger_admin_log")) == (8, 0)
+
+
+def test_two_rollbacks_across_epochs_keep_verify_clean(eight: Ledger) -> None:
+    eight.rollback(to_seq=6, reason="first", actor="ops")
+    eight.record(fill_fields(symbol="SOL/USD", quantity="1", price="20"))  # seq 7, epoch 2
+    eight.rollback(to_seq=3, reason="second", actor="ops")  # removes epoch-1 events 4..6 and epoch-2 event 7
+    receipt = eight.record(fill_fields(symbol="SOL/USD", quantity="2", price="21"))
+
+    assert (receipt.seq, receipt.epoch) == (4, 3)
+    report = eight.verify()
+    assert report.ok, report.problems
+    assert [(r.from_epoch, r.from_seq, r.to_seq) for r in report.rollbacks] == [(1, 8, 6), (2, 7, 3)]
+    assert [e.epoch for e in report.rollbacks[1].removed_events()] == [1, 1, 1, 2]
+
+
+def test_a_rollback_with_no_appends_after_it_verifies_with_the_head_in_the_new_epoch(eight: Ledger) -> None:
+    eight.rollback(to_seq=8 - 1, reason="last fill was a test", actor="ops")
+
+    report = eight.verify()
+
+    assert report.ok, report.problems
+    assert (report.head.epoch, report.head.seq) == (2, 7)
+
+
+def test_rolling_back_to_zero_empties_the_log_and_appends_start_at_seq_1(eight: Ledger) -> None:
+    eight.rollback(to_seq=0, reason="start over", actor="ops")
+    receipt = eight.record(fill_fields())
+
+    assert (receipt.seq, receipt.epoch, eight.history()[0].prev_hash) == (1, 2, "0" * 64)
+    assert eight.verify().ok
+
+
+def test_to_time_removes_the_events_recorded_after_it(eight: Ledger) -> None:
+    # recorded_at is 09:01 for seq 1 … 09:08 for seq 8.
+    report = eight.rollback(to_time=T0 + timedelta(minutes=6, seconds=30), reason="after 09:06", actor="ops")
+
+    assert [fill.seq for fill in report.removed] == [7, 8]
+    assert eight.head.seq == 6
+
+
+def test_snapshots_past_the_target_go_and_the_rest_stay(eight: Ledger, backend: Backend) -> None:
+    assert [r[0] for r in backend.sql("SELECT DISTINCT seq FROM position_snapshots ORDER BY seq")] == [3, 6]
+
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    assert [r[0] for r in backend.sql("SELECT DISTINCT seq FROM position_snapshots ORDER BY seq")] == [3]
+    assert eight.replay(until_seq=4, closed=False).open == eight.replay(until_seq=4).open
+
+
+def test_risk_levels_of_removed_cycles_go_and_price_marks_stay(eight: Ledger) -> None:
+    marked = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    eight.save_marks(
+        [PriceMark("BTC/USD", Decimal(122), marked)],
+        [
+            RiskLevels("default", "BTC/USD", 6, Decimal(120), Decimal(130), None, Decimal(125), Decimal(121)),
+            RiskLevels("default", "ETH/USD", 3, Decimal(9), Decimal(12), None, Decimal(12), Decimal(10)),
+        ],
+    )
+
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    marks = eight.marks()
+    assert list(marks.prices) == ["BTC/USD"]
+    assert list(marks.levels) == [("default", "ETH/USD")]  # the BTC cycle opened at seq 6 is gone
+
+
+def test_a_removed_fill_can_be_recorded_again(eight: Ledger) -> None:
+    gone = eight.history()[-1].fill
+    eight.rollback(to_seq=7, reason="undo", actor="ops")
+
+    receipt = eight.record(gone)
+
+    assert (receipt.seq, receipt.epoch, receipt.duplicate) == (8, 2, False)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"to_seq": 8}, "nothing after seq 8"),
+        ({"to_seq": 12}, "nothing after seq 12"),
+        ({"to_seq": -1}, "to_seq: must be 0 or more"),
+        ({}, "exactly one of to_seq and to_time"),
+        ({"to_seq": 3, "to_time": T0}, "exactly one of to_seq and to_time"),
+        ({"to_seq": 3, "reason": "  "}, "reason: must be printable, non-blank"),
+        ({"to_seq": 3, "actor": "\n"}, "actor: must be printable, non-blank"),
+        ({"to_time": datetime(2026, 3, 2, 9, 0)}, "to_time: needs a timezone"),  # noqa: DTZ001 - the bad input
+    ],
+)
+def test_a_bad_rollback_is_refused_and_writes_nothing(
+    eight: Ledger, backend: Backend, arguments: dict[str, Any], message: str
+) -> None:
+    values = {"reason": "undo", "actor": "ops", **arguments}
+
+    with pytest.raises(InvalidArgument, match=message):
+        eight.rollback(**values)
+
+    assert (rows(backend, "ledger_events"), rows(backend, "ledger_admin_log"), eight.head.epoch) == (8, 0, 1)
+
+
+def test_the_database_still_refuses_a_plain_delete_after_a_rollback(eight: Ledger, backend: Backend) -> None:
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    eight.record(fill_fields())  # seq 6 of epoch 2: no record covers it
+
+    for statement in ("DELETE FROM ledger_events WHERE seq = 6", "DELETE FROM ledger_events WHERE seq = 2"):
+        with pytest.raises(Exception, match="append-only"):
+            backend.sql(statement)
+    for statement in ("DELETE FROM ledger_admin_log", "UPDATE ledger_admin_log SET reason = 'nothing'"):
+        with pytest.raises(Exception, match="append-only"):
+            backend.sql(statement)
+    assert rows(backend, "ledger_events") == 6
+
+
+def test_verify_finds_an_edited_admin_record(eight: Ledger, backend: Backend) -> None:
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    backend.drop_admin_guard()
+    backend.sql("UPDATE ledger_admin_log SET reason = 'nothing to see'")
+
+    report = eight.verify()
+
+    assert not report.ok
+    assert [(p.seq, p.check) for p in report.problems] == [(6, "admin")]
+
+
+def test_verify_finds_a_removed_event_edited_in_the_admin_record(eight: Ledger, backend: Backend) -> None:
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    backend.drop_admin_guard()
+    removed = json.loads(backend.sql("SELECT removed FROM ledger_admin_log")[0][0])
+    removed[1]["price"] = "1"
+    backend.sql("UPDATE ledger_admin_log SET removed = :removed", {"removed": json.dumps(removed)})
+
+    problems = eight.verify().problems
+
+    assert {p.check for p in problems} == {"admin"}
+    assert any("removed event seq 7 does not chain" in p.detail for p in problems), problems
+
+
+def test_verify_finds_an_epoch_change_no_rollback_explains(eight: Ledger, backend: Backend) -> None:
+    # Behind the ledger's back: the head and the last event moved to epoch 2 with no admin record.
+    backend.drop_append_only_guard()
+    backend.sql("UPDATE ledger_events SET epoch = 2 WHERE seq = 8")
+    backend.sql("UPDATE ledger_head SET epoch = 2")
+
+    problems = eight.verify().problems
+
+    assert any(p.seq == 8 and p.check == "admin" and "epoch 2 starts at seq 8" in p.detail for p in problems)
+
+
+def test_a_rollback_waits_for_the_write_lock_and_sees_every_append(eight: Ledger, db_url: str) -> None:
+    # A second handle appends; the rollback (its own handle) removes exactly the tail it reads under the lock.
+    with open_ledger(db_url) as other:
+        other.record(fill_fields(symbol="SOL/USD"))
+    report = eight.rollback(to_seq=8, reason="the other writer's fill", actor="ops")
+
+    assert [fill.fill.symbol for fill in report.removed] == ["SOL/USD"]
+    assert eight.verify().ok
+
+
+def test_a_storage_error_during_rollback_leaves_everything_as_it_was(eight: Ledger, backend: Backend) -> None:
+    # A trigger that refuses every delete makes the rollback fail half-way: the transaction undoes the record too.
+    backend.drop_append_only_guard()
+    if backend.name == "sqlite":
+        backend.sql(
+            "CREATE TRIGGER refuse_all BEFORE DELETE ON ledger_events BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    else:
+        body = "BEGIN RAISE EXCEPTION 'refused'; END"
+        backend.sql(f"CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$")
+        backend.sql(
+            "CREATE TRIGGER refuse_all BEFORE DELETE ON ledger_events FOR EACH ROW EXECUTE FUNCTION refuse_all()"
+        )
+    head = eight.head
+
+    with pytest.raises(StorageError, match="refused"):
+        eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    assert eight.head == head
+    assert (rows(backend, "ledger_events"), rows(backend, "ledger_admin_log")) == (8, 0)
