@@ -295,7 +295,8 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
     elif report.ok:
         out().print(
             f"verify: ok — {report.events} events, head epoch {report.head.epoch} seq {report.head.seq}, "
-            f"hash {report.head.hash}; {len(report.rollbacks)} audited rollback(s)"
+            f"hash {report.head.hash}; {len(report.rollbacks)} audited rollback(s)",
+            soft_wrap=True,
         )
         print_rollbacks(out(), report.rollbacks)
     else:

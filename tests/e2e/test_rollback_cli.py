@@ -1,0 +1,255 @@
+"""`tradeledger rollback`, `export` and `import` of an export, as an operator and an auditor use them."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cli
+from tests.factories import fill_fields
+from tradeledger import open_ledger
+from tradeledger.compat.bot import LegacyBot
+from tradeledger.compat.trade_manager import TradeManager
+
+LEGS = (
+    ("BTC/USD", "buy", "1", "100"),
+    ("ETH/USD", "sell", "2", "50"),
+    ("BTC/USD", "sell", "1", "110"),
+    ("ETH/USD", "buy", "2", "45"),
+    ("SOL/USD", "buy", "10", "20"),
+)
+
+
+@pytest.fixture
+def five(db_url: str) -> str:
+    with open_ledger(db_url) as ledger:
+        for symbol, side, quantity, price in LEGS:
+            ledger.record(fill_fields(symbol=symbol, side=side, quantity=quantity, price=price, fee="0.1"))
+    return db_url
+
+
+def test_a_dry_run_prints_what_would_go_and_changes_nothing(cli: Cli, five: str) -> None:
+    result = cli.json("rollback", "--to-seq", "2", "--reason", "look first", "--dry-run")
+
+    assert result["dry_run"] is True
+    assert [item["seq"] for item in result["removed"]] == [3, 4, 5]
+    assert (result["head_after"]["epoch"], result["head_after"]["seq"]) == (2, 2)
+    assert result["record"] is None
+    assert cli.json("verify")["head"]["seq"] == 5
+
+
+def test_a_rollback_is_audited_and_verify_shows_its_record(cli: Cli, five: str, tmp_path: Path) -> None:
+    result = cli.json(
+        "rollback",
+        "--to-seq",
+        "2",
+        "--reason",
+        "wrong symbol mapping",
+        "--actor",
+        "alice",
+        "--state-dir",
+        str(tmp_path),
+    )
+
+    assert result["verify"] is True
+    assert [p["symbol"] for p in result["state"]["open"]] == ["BTC/USD", "ETH/USD"]
+    report = cli.json("verify")
+    assert report["ok"] is True
+    (record,) = report["rollbacks"]
+    assert (record["actor"], record["reason"], record["from"]["seq"], record["to"]["seq"]) == (
+        "alice",
+        "wrong symbol mapping",
+        5,
+        2,
+    )
+    assert [item["seq"] for item in record["removed"]] == [3, 4, 5]
+    text = cli("verify").stdout
+    assert "1 audited rollback(s)" in text
+    assert "by alice: seq 5 (epoch 1) -> seq 2 (epoch 2), 3 event(s) removed; reason: wrong symbol mapping" in text
+
+
+def test_a_rollback_to_a_time_removes_what_was_recorded_after_it(cli: Cli, five: str) -> None:
+    with open_ledger(five) as ledger:
+        third = ledger.history()[2].recorded_at
+
+    result = cli.json("rollback", "--to-time", third.isoformat(), "--reason", "after the third", "--dry-run")
+
+    assert [item["seq"] for item in result["removed"]] == [4, 5]
+
+
+def test_a_rollback_without_a_reason_or_with_nothing_to_remove_exits_2(cli: Cli, five: str) -> None:
+    assert "Missing option '--reason'" in cli("rollback", "--to-seq", "2", expect=2).stderr
+    assert "nothing after seq 5" in cli("rollback", "--to-seq", "5", "--reason", "x", expect=2).stderr
+
+
+def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: Cli, tmp_path: Path) -> None:
+    prices = {"BTC/USD": Decimal(50000), "ETH/USD": Decimal(3000)}
+    with open_ledger(db_url) as ledger:
+        bot = LegacyBot.build(ledger, {}, price_source=prices.__getitem__, state_dir=tmp_path)
+        assert bot.paper_wallet is not None
+        bot.paper_wallet.open("BTC/USD", "buy", "0.1", "50000")
+        bot.paper_wallet.open("ETH/USD", "buy", "1", "3000")
+        bot.close()
+    state = json.loads((tmp_path / "trade_manager_state.json").read_text(encoding="utf-8"))
+    assert sorted(state["positions"]) == ["BTC/USD", "ETH/USD"]
+
+    result = cli.json("rollback", "--to-seq", "1", "--reason", "undo ETH", "--state-dir", str(tmp_path))
+
+    assert sorted(result["files"]) == sorted(
+        [str(tmp_path / "trade_manager_state.json"), str(tmp_path / "paper_wallet_state.yaml")]
+    )
+    state = json.loads((tmp_path / "trade_manager_state.json").read_text(encoding="utf-8"))
+    assert sorted(state["positions"]) == ["BTC/USD"]
+    wallet = (tmp_path / "paper_wallet_state.yaml").read_text(encoding="utf-8")
+    assert "ETH/USD" not in wallet
+    assert "balance: 5000.0" in wallet  # 10000 - 0.1 x 50000
+
+
+def test_a_running_trade_manager_sees_the_rollback_on_its_next_read(db_url: str, cli: Cli) -> None:
+    with open_ledger(db_url) as ledger:
+        manager = TradeManager(ledger)
+        ledger.record(fill_fields(symbol="BTC/USD", quantity="1", price="100"))
+        ledger.record(fill_fields(symbol="ETH/USD", quantity="1", price="10"))
+        assert [p.symbol for p in manager.get_all_positions()] == ["BTC/USD", "ETH/USD"]
+
+        cli.json("rollback", "--to-seq", "1", "--reason", "undo ETH")
+
+        assert [p.symbol for p in manager.get_all_positions()] == ["BTC/USD"]
+        assert len(manager.get_trade_history()) == 1
+
+
+def test_an_export_imported_into_an_empty_ledger_is_the_same_ledger(cli: Cli, five: str, tmp_path: Path) -> None:
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops")
+    with open_ledger(five) as ledger:
+        ledger.record(fill_fields(symbol="ADA/USD", quantity="5", price="1"))
+        original = ledger.verify()
+        original_state = ledger.state()
+    exported = tmp_path / "export.ndjson"
+    cli("export", "--output", str(exported))
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["header"] + ["event"] * 4 + ["rollback"]
+
+    copy = Cli(f"sqlite:///{tmp_path / 'copy.db'}")
+    summary = copy.json("import", str(exported))
+
+    assert summary == {
+        "appended": 4,
+        "duplicates": 0,
+        "seq": 4,
+        "hash": original.head.hash,
+        "rollbacks": 1,
+        "verify": True,
+    }
+    with open_ledger(copy.url) as imported:
+        assert imported.head == original.head
+        assert imported.state() == original_state
+        assert imported.admin_log() == original.rollbacks
+
+
+def test_an_edited_export_is_refused_at_the_edited_seq_and_nothing_is_written(
+    cli: Cli, five: str, tmp_path: Path
+) -> None:
+    exported = tmp_path / "export.ndjson"
+    cli("export", "--output", str(exported))
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    third = json.loads(lines[3])
+    third["price"] = "999"
+    lines[3] = json.dumps(third)
+    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    copy = Cli(f"sqlite:///{tmp_path / 'copy.db'}")
+    result = copy("import", str(exported), expect=2)
+
+    assert "broken at seq 3" in result.stderr
+    assert copy.json("verify")["events"] == 0
+
+
+def test_an_export_is_imported_only_into_an_empty_ledger(cli: Cli, five: str, tmp_path: Path) -> None:
+    exported = tmp_path / "export.ndjson"
+    cli("export", "--output", str(exported))
+
+    result = cli("import", str(exported), expect=2)
+
+    assert "needs an empty ledger; this one holds 5 events" in result.stderr
+
+
+def test_export_to_stdout_is_one_json_object_per_line(cli: Cli, five: str) -> None:
+    lines = cli("export").stdout.splitlines()
+
+    header = json.loads(lines[0])
+    assert (header["format"], header["version"], header["events"], header["rollbacks"]) == (
+        "tradeledger-export",
+        1,
+        5,
+        0,
+    )
+    assert [json.loads(line)["seq"] for line in lines[1:]] == [1, 2, 3, 4, 5]
+
+
+def manifest_for(tmp_path: Path, head: dict[str, object]) -> Path:
+    """A migration backup as `tradeledger migrate` leaves it: the manifest and the backed-up legacy files."""
+    logs = tmp_path / "crypto_bot" / "logs"
+    backups = logs / "migration_backup"
+    backups.mkdir(parents=True)
+    (backups / "trade_manager_backup_20261130_090000.json").write_text('{"trades": []}\n', encoding="utf-8")
+    (backups / "paper_wallet_backup_20261130_090000.yaml").write_text("balance: 10000.0\n", encoding="utf-8")
+    (logs / "trade_manager_state.json").write_text('{"trades": ["written after"]}\n', encoding="utf-8")
+    manifest = backups / "migration_backup_20261130_090000.json"
+    files = {
+        str(logs / "trade_manager_state.json"): "trade_manager_backup_20261130_090000.json",
+        str(logs / "paper_wallet_state.yaml"): "paper_wallet_backup_20261130_090000.yaml",
+    }
+    manifest.write_text(json.dumps({"head_before": head, "head_after": None, "files": files}), encoding="utf-8")
+    return manifest
+
+
+def test_restore_rolls_the_log_back_to_the_migration_and_puts_the_legacy_files_back(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(symbol="BTC/USD"))
+        before = ledger.head
+        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
+        ledger.record_many([fill_fields(symbol="ETH/USD"), fill_fields(symbol="SOL/USD")])  # the migration
+
+    result = cli.json("restore", str(manifest), "--actor", "ops")
+
+    logs = tmp_path / "crypto_bot" / "logs"
+    assert result["verify"] is True
+    assert [item["seq"] for item in result["rolled_back"]["removed"]] == [2, 3]
+    assert (logs / "trade_manager_state.json").read_text(encoding="utf-8") == '{"trades": []}\n'
+    assert (logs / "paper_wallet_state.yaml").read_text(encoding="utf-8") == "balance: 10000.0\n"
+    (record,) = cli.json("verify")["rollbacks"]
+    assert record["reason"] == "restore from migration_backup_20261130_090000.json"
+
+
+def test_restore_refuses_a_ledger_that_no_longer_holds_the_migrations_starting_point(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+    manifest = manifest_for(tmp_path, {"epoch": 1, "seq": 1, "hash": "f" * 64})
+
+    result = cli("restore", str(manifest), expect=2)
+
+    assert "no longer holds the event the migration started from" in result.stderr
+    logs = tmp_path / "crypto_bot" / "logs"
+    assert (logs / "trade_manager_state.json").read_text(encoding="utf-8") == '{"trades": ["written after"]}\n'
+    assert cli.json("verify")["events"] == 1
+
+
+def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path) -> None:
+    with open_ledger(db_url) as ledger:
+        manifest = manifest_for(tmp_path, {"epoch": 1, "seq": 0, "hash": "0" * 64})
+        ledger.record(fill_fields())
+
+    result = cli.json("restore", str(manifest), "--dry-run")
+
+    assert result["dry_run"] is True
+    assert [item["seq"] for item in result["rolled_back"]["removed"]] == [1]
+    assert cli.json("verify")["events"] == 1
+    logs = tmp_path / "crypto_bot" / "logs"
+    assert not (logs / "paper_wallet_state.yaml").exists()
