@@ -266,3 +266,18 @@ def test_copy_exits_1_when_the_copy_does_not_verify(tmp_path: Path, backend: Bac
     printed = json.loads(result.stdout)
     assert (printed["copied"], printed["already_there"]) == (4, 3)
     assert printed["verify"]["ok"] is False
+
+
+def test_a_copy_carries_the_admin_log_and_the_head_of_a_rolled_back_ledger(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    with open_ledger(sqlite_source.url) as source:
+        source.rollback(to_seq=4, reason="undo the last three", actor="ops")
+        records, head = source.admin_log(), source.head
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert report.verify.ok, report.verify.problems
+    with open_ledger(backend.url) as target:
+        assert (target.head, target.admin_log()) == (head, records)
+        assert (target.head.epoch, target.head.seq) == (2, 4)
