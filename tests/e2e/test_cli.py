@@ -321,3 +321,44 @@ def test_a_line_separator_inside_a_json_string_does_not_split_the_line(cli: Cli,
 
     [event] = cli.json("history")
     assert event["metadata"] == {"note": "a\u2028b"}
+
+
+def test_replay_prints_the_paper_wallet_as_of_the_seq(cli: Cli) -> None:
+    # Spec 5 wallet from 1000: buy 2@50 -> 900, sell 1@55 -> 955 (fee 0.5 -> 954.5), then sell 1@60.
+    for side, quantity, price, fee in (("buy", "2", "50", "0"), ("sell", "1", "55", "0.5"), ("sell", "1", "60", "0")):
+        cli(
+            "record",
+            "--fill-id",
+            f"w-{side}-{price}",
+            "--symbol",
+            "XBT/USD",
+            "--side",
+            side,
+            "--quantity",
+            quantity,
+            "--price",
+            price,
+            "--fee",
+            fee,
+            "--time",
+            "2026-01-05T09:30:00+00:00",
+        )
+
+    at_two = cli.json("replay", "--until-seq", "2", "--initial-balance", "1000")["wallet"]
+    text = cli("replay", "--initial-balance", "1000").stdout
+
+    assert at_two == {
+        "account": "default",
+        "initial_balance": "1000",
+        "cash": "954.5",
+        "positions_at_cost": "50",
+        "realized_pnl": "5",
+        "fees": "0.5",
+        "cycles_opened": 1,
+        "winning_cycles": 0,
+    }
+    assert "Paper wallet (default): cash 1,014.50 + positions at cost 0.00 = initial 1,000.00" in text
+    assert (
+        "--initial-balance: expected a decimal number above 0"
+        in cli("replay", "--initial-balance", "-1", expect=2).stderr
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Self
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from tradeledger.domain.fold import ExecutionRow, Fold
 from tradeledger.domain.positions import ClosedPosition, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill, StoredEvent
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
+from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill, StorageError
 
 # A snapshot of the projection every this many events: replay(until_seq=…, closed=False) then folds
@@ -71,6 +73,20 @@ def _recorded(events: Iterable[StoredEvent]) -> list[RecordedFill]:
         except (ValidationError, ValueError) as error:
             raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
     return fills
+
+
+def _cutoff(until_seq: int | None, until_time: datetime | None) -> str | None:
+    """Check a replay's bounds; the time as stored text (None: no time bound)."""
+    if until_seq is not None and until_seq < 0:
+        raise InvalidArgument(f"until_seq: must be 0 or more (got {until_seq})")
+    if until_time is None:
+        return None
+    if until_time.tzinfo is None or until_time.utcoffset() is None:
+        raise InvalidArgument(f"until_time: must carry a timezone (got {until_time.isoformat()})")
+    try:
+        return time_text(until_time)
+    except OverflowError:
+        raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
 
 
 def _label(name: str, value: str) -> str:
@@ -213,16 +229,7 @@ class Ledger:
         nearest stored snapshot at or before it (a cache that `verify` checks against a replay) and
         folds only the events after it, so it takes about as long at any seq of any log.
         """
-        if until_seq is not None and until_seq < 0:
-            raise InvalidArgument(f"until_seq: must be 0 or more (got {until_seq})")
-        cutoff = None
-        if until_time is not None:
-            if until_time.tzinfo is None or until_time.utcoffset() is None:
-                raise InvalidArgument(f"until_time: must carry a timezone (got {until_time.isoformat()})")
-            try:
-                cutoff = time_text(until_time)
-            except OverflowError:
-                raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
+        cutoff = _cutoff(until_seq, until_time)
         with self._store.snapshot() as snapshot:
             start = snapshot.load_snapshot(until_seq=until_seq) if not closed and cutoff is None else None
             if start is not None:
@@ -246,6 +253,30 @@ class Ledger:
                 else Checkpoint(last.epoch, last.seq, last.hash)
             )
         return LedgerState.from_book(book, checkpoint)
+
+    def replay_wallet(
+        self,
+        initial_balance: Decimal,
+        *,
+        account: str = "default",
+        until_seq: int | None = None,
+        until_time: datetime | None = None,
+    ) -> WalletBook:
+        """The paper wallet of `account` (spec section 5) as of a seq and/or time, from the log alone.
+
+        Starting from `initial_balance`, the account's fills are folded in log order as `replay`
+        folds them; the invariant is checked after each (InvariantViolation, never clamped).
+        """
+        if not initial_balance.is_finite() or initial_balance <= 0:
+            raise InvalidArgument(f"initial_balance: must be a number above 0 (got {initial_balance})")
+        cutoff = _cutoff(until_seq, until_time)
+        book, wallet = PositionBook(), WalletBook(initial_balance)
+        with self._store.snapshot() as snapshot:
+            for execution in snapshot.read_executions(until_seq=until_seq, until_time=cutoff):
+                if execution.account == account:
+                    before = book.open.get((execution.account, execution.symbol))
+                    wallet.apply(before, execution, book.apply(execution))
+        return wallet
 
     # --- market-side state: price marks and risk levels ------------------------------------
 

@@ -32,9 +32,11 @@ from tradeledger.cli.output import (
     print_history,
     print_rollbacks,
     print_state,
+    print_wallet,
     recorded_json,
     state_json,
     verify_json,
+    wallet_json,
 )
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
@@ -116,6 +118,16 @@ def parse_time(value: str, option: str) -> datetime:
     if parsed.tzinfo is None:
         raise InvalidArgument(f"{option}: needs a UTC offset such as +00:00 or Z (got {value!r})")
     return parsed
+
+
+def parse_amount(value: str, option: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidArgument(f"{option}: expected a decimal number above 0 (got {value!r})")
+    return amount
 
 
 def parse_marks(values: list[str]) -> dict[str, Decimal]:
@@ -253,18 +265,25 @@ def replay(
     ctx: typer.Context,
     until_seq: Annotated[int | None, typer.Option(min=0, help="Stop after this seq.")] = None,
     until_time: Annotated[str | None, typer.Option(help="Only fills that occurred at or before this time.")] = None,
+    initial_balance: Annotated[
+        str, typer.Option("--initial-balance", help="The paper wallet's starting cash, for its replay.")
+    ] = "10000",
+    account: Annotated[str, typer.Option("--account", help="Whose paper wallet to replay.")] = "default",
     json_output: JsonOption = False,
 ) -> None:
-    """The state as of a seq or a time, folded from the log alone; changes nothing."""
+    """The state and the paper wallet as of a seq or a time, folded from the log alone; changes nothing."""
     if until_seq is not None and until_time is not None:
         raise InvalidArgument("replay takes --until-seq or --until-time, not both")
     when = parse_time(until_time, "--until-time") if until_time is not None else None
+    balance = parse_amount(initial_balance, "--initial-balance")
     with opened(ctx) as ledger:
         state = ledger.replay(until_seq=until_seq, until_time=when)
+        wallet = ledger.replay_wallet(balance, account=account, until_seq=until_seq, until_time=when)
     if json_output:
-        emit(state_json(state, closed=True, marks={}))
+        emit({**state_json(state, closed=True, marks={}), "wallet": wallet_json(account, wallet)})
     else:
         print_state(out(), state, closed=True, marks={}, title="Replay")
+        print_wallet(out(), account, wallet)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.domain.positions import ClosedPosition, Position, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
+from tradeledger.domain.wallet import WalletBook
 
 DISPLAY_QUANTUM = Decimal("0.00000001")
 MONEY_QUANTUM = Decimal("0.01")
@@ -256,3 +257,30 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
     if not fills:
         table.caption = "the log is empty"
     console.print(table)
+
+
+def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:
+    """The paper wallet (spec section 5) as replayed: cash and what the invariant adds up."""
+    at_cost = sum(wallet.cost_basis.values(), Decimal(0))
+    return {
+        "account": account,
+        "initial_balance": decimal_text(wallet.initial_balance),
+        "cash": decimal_text(wallet.cash),
+        "positions_at_cost": decimal_text(at_cost),
+        "realized_pnl": decimal_text(wallet.realized_pnl),
+        "fees": decimal_text(wallet.fees),
+        "cycles_opened": wallet.cycles_opened,
+        "winning_cycles": wallet.winning_cycles,
+    }
+
+
+def print_wallet(console: Console, account: str, wallet: WalletBook) -> None:
+    """One line: cash + positions at cost = initial + realized - fees (the invariant, checked on every fill)."""
+    at_cost = sum(wallet.cost_basis.values(), Decimal(0))
+    console.print(
+        f"Paper wallet ({escape(account)}): cash {money(wallet.cash)} + positions at cost {money(at_cost)} = "
+        f"initial {money(wallet.initial_balance)} + realized {money(wallet.realized_pnl)} - fees "
+        f"{money(wallet.fees)}",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,440 @@
+"""`tradeledger report --html`: the auditor's report, checked as HTML (no browser; see test_report_browser.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Cli
+from tradeledger import open_ledger
+from tradeledger.cli.report import hide_password
+from tradeledger.domain.risk import PriceMark
+
+DAY = "2026-03-01"
+# A small session with the numbers of spec §4 worked out by hand (fees in the quote currency):
+#   BTC: buy 1@100 fee .1, buy 1@110 (avg 105), sell .5@120 fee .2 (realizes (120-105)·.5 = 7.5),
+#        sell 2.5@90 fee .5: a flip; the close of 1.5 realizes (90-105)·1.5 = -22.5 and takes
+#        .5·1.5/2.5 = .3 of the fee, so the cycle ends long 2 @105, realized -15, fees .6, net -15.6;
+#        the rest opens short 1 @90 with fee .2.
+#   ETH: sell 2@50 fee .1, buy 2@40 fee .1 (realizes (50-40)·2 = 20; cycle fees .2, net 19.8);
+#        the next day buy 1@45 opens a long.
+SESSION: list[dict[str, Any]] = [
+    {"fill_id": "F1", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "100", "fee": "0.1"},
+    {"fill_id": "F2", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "110", "fee": "0"},
+    {"fill_id": "F3", "symbol": "BTC/USD", "side": "sell", "quantity": "0.5", "price": "120", "fee": "0.2"},
+    {"fill_id": "F4", "symbol": "BTC/USD", "side": "sell", "quantity": "2.5", "price": "90", "fee": "0.5"},
+    {"fill_id": "F5", "symbol": "ETH/USD", "side": "sell", "quantity": "2", "price": "50", "fee": "0.1"},
+    {"fill_id": "F6", "symbol": "ETH/USD", "side": "buy", "quantity": "2", "price": "40", "fee": "0.1"},
+    {"fill_id": "F7", "symbol": "ETH/USD", "side": "buy", "quantity": "1", "price": "45", "fee": "0"},
+]
+TIMES = [f"{DAY}T10:0{minute}:00+00:00" for minute in range(1, 7)] + ["2026-03-02T09:00:00+00:00"]
+END_OF_DAY = f"{DAY}T23:00:00Z"
+# Per fill in seq (and here also time) order: its realized PnL, and the wallet's cash after it (B0 10000):
+# buy pays q·p, selling a long gets q·p, covering a short gets q·(2·avg - p), every fee is paid.
+REALIZED = ["0.00", "0.00", "7.50", "-22.50", "0.00", "20.00", "0.00"]
+CASH = ["9,899.90", "9,789.90", "9,849.70", "9,894.20", "9,794.10", "9,914.00", "9,869.00"]
+CUMULATIVE_REALIZED = ["0", "0", "7.5", "-15", "-15", "5", "5"]
+CUMULATIVE_NET = ["-0.1", "-0.1", "7.2", "-15.8", "-15.9", "4", "4"]
+# mark, where it came from, unrealized PnL, in percent: short 1 @90 at 80 gains 10, 10/90 = 11.11 %
+BTC_AT_80 = ["80.00", "--mark", "10.00", "11.11"]
+UNMARKED = ["unmarked", "—", "—", "—"]
+CUMULATIVE_CASH = ["9899.9", "9789.9", "9849.7", "9894.2", "9794.1", "9914", "9869"]
+
+
+class Tables(HTMLParser):
+    """Every <table id=…> of a page as rows of cell texts; and the text of each element with an id."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.texts: dict[str, str] = {}
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._open_ids: list[tuple[str, str, list[str]]] = []  # (tag, id or "", texts)
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        element_id = found.get("id") or ""
+        if tag == "table" and element_id:
+            self._table = element_id
+            self.tables[element_id] = []
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = []
+        if tag in ("span", "code", "p"):  # every one, so a nested element closes only itself
+            self._open_ids.append((tag, element_id, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif tag in ("td", "th") and self._table is not None and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        if self._open_ids and self._open_ids[-1][0] == tag:
+            _, element_id, parts = self._open_ids.pop()
+            if element_id:
+                self.texts[element_id] = "".join(parts).strip()
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        for _, _, parts in self._open_ids:
+            parts.append(data)
+
+    def body(self, table_id: str) -> list[list[str]]:
+        return self.tables[table_id][1:]  # without the header row
+
+
+def record_session(url: str, fills: list[dict[str, Any]] = SESSION, times: list[str] = TIMES) -> None:
+    with open_ledger(url) as ledger:
+        ledger.record_many(
+            [{"exchange": "kraken", **fill, "occurred_at": time} for fill, time in zip(fills, times, strict=True)]
+        )
+
+
+def make_report(cli: Cli, path: Path, *args: str, expect: int = 0) -> tuple[dict[str, Any], str]:
+    summary = cli.json("report", "--html", str(path), *args, expect=expect)
+    return summary, path.read_text(encoding="utf-8")
+
+
+def svg_points(page: str, series: str) -> list[tuple[float, float]]:
+    """The vertices of a series' step line: its start, then one (H x, V y) step per later fill."""
+    match = re.search(rf'<path id="series-{series}"[^>]* d="M([-\d.]+),([-\d.]+)((?: H[-\d.]+ V[-\d.]+)*)"', page)
+    assert match is not None, f"no step path for {series}"
+    steps = re.findall(r" H([-\d.]+) V([-\d.]+)", match.group(3))
+    return [(float(x), float(y)) for x, y in [(match.group(1), match.group(2)), *steps]]
+
+
+def point_values(page: str, series: str) -> list[str]:
+    """The exact cumulative values in the tooltips of a series' markers, in drawing order."""
+    return re.findall(rf'<circle class="point {series}"[^>]*><title>[^<]* after seq \d+: ([^<]*)</title>', page)
+
+
+def test_the_report_shows_each_table_with_the_sessions_numbers(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    summary, page = make_report(cli, tmp_path / "report.html", "--mark", "BTC/USD=80")
+    tables = Tables(page)
+
+    assert tables.body("symbols") == [
+        # symbol, open side, qty, avg, lifetime realized, fees, net, mark, from, unrealized, %
+        ["BTC/USD", "short", "1", "90.00", "-15.00", "0.80", "-15.80", *BTC_AT_80],
+        ["ETH/USD", "long", "1", "45.00", "20.00", "0.20", "19.80", *UNMARKED],
+    ]
+    # symbol, side, qty, avg, realized, fees and net of the cycle, opened seq and time, then the mark columns
+    assert tables.body("open") == [
+        ["BTC/USD", "short", "1", "90.00", "0.00", "0.20", "-0.20", "4", f"{DAY} 10:04:00 UTC", *BTC_AT_80],
+        ["ETH/USD", "long", "1", "45.00", "0.00", "0.00", "0.00", "7", "2026-03-02 09:00:00 UTC", *UNMARKED],
+    ]
+    opened_1, opened_5 = f"{DAY} 10:01:00 UTC", f"{DAY} 10:05:00 UTC"
+    assert tables.body("closed") == [
+        ["BTC/USD", "long", "2", "105.00", "-15.00", "0.60", "-15.60", "1", opened_1, "4", f"{DAY} 10:04:00 UTC"],
+        ["ETH/USD", "short", "2", "50.00", "20.00", "0.20", "19.80", "5", opened_5, "6", f"{DAY} 10:06:00 UTC"],
+    ]
+    assert tables.tables["totals"] == [
+        ["Realized (gross)", "5.00"],
+        ["Fees", "1.00"],
+        ["Net realized", "4.00"],
+        ["Unrealized at mark (1 open position(s) unmarked, not included)", "10.00"],
+        ["Net realized + unrealized", "14.00"],
+    ]
+    # cash + Σ|s|·avg = 9869 + (1·90 + 1·45) = 10004 = 10000 + 5 - 1
+    assert tables.tables["wallet"] == [
+        ["Initial balance B0", "10,000.00"],
+        ["Cash", "9,869.00"],
+        ["Open positions at cost Σ|s|·avg", "135.00"],
+        ["cash + Σ|s|·avg", "10,004.00"],
+        ["B0 + realized \u2212 fees", "10,004.00"],
+        ["Difference", "0"],
+    ]
+    fills = tables.body("fills")
+    assert [row[2] for row in fills] == [f"F{n}" for n in range(1, 8)]
+    assert [row[-3] for row in fills] == REALIZED
+    assert [row[-2] for row in fills] == CASH
+    assert summary["seq"] == 7
+    assert summary["fills"] == 7
+    assert summary["symbols"] == 2
+    assert summary["verify"] is True
+    assert summary["html"] == str((tmp_path / "report.html").resolve())
+    assert tables.texts["verify"].startswith("passed")
+    assert tables.texts["fill-count"] == "7"
+    assert "fold-warning" not in page  # the replay and the reference fold agree
+
+
+def test_every_cell_carries_the_exact_value_behind_its_rounded_display(cli: Cli, tmp_path: Path) -> None:
+    fills = [
+        {"fill_id": "A", "symbol": "BTC/USD", "side": "buy", "quantity": "3", "price": "100", "fee": "0"},
+        {"fill_id": "B", "symbol": "BTC/USD", "side": "buy", "quantity": "0.000000001", "price": "1", "fee": "0"},
+    ]
+    record_session(cli.url, fills, TIMES[:2])
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    # avg = (300 + 0.000000001) / 3.000000001 = 99.999999967000000011 (exact here); shown to 8 places
+    assert '<td class="num" title="99.999999967000000011">99.99999997</td>' in page
+    assert '<td class="num" title="3.000000001">3</td>' in page  # a quantity, rounded to 8 places for display
+    assert '<td class="num" title="0.000000001">0</td>' in page
+
+
+def test_until_time_leaves_out_the_fills_that_occurred_later(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    summary, page = make_report(cli, tmp_path / "report.html", "--until-time", END_OF_DAY)
+    tables = Tables(page)
+
+    assert summary["fills"] == 6
+    assert summary["seq"] == 6
+    assert [row[2] for row in tables.body("fills")] == [f"F{n}" for n in range(1, 7)]
+    assert tables.body("symbols")[1][:7] == ["ETH/USD", "flat", "—", "—", "20.00", "0.20", "19.80"]
+    assert [row[0] for row in tables.body("open")] == ["BTC/USD"]
+    assert tables.tables["wallet"][1] == ["Cash", "9,914.00"]
+    assert "2026-03-01T23:00:00.000000+00:00" in page
+    for series in ("realized", "net", "cash"):
+        assert len(svg_points(page, series)) == 6
+
+
+def test_the_chart_has_one_point_per_fill_with_the_cumulative_values(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    assert page.count("<svg") == 1
+    for series in ("realized", "net", "cash"):
+        points = svg_points(page, series)
+        assert len(points) == len(SESSION)
+        xs = [x for x, _ in points]
+        assert xs == sorted(xs)  # drawn by the time each fill occurred
+        assert page.count(f'<circle class="point {series}"') == len(SESSION)
+    assert point_values(page, "realized") == CUMULATIVE_REALIZED
+    assert point_values(page, "net") == CUMULATIVE_NET
+    assert point_values(page, "cash") == CUMULATIVE_CASH
+    # gross realized PnL rises from fill 2 to fill 3 (+7.5): a higher value is drawn higher up (smaller y)
+    realized = svg_points(page, "realized")
+    assert realized[2][1] < realized[1][1]
+    assert realized[3][1] > realized[2][1]
+
+
+def test_a_fill_reported_late_is_drawn_at_the_time_it_occurred(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    late = {"fill_id": "LATE", "symbol": "SOL/USD", "side": "buy", "quantity": "1", "price": "10", "fee": "1"}
+    record_session(cli.url, [late], [f"{DAY}T09:00:00+00:00"])  # seq 8, but it occurred before all others
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    assert point_values(page, "net")[0] == "-1"  # the late fill's fee comes first in time
+    assert point_values(page, "net")[-1] == "3"  # and the last point is the total: 5 - (1 + 1)
+    assert point_values(page, "cash")[-1] == "9858"  # 9869 - 10 - 1
+    assert len(svg_points(page, "cash")) == 8
+
+
+def test_user_text_is_escaped_and_never_appears_raw(cli: Cli, tmp_path: Path) -> None:
+    hostile = {
+        "fill_id": "<script>alert('fill')</script>",
+        "account": "<b>desk & co</b>",
+        "strategy": '"><img src=x onerror=alert(1)>',
+        "exchange": "<i>x</i>",
+        "symbol": "BTC/USD",
+        "side": "buy",
+        "quantity": "1",
+        "price": "100",
+    }
+    with open_ledger(cli.url) as ledger:
+        ledger.record({**hostile, "occurred_at": TIMES[0]})
+        ledger.record({**SESSION[4], "exchange": "kraken", "occurred_at": TIMES[1]})
+
+    _, page = make_report(cli, tmp_path / "report.html")
+    tables = Tables(page)
+
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "<b>desk" not in page
+    assert "<i>x" not in page
+    assert "&lt;script&gt;alert(&#x27;fill&#x27;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;desk &amp; co&lt;/b&gt;" in page
+    first = tables.body("fills")[0]
+    assert first[2:5] == ["<script>alert('fill')</script>", "<b>desk & co</b>", "<i>x</i>"]
+    assert '"><img src=x onerror=alert(1)>' in first
+    assert tables.body("symbols")[0][:2] == ["<b>desk & co</b>", "BTC/USD"]  # two accounts: an account column
+
+
+def test_the_head_hash_is_the_chains_head(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    with open_ledger(cli.url) as ledger:
+        head = ledger.head
+
+    summary, page = make_report(cli, tmp_path / "report.html", "--until-time", END_OF_DAY)
+    tables = Tables(page)
+
+    assert summary["head_hash"] == head.hash
+    assert summary["epoch"] == head.epoch
+    assert tables.texts["head-hash"] == head.hash
+    with open_ledger(cli.url) as ledger:
+        sixth = ledger.history()[5]
+    assert tables.texts["state-hash"] == sixth.hash  # the state as of --until-time is the 6th fill's
+    assert tables.texts["state-seq"] == "6"
+
+
+def test_a_tampered_ledger_reports_that_verify_failed(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    with closing(sqlite3.connect(cli.url.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("UPDATE positions SET quantity = '5' WHERE symbol = 'BTC/USD'")
+
+    summary, page = make_report(cli, tmp_path / "report.html", expect=1)
+    tables = Tables(page)
+
+    assert summary["verify"] is False
+    assert tables.texts["verify"].startswith("FAILED")
+    assert "projection" in tables.texts["verify"]
+    assert "BTC/USD" in tables.texts["verify"]
+    # the numbers come from the log, not from the edited row
+    assert tables.body("open")[0][:3] == ["BTC/USD", "short", "1"]
+
+
+def test_stored_marks_price_open_positions_unless_a_mark_is_given(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    with open_ledger(cli.url) as ledger:
+        marked_at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+        ledger.save_marks([PriceMark("ETH/USD", Decimal(50), marked_at), PriceMark("BTC/USD", Decimal(95), marked_at)])
+
+    _, page = make_report(cli, tmp_path / "report.html", "--mark", "BTC/USD=80")
+    rows = Tables(page).body("symbols")
+
+    assert rows[0][7:] == ["80.00", "--mark", "10.00", "11.11"]
+    assert rows[1][7:] == ["50.00", "stored 2026-03-02T12:00:00.000000+00:00", "5.00", "11.11"]
+    assert Tables(page).tables["totals"][3] == ["Unrealized at mark", "15.00"]
+
+
+def test_the_initial_balance_sets_the_wallets_b0(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    _, page = make_report(cli, tmp_path / "report.html", "--initial-balance", "500.5")
+    wallet = Tables(page).tables["wallet"]
+
+    assert wallet[0] == ["Initial balance B0", "500.50"]
+    assert wallet[1] == ["Cash", "369.50"]  # 9869 - 9500 + 0.5
+    assert wallet[3:5] == [["cash + Σ|s|·avg", "504.50"], ["B0 + realized \u2212 fees", "504.50"]]
+
+
+def test_account_narrows_the_report_to_one_account(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    other = {"fill_id": "O1", "account": "desk2", "symbol": "SOL/USD", "side": "buy", "quantity": "3", "price": "7"}
+    record_session(cli.url, [other], [TIMES[0]])
+
+    summary, page = make_report(cli, tmp_path / "report.html", "--account", "desk2")
+    tables = Tables(page)
+
+    assert summary["fills"] == 1
+    assert summary["symbols"] == 1
+    assert [row[0] for row in tables.body("symbols")] == ["SOL/USD"]
+    assert tables.tables["wallet"][1] == ["Cash", "9,979.00"]
+
+
+def test_an_empty_ledger_gives_a_valid_report_saying_there_are_no_fills(cli: Cli, tmp_path: Path) -> None:
+    summary, page = make_report(cli, tmp_path / "report.html")
+    tables = Tables(page)
+
+    assert summary == {
+        "html": str((tmp_path / "report.html").resolve()),
+        "seq": 0,
+        "epoch": summary["epoch"],
+        "head_hash": "0" * 64,
+        "verify": True,
+        "symbols": 0,
+        "fills": 0,
+    }
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.rstrip().endswith("</html>")
+    assert tables.texts["no-fills"] == "There are no fills in this report."
+    assert "<svg" not in page
+    assert "No open positions." in page
+    assert tables.tables["wallet"][1] == ["Cash", "10,000.00"]
+
+
+def test_without_json_it_prints_where_the_report_went(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    result = cli("report", "--html", str(tmp_path / "report.html"))
+
+    assert "report written to" in result.stdout
+    assert "7 fills, 2 symbols" in result.stdout
+    assert "verify ok" in result.stdout
+
+
+def test_the_file_is_replaced_whole_and_readable_by_others(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old", encoding="utf-8")
+    umask = os.umask(0o022)
+    try:
+        make_report(cli, target)
+    finally:
+        os.umask(umask)
+
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.html.")] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--until-time", "yesterday"), "'yesterday'"),
+        (("--until-time", "2026-03-01T10:00:00"), "needs a UTC offset"),
+        (("--mark", "BTC/USD=cheap"), "'BTC/USD=cheap'"),
+        (("--mark", "BTC/USD=-1"), "'BTC/USD=-1'"),
+        (("--initial-balance", "lots"), "'lots'"),
+        (("--initial-balance", "-5"), "'-5'"),
+        (("--initial-balance", "1" * 29), "1" * 29),
+    ],
+)
+def test_bad_values_exit_2_naming_the_value(cli: Cli, tmp_path: Path, args: tuple[str, ...], named: str) -> None:
+    target = tmp_path / "report.html"
+
+    result = cli("report", "--html", str(target), *args, expect=2)
+
+    assert named in result.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("where", ["missing-folder/report.html", "a-folder"])
+def test_an_unwritable_path_exits_2_naming_it(cli: Cli, tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-folder").mkdir()
+    target = tmp_path / where
+
+    result = cli("report", "--html", str(target), expect=2)
+
+    assert f"--html: cannot write {str(target)!r}" in result.stderr.replace("\n", "")
+    assert not (tmp_path / "missing-folder").exists()
+    assert list((tmp_path / "a-folder").iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://auditor:s3cr/t@db.example:5432/ledger",
+            "postgresql+psycopg://auditor:***@db.example:5432/ledger",
+        ),
+        ("postgresql://auditor@db.example/ledger", "postgresql://auditor@db.example/ledger"),
+        ("sqlite:////var/lib/bot/ledger.db", "sqlite:////var/lib/bot/ledger.db"),
+    ],
+)
+def test_the_ledger_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert hide_password(url) == shown
+
+
+def test_the_page_names_the_ledger_it_reports_on(cli: Cli, tmp_path: Path) -> None:
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    assert f"<td>{cli.url}</td>" in page
