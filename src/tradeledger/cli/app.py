@@ -25,6 +25,7 @@ from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger, open_store
 from tradeledger.cli import admin as admin_commands
 from tradeledger.cli import demo as demo_session
+from tradeledger.cli import migration as migration_commands
 from tradeledger.cli import report as report_commands
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
@@ -266,24 +267,31 @@ def replay(
     until_seq: Annotated[int | None, typer.Option(min=0, help="Stop after this seq.")] = None,
     until_time: Annotated[str | None, typer.Option(help="Only fills that occurred at or before this time.")] = None,
     initial_balance: Annotated[
-        str, typer.Option("--initial-balance", help="The paper wallet's starting cash, for its replay.")
-    ] = "10000",
+        str | None,
+        typer.Option("--initial-balance", help="Also replay the paper wallet (spec 5) from this starting cash."),
+    ] = None,
     account: Annotated[str, typer.Option("--account", help="Whose paper wallet to replay.")] = "default",
     json_output: JsonOption = False,
 ) -> None:
-    """The state and the paper wallet as of a seq or a time, folded from the log alone; changes nothing."""
+    """The state (and, with --initial-balance, the paper wallet) as of a seq or a time, from the log alone."""
     if until_seq is not None and until_time is not None:
         raise InvalidArgument("replay takes --until-seq or --until-time, not both")
     when = parse_time(until_time, "--until-time") if until_time is not None else None
-    balance = parse_amount(initial_balance, "--initial-balance")
+    balance = None if initial_balance is None else parse_amount(initial_balance, "--initial-balance")
     with opened(ctx) as ledger:
         state = ledger.replay(until_seq=until_seq, until_time=when)
-        wallet = ledger.replay_wallet(balance, account=account, until_seq=until_seq, until_time=when)
+        wallet = (
+            None
+            if balance is None
+            else ledger.replay_wallet(balance, account=account, until_seq=until_seq, until_time=when)
+        )
     if json_output:
-        emit({**state_json(state, closed=True, marks={}), "wallet": wallet_json(account, wallet)})
+        shown = state_json(state, closed=True, marks={})
+        emit(shown if wallet is None else {**shown, "wallet": wallet_json(account, wallet)})
     else:
         print_state(out(), state, closed=True, marks={}, title="Replay")
-        print_wallet(out(), account, wallet)
+        if wallet is not None:
+            print_wallet(out(), account, wallet)
 
 
 @app.command()
@@ -497,6 +505,10 @@ app.command("report")(report_commands.report)
 app.command("rollback")(reports_errors(admin_commands.rollback))
 app.command("restore")(reports_errors(admin_commands.restore))
 app.command("export")(reports_errors(admin_commands.export))
+
+
+app.command("migrate")(migration_commands.migrate)
+app.command("enable-sot")(migration_commands.enable_sot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,526 @@
+"""`tradeledger migrate` and `tradeledger enable-sot`: the seed's migration steps 1 to 3 (spec section 7).
+
+The work is in `tradeledger.compat.migration` and `tradeledger.compat.enable_sot`; this module reads
+the options, shows progress, prints tables (or `--json`) and sets the exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.compat.config import load_bot_config
+from tradeledger.compat.enable_sot import check_sot
+from tradeledger.compat.enable_sot import enable_sot as switch_on
+from tradeledger.compat.migration import (
+    BACKUP_FOLDER,
+    DEFAULT_ACCOUNT,
+    Comparison,
+    LegacyFiles,
+    LegacyPaths,
+    MigrationError,
+    MigrationPlan,
+    MigrationResult,
+    checkpoint_json,
+    plan_migration,
+    read_legacy_files,
+    rollback_commands,
+    run_migration,
+    wallet_initial_balance,
+)
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
+from tradeledger.settings import LedgerSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EXIT_VERIFY_FAILED = 1
+DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
+DEFAULT_LOGS = Path("crypto_bot/logs")
+SHOWN = Decimal("0.00000001")
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
+
+
+# app.py imports this module to register its commands, so its helpers are looked up when a command runs.
+def out() -> Console:
+    from tradeledger.cli.app import out as app_out  # noqa: PLC0415 - app.py imports this module
+
+    return app_out()
+
+
+def err() -> Console:
+    from tradeledger.cli.app import err as app_err  # noqa: PLC0415 - app.py imports this module
+
+    return app_err()
+
+
+def emit(value: object) -> None:
+    from tradeledger.cli.app import emit as app_emit  # noqa: PLC0415 - app.py imports this module
+
+    app_emit(value)
+
+
+def opened(ctx: typer.Context) -> AbstractContextManager[Ledger]:
+    from tradeledger.cli.app import opened as app_opened  # noqa: PLC0415 - app.py imports this module
+
+    return app_opened(ctx)
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """The CLI's error reporting (a LedgerError: its message on stderr, exit 2), applied when the command runs."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from tradeledger.cli.app import reports_errors as app_reports_errors  # noqa: PLC0415 - see above
+
+        return app_reports_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+def now() -> datetime:
+    """The wall clock of backup names and the migration date (tests freeze it)."""
+    return datetime.now(UTC)
+
+
+def _shown(value: Decimal | None) -> str:
+    """A number for a table: rounded to 8 places where it has more (the JSON output has the exact value)."""
+    if value is None:
+        return "—"
+    try:
+        rounded = value.quantize(SHOWN, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT)
+    except InvalidOperation:  # too many digits before the point to round: show it as it is
+        rounded = value
+    return decimal_text(rounded)
+
+
+def ledger_url(db: str | None) -> str:
+    """The ledger's URL as the manifest records it: the one opened (a relative SQLite path made
+    absolute, so restore finds it from any folder), its password hidden."""
+    url = db if db is not None else LedgerSettings().url
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        parsed = parsed.set(database=str(Path(database).absolute()))
+    return parsed.render_as_string(hide_password=True)
+
+
+def _db_option(db: str | None) -> str:
+    """` --db URL` for the printed commands when --db was given and holds no password."""
+    if db is None:
+        return ""
+    try:
+        secret = sa.make_url(db).password
+    except sa.exc.ArgumentError:
+        secret = None
+    return "" if secret else f" --db {db}"
+
+
+def _config_path(config: Path | None) -> Path | None:
+    if config is not None:
+        return config
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err(),
+        transient=True,
+        disable=not err().is_terminal,
+    )
+
+
+@reports_errors
+def migrate(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be appended and the reconciliation; append nothing.")
+    ] = False,
+    backup: Annotated[
+        bool | None,
+        typer.Option(
+            "--backup/--no-backup",
+            help="Back up the legacy files first (always on a real run; with --dry-run only when given).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="The bot's config (wallet starting balance). Default: crypto_bot/config.yaml if present."
+        ),
+    ] = None,
+    logs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--logs-dir", help="Folder of the legacy files. Default: logs/ beside --config, else crypto_bot/logs."
+        ),
+    ] = None,
+    state_file: Annotated[
+        Path | None, typer.Option("--state-file", help="trade_manager_state.json (default: in --logs-dir).")
+    ] = None,
+    wallet_file: Annotated[
+        Path | None, typer.Option("--wallet-file", help="paper_wallet_state.yaml (default: in --logs-dir).")
+    ] = None,
+    trades_csv: Annotated[
+        Path | None, typer.Option("--trades-csv", help="trades.csv (default: in --logs-dir).")
+    ] = None,
+    positions_log: Annotated[
+        Path | None, typer.Option("--positions-log", help="positions.log, only reported (default: in --logs-dir).")
+    ] = None,
+    account: Annotated[str, typer.Option("--account", help="The account the fills go to.")] = DEFAULT_ACCOUNT,
+    json_output: JsonOption = False,
+) -> None:
+    """Migrate the legacy state files into the ledger: plan, reconcile, back up, append once, verify."""
+    if not dry_run and backup is False:
+        raise MigrationError(
+            "--no-backup: a migration that appends always backs up the legacy files first "
+            "(the legacy script's missing backups are what made its rollback impossible); use it with --dry-run only"
+        )
+    write_backup = not dry_run or bool(backup)
+    config_path = _config_path(config)
+    settings = load_bot_config(config_path) if config_path is not None else None
+    initial, initial_from = wallet_initial_balance(
+        None if settings is None else settings.paper_wallet.initial_balance, config_path or DEFAULT_CONFIG
+    )
+    logs = logs_dir if logs_dir is not None else (config_path.parent / "logs" if config_path else DEFAULT_LOGS)
+    paths = LegacyPaths.resolve(
+        logs, state_file=state_file, wallet_file=wallet_file, trades_csv=trades_csv, positions_log=positions_log
+    )
+    if not paths.items():
+        raise MigrationError(
+            f"{logs}: none of the legacy files is there (trade_manager_state.json, paper_wallet_state.yaml, "
+            "trades.csv); give --logs-dir or the files"
+        )
+    url = ledger_url(ctx.obj)
+    with opened(ctx) as ledger:
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def advance(what: str, done: int, total: int) -> None:
+                if what not in tasks:
+                    tasks[what] = progress.add_task(what, total=total)
+                progress.update(tasks[what], completed=done, total=total)
+
+            files = read_legacy_files(paths, account=account, on_progress=advance)
+            plan = plan_migration(files, ledger, account=account, initial_balance=initial)
+        if not json_output:
+            _print_plan(files, plan, url, initial, initial_from)
+        with _progress() as progress:
+            if not dry_run:
+                progress.add_task(f"appending {len(plan.new)} fills in one transaction", total=None)
+            result = run_migration(
+                ledger,
+                plan,
+                files,
+                backup_folder=(logs / BACKUP_FOLDER).absolute(),
+                clock=now,
+                ledger_url=url,
+                dry_run=dry_run,
+                backup=write_backup,
+            )
+    commands = rollback_commands(result, files, db_option=_db_option(ctx.obj)) if not dry_run else []
+    if json_output:
+        emit(_plan_json(files, plan, result, url, dry_run=dry_run, commands=commands, initial_from=initial_from))
+    else:
+        _print_result(plan, result, commands, dry_run=dry_run, config_path=config_path)
+    if not result.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+# --- tables -------------------------------------------------------------------------------------------
+
+
+def _print_plan(files: LegacyFiles, plan: MigrationPlan, url: str, initial: Decimal, initial_from: str) -> None:
+    console = out()
+    console.print(f"Migrating the legacy files into {escape(url)} (account {escape(plan.account)}):")
+    counts = {
+        "trade_manager_state.json": f"{len(files.trades)} trades",
+        "paper_wallet_state.yaml": f"{len(files.wallet.entries) if files.wallet else 0} positions",
+        "trades.csv": f"{len(files.csv_rows)} rows",
+        "positions.log": f"{len(files.logged)} symbols logged as active",
+    }
+    for source, path in files.paths.items():
+        console.print(f"  {source:<26} {escape(str(path))}  ({counts[source]})", highlight=False)
+    console.print(f"Wallet starting balance {decimal_text(initial)} ({escape(initial_from)}).\n", highlight=False)
+
+    _print_fills(plan)
+    _print_skipped(plan)
+    for note in plan.notes:
+        console.print(f"note: {escape(note)}", highlight=False)
+    if plan.reconciliation:
+        _print_reconciliation(plan.reconciliation)
+
+
+def _print_fills(plan: MigrationPlan) -> None:
+    table = Table(title=f"Fills: {len(plan.new)} to append, {len(plan.in_ledger)} already in the ledger")
+    for column in ("#", "source", "where", "fill id", "symbol", "side", "quantity", "price", "fee", "occurred at"):
+        table.add_column(column, justify="right" if column in ("#", "quantity", "price", "fee") else "left")
+    table.add_column("status")
+    for number, planned in enumerate(plan.fills, start=1):
+        fill = planned.fill
+        table.add_row(
+            str(number),
+            planned.source,
+            planned.where,
+            escape(fill.fill_id),
+            fill.symbol,
+            fill.side.value,
+            decimal_text(fill.quantity),
+            decimal_text(fill.price),
+            decimal_text(fill.fee),
+            time_text(fill.occurred_at),
+            "append" if planned.is_new else f"in ledger, seq {planned.seq}",
+        )
+    out().print(table)
+
+
+def _print_skipped(plan: MigrationPlan) -> None:
+    if plan.skipped:
+        skipped = Table(title=f"Not migrated: {len(plan.skipped)} legacy records")
+        for column in ("source", "where", "symbol", "why"):
+            skipped.add_column(column)
+        for item in plan.skipped:
+            skipped.add_row(item.source, escape(item.where), item.symbol or "—", escape(item.reason))
+        out().print(skipped)
+    if plan.only_in_positions_log:
+        logged = Table(title="Only in positions.log: reported, never appended (it has no close records)")
+        for column in ("line", "logged at", "symbol", "side", "amount", "entry"):
+            logged.add_column(column)
+        for entry in plan.only_in_positions_log:
+            logged.add_row(
+                str(entry.line),
+                entry.logged_at,
+                escape(entry.symbol),
+                escape(entry.side),
+                _shown(entry.amount),
+                _shown(entry.entry_price),
+            )
+        out().print(logged)
+
+
+RECONCILIATION_TITLES = {
+    "trade_manager": "trade_manager_state.json positions against the replay (its open cycle, else its last cycle)",
+    "statistics": "trade_manager_state.json statistics against the replay of its trades",
+    "wallet": "paper_wallet_state.yaml against the replay (open positions; cash)",
+}
+
+
+def _print_reconciliation(rows: Sequence[Comparison]) -> None:
+    for scope, title in RECONCILIATION_TITLES.items():
+        chosen = [row for row in rows if row.scope == scope]
+        if not chosen:
+            continue
+        table = Table(title=title)
+        if scope != "statistics":
+            table.add_column("symbol", no_wrap=True)
+        table.add_column("field", no_wrap=True)
+        table.add_column("legacy", justify="right", no_wrap=True)
+        table.add_column("replay", justify="right", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("cause", min_width=40)
+        for row in chosen:
+            status = {"match": "match", "float": "float", "differs": "[red]DIFFERS[/red]"}[row.status]
+            causes = "" if row.status == "float" else "\n".join(f"• {escape(cause)}" for cause in row.causes)
+            cells = [row.field, _shown(row.legacy), _shown(row.replay), status, causes]
+            table.add_row(*([row.symbol or "—"] if scope != "statistics" else []), *cells)
+        out().print(table)
+    counts = {status: sum(row.status == status for row in rows) for status in ("match", "float", "differs")}
+    out().print(
+        f"reconciliation: {counts['match']} match, {counts['float']} equal but for the float the legacy file stores, "
+        f"{counts['differs']} differ (each with its cause above)\n",
+        highlight=False,
+    )
+
+
+def _print_result(
+    plan: MigrationPlan, result: MigrationResult, commands: list[str], *, dry_run: bool, config_path: Path | None
+) -> None:
+    console = out()
+    if result.backup is not None:
+        console.print(f"backups in {escape(str(result.backup.folder))}:", highlight=False)
+        for original, name in result.backup.files.items():
+            console.print(f"  {escape(name)}  ← {escape(original)}", highlight=False)
+        console.print(f"  {escape(result.backup.manifest.name)}  (manifest)", highlight=False)
+    if dry_run:
+        console.print(f"dry run: nothing appended ({len(plan.new)} fills would be; head seq {result.head_before.seq})")
+        return
+    assert result.head_after is not None
+    console.print(
+        f"appended {result.appended} fills in one transaction "
+        f"({len(plan.in_ledger)} already in the ledger); head seq {result.head_before.seq} → {result.head_after.seq}"
+    )
+    if result.ok:
+        console.print("verify: ok — every planned fill is in the log, hash chain and projection intact")
+    else:
+        for problem in (*result.verify_problems, *(f"missing after the append: {m}" for m in result.missing)):
+            err().print(f"verify: {problem}", markup=False, soft_wrap=True)
+    if commands:
+        console.print("\nTo undo this migration:", highlight=False)
+        for command in commands:
+            console.print(f"  {escape(command)}", highlight=False, soft_wrap=True)
+    config_hint = f" --config {config_path}" if config_path is not None else ""
+    console.print(f"\nNext (the seed's step 3): tradeledger enable-sot{escape(config_hint)}", highlight=False)
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def _number(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _plan_json(
+    files: LegacyFiles,
+    plan: MigrationPlan,
+    result: MigrationResult,
+    url: str,
+    *,
+    dry_run: bool,
+    commands: list[str],
+    initial_from: str,
+) -> dict[str, Any]:
+    counts = {
+        status: sum(row.status == status for row in plan.reconciliation) for status in ("match", "float", "differs")
+    }
+    return {
+        "dry_run": dry_run,
+        "account": plan.account,
+        "ledger": url,
+        "sources": {source: str(path) for source, path in files.paths.items()},
+        "initial_balance": decimal_text(plan.initial_balance),
+        "initial_balance_from": initial_from,
+        "fills": [
+            {
+                "fill_id": planned.fill.fill_id,
+                "exchange": planned.fill.exchange,
+                "symbol": planned.fill.symbol,
+                "side": planned.fill.side.value,
+                "quantity": decimal_text(planned.fill.quantity),
+                "price": decimal_text(planned.fill.price),
+                "fee": decimal_text(planned.fill.fee),
+                "occurred_at": time_text(planned.fill.occurred_at),
+                "source": planned.source,
+                "where": planned.where,
+                "status": "new" if planned.is_new else "in_ledger",
+                "seq": planned.seq,
+            }
+            for planned in plan.fills
+        ],
+        "skipped": [
+            {"source": s.source, "where": s.where, "symbol": s.symbol, "reason": s.reason} for s in plan.skipped
+        ],
+        "only_in_positions_log": [
+            {
+                "line": item.line,
+                "logged_at": item.logged_at,
+                "symbol": item.symbol,
+                "side": item.side,
+                "amount": decimal_text(item.amount),
+                "entry_price": decimal_text(item.entry_price),
+            }
+            for item in plan.only_in_positions_log
+        ],
+        "notes": list(plan.notes),
+        "reconciliation": [
+            {
+                "scope": row.scope,
+                "symbol": row.symbol,
+                "field": row.field,
+                "legacy": _number(row.legacy),
+                "replay": _number(row.replay),
+                "status": row.status,
+                "causes": list(row.causes),
+            }
+            for row in plan.reconciliation
+        ],
+        "summary": {
+            "planned": len(plan.fills),
+            "new": len(plan.new),
+            "in_ledger": len(plan.in_ledger),
+            "skipped": len(plan.skipped),
+            "only_in_positions_log": len(plan.only_in_positions_log),
+            **counts,
+        },
+        "appended": result.appended,
+        "head_before": checkpoint_json(result.head_before),
+        "head_after": None if result.head_after is None else checkpoint_json(result.head_after),
+        "backup": None
+        if result.backup is None
+        else {
+            "folder": str(result.backup.folder),
+            "manifest": str(result.backup.manifest),
+            "files": dict(result.backup.files),
+        },
+        "verify": None
+        if result.verify_ok is None
+        else {"ok": result.ok, "problems": list(result.verify_problems), "missing": list(result.missing)},
+        "rollback": commands,
+    }
+
+
+# --- enable-sot -------------------------------------------------------------------------------------
+
+
+@reports_errors
+def enable_sot(
+    config: Annotated[Path, typer.Option("--config", help="The bot's YAML config (.yaml or .yml).")] = DEFAULT_CONFIG,
+    validate_only: Annotated[
+        bool, typer.Option("--validate-only", help="Only check the keys: exit 0 if all are set, 1 listing the rest.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Set the seed's trade_manager / position_monitor / paper_wallet keys in the config, keeping everything else."""
+    if validate_only:
+        problems = check_sot(config)
+        if json_output:
+            emit({"config": str(config), "ok": not problems, "missing": problems})
+        elif problems:
+            err().print(f"{escape(str(config))}: the TradeManager is not yet the single source of truth:")
+            for problem in problems:
+                err().print(f"  {escape(problem)}", highlight=False)
+        else:
+            out().print(f"{escape(str(config))}: every key of the seed's configuration changes is set", highlight=False)
+        if problems:
+            raise typer.Exit(EXIT_VERIFY_FAILED)
+        return
+    result = switch_on(config, clock=now)
+    if json_output:
+        emit(
+            {
+                "config": str(result.path),
+                "changed": list(result.changed),
+                "backup": None if result.backup is None else str(result.backup),
+                "migration_date": result.migration_date,
+            }
+        )
+    elif not result.changed:
+        out().print(f"{escape(str(config))}: already set; nothing changed", highlight=False)
+    else:
+        out().print(f"{escape(str(config))}: set {', '.join(result.changed)}", highlight=False)
+        out().print(f"backup: {escape(str(result.backup))}", highlight=False)

@@ -1,0 +1,786 @@
+"""Migration of the legacy files (spec section 7): the fills they imply, the reconciliation, backups, the append.
+
+Every test works on copies of `shared/fixtures/legacy-generated/` (a state file the legacy TradeManager
+wrote itself) and `shared/fixtures/legacy-real/` (files the legacy bot left behind) in tmp_path, with a
+real SQLite ledger. Where the legacy numbers disagree with a replay of the fills, the test pins the
+disagreement and the flaw the reconciliation names for it (legacy-system.md sections 1.3, 2.2-2.4).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeledger import Ledger
+from tradeledger.compat.migration import (
+    LEGACY_EXCHANGE,
+    STATE_FILE,
+    TRADES_CSV,
+    WALLET_FILE,
+    Comparison,
+    LegacyFiles,
+    LegacyPaths,
+    MigrationError,
+    MigrationPlan,
+    plan_migration,
+    read_legacy_files,
+    rollback_commands,
+    run_migration,
+    wallet_initial_balance,
+)
+from tradeledger.errors import FillConflict, LedgerError
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+GENERATED = SHARED / "fixtures" / "legacy-generated"
+REAL = SHARED / "fixtures" / "legacy-real"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+STAMP = "20260302_090000"
+URL = "sqlite:////tmp/ledger.db"
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def needs(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"the shared fixture {path} is missing; the shared folder must sit beside the repo (../shared)")
+    return path
+
+
+@pytest.fixture
+def generated_logs(tmp_path: Path) -> Path:
+    """crypto_bot/logs with a copy of the legacy TradeManager's own state file."""
+    logs = tmp_path / "crypto_bot" / "logs"
+    logs.mkdir(parents=True)
+    shutil.copyfile(needs(GENERATED / STATE_FILE), logs / STATE_FILE)
+    return logs
+
+
+def real_logs(tmp_path: Path, wallet: str = "mixed_shapes") -> Path:
+    """crypto_bot/ with the real config files, logs/ with trades.csv, positions.log and one wallet snapshot."""
+    bot = tmp_path / "crypto_bot"
+    logs = bot / "logs"
+    logs.mkdir(parents=True)
+    for name in ("config.yaml", "paper_wallet_config.yaml"):
+        shutil.copyfile(needs(REAL / name), bot / name)
+    for name in ("trades.csv", "positions.log"):
+        shutil.copyfile(needs(REAL / name), logs / name)
+    shutil.copyfile(needs(REAL / f"paper_wallet_state.{wallet}.yaml"), logs / WALLET_FILE)
+    return logs
+
+
+def read(logs: Path) -> LegacyFiles:
+    return read_legacy_files(LegacyPaths.resolve(logs))
+
+
+def plan_for(logs: Path, ledger: Ledger) -> tuple[LegacyFiles, MigrationPlan]:
+    files = read(logs)
+    return files, plan_migration(files, ledger)
+
+
+def row(plan: MigrationPlan, scope: str, symbol: str | None, field: str) -> Comparison:
+    found = [r for r in plan.reconciliation if (r.scope, r.symbol, r.field) == (scope, symbol, field)]
+    assert len(found) == 1, (scope, symbol, field, plan.reconciliation)
+    return found[0]
+
+
+def run(ledger: Ledger, plan: MigrationPlan, files: LegacyFiles, *, dry_run: bool = False, backup: bool = True):
+    return run_migration(
+        ledger,
+        plan,
+        files,
+        backup_folder=files_folder(files) / "migration_backup",
+        clock=clock,
+        ledger_url=URL,
+        dry_run=dry_run,
+        backup=backup,
+    )
+
+
+def files_folder(files: LegacyFiles) -> Path:
+    return next(path for _, path in files.paths.items()).parent
+
+
+# --- legacy-generated: the state file the legacy TradeManager wrote --------------------------------------
+
+
+def test_the_legacy_state_file_implies_its_120_trades_as_fills_under_their_trade_ids(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+    state = json.loads((generated_logs / STATE_FILE).read_text())
+
+    assert len(plan.fills) == len(plan.new) == 120
+    assert [p.fill.fill_id for p in plan.fills] == [trade["id"] for trade in state["trades"]]
+    assert {p.source for p in plan.fills} == {STATE_FILE}
+    assert plan.skipped == ()
+    # "" becomes the legacy exchange; the named ones are kept
+    assert Counter(p.fill.exchange for p in plan.fills) == Counter(
+        LEGACY_EXCHANGE if t["exchange"] == "" else t["exchange"] for t in state["trades"]
+    )
+    first = plan.fills[0].fill
+    assert (first.symbol, first.side.value, first.quantity, first.price, first.fee) == (
+        "DOT/USD",
+        "sell",
+        Decimal("200.0"),
+        Decimal("4.0544"),
+        Decimal("2.108288"),
+    )
+    assert first.occurred_at == datetime(2026, 11, 23, 21, 48, 6, 780530, tzinfo=UTC)  # naive read as UTC
+    assert first.metadata == {"migrated_from": STATE_FILE}
+    link_open = next(p.fill for p in plan.fills if p.fill.fill_id == "aae1db7a-a3a1-42c6-937f-788f8291135a")
+    assert link_open.metadata == {
+        "regime": "bearish",
+        "confidence": 0.66,
+        "allow_short": True,
+        "migrated_from": STATE_FILE,
+    }
+    assert (link_open.strategy, link_open.order_id) == ("momentum_bot", "OCSRS6-N3RHH-LHUB6A")
+    assert len(files.trades) == 120
+
+
+def test_the_fills_are_exactly_the_session_that_produced_the_state_file(generated_logs: Path, ledger: Ledger) -> None:
+    # session.ndjson holds the 120 trades as they were fed to the legacy TradeManager, amounts as decimal
+    # strings: reading the state file's floats back gives the same exact values.
+    session = [json.loads(line) for line in needs(GENERATED / "session.ndjson").read_text().splitlines()]
+    _, plan = plan_for(generated_logs, ledger)
+
+    assert len(session) == len(plan.fills) == 120
+    for row_, planned in zip(session, plan.fills, strict=True):
+        fill = planned.fill
+        assert (fill.fill_id, fill.symbol, fill.side.value) == (row_["id"], row_["symbol"], row_["side"])
+        assert (fill.quantity, fill.price, fill.fee) == (
+            Decimal(row_["amount"]),
+            Decimal(row_["price"]),
+            Decimal(row_["fees"]),
+        )
+        assert fill.occurred_at == datetime.fromisoformat(row_["timestamp"]).replace(tzinfo=UTC)
+        assert (fill.strategy or "", fill.order_id) == (row_["strategy"], row_["order_id"])
+
+
+def test_the_reconciliation_of_the_legacy_state_file_counts_matches_floats_and_differences(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+
+    assert len(plan.reconciliation) == 8 * 4 + 4  # 8 symbols x quantity, average, realized, fees; 4 statistics
+    assert Counter(r.status for r in plan.reconciliation) == {"match": 11, "float": 10, "differs": 15}
+    # quantities all agree; averages agree but for the float the file stores
+    assert {r.status for r in plan.reconciliation if r.field == "quantity"} == {"match"}
+    assert {r.status for r in plan.reconciliation if r.field == "average"} == {"float"}
+    # every disagreement has a named legacy flaw, none is unexplained
+    for item in plan.disagreements:
+        assert item.causes, item
+        assert all("legacy-system.md §1." in cause for cause in item.causes), item
+        assert not any("not explained" in cause for cause in item.causes), item
+    assert sorted((r.symbol, r.field) for r in plan.disagreements) == sorted(
+        [
+            (symbol, "fees")
+            for symbol in ("ADA/USD", "BTC/USD", "DOT/USD", "ETH/USD", "LINK/USD", "SOL/USDT", "UNI/USD", "XRP/EUR")
+        ]
+        + [
+            (symbol, "realized")
+            for symbol in ("ADA/USD", "BTC/USD", "DOT/USD", "ETH/USD", "SOL/USDT", "UNI/USD", "XRP/EUR")
+        ]
+    )
+
+
+def test_link_fees_lack_the_7_covering_fills_fees(generated_logs: Path, ledger: Ledger) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+    fees = row(plan, "trade_manager", "LINK/USD", "fees")
+
+    # legacy-system.md 1.3: closing fees are not added to fees_paid (the fixture README: 7.6207005 + 6.4677015)
+    assert (fees.legacy, fees.replay, fees.status) == (Decimal("7.6207005"), Decimal("14.0884020"), "differs")
+    assert fees.causes == (
+        "the fees of 7 reducing fill(s), 6.4677015, were never added to fees_paid (legacy-system.md §1.3)",
+    )
+    assert row(plan, "trade_manager", "LINK/USD", "realized").status == "float"  # one cycle: nothing carried
+
+
+def test_dot_flip_shows_the_dropped_fees_the_whole_flip_fee_and_the_carried_realized_pnl(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+    fees = row(plan, "trade_manager", "DOT/USD", "fees")
+    realized = row(plan, "trade_manager", "DOT/USD", "realized")
+
+    assert (fees.legacy, fees.replay) == (Decimal("4.9956082"), Decimal("7.0222488"))
+    # 7.0222488 - 2.8625302 (the 4 sells) + 0.8358896 (the flip fee's closing share) = 4.9956082
+    assert fees.causes == (
+        "the fees of 4 reducing fill(s), 2.8625302, were never added to fees_paid (legacy-system.md §1.3)",
+        (
+            "the flip at 2026-11-24 04:17:52 UTC put its whole fee 2.571968 on the new position; tradeledger books "
+            "the closing share 0.8358896 in the closed cycle (legacy-system.md §1.3)"
+        ),
+        (
+            "the 7.4738534 of fees paid before the flip are on no legacy position (old fees lost on a flip, "
+            "legacy-system.md §1.3)"
+        ),
+    )
+    assert (realized.legacy, realized.replay) == (
+        Decimal("-11.064576203558346"),
+        Decimal("-14.20657620355834641548927266"),
+    )
+    assert realized.causes == (
+        (
+            "realized PnL carried over from 1 earlier cycle(s) of the symbol by a flip at 2026-11-24 04:17:52 UTC: "
+            "3.142 (legacy-system.md §1.3; tradeledger keeps it in the closed cycles)"
+        ),
+    )
+
+
+def test_ada_realized_pnl_names_the_round_down_at_its_flip(generated_logs: Path, ledger: Ledger) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+    realized = row(plan, "trade_manager", "ADA/USD", "realized")
+
+    # ADA is flat: the legacy position (amount 0) is compared with its last cycle, a short closed at 3.9314
+    assert row(plan, "trade_manager", "ADA/USD", "quantity").status == "match"
+    assert (realized.legacy, realized.replay) == (Decimal("-56.27869999"), Decimal("3.931399999999999999999999970"))
+    assert realized.causes == (
+        (
+            "realized PnL carried over from 2 earlier cycle(s) of the symbol by a re-open after a full close at "
+            "2026-11-24 16:34:52 UTC: -60.2101 (legacy-system.md §1.3; tradeledger keeps it in the closed cycles)"
+        ),
+        (
+            "the carried realized PnL was rounded down to 8 places when the flip built the new position: 0.00000001 "
+            "(legacy-system.md §1.2)"
+        ),
+    )
+
+
+def test_btc_re_open_carries_the_first_cycles_realized_pnl_and_fees(generated_logs: Path, ledger: Ledger) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+    realized = row(plan, "trade_manager", "BTC/USD", "realized")
+    fees = row(plan, "trade_manager", "BTC/USD", "fees")
+
+    # the fixture README: 15.78415524 against 4.74965524 for the current cycle
+    assert realized.legacy == Decimal("15.784155244755246")
+    assert realized.replay is not None
+    assert realized.replay.quantize(Decimal("0.00000001")) == Decimal("4.74965524")
+    assert "carried over from 1 earlier cycle(s)" in realized.causes[0]
+    assert ": 11.0345 " in realized.causes[0]
+    assert (fees.legacy, fees.replay) == (Decimal("45.0018501"), Decimal("39.6000582"))
+    assert fees.causes == (
+        "the fees of 3 reducing fill(s), 18.733173, were never added to fees_paid (legacy-system.md §1.3)",
+        (
+            "re-opened on the same side after a full close at 2026-11-24 12:10:46 UTC: the legacy position kept "
+            "24.1349649 of fees from before (legacy-system.md §1.3)"
+        ),
+    )
+
+
+def test_the_statistics_agree_with_the_replay_of_the_trades(generated_logs: Path, ledger: Ledger) -> None:
+    _, plan = plan_for(generated_logs, ledger)
+
+    assert [(r.field, r.legacy, r.replay, r.status) for r in plan.reconciliation if r.scope == "statistics"] == [
+        ("total_trades", Decimal(120), Decimal(120), "match"),
+        ("total_volume", Decimal("154588.1838"), Decimal("154588.1838"), "match"),
+        ("total_fees", Decimal("308.16093108"), Decimal("308.16093108"), "match"),
+        ("total_realized_pnl", Decimal("-75.90223609246172"), Decimal("-75.90223609246171357972600105"), "float"),
+    ]
+
+
+def test_a_real_run_backs_up_appends_the_120_fills_in_one_transaction_and_verifies(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+
+    result = run(ledger, plan, files)
+
+    assert (result.appended, result.head_before.seq, result.head_after.seq if result.head_after else None) == (
+        0 + 120,
+        0,
+        120,
+    )
+    assert result.ok
+    assert result.verify_ok is True
+    assert ledger.verify().ok
+    totals = ledger.state().totals
+    assert (totals.fees, totals.realized_pnl.quantize(Decimal("0.00000001"))) == (
+        Decimal("308.16093108"),
+        Decimal("-75.90223609"),
+    )
+    assert len(ledger.state().open) == 6
+    assert len(ledger.state().closed) == 11
+
+
+def test_running_the_migration_twice_appends_nothing_the_second_time(generated_logs: Path, ledger: Ledger) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+    run(ledger, plan, files)
+    later = datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC)
+
+    again = plan_migration(read(generated_logs), ledger)
+    result = run_migration(
+        ledger,
+        again,
+        files,
+        backup_folder=generated_logs / "migration_backup",
+        clock=lambda: later,
+        ledger_url=URL,
+        dry_run=False,
+        backup=True,
+    )
+
+    assert (len(again.new), len(again.in_ledger)) == (0, 120)
+    assert [p.seq for p in again.fills] == list(range(1, 121))
+    assert result.appended == 0
+    assert ledger.head.seq == 120
+    assert again.reconciliation == plan.reconciliation  # the same legacy numbers against the same fills
+    assert result.ok
+
+
+def test_a_dry_run_appends_nothing_and_writes_backups_only_when_asked(generated_logs: Path, ledger: Ledger) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+    folder = generated_logs / "migration_backup"
+
+    quiet = run(ledger, plan, files, dry_run=True, backup=False)
+    assert (quiet.appended, quiet.head_after, quiet.backup) == (0, None, None)
+    assert not folder.exists()
+
+    step_one = run(ledger, plan, files, dry_run=True, backup=True)  # the seed's "--backup --dry-run"
+    assert step_one.backup is not None
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"migration_backup_{STAMP}.json",
+        f"trade_manager_backup_{STAMP}.json",
+    ]
+    manifest = json.loads((folder / f"migration_backup_{STAMP}.json").read_text())
+    assert manifest["head_after"] is None
+    assert manifest["appended"] == 0
+    assert ledger.head.seq == 0
+
+
+def test_a_real_run_without_backups_is_refused(generated_logs: Path, ledger: Ledger) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+
+    with pytest.raises(MigrationError, match="must back up the legacy files first"):
+        run(ledger, plan, files, backup=False)
+
+    assert ledger.head.seq == 0
+
+
+def test_the_backups_exist_under_the_manifests_names_before_the_append_and_survive_its_failure(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+    first = plan.fills[0].fill
+    # Between the plan and the append another writer records the first trade's id with another price.
+    ledger.record(first.model_copy(update={"price": Decimal("4.0545"), "metadata": None}))
+
+    with pytest.raises(FillConflict, match=first.fill_id):
+        run(ledger, plan, files)
+
+    folder = generated_logs / "migration_backup"
+    manifest = json.loads((folder / f"migration_backup_{STAMP}.json").read_text())
+    assert manifest == {
+        "created_at": "2026-03-02T09:00:00+00:00",
+        "ledger": URL,
+        "head_before": {"epoch": 1, "seq": 1, "hash": ledger.head.hash},
+        "head_after": None,
+        "appended": 0,
+        "files": {str((generated_logs / STATE_FILE).absolute()): f"trade_manager_backup_{STAMP}.json"},
+    }
+    backup = folder / f"trade_manager_backup_{STAMP}.json"
+    assert backup.read_bytes() == (GENERATED / STATE_FILE).read_bytes()  # a byte copy
+    assert ledger.head.seq == 1  # the batch appended nothing
+
+
+def test_the_manifest_records_the_heads_and_the_printed_rollback_uses_its_names(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+
+    result = run(ledger, plan, files)
+
+    folder = generated_logs / "migration_backup"
+    manifest = json.loads((folder / f"migration_backup_{STAMP}.json").read_text())
+    assert manifest["head_before"] == {"epoch": 1, "seq": 0, "hash": "0" * 64}
+    assert manifest["head_after"] == {"epoch": 1, "seq": 120, "hash": ledger.head.hash}
+    assert manifest["appended"] == 120
+    assert rollback_commands(result, files) == [
+        f'tradeledger rollback --to-seq 0 --reason "undo migration {STAMP}"',
+        f"tradeledger restore {folder / f'migration_backup_{STAMP}.json'}",
+        # the seed's Rollback Plan: cp …/migration_backup/trade_manager_backup_* …/trade_manager_state.json
+        f"cp {folder / f'trade_manager_backup_{STAMP}.json'} {generated_logs / STATE_FILE}",
+    ]
+
+
+def test_a_backup_of_the_same_second_is_never_replaced(generated_logs: Path, ledger: Ledger) -> None:
+    files, plan = plan_for(generated_logs, ledger)
+    run(ledger, plan, files, dry_run=True, backup=True)
+    manifest = generated_logs / "migration_backup" / f"migration_backup_{STAMP}.json"
+    before = manifest.read_bytes()
+
+    with pytest.raises(MigrationError, match="a backup of this second exists already"):
+        run(ledger, plan, files)
+
+    assert manifest.read_bytes() == before
+    assert ledger.head.seq == 0
+
+
+def test_a_fill_id_the_ledger_holds_for_another_execution_is_refused_before_any_backup(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    files = read(generated_logs)
+    trade = files.trades[5]
+    assert trade.fill is not None
+    ledger.record(trade.fill.model_copy(update={"exchange": "kraken", "quantity": Decimal(1), "metadata": None}))
+
+    with pytest.raises(
+        MigrationError,
+        match=r"trades\[5\]: the ledger already holds fill .* \(quantity: ledger 1, file 3000\.0\); nothing appended",
+    ):
+        plan_migration(files, ledger)
+
+    assert not (generated_logs / "migration_backup").exists()
+    assert ledger.head.seq == 1
+
+
+def test_fills_the_new_trade_manager_already_recorded_are_found_whatever_their_exchange(
+    generated_logs: Path, ledger: Ledger
+) -> None:
+    # A bot that ran on the new TradeManager recorded legacy trade ids with exchange "": the same executions.
+    files = read(generated_logs)
+    for trade in files.trades[:3]:
+        assert trade.fill is not None
+        ledger.record(trade.fill.model_copy(update={"exchange": "", "metadata": None}))
+
+    plan = plan_migration(files, ledger)
+
+    assert [p.seq for p in plan.fills[:3]] == [1, 2, 3]
+    assert len(plan.new) == 117
+
+
+# --- legacy-real: the files the legacy bot left -------------------------------------------------------
+
+
+def test_the_real_files_plan_2_csv_fills_and_11_wallet_openings_and_report_2_log_only_positions(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    files, plan = plan_for(real_logs(tmp_path), ledger)
+
+    assert files.paths.state_file is None  # not committed upstream: simply not a source
+    assert [(p.source, p.where, p.fill.symbol, p.fill.side.value, p.fill.quantity) for p in plan.fills[:2]] == [
+        (TRADES_CSV, "line 1", "CXT/EUR", "buy", Decimal("45193.047249903")),
+        (TRADES_CSV, "line 2", "BTC/USD", "buy", Decimal("0.008100400681202503")),
+    ]
+    wallet = {p.fill.symbol: p for p in plan.fills if p.source == WALLET_FILE}
+    assert len(wallet) == 11
+    sides = {symbol: p.fill.side.value for symbol, p in wallet.items()}
+    assert sides == {
+        "DOT/USD": "sell",  # symbol key, side short
+        "MICHI/USD": "buy",
+        "TREMP/USD": "buy",
+        "UNI/USD": "buy",  # symbol key, side long
+        "XRP/EUR": "buy",
+        "APU/USD": "buy",  # trade-id key apu_usd_1756860750: its symbol field
+        "GOAT/USD": "buy",
+        "RAIIN/USD": "buy",
+        "SOGNI/USD": "sell",
+        "SOL/USDT": "sell",  # trade-id key with side short
+        "TRUMP/EUR": "buy",
+    }
+    apu = wallet["APU/USD"]
+    assert apu.where == "key apu_usd_1756860750"
+    assert apu.fill.fill_id.startswith("wallet:")
+    assert (apu.fill.quantity, apu.fill.price, apu.fill.exchange) == (
+        Decimal("4935549.0196"),
+        Decimal("0.000184"),
+        "legacy",
+    )
+    assert apu.fill.occurred_at == datetime(2025, 9, 3, 0, 52, 30, 579207, tzinfo=UTC)
+    assert apu.fill.metadata == {"migrated_from": WALLET_FILE, "key": "apu_usd_1756860750"}
+    assert [(p.symbol, p.side, p.amount, p.line) for p in plan.only_in_positions_log] == [
+        ("ETH/USDT", "sell", Decimal("1.0000"), 18),
+        ("BTC/USDT", "buy", Decimal("0.1000"), 19),
+    ]
+    assert plan.notes == (
+        (
+            "paper_wallet_state.yaml mixes 3 position shapes (legacy-system.md §2.2): "
+            "symbol key, amount, side long/short: 5 (DOT/USD, MICHI/USD, TREMP/USD, UNI/USD, XRP/EUR); "
+            "trade-id key, amount, side buy/sell: 5 (apu_usd_1756860750, goat_usd_1756860750, "
+            "raiin_usd_1756860750, sogni_usd_1756860750, trump_eur_1756860750); "
+            "trade-id key, amount, side long/short: 1 (sol_usdt_1756860750)"
+        ),
+    )
+
+
+def test_the_real_wallet_cash_disagrees_by_the_cost_of_the_csv_fills_and_is_negative(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    _, plan = plan_for(real_logs(tmp_path), ledger)
+    cash = row(plan, "wallet", None, "cash")
+
+    # the wallet's own books hold: 10000 - 11702.8695449769661 at cost = -1702.869544976967 (a float)
+    assert (cash.legacy, cash.replay, cash.status) == (
+        Decimal("-1702.869544976967"),
+        Decimal("-3736.6076856653376621703"),
+        "differs",
+    )
+    assert cash.causes == (
+        (
+            "positions at cost: the replay holds 13736.60768567, the wallet 11702.86954498 (see the wallet rows): "
+            "-2033.73814069"
+        ),
+        (
+            "the legacy balance is negative (-1702.86954498); the legacy wallet clamps it to 0 when it loads "
+            "(legacy-system.md §2.1, §2.4)"
+        ),
+    )
+    # the two trades.csv fills are the positions the wallet never held
+    assert [(r.symbol, r.legacy, r.replay) for r in plan.disagreements if r.scope == "wallet" and r.symbol] == [
+        ("BTC/USD", Decimal(0), Decimal("0.008100400681202503")),
+        ("CXT/EUR", Decimal(0), Decimal("45193.047249903")),
+    ]
+    assert all(r.status == "match" for r in plan.reconciliation if r.symbol not in (None, "BTC/USD", "CXT/EUR"))
+
+
+@pytest.mark.parametrize(
+    ("wallet", "wallet_fills", "legacy_cash", "replay_cash", "shapes"),
+    [
+        ("mixed_shapes", 11, "-1702.869544976967", "-3736.6076856653376621703", 3),
+        ("earlier", 11, "-1702.869544976967", "-3736.6076856653376621703", 3),
+        ("symbol_keyed", 5, "5405.968282633234", "3372.2301419448623378297", 1),
+    ],
+)
+def test_each_real_wallet_snapshot_is_read_whatever_its_shapes(
+    tmp_path: Path, ledger: Ledger, wallet: str, wallet_fills: int, legacy_cash: str, replay_cash: str, shapes: int
+) -> None:
+    _, plan = plan_for(real_logs(tmp_path, wallet), ledger)
+
+    assert sum(p.source == WALLET_FILE for p in plan.fills) == wallet_fills
+    cash = row(plan, "wallet", None, "cash")
+    assert (cash.legacy, cash.replay) == (Decimal(legacy_cash), Decimal(replay_cash))
+    assert len(plan.notes) == (1 if shapes > 1 else 0)
+
+
+def test_the_real_files_migrate_and_a_second_run_appends_nothing(tmp_path: Path, ledger: Ledger) -> None:
+    logs = real_logs(tmp_path)
+    files, plan = plan_for(logs, ledger)
+
+    first = run(ledger, plan, files)
+    second_plan = plan_migration(read(logs), ledger)
+
+    assert (first.appended, first.ok) == (13, True)
+    assert sorted(p.name for p in (logs / "migration_backup").iterdir()) == [
+        f"migration_backup_{STAMP}.json",
+        f"paper_wallet_backup_{STAMP}.yaml",
+        f"trades_backup_{STAMP}.csv",
+    ]
+    assert len(second_plan.new) == 0
+    assert len(second_plan.in_ledger) == 13
+    assert {p.symbol for p in ledger.positions()} == {p.fill.symbol for p in plan.fills}
+    assert ledger.verify().ok
+
+
+# --- overlaps between the sources ---------------------------------------------------------------------
+
+
+def trade(trade_id: str, symbol: str, side: str, amount: float, price: float, timestamp: str, fees: float = 0):
+    return {
+        "id": trade_id,
+        "symbol": symbol,
+        "side": side,
+        "amount": amount,
+        "price": price,
+        "timestamp": timestamp,
+        "strategy": "",
+        "exchange": "",
+        "fees": fees,
+        "status": "filled",
+        "order_id": None,
+        "client_order_id": None,
+        "metadata": {},
+    }
+
+
+def write_state(logs: Path, trades: list[dict[str, object]]) -> None:
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / STATE_FILE).write_text(json.dumps({"trades": trades, "positions": {}, "price_cache": {}}))
+
+
+def test_a_csv_row_the_trade_manager_has_is_not_appended_again_and_stop_rows_are_skipped(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    # The TradeManager keeps 8 places (rounded down) and its own microseconds; trades.csv the raw float.
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.0081004, 110640.1, "2025-08-26T19:02:01.206000")])
+    (logs / TRADES_CSV).write_text(
+        "BTC/USD,buy,0.008100400681202503,110640.1,2025-08-26T19:02:01.206690,False\n"
+        "BTC/USD,sell,0.008,111000,2025-08-26T20:00:00,True\n"
+        "BTC/USD,sell,0.004,111500,2025-08-26T21:00:00,False\n"
+    )
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (TRADES_CSV, "line 3")]
+    assert [(s.source, s.where, s.reason) for s in plan.skipped] == [
+        (TRADES_CSV, "line 1", f"already in {STATE_FILE} (trades[0], id t-1)"),
+        (TRADES_CSV, "line 2", "is_stop is True: a stop order's row, skipped as the legacy replay skipped it"),
+    ]
+
+
+def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_flat(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    write_state(
+        logs,
+        [
+            trade("t-1", "ETH/USD", "buy", 1, 3000, "2025-09-01T10:00:00"),
+            trade("t-2", "SOL/USD", "buy", 2, 200, "2025-09-01T10:00:00"),
+            trade("t-3", "SOL/USD", "sell", 2, 210, "2025-09-02T10:00:00"),  # the dashboard sold it
+        ],
+    )
+    (logs / WALLET_FILE).write_text(
+        "balance: 9000.0\ninitial_balance: 10000.0\nrealized_pnl: 0.0\ntotal_trades: 3\nwinning_trades: 0\n"
+        "positions:\n"
+        "  ETH/USD: {symbol: ETH/USD, side: buy, size: 1.0, entry_price: 3000.0, reserved: 0.0,"
+        " entry_time: '2025-09-01T10:00:00'}\n"
+        "  SOL/USD: {symbol: SOL/USD, side: long, amount: 2.0, entry_price: 200.0, reserved: 0.0,"
+        " timestamp: '2025-09-01T10:00:00'}\n"
+        "  ada_usd_1: {symbol: ADA/USD, side: sell, amount: 100.0, entry_price: 0.5, reserved: 50.0,"
+        " entry_time: '2025-09-03T10:00:00'}\n"
+        "  LINK/USD: {symbol: LINK/USD, side: long, amount: 3.0, entry_price: 20.0, current_price: 21.0, pnl: 0.05,"
+        " fees_paid: 0.12, timestamp: '2025-09-03T11:00:00'}\n"
+        "  3f2c: {symbol: null, side: buy, amount: 5.0, entry_price: 10.0, reserved: 0.0,"
+        " entry_time: '2025-09-03T12:00:00'}\n"
+    )
+
+    plan = plan_migration(read(logs), ledger)
+
+    wallet = [
+        (p.fill.symbol, p.fill.side.value, p.fill.quantity, p.fill.fee) for p in plan.fills if p.source == WALLET_FILE
+    ]
+    assert wallet == [
+        ("ADA/USD", "sell", Decimal("100.0"), Decimal(0)),
+        ("LINK/USD", "buy", Decimal("3.0"), Decimal("0.12")),
+    ]
+    reasons = {s.where: s.reason for s in plan.skipped}
+    assert reasons == {
+        "key ETH/USD": f"ETH/USD is open in {STATE_FILE} (the primary record)",
+        "key SOL/USD": f"stale: {STATE_FILE} closed SOL/USD at 2025-09-02 10:00:00 UTC (trades[2]), after this wallet "
+        "position opened at 2025-09-01 10:00:00 UTC",
+        "key 3f2c": "symbol: None (opened without a symbol; nothing says what it holds)",
+    }
+    sol = row(plan, "wallet", "SOL/USD", "quantity")
+    assert (sol.legacy, sol.replay, sol.status) == (Decimal("2.0"), Decimal(0), "differs")
+    assert "the wallet was not updated when the position closed" in sol.causes[0]
+    assert "legacy-system.md §3.3" in sol.causes[0]
+    assert len(plan.notes) == 1  # four shapes in one file
+
+
+def test_a_trade_recorded_twice_is_one_fill_and_the_reconciliation_names_the_double_count(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    twice = trade("t-1", "ETH/USD", "buy", 1, 3000, "2025-09-01T10:00:00")
+    write_state(logs, [twice, twice])
+    state = json.loads((logs / STATE_FILE).read_text())
+    state["positions"] = {
+        "ETH/USD": {"symbol": "ETH/USD", "side": "long", "total_amount": 2.0, "average_price": 3000.0,
+                    "realized_pnl": 0.0, "fees_paid": 0.0, "entry_time": "2025-09-01T10:00:00"}
+    }  # fmt: skip
+    (logs / STATE_FILE).write_text(json.dumps(state))
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert len(plan.fills) == 1
+    assert (
+        plan.skipped[0].reason
+        == "the same trade as trades[0] (recorded twice; the legacy TradeManager counted it twice)"
+    )
+    quantity = row(plan, "trade_manager", "ETH/USD", "quantity")
+    assert (quantity.legacy, quantity.replay, quantity.status) == (Decimal("2.0"), Decimal(1), "differs")
+    assert quantity.causes == ("the legacy TradeManager also counted trades[1] (recorded twice)",)
+
+
+# --- bad input: named, never skipped, nothing appended -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (TRADES_CSV, "BTC/USD,buy,0.1,100,2025-08-26T19:02:01,False\nBTC/USD,buy,abc,100,2025-08-26T19:03:01,False\n",
+         r"trades\.csv: line 2: amount: must be a decimal number \(got 'abc'\)"),
+        (TRADES_CSV, "BTC/USD,hold,0.1,100,2025-08-26T19:02:01,False\n",
+         r"trades\.csv: line 1: side must be buy or sell \(got 'hold'\)"),
+        (TRADES_CSV, "BTC/USD,buy,0.1,100,yesterday,False\n",
+         r"trades\.csv: line 1: timestamp: not an ISO 8601 time \(got 'yesterday'\)"),
+        (TRADES_CSV, "BTC/USD,buy,0.1,100,2025-08-26T19:02:01,maybe\n",
+         r"trades\.csv: line 1: is_stop must be True or False \(got 'maybe'\)"),
+        (TRADES_CSV, "BTCUSD,buy,0.1,100,2025-08-26T19:02:01,False\n",
+         r"trades\.csv: line 1: symbol: must be BASE/QUOTE"),
+        (STATE_FILE, json.dumps({"trades": [trade("t-1", "BTC/USD", "short", 1, 100, "2025-09-01T10:00:00")]}),
+         r"trade_manager_state\.json: trades\[0\] \(id 't-1'\): side: Input should be 'buy' or 'sell' \(got 'short'\)"),
+        (STATE_FILE, json.dumps({"trades": [trade("t-1", "BTC/USD", "buy", -1, 100, "2025-09-01T10:00:00")]}),
+         r"trade_manager_state\.json: trades\[0\] \(id 't-1'\): .*amount: must be greater than 0 \(got -1\)"),
+        (STATE_FILE, "{not json", r"trade_manager_state\.json: not JSON"),
+        (WALLET_FILE, ("balance: 1\ninitial_balance: 1\npositions:\n  X/USD: {side: buy, size: 1, entry_price: 0,"
+         " entry_time: '2025-09-01T10:00:00'}\n"),
+         r"paper_wallet_state\.yaml: positions\['X/USD'\]: size must be 0 or more and entry_price above 0"),
+        (WALLET_FILE, "balance: 1\ninitial_balance: 1\npositions:\n  X/USD: {side: up, size: 1, entry_price: 1}\n",
+         r"paper_wallet_state\.yaml: positions\['X/USD'\]: side must be buy, sell, long or short \(got 'up'\)"),
+        (WALLET_FILE, "balance: 1\ninitial_balance: 1\npositions:\n  X/USD: {side: buy, size: 1, entry_price: 1}\n",
+         r"paper_wallet_state\.yaml: positions\['X/USD'\]: timestamp: must be an ISO 8601 time \(got NoneType None\)"),
+        ("positions.log", "2025-08-26 14:01:55,576 - INFO - Active CXT/EUR buy lots entry 1\n",
+         r"positions\.log: line 1: not an 'Active SYMBOL side amount entry …' line"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_record_names_file_line_and_value_and_nothing_is_appended(
+    tmp_path: Path, ledger: Ledger, name: str, text: str, message: str
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / name).write_text(text)
+
+    with pytest.raises(LedgerError, match=message):
+        plan_migration(read(logs), ledger)
+
+    assert ledger.head.seq == 0
+    assert not (logs / "migration_backup").exists()
+
+
+def test_a_missing_default_file_is_no_source_but_a_missing_named_file_is_an_error(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / TRADES_CSV).write_text("")
+
+    paths = LegacyPaths.resolve(logs)
+    assert (paths.state_file, paths.wallet_file, paths.trades_csv, paths.positions_log) == (
+        None,
+        None,
+        logs / TRADES_CSV,
+        None,
+    )
+    with pytest.raises(MigrationError, match="no such file"):
+        LegacyPaths.resolve(logs, state_file=tmp_path / "elsewhere.json")
+
+
+def test_the_wallet_starting_balance_comes_from_the_config_then_the_file_beside_it_then_10000(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+
+    assert wallet_initial_balance(Decimal(2500), config) == (
+        Decimal(2500),
+        "paper_wallet.initial_balance in the config",
+    )
+    assert wallet_initial_balance(None, config) == (Decimal(10000), "the legacy default")
+    (tmp_path / "paper_wallet_config.yaml").write_text("initial_balance: 5405.97\nallow_short: true\n")
+    assert wallet_initial_balance(None, config) == (Decimal("5405.97"), str(tmp_path / "paper_wallet_config.yaml"))
+
+
+def test_progress_is_reported_per_file(generated_logs: Path) -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    def record(what: str, done: int, total: int) -> None:
+        seen.append((what, done, total))
+
+    read_legacy_files(LegacyPaths.resolve(generated_logs), on_progress=record)
+
+    assert seen[-1] == (f"reading {STATE_FILE}", 120, 120)
