@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import export_log, read_export
 from tradeledger.application.ledger import Ledger, RollbackReport
 from tradeledger.bootstrap import open_ledger, open_store
+from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, out, parse_time, progress_bar
 from tradeledger.cli.output import admin_json, checkpoint_json, print_rollbacks, print_state, shown, state_json
 from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
 from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, load_bot_config
@@ -26,8 +24,6 @@ from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.domain.fills import decimal_text
 from tradeledger.errors import InvalidArgument
-
-EXIT_VERIFY_FAILED = 1
 
 
 def _actor(actor: str | None) -> str:
@@ -126,8 +122,6 @@ def rollback(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
-    from tradeledger.cli.app import emit, err, out, parse_time  # noqa: PLC0415 - app imports this module
-
     when = None if to_time is None else parse_time(to_time, "--to-time")
     with open_ledger(ctx.obj) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
@@ -154,8 +148,6 @@ def restore(
 ) -> None:
     """The seed's "restore from backup": roll the ledger back to where the migration found it, and put the
     backed-up legacy files back in place."""
-    from tradeledger.cli.app import emit, out  # noqa: PLC0415 - app imports this module
-
     data = _manifest(manifest)
     before = data["head_before"]
     files = {Path(original): manifest.parent / backup for original, backup in data["files"].items()}
@@ -208,23 +200,6 @@ def _manifest(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-@contextmanager
-def _progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
-    from tradeledger.cli.app import err  # noqa: PLC0415 - app imports this module
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err(),
-        transient=True,
-        disable=not err().is_terminal,
-    ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda done: progress.update(task, completed=done)
-
-
 def export(
     ctx: typer.Context,
     output: Annotated[
@@ -232,8 +207,6 @@ def export(
     ] = None,
 ) -> None:
     """Write the log as NDJSON with every hash (and the audited rollbacks); `import` reads it back."""
-    from tradeledger.cli.app import out  # noqa: PLC0415 - app imports this module
-
     lines: list[str] = []
     store = open_store(ctx.obj)
     try:
@@ -253,7 +226,7 @@ def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:
     exported = read_export(lines)
     store = open_store(url)
     try:
-        with _progress(len(exported.events), "importing the export") as advance:
+        with progress_bar("importing the export", total=len(exported.events)) as advance:
             report = import_log(exported.head, exported.events, exported.records, store, on_progress=advance)
     finally:
         store.close()

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-import functools
-import os
+import itertools
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from tradeledger.application.copying import copy_ledger, events_to_copy
 from tradeledger.application.exporting import is_export
-from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger, open_store
 from tradeledger.cli import admin as admin_commands
 from tradeledger.cli import demo as demo_session
 from tradeledger.cli import migration as migration_commands
 from tradeledger.cli import report as report_commands
+from tradeledger.cli.common import (
+    EXIT_VERIFY_FAILED,
+    JsonOption,
+    emit,
+    err,
+    opened,
+    out,
+    parse_amount,
+    parse_marks,
+    parse_time,
+    progress_bar,
+    reports_errors,
+)
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
-    dumps,
     print_history,
     print_rollbacks,
     print_state,
@@ -42,7 +47,7 @@ from tradeledger.cli.output import (
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
 from tradeledger.domain.fills import Side, decimal_text
-from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 app = typer.Typer(
     name="tradeledger",
@@ -51,42 +56,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-@functools.cache
-def out() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = PIPED_WIDTH  # files and pipes get room for every column
-    return console
-
-
-@functools.cache
-def err() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-EXIT_INVALID = 2
-PIPED_WIDTH = 120
-EXIT_VERIFY_FAILED = 1
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
-
-
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """A LedgerError ends the command with its message on stderr and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except LedgerError as error:
-            err().print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-            raise typer.Exit(EXIT_INVALID) from None
-
-    return wrapper
 
 
 @app.callback()
@@ -98,51 +67,6 @@ def configure(
     ] = None,
 ) -> None:
     ctx.obj = db
-
-
-@contextmanager
-def opened(ctx: typer.Context) -> Iterator[Ledger]:
-    with open_ledger(ctx.obj) as ledger:
-        yield ledger
-
-
-def emit(value: object) -> None:
-    """JSON for scripts: plain text on stdout, untouched by Rich."""
-    typer.echo(dumps(value))
-
-
-def parse_time(value: str, option: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgument(f"{option}: not an ISO 8601 time (got {value!r})") from None
-    if parsed.tzinfo is None:
-        raise InvalidArgument(f"{option}: needs a UTC offset such as +00:00 or Z (got {value!r})")
-    return parsed
-
-
-def parse_amount(value: str, option: str) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidArgument(f"{option}: expected a decimal number above 0 (got {value!r})")
-    return amount
-
-
-def parse_marks(values: list[str]) -> dict[str, Decimal]:
-    marks: dict[str, Decimal] = {}
-    for value in values:
-        symbol, sep, price_text = value.partition("=")
-        try:
-            price = Decimal(price_text)
-        except InvalidOperation:
-            price = Decimal("NaN")
-        if not sep or not symbol or not price.is_finite() or price <= 0:
-            raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
-        marks[symbol] = price
-    return marks
 
 
 @app.command()
@@ -215,21 +139,12 @@ def import_fills(
         if not summary["verify"]:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err(),
-        transient=True,
-        disable=not err().is_terminal,
-    ) as progress:
-        task = progress.add_task("validating", total=len(lines))
-        fills = read_fills(lines, on_line=lambda: progress.advance(task))
-        progress.update(task, description=f"appending {len(fills)} fills", completed=0, total=None)
-        with opened(ctx) as ledger:
-            receipts = ledger.record_many(fills)
-            head = ledger.head
+    validated = itertools.count(1)
+    with progress_bar("validating", total=len(lines)) as update:
+        fills = read_fills(lines, on_line=lambda: update(next(validated)))
+    with progress_bar(f"appending {len(fills)} fills") as _, opened(ctx) as ledger:
+        receipts = ledger.record_many(fills)
+        head = ledger.head
     appended = sum(not r.duplicate for r in receipts)
     summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
     if json_output:
@@ -356,17 +271,9 @@ def copy(
     try:
         target = open_store(target_url)
         try:
-            with Progress(
-                TextColumn("copying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=err(),
-                transient=True,
-                disable=not err().is_terminal,
-            ) as progress:
-                task = progress.add_task("copying", total=events_to_copy(source, target) if err().is_terminal else None)
-                result = copy_ledger(source, target, on_progress=lambda done: progress.update(task, completed=done))
+            total = events_to_copy(source, target) if err().is_terminal else None
+            with progress_bar("copying", total=total) as update:
+                result = copy_ledger(source, target, on_progress=update)
         finally:
             target.close()
     finally:

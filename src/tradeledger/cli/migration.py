@@ -6,9 +6,7 @@ the options, shows progress, prints tables (or `--json`) and sets the exit statu
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -16,12 +14,10 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tradeledger.application.ledger import Ledger
+from tradeledger.cli.common import JsonOption, emit, err, new_progress, opened, out, reports_errors
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.enable_sot import check_sot
 from tradeledger.compat.enable_sot import enable_sot as switch_on
@@ -50,46 +46,6 @@ EXIT_VERIFY_FAILED = 1
 DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
 DEFAULT_LOGS = Path("crypto_bot/logs")
 SHOWN = Decimal("0.00000001")
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
-
-
-# app.py imports this module to register its commands, so its helpers are looked up when a command runs.
-def out() -> Console:
-    from tradeledger.cli.app import out as app_out  # noqa: PLC0415 - app.py imports this module
-
-    return app_out()
-
-
-def err() -> Console:
-    from tradeledger.cli.app import err as app_err  # noqa: PLC0415 - app.py imports this module
-
-    return app_err()
-
-
-def emit(value: object) -> None:
-    from tradeledger.cli.app import emit as app_emit  # noqa: PLC0415 - app.py imports this module
-
-    app_emit(value)
-
-
-def opened(ctx: typer.Context) -> AbstractContextManager[Ledger]:
-    from tradeledger.cli.app import opened as app_opened  # noqa: PLC0415 - app.py imports this module
-
-    return app_opened(ctx)
-
-
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """The CLI's error reporting (a LedgerError: its message on stderr, exit 2), applied when the command runs."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from tradeledger.cli.app import reports_errors as app_reports_errors  # noqa: PLC0415 - see above
-
-        return app_reports_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 def now() -> datetime:
@@ -142,18 +98,6 @@ def _config_path(config: Path | None) -> Path | None:
     if config is not None:
         return config
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err(),
-        transient=True,
-        disable=not err().is_terminal,
-    )
 
 
 @reports_errors
@@ -219,7 +163,7 @@ def migrate(
         )
     url = ledger_url(ctx.obj)
     with opened(ctx) as ledger:
-        with _progress() as progress:
+        with new_progress() as progress:
             tasks: dict[str, Any] = {}
 
             def advance(what: str, done: int, total: int) -> None:
@@ -231,7 +175,7 @@ def migrate(
             plan = plan_migration(files, ledger, account=account, initial_balance=initial)
         if not json_output:
             _print_plan(files, plan, url, initial, initial_from)
-        with _progress() as progress:
+        with new_progress() as progress:
             if not dry_run:
                 progress.add_task(f"appending {len(plan.new)} fills in one transaction", total=None)
             result = run_migration(

@@ -28,6 +28,7 @@ import typer
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger
+from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, out, parse_marks, parse_time, reports_errors
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, decimal_text, significant_digits, time_text
 from tradeledger.domain.positions import (
     ZERO,
@@ -809,9 +810,6 @@ def report(
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
     """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head."""
-    # app.py imports this module to register the command, so its helpers are looked up when it runs.
-    from tradeledger.cli.app import reports_errors  # noqa: PLC0415
-
     reports_errors(write_report)(ctx, html, until_time, initial_balance, account, mark or [], json_output=json_output)
 
 
@@ -825,8 +823,6 @@ def write_report(
     *,
     json_output: bool,
 ) -> None:
-    from tradeledger.cli.app import EXIT_VERIFY_FAILED, emit, out, parse_marks, parse_time  # noqa: PLC0415
-
     until = parse_time(until_time, "--until-time") if until_time is not None else None
     balance = parse_balance(initial_balance)
     marks = parse_marks(mark)
