@@ -152,7 +152,6 @@ def test_a_real_run_then_a_second_one_appends_nothing_and_verify_is_clean(
         "files": {str(generated / "trade_manager_state.json"): f"trade_manager_backup_{STAMP}.json"},
     }
     assert first["rollback"] == [
-        f'tradeledger --db {db_url} rollback --to-seq 0 --reason "undo migration {STAMP}"',
         f"tradeledger --db {db_url} restore {folder / f'migration_backup_{STAMP}.json'}",
         f"cp {folder / f'trade_manager_backup_{STAMP}.json'} {generated / 'trade_manager_state.json'}",
     ]
@@ -161,6 +160,7 @@ def test_a_real_run_then_a_second_one_appends_nothing_and_verify_is_clean(
     assert (manifest["head_before"]["seq"], manifest["head_after"]["seq"], manifest["appended"]) == (0, 120, 120)
     assert (second["appended"], second["summary"]["new"], second["summary"]["in_ledger"]) == (0, 0, 120)
     assert second["head_before"] == second["head_after"] == first["head_after"]
+    assert second["rollback"] == []  # nothing appended, nothing to undo
     assert (folder / "trade_manager_backup_20260302_090500.json").is_file()  # every real run backs up
     assert cli.json("verify")["ok"] is True
     with open_ledger(db_url) as ledger:
@@ -248,7 +248,7 @@ def test_the_seeds_steps_1_to_3_run_from_a_shell_with_the_legacy_script_names(re
     assert "appended 13 fills in one transaction" in step_two.stdout
     assert "verify: ok" in step_two.stdout
     assert "To undo this migration:" in step_two.stdout
-    assert "rollback --to-seq 0" in step_two.stdout
+    assert "restore" in step_two.stdout
 
     # Step 3: python enable_trade_manager_sot.py
     before = real.read_text()
@@ -261,3 +261,22 @@ def test_the_seeds_steps_1_to_3_run_from_a_shell_with_the_legacy_script_names(re
     with open_ledger(url) as ledger:
         assert ledger.head.seq == 13
         assert ledger.verify().ok
+
+
+def test_the_printed_undo_command_brings_back_the_ledger_and_the_legacy_files(
+    cli: Cli, generated: Path, db_url: str
+) -> None:
+    original = (generated / "trade_manager_state.json").read_bytes()
+    with freeze_time("2026-03-02 09:00:00"):
+        migrated: dict[str, Any] = cli.json("migrate", "--logs-dir", str(generated))
+    (generated / "trade_manager_state.json").write_text("{}", encoding="utf-8")  # the new bot rewrote it
+    (undo,) = [command for command in migrated["rollback"] if " restore " in command]
+
+    restored = cli.json(*undo.split()[1:])  # the printed command, minus the program name
+
+    assert restored["verify"] is True
+    assert len(restored["rolled_back"]["removed"]) == 120
+    assert (generated / "trade_manager_state.json").read_bytes() == original
+    with open_ledger(db_url) as ledger:
+        assert (ledger.head.epoch, ledger.head.seq) == (2, 0)
+        assert [record.reason for record in ledger.admin_log()] == [f"restore from migration_backup_{STAMP}.json"]

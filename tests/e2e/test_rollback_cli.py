@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from tests.factories import fill_fields
 from tradeledger import open_ledger
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.trades import create_trade
 
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEGS = (
     ("BTC/USD", "buy", "1", "100"),
     ("ETH/USD", "sell", "2", "50"),
@@ -96,7 +99,14 @@ def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: 
     state = json.loads((tmp_path / "trade_manager_state.json").read_text(encoding="utf-8"))
     assert sorted(state["positions"]) == ["BTC/USD", "ETH/USD"]
 
-    result = cli.json("rollback", "--to-seq", "1", "--reason", "undo ETH", "--state-dir", str(tmp_path))
+    config = tmp_path / "config.yaml"
+    config.write_text("paper_wallet:\n  initial_balance: 10000\n", encoding="utf-8")
+    refused = cli("rollback", "--to-seq", "1", "--reason", "undo ETH", "--state-dir", str(tmp_path), expect=2)
+    assert "--config: the rollback rewrites" in refused.stderr
+    assert cli.json("verify")["events"] == 2  # nothing was rolled back
+
+    options = ("--reason", "undo ETH", "--state-dir", str(tmp_path), "--config", str(config))
+    result = cli.json("rollback", "--to-seq", "1", *options)
 
     assert sorted(result["files"]) == sorted(
         [str(tmp_path / "trade_manager_state.json"), str(tmp_path / "paper_wallet_state.yaml")]
@@ -253,3 +263,29 @@ def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path
     assert cli.json("verify")["events"] == 1
     logs = tmp_path / "crypto_bot" / "logs"
     assert not (logs / "paper_wallet_state.yaml").exists()
+
+
+def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_seq_is_reused(
+    db_url: str, cli: Cli
+) -> None:
+    # A long BTC cycle opened at seq 2 ratchets its stop up; the rollback removes it; a SHORT opened
+    # after the rollback is seq 2 again (epoch 2). Its levels must be the short's, not the long's.
+    with open_ledger(db_url) as ledger:
+        manager = TradeManager(ledger)
+        manager.record_trade(create_trade("ETH/USD", "buy", "1", "10", timestamp=T0))
+        manager.record_trade(create_trade("BTC/USD", "buy", "1", "100", timestamp=T0))
+        manager.update_price("BTC/USD", "130")  # stop ratchets to 130 x 0.992 = 128.96
+        manager.flush_marks()
+
+        cli.json("rollback", "--to-seq", "1", "--reason", "undo BTC", "--state-dir", "no-such-folder")
+        ledger.record(fill_fields(symbol="BTC/USD", side="sell", quantity="1", price="200"))
+        manager.update_price("BTC/USD", "199")
+        manager.flush_marks()
+
+        position = manager.get_position("BTC/USD")
+        assert position is not None
+        assert (position.side, position.opened_seq) == ("short", 2)
+        assert (position.stop_loss_price, position.take_profit_price) == (Decimal(202), Decimal(192))
+        assert position.should_exit(199) == (False, "")
+        (levels,) = [lv for key, lv in ledger.marks().levels.items() if key == ("default", "BTC/USD")]
+        assert (levels.stop_loss_price, levels.opened_seq) == (Decimal(202), 2)

@@ -258,13 +258,28 @@ def test_verify_finds_an_epoch_change_no_rollback_explains(eight: Ledger, backen
     assert any(p.seq == 8 and p.check == "admin" and "epoch 2 starts at seq 8" in p.detail for p in problems)
 
 
-def test_a_rollback_waits_for_the_write_lock_and_sees_every_append(eight: Ledger, db_url: str) -> None:
-    # A second handle appends; the rollback (its own handle) removes exactly the tail it reads under the lock.
-    with open_ledger(db_url) as other:
-        other.record(fill_fields(symbol="SOL/USD"))
-    report = eight.rollback(to_seq=8, reason="the other writer's fill", actor="ops")
+def test_a_rollback_planned_before_another_rollback_is_refused_under_the_lock(
+    eight: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch, backend: Backend
+) -> None:
+    # Two operators: B plans a rollback to seq 7 (it reads seq 8 after it); before B takes the write
+    # lock, A rolls back to seq 5. B must re-check under the lock and refuse, writing nothing.
+    with open_ledger(db_url) as operator_a:
+        store = eight._store  # the race is between the plan and the locked write
+        locked_write = store.roll_back
 
-    assert [fill.fill.symbol for fill in report.removed] == ["SOL/USD"]
+        def a_goes_first(*arguments: Any) -> Any:
+            operator_a.rollback(to_seq=5, reason="A", actor="alice")
+            return locked_write(*arguments)
+
+        monkeypatch.setattr(store, "roll_back", a_goes_first)
+
+        with pytest.raises(InvalidArgument, match="the log changed before this rollback took the write lock"):
+            eight.rollback(to_seq=7, reason="B", actor="bob")
+
+    assert [record.reason for record in eight.admin_log()] == ["A"]
+    assert (eight.head.epoch, eight.head.seq) == (2, 5)
+    assert rows(backend, "ledger_events") == 5
+    assert eight.record(fill_fields()).seq == 6
     assert eight.verify().ok
 
 

@@ -356,6 +356,12 @@ class Ledger:
         at = time_text(self._clock())
 
         def seal(before: Checkpoint, to: Checkpoint, tail: list[StoredEvent], last: AdminRecord | None) -> AdminRecord:
+            # Checked again under the write lock: another rollback may have moved the head since the read above.
+            if not tail or to.seq != target:
+                raise InvalidArgument(
+                    f"rollback: the log changed before this rollback took the write lock (it now ends at seq "
+                    f"{before.seq}, epoch {before.epoch}); nothing after seq {target} to remove; nothing was written"
+                )
             return AdminRecord.rollback(
                 record_id=1 if last is None else last.id + 1,
                 at=at,

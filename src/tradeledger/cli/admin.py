@@ -16,10 +16,11 @@ from tradeledger.application.exporting import export_log, read_export
 from tradeledger.application.ledger import Ledger, RollbackReport
 from tradeledger.bootstrap import open_ledger, open_store
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, out, parse_time, progress_bar
+from tradeledger.cli.migration import ledger_url
 from tradeledger.cli.output import admin_json, checkpoint_json, print_rollbacks, print_state, shown, state_json
 from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
-from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, load_bot_config
-from tradeledger.compat.files import write_atomically
+from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, BotConfig, load_bot_config
+from tradeledger.compat.files import SHARED, write_atomically, write_bytes_atomically
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.domain.fills import decimal_text
@@ -30,14 +31,18 @@ def _actor(actor: str | None) -> str:
     return actor if actor is not None else getpass.getuser()
 
 
-def rewind_read_models(ledger: Ledger, state_dir: Path, config: Path | None) -> list[str]:
+def read_models_in(state_dir: Path) -> list[Path]:
+    """The legacy read-model files a rollback would rewrite in `state_dir` (those that exist)."""
+    return [path for path in (state_dir / TRADE_MANAGER_STATE, state_dir / PAPER_WALLET_STATE) if path.exists()]
+
+
+def rewind_read_models(ledger: Ledger, state_dir: Path, settings: BotConfig | None) -> list[str]:
     """Rewrite the legacy read-model files found in `state_dir` from the ledger as it is now.
 
-    `trade_manager_state.json` from a TradeManager over the ledger; `paper_wallet_state.yaml` from a
-    PaperWallet with the config's initial balance (`paper_wallet.initial_balance`, else 10000). Files
-    that are not there are not created: a rollback rewinds what the bot keeps, it adds nothing.
+    `trade_manager_state.json` from a TradeManager over the ledger (risk levels of reopened cycles
+    from the bot's config); `paper_wallet_state.yaml` from a PaperWallet with the config's initial
+    balance. Files that are not there are not created: a rollback rewinds what the bot keeps.
     """
-    settings = load_bot_config(config) if config is not None else None
     written: list[str] = []
     state = state_dir / TRADE_MANAGER_STATE
     if state.exists():
@@ -123,9 +128,19 @@ def rollback(
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
     when = None if to_time is None else parse_time(to_time, "--to-time")
+    # Everything the rewind of the files needs is checked before the log is touched.
+    settings = load_bot_config(config) if config is not None else None
+    files_there = read_models_in(state_dir)
+    if files_there and settings is None and not dry_run:
+        shown = ", ".join(str(path) for path in files_there)
+        raise InvalidArgument(
+            f"--config: the rollback rewrites {shown} from the log with the bot's config (the wallet's "
+            "initial balance, the risk levels of reopened cycles); give --config FILE, or --state-dir for "
+            "another folder; nothing was rolled back"
+        )
     with open_ledger(ctx.obj) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
-        files = [] if dry_run else rewind_read_models(ledger, state_dir, config)
+        files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
         verified = ledger.verify()
     if json_output:
         emit({**_report_json(report, files), "verify": verified.ok})
@@ -148,56 +163,70 @@ def restore(
 ) -> None:
     """The seed's "restore from backup": roll the ledger back to where the migration found it, and put the
     backed-up legacy files back in place."""
-    data = _manifest(manifest)
-    before = data["head_before"]
-    files = {Path(original): manifest.parent / backup for original, backup in data["files"].items()}
-    for backup in files.values():
-        if not backup.is_file():
-            raise InvalidArgument(f"{manifest}: its backup file {backup} is missing; nothing was restored")
+    before, files = _manifest(manifest, ledger_url(ctx.obj))
     report: RollbackReport | None = None
     with open_ledger(ctx.obj) as ledger:
-        head = ledger.head
-        at = ledger.history(after_seq=before["seq"] - 1)[:1] if before["seq"] else []
-        if before["seq"] and (not at or at[0].hash != before["hash"]):
-            raise InvalidArgument(
-                f"{manifest}: the ledger no longer holds the event the migration started from "
-                f"(seq {before['seq']} {before['hash']}); nothing was restored"
-            )
-        if head.seq > before["seq"]:
+        _check_starting_point(ledger, manifest, before)
+        if ledger.head.seq > before["seq"]:
             reason = f"restore from {manifest.name}"
             report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
         if not dry_run:
             for original, backup in files.items():
                 original.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(original, backup.read_text(encoding="utf-8"))
+                write_bytes_atomically(original, backup.read_bytes())
         verified = ledger.verify()
-    summary = {
-        "dry_run": dry_run,
-        "rolled_back": None if report is None else _report_json(report, []),
-        "restored": {str(original): str(backup) for original, backup in files.items()},
-        "verify": verified.ok,
-    }
     if json_output:
-        emit(summary)
-        return
-    if report is not None:
-        _print_report(out(), report, [])
-    for original, backup in files.items():
+        emit(
+            {
+                "dry_run": dry_run,
+                "rolled_back": None if report is None else _report_json(report, []),
+                "restored": {str(original): str(backup) for original, backup in files.items()},
+                "verify": verified.ok,
+            }
+        )
+    else:
+        if report is not None:
+            _print_report(out(), report, [])
         verb = "would restore" if dry_run else "restored"
-        out().print(f"{verb} {original} from {backup}", markup=False, highlight=False)
-    out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+        for original, backup in files.items():
+            out().print(f"{verb} {original} from {backup}", markup=False, highlight=False)
+        out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+    if not verified.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
-def _manifest(path: Path) -> dict[str, Any]:
+def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, Path]]:
+    """The manifest's head before the migration and its files (original -> backup); refused unless usable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InvalidArgument(f"{path}: not a migration backup manifest ({error})") from None
     head = data.get("head_before") if isinstance(data, dict) else None
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(files, dict):
+    names = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(names, dict):
         raise InvalidArgument(f"{path}: a manifest needs head_before {{epoch, seq, hash}} and files")
-    return dict(data)
+    recorded = data.get("ledger")
+    if recorded is not None and recorded != current_url:
+        raise InvalidArgument(
+            f"{path}: it is the backup of the ledger {recorded}, not of {current_url} (give --db); nothing was restored"
+        )
+    files = {Path(original): path.parent / backup for original, backup in names.items()}
+    for backup in files.values():
+        if not backup.is_file():
+            raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
+    return head, files
+
+
+def _check_starting_point(ledger: Ledger, manifest: Path, before: dict[str, Any]) -> None:
+    """The ledger must still hold the event the migration started from (else this is another history)."""
+    if not before["seq"]:
+        return
+    at = ledger.history(after_seq=before["seq"] - 1)[:1]
+    if not at or at[0].hash != before["hash"]:
+        raise InvalidArgument(
+            f"{manifest}: the ledger no longer holds the event the migration started from "
+            f"(seq {before['seq']} {before['hash']}); nothing was restored"
+        )
 
 
 def export(
@@ -217,7 +246,7 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_atomically(output, text)
+    write_atomically(output, text, mode=SHARED)
     out().print(f"exported {head.seq} events to {output}; head {head.hash}", markup=False, highlight=False)
 
 

@@ -10,10 +10,7 @@ per fill, by the time the fill occurred), no JavaScript.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +26,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, out, parse_marks, parse_time, reports_errors
+from tradeledger.compat.files import SHARED, write_atomically
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, decimal_text, significant_digits, time_text
 from tradeledger.domain.positions import (
     ZERO,
@@ -764,22 +762,10 @@ def render_html(report: Report) -> str:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Replace `path` atomically (temp file in its folder, fsync, rename), with the mode a new file gets."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0o022)
-        os.umask(umask)
-        Path(temporary).chmod(0o666 & ~umask)  # mkstemp makes 0600; a report is for others to read
-        Path(temporary).replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(temporary).unlink()
-        raise
-    return path
+    """Replace `path` atomically, readable by others (a report is for the auditor)."""
+    if not path.parent.is_dir():  # a report goes where it is asked to; a mistyped folder is not created
+        raise FileNotFoundError(2, "no such folder", str(path.parent))
+    return write_atomically(path, text, mode=SHARED)
 
 
 def parse_balance(value: str) -> Decimal:

@@ -41,6 +41,7 @@ class AccountBook:
         self._reset()
 
     def _reset(self) -> None:
+        self.resets = getattr(self, "resets", -1) + 1  # how many times the log went backwards (rollbacks seen)
         self.seq = 0
         self.epoch = 0
         self.positions = PositionBook()

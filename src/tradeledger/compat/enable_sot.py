@@ -28,7 +28,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from tradeledger.compat.config import BotConfig, ConfigError
-from tradeledger.compat.migration import backup_stamp, write_bytes_atomically
+from tradeledger.compat.files import write_bytes_atomically
+from tradeledger.compat.migration import backup_stamp
 
 Clock = Callable[[], datetime]
 DATE_KEY = ("trade_manager", "migration_date")

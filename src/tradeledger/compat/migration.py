@@ -26,13 +26,10 @@ ledger and appends nothing. Naive legacy times are UTC (spec section 3).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +42,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from tradeledger.application.ledger import Ledger, validate_fill
+from tradeledger.compat.files import write_bytes_atomically
 from tradeledger.compat.trades import Trade, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side, decimal_text, time_text
 from tradeledger.domain.positions import (
@@ -1466,33 +1464,6 @@ class MigrationResult:
         return self.verify_ok is not False and not self.missing
 
 
-def write_bytes_atomically(path: Path, data: bytes, *, exclusive: bool = False, mode: int | None = None) -> Path:
-    """Write `data` to `path` via a temp file, fsync and rename (or a hard link when `exclusive`,
-    which refuses to replace an existing file); then fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            Path(temporary).chmod(mode)
-        if exclusive:
-            os.link(temporary, path)
-        else:
-            Path(temporary).replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            Path(temporary).unlink()
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-    return path
-
-
 def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
     return {"epoch": checkpoint.epoch, "seq": checkpoint.seq, "hash": checkpoint.hash}
 
@@ -1594,14 +1565,14 @@ def run_migration(
 
 
 def rollback_commands(result: MigrationResult, files: LegacyFiles, *, db_option: str = "") -> list[str]:
-    """The commands that undo a migration: the ledger's rollback, the files' restore, the seed's cp."""
-    if result.backup is None:
+    """The commands that undo a migration: `restore` (the audited rollback of the ledger to where the
+    migration found it, then the legacy files put back), and the seed's own `cp` of the state file.
+
+    A bare `rollback` is not offered: it would rewrite the legacy files from the rolled-back log
+    instead of bringing the originals back. Nothing to undo when nothing was appended."""
+    if result.backup is None or result.appended == 0:
         return []
-    stamp = result.backup.stamp
-    commands = [
-        f'tradeledger{db_option} rollback --to-seq {result.head_before.seq} --reason "undo migration {stamp}"',
-        f"tradeledger{db_option} restore {result.backup.manifest}",
-    ]
+    commands = [f"tradeledger{db_option} restore {result.backup.manifest}"]
     copy = result.backup.backup_of(STATE_FILE)
     if copy is not None and files.paths.state_file is not None:
         commands.append(f"cp {copy} {files.paths.state_file}")

@@ -220,7 +220,11 @@ class PositionMonitor:
     def _check_trade_manager(self, symbol: str, tm_position: Position) -> ExitSignal | None:
         assert self.trade_manager is not None
         watch = self._watches[symbol]
-        if watch.origin != "trade_manager" or watch.opened_seq != tm_position.opened_seq:
+        if (
+            watch.origin != "trade_manager"
+            or watch.opened_seq != tm_position.opened_seq
+            or watch.position.get("entry_time") != tm_position.entry_time.isoformat()  # a new epoch reuses seqs
+        ):
             # A position the TradeManager opened after this symbol was started (or a new cycle):
             # the old dict describes something that is no longer open.
             watch = self._watches[symbol] = self._watch_of(tm_position)

@@ -170,8 +170,13 @@ class TradeManager:
         self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
     def flush_marks(self) -> None:
-        """Write the marks and levels changed since the last flush (one transaction; nothing if none)."""
+        """Write the marks and levels changed since the last flush (one transaction; nothing if none).
+
+        The book is caught up first, so levels of cycles a rollback removed are never written back.
+        """
         with self._lock:
+            if self._dirty_levels:
+                self._catch_up()
             if self._dirty_prices or self._dirty_levels:
                 now = self._clock()
                 self.ledger.save_marks(
@@ -394,8 +399,19 @@ class TradeManager:
     # --- internals ------------------------------------------------------------------------------
 
     def _catch_up(self) -> None:
-        """Fold fills recorded since the last read (by anyone) and give new cycles their levels."""
+        """Fold fills recorded since the last read (by anyone) and give new cycles their levels.
+
+        After a rollback (the book refolds from seq 1) the levels in memory may belong to removed
+        cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
+        from the ledger, whose rollback deleted the removed cycles' rows.
+        """
+        resets = self._book.resets
         self._book.refresh()
+        if self._book.resets != resets:
+            marks = self.ledger.marks()
+            self._levels = {symbol: levels for (owner, symbol), levels in marks.levels.items() if owner == self.account}
+            self._dirty_levels.clear()
+            self._signals.clear()
         for symbol, position in self._book.open.items():
             levels = self._levels.get(symbol)
             if levels is None or not levels.belongs_to(position):
