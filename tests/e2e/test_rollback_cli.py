@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,3 +290,29 @@ def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_s
         assert position.should_exit(199) == (False, "")
         (levels,) = [lv for key, lv in ledger.marks().levels.items() if key == ("default", "BTC/USD")]
         assert (levels.stop_loss_price, levels.opened_seq) == (Decimal(202), 2)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda items: items[-1].update(reason="nothing happened"), "admin log does not hold"),
+        (lambda items: items[0]["head"].update(epoch=3), "admin log does not hold"),
+    ],
+    ids=["edited rollback reason", "edited head epoch"],
+)
+def test_an_export_with_an_edited_admin_log_is_refused_and_nothing_is_written(
+    cli: Cli, five: str, tmp_path: Path, edit: Any, message: str
+) -> None:
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path / "none"))
+    exported = tmp_path / "export.ndjson"
+    cli("export", "--output", str(exported))
+    items = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    edit(items)
+    exported.write_text("\n".join(json.dumps(item) for item in items) + "\n", encoding="utf-8")
+
+    copy = Cli(f"sqlite:///{tmp_path / 'copy.db'}")
+    result = copy("import", str(exported), expect=2)
+
+    assert message in result.stderr
+    assert copy.json("verify")["events"] == 0
+    assert copy.json("verify")["rollbacks"] == []

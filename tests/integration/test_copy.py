@@ -281,3 +281,15 @@ def test_a_copy_carries_the_admin_log_and_the_head_of_a_rolled_back_ledger(
     with open_ledger(backend.url) as target:
         assert (target.head, target.admin_log()) == (head, records)
         assert (target.head.epoch, target.head.seq) == (2, 4)
+
+
+def test_copying_again_after_a_rollback_catches_up(sqlite_source: Backend, backend: Backend) -> None:
+    with open_ledger(sqlite_source.url) as source:
+        source.rollback(to_seq=4, reason="undo", actor="ops")
+    copy(sqlite_source.url, backend.url)  # the target's head is now epoch 2, seq 4
+    record_session(sqlite_source.url, SESSION[:2], start=500)
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.already_there, report.copied, report.head.seq, report.head.epoch) == (4, 2, 6, 2)
+    assert report.verify.ok, report.verify.problems

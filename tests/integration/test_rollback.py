@@ -303,3 +303,12 @@ def test_a_storage_error_during_rollback_leaves_everything_as_it_was(eight: Ledg
 
     assert eight.head == head
     assert (rows(backend, "ledger_events"), rows(backend, "ledger_admin_log")) == (8, 0)
+
+
+def test_verify_finds_a_head_epoch_that_no_rollback_explains(eight: Ledger, backend: Backend) -> None:
+    backend.sql("UPDATE ledger_head SET epoch = 2")  # the head row has no trigger; verify is the guard
+
+    problems = eight.verify().problems
+
+    assert [(p.seq, p.check) for p in problems] == [(8, "head")]
+    assert "the head says epoch 2, the log and the admin log say 1" in problems[0].detail

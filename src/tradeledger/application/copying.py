@@ -23,7 +23,7 @@ from itertools import islice
 
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
 from tradeledger.application.ports import AppendBatch, LedgerStore
-from tradeledger.application.verification import VerifyReport
+from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, apply_fill
@@ -77,7 +77,9 @@ def _starting_point(source_head: Checkpoint, target_head: Checkpoint, source_eve
     if target_head.seq > source_head.seq:
         raise InvalidArgument(f"--to: the target holds more events than the source; {shown}; nothing was copied")
     at = None if source_event is None else Checkpoint(source_event.epoch, source_event.seq, source_event.hash)
-    if at != target_head:
+    # (seq, hash) only: after a rollback with no appends, the target's head is in a later epoch than its
+    # last event; the admin logs are compared separately.
+    if at is None or (at.seq, at.hash) != (target_head.seq, target_head.hash):
         raise InvalidArgument(
             f"--to: the target holds another ledger (not a prefix of the source): {shown}; "
             f"the source's seq {target_head.seq} has hash {None if at is None else at.hash}; nothing was copied"
@@ -129,12 +131,14 @@ def copy_ledger(
                 f"--to: the target's admin log ({len(present)} record(s)) is not a prefix of the source's "
                 f"({len(records)}); nothing was copied"
             )
+        walk = EpochWalk(last=snapshot.event_at(target_head.seq) if target_head.seq else None)
         stored = snapshot.read_events(after_seq=target_head.seq)
         try:
-            copied, last = _write_log(batch, stored, target_head, source_head, on_progress, snapshot_every)
+            copied, last = _write_log(batch, stored, target_head, source_head, on_progress, snapshot_every, walk)
         finally:
             if isinstance(stored, Generator):
                 stored.close()  # a refusal stops the read: close its cursor before the snapshot ends
+        _refuse_bad_admin_log(records, walk, source_head, "the source's")
         batch.write_admin_records(records[len(present) :], source_head)
         marks = snapshot.load_marks()
     if marks.prices or marks.levels:
@@ -164,10 +168,22 @@ def import_log(
                 f"import of an export needs an empty ledger; this one holds {start.seq} events "
                 f"(head {start.hash}); nothing was imported"
             )
-        copied, last = _write_log(batch, iter(events), start, head, on_progress, snapshot_every)
+        walk = EpochWalk()
+        copied, last = _write_log(batch, iter(events), start, head, on_progress, snapshot_every, walk)
+        _refuse_bad_admin_log(records, walk, head, "the export's")
         batch.write_admin_records(list(records), head)
     report = Ledger(target, clock=_no_clock).verify()
     return CopyReport(already_there=0, copied=copied, head=last, verify=report)
+
+
+def _refuse_bad_admin_log(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint, whose: str) -> None:
+    """Before anything commits: the admin log must chain and explain every epoch change and the head's epoch."""
+    problems = check_admin(records, walk, head)
+    if problems:
+        first = problems[0]
+        raise StorageError(
+            f"{whose} admin log does not hold at seq {first.seq}: {first.detail}; run verify on it, nothing was written"
+        )
 
 
 def _write_log(
@@ -177,6 +193,7 @@ def _write_log(
     source_head: Checkpoint,
     on_progress: Progress | None,
     snapshot_every: int,
+    walk: EpochWalk,
 ) -> tuple[int, Checkpoint]:
     """Write the source's events after the target's head in chunks (snapshots at multiples); check the end."""
     copied = 0
@@ -186,6 +203,8 @@ def _write_log(
     while chunk := list(islice(events, _chunk_size(last.seq, snapshot_every))):
         tail = chunk[-1]
         last = Checkpoint(tail.epoch, tail.seq, tail.hash)
+        for event in chunk:
+            walk.see(event)
         _write_chunk(batch, chunk, last)
         if last.seq % snapshot_every == 0:
             batch.save_snapshot(last)

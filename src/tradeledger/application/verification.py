@@ -275,7 +275,9 @@ def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoin
     expected = max(last_epoch, 1 if last_record is None else last_record.to_epoch)
     if head.epoch != expected:
         problems.append(
-            Problem(head.seq or 1, "head", f"the head says epoch {head.epoch}, the log and admin log {expected}")
+            Problem(
+                head.seq or 1, "head", f"the head says epoch {head.epoch}, the log and the admin log say {expected}"
+            )
         )
     if (
         previous is not None
