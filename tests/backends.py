@@ -29,7 +29,11 @@ BACKENDS = ("sqlite", "postgresql")
 
 # What anyone with direct access to the database can do to take the append-only guard off.
 _DROP_GUARD = {
-    "sqlite": ("DROP TRIGGER ledger_events_no_update", "DROP TRIGGER ledger_events_no_delete"),
+    "sqlite": (
+        "DROP TRIGGER ledger_events_no_update",
+        "DROP TRIGGER ledger_events_no_delete",
+        "DROP TRIGGER ledger_events_no_replace",
+    ),
     "postgresql": (
         "DROP TRIGGER ledger_events_append_only ON ledger_events",
         "DROP TRIGGER ledger_events_no_truncate ON ledger_events",
@@ -37,7 +41,11 @@ _DROP_GUARD = {
 }
 
 _DROP_ADMIN_GUARD = {
-    "sqlite": ("DROP TRIGGER ledger_admin_log_no_update", "DROP TRIGGER ledger_admin_log_no_delete"),
+    "sqlite": (
+        "DROP TRIGGER ledger_admin_log_no_update",
+        "DROP TRIGGER ledger_admin_log_no_delete",
+        "DROP TRIGGER ledger_admin_log_no_replace",
+    ),
     "postgresql": (
         "DROP TRIGGER ledger_admin_log_append_only ON ledger_admin_log",
         "DROP TRIGGER ledger_admin_log_no_truncate ON ledger_admin_log",

@@ -2,9 +2,12 @@
 
 A DELETE of an event is allowed exactly when the admin log holds a rollback record that removes
 it: one whose range (to_seq, from_seq] covers the event's seq, made in the event's epoch or a later
-one. The record is written first, in the same transaction. An old record never covers a live event
-again: after a rollback to seq T in epoch E, every event past T is of an epoch after E. The admin
-log itself is append-only.
+one. The record is written first, in the same transaction. A record the ledger wrote never covers a
+live event again: after a rollback to seq T in epoch E, every event past T is of an epoch after E.
+(Someone with write access who forges a record, or edits the head's epoch, can make a delete pass
+the trigger; verify finds both: the admin log is hash-chained and every epoch change must be one of
+its records.) The admin log itself is append-only. On SQLite, INSERT OR REPLACE deletes the row it
+replaces without firing delete triggers, so inserts that would replace a row are refused too.
 
 Revision ID: 0004
 Revises: 0003
@@ -38,6 +41,17 @@ SQLITE_UP = (
     BEGIN SELECT RAISE(ABORT, 'ledger_events is append-only: use tradeledger rollback'); END
     """,
     """
+    CREATE TRIGGER ledger_events_no_replace BEFORE INSERT ON ledger_events
+    WHEN EXISTS (SELECT 1 FROM ledger_events AS e WHERE e.seq = NEW.seq
+                 OR (e.fill_id = NEW.fill_id AND e.account = NEW.account AND e.exchange = NEW.exchange))
+    BEGIN SELECT RAISE(ABORT, 'ledger_events is append-only: an insert may not replace an event'); END
+    """,
+    """
+    CREATE TRIGGER ledger_admin_log_no_replace BEFORE INSERT ON ledger_admin_log
+    WHEN EXISTS (SELECT 1 FROM ledger_admin_log AS a WHERE a.id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, 'ledger_admin_log is append-only: an insert may not replace a record'); END
+    """,
+    """
     CREATE TRIGGER ledger_admin_log_no_update BEFORE UPDATE ON ledger_admin_log
     BEGIN SELECT RAISE(ABORT, 'ledger_admin_log is append-only: records are never updated'); END
     """,
@@ -47,6 +61,8 @@ SQLITE_UP = (
     """,
 )
 SQLITE_DOWN = (
+    "DROP TRIGGER ledger_admin_log_no_replace",
+    "DROP TRIGGER ledger_events_no_replace",
     "DROP TRIGGER ledger_admin_log_no_delete",
     "DROP TRIGGER ledger_admin_log_no_update",
     "DROP TRIGGER ledger_events_no_delete",

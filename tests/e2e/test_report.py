@@ -438,3 +438,26 @@ def test_the_page_names_the_ledger_it_reports_on(cli: Cli, tmp_path: Path) -> No
     _, page = make_report(cli, tmp_path / "report.html")
 
     assert f"<td>{cli.url}</td>" in page
+
+
+def test_the_report_lists_every_audited_rollback_with_the_events_it_removed(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+    with open_ledger(cli.url) as ledger:
+        removed = ledger.history()[-2:]
+        ledger.rollback(to_seq=len(SESSION) - 2, reason="two fills from a broken feed", actor="auditor@desk")
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    (row,) = Tables(page).body("rollbacks")
+    assert row[2:4] == ["auditor@desk", "two fills from a broken feed"]
+    assert row[4:6] == [f"epoch 1 seq {len(SESSION)}", f"epoch 2 seq {len(SESSION) - 2}"]
+    for fill in removed:
+        assert f"#{fill.seq} {fill.fill.fill_id} ({fill.hash[:12]}…)" in row[6]
+
+
+def test_a_ledger_never_rolled_back_says_so(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url)
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    assert "No rollback: the log has only ever been appended to." in page

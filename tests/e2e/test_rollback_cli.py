@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -316,3 +317,28 @@ def test_an_export_with_an_edited_admin_log_is_refused_and_nothing_is_written(
     assert message in result.stderr
     assert copy.json("verify")["events"] == 0
     assert copy.json("verify")["rollbacks"] == []
+
+
+def test_an_auditor_recomputes_every_hash_of_an_export_without_tradeledger(cli: Cli, five: str, tmp_path: Path) -> None:
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path / "none"))
+    items = [json.loads(line) for line in cli("export").stdout.splitlines()]
+    header, events, records = items[0], items[1:-1], items[-1:]
+
+    def sha(prev_hash: str, values: list[object]) -> str:
+        body = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+    link = "0" * 64
+    for event in events:
+        assert event["prev_hash"] == link
+        assert sha(link, [event[name] for name in header["hashes"]["event_fields"]]) == event["hash"]
+        link = event["hash"]
+    assert link == header["head"]["hash"]
+    (record,) = records
+    assert sha("0" * 64, [record[name] for name in header["hashes"]["rollback_fields"]]) == record["hash"]
+    removed = json.loads(record["removed"])
+    assert [e["seq"] for e in removed] == [4, 5]
+    assert removed[0]["prev_hash"] == record["to_hash"]
+    for event in removed:
+        assert sha(event["prev_hash"], [event[name] for name in header["hashes"]["event_fields"]]) == event["hash"]
+    assert removed[-1]["hash"] == record["from_hash"]

@@ -312,3 +312,33 @@ def test_verify_finds_a_head_epoch_that_no_rollback_explains(eight: Ledger, back
 
     assert [(p.seq, p.check) for p in problems] == [(8, "head")]
     assert "the head says epoch 2, the log and the admin log say 1" in problems[0].detail
+
+
+def test_an_insert_that_would_replace_an_event_or_a_record_is_refused(eight: Ledger, backend: Backend) -> None:
+    # SQLite's INSERT OR REPLACE deletes the old row without firing delete triggers; PostgreSQL's
+    # INSERT ... ON CONFLICT DO UPDATE is an update. Both are refused.
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    columns = "seq, epoch, recorded_at, fill_id, account, exchange, symbol, side, quantity, price, fee, occurred_at"
+    edited = columns.replace("price", "'1'")
+    admin = "id, action, at, actor, reason, from_epoch, from_seq, from_hash, to_epoch, to_seq, to_hash, removed"
+    if backend.name == "sqlite":
+        event = (
+            f"INSERT OR REPLACE INTO ledger_events ({columns}, prev_hash, hash) "
+            f"SELECT {edited}, prev_hash, hash FROM ledger_events WHERE seq = 3"
+        )
+        record = f"INSERT OR REPLACE INTO ledger_admin_log SELECT {admin}, prev_hash, hash FROM ledger_admin_log"
+    else:
+        event = (
+            f"INSERT INTO ledger_events ({columns}, prev_hash, hash) SELECT {columns}, prev_hash, hash "
+            "FROM ledger_events WHERE seq = 3 ON CONFLICT (seq) DO UPDATE SET price = '1'"
+        )
+        record = (
+            f"INSERT INTO ledger_admin_log SELECT {admin}, prev_hash, hash FROM ledger_admin_log "
+            "ON CONFLICT (id) DO UPDATE SET reason = 'nothing'"
+        )
+
+    for statement in (event, record):
+        with pytest.raises(Exception, match="append-only"):
+            backend.sql(statement)
+
+    assert eight.verify().ok

@@ -21,7 +21,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tradeledger.application.ports import LedgerStore
-from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.admin import ADMIN_HASHED_FIELDS, AdminRecord
+from tradeledger.domain.chain import HASHED_FIELDS
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidArgument
 
@@ -46,6 +47,14 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> C
                 "head": {"epoch": head.epoch, "seq": head.seq, "hash": head.hash},
                 "events": head.seq,
                 "rollbacks": len(records),
+                # How to recompute every hash from this file alone (domain/chain.py, domain/admin.py):
+                "hashes": {
+                    "construction": 'sha256(prev_hash + "\\n" + JSON array of the fields\' values, '
+                    'separators "," and ":", non-ASCII as itself); the first prev_hash is 64 zeros',
+                    "event_fields": list(HASHED_FIELDS),
+                    "rollback_fields": list(ADMIN_HASHED_FIELDS),
+                    "removed_events": "a rollback's removed events: the JSON text of their full rows, as hashed",
+                },
             }
         )
         for event in snapshot.read_events():

@@ -429,6 +429,28 @@ def closed_section(report: Report) -> str:
     return table("closed", headers, [row(c) for c in report.state.closed], empty="No closed cycles.")
 
 
+def rollbacks_section(report: Report) -> str:
+    """The admin log: every audited rollback, who, when, why and which events it removed (with their hashes)."""
+    rows = []
+    for record in report.verify.rollbacks:
+        removed = record.removed_events()
+        gone = ", ".join(f"#{event.seq} {event.fill_id} ({event.hash[:12]}…)" for event in removed)
+        rows.append(
+            [
+                text_cell(str(record.id)),
+                text_cell(record.at),
+                text_cell(record.actor),
+                text_cell(record.reason),
+                text_cell(f"epoch {record.from_epoch} seq {record.from_seq}", title=record.from_hash),
+                text_cell(f"epoch {record.to_epoch} seq {record.to_seq}", title=record.to_hash),
+                text_cell(gone or "—"),
+                text_cell(record.hash[:16] + "…", title=record.hash, css="hash"),
+            ]
+        )
+    headers = ["#", "At", "By", "Reason", "From head", "To head", "Removed events", "Record hash"]
+    return table("rollbacks", headers, rows, empty="No rollback: the log has only ever been appended to.")
+
+
 def totals_section(report: Report) -> str:
     totals: Totals = report.state.totals
     marked = [p for p in report.state.open if p.symbol in report.marks]
@@ -738,6 +760,10 @@ $chart
 $wallet
 <h2>Fills</h2>
 $fills
+<h2>Audited rollbacks</h2>
+<p class="muted">The admin log (hash-chained, append-only): each removal of the log's tail, with every
+removed event kept whole in the record.</p>
+$rollbacks
 </body>
 </html>
 """)
@@ -755,6 +781,7 @@ def render_html(report: Report) -> str:
         chart=chart_svg(report),
         wallet=wallet_section(report),
         fills=fills_section(report),
+        rollbacks=rollbacks_section(report),
     )
 
 
