@@ -26,7 +26,7 @@ from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.trades import Position, Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, significant_digits
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
 from tradeledger.domain.positions import ZERO
 from tradeledger.domain.positions import Position as LedgerPosition
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
@@ -53,7 +53,7 @@ def as_price(value: PriceInput, name: str = "price") -> Decimal:
     price = value if type(value) is Decimal else to_decimal(value, name)
     if not price.is_finite() or price <= 0:
         raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
-    if significant_digits(price) > MAX_DIGITS:  # the ledger keeps 28 digits: refuse, never round
+    if exceeds_ledger_digits(price):  # the ledger keeps 28 digits: refuse, never round
         raise InvalidArgument(f"{name}: has more than {MAX_DIGITS} significant digits (got {value!r})")
     return price
 

@@ -67,6 +67,11 @@ def significant_digits(value: Decimal) -> int:
 _SIGNIFICANT = Context(prec=MAX_DIGITS, rounding="ROUND_HALF_EVEN", traps=[Inexact], Emax=999_999, Emin=-999_999)
 
 
+def exceeds_ledger_digits(value: Decimal) -> bool:
+    """Whether `value` has more significant digits than the ledger keeps (so storing it would round it)."""
+    return _rounds(value)
+
+
 def _rounds(value: Decimal) -> bool:
     try:
         _SIGNIFICANT.plus(value)
