@@ -752,6 +752,8 @@ def main() -> int:
         return 0
     sizes = (QUICK if args.quick else FULL).scaled(args.scale)
     runs = args.runs or (2 if args.quick else 3)
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="tradeledger-bench-", dir=args.dir))
     try:
         bench = Bench(sizes, runs, folder)

@@ -38,10 +38,11 @@ class AccountBook:
         self._ledger = ledger
         self.account = account
         self._wallet_balance = wallet_balance
+        self.resets = -1  # _reset() counts: 0 after construction, +1 each time the log went backwards
         self._reset()
 
     def _reset(self) -> None:
-        self.resets = getattr(self, "resets", -1) + 1  # how many times the log went backwards (rollbacks seen)
+        self.resets += 1
         self.seq = 0
         self.epoch = 0
         self.positions = PositionBook()
