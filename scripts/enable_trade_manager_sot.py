@@ -11,22 +11,9 @@ paper_wallet.*) and nothing else, keeping comments, key order and formatting; th
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-try:
-    from tradeledger.cli.app import main
-except ModuleNotFoundError:  # not in the project's venv yet: build it (scripts/_env.sh) and run there
-    root = Path(__file__).resolve().parent.parent
-    command = f'source "{root}/scripts/_env.sh" && exec python "$0" "$@"'
-    os.execv("/bin/bash", ["bash", "-c", command, __file__, *sys.argv[1:]])  # noqa: S606 - a fixed program
-
-
-def run(argv: list[str]) -> int:
-    """Every option goes to the enable-sot command."""
-    return main(["enable-sot", *argv])
-
+from _legacy_script import run_command  # scripts/ is on sys.path when a script in it runs
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run_command("enable-sot", sys.argv[1:], __file__))

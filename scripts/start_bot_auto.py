@@ -10,26 +10,9 @@ project's .venv (created on first use, like scripts/test).
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-try:
-    from tradeledger.cli.app import main
-except ModuleNotFoundError:  # not in the project's venv yet: build it (scripts/_env.sh) and run there
-    root = Path(__file__).resolve().parent.parent
-    command = f'source "{root}/scripts/_env.sh" && exec python "$0" "$@"'
-    os.execv("/bin/bash", ["bash", "-c", command, __file__, *sys.argv[1:]])  # noqa: S606 - a fixed program
-
-
-def run(argv: list[str]) -> int:
-    """`--db URL` is a global option of tradeledger; the rest go to the paper-bot command."""
-    global_options: list[str] = []
-    if "--db" in argv:
-        at = argv.index("--db")
-        global_options, argv = argv[at : at + 2], argv[:at] + argv[at + 2 :]
-    return main([*global_options, "paper-bot", *argv])
-
+from _legacy_script import run_command  # scripts/ is on sys.path when a script in it runs
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run_command("paper-bot", sys.argv[1:], __file__))
