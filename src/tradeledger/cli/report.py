@@ -578,7 +578,7 @@ def tick_label(value: Decimal) -> str:
 def _y(value: Decimal, ticks: Sequence[Decimal], top: int) -> float:
     with localcontext(_DISPLAY):
         ratio = (value - ticks[0]) / (ticks[-1] - ticks[0])
-    return top + PANEL_HEIGHT - float(ratio) * PANEL_HEIGHT  # drawing position
+    return top + PANEL_HEIGHT - float(ratio) * PANEL_HEIGHT  # float ok: a drawing position
 
 
 def _x(moment: datetime, start: datetime, end: datetime) -> float:

@@ -42,10 +42,10 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
-from tradeledger.compat.trades import Trade, to_decimal
+from tradeledger.compat.trades import Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Side, significant_digits
-from tradeledger.domain.positions import ZERO, Position, PositionSide
+from tradeledger.domain.positions import ZERO, Position, PositionSide, pnl
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument, ReadOnlyView, TradeRefused
 
@@ -432,13 +432,16 @@ class PaperWallet:
         with self._book_lock:
             wallet = self._refresh()
             state = {
-                "balance": float(wallet.cash),
-                "initial_balance": float(wallet.initial_balance),
-                "realized_pnl": float(wallet.realized_pnl),
+                "balance": legacy_float(wallet.cash),
+                "initial_balance": legacy_float(wallet.initial_balance),
+                "realized_pnl": legacy_float(wallet.realized_pnl),
                 "total_trades": wallet.cycles_opened,
                 "winning_trades": wallet.winning_cycles,
                 "positions": {
-                    symbol: {key: float(value) if isinstance(value, Decimal) else value for key, value in entry.items()}
+                    symbol: {
+                        key: legacy_float(value) if isinstance(value, Decimal) else value
+                        for key, value in entry.items()
+                    }
                     for symbol, entry in self._entries().items()
                 },
             }
@@ -628,6 +631,4 @@ def _entry(position: Position, mark: Decimal | None) -> dict[str, Any]:
 def _realized(position: Position, trade: Trade) -> Decimal:
     """The gross PnL a reducing fill books against the position it was checked against."""
     with localcontext(LEDGER_CONTEXT):
-        if position.side is PositionSide.LONG:
-            return (trade.price - position.avg_price) * trade.amount
-        return (position.avg_price - trade.price) * trade.amount
+        return pnl(position.side, position.avg_price, trade.price, trade.amount)

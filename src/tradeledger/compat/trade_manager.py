@@ -24,7 +24,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
-from tradeledger.compat.trades import Position, Trade, to_decimal
+from tradeledger.compat.trades import Position, Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
 from tradeledger.domain.positions import ZERO
@@ -82,7 +82,7 @@ class TradeManager:
         self._flush_interval = mark_flush_interval_s
         self._state_interval = state_write_interval_s
         self._state_dirty = False
-        self._last_state_write = float("-inf")
+        self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
         self._book = AccountBook(ledger, account)
@@ -350,12 +350,12 @@ class TradeManager:
                 "trades": [trade.to_dict() for _, trade in self._book.trades],
                 "positions": {p.symbol: p.to_dict() for p in self.get_all_positions()},
                 "closed_positions": [p.to_dict() for p in self.get_closed_positions()],
-                "price_cache": {symbol: float(price) for symbol, price in sorted(self._prices.items())},
+                "price_cache": {symbol: legacy_float(price) for symbol, price in sorted(self._prices.items())},
                 "statistics": {
                     "total_trades": statistics["total_trades"],
-                    "total_volume": float(statistics["total_volume"]),
-                    "total_fees": float(statistics["total_fees"]),
-                    "total_realized_pnl": float(statistics["total_realized_pnl"]),
+                    "total_volume": legacy_float(statistics["total_volume"]),
+                    "total_fees": legacy_float(statistics["total_fees"]),
+                    "total_realized_pnl": legacy_float(statistics["total_realized_pnl"]),
                 },
                 "last_save_time": self._clock().isoformat(),
             }

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from tradeledger.application.ledger import describe_validation_error
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
-from tradeledger.domain.positions import ZERO, ClosedPosition, PositionSide
+from tradeledger.domain.positions import ZERO, ClosedPosition, PositionSide, pnl
 from tradeledger.domain.positions import Position as LedgerPosition
 from tradeledger.domain.risk import RiskLevels, exit_reason
 from tradeledger.errors import InvalidArgument, InvalidFill
@@ -81,8 +81,13 @@ def to_decimal(value: object, name: str) -> Decimal:
     raise InvalidArgument(f"{name}: must be a number (got {type(value).__name__} {value!r})")
 
 
+def legacy_float(value: Decimal) -> float:
+    """A number in the legacy JSON/YAML read models, whose readers (the dashboard) expect floats."""
+    return float(value)  # float ok: the legacy files' shape; they are written, never read back
+
+
 def _float(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else legacy_float(value)
 
 
 def _utc(value: datetime) -> datetime:
@@ -174,12 +179,12 @@ class Trade:
             "id": self.id,
             "symbol": self.symbol,
             "side": self.side,
-            "amount": float(self.amount),
-            "price": float(self.price),
+            "amount": legacy_float(self.amount),
+            "price": legacy_float(self.price),
             "timestamp": self.timestamp.isoformat(),
             "strategy": self.strategy,
             "exchange": self.exchange,
-            "fees": float(self.fees),
+            "fees": legacy_float(self.fees),
             "status": self.status,
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
@@ -315,11 +320,8 @@ class Position:
         if not self.is_open or price <= 0:
             return ZERO, ZERO
         with localcontext(LEDGER_CONTEXT):
-            if self.side == PositionSide.LONG:
-                pnl = (price - self.average_price) * self.total_amount
-            else:
-                pnl = (self.average_price - price) * self.total_amount
-            return pnl, pnl / self.position_value * HUNDRED
+            gain = pnl(PositionSide(self.side), self.average_price, price, self.total_amount)
+            return gain, gain / self.position_value * HUNDRED
 
     def should_exit(self, current_price: Decimal | float | str) -> tuple[bool, str]:
         """(True, "stop_loss" | "take_profit") when a level is hit, the stop first; (False, "") otherwise."""
@@ -344,10 +346,10 @@ class Position:
         return {
             "symbol": self.symbol,
             "side": self.side,
-            "total_amount": float(self.total_amount),
-            "average_price": float(self.average_price),
-            "realized_pnl": float(self.realized_pnl),
-            "fees_paid": float(self.fees_paid),
+            "total_amount": legacy_float(self.total_amount),
+            "average_price": legacy_float(self.average_price),
+            "realized_pnl": legacy_float(self.realized_pnl),
+            "fees_paid": legacy_float(self.fees_paid),
             "entry_time": self.entry_time.isoformat(),
             "last_update": self.last_update.isoformat(),
             "highest_price": _float(self.highest_price),

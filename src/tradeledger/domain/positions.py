@@ -39,6 +39,16 @@ class PositionSide(StrEnum):
     SHORT = "short"
 
 
+def pnl(side: PositionSide, avg_price: Decimal, price: Decimal, quantity: Decimal) -> Decimal:
+    """Gross PnL of `quantity` at `price` against `avg_price` (spec 4): (p - avg)·q long, (avg - p)·q short.
+
+    Realized on a reduction, unrealized at a mark. Callers run it in LEDGER_CONTEXT.
+    """
+    if side is PositionSide.LONG:
+        return (price - avg_price) * quantity
+    return (avg_price - price) * quantity
+
+
 @dataclass(frozen=True, slots=True)
 class Execution:
     """The part of a recorded fill that position accounting reads."""
@@ -84,9 +94,7 @@ class Position:
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """(m - avg)·|s| for a long, (avg - m)·|s| for a short."""
         with localcontext(LEDGER_CONTEXT):
-            if self.side is PositionSide.LONG:
-                return (mark - self.avg_price) * self.quantity
-            return (self.avg_price - mark) * self.quantity
+            return pnl(self.side, self.avg_price, mark, self.quantity)
 
     def unrealized_pnl_pct(self, mark: Decimal) -> Decimal:
         """Unrealized PnL in percent of the cost basis |s|·avg."""
@@ -162,10 +170,7 @@ def _open(execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
 
 
 def _reduce(position: Position, execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
-    if position.side is PositionSide.LONG:
-        realized = (execution.price - position.avg_price) * quantity
-    else:
-        realized = (position.avg_price - execution.price) * quantity
+    realized = pnl(position.side, position.avg_price, execution.price, quantity)
     return Position(
         account=position.account,
         symbol=position.symbol,

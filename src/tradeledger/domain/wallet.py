@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from tradeledger.domain.fills import LEDGER_CONTEXT
-from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, PositionKey, PositionSide
+from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, PositionKey, PositionSide, pnl
 from tradeledger.errors import InvariantViolation
 
 TWO = Decimal(2)
@@ -53,12 +53,9 @@ class WalletBook:
         closing = ZERO
         if before is not None and (before.side is PositionSide.LONG) != (execution.side.direction > 0):
             closing = min(q, before.quantity)
-            if before.side is PositionSide.LONG:
-                self.cash += closing * p
-                self.realized_pnl += (p - before.avg_price) * closing
-            else:
-                self.cash += closing * (TWO * before.avg_price - p)
-                self.realized_pnl += (before.avg_price - p) * closing
+            # A long's close credits the proceeds; a short's its reserve plus the PnL: q·(2·avg - p).
+            self.cash += closing * p if before.side is PositionSide.LONG else closing * (TWO * before.avg_price - p)
+            self.realized_pnl += pnl(before.side, before.avg_price, p, closing)
         opening = q - closing
         if opening > 0:
             self.cash -= opening * p
