@@ -6,27 +6,22 @@ one migrated, empty database, so an example costs a file write instead of a sche
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, DefaultContext, localcontext
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tradeledger import Ledger, LedgerState, PositionSide, open_ledger
+from tests.property.conftest import LedgerTemplate
+from tradeledger import LedgerState, PositionSide
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Side
 from tradeledger.domain.positions import Execution, PositionBook, PositionKey
 from tradeledger.domain.records import Checkpoint
 
-RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 ACCOUNTS = ("default", "hedge")
 SYMBOLS = ("BTC/USD", "ETH/USD")
@@ -148,41 +143,6 @@ def batches_of(items: list[Any], sizes: list[int]) -> list[list[Any]]:
     if start < len(items):
         batches.append(items[start:])
     return batches
-
-
-class LedgerTemplate:
-    """A migrated ledger database with no events, as bytes.
-
-    Held in memory, not as a path: a file under the shared temp directory can be removed by another
-    pytest run while this module is still running. Hypothesis prints test arguments when a property
-    fails, so the repr stays short.
-    """
-
-    def __init__(self, content: bytes) -> None:
-        self._content = content
-
-    def __repr__(self) -> str:
-        return f"LedgerTemplate(<{len(self._content)} bytes>)"
-
-    @contextmanager
-    def fresh(self) -> Iterator[Ledger]:
-        """A real SQLite ledger of its own for one example (durability off: nothing crashes it here)."""
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "ledger.db"
-            path.write_bytes(self._content)
-            with open_ledger(f"sqlite:///{path}", clock=lambda: RECORDED_AT, synchronous="off") as ledger:
-                yield ledger
-
-
-@pytest.fixture(scope="module")
-def empty_ledger() -> LedgerTemplate:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "empty.db"
-        with open_ledger(f"sqlite:///{path}", clock=lambda: RECORDED_AT):
-            pass
-        # Closing the last connection checkpoints the WAL into the main file and removes it.
-        assert not path.with_name("empty.db-wal").exists()
-        return LedgerTemplate(path.read_bytes())
 
 
 def assert_same_state(actual: LedgerState, expected: LedgerState) -> None:

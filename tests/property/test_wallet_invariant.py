@@ -11,23 +11,18 @@ B0 - Σ opening and adding costs + Σ long-reduce proceeds + Σ short-reduce cre
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradeledger import Fill, Ledger, open_ledger
+from tests.property.conftest import LedgerTemplate
+from tradeledger import Fill
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.domain.fills import LEDGER_CONTEXT
 
-RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 B0 = Decimal(1000)
 SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD")
@@ -110,33 +105,6 @@ class Cash:
     def at_cost(self) -> Decimal:
         with localcontext(LEDGER_CONTEXT):
             return sum((abs(size) * avg for size, avg in self.books.values() if size), ZERO)
-
-
-class LedgerTemplate:
-    """A migrated, empty ledger database as bytes: an example costs a file write, not a migration."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content = content
-
-    def __repr__(self) -> str:
-        return f"LedgerTemplate(<{len(self._content)} bytes>)"
-
-    @contextmanager
-    def fresh(self) -> Iterator[Ledger]:
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "ledger.db"
-            path.write_bytes(self._content)
-            with open_ledger(f"sqlite:///{path}", clock=lambda: RECORDED_AT, synchronous="off") as ledger:
-                yield ledger
-
-
-@pytest.fixture(scope="module")
-def empty_ledger() -> LedgerTemplate:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "empty.db"
-        with open_ledger(f"sqlite:///{path}", clock=lambda: RECORDED_AT):
-            pass
-        return LedgerTemplate(path.read_bytes())
 
 
 def _fill(index: int, leg: Leg) -> Fill:
