@@ -139,17 +139,12 @@ position_snapshots = sa.Table(
     sa.Column("account", sa.Text, primary_key=True),
     sa.Column("symbol", sa.Text, primary_key=True),
     sa.Column("epoch", sa.Integer, nullable=False),
-    sa.Column("side", sa.Text),
-    sa.Column("quantity", Amount),
-    sa.Column("avg_price", Amount),
-    sa.Column("realized_pnl", Amount),
-    sa.Column("fees", Amount),
-    sa.Column("opened_at", Time),
-    sa.Column("opened_seq", Seq),
-    sa.Column("entered_quantity", Amount),
-    sa.Column("last_seq", Seq),
-    sa.Column("closed_realized_pnl", Amount, nullable=False),
-    sa.Column("closed_fees", Amount, nullable=False),
+    # Every other column of `positions`, as it is: a snapshot is a copy of its rows.
+    *(
+        sa.Column(column.name, column.type, nullable=column.nullable)
+        for column in positions.c
+        if column.name not in ("account", "symbol")
+    ),
 )
 
 # Audited operations on the log (revision 0004): a rollback's who/when/why, the heads before and
