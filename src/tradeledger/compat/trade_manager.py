@@ -101,7 +101,7 @@ class TradeManager:
         self._last_flush = monotonic()
         with self._lock:
             self._catch_up()
-            self.flush_marks()
+            self._write_marks()
 
     # --- recording ------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class TradeManager:
         with self._lock:
             receipt = self.ledger.record(trade.to_fill(self.account))
             self._catch_up()
-            self.flush_marks()
+            self._write_marks()
             if receipt.duplicate:
                 return trade.id
             position = self._position_after(trade.symbol, receipt.seq)
@@ -177,15 +177,19 @@ class TradeManager:
         with self._lock:
             if self._dirty_levels:
                 self._catch_up()
-            if self._dirty_prices or self._dirty_levels:
-                now = self._clock()
-                self.ledger.save_marks(
-                    [PriceMark(symbol, self._prices[symbol], now) for symbol in sorted(self._dirty_prices)],
-                    [self._levels[symbol] for symbol in sorted(self._dirty_levels) if symbol in self._levels],
-                )
-                self._dirty_prices.clear()
-                self._dirty_levels.clear()
-            self._last_flush = self._monotonic()
+            self._write_marks()
+
+    def _write_marks(self) -> None:
+        """flush_marks for callers that have just caught up (record_trade, the constructor)."""
+        if self._dirty_prices or self._dirty_levels:
+            now = self._clock()
+            self.ledger.save_marks(
+                [PriceMark(symbol, self._prices[symbol], now) for symbol in sorted(self._dirty_prices)],
+                [self._levels[symbol] for symbol in sorted(self._dirty_levels) if symbol in self._levels],
+            )
+            self._dirty_prices.clear()
+            self._dirty_levels.clear()
+        self._last_flush = self._monotonic()
 
     @property
     def price_cache(self) -> Mapping[str, Decimal]:
