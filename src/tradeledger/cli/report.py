@@ -10,7 +10,6 @@ per fill, by the time the fill occurred), no JavaScript.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from string import Template
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from tradeledger.application.ledger import Ledger
@@ -52,7 +52,6 @@ MARKER_LIMIT = 400
 
 # Display only: a context wide enough to quantize any stored amount to 8 places without an error.
 _DISPLAY = Context(prec=100, rounding=ROUND_HALF_EVEN)
-_PASSWORD = re.compile(r"^([\w+]+://[^:/@]*):[^@]*@")  # SQLAlchemy's URL grammar: user[:password]@
 
 
 # --- the data ----------------------------------------------------------------------------------
@@ -114,7 +113,7 @@ def by_key(position: Position) -> PositionKey:
 
 def hide_password(url: str) -> str:
     """The URL as SQLAlchemy reads it, with any password replaced by ***."""
-    return _PASSWORD.sub(r"\1:***@", url)
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def build_report(
