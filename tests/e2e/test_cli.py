@@ -112,6 +112,47 @@ def test_an_import_line_that_is_not_json_is_reported_by_number(cli: Cli, tmp_pat
     assert "line 1: not JSON" in result.stderr
 
 
+def _fill_line(fill_id: str, quantity: str) -> str:
+    return json.dumps(
+        {
+            "fill_id": fill_id,
+            "exchange": "k",
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "quantity": quantity,
+            "price": "1",
+            "occurred_at": "2026-01-05T10:00:00Z",
+        }
+    )
+
+
+def test_one_fill_id_on_two_lines_with_other_content_is_refused_naming_both_lines(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "twice.ndjson"
+    fills.write_text("\n".join([_fill_line("A", "1"), _fill_line("B", "1"), _fill_line("A", "2")]) + "\n")
+
+    result = cli("import", str(fills), expect=2)
+
+    assert result.stderr == (
+        "error: 1 bad line(s), nothing was imported: line 3: fill 'A' (account 'default', exchange 'k') "
+        "is also on line 1 with other content\n"
+    )
+    assert cli.json("history") == []
+
+
+def test_an_import_line_conflicting_with_the_log_is_named_by_number(cli: Cli, tmp_path: Path) -> None:
+    first = tmp_path / "first.ndjson"
+    first.write_text(_fill_line("A", "1") + "\n")
+    cli("import", str(first))
+    second = tmp_path / "second.ndjson"
+    second.write_text(_fill_line("B", "1") + "\n" + _fill_line("A", "2") + "\n")
+
+    result = cli("import", str(second), expect=2)
+
+    assert result.stderr.startswith("error: line 2: fill 'A' (account 'default', exchange 'k') is already recorded")
+    assert result.stderr.rstrip().endswith("nothing was imported")
+    assert [fill["fill_id"] for fill in cli.json("history")] == ["A"]
+
+
 def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:
     fills = tmp_path / "numbers.ndjson"
     fills.write_text(

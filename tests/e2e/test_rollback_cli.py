@@ -268,7 +268,7 @@ def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path
 
 
 def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_seq_is_reused(
-    db_url: str, cli: Cli
+    db_url: str, cli: Cli, tmp_path: Path
 ) -> None:
     # A long BTC cycle opened at seq 2 ratchets its stop up; the rollback removes it; a SHORT opened
     # after the rollback is seq 2 again (epoch 2). Its levels must be the short's, not the long's.
@@ -279,7 +279,7 @@ def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_s
         manager.update_price("BTC/USD", "130")  # stop ratchets to 130 x 0.992 = 128.96
         manager.flush_marks()
 
-        cli.json("rollback", "--to-seq", "1", "--reason", "undo BTC", "--state-dir", "no-such-folder")
+        cli.json("rollback", "--to-seq", "1", "--reason", "undo BTC", "--state-dir", str(tmp_path))
         ledger.record(fill_fields(symbol="BTC/USD", side="sell", quantity="1", price="200"))
         manager.update_price("BTC/USD", "199")
         manager.flush_marks()
@@ -304,7 +304,7 @@ def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_s
 def test_an_export_with_an_edited_admin_log_is_refused_and_nothing_is_written(
     cli: Cli, five: str, tmp_path: Path, edit: Any, message: str
 ) -> None:
-    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path / "none"))
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path))
     exported = tmp_path / "export.ndjson"
     cli("export", "--output", str(exported))
     items = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
@@ -320,7 +320,7 @@ def test_an_export_with_an_edited_admin_log_is_refused_and_nothing_is_written(
 
 
 def test_an_auditor_recomputes_every_hash_of_an_export_without_tradeledger(cli: Cli, five: str, tmp_path: Path) -> None:
-    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path / "none"))
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops", "--state-dir", str(tmp_path))
     items = [json.loads(line) for line in cli("export").stdout.splitlines()]
     header, events, records = items[0], items[1:-1], items[-1:]
 

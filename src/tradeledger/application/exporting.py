@@ -68,7 +68,7 @@ def is_export(first_line: str) -> bool:
     """Whether a file's first line is an export header (so `import` reads it as an export, not as fills)."""
     try:
         value = json.loads(first_line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit: not a header
         return False
     return isinstance(value, dict) and value.get("type") == "header" and value.get("format") == FORMAT
 
@@ -109,6 +109,8 @@ def _objects(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
             value = json.loads(text)
         except ValueError as error:
             raise InvalidArgument(f"line {number}: not JSON ({error})") from None
+        except RecursionError:
+            raise InvalidArgument(f"line {number}: JSON nested too deep to read") from None
         if not isinstance(value, dict):
             raise InvalidArgument(f"line {number}: expected a JSON object (got {type(value).__name__})")
         parsed.append((number, value))

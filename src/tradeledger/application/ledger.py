@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,34 @@ FillInput = Fill | Mapping[str, Any]
 Clock = Callable[[], datetime]
 
 
+_LONG_INT_BITS = 10_000  # about 3,000 digits
+
+
+class _Quoted(reprlib.Repr):
+    """Values quoted in messages: whole up to a point, never a megabyte or a 10,000-deep structure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 240
+        self.maxlevel = 3
+
+    def repr(self, x: object) -> str:
+        """The value as Python writes it when that is short, else reprlib's abbreviation."""
+        try:
+            whole = repr(x)
+        except (RecursionError, ValueError):  # 10,000 levels deep, or an int past the int-to-text limit
+            return super().repr(x)
+        return whole if len(whole) <= self.maxstring else super().repr(x)
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > _LONG_INT_BITS:  # near Python's int-to-text limit (4,300 digits): say how long it is
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_QUOTED = _Quoted()
+
+
 def describe_validation_error(error: ValidationError, *, where: str = "fill") -> str:
     """One line per bad field: its name, what is wrong, and the value given."""
     parts = []
@@ -47,11 +76,11 @@ def describe_validation_error(error: ValidationError, *, where: str = "fill") ->
         if item["type"] == "missing":
             parts.append(f"{field}: is required")
         elif item["type"] == "extra_forbidden":
-            parts.append(f"{field}: is not a fill field (got {item['input']!r})")
+            parts.append(f"{field}: is not a fill field (got {_QUOTED.repr(item['input'])})")
         elif "(got " in message:  # our validators name the value already
             parts.append(f"{field}: {message}")
         else:
-            parts.append(f"{field}: {message} (got {item['input']!r})")
+            parts.append(f"{field}: {message} (got {_QUOTED.repr(item['input'])})")
     return f"{where}: " + "; ".join(parts)
 
 

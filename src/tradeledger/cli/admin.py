@@ -14,17 +14,19 @@ from rich.table import Table
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import export_log, read_export
 from tradeledger.application.ledger import Ledger, RollbackReport
-from tradeledger.bootstrap import open_ledger, open_store
-from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, out, parse_time, progress_bar
+from tradeledger.bootstrap import open_store
+from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, naming_option, opened, out, parse_time, progress_bar
 from tradeledger.cli.migration import ledger_url
 from tradeledger.cli.output import admin_json, checkpoint_json, print_rollbacks, print_state, shown, state_json
 from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
 from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, BotConfig, load_bot_config
-from tradeledger.compat.files import SHARED, write_atomically, write_bytes_atomically
+from tradeledger.compat.files import check_output, write_bytes_atomically, write_output
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.domain.fills import decimal_text
 from tradeledger.errors import InvalidArgument
+
+DEFAULT_STATE_DIR = Path("crypto_bot/logs")
 
 
 def _actor(actor: str | None) -> str:
@@ -121,14 +123,24 @@ def rollback(
     actor: Annotated[str | None, typer.Option("--actor", help="Who (default: the OS user).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; change nothing.")] = False,
     state_dir: Annotated[
-        Path, typer.Option("--state-dir", help="Legacy read-model files to rewind with the log.")
-    ] = Path("crypto_bot/logs"),
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            exists=True,
+            file_okay=False,
+            help=f"An existing folder of legacy read-model files to rewind with the log. Default: {DEFAULT_STATE_DIR} "
+            "when it exists.",
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="The bot's config (wallet balance).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
     when = None if to_time is None else parse_time(to_time, "--to-time")
-    # Everything the rewind of the files needs is checked before the log is touched.
+    # Everything the rewind of the files needs is checked before the log is touched: a --state-dir
+    # given is an existing folder (Click checks it), the default folder counts only when it exists.
+    if state_dir is None:
+        state_dir = DEFAULT_STATE_DIR
     settings = load_bot_config(config) if config is not None else None
     files_there = read_models_in(state_dir)
     if files_there and settings is None and not dry_run:
@@ -138,7 +150,7 @@ def rollback(
             "initial balance, the risk levels of reopened cycles); give --config FILE, or --state-dir for "
             "another folder; nothing was rolled back"
         )
-    with open_ledger(ctx.obj) as ledger:
+    with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
         files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
         verified = ledger.verify()
@@ -165,7 +177,7 @@ def restore(
     backed-up legacy files back in place."""
     before, files = _manifest(manifest, ledger_url(ctx.obj))
     report: RollbackReport | None = None
-    with open_ledger(ctx.obj) as ledger:
+    with opened(ctx, writes=not dry_run) as ledger:
         _check_starting_point(ledger, manifest, before)
         if ledger.head.seq > before["seq"]:
             reason = f"restore from {manifest.name}"
@@ -199,7 +211,7 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
     """The manifest's head before the migration and its files (original -> backup); refused unless usable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise InvalidArgument(f"{path}: not a migration backup manifest ({error})") from None
     head = data.get("head_before") if isinstance(data, dict) else None
     names = data.get("files") if isinstance(data, dict) else None
@@ -236,6 +248,9 @@ def export(
     ] = None,
 ) -> None:
     """Write the log as NDJSON with every hash (and the audited rollbacks); `import` reads it back."""
+    if output is not None:
+        with naming_option("--output"):
+            check_output(output)
     lines: list[str] = []
     store = open_store(ctx.obj)
     try:
@@ -246,7 +261,8 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_atomically(output, text, mode=SHARED)
+    with naming_option("--output"):
+        write_output(output, text)
     out().print(f"exported {head.seq} events to {output}; head {head.hash}", markup=False, highlight=False)
 
 

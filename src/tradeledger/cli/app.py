@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from tradeledger.cli import demo as demo_session
 from tradeledger.cli import migration as migration_commands
 from tradeledger.cli import report as report_commands
 from tradeledger.cli.common import (
+    EXIT_INVALID,
     EXIT_VERIFY_FAILED,
     JsonOption,
     emit,
@@ -30,7 +32,9 @@ from tradeledger.cli.common import (
     parse_amount,
     parse_marks,
     parse_time,
+    print_error,
     progress_bar,
+    refuse_in_memory,
     reports_errors,
 )
 from tradeledger.cli.ndjson import read_fills, split_lines
@@ -47,7 +51,7 @@ from tradeledger.cli.output import (
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
 from tradeledger.domain.fills import Side, decimal_text
-from tradeledger.errors import InvalidArgument, InvalidFill
+from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
 
 app = typer.Typer(
     name="tradeledger",
@@ -101,7 +105,7 @@ def record(
         "exchange": exchange,
         "strategy": strategy,
     }
-    with opened(ctx) as ledger:
+    with opened(ctx, writes=True) as ledger:
         receipt = ledger.record(fields)
     if json_output:
         emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
@@ -122,6 +126,7 @@ def import_fills(
 ) -> None:
     """Import fills from an NDJSON file (validated first, appended in one transaction), or an export into
     an empty ledger (event for event, hashes kept, then verified)."""
+    refuse_in_memory(ctx.obj)
     try:
         lines = split_lines(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
@@ -143,7 +148,11 @@ def import_fills(
     with progress_bar("validating", total=len(lines)) as update:
         fills = read_fills(lines, on_line=lambda: update(next(validated)))
     with progress_bar(f"appending {len(fills)} fills") as _, opened(ctx) as ledger:
-        receipts = ledger.record_many(fills)
+        try:
+            receipts = ledger.record_many(list(fills.values()))
+        except FillConflict as conflict:  # with a fill already in the log: name its line too
+            line = next(number for number, fill in fills.items() if fill.key == conflict.key)
+            raise InvalidFill(f"line {line}: {conflict}; nothing was imported") from None
         head = ledger.head
     appended = sum(not r.duplicate for r in receipts)
     summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
@@ -267,6 +276,7 @@ def copy(
     """Copy a ledger to another database (e.g. SQLite to PostgreSQL) event for event, then verify the copy."""
     if source_url == target_url:
         raise InvalidArgument(f"--to: the same database as --from (got {target_url!r})")
+    refuse_in_memory(target_url, "--to")
     source = open_store(source_url)
     try:
         target = open_store(target_url)
@@ -305,6 +315,8 @@ def copy(
 @reports_errors
 def demo(ctx: typer.Context) -> None:
     """The main job end to end on a fresh SQLite file: record a session, show PnL, replay, verify."""
+    if ctx.obj is not None:
+        refuse_in_memory(ctx.obj)
     url = ctx.obj or f"sqlite:///{Path(tempfile.mkdtemp(prefix='tradeledger-demo-')) / 'demo.db'}"
     with open_ledger(url) as ledger:
         if ledger.head.seq != 0:
@@ -362,9 +374,11 @@ def paper_bot(
     json_output: JsonOption = False,
 ) -> None:
     """Paper-trade over a price series through TradeManager, PaperWallet and PositionMonitor."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise InvalidArgument(f"--state-dir: {state_dir} is a file, not a folder; nothing was traded")
     settings = load_bot_config(config) if config is not None else None
     series = load_price_series(prices)
-    with opened(ctx) as ledger:
+    with opened(ctx, writes=True) as ledger:
         loop = PaperTradingLoop(ledger, settings, series, state_dir=state_dir)
         start = loop.next_index()
         if not json_output:
@@ -419,9 +433,31 @@ app.command("enable-sot")(migration_commands.enable_sot)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point; returns the exit status instead of exiting."""
+    """Console-script entry point; returns the exit status instead of exiting.
+
+    Every failure is one line on stderr and status 2: a usage error (Click's own message, without
+    the usage box), and, as a last line of defence, an exception no command turned into a
+    LedgerError (a bug: its type and message, never a traceback). Status 1 stays "verify failed".
+    """
     try:
-        app(args=argv, prog_name="tradeledger")
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    return 0
+        status = app(args=argv, prog_name="tradeledger", standalone_mode=False)
+    except typer.TyperException as error:  # Click's usage errors (Typer vendors Click)
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        if message:  # `tradeledger` alone has printed its help already and has nothing to add
+            context = getattr(error, "ctx", None)
+            hint = f" (see: {context.command_path} --help)" if context is not None else ""
+            print_error(f"{message}{hint}")
+        return EXIT_INVALID
+    except typer.Abort:  # Ctrl-C at a prompt
+        print_error("aborted")
+        return EXIT_INVALID
+    except BrokenPipeError:  # the reader went away (`tradeledger history | head`): nothing left to say
+        sys.stdout = None  # so the interpreter's final flush stays quiet
+        return EXIT_INVALID
+    except RecursionError:
+        print_error("the input is nested too deep to read")
+        return EXIT_INVALID
+    except Exception as error:  # noqa: BLE001 - the process boundary: one line, never a traceback
+        print_error(f"unexpected {type(error).__name__}: {error} (this is a bug in tradeledger; please report it)")
+        return EXIT_INVALID
+    return status if isinstance(status, int) else 0

@@ -23,6 +23,8 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.output import dumps
 from tradeledger.errors import InvalidArgument, LedgerError
+from tradeledger.settings import LedgerSettings
+from tradeledger.storage.engine import is_in_memory
 
 
 @functools.cache
@@ -47,22 +49,59 @@ EXIT_VERIFY_FAILED = 1
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
 
 
+def print_error(message: str) -> None:
+    """One line on stderr: `error: ` and the message, its own line breaks folded into the line."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    err().print(Text.assemble(("error:", "red"), f" {line}"), soft_wrap=True)
+
+
+def os_error_message(error: OSError) -> str:
+    """What went wrong with which file, in one line (`export --output` onto a folder, a full disk …)."""
+    where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+@contextmanager
+def naming_option(option: str) -> Iterator[None]:
+    """An OSError inside (a folder, a missing folder, a full disk) as InvalidArgument naming the option."""
+    try:
+        yield
+    except OSError as error:
+        raise InvalidArgument(f"{option}: {os_error_message(error)}") from None
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """A LedgerError ends the command with its message on stderr and exit status 2."""
+    """A LedgerError or an OSError ends the command with one line on stderr and exit status 2."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except LedgerError as error:
-            err().print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-            raise typer.Exit(EXIT_INVALID) from None
+            print_error(str(error))
+        except OSError as error:
+            print_error(os_error_message(error))
+        raise typer.Exit(EXIT_INVALID)
 
     return wrapper
 
 
+def refuse_in_memory(url: str | None, option: str = "--db") -> None:
+    """A command that writes refuses an in-memory SQLite ledger: what it records would be gone at exit."""
+    resolved = url if url is not None else LedgerSettings().url
+    if is_in_memory(resolved):
+        raise InvalidArgument(
+            f"{option}: {resolved!r} is an in-memory database, gone when this command exits, so nothing it "
+            "writes would be kept; give a file (sqlite:///tradeledger.db) or a server URL"
+        )
+
+
 @contextmanager
-def opened(ctx: typer.Context) -> Iterator[Ledger]:
+def opened(ctx: typer.Context, *, writes: bool = False) -> Iterator[Ledger]:
+    """The ledger of `--db`; a command that `writes` refuses an in-memory one before opening it."""
+    if writes:
+        refuse_in_memory(ctx.obj)
     with open_ledger(ctx.obj) as ledger:
         yield ledger
 
@@ -82,11 +121,19 @@ def parse_time(value: str, option: str) -> datetime:
     return parsed
 
 
-def parse_amount(value: str, option: str) -> Decimal:
+def decimal_text_arg(value: str) -> Decimal:
+    """An option's decimal text, or NaN when it is not one: ASCII digits only (Decimal() alone reads
+    fullwidth and Arabic-Indic digits as well)."""
+    if not value.isascii():
+        return Decimal("NaN")
     try:
-        amount = Decimal(value)
+        return Decimal(value)
     except InvalidOperation:
-        amount = Decimal("NaN")
+        return Decimal("NaN")
+
+
+def parse_amount(value: str, option: str) -> Decimal:
+    amount = decimal_text_arg(value)
     if not amount.is_finite() or amount <= 0:
         raise InvalidArgument(f"{option}: expected a decimal number above 0 (got {value!r})")
     return amount
@@ -96,10 +143,7 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
     marks: dict[str, Decimal] = {}
     for value in values:
         symbol, sep, price_text = value.partition("=")
-        try:
-            price = Decimal(price_text)
-        except InvalidOperation:
-            price = Decimal("NaN")
+        price = decimal_text_arg(price_text)
         if not sep or not symbol or not price.is_finite() or price <= 0:
             raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
         marks[symbol] = price

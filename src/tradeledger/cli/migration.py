@@ -162,7 +162,7 @@ def migrate(
             "trades.csv); give --logs-dir or the files"
         )
     url = ledger_url(ctx.obj)
-    with opened(ctx) as ledger:
+    with opened(ctx, writes=not dry_run) as ledger:
         with new_progress() as progress:
             tasks: dict[str, Any] = {}
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from tradeledger.application.ledger import validate_fill
-from tradeledger.domain.fills import Fill
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, Fill, json_depth, shortened
 from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20
+INT_DIGITS_LIMIT = 4000  # below sys.int_info.default_max_str_digits (4300)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -22,6 +24,11 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _json_int(text: str) -> int | Decimal:
+    """A JSON integer; one too long for Python's int (4,300 digits) stays a Decimal, refused by its field."""
+    return int(text) if len(text) <= INT_DIGITS_LIMIT else Decimal(text)
+
+
 def _plain_json(value: object, path: str) -> object:
     """Metadata with its JSON numbers as Python numbers, refusing any a float would not keep exactly."""
     if isinstance(value, dict):
@@ -30,8 +37,8 @@ def _plain_json(value: object, path: str) -> object:
         return [_plain_json(item, f"{path}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, Decimal):
         number = float(value)  # float ok: metadata is opaque JSON; exactness is checked next
-        if Decimal(repr(number)) != value:
-            raise ValueError(f"{path}: the number {value} cannot be kept exactly; write it as a string")
+        if not math.isfinite(number) or Decimal(repr(number)) != value:
+            raise ValueError(f"{path}: the number {shortened(value)} cannot be kept exactly; write it as a string")
         return number
     return value
 
@@ -40,14 +47,23 @@ def parse_fill_line(line: str, number: int) -> Fill:
     """One NDJSON line as a validated Fill; JSON numbers become Decimal, never float."""
     where = f"line {number}"
     try:
-        value = json.loads(line, parse_float=Decimal, object_pairs_hook=_refuse_duplicate_keys)
+        value = json.loads(line, parse_float=Decimal, parse_int=_json_int, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
-    except ValueError as error:  # a repeated key, or a number too long to read
+    except ValueError as error:  # a repeated key
         raise InvalidFill(f"{where}: {error}") from None
+    except RecursionError:  # json's parser gives up past the interpreter's recursion limit (~1,000 levels)
+        raise InvalidFill(
+            f"{where}: JSON nested too deep to read (metadata may nest at most {MAX_METADATA_DEPTH} levels)"
+        ) from None
     if not isinstance(value, dict):
         raise InvalidFill(f"{where}: expected a JSON object of fill fields, got {type(value).__name__}")
     if "metadata" in value:
+        if json_depth(value["metadata"], limit=MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+            raise InvalidFill(
+                f"{where}: metadata: is nested more than {MAX_METADATA_DEPTH} levels deep; "
+                f"at most {MAX_METADATA_DEPTH} are kept"
+            )
         try:
             value["metadata"] = _plain_json(value["metadata"], "metadata")
         except ValueError as error:
@@ -63,10 +79,23 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = None) -> list[Fill]:
-    """Every fill of a file, or InvalidFill listing the bad lines by number; blank lines are skipped."""
-    fills: list[Fill] = []
+def _refuse_conflict(earlier: tuple[int, Fill], number: int, fill: Fill) -> None:
+    """The same fill key twice in one file with other content: name both lines (the log would refuse it)."""
+    first_number, first = earlier
+    if first_number != number and first.canonical() != fill.canonical():
+        account, exchange, fill_id = fill.key
+        raise InvalidFill(
+            f"line {number}: fill {fill_id!r} (account {account!r}, exchange {exchange!r}) is also on "
+            f"line {first_number} with other content"
+        )
+
+
+def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = None) -> dict[int, Fill]:
+    """Every fill of a file by line number, or InvalidFill listing the bad lines by number; blank lines
+    are skipped. A fill key on two lines with other content is refused naming both lines."""
+    fills: dict[int, Fill] = {}
     problems: list[str] = []
+    first_line: dict[tuple[str, str, str], tuple[int, Fill]] = {}
     bad = 0
     for number, line in enumerate(lines, start=1):
         if on_line is not None:
@@ -74,12 +103,14 @@ def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = Non
         if not line.strip():
             continue
         try:
-            fills.append(parse_fill_line(line, number))
+            fill = parse_fill_line(line, number)
+            _refuse_conflict(first_line.setdefault(fill.key, (number, fill)), number, fill)
+            fills[number] = fill
         except InvalidFill as error:
             bad += 1
             if len(problems) < MAX_REPORTED:
                 problems.append(str(error))
     if problems:
-        more = f"\n... and {bad - len(problems)} more bad lines" if bad > len(problems) else ""
-        raise InvalidFill(f"{bad} bad line(s), nothing was imported:\n" + "\n".join(problems) + more)
+        more = f"; ... and {bad - len(problems)} more bad lines" if bad > len(problems) else ""
+        raise InvalidFill(f"{bad} bad line(s), nothing was imported: " + "; ".join(problems) + more)
     return fills

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from html import escape
 from pathlib import Path
 from string import Template
@@ -25,8 +25,16 @@ import typer
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger
-from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, out, parse_marks, parse_time, reports_errors
-from tradeledger.compat.files import SHARED, write_atomically
+from tradeledger.cli.common import (
+    EXIT_VERIFY_FAILED,
+    decimal_text_arg,
+    emit,
+    out,
+    parse_marks,
+    parse_time,
+    reports_errors,
+)
+from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, decimal_text, significant_digits, time_text
 from tradeledger.domain.positions import (
     ZERO,
@@ -788,17 +796,13 @@ def render_html(report: Report) -> str:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Replace `path` atomically, readable by others (a report is for the auditor)."""
-    if not path.parent.is_dir():  # a report goes where it is asked to; a mistyped folder is not created
-        raise FileNotFoundError(2, "no such folder", str(path.parent))
-    return write_atomically(path, text, mode=SHARED)
+    """Replace `path` atomically, readable by others (a report is for the auditor); a mistyped folder is
+    not created, a device such as /dev/stdout is written in place."""
+    return write_output(path, text)
 
 
 def parse_balance(value: str) -> Decimal:
-    try:
-        balance = Decimal(value)
-    except InvalidOperation:
-        balance = Decimal("NaN")
+    balance = decimal_text_arg(value)
     if not balance.is_finite() or balance < 0 or significant_digits(balance) > MAX_DIGITS:
         raise InvalidArgument(
             f"--initial-balance: expected an amount >= 0 of at most {MAX_DIGITS} digits (got {value!r})"

@@ -181,7 +181,7 @@ def load_bot_config(path: str | Path) -> BotConfig:
         raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
     try:
         values = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as error:
+    except (YAMLError, RecursionError) as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if values is None:
         values = {}

@@ -103,7 +103,7 @@ def _yaml(text: str) -> YAML:
 def _load(path: Path, text: str, yaml: YAML) -> CommentedMap:
     try:
         data = yaml.load(text)
-    except YAMLError as error:
+    except (YAMLError, RecursionError) as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if data is None:
         return CommentedMap()

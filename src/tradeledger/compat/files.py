@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -11,14 +12,23 @@ PRIVATE = 0o600  # what mkstemp makes: the legacy state files hold a bot's whole
 SHARED = -1  # the mode a new file gets under the process's umask (a report is for others to read)
 
 
-def write_bytes_atomically(path: str | Path, data: bytes, *, exclusive: bool = False, mode: int = PRIVATE) -> Path:
+def write_bytes_atomically(
+    path: str | Path, data: bytes, *, exclusive: bool = False, mode: int = PRIVATE, create_folder: bool = True
+) -> Path:
     """Replace `path` with `data` so a reader sees the old file or the new one, never a torn one.
 
     `exclusive` refuses to replace an existing file (a hard link instead of a rename: a backup is
     never overwritten). `mode` is the new file's permission bits, or SHARED for the umask's default.
+    `create_folder` makes the missing folders on the way (the bot's logs folder); without it a
+    missing folder is an error (FileNotFoundError naming it), as for a file the user named.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if create_folder:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(target.parent))
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; name a file", str(target))
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -48,3 +58,39 @@ def write_bytes_atomically(path: str | Path, data: bytes, *, exclusive: bool = F
 def write_atomically(path: str | Path, text: str, *, mode: int = PRIVATE) -> Path:
     """`write_bytes_atomically` of `text` in UTF-8."""
     return write_bytes_atomically(path, text.encode("utf-8"), mode=mode)
+
+
+def check_output(path: str | Path) -> Path:
+    """Refuse, before any work, an output path that is a folder or lies in a missing folder."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; name a file", str(target))
+    if target.parent.exists() and not target.parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is not a folder", str(target.parent))
+    if not target.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(target.parent))
+    return target
+
+
+def write_output(path: str | Path, text: str) -> Path:
+    """A file the user named (`export --output`, `report --html`): its folder must exist.
+
+    A regular file (or a new one) is replaced atomically, readable under the umask; a device or a
+    pipe (`/dev/stdout`, a FIFO) is written in place, never replaced by a file. Errors are OSErrors
+    naming the path (a folder, a missing folder, a full disk).
+    """
+    target = check_output(path)
+    if target.exists() and not target.is_file():
+        try:
+            with target.open("wb") as handle:
+                handle.write(text.encode("utf-8"))
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(target)) from None
+        return target
+    try:
+        return write_bytes_atomically(target, text.encode("utf-8"), mode=SHARED, create_folder=False)
+    except OSError as error:
+        if error.filename is None or Path(error.filename).name.startswith(f".{target.name}."):
+            # a write to the temporary file (a full disk): name the file asked for, not the temporary one
+            raise OSError(error.errno, error.strerror, str(target)) from None
+        raise

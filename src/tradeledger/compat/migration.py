@@ -323,6 +323,8 @@ def _read_state(
         state = json.loads(_text(path, data))
     except json.JSONDecodeError as error:
         raise MigrationError(f"{path}: not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise MigrationError(f"{path}: JSON nested too deep to read") from None
     if not isinstance(state, dict):
         raise MigrationError(f"{path}: expected a JSON object with a 'trades' list (got {type(state).__name__})")
     items = state.get("trades")
@@ -506,7 +508,7 @@ def _csv_row(path: Path, number: int, fields: list[str], account: str) -> CsvRow
 def _read_wallet(path: Path, data: bytes) -> LegacyWallet:
     try:
         state = YAML(typ="safe", pure=True).load(_text(path, data))
-    except YAMLError as error:
+    except (YAMLError, RecursionError) as error:
         raise MigrationError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(state, dict):
         raise MigrationError(f"{path}: expected the wallet's mapping of balance, positions, … (got {state!r:.80})")
@@ -1589,7 +1591,7 @@ def wallet_initial_balance(config_initial: Decimal | None, config_path: Path | N
         if beside.is_file():
             try:
                 values = YAML(typ="safe", pure=True).load(beside.read_text(encoding="utf-8"))
-            except (OSError, YAMLError, UnicodeDecodeError) as error:
+            except (OSError, YAMLError, UnicodeDecodeError, RecursionError) as error:
                 raise MigrationError(f"{beside}: cannot read it ({error})") from None
             if isinstance(values, dict) and values.get("initial_balance") is not None:
                 balance = _number(values["initial_balance"], f"{beside}: initial_balance")

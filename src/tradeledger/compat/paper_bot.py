@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.trades import to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.errors import InvalidArgument, TradeRefused
 
@@ -54,12 +55,14 @@ def load_price_series(path: str | Path | None = None) -> list[Bar]:
             rows = list(csv.DictReader(handle))
     except OSError as error:
         raise InvalidArgument(f"{source}: cannot read the price series ({error.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InvalidArgument(f"{source}: not a UTF-8 CSV file ({error})") from None
     for line, row in enumerate(rows, start=2):
         try:
             when = datetime.fromisoformat(row["time"])
-            price = Decimal(row["price"])
+            price = to_decimal(row["price"], f"{source}:{line}: price")
             symbol = row["symbol"]
-        except (KeyError, TypeError, ValueError, InvalidOperation):
+        except (KeyError, TypeError, ValueError):
             raise InvalidArgument(f"{source}:{line}: expected time,symbol,price (got {row!r})") from None
         if when.tzinfo is None or not price.is_finite() or price <= 0:
             raise InvalidArgument(f"{source}:{line}: needs a time with an offset and a price above 0 (got {row!r})")

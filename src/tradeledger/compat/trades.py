@@ -73,6 +73,8 @@ def to_decimal(value: object, name: str) -> Decimal:
         raise InvalidArgument(f"{name}: must be a number (got {value!r})")
     if isinstance(value, Decimal):
         return value
+    if isinstance(value, str) and not value.isascii():  # Decimal() would read fullwidth digits too
+        raise InvalidArgument(f"{name}: must be written with ASCII digits (got {value!r})")
     if isinstance(value, int | float | str):
         try:
             return Decimal(str(value).strip() if isinstance(value, str) else repr(value))

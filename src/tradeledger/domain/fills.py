@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
@@ -22,6 +24,10 @@ MAX_DIGITS = 28
 MAX_ADJUSTED_EXPONENT = 24
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*")
 MAX_TEXT = 200
+# Metadata is opaque JSON the log keeps whole: bounded so no fill can exhaust the stack or the row.
+MAX_METADATA_DEPTH = 32
+MAX_METADATA_BYTES = 64 * 1024
+MAX_QUOTED = 80  # characters of a value quoted in a message
 # The fields of a fill in canonical order: what Fill.canonical() gives and a stored event holds.
 FILL_FIELDS = (
     "fill_id",
@@ -56,6 +62,9 @@ def _refuse_float(value: object) -> object:
         raise ValueError(f"a boolean is not an amount (got {value!r})")  # noqa: TRY004
     if isinstance(value, float):
         raise ValueError(f"floats are not exact; pass a Decimal or a decimal string (got {value!r})")  # noqa: TRY004
+    if isinstance(value, str) and not value.isascii():
+        # Decimal() reads any Unicode digit (fullwidth or Arabic-Indic "100" is 100): amounts are ASCII only.
+        raise ValueError(f"must be written with ASCII digits (got {value!r})")
     return value
 
 
@@ -88,10 +97,20 @@ def _exact(value: Decimal) -> Decimal:
     if value != 0 and (abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT or _rounds(value)):
         digits = significant_digits(value)
         if digits > MAX_DIGITS:
-            raise ValueError(f"has {digits} significant digits; at most {MAX_DIGITS} are kept exactly (got {value})")
+            raise ValueError(
+                f"has {digits} significant digits; at most {MAX_DIGITS} are kept exactly (got {shortened(value)})"
+            )
         if abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT:
-            raise ValueError(f"is out of range 1E-{MAX_ADJUSTED_EXPONENT}..1E+{MAX_ADJUSTED_EXPONENT} (got {value})")
+            raise ValueError(
+                f"is out of range 1E-{MAX_ADJUSTED_EXPONENT}..1E+{MAX_ADJUSTED_EXPONENT} (got {shortened(value)})"
+            )
     return value
+
+
+def shortened(value: object) -> str:
+    """A value as text for a message, or for a very long one its start and how long it is."""
+    text = str(value)
+    return text if len(text) <= MAX_QUOTED else f"{text[: MAX_QUOTED // 2]}… ({len(text)} characters)"
 
 
 def _positive(value: Decimal) -> Decimal:
@@ -113,14 +132,29 @@ def _symbol(value: str) -> str:
 
 
 def _identifier(value: str) -> str:
-    """Ids and names: printable text with no surrounding blanks, so one fill never has two spellings."""
+    """Ids and names: printable text with no surrounding blanks, so one fill never has two spellings.
+
+    Printable excludes control, format and separator characters other than the ASCII space; the
+    only blank allowed is U+0020 (a U+00A0 or U+3000 inside an id looks like a space and is not
+    one); and the text must be in Unicode NFC, since `café` composed and decomposed look the same.
+    """
     if value != value.strip():
         raise ValueError(f"must not start or end with blanks (got {value!r})")
-    if value.isprintable():  # fast path: no C* (control, format, …), Zl or Zp character is printable
+    if value.isascii() and value.isprintable():  # fast path: ASCII printable text is NFC, its only blank U+0020
         return value
     for character in value:
-        if unicodedata.category(character)[0] == "C" or unicodedata.category(character) in ("Zl", "Zp"):
+        category = unicodedata.category(character)
+        if category[0] == "C" or category in ("Zl", "Zp"):
             raise ValueError(f"must not contain control or invisible characters (got {value!r})")
+        if category == "Zs" and character != " ":
+            raise ValueError(
+                f"must not contain blanks other than the ASCII space (got {value!r}: U+{ord(character):04X})"
+            )
+    if not unicodedata.is_normalized("NFC", value):
+        raise ValueError(
+            f"must be in Unicode NFC, the composed form (got {value!a}; "
+            f"in NFC: {unicodedata.normalize('NFC', value)!a})"
+        )
     return value
 
 
@@ -147,12 +181,41 @@ def _json_object(value: object) -> object:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError(f"must be a JSON object (got {type(value).__name__} {value!r})")  # noqa: TRY004
+        raise ValueError(f"must be a JSON object (got {type(value).__name__} {reprlib.repr(value)})")  # noqa: TRY004
+    depth = json_depth(value, limit=MAX_METADATA_DEPTH)
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"is nested more than {MAX_METADATA_DEPTH} levels deep; at most {MAX_METADATA_DEPTH} are kept")
     try:
-        _metadata_json(value).encode("utf-8")
+        size = len(_metadata_json(value).encode("utf-8"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"is not JSON: {exc}") from None
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"is {size} bytes of canonical JSON; at most {MAX_METADATA_BYTES} are kept")
     return value
+
+
+def json_depth(value: object, *, limit: int) -> int:
+    """How deep objects and arrays nest in `value` (a scalar is 0, {} is 1), counted without recursion.
+
+    Counting stops once the depth passes `limit` (the result is then limit + 1), so a value nested
+    10,000 deep costs no more than one nested just past the limit, and never the interpreter's stack.
+    """
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return limit + 1
+        deepest = max(deepest, depth)
+        pending.extend((child, depth) for child in children)
+    return deepest
 
 
 def _refuse_json(value: object) -> Any:  # noqa: ANN401 - json's default hook signature

@@ -45,6 +45,22 @@ def snapshot_options(engine: sa.Engine) -> dict[str, Any]:
     return {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
 
 
+def is_in_memory(url: str) -> bool:
+    """Whether `url` names a SQLite database that lives in memory (gone when the process exits).
+
+    `sqlite://`, `sqlite:///:memory:` and URI forms such as `sqlite:///file:x?mode=memory&uri=true`.
+    A URL SQLAlchemy cannot parse is not judged here (opening it reports the error).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return False
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or parsed.query.get("mode") == "memory"
+
+
 def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_timeout_s: float = 30.0) -> sa.Engine:
     """An engine for a ledger database; SQLite gets WAL, the chosen durability and BEGIN IMMEDIATE."""
     parsed = sa.make_url(url)
@@ -52,7 +68,7 @@ def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_ti
         return sa.create_engine(url)
 
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
-    in_memory = parsed.database in (None, "", ":memory:")
+    in_memory = is_in_memory(url)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI connection

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from tests.factories import make_fill
+from tests.factories import fill_fields, make_fill
+from tradeledger.application.ledger import validate_fill
 from tradeledger.domain.chain import GENESIS_HASH, event_hash
-from tradeledger.domain.fills import decimal_text, time_text
+from tradeledger.domain.fills import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, decimal_text, time_text
 from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidFill
 
 
 @pytest.mark.parametrize(
@@ -80,3 +83,82 @@ def test_a_stored_event_holds_exactly_the_fields_of_a_fills_canonical_form() -> 
     event = StoredEvent.seal(fill.canonical(), seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
 
     assert event.content() == fill.canonical()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("price", "\uff11\uff10\uff10", "price: must be written with ASCII digits"),  # fullwidth 100
+        ("quantity", "\u0661\u0660\u0660", "quantity: must be written with ASCII digits"),  # Arabic-Indic 100
+        ("fee", "\uff10", "fee: must be written with ASCII digits"),
+    ],
+    ids=["fullwidth price", "arabic-indic quantity", "fullwidth fee"],
+)
+def test_amounts_written_with_digits_other_than_ascii_are_refused_naming_the_field(
+    field: str, value: str, message: str
+) -> None:
+    with pytest.raises(InvalidFill, match=message):
+        validate_fill(fill_fields(**{field: value}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("fill_id", "a\u00a0b", "fill_id: must not contain blanks other than the ASCII space .* U\\+00A0"),
+        ("account", "main\u3000desk", "account: must not contain blanks other than the ASCII space .* U\\+3000"),
+        ("exchange", "kra\u2009ken", "exchange: must not contain blanks other than the ASCII space .* U\\+2009"),
+        ("fill_id", "cafe\u0301-1", "fill_id: must be in Unicode NFC"),
+        ("strategy", "re\u0301sume\u0301", "strategy: must be in Unicode NFC"),
+    ],
+    ids=["no-break space", "ideographic space", "thin space", "NFD id", "NFD strategy"],
+)
+def test_ids_with_look_alike_blanks_or_not_in_nfc_are_refused_naming_the_field(
+    field: str, value: str, message: str
+) -> None:
+    with pytest.raises(InvalidFill, match=message):
+        validate_fill(fill_fields(**{field: value}))
+
+
+def test_an_id_in_nfc_with_an_ascii_space_is_accepted() -> None:
+    fill = validate_fill(fill_fields(fill_id="caf\u00e9 1", strategy="r\u00e9sum\u00e9"))
+
+    assert fill.fill_id == "caf\u00e9 1"
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """{"a": {"a": ... 1}} with `depth` objects, built without recursion."""
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value  # type: ignore[no-any-return]
+
+
+def test_metadata_nested_32_deep_is_kept() -> None:
+    assert validate_fill(fill_fields(metadata=nested(MAX_METADATA_DEPTH))).metadata == nested(32)
+
+
+@pytest.mark.parametrize("depth", [33, 950, 10_000])
+def test_metadata_nested_deeper_than_32_is_refused_naming_the_field(depth: int) -> None:
+    with pytest.raises(InvalidFill, match="metadata: is nested more than 32 levels deep"):
+        validate_fill(fill_fields(metadata=nested(depth)))
+
+
+def test_metadata_of_more_than_64_kib_of_canonical_json_is_refused_naming_its_size() -> None:
+    assert MAX_METADATA_BYTES == 65_536
+    fits = {"a": "x" * (65_536 - len('{"a":""}'))}
+    validate_fill(fill_fields(metadata=fits))
+
+    with pytest.raises(InvalidFill, match="metadata: is 65537 bytes of canonical JSON; at most 65536 are kept"):
+        validate_fill(fill_fields(metadata={"a": "x" * (65_537 - len('{"a":""}'))}))
+
+
+def test_an_integer_too_long_to_print_in_metadata_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidFill, match="metadata: is not JSON"):
+        validate_fill(fill_fields(metadata={"n": 10**5000}))
+
+
+def test_a_quantity_with_4301_digits_is_refused_naming_the_field_without_printing_them_all() -> None:
+    with pytest.raises(InvalidFill, match=r"quantity: .*\(4301 characters\)") as refused:
+        validate_fill(fill_fields(quantity="9" * 4301))
+
+    assert len(str(refused.value)) < 300

@@ -1,0 +1,219 @@
+"""Every command, fed hostile input files and unwritable output paths: exit 2, one line on stderr, no traceback.
+
+The table below names at least one case per command; `test_every_command_has_hostile_cases` keeps it
+so when a command is added. Cases run in-process through `main()`, the console script's entry
+point (what a user's shell runs), so Click's usage errors and the last-resort handler are included.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from tests.factories import fill_fields
+from tradeledger import open_ledger
+from tradeledger.cli import app, main
+
+
+@dataclass(frozen=True)
+class Place:
+    """A folder of hostile files beside a ledger holding two fills."""
+
+    root: Path
+    url: str
+
+    def __truediv__(self, name: str) -> str:
+        return str(self.root / name)
+
+
+def _write_hostile_files(root: Path) -> None:
+    fill = (
+        '{"fill_id":"d","exchange":"k","symbol":"BTC/USD","side":"buy","quantity":"1","price":"1",'
+        '"occurred_at":"2025-01-02T00:00:00+00:00"'
+    )
+    (root / "deep-metadata.ndjson").write_text(fill + ',"metadata":' + '{"a":' * 950 + "1" + "}" * 950 + "}\n")
+    (root / "brackets.ndjson").write_text("[" * 10_000 + "]" * 10_000 + "\n")
+    (root / "long-integer.ndjson").write_text(fill.replace('"quantity":"1"', '"quantity":' + "9" * 4301) + "}\n")
+    other = fill.replace('"quantity":"1"', '"quantity":"2"')
+    (root / "same-id-twice.ndjson").write_text(fill + "}\n" + other + "}\n")
+    (root / "latin-1.ndjson").write_bytes((fill + ',"strategy":"caf\xe9"}\n').encode("latin-1"))
+    (root / "deep.json").write_text('{"trades":' + "[" * 5000 + "]" * 5000 + "}")
+    (root / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    (root / "prices.csv").write_text("time,symbol,price\n2025-01-01T00:00:00+00:00,BTC/USD,\uff11\uff10\uff10\n")
+    (root / "plain.txt").write_text("not a database, not a folder\n")
+    (root / "a-folder").mkdir()
+    (root / "logs").mkdir()
+    (root / "logs" / "trade_manager_state.json").write_text((root / "deep.json").read_text())
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> Place:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with open_ledger(url) as ledger:
+        ledger.record_many([fill_fields(fill_id="f1"), fill_fields(fill_id="f2", quantity="2")])
+    _write_hostile_files(tmp_path)
+    return Place(tmp_path, url)
+
+
+Case = Callable[[Place], list[str]]
+NOT_A_DATABASE: Case = lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}"]  # noqa: E731
+IN_MEMORY = ["--db", "sqlite://"]
+RECORD = ["record", "--fill-id", "r1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
+
+CASES: dict[str, tuple[Case, str]] = {
+    # command: what goes wrong -> (its arguments, a fragment the one line of stderr must hold)
+    "record: fullwidth digits": (lambda p: ["--db", p.url, *RECORD[:-1], "\uff11\uff10\uff10"], "price"),
+    "record: an id in NFD": (lambda p: ["--db", p.url, *RECORD[:2], "cafe\u0301", *RECORD[3:]], "NFC"),
+    "record: a no-break space in an id": (lambda p: ["--db", p.url, *RECORD[:2], "a\u00a0b", *RECORD[3:]], "U+00A0"),
+    "record: an in-memory ledger": (lambda _: [*IN_MEMORY, *RECORD], "in-memory"),
+    "record: a file that is not a database": (lambda p: [*NOT_A_DATABASE(p), *RECORD], "not a"),
+    "import: metadata 950 deep": (lambda p: ["--db", p.url, "import", p / "deep-metadata.ndjson"], "metadata"),
+    "import: 10,000 nested brackets": (lambda p: ["--db", p.url, "import", p / "brackets.ndjson"], "too deep"),
+    "import: a 4,301-digit integer": (lambda p: ["--db", p.url, "import", p / "long-integer.ndjson"], "quantity"),
+    "import: one id twice": (lambda p: ["--db", p.url, "import", p / "same-id-twice.ndjson"], "line 1"),
+    "import: not UTF-8": (lambda p: ["--db", p.url, "import", p / "latin-1.ndjson"], "UTF-8"),
+    "import: a folder": (lambda p: ["--db", p.url, "import", p / "a-folder"], "directory"),
+    "import: an in-memory ledger": (lambda p: [*IN_MEMORY, "import", p / "same-id-twice.ndjson"], "in-memory"),
+    "positions: not a database": (lambda p: [*NOT_A_DATABASE(p), "positions"], "not a"),
+    "positions: a fullwidth mark": (lambda p: ["--db", p.url, "positions", "--mark", "BTC/USD=\uff11"], "--mark"),
+    "replay: not a database": (lambda p: [*NOT_A_DATABASE(p), "replay"], "not a"),
+    "replay: a fullwidth balance": (
+        lambda p: ["--db", p.url, "replay", "--initial-balance", "\uff11\uff10"],
+        "--initial-balance",
+    ),
+    "history: not a database": (lambda p: [*NOT_A_DATABASE(p), "history"], "not a"),
+    "verify: not a database": (lambda p: [*NOT_A_DATABASE(p), "verify"], "not a"),
+    "copy: a target under a file": (
+        lambda p: ["copy", "--from", p.url, "--to", f"sqlite:///{p / 'plain.txt'}/copy.db"],
+        "cannot open",
+    ),
+    "copy: an in-memory target": (lambda p: ["copy", "--from", p.url, "--to", "sqlite://"], "--to"),
+    "demo: an in-memory ledger": (lambda _: [*IN_MEMORY, "demo"], "in-memory"),
+    "demo: a ledger under a file": (lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}/demo.db", "demo"], "cannot open"),
+    "paper-bot: a config nested 5,000 deep": (
+        lambda p: ["--db", p.url, "paper-bot", "--config", p / "deep.yaml", "--state-dir", p / "a-folder"],
+        "deep.yaml",
+    ),
+    "paper-bot: fullwidth prices": (
+        lambda p: ["--db", p.url, "paper-bot", "--prices", p / "prices.csv", "--state-dir", p / "a-folder"],
+        "prices.csv",
+    ),
+    "paper-bot: a state folder that is a file": (
+        lambda p: ["--db", p.url, "paper-bot", "--cycles", "1", "--state-dir", p / "plain.txt"],
+        "plain.txt",
+    ),
+    "paper-bot: an in-memory ledger": (lambda p: [*IN_MEMORY, "paper-bot", "--state-dir", p / "a-folder"], "in-memory"),
+    "report: onto a folder": (lambda p: ["--db", p.url, "report", "--html", p / "a-folder"], "folder"),
+    "report: into a missing folder": (lambda p: ["--db", p.url, "report", "--html", p / "nope/r.html"], "no such"),
+    "report: under a file": (lambda p: ["--db", p.url, "report", "--html", p / "plain.txt/r.html"], "not a folder"),
+    "report: onto a full disk": (lambda p: ["--db", p.url, "report", "--html", "/dev/full"], "No space left"),
+    "report: a fullwidth balance": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--initial-balance", "\uff11"],
+        "--initial-balance",
+    ),
+    "rollback: a missing state folder": (
+        lambda p: ["--db", p.url, "rollback", "--to-seq", "1", "--reason", "r", "--state-dir", p / "nope"],
+        "--state-dir",
+    ),
+    "rollback: a state folder that is a file": (
+        lambda p: ["--db", p.url, "rollback", "--to-seq", "1", "--reason", "r", "--state-dir", p / "plain.txt"],
+        "--state-dir",
+    ),
+    "rollback: a config nested 5,000 deep": (
+        lambda p: ["--db", p.url, "rollback", "--to-seq", "1", "--reason", "r", "--config", p / "deep.yaml"],
+        "deep.yaml",
+    ),
+    "rollback: an in-memory ledger": (
+        lambda _: [*IN_MEMORY, "rollback", "--to-seq", "0", "--reason", "r"],
+        "in-memory",
+    ),
+    "restore: a manifest nested 5,000 deep": (lambda p: ["--db", p.url, "restore", p / "deep.json"], "deep.json"),
+    "restore: a manifest that is not JSON": (lambda p: ["--db", p.url, "restore", p / "plain.txt"], "plain.txt"),
+    "export: onto a folder": (lambda p: ["--db", p.url, "export", "--output", p / "a-folder"], "--output"),
+    "export: into a missing folder": (lambda p: ["--db", p.url, "export", "--output", p / "nope/x.ndjson"], "no such"),
+    "export: under a file": (lambda p: ["--db", p.url, "export", "--output", p / "plain.txt/x"], "not a folder"),
+    "export: onto a full disk": (lambda p: ["--db", p.url, "export", "--output", "/dev/full"], "No space left"),
+    "migrate: a state file nested 5,000 deep": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "logs", "--dry-run"],
+        "trade_manager_state.json",
+    ),
+    "migrate: a logs folder that is a file": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "plain.txt", "--dry-run"],
+        "plain.txt",
+    ),
+    "migrate: an in-memory ledger": (lambda p: [*IN_MEMORY, "migrate", "--logs-dir", p / "logs"], "in-memory"),
+    "enable-sot: a config nested 5,000 deep": (lambda p: ["enable-sot", "--config", p / "deep.yaml"], "deep.yaml"),
+    "enable-sot: a config under a file": (lambda p: ["enable-sot", "--config", p / "plain.txt/c.yaml"], "plain.txt"),
+}
+
+
+def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capfd.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_a_hostile_input_or_an_unwritable_path_is_one_line_on_stderr_and_exit_2(
+    case: str, place: Place, capfd: pytest.CaptureFixture[str]
+) -> None:
+    arguments, fragment = CASES[case]
+    full_disk_before = Path("/dev/full").stat().st_mode
+
+    status, _out, err = run_main(arguments(place), capfd)
+
+    assert status == 2, (status, err)
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert fragment in lines[0], err
+    assert "unexpected" not in lines[0], err  # a named refusal, not the last-resort handler
+    assert Path("/dev/full").stat().st_mode == full_disk_before  # a device is written in place, never replaced
+    assert stat.S_ISCHR(full_disk_before)
+
+
+def test_a_refused_command_writes_nothing_to_the_ledger(place: Place, capfd: pytest.CaptureFixture[str]) -> None:
+    for case, (arguments, _fragment) in CASES.items():
+        if case.startswith(("import", "record", "rollback", "paper-bot")):
+            run_main(arguments(place), capfd)
+    with open_ledger(place.url) as ledger:
+        assert ledger.head.seq == 2
+        assert [r.fill.fill_id for r in ledger.history()] == ["f1", "f2"]
+        assert list(ledger.admin_log()) == []
+
+
+def test_every_command_has_hostile_cases() -> None:
+    commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    covered = {case.split(":")[0] for case in CASES}
+    assert commands == covered
+
+
+def test_a_usage_error_is_one_line_naming_the_option_and_where_to_look(capfd: pytest.CaptureFixture[str]) -> None:
+    status, _out, err = run_main(["replay", "--until-seq", "x"], capfd)
+
+    assert status == 2
+    assert err.splitlines() == [
+        (
+            "error: Invalid value for '--until-seq': Input should be a valid integer, unable to parse string as an "
+            "integer (see: tradeledger replay --help)"
+        )
+    ]
+
+
+def test_the_installed_command_prints_no_traceback_for_a_line_of_10000_brackets(place: Place) -> None:
+    command = [sys.executable, "-m", "tradeledger", "--db", place.url, "import", place / "brackets.ndjson"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: 1 bad line(s), nothing was imported: line 1: JSON nested too deep to read "
+        "(metadata may nest at most 32 levels)\n"
+    )
