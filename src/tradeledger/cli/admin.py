@@ -108,7 +108,7 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
     if report.record is not None:
         print_rollbacks(out, (report.record,))
     for path in files:
-        out.print(f"rewound {path}", markup=False, highlight=False)
+        out.print(f"rewound {path}", highlight=False)
     if report.dry_run:
         out.print("dry run: nothing was changed")
 
@@ -201,7 +201,7 @@ def restore(
             _print_report(out(), report, [])
         verb = "would restore" if dry_run else "restored"
         for original, backup in files.items():
-            out().print(f"{verb} {original} from {backup}", markup=False, highlight=False)
+            out().print(f"{verb} {original} from {backup}", highlight=False)
         out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
@@ -263,7 +263,7 @@ def export(
         return
     with naming_option("--output"):
         write_output(output, text)
-    out().print(f"exported {head.seq} events to {output}; head {head.hash}", markup=False, highlight=False)
+    out().print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False)
 
 
 def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:

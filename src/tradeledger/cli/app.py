@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
 from tradeledger.application.copying import copy_ledger, events_to_copy
@@ -110,9 +109,9 @@ def record(
     if json_output:
         emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
     elif receipt.duplicate:
-        out().print(f"duplicate: fill {escape(fill_id)} is already recorded as seq {receipt.seq} (nothing appended)")
+        out().print(f"duplicate: fill {fill_id} is already recorded as seq {receipt.seq} (nothing appended)")
     else:
-        out().print(f"recorded fill {escape(fill_id)} as seq {receipt.seq}, hash {receipt.hash}")
+        out().print(f"recorded fill {fill_id} as seq {receipt.seq}, hash {receipt.hash}")
 
 
 @app.command("import")
@@ -137,7 +136,7 @@ def import_fills(
             emit(summary)
         else:
             out().print(
-                f"imported the export {escape(str(file))}: {summary['appended']} events and "
+                f"imported the export {file}: {summary['appended']} events and "
                 f"{summary['rollbacks']} rollback record(s), head seq {summary['seq']} {summary['hash']}; "
                 f"verify {'ok' if summary['verify'] else 'FAILED'}"
             )
@@ -160,8 +159,7 @@ def import_fills(
         emit(summary)
     else:
         out().print(
-            f"imported {escape(str(file))}: {appended} appended, "
-            f"{summary['duplicates']} duplicates skipped; head seq {head.seq}"
+            f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
         )
 
 
@@ -261,7 +259,7 @@ def print_problems(report: VerifyReport) -> None:
     err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
     for problem in report.problems:
         where = "ledger" if problem.seq is None else f"seq {problem.seq}"
-        err().print(f"  {where}: {problem.check}: {problem.detail}", markup=False, soft_wrap=True)
+        err().print(f"  {where}: {problem.check}: {problem.detail}", soft_wrap=True)
 
 
 @app.command()
@@ -324,7 +322,7 @@ def demo(ctx: typer.Context) -> None:
                 f"--db: the demo needs a fresh ledger, and {url} already holds {ledger.head.seq} events"
             )
         fills = demo_session.session_fills()
-        out().rule("[bold]tradeledger demo")
+        out().rule(Text("tradeledger demo", style="bold"))
         out().print(f"Ledger: {url}\n")
         out().print(f"Recording {len(fills)} fills of a paper session on kraken, one durable transaction each:")
         for fill in fills:
@@ -415,7 +413,7 @@ def print_cycle(done: CycleReport) -> None:
     balance = "" if done.balance is None else f" cash {done.balance:.2f}"
     out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False)
     for action in done.actions:
-        out().print(f"    {action}", highlight=False, markup=False)
+        out().print(f"    {action}", highlight=False)
     for warning in done.warnings:
         err().print(Text.assemble(("warning:", "yellow"), f" {warning}"))
 

@@ -26,10 +26,13 @@ from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage.engine import is_in_memory
 
+# No text reaches Rich as markup: user text ("x[/]", "[link=…]") prints as it is, in every command.
+# Styles are given as Text spans or style= arguments, never as "[red]…[/red]" inside a string.
+
 
 @functools.cache
 def out() -> Console:
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH  # files and pipes get room for every column
     return console
@@ -37,7 +40,7 @@ def out() -> Console:
 
 @functools.cache
 def err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 P = ParamSpec("P")
@@ -153,7 +156,7 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
 def new_progress() -> Progress:
     """Progress bars on stderr, shown only on a terminal, gone when done."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

@@ -14,8 +14,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tradeledger.cli.common import JsonOption, emit, err, new_progress, opened, out, reports_errors
 from tradeledger.compat.config import load_bot_config
@@ -202,7 +202,7 @@ def migrate(
 
 def _print_plan(files: LegacyFiles, plan: MigrationPlan, url: str, initial: Decimal, initial_from: str) -> None:
     console = out()
-    console.print(f"Migrating the legacy files into {escape(url)} (account {escape(plan.account)}):")
+    console.print(f"Migrating the legacy files into {url} (account {plan.account}):")
     counts = {
         "trade_manager_state.json": f"{len(files.trades)} trades",
         "paper_wallet_state.yaml": f"{len(files.wallet.entries) if files.wallet else 0} positions",
@@ -210,13 +210,13 @@ def _print_plan(files: LegacyFiles, plan: MigrationPlan, url: str, initial: Deci
         "positions.log": f"{len(files.logged)} symbols logged as active",
     }
     for source, path in files.paths.items():
-        console.print(f"  {source:<26} {escape(str(path))}  ({counts[source]})", highlight=False)
-    console.print(f"Wallet starting balance {decimal_text(initial)} ({escape(initial_from)}).\n", highlight=False)
+        console.print(f"  {source:<26} {path!s}  ({counts[source]})", highlight=False)
+    console.print(f"Wallet starting balance {decimal_text(initial)} ({initial_from}).\n", highlight=False)
 
     _print_fills(plan)
     _print_skipped(plan)
     for note in plan.notes:
-        console.print(f"note: {escape(note)}", highlight=False)
+        console.print(f"note: {note}", highlight=False)
     if plan.reconciliation:
         _print_reconciliation(plan.reconciliation)
 
@@ -232,7 +232,7 @@ def _print_fills(plan: MigrationPlan) -> None:
             str(number),
             planned.source,
             planned.where,
-            escape(fill.fill_id),
+            fill.fill_id,
             fill.symbol,
             fill.side.value,
             decimal_text(fill.quantity),
@@ -250,7 +250,7 @@ def _print_skipped(plan: MigrationPlan) -> None:
         for column in ("source", "where", "symbol", "why"):
             skipped.add_column(column)
         for item in plan.skipped:
-            skipped.add_row(item.source, escape(item.where), item.symbol or "—", escape(item.reason))
+            skipped.add_row(item.source, item.where, item.symbol or "—", item.reason)
         out().print(skipped)
     if plan.only_in_positions_log:
         logged = Table(title="Only in positions.log: reported, never appended (it has no close records)")
@@ -260,8 +260,8 @@ def _print_skipped(plan: MigrationPlan) -> None:
             logged.add_row(
                 str(entry.line),
                 entry.logged_at,
-                escape(entry.symbol),
-                escape(entry.side),
+                entry.symbol,
+                entry.side,
                 _shown(entry.amount),
                 _shown(entry.entry_price),
             )
@@ -289,9 +289,9 @@ def _print_reconciliation(rows: Sequence[Comparison]) -> None:
         table.add_column("status", no_wrap=True)
         table.add_column("cause", min_width=40)
         for row in chosen:
-            status = {"match": "match", "float": "float", "differs": "[red]DIFFERS[/red]"}[row.status]
-            causes = "" if row.status == "float" else "\n".join(f"• {escape(cause)}" for cause in row.causes)
-            cells = [row.field, _shown(row.legacy), _shown(row.replay), status, causes]
+            status = Text("DIFFERS", style="red") if row.status == "differs" else Text(row.status)
+            causes = "" if row.status == "float" else "\n".join(f"• {cause}" for cause in row.causes)
+            cells: list[str | Text] = [row.field, _shown(row.legacy), _shown(row.replay), status, causes]
             table.add_row(*([row.symbol or "—"] if scope != "statistics" else []), *cells)
         out().print(table)
     counts = {status: sum(row.status == status for row in rows) for status in ("match", "float", "differs")}
@@ -307,10 +307,10 @@ def _print_result(
 ) -> None:
     console = out()
     if result.backup is not None:
-        console.print(f"backups in {escape(str(result.backup.folder))}:", highlight=False)
+        console.print(f"backups in {result.backup.folder!s}:", highlight=False)
         for original, name in result.backup.files.items():
-            console.print(f"  {escape(name)}  ← {escape(original)}", highlight=False)
-        console.print(f"  {escape(result.backup.manifest.name)}  (manifest)", highlight=False)
+            console.print(f"  {name}  ← {original}", highlight=False)
+        console.print(f"  {result.backup.manifest.name}  (manifest)", highlight=False)
     if dry_run:
         console.print(f"dry run: nothing appended ({len(plan.new)} fills would be; head seq {result.head_before.seq})")
         return
@@ -323,13 +323,13 @@ def _print_result(
         console.print("verify: ok — every planned fill is in the log, hash chain and projection intact")
     else:
         for problem in (*result.verify_problems, *(f"missing after the append: {m}" for m in result.missing)):
-            err().print(f"verify: {problem}", markup=False, soft_wrap=True)
+            err().print(f"verify: {problem}", soft_wrap=True)
     if commands:
         console.print("\nTo undo this migration:", highlight=False)
         for command in commands:
-            console.print(f"  {escape(command)}", highlight=False, soft_wrap=True)
+            console.print(f"  {command}", highlight=False, soft_wrap=True)
     config_hint = f" --config {config_path}" if config_path is not None else ""
-    console.print(f"\nNext (the seed's step 3): tradeledger enable-sot{escape(config_hint)}", highlight=False)
+    console.print(f"\nNext (the seed's step 3): tradeledger enable-sot{config_hint}", highlight=False)
 
 
 # --- JSON -------------------------------------------------------------------------------------------
@@ -445,11 +445,11 @@ def enable_sot(
         if json_output:
             emit({"config": str(config), "ok": not problems, "missing": problems})
         elif problems:
-            err().print(f"{escape(str(config))}: the TradeManager is not yet the single source of truth:")
+            err().print(f"{config!s}: the TradeManager is not yet the single source of truth:")
             for problem in problems:
-                err().print(f"  {escape(problem)}", highlight=False)
+                err().print(f"  {problem}", highlight=False)
         else:
-            out().print(f"{escape(str(config))}: every key of the seed's configuration changes is set", highlight=False)
+            out().print(f"{config!s}: every key of the seed's configuration changes is set", highlight=False)
         if problems:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         return
@@ -464,7 +464,7 @@ def enable_sot(
             }
         )
     elif not result.changed:
-        out().print(f"{escape(str(config))}: already set; nothing changed", highlight=False)
+        out().print(f"{config!s}: already set; nothing changed", highlight=False)
     else:
-        out().print(f"{escape(str(config))}: set {', '.join(result.changed)}", highlight=False)
-        out().print(f"backup: {escape(str(result.backup))}", highlight=False)
+        out().print(f"{config!s}: set {', '.join(result.changed)}", highlight=False)
+        out().print(f"backup: {result.backup!s}", highlight=False)

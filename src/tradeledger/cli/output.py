@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tradeledger.application.verification import VerifyReport
 from tradeledger.domain.admin import AdminRecord
@@ -149,7 +149,6 @@ def print_rollbacks(console: Console, records: tuple[AdminRecord, ...]) -> None:
             f"  rollback #{record.id} at {record.at} by {record.actor}: seq {record.from_seq} (epoch "
             f"{record.from_epoch}) -> seq {record.to_seq} (epoch {record.to_epoch}), "
             f"{record.from_seq - record.to_seq} event(s) removed; reason: {record.reason}",
-            markup=False,
             highlight=False,
             soft_wrap=True,
         )
@@ -164,10 +163,10 @@ def shown(value: Decimal) -> str:
     return f"{value.quantize(DISPLAY_QUANTUM, rounding=ROUND_HALF_EVEN).normalize():f}" if value else "0"
 
 
-def money(value: Decimal) -> str:
+def money(value: Decimal) -> Text:
     """PnL and fees for people: 2 places, coloured by sign."""
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
-    return f"[{colour}]{value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN):,f}[/{colour}]"
+    return Text(f"{value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN):,f}", style=colour)
 
 
 def _table(title: str, columns: list[str]) -> Table:
@@ -189,7 +188,7 @@ def print_state(
     )
     for p in state.open:
         row = [
-            *([escape(p.account)] if len(lead) > 1 else []),
+            *([p.account] if len(lead) > 1 else []),
             p.symbol,
             p.side.value,
             shown(p.quantity),
@@ -218,7 +217,7 @@ def print_state(
         cycles = _table("Closed cycles", [*columns, "Seqs"])
         for c in state.closed:
             cycles.add_row(
-                *([escape(c.account)] if len(lead) > 1 else []),
+                *([c.account] if len(lead) > 1 else []),
                 c.symbol,
                 c.side.value,
                 shown(c.quantity),
@@ -233,7 +232,14 @@ def print_state(
         console.print(cycles)
     totals = state.totals
     console.print(
-        f"Lifetime: realized {money(totals.realized_pnl)}, fees {money(totals.fees)}, net {money(totals.net_pnl)}"
+        Text.assemble(
+            "Lifetime: realized ",
+            money(totals.realized_pnl),
+            ", fees ",
+            money(totals.fees),
+            ", net ",
+            money(totals.net_pnl),
+        )
     )
 
 
@@ -246,7 +252,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
         table.add_row(
             str(r.seq),
             f"{f.occurred_at:%Y-%m-%d %H:%M:%S}",
-            escape(f.fill_id),
+            f.fill_id,
             f.symbol,
             f.side.value,
             shown(f.quantity),
@@ -278,9 +284,18 @@ def print_wallet(console: Console, account: str, wallet: WalletBook) -> None:
     """One line: cash + positions at cost = initial + realized - fees (the invariant, checked on every fill)."""
     at_cost = sum(wallet.cost_basis.values(), Decimal(0))
     console.print(
-        f"Paper wallet ({escape(account)}): cash {money(wallet.cash)} + positions at cost {money(at_cost)} = "
-        f"initial {money(wallet.initial_balance)} + realized {money(wallet.realized_pnl)} - fees "
-        f"{money(wallet.fees)}",
+        Text.assemble(
+            f"Paper wallet ({account}): cash ",
+            money(wallet.cash),
+            " + positions at cost ",
+            money(at_cost),
+            " = initial ",
+            money(wallet.initial_balance),
+            " + realized ",
+            money(wallet.realized_pnl),
+            " - fees ",
+            money(wallet.fees),
+        ),
         highlight=False,
         soft_wrap=True,
     )

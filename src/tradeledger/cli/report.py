@@ -872,7 +872,6 @@ def write_report(
         out().print(
             f"report written to {summary['html']}: {summary['fills']} fills, {summary['symbols']} symbols, "
             f"state seq {built.state.seq}, verify {'ok' if built.verify.ok else 'FAILED'}",
-            markup=False,
             soft_wrap=True,
         )
     if not built.verify.ok:

@@ -1,0 +1,232 @@
+"""User text that looks like Rich markup prints as it is, in every command's human output.
+
+A fill whose every text field is markup (`[/]`, `[link=x]`, `[bold`), an audited rollback whose reason
+and actor are markup, and paths holding markup go through every command; none may crash (Rich's
+MarkupError once surfaced after a rollback had committed) and each prints the text literally.
+`test_every_command_prints_markup_literally` keeps the table complete when a command is added.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from tradeledger import open_ledger
+from tradeledger.cli import app, main
+
+CLOSE = "x[/]"
+LINK = "[link=x]acct"
+BOLD = "[bold"
+FOLDER = "[bold]dir [link=x]"  # a folder whose name is markup Rich would swallow
+
+
+@dataclass(frozen=True)
+class Place:
+    root: Path
+    url: str
+
+    @property
+    def folder(self) -> Path:
+        return self.root / FOLDER
+
+
+def markup_fill(fill_id: str, *, side: str = "buy", seconds: int = 0) -> dict[str, object]:
+    return {
+        "fill_id": fill_id,
+        "account": LINK,
+        "exchange": BOLD,
+        "symbol": "BTC/USD",
+        "side": side,
+        "quantity": "1",
+        "price": "100",
+        "fee": "0.5",
+        "occurred_at": datetime(2026, 1, 5, 10, 0, seconds, tzinfo=UTC),
+        "strategy": "[/]",
+        "order_id": "[link=x]",
+        "client_order_id": BOLD,
+        "metadata": {"[/]": "[link=x]", "note": BOLD},
+    }
+
+
+def write_legacy_state(logs: Path) -> None:
+    logs.mkdir(parents=True)
+    trade = {
+        "id": f"{CLOSE}-legacy",
+        "symbol": "ETH/USD",
+        "side": "buy",
+        "amount": 1.0,
+        "price": 2000.0,
+        "timestamp": "2026-01-05T09:00:00",
+        "strategy": "[/]",
+        "exchange": BOLD,
+        "fees": 1.0,
+        "status": "filled",
+        "order_id": "[link=x]",
+        "client_order_id": None,
+        "metadata": {},
+    }
+    (logs / "trade_manager_state.json").write_text(json.dumps({"trades": [trade], "positions": {}}))
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> Place:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with open_ledger(url) as ledger:
+        ledger.record({**markup_fill("plain"), "account": "default", "exchange": "kraken"})
+        ledger.record(markup_fill(CLOSE, seconds=1))
+        ledger.record(markup_fill(f"{CLOSE}-2", side="sell", seconds=2))
+    (tmp_path / FOLDER).mkdir()
+    return Place(tmp_path, url)
+
+
+def run(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capfd.readouterr()
+    return status, captured.out, captured.err
+
+
+def rolled_back(place: Place, capfd: pytest.CaptureFixture[str]) -> None:
+    """An audited rollback whose reason and actor are markup, so verify and report list them."""
+    status, _out, err = run(
+        [
+            "--db",
+            place.url,
+            "rollback",
+            "--to-seq",
+            "2",
+            "--reason",
+            "[/]why",
+            "--actor",
+            BOLD,
+            "--state-dir",
+            str(place.folder),
+        ],
+        capfd,
+    )
+    assert status == 0, err
+
+
+Setup = Callable[[Place, pytest.CaptureFixture[str]], list[str]]
+
+
+def _record(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    fill = ["--fill-id", "[/]r", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
+    return ["--db", place.url, "record", *fill, "--account", LINK, "--exchange", BOLD, "--strategy", "[link=x]"]
+
+
+def _export_then_import(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    exported = place.folder / "e.ndjson"
+    assert run(["--db", place.url, "export", "--output", str(exported)], capfd)[0] == 0
+    return ["--db", f"sqlite:///{place.folder / 'imported.db'}", "import", str(exported)]
+
+
+def _migrate(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    write_legacy_state(place.folder / "logs")
+    return ["--db", place.url, "migrate", "--logs-dir", str(place.folder / "logs")]
+
+
+def _restore(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    assert run(_migrate(place, capfd), capfd)[0] == 0
+    (manifest,) = (place.folder / "logs" / "migration_backup").glob("migration_backup_*.json")
+    return ["--db", place.url, "restore", str(manifest)]
+
+
+def _verify(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    rolled_back(place, capfd)
+    return ["--db", place.url, "verify"]
+
+
+def _report(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    rolled_back(place, capfd)
+    return ["--db", place.url, "report", "--html", str(place.folder / "r.html")]
+
+
+def _enable_sot(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    config = place.folder / "config.yaml"
+    config.write_text("# the bot [/] config\nexchange: kraken\n")
+    return ["enable-sot", "--config", str(config)]
+
+
+CASES: dict[str, tuple[Setup, list[str]]] = {
+    # command -> (its arguments after any set-up, the texts its output must hold literally)
+    "record": (_record, ["[/]r"]),
+    "import": (_export_then_import, [FOLDER]),
+    "export": (lambda p, _: ["--db", p.url, "export", "--output", str(p.folder / "e.ndjson")], [FOLDER]),
+    "positions": (lambda p, _: ["--db", p.url, "positions", "--closed", "--mark", "BTC/USD=101"], [LINK]),
+    "replay": (lambda p, _: ["--db", p.url, "replay", "--initial-balance", "1000", "--account", LINK], [LINK]),
+    "history": (lambda p, _: ["--db", p.url, "history"], [CLOSE, f"{CLOSE}-2"]),
+    "verify": (_verify, ["[/]why", BOLD]),
+    "copy": (lambda p, _: ["copy", "--from", p.url, "--to", f"sqlite:///{p.folder / 'copy.db'}"], ["copied 3 events"]),
+    "rollback": (
+        lambda p, _: [
+            "--db",
+            p.url,
+            "rollback",
+            "--to-seq",
+            "1",
+            "--reason",
+            "[/]",
+            "--actor",
+            BOLD,
+            "--state-dir",
+            str(p.folder),
+        ],
+        [CLOSE, f"{CLOSE}-2", "[/]"],
+    ),
+    "restore": (_restore, [FOLDER]),
+    "report": (_report, [FOLDER]),
+    "demo": (lambda p, _: ["--db", f"sqlite:///{p.folder / 'demo.db'}", "demo"], [FOLDER]),
+    "paper-bot": (
+        lambda p, _: [
+            "--db",
+            f"sqlite:///{p.folder / 'bot.db'}",
+            "paper-bot",
+            "--cycles",
+            "8",
+            "--state-dir",
+            str(p.folder / "logs"),
+        ],
+        ["cycle"],
+    ),
+    "migrate": (_migrate, [f"{CLOSE}-legacy", FOLDER]),
+    "enable-sot": (_enable_sot, [FOLDER]),
+}
+
+
+@pytest.mark.parametrize("command", list(CASES))
+def test_markup_in_user_text_prints_literally_and_crashes_nothing(
+    command: str, place: Place, capfd: pytest.CaptureFixture[str]
+) -> None:
+    setup, expected = CASES[command]
+    argv = setup(place, capfd)
+
+    status, out, err = run(argv, capfd)
+
+    assert status == 0, (status, err)
+    assert "Traceback" not in out + err
+    for text in expected:
+        assert text in out, (text, out)
+
+
+def test_a_rollback_dry_run_of_markup_fills_prints_them_and_changes_nothing(
+    place: Place, capfd: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        ["--db", place.url, "rollback", "--to-seq", "1", "--reason", "r", "--actor", "ops", "--dry-run"], capfd
+    )
+
+    assert status == 0, err
+    assert CLOSE in out
+    assert f"{CLOSE}-2" in out
+    with open_ledger(place.url) as ledger:
+        assert ledger.head.seq == 3
+
+
+def test_every_command_prints_markup_literally() -> None:
+    assert set(typer.main.get_command(app).commands) == set(CASES)  # type: ignore[attr-defined]
