@@ -3,13 +3,17 @@
 `Ledger.save_marks` merges a level row with the stored row of the same cycle under the write lock,
 comparing the stored decimal text as exact Decimals (never as text, never as a float): the stop the
 higher for a long and the lower for a short, the high watermark the higher, the low the lower. A row
-of another cycle is replaced; a level of a cycle that is not open is not written.
+of another cycle is replaced; a level of a cycle that is not open is not written. On SQLite the
+level rows commit at synchronous=NORMAL (no fsync; a killed process loses nothing) and appends
+keep the ledger's own setting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +118,19 @@ def test_a_writer_that_has_not_seen_a_rollback_writes_no_level_onto_a_cycle_that
     assert skipped == {}
     assert list(kept) == [("default", BTC)]
     assert stored(ledger, ETH) == (2, Decimal("49.5"), Decimal(50), Decimal(50))
+
+
+def test_on_sqlite_a_level_write_commits_at_synchronous_normal_and_the_next_append_at_full_again(
+    tmp_path: Path,
+) -> None:
+    with open_ledger(f"sqlite:///{tmp_path / 'levels.db'}") as opened:  # appends: synchronous=FULL (2)
+        opened.record(fill_fields(symbol=BTC, side="buy", quantity="1", price="100"))
+        store: Any = opened._store  # the pragma is a property of the store's write connection
+        writer = store._writer().connection.dbapi_connection
+
+        opened.save_marks(levels=[levels(BTC, 1, "99", "100", "100")])
+        after_levels = writer.execute("PRAGMA synchronous").fetchone()[0]
+        opened.record(fill_fields(symbol=ETH, side="buy", quantity="1", price="100"))
+        after_append = writer.execute("PRAGMA synchronous").fetchone()[0]
+
+    assert (after_levels, after_append) == (1, 2)  # NORMAL for the level row, FULL for the fill
