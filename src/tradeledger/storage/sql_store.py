@@ -565,10 +565,12 @@ class SqlLedgerStore:
             record = seal(before, to, snapshot.events_after(to_seq), records[-1] if records else None)
             connection.execute(admin_log.insert(), record.as_dict())
             connection.execute(events.delete().where(events.c.seq > to_seq))
-            connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
             after = record.head_after
             connection.execute(head.update().values(epoch=after.epoch, seq=after.seq, hash=after.hash))
             _rebuild(connection, after, fold)
+            # After the rebuild, which locks the position rows first: a level write locks its position
+            # row and then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
+            connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
         return record
 
     def drop_snapshots_after(self, seq: int) -> int:
