@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import sqlite3
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -435,6 +436,63 @@ def test_price_ticks_write_no_state_file_and_no_marks_until_the_flush(
     manager.flush_marks()
     assert ledger.marks().prices[BTC].price == Decimal(150)
     assert ledger.head.seq == 1  # marks are not fills: the log did not grow
+
+
+# Stop 2 %, trailing 1 %: a buy at 100 starts at stop 98; a mark of 120 ratchets it to 118.80.
+TRAIL_1PCT = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
+
+
+def test_a_tick_that_ratchets_the_stop_stores_it_before_update_price_returns(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    ledger = open_bot_ledger()
+    manager = TradeManager(ledger, config=TRAIL_1PCT, clock=clock, mark_flush_interval_s=3600)
+    manager.record_trade(trade(BTC, "buy", "1", "100"))
+
+    manager.update_price(BTC, 120)
+
+    levels = ledger.marks().levels[("default", BTC)]
+    assert (levels.stop_loss_price, levels.highest_price) == (Decimal("118.8"), Decimal(120))
+    assert BTC not in ledger.marks().prices  # the last price itself waits for the coalesced flush
+
+
+def test_only_ticks_that_move_a_level_commit_a_write(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
+) -> None:
+    manager = TradeManager(open_bot_ledger(), config=TRAIL_1PCT, clock=clock, mark_flush_interval_s=3600)
+    manager.record_trade(trade(BTC, "buy", "1", "100"))
+    manager.update_price(BTC, 120)
+    watcher = sqlite3.connect(tmp_path / "bot.db")  # data_version moves when another connection commits
+    before = watcher.execute("PRAGMA data_version").fetchone()[0]
+
+    for price in (110, 119, 100, 101):  # inside the watermarks 100..120: no level moves
+        manager.update_price(BTC, price)
+    quiet = watcher.execute("PRAGMA data_version").fetchone()[0]
+    manager.update_price(BTC, 99)  # a new low watermark
+    moved = watcher.execute("PRAGMA data_version").fetchone()[0]
+    watcher.close()
+
+    assert quiet == before
+    assert moved != before
+
+
+def test_a_trade_manager_that_was_behind_adopts_the_tighter_stored_stop_and_never_stores_its_own(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    stale = TradeManager(open_bot_ledger(), config=TRAIL_1PCT, clock=clock)
+    stale.record_trade(trade(BTC, "buy", "1", "100"))
+    ahead = TradeManager(open_bot_ledger(), config=TRAIL_1PCT, clock=clock)
+    ahead.update_price(BTC, 120)
+
+    stale.update_price(BTC, 101)  # its own ratchet would give 101 x 0.99 = 99.99
+    stale.close()
+
+    position = stale.get_position(BTC)
+    assert position is not None
+    assert (position.stop_loss_price, position.highest_price) == (Decimal("118.8"), Decimal(120))
+    assert position.should_exit(118) == (True, "stop_loss")
+    stored = open_bot_ledger().marks().levels[("default", BTC)]
+    assert (stored.stop_loss_price, stored.highest_price) == (Decimal("118.8"), Decimal(120))
 
 
 def test_trade_callbacks_fire_before_position_callbacks_and_price_callbacks_only_on_change(

@@ -286,11 +286,13 @@ def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_s
 
         position = manager.get_position("BTC/USD")
         assert position is not None
+        # The short's own levels from 200 (stop 202, target 192), with the tick at 199 ratcheting its
+        # trailing stop down to 199 x 1.008 = 200.592 (not the long's 197.408 from its 130 high).
         assert (position.side, position.opened_seq) == ("short", 2)
-        assert (position.stop_loss_price, position.take_profit_price) == (Decimal(202), Decimal(192))
+        assert (position.stop_loss_price, position.take_profit_price) == (Decimal("200.592"), Decimal(192))
         assert position.should_exit(199) == (False, "")
         (levels,) = [lv for key, lv in ledger.marks().levels.items() if key == ("default", "BTC/USD")]
-        assert (levels.stop_loss_price, levels.opened_seq) == (Decimal(202), 2)
+        assert (levels.stop_loss_price, levels.opened_seq) == (Decimal("200.592"), 2)
 
 
 @pytest.mark.parametrize(

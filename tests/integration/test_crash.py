@@ -22,12 +22,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 
 from tests.backends import Backend
 from tests.figures import record_figures
 from tradeledger import open_ledger
+from tradeledger.compat import TradeManager, create_trade
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -174,3 +176,112 @@ def test_a_writer_killed_at_random_moments_loses_no_acknowledged_fill_and_leaves
         "committed_but_unacknowledged": logged - len(acknowledged.receipts),
     }
     record_figures("crash", **summary)
+
+
+# --- risk levels: a ratchet update_price returned survives a SIGKILL; a stale writer never loosens it ---
+
+# The bot's config as its JSON file gives it (numbers are floats there; the ledger reads them as decimals).
+EXIT_1PCT_TRAIL = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
+
+# argv: url. Buys 1 BTC at 100, marks 120 (trailing 1 %: stop 118.80), prints the stop, waits to be killed.
+RATCHETER = r"""
+import sys
+
+from tradeledger import open_ledger
+from tradeledger.compat import TradeManager, create_trade
+
+config = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
+manager = TradeManager(open_ledger(sys.argv[1]), config=config)
+manager.record_trade(create_trade("BTC/USD", "buy", 1, 100))
+manager.update_price("BTC/USD", 120)
+print(manager.get_position("BTC/USD").stop_loss_price, flush=True)
+sys.stdin.readline()  # no further tick, no close: the parent kills us here
+"""
+
+# argv: url. Opens a TradeManager, says "ready", and on "go" marks 101 (its own ratchet: stop 99.99),
+# prints the stop it then holds and closes.
+STALE_TICKER = r"""
+import sys
+
+from tradeledger import open_ledger
+from tradeledger.compat import TradeManager
+
+config = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
+manager = TradeManager(open_ledger(sys.argv[1]), config=config)
+print(manager.get_position("BTC/USD").stop_loss_price, flush=True)
+sys.stdin.readline()
+manager.update_price("BTC/USD", 101)
+print(manager.get_position("BTC/USD").stop_loss_price, flush=True)
+manager.close()
+"""
+
+
+def _stored_stop(url: str) -> Decimal | None:
+    with open_ledger(url) as ledger:
+        return ledger.marks().levels[("default", "BTC/USD")].stop_loss_price
+
+
+def test_a_ratcheted_stop_survives_a_sigkill_right_after_update_price_returned(backend: Backend) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", RATCHETER, backend.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stderr is not None
+        returned = child.stdout.readline()  # update_price has returned with this stop
+        assert returned.strip() == "118.80", child.stderr.read()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=HANG_GUARD_S)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for stream in (child.stdin, child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+    assert child.returncode == -signal.SIGKILL
+
+    with open_ledger(backend.url) as ledger:
+        restarted = TradeManager(ledger, config=EXIT_1PCT_TRAIL)
+        position = restarted.get_position("BTC/USD")
+
+    assert position is not None
+    assert (position.stop_loss_price, position.highest_price) == (Decimal("118.8"), Decimal(120))
+
+
+def test_a_stale_trade_manager_in_another_process_leaves_the_tighter_stop_stored(backend: Backend) -> None:
+    with open_ledger(backend.url) as ledger:
+        TradeManager(ledger, config=EXIT_1PCT_TRAIL).record_trade(create_trade("BTC/USD", "buy", 1, 100))
+    stale = subprocess.Popen(
+        [sys.executable, "-c", STALE_TICKER, backend.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stale.stdout is not None
+        assert stale.stdin is not None
+        assert Decimal(stale.stdout.readline()) == Decimal(98)  # opened before the ratchet: 100 x 0.98
+        with open_ledger(backend.url) as ledger:
+            ahead = TradeManager(ledger, config=EXIT_1PCT_TRAIL)
+            ahead.update_price("BTC/USD", 120)
+            ahead.close()
+        assert _stored_stop(backend.url) == Decimal("118.8")
+        stale.stdin.write("go\n")
+        stale.stdin.flush()
+        out, err = stale.communicate(timeout=HANG_GUARD_S)
+    finally:
+        if stale.poll() is None:
+            stale.kill()
+            stale.wait()
+    assert stale.returncode == 0, err
+
+    assert [Decimal(stop) for stop in out.split()] == [
+        Decimal("118.8")
+    ]  # the stale process adopted the stored stop instead of its 99.99
+    assert _stored_stop(backend.url) == Decimal("118.8")

@@ -314,11 +314,19 @@ class Ledger:
         with self._store.snapshot() as snapshot:
             return snapshot.load_marks()
 
-    def save_marks(self, prices: Iterable[PriceMark] = (), levels: Iterable[RiskLevels] = ()) -> None:
-        """Upsert price marks and risk levels in one write transaction."""
+    def save_marks(
+        self, prices: Iterable[PriceMark] = (), levels: Iterable[RiskLevels] = (), *, seen_epoch: int | None = None
+    ) -> dict[PositionKey, RiskLevels]:
+        """Upsert price marks and risk levels in one write transaction, durable once it returns.
+
+        Levels are kept only for open cycles (of a fill of `seen_epoch` or earlier, when given) and
+        only ever tighten (see `LedgerStore.save_marks`): the result is the levels now stored for
+        those written, which a writer that was behind adopts; a level missing from it was skipped.
+        """
         prices, levels = list(prices), list(levels)
         if prices or levels:
-            self._store.save_marks(prices, levels)
+            return self._store.save_marks(prices, levels, seen_epoch=seen_epoch)
+        return {}
 
     # --- maintenance -----------------------------------------------------------------------
 

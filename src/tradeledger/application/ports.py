@@ -144,7 +144,18 @@ class LedgerStore(Protocol):
     def drop_snapshots_after(self, seq: int) -> int:
         """Delete the snapshots beyond `seq` (for a rollback to `seq`); how many were deleted."""
 
-    def save_marks(self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels]) -> None:
-        """Upsert price marks and risk levels (by symbol; by account and symbol) in one write transaction."""
+    def save_marks(
+        self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels], *, seen_epoch: int | None = None
+    ) -> dict[PositionKey, RiskLevels]:
+        """Upsert price marks (by symbol) and risk levels (by account and symbol) in one write transaction.
+
+        Durable against a crash of the process once it returns. A level is written only for the cycle
+        that is open in the projection at the write, and (with `seen_epoch`, the epoch of the head the
+        writer last read) only when the fill that opened it is of that epoch or an earlier one, so a
+        writer that has not seen a rollback never writes onto a cycle that reuses the seq; others are
+        skipped. A written level is merged with the stored row of its cycle by `domain.risk.tightest`
+        under the write lock, so a stored stop never loosens whichever process writes. Returns the
+        levels now stored, for the levels that were written.
+        """
 
     def close(self) -> None: ...

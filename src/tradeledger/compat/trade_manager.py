@@ -2,9 +2,10 @@
 
 `record_trade` appends a fill (the trade id is the fill id, so recording a trade twice is a no-op);
 every reader folds the log (`AccountBook`) and never keeps a copy of its own. Risk levels come from
-the bot's config when a cycle opens; `update_price` moves the marks and ratchets the trailing stop
-in memory and persists both coalesced (see ARCHITECTURE.md, "Price marks"), so a tick costs no
-write, and a restart resumes with the stops it had at the last flush.
+the bot's config when a cycle opens; `update_price` ratchets the watermarks and the trailing stop
+and, when a level moved, commits that row before it returns (a restart never sees a looser stop;
+the store keeps the tighter of its row and ours, whichever process writes), while the last prices
+are written coalesced (see ARCHITECTURE.md, "Price marks and risk levels").
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -140,7 +141,10 @@ class TradeManager:
     def update_price(self, symbol: str, price: PriceInput) -> None:
         """Mark a price: move the high/low watermarks, ratchet the trailing stop, evaluate the exit.
 
-        Cheap by design: memory only; marks and levels are written at most once per
+        A tick that moves a level of an open position commits that one row before returning (a
+        SIGKILL right after loses nothing); the store keeps the tighter of the stored row and ours,
+        and we adopt what it kept, so a TradeManager that was behind another never loosens a stop.
+        Ticks that move no level write nothing: the last prices are written at most once per
         `mark_flush_interval_s` (and on every recorded trade, `flush_marks()` and `close()`). The
         exit signal is logged, never acted on: exits are fills the bot records.
         """
@@ -149,14 +153,10 @@ class TradeManager:
             previous = self._prices.get(symbol)
             self._prices[symbol] = value
             self._dirty_prices.add(symbol)
-            position = self._book.open.get(symbol)
-            if position is not None:
-                levels = self._levels[symbol]
-                moved = ratchet(levels, position.side, value)
-                if moved is not levels:
-                    self._levels[symbol] = moved
-                    self._dirty_levels.add(symbol)
-                reason = exit_reason(moved, position.side, value)
+            marked = self._ratchet(symbol, value)
+            if marked is not None:
+                position, levels = marked
+                reason = exit_reason(levels, position.side, value)
                 if reason is not None and self._signals.get(symbol) is not reason:
                     logger.info("exit signal for %s: %s at %s", symbol, reason.value, value)
                 if reason is None:
@@ -183,13 +183,53 @@ class TradeManager:
         """flush_marks for callers that have just caught up (record_trade, the constructor)."""
         if self._dirty_prices or self._dirty_levels:
             now = self._clock()
-            self.ledger.save_marks(
+            stored = self.ledger.save_marks(
                 [PriceMark(symbol, self._prices[symbol], now) for symbol in sorted(self._dirty_prices)],
                 [self._levels[symbol] for symbol in sorted(self._dirty_levels) if symbol in self._levels],
+                seen_epoch=self._book.epoch,
             )
             self._dirty_prices.clear()
             self._dirty_levels.clear()
+            self._adopt(stored.values())
         self._last_flush = self._monotonic()
+
+    def _ratchet(self, symbol: str, price: Decimal) -> tuple[LedgerPosition, RiskLevels] | None:
+        """The open position of `symbol` and its levels after a tick at `price` (None when flat).
+
+        Moved levels are committed before this returns. A write the store skips means the book is
+        behind (the cycle closed, or a rollback reopened its seq): the book catches up and the tick
+        is applied once more, to what is open now.
+        """
+        for attempt in range(2):
+            position = self._book.open.get(symbol)
+            if position is None:
+                return None
+            levels = self._levels[symbol]
+            moved = ratchet(levels, position.side, price)
+            if moved is levels or self._store_levels(moved) or attempt:
+                return position, self._levels[symbol]
+            self._catch_up()
+        return None  # pragma: no cover - the loop returns on its second pass
+
+    def _store_levels(self, levels: RiskLevels) -> bool:
+        """Commit one cycle's moved levels now and keep what the store kept; False if it skipped them.
+
+        Until the write has succeeded the row stays pending, so a failed write is retried by the
+        next flush (and the error reaches the caller of update_price).
+        """
+        self._levels[levels.symbol] = levels
+        self._dirty_levels.add(levels.symbol)
+        stored = self.ledger.save_marks((), [levels], seen_epoch=self._book.epoch)
+        self._dirty_levels.discard(levels.symbol)
+        self._adopt(stored.values())
+        return (levels.account, levels.symbol) in stored
+
+    def _adopt(self, stored: Iterable[RiskLevels]) -> None:
+        """Take the stored levels of cycles we hold: tighter ones another process wrote come back."""
+        for levels in stored:
+            mine = self._levels.get(levels.symbol)
+            if levels.account == self.account and mine is not None and mine.opened_seq == levels.opened_seq:
+                self._levels[levels.symbol] = levels
 
     @property
     def price_cache(self) -> Mapping[str, Decimal]:

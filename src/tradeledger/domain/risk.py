@@ -96,6 +96,30 @@ def ratchet(levels: RiskLevels, side: PositionSide, price: Decimal) -> RiskLevel
     return replace(levels, highest_price=highest, lowest_price=lowest, stop_loss_price=stop)
 
 
+def tightest(stored: RiskLevels | None, new: RiskLevels, side: PositionSide) -> RiskLevels:
+    """The levels to store when `new` is written over `stored` (spec section 4: a stored stop never loosens).
+
+    A row of another cycle (a different `opened_seq`) is replaced. For the same cycle the ratcheted
+    levels keep the tighter of the two, whichever writer is behind: the high watermark the higher,
+    the low watermark the lower, the stop the higher for a long and the lower for a short (a stop
+    is tighter than none). Take profit and the trailing fraction are the writer's, as set at opening.
+    """
+    if stored is None or (stored.account, stored.symbol, stored.opened_seq) != (
+        new.account,
+        new.symbol,
+        new.opened_seq,
+    ):
+        return new
+    stop, other = new.stop_loss_price, stored.stop_loss_price
+    if stop is None or (other is not None and (other > stop if side is PositionSide.LONG else other < stop)):
+        stop = other
+    highest = max(new.highest_price, stored.highest_price)
+    lowest = min(new.lowest_price, stored.lowest_price)
+    if (stop, highest, lowest) == (new.stop_loss_price, new.highest_price, new.lowest_price):
+        return new
+    return replace(new, stop_loss_price=stop, highest_price=highest, lowest_price=lowest)
+
+
 def exit_reason(levels: RiskLevels, side: PositionSide, price: Decimal) -> ExitReason | None:
     """The stop is checked first, then the take profit (long: price ≤ SL, price ≥ TP; short mirrored)."""
     stop, target = levels.stop_loss_price, levels.take_profit_price

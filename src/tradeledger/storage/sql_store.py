@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ from tradeledger.domain.positions import (
     lifetime,
 )
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
-from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
+from tradeledger.domain.risk import Marks, PriceMark, RiskLevels, tightest
 from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared
@@ -435,17 +436,7 @@ class SqlSnapshot:
             for row in self._connection.execute(sa.select(*price_marks.c))
         }
         levels = {
-            (row.account, row.symbol): RiskLevels(
-                account=row.account,
-                symbol=row.symbol,
-                opened_seq=row.opened_seq,
-                stop_loss_price=_optional_decimal(row.stop_loss_price),
-                take_profit_price=_optional_decimal(row.take_profit_price),
-                trailing_stop_pct=_optional_decimal(row.trailing_stop_pct),
-                highest_price=Decimal(row.highest_price),
-                lowest_price=Decimal(row.lowest_price),
-            )
-            for row in self._connection.execute(sa.select(*risk_levels.c))
+            (row.account, row.symbol): _risk_levels(*row) for row in self._connection.execute(sa.select(*risk_levels.c))
         }
         return Marks(prices, levels)
 
@@ -536,6 +527,7 @@ class SqlLedgerStore:
     def append_batch(self) -> Iterator[SqlAppendBatch]:
         with translated_errors():
             connection = self._writer()
+            _synchronous(connection, lowered=False)
             with connection.begin():
                 yield SqlAppendBatch(connection)
 
@@ -573,10 +565,12 @@ class SqlLedgerStore:
             record = seal(before, to, snapshot.events_after(to_seq), records[-1] if records else None)
             connection.execute(admin_log.insert(), record.as_dict())
             connection.execute(events.delete().where(events.c.seq > to_seq))
-            connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
             after = record.head_after
             connection.execute(head.update().values(epoch=after.epoch, seq=after.seq, hash=after.hash))
             _rebuild(connection, after, fold)
+            # After the rebuild, which locks the position rows first: a level write locks its position
+            # row and then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
+            connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
         return record
 
     def drop_snapshots_after(self, seq: int) -> int:
@@ -587,36 +581,130 @@ class SqlLedgerStore:
             connection.execute(position_snapshots.delete().where(beyond))
             return dropped
 
-    def save_marks(self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels]) -> None:
+    @contextmanager
+    def _marks_transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction on this thread's write connection, committed with SQLite's synchronous=NORMAL.
+
+        In WAL mode a NORMAL commit has written the WAL with write(2) before it returns: it survives
+        a SIGKILL of the process (only an OS crash or power cut may lose the last commits, never
+        corrupting the file); FULL adds an fsync per commit. Marks and levels are market-side state,
+        so their writes take NORMAL (or the engine's setting when that is lower already); the next
+        append puts the connection's own setting back first (`_synchronous`).
+        """
+        connection = self._writer()
+        _synchronous(connection, lowered=True)
+        with connection.begin():
+            yield connection
+
+    def save_marks(
+        self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels], *, seen_epoch: int | None = None
+    ) -> dict[PositionKey, RiskLevels]:
         price_rows = [
             {"symbol": mark.symbol, "price": decimal_text(mark.price), "marked_at": time_text(mark.marked_at)}
             for mark in prices
         ]
-        level_rows = [
-            {
-                "account": level.account,
-                "symbol": level.symbol,
-                "opened_seq": level.opened_seq,
-                "stop_loss_price": _optional_text(level.stop_loss_price),
-                "take_profit_price": _optional_text(level.take_profit_price),
-                "trailing_stop_pct": _optional_text(level.trailing_stop_pct),
-                "highest_price": decimal_text(level.highest_price),
-                "lowest_price": decimal_text(level.lowest_price),
-            }
-            for level in levels
-        ]
-        with translated_errors(), self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
+        wanted = list(levels)
+        stored: dict[PositionKey, RiskLevels] = {}
+        with translated_errors(), self._marks_transaction() as connection:
+            dialect = connection.dialect.name
             if price_rows:
-                connection.execute(_upsert(connection, price_marks, ("symbol",)), price_rows)
-            if level_rows:
-                connection.execute(_upsert(connection, risk_levels, ("account", "symbol")), level_rows)
+                _P_UPSERT_PRICE[dialect].run_many(connection, price_rows)
+            for level in wanted:
+                key = {"k_account": level.account, "k_symbol": level.symbol}
+                # The position row is the lock that orders level writers on PostgreSQL (FOR UPDATE; on
+                # SQLite the transaction holds the write lock already), and it names the open cycle.
+                cycle = _P_OPEN_CYCLE_FOR_UPDATE.rows(connection, key)
+                if not cycle or cycle[0][0] is None or cycle[0][1] != level.opened_seq:
+                    continue  # the cycle is not open (closed since the writer looked)
+                side, _, opened_epoch = cycle[0]
+                if seen_epoch is not None and (opened_epoch is None or opened_epoch > seen_epoch):
+                    continue  # a cycle reopened at the same seq after a rollback the writer has not seen
+                found = _P_LEVELS_BY_KEY.rows(connection, key)
+                merged = tightest(_risk_levels(*found[0]) if found else None, level, PositionSide(side))
+                _P_UPSERT_LEVELS[dialect].run(connection, _level_row(merged))
+                stored[(level.account, level.symbol)] = merged
+        return stored
 
     def close(self) -> None:
         with self._held_lock:
             held, self._held = self._held, []
         for connection in held:
+            if not connection.closed and not connection.invalidated:
+                with translated_errors():
+                    _synchronous(connection, lowered=False)
             connection.close()
         self._engine.dispose()
+
+
+_LOWERED = "tradeledger_synchronous_lowered"  # in the DB-API connection's info: the level to restore
+
+
+def _synchronous(connection: sa.Connection, *, lowered: bool) -> None:
+    """Put a SQLite write connection at synchronous=NORMAL for marks (lowered) or back at its own level.
+
+    Outside any transaction; a PRAGMA only when the state changes, so a run of level writes (or of
+    appends) costs a dict look-up each. The level to restore is kept in the DB-API connection's
+    `info`, which lives as long as that connection.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    info = connection.info
+    restore = info.get(_LOWERED)
+    if lowered and restore is None:
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        level = _sqlite_pragma(dbapi_connection, "PRAGMA synchronous")
+        if level is not None and level > _SQLITE_SYNCHRONOUS_NORMAL:
+            _sqlite_pragma(dbapi_connection, f"PRAGMA synchronous={_SQLITE_SYNCHRONOUS_NORMAL}")
+        info[_LOWERED] = level
+    elif not lowered and restore is not None:
+        if restore > _SQLITE_SYNCHRONOUS_NORMAL:
+            _sqlite_pragma(connection.connection.dbapi_connection, f"PRAGMA synchronous={restore}")
+        del info[_LOWERED]
+
+
+def _sqlite_pragma(dbapi_connection: Any, statement: str) -> int | None:  # noqa: ANN401 - DB-API connection
+    """Run a PRAGMA outside any transaction on the DB-API connection; its first value (or None)."""
+    try:
+        row = dbapi_connection.execute(statement).fetchone()
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
+    return None if row is None else int(row[0])
+
+
+def _risk_levels(
+    account: str,
+    symbol: str,
+    opened_seq: int,
+    stop_loss_price: str | None,
+    take_profit_price: str | None,
+    trailing_stop_pct: str | None,
+    highest_price: str,
+    lowest_price: str,
+) -> RiskLevels:
+    """A row of risk_levels, its columns in table order."""
+    return RiskLevels(
+        account=account,
+        symbol=symbol,
+        opened_seq=opened_seq,
+        stop_loss_price=_optional_decimal(stop_loss_price),
+        take_profit_price=_optional_decimal(take_profit_price),
+        trailing_stop_pct=_optional_decimal(trailing_stop_pct),
+        highest_price=Decimal(highest_price),
+        lowest_price=Decimal(lowest_price),
+    )
+
+
+def _level_row(level: RiskLevels) -> dict[str, Any]:
+    return {
+        "account": level.account,
+        "symbol": level.symbol,
+        "opened_seq": level.opened_seq,
+        "stop_loss_price": _optional_text(level.stop_loss_price),
+        "take_profit_price": _optional_text(level.take_profit_price),
+        "trailing_stop_pct": _optional_text(level.trailing_stop_pct),
+        "highest_price": decimal_text(level.highest_price),
+        "lowest_price": decimal_text(level.lowest_price),
+    }
 
 
 def _optional_decimal(text: str | None) -> Decimal | None:
@@ -627,9 +715,33 @@ def _optional_text(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(value)
 
 
-def _upsert(connection: sa.Connection, table: sa.Table, key: tuple[str, ...]) -> sa.Insert:
-    """INSERT … ON CONFLICT (key) DO UPDATE of every other column, in the connection's dialect."""
-    insert: Any = postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+def _upsert(insert: Any, key: tuple[str, ...]) -> sa.Insert:  # noqa: ANN401 - a dialect's Insert
+    """INSERT … ON CONFLICT (key) DO UPDATE of every other column, for the dialect `insert` comes from."""
+    table = insert.table
     others = {c.name: insert.excluded[c.name] for c in table.c if c.name not in key}
     statement: sa.Insert = insert.on_conflict_do_update(index_elements=list(key), set_=others)
     return statement
+
+
+# Marks and levels are written with these (storage/prepared.py); the upsert is the only dialect-specific one.
+_P_UPSERT_PRICE = {
+    "sqlite": Prepared(_upsert(sqlite.insert(price_marks), ("symbol",))),
+    "postgresql": Prepared(_upsert(postgresql.insert(price_marks), ("symbol",))),
+}
+_P_UPSERT_LEVELS = {
+    "sqlite": Prepared(_upsert(sqlite.insert(risk_levels), ("account", "symbol"))),
+    "postgresql": Prepared(_upsert(postgresql.insert(risk_levels), ("account", "symbol"))),
+}
+# The open cycle of (account, symbol) and the epoch of the fill that opened it; locks the position row.
+_P_OPEN_CYCLE_FOR_UPDATE = Prepared(
+    sa.select(positions.c.side, positions.c.opened_seq, events.c.epoch)
+    .select_from(positions.outerjoin(events, events.c.seq == positions.c.opened_seq))
+    .where(positions.c.account == sa.bindparam("k_account"), positions.c.symbol == sa.bindparam("k_symbol"))
+    .with_for_update(of=positions)
+)
+_P_LEVELS_BY_KEY = Prepared(
+    sa.select(*risk_levels.c).where(
+        risk_levels.c.account == sa.bindparam("k_account"), risk_levels.c.symbol == sa.bindparam("k_symbol")
+    )
+)
+_SQLITE_SYNCHRONOUS_NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
