@@ -40,6 +40,11 @@ _DROP_GUARD = {
     ),
 }
 
+_DROP_HEAD_GUARD = {
+    "sqlite": ("DROP TRIGGER IF EXISTS ledger_head_follows_the_log",),
+    "postgresql": ("DROP TRIGGER IF EXISTS ledger_head_follows_the_log ON ledger_head",),
+}
+
 _DROP_ADMIN_GUARD = {
     "sqlite": (
         "DROP TRIGGER ledger_admin_log_no_update",
@@ -84,6 +89,11 @@ class Backend:
 
     def drop_append_only_guard(self) -> None:
         for statement in _DROP_GUARD[self.name]:
+            self.sql(statement)
+
+    def drop_head_guard(self) -> None:
+        """Drop the trigger that ties the head row to the log (revision 0005)."""
+        for statement in _DROP_HEAD_GUARD[self.name]:
             self.sql(statement)
 
     @property

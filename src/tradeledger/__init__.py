@@ -3,6 +3,7 @@
 Every fill is an immutable, hash-chained event; positions are projections of that log.
 """
 
+from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
@@ -23,6 +24,8 @@ from tradeledger.errors import (
 )
 
 __all__ = [
+    "Anchor",
+    "AnchorCheck",
     "CallbackError",
     "Checkpoint",
     "ClosedPosition",
@@ -46,5 +49,7 @@ __all__ = [
     "Totals",
     "TradeRefused",
     "VerifyReport",
+    "load_private_key",
+    "new_private_key",
     "open_ledger",
 ]

@@ -140,6 +140,16 @@ CASES: dict[str, tuple[Case, str]] = {
     "export: into a missing folder": (lambda p: ["--db", p.url, "export", "--output", p / "nope/x.ndjson"], "no such"),
     "export: under a file": (lambda p: ["--db", p.url, "export", "--output", p / "plain.txt/x"], "not a folder"),
     "export: onto a full disk": (lambda p: ["--db", p.url, "export", "--output", "/dev/full"], "No space left"),
+    "keygen: onto a folder": (lambda p: ["keygen", "--output", p / "a-folder"], "--output"),
+    "keygen: into a missing folder": (lambda p: ["keygen", "--output", p / "nope/key"], "no such folder"),
+    "keygen: onto an existing file": (lambda p: ["keygen", "--output", p / "plain.txt"], "never replaced"),
+    "checkpoint: a key that is not one": (lambda p: ["--db", p.url, "checkpoint", "--key", p / "plain.txt"], "--key"),
+    "checkpoint: a missing key": (lambda p: ["--db", p.url, "checkpoint", "--key", p / "nope.pem"], "--key"),
+    "verify: an anchor nested 5,000 deep": (
+        lambda p: ["--db", p.url, "verify", "--anchor", p / "deep.json"],
+        "--anchor",
+    ),
+    "verify: an anchor that is a folder": (lambda p: ["--db", p.url, "verify", "--anchor", p / "a-folder"], "--anchor"),
     "migrate: a state file nested 5,000 deep": (
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "logs", "--dry-run"],
         "trade_manager_state.json",

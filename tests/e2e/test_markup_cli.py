@@ -153,6 +153,11 @@ def _enable_sot(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
     return ["enable-sot", "--config", str(config)]
 
 
+def _checkpoint(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    assert run(["keygen", "--output", str(place.folder / "key")], capfd)[0] == 0
+    return ["--db", place.url, "checkpoint", "--key", str(place.folder / "key"), "--output", str(place.folder / "a")]
+
+
 CASES: dict[str, tuple[Setup, list[str]]] = {
     # command -> (its arguments after any set-up, the texts its output must hold literally)
     "record": (_record, ["[/]r"]),
@@ -196,6 +201,8 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     ),
     "migrate": (_migrate, [f"{CLOSE}-legacy", FOLDER]),
     "enable-sot": (_enable_sot, [FOLDER]),
+    "keygen": (lambda p, _: ["keygen", "--output", str(p.folder / "key")], [FOLDER]),
+    "checkpoint": (_checkpoint, [FOLDER]),
 }
 
 

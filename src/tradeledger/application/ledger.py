@@ -9,8 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from tradeledger.application.anchoring import Anchor, check_anchor, sign
 from tradeledger.application.ports import LedgerStore, ProjectionWriter
 from tradeledger.application.verification import (
     EpochWalk,
@@ -444,10 +446,25 @@ class Ledger:
         with self._store.snapshot() as snapshot:
             return tuple(snapshot.admin_records())
 
-    def verify(self) -> VerifyReport:
+    def anchor(self, key: Ed25519PrivateKey, *, at: datetime) -> Anchor:
+        """The log's head signed with `key` (an Ed25519 key kept outside the database) at time `at`."""
+        return sign(key, self.head, time_text(at))
+
+    def verify(self, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None) -> VerifyReport:
         """Check the hash chain, the gapless seq, the admin log and epochs, the stored projection and its
-        snapshots against a fresh replay."""
+        snapshots against a fresh replay, and each `(source, anchor)`: its signature (by `trusted_key`,
+        lowercase hex, when given) and that the event at its seq still has the anchored hash, or that an
+        audited rollback removed it. A failed anchor is a problem at its seq."""
         book = PositionBook()
+        anchored: dict[int, tuple[int, str]] = {}
+        wanted = {anchor.seq for _, anchor in anchors}
+
+        def noting_anchored(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
+            for event in events:
+                if event.seq in wanted:
+                    anchored[event.seq] = (event.epoch, event.hash)
+                yield event
+
         with self._store.snapshot() as snapshot:
             head = snapshot.head()
             records = snapshot.admin_records()
@@ -463,7 +480,7 @@ class Ledger:
                     if seq == event.seq and stored is not None:
                         snapshot_problems.extend(check_snapshot(seq, stored.epoch, stored.positions, event, book))
 
-            count, problems = check_chain(snapshot.read_events(), head, book, after=check_snapshots)
+            count, problems = check_chain(noting_anchored(snapshot.read_events()), head, book, after=check_snapshots)
             problems += check_admin(records, epochs, head)
             if not problems:
                 replayed = LedgerState.from_book(book, head)
@@ -472,8 +489,15 @@ class Ledger:
                     Problem(seq, "snapshot", f"snapshot at seq {seq}: the log has no such event") for seq in pending
                 ]
         problems += snapshot_problems
+        checks = tuple(
+            check_anchor(
+                source, anchor, trusted_key=trusted_key, event_at_seq=anchored.get(anchor.seq), records=records
+            )
+            for source, anchor in anchors
+        )
+        problems += [Problem(c.anchor.seq, "anchor", f"{c.source}: {c.detail}") for c in checks if not c.ok]
         problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
-        return VerifyReport(events=count, head=head, problems=tuple(problems), rollbacks=tuple(records))
+        return VerifyReport(events=count, head=head, problems=tuple(problems), rollbacks=tuple(records), anchors=checks)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from tradeledger.application.anchoring import AnchorCheck
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
@@ -22,7 +23,7 @@ class Problem:
     """One thing verify found wrong; `seq` is the event it points at (None for the whole ledger)."""
 
     seq: int | None
-    check: str  # "sequence" | "chain" | "content" | "head" | "projection" | "snapshot"
+    check: str  # "sequence" | "chain" | "content" | "head" | "projection" | "snapshot" | "anchor" | ...
     detail: str
 
 
@@ -32,6 +33,7 @@ class VerifyReport:
     head: Checkpoint
     problems: tuple[Problem, ...]
     rollbacks: tuple[AdminRecord, ...] = ()  # the admin log's audited rollbacks, oldest first
+    anchors: tuple[AnchorCheck, ...] = ()  # each anchor checked (a failed one is also a problem)
 
     @property
     def ok(self) -> bool:

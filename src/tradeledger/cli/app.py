@@ -10,16 +10,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
+from tradeledger.application.anchoring import parse_public_key
 from tradeledger.application.copying import copy_ledger, events_to_copy
 from tradeledger.application.exporting import is_export
 from tradeledger.application.verification import VerifyReport
 from tradeledger.bootstrap import open_ledger, open_store
 from tradeledger.cli import admin as admin_commands
+from tradeledger.cli import anchor as anchor_commands
 from tradeledger.cli import demo as demo_session
 from tradeledger.cli import migration as migration_commands
 from tradeledger.cli import report as report_commands
+from tradeledger.cli.anchor import read_anchor_files
 from tradeledger.cli.common import (
     EXIT_INVALID,
     EXIT_VERIFY_FAILED,
@@ -235,10 +239,23 @@ def history(
 
 @app.command()
 @reports_errors
-def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Check the hash chain, the gapless seq, and the stored projection against a fresh replay."""
+def verify(
+    ctx: typer.Context,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option("--anchor", help="An anchor file from checkpoint, checked against the log; repeatable."),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", help="Trust only anchors signed by this key (64 hex digits, as keygen prints)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the hash chain, the gapless seq, and the stored projection against a fresh replay (and anchors)."""
+    trusted = None if public_key is None else parse_public_key(public_key)
+    anchors = read_anchor_files(anchor or [])
     with opened(ctx) as ledger:
-        report = ledger.verify()
+        report = ledger.verify(anchors, trusted_key=trusted)
     if json_output:
         emit(verify_json(report))
     elif report.ok:
@@ -248,11 +265,18 @@ def verify(ctx: typer.Context, json_output: JsonOption = False) -> None:
             soft_wrap=True,
         )
         print_rollbacks(out(), report.rollbacks)
+        print_anchors(out(), report)
     else:
         print_problems(report)
         print_rollbacks(err(), report.rollbacks)
+        print_anchors(err(), report)
     if not report.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+def print_anchors(console: Console, report: VerifyReport) -> None:
+    for check in report.anchors:
+        console.print(f"  anchor {check.source}: {check.status}: {check.detail}", highlight=False, soft_wrap=True)
 
 
 def print_problems(report: VerifyReport) -> None:
@@ -419,6 +443,8 @@ def print_cycle(done: CycleReport) -> None:
 
 
 app.command("report")(report_commands.report)
+app.command("keygen")(reports_errors(anchor_commands.keygen))
+app.command("checkpoint")(reports_errors(anchor_commands.checkpoint))
 
 
 app.command("rollback")(reports_errors(admin_commands.rollback))

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tradeledger.application.anchoring import AnchorCheck
 from tradeledger.application.verification import VerifyReport
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import decimal_text, time_text
@@ -108,6 +109,23 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "first_bad_seq": report.first_bad_seq,
         "problems": [{"seq": p.seq, "check": p.check, "detail": p.detail} for p in report.problems],
         "rollbacks": [admin_json(record) for record in report.rollbacks],
+        "anchors": [anchor_json(check) for check in report.anchors],
+    }
+
+
+def anchor_json(check: AnchorCheck) -> dict[str, Any]:
+    """One anchor as verify checked it: its statement, the outcome and, if removed, the rollback's id."""
+    return {
+        "file": check.source,
+        "epoch": check.anchor.epoch,
+        "seq": check.anchor.seq,
+        "head": check.anchor.head,
+        "at": check.anchor.at,
+        "public_key": check.anchor.public_key,
+        "status": check.status,
+        "ok": check.ok,
+        "detail": check.detail,
+        "rollback": None if check.record is None else check.record.id,
     }
 
 

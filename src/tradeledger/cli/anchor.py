@@ -1,0 +1,119 @@
+"""The auditor's anchors: `keygen` (a private key kept outside the database), `checkpoint` (the head,
+signed), and the reading of anchor files for `verify --anchor` (application/anchoring.py says why)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradeledger.application.anchoring import (
+    MAX_ANCHOR_BYTES,
+    Anchor,
+    load_private_key,
+    new_private_key,
+    public_key_hex,
+    read_anchor,
+)
+from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out
+from tradeledger.cli.output import dumps
+from tradeledger.compat.files import check_output, write_bytes_atomically
+from tradeledger.errors import InvalidArgument
+
+MAX_KEY_BYTES = 16 * 1024  # a PEM Ed25519 key is 119 bytes
+
+
+def keygen(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the new private key (mode 0600; never replaced).")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Make a new Ed25519 key for signing anchors; print its public key (give that to your auditors)."""
+    pem = new_private_key()
+    with naming_option("--output"):
+        check_output(output)
+        if output.exists():
+            raise FileExistsError(17, "exists; a key file is never replaced (choose another name)", str(output))
+        _write_private(output, pem)
+    public = public_key_hex(load_private_key(pem, str(output)))
+    if json_output:
+        emit({"public_key": public, "key_file": str(output.resolve())})
+        return
+    out().print(f"public key: {public}", highlight=False, soft_wrap=True)
+    out().print(
+        f"private key written to {output} (mode 0600): keep it outside the database; auditors check anchors "
+        "with the public key (tradeledger verify --anchor FILE --public-key KEY)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    """Create `path` with mode 0600 (O_EXCL: an existing file is never replaced), write, fsync."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(descriptor, pem)
+        os.fsync(descriptor)
+    except OSError:
+        os.close(descriptor)
+        path.unlink()
+        raise
+    os.close(descriptor)
+
+
+def checkpoint(
+    ctx: typer.Context,
+    key: Annotated[Path, typer.Option("--key", help="The private key file keygen wrote.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the anchor here (never replaced) instead of stdout.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Sign the log's head (epoch, seq, hash, time) with your key: an anchor an auditor checks with verify."""
+    private = load_private_key(_read_limited(key, "--key", MAX_KEY_BYTES), f"--key {key}")
+    if output is not None:
+        with naming_option("--output"):
+            check_output(output)
+            if output.exists():
+                raise FileExistsError(17, "exists; an anchor file is never replaced", str(output))
+    with opened(ctx) as ledger:
+        anchor = ledger.anchor(private, at=datetime.now(UTC))
+    text = dumps(anchor.as_dict()) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    with naming_option("--output"):
+        write_bytes_atomically(output, text.encode("utf-8"), exclusive=True, mode=0o644, create_folder=False)
+    if json_output:
+        emit({**anchor.as_dict(), "file": str(output.resolve())})
+    else:
+        out().print(
+            f"anchored epoch {anchor.epoch} seq {anchor.seq} hash {anchor.head} at {anchor.at} in {output}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _read_limited(path: Path, option: str, limit: int) -> bytes:
+    with naming_option(option), path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidArgument(f"{option}: {path} is larger than {limit} bytes; not a key or an anchor")
+    return data
+
+
+def read_anchor_files(paths: list[Path]) -> list[tuple[str, Anchor]]:
+    """Every anchor file named by --anchor, or InvalidArgument (exit 2) naming the unreadable one."""
+    anchors = []
+    for path in paths:
+        data = _read_limited(path, "--anchor", MAX_ANCHOR_BYTES)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgument(f"--anchor: {path}: not UTF-8 text") from None
+        anchors.append((str(path), read_anchor(text, f"--anchor {path}")))
+    return anchors
