@@ -40,6 +40,7 @@ from tradeledger.cli.output import (
     print_state,
     print_wallet,
     recorded_json,
+    short_hash,
     state_json,
     verify_json,
     wallet_json,
@@ -194,6 +195,11 @@ def replay(
     when = parse_time(until_time, "--until-time") if until_time is not None else None
     balance = None if initial_balance is None else parse_amount(initial_balance, "--initial-balance")
     with opened(ctx) as ledger:
+        head = ledger.head.seq
+        if until_seq is not None and until_seq > head:
+            raise InvalidArgument(
+                f"--until-seq: the log ends at seq {head} (got {until_seq}); give a seq from 0 to {head}"
+            )
         state = ledger.replay(until_seq=until_seq, until_time=when)
         wallet = (
             None
@@ -319,7 +325,7 @@ def demo(ctx: typer.Context) -> None:
             receipt = ledger.record(fill)
             out().print(
                 f"  seq {receipt.seq:>2}  {fill['symbol']:<8} {fill['side']:<4} {fill['quantity']:>5}"
-                f" @ {fill['price']:<7} fee {fill['fee']:<8} hash {receipt.hash[:16]}…",
+                f" @ {fill['price']:<7} fee {fill['fee']:<8} hash {short_hash(receipt.hash)}",
                 highlight=False,
             )
         retried = fills[demo_session.RETRIED_FILL - 1]
