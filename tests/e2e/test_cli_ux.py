@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
 
 from tests.e2e.conftest import GOLDEN, Cli
 from tests.e2e.test_cli import run_module, sqlite_path
 from tests.factories import fill_fields
 from tradeledger import open_ledger
+from tradeledger.cli import app
 from tradeledger.cli.demo import MARKS
 
 
@@ -140,3 +145,56 @@ def test_a_console_too_narrow_for_any_table_gets_each_row_as_a_line_with_its_num
     assert "…" not in text
     assert "┏" not in text
     assert "Avg price 3000" in " ".join(text.split())
+
+
+def help_text(*command: str) -> str:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def command_names() -> list[str]:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    return sorted(group.commands)
+
+
+def test_help_labels_values_in_words_never_with_python_types() -> None:
+    for command in [[], *([name] for name in command_names())]:
+        text = help_text(*command)
+
+        assert "<bool>" not in text, command
+        assert "<str>" not in text, command
+        assert "<list[" not in text, command
+        assert "<int" not in text, command
+
+
+def flat(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_help_shows_the_default_of_every_option_that_has_one() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    missing = []
+    for name, command in sorted(group.commands.items()):
+        text = flat(help_text(name))
+        for param in command.params:
+            if not isinstance(param, typer.core.TyperOption) or param.is_flag or param.default is None:
+                continue
+            if "[default:" not in text.split(param.opts[-1], 1)[1].split(" --", 1)[0]:
+                missing.append(f"{name} {param.opts[-1]}")
+
+    assert missing == []
+
+
+def test_help_never_breaks_a_sentence_mid_line() -> None:
+    for command in [[], *([name] for name in command_names())]:
+        lines = help_text(*command).splitlines()
+        description = lines[3 : lines.index(next(line for line in lines if line.startswith("╭")))]
+        for line, following in pairwise(description):
+            if following.strip():
+                assert len(line.rstrip()) >= 60, (command, line)
+        for line, following in pairwise(lines):
+            if re.match(r"│ {13}\S", following) and not following.strip("│ ").startswith("["):
+                assert len(line.rstrip("│ ")) >= 55, (command, line)

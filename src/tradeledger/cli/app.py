@@ -33,6 +33,7 @@ from tradeledger.cli.common import (
     progress_bar,
     reports_errors,
 )
+from tradeledger.cli.helptext import LedgerGroup
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
     print_history,
@@ -56,6 +57,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LedgerGroup,
 )
 
 
@@ -84,7 +86,7 @@ def record(
         str | None, typer.Option("--time", help="When it filled, ISO 8601 with offset. Default: now.")
     ] = None,
     account: Annotated[str, typer.Option(help="Account.")] = "default",
-    exchange: Annotated[str, typer.Option(help="Exchange.")] = "",
+    exchange: Annotated[str, typer.Option(help="Exchange.", show_default="none")] = "",
     strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
     json_output: JsonOption = False,
 ) -> None:
