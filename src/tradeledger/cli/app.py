@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,7 +48,7 @@ from tradeledger.cli.output import (
     wallet_json,
 )
 from tradeledger.compat.config import load_bot_config
-from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
+from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, cents, load_price_series
 from tradeledger.domain.fills import Side, decimal_text
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -379,6 +380,8 @@ def paper_bot(
             out().print(
                 f"paper bot: bar {start + 1} of {len(series)}, {cycles} cycle(s), ledger at seq {ledger.head.seq}"
             )
+            out().print(f"ledger: {migration_commands.ledger_url(ctx.obj)}", markup=False, highlight=False)
+            out().print(f"legacy read-model files: {state_dir.absolute()}", markup=False, highlight=False)
         reports = loop.run(cycles, report=(lambda _done: None) if json_output else print_cycle)
         report = ledger.verify()
         summary = {
@@ -392,6 +395,7 @@ def paper_bot(
             "balance": None if loop.bot.paper_wallet is None else decimal_text(loop.bot.paper_wallet.balance),
             "verify": report.ok,
         }
+        pnl = None if json_output else pnl_line(loop)
     if json_output:
         emit(summary)
     else:
@@ -400,14 +404,33 @@ def paper_bot(
             f"{'no consistency warnings' if summary['consistent'] else 'CONSISTENCY WARNINGS'}, "
             f"verify {'ok' if report.ok else 'FAILED'}"
         )
+        out().print(pnl, markup=False, highlight=False, soft_wrap=True)
     if not report.ok or not summary["consistent"]:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
+def pnl_line(loop: PaperTradingLoop) -> str:
+    """The ledger's lifetime PnL, unrealized at the last bar traded, and the wallet's cash."""
+    state = loop.ledger.state()
+    totals = state.totals
+    seen = loop.next_index()
+    prices = loop.series[seen - 1].prices if seen else {}
+    marked = [p for p in state.open if p.symbol in prices]
+    unrealized = sum((p.unrealized_pnl(prices[p.symbol]) for p in marked), Decimal(0))
+    line = (
+        f"PnL: realized {cents(totals.realized_pnl)}, fees {cents(totals.fees)}, net {cents(totals.net_pnl)}, "
+        f"unrealized {cents(unrealized)} at the last bar's prices ({len(marked)} open position(s))"
+    )
+    wallet = loop.bot.paper_wallet
+    if wallet is not None:
+        line += f"; cash {cents(wallet.balance)} (started {cents(loop.config.wallet_initial_balance)})"
+    return line
+
+
 def print_cycle(done: CycleReport) -> None:
     counts = " ".join(f"{view}={count}" for view, count in done.counts.items())
-    balance = "" if done.balance is None else f" cash {done.balance:.2f}"
-    out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False)
+    balance = "" if done.balance is None else f" cash {cents(done.balance)}"
+    out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False, soft_wrap=True)
     for action in done.actions:
         out().print(f"    {action}", highlight=False, markup=False)
     for warning in done.warnings:
