@@ -95,7 +95,7 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
     columns = [
         Column("seq"),
         Column("fill id", wraps=True, left=True),
-        Column("symbol", wraps=True, left=True),
+        Column("symbol", left=True),
         Column("side", left=True),
         Column("qty"),
         Column("price"),

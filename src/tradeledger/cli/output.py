@@ -180,7 +180,7 @@ def short_hash(value: str) -> str:
 
 def _state_columns(lead: list[str], *, marked: bool, last: Column) -> list[Column]:
     return [
-        *(Column(name, wraps=True, left=True) for name in lead),
+        *(Column(name, wraps=name == "Account", left=True) for name in lead),
         Column("Side", left=True),
         Column("Qty"),
         Column("Avg price"),
@@ -278,7 +278,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
         *([Column("Account", wraps=True, left=True)] if len(accounts) > 1 else []),
         *([Column("Exchange", wraps=True, left=True)] if len(exchanges) > 1 else []),
         Column("Fill id", wraps=True, left=True),
-        Column("Symbol", wraps=True, left=True),
+        Column("Symbol", left=True),
         Column("Side", left=True),
         Column("Qty"),
         Column("Price"),

@@ -27,6 +27,7 @@ class Column:
     wraps: bool = False  # text that may fold (symbol, account, fill id); numbers never do
     drop: int = 0  # 0: always shown; on a narrow console the highest goes first
     left: bool = False  # left-aligned (text); numbers are right-aligned
+    min_width: int = 0  # text folds no narrower than this (else the rows are printed as lines)
 
 
 def cell_width(cell: str) -> int:
@@ -50,7 +51,9 @@ def fit(width: int, columns: Sequence[Column], rows: Sequence[Sequence[str]]) ->
     cells = [max((cell_width(row[i]) for row in rows), default=0) for i in range(len(columns))]
     full = [max(cells[i], len(c.header)) for i, c in enumerate(columns)]
     tight = [max(cells[i], _header_words(c.header)) for i, c in enumerate(columns)]
-    floor = [_header_words(c.header) if c.wraps else tight[i] for i, c in enumerate(columns)]
+    floor = [
+        min(tight[i], max(_header_words(c.header), c.min_width)) if c.wraps else tight[i] for i, c in enumerate(columns)
+    ]
 
     def total(kept: list[int], sizes: list[int]) -> int:
         return sum(sizes[i] for i in kept) + CHROME_PER_COLUMN * len(kept) + CHROME_EDGES
@@ -90,10 +93,10 @@ def print_table(
     """`rows` (Rich markup, user text escaped) under `title`, fitted to the console (see the module)."""
     fitted = fit(console.width, columns, rows)
     if fitted is None:
-        console.print(title, markup=False, highlight=False)
+        console.print(title, highlight=False)  # markup: user text in it is escaped
         for row in rows:
             console.print(
-                "  " + ", ".join(f"{column.header} {cell}" for column, cell in zip(columns, row, strict=True)),
+                "  " + ", ".join(f"{column.header} {cell}" for column, cell in zip(columns, row, strict=True) if cell),
                 highlight=False,
             )
         return
