@@ -536,3 +536,12 @@ def test_a_chart_axis_that_is_not_one_is_refused(cli: Cli, tmp_path: Path) -> No
 
     assert "--chart-axis" in result.stderr
     assert "'seq'" in result.stderr
+
+
+def test_fills_that_all_occurred_at_one_time_are_drawn_evenly_spaced(cli: Cli, tmp_path: Path) -> None:
+    record_session(cli.url, times=[f"{DAY}T10:00:00+00:00"] * len(SESSION))
+
+    _, page = make_report(cli, tmp_path / "report.html")
+
+    assert len(set(x_gaps(page))) == 1
+    assert x_gaps(page)[0] > 0

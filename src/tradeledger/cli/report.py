@@ -192,21 +192,20 @@ UNEVEN_GAPS = 10
 MIN_GAPS = 2  # a median of fewer gaps says nothing
 
 
-def gap_ratio(times: Sequence[datetime]) -> float | None:
-    """The longest gap between consecutive fill times over the median gap (None: fewer than 3 fills or no gap)."""
+def uneven(times: Sequence[datetime]) -> bool:
+    """Whether the longest gap between consecutive fill times is over UNEVEN_GAPS median gaps (3 fills at least),
+    or several fills share one time (a time axis would stack them on one vertical line)."""
     gaps = sorted(later - earlier for earlier, later in pairwise(times))
-    if len(gaps) < MIN_GAPS or not gaps[-1]:
-        return None
-    median = gaps[len(gaps) // 2]
-    return float("inf") if not median else gaps[-1] / median  # a ratio of timedeltas, for the choice only
+    if gaps and not gaps[-1]:
+        return True
+    return len(gaps) >= MIN_GAPS and gaps[-1] > gaps[len(gaps) // 2] * UNEVEN_GAPS
 
 
 def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
     """The chart's x axis: as asked, or for `auto` evenly spaced fills when their times are uneven."""
     if choice != "auto":
         return choice
-    ratio = gap_ratio(times)
-    return "fills" if ratio is not None and ratio > UNEVEN_GAPS else "time"
+    return "fills" if uneven(times) else "time"
 
 
 def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[SeriesPoint]:
@@ -529,7 +528,7 @@ def wallet_section(report: Report) -> str:
         else f"Starting balance B0 = {b0}: a default, not read from the ledger (which does not hold the "
         "wallet's starting cash); pass --initial-balance B0 for the real one."
     )
-    note = f'<p id="wallet-balance" class="{"muted" if report.balance_given else "bad"}">{escape(balance)}</p>\n'
+    note = f'<p id="wallet-balance" class="{"muted" if report.balance_given else "warn"}">{escape(balance)}</p>\n'
     return (
         note
         + overdraft_note(report.fills)
@@ -805,6 +804,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 td.hash, code { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; }
 .pos { color: #116329; } .neg { color: #b3261e; } .muted { color: #6e7781; }
 .ok { color: #116329; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
+.warn { color: #9a6700; font-weight: 600; }
 .empty { color: #6e7781; font-style: italic; }
 svg text { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 12px; fill: #1f2328; }
 svg .panel-title { font-size: 14px; font-weight: 600; }
