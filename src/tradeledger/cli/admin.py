@@ -131,9 +131,12 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
 def rollback(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audited admin log).")],
-    to_seq: Annotated[int | None, typer.Option("--to-seq", help="Keep events 1..N, remove the rest.")] = None,
+    to_seq: Annotated[
+        int | None, typer.Option("--to-seq", metavar="SEQ", help="Keep events 1..N, remove the rest.")
+    ] = None,
     to_time: Annotated[
-        str | None, typer.Option("--to-time", help="Remove the events recorded after this time (ISO 8601).")
+        str | None,
+        typer.Option("--to-time", metavar="TIME", help="Remove the events recorded after this time (ISO 8601)."),
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who (default: the OS user).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; change nothing.")] = False,

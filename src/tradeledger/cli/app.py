@@ -67,7 +67,9 @@ def configure(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL. Default: $TRADELEDGER_URL, else sqlite:///tradeledger.db."),
+        typer.Option(
+            "--db", metavar="URL", help="Database URL. Default: $TRADELEDGER_URL, else sqlite:///tradeledger.db."
+        ),
     ] = None,
 ) -> None:
     ctx.obj = db
@@ -80,11 +82,11 @@ def record(
     fill_id: Annotated[str, typer.Option(help="The exchange's id of this fill (the idempotency key).")],
     symbol: Annotated[str, typer.Option(help="BASE/QUOTE, e.g. BTC/USD.")],
     side: Annotated[Side, typer.Option(help="buy or sell.")],
-    quantity: Annotated[str, typer.Option(help="Base quantity, > 0.")],
-    price: Annotated[str, typer.Option(help="Quote per base unit, > 0.")],
-    fee: Annotated[str, typer.Option(help="Fee in the quote currency, >= 0.")] = "0",
+    quantity: Annotated[str, typer.Option(metavar="DECIMAL", help="Base quantity, > 0.")],
+    price: Annotated[str, typer.Option(metavar="DECIMAL", help="Quote per base unit, > 0.")],
+    fee: Annotated[str, typer.Option(metavar="DECIMAL", help="Fee in the quote currency, >= 0.")] = "0",
     time: Annotated[
-        str | None, typer.Option("--time", help="When it filled, ISO 8601 with offset. Default: now.")
+        str | None, typer.Option("--time", metavar="TIME", help="When it filled, ISO 8601 with offset. Default: now.")
     ] = None,
     account: Annotated[str, typer.Option(help="Account.")] = "default",
     exchange: Annotated[str, typer.Option(help="Exchange.", show_default="none")] = "",
@@ -166,7 +168,9 @@ def positions(
     ctx: typer.Context,
     closed: Annotated[bool, typer.Option("--closed", help="Also list closed position cycles.")] = False,
     account: Annotated[str | None, typer.Option(help="Only this account (totals too).")] = None,
-    mark: Annotated[list[str] | None, typer.Option(help="SYMBOL=PRICE for unrealized PnL; repeatable.")] = None,
+    mark: Annotated[
+        list[str] | None, typer.Option(metavar="SYMBOL=PRICE", help="SYMBOL=PRICE for unrealized PnL; repeatable.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Open positions (and closed cycles) from the stored projection."""
@@ -183,11 +187,17 @@ def positions(
 @reports_errors
 def replay(
     ctx: typer.Context,
-    until_seq: Annotated[int | None, typer.Option(min=0, help="Stop after this seq.")] = None,
-    until_time: Annotated[str | None, typer.Option(help="Only fills that occurred at or before this time.")] = None,
+    until_seq: Annotated[int | None, typer.Option(min=0, metavar="SEQ", help="Stop after this seq.")] = None,
+    until_time: Annotated[
+        str | None, typer.Option(metavar="TIME", help="Only fills that occurred at or before this time.")
+    ] = None,
     initial_balance: Annotated[
         str | None,
-        typer.Option("--initial-balance", help="Also replay the paper wallet (spec 5) from this starting cash."),
+        typer.Option(
+            "--initial-balance",
+            metavar="DECIMAL",
+            help="Also replay the paper wallet (spec 5) from this starting cash.",
+        ),
     ] = None,
     account: Annotated[str, typer.Option("--account", help="Whose paper wallet to replay.")] = "default",
     json_output: JsonOption = False,

@@ -901,20 +901,27 @@ def parse_balance(value: str) -> Decimal:
 
 def report(
     ctx: typer.Context,
-    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report (replaced atomically).")],
+    html: Annotated[
+        Path, typer.Option("--html", metavar="FILE", help="Where to write the HTML report (replaced atomically).")
+    ],
     until_time: Annotated[
-        str | None, typer.Option("--until-time", help="Only fills that occurred at or before this time.")
+        str | None,
+        typer.Option("--until-time", metavar="TIME", help="Only fills that occurred at or before this time."),
     ] = None,
     initial_balance: Annotated[
         str | None,
         typer.Option(
             "--initial-balance",
+            metavar="DECIMAL",
             help=f"The paper wallet's starting cash B0. Without it: {DEFAULT_INITIAL_BALANCE}, said so on the page.",
         ),
     ] = None,
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     mark: Annotated[
-        list[str] | None, typer.Option(help="SYMBOL=PRICE for unrealized PnL (else the stored mark); repeatable.")
+        list[str] | None,
+        typer.Option(
+            metavar="SYMBOL=PRICE", help="SYMBOL=PRICE for unrealized PnL (else the stored mark); repeatable."
+        ),
     ] = None,
     chart_axis: Annotated[
         str,
