@@ -16,6 +16,7 @@ from tests.factories import fill_fields
 from tradeledger import open_ledger
 from tradeledger.cli import app
 from tradeledger.cli.demo import MARKS
+from tradeledger.cli.tables import Column, Fitted, fit
 
 
 def test_history_shows_each_fills_account_and_exchange_and_12_hex_chars_of_its_hash(cli: Cli) -> None:
@@ -198,3 +199,27 @@ def test_help_never_breaks_a_sentence_mid_line() -> None:
         for line, following in pairwise(lines):
             if re.match(r"│ {13}\S", following) and not following.strip("│ ").startswith("["):
                 assert len(line.rstrip("│ ")) >= 55, (command, line)
+
+
+COLUMNS = [
+    Column("Symbol", left=True),
+    Column("Account", wraps=True, left=True),
+    Column("Qty"),
+    Column("Opened", drop=2),
+    Column("%", drop=1),
+]
+ROW = ["BTC/USD", "a-long-account-name", "12345.678", "#12", "-0.25"]
+
+
+def test_a_table_that_fits_keeps_every_column_at_its_widest_cell() -> None:
+    fitted = fit(80, COLUMNS, [ROW])
+
+    assert fitted == Fitted([0, 1, 2, 3, 4], [7, 19, 9, 6, 5], [])
+
+
+def test_on_a_narrow_console_the_columns_that_can_go_go_first_then_text_folds() -> None:
+    assert fit(59, COLUMNS, [ROW]) == Fitted([0, 1, 2, 4], [7, 19, 9, 5], ["Opened"])
+    assert fit(50, COLUMNS, [ROW]) == Fitted([0, 1, 2], [7, 19, 9], ["Opened", "%"])
+    assert fit(35, COLUMNS, [ROW]) == Fitted([0, 1, 2], [7, 11, 9], ["Opened", "%"])  # the account folds
+    assert fit(31, COLUMNS, [ROW]) == Fitted([0, 1, 2], [7, 7, 9], ["Opened", "%"])  # down to its header
+    assert fit(30, COLUMNS, [ROW]) is None  # the symbol and the number never shrink: one line per row

@@ -36,7 +36,7 @@ def cell_width(cell: str) -> int:
 
 
 def _header_words(header: str) -> int:
-    return max(len(word) for word in header.split())
+    return max((len(word) for word in header.split()), default=0)
 
 
 @dataclass(frozen=True, slots=True)
