@@ -223,3 +223,21 @@ def test_on_a_narrow_console_the_columns_that_can_go_go_first_then_text_folds() 
     assert fit(35, COLUMNS, [ROW]) == Fitted([0, 1, 2], [7, 11, 9], ["Opened", "%"])  # the account folds
     assert fit(31, COLUMNS, [ROW]) == Fitted([0, 1, 2], [7, 7, 9], ["Opened", "%"])  # down to its header
     assert fit(30, COLUMNS, [ROW]) is None  # the symbol and the number never shrink: one line per row
+
+
+def test_at_80_columns_a_log_of_two_accounts_and_exchanges_is_still_a_table_naming_both(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+    cli(*RECORD_ELSEWHERE)
+
+    text = run_module("--db", cli.url, "history", cwd=Path(sqlite_path(cli)).parent, env={"COLUMNS": "80"}).stdout
+
+    rows = [cells(line) for line in text.splitlines() if line.startswith("│")]
+    assert rows[8] == ["", "9", "swing", "binance", "G-9", "SOL/USD", "buy", "10", "20", "0.02", ""]
+    assert rows[9] == ["", "10", "default", "kraken", "K-1", "BTC/USD", "buy", "0.5", "96000", "12.48", ""]
+    assert "left out at 80 columns: Occurred (UTC), Hash" in text
+
+
+RECORD_ELSEWHERE = (
+    *("record", "--fill-id", "K-1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "0.5"),
+    *("--price", "96000", "--fee", "12.48", "--time", "2026-11-24T09:00:00Z", "--exchange", "kraken"),
+)

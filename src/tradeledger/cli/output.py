@@ -283,7 +283,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
         Column("Qty"),
         Column("Price"),
         Column("Fee"),
-        Column("Hash", left=True),
+        Column("Hash", left=True, drop=1),
     ]
     rows = []
     for r in fills:
