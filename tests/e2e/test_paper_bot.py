@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,55 @@ def test_start_bot_auto_runs_the_bot_from_a_shell(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["cycles"], summary["next_bar"], summary["verify"]) == (5, 6, True)
+
+
+def test_without_options_it_says_where_the_ledger_and_the_legacy_files_go(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "TRADELEDGER_URL"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tradeledger", "paper-bot", "--cycles", "3"],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"ledger: sqlite:///{tmp_path / 'tradeledger.db'}" in lines
+    assert f"legacy read-model files: {tmp_path / 'crypto_bot' / 'logs'}" in lines
+    assert (tmp_path / "crypto_bot" / "logs" / "trade_manager_state.json").exists()
+
+
+def test_a_run_ends_with_its_pnl_and_cash_as_the_ledger_has_them(cli: Cli, tmp_path: Path) -> None:
+    text = cli("paper-bot", "--cycles", "60", "--state-dir", str(tmp_path)).stdout
+    totals = cli.json("positions")["totals"]
+
+    [pnl] = [line for line in text.splitlines() if line.startswith("PnL: ")]
+    assert pnl.startswith(
+        f"PnL: realized {two(totals['realized_pnl'])}, fees {two(totals['fees'])}, net {two(totals['net_pnl'])}, "
+        "unrealized "
+    )
+    assert re.search(r"; cash [\d,]+\.\d\d \(started 10,000\.00\)$", pnl), pnl
+
+
+def two(value: str) -> str:
+    return f"{Decimal(value):,.2f}"
+
+
+def test_every_number_is_written_one_way_quantities_and_prices_exact_money_to_cents(cli: Cli, tmp_path: Path) -> None:
+    text = cli("paper-bot", "--cycles", "60", "--state-dir", str(tmp_path)).stdout
+
+    actions = [line.strip() for line in text.splitlines() if line.startswith("    ")]
+    assert any(" @ " in action for action in actions)
+    for action in actions:
+        for number in re.findall(r"(?<![\w/])-?\d[\d,]*(?:\.\d+)?", action.split(" pnl ")[0]):
+            assert not (("." in number) and number.endswith("0")), (action, number)
+        if " pnl " in action:
+            assert re.fullmatch(r"-?[\d,]+\.\d\d", action.split(" pnl ")[1]), action
+    cash = re.findall(r" cash (\S+)", text)
+    assert cash
+    assert all(re.fullmatch(r"[\d,]+\.\d\d", value) for value in cash), cash
+    assert any("," in value for value in cash)

@@ -344,3 +344,22 @@ def test_an_auditor_recomputes_every_hash_of_an_export_without_tradeledger(cli: 
     for event in removed:
         assert sha(event["prev_hash"], [event[name] for name in header["hashes"]["event_fields"]]) == event["hash"]
     assert removed[-1]["hash"] == record["from_hash"]
+
+
+def test_a_dry_run_names_one_head_after_the_rollback_in_its_line_its_table_and_its_json(cli: Cli, five: str) -> None:
+    text = cli("rollback", "--to-seq", "3", "--reason", "look first", "--dry-run").stdout
+    result = cli.json("rollback", "--to-seq", "3", "--reason", "look first", "--dry-run")
+
+    assert "head: epoch 1 seq 5 -> epoch 2 seq 3" in text
+    assert "Positions after the rollback: seq 3, epoch 2" in text
+    assert (result["state"]["seq"], result["state"]["epoch"]) == (3, 2)
+    assert (result["head_after"]["seq"], result["head_after"]["epoch"]) == (3, 2)
+
+
+def test_a_rollback_lists_the_removed_events_with_12_hex_chars_of_each_hash(cli: Cli, five: str) -> None:
+    hashes = [event["hash"] for event in cli.json("history")]
+
+    text = cli("rollback", "--to-seq", "3", "--reason", "look first", "--dry-run").stdout
+
+    [row] = [line for line in text.splitlines() if line.lstrip("│ ").startswith("4 ")]
+    assert row.split("│")[-2].strip() == hashes[3][:12]

@@ -108,9 +108,11 @@ def test_a_dry_run_changes_nothing_and_shows_what_would_go(eight: Ledger, backen
     assert report.record is None
     assert [fill.seq for fill in report.removed] == [7, 8]
     assert (report.head_after.epoch, report.head_after.seq) == (2, 6)
-    assert report.state == eight.replay(until_seq=6)
     assert eight.head == head
     assert (rows(backend, "ledger_events"), rows(backend, "ledger_admin_log")) == (8, 0)
+    # One truth: the state shown is the one the rollback leaves, in the new epoch.
+    assert (report.state.seq, report.state.epoch) == (6, 2)
+    assert report.state == eight.rollback(to_seq=6, reason="now", actor="ops").state
 
 
 def test_two_rollbacks_across_epochs_keep_verify_clean(eight: Ledger) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -382,8 +382,9 @@ class Ledger:
         if not removed:
             raise InvalidArgument(f"rollback: nothing after seq {target}; the log ends at seq {head.seq}")
         if dry_run:
-            state = self.replay(until_seq=target)
-            after = Checkpoint(head.epoch + 1, state.seq, state.hash)
+            # The state as the rollback would leave it: the kept events, in the new epoch (one truth with head_after).
+            state = replace(self.replay(until_seq=target), epoch=head.epoch + 1)
+            after = Checkpoint(state.epoch, state.seq, state.hash)
             return RollbackReport(
                 dry_run=True,
                 head_before=head,

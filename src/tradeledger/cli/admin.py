@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import export_log, read_export
@@ -17,7 +16,16 @@ from tradeledger.application.ledger import Ledger, RollbackReport
 from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, naming_option, opened, out, parse_time, progress_bar
 from tradeledger.cli.migration import ledger_url
-from tradeledger.cli.output import admin_json, checkpoint_json, print_rollbacks, print_state, shown, state_json
+from tradeledger.cli.output import (
+    admin_json,
+    checkpoint_json,
+    print_rollbacks,
+    print_state,
+    short_hash,
+    shown,
+    state_json,
+)
+from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
 from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, BotConfig, load_bot_config
 from tradeledger.compat.files import check_output, write_bytes_atomically, write_output
@@ -85,20 +93,28 @@ def _report_json(report: RollbackReport, files: list[str]) -> dict[str, Any]:
 
 def _print_report(out: Console, report: RollbackReport, files: list[str]) -> None:
     verb = "would remove" if report.dry_run else "removed"
-    table = Table(title=f"rollback {verb} {len(report.removed)} event(s)", title_justify="left")
-    for column in ("seq", "fill id", "symbol", "side", "qty", "price", "hash"):
-        table.add_column(column, justify="right" if column in ("seq", "qty", "price") else "left")
-    for fill in report.removed:
-        table.add_row(
+    columns = [
+        Column("seq"),
+        Column("fill id", wraps=True, left=True),
+        Column("symbol", left=True),
+        Column("side", left=True),
+        Column("qty"),
+        Column("price"),
+        Column("hash", left=True),
+    ]
+    rows = [
+        [
             str(fill.seq),
             fill.fill.fill_id,
             fill.fill.symbol,
             fill.fill.side.value,
             shown(fill.fill.quantity),
             shown(fill.fill.price),
-            fill.hash[:16] + "…",
-        )
-    out.print(table)
+            short_hash(fill.hash),
+        ]
+        for fill in report.removed
+    ]
+    print_table(out, f"rollback {verb} {len(report.removed)} event(s)", columns, rows)
     before, after = report.head_before, report.head_after
     out.print(
         f"head: epoch {before.epoch} seq {before.seq} -> epoch {after.epoch} seq {after.seq} {after.hash}",
@@ -116,9 +132,12 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
 def rollback(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audited admin log).")],
-    to_seq: Annotated[int | None, typer.Option("--to-seq", help="Keep events 1..N, remove the rest.")] = None,
+    to_seq: Annotated[
+        int | None, typer.Option("--to-seq", metavar="SEQ", help="Keep events 1..N, remove the rest.")
+    ] = None,
     to_time: Annotated[
-        str | None, typer.Option("--to-time", help="Remove the events recorded after this time (ISO 8601).")
+        str | None,
+        typer.Option("--to-time", metavar="TIME", help="Remove the events recorded after this time (ISO 8601)."),
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who (default: the OS user).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; change nothing.")] = False,

@@ -28,7 +28,10 @@ MAX_KEY_BYTES = 16 * 1024  # a PEM Ed25519 key is 119 bytes
 
 def keygen(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the new private key (mode 0600; never replaced).")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Where to write the new private key (mode 0600; never replaced)."
+        ),
     ],
     json_output: JsonOption = False,
 ) -> None:
@@ -67,9 +70,12 @@ def _write_private(path: Path, pem: bytes) -> None:
 
 def checkpoint(
     ctx: typer.Context,
-    key: Annotated[Path, typer.Option("--key", help="The private key file keygen wrote.")],
+    key: Annotated[Path, typer.Option("--key", metavar="FILE", help="The private key file keygen wrote.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the anchor here (never replaced) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the anchor here (never replaced) instead of stdout."
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:

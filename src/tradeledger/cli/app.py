@@ -6,6 +6,7 @@ import itertools
 import sys
 import tempfile
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ from tradeledger.cli.common import (
     refuse_in_memory,
     reports_errors,
 )
+from tradeledger.cli.helptext import LedgerGroup
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.cli.output import (
     print_history,
@@ -47,12 +49,13 @@ from tradeledger.cli.output import (
     print_state,
     print_wallet,
     recorded_json,
+    short_hash,
     state_json,
     verify_json,
     wallet_json,
 )
 from tradeledger.compat.config import load_bot_config
-from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, load_price_series
+from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, cents, load_price_series
 from tradeledger.domain.fills import Side, decimal_text
 from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
 
@@ -62,6 +65,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LedgerGroup,
 )
 
 
@@ -70,7 +74,9 @@ def configure(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL. Default: $TRADELEDGER_URL, else sqlite:///tradeledger.db."),
+        typer.Option(
+            "--db", metavar="URL", help="Database URL. Default: $TRADELEDGER_URL, else sqlite:///tradeledger.db."
+        ),
     ] = None,
 ) -> None:
     ctx.obj = db
@@ -83,14 +89,14 @@ def record(
     fill_id: Annotated[str, typer.Option(help="The exchange's id of this fill (the idempotency key).")],
     symbol: Annotated[str, typer.Option(help="BASE/QUOTE, e.g. BTC/USD.")],
     side: Annotated[Side, typer.Option(help="buy or sell.")],
-    quantity: Annotated[str, typer.Option(help="Base quantity, > 0.")],
-    price: Annotated[str, typer.Option(help="Quote per base unit, > 0.")],
-    fee: Annotated[str, typer.Option(help="Fee in the quote currency, >= 0.")] = "0",
+    quantity: Annotated[str, typer.Option(metavar="DECIMAL", help="Base quantity, > 0.")],
+    price: Annotated[str, typer.Option(metavar="DECIMAL", help="Quote per base unit, > 0.")],
+    fee: Annotated[str, typer.Option(metavar="DECIMAL", help="Fee in the quote currency, >= 0.")] = "0",
     time: Annotated[
-        str | None, typer.Option("--time", help="When it filled, ISO 8601 with offset. Default: now.")
+        str | None, typer.Option("--time", metavar="TIME", help="When it filled, ISO 8601 with offset. Default: now.")
     ] = None,
     account: Annotated[str, typer.Option(help="Account.")] = "default",
-    exchange: Annotated[str, typer.Option(help="Exchange.")] = "",
+    exchange: Annotated[str, typer.Option(help="Exchange.", show_default="none")] = "",
     strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -173,7 +179,9 @@ def positions(
     ctx: typer.Context,
     closed: Annotated[bool, typer.Option("--closed", help="Also list closed position cycles.")] = False,
     account: Annotated[str | None, typer.Option(help="Only this account (totals too).")] = None,
-    mark: Annotated[list[str] | None, typer.Option(help="SYMBOL=PRICE for unrealized PnL; repeatable.")] = None,
+    mark: Annotated[
+        list[str] | None, typer.Option(metavar="SYMBOL=PRICE", help="SYMBOL=PRICE for unrealized PnL; repeatable.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Open positions (and closed cycles) from the stored projection."""
@@ -190,11 +198,17 @@ def positions(
 @reports_errors
 def replay(
     ctx: typer.Context,
-    until_seq: Annotated[int | None, typer.Option(min=0, help="Stop after this seq.")] = None,
-    until_time: Annotated[str | None, typer.Option(help="Only fills that occurred at or before this time.")] = None,
+    until_seq: Annotated[int | None, typer.Option(min=0, metavar="SEQ", help="Stop after this seq.")] = None,
+    until_time: Annotated[
+        str | None, typer.Option(metavar="TIME", help="Only fills that occurred at or before this time.")
+    ] = None,
     initial_balance: Annotated[
         str | None,
-        typer.Option("--initial-balance", help="Also replay the paper wallet (spec 5) from this starting cash."),
+        typer.Option(
+            "--initial-balance",
+            metavar="DECIMAL",
+            help="Also replay the paper wallet (spec 5) from this starting cash.",
+        ),
     ] = None,
     account: Annotated[str, typer.Option("--account", help="Whose paper wallet to replay.")] = "default",
     json_output: JsonOption = False,
@@ -205,6 +219,11 @@ def replay(
     when = parse_time(until_time, "--until-time") if until_time is not None else None
     balance = None if initial_balance is None else parse_amount(initial_balance, "--initial-balance")
     with opened(ctx) as ledger:
+        head = ledger.head.seq
+        if until_seq is not None and until_seq > head:
+            raise InvalidArgument(
+                f"--until-seq: the log ends at seq {head} (got {until_seq}); give a seq from 0 to {head}"
+            )
         state = ledger.replay(until_seq=until_seq, until_time=when)
         wallet = (
             None
@@ -243,11 +262,17 @@ def verify(
     ctx: typer.Context,
     anchor: Annotated[
         list[Path] | None,
-        typer.Option("--anchor", help="An anchor file from checkpoint, checked against the log; repeatable."),
+        typer.Option(
+            "--anchor", metavar="FILE", help="An anchor file from checkpoint, checked against the log; repeatable."
+        ),
     ] = None,
     public_key: Annotated[
         str | None,
-        typer.Option("--public-key", help="Trust only anchors signed by this key (64 hex digits, as keygen prints)."),
+        typer.Option(
+            "--public-key",
+            metavar="KEY",
+            help="Trust only anchors signed by this key (64 hex digits, as keygen prints).",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -353,7 +378,7 @@ def demo(ctx: typer.Context) -> None:
             receipt = ledger.record(fill)
             out().print(
                 f"  seq {receipt.seq:>2}  {fill['symbol']:<8} {fill['side']:<4} {fill['quantity']:>5}"
-                f" @ {fill['price']:<7} fee {fill['fee']:<8} hash {receipt.hash[:16]}…",
+                f" @ {fill['price']:<7} fee {fill['fee']:<8} hash {short_hash(receipt.hash)}",
                 highlight=False,
             )
         retried = fills[demo_session.RETRIED_FILL - 1]
@@ -407,6 +432,8 @@ def paper_bot(
             out().print(
                 f"paper bot: bar {start + 1} of {len(series)}, {cycles} cycle(s), ledger at seq {ledger.head.seq}"
             )
+            out().print(f"ledger: {migration_commands.ledger_url(ctx.obj)}", highlight=False)
+            out().print(f"legacy read-model files: {state_dir.absolute()}", highlight=False)
         reports = loop.run(cycles, report=(lambda _done: None) if json_output else print_cycle)
         report = ledger.verify()
         summary = {
@@ -420,6 +447,7 @@ def paper_bot(
             "balance": None if loop.bot.paper_wallet is None else decimal_text(loop.bot.paper_wallet.balance),
             "verify": report.ok,
         }
+        pnl = None if json_output else pnl_line(loop)
     if json_output:
         emit(summary)
     else:
@@ -428,14 +456,33 @@ def paper_bot(
             f"{'no consistency warnings' if summary['consistent'] else 'CONSISTENCY WARNINGS'}, "
             f"verify {'ok' if report.ok else 'FAILED'}"
         )
+        out().print(pnl, highlight=False, soft_wrap=True)
     if not report.ok or not summary["consistent"]:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
+def pnl_line(loop: PaperTradingLoop) -> str:
+    """The ledger's lifetime PnL, unrealized at the last bar traded, and the wallet's cash."""
+    state = loop.ledger.state()
+    totals = state.totals
+    seen = loop.next_index()
+    prices = loop.series[seen - 1].prices if seen else {}
+    marked = [p for p in state.open if p.symbol in prices]
+    unrealized = sum((p.unrealized_pnl(prices[p.symbol]) for p in marked), Decimal(0))
+    line = (
+        f"PnL: realized {cents(totals.realized_pnl)}, fees {cents(totals.fees)}, net {cents(totals.net_pnl)}, "
+        f"unrealized {cents(unrealized)} at the last bar's prices ({len(marked)} open position(s))"
+    )
+    wallet = loop.bot.paper_wallet
+    if wallet is not None:
+        line += f"; cash {cents(wallet.balance)} (started {cents(loop.config.wallet_initial_balance)})"
+    return line
+
+
 def print_cycle(done: CycleReport) -> None:
     counts = " ".join(f"{view}={count}" for view, count in done.counts.items())
-    balance = "" if done.balance is None else f" cash {done.balance:.2f}"
-    out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False)
+    balance = "" if done.balance is None else f" cash {cents(done.balance)}"
+    out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False, soft_wrap=True)
     for action in done.actions:
         out().print(f"    {action}", highlight=False)
     for warning in done.warnings:

@@ -14,10 +14,10 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from tradeledger.cli.common import JsonOption, emit, err, new_progress, opened, out, reports_errors
+from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.enable_sot import check_sot
 from tradeledger.compat.enable_sot import enable_sot as switch_on
@@ -222,50 +222,71 @@ def _print_plan(files: LegacyFiles, plan: MigrationPlan, url: str, initial: Deci
 
 
 def _print_fills(plan: MigrationPlan) -> None:
-    table = Table(title=f"Fills: {len(plan.new)} to append, {len(plan.in_ledger)} already in the ledger")
-    for column in ("#", "source", "where", "fill id", "symbol", "side", "quantity", "price", "fee", "occurred at"):
-        table.add_column(column, justify="right" if column in ("#", "quantity", "price", "fee") else "left")
-    table.add_column("status")
-    for number, planned in enumerate(plan.fills, start=1):
-        fill = planned.fill
-        table.add_row(
+    columns = [
+        Column("#"),
+        Column("source", wraps=True, left=True, drop=3),
+        Column("where", wraps=True, left=True, drop=2),
+        Column("fill id", wraps=True, left=True),
+        Column("symbol", left=True),
+        Column("side", left=True),
+        Column("quantity"),
+        Column("price"),
+        Column("fee"),
+        Column("occurred at", left=True, drop=4),
+        Column("status", wraps=True, left=True),
+    ]
+    rows = [
+        [
             str(number),
             planned.source,
             planned.where,
-            fill.fill_id,
-            fill.symbol,
-            fill.side.value,
-            decimal_text(fill.quantity),
-            decimal_text(fill.price),
-            decimal_text(fill.fee),
-            time_text(fill.occurred_at),
+            planned.fill.fill_id,
+            planned.fill.symbol,
+            planned.fill.side.value,
+            decimal_text(planned.fill.quantity),
+            decimal_text(planned.fill.price),
+            decimal_text(planned.fill.fee),
+            time_text(planned.fill.occurred_at),
             "append" if planned.is_new else f"in ledger, seq {planned.seq}",
-        )
-    out().print(table)
+        ]
+        for number, planned in enumerate(plan.fills, start=1)
+    ]
+    title = f"Fills: {len(plan.new)} to append, {len(plan.in_ledger)} already in the ledger"
+    print_table(out(), title, columns, rows)
 
 
 def _print_skipped(plan: MigrationPlan) -> None:
     if plan.skipped:
-        skipped = Table(title=f"Not migrated: {len(plan.skipped)} legacy records")
-        for column in ("source", "where", "symbol", "why"):
-            skipped.add_column(column)
-        for item in plan.skipped:
-            skipped.add_row(item.source, item.where, item.symbol or "—", item.reason)
-        out().print(skipped)
+        print_table(
+            out(),
+            f"Not migrated: {len(plan.skipped)} legacy records",
+            [Column(name, wraps=True, left=True) for name in ("source", "where", "symbol", "why")],
+            [[item.source, item.where, item.symbol or "—", item.reason] for item in plan.skipped],
+        )
     if plan.only_in_positions_log:
-        logged = Table(title="Only in positions.log: reported, never appended (it has no close records)")
-        for column in ("line", "logged at", "symbol", "side", "amount", "entry"):
-            logged.add_column(column)
-        for entry in plan.only_in_positions_log:
-            logged.add_row(
-                str(entry.line),
-                entry.logged_at,
-                entry.symbol,
-                entry.side,
-                _shown(entry.amount),
-                _shown(entry.entry_price),
-            )
-        out().print(logged)
+        print_table(
+            out(),
+            "Only in positions.log: reported, never appended (it has no close records)",
+            [
+                Column("line"),
+                Column("logged at", left=True, drop=1),
+                Column("symbol", left=True),
+                Column("side", wraps=True, left=True),
+                Column("amount"),
+                Column("entry"),
+            ],
+            [
+                [
+                    str(entry.line),
+                    entry.logged_at,
+                    entry.symbol,
+                    entry.side,
+                    _shown(entry.amount),
+                    _shown(entry.entry_price),
+                ]
+                for entry in plan.only_in_positions_log
+            ],
+        )
 
 
 RECONCILIATION_TITLES = {
@@ -280,20 +301,21 @@ def _print_reconciliation(rows: Sequence[Comparison]) -> None:
         chosen = [row for row in rows if row.scope == scope]
         if not chosen:
             continue
-        table = Table(title=title)
-        if scope != "statistics":
-            table.add_column("symbol", no_wrap=True)
-        table.add_column("field", no_wrap=True)
-        table.add_column("legacy", justify="right", no_wrap=True)
-        table.add_column("replay", justify="right", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("cause", min_width=40)
+        columns = [
+            *([Column("symbol", left=True)] if scope != "statistics" else []),
+            Column("field", wraps=True, left=True),
+            Column("legacy"),
+            Column("replay"),
+            Column("status", left=True),
+            Column("cause", wraps=True, left=True, min_width=24),
+        ]
+        cells: list[list[str | Text]] = []
         for row in chosen:
             status = Text("DIFFERS", style="red") if row.status == "differs" else Text(row.status)
             causes = "" if row.status == "float" else "\n".join(f"• {cause}" for cause in row.causes)
-            cells: list[str | Text] = [row.field, _shown(row.legacy), _shown(row.replay), status, causes]
-            table.add_row(*([row.symbol or "—"] if scope != "statistics" else []), *cells)
-        out().print(table)
+            shown_row: list[str | Text] = [row.field, _shown(row.legacy), _shown(row.replay), status, causes]
+            cells.append([*([row.symbol or "—"] if scope != "statistics" else []), *shown_row])
+        print_table(out(), title, columns, cells)
     counts = {status: sum(row.status == status for row in rows) for status in ("match", "float", "differs")}
     out().print(
         f"reconciliation: {counts['match']} match, {counts['float']} equal but for the float the legacy file stores, "

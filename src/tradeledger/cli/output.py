@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tradeledger.application.anchoring import AnchorCheck
 from tradeledger.application.verification import VerifyReport
+from tradeledger.cli.tables import Column, print_table
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.domain.positions import ClosedPosition, Position, Totals
@@ -187,23 +187,35 @@ def money(value: Decimal) -> Text:
     return Text(f"{value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN):,f}", style=colour)
 
 
-def _table(title: str, columns: list[str]) -> Table:
-    table = Table(title=title, title_justify="left", pad_edge=False)
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("Account", "Symbol", "Side") else "right")
-    return table
+HASH_SHOWN = 12
+
+
+def short_hash(value: str) -> str:
+    """A hash for people: its first 12 hex characters, the same everywhere (JSON keeps the whole hash)."""
+    return value[:HASH_SHOWN]
+
+
+def _state_columns(lead: list[str], *, marked: bool, last: Column) -> list[Column]:
+    return [
+        *(Column(name, wraps=name == "Account", left=True) for name in lead),
+        Column("Side", left=True),
+        Column("Qty"),
+        Column("Avg price"),
+        Column("Realized"),
+        Column("Fees"),
+        Column("Net"),
+        *([Column("Mark", drop=2), Column("Unrealized"), Column("%", drop=3)] if marked else []),
+        last,
+    ]
 
 
 def print_state(
     console: Console, state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal], title: str
 ) -> None:
+    """The open positions (and closed cycles) as tables, then one line of lifetime totals."""
     accounts = {p.account for p in state.open} | {c.account for c in state.closed}
     lead = ["Account", "Symbol"] if len(accounts) > 1 else ["Symbol"]
-    columns = [*lead, "Side", "Qty", "Avg price", "Realized", "Fees", "Net"]
-    table = _table(
-        f"{title}: seq {state.seq}, epoch {state.epoch}",
-        [*columns, *(["Mark", "Unrealized", "%"] if marks else []), "Opened"],
-    )
+    rows = []
     for p in state.open:
         row = [
             *([p.account] if len(lead) > 1 else []),
@@ -227,14 +239,19 @@ def print_state(
                 ]
             )
         row.append(f"#{p.opened_seq}")
-        table.add_row(*row)
-    if not state.open:
-        table.caption = "no open positions"
-    console.print(table)
-    if closed:
-        cycles = _table("Closed cycles", [*columns, "Seqs"])
-        for c in state.closed:
-            cycles.add_row(
+        rows.append(row)
+    print_table(
+        console,
+        f"{title}: seq {state.seq}, epoch {state.epoch}",
+        _state_columns(lead, marked=bool(marks), last=Column("Opened", drop=4)),
+        rows,
+        empty="no open positions",
+    )
+    if closed and not state.closed:
+        console.print("Closed cycles: none")
+    elif closed:
+        cycles = [
+            [
                 *([c.account] if len(lead) > 1 else []),
                 c.symbol,
                 c.side.value,
@@ -244,43 +261,73 @@ def print_state(
                 money(c.fees),
                 money(c.net_pnl),
                 f"#{c.opened_seq}-#{c.closed_seq}",
-            )
-        if not state.closed:
-            cycles.caption = "no closed cycles"
-        console.print(cycles)
+            ]
+            for c in state.closed
+        ]
+        print_table(console, "Closed cycles", _state_columns(lead, marked=False, last=Column("Seqs", drop=4)), cycles)
     totals = state.totals
-    console.print(
-        Text.assemble(
-            "Lifetime: realized ",
-            money(totals.realized_pnl),
-            ", fees ",
-            money(totals.fees),
-            ", net ",
-            money(totals.net_pnl),
-        )
+    line = Text.assemble(
+        "Lifetime: realized ",
+        money(totals.realized_pnl),
+        ", fees ",
+        money(totals.fees),
+        ", net ",
+        money(totals.net_pnl),
     )
+    held = {p.symbol for p in state.open}
+    if marks:
+        unrealized = sum((p.unrealized_pnl(marks[p.symbol]) for p in state.open if p.symbol in marks), Decimal(0))
+        line.append_text(Text.assemble(", unrealized ", money(unrealized)))
+    console.print(line, highlight=False)
+    for symbol, price in marks.items():
+        if symbol not in held:
+            console.print(
+                f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used",
+                highlight=False,
+            )
 
 
 def print_history(console: Console, fills: list[RecordedFill]) -> None:
-    table = Table(title="Fill log", title_justify="left", pad_edge=False)
-    for column in ("Seq", "Occurred (UTC)", "Fill id", "Symbol", "Side", "Qty", "Price", "Fee", "Hash"):
-        table.add_column(column, justify="right" if column in ("Seq", "Qty", "Price", "Fee") else "left")
+    """The fill log; an account or exchange shared by every fill is named in the title, else it is a column."""
+    accounts = sorted({r.fill.account for r in fills})
+    exchanges = sorted({r.fill.exchange for r in fills})
+    shared = [
+        *([f"account {accounts[0]}"] if len(accounts) == 1 else []),
+        *([f"exchange {exchanges[0] or '(none)'}"] if len(exchanges) == 1 else []),
+    ]
+    columns = [
+        Column("Seq"),
+        Column("Occurred (UTC)", drop=1, left=True),
+        *([Column("Account", wraps=True, left=True)] if len(accounts) > 1 else []),
+        *([Column("Exchange", wraps=True, left=True)] if len(exchanges) > 1 else []),
+        Column("Fill id", wraps=True, left=True),
+        Column("Symbol", left=True),
+        Column("Side", left=True),
+        Column("Qty"),
+        Column("Price"),
+        Column("Fee"),
+        Column("Hash", left=True, drop=1),
+    ]
+    rows = []
     for r in fills:
         f = r.fill
-        table.add_row(
-            str(r.seq),
-            f"{f.occurred_at:%Y-%m-%d %H:%M:%S}",
-            f.fill_id,
-            f.symbol,
-            f.side.value,
-            shown(f.quantity),
-            shown(f.price),
-            shown(f.fee),
-            r.hash[:10],
+        rows.append(
+            [
+                str(r.seq),
+                f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                *([f.account] if len(accounts) > 1 else []),
+                *([f.exchange] if len(exchanges) > 1 else []),
+                f.fill_id,
+                f.symbol,
+                f.side.value,
+                shown(f.quantity),
+                shown(f.price),
+                shown(f.fee),
+                short_hash(r.hash),
+            ]
         )
-    if not fills:
-        table.caption = "the log is empty"
-    console.print(table)
+    title = "Fill log" + (f": {', '.join(shared)}" if shared else "")
+    print_table(console, title, columns, rows, empty="the log is empty")
 
 
 def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:

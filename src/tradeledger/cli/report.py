@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from html import escape
+from itertools import pairwise
 from pathlib import Path
 from string import Template
 from typing import Annotated
@@ -34,6 +35,8 @@ from tradeledger.cli.common import (
     parse_time,
     reports_errors,
 )
+from tradeledger.cli.migration import ledger_url
+from tradeledger.cli.output import short_hash
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, decimal_text, significant_digits, time_text
 from tradeledger.domain.positions import (
@@ -48,7 +51,6 @@ from tradeledger.domain.positions import (
 from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument
-from tradeledger.settings import LedgerSettings
 
 DEFAULT_INITIAL_BALANCE = "10000"
 # The fill table lists the latest fills only (the chart and every total still use all of them);
@@ -105,6 +107,9 @@ class Report:
     wallet: WalletBook
     marks: Mapping[str, Mark]
     folds_agree: bool
+    balance_given: bool = True  # False: initial_balance is the default, not the user's
+    chart_axis: str = "time"  # "time" or "fills" (evenly spaced), as drawn
+    axis_choice: str = "auto"  # what was asked: "auto", "time" or "fills"
 
     @property
     def symbols(self) -> tuple[PositionKey, ...]:
@@ -131,10 +136,14 @@ def build_report(
     generated_at: datetime,
     until_time: datetime | None = None,
     account: str | None = None,
-    initial_balance: Decimal = Decimal(DEFAULT_INITIAL_BALANCE),
+    initial_balance: Decimal | None = None,
     marks: Mapping[str, Decimal] | None = None,
+    chart_axis: str = "auto",
 ) -> Report:
     """Everything the page shows, read from the ledger and folded from its log."""
+    balance_given = initial_balance is not None
+    if initial_balance is None:
+        initial_balance = Decimal(DEFAULT_INITIAL_BALANCE)
     verify = ledger.verify()
     # Bounded by the head verify saw, so a fill appended meanwhile is in neither or in both.
     state = ledger.replay(until_seq=verify.head.seq, until_time=until_time).for_account(account)
@@ -165,6 +174,7 @@ def build_report(
             resolved[symbol] = Mark(marks[symbol], "--mark")
         elif symbol in stored:
             resolved[symbol] = Mark(stored[symbol].price, f"stored {time_text(stored[symbol].marked_at)}")
+    series = tuple(cumulative(rows, initial_balance))
     return Report(
         url=hide_password(url),
         generated_at=generated_at,
@@ -174,11 +184,36 @@ def build_report(
         state=state,
         verify=verify,
         fills=tuple(rows),
-        series=tuple(cumulative(rows, initial_balance)),
+        series=series,
         wallet=wallet,
         marks=resolved,
         folds_agree=folds_agree,
+        balance_given=balance_given,
+        chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
+        axis_choice=chart_axis,
     )
+
+
+CHART_AXES = ("auto", "time", "fills")
+# `auto` spaces the fills evenly when the longest gap between two fills is over this many typical (median) gaps.
+UNEVEN_GAPS = 10
+MIN_GAPS = 2  # a median of fewer gaps says nothing
+
+
+def uneven(times: Sequence[datetime]) -> bool:
+    """Whether the longest gap between consecutive fill times is over UNEVEN_GAPS median gaps (3 fills at least),
+    or several fills share one time (a time axis would stack them on one vertical line)."""
+    gaps = sorted(later - earlier for earlier, later in pairwise(times))
+    if gaps and not gaps[-1]:
+        return True
+    return len(gaps) >= MIN_GAPS and gaps[-1] > gaps[len(gaps) // 2] * UNEVEN_GAPS
+
+
+def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
+    """The chart's x axis: as asked, or for `auto` evenly spaced fills when their times are uneven."""
+    if choice != "auto":
+        return choice
+    return "fills" if uneven(times) else "time"
 
 
 def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[SeriesPoint]:
@@ -441,7 +476,7 @@ def rollbacks_section(report: Report) -> str:
     rows = []
     for record in report.verify.rollbacks:
         removed = record.removed_events()
-        gone = ", ".join(f"#{event.seq} {event.fill_id} ({event.hash[:12]}…)" for event in removed)
+        gone = ", ".join(f"#{event.seq} {event.fill_id} ({short_hash(event.hash)})" for event in removed)
         rows.append(
             [
                 text_cell(str(record.id)),
@@ -451,7 +486,7 @@ def rollbacks_section(report: Report) -> str:
                 text_cell(f"epoch {record.from_epoch} seq {record.from_seq}", title=record.from_hash),
                 text_cell(f"epoch {record.to_epoch} seq {record.to_seq}", title=record.to_hash),
                 text_cell(gone or "—"),
-                text_cell(record.hash[:16] + "…", title=record.hash, css="hash"),
+                text_cell(short_hash(record.hash), title=record.hash, css="hash"),
             ]
         )
     headers = ["#", "At", "By", "Reason", "From head", "To head", "Removed events", "Record hash"]
@@ -494,12 +529,36 @@ def wallet_section(report: Report) -> str:
         ["Difference", number_cell(difference, decimal_text(difference))],
     ]
     body = "\n".join(f"<tr><th>{escape(label)}</th>{cell}</tr>" for label, cell in rows)
+    b0 = shown(wallet.initial_balance)
+    balance = (
+        f"Starting balance B0 = {b0}, given with --initial-balance."
+        if report.balance_given
+        else f"Starting balance B0 = {b0}: a default, not read from the ledger (which does not hold the "
+        "wallet's starting cash); pass --initial-balance B0 for the real one."
+    )
+    note = f'<p id="wallet-balance" class="{"muted" if report.balance_given else "warn"}">{escape(balance)}</p>\n'
     return (
-        "<p>The paper wallet of spec §5 (cash-secured: opening a long or a short pays q·p, reducing a long "
+        note
+        + overdraft_note(report.fills)
+        + "<p>The paper wallet of spec §5 (cash-secured: opening a long or a short pays q·p, reducing a long "
         "credits q·p, reducing a short credits q·(2·avg \u2212 p), every fee is paid), folded over the fills "
         'of this report. Invariant: <span id="wallet-invariant" class="ok">holds after every fill</span>.</p>\n'
         f'<table class="meta" id="wallet">\n{body}\n</table>'
     )
+
+
+def overdraft_note(fills: Sequence[FillRow]) -> str:
+    """A red paragraph when the cash-secured wallet's cash went below zero after some fill, else nothing."""
+    below = [row for row in fills if row.cash < 0]
+    if not below:
+        return ""
+    first, lowest = below[0], min(below, key=lambda row: row.cash)
+    text = (
+        f"Overdraft: the cash went below zero, first after seq {first.recorded.seq} ({shown(first.cash)}), "
+        f"lowest {shown(lowest.cash)} after seq {lowest.recorded.seq}. A cash-secured wallet cannot spend more "
+        "than it holds: the starting balance is too low for these fills, or they did not go through this wallet."
+    )
+    return f'<p id="wallet-overdraft" class="bad">{escape(text)}</p>\n'
 
 
 def fills_section(report: Report) -> str:
@@ -522,7 +581,7 @@ def fills_section(report: Report) -> str:
                 text_cell(f.strategy or ""),
                 number_cell(row.realized, signed=True),
                 number_cell(row.cash),
-                text_cell(r.hash[:12] + "…", title=r.hash, css="hash"),
+                text_cell(short_hash(r.hash), title=r.hash, css="hash"),
             ]
         )
     headers = [
@@ -595,6 +654,33 @@ def _x(moment: datetime, start: datetime, end: datetime) -> float:
     return LEFT + (moment - start) / (end - start) * width  # drawing position (a timedelta ratio)
 
 
+EVEN_AXIS_TITLE = "fills in the order they occurred, evenly spaced (UTC time at each tick)"
+
+
+def _even_x(index: int, count: int) -> float:
+    width = WIDTH - LEFT - RIGHT
+    if count == 1:
+        return LEFT + width / 2  # drawing position
+    return LEFT + index * width / (count - 1)  # drawing position
+
+
+def chart_note(report: Report) -> str:
+    """What the chart's x axis is, and how to get the other one."""
+    if report.chart_axis == "time":
+        text = (
+            "Fills placed at the time they occurred (UTC), one point per fill; --chart-axis fills spaces them evenly."
+        )
+    elif report.axis_choice == "fills":
+        text = "Fills evenly spaced in the order they occurred, one point per fill (--chart-axis fills)."
+    else:
+        text = (
+            "Fills evenly spaced in the order they occurred, one point per fill, because their times are uneven "
+            f"(the longest gap between two fills is over {UNEVEN_GAPS} times the typical one); "
+            "--chart-axis time places them at their times."
+        )
+    return f'<p class="muted" id="chart-axis">{escape(text)}</p>'
+
+
 def _panel(
     title: str,
     series: Sequence[tuple[str, str, Sequence[Decimal]]],
@@ -645,7 +731,8 @@ def chart_svg(report: Report) -> str:
     if not series:
         return '<p class="empty" id="chart-empty">No fills, so nothing to chart.</p>'
     start, end = series[0].occurred_at, series[-1].occurred_at
-    times = [_x(point.occurred_at, start, end) for point in series]
+    evenly = report.chart_axis == "fills"
+    times = [_even_x(i, len(series)) if evenly else _x(point.occurred_at, start, end) for i, point in enumerate(series)]
     seqs = [point.seq for point in series]
     realized = [point.realized for point in series]
     net = [point.net for point in series]
@@ -684,10 +771,14 @@ def chart_svg(report: Report) -> str:
         )
         parts.append(f'<text class="legend" x="{key_x + 30}" y="{legend_y}">{escape(label)}</text>')
     axis_y = lower + PANEL_HEIGHT
-    count = 1 if end == start else TICKS
+    count = 1 if (len(series) == 1 if evenly else end == start) else min(TICKS, len(series)) if evenly else TICKS
     for i in range(count):
-        moment = start if count == 1 else start + (end - start) * i / (count - 1)
-        x = _x(moment, start, end)
+        if evenly:
+            index = 0 if count == 1 else round(i * (len(series) - 1) / (count - 1))
+            moment, x = series[index].occurred_at, _even_x(index, len(series))
+        else:
+            moment = start if count == 1 else start + (end - start) * i / (count - 1)
+            x = _x(moment, start, end)
         parts.extend(
             f'<line class="grid" x1="{x:.2f}" y1="{top}" x2="{x:.2f}" y2="{top + PANEL_HEIGHT}"/>'
             for top in (PANEL_TOP, lower)
@@ -700,7 +791,7 @@ def chart_svg(report: Report) -> str:
         )
     parts.append(
         f'<text class="axis-title" x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}" y="{HEIGHT - 8}">'
-        "occurred at (UTC)</text>"
+        f"{EVEN_AXIS_TITLE if evenly else 'occurred at (UTC)'}</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -721,6 +812,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 td.hash, code { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; }
 .pos { color: #116329; } .neg { color: #b3261e; } .muted { color: #6e7781; }
 .ok { color: #116329; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
+.warn { color: #9a6700; font-weight: 600; }
 .empty { color: #6e7781; font-style: italic; }
 svg text { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 12px; fill: #1f2328; }
 svg .panel-title { font-size: 14px; font-weight: 600; }
@@ -761,7 +853,7 @@ $closed
 <h2>Totals</h2>
 $totals
 <h2>Chart</h2>
-<p class="muted">One point per fill, in the order the fills occurred.</p>
+$chart_note
 $chart
 <h2>Wallet</h2>
 $wallet
@@ -785,6 +877,7 @@ def render_html(report: Report) -> str:
         open=open_section(report),
         closed=closed_section(report),
         totals=totals_section(report),
+        chart_note=chart_note(report) if report.series else "",
         chart=chart_svg(report),
         wallet=wallet_section(report),
         fills=fills_section(report),
@@ -812,41 +905,65 @@ def parse_balance(value: str) -> Decimal:
 
 def report(
     ctx: typer.Context,
-    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report (replaced atomically).")],
+    html: Annotated[
+        Path, typer.Option("--html", metavar="FILE", help="Where to write the HTML report (replaced atomically).")
+    ],
     until_time: Annotated[
-        str | None, typer.Option("--until-time", help="Only fills that occurred at or before this time.")
+        str | None,
+        typer.Option("--until-time", metavar="TIME", help="Only fills that occurred at or before this time."),
     ] = None,
     initial_balance: Annotated[
-        str, typer.Option("--initial-balance", help="The paper wallet's starting cash B0.")
-    ] = DEFAULT_INITIAL_BALANCE,
+        str | None,
+        typer.Option(
+            "--initial-balance",
+            metavar="DECIMAL",
+            help=f"The paper wallet's starting cash B0. Without it: {DEFAULT_INITIAL_BALANCE}, said so on the page.",
+        ),
+    ] = None,
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     mark: Annotated[
-        list[str] | None, typer.Option(help="SYMBOL=PRICE for unrealized PnL (else the stored mark); repeatable.")
+        list[str] | None,
+        typer.Option(
+            metavar="SYMBOL=PRICE", help="SYMBOL=PRICE for unrealized PnL (else the stored mark); repeatable."
+        ),
     ] = None,
+    chart_axis: Annotated[
+        str,
+        typer.Option(
+            "--chart-axis",
+            metavar="auto|time|fills",
+            help="The chart's x axis: the fills' times, or the fills evenly spaced; auto: evenly if times are uneven.",
+        ),
+    ] = "auto",
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
     """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head."""
-    reports_errors(write_report)(ctx, html, until_time, initial_balance, account, mark or [], json_output=json_output)
+    reports_errors(write_report)(
+        ctx, html, until_time, initial_balance, account, mark or [], json_output=json_output, chart_axis=chart_axis
+    )
 
 
 def write_report(
     ctx: typer.Context,
     html: Path,
     until_time: str | None,
-    initial_balance: str,
+    initial_balance: str | None,
     account: str | None,
     mark: list[str],
     *,
     json_output: bool,
+    chart_axis: str = "auto",
 ) -> None:
     until = parse_time(until_time, "--until-time") if until_time is not None else None
-    balance = parse_balance(initial_balance)
+    balance = None if initial_balance is None else parse_balance(initial_balance)
     marks = parse_marks(mark)
-    url = ctx.obj or LedgerSettings().url
+    if chart_axis not in CHART_AXES:
+        raise InvalidArgument(f"--chart-axis: expected one of {', '.join(CHART_AXES)} (got {chart_axis!r})")
     with open_ledger(ctx.obj) as ledger:
         built = build_report(
             ledger,
-            url=url,
+            url=ledger_url(ctx.obj),
+            chart_axis=chart_axis,
             generated_at=datetime.now(UTC),
             until_time=until,
             account=account,

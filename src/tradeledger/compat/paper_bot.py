@@ -30,6 +30,18 @@ from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.errors import InvalidArgument, TradeRefused
 
 LOT = Decimal("0.0001")
+
+
+def amount(value: Decimal) -> str:
+    """A quantity or price in an action line: exact, without trailing zeros (0.288, 90986.8)."""
+    return f"{value.normalize():f}" if value else "0"
+
+
+def cents(value: Decimal) -> str:
+    """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68)."""
+    return f"{value:,.2f}"
+
+
 FEE_QUANTUM = Decimal("0.00000001")
 
 
@@ -175,7 +187,7 @@ class PaperTradingLoop:
             for symbol, price in sorted(bar.prices.items()):
                 manager.update_price(symbol, price)
         self._watch_open_positions()
-        actions += [f"monitor exit {s.symbol} {s.reason} @ {s.price}" for s in monitor.check_all()]
+        actions += [f"monitor exit {s.symbol} {s.reason} @ {amount(s.price)}" for s in monitor.check_all()]
         if wallet is not None:
             for symbol, price in sorted(bar.prices.items()):
                 history = [earlier.prices[symbol] for earlier in self.series[max(0, index - 20) : index]]
@@ -222,7 +234,7 @@ class PaperTradingLoop:
             if price > average:
                 size = position["size"]
                 pnl = wallet.close(symbol, size, price, fee=self.strategy.fee(size, price))
-                return [f"exit short {symbol} {size} @ {price} pnl {pnl:.2f}"]
+                return [f"exit short {symbol} {amount(size)} @ {amount(price)} pnl {cents(pnl)}"]
         except TradeRefused as refused:
             return [f"refused: {refused}"]
         return []
@@ -233,10 +245,10 @@ class PaperTradingLoop:
         with localcontext(LEDGER_CONTEXT):
             if price > average * (1 + band):
                 wallet.open(symbol, "buy", lot, price, fee=fee, strategy="sma")
-                return [f"open long {symbol} {lot} @ {price}"]
+                return [f"open long {symbol} {amount(lot)} @ {amount(price)}"]
             if price < average * (1 - band) and self.config.wallet_allow_short:
                 wallet.open(symbol, "sell", lot, price, fee=fee, strategy="sma")
-                return [f"open short {symbol} {lot} @ {price}"]
+                return [f"open short {symbol} {amount(lot)} @ {amount(price)}"]
         return []
 
     def _manage_long(
@@ -246,13 +258,13 @@ class PaperTradingLoop:
         with localcontext(LEDGER_CONTEXT):
             if price < average:
                 pnl = wallet.close(symbol, size, price, fee=self.strategy.fee(size, price))
-                return [f"exit long {symbol} {size} @ {price} pnl {pnl:.2f}"]
+                return [f"exit long {symbol} {amount(size)} @ {amount(price)} pnl {cents(pnl)}"]
             if price >= entry * (1 + self.strategy.take_half) and size >= lot:
                 half = (size / 2).quantize(LOT, rounding=ROUND_DOWN)
                 pnl = wallet.close(symbol, half, price, fee=self.strategy.fee(half, price))
-                return [f"take half {symbol} {half} @ {price} pnl {pnl:.2f}"]
+                return [f"take half {symbol} {amount(half)} @ {amount(price)} pnl {cents(pnl)}"]
             if price > average * (1 + self.strategy.band) and size < lot:
                 add = (lot / 2).quantize(LOT, rounding=ROUND_DOWN)
                 wallet.buy(symbol, add, price, fee=self.strategy.fee(add, price), strategy="sma")
-                return [f"add long {symbol} {add} @ {price}"]
+                return [f"add long {symbol} {amount(add)} @ {amount(price)}"]
         return []
