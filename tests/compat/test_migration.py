@@ -410,17 +410,22 @@ def test_the_manifest_records_the_heads_and_the_printed_rollback_uses_its_names(
     ]
 
 
-def test_a_backup_of_the_same_second_is_never_replaced(generated_logs: Path, ledger: Ledger) -> None:
+def test_a_backup_of_the_same_second_is_never_replaced_the_next_takes_a_suffix(
+    generated_logs: Path, ledger: Ledger
+) -> None:
     files, plan = plan_for(generated_logs, ledger)
     run(ledger, plan, files, dry_run=True, backup=True)
-    manifest = generated_logs / "migration_backup" / f"migration_backup_{STAMP}.json"
+    folder = generated_logs / "migration_backup"
+    manifest = folder / f"migration_backup_{STAMP}.json"
     before = manifest.read_bytes()
 
-    with pytest.raises(MigrationError, match="a backup of this second exists already"):
-        run(ledger, plan, files)
+    result = run(ledger, plan, files)
 
     assert manifest.read_bytes() == before
-    assert ledger.head.seq == 0
+    assert result.backup is not None
+    assert result.backup.manifest == folder / f"migration_backup_{STAMP}_2.json"
+    assert (folder / f"trade_manager_backup_{STAMP}_2.json").read_bytes() == files.raw["trade_manager_state.json"]
+    assert ledger.head.seq == 120
 
 
 def test_a_fill_id_the_ledger_holds_for_another_execution_is_refused_before_any_backup(

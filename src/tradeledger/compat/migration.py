@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -1495,19 +1496,21 @@ def write_backups(
 ) -> Backup:
     """Copy the source files (the bytes that were read) into `folder` and write the manifest.
 
-    Names carry the clock's UTC time; an existing backup of the same second is never replaced
-    (MigrationError: run again a second later)."""
+    Names carry the clock's UTC time; a backup is never replaced: when one of the same second exists
+    (a dry run with --backup just before), the names take the next free suffix (`<ts>_2`, `<ts>_3` …).
+    """
     created_at = clock()
-    stamp = backup_stamp(created_at)
-    copies = {
-        source: (path, folder / BACKUP_NAMES[source].format(stamp=stamp))
-        for source, path in files.paths.items()
-        if source in BACKUP_NAMES
-    }
-    manifest = folder / MANIFEST_NAME.format(stamp=stamp)
-    for target in [manifest, *(target for _, target in copies.values())]:
-        if target.exists():
-            raise MigrationError(f"{target}: a backup of this second exists already; run the migration again")
+    base = backup_stamp(created_at)
+    for attempt in itertools.count(1):
+        stamp = base if attempt == 1 else f"{base}_{attempt}"
+        copies = {
+            source: (path, folder / BACKUP_NAMES[source].format(stamp=stamp))
+            for source, path in files.paths.items()
+            if source in BACKUP_NAMES
+        }
+        manifest = folder / MANIFEST_NAME.format(stamp=stamp)
+        if not any(target.exists() for target in [manifest, *(target for _, target in copies.values())]):
+            break
     backup = Backup(
         stamp=stamp,
         folder=folder,
