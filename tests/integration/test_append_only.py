@@ -283,12 +283,22 @@ def test_an_edited_closed_cycle_is_reported_as_a_projection_problem(ten: Ledger,
     assert report.first_bad_seq == 6
 
 
+STALE_CHECKPOINT = "UPDATE ledger_head SET checkpoint_seq = :seq, checkpoint_hash = :hash"
+
+
+def test_the_database_refuses_a_checkpoint_that_is_not_the_head(ten: Ledger, raw: Backend) -> None:
+    ninth = stored_event(raw, 9)
+
+    with pytest.raises(sa.exc.DBAPIError, match="ledger_head follows the log"):
+        raw.sql(STALE_CHECKPOINT, {"seq": ninth.seq, "hash": ninth.hash})
+
+    assert ten.verify().ok
+
+
 def test_a_stale_projection_checkpoint_is_reported_as_a_projection_problem(ten: Ledger, raw: Backend) -> None:
     ninth = stored_event(raw, 9)
-    raw.sql(
-        "UPDATE projection_checkpoints SET seq = :seq, hash = :hash WHERE name = 'positions'",
-        {"seq": ninth.seq, "hash": ninth.hash},
-    )
+    raw.drop_head_guard()
+    raw.sql(STALE_CHECKPOINT, {"seq": ninth.seq, "hash": ninth.hash})
 
     report = ten.verify()
 
@@ -301,7 +311,8 @@ def test_an_edited_checkpoint_epoch_is_found_by_verify(backend: Backend) -> None
     with open_ledger(backend.url) as ledger:
         for fill in [fill_fields() for _ in range(3)]:
             ledger.record(fill)
-    backend.sql("UPDATE projection_checkpoints SET epoch = 7")
+    backend.drop_head_guard()
+    backend.sql("UPDATE ledger_head SET checkpoint_epoch = 7")
 
     with open_ledger(backend.url) as ledger:
         report = ledger.verify()
@@ -327,3 +338,55 @@ def test_verify_reports_rather_than_crashes_on_values_the_ledger_never_writes(tm
     assert not report.ok
     assert report.first_bad_seq == 2
     assert {problem.seq for problem in report.problems} >= {2, 3}
+
+
+# --- the head row follows the log (revision 0005) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "why"),
+    [
+        ("UPDATE ledger_head SET hash = :other, checkpoint_hash = :other", "a hash no event has"),
+        ("UPDATE ledger_head SET seq = 9, checkpoint_seq = 9", "seq 9 with seq 10's hash"),
+        ("UPDATE ledger_head SET epoch = 2, checkpoint_epoch = 2", "an epoch no rollback made"),
+        ("UPDATE ledger_head SET seq = 9, hash = :ninth, checkpoint_seq = 9, checkpoint_hash = :ninth", "back"),
+        ("DELETE FROM ledger_head", "the row deleted"),
+        ("INSERT INTO ledger_head VALUES (2, 1, 0, :zeros, 1, 0, :zeros)", "a second row"),
+    ],
+    ids=["unknown hash", "seq without its hash", "epoch", "back without a rollback", "delete", "insert"],
+)
+def test_the_database_refuses_a_head_that_no_append_or_rollback_made(
+    ten: Ledger, raw: Backend, statement: str, why: str
+) -> None:
+    del why
+    before = raw.sql("SELECT * FROM ledger_head")
+    values = {"other": "f" * 64, "ninth": stored_event(raw, 9).hash, "zeros": "0" * 64}
+
+    with pytest.raises(sa.exc.DBAPIError, match="ledger_head"):
+        raw.sql(statement, {k: v for k, v in values.items() if f":{k}" in statement})
+
+    assert raw.sql("SELECT * FROM ledger_head") == before
+    assert ten.verify().ok
+
+
+def test_a_delete_covered_by_a_record_is_refused_unless_the_record_lists_the_events_hash(
+    ten: Ledger, raw: Backend
+) -> None:
+    # A record that covers seq 9..10 but lists another head hash: the delete is not the record's.
+    raw.drop_admin_guard()
+    raw.sql(
+        "INSERT INTO ledger_admin_log VALUES (1, 'rollback', 'now', 'mallory', 'hide it', 1, 10, :fake, 2, 8, "
+        ":eighth, '[]', :zeros, :zeros)",
+        {"fake": "f" * 64, "eighth": stored_event(raw, 8).hash, "zeros": "0" * 64},
+    )
+
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("DELETE FROM ledger_events WHERE seq = 10")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("DELETE FROM ledger_events WHERE seq = 9")
+    # Listing seq 10 under the record with another hash does not let the real event go either.
+    raw.sql("INSERT INTO ledger_rollback_removed VALUES (1, 10, :fake)", {"fake": "f" * 64})
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        raw.sql("DELETE FROM ledger_events WHERE seq = 10")
+
+    assert len(all_events(raw)) == 10

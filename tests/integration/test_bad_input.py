@@ -26,7 +26,6 @@ TABLES = (
     "ledger_head",
     "positions",
     "closed_positions",
-    "projection_checkpoints",
     "alembic_version",
 )
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.backends import Backend
 from tests.factories import fill_fields
@@ -252,6 +253,7 @@ def test_verify_finds_a_removed_event_edited_in_the_admin_record(eight: Ledger, 
 def test_verify_finds_an_epoch_change_no_rollback_explains(eight: Ledger, backend: Backend) -> None:
     # Behind the ledger's back: the head and the last event moved to epoch 2 with no admin record.
     backend.drop_append_only_guard()
+    backend.drop_head_guard()
     backend.sql("UPDATE ledger_events SET epoch = 2 WHERE seq = 8")
     backend.sql("UPDATE ledger_head SET epoch = 2")
 
@@ -308,7 +310,10 @@ def test_a_storage_error_during_rollback_leaves_everything_as_it_was(eight: Ledg
 
 
 def test_verify_finds_a_head_epoch_that_no_rollback_explains(eight: Ledger, backend: Backend) -> None:
-    backend.sql("UPDATE ledger_head SET epoch = 2")  # the head row has no trigger; verify is the guard
+    with pytest.raises(sa.exc.DBAPIError, match="ledger_head follows the log"):
+        backend.sql("UPDATE ledger_head SET epoch = 2")  # the row's trigger refuses it
+    backend.drop_head_guard()  # as anyone with the database's keys could: then verify is the guard
+    backend.sql("UPDATE ledger_head SET epoch = 2")
 
     problems = eight.verify().problems
 

@@ -112,6 +112,38 @@ def test_alembic_upgrade_head_from_the_repo_root_makes_a_ledger_open_ledger_acce
         assert ledger.verify().ok
 
 
+def alembic(db_url: str, *arguments: str) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "TRADELEDGER_URL"}
+    result = subprocess.run(
+        [str(ALEMBIC), "-c", "alembic.ini", "-x", f"url={db_url}", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_ledger_from_before_revision_0005_keeps_its_checkpoint_in_the_head_row(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record_many([fill_fields(), fill_fields()])
+        ledger.rollback(to_seq=1, reason="undo", actor="ops")
+        ledger.record(fill_fields())
+        head = ledger.head
+    alembic(db_url, "downgrade", "0004")
+    assert query(db_url, "SELECT epoch, seq, hash FROM projection_checkpoints") == [(2, 2, head.hash)]
+
+    with open_ledger(db_url) as ledger:  # upgrades to 0005: the checkpoint moves into the head row
+        assert ledger.verify().ok
+        assert ledger.record(fill_fields()).seq == 3
+        ledger.rollback(to_seq=2, reason="again", actor="ops")
+        assert ledger.verify().ok
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert query(db_url, "SELECT epoch, seq, checkpoint_epoch, checkpoint_seq FROM ledger_head") == [(3, 2, 3, 2)]
+
+
 def test_a_database_with_a_newer_schema_revision_is_refused(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())
@@ -227,7 +259,9 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(db_url: str, 
 
     assert query(url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
     assert query(url, "SELECT count(*) FROM ledger_head") == [(1,)]
-    assert query(url, "SELECT count(*) FROM projection_checkpoints") == [(1,)]
+    assert query(url, "SELECT count(*) FROM ledger_head WHERE checkpoint_seq = seq AND checkpoint_hash = hash") == [
+        (1,)
+    ]
     assert sorted(fill_id for (fill_id,) in query(url, "SELECT fill_id FROM ledger_events")) == [
         "first-open-A",
         "first-open-B",

@@ -44,8 +44,11 @@ events = sa.Table(
     sa.UniqueConstraint("fill_id", "account", "exchange"),
 )
 
-# One row (id = 1): the log's head. Appends lock it (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
-# SQLite), so seq is assigned in commit order with no gaps.
+# One row (id = 1): the log's head and, beside it, where the positions projection stands (moved in
+# the same statement). Appends lock it (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite), so seq
+# is assigned in commit order with no gaps. A trigger (revision 0005) refuses any change that no
+# append or audited rollback makes: the head names an event (or a rollback record's target) and the
+# checkpoint equals it.
 head = sa.Table(
     "ledger_head",
     metadata,
@@ -53,6 +56,9 @@ head = sa.Table(
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("seq", Seq, nullable=False),
     sa.Column("hash", Hash, nullable=False),
+    sa.Column("checkpoint_epoch", sa.Integer, nullable=False),
+    sa.Column("checkpoint_seq", Seq, nullable=False),
+    sa.Column("checkpoint_hash", Hash, nullable=False),
 )
 
 # One row per (account, symbol) ever traded: the open cycle (side is NULL when flat) and the sums
@@ -90,18 +96,6 @@ closed_positions = sa.Table(
     sa.Column("opened_seq", Seq, nullable=False),
     sa.Column("closed_at", Time, nullable=False),
 )
-
-# Where each projection stands in the log; written in the same transaction as the projection.
-checkpoints = sa.Table(
-    "projection_checkpoints",
-    metadata,
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("epoch", sa.Integer, nullable=False),
-    sa.Column("seq", Seq, nullable=False),
-    sa.Column("hash", Hash, nullable=False),
-)
-
-POSITIONS_PROJECTION = "positions"
 
 # The last price seen per symbol (the TradeManager's price cache). Market data, not ledger facts:
 # upserted, coalesced, by TradeManager.update_price; never part of the hash chain.
@@ -149,7 +143,8 @@ position_snapshots = sa.Table(
 
 # Audited operations on the log (revision 0004): a rollback's who/when/why, the heads before and
 # after, and the removed events whole. Hash-chained like the log; append-only (triggers). A DELETE
-# of an event is allowed by the trigger only when a rollback record here covers it.
+# of an event is allowed by the trigger only when a rollback record here covers it and the event is
+# part of the chain that ends at the record's `from_hash` (revision 0005).
 admin_log = sa.Table(
     "ledger_admin_log",
     metadata,
@@ -167,4 +162,17 @@ admin_log = sa.Table(
     sa.Column("removed", sa.Text, nullable=False),
     sa.Column("prev_hash", Hash, nullable=False),
     sa.Column("hash", Hash, nullable=False),
+)
+
+# The (seq, hash) of every event a rollback removes, under its admin record's id, written in the
+# rollback's transaction before the delete (revision 0005): the delete trigger looks each event up
+# here, so a DELETE goes through only for the hashes the record lists. An index for the trigger
+# (the record's JSON is the source of truth, which verify reads); append-only.
+rollback_removed = sa.Table(
+    "ledger_rollback_removed",
+    metadata,
+    sa.Column("record_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", Seq, primary_key=True, autoincrement=False),
+    sa.Column("hash", Hash, nullable=False),
+    sa.Index("ix_ledger_rollback_removed_seq", "seq"),
 )

@@ -38,9 +38,7 @@ from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared
 from tradeledger.storage.schema import (
-    POSITIONS_PROJECTION,
     admin_log,
-    checkpoints,
     closed_positions,
     events,
     head,
@@ -48,6 +46,7 @@ from tradeledger.storage.schema import (
     positions,
     price_marks,
     risk_levels,
+    rollback_removed,
 )
 
 EventKey = tuple[str, str, str]
@@ -195,8 +194,19 @@ def _executions(
 
 # Statements built once: SQLAlchemy then reuses their compiled form on every append.
 _HEAD_FOR_UPDATE = sa.select(head.c.epoch, head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
-_MOVE_HEAD = head.update().where(head.c.id == 1)
-_MOVE_CHECKPOINT = checkpoints.update().where(checkpoints.c.name == POSITIONS_PROJECTION)
+# The head and the projection's checkpoint move together, in one statement (the row's trigger wants it).
+_MOVE_VALUES: dict[str, Any] = {
+    name: sa.bindparam(value)
+    for name, value in (
+        ("epoch", "epoch"),
+        ("seq", "seq"),
+        ("hash", "hash"),
+        ("checkpoint_epoch", "epoch"),
+        ("checkpoint_seq", "seq"),
+        ("checkpoint_hash", "hash"),
+    )
+}
+_MOVE_HEAD = head.update().where(head.c.id == 1).values(_MOVE_VALUES)
 _UPDATE_POSITION = (
     positions.update()
     .where(positions.c.account == sa.bindparam("b_account"), positions.c.symbol == sa.bindparam("b_symbol"))
@@ -204,7 +214,6 @@ _UPDATE_POSITION = (
 )
 
 # The append path's statements, run on the DB-API cursor (storage/prepared.py): ~5 µs each instead of ~60.
-_MOVE_VALUES: dict[str, Any] = {name: sa.bindparam(name) for name in ("epoch", "seq", "hash")}
 _P_HEAD_FOR_UPDATE = Prepared(_HEAD_FOR_UPDATE)
 _P_EVENT_BY_KEY = Prepared(
     sa.select(*events.c).where(
@@ -222,10 +231,7 @@ _P_INSERT_EVENT = Prepared(events.insert())
 _P_INSERT_POSITION = Prepared(positions.insert())
 _P_UPDATE_POSITION = Prepared(_UPDATE_POSITION)
 _P_INSERT_CLOSED = Prepared(closed_positions.insert())
-_P_MOVE_HEAD = Prepared(head.update().where(head.c.id == 1).values(_MOVE_VALUES))
-_P_MOVE_CHECKPOINT = Prepared(
-    checkpoints.update().where(checkpoints.c.name == POSITIONS_PROJECTION).values(_MOVE_VALUES)
-)
+_P_MOVE_HEAD = Prepared(_MOVE_HEAD)
 # Batches look keys up with IN (...): built once, expanding parameters, run through SQLAlchemy.
 _EVENTS_BY_FILL_IDS = sa.select(*events.c).where(events.c.fill_id.in_(sa.bindparam("fill_ids", expanding=True)))
 _POSITIONS_BY_KEYS = sa.select(*positions.c).where(
@@ -322,9 +328,7 @@ class SqlAppendBatch:
             connection, [{**row, "b_account": row["account"], "b_symbol": row["symbol"]} for row in updates]
         )
         _P_INSERT_CLOSED.run_many(connection, [_closed_row(item) for item in closed])
-        values = {"epoch": new_head.epoch, "seq": new_head.seq, "hash": new_head.hash}
-        _P_MOVE_HEAD.run(connection, values)
-        _P_MOVE_CHECKPOINT.run(connection, values)
+        _P_MOVE_HEAD.run(connection, {"epoch": new_head.epoch, "seq": new_head.seq, "hash": new_head.hash})
 
     def save_snapshot(self, at: Checkpoint) -> None:
         self._connection.execute(_TAKE_SNAPSHOT, {"s_seq": at.seq, "s_epoch": at.epoch})
@@ -335,9 +339,7 @@ class SqlAppendBatch:
     def write_admin_records(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
         if records:
             self._connection.execute(admin_log.insert(), [record.as_dict() for record in records])
-        values = {"epoch": head.epoch, "seq": head.seq, "hash": head.hash}
-        _P_MOVE_HEAD.run(self._connection, values)
-        _P_MOVE_CHECKPOINT.run(self._connection, values)
+        _P_MOVE_HEAD.run(self._connection, {"epoch": head.epoch, "seq": head.seq, "hash": head.hash})
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,11 +394,9 @@ class SqlSnapshot:
 
     def checkpoint(self) -> Checkpoint:
         row = self._connection.execute(
-            sa.select(checkpoints.c.epoch, checkpoints.c.seq, checkpoints.c.hash).where(
-                checkpoints.c.name == POSITIONS_PROJECTION
-            )
+            sa.select(head.c.checkpoint_epoch, head.c.checkpoint_seq, head.c.checkpoint_hash).where(head.c.id == 1)
         ).one()
-        return Checkpoint(row.epoch, row.seq, row.hash)
+        return Checkpoint(*row)
 
     def read_events(
         self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
@@ -499,7 +499,7 @@ def _rebuild(
     if rows:
         connection.execute(positions.insert(), rows)
     _P_INSERT_CLOSED.run_many(connection, [_closed_row(item) for item in book.closed])
-    connection.execute(_MOVE_CHECKPOINT, {"epoch": current.epoch, "seq": current.seq, "hash": current.hash})
+    connection.execute(_MOVE_HEAD, {"epoch": current.epoch, "seq": current.seq, "hash": current.hash})
 
 
 class SqlLedgerStore:
@@ -564,10 +564,13 @@ class SqlLedgerStore:
             records = snapshot.admin_records()
             record = seal(before, to, snapshot.events_after(to_seq), records[-1] if records else None)
             connection.execute(admin_log.insert(), record.as_dict())
+            # The delete trigger lets an event go only with the hash the record lists for its seq.
+            removed = [{"record_id": record.id, "seq": e.seq, "hash": e.hash} for e in record.removed_events()]
+            if removed:
+                connection.execute(rollback_removed.insert(), removed)
             connection.execute(events.delete().where(events.c.seq > to_seq))
             after = record.head_after
-            connection.execute(head.update().values(epoch=after.epoch, seq=after.seq, hash=after.hash))
-            _rebuild(connection, after, fold)
+            _rebuild(connection, after, fold)  # moves the head and the checkpoint to `after`
             # After the rebuild, which locks the position rows first: a level write locks its position
             # row and then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
             connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > to_seq))
