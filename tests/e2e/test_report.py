@@ -17,8 +17,8 @@ import pytest
 
 from tests.e2e.conftest import Cli
 from tradeledger import open_ledger
-from tradeledger.cli.report import hide_password
 from tradeledger.domain.risk import PriceMark
+from tradeledger.storage.urls import shown_url
 
 DAY = "2026-03-01"
 # A small session with the numbers of spec §4 worked out by hand (fees in the quote currency):
@@ -432,7 +432,7 @@ def test_an_unwritable_path_exits_2_naming_it(cli: Cli, tmp_path: Path, where: s
     ],
 )
 def test_the_ledger_url_is_shown_without_its_password(url: str, shown: str) -> None:
-    assert hide_password(url) == shown
+    assert shown_url(url) == shown
 
 
 def test_the_page_names_the_ledger_it_reports_on(cli: Cli, tmp_path: Path) -> None:

@@ -14,8 +14,17 @@ from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import export_log, read_export
 from tradeledger.application.ledger import Ledger, RollbackReport
 from tradeledger.bootstrap import open_store
-from tradeledger.cli.common import EXIT_VERIFY_FAILED, emit, err, naming_option, opened, out, parse_time, progress_bar
-from tradeledger.cli.migration import ledger_url
+from tradeledger.cli.common import (
+    EXIT_VERIFY_FAILED,
+    emit,
+    err,
+    ledger_url,
+    naming_option,
+    opened,
+    out,
+    parse_time,
+    progress_bar,
+)
 from tradeledger.cli.output import (
     admin_json,
     checkpoint_json,

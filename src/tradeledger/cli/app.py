@@ -31,6 +31,7 @@ from tradeledger.cli.common import (
     JsonOption,
     emit,
     err,
+    ledger_url,
     opened,
     out,
     parse_amount,
@@ -432,7 +433,7 @@ def paper_bot(
             out().print(
                 f"paper bot: bar {start + 1} of {len(series)}, {cycles} cycle(s), ledger at seq {ledger.head.seq}"
             )
-            out().print(f"ledger: {migration_commands.ledger_url(ctx.obj)}", highlight=False)
+            out().print(f"ledger: {ledger_url(ctx.obj)}", highlight=False)
             out().print(f"legacy read-model files: {state_dir.absolute()}", highlight=False)
         reports = loop.run(cycles, report=(lambda _done: None) if json_output else print_cycle)
         report = ledger.verify()

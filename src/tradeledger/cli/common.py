@@ -24,7 +24,7 @@ from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.output import dumps
 from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
-from tradeledger.storage.engine import is_in_memory
+from tradeledger.storage.urls import is_in_memory, shown_url
 
 # No text reaches Rich as markup: user text ("x[/]", "[link=…]") prints as it is, in every command.
 # Styles are given as Text spans or style= arguments, never as "[red]…[/red]" inside a string.
@@ -88,6 +88,12 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         raise typer.Exit(EXIT_INVALID)
 
     return wrapper
+
+
+def ledger_url(db: str | None) -> str:
+    """The ledger `--db` names (else $TRADELEDGER_URL, else the default) as people and manifests see it:
+    a relative SQLite path made absolute, its password hidden."""
+    return shown_url(db if db is not None else LedgerSettings().url)
 
 
 def refuse_in_memory(url: str | None, option: str = "--db") -> None:

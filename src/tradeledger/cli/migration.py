@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from rich.text import Text
 
-from tradeledger.cli.common import JsonOption, emit, err, new_progress, opened, out, reports_errors
+from tradeledger.cli.common import JsonOption, emit, err, ledger_url, new_progress, opened, out, reports_errors
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.enable_sot import check_sot
@@ -38,10 +37,8 @@ from tradeledger.compat.migration import (
     wallet_initial_balance,
 )
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
-from tradeledger.settings import LedgerSettings
+from tradeledger.storage.urls import has_password
 
-P = ParamSpec("P")
-R = TypeVar("R")
 EXIT_VERIFY_FAILED = 1
 DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
 DEFAULT_LOGS = Path("crypto_bot/logs")
@@ -64,34 +61,11 @@ def _shown(value: Decimal | None) -> str:
     return decimal_text(rounded)
 
 
-def ledger_url(db: str | None) -> str:
-    """The ledger's URL as the manifest records it: the one opened (a relative SQLite path made
-    absolute, so restore finds it from any folder), its password hidden."""
-    url = db if db is not None else LedgerSettings().url
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        return url
-    database = parsed.database
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and database
-        and database != ":memory:"
-        and not database.startswith("file:")
-    ):
-        parsed = parsed.set(database=str(Path(database).absolute()))
-    return parsed.render_as_string(hide_password=True)
-
-
 def _db_option(db: str | None) -> str:
     """` --db URL` for the printed commands when --db was given and holds no password."""
-    if db is None:
+    if db is None or has_password(db):
         return ""
-    try:
-        secret = sa.make_url(db).password
-    except sa.exc.ArgumentError:
-        secret = None
-    return "" if secret else f" --db {db}"
+    return f" --db {db}"
 
 
 def _config_path(config: Path | None) -> Path | None:

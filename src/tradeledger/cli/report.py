@@ -20,7 +20,6 @@ from pathlib import Path
 from string import Template
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from tradeledger.application.ledger import Ledger
@@ -30,12 +29,12 @@ from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     decimal_text_arg,
     emit,
+    ledger_url,
     out,
     parse_marks,
     parse_time,
     reports_errors,
 )
-from tradeledger.cli.migration import ledger_url
 from tradeledger.cli.output import short_hash
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, decimal_text, significant_digits, time_text
@@ -51,6 +50,7 @@ from tradeledger.domain.positions import (
 from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument
+from tradeledger.storage.urls import shown_url
 
 DEFAULT_INITIAL_BALANCE = "10000"
 # The fill table lists the latest fills only (the chart and every total still use all of them);
@@ -124,11 +124,6 @@ def by_key(position: Position) -> PositionKey:
     return position.key
 
 
-def hide_password(url: str) -> str:
-    """The URL as SQLAlchemy reads it, with any password replaced by ***."""
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
 def build_report(
     ledger: Ledger,
     *,
@@ -176,7 +171,7 @@ def build_report(
             resolved[symbol] = Mark(stored[symbol].price, f"stored {time_text(stored[symbol].marked_at)}")
     series = tuple(cumulative(rows, initial_balance))
     return Report(
-        url=hide_password(url),
+        url=shown_url(url),
         generated_at=generated_at,
         until_time=until_time,
         account=account,

@@ -9,6 +9,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from tradeledger.storage.urls import is_in_memory
+
 Synchronous = Literal["full", "normal", "off"]
 
 # A write transaction opened with this execution option takes SQLite's write lock at BEGIN, so
@@ -43,22 +45,6 @@ def snapshot_options(engine: sa.Engine) -> dict[str, Any]:
     serialise on the head row instead.
     """
     return {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-
-
-def is_in_memory(url: str) -> bool:
-    """Whether `url` names a SQLite database that lives in memory (gone when the process exits).
-
-    `sqlite://`, `sqlite:///:memory:` and URI forms such as `sqlite:///file:x?mode=memory&uri=true`.
-    A URL SQLAlchemy cannot parse is not judged here (opening it reports the error).
-    """
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        return False
-    if parsed.get_backend_name() != "sqlite":
-        return False
-    database = parsed.database or ""
-    return database in ("", ":memory:") or "mode=memory" in database or parsed.query.get("mode") == "memory"
 
 
 def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_timeout_s: float = 30.0) -> sa.Engine:
