@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -221,21 +222,18 @@ def _stored_stop(url: str) -> Decimal | None:
         return ledger.marks().levels[("default", "BTC/USD")].stop_loss_price
 
 
-def test_a_ratcheted_stop_survives_a_sigkill_right_after_update_price_returned(backend: Backend) -> None:
+@contextmanager
+def python_child(script: str, url: str) -> Iterator[subprocess.Popen[str]]:
+    """`script` in a child interpreter on `url`, with pipes; killed and closed however the test ends."""
     child = subprocess.Popen(
-        [sys.executable, "-c", RATCHETER, backend.url],
+        [sys.executable, "-c", script, url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert child.stdout is not None
-        assert child.stderr is not None
-        returned = child.stdout.readline()  # update_price has returned with this stop
-        assert returned.strip() == "118.80", child.stderr.read()
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=HANG_GUARD_S)
+        yield child
     finally:
         if child.poll() is None:
             child.kill()
@@ -243,6 +241,16 @@ def test_a_ratcheted_stop_survives_a_sigkill_right_after_update_price_returned(b
         for stream in (child.stdin, child.stdout, child.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_ratcheted_stop_survives_a_sigkill_right_after_update_price_returned(backend: Backend) -> None:
+    with python_child(RATCHETER, backend.url) as child:
+        assert child.stdout is not None
+        assert child.stderr is not None
+        returned = child.stdout.readline()  # update_price has returned with this stop
+        assert returned.strip() == "118.80", child.stderr.read()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=HANG_GUARD_S)
     assert child.returncode == -signal.SIGKILL
 
     with open_ledger(backend.url) as ledger:
@@ -256,14 +264,7 @@ def test_a_ratcheted_stop_survives_a_sigkill_right_after_update_price_returned(b
 def test_a_stale_trade_manager_in_another_process_leaves_the_tighter_stop_stored(backend: Backend) -> None:
     with open_ledger(backend.url) as ledger:
         TradeManager(ledger, config=EXIT_1PCT_TRAIL).record_trade(create_trade("BTC/USD", "buy", 1, 100))
-    stale = subprocess.Popen(
-        [sys.executable, "-c", STALE_TICKER, backend.url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with python_child(STALE_TICKER, backend.url) as stale:
         assert stale.stdout is not None
         assert stale.stdin is not None
         assert Decimal(stale.stdout.readline()) == Decimal(98)  # opened before the ratchet: 100 x 0.98
@@ -275,10 +276,6 @@ def test_a_stale_trade_manager_in_another_process_leaves_the_tighter_stop_stored
         stale.stdin.write("go\n")
         stale.stdin.flush()
         out, err = stale.communicate(timeout=HANG_GUARD_S)
-    finally:
-        if stale.poll() is None:
-            stale.kill()
-            stale.wait()
     assert stale.returncode == 0, err
 
     assert [Decimal(stop) for stop in out.split()] == [
