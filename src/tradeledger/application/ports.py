@@ -14,7 +14,9 @@ from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 
 
 class AppendBatch(Protocol):
-    """A write transaction on the log. Leaving it without `commit` writes nothing."""
+    """A write transaction on the log, from `LedgerStore.append_batch()`: leaving that context normally
+    commits everything written in it, an exception rolls all of it back; `commit()` writes the rows and
+    does not end the transaction."""
 
     def head(self) -> Checkpoint:
         """The log's head, locked until the transaction ends."""

@@ -2,8 +2,10 @@
 
 Every legacy view (TradeManager, ctx.positions, the paper wallet) reads an AccountBook. It is a
 cache of the log, never a source: `refresh()` reads the head and the fills after the last one it
-folded, in one snapshot, and folds them with the same `apply_fill` the stored projection uses. A
-head that went backwards or a new epoch (a rollback) makes it fold the account again from seq 1.
+folded, in one snapshot, and folds them with `domain.positions.apply_fill`, the reference rules (the
+stored projection's fast fold, `domain.fold.Fold`, applies the same rules; the property tests check
+the two agree). A head that went backwards or a new epoch (a rollback) makes it fold the account
+again from seq 1.
 """
 
 from __future__ import annotations

@@ -124,8 +124,8 @@ risk_levels = sa.Table(
 
 # Snapshots of the positions projection: a copy of every `positions` row as of event `seq` (of
 # `epoch`), taken every few thousand events. A cache for replay(until_seq=…, closed=False), never a
-# source of truth: verify compares each with a replay; rebuild rewrites them; a rollback to seq N
-# must delete those with seq > N (`SqlLedgerStore.drop_snapshots_after`).
+# source of truth: verify compares each with a replay; rebuild rewrites them, and so does a rollback,
+# with the projection, in its transaction (a snapshot of another epoch is never used by replay).
 position_snapshots = sa.Table(
     "position_snapshots",
     metadata,
