@@ -1,0 +1,257 @@
+"""The plan: which fills the legacy files imply, and how they line up with what the ledger holds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tradeledger.application.ledger import Ledger, validate_fill
+from tradeledger.compat.migration.legacy import (
+    DEFAULT_ACCOUNT,
+    LEGACY_EXCHANGE,
+    STATE_FILE,
+    TRADES_CSV,
+    WALLET_FILE,
+    CsvRow,
+    LegacyFiles,
+    LegacyTrade,
+    MigrationError,
+    MigrationPlan,
+    PlannedFill,
+    Skipped,
+    WalletEntry,
+    content_id,
+    execution_of,
+    fill_differences,
+    legacy_round,
+    same_fill,
+    shown_time,
+)
+from tradeledger.compat.migration.reconcile import reconcile_plan
+from tradeledger.domain.fills import Fill, decimal_text, time_text
+from tradeledger.domain.positions import (
+    PositionBook,
+)
+from tradeledger.domain.records import RecordedFill
+
+# --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
+
+
+def _matches_trade(row: CsvRow, trade: LegacyTrade) -> bool:
+    """A trades.csv row and a TradeManager trade are one fill: symbol, side, amount and price (after the
+    legacy 8-place round-down the TradeManager applied), and the time to the second."""
+    return (
+        row.symbol == trade.symbol
+        and row.side.value == trade.side
+        and legacy_round(row.amount) == legacy_round(trade.amount)
+        and legacy_round(row.price) == legacy_round(trade.price)
+        and row.timestamp.astimezone(UTC).replace(microsecond=0)
+        == trade.timestamp.astimezone(UTC).replace(microsecond=0)
+    )
+
+
+def plan_migration(
+    files: LegacyFiles,
+    ledger: Ledger,
+    *,
+    account: str = DEFAULT_ACCOUNT,
+    initial_balance: Decimal = Decimal(10000),
+) -> MigrationPlan:
+    """The fills the legacy files imply, which of them the ledger holds, and the reconciliation.
+
+    Reads the ledger (the account's fills), changes nothing. A fill id the ledger holds for another
+    execution raises MigrationError before anything is written.
+    """
+    skipped: list[Skipped] = []
+    notes: list[str] = []
+    merged = _merge_by_time(_trade_manager_fills(files, skipped), _csv_fills(files, skipped))
+    wallet_fills, stale = _wallet_fills(files, merged, account, skipped, notes)
+    fills = _with_ledger_seqs([*merged, *wallet_fills], ledger, account, files)
+    book = PositionBook().apply_all(execution_of(seq, planned.fill) for seq, planned in enumerate(fills, start=1))
+    only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
+    reconciliation = reconcile_plan(files, fills, account, initial_balance, skipped, stale)
+    return MigrationPlan(
+        account=account,
+        initial_balance=initial_balance,
+        fills=tuple(fills),
+        skipped=tuple(skipped),
+        only_in_positions_log=only_logged,
+        reconciliation=tuple(reconciliation),
+        notes=tuple(notes),
+    )
+
+
+def _trade_manager_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
+    """trade_manager_state.json, the primary record: each trade id once."""
+    fills: list[PlannedFill] = []
+    seen: dict[str, LegacyTrade] = {}
+    for trade in files.trades:
+        if trade.fill is None:
+            skipped.append(Skipped(STATE_FILE, trade.where, trade.symbol, trade.skip_reason or ""))
+            continue
+        first = seen.get(trade.id)
+        if first is None:
+            seen[trade.id] = trade
+            fills.append(PlannedFill(trade.fill, STATE_FILE, trade.where))
+            continue
+        assert first.fill is not None
+        if not same_fill(first.fill, trade.fill):
+            raise MigrationError(
+                f"{files.paths.state_file}: {trade.where}: trade id {trade.id!r} is also {first.where} with other "
+                f"content ({fill_differences(first.fill, trade.fill, first.where, trade.where)})"
+            )
+        reason = f"the same trade as {first.where} (recorded twice; the legacy TradeManager counted it twice)"
+        skipped.append(Skipped(STATE_FILE, trade.where, trade.symbol, reason))
+    return fills
+
+
+def _second(moment: datetime) -> datetime:
+    """A time to the second, in UTC: how a trades.csv row and a TradeManager trade are matched."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
+    """trades.csv: the rows no TradeManager trade explains (each trade explains one row at most)."""
+    candidates: dict[tuple[str, str, datetime], list[LegacyTrade]] = defaultdict(list)
+    seen: set[str] = set()
+    for trade in files.trades:
+        if trade.fill is not None and trade.id not in seen:
+            seen.add(trade.id)
+            candidates[(trade.symbol, trade.side, _second(trade.timestamp))].append(trade)
+    fills: list[PlannedFill] = []
+    for row in files.csv_rows:
+        where = f"line {row.line}"
+        if row.fill is None:
+            skipped.append(Skipped(TRADES_CSV, where, row.symbol, row.skip_reason or ""))
+            continue
+        same_second = candidates.get((row.symbol, row.side.value, _second(row.timestamp)), [])
+        match = next((trade for trade in same_second if _matches_trade(row, trade)), None)
+        if match is None:
+            fills.append(PlannedFill(row.fill, TRADES_CSV, where))
+            continue
+        same_second.remove(match)
+        skipped.append(
+            Skipped(TRADES_CSV, where, row.symbol, f"already in {STATE_FILE} ({match.where}, id {match.id})")
+        )
+    return fills
+
+
+def _wallet_fills(
+    files: LegacyFiles, merged: Sequence[PlannedFill], account: str, skipped: list[Skipped], notes: list[str]
+) -> tuple[list[PlannedFill], dict[str, str]]:
+    """paper_wallet_state.yaml: an opening fill for each position whose symbol the other sources leave
+    flat and which opened after their last fill of it; the stale ones (closed since) by symbol."""
+    fills: list[PlannedFill] = []
+    stale: dict[str, str] = {}
+    if files.wallet is None:
+        return fills, stale
+    book = PositionBook()
+    last_fill: dict[str, PlannedFill] = {}
+    for seq, planned in enumerate(merged, start=1):
+        book.apply(execution_of(seq, planned.fill))
+        last_fill[planned.fill.symbol] = planned
+    for entry in sorted(files.wallet.entries, key=lambda e: e.opened_at):
+        where = f"key {entry.key}"
+        last = None if entry.symbol is None else last_fill.get(entry.symbol)
+        if entry.symbol is None:
+            reason = "symbol: None (opened without a symbol; nothing says what it holds)"
+        elif entry.quantity == 0:
+            reason = f"{entry.quantity_key} 0: holds nothing"
+        elif (account, entry.symbol) in book.open:
+            sources = sorted({p.source for p in merged if p.fill.symbol == entry.symbol})
+            reason = f"{entry.symbol} is open in {' and '.join(sources)} (the primary record)"
+        elif last is not None and entry.opened_at <= last.fill.occurred_at:
+            reason = (
+                f"stale: {last.source} closed {entry.symbol} at {shown_time(last.fill.occurred_at)} ({last.where}), "
+                f"after this wallet position opened at {shown_time(entry.opened_at)}"
+            )
+            stale[entry.symbol] = reason
+        else:
+            fills.append(PlannedFill(_wallet_fill(entry, account), WALLET_FILE, where))
+            continue
+        skipped.append(Skipped(WALLET_FILE, where, entry.symbol, reason))
+    shapes = _shape_counts(files.wallet.entries)
+    if len(shapes) > 1:
+        notes.append(_shapes_note(shapes))
+    return fills, stale
+
+
+def _merge_by_time(primary: list[PlannedFill], extra: list[PlannedFill]) -> list[PlannedFill]:
+    """The primary fills in their order, each extra one placed before the first primary fill that is later."""
+    pending = sorted(extra, key=lambda planned: planned.fill.occurred_at)
+    merged: list[PlannedFill] = []
+    at = 0
+    for planned in primary:
+        while at < len(pending) and pending[at].fill.occurred_at < planned.fill.occurred_at:
+            merged.append(pending[at])
+            at += 1
+        merged.append(planned)
+    merged.extend(pending[at:])
+    return merged
+
+
+def _wallet_fill(entry: WalletEntry, account: str) -> Fill:
+    assert entry.symbol is not None
+    fill_id = content_id(
+        "wallet",
+        WALLET_FILE,
+        entry.key,
+        entry.symbol,
+        entry.side.value,
+        decimal_text(entry.quantity),
+        decimal_text(entry.entry_price),
+        time_text(entry.opened_at),
+    )
+    return validate_fill(
+        {
+            "fill_id": fill_id,
+            "account": account,
+            "exchange": LEGACY_EXCHANGE,
+            "symbol": entry.symbol,
+            "side": entry.side.value,
+            "quantity": entry.quantity,
+            "price": entry.entry_price,
+            "fee": entry.fee,
+            "occurred_at": entry.opened_at,
+            "metadata": {"migrated_from": WALLET_FILE, "key": entry.key},
+        },
+        where=f"{WALLET_FILE}: positions[{entry.key!r}]",
+    )
+
+
+def _shape_counts(entries: Iterable[WalletEntry]) -> dict[str, list[str]]:
+    shapes: dict[str, list[str]] = defaultdict(list)
+    for entry in entries:
+        shapes[entry.shape if entry.symbol is not None else "no symbol (symbol: None)"].append(entry.key)
+    return dict(shapes)
+
+
+def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
+    described = "; ".join(f"{shape}: {len(keys)} ({', '.join(keys)})" for shape, keys in shapes.items())
+    return f"{WALLET_FILE} mixes {len(shapes)} position shapes (legacy-system.md §2.2): {described}"
+
+
+def _with_ledger_seqs(fills: list[PlannedFill], ledger: Ledger, account: str, files: LegacyFiles) -> list[PlannedFill]:
+    """Mark the fills the ledger already holds (same fill id and execution); refuse an id held for another."""
+    recorded: dict[str, list[RecordedFill]] = defaultdict(list)
+    for item in ledger.history(account=account):
+        recorded[item.fill.fill_id].append(item)
+    marked = []
+    for planned in fills:
+        held = recorded.get(planned.fill.fill_id, [])
+        same = next((item for item in held if same_fill(item.fill, planned.fill)), None)
+        if same is not None:
+            marked.append(replace(planned, seq=same.seq))
+        elif held:
+            path = {STATE_FILE: files.paths.state_file, TRADES_CSV: files.paths.trades_csv}.get(planned.source)
+            differences = fill_differences(held[0].fill, planned.fill, "ledger", "file")
+            raise MigrationError(
+                f"{path or planned.source}: {planned.where}: the ledger already holds fill {planned.fill.fill_id!r} "
+                f"(seq {held[0].seq}) for another execution ({differences}); nothing appended"
+            )
+        else:
+            marked.append(planned)
+    return marked

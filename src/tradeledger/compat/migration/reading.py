@@ -1,0 +1,334 @@
+"""Reading the legacy files: each file's bytes once, parsed into the shapes of `legacy`, bad values named."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from tradeledger.application.ledger import validate_fill
+from tradeledger.compat.migration.legacy import (
+    CSV_HEADER,
+    DEFAULT_ACCOUNT,
+    LEGACY_EXCHANGE,
+    LOG_LINE,
+    POSITIONS_LOG,
+    PROGRESS_EVERY,
+    STATE_FILE,
+    TRADES_CSV,
+    WALLET_FILE,
+    WALLET_SIDES,
+    CsvRow,
+    LegacyFiles,
+    LegacyPaths,
+    LegacyPositionRecord,
+    LegacyTrade,
+    LegacyWallet,
+    LoggedPosition,
+    MigrationError,
+    Progress,
+    WalletEntry,
+    content_id,
+    legacy_number,
+    legacy_text,
+    utc_time,
+)
+from tradeledger.compat.trades import Trade
+from tradeledger.domain.fills import Side, decimal_text, time_text
+from tradeledger.domain.positions import (
+    ZERO,
+    PositionSide,
+)
+from tradeledger.errors import LedgerError
+
+
+def read_legacy_files(
+    paths: LegacyPaths, *, account: str = DEFAULT_ACCOUNT, on_progress: Progress | None = None
+) -> LegacyFiles:
+    """Read every source once. Anything unreadable raises MigrationError naming file, line or key, and value."""
+    raw: dict[str, bytes] = {}
+    for source, path in paths.items():
+        try:
+            raw[source] = path.read_bytes()
+        except OSError as error:
+            raise MigrationError(f"{path}: cannot read it ({error.strerror})") from None
+    files = LegacyFiles(paths=paths, raw=raw)
+    report = on_progress or (lambda _what, _done, _total: None)
+    if paths.state_file is not None:
+        trades, positions, statistics = _read_state(paths.state_file, raw[STATE_FILE], account, report)
+        files = replace(files, trades=trades, positions=positions, statistics=statistics)
+    if paths.trades_csv is not None:
+        files = replace(files, csv_rows=_read_csv(paths.trades_csv, raw[TRADES_CSV], account, report))
+    if paths.wallet_file is not None:
+        files = replace(files, wallet=_read_wallet(paths.wallet_file, raw[WALLET_FILE]))
+    if paths.positions_log is not None:
+        files = replace(files, logged=_read_positions_log(paths.positions_log, raw[POSITIONS_LOG], report))
+    return files
+
+
+def _read_state(
+    path: Path, data: bytes, account: str, report: Progress
+) -> tuple[tuple[LegacyTrade, ...], dict[str, LegacyPositionRecord], dict[str, Decimal] | None]:
+    try:
+        state = json.loads(legacy_text(path, data))
+    except json.JSONDecodeError as error:
+        raise MigrationError(f"{path}: not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise MigrationError(f"{path}: JSON nested too deep to read") from None
+    if not isinstance(state, dict):
+        raise MigrationError(f"{path}: expected a JSON object with a 'trades' list (got {type(state).__name__})")
+    items = state.get("trades")
+    if not isinstance(items, list):
+        raise MigrationError(f"{path}: 'trades' must be a list of trades (got {items!r:.80})")
+    trades = []
+    for index, item in enumerate(items):
+        trades.append(_legacy_trade(path, index, item, account))
+        if (index + 1) % PROGRESS_EVERY == 0:
+            report(f"reading {path.name}", index + 1, len(items))
+    report(f"reading {path.name}", len(items), len(items))
+    positions = _state_positions(path, state.get("positions"))
+    statistics = _state_statistics(path, state.get("statistics"))
+    return tuple(trades), positions, statistics
+
+
+def _legacy_trade(path: Path, index: int, item: object, account: str) -> LegacyTrade:
+    where = f"{path}: trades[{index}]"
+    if not isinstance(item, dict):
+        raise MigrationError(f"{where}: must be a trade object (got {item!r:.80})")
+    where = f"{where} (id {item.get('id')!r})"
+    for key in ("id", "symbol", "side", "amount", "price", "timestamp"):
+        if key not in item:
+            raise MigrationError(f"{where}: {key} is missing")
+    status = item.get("status", "filled")
+    amount = legacy_number(item["amount"], f"{where}: amount")
+    price = legacy_number(item["price"], f"{where}: price")
+    fees = legacy_number(item.get("fees", 0), f"{where}: fees")
+    timestamp = utc_time(item["timestamp"], f"{where}: timestamp")
+    skip = None
+    if status != "filled":
+        skip = f"status {status!r}: not a fill (the legacy TradeManager counted it anyway)"
+    elif amount == 0:
+        skip = "amount 0: moves no position (the legacy TradeManager kept it in its history)"
+    fill = None
+    if skip is None:
+        try:
+            trade = Trade.from_dict(item)
+            fill = validate_fill(
+                {
+                    "fill_id": trade.id,
+                    "account": account,
+                    "exchange": trade.exchange or LEGACY_EXCHANGE,
+                    "symbol": trade.symbol,
+                    "side": trade.side,
+                    "quantity": trade.amount,
+                    "price": trade.price,
+                    "fee": trade.fees,
+                    "occurred_at": trade.timestamp,
+                    "strategy": trade.strategy or None,
+                    "order_id": trade.order_id,
+                    "client_order_id": trade.client_order_id,
+                    "metadata": {**trade.metadata, "migrated_from": STATE_FILE},
+                },
+                where=where,
+            )
+        except (LedgerError, TypeError, ValueError) as error:
+            message = str(error).removeprefix("trade: ")
+            raise MigrationError(message if message.startswith(where) else f"{where}: {message}") from None
+    return LegacyTrade(
+        index=index,
+        id=str(item["id"]),
+        symbol=str(item["symbol"]),
+        side=str(item["side"]),
+        amount=amount,
+        price=price,
+        fees=fees,
+        timestamp=timestamp,
+        status=str(status),
+        fill=fill,
+        skip_reason=skip,
+    )
+
+
+def _state_positions(path: Path, positions: object) -> dict[str, LegacyPositionRecord]:
+    if positions is None:
+        return {}
+    if not isinstance(positions, dict):
+        raise MigrationError(f"{path}: 'positions' must be an object keyed by symbol (got {positions!r:.80})")
+    records = {}
+    for symbol, item in positions.items():
+        where = f"{path}: positions[{symbol!r}]"
+        if not isinstance(item, dict):
+            raise MigrationError(f"{where}: must be a position object (got {item!r:.80})")
+        side = item.get("side")
+        if side not in (PositionSide.LONG, PositionSide.SHORT):
+            raise MigrationError(f"{where}: side must be 'long' or 'short' (got {side!r})")
+        records[str(symbol)] = LegacyPositionRecord(
+            symbol=str(symbol),
+            side=str(side),
+            total_amount=legacy_number(item.get("total_amount", 0), f"{where}: total_amount"),
+            average_price=legacy_number(item.get("average_price", 0), f"{where}: average_price"),
+            realized_pnl=legacy_number(item.get("realized_pnl", 0), f"{where}: realized_pnl"),
+            fees_paid=legacy_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
+        )
+    return records
+
+
+def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | None:
+    if statistics is None:
+        return None
+    if not isinstance(statistics, dict):
+        raise MigrationError(f"{path}: 'statistics' must be an object (got {statistics!r:.80})")
+    keys = ("total_trades", "total_volume", "total_fees", "total_realized_pnl")
+    return {key: legacy_number(statistics[key], f"{path}: statistics.{key}") for key in keys if key in statistics}
+
+
+def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[CsvRow, ...]:
+    lines = legacy_text(path, data).splitlines()
+    rows: list[CsvRow] = []
+    for number, fields in enumerate(csv.reader(lines), start=1):
+        if number % PROGRESS_EVERY == 0:
+            report(f"reading {path.name}", number, len(lines))
+        if not fields or all(not value.strip() for value in fields):
+            continue
+        if number == 1 and tuple(value.strip().lower() for value in fields[:5]) == CSV_HEADER:
+            continue  # a header line (the legacy file has none, a hand-made copy might)
+        rows.append(_csv_row(path, number, fields, account))
+    report(f"reading {path.name}", len(lines), len(lines))
+    return tuple(rows)
+
+
+def _csv_row(path: Path, number: int, fields: list[str], account: str) -> CsvRow:
+    where = f"{path}: line {number}"
+    if len(fields) not in (len(CSV_HEADER), len(CSV_HEADER) + 1):
+        raise MigrationError(
+            f"{where}: expected symbol,side,amount,price,timestamp[,is_stop] "
+            f"(got {len(fields)} fields: {','.join(fields)!r})"
+        )
+    symbol, side_text, amount_text, price_text, time_text_ = (value.strip() for value in fields[:5])
+    stop_text = fields[-1].strip().lower() if len(fields) > len(CSV_HEADER) else "false"
+    if stop_text not in ("true", "false"):
+        raise MigrationError(f"{where}: is_stop must be True or False (got {fields[-1]!r})")
+    if side_text.lower() not in ("buy", "sell"):
+        raise MigrationError(f"{where}: side must be buy or sell (got {side_text!r})")
+    side = Side(side_text.lower())
+    amount = legacy_number(amount_text, f"{where}: amount")
+    price = legacy_number(price_text, f"{where}: price")
+    timestamp = utc_time(time_text_, f"{where}: timestamp")
+    is_stop = stop_text == "true"
+    skip = None
+    if is_stop:
+        skip = "is_stop is True: a stop order's row, skipped as the legacy replay skipped it"
+    elif amount == 0:
+        skip = "amount 0: moves no position"
+    fill = None
+    if skip is None:
+        fill_id = content_id(
+            "csv",
+            TRADES_CSV,
+            number,
+            symbol,
+            side.value,
+            decimal_text(amount),
+            decimal_text(price),
+            time_text(timestamp),
+        )
+        fill = validate_fill(
+            {
+                "fill_id": fill_id,
+                "account": account,
+                "exchange": LEGACY_EXCHANGE,
+                "symbol": symbol,
+                "side": side.value,
+                "quantity": amount,
+                "price": price,
+                "fee": ZERO,
+                "occurred_at": timestamp,
+                "metadata": {"migrated_from": TRADES_CSV, "line": number},
+            },
+            where=where,
+        )
+    return CsvRow(number, symbol, side, amount, price, timestamp, is_stop, fill, skip)
+
+
+def _read_wallet(path: Path, data: bytes) -> LegacyWallet:
+    try:
+        state = YAML(typ="safe", pure=True).load(legacy_text(path, data))
+    except (YAMLError, RecursionError) as error:
+        raise MigrationError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(state, dict):
+        raise MigrationError(f"{path}: expected the wallet's mapping of balance, positions, … (got {state!r:.80})")
+    positions = state.get("positions") or {}
+    if not isinstance(positions, dict):
+        raise MigrationError(f"{path}: positions must be a mapping (got {positions!r:.80})")
+    entries = [_wallet_entry(path, str(key), item) for key, item in positions.items()]
+    return LegacyWallet(
+        balance=legacy_number(state.get("balance"), f"{path}: balance"),
+        initial_balance=legacy_number(state.get("initial_balance"), f"{path}: initial_balance"),
+        realized_pnl=legacy_number(state.get("realized_pnl", 0), f"{path}: realized_pnl"),
+        entries=tuple(entries),
+    )
+
+
+def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
+    where = f"{path}: positions[{key!r}]"
+    if not isinstance(item, dict):
+        raise MigrationError(f"{where}: must be a position mapping (got {item!r:.80})")
+    written_side = item.get("side")
+    if not isinstance(written_side, str) or written_side.lower() not in WALLET_SIDES:
+        raise MigrationError(f"{where}: side must be buy, sell, long or short (got {written_side!r})")
+    quantity_key = "size" if item.get("size") is not None else "amount"
+    quantity = legacy_number(item.get(quantity_key), f"{where}: {quantity_key}")
+    entry_price = legacy_number(item.get("entry_price"), f"{where}: entry_price")
+    if quantity < 0 or entry_price <= 0:
+        raise MigrationError(
+            f"{where}: {quantity_key} must be 0 or more and entry_price above 0 (got {quantity} and {entry_price})"
+        )
+    time_key = "entry_time" if "entry_time" in item else "timestamp"
+    symbol = item.get("symbol", key if "/" in key else None)
+    if symbol is not None and not isinstance(symbol, str):
+        raise MigrationError(f"{where}: symbol must be text or None (got {symbol!r})")
+    if symbol is not None and "/" in key and symbol != key:
+        raise MigrationError(f"{where}: the entry's symbol {symbol!r} contradicts its key")
+    reserved = item.get("reserved")
+    return WalletEntry(
+        key=key,
+        symbol=symbol,
+        side=WALLET_SIDES[written_side.lower()],
+        written_side=written_side.lower(),
+        quantity=quantity,
+        quantity_key=quantity_key,
+        entry_price=entry_price,
+        opened_at=utc_time(item.get(time_key), f"{where}: {time_key}"),
+        fee=legacy_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
+        reserved=None if reserved is None else legacy_number(reserved, f"{where}: reserved"),
+    )
+
+
+def _read_positions_log(path: Path, data: bytes, report: Progress) -> tuple[LoggedPosition, ...]:
+    lines = legacy_text(path, data).splitlines()
+    last: dict[str, LoggedPosition] = {}
+    for number, line in enumerate(lines, start=1):
+        if number % PROGRESS_EVERY == 0:
+            report(f"reading {path.name}", number, len(lines))
+        if "Active " not in line:
+            continue  # the log's other lines (wallet balance, …)
+        found = LOG_LINE.search(line)
+        if found is None:
+            raise MigrationError(
+                f"{path}: line {number}: not an 'Active SYMBOL side amount entry …' line (got {line!r})"
+            )
+        last[found["symbol"]] = LoggedPosition(
+            line=number,
+            logged_at=line[: found.start()].split(" - ")[0].strip(),
+            symbol=found["symbol"],
+            side=found["side"],
+            amount=legacy_number(found["amount"], f"{path}: line {number}: amount"),
+            entry_price=legacy_number(found["entry"], f"{path}: line {number}: entry"),
+        )
+    report(f"reading {path.name}", len(lines), len(lines))
+    return tuple(sorted(last.values(), key=lambda logged: logged.line))
