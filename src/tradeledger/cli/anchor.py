@@ -3,7 +3,6 @@ signed), and the reading of anchor files for `verify --anchor` (application/anch
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -41,7 +40,8 @@ def keygen(
         check_output(output)
         if output.exists():
             raise FileExistsError(17, "exists; a key file is never replaced (choose another name)", str(output))
-        _write_private(output, pem)
+        # mode 0600 from the start (a temporary file, linked into place: never replaces a file)
+        write_bytes_atomically(output, pem, exclusive=True, mode=0o600, create_folder=False)
     public = public_key_hex(load_private_key(pem, str(output)))
     if json_output:
         emit({"public_key": public, "key_file": str(output.resolve())})
@@ -53,19 +53,6 @@ def keygen(
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _write_private(path: Path, pem: bytes) -> None:
-    """Create `path` with mode 0600 (O_EXCL: an existing file is never replaced), write, fsync."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(descriptor, pem)
-        os.fsync(descriptor)
-    except OSError:
-        os.close(descriptor)
-        path.unlink()
-        raise
-    os.close(descriptor)
 
 
 def checkpoint(

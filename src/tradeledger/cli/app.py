@@ -6,7 +6,6 @@ import itertools
 import sys
 import tempfile
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -468,11 +467,10 @@ def pnl_line(loop: PaperTradingLoop) -> str:
     totals = state.totals
     seen = loop.next_index()
     prices = loop.series[seen - 1].prices if seen else {}
-    marked = [p for p in state.open if p.symbol in prices]
-    unrealized = sum((p.unrealized_pnl(prices[p.symbol]) for p in marked), Decimal(0))
+    marked = sum(p.symbol in prices for p in state.open)
     line = (
         f"PnL: realized {cents(totals.realized_pnl)}, fees {cents(totals.fees)}, net {cents(totals.net_pnl)}, "
-        f"unrealized {cents(unrealized)} at the last bar's prices ({len(marked)} open position(s))"
+        f"unrealized {cents(state.unrealized_pnl(prices))} at the last bar's prices ({marked} open position(s))"
     )
     wallet = loop.bot.paper_wallet
     if wallet is not None:

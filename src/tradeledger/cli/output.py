@@ -14,6 +14,7 @@ from rich.text import Text
 from tradeledger.application.anchoring import AnchorCheck
 from tradeledger.application.verification import VerifyReport
 from tradeledger.cli.tables import Column, print_table
+from tradeledger.compat.paper_bot import cents
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.domain.positions import ClosedPosition, Position, Totals
@@ -76,9 +77,8 @@ def totals_json(totals: Totals) -> dict[str, str]:
 def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]) -> dict[str, Any]:
     """The state JSON: {"seq", "epoch", "open", "closed", "totals"}; decimals as strings."""
     totals = totals_json(state.totals)
-    marked = [p for p in state.open if p.symbol in marks]
     if marks:
-        totals["unrealized_pnl"] = decimal_text(sum((p.unrealized_pnl(marks[p.symbol]) for p in marked), Decimal(0)))
+        totals["unrealized_pnl"] = decimal_text(state.unrealized_pnl(marks))
     return {
         "seq": state.seq,
         "epoch": state.epoch,
@@ -182,9 +182,9 @@ def shown(value: Decimal) -> str:
 
 
 def money(value: Decimal) -> Text:
-    """PnL and fees for people: 2 places, coloured by sign."""
+    """PnL and fees for people: to the cent (`cents`, as the paper bot writes them), coloured by sign."""
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
-    return Text(f"{value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN):,f}", style=colour)
+    return Text(cents(value), style=colour)
 
 
 HASH_SHOWN = 12
@@ -276,8 +276,7 @@ def print_state(
     )
     held = {p.symbol for p in state.open}
     if marks:
-        unrealized = sum((p.unrealized_pnl(marks[p.symbol]) for p in state.open if p.symbol in marks), Decimal(0))
-        line.append_text(Text.assemble(", unrealized ", money(unrealized)))
+        line.append_text(Text.assemble(", unrealized ", money(state.unrealized_pnl(marks))))
     console.print(line, highlight=False)
     for symbol, price in marks.items():
         if symbol not in held:

@@ -492,7 +492,7 @@ def totals_section(report: Report) -> str:
     totals: Totals = report.state.totals
     marked = [p for p in report.state.open if p.symbol in report.marks]
     with localcontext(LEDGER_CONTEXT):
-        unrealized = sum((p.unrealized_pnl(report.marks[p.symbol].price) for p in marked), ZERO)
+        unrealized = report.state.unrealized_pnl({symbol: mark.price for symbol, mark in report.marks.items()})
         with_unrealized = totals.net_pnl + unrealized
     unmarked = len(report.state.open) - len(marked)
     note = f" ({unmarked} open position(s) unmarked, not included)" if unmarked else ""

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,12 @@ def amount(value: Decimal) -> str:
     return f"{value.normalize():f}" if value else "0"
 
 
+CENT = Decimal("0.01")
+
+
 def cents(value: Decimal) -> str:
     """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68)."""
-    return f"{value:,.2f}"
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):,f}"
 
 
 FEE_QUANTUM = Decimal("0.00000001")

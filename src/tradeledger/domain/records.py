@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tradeledger.domain.chain import event_hash
-from tradeledger.domain.fills import FILL_FIELDS, Fill, Side
+from tradeledger.domain.fills import FILL_FIELDS, LEDGER_CONTEXT, Fill, Side
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import (
     ClosedPosition,
@@ -148,6 +148,11 @@ class LedgerState:
     def totals(self) -> Totals:
         """Lifetime totals over every (account, symbol) in this state."""
         return portfolio_totals(self.symbol_totals.values())
+
+    def unrealized_pnl(self, marks: Mapping[str, Decimal]) -> Decimal:
+        """The unrealized PnL of the open positions whose symbol has a mark (the others are left out)."""
+        with localcontext(LEDGER_CONTEXT):
+            return sum((p.unrealized_pnl(marks[p.symbol]) for p in self.open if p.symbol in marks), Decimal(0))
 
     @classmethod
     def from_book(cls, book: PositionBook, checkpoint: Checkpoint) -> LedgerState:
