@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tradeledger import Fill
 from tradeledger.domain.fills import Side
-from tradeledger.domain.positions import Execution
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import ClosedPosition, Execution, Outcome, Position, PositionKey, Totals
+from tradeledger.domain.reference import ReferenceFold
 
 _ids = itertools.count(1)
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -64,3 +67,33 @@ def execution(
 def executions(*legs: tuple[str, str, str] | tuple[str, str, str, str], symbol: str = "BTC/USD") -> list[Execution]:
     """Consecutive executions from (side, quantity, price[, fee]) tuples, seq 1, 2, 3..."""
     return [execution(*leg, seq=index, symbol=symbol) for index, leg in enumerate(legs, start=1)]
+
+
+class EngineBook:
+    """The engine (`PositionFold`) seen as a `PositionBook`, so one test holds both folds to the same numbers."""
+
+    def __init__(self) -> None:
+        self.fold = PositionFold()
+
+    def apply(self, execution: Execution) -> Outcome:
+        return self.fold.apply(execution)
+
+    def apply_all(self, executions: Iterable[Execution]) -> EngineBook:
+        self.fold.apply_all(executions)
+        return self
+
+    @property
+    def open(self) -> dict[PositionKey, Position]:
+        return self.fold.book().open
+
+    @property
+    def closed(self) -> list[ClosedPosition]:
+        return self.fold.closed
+
+    @property
+    def totals(self) -> dict[PositionKey, Totals]:
+        return self.fold.totals()
+
+
+# Both folds of spec section 4: the engine that writes projections and the reference verify replays.
+BOOKS: dict[str, Callable[[], EngineBook | ReferenceFold]] = {"engine": EngineBook, "reference": ReferenceFold}

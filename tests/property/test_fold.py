@@ -1,4 +1,4 @@
-"""The fast fold (domain.fold.Fold) gives exactly what the reference fold (apply_fill) gives."""
+"""The engine (domain.fold.PositionFold) gives exactly what the reference fold (domain.reference) gives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import execution
-from tradeledger.domain.fold import Fold
-from tradeledger.domain.positions import PositionBook
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.reference import ReferenceFold
 
 amounts = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(1000), places=3)
 legs = st.lists(
@@ -34,13 +34,13 @@ def test_fold_equals_the_reference_fold_also_from_a_start(generated: list[tuple[
         (e.seq, e.account, e.symbol, e.side.value, str(e.quantity), str(e.price), str(e.fee), e.occurred_at.isoformat())
         for e in executions
     ]
-    reference = PositionBook().apply_all(executions)
+    reference = ReferenceFold().apply_all(executions)
 
-    whole = Fold()
+    whole = PositionFold()
     whole.apply_rows(rows)
-    first = Fold()
+    first = PositionFold()
     first.apply_rows(rows[:split])
-    resumed = Fold(first.positions(), keep_closed=False, last_seq=first.last_seq)
+    resumed = PositionFold(first.positions(), keep_closed=False, last_seq=first.last_seq)
     resumed.apply_rows(rows[split:])
 
     book = whole.book()
@@ -48,3 +48,8 @@ def test_fold_equals_the_reference_fold_also_from_a_start(generated: list[tuple[
     assert resumed.book().open == reference.open
     assert resumed.book().closed_totals == reference.closed_totals
     assert whole.last_seq == len(rows)
+    # One execution at a time (the wallet replay and the compat read models): the same outcome each step.
+    stepwise, reference_steps = PositionFold(), ReferenceFold()
+    for item in executions:
+        assert stepwise.apply(item) == reference_steps.apply(item)
+    assert stepwise.totals() == reference.totals

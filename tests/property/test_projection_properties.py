@@ -19,8 +19,9 @@ from tests.property.conftest import LedgerTemplate
 from tradeledger import LedgerState, PositionSide
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Side
-from tradeledger.domain.positions import Execution, PositionBook, PositionKey
+from tradeledger.domain.positions import Execution, PositionKey
 from tradeledger.domain.records import Checkpoint
+from tradeledger.domain.reference import ReferenceFold
 
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 ACCOUNTS = ("default", "hedge")
@@ -219,7 +220,7 @@ def assert_quantities_positive(state: LedgerState) -> None:
 
 
 def reference_state(executions: list[Execution], checkpoint: Checkpoint) -> LedgerState:
-    return LedgerState.from_book(PositionBook().apply_all(executions), checkpoint)
+    return LedgerState.from_book(ReferenceFold().apply_all(executions), checkpoint)
 
 
 @SQLITE_PROPERTY

@@ -26,7 +26,8 @@ from tradeledger.application.ports import AppendBatch, LedgerStore
 from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, apply_fill
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidArgument, StorageError
 
@@ -89,19 +90,10 @@ def _starting_point(source_head: Checkpoint, target_head: Checkpoint, source_eve
 def _write_chunk(batch: AppendBatch, chunk: list[StoredEvent], head: Checkpoint) -> None:
     """Write events as they are and fold the projection forward with them, as an append would."""
     touched = {(event.account, event.symbol) for event in chunk}
-    book: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched} | dict(
-        batch.select_positions(touched)
-    )
-    closed: list[ClosedPosition] = []
-    for event in chunk:
-        key = (event.account, event.symbol)
-        position, closed_totals = book[key]
-        outcome = apply_fill(position, event.execution())
-        if outcome.closed is not None:
-            closed.append(outcome.closed)
-            closed_totals = closed_totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
-        book[key] = (outcome.position, closed_totals)
-    batch.commit(chunk, book, closed, head)
+    start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
+    fold = PositionFold(start | dict(batch.select_positions(touched)))
+    fold.apply_rows(event.execution_row() for event in chunk)
+    batch.commit(chunk, fold.positions(touched), fold.closed, head)
 
 
 def _chunk_size(after_seq: int, snapshot_every: int) -> int:

@@ -26,11 +26,12 @@ from tradeledger.application.verification import (
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Fill, time_text
-from tradeledger.domain.fold import ExecutionRow, Fold
+from tradeledger.domain.fold import ExecutionRow, PositionFold
 from tradeledger.domain.positions import ClosedPosition, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill, StoredEvent
+from tradeledger.domain.reference import ReferenceFold
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, replay_wallet
 from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill, StorageError
 
 # A snapshot of the projection every this many events: replay(until_seq=…, closed=False) then folds
@@ -168,7 +169,7 @@ class Ledger:
             in_log = set(existing)
             touched = {(fill.account, fill.symbol) for fill in validated if fill.key not in existing}
             start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
-            fold = Fold(start | dict(batch.select_positions(touched)))
+            fold = PositionFold(start | dict(batch.select_positions(touched)))
             first = head
             receipts: list[Receipt] = []
             new_events: list[StoredEvent] = []
@@ -268,9 +269,9 @@ class Ledger:
                 if at is None or at.epoch != start.epoch:  # left behind by a rolled-back tail: not this log's
                     start = None
             fold = (
-                Fold(keep_closed=closed)
+                PositionFold(keep_closed=closed)
                 if start is None
-                else Fold(start.positions, keep_closed=False, last_seq=start.seq)
+                else PositionFold(start.positions, keep_closed=False, last_seq=start.seq)
             )
             fold.apply_rows(
                 snapshot.read_execution_rows(after_seq=fold.last_seq, until_seq=until_seq, until_time=cutoff)
@@ -301,12 +302,9 @@ class Ledger:
         if not initial_balance.is_finite() or initial_balance <= 0:
             raise InvalidArgument(f"initial_balance: must be a number above 0 (got {initial_balance})")
         cutoff = _cutoff(until_seq, until_time)
-        book, wallet = PositionBook(), WalletBook(initial_balance)
         with self._store.snapshot() as snapshot:
-            for execution in snapshot.read_executions(until_seq=until_seq, until_time=cutoff):
-                if execution.account == account:
-                    before = book.open.get((execution.account, execution.symbol))
-                    wallet.apply(before, execution, book.apply(execution))
+            executions = snapshot.read_executions(until_seq=until_seq, until_time=cutoff)
+            _, wallet = replay_wallet((e for e in executions if e.account == account), initial_balance)
         return wallet
 
     # --- market-side state: price marks and risk levels ------------------------------------
@@ -339,7 +337,7 @@ class Ledger:
     def _rebuild_fold(self, chunks: Iterator[Sequence[ExecutionRow]], writer: ProjectionWriter) -> PositionBook:
         """Fold the log's rows for a rebuild: closed cycles written as they come, a snapshot at each multiple."""
         every = self._snapshot_every
-        replay = Fold()
+        replay = PositionFold()
         for chunk in chunks:
             begin = 0
             while begin < len(chunk):
@@ -456,7 +454,7 @@ class Ledger:
         snapshots against a fresh replay, and each `(source, anchor)`: its signature (by `trusted_key`,
         lowercase hex, when given) and that the event at its seq still has the anchored hash, or that an
         audited rollback removed it. A failed anchor is a problem at its seq."""
-        book = PositionBook()
+        book = ReferenceFold()
         anchored: dict[int, tuple[int, str]] = {}
         wanted = {anchor.seq for _, anchor in anchors}
 

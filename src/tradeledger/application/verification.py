@@ -12,6 +12,7 @@ from tradeledger.domain.admin import ROLLBACK, AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
+from tradeledger.domain.reference import ReferenceFold
 
 MAX_PROBLEMS = 20
 K = TypeVar("K", tuple[str, str], int)
@@ -110,7 +111,7 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
 def check_chain(
     events: Iterable[StoredEvent],
     head: Checkpoint,
-    book: PositionBook,
+    book: ReferenceFold,
     after: Callable[[StoredEvent], None] | None = None,
 ) -> tuple[int, list[Problem]]:
     """Walk the log once: gapless seq from 1, each hash recomputed, each link to the previous hash.

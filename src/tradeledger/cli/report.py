@@ -1,11 +1,11 @@
 """`tradeledger report --html FILE`: a self-contained HTML report for an auditor (issue 5).
 
 The numbers come from the log alone: the state is `Ledger.replay` (as of `--until-time`, bounded by
-the head that `verify` checked), and the chart and the wallet fold the same fills once more with
-the reference fold (`PositionBook`, `WalletBook`). Every amount is an exact Decimal; it is rounded
-for display only (the exact value is in each cell's tooltip). The page needs nothing from the
-network: the CSS is inline and the chart is an SVG drawn here (a step line per series, one vertex
-per fill, by the time the fill occurred), no JavaScript.
+the head that `verify` checked, which holds the stored projection against the reference fold), and
+the chart and the wallet fold the same fills once more, fill by fill (`domain.wallet.WalletReplay`).
+Every amount is an exact Decimal; it is rounded for display only (the exact value is in each cell's
+tooltip). The page needs nothing from the network: the CSS is inline and the chart is an SVG drawn
+here (a step line per series, one vertex per fill, by the time the fill occurred), no JavaScript.
 """
 
 from __future__ import annotations
@@ -43,12 +43,11 @@ from tradeledger.domain.positions import (
     ClosedPosition,
     Execution,
     Position,
-    PositionBook,
     PositionKey,
     Totals,
 )
 from tradeledger.domain.records import LedgerState, RecordedFill
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, WalletReplay
 from tradeledger.errors import InvalidArgument
 from tradeledger.storage.urls import shown_url
 
@@ -147,19 +146,16 @@ def build_report(
         for r in ledger.history(account=account)
         if r.seq <= state.seq and (until_time is None or r.fill.occurred_at <= until_time)
     ]
-    book = PositionBook()
-    wallet = WalletBook(initial_balance)
+    replay = WalletReplay(initial_balance)
+    wallet = replay.wallet
+    assert wallet is not None
     rows = []
     for r in recorded:
-        fill = r.fill
-        execution = Execution(
-            r.seq, fill.account, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.occurred_at
-        )
-        before = book.open.get((fill.account, fill.symbol))
         realized_before = wallet.realized_pnl
-        wallet.apply(before, execution, book.apply(execution))
+        replay.apply(Execution.of(r.seq, r.fill))
         with localcontext(LEDGER_CONTEXT):
             rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
+    book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
     stored = ledger.marks().prices

@@ -2,10 +2,9 @@
 
 Every legacy view (TradeManager, ctx.positions, the paper wallet) reads an AccountBook. It is a
 cache of the log, never a source: `refresh()` reads the head and the fills after the last one it
-folded, in one snapshot, and folds them with `domain.positions.apply_fill`, the reference rules (the
-stored projection's fast fold, `domain.fold.Fold`, applies the same rules; the property tests check
-the two agree). A head that went backwards or a new epoch (a rollback) makes it fold the account
-again from seq 1.
+folded, in one snapshot, and folds them with `domain.wallet.WalletReplay` (the engine that writes
+the stored projection, and the paper wallet when the book has an initial balance). A head that went
+backwards or a new epoch (a rollback) makes it fold the account again from seq 1.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from decimal import Decimal, localcontext
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.trades import Trade
 from tradeledger.domain.fills import LEDGER_CONTEXT
-from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, PositionBook, Totals
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, Totals, portfolio_totals
 from tradeledger.domain.records import RecordedFill
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,12 @@ class AccountBook:
         self.resets += 1
         self.seq = 0
         self.epoch = 0
-        self.positions = PositionBook()
+        self._replay = WalletReplay(self._wallet_balance)
         self.trades: list[tuple[int, Trade]] = []
         self.by_symbol: dict[str, list[tuple[int, Trade]]] = defaultdict(list)
         self.open: dict[str, Position] = {}  # by symbol
         self.volume = ZERO
         self.fees = ZERO
-        self.wallet = None if self._wallet_balance is None else WalletBook(self._wallet_balance)
 
     def refresh(self) -> list[Folded]:
         """Fold the account's fills recorded since the last refresh; returns them in seq order."""
@@ -67,17 +66,12 @@ class AccountBook:
 
     def _fold(self, recorded: RecordedFill) -> Folded:
         fill = recorded.fill
-        execution = Execution(
-            recorded.seq, fill.account, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.occurred_at
-        )
-        before = self.open.get(fill.symbol)
-        outcome = self.positions.apply(execution)
+        step = self._replay.apply(Execution.of(recorded.seq, fill))
+        before, outcome = step.before, step.outcome
         if outcome.position is None:
             self.open.pop(fill.symbol, None)
         else:
             self.open[fill.symbol] = outcome.position
-        if self.wallet is not None:
-            self.wallet.apply(before, execution, outcome)
         trade = Trade.from_fill(fill)
         self.trades.append((recorded.seq, trade))
         self.by_symbol[fill.symbol].append((recorded.seq, trade))
@@ -101,9 +95,16 @@ class AccountBook:
         return self.by_symbol[symbol][-1][1].timestamp
 
     @property
+    def positions(self) -> PositionFold:
+        """The account's positions: open cycles, closed cycles (`.closed`) and totals."""
+        return self._replay.positions
+
+    @property
+    def wallet(self) -> WalletBook | None:
+        """The paper wallet, when the book was given an initial balance."""
+        return self._replay.wallet
+
+    @property
     def totals(self) -> Totals:
         """Lifetime realized PnL (gross) and fees of every cycle of the account."""
-        result = Totals()
-        for totals in self.positions.totals.values():
-            result = result.plus(totals.realized_pnl, totals.fees)
-        return result
+        return portfolio_totals(self.positions.totals().values())

@@ -1,11 +1,12 @@
-"""The projection fold over log rows: spec section 4, as `apply_fill`, with mutable state for speed.
+"""The engine of spec section 4: `PositionFold`, which writes every position projection.
 
-`apply_fill` and `PositionBook` are the reference: one frozen `Position` per fill, easy to read and
-to test. Appends, replay and rebuild fold through `Fold` instead: the same rules, the same Decimal
-operations in the same order and context (so the very same results, which a property test checks),
-but each (account, symbol) keeps a small mutable list, the ledger context is entered once per batch
-of rows, and times stay text until a `Position` or `ClosedPosition` is built. Rows are the log's
-stored text, trusted: the fill model validated them on append; `verify` re-checks them.
+Appends, replay, rebuild, rollback, copy and import, the compat read models, the wallet replay, the
+report and the migration all fold through it. It applies the rules of `domain.reference` (the
+reference, which `verify` and the property tests compare it with) with the same Decimal operations
+in the same order and context, but each (account, symbol) keeps a small mutable list, the ledger
+context is entered once per batch of rows, and times stay text until a `Position` or
+`ClosedPosition` is built. Rows are the log's stored text, trusted: the fill model validated them on
+append; `verify` re-checks them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Self
 
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import (
     FEE_SHARE_QUANTUM,
     ZERO,
     ClosedPosition,
+    Execution,
+    Outcome,
     Position,
     PositionBook,
     PositionKey,
@@ -28,8 +31,9 @@ from tradeledger.domain.positions import (
     _exact_size,
 )
 
-# seq, account, symbol, side, quantity, price, fee, occurred_at: one log row's accounting columns as stored.
-ExecutionRow = tuple[int, str, str, str, str, str, str, str]
+# seq, account, symbol, side, quantity, price, fee, occurred_at: one log row's accounting columns as stored
+# (or, from `Execution.row()`, with the numbers and the time already parsed).
+ExecutionRow = tuple[int, str, str, str, str | Decimal, str | Decimal, str | Decimal, str | datetime]
 
 # Index of each value in an open cycle's state list.
 _LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SEQ = range(9)
@@ -40,7 +44,7 @@ def _time(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else _FROM_ISO(value)
 
 
-class Fold:
+class PositionFold:
     """Every position of a ledger folded from log rows in seq order, optionally from a saved start.
 
     `closed` collects the cycles closed since it was last emptied (none when `keep_closed` is false:
@@ -135,8 +139,43 @@ class Fold:
                 open_cycles[key] = [buy, rest, p, zero, opening_fee, occurred_at, seq, rest, seq]
                 self.last_seq = seq
 
+    def apply(self, execution: Execution) -> Outcome:
+        """Fold one execution; what it did to its (account, symbol), as the reference's `apply_fill` says it."""
+        kept = len(self.closed)
+        keep, self.keep_closed = self.keep_closed, True
+        try:
+            self.apply_rows((execution.row(),))
+        finally:
+            self.keep_closed = keep
+        closed = self.closed[kept] if len(self.closed) > kept else None
+        if not keep:
+            del self.closed[kept:]
+        return Outcome(self.position((execution.account, execution.symbol)), closed)
+
+    def apply_all(self, executions: Iterable[Execution]) -> Self:
+        for execution in executions:
+            self.apply(execution)
+        return self
+
+    def totals(self) -> dict[PositionKey, Totals]:
+        """Lifetime totals (closed cycles and the open one) per (account, symbol) folded so far."""
+        result = {}
+        for key, (realized, fees) in self._totals.items():
+            state = self._open.get(key)
+            if state is None:
+                result[key] = Totals(realized, fees)
+            else:
+                with localcontext(LEDGER_CONTEXT):
+                    result[key] = Totals(realized + state[_REALIZED], fees + state[_FEES])
+        return result
+
     def _close(
-        self, key: PositionKey, state: list[Any], occurred_at: str, seq: int, closed: list[ClosedPosition] | None
+        self,
+        key: PositionKey,
+        state: list[Any],
+        occurred_at: str | datetime,
+        seq: int,
+        closed: list[ClosedPosition] | None,
     ) -> None:
         realized, fees = self._totals[key]
         self._totals[key] = (realized + state[_REALIZED], fees + state[_FEES])

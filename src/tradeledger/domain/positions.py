@@ -1,4 +1,9 @@
-"""Position accounting (spec section 4): one netting position per (account, symbol), folded from fills."""
+"""Position accounting's values (spec section 4): executions, open and closed cycles, totals.
+
+The rules that fold executions into them live twice on purpose: `domain.fold.PositionFold` is the
+engine every projection is written with; `domain.reference` is the reference, one frozen value per
+fill, which `verify` and the property tests hold the engine against.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side
 from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
@@ -61,6 +66,24 @@ class Execution:
     price: Decimal
     fee: Decimal
     occurred_at: datetime
+
+    @classmethod
+    def of(cls, seq: int, fill: Fill) -> Execution:
+        """The accounting part of `fill`, recorded at `seq`."""
+        return cls(seq, fill.account, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.occurred_at)
+
+    def row(self) -> tuple[int, str, str, str, Decimal, Decimal, Decimal, datetime]:
+        """As a log row (see domain.fold.ExecutionRow), with its values already parsed."""
+        return (
+            self.seq,
+            self.account,
+            self.symbol,
+            self.side.value,
+            self.quantity,
+            self.price,
+            self.fee,
+            self.occurred_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,133 +176,18 @@ class Outcome:
     closed: ClosedPosition | None
 
 
-def _open(execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
-    return Position(
-        account=execution.account,
-        symbol=execution.symbol,
-        side=PositionSide.LONG if execution.side is Side.BUY else PositionSide.SHORT,
-        quantity=quantity,
-        avg_price=execution.price,
-        realized_pnl=ZERO,
-        fees=fee,
-        opened_at=execution.occurred_at,
-        opened_seq=execution.seq,
-        entered_quantity=quantity,
-        last_seq=execution.seq,
-    )
-
-
-def _reduce(position: Position, execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
-    realized = pnl(position.side, position.avg_price, execution.price, quantity)
-    return Position(
-        account=position.account,
-        symbol=position.symbol,
-        side=position.side,
-        quantity=_exact_size("-", position.quantity, quantity),
-        avg_price=position.avg_price,
-        realized_pnl=position.realized_pnl + realized,
-        fees=position.fees + fee,
-        opened_at=position.opened_at,
-        opened_seq=position.opened_seq,
-        entered_quantity=position.entered_quantity,
-        last_seq=execution.seq,
-    )
-
-
-def _close(position: Position, execution: Execution) -> ClosedPosition:
-    return ClosedPosition(
-        account=position.account,
-        symbol=position.symbol,
-        side=position.side,
-        quantity=position.entered_quantity,
-        avg_price=position.avg_price,
-        realized_pnl=position.realized_pnl,
-        fees=position.fees,
-        opened_at=position.opened_at,
-        opened_seq=position.opened_seq,
-        closed_at=execution.occurred_at,
-        closed_seq=execution.seq,
-    )
-
-
-def apply_fill(position: Position | None, execution: Execution) -> Outcome:
-    """Apply one fill to the open position of its (account, symbol), by the four rules of spec section 4.
-
-    Raises InvalidFill when the position's size could not be kept exactly.
-    """
-    with localcontext(LEDGER_CONTEXT):
-        return _apply(position, execution)
-
-
-def _apply(position: Position | None, execution: Execution) -> Outcome:
-    q, p, f = execution.quantity, execution.price, execution.fee
-    if position is None:  # rule 1: flat, a new cycle opens
-        return Outcome(_open(execution, q, f), None)
-
-    same_direction = (position.side is PositionSide.LONG) == (execution.side is Side.BUY)
-    if same_direction:  # rule 2: weighted average entry, fees excluded
-        size = _exact_size("+", position.quantity, q)
-        grown = Position(
-            account=position.account,
-            symbol=position.symbol,
-            side=position.side,
-            quantity=size,
-            avg_price=(position.quantity * position.avg_price + q * p) / size,
-            realized_pnl=position.realized_pnl,
-            fees=position.fees + f,
-            opened_at=position.opened_at,
-            opened_seq=position.opened_seq,
-            entered_quantity=_exact_size("+", position.entered_quantity, q),
-            last_seq=execution.seq,
-        )
-        return Outcome(grown, None)
-
-    if q <= position.quantity:  # rule 3: reduce or close, average unchanged
-        reduced = _reduce(position, execution, q, f)
-        if reduced.quantity == 0:
-            return Outcome(None, _close(reduced, execution))
-        return Outcome(reduced, None)
-
-    # rule 4: a flip; the closing part takes |s|/q of the fee, the opening part the rest, so the
-    # two always add up to the fill's fee exactly
-    closing_fee = (f * position.quantity / q).quantize(FEE_SHARE_QUANTUM)
-    opening_fee = f - closing_fee
-    closed = _reduce(position, execution, position.quantity, closing_fee)
-    reopened = _open(execution, _exact_size("-", q, position.quantity), opening_fee)
-    return Outcome(reopened, _close(closed, execution))
-
-
 @dataclass(slots=True)
 class PositionBook:
-    """Every position of a ledger, folded from fills in log order: the replay side of the projection."""
+    """Every position of a ledger as of one point of its log: open cycles, closed cycles, closed totals."""
 
     open: dict[PositionKey, Position] = field(default_factory=dict)
     closed: list[ClosedPosition] = field(default_factory=list)
     closed_totals: dict[PositionKey, Totals] = field(default_factory=dict)  # per key, over closed cycles
 
-    def apply(self, execution: Execution) -> Outcome:
-        key = (execution.account, execution.symbol)
-        outcome = apply_fill(self.open.get(key), execution)
-        if outcome.position is None:
-            self.open.pop(key, None)
-        else:
-            self.open[key] = outcome.position
-        totals = self.closed_totals.get(key, Totals())
-        if outcome.closed is not None:
-            self.closed.append(outcome.closed)
-            totals = totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
-        self.closed_totals[key] = totals
-        return outcome
-
     @property
     def totals(self) -> dict[PositionKey, Totals]:
         """Lifetime totals per (account, symbol) ever traded."""
         return {key: lifetime(closed, self.open.get(key)) for key, closed in self.closed_totals.items()}
-
-    def apply_all(self, executions: Iterable[Execution]) -> PositionBook:
-        for execution in executions:
-            self.apply(execution)
-        return self
 
 
 def portfolio_totals(totals: Iterable[Totals]) -> Totals:

@@ -13,10 +13,13 @@ and nothing more. A violation raises; nothing is ever clamped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from typing import Self
 
 from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, PositionKey, PositionSide, pnl
 from tradeledger.errors import InvariantViolation
 
@@ -92,3 +95,44 @@ class WalletBook:
             return ZERO
         with localcontext(LEDGER_CONTEXT):
             return Decimal(self.winning_cycles) / Decimal(self.cycles_opened) * 100
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One execution folded: the open position of its (account, symbol) before it, and what it did."""
+
+    execution: Execution
+    before: Position | None
+    outcome: Outcome
+
+
+class WalletReplay:
+    """Positions (folded by the engine) and, given an initial balance, the paper wallet, one execution at a time."""
+
+    __slots__ = ("positions", "wallet")
+
+    def __init__(self, initial_balance: Decimal | None = None) -> None:
+        self.positions = PositionFold()
+        self.wallet = None if initial_balance is None else WalletBook(initial_balance)
+
+    def apply(self, execution: Execution) -> Step:
+        """Fold one execution into the positions and the wallet (whose invariant it checks)."""
+        before = self.positions.position((execution.account, execution.symbol))
+        outcome = self.positions.apply(execution)
+        if self.wallet is not None:
+            self.wallet.apply(before, execution, outcome)
+        return Step(execution, before, outcome)
+
+    def apply_all(self, executions: Iterable[Execution]) -> Self:
+        for execution in executions:
+            self.apply(execution)
+        return self
+
+
+def replay_wallet(executions: Iterable[Execution], initial_balance: Decimal) -> tuple[PositionFold, WalletBook]:
+    """Positions and the paper wallet of spec section 5 folded from `executions` (one account's, in log order)."""
+    wallet = WalletBook(initial_balance)
+    replay = WalletReplay()
+    replay.wallet = wallet
+    replay.apply_all(executions)
+    return replay.positions, wallet

@@ -20,19 +20,29 @@ notional, freqtrade ratios) are listed in docs/accounting-cases.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.factories import T0, execution, executions, fill_fields
+from tests.factories import BOOKS, T0, EngineBook, execution, executions, fill_fields
 from tradeledger import Ledger
 from tradeledger.domain.fills import Side
-from tradeledger.domain.positions import ClosedPosition, Position, PositionBook, PositionSide
+from tradeledger.domain.positions import ClosedPosition, Position, PositionSide
+from tradeledger.domain.reference import ReferenceFold
 
 LONG = PositionSide.LONG
+new_book: Callable[[], EngineBook | ReferenceFold] = ReferenceFold
+
+
+@pytest.fixture(autouse=True, params=sorted(BOOKS))
+def each_fold(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case runs on the engine and on the reference fold."""
+    monkeypatch.setattr(f"{__name__}.new_book", BOOKS[request.param])
+
+
 SHORT = PositionSide.SHORT
 
 USD = "0.01"  # NautilusTrader Money precision for USD
@@ -50,8 +60,8 @@ def sell(quantity: str, price: str, fee: str = "0") -> Leg:
     return ("sell", quantity, price, fee)
 
 
-def fold(legs: Sequence[Leg], symbol: str = "BTC/USD") -> PositionBook:
-    return PositionBook().apply_all(executions(*legs, symbol=symbol))
+def fold(legs: Sequence[Leg], symbol: str = "BTC/USD") -> EngineBook | ReferenceFold:
+    return new_book().apply_all(executions(*legs, symbol=symbol))
 
 
 def at_quantum(value: Decimal, quantum: str | None) -> Decimal:
@@ -205,7 +215,7 @@ def symbol_of(case_id: str) -> str:
     return SYMBOLS.get(case_id, "AUD/USD")
 
 
-def book_of(case_id: str) -> PositionBook:
+def book_of(case_id: str) -> EngineBook | ReferenceFold:
     return fold(LEGS[case_id], symbol_of(case_id))
 
 
@@ -445,7 +455,7 @@ def test_every_step_of_the_nautilus_step_table_matches(
     case_id: str, steps: list[tuple[Decimal, Decimal, Decimal]]
 ) -> None:
     symbol = symbol_of(case_id)
-    book = PositionBook()
+    book = new_book()
     observed = []
 
     for fill in executions(*LEGS[case_id], symbol=symbol):
@@ -543,7 +553,7 @@ def test_a_full_close_leaves_no_open_position(case_id: str) -> None:
 def test_fills_with_equal_timestamps_apply_in_log_order(legs: tuple[Leg, Leg]) -> None:
     fills = [execution(*leg, seq=seq, at=T0) for seq, leg in enumerate(legs, start=1)]
 
-    position = PositionBook().apply_all(fills).open[key("BTC/USD")]
+    position = new_book().apply_all(fills).open[key("BTC/USD")]
 
     assert (position.signed_quantity, position.avg_price) == (Decimal(50), Decimal("1.00"))
 
@@ -593,7 +603,7 @@ def test_flip_lifetime_net_equals_the_in_place_reversal(case_id: str) -> None:
 FreqtradeRow = tuple[Decimal, Decimal, Decimal | None, Decimal]  # amount, avg, stake, realized
 
 
-def freqtrade_row(book: PositionBook, symbol: str) -> FreqtradeRow:
+def freqtrade_row(book: EngineBook | ReferenceFold, symbol: str) -> FreqtradeRow:
     """freqtrade's amount, open_rate, stake_amount and realized_profit after an order.
 
     At the close freqtrade shows no stake ("-"); the average is the closed cycle's.
@@ -652,7 +662,7 @@ def ft_row(amount: str, avg: str, stake: str | None, realized: str) -> Freqtrade
 )
 def test_fee_free_dca_matches_the_freqtrade_table_after_every_order(case_id: str, table: list[FreqtradeRow]) -> None:
     symbol = symbol_of(case_id)
-    book = PositionBook()
+    book = new_book()
     observed = []
 
     for fill in executions(*LEGS[case_id], symbol=symbol):
@@ -671,7 +681,7 @@ def test_fee_free_dca_matches_the_freqtrade_table_after_every_order(case_id: str
     ],
 )
 def test_each_fee_free_exit_realizes_freqtrade_last_exit_profit(case_id: str, last: list[str]) -> None:
-    book = PositionBook()
+    book = new_book()
     key = ("default", symbol_of(case_id))
     deltas = []
 
@@ -727,7 +737,7 @@ def test_fee_rate_case_keeps_freqtrade_amount_and_fee_free_average_while_open(
     case_id: str, amounts_and_averages: list[tuple[str, str]]
 ) -> None:
     symbol = symbol_of(case_id)
-    book = PositionBook()
+    book = new_book()
     observed = []
 
     for fill in executions(*LEGS[case_id][:-1], symbol=symbol):

@@ -12,22 +12,33 @@ asserts our behaviour and says why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.factories import T0, executions, fill_fields
+from tests.factories import BOOKS, T0, EngineBook, executions, fill_fields
 from tradeledger import InvalidFill, Ledger
-from tradeledger.domain.positions import Position, PositionBook, PositionSide
+from tradeledger.domain.positions import Position, PositionSide
+from tradeledger.domain.reference import ReferenceFold
 
 LONG = PositionSide.LONG
+new_book: Callable[[], EngineBook | ReferenceFold] = ReferenceFold
+
+
+@pytest.fixture(autouse=True, params=sorted(BOOKS))
+def each_fold(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case runs on the engine and on the reference fold."""
+    monkeypatch.setattr(f"{__name__}.new_book", BOOKS[request.param])
+
+
 SHORT = PositionSide.SHORT
 BTC = ("default", "BTC/USD")
 
 
-def fold(*legs: tuple[str, str, str] | tuple[str, str, str, str]) -> PositionBook:
-    return PositionBook().apply_all(executions(*legs))
+def fold(*legs: tuple[str, str, str] | tuple[str, str, str, str]) -> EngineBook | ReferenceFold:
+    return new_book().apply_all(executions(*legs))
 
 
 def btc_position(*legs: tuple[str, str, str] | tuple[str, str, str, str]) -> Position:

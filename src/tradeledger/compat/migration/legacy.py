@@ -13,10 +13,7 @@ from typing import Literal
 
 from tradeledger.compat.trades import to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side
-from tradeledger.domain.positions import (
-    Execution,
-    PositionSide,
-)
+from tradeledger.domain.positions import PositionSide
 from tradeledger.errors import InvalidArgument
 
 STATE_FILE = "trade_manager_state.json"
@@ -281,10 +278,6 @@ class MigrationPlan:
 
 def legacy_round(value: Decimal) -> Decimal:
     return value.quantize(EIGHT_PLACES, rounding=ROUND_DOWN)
-
-
-def execution_of(seq: int, fill: Fill) -> Execution:
-    return Execution(seq, fill.account, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.occurred_at)
 
 
 def same_fill(a: Fill, b: Fill) -> bool:

@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from tradeledger.compat.migration.legacy import LegacyTrade, execution_of, legacy_round
+from tradeledger.compat.migration.legacy import LegacyTrade, legacy_round
 from tradeledger.domain.fills import LEDGER_CONTEXT
-from tradeledger.domain.positions import (
-    ZERO,
-    PositionBook,
-)
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import ZERO, Execution, PositionBook
 
 # --- reconciliation ----------------------------------------------------------------------------------
 
@@ -88,7 +86,7 @@ def _legacy_apply(fold: LegacyFold, trade: LegacyTrade) -> None:
 def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[LegacyFold, PositionBook]:
     """The legacy rules and ours over the state file's trades side by side, noting each divergence."""
     fold = LegacyFold()
-    ours = PositionBook()
+    ours = PositionFold()
     seen: set[str] = set()
     closed_cycles: Counter[str] = Counter()
     with localcontext(LEDGER_CONTEXT):
@@ -102,8 +100,8 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
                 continue
             seen.add(trade.id)
             key = (account, trade.symbol)
-            before = ours.open.get(key)
-            outcome = ours.apply(execution_of(seq, trade.fill))
+            before = ours.position(key)
+            outcome = ours.apply(Execution.of(seq, trade.fill))
             if outcome.closed is not None:
                 closed_cycles[trade.symbol] += 1
             legacy = fold.positions[trade.symbol]
@@ -112,7 +110,7 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
             )
             if opened:
                 assert outcome.position is not None
-                closed_totals = ours.closed_totals.get(key)
+                _, closed_totals = ours.positions([key])[key]
                 if before is not None:
                     start = "flip"
                 elif legacy_side is None:
@@ -124,8 +122,8 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
                     started_at=trade.timestamp,
                     fee_start_difference=legacy.fees - outcome.position.fees,
                     carried_realized=legacy.realized,
-                    earlier_realized=ZERO if closed_totals is None else closed_totals.realized_pnl,
-                    earlier_fees=ZERO if closed_totals is None else closed_totals.fees,
+                    earlier_realized=closed_totals.realized_pnl,
+                    earlier_fees=closed_totals.fees,
                     earlier_cycles=closed_cycles[trade.symbol],
                     flip_fee=trade.fill.fee,
                 )
@@ -133,4 +131,4 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
                 story = fold.stories[trade.symbol]
                 story.dropped_fees += trade.fill.fee
                 story.dropped_count += 1
-    return fold, ours
+    return fold, ours.book()

@@ -24,7 +24,6 @@ from tradeledger.compat.migration.legacy import (
     Skipped,
     WalletEntry,
     content_id,
-    execution_of,
     fill_differences,
     legacy_round,
     same_fill,
@@ -32,9 +31,8 @@ from tradeledger.compat.migration.legacy import (
 )
 from tradeledger.compat.migration.reconcile import reconcile_plan
 from tradeledger.domain.fills import Fill, decimal_text, time_text
-from tradeledger.domain.positions import (
-    PositionBook,
-)
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import Execution
 from tradeledger.domain.records import RecordedFill
 
 # --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
@@ -70,7 +68,9 @@ def plan_migration(
     merged = _merge_by_time(_trade_manager_fills(files, skipped), _csv_fills(files, skipped))
     wallet_fills, stale = _wallet_fills(files, merged, account, skipped, notes)
     fills = _with_ledger_seqs([*merged, *wallet_fills], ledger, account, files)
-    book = PositionBook().apply_all(execution_of(seq, planned.fill) for seq, planned in enumerate(fills, start=1))
+    book = (
+        PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
+    )
     only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
     reconciliation = reconcile_plan(files, fills, account, initial_balance, skipped, stale)
     return MigrationPlan(
@@ -148,10 +148,10 @@ def _wallet_fills(
     stale: dict[str, str] = {}
     if files.wallet is None:
         return fills, stale
-    book = PositionBook()
+    book = PositionFold()
     last_fill: dict[str, PlannedFill] = {}
     for seq, planned in enumerate(merged, start=1):
-        book.apply(execution_of(seq, planned.fill))
+        book.apply(Execution.of(seq, planned.fill))
         last_fill[planned.fill.symbol] = planned
     for entry in sorted(files.wallet.entries, key=lambda e: e.opened_at):
         where = f"key {entry.key}"
@@ -160,7 +160,7 @@ def _wallet_fills(
             reason = "symbol: None (opened without a symbol; nothing says what it holds)"
         elif entry.quantity == 0:
             reason = f"{entry.quantity_key} 0: holds nothing"
-        elif (account, entry.symbol) in book.open:
+        elif book.position((account, entry.symbol)) is not None:
             sources = sorted({p.source for p in merged if p.fill.symbol == entry.symbol})
             reason = f"{entry.symbol} is open in {' and '.join(sources)} (the primary record)"
         elif last is not None and entry.opened_at <= last.fill.occurred_at:

@@ -20,7 +20,6 @@ from tradeledger.compat.migration.legacy import (
     Scope,
     Skipped,
     WalletEntry,
-    execution_of,
     shown_time,
 )
 from tradeledger.compat.migration.legacy_rules import CycleStory, LegacyFold, LegacyPosition, fold_trade_manager
@@ -28,10 +27,11 @@ from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.positions import (
     ZERO,
     ClosedPosition,
+    Execution,
     Position,
     PositionBook,
 )
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, replay_wallet
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +111,10 @@ def _compare(
 
 
 def _replay_all(fills: Sequence[PlannedFill], initial_balance: Decimal) -> tuple[PositionBook, WalletBook]:
-    book = PositionBook()
-    wallet = WalletBook(initial_balance)
-    for seq, planned in enumerate(fills, start=1):
-        execution = execution_of(seq, planned.fill)
-        before = book.open.get((execution.account, execution.symbol))
-        wallet.apply(before, execution, book.apply(execution))
-    return book, wallet
+    positions, wallet = replay_wallet(
+        (Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)), initial_balance
+    )
+    return positions.book(), wallet
 
 
 def reconcile_plan(
