@@ -13,7 +13,7 @@ from tradeledger.errors import InvalidArgument, StorageError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
 from tradeledger.storage.engine import WRITE, Synchronous, create_ledger_engine
-from tradeledger.storage.sql_store import SqlLedgerStore, translated_errors
+from tradeledger.storage.sql import SqlLedgerStore, translated_errors
 
 
 def utc_now() -> datetime:

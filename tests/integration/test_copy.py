@@ -198,11 +198,8 @@ def test_a_source_with_a_broken_chain_is_refused_at_its_first_bad_seq_and_nothin
 
 def test_price_marks_travel_with_the_ledger(sqlite_source: Backend, backend: Backend) -> None:
     mark = PriceMark("BTC/USD", Decimal("101.25"), datetime(2026, 1, 5, 13, 0, tzinfo=UTC))
-    store = open_store(sqlite_source.url)
-    try:
-        store.save_marks([mark], [])
-    finally:
-        store.close()
+    with open_ledger(sqlite_source.url) as source:
+        source.save_marks([mark], [])
 
     copy(sqlite_source.url, backend.url)
 

@@ -269,13 +269,14 @@ def test_a_rollback_planned_before_another_rollback_is_refused_under_the_lock(
     # lock, A rolls back to seq 5. B must re-check under the lock and refuse, writing nothing.
     with open_ledger(db_url) as operator_a:
         store = eight._store  # the race is between the plan and the locked write
-        locked_write = store.roll_back
+        locked_write = store.unit_of_work
 
-        def a_goes_first(*arguments: Any) -> Any:
+        def a_goes_first(**options: Any) -> Any:
+            monkeypatch.setattr(store, "unit_of_work", locked_write)  # once: B's write is the next one
             operator_a.rollback(to_seq=5, reason="A", actor="alice")
-            return locked_write(*arguments)
+            return locked_write(**options)
 
-        monkeypatch.setattr(store, "roll_back", a_goes_first)
+        monkeypatch.setattr(store, "unit_of_work", a_goes_first)
 
         with pytest.raises(InvalidArgument, match="the log changed before this rollback took the write lock"):
             eight.rollback(to_seq=7, reason="B", actor="bob")

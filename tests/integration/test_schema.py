@@ -23,7 +23,7 @@ from tradeledger import SchemaError, open_ledger
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.migrate import head_revision
 from tradeledger.storage.schema import metadata
-from tradeledger.storage.sql_store import SqlLedgerStore
+from tradeledger.storage.sql import SqlLedgerStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC = Path(sys.executable).parent / "alembic"

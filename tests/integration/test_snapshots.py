@@ -94,12 +94,6 @@ def test_rebuild_rewrites_the_snapshots_at_every_multiple(snapshotting: Ledger, 
     assert snapshotting.replay(until_seq=9, closed=False) == without_closed(snapshotting.replay(until_seq=9))
 
 
-def test_snapshots_beyond_a_seq_can_be_dropped_for_a_rollback(snapshotting: Ledger, backend: Backend) -> None:
-    store = snapshotting._store
-    assert store.drop_snapshots_after(5) == 1
-    assert snapshot_seqs(backend) == [4]
-
-
 def test_a_snapshot_of_another_epoch_is_not_used(snapshotting: Ledger, backend: Backend) -> None:
     expected = without_closed(snapshotting.replay(until_seq=10))
     backend.sql("UPDATE position_snapshots SET epoch = 7, closed_fees = '999' WHERE seq = 8")

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from tradeledger.application.appending import project_events
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
-from tradeledger.application.ports import AppendBatch, LedgerStore
+from tradeledger.application.ports import LedgerStore, UnitOfWork
+from tradeledger.application.replaying import event_at
 from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidArgument, StorageError
 
@@ -87,15 +87,6 @@ def _starting_point(source_head: Checkpoint, target_head: Checkpoint, source_eve
         )
 
 
-def _write_chunk(batch: AppendBatch, chunk: list[StoredEvent], head: Checkpoint) -> None:
-    """Write events as they are and fold the projection forward with them, as an append would."""
-    touched = {(event.account, event.symbol) for event in chunk}
-    start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
-    fold = PositionFold(start | dict(batch.select_positions(touched)))
-    fold.apply_rows(event.execution_row() for event in chunk)
-    batch.commit(chunk, fold.positions(touched), fold.closed, head)
-
-
 def _chunk_size(after_seq: int, snapshot_every: int) -> int:
     """Events up to the next multiple of CHUNK or of `snapshot_every`, whichever comes first."""
     return min(CHUNK - after_seq % CHUNK, snapshot_every - after_seq % snapshot_every)
@@ -114,28 +105,29 @@ def copy_ledger(
     have left, so its state as of a seq is as fast as the source's. The admin log (audited rollbacks)
     comes along, and the target's head ends where the source's is (a rollback moves it to a new epoch).
     """
-    with source.snapshot() as snapshot, target.append_batch() as batch:
-        source_head, target_head = snapshot.head(), batch.head()
-        _starting_point(source_head, target_head, snapshot.event_at(target_head.seq) if target_head.seq > 0 else None)
-        records, present = snapshot.admin_records(), batch.admin_records()
+    with source.reading() as tx, target.unit_of_work() as uow:
+        source_head, target_head = tx.log.head(), uow.log.head()
+        _starting_point(source_head, target_head, event_at(tx.log, target_head.seq))
+        records, present = tx.log.admin_records(), uow.log.admin_records()
         if present != records[: len(present)]:
             raise InvalidArgument(
                 f"--to: the target's admin log ({len(present)} record(s)) is not a prefix of the source's "
                 f"({len(records)}); nothing was copied"
             )
-        walk = EpochWalk(last=snapshot.event_at(target_head.seq) if target_head.seq else None)
-        stored = snapshot.read_events(after_seq=target_head.seq)
+        walk = EpochWalk(last=event_at(tx.log, target_head.seq))
+        stored = tx.log.read(after_seq=target_head.seq)
         try:
-            copied, last = _write_log(batch, stored, target_head, source_head, on_progress, snapshot_every, walk)
+            copied, last = _write_log(uow, stored, target_head, source_head, on_progress, snapshot_every, walk)
         finally:
             if isinstance(stored, Generator):
                 stored.close()  # a refusal stops the read: close its cursor before the snapshot ends
         _refuse_bad_admin_log(records, walk, source_head, "the source's")
-        batch.write_admin_records(records[len(present) :], source_head)
-        marks = snapshot.load_marks()
-    if marks.prices or marks.levels:
-        target.save_marks(marks.prices.values(), marks.levels.values())
-    report = Ledger(target, clock=_no_clock).verify()
+        _write_admin_log(uow, records[len(present) :], source_head)
+        uow.commit()
+        marks = tx.projection.marks()
+    copied_ledger = Ledger(target, clock=_no_clock)
+    copied_ledger.save_marks(marks.prices.values(), marks.levels.values())
+    report = copied_ledger.verify()
     return CopyReport(already_there=target_head.seq, copied=copied, head=last, verify=report)
 
 
@@ -153,17 +145,18 @@ def import_log(
     Every event is checked on the way (seq, links, its own hash) and the result must end at `head`;
     anything else is refused and nothing is written. The target is verified from scratch at the end.
     """
-    with target.append_batch() as batch:
-        start = batch.head()
-        if start.seq != 0 or batch.admin_records():
+    with target.unit_of_work() as uow:
+        start = uow.log.head()
+        if start.seq != 0 or uow.log.admin_records():
             raise InvalidArgument(
                 f"import of an export needs an empty ledger; this one holds {start.seq} events "
                 f"(head {start.hash}); nothing was imported"
             )
         walk = EpochWalk()
-        copied, last = _write_log(batch, iter(events), start, head, on_progress, snapshot_every, walk)
+        copied, last = _write_log(uow, iter(events), start, head, on_progress, snapshot_every, walk)
         _refuse_bad_admin_log(records, walk, head, "the export's")
-        batch.write_admin_records(list(records), head)
+        _write_admin_log(uow, records, head)
+        uow.commit()
     report = Ledger(target, clock=_no_clock).verify()
     return CopyReport(already_there=0, copied=copied, head=last, verify=report)
 
@@ -178,8 +171,14 @@ def _refuse_bad_admin_log(records: Sequence[AdminRecord], walk: EpochWalk, head:
         )
 
 
+def _write_admin_log(uow: UnitOfWork, records: Sequence[AdminRecord], head: Checkpoint) -> None:
+    """The admin records as they are; the head and the projection's checkpoint end at `head`."""
+    uow.log.append_admin(records, head)
+    uow.projection.write({}, (), head)
+
+
 def _write_log(
-    batch: AppendBatch,
+    uow: UnitOfWork,
     stored: Iterator[StoredEvent],
     target_head: Checkpoint,
     source_head: Checkpoint,
@@ -197,9 +196,7 @@ def _write_log(
         last = Checkpoint(tail.epoch, tail.seq, tail.hash)
         for event in chunk:
             walk.see(event)
-        _write_chunk(batch, chunk, last)
-        if last.seq % snapshot_every == 0:
-            batch.save_snapshot(last)
+        project_events(uow, chunk, snapshot_every=snapshot_every)
         copied += len(chunk)
         if on_progress is not None:
             on_progress(copied)
@@ -213,5 +210,5 @@ def _write_log(
 
 def events_to_copy(source: LedgerStore, target: LedgerStore) -> int:
     """How many events a copy would write (for a progress bar): the source's head seq minus the target's."""
-    with source.snapshot() as snapshot, target.snapshot() as other:
-        return max(snapshot.head().seq - other.head().seq, 0)
+    with source.reading() as tx, target.reading() as other:
+        return max(tx.log.head().seq - other.log.head().seq, 0)

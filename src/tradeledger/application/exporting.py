@@ -36,9 +36,9 @@ _OPTIONAL = {"strategy", "order_id", "client_order_id", "metadata"}
 
 def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> Checkpoint:
     """Write the header, every event and every admin record, read in one snapshot; returns the head."""
-    with store.snapshot() as snapshot:
-        head = snapshot.head()
-        records = snapshot.admin_records()
+    with store.reading() as tx:
+        head = tx.log.head()
+        records = tx.log.admin_records()
         write(
             {
                 "type": "header",
@@ -57,7 +57,7 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> C
                 },
             }
         )
-        for event in snapshot.read_events():
+        for event in tx.log.read():
             write({"type": "event", **{name: getattr(event, name) for name in EVENT_FIELDS}})
         for record in records:
             write({"type": "rollback", **record.as_dict()})

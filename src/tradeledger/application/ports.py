@@ -1,65 +1,47 @@
-"""The boundary between the application and storage, owned by the application."""
+"""The boundary between the application and storage, owned by the application.
+
+A store opens transactions; every read and write goes through one, in the cosmicpython shape:
+
+    with store.unit_of_work() as uow:   # a write transaction (the head locked at the first head())
+        ...uow.log..., ...uow.projection...
+        uow.commit()                     # leaving without commit() rolls everything back
+
+`store.reading()` opens a read transaction with the same two views, every read in it seeing one state.
+Two views, kept small: the `EventLog` (the hash-chained log and its admin log) and the
+`ProjectionStore` (the positions projection with its checkpoint and snapshots, marks and levels, and
+keyed tables for later projections). Implementations: `storage.sql` (SQLite, PostgreSQL) and
+`storage.memory` (in memory); one contract suite (tests/contract) holds all of them to this text.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold import ExecutionRow
-from tradeledger.domain.positions import ClosedPosition, Execution, Position, PositionBook, PositionKey, Totals
-from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
+from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 
-
-class AppendBatch(Protocol):
-    """A write transaction on the log, from `LedgerStore.append_batch()`: leaving that context normally
-    commits everything written in it, an exception rolls all of it back; `commit()` writes the rows and
-    does not end the transaction."""
-
-    def head(self) -> Checkpoint:
-        """The log's head, locked until the transaction ends."""
-
-    def select_existing(self, keys: Collection[tuple[str, str, str]]) -> Mapping[tuple[str, str, str], StoredEvent]:
-        """Events already in the log under these (account, exchange, fill_id) keys."""
-
-    def select_positions(self, keys: Collection[PositionKey]) -> Mapping[PositionKey, tuple[Position | None, Totals]]:
-        """The open cycle and the closed-cycle totals of each (account, symbol) the log has seen."""
-
-    def commit(
-        self,
-        events: Iterable[StoredEvent],
-        positions: Mapping[PositionKey, tuple[Position | None, Totals]],
-        closed: Iterable[ClosedPosition],
-        head: Checkpoint,
-    ) -> None:
-        """Write events, projection rows and the new head and checkpoint, all or nothing."""
-
-    def admin_records(self) -> list[AdminRecord]:
-        """The admin log as this transaction sees it, oldest first."""
-
-    def write_admin_records(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
-        """Append admin records exactly as given (a copy or an import), then set the head and checkpoint to `head`."""
-
-    def save_snapshot(self, at: Checkpoint) -> None:
-        """Copy the projection, as just written for the event at `at`, into a snapshot (a replay cache)."""
+EventKey = tuple[str, str, str]  # (account, exchange, fill_id): what makes a fill a duplicate
+# The open cycle of an (account, symbol), None when flat, and the totals of its closed cycles.
+PositionRow = tuple[Position | None, Totals]
+PositionRows = Mapping[PositionKey, PositionRow]
 
 
-PositionRows = Mapping[PositionKey, tuple[Position | None, Totals]]
+class OpenCycle(NamedTuple):
+    """The open cycle of an (account, symbol) as a level writer needs it, with its stored levels."""
 
-
-class ProjectionWriter(Protocol):
-    """Where a rebuild writes as it folds, so closed cycles and snapshots never pile up in memory."""
-
-    def write_closed(self, cycles: Sequence[ClosedPosition]) -> None: ...
-
-    def write_snapshot(self, seq: int, positions: PositionRows) -> None:
-        """A snapshot of every (account, symbol) as of the event at `seq`."""
+    opened_seq: int
+    epoch: int  # of the fill that opened it
+    side: PositionSide
+    levels: RiskLevels | None  # stored for this (account, symbol), possibly of an earlier cycle
 
 
 class ProjectionSnapshot(Protocol):
-    """A stored snapshot: the projection of every (account, symbol) as of the event at `seq` of `epoch`."""
+    """A stored copy of the positions projection as of the event at `seq` of `epoch` (a replay cache)."""
 
     @property
     def seq(self) -> int: ...
@@ -71,41 +53,63 @@ class ProjectionSnapshot(Protocol):
     def positions(self) -> PositionRows: ...
 
 
-class LedgerSnapshot(Protocol):
-    """A read transaction: every read through it sees the same state of the log and projection."""
+class EventLog(Protocol):
+    """The log as one transaction sees it: events in gapless seq order, the head, the admin log."""
 
     def head(self) -> Checkpoint:
-        """The last event of the log: (epoch, seq, hash); seq 0 when empty."""
+        """The last event: (epoch, seq, hash); seq 0 when empty. In a unit of work, locked until it ends."""
 
-    def read_events(
-        self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
+    def read(
+        self, *, after_seq: int = 0, until_seq: int | None = None, symbol: str | None = None, account: str | None = None
     ) -> Iterator[StoredEvent]:
-        """Every event after `after_seq` in seq order, optionally for one symbol and/or account."""
+        """The events in (after_seq, until_seq], in seq order, optionally of one symbol and/or account."""
+
+    def rows(
+        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
+    ) -> Iterator[ExecutionRow]:
+        """The accounting columns (as stored text) of the events in (after_seq, until_seq] in seq order,
+        optionally only those that occurred at or before `until_time` (stored time text)."""
+
+    def find(self, keys: Collection[EventKey]) -> Mapping[EventKey, StoredEvent]:
+        """The events stored under these keys (the others are absent from the result)."""
+
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Add sealed events after the head, in seq order; the head follows them."""
 
     def admin_records(self) -> list[AdminRecord]:
         """The admin log (audited rollbacks), oldest first."""
 
-    def events_after(self, seq: int) -> list[StoredEvent]:
-        """The events after `seq`, in seq order (the tail a rollback to `seq` removes)."""
+    def append_admin(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
+        """Add admin records exactly as given (a copy or an import carries them) and set the head to `head`."""
 
-    def read_executions(self, *, until_seq: int | None = None, until_time: str | None = None) -> Iterator[Execution]:
-        """The accounting part of each event in seq order, up to a seq and/or an occurred_at."""
+    def truncate(self, record: AdminRecord) -> None:
+        """A rollback: add `record`, remove the events it lists (those after its to_seq), and move the head to
+        the record's head after. The events go only with the record that names them."""
 
-    def event_at(self, seq: int) -> StoredEvent | None: ...
 
-    def load_state(self) -> LedgerState:
-        """The stored projection with its checkpoint."""
+class ProjectionStore(Protocol):
+    """Read models kept in the ledger's database, written in the same transaction as the log."""
+
+    def checkpoint(self) -> Checkpoint:
+        """The event the positions projection was last written for."""
+
+    def positions(self, keys: Collection[PositionKey] | None = None) -> dict[PositionKey, PositionRow]:
+        """The row of each (account, symbol) the log has seen, of those asked for (every one when None)."""
 
     def open_positions(self, *, account: str | None = None, symbol: str | None = None) -> tuple[Position, ...]:
-        """Stored open positions ordered by (account, symbol), optionally narrowed."""
+        """The open positions ordered by (account, symbol), optionally narrowed."""
 
-    def load_marks(self) -> Marks:
-        """Stored price marks and risk levels."""
+    def closed(self) -> list[ClosedPosition]:
+        """Every closed cycle, ordered by closed_seq."""
 
-    def read_execution_rows(
-        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
-    ) -> Iterator[ExecutionRow]:
-        """The accounting columns of each event after `after_seq` as stored text, in seq order."""
+    def write(self, rows: PositionRows, closed: Iterable[ClosedPosition], checkpoint: Checkpoint) -> None:
+        """Set these rows, add these closed cycles and move the checkpoint."""
+
+    def clear(self) -> None:
+        """Remove every position row, closed cycle and snapshot (a rebuild writes them again)."""
+
+    def write_snapshot(self, at: Checkpoint, rows: PositionRows) -> None:
+        """Store `rows` as the snapshot at `at` (every (account, symbol) as of that event)."""
 
     def snapshot_seqs(self) -> list[int]:
         """The seq of every stored snapshot, ascending."""
@@ -113,51 +117,58 @@ class LedgerSnapshot(Protocol):
     def load_snapshot(self, *, until_seq: int | None = None) -> ProjectionSnapshot | None:
         """The stored snapshot with the highest seq at or below `until_seq` (any, when None)."""
 
+    def marks(self) -> Marks:
+        """The stored price marks (by symbol) and risk levels (by account and symbol)."""
+
+    def put_prices(self, prices: Sequence[PriceMark]) -> None:
+        """Set the price mark of each symbol."""
+
+    def lock_open_cycle(self, key: PositionKey) -> OpenCycle | None:
+        """The open cycle of `key` and its stored levels, None when flat; its row is locked until the
+        transaction ends, so level writers of one (account, symbol) take turns."""
+
+    def put_levels(self, levels: RiskLevels) -> None:
+        """Set the risk levels of an (account, symbol)."""
+
+    def drop_levels_after(self, seq: int) -> None:
+        """Remove the risk levels of cycles opened after `seq` (a rollback removed their fills)."""
+
+    def entries(self, table: str, keys: Collection[str] | None = None) -> dict[str, str]:
+        """A keyed table of a projection: the stored text under each key asked for (every key when None)."""
+
+    def put_entries(self, table: str, values: Mapping[str, str | None]) -> None:
+        """Set (or, with None, remove) entries of a keyed table."""
+
+
+class Transaction(Protocol):
+    """A read transaction: the log and the projections, every read seeing the same state."""
+
+    @property
+    def log(self) -> EventLog: ...
+
+    @property
+    def projection(self) -> ProjectionStore: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """A write transaction; nothing it wrote is kept unless `commit()` is called before it ends."""
+
+    def commit(self) -> None:
+        """Make every write durable and end the transaction."""
+
 
 class LedgerStore(Protocol):
-    """Where a ledger lives: the log, the position projection and its checkpoint."""
+    """Where a ledger lives."""
 
-    def append_batch(self) -> AbstractContextManager[AppendBatch]:
-        """Open a write transaction that serialises with every other appender."""
+    def unit_of_work(self, *, market_data: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """Open a write transaction; writers take turns at the head (`log.head()` locks it).
 
-    def snapshot(self) -> AbstractContextManager[LedgerSnapshot]:
+        `market_data`: only marks and levels are written, which on SQLite commit at synchronous=NORMAL
+        (durable against a crash of the process, not of the machine; see storage.sql).
+        """
+
+    def reading(self) -> AbstractContextManager[Transaction]:
         """Open a consistent read transaction."""
 
-    def rebuild_projection(
-        self, fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook]
-    ) -> Checkpoint:
-        """Rewrite the projection and its snapshots from `fold` over the log's rows (in chunks), in one transaction.
-
-        `fold` writes closed cycles and snapshots through the writer as it goes; the positions of the book it
-        returns (and any closed cycles still in it) are written last.
-        """
-
-    def roll_back(
-        self,
-        to_seq: int,
-        seal: Callable[[Checkpoint, Checkpoint, list[StoredEvent], AdminRecord | None], AdminRecord],
-        fold: Callable[[Iterator[Sequence[ExecutionRow]], ProjectionWriter], PositionBook],
-    ) -> AdminRecord:
-        """In one write transaction (head locked): `seal(head, event at to_seq, tail, last record)` gives the
-        record, which is written first; then the tail is deleted, the head moves to the record's new
-        epoch at `to_seq`, risk levels of removed cycles go, and the projection is rebuilt with `fold`.
-        """
-
-    def drop_snapshots_after(self, seq: int) -> int:
-        """Delete the snapshots beyond `seq` (for a rollback to `seq`); how many were deleted."""
-
-    def save_marks(
-        self, prices: Iterable[PriceMark], levels: Iterable[RiskLevels], *, seen_epoch: int | None = None
-    ) -> dict[PositionKey, RiskLevels]:
-        """Upsert price marks (by symbol) and risk levels (by account and symbol) in one write transaction.
-
-        Durable against a crash of the process once it returns. A level is written only for the cycle
-        that is open in the projection at the write, and (with `seen_epoch`, the epoch of the head the
-        writer last read) only when the fill that opened it is of that epoch or an earlier one, so a
-        writer that has not seen a rollback never writes onto a cycle that reuses the seq; others are
-        skipped. A written level is merged with the stored row of its cycle by `domain.risk.tightest`
-        under the write lock, so a stored stop never loosens whichever process writes. Returns the
-        levels now stored, for the levels that were written.
-        """
-
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections; the store is not used after."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
-from tradeledger.application.anchoring import AnchorCheck
+from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
+from tradeledger.application.ports import Transaction
+from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
@@ -294,3 +296,46 @@ def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoin
         detail = f"the last rollback left the head at seq {previous.to_seq}, the head says seq {head.seq}"
         problems.append(Problem(head.seq or 1, "head", detail))
     return problems
+
+
+def verify_ledger(
+    tx: Transaction, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None
+) -> VerifyReport:
+    """Every check of `Ledger.verify`, in one read transaction."""
+    book = ReferenceFold()
+    anchored: dict[int, tuple[int, str]] = {}
+    wanted = {anchor.seq for _, anchor in anchors}
+
+    def noting_anchored(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
+        for event in events:
+            if event.seq in wanted:
+                anchored[event.seq] = (event.epoch, event.hash)
+            yield event
+
+    head = tx.log.head()
+    records = tx.log.admin_records()
+    pending = tx.projection.snapshot_seqs()
+    snapshot_problems: list[Problem] = []
+    epochs = EpochWalk()
+
+    def check_snapshots(event: StoredEvent) -> None:
+        epochs.see(event)
+        while pending and pending[0] <= event.seq:
+            seq = pending.pop(0)
+            stored = tx.projection.load_snapshot(until_seq=seq)
+            if seq == event.seq and stored is not None:
+                snapshot_problems.extend(check_snapshot(seq, stored.epoch, stored.positions, event, book))
+
+    count, problems = check_chain(noting_anchored(tx.log.read()), head, book, after=check_snapshots)
+    problems += check_admin(records, epochs, head)
+    if not problems:
+        problems = check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
+        problems += [Problem(seq, "snapshot", f"snapshot at seq {seq}: the log has no such event") for seq in pending]
+    problems += snapshot_problems
+    checks = tuple(
+        check_anchor(source, anchor, trusted_key=trusted_key, event_at_seq=anchored.get(anchor.seq), records=records)
+        for source, anchor in anchors
+    )
+    problems += [Problem(c.anchor.seq, "anchor", f"{c.source}: {c.detail}") for c in checks if not c.ok]
+    problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
+    return VerifyReport(events=count, head=head, problems=tuple(problems), rollbacks=tuple(records), anchors=checks)

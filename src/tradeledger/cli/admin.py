@@ -12,7 +12,8 @@ from rich.console import Console
 
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import export_log, read_export
-from tradeledger.application.ledger import Ledger, RollbackReport
+from tradeledger.application.ledger import Ledger
+from tradeledger.application.maintenance import RollbackReport
 from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from tradeledger.application.ledger import validate_fill
+from tradeledger.application.appending import validate_fill
 from tradeledger.domain.fills import MAX_METADATA_DEPTH, Fill, json_depth, shortened
 from tradeledger.errors import InvalidFill
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.ledger import describe_validation_error
+from tradeledger.application.appending import describe_validation_error
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.positions import ZERO, ClosedPosition, PositionSide, pnl
 from tradeledger.domain.positions import Position as LedgerPosition

@@ -10,13 +10,12 @@ construction as the event chain (domain/chain.py); the first record links to 64 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tradeledger.domain.chain import canonical_json
+from tradeledger.domain.chain import chained_hash
 from tradeledger.domain.records import Checkpoint, StoredEvent
 
 ROLLBACK = "rollback"
@@ -39,8 +38,7 @@ ADMIN_HASHED_FIELDS = (
 
 
 def admin_hash(prev_hash: str, record: dict[str, Any]) -> str:
-    body = canonical_json([record[name] for name in ADMIN_HASHED_FIELDS]).encode("utf-8")
-    return hashlib.sha256(prev_hash.encode("utf-8") + b"\n" + body).hexdigest()
+    return chained_hash(prev_hash, [record[name] for name in ADMIN_HASHED_FIELDS])
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+from tradeledger.domain.fills import FILL_FIELDS
+
 GENESIS_HASH = "0" * 64
 # What json.dumps(value, separators=(",", ":"), ensure_ascii=False) builds on every call, built once.
 _CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -35,24 +37,7 @@ def canonical_json(values: list[object]) -> str:
 
 # The fields of a stored event that the hash covers, in a fixed order. Changing this list changes
 # every hash: it is part of the log's format (see ARCHITECTURE.md).
-HASHED_FIELDS = (
-    "seq",
-    "epoch",
-    "recorded_at",
-    "fill_id",
-    "account",
-    "exchange",
-    "symbol",
-    "side",
-    "quantity",
-    "price",
-    "fee",
-    "occurred_at",
-    "strategy",
-    "order_id",
-    "client_order_id",
-    "metadata",
-)
+HASHED_FIELDS = ("seq", "epoch", "recorded_at", *FILL_FIELDS)
 
 
 def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
@@ -63,5 +48,11 @@ def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
     characters as themselves (Python's json.dumps(..., separators=(",", ":"), ensure_ascii=False)).
     Amounts and times are strings in their canonical text; absent optional fields are null.
     """
-    body = canonical_json([event[name] for name in HASHED_FIELDS]).encode("utf-8")
+    return chained_hash(prev_hash, [event[name] for name in HASHED_FIELDS])
+
+
+def chained_hash(prev_hash: str, values: list[object]) -> str:
+    """SHA-256 of prev_hash, a newline and the canonical JSON array of `values`: every chain's link
+    (the log's events here, the admin log's records in domain/admin.py)."""
+    body = canonical_json(values).encode("utf-8")
     return hashlib.sha256(prev_hash.encode("utf-8") + b"\n" + body).hexdigest()

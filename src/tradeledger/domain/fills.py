@@ -28,7 +28,8 @@ MAX_TEXT = 200
 MAX_METADATA_DEPTH = 32
 MAX_METADATA_BYTES = 64 * 1024
 MAX_QUOTED = 80  # characters of a value quoted in a message
-# The fields of a fill in canonical order: what Fill.canonical() gives and a stored event holds.
+# The fields of a fill in canonical order: what Fill.canonical() gives, a stored event holds and the
+# chain hashes after seq, epoch and recorded_at (domain/chain.py). Part of the log's format.
 FILL_FIELDS = (
     "fill_id",
     "account",

@@ -176,3 +176,14 @@ rollback_removed = sa.Table(
     sa.Column("hash", Hash, nullable=False),
     sa.Index("ix_ledger_rollback_removed_seq", "seq"),
 )
+
+# Keyed tables of the projections that have no table of their own (revision 0006): one row per
+# (projection, key), the value as text (JSON, exact decimals as strings), written in the same
+# transaction as the log like every projection.
+projection_entries = sa.Table(
+    "projection_entries",
+    metadata,
+    sa.Column("projection", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.factories import fill_fields, make_fill
-from tradeledger.application.ledger import validate_fill
+from tradeledger.application.appending import validate_fill
 from tradeledger.domain.chain import GENESIS_HASH, event_hash
 from tradeledger.domain.fills import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, decimal_text, time_text
 from tradeledger.domain.records import StoredEvent

@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tradeledger.application.ledger import Ledger, validate_fill
+from tradeledger.application.appending import validate_fill
+from tradeledger.application.ledger import Ledger
 from tradeledger.compat.migration.legacy import (
     DEFAULT_ACCOUNT,
     LEGACY_EXCHANGE,

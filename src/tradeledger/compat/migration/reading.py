@@ -11,7 +11,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from tradeledger.application.ledger import validate_fill
+from tradeledger.application.appending import validate_fill
 from tradeledger.compat.migration.legacy import (
     CSV_HEADER,
     DEFAULT_ACCOUNT,

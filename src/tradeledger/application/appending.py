@@ -1,0 +1,130 @@
+"""Appending: fills validated, sealed into the chain and folded into the projection in one unit of work."""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradeledger.application.ports import UnitOfWork
+from tradeledger.domain.fills import Fill
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import Position, PositionKey, Totals
+from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
+from tradeledger.errors import FillConflict, InvalidFill
+
+FillInput = Fill | Mapping[str, Any]
+
+_LONG_INT_BITS = 10_000  # about 3,000 digits
+
+
+class _Quoted(reprlib.Repr):
+    """Values quoted in messages: whole up to a point, never a megabyte or a 10,000-deep structure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 240
+        self.maxlevel = 3
+
+    def repr(self, x: object) -> str:
+        """The value as Python writes it when that is short, else reprlib's abbreviation."""
+        try:
+            whole = repr(x)
+        except (RecursionError, ValueError):  # 10,000 levels deep, or an int past the int-to-text limit
+            return super().repr(x)
+        return whole if len(whole) <= self.maxstring else super().repr(x)
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > _LONG_INT_BITS:  # near Python's int-to-text limit (4,300 digits): say how long it is
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_QUOTED = _Quoted()
+
+
+def describe_validation_error(error: ValidationError, *, where: str = "fill") -> str:
+    """One line per bad field: its name, what is wrong, and the value given."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "fill"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            parts.append(f"{field}: is required")
+        elif item["type"] == "extra_forbidden":
+            parts.append(f"{field}: is not a fill field (got {_QUOTED.repr(item['input'])})")
+        elif "(got " in message:  # our validators name the value already
+            parts.append(f"{field}: {message}")
+        else:
+            parts.append(f"{field}: {message} (got {_QUOTED.repr(item['input'])})")
+    return f"{where}: " + "; ".join(parts)
+
+
+def validate_fill(value: FillInput, *, where: str = "fill") -> Fill:
+    """A Fill from a Fill or a mapping of its fields, or InvalidFill naming each bad field and value."""
+    if not isinstance(value, Fill | Mapping):
+        raise InvalidFill(f"{where}: expected a Fill or a mapping of fill fields, got {type(value).__name__}")
+    try:
+        return Fill.model_validate(value if isinstance(value, Fill) else dict(value))
+    except ValidationError as error:
+        raise InvalidFill(describe_validation_error(error, where=where)) from None
+
+
+def project_events(
+    uow: UnitOfWork, new: Sequence[StoredEvent], *, snapshot_every: int, named: Callable[[int], str] | None = None
+) -> None:
+    """Append sealed events to the log and fold the positions projection forward with them, as stored.
+
+    A snapshot of the projection is written when the log passes a multiple of `snapshot_every`. A size
+    that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)` of the event when given).
+    """
+    if not new:
+        return
+    touched = {(event.account, event.symbol) for event in new}
+    start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
+    fold = PositionFold(start | uow.projection.positions(touched))
+    try:
+        # Fold the events as stored (their text), exactly as replay and rebuild fold them.
+        fold.apply_rows(event.execution_row() for event in new)
+    except InvalidFill as error:
+        if named is None:
+            raise
+        failed = min(event.seq for event in new if event.seq > fold.last_seq)  # the one after the last folded
+        raise InvalidFill(f"{named(failed)}: {error}") from None
+    first = new[0].seq - 1
+    uow.log.append(new)
+    head = uow.log.head()
+    uow.projection.write(fold.positions(touched), fold.closed, head)
+    if head.seq // snapshot_every > first // snapshot_every:
+        uow.projection.write_snapshot(head, uow.projection.positions())
+
+
+def append_fills(uow: UnitOfWork, fills: Sequence[Fill], *, recorded_at: str, snapshot_every: int) -> list[Receipt]:
+    """Seal the fills the log lacks after its head, fold them in, and a receipt per fill (duplicates
+    carry the original's seq and hash); a fill whose key holds other content is refused (FillConflict)."""
+    head = uow.log.head()
+    existing = dict(uow.log.find({fill.key for fill in fills}))
+    in_log = set(existing)
+    receipts: list[Receipt] = []
+    new: list[StoredEvent] = []
+    index_of: dict[int, int] = {}
+    for index, fill in enumerate(fills, start=1):
+        content = fill.canonical()
+        original = existing.get(fill.key)
+        if original is not None:
+            if original.content() != content:
+                raise FillConflict(fill.key, original.content(), content, in_log=fill.key in in_log)
+            receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=fill.fill_id))
+            continue
+        event = StoredEvent.seal(
+            content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
+        )
+        index_of[event.seq] = index
+        new.append(event)
+        existing[fill.key] = event
+        head = Checkpoint(event.epoch, event.seq, event.hash)
+        receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.fill_id))
+    project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
+    return receipts

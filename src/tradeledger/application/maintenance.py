@@ -1,0 +1,92 @@
+"""Rebuild and rollback: the projection rewritten from the log, and the log's tail removed, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+
+from tradeledger.application.ports import UnitOfWork
+from tradeledger.application.replaying import event_at
+from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
+from tradeledger.errors import InvalidArgument
+
+_CHUNK = 10_000  # rows folded between writes of the closed cycles, so a long log's never pile up in memory
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackReport:
+    """What a rollback did (or, dry, would do): the heads, the removed fills, the record, the state after."""
+
+    dry_run: bool
+    head_before: Checkpoint
+    head_after: Checkpoint
+    removed: tuple[RecordedFill, ...]
+    record: AdminRecord | None
+    state: LedgerState
+
+
+def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
+    """Rewrite the positions projection and its snapshots from the log up to its head; the head."""
+    at = uow.log.head()
+    projection = uow.projection
+    projection.clear()
+    fold = PositionFold()
+    rows = uow.log.rows(until_seq=at.seq)
+    while True:
+        # Up to the next multiple of `snapshot_every` (seq is gapless), where a snapshot is taken.
+        size = min(_CHUNK, snapshot_every - fold.last_seq % snapshot_every)
+        chunk = list(islice(rows, size))
+        if not chunk:
+            break
+        fold.apply_rows(chunk)
+        if fold.closed:
+            projection.write({}, fold.closed, at)
+            fold.closed.clear()
+        if fold.last_seq % snapshot_every == 0:
+            snapshot = event_at(uow.log, fold.last_seq)
+            assert snapshot is not None  # the row just folded
+            projection.write_snapshot(Checkpoint(snapshot.epoch, snapshot.seq, snapshot.hash), fold.positions())
+    projection.write(fold.positions(), (), at)
+    return at
+
+
+def sealed_rollback(
+    uow: UnitOfWork, *, target: int, at: str, actor: str, reason: str, snapshot_every: int
+) -> AdminRecord:
+    """Under the head lock: the audited record of removing everything after `target`, the tail removed,
+    the head moved to a new epoch at `target`, the projection rebuilt and the levels of removed cycles
+    dropped. Refused when, by the time the lock is held, nothing is after `target` any more."""
+    before = uow.log.head()
+    tail = list(uow.log.read(after_seq=target))
+    to_event = event_at(uow.log, target)
+    to = (
+        Checkpoint(before.epoch, 0, GENESIS_HASH)
+        if to_event is None
+        else Checkpoint(to_event.epoch, to_event.seq, to_event.hash)
+    )
+    if not tail or to.seq != target:  # another rollback may have moved the head since the caller looked
+        raise InvalidArgument(
+            f"rollback: the log changed before this rollback took the write lock (it now ends at seq "
+            f"{before.seq}, epoch {before.epoch}); nothing after seq {target} to remove; nothing was written"
+        )
+    records = uow.log.admin_records()
+    last = records[-1] if records else None
+    record = AdminRecord.rollback(
+        record_id=1 if last is None else last.id + 1,
+        at=at,
+        actor=actor,
+        reason=reason,
+        head=before,
+        to=to,
+        removed=tail,
+        prev_hash=GENESIS_HASH if last is None else last.hash,
+    )
+    uow.log.truncate(record)
+    rebuild_projection(uow, snapshot_every=snapshot_every)
+    # After the rebuild, which locks the position rows first: a level write locks its position row and
+    # then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
+    uow.projection.drop_levels_after(target)
+    return record

@@ -1,0 +1,94 @@
+"""Reading state: the stored projection as a LedgerState, and replays of the log as of a seq or a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import ValidationError
+
+from tradeledger.application.ports import EventLog, ProjectionStore, Transaction
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.fills import time_text
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.positions import Position, PositionKey, Totals, lifetime
+from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
+from tradeledger.domain.wallet import WalletBook, replay_wallet
+from tradeledger.errors import InvalidArgument, StorageError
+
+
+def event_at(log: EventLog, seq: int) -> StoredEvent | None:
+    """The event at `seq`, None when the log has none there."""
+    return next(iter(log.read(after_seq=seq - 1, until_seq=seq)), None) if seq > 0 else None
+
+
+def stored_state(projection: ProjectionStore) -> LedgerState:
+    """The stored projection with its checkpoint."""
+    open_positions: list[Position] = []
+    totals: dict[PositionKey, Totals] = {}
+    for key, (position, closed_totals) in projection.positions().items():
+        if position is not None:
+            open_positions.append(position)
+        totals[key] = lifetime(closed_totals, position)
+    return LedgerState.assemble(projection.checkpoint(), open_positions, projection.closed(), totals)
+
+
+def recorded(events: Iterable[StoredEvent]) -> list[RecordedFill]:
+    """The events as recorded fills; a stored fill that no longer reads is a StorageError naming its seq."""
+    fills = []
+    for event in events:
+        try:
+            fills.append(event.recorded_fill())
+        except (ValidationError, ValueError) as error:
+            raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
+    return fills
+
+
+def cutoff(until_seq: int | None, until_time: datetime | None) -> str | None:
+    """Check a replay's bounds; the time as stored text (None: no time bound)."""
+    if until_seq is not None and until_seq < 0:
+        raise InvalidArgument(f"until_seq: must be 0 or more (got {until_seq})")
+    if until_time is None:
+        return None
+    if until_time.tzinfo is None or until_time.utcoffset() is None:
+        raise InvalidArgument(f"until_time: must carry a timezone (got {until_time.isoformat()})")
+    try:
+        return time_text(until_time)
+    except OverflowError:
+        raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
+
+
+def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | None, closed: bool) -> LedgerState:
+    """The state folded from the log alone (see Ledger.replay): from the nearest snapshot when it may."""
+    start = tx.projection.load_snapshot(until_seq=until_seq) if not closed and until_time is None else None
+    if start is not None:
+        at = event_at(tx.log, start.seq)
+        if at is None or at.epoch != start.epoch:  # left behind by a rolled-back tail: not this log's
+            start = None
+    fold = (
+        PositionFold(keep_closed=closed)
+        if start is None
+        else PositionFold(start.positions, keep_closed=False, last_seq=start.seq)
+    )
+    fold.apply_rows(tx.log.rows(after_seq=fold.last_seq, until_seq=until_seq, until_time=until_time))
+    last = event_at(tx.log, fold.last_seq)
+    checkpoint = (
+        Checkpoint(tx.log.head().epoch, 0, GENESIS_HASH)
+        if last is None
+        else Checkpoint(last.epoch, last.seq, last.hash)
+    )
+    return LedgerState.from_book(fold.book(), checkpoint)
+
+
+def wallet_of(
+    tx: Transaction, initial_balance: Decimal, *, account: str, until_seq: int | None, until_time: str | None
+) -> WalletBook:
+    """The paper wallet of `account` (spec section 5) folded from the log alone."""
+    executions = (
+        event.execution()
+        for event in tx.log.read(until_seq=until_seq, account=account)
+        if until_time is None or event.occurred_at <= until_time
+    )
+    _, wallet = replay_wallet(executions, initial_balance)
+    return wallet

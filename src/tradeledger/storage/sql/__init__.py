@@ -1,0 +1,6 @@
+"""The ledger in SQLAlchemy Core, any dialect: the log (log.py), the projections (projection.py), the
+transactions that hold them (store.py), and the rows of the tables (rows.py)."""
+
+from tradeledger.storage.sql.store import SqlLedgerStore, translated_errors
+
+__all__ = ["SqlLedgerStore", "translated_errors"]

@@ -1,0 +1,222 @@
+"""SqlProjectionStore: the read models kept beside the log, inside one transaction (see ports.ProjectionStore)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tradeledger.application.ports import OpenCycle
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
+from tradeledger.domain.records import Checkpoint
+from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
+from tradeledger.storage.prepared import Prepared
+from tradeledger.storage.schema import (
+    closed_positions,
+    events,
+    head,
+    position_snapshots,
+    positions,
+    price_marks,
+    projection_entries,
+    risk_levels,
+)
+from tradeledger.storage.sql import rows
+from tradeledger.storage.sql.log import IN_CHUNK
+
+PositionRow = tuple[Position | None, Totals]
+
+
+def _upsert(insert: Any, key: tuple[str, ...]) -> sa.Insert:  # noqa: ANN401 - a dialect's Insert
+    """INSERT … ON CONFLICT (key) DO UPDATE of every other column, for the dialect `insert` comes from."""
+    table = insert.table
+    others = {c.name: insert.excluded[c.name] for c in table.c if c.name not in key}
+    statement: sa.Insert = insert.on_conflict_do_update(index_elements=list(key), set_=others)
+    return statement
+
+
+def _upserts(table: sa.Table, key: tuple[str, ...]) -> dict[str, Prepared]:
+    """The upsert of `table` by `key` for each dialect (the only dialect-specific statements)."""
+    return {
+        "sqlite": Prepared(_upsert(sqlite.insert(table), key)),
+        "postgresql": Prepared(_upsert(postgresql.insert(table), key)),
+    }
+
+
+_P_UPSERT_POSITION = _upserts(positions, ("account", "symbol"))
+_P_UPSERT_PRICE = _upserts(price_marks, ("symbol",))
+_P_UPSERT_LEVELS = _upserts(risk_levels, ("account", "symbol"))
+_P_UPSERT_ENTRY = _upserts(projection_entries, ("projection", "key"))
+_P_INSERT_CLOSED = Prepared(closed_positions.insert())
+_P_POSITION_BY_KEY = Prepared(
+    sa.select(*positions.c).where(
+        positions.c.account == sa.bindparam("k_account"), positions.c.symbol == sa.bindparam("k_symbol")
+    )
+)
+_POSITIONS_BY_KEYS = sa.select(*positions.c).where(
+    positions.c.account.in_(sa.bindparam("accounts", expanding=True)),
+    positions.c.symbol.in_(sa.bindparam("symbols", expanding=True)),
+)
+# Rows from Prepared are plain tuples: named by column, as rows.position reads them.
+_PositionTuple = namedtuple("_PositionTuple", [column.name for column in positions.c])  # type: ignore[misc]  # noqa: PYI024
+# The open cycle of (account, symbol) and the epoch of the fill that opened it; locks the position row.
+_P_OPEN_CYCLE_FOR_UPDATE = Prepared(
+    sa.select(positions.c.side, positions.c.opened_seq, events.c.epoch)
+    .select_from(positions.outerjoin(events, events.c.seq == positions.c.opened_seq))
+    .where(positions.c.account == sa.bindparam("k_account"), positions.c.symbol == sa.bindparam("k_symbol"))
+    .with_for_update(of=positions)
+)
+_P_LEVELS_BY_KEY = Prepared(
+    sa.select(*risk_levels.c).where(
+        risk_levels.c.account == sa.bindparam("k_account"), risk_levels.c.symbol == sa.bindparam("k_symbol")
+    )
+)
+_CHECKPOINT = sa.select(head.c.checkpoint_epoch, head.c.checkpoint_seq, head.c.checkpoint_hash).where(head.c.id == 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """A stored snapshot of the positions projection (see ports.ProjectionSnapshot)."""
+
+    seq: int
+    epoch: int
+    positions: Mapping[PositionKey, PositionRow]
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SqlProjectionStore:
+    """The projections as one transaction sees them; `moved` is the checkpoint written in it, if any."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self.moved: Checkpoint | None = None
+
+    def checkpoint(self) -> Checkpoint:
+        if self.moved is not None:
+            return self.moved
+        return Checkpoint(*self._connection.execute(_CHECKPOINT).one())
+
+    def positions(self, keys: Collection[PositionKey] | None = None) -> dict[PositionKey, PositionRow]:
+        connection = self._connection
+        if keys is None:
+            return {
+                (r.account, r.symbol): (rows.position(r), rows.closed_totals(r))
+                for r in connection.execute(sa.select(*positions.c))
+            }
+        found: dict[PositionKey, PositionRow] = {}
+        if len(keys) == 1:  # the single append: one prepared statement
+            ((account, symbol),) = keys
+            for values in _P_POSITION_BY_KEY.rows(connection, {"k_account": account, "k_symbol": symbol}):
+                row: Any = _PositionTuple(*values)
+                found[(account, symbol)] = (rows.position(row), rows.closed_totals(row))
+            return found
+        for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
+            wanted = set(chunk)
+            accounts, symbols = sorted({key[0] for key in chunk}), sorted({key[1] for key in chunk})
+            for row in connection.execute(_POSITIONS_BY_KEYS, {"accounts": accounts, "symbols": symbols}):
+                key = (row.account, row.symbol)
+                if key in wanted:
+                    found[key] = (rows.position(row), rows.closed_totals(row))
+        return found
+
+    def open_positions(self, *, account: str | None = None, symbol: str | None = None) -> tuple[Position, ...]:
+        query = sa.select(*positions.c).where(positions.c.side.is_not(None))
+        if account is not None:
+            query = query.where(positions.c.account == account)
+        if symbol is not None:
+            query = query.where(positions.c.symbol == symbol)
+        found = (
+            rows.position(row)
+            for row in self._connection.execute(query.order_by(positions.c.account, positions.c.symbol))
+        )
+        return tuple(position for position in found if position is not None)
+
+    def closed(self) -> list[ClosedPosition]:
+        query = sa.select(*closed_positions.c).order_by(closed_positions.c.closed_seq)
+        return [rows.closed(row) for row in self._connection.execute(query)]
+
+    def write(
+        self, new_rows: Mapping[PositionKey, PositionRow], closed: Iterable[ClosedPosition], checkpoint: Checkpoint
+    ) -> None:
+        connection = self._connection
+        upsert = _P_UPSERT_POSITION[connection.dialect.name]
+        upsert.run_many(connection, [rows.position_row(key, *row) for key, row in new_rows.items()])
+        _P_INSERT_CLOSED.run_many(connection, [rows.closed_row(cycle) for cycle in closed])
+        self.moved = checkpoint
+
+    def clear(self) -> None:
+        for table in (positions, closed_positions, position_snapshots):
+            self._connection.execute(table.delete())
+
+    def write_snapshot(self, at: Checkpoint, new_rows: Mapping[PositionKey, PositionRow]) -> None:
+        values = [{**rows.position_row(key, *row), "seq": at.seq, "epoch": at.epoch} for key, row in new_rows.items()]
+        if values:
+            self._connection.execute(position_snapshots.insert(), values)
+
+    def snapshot_seqs(self) -> list[int]:
+        query = sa.select(position_snapshots.c.seq).distinct().order_by(position_snapshots.c.seq)
+        return list(self._connection.execute(query).scalars())
+
+    def load_snapshot(self, *, until_seq: int | None = None) -> StoredSnapshot | None:
+        latest = sa.select(sa.func.max(position_snapshots.c.seq))
+        if until_seq is not None:
+            latest = latest.where(position_snapshots.c.seq <= until_seq)
+        seq = self._connection.execute(latest).scalar()
+        if seq is None:
+            return None
+        found = list(self._connection.execute(sa.select(*position_snapshots.c).where(position_snapshots.c.seq == seq)))
+        by_key = {(row.account, row.symbol): (rows.position(row), rows.closed_totals(row)) for row in found}
+        return StoredSnapshot(seq, min(row.epoch for row in found), by_key)
+
+    def marks(self) -> Marks:
+        prices = {row.symbol: rows.price_mark(row) for row in self._connection.execute(sa.select(*price_marks.c))}
+        levels = {
+            (row.account, row.symbol): rows.risk_levels(*row)
+            for row in self._connection.execute(sa.select(*risk_levels.c))
+        }
+        return Marks(prices, levels)
+
+    def put_prices(self, prices: Sequence[PriceMark]) -> None:
+        _P_UPSERT_PRICE[self._connection.dialect.name].run_many(self._connection, [rows.price_row(p) for p in prices])
+
+    def lock_open_cycle(self, key: PositionKey) -> OpenCycle | None:
+        values = {"k_account": key[0], "k_symbol": key[1]}
+        found = _P_OPEN_CYCLE_FOR_UPDATE.rows(self._connection, values)
+        if not found or found[0][0] is None:
+            return None
+        side, opened_seq, epoch = found[0]
+        # Read once the position row is locked: a level writer locks it first, so this is the latest.
+        levels = _P_LEVELS_BY_KEY.rows(self._connection, values)
+        return OpenCycle(opened_seq, epoch, PositionSide(side), rows.risk_levels(*levels[0]) if levels else None)
+
+    def put_levels(self, levels: RiskLevels) -> None:
+        _P_UPSERT_LEVELS[self._connection.dialect.name].run(self._connection, rows.level_row(levels))
+
+    def drop_levels_after(self, seq: int) -> None:
+        self._connection.execute(risk_levels.delete().where(risk_levels.c.opened_seq > seq))
+
+    def entries(self, table: str, keys: Collection[str] | None = None) -> dict[str, str]:
+        c = projection_entries.c
+        query = sa.select(c.key, c.value).where(c.projection == table)
+        if keys is None:
+            return dict(self._connection.execute(query).tuples().all())
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
+            found.update(self._connection.execute(query.where(c.key.in_(chunk))).tuples().all())
+        return found
+
+    def put_entries(self, table: str, values: Mapping[str, str | None]) -> None:
+        c = projection_entries.c
+        kept = [{"projection": table, "key": key, "value": value} for key, value in values.items() if value is not None]
+        gone = [key for key, value in values.items() if value is None]
+        _P_UPSERT_ENTRY[self._connection.dialect.name].run_many(self._connection, kept)
+        for chunk in _chunks(gone, IN_CHUNK):
+            self._connection.execute(projection_entries.delete().where(c.projection == table, c.key.in_(chunk)))

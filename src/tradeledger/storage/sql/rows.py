@@ -1,0 +1,150 @@
+"""Rows of the ledger's tables to domain values and back: every amount exact text, every time ISO text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tradeledger.domain.fills import decimal_text, time_text
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
+from tradeledger.domain.risk import PriceMark, RiskLevels
+
+
+def position(row: Any) -> Position | None:  # noqa: ANN401 - a row of `positions` or `position_snapshots`
+    """The open cycle of a `positions` row, None when the row is flat (side is NULL)."""
+    if row.side is None:
+        return None
+    return Position(
+        account=row.account,
+        symbol=row.symbol,
+        side=PositionSide(row.side),
+        quantity=Decimal(row.quantity),
+        avg_price=Decimal(row.avg_price),
+        realized_pnl=Decimal(row.realized_pnl),
+        fees=Decimal(row.fees),
+        opened_at=datetime.fromisoformat(row.opened_at),
+        opened_seq=row.opened_seq,
+        entered_quantity=Decimal(row.entered_quantity),
+        last_seq=row.last_seq,
+    )
+
+
+def closed_totals(row: Any) -> Totals:  # noqa: ANN401 - a row of `positions` or `position_snapshots`
+    return Totals(Decimal(row.closed_realized_pnl), Decimal(row.closed_fees))
+
+
+def closed(row: Any) -> ClosedPosition:  # noqa: ANN401 - a row of `closed_positions`
+    return ClosedPosition(
+        account=row.account,
+        symbol=row.symbol,
+        side=PositionSide(row.side),
+        quantity=Decimal(row.quantity),
+        avg_price=Decimal(row.avg_price),
+        realized_pnl=Decimal(row.realized_pnl),
+        fees=Decimal(row.fees),
+        opened_at=datetime.fromisoformat(row.opened_at),
+        opened_seq=row.opened_seq,
+        closed_at=datetime.fromisoformat(row.closed_at),
+        closed_seq=row.closed_seq,
+    )
+
+
+def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) -> dict[str, Any]:
+    """A `positions` row: the open cycle's columns (NULL when flat) and the closed cycles' totals."""
+    row: dict[str, Any] = {
+        "account": key[0],
+        "symbol": key[1],
+        "side": None,
+        "quantity": None,
+        "avg_price": None,
+        "realized_pnl": None,
+        "fees": None,
+        "opened_at": None,
+        "opened_seq": None,
+        "entered_quantity": None,
+        "last_seq": None,
+        "closed_realized_pnl": decimal_text(totals.realized_pnl),
+        "closed_fees": decimal_text(totals.fees),
+    }
+    if open_cycle is not None:
+        row.update(
+            side=open_cycle.side.value,
+            quantity=decimal_text(open_cycle.quantity),
+            avg_price=decimal_text(open_cycle.avg_price),
+            realized_pnl=decimal_text(open_cycle.realized_pnl),
+            fees=decimal_text(open_cycle.fees),
+            opened_at=time_text(open_cycle.opened_at),
+            opened_seq=open_cycle.opened_seq,
+            entered_quantity=decimal_text(open_cycle.entered_quantity),
+            last_seq=open_cycle.last_seq,
+        )
+    return row
+
+
+def closed_row(cycle: ClosedPosition) -> dict[str, Any]:
+    return {
+        "closed_seq": cycle.closed_seq,
+        "account": cycle.account,
+        "symbol": cycle.symbol,
+        "side": cycle.side.value,
+        "quantity": decimal_text(cycle.quantity),
+        "avg_price": decimal_text(cycle.avg_price),
+        "realized_pnl": decimal_text(cycle.realized_pnl),
+        "fees": decimal_text(cycle.fees),
+        "opened_at": time_text(cycle.opened_at),
+        "opened_seq": cycle.opened_seq,
+        "closed_at": time_text(cycle.closed_at),
+    }
+
+
+def price_mark(row: Any) -> PriceMark:  # noqa: ANN401 - a row of `price_marks`
+    return PriceMark(row.symbol, Decimal(row.price), datetime.fromisoformat(row.marked_at))
+
+
+def price_row(mark: PriceMark) -> dict[str, Any]:
+    return {"symbol": mark.symbol, "price": decimal_text(mark.price), "marked_at": time_text(mark.marked_at)}
+
+
+def risk_levels(
+    account: str,
+    symbol: str,
+    opened_seq: int,
+    stop_loss_price: str | None,
+    take_profit_price: str | None,
+    trailing_stop_pct: str | None,
+    highest_price: str,
+    lowest_price: str,
+) -> RiskLevels:
+    """A row of risk_levels, its columns in table order."""
+    return RiskLevels(
+        account=account,
+        symbol=symbol,
+        opened_seq=opened_seq,
+        stop_loss_price=_optional_decimal(stop_loss_price),
+        take_profit_price=_optional_decimal(take_profit_price),
+        trailing_stop_pct=_optional_decimal(trailing_stop_pct),
+        highest_price=Decimal(highest_price),
+        lowest_price=Decimal(lowest_price),
+    )
+
+
+def level_row(level: RiskLevels) -> dict[str, Any]:
+    return {
+        "account": level.account,
+        "symbol": level.symbol,
+        "opened_seq": level.opened_seq,
+        "stop_loss_price": _optional_text(level.stop_loss_price),
+        "take_profit_price": _optional_text(level.take_profit_price),
+        "trailing_stop_pct": _optional_text(level.trailing_stop_pct),
+        "highest_price": decimal_text(level.highest_price),
+        "lowest_price": decimal_text(level.lowest_price),
+    }
+
+
+def _optional_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _optional_text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
