@@ -5,11 +5,15 @@ Every fill is an immutable, hash-chained event; positions are projections of tha
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
 from tradeledger.application.ledger import Ledger
+from tradeledger.application.maintenance import RollbackReport
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
+from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fills import Fill, Side
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
+from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
+from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import (
     CallbackError,
     FillConflict,
@@ -24,6 +28,7 @@ from tradeledger.errors import (
 )
 
 __all__ = [
+    "AdminRecord",
     "Anchor",
     "AnchorCheck",
     "CallbackError",
@@ -37,18 +42,23 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerState",
+    "Marks",
     "Position",
     "PositionSide",
+    "PriceMark",
     "Problem",
     "ReadOnlyView",
     "Receipt",
     "RecordedFill",
+    "RiskLevels",
+    "RollbackReport",
     "SchemaError",
     "Side",
     "StorageError",
     "Totals",
     "TradeRefused",
     "VerifyReport",
+    "WalletBook",
     "load_private_key",
     "new_private_key",
     "open_ledger",

@@ -11,23 +11,26 @@ from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, 
 from tradeledger.domain.risk import PriceMark, RiskLevels
 
 
+def _cycle(row: Any) -> dict[str, Any]:  # noqa: ANN401 - a row of a table of cycles
+    """The columns an open and a closed cycle share, as values."""
+    return {
+        "account": row.account,
+        "symbol": row.symbol,
+        "side": PositionSide(row.side),
+        "quantity": Decimal(row.quantity),
+        "avg_price": Decimal(row.avg_price),
+        "realized_pnl": Decimal(row.realized_pnl),
+        "fees": Decimal(row.fees),
+        "opened_at": datetime.fromisoformat(row.opened_at),
+        "opened_seq": row.opened_seq,
+    }
+
+
 def position(row: Any) -> Position | None:  # noqa: ANN401 - a row of `positions` or `position_snapshots`
     """The open cycle of a `positions` row, None when the row is flat (side is NULL)."""
     if row.side is None:
         return None
-    return Position(
-        account=row.account,
-        symbol=row.symbol,
-        side=PositionSide(row.side),
-        quantity=Decimal(row.quantity),
-        avg_price=Decimal(row.avg_price),
-        realized_pnl=Decimal(row.realized_pnl),
-        fees=Decimal(row.fees),
-        opened_at=datetime.fromisoformat(row.opened_at),
-        opened_seq=row.opened_seq,
-        entered_quantity=Decimal(row.entered_quantity),
-        last_seq=row.last_seq,
-    )
+    return Position(**_cycle(row), entered_quantity=Decimal(row.entered_quantity), last_seq=row.last_seq)
 
 
 def closed_totals(row: Any) -> Totals:  # noqa: ANN401 - a row of `positions` or `position_snapshots`
@@ -35,19 +38,7 @@ def closed_totals(row: Any) -> Totals:  # noqa: ANN401 - a row of `positions` or
 
 
 def closed(row: Any) -> ClosedPosition:  # noqa: ANN401 - a row of `closed_positions`
-    return ClosedPosition(
-        account=row.account,
-        symbol=row.symbol,
-        side=PositionSide(row.side),
-        quantity=Decimal(row.quantity),
-        avg_price=Decimal(row.avg_price),
-        realized_pnl=Decimal(row.realized_pnl),
-        fees=Decimal(row.fees),
-        opened_at=datetime.fromisoformat(row.opened_at),
-        opened_seq=row.opened_seq,
-        closed_at=datetime.fromisoformat(row.closed_at),
-        closed_seq=row.closed_seq,
-    )
+    return ClosedPosition(**_cycle(row), closed_at=datetime.fromisoformat(row.closed_at), closed_seq=row.closed_seq)
 
 
 def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) -> dict[str, Any]:
