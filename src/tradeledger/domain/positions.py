@@ -7,7 +7,7 @@ fill, which `verify` and the property tests hold the engine against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
@@ -188,6 +188,19 @@ class PositionBook:
     def totals(self) -> dict[PositionKey, Totals]:
         """Lifetime totals per (account, symbol) ever traded."""
         return {key: lifetime(closed, self.open.get(key)) for key, closed in self.closed_totals.items()}
+
+
+def unrealized_at(positions: Iterable[Position], marks: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """(Σ unrealized PnL, Σ cost basis |s|·avg) of the open positions whose symbol has a mark; the others
+    are left out of both sums."""
+    gain, basis = ZERO, ZERO
+    with localcontext(LEDGER_CONTEXT):
+        for position in positions:
+            mark = marks.get(position.symbol)
+            if mark is not None:
+                gain += pnl(position.side, position.avg_price, mark, position.quantity)
+                basis += position.quantity * position.avg_price
+    return gain, basis
 
 
 def portfolio_totals(totals: Iterable[Totals]) -> Totals:

@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 from tradeledger.domain.chain import event_hash
-from tradeledger.domain.fills import FILL_FIELDS, LEDGER_CONTEXT, Fill, Side
+from tradeledger.domain.fills import FILL_FIELDS, Fill, Side
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import (
     ClosedPosition,
@@ -20,6 +20,7 @@ from tradeledger.domain.positions import (
     PositionKey,
     Totals,
     portfolio_totals,
+    unrealized_at,
 )
 
 
@@ -151,8 +152,7 @@ class LedgerState:
 
     def unrealized_pnl(self, marks: Mapping[str, Decimal]) -> Decimal:
         """The unrealized PnL of the open positions whose symbol has a mark (the others are left out)."""
-        with localcontext(LEDGER_CONTEXT):
-            return sum((p.unrealized_pnl(marks[p.symbol]) for p in self.open if p.symbol in marks), Decimal(0))
+        return unrealized_at(self.open, marks)[0]
 
     @classmethod
     def from_book(cls, book: PositionBook, checkpoint: Checkpoint) -> LedgerState:

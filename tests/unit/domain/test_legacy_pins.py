@@ -18,8 +18,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import BOOKS, T0, EngineBook, executions, fill_fields
-from tradeledger import InvalidFill, Ledger
+from tests.factories import BOOKS, T0, EngineBook, executions
 from tradeledger.domain.positions import Position, PositionSide
 from tradeledger.domain.reference import ReferenceFold
 
@@ -108,42 +107,7 @@ def test_partial_close_after_adding_realizes_against_the_weighted_average() -> N
     )
 
 
-def test_portfolio_summary_counts_fills_and_open_and_closed_positions(ledger: Ledger) -> None:
-    ledger.record_many(
-        [
-            fill_fields(symbol="BTC/USD", side="buy", quantity="1", price="50000"),
-            fill_fields(symbol="ETH/USD", side="buy", quantity="2", price="3000"),
-            fill_fields(symbol="BTC/USD", side="sell", quantity="0.5", price="55000"),
-        ]
-    )
-
-    state = ledger.state()
-
-    # Legacy summary: total_trades 3, open 2, closed 0, BTC total_amount 0.5.
-    assert (state.seq, len(state.open), len(state.closed)) == (3, 2, 0)
-    assert [(p.symbol, p.quantity) for p in state.open] == [("BTC/USD", Decimal("0.5")), ("ETH/USD", Decimal(2))]
-
-
 # --- where we deliberately differ from the legacy code -------------------------------------
-
-
-def test_a_zero_quantity_fill_is_refused_and_nothing_is_recorded(ledger: Ledger) -> None:
-    # Legacy records a zero-amount trade in history and stats; spec 3 requires quantity > 0.
-    with pytest.raises(InvalidFill, match="quantity"):
-        ledger.record(fill_fields(quantity="0"))
-
-    state = ledger.state()
-    assert (state.seq, state.open, state.closed) == (0, (), ())
-
-
-@pytest.mark.parametrize("side", ["short", "hold", "BUY", pytest.param("", id="empty")])
-def test_an_unknown_side_is_refused_instead_of_becoming_a_short(ledger: Ledger, side: str) -> None:
-    # Legacy treats every side other than "buy" as a short; spec 3 accepts only buy and sell.
-    with pytest.raises(InvalidFill, match="side"):
-        ledger.record(fill_fields(side=side))
-
-    state = ledger.state()
-    assert (state.seq, state.open, state.closed) == (0, (), ())
 
 
 def test_closing_fees_count_in_the_cycle_fees() -> None:

@@ -1,4 +1,4 @@
-"""The Python API on a real SQLite file: recording, reading, replaying, rebuilding."""
+"""The Ledger's use cases over the in-memory store: recording, reading, replaying, rebuilding."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields, make_fill
-from tradeledger import InvalidFill, Ledger, PositionSide, open_ledger
+from tradeledger import InvalidFill, Ledger, PositionSide
 
 
 def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
@@ -143,16 +143,6 @@ def test_rebuild_gives_back_the_incrementally_stored_projection(ledger: Ledger) 
     assert ledger.verify().ok
 
 
-def test_reopening_the_file_finds_the_same_state(db_url: str) -> None:
-    with open_ledger(db_url) as ledger:
-        ledger.record(fill_fields(quantity="2", price="50"))
-        before = ledger.state()
-
-    with open_ledger(db_url) as reopened:
-        assert reopened.state() == before
-        assert reopened.verify().ok
-
-
 def test_the_callers_decimal_context_does_not_change_what_is_stored(ledger: Ledger) -> None:
     with localcontext(Context(prec=6, rounding=ROUND_DOWN)):
         ledger.record(fill_fields(quantity="1.23456789", price="100.123456"))
@@ -193,15 +183,3 @@ def test_lifetime_totals_are_the_sum_of_closed_cycles_and_the_open_cycle(ledger:
     totals = state.symbol_totals[("default", "BTC/USD")]
     assert totals.realized_pnl == closed.realized_pnl + open_position.realized_pnl == Decimal("9.81") + Decimal("1.2")
     assert totals.fees == closed.fees + open_position.fees == Decimal("1.16")
-
-
-def test_recorded_at_never_goes_backwards_along_seq(db_url: str) -> None:
-    times = iter([datetime(2026, 1, 5, 12, 0, second, tzinfo=UTC) for second in range(10)])
-    with open_ledger(db_url, clock=lambda: next(times)) as ledger:
-        for _ in range(3):
-            ledger.record(fill_fields())
-
-        recorded = [r.recorded_at for r in ledger.history()]
-
-    assert recorded == sorted(recorded)
-    assert len(set(recorded)) == 3
