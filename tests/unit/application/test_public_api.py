@@ -55,5 +55,7 @@ def test_the_public_names_of_before_stay_exported() -> None:
 def test_the_two_position_classes_stay_importable_under_their_names() -> None:
     from tradeledger.compat import Position as LegacyPosition  # noqa: PLC0415 - the import is what is tested
 
-    assert tradeledger.Position.__name__ == "Position"
-    assert LegacyPosition is not tradeledger.Position
+    assert (tradeledger.Position.__module__, LegacyPosition.__module__) == (
+        "tradeledger.domain.positions",
+        "tradeledger.compat.trades",
+    )
