@@ -11,6 +11,8 @@ Two views, kept small: the `EventLog` (the hash-chained log and its admin log) a
 `ProjectionStore` (the positions projection with its checkpoint and snapshots, marks and levels, and
 keyed tables for later projections). Implementations: `storage.sql` (SQLite, PostgreSQL) and
 `storage.memory` (in memory); one contract suite (tests/contract) holds all of them to this text.
+A refusal of the database (a constraint, a trigger, a full disk) is a `StorageError` by the time the
+transaction ends, and the whole transaction is undone.
 """
 
 from __future__ import annotations

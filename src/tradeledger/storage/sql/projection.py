@@ -207,10 +207,10 @@ class SqlProjectionStore:
         c = projection_entries.c
         query = sa.select(c.key, c.value).where(c.projection == table)
         if keys is None:
-            return dict(self._connection.execute(query).tuples().all())
+            return dict(self._connection.execute(query).all())
         found: dict[str, str] = {}
         for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
-            found.update(self._connection.execute(query.where(c.key.in_(chunk))).tuples().all())
+            found.update((key, value) for key, value in self._connection.execute(query.where(c.key.in_(chunk))))
         return found
 
     def put_entries(self, table: str, values: Mapping[str, str | None]) -> None:

@@ -1,0 +1,402 @@
+"""What every LedgerStore does (application/ports.py), checked on memory, SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from tests.factories import make_fill
+from tradeledger.application.ports import LedgerStore, OpenCycle, UnitOfWork
+from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
+from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.domain.risk import PriceMark, RiskLevels
+from tradeledger.errors import StorageError
+
+EMPTY = Checkpoint(1, 0, GENESIS_HASH)
+AT = "2026-01-05T12:00:00.000000+00:00"
+OPENED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def chain(after: Checkpoint, *fills: dict[str, str]) -> list[StoredEvent]:
+    """Sealed events continuing the chain at `after`, one per fill's fields."""
+    events = []
+    for fields in fills:
+        event = StoredEvent.seal(
+            make_fill(**fields).canonical(), seq=after.seq + 1, epoch=after.epoch, recorded_at=AT, prev_hash=after.hash
+        )
+        events.append(event)
+        after = Checkpoint(event.epoch, event.seq, event.hash)
+    return events
+
+
+def head_of(event: StoredEvent) -> Checkpoint:
+    return Checkpoint(event.epoch, event.seq, event.hash)
+
+
+def append(uow: UnitOfWork, events: list[StoredEvent]) -> None:
+    """Append and move the checkpoint with the head, as every use case that appends does."""
+    uow.log.append(events)
+    uow.projection.write({}, (), uow.log.head())
+
+
+def committed(store: LedgerStore, work: Callable[[UnitOfWork], object]) -> None:
+    """Run `work` in a unit of work and commit it."""
+    with store.unit_of_work() as uow:
+        work(uow)
+        uow.commit()
+
+
+def appended(store: LedgerStore, *fills: dict[str, str]) -> list[StoredEvent]:
+    with store.unit_of_work() as uow:
+        events = chain(uow.log.head(), *fills)
+        append(uow, events)
+        uow.commit()
+    return events
+
+
+def position(symbol: str = "BTC/USD", *, opened_seq: int = 1, account: str = "default") -> Position:
+    return Position(
+        account=account,
+        symbol=symbol,
+        side=PositionSide.LONG,
+        quantity=Decimal("1.5"),
+        avg_price=Decimal("100.25"),
+        realized_pnl=Decimal("0.5"),
+        fees=Decimal("0.01"),
+        opened_at=OPENED,
+        opened_seq=opened_seq,
+        entered_quantity=Decimal(2),
+        last_seq=opened_seq,
+    )
+
+
+def closed_cycle(closed_seq: int, symbol: str = "BTC/USD") -> ClosedPosition:
+    return ClosedPosition(
+        account="default",
+        symbol=symbol,
+        side=PositionSide.SHORT,
+        quantity=Decimal(1),
+        avg_price=Decimal(100),
+        realized_pnl=Decimal(-2),
+        fees=Decimal("0.2"),
+        opened_at=OPENED,
+        opened_seq=closed_seq - 1,
+        closed_at=OPENED,
+        closed_seq=closed_seq,
+    )
+
+
+def levels(opened_seq: int, stop: str = "95") -> RiskLevels:
+    return RiskLevels(
+        account="default",
+        symbol="BTC/USD",
+        opened_seq=opened_seq,
+        stop_loss_price=Decimal(stop),
+        take_profit_price=None,
+        trailing_stop_pct=Decimal("0.02"),
+        highest_price=Decimal(101),
+        lowest_price=Decimal(99),
+    )
+
+
+def rollback_record(to: StoredEvent, tail: list[StoredEvent], head: Checkpoint) -> AdminRecord:
+    return AdminRecord.rollback(
+        record_id=1,
+        at=AT,
+        actor="alice",
+        reason="test",
+        head=head,
+        to=head_of(to),
+        removed=tail,
+        prev_hash=GENESIS_HASH,
+    )
+
+
+# --- the log -------------------------------------------------------------------------------------
+
+
+def test_an_empty_store_has_an_empty_log_at_the_genesis_head(store: LedgerStore) -> None:
+    with store.reading() as tx:
+        assert (tx.log.head(), tx.projection.checkpoint()) == (EMPTY, EMPTY)
+        assert (list(tx.log.read()), tx.log.admin_records(), tx.projection.positions()) == ([], [], {})
+
+
+def test_committed_events_are_read_back_by_range_symbol_and_account(store: LedgerStore) -> None:
+    events = appended(
+        store,
+        {"symbol": "BTC/USD"},
+        {"symbol": "ETH/USD"},
+        {"symbol": "BTC/USD", "account": "other"},
+        {"symbol": "BTC/USD"},
+    )
+
+    with store.reading() as tx:
+        assert tx.log.head() == head_of(events[-1])
+        assert list(tx.log.read()) == events
+        assert [e.seq for e in tx.log.read(after_seq=1, until_seq=3)] == [2, 3]
+        assert [e.seq for e in tx.log.read(symbol="BTC/USD")] == [1, 3, 4]
+        assert [e.seq for e in tx.log.read(symbol="BTC/USD", account="default")] == [1, 4]
+        assert list(tx.log.rows(after_seq=3)) == [events[3].execution_row()]
+        assert [row[0] for row in tx.log.rows(until_time=events[1].occurred_at)] == [1, 2]
+
+
+def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:
+    first, second = appended(store, {"fill_id": "A-1"}, {"fill_id": "A-2", "exchange": "binance"})
+
+    with store.reading() as tx:
+        assert tx.log.find({("default", "kraken", "A-1")}) == {("default", "kraken", "A-1"): first}
+        assert tx.log.find({("default", "binance", "A-2"), ("default", "kraken", "A-2"), ("x", "kraken", "A-1")}) == {
+            ("default", "binance", "A-2"): second
+        }
+
+
+def test_an_append_that_does_not_continue_the_chain_is_refused(store: LedgerStore) -> None:
+    [first] = appended(store, {})
+    wrong_link = chain(Checkpoint(1, 1, "f" * 64), {})  # seq 2, but not after the hash of seq 1
+    gap = chain(Checkpoint(1, 2, first.hash), {})  # seq 3 after seq 1
+
+    for refused in (wrong_link, gap):
+        with pytest.raises(StorageError, match=f"seq {refused[0].seq}"), store.unit_of_work() as uow:
+            uow.log.append(refused)
+
+    with store.reading() as tx:
+        assert tx.log.head().seq == 1
+
+
+def test_a_second_event_under_one_fill_key_is_refused(store: LedgerStore) -> None:
+    appended(store, {"fill_id": "SAME"})
+
+    with pytest.raises(StorageError):
+        committed(store, lambda uow: append(uow, chain(uow.log.head(), {"fill_id": "SAME", "quantity": "2"})))
+
+    with store.reading() as tx:
+        assert tx.log.head().seq == 1
+
+
+# --- the unit of work ----------------------------------------------------------------------------
+
+
+def test_leaving_a_unit_of_work_without_commit_keeps_nothing(store: LedgerStore) -> None:
+    with store.unit_of_work() as uow:
+        events = chain(uow.log.head(), {}, {})
+        uow.log.append(events)
+        uow.projection.write({("default", "BTC/USD"): (position(), Totals())}, [closed_cycle(2)], head_of(events[-1]))
+        uow.projection.put_prices([PriceMark("BTC/USD", Decimal(1), OPENED)])
+        uow.projection.put_entries("balances", {"k": "v"})
+        uow.projection.write_snapshot(head_of(events[-1]), {("default", "BTC/USD"): (None, Totals())})
+
+    with store.reading() as tx:
+        assert (tx.log.head(), tx.projection.checkpoint()) == (EMPTY, EMPTY)
+        assert (list(tx.log.read()), tx.projection.positions(), tx.projection.closed()) == ([], {}, [])
+        assert (tx.projection.marks().prices, tx.projection.entries("balances"), tx.projection.snapshot_seqs()) == (
+            {},
+            {},
+            [],
+        )
+
+
+def test_an_exception_inside_a_unit_of_work_rolls_all_of_it_back(store: LedgerStore) -> None:
+    def failing(uow: UnitOfWork) -> None:
+        append(uow, chain(uow.log.head(), {}))
+        _ = 1 / 0
+
+    with pytest.raises(ZeroDivisionError):
+        committed(store, failing)
+
+    with store.reading() as tx:
+        assert tx.log.head() == EMPTY
+
+
+def test_a_commit_with_the_checkpoint_behind_the_head_is_refused(store: LedgerStore) -> None:
+    with pytest.raises(StorageError):
+        committed(store, lambda uow: uow.log.append(chain(uow.log.head(), {})))
+
+    with store.reading() as tx:
+        assert tx.log.head() == EMPTY
+
+
+def test_a_read_transaction_keeps_the_state_it_first_saw(store: LedgerStore) -> None:
+    appended(store, {})
+    with store.reading() as tx:
+        before = tx.log.head()
+        appended(store, {})
+        assert tx.log.head() == before
+        assert [e.seq for e in tx.log.read()] == [1]
+
+    with store.reading() as tx:
+        assert tx.log.head().seq == 2
+
+
+# --- truncation ------------------------------------------------------------------------------------
+
+
+def test_a_truncation_removes_the_tail_its_record_lists_and_moves_the_head(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {})
+    with store.unit_of_work() as uow:
+        record = rollback_record(events[0], events[1:], uow.log.head())
+        uow.log.truncate(record)
+        uow.projection.write({}, (), uow.log.head())
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.log.head() == Checkpoint(2, 1, events[0].hash)
+        assert list(tx.log.read()) == events[:1]
+        assert tx.log.admin_records() == [record]
+        assert tx.log.find({("default", "kraken", events[1].fill_id)}) == {}
+
+
+def test_a_truncation_whose_record_does_not_list_the_stored_tail_is_refused(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {})
+
+    def truncating(uow: UnitOfWork) -> None:
+        uow.log.truncate(rollback_record(events[0], events[1:2], uow.log.head()))  # seq 3 is not listed
+        uow.projection.write({}, (), uow.log.head())
+
+    with pytest.raises(StorageError):
+        committed(store, truncating)
+
+    with store.reading() as tx:
+        assert (list(tx.log.read()), tx.log.admin_records()) == (events, [])
+
+
+# --- the projection --------------------------------------------------------------------------------
+
+
+def test_position_rows_closed_cycles_and_the_checkpoint_are_written_and_read(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {}, {})
+    flat = (None, Totals(Decimal(-2), Decimal("0.2")))
+    rows = {
+        ("default", "ETH/USD"): (position("ETH/USD", opened_seq=2), Totals()),
+        ("default", "BTC/USD"): (position(opened_seq=1), Totals(Decimal(3), Decimal("0.1"))),
+        ("other", "BTC/USD"): (position(account="other", opened_seq=3), Totals()),
+        ("default", "SOL/USD"): flat,
+    }
+    with store.unit_of_work() as uow:
+        uow.projection.write(rows, [closed_cycle(4), closed_cycle(2, "SOL/USD")], head_of(events[-1]))
+        uow.commit()
+
+    with store.reading() as tx:
+        projection = tx.projection
+        assert projection.checkpoint() == head_of(events[-1])
+        assert projection.positions() == rows
+        assert projection.positions([("default", "SOL/USD"), ("nobody", "X/Y")]) == {("default", "SOL/USD"): flat}
+        assert [p.key for p in projection.open_positions()] == [
+            ("default", "BTC/USD"),
+            ("default", "ETH/USD"),
+            ("other", "BTC/USD"),
+        ]
+        assert [p.key for p in projection.open_positions(account="default", symbol="ETH/USD")] == [
+            ("default", "ETH/USD")
+        ]
+        assert [c.closed_seq for c in projection.closed()] == [2, 4]
+
+
+def test_clear_removes_positions_closed_cycles_and_snapshots(store: LedgerStore) -> None:
+    events = appended(store, {}, {})
+    with store.unit_of_work() as uow:
+        at = head_of(events[-1])
+        uow.projection.write({("default", "BTC/USD"): (position(), Totals())}, [closed_cycle(2)], at)
+        uow.projection.write_snapshot(at, {("default", "BTC/USD"): (position(), Totals())})
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.projection.clear()
+        uow.commit()
+
+    with store.reading() as tx:
+        assert (tx.projection.positions(), tx.projection.closed(), tx.projection.snapshot_seqs()) == ({}, [], [])
+
+
+def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {}, {})
+    early = {("default", "BTC/USD"): (position(opened_seq=1), Totals())}
+    late = {("default", "BTC/USD"): (None, Totals(Decimal(1), Decimal(0)))}
+    with store.unit_of_work() as uow:
+        uow.projection.write_snapshot(head_of(events[1]), early)
+        uow.projection.write_snapshot(head_of(events[3]), late)
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.projection.snapshot_seqs() == [2, 4]
+        loaded = tx.projection.load_snapshot(until_seq=3)
+        assert loaded is not None
+        assert (loaded.seq, loaded.epoch, dict(loaded.positions)) == (2, 1, early)
+        latest = tx.projection.load_snapshot()
+        assert latest is not None
+        assert (latest.seq, dict(latest.positions)) == (4, late)
+        assert tx.projection.load_snapshot(until_seq=1) is None
+
+
+# --- marks and levels -------------------------------------------------------------------------------
+
+
+def test_prices_are_set_per_symbol(store: LedgerStore) -> None:
+    first, later = PriceMark("BTC/USD", Decimal("100.5"), OPENED), PriceMark("BTC/USD", Decimal(101), OPENED)
+    with store.unit_of_work(market_data=True) as uow:
+        uow.projection.put_prices([first, PriceMark("ETH/USD", Decimal(3), OPENED)])
+        uow.projection.put_prices([later])
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.projection.marks().prices == {"BTC/USD": later, "ETH/USD": PriceMark("ETH/USD", Decimal(3), OPENED)}
+
+
+def test_the_open_cycle_comes_with_its_epoch_side_and_stored_levels(store: LedgerStore) -> None:
+    events = appended(store, {}, {})
+    with store.unit_of_work() as uow:
+        uow.projection.write(
+            {("default", "BTC/USD"): (position(opened_seq=2), Totals()), ("default", "ETH/USD"): (None, Totals())},
+            (),
+            head_of(events[-1]),
+        )
+        uow.commit()
+    with store.unit_of_work(market_data=True) as uow:
+        assert uow.projection.lock_open_cycle(("default", "BTC/USD")) == OpenCycle(2, 1, PositionSide.LONG, None)
+        assert uow.projection.lock_open_cycle(("default", "ETH/USD")) is None
+        assert uow.projection.lock_open_cycle(("default", "XRP/USD")) is None
+        uow.projection.put_levels(levels(2))
+        uow.commit()
+
+    with store.unit_of_work(market_data=True) as uow:
+        assert uow.projection.lock_open_cycle(("default", "BTC/USD")) == OpenCycle(2, 1, PositionSide.LONG, levels(2))
+    with store.reading() as tx:
+        assert tx.projection.marks().levels == {("default", "BTC/USD"): levels(2)}
+
+
+def test_levels_of_cycles_opened_after_a_seq_are_dropped(store: LedgerStore) -> None:
+    with store.unit_of_work(market_data=True) as uow:
+        uow.projection.put_levels(levels(3))
+        uow.commit()
+    with store.unit_of_work(market_data=True) as uow:
+        uow.projection.drop_levels_after(3)
+        uow.commit()
+    with store.reading() as tx:
+        assert list(tx.projection.marks().levels) == [("default", "BTC/USD")]
+    with store.unit_of_work(market_data=True) as uow:
+        uow.projection.drop_levels_after(2)
+        uow.commit()
+    with store.reading() as tx:
+        assert tx.projection.marks().levels == {}
+
+
+# --- keyed tables -----------------------------------------------------------------------------------
+
+
+def test_keyed_entries_are_set_read_and_removed_per_table(store: LedgerStore) -> None:
+    with store.unit_of_work() as uow:
+        uow.projection.put_entries("balances", {"a": '{"x":"1"}', "b": "2", "c": "3"})
+        uow.projection.put_entries("lots", {"a": "other table"})
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.projection.put_entries("balances", {"b": None, "c": "30"})
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.projection.entries("balances") == {"a": '{"x":"1"}', "c": "30"}
+        assert tx.projection.entries("balances", ["c", "b", "zz"]) == {"c": "30"}
+        assert tx.projection.entries("lots") == {"a": "other table"}
+        assert tx.projection.entries("nothing") == {}
