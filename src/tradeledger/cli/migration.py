@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from tradeledger.cli.common import JsonOption, emit, err, ledger_url, new_progress, opened, out, reports_errors
+from tradeledger.cli.common import JsonOption, emit, err, ledger_url, new_progress, opened, out
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.enable_sot import check_sot
@@ -74,7 +74,6 @@ def _config_path(config: Path | None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
-@reports_errors
 def migrate(
     ctx: typer.Context,
     dry_run: Annotated[
@@ -427,7 +426,6 @@ def _plan_json(
 # --- enable-sot -------------------------------------------------------------------------------------
 
 
-@reports_errors
 def enable_sot(
     config: Annotated[Path, typer.Option("--config", help="The bot's YAML config (.yaml or .yml).")] = DEFAULT_CONFIG,
     validate_only: Annotated[
