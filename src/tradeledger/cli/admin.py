@@ -10,8 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tradeledger.application.copying import import_log
-from tradeledger.application.exporting import export_log, read_export
+from tradeledger.application.exporting import export_log
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.maintenance import RollbackReport
 from tradeledger.bootstrap import open_store
@@ -24,7 +23,6 @@ from tradeledger.cli.common import (
     opened,
     out,
     parse_time,
-    progress_bar,
 )
 from tradeledger.cli.output import (
     admin_json,
@@ -36,44 +34,15 @@ from tradeledger.cli.output import (
     state_json,
 )
 from tradeledger.cli.tables import Column, print_table
-from tradeledger.compat.bot import PAPER_WALLET_STATE, TRADE_MANAGER_STATE
-from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, BotConfig, load_bot_config
+from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.files import check_output, write_bytes_atomically, write_output
-from tradeledger.compat.paper_wallet import PaperWallet
-from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.read_models import DEFAULT_STATE_DIR, read_models_in, rewind_read_models
 from tradeledger.domain.fills import decimal_text
 from tradeledger.errors import InvalidArgument
-
-DEFAULT_STATE_DIR = Path("crypto_bot/logs")
 
 
 def _actor(actor: str | None) -> str:
     return actor if actor is not None else getpass.getuser()
-
-
-def read_models_in(state_dir: Path) -> list[Path]:
-    """The legacy read-model files a rollback would rewrite in `state_dir` (those that exist)."""
-    return [path for path in (state_dir / TRADE_MANAGER_STATE, state_dir / PAPER_WALLET_STATE) if path.exists()]
-
-
-def rewind_read_models(ledger: Ledger, state_dir: Path, settings: BotConfig | None) -> list[str]:
-    """Rewrite the legacy read-model files found in `state_dir` from the ledger as it is now.
-
-    `trade_manager_state.json` from a TradeManager over the ledger (risk levels of reopened cycles
-    from the bot's config); `paper_wallet_state.yaml` from a PaperWallet with the config's initial
-    balance. Files that are not there are not created: a rollback rewinds what the bot keeps.
-    """
-    written: list[str] = []
-    state = state_dir / TRADE_MANAGER_STATE
-    if state.exists():
-        TradeManager(ledger, settings).save_state(state)
-        written.append(str(state))
-    wallet_file = state_dir / PAPER_WALLET_STATE
-    if wallet_file.exists():
-        balance = settings.wallet_initial_balance if settings is not None else DEFAULT_INITIAL_BALANCE
-        PaperWallet(ledger, balance, auto_save=False).save_state(wallet_file)
-        written.append(str(wallet_file))
-    return written
 
 
 def _report_json(report: RollbackReport, files: list[str]) -> dict[str, Any]:
@@ -293,22 +262,3 @@ def export(
     with naming_option("--output"):
         write_output(output, text)
     out().print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False)
-
-
-def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:
-    """Import an export into an empty ledger, event for event, then verify (exit 1 when it does not)."""
-    exported = read_export(lines)
-    store = open_store(url)
-    try:
-        with progress_bar("importing the export", total=len(exported.events)) as advance:
-            report = import_log(exported.head, exported.events, exported.records, store, on_progress=advance)
-    finally:
-        store.close()
-    return {
-        "appended": report.copied,
-        "duplicates": 0,
-        "seq": report.head.seq,
-        "hash": report.head.hash,
-        "rollbacks": len(exported.records),
-        "verify": report.verify.ok,
-    }

@@ -1,5 +1,5 @@
-"""The auditor's anchors: `keygen` (a private key kept outside the database), `checkpoint` (the head,
-signed), and the reading of anchor files for `verify --anchor` (application/anchoring.py says why)."""
+"""The auditor's anchors: `keygen` (a private key kept outside the database) and `checkpoint` (the head,
+signed); application/anchoring.py says why, cli/anchor_files.py reads the files back."""
 
 from __future__ import annotations
 
@@ -9,20 +9,11 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.application.anchoring import (
-    MAX_ANCHOR_BYTES,
-    Anchor,
-    load_private_key,
-    new_private_key,
-    public_key_hex,
-    read_anchor,
-)
+from tradeledger.application.anchoring import load_private_key, new_private_key, public_key_hex
+from tradeledger.cli.anchor_files import MAX_KEY_BYTES, read_limited
 from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out
 from tradeledger.cli.output import dumps
 from tradeledger.compat.files import check_output, write_bytes_atomically
-from tradeledger.errors import InvalidArgument
-
-MAX_KEY_BYTES = 16 * 1024  # a PEM Ed25519 key is 119 bytes
 
 
 def keygen(
@@ -67,7 +58,7 @@ def checkpoint(
     json_output: JsonOption = False,
 ) -> None:
     """Sign the log's head (epoch, seq, hash, time) with your key: an anchor an auditor checks with verify."""
-    private = load_private_key(_read_limited(key, "--key", MAX_KEY_BYTES), f"--key {key}")
+    private = load_private_key(read_limited(key, "--key", MAX_KEY_BYTES), f"--key {key}")
     if output is not None:
         with naming_option("--output"):
             check_output(output)
@@ -89,24 +80,3 @@ def checkpoint(
             highlight=False,
             soft_wrap=True,
         )
-
-
-def _read_limited(path: Path, option: str, limit: int) -> bytes:
-    with naming_option(option), path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidArgument(f"{option}: {path} is larger than {limit} bytes; not a key or an anchor")
-    return data
-
-
-def read_anchor_files(paths: list[Path]) -> list[tuple[str, Anchor]]:
-    """Every anchor file named by --anchor, or InvalidArgument (exit 2) naming the unreadable one."""
-    anchors = []
-    for path in paths:
-        data = _read_limited(path, "--anchor", MAX_ANCHOR_BYTES)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidArgument(f"--anchor: {path}: not UTF-8 text") from None
-        anchors.append((str(path), read_anchor(text, f"--anchor {path}")))
-    return anchors

@@ -1,7 +1,7 @@
 """What every command shares: the consoles, JSON output, error reporting, option parsing, progress bars.
 
-Command modules (app.py, admin.py, migration.py, report.py) import from here; app.py imports them to
-register their commands, so nothing here imports a command module.
+Command modules (fills, state, audit, demo, paper_bot, report, anchor, admin, migration) import from
+here; app.py imports them to register their commands, so nothing here imports a command module.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ PIPED_WIDTH = 120
 EXIT_VERIFY_FAILED = 1
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
+UntilTimeOption = Annotated[
+    str | None,
+    typer.Option("--until-time", metavar="TIME", help="Only fills that occurred at or before this time."),
+]
 
 
 def print_error(message: str) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from tradeledger.cli.common import JsonOption, emit, err, ledger_url, new_progress, opened, out, reports_errors
+from tradeledger.cli.common import EXIT_VERIFY_FAILED, JsonOption, emit, err, ledger_url, new_progress, opened, out
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.enable_sot import check_sot
@@ -36,12 +36,11 @@ from tradeledger.compat.migration import (
     run_migration,
     wallet_initial_balance,
 )
+from tradeledger.compat.read_models import DEFAULT_STATE_DIR
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
 from tradeledger.storage.urls import has_password
 
-EXIT_VERIFY_FAILED = 1
 DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
-DEFAULT_LOGS = Path("crypto_bot/logs")
 SHOWN = Decimal("0.00000001")
 
 
@@ -74,7 +73,6 @@ def _config_path(config: Path | None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
-@reports_errors
 def migrate(
     ctx: typer.Context,
     dry_run: Annotated[
@@ -126,7 +124,7 @@ def migrate(
     initial, initial_from = wallet_initial_balance(
         None if settings is None else settings.paper_wallet.initial_balance, config_path or DEFAULT_CONFIG
     )
-    logs = logs_dir if logs_dir is not None else (config_path.parent / "logs" if config_path else DEFAULT_LOGS)
+    logs = logs_dir if logs_dir is not None else (config_path.parent / "logs" if config_path else DEFAULT_STATE_DIR)
     paths = LegacyPaths.resolve(
         logs, state_file=state_file, wallet_file=wallet_file, trades_csv=trades_csv, positions_log=positions_log
     )
@@ -427,7 +425,6 @@ def _plan_json(
 # --- enable-sot -------------------------------------------------------------------------------------
 
 
-@reports_errors
 def enable_sot(
     config: Annotated[Path, typer.Option("--config", help="The bot's YAML config (.yaml or .yml).")] = DEFAULT_CONFIG,
     validate_only: Annotated[

@@ -1,32 +1,7 @@
-"""The drop-in PaperWallet (spec section 5): the legacy cash-secured spot wallet as a projection of the log.
-
-Cash, positions and counters are folded from every fill of the wallet's account (`AccountBook` with a
-`WalletBook`), whoever recorded them, on every read; the wallet keeps no state a caller could change.
-A command (`open`, `close`, `buy`, `sell`) checks the current books and appends ONE fill, through the
-TradeManager when the wallet has one (so its callbacks, risk levels and state file follow), else
-straight into the ledger. A refused command appends nothing and raises `TradeRefused`, which is also
-a `RuntimeError` as the legacy wallet raised.
-
-Differences from the legacy wallet, on purpose (legacy-system.md sections 2 and 8):
-
-- `balance` and every other figure are derived: writing one raises `ReadOnlyView`; nothing is
-  clamped (a fill recorded elsewhere may leave the cash below 0, and the wallet shows it);
-- a long close credits the proceeds `q·p` (the model the legacy tests pin, not the later regression
-  that credited only the PnL); a short close credits `q·(2·avg - p)`; fees are deducted;
-- `close` of a missing position and of more than is open raise instead of returning 0 / clamping;
-- positions are keyed by symbol, one netting position each: `open` on a symbol with an open
-  position is refused, and the legacy `open(side, amount, price)` form without a symbol is refused;
-- `total_trades` counts position cycles opened, `winning_trades` the closed cycles whose net PnL
-  (realized - fees) is above 0, so partial closes of one cycle count once.
-
-Concurrency: the wallet's own commands are serialised, and each checks the books as of its append;
-a fill another writer appends between a command's check and its append is not re-checked (the log
-has no wallet rule), but it is folded and shown like any other fill.
-"""
+"""The PaperWallet class: the commands and reads of one account's wallet (the package docstring says how)."""
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import uuid
@@ -34,65 +9,29 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, localcontext
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
+from typing import Any, TypeVar
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.files import write_atomically
+from tradeledger.compat.paper_wallet import rules, shapes
+from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount
+from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
-from tradeledger.compat.trades import Trade, legacy_float, to_decimal
+from tradeledger.compat.trades import Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Side, significant_digits
-from tradeledger.domain.positions import ZERO, Position, PositionSide, pnl
+from tradeledger.domain.positions import ZERO, PositionSide
 from tradeledger.domain.wallet import WalletBook
-from tradeledger.errors import InvalidArgument, ReadOnlyView, TradeRefused
+from tradeledger.errors import InvalidArgument, ReadOnlyView
 
 logger = logging.getLogger("tradeledger.compat")
+T = TypeVar("T")
 
-Amount = Decimal | int | str | float
-# The exchange of the wallet's simulated fills: part of their identity, apart from real exchange fills.
-PAPER_EXCHANGE = "paper"
-# `open` may spend at most this share of the cash (the legacy 5 % safety margin); `buy` has none.
-OPEN_MARGIN = Decimal("0.95")
-WALLET_ADVICE = (
-    "record a fill with paper_wallet.open/close/buy/sell or trade_manager.record_trade(create_trade(...)) instead"
-)
-STATE_HEADER = (
-    "# Written by tradeledger from the ledger after every trade: a read model for dashboards.\n"
-    "# It is never read back; edits are overwritten.\n"
-)
-_SIDES = {"buy": Side.BUY, "long": Side.BUY, "sell": Side.SELL, "short": Side.SELL}
 # Legacy attributes that are figures of the log here: assigning one raises ReadOnlyView.
 _DERIVED = frozenset(
     {"balance", "initial_balance", "positions", "realized_pnl", "total_trades", "winning_trades", "win_rate"}
 )
-
-
-def _positive(value: object, name: str) -> Decimal:
-    """A finite Decimal above 0 (a float is read as the decimal it prints as)."""
-    if not isinstance(value, Decimal | int | float | str):
-        raise InvalidArgument(f"{name}: must be a number (got {type(value).__name__} {value!r})")
-    return as_price(value, name)
-
-
-def _side(value: object) -> Side:
-    side = _SIDES.get(value) if isinstance(value, str) else None
-    if side is None:
-        raise InvalidArgument(f"side: must be one of buy, sell, long, short (got {value!r})")
-    return side
-
-
-def _fee(value: object) -> Decimal:
-    fee = to_decimal(value, "fee")
-    if not fee.is_finite() or fee < 0:
-        raise InvalidArgument(f"fee: must be a finite number of 0 or more (got {value!r})")
-    return fee
-
-
-def _described(position: Position) -> str:
-    return f"{position.side.value} {position.symbol} of size {position.quantity} at {position.avg_price}"
 
 
 class PaperWallet:
@@ -191,16 +130,18 @@ class PaperWallet:
         legacy `open(side, amount, price)` call reach a clear error. `identifier` becomes the fill id
         (a new uuid4 when None) and must not have been used by another paper fill of the account.
         """
-        self._require_symbol(symbol, "open", "open(symbol, side, amount, price[, identifier])")
-        order_side = _side(side)
-        quantity = _positive(amount, "amount")
+        rules.require_symbol(symbol, "open", "open(symbol, side, amount, price[, identifier])")
+        order_side = rules.order_side(side)
+        quantity = rules.positive(amount, "amount")
         if price is None:
             raise InvalidArgument("price: required (open(symbol, side, amount, price))")
         trade = self._trade(symbol, order_side, quantity, price, fee, strategy, identifier)
         with self._command_lock:
             with self._book_lock:
                 wallet = self._refresh()
-                self._check_open(trade, wallet)
+                rules.check_open(
+                    self._book, trade, wallet, allow_short=self.allow_short, max_open_trades=self.max_open_trades
+                )
             self._append(trade)
         self._save_after_command()
         return trade.id
@@ -215,30 +156,19 @@ class PaperWallet:
         position (the legacy wallet returned 0.0) or `amount` is more than its size (the legacy
         wallet clamped; the wallet never clamps).
         """
-        self._require_symbol(symbol, "close", "close(symbol, amount, price)", ids=True)
-        quantity = _positive(amount, "amount")
+        rules.require_symbol(symbol, "close", "close(symbol, amount, price)", ids=True)
+        quantity = rules.positive(amount, "amount")
         if price is None:
             raise InvalidArgument("price: required (close(symbol, amount, price))")
         with self._command_lock:
             with self._book_lock:
                 self._refresh()
-                resolved = self._resolve(symbol)
-                position = None if resolved is None else self._book.open.get(resolved)
-                if resolved is None or position is None:
-                    raise TradeRefused(
-                        f"close: account {self.account!r} has no open position in {symbol} "
-                        "(the legacy wallet returned 0.0 here); nothing was recorded"
-                    )
-                if quantity > position.quantity:
-                    raise TradeRefused(
-                        f"close: amount {quantity} is more than the open {_described(position)}; "
-                        f"close at most {position.quantity} (the wallet never clamps); nothing was recorded"
-                    )
+                resolved, position = rules.check_close(self._book, symbol, self._resolve(symbol), quantity)
                 closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
                 trade = self._trade(resolved, closing, quantity, price, fee, strategy)
             self._append(trade)
         self._save_after_command()
-        return _realized(position, trade)
+        return rules.realized(position, trade)
 
     def buy(self, symbol: str, amount: Amount, price: Amount, *, fee: Amount = 0, strategy: str = "") -> str:
         """Spot buy: open a long or add to it (weighted average entry); returns the fill id.
@@ -247,60 +177,34 @@ class PaperWallet:
         legacy `buy`), when the symbol is short (close the short first), and when it would open a
         position beyond `max_open_trades`.
         """
-        self._require_symbol(symbol, "buy", "buy(symbol, amount, price)")
-        trade = self._trade(symbol, Side.BUY, _positive(amount, "amount"), price, fee, strategy)
+        rules.require_symbol(symbol, "buy", "buy(symbol, amount, price)")
+        trade = self._trade(symbol, Side.BUY, rules.positive(amount, "amount"), price, fee, strategy)
         with self._command_lock:
             with self._book_lock:
                 wallet = self._refresh()
-                position = self._book.open.get(symbol)
-                if position is not None and position.side is PositionSide.SHORT:
-                    raise TradeRefused(
-                        f"buy: {symbol} has an open {_described(position)}; buy() only opens or adds to a long, "
-                        "close the short with close(); nothing was recorded"
-                    )
-                if position is None:
-                    self._check_room(symbol, "buy")
-                with localcontext(LEDGER_CONTEXT):
-                    cost = trade.amount * trade.price + trade.fees
-                if cost > wallet.cash:
-                    raise TradeRefused(
-                        f"buy: {symbol} {trade.amount} at {trade.price} costs {cost} (fee {trade.fees} included), "
-                        f"more than the cash {wallet.cash}; nothing was recorded"
-                    )
+                rules.check_buy(self._book, trade, wallet, self.max_open_trades)
             self._append(trade)
         self._save_after_command()
         return trade.id
 
     def sell(self, symbol: str, amount: Amount, price: Amount, *, fee: Amount = 0, strategy: str = "") -> Decimal:
         """Spot sell: reduce an open long by `amount` (at most its size); returns the gross realized PnL."""
-        self._require_symbol(symbol, "sell", "sell(symbol, amount, price)")
-        trade = self._trade(symbol, Side.SELL, _positive(amount, "amount"), price, fee, strategy)
+        rules.require_symbol(symbol, "sell", "sell(symbol, amount, price)")
+        trade = self._trade(symbol, Side.SELL, rules.positive(amount, "amount"), price, fee, strategy)
         with self._command_lock:
             with self._book_lock:
                 self._refresh()
-                position = self._book.open.get(symbol)
-                if position is None or position.side is not PositionSide.LONG:
-                    held = "no open position" if position is None else f"an open {_described(position)}"
-                    raise TradeRefused(
-                        f"sell: {symbol} has {held}; sell() only reduces a long (use open(symbol, 'sell', ...) "
-                        "to open a short); nothing was recorded"
-                    )
-                if trade.amount > position.quantity:
-                    raise TradeRefused(
-                        f"sell: amount {trade.amount} is more than the open {_described(position)}; "
-                        f"sell at most {position.quantity} (the wallet never clamps); nothing was recorded"
-                    )
+                position = rules.check_sell(self._book, trade)
             self._append(trade)
         self._save_after_command()
-        return _realized(position, trade)
+        return rules.realized(position, trade)
 
     # --- reading --------------------------------------------------------------------------------
 
     @property
     def balance(self) -> Decimal:
         """The cash: B0 - costs of opening and adding + long proceeds + short credits - fees. Read-only."""
-        with self._book_lock:
-            return self._refresh().cash
+        return self._read(lambda wallet: wallet.cash)
 
     @property
     def initial_balance(self) -> Decimal:
@@ -320,26 +224,22 @@ class PaperWallet:
     @property
     def realized_pnl(self) -> Decimal:
         """Realized PnL of every cycle of the account, gross of fees."""
-        with self._book_lock:
-            return self._refresh().realized_pnl
+        return self._read(lambda wallet: wallet.realized_pnl)
 
     @property
     def total_trades(self) -> int:
         """Position cycles opened (by any fill of the account)."""
-        with self._book_lock:
-            return self._refresh().cycles_opened
+        return self._read(lambda wallet: wallet.cycles_opened)
 
     @property
     def winning_trades(self) -> int:
         """Closed cycles whose net PnL (realized - fees) is above 0."""
-        with self._book_lock:
-            return self._refresh().winning_cycles
+        return self._read(lambda wallet: wallet.winning_cycles)
 
     @property
     def win_rate(self) -> Decimal:
         """winning_trades / total_trades x 100 (0 before the first cycle)."""
-        with self._book_lock:
-            return self._refresh().win_rate
+        return self._read(lambda wallet: wallet.win_rate)
 
     def unrealized(self, price_or_symbol: Amount | Mapping[str, Amount], price: Amount | None = None) -> Decimal:
         """Σ unrealized PnL at the given marks: `(m - avg)·q` for a long, `(avg - m)·q` for a short.
@@ -366,21 +266,7 @@ class PaperWallet:
         the positions' cost a second time). `is_healthy` is true while the cash is not below 0.
         """
         with self._book_lock:
-            wallet = self._refresh()
-            with localcontext(LEDGER_CONTEXT):
-                held = sum(wallet.cost_basis.values(), ZERO)
-                available = OPEN_MARGIN * wallet.cash
-            return {
-                "balance": wallet.cash,
-                "initial_balance": wallet.initial_balance,
-                "total_position_value": held,
-                "available_balance": available,
-                "position_count": len(self._book.open),
-                "total_trades": wallet.cycles_opened,
-                "winning_trades": wallet.winning_cycles,
-                "win_rate": wallet.win_rate,
-                "is_healthy": wallet.cash >= 0,
-            }
+            return shapes.wallet_summary(self._refresh(), len(self._book.open))
 
     def get_position_summary(self) -> dict[str, Any]:
         """The legacy position summary: the counters and the open positions as legacy dicts.
@@ -389,23 +275,7 @@ class PaperWallet:
         are exact Decimals from the log.
         """
         with self._book_lock:
-            wallet = self._refresh()
-            entries = self._entries()
-            return {
-                "balance": wallet.cash,
-                "initial_balance": wallet.initial_balance,
-                "realized_pnl": wallet.realized_pnl,
-                "total_trades": wallet.cycles_opened,
-                "winning_trades": wallet.winning_cycles,
-                "win_rate": wallet.win_rate,
-                "open_positions": len(entries),
-                "positions": {
-                    symbol: {
-                        key: entry[key] for key in ("symbol", "side", "size", "entry_price", "reserved", "entry_time")
-                    }
-                    for symbol, entry in entries.items()
-                },
-            }
+            return shapes.position_summary(self._refresh(), self._entries())
 
     def sync_from_trade_manager(self, *_args: object, **_kwargs: object) -> None:
         """Accepted for legacy callers and does nothing: the wallet reads the log, so it is always in sync.
@@ -430,29 +300,15 @@ class PaperWallet:
         if target is None:
             raise InvalidArgument("save_state: no path given and the PaperWallet has no state_file")
         with self._book_lock:
-            wallet = self._refresh()
-            state = {
-                "balance": legacy_float(wallet.cash),
-                "initial_balance": legacy_float(wallet.initial_balance),
-                "realized_pnl": legacy_float(wallet.realized_pnl),
-                "total_trades": wallet.cycles_opened,
-                "winning_trades": wallet.winning_cycles,
-                "positions": {
-                    symbol: {
-                        key: legacy_float(value) if isinstance(value, Decimal) else value
-                        for key, value in entry.items()
-                    }
-                    for symbol, entry in self._entries().items()
-                },
-            }
-            yaml = YAML(typ="safe", pure=True)
-            yaml.default_flow_style = False
-            text = io.StringIO()
-            yaml.dump(state, text)
             # Written under the book lock, so a later save never overwrites a newer one.
-            return write_atomically(target, STATE_HEADER + text.getvalue())
+            return write_atomically(target, shapes.state_text(self._refresh(), self._entries()))
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _read(self, figure: Callable[[WalletBook], T]) -> T:
+        """One figure of the books, read under the book lock after folding the fills recorded since."""
+        with self._book_lock:
+            return figure(self._refresh())
 
     def _refresh(self) -> WalletBook:
         """Fold the account's fills recorded since the last read (the caller holds the book lock)."""
@@ -477,45 +333,12 @@ class PaperWallet:
             symbol=symbol,
             side=side.value,
             amount=quantity,
-            price=_positive(price, "price"),
+            price=rules.positive(price, "price"),
             timestamp=self._clock(),
             strategy=strategy,
             exchange=PAPER_EXCHANGE,
-            fees=_fee(fee),
+            fees=rules.fee(fee),
         )
-
-    def _check_open(self, trade: Trade, wallet: WalletBook) -> None:
-        symbol = trade.symbol
-        position = self._book.open.get(symbol)
-        if position is not None:
-            raise TradeRefused(
-                f"open: {symbol} already has an open {_described(position)}; close it first, or add to a long "
-                "with buy(); nothing was recorded"
-            )
-        if trade.side == Side.SELL and not self.allow_short:
-            raise TradeRefused(f"open: shorts are not allowed (allow_short=False): sell {symbol}; nothing was recorded")
-        self._check_room(symbol, "open")
-        for _, earlier in self._book.trades:
-            if earlier.id == trade.id and earlier.exchange == PAPER_EXCHANGE:
-                raise TradeRefused(
-                    f"open: identifier {trade.id!r} is already the id of a paper fill of account {self.account!r} "
-                    f"({earlier.side} {earlier.symbol} {earlier.amount} at {earlier.price}); ids are never reused"
-                )
-        with localcontext(LEDGER_CONTEXT):
-            cost = trade.amount * trade.price + trade.fees
-            available = OPEN_MARGIN * wallet.cash
-        if cost > available:
-            raise TradeRefused(
-                f"open: {trade.side} {symbol} {trade.amount} at {trade.price} costs {cost} (fee {trade.fees} "
-                f"included), more than 95 % of the cash {wallet.cash} ({available}); nothing was recorded"
-            )
-
-    def _check_room(self, symbol: str, command: str) -> None:
-        if len(self._book.open) >= self.max_open_trades:
-            raise TradeRefused(
-                f"{command}: {len(self._book.open)} positions are open ({', '.join(sorted(self._book.open))}), "
-                f"max_open_trades is {self.max_open_trades}: cannot open {symbol}; nothing was recorded"
-            )
 
     def _append(self, trade: Trade) -> None:
         if self.trade_manager is not None:
@@ -544,15 +367,6 @@ class PaperWallet:
                 "paper wallet state file %s was not rewritten; the ledger has the fill, the next save rewrites it",
                 self.state_file,
             )
-
-    @staticmethod
-    def _require_symbol(symbol: object, command: str, usage: str, *, ids: bool = False) -> None:
-        if isinstance(symbol, str) and ("/" in symbol or ids):
-            return
-        raise InvalidArgument(
-            f"symbol: {command}() needs a BASE/QUOTE symbol like BTC/USD first (got {symbol!r}); the legacy "
-            f"form without a symbol is not supported, every fill belongs to a symbol: {usage}"
-        )
 
     def _resolve(self, key: object) -> str | None:
         """A symbol as given, or the symbol of the open position `open` returned the id `key` for, else None.
@@ -599,36 +413,6 @@ class PaperWallet:
             self._refresh()
             marks = {} if self.trade_manager is None else self.trade_manager.price_cache
             return {
-                symbol: ReadOnlyDict(_entry(self._book.open[symbol], marks.get(symbol)), WALLET_ADVICE)
+                symbol: ReadOnlyDict(shapes.entry(self._book.open[symbol], marks.get(symbol)), WALLET_ADVICE)
                 for symbol in sorted(self._book.open)
             }
-
-
-def _entry(position: Position, mark: Decimal | None) -> dict[str, Any]:
-    """One position in the legacy wallet shape (both quantity keys, pnl as a fraction)."""
-    current = position.avg_price if mark is None else mark
-    long = position.side is PositionSide.LONG
-    with localcontext(LEDGER_CONTEXT):
-        change = (current - position.avg_price) / position.avg_price
-        reserved = ZERO if long else position.quantity * position.avg_price
-        pnl = change if long else -change
-    entered = position.opened_at.isoformat()
-    return {
-        "symbol": position.symbol,
-        "side": position.side.value,
-        "size": position.quantity,
-        "amount": position.quantity,
-        "entry_price": position.avg_price,
-        "current_price": current,
-        "pnl": pnl,
-        "fees_paid": position.fees,
-        "reserved": reserved,
-        "entry_time": entered,
-        "timestamp": entered,
-    }
-
-
-def _realized(position: Position, trade: Trade) -> Decimal:
-    """The gross PnL a reducing fill books against the position it was checked against."""
-    with localcontext(LEDGER_CONTEXT):
-        return pnl(position.side, position.avg_price, trade.price, trade.amount)

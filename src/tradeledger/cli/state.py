@@ -1,0 +1,95 @@
+"""The state read back: `positions` (the stored projection), `replay` (from the log alone), `history`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tradeledger.cli.common import (
+    JsonOption,
+    UntilTimeOption,
+    emit,
+    opened,
+    out,
+    parse_amount,
+    parse_marks,
+    parse_time,
+)
+from tradeledger.cli.output import print_history, print_state, print_wallet, recorded_json, state_json, wallet_json
+from tradeledger.errors import InvalidArgument
+
+
+def positions(
+    ctx: typer.Context,
+    closed: Annotated[bool, typer.Option("--closed", help="Also list closed position cycles.")] = False,
+    account: Annotated[str | None, typer.Option(help="Only this account (totals too).")] = None,
+    mark: Annotated[
+        list[str] | None, typer.Option(metavar="SYMBOL=PRICE", help="SYMBOL=PRICE for unrealized PnL; repeatable.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open positions (and closed cycles) from the stored projection."""
+    marks = parse_marks(mark or [])
+    with opened(ctx) as ledger:
+        state = ledger.state(account=account)
+    if json_output:
+        emit(state_json(state, closed=closed, marks=marks))
+    else:
+        print_state(out(), state, closed=closed, marks=marks, title="Positions")
+
+
+def replay(
+    ctx: typer.Context,
+    until_seq: Annotated[int | None, typer.Option(min=0, metavar="SEQ", help="Stop after this seq.")] = None,
+    until_time: UntilTimeOption = None,
+    initial_balance: Annotated[
+        str | None,
+        typer.Option(
+            "--initial-balance",
+            metavar="DECIMAL",
+            help="Also replay the paper wallet (spec 5) from this starting cash.",
+        ),
+    ] = None,
+    account: Annotated[str, typer.Option("--account", help="Whose paper wallet to replay.")] = "default",
+    json_output: JsonOption = False,
+) -> None:
+    """The state (and, with --initial-balance, the paper wallet) as of a seq or a time, from the log alone."""
+    if until_seq is not None and until_time is not None:
+        raise InvalidArgument("replay takes --until-seq or --until-time, not both")
+    when = parse_time(until_time, "--until-time") if until_time is not None else None
+    balance = None if initial_balance is None else parse_amount(initial_balance, "--initial-balance")
+    with opened(ctx) as ledger:
+        head = ledger.head.seq
+        if until_seq is not None and until_seq > head:
+            raise InvalidArgument(
+                f"--until-seq: the log ends at seq {head} (got {until_seq}); give a seq from 0 to {head}"
+            )
+        state = ledger.replay(until_seq=until_seq, until_time=when)
+        wallet = (
+            None
+            if balance is None
+            else ledger.replay_wallet(balance, account=account, until_seq=until_seq, until_time=when)
+        )
+    if json_output:
+        shown = state_json(state, closed=True, marks={})
+        emit(shown if wallet is None else {**shown, "wallet": wallet_json(account, wallet)})
+    else:
+        print_state(out(), state, closed=True, marks={}, title="Replay")
+        if wallet is not None:
+            print_wallet(out(), account, wallet)
+
+
+def history(
+    ctx: typer.Context,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The fill log in seq order, with hashes."""
+    with opened(ctx) as ledger:
+        fills = ledger.history(symbol=symbol, account=account)
+    if json_output:
+        emit([recorded_json(r) for r in fills])
+    else:
+        print_history(out(), fills)
