@@ -22,9 +22,10 @@ import pytest
 
 from tests.compat.conftest import T0, Clock, times
 from tradeledger import InvalidFill, Ledger
+from tradeledger.compat import Position
 from tradeledger.compat.config import ConfigError
 from tradeledger.compat.trade_manager import TradeManager
-from tradeledger.compat.trades import POSITION_KEYS, TRADE_KEYS, Position, Trade, create_trade
+from tradeledger.compat.trades import POSITION_KEYS, TRADE_KEYS, Trade, create_trade
 from tradeledger.errors import CallbackError, InvalidArgument, ReadOnlyView
 
 BTC, ETH = "BTC/USD", "ETH/USD"

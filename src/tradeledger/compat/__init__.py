@@ -10,7 +10,9 @@ from tradeledger.compat.monitor import ExitSignal, PositionMonitor
 from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
-from tradeledger.compat.trades import Position, Trade, create_trade
+from tradeledger.compat.trades import LegacyPosition, Trade, create_trade
+
+Position = LegacyPosition  # the legacy name
 
 __all__ = [
     "BotConfig",

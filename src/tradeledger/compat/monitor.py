@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.trade_manager import HUNDRED, TradeManager, as_price
-from tradeledger.compat.trades import Position, to_decimal
+from tradeledger.compat.trades import LegacyPosition, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, PositionSide
 from tradeledger.errors import InvalidArgument
@@ -217,7 +217,7 @@ class PositionMonitor:
 
     # --- the TradeManager path --------------------------------------------------------------------
 
-    def _check_trade_manager(self, symbol: str, tm_position: Position) -> ExitSignal | None:
+    def _check_trade_manager(self, symbol: str, tm_position: LegacyPosition) -> ExitSignal | None:
         assert self.trade_manager is not None
         watch = self._watches[symbol]
         if (
@@ -245,7 +245,7 @@ class PositionMonitor:
             return None
         return self._exit(symbol, watch, price, reason, "trade_manager")
 
-    def _watch_of(self, position: Position) -> _Watch:
+    def _watch_of(self, position: LegacyPosition) -> _Watch:
         entered = position.entry_time.isoformat()
         values = {
             "symbol": position.symbol,
@@ -257,7 +257,7 @@ class PositionMonitor:
         return _Watch(values, "trade_manager", position.opened_seq)
 
     @staticmethod
-    def _tracked_fields(position: Position, price: Decimal | None) -> dict[str, Any]:
+    def _tracked_fields(position: LegacyPosition, price: Decimal | None) -> dict[str, Any]:
         """The legacy dict's fields from a TradeManager position; pnl is a fraction (0 before the first price)."""
         pnl = ZERO
         if price is not None:
@@ -273,7 +273,7 @@ class PositionMonitor:
             "pnl": pnl,
         }
 
-    def _tm_position(self, symbol: str) -> Position | None:
+    def _tm_position(self, symbol: str) -> LegacyPosition | None:
         if not self._use_trade_manager:
             return None
         assert self.trade_manager is not None

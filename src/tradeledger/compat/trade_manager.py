@@ -25,11 +25,10 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
-from tradeledger.compat.trades import Position, Trade, legacy_float, to_decimal
+from tradeledger.compat.trades import LegacyPosition, Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
-from tradeledger.domain.positions import ZERO
-from tradeledger.domain.positions import Position as LedgerPosition
+from tradeledger.domain.positions import ZERO, Position
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
 from tradeledger.errors import CallbackError, InvalidArgument
 
@@ -39,7 +38,7 @@ HUNDRED = Decimal(100)
 CTX_ADVICE = "record a fill with trade_manager.record_trade(create_trade(...)) (or paper_wallet.open/close) instead"
 
 TradeCallback = Callable[[Trade], object]
-PositionCallback = Callable[[Position], object]
+PositionCallback = Callable[[LegacyPosition], object]
 PriceCallback = Callable[[str, Decimal], object]
 Hook = Callable[[], object]
 PriceInput = Decimal | float | int | str
@@ -193,7 +192,7 @@ class TradeManager:
             self._adopt(stored.values())
         self._last_flush = self._monotonic()
 
-    def _ratchet(self, symbol: str, price: Decimal) -> tuple[LedgerPosition, RiskLevels] | None:
+    def _ratchet(self, symbol: str, price: Decimal) -> tuple[Position, RiskLevels] | None:
         """The open position of `symbol` and its levels after a tick at `price` (None when flat).
 
         Moved levels are committed before this returns. A write the store skips means the book is
@@ -237,30 +236,30 @@ class TradeManager:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def get_position(self, symbol: str) -> Position | None:
+    def get_position(self, symbol: str) -> LegacyPosition | None:
         """The open position of `symbol`, or None when flat."""
         with self._lock:
             self._catch_up()
             ledger_position = self._book.open.get(symbol)
             return None if ledger_position is None else self._view(ledger_position)
 
-    def get_all_positions(self) -> list[Position]:
+    def get_all_positions(self) -> list[LegacyPosition]:
         """Every open position, by symbol."""
         with self._lock:
             self._catch_up()
             return [self._view(self._book.open[symbol]) for symbol in sorted(self._book.open)]
 
     @property
-    def positions(self) -> Mapping[str, Position]:
+    def positions(self) -> Mapping[str, LegacyPosition]:
         """Open positions by symbol (a read-only snapshot)."""
         return MappingProxyType({position.symbol: position for position in self.get_all_positions()})
 
-    def get_closed_positions(self) -> list[Position]:
+    def get_closed_positions(self) -> list[LegacyPosition]:
         """Every closed cycle of the account, in the order they closed (total_amount 0)."""
         with self._lock:
             self._catch_up()
             return [
-                Position.closed(cycle, self._book.cycle_trades(cycle.symbol, cycle.opened_seq, cycle.closed_seq))
+                LegacyPosition.closed(cycle, self._book.cycle_trades(cycle.symbol, cycle.opened_seq, cycle.closed_seq))
                 for cycle in self._book.positions.closed
             ]
 
@@ -333,7 +332,7 @@ class TradeManager:
                 for symbol in sorted(self._book.open)
             }
 
-    def _legacy_entry(self, position: LedgerPosition) -> dict[str, Any]:
+    def _legacy_entry(self, position: Position) -> dict[str, Any]:
         levels = self._levels[position.symbol]
         mark = self._prices.get(position.symbol)
         opening = self._book.trade_at(position.symbol, position.opened_seq)
@@ -464,30 +463,30 @@ class TradeManager:
                 opening = self._book.trade_at(symbol, position.opened_seq)
                 fresh = initial_levels(position, self._risk)
                 if opening.price != position.avg_price:
-                    opened = LedgerPosition(**{**_fields(position), "avg_price": opening.price})
+                    opened = Position(**{**_fields(position), "avg_price": opening.price})
                     fresh = initial_levels(opened, self._risk)
                 self._levels[symbol] = fresh
                 self._dirty_levels.add(symbol)
                 self._signals.pop(symbol, None)
 
-    def _view(self, position: LedgerPosition) -> Position:
-        return Position.of(
+    def _view(self, position: Position) -> LegacyPosition:
+        return LegacyPosition.of(
             position,
             self._levels[position.symbol],
             self._book.cycle_trades(position.symbol, position.opened_seq, position.last_seq),
             self._book.last_fill_time(position.symbol),
         )
 
-    def _position_after(self, symbol: str, seq: int) -> Position | None:
+    def _position_after(self, symbol: str, seq: int) -> LegacyPosition | None:
         """The position a trade left: the open cycle, or the cycle it closed (total_amount 0)."""
         open_position = self._book.open.get(symbol)
         if open_position is not None and open_position.last_seq == seq:
             return self._view(open_position)
         for cycle in reversed(self._book.positions.closed):
             if cycle.symbol == symbol and cycle.closed_seq == seq:
-                return Position.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
+                return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
         return None
 
 
-def _fields(position: LedgerPosition) -> dict[str, Any]:
-    return {name: getattr(position, name) for name in LedgerPosition.__slots__}
+def _fields(position: Position) -> dict[str, Any]:
+    return {name: getattr(position, name) for name in Position.__slots__}

@@ -25,8 +25,7 @@ from pydantic import ValidationError
 
 from tradeledger.application.appending import describe_validation_error
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
-from tradeledger.domain.positions import ZERO, ClosedPosition, PositionSide, pnl
-from tradeledger.domain.positions import Position as LedgerPosition
+from tradeledger.domain.positions import ZERO, ClosedPosition, Position, PositionSide, pnl
 from tradeledger.domain.risk import RiskLevels, exit_reason
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -241,8 +240,11 @@ def create_trade(
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
-    """A position cycle in the legacy shape: a read-only snapshot of the projection and its risk levels."""
+class LegacyPosition:
+    """A position cycle in the legacy shape: a read-only snapshot of the projection and its risk levels.
+
+    Public as `tradeledger.compat.Position`, the legacy name; inside, `Position` is the ledger's own.
+    """
 
     symbol: str
     side: str  # "long" | "short"
@@ -265,11 +267,11 @@ class Position:
     @classmethod
     def of(
         cls,
-        position: LedgerPosition,
+        position: Position,
         levels: RiskLevels | None,
         trades: tuple[Trade, ...],
         last_update: datetime,
-    ) -> Position:
+    ) -> LegacyPosition:
         """The legacy view of an open cycle."""
         return cls(
             symbol=position.symbol,
@@ -291,7 +293,7 @@ class Position:
         )
 
     @classmethod
-    def closed(cls, cycle: ClosedPosition, trades: tuple[Trade, ...]) -> Position:
+    def closed(cls, cycle: ClosedPosition, trades: tuple[Trade, ...]) -> LegacyPosition:
         """The legacy view of a finished cycle: total_amount 0, its realized PnL and every fee it paid."""
         return cls(
             symbol=cycle.symbol,
@@ -364,7 +366,7 @@ class Position:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Position:
+    def from_dict(cls, data: Mapping[str, Any]) -> LegacyPosition:
         """Read a legacy position dict (a naive time is read as UTC); unknown keys are refused."""
         unknown = sorted(set(data) - set(POSITION_KEYS) - {"mark_price", "is_open"})
         if unknown:
