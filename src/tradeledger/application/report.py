@@ -1,0 +1,190 @@
+"""The auditor's report as numbers: what `tradeledger report` shows, from the log alone (issue 5).
+
+The state is `Ledger.replay` as of `until_time`, bounded by the head that `verify` checked (which holds
+the stored projection against the reference fold); the wallet and the chart fold the same fills once
+more, fill by fill (`domain.wallet.WalletReplay`). Every amount is an exact Decimal; rounding for
+display is the page's business (cli/report_page.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, localcontext
+from itertools import pairwise
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.fills import LEDGER_CONTEXT, time_text
+from tradeledger.domain.positions import ZERO, Execution, Position, PositionKey
+from tradeledger.domain.records import LedgerState, RecordedFill
+from tradeledger.domain.wallet import WalletBook, WalletReplay
+
+DEFAULT_INITIAL_BALANCE = "10000"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    price: Decimal
+    source: str  # "--mark" or "stored <time>"
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """One fill of the report, with what it did when folded in log order."""
+
+    recorded: RecordedFill
+    realized: Decimal  # gross realized PnL of this fill
+    cash: Decimal  # wallet cash right after it, in log order
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One point of the chart: the cumulative sums over the fills that occurred up to this one."""
+
+    seq: int
+    occurred_at: datetime
+    realized: Decimal
+    net: Decimal
+    cash: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    url: str
+    generated_at: datetime
+    until_time: datetime | None
+    account: str | None
+    initial_balance: Decimal
+    state: LedgerState
+    verify: VerifyReport
+    fills: tuple[FillRow, ...]  # seq order
+    series: tuple[SeriesPoint, ...]  # occurred_at order
+    wallet: WalletBook
+    marks: Mapping[str, Mark]
+    folds_agree: bool
+    balance_given: bool = True  # False: initial_balance is the default, not the user's
+    chart_axis: str = "time"  # "time" or "fills" (evenly spaced), as drawn
+    axis_choice: str = "auto"  # what was asked: "auto", "time" or "fills"
+
+    @property
+    def symbols(self) -> tuple[PositionKey, ...]:
+        return tuple(self.state.symbol_totals)
+
+    @property
+    def multi_account(self) -> bool:
+        return len({account for account, _ in self.symbols}) > 1
+
+
+def by_key(position: Position) -> PositionKey:
+    return position.key
+
+
+def build_report(
+    ledger: Ledger,
+    *,
+    url: str,
+    generated_at: datetime,
+    until_time: datetime | None = None,
+    account: str | None = None,
+    initial_balance: Decimal | None = None,
+    marks: Mapping[str, Decimal] | None = None,
+    chart_axis: str = "auto",
+) -> Report:
+    """Everything the page shows, read from the ledger and folded from its log; `url` as it is shown."""
+    balance_given = initial_balance is not None
+    if initial_balance is None:
+        initial_balance = Decimal(DEFAULT_INITIAL_BALANCE)
+    verify = ledger.verify()
+    # Bounded by the head verify saw, so a fill appended meanwhile is in neither or in both.
+    state = ledger.replay(until_seq=verify.head.seq, until_time=until_time).for_account(account)
+    recorded = [
+        r
+        for r in ledger.history(account=account)
+        if r.seq <= state.seq and (until_time is None or r.fill.occurred_at <= until_time)
+    ]
+    replay = WalletReplay(initial_balance)
+    wallet = replay.wallet
+    assert wallet is not None
+    rows = []
+    for r in recorded:
+        realized_before = wallet.realized_pnl
+        replay.apply(Execution.of(r.seq, r.fill))
+        with localcontext(LEDGER_CONTEXT):
+            rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
+    book = replay.positions.book()
+    replayed_open = list(state.open)
+    folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
+    stored = ledger.marks().prices
+    resolved: dict[str, Mark] = {}
+    for symbol in {symbol for _, symbol in state.symbol_totals}:
+        if marks and symbol in marks:
+            resolved[symbol] = Mark(marks[symbol], "--mark")
+        elif symbol in stored:
+            resolved[symbol] = Mark(stored[symbol].price, f"stored {time_text(stored[symbol].marked_at)}")
+    series = tuple(cumulative(rows, initial_balance))
+    return Report(
+        url=url,
+        generated_at=generated_at,
+        until_time=until_time,
+        account=account,
+        initial_balance=initial_balance,
+        state=state,
+        verify=verify,
+        fills=tuple(rows),
+        series=series,
+        wallet=wallet,
+        marks=resolved,
+        folds_agree=folds_agree,
+        balance_given=balance_given,
+        chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
+        axis_choice=chart_axis,
+    )
+
+
+CHART_AXES = ("auto", "time", "fills")
+# `auto` spaces the fills evenly when the longest gap between two fills is over this many typical (median) gaps.
+UNEVEN_GAPS = 10
+MIN_GAPS = 2  # a median of fewer gaps says nothing
+
+
+def uneven(times: Sequence[datetime]) -> bool:
+    """Whether the longest gap between consecutive fill times is over UNEVEN_GAPS median gaps (3 fills at least),
+    or several fills share one time (a time axis would stack them on one vertical line)."""
+    gaps = sorted(later - earlier for earlier, later in pairwise(times))
+    if gaps and not gaps[-1]:
+        return True
+    return len(gaps) >= MIN_GAPS and gaps[-1] > gaps[len(gaps) // 2] * UNEVEN_GAPS
+
+
+def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
+    """The chart's x axis: as asked, or for `auto` evenly spaced fills when their times are uneven."""
+    if choice != "auto":
+        return choice
+    return "fills" if uneven(times) else "time"
+
+
+def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[SeriesPoint]:
+    """Each fill's effect as the log applied it (seq order), summed in the order the fills occurred.
+
+    A fill reported late changes the books at its place in the log but is drawn at its own time;
+    the last point equals the totals either way.
+    """
+    cash_change: dict[int, Decimal] = {}
+    previous = initial_balance
+    with localcontext(LEDGER_CONTEXT):
+        for row in rows:
+            cash_change[row.recorded.seq] = row.cash - previous
+            previous = row.cash
+        points = []
+        realized, fees, cash = ZERO, ZERO, initial_balance
+        for row in sorted(rows, key=lambda row: (row.recorded.fill.occurred_at, row.recorded.seq)):
+            realized += row.realized
+            fees += row.recorded.fill.fee
+            cash += cash_change[row.recorded.seq]
+            points.append(SeriesPoint(row.recorded.seq, row.recorded.fill.occurred_at, realized, realized - fees, cash))
+    return points
+
+
+# --- numbers for people ------------------------------------------------------------------------
