@@ -28,7 +28,7 @@ from tradeledger.compat.files import write_atomically
 from tradeledger.compat.trades import LegacyPosition, Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
-from tradeledger.domain.positions import ZERO, Position
+from tradeledger.domain.positions import ZERO, Position, unrealized_at
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
 from tradeledger.errors import CallbackError, InvalidArgument
 
@@ -281,13 +281,8 @@ class TradeManager:
         """(Σ pnl, Σ pnl / Σ qty·avg · 100) over open positions that have a price mark."""
         with self._lock:
             self._catch_up()
-            pnl, value = ZERO, ZERO
+            pnl, value = unrealized_at(self._book.open.values(), self._prices)
             with localcontext(LEDGER_CONTEXT):
-                for symbol, position in self._book.open.items():
-                    mark = self._prices.get(symbol)
-                    if mark is not None:
-                        pnl += position.unrealized_pnl(mark)
-                        value += position.quantity * position.avg_price
                 return pnl, (pnl / value * HUNDRED if value else ZERO)
 
     def get_statistics(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,8 +20,8 @@ from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
 from tradeledger.compat.trades import Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Side, significant_digits
-from tradeledger.domain.positions import ZERO, PositionSide
+from tradeledger.domain.fills import MAX_DIGITS, Side, significant_digits
+from tradeledger.domain.positions import PositionSide, unrealized_at
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument, ReadOnlyView
 
@@ -251,13 +251,7 @@ class PaperWallet:
         with self._book_lock:
             self._refresh()
             marks = self._marks(price_or_symbol, price)
-            total = ZERO
-            with localcontext(LEDGER_CONTEXT):
-                for symbol, mark in marks.items():
-                    position = self._book.open.get(symbol)
-                    if position is not None:
-                        total += position.unrealized_pnl(mark)
-            return total
+            return unrealized_at(self._book.open.values(), marks)[0]
 
     def get_wallet_summary(self) -> dict[str, Any]:
         """The legacy wallet summary, exact Decimals from the log.
