@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tradeledger.storage.memory import MemoryLedgerStore
 
 from tests.conftest import RECORDED_AT
 from tradeledger import Ledger
+from tradeledger.storage.memory import MemoryLedgerStore
 
 
 @pytest.fixture
