@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from tradeledger.domain.admin import AdminRecord
@@ -42,17 +43,13 @@ class OpenCycle(NamedTuple):
     levels: RiskLevels | None  # stored for this (account, symbol), possibly of an earlier cycle
 
 
-class ProjectionSnapshot(Protocol):
+@dataclass(frozen=True, slots=True)
+class ProjectionSnapshot:
     """A stored copy of the positions projection as of the event at `seq` of `epoch` (a replay cache)."""
 
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def epoch(self) -> int: ...
-
-    @property
-    def positions(self) -> PositionRows: ...
+    seq: int
+    epoch: int
+    positions: PositionRows
 
 
 class EventLog(Protocol):

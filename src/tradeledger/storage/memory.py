@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from tradeledger.application.ports import EventKey, OpenCycle, PositionRow
+from tradeledger.application.ports import EventKey, OpenCycle, PositionRow, ProjectionSnapshot
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold import ExecutionRow
@@ -60,13 +60,6 @@ class _State:
             levels=dict(self.levels),
             entries={table: dict(values) for table, values in self.entries.items()},
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    seq: int
-    epoch: int
-    positions: Mapping[PositionKey, PositionRow]
 
 
 class MemoryEventLog:
@@ -181,12 +174,12 @@ class MemoryProjectionStore:
     def snapshot_seqs(self) -> list[int]:
         return sorted(self._state.snapshots)
 
-    def load_snapshot(self, *, until_seq: int | None = None) -> _Snapshot | None:
+    def load_snapshot(self, *, until_seq: int | None = None) -> ProjectionSnapshot | None:
         seqs = [seq for seq in self._state.snapshots if until_seq is None or seq <= until_seq]
         if not seqs:
             return None
         epoch, rows = self._state.snapshots[max(seqs)]
-        return _Snapshot(max(seqs), epoch, rows)
+        return ProjectionSnapshot(max(seqs), epoch, rows)
 
     def marks(self) -> Marks:
         return Marks(dict(self._state.prices), dict(self._state.levels))

@@ -39,7 +39,9 @@ if list(_EVENT_COLUMNS) != list(StoredEvent.__dataclass_fields__):  # pragma: no
     raise AssertionError("ledger_events' columns and StoredEvent's fields must be in the same order")
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def in_chunks(items: list[Any]) -> Iterator[list[Any]]:
+    """`items` in lists of at most IN_CHUNK, one IN (...) lookup each."""
+    size = IN_CHUNK
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -115,7 +117,7 @@ class SqlEventLog:
             for row in _P_EVENT_BY_KEY.rows(self._connection, values):
                 found[(account, exchange, fill_id)] = StoredEvent(*row)
             return found
-        for chunk in _chunks(sorted({key[2] for key in wanted}), IN_CHUNK):
+        for chunk in in_chunks(sorted({key[2] for key in wanted})):
             for row in self._connection.execute(_EVENTS_BY_FILL_IDS, {"fill_ids": chunk}):
                 event = StoredEvent(*row)
                 key = (event.account, event.exchange, event.fill_id)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tradeledger.application.ports import OpenCycle
+from tradeledger.application.ports import OpenCycle, ProjectionSnapshot
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
@@ -26,7 +25,7 @@ from tradeledger.storage.schema import (
     risk_levels,
 )
 from tradeledger.storage.sql import rows
-from tradeledger.storage.sql.log import IN_CHUNK
+from tradeledger.storage.sql.log import in_chunks
 
 PositionRow = tuple[Position | None, Totals]
 
@@ -78,20 +77,6 @@ _P_LEVELS_BY_KEY = Prepared(
 _CHECKPOINT = sa.select(head.c.checkpoint_epoch, head.c.checkpoint_seq, head.c.checkpoint_hash).where(head.c.id == 1)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredSnapshot:
-    """A stored snapshot of the positions projection (see ports.ProjectionSnapshot)."""
-
-    seq: int
-    epoch: int
-    positions: Mapping[PositionKey, PositionRow]
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class SqlProjectionStore:
     """The projections as one transaction sees them; `moved` is the checkpoint written in it, if any."""
 
@@ -118,7 +103,7 @@ class SqlProjectionStore:
                 row: Any = _PositionTuple(*values)
                 found[(account, symbol)] = (rows.position(row), rows.closed_totals(row))
             return found
-        for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
+        for chunk in in_chunks(sorted(set(keys))):
             wanted = set(chunk)
             accounts, symbols = sorted({key[0] for key in chunk}), sorted({key[1] for key in chunk})
             for row in connection.execute(_POSITIONS_BY_KEYS, {"accounts": accounts, "symbols": symbols}):
@@ -165,7 +150,7 @@ class SqlProjectionStore:
         query = sa.select(position_snapshots.c.seq).distinct().order_by(position_snapshots.c.seq)
         return list(self._connection.execute(query).scalars())
 
-    def load_snapshot(self, *, until_seq: int | None = None) -> StoredSnapshot | None:
+    def load_snapshot(self, *, until_seq: int | None = None) -> ProjectionSnapshot | None:
         latest = sa.select(sa.func.max(position_snapshots.c.seq))
         if until_seq is not None:
             latest = latest.where(position_snapshots.c.seq <= until_seq)
@@ -174,7 +159,7 @@ class SqlProjectionStore:
             return None
         found = list(self._connection.execute(sa.select(*position_snapshots.c).where(position_snapshots.c.seq == seq)))
         by_key = {(row.account, row.symbol): (rows.position(row), rows.closed_totals(row)) for row in found}
-        return StoredSnapshot(seq, min(row.epoch for row in found), by_key)
+        return ProjectionSnapshot(seq, min(row.epoch for row in found), by_key)
 
     def marks(self) -> Marks:
         prices = {row.symbol: rows.price_mark(row) for row in self._connection.execute(sa.select(*price_marks.c))}
@@ -209,7 +194,7 @@ class SqlProjectionStore:
         if keys is None:
             return dict(self._connection.execute(query).all())
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
+        for chunk in in_chunks(sorted(set(keys))):
             found.update((key, value) for key, value in self._connection.execute(query.where(c.key.in_(chunk))))
         return found
 
@@ -218,5 +203,5 @@ class SqlProjectionStore:
         kept = [{"projection": table, "key": key, "value": value} for key, value in values.items() if value is not None]
         gone = [key for key, value in values.items() if value is None]
         _P_UPSERT_ENTRY[self._connection.dialect.name].run_many(self._connection, kept)
-        for chunk in _chunks(gone, IN_CHUNK):
+        for chunk in in_chunks(gone):
             self._connection.execute(projection_entries.delete().where(c.projection == table, c.key.in_(chunk)))
