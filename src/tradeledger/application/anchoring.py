@@ -38,7 +38,7 @@ _HEX128 = re.compile(r"[0-9a-f]{128}")
 MAX_ANCHOR_BYTES = 4096  # an anchor is ~400 bytes; anything far larger is not one
 
 
-def signed_message(epoch: int, seq: int, head: str, at: str) -> bytes:
+def _signed_message(epoch: int, seq: int, head: str, at: str) -> bytes:
     """The bytes an anchor's signature covers: `{at, epoch, head, seq}` as JSON, sorted keys, no spaces."""
     statement = {"at": at, "epoch": epoch, "head": head, "seq": seq}
     return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -62,7 +62,7 @@ class Anchor:
         """Whether `signature` is `public_key`'s Ed25519 signature of the statement."""
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(self.public_key))
         try:
-            key.verify(bytes.fromhex(self.signature), signed_message(self.epoch, self.seq, self.head, self.at))
+            key.verify(bytes.fromhex(self.signature), _signed_message(self.epoch, self.seq, self.head, self.at))
         except InvalidSignature:
             return False
         return True
@@ -95,7 +95,7 @@ def sign(key: Ed25519PrivateKey, head: Checkpoint, at: str) -> Anchor:
     """The anchor of `head` at time `at` (canonical UTC ISO 8601 text), signed with `key`."""
     if head.seq == 0:
         raise InvalidArgument("the ledger is empty: there is no event to anchor yet")
-    signature = key.sign(signed_message(head.epoch, head.seq, head.hash, at))
+    signature = key.sign(_signed_message(head.epoch, head.seq, head.hash, at))
     return Anchor(head.epoch, head.seq, head.hash, at, public_key_hex(key), signature.hex())
 
 

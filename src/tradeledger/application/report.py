@@ -138,7 +138,7 @@ def build_report(
         marks=resolved,
         folds_agree=folds_agree,
         balance_given=balance_given,
-        chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
+        chart_axis=_resolve_axis(chart_axis, [point.occurred_at for point in series]),
         axis_choice=chart_axis,
     )
 
@@ -158,7 +158,7 @@ def uneven(times: Sequence[datetime]) -> bool:
     return len(gaps) >= MIN_GAPS and gaps[-1] > gaps[len(gaps) // 2] * UNEVEN_GAPS
 
 
-def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
+def _resolve_axis(choice: str, times: Sequence[datetime]) -> str:
     """The chart's x axis: as asked, or for `auto` evenly spaced fills when their times are uneven."""
     if choice != "auto":
         return choice

@@ -110,7 +110,7 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
     return problems
 
 
-def check_chain(
+def _check_chain(
     events: Iterable[StoredEvent],
     head: Checkpoint,
     book: ReferenceFold,
@@ -169,7 +169,7 @@ def _differences(
     ]
 
 
-def check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem]:
+def _check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem]:
     """Differences between the stored projection and a fresh replay, first difference first."""
     problems: list[Problem] = []
     if (stored.epoch, stored.seq, stored.hash) != (replayed.epoch, replayed.seq, replayed.hash):
@@ -192,7 +192,7 @@ def check_projection(stored: LedgerState, replayed: LedgerState) -> list[Problem
     return problems
 
 
-def check_snapshot(
+def _check_snapshot(
     seq: int,
     epoch: int,
     stored: Mapping[PositionKey, tuple[Position | None, Totals]],
@@ -324,12 +324,12 @@ def verify_ledger(
             seq = pending.pop(0)
             stored = tx.projection.load_snapshot(until_seq=seq)
             if seq == event.seq and stored is not None:
-                snapshot_problems.extend(check_snapshot(seq, stored.epoch, stored.positions, event, book))
+                snapshot_problems.extend(_check_snapshot(seq, stored.epoch, stored.positions, event, book))
 
-    count, problems = check_chain(noting_anchored(tx.log.read()), head, book, after=check_snapshots)
+    count, problems = _check_chain(noting_anchored(tx.log.read()), head, book, after=check_snapshots)
     problems += check_admin(records, epochs, head)
     if not problems:
-        problems = check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
+        problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
         problems += [Problem(seq, "snapshot", f"snapshot at seq {seq}: the log has no such event") for seq in pending]
     problems += snapshot_problems
     checks = tuple(

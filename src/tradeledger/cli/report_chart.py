@@ -112,7 +112,7 @@ class Chart:
     axis_title_x: str = f"{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}"
 
 
-def nice_ticks(values: Iterable[Decimal]) -> list[Decimal]:
+def _nice_ticks(values: Iterable[Decimal]) -> list[Decimal]:
     """Round tick values (1, 2 or 5 times a power of ten) covering every value."""
     values = list(values)
     low, high = min(values), max(values)
@@ -149,7 +149,7 @@ def _even_x(index: int, count: int) -> float:
     return LEFT + index * width / (count - 1)  # drawing position
 
 
-def chart_note(report: Report) -> str:
+def _chart_note(report: Report) -> str:
     """What the chart's x axis is, and how to get the other one."""
     if report.chart_axis == "time":
         return (
@@ -177,7 +177,7 @@ def _panel(
     A cumulative sum changes only at a fill, so each series is a step path: from the previous point
     across to the fill's time (H), then up or down to its new value (V) — one vertex per fill.
     """
-    ticks = nice_ticks([baseline[1], *(v for _, _, values in series for v in values)])
+    ticks = _nice_ticks([baseline[1], *(v for _, _, values in series for v in values)])
     grid = []
     for tick in ticks:
         y = _y(tick, ticks, top)
@@ -247,4 +247,4 @@ def chart(report: Report) -> Chart | None:
         seqs,
     )
     title = EVEN_AXIS_TITLE if evenly else "occurred at (UTC)"
-    return Chart((pnl, cash), _x_ticks(report, evenly), title, chart_note(report))
+    return Chart((pnl, cash), _x_ticks(report, evenly), title, _chart_note(report))

@@ -57,7 +57,7 @@ class Table:
     empty: str  # said instead of an empty table
 
 
-def number_cell(value: Decimal, display: str | None = None, *, signed: bool = False) -> Cell:
+def _number_cell(value: Decimal, display: str | None = None, *, signed: bool = False) -> Cell:
     """A right-aligned number rounded for display; the exact value is its tooltip."""
     css = "num"
     if signed:
@@ -65,7 +65,7 @@ def number_cell(value: Decimal, display: str | None = None, *, signed: bool = Fa
     return Cell(shown(value) if display is None else display, decimal_text(value), css)
 
 
-def blank_cell(note: str = "—") -> Cell:
+def _blank_cell(note: str = "—") -> Cell:
     return Cell(note, css="num muted")
 
 
@@ -79,37 +79,37 @@ def _key_headers(report: Report) -> list[str]:
 
 def _unrealized_cells(position: Position, mark: Mark | None) -> list[Cell]:
     if mark is None:
-        return [blank_cell("unmarked"), blank_cell(), blank_cell(), blank_cell()]
+        return [_blank_cell("unmarked"), _blank_cell(), _blank_cell(), _blank_cell()]
     pct = position.unrealized_pnl_pct(mark.price)
     return [
-        number_cell(mark.price),
+        _number_cell(mark.price),
         Cell(mark.source, css="muted"),
-        number_cell(position.unrealized_pnl(mark.price), signed=True),
-        number_cell(pct, percent(pct)),
+        _number_cell(position.unrealized_pnl(mark.price), signed=True),
+        _number_cell(pct, percent(pct)),
     ]
 
 
 _MARK_HEADERS = ["Mark", "Mark from", "Unrealized", "Unrealized %"]
 
 
-def symbols_table(report: Report) -> Table:
+def _symbols_table(report: Report) -> Table:
     open_by_key = {p.key: p for p in report.state.open}
     rows = []
     for (account, symbol), totals in report.state.symbol_totals.items():
         position = open_by_key.get((account, symbol))
         cells = _key_cells(report, account, symbol)
         if position is None:
-            cells += [Cell("flat", css="muted"), blank_cell(), blank_cell()]
+            cells += [Cell("flat", css="muted"), _blank_cell(), _blank_cell()]
         else:
-            cells += [Cell(position.side.value), number_cell(position.quantity, quantity(position.quantity))]
-            cells.append(number_cell(position.avg_price))
+            cells += [Cell(position.side.value), _number_cell(position.quantity, quantity(position.quantity))]
+            cells.append(_number_cell(position.avg_price))
         cells += [
-            number_cell(totals.realized_pnl, signed=True),
-            number_cell(totals.fees),
-            number_cell(totals.net_pnl, signed=True),
+            _number_cell(totals.realized_pnl, signed=True),
+            _number_cell(totals.fees),
+            _number_cell(totals.net_pnl, signed=True),
         ]
         if position is None:
-            cells += [blank_cell(), blank_cell(), blank_cell(), blank_cell()]
+            cells += [_blank_cell(), _blank_cell(), _blank_cell(), _blank_cell()]
         else:
             cells += _unrealized_cells(position, report.marks.get(symbol))
         rows.append(cells)
@@ -117,16 +117,16 @@ def symbols_table(report: Report) -> Table:
     return Table("symbols", headers, rows, "No symbol has been traded.")
 
 
-def open_table(report: Report) -> Table:
+def _open_table(report: Report) -> Table:
     rows = [
         [
             *_key_cells(report, p.account, p.symbol),
             Cell(p.side.value),
-            number_cell(p.quantity, quantity(p.quantity)),
-            number_cell(p.avg_price),
-            number_cell(p.realized_pnl, signed=True),
-            number_cell(p.fees),
-            number_cell(p.net_pnl, signed=True),
+            _number_cell(p.quantity, quantity(p.quantity)),
+            _number_cell(p.avg_price),
+            _number_cell(p.realized_pnl, signed=True),
+            _number_cell(p.fees),
+            _number_cell(p.net_pnl, signed=True),
             Cell(str(p.opened_seq), css="num"),
             Cell(when(p.opened_at)),
             *_unrealized_cells(p, report.marks.get(p.symbol)),
@@ -141,16 +141,16 @@ def open_table(report: Report) -> Table:
     return Table("open", headers, rows, "No open positions.")
 
 
-def closed_table(report: Report) -> Table:
+def _closed_table(report: Report) -> Table:
     def row(c: ClosedPosition) -> list[Cell]:
         return [
             *_key_cells(report, c.account, c.symbol),
             Cell(c.side.value),
-            number_cell(c.quantity, quantity(c.quantity)),
-            number_cell(c.avg_price),
-            number_cell(c.realized_pnl, signed=True),
-            number_cell(c.fees),
-            number_cell(c.net_pnl, signed=True),
+            _number_cell(c.quantity, quantity(c.quantity)),
+            _number_cell(c.avg_price),
+            _number_cell(c.realized_pnl, signed=True),
+            _number_cell(c.fees),
+            _number_cell(c.net_pnl, signed=True),
             Cell(str(c.opened_seq), css="num"),
             Cell(when(c.opened_at)),
             Cell(str(c.closed_seq), css="num"),
@@ -164,7 +164,7 @@ def closed_table(report: Report) -> Table:
     return Table("closed", headers, [row(c) for c in report.state.closed], "No closed cycles.")
 
 
-def rollbacks_table(report: Report) -> Table:
+def _rollbacks_table(report: Report) -> Table:
     """The admin log: every audited rollback, who, when, why and which events it removed (with their hashes)."""
     rows = []
     for record in report.verify.rollbacks:
@@ -186,7 +186,7 @@ def rollbacks_table(report: Report) -> Table:
     return Table("rollbacks", headers, rows, "No rollback: the log has only ever been appended to.")
 
 
-def totals_rows(report: Report) -> list[tuple[str, Cell]]:
+def _totals_rows(report: Report) -> list[tuple[str, Cell]]:
     totals = report.state.totals
     marked = [p for p in report.state.open if p.symbol in report.marks]
     with localcontext(LEDGER_CONTEXT):
@@ -195,15 +195,15 @@ def totals_rows(report: Report) -> list[tuple[str, Cell]]:
     unmarked = len(report.state.open) - len(marked)
     note = f" ({unmarked} open position(s) unmarked, not included)" if unmarked else ""
     return [
-        ("Realized (gross)", number_cell(totals.realized_pnl, signed=True)),
-        ("Fees", number_cell(totals.fees)),
-        ("Net realized", number_cell(totals.net_pnl, signed=True)),
-        (f"Unrealized at mark{note}", number_cell(unrealized, signed=True)),
-        ("Net realized + unrealized", number_cell(with_unrealized, signed=True)),
+        ("Realized (gross)", _number_cell(totals.realized_pnl, signed=True)),
+        ("Fees", _number_cell(totals.fees)),
+        ("Net realized", _number_cell(totals.net_pnl, signed=True)),
+        (f"Unrealized at mark{note}", _number_cell(unrealized, signed=True)),
+        ("Net realized + unrealized", _number_cell(with_unrealized, signed=True)),
     ]
 
 
-def wallet_rows(report: Report) -> list[tuple[str, Cell]]:
+def _wallet_rows(report: Report) -> list[tuple[str, Cell]]:
     """The invariant's terms (WalletBook checked it after every fill, it raises otherwise)."""
     wallet = report.wallet
     with localcontext(LEDGER_CONTEXT):
@@ -212,12 +212,12 @@ def wallet_rows(report: Report) -> list[tuple[str, Cell]]:
         right = wallet.initial_balance + wallet.realized_pnl - wallet.fees
         difference = left - right
     return [
-        ("Initial balance B0", number_cell(wallet.initial_balance)),
-        ("Cash", number_cell(wallet.cash)),
-        ("Open positions at cost Σ|s|·avg", number_cell(held)),
-        ("cash + Σ|s|·avg", number_cell(left)),
-        ("B0 + realized \u2212 fees", number_cell(right)),
-        ("Difference", number_cell(difference, decimal_text(difference))),
+        ("Initial balance B0", _number_cell(wallet.initial_balance)),
+        ("Cash", _number_cell(wallet.cash)),
+        ("Open positions at cost Σ|s|·avg", _number_cell(held)),
+        ("cash + Σ|s|·avg", _number_cell(left)),
+        ("B0 + realized \u2212 fees", _number_cell(right)),
+        ("Difference", _number_cell(difference, decimal_text(difference))),
     ]
 
 
@@ -231,7 +231,7 @@ def balance_note(report: Report) -> str:
     )
 
 
-def overdraft_note(fills: Sequence[FillRow]) -> str | None:
+def _overdraft_note(fills: Sequence[FillRow]) -> str | None:
     """When the cash-secured wallet's cash went below zero after some fill, what to say about it."""
     below = [row for row in fills if row.cash < 0]
     if not below:
@@ -244,7 +244,7 @@ def overdraft_note(fills: Sequence[FillRow]) -> str | None:
     )
 
 
-def fills_table(report: Report) -> Table:
+def _fills_table(report: Report) -> Table:
     rows = []
     for row in report.fills[-FILL_TABLE_LIMIT:]:
         r, f = row.recorded, row.recorded.fill
@@ -257,12 +257,12 @@ def fills_table(report: Report) -> Table:
                 Cell(f.exchange),
                 Cell(f.symbol),
                 Cell(f.side.value),
-                number_cell(f.quantity, quantity(f.quantity)),
-                number_cell(f.price),
-                number_cell(f.fee),
+                _number_cell(f.quantity, quantity(f.quantity)),
+                _number_cell(f.price),
+                _number_cell(f.fee),
                 Cell(f.strategy or ""),
-                number_cell(row.realized, signed=True),
-                number_cell(row.cash),
+                _number_cell(row.realized, signed=True),
+                _number_cell(row.cash),
                 Cell(short_hash(r.hash), r.hash, "hash"),
             ]
         )
@@ -308,16 +308,16 @@ def render_html(report: Report) -> str:
             quotes=", ".join(sorted({symbol.partition("/")[2] for _, symbol in report.symbols})),
             generated=when(report.generated_at),
             until=None if report.until_time is None else time_text(report.until_time),
-            symbols=symbols_table(report),
-            open=open_table(report),
-            closed=closed_table(report),
-            totals=totals_rows(report),
+            symbols=_symbols_table(report),
+            open=_open_table(report),
+            closed=_closed_table(report),
+            totals=_totals_rows(report),
             chart=chart(report),
-            wallet=wallet_rows(report),
+            wallet=_wallet_rows(report),
             balance_note=balance_note(report),
-            overdraft=overdraft_note(report.fills),
-            fills=fills_table(report),
+            overdraft=_overdraft_note(report.fills),
+            fills=_fills_table(report),
             fills_left_out=len(report.fills) - min(len(report.fills), FILL_TABLE_LIMIT),
-            rollbacks=rollbacks_table(report),
+            rollbacks=_rollbacks_table(report),
         )
     )

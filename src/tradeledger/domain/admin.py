@@ -37,7 +37,7 @@ ADMIN_HASHED_FIELDS = (
 )
 
 
-def admin_hash(prev_hash: str, record: dict[str, Any]) -> str:
+def _admin_hash(prev_hash: str, record: dict[str, Any]) -> str:
     return chained_hash(prev_hash, [record[name] for name in ADMIN_HASHED_FIELDS])
 
 
@@ -86,15 +86,15 @@ class AdminRecord:
             "to_epoch": head.epoch + 1,
             "to_seq": to.seq,
             "to_hash": to.hash,
-            "removed": removed_text(removed),
+            "removed": _removed_text(removed),
         }
-        return cls(**values, prev_hash=prev_hash, hash=admin_hash(prev_hash, values))
+        return cls(**values, prev_hash=prev_hash, hash=_admin_hash(prev_hash, values))
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def computed_hash(self) -> str:
-        return admin_hash(self.prev_hash, self.as_dict())
+        return _admin_hash(self.prev_hash, self.as_dict())
 
     def removed_events(self) -> list[StoredEvent]:
         """The removed events as they were stored (ValueError if the text is not what `rollback` wrote)."""
@@ -109,6 +109,6 @@ class AdminRecord:
         return Checkpoint(self.to_epoch, self.to_seq, self.to_hash)
 
 
-def removed_text(events: Sequence[StoredEvent]) -> str:
+def _removed_text(events: Sequence[StoredEvent]) -> str:
     """The canonical JSON of removed events (sorted keys, no spaces), as the record stores and hashes it."""
     return json.dumps([event.as_dict() for event in events], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
