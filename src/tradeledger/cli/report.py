@@ -1,8 +1,8 @@
 """`tradeledger report --html FILE`: a self-contained HTML report for an auditor (issue 5).
 
-The numbers are `application.report.build_report`'s (from the log alone); the page is
-`cli.report_page.render_html`'s (a Jinja2 template). This module is the command: its options, the
-ledger it opens, the file it writes and the line (or JSON) it prints.
+The command only: its options, the audit use case (`application.audit.build_report`: every number, folded
+from the log) and the page (`cli.report_page.render_html`: `templates/report.html.j2`), written atomically.
+The page needs nothing from the network: the CSS is inline and the chart is an SVG, no JavaScript.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.application.report import CHART_AXES, DEFAULT_INITIAL_BALANCE, build_report
+from tradeledger.application.audit import CHART_AXES, DEFAULT_INITIAL_BALANCE, build_report
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
@@ -31,6 +31,8 @@ from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import MAX_DIGITS, significant_digits
 from tradeledger.errors import InvalidArgument
 from tradeledger.storage.urls import shown_url
+
+# --- the command -------------------------------------------------------------------------------
 
 
 def write_file(path: Path, text: str) -> Path:

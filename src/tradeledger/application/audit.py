@@ -1,9 +1,9 @@
-"""The auditor's report as numbers: what `tradeledger report` shows, from the log alone (issue 5).
+"""The audit use case behind `tradeledger report --html` (issue 5): every number of the auditor's report.
 
-The state is `Ledger.replay` as of `until_time`, bounded by the head that `verify` checked (which holds
-the stored projection against the reference fold); the wallet and the chart fold the same fills once
-more, fill by fill (`domain.wallet.WalletReplay`). Every amount is an exact Decimal; rounding for
-display is the page's business (cli/report_page.py).
+The numbers come from the log alone: the state is `Ledger.replay` (as of `until_time`, bounded by the
+head that `verify` checked, which holds the stored projection against the reference fold), and the
+chart's series and the wallet fold the same fills once more, fill by fill (`domain.wallet.WalletReplay`).
+Every amount is an exact Decimal; rounding for display is the page's business (`cli.report_view`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 DEFAULT_INITIAL_BALANCE = "10000"
+CHART_AXES = ("auto", "time", "fills")
+# `auto` spaces the fills evenly when the longest gap between two fills is over this many typical (median) gaps.
+UNEVEN_GAPS = 10
+MIN_GAPS = 2  # a median of fewer gaps says nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,33 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkedTotals:
+    """The totals with the unrealized PnL of the open positions that have a mark."""
+
+    unrealized: Decimal
+    net_with_unrealized: Decimal
+    unmarked: int  # open positions without a mark, left out of `unrealized`
+
+
+@dataclass(frozen=True, slots=True)
+class WalletCheck:
+    """The wallet invariant's two sides: cash + Σ|s|·avg = B0 + realized - fees."""
+
+    held: Decimal  # open positions at cost, Σ|s|·avg
+    left: Decimal  # cash + held
+    right: Decimal  # B0 + realized - fees
+    difference: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Overdraft:
+    """The cash-secured wallet's cash went below zero: the first fill after which it did, and the lowest."""
+
+    first: FillRow
+    lowest: FillRow
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     url: str
     generated_at: datetime
@@ -76,6 +107,32 @@ class Report:
     def multi_account(self) -> bool:
         return len({account for account, _ in self.symbols}) > 1
 
+    @property
+    def quote_currencies(self) -> list[str]:
+        return sorted({symbol.partition("/")[2] for _, symbol in self.symbols})
+
+    def marked_totals(self) -> MarkedTotals:
+        marked = [p for p in self.state.open if p.symbol in self.marks]
+        with localcontext(LEDGER_CONTEXT):
+            unrealized = self.state.unrealized_pnl({symbol: mark.price for symbol, mark in self.marks.items()})
+            with_unrealized = self.state.totals.net_pnl + unrealized
+        return MarkedTotals(unrealized, with_unrealized, len(self.state.open) - len(marked))
+
+    def wallet_check(self) -> WalletCheck:
+        # WalletBook checked the invariant after every fill (it raises otherwise); these are its terms.
+        wallet = self.wallet
+        with localcontext(LEDGER_CONTEXT):
+            held = sum(wallet.cost_basis.values(), ZERO)
+            left = wallet.cash + held
+            right = wallet.initial_balance + wallet.realized_pnl - wallet.fees
+            return WalletCheck(held, left, right, left - right)
+
+    def overdraft(self) -> Overdraft | None:
+        below = [row for row in self.fills if row.cash < 0]
+        if not below:
+            return None
+        return Overdraft(below[0], min(below, key=lambda row: row.cash))
+
 
 def by_key(position: Position) -> PositionKey:
     return position.key
@@ -92,7 +149,7 @@ def build_report(
     marks: Mapping[str, Decimal] | None = None,
     chart_axis: str = "auto",
 ) -> Report:
-    """Everything the page shows, read from the ledger and folded from its log; `url` as it is shown."""
+    """Everything the page shows, read from the ledger and folded from its log (`url` as it is shown)."""
     balance_given = initial_balance is not None
     if initial_balance is None:
         initial_balance = Decimal(DEFAULT_INITIAL_BALANCE)
@@ -116,13 +173,6 @@ def build_report(
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
-    stored = ledger.marks().prices
-    resolved: dict[str, Mark] = {}
-    for symbol in {symbol for _, symbol in state.symbol_totals}:
-        if marks and symbol in marks:
-            resolved[symbol] = Mark(marks[symbol], "--mark")
-        elif symbol in stored:
-            resolved[symbol] = Mark(stored[symbol].price, f"stored {time_text(stored[symbol].marked_at)}")
     series = tuple(cumulative(rows, initial_balance))
     return Report(
         url=url,
@@ -135,18 +185,24 @@ def build_report(
         fills=tuple(rows),
         series=series,
         wallet=wallet,
-        marks=resolved,
+        marks=resolve_marks(ledger, state, marks or {}),
         folds_agree=folds_agree,
         balance_given=balance_given,
-        chart_axis=_resolve_axis(chart_axis, [point.occurred_at for point in series]),
+        chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
         axis_choice=chart_axis,
     )
 
 
-CHART_AXES = ("auto", "time", "fills")
-# `auto` spaces the fills evenly when the longest gap between two fills is over this many typical (median) gaps.
-UNEVEN_GAPS = 10
-MIN_GAPS = 2  # a median of fewer gaps says nothing
+def resolve_marks(ledger: Ledger, state: LedgerState, given: Mapping[str, Decimal]) -> dict[str, Mark]:
+    """Each traded symbol's mark: the one given, else the stored one; a symbol with neither has none."""
+    stored = ledger.marks().prices
+    resolved: dict[str, Mark] = {}
+    for symbol in {symbol for _, symbol in state.symbol_totals}:
+        if symbol in given:
+            resolved[symbol] = Mark(given[symbol], "--mark")
+        elif symbol in stored:
+            resolved[symbol] = Mark(stored[symbol].price, f"stored {time_text(stored[symbol].marked_at)}")
+    return resolved
 
 
 def uneven(times: Sequence[datetime]) -> bool:
@@ -158,7 +214,7 @@ def uneven(times: Sequence[datetime]) -> bool:
     return len(gaps) >= MIN_GAPS and gaps[-1] > gaps[len(gaps) // 2] * UNEVEN_GAPS
 
 
-def _resolve_axis(choice: str, times: Sequence[datetime]) -> str:
+def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
     """The chart's x axis: as asked, or for `auto` evenly spaced fills when their times are uneven."""
     if choice != "auto":
         return choice
@@ -185,6 +241,3 @@ def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[Series
             cash += cash_change[row.recorded.seq]
             points.append(SeriesPoint(row.recorded.seq, row.recorded.fill.occurred_at, realized, realized - fees, cash))
     return points
-
-
-# --- numbers for people ------------------------------------------------------------------------

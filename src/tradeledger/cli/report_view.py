@@ -1,0 +1,207 @@
+"""The audit report's numbers for people: rounding for display, and the tables' rows as cells (no markup).
+
+`templates/report.html.j2` turns these into HTML; every amount is rounded half-even for display only
+(`shown`), its exact value goes with it as the cell's tooltip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+
+from tradeledger.application.audit import Mark, Report
+from tradeledger.cli.output import short_hash
+from tradeledger.domain.fills import decimal_text
+from tradeledger.domain.positions import ClosedPosition, Position
+
+# The fill table lists the latest fills only (the chart and every total still use all of them);
+# `tradeledger history` and `export` list the whole log.
+FILL_TABLE_LIMIT = 2000
+
+# Display only: a context wide enough to quantize any stored amount to 8 places without an error.
+DISPLAY = Context(prec=100, rounding=ROUND_HALF_EVEN)
+
+
+def shown(value: Decimal, *, places: int = 8, min_places: int = 2) -> str:
+    """`value` rounded half-even to `places`, trailing zeros dropped down to `min_places`, with thousands commas."""
+    rounded = value.quantize(Decimal(1).scaleb(-places), context=DISPLAY)
+    if rounded == 0:
+        rounded = abs(rounded)  # no "-0.00"
+    whole, _, fraction = f"{rounded:,f}".partition(".")
+    fraction = fraction.rstrip("0").ljust(min_places, "0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def quantity(value: Decimal) -> str:
+    return shown(value, min_places=0)
+
+
+def percent(value: Decimal) -> str:
+    return shown(value, places=2)
+
+
+def when(value: datetime) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One table cell: its text, its CSS classes, and a tooltip (the exact value of a rounded number)."""
+
+    text: str
+    css: str = ""
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    empty: str  # said instead of an empty table
+
+
+def text(value: str, *, title: str | None = None, css: str = "") -> Cell:
+    return Cell(value, css, title)
+
+
+def number(value: Decimal, display: str | None = None, *, signed: bool = False) -> Cell:
+    """A right-aligned number rounded for display; the exact value is its tooltip."""
+    css = "num"
+    if signed:
+        css += " pos" if value > 0 else " neg" if value < 0 else ""
+    return Cell(shown(value) if display is None else display, css, decimal_text(value))
+
+
+def blank(note: str = "—") -> Cell:
+    return Cell(note, "num muted")
+
+
+def key_cells(report: Report, account: str, symbol: str) -> list[Cell]:
+    return [*([text(account)] if report.multi_account else []), text(symbol)]
+
+
+def key_headers(report: Report) -> list[str]:
+    return [*(["Account"] if report.multi_account else []), "Symbol"]
+
+
+MARK_HEADERS = ("Mark", "Mark from", "Unrealized", "Unrealized %")
+
+
+def unrealized_cells(position: Position, mark: Mark | None) -> list[Cell]:
+    if mark is None:
+        return [blank("unmarked"), blank(), blank(), blank()]
+    pct = position.unrealized_pnl_pct(mark.price)
+    return [
+        number(mark.price),
+        text(mark.source, css="muted"),
+        number(position.unrealized_pnl(mark.price), signed=True),
+        number(pct, percent(pct)),
+    ]
+
+
+def symbols_table(report: Report) -> Table:
+    open_by_key = {p.key: p for p in report.state.open}
+    rows = []
+    for (account, symbol), totals in report.state.symbol_totals.items():
+        position = open_by_key.get((account, symbol))
+        cells = key_cells(report, account, symbol)
+        if position is None:
+            cells += [text("flat", css="muted"), blank(), blank()]
+        else:
+            cells += [text(position.side.value), number(position.quantity, quantity(position.quantity))]
+            cells.append(number(position.avg_price))
+        cells += [number(totals.realized_pnl, signed=True), number(totals.fees), number(totals.net_pnl, signed=True)]
+        if position is None:
+            cells += [blank(), blank(), blank(), blank()]
+        else:
+            cells += unrealized_cells(position, report.marks.get(symbol))
+        rows.append(cells)
+    headers = [*key_headers(report), "Open side", "Open qty", "Avg price", "Realized", "Fees", "Net", *MARK_HEADERS]
+    return Table("symbols", headers, rows, "No symbol has been traded.")
+
+
+def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
+    """What an open position and a closed cycle share: key, side, size, price, PnL, and when it opened."""
+    return [
+        *key_cells(report, p.account, p.symbol),
+        text(p.side.value),
+        number(p.quantity, quantity(p.quantity)),
+        number(p.avg_price),
+        number(p.realized_pnl, signed=True),
+        number(p.fees),
+        number(p.net_pnl, signed=True),
+        text(str(p.opened_seq), css="num"),
+        text(when(p.opened_at)),
+    ]
+
+
+def open_table(report: Report) -> Table:
+    rows = [[*cycle_cells(report, p), *unrealized_cells(p, report.marks.get(p.symbol))] for p in report.state.open]
+    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized (cycle)", "Fees (cycle)", "Net (cycle)"]
+    return Table("open", [*headers, "Opened seq", "Opened at", *MARK_HEADERS], rows, "No open positions.")
+
+
+def closed_table(report: Report) -> Table:
+    rows = [
+        [*cycle_cells(report, c), text(str(c.closed_seq), css="num"), text(when(c.closed_at))]
+        for c in report.state.closed
+    ]
+    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized", "Fees", "Net", "Opened seq"]
+    return Table("closed", [*headers, "Opened at", "Closed seq", "Closed at"], rows, "No closed cycles.")
+
+
+def rollbacks_table(report: Report) -> Table:
+    """The admin log: every audited rollback, who, when, why and which events it removed (with their hashes)."""
+    rows = []
+    for record in report.verify.rollbacks:
+        removed = record.removed_events()
+        gone = ", ".join(f"#{event.seq} {event.fill_id} ({short_hash(event.hash)})" for event in removed)
+        rows.append(
+            [
+                text(str(record.id)),
+                text(record.at),
+                text(record.actor),
+                text(record.reason),
+                text(f"epoch {record.from_epoch} seq {record.from_seq}", title=record.from_hash),
+                text(f"epoch {record.to_epoch} seq {record.to_seq}", title=record.to_hash),
+                text(gone or "—"),
+                text(short_hash(record.hash), title=record.hash, css="hash"),
+            ]
+        )
+    headers = ["#", "At", "By", "Reason", "From head", "To head", "Removed events", "Record hash"]
+    return Table("rollbacks", headers, rows, "No rollback: the log has only ever been appended to.")
+
+
+def fills_table(report: Report) -> Table:
+    """The latest FILL_TABLE_LIMIT fills (`fills_left_out` says how many earlier ones are not listed)."""
+    rows = []
+    for row in report.fills[-FILL_TABLE_LIMIT:]:
+        r, f = row.recorded, row.recorded.fill
+        rows.append(
+            [
+                text(str(r.seq), css="num"),
+                text(when(f.occurred_at)),
+                text(f.fill_id),
+                *([text(f.account)] if report.multi_account else []),
+                text(f.exchange),
+                text(f.symbol),
+                text(f.side.value),
+                number(f.quantity, quantity(f.quantity)),
+                number(f.price),
+                number(f.fee),
+                text(f.strategy or ""),
+                number(row.realized, signed=True),
+                number(row.cash),
+                text(short_hash(r.hash), title=r.hash, css="hash"),
+            ]
+        )
+    headers = ["Seq", "Occurred at", "Fill id", *(["Account"] if report.multi_account else []), "Exchange"]
+    headers += ["Symbol", "Side", "Qty", "Price", "Fee", "Strategy", "Realized", "Cash after", "Hash"]
+    return Table("fills", headers, rows, "There are no fills.")
+
+
+def fills_left_out(report: Report) -> int:
+    return max(len(report.fills) - FILL_TABLE_LIMIT, 0)

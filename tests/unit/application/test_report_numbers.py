@@ -1,0 +1,157 @@
+"""The audit use case behind `report --html` (application.audit): its numbers, checked without the page,
+over the in-memory store.
+
+The session is tests/e2e/test_report.py's, whose per-fill numbers are worked out by hand there (spec §4, §5).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tests.e2e.test_report import SESSION, TIMES
+from tradeledger import Ledger
+from tradeledger.application.audit import Mark, Report, build_report, resolve_axis, uneven
+from tradeledger.domain.risk import PriceMark
+
+GENERATED_AT = datetime(2026, 3, 3, tzinfo=UTC)
+B0 = Decimal(10000)
+
+
+def record(ledger: Ledger, fills: list[dict[str, str]] = SESSION, times: list[str] = TIMES) -> None:
+    ledger.record_many([{"exchange": "kraken", **fill, "occurred_at": t} for fill, t in zip(fills, times, strict=True)])
+
+
+def audit(ledger: Ledger, **options: object) -> Report:
+    return build_report(ledger, url="sqlite:////ledger.db", generated_at=GENERATED_AT, **options)  # type: ignore[arg-type]
+
+
+def decimals(*values: str) -> list[Decimal]:
+    return [Decimal(v) for v in values]
+
+
+def test_each_fill_carries_its_realized_pnl_and_the_wallet_cash_after_it(ledger: Ledger) -> None:
+    record(ledger)
+
+    report = audit(ledger)
+
+    assert [row.recorded.seq for row in report.fills] == [1, 2, 3, 4, 5, 6, 7]
+    assert [row.realized for row in report.fills] == decimals("0", "0", "7.5", "-22.5", "0", "20", "0")
+    assert [row.cash for row in report.fills] == decimals(
+        "9899.9", "9789.9", "9849.7", "9894.2", "9794.1", "9914", "9869"
+    )
+    assert report.folds_agree is True
+    assert report.initial_balance == B0
+    assert report.balance_given is False
+
+
+def test_the_series_are_cumulative_sums_in_the_order_the_fills_occurred(ledger: Ledger) -> None:
+    record(ledger)
+    late = {"fill_id": "LATE", "symbol": "SOL/USD", "side": "buy", "quantity": "1", "price": "10", "fee": "1"}
+    record(ledger, [late], ["2026-03-01T09:00:00+00:00"])  # seq 8, but it occurred first
+
+    series = audit(ledger).series
+
+    assert [point.seq for point in series] == [8, 1, 2, 3, 4, 5, 6, 7]
+    assert [point.realized for point in series] == decimals("0", "0", "0", "7.5", "-15", "-15", "5", "5")
+    assert [point.net for point in series] == decimals("-1", "-1.1", "-1.1", "6.2", "-16.8", "-16.9", "3", "3")
+    assert [point.cash for point in series] == decimals(
+        "9989", "9888.9", "9778.9", "9838.7", "9883.2", "9783.1", "9903", "9858"
+    )
+
+
+def test_marked_totals_add_the_unrealized_pnl_of_the_marked_open_positions(ledger: Ledger) -> None:
+    record(ledger)
+
+    totals = audit(ledger, marks={"BTC/USD": Decimal(80)}).marked_totals()
+
+    # short 1 @90 marked at 80 gains 10; ETH long 1 @45 has no mark; net realized 5 - 1 = 4
+    assert totals.unrealized == Decimal(10)
+    assert totals.net_with_unrealized == Decimal(14)
+    assert totals.unmarked == 1
+
+
+def test_a_given_mark_wins_over_the_stored_one_which_is_used_otherwise(ledger: Ledger) -> None:
+    record(ledger)
+    marked_at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    ledger.save_marks([PriceMark("ETH/USD", Decimal(50), marked_at), PriceMark("BTC/USD", Decimal(95), marked_at)])
+
+    marks = audit(ledger, marks={"BTC/USD": Decimal(80)}).marks
+
+    assert marks == {
+        "BTC/USD": Mark(Decimal(80), "--mark"),
+        "ETH/USD": Mark(Decimal(50), "stored 2026-03-02T12:00:00.000000+00:00"),
+    }
+
+
+def test_the_wallet_check_shows_both_sides_of_the_invariant(ledger: Ledger) -> None:
+    record(ledger)
+
+    check = audit(ledger).wallet_check()
+
+    # cash 9869 + Σ|s|·avg (1·90 + 1·45) = 10004 = 10000 + 5 realized - 1 fees
+    assert [check.held, check.left, check.right, check.difference] == decimals("135", "10004", "10004", "0")
+
+
+def test_an_overdraft_names_the_first_fill_below_zero_and_the_lowest(ledger: Ledger) -> None:
+    record(ledger)
+
+    overdraft = audit(ledger, initial_balance=Decimal(150)).overdraft()
+
+    assert overdraft is not None
+    assert (overdraft.first.recorded.seq, overdraft.first.cash) == (2, Decimal("-60.1"))
+    assert (overdraft.lowest.recorded.seq, overdraft.lowest.cash) == (2, Decimal("-60.1"))
+    assert audit(ledger, initial_balance=Decimal(500)).overdraft() is None
+
+
+def test_until_time_and_account_narrow_the_fills_and_the_state(ledger: Ledger) -> None:
+    record(ledger)
+    until = audit(ledger, until_time=datetime(2026, 3, 1, 23, tzinfo=UTC))
+    other = {"fill_id": "O1", "account": "desk2", "symbol": "SOL/USD", "side": "buy", "quantity": "3", "price": "7"}
+    record(ledger, [other], [TIMES[0]])
+
+    desk2 = audit(ledger, account="desk2")
+
+    assert [row.recorded.fill.fill_id for row in until.fills] == ["F1", "F2", "F3", "F4", "F5", "F6"]
+    assert until.state.seq == 6
+    assert until.wallet.cash == Decimal(9914)
+    assert [row.recorded.fill.fill_id for row in desk2.fills] == ["O1"]
+    assert desk2.symbols == (("desk2", "SOL/USD"),)
+    assert desk2.wallet.cash == Decimal(9979)
+    assert until.multi_account is False
+    assert audit(ledger).multi_account is True
+    assert audit(ledger).quote_currencies == ["USD"]
+
+
+def test_an_empty_ledger_has_no_fills_no_series_and_the_starting_cash(ledger: Ledger) -> None:
+    report = audit(ledger, initial_balance=Decimal(250))
+
+    assert report.fills == ()
+    assert report.series == ()
+    assert report.wallet.cash == Decimal(250)
+    assert report.balance_given is True
+    assert report.overdraft() is None
+
+
+def test_auto_spaces_the_fills_evenly_when_one_gap_is_over_ten_typical_gaps() -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    minutes = [start + timedelta(minutes=m) for m in (0, 1, 2, 3)]
+
+    assert resolve_axis("auto", minutes) == "time"
+    assert (
+        resolve_axis("auto", [*minutes, start + timedelta(minutes=13)]) == "time"
+    )  # a 10-minute gap: not over 10 median gaps
+    assert resolve_axis("auto", [*minutes, start + timedelta(minutes=13, seconds=1)]) == "fills"
+    assert resolve_axis("auto", [start, start]) == "fills"  # two fills at one time
+    assert resolve_axis("auto", [start, start + timedelta(days=9)]) == "time"  # one gap says nothing
+    assert resolve_axis("time", [start, start]) == "time"
+    assert resolve_axis("fills", minutes) == "fills"
+    assert uneven([]) is False
+
+
+def test_the_report_records_the_axis_asked_for_and_the_one_drawn(ledger: Ledger) -> None:
+    record(ledger)  # six fills a minute apart, the seventh the next day
+
+    report = audit(ledger, chart_axis="auto")
+
+    assert (report.axis_choice, report.chart_axis) == ("auto", "fills")
