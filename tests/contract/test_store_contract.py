@@ -30,12 +30,12 @@ def chain(after: Checkpoint, *fills: dict[str, str]) -> list[StoredEvent]:
             make_fill(**fields).canonical(), seq=after.seq + 1, epoch=after.epoch, recorded_at=AT, prev_hash=after.hash
         )
         events.append(event)
-        after = Checkpoint(event.epoch, event.seq, event.hash)
+        after = event.checkpoint
     return events
 
 
 def head_of(event: StoredEvent) -> Checkpoint:
-    return Checkpoint(event.epoch, event.seq, event.hash)
+    return event.checkpoint
 
 
 def append(uow: UnitOfWork, events: list[StoredEvent]) -> None:

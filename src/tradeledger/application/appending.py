@@ -12,7 +12,7 @@ from tradeledger.application.ports import UnitOfWork
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Position, PositionKey, Totals
-from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
+from tradeledger.domain.records import Receipt, StoredEvent
 from tradeledger.errors import FillConflict, InvalidFill
 
 FillInput = Fill | Mapping[str, Any]
@@ -124,7 +124,7 @@ def append_fills(uow: UnitOfWork, fills: Sequence[Fill], *, recorded_at: str, sn
         index_of[event.seq] = index
         new.append(event)
         existing[fill.key] = event
-        head = Checkpoint(event.epoch, event.seq, event.hash)
+        head = event.checkpoint
         receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.fill_id))
     project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
     return receipts

@@ -77,7 +77,7 @@ def _starting_point(source_head: Checkpoint, target_head: Checkpoint, source_eve
     )
     if target_head.seq > source_head.seq:
         raise InvalidArgument(f"--to: the target holds more events than the source; {shown}; nothing was copied")
-    at = None if source_event is None else Checkpoint(source_event.epoch, source_event.seq, source_event.hash)
+    at = None if source_event is None else source_event.checkpoint
     # (seq, hash) only: after a rollback with no appends, the target's head is in a later epoch than its
     # last event; the admin logs are compared separately.
     if at is None or (at.seq, at.hash) != (target_head.seq, target_head.hash):
@@ -193,7 +193,7 @@ def _write_log(
     events = _chain_checked(stored, start)
     while chunk := list(islice(events, _chunk_size(last.seq, snapshot_every))):
         tail = chunk[-1]
-        last = Checkpoint(tail.epoch, tail.seq, tail.hash)
+        last = tail.checkpoint
         for event in chunk:
             walk.see(event)
         project_events(uow, chunk, snapshot_every=snapshot_every)

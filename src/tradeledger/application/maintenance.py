@@ -48,7 +48,7 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
         if fold.last_seq % snapshot_every == 0:
             snapshot = event_at(uow.log, fold.last_seq)
             assert snapshot is not None  # the row just folded
-            projection.write_snapshot(Checkpoint(snapshot.epoch, snapshot.seq, snapshot.hash), fold.positions())
+            projection.write_snapshot(snapshot.checkpoint, fold.positions())
     projection.write(fold.positions(), (), at)
     return at
 
@@ -62,11 +62,7 @@ def sealed_rollback(
     before = uow.log.head()
     tail = list(uow.log.read(after_seq=target))
     to_event = event_at(uow.log, target)
-    to = (
-        Checkpoint(before.epoch, 0, GENESIS_HASH)
-        if to_event is None
-        else Checkpoint(to_event.epoch, to_event.seq, to_event.hash)
-    )
+    to = Checkpoint(before.epoch, 0, GENESIS_HASH) if to_event is None else to_event.checkpoint
     if not tail or to.seq != target:  # another rollback may have moved the head since the caller looked
         raise InvalidArgument(
             f"rollback: the log changed before this rollback took the write lock (it now ends at seq "

@@ -73,11 +73,7 @@ def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | No
     )
     fold.apply_rows(tx.log.rows(after_seq=fold.last_seq, until_seq=until_seq, until_time=until_time))
     last = event_at(tx.log, fold.last_seq)
-    checkpoint = (
-        Checkpoint(tx.log.head().epoch, 0, GENESIS_HASH)
-        if last is None
-        else Checkpoint(last.epoch, last.seq, last.hash)
-    )
+    checkpoint = Checkpoint(tx.log.head().epoch, 0, GENESIS_HASH) if last is None else last.checkpoint
     return LedgerState.from_book(fold.book(), checkpoint)
 
 

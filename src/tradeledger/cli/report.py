@@ -24,7 +24,6 @@ from tradeledger.cli.common import (
     out,
     parse_marks,
     parse_time,
-    reports_errors,
 )
 from tradeledger.cli.report_page import render_html
 from tradeledger.compat.files import write_output
@@ -85,7 +84,7 @@ def report(
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
     """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head."""
-    reports_errors(write_report)(
+    write_report(
         ctx, html, until_time, initial_balance, account, mark or [], json_output=json_output, chart_axis=chart_axis
     )
 

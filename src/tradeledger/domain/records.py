@@ -93,6 +93,11 @@ class StoredEvent:
             occurred_at=datetime.fromisoformat(self.occurred_at),
         )
 
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The point of the log this event is: (epoch, seq, hash)."""
+        return Checkpoint(self.epoch, self.seq, self.hash)
+
     def execution_row(self) -> ExecutionRow:
         """The accounting columns as stored text, as replay reads them."""
         return (self.seq, self.account, self.symbol, self.side, self.quantity, self.price, self.fee, self.occurred_at)

@@ -105,7 +105,7 @@ class MemoryEventLog:
                 raise StorageError(f"seq {event.seq}: the fill {key} is in the log already (seq {state.keys[key]})")
             state.events.append(event)
             state.keys[key] = event.seq
-            state.head = Checkpoint(event.epoch, event.seq, event.hash)
+            state.head = event.checkpoint
 
     def admin_records(self) -> list[AdminRecord]:
         return list(self._state.admin)

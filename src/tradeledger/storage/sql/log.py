@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from tradeledger.application.ports import EventKey
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -15,7 +16,6 @@ from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
 
-EventKey = tuple[str, str, str]
 IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-parameter limit
 READ_CHUNK = 10_000  # rows fetched at a time by a long read (a server-side cursor on PostgreSQL)
 
@@ -55,7 +55,7 @@ def _follows(previous: Checkpoint, new: Sequence[StoredEvent]) -> Checkpoint:
                 f"seq {event.seq}: an append must continue the log at seq {at.seq + 1} after hash {at.hash[:12]}; "
                 "nothing was written"
             )
-        at = Checkpoint(event.epoch, event.seq, event.hash)
+        at = event.checkpoint
     return at
 
 

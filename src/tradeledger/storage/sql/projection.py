@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tradeledger.application.ports import OpenCycle, ProjectionSnapshot
-from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
+from tradeledger.application.ports import OpenCycle, PositionRow, ProjectionSnapshot
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide
 from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.storage.prepared import Prepared
@@ -26,8 +26,6 @@ from tradeledger.storage.schema import (
 )
 from tradeledger.storage.sql import rows
 from tradeledger.storage.sql.log import in_chunks
-
-PositionRow = tuple[Position | None, Totals]
 
 
 def _upsert(insert: Any, key: tuple[str, ...]) -> sa.Insert:  # noqa: ANN401 - a dialect's Insert
