@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradeledger import Fill
+from tradeledger import Fill, RecordedFill
 from tradeledger.domain.fills import Side
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import ClosedPosition, Execution, Outcome, Position, PositionKey, Totals
@@ -97,3 +97,10 @@ class EngineBook:
 
 # Both folds of spec section 4: the engine that writes projections and the reference verify replays.
 BOOKS: dict[str, Callable[[], EngineBook | ReferenceFold]] = {"engine": EngineBook, "reference": ReferenceFold}
+
+
+def recorded_fills(history: Iterable[RecordedFill]) -> list[Fill]:
+    """The fills of a ledger's history (a test that records only fills reads them typed as fills)."""
+    fills = [recorded.fill for recorded in history]
+    assert all(isinstance(fill, Fill) for fill in fills)
+    return [fill for fill in fills if isinstance(fill, Fill)]

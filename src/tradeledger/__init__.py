@@ -9,7 +9,9 @@ from tradeledger.application.maintenance import RollbackReport
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
 from tradeledger.domain.admin import AdminRecord
-from tradeledger.domain.fills import Fill, Side
+from tradeledger.domain.balances import Balance, Balances
+from tradeledger.domain.events import Funding, Transfer, TransferKind
+from tradeledger.domain.fills import FeeEntry, Fill, Side
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
@@ -31,11 +33,15 @@ __all__ = [
     "AdminRecord",
     "Anchor",
     "AnchorCheck",
+    "Balance",
+    "Balances",
     "CallbackError",
     "Checkpoint",
     "ClosedPosition",
+    "FeeEntry",
     "Fill",
     "FillConflict",
+    "Funding",
     "InvalidArgument",
     "InvalidFill",
     "InvariantViolation",
@@ -57,6 +63,8 @@ __all__ = [
     "StorageError",
     "Totals",
     "TradeRefused",
+    "Transfer",
+    "TransferKind",
     "VerifyReport",
     "WalletBook",
     "load_private_key",

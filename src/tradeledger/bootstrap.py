@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Clock, Ledger
+from tradeledger.application.maintenance import rebuild_projection
 from tradeledger.errors import InvalidArgument, StorageError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
@@ -60,6 +61,8 @@ def open_store(
         raise InvalidArgument(f"database URL {shown!r}: its driver {error.name!r} is not installed{hint}") from None
     try:
         _upgrade_schema(engine)
+        store = SqlLedgerStore(engine)
+        _rebuild_if_pending(store)
     except StorageError as error:
         engine.dispose()
         shown = sa.make_url(config.url).render_as_string(hide_password=True)
@@ -67,7 +70,23 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return SqlLedgerStore(engine)
+    return store
+
+
+PENDING = "pending"  # a keyed table where a revision notes work the next open does (revision 0007)
+
+
+def _rebuild_if_pending(store: SqlLedgerStore) -> None:
+    """Rebuild the projections when a revision asked for it (a projection it added must be filled from the
+    log), and clear the request in the same transaction."""
+    with store.reading() as tx:
+        if not tx.projection.entries(PENDING, ["rebuild"]):
+            return
+    with store.unit_of_work() as uow:
+        if uow.projection.entries(PENDING, ["rebuild"]):
+            rebuild_projection(uow, snapshot_every=SNAPSHOT_EVERY)
+            uow.projection.put_entries(PENDING, {"rebuild": None})
+            uow.commit()
 
 
 def _upgrade_schema(engine: sa.Engine) -> None:

@@ -431,7 +431,7 @@ def test_open_returns_a_new_uuid_or_the_given_identifier(ledger: Ledger) -> None
     assert len(generated) == 36
     assert generated.count("-") == 4
     assert given == "my-entry"
-    assert [fill.fill.fill_id for fill in ledger.history()] == [generated, "my-entry"]
+    assert [fill.fill.event_id for fill in ledger.history()] == [generated, "my-entry"]
 
 
 def test_an_identifier_is_never_reused(ledger: Ledger) -> None:

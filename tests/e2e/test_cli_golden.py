@@ -59,4 +59,10 @@ def test_positions_of_one_account_have_that_accounts_totals(cli: Cli) -> None:
 
     assert [p["symbol"] for p in state["open"]] == ["SOL/USD"]
     assert state["closed"] == []
-    assert state["totals"] == {"realized_pnl": "0", "fees": "0.02", "net_pnl": "-0.02"}
+    assert state["totals"] == {
+        "realized_pnl": "0",
+        "fees": "0.02",
+        "funding": "0",
+        "unvalued_fees": [],
+        "net_pnl": "-0.02",
+    }

@@ -196,7 +196,7 @@ def test_a_refused_command_writes_nothing_to_the_ledger(place: Place, capfd: pyt
             run_main(arguments(place), capfd)
     with open_ledger(place.url) as ledger:
         assert ledger.head.seq == 2
-        assert [r.fill.fill_id for r in ledger.history()] == ["f1", "f2"]
+        assert [r.fill.event_id for r in ledger.history()] == ["f1", "f2"]
         assert list(ledger.admin_log()) == []
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Cli
+from tests.factories import recorded_fills
 from tradeledger import open_ledger
 from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
 
@@ -61,12 +62,12 @@ def test_two_runs_of_30_trade_exactly_like_one_run_of_60(db_url: str, tmp_path: 
     whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
     with open_ledger(whole_url) as ledger:
         PaperTradingLoop(ledger, None, series).run(60)
-        whole = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price, f.fill.fee) for f in ledger.history()]
+        whole = [(f.symbol, f.side, f.quantity, f.price, f.fee) for f in recorded_fills(ledger.history())]
     for _ in range(2):
         with open_ledger(db_url) as ledger:
             PaperTradingLoop(ledger, None, series).run(30)
     with open_ledger(db_url) as ledger:
-        halves = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price, f.fill.fee) for f in ledger.history()]
+        halves = [(f.symbol, f.side, f.quantity, f.price, f.fee) for f in recorded_fills(ledger.history())]
 
     assert len(whole) > 10
     assert halves == whole

@@ -453,7 +453,7 @@ def test_the_report_lists_every_audited_rollback_with_the_events_it_removed(cli:
     assert row[2:4] == ["auditor@desk", "two fills from a broken feed"]
     assert row[4:6] == [f"epoch 1 seq {len(SESSION)}", f"epoch 2 seq {len(SESSION) - 2}"]
     for fill in removed:
-        assert f"#{fill.seq} {fill.fill.fill_id} ({fill.hash[:12]})" in row[6]
+        assert f"#{fill.seq} {fill.fill.event_id} ({fill.hash[:12]})" in row[6]
 
 
 def test_a_ledger_never_rolled_back_says_so(cli: Cli, tmp_path: Path) -> None:

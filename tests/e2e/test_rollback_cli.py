@@ -194,10 +194,11 @@ def test_export_to_stdout_is_one_json_object_per_line(cli: Cli, five: str) -> No
     header = json.loads(lines[0])
     assert (header["format"], header["version"], header["events"], header["rollbacks"]) == (
         "tradeledger-export",
-        1,
+        2,
         5,
         0,
     )
+    assert header["event_versions"] == {"fill": [2]}
     assert [json.loads(line)["seq"] for line in lines[1:]] == [1, 2, 3, 4, 5]
 
 
@@ -330,10 +331,15 @@ def test_an_auditor_recomputes_every_hash_of_an_export_without_tradeledger(cli: 
         body = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
+    def hashed(event: dict[str, Any], kind: str) -> list[object]:
+        """The values the hash covers: the fields named for the event's type and version, in order."""
+        names = header["hashes"]["event_fields"][f"{event[kind]}/{event['version']}"]
+        return [event[kind if name == "type" else name] for name in names]
+
     link = "0" * 64
-    for event in events:
+    for event in events:  # an export line's own type is "event": the event's type is "event_type"
         assert event["prev_hash"] == link
-        assert sha(link, [event[name] for name in header["hashes"]["event_fields"]]) == event["hash"]
+        assert sha(link, hashed(event, "event_type")) == event["hash"]
         link = event["hash"]
     assert link == header["head"]["hash"]
     (record,) = records
@@ -342,7 +348,7 @@ def test_an_auditor_recomputes_every_hash_of_an_export_without_tradeledger(cli: 
     assert [e["seq"] for e in removed] == [4, 5]
     assert removed[0]["prev_hash"] == record["to_hash"]
     for event in removed:
-        assert sha(event["prev_hash"], [event[name] for name in header["hashes"]["event_fields"]]) == event["hash"]
+        assert sha(event["prev_hash"], hashed(event, "type")) == event["hash"]
     assert removed[-1]["hash"] == record["from_hash"]
 
 

@@ -141,7 +141,7 @@ def assert_nothing_acknowledged_was_lost(url: str, acknowledged: Acknowledged) -
         history = ledger.history()
         report = ledger.verify()
         state, replayed, head = ledger.state(), ledger.replay(), ledger.head
-    logged = {recorded.fill.fill_id: (recorded.seq, recorded.hash) for recorded in history}
+    logged = {recorded.fill.event_id: (recorded.seq, recorded.hash) for recorded in history}
     lost = {fill_id: at for fill_id, at in acknowledged.receipts.items() if logged.get(fill_id) != at}
     assert lost == {}
     assert [recorded.seq for recorded in history] == list(range(1, len(history) + 1))

@@ -41,7 +41,7 @@ def make_ledger(path: Path, fills: int = 50) -> list[tuple[Any, ...]]:
     with open_ledger(f"sqlite:///{path}") as ledger:
         ledger.record_many([fill_fields(metadata={"note": "x" * 200}) for _ in range(fills)])
         warm_up(ledger)
-        return [(r.seq, r.fill.fill_id, r.hash) for r in ledger.history()]
+        return [(r.seq, r.fill.event_id, r.hash) for r in ledger.history()]
 
 
 def warm_up(ledger: Ledger) -> None:
@@ -155,7 +155,7 @@ def test_a_read_only_ledger_can_be_read_but_an_append_is_refused_clearly_and_not
     assert "read-only" in result["message"]
     assert path.read_bytes() == before
     with open_ledger(f"sqlite:///{path}") as ledger:
-        assert [(r.seq, r.fill.fill_id, r.hash) for r in ledger.history()] == logged
+        assert [(r.seq, r.fill.event_id, r.hash) for r in ledger.history()] == logged
 
 
 # --- a full disk -------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_appends_into_a_full_disk_fail_clearly_and_every_acknowledged_fill_survi
     assert "a write failed: the disk may be full or the file over a size limit" in result["message"]
     assert len(result["acknowledged"]) > 0
     with open_ledger(f"sqlite:///{path}") as ledger:
-        history = [(r.seq, r.fill.fill_id, r.hash) for r in ledger.history()]
+        history = [(r.seq, r.fill.event_id, r.hash) for r in ledger.history()]
         assert ledger.verify().ok
         assert ledger.state() == ledger.replay()
         # Room again: the next append takes the next seq.

@@ -19,7 +19,10 @@ import sqlalchemy as sa
 from tests.backends import Backend
 from tests.factories import fill_fields
 from tests.processes import run_together
-from tradeledger import SchemaError, open_ledger
+from tradeledger import Checkpoint, SchemaError, open_ledger
+from tradeledger.application.copying import import_log
+from tradeledger.application.exporting import read_export
+from tradeledger.bootstrap import open_store
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.migrate import head_revision
 from tradeledger.storage.schema import metadata
@@ -29,6 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC = Path(sys.executable).parent / "alembic"
 # A hang guard only: the test never asserts on how long anything took.
 HANG_GUARD_S = 120
+# What main wrote before revision 0007 (commit e36b65c): a SQLite ledger, its export and its positions JSON.
+MAIN_BEFORE_0007 = REPO_ROOT / "tests" / "fixtures" / "main-e36b65c"
 
 
 def file_of(url: str) -> str:
@@ -84,7 +89,7 @@ def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
     with open_ledger(db_url) as reopened:
         assert reopened.head == head
         assert reopened.state() == state
-        assert [recorded.fill.fill_id for recorded in reopened.history()] == [f["fill_id"] for f in fills]
+        assert [recorded.fill.event_id for recorded in reopened.history()] == [f["fill_id"] for f in fills]
         assert reopened.verify().ok
         assert reopened.record(fill_fields()).seq == 4
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
@@ -116,22 +121,63 @@ def alembic(db_url: str, *arguments: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _import_main_before_0007(db_url: str) -> Checkpoint:
+    """The export written by main before revision 0007 (v1 fills, a rollback) imported into an empty ledger."""
+    exported = read_export((MAIN_BEFORE_0007 / "export.ndjson").read_text().splitlines())
+    store = open_store(db_url)
+    try:
+        report = import_log(exported.head, exported.events, exported.records, store)
+    finally:
+        store.close()
+    assert report.verify.ok
+    return report.head
+
+
 def test_a_ledger_from_before_revision_0005_keeps_its_checkpoint_in_the_head_row(db_url: str) -> None:
-    with open_ledger(db_url) as ledger:
-        ledger.record_many([fill_fields(), fill_fields()])
-        ledger.rollback(to_seq=1, reason="undo", actor="ops")
-        ledger.record(fill_fields())
-        head = ledger.head
+    head = _import_main_before_0007(db_url)  # v1 fills only: they can go down to 0004 and back
+    assert (head.epoch, head.seq) == (2, 10)
     alembic(db_url, "downgrade", "0004")
-    assert query(db_url, "SELECT epoch, seq, hash FROM projection_checkpoints") == [(2, 2, head.hash)]
+    assert query(db_url, "SELECT epoch, seq, hash FROM projection_checkpoints") == [(2, 10, head.hash)]
 
     with open_ledger(db_url) as ledger:  # upgrades to 0005: the checkpoint moves into the head row
         assert ledger.verify().ok
-        assert ledger.record(fill_fields()).seq == 3
-        ledger.rollback(to_seq=2, reason="again", actor="ops")
+        assert ledger.record(fill_fields()).seq == 11
+        ledger.rollback(to_seq=10, reason="again", actor="ops")
         assert ledger.verify().ok
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
-    assert query(db_url, "SELECT epoch, seq, checkpoint_epoch, checkpoint_seq FROM ledger_head") == [(3, 2, 3, 2)]
+    assert query(db_url, "SELECT epoch, seq, checkpoint_epoch, checkpoint_seq FROM ledger_head") == [(3, 10, 3, 10)]
+
+
+def test_revision_0007_keeps_every_v1_event_byte_for_byte_and_its_hash(db_url: str) -> None:
+    head = _import_main_before_0007(db_url)
+    alembic(db_url, "downgrade", "0006")
+    before = query(db_url, "SELECT * FROM ledger_events ORDER BY seq")
+    alembic(db_url, "upgrade", "head")
+
+    after = query(db_url, "SELECT * FROM ledger_events ORDER BY seq")
+    assert [row[:18] for row in after] == before
+    assert {row[18:] for row in after} == {("fill", 1, None, None, None, None)}
+    with open_ledger(db_url) as ledger:
+        assert ledger.head == head
+        assert ledger.verify().ok
+
+
+def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())  # a v2 fill
+
+    with pytest.raises(AssertionError, match="cannot downgrade below revision 0007: 1 events are not v1 fills"):
+        alembic(db_url, "downgrade", "0006")
+    with open_ledger(db_url) as ledger:
+        assert ledger.verify().ok
+
+
+def test_the_append_only_triggers_hold_after_revision_0007(db_url: str) -> None:
+    _import_main_before_0007(db_url)
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        query(db_url, "UPDATE ledger_events SET price = '1' WHERE seq = 1")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        query(db_url, "DELETE FROM ledger_events WHERE seq = 10")
 
 
 def test_a_database_with_a_newer_schema_revision_is_refused(db_url: str) -> None:

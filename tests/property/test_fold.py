@@ -31,7 +31,21 @@ def test_fold_equals_the_reference_fold_also_from_a_start(generated: list[tuple[
         for seq, (symbol, side, quantity, price, fee) in enumerate(generated, start=1)
     ]
     rows = [
-        (e.seq, e.account, e.symbol, e.side.value, str(e.quantity), str(e.price), str(e.fee), e.occurred_at.isoformat())
+        (
+            e.seq,
+            e.account,
+            e.exchange,
+            e.symbol,
+            e.side.value,
+            str(e.quantity),
+            str(e.price),
+            str(e.fee),
+            e.occurred_at.isoformat(),
+            "fill",
+            None,
+            None,
+            None,
+        )
         for e in executions
     ]
     reference = ReferenceFold().apply_all(executions)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import reprlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.ports import UnitOfWork
-from tradeledger.domain.fills import Fill
+from tradeledger.application.ports import ProjectionStore, UnitOfWork
+from tradeledger.domain.balances import BalanceKey, all_touched
+from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
+from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Receipt, StoredEvent
 from tradeledger.errors import FillConflict, InvalidFill
 
-FillInput = Fill | Mapping[str, Any]
+FillInput = Fill | Funding | Transfer | Mapping[str, Any]
 
 _LONG_INT_BITS = 10_000  # about 3,000 digits
 
@@ -49,9 +53,11 @@ def describe_validation_error(error: ValidationError, *, where: str = "fill") ->
     """One line per bad field: its name, what is wrong, and the value given."""
     parts = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "fill"
+        field = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
+        if not field:  # a check across fields names its field itself ("fee: ...", "symbol: ...")
+            parts.append(message)
+        elif item["type"] == "missing":
             parts.append(f"{field}: is required")
         elif item["type"] == "extra_forbidden":
             parts.append(f"{field}: is not a fill field (got {_QUOTED.repr(item['input'])})")
@@ -63,28 +69,78 @@ def describe_validation_error(error: ValidationError, *, where: str = "fill") ->
 
 
 def validate_fill(value: FillInput, *, where: str = "fill") -> Fill:
-    """A Fill from a Fill or a mapping of its fields, or InvalidFill naming each bad field and value."""
-    if not isinstance(value, Fill | Mapping):
-        raise InvalidFill(f"{where}: expected a Fill or a mapping of fill fields, got {type(value).__name__}")
+    """A Fill from a Fill or a mapping of its fields (no other type), or InvalidFill naming each bad field."""
+    event = validate_event(value, where=where)
+    if not isinstance(event, Fill):
+        raise InvalidFill(f"{where}: type: must be fill here (got {event.type!r})")
+    return event
+
+
+def validate_event(value: FillInput, *, where: str = "fill") -> Event:
+    """An event from a model or a mapping of its fields (`type` names it: fill, the default, funding or
+    transfer), or InvalidFill naming each bad field and value."""
+    if isinstance(value, Fill | Funding | Transfer):
+        model: type[Fill | Funding | Transfer] = type(value)
+        data: Any = value
+    elif isinstance(value, Mapping):
+        kind = value.get("type", "fill")
+        found = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+        if found is None:
+            raise InvalidFill(f"{where}: type: must be one of {', '.join(EVENT_TYPES)} (got {_QUOTED.repr(kind)})")
+        model, data = found, dict(value)
+    else:
+        raise InvalidFill(
+            f"{where}: expected a Fill or a mapping of fill fields, got {type(value).__name__} "
+            "(a Funding or a Transfer is taken too)"
+        )
     try:
-        return Fill.model_validate(value if isinstance(value, Fill) else dict(value))
+        return model.model_validate(data)
     except ValidationError as error:
         raise InvalidFill(describe_validation_error(error, where=where)) from None
+
+
+BALANCES = "balances"  # the keyed table (ProjectionStore.entries) the balances projection lives in
+
+
+def balance_entry(key: BalanceKey) -> str:
+    """A balance's key in its keyed table: the JSON array [account, exchange, currency]."""
+    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_balances(
+    projection: ProjectionStore, keys: Collection[BalanceKey] | None = None
+) -> dict[BalanceKey, Decimal]:
+    """The stored balances (of these keys; every one when None)."""
+    wanted = None if keys is None else [balance_entry(key) for key in keys]
+    found = projection.entries(BALANCES, wanted)
+    return {_balance_key(key): Decimal(amount) for key, amount in found.items()}
+
+
+def _balance_key(text: str) -> BalanceKey:
+    account, exchange, currency = json.loads(text)
+    return (account, exchange, currency)
+
+
+def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, Decimal]) -> None:
+    projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
 
 
 def project_events(
     uow: UnitOfWork, new: Sequence[StoredEvent], *, snapshot_every: int, named: Callable[[int], str] | None = None
 ) -> None:
-    """Append sealed events to the log and fold the positions projection forward with them, as stored.
+    """Append sealed events to the log and fold the positions and balances projections forward with them, as stored.
 
     A snapshot of the projection is written when the log passes a multiple of `snapshot_every`. A size
     that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)` of the event when given).
     """
     if not new:
         return
-    touched = {(event.account, event.symbol) for event in new}
+    touched = {(event.account, event.symbol) for event in new if event.symbol is not None}
     start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
-    fold = PositionFold(start | uow.projection.positions(touched))
+    balance_keys = all_touched((e.account, e.exchange, e.symbol, e.type, e.fees, e.currency) for e in new)
+    fold = PositionFold(
+        start | uow.projection.positions(touched), balances=stored_balances(uow.projection, balance_keys)
+    )
     try:
         # Fold the events as stored (their text), exactly as replay and rebuild fold them.
         fold.apply_rows(event.execution_row() for event in new)
@@ -97,13 +153,18 @@ def project_events(
     uow.log.append(new)
     head = uow.log.head()
     uow.projection.write(fold.positions(touched), fold.closed, head)
+    assert fold.balances is not None
+    write_balances(uow.projection, {key: fold.balances[key] for key in balance_keys if key in fold.balances})
     if head.seq // snapshot_every > first // snapshot_every:
         uow.projection.write_snapshot(head, uow.projection.positions())
 
 
-def append_fills(uow: UnitOfWork, fills: Sequence[Fill], *, recorded_at: str, snapshot_every: int) -> list[Receipt]:
-    """Seal the fills the log lacks after its head, fold them in, and a receipt per fill (duplicates
-    carry the original's seq and hash); a fill whose key holds other content is refused (FillConflict)."""
+def append_fills(uow: UnitOfWork, fills: Sequence[Event], *, recorded_at: str, snapshot_every: int) -> list[Receipt]:
+    """Seal the events the log lacks after its head, fold them in, and a receipt per event (duplicates
+    carry the original's seq and hash); an event whose key holds other content is refused (FillConflict).
+
+    Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
+    with fees [{F, quote}] (spec section 9)."""
     head = uow.log.head()
     existing = dict(uow.log.find({fill.key for fill in fills}))
     in_log = set(existing)
@@ -116,7 +177,7 @@ def append_fills(uow: UnitOfWork, fills: Sequence[Fill], *, recorded_at: str, sn
         if original is not None:
             if original.content() != content:
                 raise FillConflict(fill.key, original.content(), content, in_log=fill.key in in_log)
-            receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=fill.fill_id))
+            receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=fill.event_id))
             continue
         event = StoredEvent.seal(
             content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
@@ -125,6 +186,6 @@ def append_fills(uow: UnitOfWork, fills: Sequence[Fill], *, recorded_at: str, sn
         new.append(event)
         existing[fill.key] = event
         head = event.checkpoint
-        receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.fill_id))
+        receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.event_id))
     project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
     return receipts

@@ -16,8 +16,8 @@ from itertools import pairwise
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
-from tradeledger.domain.fills import LEDGER_CONTEXT, time_text
-from tradeledger.domain.positions import ZERO, Execution, Position, PositionKey
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, time_text
+from tradeledger.domain.positions import ZERO, Position, PositionKey, accounting_of
 from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
@@ -41,6 +41,12 @@ class FillRow:
     recorded: RecordedFill
     realized: Decimal  # gross realized PnL of this fill
     cash: Decimal  # wallet cash right after it, in log order
+
+    @property
+    def fill(self) -> Fill:
+        fill = self.recorded.fill
+        assert isinstance(fill, Fill)
+        return fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +173,10 @@ def build_report(
     rows = []
     for r in recorded:
         realized_before = wallet.realized_pnl
-        replay.apply(Execution.of(r.seq, r.fill))
-        with localcontext(LEDGER_CONTEXT):
-            rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
+        replay.apply(accounting_of(r.seq, r.fill))
+        if isinstance(r.fill, Fill):  # the page's rows are fills; funding and transfers move the numbers
+            with localcontext(LEDGER_CONTEXT):
+                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
@@ -237,7 +244,7 @@ def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[Series
         realized, fees, cash = ZERO, ZERO, initial_balance
         for row in sorted(rows, key=lambda row: (row.recorded.fill.occurred_at, row.recorded.seq)):
             realized += row.realized
-            fees += row.recorded.fill.fee
+            fees += row.fill.fee
             cash += cash_change[row.recorded.seq]
             points.append(SeriesPoint(row.recorded.seq, row.recorded.fill.occurred_at, realized, realized - fees, cash))
     return points

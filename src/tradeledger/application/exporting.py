@@ -2,36 +2,57 @@
 
 The format, one JSON object per line:
 
-    {"type": "header", "format": "tradeledger-export", "version": 1, "head": {"epoch", "seq", "hash"},
-     "events": N, "rollbacks": M}
-    {"type": "event", <every column of ledger_events: seq, epoch, recorded_at, fill_id, ..., prev_hash, hash>}
+    {"type": "header", "format": "tradeledger-export", "version": 2, "head": {"epoch", "seq", "hash"},
+     "events": N, "rollbacks": M, "event_versions": {"fill": [1, 2], ...}}
+    {"type": "event", <every column of ledger_events: seq, epoch, recorded_at, fill_id, ..., prev_hash, hash,
+                       with the event's own type as "event_type", version, fees, amount, currency, kind>}
     ...                                   (N lines, in seq order)
     {"type": "rollback", <every column of ledger_admin_log: id, action, at, ..., removed, prev_hash, hash>}
     ...                                   (M lines, in id order)
 
 Values are exactly as stored (amounts and times as their canonical text), so an auditor can
-recompute every hash from the file alone (domain/chain.py and domain/admin.py say how).
+recompute every hash from the file alone (domain/chain.py and domain/admin.py say how). A version 1
+export (written before the typed events of spec section 9) has no event_type, version, fees, amount,
+currency or kind: its events are v1 fills, and it imports as such.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from tradeledger.application.ports import LedgerStore
 from tradeledger.domain.admin import ADMIN_HASHED_FIELDS, AdminRecord
-from tradeledger.domain.chain import HASHED_FIELDS
+from tradeledger.domain.chain import HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidArgument
 
 FORMAT = "tradeledger-export"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 EVENT_FIELDS = tuple(field.name for field in fields(StoredEvent))
+# An event line's own type is "event"; the event's type column is written as "event_type".
+_LINE_FIELDS = tuple("event_type" if name == "type" else name for name in EVENT_FIELDS)
+_V1_FIELDS = EVENT_FIELDS[: EVENT_FIELDS.index("hash") + 1]
 ADMIN_FIELDS = tuple(field.name for field in fields(AdminRecord))
-_INTEGERS = {"seq", "epoch", "id", "from_epoch", "from_seq", "to_epoch", "to_seq"}
-_OPTIONAL = {"strategy", "order_id", "client_order_id", "metadata"}
+_INTEGERS = {"seq", "epoch", "id", "from_epoch", "from_seq", "to_epoch", "to_seq", "version"}
+_OPTIONAL = {
+    "strategy",
+    "order_id",
+    "client_order_id",
+    "metadata",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "fees",
+    "amount",
+    "currency",
+    "kind",
+}
 
 
 def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> Checkpoint:
@@ -47,21 +68,37 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> C
                 "head": {"epoch": head.epoch, "seq": head.seq, "hash": head.hash},
                 "events": head.seq,
                 "rollbacks": len(records),
+                "event_versions": _versions(tx.log.read()),
                 # How to recompute every hash from this file alone (domain/chain.py, domain/admin.py):
                 "hashes": {
                     "construction": 'sha256(prev_hash + "\\n" + JSON array of the fields\' values, '
                     'separators "," and ":", non-ASCII as itself); the first prev_hash is 64 zeros',
-                    "event_fields": list(HASHED_FIELDS),
+                    "event_fields": {
+                        f"{kind}/{version}": list(names) for (kind, version), names in HASHED_FIELDS_BY_TYPE.items()
+                    },
                     "rollback_fields": list(ADMIN_HASHED_FIELDS),
                     "removed_events": "a rollback's removed events: the JSON text of their full rows, as hashed",
                 },
             }
         )
         for event in tx.log.read():
-            write({"type": "event", **{name: getattr(event, name) for name in EVENT_FIELDS}})
+            write(
+                {
+                    "type": "event",
+                    **dict(zip(_LINE_FIELDS, (getattr(event, name) for name in EVENT_FIELDS), strict=True)),
+                }
+            )
         for record in records:
             write({"type": "rollback", **record.as_dict()})
     return head
+
+
+def _versions(events: Iterable[StoredEvent]) -> dict[str, list[int]]:
+    """The event formats the log holds: each type's versions."""
+    held: dict[str, set[int]] = {}
+    for event in events:
+        held.setdefault(event.type, set()).add(event.version)
+    return {kind: sorted(versions) for kind, versions in sorted(held.items())}
 
 
 def is_export(first_line: str) -> bool:
@@ -120,9 +157,9 @@ def _objects(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
 def _header(header: dict[str, Any]) -> Checkpoint:
     if header.get("type") != "header":
         raise InvalidArgument("line 1: an export starts with its header line")
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
+    if header.get("format") != FORMAT or header.get("version") not in READABLE_VERSIONS:
         shown = (header.get("format"), header.get("version"))
-        raise InvalidArgument(f"line 1: not a {FORMAT} version {VERSION} file (got {shown})")
+        raise InvalidArgument(f"line 1: not a {FORMAT} file of version 1 or 2 (got {shown})")
     head = header.get("head")
     if not isinstance(head, dict) or set(head) != {"epoch", "seq", "hash"}:
         raise InvalidArgument(f"line 1: the header's head must be {{epoch, seq, hash}} (got {head!r})")
@@ -136,12 +173,16 @@ def read_export(lines: Sequence[str]) -> Export:
         raise InvalidArgument("line 1: an export starts with its header line (the file is empty)")
     header = parsed[0][1]
     head = _header(header)
+    names = _LINE_FIELDS if header.get("version") == VERSION else _V1_FIELDS
     events: list[StoredEvent] = []
     records: list[AdminRecord] = []
     for line, item in parsed[1:]:
         kind = item.get("type")
         if kind == "event" and not records:
-            events.append(StoredEvent(**_values(line, item, EVENT_FIELDS, "event")))
+            values = _values(line, item, names, "event")
+            if "event_type" in values:
+                values["type"] = values.pop("event_type")
+            events.append(StoredEvent(**values))
         elif kind == "rollback":
             records.append(AdminRecord(**_values(line, item, ADMIN_FIELDS, "rollback record")))
         else:

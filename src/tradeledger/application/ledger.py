@@ -16,13 +16,14 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
-from tradeledger.application.appending import FillInput, append_fills, validate_fill
+from tradeledger.application.appending import FillInput, append_fills, stored_balances, validate_event
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import LedgerStore
 from tradeledger.application.replaying import cutoff, recorded, replay_state, stored_state, wallet_of
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
+from tradeledger.domain.balances import Balances
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
@@ -57,12 +58,13 @@ class Ledger:
     # --- appending -------------------------------------------------------------------------
 
     def record(self, fill: FillInput) -> Receipt:
-        """Append one fill (idempotent on account, exchange, fill_id) and update positions with it."""
+        """Append one event (a Fill, Funding or Transfer, or a mapping whose `type` names one; a fill by
+        default), idempotent on (account, exchange, its id), and update the projections with it."""
         return self.record_many([fill])[0]
 
     def record_many(self, fills: Iterable[FillInput]) -> list[Receipt]:
-        """Append fills in one transaction: every new fill lands, or none does."""
-        validated = [validate_fill(fill, where=f"fill {index}") for index, fill in enumerate(fills, start=1)]
+        """Append events in one transaction: every new event lands, or none does."""
+        validated = [validate_event(fill, where=f"fill {index}") for index, fill in enumerate(fills, start=1)]
         if not validated:
             return []
         with self._store.unit_of_work() as uow:
@@ -93,6 +95,11 @@ class Ledger:
     def closed_positions(self, *, account: str | None = None) -> tuple[ClosedPosition, ...]:
         """Every closed cycle, ordered by closed_seq."""
         return self.state(account=account).closed
+
+    def balances(self, *, account: str | None = None) -> Balances:
+        """The balances projection (spec section 9): the amount held per (account, exchange, currency)."""
+        with self._store.reading() as tx:
+            return Balances.of(tx.projection.checkpoint().seq, stored_balances(tx.projection), account=account)
 
     @property
     def head(self) -> Checkpoint:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
+from tradeledger.application.appending import BALANCES, write_balances
 from tradeledger.application.ports import UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.admin import AdminRecord
@@ -33,7 +34,8 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     at = uow.log.head()
     projection = uow.projection
     projection.clear()
-    fold = PositionFold()
+    projection.put_entries(BALANCES, dict.fromkeys(projection.entries(BALANCES)))
+    fold = PositionFold(balances={})
     rows = uow.log.rows(until_seq=at.seq)
     while True:
         # Up to the next multiple of `snapshot_every` (seq is gapless), where a snapshot is taken.
@@ -50,6 +52,8 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
             assert snapshot is not None  # the row just folded
             projection.write_snapshot(snapshot.checkpoint, fold.positions())
     projection.write(fold.positions(), (), at)
+    assert fold.balances is not None
+    write_balances(projection, fold.balances)
     return at
 
 

@@ -82,7 +82,7 @@ def wallet_of(
 ) -> WalletBook:
     """The paper wallet of `account` (spec section 5) folded from the log alone."""
     executions = (
-        event.execution()
+        event.accounting()
         for event in tx.log.read(until_seq=until_seq, account=account)
         if until_time is None or event.occurred_at <= until_time
     )

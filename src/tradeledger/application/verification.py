@@ -8,13 +8,15 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
+from tradeledger.application.appending import stored_balances
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
-from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.positions import Position, PositionBook, PositionKey, Totals
+from tradeledger.domain.balances import BalanceKey
+from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
+from tradeledger.domain.positions import ZERO, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
-from tradeledger.domain.reference import ReferenceFold
+from tradeledger.domain.reference import ReferenceBalances
 
 MAX_PROBLEMS = 20
 K = TypeVar("K", tuple[str, str], int)
@@ -64,14 +66,21 @@ def _positioned(event: StoredEvent) -> bool:
 
 def _content_problem(event: StoredEvent) -> str | None:
     try:
-        event.execution()
+        kind = (event.type, event.version)
+        if kind not in HASHED_FIELDS_BY_TYPE:
+            return f"type {event.type!r} version {event.version!r} is not an event format this ledger knows"
+        event.accounting()
+        if event.type != "fill":
+            return None
+        numbers = {"quantity": event.quantity, "price": event.price}
+        if event.version == 1:
+            numbers["fee"] = event.fee
+        for name, text in numbers.items():
+            value = Decimal(text or "NaN")
+            if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
+                return f"{name} {text!r} is not a valid amount"
     except (ValueError, TypeError, InvalidOperation, KeyError) as error:
-        return f"unreadable fill: {error}"
-    numbers = {"quantity": event.quantity, "price": event.price, "fee": event.fee}
-    for name, text in numbers.items():
-        value = Decimal(text)
-        if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
-            return f"{name} {text!r} is not a valid amount"
+        return f"unreadable {event.type}: {error}"
     return None
 
 
@@ -113,7 +122,7 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
 def _check_chain(
     events: Iterable[StoredEvent],
     head: Checkpoint,
-    book: ReferenceFold,
+    book: ReferenceBalances,
     after: Callable[[StoredEvent], None] | None = None,
 ) -> tuple[int, list[Problem]]:
     """Walk the log once: gapless seq from 1, each hash recomputed, each link to the previous hash.
@@ -132,7 +141,7 @@ def _check_chain(
         if not _positioned(event):
             continue  # a row without a position in the log cannot be the next link either
         if not any(problem.check == "content" for problem in found):
-            book.apply(event.execution())
+            book.apply(event.accounting())
             if after is not None:
                 after(event)
         previous = event
@@ -190,6 +199,17 @@ def _check_projection(stored: LedgerState, replayed: LedgerState) -> list[Proble
     problems += _differences("lifetime totals", stored.symbol_totals, replayed.symbol_totals, lambda _k, _v: None)
     problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
     return problems
+
+
+def _check_balances(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey, Decimal]) -> list[Problem]:
+    """Differences between the stored balances and a fold of the log from zero (spec section 9)."""
+    return [
+        Problem(
+            None, "balances", f"balance {key}: stored {stored.get(key)}, a fold of the log gives {replayed.get(key)}"
+        )
+        for key in sorted(stored.keys() | replayed.keys())
+        if stored.get(key, ZERO) != replayed.get(key, ZERO) or (key in stored) != (key in replayed)
+    ][:MAX_PROBLEMS]
 
 
 def _check_snapshot(
@@ -302,7 +322,8 @@ def verify_ledger(
     tx: Transaction, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None
 ) -> VerifyReport:
     """Every check of `Ledger.verify`, in one read transaction."""
-    book = ReferenceFold()
+    balances = ReferenceBalances()
+    book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
     wanted = {anchor.seq for _, anchor in anchors}
 
@@ -326,10 +347,11 @@ def verify_ledger(
             if seq == event.seq and stored is not None:
                 snapshot_problems.extend(_check_snapshot(seq, stored.epoch, stored.positions, event, book))
 
-    count, problems = _check_chain(noting_anchored(tx.log.read()), head, book, after=check_snapshots)
+    count, problems = _check_chain(noting_anchored(tx.log.read()), head, balances, after=check_snapshots)
     problems += check_admin(records, epochs, head)
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
+        problems += _check_balances(stored_balances(tx.projection), balances.balances)
         problems += [Problem(seq, "snapshot", f"snapshot at seq {seq}: the log has no such event") for seq in pending]
     problems += snapshot_problems
     checks = tuple(

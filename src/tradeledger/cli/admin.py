@@ -27,17 +27,19 @@ from tradeledger.cli.common import (
 from tradeledger.cli.output import (
     admin_json,
     checkpoint_json,
+    event_cells,
+    event_json,
     print_rollbacks,
     print_state,
     short_hash,
-    shown,
     state_json,
 )
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.config import load_bot_config
 from tradeledger.compat.files import check_output, write_bytes_atomically, write_output
 from tradeledger.compat.read_models import DEFAULT_STATE_DIR, read_models_in, rewind_read_models
-from tradeledger.domain.fills import decimal_text
+from tradeledger.domain.events import Event
+from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.errors import InvalidArgument
 
 
@@ -45,25 +47,27 @@ def _actor(actor: str | None) -> str:
     return actor if actor is not None else getpass.getuser()
 
 
+def removed_json(event: Event) -> dict[str, Any]:
+    """A removed event in the rollback JSON: the fill's fields (a funding or transfer: its id, amount and currency)."""
+    if isinstance(event, Fill):
+        return {
+            "fill_id": event.fill_id,
+            "account": event.account,
+            "exchange": event.exchange,
+            "symbol": event.symbol,
+            "side": event.side.value,
+            "quantity": decimal_text(event.quantity),
+            "price": decimal_text(event.price),
+        }
+    return event_json(event)
+
+
 def _report_json(report: RollbackReport, files: list[str]) -> dict[str, Any]:
     return {
         "dry_run": report.dry_run,
         "head_before": checkpoint_json(report.head_before),
         "head_after": checkpoint_json(report.head_after),
-        "removed": [
-            {
-                "seq": fill.seq,
-                "fill_id": fill.fill.fill_id,
-                "account": fill.fill.account,
-                "exchange": fill.fill.exchange,
-                "symbol": fill.fill.symbol,
-                "side": fill.fill.side.value,
-                "quantity": decimal_text(fill.fill.quantity),
-                "price": decimal_text(fill.fill.price),
-                "hash": fill.hash,
-            }
-            for fill in report.removed
-        ],
+        "removed": [{"seq": fill.seq, **removed_json(fill.fill), "hash": fill.hash} for fill in report.removed],
         "record": None if report.record is None else admin_json(report.record),
         "state": state_json(report.state, closed=False, marks={}),
         "files": files,
@@ -81,18 +85,7 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
         Column("price"),
         Column("hash", left=True),
     ]
-    rows = [
-        [
-            str(fill.seq),
-            fill.fill.fill_id,
-            fill.fill.symbol,
-            fill.fill.side.value,
-            shown(fill.fill.quantity),
-            shown(fill.fill.price),
-            short_hash(fill.hash),
-        ]
-        for fill in report.removed
-    ]
+    rows = [[str(fill.seq), *event_cells(fill.fill)[:5], short_hash(fill.hash)] for fill in report.removed]
     print_table(out, f"rollback {verb} {len(report.removed)} event(s)", columns, rows)
     before, after = report.head_before, report.head_after
     out.print(

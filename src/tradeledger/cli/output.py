@@ -16,8 +16,10 @@ from tradeledger.application.verification import VerifyReport
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.paper_bot import cents
 from tradeledger.domain.admin import AdminRecord
-from tradeledger.domain.fills import decimal_text, time_text
-from tradeledger.domain.positions import ClosedPosition, Position, Totals
+from tradeledger.domain.balances import Balances
+from tradeledger.domain.events import Event, Funding
+from tradeledger.domain.fills import Fill, decimal_text, fees_text, time_text
+from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook
 
@@ -38,6 +40,8 @@ def position_json(position: Position, marks: Mapping[str, Decimal]) -> dict[str,
         "avg_price": decimal_text(position.avg_price),
         "realized_pnl": decimal_text(position.realized_pnl),
         "fees": decimal_text(position.fees),
+        "funding": decimal_text(position.funding),
+        "unvalued_fees": unvalued_json(position.unvalued_fees),
         "net_pnl": decimal_text(position.net_pnl),
         "opened_at": iso(position.opened_at),
         "opened_seq": position.opened_seq,
@@ -58,6 +62,8 @@ def closed_json(closed: ClosedPosition) -> dict[str, Any]:
         "avg_price": decimal_text(closed.avg_price),
         "realized_pnl": decimal_text(closed.realized_pnl),
         "fees": decimal_text(closed.fees),
+        "funding": decimal_text(closed.funding),
+        "unvalued_fees": unvalued_json(closed.unvalued_fees),
         "net_pnl": decimal_text(closed.net_pnl),
         "opened_at": iso(closed.opened_at),
         "opened_seq": closed.opened_seq,
@@ -66,12 +72,78 @@ def closed_json(closed: ClosedPosition) -> dict[str, Any]:
     }
 
 
-def totals_json(totals: Totals) -> dict[str, str]:
+def unvalued_json(fees: UnvaluedFees) -> list[dict[str, str]]:
+    """Unvalued fees (spec section 9): [{"currency", "amount"}], by currency."""
+    return [{"currency": currency, "amount": decimal_text(amount)} for currency, amount in fees]
+
+
+def totals_json(totals: Totals) -> dict[str, Any]:
     return {
         "realized_pnl": decimal_text(totals.realized_pnl),
         "fees": decimal_text(totals.fees),
+        "funding": decimal_text(totals.funding),
+        "unvalued_fees": unvalued_json(totals.unvalued_fees),
         "net_pnl": decimal_text(totals.net_pnl),
     }
+
+
+def balances_json(balances: Balances) -> dict[str, Any]:
+    """`balances --json`: {"seq", "balances": [{"account", "exchange", "currency", "amount"}]}."""
+    return {
+        "seq": balances.seq,
+        "balances": [
+            {"account": b.account, "exchange": b.exchange, "currency": b.currency, "amount": decimal_text(b.amount)}
+            for b in balances.balances
+        ],
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as history shows it: its NDJSON fields (spec section 9) with `type`; a fill also keeps
+    `fee`, the quote value of its valued fees (what a fill of spec section 3 called its fee)."""
+    body = event.canonical()
+    for name in ("version", "fee", "fees", "amount", "currency", "kind", "type"):
+        body.pop(name, None)
+    body = {key: value for key, value in body.items() if not (value is None and key in _NOT_OF_THIS_TYPE)}
+    body["metadata"] = event.metadata
+    if isinstance(event, Fill):
+        body["fee"] = decimal_text(event.fee)
+        body["fees"] = json.loads(fees_text(event.fees))
+    elif isinstance(event, Funding):
+        body = {
+            "funding_id": body.pop("fill_id"),
+            **body,
+            "amount": decimal_text(event.amount),
+            "currency": event.currency,
+        }
+    else:
+        body = {
+            "transfer_id": body.pop("fill_id"),
+            **body,
+            "currency": event.currency,
+            "amount": decimal_text(event.amount),
+            "fee": decimal_text(event.fee),
+            "kind": event.kind.value,
+        }
+    return {"type": event.type, **body}
+
+
+_NOT_OF_THIS_TYPE = {"symbol", "side", "quantity", "price", "strategy", "order_id", "client_order_id"}
+
+
+def event_cells(event: Event) -> tuple[str, str, str, str, str, str]:
+    """An event in a table row: id, symbol (a transfer: its currency), side (or type), quantity (or amount),
+    price, fee (a fill's fees in quote, with its fees in other currencies named)."""
+    if isinstance(event, Fill):
+        fee = shown(event.fee)
+        unvalued = event.fee_split().unvalued
+        if unvalued:
+            fee += " + " + ", ".join(f"{shown(amount)} {currency} unvalued" for currency, amount in unvalued)
+        return (event.fill_id, event.symbol, event.side.value, shown(event.quantity), shown(event.price), fee)
+    if isinstance(event, Funding):
+        return (event.funding_id, event.symbol, "funding", f"{shown(event.amount)} {event.currency}", "", "")
+    fee = f"{shown(event.fee)} {event.currency}" if event.fee else ""
+    return (event.transfer_id, event.currency, event.kind.value, f"{shown(event.amount)} {event.currency}", "", fee)
 
 
 def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]) -> dict[str, Any]:
@@ -89,8 +161,7 @@ def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]
 
 
 def recorded_json(recorded: RecordedFill) -> dict[str, Any]:
-    fill = recorded.fill.canonical()
-    fill["metadata"] = recorded.fill.metadata
+    fill = event_json(recorded.fill)
     return {
         "seq": recorded.seq,
         "epoch": recorded.epoch,
@@ -316,12 +387,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
                 f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
                 *([f.account] if len(accounts) > 1 else []),
                 *([f.exchange] if len(exchanges) > 1 else []),
-                f.fill_id,
-                f.symbol,
-                f.side.value,
-                shown(f.quantity),
-                shown(f.price),
-                shown(f.fee),
+                *event_cells(f),
                 short_hash(r.hash),
             ]
         )

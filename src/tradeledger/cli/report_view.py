@@ -179,7 +179,7 @@ def fills_table(report: Report) -> Table:
     """The latest FILL_TABLE_LIMIT fills (`fills_left_out` says how many earlier ones are not listed)."""
     rows = []
     for row in report.fills[-FILL_TABLE_LIMIT:]:
-        r, f = row.recorded, row.recorded.fill
+        r, f = row.recorded, row.fill
         rows.append(
             [
                 text(str(r.seq), css="num"),

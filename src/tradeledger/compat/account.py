@@ -16,9 +16,10 @@ from decimal import Decimal, localcontext
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.trades import Trade
-from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.events import Funding
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, Totals, portfolio_totals
+from tradeledger.domain.positions import ZERO, Outcome, Position, Totals, accounting_of, portfolio_totals
 from tradeledger.domain.records import RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
@@ -60,14 +61,19 @@ class AccountBook:
         if (self.seq and head.epoch != self.epoch) or head.seq < self.seq:
             self._reset()
             head, fills = self._ledger.follow(0, account=self.account)
-        folded = [self._fold(recorded) for recorded in fills]
+        folded = [found for recorded in fills if (found := self._fold(recorded)) is not None]
         self.seq, self.epoch = head.seq, head.epoch
         return folded
 
-    def _fold(self, recorded: RecordedFill) -> Folded:
+    def _fold(self, recorded: RecordedFill) -> Folded | None:
+        """Fold one event; a fill's trade (funding moves its position's PnL, a transfer nothing here)."""
         fill = recorded.fill
-        step = self._replay.apply(Execution.of(recorded.seq, fill))
+        step = self._replay.apply(accounting_of(recorded.seq, fill))
         before, outcome = step.before, step.outcome
+        if isinstance(fill, Funding) and outcome.position is not None:
+            self.open[fill.symbol] = outcome.position
+        if not isinstance(fill, Fill):
+            return None
         if outcome.position is None:
             self.open.pop(fill.symbol, None)
         else:

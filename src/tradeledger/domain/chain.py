@@ -35,20 +35,51 @@ def canonical_json(values: list[object]) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-# The fields of a stored event that the hash covers, in a fixed order. Changing this list changes
-# every hash: it is part of the log's format (see ARCHITECTURE.md).
+# The fields of a stored event that the hash covers, in a fixed order, per (type, version). Changing a
+# list changes every hash of its kind: they are part of the log's format (see ARCHITECTURE.md). A v1
+# fill (every event written before the typed events) is hashed as it always was, without its type.
 HASHED_FIELDS = ("seq", "epoch", "recorded_at", *FILL_FIELDS)
+_TYPED = ("seq", "epoch", "recorded_at", "type", "version", "fill_id", "account", "exchange")
+HASHED_FIELDS_BY_TYPE: dict[tuple[str, int], tuple[str, ...]] = {
+    ("fill", 1): HASHED_FIELDS,
+    ("fill", 2): (
+        *_TYPED,
+        "symbol",
+        "side",
+        "quantity",
+        "price",
+        "fees",
+        "occurred_at",
+        "strategy",
+        "order_id",
+        "client_order_id",
+        "metadata",
+    ),
+    ("funding", 1): (*_TYPED, "symbol", "amount", "currency", "occurred_at", "metadata"),
+    ("transfer", 1): (*_TYPED, "currency", "amount", "fee", "kind", "occurred_at", "metadata"),
+}
+
+
+def hashed_fields(event: Mapping[str, object]) -> tuple[str, ...]:
+    """The fields the hash of `event` covers, by its type and version (a v1 fill when it names none)."""
+    kind = (event.get("type", "fill"), event.get("version", 1))
+    try:
+        return HASHED_FIELDS_BY_TYPE[kind]  # type: ignore[index]
+    except KeyError:
+        raise ValueError(f"type {kind[0]!r} version {kind[1]!r} is not an event format this ledger knows") from None
 
 
 def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
     """SHA-256 over the previous hash and the event's canonical JSON bytes.
 
     The bytes are: prev_hash (64 hex digits), a newline, then the UTF-8 encoding of the JSON array
-    of HASHED_FIELDS' values in that order, written with separators "," and ":" and non-ASCII
-    characters as themselves (Python's json.dumps(..., separators=(",", ":"), ensure_ascii=False)).
-    Amounts and times are strings in their canonical text; absent optional fields are null.
+    of the values of its hashed fields (HASHED_FIELDS_BY_TYPE for its type and version) in that
+    order, written with separators "," and ":" and non-ASCII characters as themselves (Python's
+    json.dumps(..., separators=(",", ":"), ensure_ascii=False)). Amounts and times are strings in
+    their canonical text, the version a whole number, a v2 fill's fees their canonical JSON text;
+    absent optional fields are null.
     """
-    return chained_hash(prev_hash, [event[name] for name in HASHED_FIELDS])
+    return chained_hash(prev_hash, [event[name] for name in hashed_fields(event)])
 
 
 def chained_hash(prev_hash: str, values: list[object]) -> str:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
-import re
 import reprlib
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from tradeledger.domain.markets import Market, currency_code, market
 
 # Every ledger computation runs in this context, whatever the calling program set as its own:
 # the default 28 significant digits, half-even, and errors instead of silent NaN or infinity.
@@ -22,7 +33,6 @@ LEDGER_CONTEXT = Context(prec=28, rounding="ROUND_HALF_EVEN", traps=[InvalidOper
 # keeps absurd magnitudes (1E+999999) out of the books.
 MAX_DIGITS = 28
 MAX_ADJUSTED_EXPONENT = 24
-SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*")
 MAX_TEXT = 200
 # Metadata is opaque JSON the log keeps whole: bounded so no fill can exhaust the stack or the row.
 MAX_METADATA_DEPTH = 32
@@ -45,6 +55,13 @@ FILL_FIELDS = (
     "client_order_id",
     "metadata",
 )
+# What every stored event holds after FILL_FIELDS (spec section 9): its type and format version, a v2
+# fill's fees (canonical JSON), a funding or transfer's amount and currency, and a transfer's kind.
+# A v1 fill (every event written before the typed events) has type "fill", version 1 and the rest null.
+TYPED_FIELDS = ("type", "version", "fees", "amount", "currency", "kind")
+EVENT_FIELDS = (*FILL_FIELDS, *TYPED_FIELDS)
+FILL_VERSION = 2
+MAX_FEES = 16  # fee entries per fill
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
@@ -127,8 +144,7 @@ def _not_negative(value: Decimal) -> Decimal:
 
 
 def _symbol(value: str) -> str:
-    if not SYMBOL_PATTERN.fullmatch(value):
-        raise ValueError(f"must be BASE/QUOTE in capitals, like BTC/USD (got {value!r})")
+    market(value)  # raises ValueError saying what is wrong
     return value
 
 
@@ -225,11 +241,105 @@ def _refuse_json(value: object) -> Any:  # noqa: ANN401 - json's default hook si
 
 Quantity = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_positive)]
 Fee = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_not_negative)]
+Amount = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact)]  # signed
 Symbol = Annotated[str, AfterValidator(_symbol)]
+Currency = Annotated[str, AfterValidator(currency_code)]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_identifier)]
 Name = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_identifier)]
 OccurredAt = Annotated[datetime, BeforeValidator(_aware_time)]
 Metadata = Annotated[dict[str, Any] | None, BeforeValidator(_json_object)]
+
+
+class FeeEntry(BaseModel):
+    """One fee of a fill in the currency it was paid in (spec section 9); a negative amount is a rebate.
+
+    `currency` None means the fill's quote currency (the fill names it once validated). `quote_value`
+    values a fee in a currency that is neither the base nor the quote; without it such a fee is unvalued.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: Amount
+    currency: Currency | None = None
+    quote_value: Amount | None = None
+
+    @model_validator(mode="after")
+    def _same_sign(self) -> FeeEntry:
+        if self.quote_value is not None and self.quote_value * self.amount < 0:
+            raise ValueError(
+                f"quote_value {self.quote_value} and amount {self.amount} have opposite signs; "
+                "a fee is valued as a fee and a rebate as a rebate"
+            )
+        return self
+
+    def canonical(self) -> dict[str, str]:
+        text = {"amount": decimal_text(self.amount), "currency": self.currency or ""}
+        if self.quote_value is not None:
+            text["quote_value"] = decimal_text(self.quote_value)
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSplit:
+    """A fill's fees by how the position books them (spec section 9), every amount exact.
+
+    `valued`: the quote value of the fees in the quote currency and of those in another currency that
+    carry a quote_value; `unvalued`: the other currencies' fees without one, per currency (sorted,
+    zeros left out); `base`: the fees paid in the base currency, booked as a fee-free disposal.
+    """
+
+    valued: Decimal = Decimal(0)
+    unvalued: tuple[tuple[str, Decimal], ...] = ()
+    base: Decimal = Decimal(0)
+
+
+NO_FEES = FeeSplit()
+
+
+def split_fees(symbol: str, fees: Iterable[tuple[str, Decimal, Decimal | None]]) -> FeeSplit:
+    """How the fees (currency, amount, quote_value) of a fill on `symbol` are booked: in quote, unvalued
+    per currency, in base."""
+    traded = market(symbol)
+    valued, base = Decimal(0), Decimal(0)
+    unvalued: dict[str, Decimal] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for currency, amount, quote_value in fees:
+            if currency == traded.quote:
+                valued += amount
+            elif currency == traded.base:
+                base += amount
+            elif quote_value is not None:
+                valued += quote_value
+            else:
+                unvalued[currency] = unvalued.get(currency, Decimal(0)) + amount
+    return FeeSplit(valued, tuple(sorted((c, a) for c, a in unvalued.items() if a != 0)), base)
+
+
+def parsed_fees(text: str) -> list[tuple[str, Decimal, Decimal | None]]:
+    """A stored fees text (canonical JSON) as (currency, amount, quote_value) tuples."""
+    return [
+        (entry["currency"], Decimal(entry["amount"]), Decimal(entry["quote_value"]) if "quote_value" in entry else None)
+        for entry in json.loads(text)
+    ]
+
+
+def fees_text(fees: Iterable[FeeEntry]) -> str:
+    """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed)."""
+    entries = sorted(
+        (fee.canonical() for fee in fees if fee.amount != 0),
+        key=lambda e: (e["currency"], Decimal(e["amount"]), e.get("quote_value", "")),
+    )
+    return _metadata_json(entries)  # type: ignore[arg-type]
+
+
+def v1_fees_text(fee: str, symbol: str) -> str:
+    """The fees of a v1 fill (one fee in the quote currency) as a v2 fill writes them: fee 0 is no fee."""
+    if fee == "0":
+        return "[]"
+    return _metadata_json([{"amount": fee, "currency": market(symbol).quote}])  # type: ignore[arg-type]
+
+
+_FEE = TypeAdapter(Amount)
 
 
 class Fill(BaseModel):
@@ -239,6 +349,7 @@ class Fill(BaseModel):
     # validation, so an instance handed to the ledger is checked again.
     model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
 
+    type: Literal["fill"] = "fill"
     fill_id: Identifier
     account: Identifier = "default"
     exchange: Name  # part of the fill's identity: required; "" means no exchange (legacy records)
@@ -246,17 +357,74 @@ class Fill(BaseModel):
     side: Side
     quantity: Quantity
     price: Quantity
-    fee: Fee = Decimal(0)
+    fees: tuple[FeeEntry, ...] = Field(default=(), max_length=MAX_FEES)
     occurred_at: OccurredAt
     strategy: Name | None = None
     order_id: Name | None = None
     client_order_id: Name | None = None
     metadata: Metadata = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_fee_field(cls, data: Any) -> Any:  # noqa: ANN401 - pydantic's raw input
+        """`fee` (spec section 3: one fee in the quote currency) is `fees=[{fee}]`; give one or the other."""
+        if isinstance(data, dict) and "fee" in data:
+            data = dict(data)
+            fee = data.pop("fee")
+            if "fees" in data:
+                raise ValueError("fee and fees are both given; give the fee in one of them")
+            try:
+                amount = _FEE.validate_python(fee)
+            except ValidationError as error:
+                message = error.errors()[0]["msg"].removeprefix("Value error, ")
+                if "(got " not in message:
+                    message += f" (got {fee!r})"
+                raise ValueError(f"fee: {message}") from None
+            data["fees"] = [] if amount == 0 else [{"amount": amount}]
+        return data
+
+    @model_validator(mode="after")
+    def _fees_in_currencies(self) -> Fill:
+        traded = market(self.symbol)
+        named = []
+        for index, fee in enumerate(self.fees):
+            currency = fee.currency or traded.quote
+            if fee.quote_value is not None and currency in (traded.base, traded.quote):
+                raise ValueError(
+                    f"fees.{index}.quote_value: only a fee in a currency other than {traded.base} and "
+                    f"{traded.quote} takes a quote_value (got {fee.quote_value} for a fee in {currency})"
+                )
+            named.append(fee if fee.currency else fee.model_copy(update={"currency": currency}))
+        object.__setattr__(self, "fees", tuple(named))  # frozen: set once, while validating
+        return self
+
     @property
     def key(self) -> tuple[str, str, str]:
         """The natural key appends are idempotent on."""
         return (self.account, self.exchange, self.fill_id)
+
+    @property
+    def event_id(self) -> str:
+        return self.fill_id
+
+    @property
+    def market(self) -> Market:
+        return market(self.symbol)
+
+    def fee_split(self) -> FeeSplit:
+        return split_fees(self.symbol, ((fee.currency or "", fee.amount, fee.quote_value) for fee in self.fees))
+
+    @property
+    def fee(self) -> Decimal:
+        """Every valued fee in the quote currency (a base fee at the fill price); unvalued fees left out.
+        A fill of spec section 3 (one fee, in the quote currency) gives that fee."""
+        return self.quote_fees()
+
+    def quote_fees(self) -> Decimal:
+        """Every valued fee in the quote currency (a base fee at the fill price); unvalued fees left out."""
+        split = self.fee_split()
+        with localcontext(LEDGER_CONTEXT):
+            return split.valued + split.base * self.price
 
     def canonical(self) -> dict[str, Any]:
         """The fill as exact strings: what is stored, hashed and compared for duplicates."""
@@ -268,12 +436,18 @@ class Fill(BaseModel):
             "side": self.side.value,
             "quantity": decimal_text(self.quantity),
             "price": decimal_text(self.price),
-            "fee": decimal_text(self.fee),
+            "fee": None,
             "occurred_at": time_text(self.occurred_at),
             "strategy": self.strategy,
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
             "metadata": metadata_text(self.metadata),
+            "type": "fill",
+            "version": FILL_VERSION,
+            "fees": fees_text(self.fees),
+            "amount": None,
+            "currency": None,
+            "kind": None,
         }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 
+from tradeledger.domain.events import Event, Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side
 from tradeledger.errors import InvalidFill
 
@@ -37,6 +38,7 @@ def _exact_size(operation: str, a: Decimal, b: Decimal) -> Decimal:
 
 
 PositionKey = tuple[str, str]  # (account, symbol)
+UnvaluedFees = tuple[tuple[str, Decimal], ...]  # (currency, amount), sorted by currency, no zeros
 
 
 class PositionSide(StrEnum):
@@ -56,7 +58,13 @@ def pnl(side: PositionSide, avg_price: Decimal, price: Decimal, quantity: Decima
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """The part of a recorded fill that position accounting reads."""
+    """The part of a recorded fill that position accounting reads (and the balances, `exchange` and `paid`).
+
+    `fee` is the quote value of the fill's valued fees (those in the quote currency, and those in
+    another currency that carry a quote_value), `unvalued_fees` the others per currency, `base_fee`
+    the fees paid in the base currency (spec section 9); `paid` every fee as (currency, amount), as
+    the balances take them.
+    """
 
     seq: int
     account: str
@@ -66,24 +74,69 @@ class Execution:
     price: Decimal
     fee: Decimal
     occurred_at: datetime
+    unvalued_fees: UnvaluedFees = ()
+    base_fee: Decimal = ZERO
+    exchange: str = ""
+    paid: tuple[tuple[str, Decimal], ...] | None = None  # None: `fee` is one fee in the quote currency
 
     @classmethod
     def of(cls, seq: int, fill: Fill) -> Execution:
         """The accounting part of `fill`, recorded at `seq`."""
-        return cls(seq, fill.account, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.occurred_at)
-
-    def row(self) -> tuple[int, str, str, str, Decimal, Decimal, Decimal, datetime]:
-        """As a log row (see domain.fold.ExecutionRow), with its values already parsed."""
-        return (
-            self.seq,
-            self.account,
-            self.symbol,
-            self.side.value,
-            self.quantity,
-            self.price,
-            self.fee,
-            self.occurred_at,
+        split = fill.fee_split()
+        return cls(
+            seq,
+            fill.account,
+            fill.symbol,
+            fill.side,
+            fill.quantity,
+            fill.price,
+            split.valued,
+            fill.occurred_at,
+            split.unvalued,
+            split.base,
+            fill.exchange,
+            tuple((fee.currency or fill.market.quote, fee.amount) for fee in fill.fees),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """A funding event as accounting reads it: + received, - paid, in the contract's settle currency."""
+
+    seq: int
+    account: str
+    exchange: str
+    symbol: str
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransferMove:
+    """A transfer as the balances read it: `amount` in or out of `currency`, and its fee taken on top."""
+
+    seq: int
+    account: str
+    exchange: str
+    currency: str
+    amount: Decimal
+    fee: Decimal
+    occurred_at: datetime
+
+
+Accounting = Execution | FundingPayment | TransferMove
+
+
+def accounting_of(seq: int, event: Event) -> Accounting:
+    """What accounting reads of `event`, recorded at `seq`."""
+    if isinstance(event, Fill):
+        return Execution.of(seq, event)
+    if isinstance(event, Funding):
+        return FundingPayment(
+            seq, event.account, event.exchange, event.symbol, event.amount, event.currency, event.occurred_at
+        )
+    return TransferMove(seq, event.account, event.exchange, event.currency, event.amount, event.fee, event.occurred_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +154,8 @@ class Position:
     opened_seq: int
     entered_quantity: Decimal  # total quantity opened or added in this cycle
     last_seq: int
+    funding: Decimal = ZERO  # funding received (+) or paid (-) while this cycle was open
+    unvalued_fees: UnvaluedFees = ()  # fees in other currencies without a quote value, per currency
 
     @property
     def key(self) -> PositionKey:
@@ -112,7 +167,9 @@ class Position:
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized_pnl - self.fees
+        """realized + funding - fees (spec section 9); unvalued fees are not in it."""
+        with localcontext(LEDGER_CONTEXT):
+            return self.realized_pnl + self.funding - self.fees
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """(m - avg)·|s| for a long, (avg - m)·|s| for a short."""
@@ -140,32 +197,61 @@ class ClosedPosition:
     opened_seq: int
     closed_at: datetime
     closed_seq: int
+    funding: Decimal = ZERO
+    unvalued_fees: UnvaluedFees = ()
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized_pnl - self.fees
+        """realized + funding - fees (spec section 9); unvalued fees are not in it."""
+        with localcontext(LEDGER_CONTEXT):
+            return self.realized_pnl + self.funding - self.fees
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Realized PnL (gross) and fees summed over cycles."""
+    """Realized PnL (gross), valued fees, funding and unvalued fees summed over cycles.
+
+    Of an (account, symbol), `funding` also holds the funding booked while no cycle was open.
+    """
 
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    unvalued_fees: UnvaluedFees = ()
 
     @property
     def net_pnl(self) -> Decimal:
         with localcontext(LEDGER_CONTEXT):
-            return self.realized_pnl - self.fees
+            return self.realized_pnl + self.funding - self.fees
 
-    def plus(self, realized_pnl: Decimal, fees: Decimal) -> Totals:
+    def plus(
+        self, realized_pnl: Decimal, fees: Decimal, funding: Decimal = ZERO, unvalued_fees: UnvaluedFees = ()
+    ) -> Totals:
         with localcontext(LEDGER_CONTEXT):
-            return Totals(self.realized_pnl + realized_pnl, self.fees + fees)
+            return Totals(
+                self.realized_pnl + realized_pnl,
+                self.fees + fees,
+                self.funding + funding,
+                merged_unvalued(self.unvalued_fees, unvalued_fees),
+            )
+
+    def plus_cycle(self, cycle: Position | ClosedPosition) -> Totals:
+        return self.plus(cycle.realized_pnl, cycle.fees, cycle.funding, cycle.unvalued_fees)
+
+
+def merged_unvalued(*parts: Iterable[tuple[str, Decimal]]) -> UnvaluedFees:
+    """Unvalued fees summed per currency: sorted by currency, zeros left out."""
+    sums: dict[str, Decimal] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for part in parts:
+            for currency, amount in part:
+                sums[currency] = sums.get(currency, ZERO) + amount
+    return tuple(sorted((c, a) for c, a in sums.items() if a != 0))
 
 
 def lifetime(closed_cycles: Totals, position: Position | None) -> Totals:
     """Lifetime totals of one (account, symbol): its closed cycles plus the open cycle, as spec section 4 defines."""
-    return closed_cycles if position is None else closed_cycles.plus(position.realized_pnl, position.fees)
+    return closed_cycles if position is None else closed_cycles.plus_cycle(position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,5 +292,5 @@ def unrealized_at(positions: Iterable[Position], marks: Mapping[str, Decimal]) -
 def portfolio_totals(totals: Iterable[Totals]) -> Totals:
     result = Totals()
     for item in totals:
-        result = result.plus(item.realized_pnl, item.fees)
+        result = result.plus(item.realized_pnl, item.fees, item.funding, item.unvalued_fees)
     return result

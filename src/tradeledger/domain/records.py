@@ -10,15 +10,28 @@ from decimal import Decimal
 from typing import Any
 
 from tradeledger.domain.chain import event_hash
-from tradeledger.domain.fills import FILL_FIELDS, Fill, Side
+from tradeledger.domain.events import Event, Funding, Transfer
+from tradeledger.domain.fills import (
+    EVENT_FIELDS,
+    FILL_VERSION,
+    TYPED_FIELDS,
+    Fill,
+    Side,
+    parsed_fees,
+    split_fees,
+    v1_fees_text,
+)
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.positions import (
+    Accounting,
     ClosedPosition,
     Execution,
+    FundingPayment,
     Position,
     PositionBook,
     PositionKey,
     Totals,
+    TransferMove,
     portfolio_totals,
     unrealized_at,
 )
@@ -33,9 +46,20 @@ class Checkpoint:
     hash: str
 
 
+def _text(value: str | None, name: str) -> str:
+    if value is None:
+        raise ValueError(f"{name} is missing")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One row of the log, every value as its exact stored text."""
+    """One row of the log, every value as its exact stored text (spec section 9: typed and versioned).
+
+    A v1 fill (written before the typed events) has `fee` and type "fill", version 1; a v2 fill has
+    `fees` (canonical JSON) and no `fee`; a funding payment has no side, quantity or price; a transfer
+    no symbol either. `fill_id` holds the id of the event, whatever its type.
+    """
 
     seq: int
     epoch: int
@@ -43,11 +67,11 @@ class StoredEvent:
     fill_id: str
     account: str
     exchange: str
-    symbol: str
-    side: str
-    quantity: str
-    price: str
-    fee: str
+    symbol: str | None
+    side: str | None
+    quantity: str | None
+    price: str | None
+    fee: str | None
     occurred_at: str
     strategy: str | None
     order_id: str | None
@@ -55,6 +79,12 @@ class StoredEvent:
     metadata: str | None
     prev_hash: str
     hash: str
+    type: str = "fill"
+    version: int = 1
+    fees: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    kind: str | None = None
 
     @classmethod
     def seal(
@@ -67,13 +97,21 @@ class StoredEvent:
     def computed_hash(self) -> str:
         return event_hash(self.prev_hash, self.as_dict())
 
+    def stored(self) -> dict[str, Any]:
+        """Every content column as stored (a v1 fill as it was written)."""
+        return {name: getattr(self, name) for name in EVENT_FIELDS}
+
     def content(self) -> dict[str, Any]:
-        """The fill's canonical fields, as Fill.canonical() gives them."""
-        return {name: getattr(self, name) for name in FILL_FIELDS}
+        """The event's canonical fields as the current format writes them (what `canonical()` of its model
+        gives): a v1 fill is upcast to a v2 fill whose fees are its one quote fee. Duplicates are judged on it."""
+        values = self.stored()
+        if self.type == "fill" and self.version == 1:
+            values.update(fee=None, version=FILL_VERSION, fees=v1_fees_text(self.fee or "0", self.symbol or ""))
+        return values
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            **self.content(),
+            **self.stored(),
             "seq": self.seq,
             "epoch": self.epoch,
             "recorded_at": self.recorded_at,
@@ -81,51 +119,110 @@ class StoredEvent:
             "hash": self.hash,
         }
 
-    def execution(self) -> Execution:
-        return Execution(
-            seq=self.seq,
-            account=self.account,
-            symbol=self.symbol,
-            side=Side(self.side),
-            quantity=Decimal(self.quantity),
-            price=Decimal(self.price),
-            fee=Decimal(self.fee),
-            occurred_at=datetime.fromisoformat(self.occurred_at),
-        )
+    def accounting(self) -> Accounting:
+        """What position accounting and the balances read of this event, as values (parsed from the stored
+        text, no model validation: ValueError, KeyError or InvalidOperation when a value does not read)."""
+        at = datetime.fromisoformat(self.occurred_at)
+        if self.type == "fill":
+            symbol = _text(self.symbol, "symbol")
+            fees = parsed_fees(self.content()["fees"])
+            split = split_fees(symbol, fees)
+            return Execution(
+                self.seq,
+                self.account,
+                symbol,
+                Side(_text(self.side, "side")),
+                Decimal(_text(self.quantity, "quantity")),
+                Decimal(_text(self.price, "price")),
+                split.valued,
+                at,
+                split.unvalued,
+                split.base,
+                self.exchange,
+                tuple((currency, amount) for currency, amount, _ in fees),
+            )
+        amount, currency = Decimal(_text(self.amount, "amount")), _text(self.currency, "currency")
+        if self.type == "funding":
+            return FundingPayment(
+                self.seq, self.account, self.exchange, _text(self.symbol, "symbol"), amount, currency, at
+            )
+        if self.type == "transfer":
+            return TransferMove(self.seq, self.account, self.exchange, currency, amount, Decimal(self.fee or "0"), at)
+        raise ValueError(f"type {self.type!r} is not an event type this ledger knows")
+
+    def event(self) -> Event:
+        """The event as its model (a v1 fill upcast), validated again."""
+        values: dict[str, Any] = {k: v for k, v in self.content().items() if v is not None}
+        if self.metadata is not None:
+            values["metadata"] = json.loads(self.metadata)
+        for name in TYPED_FIELDS:
+            values.pop(name, None)
+        if self.type == "fill":
+            values["fees"] = json.loads(self.content()["fees"])
+            values.pop("fee", None)
+            return Fill.model_validate(values)
+        if self.type == "funding":
+            values["funding_id"] = values.pop("fill_id")
+            values.update(amount=self.amount, currency=self.currency)
+            return Funding.model_validate(values)
+        if self.type == "transfer":
+            values["transfer_id"] = values.pop("fill_id")
+            values.update(amount=self.amount, currency=self.currency, kind=self.kind, fee=self.fee)
+            return Transfer.model_validate(values)
+        raise ValueError(f"seq {self.seq}: type {self.type!r} is not an event type this ledger knows")
 
     @property
     def checkpoint(self) -> Checkpoint:
         """The point of the log this event is: (epoch, seq, hash)."""
         return Checkpoint(self.epoch, self.seq, self.hash)
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account, self.exchange, self.fill_id)
+
     def execution_row(self) -> ExecutionRow:
         """The accounting columns as stored text, as replay reads them."""
-        return (self.seq, self.account, self.symbol, self.side, self.quantity, self.price, self.fee, self.occurred_at)
+        return (
+            self.seq,
+            self.account,
+            self.exchange,
+            self.symbol,
+            self.side,
+            self.quantity,
+            self.price,
+            self.fee,
+            self.occurred_at,
+            self.type,
+            self.fees,
+            self.amount,
+            self.currency,
+        )
 
     def recorded_fill(self) -> RecordedFill:
-        values: dict[str, Any] = {k: v for k, v in self.content().items() if v is not None}
-        if self.metadata is not None:
-            values["metadata"] = json.loads(self.metadata)
         return RecordedFill(
             seq=self.seq,
             epoch=self.epoch,
             recorded_at=datetime.fromisoformat(self.recorded_at),
             hash=self.hash,
             prev_hash=self.prev_hash,
-            fill=Fill.model_validate(values),
+            fill=self.event(),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedFill:
-    """A fill as the log holds it: the fill plus its place in the chain."""
+    """An event as the log holds it: the event (a `Fill`, `Funding` or `Transfer`) plus its place in the chain."""
 
     seq: int
     epoch: int
     recorded_at: datetime
     hash: str
     prev_hash: str
-    fill: Fill
+    fill: Event
+
+    @property
+    def event(self) -> Event:
+        return self.fill
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,36 +1,46 @@
-"""The reference fold of spec section 4: one frozen `Position` per fill, easy to read and to check.
+"""The reference fold of spec sections 4 and 9: one frozen `Position` per event, easy to read and to check.
 
 Nothing writes a projection with it: `domain.fold.PositionFold` does. `verify` replays the log with
-`ReferenceFold` and compares, and the property tests hold the two equal on any sequence of fills.
+`ReferenceFold` and compares, and the property tests hold the two equal on any sequence of events.
+`reference_balances` is the balances of section 9 folded the same plain way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import Self
 
+from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     FEE_SHARE_QUANTUM,
     ZERO,
+    Accounting,
     ClosedPosition,
     Execution,
+    FundingPayment,
     Outcome,
     Position,
     PositionBook,
     PositionSide,
     Totals,
+    UnvaluedFees,
     _exact_size,
+    lifetime,
+    merged_unvalued,
     pnl,
 )
+from tradeledger.errors import InvalidFill
 
 
-def _open(execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
+def _open(execution: Execution, side: Side, quantity: Decimal, fee: Decimal, unvalued: UnvaluedFees) -> Position:
     return Position(
         account=execution.account,
         symbol=execution.symbol,
-        side=PositionSide.LONG if execution.side is Side.BUY else PositionSide.SHORT,
+        side=PositionSide.LONG if side is Side.BUY else PositionSide.SHORT,
         quantity=quantity,
         avg_price=execution.price,
         realized_pnl=ZERO,
@@ -39,22 +49,20 @@ def _open(execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
         opened_seq=execution.seq,
         entered_quantity=quantity,
         last_seq=execution.seq,
+        unvalued_fees=unvalued,
     )
 
 
-def _reduce(position: Position, execution: Execution, quantity: Decimal, fee: Decimal) -> Position:
+def _reduce(
+    position: Position, execution: Execution, quantity: Decimal, fee: Decimal, unvalued: UnvaluedFees
+) -> Position:
     realized = pnl(position.side, position.avg_price, execution.price, quantity)
-    return Position(
-        account=position.account,
-        symbol=position.symbol,
-        side=position.side,
+    return replace(
+        position,
         quantity=_exact_size("-", position.quantity, quantity),
-        avg_price=position.avg_price,
         realized_pnl=position.realized_pnl + realized,
         fees=position.fees + fee,
-        opened_at=position.opened_at,
-        opened_seq=position.opened_seq,
-        entered_quantity=position.entered_quantity,
+        unvalued_fees=merged_unvalued(position.unvalued_fees, unvalued),
         last_seq=execution.seq,
     )
 
@@ -72,76 +80,184 @@ def _close(position: Position, execution: Execution) -> ClosedPosition:
         opened_seq=position.opened_seq,
         closed_at=execution.occurred_at,
         closed_seq=execution.seq,
+        funding=position.funding,
+        unvalued_fees=position.unvalued_fees,
     )
 
 
-def apply_fill(position: Position | None, execution: Execution) -> Outcome:
-    """Apply one fill to the open position of its (account, symbol), by the four rules of spec section 4.
-
-    Raises InvalidFill when the position's size could not be kept exactly.
-    """
-    with localcontext(LEDGER_CONTEXT):
-        return _apply(position, execution)
+def _share(unvalued: UnvaluedFees, part: Decimal, whole: Decimal) -> tuple[UnvaluedFees, UnvaluedFees]:
+    closing = tuple((c, (a * part / whole).quantize(FEE_SHARE_QUANTUM)) for c, a in unvalued)
+    opening = tuple((c, a - share) for (c, a), (_, share) in zip(unvalued, closing, strict=True))
+    return merged_unvalued(closing), merged_unvalued(opening)
 
 
-def _apply(position: Position | None, execution: Execution) -> Outcome:
-    q, p, f = execution.quantity, execution.price, execution.fee
+def _trade(
+    position: Position | None,
+    execution: Execution,
+    side: Side,
+    q: Decimal,
+    f: Decimal,
+    unvalued: UnvaluedFees,
+    *,
+    fee_to_opening: bool,
+) -> Outcome:
+    """Rules 1-4 of spec section 4 for one trade of `q` at the execution's price."""
+    p = execution.price
     if position is None:  # rule 1: flat, a new cycle opens
-        return Outcome(_open(execution, q, f), None)
+        return Outcome(_open(execution, side, q, f, unvalued), None)
 
-    same_direction = (position.side is PositionSide.LONG) == (execution.side is Side.BUY)
-    if same_direction:  # rule 2: weighted average entry, fees excluded
+    if (position.side is PositionSide.LONG) == (side is Side.BUY):  # rule 2: weighted average entry, fees excluded
         size = _exact_size("+", position.quantity, q)
-        grown = Position(
-            account=position.account,
-            symbol=position.symbol,
-            side=position.side,
+        grown = replace(
+            position,
             quantity=size,
             avg_price=(position.quantity * position.avg_price + q * p) / size,
-            realized_pnl=position.realized_pnl,
             fees=position.fees + f,
-            opened_at=position.opened_at,
-            opened_seq=position.opened_seq,
+            unvalued_fees=merged_unvalued(position.unvalued_fees, unvalued),
             entered_quantity=_exact_size("+", position.entered_quantity, q),
             last_seq=execution.seq,
         )
         return Outcome(grown, None)
 
     if q <= position.quantity:  # rule 3: reduce or close, average unchanged
-        reduced = _reduce(position, execution, q, f)
+        reduced = _reduce(position, execution, q, f, unvalued)
         if reduced.quantity == 0:
             return Outcome(None, _close(reduced, execution))
         return Outcome(reduced, None)
 
-    # rule 4: a flip; the closing part takes |s|/q of the fee, the opening part the rest, so the
-    # two always add up to the fill's fee exactly
-    closing_fee = (f * position.quantity / q).quantize(FEE_SHARE_QUANTUM)
-    opening_fee = f - closing_fee
-    closed = _reduce(position, execution, position.quantity, closing_fee)
-    reopened = _open(execution, _exact_size("-", q, position.quantity), opening_fee)
+    # rule 4: a flip; the closing part takes |s|/q of each fee not in the base currency (in its own
+    # currency), the opening part the rest, so the two always add up to the fill's fee exactly. The
+    # disposal of a base fee puts all of its fee on the cycle it leaves open.
+    closing_unvalued: UnvaluedFees = ()
+    opening_unvalued: UnvaluedFees = unvalued
+    if fee_to_opening:
+        closing_fee, opening_fee = ZERO, f
+    else:
+        closing_fee = (f * position.quantity / q).quantize(FEE_SHARE_QUANTUM)
+        opening_fee = f - closing_fee
+        closing_unvalued, opening_unvalued = _share(unvalued, position.quantity, q)
+    closed = _reduce(position, execution, position.quantity, closing_fee, closing_unvalued)
+    reopened = _open(execution, side, _exact_size("-", q, position.quantity), opening_fee, opening_unvalued)
     return Outcome(reopened, _close(closed, execution))
 
 
+def apply_fill(position: Position | None, execution: Execution) -> Outcome:
+    """Apply one fill to the open position of its (account, symbol): the four rules of spec section 4,
+    then a fee paid in the base currency as a fee-free disposal at the fill price (section 9).
+
+    Raises InvalidFill when the position's size could not be kept exactly, or a spot position cannot
+    pay its base fee.
+    """
+    with localcontext(LEDGER_CONTEXT):
+        traded = _trade(
+            position,
+            execution,
+            execution.side,
+            execution.quantity,
+            execution.fee,
+            execution.unvalued_fees,
+            fee_to_opening=False,
+        )
+        phi = execution.base_fee
+        if phi == 0:
+            return traded
+        after = traded.position
+        spot = market(execution.symbol).settle is None
+        if spot and phi > 0 and (after is None or (after.side is PositionSide.LONG and after.quantity < phi)):
+            raise InvalidFill(f"fees: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
+        disposal_side = Side.SELL if phi > 0 else Side.BUY
+        disposed = _trade(after, execution, disposal_side, abs(phi), phi * execution.price, (), fee_to_opening=True)
+        if traded.closed is not None and disposed.closed is not None:
+            raise InvalidFill(f"fees: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill")
+        return Outcome(disposed.position, traded.closed or disposed.closed)
+
+
 class ReferenceFold(PositionBook):
-    """A PositionBook folded fill by fill with `apply_fill`."""
+    """A PositionBook folded event by event with `apply_fill` (and funding booked as section 9 says)."""
 
     __slots__ = ()
 
-    def apply(self, execution: Execution) -> Outcome:
-        key = (execution.account, execution.symbol)
-        outcome = apply_fill(self.open.get(key), execution)
+    def apply(self, event: Accounting) -> Outcome:
+        if not isinstance(event, Execution | FundingPayment):
+            return Outcome(None, None)  # a transfer moves balances only
+        key = (event.account, event.symbol)
+        totals = self.closed_totals.get(key, Totals())
+        if isinstance(event, FundingPayment):
+            position = self.open.get(key)
+            with localcontext(LEDGER_CONTEXT):
+                if position is None:
+                    self.closed_totals[key] = totals.plus(ZERO, ZERO, event.amount)
+                    return Outcome(None, None)
+                funded = replace(position, funding=position.funding + event.amount)
+            self.open[key] = funded
+            self.closed_totals[key] = totals
+            return Outcome(funded, None)
+        outcome = apply_fill(self.open.get(key), event)
         if outcome.position is None:
             self.open.pop(key, None)
         else:
             self.open[key] = outcome.position
-        totals = self.closed_totals.get(key, Totals())
         if outcome.closed is not None:
             self.closed.append(outcome.closed)
-            totals = totals.plus(outcome.closed.realized_pnl, outcome.closed.fees)
+            totals = totals.plus_cycle(outcome.closed)
         self.closed_totals[key] = totals
         return outcome
 
-    def apply_all(self, executions: Iterable[Execution]) -> Self:
-        for execution in executions:
-            self.apply(execution)
+    def apply_all(self, events: Iterable[Accounting]) -> Self:
+        for event in events:
+            self.apply(event)
         return self
+
+
+class ReferenceBalances:
+    """The amount held per (account, exchange, currency) (spec section 9), folded plainly beside a
+    ReferenceFold (`book`): a spot fill moves base and quote, a contract's settle currency takes the PnL
+    each fill realizes, every fee leaves in its own currency, funding and transfers add their amounts."""
+
+    __slots__ = ("balances", "book")
+
+    def __init__(self, book: ReferenceFold | None = None) -> None:
+        self.book = ReferenceFold() if book is None else book
+        self.balances: dict[BalanceKey, Decimal] = {}
+
+    def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
+        if amount != 0:
+            key = (account, exchange, currency)
+            self.balances[key] = self.balances.get(key, ZERO) + amount
+
+    def _realized(self, key: tuple[str, str]) -> Decimal:
+        """The lifetime realized PnL of one (account, symbol) so far."""
+        return lifetime(self.book.closed_totals.get(key, Totals()), self.book.open.get(key)).realized_pnl
+
+    def apply(self, event: Accounting) -> Outcome:
+        """Fold `event` into the book and the balances; the book's outcome."""
+        with localcontext(LEDGER_CONTEXT):
+            if isinstance(event, FundingPayment):
+                outcome = self.book.apply(event)
+                self._move(event.account, event.exchange, event.currency, event.amount)
+                return outcome
+            if not isinstance(event, Execution):
+                self._move(event.account, event.exchange, event.currency, event.amount - event.fee)
+                return Outcome(None, None)
+            key = (event.account, event.symbol)
+            before = self._realized(key)
+            outcome = self.book.apply(event)
+            traded = market(event.symbol)
+            signed = event.quantity if event.side is Side.BUY else -event.quantity
+            if traded.settle is None:
+                self._move(event.account, event.exchange, traded.base, signed)
+                self._move(event.account, event.exchange, traded.quote, -(signed * event.price))
+            else:
+                self._move(event.account, event.exchange, traded.settle, self._realized(key) - before)
+            paid = ((traded.quote, event.fee),) if event.paid is None else event.paid
+            for currency, amount in paid:
+                self._move(event.account, event.exchange, currency, -amount)
+            return outcome
+
+
+def reference_balances(events: Iterable[Accounting]) -> dict[BalanceKey, Decimal]:
+    """The balances after `events`, folded by ReferenceBalances."""
+    folded = ReferenceBalances()
+    for event in events:
+        folded.apply(event)
+    return folded.balances

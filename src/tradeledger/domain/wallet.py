@@ -2,9 +2,13 @@
 
 Opening or adding deducts q·p for longs and shorts alike (a short reserves it); reducing a long
 credits the proceeds q·p; reducing a short credits q·(2·avg - p), the reserve plus the PnL; every
-fee is deducted. After every fill the invariant
+fee is deducted; funding is paid into (or out of) the cash. A fee paid in the base currency is the
+fill followed by a fee-free disposal of that much base at the fill price whose fee is its quote value
+(spec section 9): the proceeds and the fee cancel, so no cash moves for the coins that went. Unvalued
+fees (another currency, no quote value) and transfers are not in the wallet's cash. After every event
+the invariant
 
-    cash + Σ_open |s|·avg = B0 + Σ realized - Σ fees
+    cash + Σ_open |s|·avg = B0 + Σ realized + Σ funding - Σ fees
 
 must hold. `avg` is a 28-digit quotient, so |s|·avg can differ from the cash actually paid by a few
 units in the 28th digit; the check allows that rounding (INVARIANT_DIGITS below the largest term)
@@ -14,13 +18,24 @@ and nothing more. A violation raises; nothing is ever clamped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import Self
 
-from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fills import LEDGER_CONTEXT, Side
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import ZERO, Execution, Outcome, Position, PositionKey, PositionSide, pnl
+from tradeledger.domain.positions import (
+    ZERO,
+    Accounting,
+    Execution,
+    FundingPayment,
+    Outcome,
+    Position,
+    PositionKey,
+    PositionSide,
+    TransferMove,
+    pnl,
+)
 from tradeledger.errors import InvariantViolation
 
 TWO = Decimal(2)
@@ -36,6 +51,7 @@ class WalletBook:
     cash: Decimal = field(init=False)
     realized_pnl: Decimal = ZERO  # gross, every cycle
     fees: Decimal = ZERO
+    funding: Decimal = ZERO
     cycles_opened: int = 0
     winning_cycles: int = 0  # closed cycles whose net PnL (realized - fees) is above 0
     cost_basis: dict[PositionKey, Decimal] = field(default_factory=dict)  # |s|·avg per open position
@@ -74,18 +90,27 @@ class WalletBook:
         else:
             self.cost_basis[key] = outcome.position.quantity * outcome.position.avg_price
 
+    def fund(self, payment: FundingPayment) -> None:
+        """Book a funding payment: into (or out of) the cash and the funding total."""
+        with localcontext(LEDGER_CONTEXT):
+            self.cash += payment.amount
+            self.funding += payment.amount
+        self.last_seq = payment.seq
+        self.check(payment.seq)
+
     def check(self, seq: int) -> None:
         """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized - Σ fees (to 28-digit rounding)."""
         with localcontext(LEDGER_CONTEXT):
             held = sum(self.cost_basis.values(), ZERO)
             left = self.cash + held
-            right = self.initial_balance + self.realized_pnl - self.fees
+            right = self.initial_balance + self.realized_pnl + self.funding - self.fees
             scale = max(abs(self.cash), held, abs(self.initial_balance), abs(self.realized_pnl), self.fees, Decimal(1))
             allowed = scale.scaleb(-INVARIANT_DIGITS)
             if abs(left - right) > allowed:
                 raise InvariantViolation(
                     f"wallet invariant broken after seq {seq}: cash {self.cash} + positions at cost {held} = {left}, "
-                    f"but initial {self.initial_balance} + realized {self.realized_pnl} - fees {self.fees} = {right}"
+                    f"but initial {self.initial_balance} + realized {self.realized_pnl} + funding {self.funding} "
+                    f"- fees {self.fees} = {right}"
                 )
 
     @property
@@ -99,9 +124,9 @@ class WalletBook:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One execution folded: the open position of its (account, symbol) before it, and what it did."""
+    """One event folded: the open position of its (account, symbol) before it, and what it did."""
 
-    execution: Execution
+    execution: Accounting
     before: Position | None
     outcome: Outcome
 
@@ -115,21 +140,48 @@ class WalletReplay:
         self.positions = PositionFold()
         self.wallet = None if initial_balance is None else WalletBook(initial_balance)
 
-    def apply(self, execution: Execution) -> Step:
-        """Fold one execution into the positions and the wallet (whose invariant it checks)."""
-        before = self.positions.position((execution.account, execution.symbol))
-        outcome = self.positions.apply(execution)
-        if self.wallet is not None:
-            self.wallet.apply(before, execution, outcome)
-        return Step(execution, before, outcome)
+    def apply(self, event: Accounting) -> Step:
+        """Fold one event into the positions and the wallet (whose invariant it checks)."""
+        if isinstance(event, FundingPayment):
+            before = self.positions.position((event.account, event.symbol))
+            outcome = self.positions.apply(event)
+            if self.wallet is not None:
+                self.wallet.fund(event)
+            return Step(event, before, outcome)
+        if isinstance(event, TransferMove):
+            return Step(event, None, self.positions.apply(event))
+        before = self.positions.position((event.account, event.symbol))
+        if event.base_fee == 0 or self.wallet is None:
+            outcome = self.positions.apply(event)
+            if self.wallet is not None:
+                self.wallet.apply(before, event, outcome)
+            return Step(event, before, outcome)
+        # The wallet books the fill and its base fee's disposal as two trades (a spot wallet's base fee
+        # never flips a position, so the engine's one fold and these two agree).
+        trade = replace(event, base_fee=ZERO)
+        phi = event.base_fee
+        with localcontext(LEDGER_CONTEXT):
+            disposal = replace(
+                event,
+                side=Side.SELL if phi > 0 else Side.BUY,
+                quantity=abs(phi),
+                fee=phi * event.price,
+                unvalued_fees=(),
+                base_fee=ZERO,
+            )
+        middle = self.positions.apply(trade)
+        self.wallet.apply(before, trade, middle)
+        outcome = self.positions.apply(disposal)
+        self.wallet.apply(middle.position, disposal, outcome)
+        return Step(event, before, Outcome(outcome.position, middle.closed or outcome.closed))
 
-    def apply_all(self, executions: Iterable[Execution]) -> Self:
+    def apply_all(self, executions: Iterable[Accounting]) -> Self:
         for execution in executions:
             self.apply(execution)
         return self
 
 
-def replay_wallet(executions: Iterable[Execution], initial_balance: Decimal) -> tuple[PositionFold, WalletBook]:
+def replay_wallet(executions: Iterable[Accounting], initial_balance: Decimal) -> tuple[PositionFold, WalletBook]:
     """Positions and the paper wallet of spec section 5 folded from `executions` (one account's, in log order)."""
     wallet = WalletBook(initial_balance)
     replay = WalletReplay()

@@ -29,11 +29,11 @@ events = sa.Table(
     sa.Column("fill_id", sa.Text, nullable=False),
     sa.Column("account", sa.Text, nullable=False),
     sa.Column("exchange", sa.Text, nullable=False),
-    sa.Column("symbol", sa.Text, nullable=False),
-    sa.Column("side", sa.Text, nullable=False),
-    sa.Column("quantity", Amount, nullable=False),
-    sa.Column("price", Amount, nullable=False),
-    sa.Column("fee", Amount, nullable=False),
+    sa.Column("symbol", sa.Text),
+    sa.Column("side", sa.Text),
+    sa.Column("quantity", Amount),
+    sa.Column("price", Amount),
+    sa.Column("fee", Amount),
     sa.Column("occurred_at", Time, nullable=False),
     sa.Column("strategy", sa.Text),
     sa.Column("order_id", sa.Text),
@@ -41,6 +41,13 @@ events = sa.Table(
     sa.Column("metadata", sa.Text),
     sa.Column("prev_hash", Hash, nullable=False),
     sa.Column("hash", Hash, nullable=False),
+    # Revision 0007 (spec section 9): typed, versioned events. Rows written before it are v1 fills.
+    sa.Column("type", sa.Text, nullable=False, server_default="fill"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("fees", sa.Text),  # a v2 fill's fees, canonical JSON
+    sa.Column("amount", Amount),  # a funding payment's or a transfer's signed amount
+    sa.Column("currency", sa.Text),  # ... and its currency
+    sa.Column("kind", sa.Text),  # a transfer's kind: deposit, withdrawal, internal
     sa.UniqueConstraint("fill_id", "account", "exchange"),
 )
 
@@ -79,6 +86,12 @@ positions = sa.Table(
     sa.Column("last_seq", Seq),
     sa.Column("closed_realized_pnl", Amount, nullable=False),
     sa.Column("closed_fees", Amount, nullable=False),
+    # Revision 0007: the open cycle's funding and unvalued fees (JSON [[currency, amount], ...]), and
+    # the closed cycles' sums of both (funding booked while flat included).
+    sa.Column("funding", Amount),
+    sa.Column("unvalued_fees", sa.Text),
+    sa.Column("closed_funding", Amount, nullable=False, server_default="0"),
+    sa.Column("closed_unvalued_fees", sa.Text),
 )
 
 closed_positions = sa.Table(
@@ -95,6 +108,8 @@ closed_positions = sa.Table(
     sa.Column("opened_at", Time, nullable=False),
     sa.Column("opened_seq", Seq, nullable=False),
     sa.Column("closed_at", Time, nullable=False),
+    sa.Column("funding", Amount, nullable=False, server_default="0"),
+    sa.Column("unvalued_fees", sa.Text),
 )
 
 # The last price seen per symbol (the TradeManager's price cache). Market data, not ledger facts:

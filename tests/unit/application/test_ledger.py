@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Context, Decimal, localcontext
 import pytest
 
 from tests.conftest import RECORDED_AT
-from tests.factories import fill_fields, make_fill
+from tests.factories import fill_fields, make_fill, recorded_fills
 from tradeledger import InvalidFill, Ledger, PositionSide
 
 
@@ -87,8 +87,8 @@ def test_history_filters_by_symbol_and_account(ledger: Ledger) -> None:
     ledger.record(fill_fields(fill_id="b", symbol="ETH/USD"))
     ledger.record(fill_fields(fill_id="c", symbol="ETH/USD", account="other"))
 
-    assert [r.fill.fill_id for r in ledger.history(symbol="ETH/USD")] == ["b", "c"]
-    assert [r.fill.fill_id for r in ledger.history(account="other")] == ["c"]
+    assert [r.fill.event_id for r in ledger.history(symbol="ETH/USD")] == ["b", "c"]
+    assert [r.fill.event_id for r in ledger.history(account="other")] == ["c"]
 
 
 def test_replay_until_a_seq_ignores_later_fills(ledger: Ledger) -> None:
@@ -148,9 +148,9 @@ def test_the_callers_decimal_context_does_not_change_what_is_stored(ledger: Ledg
         ledger.record(fill_fields(quantity="1.23456789", price="100.123456"))
         ledger.record(fill_fields(quantity="2", price="33.3333333"))
 
-    [first, _] = ledger.history()
+    [first, _] = recorded_fills(ledger.history())
     [position] = ledger.positions()
-    assert (first.fill.quantity, first.fill.price) == (Decimal("1.23456789"), Decimal("100.123456"))
+    assert (first.quantity, first.price) == (Decimal("1.23456789"), Decimal("100.123456"))
     assert position.avg_price == (Decimal("1.23456789") * Decimal("100.123456") + Decimal("66.6666666")) / Decimal(
         "3.23456789"
     )

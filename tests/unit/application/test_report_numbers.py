@@ -112,10 +112,10 @@ def test_until_time_and_account_narrow_the_fills_and_the_state(ledger: Ledger) -
 
     desk2 = audit(ledger, account="desk2")
 
-    assert [row.recorded.fill.fill_id for row in until.fills] == ["F1", "F2", "F3", "F4", "F5", "F6"]
+    assert [row.recorded.fill.event_id for row in until.fills] == ["F1", "F2", "F3", "F4", "F5", "F6"]
     assert until.state.seq == 6
     assert until.wallet.cash == Decimal(9914)
-    assert [row.recorded.fill.fill_id for row in desk2.fills] == ["O1"]
+    assert [row.recorded.fill.event_id for row in desk2.fills] == ["O1"]
     assert desk2.symbols == (("desk2", "SOL/USD"),)
     assert desk2.wallet.cash == Decimal(9979)
     assert until.multi_account is False

@@ -66,7 +66,7 @@ def test_the_admin_record_keeps_every_removed_event_whole_and_chains(eight: Ledg
     assert (record.id, record.prev_hash) == (1, "0" * 64)
     assert record.computed_hash() == record.hash
     kept = record.removed_events()
-    assert [(e.seq, e.fill_id, e.hash) for e in kept] == [(f.seq, f.fill.fill_id, f.hash) for f in gone]
+    assert [(e.seq, e.fill_id, e.hash) for e in kept] == [(f.seq, f.fill.event_id, f.hash) for f in gone]
     assert all(e.computed_hash() == e.hash for e in kept)
     assert eight.admin_log() == (record,)
 

@@ -156,7 +156,8 @@ def run_migration(
     report = ledger.verify()
     recorded: dict[str, list[Fill]] = defaultdict(list)
     for item in ledger.history(account=plan.account):
-        recorded[item.fill.fill_id].append(item.fill)
+        if isinstance(item.fill, Fill):
+            recorded[item.fill.fill_id].append(item.fill)
     missing = tuple(
         f"{planned.source} {planned.where}: fill {planned.fill.fill_id}"
         for planned in plan.fills

@@ -34,7 +34,6 @@ from tradeledger.compat.migration.reconcile import reconcile_plan
 from tradeledger.domain.fills import Fill, decimal_text, time_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Execution
-from tradeledger.domain.records import RecordedFill
 
 # --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
 
@@ -237,21 +236,22 @@ def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
 
 def _with_ledger_seqs(fills: list[PlannedFill], ledger: Ledger, account: str, files: LegacyFiles) -> list[PlannedFill]:
     """Mark the fills the ledger already holds (same fill id and execution); refuse an id held for another."""
-    recorded: dict[str, list[RecordedFill]] = defaultdict(list)
+    recorded: dict[str, list[tuple[int, Fill]]] = defaultdict(list)
     for item in ledger.history(account=account):
-        recorded[item.fill.fill_id].append(item)
+        if isinstance(item.fill, Fill):
+            recorded[item.fill.fill_id].append((item.seq, item.fill))
     marked = []
     for planned in fills:
         held = recorded.get(planned.fill.fill_id, [])
-        same = next((item for item in held if same_fill(item.fill, planned.fill)), None)
+        same = next((seq for seq, fill in held if same_fill(fill, planned.fill)), None)
         if same is not None:
-            marked.append(replace(planned, seq=same.seq))
+            marked.append(replace(planned, seq=same))
         elif held:
             path = {STATE_FILE: files.paths.state_file, TRADES_CSV: files.paths.trades_csv}.get(planned.source)
-            differences = fill_differences(held[0].fill, planned.fill, "ledger", "file")
+            differences = fill_differences(held[0][1], planned.fill, "ledger", "file")
             raise MigrationError(
                 f"{path or planned.source}: {planned.where}: the ledger already holds fill {planned.fill.fill_id!r} "
-                f"(seq {held[0].seq}) for another execution ({differences}); nothing appended"
+                f"(seq {held[0][0]}) for another execution ({differences}); nothing appended"
             )
         else:
             marked.append(planned)

@@ -97,7 +97,21 @@ class SqlEventLog:
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
     ) -> Iterator[ExecutionRow]:
         c = events.c
-        query = sa.select(c.seq, c.account, c.symbol, c.side, c.quantity, c.price, c.fee, c.occurred_at)
+        query = sa.select(
+            c.seq,
+            c.account,
+            c.exchange,
+            c.symbol,
+            c.side,
+            c.quantity,
+            c.price,
+            c.fee,
+            c.occurred_at,
+            c.type,
+            c.fees,
+            c.amount,
+            c.currency,
+        )
         query = query.order_by(c.seq)
         if after_seq:
             query = query.where(c.seq > after_seq)

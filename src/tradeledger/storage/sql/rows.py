@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tradeledger.domain.fills import decimal_text, time_text
-from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
+from tradeledger.domain.positions import (
+    ZERO,
+    ClosedPosition,
+    Position,
+    PositionKey,
+    PositionSide,
+    Totals,
+    UnvaluedFees,
+)
 from tradeledger.domain.risk import PriceMark, RiskLevels
+
+
+def unvalued_text(fees: UnvaluedFees) -> str | None:
+    """Unvalued fees as stored: JSON [[currency, amount], ...] sorted by currency, NULL when there are none."""
+    if not fees:
+        return None
+    return json.dumps([[currency, decimal_text(amount)] for currency, amount in fees], separators=(",", ":"))
+
+
+def unvalued(text: str | None) -> UnvaluedFees:
+    if text is None:
+        return ()
+    return tuple((currency, Decimal(amount)) for currency, amount in json.loads(text))
+
+
+def _funding(text: str | None) -> Decimal:
+    return ZERO if text is None else Decimal(text)
 
 
 def _cycle(row: Any) -> dict[str, Any]:  # noqa: ANN401 - a row of a table of cycles
@@ -23,6 +49,8 @@ def _cycle(row: Any) -> dict[str, Any]:  # noqa: ANN401 - a row of a table of cy
         "fees": Decimal(row.fees),
         "opened_at": datetime.fromisoformat(row.opened_at),
         "opened_seq": row.opened_seq,
+        "funding": _funding(row.funding),
+        "unvalued_fees": unvalued(row.unvalued_fees),
     }
 
 
@@ -34,7 +62,12 @@ def position(row: Any) -> Position | None:  # noqa: ANN401 - a row of `positions
 
 
 def closed_totals(row: Any) -> Totals:  # noqa: ANN401 - a row of `positions` or `position_snapshots`
-    return Totals(Decimal(row.closed_realized_pnl), Decimal(row.closed_fees))
+    return Totals(
+        Decimal(row.closed_realized_pnl),
+        Decimal(row.closed_fees),
+        Decimal(row.closed_funding),
+        unvalued(row.closed_unvalued_fees),
+    )
 
 
 def closed(row: Any) -> ClosedPosition:  # noqa: ANN401 - a row of `closed_positions`
@@ -57,6 +90,10 @@ def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) 
         "last_seq": None,
         "closed_realized_pnl": decimal_text(totals.realized_pnl),
         "closed_fees": decimal_text(totals.fees),
+        "funding": None,
+        "unvalued_fees": None,
+        "closed_funding": decimal_text(totals.funding),
+        "closed_unvalued_fees": unvalued_text(totals.unvalued_fees),
     }
     if open_cycle is not None:
         row.update(
@@ -69,6 +106,8 @@ def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) 
             opened_seq=open_cycle.opened_seq,
             entered_quantity=decimal_text(open_cycle.entered_quantity),
             last_seq=open_cycle.last_seq,
+            funding=decimal_text(open_cycle.funding),
+            unvalued_fees=unvalued_text(open_cycle.unvalued_fees),
         )
     return row
 
@@ -86,6 +125,8 @@ def closed_row(cycle: ClosedPosition) -> dict[str, Any]:
         "opened_at": time_text(cycle.opened_at),
         "opened_seq": cycle.opened_seq,
         "closed_at": time_text(cycle.closed_at),
+        "funding": decimal_text(cycle.funding),
+        "unvalued_fees": unvalued_text(cycle.unvalued_fees),
     }
 
 

@@ -1,0 +1,69 @@
+"""The balances projection of spec section 9: the amount held per (account, exchange, currency).
+
+A spot buy adds its quantity of base and takes quantity x price of quote (a sell the reverse); a
+contract moves no base: its settle currency gains the PnL each fill realizes; every fee leaves in its
+own currency; funding and transfers add their signed amounts (a transfer's fee leaves on top). The
+engine (`domain.fold.PositionFold`) keeps them beside the positions; `domain.reference` folds them
+plainly for `verify`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeledger.domain.markets import market
+
+BalanceKey = tuple[str, str, str]  # (account, exchange, currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account: str
+    exchange: str
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    """The balances as of the event at `seq`, ordered by (account, exchange, currency)."""
+
+    seq: int
+    balances: tuple[Balance, ...]
+
+    @classmethod
+    def of(cls, seq: int, amounts: Mapping[BalanceKey, Decimal], *, account: str | None = None) -> Balances:
+        return cls(
+            seq,
+            tuple(
+                Balance(*key, amount) for key, amount in sorted(amounts.items()) if account is None or key[0] == account
+            ),
+        )
+
+
+def touched_balances(
+    account: str,
+    exchange: str,
+    symbol: str | None,
+    kind: str,
+    fees: str | None,
+    currency: str | None,
+) -> set[BalanceKey]:
+    """The balances an event of this log row can move (those an append reads before it folds)."""
+    if kind != "fill":
+        return {(account, exchange, currency)} if currency is not None else set()
+    traded = market(symbol or "")
+    currencies = {traded.quote} if traded.contract else {traded.base, traded.quote}
+    if fees:
+        currencies.update(entry["currency"] for entry in json.loads(fees))
+    return {(account, exchange, c) for c in currencies}
+
+
+def all_touched(rows: Iterable[tuple[str, str, str | None, str, str | None, str | None]]) -> set[BalanceKey]:
+    keys: set[BalanceKey] = set()
+    for row in rows:
+        keys |= touched_balances(*row)
+    return keys
