@@ -11,8 +11,11 @@ from tradeledger.cli import app, main
 
 COMMANDS = [
     "record",
+    "record-funding",
+    "record-transfer",
     "import",
     "positions",
+    "balances",
     "replay",
     "history",
     "verify",
@@ -36,7 +39,7 @@ def listed_commands(help_text: str) -> list[str]:
     return re.findall(r"^│ ([a-z][a-z-]*)\s", panel, flags=re.MULTILINE)
 
 
-def test_help_lists_the_seventeen_commands_in_the_documented_order() -> None:
+def test_help_lists_the_twenty_commands_in_the_documented_order() -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100", "NO_COLOR": "1"})
 
     assert result.exit_code == 0

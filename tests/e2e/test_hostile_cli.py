@@ -66,6 +66,8 @@ Case = Callable[[Place], list[str]]
 NOT_A_DATABASE: Case = lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}"]  # noqa: E731
 IN_MEMORY = ["--db", "sqlite://"]
 RECORD = ["record", "--fill-id", "r1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
+FUNDING = ["record-funding", "--funding-id", "f1", "--symbol", "BTC/USDT:USDT", "--amount", "1"]
+TRANSFER = ["record-transfer", "--transfer-id", "t1", "--currency", "USDT", "--kind", "deposit", "--amount", "1"]
 
 CASES: dict[str, tuple[Case, str]] = {
     # command: what goes wrong -> (its arguments, a fragment the one line of stderr must hold)
@@ -74,6 +76,24 @@ CASES: dict[str, tuple[Case, str]] = {
     "record: a no-break space in an id": (lambda p: ["--db", p.url, *RECORD[:2], "a\u00a0b", *RECORD[3:]], "U+00A0"),
     "record: an in-memory ledger": (lambda _: [*IN_MEMORY, *RECORD], "in-memory"),
     "record: a file that is not a database": (lambda p: [*NOT_A_DATABASE(p), *RECORD], "not a"),
+    "record: a fee of four parts": (lambda p: ["--db", p.url, *RECORD, "--fee", "1:BNB:2:3"], "--fee"),
+    "record: a fee in a lowercase currency": (lambda p: ["--db", p.url, *RECORD, "--fee", "1:bnb"], "currency"),
+    "record: a fee currency with two fees": (
+        lambda p: ["--db", p.url, *RECORD, "--fee", "1", "--fee", "2", "--fee-currency", "BNB"],
+        "--fee-currency",
+    ),
+    "record: an inverse contract": (lambda p: ["--db", p.url, *RECORD[:4], "BTC/USD:BTC", *RECORD[5:]], "inverse"),
+    "record-funding: a spot symbol": (lambda p: ["--db", p.url, *FUNDING[:4], "BTC/USDT", *FUNDING[5:]], "spot"),
+    "record-funding: another currency": (lambda p: ["--db", p.url, *FUNDING, "--currency", "BTC"], "settle"),
+    "record-funding: an in-memory ledger": (lambda _: [*IN_MEMORY, *FUNDING], "in-memory"),
+    "record-transfer: a fullwidth amount": (lambda p: ["--db", p.url, *TRANSFER[:-1], "\uff11"], "amount"),
+    "record-transfer: zero": (lambda p: ["--db", p.url, *TRANSFER[:-1], "0"], "amount"),
+    "record-transfer: a negative deposit": (lambda p: ["--db", p.url, *TRANSFER[:-1], "-5"], "deposit"),
+    "record-transfer: another side of a deposit": (
+        lambda p: ["--db", p.url, *TRANSFER, "--to-account", "b"],
+        "--to-account",
+    ),
+    "balances: not a database": (lambda p: [*NOT_A_DATABASE(p), "balances"], "not a"),
     "import: metadata 950 deep": (lambda p: ["--db", p.url, "import", p / "deep-metadata.ndjson"], "metadata"),
     "import: 10,000 nested brackets": (lambda p: ["--db", p.url, "import", p / "brackets.ndjson"], "too deep"),
     "import: a 4,301-digit integer": (lambda p: ["--db", p.url, "import", p / "long-integer.ndjson"], "quantity"),

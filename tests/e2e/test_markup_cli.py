@@ -120,6 +120,21 @@ def _record(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "record", *fill, "--account", LINK, "--exchange", BOLD, "--strategy", "[link=x]"]
 
 
+def _record_funding(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    funding = ["--funding-id", "[/]f", "--symbol", "BTC/USDT:USDT", "--amount", "-1"]
+    return ["--db", place.url, "record-funding", *funding, "--account", LINK, "--exchange", BOLD]
+
+
+def _record_transfer(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    move = ["--transfer-id", "[/]t", "--currency", "USDT", "--amount", "-5", "--kind", "internal"]
+    return ["--db", place.url, "record-transfer", *move, "--account", BOLD, "--to-account", LINK]
+
+
+def _balances(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    assert run(_record_transfer(place, capfd), capfd)[0] == 0
+    return ["--db", place.url, "balances"]
+
+
 def _export_then_import(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     exported = place.folder / "e.ndjson"
     assert run(["--db", place.url, "export", "--output", str(exported)], capfd)[0] == 0
@@ -203,6 +218,11 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "enable-sot": (_enable_sot, [FOLDER]),
     "keygen": (lambda p, _: ["keygen", "--output", str(p.folder / "key")], [FOLDER]),
     "checkpoint": (_checkpoint, [FOLDER]),
+    # After the others: a case added before `restore` lengthens its temporary folder's name (pytest
+    # numbers them per name), and the restored path would wrap at the console's width.
+    "record-funding": (_record_funding, ["[/]f"]),
+    "record-transfer": (_record_transfer, ["[/]t", LINK]),
+    "balances": (_balances, [LINK, BOLD]),
 }
 
 

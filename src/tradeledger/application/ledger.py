@@ -7,7 +7,7 @@ verification and anchoring.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +45,12 @@ def _label(name: str, value: str) -> str:
     return value.strip()
 
 
+def _kind(value: FillInput) -> str:
+    """What an input says it is, for messages: its model's or mapping's type (a fill by default)."""
+    kind = value.get("type", "fill") if isinstance(value, Mapping) else getattr(value, "type", "fill")
+    return kind if kind in ("funding", "transfer") else "fill"
+
+
 class Ledger:
     """One ledger: an append-only fill log and the positions projected from it."""
 
@@ -64,7 +70,7 @@ class Ledger:
 
     def record_many(self, fills: Iterable[FillInput]) -> list[Receipt]:
         """Append events in one transaction: every new event lands, or none does."""
-        validated = [validate_event(fill, where=f"fill {index}") for index, fill in enumerate(fills, start=1)]
+        validated = [validate_event(fill, where=f"{_kind(fill)} {index}") for index, fill in enumerate(fills, start=1)]
         if not validated:
             return []
         with self._store.unit_of_work() as uow:

@@ -44,8 +44,11 @@ def configure(
 # (name, command): the commands of `tradeledger`, in the order `--help` lists them.
 COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("record", fills.record),
+    ("record-funding", fills.record_funding),
+    ("record-transfer", fills.record_transfer),
     ("import", fills.import_fills),
     ("positions", state.positions),
+    ("balances", state.balances),
     ("replay", state.replay),
     ("history", state.history),
     ("verify", audit.verify),

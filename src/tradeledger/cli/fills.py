@@ -1,4 +1,5 @@
-"""Fills into the log: `record` (one fill) and `import` (an NDJSON file of fills, or an export)."""
+"""Events into the log: `record` (one fill), `record-funding`, `record-transfer` and `import` (an NDJSON
+file of events, or an export)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     JsonOption,
+    decimal_text_arg,
     emit,
     opened,
     out,
@@ -23,48 +25,191 @@ from tradeledger.cli.common import (
     refuse_in_memory,
 )
 from tradeledger.cli.ndjson import read_fills, split_lines
+from tradeledger.domain.events import TransferKind
 from tradeledger.domain.fills import Side
-from tradeledger.errors import FillConflict, InvalidFill
+from tradeledger.domain.records import Receipt
+from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
+
+FeeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fee",
+        metavar="AMOUNT[:CURRENCY[:QUOTE_VALUE]]",
+        help="A fee of the fill, repeatable: AMOUNT in CURRENCY (default: the quote currency), with its "
+        "QUOTE_VALUE when it is in a third currency (without one such a fee is unvalued). A negative "
+        "amount is a rebate.",
+        show_default="no fee",
+    ),
+]
+
+
+_FEE_PARTS = 2  # CURRENCY and QUOTE_VALUE after the amount
+
+
+def _fees(fees: list[str], currency: str | None, quote_value: str | None) -> list[dict[str, str]]:
+    """The --fee options as fee entries; --fee-currency and --fee-quote-value name a single --fee's."""
+    if (currency is not None or quote_value is not None) and len(fees) != 1:
+        raise InvalidArgument(
+            f"--fee-currency and --fee-quote-value describe one --fee (got {len(fees)}); "
+            "with several fees write each as AMOUNT:CURRENCY[:QUOTE_VALUE]"
+        )
+    entries = []
+    for text in fees:
+        amount, *named = text.split(":")
+        fee_currency, fee_value = [*named, None, None][:2] if len(named) <= _FEE_PARTS else (None, None)
+        if len(named) > _FEE_PARTS or "" in (amount, *named) or (named and currency is not None):
+            twice = "; the currency is given twice" if named and currency is not None else ""
+            raise InvalidArgument(f"--fee: expected AMOUNT[:CURRENCY[:QUOTE_VALUE]] (got {text!r}{twice})")
+        entry = {"amount": amount}
+        if fee_currency is not None or currency is not None:
+            entry["currency"] = fee_currency if fee_currency is not None else str(currency)
+        if fee_value is not None or quote_value is not None:
+            entry["quote_value"] = fee_value if fee_value is not None else str(quote_value)
+        entries.append(entry)
+    return entries
+
+
+def _receipt(kind: str, event_id: str, receipt: Receipt, json_output: bool) -> None:
+    if json_output:
+        emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
+    elif receipt.duplicate:
+        out().print(f"duplicate: {kind} {event_id} is already recorded as seq {receipt.seq} (nothing appended)")
+    else:
+        out().print(f"recorded {kind} {event_id} as seq {receipt.seq}, hash {receipt.hash}")
+
+
+def _occurred(time: str | None) -> datetime:
+    return parse_time(time, "--time") if time is not None else datetime.now().astimezone()
+
+
+TimeOption = Annotated[
+    str | None, typer.Option("--time", metavar="TIME", help="When it happened, ISO 8601 with offset. Default: now.")
+]
+AccountOption = Annotated[str, typer.Option(help="Account.")]
+ExchangeOption = Annotated[str, typer.Option(help="Exchange.", show_default="none")]
 
 
 def record(
     ctx: typer.Context,
     fill_id: Annotated[str, typer.Option(help="The exchange's id of this fill (the idempotency key).")],
-    symbol: Annotated[str, typer.Option(help="BASE/QUOTE, e.g. BTC/USD.")],
+    symbol: Annotated[
+        str, typer.Option(help="BASE/QUOTE (spot, e.g. BTC/USD), BASE/QUOTE:SETTLE (a perpetual) or …-YYMMDD.")
+    ],
     side: Annotated[Side, typer.Option(help="buy or sell.")],
     quantity: Annotated[str, typer.Option(metavar="DECIMAL", help="Base quantity, > 0.")],
     price: Annotated[str, typer.Option(metavar="DECIMAL", help="Quote per base unit, > 0.")],
-    fee: Annotated[str, typer.Option(metavar="DECIMAL", help="Fee in the quote currency, >= 0.")] = "0",
-    time: Annotated[
-        str | None, typer.Option("--time", metavar="TIME", help="When it filled, ISO 8601 with offset. Default: now.")
+    fee: FeeOption = None,
+    fee_currency: Annotated[
+        str | None,
+        typer.Option(metavar="CURRENCY", help="The currency of the one --fee.", show_default="the quote currency"),
     ] = None,
-    account: Annotated[str, typer.Option(help="Account.")] = "default",
-    exchange: Annotated[str, typer.Option(help="Exchange.", show_default="none")] = "",
+    fee_quote_value: Annotated[
+        str | None,
+        typer.Option(metavar="DECIMAL", help="The quote value of the one --fee, when it is in a third currency."),
+    ] = None,
+    time: TimeOption = None,
+    account: AccountOption = "default",
+    exchange: ExchangeOption = "",
     strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Record one fill."""
-    occurred_at = parse_time(time, "--time") if time is not None else datetime.now().astimezone()
     fields: dict[str, Any] = {
         "fill_id": fill_id,
         "symbol": symbol,
         "side": side.value,
         "quantity": quantity,
         "price": price,
-        "fee": fee,
-        "occurred_at": occurred_at,
+        "fees": _fees(fee or [], fee_currency, fee_quote_value),
+        "occurred_at": _occurred(time),
         "account": account,
         "exchange": exchange,
         "strategy": strategy,
     }
     with opened(ctx, writes=True) as ledger:
         receipt = ledger.record(fields)
-    if json_output:
-        emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
-    elif receipt.duplicate:
-        out().print(f"duplicate: fill {fill_id} is already recorded as seq {receipt.seq} (nothing appended)")
-    else:
-        out().print(f"recorded fill {fill_id} as seq {receipt.seq}, hash {receipt.hash}")
+    _receipt("fill", fill_id, receipt, json_output)
+
+
+def record_funding(
+    ctx: typer.Context,
+    funding_id: Annotated[str, typer.Option(help="The exchange's id of this payment (the idempotency key).")],
+    symbol: Annotated[str, typer.Option(help="The contract: BASE/QUOTE:SETTLE, e.g. BTC/USDT:USDT.")],
+    amount: Annotated[str, typer.Option(metavar="DECIMAL", help="+ received, - paid.")],
+    currency: Annotated[
+        str | None, typer.Option(metavar="CURRENCY", help="Its currency.", show_default="the settle currency")
+    ] = None,
+    time: TimeOption = None,
+    account: AccountOption = "default",
+    exchange: ExchangeOption = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Record one funding payment of a perpetual or a future (into the open cycle's funding)."""
+    # Default: the settle currency of a contract (on a spot symbol its quote, which the model refuses by name).
+    settle = symbol.rpartition(":")[2].split("-")[0] if ":" in symbol else symbol.partition("/")[2]
+    fields: dict[str, Any] = {
+        "type": "funding",
+        "funding_id": funding_id,
+        "symbol": symbol,
+        "amount": amount,
+        "currency": currency if currency is not None else settle,
+        "occurred_at": _occurred(time),
+        "account": account,
+        "exchange": exchange,
+    }
+    with opened(ctx, writes=True) as ledger:
+        receipt = ledger.record(fields)
+    _receipt("funding", funding_id, receipt, json_output)
+
+
+def record_transfer(
+    ctx: typer.Context,
+    transfer_id: Annotated[str, typer.Option(help="The id of this transfer (the idempotency key).")],
+    currency: Annotated[str, typer.Option(metavar="CURRENCY", help="What moved, e.g. USDT.")],
+    amount: Annotated[
+        str, typer.Option(metavar="DECIMAL", help="How much: + into the account, - out of it (a withdrawal).")
+    ],
+    kind: Annotated[TransferKind, typer.Option(help="deposit, withdrawal or internal.")],
+    fee: Annotated[str, typer.Option(metavar="DECIMAL", help="A fee in the same currency, taken on top.")] = "0",
+    to_account: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ACCOUNT",
+            help="An internal move: also record its other side, the same amount into this account (the "
+            "amount leaving the first account is negative).",
+        ),
+    ] = None,
+    time: TimeOption = None,
+    account: AccountOption = "default",
+    exchange: ExchangeOption = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Record a deposit, a withdrawal or an internal move (balances only, never PnL)."""
+    occurred_at = _occurred(time)
+    fields: dict[str, Any] = {
+        "type": "transfer",
+        "transfer_id": transfer_id,
+        "currency": currency,
+        "amount": amount,
+        "fee": fee,
+        "kind": kind.value,
+        "occurred_at": occurred_at,
+        "account": account,
+        "exchange": exchange,
+    }
+    events = [fields]
+    if to_account is not None:
+        if kind is not TransferKind.INTERNAL:
+            raise InvalidArgument(f"--to-account: only an internal move has another side (got --kind {kind.value})")
+        received = decimal_text_arg(amount)
+        if not received.is_finite() or received >= 0:
+            raise InvalidArgument(f"--amount: an internal move out of --account is negative (got {amount!r})")
+        events.append({**fields, "account": to_account, "amount": str(-received), "fee": "0"})
+    with opened(ctx, writes=True) as ledger:
+        receipts = ledger.record_many(events)
+    _receipt("transfer", transfer_id, receipts[0], json_output)
+    if len(receipts) > 1 and not json_output:
+        out().print(f"  and its other side into account {to_account} as seq {receipts[1].seq}")
 
 
 def import_fills(

@@ -1,4 +1,8 @@
-"""Reading fills from NDJSON files: one JSON object per line, amounts read as Decimal."""
+"""Reading events from NDJSON files: one JSON object per line, amounts read as Decimal.
+
+A line's `"type"` names the event (spec section 9): `fill` (the default), `funding` or `transfer`;
+a fill's fees are `"fees": [{"amount", "currency", "quote_value"?}]` (or the one quote fee `"fee"`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from tradeledger.application.appending import validate_fill
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, Fill, json_depth, shortened
+from tradeledger.application.appending import validate_event
+from tradeledger.domain.events import Event
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, shortened
 from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20
@@ -43,8 +48,9 @@ def _plain_json(value: object, path: str) -> object:
     return value
 
 
-def parse_fill_line(line: str, number: int) -> Fill:
-    """One NDJSON line as a validated Fill; JSON numbers become Decimal, never float."""
+def parse_fill_line(line: str, number: int) -> Event:
+    """One NDJSON line as a validated event (a fill unless its `type` says otherwise); JSON numbers become
+    Decimal, never float."""
     where = f"line {number}"
     try:
         value = json.loads(line, parse_float=Decimal, parse_int=_json_int, object_pairs_hook=_refuse_duplicate_keys)
@@ -68,7 +74,7 @@ def parse_fill_line(line: str, number: int) -> Fill:
             value["metadata"] = _plain_json(value["metadata"], "metadata")
         except ValueError as error:
             raise InvalidFill(f"{where}: {error}") from None
-    return validate_fill(value, where=where)
+    return validate_event(value, where=where)
 
 
 def split_lines(text: str) -> list[str]:
@@ -79,23 +85,23 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def _refuse_conflict(earlier: tuple[int, Fill], number: int, fill: Fill) -> None:
+def _refuse_conflict(earlier: tuple[int, Event], number: int, fill: Event) -> None:
     """The same fill key twice in one file with other content: name both lines (the log would refuse it)."""
     first_number, first = earlier
     if first_number != number and first.canonical() != fill.canonical():
         account, exchange, fill_id = fill.key
         raise InvalidFill(
-            f"line {number}: fill {fill_id!r} (account {account!r}, exchange {exchange!r}) is also on "
+            f"line {number}: {fill.type} {fill_id!r} (account {account!r}, exchange {exchange!r}) is also on "
             f"line {first_number} with other content"
         )
 
 
-def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = None) -> dict[int, Fill]:
+def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = None) -> dict[int, Event]:
     """Every fill of a file by line number, or InvalidFill listing the bad lines by number; blank lines
     are skipped. A fill key on two lines with other content is refused naming both lines."""
-    fills: dict[int, Fill] = {}
+    fills: dict[int, Event] = {}
     problems: list[str] = []
-    first_line: dict[tuple[str, str, str], tuple[int, Fill]] = {}
+    first_line: dict[tuple[str, str, str], tuple[int, Event]] = {}
     bad = 0
     for number, line in enumerate(lines, start=1):
         if on_line is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from rich.console import Console
@@ -18,7 +18,8 @@ from tradeledger.compat.paper_bot import cents
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.events import Event, Funding
-from tradeledger.domain.fills import Fill, decimal_text, fees_text, time_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, decimal_text, fees_text, time_text
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook
@@ -41,7 +42,7 @@ def position_json(position: Position, marks: Mapping[str, Decimal]) -> dict[str,
         "realized_pnl": decimal_text(position.realized_pnl),
         "fees": decimal_text(position.fees),
         "funding": decimal_text(position.funding),
-        "unvalued_fees": unvalued_json(position.unvalued_fees),
+        "unvalued_fees": unvalued_json(position.unvalued_fees, quote=market(position.symbol).quote, marks=marks),
         "net_pnl": decimal_text(position.net_pnl),
         "opened_at": iso(position.opened_at),
         "opened_seq": position.opened_seq,
@@ -72,9 +73,49 @@ def closed_json(closed: ClosedPosition) -> dict[str, Any]:
     }
 
 
-def unvalued_json(fees: UnvaluedFees) -> list[dict[str, str]]:
-    """Unvalued fees (spec section 9): [{"currency", "amount"}], by currency."""
-    return [{"currency": currency, "amount": decimal_text(amount)} for currency, amount in fees]
+def unvalued_json(
+    fees: UnvaluedFees, *, quote: str | None = None, marks: Mapping[str, Decimal] | None = None
+) -> list[dict[str, str]]:
+    """Unvalued fees (spec section 9): [{"currency", "amount"}], by currency; with a `--mark CURRENCY/QUOTE=P`
+    for the position's quote, also "value_at_mark" (for display: never booked)."""
+    shown_fees = []
+    for currency, amount in fees:
+        item = {"currency": currency, "amount": decimal_text(amount)}
+        mark = None if quote is None or marks is None else marks.get(f"{currency}/{quote}")
+        if mark is not None:
+            with localcontext(LEDGER_CONTEXT):
+                item["value_at_mark"] = decimal_text(amount * mark)
+        shown_fees.append(item)
+    return shown_fees
+
+
+def unvalued_line(fees: UnvaluedFees, marks: Mapping[str, Decimal]) -> str | None:
+    """Unvalued fees for people: each amount and currency, and its value at any `CURRENCY/X` mark given."""
+    if not fees:
+        return None
+    parts = []
+    for currency, amount in fees:
+        part = f"{shown(amount)} {currency}"
+        with localcontext(LEDGER_CONTEXT):
+            values = [
+                f"{shown(amount * price)} {symbol.partition('/')[2]} at the {symbol} mark"
+                for symbol, price in marks.items()
+                if symbol.partition("/")[0] == currency
+            ]
+        parts.append(part + (f" (≈ {', '.join(values)})" if values else ""))
+    return "Unvalued fees (not in net): " + "; ".join(parts)
+
+
+def print_balances(console: Console, balances: Balances) -> None:
+    """The balances projection as a table: what each account holds on each exchange, per currency."""
+    rows = [[b.account, b.exchange or "(none)", b.currency, shown(b.amount)] for b in balances.balances]
+    columns = [
+        Column("Account", wraps=True, left=True),
+        Column("Exchange", wraps=True, left=True),
+        Column("Currency", left=True),
+        Column("Amount"),
+    ]
+    print_table(console, f"Balances: seq {balances.seq}", columns, rows, empty="no balances: nothing recorded yet")
 
 
 def totals_json(totals: Totals) -> dict[str, Any]:
@@ -345,12 +386,18 @@ def print_state(
         ", net ",
         money(totals.net_pnl),
     )
+    if totals.funding:
+        line.append_text(Text.assemble(", of which funding ", money(totals.funding)))
     held = {p.symbol for p in state.open}
     if marks:
         line.append_text(Text.assemble(", unrealized ", money(state.unrealized_pnl(marks))))
     console.print(line, highlight=False)
+    unvalued = unvalued_line(totals.unvalued_fees, marks)
+    if unvalued is not None:
+        console.print(unvalued, highlight=False)
+    valuing = {currency for currency, _ in totals.unvalued_fees}
     for symbol, price in marks.items():
-        if symbol not in held:
+        if symbol not in held and symbol.partition("/")[0] not in valuing:
             console.print(
                 f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used",
                 highlight=False,

@@ -1,4 +1,4 @@
-"""The state read back: `positions` (the stored projection), `replay` (from the log alone), `history`."""
+"""The state read back: `positions` (the stored projection), `balances`, `replay` (from the log alone), `history`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ from tradeledger.cli.common import (
     parse_marks,
     parse_time,
 )
-from tradeledger.cli.output import print_history, print_state, print_wallet, recorded_json, state_json, wallet_json
+from tradeledger.cli.output import (
+    balances_json,
+    print_balances,
+    print_history,
+    print_state,
+    print_wallet,
+    recorded_json,
+    state_json,
+    wallet_json,
+)
 from tradeledger.errors import InvalidArgument
 
 
@@ -37,6 +46,20 @@ def positions(
         emit(state_json(state, closed=closed, marks=marks))
     else:
         print_state(out(), state, closed=closed, marks=marks, title="Positions")
+
+
+def balances(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """What each account holds per exchange and currency (spec 9): fills, fees, funding and transfers."""
+    with opened(ctx) as ledger:
+        held = ledger.balances(account=account)
+    if json_output:
+        emit(balances_json(held))
+    else:
+        print_balances(out(), held)
 
 
 def replay(
@@ -86,7 +109,7 @@ def history(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The fill log in seq order, with hashes."""
+    """The log in seq order (fills, funding, transfers), with hashes."""
     with opened(ctx) as ledger:
         fills = ledger.history(symbol=symbol, account=account)
     if json_output:

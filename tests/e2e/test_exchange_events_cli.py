@@ -1,0 +1,175 @@
+"""Exchange-real events through the CLI (spec section 9): fees in any currency, funding, transfers, balances,
+and what a ledger written before them keeps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.e2e.conftest import GOLDEN, Cli
+
+MAIN_BEFORE_0007 = GOLDEN.parent / "main-e36b65c"
+T0 = "2025-01-01T00:00:00Z"
+
+
+def fill(fill_id: str, symbol: str, side: str, quantity: str, price: str, *fees: str) -> list[str]:
+    fee_options = [option for fee in fees for option in ("--fee", fee)]
+    return ["record", "--fill-id", fill_id, "--exchange", "binance", "--symbol", symbol, "--side", side,
+            "--quantity", quantity, "--price", price, *fee_options, "--time", T0]  # fmt: skip
+
+
+def test_a_fee_in_the_base_currency_nets_exactly_the_cash_made_and_leaves_no_coin(cli: Cli) -> None:
+    cli(*fill("b1", "BTC/USDT", "buy", "1", "50000"), "--fee", "0.001", "--fee-currency", "BTC")
+    cli(*fill("s1", "BTC/USDT", "sell", "0.999", "51000"))
+
+    state = cli.json("positions", "--closed")
+    balances = cli.json("balances")
+
+    assert state["open"] == []
+    [cycle] = state["closed"]
+    assert (cycle["realized_pnl"], cycle["fees"], cycle["net_pnl"]) == ("999", "50", "949")
+    assert balances == {
+        "seq": 2,
+        "balances": [
+            {"account": "default", "exchange": "binance", "currency": "BTC", "amount": "0"},
+            {"account": "default", "exchange": "binance", "currency": "USDT", "amount": "949"},
+        ],
+    }
+
+
+def test_a_third_currency_fee_is_valued_by_its_quote_value_or_kept_unvalued_and_shown_at_a_mark(cli: Cli) -> None:
+    cli(*fill("v", "ETH/USDT", "buy", "1", "2000", "0.01:BNB:6"))
+    cli(*fill("u", "ETH/USDT", "buy", "1", "2000", "0.02:BNB", "1:USDT"))
+
+    [position] = cli.json("positions", "--mark", "BNB/USDT=500")["open"]
+
+    assert (position["fees"], position["net_pnl"]) == ("7", "-7")
+    assert position["unvalued_fees"] == [{"currency": "BNB", "amount": "0.02", "value_at_mark": "10"}]
+    assert cli.json("positions")["totals"]["unvalued_fees"] == [{"currency": "BNB", "amount": "0.02"}]
+    text = cli("positions", "--mark", "BNB/USDT=500").stdout
+    assert "Unvalued fees (not in net): 0.02 BNB (≈ 10 USDT at the BNB/USDT mark)" in text
+    assert "not used" not in text
+    bnb = [b for b in cli.json("balances")["balances"] if b["currency"] == "BNB"]
+    assert bnb == [{"account": "default", "exchange": "binance", "currency": "BNB", "amount": "-0.03"}]
+
+
+def test_a_maker_rebate_raises_the_net(cli: Cli) -> None:
+    cli(*fill("r", "BTC/USDT", "buy", "1", "100", "-0.05"))
+
+    [position] = cli.json("positions")["open"]
+
+    assert (position["fees"], position["net_pnl"]) == ("-0.05", "0.05")
+
+
+def test_funding_goes_into_the_open_cycle_and_transfers_move_balances_only(cli: Cli) -> None:
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+    cli("record", "--fill-id", "p1", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT", "--side", "buy",
+        "--quantity", "0.1", "--price", "50000", "--fee", "2", "--time", T0)  # fmt: skip
+    cli("record-funding", "--funding-id", "f1", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT",
+        "--amount", "-1.5", "--time", "2025-01-01T08:00:00Z")  # fmt: skip
+    cli("record", "--fill-id", "p2", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT", "--side", "sell",
+        "--quantity", "0.1", "--price", "51000", "--fee", "2", "--time", "2025-01-01T09:00:00Z")  # fmt: skip
+    cli("record-transfer", "--transfer-id", "w1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-500",
+        "--fee", "1", "--kind", "withdrawal", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    cli("record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-100",
+        "--kind", "internal", "--to-account", "spot", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+
+    state = cli.json("positions", "--closed")
+
+    [cycle] = state["closed"]
+    assert (cycle["realized_pnl"], cycle["fees"], cycle["funding"], cycle["net_pnl"]) == ("100", "4", "-1.5", "94.5")
+    assert state["totals"]["net_pnl"] == "94.5"  # the transfers are not in it
+    # 1000 in, +94.5 from the contract, -501 out, -100 moved to spot; the contract moved no BTC.
+    assert cli.json("balances") == {
+        "seq": 7,
+        "balances": [
+            {"account": "default", "exchange": "bybit", "currency": "USDT", "amount": "493.5"},
+            {"account": "spot", "exchange": "bybit", "currency": "USDT", "amount": "100"},
+        ],
+    }
+    assert cli.json("balances", "--account", "spot")["balances"] == [
+        {"account": "spot", "exchange": "bybit", "currency": "USDT", "amount": "100"}
+    ]
+    assert cli.json("verify")["ok"] is True
+
+
+def test_an_ndjson_file_of_typed_events_imports_and_history_shows_their_types(cli: Cli, tmp_path: Path) -> None:
+    lines = [
+        {"fill_id": "a", "exchange": "x", "symbol": "BTC/USDT:USDT", "side": "sell", "quantity": "1",
+         "price": "100", "fees": [{"amount": "0.1", "currency": "USDT"}], "occurred_at": T0},
+        {"type": "funding", "funding_id": "f", "exchange": "x", "symbol": "BTC/USDT:USDT", "amount": 2,
+         "currency": "USDT", "occurred_at": T0},
+        {"type": "transfer", "transfer_id": "t", "exchange": "x", "currency": "USDT", "amount": "-3",
+         "kind": "withdrawal", "occurred_at": T0},
+    ]  # fmt: skip
+    events = tmp_path / "events.ndjson"
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert cli.json("import", str(events)) == {"appended": 3, "duplicates": 0, "seq": 3}
+    assert cli.json("import", str(events)) == {"appended": 0, "duplicates": 3, "seq": 3}
+
+    history = cli.json("history")
+    assert [entry["type"] for entry in history] == ["fill", "funding", "transfer"]
+    assert history[0]["fees"] == [{"amount": "0.1", "currency": "USDT"}]
+    assert (history[1]["funding_id"], history[1]["amount"]) == ("f", "2")
+    assert (history[2]["transfer_id"], history[2]["kind"]) == ("t", "withdrawal")
+    [short] = cli.json("positions")["open"]
+    assert (short["funding"], short["net_pnl"]) == ("2", "1.9")
+
+
+def test_a_ledger_written_before_the_typed_events_opens_verifies_and_keeps_its_positions(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "old.db"
+    shutil.copy(MAIN_BEFORE_0007 / "ledger.db", copy)
+    copy.chmod(0o644)  # the fixture is kept read-only
+    cli = Cli(f"sqlite:///{copy}")
+
+    state = cli.json("positions", "--closed")
+
+    before = json.loads((MAIN_BEFORE_0007 / "positions.json").read_text())
+    for cycle in [*before["open"], *before["closed"], before["totals"]]:  # the new fields, zero or empty
+        cycle.update(funding="0", unvalued_fees=[])
+    assert state == before
+    assert cli.json("verify")["ok"] is True
+    # Built on the first open (revision 0007 asks for a rebuild): what each account holds, from its fills.
+    held = [(b["account"], b["exchange"], b["currency"], b["amount"]) for b in cli.json("balances")["balances"]]
+    assert held == [
+        ("default", "binance", "BTC", "-1"),  # the open BTC short
+        ("default", "binance", "ETH", "-1.5"),  # the open ETH short
+        ("default", "binance", "USD", "4797.25"),
+        ("default", "kraken", "ETH", "0.5"),  # bought after the rollback
+        ("default", "kraken", "USD", "-1500.3"),  # 0.5 x 3000 + fee 0.3
+        ("swing", "binance", "SOL", "10"),
+        ("swing", "binance", "USD", "-200.02"),  # 10 x 20 + fee 0.02
+    ]
+
+
+def test_a_v1_fill_sent_again_with_its_fee_as_a_quote_fee_is_a_duplicate_and_another_fee_a_conflict(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "old.db"
+    shutil.copy(MAIN_BEFORE_0007 / "ledger.db", copy)
+    copy.chmod(0o644)  # the fixture is kept read-only
+    cli = Cli(f"sqlite:///{copy}")
+    g1 = ["record", "--fill-id", "G-1", "--exchange", "binance", "--symbol", "BTC/USD", "--side", "buy",
+          "--quantity", "1", "--price", "100", "--time", "2026-01-05T10:00:00Z"]  # fmt: skip
+
+    assert cli.json(*g1, "--fee", "0.1:USD") == {"seq": 1, "hash": cli.json("history")[0]["hash"], "duplicate": True}
+    assert cli.json(*g1, "--fee", "0.10")["duplicate"] is True
+    refused = cli(*g1, "--fee", "0.1:BNB", expect=2)
+
+    assert "G-1" in refused.stderr
+    assert cli.json("verify")["events"] == 10
+
+
+def test_an_export_written_before_the_typed_events_imports_and_verifies(cli: Cli) -> None:
+    summary = cli.json("import", str(MAIN_BEFORE_0007 / "export.ndjson"))
+
+    assert (summary["appended"], summary["rollbacks"], summary["seq"], summary["verify"]) == (10, 1, 10, True)
+    exported = [json.loads(line) for line in cli("export").stdout.splitlines()]
+    assert exported[0]["version"] == 2
+    assert exported[0]["event_versions"] == {"fill": [1]}
+    assert {(line["event_type"], line["version"]) for line in exported[1:-1]} == {("fill", 1)}
