@@ -468,3 +468,63 @@ def test_the_same_fill_id_on_another_account_opens_that_accounts_own_position(le
     positions = {(p.account, p.symbol): p.quantity for p in ledger.state().open}
     assert positions == {("default", "BTC/USD"): Decimal(1), ("hedge", "BTC/USD"): Decimal(2)}
     assert ledger.verify().ok
+
+
+FUNDING = {
+    "type": "funding",
+    "funding_id": "fund-1",
+    "exchange": "bybit",
+    "symbol": "BTC/USDT:USDT",
+    "amount": "1",
+    "currency": "USDT",
+    "occurred_at": "2026-01-06T00:00:00Z",
+}
+TRANSFER = {
+    "type": "transfer",
+    "transfer_id": "move-1",
+    "exchange": "bybit",
+    "currency": "USDT",
+    "amount": "100",
+    "kind": "deposit",
+    "occurred_at": "2026-01-06T00:00:00Z",
+}
+
+
+def with_fees(fees: list[dict[str, str]], **fields: str) -> dict[str, Any]:
+    """A fill whose fees are `fees` (and no legacy `fee`)."""
+    return {**{k: v for k, v in fill_fields(**fields).items() if k != "fee"}, "fees": fees}
+
+
+BAD_EVENTS = [
+    pytest.param({**fill_fields(), "type": "trade"}, ("type:", "'trade'"), id="unknown-type"),
+    pytest.param(
+        with_fees([{"amount": "0.1", "currency": "bnb"}]), ("fees.0.currency", "'bnb'"), id="fee-currency-case"
+    ),
+    pytest.param(
+        with_fees([{"amount": "0.1", "currency": "B N B"}]), ("fees.0.currency", "'B N B'"), id="fee-currency-text"
+    ),
+    pytest.param(
+        with_fees([{"amount": "5", "currency": "ETH"}], symbol="ETH/USD"),
+        ("fees[0].amount", "5 ETH", "short"),
+        id="spot-base-fee-over-the-position",
+    ),
+    pytest.param(
+        with_fees([{"amount": "0.1", "currency": "USD", "quote_value": "0.1"}]),
+        ("fees.0.quote_value",),
+        id="quote-value-on-a-quote-fee",
+    ),
+    pytest.param({**FUNDING, "symbol": "BTC/USDT"}, ("symbol:", "spot"), id="funding-on-spot"),
+    pytest.param({**FUNDING, "currency": "BTC"}, ("currency:", "USDT", "'BTC'"), id="funding-other-currency"),
+    pytest.param({**TRANSFER, "amount": "0"}, ("amount:", "got 0"), id="transfer-zero"),
+    pytest.param({**TRANSFER, "amount": "-5"}, ("amount:", "deposit", "-5"), id="transfer-negative-deposit"),
+    pytest.param({**TRANSFER, "kind": "gift"}, ("kind", "'gift'"), id="transfer-unknown-kind"),
+    pytest.param({**fill_fields(), "symbol": "BTC/USD:BTC"}, ("symbol:", "inverse"), id="inverse-contract"),
+    pytest.param({**fill_fields(), "symbol": "BTC/USD:USD-250101-50000-C"}, ("symbol:", "option"), id="option"),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), BAD_EVENTS)
+def test_a_bad_typed_event_is_refused_naming_field_and_value_and_nothing_is_written(
+    traded: Ledger, db_url: str, event: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    assert_refused_and_nothing_written(traded, db_url, event, *expected)
