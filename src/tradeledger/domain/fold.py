@@ -67,6 +67,10 @@ ExecutionRow = tuple[
 _LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SEQ, _FUNDING, _UNVALUED = range(11)
 _T_REALIZED, _T_FEES, _T_FUNDING, _T_UNVALUED = range(4)
 _FROM_ISO = datetime.fromisoformat
+# A v2 fill's fees text with one fee: [{"amount":"<amount>","currency":"<code>"}] (canonical JSON, sorted keys).
+_ONE_FEE = '[{"amount":"'
+_AMOUNT_AT = len(_ONE_FEE)
+_CURRENCY_AFTER = len('","currency":"')
 
 
 def _time(value: str | datetime) -> datetime:
@@ -192,6 +196,31 @@ class PositionFold:
                         self._fill(
                             key, exchange, buy, dec(quantity), dec(price), zero, None, zero, -1, (), seq, occurred_at
                         )
+                    elif fees.startswith(_ONE_FEE) and fees.count("{") == 1 and "quote_value" not in fees:
+                        # One fee without a quote value, the common case: read without json (2x faster).
+                        end = fees.index('"', _AMOUNT_AT)
+                        amount, currency = dec(fees[_AMOUNT_AT:end]), fees[end + _CURRENCY_AFTER : -3]
+                        traded = market(symbol)
+                        if currency == traded.quote:
+                            f, unvalued, base, base_index = amount, None, zero, -1
+                        elif currency == traded.base:
+                            f, unvalued, base, base_index = zero, None, amount, 0
+                        else:
+                            f, unvalued, base, base_index = zero, {currency: amount}, zero, -1
+                        self._fill(
+                            key,
+                            exchange,
+                            buy,
+                            dec(quantity),
+                            dec(price),
+                            f,
+                            unvalued,
+                            base,
+                            base_index,
+                            ((currency, amount),),
+                            seq,
+                            occurred_at,
+                        )
                     else:
                         split = _Fees(symbol, fees)
                         self._fill(
@@ -259,20 +288,26 @@ class PositionFold:
                     f"opened on {key[1]}, which already closed one"
                 )
             realized += self._trade(key, base < 0, abs(base), p, base * p, None, seq, occurred_at, fee_to_opening=True)
-        if self.balances is None:
+        balances = self.balances
+        if balances is None:
             return
         account, symbol = key
         traded = market(symbol)
+        # The moves of spec section 9, inlined (the rebuild's hot path); a zero move adds no key, as _move.
         if traded.settle is None:
-            self._move(account, exchange, traded.base, q if buy else -q)
-            self._move(account, exchange, traded.quote, -(q * p) if buy else q * p)
-        else:
-            self._move(account, exchange, traded.settle, realized)
+            held = (account, exchange, traded.base)
+            balances[held] = balances.get(held, ZERO) + (q if buy else -q)
+            cash = (account, exchange, traded.quote)
+            balances[cash] = balances.get(cash, ZERO) + (-(q * p) if buy else q * p)
+        elif realized != 0:
+            settle = (account, exchange, traded.settle)
+            balances[settle] = balances.get(settle, ZERO) + realized
         if paid is None:  # a v1 fill: its fee in the quote currency
-            self._move(account, exchange, traded.quote, -f)
-        else:
-            for currency, amount in paid:
-                self._move(account, exchange, currency, -amount)
+            paid = ((traded.quote, f),)
+        for currency, amount in paid:
+            if amount != 0:
+                where = (account, exchange, currency)
+                balances[where] = balances.get(where, ZERO) - amount
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)
