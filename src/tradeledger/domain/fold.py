@@ -92,6 +92,28 @@ def _add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] |
     return sums
 
 
+# A fill's fees as the fold books them: valued (quote), unvalued per currency, base, the index of the first
+# base fee, and every fee as paid (None: a v1 fill's one quote fee).
+_FeeParts = tuple[Decimal, dict[str, Decimal] | None, Decimal, int, tuple[tuple[str, Decimal], ...] | None]
+_NO_FEES: _FeeParts = (ZERO, None, ZERO, -1, ())
+
+
+def _fee_parts(symbol: str, text: str) -> _FeeParts:
+    """The parts of a stored fees text; one fee without a quote value (the common case) is read without json."""
+    if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
+        end = text.index('"', _AMOUNT_AT)
+        amount, currency = Decimal(text[_AMOUNT_AT:end]), text[end + _CURRENCY_AFTER : -3]
+        traded = market(symbol)
+        paid = ((currency, amount),)
+        if currency == traded.quote:
+            return (amount, None, ZERO, -1, paid)
+        if currency == traded.base:
+            return (ZERO, None, amount, 0, paid)
+        return (ZERO, {currency: amount}, ZERO, -1, paid)
+    split = _Fees(symbol, text)
+    return (split.valued, split.unvalued, split.base, split.base_index, tuple(split.paid))
+
+
 class _Fees:
     """A fill's fees as the fold books them: valued (quote), unvalued per currency, base, and as paid."""
 
@@ -186,57 +208,13 @@ class PositionFold:
                         buy = False
                     else:
                         raise ValueError(f"seq {seq}: side {side!r} is neither buy nor sell")
-                    key = (account, symbol)
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        f = zero if fee == "0" else dec(fee)
-                        self._fill(
-                            key, exchange, buy, dec(quantity), dec(price), f, None, zero, -1, None, seq, occurred_at
-                        )
+                        parts: _FeeParts = (zero if fee == "0" else dec(fee), None, zero, -1, None)
                     elif fees == "[]":
-                        self._fill(
-                            key, exchange, buy, dec(quantity), dec(price), zero, None, zero, -1, (), seq, occurred_at
-                        )
-                    elif fees.startswith(_ONE_FEE) and fees.count("{") == 1 and "quote_value" not in fees:
-                        # One fee without a quote value, the common case: read without json (2x faster).
-                        end = fees.index('"', _AMOUNT_AT)
-                        amount, currency = dec(fees[_AMOUNT_AT:end]), fees[end + _CURRENCY_AFTER : -3]
-                        traded = market(symbol)
-                        if currency == traded.quote:
-                            f, unvalued, base, base_index = amount, None, zero, -1
-                        elif currency == traded.base:
-                            f, unvalued, base, base_index = zero, None, amount, 0
-                        else:
-                            f, unvalued, base, base_index = zero, {currency: amount}, zero, -1
-                        self._fill(
-                            key,
-                            exchange,
-                            buy,
-                            dec(quantity),
-                            dec(price),
-                            f,
-                            unvalued,
-                            base,
-                            base_index,
-                            ((currency, amount),),
-                            seq,
-                            occurred_at,
-                        )
+                        parts = _NO_FEES
                     else:
-                        split = _Fees(symbol, fees)
-                        self._fill(
-                            key,
-                            exchange,
-                            buy,
-                            dec(quantity),
-                            dec(price),
-                            split.valued,
-                            split.unvalued,
-                            split.base,
-                            split.base_index,
-                            split.paid,
-                            seq,
-                            occurred_at,
-                        )
+                        parts = _fee_parts(symbol, fees)
+                    self._fill((account, symbol), exchange, buy, dec(quantity), dec(price), *parts, seq, occurred_at)
                 elif kind == "funding":
                     self._funding((account, symbol), exchange, dec(amount), currency)
                 elif kind == "transfer":
