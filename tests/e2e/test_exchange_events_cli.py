@@ -173,3 +173,19 @@ def test_an_export_written_before_the_typed_events_imports_and_verifies(cli: Cli
     assert exported[0]["version"] == 2
     assert exported[0]["event_versions"] == {"fill": [1]}
     assert {(line["event_type"], line["version"]) for line in exported[1:-1]} == {("fill", 1)}
+
+
+def test_ccxt_unified_symbols_with_digit_codes_and_dated_futures_are_booked_in_base_units(cli: Cli) -> None:
+    cli(*fill("pepe", "1000PEPE/USDT:USDT", "buy", "2500", "0.0121", "0.01"))
+    cli(*fill("fut", "BTC/USDT:USDT-251226", "sell", "0.5", "98000"))
+
+    opened = {p["symbol"]: (p["side"], p["quantity"], p["avg_price"]) for p in cli.json("positions")["open"]}
+
+    assert opened == {
+        "1000PEPE/USDT:USDT": ("long", "2500", "0.0121"),
+        "BTC/USDT:USDT-251226": ("short", "0.5", "98000"),
+    }
+    # Contracts move no base: only the fee left the settle currency.
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "binance", "currency": "USDT", "amount": "-0.01"}
+    ]
