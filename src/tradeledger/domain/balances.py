@@ -9,7 +9,6 @@ plainly for `verify`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -57,9 +56,14 @@ def touched_balances(
         return {(account, exchange, currency)} if currency is not None else set()
     traded = market(symbol or "")
     currencies = {traded.quote} if traded.contract else {traded.base, traded.quote}
-    if fees:
-        currencies.update(entry["currency"] for entry in json.loads(fees))
+    if fees and fees != "[]":
+        currencies.update(fee_currencies(fees))
     return {(account, exchange, c) for c in currencies}
+
+
+def fee_currencies(text: str) -> list[str]:
+    """The currencies of a stored fees text (canonical JSON: every entry has "currency":"<code>")."""
+    return [part.split('"', 1)[0] for part in text.split('"currency":"')[1:]]
 
 
 def all_touched(rows: Iterable[tuple[str, str, str | None, str, str | None, str | None]]) -> set[BalanceKey]:

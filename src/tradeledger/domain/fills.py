@@ -394,7 +394,12 @@ class Fill(BaseModel):
                     f"fees.{index}.quote_value: only a fee in a currency other than {traded.base} and "
                     f"{traded.quote} takes a quote_value (got {fee.quote_value} for a fee in {currency})"
                 )
-            named.append(fee if fee.currency else fee.model_copy(update={"currency": currency}))
+            # Its fields are validated already: construct, do not validate again (model_copy costs ~12 µs).
+            named.append(
+                fee
+                if fee.currency
+                else FeeEntry.model_construct(amount=fee.amount, currency=currency, quote_value=fee.quote_value)
+            )
         object.__setattr__(self, "fees", tuple(named))  # frozen: set once, while validating
         return self
 
