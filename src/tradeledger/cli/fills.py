@@ -27,6 +27,7 @@ from tradeledger.cli.common import (
 from tradeledger.cli.ndjson import read_fills, split_lines
 from tradeledger.domain.events import TransferKind
 from tradeledger.domain.fills import Side
+from tradeledger.domain.markets import market
 from tradeledger.domain.records import Receipt
 from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
 
@@ -67,6 +68,12 @@ def _fees(fees: list[str], currency: str | None, quote_value: str | None) -> lis
             entry["quote_value"] = fee_value if fee_value is not None else str(quote_value)
         entries.append(entry)
     return entries
+
+
+def _record_one(ctx: typer.Context, fields: dict[str, Any], kind: str, event_id: str, *, json_output: bool) -> None:
+    with opened(ctx, writes=True) as ledger:
+        receipt = ledger.record(fields)
+    _receipt(kind, event_id, receipt, json_output)
 
 
 def _receipt(kind: str, event_id: str, receipt: Receipt, json_output: bool) -> None:
@@ -126,9 +133,7 @@ def record(
         "exchange": exchange,
         "strategy": strategy,
     }
-    with opened(ctx, writes=True) as ledger:
-        receipt = ledger.record(fields)
-    _receipt("fill", fill_id, receipt, json_output)
+    _record_one(ctx, fields, "fill", fill_id, json_output=json_output)
 
 
 def record_funding(
@@ -145,21 +150,26 @@ def record_funding(
     json_output: JsonOption = False,
 ) -> None:
     """Record one funding payment of a perpetual or a future (into the open cycle's funding)."""
-    # Default: the settle currency of a contract (on a spot symbol its quote, which the model refuses by name).
-    settle = symbol.rpartition(":")[2].split("-")[0] if ":" in symbol else symbol.partition("/")[2]
     fields: dict[str, Any] = {
         "type": "funding",
         "funding_id": funding_id,
         "symbol": symbol,
         "amount": amount,
-        "currency": currency if currency is not None else settle,
+        "currency": currency if currency is not None else _settle_currency(symbol),
         "occurred_at": _occurred(time),
         "account": account,
         "exchange": exchange,
     }
-    with opened(ctx, writes=True) as ledger:
-        receipt = ledger.record(fields)
-    _receipt("funding", funding_id, receipt, json_output)
+    _record_one(ctx, fields, "funding", funding_id, json_output=json_output)
+
+
+def _settle_currency(symbol: str) -> str:
+    """A contract's settle currency (a spot symbol's quote: the event model refuses funding on it by name)."""
+    try:
+        traded = market(symbol)
+    except ValueError:
+        return ""  # the model names what is wrong with the symbol
+    return traded.settle or traded.quote
 
 
 def record_transfer(

@@ -64,6 +64,7 @@ class Funding(BaseModel):
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """The natural key appends are idempotent on (one namespace per account and exchange, every type)."""
         return (self.account, self.exchange, self.funding_id)
 
     @property
@@ -126,6 +127,7 @@ class Transfer(BaseModel):
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """The natural key appends are idempotent on (an internal move's two sides differ by account)."""
         return (self.account, self.exchange, self.transfer_id)
 
     @property
