@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tradeledger import Ledger
-from tradeledger.compat.migration import LegacyPaths, MigrationError, read_legacy_files
+from tradeledger.compat.migration import LegacyPaths, MigrationError, plan_migration, read_legacy_files
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import TRADE_KEYS, Trade, create_trade
@@ -322,3 +322,22 @@ def test_a_trades_csv_without_fee_columns_reads_as_before(tmp_path: Path) -> Non
 def test_a_trades_csv_row_with_a_fee_currency_but_no_fee_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match=r"line 2: a fee currency or quote value is given without a fee"):
         read_csv(tmp_path, "symbol,side,amount,price,timestamp,fee,fee_currency\nBTC/USDT,buy,1,100,2026-03-02,,BNB\n")
+
+
+def test_a_migration_plan_with_a_base_fee_says_why_quantity_and_fees_differ_from_the_legacy_figures(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    path = tmp_path / "trade_manager_state.json"
+    path.write_text(json.dumps({"trades": [legacy_trade("t1", fees=0.01, fee_currency="BTC")], "positions": {}}))
+
+    plan = plan_migration(read_legacy_files(LegacyPaths(state_file=path)), ledger)
+
+    (note,) = plan.notes
+    assert note.startswith("fees outside the quote currency on BTC/USDT (BTC): a base-currency fee lowers the position")
+
+
+def test_a_migration_plan_with_quote_fees_only_has_no_fee_note(tmp_path: Path, ledger: Ledger) -> None:
+    path = tmp_path / "trade_manager_state.json"
+    path.write_text(json.dumps({"trades": [legacy_trade("t1")], "positions": {}}))
+
+    assert plan_migration(read_legacy_files(LegacyPaths(state_file=path)), ledger).notes == ()
