@@ -10,6 +10,14 @@ unknown side into a short and kept zero-amount trades); amounts are kept exactly
 quantisation to 8 places, rounding down, is not repeated). A float argument is read as the decimal
 it prints as (`Decimal(str(x))`, the legacy rule) because bots hand exchange floats to this layer;
 the core API (`Ledger.record`) refuses floats outright.
+
+Fees (spec section 9): a trade's `fees` is an amount in `fee_currency` (None: the quote currency,
+the legacy meaning); `fee_quote_value` values a fee in a third currency. The fill carries
+`fees=[{amount, currency, quote_value?}]`. The legacy shapes keep their keys: their `fees` is the
+quote value of the valued fees (a base fee at the trade price). Only a trade with a fee currency
+other than the quote adds `fee_currency` and `fee_amount` (the amount in that currency) to its
+dict, and `fees_unvalued: true` when the fee has no quote value (its `fees` is then 0, never
+silently: the flag says so), so old readers see exactly the old keys for old trades.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pydantic import ValidationError
 
 from tradeledger.application.appending import describe_validation_error
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ZERO, ClosedPosition, Position, PositionSide, pnl
 from tradeledger.domain.risk import RiskLevels, exit_reason
 from tradeledger.errors import InvalidArgument, InvalidFill
@@ -62,8 +71,20 @@ POSITION_KEYS = (
     "metadata",
     "trades",
 )
+# Keys a trade dict holds only when its fee is in a currency other than the quote (see the docstring).
+FEE_CURRENCY_KEYS = ("fee_currency", "fee_amount", "fees_unvalued")
+# Keys Trade.from_dict reads besides TRADE_KEYS: those above and a third currency's quote value.
+_OPTIONAL_KEYS = (*FEE_CURRENCY_KEYS, "fee_quote_value")
 # Legacy field names in error messages, so a bot author recognises the argument.
-_LEGACY_NAMES = {"fill_id": "id", "quantity": "amount", "fee": "fees", "occurred_at": "timestamp"}
+_LEGACY_NAMES = {
+    "fees.0.amount": "fees",
+    "fees.0.currency": "fee_currency",
+    "fees.0.quote_value": "fee_quote_value",
+    "fill_id": "id",
+    "quantity": "amount",
+    "fee": "fees",
+    "occurred_at": "timestamp",
+}
 
 
 def to_decimal(value: object, name: str) -> Decimal:
@@ -113,15 +134,63 @@ class Trade:
     order_id: str | None = None
     client_order_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    fee_currency: str | None = None  # None: the quote currency
+    fee_quote_value: Decimal | None = None  # a fee in a third currency, valued in the quote currency
 
     def __post_init__(self) -> None:
         for name in ("amount", "price", "fees"):
             object.__setattr__(self, name, to_decimal(getattr(self, name), name))
+        if self.fee_quote_value is not None:
+            object.__setattr__(self, "fee_quote_value", to_decimal(self.fee_quote_value, "fee_quote_value"))
         if self.status != "filled":
             raise InvalidFill(
                 f"status: only filled trades are fills; record a trade when it fills (got {self.status!r})"
             )
         self.to_fill()  # every rule of a fill, checked now rather than when it is recorded
+
+    @property
+    def fee_entries(self) -> list[dict[str, Any]]:
+        """The fill's `fees`: none for a zero fee, else one in `fee_currency` (the quote when None)."""
+        if self.fees == 0:
+            return []
+        entry: dict[str, Any] = {"amount": self.fees}
+        if self.fee_currency is not None:
+            entry["currency"] = self.fee_currency
+        if self.fee_quote_value is not None:
+            entry["quote_value"] = self.fee_quote_value
+        return [entry]
+
+    @property
+    def fees_in_other_currency(self) -> bool:
+        """Whether the fee is in a currency other than the quote (the dict then names it)."""
+        return self.fee_currency is not None and self.fee_currency != market(self.symbol).quote
+
+    @property
+    def fees_unvalued(self) -> bool:
+        """A fee in a third currency without a quote value: left out of `quote_fees`, flagged in the dict."""
+        traded = market(self.symbol)
+        return (
+            self.fees != 0
+            and self.fee_currency not in (None, traded.quote, traded.base)
+            and self.fee_quote_value is None
+        )
+
+    @property
+    def quote_fees(self) -> Decimal:
+        """The quote value of the valued fee: a quote fee as is, a base fee at the trade price, a third
+        currency's by its quote value; an unvalued fee is 0 here (see `fees_unvalued`)."""
+        traded = market(self.symbol)
+        if self.fee_currency in (None, traded.quote):
+            return self.fees
+        if self.fee_currency == traded.base:
+            with localcontext(LEDGER_CONTEXT):
+                return self.fees * self.price
+        return ZERO if self.fee_quote_value is None else self.fee_quote_value
+
+    @property
+    def cash_fees(self) -> Decimal:
+        """What the fee takes from the quote cash: a base fee takes coins, not cash (spec section 9)."""
+        return ZERO if self.fee_currency == market(self.symbol).base else self.quote_fees
 
     @property
     def total_value(self) -> Decimal:
@@ -131,7 +200,7 @@ class Trade:
     @property
     def total_cost(self) -> Decimal:
         with localcontext(LEDGER_CONTEXT):
-            return self.amount * self.price + self.fees
+            return self.amount * self.price + self.quote_fees
 
     def to_fill(self, account: str = "default") -> Fill:
         values = {
@@ -142,7 +211,7 @@ class Trade:
             "side": self.side,
             "quantity": self.amount,
             "price": self.price,
-            "fee": self.fees,
+            "fees": self.fee_entries,
             "occurred_at": self.timestamp,
             "strategy": self.strategy or None,
             "order_id": self.order_id,
@@ -159,6 +228,13 @@ class Trade:
 
     @classmethod
     def from_fill(cls, fill: Fill) -> Trade:
+        """The legacy view of a fill. One fee maps back as it was given; several (only a fill recorded
+        through the core API has them) are shown as their quote value, unvalued ones left out."""
+        fees, currency, quote_value = fill.fee, None, None
+        if len(fill.fees) == 1:
+            (only,) = fill.fees
+            fees, quote_value = only.amount, only.quote_value
+            currency = None if only.currency == fill.market.quote else only.currency
         return cls(
             id=fill.fill_id,
             symbol=fill.symbol,
@@ -168,15 +244,20 @@ class Trade:
             timestamp=fill.occurred_at,
             strategy=fill.strategy or "",
             exchange=fill.exchange,
-            fees=fill.fee,
+            fees=fees,
             order_id=fill.order_id,
             client_order_id=fill.client_order_id,
             metadata=dict(fill.metadata or {}),
+            fee_currency=currency,
+            fee_quote_value=quote_value,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The legacy JSON shape: numbers as floats (what the dashboard reads), the time as ISO 8601."""
-        return {
+        """The legacy JSON shape: numbers as floats (what the dashboard reads), the time as ISO 8601.
+
+        `fees` is the quote value of the valued fee; a fee in another currency adds `fee_currency`,
+        `fee_amount` and, unvalued, `fees_unvalued: true` (old trades keep exactly the old keys)."""
+        shape = {
             "id": self.id,
             "symbol": self.symbol,
             "side": self.side,
@@ -185,17 +266,28 @@ class Trade:
             "timestamp": self.timestamp.isoformat(),
             "strategy": self.strategy,
             "exchange": self.exchange,
-            "fees": legacy_float(self.fees),
+            "fees": legacy_float(self.quote_fees),
             "status": self.status,
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
             "metadata": dict(self.metadata),
         }
+        if self.fees_in_other_currency:
+            shape["fee_currency"] = self.fee_currency
+            shape["fee_amount"] = legacy_float(self.fees)
+            if self.fees_unvalued:
+                shape["fees_unvalued"] = True
+        return shape
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Trade:
-        """Read a legacy trade dict; a naive timestamp is read as UTC; unknown or missing keys are refused."""
-        unknown = sorted(set(data) - set(TRADE_KEYS))
+        """Read a legacy trade dict; a naive timestamp is read as UTC; unknown or missing keys are refused.
+
+        With `fee_currency` the fee is `fee_amount` in that currency when given (our own dicts, whose
+        `fees` is the quote value), else `fees` in that currency (a legacy bot's raw exchange fee); a
+        third currency is valued by `fee_quote_value`, or by `fees` in our own dicts not flagged
+        `fees_unvalued`, else it stays unvalued."""
+        unknown = sorted(set(data) - set(TRADE_KEYS) - set(_OPTIONAL_KEYS))
         missing = sorted({"id", "symbol", "side", "amount", "price", "timestamp"} - set(data))
         if unknown or missing:
             raise InvalidArgument(f"trade {data.get('id')!r}: unknown keys {unknown}, missing keys {missing}")
@@ -206,7 +298,30 @@ class Trade:
         except ValueError:
             raise InvalidArgument(f"trade {data.get('id')!r}: timestamp is not ISO 8601 (got {timestamp!r})") from None
         values["metadata"] = dict(values.get("metadata") or {})
+        _read_fee_currency(values)
         return cls(**values)
+
+
+def _read_fee_currency(values: dict[str, Any]) -> None:
+    """Turn the fee keys of a trade dict (see Trade.from_dict) into Trade's fields, in place."""
+    amount = values.pop("fee_amount", None)
+    unvalued = values.pop("fees_unvalued", False)
+    currency = values.get("fee_currency")
+    if currency is None:
+        return
+    if not isinstance(currency, str):
+        raise InvalidArgument(f"trade {values.get('id')!r}: fee_currency must be a currency code (got {currency!r})")
+    if amount is None:
+        return  # `fees` is the amount in fee_currency
+    quote_value = values.pop("fees", 0)
+    values["fees"] = amount
+    try:
+        traded = market(str(values["symbol"]))
+    except ValueError:
+        traded = None  # the Trade refuses the symbol, naming it
+    third = traded is not None and currency not in (traded.base, traded.quote)
+    if third and not unvalued and values.get("fee_quote_value") is None:
+        values["fee_quote_value"] = quote_value
 
 
 def create_trade(
@@ -221,8 +336,13 @@ def create_trade(
     client_order_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     timestamp: datetime | None = None,
+    fee_currency: str | None = None,
+    fee_quote_value: Decimal | float | str | None = None,
 ) -> Trade:
-    """The legacy factory: a new uuid4 id, status "filled", `timestamp` now (UTC) unless given."""
+    """The legacy factory: a new uuid4 id, status "filled", `timestamp` now (UTC) unless given.
+
+    `fees` is an amount in `fee_currency` (None: the quote currency); `fee_quote_value` values a fee
+    in a currency that is neither the base nor the quote (without it the fee is unvalued)."""
     return Trade(
         id=str(uuid.uuid4()),
         symbol=symbol,
@@ -236,6 +356,8 @@ def create_trade(
         order_id=order_id,
         client_order_id=client_order_id,
         metadata=dict(metadata or {}),
+        fee_currency=fee_currency,
+        fee_quote_value=None if fee_quote_value is None else to_decimal(fee_quote_value, "fee_quote_value"),
     )
 
 

@@ -73,6 +73,9 @@ def plan_migration(
     )
     only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
     reconciliation = reconcile_plan(files, fills, account, initial_balance, skipped, stale)
+    fee_note = _other_currency_fees_note(fills)
+    if fee_note is not None:
+        notes.append(fee_note)
     return MigrationPlan(
         account=account,
         initial_balance=initial_balance,
@@ -81,6 +84,27 @@ def plan_migration(
         only_in_positions_log=only_logged,
         reconciliation=tuple(reconciliation),
         notes=tuple(notes),
+    )
+
+
+def _other_currency_fees_note(fills: Sequence[PlannedFill]) -> str | None:
+    """Why the legacy figures of symbols with fees outside the quote currency differ (spec section 9)."""
+    other = sorted(
+        {
+            (planned.fill.symbol, fee.currency or "")
+            for planned in fills
+            for fee in planned.fill.fees
+            if fee.currency != planned.fill.market.quote
+        }
+    )
+    if not other:
+        return None
+    named = ", ".join(f"{symbol} ({currency})" for symbol, currency in other)
+    return (
+        f"fees outside the quote currency on {named}: a base-currency fee lowers the position and is "
+        "valued at the fill price, a fee in another currency is valued by its quote value or kept unvalued "
+        "(spec section 9); the legacy files count each fee's amount as quote and never lower the quantity, "
+        "so quantity and fees of these symbols differ from the legacy figures"
     )
 
 

@@ -1,4 +1,10 @@
-"""Reading the legacy files: each file's bytes once, parsed into the shapes of `legacy`, bad values named."""
+"""Reading the legacy files: each file's bytes once, parsed into the shapes of `legacy`, bad values named.
+
+Fees in another currency (spec section 9): a trade dict with `fee_currency` (or its alias `fee_asset`
+or `commission_asset`) has its `fees` in that currency, valued by `fee_quote_value` when it is a third
+currency (else unvalued); a trades.csv whose header names a fee column (`fee` or `fees`) and a
+`fee_currency` column (or an alias) gives each row that fee. Without one, as before: the quote currency.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ from tradeledger.compat.migration.legacy import (
 )
 from tradeledger.compat.trades import Trade
 from tradeledger.domain.fills import Side, decimal_text, time_text
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     ZERO,
     PositionSide,
@@ -108,6 +115,7 @@ def _legacy_trade(path: Path, index: int, item: object, account: str) -> LegacyT
     amount = legacy_number(item["amount"], f"{where}: amount")
     price = legacy_number(item["price"], f"{where}: price")
     fees = legacy_number(item.get("fees", 0), f"{where}: fees")
+    item = _fee_currency_named(item, where)
     timestamp = utc_time(item["timestamp"], f"{where}: timestamp")
     skip = None
     if status != "filled":
@@ -127,7 +135,7 @@ def _legacy_trade(path: Path, index: int, item: object, account: str) -> LegacyT
                     "side": trade.side,
                     "quantity": trade.amount,
                     "price": trade.price,
-                    "fee": trade.fees,
+                    "fees": trade.fee_entries,
                     "occurred_at": trade.timestamp,
                     "strategy": trade.strategy or None,
                     "order_id": trade.order_id,
@@ -152,6 +160,25 @@ def _legacy_trade(path: Path, index: int, item: object, account: str) -> LegacyT
         fill=fill,
         skip_reason=skip,
     )
+
+
+# The names a legacy file may give the fee's currency; the first is ours.
+FEE_CURRENCY_NAMES = ("fee_currency", "fee_asset", "commission_asset")
+# trades.csv header columns besides CSV_HEADER that make the reader read rows by column name.
+_CSV_FEE_COLUMNS = ("fee", "fees", *FEE_CURRENCY_NAMES, "fee_quote_value")
+
+
+def _fee_currency_named(item: dict[str, object], where: str) -> dict[str, object]:
+    """The trade dict with its fee currency under `fee_currency`, whichever alias the file used."""
+    given = {name: item[name] for name in FEE_CURRENCY_NAMES if item.get(name) not in (None, "")}
+    if len(set(map(str, given.values()))) > 1:
+        raise MigrationError(f"{where}: {' and '.join(given)} name different fee currencies ({given})")
+    renamed = {key: value for key, value in item.items() if key not in FEE_CURRENCY_NAMES}
+    if given:
+        renamed["fee_currency"] = next(iter(given.values()))
+    if "fee_quote_value" in renamed and renamed["fee_quote_value"] is None:
+        del renamed["fee_quote_value"]
+    return renamed
 
 
 def _state_positions(path: Path, positions: object) -> dict[str, LegacyPositionRecord]:
@@ -190,16 +217,88 @@ def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | No
 def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[CsvRow, ...]:
     lines = legacy_text(path, data).splitlines()
     rows: list[CsvRow] = []
+    columns: dict[str, int] | None = None
     for number, fields in enumerate(csv.reader(lines), start=1):
         if number % PROGRESS_EVERY == 0:
             report(f"reading {path.name}", number, len(lines))
         if not fields or all(not value.strip() for value in fields):
             continue
         if number == 1 and tuple(value.strip().lower() for value in fields[:5]) == CSV_HEADER:
-            continue  # a header line (the legacy file has none, a hand-made copy might)
-        rows.append(_csv_row(path, number, fields, account))
+            # A header line (the legacy file has none, a hand-made copy might); with fee columns the
+            # rows are read by column name.
+            columns = _csv_columns(path, [value.strip().lower() for value in fields])
+            continue
+        if columns is not None:
+            rows.append(_csv_row_by_name(path, number, fields, account, columns))
+        else:
+            rows.append(_csv_row(path, number, fields, account))
     report(f"reading {path.name}", len(lines), len(lines))
     return tuple(rows)
+
+
+def _csv_columns(path: Path, names: list[str]) -> dict[str, int] | None:
+    """The columns of a header naming fee columns, by name; None for a header without any (read as before)."""
+    if not set(names) & set(_CSV_FEE_COLUMNS):
+        return None
+    known = {*CSV_HEADER, "is_stop", *_CSV_FEE_COLUMNS}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise MigrationError(f"{path}: line 1: unknown columns {unknown}; known: {', '.join(sorted(known))}")
+    if len(set(names)) != len(names):
+        raise MigrationError(f"{path}: line 1: a column is named twice ({','.join(names)})")
+    if "fee" in names and "fees" in names:
+        raise MigrationError(f"{path}: line 1: give the fee in one column, fee or fees")
+    return {name: index for index, name in enumerate(names)}
+
+
+def _csv_row_by_name(path: Path, number: int, fields: list[str], account: str, columns: dict[str, int]) -> CsvRow:
+    """A row of a trades.csv with a header naming fee columns: the fee in its currency, if any."""
+    where = f"{path}: line {number}"
+    if len(fields) != len(columns):
+        raise MigrationError(f"{where}: expected {len(columns)} fields as the header names (got {len(fields)})")
+    value = {name: fields[index].strip() for name, index in columns.items()}
+    positional = [value[name] for name in CSV_HEADER]
+    if "is_stop" in value:
+        positional.append(value["is_stop"] or "False")
+    row = _csv_row(path, number, positional, account)
+    fee_text = value.get("fee") or value.get("fees") or ""
+    currencies = {value[name] for name in FEE_CURRENCY_NAMES if value.get(name)}
+    if len(currencies) > 1:
+        raise MigrationError(f"{where}: the fee currency columns disagree ({', '.join(sorted(currencies))})")
+    currency = next(iter(currencies), None)
+    quote_text = value.get("fee_quote_value") or ""
+    if row.fill is None or not fee_text:
+        if (currency or quote_text) and row.fill is not None:
+            raise MigrationError(f"{where}: a fee currency or quote value is given without a fee")
+        return row
+    fee = legacy_number(fee_text, f"{where}: fee")
+    if fee == 0:
+        return row
+    entry: dict[str, object] = {"amount": fee}
+    if currency:
+        entry["currency"] = currency
+    if quote_text:
+        entry["quote_value"] = legacy_number(quote_text, f"{where}: fee_quote_value")
+    parts = (decimal_text(fee), currency or market(row.symbol).quote, quote_text)
+    fill = validate_fill(
+        {
+            **row.fill.model_dump(exclude={"type", "fees"}),
+            "fill_id": content_id(
+                "csv",
+                TRADES_CSV,
+                number,
+                row.symbol,
+                row.side.value,
+                decimal_text(row.amount),
+                decimal_text(row.price),
+                time_text(row.timestamp),
+                *parts,
+            ),
+            "fees": [entry],
+        },
+        where=where,
+    )
+    return replace(row, fill=fill)
 
 
 def _csv_row(path: Path, number: int, fields: list[str], account: str) -> CsvRow:

@@ -60,9 +60,10 @@ def require_symbol(symbol: object, command: str, usage: str, *, ids: bool = Fals
 
 
 def cost(trade: Trade) -> Decimal:
-    """What a buying or opening fill takes from the cash: amount·price + fee."""
+    """What a buying or opening fill takes from the cash: amount·price + its fee's quote value, but a
+    fee in the base currency takes coins, not cash, and an unvalued fee is not in the cash (spec 9)."""
     with localcontext(LEDGER_CONTEXT):
-        return trade.amount * trade.price + trade.fees
+        return trade.amount * trade.price + trade.cash_fees
 
 
 def check_room(book: AccountBook, symbol: str, command: str, max_open_trades: int) -> None:
@@ -105,7 +106,7 @@ def check_open(book: AccountBook, trade: Trade, wallet: WalletBook, *, allow_sho
         available = OPEN_MARGIN * wallet.cash
     if spent > available:
         raise TradeRefused(
-            f"open: {trade.side} {symbol} {trade.amount} at {trade.price} costs {spent} (fee {trade.fees} "
+            f"open: {trade.side} {symbol} {trade.amount} at {trade.price} costs {spent} (fee {trade.cash_fees} "
             f"included), more than 95 % of the cash {wallet.cash} ({available}); nothing was recorded"
         )
 
@@ -136,7 +137,7 @@ def check_buy(book: AccountBook, trade: Trade, wallet: WalletBook, max_open_trad
     spent = cost(trade)
     if spent > wallet.cash:
         raise TradeRefused(
-            f"buy: {symbol} {trade.amount} at {trade.price} costs {spent} (fee {trade.fees} included), "
+            f"buy: {symbol} {trade.amount} at {trade.price} costs {spent} (fee {trade.cash_fees} included), "
             f"more than the cash {wallet.cash}; nothing was recorded"
         )
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,15 @@ T = TypeVar("T")
 _DERIVED = frozenset(
     {"balance", "initial_balance", "positions", "realized_pnl", "total_trades", "winning_trades", "win_rate"}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fee:
+    """A command's fee: an amount in `currency` (None: the quote), valued by `quote_value` in a third one."""
+
+    amount: Amount
+    currency: str | None = None
+    quote_value: Amount | None = None
 
 
 class PaperWallet:
@@ -121,6 +131,8 @@ class PaperWallet:
         *,
         fee: Amount = 0,
         strategy: str = "",
+        fee_currency: str | None = None,
+        fee_quote_value: Amount | None = None,
     ) -> str:
         """Open a position: buy (long) or sell (short) `amount` at `price`; returns the fill id.
 
@@ -135,7 +147,9 @@ class PaperWallet:
         quantity = rules.positive(amount, "amount")
         if price is None:
             raise InvalidArgument("price: required (open(symbol, side, amount, price))")
-        trade = self._trade(symbol, order_side, quantity, price, fee, strategy, identifier)
+        trade = self._trade(
+            symbol, order_side, quantity, price, _Fee(fee, fee_currency, fee_quote_value), strategy, identifier
+        )
         with self._command_lock:
             with self._book_lock:
                 wallet = self._refresh()
@@ -147,7 +161,15 @@ class PaperWallet:
         return trade.id
 
     def close(
-        self, symbol: str, amount: Amount, price: Amount | None = None, *, fee: Amount = 0, strategy: str = ""
+        self,
+        symbol: str,
+        amount: Amount,
+        price: Amount | None = None,
+        *,
+        fee: Amount = 0,
+        strategy: str = "",
+        fee_currency: str | None = None,
+        fee_quote_value: Amount | None = None,
     ) -> Decimal:
         """Reduce or close the open position of `symbol` (or of the id `open` returned) by `amount` at `price`.
 
@@ -165,12 +187,24 @@ class PaperWallet:
                 self._refresh()
                 resolved, position = rules.check_close(self._book, symbol, self._resolve(symbol), quantity)
                 closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
-                trade = self._trade(resolved, closing, quantity, price, fee, strategy)
+                trade = self._trade(
+                    resolved, closing, quantity, price, _Fee(fee, fee_currency, fee_quote_value), strategy
+                )
             self._append(trade)
         self._save_after_command()
         return rules.realized(position, trade)
 
-    def buy(self, symbol: str, amount: Amount, price: Amount, *, fee: Amount = 0, strategy: str = "") -> str:
+    def buy(
+        self,
+        symbol: str,
+        amount: Amount,
+        price: Amount,
+        *,
+        fee: Amount = 0,
+        strategy: str = "",
+        fee_currency: str | None = None,
+        fee_quote_value: Amount | None = None,
+    ) -> str:
         """Spot buy: open a long or add to it (weighted average entry); returns the fill id.
 
         Refused when the cost `amount·price + fee` is above the cash (no 5 % margin here, as in the
@@ -178,7 +212,8 @@ class PaperWallet:
         position beyond `max_open_trades`.
         """
         rules.require_symbol(symbol, "buy", "buy(symbol, amount, price)")
-        trade = self._trade(symbol, Side.BUY, rules.positive(amount, "amount"), price, fee, strategy)
+        fees = _Fee(fee, fee_currency, fee_quote_value)
+        trade = self._trade(symbol, Side.BUY, rules.positive(amount, "amount"), price, fees, strategy)
         with self._command_lock:
             with self._book_lock:
                 wallet = self._refresh()
@@ -187,10 +222,21 @@ class PaperWallet:
         self._save_after_command()
         return trade.id
 
-    def sell(self, symbol: str, amount: Amount, price: Amount, *, fee: Amount = 0, strategy: str = "") -> Decimal:
+    def sell(
+        self,
+        symbol: str,
+        amount: Amount,
+        price: Amount,
+        *,
+        fee: Amount = 0,
+        strategy: str = "",
+        fee_currency: str | None = None,
+        fee_quote_value: Amount | None = None,
+    ) -> Decimal:
         """Spot sell: reduce an open long by `amount` (at most its size); returns the gross realized PnL."""
         rules.require_symbol(symbol, "sell", "sell(symbol, amount, price)")
-        trade = self._trade(symbol, Side.SELL, rules.positive(amount, "amount"), price, fee, strategy)
+        fees = _Fee(fee, fee_currency, fee_quote_value)
+        trade = self._trade(symbol, Side.SELL, rules.positive(amount, "amount"), price, fees, strategy)
         with self._command_lock:
             with self._book_lock:
                 self._refresh()
@@ -317,7 +363,7 @@ class PaperWallet:
         side: Side,
         quantity: Decimal,
         price: Amount,
-        fee: Amount,
+        fee: _Fee,
         strategy: str,
         identifier: str | None = None,
     ) -> Trade:
@@ -331,7 +377,9 @@ class PaperWallet:
             timestamp=self._clock(),
             strategy=strategy,
             exchange=PAPER_EXCHANGE,
-            fees=rules.fee(fee),
+            fees=rules.fee(fee.amount),
+            fee_currency=fee.currency,
+            fee_quote_value=None if fee.quote_value is None else to_decimal(fee.quote_value, "fee_quote_value"),
         )
 
     def _append(self, trade: Trade) -> None:
