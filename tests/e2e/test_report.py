@@ -146,6 +146,8 @@ def test_the_report_shows_each_table_with_the_sessions_numbers(cli: Cli, tmp_pat
     assert tables.tables["totals"] == [
         ["Realized (gross)", "5.00"],
         ["Fees", "1.00"],
+        ["Funding", "0.00"],
+        ["Unvalued fees (not in net)", "none"],
         ["Net realized", "4.00"],
         ["Unrealized at mark (1 open position(s) unmarked, not included)", "10.00"],
         ["Net realized + unrealized", "14.00"],
@@ -313,7 +315,7 @@ def test_stored_marks_price_open_positions_unless_a_mark_is_given(cli: Cli, tmp_
 
     assert rows[0][7:] == ["80.00", "--mark", "10.00", "11.11"]
     assert rows[1][7:] == ["50.00", "stored 2026-03-02T12:00:00.000000+00:00", "5.00", "11.11"]
-    assert Tables(page).tables["totals"][3] == ["Unrealized at mark", "15.00"]
+    assert Tables(page).tables["totals"][5] == ["Unrealized at mark", "15.00"]
 
 
 def test_the_initial_balance_sets_the_wallets_b0(cli: Cli, tmp_path: Path) -> None:
