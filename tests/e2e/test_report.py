@@ -50,6 +50,42 @@ BTC_AT_80 = ["80.00", "--mark", "10.00", "11.11"]
 UNMARKED = ["unmarked", "—", "—", "—"]
 CUMULATIVE_CASH = ["9899.9", "9789.9", "9849.7", "9894.2", "9794.1", "9914", "9869"]
 
+# Spec §9 on binance (issue 15): a 50000 USDT deposit; spot BTC/USDT: buy 1 @50000 with a 0.001 BTC fee
+# (a fee-free disposal at 50000: realizes 0, fee 50 USDT, long 0.999), sell 0.5 @51000 paying 5.1 USDT and
+# 0.01 BNB without a quote value (realizes 500; the BNB is unvalued); the perpetual BTC/USDT:USDT: buy 0.1
+# @50000 paying 2 USDT, then a funding payment of -1.5 USDT on it.
+# Totals: realized 500, fees 50 + 5.1 + 2 = 57.1, funding -1.5, net 500 - 1.5 - 57.1 = 441.4, 0.01 BNB unvalued.
+# Balances: BNB -0.01; BTC 1 - 0.001 - 0.5 = 0.499; USDT 50000 - 50000 + 25500 - 5.1 - 2 - 1.5 = 25491.4.
+EXCHANGE_EVENTS: list[dict[str, Any]] = [
+    {"type": "transfer", "transfer_id": "D1", "currency": "USDT", "amount": "50000", "kind": "deposit"},
+    {
+        "fill_id": "S1",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "quantity": "1",
+        "price": "50000",
+        "fees": [{"amount": "0.001", "currency": "BTC"}],
+    },
+    {
+        "fill_id": "S2",
+        "symbol": "BTC/USDT",
+        "side": "sell",
+        "quantity": "0.5",
+        "price": "51000",
+        "fees": [{"amount": "5.1", "currency": "USDT"}, {"amount": "0.01", "currency": "BNB"}],
+    },
+    {
+        "fill_id": "P1",
+        "symbol": "BTC/USDT:USDT",
+        "side": "buy",
+        "quantity": "0.1",
+        "price": "50000",
+        "fees": [{"amount": "2", "currency": "USDT"}],
+    },
+    {"type": "funding", "funding_id": "FU1", "symbol": "BTC/USDT:USDT", "amount": "-1.5", "currency": "USDT"},
+]
+EXCHANGE_TIMES = [f"{DAY}T09:00:00+00:00", *TIMES[:4]]
+
 
 class Tables(HTMLParser):
     """Every <table id=…> of a page as rows of cell texts; and the text of each element with an id."""
@@ -104,6 +140,16 @@ def record_session(url: str, fills: list[dict[str, Any]] = SESSION, times: list[
         )
 
 
+def record_exchange_events(url: str) -> None:
+    with open_ledger(url) as ledger:
+        ledger.record_many(
+            [
+                {"exchange": "binance", **event, "occurred_at": time}
+                for event, time in zip(EXCHANGE_EVENTS, EXCHANGE_TIMES, strict=True)
+            ]
+        )
+
+
 def make_report(cli: Cli, path: Path, *args: str, expect: int = 0) -> tuple[dict[str, Any], str]:
     summary = cli.json("report", "--html", str(path), *args, expect=expect)
     return summary, path.read_text(encoding="utf-8")
@@ -146,6 +192,8 @@ def test_the_report_shows_each_table_with_the_sessions_numbers(cli: Cli, tmp_pat
     assert tables.tables["totals"] == [
         ["Realized (gross)", "5.00"],
         ["Fees", "1.00"],
+        ["Funding", "0.00"],
+        ["Unvalued fees (not in net)", "none"],
         ["Net realized", "4.00"],
         ["Unrealized at mark (1 open position(s) unmarked, not included)", "10.00"],
         ["Net realized + unrealized", "14.00"],
@@ -253,6 +301,18 @@ def test_user_text_is_escaped_and_never_appears_raw(cli: Cli, tmp_path: Path) ->
     with open_ledger(cli.url) as ledger:
         ledger.record({**hostile, "occurred_at": TIMES[0]})
         ledger.record({**SESSION[4], "exchange": "kraken", "occurred_at": TIMES[1]})
+        ledger.record(
+            {
+                "type": "transfer",
+                "transfer_id": "<script>alert('transfer')</script>",
+                "account": hostile["account"],
+                "exchange": hostile["exchange"],
+                "currency": "USD",
+                "amount": "5",
+                "kind": "deposit",
+                "occurred_at": TIMES[2],
+            }
+        )
 
     _, page = make_report(cli, tmp_path / "report.html")
     tables = Tables(page)
@@ -267,6 +327,8 @@ def test_user_text_is_escaped_and_never_appears_raw(cli: Cli, tmp_path: Path) ->
     assert first[2:5] == ["<script>alert('fill')</script>", "<b>desk & co</b>", "<i>x</i>"]
     assert '"><img src=x onerror=alert(1)>' in first
     assert tables.body("symbols")[0][:2] == ["<b>desk & co</b>", "BTC/USD"]  # two accounts: an account column
+    assert tables.body("movements")[0][2:5] == ["<script>alert('transfer')</script>", "<b>desk & co</b>", "<i>x</i>"]
+    assert tables.body("balances")[0][:3] == ["<b>desk & co</b>", "<i>x</i>", "BTC"]
 
 
 def test_the_head_hash_is_the_chains_head(cli: Cli, tmp_path: Path) -> None:
@@ -313,7 +375,7 @@ def test_stored_marks_price_open_positions_unless_a_mark_is_given(cli: Cli, tmp_
 
     assert rows[0][7:] == ["80.00", "--mark", "10.00", "11.11"]
     assert rows[1][7:] == ["50.00", "stored 2026-03-02T12:00:00.000000+00:00", "5.00", "11.11"]
-    assert Tables(page).tables["totals"][3] == ["Unrealized at mark", "15.00"]
+    assert Tables(page).tables["totals"][5] == ["Unrealized at mark", "15.00"]
 
 
 def test_the_initial_balance_sets_the_wallets_b0(cli: Cli, tmp_path: Path) -> None:
@@ -545,3 +607,46 @@ def test_fills_that_all_occurred_at_one_time_are_drawn_evenly_spaced(cli: Cli, t
 
     assert len(set(x_gaps(page))) == 1
     assert x_gaps(page)[0] > 0
+
+
+def test_fees_by_currency_funding_unvalued_fees_balances_and_transfers_are_shown(cli: Cli, tmp_path: Path) -> None:
+    record_exchange_events(cli.url)
+
+    _, page = make_report(cli, tmp_path / "report.html")
+    tables = Tables(page)
+
+    totals = dict(tables.tables["totals"][:5])
+    assert totals == {
+        "Realized (gross)": "500.00",
+        "Fees": "57.10",
+        "Funding": "-1.50",
+        "Unvalued fees (not in net)": "0.01 BNB unvalued",
+        "Net realized": "441.40",
+    }
+    # fee currency, quote, fills, amount paid, quote value of the valued part, the unvalued part
+    assert tables.body("fee-currencies") == [
+        ["BNB", "USDT", "1", "0.01", "0.00", "0.01 BNB unvalued"],
+        ["BTC", "USDT", "1", "0.001", "50.00", "—"],
+        ["USDT", "USDT", "2", "7.1", "7.10", "—"],
+    ]
+    assert tables.body("balances") == [
+        ["default", "binance", "BNB", "-0.01"],
+        ["default", "binance", "BTC", "0.499"],
+        ["default", "binance", "USDT", "25,491.4"],
+    ]
+    when_ = f"{DAY} 09:00:00 UTC"
+    movements = [row[:10] for row in tables.body("movements")]
+    assert movements == [
+        ["1", when_, "D1", "default", "binance", "USDT", "deposit", "50,000", "USDT", "0"],
+        ["5", f"{DAY} 10:04:00 UTC", "FU1", "default", "binance", "BTC/USDT:USDT", "funding", "-1.5", "USDT", "—"],
+    ]
+    # the fills table lists fills only; a fill's unvalued fee is shown as such beside its valued ones
+    assert [row[2] for row in tables.body("fills")] == ["S1", "S2", "P1"]
+    assert [row[8] for row in tables.body("fills")] == ["50.00", "5.10 + 0.01 BNB unvalued", "2.00"]
+    # with funding in the log, the PnL tables show it so that Net adds up: realized + funding - fees
+    assert tables.tables["symbols"][0][5:9] == ["Fees", "Funding", "Net", "Mark"]
+    assert [row[4:8] for row in tables.body("symbols")] == [
+        ["500.00", "55.10 + 0.01 BNB unvalued", "0.00", "444.90"],
+        ["0.00", "2.00", "-1.50", "-3.50"],
+    ]
+    assert tables.texts["fill-count"] == "3"

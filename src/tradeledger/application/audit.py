@@ -4,21 +4,30 @@ The numbers come from the log alone: the state is `Ledger.replay` (as of `until_
 head that `verify` checked, which holds the stored projection against the reference fold), and the
 chart's series and the wallet fold the same fills once more, fill by fill (`domain.wallet.WalletReplay`).
 Every amount is an exact Decimal; rounding for display is the page's business (`cli.report_view`).
+
+Spec section 9 (issue 15): the fees of the report's fills by the currency they were paid in (valued in
+the quote, or unvalued), the funding payments and transfers of the log, and the balances per (account,
+exchange, currency), folded from the same events as the rest (`domain.reference.ReferenceBalances`, the
+fold `verify` holds the stored balances against), so `until_time` and `account` bound them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
 from itertools import pairwise
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.verification import VerifyReport
+from tradeledger.domain.balances import Balances
+from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, time_text
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ZERO, Position, PositionKey, accounting_of
 from tradeledger.domain.records import LedgerState, RecordedFill
+from tradeledger.domain.reference import reference_balances
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 DEFAULT_INITIAL_BALANCE = "10000"
@@ -47,6 +56,23 @@ class FillRow:
         fill = self.recorded.fill
         assert isinstance(fill, Fill)
         return fill
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTotal:
+    """Every fee of the report's fills paid in one currency on symbols of one quote currency (spec section 9).
+
+    `amount` is all that was paid in `currency` (rebates negative); `valued` the quote value of the part
+    that has one (a quote fee its amount, a base fee its amount at the fill price, another currency's fee
+    its quote_value); `unvalued` the amount of the part that has none, left out of every PnL.
+    """
+
+    currency: str
+    quote: str
+    fills: int  # fills with a fee in this currency
+    amount: Decimal
+    valued: Decimal
+    unvalued: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +130,18 @@ class Report:
     balance_given: bool = True  # False: initial_balance is the default, not the user's
     chart_axis: str = "time"  # "time" or "fills" (evenly spaced), as drawn
     axis_choice: str = "auto"  # what was asked: "auto", "time" or "fills"
+    movements: tuple[RecordedFill, ...] = ()  # the funding payments and transfers, seq order
+    fee_totals: tuple[FeeTotal, ...] = ()  # by (currency, quote)
+    balances: Balances = field(default_factory=lambda: Balances(0, ()))
 
     @property
     def symbols(self) -> tuple[PositionKey, ...]:
         return tuple(self.state.symbol_totals)
+
+    @property
+    def has_funding(self) -> bool:
+        """Whether a funding payment is among the report's events (the PnL tables then show funding)."""
+        return any(isinstance(r.fill, Funding) for r in self.movements)
 
     @property
     def multi_account(self) -> bool:
@@ -115,7 +149,7 @@ class Report:
 
     @property
     def quote_currencies(self) -> list[str]:
-        return sorted({symbol.partition("/")[2] for _, symbol in self.symbols})
+        return sorted({market(symbol).quote for _, symbol in self.symbols})
 
     def marked_totals(self) -> MarkedTotals:
         marked = [p for p in self.state.open if p.symbol in self.marks]
@@ -174,9 +208,10 @@ def build_report(
     for r in recorded:
         realized_before = wallet.realized_pnl
         replay.apply(accounting_of(r.seq, r.fill))
-        if isinstance(r.fill, Fill):  # the page's rows are fills; funding and transfers move the numbers
+        if isinstance(r.fill, Fill):  # the fill rows are fills; funding and transfers are `movements`
             with localcontext(LEDGER_CONTEXT):
                 rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
+    balances = reference_balances(accounting_of(r.seq, r.fill) for r in recorded)
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
@@ -197,6 +232,37 @@ def build_report(
         balance_given=balance_given,
         chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
         axis_choice=chart_axis,
+        movements=tuple(r for r in recorded if isinstance(r.fill, Funding | Transfer)),
+        fee_totals=fee_totals(row.fill for row in rows),
+        balances=Balances.of(state.seq, balances),
+    )
+
+
+def fee_totals(fills: Iterable[Fill]) -> tuple[FeeTotal, ...]:
+    """Every fee of `fills` summed per (currency, quote currency of its symbol), sorted by that key."""
+    amounts: dict[tuple[str, str], list[Decimal]] = {}  # [amount, valued, unvalued]
+    counts: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for fill in fills:
+            traded = market(fill.symbol)
+            for fee in fill.fees:
+                currency = fee.currency or traded.quote
+                if currency == traded.quote:
+                    valued, unvalued = fee.amount, ZERO
+                elif currency == traded.base:
+                    valued, unvalued = fee.amount * fill.price, ZERO
+                elif fee.quote_value is not None:
+                    valued, unvalued = fee.quote_value, ZERO
+                else:
+                    valued, unvalued = ZERO, fee.amount
+                sums = amounts.setdefault((currency, traded.quote), [ZERO, ZERO, ZERO])
+                sums[0] += fee.amount
+                sums[1] += valued
+                sums[2] += unvalued
+                counts.setdefault((currency, traded.quote), set()).add(fill.key)
+    return tuple(
+        FeeTotal(currency, quote, len(counts[currency, quote]), *sums)
+        for (currency, quote), sums in sorted(amounts.items())
     )
 
 

@@ -40,7 +40,11 @@ def environment() -> Environment:
     )
     env.filters.update(shown=report_view.shown, when=report_view.when, time_text=time_text, exact=decimal_text, px=px)
     chart_constants = ("WIDTH", "HEIGHT", "LEFT", "RIGHT", "PANEL_TOP", "PANEL_HEIGHT", "PLOT_WIDTH", "LEGEND")
-    env.globals.update({name: getattr(report_chart, name) for name in chart_constants}, number=report_view.number)
+    env.globals.update(
+        {name: getattr(report_chart, name) for name in chart_constants},
+        number=report_view.number,
+        unvalued=report_view.unvalued_text,
+    )
     return env
 
 
@@ -52,6 +56,9 @@ def render_html(report: Report) -> str:
         "closed": report_view.closed_table(report),
         "fills": report_view.fills_table(report),
         "rollbacks": report_view.rollbacks_table(report),
+        "fee_currencies": report_view.fee_currencies_table(report),
+        "movements": report_view.movements_table(report),
+        "balances": report_view.balances_table(report),
     }
     return (
         environment()

@@ -13,8 +13,9 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from tradeledger.application.audit import Mark, Report
 from tradeledger.cli.output import short_hash
+from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import decimal_text
-from tradeledger.domain.positions import ClosedPosition, Position
+from tradeledger.domain.positions import ClosedPosition, Position, UnvaluedFees
 
 # The fill table lists the latest fills only (the chart and every total still use all of them);
 # `tradeledger history` and `export` list the whole log.
@@ -75,6 +76,19 @@ def number(value: Decimal, display: str | None = None, *, signed: bool = False) 
     return Cell(shown(value) if display is None else display, css, decimal_text(value))
 
 
+def unvalued_text(unvalued: UnvaluedFees) -> str:
+    """Unvalued fees as such, per currency ("0.01 BNB unvalued"); "" when there are none."""
+    return ", ".join(f"{quantity(amount)} {currency} unvalued" for currency, amount in unvalued)
+
+
+def fees_cell(valued: Decimal, unvalued: UnvaluedFees = ()) -> Cell:
+    """Valued fees in the quote, followed by any unvalued ones per currency: never shown as if they were zero."""
+    cell = number(valued)
+    if not unvalued:
+        return cell
+    return Cell(f"{cell.text} + {unvalued_text(unvalued)}", cell.css, cell.title)
+
+
 def blank(note: str = "—") -> Cell:
     return Cell(note, "num muted")
 
@@ -113,14 +127,24 @@ def symbols_table(report: Report) -> Table:
         else:
             cells += [text(position.side.value), number(position.quantity, quantity(position.quantity))]
             cells.append(number(position.avg_price))
-        cells += [number(totals.realized_pnl, signed=True), number(totals.fees), number(totals.net_pnl, signed=True)]
+        cells += [number(totals.realized_pnl, signed=True), fees_cell(totals.fees, totals.unvalued_fees)]
+        cells += [
+            *([number(totals.funding, signed=True)] if report.has_funding else []),
+            number(totals.net_pnl, signed=True),
+        ]
         if position is None:
             cells += [blank(), blank(), blank(), blank()]
         else:
             cells += unrealized_cells(position, report.marks.get(symbol))
         rows.append(cells)
-    headers = [*key_headers(report), "Open side", "Open qty", "Avg price", "Realized", "Fees", "Net", *MARK_HEADERS]
+    headers = [*key_headers(report), "Open side", "Open qty", "Avg price", "Realized", "Fees", *funding_header(report)]
+    headers += ["Net", *MARK_HEADERS]
     return Table("symbols", headers, rows, "No symbol has been traded.")
+
+
+def funding_header(report: Report, suffix: str = "") -> list[str]:
+    """The funding column of the PnL tables, there when the report holds a funding payment (so Net adds up)."""
+    return [f"Funding{suffix}"] if report.has_funding else []
 
 
 def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
@@ -131,7 +155,8 @@ def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
         number(p.quantity, quantity(p.quantity)),
         number(p.avg_price),
         number(p.realized_pnl, signed=True),
-        number(p.fees),
+        fees_cell(p.fees, p.unvalued_fees),
+        *([number(p.funding, signed=True)] if report.has_funding else []),
         number(p.net_pnl, signed=True),
         text(str(p.opened_seq), css="num"),
         text(when(p.opened_at)),
@@ -140,7 +165,8 @@ def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
 
 def open_table(report: Report) -> Table:
     rows = [[*cycle_cells(report, p), *unrealized_cells(p, report.marks.get(p.symbol))] for p in report.state.open]
-    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized (cycle)", "Fees (cycle)", "Net (cycle)"]
+    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized (cycle)", "Fees (cycle)"]
+    headers += [*funding_header(report, " (cycle)"), "Net (cycle)"]
     return Table("open", [*headers, "Opened seq", "Opened at", *MARK_HEADERS], rows, "No open positions.")
 
 
@@ -149,7 +175,8 @@ def closed_table(report: Report) -> Table:
         [*cycle_cells(report, c), text(str(c.closed_seq), css="num"), text(when(c.closed_at))]
         for c in report.state.closed
     ]
-    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized", "Fees", "Net", "Opened seq"]
+    headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized", "Fees", *funding_header(report), "Net"]
+    headers += ["Opened seq"]
     return Table("closed", [*headers, "Opened at", "Closed seq", "Closed at"], rows, "No closed cycles.")
 
 
@@ -191,7 +218,7 @@ def fills_table(report: Report) -> Table:
                 text(f.side.value),
                 number(f.quantity, quantity(f.quantity)),
                 number(f.price),
-                number(f.fee),
+                fees_cell(f.fee, f.fee_split().unvalued),
                 text(f.strategy or ""),
                 number(row.realized, signed=True),
                 number(row.cash),
@@ -205,3 +232,60 @@ def fills_table(report: Report) -> Table:
 
 def fills_left_out(report: Report) -> int:
     return max(len(report.fills) - FILL_TABLE_LIMIT, 0)
+
+
+def fee_currencies_table(report: Report) -> Table:
+    """Every fee of the report's fills per currency paid in (and quote currency of the symbols it was paid on)."""
+    rows = [
+        [
+            text(total.currency),
+            text(total.quote),
+            text(str(total.fills), css="num"),
+            number(total.amount, quantity(total.amount)),
+            number(total.valued),
+            number(total.unvalued, f"{quantity(total.unvalued)} {total.currency} unvalued")
+            if total.unvalued
+            else blank(),
+        ]
+        for total in report.fee_totals
+    ]
+    headers = ["Fee currency", "Quote", "Fills", "Amount paid", "Quote value (valued)", "Unvalued"]
+    return Table("fee-currencies", headers, rows, "No fees were paid.")
+
+
+def movements_table(report: Report) -> Table:
+    """The funding payments and transfers of the log (the fills table lists fills only)."""
+    rows = []
+    for r in report.movements:
+        event = r.fill
+        assert isinstance(event, Funding | Transfer)
+        if isinstance(event, Funding):
+            what, kind, fee = event.symbol, "funding", blank()
+        else:
+            what, kind, fee = event.currency, event.kind.value, number(event.fee, quantity(event.fee))
+        rows.append(
+            [
+                text(str(r.seq), css="num"),
+                text(when(event.occurred_at)),
+                text(event.event_id),
+                text(event.account),
+                text(event.exchange),
+                text(what),
+                text(kind),
+                number(event.amount, quantity(event.amount), signed=True),
+                text(event.currency),
+                fee,
+                text(short_hash(r.hash), title=r.hash, css="hash"),
+            ]
+        )
+    headers = ["Seq", "Occurred at", "Id", "Account", "Exchange", "Symbol or currency", "Kind", "Amount", "Currency"]
+    return Table("movements", [*headers, "Transfer fee", "Hash"], rows, "No funding payments or transfers.")
+
+
+def balances_table(report: Report) -> Table:
+    rows = [
+        [text(b.account), text(b.exchange), text(b.currency), number(b.amount, quantity(b.amount), signed=True)]
+        for b in report.balances.balances
+    ]
+    headers = ["Account", "Exchange", "Currency", "Amount"]
+    return Table("balances", headers, rows, "No balances: nothing has moved any currency.")

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from tests.e2e.test_report import SESSION, TIMES
+from tests.e2e.test_report import EXCHANGE_EVENTS, EXCHANGE_TIMES, SESSION, TIMES
 from tradeledger import Ledger
-from tradeledger.application.audit import Mark, Report, build_report, resolve_axis, uneven
+from tradeledger.application.audit import FeeTotal, Mark, Report, build_report, resolve_axis, uneven
+from tradeledger.domain.balances import Balance
 from tradeledger.domain.risk import PriceMark
 
 GENERATED_AT = datetime(2026, 3, 3, tzinfo=UTC)
 B0 = Decimal(10000)
 
 
-def record(ledger: Ledger, fills: list[dict[str, str]] = SESSION, times: list[str] = TIMES) -> None:
-    ledger.record_many([{"exchange": "kraken", **fill, "occurred_at": t} for fill, t in zip(fills, times, strict=True)])
+def record(
+    ledger: Ledger, fills: list[dict[str, Any]] = SESSION, times: list[str] = TIMES, exchange: str = "kraken"
+) -> None:
+    ledger.record_many([{"exchange": exchange, **fill, "occurred_at": t} for fill, t in zip(fills, times, strict=True)])
 
 
 def audit(ledger: Ledger, **options: object) -> Report:
@@ -155,3 +159,44 @@ def test_the_report_records_the_axis_asked_for_and_the_one_drawn(ledger: Ledger)
     report = audit(ledger, chart_axis="auto")
 
     assert (report.axis_choice, report.chart_axis) == ("auto", "fills")
+
+
+def test_fees_by_currency_funding_unvalued_fees_transfers_and_balances(ledger: Ledger) -> None:
+    record(ledger, EXCHANGE_EVENTS, EXCHANGE_TIMES, "binance")  # worked out in tests/e2e/test_report.py
+
+    report = audit(ledger)
+
+    totals = report.state.totals
+    assert (totals.realized_pnl, totals.fees, totals.funding) == (Decimal(500), Decimal("57.1"), Decimal("-1.5"))
+    assert totals.unvalued_fees == (("BNB", Decimal("0.01")),)
+    assert totals.net_pnl == Decimal("441.4")
+    assert report.fee_totals == (
+        FeeTotal("BNB", "USDT", 1, Decimal("0.01"), Decimal(0), Decimal("0.01")),
+        FeeTotal("BTC", "USDT", 1, Decimal("0.001"), Decimal(50), Decimal(0)),
+        FeeTotal("USDT", "USDT", 2, Decimal("7.1"), Decimal("7.1"), Decimal(0)),
+    )
+    assert [row.fill.fill_id for row in report.fills] == ["S1", "S2", "P1"]
+    assert [(r.seq, r.fill.event_id) for r in report.movements] == [(1, "D1"), (5, "FU1")]
+    assert report.has_funding is True
+    assert report.balances.seq == 5
+    assert report.balances.balances == (
+        Balance("default", "binance", "BNB", Decimal("-0.01")),
+        Balance("default", "binance", "BTC", Decimal("0.499")),
+        Balance("default", "binance", "USDT", Decimal("25491.4")),
+    )
+    assert report.balances == ledger.balances()  # the fold of the report's events is the stored projection
+    assert report.quote_currencies == ["USDT"]
+
+
+def test_balances_and_movements_stop_at_until_time(ledger: Ledger) -> None:
+    record(ledger, EXCHANGE_EVENTS, EXCHANGE_TIMES, "binance")
+
+    report = audit(ledger, until_time=datetime(2026, 3, 1, 10, 1, 30, tzinfo=UTC))  # the deposit and the buy
+
+    assert [r.fill.event_id for r in report.movements] == ["D1"]
+    assert report.has_funding is False
+    assert report.fee_totals == (FeeTotal("BTC", "USDT", 1, Decimal("0.001"), Decimal(50), Decimal(0)),)
+    assert report.balances.balances == (
+        Balance("default", "binance", "BTC", Decimal("0.999")),
+        Balance("default", "binance", "USDT", Decimal(0)),
+    )
