@@ -650,3 +650,15 @@ def test_fees_by_currency_funding_unvalued_fees_balances_and_transfers_are_shown
         ["0.00", "2.00", "-1.50", "-3.50"],
     ]
     assert tables.texts["fill-count"] == "3"
+
+
+def test_a_mark_for_an_unvalued_fees_currency_values_it_on_the_page_without_booking_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    record_exchange_events(cli.url)
+
+    _, page = make_report(cli, tmp_path / "report.html", "--mark", "BNB/USDT=600")
+    totals = dict(Tables(page).tables["totals"][:5])
+
+    assert totals["Unvalued fees (not in net)"] == "0.01 BNB unvalued (≈ 6.00 USDT at the BNB/USDT mark)"
+    assert totals["Net realized"] == "441.40"  # unchanged: the mark is for display only

@@ -215,7 +215,8 @@ def build_report(
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
-    series = tuple(cumulative(rows, initial_balance))
+    paid = [(r.fill.occurred_at, r.seq, r.fill.amount) for r in recorded if isinstance(r.fill, Funding)]
+    series = tuple(cumulative(rows, initial_balance, funding=paid))
     return Report(
         url=url,
         generated_at=generated_at,
@@ -267,10 +268,13 @@ def fee_totals(fills: Iterable[Fill]) -> tuple[FeeTotal, ...]:
 
 
 def resolve_marks(ledger: Ledger, state: LedgerState, given: Mapping[str, Decimal]) -> dict[str, Mark]:
-    """Each traded symbol's mark: the one given, else the stored one; a symbol with neither has none."""
+    """Each traded symbol's mark: the one given, else the stored one; a symbol with neither has none. A mark
+    given for `CURRENCY/QUOTE` where CURRENCY has unvalued fees is kept too: it values them for display."""
     stored = ledger.marks().prices
     resolved: dict[str, Mark] = {}
-    for symbol in {symbol for _, symbol in state.symbol_totals}:
+    unvalued = {currency for currency, _ in state.totals.unvalued_fees}
+    valuing = {symbol for symbol in given if symbol.partition("/")[0] in unvalued}
+    for symbol in {symbol for _, symbol in state.symbol_totals} | valuing:
         if symbol in given:
             resolved[symbol] = Mark(given[symbol], "--mark")
         elif symbol in stored:
@@ -294,12 +298,18 @@ def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
     return "fills" if uneven(times) else "time"
 
 
-def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[SeriesPoint]:
+def cumulative(
+    rows: Sequence[FillRow], initial_balance: Decimal, *, funding: Sequence[tuple[datetime, int, Decimal]] = ()
+) -> list[SeriesPoint]:
     """Each fill's effect as the log applied it (seq order), summed in the order the fills occurred.
 
     A fill reported late changes the books at its place in the log but is drawn at its own time;
-    the last point equals the totals either way.
+    the last point equals the totals either way. The net line adds the funding (occurred_at, seq,
+    amount) paid or received up to each point, in the same order (funding after the last fill has no
+    point of its own: the totals show it).
     """
+    pending = sorted(funding)
+    funded = ZERO
     cash_change: dict[int, Decimal] = {}
     previous = initial_balance
     with localcontext(LEDGER_CONTEXT):
@@ -309,8 +319,11 @@ def cumulative(rows: Sequence[FillRow], initial_balance: Decimal) -> list[Series
         points = []
         realized, fees, cash = ZERO, ZERO, initial_balance
         for row in sorted(rows, key=lambda row: (row.recorded.fill.occurred_at, row.recorded.seq)):
+            at = (row.recorded.fill.occurred_at, row.recorded.seq)
+            while pending and pending[0][:2] <= at:
+                funded += pending.pop(0)[2]
             realized += row.realized
             fees += row.fill.fee
             cash += cash_change[row.recorded.seq]
-            points.append(SeriesPoint(row.recorded.seq, row.recorded.fill.occurred_at, realized, realized - fees, cash))
+            points.append(SeriesPoint(row.recorded.seq, at[0], realized, realized + funded - fees, cash))
     return points

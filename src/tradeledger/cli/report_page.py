@@ -44,6 +44,7 @@ def environment() -> Environment:
         {name: getattr(report_chart, name) for name in chart_constants},
         number=report_view.number,
         unvalued=report_view.unvalued_text,
+        unvalued_at_marks=report_view.unvalued_at_marks,
     )
     return env
 

@@ -6,15 +6,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from tradeledger.application.audit import Mark, Report
 from tradeledger.cli.output import short_hash
 from tradeledger.domain.events import Funding, Transfer
-from tradeledger.domain.fills import decimal_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.positions import ClosedPosition, Position, UnvaluedFees
 
 # The fill table lists the latest fills only (the chart and every total still use all of them);
@@ -79,6 +79,21 @@ def number(value: Decimal, display: str | None = None, *, signed: bool = False) 
 def unvalued_text(unvalued: UnvaluedFees) -> str:
     """Unvalued fees as such, per currency ("0.01 BNB unvalued"); "" when there are none."""
     return ", ".join(f"{quantity(amount)} {currency} unvalued" for currency, amount in unvalued)
+
+
+def unvalued_at_marks(unvalued: UnvaluedFees, marks: Mapping[str, Mark]) -> str:
+    """Unvalued fees as such, each with its value at any `CURRENCY/QUOTE` mark the report has (for display:
+    never booked); "" when there are none."""
+    parts = []
+    for currency, amount in unvalued:
+        with localcontext(LEDGER_CONTEXT):
+            values = [
+                f"{shown(amount * mark.price)} {symbol.partition('/')[2]} at the {symbol} mark"
+                for symbol, mark in sorted(marks.items())
+                if symbol.partition("/")[0] == currency
+            ]
+        parts.append(f"{quantity(amount)} {currency} unvalued" + (f" (≈ {', '.join(values)})" if values else ""))
+    return ", ".join(parts)
 
 
 def fees_cell(valued: Decimal, unvalued: UnvaluedFees = ()) -> Cell:

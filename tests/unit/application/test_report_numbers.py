@@ -200,3 +200,25 @@ def test_balances_and_movements_stop_at_until_time(ledger: Ledger) -> None:
         Balance("default", "binance", "BTC", Decimal("0.999")),
         Balance("default", "binance", "USDT", Decimal(0)),
     )
+
+
+def test_the_charts_net_line_adds_the_funding_paid_before_each_fill(ledger: Ledger) -> None:
+    at = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
+    perp = {"exchange": "bybit", "symbol": "BTC/USDT:USDT", "quantity": "1"}
+    ledger.record_many(
+        [
+            {**perp, "fill_id": "o", "side": "buy", "price": "100", "fee": "0.1", "occurred_at": at},
+            {"type": "funding", "funding_id": "f", "exchange": "bybit", "symbol": "BTC/USDT:USDT",
+             "amount": "-2", "currency": "USDT", "occurred_at": at + timedelta(hours=1)},
+            {**perp, "fill_id": "c", "side": "sell", "price": "110", "fee": "0.1",
+             "occurred_at": at + timedelta(hours=2)},
+        ]
+    )  # fmt: skip
+
+    report = audit(ledger)
+
+    assert [(point.realized, point.net) for point in report.series] == [
+        (Decimal(0), Decimal("-0.1")),
+        (Decimal(10), Decimal("7.8")),  # 10 - 2 funding - 0.2 fees
+    ]
+    assert report.series[-1].net == report.state.totals.net_pnl
