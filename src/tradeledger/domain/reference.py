@@ -162,13 +162,19 @@ def apply_fill(position: Position | None, execution: Execution) -> Outcome:
         if phi == 0:
             return traded
         after = traded.position
-        spot = market(execution.symbol).settle is None
+        traded_market = market(execution.symbol)
+        # The field named in a refusal, as spec section 9 asks: the first fee paid in the base currency.
+        index = next((i for i, (c, _) in enumerate(execution.paid or ()) if c == traded_market.base), 0)
+        field = f"fees[{index}].amount"
+        spot = traded_market.settle is None
         if spot and phi > 0 and (after is None or (after.side is PositionSide.LONG and after.quantity < phi)):
-            raise InvalidFill(f"fees: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
+            raise InvalidFill(f"{field}: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
         disposal_side = Side.SELL if phi > 0 else Side.BUY
         disposed = _trade(after, execution, disposal_side, abs(phi), phi * execution.price, (), fee_to_opening=True)
         if traded.closed is not None and disposed.closed is not None:
-            raise InvalidFill(f"fees: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill")
+            raise InvalidFill(
+                f"{field}: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill"
+            )
         return Outcome(disposed.position, traded.closed or disposed.closed)
 
 
