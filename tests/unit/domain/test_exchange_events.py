@@ -573,3 +573,22 @@ def test_a_deposit_and_a_withdrawal_move_only_balances_and_the_withdrawal_fee_is
     assert folded.balance("BTC") == Decimal("0.0009")
     assert folded.balance("USDT") - without.balance("USDT") == Decimal(1000)
     assert folded.balance("BTC") - without.balance("BTC") == Decimal("-0.0051")
+
+
+def test_a_contract_settle_balance_gains_each_reductions_realized_pnl_to_the_last_digit() -> None:
+    """Short 2 @ 7 (fee 1), buy 3 @ 0.3 (realizes 13.4, a long of 1 opens), add 3 @ 7 and 2 @ 7 (fee 1):
+    long 6 @ 35.3/6. Selling 1 @ 3 realizes 3 - 5.883333333333333333333333333 and the balance of 11.4
+    gains exactly that. (The reference once took the difference of the lifetime realized before and after,
+    13.4 and 10.51666666666666666666666667, which is one digit short: 8.51666666666666666666666667.)"""
+    symbol = "ETH/USDT:USDT"
+    folded = fold(
+        sell("2", "7", usdt("1"), symbol=symbol),
+        buy("3", "0.3", symbol=symbol),
+        buy("3", "7", symbol=symbol),
+        buy("2", "7", usdt("1"), symbol=symbol),
+        sell("1", "3", symbol=symbol),
+    )
+    position = folded.open(symbol)
+    assert (position.quantity, position.avg_price) == (Decimal(5), Decimal("5.883333333333333333333333333"))
+    assert position.realized_pnl == Decimal("-2.883333333333333333333333333")
+    assert folded.balance("USDT") == Decimal("8.516666666666666666666666667")
