@@ -592,3 +592,60 @@ def test_a_contract_settle_balance_gains_each_reductions_realized_pnl_to_the_las
     assert (position.quantity, position.avg_price) == (Decimal(5), Decimal("5.883333333333333333333333333"))
     assert position.realized_pnl == Decimal("-2.883333333333333333333333333")
     assert folded.balance("USDT") == Decimal("8.516666666666666666666666667")
+
+
+# --- accounting-anchors.md group C: NautilusTrader's base-currency commissions --------------------
+
+
+def test_nautilus_c1_a_spot_round_trip_with_a_base_then_a_quote_commission_closes_flat() -> None:
+    """C1: Nautilus realizes 97.90 = 0.999 x 100 - 2 (the quote commission only); we also value the
+    0.001 ETH at 2000 into fees, so our realized - (fees - 2) is Nautilus's and our net is the cash made."""
+    symbol = "ETH/USDT"
+    bought = fold(buy("1.00000", "2000.00", fee("0.001", "ETH"), symbol=symbol)).open(symbol)
+    assert (bought.quantity, bought.avg_price, bought.fees) == (Decimal("0.999"), Decimal(2000), Decimal(2))
+    folded = fold(
+        buy("1.00000", "2000.00", fee("0.001", "ETH"), symbol=symbol),
+        sell("0.99900", "2100.00", usdt("2.0"), symbol=symbol),
+    )
+    assert folded.position(symbol) is None
+    (cycle,) = folded.closed
+    assert (cycle.realized_pnl, cycle.fees, cycle.net_pnl) == (Decimal("99.9"), Decimal(4), Decimal("95.9"))
+    assert cycle.realized_pnl - (cycle.fees - Decimal(2)) == Decimal("97.90")
+    assert (folded.balance("ETH"), folded.balance("USDT")) == (Decimal(0), Decimal("95.9"))
+
+
+def test_nautilus_c2_a_base_commission_on_the_close_opens_a_short_on_a_contract_and_is_refused_on_spot() -> None:
+    """C2: buy 1.0 @ 50000 fee 0.001 BTC, sell 0.999 @ 50100 fee 0.000999 BTC. Nautilus ends short
+    -0.000999 with realized +99.90 (derived). On a contract we do the same: the sell closes the cycle
+    (realized 99.9, fees 50) and the fee's disposal opens a short of 0.000999 at 50100 (fees 50.0499).
+    On spot that fee would turn a flat position short: refused (spec 9)."""
+    folded = fold(
+        buy("1.0", "50000", fee("0.001", "BTC"), symbol=PERP),
+        sell("0.999", "50100", fee("0.000999", "BTC"), symbol=PERP),
+    )
+    (cycle,) = folded.closed
+    assert (cycle.realized_pnl, cycle.fees) == (Decimal("99.90"), Decimal(50))
+    short = folded.open(PERP)
+    assert (short.signed_quantity, short.avg_price, short.fees) == (
+        Decimal("-0.000999"),
+        Decimal(50100),
+        Decimal("50.0499"),
+    )
+    assert folded.balances == {
+        (ACCOUNT, EXCHANGE, "BTC"): Decimal("-0.001999"),
+        (ACCOUNT, EXCHANGE, "USDT"): Decimal("99.9"),
+    }
+    messages = refusals(buy("1.0", "50000", fee("0.001", "BTC")), sell("0.999", "50100", fee("0.000999", "BTC")))
+    assert all(message.startswith("fees[0].amount: a ") for message in messages), messages
+
+
+def test_nautilus_c3_partial_buys_each_paying_a_base_commission() -> None:
+    """C3 (GitHub #3546): 0.0035, 0.0035, 0.003 ETH @ 2042.69, each with 0.00001 ETH of commission."""
+    symbol = "ETH/USDT"
+    fills = [
+        buy(quantity, "2042.69", fee("0.00001", "ETH"), symbol=symbol) for quantity in ("0.00350", "0.0035", "0.003")
+    ]
+    for count, quantity in ((1, "0.00349"), (2, "0.00698"), (3, "0.00997")):
+        assert fold(*fills[:count]).open(symbol).quantity == Decimal(quantity)
+    position = fold(*fills).open(symbol)
+    assert (position.avg_price, position.fees) == (Decimal("2042.69"), Decimal("0.0612807"))
