@@ -29,7 +29,6 @@ from tradeledger.domain.positions import (
     Totals,
     UnvaluedFees,
     _exact_size,
-    lifetime,
     merged_unvalued,
     pnl,
 )
@@ -162,14 +161,47 @@ def apply_fill(position: Position | None, execution: Execution) -> Outcome:
         if phi == 0:
             return traded
         after = traded.position
-        spot = market(execution.symbol).settle is None
+        traded_market = market(execution.symbol)
+        # The field named in a refusal, as spec section 9 asks: the first fee paid in the base currency.
+        index = next((i for i, (c, _) in enumerate(execution.paid or ()) if c == traded_market.base), 0)
+        field = f"fees[{index}].amount"
+        spot = traded_market.settle is None
         if spot and phi > 0 and (after is None or (after.side is PositionSide.LONG and after.quantity < phi)):
-            raise InvalidFill(f"fees: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
+            raise InvalidFill(f"{field}: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
         disposal_side = Side.SELL if phi > 0 else Side.BUY
         disposed = _trade(after, execution, disposal_side, abs(phi), phi * execution.price, (), fee_to_opening=True)
         if traded.closed is not None and disposed.closed is not None:
-            raise InvalidFill(f"fees: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill")
+            raise InvalidFill(
+                f"{field}: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill"
+            )
         return Outcome(disposed.position, traded.closed or disposed.closed)
+
+
+def _realized(position: Position | None, side: Side, quantity: Decimal, price: Decimal) -> Decimal:
+    """The PnL a trade of `quantity` at `price` realizes against `position` (0 when it opens or adds)."""
+    if position is None or (position.side is PositionSide.LONG) == (side is Side.BUY):
+        return ZERO
+    return pnl(position.side, position.avg_price, price, min(quantity, position.quantity))
+
+
+def realized_by(position: Position | None, execution: Execution) -> Decimal:
+    """The PnL one fill realizes against the open `position` before it: its closing part's, then its base
+    fee disposal's (what a contract's settle currency gains, spec section 9), each as the fill books it."""
+    with localcontext(LEDGER_CONTEXT):
+        realized = _realized(position, execution.side, execution.quantity, execution.price)
+        phi = execution.base_fee
+        if phi == 0:
+            return realized
+        after = _trade(
+            position,
+            execution,
+            execution.side,
+            execution.quantity,
+            execution.fee,
+            execution.unvalued_fees,
+            fee_to_opening=False,
+        ).position
+        return realized + _realized(after, Side.SELL if phi > 0 else Side.BUY, abs(phi), execution.price)
 
 
 class ReferenceFold(PositionBook):
@@ -225,10 +257,6 @@ class ReferenceBalances:
             key = (account, exchange, currency)
             self.balances[key] = self.balances.get(key, ZERO) + amount
 
-    def _realized(self, key: tuple[str, str]) -> Decimal:
-        """The lifetime realized PnL of one (account, symbol) so far."""
-        return lifetime(self.book.closed_totals.get(key, Totals()), self.book.open.get(key)).realized_pnl
-
     def apply(self, event: Accounting) -> Outcome:
         """Fold `event` into the book and the balances; the book's outcome."""
         with localcontext(LEDGER_CONTEXT):
@@ -239,8 +267,7 @@ class ReferenceBalances:
             if not isinstance(event, Execution):
                 self._move(event.account, event.exchange, event.currency, event.amount - event.fee)
                 return Outcome(None, None)
-            key = (event.account, event.symbol)
-            before = self._realized(key)
+            before = self.book.open.get((event.account, event.symbol))
             outcome = self.book.apply(event)
             traded = market(event.symbol)
             signed = event.quantity if event.side is Side.BUY else -event.quantity
@@ -248,7 +275,9 @@ class ReferenceBalances:
                 self._move(event.account, event.exchange, traded.base, signed)
                 self._move(event.account, event.exchange, traded.quote, -(signed * event.price))
             else:
-                self._move(event.account, event.exchange, traded.settle, self._realized(key) - before)
+                # The PnL each reduction realizes, added as the fill books it: a difference of the running
+                # lifetime totals would round differently once those sums need more than 28 digits.
+                self._move(event.account, event.exchange, traded.settle, realized_by(before, event))
             paid = ((traded.quote, event.fee),) if event.paid is None else event.paid
             for currency, amount in paid:
                 self._move(event.account, event.exchange, currency, -amount)
