@@ -528,3 +528,12 @@ def test_a_bad_typed_event_is_refused_naming_field_and_value_and_nothing_is_writ
     traded: Ledger, db_url: str, event: dict[str, Any], expected: tuple[str, ...]
 ) -> None:
     assert_refused_and_nothing_written(traded, db_url, event, *expected)
+
+
+def test_a_refused_base_fee_is_named_by_its_place_in_the_fill_as_sent(traded: Ledger, db_url: str) -> None:
+    # The log keeps fees sorted by currency (USD after ETH); the refusal names the ETH fee as sent: fees[1].
+    event = with_fees([{"amount": "0.1", "currency": "USD"}, {"amount": "5", "currency": "ETH"}], symbol="ETH/USD")
+
+    message = assert_refused_and_nothing_written(traded, db_url, event, "fees[1].amount", "5 ETH")
+
+    assert "fees[0]" not in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
@@ -188,5 +189,24 @@ def append_fills(uow: UnitOfWork, fills: Sequence[Event], *, recorded_at: str, s
         existing[fill.key] = event
         head = event.checkpoint
         receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.event_id))
-    project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
+    try:
+        project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
+    except InvalidFill as error:
+        raise InvalidFill(_as_sent(str(error), fills)) from None
     return receipts
+
+
+_BASE_FEE_REFUSED = re.compile(r"fill (\d+): fees\[\d+\]")
+
+
+def _as_sent(message: str, fills: Sequence[Event]) -> str:
+    """A refusal of a base fee names the fee by its place in the fill as sent (the log stores fees sorted)."""
+    found = _BASE_FEE_REFUSED.match(message)
+    if found is None:
+        return message
+    fill = fills[int(found[1]) - 1]
+    if not isinstance(fill, Fill):
+        return message
+    base = fill.market.base
+    index = next((i for i, fee in enumerate(fill.fees) if fee.currency == base), 0)
+    return f"fill {found[1]}: fees[{index}]" + message[found.end() :]
