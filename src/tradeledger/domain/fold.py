@@ -20,6 +20,8 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, localcontext
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
@@ -94,12 +96,16 @@ def _add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] |
 
 # A fill's fees as the fold books them: valued (quote), unvalued per currency, base, the index of the first
 # base fee, and every fee as paid (None: a v1 fill's one quote fee).
-_FeeParts = tuple[Decimal, dict[str, Decimal] | None, Decimal, int, tuple[tuple[str, Decimal], ...] | None]
+_FeeParts = tuple[Decimal, Mapping[str, Decimal] | None, Decimal, int, tuple[tuple[str, Decimal], ...] | None]
 _NO_FEES: _FeeParts = (ZERO, None, ZERO, -1, ())
 
 
+@lru_cache(maxsize=4096)
 def _fee_parts(symbol: str, text: str) -> _FeeParts:
-    """The parts of a stored fees text; one fee without a quote value (the common case) is read without json."""
+    """The parts of a stored fees text; one fee without a quote value (the common case) is read without json.
+
+    Cached: fills often repeat a fee (a flat fee, a zero-rate maker fill, the same size at the same
+    price), and the parts are immutable (unvalued fees as a read-only mapping)."""
     if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
         end = text.index('"', _AMOUNT_AT)
         amount, currency = Decimal(text[_AMOUNT_AT:end]), text[end + _CURRENCY_AFTER : -3]
@@ -109,9 +115,10 @@ def _fee_parts(symbol: str, text: str) -> _FeeParts:
             return (amount, None, ZERO, -1, paid)
         if currency == traded.base:
             return (ZERO, None, amount, 0, paid)
-        return (ZERO, {currency: amount}, ZERO, -1, paid)
+        return (ZERO, MappingProxyType({currency: amount}), ZERO, -1, paid)
     split = _Fees(symbol, text)
-    return (split.valued, split.unvalued, split.base, split.base_index, tuple(split.paid))
+    unvalued = None if split.unvalued is None else MappingProxyType(split.unvalued)
+    return (split.valued, unvalued, split.base, split.base_index, tuple(split.paid))
 
 
 class _Fees:
@@ -237,7 +244,7 @@ class PositionFold:
         q: Decimal,
         p: Decimal,
         f: Decimal,
-        unvalued: dict[str, Decimal] | None,
+        unvalued: Mapping[str, Decimal] | None,
         base: Decimal,
         base_index: int,
         paid: Iterable[tuple[str, Decimal]] | None,
@@ -306,7 +313,7 @@ class PositionFold:
         q: Decimal,
         p: Decimal,
         f: Decimal,
-        unvalued: dict[str, Decimal] | None,
+        unvalued: Mapping[str, Decimal] | None,
         seq: int,
         occurred_at: str | datetime,
         *,
