@@ -44,6 +44,18 @@ def _write_hostile_files(root: Path) -> None:
     other = fill.replace('"quantity":"1"', '"quantity":"2"')
     (root / "same-id-twice.ndjson").write_text(fill + "}\n" + other + "}\n")
     (root / "latin-1.ndjson").write_bytes((fill + ',"strategy":"caf\xe9"}\n').encode("latin-1"))
+    trade = (
+        '{"id":"1","timestamp":1700000000000,"symbol":"BTC/USDT","side":"buy","price":"1","amount":"1",'
+        '"fee":{"cost":"0.1","currency":"USDT"}}'
+    )
+    (root / "ccxt-inverse.json").write_text("[" + trade.replace("BTC/USDT", "BTC/USD:BTC") + "]")
+    (root / "ccxt-no-id.json").write_text("[" + trade + "," + trade.replace('"id":"1",', "") + "]")
+    (root / "ccxt-lowercase-fee.json").write_text("[" + trade.replace('"currency":"USDT"', '"currency":"usdt"') + "]")
+    (root / "ccxt-truncated.json").write_text("[" + trade[:-10])
+    (root / "ccxt-trade.json").write_text("[" + trade + "]")
+    (root / "ccxt-object.json").write_text(trade)
+    funding = '{"id":"f","timestamp":1700000000000,"symbol":"BTC/USDT:USDT","code":"USDT","amount":"1"}'
+    (root / "ccxt-mixed.json").write_text("[" + trade + "," + funding + "]")
     (root / "deep.json").write_text('{"trades":' + "[" * 5000 + "]" * 5000 + "}")
     (root / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     (root / "prices.csv").write_text("time,symbol,price\n2025-01-01T00:00:00+00:00,BTC/USD,\uff11\uff10\uff10\n")
@@ -67,6 +79,7 @@ NOT_A_DATABASE: Case = lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}"]  # noq
 IN_MEMORY = ["--db", "sqlite://"]
 RECORD = ["record", "--fill-id", "r1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
 FUNDING = ["record-funding", "--funding-id", "f1", "--symbol", "BTC/USDT:USDT", "--amount", "1"]
+INGEST = ["ingest", "ccxt", "--exchange", "binance"]
 TRANSFER = ["record-transfer", "--transfer-id", "t1", "--currency", "USDT", "--kind", "deposit", "--amount", "1"]
 
 CASES: dict[str, tuple[Case, str]] = {
@@ -101,6 +114,20 @@ CASES: dict[str, tuple[Case, str]] = {
     "import: not UTF-8": (lambda p: ["--db", p.url, "import", p / "latin-1.ndjson"], "UTF-8"),
     "import: a folder": (lambda p: ["--db", p.url, "import", p / "a-folder"], "directory"),
     "import: an in-memory ledger": (lambda p: [*IN_MEMORY, "import", p / "same-id-twice.ndjson"], "in-memory"),
+    "ingest: an inverse contract": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-inverse.json"], "entry 0: symbol"),
+    "ingest: a trade without an id": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-no-id.json"], "entry 1: id"),
+    "ingest: a lowercase fee currency": (
+        lambda p: ["--db", p.url, *INGEST, p / "ccxt-lowercase-fee.json"],
+        "entry 0: fee.currency",
+    ),
+    "ingest: a truncated file": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-truncated.json"], "not JSON"),
+    "ingest: a CSV file": (lambda p: ["--db", p.url, *INGEST, p / "prices.csv"], "not JSON"),
+    "ingest: an object, not a list": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-object.json"], "a JSON list"),
+    "ingest: a mixed list": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-mixed.json"], "mixed"),
+    "ingest: 10,000 nested brackets": (lambda p: ["--db", p.url, *INGEST, p / "brackets.ndjson"], "too deep"),
+    "ingest: not UTF-8": (lambda p: ["--db", p.url, *INGEST, p / "latin-1.ndjson"], "UTF-8"),
+    "ingest: an in-memory ledger": (lambda p: [*IN_MEMORY, *INGEST, p / "ccxt-trade.json"], "in-memory"),
+    "ingest: an unknown kind": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-trade.json", "--kind", "x"], "--kind"),
     "positions: not a database": (lambda p: [*NOT_A_DATABASE(p), "positions"], "not a"),
     "positions: a fullwidth mark": (lambda p: ["--db", p.url, "positions", "--mark", "BTC/USD=\uff11"], "--mark"),
     "replay: not a database": (lambda p: [*NOT_A_DATABASE(p), "replay"], "not a"),

@@ -135,6 +135,17 @@ def _balances(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "balances"]
 
 
+def _ingest(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    trade = {"id": "[/]i", "timestamp": 1700000000000, "symbol": "BTC/USDT", "side": "buy", "price": "1", "amount": "1"}
+    entry = {"id": "[link=x]", "direction": "in", "type": "[bold]rebate", "currency": "USDT", "amount": "1"}
+    place.folder.mkdir(exist_ok=True)
+    (place.folder / "trades.json").write_text(json.dumps([trade]))
+    (place.folder / "ledger.json").write_text(json.dumps([entry]))
+    options = ["--exchange", BOLD, "--account", LINK]
+    assert run(["--db", place.url, "ingest", "ccxt", str(place.folder / "trades.json"), *options], _)[0] == 0
+    return ["--db", place.url, "ingest", "ccxt", str(place.folder / "ledger.json"), *options]
+
+
 def _export_then_import(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     exported = place.folder / "e.ndjson"
     assert run(["--db", place.url, "export", "--output", str(exported)], capfd)[0] == 0
@@ -223,6 +234,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "record-funding": (_record_funding, ["[/]f"]),
     "record-transfer": (_record_transfer, ["[/]t", LINK]),
     "balances": (_balances, [LINK, BOLD]),
+    "ingest": (_ingest, [FOLDER, "[bold]rebate"]),
 }
 
 

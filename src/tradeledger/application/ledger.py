@@ -31,6 +31,8 @@ from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument
 
+CURSORS = "cursors"  # the keyed table (ProjectionStore.entries) of Ledger.cursors
+
 # A snapshot of the projection every this many events: replay(until_seq=…, closed=False) then folds
 # at most this many events on top of one (about 30 ms at 10,000).
 SNAPSHOT_EVERY = 10_000
@@ -68,17 +70,29 @@ class Ledger:
         default), idempotent on (account, exchange, its id), and update the projections with it."""
         return self.record_many([fill])[0]
 
-    def record_many(self, fills: Iterable[FillInput]) -> list[Receipt]:
-        """Append events in one transaction: every new event lands, or none does."""
+    def record_many(self, fills: Iterable[FillInput], *, cursors: Mapping[str, str] | None = None) -> list[Receipt]:
+        """Append events in one transaction: every new event lands, or none does.
+
+        `cursors` (name → text) are stored in the same transaction (see `cursors`): a reader of an
+        outside source (a sync) keeps where it is together with what it appended, so a crash between
+        the two cannot happen."""
         validated = [validate_event(fill, where=f"{_kind(fill)} {index}") for index, fill in enumerate(fills, start=1)]
-        if not validated:
+        if not validated and not cursors:
             return []
         with self._store.unit_of_work() as uow:
             uow.log.head()  # the lock first, so recorded_at never goes backwards along seq
             recorded_at = time_text(self._clock())
             receipts = append_fills(uow, validated, recorded_at=recorded_at, snapshot_every=self._snapshot_every)
+            if cursors:
+                uow.projection.put_entries(CURSORS, dict(cursors))
             uow.commit()
         return receipts
+
+    def cursors(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """Stored cursors (see `record_many`) by name, of those asked for (every one when None). They are
+        not part of the log or its chain: a copy or an export leaves them out."""
+        with self._store.reading() as tx:
+            return tx.projection.entries(CURSORS, None if names is None else list(names))
 
     # --- reading the projection ------------------------------------------------------------
 

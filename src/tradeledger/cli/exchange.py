@@ -1,0 +1,122 @@
+"""From an exchange into the log (spec section 10): `ingest ccxt FILE.json` and `sync EXCHANGE`."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradeledger.cli.common import JsonOption, emit, opened, out, parse_time, progress_bar
+from tradeledger.exchanges.ccxt import syncing
+from tradeledger.exchanges.ccxt.files import read_entries
+from tradeledger.exchanges.ccxt.ingesting import append_mapped
+from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+from tradeledger.exchanges.ccxt.syncing import SyncReport
+
+
+class Source(StrEnum):
+    CCXT = "ccxt"
+
+
+AccountOption = Annotated[str, typer.Option(help="The account the events belong to.")]
+
+
+def ingest(
+    ctx: typer.Context,
+    source: Annotated[Source, typer.Argument(help="Where the file comes from: ccxt (its unified structures).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A JSON list as fetch_my_trades, fetch_funding_history, fetch_ledger, fetch_deposits or "
+            "fetch_withdrawals returns it.",
+        ),
+    ],
+    exchange: Annotated[
+        str, typer.Option(metavar="NAME", help="The exchange the file came from (its ccxt id, e.g. binance).")
+    ],
+    account: AccountOption = "default",
+    kind: Annotated[
+        Kind | None,
+        typer.Option(help="What the list is; recognised from its entries' fields when not given."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Ingest what ccxt returned (validated whole first, then appended in one transaction; idempotent)."""
+    assert source is Source.CCXT
+    entries = read_entries(file)
+    done = itertools.count(1)
+    with progress_bar("reading", total=len(entries)) as update:
+        mapped = map_entries(
+            entries, exchange=exchange, account=account, kind=kind, on_entry=lambda: update(next(done))
+        )
+    with progress_bar(f"appending {len(mapped.events)} events") as _, opened(ctx, writes=True) as ledger:
+        report = append_mapped(ledger, mapped)
+    if json_output:
+        emit(report.summary())
+        return
+    reasons = Counter(why for _, why in report.skipped)
+    skipped = "".join(f"\n  skipped {count}: {why}" for why, count in sorted(reasons.items()))
+    out().print(
+        f"ingested {file} ({report.kind.value}): {report.appended} appended, "
+        f"{report.duplicates} duplicates, {len(report.skipped)} skipped; head seq {report.seq}{skipped}"
+    )
+
+
+def sync(
+    ctx: typer.Context,
+    exchange: Annotated[str, typer.Argument(metavar="EXCHANGE", help="The ccxt id of the exchange, e.g. binance.")],
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbols",
+            metavar="SYMBOL",
+            help="A unified symbol to sync, repeatable (or comma-separated).",
+            show_default="the symbols the ledger holds for this exchange",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME", help="Start here (ISO 8601) instead of the stored cursors.", show_default="the cursors"
+        ),
+    ] = None,
+    account: AccountOption = "default",
+    json_output: JsonOption = False,
+) -> None:
+    """Fetch trades, funding and transfers through ccxt from the stored cursors and append them (idempotent).
+
+    Keys come from TRADELEDGER_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD."""
+    named = [part.strip() for text in symbols or () for part in text.split(",")]
+    wanted = syncing.checked_symbols([symbol for symbol in named if symbol])
+    start = parse_time(since, "--since") if since is not None else None
+    client = syncing.connect(exchange, os.environ)
+    with opened(ctx, writes=True) as ledger, progress_bar(f"syncing {exchange}") as update:
+        pages = itertools.count(1)
+        report = syncing.sync(
+            ledger, client, exchange=exchange, account=account, symbols=wanted, since=start,
+            on_page=lambda: update(next(pages)),
+        )  # fmt: skip
+    if json_output:
+        emit(report.summary())
+    else:
+        _print_sync(exchange, report)
+
+
+def _print_sync(exchange: str, report: SyncReport) -> None:
+    lines = [
+        f"  {stream.label}: {stream.appended} appended, {stream.duplicates} duplicates, "
+        f"{stream.skipped} skipped, {stream.pages} page(s)"
+        for stream in report.streams
+    ]
+    out().print(
+        f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
+        f"{report.skipped} skipped; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)
+    )

@@ -1,0 +1,48 @@
+"""A JSON file of ccxt structures, read exactly: numbers as written (`0.1` is Decimal("0.1")), never a float.
+
+Limits, refused by name: at most MAX_FILE_BYTES of UTF-8 JSON; nesting as deep as Python's parser
+reaches (about 1,000 levels; an event's metadata keeps at most 32).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from tradeledger.errors import InvalidFill
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+_INT_DIGITS = 4000  # below Python's int-to-text limit (4,300 digits)
+
+
+def _int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= _INT_DIGITS else Decimal(text)
+
+
+def parse_entries(text: str, *, source: str) -> list[object]:
+    """The JSON list in `text`, or InvalidFill naming `source` and what is wrong."""
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_int=_int)
+    except json.JSONDecodeError as error:
+        raise InvalidFill(f"{source}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except RecursionError:
+        raise InvalidFill(f"{source}: JSON nested too deep to read") from None
+    if not isinstance(value, list):
+        raise InvalidFill(
+            f"{source}: expected a JSON list as ccxt returns it (fetch_my_trades, fetch_funding_history, "
+            f"fetch_ledger, fetch_deposits, fetch_withdrawals), got a JSON {type(value).__name__}"
+        )
+    return value
+
+
+def read_entries(path: Path) -> list[object]:
+    """The list of ccxt structures in a JSON file (see parse_entries)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InvalidFill(f"{path}: {size} bytes; at most {MAX_FILE_BYTES} are read")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidFill(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return parse_entries(text, source=str(path))

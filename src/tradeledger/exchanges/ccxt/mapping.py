@@ -1,0 +1,366 @@
+"""ccxt's unified structures as events (spec section 10): pure, exact, and loud about what it cannot map.
+
+What each structure becomes (the id is what appends are idempotent on, per account and exchange):
+
+    trade    {id, order, timestamp, symbol, type, side, takerOrMaker, price, amount, fee, fees, info}
+             → fill `<symbol>:<id>` (some exchanges number trades per symbol); `fees` wins over `fee`;
+               a fee with cost null or 0 is no fee; a negative cost is a rebate. A trade the exchange
+               marks as a funding row (bybit's `info.execType == "Funding"`, documented by bybit's
+               execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
+    funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid)
+    ledger   {id, direction, type, currency, amount, timestamp, fee}
+             → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
+               `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
+               funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
+               every other entry repeat what the trades carry (or are not events) and are skipped.
+    deposit / withdrawal  {id, type, currency, amount, status, timestamp, fee}
+             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; an
+               entry whose status is pending, failed or canceled has not moved money and is skipped.
+
+Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
+JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
+mode turns okx's "0.4" into 0.4000000000000001). ccxt's `info` (the exchange's raw record) goes into the
+event's metadata, with `order`, `type` and `takerOrMaker`; nothing else reads an exchange's name: the
+only exchange-specific rule is bybit's funding row above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from tradeledger.application.appending import validate_event
+from tradeledger.domain.events import Event
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, shortened
+from tradeledger.domain.markets import currency_code, market
+from tradeledger.errors import InvalidFill
+
+
+class Kind(StrEnum):
+    """What a list of ccxt structures is, by the call that returned it."""
+
+    TRADES = "trades"  # fetch_my_trades
+    FUNDING = "funding"  # fetch_funding_history
+    LEDGER = "ledger"  # fetch_ledger
+    DEPOSITS = "deposits"  # fetch_deposits (or fetch_deposits_withdrawals: each entry's type decides)
+    WITHDRAWALS = "withdrawals"  # fetch_withdrawals
+
+
+_NOT_MOVED = frozenset({"pending", "failed", "canceled"})  # a transaction's status that moved no money
+_LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """The events of a list of ccxt structures, each with its entry's index, and the entries skipped."""
+
+    kind: Kind
+    events: tuple[tuple[int, Event], ...]
+    skipped: tuple[tuple[int, str], ...]  # (index, why)
+
+
+def recognise(entry: Mapping[str, Any]) -> Kind | None:
+    """The kind of one ccxt structure by its fields, None when it is none of them."""
+    if "direction" in entry and "currency" in entry and "amount" in entry:
+        return Kind.LEDGER
+    if "side" in entry and "price" in entry and "amount" in entry:
+        return Kind.TRADES
+    if entry.get("type") in ("deposit", "withdrawal") and "currency" in entry and "amount" in entry:
+        return Kind.WITHDRAWALS if entry["type"] == "withdrawal" else Kind.DEPOSITS
+    if "code" in entry and "symbol" in entry and "amount" in entry:
+        return Kind.FUNDING
+    return None
+
+
+def kind_of(entries: Sequence[object]) -> Kind:
+    """The one kind of a whole list, or InvalidFill naming the entry that is not one or differs."""
+    found: dict[Kind, int] = {}
+    for index, entry in enumerate(entries):
+        kind = recognise(entry) if isinstance(entry, Mapping) else None
+        if kind is None:
+            raise InvalidFill(
+                f"entry {index}: not a ccxt trade, funding, ledger, deposit or withdrawal structure "
+                f"(got {_quoted(entry)}); name the kind with --kind"
+            )
+        found.setdefault(kind, index)
+    transactions = {Kind.DEPOSITS, Kind.WITHDRAWALS}
+    if len(found) > 1 and not set(found) <= transactions:
+        (first, at), (other, there) = sorted(found.items(), key=lambda item: item[1])[:2]
+        raise InvalidFill(
+            f"a mixed list: entry {at} is a {first.value} entry, entry {there} a {other.value} entry; "
+            "ingest one kind per file"
+        )
+    if not found:
+        return Kind.TRADES
+    return Kind.DEPOSITS if set(found) <= transactions and len(found) > 1 else next(iter(found))
+
+
+def map_entries(
+    entries: Sequence[object],
+    *,
+    exchange: str,
+    account: str = "default",
+    kind: Kind | None = None,
+    on_entry: Callable[[], None] | None = None,
+) -> Mapped:
+    """Events for a list as a ccxt call returns it; InvalidFill naming the first bad entry's index and field.
+
+    `kind` None recognises it from the fields (a mixed or unrecognised list is refused)."""
+    chosen = kind if kind is not None else kind_of(entries)
+    events: list[tuple[int, Event]] = []
+    skipped: list[tuple[int, str]] = []
+    for index, raw in enumerate(entries):
+        if not isinstance(raw, Mapping):
+            raise InvalidFill(f"entry {index}: expected a JSON object (got {_quoted(raw)})")
+        entry = _Entry(raw, index)
+        fields = _transaction(entry, kind) if chosen in _TRANSACTIONS else _MAPPERS[chosen](entry)
+        if on_entry is not None:
+            on_entry()
+        if isinstance(fields, str):
+            skipped.append((index, fields))
+            continue
+        fields |= {"account": account, "exchange": exchange}
+        events.append((index, validate_event(fields, where=f"entry {index}")))
+    return Mapped(chosen, tuple(events), tuple(skipped))
+
+
+class _Entry:
+    """One ccxt structure with its index: its fields read exactly, every refusal naming index and field."""
+
+    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+        self.raw = raw
+        self.index = index
+
+    def refuse(self, field: str, why: str) -> InvalidFill:
+        return InvalidFill(f"entry {self.index}: {field}: {why}")
+
+    def text(self, field: str) -> str:
+        value = self.raw.get(field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # some exchanges' ids are numbers
+        if not isinstance(value, str) or not value:
+            raise self.refuse(field, f"is required, as text (got {_quoted(value)})")
+        return value
+
+    def number(self, value: object, field: str) -> Decimal:
+        if isinstance(value, float):
+            raise self.refuse(
+                field,
+                f"is a float ({value!r}), which may not be the exchange's number; read ccxt in string mode "
+                "(exchange.number = str) or the file's numbers as written",
+            )
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise self.refuse(field, f"must be a number (got {_quoted(value)})")
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise self.refuse(field, f"must be a number (got {_quoted(value)})") from None
+        if not number.is_finite():
+            raise self.refuse(field, f"must be a finite number (got {_quoted(value)})")
+        return number
+
+    def amount(self, field: str) -> Decimal:
+        return self.number(self.raw.get(field), field)
+
+    def occurred_at(self) -> datetime:
+        value = self.raw.get("timestamp")
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.refuse("timestamp", f"is required, in milliseconds since 1970 (got {_quoted(value)})")
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except OverflowError:
+            raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {value})") from None
+
+    def currency(self, field: str, value: object = None) -> str:
+        code = self.raw.get(field) if value is None else value
+        if not isinstance(code, str):
+            raise self.refuse(field, f"is required, a currency code (got {_quoted(code)})")
+        try:
+            return currency_code(code)
+        except ValueError as error:
+            raise self.refuse(field, str(error)) from None
+
+    def symbol(self) -> str:
+        symbol = self.raw.get("symbol")
+        if not isinstance(symbol, str):
+            raise self.refuse("symbol", f"is required, a ccxt unified symbol (got {_quoted(symbol)})")
+        try:
+            market(symbol)
+        except ValueError as error:
+            raise self.refuse("symbol", str(error)) from None
+        return symbol
+
+    def fees(self) -> list[dict[str, object]]:
+        """`fees` when it lists any, else `fee`; entries without a cost (null or 0) are no fee."""
+        listed = self.raw.get("fees")
+        if listed is not None and not isinstance(listed, list):
+            raise self.refuse("fees", f"must be a list (got {_quoted(listed)})")
+        single = self.raw.get("fee")
+        named, found = ("fees", listed) if listed else ("fee", [] if single is None else [single])
+        fees = []
+        for position, fee in enumerate(found):
+            field = f"fees[{position}]" if named == "fees" else "fee"
+            if not isinstance(fee, Mapping):
+                raise self.refuse(field, f"must be an object with cost and currency (got {_quoted(fee)})")
+            cost = fee.get("cost")
+            if cost is None or self.number(cost, f"{field}.cost") == 0:
+                continue
+            fees.append(
+                {
+                    "amount": self.number(cost, f"{field}.cost"),
+                    "currency": self.currency(f"{field}.currency", fee.get("currency")),
+                }
+            )
+        return fees
+
+    def metadata(self, *fields: str) -> dict[str, object]:
+        """The ccxt fields named and the exchange's raw record (`info`), as JSON a float keeps exactly."""
+        kept: dict[str, object] = {"source": "ccxt"}
+        for field in fields:
+            if self.raw.get(field) is not None:
+                kept[field] = self.raw[field]
+        info = self.raw.get("info")
+        if info is not None:
+            if json_depth(info, limit=MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+                raise self.refuse("info", f"is nested more than {MAX_METADATA_DEPTH} levels deep")
+            kept["info"] = info
+        return _opaque(kept)  # type: ignore[return-value]
+
+
+def _trade(entry: _Entry) -> dict[str, Any] | str:
+    ident, symbol = entry.text("id"), entry.symbol()
+    occurred_at = entry.occurred_at()
+    info = entry.raw.get("info")
+    if isinstance(info, Mapping) and info.get("execType") == _FUNDING_ROW:
+        paid = sum((Decimal(str(fee["amount"])) for fee in entry.fees()), Decimal(0))
+        return {
+            "type": "funding",
+            "funding_id": f"{symbol}:{ident}",
+            "symbol": symbol,
+            "amount": -paid,
+            "currency": market(symbol).settle or market(symbol).quote,
+            "occurred_at": occurred_at,
+            "metadata": entry.metadata("order"),
+        }
+    side = entry.raw.get("side")
+    if side not in ("buy", "sell"):
+        raise entry.refuse("side", f"must be buy or sell (got {_quoted(side)})")
+    order = entry.raw.get("order")
+    return {
+        "fill_id": f"{symbol}:{ident}",
+        "symbol": symbol,
+        "side": side,
+        "quantity": entry.amount("amount"),
+        "price": entry.amount("price"),
+        "fees": entry.fees(),
+        "occurred_at": occurred_at,
+        "order_id": str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None,
+        "metadata": entry.metadata("type", "takerOrMaker"),
+    }
+
+
+def _funding(entry: _Entry) -> dict[str, Any] | str:
+    symbol = entry.symbol()
+    return {
+        "type": "funding",
+        "funding_id": f"{symbol}:{entry.text('id')}",
+        "symbol": symbol,
+        "amount": entry.amount("amount"),
+        "currency": entry.currency("code"),
+        "occurred_at": entry.occurred_at(),
+        "metadata": entry.metadata(),
+    }
+
+
+def _ledger(entry: _Entry) -> dict[str, Any] | str:
+    kind = entry.raw.get("type")
+    if kind == "funding" and entry.raw.get("symbol") is None:
+        raise entry.refuse(
+            "symbol", "a ledger's funding entry needs the contract's symbol; ingest fetch_funding_history"
+        )
+    if kind != "funding" and kind not in _LEDGER_KINDS:
+        return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
+    ident = entry.text("id")
+    direction = entry.raw.get("direction")
+    if direction not in ("in", "out"):
+        raise entry.refuse("direction", f"must be in or out (got {_quoted(direction)})")
+    amount = abs(entry.amount("amount")) * (1 if direction == "in" else -1)
+    currency = entry.currency("currency")
+    if kind == "funding":
+        return {
+            "type": "funding",
+            "funding_id": f"ledger:{ident}",
+            "symbol": entry.symbol(),
+            "amount": amount,
+            "currency": currency,
+            "occurred_at": entry.occurred_at(),
+            "metadata": entry.metadata("referenceId", "account"),
+        }
+    return _transfer(entry, f"ledger:{ident}", _LEDGER_KINDS[kind], amount, currency, ("referenceId", "account"))
+
+
+def _transaction(entry: _Entry, named: Kind | None) -> dict[str, Any] | str:
+    """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
+    kind = entry.raw.get("type")
+    allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
+    if kind not in allowed:
+        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {_quoted(kind)})")
+    status = entry.raw.get("status")
+    if status in _NOT_MOVED:
+        return f"a {status} {kind} (no money moved)"
+    amount = abs(entry.amount("amount"))
+    signed = amount if kind == "deposit" else -amount
+    return _transfer(entry, f"{kind}:{entry.text('id')}", str(kind), signed, entry.currency("currency"))
+
+
+def _transfer(
+    entry: _Entry, ident: str, kind: str, amount: Decimal, currency: str, extra: tuple[str, ...] = ("txid", "network")
+) -> dict[str, Any]:
+    fee = Decimal(0)
+    for paid in entry.fees():
+        if paid["currency"] != currency:
+            raise entry.refuse(
+                "fee.currency", f"a transfer's fee is in its own currency {currency} (got {paid['currency']})"
+            )
+        fee += Decimal(str(paid["amount"]))
+    if fee < 0:
+        raise entry.refuse("fee.cost", f"a transfer's fee is not negative (got {shortened(fee)})")
+    return {
+        "type": "transfer",
+        "transfer_id": ident,
+        "currency": currency,
+        "amount": amount,
+        "fee": fee,
+        "kind": kind,
+        "occurred_at": entry.occurred_at(),
+        "metadata": entry.metadata(*extra),
+    }
+
+
+_MAPPERS = {Kind.TRADES: _trade, Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
+_TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
+
+
+def _opaque(value: object) -> object:
+    """Raw JSON as metadata keeps it: a number a float holds exactly stays a number, any other its text."""
+    if isinstance(value, Mapping):
+        return {str(key): _opaque(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_opaque(item) for item in value]
+    if isinstance(value, Decimal):
+        number = float(value)  # float ok: opaque metadata; kept as a number only when it is exact
+        return number if math.isfinite(number) and Decimal(repr(number)) == value else str(value)
+    return value
+
+
+def _quoted(value: object) -> str:
+    return shortened(value) if not isinstance(value, str) else repr(shortened(value))

@@ -1,0 +1,284 @@
+"""`sync`: fetch through ccxt from per-stream cursors kept in the ledger, append page by page.
+
+A stream is one paged ccxt call: the trades of a symbol (`fetch_my_trades`), the funding of a
+contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_deposits`,
+`fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`).
+Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
+(the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
+again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
+page with nothing new ends the stream. A cursor holds the epoch it was written in: after a rollback it
+is not used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
+
+ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
+mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
+error (network or exchange) ends the sync with one line naming the exchange, the call and the cursor;
+the pages appended before it stay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Protocol
+
+from tradeledger.application.ledger import Ledger
+from tradeledger.domain.events import Transfer
+from tradeledger.domain.markets import market
+from tradeledger.errors import InvalidArgument, LedgerError
+from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+
+MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
+
+
+class SyncFailed(LedgerError):
+    """An exchange call failed mid-sync; the pages appended before it are kept."""
+
+
+class Client(Protocol):
+    """The part of a ccxt exchange a sync uses."""
+
+    id: str
+    has: Mapping[str, Any]
+
+    def load_markets(self) -> Any: ...  # noqa: ANN401 - ccxt's own structures
+    def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
+    def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
+    def fetch_deposits(self, code: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
+    def fetch_withdrawals(self, code: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
+    def fetch_ledger(self, code: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
+
+
+def credentials_variables(name: str) -> dict[str, str]:
+    """The environment variable of each ccxt credential for exchange `name`."""
+    prefix = f"TRADELEDGER_{name.upper()}_"
+    return {"apiKey": f"{prefix}API_KEY", "secret": f"{prefix}SECRET", "password": f"{prefix}PASSWORD"}
+
+
+def connect(name: str, environ: Mapping[str, str]) -> Client:
+    """A ccxt exchange by its id, keyed from `environ`, in string number mode with rate limiting on."""
+    try:
+        import ccxt  # noqa: PLC0415 - the optional extra, imported only to talk to an exchange
+    except ImportError:
+        raise InvalidArgument('sync: ccxt is not installed; pip install "tradeledger[ccxt]"') from None
+    if name not in ccxt.exchanges:
+        raise InvalidArgument(f"EXCHANGE: {name!r} is not a ccxt exchange id (such as binance, bybit, okx, kraken)")
+    exchange_class = getattr(ccxt, name)
+    config: dict[str, Any] = {"enableRateLimit": True}
+    variables = credentials_variables(name)
+    required = exchange_class.requiredCredentials
+    for credential, variable in variables.items():
+        if environ.get(variable):
+            config[credential] = environ[variable]
+        elif required.get(credential):
+            raise InvalidArgument(f"sync {name}: the environment variable {variable} is not set ({name} needs it)")
+    client = exchange_class(config)
+    client.number = str
+    return client  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class StreamReport:
+    """What one stream appended in this run, and its cursor after it (ms since 1970, None if never set)."""
+
+    label: str
+    appended: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    pages: int = 0
+    cursor: int | None = None
+
+
+@dataclass(slots=True)
+class SyncReport:
+    streams: list[StreamReport] = field(default_factory=list)
+    seq: int = 0
+
+    @property
+    def appended(self) -> int:
+        return sum(stream.appended for stream in self.streams)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(stream.duplicates for stream in self.streams)
+
+    @property
+    def skipped(self) -> int:
+        return sum(stream.skipped for stream in self.streams)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "seq": self.seq,
+            "streams": [
+                {
+                    "stream": stream.label,
+                    "appended": stream.appended,
+                    "duplicates": stream.duplicates,
+                    "skipped": stream.skipped,
+                    "pages": stream.pages,
+                    "cursor": _iso(stream.cursor),
+                }
+                for stream in self.streams
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    label: str  # "trades BTC/USDT", "funding BTC/USDT:USDT", "deposits", ...
+    call: str  # the ccxt method, for messages
+    kind: Kind
+    fetch: Callable[[int | None], Any]
+
+
+def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
+    has = client.has
+    streams = [
+        _Stream(f"trades {symbol}", "fetch_my_trades", Kind.TRADES, _paged(client.fetch_my_trades, symbol))
+        for symbol in symbols
+    ]
+    if has.get("fetchFundingHistory"):
+        streams += [
+            _Stream(
+                f"funding {symbol}", "fetch_funding_history", Kind.FUNDING, _paged(client.fetch_funding_history, symbol)
+            )
+            for symbol in symbols
+            if market(symbol).settle is not None
+        ]
+    if has.get("fetchDeposits") or has.get("fetchWithdrawals"):
+        if has.get("fetchDeposits"):
+            streams.append(_Stream("deposits", "fetch_deposits", Kind.DEPOSITS, _paged(client.fetch_deposits, None)))
+        if has.get("fetchWithdrawals"):
+            streams.append(
+                _Stream("withdrawals", "fetch_withdrawals", Kind.WITHDRAWALS, _paged(client.fetch_withdrawals, None))
+            )
+    elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
+        streams.append(_Stream("ledger", "fetch_ledger", Kind.LEDGER, _paged(client.fetch_ledger, None)))
+    return streams
+
+
+def _paged(call: Callable[[str | None, int | None, int | None], Any], first: str | None) -> Callable[[int | None], Any]:
+    return lambda since: call(first, since, None)
+
+
+def sync(
+    ledger: Ledger,
+    client: Client,
+    *,
+    exchange: str,
+    account: str = "default",
+    symbols: Sequence[str] = (),
+    since: datetime | None = None,
+    on_page: Callable[[], None] | None = None,
+) -> SyncReport:
+    """Append what the exchange has after each stream's cursor (see the module); SyncFailed on a ccxt error."""
+    chosen = checked_symbols(symbols) or _held_symbols(ledger, account, exchange)
+    if not chosen:
+        raise InvalidArgument(
+            f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
+            f"on {exchange})"
+        )
+    _call(exchange, "load_markets", None, client.load_markets)
+    report = SyncReport()
+    start = None if since is None else int(since.timestamp() * 1000)
+    for stream in _streams(client, chosen):
+        report.streams.append(_run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page))
+    report.seq = ledger.head.seq
+    return report
+
+
+def checked_symbols(symbols: Sequence[str]) -> list[str]:
+    """The symbols once each, or InvalidArgument naming one that is not a supported unified symbol."""
+    for symbol in symbols:
+        try:
+            market(symbol)
+        except ValueError as error:
+            raise InvalidArgument(f"--symbols: {symbol!r} {error}") from None
+    return list(dict.fromkeys(symbols))
+
+
+def _held_symbols(ledger: Ledger, account: str, exchange: str) -> list[str]:
+    """The symbols of the account's fills and funding on this exchange (one read of its history)."""
+    held = {
+        recorded.event.symbol
+        for recorded in ledger.history(account=account)
+        if recorded.event.exchange == exchange and not isinstance(recorded.event, Transfer)
+    }
+    return sorted(held)
+
+
+def cursor_key(account: str, exchange: str, label: str) -> str:
+    return json.dumps([account, exchange, label], ensure_ascii=False, separators=(",", ":"))
+
+
+def _run(
+    ledger: Ledger,
+    stream: _Stream,
+    *,
+    exchange: str,
+    account: str,
+    start: int | None,
+    on_page: Callable[[], None] | None,
+) -> StreamReport:
+    key = cursor_key(account, exchange, stream.label)
+    stored = ledger.cursors([key]).get(key)
+    epoch = ledger.head.epoch
+    cursor = start
+    if start is None and stored is not None:
+        saved = json.loads(stored)
+        cursor = saved["since"] if saved["epoch"] == epoch else None
+    done = StreamReport(stream.label, cursor=cursor)
+    for _ in range(MAX_PAGES):
+        page = _call(exchange, stream.call, cursor, partial(stream.fetch, cursor))
+        if not isinstance(page, list):
+            raise SyncFailed(
+                f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
+            )
+        mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind)
+        latest = max((_timestamp(entry) for entry in page), default=None)
+        moved = latest is not None and (cursor is None or latest > cursor)
+        value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
+        receipts = ledger.record_many([event for _, event in mapped.events], cursors=value)
+        appended = sum(not receipt.duplicate for receipt in receipts)
+        done.pages += 1
+        done.appended += appended
+        done.duplicates += len(receipts) - appended
+        done.skipped += len(mapped.skipped)
+        if on_page is not None:
+            on_page()
+        if not moved:  # empty, or only what the cursor had (asked again, inclusive): the stream is done
+            break
+        cursor = done.cursor = latest
+    return done
+
+
+def _timestamp(entry: object) -> int:
+    value = entry.get("timestamp") if isinstance(entry, Mapping) else None
+    return int(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else 0
+
+
+def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any]) -> Any:  # noqa: ANN401
+    """Run one ccxt call; its failure (network, exchange, rate limit: ccxt.BaseError) becomes one SyncFailed line."""
+    import ccxt  # noqa: PLC0415 - the optional extra: a client exists only when it is installed
+
+    try:
+        return action()
+    except ccxt.BaseError as error:
+        raise SyncFailed(
+            f"{exchange} {call} failed at cursor {_iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
+            "the pages appended before it are kept"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else "(no message)"
+
+
+def _iso(cursor: int | None) -> str | None:
+    return None if cursor is None else datetime.fromtimestamp(cursor / 1000, tz=UTC).isoformat()
