@@ -15,6 +15,8 @@ COMMANDS = [
     "record-transfer",
     "import",
     "ingest",
+    "sync",
+    "reconcile",
     "positions",
     "balances",
     "replay",
@@ -58,9 +60,9 @@ def test_every_command_answers_help_with_its_own_usage_line() -> None:
 
 def test_an_unknown_option_is_one_error_line_naming_the_command_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     for name in COMMANDS:
-        status = main(["--db", "sqlite:///:memory:", name, "--bogus"])
+        status = main(["--db", "sqlite:///:memory:", name, "--bogus-flag"])
 
         captured = capsys.readouterr()
         assert status == 2, name
-        assert captured.err == f"error: No such option: --bogus (see: tradeledger {name} --help)\n", name
+        assert captured.err == f"error: No such option: --bogus-flag (see: tradeledger {name} --help)\n", name
         assert captured.out == "", name

@@ -54,6 +54,7 @@ def _write_hostile_files(root: Path) -> None:
     (root / "ccxt-truncated.json").write_text("[" + trade[:-10])
     (root / "ccxt-trade.json").write_text("[" + trade + "]")
     (root / "ccxt-object.json").write_text(trade)
+    (root / "balance-bad.json").write_text('{"total": {"USDT": "ten"}}')
     funding = '{"id":"f","timestamp":1700000000000,"symbol":"BTC/USDT:USDT","code":"USDT","amount":"1"}'
     (root / "ccxt-mixed.json").write_text("[" + trade + "," + funding + "]")
     (root / "deep.json").write_text('{"trades":' + "[" * 5000 + "]" * 5000 + "}")
@@ -128,6 +129,30 @@ CASES: dict[str, tuple[Case, str]] = {
     "ingest: not UTF-8": (lambda p: ["--db", p.url, *INGEST, p / "latin-1.ndjson"], "UTF-8"),
     "ingest: an in-memory ledger": (lambda p: [*IN_MEMORY, *INGEST, p / "ccxt-trade.json"], "in-memory"),
     "ingest: an unknown kind": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-trade.json", "--kind", "x"], "--kind"),
+    "sync: not a ccxt exchange": (lambda p: ["--db", p.url, "sync", "[bold]nope", "--symbols", "BTC/USDT"], "ccxt"),
+    "sync: keys missing": (lambda p: ["--db", p.url, "sync", "binance", "--symbols", "BTC/USDT"], "API_KEY"),
+    "sync: an inverse symbol": (lambda p: ["--db", p.url, "sync", "kraken", "--symbols", "BTC/USD:BTC"], "inverse"),
+    "sync: a fullwidth since": (
+        lambda p: ["--db", p.url, "sync", "kraken", "--symbols", "BTC/USDT", "--since", "\uff12\uff10\uff12\uff14"],
+        "--since",
+    ),
+    "reconcile: nothing to compare": (lambda p: ["--db", p.url, "reconcile"], "--balances"),
+    "reconcile: a balance that is a list": (
+        lambda p: ["--db", p.url, "reconcile", "--balances", p / "ccxt-trade.json", "--exchange", "k"],
+        "fetch_balance",
+    ),
+    "reconcile: a total that is not a number": (
+        lambda p: ["--db", p.url, "reconcile", "--balances", p / "balance-bad.json", "--exchange", "k"],
+        "total.USDT",
+    ),
+    "reconcile: a bad tolerance": (
+        lambda p: ["--db", p.url, "reconcile", "--trades", p / "ccxt-trade.json", "--tolerance", "USDT=-1"],
+        "--tolerance",
+    ),
+    "reconcile: no exchange named, none held": (
+        lambda p: ["--db", p.url, "reconcile", "--trades", p / "ccxt-trade.json", "--account", "nobody"],
+        "--exchange",
+    ),
     "positions: not a database": (lambda p: [*NOT_A_DATABASE(p), "positions"], "not a"),
     "positions: a fullwidth mark": (lambda p: ["--db", p.url, "positions", "--mark", "BTC/USD=\uff11"], "--mark"),
     "replay: not a database": (lambda p: [*NOT_A_DATABASE(p), "replay"], "not a"),

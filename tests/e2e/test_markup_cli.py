@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from tests.exchanges.test_ccxt_sync import Offline, page
 from tradeledger import open_ledger
 from tradeledger.cli import app, main
+from tradeledger.exchanges.ccxt import syncing
 
 CLOSE = "x[/]"
 LINK = "[link=x]acct"
@@ -146,6 +148,26 @@ def _ingest(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "ingest", "ccxt", str(place.folder / "ledger.json"), *options]
 
 
+def _sync(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
+    return ["--db", place.url, "sync", BOLD, "--symbols", "BTC/USDT", "--account", LINK]
+
+
+def _reconcile(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    argv = _ingest(place, capfd)
+    assert run(argv, capfd)[0] == 0
+    with open_ledger(place.url) as ledger:
+        held = {b.currency: str(b.amount) for b in ledger.balances(account=LINK).balances if b.exchange == BOLD}
+    (place.folder / "balance.json").write_text(json.dumps({"total": held}))
+    options = ["--exchange", BOLD, "--account", LINK, "--balances", str(place.folder / "balance.json")]
+    return ["--db", place.url, "reconcile", *options]
+
+
+@pytest.fixture(autouse=True)
+def offline_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sync` talks to ccxt's bybit class answering from a recorded page, never the network."""
+    monkeypatch.setattr(syncing, "connect", Offline([page(("[/]s", 1000)), page(("[/]s", 1000))]))
+
+
 def _export_then_import(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     exported = place.folder / "e.ndjson"
     assert run(["--db", place.url, "export", "--output", str(exported)], capfd)[0] == 0
@@ -235,6 +257,8 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "record-transfer": (_record_transfer, ["[/]t", LINK]),
     "balances": (_balances, [LINK, BOLD]),
     "ingest": (_ingest, [FOLDER, "[bold]rebate"]),
+    "sync": (_sync, [BOLD, "trades BTC/USDT"]),
+    "reconcile": (_reconcile, [LINK, BOLD, "reconcile: ok"]),
 }
 
 

@@ -48,6 +48,8 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("record-transfer", fills.record_transfer),
     ("import", fills.import_fills),
     ("ingest", exchange.ingest),
+    ("sync", exchange.sync),
+    ("reconcile", exchange.reconcile),
     ("positions", state.positions),
     ("balances", state.balances),
     ("replay", state.replay),

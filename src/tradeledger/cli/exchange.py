@@ -1,19 +1,32 @@
-"""From an exchange into the log (spec section 10): `ingest ccxt FILE.json` and `sync EXCHANGE`."""
+"""From an exchange into the log and back (spec section 10): `ingest ccxt FILE.json`, `sync EXCHANGE`, `reconcile`."""
 
 from __future__ import annotations
 
 import itertools
 import os
 from collections import Counter
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tradeledger.cli.common import JsonOption, emit, opened, out, parse_time, progress_bar
-from tradeledger.exchanges.ccxt import syncing
-from tradeledger.exchanges.ccxt.files import read_entries
+from tradeledger.application.ledger import Ledger
+from tradeledger.cli.common import (
+    EXIT_VERIFY_FAILED,
+    JsonOption,
+    decimal_text_arg,
+    emit,
+    opened,
+    out,
+    parse_time,
+    progress_bar,
+)
+from tradeledger.cli.output import print_reconciliation, reconciliation_json
+from tradeledger.errors import InvalidArgument
+from tradeledger.exchanges.ccxt import reconciling, syncing
+from tradeledger.exchanges.ccxt.files import read_balance, read_entries
 from tradeledger.exchanges.ccxt.ingesting import append_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.syncing import SyncReport
@@ -120,3 +133,61 @@ def _print_sync(exchange: str, report: SyncReport) -> None:
         f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
         f"{report.skipped} skipped; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)
     )
+
+
+def _tolerances(values: list[str]) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = {}
+    for value in values:
+        currency, sep, amount_text = value.partition("=")
+        amount = decimal_text_arg(amount_text)
+        if not sep or not currency or not amount.is_finite() or amount < 0:
+            raise InvalidArgument(f"--tolerance: expected CURRENCY=AMOUNT with an amount of 0 or more (got {value!r})")
+        found[currency] = amount
+    return found
+
+
+def _only_exchange(ledger: Ledger, account: str) -> str:
+    held = sorted({b.exchange for b in ledger.balances(account=account).balances})
+    if len(held) != 1:
+        listed = ", ".join(repr(name) for name in held) or "none"
+        raise InvalidArgument(f"--exchange: name the exchange to reconcile (account {account!r} holds {listed})")
+    return held[0]
+
+
+def reconcile(
+    ctx: typer.Context,
+    balances: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, readable=True, help="A fetch_balance() answer as JSON."),
+    ] = None,
+    trades: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, readable=True, help="A fetch_my_trades() answer as JSON."),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The exchange to compare.", show_default="the account's only exchange"),
+    ] = None,
+    account: AccountOption = "default",
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CURRENCY=AMOUNT", help="A difference this small in CURRENCY is dust (repeatable)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Compare the ledger with the exchange: balances against fetch_balance()'s total, the trade list
+    against the log (missing, unknown, conflicting); exit 1 on any difference."""
+    allowed = _tolerances(tolerance or [])
+    balance = read_balance(balances) if balances is not None else None
+    listed = read_entries(trades) if trades is not None else None
+    with opened(ctx) as ledger:
+        name = exchange if exchange is not None else _only_exchange(ledger, account)
+        result = reconciling.reconcile(
+            ledger, exchange=name, account=account, balance=balance, trades=listed, tolerances=allowed
+        )
+    if json_output:
+        emit(reconciliation_json(result))
+    else:
+        print_reconciliation(out(), result)
+    if not result.ok:
+        raise typer.Exit(EXIT_VERIFY_FAILED)

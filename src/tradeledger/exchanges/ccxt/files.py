@@ -20,14 +20,18 @@ def _int(text: str) -> int | Decimal:
     return int(text) if len(text) <= _INT_DIGITS else Decimal(text)
 
 
-def parse_entries(text: str, *, source: str) -> list[object]:
-    """The JSON list in `text`, or InvalidFill naming `source` and what is wrong."""
+def _parse(text: str, *, source: str) -> object:
     try:
-        value = json.loads(text, parse_float=Decimal, parse_int=_int)
+        return json.loads(text, parse_float=Decimal, parse_int=_int)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{source}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     except RecursionError:
         raise InvalidFill(f"{source}: JSON nested too deep to read") from None
+
+
+def parse_entries(text: str, *, source: str) -> list[object]:
+    """The JSON list in `text`, or InvalidFill naming `source` and what is wrong."""
+    value = _parse(text, source=source)
     if not isinstance(value, list):
         raise InvalidFill(
             f"{source}: expected a JSON list as ccxt returns it (fetch_my_trades, fetch_funding_history, "
@@ -38,11 +42,24 @@ def parse_entries(text: str, *, source: str) -> list[object]:
 
 def read_entries(path: Path) -> list[object]:
     """The list of ccxt structures in a JSON file (see parse_entries)."""
+    return parse_entries(_text(path), source=str(path))
+
+
+def read_balance(path: Path) -> object:
+    """A fetch_balance() answer (a JSON object) from a file, its numbers exact."""
+    value = _parse(_text(path), source=str(path))
+    if not isinstance(value, dict):
+        raise InvalidFill(
+            f"{path}: expected a JSON object as fetch_balance() returns it, got a JSON {type(value).__name__}"
+        )
+    return value
+
+
+def _text(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise InvalidFill(f"{path}: {size} bytes; at most {MAX_FILE_BYTES} are read")
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidFill(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    return parse_entries(text, source=str(path))

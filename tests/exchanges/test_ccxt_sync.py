@@ -1,0 +1,176 @@
+"""`tradeledger sync`: ccxt's real bybit class, its HTTP call answered from recorded responses (the way
+ccxt's static tests run), so paging, cursors, crashes and keys are tested without a network."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import pytest
+
+from tests.exchanges.test_ccxt_ingest import RECORDED
+from tradeledger import open_ledger
+from tradeledger.cli import main
+from tradeledger.errors import InvalidArgument
+from tradeledger.exchanges.ccxt import syncing
+
+RECORDED_TRADES = json.loads((RECORDED / "bybit.json").read_text())["methods"]["fetchMyTrades"][0]["httpResponse"]
+NO_ROWS = {"retCode": 0, "retMsg": "success", "result": {"rows": [], "nextPageCursor": ""}, "time": 1700000000000}
+
+
+def page(*trades: tuple[str, int]) -> dict[str, Any]:
+    """bybit's answer to execution/list holding the recorded spot trade once per (execId, execTime)."""
+    answer: dict[str, Any] = copy.deepcopy(RECORDED_TRADES)
+    (row,) = answer["result"]["list"]
+    answer["result"]["list"] = [{**row, "execId": ident, "execTime": str(ms)} for ident, ms in trades]
+    return answer
+
+
+def market(ident: str, symbol: str, base: str, quote: str) -> dict[str, Any]:
+    return {
+        "id": ident, "symbol": symbol, "base": base, "quote": quote, "settle": None, "baseId": base,
+        "quoteId": quote, "settleId": None, "type": "spot", "spot": True, "margin": False, "swap": False,
+        "future": False, "option": False, "active": True, "contract": False, "linear": None, "inverse": None,
+        "contractSize": None, "precision": {"amount": "0.000001", "price": "0.01"}, "limits": {}, "info": {},
+    }  # fmt: skip
+
+
+class Offline:
+    """bybit answering from `pages` (the execution list, in order), and no deposits or withdrawals."""
+
+    def __init__(self, pages: list[dict[str, Any] | Exception]) -> None:
+        self.pages = pages
+        self.urls: list[str] = []
+
+    def __call__(self, name: str, environ: object) -> Any:  # noqa: ARG002 - syncing.connect's signature
+        exchange = ccxt.bybit({"apiKey": "key", "secret": "secret"})
+        exchange.number = str
+        exchange.set_markets([market("BTCUSDT", "BTC/USDT", "BTC", "USDT")])
+        exchange.fetch = self.fetch
+        return exchange
+
+    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
+        self.urls.append(url)
+        if "/v5/execution/list" in url:
+            answer = self.pages.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        if "/v5/asset/deposit/query-record" in url or "/v5/asset/withdraw/query-record" in url:
+            return NO_ROWS
+        raise AssertionError(f"unexpected call {url}")
+
+
+def sync(
+    url: str, offline: Offline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict[str, Any] | str]:
+    monkeypatch.setattr(syncing, "connect", offline)
+    status = main(["--db", url, "sync", "bybit", "--symbols", "BTC/USDT", *extra, "--json"])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out) if status == 0 else captured.err
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def trade_ids(url: str) -> list[str]:
+    with open_ledger(url) as ledger:
+        return [recorded.event.event_id for recorded in ledger.history()]
+
+
+def test_a_second_page_that_repeats_the_first_pages_last_trade_appends_it_once(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    offline = Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000), ("c", 3000)), page(("c", 3000))])
+
+    status, report = sync(url, offline, monkeypatch, capsys)
+
+    assert status == 0
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"], report["skipped"]) == (3, 2, 0)
+    trades = report["streams"][0]
+    assert (trades["stream"], trades["pages"], trades["cursor"]) == ("trades BTC/USDT", 3, "1970-01-01T00:00:03+00:00")
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
+    execution = [u for u in offline.urls if "execution/list" in u]
+    assert "startTime" not in execution[0]
+    assert "startTime=2000" in execution[1]
+    assert "startTime=3000" in execution[2]
+
+
+def test_a_second_sync_starts_at_the_stored_cursor_and_appends_nothing_new(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync(url, Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))]), monkeypatch, capsys)
+    again = Offline([page(("b", 2000))])
+
+    status, report = sync(url, again, monkeypatch, capsys)
+
+    assert status == 0
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (0, 1)
+    assert "startTime=2000" in next(u for u in again.urls if "execution/list" in u)
+
+
+def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_what_was_appended(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = Offline([page(("a", 1000), ("b", 2000)), ccxt.NetworkError("bybit GET https://api.bybit.com timed out")])
+
+    status, message = sync(url, broken, monkeypatch, capsys)
+
+    assert status == 2
+    assert message == (
+        "error: bybit fetch_my_trades failed at cursor 1970-01-01T00:00:02+00:00: NetworkError: bybit GET "
+        "https://api.bybit.com timed out; the pages appended before it are kept\n"
+    )
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
+
+    resumed = Offline([page(("b", 2000), ("c", 3000)), page(("c", 3000))])
+    status, report = sync(url, resumed, monkeypatch, capsys)
+    assert status == 0
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (1, 2)
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
+
+
+def test_after_a_rollback_the_cursor_is_not_used_and_the_removed_trades_come_back(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync(url, Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))]), monkeypatch, capsys)
+    with open_ledger(url) as ledger:
+        ledger.rollback(to_seq=1, reason="test", actor="ops")
+    again = Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))])
+
+    status, report = sync(url, again, monkeypatch, capsys)
+
+    assert status == 0
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (1, 2)
+    assert "startTime" not in next(u for u in again.urls if "execution/list" in u)
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
+
+
+def test_since_starts_a_stream_there(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    offline = Offline([page(("a", 1700000000000)), page(("a", 1700000000000))])
+
+    status, _ = sync(url, offline, monkeypatch, capsys, "--since", "2023-11-14T22:13:20+00:00")
+
+    assert status == 0
+    assert "startTime=1700000000000" in next(u for u in offline.urls if "execution/list" in u)
+
+
+def test_missing_keys_are_named_by_their_environment_variable() -> None:
+    make: Callable[..., Any] = syncing.connect
+
+    with pytest.raises(InvalidArgument, match="TRADELEDGER_BYBIT_API_KEY is not set"):
+        make("bybit", {})
+    exchange = make("bybit", {"TRADELEDGER_BYBIT_API_KEY": "k", "TRADELEDGER_BYBIT_SECRET": "s"})
+    assert (exchange.apiKey, exchange.secret, exchange.number, exchange.enableRateLimit) == ("k", "s", str, True)
