@@ -1,4 +1,4 @@
-"""ccxt's real parsers, offline, on recorded exchange answers (tests/fixtures/exchange-ccxt).
+"""ccxt's real parsers, offline, on recorded exchange answers (/work/shared/fixtures/exchange-ccxt).
 
 An offline exchange has its markets set from tests/fixtures/ccxt-markets (so load_markets never
 fetches), returns numbers as exact strings (``number = str``), and answers each HTTP request with
@@ -13,9 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import ccxt  # type: ignore[import-untyped]  # ccxt ships no py.typed (see report)
+import ccxt
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MARKETS = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-markets"
+RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "exchange-ccxt"  # as test_ccxt_ingest
+CCXT_VERSION: str = ccxt.__version__
 EXCHANGES = ("binance", "bybit", "coinbase", "kraken", "kucoin", "okx")
 
 # Account modes pinned, so ccxt does not ask the exchange for them first (one request less, no guess):
@@ -34,7 +36,7 @@ class UnexpectedRequest(AssertionError):
 
 def fixture(name: str) -> dict[str, Any]:
     """The recorded cases of one exchange, every JSON number read as a Decimal (never through a float)."""
-    text = (FIXTURES / "exchange-ccxt" / f"{name}.json").read_text(encoding="utf-8")
+    text = (RECORDED / f"{name}.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text, parse_float=decimal.Decimal)
     return loaded
 
@@ -47,7 +49,7 @@ def recorded_case(name: str, method: str, index: int) -> dict[str, Any]:
 
 def markets(name: str) -> list[dict[str, Any]]:
     """The few ccxt market dicts the recorded answers of one exchange refer to."""
-    loaded: list[dict[str, Any]] = json.loads((FIXTURES / "ccxt-markets" / f"{name}.json").read_text(encoding="utf-8"))
+    loaded: list[dict[str, Any]] = json.loads((MARKETS / f"{name}.json").read_text(encoding="utf-8"))
     return loaded
 
 
