@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 
 from typer import _click
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 # Typer's type label (without the brackets) -> the word shown instead.
 LABELS = {
@@ -27,6 +27,10 @@ LABELS = {
 }
 
 
+def _text_label(_ctx: _click.Context) -> str:
+    return "<text>"
+
+
 def one_line_paragraphs(text: str) -> str:
     """Each paragraph (blank-line separated) as one line; a paragraph starting with \\b is kept as written."""
     paragraphs = inspect.cleandoc(text).split("\n\n")
@@ -36,6 +40,8 @@ def one_line_paragraphs(text: str) -> str:
 def tidy(command: _click.Command, ctx: _click.Context) -> None:
     """Label every option of `command` for people (see the module) and join its help's paragraphs."""
     for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument) and param.display_type(ctx) == "<str>":
+            param.display_type = _text_label  # type: ignore[method-assign,assignment]  # a text argument: EXCHANGE <text>
         if not isinstance(param, TyperOption) or param.metavar is not None:
             continue  # arguments keep their name and type: FILE <file>
         if param.is_flag:
