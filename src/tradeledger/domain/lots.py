@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
-from tradeledger.domain.fold import ExecutionRow, booked_fees
+from tradeledger.domain.fold import ExecutionRow, fee_parts
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -194,9 +194,10 @@ def picks_of(metadata: Mapping[str, Any] | None, quantity: Decimal) -> LotPicks 
     return lot_picks(metadata["lots"], quantity)
 
 
-@dataclass(frozen=True, slots=True)
-class GainRow:
-    """One matched part of a disposal: `quantity` > 0 for a long lot sold, < 0 for a short lot bought back."""
+class GainRow(NamedTuple):
+    """One matched part of a disposal: `quantity` > 0 for a long lot sold, < 0 for a short lot bought back.
+
+    A named tuple, not a frozen dataclass: a year of a busy bot has hundreds of thousands of them."""
 
     account: str
     currency: str
@@ -261,11 +262,19 @@ def totals_of(rows: Iterable[GainRow]) -> GainTotals:
 
 
 class _Lot:
-    __slots__ = ("at", "basis", "quantity", "seq", "unit")
+    __slots__ = ("_when", "at", "basis", "quantity", "seq", "unit")
 
     def __init__(self, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
         self.seq, self.at, self.quantity, self.basis = seq, at, quantity, basis
         self.unit = basis / quantity
+        self._when: datetime | None = None
+
+    @property
+    def when(self) -> datetime:
+        """`at` as a time, read once."""
+        if self._when is None:
+            self._when = datetime.fromisoformat(self.at)
+        return self._when
 
 
 class _Pool:
@@ -315,8 +324,8 @@ class _Pool:
         self.quantity = self.basis = ZERO
 
 
-# A matched part: (lot seq, lot time, quantity, its basis).
-_Part = tuple[int, str, Decimal, Decimal]
+# A matched part: (the lot, quantity, its basis).
+_Part = tuple[_Lot, Decimal, Decimal]
 
 
 @dataclass(slots=True)
@@ -336,11 +345,13 @@ class LotBook:
     missing: list[MissingAcquisition] = field(default_factory=list)
     years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
     _pools: dict[LotKey, _Pool] = field(default_factory=dict)
-    _methods: dict[int, Method] = field(default_factory=dict)
+    _methods: dict[str, tuple[int, Method]] = field(default_factory=dict)
+    _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
 
     def __post_init__(self) -> None:
         if self.long_after_days < 1:
             raise InvalidArgument(f"long_after_days: must be 1 or more (got {self.long_after_days})")
+        self._long = timedelta(days=self.long_after_days)
 
     # --- the events ------------------------------------------------------------------------
 
@@ -352,6 +363,7 @@ class LotBook:
     ) -> None:
         """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills that
         name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose."""
+        pools, in_basis = self._pools, self.fees_in_basis
         with localcontext(LEDGER_CONTEXT):
             for seq, account, _exchange, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in rows:
                 if kind == "fill":
@@ -364,24 +376,24 @@ class LotBook:
                     if fees is None:
                         valued, base_fee = Decimal(fee or "0"), ZERO
                     else:
-                        valued, base_fee = booked_fees(symbol, fees)
+                        parts = fee_parts(symbol, fees)
+                        valued, base_fee = parts[0], parts[2]
                     q = Decimal(quantity)
                     picks = None
                     if metadata is not None and seq in metadata:
                         picks = self._picks(seq, metadata[seq], q)
-                    self._fill(
-                        seq,
-                        account,
-                        traded.base,
-                        traded.quote,
-                        side == "buy",
-                        q,
-                        Decimal(price),
-                        valued,
-                        base_fee,
-                        at,
-                        picks,
-                    )
+                    key = (account, traded.base, traded.quote)
+                    pool = pools.get(key)
+                    if pool is None:
+                        pool = pools[key] = _Pool()
+                    p = Decimal(price)
+                    buy = side == "buy"
+                    fee_in = (valued + base_fee * p if base_fee else valued) if in_basis else ZERO
+                    self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
+                    pool.position += q if buy else -q
+                    if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
+                        self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
+                        pool.position -= base_fee
                 elif (
                     kind == "transfer"
                     and self.withdrawals_dispose
@@ -400,40 +412,12 @@ class LotBook:
             raise InvalidArgument(f"seq {seq}: {error}") from None
 
     def _method(self, at: str) -> tuple[int, Method]:
-        year = int(at[:4])
-        method = self._methods.get(year)
-        if method is None:
-            method = self._methods[year] = self.plan.method_of(year)
-        return year, method
-
-    def _pool(self, key: LotKey) -> _Pool:
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = _Pool()
-        return pool
-
-    def _fill(
-        self,
-        seq: int,
-        account: str,
-        base: str,
-        quote: str,
-        buy: bool,
-        quantity: Decimal,
-        price: Decimal,
-        valued: Decimal,
-        base_fee: Decimal,
-        at: str,
-        picks: LotPicks | None,
-    ) -> None:
-        key = (account, base, quote)
-        pool = self._pool(key)
-        fee = valued + base_fee * price if self.fees_in_basis else ZERO
-        self._trade(key, pool, seq, at, buy, quantity, price, fee, picks)
-        pool.position += quantity if buy else -quantity
-        if base_fee:
-            self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), price, ZERO, None)
-            pool.position -= base_fee
+        """The tax year of a time (stored text, UTC: its first four characters) and that year's method."""
+        found = self._methods.get(at[:4])
+        if found is None:
+            year = int(at[:4])
+            found = self._methods[at[:4]] = (year, self.plan.method_of(year))
+        return found
 
     def _trade(
         self,
@@ -448,41 +432,61 @@ class LotBook:
         picks: LotPicks | None,
     ) -> None:
         sign = 1 if buy else -1
-        matched, parts = ZERO, []
         year, method = self._method(at)
         if pool.sign == -sign:
             matched = min(quantity, pool.quantity)
             parts = self._take(pool, matched, method, picks if method is Method.SPECIFIC else None, seq)
-        elif picks is not None and method is Method.SPECIFIC:
-            raise InvalidArgument(
-                f"seq {seq}: metadata.lots: names lots, but {key[0]} holds no {'short' if buy else 'long'} "
-                f"lots of {key[1]}/{key[2]} to match"
-            )
-        excess = quantity - matched
+            self._rows_of(key, parts, buy, seq, at, year, quantity, price, fee)
+            if matched == quantity:
+                return
+            excess = quantity - matched
+            # The fee left for the rest: what the parts did not take.
+            fee -= sum((fee * part / quantity for _, part, _ in parts), ZERO) if fee else ZERO
+        else:
+            if picks is not None and method is Method.SPECIFIC:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: names lots, but {key[0]} holds no {'short' if buy else 'long'} "
+                    f"lots of {key[1]}/{key[2]} to match"
+                )
+            matched, excess = ZERO, quantity
         held = pool.position if not buy else -pool.position  # the position's size on the side this trade reduces
         lots_held = matched + (pool.quantity if pool.sign == -sign else ZERO)
-        missing = min(excess, max(held - lots_held, ZERO)) if excess else ZERO
+        missing = min(excess, max(held - lots_held, ZERO))
         opening = excess - missing
-        # Each part's share of the fee, by quantity; the last part takes what is left.
-        left_fee, left_quantity = fee, quantity
-        for lot_seq, lot_at, part, basis in parts:
-            share = left_fee if part == left_quantity else fee * part / quantity
-            left_fee -= share
-            left_quantity -= part
-            if self.year is None or year == self.year:
-                if buy:  # a short lot bought back
-                    self._row(key, -part, lot_seq, lot_at, seq, at, basis, part * price + share)
-                else:
-                    self._row(key, part, lot_seq, lot_at, seq, at, part * price - share, basis)
-        if parts:
-            self.years.add(year)
         if missing:
-            share = left_fee if missing == left_quantity else fee * missing / quantity
-            left_fee -= share
-            left_quantity -= missing
+            share = fee if missing == excess else fee * missing / excess
+            fee -= share
             self._missing(key, missing, seq, at)
         if opening:
-            self._open(pool, sign, seq, at, opening, opening * price + (left_fee if buy else -left_fee))
+            self._open(pool, sign, seq, at, opening, opening * price + (fee if buy else -fee))
+
+    def _rows_of(
+        self,
+        key: LotKey,
+        parts: list[_Part],
+        buy: bool,
+        seq: int,
+        at: str,
+        year: int,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) -> None:
+        """The gain rows of the parts a trade of `quantity` matched, each with its share of `fee` by quantity
+        (the last part of the whole trade takes what is left of it)."""
+        self.years.add(year)
+        if self.year is not None and year != self.year:
+            return
+        disposed = datetime.fromisoformat(at)
+        left_fee, left_quantity = fee, quantity
+        for lot, part, basis in parts:
+            share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
+            left_fee -= share
+            left_quantity -= part
+            if buy:  # a short lot bought back
+                self._row(key, -part, lot, seq, disposed, basis, part * price + share)
+            else:
+                self._row(key, part, lot, seq, disposed, part * price - share, basis)
 
     def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
         year, method = self._method(at)
@@ -494,9 +498,10 @@ class LotBook:
             if pool.sign != 1:
                 continue
             part = min(left, pool.quantity)
-            for lot_seq, lot_at, piece, basis in self._take(pool, part, method, None, seq):
+            disposed = datetime.fromisoformat(at)
+            for lot, piece, basis in self._take(pool, part, method, None, seq):
                 if self.year is None or year == self.year:
-                    self._row(key, piece, lot_seq, lot_at, seq, at, basis, basis)
+                    self._row(key, piece, lot, seq, disposed, basis, basis)
             self.years.add(year)
             left -= part
         if left:
@@ -520,7 +525,8 @@ class LotBook:
         """Take `quantity` (at most the pool's) from the pool's lots by `method`: the parts matched."""
         if method is Method.AVERAGE:
             return self._take_average(pool, quantity)
-        pool.share_out()
+        if pool.pooled_end > pool.head:
+            pool.share_out()
         parts: list[_Part] = []
         if picks is not None:
             self._take_picked(pool, quantity, picks, seq, parts)
@@ -575,7 +581,7 @@ class LotBook:
         lot.basis -= basis
         pool.quantity -= part
         pool.basis -= basis
-        return (lot.seq, lot.at, part, basis)
+        return (lot, part, basis)
 
     @staticmethod
     def _tidy(pool: _Pool) -> None:
@@ -608,7 +614,7 @@ class LotBook:
             basis = cost if index == len(consumed) - 1 else cost * part / quantity
             cost -= basis
             quantity -= part
-            parts.append((lot.seq, lot.at, part, basis))
+            parts.append((lot, part, basis))
         pool.pooled_end = len(pool.lots)
         self._tidy(pool)
         return parts
@@ -616,34 +622,15 @@ class LotBook:
     # --- what it gives -------------------------------------------------------------------------
 
     def _row(
-        self,
-        key: LotKey,
-        quantity: Decimal,
-        lot_seq: int,
-        lot_at: str,
-        seq: int,
-        at: str,
-        proceeds: Decimal,
-        cost: Decimal,
+        self, key: LotKey, quantity: Decimal, lot: _Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
     ) -> None:
-        acquired, disposed = datetime.fromisoformat(lot_at), datetime.fromisoformat(at)
-        term = "long" if disposed - acquired >= timedelta(days=self.long_after_days) else "short"
-        self.rows.append(
-            GainRow(
-                key[0],
-                key[1],
-                key[2],
-                quantity,
-                acquired,
-                lot_seq,
-                disposed,
-                seq,
-                proceeds,
-                cost,
-                proceeds - cost,
-                term,
-            )
+        acquired = lot.when
+        term = "long" if disposed - acquired >= self._long else "short"
+        account, currency, quote = key
+        row = GainRow(
+            account, currency, quote, quantity, acquired, lot.seq, disposed, seq, proceeds, cost, proceeds - cost, term
         )
+        self.rows.append(row)
 
     def _missing(self, key: LotKey, quantity: Decimal, seq: int, at: str) -> None:
         year = int(at[:4])
