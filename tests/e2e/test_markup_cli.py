@@ -173,6 +173,11 @@ def _checkpoint(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "checkpoint", "--key", str(place.folder / "key"), "--output", str(place.folder / "a")]
 
 
+def _lots(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    assert run(_record(place, capfd), capfd)[0] == 0  # a lot held by the markup account
+    return ["--db", place.url, "lots", "--account", LINK]
+
+
 CASES: dict[str, tuple[Setup, list[str]]] = {
     # command -> (its arguments after any set-up, the texts its output must hold literally)
     "record": (_record, ["[/]r"]),
@@ -223,6 +228,8 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "record-funding": (_record_funding, ["[/]f"]),
     "record-transfer": (_record_transfer, ["[/]t", LINK]),
     "balances": (_balances, [LINK, BOLD]),
+    "gains": (lambda p, _: ["--db", p.url, "gains", "--method", "fifo"], [LINK]),
+    "lots": (_lots, [LINK]),
 }
 
 
