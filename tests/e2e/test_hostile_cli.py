@@ -82,6 +82,8 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, *RECORD, "--fee", "1", "--fee", "2", "--fee-currency", "BNB"],
         "--fee-currency",
     ),
+    "record: a lot that is not SEQ=QUANTITY": (lambda p: ["--db", p.url, *RECORD, "--lot", "\uff11=1"], "--lot"),
+    "record: a lot that no buy acquired": (lambda p: ["--db", p.url, *RECORD, "--lot", "1=1"], "metadata.lots"),
     "record: an inverse contract": (lambda p: ["--db", p.url, *RECORD[:4], "BTC/USD:BTC", *RECORD[5:]], "inverse"),
     "record-funding: a spot symbol": (lambda p: ["--db", p.url, *FUNDING[:4], "BTC/USDT", *FUNDING[5:]], "spot"),
     "record-funding: another currency": (lambda p: ["--db", p.url, *FUNDING, "--currency", "BTC"], "settle"),

@@ -193,6 +193,24 @@ def test_an_imported_specific_sale_is_refused_naming_metadata_lots_and_nothing_i
     assert [(r["disposed_seq"], r["acquired_seq"]) for r in rows] == [(3, 1), (3, 2), (4, 2)]
 
 
+def test_record_names_the_lots_a_sale_takes_and_refuses_a_used_up_one(traded: Cli) -> None:
+    traded(*fill("s2", "sell", "0.5", "400", "2025-03-01T00:00:00Z", "--lot", "2=0.5"))
+
+    refused = traded(*fill("s3", "sell", "1", "400", "2025-03-02T00:00:00Z", "--lot", "2=1"), expect=2)
+
+    assert refused.stderr == (
+        "error: fill 1: metadata.lots: lot 2 is used up: it acquired 1, earlier disposals named 0.5, 0.5 is left "
+        '(got [{"quantity": "1", "seq": 2}])\n'
+    )
+    assert traded.json("positions")["seq"] == 4
+    rows = traded.json("gains", "--method", "specific", "--year", "2025")["rows"]
+    assert [(r["disposed_seq"], r["acquired_seq"], r["quantity"]) for r in rows] == [
+        (3, 1, "1"),  # s1 names no lots: fifo
+        (3, 2, "0.5"),
+        (4, 2, "0.5"),
+    ]
+
+
 def test_the_report_has_a_gains_section_only_when_asked(traded: Cli, tmp_path: Path) -> None:
     plain, taxed = tmp_path / "plain.html", tmp_path / "taxed.html"
 
