@@ -497,6 +497,36 @@ class Bench:
             )
         )
 
+    # tax lots -----------------------------------------------------------------------------------
+
+    def gains(self, url: str, our_rebuild: list[float]) -> None:
+        """`gains --year` (fifo) over the whole log, in this process, against the rebuild of the positions
+        measured above: the lots are folded from the log on demand (spec section 11), never stored."""
+        n = self.sizes.log
+        year = T0.year  # make_events spreads the fills over minutes of that year
+        times: list[float] = []
+        with open_ledger(url) as ledger:
+            ledger.head  # noqa: B018 - connect outside the timer
+            for _ in range(self.runs):
+                gc.collect()
+                start = time.perf_counter()
+                report = ledger.gains("fifo", year=year)
+                times.append(time.perf_counter() - start)
+        self.say(f"gains --year {year} on {n:,} fills: {len(report.rows):,} matched parts")
+        rates = [n / seconds for seconds in times]
+        rebuild = statistics.median(our_rebuild)
+        self.rows.append(
+            Row(
+                f"gains --year (fifo) on {n:,} fills, against our rebuild of the positions",
+                "fills/s",
+                rates,
+                rebuild,
+                "our rebuild of every projection (row above), same log, same run",
+                ">= 0.50x (time <= 2x the rebuild)",
+                statistics.median(rates) >= 0.5 * rebuild,
+            )
+        )
+
     # update_price ------------------------------------------------------------------------------
 
     def ticks(self) -> None:
@@ -798,6 +828,7 @@ def main() -> int:
         url, raw_path = bench.build_log()
         our_rebuild = bench.rebuild(url, raw_path)
         bench.state_as_of(url)
+        bench.gains(url, our_rebuild)
         bench.ticks()
         bench.ndjson_import()
         bench.peer(our_append, our_rebuild)

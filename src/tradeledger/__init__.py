@@ -5,6 +5,7 @@ Every fill is an immutable, hash-chained event; positions are projections of tha
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
 from tradeledger.application.ledger import Ledger
+from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.application.maintenance import RollbackReport
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
@@ -12,6 +13,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balance, Balances
 from tradeledger.domain.events import Funding, Transfer, TransferKind
 from tradeledger.domain.fills import FeeEntry, Fill, Side
+from tradeledger.domain.lots import GainRow, GainTotals, Method, MethodPlan, MissingAcquisition, OpenLot
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
@@ -42,13 +44,21 @@ __all__ = [
     "Fill",
     "FillConflict",
     "Funding",
+    "GainRow",
+    "GainTotals",
+    "GainsReport",
     "InvalidArgument",
     "InvalidFill",
     "InvariantViolation",
     "Ledger",
     "LedgerError",
     "LedgerState",
+    "LotsReport",
     "Marks",
+    "Method",
+    "MethodPlan",
+    "MissingAcquisition",
+    "OpenLot",
     "Position",
     "PositionSide",
     "PriceMark",

@@ -26,7 +26,17 @@ def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> No
     assert re.fullmatch(r"bench: \d+/\d+ targets met", lines[-1])
     table = [line for line in lines if line.startswith("| ")]
     operations = " ".join(table)
-    for row in ("append 1 fill/txn", "fills/txn", "rebuild", "peak RSS", "state as of", "update_price", "import"):
+    rows = (
+        "append 1 fill/txn",
+        "fills/txn",
+        "rebuild",
+        "peak RSS",
+        "state as of",
+        "gains --year",
+        "update_price",
+        "import",
+    )
+    for row in rows:
         assert row in operations
     # Every row measured something: min, median and max are figures such as 389.4k or 1.2M, not "-".
     for line in table[2:]:

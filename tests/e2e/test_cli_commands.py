@@ -21,6 +21,8 @@ COMMANDS = [
     "balances",
     "replay",
     "history",
+    "gains",
+    "lots",
     "verify",
     "copy",
     "demo",

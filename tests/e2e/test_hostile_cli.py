@@ -96,6 +96,8 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, *RECORD, "--fee", "1", "--fee", "2", "--fee-currency", "BNB"],
         "--fee-currency",
     ),
+    "record: a lot that is not SEQ=QUANTITY": (lambda p: ["--db", p.url, *RECORD, "--lot", "\uff11=1"], "--lot"),
+    "record: a lot that no buy acquired": (lambda p: ["--db", p.url, *RECORD, "--lot", "1=1"], "metadata.lots"),
     "record: an inverse contract": (lambda p: ["--db", p.url, *RECORD[:4], "BTC/USD:BTC", *RECORD[5:]], "inverse"),
     "record-funding: a spot symbol": (lambda p: ["--db", p.url, *FUNDING[:4], "BTC/USDT", *FUNDING[5:]], "spot"),
     "record-funding: another currency": (lambda p: ["--db", p.url, *FUNDING, "--currency", "BTC"], "settle"),
@@ -161,6 +163,30 @@ CASES: dict[str, tuple[Case, str]] = {
         "--initial-balance",
     ),
     "history: not a database": (lambda p: [*NOT_A_DATABASE(p), "history"], "not a"),
+    "gains: not a database": (lambda p: [*NOT_A_DATABASE(p), "gains", "--method", "fifo"], "not a"),
+    "gains: an unknown method": (lambda p: ["--db", p.url, "gains", "--method", "fifo\u202e"], "--method"),
+    "gains: a year that is not one": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--year", "\uff12\uff10\uff12\uff15"],
+        "--year",
+    ),
+    "gains: a CSV onto a folder": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--csv", p / "a-folder"],
+        "--csv",
+    ),
+    "gains: a CSV into a missing folder": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--csv", p / "nope/g.csv"],
+        "no such",
+    ),
+    "gains: a CSV onto a full disk": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--csv", "/dev/full"],
+        "No space left",
+    ),
+    "lots: not a database": (lambda p: [*NOT_A_DATABASE(p), "lots"], "not a"),
+    "lots: a naive as-of time": (lambda p: ["--db", p.url, "lots", "--as-of", "2025-01-01T00:00:00"], "--as-of"),
+    "lots: a method for a year given twice": (
+        lambda p: ["--db", p.url, "lots", "--method", "2024=fifo", "--method", "2024=hifo"],
+        "--method",
+    ),
     "verify: not a database": (lambda p: [*NOT_A_DATABASE(p), "verify"], "not a"),
     "copy: a target under a file": (
         lambda p: ["copy", "--from", p.url, "--to", f"sqlite:///{p / 'plain.txt'}/copy.db"],
@@ -189,6 +215,10 @@ CASES: dict[str, tuple[Case, str]] = {
     "report: a fullwidth balance": (
         lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--initial-balance", "\uff11"],
         "--initial-balance",
+    ),
+    "report: an unknown gains method": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--gains-year", "2025", "--method", "x[/]"],
+        "--method",
     ),
     "rollback: a missing state folder": (
         lambda p: ["--db", p.url, "rollback", "--to-seq", "1", "--reason", "r", "--state-dir", p / "nope"],

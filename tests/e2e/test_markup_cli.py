@@ -206,6 +206,11 @@ def _checkpoint(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "checkpoint", "--key", str(place.folder / "key"), "--output", str(place.folder / "a")]
 
 
+def _lots(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    assert run(_record(place, capfd), capfd)[0] == 0  # a lot held by the markup account
+    return ["--db", place.url, "lots", "--account", LINK]
+
+
 CASES: dict[str, tuple[Setup, list[str]]] = {
     # command -> (its arguments after any set-up, the texts its output must hold literally)
     "record": (_record, ["[/]r"]),
@@ -259,6 +264,8 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "ingest": (_ingest, [FOLDER, "[bold]rebate"]),
     "sync": (_sync, [BOLD, "trades BTC/USDT"]),
     "reconcile": (_reconcile, [LINK, BOLD, "reconcile: ok"]),
+    "gains": (lambda p, _: ["--db", p.url, "gains", "--method", "fifo"], [LINK]),
+    "lots": (_lots, [LINK]),
 }
 
 

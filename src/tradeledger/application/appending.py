@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import ProjectionStore, UnitOfWork
 from tradeledger.domain.balances import BalanceKey, all_touched
 from tradeledger.domain.chain import canonical_json
@@ -189,6 +190,7 @@ def append_fills(uow: UnitOfWork, fills: Sequence[Event], *, recorded_at: str, s
         existing[fill.key] = event
         head = event.checkpoint
         receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.event_id))
+    check_lot_picks(uow.log, new, named=lambda seq: f"fill {index_of[seq]}")
     try:
         project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
     except InvalidFill as error:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, append_fills, stored_balances, validate_event
+from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import LedgerStore
@@ -25,6 +26,7 @@ from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.fills import time_text
+from tradeledger.domain.lots import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS, MethodPlan
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
@@ -45,6 +47,12 @@ def _label(name: str, value: str) -> str:
     if not value.strip() or not value.isprintable():
         raise InvalidArgument(f"{name}: must be printable, non-blank text (got {value!r})")
     return value.strip()
+
+
+def _plan(method: str | Sequence[str] | MethodPlan) -> MethodPlan:
+    if isinstance(method, MethodPlan):
+        return method
+    return MethodPlan.parse([method] if isinstance(method, str) else list(method))
 
 
 def _kind(value: FillInput) -> str:
@@ -180,6 +188,46 @@ class Ledger:
         time_bound = cutoff(until_seq, until_time)
         with self._store.reading() as tx:
             return wallet_of(tx, initial_balance, account=account, until_seq=until_seq, until_time=time_bound)
+
+    # --- tax lots (spec section 11): computed from the log on demand, never stored ------------
+
+    def gains(
+        self,
+        method: str | Sequence[str] | MethodPlan = "fifo",
+        *,
+        year: int | None = None,
+        account: str | None = None,
+        quote: str | None = None,
+        fees_in_basis: bool = True,
+        withdrawals_dispose: bool = False,
+        long_after_days: int = LONG_AFTER_DAYS,
+    ) -> GainsReport:
+        """The realized gains of the disposals of tax year `year` (every year when None), one row per
+        matched part of a lot, and the missing acquisitions; each disposal matched by the method of its
+        own year (`method`: "fifo", or ["fifo", "2025=hifo"], or a MethodPlan; see domain.lots)."""
+        plan = _plan(method)
+        if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+            raise InvalidArgument(f"year: must be a year from {FIRST_YEAR} to {LAST_YEAR} (got {year})")
+        options = LotOptions(plan, account, quote, fees_in_basis, withdrawals_dispose, long_after_days)
+        with self._store.reading() as tx:
+            return gains_of(tx, options, year=year)
+
+    def lots(
+        self,
+        method: str | Sequence[str] | MethodPlan = "fifo",
+        *,
+        until_time: datetime | None = None,
+        account: str | None = None,
+        quote: str | None = None,
+        fees_in_basis: bool = True,
+        withdrawals_dispose: bool = False,
+    ) -> LotsReport:
+        """The open lots after the events that occurred at or before `until_time` (every event when None)."""
+        plan = _plan(method)
+        time_bound = cutoff(None, until_time)
+        options = LotOptions(plan, account, quote, fees_in_basis, withdrawals_dispose)
+        with self._store.reading() as tx:
+            return open_lots_of(tx, options, until_time=time_bound)
 
     # --- market-side state: price marks and risk levels ------------------------------------
 

@@ -1,6 +1,6 @@
 """The tradeledger command line: the app, its global `--db`, the one table of commands, the entry point.
 
-Every command is a plain function in a command module (fills, exchange, state, audit, demo, paper_bot,
+Every command is a plain function in a command module (fills, exchange, state, lots, audit, demo, paper_bot,
 report, anchor, admin, migration); `COMMANDS` registers each under its name, in `--help` order, wrapped in
 `reports_errors` (a LedgerError or an OSError: one line on stderr, exit 2). A command module imports
 only the shared helpers (common, output, tables, ndjson, anchor_files), never another command module.
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.cli import admin, anchor, audit, demo, exchange, fills, migration, paper_bot, report, state
+from tradeledger.cli import admin, anchor, audit, demo, exchange, fills, lots, migration, paper_bot, report, state
 from tradeledger.cli.common import EXIT_INVALID, print_error, reports_errors
 from tradeledger.cli.helptext import LedgerGroup
 
@@ -54,6 +54,8 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("balances", state.balances),
     ("replay", state.replay),
     ("history", state.history),
+    ("gains", lots.gains),
+    ("lots", lots.lots),
     ("verify", audit.verify),
     ("copy", audit.copy),
     ("demo", demo.demo),

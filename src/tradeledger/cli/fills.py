@@ -118,6 +118,15 @@ def record(
     account: AccountOption = "default",
     exchange: ExchangeOption = "",
     strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
+    lot: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lot",
+            metavar="SEQ=QUANTITY",
+            help="A tax lot this fill disposes of (metadata.lots, for `gains --method specific`): the seq of the "
+            "fill that acquired it and how much; repeatable, summing to --quantity.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Record one fill."""
@@ -133,7 +142,19 @@ def record(
         "exchange": exchange,
         "strategy": strategy,
     }
+    if lot:
+        fields["metadata"] = {"lots": [_lot(value) for value in lot]}
     _record_one(ctx, fields, "fill", fill_id, json_output=json_output)
+
+
+def _lot(value: str) -> dict[str, Any]:
+    """A `--lot SEQ=QUANTITY` as metadata.lots names a lot (the ledger checks it against the log)."""
+    seq, sep, quantity = value.partition("=")
+    if not sep or not seq.isascii() or not seq.isdigit() or not quantity:
+        raise InvalidArgument(
+            f"--lot: expected SEQ=QUANTITY, the seq of the fill that acquired the lot (got {value!r})"
+        )
+    return {"seq": int(seq), "quantity": quantity}
 
 
 def record_funding(

@@ -28,6 +28,7 @@ from tradeledger.cli.common import (
 from tradeledger.cli.report_page import render_html
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import MAX_DIGITS, significant_digits
+from tradeledger.domain.lots import MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 from tradeledger.storage.urls import shown_url
 
@@ -81,12 +82,46 @@ def report(
             help="The chart's x axis: the fills' times, or the fills evenly spaced; auto: evenly if times are uneven.",
         ),
     ] = "auto",
+    gains_year: Annotated[
+        str | None,
+        typer.Option("--gains-year", metavar="YEAR", help="Add the realized gains of this tax year (spec 11)."),
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method", metavar="METHOD|YEAR=METHOD", help="The gains section's lot method(s), as `gains` takes them."
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
     """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head."""
     write_report(
-        ctx, html, until_time, initial_balance, account, mark or [], json_output=json_output, chart_axis=chart_axis
+        ctx,
+        html,
+        until_time,
+        initial_balance,
+        account,
+        mark or [],
+        json_output=json_output,
+        chart_axis=chart_axis,
+        gains=gains_of(gains_year, method, until_time),
     )
+
+
+def gains_of(year: str | None, methods: list[str] | None, until_time: str | None) -> tuple[int, MethodPlan] | None:
+    """The gains section asked for: (tax year, methods), None without --gains-year (no section)."""
+    if year is None:
+        if methods:
+            raise InvalidArgument("--method: chooses the lot method of the gains section; give --gains-year YEAR too")
+        return None
+    try:
+        chosen = tax_year(year)
+        plan = MethodPlan.parse(methods or ["fifo"])
+    except InvalidArgument as error:
+        raise InvalidArgument(f"--{'gains-' if str(error).startswith('year') else ''}{error}") from None
+    if until_time is not None:
+        raise InvalidArgument("--gains-year: the gains section covers the whole log; leave out --until-time")
+    return chosen, plan
 
 
 def write_report(
@@ -99,6 +134,7 @@ def write_report(
     *,
     json_output: bool,
     chart_axis: str = "auto",
+    gains: tuple[int, MethodPlan] | None = None,
 ) -> None:
     until = parse_time(until_time, "--until-time") if until_time is not None else None
     balance = None if initial_balance is None else parse_balance(initial_balance)
@@ -116,8 +152,9 @@ def write_report(
             initial_balance=balance,
             marks=marks,
         )
+        taxed = None if gains is None else ledger.gains(gains[1], year=gains[0], account=account)
     try:
-        written = write_file(html, render_html(built))
+        written = write_file(html, render_html(built, taxed))
     except OSError as error:
         raise InvalidArgument(f"--html: cannot write {str(html)!r} ({error.strerror or error})") from None
     summary = {

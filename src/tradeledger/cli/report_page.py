@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from tradeledger.application.audit import Report
+from tradeledger.application.lots import GainsReport
 from tradeledger.cli import report_chart, report_view
 from tradeledger.domain.fills import decimal_text, time_text
 
@@ -49,8 +50,9 @@ def environment() -> Environment:
     return env
 
 
-def render_html(report: Report) -> str:
-    """The page: the report's tables as rounded cells, its chart as positions, and the rest read from `report`."""
+def render_html(report: Report, gains: GainsReport | None = None) -> str:
+    """The page: the report's tables as rounded cells, its chart as positions, and the rest read from `report`;
+    with `gains`, a section of the realized gains of its tax year."""
     tables = {
         "symbols": report_view.symbols_table(report),
         "open": report_view.open_table(report),
@@ -69,5 +71,7 @@ def render_html(report: Report) -> str:
             tables=tables,
             fills_left_out=report_view.fills_left_out(report),
             chart=report_chart.chart(report),
+            gains=gains,
+            gains_table=None if gains is None else report_view.gains_table(gains),
         )
     )

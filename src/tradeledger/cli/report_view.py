@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from tradeledger.application.audit import Mark, Report
+from tradeledger.application.lots import GainsReport
 from tradeledger.cli.output import short_hash
 from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
@@ -304,3 +305,25 @@ def balances_table(report: Report) -> Table:
     ]
     headers = ["Account", "Exchange", "Currency", "Amount"]
     return Table("balances", headers, rows, "No balances: nothing has moved any currency.")
+
+
+def gains_table(gains: GainsReport) -> Table:
+    """The matched parts of the tax year's disposals (`tradeledger gains`), amounts in each symbol's quote."""
+    rows = [
+        [
+            text(row.account),
+            text(f"{row.currency}/{row.quote}"),
+            number(row.quantity, quantity(row.quantity)),
+            text(when(row.acquired_at)),
+            text(str(row.acquired_seq), css="num"),
+            text(when(row.disposed_at)),
+            text(str(row.disposed_seq), css="num"),
+            number(row.proceeds),
+            number(row.cost_basis),
+            number(row.gain, signed=True),
+            text(row.term),
+        ]
+        for row in gains.rows
+    ]
+    headers = ["Account", "Symbol", "Quantity", "Acquired", "Acq. seq", "Disposed", "Disp. seq", "Proceeds"]
+    return Table("gains", [*headers, "Cost basis", "Gain", "Term"], rows, "No disposals in this tax year.")

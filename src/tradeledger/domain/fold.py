@@ -121,6 +121,16 @@ def _fee_parts(symbol: str, text: str) -> _FeeParts:
     return (split.valued, unvalued, split.base, split.base_index, tuple(split.paid))
 
 
+def booked_fees(symbol: str, text: str) -> tuple[Decimal, Decimal]:
+    """(valued in the quote currency, paid in the base currency) of a stored fees text."""
+    parts = _fee_parts(symbol, text)
+    return parts[0], parts[2]
+
+
+# The parts of a stored fees text, cached (the lots read its valued [0] and base [2] parts).
+fee_parts = _fee_parts
+
+
 class _Fees:
     """A fill's fees as the fold books them: valued (quote), unvalued per currency, base, and as paid."""
 

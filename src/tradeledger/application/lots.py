@@ -1,0 +1,239 @@
+"""Tax lots over the log (spec section 11): gains for a tax year, the open lots, and the check of the lots a
+specific disposal names before it is written.
+
+The lots are computed on demand from the log, never stored: their matching depends on arguments (the
+method of each tax year, fees in the basis or not, withdrawals disposing or not) that a single stored
+projection could not hold, and a method chosen for a later year must never change an earlier year's
+matches, so each report folds the log again from its start (`domain.lots.LotBook`, in seq order).
+The fold reads the log's stored text rows as a rebuild of the positions does (scripts/bench.py holds
+it to at most twice a rebuild); the metadata and the transfers' kinds are read only when a `specific`
+year or `withdrawals_dispose` needs them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+from tradeledger.application.ports import EventLog, Transaction
+from tradeledger.application.replaying import event_at
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.lots import (
+    LONG_AFTER_DAYS,
+    GainRow,
+    GainTotals,
+    LotBook,
+    Method,
+    MethodPlan,
+    MissingAcquisition,
+    OpenLot,
+    lot_picks,
+    totals_of,
+)
+from tradeledger.domain.markets import market
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidFill
+
+
+@dataclass(frozen=True, slots=True)
+class LotOptions:
+    """How the lots are matched and what a report covers (every field an argument, never stored)."""
+
+    plan: MethodPlan
+    account: str | None = None
+    quote: str | None = None
+    fees_in_basis: bool = True
+    withdrawals_dispose: bool = False
+    long_after_days: int = LONG_AFTER_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class GainsReport:
+    """The matched parts and missing acquisitions of the disposals of `year` (every year when None)."""
+
+    seq: int
+    plan: MethodPlan
+    year: int | None
+    rows: tuple[GainRow, ...]
+    missing: tuple[MissingAcquisition, ...]
+    totals: GainTotals
+    years: tuple[int, ...]  # the tax years with a disposal, and those the plan names
+
+    def methods(self) -> dict[str, str]:
+        """{year: method} for every year of `years`."""
+        return {str(year): self.plan.method_of(year).value for year in self.years}
+
+
+@dataclass(frozen=True, slots=True)
+class LotsReport:
+    """The lots open after the events up to `seq` (those that occurred at or before the time asked)."""
+
+    seq: int
+    plan: MethodPlan
+    lots: tuple[OpenLot, ...]
+    years: tuple[int, ...]
+
+    def method(self) -> str | dict[str, str]:
+        """The one method of every year, or {year: method} when the plan changes by year."""
+        if len(self.plan.years) == 1:
+            return self.plan.years[0][1].value
+        return {str(year): self.plan.method_of(year).value for year in self.years}
+
+
+def _rows_with_extras(
+    tx: Transaction,
+    account: str | None,
+    until_time: str | None,
+    last: list[int],
+    metadata: dict[int, Any],
+    kinds: dict[int, str],
+) -> Iterator[ExecutionRow]:
+    """The log's rows, collecting the metadata of fills that name lots and the kind of each transfer on the way."""
+    for event in tx.log.read(account=account):
+        if until_time is not None and event.occurred_at > until_time:
+            continue
+        if event.metadata is not None and '"lots"' in event.metadata:
+            found = json.loads(event.metadata)
+            if isinstance(found, dict) and "lots" in found:
+                metadata[event.seq] = found
+        if event.kind is not None:
+            kinds[event.seq] = event.kind
+        last[0] = event.seq
+        yield event.execution_row()
+
+
+def _plain_rows(
+    tx: Transaction, account: str | None, until_time: str | None, last: list[int]
+) -> Iterator[ExecutionRow]:
+    for row in tx.log.rows(until_time=until_time):
+        if account is None or row[1] == account:
+            last[0] = row[0]
+            yield row
+
+
+def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> tuple[LotBook, int]:
+    """The lots folded from the log (of one account when asked), and the seq of the last event folded."""
+    book = LotBook(
+        options.plan,
+        fees_in_basis=options.fees_in_basis,
+        withdrawals_dispose=options.withdrawals_dispose,
+        long_after_days=options.long_after_days,
+        year=year,
+    )
+    last = [0]
+    if Method.SPECIFIC in options.plan.uses or options.withdrawals_dispose:
+        metadata: dict[int, Any] = {}
+        kinds: dict[int, str] = {}
+        book.apply_rows(_rows_with_extras(tx, options.account, until_time, last, metadata, kinds), metadata, kinds)
+    else:
+        book.apply_rows(_plain_rows(tx, options.account, until_time, last))
+    return book, last[0]
+
+
+def _seq(tx: Transaction, until_time: str | None, folded: int) -> int:
+    """The seq a report is as of: the head, or with a time bound the last event folded."""
+    return tx.log.head().seq if until_time is None else folded
+
+
+def _quote(options: LotOptions, quote: str) -> bool:
+    return options.quote is None or quote == options.quote
+
+
+def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> GainsReport:
+    """The gains of `year`'s disposals (every year's when None), matched by each year's method."""
+    book, _ = _fold(tx, options, year=year, until_time=None)
+    rows = tuple(row for row in book.rows if _quote(options, row.quote))
+    missing = tuple(item for item in book.missing if _quote(options, item.quote) or not item.quote)
+    years = tuple(sorted(book.years | set(options.plan.explicit)))
+    return GainsReport(tx.log.head().seq, options.plan, year, rows, missing, totals_of(rows), years)
+
+
+def open_lots_of(tx: Transaction, options: LotOptions, *, until_time: str | None) -> LotsReport:
+    """The open lots after the events that occurred at or before `until_time` (all when None)."""
+    book, folded = _fold(tx, options, year=None, until_time=until_time)
+    lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote))
+    years = tuple(sorted(book.years | set(options.plan.explicit)))
+    return LotsReport(_seq(tx, until_time, folded), options.plan, lots, years)
+
+
+# --- the check at record and import time ----------------------------------------------------------
+
+
+def _names_lots(event: StoredEvent) -> dict[str, Any] | None:
+    if event.type != "fill" or event.metadata is None or '"lots"' not in event.metadata:
+        return None
+    found = json.loads(event.metadata)
+    return found if isinstance(found, dict) and "lots" in found else None
+
+
+def _named_before(log: EventLog, event: StoredEvent, lot_seq: int) -> Decimal:
+    """What the fills in the log after lot `lot_seq` (of the same account and symbol) named of it."""
+    used = Decimal(0)
+    for later in log.read(after_seq=lot_seq, account=event.account, symbol=event.symbol):
+        named = _names_lots(later)
+        if named is None or not isinstance(named["lots"], list):
+            continue
+        for item in named["lots"]:
+            if isinstance(item, dict) and item.get("seq") == lot_seq:
+                used += Decimal(str(item.get("quantity", "0")))
+    return used
+
+
+def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
+    """Refuse (InvalidFill naming `metadata.lots` and its value) a new fill whose `metadata.lots` is not a
+    list of lots summing to its quantity, or names a lot that is no acquisition before it of the same
+    account and spot symbol (a buy for a sell, a short sale for a buy), or more of a lot than is left.
+
+    At record time a lot is used up when the quantity of the fill that acquired it, minus what earlier
+    specific disposals (in the log, then earlier in the batch) named of it, is less than what is named.
+    That is all the log can say before a report: which lots are open when a disposal is matched also
+    depends on the methods of the earlier years, which are arguments, so `gains` checks it again.
+    """
+    batch = {event.seq: event for event in new}
+    used: dict[int, Decimal] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for event in new:
+            metadata = _names_lots(event)
+            if metadata is None:
+                continue
+            where = named(event.seq)
+            given = shortened(json.dumps(metadata["lots"]))
+            assert event.quantity is not None
+            assert event.symbol is not None
+            try:
+                picks = lot_picks(metadata["lots"], Decimal(event.quantity))
+            except InvalidFill as error:
+                raise InvalidFill(f"{where}: {error}") from None
+            if market(event.symbol).settle is not None:
+                raise InvalidFill(
+                    f"{where}: metadata.lots: {event.symbol} is a contract; contracts have positions, not lots "
+                    f"(got {given})"
+                )
+            acquired_by = "sell" if event.side == "buy" else "buy"
+            for lot_seq, amount in picks:
+                lot = batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                if (
+                    lot_seq >= event.seq
+                    or lot is None
+                    or lot.type != "fill"
+                    or (lot.account, lot.symbol, lot.side) != (event.account, event.symbol, acquired_by)
+                ):
+                    raise InvalidFill(
+                        f"{where}: metadata.lots: lot {lot_seq} does not exist: no {acquired_by} of {event.symbol} in "
+                        f"account {event.account!r} was recorded at seq {lot_seq} before this fill (got {given})"
+                    )
+                if lot_seq not in used:
+                    used[lot_seq] = _named_before(log, event, lot_seq)
+                assert lot.quantity is not None
+                left = Decimal(lot.quantity) - used[lot_seq]
+                if amount > left:
+                    raise InvalidFill(
+                        f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {lot.quantity}, earlier "
+                        f"disposals named {decimal_text(used[lot_seq])}, {decimal_text(max(left, Decimal(0)))} is "
+                        f"left (got {given})"
+                    )
+                used[lot_seq] += amount

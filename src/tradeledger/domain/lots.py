@@ -1,0 +1,669 @@
+"""Tax lots and cost basis (spec section 11): a second read model of the fills, beside the positions.
+
+Lots are kept per `(account, currency, quote)` of the spot symbols (a contract has a position, not
+lots). Every acquisition opens a lot: its quantity, its basis (what it cost in the quote currency,
+with the fill's valued fees when fees are in the basis), its time and seq, the lot's id. Every
+disposal is matched against the open lots by the method of its own tax year (the calendar year of
+its `occurred_at` in UTC): `fifo`, `lifo`, `hifo` (the highest unit cost first, the earlier lot on a
+tie), `average` (every open lot is costed at the pool's average, as hledger's AVERAGE; lots are still
+consumed first in, first out, so each part keeps its holding period) or `specific` (the lots the
+fill names in `metadata.lots`; a disposal that names none, a base fee or a withdrawal, takes `fifo`,
+the order that applies when lots are not identified).
+
+The log is folded in seq order, the order the positions take too, and each disposal is matched once,
+by its own year's method: choosing a method for a later year never changes an earlier year's matches.
+This is why the lots are computed on demand and not stored: what they hold depends on arguments
+(the method of each year, whether fees are in the basis, whether withdrawals dispose), never on the
+log alone.
+
+What is a disposal, what is an acquisition:
+- a sell disposes of long lots; beyond them it opens a short lot (the position goes short, rule 4 of
+  section 4), except for the part the position held long without lots to match (the lots fall behind
+  the position only when withdrawals dispose): that part is a missing acquisition, reported with its
+  quantity, never invented;
+- a buy closes short lots first (Beancount's crossover), the rest opens a long lot;
+- a fee paid in the base currency is a fee-free disposal of that much base at the fill price right
+  after the fill (section 9); a base rebate is an acquisition at the fill price;
+- a withdrawal (kind `withdrawal`, its amount and fee) disposes only when asked; it leaves at its cost
+  (proceeds = cost basis, gain 0: the coins leave the account, no price is known), from the account's
+  lots of that currency in quote order; what the lots do not hold is a missing acquisition;
+- deposits, internal moves, funding and contract fills are no lots.
+
+Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
+at the fill price) are shared among its parts pro rata by quantity: they add to an acquisition's basis
+and come off a disposal's proceeds (`fees_in_basis`, the default), or are left out. Unvalued fees
+(another currency without a quote value) have no quote value and so never enter the basis.
+
+A matched part's gain is `proceeds - cost_basis`; for a short lot bought back the proceeds are what
+its sale brought and the cost basis what the buy cost, its quantity negative. The term is `short`
+when held less than `long_after_days` days (365 by default), else `long`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation, localcontext
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.fold import ExecutionRow, fee_parts
+from tradeledger.domain.markets import market
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+ZERO = Decimal(0)
+LONG_AFTER_DAYS = 365
+FIRST_YEAR, LAST_YEAR = 1970, 9999  # the years an event can occur in
+LotKey = tuple[str, str, str]  # (account, currency, quote)
+LotPicks = tuple[tuple[int, Decimal], ...]  # (lot seq, quantity) named by a specific disposal
+
+
+class Method(StrEnum):
+    FIFO = "fifo"
+    LIFO = "lifo"
+    HIFO = "hifo"
+    AVERAGE = "average"
+    SPECIFIC = "specific"
+
+
+METHODS = ", ".join(method.value for method in Method)
+
+
+def _method(text: str, given: str) -> Method:
+    try:
+        return Method(text)
+    except ValueError:
+        raise InvalidArgument(f"method: must be one of {METHODS} (got {shortened(given)!r})") from None
+
+
+def tax_year(text: str) -> int:
+    """A tax year as given (1970 to 9999), or InvalidArgument naming it."""
+    if not (text.isascii() and text.isdigit() and len(text) == 4 and FIRST_YEAR <= int(text) <= LAST_YEAR):  # noqa: PLR2004
+        raise InvalidArgument(f"year: must be a year from {FIRST_YEAR} to {LAST_YEAR} (got {shortened(text)!r})")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodPlan:
+    """The method of each tax year: `years` ascending; a year takes the method of the latest year at or
+    before it, and a year before the first takes the first's (a plain `--method M` is every year's)."""
+
+    years: tuple[tuple[int, Method], ...]
+    explicit: tuple[int, ...] = ()  # the years named as YEAR=M
+
+    @classmethod
+    def parse(cls, texts: Sequence[str]) -> MethodPlan:
+        """From `M` and/or `YEAR=M` texts (a plain M: the years before the first YEAR=M), or InvalidArgument."""
+        plain: Method | None = None
+        by_year: dict[int, Method] = {}
+        for text in texts:
+            if "=" in text:
+                year_text, name = text.split("=", 1)
+                try:
+                    year = tax_year(year_text.strip())
+                except InvalidArgument:
+                    raise InvalidArgument(
+                        f"method: the year of {shortened(text)!r} must be a year from {FIRST_YEAR} to {LAST_YEAR}"
+                    ) from None
+                if year in by_year:
+                    raise InvalidArgument(f"method: year {year} is given twice (got {shortened(text)!r})")
+                by_year[year] = _method(name.strip(), text)
+            else:
+                if plain is not None:
+                    raise InvalidArgument(
+                        f"method: one plain method, then YEAR=METHOD for each year that changes "
+                        f"(got {shortened(text)!r} after {plain.value!r})"
+                    )
+                plain = _method(text.strip(), text)
+        if plain is None and not by_year:
+            raise InvalidArgument(f"method: give one of {METHODS}, or YEAR=METHOD for each year that changes")
+        years = sorted(by_year.items())
+        if plain is not None and (not years or years[0][0] > FIRST_YEAR):
+            years.insert(0, (FIRST_YEAR, plain))
+        return cls(tuple(years), tuple(sorted(by_year)))
+
+    @classmethod
+    def single(cls, method: Method) -> MethodPlan:
+        return cls(((FIRST_YEAR, method),))
+
+    def method_of(self, year: int) -> Method:
+        chosen = self.years[0][1]
+        for start, method in self.years:
+            if start > year:
+                break
+            chosen = method
+        return chosen
+
+    @property
+    def uses(self) -> frozenset[Method]:
+        return frozenset(method for _, method in self.years)
+
+
+def lot_picks(value: object, quantity: Decimal) -> LotPicks:
+    """The lots a specific disposal names (`metadata.lots`), checked: a non-empty list of
+    {"seq": N, "quantity": "Q"} (N a seq, each named once; Q a positive decimal) whose quantities sum
+    to `quantity`. InvalidFill naming `metadata.lots` and the value otherwise."""
+    where = "metadata.lots: must be a list of {'seq': N, 'quantity': 'Q'} naming each lot once"
+    if not isinstance(value, list) or not value:
+        raise InvalidFill(f"{where} (got {shortened(json.dumps(value))})")
+    picks: list[tuple[int, Decimal]] = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"seq", "quantity"}:
+            raise InvalidFill(f"{where} (got {shortened(json.dumps(item))})")
+        seq, amount = item["seq"], item["quantity"]
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise InvalidFill(
+                f"metadata.lots: seq must be a seq of the log, 1 or more (got {shortened(json.dumps(seq))})"
+            )
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, str | int)
+            or (isinstance(amount, str) and not amount.isascii())
+        ):
+            raise InvalidFill(
+                f"metadata.lots: quantity of lot {seq} must be a decimal string (got {shortened(json.dumps(amount))})"
+            )
+        try:
+            number = Decimal(amount)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite() or number <= 0:
+            raise InvalidFill(
+                f"metadata.lots: quantity of lot {seq} must be a number above 0 (got {shortened(json.dumps(amount))})"
+            )
+        if any(seq == named for named, _ in picks):
+            raise InvalidFill(f"metadata.lots: lot {seq} is named twice (got {shortened(json.dumps(value))})")
+        picks.append((seq, number))
+    with localcontext(LEDGER_CONTEXT):
+        total = sum((amount for _, amount in picks), ZERO)
+    if total != quantity:
+        raise InvalidFill(
+            f"metadata.lots: the lots named sum to {decimal_text(total)}, not to the quantity disposed "
+            f"{decimal_text(quantity)} (got {shortened(json.dumps(value))})"
+        )
+    return tuple(picks)
+
+
+def picks_of(metadata: Mapping[str, Any] | None, quantity: Decimal) -> LotPicks | None:
+    """The lots a fill's metadata names, checked (None when it names none)."""
+    if metadata is None or "lots" not in metadata:
+        return None
+    return lot_picks(metadata["lots"], quantity)
+
+
+class GainRow(NamedTuple):
+    """One matched part of a disposal: `quantity` > 0 for a long lot sold, < 0 for a short lot bought back.
+
+    A named tuple, not a frozen dataclass: a year of a busy bot has hundreds of thousands of them."""
+
+    account: str
+    currency: str
+    quote: str
+    quantity: Decimal
+    acquired_at: datetime
+    acquired_seq: int
+    disposed_at: datetime
+    disposed_seq: int
+    proceeds: Decimal
+    cost_basis: Decimal
+    gain: Decimal
+    term: str
+
+
+@dataclass(frozen=True, slots=True)
+class MissingAcquisition:
+    """A disposal's quantity that no lot held (its quote is "" for a withdrawal)."""
+
+    account: str
+    currency: str
+    quote: str
+    quantity: Decimal
+    seq: int
+    disposed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLot:
+    """A lot still open: `quantity` > 0 long, < 0 short; `unit_cost` its basis per unit (a short's: the
+    proceeds of its sale per unit)."""
+
+    account: str
+    currency: str
+    quote: str
+    quantity: Decimal
+    unit_cost: Decimal
+    acquired_at: datetime
+    acquired_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class GainTotals:
+    proceeds: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    gain: Decimal = ZERO
+    short: Decimal = ZERO  # the gain of the short-term parts
+    long: Decimal = ZERO
+
+
+def totals_of(rows: Iterable[GainRow]) -> GainTotals:
+    proceeds, basis, short, long = ZERO, ZERO, ZERO, ZERO
+    with localcontext(LEDGER_CONTEXT):
+        for row in rows:
+            proceeds += row.proceeds
+            basis += row.cost_basis
+            if row.term == "long":
+                long += row.gain
+            else:
+                short += row.gain
+        return GainTotals(proceeds, basis, short + long, short, long)
+
+
+class _Lot:
+    __slots__ = ("_when", "at", "basis", "quantity", "seq", "unit")
+
+    def __init__(self, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
+        self.seq, self.at, self.quantity, self.basis = seq, at, quantity, basis
+        self.unit = basis / quantity
+        self._when: datetime | None = None
+
+    @property
+    def when(self) -> datetime:
+        """`at` as a time, read once."""
+        if self._when is None:
+            self._when = datetime.fromisoformat(self.at)
+        return self._when
+
+
+class _Pool:
+    """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
+
+    After an `average` disposal the lots from `head` to `pooled_end` share their basis (`pooled_basis`
+    over `pooled_quantity`): their own basis is stale until a disposal by another method shares it out.
+    """
+
+    __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
+
+    def __init__(self) -> None:
+        self.lots: list[_Lot] = []
+        self.head = 0
+        self.pooled_end = 0
+        self.sign = 0
+        self.quantity = ZERO  # Σ open quantity (absolute)
+        self.basis = ZERO  # Σ basis of the open lots
+        self.position = ZERO
+
+    def live(self) -> Iterable[_Lot]:
+        return (lot for lot in self.lots[self.head :] if lot.quantity)
+
+    def pooled(self) -> tuple[Decimal, Decimal]:
+        """(quantity, basis) of the lots whose basis is pooled."""
+        fresh = self.lots[max(self.pooled_end, self.head) :]
+        return (
+            self.quantity - sum((lot.quantity for lot in fresh), ZERO),
+            self.basis - sum((lot.basis for lot in fresh), ZERO),
+        )
+
+    def share_out(self) -> None:
+        """Give each pooled lot its share of the pooled basis again (the last the rest), as its own."""
+        if self.pooled_end <= self.head:
+            return
+        quantity, basis = self.pooled()
+        stale = [lot for lot in self.lots[self.head : self.pooled_end] if lot.quantity]
+        for index, lot in enumerate(stale):
+            share = basis if index == len(stale) - 1 else basis * lot.quantity / quantity
+            lot.basis, lot.unit = share, share / lot.quantity
+            basis -= share
+            quantity -= lot.quantity
+        self.pooled_end = 0
+
+    def reset(self) -> None:
+        self.lots, self.head, self.pooled_end, self.sign = [], 0, 0, 0
+        self.quantity = self.basis = ZERO
+
+
+# A matched part: (the lot, quantity, its basis).
+_Part = tuple[_Lot, Decimal, Decimal]
+
+
+@dataclass(slots=True)
+class LotBook:
+    """The lots folded from the log in seq order, each disposal matched by its own year's method.
+
+    `year` keeps only the rows and missing acquisitions of disposals in that tax year (all when None);
+    the open lots are those after every event folded.
+    """
+
+    plan: MethodPlan
+    fees_in_basis: bool = True
+    withdrawals_dispose: bool = False
+    long_after_days: int = LONG_AFTER_DAYS
+    year: int | None = None
+    rows: list[GainRow] = field(default_factory=list)
+    missing: list[MissingAcquisition] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
+    _pools: dict[LotKey, _Pool] = field(default_factory=dict)
+    _methods: dict[str, tuple[int, Method]] = field(default_factory=dict)
+    _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
+
+    def __post_init__(self) -> None:
+        if self.long_after_days < 1:
+            raise InvalidArgument(f"long_after_days: must be 1 or more (got {self.long_after_days})")
+        self._long = timedelta(days=self.long_after_days)
+
+    # --- the events ------------------------------------------------------------------------
+
+    def apply_rows(
+        self,
+        rows: Iterable[ExecutionRow],
+        metadata: Mapping[int, Any] | None = None,
+        kinds: Mapping[int, str] | None = None,
+    ) -> None:
+        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills that
+        name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose."""
+        pools, in_basis = self._pools, self.fees_in_basis
+        with localcontext(LEDGER_CONTEXT):
+            for seq, account, _exchange, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in rows:
+                if kind == "fill":
+                    assert symbol is not None
+                    assert quantity is not None
+                    assert price is not None
+                    traded = market(symbol)
+                    if traded.settle is not None:
+                        continue
+                    if fees is None:
+                        valued, base_fee = Decimal(fee or "0"), ZERO
+                    else:
+                        parts = fee_parts(symbol, fees)
+                        valued, base_fee = parts[0], parts[2]
+                    q = Decimal(quantity)
+                    picks = None
+                    if metadata is not None and seq in metadata:
+                        picks = self._picks(seq, metadata[seq], q)
+                    key = (account, traded.base, traded.quote)
+                    pool = pools.get(key)
+                    if pool is None:
+                        pool = pools[key] = _Pool()
+                    p = Decimal(price)
+                    buy = side == "buy"
+                    fee_in = (valued + base_fee * p if base_fee else valued) if in_basis else ZERO
+                    self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
+                    pool.position += q if buy else -q
+                    if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
+                        self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
+                        pool.position -= base_fee
+                elif (
+                    kind == "transfer"
+                    and self.withdrawals_dispose
+                    and kinds is not None
+                    and kinds.get(seq) == "withdrawal"
+                ):
+                    assert amount is not None
+                    assert currency is not None
+                    self._withdrawal(seq, account, currency, -Decimal(amount) + Decimal(fee or "0"), at)
+
+    @staticmethod
+    def _picks(seq: int, metadata: Mapping[str, Any], quantity: Decimal) -> LotPicks | None:
+        try:
+            return picks_of(metadata, quantity)
+        except InvalidFill as error:
+            raise InvalidArgument(f"seq {seq}: {error}") from None
+
+    def _method(self, at: str) -> tuple[int, Method]:
+        """The tax year of a time (stored text, UTC: its first four characters) and that year's method."""
+        found = self._methods.get(at[:4])
+        if found is None:
+            year = int(at[:4])
+            found = self._methods[at[:4]] = (year, self.plan.method_of(year))
+        return found
+
+    def _trade(
+        self,
+        key: LotKey,
+        pool: _Pool,
+        seq: int,
+        at: str,
+        buy: bool,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        picks: LotPicks | None,
+    ) -> None:
+        sign = 1 if buy else -1
+        year, method = self._method(at)
+        if pool.sign == -sign:
+            matched = min(quantity, pool.quantity)
+            parts = self._take(pool, matched, method, picks if method is Method.SPECIFIC else None, seq)
+            self._rows_of(key, parts, buy, seq, at, year, quantity, price, fee)
+            if matched == quantity:
+                return
+            excess = quantity - matched
+            # The fee left for the rest: what the parts did not take.
+            fee -= sum((fee * part / quantity for _, part, _ in parts), ZERO) if fee else ZERO
+        else:
+            if picks is not None and method is Method.SPECIFIC:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: names lots, but {key[0]} holds no {'short' if buy else 'long'} "
+                    f"lots of {key[1]}/{key[2]} to match"
+                )
+            matched, excess = ZERO, quantity
+        held = pool.position if not buy else -pool.position  # the position's size on the side this trade reduces
+        lots_held = matched + (pool.quantity if pool.sign == -sign else ZERO)
+        missing = min(excess, max(held - lots_held, ZERO))
+        opening = excess - missing
+        if missing:
+            share = fee if missing == excess else fee * missing / excess
+            fee -= share
+            self._missing(key, missing, seq, at)
+        if opening:
+            self._open(pool, sign, seq, at, opening, opening * price + (fee if buy else -fee))
+
+    def _rows_of(
+        self,
+        key: LotKey,
+        parts: list[_Part],
+        buy: bool,
+        seq: int,
+        at: str,
+        year: int,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) -> None:
+        """The gain rows of the parts a trade of `quantity` matched, each with its share of `fee` by quantity
+        (the last part of the whole trade takes what is left of it)."""
+        self.years.add(year)
+        if self.year is not None and year != self.year:
+            return
+        disposed = datetime.fromisoformat(at)
+        left_fee, left_quantity = fee, quantity
+        for lot, part, basis in parts:
+            share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
+            left_fee -= share
+            left_quantity -= part
+            if buy:  # a short lot bought back
+                self._row(key, -part, lot, seq, disposed, basis, part * price + share)
+            else:
+                self._row(key, part, lot, seq, disposed, part * price - share, basis)
+
+    def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
+        year, method = self._method(at)
+        left = quantity
+        for key in sorted(k for k in self._pools if k[0] == account and k[1] == currency):
+            pool = self._pools[key]
+            if left == 0:
+                break
+            if pool.sign != 1:
+                continue
+            part = min(left, pool.quantity)
+            disposed = datetime.fromisoformat(at)
+            for lot, piece, basis in self._take(pool, part, method, None, seq):
+                if self.year is None or year == self.year:
+                    self._row(key, piece, lot, seq, disposed, basis, basis)
+            self.years.add(year)
+            left -= part
+        if left:
+            self._missing((account, currency, ""), left, seq, at)
+
+    # --- matching ----------------------------------------------------------------------------
+
+    def _open(self, pool: _Pool, sign: int, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
+        pool.sign = sign
+        pool.quantity += quantity
+        pool.basis += basis
+        last = pool.lots[-1] if len(pool.lots) > pool.head else None
+        if last is not None and last.seq == seq and pool.pooled_end < len(pool.lots):  # a base rebate of this fill
+            last.quantity += quantity
+            last.basis += basis
+            last.unit = last.basis / last.quantity
+            return
+        pool.lots.append(_Lot(seq, at, quantity, basis))
+
+    def _take(self, pool: _Pool, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[_Part]:
+        """Take `quantity` (at most the pool's) from the pool's lots by `method`: the parts matched."""
+        if method is Method.AVERAGE:
+            return self._take_average(pool, quantity)
+        if pool.pooled_end > pool.head:
+            pool.share_out()
+        parts: list[_Part] = []
+        if picks is not None:
+            self._take_picked(pool, quantity, picks, seq, parts)
+        else:
+            left = quantity
+            while left:
+                lot = self._next(pool, method)
+                part = min(left, lot.quantity)
+                parts.append(self._cut(pool, lot, part))
+                left -= part
+        self._tidy(pool)
+        return parts
+
+    def _take_picked(self, pool: _Pool, quantity: Decimal, picks: LotPicks, seq: int, parts: list[_Part]) -> None:
+        named = sum((amount for _, amount in picks), ZERO)
+        if named != quantity:
+            raise InvalidArgument(
+                f"seq {seq}: metadata.lots: names {decimal_text(named)}, but {decimal_text(quantity)} is matched "
+                "against the lots held"
+            )
+        for lot_seq, amount in picks:
+            lot = next((lot for lot in pool.live() if lot.seq == lot_seq), None)
+            held = ZERO if lot is None else lot.quantity
+            if lot is None or held < amount:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
+                    f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
+                )
+            parts.append(self._cut(pool, lot, amount))
+
+    @staticmethod
+    def _next(pool: _Pool, method: Method) -> _Lot:
+        if method is Method.LIFO:
+            while not pool.lots[-1].quantity:
+                pool.lots.pop()
+            return pool.lots[-1]
+        if method is Method.HIFO:
+            best: _Lot | None = None
+            for lot in pool.live():
+                if best is None or lot.unit > best.unit:
+                    best = lot
+            assert best is not None
+            return best
+        while not pool.lots[pool.head].quantity:  # fifo, and specific without named lots
+            pool.head += 1
+        return pool.lots[pool.head]
+
+    @staticmethod
+    def _cut(pool: _Pool, lot: _Lot, part: Decimal) -> _Part:
+        basis = lot.basis if part == lot.quantity else part * lot.unit
+        lot.quantity -= part
+        lot.basis -= basis
+        pool.quantity -= part
+        pool.basis -= basis
+        return (lot, part, basis)
+
+    @staticmethod
+    def _tidy(pool: _Pool) -> None:
+        if not pool.quantity:
+            pool.reset()
+            return
+        while not pool.lots[pool.head].quantity:
+            pool.head += 1
+        if pool.head > 64 and pool.head * 2 > len(pool.lots):  # noqa: PLR2004
+            pool.pooled_end = max(pool.pooled_end - pool.head, 0)
+            del pool.lots[: pool.head]
+            pool.head = 0
+
+    def _take_average(self, pool: _Pool, quantity: Decimal) -> list[_Part]:
+        """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left
+        shares the pool's basis after it."""
+        cost = pool.basis if quantity == pool.quantity else pool.basis * quantity / pool.quantity
+        consumed: list[tuple[_Lot, Decimal]] = []
+        left = quantity
+        while left:
+            lot = self._next(pool, Method.FIFO)
+            part = min(left, lot.quantity)
+            lot.quantity -= part
+            consumed.append((lot, part))
+            left -= part
+        pool.quantity -= quantity
+        pool.basis -= cost
+        parts: list[_Part] = []
+        for index, (lot, part) in enumerate(consumed):
+            basis = cost if index == len(consumed) - 1 else cost * part / quantity
+            cost -= basis
+            quantity -= part
+            parts.append((lot, part, basis))
+        pool.pooled_end = len(pool.lots)
+        self._tidy(pool)
+        return parts
+
+    # --- what it gives -------------------------------------------------------------------------
+
+    def _row(
+        self, key: LotKey, quantity: Decimal, lot: _Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
+    ) -> None:
+        acquired = lot.when
+        term = "long" if disposed - acquired >= self._long else "short"
+        account, currency, quote = key
+        row = GainRow(
+            account, currency, quote, quantity, acquired, lot.seq, disposed, seq, proceeds, cost, proceeds - cost, term
+        )
+        self.rows.append(row)
+
+    def _missing(self, key: LotKey, quantity: Decimal, seq: int, at: str) -> None:
+        year = int(at[:4])
+        self.years.add(year)
+        if self.year is None or year == self.year:
+            self.missing.append(MissingAcquisition(key[0], key[1], key[2], quantity, seq, datetime.fromisoformat(at)))
+
+    def open_lots(self) -> list[OpenLot]:
+        """The lots still open, by (account, currency, quote) and then acquisition."""
+        lots: list[OpenLot] = []
+        with localcontext(LEDGER_CONTEXT):
+            for key in sorted(self._pools):
+                pool = self._pools[key]
+                if not pool.sign:
+                    continue
+                pooled_quantity, pooled_basis = pool.pooled() if pool.pooled_end > pool.head else (ZERO, ZERO)
+                for index, lot in enumerate(pool.lots):
+                    if index < pool.head or not lot.quantity:
+                        continue
+                    unit = pooled_basis / pooled_quantity if index < pool.pooled_end else lot.unit
+                    lots.append(
+                        OpenLot(
+                            key[0],
+                            key[1],
+                            key[2],
+                            lot.quantity * pool.sign,
+                            unit,
+                            datetime.fromisoformat(lot.at),
+                            lot.seq,
+                        )
+                    )
+        return lots
+
+    def positions(self) -> dict[LotKey, Decimal]:
+        """The position size each key's fills left (signed), as the lots followed it."""
+        return {key: pool.position for key, pool in self._pools.items()}

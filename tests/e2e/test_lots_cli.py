@@ -1,0 +1,225 @@
+"""Tax lots through the CLI (spec section 11): `gains` and `lots`, their JSON shapes, the CSV worksheet,
+bad input, specific lots named in an imported file, and the report's gains section."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cli
+from tradeledger.cli import main
+
+
+def fill(fill_id: str, side: str, quantity: str, price: str, time: str, *more: str) -> list[str]:
+    return ["record", "--fill-id", fill_id, "--exchange", "kraken", "--symbol", "BTC/USD", "--side", side,
+            "--quantity", quantity, "--price", price, "--time", time, *more]  # fmt: skip
+
+
+@pytest.fixture
+def traded(cli: Cli) -> Cli:
+    """Two lots in 2024 (1 @ 100 with a fee of 1, 1 @ 200), a sale of 1.5 @ 300 (fee 3) in 2025."""
+    cli(*fill("b1", "buy", "1", "100", "2024-01-01T00:00:00Z", "--fee", "1"))
+    cli(*fill("b2", "buy", "1", "200", "2024-06-01T00:00:00Z"))
+    cli(*fill("s1", "sell", "1.5", "300", "2025-02-01T00:00:00Z", "--fee", "3"))
+    return cli
+
+
+def test_gains_json_has_exactly_the_shape_of_the_spec(traded: Cli) -> None:
+    report = traded.json("gains", "--method", "fifo", "--year", "2025")
+
+    assert report == {
+        "seq": 3,
+        "method": "fifo",
+        "year": 2025,
+        "rows": [
+            {
+                "account": "default",
+                "currency": "BTC",
+                "quantity": "1",
+                "acquired_at": "2024-01-01T00:00:00.000000+00:00",
+                "acquired_seq": 1,
+                "disposed_at": "2025-02-01T00:00:00.000000+00:00",
+                "disposed_seq": 3,
+                "proceeds": "298",  # 300 less 2 of the fee of 3 (by quantity)
+                "cost_basis": "101",
+                "gain": "197",
+                "term": "long",
+            },
+            {
+                "account": "default",
+                "currency": "BTC",
+                "quantity": "0.5",
+                "acquired_at": "2024-06-01T00:00:00.000000+00:00",
+                "acquired_seq": 2,
+                "disposed_at": "2025-02-01T00:00:00.000000+00:00",
+                "disposed_seq": 3,
+                "proceeds": "149",
+                "cost_basis": "100",
+                "gain": "49",
+                "term": "short",
+            },
+        ],
+        "missing": [],
+        "totals": {"proceeds": "447", "cost_basis": "201", "gain": "246", "short": "49", "long": "197"},
+    }
+
+
+def test_gains_without_a_year_names_the_method_of_each_year(traded: Cli) -> None:
+    report = traded.json("gains", "--method", "fifo", "--method", "2025=hifo", "--no-fees-in-basis")
+
+    assert (report["year"], report["method"]) == (None, {"2025": "hifo"})
+    assert [(r["acquired_seq"], r["quantity"], r["gain"]) for r in report["rows"]] == [
+        (2, "1", "100"),
+        (1, "0.5", "100"),
+    ]
+
+
+def test_lots_json_has_exactly_the_shape_of_the_spec(traded: Cli) -> None:
+    assert traded.json("lots") == {
+        "seq": 3,
+        "method": "fifo",
+        "lots": [
+            {
+                "account": "default",
+                "currency": "BTC",
+                "quantity": "0.5",
+                "unit_cost": "200",
+                "acquired_at": "2024-06-01T00:00:00.000000+00:00",
+                "acquired_seq": 2,
+            }
+        ],
+    }
+    as_of = traded.json("lots", "--method", "lifo", "--as-of", "2024-12-31T00:00:00Z")
+    assert (as_of["seq"], [lot["unit_cost"] for lot in as_of["lots"]]) == (2, ["101", "200"])
+    assert traded.json("lots", "--method", "2024=fifo", "--method", "2025=average")["method"] == {
+        "2024": "fifo",
+        "2025": "average",
+    }
+
+
+def test_gains_csv_is_a_capital_gains_worksheet(traded: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "gains.csv"
+
+    traded("gains", "--method", "fifo", "--csv", str(path))
+
+    with path.open(newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows == [
+        ["description", "date acquired", "date sold", "proceeds", "cost basis", "gain", "term"],
+        ["1 BTC (BTC/USD, account default)", "2024-01-01", "2025-02-01", "298", "101", "197", "long"],
+        ["0.5 BTC (BTC/USD, account default)", "2024-06-01", "2025-02-01", "149", "100", "49", "short"],
+    ]
+
+
+def test_the_tables_name_the_rows_the_totals_and_a_missing_acquisition(cli: Cli) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2024-01-01T00:00:00Z"))
+    cli("record-transfer", "--transfer-id", "w1", "--exchange", "kraken", "--currency", "BTC", "--amount", "-1",
+        "--kind", "withdrawal", "--time", "2024-02-01T00:00:00Z")  # fmt: skip
+    cli(*fill("s1", "sell", "1", "150", "2024-03-01T00:00:00Z"))
+
+    text = cli("gains", "--method", "fifo", "--withdrawals-dispose").stdout
+
+    assert "Gains, every year: seq 3, method 2024 fifo" in text
+    assert "missing acquisition: 1 BTC disposed at seq 3 (BTC/USD, account default) matched no lot" in text
+    assert "totals: proceeds 100, cost basis 100, gain 0.00 (short 0.00, long 0.00)" in text
+    missing = cli.json("gains", "--method", "fifo", "--withdrawals-dispose")["missing"]
+    assert missing == [{"account": "default", "currency": "BTC", "quantity": "1", "seq": 3}]
+    assert "Open lots: seq 3, method fifo" in cli("lots").stdout
+
+
+UNKNOWN = "error: --method: must be one of fifo, lifo, hifo, average, specific"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["gains", "--method", "fofo"], f"{UNKNOWN} (got 'fofo')"),
+        (
+            ["gains", "--method", "fifo", "--year", "1969"],
+            "error: --year: must be a year from 1970 to 9999 (got '1969')",
+        ),
+        (["gains", "--method", "2024=nope"], f"{UNKNOWN} (got '2024=nope')"),
+        (
+            ["gains", "--year", "2025"],
+            "error: --method: give one of fifo, lifo, hifo, average, specific (or YEAR=METHOD)",
+        ),
+        (
+            ["gains", "--method", "fifo", "--json", "--csv", "x.csv"],
+            "error: gains takes --json or --csv FILE, not both",
+        ),
+        (["lots", "--method", "x[/]"], f"{UNKNOWN} (got 'x[/]')"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
+    traded: Cli, arguments: list[str], message: str, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    capfd.readouterr()
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    status = main(["--db", traded.url, *[str(folder / a) if a.endswith(".csv") else a for a in arguments]])
+
+    captured = capfd.readouterr()
+    assert status == 2
+    assert captured.err.splitlines() == [message]
+    assert captured.out == ""
+    assert list(folder.iterdir()) == []
+
+
+def test_an_imported_specific_sale_is_refused_naming_metadata_lots_and_nothing_is_written(
+    traded: Cli, tmp_path: Path
+) -> None:
+    line: dict[str, object] = {"fill_id": "s2", "exchange": "kraken", "symbol": "BTC/USD", "side": "sell",
+                               "quantity": "0.5", "price": "400", "occurred_at": "2025-03-01T00:00:00Z"}  # fmt: skip
+    line["metadata"] = {"lots": [{"seq": 1, "quantity": "2"}]}
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(json.dumps(line) + "\n")
+
+    result = traded("import", str(bad), expect=2)
+
+    assert result.stderr == (
+        "error: fill 1: metadata.lots: the lots named sum to 2, not to the quantity disposed 0.5 "
+        '(got [{"quantity": "2", "seq": 1}])\n'
+    )
+    assert traded.json("positions")["seq"] == 3
+    line["metadata"] = {"lots": [{"seq": 2, "quantity": "0.5"}]}
+    good = tmp_path / "good.ndjson"
+    good.write_text(json.dumps(line) + "\n")
+    traded("import", str(good))
+    rows = traded.json("gains", "--method", "specific", "--year", "2025")["rows"]
+    assert [(r["disposed_seq"], r["acquired_seq"]) for r in rows] == [(3, 1), (3, 2), (4, 2)]
+
+
+def test_record_names_the_lots_a_sale_takes_and_refuses_a_used_up_one(traded: Cli) -> None:
+    traded(*fill("s2", "sell", "0.5", "400", "2025-03-01T00:00:00Z", "--lot", "2=0.5"))
+
+    refused = traded(*fill("s3", "sell", "1", "400", "2025-03-02T00:00:00Z", "--lot", "2=1"), expect=2)
+
+    assert refused.stderr == (
+        "error: fill 1: metadata.lots: lot 2 is used up: it acquired 1, earlier disposals named 0.5, 0.5 is left "
+        '(got [{"quantity": "1", "seq": 2}])\n'
+    )
+    assert traded.json("positions")["seq"] == 4
+    rows = traded.json("gains", "--method", "specific", "--year", "2025")["rows"]
+    assert [(r["disposed_seq"], r["acquired_seq"], r["quantity"]) for r in rows] == [
+        (3, 1, "1"),  # s1 names no lots: fifo
+        (3, 2, "0.5"),
+        (4, 2, "0.5"),
+    ]
+
+
+def test_the_report_has_a_gains_section_only_when_asked(traded: Cli, tmp_path: Path) -> None:
+    plain, taxed = tmp_path / "plain.html", tmp_path / "taxed.html"
+
+    traded("report", "--html", str(plain))
+    traded("report", "--html", str(taxed), "--gains-year", "2025", "--method", "hifo")
+
+    assert "Gains 2025" not in plain.read_text()
+    page = taxed.read_text()
+    assert "<h2>Gains 2025</h2>" in page
+    assert "method hifo" in page
+    assert '<table id="gains">' in page
+    assert '<table class="meta" id="gains-totals">' in page

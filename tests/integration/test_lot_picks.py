@@ -1,0 +1,152 @@
+"""Specific lots (spec section 11) through the Ledger: `metadata.lots` checked in the append transaction, and
+the gains and open lots folded from the stored log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.factories import fill_fields
+from tests.integration.test_bad_input import assert_unchanged, snapshot
+from tradeledger import InvalidArgument, InvalidFill, Ledger
+
+D = Decimal
+
+
+def named(*lots: tuple[int, str], **fields: Any) -> dict[str, Any]:
+    """A sell naming its lots: named((1, "0.5"), (2, "1"), quantity="1.5")."""
+    picks = [{"seq": seq, "quantity": quantity} for seq, quantity in lots]
+    return fill_fields(side="sell", price="300", metadata={"lots": picks}, **fields)
+
+
+@pytest.fixture
+def bought(ledger: Ledger) -> Ledger:
+    """Three BTC lots (seq 1 @ 100, 2 @ 200, 3 @ 300), an ETH lot (4) and another account's BTC lot (5)."""
+    ledger.record_many(
+        [
+            fill_fields(quantity="1", price="100"),
+            fill_fields(quantity="2", price="200"),
+            fill_fields(quantity="1", price="300"),
+            fill_fields(symbol="ETH/USD", quantity="1", price="10"),
+            fill_fields(account="other", quantity="1", price="50"),
+        ]
+    )
+    return ledger
+
+
+def test_a_specific_sale_takes_the_lots_it_names(bought: Ledger) -> None:
+    bought.record(named((2, "1.5"), (1, "0.5"), quantity="2"))
+
+    rows = bought.gains("specific").rows
+    assert [(r.acquired_seq, r.quantity, r.cost_basis, r.gain) for r in rows] == [
+        (2, D("1.5"), D(300), D(150)),
+        (1, D("0.5"), D(50), D(100)),
+    ]
+    assert [
+        (lot.acquired_seq, lot.quantity)
+        for lot in bought.lots("specific").lots
+        if lot.account == "default" and lot.currency == "BTC"
+    ] == [
+        (1, D("0.5")),
+        (2, D("0.5")),
+        (3, D(1)),
+    ]
+
+
+def test_under_another_method_the_named_lots_are_not_used(bought: Ledger) -> None:
+    bought.record(named((3, "1"), quantity="1"))
+
+    assert [r.acquired_seq for r in bought.gains("fifo").rows] == [1]
+    assert [r.acquired_seq for r in bought.gains("specific").rows] == [3]
+
+
+@pytest.mark.parametrize(
+    ("fill", "fragment"),
+    [
+        (named((1, "1"), quantity="2"), "the lots named sum to 1, not to the quantity disposed 2"),
+        (named((99, "1"), quantity="1"), "lot 99 does not exist"),
+        (named((4, "1"), quantity="1"), "lot 4 does not exist"),  # ETH, not BTC
+        (named((5, "1"), quantity="1"), "lot 5 does not exist"),  # another account's
+        (named((1, "1.5"), quantity="1.5"), "lot 1 is used up: it acquired 1"),
+        (named((0, "1"), quantity="1"), "seq must be"),
+        (fill_fields(side="sell", metadata={"lots": "1"}), "must be a list"),
+        (fill_fields(side="buy", metadata={"lots": [{"seq": 1, "quantity": "1"}]}), "no sell of BTC/USD"),
+        (
+            fill_fields(symbol="BTC/USD:USD", side="sell", metadata={"lots": [{"seq": 1, "quantity": "1"}]}),
+            "contracts have positions, not lots",
+        ),
+    ],
+)
+def test_a_bad_lot_name_is_refused_naming_metadata_lots_and_nothing_is_written(
+    bought: Ledger, db_url: str, fill: dict[str, Any], fragment: str
+) -> None:
+    before = snapshot(bought, db_url)
+
+    with pytest.raises(InvalidFill, match=r"fill 1: metadata\.lots: ") as refused:
+        bought.record(fill)
+
+    assert fragment in str(refused.value)
+    assert "(got " in str(refused.value)
+    assert_unchanged(bought, db_url, before)
+
+
+def test_a_lot_named_by_an_earlier_sale_is_used_up_by_what_it_named(bought: Ledger, db_url: str) -> None:
+    bought.record(named((2, "1.5"), quantity="1.5"))
+    before = snapshot(bought, db_url)
+
+    with pytest.raises(
+        InvalidFill, match=r"lot 2 is used up: it acquired 2, earlier disposals named 1\.5, 0\.5 is left"
+    ):
+        bought.record(named((2, "1"), quantity="1"))
+
+    assert_unchanged(bought, db_url, before)
+    bought.record(named((2, "0.5"), quantity="0.5"))
+
+
+def test_a_batch_whose_later_fill_overdraws_a_lot_writes_nothing(bought: Ledger, db_url: str) -> None:
+    before = snapshot(bought, db_url)
+
+    with pytest.raises(InvalidFill, match=r"fill 2: metadata\.lots: lot 3 is used up"):
+        bought.record_many([named((3, "1"), quantity="1"), named((3, "1"), quantity="1")])
+
+    assert_unchanged(bought, db_url, before)
+
+
+def test_a_lot_acquired_earlier_in_the_same_batch_can_be_named(ledger: Ledger) -> None:
+    ledger.record_many([fill_fields(quantity="1", price="100"), named((1, "1"), quantity="1")])
+
+    assert [r.acquired_seq for r in ledger.gains("specific").rows] == [1]
+
+
+def test_gains_refuses_a_named_lot_that_an_earlier_years_method_used_up(ledger: Ledger) -> None:
+    ledger.record_many(
+        [
+            fill_fields(quantity="1", price="100", occurred_at="2024-01-01T00:00:00+00:00"),
+            fill_fields(quantity="1", price="200", occurred_at="2024-01-02T00:00:00+00:00"),
+        ]
+    )
+    ledger.record(named((2, "1"), quantity="1", occurred_at="2024-06-01T00:00:00+00:00"))
+    ledger.record(named((1, "1"), quantity="1", occurred_at="2025-06-01T00:00:00+00:00"))
+
+    assert [r.acquired_seq for r in ledger.gains("specific", year=2025).rows] == [1]
+    with pytest.raises(InvalidArgument, match=r"seq 4: metadata\.lots: lot 1 has 0 open"):
+        ledger.gains(["fifo", "2025=specific"], year=2025)
+
+
+def test_gains_by_year_and_account_and_their_methods(bought: Ledger) -> None:
+    bought.record(fill_fields(side="sell", quantity="1", price="400", occurred_at="2026-03-01T00:00:00+00:00"))
+    bought.record(fill_fields(account="other", side="sell", quantity="1", price="60"))
+
+    report = bought.gains(["lifo", "2027=hifo"], year=2026, account="default")
+
+    assert [(r.account, r.acquired_seq, r.gain) for r in report.rows] == [("default", 3, D(100))]
+    assert report.plan.method_of(2026).value == "lifo"
+    assert bought.gains("fifo").methods() == {"2026": "fifo"}
+    assert bought.gains(["fifo", "2030=hifo"]).methods() == {"2026": "fifo", "2030": "hifo"}
+
+
+def test_a_year_out_of_range_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(InvalidArgument, match="year: must be a year from 1970 to 9999 \\(got 10000\\)"):
+        ledger.gains("fifo", year=10_000)

@@ -1,0 +1,411 @@
+"""Tax lots (spec section 11): the Beancount and rotki cases of exchange-data.md section 3, written out, and
+the rules around them (base fees, transfers, shorts, missing acquisitions, methods per year, terms).
+
+Expected values are copied from the sources (or worked out by hand in the comment beside them), never
+recomputed with the code's formula.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.events import Transfer
+from tradeledger.domain.fills import Fill
+from tradeledger.domain.lots import LotBook, Method, MethodPlan, lot_picks, totals_of
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+D = Decimal
+
+
+def at(day: str) -> str:
+    return f"{day}T00:00:00+00:00"
+
+
+def fill(side: str, quantity: str, price: str, day: str, *, symbol: str = "HOOL/USD", **more: Any) -> Fill:
+    fill.count += 1  # type: ignore[attr-defined]
+    return Fill.model_validate(
+        {
+            "fill_id": f"f{fill.count}",  # type: ignore[attr-defined]
+            "exchange": "x",
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "occurred_at": at(day),
+            **more,
+        }
+    )
+
+
+fill.count = 0  # type: ignore[attr-defined]
+
+
+def withdrawal(amount: str, day: str, currency: str = "HOOL", fee: str = "0") -> Transfer:
+    return Transfer(
+        transfer_id=f"w{day}{amount}",
+        exchange="x",
+        currency=currency,
+        amount=D(amount),
+        fee=D(fee),
+        kind="withdrawal",
+        occurred_at=datetime.fromisoformat(at(day)),
+    )
+
+
+def folded(events: Sequence[Any], method: str | list[str] = "fifo", **options: Any) -> LotBook:
+    """The lots of `events` recorded at seq 1, 2, …: folded from their stored rows as the ledger folds them."""
+    book = LotBook(MethodPlan.parse([method] if isinstance(method, str) else method), **options)
+    rows, metadata, kinds = [], {}, {}
+    for seq, event in enumerate(events, start=1):
+        stored = StoredEvent.seal(
+            event.canonical(), seq=seq, epoch=1, recorded_at="2026-01-01T00:00:00+00:00", prev_hash=GENESIS_HASH
+        )
+        rows.append(stored.execution_row())
+        if stored.metadata is not None:
+            metadata[seq] = json.loads(stored.metadata)
+        if stored.kind is not None:
+            kinds[seq] = stored.kind
+    book.apply_rows(rows, metadata, kinds)
+    return book
+
+
+def matched(book: LotBook) -> list[tuple[str, int, str, str]]:
+    """(quantity, acquired seq, cost basis, gain) of each matched part, amounts as exact text."""
+    return [(str(r.quantity), r.acquired_seq, str(r.cost_basis), str(r.gain)) for r in book.rows]
+
+
+def left(book: LotBook) -> list[tuple[Decimal, Decimal]]:
+    """(quantity, unit cost) of each open lot."""
+    return [(lot.quantity, lot.unit_cost) for lot in book.open_lots()]
+
+
+# --- Beancount (booking_full_test.py) -------------------------------------------------------------
+
+B1_LOTS = [
+    fill("buy", "4", "100.00", "2015-10-01"),
+    fill("buy", "5", "111.11", "2015-10-02"),
+    fill("buy", "6", "122.22", "2015-10-03"),
+]
+
+
+def test_b1_fifo_reduces_the_oldest_lots_first() -> None:
+    book = folded([*B1_LOTS, fill("sell", "7", "130", "2015-11-01")])
+
+    # -7 → -4 @ 100.00 and -3 @ 111.11; left 2 @ 111.11 and 6 @ 122.22.
+    assert [(r.quantity, r.acquired_seq, r.cost_basis) for r in book.rows] == [
+        (D(4), 1, D("400.00")),
+        (D(3), 2, D("333.33")),
+    ]
+    assert [(lot.quantity, lot.unit_cost) for lot in book.open_lots()] == [(D(2), D("111.11")), (D(6), D("122.22"))]
+
+
+def test_b1_an_over_reduction_is_a_missing_acquisition_never_an_invented_lot() -> None:
+    # Beancount: reducing 16 from the 8 left is "Not enough lots to reduce". A withdrawal that disposes
+    # (it cannot open a short) matches the 8 held and reports the other 8 as missing.
+    events = [*B1_LOTS, fill("sell", "7", "130", "2015-11-01"), withdrawal("-16", "2015-11-02")]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    assert [(r.quantity, r.acquired_seq, r.disposed_seq) for r in book.rows[2:]] == [(D(2), 2, 5), (D(6), 3, 5)]
+    assert [(m.currency, m.quantity, m.seq) for m in book.missing] == [("HOOL", D(8), 5)]
+    assert book.open_lots() == []
+
+
+def test_b1_a_sell_beyond_the_lots_held_crosses_into_a_short_lot_as_the_position_does() -> None:
+    book = folded([*B1_LOTS, fill("sell", "7", "130", "2015-11-01"), fill("sell", "16", "130", "2015-11-02")])
+
+    assert book.missing == []
+    assert left(book) == [(D("-8"), D("130"))]
+    assert book.positions() == {("default", "HOOL", "USD"): D(-8)}
+
+
+def test_b2_hifo_reduces_the_highest_unit_cost_first() -> None:
+    lots = [
+        fill("buy", "50", "115.00", "2016-01-15"),
+        fill("buy", "50", "116.00", "2016-01-16"),
+        fill("buy", "50", "114.00", "2016-01-17"),
+    ]
+    sells = [fill("sell", q, "120", "2016-02-01") for q in ("40", "35", "30")]
+
+    book = folded([*lots, *sells], "hifo")
+
+    # -40 @ 116, -10 @ 116, -25 @ 115, -25 @ 115, -5 @ 114; left 45 @ 114.
+    assert [(r.quantity, r.cost_basis / r.quantity) for r in book.rows] == [
+        (D(40), D(116)),
+        (D(10), D(116)),
+        (D(25), D(115)),
+        (D(25), D(115)),
+        (D(5), D(114)),
+    ]
+    assert left(book) == [(D("45"), D("114.00"))]
+
+
+def test_b3_a_buy_crossing_a_short_reduces_the_short_lot_then_opens_a_long_one() -> None:
+    book = folded([fill("sell", "1", "110", "2020-01-01"), fill("buy", "2", "112", "2020-01-02")])
+
+    # short -1 @ 110, then +2 @ 112: a reduce of 1 @ 110.00 and an augment of 1 @ 112.00.
+    row = book.rows[0]
+    assert (row.quantity, row.acquired_seq, row.disposed_seq) == (D(-1), 1, 2)
+    assert (row.proceeds, row.cost_basis, row.gain) == (D(110), D(112), D(-2))
+    assert left(book) == [(D("1"), D("112"))]
+
+
+# --- rotki ----------------------------------------------------------------------------------------
+
+R1 = [
+    fill("buy", "2", "10", "2020-01-01", symbol="ETH/EUR"),
+    fill("sell", "1", "15", "2020-01-02", symbol="ETH/EUR"),
+    fill("buy", "1", "30", "2020-01-03", symbol="ETH/EUR"),
+    fill("sell", "1.5", "10", "2020-01-04", symbol="ETH/EUR"),
+    fill("buy", "3", "20", "2020-01-05", symbol="ETH/EUR"),
+    fill("sell", "2", "30", "2020-01-06", symbol="ETH/EUR"),
+]
+
+
+def test_r1_average_cost_gains_per_sale() -> None:
+    book = folded(R1, "average")
+
+    per_sale: dict[int, Decimal] = {}
+    for row in book.rows:
+        per_sale[row.disposed_seq] = per_sale.get(row.disposed_seq, D(0)) + row.gain
+    # sell 1 @ 15 → +5; sell 1.5 @ 10 → -15; sell 2 @ 30 → +20.
+    assert per_sale == {2: D(5), 4: D(-15), 6: D(20)}
+    assert left(book) == [(D("1.5"), D("20"))]
+
+
+def test_r1_disposing_of_0_6_with_0_5_left_is_a_missing_0_1() -> None:
+    # A withdrawal that disposes cannot open a short lot: what the lots do not hold is missing.
+    events = [fill("buy", "0.5", "10", "2020-01-01", symbol="ETH/EUR"), withdrawal("-0.6", "2020-01-02", "ETH")]
+
+    book = folded(events, "average", withdrawals_dispose=True)
+
+    assert [(m.currency, m.quantity, m.seq) for m in book.missing] == [("ETH", D("0.1"), 2)]
+    assert [r.quantity for r in book.rows] == [D("0.5")]
+
+
+# rotki test_fees: swaps EUR↔ETH with a 10 EUR fee each: 5000 EUR → 100 ETH; 50 ETH → 6000 EUR;
+# 6500 EUR → 50 ETH; 40 ETH → 3600 EUR.
+R2 = [
+    fill("buy", "100", "50", "2020-01-01", symbol="ETH/EUR", fee="10"),
+    fill("sell", "50", "120", "2020-01-02", symbol="ETH/EUR", fee="10"),
+    fill("buy", "50", "130", "2020-01-03", symbol="ETH/EUR", fee="10"),
+    fill("sell", "40", "90", "2020-01-04", symbol="ETH/EUR", fee="10"),
+]
+
+
+def test_r2_fifo_without_fees_in_the_basis() -> None:
+    book = folded(R2, "fifo", fees_in_basis=False)
+
+    # Taxable 3500 and 1600 (rotki books each 10 EUR fee apart, as -10: they are left out here).
+    assert [r.gain for r in book.rows] == [D(3500), D(1600)]
+
+
+def test_r2_average_with_fees_in_the_basis() -> None:
+    book = folded(R2, "average")
+
+    # Taxable 3485 and -16.
+    assert [r.gain for r in book.rows] == [D(3485), D(-16)]
+
+
+# --- fees, transfers ------------------------------------------------------------------------------
+
+
+def test_a_base_currency_fee_is_a_fee_free_disposal_at_the_fill_price() -> None:
+    buy = fill("buy", "1", "50000", "2024-01-01", symbol="BTC/USD", fees=[{"amount": "0.001", "currency": "BTC"}])
+    sell = fill("sell", "0.999", "51000", "2024-02-01", symbol="BTC/USD")
+
+    book = folded([buy, sell], fees_in_basis=False)
+
+    # The fee disposes of 0.001 BTC at 50000 (gain 0), then 0.999 sells at 51000: gain 999.
+    assert [(r.quantity, r.disposed_seq, r.proceeds, r.gain) for r in book.rows] == [
+        (D("0.001"), 1, D("50.000"), D(0)),
+        (D("0.999"), 2, D("50949.000"), D("999.000")),
+    ]
+    assert book.open_lots() == []
+
+
+def test_a_base_fee_in_the_basis_makes_the_gains_the_cash_made() -> None:
+    buy = fill("buy", "1", "50000", "2024-01-01", symbol="BTC/USD", fees=[{"amount": "0.001", "currency": "BTC"}])
+    sell = fill("sell", "0.999", "51000", "2024-02-01", symbol="BTC/USD")
+
+    book = folded([buy, sell])
+
+    # Its value 50 enters the buy's basis (50050 for 1 BTC): the gains add up to 0.999·51000 - 50000.
+    assert totals_of(book.rows).gain == D(949)
+
+
+def test_a_transfer_is_not_a_disposal_unless_asked() -> None:
+    events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-1", "2024-01-02")]
+
+    assert folded(events).rows == []
+    assert left(folded(events)) == [(D("2"), D("100"))]
+    disposed = folded(events, withdrawals_dispose=True)
+    assert [(r.quantity, r.proceeds, r.cost_basis, r.gain) for r in disposed.rows] == [(D(1), D(100), D(100), D(0))]
+
+
+def test_a_withdrawal_fee_disposes_too() -> None:
+    events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-1", "2024-01-02", fee="0.1")]
+
+    assert left(folded(events, withdrawals_dispose=True)) == [(D("0.9"), D("100"))]
+
+
+def test_after_a_withdrawal_disposed_a_sale_the_position_held_is_missing_not_short() -> None:
+    events = [
+        fill("buy", "2", "100", "2024-01-01"),
+        withdrawal("-2", "2024-01-02"),
+        fill("sell", "3", "110", "2024-01-03"),
+    ]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    # The position held 2 (transfers never move it): those 2 are missing, the third opens a short lot.
+    assert [(m.quantity, m.seq) for m in book.missing] == [(D(2), 3)]
+    assert left(book) == [(D("-1"), D("110"))]
+
+
+def test_fees_are_shared_by_quantity_and_can_be_left_out() -> None:
+    events = [fill("buy", "2", "100", "2024-01-01", fee="2"), fill("sell", "2", "110", "2024-01-02", fee="4")]
+
+    assert matched(folded(events)) == [("2", 1, "202", "14")]
+    assert matched(folded(events, fees_in_basis=False)) == [("2", 1, "200", "20")]
+
+
+def test_an_unvalued_fee_never_enters_the_basis() -> None:
+    bnb = [{"amount": "0.01", "currency": "BNB"}]
+    events = [fill("buy", "1", "100", "2024-01-01", fees=bnb), fill("sell", "1", "110", "2024-01-02", fees=bnb)]
+
+    assert matched(folded(events)) == [("1", 1, "100", "10")]
+
+
+def test_contracts_have_positions_not_lots() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01", symbol="BTC/USDT:USDT"),
+        fill("sell", "1", "110", "2024-01-02", symbol="BTC/USDT:USDT"),
+    ]
+
+    book = folded(events)
+
+    assert (book.rows, book.open_lots()) == ([], [])
+
+
+# --- methods per year, terms, specific lots ---------------------------------------------------------
+
+YEARS = [
+    fill("buy", "1", "100", "2023-03-01"),
+    fill("buy", "1", "300", "2023-06-01"),
+    fill("buy", "1", "200", "2023-09-01"),
+    fill("sell", "1", "400", "2024-02-01"),
+    fill("sell", "1", "400", "2025-02-01"),
+]
+
+
+def test_each_disposal_is_matched_by_the_method_of_its_own_year() -> None:
+    book = folded(YEARS, ["fifo", "2025=hifo"])
+
+    # 2024 (fifo) sells the lot of 100; 2025 (hifo) the lot of 300.
+    assert [(r.disposed_seq, r.acquired_seq) for r in book.rows] == [(4, 1), (5, 2)]
+
+
+def test_choosing_a_later_years_method_never_changes_an_earlier_years_matches() -> None:
+    alone = folded(YEARS, "fifo", year=2024)
+    with_later = folded(YEARS, ["fifo", "2025=lifo"], year=2024)
+
+    assert with_later.rows == alone.rows
+
+
+def test_a_year_without_a_method_takes_the_previous_years() -> None:
+    plan = MethodPlan.parse(["2022=lifo", "2024=hifo"])
+
+    assert [plan.method_of(year) for year in (2020, 2022, 2023, 2024, 2030)] == [
+        Method.LIFO,
+        Method.LIFO,
+        Method.LIFO,
+        Method.HIFO,
+        Method.HIFO,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("texts", "fragment"),
+    [
+        (["fofi"], "must be one of fifo, lifo, hifo, average, specific (got 'fofi')"),
+        (["24=fifo"], "the year of '24=fifo' must be a year from 1970 to 9999"),
+        (["2024=fifo", "2024=hifo"], "year 2024 is given twice"),
+        (["fifo", "hifo"], "one plain method"),
+        ([], "give one of"),
+    ],
+)
+def test_a_bad_method_or_year_is_refused_naming_it(texts: list[str], fragment: str) -> None:
+    with pytest.raises(InvalidArgument, match="method") as refused:
+        MethodPlan.parse(texts)
+
+    assert fragment in str(refused.value)
+
+
+def test_the_term_is_long_from_365_days_held_and_configurable() -> None:
+    events = [
+        fill("buy", "2", "100", "2023-01-01"),
+        fill("sell", "1", "100", "2024-01-01"),
+        fill("sell", "1", "100", "2023-12-31"),
+    ]
+
+    assert [r.term for r in folded(events).rows] == ["long", "short"]  # 365 days, then 364
+    assert [r.term for r in folded(events, long_after_days=366).rows] == ["short", "short"]
+
+
+def test_a_specific_disposal_takes_the_lots_it_names() -> None:
+    lots = [{"seq": 3, "quantity": "0.5"}, {"seq": 1, "quantity": "0.5"}]
+    events = [*YEARS[:3], fill("sell", "1", "400", "2024-02-01", metadata={"lots": lots})]
+
+    book = folded(events, "specific")
+
+    assert [(r.acquired_seq, r.quantity, r.cost_basis) for r in book.rows] == [
+        (3, D("0.5"), D(100)),
+        (1, D("0.5"), D(50)),
+    ]
+
+
+def test_a_specific_disposal_naming_a_lot_an_earlier_years_method_used_up_is_refused_naming_the_seq() -> None:
+    sell = fill("sell", "1", "400", "2025-02-01", metadata={"lots": [{"seq": 1, "quantity": "1"}]})
+
+    with pytest.raises(InvalidArgument, match=r"seq 5: metadata\.lots: lot 1 has 0 open"):
+        folded([*YEARS[:4], sell], ["fifo", "2025=specific"])
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ([], "must be a list"),
+        ({"seq": 1}, "must be a list"),
+        ([{"seq": 1}], "must be a list"),
+        ([{"seq": 0, "quantity": "1"}], "seq must be"),
+        ([{"seq": True, "quantity": "1"}], "seq must be"),
+        ([{"seq": 1, "quantity": 1.0}], "decimal string"),
+        ([{"seq": 1, "quantity": "NaN"}], "above 0"),
+        ([{"seq": 1, "quantity": "-1"}], "above 0"),
+        ([{"seq": 1, "quantity": "0.5"}, {"seq": 1, "quantity": "0.5"}], "named twice"),
+        ([{"seq": 1, "quantity": "0.5"}], "sum to 0.5, not to the quantity disposed 1"),
+    ],
+)
+def test_malformed_lot_names_are_refused_naming_metadata_lots(value: object, fragment: str) -> None:
+    with pytest.raises(InvalidFill, match=r"metadata\.lots") as refused:
+        lot_picks(value, D(1))
+
+    assert fragment in str(refused.value)
+
+
+def test_open_lots_are_listed_with_the_time_they_were_acquired() -> None:
+    book = folded(YEARS[:2])
+
+    assert [(lot.acquired_seq, lot.acquired_at) for lot in book.open_lots()] == [
+        (1, datetime(2023, 3, 1, tzinfo=UTC)),
+        (2, datetime(2023, 6, 1, tzinfo=UTC)),
+    ]
