@@ -23,7 +23,7 @@ from tradeledger.cli.common import (
     parse_time,
     progress_bar,
 )
-from tradeledger.cli.output import print_reconciliation, reconciliation_json
+from tradeledger.cli.reconcile_view import print_reconciliation, reconciliation_json
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import reconciling, syncing
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries

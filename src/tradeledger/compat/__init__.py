@@ -6,11 +6,12 @@ Every class here reads the ledger and appends fills through it; none keeps a cop
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, ConfigError, load_bot_config
 from tradeledger.compat.context import BotContext, PositionSyncManager
+from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.monitor import ExitSignal, PositionMonitor
 from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
-from tradeledger.compat.trades import LegacyPosition, Trade, create_trade
+from tradeledger.compat.trades import Trade, create_trade
 
 Position = LegacyPosition  # the legacy name
 

@@ -20,8 +20,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from tradeledger.compat.config import BotConfig, as_bot_config
+from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.trade_manager import HUNDRED, TradeManager, as_price
-from tradeledger.compat.trades import LegacyPosition, to_decimal
+from tradeledger.compat.trades import to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, PositionSide
 from tradeledger.errors import InvalidArgument

@@ -25,7 +25,8 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
-from tradeledger.compat.trades import LegacyPosition, Trade, legacy_float, to_decimal
+from tradeledger.compat.legacy_position import LegacyPosition
+from tradeledger.compat.trades import Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
 from tradeledger.domain.positions import ZERO, Position, unrealized_at

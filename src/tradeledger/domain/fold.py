@@ -16,15 +16,13 @@ fold also keeps the amount held per (account, exchange, currency) (spec section 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, localcontext
-from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
+from tradeledger.domain.fee_parts import NO_FEES, FeeParts, add_unvalued, fee_parts
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
@@ -69,10 +67,6 @@ ExecutionRow = tuple[
 _LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SEQ, _FUNDING, _UNVALUED = range(11)
 _T_REALIZED, _T_FEES, _T_FUNDING, _T_UNVALUED = range(4)
 _FROM_ISO = datetime.fromisoformat
-# A v2 fill's fees text with one fee: [{"amount":"<amount>","currency":"<code>"}] (canonical JSON, sorted keys).
-_ONE_FEE = '[{"amount":"'
-_AMOUNT_AT = len(_ONE_FEE)
-_CURRENCY_AFTER = len('","currency":"')
 
 
 def _time(value: str | datetime) -> datetime:
@@ -83,77 +77,6 @@ def _unvalued(sums: dict[str, Decimal] | None) -> UnvaluedFees:
     if not sums:
         return ()
     return tuple(sorted((currency, amount) for currency, amount in sums.items() if amount != 0))
-
-
-def _add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] | None) -> dict[str, Decimal] | None:
-    if not more:
-        return into
-    sums = {} if into is None else into
-    for currency, amount in more.items():
-        sums[currency] = sums.get(currency, ZERO) + amount
-    return sums
-
-
-# A fill's fees as the fold books them: valued (quote), unvalued per currency, base, the index of the first
-# base fee, and every fee as paid (None: a v1 fill's one quote fee).
-_FeeParts = tuple[Decimal, Mapping[str, Decimal] | None, Decimal, int, tuple[tuple[str, Decimal], ...] | None]
-_NO_FEES: _FeeParts = (ZERO, None, ZERO, -1, ())
-
-
-@lru_cache(maxsize=4096)
-def _fee_parts(symbol: str, text: str) -> _FeeParts:
-    """The parts of a stored fees text; one fee without a quote value (the common case) is read without json.
-
-    Cached: fills often repeat a fee (a flat fee, a zero-rate maker fill, the same size at the same
-    price), and the parts are immutable (unvalued fees as a read-only mapping)."""
-    if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
-        end = text.index('"', _AMOUNT_AT)
-        amount, currency = Decimal(text[_AMOUNT_AT:end]), text[end + _CURRENCY_AFTER : -3]
-        traded = market(symbol)
-        paid = ((currency, amount),)
-        if currency == traded.quote:
-            return (amount, None, ZERO, -1, paid)
-        if currency == traded.base:
-            return (ZERO, None, amount, 0, paid)
-        return (ZERO, MappingProxyType({currency: amount}), ZERO, -1, paid)
-    split = _Fees(symbol, text)
-    unvalued = None if split.unvalued is None else MappingProxyType(split.unvalued)
-    return (split.valued, unvalued, split.base, split.base_index, tuple(split.paid))
-
-
-def booked_fees(symbol: str, text: str) -> tuple[Decimal, Decimal]:
-    """(valued in the quote currency, paid in the base currency) of a stored fees text."""
-    parts = _fee_parts(symbol, text)
-    return parts[0], parts[2]
-
-
-# The parts of a stored fees text, cached (the lots read its valued [0] and base [2] parts).
-fee_parts = _fee_parts
-
-
-class _Fees:
-    """A fill's fees as the fold books them: valued (quote), unvalued per currency, base, and as paid."""
-
-    __slots__ = ("base", "base_index", "paid", "unvalued", "valued")
-
-    def __init__(self, symbol: str, text: str) -> None:
-        traded = market(symbol)
-        self.valued, self.base, self.base_index = ZERO, ZERO, -1
-        self.unvalued: dict[str, Decimal] | None = None
-        self.paid: list[tuple[str, Decimal]] = []
-        for index, entry in enumerate(json.loads(text)):
-            currency, amount = entry["currency"], Decimal(entry["amount"])
-            self.paid.append((currency, amount))
-            if currency == traded.quote:
-                self.valued += amount
-            elif currency == traded.base:
-                self.base += amount
-                if self.base_index < 0:
-                    self.base_index = index
-            elif "quote_value" in entry:
-                self.valued += Decimal(entry["quote_value"])
-            else:
-                self.unvalued = _add_unvalued(self.unvalued, {currency: amount})
 
 
 class PositionFold:
@@ -226,11 +149,11 @@ class PositionFold:
                     else:
                         raise ValueError(f"seq {seq}: side {side!r} is neither buy nor sell")
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        parts: _FeeParts = (zero if fee == "0" else dec(fee), None, zero, -1, None)
+                        parts: FeeParts = (zero if fee == "0" else dec(fee), None, zero, -1, None)
                     elif fees == "[]":
-                        parts = _NO_FEES
+                        parts = NO_FEES
                     else:
-                        parts = _fee_parts(symbol, fees)
+                        parts = fee_parts(symbol, fees)
                     self._fill((account, symbol), exchange, buy, dec(quantity), dec(price), *parts, seq, occurred_at)
                 elif kind == "funding":
                     self._funding((account, symbol), exchange, dec(amount), currency)
@@ -333,7 +256,7 @@ class PositionFold:
         open_cycles = self._open
         state = open_cycles.get(key)
         if state is None:  # rule 1: flat, a new cycle opens
-            open_cycles[key] = [buy, q, p, ZERO, f, occurred_at, seq, q, seq, ZERO, _add_unvalued(None, unvalued)]
+            open_cycles[key] = [buy, q, p, ZERO, f, occurred_at, seq, q, seq, ZERO, add_unvalued(None, unvalued)]
             if key not in self._totals:
                 self._totals[key] = [ZERO, ZERO, ZERO, None]
             return ZERO
@@ -344,7 +267,7 @@ class PositionFold:
             state[_AVG] = (size * state[_AVG] + q * p) / grown
             state[_QTY] = grown
             state[_FEES] = state[_FEES] + f
-            state[_UNVALUED] = _add_unvalued(state[_UNVALUED], unvalued)
+            state[_UNVALUED] = add_unvalued(state[_UNVALUED], unvalued)
             state[_ENTERED] = _exact_size("+", state[_ENTERED], q)
             state[_LAST_SEQ] = seq
             return ZERO
@@ -355,7 +278,7 @@ class PositionFold:
             state[_QTY] = left
             state[_REALIZED] = state[_REALIZED] + realized
             state[_FEES] = state[_FEES] + f
-            state[_UNVALUED] = _add_unvalued(state[_UNVALUED], unvalued)
+            state[_UNVALUED] = add_unvalued(state[_UNVALUED], unvalued)
             state[_LAST_SEQ] = seq
             if left == 0:
                 del open_cycles[key]
@@ -376,7 +299,7 @@ class PositionFold:
         state[_QTY] = _exact_size("-", size, size)
         state[_REALIZED] = state[_REALIZED] + flipped
         state[_FEES] = state[_FEES] + closing_fee
-        state[_UNVALUED] = _add_unvalued(state[_UNVALUED], closing_unvalued)
+        state[_UNVALUED] = add_unvalued(state[_UNVALUED], closing_unvalued)
         state[_LAST_SEQ] = seq
         self._close(key, state, occurred_at, seq)
         rest = _exact_size("-", q, size)
@@ -391,7 +314,7 @@ class PositionFold:
             rest,
             seq,
             ZERO,
-            _add_unvalued(None, opening_unvalued),
+            add_unvalued(None, opening_unvalued),
         ]
         return flipped
 
@@ -463,7 +386,7 @@ class PositionFold:
         totals[_T_REALIZED] = totals[_T_REALIZED] + state[_REALIZED]
         totals[_T_FEES] = totals[_T_FEES] + state[_FEES]
         totals[_T_FUNDING] = totals[_T_FUNDING] + state[_FUNDING]
-        totals[_T_UNVALUED] = _add_unvalued(totals[_T_UNVALUED], state[_UNVALUED])
+        totals[_T_UNVALUED] = add_unvalued(totals[_T_UNVALUED], state[_UNVALUED])
         if self.keep_closed:
             self.closed.append(
                 ClosedPosition(

@@ -49,8 +49,9 @@ from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from tradeledger.domain.fee_parts import fee_parts
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
-from tradeledger.domain.fold import ExecutionRow, fee_parts
+from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
 

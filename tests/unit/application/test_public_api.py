@@ -57,5 +57,5 @@ def test_the_two_position_classes_stay_importable_under_their_names() -> None:
 
     assert (tradeledger.Position.__module__, LegacyPosition.__module__) == (
         "tradeledger.domain.positions",
-        "tradeledger.compat.trades",
+        "tradeledger.compat.legacy_position",
     )

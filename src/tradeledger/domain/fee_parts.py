@@ -1,0 +1,86 @@
+"""A stored fees text (canonical JSON, spec section 9) as the fold and the lots book it, read once per text.
+
+The parts: valued in the quote currency (quote fees, and others with a quote_value), unvalued per
+currency, paid in the base currency (a fee-free disposal), the index of the first base fee, and every
+fee as paid. One fee without a quote value, the common case, is read without json; the parts are
+cached per (symbol, text) and immutable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+from types import MappingProxyType
+
+from tradeledger.domain.markets import market
+
+ZERO = Decimal(0)
+
+
+def add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] | None) -> dict[str, Decimal] | None:
+    if not more:
+        return into
+    sums = {} if into is None else into
+    for currency, amount in more.items():
+        sums[currency] = sums.get(currency, ZERO) + amount
+    return sums
+
+
+# A v2 fill's fees text with one fee: [{"amount":"<amount>","currency":"<code>"}] (canonical JSON, sorted keys).
+_ONE_FEE = '[{"amount":"'
+_AMOUNT_AT = len(_ONE_FEE)
+_CURRENCY_AFTER = len('","currency":"')
+
+
+# A fill's fees as the fold books them: valued (quote), unvalued per currency, base, the index of the first
+# base fee, and every fee as paid (None: a v1 fill's one quote fee).
+FeeParts = tuple[Decimal, Mapping[str, Decimal] | None, Decimal, int, tuple[tuple[str, Decimal], ...] | None]
+NO_FEES: FeeParts = (ZERO, None, ZERO, -1, ())
+
+
+@lru_cache(maxsize=4096)
+def fee_parts(symbol: str, text: str) -> FeeParts:
+    """The parts of a stored fees text; one fee without a quote value (the common case) is read without json.
+
+    Cached: fills often repeat a fee (a flat fee, a zero-rate maker fill, the same size at the same
+    price), and the parts are immutable (unvalued fees as a read-only mapping)."""
+    if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
+        end = text.index('"', _AMOUNT_AT)
+        amount, currency = Decimal(text[_AMOUNT_AT:end]), text[end + _CURRENCY_AFTER : -3]
+        traded = market(symbol)
+        paid = ((currency, amount),)
+        if currency == traded.quote:
+            return (amount, None, ZERO, -1, paid)
+        if currency == traded.base:
+            return (ZERO, None, amount, 0, paid)
+        return (ZERO, MappingProxyType({currency: amount}), ZERO, -1, paid)
+    split = _Fees(symbol, text)
+    unvalued = None if split.unvalued is None else MappingProxyType(split.unvalued)
+    return (split.valued, unvalued, split.base, split.base_index, tuple(split.paid))
+
+
+class _Fees:
+    """A fill's fees as the fold books them: valued (quote), unvalued per currency, base, and as paid."""
+
+    __slots__ = ("base", "base_index", "paid", "unvalued", "valued")
+
+    def __init__(self, symbol: str, text: str) -> None:
+        traded = market(symbol)
+        self.valued, self.base, self.base_index = ZERO, ZERO, -1
+        self.unvalued: dict[str, Decimal] | None = None
+        self.paid: list[tuple[str, Decimal]] = []
+        for index, entry in enumerate(json.loads(text)):
+            currency, amount = entry["currency"], Decimal(entry["amount"])
+            self.paid.append((currency, amount))
+            if currency == traded.quote:
+                self.valued += amount
+            elif currency == traded.base:
+                self.base += amount
+                if self.base_index < 0:
+                    self.base_index = index
+            elif "quote_value" in entry:
+                self.valued += Decimal(entry["quote_value"])
+            else:
+                self.unvalued = add_unvalued(self.unvalued, {currency: amount})
