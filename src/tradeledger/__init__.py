@@ -7,6 +7,7 @@ from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.application.maintenance import RollbackReport
+from tradeledger.application.subscribing import EventNotice, Notice, RollbackNotice, Subscription
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
 from tradeledger.domain.admin import AdminRecord
@@ -40,6 +41,7 @@ __all__ = [
     "CallbackError",
     "Checkpoint",
     "ClosedPosition",
+    "EventNotice",
     "FeeEntry",
     "Fill",
     "FillConflict",
@@ -58,6 +60,7 @@ __all__ = [
     "Method",
     "MethodPlan",
     "MissingAcquisition",
+    "Notice",
     "OpenLot",
     "Position",
     "PositionSide",
@@ -67,10 +70,12 @@ __all__ = [
     "Receipt",
     "RecordedFill",
     "RiskLevels",
+    "RollbackNotice",
     "RollbackReport",
     "SchemaError",
     "Side",
     "StorageError",
+    "Subscription",
     "Totals",
     "TradeRefused",
     "Transfer",

@@ -21,6 +21,7 @@ COMMANDS = [
     "balances",
     "replay",
     "history",
+    "watch",
     "gains",
     "lots",
     "verify",

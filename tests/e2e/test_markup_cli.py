@@ -264,6 +264,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "ingest": (_ingest, [FOLDER, "[bold]rebate"]),
     "sync": (_sync, [BOLD, "trades BTC/USDT"]),
     "reconcile": (_reconcile, [LINK, BOLD, "reconcile: ok"]),
+    "watch": (lambda p, _: ["--db", p.url, "watch", "--until-seq", "3"], [CLOSE, f"{CLOSE}-2"]),
     "gains": (lambda p, _: ["--db", p.url, "gains", "--method", "fifo"], [LINK]),
     "lots": (_lots, [LINK]),
 }

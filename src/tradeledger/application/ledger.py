@@ -22,6 +22,7 @@ from tradeledger.application.maintenance import RollbackReport, rebuild_projecti
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import LedgerStore
 from tradeledger.application.replaying import cutoff, recorded, replay_state, stored_state, wallet_of
+from tradeledger.application.subscribing import START, Subscription, stored_position
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
@@ -134,6 +135,35 @@ class Ledger:
         """The last event of the log: (epoch, seq, hash); seq 0 when empty."""
         with self._store.reading() as tx:
             return tx.log.head()
+
+    # --- subscriptions (spec section 12) --------------------------------------------------------
+
+    def subscribe(self, after: Checkpoint | int | None = None, *, name: str | None = None) -> Subscription:
+        """Every event after `after` in seq order, then the live ones (see `application.subscribing`).
+
+        `after`: a position `(epoch, seq, hash)` a subscriber kept, or a seq of this log; None: a named
+        subscriber's stored position, else the start. A named subscriber stores its position with
+        `Subscription.save()`."""
+        label = None if name is None else _label("name", name)
+        if after is None:
+            position = START if label is None else stored_position(self._store, label)
+        elif isinstance(after, int):
+            position = self._position_at(after)
+        else:
+            position = after
+        return Subscription(self._store, position, name=label)
+
+    def _position_at(self, seq: int) -> Checkpoint:
+        if seq < 0:
+            raise InvalidArgument(f"after: a seq is 0 or more (got {seq})")
+        if seq == 0:
+            return START
+        with self._store.reading() as tx:
+            found = list(tx.log.read(after_seq=seq - 1, until_seq=seq))
+            head = tx.log.head()
+        if not found:
+            raise InvalidArgument(f"after: seq {seq} is not in the log (its head is seq {head.seq})")
+        return Checkpoint(found[0].epoch, found[0].seq, found[0].hash)
 
     # --- history ---------------------------------------------------------------------------
 

@@ -156,8 +156,22 @@ class UnitOfWork(Transaction, Protocol):
         """Make every write durable and end the transaction."""
 
 
+class ChangeSignal(Protocol):
+    """Wakes a reader when the log may have changed: a commit by any process (subscriptions)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the log may have changed since the last call, or `timeout` seconds pass; True when it may
+        have. A false True costs a read; a missed change costs latency only, never an event (readers read by seq)."""
+
+    def close(self) -> None:
+        """Release what the signal holds (its own connection)."""
+
+
 class LedgerStore(Protocol):
     """Where a ledger lives."""
+
+    def changes(self) -> ChangeSignal:
+        """A new signal of changes to this ledger's log (each subscription holds its own)."""
 
     def unit_of_work(self, *, market_data: bool = False) -> AbstractContextManager[UnitOfWork]:
         """Open a write transaction; writers take turns at the head (`log.head()` locks it).

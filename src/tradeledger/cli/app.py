@@ -14,7 +14,20 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.cli import admin, anchor, audit, demo, exchange, fills, lots, migration, paper_bot, report, state
+from tradeledger.cli import (
+    admin,
+    anchor,
+    audit,
+    demo,
+    exchange,
+    fills,
+    lots,
+    migration,
+    paper_bot,
+    report,
+    state,
+    watch,
+)
 from tradeledger.cli.common import EXIT_INVALID, print_error, reports_errors
 from tradeledger.cli.helptext import LedgerGroup
 
@@ -54,6 +67,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("balances", state.balances),
     ("replay", state.replay),
     ("history", state.history),
+    ("watch", watch.watch),
     ("gains", lots.gains),
     ("lots", lots.lots),
     ("verify", audit.verify),

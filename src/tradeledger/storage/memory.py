@@ -240,8 +240,27 @@ class MemoryUnitOfWork(MemoryTransaction):
                 f"the projection's checkpoint (seq {self._state.checkpoint.seq}) must be the log's head "
                 f"(seq {self._state.head.seq}) at commit; nothing was written"
             )
-        self._store._committed = self._state  # noqa: SLF001 - publishing is the store's own business
+        self._store._publish(self._state)  # noqa: SLF001 - publishing is the store's own business
         self.committed = True
+
+
+class MemoryChangeSignal:
+    """A change signal in memory: every commit of the store wakes its waiters (see ports.ChangeSignal)."""
+
+    def __init__(self, store: MemoryLedgerStore) -> None:
+        self._store = store
+        self._seen = store._version  # noqa: SLF001 - the store's own signal
+
+    def wait(self, timeout: float) -> bool:
+        store = self._store
+        with store._changed:  # noqa: SLF001
+            store._changed.wait_for(lambda: store._version != self._seen, timeout=timeout)  # noqa: SLF001
+            changed = store._version != self._seen  # noqa: SLF001
+            self._seen = store._version  # noqa: SLF001
+        return changed
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class MemoryLedgerStore:
@@ -250,6 +269,17 @@ class MemoryLedgerStore:
     def __init__(self) -> None:
         self._committed = _State()
         self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._version = 0
+
+    def _publish(self, state: _State) -> None:
+        with self._changed:
+            self._committed = state
+            self._version += 1
+            self._changed.notify_all()
+
+    def changes(self) -> MemoryChangeSignal:
+        return MemoryChangeSignal(self)
 
     @contextmanager
     def unit_of_work(self, *, market_data: bool = False) -> Iterator[MemoryUnitOfWork]:  # noqa: ARG002 - same in memory

@@ -23,6 +23,7 @@ from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared
 from tradeledger.storage.schema import head
+from tradeledger.storage.sql.changes import NOTIFY, PostgresChangeSignal, SqliteChangeSignal, change_signal
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
 
@@ -86,6 +87,8 @@ class SqlUnitOfWork(SqlTransaction):
             values = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash}
             values |= {"c_epoch": checkpoint.epoch, "c_seq": checkpoint.seq, "c_hash": checkpoint.hash}
             _P_MOVE_HEAD.run(self._connection, values)
+            if log.moved is not None and self._connection.dialect.name == "postgresql":
+                self._connection.execute(NOTIFY)  # delivered on commit: wakes the subscriptions
         self._transaction.commit()
 
 
@@ -119,6 +122,10 @@ class SqlLedgerStore:
             finally:
                 if transaction.is_active:  # left without commit(), or by an exception
                     transaction.rollback()
+
+    def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
+        with translated_errors():
+            return change_signal(self._engine)
 
     @contextmanager
     def reading(self) -> Iterator[SqlTransaction]:

@@ -1,0 +1,174 @@
+"""Subscriptions (spec section 12): every event after a position in seq order, then the live ones.
+
+A position is `(epoch, seq, hash)` of the last event a subscriber has seen (seq 0: none). Each read
+looks at the head in one read transaction: when the event at the position's seq no longer has the
+position's hash, audited rollbacks removed what the subscriber saw, and it first gets a
+`RollbackNotice` (the new epoch and head, and `to_seq`: the last seq it saw that is still in the log,
+so it drops what it built after that), then the events after `to_seq`. Events come in batches read by
+seq, never from a notification: the store's change signal (`LedgerStore.changes`: LISTEN/NOTIFY on
+PostgreSQL, `PRAGMA data_version` on SQLite) only says when to look, and a heartbeat looks anyway, so
+a missed signal costs latency, never an event.
+
+A named subscriber keeps its position in the ledger (the keyed table `subscribers`): `save()` writes
+it, with the subscriber's own keyed entries when its read model lives there, in one transaction, so
+a restart resumes with no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from tradeledger.application.ports import ChangeSignal, LedgerStore, Transaction
+from tradeledger.application.replaying import recorded
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.records import Checkpoint, RecordedFill
+from tradeledger.errors import InvalidArgument
+
+SUBSCRIBERS = "subscribers"  # the keyed table of named subscribers' positions
+RESERVED_TABLES = frozenset({SUBSCRIBERS, "balances", "cursors", "pending"})
+BATCH = 1000  # events per read while catching up
+HEARTBEAT_S = 1.0  # the longest a subscriber waits without reading, whatever the signal says
+START = Checkpoint(0, 0, GENESIS_HASH)
+
+
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    """An event of the log, in seq order."""
+
+    epoch: int
+    seq: int
+    hash: str
+    event: RecordedFill
+    kind: Literal["event"] = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackNotice:
+    """Audited rollbacks removed events after `to_seq` that the subscriber saw: rewind to `to_seq`."""
+
+    epoch: int  # the log's epoch now
+    to_seq: int
+    head_hash: str  # the log's head now
+    kind: Literal["rollback"] = "rollback"
+
+
+Notice = EventNotice | RollbackNotice
+
+
+def position_text(position: Checkpoint) -> str:
+    return json.dumps({"epoch": position.epoch, "seq": position.seq, "hash": position.hash}, separators=(",", ":"))
+
+
+def position_of(text: str) -> Checkpoint:
+    value = json.loads(text)
+    return Checkpoint(int(value["epoch"]), int(value["seq"]), str(value["hash"]))
+
+
+class Subscription:
+    """Notices after a position (see the module). Iterate (blocks for live events) or `poll(timeout)`."""
+
+    def __init__(self, store: LedgerStore, position: Checkpoint, *, name: str | None, batch: int = BATCH) -> None:
+        self._store = store
+        self.position = position
+        self.name = name
+        self._batch = batch
+        self._signal: ChangeSignal | None = None
+        self._stopped = False
+        self._verified_epoch = position.epoch  # the head's epoch the position was last found still in the log
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def poll(self, timeout: float = 0.0) -> list[Notice]:
+        """What is there after the position now; when nothing is, wait up to `timeout` seconds for more."""
+        if self._signal is None:
+            self._signal = self._store.changes()
+        notices = self._read()
+        remaining = timeout
+        while not notices and remaining > 0 and not self._stopped:
+            step = min(remaining, HEARTBEAT_S)
+            self._signal.wait(step)
+            remaining -= step
+            notices = self._read()
+        return notices
+
+    def __iter__(self) -> Iterator[Notice]:
+        """Every notice, then the live ones, until `stop()`."""
+        while not self._stopped:
+            yield from self.poll(HEARTBEAT_S)
+
+    async def notices(self) -> AsyncIterator[Notice]:
+        """The same as iterating, for asyncio: each wait runs in a worker thread."""
+        while not self._stopped:
+            for notice in await asyncio.to_thread(self.poll, HEARTBEAT_S):
+                yield notice
+
+    def stop(self) -> None:
+        """End the iteration (from a callback, another thread or a signal handler)."""
+        self._stopped = True
+
+    def close(self) -> None:
+        self.stop()
+        if self._signal is not None:
+            self._signal.close()
+            self._signal = None
+
+    def _read(self) -> list[Notice]:
+        with self._store.reading() as tx:
+            head = tx.log.head()
+            rewind = self._rewind(tx, head)
+            if rewind is not None:
+                self.position = Checkpoint(head.epoch, rewind.to_seq, _hash_at(tx, rewind.to_seq))
+            events = list(tx.log.read(after_seq=self.position.seq, until_seq=self.position.seq + self._batch))
+        notices: list[Notice] = [] if rewind is None else [rewind]
+        for event in recorded(events):
+            notices.append(EventNotice(event.epoch, event.seq, event.hash, event))
+            self.position = Checkpoint(event.epoch, event.seq, event.hash)
+        return notices
+
+    def _rewind(self, tx: Transaction, head: Checkpoint) -> RollbackNotice | None:
+        """A notice when the event at the position is gone or another (audited rollbacks), else None."""
+        at = self.position
+        if at.seq == 0 or (head.epoch == self._verified_epoch and head.seq >= at.seq):
+            return None
+        if head.seq >= at.seq and _hash_at(tx, at.seq) == at.hash:
+            self._verified_epoch = head.epoch  # a rollback happened, but after what this subscriber saw
+            return None
+        self._verified_epoch = head.epoch
+        cuts = [r.to_seq for r in tx.log.admin_records() if r.from_epoch >= at.epoch and r.to_seq < at.seq]
+        to_seq = min([at.seq, head.seq, *cuts])
+        return RollbackNotice(head.epoch, to_seq, head.hash)
+
+    # --- a named subscriber's position ----------------------------------------------------------
+
+    def save(self, entries: Mapping[str, Mapping[str, str | None]] | None = None) -> None:
+        """Store the position (a named subscriber), with the subscriber's own keyed entries, in one transaction."""
+        if self.name is None:
+            raise InvalidArgument("save: only a named subscription keeps its position in the ledger")
+        tables = dict(entries or {})
+        for table in tables:
+            if table in RESERVED_TABLES or not table:
+                raise InvalidArgument(f"entries: {table!r} is a table of the ledger's own; name another")
+        with self._store.unit_of_work() as uow:
+            uow.log.head()
+            for table, values in tables.items():
+                uow.projection.put_entries(table, dict(values))
+            uow.projection.put_entries(SUBSCRIBERS, {self.name: position_text(self.position)})
+            uow.commit()
+
+
+def _hash_at(tx: Transaction, seq: int) -> str:
+    if seq == 0:
+        return GENESIS_HASH
+    found = list(tx.log.read(after_seq=seq - 1, until_seq=seq))
+    return found[0].hash if found else ""
+
+
+def stored_position(store: LedgerStore, name: str) -> Checkpoint:
+    """A named subscriber's stored position (the start when it has none)."""
+    with store.reading() as tx:
+        text = tx.projection.entries(SUBSCRIBERS, [name]).get(name)
+    return START if text is None else position_of(text)
