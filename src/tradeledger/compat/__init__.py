@@ -9,6 +9,7 @@ from tradeledger.compat.context import BotContext, PositionSyncManager
 from tradeledger.compat.monitor import ExitSignal, PositionMonitor
 from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
 from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.reconcile_at_start import StartRefused
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import LegacyPosition, Trade, create_trade
 
@@ -25,6 +26,7 @@ __all__ = [
     "Position",
     "PositionMonitor",
     "PositionSyncManager",
+    "StartRefused",
     "Trade",
     "TradeManager",
     "create_trade",
