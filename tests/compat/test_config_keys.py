@@ -19,6 +19,7 @@ from tests.compat.conftest import Clock
 from tradeledger import Ledger
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, ConfigError, load_bot_config
+from tradeledger.compat.reconcile_at_start import StartRefused
 from tradeledger.compat.trades import create_trade
 from tradeledger.errors import ReadOnlyView, TradeRefused
 
@@ -277,6 +278,45 @@ def test_wallet_limits_fall_back_to_the_top_level_keys(open_bot_ledger: Callable
         wallet.open(SOL, "buy", "1", "150")
 
 
+# --- exchange_reconcile.* (the behaviour in test_reconcile_at_start.py) ---------------------------
+
+
+def test_exchange_reconcile_asks_the_named_exchange_at_start_and_unset_asks_none(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Exchange:
+        calls = 0
+
+        def fetch_balance(self) -> dict[str, Any]:
+            Exchange.calls += 1
+            return {"total": {"USDT": "5"}}  # the ledger holds no USDT on kraken
+
+    section = {"exchange": "kraken", "tolerance": {"USDT": "5"}}
+    plain = LegacyBot.build(open_bot_ledger(), {}, price_source=PRICES.__getitem__, exchange_client=Exchange())
+    dusty = LegacyBot.build(
+        open_bot_ledger(), {"exchange_reconcile": section}, price_source=PRICES.__getitem__, exchange_client=Exchange()
+    )
+    section["tolerance"] = {"USDT": "4.99"}
+    warned = LegacyBot.build(
+        open_bot_ledger(), {"exchange_reconcile": section}, price_source=PRICES.__getitem__, exchange_client=Exchange()
+    )
+
+    assert Exchange.calls == 2
+    assert plain.reconciliation is None
+    assert dusty.reconciliation is not None
+    assert dusty.reconciliation.ok
+    assert warned.reconciliation is not None
+    assert not warned.reconciliation.ok
+    assert "balance mismatch at start: USDT on kraken (account 'default'): ledger 0, exchange 5" in caplog.text
+    with pytest.raises(StartRefused, match="USDT on kraken"):
+        LegacyBot.build(
+            open_bot_ledger(),
+            {"exchange_reconcile": {**section, "on_mismatch": "refuse"}},
+            price_source=PRICES.__getitem__,
+            exchange_client=Exchange(),
+        )
+
+
 def test_risk_levels_fall_back_from_exit_strategy_to_risk(open_bot_ledger: Callable[[], Ledger], clock: Clock) -> None:
     bot = build(open_bot_ledger, clock, {"risk": {"stop_loss_pct": 0.05, "take_profit_pct": 0.2}})
     assert bot.trade_manager is not None
@@ -297,6 +337,18 @@ def test_risk_levels_fall_back_from_exit_strategy_to_risk(open_bot_ledger: Calla
         ({"trade_manager": {"single_source_of_truth": "true"}}, r"trade_manager\.single_source_of_truth"),
         ({"execution_mode": "backtest"}, "execution_mode"),
         ({"risk": {"stop_loss_pct": 1.5}}, r"risk\.stop_loss_pct"),
+        ({"exchange_reconcile": {}}, r"exchange_reconcile\.exchange: Field required"),
+        ({"exchange_reconcile": {"exchange": ""}}, r"exchange_reconcile\.exchange"),
+        ({"exchange_reconcile": "binance"}, r"exchange_reconcile: .*'binance'"),
+        ({"exchange_reconcile": {"exchange": "binance", "tolerance": {"BTC": -1}}}, r"tolerance\.BTC: .*-1"),
+        ({"exchange_reconcile": {"exchange": "binance", "tolerance": {"BTC": "dust"}}}, r"tolerance\.BTC: .*'dust'"),
+        ({"exchange_reconcile": {"exchange": "binance", "tolerance": {"BTC": True}}}, r"tolerance\.BTC"),
+        ({"exchange_reconcile": {"exchange": "binance", "on_mismatch": "stop"}}, r"exchange_reconcile\.on_mismatch"),
+        # tradeledger's own section: a misspelt key is refused, not kept as the bot's other keys are.
+        (
+            {"exchange_reconcile": {"exchange": "binance", "on_missmatch": "refuse"}},
+            r"exchange_reconcile\.on_missmatch",
+        ),
     ],
 )
 def test_a_config_value_of_the_wrong_kind_is_refused_naming_its_key(values: dict[str, Any], named: str) -> None:

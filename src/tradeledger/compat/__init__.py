@@ -10,6 +10,7 @@ from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.monitor import ExitSignal, PositionMonitor
 from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series
 from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.reconcile_at_start import StartRefused
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import Trade, create_trade
 
@@ -26,6 +27,7 @@ __all__ = [
     "Position",
     "PositionMonitor",
     "PositionSyncManager",
+    "StartRefused",
     "Trade",
     "TradeManager",
     "create_trade",

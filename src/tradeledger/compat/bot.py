@@ -16,6 +16,10 @@ PositionMonitor the way the legacy `main.py` meant to, with one writer (the log)
 - `execution_mode`: `dry_run` and `paper` trade on the paper wallet; `live` builds none.
 - `paper_wallet.initial_balance`, `max_open_trades`, `allow_short`: the wallet's limits (with the
   legacy fallbacks to the top-level keys).
+- `exchange_reconcile.exchange`, `tolerance`, `on_mismatch`: first of all, the bot's account is
+  reconciled against that exchange's `fetch_balance()`; a difference is a "balance mismatch at start"
+  warning with the numbers, or with `on_mismatch: refuse` `StartRefused` and no bot (see
+  `compat.reconcile_at_start`); `bot.reconciliation` keeps the result.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.context import BotContext
 from tradeledger.compat.monitor import PositionMonitor
 from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.reconcile_at_start import BalanceClient, reconcile_at_start
 from tradeledger.compat.trade_manager import TradeManager, utc_now
 from tradeledger.compat.trades import create_trade
+from tradeledger.exchanges.ccxt.reconciling import Reconciliation
 
 TRADE_MANAGER_STATE = "trade_manager_state.json"
 PAPER_WALLET_STATE = "paper_wallet_state.yaml"
@@ -104,6 +110,7 @@ class LegacyBot:
     context: BotContext
     monitor: PositionMonitor
     exit_handler: ExitHandler
+    reconciliation: Reconciliation | None = None  # exchange_reconcile's at start (None: not set, or not reached)
 
     @classmethod
     def build(
@@ -116,8 +123,16 @@ class LegacyBot:
         account: str = "default",
         clock: Callable[[], datetime] = utc_now,
         fee: FeeModel = no_fee,
+        exchange_client: BalanceClient | None = None,
     ) -> LegacyBot:
+        """Wire the bot (see the module); `exchange_client` answers `exchange_reconcile`'s `fetch_balance()`
+        (default: the ccxt exchange it names, keyed from the environment)."""
         settings = as_bot_config(config)
+        reconciliation = None
+        if settings.exchange_reconcile is not None:
+            reconciliation = reconcile_at_start(
+                ledger, settings.exchange_reconcile, account=account, client=exchange_client
+            )
         folder = None if state_dir is None else Path(state_dir)
         trade_manager = None
         if settings.trade_manager.enabled:
@@ -151,7 +166,7 @@ class LegacyBot:
             price_source=price_source,
             on_exit_triggered=handler,
         )
-        return cls(ledger, settings, trade_manager, wallet, context, monitor, handler)
+        return cls(ledger, settings, trade_manager, wallet, context, monitor, handler, reconciliation)
 
     @property
     def exits(self) -> list[tuple[str, Decimal, str]]:

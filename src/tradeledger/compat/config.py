@@ -8,7 +8,7 @@ their shortest repr (0.01 -> Decimal("0.01")), so the config never brings binary
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,9 +37,25 @@ def _decimal_from_yaml(value: object) -> object:
     return value
 
 
+def _decimal_from_yaml_or_text(value: object) -> object:
+    """As `_decimal_from_yaml`, and a quoted number ("0.00000001") read exactly as written."""
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"must be a number (got {value!r})") from None
+    return _decimal_from_yaml(value)
+
+
 def _fraction(value: Decimal) -> Decimal:
     if not value.is_finite() or not Decimal(0) <= value < 1:
         raise ValueError(f"must be a fraction from 0 up to 1, e.g. 0.008 for 0.8 % (got {value})")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"must be a number of 0 or more (got {value})")
     return value
 
 
@@ -51,6 +67,7 @@ def _positive(value: Decimal) -> Decimal:
 
 Fraction = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_fraction)]
 Money = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_positive)]
+Amount = Annotated[Decimal, BeforeValidator(_decimal_from_yaml_or_text), AfterValidator(_not_negative)]
 Count = Annotated[int, Field(ge=1)]
 Seconds = Annotated[Decimal, BeforeValidator(_decimal_from_yaml), AfterValidator(_positive)]
 
@@ -102,6 +119,19 @@ class PaperWalletSection(_Section):
     auto_sync_on_trade: bool = True
 
 
+class ExchangeReconcileSection(BaseModel):
+    """`exchange_reconcile`: the ledger against an exchange's `fetch_balance()` when the bot starts.
+
+    tradeledger's own section, so an unknown key (a misspelt `on_mismatch`) is refused, not kept.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    exchange: Annotated[str, Field(min_length=1)]  # a ccxt exchange id, as the fills of the ledger name it
+    tolerance: dict[Annotated[str, Field(min_length=1)], Amount] = Field(default_factory=dict)  # per currency: dust
+    on_mismatch: Literal["warn", "refuse"] = "warn"
+
+
 class BotConfig(_Section):
     """The bot's config.yaml. Sections and keys not listed here are kept but not read."""
 
@@ -114,6 +144,7 @@ class BotConfig(_Section):
     trade_manager: TradeManagerSection = TradeManagerSection()
     position_monitor: PositionMonitorSection = PositionMonitorSection()
     paper_wallet: PaperWalletSection = PaperWalletSection()
+    exchange_reconcile: ExchangeReconcileSection | None = None  # unset: no reconciliation at start
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, source: str = "config") -> BotConfig:
