@@ -139,10 +139,8 @@ def report(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
-    """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head.
-
-    With --reconcile-balances and/or --reconcile-trades, a section of the ledger against the exchange
-    (account --account, else default); exit 1 (report written) on any difference, as reconcile."""
+    """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head;
+    exit 1 (report written) if verify fails or its reconciliation section finds a difference."""
     write_report(
         ctx,
         html,
