@@ -102,9 +102,8 @@ def sync(
     account: AccountOption = "default",
     json_output: JsonOption = False,
 ) -> None:
-    """Fetch trades, funding and transfers through ccxt from the stored cursors and append them (idempotent).
-
-    Keys come from TRADELEDGER_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD."""
+    """Fetch trades, funding and transfers through ccxt from the stored cursors and append them (idempotent);
+    keys come from TRADELEDGER_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD."""
     named = [part.strip() for text in symbols or () for part in text.split(",")]
     wanted = syncing.checked_symbols([symbol for symbol in named if symbol])
     start = parse_time(since, "--since") if since is not None else None
