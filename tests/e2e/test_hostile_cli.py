@@ -219,6 +219,14 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--initial-balance", "\uff11"],
         "--initial-balance",
     ),
+    "report: a truncated reconcile balance": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--reconcile-balances", p / "ccxt-truncated.json"],
+        "not JSON",
+    ),
+    "report: a reconcile trade without an id": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--reconcile-trades", p / "ccxt-no-id.json"],
+        "entry 1: id",
+    ),
     "report: an unknown gains method": (
         lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--gains-year", "2025", "--method", "x[/]"],
         "--method",

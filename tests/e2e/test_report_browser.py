@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.conftest import Cli
 from tests.e2e.test_report import SESSION, record_session
+from tests.e2e.test_report_reconcile import MATCHING, balance_file, record
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1280, 2000
@@ -106,3 +107,18 @@ def test_the_rendered_dom_holds_the_tables_rows_and_the_charts_lines(report: Pat
         assert f'<path id="series-{series}"' in dom
         assert dom.count(f'<circle class="point {series}"') == len(SESSION)
     assert "passed" in dom
+
+
+def test_the_reconciliation_section_renders_with_its_verdict_and_tables(cli: Cli, tmp_path: Path) -> None:
+    record(cli.url)
+    balances = balance_file(tmp_path, {**MATCHING, "USDT": "819.86", "<script>x</script>": "1"})
+    target = tmp_path / "report.html"
+    cli("report", "--html", str(target), "--reconcile-balances", balances, expect=1)
+
+    dom = chromium(tmp_path, target, "--dump-dom").stdout.decode()
+
+    assert "The ledger differs from the exchange: 2 balances differ." in dom
+    assert '<table id="reconcile-balances"' in dom
+    assert '<td class="num bad" title="100">100</td>' in dom  # USDT: a deposit not ingested
+    assert "<td>&lt;script&gt;x&lt;/script&gt;</td>" in dom  # the currency as text, never an element
+    assert "<script" not in dom

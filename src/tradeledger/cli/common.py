@@ -163,6 +163,27 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
     return marks
 
 
+def parse_tolerances(values: list[str], option: str = "--tolerance") -> dict[str, Decimal]:
+    """`CURRENCY=AMOUNT` options (reconcile's dust allowances): an amount of 0 or more per currency."""
+    found: dict[str, Decimal] = {}
+    for value in values:
+        currency, sep, amount_text = value.partition("=")
+        amount = decimal_text_arg(amount_text)
+        if not sep or not currency or not amount.is_finite() or amount < 0:
+            raise InvalidArgument(f"{option}: expected CURRENCY=AMOUNT with an amount of 0 or more (got {value!r})")
+        found[currency] = amount
+    return found
+
+
+def only_exchange(ledger: Ledger, account: str, option: str = "--exchange") -> str:
+    """The one exchange `account` holds balances on (what reconcile compares when none is named)."""
+    held = sorted({b.exchange for b in ledger.balances(account=account).balances})
+    if len(held) != 1:
+        listed = ", ".join(repr(name) for name in held) or "none"
+        raise InvalidArgument(f"{option}: name the exchange to reconcile (account {account!r} holds {listed})")
+    return held[0]
+
+
 def new_progress() -> Progress:
     """Progress bars on stderr, shown only on a terminal, gone when done."""
     return Progress(

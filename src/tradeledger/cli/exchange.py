@@ -5,26 +5,24 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tradeledger.application.ledger import Ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     JsonOption,
-    decimal_text_arg,
     emit,
+    only_exchange,
     opened,
     out,
     parse_time,
+    parse_tolerances,
     progress_bar,
 )
 from tradeledger.cli.reconcile_view import print_reconciliation, reconciliation_json
-from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import reconciling, syncing
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries
 from tradeledger.exchanges.ccxt.ingesting import append_mapped
@@ -134,25 +132,6 @@ def _print_sync(exchange: str, report: SyncReport) -> None:
     )
 
 
-def _tolerances(values: list[str]) -> dict[str, Decimal]:
-    found: dict[str, Decimal] = {}
-    for value in values:
-        currency, sep, amount_text = value.partition("=")
-        amount = decimal_text_arg(amount_text)
-        if not sep or not currency or not amount.is_finite() or amount < 0:
-            raise InvalidArgument(f"--tolerance: expected CURRENCY=AMOUNT with an amount of 0 or more (got {value!r})")
-        found[currency] = amount
-    return found
-
-
-def _only_exchange(ledger: Ledger, account: str) -> str:
-    held = sorted({b.exchange for b in ledger.balances(account=account).balances})
-    if len(held) != 1:
-        listed = ", ".join(repr(name) for name in held) or "none"
-        raise InvalidArgument(f"--exchange: name the exchange to reconcile (account {account!r} holds {listed})")
-    return held[0]
-
-
 def reconcile(
     ctx: typer.Context,
     balances: Annotated[
@@ -176,11 +155,11 @@ def reconcile(
 ) -> None:
     """Compare the ledger with the exchange: balances against fetch_balance()'s total, the trade list
     against the log (missing, unknown, conflicting); exit 1 on any difference."""
-    allowed = _tolerances(tolerance or [])
+    allowed = parse_tolerances(tolerance or [])
     balance = read_balance(balances) if balances is not None else None
     listed = read_entries(trades) if trades is not None else None
     with opened(ctx) as ledger:
-        name = exchange if exchange is not None else _only_exchange(ledger, account)
+        name = exchange if exchange is not None else only_exchange(ledger, account)
         result = reconciling.reconcile(
             ledger, exchange=name, account=account, balance=balance, trades=listed, tolerances=allowed
         )

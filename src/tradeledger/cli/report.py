@@ -7,6 +7,7 @@ The page needs nothing from the network: the CSS is inline and the chart is an S
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,21 +16,27 @@ from typing import Annotated
 import typer
 
 from tradeledger.application.audit import CHART_AXES, DEFAULT_INITIAL_BALANCE, build_report
+from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     decimal_text_arg,
     emit,
     ledger_url,
+    only_exchange,
     out,
     parse_marks,
     parse_time,
+    parse_tolerances,
 )
 from tradeledger.cli.report_page import render_html
+from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import MAX_DIGITS, significant_digits
 from tradeledger.domain.lots import MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
+from tradeledger.exchanges.ccxt import reconciling
+from tradeledger.exchanges.ccxt.files import read_balance, read_entries
 from tradeledger.storage.urls import shown_url
 
 # --- the command -------------------------------------------------------------------------------
@@ -92,9 +99,48 @@ def report(
             "--method", metavar="METHOD|YEAR=METHOD", help="The gains section's lot method(s), as `gains` takes them."
         ),
     ] = None,
+    reconcile_balances: Annotated[
+        Path | None,
+        typer.Option(
+            "--reconcile-balances",
+            metavar="FILE.json",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Add a reconciliation section: the balances against this fetch_balance() answer (as reconcile).",
+        ),
+    ] = None,
+    reconcile_trades: Annotated[
+        Path | None,
+        typer.Option(
+            "--reconcile-trades",
+            metavar="FILE.json",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Add a reconciliation section: the log against this fetch_my_trades() answer (as reconcile).",
+        ),
+    ] = None,
+    reconcile_exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--reconcile-exchange",
+            metavar="NAME",
+            help="The exchange the reconciliation section compares.",
+            show_default="the account's only exchange",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="CURRENCY=AMOUNT",
+            help="In the reconciliation section, a difference this small in CURRENCY is dust (repeatable).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
-    """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head."""
+    """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head;
+    exit 1 (report written) if verify fails or its reconciliation section finds a difference."""
     write_report(
         ctx,
         html,
@@ -105,6 +151,67 @@ def report(
         json_output=json_output,
         chart_axis=chart_axis,
         gains=gains_of(gains_year, method, until_time),
+        reconcile=reconcile_of(reconcile_balances, reconcile_trades, reconcile_exchange, tolerance, until_time),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    """The reconciliation section asked for: the exchange's answers as read (None: not given)."""
+
+    balances_file: Path | None
+    balance: object
+    trades_file: Path | None
+    trades: list[object] | None
+    exchange: str | None
+    tolerances: dict[str, Decimal]
+
+    def section(self, ledger: Ledger, account: str | None) -> ReconcileSection:
+        """Reconcile `account` (default when None, as reconcile) on the named or only exchange."""
+        owner = "default" if account is None else account
+        exchange = self.exchange if self.exchange is not None else only_exchange(ledger, owner, "--reconcile-exchange")
+        result = reconciling.reconcile(
+            ledger, exchange=exchange, account=owner, balance=self.balance, trades=self.trades,
+            tolerances=self.tolerances,
+        )  # fmt: skip
+        return ReconcileSection(
+            result,
+            account=owner,
+            exchange=exchange,
+            balances_file=None if self.balances_file is None else str(self.balances_file),
+            trades_file=None if self.trades_file is None else str(self.trades_file),
+            tolerances=self.tolerances,
+        )
+
+
+def reconcile_of(
+    balances: Path | None,
+    trades: Path | None,
+    exchange: str | None,
+    tolerances: list[str] | None,
+    until_time: str | None,
+) -> ReconcileRequest | None:
+    """The reconciliation section asked for, its files read whole first; None without a file (no section)."""
+    if balances is None and trades is None:
+        for option, given in (("--reconcile-exchange", exchange is not None), ("--tolerance", bool(tolerances))):
+            if given:
+                raise InvalidArgument(
+                    f"{option}: belongs to the reconciliation section; give --reconcile-balances FILE.json "
+                    "and/or --reconcile-trades FILE.json too"
+                )
+        return None
+    if until_time is not None:
+        raise InvalidArgument(
+            f"{'--reconcile-balances' if balances is not None else '--reconcile-trades'}: the exchange's answer "
+            "is compared with the whole log; leave out --until-time"
+        )
+    return ReconcileRequest(
+        balances_file=balances,
+        balance=None if balances is None else read_balance(balances),
+        trades_file=trades,
+        trades=None if trades is None else read_entries(trades),
+        exchange=exchange,
+        tolerances=parse_tolerances(tolerances or []),
     )
 
 
@@ -135,6 +242,7 @@ def write_report(
     json_output: bool,
     chart_axis: str = "auto",
     gains: tuple[int, MethodPlan] | None = None,
+    reconcile: ReconcileRequest | None = None,
 ) -> None:
     until = parse_time(until_time, "--until-time") if until_time is not None else None
     balance = None if initial_balance is None else parse_balance(initial_balance)
@@ -153,8 +261,9 @@ def write_report(
             marks=marks,
         )
         taxed = None if gains is None else ledger.gains(gains[1], year=gains[0], account=account)
+        reconciled = None if reconcile is None else reconcile.section(ledger, account)
     try:
-        written = write_file(html, render_html(built, taxed))
+        written = write_file(html, render_html(built, taxed, reconciled))
     except OSError as error:
         raise InvalidArgument(f"--html: cannot write {str(html)!r} ({error.strerror or error})") from None
     summary = {
@@ -166,13 +275,16 @@ def write_report(
         "symbols": len(built.symbols),
         "fills": len(built.fills),
     }
+    if reconciled is not None:
+        summary["reconciled"] = reconciled.result.ok
     if json_output:
         emit(summary)
     else:
+        agrees = "" if reconciled is None else f", reconcile {'ok' if reconciled.result.ok else 'DIFFERENCES'}"
         out().print(
             f"report written to {summary['html']}: {summary['fills']} fills, {summary['symbols']} symbols, "
-            f"state seq {built.state.seq}, verify {'ok' if built.verify.ok else 'FAILED'}",
+            f"state seq {built.state.seq}, verify {'ok' if built.verify.ok else 'FAILED'}{agrees}",
             soft_wrap=True,
         )
-    if not built.verify.ok:
+    if not built.verify.ok or (reconciled is not None and not reconciled.result.ok):
         raise typer.Exit(EXIT_VERIFY_FAILED)

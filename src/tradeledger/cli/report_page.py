@@ -15,6 +15,7 @@ from markupsafe import Markup
 from tradeledger.application.audit import Report
 from tradeledger.application.lots import GainsReport
 from tradeledger.cli import report_chart, report_view
+from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.domain.fills import decimal_text, time_text
 
 
@@ -50,9 +51,12 @@ def environment() -> Environment:
     return env
 
 
-def render_html(report: Report, gains: GainsReport | None = None) -> str:
+def render_html(
+    report: Report, gains: GainsReport | None = None, reconciliation: ReconcileSection | None = None
+) -> str:
     """The page: the report's tables as rounded cells, its chart as positions, and the rest read from `report`;
-    with `gains`, a section of the realized gains of its tax year."""
+    with `gains`, a section of the realized gains of its tax year; with `reconciliation`, a section of the
+    ledger against the exchange."""
     tables = {
         "symbols": report_view.symbols_table(report),
         "open": report_view.open_table(report),
@@ -73,5 +77,7 @@ def render_html(report: Report, gains: GainsReport | None = None) -> str:
             chart=report_chart.chart(report),
             gains=gains,
             gains_table=None if gains is None else report_view.gains_table(gains),
+            reconciliation=reconciliation,
+            reconcile_tables=None if reconciliation is None else reconciliation.tables(),
         )
     )
