@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -87,11 +88,12 @@ class Subscription:
         if self._signal is None:
             self._signal = self._store.changes()
         notices = self._read()
-        remaining = timeout
-        while not notices and remaining > 0 and not self._stopped:
-            step = min(remaining, HEARTBEAT_S)
-            self._signal.wait(step)
-            remaining -= step
+        deadline = time.monotonic() + timeout
+        while not notices and not self._stopped:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._signal.wait(min(remaining, HEARTBEAT_S))
             notices = self._read()
         return notices
 
