@@ -6,6 +6,7 @@ tests/integration/test_subscriptions.py holds them on SQLite and PostgreSQL, acr
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 
@@ -18,7 +19,7 @@ def record(ledger: Ledger, *ids: str) -> None:
     ledger.record_many([fill_fields(fill_id=ident) for ident in ids])
 
 
-def seqs(notices: list[object]) -> list[int]:
+def seqs(notices: Sequence[object]) -> list[int]:
     return [n.seq for n in notices if isinstance(n, EventNotice)]
 
 
@@ -123,7 +124,7 @@ def test_only_a_named_subscriber_saves_and_never_into_the_ledgers_own_tables(led
 def test_iteration_ends_when_stopped(ledger: Ledger) -> None:
     record(ledger, "a", "b")
     subscription = ledger.subscribe()
-    seen = []
+    seen: list[object] = []
 
     for notice in subscription:
         seen.append(notice)
