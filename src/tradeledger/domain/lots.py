@@ -280,8 +280,10 @@ class _Lot:
 class _Pool:
     """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
 
-    After an `average` disposal the lots from `head` to `pooled_end` share their basis (`pooled_basis`
-    over `pooled_quantity`): their own basis is stale until a disposal by another method shares it out.
+    After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
+    of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
+    shares it out again (`share_out`). Lots are consumed from `head` (fifo) or the end (lifo); a lot taken
+    from the middle (hifo, specific) is left at quantity 0 and skipped.
     """
 
     __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
