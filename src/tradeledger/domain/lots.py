@@ -480,15 +480,34 @@ class LotBook:
         if self.year is not None and year != self.year:
             return
         disposed = datetime.fromisoformat(at)
+        account, currency, quote = key
+        append, long, row = self.rows.append, self._long, tuple.__new__  # a fold of a busy year: every call counts
         left_fee, left_quantity = fee, quantity
         for lot, part, basis in parts:
             share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
             left_fee -= share
             left_quantity -= part
-            if buy:  # a short lot bought back
-                self._row(key, -part, lot, seq, disposed, basis, part * price + share)
+            if buy:  # a short lot bought back: its sale brought the basis, the buy costs
+                signed, proceeds, cost = -part, basis, part * price + share
             else:
-                self._row(key, part, lot, seq, disposed, part * price - share, basis)
+                signed, proceeds, cost = part, part * price - share, basis
+            acquired = lot.when
+            term = "long" if disposed - acquired >= long else "short"
+            values = (
+                account,
+                currency,
+                quote,
+                signed,
+                acquired,
+                lot.seq,
+                disposed,
+                seq,
+                proceeds,
+                cost,
+                proceeds - cost,
+                term,
+            )
+            append(row(GainRow, values))
 
     def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
         year, method = self._method(at)
