@@ -26,7 +26,8 @@ What is a disposal, what is an acquisition:
   after the fill (section 9); a base rebate is an acquisition at the fill price;
 - a withdrawal (kind `withdrawal`, its amount and fee) disposes only when asked; it leaves at its cost
   (proceeds = cost basis, gain 0: the coins leave the account, no price is known), from the account's
-  lots of that currency in quote order; what the lots do not hold is a missing acquisition;
+  lots of that currency in quote order; what the lots do not hold is a missing acquisition; a currency
+  the account never traded as a base (the quote's cash) has no lots and is left alone;
 - deposits, internal moves, funding and contract fills are no lots.
 
 Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
@@ -510,9 +511,12 @@ class LotBook:
             append(row(GainRow, values))
 
     def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
+        keys = sorted(k for k in self._pools if k[0] == account and k[1] == currency)
+        if not keys:  # a currency this account never bought or sold as a base (cash such as USDT): no lots
+            return
         year, method = self._method(at)
         left = quantity
-        for key in sorted(k for k in self._pools if k[0] == account and k[1] == currency):
+        for key in keys:
             pool = self._pools[key]
             if left == 0:
                 break

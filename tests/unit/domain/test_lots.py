@@ -251,6 +251,15 @@ def test_a_transfer_is_not_a_disposal_unless_asked() -> None:
     assert [(r.quantity, r.proceeds, r.cost_basis, r.gain) for r in disposed.rows] == [(D(1), D(100), D(100), D(0))]
 
 
+def test_a_withdrawal_of_cash_is_no_lot_even_when_withdrawals_dispose() -> None:
+    events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-50", "2024-01-02", currency="USD")]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    assert (book.rows, book.missing) == ([], [])
+    assert left(book) == [(D(2), D(100))]
+
+
 def test_a_withdrawal_fee_disposes_too() -> None:
     events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-1", "2024-01-02", fee="0.1")]
 
