@@ -440,3 +440,13 @@ def test_after_an_average_year_the_lots_left_carry_the_average_into_the_next_yea
 
     assert [(r.disposed_seq, r.acquired_seq, r.cost_basis) for r in book.rows] == [(3, 1, D(200)), (5, 4, D(250))]
     assert left(book) == [(D(1), D(200))]
+
+
+def test_a_specific_buy_names_the_short_lots_it_closes() -> None:
+    shorts = [fill("sell", "1", "110", "2024-01-01"), fill("sell", "1", "120", "2024-01-02")]
+    cover = fill("buy", "1", "100", "2024-02-01", metadata={"lots": [{"seq": 2, "quantity": "1"}]})
+
+    book = folded([*shorts, cover], "specific")
+
+    assert [(r.quantity, r.acquired_seq, r.proceeds, r.cost_basis) for r in book.rows] == [(D(-1), 2, D(120), D(100))]
+    assert left(book) == [(D(-1), D(110))]
