@@ -223,3 +223,28 @@ def test_the_report_has_a_gains_section_only_when_asked(traded: Cli, tmp_path: P
     assert "method hifo" in page
     assert '<table id="gains">' in page
     assert '<table class="meta" id="gains-totals">' in page
+
+
+def test_a_short_lot_bought_back_is_a_row_of_negative_quantity(cli: Cli) -> None:
+    cli(*fill("s1", "sell", "1", "110", "2025-01-01T00:00:00Z"))
+    cli(*fill("b1", "buy", "2", "112", "2025-01-02T00:00:00Z"))
+
+    report = cli.json("gains", "--method", "fifo", "--year", "2025")
+
+    [row] = report["rows"]
+    assert (row["quantity"], row["acquired_seq"], row["disposed_seq"]) == ("-1", 1, 2)
+    assert (row["proceeds"], row["cost_basis"], row["gain"], row["term"]) == ("110", "112", "-2", "short")
+    assert [(lot["quantity"], lot["unit_cost"]) for lot in cli.json("lots")["lots"]] == [("1", "112")]
+
+
+def test_lots_and_gains_keep_one_account_and_one_quote_currency(cli: Cli) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2025-01-01T00:00:00Z"))
+    cli(*fill("b2", "buy", "1", "100", "2025-01-01T00:00:00Z", "--account", "other"))
+    cli("record", "--fill-id", "e1", "--exchange", "kraken", "--symbol", "BTC/EUR", "--side", "buy",
+        "--quantity", "1", "--price", "90", "--time", "2025-01-01T00:00:00Z")  # fmt: skip
+
+    every = cli.json("lots")["lots"]
+    usd = cli.json("lots", "--quote", "USD", "--account", "default")["lots"]
+
+    assert [(lot["account"], lot["acquired_seq"]) for lot in every] == [("default", 3), ("default", 1), ("other", 2)]
+    assert [(lot["account"], lot["acquired_seq"]) for lot in usd] == [("default", 1)]

@@ -26,7 +26,8 @@ What is a disposal, what is an acquisition:
   after the fill (section 9); a base rebate is an acquisition at the fill price;
 - a withdrawal (kind `withdrawal`, its amount and fee) disposes only when asked; it leaves at its cost
   (proceeds = cost basis, gain 0: the coins leave the account, no price is known), from the account's
-  lots of that currency in quote order; what the lots do not hold is a missing acquisition;
+  lots of that currency in quote order; what the lots do not hold is a missing acquisition; a currency
+  the account never traded as a base (the quote's cash) has no lots and is left alone;
 - deposits, internal moves, funding and contract fills are no lots.
 
 Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
@@ -281,8 +282,10 @@ class _Lot:
 class _Pool:
     """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
 
-    After an `average` disposal the lots from `head` to `pooled_end` share their basis (`pooled_basis`
-    over `pooled_quantity`): their own basis is stale until a disposal by another method shares it out.
+    After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
+    of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
+    shares it out again (`share_out`). Lots are consumed from `head` (fifo) or the end (lifo); a lot taken
+    from the middle (hifo, specific) is left at quantity 0 and skipped.
     """
 
     __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
@@ -479,20 +482,42 @@ class LotBook:
         if self.year is not None and year != self.year:
             return
         disposed = datetime.fromisoformat(at)
+        account, currency, quote = key
+        append, long, row = self.rows.append, self._long, tuple.__new__  # a fold of a busy year: every call counts
         left_fee, left_quantity = fee, quantity
         for lot, part, basis in parts:
             share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
             left_fee -= share
             left_quantity -= part
-            if buy:  # a short lot bought back
-                self._row(key, -part, lot, seq, disposed, basis, part * price + share)
+            if buy:  # a short lot bought back: its sale brought the basis, the buy costs
+                signed, proceeds, cost = -part, basis, part * price + share
             else:
-                self._row(key, part, lot, seq, disposed, part * price - share, basis)
+                signed, proceeds, cost = part, part * price - share, basis
+            acquired = lot.when
+            term = "long" if disposed - acquired >= long else "short"
+            values = (
+                account,
+                currency,
+                quote,
+                signed,
+                acquired,
+                lot.seq,
+                disposed,
+                seq,
+                proceeds,
+                cost,
+                proceeds - cost,
+                term,
+            )
+            append(row(GainRow, values))
 
     def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
+        keys = sorted(k for k in self._pools if k[0] == account and k[1] == currency)
+        if not keys:  # a currency this account never bought or sold as a base (cash such as USDT): no lots
+            return
         year, method = self._method(at)
         left = quantity
-        for key in sorted(k for k in self._pools if k[0] == account and k[1] == currency):
+        for key in keys:
             pool = self._pools[key]
             if left == 0:
                 break

@@ -251,6 +251,15 @@ def test_a_transfer_is_not_a_disposal_unless_asked() -> None:
     assert [(r.quantity, r.proceeds, r.cost_basis, r.gain) for r in disposed.rows] == [(D(1), D(100), D(100), D(0))]
 
 
+def test_a_withdrawal_of_cash_is_no_lot_even_when_withdrawals_dispose() -> None:
+    events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-50", "2024-01-02", currency="USD")]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    assert (book.rows, book.missing) == ([], [])
+    assert left(book) == [(D(2), D(100))]
+
+
 def test_a_withdrawal_fee_disposes_too() -> None:
     events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-1", "2024-01-02", fee="0.1")]
 
@@ -409,3 +418,35 @@ def test_open_lots_are_listed_with_the_time_they_were_acquired() -> None:
         (1, datetime(2023, 3, 1, tzinfo=UTC)),
         (2, datetime(2023, 6, 1, tzinfo=UTC)),
     ]
+
+
+def test_lifo_reduces_the_newest_lot_first() -> None:
+    book = folded([*YEARS[:3], fill("sell", "1.5", "400", "2024-02-01")], "lifo")
+
+    assert [(r.acquired_seq, r.quantity) for r in book.rows] == [(3, D(1)), (2, D("0.5"))]
+    assert left(book) == [(D(1), D(100)), (D("0.5"), D(300))]
+
+
+def test_after_an_average_year_the_lots_left_carry_the_average_into_the_next_years_method() -> None:
+    events = [
+        fill("buy", "1", "100", "2023-01-01"),
+        fill("buy", "1", "300", "2023-02-01"),
+        fill("sell", "1", "400", "2024-01-01"),  # average: cost 200, the lot left costs 200 too
+        fill("buy", "1", "250", "2025-01-01"),
+        fill("sell", "1", "400", "2025-02-01"),  # hifo: the lot of 250 before the one of 200
+    ]
+
+    book = folded(events, ["average", "2025=hifo"])
+
+    assert [(r.disposed_seq, r.acquired_seq, r.cost_basis) for r in book.rows] == [(3, 1, D(200)), (5, 4, D(250))]
+    assert left(book) == [(D(1), D(200))]
+
+
+def test_a_specific_buy_names_the_short_lots_it_closes() -> None:
+    shorts = [fill("sell", "1", "110", "2024-01-01"), fill("sell", "1", "120", "2024-01-02")]
+    cover = fill("buy", "1", "100", "2024-02-01", metadata={"lots": [{"seq": 2, "quantity": "1"}]})
+
+    book = folded([*shorts, cover], "specific")
+
+    assert [(r.quantity, r.acquired_seq, r.proceeds, r.cost_basis) for r in book.rows] == [(D(-1), 2, D(120), D(100))]
+    assert left(book) == [(D(-1), D(110))]
