@@ -14,7 +14,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balance, Balances
 from tradeledger.domain.events import Funding, Transfer, TransferKind
 from tradeledger.domain.fills import FeeEntry, Fill, Side
-from tradeledger.domain.lots import GainRow, GainTotals, Method, MethodPlan, MissingAcquisition, OpenLot
+from tradeledger.domain.lot_terms import GainRow, GainTotals, Method, MethodPlan, MissingAcquisition, OpenLot
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels

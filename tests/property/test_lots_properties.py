@@ -20,7 +20,8 @@ from tests.factories import T0
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.lots import LotBook, Method, MethodPlan, totals_of
+from tradeledger.domain.lot_terms import Method, MethodPlan, totals_of
+from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import accounting_of
 from tradeledger.domain.records import StoredEvent

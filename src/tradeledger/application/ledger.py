@@ -27,7 +27,7 @@ from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.fills import time_text
-from tradeledger.domain.lots import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS, MethodPlan
+from tradeledger.domain.lot_terms import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS, MethodPlan
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels

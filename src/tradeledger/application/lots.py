@@ -24,11 +24,10 @@ from tradeledger.application.ports import EventLog, Transaction
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold import ExecutionRow
-from tradeledger.domain.lots import (
+from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     GainRow,
     GainTotals,
-    LotBook,
     Method,
     MethodPlan,
     MissingAcquisition,
@@ -36,6 +35,7 @@ from tradeledger.domain.lots import (
     lot_picks,
     totals_of,
 )
+from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidFill

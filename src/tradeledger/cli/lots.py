@@ -11,7 +11,7 @@ import typer
 from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out, parse_time
 from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots
 from tradeledger.compat.files import check_output, write_output
-from tradeledger.domain.lots import LONG_AFTER_DAYS, MethodPlan, tax_year
+from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
 MethodOption = Annotated[

@@ -19,7 +19,7 @@ from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.cli.output import iso, money, shown
 from tradeledger.cli.tables import Cell, Column, print_table
 from tradeledger.domain.fills import decimal_text
-from tradeledger.domain.lots import GainRow, GainTotals, MissingAcquisition
+from tradeledger.domain.lot_terms import GainRow, GainTotals, MissingAcquisition
 
 CSV_COLUMNS = ("description", "date acquired", "date sold", "proceeds", "cost basis", "gain", "term")
 

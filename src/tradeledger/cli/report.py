@@ -33,7 +33,7 @@ from tradeledger.cli.report_page import render_html
 from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import MAX_DIGITS, significant_digits
-from tradeledger.domain.lots import MethodPlan, tax_year
+from tradeledger.domain.lot_terms import MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import reconciling
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries

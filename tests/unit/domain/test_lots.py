@@ -18,7 +18,8 @@ import pytest
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.events import Transfer
 from tradeledger.domain.fills import Fill
-from tradeledger.domain.lots import LotBook, Method, MethodPlan, lot_picks, totals_of
+from tradeledger.domain.lot_terms import Method, MethodPlan, lot_picks, totals_of
+from tradeledger.domain.lots import LotBook
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument, InvalidFill
 
