@@ -997,7 +997,7 @@ class Fleet:
             names = " or ".join(f"${name}" for name in PG_URL_VARIABLES)
             return f'no server: set {names} (a role that may CREATE DATABASE), or eval "$(scripts/pg start)"'
         if optional("psycopg") is None:
-            return "psycopg is not installed (pip install -e '.[postgresql]')"
+            return "psycopg is not installed (pip install -e '.[postgres]')"
         return None
 
     # commit -> a subscriber's hands -------------------------------------------------------------
