@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The performance targets of spec section 8, each against its raw sqlite3 baseline, in one run.
 
-usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks]
+usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks|fleet] [--pg-url URL]
 
 Every operation runs several times (min / median / max) next to its baseline, measured in the same
 run on the same machine; the table ends with `bench: K/N targets met`. Baselines are those of
@@ -10,7 +10,10 @@ fills (`make_events`, seed 42: 10 accounts x 50 instruments, random UUID4 fill i
 `events` table and JSON payload, the same pragmas (WAL; synchronous=FULL for the durable rows) and
 the same sizes. `--quick` shrinks the sizes to finish in under two minutes. The peer `eventsourcing`
 (its SQLite recorder) and msgspec come with `pip install -e '.[bench]'`; rows that need a missing
-package say so and are left out of the count. Docs: docs/benchmarks.md.
+package say so and are left out of the count. The fleet rows (issue 18: commit in a writer process to
+a subscriber's hands; 1-8 writer processes on PostgreSQL) have no target; their PostgreSQL half needs
+a server (--pg-url, else $TRADELEDGER_BENCH_PG_URL or $TRADELEDGER_TEST_PG_URL) and is skipped, with
+the reason under the table, without one. Docs: docs/benchmarks.md.
 """
 
 from __future__ import annotations
