@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The performance targets of spec section 8, each against its raw sqlite3 baseline, in one run.
 
-usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks]
+usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks|fleet] [--pg-url URL]
 
 Every operation runs several times (min / median / max) next to its baseline, measured in the same
 run on the same machine; the table ends with `bench: K/N targets met`. Baselines are those of
@@ -10,16 +10,21 @@ fills (`make_events`, seed 42: 10 accounts x 50 instruments, random UUID4 fill i
 `events` table and JSON payload, the same pragmas (WAL; synchronous=FULL for the durable rows) and
 the same sizes. `--quick` shrinks the sizes to finish in under two minutes. The peer `eventsourcing`
 (its SQLite recorder) and msgspec come with `pip install -e '.[bench]'`; rows that need a missing
-package say so and are left out of the count. Docs: docs/benchmarks.md.
+package say so and are left out of the count. The fleet rows (issue 18: commit in a writer process to
+a subscriber's hands; 1-8 writer processes on PostgreSQL) have no target; their PostgreSQL half needs
+a server (--pg-url, else $TRADELEDGER_BENCH_PG_URL or $TRADELEDGER_TEST_PG_URL) and is skipped, with
+the reason under the table, without one. Docs: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
@@ -38,12 +43,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tradeledger import open_ledger  # noqa: E402 - after the path set-up, so a checkout runs as is
+from tradeledger import EventNotice, open_ledger  # noqa: E402 - after the path set-up, so a checkout runs as is
 
 # --- the perf-limits workload (common.py / models.py), verbatim in behaviour ----------------------
 
@@ -62,6 +67,7 @@ ACCOUNTS = [f"ACC-{i:04d}" for i in range(10)]
 INSTRUMENTS = [f"SYM{i:03d}" for i in range(50)]
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 RawEvent = tuple[str, str, str, str, str]
+T = TypeVar("T")
 
 
 def make_events(n: int, seed: int = 42, start: int = 0) -> list[RawEvent]:
@@ -168,6 +174,8 @@ class Sizes:
     peer_single: int
     peer_log: int
     state_queries: int = 20
+    paced: int = 1_000  # fills a paced writer process commits, per subscription-latency run
+    fleet: int = 2_000  # fills each writer process appends in the PostgreSQL fleet rows
 
     def scaled(self, factor: float) -> Sizes:
         def s(n: int) -> int:
@@ -182,13 +190,25 @@ class Sizes:
             s(self.peer_single),
             s(self.peer_log),
             max(2, min(self.state_queries, s(self.state_queries))),
+            s(self.paced),
+            s(self.fleet),
         )
 
 
 FULL = Sizes(
     single=3_000, batched=100_000, log=1_000_000, ticks=200_000, ndjson=100_000, peer_single=3_000, peer_log=200_000
 )
-QUICK = Sizes(single=300, batched=10_000, log=50_000, ticks=20_000, ndjson=10_000, peer_single=300, peer_log=20_000)
+QUICK = Sizes(
+    single=300,
+    batched=10_000,
+    log=50_000,
+    ticks=20_000,
+    ndjson=10_000,
+    peer_single=300,
+    peer_log=20_000,
+    paced=100,
+    fleet=100,
+)
 BATCH = 1_000
 
 
@@ -248,6 +268,8 @@ class Row:
 def fmt(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value:.3f}"
+    if unit == "ms":
+        return f"{value:.2f}"
     if value >= 1e6:  # noqa: PLR2004
         return f"{value / 1e6:.2f}M"
     if value >= 1e3:  # noqa: PLR2004
@@ -271,6 +293,7 @@ class Bench:
         self.runs = runs
         self.folder = folder
         self.rows: list[Row] = []
+        self.skipped: list[str] = []  # rows left out, each with the reason (printed after the table)
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -323,9 +346,10 @@ class Bench:
         )
         return ours
 
-    def alternate(self, first: Callable[[], float], second: Callable[[], float]) -> tuple[list[float], list[float]]:
+    def alternate(self, first: Callable[[], T], second: Callable[[], T]) -> tuple[list[T], list[T]]:
         """Run two measurements in turns, so a change in machine load touches both alike."""
-        a, b = [], []
+        a: list[T] = []
+        b: list[T] = []
         for _ in range(self.runs):
             a.append(first())
             b.append(second())
@@ -688,6 +712,8 @@ class Bench:
             note = f" ({row.note})" if row.note else ""
             cells = [f"{row.operation}{note}", row.unit, low, mid, high, baseline, ratio, row.target, verdict]
             print("| " + " | ".join(cells) + " |")
+        for reason in self.skipped:
+            print(f"\nskipped: {reason}")
         counted = [row for row in self.rows if row.met is not None]
         met = sum(bool(row.met) for row in counted)
         print(f"\nbench: {met}/{len(counted)} targets met")
@@ -791,6 +817,360 @@ class EventsourcingPeer:
         return rate
 
 
+# --- a fleet: commit-to-subscriber latency, N writer processes on PostgreSQL ------------------------
+
+PG_URL_VARIABLES = ("TRADELEDGER_BENCH_PG_URL", "TRADELEDGER_TEST_PG_URL")
+PACE_S = 0.01  # a paced writer commits one fill every 10 ms (100 fills/s)
+RAW_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq     BIGSERIAL PRIMARY KEY,
+    stream  TEXT NOT NULL,
+    type    TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    ts      TEXT NOT NULL,
+    fill_id TEXT NOT NULL UNIQUE
+)
+"""
+RAW_PG_INSERT = "INSERT INTO events (stream, type, payload, ts, fill_id) VALUES (%s, %s, %s, %s, %s)"
+RAW_CHANNEL = "bench_events"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (p99 of 100 values: the 99th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(len(ordered) * fraction) - 1))]
+
+
+def psycopg_url(url: str) -> str:
+    """A SQLAlchemy URL (postgresql+psycopg://...) as libpq takes it."""
+    import sqlalchemy as sa  # noqa: PLC0415 - the PostgreSQL rows only
+
+    return str(sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+class PgServer:
+    """A fresh database per measurement on the server at a URL whose role may CREATE DATABASE."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa  # noqa: PLC0415 - the PostgreSQL rows only
+
+        self.url = sa.make_url(url)
+        self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+
+    def create(self) -> str:
+        name = f"tradeledger_bench_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return str(self.url.set(database=name).render_as_string(hide_password=False))
+
+    def drop(self, url: str) -> None:
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        name = sa.make_url(url).database
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.admin.dispose()
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """A writer process: `kind` ours (open_ledger + record), raw-sqlite or raw-pg; one fill per transaction."""
+
+    kind: str
+    url: str
+    n: int
+    start: int  # make_events' start: a different one per process, so fill ids never collide
+    pace_s: float = 0.0  # 0: as fast as it goes
+    notify: bool = False  # raw-pg: NOTIFY in each transaction (the latency baseline)
+
+
+class Writer:
+    """A writer subprocess: it connects, says ready, waits for go, appends, then reports its commit times."""
+
+    def __init__(self, spec: WriterSpec) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--child-writer", json.dumps(spec.__dict__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ready(self) -> None:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if line != "ready\n":
+            self.process.kill()
+            raise SystemExit(f"bench: a writer process failed to start (said {line!r})")
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def result(self) -> dict[str, Any]:
+        out, _ = self.process.communicate(timeout=600)
+        if self.process.returncode != 0:
+            raise SystemExit(f"bench: a writer process failed (status {self.process.returncode})")
+        return cast("dict[str, Any]", json.loads(out))
+
+
+def child_writer(text: str) -> None:
+    """The writer process of `Writer`: prints `ready`, reads `go`, appends, prints its times as JSON."""
+    spec = WriterSpec(**json.loads(text))
+    events = make_events(spec.n, start=spec.start)
+    close: Callable[[], object]
+    if spec.kind == "ours":
+        ledger = open_ledger(spec.url)
+        ledger.head  # noqa: B018 - connect outside the timer
+        fills = {event[4]: as_fill(event) for event in events}
+
+        def append(event: RawEvent) -> None:
+            ledger.record(fills[event[4]])
+
+        close = ledger.close
+    elif spec.kind == "raw-sqlite":
+        connection = sqlite3.connect(str(sa_database(spec.url)))
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+
+        def append(event: RawEvent) -> None:
+            connection.execute(RAW_INSERT, event)
+            connection.commit()
+
+        close = connection.close
+    else:
+        psycopg = importlib.import_module("psycopg")
+        pg = psycopg.connect(psycopg_url(spec.url))
+
+        def append(event: RawEvent) -> None:
+            with pg.transaction():
+                pg.execute(RAW_PG_INSERT, event)
+                if spec.notify:
+                    pg.execute(f"NOTIFY {RAW_CHANNEL}")
+
+        close = pg.close
+    print("ready", flush=True)
+    sys.stdin.readline()
+    commits: list[tuple[str, int]] = []
+    started = time.time_ns()
+    due = time.monotonic()
+    for event in events:
+        append(event)
+        commits.append((event[4], time.time_ns()))  # committed: the append has returned
+        if spec.pace_s:
+            due += spec.pace_s
+            time.sleep(max(0.0, due - time.monotonic()))
+    ended = time.time_ns()
+    close()
+    print(json.dumps({"commits": commits, "started_ns": started, "ended_ns": ended}))
+
+
+def sa_database(url: str) -> str:
+    """The file of a sqlite:/// URL."""
+    return url.removeprefix("sqlite:///")
+
+
+class Fleet:
+    """The rows of issue 18: how soon a subscriber in another process has an event, and N writers on PostgreSQL."""
+
+    def __init__(self, bench: Bench, pg_url: str | None) -> None:
+        self.bench = bench
+        self.sizes = bench.sizes
+        self.runs = bench.runs
+        self.pg_url = pg_url
+
+    def run(self) -> None:
+        self.latency_rows("SQLite", self.sqlite_ours, self.sqlite_raw, "raw sqlite3 INSERT+commit (WAL, FULL)")
+        why = self.why_no_postgres()
+        if why is not None:
+            self.bench.skipped.append(f"PostgreSQL rows (subscription latency, 1-8 writer processes): {why}")
+            return
+        assert self.pg_url is not None
+        self.server = PgServer(self.pg_url)
+        try:
+            self.latency_rows("PostgreSQL", self.pg_ours, self.pg_raw, "raw psycopg INSERT+NOTIFY, LISTEN reader")
+            self.writer_rows()
+        finally:
+            self.server.close()
+
+    def why_no_postgres(self) -> str | None:
+        if self.pg_url is None:
+            names = " or ".join(f"${name}" for name in PG_URL_VARIABLES)
+            return f'no server: set {names} (a role that may CREATE DATABASE), or eval "$(scripts/pg start)"'
+        if optional("psycopg") is None:
+            return "psycopg is not installed (pip install -e '.[postgres]')"
+        return None
+
+    # commit -> a subscriber's hands -------------------------------------------------------------
+
+    def latency_rows(
+        self, backend: str, ours_once: Callable[[], list[float]], raw_once: Callable[[], list[float]], raw_label: str
+    ) -> None:
+        n = self.sizes.paced
+        self.bench.say(f"{backend}: commit -> subscriber, a writer process at {1 / PACE_S:.0f} fills/s, {n} fills")
+        raw, ours = self.bench.alternate(raw_once, ours_once)
+        mechanism = "PRAGMA data_version every 5 ms" if backend == "SQLite" else "LISTEN/NOTIFY"
+        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+            ours_p = [percentile(run, fraction) for run in ours]
+            raw_p = [percentile(run, fraction) for run in raw]
+            self.bench.rows.append(
+                Row(
+                    f"commit in a writer process -> event in a subscriber's hands, {name}, {backend} ({mechanism})",
+                    "ms",
+                    ours_p,
+                    statistics.median(raw_p),
+                    f"{raw_label}, the reader selects by seq ({fmt(min(raw_p), 'ms')}-{fmt(max(raw_p), 'ms')})",
+                    "(none)",
+                    None,
+                    note=f"{n:,} fills at {1 / PACE_S:.0f}/s, {name} of each run",
+                )
+            )
+
+    def paced(self, kind: str, url: str, *, notify: bool = False) -> Writer:
+        writer = Writer(WriterSpec(kind, url, self.sizes.paced, 40_000_000, PACE_S, notify))
+        writer.ready()
+        return writer
+
+    @staticmethod
+    def latencies(writer: Writer, received: dict[str, int]) -> list[float]:
+        commits = writer.result()["commits"]
+        missing = sum(fill_id not in received for fill_id, _ in commits)
+        if missing:
+            raise SystemExit(f"bench: {missing} of {len(commits)} events never reached the subscriber")
+        return [(received[fill_id] - committed) / 1e6 for fill_id, committed in commits]
+
+    def subscribe(self, url: str, kind: str) -> list[float]:
+        """Ours: the writer appends through the ledger, this process reads through `Ledger.subscribe`."""
+        n = self.sizes.paced
+        received: dict[str, int] = {}
+        with open_ledger(url) as ledger:
+            ledger.head  # noqa: B018 - the schema, before the writer opens it
+            writer = self.paced(kind, url)
+            subscription = ledger.subscribe(after=0)
+            subscription.poll(0)  # the change signal (LISTEN or data_version) is up before the first fill
+            writer.go()
+            deadline = time.monotonic() + 60 + n * PACE_S * 2
+            while len(received) < n and time.monotonic() < deadline:
+                notices = subscription.poll(1.0)
+                now = time.time_ns()
+                for notice in notices:
+                    if isinstance(notice, EventNotice):
+                        received[str(getattr(notice.event.event, "fill_id", ""))] = now
+            subscription.close()
+        return self.latencies(writer, received)
+
+    def sqlite_ours(self) -> list[float]:
+        return self.subscribe(self.bench.fresh_ledger_url("latency.db"), "ours")
+
+    def sqlite_raw(self) -> list[float]:
+        path = self.bench.path("raw_latency.db")
+        fresh_raw_db(path, "FULL").close()
+        reader = sqlite3.connect(path)
+        writer = self.paced("raw-sqlite", f"sqlite:///{path}")
+        seen = reader.execute("PRAGMA data_version").fetchone()[0]
+        writer.go()
+        received: dict[str, int] = {}
+        last = 0
+        deadline = time.monotonic() + 60 + self.sizes.paced * PACE_S * 2
+        while len(received) < self.sizes.paced and time.monotonic() < deadline:
+            version = reader.execute("PRAGMA data_version").fetchone()[0]
+            if version == seen:
+                time.sleep(0.005)
+                continue
+            seen = version
+            rows = reader.execute("SELECT seq, fill_id FROM events WHERE seq > ? ORDER BY seq", (last,)).fetchall()
+            now = time.time_ns()
+            for seq, fill_id in rows:
+                received[fill_id] = now
+                last = seq
+        reader.close()
+        return self.latencies(writer, received)
+
+    def pg_ours(self) -> list[float]:
+        url = self.server.create()
+        try:
+            return self.subscribe(url, "ours")
+        finally:
+            self.server.drop(url)
+
+    def pg_raw(self) -> list[float]:
+        psycopg = importlib.import_module("psycopg")
+        url = self.server.create()
+        try:
+            with (
+                psycopg.connect(psycopg_url(url), autocommit=True) as reader,
+                psycopg.connect(psycopg_url(url), autocommit=True) as listener,
+            ):
+                reader.execute(RAW_PG_SCHEMA)
+                listener.execute(f"LISTEN {RAW_CHANNEL}")
+                writer = self.paced("raw-pg", url, notify=True)
+                writer.go()
+                received: dict[str, int] = {}
+                last = 0
+                deadline = time.monotonic() + 60 + self.sizes.paced * PACE_S * 2
+                while len(received) < self.sizes.paced and time.monotonic() < deadline:
+                    for _ in listener.notifies(timeout=1.0, stop_after=1):
+                        pass
+                    rows = reader.execute(
+                        "SELECT seq, fill_id FROM events WHERE seq > %s ORDER BY seq", (last,)
+                    ).fetchall()
+                    now = time.time_ns()
+                    for seq, fill_id in rows:
+                        received[fill_id] = now
+                        last = seq
+            return self.latencies(writer, received)
+        finally:
+            self.server.drop(url)
+
+    # 1, 2, 4 and 8 writer processes ------------------------------------------------------------
+
+    def writer_rows(self) -> None:
+        n = self.sizes.fleet
+        for count in (1, 2, 4, 8):
+            self.bench.say(f"PostgreSQL: {count} writer process(es), {n:,} fills each, one per transaction")
+            raw, ours = self.bench.alternate(
+                functools.partial(self.append_rate, "raw-pg", count), functools.partial(self.append_rate, "ours", count)
+            )
+            self.bench.rows.append(
+                Row(
+                    f"append 1 fill/txn on PostgreSQL, {count} writer process{'es' if count > 1 else ''} at once",
+                    "fills/s",
+                    ours,
+                    statistics.median(raw),
+                    f"raw psycopg, {count} process(es), an INSERT per txn into a plain table "
+                    f"({fmt(min(raw), '')}-{fmt(max(raw), '')})",
+                    "(none)",
+                    None,
+                    note=f"{n:,} fills each; all together over first start to last end",
+                )
+            )
+
+    def append_rate(self, kind: str, count: int) -> float:
+        psycopg = importlib.import_module("psycopg")
+        url = self.server.create()
+        try:
+            if kind == "ours":
+                with open_ledger(url) as ledger:
+                    ledger.head  # noqa: B018 - the schema, before the writers open it
+            else:
+                with psycopg.connect(psycopg_url(url), autocommit=True) as connection:
+                    connection.execute(RAW_PG_SCHEMA)
+            n = self.sizes.fleet
+            writers = [Writer(WriterSpec(kind, url, n, 50_000_000 + i * n)) for i in range(count)]
+            for writer in writers:
+                writer.ready()
+            for writer in writers:
+                writer.go()
+            results = [writer.result() for writer in writers]
+            started = min(result["started_ns"] for result in results)
+            ended = max(result["ended_ns"] for result in results)
+            return float(count * n / ((ended - started) / 1e9))
+        finally:
+            self.server.drop(url)
+
+
 def child_rebuild(url: str) -> None:
     with open_ledger(url, synchronous="normal") as ledger:
         ledger.head  # noqa: B018 - connect outside the timer
@@ -806,12 +1186,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under two minutes")
     parser.add_argument("--runs", type=int, default=None, help="runs per operation (default 3; 2 with --quick)")
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
-    parser.add_argument("--only", choices=["ticks"], default=None, help="run one row only: ticks = update_price")
+    parser.add_argument(
+        "--only", choices=["ticks", "fleet"], default=None, help="ticks: the update_price row; fleet: issue 18's rows"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=next((os.environ[name] for name in PG_URL_VARIABLES if os.environ.get(name)), None),
+        help="PostgreSQL server for the fleet rows (default: $TRADELEDGER_BENCH_PG_URL, $TRADELEDGER_TEST_PG_URL)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tiny sizes for the CI test
     parser.add_argument("--child-rebuild", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-writer", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rebuild:
         child_rebuild(args.child_rebuild)
+        return 0
+    if args.child_writer:
+        child_writer(args.child_writer)
         return 0
     sizes = (QUICK if args.quick else FULL).scaled(args.scale)
     runs = args.runs or (2 if args.quick else 3)
@@ -823,6 +1214,9 @@ def main() -> int:
         if args.only == "ticks":
             bench.ticks()
             return bench.report()
+        if args.only == "fleet":
+            Fleet(bench, args.pg_url).run()
+            return bench.report()
         our_append = bench.single_append()
         bench.batches()
         url, raw_path = bench.build_log()
@@ -832,6 +1226,7 @@ def main() -> int:
         bench.ticks()
         bench.ndjson_import()
         bench.peer(our_append, our_rebuild)
+        Fleet(bench, args.pg_url).run()
         return bench.report()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
