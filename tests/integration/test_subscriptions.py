@@ -1,0 +1,418 @@
+"""Subscriptions (spec section 12): every event after a position, exactly once, in seq order.
+
+Contract tests: each runs on SQLite and on PostgreSQL. A subscriber here builds a view from its
+notices (the events it holds by seq, every seq delivered, the rollbacks it got) and the tests hold
+that view to the log (`ledger.history()`) and to a replay (`ledger.replay()`). Writers are other
+`Ledger` instances or other processes, never the subscriber's own. Time bounds are hang guards only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.factories import fill_fields
+from tests.processes import run_together
+from tradeledger import Fill, Ledger, open_ledger
+from tradeledger.application.subscribing import EventNotice, Notice, RollbackNotice, Subscription
+from tradeledger.domain.records import Checkpoint, RecordedFill
+
+HANG_GUARD_S = 120  # a bound on a hung subscriber or worker, never an assertion on speed
+SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD")
+ACCOUNTS = ("alpha", "beta")
+
+T = TypeVar("T")
+
+
+def fills(count: int, *, start: int = 0, prefix: str = "F") -> list[dict[str, Any]]:
+    """`count` distinct fills over two accounts and three symbols; every third sells half of what a buy adds."""
+    made = []
+    for n in range(start, start + count):
+        selling = n % 3 == 2
+        made.append(
+            fill_fields(
+                fill_id=f"{prefix}-{n:05d}",
+                account=ACCOUNTS[n % 2],
+                symbol=SYMBOLS[n % 3],
+                side="sell" if selling else "buy",
+                quantity="0.5" if selling else "1",
+                price=str(100 + n % 7),
+                fee="0.01",
+            )
+        )
+    return made
+
+
+def quantities(events: Iterable[RecordedFill]) -> dict[tuple[str, str], Decimal]:
+    """Signed quantity per (account, symbol), folded from fills; flat ones left out."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for recorded in events:
+        fill = recorded.event
+        assert fill.type == "fill"
+        sign = 1 if fill.side == "buy" else -1
+        key = (fill.account, fill.symbol)
+        totals[key] = totals.get(key, Decimal(0)) + sign * fill.quantity
+    return {key: quantity for key, quantity in totals.items() if quantity != 0}
+
+
+def replayed(ledger: Ledger) -> dict[tuple[str, str], Decimal]:
+    return {position.key: position.signed_quantity for position in ledger.replay().open}
+
+
+@dataclass
+class View:
+    """What a subscriber builds from its notices."""
+
+    events: dict[int, EventNotice] = field(default_factory=dict)  # what it holds now, by seq
+    delivered: list[int] = field(default_factory=list)  # the seq of every event notice, in arrival order
+    rollbacks: list[RollbackNotice] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # "rollback" or the seq, in arrival order
+
+    def apply(self, notices: Iterable[Notice]) -> None:
+        for notice in notices:
+            if isinstance(notice, RollbackNotice):
+                self.rollbacks.append(notice)
+                self.order.append("rollback")
+                for seq in [seq for seq in self.events if seq > notice.to_seq]:
+                    del self.events[seq]
+            else:
+                self.events[notice.seq] = notice
+                self.delivered.append(notice.seq)
+                self.order.append(str(notice.seq))
+
+    @property
+    def last(self) -> int:
+        return max(self.events, default=0)
+
+    def chain(self) -> list[tuple[int, int, str]]:
+        return [(n.seq, n.epoch, n.hash) for n in sorted(self.events.values(), key=lambda n: n.seq)]
+
+    def quantities(self) -> dict[tuple[str, str], Decimal]:
+        return quantities(n.event for n in sorted(self.events.values(), key=lambda n: n.seq))
+
+
+def fill_id(notice: EventNotice) -> str:
+    fill = notice.event.event
+    assert isinstance(fill, Fill)
+    return fill.fill_id
+
+
+def log_chain(ledger: Ledger) -> list[tuple[int, int, str]]:
+    return [(event.seq, event.epoch, event.hash) for event in ledger.history()]
+
+
+def collect(subscription: Subscription, view: View, *, until_seq: int, background: Future[Any] | None = None) -> View:
+    """Poll until the view holds seq `until_seq`; fails (never hangs) on a hung subscription or a failed writer."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while view.last < until_seq:
+        if background is not None and background.done() and background.exception() is not None:
+            background.result()  # raises the writer's failure
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang guard: the subscriber holds seq {view.last} of {until_seq}")
+        view.apply(subscription.poll(timeout=1.0))
+    return view
+
+
+@contextmanager
+def in_background(work: Callable[[], T]) -> Iterator[Future[T]]:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(work)
+        yield future
+        future.result(timeout=HANG_GUARD_S)
+
+
+def record_all(url: str, batch: list[dict[str, Any]]) -> None:
+    """Record each fill in its own transaction through another Ledger instance (another writer)."""
+    with open_ledger(url) as writer:
+        for one in batch:
+            writer.record(one)
+
+
+# --- catch-up, then live ----------------------------------------------------------------------------
+
+
+def test_a_subscriber_gets_the_log_then_each_new_event_once_in_seq_order(ledger: Ledger, db_url: str) -> None:
+    for one in fills(5):
+        ledger.record(one)
+    subscription = ledger.subscribe()
+    view = View()
+    view.apply(subscription.poll())
+    assert view.delivered == [1, 2, 3, 4, 5]  # the catch-up, without waiting
+
+    with in_background(lambda: record_all(db_url, fills(20, start=5))) as writing:
+        collect(subscription, view, until_seq=25, background=writing)
+    subscription.close()
+
+    assert view.delivered == list(range(1, 26))
+    assert view.chain() == log_chain(ledger)
+    assert view.quantities() == replayed(ledger)
+    assert subscription.position == ledger.head
+
+
+def test_a_poll_with_nothing_new_returns_nothing_and_keeps_the_position(ledger: Ledger) -> None:
+    for one in fills(2):
+        ledger.record(one)
+    subscription = ledger.subscribe()
+    assert [n.seq for n in subscription.poll() if isinstance(n, EventNotice)] == [1, 2]
+
+    assert subscription.poll() == []
+    assert subscription.poll(timeout=0.05) == []
+    assert subscription.position == ledger.head
+    subscription.close()
+
+
+def test_a_subscription_from_a_kept_position_resumes_with_no_gap_and_no_repeat(ledger: Ledger, db_url: str) -> None:
+    for one in fills(4):
+        ledger.record(one)
+    first = ledger.subscribe()
+    seen = View()
+    seen.apply(first.poll())
+    kept = first.position
+    first.close()
+    assert kept == ledger.head
+    assert kept.seq == 4
+
+    record_all(db_url, fills(3, start=4))
+    resumed = View()
+    again = ledger.subscribe(after=kept)
+    resumed.apply(again.poll())
+    again.close()
+    by_seq = View()
+    from_seq = ledger.subscribe(after=4)
+    by_seq.apply(from_seq.poll())
+    from_seq.close()
+
+    assert resumed.delivered == [5, 6, 7]
+    assert by_seq.delivered == [5, 6, 7]
+    assert seen.delivered + resumed.delivered == list(range(1, 8))
+
+
+def test_a_named_subscriber_resumes_from_its_stored_position_after_a_restart(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        for one in fills(4):
+            ledger.record(one)
+        subscription = ledger.subscribe(name="auditor")
+        before = View()
+        before.apply(subscription.poll())
+        subscription.save()
+        saved = subscription.position
+        subscription.close()
+    record_all(db_url, fills(3, start=4))
+
+    with open_ledger(db_url) as restarted:
+        subscription = restarted.subscribe(name="auditor")
+        assert subscription.position == saved
+        after = View()
+        after.apply(subscription.poll())
+        subscription.close()
+        other = restarted.subscribe(name="dashboard")  # a name with no stored position starts at the beginning
+        fresh = View()
+        fresh.apply(other.poll())
+        other.close()
+        head = restarted.head
+
+    assert before.delivered == [1, 2, 3, 4]
+    assert after.delivered == [5, 6, 7]
+    assert fresh.delivered == [1, 2, 3, 4, 5, 6, 7]
+    assert head.seq == 7
+
+
+def test_a_named_subscriber_saves_its_entries_with_its_position(ledger: Ledger) -> None:
+    for one in fills(3):
+        ledger.record(one)
+    subscription = ledger.subscribe(name="risk")
+    notices = [n for n in subscription.poll() if isinstance(n, EventNotice)]
+    subscription.save(entries={"risk_seen": {f"{n.seq:08d}": n.hash for n in notices}})
+    subscription.save(entries={"risk_seen": {"00000001": None}})  # None removes an entry
+    subscription.close()
+
+    with ledger._store.reading() as tx:
+        seen = tx.projection.entries("risk_seen")
+        stored = json.loads(tx.projection.entries("subscribers", ["risk"])["risk"])
+    assert seen == {f"{n.seq:08d}": n.hash for n in notices[1:]}
+    assert Checkpoint(stored["epoch"], stored["seq"], stored["hash"]) == ledger.head
+
+
+# --- rollbacks ---------------------------------------------------------------------------------------
+
+
+def test_a_rollback_arrives_as_a_notice_then_the_new_events_and_the_view_equals_a_replay(
+    ledger: Ledger, db_url: str
+) -> None:
+    for one in fills(8):
+        ledger.record(one)
+    subscription = ledger.subscribe()
+    view = View()
+    view.apply(subscription.poll())
+    assert view.delivered == list(range(1, 9))
+
+    ledger.rollback(to_seq=5, reason="a bad import", actor="tests")
+    record_all(db_url, fills(3, start=100))
+    view.apply(subscription.poll())
+    subscription.close()
+
+    assert view.order[8:] == ["rollback", "6", "7", "8"]
+    [notice] = view.rollbacks
+    assert (notice.epoch, notice.to_seq, notice.head_hash) == (2, 5, ledger.head.hash)
+    assert view.chain() == log_chain(ledger)
+    assert {fill_id(n) for n in view.events.values() if n.seq > 5} == {"F-00100", "F-00101", "F-00102"}
+    assert view.quantities() == replayed(ledger)
+    assert subscription.position == ledger.head
+
+
+def test_a_rollback_before_the_next_read_with_nothing_new_rewinds_to_the_new_head(ledger: Ledger) -> None:
+    for one in fills(6):
+        ledger.record(one)
+    subscription = ledger.subscribe()
+    view = View()
+    view.apply(subscription.poll())
+
+    ledger.rollback(to_seq=2, reason="undo", actor="tests")
+    view.apply(subscription.poll())
+    subscription.close()
+
+    assert view.order[6:] == ["rollback"]
+    assert (view.rollbacks[0].to_seq, view.rollbacks[0].epoch) == (2, 2)
+    assert view.rollbacks[0].head_hash == ledger.head.hash
+    assert view.chain() == log_chain(ledger)
+    assert view.quantities() == replayed(ledger)
+
+
+def test_a_rollback_after_what_a_subscriber_saw_sends_no_notice(ledger: Ledger, db_url: str) -> None:
+    for one in fills(4):
+        ledger.record(one)
+    subscription = ledger.subscribe()
+    view = View()
+    view.apply(subscription.poll())
+    record_all(db_url, fills(4, start=4))
+
+    ledger.rollback(to_seq=6, reason="undo the last two", actor="tests")  # the subscriber saw up to 4
+    record_all(db_url, fills(2, start=200))
+    view.apply(subscription.poll())
+    subscription.close()
+
+    assert view.rollbacks == []
+    assert view.delivered == list(range(1, 9))
+    assert view.chain() == log_chain(ledger)
+    assert view.quantities() == replayed(ledger)
+
+
+def test_a_stale_kept_position_gets_the_rollback_notice_first(ledger: Ledger, db_url: str) -> None:
+    for one in fills(8):
+        ledger.record(one)
+    kept = ledger.head
+    ledger.rollback(to_seq=5, reason="undo", actor="tests")
+    record_all(db_url, fills(4, start=300))  # seq 8 exists again, with another hash
+    assert ledger.head.seq == 9
+
+    view = View()
+    view.events = {e.seq: EventNotice(e.epoch, e.seq, e.hash, e) for e in ledger.history() if e.seq <= 5}
+    subscription = ledger.subscribe(after=kept)
+    view.apply(subscription.poll())
+    subscription.close()
+
+    assert view.order == ["rollback", "6", "7", "8", "9"]
+    assert (view.rollbacks[0].epoch, view.rollbacks[0].to_seq) == (2, 5)
+    assert view.chain() == log_chain(ledger)
+
+
+def test_a_named_subscriber_whose_stored_seq_has_another_hash_gets_the_rollback_notice_first(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        for one in fills(8):
+            ledger.record(one)
+        subscription = ledger.subscribe(name="books")
+        view = View()
+        view.apply(subscription.poll())
+        subscription.save()
+        subscription.close()
+        ledger.rollback(to_seq=3, reason="undo", actor="tests")
+    record_all(db_url, fills(6, start=400))
+
+    with open_ledger(db_url) as restarted:
+        subscription = restarted.subscribe(name="books")
+        view.apply(subscription.poll())
+        subscription.save()
+        subscription.close()
+        assert view.order[8:] == ["rollback", "4", "5", "6", "7", "8", "9"]
+        assert view.rollbacks[0].to_seq == 3
+        assert view.chain() == log_chain(restarted)
+        assert view.quantities() == replayed(restarted)
+        again = restarted.subscribe(name="books")
+        assert again.poll() == []  # the saved position after the rewind is current
+        again.close()
+
+
+def test_two_rollbacks_rewind_a_resumed_subscriber_to_the_earliest_cut(ledger: Ledger, db_url: str) -> None:
+    for one in fills(8):
+        ledger.record(one)
+    kept = ledger.head
+    ledger.rollback(to_seq=6, reason="first", actor="tests")
+    ledger.rollback(to_seq=3, reason="second", actor="tests")
+    record_all(db_url, fills(6, start=500))  # back past seq 8
+
+    view = View()
+    subscription = ledger.subscribe(after=kept)
+    view.apply(subscription.poll())
+    subscription.close()
+
+    assert view.order == ["rollback", "4", "5", "6", "7", "8", "9"]
+    assert (view.rollbacks[0].epoch, view.rollbacks[0].to_seq) == (3, 3)
+
+
+# --- many writers ------------------------------------------------------------------------------------
+
+# argv: url name count. Each fill is its own ledger.record call (its own write transaction).
+WRITER = r"""
+import sys
+from datetime import UTC, datetime, timedelta
+
+from tradeledger import open_ledger
+
+url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+with open_ledger(url) as ledger:
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        sys.exit("no go signal")
+    for n in range(count):
+        ledger.record({
+            "fill_id": f"{name}-{n:05d}",
+            "account": name,
+            "exchange": "kraken",
+            "symbol": ("BTC/USD", "ETH/USD")[n % 2],
+            "side": "sell" if n % 3 == 2 else "buy",
+            "quantity": "0.5" if n % 3 == 2 else "1",
+            "price": str(100 + n % 7),
+            "fee": "0.01",
+            "occurred_at": (T0 + timedelta(seconds=n)).isoformat(),
+        })
+"""
+
+
+@pytest.mark.slow
+def test_a_subscriber_sees_each_event_once_while_four_writer_processes_append(ledger: Ledger, db_url: str) -> None:
+    names, each = ("w1", "w2", "w3", "w4"), 100
+    total = len(names) * each
+    subscription = ledger.subscribe()
+    view = View()
+    view.apply(subscription.poll())  # nothing yet: the subscriber is live before the writers start
+    assert view.delivered == []
+
+    with in_background(lambda: run_together(WRITER, {name: [db_url, name, str(each)] for name in names})) as writing:
+        collect(subscription, view, until_seq=total, background=writing)
+    view.apply(subscription.poll())  # nothing after the last
+    subscription.close()
+
+    assert view.delivered == list(range(1, total + 1))
+    assert view.rollbacks == []
+    assert {fill_id(n) for n in view.events.values()} == {f"{w}-{i:05d}" for w in names for i in range(each)}
+    assert view.chain() == log_chain(ledger)
+    assert view.quantities() == replayed(ledger)
