@@ -8,13 +8,20 @@ that view to the log (`ledger.history()`) and to a replay (`ledger.replay()`). W
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -416,3 +423,179 @@ def test_a_subscriber_sees_each_event_once_while_four_writer_processes_append(le
     assert {fill_id(n) for n in view.events.values()} == {f"{w}-{i:05d}" for w in names for i in range(each)}
     assert view.chain() == log_chain(ledger)
     assert view.quantities() == replayed(ledger)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: while iterating, Subscription.position is already the end of the batch poll() read, so "
+    "save() after the first notice stores a position past notices not yet handed over; a restart skips them",
+)
+def test_a_named_subscriber_that_saves_after_each_iterated_notice_resumes_after_the_last_one_it_saved(
+    ledger: Ledger,
+) -> None:
+    for one in fills(5):
+        ledger.record(one)
+    subscription = ledger.subscribe(name="per-event")
+    first = next(iter(subscription))
+    assert isinstance(first, EventNotice)
+    subscription.save(entries={"per_event_seen": {f"{first.seq:08d}": first.hash}})
+    subscription.close()  # the process ends here, as if killed, before it handles seq 2
+
+    restarted = ledger.subscribe(name="per-event")
+    resumed = View()
+    resumed.apply(restarted.poll())
+    restarted.close()
+
+    assert resumed.delivered == [2, 3, 4, 5]
+
+
+# --- asyncio -----------------------------------------------------------------------------------------
+
+
+def test_the_async_variant_gets_the_log_then_live_events_while_the_event_loop_keeps_running(
+    ledger: Ledger, db_url: str
+) -> None:
+    for one in fills(3):
+        ledger.record(one)
+
+    async def subscriber_and_writer() -> View:
+        view = View()
+        subscription = ledger.subscribe()
+
+        async def write() -> None:
+            # A task on the same loop: it runs only while the subscriber's waits leave the loop free.
+            with open_ledger(db_url) as writer:
+                for one in fills(5, start=3):
+                    writer.record(one)
+                    await asyncio.sleep(0)
+
+        async def read() -> None:
+            async for notice in subscription.notices():
+                view.apply([notice])
+                if view.last >= 8:
+                    subscription.stop()  # the iteration ends after this batch
+
+        writing = asyncio.create_task(write())
+        try:
+            await asyncio.wait_for(asyncio.gather(read(), writing), HANG_GUARD_S)
+        finally:
+            subscription.close()
+        return view
+
+    view = asyncio.run(subscriber_and_writer())
+
+    assert view.delivered == list(range(1, 9))
+    assert view.chain() == log_chain(ledger)
+    assert view.quantities() == replayed(ledger)
+
+
+def test_the_async_variant_ends_when_the_subscription_is_stopped(ledger: Ledger) -> None:
+    ledger.record(fills(1)[0])
+
+    async def until_stopped() -> list[Notice]:
+        subscription = ledger.subscribe()
+        got: list[Notice] = []
+
+        async def read() -> None:
+            async for notice in subscription.notices():
+                got.append(notice)
+                subscription.stop()  # ends the iteration once this batch is handed over
+
+        await asyncio.wait_for(read(), HANG_GUARD_S)
+        subscription.close()
+        return got
+
+    assert [n.seq for n in asyncio.run(until_stopped()) if isinstance(n, EventNotice)] == [1]
+
+
+# --- tradeledger watch --json ------------------------------------------------------------------------
+
+TRADELEDGER = str(Path(sys.executable).parent / "tradeledger")
+EVENT_KEYS = ["kind", "epoch", "seq", "hash", "type", "event"]
+ROLLBACK_KEYS = ["kind", "epoch", "to_seq", "head_hash"]
+NOT_IN_EVENT = {"seq", "epoch", "recorded_at", "prev_hash", "hash"}  # history's fields of the event's place
+
+
+class Lines:
+    """A process's stdout lines, read by a thread, so a test waits for each with a hang guard."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert process.stdout is not None
+        stdout = process.stdout
+
+        def pump() -> None:
+            for line in stdout:
+                self._lines.put(line)
+            self._lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def next(self) -> str:
+        try:
+            line = self._lines.get(timeout=HANG_GUARD_S)
+        except queue.Empty:
+            pytest.fail("hang guard: no line from the process")
+        if line is None:
+            pytest.fail("the process ended its output early")
+        return line
+
+
+def history_json(db_url: str) -> dict[int, dict[str, Any]]:
+    done = subprocess.run(
+        [TRADELEDGER, "--db", db_url, "history", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert done.returncode == 0, done.stderr
+    return {entry["seq"]: entry for entry in json.loads(done.stdout)}
+
+
+def assert_event_line(line: dict[str, Any], entry: dict[str, Any]) -> None:
+    """One event line of `watch --json` in the shape of spec section 12, for the event history shows."""
+    assert list(line) == EVENT_KEYS
+    assert line["kind"] == "event"
+    assert (line["epoch"], line["seq"], line["hash"], line["type"]) == (
+        entry["epoch"],
+        entry["seq"],
+        entry["hash"],
+        entry["type"],
+    )
+    assert line["event"] == {key: value for key, value in entry.items() if key not in NOT_IN_EVENT}
+
+
+@pytest.mark.slow
+def test_watch_json_prints_each_event_then_a_rollback_line_then_the_new_events(ledger: Ledger, db_url: str) -> None:
+    for one in fills(3):
+        ledger.record(one)
+    before = history_json(db_url)
+    watcher = subprocess.Popen(
+        [TRADELEDGER, "--db", db_url, "watch", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = Lines(watcher)
+        first = [json.loads(lines.next()) for _ in range(3)]
+        ledger.rollback(to_seq=1, reason="a bad fill", actor="tests")
+        record_all(db_url, fills(3, start=600))
+        rest = [json.loads(lines.next()) for _ in range(4)]
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=HANG_GUARD_S)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    after = history_json(db_url)
+
+    assert watcher.returncode == 0, err  # SIGTERM ends it cleanly
+    for line, seq in zip(first, (1, 2, 3), strict=True):
+        assert_event_line(line, before[seq])
+    rollback, *new = rest
+    assert list(rollback) == ROLLBACK_KEYS
+    assert rollback["kind"] == "rollback"
+    assert (rollback["epoch"], rollback["to_seq"]) == (2, 1)
+    assert rollback["head_hash"] in {after[seq]["hash"] for seq in (1, 2, 3, 4)}  # the head when watch read it
+    for line, seq in zip(new, (2, 3, 4), strict=True):
+        assert_event_line(line, after[seq])
+    assert [line["event"]["fill_id"] for line in new] == ["F-00600", "F-00601", "F-00602"]
