@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import random
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -525,8 +527,9 @@ class Lines:
         stdout = process.stdout
 
         def pump() -> None:
-            for line in stdout:
-                self._lines.put(line)
+            with stdout:
+                for line in stdout:
+                    self._lines.put(line)
             self._lines.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
@@ -539,6 +542,14 @@ class Lines:
         if line is None:
             pytest.fail("the process ended its output early")
         return line
+
+
+def ended(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for a process whose stdout a `Lines` reads: its exit status and its stderr."""
+    returncode = process.wait(timeout=HANG_GUARD_S)
+    assert process.stderr is not None
+    with process.stderr:
+        return returncode, process.stderr.read()
 
 
 def history_json(db_url: str) -> dict[int, dict[str, Any]]:
@@ -581,14 +592,13 @@ def test_watch_json_prints_each_event_then_a_rollback_line_then_the_new_events(l
         record_all(db_url, fills(3, start=600))
         rest = [json.loads(lines.next()) for _ in range(4)]
         watcher.send_signal(signal.SIGTERM)
-        _, err = watcher.communicate(timeout=HANG_GUARD_S)
     finally:
         if watcher.poll() is None:
-            watcher.kill()
-            watcher.wait()
+            watcher.send_signal(signal.SIGTERM)
+        returncode, err = ended(watcher)
     after = history_json(db_url)
 
-    assert watcher.returncode == 0, err  # SIGTERM ends it cleanly
+    assert returncode == 0, err  # SIGTERM ends it cleanly
     for line, seq in zip(first, (1, 2, 3), strict=True):
         assert_event_line(line, before[seq])
     rollback, *new = rest
@@ -599,3 +609,100 @@ def test_watch_json_prints_each_event_then_a_rollback_line_then_the_new_events(l
     for line, seq in zip(new, (2, 3, 4), strict=True):
         assert_event_line(line, after[seq])
     assert [line["event"]["fill_id"] for line in new] == ["F-00600", "F-00601", "F-00602"]
+
+
+# --- a named subscriber killed with SIGKILL ------------------------------------------------------
+
+KILLS = 6
+SEED = 20261205
+
+# argv: url name stop_at (0: run until killed). Applies each batch poll() returns to its own keyed
+# entries (an entry per seq, and a running count) and saves them with its position in one
+# transaction, then prints "saved SEQ". A gap or a repeat in what it is handed exits non-zero.
+NAMED_SUBSCRIBER = r"""
+import sys
+
+from tradeledger import open_ledger
+from tradeledger.application.subscribing import EventNotice
+
+url, name, stop_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+SEEN, COUNT = f"{name}_seen", f"{name}_count"
+with open_ledger(url) as ledger:
+    with ledger._store.reading() as tx:
+        applied = int(tx.projection.entries(COUNT, ["applied"]).get("applied", "0"))
+    subscription = ledger.subscribe(name=name)
+    print("ready", flush=True)
+    while stop_at == 0 or subscription.position.seq < stop_at:
+        before = subscription.position.seq
+        notices = subscription.poll(timeout=1.0)
+        seen = {}
+        for offset, notice in enumerate(notices, start=1):
+            if not isinstance(notice, EventNotice) or notice.seq != before + offset:
+                sys.exit(f"after seq {before} the subscriber was handed {notice}")
+            seen[f"{notice.seq:08d}"] = notice.hash
+        if seen:
+            applied += len(seen)
+            subscription.save(entries={SEEN: seen, COUNT: {"applied": str(applied)}})
+            print(f"saved {subscription.position.seq}", flush=True)
+    subscription.close()
+print("done", flush=True)
+"""
+
+
+def start_named_subscriber(db_url: str, name: str, stop_at: int) -> tuple[subprocess.Popen[str], Lines]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", NAMED_SUBSCRIBER, db_url, name, str(stop_at)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = Lines(process)
+    assert lines.next().strip() == "ready"
+    return process, lines
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_a_named_subscriber_killed_mid_stream_resumes_with_no_gap_and_no_repeat(ledger: Ledger, db_url: str) -> None:
+    rng = random.Random(SEED)
+    for one in fills(40):
+        ledger.record(one)
+    recorded = 40
+    for _ in range(KILLS):
+        process, lines = start_named_subscriber(db_url, "killed", 0)
+        try:
+            # New events while it runs, each its own transaction, so it catches up in batches of any size;
+            # it is killed at a random moment after it saved a random seq of this round.
+            burst = rng.randint(5, 40)
+            target = rng.randint(recorded - 10, recorded + burst)
+            batch = fills(burst, start=recorded)
+            with in_background(partial(record_all, db_url, batch)):
+                while True:
+                    line = lines.next()
+                    assert line.startswith("saved "), line
+                    if int(line.split()[1]) >= target:
+                        break
+                time.sleep(rng.uniform(0, 0.004))
+                process.send_signal(signal.SIGKILL)
+            recorded += burst
+        finally:
+            process.send_signal(signal.SIGKILL)
+            returncode, err = ended(process)
+        assert returncode == -signal.SIGKILL, err
+    final, lines = start_named_subscriber(db_url, "killed", recorded)
+    while (line := lines.next()).startswith("saved "):
+        pass
+    returncode, err = ended(final)
+    assert returncode == 0, err
+    assert line.strip() == "done"
+
+    with ledger._store.reading() as tx:
+        seen = tx.projection.entries("killed_seen")
+        applied = tx.projection.entries("killed_count")["applied"]
+    history = ledger.history()
+    assert len(history) == recorded
+    assert seen == {f"{event.seq:08d}": event.hash for event in history}  # no gap
+    assert int(applied) == recorded  # no repeat: each event applied once across every restart
+    stored = ledger.subscribe(name="killed")
+    assert stored.position == ledger.head
+    stored.close()
