@@ -166,6 +166,23 @@ def test_a_subscriber_gets_the_log_then_each_new_event_once_in_seq_order(ledger:
     assert subscription.position == ledger.head
 
 
+def test_a_subscriber_far_behind_catches_up_in_batches_each_event_once(ledger: Ledger) -> None:
+    ledger.record_many(fills(2500))  # more than one read's batch (subscribing.BATCH)
+    subscription = ledger.subscribe()
+    view = View()
+    sizes = []
+    while view.last < 2500:
+        notices = subscription.poll()
+        assert notices, "a poll with events still to read returned nothing"
+        sizes.append(len(notices))
+        view.apply(notices)
+    subscription.close()
+
+    assert len(sizes) > 1
+    assert view.delivered == list(range(1, 2501))
+    assert view.chain() == log_chain(ledger)
+
+
 def test_a_poll_with_nothing_new_returns_nothing_and_keeps_the_position(ledger: Ledger) -> None:
     for one in fills(2):
         ledger.record(one)
@@ -248,6 +265,26 @@ def test_a_named_subscriber_saves_its_entries_with_its_position(ledger: Ledger) 
         stored = json.loads(tx.projection.entries("subscribers", ["risk"])["risk"])
     assert seen == {f"{n.seq:08d}": n.hash for n in notices[1:]}
     assert Checkpoint(stored["epoch"], stored["seq"], stored["hash"]) == ledger.head
+
+
+# --- the change signal ------------------------------------------------------------------------------
+
+
+def test_a_commit_or_a_rollback_by_another_ledger_wakes_the_change_signal(ledger: Ledger, db_url: str) -> None:
+    # LISTEN/NOTIFY on PostgreSQL, PRAGMA data_version on SQLite. A broken signal would only wait out the
+    # hang guard and answer False: a subscription would still get every event, a heartbeat later.
+    for one in fills(3):
+        ledger.record(one)
+    signal_ = ledger._store.changes()
+    try:
+        assert signal_.wait(0.0) is False  # nothing since it was made
+        record_all(db_url, fills(1, start=3))
+        assert signal_.wait(HANG_GUARD_S) is True
+        with open_ledger(db_url) as other:
+            other.rollback(to_seq=2, reason="undo", actor="tests")
+        assert signal_.wait(HANG_GUARD_S) is True
+    finally:
+        signal_.close()
 
 
 # --- rollbacks ---------------------------------------------------------------------------------------
