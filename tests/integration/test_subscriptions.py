@@ -287,6 +287,24 @@ def test_a_commit_or_a_rollback_by_another_ledger_wakes_the_change_signal(ledger
         signal_.close()
 
 
+def test_a_rebuild_of_the_projection_keeps_named_subscribers_positions_and_entries(ledger: Ledger) -> None:
+    for one in fills(4):
+        ledger.record(one)
+    subscription = ledger.subscribe(name="keeper")
+    subscription.poll()
+    subscription.save(entries={"keeper_notes": {"last": "4"}})
+    subscription.close()
+
+    ledger.rebuild()
+
+    again = ledger.subscribe(name="keeper")
+    assert again.position == ledger.head
+    assert again.poll() == []
+    again.close()
+    with ledger._store.reading() as tx:
+        assert tx.projection.entries("keeper_notes") == {"last": "4"}
+
+
 # --- rollbacks ---------------------------------------------------------------------------------------
 
 
@@ -743,3 +761,22 @@ def test_a_named_subscriber_killed_mid_stream_resumes_with_no_gap_and_no_repeat(
     stored = ledger.subscribe(name="killed")
     assert stored.position == ledger.head
     stored.close()
+
+
+@pytest.mark.slow
+def test_watch_json_from_a_seq_until_a_seq_prints_just_those_events_and_ends(ledger: Ledger, db_url: str) -> None:
+    for one in fills(6):
+        ledger.record(one)
+    done = subprocess.run(
+        [TRADELEDGER, "--db", db_url, "watch", "--json", "--from-seq", "2", "--until-seq", "4"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert done.returncode == 0, done.stderr
+    entries = history_json(db_url)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["seq"] for line in lines] == [3, 4]
+    for line in lines:
+        assert_event_line(line, entries[line["seq"]])
