@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Self
 
 from tradeledger.application.ports import ChangeSignal, LedgerStore, Transaction
 from tradeledger.application.replaying import recorded
@@ -84,29 +84,55 @@ class Subscription:
     # --- reading ------------------------------------------------------------------------------------
 
     def poll(self, timeout: float = 0.0) -> list[Notice]:
-        """What is there after the position now; when nothing is, wait up to `timeout` seconds for more."""
+        """What is there after the position now; when nothing is, wait up to `timeout` seconds for more.
+
+        The position moves to the last notice returned: a batch is handed over whole."""
+        found = self._wait(timeout)
+        if found:
+            self.position = found[-1][1]
+        return [notice for notice, _ in found]
+
+    def __iter__(self) -> Iterator[Notice]:
+        """Every notice, then the live ones, until `stop()`; the position moves as each notice is handed
+        over, so a `save()` after a notice stores exactly that one as seen."""
+        while not self._stopped:
+            for notice, after in self._wait(HEARTBEAT_S):
+                self.position = after
+                yield notice
+                if self.stopped():  # stop() while the notice was handled: the rest of the batch waits
+                    return
+
+    async def notices(self) -> AsyncGenerator[Notice]:
+        """The same as iterating, for asyncio: each wait runs in a worker thread."""
+        while not self._stopped:
+            for notice, after in await asyncio.to_thread(self._wait, HEARTBEAT_S):
+                self.position = after
+                yield notice
+                if self.stopped():  # stop() while the notice was handled: the rest of the batch waits
+                    return
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _wait(self, timeout: float) -> list[tuple[Notice, Checkpoint]]:
+        """The notices after the position, each with the position after it; waits up to `timeout` for some."""
         if self._signal is None:
             self._signal = self._store.changes()
-        notices = self._read()
+        found = self._read()
         deadline = time.monotonic() + timeout
-        while not notices and not self._stopped:
+        while not found and not self._stopped:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self._signal.wait(min(remaining, HEARTBEAT_S))
-            notices = self._read()
-        return notices
+            found = self._read()
+        return found
 
-    def __iter__(self) -> Iterator[Notice]:
-        """Every notice, then the live ones, until `stop()`."""
-        while not self._stopped:
-            yield from self.poll(HEARTBEAT_S)
-
-    async def notices(self) -> AsyncIterator[Notice]:
-        """The same as iterating, for asyncio: each wait runs in a worker thread."""
-        while not self._stopped:
-            for notice in await asyncio.to_thread(self.poll, HEARTBEAT_S):
-                yield notice
+    def stopped(self) -> bool:
+        return self._stopped
 
     def stop(self) -> None:
         """End the iteration (from a callback, another thread or a signal handler)."""
@@ -118,18 +144,21 @@ class Subscription:
             self._signal.close()
             self._signal = None
 
-    def _read(self) -> list[Notice]:
+    def _read(self) -> list[tuple[Notice, Checkpoint]]:
+        """One read transaction: a rollback notice when one is due, then a batch of events by seq."""
         with self._store.reading() as tx:
             head = tx.log.head()
             rewind = self._rewind(tx, head)
+            at = self.position
+            found: list[tuple[Notice, Checkpoint]] = []
             if rewind is not None:
-                self.position = Checkpoint(head.epoch, rewind.to_seq, _hash_at(tx, rewind.to_seq))
-            events = list(tx.log.read(after_seq=self.position.seq, until_seq=self.position.seq + self._batch))
-        notices: list[Notice] = [] if rewind is None else [rewind]
-        for event in recorded(events):
-            notices.append(EventNotice(event.epoch, event.seq, event.hash, event))
-            self.position = Checkpoint(event.epoch, event.seq, event.hash)
-        return notices
+                at = Checkpoint(head.epoch, rewind.to_seq, _hash_at(tx, rewind.to_seq))
+                found.append((rewind, at))
+            events = list(tx.log.read(after_seq=at.seq, until_seq=at.seq + self._batch))
+        found.extend(
+            (EventNotice(e.epoch, e.seq, e.hash, e), Checkpoint(e.epoch, e.seq, e.hash)) for e in recorded(events)
+        )
+        return found
 
     def _rewind(self, tx: Transaction, head: Checkpoint) -> RollbackNotice | None:
         """A notice when the event at the position is gone or another (audited rollbacks), else None."""
