@@ -21,13 +21,15 @@ from tradeledger import Ledger
 from tradeledger.application.ports import EventLog, ProjectionStore, Transaction, UnitOfWork
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.trades import create_trade
+from tradeledger.domain.positions import ClosedPosition
 from tradeledger.domain.records import StoredEvent
 from tradeledger.storage.memory import MemoryChangeSignal, MemoryLedgerStore
 
 BOT = "bot"
 BTC, ETH = "BTC/USD", "ETH/USD"
 CLOSED_CYCLES = 600  # 1,200 fills of BTC before the open ETH cycle
-HISTORY = 2 * CLOSED_CYCLES + 3  # the account's events; a lazy read also reads the event at its position (+1)
+HISTORY = 2 * CLOSED_CYCLES + 3  # the account's events; a lazy read also reads the event at the book's position
 
 
 class CountingLog:
@@ -57,7 +59,22 @@ class CountingTransaction:
 
     @property
     def projection(self) -> ProjectionStore:
-        return self._tx.projection
+        return CountingProjection(self._tx.projection, self._store)
+
+
+class CountingProjection:
+    """The projection of one read transaction; reads of every closed cycle are counted."""
+
+    def __init__(self, projection: ProjectionStore, store: CountingStore) -> None:
+        self._projection = projection
+        self._store = store
+
+    def closed(self) -> list[ClosedPosition]:
+        self._store.closed_reads += 1
+        return self._projection.closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._projection, name)
 
 
 class CountingStore:
@@ -67,9 +84,10 @@ class CountingStore:
         self.inner = MemoryLedgerStore()
         self.reads = 0
         self.events = 0
+        self.closed_reads = 0
 
     def reset(self) -> None:
-        self.reads = self.events = 0
+        self.reads = self.events = self.closed_reads = 0
 
     def changes(self) -> MemoryChangeSignal:
         return self.inner.changes()
@@ -120,12 +138,14 @@ def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cyc
     counted: Ledger, store: CountingStore, clock: Clock
 ) -> None:
     long_history(counted)
+    realized = counted.state(account=BOT).totals.realized_pnl
     store.reset()
 
     tm = TradeManager(counted, account=BOT, clock=clock)
     position = tm.get_position(ETH)
 
     assert store.events == 3  # the open ETH cycle's fills, not the 1,203 before them
+    assert store.closed_reads == 0  # nor the 600 closed cycles
     assert position is not None
     assert (position.total_amount, position.average_price) == (Decimal(2), Decimal(11))
     assert [t.price for t in position.trades] == [Decimal(10), Decimal(13), Decimal(12)]
@@ -137,10 +157,16 @@ def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cyc
     statistics = tm.get_statistics()
     assert statistics["total_trades"] == HISTORY
     assert store.events == 3 + HISTORY + 1
-    assert statistics["total_realized_pnl"] == counted.state(account=BOT).totals.realized_pnl
-    assert len(tm.get_closed_positions()) == CLOSED_CYCLES
-    tm.get_trade_history()
-    assert store.events == 3 + HISTORY + 1
+    assert statistics["total_realized_pnl"] == realized
+    assert len(tm.get_closed_positions()) == CLOSED_CYCLES  # read now, once
+    assert store.closed_reads == 1
+    tm.record_trade(create_trade(ETH, "sell", "2", "12", timestamp=clock()))  # closes the ETH cycle
+    assert [p.symbol for p in tm.get_closed_positions()][-1] == ETH
+    assert tm.get_portfolio_summary()["closed_positions_count"] == CLOSED_CYCLES + 1
+    assert store.closed_reads == 1
+    assert len(tm.get_trade_history()) == HISTORY + 1
+    # Since the statistics: the event at its position (checked before the closed cycles are read) and the close.
+    assert store.events == 3 + HISTORY + 1 + 1 + 1
     tm.close()
 
 
@@ -250,3 +276,20 @@ def test_closing_the_ledger_releases_the_subscriptions_still_open(counted: Ledge
     counted.close()
 
     assert subscription._signal is None
+
+
+def test_a_trade_that_closes_a_cycle_finds_it_without_reading_the_stored_closed_cycles(
+    counted: Ledger, store: CountingStore, clock: Clock
+) -> None:
+    long_history(counted)
+    tm = TradeManager(counted, account=BOT, clock=clock)
+    closed: list[str] = []
+    tm.add_position_callback(lambda position: closed.append(f"{position.symbol} {position.total_amount}"))
+    store.reset()
+
+    tm.record_trade(create_trade(ETH, "sell", "2", "12", timestamp=clock()))
+
+    assert closed == ["ETH/USD 0"]
+    assert store.closed_reads == 0
+    assert store.events == 1  # the event it appended, seen through the subscription
+    tm.close()

@@ -24,6 +24,7 @@ from tradeledger.application.market import save_marks
 from tradeledger.application.ports import LedgerStore
 from tradeledger.application.replaying import (
     AccountStart,
+    account_closed,
     account_history,
     account_start,
     cutoff,
@@ -202,6 +203,12 @@ class Ledger:
         removed it, and the reader starts again from the stored projection)."""
         with self._store.reading() as tx:
             return account_history(tx, account, at=at, until_seq=until_seq)
+
+    def account_closed(self, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
+        """The stored closed cycles of `account` closed up to `until_seq`, read while the log still has `at`
+        (else None, as `account_history`)."""
+        with self._store.reading() as tx:
+            return account_closed(tx, account, at=at, until_seq=until_seq)
 
     # --- history ---------------------------------------------------------------------------
 

@@ -5,11 +5,15 @@ AccountBook. It is a cache of the log, never a source, and it never folds the wh
 
 - **At start** (and after a rollback) it reads, in one read transaction (`Ledger.account_start`):
   the account's rows of the stored projection (each symbol's open cycle and closed-cycle totals),
-  its closed cycles, the projection's checkpoint, and the account's events from the first fill of
-  its oldest open cycle up to that checkpoint (none when it is flat): the trades the legacy shapes
-  of open positions need (their trades, the fill that opened each, the last fill time). Positions,
-  closed cycles and totals continue from those rows (`PositionFold` started from them, as a replay
-  starts from a snapshot), so they are the stored projection's, to the digit.
+  the projection's checkpoint, and the account's events from the first fill of its oldest open
+  cycle up to that checkpoint (none when it is flat): the trades the legacy shapes of open
+  positions need (their trades, the fill that opened each, the last fill time). Positions and
+  totals continue from those rows (`PositionFold` started from them, as a replay starts from a
+  snapshot), so they are the stored projection's, to the digit. What it reads grows with the open
+  positions, not with the history.
+- **Lazily, on first use** (`Ledger.account_closed`): the stored closed cycles up to the start's
+  checkpoint (`positions.closed`: the legacy closed positions and their count); the cycles closed
+  since are folded, so a trade that closes a cycle finds it without that read (`closed_at`).
 - **Lazily, on first use** (`Ledger.account_history`, one read of the account's events up to the
   book's position, which must still be in the log): the full trade list and what is summed over it
   (`trades`, `by_symbol`, `volume`, `fees`: the legacy statistics, the trade history, the state
@@ -41,13 +45,20 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 
 from tradeledger.application.ledger import Ledger
-from tradeledger.application.replaying import AccountStart
 from tradeledger.application.subscribing import RollbackNotice
 from tradeledger.compat.trades import Trade
 from tradeledger.domain.events import Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import ZERO, Outcome, Position, Totals, accounting_of, portfolio_totals
+from tradeledger.domain.positions import (
+    ZERO,
+    ClosedPosition,
+    Outcome,
+    Position,
+    Totals,
+    accounting_of,
+    portfolio_totals,
+)
 from tradeledger.domain.records import RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
@@ -92,7 +103,9 @@ class AccountBook:
         self.events_read += len(start.fills)
         self._subscription.seek(start.position)
         self.seq, self.epoch = start.position.seq, start.position.epoch
-        self._fold_positions = self._positions_of(start)
+        self._start_seq = start.position.seq
+        self._fold_positions = PositionFold(start.rows, last_seq=start.position.seq)  # .closed: those since
+        self._closed_loaded = False
         self.open: dict[str, Position] = {
             position.symbol: position
             for position, _ in sorted(
@@ -110,12 +123,6 @@ class AccountBook:
         for recorded in start.fills:
             self._keep_trade(recorded)
 
-    @staticmethod
-    def _positions_of(start: AccountStart) -> PositionFold:
-        fold = PositionFold(start.rows, last_seq=start.position.seq)
-        fold.closed = list(start.closed)
-        return fold
-
     def _history(self) -> list[RecordedFill]:
         """The account's events up to the book's position; resets the book first when a rollback removed it."""
         while True:
@@ -126,6 +133,18 @@ class AccountBook:
                 self.events_read += len(found)
                 return found
             self._reset()
+
+    def _load_closed(self) -> None:
+        """The stored closed cycles before the start's checkpoint, put before those folded since (once)."""
+        while not self._closed_loaded:
+            at = self._subscription.position
+            found = self._ledger.account_closed(self.account, at=at, until_seq=self._start_seq)
+            self.reads += 1
+            if found is None:
+                self._reset()
+                continue
+            self._fold_positions.closed[:0] = found
+            self._closed_loaded = True
 
     def _load_history(self, history: list[RecordedFill] | None = None) -> None:
         """Every trade of the account (read lazily: the statistics, the history, closed cycles' trades)."""
@@ -274,8 +293,20 @@ class AccountBook:
 
     @property
     def positions(self) -> PositionFold:
-        """The account's positions: open cycles, closed cycles (`.closed`) and totals."""
+        """The account's positions: open cycles, closed cycles (`.closed`; stored ones read on first use), totals."""
+        self._load_closed()
         return self._fold_positions
+
+    def closed_at(self, symbol: str, seq: int) -> ClosedPosition | None:
+        """The cycle of `symbol` a fill at `seq` closed (None if none): folded since the start, else stored."""
+        for attempt in range(2):
+            for cycle in reversed(self._fold_positions.closed):
+                if cycle.symbol == symbol and cycle.closed_seq == seq:
+                    return cycle
+            if attempt or self._closed_loaded or seq > self._start_seq:
+                return None
+            self._load_closed()
+        return None  # pragma: no cover - the loop returns on its second pass
 
     @property
     def wallet(self) -> WalletBook | None:
@@ -287,4 +318,4 @@ class AccountBook:
     @property
     def totals(self) -> Totals:
         """Lifetime realized PnL (gross) and fees of every cycle of the account."""
-        return portfolio_totals(self.positions.totals().values())
+        return portfolio_totals(self._fold_positions.totals().values())

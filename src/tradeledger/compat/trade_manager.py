@@ -483,10 +483,10 @@ class TradeManager:
         open_position = self._book.open.get(symbol)
         if open_position is not None and open_position.last_seq == seq:
             return self._view(open_position)
-        for cycle in reversed(self._book.positions.closed):
-            if cycle.symbol == symbol and cycle.closed_seq == seq:
-                return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
-        return None
+        cycle = self._book.closed_at(symbol, seq)
+        if cycle is None:
+            return None
+        return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
 
 
 def _fields(position: Position) -> dict[str, Any]:
