@@ -7,6 +7,7 @@ from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.application.maintenance import RollbackReport
+from tradeledger.application.replaying import AccountStart
 from tradeledger.application.subscribing import EventNotice, Notice, RollbackNotice, Subscription
 from tradeledger.application.verification import Problem, VerifyReport
 from tradeledger.bootstrap import open_ledger
@@ -33,6 +34,7 @@ from tradeledger.errors import (
 )
 
 __all__ = [
+    "AccountStart",
     "AdminRecord",
     "Anchor",
     "AnchorCheck",

@@ -7,6 +7,7 @@ verification and anchoring.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -21,7 +22,17 @@ from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, ga
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import LedgerStore
-from tradeledger.application.replaying import cutoff, recorded, replay_state, stored_state, wallet_of
+from tradeledger.application.replaying import (
+    AccountStart,
+    account_closed,
+    account_history,
+    account_start,
+    cutoff,
+    recorded,
+    replay_state,
+    stored_state,
+    wallet_of,
+)
 from tradeledger.application.subscribing import START, Subscription, stored_position
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
@@ -71,6 +82,17 @@ class Ledger:
         self._store = store
         self._clock = clock
         self._snapshot_every = snapshot_every
+        self._writes = 0
+        self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
+
+    @property
+    def writes(self) -> int:
+        """How many times this Ledger object moved the log (appends, rollbacks) since it was opened.
+
+        A read model in this process compares it with the value it last read at, so its own process's
+        appends are visible as soon as they return, before any change signal arrives (a PostgreSQL
+        NOTIFY reaches the listening connection a little later)."""
+        return self._writes
 
     # --- appending -------------------------------------------------------------------------
 
@@ -95,6 +117,7 @@ class Ledger:
             if cursors:
                 uow.projection.put_entries(CURSORS, dict(cursors))
             uow.commit()
+        self._writes += 1
         return receipts
 
     def cursors(self, names: Iterable[str] | None = None) -> dict[str, str]:
@@ -151,7 +174,9 @@ class Ledger:
             position = self._position_at(after)
         else:
             position = after
-        return Subscription(self._store, position, name=label)
+        subscription = Subscription(self._store, position, name=label)
+        self._subscriptions.add(subscription)  # closed with the ledger, if still open then
+        return subscription
 
     def _position_at(self, seq: int) -> Checkpoint:
         if seq < 0:
@@ -164,6 +189,26 @@ class Ledger:
         if not found:
             raise InvalidArgument(f"after: seq {seq} is not in the log (its head is seq {head.seq})")
         return Checkpoint(found[0].epoch, found[0].seq, found[0].hash)
+
+    # --- read models of one account (compat) ----------------------------------------------------
+
+    def account_start(self, account: str) -> AccountStart:
+        """The stored projection of `account` at its checkpoint, with the events of its open cycles, in one
+        read transaction (see `replaying.AccountStart`): where a read model starts, never from seq 1."""
+        with self._store.reading() as tx:
+            return account_start(tx, account)
+
+    def account_history(self, account: str, *, at: Checkpoint, until_seq: int) -> list[RecordedFill] | None:
+        """The events of `account` up to `until_seq`, read while the log still has `at` (else None: a rollback
+        removed it, and the reader starts again from the stored projection)."""
+        with self._store.reading() as tx:
+            return account_history(tx, account, at=at, until_seq=until_seq)
+
+    def account_closed(self, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
+        """The stored closed cycles of `account` closed up to `until_seq`, read while the log still has `at`
+        (else None, as `account_history`)."""
+        with self._store.reading() as tx:
+            return account_closed(tx, account, at=at, until_seq=until_seq)
 
     # --- history ---------------------------------------------------------------------------
 
@@ -335,6 +380,7 @@ class Ledger:
                 uow, target=target, at=at, actor=actor_text, reason=reason_text, snapshot_every=self._snapshot_every
             )
             uow.commit()
+        self._writes += 1
         before = Checkpoint(record.from_epoch, record.from_seq, record.from_hash)
         return RollbackReport(
             dry_run=False,
@@ -380,7 +426,9 @@ class Ledger:
             return verify_ledger(tx, anchors, trusted_key=trusted_key)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections, those of subscriptions still open included."""
+        for subscription in list(self._subscriptions):
+            subscription.close()
         self._store.close()
 
     def __enter__(self) -> Self:

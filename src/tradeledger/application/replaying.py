@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from pydantic import ValidationError
 
-from tradeledger.application.ports import EventLog, ProjectionStore, Transaction
+from tradeledger.application.ports import EventLog, PositionRow, ProjectionStore, Transaction
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import Position, PositionKey, Totals, lifetime
+from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, lifetime
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
 from tradeledger.domain.wallet import WalletBook, replay_wallet
 from tradeledger.errors import InvalidArgument, StorageError
@@ -88,3 +89,55 @@ def wallet_of(
     )
     _, wallet = replay_wallet(executions, initial_balance)
     return wallet
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStart:
+    """What a read model of one account starts from (compat.account): the stored projection at its checkpoint.
+
+    `position`: the checkpoint as a subscription position (the log's epoch, the checkpoint's seq and
+    hash); `rows`: the account's (open cycle, closed-cycle totals) per symbol; `fills`: its events in
+    (`fills_after`, position.seq] (from the first fill of its oldest open cycle; none when it is flat).
+    Its closed cycles, as many as its history is long, are not read here (`account_closed`).
+    """
+
+    position: Checkpoint
+    rows: dict[PositionKey, PositionRow]
+    fills: list[RecordedFill]
+    fills_after: int
+
+
+def account_start(tx: Transaction, account: str) -> AccountStart:
+    """The stored projection of `account` with its checkpoint and its open cycles' events, in one transaction."""
+    head = tx.log.head()
+    checkpoint = tx.projection.checkpoint()
+    # Written in every append's transaction, so at the head; were it behind, the subscription folds the rest.
+    position = Checkpoint(head.epoch, head.seq, head.hash) if checkpoint.seq == head.seq else checkpoint
+    rows = {key: row for key, row in tx.projection.positions().items() if key[0] == account}
+    opened = [position.opened_seq for position, _ in rows.values() if position is not None]
+    after = min(opened) - 1 if opened else position.seq
+    fills = recorded(tx.log.read(account=account, after_seq=after, until_seq=position.seq)) if opened else []
+    return AccountStart(position, rows, fills, after)
+
+
+def _still_at(tx: Transaction, at: Checkpoint) -> bool:
+    """Whether the log still has the event of `at` (no rollback removed it)."""
+    if at.seq == 0:
+        return True
+    found = event_at(tx.log, at.seq)
+    return found is not None and found.hash == at.hash
+
+
+def account_history(tx: Transaction, account: str, *, at: Checkpoint, until_seq: int) -> list[RecordedFill] | None:
+    """The events of `account` up to `until_seq`, or None when the log no longer has `at` (a rollback since)."""
+    if not _still_at(tx, at):
+        return None
+    return recorded(tx.log.read(account=account, until_seq=until_seq))
+
+
+def account_closed(tx: Transaction, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
+    """The stored closed cycles of `account` closed up to `until_seq` by closed_seq, or None when the log no
+    longer has `at` (a rollback since)."""
+    if not _still_at(tx, at):
+        return None
+    return [cycle for cycle in tx.projection.closed() if cycle.account == account and cycle.closed_seq <= until_seq]

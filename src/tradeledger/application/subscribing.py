@@ -138,6 +138,37 @@ class Subscription:
         """End the iteration (from a callback, another thread or a signal handler)."""
         self._stopped = True
 
+    # --- a read model's cheap catch-up (compat.account) ---------------------------------------------
+
+    def changed(self) -> bool:
+        """Without waiting: may the log have changed since the last look? No read transaction.
+
+        True on the first call (the signal opens then: nothing watched the log before) and on a
+        stopped or closed subscription (it watches nothing any more, so every look must read)."""
+        if self._stopped:
+            return True
+        if self._signal is None:
+            self._signal = self._store.changes()
+            return True
+        return self._signal.wait(0)
+
+    def read(self) -> list[Notice]:
+        """One batch of what is after the position now (at most `batch` events, after a rollback notice), no wait;
+        the position moves to its last notice."""
+        found = self._read()
+        if found:
+            self.position = found[-1][1]
+        return [notice for notice, _ in found]
+
+    @property
+    def batch(self) -> int:
+        return self._batch
+
+    def seek(self, position: Checkpoint) -> None:
+        """Continue after `position` (a read model that loaded the stored projection at that checkpoint)."""
+        self.position = position
+        self._verified_epoch = position.epoch
+
     def close(self) -> None:
         self.stop()
         if self._signal is not None:

@@ -1,25 +1,64 @@
-"""AccountBook: one account's fills folded in memory, caught up with the ledger on demand.
+"""AccountBook: one account's positions, started from the stored projection and kept current by a subscription.
 
-Every legacy view (TradeManager, ctx.positions, the paper wallet) reads an AccountBook. It is a
-cache of the log, never a source: `refresh()` reads the head and the fills after the last one it
-folded, in one snapshot, and folds them with `domain.wallet.WalletReplay` (the engine that writes
-the stored projection, and the paper wallet when the book has an initial balance). A head that went
-backwards or a new epoch (a rollback) makes it fold the account again from seq 1.
+Every legacy view (TradeManager, ctx.positions, the PositionMonitor, the paper wallet) reads an
+AccountBook. It is a cache of the log, never a source, and it never folds the whole history to start:
+
+- **At start** (and after a rollback) it reads, in one read transaction (`Ledger.account_start`):
+  the account's rows of the stored projection (each symbol's open cycle and closed-cycle totals),
+  the projection's checkpoint, and the account's events from the first fill of its oldest open
+  cycle up to that checkpoint (none when it is flat): the trades the legacy shapes of open
+  positions need (their trades, the fill that opened each, the last fill time). Positions and
+  totals continue from those rows (`PositionFold` started from them, as a replay starts from a
+  snapshot), so they are the stored projection's, to the digit. What it reads grows with the open
+  positions, not with the history.
+- **Lazily, on first use** (`Ledger.account_closed`): the stored closed cycles up to the start's
+  checkpoint (`positions.closed`: the legacy closed positions and their count); the cycles closed
+  since are folded, so a trade that closes a cycle finds it without that read (`closed_at`).
+- **Lazily, on first use** (`Ledger.account_history`, one read of the account's events up to the
+  book's position, which must still be in the log): the full trade list and what is summed over it
+  (`trades`, `by_symbol`, `volume`, `fees`: the legacy statistics, the trade history, the state
+  file, a paper id check, the trades of a closed cycle or of a fill before the oldest open cycle),
+  and the paper wallet (`wallet`). The wallet's cash is not derived from the projection: it is
+  `B0 + realized + funding - fees - Σ|s|·avg` only up to the rounding of `avg` in the 28th digit
+  (domain.wallet's invariant allows exactly that), and the legacy figures are the fold's, so the
+  wallet is folded from the account's events (never other accounts') once, then kept current.
+- **Staying current** (`refresh()`): a subscription (`Ledger.subscribe`) after the checkpoint. A
+  refresh first asks, without reading, whether anything may have changed: `Ledger.writes` moved (an
+  append or rollback by this process, visible as soon as it returned, before any PostgreSQL NOTIFY
+  arrives) or the store's change signal fired (another process committed: `PRAGMA data_version` on
+  SQLite, LISTEN/NOTIFY on PostgreSQL). When neither did, a refresh costs no read transaction. Else
+  it reads the notices after its position in batches (every account's events, filtered here) and
+  folds this account's. A `RollbackNotice` resets the book: the stored projection is loaded again.
+
+The subscription holds a connection of its own (a SQLite connection, or a PostgreSQL connection out
+of the pool): `close()` releases it (TradeManager.close, PaperWallet.shutdown), a `weakref.finalize`
+does when the book is collected, and so does `Ledger.close()`. A closed book still answers, reading
+on every refresh as it did before subscriptions.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 
 from tradeledger.application.ledger import Ledger
+from tradeledger.application.subscribing import RollbackNotice
 from tradeledger.compat.trades import Trade
 from tradeledger.domain.events import Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import ZERO, Outcome, Position, Totals, accounting_of, portfolio_totals
+from tradeledger.domain.positions import (
+    ZERO,
+    ClosedPosition,
+    Outcome,
+    Position,
+    Totals,
+    accounting_of,
+    portfolio_totals,
+)
 from tradeledger.domain.records import RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
@@ -42,34 +81,143 @@ class AccountBook:
         self.account = account
         self._wallet_balance = wallet_balance
         self.resets = -1  # _reset() counts: 0 after construction, +1 each time the log went backwards
+        self.reads = 0  # read transactions this book opened (for tests: an unchanged ledger costs none)
+        self.events_read = 0  # events those reads returned (for tests: the start reads no whole history)
+        self._subscription = ledger.subscribe(after=0)
+        self._finalizer = weakref.finalize(self, self._subscription.close)
         self._reset()
 
+    def close(self) -> None:
+        """Release the subscription's connection (a later refresh reads every time instead)."""
+        self._finalizer()
+
+    # --- loading ------------------------------------------------------------------------------
+
     def _reset(self) -> None:
+        """Start (again) from the stored projection at its checkpoint (see the module)."""
         self.resets += 1
-        self.seq = 0
-        self.epoch = 0
-        self._replay = WalletReplay(self._wallet_balance)
-        self.trades: list[tuple[int, Trade]] = []
-        self.by_symbol: dict[str, list[tuple[int, Trade]]] = defaultdict(list)
-        self.open: dict[str, Position] = {}  # by symbol
-        self.volume = ZERO
-        self.fees = ZERO
+        self._subscription.changed()  # the signal watches from before the read: no commit after it is missed
+        self._seen_writes = self._ledger.writes
+        start = self._ledger.account_start(self.account)
+        self.reads += 1
+        self.events_read += len(start.fills)
+        self._subscription.seek(start.position)
+        self.seq, self.epoch = start.position.seq, start.position.epoch
+        self._start_seq = start.position.seq
+        self._fold_positions = PositionFold(start.rows, last_seq=start.position.seq)  # .closed: those since
+        self._closed_loaded = False
+        self.open: dict[str, Position] = {
+            position.symbol: position
+            for position, _ in sorted(
+                (row for row in start.rows.values() if row[0] is not None),
+                key=lambda row: row[0].opened_seq if row[0] is not None else 0,
+            )
+            if position is not None
+        }
+        self._trades: list[tuple[int, Trade]] = []
+        self._by_symbol: dict[str, list[tuple[int, Trade]]] = defaultdict(list)
+        self._legs: list[Fill] = []  # the fill of each trade (the statistics sum its quantity·price and fee)
+        self._trades_after = start.fills_after  # the book holds every trade of the account after this seq
+        self._sums: tuple[Decimal, Decimal] | None = None  # (volume, fees) once the whole history is read
+        self._wallet: WalletReplay | None = None
+        for recorded in start.fills:
+            self._keep_trade(recorded)
+
+    def _history(self) -> list[RecordedFill]:
+        """The account's events up to the book's position; resets the book first when a rollback removed it."""
+        while True:
+            at = self._subscription.position
+            found = self._ledger.account_history(self.account, at=at, until_seq=at.seq)
+            self.reads += 1
+            if found is not None:
+                self.events_read += len(found)
+                return found
+            self._reset()
+
+    def _load_closed(self) -> None:
+        """The stored closed cycles before the start's checkpoint, put before those folded since (once)."""
+        while not self._closed_loaded:
+            at = self._subscription.position
+            found = self._ledger.account_closed(self.account, at=at, until_seq=self._start_seq)
+            self.reads += 1
+            if found is None:
+                self._reset()
+                continue
+            self._fold_positions.closed[:0] = found
+            self._closed_loaded = True
+
+    def _load_history(self, history: list[RecordedFill] | None = None) -> None:
+        """Every trade of the account (read lazily: the statistics, the history, closed cycles' trades)."""
+        if self._trades_after > 0:
+            earlier = [r for r in (self._history() if history is None else history) if r.seq <= self._trades_after]
+            kept, by_symbol, legs = self._trades, self._by_symbol, self._legs
+            self._trades, self._by_symbol, self._legs = [], defaultdict(list), []
+            for recorded in earlier:
+                self._keep_trade(recorded)
+            self._trades.extend(kept)
+            self._legs.extend(legs)
+            for symbol, pairs in by_symbol.items():
+                self._by_symbol[symbol].extend(pairs)
+            self._trades_after = 0
+        if self._sums is None:
+            volume = fees = ZERO
+            with localcontext(LEDGER_CONTEXT):
+                for fill in self._legs:  # in log order, as the legacy statistics summed them
+                    volume += fill.quantity * fill.price
+                    fees += fill.fee
+            self._sums = (volume, fees)
+
+    def _load_wallet(self) -> WalletReplay:
+        """The paper wallet folded from the account's events (lazily; see the module for why not derived)."""
+        if self._wallet is None:
+            assert self._wallet_balance is not None
+            history = self._history()
+            replay = WalletReplay(self._wallet_balance)
+            for recorded in history:
+                replay.apply(accounting_of(recorded.seq, recorded.fill))
+            self._wallet = replay
+            self._load_history(history)
+        return self._wallet
+
+    # --- staying current ----------------------------------------------------------------------
 
     def refresh(self) -> list[Folded]:
-        """Fold the account's fills recorded since the last refresh; returns them in seq order."""
-        head, fills = self._ledger.follow(self.seq, account=self.account)
-        if (self.seq and head.epoch != self.epoch) or head.seq < self.seq:
-            self._reset()
-            head, fills = self._ledger.follow(0, account=self.account)
-        folded = [found for recorded in fills if (found := self._fold(recorded)) is not None]
-        self.seq, self.epoch = head.seq, head.epoch
-        return folded
+        """Fold the account's events recorded since the last refresh; returns its fills in seq order.
+
+        Reads nothing when neither this process's ledger wrote nor the change signal fired."""
+        writes = self._ledger.writes
+        signalled = self._subscription.changed()
+        if writes == self._seen_writes and not signalled:
+            return []
+        self._seen_writes = writes
+        folded: list[Folded] = []
+        while True:
+            notices = self._subscription.read()
+            self.reads += 1
+            events = 0
+            for notice in notices:
+                if isinstance(notice, RollbackNotice):
+                    self._reset()
+                    return []
+                events += 1
+                self.events_read += 1
+                self.seq, self.epoch = notice.seq, max(self.epoch, notice.epoch)
+                if notice.event.fill.account == self.account:
+                    found = self._fold(notice.event)
+                    if found is not None:
+                        folded.append(found)
+            if events < self._subscription.batch:
+                return folded
 
     def _fold(self, recorded: RecordedFill) -> Folded | None:
         """Fold one event; a fill's trade (funding moves its position's PnL, a transfer nothing here)."""
         fill = recorded.fill
-        step = self._replay.apply(accounting_of(recorded.seq, fill))
-        before, outcome = step.before, step.outcome
+        accounting = accounting_of(recorded.seq, fill)
+        key = (self.account, getattr(fill, "symbol", ""))
+        before = self._fold_positions.position(key) if isinstance(fill, Fill | Funding) else None
+        outcome = self._fold_positions.apply(accounting)
+        if self._wallet is not None:
+            self._wallet.apply(accounting)
         if isinstance(fill, Funding) and outcome.position is not None:
             self.open[fill.symbol] = outcome.position
         if not isinstance(fill, Fill):
@@ -78,39 +226,96 @@ class AccountBook:
             self.open.pop(fill.symbol, None)
         else:
             self.open[fill.symbol] = outcome.position
-        trade = Trade.from_fill(fill)
-        self.trades.append((recorded.seq, trade))
-        self.by_symbol[fill.symbol].append((recorded.seq, trade))
-        with localcontext(LEDGER_CONTEXT):
-            self.volume += fill.quantity * fill.price
-            self.fees += fill.fee
+        trade = self._keep_trade(recorded)
+        assert trade is not None
+        if self._sums is not None:
+            with localcontext(LEDGER_CONTEXT):
+                self._sums = (self._sums[0] + fill.quantity * fill.price, self._sums[1] + fill.fee)
         return Folded(recorded.seq, trade, before, outcome)
+
+    def _keep_trade(self, recorded: RecordedFill) -> Trade | None:
+        fill = recorded.fill
+        if not isinstance(fill, Fill):
+            return None
+        trade = Trade.from_fill(fill)
+        self._trades.append((recorded.seq, trade))
+        self._legs.append(fill)
+        self._by_symbol[fill.symbol].append((recorded.seq, trade))
+        return trade
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def trades(self) -> list[tuple[int, Trade]]:
+        """Every trade of the account with its seq, in log order (the history is read on first use)."""
+        self._load_history()
+        return self._trades
+
+    @property
+    def by_symbol(self) -> dict[str, list[tuple[int, Trade]]]:
+        """Every trade of the account by symbol (the history is read on first use)."""
+        self._load_history()
+        return self._by_symbol
+
+    @property
+    def volume(self) -> Decimal:
+        """Σ quantity·price of every fill of the account (the history is read on first use)."""
+        self._load_history()
+        assert self._sums is not None
+        return self._sums[0]
+
+    @property
+    def fees(self) -> Decimal:
+        """Σ fee of every fill of the account (the history is read on first use)."""
+        self._load_history()
+        assert self._sums is not None
+        return self._sums[1]
 
     def cycle_trades(self, symbol: str, opened_seq: int, last_seq: int) -> tuple[Trade, ...]:
         """The trades of one position cycle: from the fill that opened it to the last one it saw."""
-        return tuple(trade for seq, trade in self.by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq)
+        if opened_seq <= self._trades_after:
+            self._load_history()
+        return tuple(trade for seq, trade in self._by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq)
 
     def trade_at(self, symbol: str, seq: int) -> Trade:
-        for at, trade in reversed(self.by_symbol[symbol]):
+        if seq <= self._trades_after:
+            self._load_history()
+        for at, trade in reversed(self._by_symbol.get(symbol, ())):
             if at == seq:
                 return trade
         msg = f"no fill of {symbol} at seq {seq} in account {self.account!r}"
         raise LookupError(msg)
 
     def last_fill_time(self, symbol: str) -> datetime:
-        return self.by_symbol[symbol][-1][1].timestamp
+        if not self._by_symbol.get(symbol):
+            self._load_history()
+        return self._by_symbol[symbol][-1][1].timestamp
 
     @property
     def positions(self) -> PositionFold:
-        """The account's positions: open cycles, closed cycles (`.closed`) and totals."""
-        return self._replay.positions
+        """The account's positions: open cycles, closed cycles (`.closed`; stored ones read on first use), totals."""
+        self._load_closed()
+        return self._fold_positions
+
+    def closed_at(self, symbol: str, seq: int) -> ClosedPosition | None:
+        """The cycle of `symbol` a fill at `seq` closed (None if none): folded since the start, else stored."""
+        for attempt in range(2):
+            for cycle in reversed(self._fold_positions.closed):
+                if cycle.symbol == symbol and cycle.closed_seq == seq:
+                    return cycle
+            if attempt or self._closed_loaded or seq > self._start_seq:
+                return None
+            self._load_closed()
+        return None  # pragma: no cover - the loop returns on its second pass
 
     @property
     def wallet(self) -> WalletBook | None:
-        """The paper wallet, when the book was given an initial balance."""
-        return self._replay.wallet
+        """The paper wallet, when the book was given an initial balance (folded on first use)."""
+        if self._wallet_balance is None:
+            return None
+        return self._load_wallet().wallet
 
     @property
     def totals(self) -> Totals:
         """Lifetime realized PnL (gross) and fees of every cycle of the account."""
-        return portfolio_totals(self.positions.totals().values())
+        return portfolio_totals(self._fold_positions.totals().values())

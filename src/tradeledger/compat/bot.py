@@ -184,10 +184,13 @@ class LegacyBot:
         return counts
 
     def close(self) -> None:
-        """Flush the TradeManager's marks and levels and write the legacy state files once more."""
+        """Flush the TradeManager's marks and levels, write the legacy state files once more and release the
+        read models' subscriptions."""
         if self.trade_manager is not None:
             self.trade_manager.close()
             if self.trade_manager.state_file is not None:
                 self.trade_manager.save_state()
-        if self.paper_wallet is not None and self.paper_wallet.state_file is not None:
-            self.paper_wallet.save_state()
+        if self.paper_wallet is not None:
+            if self.paper_wallet.state_file is not None:
+                self.paper_wallet.save_state()
+            self.paper_wallet.shutdown()

@@ -87,6 +87,7 @@ class TradeManager:
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
         self._book = AccountBook(ledger, account)
+        self._resets_seen = self._book.resets
         self.trade_callbacks: list[TradeCallback] = []
         self.position_callbacks: list[PositionCallback] = []
         self.price_update_callbacks: list[PriceCallback] = []
@@ -421,11 +422,15 @@ class TradeManager:
                 logger.error("trade_manager_state.json not written (%s); the ledger has every trade", error)  # noqa: TRY400
 
     def close(self) -> None:
-        """Flush marks and levels and a pending state file. The ledger stays open: it belongs to the caller."""
+        """Flush marks and levels and a pending state file, and release the book's subscription (its own
+        connection). The ledger stays open: it belongs to the caller. Reads still work after (each reads the log)."""
         with self._lock:
-            self.flush_marks()
-            if self._state_dirty:
-                self.save_state()
+            try:
+                self.flush_marks()
+                if self._state_dirty:
+                    self.save_state()
+            finally:
+                self._book.close()
 
     shutdown = close
 
@@ -440,13 +445,13 @@ class TradeManager:
     def _catch_up(self) -> None:
         """Fold fills recorded since the last read (by anyone) and give new cycles their levels.
 
-        After a rollback (the book refolds from seq 1) the levels in memory may belong to removed
+        After a rollback (the book starts again from the stored projection) the levels in memory may belong to removed
         cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
         from the ledger, whose rollback deleted the removed cycles' rows.
         """
-        resets = self._book.resets
         self._book.refresh()
-        if self._book.resets != resets:
+        if self._book.resets != self._resets_seen:  # a rollback, seen by this refresh or by a lazy read before it
+            self._resets_seen = self._book.resets
             marks = self.ledger.marks()
             self._levels = {symbol: levels for (owner, symbol), levels in marks.levels.items() if owner == self.account}
             self._dirty_levels.clear()
@@ -478,10 +483,10 @@ class TradeManager:
         open_position = self._book.open.get(symbol)
         if open_position is not None and open_position.last_seq == seq:
             return self._view(open_position)
-        for cycle in reversed(self._book.positions.closed):
-            if cycle.symbol == symbol and cycle.closed_seq == seq:
-                return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
-        return None
+        cycle = self._book.closed_at(symbol, seq)
+        if cycle is None:
+            return None
+        return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
 
 
 def _fields(position: Position) -> dict[str, Any]:

@@ -102,7 +102,7 @@ class PaperWallet:
         self._book_lock = threading.RLock()  # guards the book: every read and every fold
         self._command_lock = threading.RLock()  # one command at a time: check, then append
         with self._book_lock:
-            self._refresh()
+            self._book.refresh()  # the wallet's cash is folded on first use (compat.account)
         if trade_manager is not None:
             trade_manager.after_record(self._save_if_auto)
 
@@ -331,6 +331,12 @@ class PaperWallet:
         """
         with self._book_lock:
             self._refresh().check(self._book.seq)
+
+    def shutdown(self) -> None:
+        """Release the wallet's subscription (its own connection); the wallet still answers after, reading
+        the log on every read. (`close` is the legacy command that closes a position.)"""
+        with self._book_lock:
+            self._book.close()
 
     # --- legacy state file ----------------------------------------------------------------------
 
