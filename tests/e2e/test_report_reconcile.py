@@ -10,25 +10,11 @@ import pytest
 
 from tests.e2e.conftest import Cli
 from tests.e2e.test_report import Tables, make_report
+from tests.exchanges.test_ccxt_reconcile import BNB_FEE, DEPOSITS, MISSED, TRADE
 from tradeledger import open_ledger
 from tradeledger.cli import main
 from tradeledger.exchanges.ccxt.ingesting import ingest
 
-TRADE = {
-    "id": "1",
-    "timestamp": 1700000000000,
-    "symbol": "LTC/USDT",
-    "side": "buy",
-    "price": "70",
-    "amount": "2",
-    "fee": {"cost": "0.14", "currency": "USDT"},
-}
-MISSED = {**TRADE, "id": "2", "timestamp": 1700000060000, "side": "sell", "price": "71", "amount": "0.5"}
-BNB_FEE = {**TRADE, "id": "3", "timestamp": 1700000030000, "fee": {"cost": "0.0002", "currency": "BNB"}}
-DEPOSITS = [
-    {"id": "d1", "type": "deposit", "currency": "USDT", "amount": "1000", "timestamp": 1690000000000, "status": "ok"},
-    {"id": "d2", "type": "deposit", "currency": "BNB", "amount": "1", "timestamp": 1690000000000, "status": "ok"},
-]
 # The ledger: USDT 1000 - 2·70 - 0.14 (trade 1) - 2·70 (trade 3) = 719.86; LTC 2 + 2 = 4; BNB 1 - 0.0002
 # (trade 3's fee, unvalued). A balance that matches it exactly:
 MATCHING = {"USDT": "719.86", "LTC": "4", "BNB": "0.9998"}
