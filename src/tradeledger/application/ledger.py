@@ -28,6 +28,7 @@ from tradeledger.application.replaying import (
     account_history,
     account_start,
     cutoff,
+    event_at,
     recorded,
     replay_state,
     stored_state,
@@ -184,11 +185,11 @@ class Ledger:
         if seq == 0:
             return START
         with self._store.reading() as tx:
-            found = list(tx.log.read(after_seq=seq - 1, until_seq=seq))
+            found = event_at(tx.log, seq)
             head = tx.log.head()
-        if not found:
+        if found is None:
             raise InvalidArgument(f"after: seq {seq} is not in the log (its head is seq {head.seq})")
-        return Checkpoint(found[0].epoch, found[0].seq, found[0].hash)
+        return Checkpoint(found.epoch, found.seq, found.hash)
 
     # --- read models of one account (compat) ----------------------------------------------------
 

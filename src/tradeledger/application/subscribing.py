@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal, Self
 
 from tradeledger.application.ports import ChangeSignal, LedgerStore, Transaction
-from tradeledger.application.replaying import recorded
+from tradeledger.application.replaying import event_at, recorded
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, RecordedFill
 from tradeledger.errors import InvalidArgument
@@ -223,10 +223,11 @@ class Subscription:
 
 
 def _hash_at(tx: Transaction, seq: int) -> str:
+    """The hash of the event at `seq` (the genesis hash at 0, "" when the log has none there)."""
     if seq == 0:
         return GENESIS_HASH
-    found = list(tx.log.read(after_seq=seq - 1, until_seq=seq))
-    return found[0].hash if found else ""
+    found = event_at(tx.log, seq)
+    return "" if found is None else found.hash
 
 
 def stored_position(store: LedgerStore, name: str) -> Checkpoint:

@@ -14,11 +14,10 @@ from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, shortened
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, json_int, shortened
 from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20
-INT_DIGITS_LIMIT = 4000  # below sys.int_info.default_max_str_digits (4300)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -27,11 +26,6 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if repeated:
         raise ValueError(f"the key {repeated[0]!r} appears twice")
     return dict(pairs)
-
-
-def _json_int(text: str) -> int | Decimal:
-    """A JSON integer; one too long for Python's int (4,300 digits) stays a Decimal, refused by its field."""
-    return int(text) if len(text) <= INT_DIGITS_LIMIT else Decimal(text)
 
 
 def _plain_json(value: object, path: str) -> object:
@@ -53,7 +47,7 @@ def parse_fill_line(line: str, number: int) -> Event:
     Decimal, never float."""
     where = f"line {number}"
     try:
-        value = json.loads(line, parse_float=Decimal, parse_int=_json_int, object_pairs_hook=_refuse_duplicate_keys)
+        value = json.loads(line, parse_float=Decimal, parse_int=json_int, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
     except ValueError as error:  # a repeated key

@@ -211,6 +211,14 @@ def _json_object(value: object) -> object:
     return value
 
 
+JSON_INT_DIGITS = 4000  # below Python's int-to-text limit (sys.int_info.default_max_str_digits, 4,300)
+
+
+def json_int(text: str) -> int | Decimal:
+    """A JSON integer (json's parse_int hook): one too long for Python's int stays a Decimal, refused by its field."""
+    return int(text) if len(text) <= JSON_INT_DIGITS else Decimal(text)
+
+
 def json_depth(value: object, *, limit: int) -> int:
     """How deep objects and arrays nest in `value` (a scalar is 0, {} is 1), counted without recursion.
 

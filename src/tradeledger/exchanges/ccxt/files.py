@@ -10,19 +10,15 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from tradeledger.domain.fills import json_int
 from tradeledger.errors import InvalidFill
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-_INT_DIGITS = 4000  # below Python's int-to-text limit (4,300 digits)
-
-
-def _int(text: str) -> int | Decimal:
-    return int(text) if len(text) <= _INT_DIGITS else Decimal(text)
 
 
 def _parse(text: str, *, source: str) -> object:
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=_int)
+        return json.loads(text, parse_float=Decimal, parse_int=json_int)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{source}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     except RecursionError:

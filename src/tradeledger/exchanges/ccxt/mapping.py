@@ -211,15 +211,10 @@ class _Entry:
             field = f"fees[{position}]" if named == "fees" else "fee"
             if not isinstance(fee, Mapping):
                 raise self.refuse(field, f"must be an object with cost and currency (got {_quoted(fee)})")
-            cost = fee.get("cost")
-            if cost is None or self.number(cost, f"{field}.cost") == 0:
+            cost = None if fee.get("cost") is None else self.number(fee["cost"], f"{field}.cost")
+            if cost is None or cost == 0:
                 continue
-            fees.append(
-                {
-                    "amount": self.number(cost, f"{field}.cost"),
-                    "currency": self.currency(f"{field}.currency", fee.get("currency")),
-                }
-            )
+            fees.append({"amount": cost, "currency": self.currency(f"{field}.currency", fee.get("currency"))})
         return fees
 
     def metadata(self, *fields: str) -> dict[str, object]:
