@@ -222,7 +222,8 @@ class Ledger:
         return recorded(events)
 
     def follow(self, after_seq: int, *, account: str | None = None) -> tuple[Checkpoint, list[RecordedFill]]:
-        """The head and the fills after `after_seq`, read in one transaction: how read models catch up."""
+        """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that
+        stays current uses `subscribe`, which reads only when the log changed and announces rollbacks)."""
         with self._store.reading() as tx:
             current = tx.log.head()
             events = list(tx.log.read(account=account, after_seq=after_seq))

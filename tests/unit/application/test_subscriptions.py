@@ -132,3 +132,12 @@ def test_iteration_ends_when_stopped(ledger: Ledger) -> None:
             subscription.stop()
 
     assert seqs(seen) == [1, 2]
+
+
+def test_follow_reads_the_head_and_the_fills_after_a_seq_in_one_look(ledger: Ledger) -> None:
+    record(ledger, "a", "b", "c")
+
+    head, after = ledger.follow(1)
+
+    assert head == ledger.head
+    assert [recorded.seq for recorded in after] == [2, 3]
