@@ -18,6 +18,7 @@ from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
 from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Receipt, StoredEvent
 from tradeledger.errors import FillConflict, InvalidFill
@@ -82,6 +83,9 @@ def validate_fill(value: FillInput, *, where: str = "fill") -> Fill:
 def validate_event(value: FillInput, *, where: str = "fill") -> Event:
     """An event from a model or a mapping of its fields (`type` names it: fill, the default, funding or
     transfer), or InvalidFill naming each bad field and value."""
+    fast = fast_fill(value) if type(value) is dict or type(value) is Fill else None
+    if fast is not None:  # the usual fill, checked by the model's rules without pydantic's machinery
+        return fast
     if isinstance(value, Fill | Funding | Transfer):
         model: type[Fill | Funding | Transfer] = type(value)
         data: Any = value

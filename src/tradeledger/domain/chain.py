@@ -5,34 +5,34 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from tradeledger.domain.fills import FILL_FIELDS
 
 GENESIS_HASH = "0" * 64
-# What json.dumps(value, separators=(",", ":"), ensure_ascii=False) builds on every call, built once.
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps(value, separators=(",", ":"), ensure_ascii=False) builds this C encoder on every call;
+# built once, it writes the same text in half the time. (No circular-reference check: the values
+# hashed and keyed here are flat lists of text, whole numbers and nulls.)
+_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, True)  # noqa: FBT003
+)
 _CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-# The string encoder that encoder uses for ensure_ascii=False (C when available).
-_JSON_STRING = json.encoder.encode_basestring
 
 
 def canonical_json(values: list[object]) -> str:
-    """json.dumps(values, separators=(",", ":"), ensure_ascii=False), the same text, about 3x faster.
-
-    A stored event's values are text, whole numbers and nulls; those are written here as json
-    writes them, anything else goes through json itself.
-    """
-    parts: list[str] = []
-    for value in values:
-        kind = type(value)
-        if isinstance(value, str) and kind is str:
-            parts.append(_JSON_STRING(value))
-        elif kind is int:
-            parts.append(int.__repr__(value))
-        elif value is None:
-            parts.append("null")
-        else:
-            return _CANONICAL_JSON.encode(values)
-    return "[" + ",".join(parts) + "]"
+    """json.dumps(values, separators=(",", ":"), ensure_ascii=False): the same text, about 2x faster."""
+    if _ENCODE is None:  # pragma: no cover - a Python without the _json accelerator
+        return _CANONICAL_JSON.encode(values)
+    return "".join(_ENCODE(values, 0))
 
 
 # The fields of a stored event that the hash covers, in a fixed order, per (type, version). Changing a

@@ -332,12 +332,22 @@ def parsed_fees(text: str) -> list[tuple[str, Decimal, Decimal | None]]:
 
 
 def fees_text(fees: Iterable[FeeEntry]) -> str:
-    """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed)."""
+    """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed).
+
+    The text json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes, each
+    entry {"amount", "currency"[, "quote_value"]} (the keys in that order), built without the dicts."""
     entries = sorted(
-        (fee.canonical() for fee in fees if fee.amount != 0),
-        key=lambda e: (e["currency"], Decimal(e["amount"]), e.get("quote_value", "")),
+        (fee.currency or "", fee.amount, "" if fee.quote_value is None else decimal_text(fee.quote_value))
+        for fee in fees
+        if fee.amount != 0
     )
-    return _metadata_json(entries)  # type: ignore[arg-type]
+    return "[" + ",".join(map(_fee_json, entries)) + "]"
+
+
+def _fee_json(entry: tuple[str, Decimal, str]) -> str:
+    currency, amount, quote_value = entry
+    text = '{"amount":' + _JSON_STRING(decimal_text(amount)) + ',"currency":' + _JSON_STRING(currency)
+    return text + ("}" if not quote_value else ',"quote_value":' + _JSON_STRING(quote_value) + "}")
 
 
 def v1_fees_text(fee: str, symbol: str) -> str:
@@ -478,6 +488,9 @@ def time_text(value: datetime) -> str:
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:
     return None if value is None else _metadata_json(value)
+
+
+_JSON_STRING = json.encoder.encode_basestring  # a string as json.dumps(..., ensure_ascii=False) writes it
 
 
 def _metadata_json(value: dict[str, Any]) -> str:

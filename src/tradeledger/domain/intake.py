@@ -1,0 +1,205 @@
+"""The fast path of fill validation: a plain mapping (or a Fill) checked by the model's own rules, without
+pydantic's machinery, for the appends of every batch.
+
+`Fill.model_validate` costs ~30 µs a fill, most of it pydantic calling our field validators one by one
+through its core and building the model. This path runs the very same validators (`domain.fills`) on
+the values it knows (text, Decimal, int, datetime, the `Side`, fee entries as mappings or `FeeEntry`)
+and builds the `Fill` with `model_construct`: ~6 µs. It is only a shortcut, never a second set of
+rules: anything it does not take as is (another type, a bad value, a field it does not know, the
+funding and transfer types) gets `None`, and the caller validates through the model, which then
+names what is wrong. A property test holds it to that: whatever the input, the fast path gives the
+model's Fill, field for field, or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from tradeledger.domain.fills import (
+    MAX_FEES,
+    MAX_TEXT,
+    FeeEntry,
+    Fill,
+    Side,
+    _aware_time,
+    _exact,
+    _identifier,
+    _json_object,
+)
+from tradeledger.domain.markets import Market, currency_code, market
+
+# Decimal text the model reads the same way: ASCII digits, an optional sign and fraction, no blanks,
+# exponent or underscores (Decimal() would take those too; they go the model's way).
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_FIELDS = frozenset(Fill.model_fields) | {"fee"}
+_FEE_FIELDS = frozenset(FeeEntry.model_fields)
+M = TypeVar("M", bound=BaseModel)
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL, Side.BUY: Side.BUY, Side.SELL: Side.SELL}
+
+
+class _Declined(Exception):
+    """A value this path does not take as is."""
+
+
+def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
+    """The Fill the model would validate from `data`, or None when `data` must go through the model
+    (it is unusual, or wrong: the model then says what is wrong with it)."""
+    if isinstance(data, Fill):
+        fields: Mapping[str, Any] = data.__dict__
+    elif type(data) is dict:
+        if data.get("type", "fill") != "fill" or not _FIELDS.issuperset(data):
+            return None
+        fields = data
+    else:
+        return None
+    try:
+        fill = _fill(fields)
+    except (_Declined, ValueError, KeyError):  # KeyError: a required field is missing
+        return None
+    if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
+        object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
+    return fill
+
+
+def _fill(data: Mapping[str, Any]) -> Fill:
+    symbol = _text(data["symbol"])
+    traded = market(symbol)  # ValueError on a bad symbol
+    values: dict[str, Any] = {
+        "fill_id": _identifier(_text(data["fill_id"], least=1)),
+        "exchange": _identifier(_text(data["exchange"])),
+        "symbol": symbol,
+        "side": _side(data["side"]),
+        "quantity": _positive(data["quantity"]),
+        "price": _positive(data["price"]),
+        "occurred_at": _time(data["occurred_at"]),
+    }
+    if "account" in data:
+        values["account"] = _identifier(_text(data["account"], least=1))
+    if "type" in data:
+        values["type"] = "fill"
+    for name in ("strategy", "order_id", "client_order_id"):
+        if name in data:
+            value = data[name]
+            values[name] = None if value is None else _identifier(_text(value))
+    if "metadata" in data:
+        values["metadata"] = _metadata(data["metadata"])
+    if "fee" in data:
+        if "fees" in data:
+            raise _Declined
+        amount = _amount(data["fee"])
+        values["fees"] = () if amount == 0 else (_fee_entry(amount, traded.quote, None),)
+    elif "fees" in data:
+        values["fees"] = _fees(data["fees"], traded)
+    return _built(Fill, _FILL_DEFAULTS, values)
+
+
+def _text(value: object, *, least: int = 0) -> str:
+    if type(value) is not str or not least <= len(value) <= MAX_TEXT:
+        raise _Declined
+    return value
+
+
+def _side(value: object) -> Side:
+    if type(value) is not str and type(value) is not Side:
+        raise _Declined
+    found = _SIDES.get(value)
+    if found is None:
+        raise _Declined
+    return found
+
+
+def _amount(value: object) -> Decimal:
+    kind = type(value)
+    if kind is str:
+        if not _DECIMAL_TEXT.fullmatch(value):  # type: ignore[call-overload]
+            raise _Declined
+        number = Decimal(value)  # type: ignore[arg-type]
+    elif kind is Decimal:
+        number = value  # type: ignore[assignment]
+    else:
+        raise _Declined  # int, bool, float, anything else: the model's way
+    return _exact(number)
+
+
+def _positive(value: object) -> Decimal:
+    number = _amount(value)
+    if number <= 0:
+        raise _Declined
+    return number
+
+
+def _time(value: object) -> datetime:
+    if type(value) is not str and type(value) is not datetime:
+        raise _Declined
+    return _aware_time(value)  # type: ignore[return-value]
+
+
+def _metadata(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if type(value) is not dict or any(type(key) is not str for key in value):
+        raise _Declined
+    _json_object(value)  # depth, size and JSON: ValueError
+    return dict(value)
+
+
+def _fees(value: object, traded: Market) -> tuple[FeeEntry, ...]:
+    if (type(value) is not list and type(value) is not tuple) or len(value) > MAX_FEES:
+        raise _Declined
+    return tuple(_fee(entry, traded) for entry in value)
+
+
+def _fee(entry: object, traded: Market) -> FeeEntry:
+    """A fee entry as the model leaves it: one naming its currency as validated (an entry given as a
+    FeeEntry is that very object), one without a currency built again in the quote currency."""
+    if type(entry) is FeeEntry:
+        fields: Mapping[str, Any] = entry.__dict__
+    elif type(entry) is dict and _FEE_FIELDS.issuperset(entry):
+        fields = entry
+    else:
+        raise _Declined
+    amount = _amount(fields["amount"])
+    currency = fields.get("currency")
+    quote_value = fields.get("quote_value")
+    if quote_value is not None:
+        quote_value = _amount(quote_value)
+        if quote_value * amount < 0 or (currency or traded.quote) in (traded.base, traded.quote):
+            raise _Declined
+    if currency is None:
+        return _fee_entry(amount, traded.quote, quote_value)
+    currency_code(_text(currency))
+    if type(entry) is FeeEntry:
+        return entry
+    given = {"amount": amount, "currency": currency}
+    if "quote_value" in fields:
+        given["quote_value"] = quote_value
+    return _built(FeeEntry, _FEE_DEFAULTS, given)
+
+
+def _fee_entry(amount: Decimal, currency: str, quote_value: Decimal | None) -> FeeEntry:
+    return _built(FeeEntry, {}, {"amount": amount, "currency": currency, "quote_value": quote_value})
+
+
+_FEE_DEFAULTS: dict[str, Any] = {"amount": None, "currency": None, "quote_value": None}
+_FILL_DEFAULTS: dict[str, Any] = {
+    name: None if field.is_required() else field.get_default(call_default_factory=True)
+    for name, field in Fill.model_fields.items()
+}
+_FILL_DEFAULTS["fees"] = ()
+
+
+def _built(model: type[M], defaults: dict[str, Any], values: dict[str, Any]) -> M:
+    """`model.model_construct(**values)` as pydantic builds it (the defaults, then the values; the fields
+    set are those given), without its per-call work over the model's fields: ~1 µs instead of ~14."""
+    built = model.__new__(model)
+    object.__setattr__(built, "__dict__", {**defaults, **values})
+    object.__setattr__(built, "__pydantic_fields_set__", set(values))
+    object.__setattr__(built, "__pydantic_extra__", None)
+    object.__setattr__(built, "__pydantic_private__", None)
+    return built

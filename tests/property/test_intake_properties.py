@@ -1,0 +1,167 @@
+"""The fast path of fill validation (domain.intake) is the model's validation or nothing: whatever the
+input, it gives the Fill pydantic gives, field for field, or None (and the model then says what is wrong)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from tradeledger.domain.fills import FeeEntry, Fill, Side
+from tradeledger.domain.intake import fast_fill
+
+BASE: dict[str, Any] = {
+    "fill_id": "f-1",
+    "account": "acc",
+    "exchange": "binance",
+    "symbol": "BTC/USDT",
+    "side": "buy",
+    "quantity": "0.5",
+    "price": "42000.10",
+    "occurred_at": "2024-03-01T12:00:00+00:00",
+}
+
+TEXTS = st.sampled_from(
+    ["x", "", " x", "x ", "caf\u00e9", "cafe\u0301", "a\u00a0b", "a\tb", "Zs\u3000", "y" * 200, "y" * 201]
+)
+AMOUNTS = st.one_of(
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "-1",
+            "0.0",
+            "1.50",
+            "1e3",
+            "1E-30",
+            " 1",
+            "1_000",
+            "\uff11",
+            "NaN",
+            "inf",
+            "-0",
+            "00.10",
+            "1." + "1" * 30,
+            "9" * 29,
+            "",
+            "1.",
+        ]
+    ),
+    st.sampled_from([Decimal("1.5"), Decimal(-2), Decimal("NaN"), Decimal("1E+30"), Decimal(0), 1, 0, -3, True, 1.5]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-1000, max_value=1000),
+)
+TIMES = st.sampled_from(
+    [
+        "2024-03-01T12:00:00+00:00",
+        "2024-03-01T12:00:00Z",
+        "2024-03-01 12:00:00+02:00",
+        "2024-03-01T12:00:00",
+        "yesterday",
+        "1969-12-31T23:59:59+00:00",
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2024, 1, 1),  # noqa: DTZ001 - naive on purpose
+        1_700_000_000,
+    ]
+)
+FEE_ENTRIES = st.fixed_dictionaries(
+    {"amount": AMOUNTS},
+    optional={
+        "currency": st.sampled_from(["USDT", "BTC", "BNB", "bnb", "", None, 5]),
+        "quote_value": st.one_of(st.none(), AMOUNTS),
+        "extra": st.just(1),
+    },
+)
+CHANGES: dict[str, st.SearchStrategy[Any]] = {
+    "fill_id": TEXTS,
+    "account": TEXTS,
+    "exchange": TEXTS,
+    "symbol": st.sampled_from(["ETH/USD", "BTC/USDT:USDT", "BTC/USD:BTC", "btc/usd", "BTC-USD", 3]),
+    "side": st.sampled_from(["sell", "SELL", "Buy", Side.SELL, 1, None]),
+    "quantity": AMOUNTS,
+    "price": AMOUNTS,
+    "fee": AMOUNTS,
+    "fees": st.one_of(
+        st.lists(st.one_of(FEE_ENTRIES, st.builds(FeeEntry, amount=st.just(Decimal("0.1")))), max_size=3),
+        st.just([{"amount": "1"}] * 17),
+        st.just("1"),
+    ),
+    "occurred_at": TIMES,
+    "strategy": st.one_of(st.none(), TEXTS),
+    "order_id": st.one_of(st.none(), TEXTS),
+    "client_order_id": st.one_of(st.none(), TEXTS),
+    "metadata": st.sampled_from(
+        [None, {}, {"a": 1, "b": [1, 2]}, {1: "x"}, {"n": float("nan")}, {"s": {1, 2}}, [1], {"d": Decimal(1)}]
+    ),
+    "type": st.sampled_from(["fill", "funding", None]),
+    "unknown": st.just("x"),
+}
+
+
+@st.composite
+def fill_inputs(draw: st.DrawFn) -> dict[str, Any]:
+    data = dict(BASE)
+    for name in draw(st.lists(st.sampled_from(sorted(CHANGES)), max_size=4, unique=True)):
+        data[name] = draw(CHANGES[name])
+    for name in draw(st.lists(st.sampled_from(sorted(BASE)), max_size=1)):
+        del data[name]
+    return data
+
+
+def assert_same_fill(fast: Fill, slow: Fill) -> None:
+    assert fast == slow
+    assert repr(fast) == repr(slow)  # Decimal exponents, tz-info types, fee entries: all as the model builds them
+    assert fast.model_fields_set == slow.model_fields_set
+    assert [entry.model_fields_set for entry in fast.fees] == [entry.model_fields_set for entry in slow.fees]
+    assert fast.canonical() == slow.canonical()
+    assert fast.model_dump() == slow.model_dump()
+
+
+@settings(max_examples=600, deadline=None)
+@given(fill_inputs())
+def test_the_fast_path_gives_the_models_fill_or_nothing(data: dict[str, Any]) -> None:
+    fast = fast_fill(data)
+    try:
+        slow = Fill.model_validate(data)
+    except ValidationError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert_same_fill(fast, slow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fill_inputs())
+def test_the_fast_path_takes_a_validated_fill_as_the_model_does(data: dict[str, Any]) -> None:
+    try:
+        fill = Fill.model_validate(data)
+    except ValidationError:
+        return
+    fast = fast_fill(fill)
+    assert fast is not None
+    assert_same_fill(fast, Fill.model_validate(fill))
+
+
+def test_a_bots_usual_fills_take_the_fast_path() -> None:
+    usual = [
+        BASE,
+        BASE | {"fee": "0.01"},
+        BASE | {"fee": "0"},
+        BASE
+        | {"fees": [{"amount": "0.001", "currency": "BTC"}, {"amount": "0.02", "currency": "BNB", "quote_value": "6"}]},
+        BASE | {"strategy": "grid", "order_id": "o-1", "metadata": {"note": "x"}, "type": "fill"},
+        BASE | {"quantity": Decimal(2), "occurred_at": datetime(2024, 1, 1, tzinfo=UTC), "side": Side.SELL},
+    ]
+    for data in usual:
+        fast = fast_fill(data)
+        assert fast is not None, data
+        assert_same_fill(fast, Fill.model_validate(data))
+
+
+def test_a_fill_built_without_validation_is_not_taken_as_is() -> None:
+    unchecked = Fill.model_construct(**(BASE | {"quantity": Decimal(-1), "side": Side.BUY, "fees": ()}))
+    assert fast_fill(unchecked) is None
