@@ -80,11 +80,17 @@ def validate_fill(value: FillInput, *, where: str = "fill") -> Fill:
     return event
 
 
+def usual_fill(value: FillInput) -> Fill | None:
+    """The usual fill (a dict or a Fill) checked by the model's rules without pydantic's machinery
+    (domain.intake), or None: `validate_event` then takes it through the model."""
+    return fast_fill(value) if type(value) is dict or type(value) is Fill else None
+
+
 def validate_event(value: FillInput, *, where: str = "fill") -> Event:
     """An event from a model or a mapping of its fields (`type` names it: fill, the default, funding or
     transfer), or InvalidFill naming each bad field and value."""
-    fast = fast_fill(value) if type(value) is dict or type(value) is Fill else None
-    if fast is not None:  # the usual fill, checked by the model's rules without pydantic's machinery
+    fast = usual_fill(value)
+    if fast is not None:
         return fast
     if isinstance(value, Fill | Funding | Transfer):
         model: type[Fill | Funding | Transfer] = type(value)

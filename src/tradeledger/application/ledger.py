@@ -17,7 +17,7 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
-from tradeledger.application.appending import FillInput, append_fills, stored_balances, validate_event
+from tradeledger.application.appending import FillInput, append_fills, stored_balances, usual_fill, validate_event
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
@@ -38,6 +38,7 @@ from tradeledger.application.subscribing import START, Subscription, stored_posi
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
+from tradeledger.domain.events import Event
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.lot_terms import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS, MethodPlan
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
@@ -74,6 +75,12 @@ def _kind(value: FillInput) -> str:
     return kind if kind in ("funding", "transfer") else "fill"
 
 
+def _validated(value: FillInput, index: int) -> Event:
+    """The event `value` gives (the fast path for the usual fill; its message names it by its place)."""
+    fast = usual_fill(value)
+    return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
+
+
 class Ledger:
     """One ledger: an append-only fill log and the positions projected from it."""
 
@@ -108,7 +115,7 @@ class Ledger:
         `cursors` (name → text) are stored in the same transaction (see `cursors`): a reader of an
         outside source (a sync) keeps where it is together with what it appended, so a crash between
         the two cannot happen."""
-        validated = [validate_event(fill, where=f"{_kind(fill)} {index}") for index, fill in enumerate(fills, start=1)]
+        validated = [_validated(fill, index) for index, fill in enumerate(fills, start=1)]
         if not validated and not cursors:
             return []
         with self._store.unit_of_work() as uow:
