@@ -343,3 +343,30 @@ def test_the_trades_of_a_cycle_a_rollback_removed_are_refused_naming_it(counted:
     with pytest.raises(LookupError, match=r"BTC/USD cycle opened at seq 2 was rolled back"):
         list(position.trades)
     tm.close()
+
+
+def test_an_open_cycle_whose_last_event_is_funding_still_shows_its_last_fill_time(
+    counted: Ledger, store: CountingStore, clock: Clock
+) -> None:
+    perp = "BTC/USDT:USDT"
+    opened = fill(perp, "buy", "1", "100") | {"exchange": "bybit"}
+    funding = {
+        "type": "funding",
+        "funding_id": "f-1",
+        "account": BOT,
+        "exchange": "bybit",
+        "symbol": perp,
+        "amount": "-2",
+        "currency": "USDT",
+        "occurred_at": "2026-01-06T10:00:00+00:00",
+    }
+    counted.record_many([opened, funding])
+    store.reset()
+
+    tm = TradeManager(counted, account=BOT, clock=clock)
+    position = tm.get_position(perp)
+
+    assert position is not None
+    assert position.last_update.isoformat() == opened["occurred_at"]  # the fill's time, not the funding's
+    assert [t.id for t in position.trades] == [opened["fill_id"]]
+    tm.close()
