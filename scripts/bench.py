@@ -23,7 +23,9 @@ import functools
 import gc
 import importlib
 import importlib.metadata
+import importlib.util
 import json
+import logging
 import math
 import os
 import platform
@@ -172,7 +174,6 @@ class Sizes:
     ticks: int
     ndjson: int
     peer_single: int
-    peer_log: int
     state_queries: int = 20
     paced: int = 1_000  # fills a paced writer process commits, per subscription-latency run
     fleet: int = 2_000  # fills each writer process appends in the PostgreSQL fleet rows
@@ -188,16 +189,13 @@ class Sizes:
             s(self.ticks),
             s(self.ndjson),
             s(self.peer_single),
-            s(self.peer_log),
             max(2, min(self.state_queries, s(self.state_queries))),
             s(self.paced),
             s(self.fleet),
         )
 
 
-FULL = Sizes(
-    single=3_000, batched=100_000, log=1_000_000, ticks=200_000, ndjson=100_000, peer_single=3_000, peer_log=200_000
-)
+FULL = Sizes(single=3_000, batched=100_000, log=1_000_000, ticks=200_000, ndjson=100_000, peer_single=3_000)
 QUICK = Sizes(
     single=300,
     batched=10_000,
@@ -205,11 +203,12 @@ QUICK = Sizes(
     ticks=20_000,
     ndjson=10_000,
     peer_single=300,
-    peer_log=20_000,
     paced=100,
     fleet=100,
 )
 BATCH = 1_000
+LEGACY_TRADES = 10_000  # peers.md 1b: the legacy TradeManager's state size
+LEGACY_TICKS = 3  # peers.md: 3 ticks a run at 10,000 trades (each ~0.2 s)
 
 
 def random_walk(symbols: list[str], n: int, *, seed: int, sigma: float = 0.001) -> list[tuple[str, Decimal]]:
@@ -242,6 +241,88 @@ def level_moves(ticks: list[tuple[str, Decimal]], entry: Decimal = Decimal(100))
             lows[symbol] = price
             moves += 1
     return moves
+
+
+def base_fee_fills(events: list[RawEvent]) -> tuple[list[dict[str, Any]], int]:
+    """The fills of `events` with `fees` given: a buy that opens or adds to a long pays 0.1 % of its quantity
+    in the base currency (the only fills a base fee can never turn short, spec section 9), every other
+    fill its fee in USD. Returns the fills and how many pay in the base currency."""
+    held: dict[tuple[str, str], Decimal] = {}
+    fills: list[dict[str, Any]] = []
+    based = 0
+    for event in events:
+        fill: dict[str, Any] = as_fill(event)
+        fee = fill.pop("fee")
+        key = (fill["account"], fill["symbol"])
+        before = held.get(key, D0)
+        quantity = Decimal(fill["quantity"])
+        if fill["side"] == "buy" and before >= 0:
+            base_fee = quantity / 1000
+            fill["fees"] = [{"amount": str(base_fee), "currency": fill["symbol"].split("/")[0]}]
+            held[key] = before + quantity - base_fee
+            based += 1
+        else:
+            fill["fees"] = [{"amount": fee, "currency": "USD"}]
+            held[key] = before + (quantity if fill["side"] == "buy" else -quantity)
+        fills.append(fill)
+    return fills, based
+
+
+def ccxt_trades_text(events: list[RawEvent]) -> str:
+    """`events` as the JSON list ccxt's fetch_my_trades returns (binance's unified trades, numbers as JSON
+    numbers as ccxt writes them, a fee in the quote currency, the raw record under `info`)."""
+    entries = []
+    for event in events:
+        data = json.loads(event[2])
+        stamp = datetime.fromisoformat(data["executed_at"])
+        millis = int(stamp.timestamp() * 1000)
+        symbol = f"{data['instrument']}/USDT"
+        side = data["side"].lower()
+        trade_id = str(uuid.UUID(data["fill_id"]).int % 10**12)
+        text = json.dumps(
+            {
+                "info": {"symbol": symbol.replace("/", ""), "id": trade_id, "isBuyer": side == "buy"},
+                "timestamp": millis,
+                "datetime": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "symbol": symbol,
+                "id": trade_id,
+                "order": data["fill_id"],
+                "type": None,
+                "side": side,
+                "takerOrMaker": "taker",
+            },
+            separators=(",", ":"),
+        )
+        numbers = (
+            f'"price":{data["price"]},"amount":{data["quantity"]},'
+            f'"fee":{{"cost":{data["fee"]},"currency":"USDT"}},"fees":[{{"cost":{data["fee"]},"currency":"USDT"}}]'
+        )
+        entries.append(f"{text[:-1]},{numbers}}}")
+    return "[\n" + ",\n".join(entries) + "\n]\n"
+
+
+def load_legacy_trade_manager(path: Path, folder: Path) -> Any:  # noqa: ANN401 - a module loaded from a file
+    """A user-extracted legacy trade_manager.py, imported unmodified with importlib.
+
+    Its one import from its own project (`crypto_bot.utils.logger.LOG_DIR`, in later versions) is given
+    as the scratch folder, where its CSV replay finds no trades.csv."""
+    if not path.is_file():
+        raise SystemExit(f"bench: --legacy-trade-manager {path}: no such file (docs/benchmarks.md says how to get it)")
+    for name in ("crypto_bot", "crypto_bot.utils"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    logger = types.ModuleType("crypto_bot.utils.logger")
+    logger.LOG_DIR = folder  # type: ignore[attr-defined]
+    sys.modules.setdefault("crypto_bot.utils.logger", logger)
+    spec = importlib.util.spec_from_file_location("legacy_trade_manager", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench: --legacy-trade-manager {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while the class is made
+    # Its warnings (no config.yaml, reversals) are still formatted, as in peers.md, but not printed.
+    logging.getLogger(spec.name).addHandler(logging.NullHandler())
+    logging.getLogger(spec.name).propagate = False
+    spec.loader.exec_module(module)
+    return module
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -394,6 +475,57 @@ class Bench:
             )
         )
 
+    # 1,000-fill batches whose fee is paid in the base currency ---------------------------------
+
+    def base_fee_batches(self) -> None:
+        """The batches row again, with the fee of every buy that opens or adds to a long paid in the base
+        currency (spec section 9: a fee-free disposal of that much base at the fill price): `fees` given."""
+        n = self.sizes.batched
+        size = min(BATCH, n)
+        fills, based = base_fee_fills(make_events(n, start=60_000_000))
+        rows = [
+            (
+                f"{fill['account']}/{fill['symbol']}",
+                "FillRecorded",
+                json.dumps(fill),
+                fill["occurred_at"],
+                fill["fill_id"],
+            )
+            for fill in fills
+        ]
+
+        def raw_once() -> float:
+            connection = fresh_raw_db(self.path("raw_base_fee.db"), "FULL")
+
+            def run() -> None:
+                for i in range(0, n, size):
+                    connection.executemany(RAW_INSERT, rows[i : i + size])
+                    connection.commit()
+
+            rate = timed_rate(n, run)
+            connection.close()
+            return rate
+
+        def ours_once() -> float:
+            with open_ledger(self.fresh_ledger_url("base_fee.db")) as ledger:
+                ledger.head  # noqa: B018 - the schema, outside the timer
+                return timed_rate(n, lambda: [ledger.record_many(fills[i : i + size]) for i in range(0, n, size)])
+
+        self.say(f"{size}-fill batches with fees in the base currency, {n} fills ({based:,} base fees)")
+        raw, ours = self.alternate(raw_once, ours_once)
+        self.rows.append(
+            Row(
+                f"append {size:,} fills/txn (durable), fees in the base currency",
+                "fills/s",
+                ours,
+                statistics.median(raw),
+                "raw sqlite3 executemany, same batches and payloads, WAL+FULL",
+                "(none)",
+                None,
+                note=f"{based:,} of {n:,} fills pay a base fee (each buy opening or adding to a long), the rest USD",
+            )
+        )
+
     # the big log: rebuild with peak RSS, state as of random seqs ---------------------------------
 
     def build_log(self) -> tuple[str, Path]:
@@ -521,6 +653,55 @@ class Bench:
             )
         )
 
+    # a TradeManager and a PaperWallet starting on the big log --------------------------------------
+
+    def startup(self, url: str) -> None:
+        """Spec section 8: open the ledger, build the compat object over one account as the legacy bot does
+        at start (compat.bot.LegacyBot.build), and time it until its first read is answered."""
+        compat = importlib.import_module("tradeledger.compat")
+        n = self.sizes.log
+        account = ACCOUNTS[0]
+
+        def once(build: Callable[[Any], Any], first_read: Callable[[Any], object]) -> float:
+            gc.collect()
+            start = time.perf_counter()
+            with open_ledger(url) as ledger:
+                built = build(ledger)
+                first_read(built)
+                seconds = time.perf_counter() - start
+                (built.close if hasattr(built, "get_all_positions") else built.shutdown)()
+            return seconds
+
+        def manager(ledger: Any) -> Any:  # noqa: ANN401
+            return compat.TradeManager(ledger, account=account)
+
+        def wallet(ledger: Any) -> Any:  # noqa: ANN401
+            return compat.PaperWallet(ledger, Decimal(1_000_000), account=account)
+
+        cases: list[tuple[str, str, Callable[[], float]]] = [
+            ("TradeManager", "get_all_positions()", lambda: once(manager, lambda m: m.get_all_positions())),
+            ("PaperWallet", "positions", lambda: once(wallet, lambda w: dict(w.positions))),
+            ("PaperWallet", "balance", lambda: once(wallet, lambda w: w.balance)),
+        ]
+        self.say(f"a TradeManager and a PaperWallet starting on the {n:,}-fill log")
+        times: list[list[float]] = [[] for _ in cases]
+        for _ in range(self.runs):  # in turns, as `alternate`
+            for i, (_, _, run) in enumerate(cases):
+                times[i].append(run())
+        for (what, first_read, _), seconds in zip(cases, times, strict=True):
+            self.rows.append(
+                Row(
+                    f"a {what} starting on a {n:,}-fill ledger (open_ledger + constructor + {first_read})",
+                    "s",
+                    seconds,
+                    None,
+                    "",
+                    "< 0.2 s (max)",
+                    max(seconds) < 0.2,  # noqa: PLR2004
+                    note=f"account {account}, ~{n // len(ACCOUNTS):,} of the fills, 50 open positions",
+                )
+            )
+
     # tax lots -----------------------------------------------------------------------------------
 
     def gains(self, url: str, our_rebuild: list[float]) -> None:
@@ -553,7 +734,7 @@ class Bench:
 
     # update_price ------------------------------------------------------------------------------
 
-    def ticks(self) -> None:
+    def ticks(self) -> list[float]:
         compat = optional("tradeledger.compat")
         n = self.sizes.ticks
         symbols = [f"SYM{i:03d}/USD" for i in range(50)]
@@ -600,6 +781,65 @@ class Bench:
                 note=note,
             )
         )
+        return ours
+
+    # the legacy TradeManager's update_price (reference/peers.md section 1) -------------------------
+
+    def legacy_ticks(self, path: Path | None, ours: list[float]) -> None:
+        """peers.md 1b: the legacy TradeManager holding 10,000 trades, each tick rewriting its JSON file.
+
+        Its code is not part of this repository: `--legacy-trade-manager PATH` names a trade_manager.py the
+        user extracted (docs/benchmarks.md says how). It is loaded unmodified; the harness only disables
+        its 30-second auto-save thread (a subclass) and skips the per-trade save while the 10,000 trades
+        are recorded, before the timer, as peers.md did."""
+        if path is None:
+            self.skipped.append(
+                "the legacy TradeManager's update_price row: pass --legacy-trade-manager PATH, a trade_manager.py "
+                "extracted from LegacyCoinTrader1.0 (crypto_bot/utils/trade_manager.py; docs/benchmarks.md)"
+            )
+            return
+        module = load_legacy_trade_manager(path, self.folder)
+        manager_class = cast("Any", types.new_class("BenchTradeManager", (module.TradeManager,)))
+        manager_class._start_auto_save = lambda _self: None  # noqa: SLF001 - peers.md: no background saves
+        symbols = [f"SYM{i:03d}/USD" for i in range(50)]
+        trades = [
+            module.create_trade(
+                fill["symbol"],
+                fill["side"],
+                Decimal(fill["quantity"]),
+                Decimal(fill["price"]),
+                fees=Decimal(fill["fee"]),
+            )
+            for fill in (as_fill(event) for event in make_events(LEGACY_TRADES, start=70_000_000))
+        ]
+        prices = random_walk(symbols, LEGACY_TICKS, seed=3)
+
+        def legacy_once() -> float:
+            state = self.path("legacy_trade_manager_state.json")
+            state.unlink(missing_ok=True)
+            manager = manager_class(storage_path=str(state))
+            manager.save_state = lambda: None  # recording the 10,000 trades: no save per trade (before the timer)
+            for trade in trades:
+                manager.record_trade(trade)
+            del manager.save_state
+            manager.save_state()
+            return timed_rate(len(prices), lambda: [manager.update_price(symbol, price) for symbol, price in prices])
+
+        self.say(f"the legacy TradeManager: {LEGACY_TICKS} update_price ticks at {LEGACY_TRADES:,} trades")
+        rates = [legacy_once() for _ in range(self.runs)]
+        self.rows.append(
+            Row(
+                f"update_price: ours (row above) vs the legacy TradeManager at {LEGACY_TRADES:,} trades",
+                "ticks/s",
+                ours,
+                statistics.median(rates),
+                f"legacy TradeManager {path.name}, each tick rewrites its JSON state ({fmt(min(rates), '')}-"
+                f"{fmt(max(rates), '')}; peers.md: 5.4/s)",
+                "(none)",
+                None,
+                note=f"legacy: {LEGACY_TICKS} ticks a run, auto-save thread off",
+            )
+        )
 
     # NDJSON import -----------------------------------------------------------------------------
 
@@ -642,9 +882,58 @@ class Bench:
                 ours,
                 statistics.median(raw),
                 "raw json.loads + executemany, one txn, WAL+FULL",
+                ">= 0.30x",
+                statistics.median(ours) >= 0.3 * statistics.median(raw),
+                note="start-up included, one transaction",
+            )
+        )
+
+    # ccxt ingest ---------------------------------------------------------------------------------
+
+    def ccxt_ingest(self) -> None:
+        """`tradeledger ingest ccxt FILE --exchange binance` as a process on a list of ccxt unified trades."""
+        n = self.sizes.ndjson
+        file = self.path("trades.ccxt.json")
+        file.write_text(ccxt_trades_text(make_events(n, start=80_000_000)), encoding="utf-8")
+
+        def raw_once() -> float:
+            connection = fresh_raw_db(self.path("raw_ccxt.db"), "FULL")
+
+            def run() -> None:
+                trades = json.loads(file.read_text(encoding="utf-8"))
+                rows = [
+                    (f"binance/{t['symbol']}", "FillRecorded", json.dumps(t), t["datetime"], f"{t['symbol']}:{t['id']}")
+                    for t in trades
+                ]
+                connection.executemany(RAW_INSERT, rows)
+                connection.commit()
+
+            rate = timed_rate(n, run)
+            connection.close()
+            return rate
+
+        def ours_once() -> float:
+            url = self.fresh_ledger_url("ccxt.db")
+            command = [sys.executable, "-m", "tradeledger", "--db", url, "ingest", "ccxt", str(file)]
+            start = time.perf_counter()
+            out = subprocess.run([*command, "--exchange", "binance", "--json"], capture_output=True, check=True)
+            seconds = time.perf_counter() - start
+            if json.loads(out.stdout)["appended"] != n:
+                raise SystemExit(f"bench: ingest ccxt appended {out.stdout!r}, expected all {n} trades")
+            return n / seconds
+
+        self.say(f"ccxt ingest of {n:,} trades")
+        raw, ours = self.alternate(raw_once, ours_once)
+        self.rows.append(
+            Row(
+                f"tradeledger ingest ccxt of {n:,} trades (CLI process, --exchange binance)",
+                "fills/s",
+                ours,
+                statistics.median(raw),
+                "raw json.loads of the list + executemany, one txn, WAL+FULL",
                 "(none)",
                 None,
-                note="validated twice (file, then append), one transaction",
+                note="fetch_my_trades' unified shape, numbers as JSON numbers, start-up included",
             )
         )
 
@@ -667,14 +956,17 @@ class Bench:
                 )
             return
         peer = EventsourcingPeer(self.folder)
-        self.say(f"eventsourcing: {self.sizes.peer_single} single appends, rebuild of {self.sizes.peer_log:,}")
+        n = self.sizes.log  # the peer rebuilds the very log ours rebuilt (same fills, same size)
+        self.say(f"eventsourcing: {self.sizes.peer_single} single appends, rebuild of {n:,}")
         appends = [peer.append(make_events(self.sizes.peer_single, start=30_000_000)) for _ in range(self.runs)]
-        peer.build(self.sizes.peer_log)
+        started = time.perf_counter()
+        peer.build(n)
+        self.say(f"built the peer's {n:,}-fill log in {time.perf_counter() - started:.0f} s")
         rebuilds = [peer.rebuild() for _ in range(self.runs)]
         version = importlib.metadata.version("eventsourcing")
         pairs = (
             ("append 1 fill/txn, durable (our row 1)", appends, our_append, self.sizes.peer_single),
-            ("rebuild (our rebuild row; the peer's log is smaller)", rebuilds, our_rebuild, self.sizes.peer_log),
+            (f"rebuild, both on the same {n:,} fills (our rebuild row)", rebuilds, our_rebuild, n),
         )
         for what, rates, ours, n in pairs:
             median = statistics.median(rates)
@@ -1195,6 +1487,13 @@ def main() -> int:
         default=next((os.environ[name] for name in PG_URL_VARIABLES if os.environ.get(name)), None),
         help="PostgreSQL server for the fleet rows (default: $TRADELEDGER_BENCH_PG_URL, $TRADELEDGER_TEST_PG_URL)",
     )
+    parser.add_argument(
+        "--legacy-trade-manager",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a trade_manager.py extracted from LegacyCoinTrader1.0, for its update_price row (docs/benchmarks.md)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tiny sizes for the CI test
     parser.add_argument("--child-rebuild", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-writer", default=None, help=argparse.SUPPRESS)
@@ -1213,19 +1512,22 @@ def main() -> int:
     try:
         bench = Bench(sizes, runs, folder)
         if args.only == "ticks":
-            bench.ticks()
+            bench.legacy_ticks(args.legacy_trade_manager, bench.ticks())
             return bench.report()
         if args.only == "fleet":
             Fleet(bench, args.pg_url).run()
             return bench.report()
         our_append = bench.single_append()
         bench.batches()
+        bench.base_fee_batches()
         url, raw_path = bench.build_log()
         our_rebuild = bench.rebuild(url, raw_path)
         bench.state_as_of(url)
+        bench.startup(url)
         bench.gains(url, our_rebuild)
-        bench.ticks()
+        bench.legacy_ticks(args.legacy_trade_manager, bench.ticks())
         bench.ndjson_import()
+        bench.ccxt_ingest()
         bench.peer(our_append, our_rebuild)
         Fleet(bench, args.pg_url).run()
         return bench.report()

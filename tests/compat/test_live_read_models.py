@@ -1,9 +1,10 @@
 """The compat read models start from the stored projection and stay current through a subscription (issue 18).
 
 Reads are counted by a store double that counts read transactions and the events they return (never
-by timing): a TradeManager opened on a long history reads the projection and its open cycles' fills
-only; an unchanged ledger costs no read per call; the whole history is read once, on first use of
-what needs it (statistics, the trade list, the paper wallet's cash).
+by timing): a TradeManager opened on a long history reads the projection and the first and last
+fill of each open cycle only (a cycle's trades are read when first looked into); an unchanged
+ledger costs no read per call; the whole history is read once, on first use of what needs it
+(statistics, the trade list, the paper wallet's cash).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def long_history(ledger: Ledger, fills: list[dict[str, Any]] | None = None) -> l
     return fills
 
 
-def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cycles_fills_only(
+def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cycles_ends_only(
     counted: Ledger, store: CountingStore, clock: Clock
 ) -> None:
     long_history(counted)
@@ -144,19 +145,24 @@ def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cyc
     tm = TradeManager(counted, account=BOT, clock=clock)
     position = tm.get_position(ETH)
 
-    assert store.events == 3  # the open ETH cycle's fills, not the 1,203 before them
+    assert store.events == 2  # the open ETH cycle's first and last fill, not the 1,203 before them
     assert store.closed_reads == 0  # nor the 600 closed cycles
     assert position is not None
     assert (position.total_amount, position.average_price) == (Decimal(2), Decimal(11))
+    assert position.trades[0].price == Decimal(10)  # the fill that opened the cycle: at hand
+    assert store.events == 2
     assert [t.price for t in position.trades] == [Decimal(10), Decimal(13), Decimal(12)]
+    # The cycle's trades, read when first looked into: that cycle's only (after the event at the book's
+    # position, which tells whether a rollback removed it).
+    assert store.events == 2 + 1 + 3
     assert tm.get_position(BTC) is None
     assert len(tm.get_all_positions()) == 1
-    assert store.events == 3
+    assert store.events == 6
 
     # The statistics need every trade: read once, on first use, the account's only.
     statistics = tm.get_statistics()
     assert statistics["total_trades"] == HISTORY
-    assert store.events == 3 + HISTORY + 1
+    assert store.events == 6 + HISTORY + 1
     assert statistics["total_realized_pnl"] == realized
     assert len(tm.get_closed_positions()) == CLOSED_CYCLES  # read now, once
     assert store.closed_reads == 1
@@ -166,7 +172,7 @@ def test_a_trade_manager_on_a_long_history_reads_the_projection_and_its_open_cyc
     assert store.closed_reads == 1
     assert len(tm.get_trade_history()) == HISTORY + 1
     # Since the statistics: the event at its position (checked before the closed cycles are read) and the close.
-    assert store.events == 3 + HISTORY + 1 + 1 + 1
+    assert store.events == 6 + HISTORY + 1 + 1 + 1
     tm.close()
 
 
@@ -238,10 +244,12 @@ def test_a_paper_wallet_folds_its_cash_on_first_use_and_then_keeps_it_current(
     store.reset()
 
     wallet = PaperWallet(counted, 100_000, account=BOT, clock=clock)
-    assert store.events == 3  # constructed: the projection and the open cycle only
+    assert store.events == 2  # constructed: the projection and the open cycle's first and last fill only
+    assert list(wallet.positions) == [ETH]  # the open positions need no more
+    assert store.events == 2
 
     balance = wallet.balance  # the cash: the account's events, once
-    assert store.events == 3 + HISTORY + 1
+    assert store.events == 2 + HISTORY + 1
     assert balance == counted.replay_wallet(Decimal(100_000), account=BOT).cash
     wallet.open(BTC, "buy", 1, 100)
     assert wallet.balance == balance - 100
@@ -292,4 +300,73 @@ def test_a_trade_that_closes_a_cycle_finds_it_without_reading_the_stored_closed_
     assert closed == ["ETH/USD 0"]
     assert store.closed_reads == 0
     assert store.events == 1  # the event it appended, seen through the subscription
+    tm.close()
+
+
+def test_a_long_open_cycle_costs_the_start_two_events_and_its_trades_are_read_when_looked_into(
+    counted: Ledger, store: CountingStore, clock: Clock
+) -> None:
+    folded = TradeManager(counted, account=BOT, clock=clock)  # on an empty ledger: it folds every trade it sees
+    buys = [fill(ETH, "buy", "1", str(100 + n % 9)) for n in range(300)]
+    counted.record_many([*buys, fill(BTC, "buy", "1", "50", account="other")])
+    expected = folded.get_position(ETH)
+    assert expected is not None
+    assert isinstance(expected.trades, tuple)
+    store.reset()
+
+    tm = TradeManager(counted, account=BOT, clock=clock)
+    position = tm.get_position(ETH)
+
+    assert store.events == 2  # the fills at the cycle's opened_seq and last_seq, whatever its length
+    assert position is not None
+    assert position.last_update == expected.last_update
+    assert position.trades == expected.trades  # read now: the cycle's 300 trades, equal to a tuple of them
+    assert store.events == 2 + 1 + 300
+    assert len(position.trades) == 300
+    assert position.to_dict() == expected.to_dict()
+    assert store.events == 2 + 1 + 300  # read once
+    folded.close()
+    tm.close()
+
+
+def test_the_trades_of_a_cycle_a_rollback_removed_are_refused_naming_it(counted: Ledger, clock: Clock) -> None:
+    counted.record(fill(ETH, "buy", "1", "10"))
+    head = counted.head.seq
+    counted.record_many([fill(BTC, "buy", "1", "100"), fill(BTC, "buy", "1", "110")])
+    tm = TradeManager(counted, account=BOT, clock=clock)
+    position = tm.get_position(BTC)
+    assert position is not None
+
+    counted.rollback(to_seq=head, reason="bad fills", actor="test")
+    assert tm.get_position(BTC) is None  # the book saw the rollback
+
+    with pytest.raises(LookupError, match=r"BTC/USD cycle opened at seq 2 was rolled back"):
+        list(position.trades)
+    tm.close()
+
+
+def test_an_open_cycle_whose_last_event_is_funding_still_shows_its_last_fill_time(
+    counted: Ledger, store: CountingStore, clock: Clock
+) -> None:
+    perp = "BTC/USDT:USDT"
+    opened = fill(perp, "buy", "1", "100") | {"exchange": "bybit"}
+    funding = {
+        "type": "funding",
+        "funding_id": "f-1",
+        "account": BOT,
+        "exchange": "bybit",
+        "symbol": perp,
+        "amount": "-2",
+        "currency": "USDT",
+        "occurred_at": "2026-01-06T10:00:00+00:00",
+    }
+    counted.record_many([opened, funding])
+    store.reset()
+
+    tm = TradeManager(counted, account=BOT, clock=clock)
+    position = tm.get_position(perp)
+
+    assert position is not None
+    assert position.last_update.isoformat() == opened["occurred_at"]  # the fill's time, not the funding's
+    assert [t.id for t in position.trades] == [opened["fill_id"]]
     tm.close()

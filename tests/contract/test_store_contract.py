@@ -141,6 +141,9 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert [e.seq for e in tx.log.read(after_seq=1, until_seq=3)] == [2, 3]
         assert [e.seq for e in tx.log.read(symbol="BTC/USD")] == [1, 3, 4]
         assert [e.seq for e in tx.log.read(symbol="BTC/USD", account="default")] == [1, 4]
+        assert [e.seq for e in tx.log.read(seqs={4, 2, 9})] == [2, 4]  # those seqs only, in seq order
+        assert [e.seq for e in tx.log.read(seqs=[1, 3, 4], until_seq=3, account="other")] == [3]
+        assert list(tx.log.read(seqs=[])) == []
         assert list(tx.log.rows(after_seq=3)) == [events[3].execution_row()]
         assert [row[0] for row in tx.log.rows(until_time=events[1].occurred_at)] == [1, 2]
 

@@ -206,11 +206,14 @@ class Ledger:
         with self._store.reading() as tx:
             return account_start(tx, account)
 
-    def account_history(self, account: str, *, at: Checkpoint, until_seq: int) -> list[RecordedFill] | None:
-        """The events of `account` up to `until_seq`, read while the log still has `at` (else None: a rollback
-        removed it, and the reader starts again from the stored projection)."""
+    def account_history(
+        self, account: str, *, at: Checkpoint, until_seq: int, symbol: str | None = None, after_seq: int = 0
+    ) -> list[RecordedFill] | None:
+        """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], read while the
+        log still has `at` (else None: a rollback removed it, and the reader starts again from the stored
+        projection)."""
         with self._store.reading() as tx:
-            return account_history(tx, account, at=at, until_seq=until_seq)
+            return account_history(tx, account, at=at, until_seq=until_seq, symbol=symbol, after_seq=after_seq)
 
     def account_closed(self, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
         """The stored closed cycles of `account` closed up to `until_seq`, read while the log still has `at`

@@ -59,9 +59,16 @@ class EventLog(Protocol):
         """The last event: (epoch, seq, hash); seq 0 when empty. In a unit of work, locked until it ends."""
 
     def read(
-        self, *, after_seq: int = 0, until_seq: int | None = None, symbol: str | None = None, account: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        symbol: str | None = None,
+        account: str | None = None,
+        seqs: Collection[int] | None = None,
     ) -> Iterator[StoredEvent]:
-        """The events in (after_seq, until_seq], in seq order, optionally of one symbol and/or account."""
+        """The events in (after_seq, until_seq], in seq order, optionally of one symbol and/or account, and
+        optionally only those at the given seqs."""
 
     def rows(
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None

@@ -96,28 +96,32 @@ class AccountStart:
     """What a read model of one account starts from (compat.account): the stored projection at its checkpoint.
 
     `position`: the checkpoint as a subscription position (the log's epoch, the checkpoint's seq and
-    hash); `rows`: the account's (open cycle, closed-cycle totals) per symbol; `fills`: its events in
-    (`fills_after`, position.seq] (from the first fill of its oldest open cycle; none when it is flat).
-    Its closed cycles, as many as its history is long, are not read here (`account_closed`).
+    hash); `rows`: the account's (open cycle, closed-cycle totals) per symbol; `fills`: the events that
+    opened each open cycle and the last event of each (at most two per open position, in seq order: the
+    legacy shapes' entry trade and last fill time). The other events of the open cycles and the closed
+    cycles, as many as the history is long, are not read here (`account_history`, `account_closed`).
     """
 
     position: Checkpoint
     rows: dict[PositionKey, PositionRow]
     fills: list[RecordedFill]
-    fills_after: int
 
 
 def account_start(tx: Transaction, account: str) -> AccountStart:
-    """The stored projection of `account` with its checkpoint and its open cycles' events, in one transaction."""
+    """The stored projection of `account` with its checkpoint and its open cycles' first and last events, in
+    one transaction: what it reads grows with the open positions, never with the history."""
     head = tx.log.head()
     checkpoint = tx.projection.checkpoint()
     # Written in every append's transaction, so at the head; were it behind, the subscription folds the rest.
     position = Checkpoint(head.epoch, head.seq, head.hash) if checkpoint.seq == head.seq else checkpoint
     rows = {key: row for key, row in tx.projection.positions().items() if key[0] == account}
-    opened = [position.opened_seq for position, _ in rows.values() if position is not None]
-    after = min(opened) - 1 if opened else position.seq
-    fills = recorded(tx.log.read(account=account, after_seq=after, until_seq=position.seq)) if opened else []
-    return AccountStart(position, rows, fills, after)
+    seqs = {seq for open_cycle, _ in rows.values() if open_cycle is not None for seq in _ends(open_cycle)}
+    fills = recorded(tx.log.read(seqs=seqs, until_seq=position.seq)) if seqs else []
+    return AccountStart(position, rows, fills)
+
+
+def _ends(position: Position) -> tuple[int, int]:
+    return position.opened_seq, position.last_seq
 
 
 def _still_at(tx: Transaction, at: Checkpoint) -> bool:
@@ -128,11 +132,14 @@ def _still_at(tx: Transaction, at: Checkpoint) -> bool:
     return found is not None and found.hash == at.hash
 
 
-def account_history(tx: Transaction, account: str, *, at: Checkpoint, until_seq: int) -> list[RecordedFill] | None:
-    """The events of `account` up to `until_seq`, or None when the log no longer has `at` (a rollback since)."""
+def account_history(
+    tx: Transaction, account: str, *, at: Checkpoint, until_seq: int, symbol: str | None = None, after_seq: int = 0
+) -> list[RecordedFill] | None:
+    """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], or None when the
+    log no longer has `at` (a rollback since)."""
     if not _still_at(tx, at):
         return None
-    return recorded(tx.log.read(account=account, until_seq=until_seq))
+    return recorded(tx.log.read(account=account, symbol=symbol, after_seq=after_seq, until_seq=until_seq))
 
 
 def account_closed(tx: Transaction, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:

@@ -5,19 +5,19 @@ AccountBook. It is a cache of the log, never a source, and it never folds the wh
 
 - **At start** (and after a rollback) it reads, in one read transaction (`Ledger.account_start`):
   the account's rows of the stored projection (each symbol's open cycle and closed-cycle totals),
-  the projection's checkpoint, and the account's events from the first fill of its oldest open
-  cycle up to that checkpoint (none when it is flat): the trades the legacy shapes of open
-  positions need (their trades, the fill that opened each, the last fill time). Positions and
-  totals continue from those rows (`PositionFold` started from them, as a replay starts from a
-  snapshot), so they are the stored projection's, to the digit. What it reads grows with the open
-  positions, not with the history.
+  the projection's checkpoint, and the first and last event of each open cycle: what the legacy
+  shapes of open positions need at once (the fill that opened each: its price and strategy; the last
+  fill time). Positions and totals continue from those rows (`PositionFold` started from them, as a
+  replay starts from a snapshot), so they are the stored projection's, to the digit. What it reads
+  grows with the open positions, never with the history (nor with the length of an open cycle).
 - **Lazily, on first use** (`Ledger.account_closed`): the stored closed cycles up to the start's
   checkpoint (`positions.closed`: the legacy closed positions and their count); the cycles closed
   since are folded, so a trade that closes a cycle finds it without that read (`closed_at`).
 - **Lazily, on first use** (`Ledger.account_history`, one read of the account's events up to the
   book's position, which must still be in the log): the full trade list and what is summed over it
   (`trades`, `by_symbol`, `volume`, `fees`: the legacy statistics, the trade history, the state
-  file, a paper id check, the trades of a closed cycle or of a fill before the oldest open cycle),
+  file, a paper id check, the trades of a cycle before the checkpoint, which `cycle_trades` hands out
+  as a `CycleTrades` read when first looked into),
   and the paper wallet (`wallet`). The wallet's cash is not derived from the projection: it is
   `B0 + realized + funding - fees - Σ|s|·avg` only up to the rounding of `avg` in the 28th digit
   (domain.wallet's invariant allows exactly that), and the legacy figures are the fold's, so the
@@ -38,11 +38,15 @@ on every refresh as it did before subscriptions.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
+from typing import overload
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.subscribing import RollbackNotice
@@ -63,6 +67,52 @@ from tradeledger.domain.records import RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 
+class CycleTrades(Sequence[Trade]):
+    """The trades of a position cycle, read from the log when first looked into (`len`, iteration, an index
+    other than 0); the first, the fill that opened the cycle, is at hand. Equal to a tuple of the same trades."""
+
+    __slots__ = ("_first", "_load", "_trades")
+
+    def __init__(self, first: Trade, load: Callable[[], tuple[Trade, ...]]) -> None:
+        self._first = first
+        self._load = load
+        self._trades: tuple[Trade, ...] | None = None
+
+    def _all(self) -> tuple[Trade, ...]:
+        if self._trades is None:
+            self._trades = self._load()
+        return self._trades
+
+    @overload
+    def __getitem__(self, index: int) -> Trade: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Trade, ...]: ...
+    def __getitem__(self, index: int | slice) -> Trade | tuple[Trade, ...]:
+        if isinstance(index, int) and index == 0:
+            return self._first
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __bool__(self) -> bool:
+        return True  # a cycle has at least the fill that opened it
+
+    def __iter__(self) -> Iterator[Trade]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all()) if self._trades is not None else f"CycleTrades(first={self._first!r}, ...)"
+
+
 @dataclass(frozen=True, slots=True)
 class Folded:
     """One fill the book caught up with, and what it did to its position."""
@@ -76,9 +126,17 @@ class Folded:
 class AccountBook:
     """The positions, trades, statistics (and optionally the paper wallet) of one account."""
 
-    def __init__(self, ledger: Ledger, account: str, *, wallet_balance: Decimal | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        account: str,
+        *,
+        wallet_balance: Decimal | None = None,
+        guard: AbstractContextManager[object] | None = None,
+    ) -> None:
         self._ledger = ledger
         self.account = account
+        self._guard = threading.RLock() if guard is None else guard  # held while a CycleTrades reads its trades
         self._wallet_balance = wallet_balance
         self.resets = -1  # _reset() counts: 0 after construction, +1 each time the log went backwards
         self.reads = 0  # read transactions this book opened (for tests: an unchanged ledger costs none)
@@ -117,11 +175,11 @@ class AccountBook:
         self._trades: list[tuple[int, Trade]] = []
         self._by_symbol: dict[str, list[tuple[int, Trade]]] = defaultdict(list)
         self._legs: list[Fill] = []  # the fill of each trade (the statistics sum its quantity·price and fee)
-        self._trades_after = start.fills_after  # the book holds every trade of the account after this seq
+        self._trades_after = start.position.seq  # the book holds every trade of the account after this seq
+        # ... and, before it, the fills that opened the open cycles and the last fill of each (trade_at, last_fill_time)
+        self._known = {r.seq: Trade.from_fill(r.fill) for r in start.fills if isinstance(r.fill, Fill)}
         self._sums: tuple[Decimal, Decimal] | None = None  # (volume, fees) once the whole history is read
         self._wallet: WalletReplay | None = None
-        for recorded in start.fills:
-            self._keep_trade(recorded)
 
     def _history(self) -> list[RecordedFill]:
         """The account's events up to the book's position; resets the book first when a rollback removed it."""
@@ -271,14 +329,41 @@ class AccountBook:
         assert self._sums is not None
         return self._sums[1]
 
-    def cycle_trades(self, symbol: str, opened_seq: int, last_seq: int) -> tuple[Trade, ...]:
-        """The trades of one position cycle: from the fill that opened it to the last one it saw."""
+    def cycle_trades(self, symbol: str, opened_seq: int, last_seq: int) -> Sequence[Trade]:
+        """The trades of one position cycle: from the fill that opened it to the last one it saw. Those before
+        the start's checkpoint are read when first looked into (`CycleTrades`), the cycle's only."""
         if opened_seq <= self._trades_after:
-            self._load_history()
+            resets = self.resets
+            return CycleTrades(
+                self.trade_at(symbol, opened_seq), lambda: self._read_cycle(symbol, opened_seq, last_seq, resets)
+            )
         return tuple(trade for seq, trade in self._by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq)
+
+    def _read_cycle(self, symbol: str, opened_seq: int, last_seq: int, resets: int) -> tuple[Trade, ...]:
+        with self._guard:
+            if self.resets != resets:
+                msg = f"the {symbol} cycle opened at seq {opened_seq} was rolled back since; read the position again"
+                raise LookupError(msg)
+            earlier: list[Trade] = []
+            if opened_seq <= self._trades_after:
+                at = self._subscription.position
+                found = self._ledger.account_history(
+                    self.account, at=at, until_seq=self._trades_after, symbol=symbol, after_seq=opened_seq - 1
+                )
+                self.reads += 1
+                if found is None:
+                    self._reset()
+                    return self._read_cycle(symbol, opened_seq, last_seq, resets)
+                self.events_read += len(found)
+                earlier = [Trade.from_fill(r.fill) for r in found if isinstance(r.fill, Fill) and r.seq <= last_seq]
+            later = [trade for seq, trade in self._by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq]
+            return (*earlier, *later)
 
     def trade_at(self, symbol: str, seq: int) -> Trade:
         if seq <= self._trades_after:
+            known = self._known.get(seq)
+            if known is not None and known.symbol == symbol:
+                return known
             self._load_history()
         for at, trade in reversed(self._by_symbol.get(symbol, ())):
             if at == seq:
@@ -288,6 +373,10 @@ class AccountBook:
 
     def last_fill_time(self, symbol: str) -> datetime:
         if not self._by_symbol.get(symbol):
+            position = self.open.get(symbol)
+            known = None if position is None else self._known.get(position.last_seq)
+            if known is not None and known.symbol == symbol:  # an open cycle's last event, a fill of it
+                return known.timestamp
             self._load_history()
         return self._by_symbol[symbol][-1][1].timestamp
 

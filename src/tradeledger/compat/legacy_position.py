@@ -7,7 +7,7 @@ writes through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -33,7 +33,7 @@ class LegacyPosition:
     average_price: Decimal
     realized_pnl: Decimal
     fees_paid: Decimal
-    trades: tuple[Trade, ...]
+    trades: Sequence[Trade]  # a tuple, or a CycleTrades read from the log when first looked into
     entry_time: datetime
     last_update: datetime
     highest_price: Decimal | None = None
@@ -50,7 +50,7 @@ class LegacyPosition:
         cls,
         position: Position,
         levels: RiskLevels | None,
-        trades: tuple[Trade, ...],
+        trades: Sequence[Trade],
         last_update: datetime,
     ) -> LegacyPosition:
         """The legacy view of an open cycle."""
@@ -74,7 +74,7 @@ class LegacyPosition:
         )
 
     @classmethod
-    def closed(cls, cycle: ClosedPosition, trades: tuple[Trade, ...]) -> LegacyPosition:
+    def closed(cls, cycle: ClosedPosition, trades: Sequence[Trade]) -> LegacyPosition:
         """The legacy view of a finished cycle: total_amount 0, its realized PnL and every fee it paid."""
         return cls(
             symbol=cycle.symbol,

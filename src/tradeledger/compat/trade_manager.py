@@ -86,7 +86,7 @@ class TradeManager:
         self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
-        self._book = AccountBook(ledger, account)
+        self._book = AccountBook(ledger, account, guard=self._lock)
         self._resets_seen = self._book.resets
         self.trade_callbacks: list[TradeCallback] = []
         self.position_callbacks: list[PositionCallback] = []

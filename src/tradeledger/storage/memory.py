@@ -72,12 +72,24 @@ class MemoryEventLog:
         return self._state.head
 
     def read(
-        self, *, after_seq: int = 0, until_seq: int | None = None, symbol: str | None = None, account: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        symbol: str | None = None,
+        account: str | None = None,
+        seqs: Collection[int] | None = None,
     ) -> Iterator[StoredEvent]:
         events = self._state.events
         end = len(events) if until_seq is None else max(0, min(until_seq, len(events)))
+        if seqs is not None:
+            after_seq, end = max(after_seq, min(seqs, default=1) - 1), min(end, max(seqs, default=0))
         for event in events[max(after_seq, 0) : end]:
-            if (symbol is None or event.symbol == symbol) and (account is None or event.account == account):
+            if (
+                (symbol is None or event.symbol == symbol)
+                and (account is None or event.account == account)
+                and (seqs is None or event.seq in seqs)
+            ):
                 yield event
 
     def rows(

@@ -458,7 +458,7 @@ class PaperWallet:
 
     def _entries(self) -> dict[str, ReadOnlyDict]:
         with self._book_lock:
-            self._refresh()
+            self._book.refresh()  # the open positions only: the cash (folded on first use) is not read here
             marks = {} if self.trade_manager is None else self.trade_manager.price_cache
             return {
                 symbol: ReadOnlyDict(shapes.entry(self._book.open[symbol], marks.get(symbol)), WALLET_ADVICE)

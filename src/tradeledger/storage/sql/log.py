@@ -76,9 +76,17 @@ class SqlEventLog:
         return self._head
 
     def read(
-        self, *, after_seq: int = 0, until_seq: int | None = None, symbol: str | None = None, account: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        symbol: str | None = None,
+        account: str | None = None,
+        seqs: Collection[int] | None = None,
     ) -> Iterator[StoredEvent]:
         query = sa.select(*events.c).order_by(events.c.seq)
+        if seqs is not None:
+            query = query.where(events.c.seq.in_(sorted(seqs)))
         if after_seq:
             query = query.where(events.c.seq > after_seq)
         if until_seq is not None:
