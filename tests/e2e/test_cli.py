@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import GOLDEN, Cli
+from tradeledger.application.appending import FillInput
+from tradeledger.application.ledger import Ledger
 from tradeledger.cli import ndjson
 from tradeledger.cli.ndjson import line_fields
+from tradeledger.domain.records import Receipt
 
 RECORD = (
     "record",
@@ -211,6 +216,30 @@ def test_a_good_import_file_is_validated_by_the_ledger_alone(
 
     assert cli.json("import", str(fills)) == {"appended": 2, "duplicates": 0, "seq": 2}
     assert [fill["fill_id"] for fill in cli.json("history")] == ["A", "B"]
+
+
+def test_the_cyclic_collector_is_off_while_an_import_appends_and_on_again_after(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collecting: list[bool] = []
+    record_many = Ledger.record_many
+
+    def watched(ledger: Ledger, fills: Iterable[FillInput]) -> list[Receipt]:
+        collecting.append(gc.isenabled())
+        return record_many(ledger, fills)
+
+    monkeypatch.setattr(Ledger, "record_many", watched)
+    good = tmp_path / "good.ndjson"
+    good.write_text(_fill_line("A", "1") + "\n")
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(_fill_line("B", "0") + "\n")
+
+    cli("import", str(good))
+    assert gc.isenabled()
+    cli("import", str(bad), expect=2)
+
+    assert gc.isenabled()
+    assert collecting == [False, False]
 
 
 def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:

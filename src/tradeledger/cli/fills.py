@@ -3,6 +3,9 @@ file of events, or an export)."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -277,7 +280,8 @@ def import_fills(
             progress.update(task, completed=done, description="validating" if done < len(lines) else "appending")
 
         try:
-            receipts = ledger.record_many(line_fields(lines, on_progress=advance))
+            with _without_cycle_collection():
+                receipts = ledger.record_many(line_fields(lines, on_progress=advance))
         except (InvalidFill, FillConflict) as error:
             raise refusal(lines, error) from None
         head = ledger.head
@@ -289,6 +293,21 @@ def import_fills(
         out().print(
             f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
         )
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is appended. Every line leaves objects that live
+    until the commit (its event, its row) and form no cycles, so the collector's passes over them, more
+    and longer as they pile up, free nothing and took ~15 % of an import of 100,000 lines; reference
+    counting frees everything as before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:
