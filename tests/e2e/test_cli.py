@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import GOLDEN, Cli
+from tradeledger.application.appending import FillInput
+from tradeledger.application.ledger import Ledger
+from tradeledger.cli import ndjson
+from tradeledger.cli.ndjson import line_fields
+from tradeledger.domain.records import Receipt
 
 RECORD = (
     "record",
@@ -151,6 +160,86 @@ def test_an_import_line_conflicting_with_the_log_is_named_by_number(cli: Cli, tm
     assert result.stderr.startswith("error: line 2: fill 'A' (account 'default', exchange 'k') is already recorded")
     assert result.stderr.rstrip().endswith("nothing was imported")
     assert [fill["fill_id"] for fill in cli.json("history")] == ["A"]
+
+
+def test_every_bad_import_line_is_named_though_the_ledger_stops_at_the_first(cli: Cli, tmp_path: Path) -> None:
+    good = [_fill_line(f"G-{number}", "1") for number in range(2_500)]
+    good[1_200] = '{"fill_id": "X"'  # not JSON
+    good[2_400] = good[2_400].replace('"side": "buy"', '"side": "hold"')
+    fills = tmp_path / "two-bad.ndjson"
+    fills.write_text("\n".join(good) + "\n")
+
+    result = cli("import", str(fills), expect=2)
+
+    assert result.stderr.startswith("error: 2 bad line(s), nothing was imported: line 1201: not JSON")
+    assert "; line 2401: side: " in result.stderr
+    assert cli.json("history") == []
+
+
+def test_an_import_line_starting_with_a_byte_order_mark_is_not_json(cli: Cli, tmp_path: Path) -> None:
+    fills = tmp_path / "bom.ndjson"
+    fills.write_text("\ufeff" + _fill_line("A", "1") + "\n", encoding="utf-8")
+
+    result = cli("import", str(fills), expect=2)
+
+    assert result.stderr == (
+        "error: 1 bad line(s), nothing was imported: line 1: not JSON "
+        "(Unexpected UTF-8 BOM (decode using utf-8-sig) at column 1)\n"
+    )
+
+
+def test_import_reads_the_lines_as_the_ledger_takes_them_and_reports_progress_by_the_thousand() -> None:
+    lines = [_fill_line(f"P-{number}", "1") for number in range(2_500)]
+    lines[1_000] = "   "  # blank: skipped, but counted as read
+    seen: list[int] = []
+
+    fields = line_fields(lines, on_progress=seen.append)
+
+    assert seen == []  # nothing read before the ledger asks
+    assert next(fields)["fill_id"] == "P-0"
+    read = [item["fill_id"] for item in fields]
+    assert len(read) == 2_498
+    assert "P-1000" not in read
+    assert read[-1] == "P-2499"
+    assert seen == [1_000, 2_000, 2_500]
+
+
+def test_a_good_import_file_is_validated_by_the_ledger_alone(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def validated_twice(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a line validated before the ledger validates it")
+
+    monkeypatch.setattr(ndjson, "validate_event", validated_twice)  # only a refused file's lines are re-read
+    fills = tmp_path / "good.ndjson"
+    fills.write_text("\n".join([_fill_line("A", "1"), "", _fill_line("B", "2")]) + "\n")
+
+    assert cli.json("import", str(fills)) == {"appended": 2, "duplicates": 0, "seq": 2}
+    assert [fill["fill_id"] for fill in cli.json("history")] == ["A", "B"]
+
+
+def test_the_cyclic_collector_is_off_while_an_import_appends_and_on_again_after(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collecting: list[bool] = []
+    record_many = Ledger.record_many
+
+    def watched(ledger: Ledger, fills: Iterable[FillInput]) -> list[Receipt]:
+        collecting.append(gc.isenabled())
+        return record_many(ledger, fills)
+
+    monkeypatch.setattr(Ledger, "record_many", watched)
+    good = tmp_path / "good.ndjson"
+    good.write_text(_fill_line("A", "1") + "\n")
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(_fill_line("B", "0") + "\n")
+
+    cli("import", str(good))
+    assert gc.isenabled()
+    cli("import", str(bad), expect=2)
+
+    assert gc.isenabled()
+    assert collecting == [False, False]
 
 
 def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:

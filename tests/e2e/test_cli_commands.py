@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tradeledger.cli import app, main
+from tradeledger.cli.app import invoked
 
 COMMANDS = [
     "record",
@@ -69,3 +74,71 @@ def test_an_unknown_option_is_one_error_line_naming_the_command_and_exit_2(capsy
         assert status == 2, name
         assert captured.err == f"error: No such option: --bogus-flag (see: tradeledger {name} --help)\n", name
         assert captured.out == "", name
+
+
+def test_a_command_answers_help_through_main_as_the_whole_app_does(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = CliRunner()
+    for name in COMMANDS:
+        whole = runner.invoke(app, [name, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1"})
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("COLUMNS", "100")
+            patch.setenv("NO_COLOR", "1")
+            status = main(["--db", "sqlite:///:memory:", name, "--help"])
+
+        assert status == 0, name
+        assert capsys.readouterr().out == whole.stdout, name
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["import", "fills.ndjson"], "import"),
+        (["--db", "sqlite:///x.db", "import", "fills.ndjson"], "import"),
+        (["--db=sqlite:///x.db", "record-funding", "--help"], "record-funding"),
+        (["--db", "import", "positions"], "positions"),  # the URL is --db's value, not a command
+        (["--help"], None),
+        (["--help", "import"], None),
+        (["imprt", "fills.ndjson"], None),  # a mistyped name: the whole app says so (and suggests one)
+        ([], None),
+    ],
+)
+def test_main_names_the_command_an_argv_runs_after_the_global_options(argv: list[str], command: str | None) -> None:
+    assert invoked(argv) == command
+
+
+def test_an_import_loads_no_other_command_and_nothing_of_the_legacy_bot_report_or_exchanges(tmp_path: Path) -> None:
+    fills = tmp_path / "fills.ndjson"
+    fills.write_text(
+        '{"fill_id": "a", "exchange": "k", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "2", '
+        '"occurred_at": "2026-01-05T10:00:00Z"}\n'
+    )
+    script = (
+        "import json, sys\n"
+        "from tradeledger.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(json.dumps({'status': status, 'modules': sorted(sys.modules)}))\n"
+    )
+    command = [sys.executable, "-c", script, "--db", f"sqlite:///{tmp_path / 'l.db'}", "import", str(fills), "--json"]
+
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+
+    summary, after = done.stdout.strip().rsplit("\n", 1)
+    assert json.loads(summary) == {"appended": 1, "duplicates": 0, "seq": 1}
+    assert json.loads(after)["status"] == 0
+    modules = json.loads(after)["modules"]
+    assert "tradeledger.cli.fills" in modules
+    assert not [name for name in modules if name.startswith(UNNEEDED_BY_IMPORT)]
+
+
+# What `import` never needs: the other commands, the legacy bot, the exchanges, the report's page.
+UNNEEDED_BY_IMPORT = (
+    "tradeledger.cli.report",
+    "tradeledger.cli.state",
+    "tradeledger.cli.admin",
+    "tradeledger.cli.exchange",
+    "tradeledger.cli.migration",
+    "tradeledger.compat",
+    "tradeledger.exchanges",
+    "jinja2",
+    "ccxt",
+)

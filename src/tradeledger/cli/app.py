@@ -2,46 +2,26 @@
 
 Every command is a plain function in a command module (fills, exchange, state, lots, audit, demo, paper_bot,
 report, anchor, admin, migration); `COMMANDS` registers each under its name, in `--help` order, wrapped in
-`reports_errors` (a LedgerError or an OSError: one line on stderr, exit 2). A command module imports
-only the shared helpers (common, output, tables, ndjson, anchor_files), never another command module.
+`reports_errors` (a LedgerError or an OSError: one line on stderr, exit 2), when Typer first reads
+them: `main` runs an app of the one command it is asked for, so only that command's module is
+imported (`import` never loads the report's page or the legacy bot); `app` (help, tests) has them all.
+A command module imports only the shared helpers (common, output, tables, ndjson, anchor_files), never
+another command module.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo
 
-from tradeledger.cli import (
-    admin,
-    anchor,
-    audit,
-    demo,
-    exchange,
-    fills,
-    lots,
-    migration,
-    paper_bot,
-    report,
-    state,
-    watch,
-)
 from tradeledger.cli.common import EXIT_INVALID, print_error, reports_errors
 from tradeledger.cli.helptext import LedgerGroup
 
-app = typer.Typer(
-    name="tradeledger",
-    help="An event-sourced position ledger: every fill an immutable event, positions projected from the log.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=LedgerGroup,
-)
 
-
-@app.callback()
 def configure(
     ctx: typer.Context,
     db: Annotated[
@@ -54,37 +34,82 @@ def configure(
     ctx.obj = db
 
 
-# (name, command): the commands of `tradeledger`, in the order `--help` lists them.
-COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
-    ("record", fills.record),
-    ("record-funding", fills.record_funding),
-    ("record-transfer", fills.record_transfer),
-    ("import", fills.import_fills),
-    ("ingest", exchange.ingest),
-    ("sync", exchange.sync),
-    ("reconcile", exchange.reconcile),
-    ("positions", state.positions),
-    ("balances", state.balances),
-    ("replay", state.replay),
-    ("history", state.history),
-    ("watch", watch.watch),
-    ("gains", lots.gains),
-    ("lots", lots.lots),
-    ("verify", audit.verify),
-    ("copy", audit.copy),
-    ("demo", demo.demo),
-    ("paper-bot", paper_bot.paper_bot),
-    ("report", report.report),
-    ("keygen", anchor.keygen),
-    ("checkpoint", anchor.checkpoint),
-    ("rollback", admin.rollback),
-    ("restore", admin.restore),
-    ("export", admin.export),
-    ("migrate", migration.migrate),
-    ("enable-sot", migration.enable_sot),
+# (name, command module, function): the commands of `tradeledger`, in the order `--help` lists them.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("record", "fills", "record"),
+    ("record-funding", "fills", "record_funding"),
+    ("record-transfer", "fills", "record_transfer"),
+    ("import", "fills", "import_fills"),
+    ("ingest", "exchange", "ingest"),
+    ("sync", "exchange", "sync"),
+    ("reconcile", "exchange", "reconcile"),
+    ("positions", "state", "positions"),
+    ("balances", "state", "balances"),
+    ("replay", "state", "replay"),
+    ("history", "state", "history"),
+    ("watch", "watch", "watch"),
+    ("gains", "lots", "gains"),
+    ("lots", "lots", "lots"),
+    ("verify", "audit", "verify"),
+    ("copy", "audit", "copy"),
+    ("demo", "demo", "demo"),
+    ("paper-bot", "paper_bot", "paper_bot"),
+    ("report", "report", "report"),
+    ("keygen", "anchor", "keygen"),
+    ("checkpoint", "anchor", "checkpoint"),
+    ("rollback", "admin", "rollback"),
+    ("restore", "admin", "restore"),
+    ("export", "admin", "export"),
+    ("migrate", "migration", "migrate"),
+    ("enable-sot", "migration", "enable_sot"),
 )
-for name, command in COMMANDS:
-    app.command(name)(reports_errors(command))
+NAMES = frozenset(name for name, _, _ in COMMANDS)
+
+
+class LedgerApp(typer.Typer):
+    """The `tradeledger` app. Its commands (COMMANDS, or the one named `only`) are registered when Typer
+    first reads them, to build or run the app: importing the app imports no command module."""
+
+    def __init__(self, only: str | None = None) -> None:
+        self._only = only
+        self._pending = True
+        super().__init__(
+            name="tradeledger",
+            help="An event-sourced position ledger: every fill an immutable event, positions projected from the log.",
+            no_args_is_help=True,
+            add_completion=False,
+            pretty_exceptions_enable=False,
+            cls=LedgerGroup,
+        )
+        self.callback()(configure)
+
+    @property  # Typer's attribute, filled on first read
+    def registered_commands(self) -> list[CommandInfo]:
+        if self._pending:
+            self._pending = False
+            for name, module, function in COMMANDS:
+                if self._only is None or name == self._only:
+                    command = getattr(importlib.import_module(f"tradeledger.cli.{module}"), function)
+                    self.command(name)(reports_errors(command))
+        return self._registered
+
+    @registered_commands.setter
+    def registered_commands(self, commands: list[CommandInfo]) -> None:
+        self._registered = commands
+
+
+app = LedgerApp()
+
+
+def invoked(argv: list[str]) -> str | None:
+    """The command `argv` runs, when it names one after the global options (`--db URL`); else None."""
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--db":
+            next(arguments, None)
+        elif not argument.startswith("--db="):
+            return argument if argument in NAMES else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     the usage box), and, as a last line of defence, an exception no command turned into a
     LedgerError (a bug: its type and message, never a traceback). Status 1 stays "verify failed".
     """
+    arguments = sys.argv[1:] if argv is None else argv
+    command = invoked(arguments)
+    # The command's own module only (the start-up of `import` is part of its speed, spec section 8).
+    application = app if command is None else LedgerApp(only=command)
     try:
-        status = app(args=argv, prog_name="tradeledger", standalone_mode=False)
+        status = application(args=arguments, prog_name="tradeledger", standalone_mode=False)
     except typer.TyperException as error:  # Click's usage errors (Typer vendors Click)
         message = error.format_message() if hasattr(error, "format_message") else str(error)
         if message:  # `tradeledger` alone has printed its help already and has nothing to add

@@ -3,7 +3,9 @@ file of events, or an export)."""
 
 from __future__ import annotations
 
-import itertools
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,13 +20,14 @@ from tradeledger.cli.common import (
     JsonOption,
     decimal_text_arg,
     emit,
+    new_progress,
     opened,
     out,
     parse_time,
     progress_bar,
     refuse_in_memory,
 )
-from tradeledger.cli.ndjson import read_fills, split_lines
+from tradeledger.cli.ndjson import line_fields, refusal, split_lines
 from tradeledger.domain.events import TransferKind
 from tradeledger.domain.fills import Side
 from tradeledger.domain.markets import market
@@ -270,15 +273,17 @@ def import_fills(
         if not summary["verify"]:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         return
-    validated = itertools.count(1)
-    with progress_bar("validating", total=len(lines)) as update:
-        fills = read_fills(lines, on_line=lambda: update(next(validated)))
-    with progress_bar(f"appending {len(fills)} fills") as _, opened(ctx) as ledger:
+    with new_progress() as progress, opened(ctx) as ledger:
+        task = progress.add_task("validating", total=len(lines))
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done, description="validating" if done < len(lines) else "appending")
+
         try:
-            receipts = ledger.record_many(list(fills.values()))
-        except FillConflict as conflict:  # with a fill already in the log: name its line too
-            line = next(number for number, fill in fills.items() if fill.key == conflict.key)
-            raise InvalidFill(f"line {line}: {conflict}; nothing was imported") from None
+            with _without_cycle_collection():
+                receipts = ledger.record_many(line_fields(lines, on_progress=advance))
+        except (InvalidFill, FillConflict) as error:
+            raise refusal(lines, error) from None
         head = ledger.head
     appended = sum(not r.duplicate for r in receipts)
     summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
@@ -288,6 +293,21 @@ def import_fills(
         out().print(
             f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
         )
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is appended. Every line leaves objects that live
+    until the commit (its event, its row) and form no cycles, so the collector's passes over them, more
+    and longer as they pile up, free nothing and took ~15 % of an import of 100,000 lines; reference
+    counting frees everything as before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:

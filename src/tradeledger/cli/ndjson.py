@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, json_int, shortened
-from tradeledger.errors import InvalidFill
+from tradeledger.errors import FillConflict, InvalidFill
 
 MAX_REPORTED = 20
+PROGRESS_EVERY = 1_000  # lines between two updates of the progress bar
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
         raise ValueError(f"the key {repeated[0]!r} appears twice")
-    return dict(pairs)
+    return value
+
+
+# One decoder for every line (json.loads builds one per call when given hooks): JSON numbers as Decimal
+# (an integer too long for int too, see json_int), never float; a repeated key refused.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, object_pairs_hook=_refuse_duplicate_keys)
+_BOM = "\ufeff"
 
 
 def _plain_json(value: object, path: str) -> object:
@@ -42,12 +50,19 @@ def _plain_json(value: object, path: str) -> object:
     return value
 
 
-def parse_fill_line(line: str, number: int) -> Event:
-    """One NDJSON line as a validated event (a fill unless its `type` says otherwise); JSON numbers become
-    Decimal, never float."""
+def _decoded(line: str) -> object:
+    """json.loads(line) with the hooks above, through the one decoder (which alone would not refuse a BOM)."""
+    if line.startswith(_BOM):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
+    return _DECODER.decode(line)
+
+
+def read_line(line: str, number: int) -> dict[str, Any]:
+    """One NDJSON line as the fields of an event, not yet validated: JSON numbers become Decimal, never
+    float; metadata is checked here (its depth, and numbers a float keeps exactly) as a JSON value."""
     where = f"line {number}"
     try:
-        value = json.loads(line, parse_float=Decimal, parse_int=json_int, object_pairs_hook=_refuse_duplicate_keys)
+        value = _decoded(line)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
     except ValueError as error:  # a repeated key
@@ -68,7 +83,37 @@ def parse_fill_line(line: str, number: int) -> Event:
             value["metadata"] = _plain_json(value["metadata"], "metadata")
         except ValueError as error:
             raise InvalidFill(f"{where}: {error}") from None
-    return validate_event(value, where=where)
+    return value
+
+
+def parse_fill_line(line: str, number: int) -> Event:
+    """One NDJSON line as a validated event (a fill unless its `type` says otherwise); JSON numbers become
+    Decimal, never float."""
+    return validate_event(read_line(line, number), where=f"line {number}")
+
+
+def line_fields(lines: Sequence[str], *, on_progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    """The fields of every non-blank line, read one at a time as the ledger validates them (`record_many`
+    takes them as they come: one validation per line, no list of them all); `on_progress(lines read)`
+    every PROGRESS_EVERY lines and at the end. A line that is not a JSON object of fields raises
+    InvalidFill naming it (`refusal` then names every bad line)."""
+    for number, line in enumerate(lines, start=1):
+        if on_progress is not None and number % PROGRESS_EVERY == 0:
+            on_progress(number)
+        if line.strip():
+            yield read_line(line, number)
+    if on_progress is not None:
+        on_progress(len(lines))
+
+
+def refusal(lines: Sequence[str], error: InvalidFill | FillConflict) -> InvalidFill:
+    """Why an import of `lines` was refused, by line number: every bad line (InvalidFill from `read_fills`,
+    raised), a fill conflicting with one already in the log (its line), or the ledger's own refusal."""
+    fills = read_fills(lines)
+    if isinstance(error, FillConflict):  # with a fill already in the log: name its line too
+        line = next(number for number, fill in fills.items() if fill.key == error.key)
+        return InvalidFill(f"line {line}: {error}; nothing was imported")
+    return error
 
 
 def split_lines(text: str) -> list[str]:
@@ -90,7 +135,7 @@ def _refuse_conflict(earlier: tuple[int, Event], number: int, fill: Event) -> No
         )
 
 
-def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = None) -> dict[int, Event]:
+def read_fills(lines: Iterable[str]) -> dict[int, Event]:
     """Every fill of a file by line number, or InvalidFill listing the bad lines by number; blank lines
     are skipped. A fill key on two lines with other content is refused naming both lines."""
     fills: dict[int, Event] = {}
@@ -98,8 +143,6 @@ def read_fills(lines: Iterable[str], *, on_line: Callable[[], None] | None = Non
     first_line: dict[tuple[str, str, str], tuple[int, Event]] = {}
     bad = 0
     for number, line in enumerate(lines, start=1):
-        if on_line is not None:
-            on_line()
         if not line.strip():
             continue
         try:

@@ -6,15 +6,12 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
-from tradeledger.application.anchoring import AnchorCheck
-from tradeledger.application.verification import VerifyReport
 from tradeledger.cli.tables import Column, print_table
-from tradeledger.compat.paper_bot import cents
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.events import Event, Funding
@@ -23,6 +20,10 @@ from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
 from tradeledger.domain.wallet import WalletBook
+
+if TYPE_CHECKING:  # only named in signatures: a command that prints neither never imports them
+    from tradeledger.application.anchoring import AnchorCheck
+    from tradeledger.application.verification import VerifyReport
 
 DISPLAY_QUANTUM = Decimal("0.00000001")
 MONEY_QUANTUM = Decimal("0.01")
@@ -295,6 +296,8 @@ def shown(value: Decimal) -> str:
 
 def money(value: Decimal) -> Text:
     """PnL and fees for people: to the cent (`cents`, as the paper bot writes them), coloured by sign."""
+    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - the legacy bot only when a table shows money
+
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
     return Text(cents(value), style=colour)
 
