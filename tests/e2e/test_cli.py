@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import GOLDEN, Cli
+from tradeledger.application import appending as appending_module
+from tradeledger.application import ledger as ledger_module
 from tradeledger.application.appending import FillInput
 from tradeledger.application.ledger import Ledger
-from tradeledger.cli import ndjson
-from tradeledger.cli.ndjson import line_fields
+from tradeledger.cli.ndjson import read_fills
 from tradeledger.domain.records import Receipt
 
 RECORD = (
@@ -188,34 +189,44 @@ def test_an_import_line_starting_with_a_byte_order_mark_is_not_json(cli: Cli, tm
     )
 
 
-def test_import_reads_the_lines_as_the_ledger_takes_them_and_reports_progress_by_the_thousand() -> None:
+def test_import_reports_its_progress_by_the_thousand_lines() -> None:
     lines = [_fill_line(f"P-{number}", "1") for number in range(2_500)]
     lines[1_000] = "   "  # blank: skipped, but counted as read
     seen: list[int] = []
 
-    fields = line_fields(lines, on_progress=seen.append)
+    fills = read_fills(lines, on_progress=seen.append)
 
-    assert seen == []  # nothing read before the ledger asks
-    assert next(fields)["fill_id"] == "P-0"
-    read = [item["fill_id"] for item in fields]
-    assert len(read) == 2_498
-    assert "P-1000" not in read
-    assert read[-1] == "P-2499"
+    assert len(fills) == 2_499
+    assert 1_001 not in fills
     assert seen == [1_000, 2_000, 2_500]
 
 
-def test_a_good_import_file_is_validated_by_the_ledger_alone(
+def test_a_good_import_file_goes_through_the_fill_model_once(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def validated_twice(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a line validated before the ledger validates it")
+    def validated_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a line's fill validated through the model a second time")
 
-    monkeypatch.setattr(ndjson, "validate_event", validated_twice)  # only a refused file's lines are re-read
+    # The command validates each line; the ledger takes those fills by its fast path, never the model.
+    monkeypatch.setattr(appending_module, "validate_event", validated_again)
+    monkeypatch.setattr(ledger_module, "validate_event", validated_again)
     fills = tmp_path / "good.ndjson"
     fills.write_text("\n".join([_fill_line("A", "1"), "", _fill_line("B", "2")]) + "\n")
 
     assert cli.json("import", str(fills)) == {"appended": 2, "duplicates": 0, "seq": 2}
     assert [fill["fill_id"] for fill in cli.json("history")] == ["A", "B"]
+
+
+def test_a_bad_import_file_creates_no_ledger(tmp_path: Path) -> None:
+    fills = tmp_path / "bad.ndjson"
+    fills.write_text(_fill_line("A", "0") + "\n")
+    missing = tmp_path / "new" / "ledger.db"
+    missing.parent.mkdir()
+
+    result = Cli(f"sqlite:///{missing}")("import", str(fills), expect=2)
+
+    assert "nothing was imported" in result.stderr
+    assert list(missing.parent.iterdir()) == []
 
 
 def test_the_cyclic_collector_is_off_while_an_import_appends_and_on_again_after(
@@ -239,7 +250,7 @@ def test_the_cyclic_collector_is_off_while_an_import_appends_and_on_again_after(
     cli("import", str(bad), expect=2)
 
     assert gc.isenabled()
-    assert collecting == [False, False]
+    assert collecting == [False]  # the bad file was refused before the ledger was opened
 
 
 def test_import_reads_json_numbers_as_exact_decimals(cli: Cli, tmp_path: Path) -> None:

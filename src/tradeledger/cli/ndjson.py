@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, json_int, shortened
-from tradeledger.errors import FillConflict, InvalidFill
+from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20
 PROGRESS_EVERY = 1_000  # lines between two updates of the progress bar
@@ -92,30 +92,6 @@ def parse_fill_line(line: str, number: int) -> Event:
     return validate_event(read_line(line, number), where=f"line {number}")
 
 
-def line_fields(lines: Sequence[str], *, on_progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
-    """The fields of every non-blank line, read one at a time as the ledger validates them (`record_many`
-    takes them as they come: one validation per line, no list of them all); `on_progress(lines read)`
-    every PROGRESS_EVERY lines and at the end. A line that is not a JSON object of fields raises
-    InvalidFill naming it (`refusal` then names every bad line)."""
-    for number, line in enumerate(lines, start=1):
-        if on_progress is not None and number % PROGRESS_EVERY == 0:
-            on_progress(number)
-        if line.strip():
-            yield read_line(line, number)
-    if on_progress is not None:
-        on_progress(len(lines))
-
-
-def refusal(lines: Sequence[str], error: InvalidFill | FillConflict) -> InvalidFill:
-    """Why an import of `lines` was refused, by line number: every bad line (InvalidFill from `read_fills`,
-    raised), a fill conflicting with one already in the log (its line), or the ledger's own refusal."""
-    fills = read_fills(lines)
-    if isinstance(error, FillConflict):  # with a fill already in the log: name its line too
-        line = next(number for number, fill in fills.items() if fill.key == error.key)
-        return InvalidFill(f"line {line}: {error}; nothing was imported")
-    return error
-
-
 def split_lines(text: str) -> list[str]:
     """NDJSON lines: split on newlines only (U+2028 and friends may stand inside JSON strings)."""
     lines = text.split("\n")
@@ -135,14 +111,17 @@ def _refuse_conflict(earlier: tuple[int, Event], number: int, fill: Event) -> No
         )
 
 
-def read_fills(lines: Iterable[str]) -> dict[int, Event]:
+def read_fills(lines: Sequence[str], *, on_progress: Callable[[int], None] | None = None) -> dict[int, Event]:
     """Every fill of a file by line number, or InvalidFill listing the bad lines by number; blank lines
-    are skipped. A fill key on two lines with other content is refused naming both lines."""
+    are skipped. A fill key on two lines with other content is refused naming both lines.
+    `on_progress(lines read)` every PROGRESS_EVERY lines and at the end."""
     fills: dict[int, Event] = {}
     problems: list[str] = []
     first_line: dict[tuple[str, str, str], tuple[int, Event]] = {}
     bad = 0
     for number, line in enumerate(lines, start=1):
+        if on_progress is not None and number % PROGRESS_EVERY == 0:
+            on_progress(number)
         if not line.strip():
             continue
         try:
@@ -156,4 +135,6 @@ def read_fills(lines: Iterable[str]) -> dict[int, Event]:
     if problems:
         more = f"; ... and {bad - len(problems)} more bad lines" if bad > len(problems) else ""
         raise InvalidFill(f"{bad} bad line(s), nothing was imported: " + "; ".join(problems) + more)
+    if on_progress is not None:
+        on_progress(len(lines))
     return fills
