@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, append_fills, stored_balances, usual_fill, validate_event
+from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
@@ -75,6 +77,9 @@ def _kind(value: FillInput) -> str:
     return kind if kind in ("funding", "transfer") else "fill"
 
 
+_LARGE_BATCH = 500  # events from which an append pauses the cycle collector (application/collector.py)
+
+
 def _validated(value: FillInput, index: int) -> Event:
     """The event `value` gives (the fast path for the usual fill; its message names it by its place)."""
     fast = usual_fill(value)
@@ -118,7 +123,10 @@ class Ledger:
         validated = [_validated(fill, index) for index, fill in enumerate(fills, start=1)]
         if not validated and not cursors:
             return []
-        with self._store.unit_of_work() as uow:
+        with (
+            cycle_collector_paused() if len(validated) >= _LARGE_BATCH else nullcontext(),
+            self._store.unit_of_work() as uow,
+        ):
             uow.log.head()  # the lock first, so recorded_at never goes backwards along seq
             recorded_at = time_text(self._clock())
             receipts = append_fills(uow, validated, recorded_at=recorded_at, snapshot_every=self._snapshot_every)

@@ -12,14 +12,13 @@ year or `withdrawals_dispose` needs them.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
+from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.ports import EventLog, Transaction
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
@@ -117,23 +116,6 @@ def _plain_rows(
             yield row
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """CPython's cycle collector paused while the lots are folded (and back as it was after).
-
-    A year of a busy bot gives about one gain row per fill, every one kept until the report is built; each
-    full collection walks all of them again, which at 1,000,000 fills doubled the fold (measured with
-    scripts/bench.py). The fold makes no reference cycles, so the paused collector misses nothing.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> tuple[LotBook, int]:
     """The lots folded from the log (of one account when asked), and the seq of the last event folded."""
     book = LotBook(
@@ -164,7 +146,7 @@ def _quote(options: LotOptions, quote: str) -> bool:
 
 def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> GainsReport:
     """The gains of `year`'s disposals (every year's when None), matched by each year's method."""
-    with _collector_paused():
+    with cycle_collector_paused():
         book, _ = _fold(tx, options, year=year, until_time=None)
         rows = tuple(row for row in book.rows if _quote(options, row.quote))
     missing = tuple(item for item in book.missing if _quote(options, item.quote) or not item.quote)
@@ -174,7 +156,7 @@ def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> Gains
 
 def open_lots_of(tx: Transaction, options: LotOptions, *, until_time: str | None) -> LotsReport:
     """The open lots after the events that occurred at or before `until_time` (all when None)."""
-    with _collector_paused():
+    with cycle_collector_paused():
         book, folded = _fold(tx, options, year=None, until_time=until_time)
     lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote))
     years = tuple(sorted(book.years | set(options.plan.explicit)))

@@ -3,15 +3,13 @@ file of events, or an export)."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import is_export, read_export
 from tradeledger.bootstrap import open_store
@@ -279,7 +277,7 @@ def import_fills(
         def advance(done: int) -> None:
             progress.update(task, completed=done, description="validating" if done < len(lines) else "appending")
 
-        with _without_cycle_collection():
+        with cycle_collector_paused():
             # Every line validated before the ledger is opened: a bad file creates or writes nothing. The
             # ledger takes the validated fills by its fast path (domain.intake), not the model again.
             fills = read_fills(lines, on_progress=advance)
@@ -298,21 +296,6 @@ def import_fills(
         out().print(
             f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
         )
-
-
-@contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector off while a file is appended. Every line leaves objects that live
-    until the commit (its event, its row) and form no cycles, so the collector's passes over them, more
-    and longer as they pile up, free nothing and took ~15 % of an import of 100,000 lines; reference
-    counting frees everything as before."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:

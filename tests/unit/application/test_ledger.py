@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Context, Decimal, localcontext
+from typing import Any
 
 import pytest
 
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields, make_fill, recorded_fills
-from tradeledger import InvalidFill, Ledger, PositionSide
+from tradeledger import FillConflict, InvalidFill, Ledger, PositionSide
+from tradeledger.application import ledger as ledger_module
 
 
 def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
@@ -183,3 +186,25 @@ def test_lifetime_totals_are_the_sum_of_closed_cycles_and_the_open_cycle(ledger:
     totals = state.symbol_totals[("default", "BTC/USD")]
     assert totals.realized_pnl == closed.realized_pnl + open_position.realized_pnl == Decimal("9.81") + Decimal("1.2")
     assert totals.fees == closed.fees + open_position.fees == Decimal("1.16")
+
+
+def test_a_large_batch_is_appended_with_the_cycle_collector_paused_and_put_back(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    append = ledger_module.append_fills  # type: ignore[attr-defined]
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "append_fills", watched)
+    assert gc.isenabled()
+    ledger.record(fill_fields(fill_id="one"))
+    ledger.record_many([fill_fields(fill_id=f"b-{n}") for n in range(500)])
+    conflicting = fill_fields(fill_id="one", price="101")  # refused inside the append: the collector is put back
+    with pytest.raises(FillConflict):
+        ledger.record_many([*(fill_fields(fill_id=f"c-{n}") for n in range(499)), conflicting])
+
+    assert seen == [True, False, False]
+    assert gc.isenabled()
