@@ -16,7 +16,7 @@ from tradeledger.application.ports import AheadReads, ProjectionStore, UnitOfWor
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
-from tradeledger.domain.fills import Fill, decimal_text, fees_text
+from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Receipt, StoredEvent
@@ -225,10 +225,13 @@ def append_reads(events: Sequence[Event]) -> AheadReads:
     positions: set[PositionKey] = set()
     balances: set[BalanceKey] = set()
     for event in events:
-        symbol = None if isinstance(event, Transfer) else event.symbol
-        fees, currency = (fees_text(event.fees), None) if isinstance(event, Fill) else (None, event.currency)
-        if symbol is not None:
-            positions.add((event.account, symbol))
-        balances |= touched_balances(event.account, event.exchange, symbol, event.type, fees, currency)
+        account, exchange = event.account, event.exchange
+        if isinstance(event, Fill):  # its fees' currencies as fees_text stores them (zero amounts left out)
+            balances |= touched_balances(account, exchange, event.symbol, "fill", None, None)
+            balances.update((account, exchange, fee.currency) for fee in event.fees if fee.amount and fee.currency)
+        else:
+            balances |= touched_balances(account, exchange, None, event.type, None, event.currency)
+        if not isinstance(event, Transfer):
+            positions.add((account, event.symbol))
     keys = [event.key for event in events]
     return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})

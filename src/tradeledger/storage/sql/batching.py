@@ -1,10 +1,9 @@
 """PostgreSQL: a unit of work that reads ahead (ports.UnitOfWork.read_ahead) runs in two round trips.
 
-psycopg waits for the server after each statement, and on a loaded machine each wait costs far more
-than the statement: an append of one fill ran thirteen (BEGIN, the head, the dedupe lookup, the
-position, two balances, the event, the position, two balances, the head, NOTIFY, COMMIT), 0.1x of a
-raw INSERT + COMMIT. A unit of work that reads ahead sends two queries instead, each of several
-statements (the simple query protocol):
+psycopg waits for the server after each statement: an append of one fill ran twelve round trips
+(BEGIN, the head, the dedupe lookup, the position, two balances, the event, the position, the
+balances, the head, NOTIFY, COMMIT). A unit of work that reads ahead sends two queries instead, each
+of several statements (the simple query protocol):
 
     1: BEGIN; EXECUTE <the head FOR UPDATE>; EXECUTE <each lookup named>          (the rows come back)
     2: EXECUTE <each write, in order>; EXECUTE <the head and checkpoint UPDATE>; NOTIFY ...; COMMIT
@@ -14,10 +13,11 @@ statements (the simple query protocol):
 - EXECUTE runs a statement PREPAREd in this session under its name (storage/prepared.py), parsed and
   planned once per connection as psycopg's own prepared statements are; the PREPARE goes in front of
   the first query that needs it. The values are literals quoted by psycopg (Transformer.as_literal,
-  as its ClientCursor binds them); the statements' text and casts are SQLAlchemy's. The names a session holds are
-  kept in the connection's info; after a failed query or a rollback they are read again from
-  pg_prepared_statements (psycopg deallocates every statement of a session when it rolls back one
-  where it prepared its own), and a first query that finds one gone is rolled back and sent again.
+  as its ClientCursor binds them); the statements' text and casts are SQLAlchemy's.
+- The names a session holds are kept in the connection's info; after a failed query or a rollback
+  they are read again from pg_prepared_statements (psycopg deallocates every statement of a session
+  when it rolls back one where it prepared its own), and a first query that finds one gone is rolled
+  back and sent again (nothing was done yet).
 - psycopg starts a transaction with a BEGIN of its own and waits for it: the DB-API connection is in
   psycopg's autocommit mode while the unit of work runs, and the first query starts with the BEGIN
   psycopg would send. `release` puts the mode back.
@@ -25,8 +25,9 @@ statements (the simple query protocol):
   with the commit. Whatever reads first sends them (Prepared.rows, and an engine event before any
   statement run through SQLAlchemy), so every statement runs in order and a read sees the writes
   before it. A unit of work left without commit() drops what is queued: it would be rolled back.
-- A query's error is raised as SQLAlchemy's DBAPIError, like any driver error's, naming what the
-  server said; the unit of work is rolled back as always.
+- A query goes through psycopg's libpq connection (`_query`; psycopg's cursor costs ~60 µs more CPU
+  a query and, measured here, waited twice as long). Its error is raised as SQLAlchemy's DBAPIError,
+  like any driver error's, naming what the server said; the unit of work is rolled back as always.
 
 psycopg's pipeline mode was tried first (the same two round trips): it polls the socket after each
 statement and measured slower than sending the statements one by one here (docs/benchmarks.md).
@@ -34,6 +35,7 @@ statement and measured slower than sending the statements one by one here (docs/
 
 from __future__ import annotations
 
+import select
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,9 +45,10 @@ from sqlalchemy import event
 from tradeledger.storage.prepared import BATCH, Params, Prepared, dbapi_error
 
 _PREPARED = "tradeledger_prepared"  # in the connection's info: the names PREPAREd in its session
-_TOOLS = "tradeledger_batch_tools"  # in the connection's info: its batch cursor and quoting (see _tools)
+_TOOLS = "tradeledger_batch_tools"  # in the connection's info: psycopg's Transformer for it (see _tools)
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a result with rows
+_FATAL_ERROR = 7  # psycopg.pq.ExecStatus.FATAL_ERROR
 _GONE = "26000"  # invalid_sql_statement_name: a statement was deallocated
 _OURS = "SELECT name FROM pg_prepared_statements WHERE name LIKE 'tradeledger\\_%'"  # no values: % is plain
 
@@ -76,7 +79,7 @@ class Batch:
         dbapi.autocommit = True
         self._autocommit = True
         try:
-            found = self._send([begin, *reads])
+            found = self._send([begin, *reads], rows=True)
         except sa.exc.DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) != _GONE:
                 raise
@@ -84,7 +87,7 @@ class Batch:
                 dbapi.rollback()  # nothing was done yet: a statement had been deallocated; send it all again
             except self._connection.dialect.loaded_dbapi.Error as failed:
                 raise dbapi_error(self._connection, "ROLLBACK", None, failed) from failed
-            found = self._send([begin, *reads])
+            found = self._send([begin, *reads], rows=True)
         self._connection.info[BATCH] = self
         return found
 
@@ -126,16 +129,17 @@ class Batch:
             return
         dbapi.autocommit = False
 
-    def _send(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
-        """One query of `statements` (PREPAREs in front of those the session lacks); the rows of each that
-        returns rows, in order."""
+    def _send(self, statements: Sequence[Statement], *, rows: bool = False) -> list[list[tuple[Any, ...]]]:
+        """One query of `statements` (PREPAREs in front of those the session lacks); with `rows`, the rows of
+        each that returns rows, in order."""
         connection = self._connection
         dialect, info = connection.dialect, connection.info
         dbapi: Any = connection.connection.dbapi_connection
         known: set[str] | None = info.get(_PREPARED)
         if known is None:
             known = info[_PREPARED] = {name for (name,) in dbapi.execute(_OURS).fetchall()}
-        cursor, literal = _tools(dbapi, info)
+        tools = _tools(dbapi, info)
+        literal = tools.as_literal
         parts: list[bytes] = []
         added: set[str] = set()
         for statement in statements:
@@ -152,28 +156,71 @@ class Batch:
             parts.append(b"EXECUTE %s(%s)" % (name.encode(), quoted) if params else b"EXECUTE " + name.encode())
         sql = b";\n".join(parts)
         try:
-            cursor.execute(sql)  # no values: sent as it is (the simple query protocol, several statements)
-            found = []
-            while True:
-                if cursor.pgresult.status == _TUPLES_OK:
-                    found.append(cursor.fetchall())
-                if not cursor.nextset():
-                    break
+            results = _query(dbapi, sql)
         except dialect.loaded_dbapi.Error as error:
             info.pop(_PREPARED, None)  # which PREPAREs ran is not known: read them again next time
-            raise dbapi_error(connection, sql.decode(errors="replace"), None, error, cursor) from error
+            raise dbapi_error(connection, sql.decode(errors="replace"), None, error) from error
+        except BaseException:
+            connection.invalidate()  # interrupted between sending and reading: the connection's state is unknown
+            raise
         known |= added
+        if not rows:
+            return []
+        found = []
+        for result in results:
+            if result.status == _TUPLES_OK:
+                tools.set_pgresult(result)
+                found.append(tools.load_rows(0, result.ntuples, tuple))
         return found
 
 
-def _tools(dbapi: Any, info: dict[Any, Any]) -> tuple[Any, Any]:  # noqa: ANN401 - psycopg's Connection
-    """The connection's cursor for batches and psycopg's quoting of a value as a literal (kept in its info)."""
-    found = info.get(_TOOLS)
-    if found is None or found[0].connection is not dbapi:
-        from psycopg import ClientCursor  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
-        from psycopg.adapt import Transformer  # noqa: PLC0415
+def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Connection
+    """Send `sql` (several statements, the simple query protocol) on psycopg's libpq connection and read every
+    result, waiting on the socket without holding the GIL; the first error is raised as psycopg raises it.
 
-        found = info[_TOOLS] = (ClientCursor(dbapi), Transformer(dbapi).as_literal)
+    psycopg's own cursor does the same with ~60 µs more CPU per query and, measured here, twice the wait."""
+    from psycopg.errors import error_from_result  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
+
+    pgconn = dbapi.pgconn
+    results = []
+    failed = None
+    with dbapi.lock:
+        pgconn.send_query(sql)
+        while pgconn.flush():
+            _wait(pgconn.socket, writing=True)
+        while True:
+            pgconn.consume_input()
+            while pgconn.is_busy():
+                _wait(pgconn.socket, writing=False)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if result.status == _FATAL_ERROR and failed is None:
+                failed = result
+            results.append(result)
+    if failed is not None:
+        raise error_from_result(failed, encoding=dbapi.info.encoding)
+    return results
+
+
+def _wait(fd: int, *, writing: bool) -> None:
+    """Until the socket can be written (or read); an error or a hang-up wakes it too (libpq then says what)."""
+    if not hasattr(select, "poll"):  # Windows: select() takes sockets there
+        select.select([] if writing else [fd], [fd] if writing else [], [fd])
+        return
+    poller = select.poll()
+    poller.register(fd, (select.POLLOUT if writing else select.POLLIN) | select.POLLERR | select.POLLHUP)
+    poller.poll()
+
+
+def _tools(dbapi: Any, info: dict[Any, Any]) -> Any:  # noqa: ANN401 - psycopg's Connection and Transformer
+    """psycopg's Transformer of the connection (literals, rows from results), kept in its info."""
+    found = info.get(_TOOLS)
+    if found is None or found.connection is not dbapi:
+        from psycopg.adapt import Transformer  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
+
+        found = info[_TOOLS] = Transformer(dbapi)
     return found
 
 
