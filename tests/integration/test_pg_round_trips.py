@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import PostgresServer
+from tests.backends import Backend, PostgresServer
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
-from tradeledger import FillConflict, Ledger, open_ledger
+from tradeledger import FillConflict, Ledger, StorageError, open_ledger
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.sql import SqlLedgerStore
 
@@ -29,9 +29,10 @@ pq = pytest.importorskip("psycopg.pq")
 class Traced:
     """A ledger on PostgreSQL whose connections libpq traces on demand."""
 
-    def __init__(self, ledger: Ledger, connections: list[Any]) -> None:
+    def __init__(self, ledger: Ledger, connections: list[Any], backend: Backend) -> None:
         self.ledger = ledger
         self.connections = connections
+        self.backend = backend
 
     def round_trips(self, action: Callable[[], object]) -> int:
         """How many times `action` sent the server something and waited for its answer, on every connection."""
@@ -73,7 +74,7 @@ def traced(postgres_server: PostgresServer) -> Iterator[Traced]:
         sa.event.listen(engine, "connect", lambda dbapi_connection, _record: connections.append(dbapi_connection))
         with Ledger(SqlLedgerStore(engine), clock=lambda: RECORDED_AT) as ledger:
             ledger.record(fill_fields())  # a session's first append prepares its statements
-            yield Traced(ledger, connections)
+            yield Traced(ledger, connections, backend)
 
 
 def test_a_new_fill_is_appended_in_two_round_trips(traced: Traced) -> None:
@@ -126,3 +127,18 @@ def test_an_append_after_the_session_lost_its_prepared_statements_prepares_them_
     assert receipt.seq == 2
     assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2
     assert traced.ledger.verify().ok
+
+
+def test_a_write_the_server_refuses_at_commit_leaves_nothing_and_the_next_append_works(traced: Traced) -> None:
+    traced.backend.sql("ALTER TABLE ledger_events ADD CONSTRAINT no_bad CHECK (fill_id <> 'BAD')")
+    before = traced.ledger.state()
+
+    with pytest.raises(StorageError, match="no_bad"):
+        traced.ledger.record(fill_fields(fill_id="BAD", symbol="ETH/USD"))
+
+    assert traced.ledger.state() == before
+    assert traced.ledger.head.seq == 1
+    assert traced.ledger.record(fill_fields(symbol="ETH/USD")).seq == 2
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2
+    assert traced.ledger.verify().ok
+    assert traced.ledger.state() == traced.ledger.replay()

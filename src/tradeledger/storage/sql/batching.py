@@ -36,7 +36,7 @@ statement and measured slower than sending the statements one by one here (docs/
 from __future__ import annotations
 
 import select
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,45 +133,57 @@ class Batch:
         """One query of `statements` (PREPAREs in front of those the session lacks); with `rows`, the rows of
         each that returns rows, in order."""
         connection = self._connection
-        dialect, info = connection.dialect, connection.info
+        info = connection.info
         dbapi: Any = connection.connection.dbapi_connection
-        known: set[str] | None = info.get(_PREPARED)
-        if known is None:
-            known = info[_PREPARED] = {name for (name,) in dbapi.execute(_OURS).fetchall()}
-        tools = _tools(dbapi, info)
-        literal = tools.as_literal
-        parts: list[bytes] = []
-        added: set[str] = set()
-        for statement in statements:
-            if isinstance(statement, str):
-                parts.append(statement.encode())
-                continue
-            prepared, values = statement
-            name = prepared.name
-            if name not in known and name not in added:
-                parts.append(prepared.prepare_sql(dialect).encode())
-                added.add(name)
-            params = prepared.execute_params(dialect, values)
-            quoted = b", ".join([b"NULL" if value is None else literal(value) for value in params])
-            parts.append(b"EXECUTE %s(%s)" % (name.encode(), quoted) if params else b"EXECUTE " + name.encode())
-        sql = b";\n".join(parts)
+        sql = b""
         try:
-            results = _query(dbapi, sql)
-        except dialect.loaded_dbapi.Error as error:
+            known: set[str] | None = info.get(_PREPARED)
+            if known is None:
+                known = info[_PREPARED] = {name for (name,) in dbapi.execute(_OURS).fetchall()}
+            tools = _tools(dbapi, info)
+            added: set[str] = set()
+            sql = _text(statements, connection.dialect, tools.as_literal, known, added)
+            try:
+                results = _query(dbapi, sql)
+            except BaseException as error:
+                if not isinstance(error, connection.dialect.loaded_dbapi.Error):
+                    connection.invalidate()  # interrupted between sending and reading: its state is unknown
+                raise
+            known |= added
+            found = []
+            for result in results if rows else ():
+                if result.status == _TUPLES_OK:
+                    tools.set_pgresult(result)
+                    found.append(tools.load_rows(0, result.ntuples, tuple))
+        except connection.dialect.loaded_dbapi.Error as error:
             info.pop(_PREPARED, None)  # which PREPAREs ran is not known: read them again next time
             raise dbapi_error(connection, sql.decode(errors="replace"), None, error) from error
-        except BaseException:
-            connection.invalidate()  # interrupted between sending and reading: the connection's state is unknown
-            raise
-        known |= added
-        if not rows:
-            return []
-        found = []
-        for result in results:
-            if result.status == _TUPLES_OK:
-                tools.set_pgresult(result)
-                found.append(tools.load_rows(0, result.ntuples, tuple))
         return found
+
+
+def _text(
+    statements: Sequence[Statement],
+    dialect: sa.Dialect,
+    literal: Callable[[object], bytes],
+    known: set[str],
+    added: set[str],
+) -> bytes:
+    """The query of `statements`: EXECUTEs with their values as literals, a PREPARE before the first EXECUTE of
+    a statement the session lacks (its name put in `added`), plain SQL as it is."""
+    parts: list[bytes] = []
+    for statement in statements:
+        if isinstance(statement, str):
+            parts.append(statement.encode())
+            continue
+        prepared, values = statement
+        name = prepared.name
+        if name not in known and name not in added:
+            parts.append(prepared.prepare_sql(dialect).encode())
+            added.add(name)
+        params = prepared.execute_params(dialect, values)
+        quoted = b", ".join([b"NULL" if value is None else literal(value) for value in params])
+        parts.append(b"EXECUTE %s(%s)" % (name.encode(), quoted) if params else b"EXECUTE " + name.encode())
+    return b";\n".join(parts)
 
 
 def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Connection
