@@ -97,7 +97,11 @@ def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> No
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert all(re.fullmatch(r"-?[\d.,]+[kMG]?( ?[a-zA-Z/]+)?", cell) for cell in cells[2:5]), line
     if "skipped: PostgreSQL rows" not in result.stdout:  # a server was given: its rows ran
-        for row in ("subscriber's hands, p50, PostgreSQL", "on PostgreSQL, 2 writer processes"):
+        for row in (
+            "subscriber's hands, p50, PostgreSQL",
+            "on PostgreSQL, 2 writer processes",
+            "PostgreSQL: one durable fill per transaction",
+        ):
             assert row in operations
     assert "skipped: the legacy TradeManager" not in result.stdout
     assert list((tmp_path / "scratch").iterdir()) == []  # the scratch folder is cleaned up

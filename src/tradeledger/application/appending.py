@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradeledger.application.lots import check_lot_picks
-from tradeledger.application.ports import ProjectionStore, UnitOfWork
-from tradeledger.domain.balances import BalanceKey, all_touched
+from tradeledger.application.ports import AheadReads, ProjectionStore, UnitOfWork
+from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
 from tradeledger.domain.fills import Fill, decimal_text
@@ -222,3 +222,26 @@ def _as_sent(message: str, fills: Sequence[Event]) -> str:
     base = fill.market.base
     index = next((i for i, fee in enumerate(fill.fees) if fee.currency == base), 0)
     return f"fill {found[1]}: fees[{index}]" + message[found.end() :]
+
+
+READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
+
+
+def append_reads(events: Sequence[Event]) -> AheadReads:
+    """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
+    keys, and the positions and balances they move, as `append_fills` and `project_events` ask for them."""
+    if len(events) > READ_AHEAD_EVENTS:
+        return AheadReads()
+    positions: set[PositionKey] = set()
+    balances: set[BalanceKey] = set()
+    for event in events:
+        account, exchange = event.account, event.exchange
+        if isinstance(event, Fill):  # its fees' currencies as fees_text stores them (zero amounts left out)
+            balances |= touched_balances(account, exchange, event.symbol, "fill", None, None)
+            balances.update((account, exchange, fee.currency) for fee in event.fees if fee.amount and fee.currency)
+        else:
+            balances |= touched_balances(account, exchange, None, event.type, None, event.currency)
+        if not isinstance(event, Transfer):
+            positions.add((account, event.symbol))
+    keys = [event.key for event in events]
+    return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})

@@ -18,7 +18,14 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
-from tradeledger.application.appending import FillInput, append_fills, stored_balances, usual_fill, validate_event
+from tradeledger.application.appending import (
+    FillInput,
+    append_fills,
+    append_reads,
+    stored_balances,
+    usual_fill,
+    validate_event,
+)
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
@@ -127,7 +134,8 @@ class Ledger:
             cycle_collector_paused() if len(validated) >= _LARGE_BATCH else nullcontext(),
             self._store.unit_of_work() as uow,
         ):
-            uow.log.head()  # the lock first, so recorded_at never goes backwards along seq
+            # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads).
+            uow.read_ahead(lambda: append_reads(validated))
             recorded_at = time_text(self._clock())
             receipts = append_fills(uow, validated, recorded_at=recorded_at, snapshot_every=self._snapshot_every)
             if cursors:

@@ -17,9 +17,9 @@ transaction ends, and the whole transaction is undone.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from tradeledger.domain.admin import AdminRecord
@@ -50,6 +50,19 @@ class ProjectionSnapshot:
     seq: int
     epoch: int
     positions: PositionRows
+
+
+@dataclass(frozen=True, slots=True)
+class AheadReads:
+    """What a unit of work reads next, besides the head (see UnitOfWork.read_ahead): events by key, position rows
+    and entries of keyed tables (table name -> keys)."""
+
+    events: Collection[EventKey] = ()
+    positions: Collection[PositionKey] = ()
+    entries: Mapping[str, Collection[str]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.positions or any(self.entries.values()))
 
 
 class EventLog(Protocol):
@@ -158,6 +171,14 @@ class Transaction(Protocol):
 
 class UnitOfWork(Transaction, Protocol):
     """A write transaction; nothing it wrote is kept unless `commit()` is called before it ends."""
+
+    def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
+        """Lock the head, as the first `log.head()` does; a store where a round trip costs more than a read
+        (PostgreSQL) also reads `reads()` with it, at once, and answers the next reads of those keys in this unit
+        of work from what it read, until the unit of work writes. The answers are those the reads would give
+        then (the head is locked, and every writer of the log and of the positions and balances takes it
+        first). Called before anything else in the unit of work; `reads` is called only by such a store.
+        """
 
     def commit(self) -> None:
         """Make every write durable and end the transaction."""

@@ -15,11 +15,11 @@ reference: the state is never changed in place), so it sees one state however lo
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from tradeledger.application.ports import EventKey, OpenCycle, PositionRow, ProjectionSnapshot
+from tradeledger.application.ports import AheadReads, EventKey, OpenCycle, PositionRow, ProjectionSnapshot
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold import ExecutionRow
@@ -243,6 +243,9 @@ class MemoryUnitOfWork(MemoryTransaction):
         self._store = store
         self._state = state
         self.committed = False
+
+    def read_ahead(self, reads: Callable[[], AheadReads]) -> None:  # noqa: ARG002 - a read costs no round trip here
+        self.log.head()  # the store's lock is held already: nothing to read ahead
 
     def commit(self) -> None:
         if self.committed:

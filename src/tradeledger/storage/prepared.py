@@ -12,14 +12,30 @@ statement that would need some is refused when it is compiled.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 Params = Mapping[str, Any]
+BATCH = "tradeledger_batch"  # in a connection's info while a Batch queues its statements (storage.sql.batching)
+
+
+class Batch(Protocol):
+    """Statements queued on a connection and sent together (storage.sql.batching)."""
+
+    def queue(self, prepared: Prepared, values: Sequence[Params]) -> None:
+        """Queue `prepared` once per parameter set; it runs, in order, when the batch is sent."""
+
+    def flush(self) -> None:
+        """Send what is queued (before a read, which must see it)."""
+
+
+_NAMES = itertools.count(1)
+_NUMBERED: dict[str, sa.Dialect] = {}  # per dialect name: the same dialect with $1, $2 ... placeholders
 
 
 class _Compiled:
@@ -50,13 +66,18 @@ class _Compiled:
 
 
 class Prepared:
-    """One Core statement, compiled on first use per dialect and run on the DB-API cursor."""
+    """One Core statement, compiled on first use per dialect and run on the DB-API cursor.
 
-    __slots__ = ("_compiled", "_statement")
+    While a batch is open on the connection (`BATCH` in its info) the statements that return no rows are
+    queued to it, and a query sends what is queued first."""
+
+    __slots__ = ("_compiled", "_numbered", "_statement", "name")
 
     def __init__(self, statement: sa.Executable) -> None:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
+        self._numbered: dict[str, tuple[_Compiled, str]] = {}
+        self.name = f"tradeledger_{next(_NAMES)}"  # its name when PREPAREd in a session (storage.sql.batching)
 
     def _for(self, dialect: sa.Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -64,8 +85,31 @@ class Prepared:
             found = self._compiled[dialect.name] = _Compiled(self._statement, dialect)
         return found
 
+    def _numbered_for(self, dialect: sa.Dialect) -> tuple[_Compiled, str]:
+        found = self._numbered.get(dialect.name)
+        if found is None:
+            numbered = _NUMBERED.get(dialect.name)
+            if numbered is None:
+                numbered = _NUMBERED[dialect.name] = type(dialect)(paramstyle="numeric_dollar")  # type: ignore[call-arg]
+            compiled = _Compiled(self._statement, numbered)
+            found = self._numbered[dialect.name] = (compiled, f"PREPARE {self.name} AS {compiled.sql}")
+        return found
+
+    def prepare_sql(self, dialect: sa.Dialect) -> str:
+        """The PREPARE of this statement under its name (the placeholders $1, $2 ... of the dialect's types)."""
+        return self._numbered_for(dialect)[1]
+
+    def execute_params(self, dialect: sa.Dialect, values: Params) -> tuple[Any, ...]:
+        """The values of an EXECUTE of this statement PREPAREd, in the order of its placeholders."""
+        params = self._numbered_for(dialect)[0].params(values)
+        assert isinstance(params, tuple)  # numbered placeholders are positional
+        return params
+
     def rows(self, connection: sa.Connection, values: Params | None = None) -> list[tuple[Any, ...]]:
         """Run a query; its rows as plain tuples, in the order of the selected columns."""
+        batch: Batch | None = connection.info.get(BATCH)
+        if batch is not None:
+            batch.flush()
         compiled = self._for(connection.dialect)
         params = compiled.params(values or {})
         with _driver_errors(connection, compiled.sql, params) as cursor:
@@ -74,6 +118,10 @@ class Prepared:
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""
+        batch: Batch | None = connection.info.get(BATCH)
+        if batch is not None:
+            batch.queue(self, [values or {}])
+            return
         compiled = self._for(connection.dialect)
         params = compiled.params(values or {})
         with _driver_errors(connection, compiled.sql, params) as cursor:
@@ -81,6 +129,10 @@ class Prepared:
 
     def run_rows(self, connection: sa.Connection, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Run an INSERT once per row, each row holding the values of `columns` in that order."""
+        batch: Batch | None = connection.info.get(BATCH)
+        if batch is not None:
+            batch.queue(self, [dict(zip(columns, row, strict=True)) for row in rows])
+            return
         compiled = self._for(connection.dialect)
         if compiled.positional and compiled.names == tuple(columns) and not compiled.defaults:
             params: Sequence[Any] = rows
@@ -93,6 +145,10 @@ class Prepared:
 
     def run_many(self, connection: sa.Connection, values: Iterable[Params]) -> None:
         """Run one statement once per parameter set (DB-API executemany)."""
+        batch: Batch | None = connection.info.get(BATCH)
+        if batch is not None:
+            batch.queue(self, list(values))
+            return
         compiled = self._for(connection.dialect)
         params = [compiled.params(item) for item in values]
         if not params:
@@ -123,17 +179,21 @@ class _driver_errors:  # noqa: N801 - used as a context manager, like contextlib
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
         self._cursor.close()
-        dialect = self._connection.dialect
-        base = dialect.loaded_dbapi.Error
-        if not isinstance(error, base):
-            return
-        invalidated = dialect.is_disconnect(error, self._dbapi_connection, self._cursor)
-        params: Any = self._params
-        raise exc.DBAPIError.instance(
-            self._sql,
-            params,
-            error,
-            base,
-            connection_invalidated=invalidated,
-            dialect=dialect,
-        ) from error
+        if isinstance(error, self._connection.dialect.loaded_dbapi.Error):
+            raise dbapi_error(self._connection, self._sql, self._params, error, self._cursor) from error
+
+
+def dbapi_error(
+    connection: sa.Connection,
+    sql: str,
+    params: object,
+    error: BaseException,
+    cursor: object = None,
+) -> BaseException:
+    """A driver error as SQLAlchemy's DBAPIError, as `Connection.execute` raises it (translated_errors takes it)."""
+    dialect = connection.dialect
+    base = dialect.loaded_dbapi.Error
+    dbapi_connection = connection.connection.dbapi_connection
+    invalidated = dialect.is_disconnect(error, dbapi_connection, cursor)  # type: ignore[arg-type]
+    found: Any = params
+    return exc.DBAPIError.instance(sql, found, error, base, connection_invalidated=invalidated, dialect=dialect)

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from tradeledger.errors import StorageError
 
 CHANNEL = "tradeledger_log"
-NOTIFY = sa.text(f"NOTIFY {CHANNEL}")
+NOTIFY_SQL = f"NOTIFY {CHANNEL}"
+NOTIFY = sa.text(NOTIFY_SQL)
 SQLITE_POLL_S = 0.005
 
 

@@ -13,7 +13,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold import ExecutionRow
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import StorageError
-from tradeledger.storage.prepared import Prepared
+from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
 
 IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-parameter limit
@@ -68,6 +68,20 @@ class SqlEventLog:
         self._writing = writing
         self._head: Checkpoint | None = None
         self.moved: Checkpoint | None = None
+        self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
+
+    def ahead(self, keys: Sequence[EventKey]) -> list[tuple[Prepared, Params]]:
+        """The head's lock and the lookups of `keys`, as a unit of work reads them ahead (in this order)."""
+        return [(_P_HEAD_FOR_UPDATE, {})] + [
+            (_P_EVENT_BY_KEY, {"k_fill_id": fill_id, "k_account": account, "k_exchange": exchange})
+            for account, exchange, fill_id in keys
+        ]
+
+    def read_ahead(self, keys: Sequence[EventKey], results: Sequence[list[tuple[Any, ...]]]) -> None:
+        """Take the rows of `ahead(keys)`: the head (locked) and what is stored under each key."""
+        (head_row,), *found = results
+        self._head = Checkpoint(*head_row)
+        self._known = {key: StoredEvent(*rows[0]) if rows else None for key, rows in zip(keys, found, strict=True)}
 
     def head(self) -> Checkpoint:
         if self._head is None:
@@ -133,6 +147,9 @@ class SqlEventLog:
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}
         wanted = set(keys)
+        known = self._known
+        if known and all(key in known for key in wanted):
+            return {key: event for key in wanted if (event := known[key]) is not None}
         if len(wanted) == 1:  # the single append: one prepared statement
             ((account, exchange, fill_id),) = wanted
             values = {"k_fill_id": fill_id, "k_account": account, "k_exchange": exchange}
@@ -151,6 +168,7 @@ class SqlEventLog:
         if not new:
             return
         after = _follows(self.head(), new)
+        self._known = {}
         _P_INSERT_EVENT.run_rows(self._connection, _EVENT_COLUMNS, [_EVENT_ROW(event) for event in new])
         self._head = self.moved = after
 
@@ -160,12 +178,14 @@ class SqlEventLog:
 
     def append_admin(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
         self.head()
+        self._known = {}
         if records:
             self._connection.execute(admin_log.insert(), [record.as_dict() for record in records])
         self._head = self.moved = head
 
     def truncate(self, record: AdminRecord) -> None:
         self.head()
+        self._known = {}
         self._connection.execute(admin_log.insert(), record.as_dict())
         # The delete trigger lets an event go only with the hash a record lists for its seq.
         removed = [{"record_id": record.id, "seq": e.seq, "hash": e.hash} for e in record.removed_events()]

@@ -4,26 +4,35 @@ A unit of work runs on this thread's write connection (kept between transactions
 its options and its return cost ~60 µs, a quarter of a small append's Python); the head row is
 locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
 lock already), and `commit()` writes the head and the projection's checkpoint in one statement
-(the row's trigger wants them equal) before committing. Reads open their own connection and see
-one snapshot (`engine.snapshot_options`).
+(the row's trigger wants them equal) before committing. On PostgreSQL a unit of work that reads ahead
+(an append) runs in two round trips, its reads with the head's lock and its writes with the commit
+(`batching.py`). Reads open their own connection and see one snapshot (`engine.snapshot_options`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from tradeledger.application.ports import AheadReads
 from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared
 from tradeledger.storage.schema import head
-from tradeledger.storage.sql.changes import NOTIFY, PostgresChangeSignal, SqliteChangeSignal, change_signal
+from tradeledger.storage.sql.batching import Batch, flush_batches_before_statements, forget_prepared
+from tradeledger.storage.sql.changes import (
+    NOTIFY,
+    NOTIFY_SQL,
+    PostgresChangeSignal,
+    SqliteChangeSignal,
+    change_signal,
+)
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
 
@@ -72,6 +81,9 @@ class SqlTransaction:
         self.projection = SqlProjectionStore(connection)
 
 
+_AHEAD_MAX = 64  # statements a unit of work reads ahead at most (an append of a few fills reads far fewer)
+
+
 class SqlUnitOfWork(SqlTransaction):
     """A write transaction (see ports.UnitOfWork)."""
 
@@ -79,16 +91,38 @@ class SqlUnitOfWork(SqlTransaction):
         super().__init__(connection, writing=True)
         self._connection = connection
         self._transaction = transaction
+        self.batch = Batch(connection) if connection.dialect.name == "postgresql" else None
+
+    def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
+        batch, log, projection = self.batch, self.log, self.projection
+        wanted = reads() if batch is not None else None  # SQLite: a read costs no round trip
+        if batch is None or not wanted:  # nothing to read ahead: the head alone
+            log.head()
+            return
+        keys, positions = list(wanted.events), list(wanted.positions)
+        entries = [(table, key) for table, names in wanted.entries.items() for key in names]
+        queries = log.ahead(keys) + projection.ahead(positions, entries)
+        results = batch.start(queries) if len(queries) <= _AHEAD_MAX else None
+        if results is None:  # too many, or the transaction has started: as without reading ahead
+            log.head()
+            return
+        log.read_ahead(keys, results[: len(keys) + 1])
+        projection.read_ahead(positions, entries, results[len(keys) + 1 :])
 
     def commit(self) -> None:
-        log, projection = self.log, self.projection
+        log, projection, connection, batch = self.log, self.projection, self._connection, self.batch
         if log.moved is not None or projection.moved is not None:
             at, checkpoint = log.head(), projection.checkpoint()
             values = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash}
             values |= {"c_epoch": checkpoint.epoch, "c_seq": checkpoint.seq, "c_hash": checkpoint.hash}
-            _P_MOVE_HEAD.run(self._connection, values)
-            if log.moved is not None and self._connection.dialect.name == "postgresql":
-                self._connection.execute(NOTIFY)  # delivered on commit: wakes the subscriptions
+            _P_MOVE_HEAD.run(connection, values)
+            if log.moved is not None and batch is not None:  # PostgreSQL: delivered on commit, wakes subscriptions
+                if batch.open:
+                    batch.queue_sql(NOTIFY_SQL)
+                else:
+                    connection.execute(NOTIFY)
+        if batch is not None and batch.open:
+            batch.commit()  # the queued writes, the head, NOTIFY and COMMIT in one round trip
         self._transaction.commit()
 
 
@@ -97,6 +131,8 @@ class SqlLedgerStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        if engine.dialect.name == "postgresql":
+            flush_batches_before_statements(engine)
         self._writers = threading.local()
         self._held: list[sa.Connection] = []
         self._held_lock = threading.Lock()
@@ -117,11 +153,19 @@ class SqlLedgerStore:
             connection = self._writer()
             _synchronous(connection, lowered=market_data)
             transaction = connection.begin()
+            uow = SqlUnitOfWork(connection, transaction)
+            batch = uow.batch
             try:
-                yield SqlUnitOfWork(connection, transaction)
+                yield uow
             finally:
+                if batch is not None:
+                    batch.close()  # left without commit(): what is queued is dropped with the transaction
                 if transaction.is_active:  # left without commit(), or by an exception
                     transaction.rollback()
+                    if batch is not None:
+                        forget_prepared(connection)
+                if batch is not None:
+                    batch.release()
 
     def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
         with translated_errors():

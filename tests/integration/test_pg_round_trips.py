@@ -1,0 +1,144 @@
+"""A single append on PostgreSQL waits for the server twice (storage/sql/batching.py), whatever it appends.
+
+The round trips are counted in libpq's own trace of the ledger's connections (what psycopg sent and
+what came back): one is a run of messages to the server followed by the server's answer. Before the
+batching an append ran thirteen (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.backends import Backend, PostgresServer
+from tests.conftest import RECORDED_AT
+from tests.factories import fill_fields
+from tradeledger import FillConflict, Ledger, StorageError, open_ledger
+from tradeledger.storage.engine import create_ledger_engine
+from tradeledger.storage.sql import SqlLedgerStore
+
+pq = pytest.importorskip("psycopg.pq")
+
+
+class Traced:
+    """A ledger on PostgreSQL whose connections libpq traces on demand."""
+
+    def __init__(self, ledger: Ledger, connections: list[Any], backend: Backend) -> None:
+        self.ledger = ledger
+        self.connections = connections
+        self.backend = backend
+
+    def round_trips(self, action: Callable[[], object]) -> int:
+        """How many times `action` sent the server something and waited for its answer, on every connection."""
+        with self.traces() as texts:
+            action()
+        return sum(round_trips(text) for text in texts)
+
+    @contextmanager
+    def traces(self) -> Iterator[list[str]]:
+        texts: list[str] = []
+        files = []
+        for connection in self.connections:
+            trace = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after libpq let go of it
+            connection.pgconn.trace(trace.fileno())
+            connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            files.append((connection, trace))
+        try:
+            yield texts
+        finally:
+            for connection, trace in files:
+                connection.pgconn.untrace()
+                trace.seek(0)
+                texts.append(trace.read().decode())
+                trace.close()
+
+
+def round_trips(trace: str) -> int:
+    """The turns from sending ("F" lines of libpq's trace) to receiving ("B" lines)."""
+    directions = [line[0] for line in trace.splitlines() if line[:1] in ("F", "B")]
+    return sum(1 for sent, answered in itertools.pairwise(directions) if (sent, answered) == ("F", "B"))
+
+
+@pytest.fixture
+def traced(postgres_server: PostgresServer) -> Iterator[Traced]:
+    with postgres_server.fresh_database() as backend:
+        open_ledger(backend.url).close()  # the schema, on connections of its own
+        engine = create_ledger_engine(backend.url)
+        connections: list[Any] = []
+        sa.event.listen(engine, "connect", lambda dbapi_connection, _record: connections.append(dbapi_connection))
+        with Ledger(SqlLedgerStore(engine), clock=lambda: RECORDED_AT) as ledger:
+            ledger.record(fill_fields())  # a session's first append prepares its statements
+            yield Traced(ledger, connections, backend)
+
+
+def test_a_new_fill_is_appended_in_two_round_trips(traced: Traced) -> None:
+    fill = fill_fields(symbol="ETH/USD", fee="0.5")  # a new position, two balances and a fee
+
+    assert traced.round_trips(lambda: traced.ledger.record(fill)) == 2
+    assert traced.ledger.head.seq == 2
+
+
+def test_a_fill_on_an_open_position_is_appended_in_two_round_trips(traced: Traced) -> None:
+    traced.ledger.record(fill_fields(symbol="SOL/USD", quantity="2"))
+    closing = fill_fields(symbol="SOL/USD", side="sell", quantity="2", price="110")
+
+    assert traced.round_trips(lambda: traced.ledger.record(closing)) == 2
+    assert traced.ledger.state() == traced.ledger.replay()
+    assert traced.ledger.state().closed
+
+
+def test_a_duplicate_is_answered_in_two_round_trips(traced: Traced) -> None:
+    fill = fill_fields()
+    first = traced.ledger.record(fill)
+
+    assert traced.round_trips(lambda: traced.ledger.record(fill)) == 2
+    assert traced.ledger.record(fill).seq == first.seq
+
+
+def test_a_conflicting_fill_is_refused_after_one_round_trip_and_a_rollback(traced: Traced) -> None:
+    fill = fill_fields()
+    traced.ledger.record(fill)
+    other = {**fill, "price": "999"}
+
+    def refused() -> None:
+        with pytest.raises(FillConflict):
+            traced.ledger.record(other)
+
+    assert traced.round_trips(refused) == 2  # the reads, then ROLLBACK
+    assert traced.ledger.record(fill_fields()).seq == 3  # the next append works
+
+
+def test_an_append_after_the_session_lost_its_prepared_statements_prepares_them_again(traced: Traced) -> None:
+    # psycopg runs DEALLOCATE ALL after a rollback on a connection where it prepared statements of its own.
+    for connection in traced.connections:
+        if not connection.closed and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            connection.autocommit = True
+            connection.execute("DEALLOCATE ALL")
+            connection.autocommit = False
+
+    receipt = traced.ledger.record(fill_fields(symbol="ETH/USD"))
+
+    assert receipt.seq == 2
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2
+    assert traced.ledger.verify().ok
+
+
+def test_a_write_the_server_refuses_at_commit_leaves_nothing_and_the_next_append_works(traced: Traced) -> None:
+    traced.backend.sql("ALTER TABLE ledger_events ADD CONSTRAINT no_bad CHECK (fill_id <> 'BAD')")
+    before = traced.ledger.state()
+
+    with pytest.raises(StorageError, match="no_bad"):
+        traced.ledger.record(fill_fields(fill_id="BAD", symbol="ETH/USD"))
+
+    assert traced.ledger.state() == before
+    assert traced.ledger.head.seq == 1
+    assert traced.ledger.record(fill_fields(symbol="ETH/USD")).seq == 2
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2
+    assert traced.ledger.verify().ok
+    assert traced.ledger.state() == traced.ledger.replay()
