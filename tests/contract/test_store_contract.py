@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -329,6 +330,24 @@ def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
         assert latest is not None
         assert (latest.seq, dict(latest.positions)) == (4, late)
         assert tx.projection.load_snapshot(until_seq=1) is None
+
+
+def test_a_snapshot_holds_every_column_of_its_rows_funding_unvalued_fees_and_flat_keys(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {})
+    funded = replace(position(opened_seq=2), funding=Decimal("-0.75"), unvalued_fees=(("BNB", Decimal("0.001")),))
+    rows = {
+        ("default", "BTC/USD"): (funded, Totals(Decimal(3), Decimal("0.1"), Decimal("0.2"), (("BNB", Decimal(1)),))),
+        ("default", "ETH/USD"): (None, Totals(Decimal(-2), Decimal("0.2"), Decimal("-0.3"), ())),
+        ("other", "BTC/USD"): (position(account="other", opened_seq=3), Totals()),
+    }
+    with store.unit_of_work() as uow:
+        uow.projection.write_snapshot(head_of(events[2]), rows)
+        uow.commit()
+
+    with store.reading() as tx:
+        loaded = tx.projection.load_snapshot()
+        assert loaded is not None
+        assert (loaded.seq, loaded.epoch, dict(loaded.positions)) == (3, 1, rows)
 
 
 # --- marks and levels -------------------------------------------------------------------------------

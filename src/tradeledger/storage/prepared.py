@@ -12,7 +12,7 @@ statement that would need some is refused when it is compiled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -71,6 +71,20 @@ class Prepared:
         with _driver_errors(connection, compiled.sql, params) as cursor:
             cursor.execute(compiled.sql, params)
             return [tuple(row) for row in cursor.fetchall()]
+
+    def stream(
+        self, connection: sa.Connection, values: Params | None = None, *, chunk: int
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run a query; its rows (the driver's tuples) fetched `chunk` at a time. For a driver whose
+        cursor streams (SQLite's; psycopg's reads the whole result on execute). The cursor is closed
+        when the generator is, also when the caller stops early."""
+        compiled = self._for(connection.dialect)
+        params = compiled.params(values or {})
+        with _driver_errors(connection, compiled.sql, params) as cursor:
+            cursor.execute(compiled.sql, params)
+            fetch = cursor.fetchmany
+            while found := fetch(chunk):
+                yield from found
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""
