@@ -144,6 +144,14 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert [e.seq for e in tx.log.read(symbol="BTC/USD", account="default")] == [1, 4]
         assert list(tx.log.rows(after_seq=3)) == [events[3].execution_row()]
         assert [row[0] for row in tx.log.rows(until_time=events[1].occurred_at)] == [1, 2]
+        # Every combination of bounds (one statement each), the rows as plain tuples.
+        assert list(tx.log.rows()) == [event.execution_row() for event in events]
+        assert [row[0] for row in tx.log.rows(after_seq=1, until_seq=3)] == [2, 3]
+        assert [row[0] for row in tx.log.rows(until_seq=3, until_time=events[3].occurred_at)] == [1, 2, 3]
+        assert [row[0] for row in tx.log.rows(after_seq=2, until_seq=4, until_time=events[2].occurred_at)] == [3]
+        # A reader that stops early leaves the transaction usable.
+        assert next(tx.log.rows())[0] == 1
+        assert tx.log.head() == head_of(events[-1])
 
 
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:
