@@ -78,7 +78,7 @@ ExecutionRow = tuple[
 _SIDES = {"buy": True, "sell": False}
 _ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
 # What the hot loop keeps per (account, exchange, symbol): see `PositionFold._slot`.
-_Slot = tuple[PositionKey, bool, str, BalanceKey, BalanceKey]
+_Slot = tuple[PositionKey, bool, str, list[Decimal | None], list[Decimal | None]]
 
 
 class PositionFold(FoldState):
@@ -86,10 +86,11 @@ class PositionFold(FoldState):
 
     `closed` collects the cycles closed since it was last emptied (none when `keep_closed` is false:
     their totals are still kept); `last_seq` is the last row folded; `balances` the amount held per
-    (account, exchange, currency) when the fold was given a start for them (None: not kept).
+    (account, exchange, currency) when the fold was given a start for them (None: not kept), current
+    whenever no fold call is running (the fold owns it: a change made to it from outside is lost).
     """
 
-    __slots__ = ("_one_fees", "_slots", "balances", "last_seq")
+    __slots__ = ("_cells", "_one_fees", "_slots", "balances", "last_seq")
 
     def __init__(
         self,
@@ -101,6 +102,9 @@ class PositionFold(FoldState):
     ) -> None:
         super().__init__(start, keep_closed=keep_closed)
         self._slots: dict[tuple[str, str, str], _Slot] = {}
+        # The balances the hot loop moves, each in a one-item list (None: no amount yet), written back to
+        # `balances` when a fold call returns (`_flush`); the other paths move them through `_add`.
+        self._cells: dict[BalanceKey, list[Decimal | None]] = {}
         self._one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = {}
         self.last_seq = last_seq
         self.balances: dict[BalanceKey, Decimal] | None = None if balances is None else dict(balances)
@@ -194,39 +198,70 @@ class PositionFold(FoldState):
                         state[_REALIZED] = state[_REALIZED] + realized
                         state[_FEES] = state[_FEES] + f
                         state[_LAST_SEQ] = seq
-                        if left == 0:
+                        if not left:
                             del open_cycles[key]
                             self._close(key, state, occurred_at, seq)
                     else:  # rule 4: a flip
                         realized = self._trade(key, buy, q, p, f, None, seq, occurred_at, fee_to_opening=False)
                     if balances is not None:  # the moves of `_fill`, in its order (its fee last)
-                        if spot:
-                            balances[held] = balances.get(held, zero) + (q if buy else -q)
-                            moved = balances.get(cash, zero) + (-(q * p) if buy else q * p)
-                            balances[cash] = moved - f if f != 0 else moved
-                        elif realized != 0:
-                            moved = balances.get(cash, zero) + realized
-                            balances[cash] = moved - f if f != 0 else moved
-                        elif f != 0:
-                            balances[cash] = balances.get(cash, zero) - f
+                        if spot:  # x - y is x + (-y) exactly: a buy's moves need no negation
+                            moved = held[0]
+                            if moved is None:
+                                moved = zero
+                            held[0] = moved + q if buy else moved - q
+                            moved = cash[0]
+                            if moved is None:
+                                moved = zero
+                            moved = moved - q * p if buy else moved + q * p
+                            cash[0] = moved - f if f else moved
+                        elif realized:
+                            moved = cash[0]
+                            moved = (zero if moved is None else moved) + realized
+                            cash[0] = moved - f if f else moved
+                        elif f:
+                            moved = cash[0]
+                            cash[0] = (zero if moved is None else moved) - f
                     last = seq
         finally:
             self.last_seq = last
+            self._flush()
 
     def _slot(self, account: str, exchange: str, symbol: str) -> _Slot:
         """What the hot loop keeps of (account, exchange, symbol): the position key, whether the market is
         spot, its quote (a linear contract's settle currency too: `market` refuses any other), and the
-        balance keys of its base and of its quote."""
+        balance cells of its base and of its quote."""
         traded = market(symbol)
         slot = (
             (account, symbol),
             traded.settle is None,
             traded.quote,
-            (account, exchange, traded.base),
-            (account, exchange, traded.quote),
+            self._cell((account, exchange, traded.base)),
+            self._cell((account, exchange, traded.quote)),
         )
         self._slots[account, exchange, symbol] = slot
         return slot
+
+    def _cell(self, key: BalanceKey) -> list[Decimal | None]:
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
+        return cell
+
+    def _add(self, key: BalanceKey, amount: Decimal) -> None:
+        """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""
+        cell = self._cells.get(key)
+        if cell is not None:
+            cell[0] = (ZERO if cell[0] is None else cell[0]) + amount
+        elif self.balances is not None:
+            self.balances[key] = self.balances.get(key, ZERO) + amount
+
+    def _flush(self) -> None:
+        """Write the cells' amounts back to `balances` (a key no move reached stays absent)."""
+        balances = self.balances
+        if balances is not None:
+            for key, (amount,) in self._cells.items():
+                if amount is not None:
+                    balances[key] = amount
 
     def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
         """A fees text's one fee as (currency, amount), False when it holds another list; remembered
@@ -259,10 +294,8 @@ class PositionFold(FoldState):
             raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
 
     def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
-        balances = self.balances
-        if balances is not None and amount != 0:
-            key = (account, exchange, currency)
-            balances[key] = balances.get(key, ZERO) + amount
+        if self.balances is not None and amount != 0:
+            self._add((account, exchange, currency), amount)
 
     def _fill(
         self,
@@ -301,26 +334,21 @@ class PositionFold(FoldState):
                     f"opened on {key[1]}, which already closed one"
                 )
             realized += self._trade(key, base < 0, abs(base), p, base * p, None, seq, occurred_at, fee_to_opening=True)
-        balances = self.balances
-        if balances is None:
+        if self.balances is None:
             return
         account, symbol = key
         traded = market(symbol)
-        # The moves of spec section 9, inlined (the rebuild's hot path); a zero move adds no key, as _move.
+        # The moves of spec section 9; a zero move adds no key, as _move.
         if traded.settle is None:
-            held = (account, exchange, traded.base)
-            balances[held] = balances.get(held, ZERO) + (q if buy else -q)
-            cash = (account, exchange, traded.quote)
-            balances[cash] = balances.get(cash, ZERO) + (-(q * p) if buy else q * p)
+            self._add((account, exchange, traded.base), q if buy else -q)
+            self._add((account, exchange, traded.quote), -(q * p) if buy else q * p)
         elif realized != 0:
-            settle = (account, exchange, traded.settle)
-            balances[settle] = balances.get(settle, ZERO) + realized
+            self._add((account, exchange, traded.settle), realized)
         if paid is None:  # a v1 fill: its fee in the quote currency
             paid = ((traded.quote, f),)
         for currency, amount in paid:
             if amount != 0:
-                where = (account, exchange, currency)
-                balances[where] = balances.get(where, ZERO) - amount
+                self._add((account, exchange, currency), -amount)
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)
@@ -423,6 +451,7 @@ class PositionFold(FoldState):
                 self._apply(event)
         finally:
             self.keep_closed = keep
+            self._flush()
         self.last_seq = event.seq
         closed = self.closed[kept] if len(self.closed) > kept else None
         if not keep:
