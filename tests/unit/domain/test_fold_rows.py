@@ -145,6 +145,27 @@ def test_the_remembered_fees_are_forgotten_past_their_bound_without_changing_the
     assert_folds_as_the_reference(events)
 
 
+def test_rows_then_events_then_rows_on_one_fold_keep_the_balances_of_the_reference() -> None:
+    events: list[Event] = [
+        fill(1, "BTC/USDT", "buy", "2", "100", fee("0.2", "USDT")),
+        fill(2, "BTC/USDT", "sell", "0.5", "110", fee("0.001", "BTC")),  # the general path
+        fill(3, "BTC/USDT", "sell", "0.5", "120", fee("0.1", "USDT")),
+        fill(4, "BTC/USDT", "buy", "1", "90", fee("0.1", "USDT")),
+    ]
+    rows = rows_of(events)
+    engine = PositionFold(balances={("acct", "binance", "USDT"): Decimal(1000)})
+    reference = ReferenceBalances()
+    reference.balances[("acct", "binance", "USDT")] = Decimal(1000)
+    for seq, event in enumerate(events, start=1):
+        if seq in {2, 3}:  # one event at a time: the wallet replay's and the read models' way
+            engine.apply(accounting_of(seq, event))
+        else:
+            engine.apply_rows(rows[seq - 1 : seq])
+        reference.apply(accounting_of(seq, event))
+        assert engine.balances == reference.balances, f"after seq {seq}"
+    assert engine.book().open == reference.book.open
+
+
 def raw(seq: int, side: str, quantity: str, *, kind: str = "fill") -> ExecutionRow:
     fees = '[{"amount":"0","currency":"USD"}]'
     return (seq, "acct", "", "BTC/USD", side, quantity, "1", None, T0.isoformat(), kind, fees, None, None)
