@@ -3,10 +3,10 @@
 Appends, replay, rebuild, rollback, copy and import, the compat read models, the wallet replay, the
 report and the migration all fold through it. It applies the rules of `domain.reference` (the
 reference, which `verify` and the property tests compare it with) with the same Decimal operations
-in the same order and context, but each (account, symbol) keeps a small mutable list, the ledger
-context is entered once per batch of rows, and times stay text until a `Position` or
-`ClosedPosition` is built. Rows are the log's stored text, trusted: the event models validated them
-on append; `verify` re-checks them.
+in the same order and context (where it subtracts instead of adding a negation, the value is the
+same), but each (account, symbol) keeps a small mutable list, the ledger context is entered once per
+batch of rows, and times stay text until a `Position` or `ClosedPosition` is built. Rows are the
+log's stored text, trusted: the event models validated them on append; `verify` re-checks them.
 
 Every type of event passes through it: a fill moves its position (and a fee paid in the base
 currency is a fee-free disposal right after it), a funding payment adds to the open cycle's funding
