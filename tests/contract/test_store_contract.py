@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -146,6 +147,14 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert list(tx.log.read(seqs=[])) == []
         assert list(tx.log.rows(after_seq=3)) == [events[3].execution_row()]
         assert [row[0] for row in tx.log.rows(until_time=events[1].occurred_at)] == [1, 2]
+        # Every combination of bounds (one statement each), the rows as plain tuples.
+        assert list(tx.log.rows()) == [event.execution_row() for event in events]
+        assert [row[0] for row in tx.log.rows(after_seq=1, until_seq=3)] == [2, 3]
+        assert [row[0] for row in tx.log.rows(until_seq=3, until_time=events[3].occurred_at)] == [1, 2, 3]
+        assert [row[0] for row in tx.log.rows(after_seq=2, until_seq=4, until_time=events[2].occurred_at)] == [3]
+        # A reader that stops early leaves the transaction usable.
+        assert next(tx.log.rows())[0] == 1
+        assert tx.log.head() == head_of(events[-1])
 
 
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:
@@ -332,6 +341,24 @@ def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
         assert latest is not None
         assert (latest.seq, dict(latest.positions)) == (4, late)
         assert tx.projection.load_snapshot(until_seq=1) is None
+
+
+def test_a_snapshot_holds_every_column_of_its_rows_funding_unvalued_fees_and_flat_keys(store: LedgerStore) -> None:
+    events = appended(store, {}, {}, {})
+    funded = replace(position(opened_seq=2), funding=Decimal("-0.75"), unvalued_fees=(("BNB", Decimal("0.001")),))
+    rows = {
+        ("default", "BTC/USD"): (funded, Totals(Decimal(3), Decimal("0.1"), Decimal("0.2"), (("BNB", Decimal(1)),))),
+        ("default", "ETH/USD"): (None, Totals(Decimal(-2), Decimal("0.2"), Decimal("-0.3"), ())),
+        ("other", "BTC/USD"): (position(account="other", opened_seq=3), Totals()),
+    }
+    with store.unit_of_work() as uow:
+        uow.projection.write_snapshot(head_of(events[2]), rows)
+        uow.commit()
+
+    with store.reading() as tx:
+        loaded = tx.projection.load_snapshot()
+        assert loaded is not None
+        assert (loaded.seq, loaded.epoch, dict(loaded.positions)) == (3, 1, rows)
 
 
 # --- marks and levels -------------------------------------------------------------------------------

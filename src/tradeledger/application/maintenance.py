@@ -38,12 +38,13 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     fold = PositionFold(balances={})
     rows = uow.log.rows(until_seq=at.seq)
     while True:
-        # Up to the next multiple of `snapshot_every` (seq is gapless), where a snapshot is taken.
-        size = min(_CHUNK, snapshot_every - fold.last_seq % snapshot_every)
-        chunk = list(islice(rows, size))
-        if not chunk:
+        # Up to the next multiple of `snapshot_every` (seq is gapless), where a snapshot is taken. The
+        # rows stream into the fold, never a list of them: each dies young (the cycle collector then
+        # has nothing to walk but what the fold keeps).
+        before = fold.last_seq
+        fold.apply_rows(islice(rows, min(_CHUNK, snapshot_every - before % snapshot_every)))
+        if fold.last_seq == before:
             break
-        fold.apply_rows(chunk)
         if fold.closed:
             projection.write({}, fold.closed, at)
             fold.closed.clear()

@@ -40,15 +40,24 @@ FeeParts = tuple[Decimal, Mapping[str, Decimal] | None, Decimal, int, tuple[tupl
 NO_FEES: FeeParts = (ZERO, None, ZERO, -1, ())
 
 
+def one_fee(text: str) -> tuple[str, Decimal] | None:
+    """The fee of a stored fees text holding one fee without a quote value, as (currency, amount), read
+    without json; None for any other text."""
+    if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
+        end = text.index('"', _AMOUNT_AT)
+        return text[end + _CURRENCY_AFTER : -3], Decimal(text[_AMOUNT_AT:end])
+    return None
+
+
 @lru_cache(maxsize=4096)
 def fee_parts(symbol: str, text: str) -> FeeParts:
     """The parts of a stored fees text; one fee without a quote value (the common case) is read without json.
 
     Cached: fills often repeat a fee (a flat fee, a zero-rate maker fill, the same size at the same
     price), and the parts are immutable (unvalued fees as a read-only mapping)."""
-    if text.startswith(_ONE_FEE) and text.count("{") == 1 and "quote_value" not in text:
-        end = text.index('"', _AMOUNT_AT)
-        amount, currency = Decimal(text[_AMOUNT_AT:end]), text[end + _CURRENCY_AFTER : -3]
+    one = one_fee(text)
+    if one is not None:
+        currency, amount = one
         traded = market(symbol)
         paid = ((currency, amount),)
         if currency == traded.quote:

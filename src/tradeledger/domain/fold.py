@@ -3,10 +3,10 @@
 Appends, replay, rebuild, rollback, copy and import, the compat read models, the wallet replay, the
 report and the migration all fold through it. It applies the rules of `domain.reference` (the
 reference, which `verify` and the property tests compare it with) with the same Decimal operations
-in the same order and context, but each (account, symbol) keeps a small mutable list, the ledger
-context is entered once per batch of rows, and times stay text until a `Position` or
-`ClosedPosition` is built. Rows are the log's stored text, trusted: the event models validated them
-on append; `verify` re-checks them.
+in the same order and context (where it subtracts instead of adding a negation, the value is the
+same), but each (account, symbol) keeps a small mutable list, the ledger context is entered once per
+batch of rows, and times stay text until a `Position` or `ClosedPosition` is built. Rows are the
+log's stored text, trusted: the event models validated them on append; `verify` re-checks them.
 
 Every type of event passes through it: a fill moves its position (and a fee paid in the base
 currency is a fee-free disposal right after it), a funding payment adds to the open cycle's funding
@@ -18,28 +18,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from decimal import Decimal, localcontext
-from typing import Any, Self, cast
+from decimal import Decimal, Inexact, localcontext
+from typing import Any, Literal, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
-from tradeledger.domain.fee_parts import NO_FEES, FeeParts, add_unvalued, fee_parts
+from tradeledger.domain.fee_parts import add_unvalued, fee_parts, one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fold_state import (
+    _AVG,
+    _ENTERED,
+    _FEES,
+    _FUNDING,
+    _LAST_SEQ,
+    _LONG,
+    _QTY,
+    _REALIZED,
+    _T_FUNDING,
+    _UNVALUED,
+    FoldState,
+)
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
+    EXACT_ADD,
+    EXACT_SUBTRACT,
     FEE_SHARE_QUANTUM,
     ZERO,
     Accounting,
-    ClosedPosition,
     Execution,
     FundingPayment,
     Outcome,
     Position,
-    PositionBook,
     PositionKey,
-    PositionSide,
     Totals,
-    UnvaluedFees,
     _exact_size,
+    size_refused,
 )
 from tradeledger.errors import InvalidFill
 
@@ -63,31 +75,22 @@ ExecutionRow = tuple[
     str | None,
 ]
 
-# Index of each value in an open cycle's state list, and in a key's closed totals list.
-_LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SEQ, _FUNDING, _UNVALUED = range(11)
-_T_REALIZED, _T_FEES, _T_FUNDING, _T_UNVALUED = range(4)
-_FROM_ISO = datetime.fromisoformat
+_SIDES = {"buy": True, "sell": False}
+_ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
+# What the hot loop keeps per (account, exchange, symbol): see `PositionFold._slot`.
+_Slot = tuple[PositionKey, bool, str, list[Decimal | None], list[Decimal | None]]
 
 
-def _time(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else _FROM_ISO(value)
-
-
-def _unvalued(sums: dict[str, Decimal] | None) -> UnvaluedFees:
-    if not sums:
-        return ()
-    return tuple(sorted((currency, amount) for currency, amount in sums.items() if amount != 0))
-
-
-class PositionFold:
+class PositionFold(FoldState):
     """Every position of a ledger folded from log rows in seq order, optionally from a saved start.
 
     `closed` collects the cycles closed since it was last emptied (none when `keep_closed` is false:
     their totals are still kept); `last_seq` is the last row folded; `balances` the amount held per
-    (account, exchange, currency) when the fold was given a start for them (None: not kept).
+    (account, exchange, currency) when the fold was given a start for them (None: not kept), current
+    whenever no fold call is running (the fold owns it: a change made to it from outside is lost).
     """
 
-    __slots__ = ("_closes", "_open", "_totals", "balances", "closed", "keep_closed", "last_seq")
+    __slots__ = ("_cells", "_one_fees", "_slots", "balances", "last_seq")
 
     def __init__(
         self,
@@ -97,77 +100,202 @@ class PositionFold:
         last_seq: int = 0,
         balances: Mapping[BalanceKey, Decimal] | None = None,
     ) -> None:
-        self._open: dict[PositionKey, list[Any]] = {}
-        self._totals: dict[PositionKey, list[Any]] = {}
-        self._closes = 0
-        self.closed: list[ClosedPosition] = []
-        self.keep_closed = keep_closed
+        super().__init__(start, keep_closed=keep_closed)
+        self._slots: dict[tuple[str, str, str], _Slot] = {}
+        # The balances the hot loop moves, each in a one-item list (None: no amount yet), written back to
+        # `balances` when a fold call returns (`_flush`); the other paths move them through `_add`.
+        self._cells: dict[BalanceKey, list[Decimal | None]] = {}
+        self._one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = {}
         self.last_seq = last_seq
         self.balances: dict[BalanceKey, Decimal] | None = None if balances is None else dict(balances)
-        for key, (position, totals) in (start or {}).items():
-            self._totals[key] = [totals.realized_pnl, totals.fees, totals.funding, dict(totals.unvalued_fees) or None]
-            if position is not None:
-                self._open[key] = [
-                    position.side is PositionSide.LONG,
-                    position.quantity,
-                    position.avg_price,
-                    position.realized_pnl,
-                    position.fees,
-                    position.opened_at,
-                    position.opened_seq,
-                    position.entered_quantity,
-                    position.last_seq,
-                    position.funding,
-                    dict(position.unvalued_fees) or None,
-                ]
 
-    def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:
+    def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
         """Fold rows in seq order. Raises InvalidFill (a size that would round, a base fee a spot position
-        cannot pay) or ValueError (a row no event model could have written)."""
-        dec, zero = Decimal, ZERO
-        with localcontext(LEDGER_CONTEXT):
-            for (
-                seq,
-                account,
-                exchange,
-                symbol,
-                side,
-                quantity,
-                price,
-                fee,
-                occurred_at,
-                kind,
-                fees,
-                amount,
-                currency,
-            ) in cast("Iterable[tuple[Any, ...]]", rows):
-                if kind == "fill":
-                    if side == "buy":
-                        buy = True
-                    elif side == "sell":
-                        buy = False
-                    else:
+        cannot pay) or ValueError (a row no event model could have written).
+
+        The common fill (a v1 fill, no fee, or one fee in the quote currency) is folded inline: rules 1-3
+        of `_trade` and the moves of `_fill`, the same operations in the same order. Every other row
+        (another fee, a flip, funding, a transfer) goes through `_fill`, `_trade`, `_funding`, `_move`.
+        """
+        dec, zero, sides, inexact = Decimal, ZERO, _SIDES, Inexact
+        exact_add, exact_subtract = EXACT_ADD, EXACT_SUBTRACT
+        open_cycles, all_totals, balances = self._open, self._totals, self.balances
+        slots, one_fees = self._slots, self._one_fees
+        last = self.last_seq
+        try:
+            with localcontext(LEDGER_CONTEXT):
+                for (
+                    seq,
+                    account,
+                    exchange,
+                    symbol,
+                    side,
+                    quantity,
+                    price,
+                    fee,
+                    occurred_at,
+                    kind,
+                    fees,
+                    amount,
+                    currency,
+                ) in cast("Iterable[tuple[Any, ...]]", rows):
+                    if kind != "fill":
+                        self._other(seq, account, exchange, symbol, kind, fee, amount, currency)
+                        last = seq
+                        continue
+                    buy = sides.get(side)
+                    if buy is None:
                         raise ValueError(f"seq {seq}: side {side!r} is neither buy nor sell")
+                    slot = slots.get((account, exchange, symbol))
+                    if slot is None:
+                        slot = self._slot(account, exchange, symbol)
+                    key, spot, quote, held, cash = slot
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        parts: FeeParts = (zero if fee == "0" else dec(fee), None, zero, -1, None)
+                        f = zero if fee == "0" else dec(fee)
                     elif fees == "[]":
-                        parts = NO_FEES
+                        f = zero
                     else:
-                        parts = fee_parts(symbol, fees)
-                    self._fill((account, symbol), exchange, buy, dec(quantity), dec(price), *parts, seq, occurred_at)
-                elif kind == "funding":
-                    self._funding((account, symbol), exchange, dec(amount), currency)
-                elif kind == "transfer":
-                    self._move(account, exchange, currency, dec(amount) - dec(fee))
-                else:
-                    raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
-                self.last_seq = seq
+                        paid = one_fees.get(fees)
+                        if paid is None:
+                            paid = self._one_fee(fees)
+                        if paid and paid[0] == quote:  # one fee, in the quote currency
+                            f = paid[1]
+                        else:
+                            parts = fee_parts(symbol, fees)
+                            self._fill(key, exchange, buy, dec(quantity), dec(price), *parts, seq, occurred_at)
+                            last = seq
+                            continue
+                    q, p = dec(quantity), dec(price)
+                    state = open_cycles.get(key)
+                    realized = zero
+                    if state is None:  # rule 1: flat, a new cycle opens
+                        open_cycles[key] = [buy, q, p, zero, f, occurred_at, seq, q, seq, zero, None]
+                        if key not in all_totals:
+                            all_totals[key] = [zero, zero, zero, None]
+                    elif state[_LONG] == buy:  # rule 2: weighted average entry, fees excluded
+                        size = state[_QTY]
+                        try:
+                            grown = exact_add(size, q)
+                        except inexact:
+                            raise size_refused("+", size, q) from None
+                        state[_AVG] = (size * state[_AVG] + q * p) / grown
+                        state[_QTY] = grown
+                        state[_FEES] = state[_FEES] + f
+                        entered = state[_ENTERED]
+                        try:
+                            state[_ENTERED] = exact_add(entered, q)
+                        except inexact:
+                            raise size_refused("+", entered, q) from None
+                        state[_LAST_SEQ] = seq
+                    elif q <= (size := state[_QTY]):  # rule 3: reduce or close, average unchanged
+                        avg = state[_AVG]
+                        realized = (p - avg) * q if state[_LONG] else (avg - p) * q
+                        try:
+                            left = exact_subtract(size, q)
+                        except inexact:
+                            raise size_refused("-", size, q) from None
+                        state[_QTY] = left
+                        state[_REALIZED] = state[_REALIZED] + realized
+                        state[_FEES] = state[_FEES] + f
+                        state[_LAST_SEQ] = seq
+                        if not left:
+                            del open_cycles[key]
+                            self._close(key, state, occurred_at, seq)
+                    else:  # rule 4: a flip
+                        realized = self._trade(key, buy, q, p, f, None, seq, occurred_at, fee_to_opening=False)
+                    if balances is not None:  # the moves of `_fill`, in its order (its fee last)
+                        if spot:  # x - y is x + (-y) exactly: a buy's moves need no negation
+                            moved = held[0]
+                            if moved is None:
+                                moved = zero
+                            held[0] = moved + q if buy else moved - q
+                            moved = cash[0]
+                            if moved is None:
+                                moved = zero
+                            moved = moved - q * p if buy else moved + q * p
+                            cash[0] = moved - f if f else moved
+                        elif realized:
+                            moved = cash[0]
+                            moved = (zero if moved is None else moved) + realized
+                            cash[0] = moved - f if f else moved
+                        elif f:
+                            moved = cash[0]
+                            cash[0] = (zero if moved is None else moved) - f
+                    last = seq
+        finally:
+            self.last_seq = last
+            self._flush()
+
+    def _slot(self, account: str, exchange: str, symbol: str) -> _Slot:
+        """What the hot loop keeps of (account, exchange, symbol): the position key, whether the market is
+        spot, its quote (a linear contract's settle currency too: `market` refuses any other), and the
+        balance cells of its base and of its quote."""
+        traded = market(symbol)
+        slot = (
+            (account, symbol),
+            traded.settle is None,
+            traded.quote,
+            self._cell((account, exchange, traded.base)),
+            self._cell((account, exchange, traded.quote)),
+        )
+        self._slots[account, exchange, symbol] = slot
+        return slot
+
+    def _cell(self, key: BalanceKey) -> list[Decimal | None]:
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
+        return cell
+
+    def _add(self, key: BalanceKey, amount: Decimal) -> None:
+        """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""
+        cell = self._cells.get(key)
+        if cell is not None:
+            cell[0] = (ZERO if cell[0] is None else cell[0]) + amount
+        elif self.balances is not None:
+            self.balances[key] = self.balances.get(key, ZERO) + amount
+
+    def _flush(self) -> None:
+        """Write the cells' amounts back to `balances` (a key no move reached stays absent)."""
+        balances = self.balances
+        if balances is not None:
+            for key, (amount,) in self._cells.items():
+                if amount is not None:
+                    balances[key] = amount
+
+    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
+        """A fees text's one fee as (currency, amount), False when it holds another list; remembered
+        (fills often repeat a fee), up to `_ONE_FEES` texts."""
+        one_fees = self._one_fees
+        if len(one_fees) >= _ONE_FEES:
+            one_fees.clear()
+        found = one_fees[text] = one_fee(text) or False
+        return found
+
+    def _other(
+        self,
+        seq: int,
+        account: str,
+        exchange: str,
+        symbol: str | None,
+        kind: str,
+        fee: str | None,
+        amount: str | None,
+        currency: str | None,
+    ) -> None:
+        """A row that is not a fill: funding (symbol, amount, currency) or a transfer (currency, amount and
+        its fee in `fee`); ValueError for any other type."""
+        if kind == "funding":
+            self._funding((account, cast("str", symbol)), exchange, Decimal(cast("str", amount)), cast("str", currency))
+        elif kind == "transfer":
+            transferred = Decimal(cast("str", amount)) - Decimal(cast("str", fee))
+            self._move(account, exchange, cast("str", currency), transferred)
+        else:
+            raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
 
     def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
-        balances = self.balances
-        if balances is not None and amount != 0:
-            key = (account, exchange, currency)
-            balances[key] = balances.get(key, ZERO) + amount
+        if self.balances is not None and amount != 0:
+            self._add((account, exchange, currency), amount)
 
     def _fill(
         self,
@@ -206,26 +334,21 @@ class PositionFold:
                     f"opened on {key[1]}, which already closed one"
                 )
             realized += self._trade(key, base < 0, abs(base), p, base * p, None, seq, occurred_at, fee_to_opening=True)
-        balances = self.balances
-        if balances is None:
+        if self.balances is None:
             return
         account, symbol = key
         traded = market(symbol)
-        # The moves of spec section 9, inlined (the rebuild's hot path); a zero move adds no key, as _move.
+        # The moves of spec section 9; a zero move adds no key, as _move.
         if traded.settle is None:
-            held = (account, exchange, traded.base)
-            balances[held] = balances.get(held, ZERO) + (q if buy else -q)
-            cash = (account, exchange, traded.quote)
-            balances[cash] = balances.get(cash, ZERO) + (-(q * p) if buy else q * p)
+            self._add((account, exchange, traded.base), q if buy else -q)
+            self._add((account, exchange, traded.quote), -(q * p) if buy else q * p)
         elif realized != 0:
-            settle = (account, exchange, traded.settle)
-            balances[settle] = balances.get(settle, ZERO) + realized
+            self._add((account, exchange, traded.settle), realized)
         if paid is None:  # a v1 fill: its fee in the quote currency
             paid = ((traded.quote, f),)
         for currency, amount in paid:
             if amount != 0:
-                where = (account, exchange, currency)
-                balances[where] = balances.get(where, ZERO) - amount
+                self._add((account, exchange, currency), -amount)
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)
@@ -328,6 +451,7 @@ class PositionFold:
                 self._apply(event)
         finally:
             self.keep_closed = keep
+            self._flush()
         self.last_seq = event.seq
         closed = self.closed[kept] if len(self.closed) > kept else None
         if not keep:
@@ -366,75 +490,3 @@ class PositionFold:
         for event in events:
             self.apply(event)
         return self
-
-    def _totals_of(self, key: PositionKey) -> Totals:
-        realized, fees, funding, unvalued = self._totals[key]
-        return Totals(realized, fees, funding, _unvalued(unvalued))
-
-    def totals(self) -> dict[PositionKey, Totals]:
-        """Lifetime totals (closed cycles and the open one) per (account, symbol) folded so far."""
-        result = {}
-        for key in self._totals:
-            closed = self._totals_of(key)
-            position = self.position(key)
-            result[key] = closed if position is None else closed.plus_cycle(position)
-        return result
-
-    def _close(self, key: PositionKey, state: list[Any], occurred_at: str | datetime, seq: int) -> None:
-        self._closes += 1
-        totals = self._totals[key]
-        totals[_T_REALIZED] = totals[_T_REALIZED] + state[_REALIZED]
-        totals[_T_FEES] = totals[_T_FEES] + state[_FEES]
-        totals[_T_FUNDING] = totals[_T_FUNDING] + state[_FUNDING]
-        totals[_T_UNVALUED] = add_unvalued(totals[_T_UNVALUED], state[_UNVALUED])
-        if self.keep_closed:
-            self.closed.append(
-                ClosedPosition(
-                    account=key[0],
-                    symbol=key[1],
-                    side=PositionSide.LONG if state[_LONG] else PositionSide.SHORT,
-                    quantity=state[_ENTERED],
-                    avg_price=state[_AVG],
-                    realized_pnl=state[_REALIZED],
-                    fees=state[_FEES],
-                    opened_at=_time(state[_OPENED_AT]),
-                    opened_seq=state[_OPENED_SEQ],
-                    closed_at=_time(occurred_at),
-                    closed_seq=seq,
-                    funding=state[_FUNDING],
-                    unvalued_fees=_unvalued(state[_UNVALUED]),
-                )
-            )
-
-    def position(self, key: PositionKey) -> Position | None:
-        state = self._open.get(key)
-        if state is None:
-            return None
-        return Position(
-            account=key[0],
-            symbol=key[1],
-            side=PositionSide.LONG if state[_LONG] else PositionSide.SHORT,
-            quantity=state[_QTY],
-            avg_price=state[_AVG],
-            realized_pnl=state[_REALIZED],
-            fees=state[_FEES],
-            opened_at=_time(state[_OPENED_AT]),
-            opened_seq=state[_OPENED_SEQ],
-            entered_quantity=state[_ENTERED],
-            last_seq=state[_LAST_SEQ],
-            funding=state[_FUNDING],
-            unvalued_fees=_unvalued(state[_UNVALUED]),
-        )
-
-    def positions(self, keys: Iterable[PositionKey] | None = None) -> dict[PositionKey, tuple[Position | None, Totals]]:
-        """The open cycle and closed-cycle totals of each key (default: every key folded so far)."""
-        wanted = self._totals if keys is None else keys
-        return {key: (self.position(key), self._totals_of(key)) for key in wanted}
-
-    def book(self) -> PositionBook:
-        """The fold as a PositionBook (open positions, the closed cycles kept, closed totals per key)."""
-        return PositionBook(
-            open={key: position for key in self._open if (position := self.position(key)) is not None},
-            closed=self.closed,
-            closed_totals={key: self._totals_of(key) for key in self._totals},
-        )

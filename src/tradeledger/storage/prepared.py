@@ -13,7 +13,7 @@ statement that would need some is refused when it is compiled.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -115,6 +115,17 @@ class Prepared:
         with _driver_errors(connection, compiled.sql, params) as cursor:
             cursor.execute(compiled.sql, params)
             return [tuple(row) for row in cursor.fetchall()]
+
+    def stream(self, connection: sa.Connection, values: Params | None = None) -> Iterator[tuple[Any, ...]]:
+        """Run a query; its rows (the driver's tuples) one at a time as the cursor steps, never a list
+        of them (a row dies as soon as the caller is done with it). For a driver whose cursor streams
+        (SQLite's; psycopg's reads the whole result on execute). The cursor is closed when the
+        generator is, also when the caller stops early."""
+        compiled = self._for(connection.dialect)
+        params = compiled.params(values or {})
+        with _driver_errors(connection, compiled.sql, params) as cursor:
+            cursor.execute(compiled.sql, params)
+            yield from cursor
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""

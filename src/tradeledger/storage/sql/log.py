@@ -31,6 +31,23 @@ _P_EVENT_BY_KEY = Prepared(
     )
 )
 _P_INSERT_EVENT = Prepared(events.insert())
+
+
+def _rows_query(*, until_seq: bool, until_time: bool) -> sa.Select[Any]:
+    """The accounting columns of the events after `after_seq` (and up to `until_seq`, `until_time`)."""
+    c = events.c
+    columns = (c.seq, c.account, c.exchange, c.symbol, c.side, c.quantity, c.price, c.fee, c.occurred_at)
+    query = sa.select(*columns, c.type, c.fees, c.amount, c.currency).where(c.seq > sa.bindparam("after_seq"))
+    if until_seq:
+        query = query.where(c.seq <= sa.bindparam("until_seq"))
+    if until_time:
+        query = query.where(c.occurred_at <= sa.bindparam("until_time"))
+    return query.order_by(c.seq)
+
+
+# rows(): one statement per set of bounds, keyed by (until_seq given, until_time given).
+_ROWS = {(seq, time): _rows_query(until_seq=seq, until_time=time) for seq in (False, True) for time in (False, True)}
+_P_ROWS = {bounds: Prepared(query) for bounds, query in _ROWS.items()}
 # Batches look keys up with IN (...): built once, expanding parameters, run through SQLAlchemy.
 _EVENTS_BY_FILL_IDS = sa.select(*events.c).where(events.c.fill_id.in_(sa.bindparam("fill_ids", expanding=True)))
 _EVENT_COLUMNS = tuple(column.name for column in events.c)
@@ -118,30 +135,19 @@ class SqlEventLog:
     def rows(
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
     ) -> Iterator[ExecutionRow]:
-        c = events.c
-        query = sa.select(
-            c.seq,
-            c.account,
-            c.exchange,
-            c.symbol,
-            c.side,
-            c.quantity,
-            c.price,
-            c.fee,
-            c.occurred_at,
-            c.type,
-            c.fees,
-            c.amount,
-            c.currency,
-        )
-        query = query.order_by(c.seq)
-        if after_seq:
-            query = query.where(c.seq > after_seq)
+        bounds = (until_seq is not None, until_time is not None)
+        values: dict[str, Any] = {"after_seq": after_seq}
         if until_seq is not None:
-            query = query.where(c.seq <= until_seq)
+            values["until_seq"] = until_seq
         if until_time is not None:
-            query = query.where(c.occurred_at <= until_time)
-        with self._connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
+            values["until_time"] = until_time
+        connection = self._connection
+        if connection.dialect.name == "sqlite":  # the DB-API cursor streams: ~0.5 µs a row less
+            yield from cast("Iterator[ExecutionRow]", _P_ROWS[bounds].stream(connection, values))
+            return
+        # PostgreSQL: a server-side cursor (yield_per), so a long log is never held whole in memory.
+        # `with`: a caller that stops early closes the cursor with the generator.
+        with connection.execute(_ROWS[bounds], values, execution_options={"yield_per": READ_CHUNK}) as result:
             yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:

@@ -1,0 +1,196 @@
+"""PositionFold.apply_rows, the stored rows' hot loop: the same book and balances as the reference on the
+cases its fast path tells apart (a fee's currency per market, several exchanges, its remembered fees),
+and its refusals naming what they refuse, with `last_seq` at the last row folded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.factories import T0
+from tradeledger.domain import fold as fold_module
+from tradeledger.domain.events import Event, Funding, Transfer
+from tradeledger.domain.fills import Fill
+from tradeledger.domain.fold import ExecutionRow, PositionFold
+from tradeledger.domain.positions import accounting_of
+from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.reference import ReferenceBalances
+from tradeledger.errors import InvalidFill
+
+
+def fill(seq: int, symbol: str, side: str, quantity: str, price: str, *fees: dict[str, str], **more: Any) -> Fill:
+    return Fill(
+        fill_id=f"F-{seq}",
+        account=more.get("account", "acct"),
+        exchange=more.get("exchange", "binance"),
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        price=price,
+        fees=list(fees),
+        occurred_at=T0 + timedelta(seconds=seq),
+    )
+
+
+def fee(amount: str, currency: str) -> dict[str, str]:
+    return {"amount": amount, "currency": currency}
+
+
+def rows_of(events: list[Event]) -> list[ExecutionRow]:
+    return [
+        StoredEvent.seal(
+            event.canonical(), seq=seq, epoch=1, recorded_at=T0.isoformat(), prev_hash="0" * 64
+        ).execution_row()
+        for seq, event in enumerate(events, start=1)
+    ]
+
+
+def assert_folds_as_the_reference(events: list[Event]) -> PositionFold:
+    engine = PositionFold(balances={})
+    engine.apply_rows(rows_of(events))
+    reference = ReferenceBalances()
+    for seq, event in enumerate(events, start=1):
+        reference.apply(accounting_of(seq, event))
+    book = engine.book()
+    assert (book.open, book.closed, book.closed_totals) == (
+        reference.book.open,
+        reference.book.closed,
+        reference.book.closed_totals,
+    )
+    assert engine.balances == reference.balances
+    assert engine.last_seq == len(events)
+    return engine
+
+
+def test_one_fee_text_is_a_quote_fee_only_on_the_markets_it_is_the_quote_of() -> None:
+    usdt, btc = fee("0.1", "USDT"), fee("0.001", "BTC")
+    engine = assert_folds_as_the_reference(
+        [
+            fill(1, "BTC/USDT", "buy", "1", "100", usdt),  # the quote
+            fill(2, "ETH/BTC", "buy", "2", "0.05", usdt),  # a third currency: unvalued
+            fill(3, "ETH/BTC", "sell", "1", "0.06", btc),  # the same text as a base fee below, here the quote
+            fill(4, "BTC/USDT", "sell", "0.5", "110", btc),  # a base fee: a disposal
+            fill(5, "BTC/USDT:USDT", "sell", "3", "100", usdt),  # a contract's settle currency
+            fill(6, "BTC/USDT:USDT", "buy", "1", "90", usdt),
+            fill(7, "BTC/USDT", "sell", "0.499", "120", usdt),  # closes the cycle
+        ]
+    )
+    assert engine.balances is not None
+    # -100 - 0.1 (1), -0.1 unvalued on ETH/BTC (2), +55 (4), -0.1 (5), +10 realized - 0.1 (6), +59.88 - 0.1 (7)
+    assert engine.balances[("acct", "binance", "USDT")] == Decimal("24.38")
+    assert [cycle.symbol for cycle in engine.closed] == ["BTC/USDT"]
+
+
+def test_no_fee_a_v1_fee_funding_and_transfers_fold_as_the_reference() -> None:
+    engine = assert_folds_as_the_reference(
+        [
+            fill(1, "BTC/USD", "buy", "2", "100"),
+            fill(2, "BTC/USD", "sell", "3", "120", fee("0.3", "USD")),  # a flip
+            Funding(
+                funding_id="FU-1",
+                account="acct",
+                exchange="binance",
+                symbol="BTC/USDT:USDT",
+                amount=Decimal("-0.5"),
+                currency="USDT",
+                occurred_at=T0,
+            ),
+            Transfer(
+                transfer_id="T-1",
+                account="acct",
+                exchange="binance",
+                currency="USD",
+                amount=Decimal(-50),
+                fee=Decimal(1),
+                kind="withdrawal",
+                occurred_at=T0,
+            ),
+            fill(5, "BTC/USD", "buy", "0.5", "110", fee("0", "USD")),
+        ]
+    )
+    v1 = (6, "acct", "binance", "BTC/USD", "buy", "0.5", "100", "0.25", T0.isoformat(), "fill", None, None, None)
+    engine.apply_rows([v1])
+    assert engine.position(("acct", "BTC/USD")) is None  # the short of 0.5 left closed by the v1 fill
+    assert engine.balances is not None
+    assert engine.balances[("acct", "binance", "BTC")] == 0
+
+
+def test_one_position_filled_on_two_exchanges_moves_each_exchanges_balances() -> None:
+    engine = assert_folds_as_the_reference(
+        [
+            fill(1, "BTC/USD", "buy", "1", "100", fee("0.1", "USD"), exchange="kraken"),
+            fill(2, "BTC/USD", "buy", "1", "102", fee("0.1", "USD"), exchange="coinbase"),
+            fill(3, "BTC/USD", "sell", "2", "101", fee("0.2", "USD"), exchange="kraken"),
+        ]
+    )
+    assert engine.balances == {
+        ("acct", "kraken", "BTC"): Decimal(-1),
+        ("acct", "kraken", "USD"): Decimal("101.7"),
+        ("acct", "coinbase", "BTC"): Decimal(1),
+        ("acct", "coinbase", "USD"): Decimal("-102.1"),
+    }
+
+
+def test_the_remembered_fees_are_forgotten_past_their_bound_without_changing_the_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fold_module, "_ONE_FEES", 2)
+    events: list[Event] = [
+        fill(seq, "BTC/USD", "buy" if seq % 3 else "sell", "1", "100", fee(f"0.{seq % 4}", "USD"))
+        for seq in range(1, 13)
+    ]
+    assert_folds_as_the_reference(events)
+
+
+def test_rows_then_events_then_rows_on_one_fold_keep_the_balances_of_the_reference() -> None:
+    events: list[Event] = [
+        fill(1, "BTC/USDT", "buy", "2", "100", fee("0.2", "USDT")),
+        fill(2, "BTC/USDT", "sell", "0.5", "110", fee("0.001", "BTC")),  # the general path
+        fill(3, "BTC/USDT", "sell", "0.5", "120", fee("0.1", "USDT")),
+        fill(4, "BTC/USDT", "buy", "1", "90", fee("0.1", "USDT")),
+    ]
+    rows = rows_of(events)
+    engine = PositionFold(balances={("acct", "binance", "USDT"): Decimal(1000)})
+    reference = ReferenceBalances()
+    reference.balances[("acct", "binance", "USDT")] = Decimal(1000)
+    for seq, event in enumerate(events, start=1):
+        if seq in {2, 3}:  # one event at a time: the wallet replay's and the read models' way
+            engine.apply(accounting_of(seq, event))
+        else:
+            engine.apply_rows(rows[seq - 1 : seq])
+        reference.apply(accounting_of(seq, event))
+        assert engine.balances == reference.balances, f"after seq {seq}"
+    assert engine.book().open == reference.book.open
+
+
+def raw(seq: int, side: str, quantity: str, *, kind: str = "fill") -> ExecutionRow:
+    fees = '[{"amount":"0","currency":"USD"}]'
+    return (seq, "acct", "", "BTC/USD", side, quantity, "1", None, T0.isoformat(), kind, fees, None, None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "refused"),
+    [
+        ([raw(1, "buy", "1E+24"), raw(2, "buy", "1E-24")], "quantity: 1E+24 + 1E-24 needs more than 28"),
+        (
+            # The size stays exact (1 + 0.0001) but the quantity entered in the cycle would round.
+            [raw(1, "buy", "1E+24"), raw(2, "sell", "999999999999999999999999"), raw(3, "buy", "0.0001")],
+            "quantity: 1E+24 + 0.0001 needs more than 28",
+        ),
+        ([raw(1, "buy", "1E+24"), raw(2, "sell", "1E-24")], "quantity: 1E+24 - 1E-24 needs more than 28"),
+        ([raw(1, "buy", "1"), raw(2, "hold", "1")], "seq 2: side 'hold' is neither buy nor sell"),
+        ([raw(1, "buy", "1"), raw(2, "buy", "1", kind="dividend")], "seq 2: type 'dividend' is not an event type"),
+    ],
+)
+def test_a_row_that_cannot_be_folded_is_refused_and_last_seq_names_the_row_before(
+    rows: list[ExecutionRow], refused: str
+) -> None:
+    engine = PositionFold(balances={})
+
+    with pytest.raises((InvalidFill, ValueError), match=refused.replace("+", r"\+")):
+        engine.apply_rows(rows)
+
+    assert engine.last_seq == len(rows) - 1
