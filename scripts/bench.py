@@ -441,32 +441,12 @@ class Bench:
 
     def batches(self) -> None:
         n = self.sizes.batched
-        size = min(BATCH, n)
         events = make_events(n, start=10_000_000)
-        fills = [as_fill(event) for event in events]
-
-        def raw_once() -> float:
-            connection = fresh_raw_db(self.path("raw_batch.db"), "FULL")
-
-            def run() -> None:
-                for i in range(0, n, size):
-                    connection.executemany(RAW_INSERT, events[i : i + size])
-                    connection.commit()
-
-            rate = timed_rate(n, run)
-            connection.close()
-            return rate
-
-        def ours_once() -> float:
-            with open_ledger(self.fresh_ledger_url("batch.db")) as ledger:
-                ledger.head  # noqa: B018 - the schema, outside the timer
-                return timed_rate(n, lambda: [ledger.record_many(fills[i : i + size]) for i in range(0, n, size)])
-
-        self.say(f"{size}-fill batches, {n} fills")
-        raw, ours = self.alternate(raw_once, ours_once)
+        self.say(f"{min(BATCH, n)}-fill batches, {n} fills")
+        raw, ours = self.batched_runs("batch", [as_fill(event) for event in events], events)
         self.rows.append(
             Row(
-                f"append {size:,} fills/txn (durable)",
+                f"append {min(BATCH, n):,} fills/txn (durable)",
                 "fills/s",
                 ours,
                 statistics.median(raw),
@@ -476,27 +456,15 @@ class Bench:
             )
         )
 
-    # 1,000-fill batches whose fee is paid in the base currency ---------------------------------
-
-    def base_fee_batches(self) -> None:
-        """The batches row again, with the fee of every buy that opens or adds to a long paid in the base
-        currency (spec section 9: a fee-free disposal of that much base at the fill price): `fees` given."""
-        n = self.sizes.batched
+    def batched_runs(
+        self, name: str, fills: list[dict[str, Any]], rows: list[RawEvent]
+    ) -> tuple[list[float], list[float]]:
+        """Raw executemany of `rows` and our record_many of `fills`, BATCH at a time, in turns: their rates."""
+        n = len(fills)
         size = min(BATCH, n)
-        fills, based = base_fee_fills(make_events(n, start=60_000_000))
-        rows = [
-            (
-                f"{fill['account']}/{fill['symbol']}",
-                "FillRecorded",
-                json.dumps(fill),
-                fill["occurred_at"],
-                fill["fill_id"],
-            )
-            for fill in fills
-        ]
 
         def raw_once() -> float:
-            connection = fresh_raw_db(self.path("raw_base_fee.db"), "FULL")
+            connection = fresh_raw_db(self.path(f"raw_{name}.db"), "FULL")
 
             def run() -> None:
                 for i in range(0, n, size):
@@ -508,15 +476,34 @@ class Bench:
             return rate
 
         def ours_once() -> float:
-            with open_ledger(self.fresh_ledger_url("base_fee.db")) as ledger:
+            with open_ledger(self.fresh_ledger_url(f"{name}.db")) as ledger:
                 ledger.head  # noqa: B018 - the schema, outside the timer
                 return timed_rate(n, lambda: [ledger.record_many(fills[i : i + size]) for i in range(0, n, size)])
 
-        self.say(f"{size}-fill batches with fees in the base currency, {n} fills ({based:,} base fees)")
-        raw, ours = self.alternate(raw_once, ours_once)
+        return self.alternate(raw_once, ours_once)
+
+    # 1,000-fill batches whose fee is paid in the base currency ---------------------------------
+
+    def base_fee_batches(self) -> None:
+        """The batches row again, with the fee of every buy that opens or adds to a long paid in the base
+        currency (spec section 9: a fee-free disposal of that much base at the fill price): `fees` given."""
+        n = self.sizes.batched
+        fills, based = base_fee_fills(make_events(n, start=60_000_000))
+        rows = [
+            (
+                f"{fill['account']}/{fill['symbol']}",
+                "FillRecorded",
+                json.dumps(fill),
+                fill["occurred_at"],
+                fill["fill_id"],
+            )
+            for fill in fills
+        ]
+        self.say(f"{min(BATCH, n)}-fill batches with fees in the base currency, {n} fills ({based:,} base fees)")
+        raw, ours = self.batched_runs("base_fee", fills, rows)
         self.rows.append(
             Row(
-                f"append {size:,} fills/txn (durable), fees in the base currency",
+                f"append {min(BATCH, n):,} fills/txn (durable), fees in the base currency",
                 "fills/s",
                 ours,
                 statistics.median(raw),
