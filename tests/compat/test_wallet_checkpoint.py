@@ -25,7 +25,7 @@ from tradeledger.compat.paper_wallet.checkpoint import SAVE_EVERY, TABLE, checkp
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import accounting_of
 from tradeledger.domain.records import Checkpoint
-from tradeledger.errors import InvalidArgument, InvalidFill, StorageError
+from tradeledger.errors import InvalidArgument, InvalidFill, StorageError, TradeRefused
 from tradeledger.storage.memory import MemoryLedgerStore
 
 BOT, OTHER = "bot", "other"
@@ -234,6 +234,25 @@ def test_a_checkpoint_another_process_saved_ahead_of_the_book_is_not_folded_twic
     assert wallet._checkpoints.resumed_at == other.head
     assert figures(wallet) == folded_from_the_first_event(first + later, clock)
     wallet.shutdown()
+
+
+def test_after_a_start_from_the_checkpoint_an_open_with_a_new_id_reads_no_history(clock: Clock) -> None:
+    with memory_ledger(clock) as ledger:
+        ledger.record_many(hand_built(0, 60))
+        run_once(ledger, clock)
+        wallet = PaperWallet(ledger, B0, account=BOT, clock=clock)
+        assert wallet.balance is not None
+        read = wallet._book.events_read
+
+        opened = wallet.open("SOL/USD", "buy", 1, 10)
+        assert wallet.balance is not None
+
+        assert wallet._book.events_read == read + 1  # the fill it appended, not the account's 50-odd before
+        wallet.close("SOL/USD", 1, 11)
+        with pytest.raises(TradeRefused, match=r"identifier .* is already the id of a paper fill"):
+            wallet.open("XRP/USD", "buy", 1, 1, identifier=opened)  # a given id is looked up: the history is read
+        assert wallet._book.events_read > read + 50
+        wallet.shutdown()
 
 
 def test_the_checkpoint_is_saved_after_a_full_fold_then_every_so_many_events_and_not_on_other_reads(

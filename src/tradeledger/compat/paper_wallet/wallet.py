@@ -156,7 +156,12 @@ class PaperWallet:
             with self._book_lock:
                 wallet = self._refresh()
                 rules.check_open(
-                    self._book, trade, wallet, allow_short=self.allow_short, max_open_trades=self.max_open_trades
+                    self._book,
+                    trade,
+                    wallet,
+                    allow_short=self.allow_short,
+                    max_open_trades=self.max_open_trades,
+                    new_id=identifier is None,
                 )
             self._append(trade)
         self._save_after_command()
