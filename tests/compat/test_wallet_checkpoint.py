@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.compat.conftest import Clock
 from tradeledger import Ledger
-from tradeledger.application.checkpoints import Resumed
+from tradeledger.application.checkpoints import ResumedAccount
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.paper_wallet.checkpoint import SAVE_EVERY, TABLE, checkpoint_key, replay_of, state_text
 from tradeledger.domain.fold import PositionFold
@@ -129,7 +129,7 @@ def folded_from_the_first_event(events: list[dict[str, Any]], clock: Clock, bala
         return found
 
 
-def stored(ledger: Ledger, balance: Decimal = B0) -> Resumed:
+def stored(ledger: Ledger, balance: Decimal = B0) -> ResumedAccount:
     found = ledger.resume_account(TABLE, checkpoint_key(BOT, balance), account=BOT, at=ledger.head)
     assert found is not None
     return found

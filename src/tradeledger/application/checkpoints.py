@@ -23,7 +23,7 @@ from tradeledger.errors import InvalidArgument, StorageError
 
 
 @dataclass(frozen=True, slots=True)
-class Resumed:
+class ResumedAccount:
     """Where an account's read model resumes: its checkpoint (`state` None: none, or a rollback voided it,
     and `at` is seq 0) and the account's events after it, up to the reader's position."""
 
@@ -71,7 +71,7 @@ def save_checkpoint(uow: UnitOfWork, table: str, key: str, state: str, at: Check
     return True
 
 
-def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: Checkpoint) -> Resumed | None:
+def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: Checkpoint) -> ResumedAccount | None:
     """The checkpoint under `key` and the events of `account` after it up to `at` (all of them when there is
     no checkpoint the log still has), in one read transaction; None when the log no longer has `at`.
 
@@ -85,4 +85,4 @@ def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: C
         if _holds(tx, stored):
             since, state = stored, stored_state
     events = recorded(tx.log.read(account=account, after_seq=since.seq, until_seq=at.seq)) if since.seq < at.seq else []
-    return Resumed(since, state, events)
+    return ResumedAccount(since, state, events)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, append_fills, stored_balances, validate_event
-from tradeledger.application.checkpoints import Resumed, checkpoint_table, resume_account, save_checkpoint
+from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
@@ -225,7 +225,7 @@ class Ledger:
             uow.commit()
         return saved
 
-    def resume_account(self, table: str, key: str, *, account: str, at: Checkpoint) -> Resumed | None:
+    def resume_account(self, table: str, key: str, *, account: str, at: Checkpoint) -> ResumedAccount | None:
         """A read model's checkpoint under `key` of `table` and the events of `account` after it up to `at`
         (every one, when the log no longer has the checkpoint's event or there is none), in one read
         transaction; None when the log no longer has `at` (the reader starts again from the projection)."""
