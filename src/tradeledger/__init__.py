@@ -4,6 +4,7 @@ Every fill is an immutable, hash-chained event; positions are projections of tha
 """
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
+from tradeledger.application.checkpoints import ResumedAccount
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.application.maintenance import RollbackReport
@@ -71,6 +72,7 @@ __all__ = [
     "ReadOnlyView",
     "Receipt",
     "RecordedFill",
+    "ResumedAccount",
     "RiskLevels",
     "RollbackNotice",
     "RollbackReport",

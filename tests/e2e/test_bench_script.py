@@ -79,7 +79,7 @@ def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> No
         "fills/txn (durable), fees in the base currency",
         "a TradeManager starting on a 500-fill ledger (open_ledger + constructor + get_all_positions())",
         "a PaperWallet starting on a 500-fill ledger (open_ledger + constructor + positions)",
-        "a PaperWallet starting on a 500-fill ledger (open_ledger + constructor + balance)",
+        "a PaperWallet starting on a 500-fill ledger (open_ledger + constructor + balance, from its checkpoint)",
         "gains --year",
         "update_price",
         "update_price: ours (row above) vs the legacy TradeManager at 10,000 trades",
@@ -116,3 +116,17 @@ def test_without_the_legacy_trade_manager_its_row_is_left_out_saying_how_to_get_
     assert re.fullmatch(r"bench: \d+/\d+ targets met", lines[-1])
     assert "vs the legacy TradeManager" not in result.stdout
     assert "skipped: the legacy TradeManager's update_price row: pass --legacy-trade-manager PATH" in result.stdout
+
+
+@pytest.mark.bench
+def test_only_startup_builds_the_log_and_times_the_wallet_after_a_first_run_saved_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    result = bench(tmp_path, "--only", "startup")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"bench: \d+/3 targets met", lines[-1])
+    assert "the first PaperWallet's start + balance (no checkpoint yet: a fold) took" in result.stderr
+    balance = next(line for line in lines if "constructor + balance, from its checkpoint" in line)
+    assert "after a first wallet's run saved its checkpoint" in balance

@@ -135,3 +135,25 @@ def test_a_read_model_dropped_without_close_releases_its_connection(ledger: Ledg
     gc.collect()
 
     assert subscription._signal is None
+
+
+def test_a_paper_wallet_resumes_from_the_checkpoint_of_an_earlier_run_after_another_process_appended(
+    ledger: Ledger, db_url: str
+) -> None:
+    ledger.record_many(
+        [
+            fill_fields(symbol=BTC, side="buy", quantity="2", price="100", fee="0.1"),
+            fill_fields(symbol=BTC, side="sell", quantity="1", price="110", fee="0.1"),
+        ]
+    )
+    earlier = PaperWallet(ledger, 10_000)
+    assert earlier.balance == Decimal("9909.8")  # folded from the first event, and saved
+    earlier.shutdown()
+    in_another_process(db_url, "record", f"{ETH},buy,1,50,F-after-checkpoint")
+
+    wallet = PaperWallet(ledger, 10_000)
+
+    assert wallet.balance == Decimal("9859.8") == ledger.replay_wallet(Decimal(10_000)).cash
+    assert wallet._checkpoints.resumed_at is not None
+    assert wallet._checkpoints.resumed_at.seq == 2  # it folded the other process's fill only
+    wallet.shutdown()

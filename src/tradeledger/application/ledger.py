@@ -26,6 +26,7 @@ from tradeledger.application.appending import (
     usual_fill,
     validate_event,
 )
+from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
@@ -236,6 +237,24 @@ class Ledger:
         (else None, as `account_history`)."""
         with self._store.reading() as tx:
             return account_closed(tx, account, at=at, until_seq=until_seq)
+
+    def save_checkpoint(self, table: str, key: str, state: str, *, at: Checkpoint) -> bool:
+        """Keep a read model's `state` (its own text) as of the log position `at` under `key` of its keyed
+        table `table`, in one transaction (see `application.checkpoints`). False, nothing written, when the
+        log no longer has `at` or the entry there is of a later position the log still has."""
+        checkpoint_table(table)
+        with self._store.unit_of_work() as uow:
+            saved = save_checkpoint(uow, table, key, state, at)
+            uow.commit()
+        return saved
+
+    def resume_account(self, table: str, key: str, *, account: str, at: Checkpoint) -> ResumedAccount | None:
+        """A read model's checkpoint under `key` of `table` and the events of `account` after it up to `at`
+        (every one, when the log no longer has the checkpoint's event or there is none), in one read
+        transaction; None when the log no longer has `at` (the reader starts again from the projection)."""
+        checkpoint_table(table)
+        with self._store.reading() as tx:
+            return resume_account(tx, table, key, account=account, at=at)
 
     # --- history ---------------------------------------------------------------------------
 

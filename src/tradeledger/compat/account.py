@@ -21,7 +21,10 @@ AccountBook. It is a cache of the log, never a source, and it never folds the wh
   and the paper wallet (`wallet`). The wallet's cash is not derived from the projection: it is
   `B0 + realized + funding - fees - Σ|s|·avg` only up to the rounding of `avg` in the 28th digit
   (domain.wallet's invariant allows exactly that), and the legacy figures are the fold's, so the
-  wallet is folded from the account's events (never other accounts') once, then kept current.
+  wallet is a fold of the account's events (never other accounts'), kept current after. It starts
+  from the wallet's checkpoint when one is stored and the log still has its position (`WalletSource`:
+  compat.paper_wallet.checkpoint), folding only the account's events after it; else from the first
+  event, once (and the trades that read brings are kept).
 - **Staying current** (`refresh()`): a subscription (`Ledger.subscribe`) after the checkpoint. A
   refresh first asks, without reading, whether anything may have changed: `Ledger.writes` moved (an
   append or rollback by this process, visible as soon as it returned, before any PostgreSQL NOTIFY
@@ -46,7 +49,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import overload
+from typing import Protocol, overload
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.subscribing import RollbackNotice
@@ -63,7 +66,7 @@ from tradeledger.domain.positions import (
     accounting_of,
     portfolio_totals,
 )
-from tradeledger.domain.records import RecordedFill
+from tradeledger.domain.records import Checkpoint, RecordedFill
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 
@@ -114,6 +117,26 @@ class CycleTrades(Sequence[Trade]):
 
 
 @dataclass(frozen=True, slots=True)
+class ResumedWallet:
+    """Where a paper wallet's fold starts: a checkpoint's wallet at `at` (None: none, fold from the first
+    event, `at` at seq 0) and the account's events after it, up to the book's position."""
+
+    replay: WalletReplay | None
+    at: Checkpoint
+    events: list[RecordedFill]
+
+
+class WalletSource(Protocol):
+    """Where a paper wallet's fold is kept between runs (compat.paper_wallet.checkpoint)."""
+
+    @property
+    def initial_balance(self) -> Decimal: ...
+
+    def resume(self, at: Checkpoint) -> ResumedWallet | None:
+        """The wallet to start from for a book at `at`; None when the log no longer has `at`."""
+
+
+@dataclass(frozen=True, slots=True)
 class Folded:
     """One fill the book caught up with, and what it did to its position."""
 
@@ -131,13 +154,13 @@ class AccountBook:
         ledger: Ledger,
         account: str,
         *,
-        wallet_balance: Decimal | None = None,
+        wallet: WalletSource | None = None,
         guard: AbstractContextManager[object] | None = None,
     ) -> None:
         self._ledger = ledger
         self.account = account
         self._guard = threading.RLock() if guard is None else guard  # held while a CycleTrades reads its trades
-        self._wallet_balance = wallet_balance
+        self._wallet_source = wallet
         self.resets = -1  # _reset() counts: 0 after construction, +1 each time the log went backwards
         self.reads = 0  # read transactions this book opened (for tests: an unchanged ledger costs none)
         self.events_read = 0  # events those reads returned (for tests: the start reads no whole history)
@@ -180,6 +203,7 @@ class AccountBook:
         self._known = {r.seq: Trade.from_fill(r.fill) for r in start.fills if isinstance(r.fill, Fill)}
         self._sums: tuple[Decimal, Decimal] | None = None  # (volume, fees) once the whole history is read
         self._wallet: WalletReplay | None = None
+        self._wallet_seq = 0  # the log position the wallet is folded to (ahead of the book: a later checkpoint)
 
     def _history(self) -> list[RecordedFill]:
         """The account's events up to the book's position; resets the book first when a rollback removed it."""
@@ -225,17 +249,32 @@ class AccountBook:
                     fees += fill.fee
             self._sums = (volume, fees)
 
-    def _load_wallet(self) -> WalletReplay:
-        """The paper wallet folded from the account's events (lazily; see the module for why not derived)."""
-        if self._wallet is None:
-            assert self._wallet_balance is not None
-            history = self._history()
-            replay = WalletReplay(self._wallet_balance)
-            for recorded in history:
+    def _load_wallet(self, source: WalletSource) -> WalletReplay:
+        """The paper wallet: its checkpoint and the account's events after it, else folded from the account's
+        first event (lazily; see the module for why it is not derived from the projection)."""
+        while self._wallet is None:
+            at = self._subscription.position
+            found = source.resume(at)
+            self.reads += 1
+            if found is None:  # a rollback removed the book's position
+                self._reset()
+                continue
+            self.events_read += len(found.events)
+            replay = WalletReplay(source.initial_balance) if found.replay is None else found.replay
+            for recorded in found.events:
                 replay.apply(accounting_of(recorded.seq, recorded.fill))
-            self._wallet = replay
-            self._load_history(history)
+            if found.replay is None:
+                self._load_history(found.events)  # the whole history was read: its trades too
+            self._wallet, self._wallet_seq = replay, max(found.at.seq, at.seq)
         return self._wallet
+
+    def wallet_at(self) -> tuple[WalletReplay, Checkpoint] | None:
+        """The paper wallet as folded and the log position it is current at: the book's (None before it is
+        folded, and while a checkpoint it started from is ahead of the book)."""
+        at = self._subscription.position
+        if self._wallet is None or self._wallet_seq > at.seq:
+            return None
+        return self._wallet, at
 
     # --- staying current ----------------------------------------------------------------------
 
@@ -274,8 +313,9 @@ class AccountBook:
         key = (self.account, getattr(fill, "symbol", ""))
         before = self._fold_positions.position(key) if isinstance(fill, Fill | Funding) else None
         outcome = self._fold_positions.apply(accounting)
-        if self._wallet is not None:
+        if self._wallet is not None and recorded.seq > self._wallet_seq:  # not already in a later checkpoint
             self._wallet.apply(accounting)
+            self._wallet_seq = recorded.seq
         if isinstance(fill, Funding) and outcome.position is not None:
             self.open[fill.symbol] = outcome.position
         if not isinstance(fill, Fill):
@@ -399,10 +439,10 @@ class AccountBook:
 
     @property
     def wallet(self) -> WalletBook | None:
-        """The paper wallet, when the book was given an initial balance (folded on first use)."""
-        if self._wallet_balance is None:
+        """The paper wallet, when the book was given one (folded, or resumed, on first use)."""
+        if self._wallet_source is None:
             return None
-        return self._load_wallet().wallet
+        return self._load_wallet(self._wallet_source).wallet
 
     @property
     def totals(self) -> Totals:

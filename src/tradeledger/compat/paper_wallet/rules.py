@@ -83,8 +83,13 @@ def check_size(command: str, quantity: Decimal, position: Position) -> None:
         )
 
 
-def check_open(book: AccountBook, trade: Trade, wallet: WalletBook, *, allow_short: bool, max_open_trades: int) -> None:
-    """`open`: a symbol with no open position, shorts allowed, room, an unused id, cost within 95 % of the cash."""
+def check_open(
+    book: AccountBook, trade: Trade, wallet: WalletBook, *, allow_short: bool, max_open_trades: int, new_id: bool
+) -> None:
+    """`open`: a symbol with no open position, shorts allowed, room, an unused id, cost within 95 % of the cash.
+
+    `new_id`: the id is a uuid4 just drawn, not looked up in the account's trades (which would read the
+    whole history after a start from the checkpoint); the log's dedupe key would refuse a repeat anyway."""
     symbol = trade.symbol
     position = book.open.get(symbol)
     if position is not None:
@@ -95,7 +100,7 @@ def check_open(book: AccountBook, trade: Trade, wallet: WalletBook, *, allow_sho
     if trade.side == Side.SELL and not allow_short:
         raise TradeRefused(f"open: shorts are not allowed (allow_short=False): sell {symbol}; nothing was recorded")
     check_room(book, symbol, "open", max_open_trades)
-    for _, earlier in book.trades:
+    for _, earlier in () if new_id else book.trades:
         if earlier.id == trade.id and earlier.exchange == PAPER_EXCHANGE:
             raise TradeRefused(
                 f"open: identifier {trade.id!r} is already the id of a paper fill of account {book.account!r} "

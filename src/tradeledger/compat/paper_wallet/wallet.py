@@ -16,6 +16,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.paper_wallet import rules, shapes
+from tradeledger.compat.paper_wallet.checkpoint import WalletCheckpoints
 from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount
 from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
@@ -94,7 +95,8 @@ class PaperWallet:
         self._after_command: list[Callable[[], object]] = []
         self._clock = clock
         self._initial = balance
-        self._book = AccountBook(ledger, account, wallet_balance=balance)
+        self._checkpoints = WalletCheckpoints(ledger, account, balance)  # its fold kept in the ledger
+        self._book = AccountBook(ledger, account, wallet=self._checkpoints)
         # Two locks: a command holds the command lock across check and append but releases the book
         # lock before appending, because an append through the TradeManager runs this wallet's
         # after_record hook (which reads the book) while holding the TradeManager's lock, and a
@@ -154,7 +156,12 @@ class PaperWallet:
             with self._book_lock:
                 wallet = self._refresh()
                 rules.check_open(
-                    self._book, trade, wallet, allow_short=self.allow_short, max_open_trades=self.max_open_trades
+                    self._book,
+                    trade,
+                    wallet,
+                    allow_short=self.allow_short,
+                    max_open_trades=self.max_open_trades,
+                    new_id=identifier is None,
                 )
             self._append(trade)
         self._save_after_command()
@@ -333,9 +340,11 @@ class PaperWallet:
             self._refresh().check(self._book.seq)
 
     def shutdown(self) -> None:
-        """Release the wallet's subscription (its own connection); the wallet still answers after, reading
-        the log on every read. (`close` is the legacy command that closes a position.)"""
+        """Save the wallet's checkpoint when it moved since the last (see `checkpoint`) and release its
+        subscription (its own connection); the wallet still answers after, reading the log on every read.
+        (`close` is the legacy command that closes a position.)"""
         with self._book_lock:
+            self._checkpoints.save(self._book, due_every=1)
             self._book.close()
 
     # --- legacy state file ----------------------------------------------------------------------
@@ -357,10 +366,12 @@ class PaperWallet:
             return figure(self._refresh())
 
     def _refresh(self) -> WalletBook:
-        """Fold the account's fills recorded since the last read (the caller holds the book lock)."""
+        """Fold the account's fills recorded since the last read (the caller holds the book lock); save the
+        wallet's checkpoint when due."""
         self._book.refresh()
         wallet = self._book.wallet
-        assert wallet is not None  # the book was built with wallet_balance
+        assert wallet is not None  # the book was built with a wallet
+        self._checkpoints.save(self._book)
         return wallet
 
     def _trade(
