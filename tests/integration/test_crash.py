@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from tests.backends import Backend
@@ -136,7 +137,28 @@ def kill_a_writer(url: str, round_: int, rng: random.Random, acknowledged: Ackno
     acknowledged.mid_run_acks.append(acks)
 
 
+def wait_until_the_killed_session_ended(url: str) -> None:
+    """PostgreSQL: the killed writer's server session may still be running what it was sent (a unit of
+    work's writes travel with their COMMIT, storage/sql/batching.py) and commit it after its client died,
+    as any session that got its COMMIT does. Wait until the server ended it, so the checks read one
+    settled log instead of a head that moves between two of their reads."""
+    if not url.startswith("postgresql"):
+        return
+    database = url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + HANG_GUARD_S
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as connection:
+        while True:
+            (others,) = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+            ).fetchone() or (0,)
+            if others == 0:
+                return
+            assert time.monotonic() < deadline, f"the killed writer's session is still open after {HANG_GUARD_S} s"
+            time.sleep(0.01)
+
+
 def assert_nothing_acknowledged_was_lost(url: str, acknowledged: Acknowledged) -> None:
+    wait_until_the_killed_session_ended(url)
     with open_ledger(url) as ledger:
         history = ledger.history()
         report = ledger.verify()

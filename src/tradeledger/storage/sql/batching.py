@@ -8,6 +8,9 @@ of several statements (the simple query protocol):
     1: BEGIN; EXECUTE <the head FOR UPDATE>; EXECUTE <each lookup named>          (the rows come back)
     2: EXECUTE <each write, in order>; EXECUTE <the head and checkpoint UPDATE>; NOTIFY ...; COMMIT
 
+- The writes travel with their COMMIT: a client killed once it sent the second query may still have its
+  unit of work committed by the server after it died (as with any COMMIT sent), never a part of it. It
+  had not acknowledged the fills; sent again, they are duplicates of the committed ones.
 - The head is locked before the lookups run: the statements run in order, each in a snapshot of its
   own (READ COMMITTED), so the lookups see every append committed before the lock was granted.
 - EXECUTE runs a statement PREPAREd in this session under its name (storage/prepared.py), parsed and
