@@ -124,9 +124,11 @@ def stored_balances(
     projection: ProjectionStore, keys: Collection[BalanceKey] | None = None
 ) -> dict[BalanceKey, Decimal]:
     """The stored balances (of these keys; every one when None)."""
-    wanted = None if keys is None else [balance_entry(key) for key in keys]
-    found = projection.entries(BALANCES, wanted)
-    return {_balance_key(key): Decimal(amount) for key, amount in found.items()}
+    if keys is None:
+        return {_balance_key(text): Decimal(amount) for text, amount in projection.entries(BALANCES).items()}
+    wanted = {balance_entry(key): key for key in keys}  # the keys asked for, by their text: no JSON read back
+    found = projection.entries(BALANCES, list(wanted))
+    return {wanted[text]: Decimal(amount) for text, amount in found.items()}
 
 
 def _balance_key(text: str) -> BalanceKey:
