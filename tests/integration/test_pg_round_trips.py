@@ -142,3 +142,20 @@ def test_a_write_the_server_refuses_at_commit_leaves_nothing_and_the_next_append
     assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2
     assert traced.ledger.verify().ok
     assert traced.ledger.state() == traced.ledger.replay()
+
+
+def test_a_failed_rollback_never_leaves_the_write_connection_in_autocommit_mode(
+    traced: Traced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_rollback(_self: object) -> None:
+        raise sa.exc.DBAPIError("ROLLBACK", None, Exception("the rollback failed"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sa.engine.RootTransaction, "rollback", failing_rollback)
+        with pytest.raises(StorageError):  # the conflict's rollback fails in turn
+            traced.ledger.record_many([fill_fields(fill_id="R-1"), fill_fields(fill_id="R-1", price="7")])
+
+    # Whatever the write connection became, it is not one whose statements commit one by one.
+    assert all(not connection.autocommit or connection.closed for connection in traced.connections)
+    traced.ledger.record(fill_fields(fill_id="R-2"))
+    assert [recorded.fill.event_id for recorded in traced.ledger.history()][-1] == "R-2"

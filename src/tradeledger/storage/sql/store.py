@@ -160,12 +160,14 @@ class SqlLedgerStore:
             finally:
                 if batch is not None:
                     batch.close()  # left without commit(): what is queued is dropped with the transaction
-                if transaction.is_active:  # left without commit(), or by an exception
-                    transaction.rollback()
-                    if batch is not None:
-                        forget_prepared(connection)
-                if batch is not None:
-                    batch.release()
+                try:
+                    if transaction.is_active:  # left without commit(), or by an exception
+                        transaction.rollback()
+                        if batch is not None:
+                            forget_prepared(connection)
+                finally:
+                    if batch is not None:  # also when the rollback failed: never left in autocommit mode
+                        batch.release()
 
     def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
         with translated_errors():
