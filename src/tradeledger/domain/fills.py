@@ -475,15 +475,21 @@ class Fill(BaseModel):
 
 
 def decimal_text(value: Decimal) -> str:
-    """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100)."""
-    if value == 0:
+    """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100).
+
+    That is `format(value.normalize(), "f")`; `str` of the normalized value is the same text at a third
+    of the cost unless it has an exponent (a whole number ending in zeros, or a value under 1E-6)."""
+    if not value:
         return "0"
-    return format(value.normalize(LEDGER_CONTEXT), "f")
+    normal = value.normalize(LEDGER_CONTEXT)
+    text = str(normal)
+    return format(normal, "f") if "E" in text else text
 
 
 def time_text(value: datetime) -> str:
-    """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order (a time
+    already in UTC, as every time read back from the log, is not converted)."""
+    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(timespec="microseconds")
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
+from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.domain.positions import (
     ZERO,
     ClosedPosition,
@@ -18,22 +18,6 @@ from tradeledger.domain.positions import (
     UnvaluedFees,
 )
 from tradeledger.domain.risk import PriceMark, RiskLevels
-
-
-def amount_text(value: Decimal) -> str:
-    """`decimal_text(value)`, the same text at a third of the cost (the writers of snapshots and closed
-    cycles call it a dozen times a row): `str` of the normalized value is that text unless it has an
-    exponent (a whole number ending in zeros, or a value under 1E-6), which `format` spells out."""
-    if not value:
-        return "0"
-    normal = value.normalize(LEDGER_CONTEXT)
-    text = str(normal)
-    return format(normal, "f") if "E" in text else text
-
-
-def moment_text(value: datetime) -> str:
-    """`time_text(value)`; a time already in UTC (every time read back from the log) is not converted."""
-    return value.isoformat(timespec="microseconds") if value.tzinfo is UTC else time_text(value)
 
 
 def unvalued_text(fees: UnvaluedFees) -> str | None:
@@ -131,7 +115,7 @@ def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) 
 def position_values(key: PositionKey, open_cycle: Position | None, totals: Totals) -> tuple[Any, ...]:
     """`position_row`'s values in the column order of `positions`, without a dict (a rebuild writes one
     per key every `snapshot_every` events)."""
-    text = amount_text
+    text = decimal_text
     closed = (text(totals.realized_pnl), text(totals.fees))
     closed_rest = (text(totals.funding), unvalued_text(totals.unvalued_fees))
     if open_cycle is None:
@@ -143,7 +127,7 @@ def position_values(key: PositionKey, open_cycle: Position | None, totals: Total
         text(open_cycle.avg_price),
         text(open_cycle.realized_pnl),
         text(open_cycle.fees),
-        moment_text(open_cycle.opened_at),
+        time_text(open_cycle.opened_at),
         open_cycle.opened_seq,
         text(open_cycle.entered_quantity),
         open_cycle.last_seq,
@@ -155,7 +139,7 @@ def position_values(key: PositionKey, open_cycle: Position | None, totals: Total
 
 
 def closed_row(cycle: ClosedPosition) -> dict[str, Any]:
-    text = amount_text
+    text = decimal_text
     return {
         "closed_seq": cycle.closed_seq,
         "account": cycle.account,
@@ -165,9 +149,9 @@ def closed_row(cycle: ClosedPosition) -> dict[str, Any]:
         "avg_price": text(cycle.avg_price),
         "realized_pnl": text(cycle.realized_pnl),
         "fees": text(cycle.fees),
-        "opened_at": moment_text(cycle.opened_at),
+        "opened_at": time_text(cycle.opened_at),
         "opened_seq": cycle.opened_seq,
-        "closed_at": moment_text(cycle.closed_at),
+        "closed_at": time_text(cycle.closed_at),
         "funding": text(cycle.funding),
         "unvalued_fees": unvalued_text(cycle.unvalued_fees),
     }
