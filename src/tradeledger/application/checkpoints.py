@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from tradeledger.application.ports import Transaction, UnitOfWork
-from tradeledger.application.replaying import event_at, recorded
+from tradeledger.application.replaying import recorded, still_at
 from tradeledger.application.subscribing import RESERVED_TABLES
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, RecordedFill
@@ -47,24 +47,16 @@ def _entry(text: str, table: str, key: str) -> tuple[Checkpoint, str]:
         raise StorageError(f"checkpoint {key!r} of table {table!r} cannot be read ({error}); remove it") from None
 
 
-def _holds(tx: Transaction, at: Checkpoint) -> bool:
-    """Whether the log still has the event of `at` (no rollback removed it)."""
-    if at.seq == 0:
-        return True
-    found = event_at(tx.log, at.seq)
-    return found is not None and found.hash == at.hash
-
-
 def save_checkpoint(uow: UnitOfWork, table: str, key: str, state: str, at: Checkpoint) -> bool:
     """Store `state` as of `at` under `key`; False (nothing written) when the log no longer has `at`, or when
     the entry already there is of a later position the log still has (another process went further)."""
     uow.log.head()  # the write lock first: the entry read below is the one this write replaces
-    if not _holds(uow, at):
+    if not still_at(uow, at):
         return False
     text = uow.projection.entries(table, [key]).get(key)
     if text is not None:
         stored, _ = _entry(text, table, key)
-        if stored.seq > at.seq and _holds(uow, stored):
+        if stored.seq > at.seq and still_at(uow, stored):
             return False
     entry = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash, "state": state}
     uow.projection.put_entries(table, {key: json.dumps(entry, separators=(",", ":"))})
@@ -76,13 +68,13 @@ def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: C
     no checkpoint the log still has), in one read transaction; None when the log no longer has `at`.
 
     A checkpoint of a later position than `at` (another process went further) comes with no events."""
-    if not _holds(tx, at):
+    if not still_at(tx, at):
         return None
     text = tx.projection.entries(table, [key]).get(key)
     since, state = Checkpoint(at.epoch, 0, GENESIS_HASH), None
     if text is not None:
         stored, stored_state = _entry(text, table, key)
-        if _holds(tx, stored):
+        if still_at(tx, stored):
             since, state = stored, stored_state
     events = recorded(tx.log.read(account=account, after_seq=since.seq, until_seq=at.seq)) if since.seq < at.seq else []
     return ResumedAccount(since, state, events)

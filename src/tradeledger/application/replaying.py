@@ -124,7 +124,7 @@ def _ends(position: Position) -> tuple[int, int]:
     return position.opened_seq, position.last_seq
 
 
-def _still_at(tx: Transaction, at: Checkpoint) -> bool:
+def still_at(tx: Transaction, at: Checkpoint) -> bool:
     """Whether the log still has the event of `at` (no rollback removed it)."""
     if at.seq == 0:
         return True
@@ -137,7 +137,7 @@ def account_history(
 ) -> list[RecordedFill] | None:
     """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], or None when the
     log no longer has `at` (a rollback since)."""
-    if not _still_at(tx, at):
+    if not still_at(tx, at):
         return None
     return recorded(tx.log.read(account=account, symbol=symbol, after_seq=after_seq, until_seq=until_seq))
 
@@ -145,6 +145,6 @@ def account_history(
 def account_closed(tx: Transaction, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
     """The stored closed cycles of `account` closed up to `until_seq` by closed_seq, or None when the log no
     longer has `at` (a rollback since)."""
-    if not _still_at(tx, at):
+    if not still_at(tx, at):
         return None
     return [cycle for cycle in tx.projection.closed() if cycle.account == account and cycle.closed_seq <= until_seq]
