@@ -332,10 +332,8 @@ def parsed_fees(text: str) -> list[tuple[str, Decimal, Decimal | None]]:
 
 
 def fees_text(fees: Iterable[FeeEntry]) -> str:
-    """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed).
-
-    The text json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes, each
-    entry {"amount", "currency"[, "quote_value"]} (the keys in that order), built without the dicts."""
+    """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed), as
+    json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it, built without dicts."""
     entries = sorted(
         (fee.currency or "", fee.amount, "" if fee.quote_value is None else decimal_text(fee.quote_value))
         for fee in fees
@@ -475,10 +473,8 @@ class Fill(BaseModel):
 
 
 def decimal_text(value: Decimal) -> str:
-    """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100).
-
-    That is `format(value.normalize(), "f")`; `str` of the normalized value is the same text at a third
-    of the cost unless it has an exponent (a whole number ending in zeros, or a value under 1E-6)."""
+    """Exact, canonical decimal string: no exponent, no trailing zeros (1.50 -> 1.5, 1E+2 -> 100): the
+    normalized value in fixed point, which `str` writes at a third of `format`'s cost unless it has an exponent."""
     if not value:
         return "0"
     normal = value.normalize(LEDGER_CONTEXT)
@@ -487,8 +483,7 @@ def decimal_text(value: Decimal) -> str:
 
 
 def time_text(value: datetime) -> str:
-    """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order (a time
-    already in UTC, as every time read back from the log, is not converted)."""
+    """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order."""
     return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(timespec="microseconds")
 
 
