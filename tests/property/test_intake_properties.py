@@ -165,3 +165,27 @@ def test_a_bots_usual_fills_take_the_fast_path() -> None:
 def test_a_fill_built_without_validation_is_not_taken_as_is() -> None:
     unchecked = Fill.model_construct(**(BASE | {"quantity": Decimal(-1), "side": Side.BUY, "fees": ()}))
     assert fast_fill(unchecked) is None
+
+
+def test_a_fill_this_path_built_is_taken_again_as_the_same_object() -> None:
+    fast = fast_fill(BASE | {"fee": "0.01"})
+    assert fast is not None
+    assert fast_fill(fast) is fast
+
+
+def test_a_copy_of_a_checked_fill_with_a_bad_value_is_checked_again() -> None:
+    fast = fast_fill(BASE)
+    assert fast is not None
+    assert fast_fill(fast.model_copy(update={"quantity": Decimal(-1)})) is None
+    copied = fast_fill(fast.model_copy())
+    assert copied is not None
+    assert copied is not fast
+    assert_same_fill(copied, fast)
+
+
+def test_a_fill_the_model_validated_is_checked_by_the_fast_path_once() -> None:
+    slow = Fill.model_validate(BASE)
+    fast = fast_fill(slow)
+    assert fast is not None
+    assert fast is not slow
+    assert fast_fill(fast) is fast

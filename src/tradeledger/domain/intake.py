@@ -9,11 +9,17 @@ rules: anything it does not take as is (another type, a bad value, a field it do
 funding and transfer types) gets `None`, and the caller validates through the model, which then
 names what is wrong. A property test holds it to that: whatever the input, the fast path gives the
 model's Fill, field for field, or nothing.
+
+A Fill this path built is remembered (by identity, weakly, as long as it lives): handed over again,
+say by the import that validated its lines before opening the ledger, it is taken as it is instead
+of being checked a second time. A copy (`model_copy`, pickle) or a `model_construct` is another
+object and is checked; the model is frozen, so the remembered object is still what was checked.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -43,6 +49,10 @@ M = TypeVar("M", bound=BaseModel)
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL, Side.BUY: Side.BUY, Side.SELL: Side.SELL}
 
 
+# The Fills this path built, by id(): a Fill found here under its own id is the object that was checked.
+_CHECKED: weakref.WeakValueDictionary[int, Fill] = weakref.WeakValueDictionary()
+
+
 class _Declined(Exception):
     """A value this path does not take as is."""
 
@@ -51,6 +61,8 @@ def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
     """The Fill the model would validate from `data`, or None when `data` must go through the model
     (it is unusual, or wrong: the model then says what is wrong with it)."""
     if isinstance(data, Fill):
+        if _CHECKED.get(id(data)) is data:  # built by this path, and frozen since
+            return data
         fields: Mapping[str, Any] = data.__dict__
     elif type(data) is dict:
         if data.get("type", "fill") != "fill" or not _FIELDS.issuperset(data):
@@ -64,6 +76,7 @@ def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
         return None
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
+    _CHECKED[id(fill)] = fill
     return fill
 
 
