@@ -25,6 +25,7 @@ from tradeledger.compat.paper_wallet.checkpoint import SAVE_EVERY, TABLE, checkp
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import accounting_of
 from tradeledger.domain.records import Checkpoint
+from tradeledger.domain.wallet import WalletReplay
 from tradeledger.errors import InvalidArgument, InvalidFill, StorageError, TradeRefused
 from tradeledger.storage.memory import MemoryLedgerStore
 
@@ -383,3 +384,35 @@ def test_any_events_folded_from_a_checkpoint_give_exactly_the_fold_from_the_firs
         assert found == folded_from_the_first_event(events, clock)
         assert wallet._book.wallet == ledger.replay_wallet(B0, account=BOT)
         wallet.shutdown()
+
+
+def test_a_fold_that_fails_part_way_leaves_no_half_folded_book_behind(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, later = hand_built(0, 30), hand_built(30, 20)
+    with memory_ledger(clock) as ledger:
+        ledger.record_many(first)
+        wallet = PaperWallet(ledger, B0, account=BOT, clock=clock)
+        assert wallet.balance is not None  # folded, and saved at the head
+        receipts = ledger.record_many(later)
+        failing_seq = receipts[5].seq
+        original = WalletReplay.apply
+
+        def apply_failing_once(replay: WalletReplay, event: Any) -> Any:
+            if event.seq == failing_seq:
+                monkeypatch.setattr(WalletReplay, "apply", original)
+                raise RuntimeError("the disk went away mid-fold")
+            return original(replay, event)
+
+        monkeypatch.setattr(WalletReplay, "apply", apply_failing_once)
+        with pytest.raises(RuntimeError, match="mid-fold"):
+            assert wallet.balance is not None
+
+        expected = folded_from_the_first_event(first + later, clock)
+        assert figures(wallet) == expected
+        wallet.shutdown()
+        assert stored(ledger).at == ledger.head
+        restarted = PaperWallet(ledger, B0, account=BOT, clock=clock)  # from the checkpoint saved at shutdown
+        assert figures(restarted) == expected
+        assert restarted._checkpoints.resumed_at == ledger.head
+        restarted.shutdown()

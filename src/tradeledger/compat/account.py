@@ -292,17 +292,24 @@ class AccountBook:
             notices = self._subscription.read()
             self.reads += 1
             events = 0
-            for notice in notices:
-                if isinstance(notice, RollbackNotice):
-                    self._reset()
-                    return []
-                events += 1
-                self.events_read += 1
-                self.seq, self.epoch = notice.seq, max(self.epoch, notice.epoch)
-                if notice.event.fill.account == self.account:
-                    found = self._fold(notice.event)
-                    if found is not None:
-                        folded.append(found)
+            try:
+                for notice in notices:
+                    if isinstance(notice, RollbackNotice):
+                        self._reset()
+                        return []
+                    events += 1
+                    self.events_read += 1
+                    self.seq, self.epoch = notice.seq, max(self.epoch, notice.epoch)
+                    if notice.event.fill.account == self.account:
+                        found = self._fold(notice.event)
+                        if found is not None:
+                            folded.append(found)
+            except BaseException:
+                # The subscription is past every notice read: a fold that failed part-way (the wallet's
+                # invariant, an interrupt) would leave a book behind it, its wallet labelled with a
+                # position it never reached. Start again from the stored projection; the error stands.
+                self._reset()
+                raise
             if events < self._subscription.batch:
                 return folded
 
