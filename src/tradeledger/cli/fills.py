@@ -279,7 +279,7 @@ def import_fills(
 
         with cycle_collector_paused():
             # Every line validated before the ledger is opened: a bad file creates or writes nothing. The
-            # ledger takes the validated fills by its fast path (domain.intake), not the model again.
+            # ledger takes the validated fills as they are (domain.intake knows the Fills it built).
             fills = read_fills(lines, on_progress=advance)
             with opened(ctx) as ledger:
                 try:
