@@ -148,11 +148,13 @@ def test_a_write_the_server_refuses_at_commit_leaves_nothing_and_the_next_append
 def test_a_failed_rollback_never_leaves_the_write_connection_in_autocommit_mode(
     traced: Traced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    psycopg = pytest.importorskip("psycopg")
+
     def failing_rollback(_self: object) -> None:
-        raise sa.exc.DBAPIError("ROLLBACK", None, Exception("the rollback failed"))
+        raise psycopg.OperationalError("the rollback failed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(sa.engine.RootTransaction, "rollback", failing_rollback)
+        patched.setattr(psycopg.Connection, "rollback", failing_rollback)
         with pytest.raises(StorageError):  # the conflict's rollback fails in turn
             traced.ledger.record_many([fill_fields(fill_id="R-1"), fill_fields(fill_id="R-1", price="7")])
 
