@@ -152,7 +152,10 @@ class Prepared:
         if not params:
             return
         with _driver_errors(connection, compiled.sql, params) as cursor:
-            cursor.executemany(compiled.sql, params)
+            if len(params) == 1:  # the single append: execute costs less than executemany
+                cursor.execute(compiled.sql, params[0])
+            else:
+                cursor.executemany(compiled.sql, params)
 
     def run_many(self, connection: sa.Connection, values: Iterable[Params]) -> None:
         """Run one statement once per parameter set (DB-API executemany)."""
