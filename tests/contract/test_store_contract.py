@@ -212,6 +212,22 @@ def test_leaving_a_unit_of_work_without_commit_keeps_nothing(store: LedgerStore)
         )
 
 
+def test_a_unit_of_work_mixing_driver_and_sqlalchemy_statements_commits_or_drops_them_together(
+    store: LedgerStore,
+) -> None:
+    # SQL stores: an upsert runs on the driver, a removal through SQLAlchemy (which then joins the open transaction).
+    committed(store, lambda uow: uow.projection.put_entries("balances", {"a": "1", "b": "2"}))
+    with store.unit_of_work() as uow:
+        uow.projection.put_entries("balances", {"a": None, "c": "3"})  # left without commit
+
+    with store.reading() as tx:
+        assert tx.projection.entries("balances") == {"a": "1", "b": "2"}
+    committed(store, lambda uow: uow.projection.put_entries("balances", {"a": None, "c": "3"}))
+    committed(store, lambda uow: uow.projection.put_entries("balances", {"b": "20"}))  # the next one works as well
+    with store.reading() as tx:
+        assert tx.projection.entries("balances") == {"b": "20", "c": "3"}
+
+
 def test_an_exception_inside_a_unit_of_work_rolls_all_of_it_back(store: LedgerStore) -> None:
     def failing(uow: UnitOfWork) -> None:
         append(uow, chain(uow.log.head(), {}))

@@ -22,6 +22,7 @@ from tests.factories import fill_fields
 from tradeledger import FillConflict, Ledger, StorageError, open_ledger
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.sql import SqlLedgerStore
+from tradeledger.storage.sql.log import _P_HEAD_FOR_UPDATE
 
 pq = pytest.importorskip("psycopg.pq")
 
@@ -147,11 +148,13 @@ def test_a_write_the_server_refuses_at_commit_leaves_nothing_and_the_next_append
 def test_a_failed_rollback_never_leaves_the_write_connection_in_autocommit_mode(
     traced: Traced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    psycopg = pytest.importorskip("psycopg")
+
     def failing_rollback(_self: object) -> None:
-        raise sa.exc.DBAPIError("ROLLBACK", None, Exception("the rollback failed"))
+        raise psycopg.OperationalError("the rollback failed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(sa.engine.RootTransaction, "rollback", failing_rollback)
+        patched.setattr(psycopg.Connection, "rollback", failing_rollback)
         with pytest.raises(StorageError):  # the conflict's rollback fails in turn
             traced.ledger.record_many([fill_fields(fill_id="R-1"), fill_fields(fill_id="R-1", price="7")])
 
@@ -159,3 +162,34 @@ def test_a_failed_rollback_never_leaves_the_write_connection_in_autocommit_mode(
     assert all(not connection.autocommit or connection.closed for connection in traced.connections)
     traced.ledger.record(fill_fields(fill_id="R-2"))
     assert [recorded.fill.event_id for recorded in traced.ledger.history()][-1] == "R-2"
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "(int) AS SELECT $1, 41::bigint, repeat('f', 64)",  # other SQL altogether
+        "OURS OFFSET 1",  # this ledger's PREPARE (OURS) with more after it
+    ],
+    ids=["other-sql", "longer-sql"],
+)
+def test_a_statement_another_client_prepared_under_a_ledger_name_is_never_run(traced: Traced, foreign: str) -> None:
+    fill = fill_fields()
+    traced.ledger.record(fill)
+    with pytest.raises(FillConflict):  # a rollback: the ledger reads its session's statements again next time
+        traced.ledger.record({**fill, "price": "999"})
+    # A session shared between processes (pgbouncer in transaction mode) may hold a statement of another
+    # process under a name this one gives its own: the head's lock here, with other SQL and other values.
+    name = _P_HEAD_FOR_UPDATE.name
+    ours = _P_HEAD_FOR_UPDATE.prepare_sql(sa.create_engine(traced.backend.url).dialect).removeprefix(f"PREPARE {name}")
+    for connection in traced.connections:
+        if not connection.closed and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            connection.autocommit = True
+            connection.execute(f"DEALLOCATE {name}")
+            connection.execute(f"PREPARE {name}{foreign.replace('OURS', ours)}")
+            connection.autocommit = False
+
+    receipt = traced.ledger.record(fill_fields(symbol="ETH/USD"))
+
+    assert receipt.seq == 3
+    assert traced.ledger.verify().ok
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(symbol="ETH/USD"))) == 2

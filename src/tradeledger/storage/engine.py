@@ -71,11 +71,14 @@ def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_ti
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        if dbapi_connection.in_transaction:  # a unit of work began it on the DB-API connection (sql/store.py)
+            return
         mode = "IMMEDIATE" if connection.get_execution_options().get("tradeledger_write") else "DEFERRED"
         statement = f"BEGIN {mode}"
         # On the DB-API connection: exec_driver_sql costs ~80 µs, a third of a small append's Python.
         try:
-            connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+            dbapi_connection.execute(statement)
         except sqlite3.Error as error:
             raise sa.exc.DBAPIError.instance(statement, (), error, sqlite3.Error, dialect=connection.dialect) from error
 

@@ -111,10 +111,8 @@ class Prepared:
         if batch is not None:
             batch.flush()
         compiled = self._for(connection.dialect)
-        params = compiled.params(values or {})
-        with _driver_errors(connection, compiled.sql, params) as cursor:
-            cursor.execute(compiled.sql, params)
-            return [tuple(row) for row in cursor.fetchall()]
+        found = _execute(connection, compiled.sql, compiled.params(values or {}), fetch=True)
+        return found if not found or type(found[0]) is tuple else [tuple(row) for row in found]
 
     def stream(self, connection: sa.Connection, values: Params | None = None) -> Iterator[tuple[Any, ...]]:
         """Run a query; its rows (the driver's tuples) one at a time as the cursor steps, never a list
@@ -134,9 +132,7 @@ class Prepared:
             batch.queue(self, [values or {}])
             return
         compiled = self._for(connection.dialect)
-        params = compiled.params(values or {})
-        with _driver_errors(connection, compiled.sql, params) as cursor:
-            cursor.execute(compiled.sql, params)
+        _execute(connection, compiled.sql, compiled.params(values or {}))
 
     def run_rows(self, connection: sa.Connection, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Run an INSERT once per row, each row holding the values of `columns` in that order."""
@@ -149,10 +145,10 @@ class Prepared:
             params: Sequence[Any] = rows
         else:
             params = [compiled.params(dict(zip(columns, row, strict=True))) for row in rows]
-        if not params:
-            return
-        with _driver_errors(connection, compiled.sql, params) as cursor:
-            cursor.executemany(compiled.sql, params)
+        if len(params) == 1:  # the single append: execute costs less than executemany
+            _execute(connection, compiled.sql, params[0])
+        elif params:
+            _execute(connection, compiled.sql, params, many=True)
 
     def run_many(self, connection: sa.Connection, values: Iterable[Params]) -> None:
         """Run one statement once per parameter set (DB-API executemany)."""
@@ -162,13 +158,26 @@ class Prepared:
             return
         compiled = self._for(connection.dialect)
         params = [compiled.params(item) for item in values]
-        if not params:
-            return
-        with _driver_errors(connection, compiled.sql, params) as cursor:
-            if len(params) == 1:
-                cursor.execute(compiled.sql, params[0])
-            else:
-                cursor.executemany(compiled.sql, params)
+        if len(params) == 1:
+            _execute(connection, compiled.sql, params[0])
+        elif params:
+            _execute(connection, compiled.sql, params, many=True)
+
+
+def _execute(connection: sa.Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> Any:  # noqa: ANN401 - a driver's parameters and rows
+    """Run `sql` on a DB-API cursor of the connection (executemany with `many`); its rows with `fetch`. A driver
+    error leaves as SQLAlchemy's DBAPIError (as `_driver_errors`, without a context manager's calls)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else None
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise dbapi_error(connection, sql, params, error, cursor) from error
+    finally:
+        cursor.close()
 
 
 class _driver_errors:  # noqa: N801 - used as a context manager, like contextlib's

@@ -20,7 +20,10 @@ of several statements (the simple query protocol):
 - The names a session holds are kept in the connection's info; after a failed query or a rollback
   they are read again from pg_prepared_statements (psycopg deallocates every statement of a session
   when it rolls back one where it prepared its own), and a first query that finds one gone is rolled
-  back and sent again (nothing was done yet).
+  back and sent again (nothing was done yet). A name read back is trusted only when the query that
+  prepared it holds this statement's own PREPARE (`_prepared_here`): a session shared between
+  processes (pgbouncer in transaction mode) may hold another process's statement under the name,
+  which is deallocated and prepared again.
 - psycopg starts a transaction with a BEGIN of its own and waits for it: the DB-API connection is in
   psycopg's autocommit mode while the unit of work runs, and the first query starts with the BEGIN
   psycopg would send. `release` puts the mode back.
@@ -53,7 +56,7 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a result with rows
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus.FATAL_ERROR
 _GONE = "26000"  # invalid_sql_statement_name: a statement was deallocated
-_OURS = "SELECT name FROM pg_prepared_statements WHERE name LIKE 'tradeledger\\_%'"  # no values: % is plain
+_OURS = "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'tradeledger\\_%'"  # % is plain
 
 Statement = tuple[Prepared, Params] | str  # a prepared statement and its values, or plain SQL (NOTIFY, COMMIT)
 
@@ -140,9 +143,9 @@ class Batch:
         dbapi: Any = connection.connection.dbapi_connection
         sql = b""
         try:
-            known: set[str] | None = info.get(_PREPARED)
+            known: dict[str, str | None] | None = info.get(_PREPARED)
             if known is None:
-                known = info[_PREPARED] = {name for (name,) in dbapi.execute(_OURS).fetchall()}
+                known = info[_PREPARED] = dict(dbapi.execute(_OURS).fetchall())
             tools = _tools(dbapi, info)
             added: set[str] = set()
             sql = _text(statements, connection.dialect, tools.as_literal, known, added)
@@ -152,7 +155,7 @@ class Batch:
                 if not isinstance(error, connection.dialect.loaded_dbapi.Error):
                     connection.invalidate()  # interrupted between sending and reading: its state is unknown
                 raise
-            known |= added
+            known.update(dict.fromkeys(added))
             found = []
             for result in results if rows else ():
                 if result.status == _TUPLES_OK:
@@ -168,11 +171,15 @@ def _text(
     statements: Sequence[Statement],
     dialect: sa.Dialect,
     literal: Callable[[object], bytes],
-    known: set[str],
+    known: dict[str, str | None],
     added: set[str],
 ) -> bytes:
     """The query of `statements`: EXECUTEs with their values as literals, a PREPARE before the first EXECUTE of
-    a statement the session lacks (its name put in `added`), plain SQL as it is."""
+    a statement the session lacks (its name put in `added`), plain SQL as it is.
+
+    `known` maps the names the session holds to None once they are known to be this process's statements,
+    else to the query that prepared them (as pg_prepared_statements has it): a name whose query does not
+    hold this statement's PREPARE is another client's, deallocated and prepared again."""
     parts: list[bytes] = []
     for statement in statements:
         if isinstance(statement, str):
@@ -180,13 +187,31 @@ def _text(
             continue
         prepared, values = statement
         name = prepared.name
-        if name not in known and name not in added:
-            parts.append(prepared.prepare_sql(dialect).encode())
-            added.add(name)
+        if name not in added and (name not in known or known[name] is not None):
+            prepare = prepared.prepare_sql(dialect)
+            held = known.get(name)
+            if held is not None and _prepared_here(held, prepare):
+                known[name] = None  # checked once: this process's statement
+            else:
+                if held is not None:  # another client's statement under this name
+                    parts.append(b"DEALLOCATE " + name.encode())
+                parts.append(prepare.encode())
+                added.add(name)
         params = prepared.execute_params(dialect, values)
         quoted = b", ".join([b"NULL" if value is None else literal(value) for value in params])
         parts.append(b"EXECUTE %s(%s)" % (name.encode(), quoted) if params else b"EXECUTE " + name.encode())
     return b";\n".join(parts)
+
+
+def _prepared_here(query: str, prepare: str) -> bool:
+    """Whether `query` (a query string that prepared a statement) holds `prepare` as one whole statement."""
+    start = query.find(prepare)
+    while start >= 0:
+        before, after = query[:start].rstrip(), query[start + len(prepare) :].lstrip()
+        if (not before or before.endswith(";")) and (not after or after.startswith(";")):
+            return True
+        start = query.find(prepare, start + 1)
+    return False
 
 
 def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Connection

@@ -74,47 +74,10 @@ def closed(row: Any) -> ClosedPosition:  # noqa: ANN401 - a row of `closed_posit
     return ClosedPosition(**_cycle(row), closed_at=datetime.fromisoformat(row.closed_at), closed_seq=row.closed_seq)
 
 
-def position_row(key: PositionKey, open_cycle: Position | None, totals: Totals) -> dict[str, Any]:
-    """A `positions` row: the open cycle's columns (NULL when flat) and the closed cycles' totals."""
-    row: dict[str, Any] = {
-        "account": key[0],
-        "symbol": key[1],
-        "side": None,
-        "quantity": None,
-        "avg_price": None,
-        "realized_pnl": None,
-        "fees": None,
-        "opened_at": None,
-        "opened_seq": None,
-        "entered_quantity": None,
-        "last_seq": None,
-        "closed_realized_pnl": decimal_text(totals.realized_pnl),
-        "closed_fees": decimal_text(totals.fees),
-        "funding": None,
-        "unvalued_fees": None,
-        "closed_funding": decimal_text(totals.funding),
-        "closed_unvalued_fees": unvalued_text(totals.unvalued_fees),
-    }
-    if open_cycle is not None:
-        row.update(
-            side=open_cycle.side.value,
-            quantity=decimal_text(open_cycle.quantity),
-            avg_price=decimal_text(open_cycle.avg_price),
-            realized_pnl=decimal_text(open_cycle.realized_pnl),
-            fees=decimal_text(open_cycle.fees),
-            opened_at=time_text(open_cycle.opened_at),
-            opened_seq=open_cycle.opened_seq,
-            entered_quantity=decimal_text(open_cycle.entered_quantity),
-            last_seq=open_cycle.last_seq,
-            funding=decimal_text(open_cycle.funding),
-            unvalued_fees=unvalued_text(open_cycle.unvalued_fees),
-        )
-    return row
-
-
 def position_values(key: PositionKey, open_cycle: Position | None, totals: Totals) -> tuple[Any, ...]:
-    """`position_row`'s values in the column order of `positions`, without a dict (a rebuild writes one
-    per key every `snapshot_every` events)."""
+    """A `positions` row in its column order: the open cycle's columns (NULL when flat) and the closed
+    cycles' totals, as a tuple (an append writes one per touched key, a rebuild one per key every
+    `snapshot_every` events)."""
     text = decimal_text
     closed = (text(totals.realized_pnl), text(totals.fees))
     closed_rest = (text(totals.funding), unvalued_text(totals.unvalued_fees))

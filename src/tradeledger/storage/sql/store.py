@@ -4,9 +4,13 @@ A unit of work runs on this thread's write connection (kept between transactions
 its options and its return cost ~60 µs, a quarter of a small append's Python); the head row is
 locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
 lock already), and `commit()` writes the head and the projection's checkpoint in one statement
-(the row's trigger wants them equal) before committing. On PostgreSQL a unit of work that reads ahead
-(an append) runs in two round trips, its reads with the head's lock and its writes with the commit
-(`batching.py`). Reads open their own connection and see one snapshot (`engine.snapshot_options`).
+(the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
+(SQLite: `BEGIN IMMEDIATE` and `COMMIT` sent on it; SQLAlchemy's begin and commit cost ~30 µs more): a
+statement run through SQLAlchemy in it begins SQLAlchemy's transaction on the one already open
+(`engine.py` sends no second BEGIN), and the unit of work then ends it through SQLAlchemy. On
+PostgreSQL a unit of work that reads ahead (an append) runs in two round trips, its reads with the
+head's lock and its writes with the commit (`batching.py`). Reads open their own connection and see
+one snapshot (`engine.snapshot_options`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import exc
 from tradeledger.application.ports import AheadReads
 from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
-from tradeledger.storage.prepared import Prepared
+from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import head
 from tradeledger.storage.sql.batching import Batch, flush_batches_before_statements, forget_prepared
 from tradeledger.storage.sql.changes import (
@@ -87,11 +91,15 @@ _AHEAD_MAX = 64  # statements a unit of work reads ahead at most (an append of a
 class SqlUnitOfWork(SqlTransaction):
     """A write transaction (see ports.UnitOfWork)."""
 
-    def __init__(self, connection: sa.Connection, transaction: sa.RootTransaction) -> None:
+    def __init__(self, connection: sa.Connection, *, postgres: bool) -> None:
         super().__init__(connection, writing=True)
         self._connection = connection
-        self._transaction = transaction
-        self.batch = Batch(connection) if connection.dialect.name == "postgresql" else None
+        dbapi: Any = connection.connection.dbapi_connection
+        self._dbapi = dbapi
+        self.batch = Batch(connection) if postgres else None
+        self.committed = False
+        if not postgres:  # SQLite: the write lock at once, so appenders queue on the busy timeout
+            self._driver(dbapi.execute, "BEGIN IMMEDIATE")
 
     def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
         batch, log, projection = self.batch, self.log, self.projection
@@ -123,7 +131,29 @@ class SqlUnitOfWork(SqlTransaction):
                     connection.execute(NOTIFY)
         if batch is not None and batch.open:
             batch.commit()  # the queued writes, the head, NOTIFY and COMMIT in one round trip
-        self._transaction.commit()
+            if connection.in_transaction():  # SQLAlchemy's, begun by a statement run through it: committed above
+                connection.commit()
+        elif connection.in_transaction():
+            connection.commit()
+        else:
+            self._driver(self._dbapi.commit, "COMMIT")
+        self.committed = True
+
+    def rollback(self) -> None:
+        """End a unit of work left without commit() (or whose commit failed)."""
+        connection = self._connection
+        if connection.in_transaction():
+            connection.rollback()
+        elif not connection.invalidated and not connection.closed:
+            self._driver(self._dbapi.rollback, "ROLLBACK")
+
+    def _driver(self, call: Callable[..., object], statement: str) -> None:
+        """`call(statement)` (or `call()` for commit and rollback) on the DB-API connection; its error as
+        SQLAlchemy's DBAPIError, as from a statement run through it."""
+        try:
+            call(statement) if statement.startswith("BEGIN") else call()
+        except self._connection.dialect.loaded_dbapi.Error as error:
+            raise dbapi_error(self._connection, statement, None, error) from error
 
 
 class SqlLedgerStore:
@@ -131,7 +161,8 @@ class SqlLedgerStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        if engine.dialect.name == "postgresql":
+        self._postgres = engine.dialect.name == "postgresql"
+        if self._postgres:
             flush_batches_before_statements(engine)
         self._writers = threading.local()
         self._held: list[sa.Connection] = []
@@ -151,9 +182,10 @@ class SqlLedgerStore:
     def unit_of_work(self, *, market_data: bool = False) -> Iterator[SqlUnitOfWork]:
         with translated_errors():
             connection = self._writer()
-            _synchronous(connection, lowered=market_data)
-            transaction = connection.begin()
-            uow = SqlUnitOfWork(connection, transaction)
+            postgres = self._postgres
+            if not postgres:
+                _synchronous(connection, lowered=market_data)
+            uow = SqlUnitOfWork(connection, postgres=postgres)
             batch = uow.batch
             try:
                 yield uow
@@ -161,8 +193,8 @@ class SqlLedgerStore:
                 if batch is not None:
                     batch.close()  # left without commit(): what is queued is dropped with the transaction
                 try:
-                    if transaction.is_active:  # left without commit(), or by an exception
-                        transaction.rollback()
+                    if not uow.committed:  # left without commit(), or by an exception
+                        uow.rollback()
                         if batch is not None:
                             forget_prepared(connection)
                 finally:
