@@ -139,3 +139,33 @@ def test_the_same_id_sent_again_is_a_duplicate_for_every_type(ledger: Ledger, ki
 
     assert receipt.duplicate
     assert ledger.head.seq == len(EVENTS)
+
+
+MORE: list[dict[str, Any]] = [
+    fill("b2", "sell", "0.5", "51000", [{"amount": "0.3", "currency": "BNB"}], "BTC/USDT"),  # unvalued, open cycle
+    fill("p3", "sell", "1", "2950", [{"amount": "0.5", "currency": "USDT"}], "ETH/USDT:USDT"),
+    fill("p4", "buy", "3", "2925.125", [{"amount": "0.75", "currency": "USDT"}], "ETH/USDT:USDT"),  # a flip
+    {"type": "funding", "funding_id": "f2", "exchange": "bybit", "symbol": "ETH/USDT:USDT", "amount": "1.25",
+     "currency": "USDT", "occurred_at": T},
+    fill("b3", "sell", "0.499", "52000", [], "BTC/USDT"),  # closes the BTC cycle
+    fill("v1", "buy", "2", "10", [{"amount": "0.1", "currency": "USD"}], "SOL/USD"),
+]  # fmt: skip
+TABLES = {
+    "positions": "SELECT * FROM positions ORDER BY account, symbol",
+    "closed_positions": "SELECT * FROM closed_positions ORDER BY closed_seq",
+    "position_snapshots": "SELECT * FROM position_snapshots ORDER BY seq, account, symbol",
+}
+
+
+def test_a_rebuild_writes_every_row_text_for_text_as_the_appends_wrote_it(db_url: str, backend: Backend) -> None:
+    with open_ledger(db_url, snapshot_every=2) as ledger:
+        for event in EVENTS + MORE:
+            ledger.record(event)
+        written = {table: backend.sql(query) for table, query in TABLES.items()}
+        assert len(written["closed_positions"]) == 3
+        assert len({row[0] for row in written["position_snapshots"]}) == 6
+
+        ledger.rebuild()
+
+        assert {table: backend.sql(query) for table, query in TABLES.items()} == written
+        assert ledger.verify().ok

@@ -1,15 +1,19 @@
 """The canonical texts of domain.fills (decimal_text, time_text), written for speed, are exactly their
-plain definitions: the normalized value in fixed-point notation, and the time converted to UTC."""
+plain definitions: the normalized value in fixed-point notation, and the time converted to UTC; a fold's
+stored_time (the log's text kept as it is when it is already canonical) is time_text of the time read."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
+from tradeledger.domain.fold_state import stored_time
 
 
 def plain_decimal_text(value: Decimal) -> str:
@@ -42,3 +46,47 @@ def test_a_time_text_is_the_time_in_utc_whatever_its_zone(moment: datetime, zone
     zoned = moment.replace(tzinfo=zone)
     assert time_text(zoned) == plain_time_text(zoned)
     assert time_text(datetime.fromisoformat(time_text(zoned))) == plain_time_text(zoned)
+
+
+def text_variants(moment: datetime) -> list[str]:
+    """Spellings of one time fromisoformat reads: the canonical one and others (offset, precision, separator)."""
+    naive = moment.replace(tzinfo=None)
+    return [
+        time_text(moment),
+        moment.isoformat(),
+        moment.isoformat(timespec="milliseconds"),
+        moment.isoformat(sep=" ", timespec="microseconds"),
+        moment.astimezone(timezone(timedelta(hours=2))).isoformat(timespec="microseconds"),
+        naive.isoformat(timespec="microseconds") + "Z",
+        time_text(moment).replace(".", ","),
+    ]
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),  # noqa: DTZ001 - naive, zoned below
+    st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]),
+)
+def test_a_folds_stored_time_is_the_time_text_of_what_the_log_holds(moment: datetime, zone: timezone) -> None:
+    zoned = moment.replace(tzinfo=zone)
+    for text in text_variants(zoned):
+        assert stored_time(text) == time_text(datetime.fromisoformat(text))
+    assert stored_time(zoned) == time_text(zoned)
+    canonical = time_text(zoned)
+    assert stored_time(canonical) is canonical  # the log's canonical text is written as it is
+
+
+@given(st.text(alphabet="0123456789-T:.+x Z\u0661", min_size=32, max_size=32))
+@example("2026-13-05T10:00:00.000000+00:00")
+@example("2026-02-30T10:00:00.000000+00:00")
+@example("2026-01-05T10:00:0a.000000+00:00")
+@example("2026-01-05T10:00:00.00000\u0661+00:00")
+def test_a_stored_time_refuses_what_fromisoformat_refuses(text: str) -> None:
+    try:
+        expected = time_text(datetime.fromisoformat(text))
+    except ValueError as refused:
+        message = str(refused)
+    else:
+        assert stored_time(text) == expected
+        return
+    with pytest.raises(ValueError, match=re.escape(message)):
+        stored_time(text)

@@ -35,7 +35,10 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     projection = uow.projection
     projection.clear()
     projection.put_entries(BALANCES, dict.fromkeys(projection.entries(BALANCES)))
-    fold = PositionFold(balances={})
+    # Closed cycles and snapshots go to the store as the fold's plain values (ClosedCycles, FoldedRows):
+    # no ClosedPosition, Position or Totals is built for them, nor a time read back from a datetime.
+    fold = PositionFold(balances={}, keep_closed=False)
+    fold.keep_closed_values()
     rows = uow.log.rows(until_seq=at.seq)
     while True:
         # Up to the next multiple of `snapshot_every` (seq is gapless), where a snapshot is taken. The
@@ -45,14 +48,14 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
         fold.apply_rows(islice(rows, min(_CHUNK, snapshot_every - before % snapshot_every)))
         if fold.last_seq == before:
             break
-        if fold.closed:
-            projection.write({}, fold.closed, at)
-            fold.closed.clear()
+        closed = fold.take_closed_values()
+        if closed:
+            projection.write({}, closed, at)
         if fold.last_seq % snapshot_every == 0:
             snapshot = event_at(uow.log, fold.last_seq)
             assert snapshot is not None  # the row just folded
-            projection.write_snapshot(snapshot.checkpoint, fold.positions())
-    projection.write(fold.positions(), (), at)
+            projection.write_snapshot(snapshot.checkpoint, fold.folded())
+    projection.write(fold.folded(), (), at)
     assert fold.balances is not None
     write_balances(projection, fold.balances)
     return at

@@ -117,7 +117,7 @@ class PositionFold(FoldState):
         of `_trade` and the moves of `_fill`, the same operations in the same order. Every other row
         (another fee, a flip, funding, a transfer) goes through `_fill`, `_trade`, `_funding`, `_move`.
         """
-        dec, zero, sides, inexact = Decimal, ZERO, _SIDES, Inexact
+        dec, zero, inexact = Decimal, ZERO, Inexact
         exact_add, exact_subtract = EXACT_ADD, EXACT_SUBTRACT
         open_cycles, all_totals, balances = self._open, self._totals, self.balances
         slots, one_fees = self._slots, self._one_fees
@@ -143,8 +143,11 @@ class PositionFold(FoldState):
                         self._other(seq, account, exchange, symbol, kind, fee, amount, currency)
                         last = seq
                         continue
-                    buy = sides.get(side)
-                    if buy is None:
+                    if side == "buy":
+                        buy = True
+                    elif side == "sell":
+                        buy = False
+                    else:
                         raise ValueError(f"seq {seq}: side {side!r} is neither buy nor sell")
                     slot = slots.get((account, exchange, symbol))
                     if slot is None:
@@ -168,6 +171,7 @@ class PositionFold(FoldState):
                     q, p = dec(quantity), dec(price)
                     state = open_cycles.get(key)
                     realized = zero
+                    qp = None  # q * p, once: rule 2 and a spot fill's quote move both take it
                     if state is None:  # rule 1: flat, a new cycle opens
                         open_cycles[key] = [buy, q, p, zero, f, occurred_at, seq, q, seq, zero, None]
                         if key not in all_totals:
@@ -178,7 +182,8 @@ class PositionFold(FoldState):
                             grown = exact_add(size, q)
                         except inexact:
                             raise size_refused("+", size, q) from None
-                        state[_AVG] = (size * state[_AVG] + q * p) / grown
+                        qp = q * p
+                        state[_AVG] = (size * state[_AVG] + qp) / grown
                         state[_QTY] = grown
                         state[_FEES] = state[_FEES] + f
                         entered = state[_ENTERED]
@@ -209,10 +214,12 @@ class PositionFold(FoldState):
                             if moved is None:
                                 moved = zero
                             held[0] = moved + q if buy else moved - q
+                            if qp is None:
+                                qp = q * p
                             moved = cash[0]
                             if moved is None:
                                 moved = zero
-                            moved = moved - q * p if buy else moved + q * p
+                            moved = moved - qp if buy else moved + qp
                             cash[0] = moved - f if f else moved
                         elif realized:
                             moved = cash[0]

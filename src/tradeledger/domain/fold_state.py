@@ -8,12 +8,14 @@ them back as values: positions, totals, a `PositionBook`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from tradeledger.domain.fee_parts import add_unvalued
+from tradeledger.domain.fills import time_text
 from tradeledger.domain.positions import (
     ClosedPosition,
     Position,
@@ -29,10 +31,113 @@ _LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SE
 _T_REALIZED, _T_FEES, _T_FUNDING, _T_UNVALUED = range(4)
 _FROM_ISO = datetime.fromisoformat
 _LONG_SIDE, _SHORT_SIDE = PositionSide.LONG, PositionSide.SHORT
+# What `time_text` writes, YYYY-MM-DDTHH:MM:SS.ffffff+00:00: a text with its length, its separators and its
+# offset that reads as a time (fromisoformat takes only ASCII digits between them) is its own canonical text.
+_TIME_LENGTH, _UTC_OFFSET = 32, "+00:00"
+_SEPARATORS = itemgetter(4, 7, 10, 13, 16, 19)
+_CANONICAL_SEPARATORS = ("-", "-", "T", ":", ":", ".")
+
+# An open cycle's values in state order (its unvalued fees as a sorted tuple), and a key's closed totals.
+OpenValues = tuple[bool, Decimal, Decimal, Decimal, Decimal, "str | datetime", int, Decimal, int, Decimal, UnvaluedFees]
+TotalsValues = tuple[Decimal, Decimal, Decimal, UnvaluedFees]
+# A closed cycle as its row stores it: key, long, entered quantity, avg, realized, fees, opened_at,
+# opened_seq, closed_at, closed_seq, funding, unvalued fees (times as the log's text or a datetime).
+ClosedValues = tuple[
+    PositionKey,
+    bool,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    "str | datetime",
+    int,
+    "str | datetime",
+    int,
+    Decimal,
+    UnvaluedFees,
+]
 
 
 def _time(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else _FROM_ISO(value)
+
+
+def stored_time(value: str | datetime) -> str:
+    """A fold's time as `time_text` writes it, without the round trip through a datetime when the log's
+    text is already that text (it always is: the append stores `time_text`). A text that is not a time
+    raises ValueError, as reading it as a datetime does."""
+    if (
+        type(value) is str
+        and len(value) == _TIME_LENGTH
+        and value.endswith(_UTC_OFFSET)
+        and _SEPARATORS(value) == _CANONICAL_SEPARATORS
+    ):
+        _FROM_ISO(value)  # that shape may still name no time (month 13, a letter for a digit): refused as before
+        return value
+    return time_text(_time(value))
+
+
+def _position(key: PositionKey, values: OpenValues) -> Position:
+    long, quantity, avg, realized, fees, opened_at, opened_seq, entered, last_seq, funding, unvalued = values
+    side = _LONG_SIDE if long else _SHORT_SIDE
+    return Position(
+        *key, side, quantity, avg, realized, fees, _time(opened_at), opened_seq, entered, last_seq, funding, unvalued
+    )
+
+
+def _closed_position(values: ClosedValues) -> ClosedPosition:
+    key, long, entered, avg, realized, fees, opened_at, opened_seq, closed_at, closed_seq, funding, unvalued = values
+    side = _LONG_SIDE if long else _SHORT_SIDE
+    opened, closed = _time(opened_at), _time(closed_at)
+    return ClosedPosition(
+        *key, side, entered, avg, realized, fees, opened, opened_seq, closed, closed_seq, funding, unvalued
+    )
+
+
+class FoldedRows(Mapping[PositionKey, tuple[Position | None, Totals]]):
+    """The open cycle and closed-cycle totals of keys as a fold held them when it made this, as plain
+    values (`stored`): the `Position` and `Totals` of a key are built only when it is read. A rebuild
+    hands its snapshots to the projection store this way, which writes the values without them."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[PositionKey, tuple[OpenValues | None, TotalsValues]]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: PositionKey) -> tuple[Position | None, Totals]:
+        open_values, totals = self._values[key]
+        return (None if open_values is None else _position(key, open_values)), Totals(*totals)
+
+    def __iter__(self) -> Iterator[PositionKey]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def stored(self) -> Iterable[tuple[PositionKey, tuple[OpenValues | None, TotalsValues]]]:
+        return self._values.items()
+
+
+class ClosedCycles(Collection[ClosedPosition]):
+    """Closed cycles as the values their rows store (`stored`), each `ClosedPosition` built only when
+    read: how a rebuild hands a fold's closed cycles to the projection store."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: list[ClosedValues]) -> None:
+        self._values = values
+
+    def __iter__(self) -> Iterator[ClosedPosition]:
+        return map(_closed_position, self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, item: object) -> bool:
+        return any(cycle == item for cycle in self)
+
+    def stored(self) -> list[ClosedValues]:
+        return self._values
 
 
 def _unvalued(sums: dict[str, Decimal] | None) -> UnvaluedFees:
@@ -45,7 +150,7 @@ class FoldState:
     """The open cycle and the closed cycles' totals of every (account, symbol) folded so far; `closed`
     the cycles closed since it was last emptied (none kept when `keep_closed` is false)."""
 
-    __slots__ = ("_closes", "_open", "_totals", "closed", "keep_closed")
+    __slots__ = ("_closed_values", "_closes", "_open", "_totals", "closed", "keep_closed")
 
     def __init__(
         self, start: Mapping[PositionKey, tuple[Position | None, Totals]] | None, *, keep_closed: bool
@@ -55,6 +160,7 @@ class FoldState:
         self._closes = 0  # cycles closed so far
         self.closed: list[ClosedPosition] = []
         self.keep_closed = keep_closed
+        self._closed_values: list[ClosedValues] | None = None  # see keep_closed_values
         for key, (position, totals) in (start or {}).items():
             self._totals[key] = [totals.realized_pnl, totals.fees, totals.funding, dict(totals.unvalued_fees) or None]
             if position is not None:
@@ -79,6 +185,24 @@ class FoldState:
         totals[_T_FEES] = totals[_T_FEES] + state[_FEES]
         totals[_T_FUNDING] = totals[_T_FUNDING] + state[_FUNDING]
         totals[_T_UNVALUED] = add_unvalued(totals[_T_UNVALUED], state[_UNVALUED])
+        kept = self._closed_values
+        if kept is not None:
+            kept.append(
+                (
+                    key,
+                    state[_LONG],
+                    state[_ENTERED],
+                    state[_AVG],
+                    state[_REALIZED],
+                    state[_FEES],
+                    state[_OPENED_AT],
+                    state[_OPENED_SEQ],
+                    occurred_at,
+                    seq,
+                    state[_FUNDING],
+                    _unvalued(state[_UNVALUED]),
+                )
+            )
         if self.keep_closed:
             self.closed.append(
                 ClosedPosition(
@@ -97,6 +221,30 @@ class FoldState:
                     unvalued_fees=_unvalued(state[_UNVALUED]),
                 )
             )
+
+    def keep_closed_values(self) -> None:
+        """From now on keep every cycle a fold closes as plain values too, until `take_closed_values`."""
+        self._closed_values = []
+
+    def take_closed_values(self) -> ClosedCycles:
+        """The cycles closed since `keep_closed_values` or the last call, as `ClosedCycles` (in close order)."""
+        kept = self._closed_values
+        if kept is None:
+            raise RuntimeError("take_closed_values: keep_closed_values was not called")
+        self._closed_values = []
+        return ClosedCycles(kept)
+
+    def folded(self) -> FoldedRows:
+        """What `positions()` gives for every key folded so far, as `FoldedRows` (plain values, copied)."""
+        open_cycles = self._open
+        values: dict[PositionKey, tuple[OpenValues | None, TotalsValues]] = {}
+        for key, totals in self._totals.items():
+            state = open_cycles.get(key)
+            values[key] = (
+                None if state is None else (*state[:_UNVALUED], _unvalued(state[_UNVALUED])),
+                (totals[_T_REALIZED], totals[_T_FEES], totals[_T_FUNDING], _unvalued(totals[_T_UNVALUED])),
+            )
+        return FoldedRows(values)
 
     def _totals_of(self, key: PositionKey) -> Totals:
         realized, fees, funding, unvalued = self._totals[key]

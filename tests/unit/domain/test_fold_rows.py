@@ -1,6 +1,7 @@
 """PositionFold.apply_rows, the stored rows' hot loop: the same book and balances as the reference on the
 cases its fast path tells apart (a fee's currency per market, several exchanges, its remembered fees),
-and its refusals naming what they refuse, with `last_seq` at the last row folded."""
+and its refusals naming what they refuse, with `last_seq` at the last row folded; what a rebuild writes
+from (FoldedRows, ClosedCycles) reads as the positions and closed cycles."""
 
 from __future__ import annotations
 
@@ -194,3 +195,44 @@ def test_a_row_that_cannot_be_folded_is_refused_and_last_seq_names_the_row_befor
         engine.apply_rows(rows)
 
     assert engine.last_seq == len(rows) - 1
+
+
+MIXED: list[Event] = [
+    fill(1, "BTC/USDT", "buy", "1", "100", fee("0.1", "USDT"), fee("0.2", "BNB")),  # unvalued, open cycle
+    fill(2, "ETH/USD", "sell", "2", "50", fee("0.1", "USD")),
+    fill(3, "ETH/USD", "buy", "3", "45", fee("0.3", "USD")),  # a flip: a closed cycle
+    fill(4, "BTC/USDT", "sell", "1", "110"),  # a close: a closed cycle with unvalued fees
+    fill(5, "ETH/USD", "sell", "1", "47"),  # a close
+]
+
+
+def test_the_folded_rows_read_as_the_positions_and_stay_as_they_were_when_the_fold_goes_on() -> None:
+    engine = PositionFold(balances={})
+    engine.apply_rows(rows_of(MIXED[:2]))
+    folded = engine.folded()
+    expected = engine.positions()
+
+    engine.apply_rows(rows_of(MIXED)[2:])
+
+    assert dict(folded) == expected
+    assert len(folded) == 2
+    assert dict(engine.folded()) == engine.positions() != expected
+
+
+def test_the_closed_cycles_kept_as_values_read_as_the_closed_positions_in_close_order() -> None:
+    kept, valued = PositionFold(balances={}), PositionFold(balances={}, keep_closed=False)
+    valued.keep_closed_values()
+    kept.apply_rows(rows_of(MIXED))
+    valued.apply_rows(rows_of(MIXED))
+
+    closed = valued.take_closed_values()
+
+    assert list(closed) == kept.closed
+    assert (len(closed), kept.closed[1] in closed, valued.closed) == (3, True, [])
+    assert [cycle[0] for cycle in closed.stored()] == [("acct", "ETH/USD"), ("acct", "BTC/USDT"), ("acct", "ETH/USD")]
+    assert list(valued.take_closed_values()) == []  # taken: the fold starts a new list
+
+
+def test_closed_cycles_are_not_taken_as_values_from_a_fold_never_asked_to_keep_them() -> None:
+    with pytest.raises(RuntimeError, match="keep_closed_values"):
+        PositionFold().take_closed_values()

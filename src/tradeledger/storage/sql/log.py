@@ -31,6 +31,7 @@ _P_EVENT_BY_KEY = Prepared(
     )
 )
 _P_INSERT_EVENT = Prepared(events.insert())
+_P_EVENT_BY_SEQ = Prepared(sa.select(*events.c).where(events.c.seq == sa.bindparam("k_seq")))
 
 
 def _rows_query(*, until_seq: bool, until_time: bool) -> sa.Select[Any]:
@@ -76,6 +77,15 @@ def _follows(previous: Checkpoint, new: Sequence[StoredEvent]) -> Checkpoint:
     return at
 
 
+def _server_side_rows(
+    connection: sa.Connection, query: sa.Select[Any], values: dict[str, Any]
+) -> Iterator[ExecutionRow]:
+    """PostgreSQL: a server-side cursor (yield_per), so a long log is never held whole in memory.
+    `with`: a caller that stops early closes the cursor with the generator."""
+    with connection.execute(query, values, execution_options={"yield_per": READ_CHUNK}) as result:
+        yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
+
+
 class SqlEventLog:
     """The log as one transaction sees it. In a unit of work the head is locked at its first read and
     `moved` holds where appends, admin records or a truncation put it (the unit of work writes it)."""
@@ -115,6 +125,12 @@ class SqlEventLog:
         account: str | None = None,
         seqs: Collection[int] | None = None,
     ) -> Iterator[StoredEvent]:
+        if until_seq is not None and after_seq == until_seq - 1 and symbol is None and account is None and seqs is None:
+            # One event by seq (replaying.event_at: a snapshot's checkpoint, a replay's last event): a
+            # prepared lookup, ~0.7 ms of statement building and result set-up less.
+            for row in _P_EVENT_BY_SEQ.rows(self._connection, {"k_seq": until_seq}):
+                yield StoredEvent(*row)
+            return
         query = sa.select(*events.c).order_by(events.c.seq)
         if seqs is not None:
             query = query.where(events.c.seq.in_(sorted(seqs)))
@@ -143,12 +159,9 @@ class SqlEventLog:
             values["until_time"] = until_time
         connection = self._connection
         if connection.dialect.name == "sqlite":  # the DB-API cursor streams: ~0.5 µs a row less
-            yield from cast("Iterator[ExecutionRow]", _P_ROWS[bounds].stream(connection, values))
-            return
-        # PostgreSQL: a server-side cursor (yield_per), so a long log is never held whole in memory.
-        # `with`: a caller that stops early closes the cursor with the generator.
-        with connection.execute(_ROWS[bounds], values, execution_options={"yield_per": READ_CHUNK}) as result:
-            yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
+            # Its generator itself, not one of ours around it: a generator step less per row.
+            return cast("Iterator[ExecutionRow]", _P_ROWS[bounds].stream(connection, values))
+        return _server_side_rows(connection, _ROWS[bounds], values)
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}

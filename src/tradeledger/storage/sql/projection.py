@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeledger.application.ports import OpenCycle, PositionRow, ProjectionSnapshot
+from tradeledger.domain.fold_state import ClosedCycles, FoldedRows
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide
 from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
@@ -54,6 +55,8 @@ _SNAPSHOT_COLUMNS = tuple(column.name for column in position_snapshots.c)
 _POSITION_COLUMNS = tuple(column.name for column in positions.c)
 if _SNAPSHOT_COLUMNS[4:] != _POSITION_COLUMNS[2:]:  # pragma: no cover
     raise AssertionError("position_snapshots must hold seq, account, symbol, epoch, then positions' other columns")
+if tuple(column.name for column in closed_positions.c) != rows.CLOSED_COLUMNS:  # pragma: no cover
+    raise AssertionError("rows.CLOSED_COLUMNS must name the columns of closed_positions in table order")
 _P_POSITION_BY_KEY = Prepared(
     sa.select(*positions.c).where(
         positions.c.account == sa.bindparam("k_account"), positions.c.symbol == sa.bindparam("k_symbol")
@@ -176,7 +179,11 @@ class SqlProjectionStore:
         upsert.run_rows(
             connection, _POSITION_COLUMNS, [rows.position_values(key, *row) for key, row in new_rows.items()]
         )
-        _P_INSERT_CLOSED.run_many(connection, [rows.closed_row(cycle) for cycle in closed])
+        if isinstance(closed, ClosedCycles):  # a rebuild's: written from their values, no ClosedPosition built
+            values = [rows.closed_values(cycle) for cycle in closed.stored()]
+            _P_INSERT_CLOSED.run_rows(connection, rows.CLOSED_COLUMNS, values)
+        else:
+            _P_INSERT_CLOSED.run_many(connection, [rows.closed_row(cycle) for cycle in closed])
         self.moved = checkpoint
 
     def clear(self) -> None:
@@ -188,7 +195,14 @@ class SqlProjectionStore:
         # Tuples in column order, one executemany: a rebuild writes a snapshot of every key every
         # `snapshot_every` events (a dict per row through Connection.execute cost ~30 µs a row).
         seq, epoch = at.seq, at.epoch
-        values = [(seq, key[0], key[1], epoch, *rows.position_values(key, *row)[2:]) for key, row in new_rows.items()]
+        if isinstance(new_rows, FoldedRows):  # a rebuild's: from the fold's values, no Position or Totals built
+            values = [
+                (seq, key[0], key[1], epoch, *rows.folded_values(key, *row)[2:]) for key, row in new_rows.stored()
+            ]
+        else:
+            values = [
+                (seq, key[0], key[1], epoch, *rows.position_values(key, *row)[2:]) for key, row in new_rows.items()
+            ]
         _P_INSERT_SNAPSHOT.run_rows(self._connection, _SNAPSHOT_COLUMNS, values)
 
     def snapshot_seqs(self) -> list[int]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeledger.domain.fills import decimal_text, time_text
+from tradeledger.domain.fold_state import ClosedValues, OpenValues, TotalsValues, stored_time
 from tradeledger.domain.positions import (
     ZERO,
     ClosedPosition,
@@ -18,6 +19,8 @@ from tradeledger.domain.positions import (
     UnvaluedFees,
 )
 from tradeledger.domain.risk import PriceMark, RiskLevels
+
+_LONG, _SHORT = PositionSide.LONG.value, PositionSide.SHORT.value
 
 
 def unvalued_text(fees: UnvaluedFees) -> str | None:
@@ -98,6 +101,84 @@ def position_values(key: PositionKey, open_cycle: Position | None, totals: Total
         text(open_cycle.funding),
         unvalued_text(open_cycle.unvalued_fees),
         *closed_rest,
+    )
+
+
+def folded_values(key: PositionKey, open_values: OpenValues | None, totals: TotalsValues) -> tuple[Any, ...]:
+    """`position_values` of a key of `FoldedRows` (the same text), from its plain values."""
+    text = decimal_text
+    realized, fees, funding, unvalued_fees = totals
+    closed = (text(realized), text(fees))
+    closed_rest = (text(funding), unvalued_text(unvalued_fees))
+    if open_values is None:
+        return (*key, None, None, None, None, None, None, None, None, None, *closed, None, None, *closed_rest)
+    long, quantity, avg, realized, fees, opened_at, opened_seq, entered, last_seq, funding, unvalued_fees = open_values
+    return (
+        *key,
+        _LONG if long else _SHORT,
+        text(quantity),
+        text(avg),
+        text(realized),
+        text(fees),
+        stored_time(opened_at),
+        opened_seq,
+        text(entered),
+        last_seq,
+        *closed,
+        text(funding),
+        unvalued_text(unvalued_fees),
+        *closed_rest,
+    )
+
+
+CLOSED_COLUMNS = (
+    "closed_seq",
+    "account",
+    "symbol",
+    "side",
+    "quantity",
+    "avg_price",
+    "realized_pnl",
+    "fees",
+    "opened_at",
+    "opened_seq",
+    "closed_at",
+    "funding",
+    "unvalued_fees",
+)
+
+
+def closed_values(values: ClosedValues) -> tuple[Any, ...]:
+    """`closed_row` of a cycle of `ClosedCycles` (the same text), from its plain values, in CLOSED_COLUMNS order."""
+    text = decimal_text
+    (
+        (account, symbol),
+        long,
+        entered,
+        avg,
+        realized,
+        fees,
+        opened_at,
+        opened_seq,
+        closed_at,
+        seq,
+        funding,
+        unvalued_fees,
+    ) = values
+    return (
+        seq,
+        account,
+        symbol,
+        _LONG if long else _SHORT,
+        text(entered),
+        text(avg),
+        text(realized),
+        text(fees),
+        stored_time(opened_at),
+        opened_seq,
+        stored_time(closed_at),
+        text(funding),
+        unvalued_text(unvalued_fees),
     )
 
 
