@@ -204,9 +204,9 @@ def test_a_fill_naming_another_type_is_not_taken_as_a_fill() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        FeeEntry.model_construct(amount="1.5", currency="BNB"),
-        FeeEntry.model_construct(amount="1.5"),
-        FeeEntry.model_construct(amount=Decimal("0.1"), currency="BNB", quote_value="2"),
+        FeeEntry.model_construct(amount="1.5", currency="BNB"),  # type: ignore[arg-type]
+        FeeEntry.model_construct(amount="1.5"),  # type: ignore[arg-type]
+        FeeEntry.model_construct(amount=Decimal("0.1"), currency="BNB", quote_value="2"),  # type: ignore[arg-type]
         FeeEntry.model_construct(amount=Decimal("NaN"), currency="BNB"),
         FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"currency": "bnb"}),
         FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"amount": Decimal("1." + "1" * 30)}),
