@@ -237,6 +237,28 @@ def test_a_checkpoint_another_process_saved_ahead_of_the_book_is_not_folded_twic
     wallet.shutdown()
 
 
+@pytest.mark.parametrize("appended", [30, 10], ids=["past-the-checkpoint", "short-of-it"])
+def test_a_checkpoint_ahead_of_the_book_that_a_rollback_removes_before_the_book_reaches_it_is_not_used(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, appended: int
+) -> None:
+    first, later, instead = hand_built(0, 30), hand_built(30, 30), hand_built(300, appended)
+    ledger = open_bot_ledger()
+    ledger.record_many(first)
+    wallet = PaperWallet(ledger, B0, account=BOT, clock=clock)  # its book at seq 30
+    other = open_bot_ledger()
+    other.record_many(later)
+    run_once(other, clock)  # saves a checkpoint at seq 60
+    assert wallet._book.wallet is not None  # the wallet starts from it, its book still at seq 30
+    # Before the book reads on, another process rolls back past the checkpoint (not past the book's
+    # position: the book gets no rollback notice) and appends other events at those seqs (or fewer).
+    other.rollback(to_seq=35, reason="bad fills", actor="test")
+    other.record_many(instead)
+
+    assert figures(wallet) == folded_from_the_first_event(first + later[:5] + instead, clock)
+    wallet.shutdown()
+    assert replay_of(stored(ledger).state or "", B0).wallet == ledger.replay_wallet(B0, account=BOT)
+
+
 def test_after_a_start_from_the_checkpoint_an_open_with_a_new_id_reads_no_history(clock: Clock) -> None:
     with memory_ledger(clock) as ledger:
         ledger.record_many(hand_built(0, 60))

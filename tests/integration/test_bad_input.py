@@ -19,7 +19,7 @@ import pytest
 
 from tests.backends import Backend
 from tests.factories import fill_fields, make_fill, recorded_fills
-from tradeledger import Checkpoint, Fill, FillConflict, InvalidFill, Ledger, LedgerState, RecordedFill
+from tradeledger import Checkpoint, FeeEntry, Fill, FillConflict, InvalidFill, Ledger, LedgerState, RecordedFill
 
 TABLES = (
     "ledger_events",
@@ -248,6 +248,43 @@ def test_a_fill_changed_without_validation_is_refused_and_nothing_is_written(tra
         traded.record(unchecked)
 
     assert_names(str(refused.value), "quantity", Decimal(-1))
+    assert_unchanged(traded, db_url, before)
+    assert traded.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "value"),
+    [
+        pytest.param(
+            FeeEntry.model_construct(amount=Decimal("NaN"), currency="BNB"), "amount", Decimal("NaN"), id="nan-amount"
+        ),
+        pytest.param(
+            FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"amount": Decimal("1." + "1" * 30)}),
+            "amount",
+            Decimal("1." + "1" * 30),
+            id="amount-rounded-if-stored",
+        ),
+        pytest.param(
+            FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"currency": "bnb"}),
+            "currency",
+            "bnb",
+            id="lower-case-currency",
+        ),
+    ],
+)
+def test_a_fee_entry_changed_without_validation_is_refused_and_nothing_is_written(
+    traded: Ledger, db_url: str, entry: FeeEntry, field: str, value: object
+) -> None:
+    # Like a Fill, a FeeEntry built by model_construct or model_copy(update=...) skipped validation:
+    # it was stored as is (a NaN balance, an amount rounded in the hashed text, a currency "bnb").
+    fields = {key: value for key, value in fill_fields().items() if key != "fee"}
+    before = snapshot(traded, db_url)
+
+    for given in (fields | {"fees": [entry]}, Fill.model_validate(fields).model_copy(update={"fees": (entry,)})):
+        with pytest.raises(InvalidFill) as refused:
+            traded.record(given)
+        assert_names(str(refused.value), f"fees.0.{field}", value)
+
     assert_unchanged(traded, db_url, before)
     assert traded.verify().ok
 

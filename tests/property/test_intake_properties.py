@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -189,3 +190,35 @@ def test_a_fill_the_model_validated_is_checked_by_the_fast_path_once() -> None:
     assert fast is not None
     assert fast is not slow
     assert fast_fill(fast) is fast
+
+
+def test_a_fill_naming_another_type_is_not_taken_as_a_fill() -> None:
+    fields = dict(Fill.model_validate(BASE).__dict__)
+    for kind in ("funding", None):
+        unchecked = Fill.model_construct(**(fields | {"type": kind}))
+        with pytest.raises(ValidationError):
+            Fill.model_validate(unchecked)
+        assert fast_fill(unchecked) is None
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        FeeEntry.model_construct(amount="1.5", currency="BNB"),  # type: ignore[arg-type]
+        FeeEntry.model_construct(amount="1.5"),  # type: ignore[arg-type]
+        FeeEntry.model_construct(amount=Decimal("0.1"), currency="BNB", quote_value="2"),  # type: ignore[arg-type]
+        FeeEntry.model_construct(amount=Decimal("NaN"), currency="BNB"),
+        FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"currency": "bnb"}),
+        FeeEntry(amount=Decimal(1), currency="BNB").model_copy(update={"amount": Decimal("1." + "1" * 30)}),
+    ],
+)
+def test_a_fee_entry_built_without_validation_gives_the_models_fill_or_nothing(entry: FeeEntry) -> None:
+    for data in (BASE | {"fees": [entry]}, Fill.model_validate(BASE).model_copy(update={"fees": (entry,)})):
+        fast = fast_fill(data)
+        try:
+            slow = Fill.model_validate(data)
+        except ValidationError:
+            assert fast is None
+            continue
+        if fast is not None:
+            assert_same_fill(fast, slow)

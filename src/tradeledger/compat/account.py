@@ -204,6 +204,7 @@ class AccountBook:
         self._sums: tuple[Decimal, Decimal] | None = None  # (volume, fees) once the whole history is read
         self._wallet: WalletReplay | None = None
         self._wallet_seq = 0  # the log position the wallet is folded to (ahead of the book: a later checkpoint)
+        self._wallet_ahead: Checkpoint | None = None  # that checkpoint, until the book reads its event
 
     def _history(self) -> list[RecordedFill]:
         """The account's events up to the book's position; resets the book first when a rollback removed it."""
@@ -266,6 +267,7 @@ class AccountBook:
             if found.replay is None:
                 self._load_history(found.events)  # the whole history was read: its trades too
             self._wallet, self._wallet_seq = replay, max(found.at.seq, at.seq)
+            self._wallet_ahead = found.at if found.at.seq > at.seq else None
         return self._wallet
 
     def wallet_at(self) -> tuple[WalletReplay, Checkpoint] | None:
@@ -299,6 +301,7 @@ class AccountBook:
                         return []
                     events += 1
                     self.events_read += 1
+                    self._check_wallet_ahead(notice.seq, notice.hash)
                     self.seq, self.epoch = notice.seq, max(self.epoch, notice.epoch)
                     if notice.event.fill.account == self.account:
                         found = self._fold(notice.event)
@@ -311,7 +314,19 @@ class AccountBook:
                 self._reset()
                 raise
             if events < self._subscription.batch:
+                self._check_wallet_ahead(self._subscription.position.seq, None)
                 return folded
+
+    def _check_wallet_ahead(self, seq: int, found: str | None) -> None:
+        """Drop a wallet resumed from a checkpoint ahead of the book when the log, read up to it, no longer
+        has the checkpoint's event (a rollback that left the book's position alone: no notice): the event
+        at its seq has another hash (`found`), or the log ends before it (`found` None, read to the head)."""
+        ahead = self._wallet_ahead
+        if ahead is None or (seq >= ahead.seq if found is None else seq != ahead.seq):
+            return
+        self._wallet_ahead = None
+        if found != ahead.hash:
+            self._wallet = None  # folded again, from the first event, when next asked for
 
     def _fold(self, recorded: RecordedFill) -> Folded | None:
         """Fold one event; a fill's trade (funding moves its position's PnL, a transfer nothing here)."""

@@ -265,7 +265,7 @@ class FeeEntry(BaseModel):
     values a fee in a currency that is neither the base nor the quote; without it such a fee is unvalued.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")  # as Fill's, below
 
     amount: Amount
     currency: Currency | None = None
@@ -361,8 +361,8 @@ _FEE = TypeAdapter(Amount)
 class Fill(BaseModel):
     """One execution reported by an exchange: the immutable fact the log records."""
 
-    # revalidate_instances: a Fill built with model_construct or model_copy(update=...) skipped
-    # validation, so an instance handed to the ledger is checked again.
+    # revalidate_instances (here and in FeeEntry): an instance built with model_construct or
+    # model_copy(update=...) skipped validation, so one handed to the ledger is checked again.
     model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
 
     type: Literal["fill"] = "fill"

@@ -95,6 +95,8 @@ def _fill(data: Mapping[str, Any]) -> Fill:
     if "account" in data:
         values["account"] = _identifier(_text(data["account"], least=1))
     if "type" in data:
+        if data["type"] != "fill":  # a Fill's own type (a dict's was looked at already)
+            raise _Declined
         values["type"] = "fill"
     for name in ("strategy", "order_id", "client_order_id"):
         if name in data:
@@ -188,6 +190,8 @@ def _fee(entry: object, traded: Market) -> FeeEntry:
         return _fee_entry(amount, traded.quote, quote_value)
     currency_code(_text(currency))
     if type(entry) is FeeEntry:
+        if amount is not fields["amount"] or quote_value is not fields["quote_value"]:
+            raise _Declined  # not Decimals (built without validation): the model builds the entry again
         return entry
     given = {"amount": amount, "currency": currency}
     if "quote_value" in fields:

@@ -18,7 +18,8 @@ its exact decimal text, at the log position `(epoch, seq, hash)` it was folded t
   the account's events after it, exactly as the fold from the first event would have (the same state,
   to the digit); a rollback that removed it voids it (the wallet folds from the first event and saves
   a new one). A checkpoint another process saved later than the book has read is taken as it is: the
-  book then skips the events it already holds.
+  book then skips the events it already holds, unless the log, once the book has read up to the
+  checkpoint's seq, no longer has its event there (a rollback since): then the wallet is folded again.
 """
 
 from __future__ import annotations
