@@ -222,3 +222,14 @@ def test_a_fee_entry_built_without_validation_gives_the_models_fill_or_nothing(e
             continue
         if fast is not None:
             assert_same_fill(fast, slow)
+
+
+def test_a_fill_with_metadata_is_checked_again_since_its_dict_could_have_changed() -> None:
+    fast = fast_fill(BASE | {"metadata": {"note": "x"}})
+    assert fast is not None
+    assert fast.metadata is not None
+    deep: list[object] = ["too deep"]
+    for _ in range(40):  # past MAX_METADATA_DEPTH (32)
+        deep = [deep]
+    fast.metadata["deep"] = deep
+    assert fast_fill(fast) is None  # the model then says what is wrong

@@ -13,7 +13,8 @@ model's Fill, field for field, or nothing.
 A Fill this path built is remembered (by identity, weakly, as long as it lives): handed over again,
 say by the import that validated its lines before opening the ledger, it is taken as it is instead
 of being checked a second time. A copy (`model_copy`, pickle) or a `model_construct` is another
-object and is checked; the model is frozen, so the remembered object is still what was checked.
+object and is checked; the model is frozen, so the remembered object is still what was checked (one
+with metadata is not remembered: its dict could be changed in between).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
         return None
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
-    _CHECKED[id(fill)] = fill
+    if fill.metadata is None:  # metadata is a dict a caller could change: such a Fill is checked each time
+        _CHECKED[id(fill)] = fill
     return fill
 
 
