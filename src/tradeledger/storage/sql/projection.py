@@ -181,9 +181,9 @@ class SqlProjectionStore:
         )
         if isinstance(closed, ClosedCycles):  # a rebuild's: written from their values, no ClosedPosition built
             values = [rows.closed_values(cycle) for cycle in closed.stored()]
-            _P_INSERT_CLOSED.run_rows(connection, rows.CLOSED_COLUMNS, values)
         else:
-            _P_INSERT_CLOSED.run_many(connection, [rows.closed_row(cycle) for cycle in closed])
+            values = [rows.closed_cycle_values(cycle) for cycle in closed]
+        _P_INSERT_CLOSED.run_rows(connection, rows.CLOSED_COLUMNS, values)
         self.moved = checkpoint
 
     def clear(self) -> None:

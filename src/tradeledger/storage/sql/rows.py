@@ -80,32 +80,27 @@ def closed(row: Any) -> ClosedPosition:  # noqa: ANN401 - a row of `closed_posit
 def position_values(key: PositionKey, open_cycle: Position | None, totals: Totals) -> tuple[Any, ...]:
     """A `positions` row in its column order: the open cycle's columns (NULL when flat) and the closed
     cycles' totals, as a tuple (an append writes one per touched key, a rebuild one per key every
-    `snapshot_every` events)."""
-    text = decimal_text
-    closed = (text(totals.realized_pnl), text(totals.fees))
-    closed_rest = (text(totals.funding), unvalued_text(totals.unvalued_fees))
-    if open_cycle is None:
-        return (*key, None, None, None, None, None, None, None, None, None, *closed, None, None, *closed_rest)
-    return (
-        *key,
-        open_cycle.side.value,
-        text(open_cycle.quantity),
-        text(open_cycle.avg_price),
-        text(open_cycle.realized_pnl),
-        text(open_cycle.fees),
-        time_text(open_cycle.opened_at),
-        open_cycle.opened_seq,
-        text(open_cycle.entered_quantity),
-        open_cycle.last_seq,
-        *closed,
-        text(open_cycle.funding),
-        unvalued_text(open_cycle.unvalued_fees),
-        *closed_rest,
-    )
+    `snapshot_every` events). One layout: `folded_values` of the same values."""
+    open_values: OpenValues | None = None
+    if (c := open_cycle) is not None:
+        open_values = (
+            c.side is PositionSide.LONG,
+            c.quantity,
+            c.avg_price,
+            c.realized_pnl,
+            c.fees,
+            c.opened_at,
+            c.opened_seq,
+            c.entered_quantity,
+            c.last_seq,
+            c.funding,
+            c.unvalued_fees,
+        )
+    return folded_values(key, open_values, (totals.realized_pnl, totals.fees, totals.funding, totals.unvalued_fees))
 
 
 def folded_values(key: PositionKey, open_values: OpenValues | None, totals: TotalsValues) -> tuple[Any, ...]:
-    """`position_values` of a key of `FoldedRows` (the same text), from its plain values."""
+    """A `positions` row of a key from its plain values (as `FoldedRows` holds them), in column order."""
     text = decimal_text
     realized, fees, funding, unvalued_fees = totals
     closed = (text(realized), text(fees))
@@ -149,7 +144,8 @@ CLOSED_COLUMNS = (
 
 
 def closed_values(values: ClosedValues) -> tuple[Any, ...]:
-    """`closed_row` of a cycle of `ClosedCycles` (the same text), from its plain values, in CLOSED_COLUMNS order."""
+    """A `closed_positions` row from a closed cycle's plain values (as `ClosedCycles` holds them), in
+    CLOSED_COLUMNS order."""
     text = decimal_text
     (
         (account, symbol),
@@ -182,23 +178,25 @@ def closed_values(values: ClosedValues) -> tuple[Any, ...]:
     )
 
 
-def closed_row(cycle: ClosedPosition) -> dict[str, Any]:
-    text = decimal_text
-    return {
-        "closed_seq": cycle.closed_seq,
-        "account": cycle.account,
-        "symbol": cycle.symbol,
-        "side": cycle.side.value,
-        "quantity": text(cycle.quantity),
-        "avg_price": text(cycle.avg_price),
-        "realized_pnl": text(cycle.realized_pnl),
-        "fees": text(cycle.fees),
-        "opened_at": time_text(cycle.opened_at),
-        "opened_seq": cycle.opened_seq,
-        "closed_at": time_text(cycle.closed_at),
-        "funding": text(cycle.funding),
-        "unvalued_fees": unvalued_text(cycle.unvalued_fees),
-    }
+def closed_cycle_values(cycle: ClosedPosition) -> tuple[Any, ...]:
+    """`closed_values` of a ClosedPosition (its `quantity` is everything the cycle opened)."""
+    c = cycle
+    return closed_values(
+        (
+            (c.account, c.symbol),
+            c.side is PositionSide.LONG,
+            c.quantity,
+            c.avg_price,
+            c.realized_pnl,
+            c.fees,
+            c.opened_at,
+            c.opened_seq,
+            c.closed_at,
+            c.closed_seq,
+            c.funding,
+            c.unvalued_fees,
+        )
+    )
 
 
 def price_mark(row: Any) -> PriceMark:  # noqa: ANN401 - a row of `price_marks`
