@@ -120,10 +120,15 @@ class Prepared:
         (SQLite's; psycopg's reads the whole result on execute). The cursor is closed when the
         generator is, also when the caller stops early."""
         compiled = self._for(connection.dialect)
-        params = compiled.params(values or {})
-        with _driver_errors(connection, compiled.sql, params) as cursor:
-            cursor.execute(compiled.sql, params)
+        sql, params = compiled.sql, compiled.params(values or {})
+        cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
             yield from cursor
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise dbapi_error(connection, sql, params, error, cursor) from error
+        finally:
+            cursor.close()
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""
@@ -166,7 +171,7 @@ class Prepared:
 
 def _execute(connection: sa.Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> Any:  # noqa: ANN401 - a driver's parameters and rows
     """Run `sql` on a DB-API cursor of the connection (executemany with `many`); its rows with `fetch`. A driver
-    error leaves as SQLAlchemy's DBAPIError (as `_driver_errors`, without a context manager's calls)."""
+    error leaves as SQLAlchemy's DBAPIError (`dbapi_error`)."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if many:
@@ -178,29 +183,6 @@ def _execute(connection: sa.Connection, sql: str, params: Any, *, many: bool = F
         raise dbapi_error(connection, sql, params, error, cursor) from error
     finally:
         cursor.close()
-
-
-class _driver_errors:  # noqa: N801 - used as a context manager, like contextlib's
-    """A DB-API cursor of the connection; driver errors leave as SQLAlchemy's DBAPIError."""
-
-    __slots__ = ("_connection", "_cursor", "_dbapi_connection", "_params", "_sql")
-
-    def __init__(self, connection: sa.Connection, sql: str, params: object) -> None:
-        self._connection = connection
-        self._sql = sql
-        self._params = params
-        self._cursor: Any = None
-        self._dbapi_connection: Any = None
-
-    def __enter__(self) -> Any:  # noqa: ANN401 - a DB-API cursor
-        self._dbapi_connection = self._connection.connection.dbapi_connection
-        self._cursor = self._dbapi_connection.cursor()
-        return self._cursor
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
-        self._cursor.close()
-        if isinstance(error, self._connection.dialect.loaded_dbapi.Error):
-            raise dbapi_error(self._connection, self._sql, self._params, error, self._cursor) from error
 
 
 def dbapi_error(
