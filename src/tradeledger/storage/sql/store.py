@@ -99,7 +99,7 @@ class SqlUnitOfWork(SqlTransaction):
         self.batch = Batch(connection) if postgres else None
         self.committed = False
         if not postgres:  # SQLite: the write lock at once, so appenders queue on the busy timeout
-            self._driver(dbapi.execute, "BEGIN IMMEDIATE")
+            self._driver("BEGIN IMMEDIATE", dbapi.execute, "BEGIN IMMEDIATE")
 
     def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
         batch, log, projection = self.batch, self.log, self.projection
@@ -136,7 +136,7 @@ class SqlUnitOfWork(SqlTransaction):
         elif connection.in_transaction():
             connection.commit()
         else:
-            self._driver(self._dbapi.commit, "COMMIT")
+            self._driver("COMMIT", self._dbapi.commit)
         self.committed = True
 
     def rollback(self) -> None:
@@ -145,13 +145,13 @@ class SqlUnitOfWork(SqlTransaction):
         if connection.in_transaction():
             connection.rollback()
         elif not connection.invalidated and not connection.closed:
-            self._driver(self._dbapi.rollback, "ROLLBACK")
+            self._driver("ROLLBACK", self._dbapi.rollback)
 
-    def _driver(self, call: Callable[..., object], statement: str) -> None:
-        """`call(statement)` (or `call()` for commit and rollback) on the DB-API connection; its error as
-        SQLAlchemy's DBAPIError, as from a statement run through it."""
+    def _driver(self, statement: str, call: Callable[..., object], *args: object) -> None:
+        """`call(*args)` on the DB-API connection (it runs `statement`); its error as SQLAlchemy's
+        DBAPIError, as from a statement run through it."""
         try:
-            call(statement) if statement.startswith("BEGIN") else call()
+            call(*args)
         except self._connection.dialect.loaded_dbapi.Error as error:
             raise dbapi_error(self._connection, statement, None, error) from error
 
