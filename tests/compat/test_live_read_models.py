@@ -20,6 +20,7 @@ from tests.compat.conftest import Clock
 from tests.factories import fill_fields
 from tradeledger import Ledger
 from tradeledger.application.ports import EventLog, ProjectionStore, Transaction, UnitOfWork
+from tradeledger.compat.account import AccountBook
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
@@ -370,3 +371,21 @@ def test_an_open_cycle_whose_last_event_is_funding_still_shows_its_last_fill_tim
     assert position.last_update.isoformat() == opened["occurred_at"]  # the fill's time, not the funding's
     assert [t.id for t in position.trades] == [opened["fill_id"]]
     tm.close()
+
+
+def test_a_book_keeps_its_open_positions_in_the_order_their_cycles_opened_whether_folded_or_started(
+    counted: Ledger, clock: Clock
+) -> None:
+    # BTC opens, ETH opens, then BTC flips short: its open cycle now starts after ETH's. The sums over the
+    # open positions (unrealized PnL) add in this order, so a book that folded the flip and a book that
+    # started from the stored projection after it must hold the same order.
+    follower = AccountBook(counted, BOT)
+    counted.record_many([fill(BTC, "buy", "1", "100"), fill(ETH, "buy", "1", "10"), fill(BTC, "sell", "3", "110")])
+    follower.refresh()
+    started = AccountBook(counted, BOT)
+
+    assert list(follower.open) == [ETH, BTC]
+    assert list(started.open) == [ETH, BTC]
+    assert [p.opened_seq for p in follower.open.values()] == [2, 3]
+    follower.close()
+    started.close()

@@ -342,10 +342,11 @@ class AccountBook:
             self.open[fill.symbol] = outcome.position
         if not isinstance(fill, Fill):
             return None
-        if outcome.position is None:
-            self.open.pop(fill.symbol, None)
-        else:
-            self.open[fill.symbol] = outcome.position
+        held = self.open.get(fill.symbol)
+        if outcome.position is None or (held is not None and held.opened_seq != outcome.position.opened_seq):
+            self.open.pop(fill.symbol, None)  # closed, or flipped: a new cycle goes after those opened before it
+        if outcome.position is not None:
+            self.open[fill.symbol] = outcome.position  # open positions stay in opened_seq order, as at start
         trade = self._keep_trade(recorded)
         assert trade is not None
         if self._sums is not None:

@@ -20,11 +20,17 @@ ZERO = Decimal(0)
 
 
 def add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] | None) -> dict[str, Decimal] | None:
+    """Unvalued fees summed per currency; a sum of zero leaves no entry, as in a stored position (a fold
+    that carried 0.000 on would write 0.020 where one resumed from the stored row writes 0.02)."""
     if not more:
         return into
     sums = {} if into is None else into
     for currency, amount in more.items():
-        sums[currency] = sums.get(currency, ZERO) + amount
+        total = sums.get(currency, ZERO) + amount
+        if total:
+            sums[currency] = total
+        else:
+            sums.pop(currency, None)
     return sums
 
 

@@ -439,6 +439,21 @@ def test_a_bnb_fee_without_a_quote_value_is_kept_unvalued_and_left_out_of_net_pn
     assert folded.balance("USDT") == Decimal(1000)
 
 
+def test_an_unvalued_fee_that_sums_to_zero_leaves_no_entry_so_every_fold_writes_the_same_digits() -> None:
+    # 0.015 BNB, a 0.015 BNB rebate, then 0.02 BNB in one cycle. A stored position (and the paper wallet's
+    # checkpoint) holds no zero sum, so a fold resumed from one writes 0.02; the fold from the first event
+    # must not carry 0.000 on and write 0.020.
+    fills = [buy("1", "100", fee(amount, "BNB")) for amount in ("0.015", "-0.015", "0.02")]
+    closing = sell("3", "100", fee("-0.02", "BNB"))
+
+    opened = fold(*fills)
+    closed = fold(*fills, closing, buy("1", "100", fee("0.02", "BNB")), sell("1", "100"))
+
+    assert [(currency, str(amount)) for currency, amount in opened.open().unvalued_fees] == [("BNB", "0.02")]
+    assert [cycle.unvalued_fees for cycle in closed.closed] == [(), (("BNB", Decimal("0.02")),)]
+    assert [(currency, str(amount)) for currency, amount in closed.totals().unvalued_fees] == [("BNB", "0.02")]
+
+
 def test_a_rebate_is_a_negative_fee_that_raises_net_pnl() -> None:
     folded = fold(buy("1", "50000", usdt("-5")), sell("1", "50100", usdt("10")))
     (cycle,) = folded.closed
