@@ -83,7 +83,10 @@ def fills(draw: st.DrawFn) -> list[Fill]:
         )
         try:
             positions.apply(accounting_of(len(drawn) + 1, candidate))
-        except InvalidFill:
+        except InvalidFill:  # refused after its trade was folded: the positions of the fills kept, again
+            positions = PositionFold()
+            for seq, kept in enumerate(drawn, start=1):
+                positions.apply(accounting_of(seq, kept))
             continue
         drawn.append(candidate)
     return drawn

@@ -86,12 +86,7 @@ class LotsReport:
 
 
 def _rows_with_extras(
-    tx: Transaction,
-    account: str | None,
-    until_time: str | None,
-    last: list[int],
-    metadata: dict[int, Any],
-    kinds: dict[int, str],
+    tx: Transaction, account: str | None, until_time: str | None, metadata: dict[int, Any], kinds: dict[int, str]
 ) -> Iterator[ExecutionRow]:
     """The log's rows, collecting the metadata of fills that name lots and the kind of each transfer on the way."""
     for event in tx.log.read(account=account):
@@ -103,21 +98,18 @@ def _rows_with_extras(
                 metadata[event.seq] = found
         if event.kind is not None:
             kinds[event.seq] = event.kind
-        last[0] = event.seq
         yield event.execution_row()
 
 
-def _plain_rows(
-    tx: Transaction, account: str | None, until_time: str | None, last: list[int]
-) -> Iterator[ExecutionRow]:
-    for row in tx.log.rows(until_time=until_time):
-        if account is None or row[1] == account:
-            last[0] = row[0]
-            yield row
+def _plain_rows(tx: Transaction, account: str | None, until_time: str | None) -> Iterator[ExecutionRow]:
+    rows = tx.log.rows(until_time=until_time)
+    if account is None:  # the stored rows as the driver streams them: no step of ours between
+        return rows
+    return (row for row in rows if row[1] == account)
 
 
-def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> tuple[LotBook, int]:
-    """The lots folded from the log (of one account when asked), and the seq of the last event folded."""
+def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> LotBook:
+    """The lots folded from the log (of one account when asked); `last_seq` the last event folded."""
     book = LotBook(
         options.plan,
         fees_in_basis=options.fees_in_basis,
@@ -125,14 +117,13 @@ def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time:
         long_after_days=options.long_after_days,
         year=year,
     )
-    last = [0]
     if Method.SPECIFIC in options.plan.uses or options.withdrawals_dispose:
         metadata: dict[int, Any] = {}
         kinds: dict[int, str] = {}
-        book.apply_rows(_rows_with_extras(tx, options.account, until_time, last, metadata, kinds), metadata, kinds)
+        book.apply_rows(_rows_with_extras(tx, options.account, until_time, metadata, kinds), metadata, kinds)
     else:
-        book.apply_rows(_plain_rows(tx, options.account, until_time, last))
-    return book, last[0]
+        book.apply_rows(_plain_rows(tx, options.account, until_time))
+    return book
 
 
 def _seq(tx: Transaction, until_time: str | None, folded: int) -> int:
@@ -147,8 +138,9 @@ def _quote(options: LotOptions, quote: str) -> bool:
 def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> GainsReport:
     """The gains of `year`'s disposals (every year's when None), matched by each year's method."""
     with cycle_collector_paused():
-        book, _ = _fold(tx, options, year=year, until_time=None)
-        rows = tuple(row for row in book.rows if _quote(options, row.quote))
+        book = _fold(tx, options, year=year, until_time=None)
+        quote = options.quote
+        rows = tuple(book.rows if quote is None else (row for row in book.rows if row.quote == quote))
     missing = tuple(item for item in book.missing if _quote(options, item.quote) or not item.quote)
     years = tuple(sorted(book.years | set(options.plan.explicit)))
     return GainsReport(tx.log.head().seq, options.plan, year, rows, missing, totals_of(rows), years)
@@ -157,10 +149,10 @@ def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> Gains
 def open_lots_of(tx: Transaction, options: LotOptions, *, until_time: str | None) -> LotsReport:
     """The open lots after the events that occurred at or before `until_time` (all when None)."""
     with cycle_collector_paused():
-        book, folded = _fold(tx, options, year=None, until_time=until_time)
+        book = _fold(tx, options, year=None, until_time=until_time)
     lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote))
     years = tuple(sorted(book.years | set(options.plan.explicit)))
-    return LotsReport(_seq(tx, until_time, folded), options.plan, lots, years)
+    return LotsReport(_seq(tx, until_time, book.last_seq), options.plan, lots, years)
 
 
 # --- the check at record and import time ----------------------------------------------------------

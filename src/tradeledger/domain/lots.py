@@ -46,11 +46,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Literal, cast
 
-from tradeledger.domain.fee_parts import fee_parts
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
+from tradeledger.domain.fee_parts import fee_parts, one_fee
+from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.lot_pools import Lot, Part, Pool
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     ZERO,
@@ -66,74 +67,7 @@ from tradeledger.domain.lot_terms import (
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
 
-
-class _Lot:
-    __slots__ = ("_when", "at", "basis", "quantity", "seq", "unit")
-
-    def __init__(self, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
-        self.seq, self.at, self.quantity, self.basis = seq, at, quantity, basis
-        self.unit = basis / quantity
-        self._when: datetime | None = None
-
-    @property
-    def when(self) -> datetime:
-        """`at` as a time, read once."""
-        if self._when is None:
-            self._when = datetime.fromisoformat(self.at)
-        return self._when
-
-
-class _Pool:
-    """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
-
-    After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
-    of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
-    shares it out again (`share_out`). Lots are consumed from `head` (fifo) or the end (lifo); a lot taken
-    from the middle (hifo, specific) is left at quantity 0 and skipped.
-    """
-
-    __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
-
-    def __init__(self) -> None:
-        self.lots: list[_Lot] = []
-        self.head = 0
-        self.pooled_end = 0
-        self.sign = 0
-        self.quantity = ZERO  # Σ open quantity (absolute)
-        self.basis = ZERO  # Σ basis of the open lots
-        self.position = ZERO
-
-    def live(self) -> Iterable[_Lot]:
-        return (lot for lot in self.lots[self.head :] if lot.quantity)
-
-    def pooled(self) -> tuple[Decimal, Decimal]:
-        """(quantity, basis) of the lots whose basis is pooled."""
-        fresh = self.lots[max(self.pooled_end, self.head) :]
-        return (
-            self.quantity - sum((lot.quantity for lot in fresh), ZERO),
-            self.basis - sum((lot.basis for lot in fresh), ZERO),
-        )
-
-    def share_out(self) -> None:
-        """Give each pooled lot its share of the pooled basis again (the last the rest), as its own."""
-        if self.pooled_end <= self.head:
-            return
-        quantity, basis = self.pooled()
-        stale = [lot for lot in self.lots[self.head : self.pooled_end] if lot.quantity]
-        for index, lot in enumerate(stale):
-            share = basis if index == len(stale) - 1 else basis * lot.quantity / quantity
-            lot.basis, lot.unit = share, share / lot.quantity
-            basis -= share
-            quantity -= lot.quantity
-        self.pooled_end = 0
-
-    def reset(self) -> None:
-        self.lots, self.head, self.pooled_end, self.sign = [], 0, 0, 0
-        self.quantity = self.basis = ZERO
-
-
-# A matched part: (the lot, quantity, its basis).
-_Part = tuple[_Lot, Decimal, Decimal]
+_ONE_FEES = 50_000  # fees texts a book remembers the one fee of (as domain.fold does)
 
 
 @dataclass(slots=True)
@@ -152,9 +86,13 @@ class LotBook:
     rows: list[GainRow] = field(default_factory=list)
     missing: list[MissingAcquisition] = field(default_factory=list)
     years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
-    _pools: dict[LotKey, _Pool] = field(default_factory=dict)
+    last_seq: int = 0  # the last row folded
+    _pools: dict[LotKey, Pool] = field(default_factory=dict)
     _methods: dict[str, tuple[int, Method]] = field(default_factory=dict)
     _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
+    # What the hot loop keeps per (account, symbol): the key, the pool and the quote (None: a contract).
+    _slots: dict[tuple[str, str], tuple[LotKey, Pool, str] | None] = field(default_factory=dict)
+    _one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.long_after_days < 1:
@@ -163,54 +101,226 @@ class LotBook:
 
     # --- the events ------------------------------------------------------------------------
 
-    def apply_rows(
+    def apply_rows(  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
         self,
         rows: Iterable[ExecutionRow],
         metadata: Mapping[int, Any] | None = None,
         kinds: Mapping[int, str] | None = None,
     ) -> None:
         """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills that
-        name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose."""
-        pools, in_basis = self._pools, self.fees_in_basis
-        with localcontext(LEDGER_CONTEXT):
-            for seq, account, _exchange, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in rows:
-                if kind == "fill":
-                    assert symbol is not None
-                    assert quantity is not None
-                    assert price is not None
-                    traded = market(symbol)
-                    if traded.settle is not None:
-                        continue
-                    if fees is None:
-                        valued, base_fee = Decimal(fee or "0"), ZERO
-                    else:
-                        parts = fee_parts(symbol, fees)
-                        valued, base_fee = parts[0], parts[2]
-                    q = Decimal(quantity)
-                    picks = None
-                    if metadata is not None and seq in metadata:
-                        picks = self._picks(seq, metadata[seq], q)
-                    key = (account, traded.base, traded.quote)
-                    pool = pools.get(key)
-                    if pool is None:
-                        pool = pools[key] = _Pool()
-                    p = Decimal(price)
-                    buy = side == "buy"
-                    fee_in = (valued + base_fee * p if base_fee else valued) if in_basis else ZERO
-                    self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
-                    pool.position += q if buy else -q
-                    if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
-                        self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
-                        pool.position -= base_fee
-                elif (
-                    kind == "transfer"
-                    and self.withdrawals_dispose
-                    and kinds is not None
-                    and kinds.get(seq) == "withdrawal"
+        name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
+
+        The common fill (spot, naming no lots, with a v1 fee, no fee, or one fee in the quote currency or
+        unvalued) is folded inline, as `domain.fold` folds the positions: an acquisition that opens a lot (no
+        missing acquisition), and, in a year matched oldest lot first (fifo, or specific for a fill naming
+        none), a disposal that the pool's lots cover (no pooled average to share out). The same operations
+        in the same order as `_fill`, `_trade`, `Pool.take`, `Pool.cut`, `_rows_of` and `Pool.add`, less
+        what is never read again (a used-up lot's basis; the pools' basis when no year averages). Every
+        other row goes through `_fill` or `_withdrawal`; tests/integration/test_lots_golden.py pins the
+        figures of both paths.
+        """
+        slots, one_fees = self._slots, self._one_fees
+        in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
+        append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
+        dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
+        averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
+        last = self.last_seq
+        year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
+        try:
+            with localcontext(LEDGER_CONTEXT):
+                for seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in cast(
+                    "Iterable[tuple[Any, ...]]", rows
                 ):
-                    assert amount is not None
-                    assert currency is not None
-                    self._withdrawal(seq, account, currency, -Decimal(amount) + Decimal(fee or "0"), at)
+                    last = seq
+                    if kind != "fill":
+                        if (
+                            kind == "transfer"
+                            and self.withdrawals_dispose
+                            and kinds is not None
+                            and kinds.get(seq) == "withdrawal"
+                        ):
+                            self._withdrawal(seq, account, currency, -dec(amount) + dec(fee or "0"), at)
+                        continue
+                    slot = slots.get((account, symbol))
+                    if slot is None:
+                        if (account, symbol) in slots:  # a contract: positions, not lots
+                            continue
+                        slot = self._slot(account, symbol)
+                        if slot is None:
+                            continue
+                    key, pool, quote = slot
+                    if fees is None:  # a v1 fill: one fee, in the quote currency
+                        valued = dec(fee or "0")
+                    elif fees == "[]":
+                        valued = zero
+                    else:
+                        paid = one_fees.get(fees)
+                        if paid is None:
+                            paid = self._one_fee(fees)
+                        if paid and paid[0] == quote:
+                            valued = paid[1]
+                        elif paid and paid[0] != key[1]:  # one unvalued fee: no quote value, not base
+                            valued = zero
+                        else:
+                            self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata)
+                            continue
+                    if metadata is not None and seq in metadata:
+                        self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata, valued)
+                        continue
+                    if not year_from <= at < year_to:  # another tax year than the last row's: its method
+                        year, method = self.method_named(at)
+                        year_from, year_to = at[:4], str(year + 1)
+                    q = dec(quantity)
+                    buy = side == "buy"
+                    fee_in = valued if in_basis else zero
+                    if pool.sign == (-1 if buy else 1):  # a disposal
+                        if (
+                            (method is not fifo and method is not specific)
+                            or q > pool.quantity
+                            or pool.pooled_end > pool.head
+                        ):
+                            self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
+                        else:
+                            p = dec(price)
+                            years.add(year)
+                            kept = only_year is None or year == only_year
+                            if kept:
+                                disposed = parse(at)
+                                owner, base, quoted = key
+                            lots, head, left_fee, left = pool.lots, pool.head, fee_in, q
+                            while True:
+                                lot = lots[head]
+                                held = lot.quantity
+                                if not held:
+                                    head += 1
+                                    continue
+                                # `min(left, held)`, cut: a lot used up is never read again (before `head`)
+                                if held < left:
+                                    part, basis, end = held, lot.basis, False
+                                    lot.quantity = zero
+                                else:
+                                    part, end = left, True
+                                    if left == held:
+                                        basis = lot.basis
+                                        lot.quantity = zero
+                                    else:
+                                        basis = left * lot.unit
+                                        lot.quantity = held - left
+                                        lot.basis -= basis
+                                pool.quantity -= part
+                                if averages:
+                                    pool.basis -= basis
+                                if kept:  # the row of `_rows_of`: the last part takes what is left of the fee
+                                    if not fee_in:
+                                        share = zero
+                                    elif end:
+                                        share = left_fee
+                                    else:
+                                        share = fee_in * part / q
+                                        left_fee -= share
+                                    if buy:  # a short lot bought back: its sale brought the basis, the buy costs
+                                        signed, proceeds, cost = -part, basis, part * p + share
+                                    else:
+                                        signed, proceeds, cost = part, part * p - share, basis
+                                    acquired = lot.when or lot.acquired()
+                                    term = "long" if disposed - acquired >= long else "short"
+                                    values = (
+                                        owner,
+                                        base,
+                                        quoted,
+                                        signed,
+                                        acquired,
+                                        lot.seq,
+                                        disposed,
+                                        seq,
+                                        proceeds,
+                                        cost,
+                                        proceeds - cost,
+                                        term,
+                                    )
+                                    append(gain_row(GainRow, values))
+                                if end:
+                                    break
+                                left -= part
+                                head += 1
+                            pool.head = head
+                            if not lot.quantity or not pool.quantity or head > 64:  # noqa: PLR2004 - as Pool.tidy
+                                pool.tidy()
+                    else:  # an acquisition: a lot opens unless the position held on the other side is missing
+                        position = pool.position
+                        if position > zero if buy else position < zero:
+                            missing = zero  # `max(held - 0, 0)` for the size held on the side this trade reduces
+                        else:
+                            missing = min(q, max((-position if buy else position) - zero, zero))
+                        opening = q - missing
+                        if missing or not opening:
+                            self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
+                        else:
+                            basis = opening * dec(price) + (fee_in if buy else -fee_in)
+                            pool.sign = 1 if buy else -1
+                            pool.quantity += opening
+                            if averages:
+                                pool.basis += basis
+                            pool.lots.append(Lot(seq, at, opening, basis))
+                    pool.position += q if buy else -q
+        finally:
+            self.last_seq = last
+
+    def _slot(self, account: str, symbol: str) -> tuple[LotKey, Pool, str] | None:
+        """The key, pool and quote of a spot symbol's fills in `account` (None for a contract), remembered."""
+        traded = market(symbol)
+        slot = None
+        if traded.settle is None:
+            key = (account, traded.base, traded.quote)
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = Pool()
+            slot = (key, pool, traded.quote)
+        self._slots[account, symbol] = slot
+        return slot
+
+    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
+        """A fees text's one fee without a quote value as (currency, amount), False for any other list;
+        remembered (fills often repeat a fee), up to `_ONE_FEES` texts."""
+        if len(self._one_fees) >= _ONE_FEES:
+            self._one_fees.clear()
+        found = self._one_fees[text] = one_fee(text) or False
+        return found
+
+    def _fill(
+        self,
+        seq: int,
+        key: LotKey,
+        pool: Pool,
+        symbol: str,
+        side: str,
+        quantity: str,
+        price: str,
+        at: str,
+        fees: str | None,
+        metadata: Mapping[int, Any] | None,
+        valued: Decimal | None = None,
+    ) -> None:
+        """A spot fill, any fees (`valued`: the valued fees when the caller read them and they hold no base
+        fee), naming lots or not."""
+        if valued is None:
+            assert fees is not None
+            parts = fee_parts(symbol, fees)
+            valued, base_fee = parts[0], parts[2]
+        else:
+            base_fee = ZERO
+        q = Decimal(quantity)
+        picks = None
+        if metadata is not None and seq in metadata:
+            picks = self._picks(seq, metadata[seq], q)
+        p = Decimal(price)
+        buy = side == "buy"
+        fee_in = (valued + base_fee * p if base_fee else valued) if self.fees_in_basis else ZERO
+        self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
+        pool.position += q if buy else -q
+        if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
+            self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
+            pool.position -= base_fee
 
     @staticmethod
     def _picks(seq: int, metadata: Mapping[str, Any], quantity: Decimal) -> LotPicks | None:
@@ -230,7 +340,7 @@ class LotBook:
     def _trade(
         self,
         key: LotKey,
-        pool: _Pool,
+        pool: Pool,
         seq: int,
         at: str,
         buy: bool,
@@ -243,7 +353,7 @@ class LotBook:
         year, method = self.method_named(at)
         if pool.sign == -sign:
             matched = min(quantity, pool.quantity)
-            parts = self._take(pool, matched, method, picks if method is Method.SPECIFIC else None, seq)
+            parts = pool.take(matched, method, picks if method is Method.SPECIFIC else None, seq)
             self._rows_of(key, parts, buy, seq, at, year, quantity, price, fee)
             if matched == quantity:
                 return
@@ -266,12 +376,12 @@ class LotBook:
             fee -= share
             self._missing(key, missing, seq, at)
         if opening:
-            self._open(pool, sign, seq, at, opening, opening * price + (fee if buy else -fee))
+            pool.add(sign, seq, at, opening, opening * price + (fee if buy else -fee))
 
     def _rows_of(
         self,
         key: LotKey,
-        parts: list[_Part],
+        parts: list[Part],
         buy: bool,
         seq: int,
         at: str,
@@ -297,7 +407,7 @@ class LotBook:
                 signed, proceeds, cost = -part, basis, part * price + share
             else:
                 signed, proceeds, cost = part, part * price - share, basis
-            acquired = lot.when
+            acquired = lot.acquired()
             term = "long" if disposed - acquired >= long else "short"
             values = (
                 account,
@@ -329,7 +439,7 @@ class LotBook:
                 continue
             part = min(left, pool.quantity)
             disposed = datetime.fromisoformat(at)
-            for lot, piece, basis in self._take(pool, part, method, None, seq):
+            for lot, piece, basis in pool.take(part, method, None, seq):
                 if self.year is None or year == self.year:
                     self._row(key, piece, lot, seq, disposed, basis, basis)
             self.years.add(year)
@@ -337,124 +447,12 @@ class LotBook:
         if left:
             self._missing((account, currency, ""), left, seq, at)
 
-    # --- matching ----------------------------------------------------------------------------
-
-    def _open(self, pool: _Pool, sign: int, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
-        pool.sign = sign
-        pool.quantity += quantity
-        pool.basis += basis
-        last = pool.lots[-1] if len(pool.lots) > pool.head else None
-        if last is not None and last.seq == seq and pool.pooled_end < len(pool.lots):  # a base rebate of this fill
-            last.quantity += quantity
-            last.basis += basis
-            last.unit = last.basis / last.quantity
-            return
-        pool.lots.append(_Lot(seq, at, quantity, basis))
-
-    def _take(self, pool: _Pool, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[_Part]:
-        """Take `quantity` (at most the pool's) from the pool's lots by `method`: the parts matched."""
-        if method is Method.AVERAGE:
-            return self._take_average(pool, quantity)
-        if pool.pooled_end > pool.head:
-            pool.share_out()
-        parts: list[_Part] = []
-        if picks is not None:
-            self._take_picked(pool, quantity, picks, seq, parts)
-        else:
-            left = quantity
-            while left:
-                lot = self._next(pool, method)
-                part = min(left, lot.quantity)
-                parts.append(self._cut(pool, lot, part))
-                left -= part
-        self._tidy(pool)
-        return parts
-
-    def _take_picked(self, pool: _Pool, quantity: Decimal, picks: LotPicks, seq: int, parts: list[_Part]) -> None:
-        named = sum((amount for _, amount in picks), ZERO)
-        if named != quantity:
-            raise InvalidArgument(
-                f"seq {seq}: metadata.lots: names {decimal_text(named)}, but {decimal_text(quantity)} is matched "
-                "against the lots held"
-            )
-        for lot_seq, amount in picks:
-            lot = next((lot for lot in pool.live() if lot.seq == lot_seq), None)
-            held = ZERO if lot is None else lot.quantity
-            if lot is None or held < amount:
-                raise InvalidArgument(
-                    f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
-                    f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
-                )
-            parts.append(self._cut(pool, lot, amount))
-
-    @staticmethod
-    def _next(pool: _Pool, method: Method) -> _Lot:
-        if method is Method.LIFO:
-            while not pool.lots[-1].quantity:
-                pool.lots.pop()
-            return pool.lots[-1]
-        if method is Method.HIFO:
-            best: _Lot | None = None
-            for lot in pool.live():
-                if best is None or lot.unit > best.unit:
-                    best = lot
-            assert best is not None
-            return best
-        while not pool.lots[pool.head].quantity:  # fifo, and specific without named lots
-            pool.head += 1
-        return pool.lots[pool.head]
-
-    @staticmethod
-    def _cut(pool: _Pool, lot: _Lot, part: Decimal) -> _Part:
-        basis = lot.basis if part == lot.quantity else part * lot.unit
-        lot.quantity -= part
-        lot.basis -= basis
-        pool.quantity -= part
-        pool.basis -= basis
-        return (lot, part, basis)
-
-    @staticmethod
-    def _tidy(pool: _Pool) -> None:
-        if not pool.quantity:
-            pool.reset()
-            return
-        while not pool.lots[pool.head].quantity:
-            pool.head += 1
-        if pool.head > 64 and pool.head * 2 > len(pool.lots):  # noqa: PLR2004
-            pool.pooled_end = max(pool.pooled_end - pool.head, 0)
-            del pool.lots[: pool.head]
-            pool.head = 0
-
-    def _take_average(self, pool: _Pool, quantity: Decimal) -> list[_Part]:
-        """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left
-        shares the pool's basis after it."""
-        cost = pool.basis if quantity == pool.quantity else pool.basis * quantity / pool.quantity
-        consumed: list[tuple[_Lot, Decimal]] = []
-        left = quantity
-        while left:
-            lot = self._next(pool, Method.FIFO)
-            part = min(left, lot.quantity)
-            lot.quantity -= part
-            consumed.append((lot, part))
-            left -= part
-        pool.quantity -= quantity
-        pool.basis -= cost
-        parts: list[_Part] = []
-        for index, (lot, part) in enumerate(consumed):
-            basis = cost if index == len(consumed) - 1 else cost * part / quantity
-            cost -= basis
-            quantity -= part
-            parts.append((lot, part, basis))
-        pool.pooled_end = len(pool.lots)
-        self._tidy(pool)
-        return parts
-
     # --- what it gives -------------------------------------------------------------------------
 
     def _row(
-        self, key: LotKey, quantity: Decimal, lot: _Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
+        self, key: LotKey, quantity: Decimal, lot: Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
     ) -> None:
-        acquired = lot.when
+        acquired = lot.acquired()
         term = "long" if disposed - acquired >= self._long else "short"
         account, currency, quote = key
         row = GainRow(
@@ -470,29 +468,8 @@ class LotBook:
 
     def open_lots(self) -> list[OpenLot]:
         """The lots still open, by (account, currency, quote) and then acquisition."""
-        lots: list[OpenLot] = []
         with localcontext(LEDGER_CONTEXT):
-            for key in sorted(self._pools):
-                pool = self._pools[key]
-                if not pool.sign:
-                    continue
-                pooled_quantity, pooled_basis = pool.pooled() if pool.pooled_end > pool.head else (ZERO, ZERO)
-                for index, lot in enumerate(pool.lots):
-                    if index < pool.head or not lot.quantity:
-                        continue
-                    unit = pooled_basis / pooled_quantity if index < pool.pooled_end else lot.unit
-                    lots.append(
-                        OpenLot(
-                            key[0],
-                            key[1],
-                            key[2],
-                            lot.quantity * pool.sign,
-                            unit,
-                            datetime.fromisoformat(lot.at),
-                            lot.seq,
-                        )
-                    )
-        return lots
+            return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key)]
 
     def positions(self) -> dict[LotKey, Decimal]:
         """The position size each key's fills left (signed), as the lots followed it."""

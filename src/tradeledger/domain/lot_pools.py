@@ -1,0 +1,219 @@
+"""The open lots of one (account, currency, quote) as `domain.lots.LotBook` keeps them, and how a match takes
+from them (spec section 11): the next lot by method, a part cut from a lot, the pool tidied after a match.
+
+Lots are kept in acquisition order; a lot taken from the middle (hifo, specific) is left at quantity 0
+and skipped, and the lots used up at the head are dropped now and then, never one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from tradeledger.domain.fills import decimal_text
+from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
+from tradeledger.errors import InvalidArgument
+
+
+class Lot:
+    """One lot: the seq and time (stored text) of the fill that acquired it, its quantity (absolute), its
+    basis and unit cost; `when` is `at` as a time, parsed on first use (`acquired`)."""
+
+    __slots__ = ("at", "basis", "quantity", "seq", "unit", "when")
+
+    def __init__(self, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
+        self.seq, self.at, self.quantity, self.basis = seq, at, quantity, basis
+        self.unit = basis / quantity
+        self.when: datetime | None = None
+
+    def acquired(self) -> datetime:
+        """`at` as a time, read once."""
+        when = self.when
+        if when is None:
+            when = self.when = datetime.fromisoformat(self.at)
+        return when
+
+
+# A matched part: (the lot, quantity, its basis).
+Part = tuple[Lot, Decimal, Decimal]
+
+
+class Pool:
+    """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
+
+    After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
+    of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
+    shares it out again (`share_out`). Lots are consumed from `head` (fifo) or the end (lifo); a lot taken
+    from the middle (hifo, specific) is left at quantity 0 and skipped.
+    """
+
+    __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
+
+    def __init__(self) -> None:
+        self.lots: list[Lot] = []
+        self.head = 0
+        self.pooled_end = 0
+        self.sign = 0
+        self.quantity = ZERO  # Σ open quantity (absolute)
+        # Σ basis of the open lots, read only by an average match and the lots it pooled: LotBook's inline
+        # path leaves it behind when no year of its plan averages.
+        self.basis = ZERO
+        self.position = ZERO
+
+    def live(self) -> Iterable[Lot]:
+        return (lot for lot in self.lots[self.head :] if lot.quantity)
+
+    def pooled(self) -> tuple[Decimal, Decimal]:
+        """(quantity, basis) of the lots whose basis is pooled."""
+        fresh = self.lots[max(self.pooled_end, self.head) :]
+        return (
+            self.quantity - sum((lot.quantity for lot in fresh), ZERO),
+            self.basis - sum((lot.basis for lot in fresh), ZERO),
+        )
+
+    def share_out(self) -> None:
+        """Give each pooled lot its share of the pooled basis again (the last the rest), as its own."""
+        if self.pooled_end <= self.head:
+            return
+        quantity, basis = self.pooled()
+        stale = [lot for lot in self.lots[self.head : self.pooled_end] if lot.quantity]
+        for index, lot in enumerate(stale):
+            share = basis if index == len(stale) - 1 else basis * lot.quantity / quantity
+            lot.basis, lot.unit = share, share / lot.quantity
+            basis -= share
+            quantity -= lot.quantity
+        self.pooled_end = 0
+
+    def reset(self) -> None:
+        self.lots, self.head, self.pooled_end, self.sign = [], 0, 0, 0
+        self.quantity = self.basis = ZERO
+
+    def next_lot(self, method: Method) -> Lot:
+        """The lot a match by `method` takes from next (fifo for specific without named lots)."""
+        lots = self.lots
+        if method is Method.LIFO:
+            while not lots[-1].quantity:
+                lots.pop()
+            return lots[-1]
+        if method is Method.HIFO:
+            best: Lot | None = None
+            for lot in self.live():
+                if best is None or lot.unit > best.unit:
+                    best = lot
+            assert best is not None
+            return best
+        while not lots[self.head].quantity:
+            self.head += 1
+        return lots[self.head]
+
+    def cut(self, lot: Lot, part: Decimal) -> Part:
+        """`part` of `lot` taken: the lot's basis for it (all it has left when it is all of it)."""
+        basis = lot.basis if part == lot.quantity else part * lot.unit
+        lot.quantity -= part
+        lot.basis -= basis
+        self.quantity -= part
+        self.basis -= basis
+        return (lot, part, basis)
+
+    def tidy(self) -> None:
+        """After a match: empty when nothing is left, else `head` at the first lot left; the used-up lots
+        before it are dropped once they are more than half of the list."""
+        if not self.quantity:
+            self.reset()
+            return
+        lots = self.lots
+        while not lots[self.head].quantity:
+            self.head += 1
+        if self.head > 64 and self.head * 2 > len(lots):  # noqa: PLR2004
+            self.pooled_end = max(self.pooled_end - self.head, 0)
+            del lots[: self.head]
+            self.head = 0
+
+    def add(self, sign: int, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
+        """A lot opened by fill `seq` (a base rebate of that fill adds to the lot it opened)."""
+        self.sign = sign
+        self.quantity += quantity
+        self.basis += basis
+        last = self.lots[-1] if len(self.lots) > self.head else None
+        if last is not None and last.seq == seq and self.pooled_end < len(self.lots):  # a base rebate of this fill
+            last.quantity += quantity
+            last.basis += basis
+            last.unit = last.basis / last.quantity
+            return
+        self.lots.append(Lot(seq, at, quantity, basis))
+
+    def take(self, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[Part]:
+        """Take `quantity` (at most the pool's) from the lots by `method` (the lots `picks` names, for fill
+        `seq`): the parts matched."""
+        if method is Method.AVERAGE:
+            return self._take_average(quantity)
+        if self.pooled_end > self.head:
+            self.share_out()
+        parts: list[Part] = []
+        if picks is not None:
+            self._take_picked(quantity, picks, seq, parts)
+        else:
+            left = quantity
+            while left:
+                lot = self.next_lot(method)
+                part = min(left, lot.quantity)
+                parts.append(self.cut(lot, part))
+                left -= part
+        self.tidy()
+        return parts
+
+    def _take_picked(self, quantity: Decimal, picks: LotPicks, seq: int, parts: list[Part]) -> None:
+        named = sum((amount for _, amount in picks), ZERO)
+        if named != quantity:
+            raise InvalidArgument(
+                f"seq {seq}: metadata.lots: names {decimal_text(named)}, but {decimal_text(quantity)} is matched "
+                "against the lots held"
+            )
+        for lot_seq, amount in picks:
+            lot = next((lot for lot in self.live() if lot.seq == lot_seq), None)
+            held = ZERO if lot is None else lot.quantity
+            if lot is None or held < amount:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
+                    f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
+                )
+            parts.append(self.cut(lot, amount))
+
+    def _take_average(self, quantity: Decimal) -> list[Part]:
+        """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left
+        shares the pool's basis after it."""
+        cost = self.basis if quantity == self.quantity else self.basis * quantity / self.quantity
+        consumed: list[tuple[Lot, Decimal]] = []
+        left = quantity
+        while left:
+            lot = self.next_lot(Method.FIFO)
+            part = min(left, lot.quantity)
+            lot.quantity -= part
+            consumed.append((lot, part))
+            left -= part
+        self.quantity -= quantity
+        self.basis -= cost
+        parts: list[Part] = []
+        for index, (lot, part) in enumerate(consumed):
+            basis = cost if index == len(consumed) - 1 else cost * part / quantity
+            cost -= basis
+            quantity -= part
+            parts.append((lot, part, basis))
+        self.pooled_end = len(self.lots)
+        self.tidy()
+        return parts
+
+    def open_lots(self, key: LotKey) -> list[OpenLot]:
+        """The lots still open, by acquisition (the pooled ones at the pool's average)."""
+        if not self.sign:
+            return []
+        pooled_quantity, pooled_basis = self.pooled() if self.pooled_end > self.head else (ZERO, ZERO)
+        lots: list[OpenLot] = []
+        for index, lot in enumerate(self.lots):
+            if index < self.head or not lot.quantity:
+                continue
+            unit = pooled_basis / pooled_quantity if index < self.pooled_end else lot.unit
+            quantity = lot.quantity * self.sign
+            lots.append(OpenLot(*key, quantity, unit, datetime.fromisoformat(lot.at), lot.seq))
+        return lots
