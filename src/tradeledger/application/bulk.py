@@ -5,8 +5,9 @@ and the compact text of a validated event that an import keeps between validatin
 sealed events and rows at a time, plus a receipt per event: every new event lands or none does (a
 refusal in the last chunk rolls the earlier ones back with it). A later chunk finds what an earlier
 one appended in the log, in the same transaction, so a duplicate or a conflict across chunks is
-judged as one within a chunk; the projection is folded on from what the earlier chunk wrote, as
-separate appends fold it (a snapshot is written where a chunk ends past a multiple of snapshot_every).
+judged as one within a chunk. The positions and balances are folded on across the chunks
+(appending.BatchProjection) and written at the end, with a snapshot when the batch passed a multiple of
+snapshot_every, as they would be for one chunk.
 
 `EventText` is a validated event as the text the log stores, ~0.5 KB where its model takes ~3 KB:
 an import validates every line before it opens the ledger (a bad file writes nothing) and keeps
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from operator import itemgetter
 from typing import Any, Self
@@ -45,8 +47,8 @@ CHUNK = 2_000  # events validated, sealed, folded and written at a time
 LARGE_BATCH = 500  # events from which an append pauses the cycle collector (application/collector.py)
 CURSORS = "cursors"  # the keyed table (ProjectionStore.entries) of Ledger.cursors
 
-# EventText's values that repeat from event to event, kept once (sys.intern) instead of once per event.
 _TYPE = EVENT_FIELDS.index("type")
+# EventText's values that repeat from event to event, kept once (sys.intern) instead of once per event.
 _SHARED = ("account", "symbol", "currency")
 _VALUES = itemgetter(*EVENT_FIELDS)  # a canonical dict's values in EVENT_FIELDS order, as a tuple
 
@@ -141,6 +143,11 @@ def append_chunk(
     return len(new)
 
 
+def _paused_for(chunk: Sized) -> AbstractContextManager[None]:
+    """The cycle collector paused for a batch whose first chunk is large (application/collector.py)."""
+    return cycle_collector_paused() if len(chunk) >= LARGE_BATCH else nullcontext()
+
+
 def _kind(value: FillInput) -> str:
     """What an input says it is, for messages: its model's or mapping's type (a fill by default)."""
     kind = value.get("type", "fill") if isinstance(value, Mapping) else getattr(value, "type", "fill")
@@ -175,13 +182,10 @@ def record_events(
     if not chunk and not cursors:
         return []
     receipts: list[Receipt] = []
-    with ExitStack() as stack:
-        if len(chunk) >= LARGE_BATCH:
-            stack.enter_context(cycle_collector_paused())
-        uow = stack.enter_context(store.unit_of_work())
-        first_reads = append_reads(chunk)
-        # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads).
-        uow.read_ahead(lambda: first_reads)
+    with _paused_for(chunk), store.unit_of_work() as uow:
+        # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads,
+        # those of the first chunk: only a store that reads ahead calls it).
+        uow.read_ahead(partial(append_reads, chunk))
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow)
@@ -219,10 +223,7 @@ def append_texts(
         with store.reading() as tx:
             return Appended(0, 0, tx.log.head())
     appended = total = 0
-    with ExitStack() as stack:
-        if len(chunk) >= LARGE_BATCH:
-            stack.enter_context(cycle_collector_paused())
-        uow = stack.enter_context(store.unit_of_work())
+    with _paused_for(chunk), store.unit_of_work() as uow:
         uow.read_ahead(AheadReads)  # a batch looks its keys up by IN (...): nothing to read ahead
         recorded_at = time_text(clock())
         start = uow.log.head().seq
