@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The performance targets of spec section 8, each against its raw sqlite3 baseline, in one run.
 
-usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks|fleet|startup] [--pg-url URL]
+usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks|fleet|startup|import] [--pg-url URL]
 
 Every operation runs several times (min / median / max) next to its baseline, measured in the same
 run on the same machine; the table ends with `bench: K/N targets met`. Baselines are those of
@@ -117,6 +117,19 @@ def as_fill(event: RawEvent) -> dict[str, str]:
         "fee": data["fee"],
         "occurred_at": data["executed_at"],
     }
+
+
+# `python -m tradeledger ARGS`, then the process's own peak RSS (VmHWM) on stderr where Linux gives it. Not the
+# child's rusage: on Linux its ru_maxrss counts the parent's RSS at the fork (folded in at exec), ~200 MB here.
+PEAK_RSS = """
+import pathlib, runpy, sys
+try:
+    runpy.run_module("tradeledger", run_name="__main__", alter_sys=True)
+finally:
+    status = pathlib.Path("/proc/self/status")
+    if status.exists():
+        print(next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:")), file=sys.stderr)
+"""
 
 
 def fresh_raw_db(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -864,12 +877,16 @@ class Bench:
             connection.close()
             return rate
 
+        peaks: list[float] = []  # the import process's peak RSS, MB (its VmHWM: see PEAK_RSS)
+
         def ours_once() -> float:
             url = self.fresh_ledger_url("import.db")
-            command = [sys.executable, "-m", "tradeledger", "--db", url, "import", str(file), "--json"]
+            command = [sys.executable, "-c", PEAK_RSS, "--db", url, "import", str(file), "--json"]
             start = time.perf_counter()
-            subprocess.run(command, capture_output=True, check=True)
-            return n / (time.perf_counter() - start)
+            done = subprocess.run(command, capture_output=True, check=True, text=True)
+            seconds = time.perf_counter() - start
+            peaks.extend(int(line.split()[1]) / 1024 for line in done.stderr.splitlines() if line.startswith("VmHWM:"))
+            return n / seconds
 
         self.say(f"import of a {n:,}-line NDJSON file")
         raw, ours = self.alternate(raw_once, ours_once)
@@ -882,7 +899,8 @@ class Bench:
                 "raw json.loads + executemany, one txn, WAL+FULL",
                 ">= 0.30x",
                 statistics.median(ours) >= 0.3 * statistics.median(raw),
-                note="start-up included, one transaction",
+                note="start-up included, one transaction"
+                + (f"; peak RSS {max(peaks):.0f} MB" if peaks else "; peak RSS: no /proc/self/status"),
             )
         )
 
@@ -1509,9 +1527,10 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument(
         "--only",
-        choices=["ticks", "fleet", "startup"],
+        choices=["ticks", "fleet", "startup", "import"],
         default=None,
-        help="ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows",
+        help="ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows; "
+        "import: the NDJSON import row",
     )
     parser.add_argument(
         "--pg-url",
@@ -1542,14 +1561,14 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="tradeledger-bench-", dir=args.dir))
     try:
         bench = Bench(sizes, runs, folder)
-        if args.only == "ticks":
-            bench.legacy_ticks(args.legacy_trade_manager, bench.ticks())
-            return bench.report()
-        if args.only == "fleet":
-            Fleet(bench, args.pg_url).run()
-            return bench.report()
-        if args.only == "startup":
-            bench.startup(bench.build_log()[0])
+        only: dict[str, Callable[[], object]] = {
+            "ticks": lambda: bench.legacy_ticks(args.legacy_trade_manager, bench.ticks()),
+            "fleet": lambda: Fleet(bench, args.pg_url).run(),
+            "startup": lambda: bench.startup(bench.build_log()[0]),
+            "import": bench.ndjson_import,
+        }
+        if args.only is not None:
+            only[args.only]()
             return bench.report()
         our_append = bench.single_append()
         bench.batches()

@@ -4,6 +4,7 @@ Every fill is an immutable, hash-chained event; positions are projections of tha
 """
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
+from tradeledger.application.bulk import Appended, EventText
 from tradeledger.application.checkpoints import ResumedAccount
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.lots import GainsReport, LotsReport
@@ -39,12 +40,14 @@ __all__ = [
     "AdminRecord",
     "Anchor",
     "AnchorCheck",
+    "Appended",
     "Balance",
     "Balances",
     "CallbackError",
     "Checkpoint",
     "ClosedPosition",
     "EventNotice",
+    "EventText",
     "FeeEntry",
     "Fill",
     "FillConflict",

@@ -11,16 +11,16 @@ import sys
 from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import GOLDEN, Cli
-from tradeledger.application import appending as appending_module
-from tradeledger.application import ledger as ledger_module
-from tradeledger.application.appending import FillInput
+from tradeledger.application.bulk import Appended, EventText
 from tradeledger.application.ledger import Ledger
 from tradeledger.cli.ndjson import read_fills
-from tradeledger.domain.records import Receipt
+from tradeledger.domain import intake
+from tradeledger.domain.fills import Fill
 
 RECORD = (
     "record",
@@ -194,26 +194,35 @@ def test_import_reports_its_progress_by_the_thousand_lines() -> None:
     lines[1_000] = "   "  # blank: skipped, but counted as read
     seen: list[int] = []
 
-    fills = read_fills(lines, on_progress=seen.append)
+    read = read_fills(lines, on_progress=seen.append)
 
-    assert len(fills) == 2_499
-    assert 1_001 not in fills
+    assert len(read.texts) == 2_499
+    assert 1_001 not in read.numbers
     assert seen == [1_000, 2_000, 2_500]
 
 
-def test_a_good_import_file_goes_through_the_fill_model_once(
+def test_each_line_of_a_good_import_file_is_validated_once_never_by_the_model(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def validated_again(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a line's fill validated through the model a second time")
+    checked: list[object] = []
+    fill_of = intake._fill  # the check itself, whoever calls it
 
-    # The command validates each line; the ledger takes those fills by its fast path, never the model.
-    monkeypatch.setattr(appending_module, "validate_event", validated_again)
-    monkeypatch.setattr(ledger_module, "validate_event", validated_again)
+    def counted(data: Any) -> Any:
+        checked.append(data)
+        return fill_of(data)
+
+    def by_the_model(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a line's fill validated through the model")
+
+    # The command validates each line once, by the fast path; the ledger takes the events' texts as they are.
     fills = tmp_path / "good.ndjson"
     fills.write_text("\n".join([_fill_line("A", "1"), "", _fill_line("B", "2")]) + "\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(intake, "_fill", counted)
+        patched.setattr(Fill, "model_validate", by_the_model)
 
-    assert cli.json("import", str(fills)) == {"appended": 2, "duplicates": 0, "seq": 2}
+        assert cli.json("import", str(fills)) == {"appended": 2, "duplicates": 0, "seq": 2}
+    assert [fields["fill_id"] for fields in checked] == ["A", "B"]  # type: ignore[index]
     assert [fill["fill_id"] for fill in cli.json("history")] == ["A", "B"]
 
 
@@ -233,13 +242,13 @@ def test_the_cyclic_collector_is_off_while_an_import_appends_and_on_again_after(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     collecting: list[bool] = []
-    record_many = Ledger.record_many
+    append_texts = Ledger.append_texts
 
-    def watched(ledger: Ledger, fills: Iterable[FillInput]) -> list[Receipt]:
+    def watched(ledger: Ledger, texts: Iterable[EventText]) -> Appended:
         collecting.append(gc.isenabled())
-        return record_many(ledger, fills)
+        return append_texts(ledger, texts)
 
-    monkeypatch.setattr(Ledger, "record_many", watched)
+    monkeypatch.setattr(Ledger, "append_texts", watched)
     good = tmp_path / "good.ndjson"
     good.write_text(_fill_line("A", "1") + "\n")
     bad = tmp_path / "bad.ndjson"

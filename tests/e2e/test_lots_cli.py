@@ -176,12 +176,12 @@ def test_an_imported_specific_sale_is_refused_naming_metadata_lots_and_nothing_i
                                "quantity": "0.5", "price": "400", "occurred_at": "2025-03-01T00:00:00Z"}  # fmt: skip
     line["metadata"] = {"lots": [{"seq": 1, "quantity": "2"}]}
     bad = tmp_path / "bad.ndjson"
-    bad.write_text(json.dumps(line) + "\n")
+    bad.write_text("\n" + json.dumps(line) + "\n")  # its event is the file's first, on its second line
 
     result = traded("import", str(bad), expect=2)
 
     assert result.stderr == (
-        "error: fill 1: metadata.lots: the lots named sum to 2, not to the quantity disposed 0.5 "
+        "error: line 2: metadata.lots: the lots named sum to 2, not to the quantity disposed 0.5 "
         '(got [{"quantity": "2", "seq": 1}])\n'
     )
     assert traded.json("positions")["seq"] == 3

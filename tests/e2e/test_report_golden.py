@@ -33,7 +33,7 @@ HOSTILE = {
 def golden_ledger(ledger: Ledger) -> None:
     """The golden fills, a typo rolled back, a fill of hostile text, and a stored mark for ETH."""
     lines = (GOLDEN / "flip_and_partials.ndjson").read_text(encoding="utf-8").splitlines()
-    ledger.record_many(list(read_fills(lines).values()))
+    ledger.append_texts(read_fills(lines).texts)
     ledger.record({**HOSTILE, "fill_id": "TYPO", "quantity": "50"})
     ledger.rollback(to_seq=9, reason="<b>fat finger</b> [bold]50[/bold]", actor="auditor@desk")
     ledger.record(HOSTILE)

@@ -1,9 +1,9 @@
-"""Appending: fills validated, sealed into the chain and folded into the projection in one unit of work."""
+"""Appending: events validated, and folded into the projection as they are written (the sealing and the
+chunks of a batch: application/bulk.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import AheadReads, ProjectionStore, UnitOfWork
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
@@ -19,9 +18,9 @@ from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
 from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.intake import fast_fill
-from tradeledger.domain.positions import Position, PositionKey, Totals
-from tradeledger.domain.records import Receipt, StoredEvent
-from tradeledger.errors import FillConflict, InvalidFill
+from tradeledger.domain.positions import PositionKey, Totals
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidFill
 
 FillInput = Fill | Funding | Transfer | Mapping[str, Any]
 
@@ -140,90 +139,68 @@ def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, De
     projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
 
 
+class BatchProjection:
+    """The positions and balances projections of a batch, folded forward as its events are appended (chunk
+    after chunk, in one unit of work) and written, as stored, at its end (`write`).
+
+    A chunk's new (account, symbol)s and balances are read from the store when it first meets them; the
+    ones met before stay in the fold, which carries them on as it would carry them through one chunk."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._first = uow.log.head().seq
+        self._fold = PositionFold(balances={})
+        self._touched: set[PositionKey] = set()
+        self._balance_keys: set[BalanceKey] = set()
+
+    def append(self, new: Sequence[StoredEvent], *, named: Callable[[int], str] | None = None) -> None:
+        """Fold sealed events (as stored: their text, exactly as replay and rebuild fold them) and append
+        them to the log. A size that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)`
+        of the event when given)."""
+        if not new:
+            return
+        uow, fold = self._uow, self._fold
+        touched = {(event.account, event.symbol) for event in new if event.symbol is not None} - self._touched
+        balance_keys = all_touched((e.account, e.exchange, e.symbol, e.type, e.fees, e.currency) for e in new)
+        balance_keys -= self._balance_keys
+        if touched:
+            fold.add_start({key: (None, Totals()) for key in touched} | uow.projection.positions(touched))
+            self._touched |= touched
+        if balance_keys:
+            assert fold.balances is not None
+            fold.balances.update(stored_balances(uow.projection, balance_keys))  # keys the fold has not met
+            self._balance_keys |= balance_keys
+        try:
+            fold.apply_rows(event.execution_row() for event in new)
+        except InvalidFill as error:
+            if named is None:
+                raise
+            failed = min(event.seq for event in new if event.seq > fold.last_seq)  # the one after the last folded
+            raise InvalidFill(f"{named(failed)}: {error}") from None
+        uow.log.append(new)
+
+    def write(self, *, snapshot_every: int) -> None:
+        """Write the positions and balances the batch moved, and a snapshot when the log passed a multiple
+        of `snapshot_every`."""
+        uow, fold = self._uow, self._fold
+        head = uow.log.head()
+        if head.seq == self._first:
+            return
+        uow.projection.write(fold.positions(self._touched), fold.closed, head)
+        assert fold.balances is not None
+        write_balances(uow.projection, {key: fold.balances[key] for key in self._balance_keys if key in fold.balances})
+        if head.seq // snapshot_every > self._first // snapshot_every:
+            uow.projection.write_snapshot(head, uow.projection.positions())
+
+
 def project_events(
     uow: UnitOfWork, new: Sequence[StoredEvent], *, snapshot_every: int, named: Callable[[int], str] | None = None
 ) -> None:
-    """Append sealed events to the log and fold the positions and balances projections forward with them, as stored.
-
-    A snapshot of the projection is written when the log passes a multiple of `snapshot_every`. A size
-    that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)` of the event when given).
-    """
-    if not new:
-        return
-    touched = {(event.account, event.symbol) for event in new if event.symbol is not None}
-    start: dict[PositionKey, tuple[Position | None, Totals]] = {key: (None, Totals()) for key in touched}
-    balance_keys = all_touched((e.account, e.exchange, e.symbol, e.type, e.fees, e.currency) for e in new)
-    fold = PositionFold(
-        start | uow.projection.positions(touched), balances=stored_balances(uow.projection, balance_keys)
-    )
-    try:
-        # Fold the events as stored (their text), exactly as replay and rebuild fold them.
-        fold.apply_rows(event.execution_row() for event in new)
-    except InvalidFill as error:
-        if named is None:
-            raise
-        failed = min(event.seq for event in new if event.seq > fold.last_seq)  # the one after the last folded
-        raise InvalidFill(f"{named(failed)}: {error}") from None
-    first = new[0].seq - 1
-    uow.log.append(new)
-    head = uow.log.head()
-    uow.projection.write(fold.positions(touched), fold.closed, head)
-    assert fold.balances is not None
-    write_balances(uow.projection, {key: fold.balances[key] for key in balance_keys if key in fold.balances})
-    if head.seq // snapshot_every > first // snapshot_every:
-        uow.projection.write_snapshot(head, uow.projection.positions())
-
-
-def append_fills(uow: UnitOfWork, fills: Sequence[Event], *, recorded_at: str, snapshot_every: int) -> list[Receipt]:
-    """Seal the events the log lacks after its head, fold them in, and a receipt per event (duplicates
-    carry the original's seq and hash); an event whose key holds other content is refused (FillConflict).
-
-    Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
-    with fees [{F, quote}] (spec section 9)."""
-    head = uow.log.head()
-    existing = dict(uow.log.find({fill.key for fill in fills}))
-    in_log = set(existing)
-    receipts: list[Receipt] = []
-    new: list[StoredEvent] = []
-    index_of: dict[int, int] = {}
-    for index, fill in enumerate(fills, start=1):
-        content = fill.canonical()
-        original = existing.get(fill.key)
-        if original is not None:
-            if original.content() != content:
-                raise FillConflict(fill.key, original.content(), content, in_log=fill.key in in_log)
-            receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=fill.event_id))
-            continue
-        event = StoredEvent.seal(
-            content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
-        )
-        index_of[event.seq] = index
-        new.append(event)
-        existing[fill.key] = event
-        head = event.checkpoint
-        receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=fill.event_id))
-    check_lot_picks(uow.log, new, named=lambda seq: f"fill {index_of[seq]}")
-    try:
-        project_events(uow, new, snapshot_every=snapshot_every, named=lambda seq: f"fill {index_of[seq]}")
-    except InvalidFill as error:
-        raise InvalidFill(_as_sent(str(error), fills)) from None
-    return receipts
-
-
-_BASE_FEE_REFUSED = re.compile(r"fill (\d+): fees\[\d+\]")
-
-
-def _as_sent(message: str, fills: Sequence[Event]) -> str:
-    """A refusal of a base fee names the fee by its place in the fill as sent (the log stores fees sorted)."""
-    found = _BASE_FEE_REFUSED.match(message)
-    if found is None:
-        return message
-    fill = fills[int(found[1]) - 1]
-    if not isinstance(fill, Fill):
-        return message
-    base = fill.market.base
-    index = next((i for i, fee in enumerate(fill.fees) if fee.currency == base), 0)
-    return f"fill {found[1]}: fees[{index}]" + message[found.end() :]
+    """Append sealed events to the log and fold the positions and balances projections forward with them, as
+    stored (BatchProjection, for one chunk)."""
+    projection = BatchProjection(uow)
+    projection.append(new, named=named)
+    projection.write(snapshot_every=snapshot_every)
 
 
 READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
@@ -231,7 +208,7 @@ READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will rea
 
 def append_reads(events: Sequence[Event]) -> AheadReads:
     """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
-    keys, and the positions and balances they move, as `append_fills` and `project_events` ask for them."""
+    keys, and the positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them."""
     if len(events) > READ_AHEAD_EVENTS:
         return AheadReads()
     positions: set[PositionKey] = set()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -18,16 +17,9 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
-from tradeledger.application.appending import (
-    FillInput,
-    append_fills,
-    append_reads,
-    stored_balances,
-    usual_fill,
-    validate_event,
-)
+from tradeledger.application.appending import FillInput, stored_balances
+from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events
 from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
-from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
@@ -48,7 +40,6 @@ from tradeledger.application.subscribing import START, Subscription, stored_posi
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
-from tradeledger.domain.events import Event
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.lot_terms import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS, MethodPlan
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
@@ -56,8 +47,6 @@ from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, Recorde
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument
-
-CURSORS = "cursors"  # the keyed table (ProjectionStore.entries) of Ledger.cursors
 
 # A snapshot of the projection every this many events: replay(until_seq=…, closed=False) then folds
 # at most this many events on top of one (about 30 ms at 10,000).
@@ -77,21 +66,6 @@ def _plan(method: str | Sequence[str] | MethodPlan) -> MethodPlan:
     if isinstance(method, MethodPlan):
         return method
     return MethodPlan.parse([method] if isinstance(method, str) else list(method))
-
-
-def _kind(value: FillInput) -> str:
-    """What an input says it is, for messages: its model's or mapping's type (a fill by default)."""
-    kind = value.get("type", "fill") if isinstance(value, Mapping) else getattr(value, "type", "fill")
-    return kind if kind in ("funding", "transfer") else "fill"
-
-
-_LARGE_BATCH = 500  # events from which an append pauses the cycle collector (application/collector.py)
-
-
-def _validated(value: FillInput, index: int) -> Event:
-    """The event `value` gives (the fast path for the usual fill; its message names it by its place)."""
-    fast = usual_fill(value)
-    return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
 
 
 class Ledger:
@@ -127,23 +101,23 @@ class Ledger:
 
         `cursors` (name → text) are stored in the same transaction (see `cursors`): a reader of an
         outside source (a sync) keeps where it is together with what it appended, so a crash between
-        the two cannot happen."""
-        validated = [_validated(fill, index) for index, fill in enumerate(fills, start=1)]
-        if not validated and not cursors:
-            return []
-        with (
-            cycle_collector_paused() if len(validated) >= _LARGE_BATCH else nullcontext(),
-            self._store.unit_of_work() as uow,
-        ):
-            # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads).
-            uow.read_ahead(lambda: append_reads(validated))
-            recorded_at = time_text(self._clock())
-            receipts = append_fills(uow, validated, recorded_at=recorded_at, snapshot_every=self._snapshot_every)
-            if cursors:
-                uow.projection.put_entries(CURSORS, dict(cursors))
-            uow.commit()
-        self._writes += 1
+        the two cannot happen. `fills` is taken a chunk at a time (application/bulk.py): a long generator is
+        never held whole."""
+        receipts = record_events(
+            self._store, fills, cursors=cursors, clock=self._clock, snapshot_every=self._snapshot_every
+        )
+        if receipts or cursors:
+            self._writes += 1
         return receipts
+
+    def append_texts(self, events: Iterable[EventText]) -> Appended:
+        """Append validated events as their text (an `EventText` each: what an import keeps of a file's lines
+        between validating them and appending them) in one transaction, as `record_many` appends them; how
+        many were new and how many duplicates, and the head after."""
+        appended = append_texts(self._store, events, clock=self._clock, snapshot_every=self._snapshot_every)
+        if appended.appended or appended.duplicates:
+            self._writes += 1
+        return appended
 
     def cursors(self, names: Iterable[str] | None = None) -> dict[str, str]:
         """Stored cursors (see `record_many`) by name, of those asked for (every one when None). They are

@@ -3,12 +3,16 @@ file of events, or an export)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from tradeledger.application.appending import validate_event
+from tradeledger.application.bulk import as_sent
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import is_export, read_export
@@ -25,7 +29,7 @@ from tradeledger.cli.common import (
     progress_bar,
     refuse_in_memory,
 )
-from tradeledger.cli.ndjson import read_fills, split_lines
+from tradeledger.cli.ndjson import FileEvents, count_lines, file_lines, read_fills, read_line
 from tradeledger.domain.events import TransferKind
 from tradeledger.domain.fills import Side
 from tradeledger.domain.markets import market
@@ -254,12 +258,10 @@ def import_fills(
     """Import fills from an NDJSON file (validated first, appended in one transaction), or an export into
     an empty ledger (event for event, hashes kept, then verified)."""
     refuse_in_memory(ctx.obj)
-    try:
-        lines = split_lines(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise InvalidFill(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    if lines and is_export(lines[0]):
-        summary = import_export(ctx.obj, lines)
+    lines = file_lines(file)
+    first = next(lines, None)
+    if first is not None and is_export(first):
+        summary = import_export(ctx.obj, [first, *lines])
         if json_output:
             emit(summary)
         else:
@@ -271,31 +273,48 @@ def import_fills(
         if not summary["verify"]:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         return
+    total = count_lines(file)
     with new_progress() as progress:
-        task = progress.add_task("validating", total=len(lines))
+        task = progress.add_task("validating", total=total)
 
         def advance(done: int) -> None:
-            progress.update(task, completed=done, description="validating" if done < len(lines) else "appending")
+            progress.update(task, completed=done, description="validating" if done < total else "appending")
 
         with cycle_collector_paused():
-            # Every line validated before the ledger is opened: a bad file creates or writes nothing. The
-            # ledger takes the validated fills as they are (domain.intake knows the Fills it built).
-            fills = read_fills(lines, on_progress=advance)
+            # Every line validated before the ledger is opened: a bad file creates or writes nothing. What is
+            # kept of each line until then is its event's text (application/bulk.py), read a line at a time.
+            read = read_fills(chain([] if first is None else [first], lines), on_progress=advance)
             with opened(ctx) as ledger:
                 try:
-                    receipts = ledger.record_many(fills.values())
+                    appended = ledger.append_texts(read.texts)
                 except FillConflict as conflict:  # with a fill already in the log: name its line too
-                    line = next(number for number, fill in fills.items() if fill.key == conflict.key)
-                    raise InvalidFill(f"line {line}: {conflict}; nothing was imported") from None
-                head = ledger.head
-    appended = sum(not r.duplicate for r in receipts)
-    summary = {"appended": appended, "duplicates": len(receipts) - appended, "seq": head.seq}
+                    raise InvalidFill(f"line {read.line_of(conflict.key)}: {conflict}; nothing was imported") from None
+                except InvalidFill as refusal:  # a refusal at append time (lots, a size) names the event's line
+                    raise InvalidFill(_named_by_line(str(refusal), read, file)) from None
+    duplicates = appended.duplicates + read.duplicates
+    summary = {"appended": appended.appended, "duplicates": duplicates, "seq": appended.head.seq}
     if json_output:
         emit(summary)
     else:
         out().print(
-            f"imported {file}: {appended} appended, {summary['duplicates']} duplicates skipped; head seq {head.seq}"
+            f"imported {file}: {appended.appended} appended, {duplicates} duplicates skipped; "
+            f"head seq {appended.head.seq}"
         )
+
+
+_EVENT_NAMED = re.compile(r"fill (\d+): ")
+
+
+def _named_by_line(message: str, read: FileEvents, file: Path) -> str:
+    """An append's refusal of the event N of the batch (`fill N: ...`) named by its line, a refused base fee
+    by its place in the line (the text keeps the fees sorted: the line is read again)."""
+    found = _EVENT_NAMED.match(message)
+    if found is None:
+        return message
+    number = read.numbers[int(found[1]) - 1]
+    line = next(islice(file_lines(file), number - 1, None))
+    message = as_sent(message, [validate_event(read_line(line, number))], first=int(found[1]))
+    return f"line {number}: " + message[found.end() :]
 
 
 def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:

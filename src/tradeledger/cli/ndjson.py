@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Collection, Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from tradeledger.application.appending import validate_event
-from tradeledger.domain.events import Event
+from tradeledger.application.bulk import EventText
+from tradeledger.application.ports import EventKey
 from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, json_int, shortened
 from tradeledger.errors import InvalidFill
 
@@ -86,12 +88,6 @@ def read_line(line: str, number: int) -> dict[str, Any]:
     return value
 
 
-def parse_fill_line(line: str, number: int) -> Event:
-    """One NDJSON line as a validated event (a fill unless its `type` says otherwise); JSON numbers become
-    Decimal, never float."""
-    return validate_event(read_line(line, number), where=f"line {number}")
-
-
 def split_lines(text: str) -> list[str]:
     """NDJSON lines: split on newlines only (U+2028 and friends may stand inside JSON strings)."""
     lines = text.split("\n")
@@ -100,34 +96,79 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def _refuse_conflict(earlier: tuple[int, Event], number: int, fill: Event) -> None:
-    """The same fill key twice in one file with other content: name both lines (the log would refuse it)."""
-    first_number, first = earlier
-    if first_number != number and first.canonical() != fill.canonical():
-        account, exchange, fill_id = fill.key
-        raise InvalidFill(
-            f"line {number}: {fill.type} {fill_id!r} (account {account!r}, exchange {exchange!r}) is also on "
-            f"line {first_number} with other content"
-        )
+def file_lines(path: Path) -> Iterator[str]:
+    """The lines of a file as `split_lines` gives them, read one at a time; InvalidFill when the file is not
+    UTF-8, naming the byte as decoding the whole file would."""
+    at = 0
+    with path.open("rb") as raw:
+        for chunk in raw:  # a binary file splits on b"\n" only
+            try:
+                line = chunk.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InvalidFill(f"{path}: not UTF-8 text ({error.reason} at byte {at + error.start})") from None
+            at += len(chunk)
+            yield line.removesuffix("\n").removesuffix("\r")
 
 
-def read_fills(lines: Sequence[str], *, on_progress: Callable[[int], None] | None = None) -> dict[int, Event]:
-    """Every fill of a file by line number, or InvalidFill listing the bad lines by number; blank lines
-    are skipped. A fill key on two lines with other content is refused naming both lines.
-    `on_progress(lines read)` every PROGRESS_EVERY lines and at the end."""
-    fills: dict[int, Event] = {}
+def count_lines(path: Path) -> int:
+    """How many lines `file_lines` gives (bytes counted, nothing decoded)."""
+    count, last = 0, b"\n"
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+class FileEvents:
+    """The events of a file as an import keeps them until it appends them: the text of each (~0.7 KB with its
+    key, where its model took ~3 KB), one per key, in line order, with its line."""
+
+    def __init__(self) -> None:
+        self._texts: dict[EventKey, EventText] = {}  # in line order
+        self.numbers = array("q")  # the line of each text
+        self.duplicates = 0  # lines that repeat an earlier line's event
+
+    @property
+    def texts(self) -> Collection[EventText]:
+        return self._texts.values()
+
+    def line_of(self, key: EventKey) -> int:
+        """The line of the event of `key` (a scan: for a message)."""
+        return self.numbers[next(index for index, known in enumerate(self._texts) if known == key)]
+
+    def add(self, number: int, fields: dict[str, Any]) -> None:
+        """The event of line `number` (its fields, validated here); a fill key already on an earlier line is
+        a duplicate when its content is the same, else refused naming both lines (the log would refuse it)."""
+        text = EventText(fields, where=f"line {number}")
+        key = text.key
+        earlier = self._texts.setdefault(key, text)
+        if earlier is text:
+            self.numbers.append(number)
+        elif earlier == text:
+            self.duplicates += 1
+        else:
+            account, exchange, fill_id = key
+            raise InvalidFill(
+                f"line {number}: {text.type} {fill_id!r} (account {account!r}, exchange {exchange!r}) is also on "
+                f"line {self.line_of(key)} with other content"
+            )
+
+
+def read_fills(lines: Iterable[str], *, on_progress: Callable[[int], None] | None = None) -> FileEvents:
+    """Every event of a file, or InvalidFill listing the bad lines by number; blank lines are skipped. A
+    fill key on two lines with other content is refused naming both lines. `on_progress(lines read)`
+    every PROGRESS_EVERY lines and at the end."""
+    events = FileEvents()
     problems: list[str] = []
-    first_line: dict[tuple[str, str, str], tuple[int, Event]] = {}
-    bad = 0
+    bad = number = 0
     for number, line in enumerate(lines, start=1):
         if on_progress is not None and number % PROGRESS_EVERY == 0:
             on_progress(number)
         if not line.strip():
             continue
         try:
-            fill = parse_fill_line(line, number)
-            _refuse_conflict(first_line.setdefault(fill.key, (number, fill)), number, fill)
-            fills[number] = fill
+            events.add(number, read_line(line, number))
         except InvalidFill as error:
             bad += 1
             if len(problems) < MAX_REPORTED:
@@ -136,5 +177,5 @@ def read_fills(lines: Sequence[str], *, on_progress: Callable[[int], None] | Non
         more = f"; ... and {bad - len(problems)} more bad lines" if bad > len(problems) else ""
         raise InvalidFill(f"{bad} bad line(s), nothing was imported: " + "; ".join(problems) + more)
     if on_progress is not None:
-        on_progress(len(lines))
-    return fills
+        on_progress(number)
+    return events

@@ -161,7 +161,12 @@ class FoldState:
         self.closed: list[ClosedPosition] = []
         self.keep_closed = keep_closed
         self._closed_values: list[ClosedValues] | None = None  # see keep_closed_values
-        for key, (position, totals) in (start or {}).items():
+        self.add_start(start or {})
+
+    def add_start(self, start: Mapping[PositionKey, tuple[Position | None, Totals]]) -> None:
+        """Start (account, symbol)s from saved positions and totals: keys this fold has not folded yet (a
+        batch meets more of them chunk after chunk)."""
+        for key, (position, totals) in start.items():
             self._totals[key] = [totals.realized_pnl, totals.fees, totals.funding, dict(totals.unvalued_fees) or None]
             if position is not None:
                 self._open[key] = [

@@ -58,9 +58,10 @@ class _Declined(Exception):
     """A value this path does not take as is."""
 
 
-def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
+def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill | None:
     """The Fill the model would validate from `data`, or None when `data` must go through the model
-    (it is unusual, or wrong: the model then says what is wrong with it)."""
+    (it is unusual, or wrong: the model then says what is wrong with it). `remember=False`: the Fill is
+    not remembered (a caller that keeps only its text, application/bulk.py)."""
     if isinstance(data, Fill):
         if _CHECKED.get(id(data)) is data:  # built by this path, and frozen since
             return data
@@ -77,7 +78,7 @@ def fast_fill(data: Mapping[str, Any] | Fill) -> Fill | None:
         return None
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
-    if fill.metadata is None:  # metadata is a dict a caller could change: such a Fill is checked each time
+    if remember and fill.metadata is None:  # metadata is a dict a caller could change: checked each time
         _CHECKED[id(fill)] = fill
     return fill
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields, make_fill, recorded_fills
 from tradeledger import FillConflict, InvalidFill, Ledger, PositionSide
-from tradeledger.application import ledger as ledger_module
+from tradeledger.application import bulk
 
 
 def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
@@ -188,17 +188,39 @@ def test_lifetime_totals_are_the_sum_of_closed_cycles_and_the_open_cycle(ledger:
     assert totals.fees == closed.fees + open_position.fees == Decimal("1.16")
 
 
+def test_record_many_takes_a_generator_a_chunk_at_a_time(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    append = bulk.append_chunk
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append("append")
+        return append(*args, **kwargs)
+
+    def generated() -> Any:
+        for n in range(7):
+            seen.append(f"fill {n + 1}")
+            yield fill_fields(fill_id=f"g-{n}")
+
+    monkeypatch.setattr(bulk, "CHUNK", 3)
+    monkeypatch.setattr(bulk, "append_chunk", watched)
+
+    receipts = ledger.record_many(generated())
+
+    assert seen == ["fill 1", "fill 2", "fill 3", "append", "fill 4", "fill 5", "fill 6", "append", "fill 7", "append"]
+    assert [receipt.seq for receipt in receipts] == list(range(1, 8))
+
+
 def test_a_large_batch_is_appended_with_the_cycle_collector_paused_and_put_back(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[bool] = []
-    append = ledger_module.append_fills  # type: ignore[attr-defined]
+    append = bulk.append_chunk
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return append(*args, **kwargs)
 
-    monkeypatch.setattr(ledger_module, "append_fills", watched)
+    monkeypatch.setattr(bulk, "append_chunk", watched)
     assert gc.isenabled()
     ledger.record(fill_fields(fill_id="one"))
     ledger.record_many([fill_fields(fill_id=f"b-{n}") for n in range(500)])

@@ -1,0 +1,258 @@
+"""Long appends: a batch validated, sealed, folded and written a chunk at a time inside its one unit of work,
+and the compact text of a validated event that an import keeps between validating a file and appending it.
+
+`record_events` (Ledger.record_many) takes any iterable and holds one chunk (CHUNK events) of models,
+sealed events and rows at a time, plus a receipt per event: every new event lands or none does (a
+refusal in the last chunk rolls the earlier ones back with it). A later chunk finds what an earlier
+one appended in the log, in the same transaction, so a duplicate or a conflict across chunks is
+judged as one within a chunk. The positions and balances are folded on across the chunks
+(appending.BatchProjection) and written at the end, with a snapshot when the batch passed a multiple of
+snapshot_every, as they would be for one chunk.
+
+`EventText` is a validated event as the text the log stores, ~0.5 KB where its model takes ~3 KB:
+an import validates every line before it opens the ledger (a bad file writes nothing) and keeps
+those until `append_texts` appends them, which counts them instead of returning a receipt each.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from itertools import islice
+from operator import itemgetter
+from typing import Any, Self
+
+from tradeledger.application.appending import (
+    BatchProjection,
+    FillInput,
+    append_reads,
+    usual_fill,
+    validate_event,
+)
+from tradeledger.application.collector import cycle_collector_paused
+from tradeledger.application.lots import check_lot_picks
+from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
+from tradeledger.domain.events import Event
+from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_text
+from tradeledger.domain.intake import fast_fill
+from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
+from tradeledger.errors import FillConflict, InvalidFill
+
+CHUNK = 2_000  # events validated, sealed, folded and written at a time
+LARGE_BATCH = 500  # events from which an append pauses the cycle collector (application/collector.py)
+CURSORS = "cursors"  # the keyed table (ProjectionStore.entries) of Ledger.cursors
+
+_TYPE = EVENT_FIELDS.index("type")
+# EventText's values that repeat from event to event, kept once (sys.intern) instead of once per event.
+_SHARED = ("account", "symbol", "currency")
+_VALUES = itemgetter(*EVENT_FIELDS)  # a canonical dict's values in EVENT_FIELDS order, as a tuple
+
+
+class EventText(tuple[Any, ...]):
+    """A validated event's canonical fields (`Event.canonical()`, what the log stores and hashes) in
+    EVENT_FIELDS order. Built only from an event or a mapping of its fields, validated as `record_many`
+    validates them (a Fill the fast path built is taken as it is), so a text is always a valid event's."""
+
+    __slots__ = ()
+
+    def __new__(cls, event: FillInput, *, where: str = "fill") -> Self:
+        fast = fast_fill(event, remember=False) if type(event) is dict else None  # kept as its text only
+        content = (fast if fast is not None else validate_event(event, where=where)).canonical()
+        for name in _SHARED:
+            if content[name] is not None:
+                content[name] = sys.intern(content[name])
+        return super().__new__(cls, _VALUES(content))
+
+    @property
+    def key(self) -> EventKey:
+        """(account, exchange, event id): what makes it a duplicate."""
+        return (self[1], self[2], self[0])
+
+    @property
+    def type(self) -> str:
+        """fill, funding or transfer."""
+        return str(self[_TYPE])
+
+    def content(self) -> dict[str, Any]:
+        """The canonical fields by name, as `Event.canonical()` gives them."""
+        return dict(zip(EVENT_FIELDS, self, strict=False))  # as many values as fields: built so
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What `append_texts` did: events appended, duplicates skipped (of the log or earlier in the batch), and
+    the head after."""
+
+    appended: int
+    duplicates: int
+    head: Checkpoint
+
+
+def append_chunk(
+    uow: UnitOfWork,
+    contents: Sequence[Mapping[str, Any]],
+    *,
+    projection: BatchProjection,
+    first: int,
+    start: int,
+    recorded_at: str,
+    receipts: list[Receipt] | None,
+) -> int:
+    """Seal the events of `contents` (canonical fields; events `first`, `first` + 1, ... of their batch, as
+    messages name them) the log lacks after its head, fold them into the batch's `projection` and append
+    them; how many. A receipt per event goes to `receipts` when given (a duplicate carries the original's
+    seq and hash). An event whose key holds other content is refused (FillConflict: earlier in the batch
+    when the original is after the seq `start` the log's head had when the batch began).
+
+    Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
+    with fees [{F, quote}] (spec section 9)."""
+    head = uow.log.head()
+    keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
+    existing = dict(uow.log.find(set(keys)))
+    new: list[StoredEvent] = []
+    index_of: dict[int, int] = {}
+    for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
+        original = existing.get(key)
+        if original is not None:
+            stored = original.content()
+            if stored != content:
+                raise FillConflict(key, stored, dict(content), in_log=original.seq <= start)
+            if receipts is not None:
+                receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
+            continue
+        event = StoredEvent.seal(
+            content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
+        )
+        index_of[event.seq] = index
+        new.append(event)
+        existing[key] = event
+        head = event.checkpoint
+        if receipts is not None:
+            receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=key[2]))
+
+    def named(seq: int) -> str:
+        return f"fill {index_of[seq]}"
+
+    check_lot_picks(uow.log, new, named=named)
+    projection.append(new, named=named)
+    return len(new)
+
+
+def _paused_for(chunk: Sized) -> AbstractContextManager[None]:
+    """The cycle collector paused for a batch whose first chunk is large (application/collector.py)."""
+    return cycle_collector_paused() if len(chunk) >= LARGE_BATCH else nullcontext()
+
+
+def _kind(value: FillInput) -> str:
+    """What an input says it is, for messages: its model's or mapping's type (a fill by default)."""
+    kind = value.get("type", "fill") if isinstance(value, Mapping) else getattr(value, "type", "fill")
+    return kind if kind in ("funding", "transfer") else "fill"
+
+
+def _validated(value: FillInput, index: int) -> Event:
+    """The event `value` gives (the fast path for the usual fill; its message names it by its place)."""
+    fast = usual_fill(value)
+    return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
+
+
+def _chunks(inputs: Iterable[FillInput]) -> Iterator[list[Event]]:
+    """The inputs validated, CHUNK at a time (a refusal names an input by its place in the whole batch)."""
+    numbered = enumerate(inputs, start=1)
+    while chunk := [_validated(value, index) for index, value in islice(numbered, CHUNK)]:
+        yield chunk
+
+
+def record_events(
+    store: LedgerStore,
+    fills: Iterable[FillInput],
+    *,
+    cursors: Mapping[str, str] | None,
+    clock: Callable[[], datetime],
+    snapshot_every: int,
+) -> list[Receipt]:
+    """Ledger.record_many: the events of `fills` appended in one unit of work, a chunk at a time, with
+    `cursors` stored in it; a receipt per event."""
+    chunks = _chunks(fills)
+    chunk = next(chunks, [])  # validated before the unit of work opens
+    if not chunk and not cursors:
+        return []
+    receipts: list[Receipt] = []
+    with _paused_for(chunk), store.unit_of_work() as uow:
+        # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads,
+        # those of the first chunk: only a store that reads ahead calls it).
+        uow.read_ahead(partial(append_reads, chunk))
+        recorded_at = time_text(clock())
+        start = uow.log.head().seq
+        projection = BatchProjection(uow)
+        first = 1
+        while chunk:
+            try:
+                append_chunk(
+                    uow,
+                    [fill.canonical() for fill in chunk],
+                    projection=projection,
+                    first=first,
+                    start=start,
+                    recorded_at=recorded_at,
+                    receipts=receipts,
+                )
+            except InvalidFill as error:
+                raise InvalidFill(as_sent(str(error), chunk, first=first)) from None
+            first += len(chunk)
+            chunk = []  # released before the next one is built
+            chunk = next(chunks, [])
+        projection.write(snapshot_every=snapshot_every)
+        if cursors:
+            uow.projection.put_entries(CURSORS, dict(cursors))
+        uow.commit()
+    return receipts
+
+
+def append_texts(
+    store: LedgerStore, texts: Iterable[EventText], *, clock: Callable[[], datetime], snapshot_every: int
+) -> Appended:
+    """Ledger.append_texts: validated events appended in one unit of work, a chunk at a time; counted."""
+    items = iter(texts)
+    chunk = [text.content() for text in islice(items, CHUNK)]
+    if not chunk:
+        with store.reading() as tx:
+            return Appended(0, 0, tx.log.head())
+    appended = total = 0
+    with _paused_for(chunk), store.unit_of_work() as uow:
+        uow.read_ahead(AheadReads)  # a batch looks its keys up by IN (...): nothing to read ahead
+        recorded_at = time_text(clock())
+        start = uow.log.head().seq
+        projection = BatchProjection(uow)
+        while chunk:
+            appended += append_chunk(
+                uow, chunk, projection=projection, first=total + 1, start=start, recorded_at=recorded_at, receipts=None
+            )
+            total += len(chunk)
+            chunk = []
+            chunk = [text.content() for text in islice(items, CHUNK)]
+        projection.write(snapshot_every=snapshot_every)
+        head = uow.log.head()
+        uow.commit()
+    return Appended(appended, total - appended, head)
+
+
+_BASE_FEE_REFUSED = re.compile(r"fill (\d+): fees\[\d+\]")
+
+
+def as_sent(message: str, events: Sequence[Event], *, first: int = 1) -> str:
+    """A refusal of a base fee (`fill N: fees[i]: ...`) names the fee by its place in the fill as sent, the
+    event N of a batch whose `events` are its events `first`, `first` + 1, ... (the log stores fees sorted)."""
+    found = _BASE_FEE_REFUSED.match(message)
+    if found is None:
+        return message
+    fill = events[int(found[1]) - first]
+    if not isinstance(fill, Fill):
+        return message
+    base = fill.market.base
+    index = next((i for i, fee in enumerate(fill.fees) if fee.currency == base), 0)
+    return f"fill {found[1]}: fees[{index}]" + message[found.end() :]

@@ -1,0 +1,109 @@
+"""A batch longer than a chunk (application/bulk.py): appended a chunk at a time in its one transaction, on
+SQLite and PostgreSQL; every event lands or none does, and the result is that of one chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import RECORDED_AT
+from tests.factories import fill_fields
+from tests.integration.test_bad_input import assert_unchanged, snapshot
+from tradeledger import EventText, FillConflict, InvalidFill, Ledger, open_ledger
+from tradeledger.application import bulk
+
+CHUNK = 3
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", CHUNK)
+
+
+def fills(count: int, prefix: str) -> list[dict[str, Any]]:
+    """`count` fills moving two positions back and forth (cycles close and open again along the batch)."""
+    sides = ["buy", "buy", "sell", "sell", "sell", "buy"]
+    return [
+        fill_fields(fill_id=f"{prefix}-{n}", symbol=("BTC/USD", "ETH/USD")[n % 2], side=sides[n % 6], fee="0.1")
+        for n in range(count)
+    ]
+
+
+def generated(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield from events
+
+
+def test_a_batch_over_several_chunks_gives_what_one_chunk_gives(
+    ledger: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    batch = fills(11, "L")
+    batch.insert(7, dict(batch[2]))  # a duplicate of an event in an earlier chunk
+
+    receipts = ledger.record_many(generated(batch))
+
+    monkeypatch.setattr(bulk, "CHUNK", 1_000)
+    with open_ledger(f"sqlite:///{tmp_path / 'one-chunk.db'}", clock=lambda: RECORDED_AT) as whole:
+        assert whole.record_many(batch) == receipts
+        assert ledger.state() == whole.state()
+        assert ledger.balances() == whole.balances()
+    assert [r.seq for r in receipts] == [*range(1, 8), 3, *range(8, 12)]
+    assert receipts[7].duplicate
+    assert ledger.verify().ok  # the projection and its snapshots are those of a replay
+
+
+def test_a_conflict_with_the_log_in_the_last_chunk_undoes_the_earlier_chunks(ledger: Ledger, db_url: str) -> None:
+    ledger.record_many(fills(4, "A"))
+    before = snapshot(ledger, db_url)
+    batch = [*fills(2 * CHUNK + 1, "B"), {**fills(1, "A")[0], "fill_id": "A-0", "price": "101"}]
+
+    with pytest.raises(FillConflict, match=r"'A-0'.* is already recorded"):
+        ledger.record_many(generated(batch))
+
+    assert_unchanged(ledger, db_url, before)
+    assert ledger.record_many(batch[:-1])[-1].seq == before.head.seq + len(batch) - 1
+
+
+def test_a_conflict_with_an_earlier_chunk_of_the_batch_is_named_so_and_nothing_lands(
+    ledger: Ledger, db_url: str
+) -> None:
+    before = snapshot(ledger, db_url)
+    batch = fills(2 * CHUNK, "C")
+    batch.append({**batch[0], "quantity": "2"})
+
+    with pytest.raises(FillConflict, match=r"'C-0'.* appears twice in this batch"):
+        ledger.record_many(generated(batch))
+
+    assert_unchanged(ledger, db_url, before)
+
+
+def test_a_refusal_in_a_later_chunk_names_the_event_by_its_place_in_the_batch(ledger: Ledger, db_url: str) -> None:
+    before = snapshot(ledger, db_url)
+    batch = fills(2 * CHUNK, "D")
+    batch.append(fill_fields(fill_id="D-bad", price="0"))  # refused by validation, once the chunks before landed
+    batch.append(fill_fields(fill_id="D-lots", side="sell", metadata={"lots": [{"seq": 1, "quantity": "2"}]}))
+
+    with pytest.raises(InvalidFill, match=r"^fill 7: price"):
+        ledger.record_many(generated(batch))
+    with pytest.raises(InvalidFill, match=r"^fill 7: metadata.lots: the lots named sum to 2"):
+        ledger.record_many(generated([*batch[:6], batch[7]]))
+
+    assert_unchanged(ledger, db_url, before)
+
+
+def test_texts_over_several_chunks_are_counted_and_all_or_nothing(ledger: Ledger, db_url: str) -> None:
+    recorded = fills(2, "E")
+    ledger.record_many(recorded)
+    texts = [EventText(fields) for fields in [*recorded, *fills(2 * CHUNK, "F")]]
+
+    appended = ledger.append_texts(iter(texts))
+
+    assert (appended.appended, appended.duplicates, appended.head) == (2 * CHUNK, 2, ledger.head)
+    assert appended.head.seq == 2 + 2 * CHUNK
+    before = snapshot(ledger, db_url)
+    clash = EventText({**fills(1, "F")[0], "fill_id": "F-1", "quantity": "3"})
+    with pytest.raises(FillConflict, match=r"'F-1'.* is already recorded"):
+        ledger.append_texts([EventText(fields) for fields in fills(2 * CHUNK, "G")] + [clash])
+    assert_unchanged(ledger, db_url, before)
+    assert ledger.verify().ok
