@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -118,3 +121,29 @@ def test_count_lines_counts_the_lines_file_lines_gives(tmp_path: Path, content: 
     text.write_bytes(content)
 
     assert count_lines(text) == len(list(file_lines(text)))
+
+
+def test_a_file_read_from_a_pipe_is_imported_whole(cli: Cli, tmp_path: Path) -> None:
+    # `tradeledger import <(zcat fills.ndjson.gz)` or `... | tradeledger import /dev/stdin`: a pipe gives its
+    # bytes once; the import reads a file more than once (found in review: refused or silently truncated).
+    lines = [line(f"P-{n:05d}", side=("buy", "sell")[n % 2]) for n in range(2_000)]  # ~350 KB: more than a pipe holds
+    fifo = tmp_path / "fills.fifo"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def write() -> None:
+        with fifo.open("w") as pipe:
+            pipe.write("\n".join(lines) + "\n")
+        while not done.wait(0.5):  # a reader opening the pipe again would wait for a writer for ever
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        summary = cli.json("import", str(fifo))
+    finally:
+        done.set()
+        writer.join(timeout=10)
+
+    assert summary == {"appended": 2_000, "duplicates": 0, "seq": 2_000}

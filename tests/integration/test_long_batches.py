@@ -107,3 +107,26 @@ def test_texts_over_several_chunks_are_counted_and_all_or_nothing(ledger: Ledger
         ledger.append_texts([EventText(fields) for fields in fills(2 * CHUNK, "G")] + [clash])
     assert_unchanged(ledger, db_url, before)
     assert ledger.verify().ok
+
+
+def test_a_slow_source_does_not_hold_the_write_lock_while_it_yields(tmp_path: Any) -> None:
+    # Another bot records on the same file while a long batch's source is still fetching its next page: the
+    # caller's iterable is read whole before the write lock is taken (found in review: chunking had moved
+    # it under the lock, and the other writer got "database is locked").
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with (
+        open_ledger(url, clock=lambda: RECORDED_AT) as ledger,
+        open_ledger(url, clock=lambda: RECORDED_AT, busy_timeout_s=0.2) as other,
+    ):
+        ledger.record(fill_fields(fill_id="first"))
+
+        def paged() -> Iterator[dict[str, Any]]:
+            for n, fields in enumerate(fills(2 * CHUNK, "P")):
+                if n == CHUNK:  # the next page is fetched while another bot records
+                    other.record(fill_fields(fill_id="other-bot"))
+                yield fields
+
+        ledger.record_many(paged())
+
+        assert ledger.head.seq == 2 + 2 * CHUNK
+        assert ledger.verify().ok

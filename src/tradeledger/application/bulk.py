@@ -1,9 +1,10 @@
 """Long appends: a batch validated, sealed, folded and written a chunk at a time inside its one unit of work,
 and the compact text of a validated event that an import keeps between validating a file and appending it.
 
-`record_events` (Ledger.record_many) takes any iterable and holds one chunk (CHUNK events) of models,
-sealed events and rows at a time, plus a receipt per event: every new event lands or none does (a
-refusal in the last chunk rolls the earlier ones back with it). A later chunk finds what an earlier
+`record_events` (Ledger.record_many) reads and validates its whole input before it takes the write lock
+(a caller's iterable never runs under it), then seals, folds and writes CHUNK events at a time, so it
+holds the models and a receipt per event but one chunk of sealed events and rows: every new event lands
+or none does (a refusal in the last chunk rolls the earlier ones back with it). A later chunk finds what an earlier
 one appended in the log, in the same transaction, so a duplicate or a conflict across chunks is
 judged as one within a chunk. The positions and balances are folded on across the chunks
 (appending.BatchProjection) and written at the end, with a snapshot when the batch passed a multiple of
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Sized
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,13 +161,6 @@ def _validated(value: FillInput, index: int) -> Event:
     return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
 
 
-def _chunks(inputs: Iterable[FillInput]) -> Iterator[list[Event]]:
-    """The inputs validated, CHUNK at a time (a refusal names an input by its place in the whole batch)."""
-    numbered = enumerate(inputs, start=1)
-    while chunk := [_validated(value, index) for index, value in islice(numbered, CHUNK)]:
-        yield chunk
-
-
 def record_events(
     store: LedgerStore,
     fills: Iterable[FillInput],
@@ -176,36 +170,33 @@ def record_events(
     snapshot_every: int,
 ) -> list[Receipt]:
     """Ledger.record_many: the events of `fills` appended in one unit of work, a chunk at a time, with
-    `cursors` stored in it; a receipt per event."""
-    chunks = _chunks(fills)
-    chunk = next(chunks, [])  # validated before the unit of work opens
-    if not chunk and not cursors:
+    `cursors` stored in it; a receipt per event. Every input is read and validated before the unit of work
+    opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock."""
+    events = [_validated(value, index) for index, value in enumerate(fills, start=1)]
+    if not events and not cursors:
         return []
     receipts: list[Receipt] = []
-    with _paused_for(chunk), store.unit_of_work() as uow:
+    with _paused_for(events), store.unit_of_work() as uow:
         # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads,
         # those of the first chunk: only a store that reads ahead calls it).
-        uow.read_ahead(partial(append_reads, chunk))
+        uow.read_ahead(partial(append_reads, events[:CHUNK]))
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow)
-        first = 1
-        while chunk:
+        for at in range(0, len(events), CHUNK):
+            chunk = events[at : at + CHUNK]
             try:
                 append_chunk(
                     uow,
                     [fill.canonical() for fill in chunk],
                     projection=projection,
-                    first=first,
+                    first=at + 1,
                     start=start,
                     recorded_at=recorded_at,
                     receipts=receipts,
                 )
             except InvalidFill as error:
-                raise InvalidFill(as_sent(str(error), chunk, first=first)) from None
-            first += len(chunk)
-            chunk = []  # released before the next one is built
-            chunk = next(chunks, [])
+                raise InvalidFill(as_sent(str(error), chunk, first=at + 1)) from None
         projection.write(snapshot_every=snapshot_every)
         if cursors:
             uow.projection.put_entries(CURSORS, dict(cursors))
@@ -216,8 +207,9 @@ def record_events(
 def append_texts(
     store: LedgerStore, texts: Iterable[EventText], *, clock: Callable[[], datetime], snapshot_every: int
 ) -> Appended:
-    """Ledger.append_texts: validated events appended in one unit of work, a chunk at a time; counted."""
-    items = iter(texts)
+    """Ledger.append_texts: validated events appended in one unit of work, a chunk at a time; counted. An
+    iterable that is not a collection is taken whole first: no caller's code runs under the write lock."""
+    items = iter(texts if isinstance(texts, Collection) else tuple(texts))
     chunk = [text.content() for text in islice(items, CHUNK)]
     if not chunk:
         with store.reading() as tx:

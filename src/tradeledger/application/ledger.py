@@ -101,8 +101,8 @@ class Ledger:
 
         `cursors` (name → text) are stored in the same transaction (see `cursors`): a reader of an
         outside source (a sync) keeps where it is together with what it appended, so a crash between
-        the two cannot happen. `fills` is taken a chunk at a time (application/bulk.py): a long generator is
-        never held whole."""
+        the two cannot happen. `fills` is read and validated whole before the write lock is taken (a slow
+        source never holds it), then appended a chunk at a time (application/bulk.py)."""
         receipts = record_events(
             self._store, fills, cursors=cursors, clock=self._clock, snapshot_every=self._snapshot_every
         )

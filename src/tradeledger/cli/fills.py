@@ -29,7 +29,7 @@ from tradeledger.cli.common import (
     progress_bar,
     refuse_in_memory,
 )
-from tradeledger.cli.ndjson import FileEvents, count_lines, file_lines, read_fills, read_line
+from tradeledger.cli.ndjson import FileEvents, count_lines, file_lines, read_fills, read_line, rereadable
 from tradeledger.domain.events import TransferKind
 from tradeledger.domain.fills import Side
 from tradeledger.domain.markets import market
@@ -258,7 +258,12 @@ def import_fills(
     """Import fills from an NDJSON file (validated first, appended in one transaction), or an export into
     an empty ledger (event for event, hashes kept, then verified)."""
     refuse_in_memory(ctx.obj)
-    lines = file_lines(file)
+    with rereadable(file) as source:  # a pipe is copied first: its lines are read more than once
+        _import_file(ctx, file, source, json_output=json_output)
+
+
+def _import_file(ctx: typer.Context, file: Path, source: Path, *, json_output: bool) -> None:
+    lines = file_lines(source, name=file)
     first = next(lines, None)
     if first is not None and is_export(first):
         summary = import_export(ctx.obj, [first, *lines])
@@ -273,7 +278,7 @@ def import_fills(
         if not summary["verify"]:
             raise typer.Exit(EXIT_VERIFY_FAILED)
         return
-    total = count_lines(file)
+    total = count_lines(source)
     with new_progress() as progress:
         task = progress.add_task("validating", total=total)
 
@@ -290,7 +295,7 @@ def import_fills(
                 except FillConflict as conflict:  # with a fill already in the log: name its line too
                     raise InvalidFill(f"line {read.line_of(conflict.key)}: {conflict}; nothing was imported") from None
                 except InvalidFill as refusal:  # a refusal at append time (lots, a size) names the event's line
-                    raise InvalidFill(_named_by_line(str(refusal), read, file)) from None
+                    raise InvalidFill(_named_by_line(str(refusal), read, source)) from None
     duplicates = appended.duplicates + read.duplicates
     summary = {"appended": appended.appended, "duplicates": duplicates, "seq": appended.head.seq}
     if json_output:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -96,16 +99,32 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def file_lines(path: Path) -> Iterator[str]:
+@contextmanager
+def rereadable(path: Path) -> Iterator[Path]:
+    """`path` itself when it is a regular file; else (a pipe: `/dev/stdin`, `<(zcat ...)`, a FIFO, which gives
+    its bytes once) a temporary copy of what it gives, removed afterwards: an import reads a file more than
+    once (its lines counted for the progress bar, then read; a refused line read again for its message)."""
+    if path.is_file():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="tradeledger-import-") as folder:
+        copy = Path(folder) / "lines.ndjson"
+        with path.open("rb") as source, copy.open("wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        yield copy
+
+
+def file_lines(path: Path, *, name: Path | None = None) -> Iterator[str]:
     """The lines of a file as `split_lines` gives them, read one at a time; InvalidFill when the file is not
-    UTF-8, naming the byte as decoding the whole file would."""
+    UTF-8, naming it (`name`, else `path`) and the byte as decoding the whole file would."""
     at = 0
     with path.open("rb") as raw:
         for chunk in raw:  # a binary file splits on b"\n" only
             try:
                 line = chunk.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise InvalidFill(f"{path}: not UTF-8 text ({error.reason} at byte {at + error.start})") from None
+                named = path if name is None else name
+                raise InvalidFill(f"{named}: not UTF-8 text ({error.reason} at byte {at + error.start})") from None
             at += len(chunk)
             yield line.removesuffix("\n").removesuffix("\r")
 
