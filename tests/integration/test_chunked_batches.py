@@ -1,0 +1,185 @@
+"""application/bulk.py (record_many a chunk at a time): what must hold across chunk boundaries, on
+SQLite and PostgreSQL: snapshots and the projection as a rebuild writes them, cursors, a failing generator,
+lots named across chunks, and an append during a `gains` read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.backends import Backend
+from tests.conftest import RECORDED_AT
+from tests.factories import fill_fields
+from tradeledger import EventNotice, FillConflict, InvalidFill, Ledger, open_ledger
+from tradeledger.application import bulk, lots
+
+CHUNK = 3
+TABLES = ("ledger_events", "ledger_head", "positions", "closed_positions", "position_snapshots", "projection_entries")
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", CHUNK)
+
+
+def rows_of(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
+    try:
+        return {table: sorted(map(tuple, backend.sql(f"SELECT * FROM {table}"))) for table in TABLES}
+    finally:
+        backend.close()
+
+
+def mixed(count: int, prefix: str) -> list[dict[str, Any]]:
+    """Fills over three keys that open, close and flip positions, with quote and base fees, and transfers."""
+    sides = ["buy", "buy", "sell", "sell", "sell", "buy", "buy"]
+    events: list[dict[str, Any]] = []
+    for n in range(count):
+        if n % 5 == 4:
+            events.append(
+                {
+                    "type": "transfer",
+                    "transfer_id": f"{prefix}-t{n}",
+                    "exchange": "kraken",
+                    "currency": "USD",
+                    "amount": "10",
+                    "kind": "deposit",
+                    "occurred_at": fill_fields()["occurred_at"],
+                }
+            )
+            continue
+        symbol = ("BTC/USD", "ETH/USD", "BTC/USDT:USDT")[n % 3]
+        events.append(
+            fill_fields(fill_id=f"{prefix}-{n}", symbol=symbol, side=sides[n % 7], quantity=str(1 + n % 3), fee="0.1")
+        )
+    return events
+
+
+def picks(seq: int) -> dict[str, Any]:
+    return {"lots": [{"seq": seq, "quantity": "1"}]}
+
+
+def test_snapshots_and_projection_across_chunks_are_those_of_one_chunk_and_of_a_rebuild(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    before, batch = mixed(2, "pre"), mixed(23, "S")
+    with open_ledger(db_url, clock=lambda: RECORDED_AT, snapshot_every=4) as ledger:
+        ledger.record_many(before)
+        receipts = ledger.record_many(iter(batch))
+        assert ledger.verify().ok
+        chunked = rows_of(db_url)
+        ledger.rebuild()
+        assert rows_of(db_url)["positions"] == chunked["positions"]
+        assert rows_of(db_url)["closed_positions"] == chunked["closed_positions"]
+        assert rows_of(db_url)["projection_entries"] == chunked["projection_entries"]
+
+    monkeypatch.setattr(bulk, "CHUNK", 1_000)
+    one = f"sqlite:///{tmp_path / 'one.db'}"
+    with open_ledger(one, clock=lambda: RECORDED_AT, snapshot_every=4) as whole:
+        whole.record_many(before)
+        assert whole.record_many(batch) == receipts
+    assert rows_of(one) == chunked  # every table, snapshots included, text for text
+
+
+def test_cursors_are_not_stored_when_the_last_chunk_is_refused(ledger: Ledger) -> None:
+    ledger.record_many([fill_fields(fill_id="X-1")], cursors={"sync": "1"})
+    batch = [*mixed(2 * CHUNK, "C"), fill_fields(fill_id="X-1", price="999")]
+
+    with pytest.raises(FillConflict):
+        ledger.record_many(batch, cursors={"sync": "2"})
+
+    assert ledger.cursors() == {"sync": "1"}
+    assert ledger.head.seq == 1
+
+
+def test_a_generator_that_fails_in_a_later_chunk_writes_nothing_and_is_read_once(ledger: Ledger) -> None:
+    taken: list[int] = []
+
+    def source() -> Iterator[dict[str, Any]]:
+        for n, fields in enumerate(mixed(2 * CHUNK, "G")):
+            taken.append(n)
+            yield fields
+        raise RuntimeError("the exchange went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        ledger.record_many(source(), cursors={"sync": "9"})
+
+    assert taken == list(range(2 * CHUNK))
+    assert ledger.head.seq == 0
+    assert ledger.cursors() == {}
+
+
+def test_a_bad_value_in_the_last_chunk_is_named_by_its_place_and_nothing_lands(ledger: Ledger) -> None:
+    batch = [*mixed(2 * CHUNK + 1, "V"), fill_fields(fill_id="V-bad", quantity="-1")]
+
+    with pytest.raises(InvalidFill, match=rf"fill {2 * CHUNK + 2}: .*quantity"):
+        ledger.record_many(iter(batch))
+
+    assert ledger.head.seq == 0
+    assert ledger.verify().ok
+
+
+def test_a_lot_acquired_in_an_earlier_chunk_can_be_named_and_is_used_up_across_chunks(ledger: Ledger) -> None:
+    buys = [fill_fields(fill_id=f"L-{n}", symbol="ETH/USD", side="buy", quantity="1") for n in range(CHUNK)]
+    sell = fill_fields(fill_id="L-sell", symbol="ETH/USD", side="sell", metadata=picks(1))
+
+    receipts = ledger.record_many([*buys, sell])  # the sell is the first of the second chunk
+    assert receipts[-1].seq == CHUNK + 1
+    gains = ledger.gains("specific")
+    assert [row.acquired_seq for row in gains.rows] == [1]
+
+    again = fill_fields(fill_id="L-again", symbol="ETH/USD", side="sell", metadata=picks(2))
+    twice = fill_fields(fill_id="L-twice", symbol="ETH/USD", side="sell", metadata=picks(2))
+    filler = [fill_fields(fill_id=f"L-f{n}", symbol="BTC/USD") for n in range(CHUNK - 1)]
+    with pytest.raises(InvalidFill, match=r"fill 4: metadata.lots: lot 2 is used up"):
+        ledger.record_many([again, *filler, twice])  # named in chunk 1, named again in chunk 2
+    assert ledger.head.seq == CHUNK + 1
+
+
+def test_gains_reports_the_seq_of_the_rows_it_folded_when_an_append_lands_during_its_read(
+    ledger: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record_many(
+        [
+            fill_fields(fill_id="G-1", side="buy", quantity="2", price="100"),
+            fill_fields(fill_id="G-2", side="sell", quantity="1", price="120"),
+        ]
+    )
+    plain_rows = lots._plain_rows
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as other:
+
+        def rows_with_an_append_between(*args: Any) -> Iterator[Any]:
+            for number, row in enumerate(plain_rows(*args)):
+                if number == 0:  # the stream is open: another connection appends and commits
+                    other.record(fill_fields(fill_id="G-3", side="sell", quantity="1", price="130"))
+                yield row
+
+        monkeypatch.setattr(lots, "_plain_rows", rows_with_an_append_between)
+        report = ledger.gains("fifo")
+
+    assert [row.disposed_seq for row in report.rows] == [2]
+    assert report.seq == 2  # as of the rows it folded
+    assert ledger.head.seq == 3
+
+
+def test_a_refused_base_fee_in_a_later_chunk_names_the_fill_and_the_fee_as_sent(ledger: Ledger) -> None:
+    fees = [{"amount": "0.1", "currency": "USD"}, {"amount": "5", "currency": "ETH"}]  # the log sorts ETH first
+    batch = [*mixed(2 * CHUNK, "H"), fill_fields(fill_id="H-fee", symbol="ETH/USD", fee=None, fees=fees)]
+    batch[-1].pop("fee")
+
+    with pytest.raises(InvalidFill, match=rf"^fill {2 * CHUNK + 1}: fees\[1\]"):
+        ledger.record_many(iter(batch))
+
+    assert ledger.head.seq == 0
+
+
+def test_a_subscriber_sees_each_event_of_a_chunked_batch_once_in_seq_order(ledger: Ledger) -> None:
+    with ledger.subscribe(0) as subscription:
+        ledger.record_many(iter(mixed(2 * CHUNK + 2, "N")))
+        seen = subscription.poll(timeout=5)
+        seen += subscription.poll()
+
+    assert all(isinstance(notice, EventNotice) for notice in seen)
+    assert [notice.seq for notice in seen if isinstance(notice, EventNotice)] == list(range(1, 2 * CHUNK + 3))
