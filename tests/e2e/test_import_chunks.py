@@ -3,30 +3,20 @@ append time named by its line, an export still imported event for event, and a b
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Cli
+from tests.e2e.test_import_memory import line as fill_line
 from tradeledger.application import bulk
 
 CHUNK = 3
 
 
 def line(fill_id: str, **fields: Any) -> str:
-    values = {
-        "fill_id": fill_id,
-        "exchange": "k",
-        "symbol": "ETH/USD",
-        "side": "buy",
-        "quantity": "1",
-        "price": "100",
-        "fee": "0.1",
-        "occurred_at": "2026-01-05T10:00:00Z",
-    }
-    return json.dumps(values | fields)
+    return fill_line(fill_id, **({"symbol": "ETH/USD"} | fields))
 
 
 def picks(seq: int) -> dict[str, Any]:
