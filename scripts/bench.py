@@ -715,29 +715,40 @@ class Bench:
 
     # tax lots -----------------------------------------------------------------------------------
 
-    def gains(self, url: str, our_rebuild: list[float]) -> None:
-        """`gains --year` (fifo) over the whole log, in this process, against the rebuild of the positions
-        measured above: the lots are folded from the log on demand (spec section 11), never stored."""
+    def gains(self, url: str) -> None:
+        """`gains --year` (fifo) over the whole log, in this process, in turns with a rebuild of the positions
+        (a child process, as in the rebuild row), so that a change in machine load touches both alike: the
+        lots are folded from the log on demand (spec section 11), never stored."""
         n = self.sizes.log
         year = T0.year  # make_events spreads the fills over minutes of that year
-        times: list[float] = []
-        with open_ledger(url) as ledger:
-            ledger.head  # noqa: B018 - connect outside the timer
-            for _ in range(self.runs):
+        matched: list[int] = []
+
+        def rebuild_once() -> float:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child-rebuild", url], capture_output=True, text=True, check=True
+            )
+            return float(n / json.loads(out.stdout)["seconds"])
+
+        def gains_once() -> float:
+            with open_ledger(url) as ledger:
+                ledger.head  # noqa: B018 - connect outside the timer
                 gc.collect()
                 start = time.perf_counter()
                 report = ledger.gains("fifo", year=year)
-                times.append(time.perf_counter() - start)
-        self.say(f"gains --year {year} on {n:,} fills: {len(report.rows):,} matched parts")
-        rates = [n / seconds for seconds in times]
-        rebuild = statistics.median(our_rebuild)
+                seconds = time.perf_counter() - start
+            matched.append(len(report.rows))  # the report is freed before the next run
+            return n / seconds
+
+        rebuilds, rates = self.alternate(rebuild_once, gains_once)
+        self.say(f"gains --year {year} on {n:,} fills: {matched[-1]:,} matched parts")
+        rebuild = statistics.median(rebuilds)
         self.rows.append(
             Row(
                 f"gains --year (fifo) on {n:,} fills, against our rebuild of the positions",
                 "fills/s",
                 rates,
                 rebuild,
-                "our rebuild of every projection (row above), same log, same run",
+                "our rebuild of every projection, same log, in turns with each gains run",
                 ">= 0.50x (time <= 2x the rebuild)",
                 statistics.median(rates) >= 0.5 * rebuild,
             )
@@ -1527,10 +1538,10 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument(
         "--only",
-        choices=["ticks", "fleet", "startup", "import"],
+        choices=["ticks", "fleet", "startup", "import", "gains"],
         default=None,
         help="ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows; "
-        "import: the NDJSON import row",
+        "import: the NDJSON import row; gains: the big log and the gains --year row",
     )
     parser.add_argument(
         "--pg-url",
@@ -1566,6 +1577,7 @@ def main() -> int:
             "fleet": lambda: Fleet(bench, args.pg_url).run(),
             "startup": lambda: bench.startup(bench.build_log()[0]),
             "import": bench.ndjson_import,
+            "gains": lambda: bench.gains(bench.build_log()[0]),
         }
         if args.only is not None:
             only[args.only]()
@@ -1577,7 +1589,7 @@ def main() -> int:
         our_rebuild = bench.rebuild(url, raw_path)
         bench.state_as_of(url)
         bench.startup(url)
-        bench.gains(url, our_rebuild)
+        bench.gains(url)
         bench.legacy_ticks(args.legacy_trade_manager, bench.ticks())
         bench.ndjson_import()
         bench.ccxt_ingest()

@@ -130,3 +130,15 @@ def test_only_startup_builds_the_log_and_times_the_wallet_after_a_first_run_save
     assert "the first PaperWallet's start + balance (no checkpoint yet: a fold) took" in result.stderr
     balance = next(line for line in lines if "constructor + balance, from its checkpoint" in line)
     assert "after a first wallet's run saved its checkpoint" in balance
+
+
+@pytest.mark.bench
+def test_only_gains_times_each_gains_run_in_turns_with_a_rebuild_of_the_same_log(tmp_path: Path) -> None:
+    result = bench(tmp_path, "--only", "gains")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"bench: \d+/1 targets met", lines[-1])
+    row = next(line for line in lines if line.startswith("| gains --year (fifo) on "))
+    assert "our rebuild of every projection, same log, in turns with each gains run" in row
+    assert "matched parts" in result.stderr
