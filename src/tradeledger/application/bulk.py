@@ -49,6 +49,7 @@ LARGE_BATCH = 500  # events from which an append pauses the cycle collector (app
 CURSORS = "cursors"  # the keyed table (ProjectionStore.entries) of Ledger.cursors
 
 _TYPE = EVENT_FIELDS.index("type")
+_KEY = itemgetter(*(EVENT_FIELDS.index(name) for name in ("account", "exchange", "fill_id")))
 # EventText's values that repeat from event to event, kept once (sys.intern) instead of once per event.
 _SHARED = ("account", "symbol", "currency")
 _VALUES = itemgetter(*EVENT_FIELDS)  # a canonical dict's values in EVENT_FIELDS order, as a tuple
@@ -72,7 +73,8 @@ class EventText(tuple[Any, ...]):
     @property
     def key(self) -> EventKey:
         """(account, exchange, event id): what makes it a duplicate."""
-        return (self[1], self[2], self[0])
+        key: EventKey = _KEY(self)
+        return key
 
     @property
     def type(self) -> str:
