@@ -5,6 +5,7 @@ lots named across chunks, and an append during a `gains` read."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -183,3 +184,39 @@ def test_a_subscriber_sees_each_event_of_a_chunked_batch_once_in_seq_order(ledge
 
     assert all(isinstance(notice, EventNotice) for notice in seen)
     assert [notice.seq for notice in seen if isinstance(notice, EventNotice)] == list(range(1, 2 * CHUNK + 3))
+
+
+def test_batches_through_one_ledger_project_as_a_rebuild_when_another_writer_and_a_refusal_come_between(
+    db_url: str,
+) -> None:
+    clock = lambda: RECORDED_AT  # noqa: E731
+    with open_ledger(db_url, clock=clock) as ours, open_ledger(db_url, clock=clock) as other:
+        ours.record_many(mixed(7, "A"))
+        other.record_many(mixed(5, "B"))  # moves the keys our last batch left folded
+        ours.record_many(mixed(7, "C"))
+        conflicting = fill_fields(fill_id="A-0", symbol="BTC/USD", side="buy", quantity="99", fee="0.1")
+        with pytest.raises(FillConflict):
+            ours.record_many([*mixed(2 * CHUNK, "D"), conflicting])  # two chunks folded, then refused
+        ours.record_many(mixed(7, "E"))
+        batched = rows_of(db_url)
+        ours.rebuild()
+
+    rebuilt = rows_of(db_url)
+    for table in ("positions", "closed_positions", "projection_entries"):
+        assert batched[table] == rebuilt[table], table
+
+
+def test_a_batch_after_our_own_writes_positions_folded_from_the_log_not_a_row_changed_behind_our_back(
+    db_url: str,
+) -> None:
+    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
+    buy = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger:
+        ledger.record_many([fill_fields(fill_id="T-1", quantity="2", **buy)])
+        backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")
+        ledger.record_many([fill_fields(fill_id="T-2", quantity="1", **buy)])
+        ours = ledger.position("ETH/USD")
+    backend.close()
+
+    assert ours is not None
+    assert ours.quantity == Decimal(3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.positions import PositionKey, Totals
-from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidFill
 
 FillInput = Fill | Funding | Transfer | Mapping[str, Any]
@@ -139,18 +140,60 @@ def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, De
     projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
 
 
+@dataclass(slots=True)
+class _Warm:
+    """What a committed batch's fold knows, and the head it committed (FoldCache)."""
+
+    head: Checkpoint
+    fold: PositionFold
+    positions: set[PositionKey]
+    balances: set[BalanceKey]
+
+
+class FoldCache:
+    """The fold a Ledger's last committed batch left, with the head it committed: the next batch starts
+    from it, instead of reading the positions and balances it moves from the store, when the log's head
+    is still that one (an append by anyone else, a rollback or a copy moves the head: the batch then reads
+    them). A batch takes it (`take`, leaving none: a batch that fails keeps nothing) and gives its own
+    back only once it committed (`keep`). What a rebuild writes is this fold's result too: a replay of
+    the same log."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: _Warm | None = None
+
+    def take(self, head: Checkpoint) -> _Warm | None:
+        held, self._held = self._held, None
+        return held if held is not None and held.head == head else None
+
+    def keep(self, warm: _Warm) -> None:
+        self._held = warm
+
+    def clear(self) -> None:
+        self._held = None
+
+
 class BatchProjection:
     """The positions and balances projections of a batch, folded forward as its events are appended (chunk
     after chunk, in one unit of work) and written, as stored, at its end (`write`).
 
     A chunk's new (account, symbol)s and balances are read from the store when it first meets them; the
-    ones met before stay in the fold, which carries them on as it would carry them through one chunk."""
+    ones met before stay in the fold, which carries them on as it would carry them through one chunk.
+    Given a FoldCache, the batch starts from the fold the last committed batch left when the head is
+    still the one it committed (`keep` gives the batch's fold back to the cache after the commit)."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, cache: FoldCache | None = None) -> None:
         self._uow = uow
-        self._first = uow.log.head().seq
-        self._fold = PositionFold(balances={})
-        self._touched: set[PositionKey] = set()
+        head = uow.log.head()
+        self._first = head.seq
+        warm = None if cache is None else cache.take(head)
+        if warm is None:
+            warm = _Warm(head, PositionFold(balances={}), set(), set())
+        warm.fold.closed.clear()
+        self._fold = warm.fold
+        self._known_positions, self._known_balances = warm.positions, warm.balances  # in the fold
+        self._touched: set[PositionKey] = set()  # moved by this batch: written at its end
         self._balance_keys: set[BalanceKey] = set()
 
     def append(self, new: Sequence[StoredEvent], *, named: Callable[[int], str] | None = None) -> None:
@@ -163,13 +206,17 @@ class BatchProjection:
         touched = {(event.account, event.symbol) for event in new if event.symbol is not None} - self._touched
         balance_keys = all_touched((e.account, e.exchange, e.symbol, e.type, e.fees, e.currency) for e in new)
         balance_keys -= self._balance_keys
-        if touched:
-            fold.add_start({key: (None, Totals()) for key in touched} | uow.projection.positions(touched))
-            self._touched |= touched
-        if balance_keys:
+        self._touched |= touched
+        self._balance_keys |= balance_keys
+        unread = touched - self._known_positions
+        if unread:
+            fold.add_start({key: (None, Totals()) for key in unread} | uow.projection.positions(unread))
+            self._known_positions |= unread
+        unread_balances = balance_keys - self._known_balances
+        if unread_balances:
             assert fold.balances is not None
-            fold.balances.update(stored_balances(uow.projection, balance_keys))  # keys the fold has not met
-            self._balance_keys |= balance_keys
+            fold.balances.update(stored_balances(uow.projection, unread_balances))  # keys the fold has not met
+            self._known_balances |= unread_balances
         try:
             fold.apply_rows(event.execution_row() for event in new)
         except InvalidFill as error:
@@ -191,6 +238,11 @@ class BatchProjection:
         write_balances(uow.projection, {key: fold.balances[key] for key in self._balance_keys if key in fold.balances})
         if head.seq // snapshot_every > self._first // snapshot_every:
             uow.projection.write_snapshot(head, uow.projection.positions())
+
+    def keep(self, cache: FoldCache, head: Checkpoint) -> None:
+        """Give the batch's fold to `cache`, as of `head`: call it once the batch committed."""
+        self._fold.closed.clear()
+        cache.keep(_Warm(head, self._fold, self._known_positions, self._known_balances))
 
 
 def project_events(

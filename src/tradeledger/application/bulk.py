@@ -31,6 +31,7 @@ from typing import Any, Self
 from tradeledger.application.appending import (
     BatchProjection,
     FillInput,
+    FoldCache,
     append_reads,
     usual_fill,
     validate_event,
@@ -170,10 +171,12 @@ def record_events(
     cursors: Mapping[str, str] | None,
     clock: Callable[[], datetime],
     snapshot_every: int,
+    cache: FoldCache | None = None,
 ) -> list[Receipt]:
     """Ledger.record_many: the events of `fills` appended in one unit of work, a chunk at a time, with
     `cursors` stored in it; a receipt per event. Every input is read and validated before the unit of work
-    opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock."""
+    opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock. The
+    batch starts from the fold in `cache` when it is current, and leaves its own there once committed."""
     events = [_validated(value, index) for index, value in enumerate(fills, start=1)]
     if not events and not cursors:
         return []
@@ -184,7 +187,7 @@ def record_events(
         uow.read_ahead(partial(append_reads, events[:CHUNK]))
         recorded_at = time_text(clock())
         start = uow.log.head().seq
-        projection = BatchProjection(uow)
+        projection = BatchProjection(uow, cache)
         for at in range(0, len(events), CHUNK):
             chunk = events[at : at + CHUNK]
             try:
@@ -202,15 +205,24 @@ def record_events(
         projection.write(snapshot_every=snapshot_every)
         if cursors:
             uow.projection.put_entries(CURSORS, dict(cursors))
+        head = uow.log.head()
         uow.commit()
+    if cache is not None:
+        projection.keep(cache, head)
     return receipts
 
 
 def append_texts(
-    store: LedgerStore, texts: Iterable[EventText], *, clock: Callable[[], datetime], snapshot_every: int
+    store: LedgerStore,
+    texts: Iterable[EventText],
+    *,
+    clock: Callable[[], datetime],
+    snapshot_every: int,
+    cache: FoldCache | None = None,
 ) -> Appended:
     """Ledger.append_texts: validated events appended in one unit of work, a chunk at a time; counted. An
-    iterable that is not a collection is taken whole first: no caller's code runs under the write lock."""
+    iterable that is not a collection is taken whole first: no caller's code runs under the write lock.
+    `cache` as in `record_events`."""
     items = iter(texts if isinstance(texts, Collection) else tuple(texts))
     chunk = [text.content() for text in islice(items, CHUNK)]
     if not chunk:
@@ -221,7 +233,7 @@ def append_texts(
         uow.read_ahead(AheadReads)  # a batch looks its keys up by IN (...): nothing to read ahead
         recorded_at = time_text(clock())
         start = uow.log.head().seq
-        projection = BatchProjection(uow)
+        projection = BatchProjection(uow, cache)
         while chunk:
             appended += append_chunk(
                 uow, chunk, projection=projection, first=total + 1, start=start, recorded_at=recorded_at, receipts=None
@@ -232,6 +244,8 @@ def append_texts(
         projection.write(snapshot_every=snapshot_every)
         head = uow.log.head()
         uow.commit()
+    if cache is not None:
+        projection.keep(cache, head)
     return Appended(appended, total - appended, head)
 
 

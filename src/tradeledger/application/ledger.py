@@ -17,7 +17,7 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
-from tradeledger.application.appending import FillInput, stored_balances
+from tradeledger.application.appending import FillInput, FoldCache, stored_balances
 from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events
 from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
@@ -78,6 +78,7 @@ class Ledger:
         self._clock = clock
         self._snapshot_every = snapshot_every
         self._writes = 0
+        self._folded = FoldCache()  # the fold the last batch committed (appending.FoldCache)
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
 
     @property
@@ -104,7 +105,12 @@ class Ledger:
         the two cannot happen. `fills` is read and validated whole before the write lock is taken (a slow
         source never holds it), then appended a chunk at a time (application/bulk.py)."""
         receipts = record_events(
-            self._store, fills, cursors=cursors, clock=self._clock, snapshot_every=self._snapshot_every
+            self._store,
+            fills,
+            cursors=cursors,
+            clock=self._clock,
+            snapshot_every=self._snapshot_every,
+            cache=self._folded,
         )
         if receipts or cursors:
             self._writes += 1
@@ -114,7 +120,9 @@ class Ledger:
         """Append validated events as their text (an `EventText` each: what an import keeps of a file's lines
         between validating them and appending them) in one transaction, as `record_many` appends them; how
         many were new and how many duplicates, and the head after."""
-        appended = append_texts(self._store, events, clock=self._clock, snapshot_every=self._snapshot_every)
+        appended = append_texts(
+            self._store, events, clock=self._clock, snapshot_every=self._snapshot_every, cache=self._folded
+        )
         if appended.appended or appended.duplicates:
             self._writes += 1
         return appended
