@@ -242,6 +242,7 @@ class BatchProjection:
     def keep(self, cache: FoldCache, head: Checkpoint) -> None:
         """Give the batch's fold to `cache`, as of `head`: call it once the batch committed."""
         self._fold.closed.clear()
+        self._fold.drop_cells()  # or each later call would write back every cell the batches ever made
         cache.keep(_Warm(head, self._fold, self._known_positions, self._known_balances))
 
 

@@ -159,8 +159,9 @@ def _kind(value: FillInput) -> str:
 
 
 def _validated(value: FillInput, index: int) -> Event:
-    """The event `value` gives (the fast path for the usual fill; its message names it by its place)."""
-    fast = usual_fill(value)
+    """The event `value` gives (the fast path for the usual fill; its message names it by its place). A Fill
+    built here from a dict is the batch's own (no caller holds it): not remembered (domain/intake.py)."""
+    fast = fast_fill(value, remember=False) if type(value) is dict else usual_fill(value)
     return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
 
 

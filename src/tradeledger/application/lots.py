@@ -22,7 +22,7 @@ from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.ports import EventLog, Transaction
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     GainRow,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from tradeledger.domain.admin import AdminRecord
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels

@@ -35,6 +35,7 @@ from tradeledger.domain.fold_state import (
     _REALIZED,
     _T_FUNDING,
     _UNVALUED,
+    ExecutionRow,
     FoldState,
 )
 from tradeledger.domain.markets import market
@@ -54,26 +55,6 @@ from tradeledger.domain.positions import (
     size_refused,
 )
 from tradeledger.errors import InvalidFill
-
-# One log row's accounting columns as stored (the numbers and times as text):
-# seq, account, exchange, symbol, side, quantity, price, fee, occurred_at, type, fees, amount, currency.
-# A v1 fill has `fee` and no `fees`; a v2 fill `fees` (canonical JSON) and no `fee`; a funding payment
-# symbol, amount and currency; a transfer amount, currency and its fee in `fee`.
-ExecutionRow = tuple[
-    int,
-    str,
-    str,
-    str | None,
-    str | None,
-    str | None,
-    str | None,
-    str | None,
-    str,
-    str,
-    str | None,
-    str | None,
-    str | None,
-]
 
 _SIDES = {"buy": True, "sell": False}
 _ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
@@ -253,6 +234,12 @@ class PositionFold(FoldState):
         if cell is None:
             cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
         return cell
+
+    def drop_cells(self) -> None:
+        """Forget the hot loop's cells and slots (every call leaves their amounts in `balances`): a fold kept
+        from one batch to the next then writes back only the cells the next one moves."""
+        self._cells.clear()
+        self._slots.clear()
 
     def _add(self, key: BalanceKey, amount: Decimal) -> None:
         """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""

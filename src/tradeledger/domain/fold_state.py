@@ -37,6 +37,26 @@ _TIME_LENGTH, _UTC_OFFSET = 32, "+00:00"
 _SEPARATORS = itemgetter(4, 7, 10, 13, 16, 19)
 _CANONICAL_SEPARATORS = ("-", "-", "T", ":", ":", ".")
 
+# One log row's accounting columns as stored (the numbers and times as text):
+# seq, account, exchange, symbol, side, quantity, price, fee, occurred_at, type, fees, amount, currency.
+# A v1 fill has `fee` and no `fees`; a v2 fill `fees` (canonical JSON) and no `fee`; a funding payment
+# symbol, amount and currency; a transfer amount, currency and its fee in `fee`.
+ExecutionRow = tuple[
+    int,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+]
+
 # An open cycle's values in state order (its unvalued fees as a sorted tuple), and a key's closed totals.
 OpenValues = tuple[bool, Decimal, Decimal, Decimal, Decimal, "str | datetime", int, Decimal, int, Decimal, UnvaluedFees]
 TotalsValues = tuple[Decimal, Decimal, Decimal, UnvaluedFees]

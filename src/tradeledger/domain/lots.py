@@ -50,7 +50,7 @@ from typing import Any, Literal, cast
 
 from tradeledger.domain.fee_parts import fee_parts, one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import Lot, Part, Pool
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,

@@ -21,7 +21,7 @@ from tradeledger.domain.fills import (
     split_fees,
     v1_fees_text,
 )
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import (
     Accounting,
     ClosedPosition,

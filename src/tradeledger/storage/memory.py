@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from tradeledger.application.ports import AheadReads, EventKey, OpenCycle, PositionRow, ProjectionSnapshot
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels

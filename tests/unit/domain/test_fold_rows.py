@@ -15,7 +15,8 @@ from tests.factories import T0
 from tradeledger.domain import fold as fold_module
 from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import Fill
-from tradeledger.domain.fold import ExecutionRow, PositionFold
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import accounting_of
 from tradeledger.domain.records import StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
@@ -236,3 +237,16 @@ def test_the_closed_cycles_kept_as_values_read_as_the_closed_positions_in_close_
 def test_closed_cycles_are_not_taken_as_values_from_a_fold_never_asked_to_keep_them() -> None:
     with pytest.raises(RuntimeError, match="keep_closed_values"):
         PositionFold().take_closed_values()
+
+
+def test_after_drop_cells_the_next_rows_move_each_balance_on_from_balances_as_it_then_is() -> None:
+    rows = rows_of([fill(1, "BTC/USD", "buy", "1", "100"), fill(2, "BTC/USD", "sell", "1", "110")])
+    engine = PositionFold(balances={})
+    engine.apply_rows(rows[:1])
+    assert engine.balances == {("acct", "binance", "BTC"): Decimal(1), ("acct", "binance", "USD"): Decimal(-100)}
+
+    engine.drop_cells()
+    engine.balances[("acct", "binance", "USD")] = Decimal(400)  # as a batch reads it from the store
+    engine.apply_rows(rows[1:])
+
+    assert engine.balances == {("acct", "binance", "BTC"): Decimal(0), ("acct", "binance", "USD"): Decimal(510)}

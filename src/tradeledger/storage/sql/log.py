@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tradeledger.application.ports import EventKey
 from tradeledger.domain.admin import AdminRecord
-from tradeledger.domain.fold import ExecutionRow
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
