@@ -259,20 +259,21 @@ def project_events(
 READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
 
 
-def append_reads(contents: Sequence[Mapping[str, Any]]) -> AheadReads:
-    """What appending events of these canonical fields reads besides the head (UnitOfWork.read_ahead): the
-    events stored under their keys, and the positions and balances they move, as `bulk.append_chunk` and
-    `project_events` ask for them."""
-    if len(contents) > READ_AHEAD_EVENTS:
+def append_reads(events: Sequence[Event]) -> AheadReads:
+    """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
+    keys, and the positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them."""
+    if len(events) > READ_AHEAD_EVENTS:
         return AheadReads()
     positions: set[PositionKey] = set()
     balances: set[BalanceKey] = set()
-    for content in contents:
-        account, kind = content["account"], content["type"]
-        balances |= touched_balances(
-            account, content["exchange"], content["symbol"], kind, content["fees"], content["currency"]
-        )
-        if kind != "transfer":
-            positions.add((account, content["symbol"]))
-    keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
+    for event in events:
+        account, exchange = event.account, event.exchange
+        if isinstance(event, Fill):  # its fees' currencies as fees_text stores them (zero amounts left out)
+            balances |= touched_balances(account, exchange, event.symbol, "fill", None, None)
+            balances.update((account, exchange, fee.currency) for fee in event.fees if fee.amount and fee.currency)
+        else:
+            balances |= touched_balances(account, exchange, None, event.type, None, event.currency)
+        if not isinstance(event, Transfer):
+            positions.add((account, event.symbol))
+    keys = [event.key for event in events]
     return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})

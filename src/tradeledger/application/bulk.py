@@ -41,7 +41,7 @@ from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_text
-from tradeledger.domain.intake import fast_canonical, fast_fill
+from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
 from tradeledger.errors import FillConflict, InvalidFill
 
@@ -64,10 +64,8 @@ class EventText(tuple[Any, ...]):
     __slots__ = ()
 
     def __new__(cls, event: FillInput, *, where: str = "fill") -> Self:
-        content = fast_canonical(event) if type(event) is dict else None
-        if content is None:
-            fast = fast_fill(event, remember=False) if type(event) is dict else None  # kept as its text only
-            content = (fast if fast is not None else validate_event(event, where=where)).canonical()
+        fast = fast_fill(event, remember=False) if type(event) is dict else None  # kept as its text only
+        content = (fast if fast is not None else validate_event(event, where=where)).canonical()
         for name in _SHARED:
             if content[name] is not None:
                 content[name] = sys.intern(content[name])
@@ -180,31 +178,23 @@ def record_events(
     `cursors` stored in it; a receipt per event. Every input is read and validated before the unit of work
     opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock. The
     batch starts from the fold in `cache` when it is current, and leaves its own there once committed."""
-    contents: list[dict[str, Any]] = []
-    sent: list[Event | None] = []  # the model of each event not written straight from its dict (`as_sent`)
-    for index, value in enumerate(fills, start=1):
-        content = fast_canonical(value) if type(value) is dict else None  # the plainest fill: no model
-        event: Event | None = None
-        if content is None:
-            event = _validated(value, index)
-            content = event.canonical()
-        contents.append(content)
-        sent.append(event)
-    if not contents and not cursors:
+    events = [_validated(value, index) for index, value in enumerate(fills, start=1)]
+    if not events and not cursors:
         return []
     receipts: list[Receipt] = []
-    with _paused_for(contents), store.unit_of_work() as uow:
+    with _paused_for(events), store.unit_of_work() as uow:
         # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads,
         # those of the first chunk: only a store that reads ahead calls it).
-        uow.read_ahead(partial(append_reads, contents[:CHUNK]))
+        uow.read_ahead(partial(append_reads, events[:CHUNK]))
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow, cache)
-        for at in range(0, len(contents), CHUNK):
+        for at in range(0, len(events), CHUNK):
+            chunk = events[at : at + CHUNK]
             try:
                 append_chunk(
                     uow,
-                    contents[at : at + CHUNK],
+                    [fill.canonical() for fill in chunk],
                     projection=projection,
                     first=at + 1,
                     start=start,
@@ -212,7 +202,7 @@ def record_events(
                     receipts=receipts,
                 )
             except InvalidFill as error:
-                raise InvalidFill(as_sent(str(error), sent[at : at + CHUNK], first=at + 1)) from None
+                raise InvalidFill(as_sent(str(error), chunk, first=at + 1)) from None
         projection.write(snapshot_every=snapshot_every)
         if cursors:
             uow.projection.put_entries(CURSORS, dict(cursors))
@@ -263,10 +253,9 @@ def append_texts(
 _BASE_FEE_REFUSED = re.compile(r"fill (\d+): fees\[\d+\]")
 
 
-def as_sent(message: str, events: Sequence[Event | None], *, first: int = 1) -> str:
+def as_sent(message: str, events: Sequence[Event], *, first: int = 1) -> str:
     """A refusal of a base fee (`fill N: fees[i]: ...`) names the fee by its place in the fill as sent, the
-    event N of a batch whose `events` are its events `first`, `first` + 1, ... (the log stores fees sorted;
-    None: a fill written straight from its dict, whose one fee is in the quote currency)."""
+    event N of a batch whose `events` are its events `first`, `first` + 1, ... (the log stores fees sorted)."""
     found = _BASE_FEE_REFUSED.match(message)
     if found is None:
         return message

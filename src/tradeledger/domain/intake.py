@@ -15,16 +15,10 @@ say by the import that validated its lines before opening the ledger, it is take
 of being checked a second time. A copy (`model_copy`, pickle) or a `model_construct` is another
 object and is checked; the model is frozen, so the remembered object is still what was checked (one
 with metadata is not remembered: its dict could be changed in between).
-
-`fast_canonical` goes further for the plainest fill a batch gives (a dict of text, amounts as plain
-decimal text, one fee in the quote currency or none, no metadata): it writes the fill's
-canonical fields (`Fill.canonical()`) straight from it, with no model and no Decimal: ~3x cheaper than
-`fast_fill(...).canonical()`. Anything else gets None. A property test holds it to the model too.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from collections.abc import Mapping
@@ -35,8 +29,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from tradeledger.domain.fills import (
-    FILL_FIELDS,
-    FILL_VERSION,
     MAX_FEES,
     MAX_TEXT,
     FeeEntry,
@@ -46,7 +38,6 @@ from tradeledger.domain.fills import (
     _exact,
     _identifier,
     _json_object,
-    time_text,
 )
 from tradeledger.domain.markets import Market, currency_code, market
 
@@ -232,97 +223,3 @@ def _built(model: type[M], defaults: dict[str, Any], values: dict[str, Any]) -> 
     object.__setattr__(built, "__pydantic_extra__", None)
     object.__setattr__(built, "__pydantic_private__", None)
     return built
-
-
-# Amount text the fused path reads: ASCII digits with an optional fraction, no sign, no exponent, at most
-# _PLAIN_AMOUNT_LENGTH characters. Its canonical text (leading zeros and the fraction's trailing zeros cut, as
-# `decimal_text` writes it) of at most _CANONICAL_AMOUNT_LENGTH characters is exact whatever it says: at most
-# 23 significant digits, an adjusted exponent within +-23 (inside MAX_DIGITS and MAX_ADJUSTED_EXPONENT).
-_PLAIN_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
-_PLAIN_AMOUNT_LENGTH = 40
-_CANONICAL_AMOUNT_LENGTH = 24
-_PLAIN_FIELDS = frozenset((*FILL_FIELDS, "type"))
-_PLAIN_SIDES = {"buy": "buy", "sell": "sell"}
-
-
-def fast_canonical(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The canonical fields of the Fill the model would validate from `data` (what `Fill.canonical()`
-    gives), for the plainest fill only: text values, amounts as plain decimal text (`_PLAIN_AMOUNT`), ids
-    of printable ASCII, the fee as `fee`, no metadata. None for anything else (the caller then takes the
-    model's way: `fast_fill`, or the model itself, which names what is wrong)."""
-    if not _PLAIN_FIELDS.issuperset(data) or data.get("type", "fill") != "fill" or data.get("metadata") is not None:
-        return None
-    try:
-        symbol = _plain(data["symbol"], 1)
-        traded = market(symbol)  # ValueError on a bad symbol
-        side = _PLAIN_SIDES[data["side"]]  # KeyError for another side (or a Side: the model's way)
-        quantity = _canonical_amount(data["quantity"])
-        price = _canonical_amount(data["price"])
-        fee = _canonical_amount(data.get("fee", "0"), zero=True)
-        content = {
-            "fill_id": _plain(data["fill_id"], 1),
-            "account": _plain(data.get("account", _FILL_DEFAULTS["account"]), 1),
-            "exchange": _plain(data["exchange"], 0),
-            "symbol": symbol,
-            "side": side,
-            "quantity": quantity,
-            "price": price,
-            "fee": None,
-            "occurred_at": _plain_time(data["occurred_at"]),
-            "strategy": _optional(data.get("strategy")),
-            "order_id": _optional(data.get("order_id")),
-            "client_order_id": _optional(data.get("client_order_id")),
-            "metadata": None,
-            "type": "fill",
-            "version": FILL_VERSION,
-            "fees": "[]" if fee == "0" else _quote_fee(fee, traded.quote),
-            "amount": None,
-            "currency": None,
-            "kind": None,
-        }
-    except (_Declined, ValueError, KeyError, TypeError):  # TypeError: an unhashable side
-        return None
-    return content
-
-
-def _plain(value: object, least: int) -> str:
-    """Text the model keeps as it is: printable ASCII, no surrounding blanks (`_identifier`'s fast case)."""
-    if type(value) is not str or not least <= len(value) <= MAX_TEXT or not (value.isascii() and value.isprintable()):
-        raise _Declined
-    if value != value.strip():
-        raise _Declined
-    return value
-
-
-def _plain_time(value: object) -> str:
-    if type(value) is not str:
-        raise _Declined
-    return time_text(_aware_time(value))  # type: ignore[arg-type]
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else _plain(value, 0)
-
-
-def _canonical_amount(value: object, *, zero: bool = False) -> str:
-    """The canonical text of a plain amount (`_PLAIN_AMOUNT`), positive unless `zero`: "0012.50" is "12.5"."""
-    if type(value) is not str or len(value) > _PLAIN_AMOUNT_LENGTH:
-        raise _Declined
-    found = _PLAIN_AMOUNT.fullmatch(value)
-    if found is None:
-        raise _Declined
-    whole, fraction = found.groups()
-    whole = whole.lstrip("0") or "0"
-    fraction = fraction.rstrip("0") if fraction else ""
-    text = f"{whole}.{fraction}" if fraction else whole
-    if len(text) > _CANONICAL_AMOUNT_LENGTH or (text == "0" and not zero):
-        raise _Declined
-    return text
-
-
-def _quote_fee(amount: str, quote: str) -> str:
-    """`fees_text` of one fee of `amount` (canonical text: its own JSON string) in the quote currency."""
-    return '[{"amount":"' + amount + '","currency":' + _JSON_STRING(quote) + "}]"
-
-
-_JSON_STRING = json.encoder.encode_basestring

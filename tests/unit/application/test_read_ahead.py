@@ -36,7 +36,7 @@ def test_an_append_reads_ahead_the_keys_positions_and_balances_it_then_reads() -
     events = [validate_event(event) for event in EVENTS]
     store = MemoryLedgerStore()
 
-    reads = append_reads([event.canonical() for event in events])
+    reads = append_reads(events)
     with Ledger(store, clock=lambda: RECORDED_AT) as ledger:
         ledger.record_many(events)
     with store.reading() as tx:
@@ -48,7 +48,7 @@ def test_an_append_reads_ahead_the_keys_positions_and_balances_it_then_reads() -
 
 
 def test_a_batch_of_more_events_reads_by_lookups_instead() -> None:
-    events = [validate_event(fill_fields()).canonical() for _ in range(READ_AHEAD_EVENTS + 1)]
+    events = [validate_event(fill_fields()) for _ in range(READ_AHEAD_EVENTS + 1)]
 
     assert not append_reads(events)
     assert append_reads(events[:READ_AHEAD_EVENTS])
