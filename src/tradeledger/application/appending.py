@@ -189,8 +189,8 @@ class BatchProjection:
         self._first = head.seq
         warm = None if cache is None else cache.take(head)
         if warm is None:
-            warm = _Warm(head, PositionFold(balances={}), set(), set())
-        warm.fold.closed.clear()
+            warm = _Warm(head, PositionFold(balances={}, keep_closed=False), set(), set())
+        warm.fold.keep_closed_values()  # the cycles this batch closes, as plain values (written so)
         self._fold = warm.fold
         self._known_positions, self._known_balances = warm.positions, warm.balances  # in the fold
         self._touched: set[PositionKey] = set()  # moved by this batch: written at its end
@@ -233,7 +233,7 @@ class BatchProjection:
         head = uow.log.head()
         if head.seq == self._first:
             return
-        uow.projection.write(fold.positions(self._touched), fold.closed, head)
+        uow.projection.write(fold.folded(self._touched), fold.take_closed_values(), head)
         assert fold.balances is not None
         write_balances(uow.projection, {key: fold.balances[key] for key in self._balance_keys if key in fold.balances})
         if head.seq // snapshot_every > self._first // snapshot_every:
@@ -241,7 +241,6 @@ class BatchProjection:
 
     def keep(self, cache: FoldCache, head: Checkpoint) -> None:
         """Give the batch's fold to `cache`, as of `head`: call it once the batch committed."""
-        self._fold.closed.clear()
         self._fold.drop_cells()  # or each later call would write back every cell the batches ever made
         cache.keep(_Warm(head, self._fold, self._known_positions, self._known_balances))
 

@@ -67,7 +67,15 @@ def fee_currencies(text: str) -> list[str]:
 
 
 def all_touched(rows: Iterable[tuple[str, str, str | None, str, str | None, str | None]]) -> set[BalanceKey]:
+    """Every balance `touched_balances` names for these rows: a market's own once per (account, exchange,
+    symbol), and each fee's currency."""
     keys: set[BalanceKey] = set()
-    for row in rows:
-        keys |= touched_balances(*row)
+    markets_met: set[tuple[str, str, str | None, str]] = set()
+    for account, exchange, symbol, kind, fees, currency in rows:
+        met = (account, exchange, symbol, kind)
+        if kind != "fill" or met not in markets_met:
+            markets_met.add(met)
+            keys |= touched_balances(account, exchange, symbol, kind, None, currency)
+        if kind == "fill" and fees and fees != "[]":
+            keys.update([(account, exchange, code) for code in fee_currencies(fees)])
     return keys

@@ -259,11 +259,13 @@ class FoldState:
         self._closed_values = []
         return ClosedCycles(kept)
 
-    def folded(self) -> FoldedRows:
-        """What `positions()` gives for every key folded so far, as `FoldedRows` (plain values, copied)."""
-        open_cycles = self._open
+    def folded(self, keys: Iterable[PositionKey] | None = None) -> FoldedRows:
+        """What `positions(keys)` gives (default: every key folded so far), as `FoldedRows` (plain values,
+        copied)."""
+        open_cycles, all_totals = self._open, self._totals
         values: dict[PositionKey, tuple[OpenValues | None, TotalsValues]] = {}
-        for key, totals in self._totals.items():
+        for key in all_totals if keys is None else keys:
+            totals = all_totals[key]
             state = open_cycles.get(key)
             values[key] = (
                 None if state is None else (*state[:_UNVALUED], _unvalued(state[_UNVALUED])),

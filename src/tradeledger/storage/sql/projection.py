@@ -176,14 +176,16 @@ class SqlProjectionStore:
         connection = self._connection
         self._known_positions = {}
         upsert = _P_UPSERT_POSITION[connection.dialect.name]
-        upsert.run_rows(
-            connection, _POSITION_COLUMNS, [rows.position_values(key, *row) for key, row in new_rows.items()]
-        )
-        if isinstance(closed, ClosedCycles):  # a rebuild's: written from their values, no ClosedPosition built
-            values = [rows.closed_values(cycle) for cycle in closed.stored()]
+        if isinstance(new_rows, FoldedRows):  # a batch's or a rebuild's: from the fold's values, no Position built
+            values = [rows.folded_values(key, *row) for key, row in new_rows.stored()]
         else:
-            values = [rows.closed_cycle_values(cycle) for cycle in closed]
-        _P_INSERT_CLOSED.run_rows(connection, rows.CLOSED_COLUMNS, values)
+            values = [rows.position_values(key, *row) for key, row in new_rows.items()]
+        upsert.run_rows(connection, _POSITION_COLUMNS, values)
+        if isinstance(closed, ClosedCycles):  # a batch's or a rebuild's: from their values, no ClosedPosition built
+            closed_values = [rows.closed_values(cycle) for cycle in closed.stored()]
+        else:
+            closed_values = [rows.closed_cycle_values(cycle) for cycle in closed]
+        _P_INSERT_CLOSED.run_rows(connection, rows.CLOSED_COLUMNS, closed_values)
         self.moved = checkpoint
 
     def clear(self) -> None:
