@@ -468,6 +468,61 @@ class Bench:
                 statistics.median(ours) >= 0.4 * statistics.median(raw),
             )
         )
+        self.schema_floor(events)
+
+    def schema_floor(self, events: list[RawEvent]) -> None:
+        """What the log's rows alone cost: the rows our batches wrote to `ledger_events`, inserted by a plain
+        executemany into a fresh ledger's schema (its unique key and its append-only trigger), same batches, in
+        turns with the raw baseline. No validation, hash, fold or projection: the floor of the batches row."""
+        n = len(events)
+        size = min(BATCH, n)
+        source = sqlite3.connect(self.path("batch.db"))  # the batches row's last ledger
+        stored = source.execute("SELECT * FROM ledger_events ORDER BY seq").fetchall()
+        source.close()
+        insert = f"INSERT INTO ledger_events VALUES ({', '.join('?' * len(stored[0]))})"  # noqa: S608 - our columns
+
+        def raw_once() -> float:
+            connection = fresh_raw_db(self.path("raw_floor.db"), "FULL")
+
+            def run() -> None:
+                for i in range(0, n, size):
+                    connection.executemany(RAW_INSERT, events[i : i + size])
+                    connection.commit()
+
+            rate = timed_rate(n, run)
+            connection.close()
+            return rate
+
+        def floor_once() -> float:
+            url = self.fresh_ledger_url("floor.db")
+            with open_ledger(url) as ledger:
+                ledger.head  # noqa: B018 - the schema, outside the timer
+            connection = sqlite3.connect(self.path("floor.db"))
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+
+            def run() -> None:
+                for i in range(0, n, size):
+                    connection.executemany(insert, stored[i : i + size])
+                    connection.commit()
+
+            rate = timed_rate(n, run)
+            connection.close()
+            return rate
+
+        raw, floor = self.alternate(raw_once, floor_once)
+        self.rows.append(
+            Row(
+                "  the same events' rows alone into our log's schema (plain executemany): the floor of the row above",
+                "fills/s",
+                floor,
+                statistics.median(raw),
+                "raw sqlite3 executemany, same batches, WAL+FULL",
+                "(none)",
+                None,
+                note="24 columns, the unique (fill_id, account, exchange) and the append-only trigger; nothing else",
+            )
+        )
 
     def batched_runs(
         self, name: str, fills: list[dict[str, Any]], rows: list[RawEvent]
@@ -1538,10 +1593,11 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument(
         "--only",
-        choices=["ticks", "fleet", "startup", "import", "gains"],
+        choices=["batches", "ticks", "fleet", "startup", "import", "gains"],
         default=None,
-        help="ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows; "
-        "import: the NDJSON import row; gains: the big log and the gains --year row",
+        help="batches: the 1,000-fill batches row and its schema floor; ticks: the update_price row; fleet: issue "
+        "18's rows; startup: the big log and the start-up rows; import: the NDJSON import row; gains: the big log "
+        "and the gains --year row",
     )
     parser.add_argument(
         "--pg-url",
@@ -1573,6 +1629,7 @@ def main() -> int:
     try:
         bench = Bench(sizes, runs, folder)
         only: dict[str, Callable[[], object]] = {
+            "batches": bench.batches,
             "ticks": lambda: bench.legacy_ticks(args.legacy_trade_manager, bench.ticks()),
             "fleet": lambda: Fleet(bench, args.pg_url).run(),
             "startup": lambda: bench.startup(bench.build_log()[0]),

@@ -142,3 +142,16 @@ def test_only_gains_times_each_gains_run_in_turns_with_a_rebuild_of_the_same_log
     row = next(line for line in lines if line.startswith("| gains --year (fifo) on "))
     assert "our rebuild of every projection, same log, in turns with each gains run" in row
     assert "matched parts" in result.stderr
+
+
+@pytest.mark.bench
+def test_only_batches_shows_the_batches_row_and_the_floor_of_our_logs_schema_under_it(tmp_path: Path) -> None:
+    result = bench(tmp_path, "--only", "batches")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"bench: \d+/1 targets met", lines[-1])
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[1].startswith("| append 100 fills/txn (durable) |")  # table[0]: the header; 10,000 fills at 0.01
+    assert table[2].startswith("|   the same events' rows alone into our log's schema (plain executemany)")
+    assert "the unique (fill_id, account, exchange) and the append-only trigger" in table[2]
