@@ -57,6 +57,8 @@ from tradeledger.domain.positions import (
 from tradeledger.errors import InvalidFill
 
 _SIDES = {"buy": True, "sell": False}
+
+
 _ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
 # What the hot loop keeps per (account, exchange, symbol): see `PositionFold._slot`.
 _Slot = tuple[PositionKey, bool, str, list[Decimal | None], list[Decimal | None]]
@@ -307,27 +309,20 @@ class PositionFold(FoldState):
         occurred_at: str | datetime,
     ) -> None:
         closes = self._closes
+        before = self._saved(key) if base != 0 else None  # a refused base fee leaves the fold as it was
         realized = self._trade(key, buy, q, p, f, unvalued, seq, occurred_at, fee_to_opening=False)
-        if base != 0:
-            traded = market(key[1])
-            state = self._open.get(key)
-            if traded.settle is None and base > 0 and (state is None or (state[_LONG] and state[_QTY] < base)):
-                held = ZERO if state is None else state[_QTY]
-                raise InvalidFill(
-                    f"fees[{base_index}].amount: a fee of {base} {traded.base} is more than the {held} {traded.base} "
-                    f"the fill leaves held on the spot market {key[1]}; it would turn the position short"
+        if before is not None:
+            refusal = self._base_fee_refused(key, base, base_index, closes)
+            if refusal is not None:
+                self._restore(key, before)
+                raise InvalidFill(refusal)
+            try:  # a size the disposal cannot keep exact
+                realized += self._trade(
+                    key, base < 0, abs(base), p, base * p, None, seq, occurred_at, fee_to_opening=True
                 )
-            if (
-                state is not None
-                and self._closes > closes
-                and (state[_LONG] != (base < 0))
-                and abs(base) >= state[_QTY]
-            ):
-                raise InvalidFill(
-                    f"fees[{base_index}].amount: a fee of {base} {traded.base} would close the cycle the same fill "
-                    f"opened on {key[1]}, which already closed one"
-                )
-            realized += self._trade(key, base < 0, abs(base), p, base * p, None, seq, occurred_at, fee_to_opening=True)
+            except InvalidFill:
+                self._restore(key, before)
+                raise
         if self.balances is None:
             return
         account, symbol = key
@@ -343,6 +338,23 @@ class PositionFold(FoldState):
         for currency, amount in paid:
             if amount != 0:
                 self._add((account, exchange, currency), -amount)
+
+    def _base_fee_refused(self, key: PositionKey, base: Decimal, base_index: int, closes: int) -> str | None:
+        """Why the base fee of the trade just folded on `key` is refused (None: it is not)."""
+        traded = market(key[1])
+        state = self._open.get(key)
+        if traded.settle is None and base > 0 and (state is None or (state[_LONG] and state[_QTY] < base)):
+            held = ZERO if state is None else state[_QTY]
+            return (
+                f"fees[{base_index}].amount: a fee of {base} {traded.base} is more than the {held} {traded.base} "
+                f"the fill leaves held on the spot market {key[1]}; it would turn the position short"
+            )
+        if state is not None and self._closes > closes and (state[_LONG] != (base < 0)) and abs(base) >= state[_QTY]:
+            return (
+                f"fees[{base_index}].amount: a fee of {base} {traded.base} would close the cycle the same fill "
+                f"opened on {key[1]}, which already closed one"
+            )
+        return None
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)

@@ -114,6 +114,10 @@ def _closed_position(values: ClosedValues) -> ClosedPosition:
     )
 
 
+def _copy(sums: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+    return None if sums is None else dict(sums)
+
+
 class FoldedRows(Mapping[PositionKey, tuple[Position | None, Totals]]):
     """The open cycle and closed-cycle totals of keys as a fold held them when it made this, as plain
     values (`stored`): the `Position` and `Totals` of a key are built only when it is read. A rebuild
@@ -246,6 +250,29 @@ class FoldState:
                     unvalued_fees=_unvalued(state[_UNVALUED]),
                 )
             )
+
+    def _saved(self, key: PositionKey) -> tuple[list[Any] | None, list[Any] | None, int, int, int]:
+        """What a trade on `key` can change (its open cycle and totals, copied, and the closed cycles' counts)."""
+        state, totals = self._open.get(key), self._totals.get(key)
+        kept = self._closed_values
+        return (
+            None if state is None else [*state[:_UNVALUED], _copy(state[_UNVALUED])],
+            None if totals is None else [*totals[:_T_UNVALUED], _copy(totals[_T_UNVALUED])],
+            self._closes,
+            len(self.closed),
+            0 if kept is None else len(kept),
+        )
+
+    def _restore(self, key: PositionKey, saved: tuple[list[Any] | None, list[Any] | None, int, int, int]) -> None:
+        state, totals, self._closes, closed, kept = saved
+        for found, values in ((self._open, state), (self._totals, totals)):
+            if values is None:
+                found.pop(key, None)
+            else:
+                found[key] = values
+        del self.closed[closed:]
+        if self._closed_values is not None:
+            del self._closed_values[kept:]
 
     def keep_closed_values(self) -> None:
         """From now on keep every cycle a fold closes as plain values too, until `take_closed_values`."""

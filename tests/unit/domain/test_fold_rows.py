@@ -250,3 +250,29 @@ def test_after_drop_cells_the_next_rows_move_each_balance_on_from_balances_as_it
     engine.apply_rows(rows[1:])
 
     assert engine.balances == {("acct", "binance", "BTC"): Decimal(0), ("acct", "binance", "USD"): Decimal(510)}
+
+
+def test_a_refused_base_fee_leaves_the_fold_as_it_was_through_apply_and_through_rows() -> None:
+    opening = fill(1, "BTC/USD", "buy", "1", "100", fee("0.1", "USD"))
+    closing = fill(2, "BTC/USD", "sell", "1", "110", fee("0.5", "BTC"))  # closes the cycle, then no BTC pays it
+
+    by_event = PositionFold(balances={})
+    by_event.apply(accounting_of(1, opening))
+    before = (by_event.book(), dict(by_event.balances or {}))
+    with pytest.raises(InvalidFill, match=r"fees\[0\]\.amount: a fee of 0\.5 BTC is more than the 0 BTC"):
+        by_event.apply(accounting_of(2, closing))
+    assert (by_event.book(), by_event.balances) == before
+    assert by_event.book().closed == []
+
+    by_rows = PositionFold(balances={}, keep_closed=False)  # as a batch folds: its closed cycles as values
+    by_rows.keep_closed_values()
+    rows = rows_of([opening, closing])
+    by_rows.apply_rows(rows[:1])
+    with pytest.raises(InvalidFill, match=r"fees\[0\]\.amount"):
+        by_rows.apply_rows(rows[1:])
+    assert (by_rows.book(), by_rows.balances) == before
+    assert by_rows.last_seq == 1
+    assert len(by_rows.take_closed_values()) == 0
+
+    by_rows.apply_rows(rows_of([opening, fill(2, "BTC/USD", "sell", "1", "110")])[1:])  # it folds on from there
+    assert [cycle.realized_pnl for cycle in by_rows.take_closed_values()] == [Decimal(10)]
