@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,34 +182,25 @@ def record_events(
     if not events and not cursors:
         return []
     receipts: list[Receipt] = []
-    with _paused_for(events), store.unit_of_work() as uow:
-        # The head's lock first, so recorded_at never goes backwards along seq (on PostgreSQL with the reads,
-        # those of the first chunk: only a store that reads ahead calls it).
-        uow.read_ahead(partial(append_reads, events[:CHUNK]))
-        recorded_at = time_text(clock())
-        start = uow.log.head().seq
-        projection = BatchProjection(uow, cache)
-        for at in range(0, len(events), CHUNK):
-            chunk = events[at : at + CHUNK]
-            try:
-                append_chunk(
-                    uow,
-                    [fill.canonical() for fill in chunk],
-                    projection=projection,
-                    first=at + 1,
-                    start=start,
-                    recorded_at=recorded_at,
-                    receipts=receipts,
-                )
-            except InvalidFill as error:
-                raise InvalidFill(as_sent(str(error), chunk, first=at + 1)) from None
-        projection.write(snapshot_every=snapshot_every)
-        if cursors:
-            uow.projection.put_entries(CURSORS, dict(cursors))
-        head = uow.log.head()
-        uow.commit()
-    if cache is not None:
-        projection.keep(cache, head)
+    chunks = ([fill.canonical() for fill in events[at : at + CHUNK]] for at in range(0, len(events), CHUNK))
+
+    def refused(message: str, first: int) -> str:
+        return as_sent(message, events[first - 1 : first - 1 + CHUNK], first=first)
+
+    with _paused_for(events):
+        # On PostgreSQL the head's lock comes with the reads of the first chunk (only a store that reads
+        # ahead calls it).
+        _append_chunks(
+            store,
+            chunks,
+            reads=partial(append_reads, events[:CHUNK]),
+            clock=clock,
+            snapshot_every=snapshot_every,
+            cache=cache,
+            receipts=receipts,
+            cursors=cursors,
+            refused=refused,
+        )
     return receipts
 
 
@@ -225,24 +216,65 @@ def append_texts(
     iterable that is not a collection is taken whole first: no caller's code runs under the write lock.
     `cache` as in `record_events`."""
     items = iter(texts if isinstance(texts, Collection) else tuple(texts))
-    chunk = [text.content() for text in islice(items, CHUNK)]
-    if not chunk:
+    first = [text.content() for text in islice(items, CHUNK)]
+    if not first:
         with store.reading() as tx:
             return Appended(0, 0, tx.log.head())
+
+    def chunks() -> Iterator[list[dict[str, Any]]]:  # a chunk's dicts built when it is appended
+        chunk = first
+        while chunk:
+            yield chunk
+            chunk = [text.content() for text in islice(items, CHUNK)]
+
+    with _paused_for(first):
+        # A batch looks its keys up by IN (...): nothing to read ahead.
+        return _append_chunks(
+            store, chunks(), reads=AheadReads, clock=clock, snapshot_every=snapshot_every, cache=cache
+        )
+
+
+def _append_chunks(
+    store: LedgerStore,
+    chunks: Iterable[Sequence[Mapping[str, Any]]],
+    *,
+    reads: Callable[[], AheadReads],
+    clock: Callable[[], datetime],
+    snapshot_every: int,
+    cache: FoldCache | None,
+    receipts: list[Receipt] | None = None,
+    cursors: Mapping[str, str] | None = None,
+    refused: Callable[[str, int], str] | None = None,
+) -> Appended:
+    """The frame of a batch: its chunks of canonical fields appended in one unit of work (`append_chunk`,
+    a receipt per event to `receipts` when given), the positions and balances written once at the end,
+    `cursors` stored with them, and the batch's fold left in `cache` once committed. A refusal's message
+    is `refused(message, n)` of the chunk starting at the batch's event n, when given."""
     appended = total = 0
-    with _paused_for(chunk), store.unit_of_work() as uow:
-        uow.read_ahead(AheadReads)  # a batch looks its keys up by IN (...): nothing to read ahead
+    with store.unit_of_work() as uow:
+        uow.read_ahead(reads)  # the head's lock first: recorded_at never goes backwards along seq
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow, cache)
-        while chunk:
-            appended += append_chunk(
-                uow, chunk, projection=projection, first=total + 1, start=start, recorded_at=recorded_at, receipts=None
-            )
+        for chunk in chunks:
+            try:
+                appended += append_chunk(
+                    uow,
+                    chunk,
+                    projection=projection,
+                    first=total + 1,
+                    start=start,
+                    recorded_at=recorded_at,
+                    receipts=receipts,
+                )
+            except InvalidFill as error:
+                if refused is None:
+                    raise
+                raise InvalidFill(refused(str(error), total + 1)) from None
             total += len(chunk)
-            chunk = []
-            chunk = [text.content() for text in islice(items, CHUNK)]
         projection.write(snapshot_every=snapshot_every)
+        if cursors:
+            uow.projection.put_entries(CURSORS, dict(cursors))
         head = uow.log.head()
         uow.commit()
     if cache is not None:
