@@ -41,7 +41,7 @@ import tempfile
 import time
 import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -379,6 +379,19 @@ def timed_rate(n: int, action: Callable[[], object]) -> float:
     return n / (time.perf_counter() - start)
 
 
+def batched_rate(connection: sqlite3.Connection, insert: str, rows: Sequence[Sequence[object]], size: int) -> float:
+    """Rows per second of `insert` by executemany, `size` rows a commit; the connection is closed after."""
+
+    def run() -> None:
+        for i in range(0, len(rows), size):
+            connection.executemany(insert, rows[i : i + size])
+            connection.commit()
+
+    rate = timed_rate(len(rows), run)
+    connection.close()
+    return rate
+
+
 # --- the operations -----------------------------------------------------------------------------
 
 
@@ -482,33 +495,15 @@ class Bench:
         insert = f"INSERT INTO ledger_events VALUES ({', '.join('?' * len(stored[0]))})"  # noqa: S608 - our columns
 
         def raw_once() -> float:
-            connection = fresh_raw_db(self.path("raw_floor.db"), "FULL")
-
-            def run() -> None:
-                for i in range(0, n, size):
-                    connection.executemany(RAW_INSERT, events[i : i + size])
-                    connection.commit()
-
-            rate = timed_rate(n, run)
-            connection.close()
-            return rate
+            return batched_rate(fresh_raw_db(self.path("raw_floor.db"), "FULL"), RAW_INSERT, events, size)
 
         def floor_once() -> float:
-            url = self.fresh_ledger_url("floor.db")
-            with open_ledger(url) as ledger:
+            with open_ledger(self.fresh_ledger_url("floor.db")) as ledger:
                 ledger.head  # noqa: B018 - the schema, outside the timer
             connection = sqlite3.connect(self.path("floor.db"))
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
-
-            def run() -> None:
-                for i in range(0, n, size):
-                    connection.executemany(insert, stored[i : i + size])
-                    connection.commit()
-
-            rate = timed_rate(n, run)
-            connection.close()
-            return rate
+            return batched_rate(connection, insert, stored, size)
 
         raw, floor = self.alternate(raw_once, floor_once)
         self.rows.append(
@@ -532,16 +527,7 @@ class Bench:
         size = min(BATCH, n)
 
         def raw_once() -> float:
-            connection = fresh_raw_db(self.path(f"raw_{name}.db"), "FULL")
-
-            def run() -> None:
-                for i in range(0, n, size):
-                    connection.executemany(RAW_INSERT, rows[i : i + size])
-                    connection.commit()
-
-            rate = timed_rate(n, run)
-            connection.close()
-            return rate
+            return batched_rate(fresh_raw_db(self.path(f"raw_{name}.db"), "FULL"), RAW_INSERT, rows, size)
 
         def ours_once() -> float:
             with open_ledger(self.fresh_ledger_url(f"{name}.db")) as ledger:
