@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -170,6 +171,13 @@ class FoldCache:
     def keep(self, warm: _Warm) -> None:
         self._held = warm
 
+    def known(self) -> tuple[AbstractSet[PositionKey], AbstractSet[BalanceKey]]:
+        """The positions and balances the held fold knows (none when it holds none): a batch expecting to
+        start from it need not read them ahead. Should the head have moved meanwhile, the batch reads them
+        when it meets them."""
+        held = self._held
+        return (frozenset(), frozenset()) if held is None else (held.positions, held.balances)
+
     def clear(self) -> None:
         self._held = None
 
@@ -258,9 +266,13 @@ def project_events(
 READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
 
 
-def append_reads(events: Sequence[Event]) -> AheadReads:
+def append_reads(
+    events: Sequence[Event],
+    known: tuple[AbstractSet[PositionKey], AbstractSet[BalanceKey]] = (frozenset(), frozenset()),
+) -> AheadReads:
     """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
-    keys, and the positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them."""
+    keys, and the positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them,
+    but for those `known` (`FoldCache.known`: the batch starts from a fold holding them)."""
     if len(events) > READ_AHEAD_EVENTS:
         return AheadReads()
     positions: set[PositionKey] = set()
@@ -274,5 +286,7 @@ def append_reads(events: Sequence[Event]) -> AheadReads:
             balances |= touched_balances(account, exchange, None, event.type, None, event.currency)
         if not isinstance(event, Transfer):
             positions.add((account, event.symbol))
+    positions.difference_update(known[0])
+    balances.difference_update(known[1])
     keys = [event.key for event in events]
     return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})

@@ -182,6 +182,7 @@ def record_events(
     if not events and not cursors:
         return []
     receipts: list[Receipt] = []
+    known = cache.known() if cache is not None else (frozenset(), frozenset())  # not read ahead
     chunks = ([fill.canonical() for fill in events[at : at + CHUNK]] for at in range(0, len(events), CHUNK))
 
     def refused(message: str, first: int) -> str:
@@ -193,7 +194,7 @@ def record_events(
         _append_chunks(
             store,
             chunks,
-            reads=partial(append_reads, events[:CHUNK]),
+            reads=partial(append_reads, events[:CHUNK], known),
             clock=clock,
             snapshot_every=snapshot_every,
             cache=cache,

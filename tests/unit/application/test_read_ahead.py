@@ -11,11 +11,14 @@ from tradeledger import Ledger
 from tradeledger.application.appending import (
     BALANCES,
     READ_AHEAD_EVENTS,
+    FoldCache,
     append_reads,
     balance_entry,
     validate_event,
 )
+from tradeledger.application.bulk import record_events
 from tradeledger.domain.balances import all_touched
+from tradeledger.domain.events import Transfer
 from tradeledger.storage.memory import MemoryLedgerStore
 
 T = "2026-01-05T09:30:00+00:00"
@@ -52,3 +55,21 @@ def test_a_batch_of_more_events_reads_by_lookups_instead() -> None:
 
     assert not append_reads(events)
     assert append_reads(events[:READ_AHEAD_EVENTS])
+
+
+def test_an_append_after_a_batch_of_this_ledger_reads_ahead_only_what_its_fold_does_not_hold() -> None:
+    events = [validate_event(event) for event in EVENTS]
+    store, cache = MemoryLedgerStore(), FoldCache()
+    record_events(store, events, cursors=None, clock=lambda: RECORDED_AT, snapshot_every=10_000, cache=cache)
+    positions, balances = cache.known()
+    assert positions == {(e.account, e.symbol) for e in events if not isinstance(e, Transfer)}
+    assert {balance_entry(key) for key in balances} == set(append_reads(events).entries[BALANCES])
+
+    again = [validate_event(fill_fields(symbol="BTC/USDT", exchange="bybit")), validate_event(fill_fields())]
+    reads = append_reads(again, cache.known())
+
+    assert set(reads.events) == {event.key for event in again}  # the dedupe lookups are always read
+    assert set(reads.positions) == {("default", "BTC/USD")}
+    assert sorted(reads.entries[BALANCES]) == sorted(
+        balance_entry(("default", "kraken", currency)) for currency in ("BTC", "USD")
+    )
