@@ -178,9 +178,6 @@ class FoldCache:
         held = self._held
         return (frozenset(), frozenset()) if held is None else (held.positions, held.balances)
 
-    def clear(self) -> None:
-        self._held = None
-
 
 class BatchProjection:
     """The positions and balances projections of a batch, folded forward as its events are appended (chunk
@@ -286,7 +283,8 @@ def append_reads(
             balances |= touched_balances(account, exchange, None, event.type, None, event.currency)
         if not isinstance(event, Transfer):
             positions.add((account, event.symbol))
-    positions.difference_update(known[0])
-    balances.difference_update(known[1])
+    # Looked up, never iterated: another thread's batch may be growing those sets (it took the fold).
+    positions = {key for key in positions if key not in known[0]}
+    balances = {key for key in balances if key not in known[1]}
     keys = [event.key for event in events]
     return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})
