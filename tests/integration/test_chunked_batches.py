@@ -220,3 +220,24 @@ def test_a_batch_after_our_own_writes_positions_folded_from_the_log_not_a_row_ch
 
     assert ours is not None
     assert ours.quantity == Decimal(3)
+
+
+def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_what_it_had_folded(
+    db_url: str,
+) -> None:
+    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
+    buy = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
+    with (
+        open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger,
+        open_ledger(db_url, clock=lambda: RECORDED_AT) as other,
+    ):
+        other.record_many([fill_fields(fill_id="R-1", quantity="2", **buy)])
+        backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")  # a projection gone wrong
+        ledger.record_many([fill_fields(fill_id="R-2", quantity="1", **buy)])  # reads it, and folds on from it
+        ledger.rebuild()
+        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **buy)])
+        ours = ledger.position("ETH/USD")
+    backend.close()
+
+    assert ours is not None
+    assert ours.quantity == Decimal(4)

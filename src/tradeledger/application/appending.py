@@ -178,6 +178,10 @@ class FoldCache:
         held = self._held
         return (frozenset(), frozenset()) if held is None else (held.positions, held.balances)
 
+    def forget(self) -> None:
+        """Hold no fold: the next batch reads what it moves from the store (after a rebuild repaired it)."""
+        self._held = None
+
 
 class BatchProjection:
     """The positions and balances projections of a batch, folded forward as its events are appended (chunk
