@@ -141,11 +141,22 @@ def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, De
     projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
 
 
+# The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
+# trusted only while the head and that token are those it committed with (FoldCache).
+REBUILDS, LAST_REBUILD = "rebuilds", "last"
+
+
+def rebuild_mark(projection: ProjectionStore) -> str | None:
+    """The token the last rebuild left (None: no rebuild since the ledger began)."""
+    return projection.entries(REBUILDS, [LAST_REBUILD]).get(LAST_REBUILD)
+
+
 @dataclass(slots=True)
 class _Warm:
-    """What a committed batch's fold knows, and the head it committed (FoldCache)."""
+    """What a committed batch's fold knows, and the head and rebuild token it committed with (FoldCache)."""
 
     head: Checkpoint
+    mark: str | None
     fold: PositionFold
     positions: set[PositionKey]
     balances: set[BalanceKey]
@@ -155,18 +166,18 @@ class FoldCache:
     """The fold a Ledger's last committed batch left, with the head it committed: the next batch starts
     from it, instead of reading the positions and balances it moves from the store, when the log's head
     is still that one (an append by anyone else, a rollback or a copy moves the head: the batch then reads
-    them). A batch takes it (`take`, leaving none: a batch that fails keeps nothing) and gives its own
-    back only once it committed (`keep`). What a rebuild writes is this fold's result too: a replay of
-    the same log."""
+    them) and no rebuild ran since (in any process: a rebuild leaves a new token under REBUILDS; the
+    fold may have read a projection the rebuild repaired). A batch takes it (`take`, leaving none: a
+    batch that fails keeps nothing) and gives its own back only once it committed (`keep`)."""
 
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
         self._held: _Warm | None = None
 
-    def take(self, head: Checkpoint) -> _Warm | None:
+    def take(self, head: Checkpoint, mark: str | None) -> _Warm | None:
         held, self._held = self._held, None
-        return held if held is not None and held.head == head else None
+        return held if held is not None and held.head == head and held.mark == mark else None
 
     def keep(self, warm: _Warm) -> None:
         self._held = warm
@@ -177,10 +188,6 @@ class FoldCache:
         when it meets them."""
         held = self._held
         return (frozenset(), frozenset()) if held is None else (held.positions, held.balances)
-
-    def forget(self) -> None:
-        """Hold no fold: the next batch reads what it moves from the store (after a rebuild repaired it)."""
-        self._held = None
 
 
 class BatchProjection:
@@ -196,9 +203,10 @@ class BatchProjection:
         self._uow = uow
         head = uow.log.head()
         self._first = head.seq
-        warm = None if cache is None else cache.take(head)
+        self._mark = None if cache is None else rebuild_mark(uow.projection)
+        warm = None if cache is None else cache.take(head, self._mark)
         if warm is None:
-            warm = _Warm(head, PositionFold(balances={}, keep_closed=False), set(), set())
+            warm = _Warm(head, self._mark, PositionFold(balances={}, keep_closed=False), set(), set())
         warm.fold.keep_closed_values()  # the cycles this batch closes, as plain values (written so)
         self._fold = warm.fold
         self._known_positions, self._known_balances = warm.positions, warm.balances  # in the fold
@@ -251,7 +259,7 @@ class BatchProjection:
     def keep(self, cache: FoldCache, head: Checkpoint) -> None:
         """Give the batch's fold to `cache`, as of `head`: call it once the batch committed."""
         self._fold.drop_cells()  # or each later call would write back every cell the batches ever made
-        cache.keep(_Warm(head, self._fold, self._known_positions, self._known_balances))
+        cache.keep(_Warm(head, self._mark, self._fold, self._known_positions, self._known_balances))
 
 
 def project_events(
@@ -291,4 +299,4 @@ def append_reads(
     positions = {key for key in positions if key not in known[0]}
     balances = {key for key in balances if key not in known[1]}
     keys = [event.key for event in events]
-    return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances]})
+    return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances], REBUILDS: [LAST_REBUILD]})

@@ -361,7 +361,6 @@ class Ledger:
 
     def rebuild(self) -> Checkpoint:
         """Rebuild the stored projection and its snapshots from the log; the result equals incremental updates."""
-        self._folded.forget()  # a kept fold may carry what the rebuild repairs: the next batch reads the store
         with self._store.unit_of_work() as uow:
             at = rebuild_projection(uow, snapshot_every=self._snapshot_every)
             uow.commit()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from itertools import islice
 
-from tradeledger.application.appending import BALANCES, write_balances
+from tradeledger.application.appending import BALANCES, LAST_REBUILD, REBUILDS, write_balances
 from tradeledger.application.ports import UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.admin import AdminRecord
@@ -58,6 +59,7 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     projection.write(fold.folded(), (), at)
     assert fold.balances is not None
     write_balances(projection, fold.balances)
+    projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})  # a fold kept elsewhere is stale now
     return at
 
 
