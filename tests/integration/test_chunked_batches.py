@@ -249,7 +249,6 @@ def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_
     assert ours.quantity == Decimal(4)
 
 
-@pytest.mark.xfail(strict=True, reason="a contract slot keeps an unread base cell: a later chunk moves it from 0")
 def test_a_spot_balance_first_met_in_a_later_chunk_moves_from_its_stored_amount_after_a_contract_on_its_base(
     db_url: str,
 ) -> None:

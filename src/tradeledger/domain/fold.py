@@ -219,13 +219,13 @@ class PositionFold(FoldState):
     def _slot(self, account: str, exchange: str, symbol: str) -> _Slot:
         """What the hot loop keeps of (account, exchange, symbol): the position key, whether the market is
         spot, its quote (a linear contract's settle currency too: `market` refuses any other), and the
-        balance cells of its base and of its quote."""
+        balance cells of its base (a contract's, which moves none, is no cell: a later chunk reads it) and quote."""
         traded = market(symbol)
-        slot = (
+        slot: _Slot = (
             (account, symbol),
             traded.settle is None,
             traded.quote,
-            self._cell((account, exchange, traded.base)),
+            self._cell((account, exchange, traded.base)) if traded.settle is None else [None],
             self._cell((account, exchange, traded.quote)),
         )
         self._slots[account, exchange, symbol] = slot
