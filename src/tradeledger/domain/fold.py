@@ -165,15 +165,16 @@ class PositionFold(FoldState):
                             grown = exact_add(size, q)
                         except inexact:
                             raise size_refused("+", size, q) from None
+                        entered = state[_ENTERED]
+                        try:  # both sizes checked before the cycle moves: a refusal leaves it as it was
+                            entered = exact_add(entered, q)
+                        except inexact:
+                            raise size_refused("+", entered, q) from None
                         qp = q * p
                         state[_AVG] = (size * state[_AVG] + qp) / grown
                         state[_QTY] = grown
                         state[_FEES] = state[_FEES] + f
-                        entered = state[_ENTERED]
-                        try:
-                            state[_ENTERED] = exact_add(entered, q)
-                        except inexact:
-                            raise size_refused("+", entered, q) from None
+                        state[_ENTERED] = entered
                         state[_LAST_SEQ] = seq
                     elif q <= (size := state[_QTY]):  # rule 3: reduce or close, average unchanged
                         avg = state[_AVG]
@@ -393,11 +394,12 @@ class PositionFold(FoldState):
         size = state[_QTY]
         if long == buy:  # rule 2: weighted average entry, fees excluded
             grown = _exact_size("+", size, q)
+            entered = _exact_size("+", state[_ENTERED], q)  # before the cycle moves: a refusal leaves it
             state[_AVG] = (size * state[_AVG] + q * p) / grown
             state[_QTY] = grown
             state[_FEES] = state[_FEES] + f
             state[_UNVALUED] = add_unvalued(state[_UNVALUED], unvalued)
-            state[_ENTERED] = _exact_size("+", state[_ENTERED], q)
+            state[_ENTERED] = entered
             state[_LAST_SEQ] = seq
             return ZERO
         avg = state[_AVG]

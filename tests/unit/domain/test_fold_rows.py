@@ -278,7 +278,6 @@ def test_a_refused_base_fee_leaves_the_fold_as_it_was_through_apply_and_through_
     assert [cycle.realized_pnl for cycle in by_rows.take_closed_values()] == [Decimal(10)]
 
 
-@pytest.mark.xfail(strict=True, reason="rule 2 moves size, average and fees before the entered total refuses")
 @pytest.mark.parametrize("path", ["rows", "apply"])
 def test_a_buy_refused_because_the_cycle_entered_total_would_round_leaves_the_fold_as_it_was(path: str) -> None:
     # The open size (0.0000001 + 0.00000001) stays exact; the cycle's entered total (1E+20 + 0.00000001,
