@@ -1,7 +1,8 @@
-"""A Ledger's kept fold (appending.FoldCache) against a rebuild: after any interleaving of our batches,
-another writer's, refused batches, rollbacks and rebuilds, the stored projection is what a rebuild of
-the log writes (positions, closed cycles, balances and cursors; not the snapshots, which a batch takes at
-its end and a rebuild at every multiple of `snapshot_every`)."""
+"""A Ledger's kept fold (appending.FoldCache) against a rebuild: after any interleaving of our batches
+(`record`, `record_many`, `append_texts`), another writer's, refused batches, rollbacks and rebuilds,
+the stored projection is what a rebuild of the log writes (positions, closed cycles, balances and
+cursors; not the snapshots, which a batch takes at its end and a rebuild at every multiple of
+`snapshot_every`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.factories import fill_fields
 from tests.integration.test_chunked_batches import rows_of
 from tradeledger import FillConflict, InvalidFill, Ledger, open_ledger
 from tradeledger.application import bulk
+from tradeledger.application.bulk import EventText
 
 T = "2026-01-06T00:00:00Z"
 SPOT, CONTRACTS = ("BTC/USD", "ETH/USD"), ("BTC/USDT:USDT", "ETH/USDT:USDT")
@@ -99,6 +101,8 @@ def test_interleaved_batches_rollbacks_and_rebuilds_leave_the_projection_a_rebui
                         events += [draw.choice(seen)] if seen and draw.random() < 0.2 else []  # a duplicate
                         if len(events) == 1:
                             writer.record(events[0])
+                        elif draw.random() < 0.25:  # as an import appends them
+                            writer.append_texts([EventText(fields) for fields in events])
                         else:
                             writer.record_many(events, cursors={"sync": str(step)} if draw.random() < 0.3 else None)
                         seen += events
