@@ -304,3 +304,27 @@ def test_a_buy_refused_because_the_cycle_entered_total_would_round_leaves_the_fo
         refuse()
 
     assert (engine.book(), engine.balances) == before
+
+
+@pytest.mark.xfail(strict=True, reason="rule 4 closes the cycle before the opening part's size refuses")
+@pytest.mark.parametrize("path", ["rows", "apply"])
+def test_a_flip_refused_because_its_opening_part_would_round_leaves_the_fold_as_it_was(path: str) -> None:
+    # Selling 1E+21 against a long of 0.00000001 would open a short of 999999999999999999999.99999999
+    # (29 digits): refused, and the long must still be open, its cycle not closed.
+    opening = fill(1, "BTC/USD", "buy", "0.00000001", "100")
+    refused = fill(2, "BTC/USD", "sell", "1000000000000000000000", "110")
+    engine = PositionFold(balances={})
+    if path == "rows":
+        engine.apply_rows(rows_of([opening]))
+    else:
+        engine.apply(accounting_of(1, opening))
+    before = (engine.book(), dict(engine.balances or {}))
+    refuse: Any = (
+        (lambda: engine.apply_rows(rows_of([opening, refused])[1:]))
+        if path == "rows"
+        else (lambda: engine.apply(accounting_of(2, refused)))
+    )
+    with pytest.raises(InvalidFill, match="significant digits"):
+        refuse()
+
+    assert (engine.book(), engine.balances) == before
