@@ -426,6 +426,7 @@ class PositionFold(FoldState):
             if unvalued:
                 closing_unvalued = {c: (a * size / q).quantize(FEE_SHARE_QUANTUM) for c, a in unvalued.items()}
                 opening_unvalued = {c: a - closing_unvalued[c] for c, a in unvalued.items()}
+        rest = _exact_size("-", q, size)  # before the cycle closes: a refusal leaves it open, as it was
         flipped: Decimal = (p - avg) * size if long else (avg - p) * size
         state[_QTY] = _exact_size("-", size, size)
         state[_REALIZED] = state[_REALIZED] + flipped
@@ -433,7 +434,6 @@ class PositionFold(FoldState):
         state[_UNVALUED] = add_unvalued(state[_UNVALUED], closing_unvalued)
         state[_LAST_SEQ] = seq
         self._close(key, state, occurred_at, seq)
-        rest = _exact_size("-", q, size)
         open_cycles[key] = [
             buy,
             rest,

@@ -306,7 +306,6 @@ def test_a_buy_refused_because_the_cycle_entered_total_would_round_leaves_the_fo
     assert (engine.book(), engine.balances) == before
 
 
-@pytest.mark.xfail(strict=True, reason="rule 4 closes the cycle before the opening part's size refuses")
 @pytest.mark.parametrize("path", ["rows", "apply"])
 def test_a_flip_refused_because_its_opening_part_would_round_leaves_the_fold_as_it_was(path: str) -> None:
     # Selling 1E+21 against a long of 0.00000001 would open a short of 999999999999999999999.99999999
