@@ -247,3 +247,27 @@ def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_
 
     assert ours is not None
     assert ours.quantity == Decimal(4)
+
+
+def test_a_spot_balance_first_met_in_a_later_chunk_moves_from_its_stored_amount_after_a_contract_on_its_base(
+    db_url: str,
+) -> None:
+    # The contract's fill in the first chunk gives the hot loop a slot holding a cell for ETH it never
+    # read (a contract moves no base); the spot fills of the second chunk must move ETH from the 3 stored.
+    spot = {"account": "b", "symbol": "ETH/USD", "fee": "0"}
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as other:
+        other.record(fill_fields(fill_id="S-0", side="buy", quantity="3", **spot))
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger:
+        ledger.record_many(
+            [
+                fill_fields(fill_id="C-1", account="b", symbol="ETH/USDT:USDT", side="sell", quantity="3"),
+                *[fill_fields(fill_id=f"P-{n}", symbol="BTC/USD", side="buy") for n in range(CHUNK - 1)],
+                fill_fields(fill_id="S-1", side="sell", quantity="2", **spot),
+            ]
+        )
+        held = {(b.account, b.currency): b.amount for b in ledger.balances().balances}
+        batched = rows_of(db_url)
+        ledger.rebuild()
+
+    assert held[("b", "ETH")] == Decimal(1)
+    assert batched["projection_entries"] == rows_of(db_url)["projection_entries"]

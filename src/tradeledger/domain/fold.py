@@ -165,15 +165,16 @@ class PositionFold(FoldState):
                             grown = exact_add(size, q)
                         except inexact:
                             raise size_refused("+", size, q) from None
+                        entered = state[_ENTERED]
+                        try:  # both sizes checked before the cycle moves: a refusal leaves it as it was
+                            entered = exact_add(entered, q)
+                        except inexact:
+                            raise size_refused("+", entered, q) from None
                         qp = q * p
                         state[_AVG] = (size * state[_AVG] + qp) / grown
                         state[_QTY] = grown
                         state[_FEES] = state[_FEES] + f
-                        entered = state[_ENTERED]
-                        try:
-                            state[_ENTERED] = exact_add(entered, q)
-                        except inexact:
-                            raise size_refused("+", entered, q) from None
+                        state[_ENTERED] = entered
                         state[_LAST_SEQ] = seq
                     elif q <= (size := state[_QTY]):  # rule 3: reduce or close, average unchanged
                         avg = state[_AVG]
@@ -219,13 +220,13 @@ class PositionFold(FoldState):
     def _slot(self, account: str, exchange: str, symbol: str) -> _Slot:
         """What the hot loop keeps of (account, exchange, symbol): the position key, whether the market is
         spot, its quote (a linear contract's settle currency too: `market` refuses any other), and the
-        balance cells of its base and of its quote."""
+        balance cells of its base (a contract's, which moves none, is no cell: a later chunk reads it) and quote."""
         traded = market(symbol)
-        slot = (
+        slot: _Slot = (
             (account, symbol),
             traded.settle is None,
             traded.quote,
-            self._cell((account, exchange, traded.base)),
+            self._cell((account, exchange, traded.base)) if traded.settle is None else [None],
             self._cell((account, exchange, traded.quote)),
         )
         self._slots[account, exchange, symbol] = slot
@@ -393,11 +394,12 @@ class PositionFold(FoldState):
         size = state[_QTY]
         if long == buy:  # rule 2: weighted average entry, fees excluded
             grown = _exact_size("+", size, q)
+            entered = _exact_size("+", state[_ENTERED], q)  # before the cycle moves: a refusal leaves it
             state[_AVG] = (size * state[_AVG] + q * p) / grown
             state[_QTY] = grown
             state[_FEES] = state[_FEES] + f
             state[_UNVALUED] = add_unvalued(state[_UNVALUED], unvalued)
-            state[_ENTERED] = _exact_size("+", state[_ENTERED], q)
+            state[_ENTERED] = entered
             state[_LAST_SEQ] = seq
             return ZERO
         avg = state[_AVG]
@@ -424,6 +426,7 @@ class PositionFold(FoldState):
             if unvalued:
                 closing_unvalued = {c: (a * size / q).quantize(FEE_SHARE_QUANTUM) for c, a in unvalued.items()}
                 opening_unvalued = {c: a - closing_unvalued[c] for c, a in unvalued.items()}
+        rest = _exact_size("-", q, size)  # before the cycle closes: a refusal leaves it open, as it was
         flipped: Decimal = (p - avg) * size if long else (avg - p) * size
         state[_QTY] = _exact_size("-", size, size)
         state[_REALIZED] = state[_REALIZED] + flipped
@@ -431,7 +434,6 @@ class PositionFold(FoldState):
         state[_UNVALUED] = add_unvalued(state[_UNVALUED], closing_unvalued)
         state[_LAST_SEQ] = seq
         self._close(key, state, occurred_at, seq)
-        rest = _exact_size("-", q, size)
         open_cycles[key] = [
             buy,
             rest,

@@ -276,3 +276,54 @@ def test_a_refused_base_fee_leaves_the_fold_as_it_was_through_apply_and_through_
 
     by_rows.apply_rows(rows_of([opening, fill(2, "BTC/USD", "sell", "1", "110")])[1:])  # it folds on from there
     assert [cycle.realized_pnl for cycle in by_rows.take_closed_values()] == [Decimal(10)]
+
+
+@pytest.mark.parametrize("path", ["rows", "apply"])
+def test_a_buy_refused_because_the_cycle_entered_total_would_round_leaves_the_fold_as_it_was(path: str) -> None:
+    # The open size (0.0000001 + 0.00000001) stays exact; the cycle's entered total (1E+20 + 0.00000001,
+    # 29 digits) would not: the buy is refused, and the fold must not keep its new size, average or fees.
+    events: list[Event] = [
+        fill(1, "BTC/USD", "buy", "100000000000000000000", "100"),
+        fill(2, "BTC/USD", "sell", "99999999999999999999.9999999", "100"),
+    ]
+    refused = fill(3, "BTC/USD", "buy", "0.00000001", "200", fee("1", "USD"))
+    engine = PositionFold(balances={})
+    if path == "rows":
+        engine.apply_rows(rows_of(events))
+    else:
+        for seq, event in enumerate(events, start=1):
+            engine.apply(accounting_of(seq, event))
+    before = (engine.book(), dict(engine.balances or {}))
+
+    refuse: Any = (
+        (lambda: engine.apply_rows(rows_of([*events, refused])[2:]))
+        if path == "rows"
+        else (lambda: engine.apply(accounting_of(3, refused)))
+    )
+    with pytest.raises(InvalidFill, match="significant digits"):
+        refuse()
+
+    assert (engine.book(), engine.balances) == before
+
+
+@pytest.mark.parametrize("path", ["rows", "apply"])
+def test_a_flip_refused_because_its_opening_part_would_round_leaves_the_fold_as_it_was(path: str) -> None:
+    # Selling 1E+21 against a long of 0.00000001 would open a short of 999999999999999999999.99999999
+    # (29 digits): refused, and the long must still be open, its cycle not closed.
+    opening = fill(1, "BTC/USD", "buy", "0.00000001", "100")
+    refused = fill(2, "BTC/USD", "sell", "1000000000000000000000", "110")
+    engine = PositionFold(balances={})
+    if path == "rows":
+        engine.apply_rows(rows_of([opening]))
+    else:
+        engine.apply(accounting_of(1, opening))
+    before = (engine.book(), dict(engine.balances or {}))
+    refuse: Any = (
+        (lambda: engine.apply_rows(rows_of([opening, refused])[1:]))
+        if path == "rows"
+        else (lambda: engine.apply(accounting_of(2, refused)))
+    )
+    with pytest.raises(InvalidFill, match="significant digits"):
+        refuse()
+
+    assert (engine.book(), engine.balances) == before
