@@ -757,12 +757,13 @@ class Bench:
     # tax lots -----------------------------------------------------------------------------------
 
     def gains(self, url: str) -> None:
-        """`gains --year` (fifo) over the whole log, in this process, in turns with a rebuild of the positions
-        (a child process, as in the rebuild row), so that a change in machine load touches both alike: the
-        lots are folded from the log on demand (spec section 11), never stored."""
+        """`gains --year` (fifo) over the whole log, in a child process as `tradeledger gains` runs, in turns with
+        a rebuild of the positions (a child process too, as in the rebuild row), so that a change in machine load
+        touches both alike: the lots are folded from the log on demand (spec section 11), never stored."""
         n = self.sizes.log
         year = T0.year  # make_events spreads the fills over minutes of that year
         matched: list[int] = []
+        peaks: list[float] = []
 
         def rebuild_once() -> float:
             out = subprocess.run(
@@ -771,14 +772,16 @@ class Bench:
             return float(n / json.loads(out.stdout)["seconds"])
 
         def gains_once() -> float:
-            with open_ledger(url) as ledger:
-                ledger.head  # noqa: B018 - connect outside the timer
-                gc.collect()
-                start = time.perf_counter()
-                report = ledger.gains("fifo", year=year)
-                seconds = time.perf_counter() - start
-            matched.append(len(report.rows))  # the report is freed before the next run
-            return n / seconds
+            out = subprocess.run(
+                [sys.executable, __file__, "--child-gains", url, "--gains-year", str(year)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout)
+            matched.append(result["rows"])
+            peaks.append(result["rss_mb"])
+            return float(n / result["seconds"])
 
         rebuilds, rates = self.alternate(rebuild_once, gains_once)
         self.say(f"gains --year {year} on {n:,} fills: {matched[-1]:,} matched parts")
@@ -792,6 +795,7 @@ class Bench:
                 "our rebuild of every projection, same log, in turns with each gains run",
                 ">= 0.50x (time <= 2x the rebuild)",
                 statistics.median(rates) >= 0.5 * rebuild,
+                note=f"each in a child process; {matched[-1]:,} matched parts, peak RSS {max(peaks):.0f} MB",
             )
         )
 
@@ -1572,6 +1576,17 @@ def child_rebuild(url: str) -> None:
     print(json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
 
 
+def child_gains(url: str, year: int) -> None:
+    with open_ledger(url) as ledger:
+        ledger.head  # noqa: B018 - connect outside the timer
+        gc.collect()
+        start = time.perf_counter()
+        report = ledger.gains("fifo", year=year)
+        seconds = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "rows": len(report.rows)}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under two minutes")
@@ -1600,9 +1615,14 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tiny sizes for the CI test
     parser.add_argument("--child-rebuild", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-writer", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-gains", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--gains-year", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rebuild:
         child_rebuild(args.child_rebuild)
+        return 0
+    if args.child_gains:
+        child_gains(args.child_gains, args.gains_year)
         return 0
     if args.child_writer:
         child_writer(args.child_writer)
