@@ -140,6 +140,11 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert tx.log.head() == head_of(events[-1])
         assert list(tx.log.read()) == events
         assert [e.seq for e in tx.log.read(after_seq=1, until_seq=3)] == [2, 3]
+        # A short range (a subscriber's batch: one statement, its rows at once) and a long one (streamed)
+        # give the same events.
+        assert list(tx.log.read(after_seq=0, until_seq=4)) == events
+        assert list(tx.log.read(after_seq=0, until_seq=1_000_000)) == events
+        assert list(tx.log.read(after_seq=4, until_seq=1_000)) == []
         assert [e.seq for e in tx.log.read(symbol="BTC/USD")] == [1, 3, 4]
         assert [e.seq for e in tx.log.read(symbol="BTC/USD", account="default")] == [1, 4]
         assert [e.seq for e in tx.log.read(seqs={4, 2, 9})] == [2, 4]  # those seqs only, in seq order
