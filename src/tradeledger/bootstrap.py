@@ -92,7 +92,7 @@ def _rebuild_if_pending(store: SqlLedgerStore) -> None:
 def _upgrade_schema(engine: sa.Engine) -> None:
     with translated_errors():
         with engine.connect() as connection:
-            at_head = migrate.current_revision(connection) == migrate.head_revision()
+            at_head = migrate.at_head(connection)
             connection.rollback()
         if at_head:
             return

@@ -24,7 +24,7 @@ from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import read_export
 from tradeledger.bootstrap import open_store
 from tradeledger.storage.engine import create_ledger_engine
-from tradeledger.storage.migrate import head_revision
+from tradeledger.storage.migrate import HEAD_REVISION, head_revision
 from tradeledger.storage.schema import metadata
 from tradeledger.storage.sql import SqlLedgerStore
 
@@ -73,6 +73,31 @@ def test_opening_a_new_database_creates_the_schema_at_the_head_revision(db_url: 
 
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
     assert table_names(db_url) == set(metadata.tables) | {"alembic_version"}
+
+
+def test_the_head_revision_an_open_checks_without_alembic_is_the_head_of_the_packaged_revisions() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+# Run in a fresh interpreter: whether `alembic` is among its modules once a ledger is open.
+LOADS_ALEMBIC = """
+import sys
+from tradeledger import open_ledger
+with open_ledger(sys.argv[1]) as ledger:
+    assert ledger.head.seq == 1
+print(sorted({name.split(".")[0] for name in sys.modules} & {"alembic"}))
+"""
+
+
+def test_opening_a_ledger_whose_schema_is_at_the_head_revision_loads_no_alembic(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+
+    run = subprocess.run(
+        [sys.executable, "-c", LOADS_ALEMBIC, db_url], capture_output=True, text=True, check=True, timeout=HANG_GUARD_S
+    )
+
+    assert run.stdout.strip() == "[]"
 
 
 def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
