@@ -131,7 +131,6 @@ class LotBook:
                 for seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in cast(
                     "Iterable[tuple[Any, ...]]", rows
                 ):
-                    last = seq
                     if kind != "fill":
                         if (
                             kind == "transfer"
@@ -140,13 +139,16 @@ class LotBook:
                             and kinds.get(seq) == "withdrawal"
                         ):
                             self._withdrawal(seq, account, currency, -dec(amount) + dec(fee or "0"), at)
+                        last = seq  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     slot = slots.get((account, symbol))
                     if slot is None:
                         if (account, symbol) in slots:  # a contract: positions, not lots
+                            last = seq
                             continue
                         slot = self._slot(account, symbol)
                         if slot is None:
+                            last = seq
                             continue
                     key, pool, quote = slot
                     if fees is None:  # a v1 fill: one fee, in the quote currency
@@ -163,9 +165,11 @@ class LotBook:
                             valued = zero
                         else:
                             self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata)
+                            last = seq
                             continue
                     if metadata is not None and seq in metadata:
                         self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata, valued)
+                        last = seq
                         continue
                     if not year_from <= at < year_to:  # another tax year than the last row's: its method
                         year, method = self.method_named(at)
@@ -263,6 +267,7 @@ class LotBook:
                                 pool.basis += basis
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position += q if buy else -q
+                    last = seq
         finally:
             self.last_seq = last
 
