@@ -92,3 +92,41 @@ def test_a_refused_fill_is_not_the_last_row_folded() -> None:
     assert_refused_as_if_never_folded(
         ["specific"], kept, refused, then, r"seq 3: metadata\.lots: names lots, but default holds no long lots"
     )
+
+
+@pytest.mark.xfail(
+    strict=True, reason="Pool.take shares the pooled basis out and cuts the first lots named, then refuses"
+)
+@pytest.mark.parametrize(
+    ("plan", "kept", "refused", "message"),
+    [
+        pytest.param(
+            ["specific"],
+            [fill("buy", "1", "100", "2024-01-01"), fill("buy", "1", "200", "2024-01-02")],
+            # Lot 1 is open, lot 3 is no lot: the first pick must not be cut when the second is refused.
+            fill("sell", "1.5", "300", "2024-02-01", metadata=naming((1, "1"), (3, "0.5"))),
+            r"seq 3: metadata\.lots: lot 3 has 0 open",
+            id="a-later-lot-named-is-not-open",
+        ),
+        pytest.param(
+            ["average", "2024=specific"],
+            # After the average sale the two lots left share a basis of 700 - 700/3 = 466.6666666666666666666666667:
+            # each at 233.3333333333333333333333334. Shared out, the last would take 233.3333333333333333333333333.
+            [
+                fill("buy", "1", "100", "2023-01-01"),
+                fill("buy", "1", "200", "2023-01-02"),
+                fill("buy", "1", "400", "2023-01-03"),
+                fill("sell", "1", "500", "2023-02-01"),
+            ],
+            fill("sell", "1", "500", "2024-02-01", metadata=naming((9, "1"))),
+            r"seq 5: metadata\.lots: lot 9 has 0 open",
+            id="the-pooled-lots-are-not-shared-out",
+        ),
+    ],
+)
+def test_a_specific_disposal_refused_leaves_every_lot_as_it_was(
+    plan: list[str], kept: list[Fill], refused: Fill, message: str
+) -> None:
+    then = fill("buy", "1", "150", "2024-03-01")
+
+    assert_refused_as_if_never_folded(plan, kept, refused, then, message)
