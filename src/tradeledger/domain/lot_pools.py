@@ -148,11 +148,13 @@ class Pool:
         `seq`): the parts matched."""
         if method is Method.AVERAGE:
             return self._take_average(quantity)
+        # The lots named are found and checked before anything moves: a refusal leaves the pool as it was.
+        picked = None if picks is None else self._picked(quantity, picks, seq)
         if self.pooled_end > self.head:
             self.share_out()
         parts: list[Part] = []
-        if picks is not None:
-            self._take_picked(quantity, picks, seq, parts)
+        if picked is not None:
+            parts.extend(self.cut(lot, amount) for lot, amount in picked)
         else:
             left = quantity
             while left:
@@ -163,14 +165,16 @@ class Pool:
         self.tidy()
         return parts
 
-    def _take_picked(self, quantity: Decimal, picks: LotPicks, seq: int, parts: list[Part]) -> None:
+    def _picked(self, quantity: Decimal, picks: LotPicks, seq: int) -> list[tuple[Lot, Decimal]]:
+        """The open lots `picks` names with the quantity taken from each, or InvalidArgument (nothing moved)."""
         named = sum((amount for _, amount in picks), ZERO)
         if named != quantity:
             raise InvalidArgument(
                 f"seq {seq}: metadata.lots: names {decimal_text(named)}, but {decimal_text(quantity)} is matched "
                 "against the lots held"
             )
-        for lot_seq, amount in picks:
+        picked: list[tuple[Lot, Decimal]] = []
+        for lot_seq, amount in picks:  # each lot named once (lot_picks): each checked against what it holds
             lot = next((lot for lot in self.live() if lot.seq == lot_seq), None)
             held = ZERO if lot is None else lot.quantity
             if lot is None or held < amount:
@@ -178,7 +182,8 @@ class Pool:
                     f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
                     f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
                 )
-            parts.append(self.cut(lot, amount))
+            picked.append((lot, amount))
+        return picked
 
     def _take_average(self, quantity: Decimal) -> list[Part]:
         """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left

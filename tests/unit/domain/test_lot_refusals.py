@@ -94,9 +94,6 @@ def test_a_refused_fill_is_not_the_last_row_folded() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Pool.take shares the pooled basis out and cuts the first lots named, then refuses"
-)
 @pytest.mark.parametrize(
     ("plan", "kept", "refused", "message"),
     [
