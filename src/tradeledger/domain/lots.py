@@ -124,7 +124,7 @@ class LotBook:
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
-        last = self.last_seq
+        last, made = self.last_seq, -1  # made: the seq of the row the last new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
             with localcontext(LEDGER_CONTEXT):
@@ -146,7 +146,7 @@ class LotBook:
                         if (account, symbol) in slots:  # a contract: positions, not lots
                             last = seq
                             continue
-                        slot = self._slot(account, symbol)
+                        slot, made = self._slot(account, symbol), seq
                         if slot is None:
                             last = seq
                             continue
@@ -268,6 +268,10 @@ class LotBook:
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position += q if buy else -q
                     last = seq
+        except InvalidArgument:  # a refused fill moved nothing; a slot and pool made for it (a new symbol) go too
+            if made == seq:
+                self._unmake(account, symbol)
+            raise
         finally:
             self.last_seq = last
 
@@ -283,6 +287,12 @@ class LotBook:
             slot = (key, pool, traded.quote)
         self._slots[account, symbol] = slot
         return slot
+
+    def _unmake(self, account: str, symbol: str) -> None:
+        """Forget the slot `_slot` made for a fill then refused, and its pool (untouched: a refusal moves nothing)."""
+        slot = self._slots.pop((account, symbol))
+        if slot is not None:
+            del self._pools[slot[0]]
 
     def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
         """A fees text's one fee without a quote value as (currency, amount), False for any other list;

@@ -129,9 +129,6 @@ def test_a_specific_disposal_refused_leaves_every_lot_as_it_was(
     assert_refused_as_if_never_folded(plan, kept, refused, then, message)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the key's pool is made for the refused fill and kept: positions() lists it at 0"
-)
 def test_a_refused_first_fill_of_a_symbol_leaves_no_position_of_it() -> None:
     kept = [fill("buy", "1", "100", "2024-01-01")]
     refused = fill("sell", "1", "120", "2024-01-03", symbol="ZZZ/USD", metadata=naming((1, "1")))
