@@ -22,7 +22,7 @@ from decimal import Decimal, Inexact, localcontext
 from typing import Any, Literal, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
-from tradeledger.domain.fee_parts import add_unvalued, fee_parts, one_fee
+from tradeledger.domain.fee_parts import add_unvalued, base_fee_refusal, fee_parts, one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import (
     _AVG,
@@ -342,20 +342,9 @@ class PositionFold(FoldState):
 
     def _base_fee_refused(self, key: PositionKey, base: Decimal, base_index: int, closes: int) -> str | None:
         """Why the base fee of the trade just folded on `key` is refused (None: it is not)."""
-        traded = market(key[1])
         state = self._open.get(key)
-        if traded.settle is None and base > 0 and (state is None or (state[_LONG] and state[_QTY] < base)):
-            held = ZERO if state is None else state[_QTY]
-            return (
-                f"fees[{base_index}].amount: a fee of {base} {traded.base} is more than the {held} {traded.base} "
-                f"the fill leaves held on the spot market {key[1]}; it would turn the position short"
-            )
-        if state is not None and self._closes > closes and (state[_LONG] != (base < 0)) and abs(base) >= state[_QTY]:
-            return (
-                f"fees[{base_index}].amount: a fee of {base} {traded.base} would close the cycle the same fill "
-                f"opened on {key[1]}, which already closed one"
-            )
-        return None
+        after = ZERO if state is None else state[_QTY] if state[_LONG] else -state[_QTY]
+        return base_fee_refusal(key[1], base, base_index, after, self._closes > closes and state is not None)
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)

@@ -119,9 +119,6 @@ BASE_FEES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the reference words a base fee's refusal its own way, and checks the size first"
-)
 @pytest.mark.parametrize(("fills", "expected"), BASE_FEES)
 def test_the_reference_refuses_a_base_fee_as_the_positions_do(fills: list[Fill], expected: str) -> None:
     assert by_positions(fills).startswith(expected)
