@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any, Literal, cast
 
-from tradeledger.domain.fee_parts import fee_parts, one_fee
+from tradeledger.domain.fee_parts import base_fee_refusal, fee_parts, one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import Lot, Part, Pool
@@ -118,6 +118,9 @@ class LotBook:
         what is never read again (a used-up lot's basis; the pools' basis when no year averages). Every
         other row goes through `_fill` or `_withdrawal`; tests/integration/test_lots_golden.py pins the
         figures of both paths.
+
+        A fill refused (InvalidArgument: its `metadata.lots`; InvalidFill: a base fee, as the positions refuse
+        it) is refused before it moves anything: the book is then a fold of the rows before it.
         """
         slots, one_fees = self._slots, self._one_fees
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
@@ -268,7 +271,7 @@ class LotBook:
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position += q if buy else -q
                     last = seq
-        except InvalidArgument:  # a refused fill moved nothing; a slot and pool made for it (a new symbol) go too
+        except (InvalidArgument, InvalidFill):  # a refused fill moved nothing; a slot and pool made for it go too
             if made == seq:
                 self._unmake(account, symbol)
             raise
@@ -317,19 +320,26 @@ class LotBook:
         valued: Decimal | None = None,
     ) -> None:
         """A spot fill, any fees (`valued`: the valued fees when the caller read them and they hold no base
-        fee), naming lots or not."""
+        fee), naming lots or not. A base fee the positions refuse (spec section 9) is refused here too."""
         if valued is None:
             assert fees is not None
             parts = fee_parts(symbol, fees)
-            valued, base_fee = parts[0], parts[2]
+            valued, base_fee, base_index = parts[0], parts[2], parts[3]
         else:
-            base_fee = ZERO
+            base_fee, base_index = ZERO, -1
         q = Decimal(quantity)
+        buy = side == "buy"
+        if base_fee:  # refused as the positions refuse it, before anything moves
+            before = pool.position
+            after = before + q if buy else before - q
+            flipped = bool(before) and bool(after) and (before > 0) != (after > 0)
+            refusal = base_fee_refusal(symbol, base_fee, base_index, after, flipped)
+            if refusal is not None:
+                raise InvalidFill(f"seq {seq}: {refusal}")
         picks = None
         if metadata is not None and seq in metadata:
             picks = self._picks(seq, metadata[seq], q)
         p = Decimal(price)
-        buy = side == "buy"
         fee_in = (valued + base_fee * p if base_fee else valued) if self.fees_in_basis else ZERO
         self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
         pool.position += q if buy else -q

@@ -97,6 +97,11 @@ def test_the_folds_refuse_a_size_that_would_round_alike(fills: list[Fill], expec
 
 SPOT_BASE_FEES = [
     pytest.param(
+        [fill(1, "buy", "1", "100", ("1.5", "BTC"))],
+        "fees[0].amount: a fee of 1.5 BTC is more than the 1 BTC the fill leaves held on the spot market BTC/USD",
+        id="a-base-fee-beyond-the-first-buy-of-a-symbol",
+    ),
+    pytest.param(
         [fill(1, "buy", "1", "100"), fill(2, "sell", "1", "100", ("0.5", "BTC"))],
         "fees[0].amount: a fee of 0.5 BTC is more than the 0 BTC the fill leaves held on the spot market BTC/USD",
         id="a-base-fee-on-the-flat-spot-position-its-fill-leaves",
@@ -141,7 +146,6 @@ def lots(book: LotBook) -> tuple[Any, ...]:
     return (book.rows, book.missing, book.years, book.last_seq, book.open_lots(), book.positions())
 
 
-@pytest.mark.xfail(strict=True, reason="LotBook folds a base fee the positions refuse (a short lot, a second cycle)")
 @pytest.mark.parametrize(("fills", "expected"), SPOT_BASE_FEES)
 def test_the_lots_refuse_a_spot_base_fee_as_the_positions_do_and_are_left_as_they_were(
     fills: list[Fill], expected: str
