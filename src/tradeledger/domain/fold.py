@@ -73,7 +73,7 @@ class PositionFold(FoldState):
     whenever no fold call is running (the fold owns it: a change made to it from outside is lost).
     """
 
-    __slots__ = ("_cells", "_one_fees", "_slots", "balances", "last_seq")
+    __slots__ = ("_one_fees", "_slots", "last_seq")
 
     def __init__(
         self,
@@ -83,14 +83,10 @@ class PositionFold(FoldState):
         last_seq: int = 0,
         balances: Mapping[BalanceKey, Decimal] | None = None,
     ) -> None:
-        super().__init__(start, keep_closed=keep_closed)
+        super().__init__(start, keep_closed=keep_closed, balances=balances)
         self._slots: dict[tuple[str, str, str], _Slot] = {}
-        # The balances the hot loop moves, each in a one-item list (None: no amount yet), written back to
-        # `balances` when a fold call returns (`_flush`); the other paths move them through `_add`.
-        self._cells: dict[BalanceKey, list[Decimal | None]] = {}
         self._one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = {}
         self.last_seq = last_seq
-        self.balances: dict[BalanceKey, Decimal] | None = None if balances is None else dict(balances)
 
     def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
         """Fold rows in seq order. Raises InvalidFill (a size that would round, a base fee a spot position
@@ -232,33 +228,11 @@ class PositionFold(FoldState):
         self._slots[account, exchange, symbol] = slot
         return slot
 
-    def _cell(self, key: BalanceKey) -> list[Decimal | None]:
-        cell = self._cells.get(key)
-        if cell is None:
-            cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
-        return cell
-
     def drop_cells(self) -> None:
         """Forget the hot loop's cells and slots (every call leaves their amounts in `balances`): a fold kept
         from one batch to the next then writes back only the cells the next one moves."""
         self._cells.clear()
         self._slots.clear()
-
-    def _add(self, key: BalanceKey, amount: Decimal) -> None:
-        """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""
-        cell = self._cells.get(key)
-        if cell is not None:
-            cell[0] = (ZERO if cell[0] is None else cell[0]) + amount
-        elif self.balances is not None:
-            self.balances[key] = self.balances.get(key, ZERO) + amount
-
-    def _flush(self) -> None:
-        """Write the cells' amounts back to `balances` (a key no move reached stays absent)."""
-        balances = self.balances
-        if balances is not None:
-            for key, (amount,) in self._cells.items():
-                if amount is not None:
-                    balances[key] = amount
 
     def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
         """A fees text's one fee as (currency, amount), False when it holds another list; remembered
@@ -289,10 +263,6 @@ class PositionFold(FoldState):
             self._move(account, exchange, cast("str", currency), transferred)
         else:
             raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
-
-    def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
-        if self.balances is not None and amount != 0:
-            self._add((account, exchange, currency), amount)
 
     def _fill(
         self,
