@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Literal
 
 from tradeledger.domain.markets import market
 
@@ -74,6 +75,19 @@ def one_fee(text: str) -> tuple[str, Decimal] | None:
         end = text.index('"', _AMOUNT_AT)
         return text[end + _CURRENCY_AFTER : -3], Decimal(text[_AMOUNT_AT:end])
     return None
+
+
+ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
+OneFees = dict[str, tuple[str, Decimal] | Literal[False]]  # a fees text -> its one fee, False: another list
+
+
+def remember_one_fee(remembered: OneFees, text: str) -> tuple[str, Decimal] | Literal[False]:
+    """`one_fee(text)`, False for a text that holds another list, remembered in `remembered` (fills often repeat
+    a fee: the folds' hot loops look a text up there first), which is emptied when it holds `ONE_FEES` texts."""
+    if len(remembered) >= ONE_FEES:
+        remembered.clear()
+    found = remembered[text] = one_fee(text) or False
+    return found
 
 
 @lru_cache(maxsize=4096)

@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
-from typing import Any, Literal, Self, cast
+from typing import Any, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
-from tradeledger.domain.fee_parts import add_unvalued, base_fee_refusal, fee_parts, one_fee
+from tradeledger.domain.fee_parts import OneFees, add_unvalued, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import (
     _AVG,
@@ -59,7 +59,6 @@ from tradeledger.errors import InvalidFill
 _SIDES = {"buy": True, "sell": False}
 
 
-_ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
 # What the hot loop keeps per (account, exchange, symbol): see `PositionFold._slot`.
 _Slot = tuple[PositionKey, bool, str, list[Decimal | None], list[Decimal | None]]
 
@@ -85,7 +84,7 @@ class PositionFold(FoldState):
     ) -> None:
         super().__init__(start, keep_closed=keep_closed, balances=balances)
         self._slots: dict[tuple[str, str, str], _Slot] = {}
-        self._one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = {}
+        self._one_fees: OneFees = {}
         self.last_seq = last_seq
 
     def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
@@ -139,7 +138,7 @@ class PositionFold(FoldState):
                     else:
                         paid = one_fees.get(fees)
                         if paid is None:
-                            paid = self._one_fee(fees)
+                            paid = remember_one_fee(one_fees, fees)
                         if paid and paid[0] == quote:  # one fee, in the quote currency
                             f = paid[1]
                         else:
@@ -233,15 +232,6 @@ class PositionFold(FoldState):
         from one batch to the next then writes back only the cells the next one moves."""
         self._cells.clear()
         self._slots.clear()
-
-    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
-        """A fees text's one fee as (currency, amount), False when it holds another list; remembered
-        (fills often repeat a fee), up to `_ONE_FEES` texts."""
-        one_fees = self._one_fees
-        if len(one_fees) >= _ONE_FEES:
-            one_fees.clear()
-        found = one_fees[text] = one_fee(text) or False
-        return found
 
     def _other(
         self,

@@ -46,9 +46,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from tradeledger.domain.fee_parts import base_fee_refusal, fee_parts, one_fee
+from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import Lot, Part, Pool
@@ -66,8 +66,6 @@ from tradeledger.domain.lot_terms import (
 )
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
-
-_ONE_FEES = 50_000  # fees texts a book remembers the one fee of (as domain.fold does)
 
 
 @dataclass(slots=True)
@@ -92,7 +90,7 @@ class LotBook:
     _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
     # What the hot loop keeps per (account, symbol): the key, the pool and the quote (None: a contract).
     _slots: dict[tuple[str, str], tuple[LotKey, Pool, str] | None] = field(default_factory=dict)
-    _one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = field(default_factory=dict)
+    _one_fees: OneFees = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.long_after_days < 1:
@@ -161,7 +159,7 @@ class LotBook:
                     else:
                         paid = one_fees.get(fees)
                         if paid is None:
-                            paid = self._one_fee(fees)
+                            paid = remember_one_fee(one_fees, fees)
                         if paid and paid[0] == quote:
                             valued = paid[1]
                         elif paid and paid[0] != key[1]:  # one unvalued fee: no quote value, not base
@@ -296,14 +294,6 @@ class LotBook:
         slot = self._slots.pop((account, symbol))
         if slot is not None:
             del self._pools[slot[0]]
-
-    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
-        """A fees text's one fee without a quote value as (currency, amount), False for any other list;
-        remembered (fills often repeat a fee), up to `_ONE_FEES` texts."""
-        if len(self._one_fees) >= _ONE_FEES:
-            self._one_fees.clear()
-        found = self._one_fees[text] = one_fee(text) or False
-        return found
 
     def _fill(
         self,
