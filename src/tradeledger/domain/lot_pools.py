@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
-from tradeledger.errors import InvalidArgument
+from tradeledger.domain.positions import _exact_size
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 class Lot:
@@ -39,8 +40,31 @@ class Lot:
 Part = tuple[Lot, Decimal, Decimal]
 
 
+def position_after(
+    seq: int, position: Decimal, entered: Decimal, buy: bool, quantity: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The signed position size and its cycle's entered total after a trade of `quantity` (rules 1-4 of spec
+    section 4), kept exact as the positions keep them: where they would round, the positions' refusal (InvalidFill,
+    the same sizes named in the same order) naming fill `seq`. Run in the ledger's context."""
+    size = -position if position < 0 else position
+    try:
+        if position > 0 if buy else position < 0:  # rule 2: the cycle grows
+            _exact_size("+", size, quantity)
+            entered = _exact_size("+", entered, quantity)
+        elif not position:  # rule 1: a cycle opens
+            entered = quantity
+        elif quantity <= size:  # rule 3: reduced or closed
+            _exact_size("-", size, quantity)
+        else:  # rule 4: a flip, whose rest opens a cycle
+            entered = _exact_size("-", quantity, size)
+    except InvalidFill as error:
+        raise InvalidFill(f"seq {seq}: {error}") from None
+    return (position + quantity if buy else position - quantity), entered
+
+
 class Pool:
-    """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
+    """The open lots of one key, all long (sign 1) or all short (-1), the position's signed size and what its
+    cycle entered (`position_after`).
 
     After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
     of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
@@ -48,7 +72,7 @@ class Pool:
     from the middle (hifo, specific) is left at quantity 0 and skipped.
     """
 
-    __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
+    __slots__ = ("basis", "entered", "head", "lots", "pooled_end", "position", "quantity", "sign")
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
@@ -60,6 +84,7 @@ class Pool:
         # path leaves it behind when no year of its plan averages.
         self.basis = ZERO
         self.position = ZERO
+        self.entered = ZERO  # what the position's cycle has entered (as the positions keep it, to refuse alike)
 
     def live(self) -> Iterable[Lot]:
         return (lot for lot in self.lots[self.head :] if lot.quantity)

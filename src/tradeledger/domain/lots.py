@@ -45,13 +45,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 from typing import Any, cast
 
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool
+from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     ZERO,
@@ -65,6 +65,7 @@ from tradeledger.domain.lot_terms import (
     picks_of,
 )
 from tradeledger.domain.markets import market
+from tradeledger.domain.positions import EXACT_ADD, EXACT_SUBTRACT
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 
@@ -117,13 +118,14 @@ class LotBook:
         other row goes through `_fill` or `_withdrawal`; tests/integration/test_lots_golden.py pins the
         figures of both paths.
 
-        A fill refused (InvalidArgument: its `metadata.lots`; InvalidFill: a base fee, as the positions refuse
-        it) is refused before it moves anything: the book is then a fold of the rows before it.
+        A fill is refused (InvalidArgument: its `metadata.lots`; InvalidFill: a size that would round or a base
+        fee, as the positions refuse them) before it moves anything: the book is then a fold of the rows before it.
         """
         slots, one_fees = self._slots, self._one_fees
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
+        exact_add, exact_subtract, inexact = EXACT_ADD, EXACT_SUBTRACT, Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
         last, made = self.last_seq, -1  # made: the seq of the row the last new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
@@ -177,6 +179,20 @@ class LotBook:
                         year_from, year_to = at[:4], str(year + 1)
                     q = dec(quantity)
                     buy = side == "buy"
+                    # The position's size and its cycle's entered total, exact as the positions keep them, before
+                    # anything moves (`position_after` names a refusal).
+                    position = pool.position
+                    grows = position > zero if buy else position < zero  # rule 2
+                    try:
+                        moved = exact_add(position, q) if buy else exact_subtract(position, q)
+                        if grows:
+                            entered = exact_add(pool.entered, q)
+                        elif moved > zero if buy else moved < zero:  # rule 1 or 4: a cycle opens with what is left
+                            entered = moved if buy else -moved
+                        else:  # rule 3
+                            entered = pool.entered
+                    except inexact:
+                        moved, entered = position_after(seq, position, pool.entered, buy, q)
                     fee_in = valued if in_basis else zero
                     if pool.sign == (-1 if buy else 1):  # a disposal
                         if (
@@ -252,11 +268,8 @@ class LotBook:
                             if not lot.quantity or not pool.quantity or head > 64:  # noqa: PLR2004 - as Pool.tidy
                                 pool.tidy()
                     else:  # an acquisition: a lot opens unless the position held on the other side is missing
-                        position = pool.position
-                        if position > zero if buy else position < zero:
-                            missing = zero  # `max(held - 0, 0)` for the size held on the side this trade reduces
-                        else:
-                            missing = min(q, max((-position if buy else position) - zero, zero))
+                        # `max(held - 0, 0)` for the size held on the side this trade reduces (none when it grows)
+                        missing = zero if grows else min(q, max((-position if buy else position) - zero, zero))
                         opening = q - missing
                         if missing or not opening:
                             self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
@@ -267,7 +280,7 @@ class LotBook:
                             if averages:
                                 pool.basis += basis
                             pool.lots.append(Lot(seq, at, opening, basis))
-                    pool.position += q if buy else -q
+                    pool.position, pool.entered = moved, entered
                     last = seq
         except (InvalidArgument, InvalidFill):  # a refused fill moved nothing; a slot and pool made for it go too
             if made == seq:
@@ -310,7 +323,7 @@ class LotBook:
         valued: Decimal | None = None,
     ) -> None:
         """A spot fill, any fees (`valued`: the valued fees when the caller read them and they hold no base
-        fee), naming lots or not. A base fee the positions refuse (spec section 9) is refused here too."""
+        fee), naming lots or not. A size or a base fee the positions refuse is refused here too."""
         if valued is None:
             assert fees is not None
             parts = fee_parts(symbol, fees)
@@ -319,30 +332,23 @@ class LotBook:
             base_fee, base_index = ZERO, -1
         q = Decimal(quantity)
         buy = side == "buy"
-        if base_fee:  # refused as the positions refuse it, before anything moves
-            before = pool.position
-            after = before + q if buy else before - q
+        # Refused as the positions refuse it (a size, a base fee), before anything moves.
+        before = pool.position
+        after, entered = position_after(seq, before, pool.entered, buy, q)
+        if base_fee:
             flipped = bool(before) and bool(after) and (before > 0) != (after > 0)
             refusal = base_fee_refusal(symbol, base_fee, base_index, after, flipped)
             if refusal is not None:
                 raise InvalidFill(f"seq {seq}: {refusal}")
-        picks = None
-        if metadata is not None and seq in metadata:
-            picks = self._picks(seq, metadata[seq], q)
+            disposed = position_after(seq, after, entered, base_fee < 0, abs(base_fee))
+        picks = None if metadata is None else picks_of(seq, metadata.get(seq), q)
         p = Decimal(price)
         fee_in = (valued + base_fee * p if base_fee else valued) if self.fees_in_basis else ZERO
         self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
-        pool.position += q if buy else -q
+        pool.position, pool.entered = after, entered
         if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
             self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
-            pool.position -= base_fee
-
-    @staticmethod
-    def _picks(seq: int, metadata: Mapping[str, Any], quantity: Decimal) -> LotPicks | None:
-        try:
-            return picks_of(metadata, quantity)
-        except InvalidFill as error:
-            raise InvalidArgument(f"seq {seq}: {error}") from None
+            pool.position, pool.entered = disposed
 
     def method_named(self, at: str) -> tuple[int, Method]:
         """The tax year of a time (stored text, UTC: its first four characters) and that year's method."""

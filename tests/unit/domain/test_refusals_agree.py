@@ -168,9 +168,6 @@ def test_the_lots_refuse_a_spot_base_fee_as_the_positions_do_and_are_left_as_the
     assert lots(book) == lots(kept)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="LotBook keeps its position size to 28 digits, rounding where the positions refuse"
-)
 @pytest.mark.parametrize(("fills", "expected"), SIZES)
 def test_the_lots_refuse_a_size_that_would_round_as_the_positions_do_and_are_left_as_they_were(
     fills: list[Fill], expected: str
