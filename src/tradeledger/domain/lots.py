@@ -65,7 +65,6 @@ from tradeledger.domain.lot_terms import (
     picks_of,
 )
 from tradeledger.domain.markets import market
-from tradeledger.domain.positions import EXACT_ADD, EXACT_SUBTRACT
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 
@@ -125,12 +124,13 @@ class LotBook:
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
-        exact_add, exact_subtract, inexact = EXACT_ADD, EXACT_SUBTRACT, Inexact
+        inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
         last, made = self.last_seq, -1  # made: the seq of the row the last new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
-            with localcontext(LEDGER_CONTEXT):
+            with localcontext(LEDGER_CONTEXT) as context:
+                flags = context.flags  # a size is exact when its sums leave Inexact unset (cheaper than a call)
                 for seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in cast(
                     "Iterable[tuple[Any, ...]]", rows
                 ):
@@ -183,15 +183,15 @@ class LotBook:
                     # anything moves (`position_after` names a refusal).
                     position = pool.position
                     grows = position > zero if buy else position < zero  # rule 2
-                    try:
-                        moved = exact_add(position, q) if buy else exact_subtract(position, q)
-                        if grows:
-                            entered = exact_add(pool.entered, q)
-                        elif moved > zero if buy else moved < zero:  # rule 1 or 4: a cycle opens with what is left
-                            entered = moved if buy else -moved
-                        else:  # rule 3
-                            entered = pool.entered
-                    except inexact:
+                    flags[inexact] = False
+                    moved = position + q if buy else position - q
+                    if grows:
+                        entered = pool.entered + q
+                    elif moved > zero if buy else moved < zero:  # rule 1 or 4: a cycle opens with what is left
+                        entered = moved if buy else -moved
+                    else:  # rule 3
+                        entered = pool.entered
+                    if flags[inexact]:
                         moved, entered = position_after(seq, position, pool.entered, buy, q)
                     fee_in = valued if in_basis else zero
                     if pool.sign == (-1 if buy else 1):  # a disposal
