@@ -283,7 +283,7 @@ class LotBook:
                     pool.position, pool.entered = moved, entered
                     last = seq
         except (InvalidArgument, InvalidFill):  # a refused fill moved nothing; a slot and pool made for it go too
-            if made == seq:
+            if made > last:  # the slot was made for the row being folded (not one already folded)
                 self._unmake(account, symbol)
             raise
         finally:

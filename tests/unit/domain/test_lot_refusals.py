@@ -141,3 +141,18 @@ def test_a_refused_first_fill_of_a_symbol_leaves_no_position_of_it() -> None:
         then,
         r"seq 2: metadata\.lots: names lots, but default holds no long lots of ZZZ/USD",
     )
+
+
+def test_an_error_from_the_rows_after_a_new_symbols_first_fill_keeps_that_fill_folded() -> None:
+    rows, metadata = rows_of([fill("buy", "1", "100", "2024-01-01", symbol="ZZZ/USD")])
+
+    def failing() -> Any:
+        yield from rows
+        raise InvalidArgument("the log could not be read")  # as a store's reader may, between rows
+
+    book = LotBook(MethodPlan.parse(["fifo"]))
+    with pytest.raises(InvalidArgument, match="could not be read"):
+        book.apply_rows(failing(), metadata)
+
+    assert state(book) == state(fresh(["fifo"], rows, metadata))
+    assert book.positions() == {("default", "ZZZ", "USD"): 1}
