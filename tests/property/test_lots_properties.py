@@ -2,7 +2,8 @@
 
 Each generated sequence trades two spot symbols in two accounts over a few years, with fees in the quote
 currency, in the base currency (and base rebates), in BNB with or without a quote value. A fill the
-positions refuse (a base fee larger than what is held) is left out, as the ledger would refuse it.
+positions refuse (a base fee larger than what is held) is left out, as the ledger would refuse it; the
+lots refuse the same fills (sizes that would round, base fees), and fold on as if they never came.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.factories import T0
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_terms import Method, MethodPlan, totals_of
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
@@ -209,3 +211,54 @@ def test_a_later_years_method_never_changes_an_earlier_years_matches(
 
     for year in range(2022, change):
         assert lots_of(events, changed, year=year).rows == lots_of(events, plan, year=year).rows
+
+
+# Sizes far apart, whose sums need more than 28 digits, and base fees beyond what is held.
+far_apart = st.sampled_from(["100000000000000000000", "99999999999999999999.9999999", "0.00000001", "0.000000001"])
+large_base = st.sampled_from(["0.5", "1", "3", "-2", "-100000000000000000000"])
+
+
+@st.composite
+def candidates(draw: st.DrawFn) -> list[Fill]:
+    """Spot fills, some of which the positions refuse."""
+    drawn: list[Fill] = []
+    for index in range(draw(st.integers(min_value=1, max_value=30))):
+        account, symbol = draw(st.sampled_from(KEYS))
+        base = market(symbol).base
+        paid = draw(fees(base)) if draw(st.booleans()) else [{"amount": draw(large_base), "currency": base}]
+        data: dict[str, Any] = {"fill_id": f"C-{index}", "account": account, "exchange": "x", "symbol": symbol}
+        data |= {"side": draw(st.sampled_from(["buy", "sell"])), "quantity": draw(quantities | far_apart)}
+        data |= {"price": draw(prices), "fees": paid, "occurred_at": (T0 + timedelta(seconds=index)).isoformat()}
+        drawn.append(Fill.model_validate(data))
+    return drawn
+
+
+@PROPERTY
+@given(candidates())
+def test_the_lots_refuse_what_the_positions_refuse_and_fold_on_as_if_it_never_came(events: list[Fill]) -> None:
+    positions, book = PositionFold(), LotBook(MethodPlan.single(Method.FIFO))
+    kept: list[ExecutionRow] = []
+    for event in stored(events):
+        row = event.execution_row()
+        expected, refused = None, None
+        try:
+            positions.apply_rows([row])
+        except InvalidFill as error:
+            expected = f"seq {event.seq}: {error}"
+        try:
+            book.apply_rows([row])
+        except InvalidFill as error:
+            refused = str(error)
+        assert refused == expected
+        if expected is None:
+            kept.append(row)
+
+    fresh = LotBook(MethodPlan.single(Method.FIFO))
+    fresh.apply_rows(kept)
+    assert (book.rows, book.missing, book.open_lots(), book.positions(), book.last_seq) == (
+        fresh.rows,
+        fresh.missing,
+        fresh.open_lots(),
+        fresh.positions(),
+        fresh.last_seq,
+    )

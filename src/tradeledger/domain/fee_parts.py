@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Literal
 
 from tradeledger.domain.markets import market
 
@@ -34,6 +35,27 @@ def add_unvalued(into: dict[str, Decimal] | None, more: Mapping[str, Decimal] | 
     return sums
 
 
+def base_fee_refusal(symbol: str, base: Decimal, index: int, after: Decimal, flipped: bool) -> str | None:
+    """Why the base fee `base` (fees[`index`]) of a fill on `symbol` is refused, None when it is not (spec section
+    9), asked before its disposal is folded: `after` is the signed size the fill's trade leaves, `flipped` whether
+    that trade closed a cycle and opened another. Every fold (the positions, the reference, the lots) asks it.
+
+    On a spot market a fee more than the long (or flat) position left would turn it short; on any market, a
+    fee whose disposal would close the cycle the fill's flip opened would close a second cycle at one fill."""
+    traded = market(symbol)
+    if traded.settle is None and ZERO <= after < base:
+        return (
+            f"fees[{index}].amount: a fee of {base} {traded.base} is more than the {after or ZERO} "
+            f"{traded.base} the fill leaves held on the spot market {symbol}; it would turn the position short"
+        )
+    if flipped and after and (after > 0) == (base > 0) and abs(base) >= abs(after):
+        return (
+            f"fees[{index}].amount: a fee of {base} {traded.base} would close the cycle the same fill opened on "
+            f"{symbol}, which already closed one"
+        )
+    return None
+
+
 # A v2 fill's fees text with one fee: [{"amount":"<amount>","currency":"<code>"}] (canonical JSON, sorted keys).
 _ONE_FEE = '[{"amount":"'
 _AMOUNT_AT = len(_ONE_FEE)
@@ -53,6 +75,19 @@ def one_fee(text: str) -> tuple[str, Decimal] | None:
         end = text.index('"', _AMOUNT_AT)
         return text[end + _CURRENCY_AFTER : -3], Decimal(text[_AMOUNT_AT:end])
     return None
+
+
+ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
+OneFees = dict[str, tuple[str, Decimal] | Literal[False]]  # a fees text -> its one fee, False: another list
+
+
+def remember_one_fee(remembered: OneFees, text: str) -> tuple[str, Decimal] | Literal[False]:
+    """`one_fee(text)`, False for a text that holds another list, remembered in `remembered` (fills often repeat
+    a fee: the folds' hot loops look a text up there first), which is emptied when it holds `ONE_FEES` texts."""
+    if len(remembered) >= ONE_FEES:
+        remembered.clear()
+    found = remembered[text] = one_fee(text) or False
+    return found
 
 
 @lru_cache(maxsize=4096)

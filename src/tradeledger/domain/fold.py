@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
-from typing import Any, Literal, Self, cast
+from typing import Any, Self, cast
 
 from tradeledger.domain.balances import BalanceKey
-from tradeledger.domain.fee_parts import add_unvalued, fee_parts, one_fee
+from tradeledger.domain.fee_parts import OneFees, add_unvalued, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import (
     _AVG,
@@ -59,7 +59,6 @@ from tradeledger.errors import InvalidFill
 _SIDES = {"buy": True, "sell": False}
 
 
-_ONE_FEES = 50_000  # fees texts a fold remembers the one fee of (~10 MB at most)
 # What the hot loop keeps per (account, exchange, symbol): see `PositionFold._slot`.
 _Slot = tuple[PositionKey, bool, str, list[Decimal | None], list[Decimal | None]]
 
@@ -73,7 +72,7 @@ class PositionFold(FoldState):
     whenever no fold call is running (the fold owns it: a change made to it from outside is lost).
     """
 
-    __slots__ = ("_cells", "_one_fees", "_slots", "balances", "last_seq")
+    __slots__ = ("_one_fees", "_slots", "last_seq")
 
     def __init__(
         self,
@@ -83,14 +82,10 @@ class PositionFold(FoldState):
         last_seq: int = 0,
         balances: Mapping[BalanceKey, Decimal] | None = None,
     ) -> None:
-        super().__init__(start, keep_closed=keep_closed)
+        super().__init__(start, keep_closed=keep_closed, balances=balances)
         self._slots: dict[tuple[str, str, str], _Slot] = {}
-        # The balances the hot loop moves, each in a one-item list (None: no amount yet), written back to
-        # `balances` when a fold call returns (`_flush`); the other paths move them through `_add`.
-        self._cells: dict[BalanceKey, list[Decimal | None]] = {}
-        self._one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = {}
+        self._one_fees: OneFees = {}
         self.last_seq = last_seq
-        self.balances: dict[BalanceKey, Decimal] | None = None if balances is None else dict(balances)
 
     def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
         """Fold rows in seq order. Raises InvalidFill (a size that would round, a base fee a spot position
@@ -143,7 +138,7 @@ class PositionFold(FoldState):
                     else:
                         paid = one_fees.get(fees)
                         if paid is None:
-                            paid = self._one_fee(fees)
+                            paid = remember_one_fee(one_fees, fees)
                         if paid and paid[0] == quote:  # one fee, in the quote currency
                             f = paid[1]
                         else:
@@ -232,42 +227,11 @@ class PositionFold(FoldState):
         self._slots[account, exchange, symbol] = slot
         return slot
 
-    def _cell(self, key: BalanceKey) -> list[Decimal | None]:
-        cell = self._cells.get(key)
-        if cell is None:
-            cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
-        return cell
-
     def drop_cells(self) -> None:
         """Forget the hot loop's cells and slots (every call leaves their amounts in `balances`): a fold kept
         from one batch to the next then writes back only the cells the next one moves."""
         self._cells.clear()
         self._slots.clear()
-
-    def _add(self, key: BalanceKey, amount: Decimal) -> None:
-        """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""
-        cell = self._cells.get(key)
-        if cell is not None:
-            cell[0] = (ZERO if cell[0] is None else cell[0]) + amount
-        elif self.balances is not None:
-            self.balances[key] = self.balances.get(key, ZERO) + amount
-
-    def _flush(self) -> None:
-        """Write the cells' amounts back to `balances` (a key no move reached stays absent)."""
-        balances = self.balances
-        if balances is not None:
-            for key, (amount,) in self._cells.items():
-                if amount is not None:
-                    balances[key] = amount
-
-    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
-        """A fees text's one fee as (currency, amount), False when it holds another list; remembered
-        (fills often repeat a fee), up to `_ONE_FEES` texts."""
-        one_fees = self._one_fees
-        if len(one_fees) >= _ONE_FEES:
-            one_fees.clear()
-        found = one_fees[text] = one_fee(text) or False
-        return found
 
     def _other(
         self,
@@ -289,10 +253,6 @@ class PositionFold(FoldState):
             self._move(account, exchange, cast("str", currency), transferred)
         else:
             raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
-
-    def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
-        if self.balances is not None and amount != 0:
-            self._add((account, exchange, currency), amount)
 
     def _fill(
         self,
@@ -342,20 +302,9 @@ class PositionFold(FoldState):
 
     def _base_fee_refused(self, key: PositionKey, base: Decimal, base_index: int, closes: int) -> str | None:
         """Why the base fee of the trade just folded on `key` is refused (None: it is not)."""
-        traded = market(key[1])
         state = self._open.get(key)
-        if traded.settle is None and base > 0 and (state is None or (state[_LONG] and state[_QTY] < base)):
-            held = ZERO if state is None else state[_QTY]
-            return (
-                f"fees[{base_index}].amount: a fee of {base} {traded.base} is more than the {held} {traded.base} "
-                f"the fill leaves held on the spot market {key[1]}; it would turn the position short"
-            )
-        if state is not None and self._closes > closes and (state[_LONG] != (base < 0)) and abs(base) >= state[_QTY]:
-            return (
-                f"fees[{base_index}].amount: a fee of {base} {traded.base} would close the cycle the same fill "
-                f"opened on {key[1]}, which already closed one"
-            )
-        return None
+        after = ZERO if state is None else state[_QTY] if state[_LONG] else -state[_QTY]
+        return base_fee_refusal(key[1], base, base_index, after, self._closes > closes and state is not None)
 
     def _funding(self, key: PositionKey, exchange: str, amount: Decimal, currency: str) -> None:
         state = self._open.get(key)

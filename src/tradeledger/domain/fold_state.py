@@ -3,7 +3,8 @@
 Each (account, symbol) keeps its open cycle as a small mutable list (indices `_LONG` … `_UNVALUED`)
 and its closed cycles' totals as another (`_T_REALIZED` … `_T_UNVALUED`); times stay the log's text
 until a `Position` or `ClosedPosition` is built. `FoldState` loads a saved start into them and reads
-them back as values: positions, totals, a `PositionBook`.
+them back as values: positions, totals, a `PositionBook`. It keeps the balances too (when given a start
+for them), with the one-item cells the fold's hot loop moves them in.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.fee_parts import add_unvalued
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.positions import (
+    ZERO,
     ClosedPosition,
     Position,
     PositionBook,
@@ -172,12 +175,17 @@ def _unvalued(sums: dict[str, Decimal] | None) -> UnvaluedFees:
 
 class FoldState:
     """The open cycle and the closed cycles' totals of every (account, symbol) folded so far; `closed`
-    the cycles closed since it was last emptied (none kept when `keep_closed` is false)."""
+    the cycles closed since it was last emptied (none kept when `keep_closed` is false); `balances` the
+    amount held per (account, exchange, currency) when given a start for them (None: not kept)."""
 
-    __slots__ = ("_closed_values", "_closes", "_open", "_totals", "closed", "keep_closed")
+    __slots__ = ("_cells", "_closed_values", "_closes", "_open", "_totals", "balances", "closed", "keep_closed")
 
     def __init__(
-        self, start: Mapping[PositionKey, tuple[Position | None, Totals]] | None, *, keep_closed: bool
+        self,
+        start: Mapping[PositionKey, tuple[Position | None, Totals]] | None,
+        *,
+        keep_closed: bool,
+        balances: Mapping[BalanceKey, Decimal] | None = None,
     ) -> None:
         self._open: dict[PositionKey, list[Any]] = {}
         self._totals: dict[PositionKey, list[Any]] = {}
@@ -185,6 +193,10 @@ class FoldState:
         self.closed: list[ClosedPosition] = []
         self.keep_closed = keep_closed
         self._closed_values: list[ClosedValues] | None = None  # see keep_closed_values
+        self.balances: dict[BalanceKey, Decimal] | None = None if balances is None else dict(balances)
+        # The balances the hot loop moves, each in a one-item list (None: no amount yet), written back to
+        # `balances` when a fold call returns (`_flush`); the other paths move them through `_add`.
+        self._cells: dict[BalanceKey, list[Decimal | None]] = {}
         self.add_start(start or {})
 
     def add_start(self, start: Mapping[PositionKey, tuple[Position | None, Totals]]) -> None:
@@ -206,6 +218,36 @@ class FoldState:
                     position.funding,
                     dict(position.unvalued_fees) or None,
                 ]
+
+    # --- the balances ------------------------------------------------------------------------
+
+    def _cell(self, key: BalanceKey) -> list[Decimal | None]:
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [None if self.balances is None else self.balances.get(key)]
+        return cell
+
+    def _add(self, key: BalanceKey, amount: Decimal) -> None:
+        """Move a balance (kept) by `amount`, in its cell when the hot loop has one for it."""
+        cell = self._cells.get(key)
+        if cell is not None:
+            cell[0] = (ZERO if cell[0] is None else cell[0]) + amount
+        elif self.balances is not None:
+            self.balances[key] = self.balances.get(key, ZERO) + amount
+
+    def _move(self, account: str, exchange: str, currency: str, amount: Decimal) -> None:
+        if self.balances is not None and amount != 0:
+            self._add((account, exchange, currency), amount)
+
+    def _flush(self) -> None:
+        """Write the cells' amounts back to `balances` (a key no move reached stays absent)."""
+        balances = self.balances
+        if balances is not None:
+            for key, (amount,) in self._cells.items():
+                if amount is not None:
+                    balances[key] = amount
+
+    # --- the cycles ----------------------------------------------------------------------------
 
     def _close(self, key: PositionKey, state: list[Any], occurred_at: str | datetime, seq: int) -> None:
         self._closes += 1

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
-from tradeledger.errors import InvalidArgument
+from tradeledger.domain.positions import _exact_size
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 class Lot:
@@ -39,8 +40,31 @@ class Lot:
 Part = tuple[Lot, Decimal, Decimal]
 
 
+def position_after(
+    seq: int, position: Decimal, entered: Decimal, buy: bool, quantity: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The signed position size and its cycle's entered total after a trade of `quantity` (rules 1-4 of spec
+    section 4), kept exact as the positions keep them: where they would round, the positions' refusal (InvalidFill,
+    the same sizes named in the same order) naming fill `seq`. Run in the ledger's context."""
+    size = -position if position < 0 else position
+    try:
+        if position > 0 if buy else position < 0:  # rule 2: the cycle grows
+            _exact_size("+", size, quantity)
+            entered = _exact_size("+", entered, quantity)
+        elif not position:  # rule 1: a cycle opens
+            entered = quantity
+        elif quantity <= size:  # rule 3: reduced or closed
+            _exact_size("-", size, quantity)
+        else:  # rule 4: a flip, whose rest opens a cycle
+            entered = _exact_size("-", quantity, size)
+    except InvalidFill as error:
+        raise InvalidFill(f"seq {seq}: {error}") from None
+    return (position + quantity if buy else position - quantity), entered
+
+
 class Pool:
-    """The open lots of one key, all long (sign 1) or all short (-1), and the position's signed size.
+    """The open lots of one key, all long (sign 1) or all short (-1), the position's signed size and what its
+    cycle entered (`position_after`).
 
     After an `average` disposal the lots from `head` to `pooled_end` share one basis (the pool's, less that
     of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
@@ -48,7 +72,7 @@ class Pool:
     from the middle (hifo, specific) is left at quantity 0 and skipped.
     """
 
-    __slots__ = ("basis", "head", "lots", "pooled_end", "position", "quantity", "sign")
+    __slots__ = ("basis", "entered", "head", "lots", "pooled_end", "position", "quantity", "sign")
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
@@ -60,6 +84,7 @@ class Pool:
         # path leaves it behind when no year of its plan averages.
         self.basis = ZERO
         self.position = ZERO
+        self.entered = ZERO  # what the position's cycle has entered (as the positions keep it, to refuse alike)
 
     def live(self) -> Iterable[Lot]:
         return (lot for lot in self.lots[self.head :] if lot.quantity)
@@ -148,11 +173,13 @@ class Pool:
         `seq`): the parts matched."""
         if method is Method.AVERAGE:
             return self._take_average(quantity)
+        # The lots named are found and checked before anything moves: a refusal leaves the pool as it was.
+        picked = None if picks is None else self._picked(quantity, picks, seq)
         if self.pooled_end > self.head:
             self.share_out()
         parts: list[Part] = []
-        if picks is not None:
-            self._take_picked(quantity, picks, seq, parts)
+        if picked is not None:
+            parts.extend(self.cut(lot, amount) for lot, amount in picked)
         else:
             left = quantity
             while left:
@@ -163,14 +190,16 @@ class Pool:
         self.tidy()
         return parts
 
-    def _take_picked(self, quantity: Decimal, picks: LotPicks, seq: int, parts: list[Part]) -> None:
+    def _picked(self, quantity: Decimal, picks: LotPicks, seq: int) -> list[tuple[Lot, Decimal]]:
+        """The open lots `picks` names with the quantity taken from each, or InvalidArgument (nothing moved)."""
         named = sum((amount for _, amount in picks), ZERO)
         if named != quantity:
             raise InvalidArgument(
                 f"seq {seq}: metadata.lots: names {decimal_text(named)}, but {decimal_text(quantity)} is matched "
                 "against the lots held"
             )
-        for lot_seq, amount in picks:
+        picked: list[tuple[Lot, Decimal]] = []
+        for lot_seq, amount in picks:  # each lot named once (lot_picks): each checked against what it holds
             lot = next((lot for lot in self.live() if lot.seq == lot_seq), None)
             held = ZERO if lot is None else lot.quantity
             if lot is None or held < amount:
@@ -178,7 +207,8 @@ class Pool:
                     f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
                     f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
                 )
-            parts.append(self.cut(lot, amount))
+            picked.append((lot, amount))
+        return picked
 
     def _take_average(self, quantity: Decimal) -> list[Part]:
         """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left

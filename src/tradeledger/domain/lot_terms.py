@@ -152,11 +152,15 @@ def lot_picks(value: object, quantity: Decimal) -> LotPicks:
     return tuple(picks)
 
 
-def picks_of(metadata: Mapping[str, Any] | None, quantity: Decimal) -> LotPicks | None:
-    """The lots a fill's metadata names, checked (None when it names none)."""
+def picks_of(seq: int, metadata: Mapping[str, Any] | None, quantity: Decimal) -> LotPicks | None:
+    """The lots the metadata of fill `seq` names, checked (None when it names none): InvalidArgument naming the
+    seq (a report over the log, which `check_lot_picks` checked when it was recorded)."""
     if metadata is None or "lots" not in metadata:
         return None
-    return lot_picks(metadata["lots"], quantity)
+    try:
+        return lot_picks(metadata["lots"], quantity)
+    except InvalidFill as error:
+        raise InvalidArgument(f"seq {seq}: {error}") from None
 
 
 class GainRow(NamedTuple):

@@ -45,13 +45,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, localcontext
-from typing import Any, Literal, cast
+from decimal import Decimal, Inexact, localcontext
+from typing import Any, cast
 
-from tradeledger.domain.fee_parts import fee_parts, one_fee
+from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool
+from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     ZERO,
@@ -66,8 +66,6 @@ from tradeledger.domain.lot_terms import (
 )
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
-
-_ONE_FEES = 50_000  # fees texts a book remembers the one fee of (as domain.fold does)
 
 
 @dataclass(slots=True)
@@ -92,7 +90,7 @@ class LotBook:
     _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
     # What the hot loop keeps per (account, symbol): the key, the pool and the quote (None: a contract).
     _slots: dict[tuple[str, str], tuple[LotKey, Pool, str] | None] = field(default_factory=dict)
-    _one_fees: dict[str, tuple[str, Decimal] | Literal[False]] = field(default_factory=dict)
+    _one_fees: OneFees = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.long_after_days < 1:
@@ -118,20 +116,24 @@ class LotBook:
         what is never read again (a used-up lot's basis; the pools' basis when no year averages). Every
         other row goes through `_fill` or `_withdrawal`; tests/integration/test_lots_golden.py pins the
         figures of both paths.
+
+        A fill is refused (InvalidArgument: its `metadata.lots`; InvalidFill: a size that would round or a base
+        fee, as the positions refuse them) before it moves anything: the book is then a fold of the rows before it.
         """
         slots, one_fees = self._slots, self._one_fees
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
+        inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
-        last = self.last_seq
+        last, made = self.last_seq, -1  # made: the seq of the row the last new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
-            with localcontext(LEDGER_CONTEXT):
+            with localcontext(LEDGER_CONTEXT) as context:
+                flags = context.flags  # a size is exact when its sums leave Inexact unset (cheaper than a call)
                 for seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in cast(
                     "Iterable[tuple[Any, ...]]", rows
                 ):
-                    last = seq
                     if kind != "fill":
                         if (
                             kind == "transfer"
@@ -140,13 +142,16 @@ class LotBook:
                             and kinds.get(seq) == "withdrawal"
                         ):
                             self._withdrawal(seq, account, currency, -dec(amount) + dec(fee or "0"), at)
+                        last = seq  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     slot = slots.get((account, symbol))
                     if slot is None:
                         if (account, symbol) in slots:  # a contract: positions, not lots
+                            last = seq
                             continue
-                        slot = self._slot(account, symbol)
+                        slot, made = self._slot(account, symbol), seq
                         if slot is None:
+                            last = seq
                             continue
                     key, pool, quote = slot
                     if fees is None:  # a v1 fill: one fee, in the quote currency
@@ -156,22 +161,38 @@ class LotBook:
                     else:
                         paid = one_fees.get(fees)
                         if paid is None:
-                            paid = self._one_fee(fees)
+                            paid = remember_one_fee(one_fees, fees)
                         if paid and paid[0] == quote:
                             valued = paid[1]
                         elif paid and paid[0] != key[1]:  # one unvalued fee: no quote value, not base
                             valued = zero
                         else:
                             self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata)
+                            last = seq
                             continue
                     if metadata is not None and seq in metadata:
                         self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata, valued)
+                        last = seq
                         continue
                     if not year_from <= at < year_to:  # another tax year than the last row's: its method
                         year, method = self.method_named(at)
                         year_from, year_to = at[:4], str(year + 1)
                     q = dec(quantity)
                     buy = side == "buy"
+                    # The position's size and its cycle's entered total, exact as the positions keep them, before
+                    # anything moves (`position_after` names a refusal).
+                    position = pool.position
+                    grows = position > zero if buy else position < zero  # rule 2
+                    flags[inexact] = False
+                    moved = position + q if buy else position - q
+                    if grows:
+                        entered = pool.entered + q
+                    elif moved > zero if buy else moved < zero:  # rule 1 or 4: a cycle opens with what is left
+                        entered = moved if buy else -moved
+                    else:  # rule 3
+                        entered = pool.entered
+                    if flags[inexact]:
+                        moved, entered = position_after(seq, position, pool.entered, buy, q)
                     fee_in = valued if in_basis else zero
                     if pool.sign == (-1 if buy else 1):  # a disposal
                         if (
@@ -247,11 +268,8 @@ class LotBook:
                             if not lot.quantity or not pool.quantity or head > 64:  # noqa: PLR2004 - as Pool.tidy
                                 pool.tidy()
                     else:  # an acquisition: a lot opens unless the position held on the other side is missing
-                        position = pool.position
-                        if position > zero if buy else position < zero:
-                            missing = zero  # `max(held - 0, 0)` for the size held on the side this trade reduces
-                        else:
-                            missing = min(q, max((-position if buy else position) - zero, zero))
+                        # `max(held - 0, 0)` for the size held on the side this trade reduces (none when it grows)
+                        missing = zero if grows else min(q, max((-position if buy else position) - zero, zero))
                         opening = q - missing
                         if missing or not opening:
                             self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
@@ -262,7 +280,12 @@ class LotBook:
                             if averages:
                                 pool.basis += basis
                             pool.lots.append(Lot(seq, at, opening, basis))
-                    pool.position += q if buy else -q
+                    pool.position, pool.entered = moved, entered
+                    last = seq
+        except (InvalidArgument, InvalidFill):  # a refused fill moved nothing; a slot and pool made for it go too
+            if made > last:  # the slot was made for the row being folded (not one already folded)
+                self._unmake(account, symbol)
+            raise
         finally:
             self.last_seq = last
 
@@ -279,13 +302,11 @@ class LotBook:
         self._slots[account, symbol] = slot
         return slot
 
-    def _one_fee(self, text: str) -> tuple[str, Decimal] | Literal[False]:
-        """A fees text's one fee without a quote value as (currency, amount), False for any other list;
-        remembered (fills often repeat a fee), up to `_ONE_FEES` texts."""
-        if len(self._one_fees) >= _ONE_FEES:
-            self._one_fees.clear()
-        found = self._one_fees[text] = one_fee(text) or False
-        return found
+    def _unmake(self, account: str, symbol: str) -> None:
+        """Forget the slot `_slot` made for a fill then refused, and its pool (untouched: a refusal moves nothing)."""
+        slot = self._slots.pop((account, symbol))
+        if slot is not None:
+            del self._pools[slot[0]]
 
     def _fill(
         self,
@@ -302,32 +323,32 @@ class LotBook:
         valued: Decimal | None = None,
     ) -> None:
         """A spot fill, any fees (`valued`: the valued fees when the caller read them and they hold no base
-        fee), naming lots or not."""
+        fee), naming lots or not. A size or a base fee the positions refuse is refused here too."""
         if valued is None:
             assert fees is not None
             parts = fee_parts(symbol, fees)
-            valued, base_fee = parts[0], parts[2]
+            valued, base_fee, base_index = parts[0], parts[2], parts[3]
         else:
-            base_fee = ZERO
+            base_fee, base_index = ZERO, -1
         q = Decimal(quantity)
-        picks = None
-        if metadata is not None and seq in metadata:
-            picks = self._picks(seq, metadata[seq], q)
-        p = Decimal(price)
         buy = side == "buy"
+        # Refused as the positions refuse it (a size, a base fee), before anything moves.
+        before = pool.position
+        after, entered = position_after(seq, before, pool.entered, buy, q)
+        if base_fee:
+            flipped = bool(before) and bool(after) and (before > 0) != (after > 0)
+            refusal = base_fee_refusal(symbol, base_fee, base_index, after, flipped)
+            if refusal is not None:
+                raise InvalidFill(f"seq {seq}: {refusal}")
+            disposed = position_after(seq, after, entered, base_fee < 0, abs(base_fee))
+        picks = None if metadata is None else picks_of(seq, metadata.get(seq), q)
+        p = Decimal(price)
         fee_in = (valued + base_fee * p if base_fee else valued) if self.fees_in_basis else ZERO
         self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
-        pool.position += q if buy else -q
+        pool.position, pool.entered = after, entered
         if base_fee:  # a base fee: a fee-free disposal at the fill price right after the fill
             self._trade(key, pool, seq, at, base_fee < 0, abs(base_fee), p, ZERO, None)
-            pool.position -= base_fee
-
-    @staticmethod
-    def _picks(seq: int, metadata: Mapping[str, Any], quantity: Decimal) -> LotPicks | None:
-        try:
-            return picks_of(metadata, quantity)
-        except InvalidFill as error:
-            raise InvalidArgument(f"seq {seq}: {error}") from None
+            pool.position, pool.entered = disposed
 
     def method_named(self, at: str) -> tuple[int, Method]:
         """The tax year of a time (stored text, UTC: its first four characters) and that year's method."""

@@ -13,6 +13,7 @@ from decimal import Decimal, localcontext
 from typing import Self
 
 from tradeledger.domain.balances import BalanceKey
+from tradeledger.domain.fee_parts import base_fee_refusal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
@@ -161,19 +162,15 @@ def apply_fill(position: Position | None, execution: Execution) -> Outcome:
         if phi == 0:
             return traded
         after = traded.position
-        traded_market = market(execution.symbol)
         # The field named in a refusal, as spec section 9 asks: the first fee paid in the base currency.
-        index = next((i for i, (c, _) in enumerate(execution.paid or ()) if c == traded_market.base), 0)
-        field = f"fees[{index}].amount"
-        spot = traded_market.settle is None
-        if spot and phi > 0 and (after is None or (after.side is PositionSide.LONG and after.quantity < phi)):
-            raise InvalidFill(f"{field}: a base fee of {phi} is more than the fill leaves held on {execution.symbol}")
+        base = market(execution.symbol).base
+        index = next((i for i, (c, _) in enumerate(execution.paid or ()) if c == base), 0)
+        held = ZERO if after is None else after.signed_quantity
+        refusal = base_fee_refusal(execution.symbol, phi, index, held, traded.closed is not None and after is not None)
+        if refusal is not None:  # before the disposal: a fee that is refused is named, whatever its size would do
+            raise InvalidFill(refusal)
         disposal_side = Side.SELL if phi > 0 else Side.BUY
         disposed = _trade(after, execution, disposal_side, abs(phi), phi * execution.price, (), fee_to_opening=True)
-        if traded.closed is not None and disposed.closed is not None:
-            raise InvalidFill(
-                f"{field}: a base fee of {phi} would close a second cycle of {execution.symbol} at one fill"
-            )
         return Outcome(disposed.position, traded.closed or disposed.closed)
 
 

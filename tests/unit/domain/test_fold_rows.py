@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.factories import T0
-from tradeledger.domain import fold as fold_module
+from tradeledger.domain import fee_parts
 from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold import PositionFold
@@ -139,7 +139,7 @@ def test_one_position_filled_on_two_exchanges_moves_each_exchanges_balances() ->
 def test_the_remembered_fees_are_forgotten_past_their_bound_without_changing_the_fold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(fold_module, "_ONE_FEES", 2)
+    monkeypatch.setattr(fee_parts, "ONE_FEES", 2)
     events: list[Event] = [
         fill(seq, "BTC/USD", "buy" if seq % 3 else "sell", "1", "100", fee(f"0.{seq % 4}", "USD"))
         for seq in range(1, 13)

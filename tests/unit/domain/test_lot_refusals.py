@@ -1,0 +1,158 @@
+"""LotBook's refusals (spec section 11): a fill the book refuses leaves it as a fold of the rows before it (its
+rows, missing acquisitions, years, open lots, positions and `last_seq`), so a caller that catches the error
+and folds on from there gets what a fresh fold of the rows it kept gives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.fills import Fill
+from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_terms import MethodPlan
+from tradeledger.domain.lots import LotBook
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidArgument
+
+
+def fill(side: str, quantity: str, price: str, day: str, *, symbol: str = "HOOL/USD", **more: Any) -> Fill:
+    fill.count += 1  # type: ignore[attr-defined]
+    return Fill.model_validate(
+        {
+            "fill_id": f"f{fill.count}",  # type: ignore[attr-defined]
+            "exchange": "x",
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "occurred_at": f"{day}T00:00:00+00:00",
+            **more,
+        }
+    )
+
+
+fill.count = 0  # type: ignore[attr-defined]
+
+
+def naming(*lots: tuple[int, str]) -> dict[str, Any]:
+    """The metadata of a specific disposal naming `lots` as (seq, quantity)."""
+    return {"lots": [{"seq": seq, "quantity": quantity} for seq, quantity in lots]}
+
+
+def rows_of(events: Sequence[Fill]) -> tuple[list[ExecutionRow], dict[int, Any]]:
+    """The stored rows of `events` recorded at seq 1, 2, …, and the metadata of those that name lots."""
+    rows, metadata = [], {}
+    for seq, event in enumerate(events, start=1):
+        stored = StoredEvent.seal(
+            event.canonical(), seq=seq, epoch=1, recorded_at="2026-01-01T00:00:00+00:00", prev_hash=GENESIS_HASH
+        )
+        rows.append(stored.execution_row())
+        if stored.metadata is not None:
+            metadata[seq] = json.loads(stored.metadata)
+    return rows, metadata
+
+
+def state(book: LotBook) -> tuple[Any, ...]:
+    return (book.rows, book.missing, book.years, book.last_seq, book.open_lots(), book.positions())
+
+
+def fresh(plan: list[str], rows: list[ExecutionRow], metadata: dict[int, Any]) -> LotBook:
+    book = LotBook(MethodPlan.parse(plan))
+    book.apply_rows(rows, metadata)
+    return book
+
+
+def assert_refused_as_if_never_folded(
+    plan: list[str], kept: Sequence[Fill], refused: Fill, then: Fill, message: str
+) -> None:
+    """Fold `kept`, have `refused` refused (naming `message`), and compare with a fold of `kept` alone; the
+    book then folds `then` as a fold of `kept` and `then` does."""
+    rows, metadata = rows_of([*kept, refused])
+    book = fresh(plan, rows[:-1], metadata)
+
+    with pytest.raises(InvalidArgument, match=message):
+        book.apply_rows(rows[-1:], metadata)
+
+    assert state(book) == state(fresh(plan, rows[:-1], metadata))
+    after, after_metadata = rows_of([*kept, then])
+    book.apply_rows(after[-1:], after_metadata)
+    assert state(book) == state(fresh(plan, after, after_metadata))
+
+
+def test_a_refused_fill_is_not_the_last_row_folded() -> None:
+    # The cycle is closed: the sell naming lot 1 has no long lot to match; the refusal moves no lot.
+    kept = [fill("buy", "1", "100", "2024-01-01"), fill("sell", "1", "110", "2024-01-02")]
+    refused = fill("sell", "1", "120", "2024-01-03", metadata=naming((1, "1")))
+    then = fill("buy", "2", "130", "2024-01-04")
+
+    assert_refused_as_if_never_folded(
+        ["specific"], kept, refused, then, r"seq 3: metadata\.lots: names lots, but default holds no long lots"
+    )
+
+
+@pytest.mark.parametrize(
+    ("plan", "kept", "refused", "message"),
+    [
+        pytest.param(
+            ["specific"],
+            [fill("buy", "1", "100", "2024-01-01"), fill("buy", "1", "200", "2024-01-02")],
+            # Lot 1 is open, lot 3 is no lot: the first pick must not be cut when the second is refused.
+            fill("sell", "1.5", "300", "2024-02-01", metadata=naming((1, "1"), (3, "0.5"))),
+            r"seq 3: metadata\.lots: lot 3 has 0 open",
+            id="a-later-lot-named-is-not-open",
+        ),
+        pytest.param(
+            ["average", "2024=specific"],
+            # After the average sale the two lots left share a basis of 700 - 700/3 = 466.6666666666666666666666667:
+            # each at 233.3333333333333333333333334. Shared out, the last would take 233.3333333333333333333333333.
+            [
+                fill("buy", "1", "100", "2023-01-01"),
+                fill("buy", "1", "200", "2023-01-02"),
+                fill("buy", "1", "400", "2023-01-03"),
+                fill("sell", "1", "500", "2023-02-01"),
+            ],
+            fill("sell", "1", "500", "2024-02-01", metadata=naming((9, "1"))),
+            r"seq 5: metadata\.lots: lot 9 has 0 open",
+            id="the-pooled-lots-are-not-shared-out",
+        ),
+    ],
+)
+def test_a_specific_disposal_refused_leaves_every_lot_as_it_was(
+    plan: list[str], kept: list[Fill], refused: Fill, message: str
+) -> None:
+    then = fill("buy", "1", "150", "2024-03-01")
+
+    assert_refused_as_if_never_folded(plan, kept, refused, then, message)
+
+
+def test_a_refused_first_fill_of_a_symbol_leaves_no_position_of_it() -> None:
+    kept = [fill("buy", "1", "100", "2024-01-01")]
+    refused = fill("sell", "1", "120", "2024-01-03", symbol="ZZZ/USD", metadata=naming((1, "1")))
+    then = fill("buy", "1", "130", "2024-01-04")
+
+    assert_refused_as_if_never_folded(
+        ["specific"],
+        kept,
+        refused,
+        then,
+        r"seq 2: metadata\.lots: names lots, but default holds no long lots of ZZZ/USD",
+    )
+
+
+def test_an_error_from_the_rows_after_a_new_symbols_first_fill_keeps_that_fill_folded() -> None:
+    rows, metadata = rows_of([fill("buy", "1", "100", "2024-01-01", symbol="ZZZ/USD")])
+
+    def failing() -> Any:
+        yield from rows
+        raise InvalidArgument("the log could not be read")  # as a store's reader may, between rows
+
+    book = LotBook(MethodPlan.parse(["fifo"]))
+    with pytest.raises(InvalidArgument, match="could not be read"):
+        book.apply_rows(failing(), metadata)
+
+    assert state(book) == state(fresh(["fifo"], rows, metadata))
+    assert book.positions() == {("default", "ZZZ", "USD"): 1}
