@@ -231,3 +231,25 @@ def test_a_fill_with_metadata_is_checked_again_since_its_dict_could_have_changed
         deep = [deep]
     fast.metadata["deep"] = deep
     assert fast_fill(fast) is None  # the model then says what is wrong
+
+
+def test_a_fill_with_metadata_handed_over_again_unchanged_is_taken_as_it_is() -> None:
+    fast = fast_fill(BASE | {"metadata": {"info": {"id": "12", "fees": [1, 2]}}})
+    assert fast is not None
+
+    assert fast_fill(fast) is fast  # a ccxt mapping's fill, appended: not checked a second time
+
+
+def test_a_fill_whose_nested_metadata_changed_is_checked_again_and_gives_the_new_content() -> None:
+    metadata: dict[str, Any] = {"info": {"id": "12"}}
+    fast = fast_fill(BASE | {"metadata": metadata})
+    assert fast is not None
+    assert fast.metadata is not None
+
+    fast.metadata["info"]["id"] = "13"  # the copy is shallow: the caller's nested dict is the fill's too
+    again = fast_fill(fast)
+
+    assert again is not None
+    assert again is not fast
+    assert again.metadata == {"info": {"id": "13"}}
+    assert again.canonical()["metadata"] == '{"info":{"id":"13"}}'

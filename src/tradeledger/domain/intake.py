@@ -13,8 +13,9 @@ model's Fill, field for field, or nothing.
 A Fill this path built is remembered (by identity, weakly, as long as it lives): handed over again,
 say by the import that validated its lines before opening the ledger, it is taken as it is instead
 of being checked a second time. A copy (`model_copy`, pickle) or a `model_construct` is another
-object and is checked; the model is frozen, so the remembered object is still what was checked (one
-with metadata is not remembered: its dict could be changed in between).
+object and is checked; the model is frozen, so the remembered object is still what was checked, but for
+its metadata, a dict a caller could change in between: it is taken as it is only while its canonical
+JSON is the text it had when it was checked (the ccxt mapping's fills carry the exchange's `info`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -38,6 +39,7 @@ from tradeledger.domain.fills import (
     _exact,
     _identifier,
     _json_object,
+    metadata_text,
 )
 from tradeledger.domain.markets import Market, currency_code, market
 
@@ -50,8 +52,42 @@ M = TypeVar("M", bound=BaseModel)
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL, Side.BUY: Side.BUY, Side.SELL: Side.SELL}
 
 
-# The Fills this path built, by id(): a Fill found here under its own id is the object that was checked.
-_CHECKED: weakref.WeakValueDictionary[int, Fill] = weakref.WeakValueDictionary()
+class _Checked(weakref.ref[Fill]):
+    """A weak reference to a Fill this path built, with the canonical JSON of its metadata then (None: none)."""
+
+    __slots__ = ("key", "metadata")
+
+    def __new__(cls, fill: Fill, metadata: str | None) -> Self:  # noqa: ARG004 - __init__ keeps it
+        return super().__new__(cls, fill, _forget)
+
+    def __init__(self, fill: Fill, metadata: str | None) -> None:  # weakref.ref's own only checks its arguments
+        self.key = id(fill)
+        self.metadata = metadata
+
+
+# The Fills this path built, by id(): a Fill found here under its own id is the object that was checked
+# (its metadata, a dict a caller could change, is compared with its text then).
+_CHECKED: dict[int, _Checked] = {}
+
+
+def _forget(ref: weakref.ref[Any]) -> None:
+    """A remembered Fill is gone: its entry goes (unless its id is already another Fill's)."""
+    key = cast("_Checked", ref).key
+    if _CHECKED.get(key) is ref:
+        _CHECKED.pop(key, None)
+
+
+def _remembered(fill: Fill) -> bool:
+    """Is `fill` one this path built, with the same metadata as then?"""
+    found = _CHECKED.get(id(fill))
+    if found is None or found() is not fill:
+        return False
+    if found.metadata is None:  # none then, and the model is frozen
+        return True
+    try:
+        return metadata_text(fill.metadata) == found.metadata
+    except (TypeError, ValueError):  # changed into something that is not JSON: checked again, and refused
+        return False
 
 
 class _Declined(Exception):
@@ -63,7 +99,7 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
     (it is unusual, or wrong: the model then says what is wrong with it). `remember=False`: the Fill is
     not remembered (a caller that keeps only its text, application/bulk.py)."""
     if isinstance(data, Fill):
-        if _CHECKED.get(id(data)) is data:  # built by this path, and frozen since
+        if _remembered(data):  # built by this path, and frozen since
             return data
         fields: Mapping[str, Any] = data.__dict__
     elif type(data) is dict:
@@ -78,8 +114,8 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
         return None
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
-    if remember and fill.metadata is None:  # metadata is a dict a caller could change: checked each time
-        _CHECKED[id(fill)] = fill
+    if remember:
+        _CHECKED[id(fill)] = _Checked(fill, metadata_text(fill.metadata))
     return fill
 
 
