@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.ports import AheadReads, ProjectionStore, UnitOfWork
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS, AheadReads, ProjectionStore, UnitOfWork
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
@@ -139,11 +139,6 @@ def _balance_key(text: str) -> BalanceKey:
 
 def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, Decimal]) -> None:
     projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
-
-
-# The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
-# trusted only while the head and that token are those it committed with (FoldCache).
-REBUILDS, LAST_REBUILD = "rebuilds", "last"
 
 
 def rebuild_mark(projection: ProjectionStore) -> str | None:

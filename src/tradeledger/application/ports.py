@@ -52,6 +52,12 @@ class ProjectionSnapshot:
     positions: PositionRows
 
 
+# The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
+# trusted only while the head and that token are those it committed with (appending.FoldCache). Named here,
+# as a store may read it with the head (SQLite's read_ahead: one statement less an append).
+REBUILDS, LAST_REBUILD = "rebuilds", "last"
+
+
 @dataclass(frozen=True, slots=True)
 class AheadReads:
     """What a unit of work reads next, besides the head (see UnitOfWork.read_ahead): events by key, position rows
@@ -177,7 +183,9 @@ class UnitOfWork(Transaction, Protocol):
         (PostgreSQL) also reads `reads()` with it, at once, and answers the next reads of those keys in this unit
         of work from what it read, until the unit of work writes. The answers are those the reads would give
         then (the head is locked, and every writer of the log and of the positions and balances takes it
-        first). Called before anything else in the unit of work; `reads` is called only by such a store.
+        first). Called before anything else in the unit of work; `reads` is called only by such a store. A
+        store may read the REBUILDS token with the head (SQLite does: the statement a batch's first read of it
+        would run).
         """
 
     def commit(self) -> None:

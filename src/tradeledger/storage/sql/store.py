@@ -7,7 +7,8 @@ lock already), and `commit()` writes the head and the projection's checkpoint in
 (the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
 (SQLite: `BEGIN IMMEDIATE` and `COMMIT` sent on it; SQLAlchemy's begin and commit cost ~30 µs more): a
 statement run through SQLAlchemy in it begins SQLAlchemy's transaction on the one already open
-(`engine.py` sends no second BEGIN), and the unit of work then ends it through SQLAlchemy. On
+(`engine.py` sends no second BEGIN), and the unit of work then ends it through SQLAlchemy. On SQLite an
+append's `read_ahead` reads the head with the rebuild token (`ports.REBUILDS`) in one statement. On
 PostgreSQL a unit of work that reads ahead (an append) runs in two round trips, its reads with the
 head's lock and its writes with the commit (`batching.py`). Reads open their own connection and see
 one snapshot (`engine.snapshot_options`).
@@ -24,11 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from tradeledger.application.ports import AheadReads
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS, AheadReads
+from tradeledger.domain.records import Checkpoint
 from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
-from tradeledger.storage.schema import head
+from tradeledger.storage.schema import head, projection_entries
 from tradeledger.storage.sql.batching import Batch, flush_batches_before_statements, forget_prepared
 from tradeledger.storage.sql.changes import (
     NOTIFY,
@@ -77,6 +79,24 @@ _P_MOVE_HEAD = Prepared(
 )
 
 
+# SQLite's read ahead: the head and the rebuild token (ports.REBUILDS), which an append reads next, in one
+# statement of constants (the write lock is held from BEGIN IMMEDIATE: nothing moves between two statements
+# either), run on the DB-API connection: the statement saved is ~20 k instructions, Prepared's path ~10 k.
+_P_HEAD_AND_MARK = Prepared(
+    sa.select(
+        head.c.epoch,
+        head.c.seq,
+        head.c.hash,
+        sa.select(projection_entries.c.value)
+        .where(
+            projection_entries.c.projection == sa.literal_column(f"'{REBUILDS}'"),
+            projection_entries.c.key == sa.literal_column(f"'{LAST_REBUILD}'"),
+        )
+        .scalar_subquery(),
+    ).where(head.c.id == sa.literal_column("1"))
+)
+
+
 class SqlTransaction:
     """A read transaction (see ports.Transaction)."""
 
@@ -103,8 +123,17 @@ class SqlUnitOfWork(SqlTransaction):
 
     def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
         batch, log, projection = self.batch, self.log, self.projection
-        wanted = reads() if batch is not None else None  # SQLite: a read costs no round trip
-        if batch is None or not wanted:  # nothing to read ahead: the head alone
+        if batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: the head and the token
+            sql = _P_HEAD_AND_MARK.sql(self._connection.dialect)
+            try:
+                epoch, seq, hash_, mark = self._dbapi.execute(sql).fetchone()
+            except self._connection.dialect.loaded_dbapi.Error as error:
+                raise dbapi_error(self._connection, sql, (), error) from error
+            log.locked(Checkpoint(epoch, seq, hash_))
+            projection.known(REBUILDS, LAST_REBUILD, mark)
+            return
+        wanted = reads()
+        if not wanted:  # nothing to read ahead: the head alone
             log.head()
             return
         keys, positions = list(wanted.events), list(wanted.positions)
