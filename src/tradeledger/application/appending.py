@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.ports import LAST_REBUILD, REBUILDS, AheadReads, ProjectionStore, UnitOfWork
+from tradeledger.application.ports import (
+    LAST_REBUILD,
+    READ_AHEAD_KEYS,
+    REBUILDS,
+    AheadReads,
+    EventKey,
+    ProjectionStore,
+    UnitOfWork,
+)
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
@@ -267,7 +275,12 @@ def project_events(
     projection.write(snapshot_every=snapshot_every)
 
 
-READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
+READ_AHEAD_EVENTS = READ_AHEAD_KEYS  # up to this many events, an append says what it reads (a batch: IN lookups)
+
+
+def ahead_keys(events: Sequence[Event]) -> list[EventKey]:
+    """The keys of `events` as `append_reads` names them, for UnitOfWork.read_ahead (none for a batch of more)."""
+    return [event.key for event in events] if len(events) <= READ_AHEAD_EVENTS else []
 
 
 def append_reads(

@@ -110,10 +110,11 @@ class SqlEventLog:
         self._head = Checkpoint(*head_row)
         self._known = {key: StoredEvent(*rows[0]) if rows else None for key, rows in zip(keys, found, strict=True)}
 
-    def locked(self, head: Checkpoint) -> None:
-        """Take the head a unit of work read (locked) with something else (SQLite's read ahead, store.py)."""
+    def locked(self, head: Checkpoint, absent: Sequence[EventKey] = ()) -> None:
+        """Take the head a unit of work read (locked) with other things, and keys it found no event under
+        (SQLite's read ahead, store.py)."""
         self._head = head
-        self._known = {}
+        self._known = dict.fromkeys(absent)
 
     def head(self) -> Checkpoint:
         if self._head is None:
