@@ -15,7 +15,7 @@ from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
 from tradeledger import EventNotice, FillConflict, InvalidFill, Ledger, open_ledger
 from tradeledger.application import bulk, lots
-from tradeledger.application.appending import REBUILDS
+from tradeledger.application.ports import REBUILDS
 
 CHUNK = 3
 TABLES = ("ledger_events", "ledger_head", "positions", "closed_positions", "position_snapshots", "projection_entries")
@@ -27,7 +27,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def rows_of(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of TABLES but the token a rebuild leaves (`appending.REBUILDS`: a new one each rebuild)."""
+    """Every row of TABLES but the token a rebuild leaves (`ports.REBUILDS`: a new one each rebuild)."""
     backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
     try:
         return {

@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradeledger.application.ports import AheadReads, ProjectionStore, UnitOfWork
+from tradeledger.application.ports import (
+    LAST_REBUILD,
+    READ_AHEAD_KEYS,
+    REBUILDS,
+    AheadReads,
+    EventKey,
+    ProjectionStore,
+    UnitOfWork,
+)
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
 from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
@@ -139,11 +147,6 @@ def _balance_key(text: str) -> BalanceKey:
 
 def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, Decimal]) -> None:
     projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
-
-
-# The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
-# trusted only while the head and that token are those it committed with (FoldCache).
-REBUILDS, LAST_REBUILD = "rebuilds", "last"
 
 
 def rebuild_mark(projection: ProjectionStore) -> str | None:
@@ -272,7 +275,12 @@ def project_events(
     projection.write(snapshot_every=snapshot_every)
 
 
-READ_AHEAD_EVENTS = 8  # up to this many events, an append says what it will read (a batch reads by IN lookups)
+READ_AHEAD_EVENTS = READ_AHEAD_KEYS  # up to this many events, an append says what it reads (a batch: IN lookups)
+
+
+def ahead_keys(events: Sequence[Event]) -> list[EventKey]:
+    """The keys of `events` as `append_reads` names them, for UnitOfWork.read_ahead (none for a batch of more)."""
+    return [event.key for event in events] if len(events) <= READ_AHEAD_EVENTS else []
 
 
 def append_reads(

@@ -32,6 +32,7 @@ from tradeledger.application.appending import (
     BatchProjection,
     FillInput,
     FoldCache,
+    ahead_keys,
     append_reads,
     usual_fill,
     validate_event,
@@ -195,6 +196,7 @@ def record_events(
             store,
             chunks,
             reads=partial(append_reads, events[:CHUNK], known),
+            keys=ahead_keys(events),
             clock=clock,
             snapshot_every=snapshot_every,
             cache=cache,
@@ -240,6 +242,7 @@ def _append_chunks(
     chunks: Iterable[Sequence[Mapping[str, Any]]],
     *,
     reads: Callable[[], AheadReads],
+    keys: Sequence[EventKey] = (),
     clock: Callable[[], datetime],
     snapshot_every: int,
     cache: FoldCache | None,
@@ -253,7 +256,7 @@ def _append_chunks(
     is `refused(message, n)` of the chunk starting at the batch's event n, when given."""
     appended = total = 0
     with store.unit_of_work() as uow:
-        uow.read_ahead(reads)  # the head's lock first: recorded_at never goes backwards along seq
+        uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow, cache)

@@ -188,13 +188,13 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
     That is all the log can say before a report: which lots are open when a disposal is matched also
     depends on the methods of the earlier years, which are arguments, so `gains` checks it again.
     """
+    naming = [(event, metadata) for event in new if (metadata := _names_lots(event)) is not None]
+    if not naming:  # the usual append: no fill names lots
+        return
     batch = {event.seq: event for event in new}
     used: dict[int, Decimal] = {}
     with localcontext(LEDGER_CONTEXT):
-        for event in new:
-            metadata = _names_lots(event)
-            if metadata is None:
-                continue
+        for event, metadata in naming:
             where = named(event.seq)
             given = shortened(json.dumps(metadata["lots"]))
             assert event.quantity is not None

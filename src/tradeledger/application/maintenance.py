@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from itertools import islice
 
-from tradeledger.application.appending import BALANCES, LAST_REBUILD, REBUILDS, write_balances
-from tradeledger.application.ports import UnitOfWork
+from tradeledger.application.appending import BALANCES, write_balances
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS, UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH

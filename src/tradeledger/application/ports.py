@@ -52,6 +52,13 @@ class ProjectionSnapshot:
     positions: PositionRows
 
 
+# The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
+# trusted only while the head and that token are those it committed with (appending.FoldCache). Named here,
+# as a store may read it with the head (SQLite's read_ahead: one statement less an append).
+REBUILDS, LAST_REBUILD = "rebuilds", "last"
+READ_AHEAD_KEYS = 8  # event keys UnitOfWork.read_ahead takes at most (an append of more looks them up by IN)
+
+
 @dataclass(frozen=True, slots=True)
 class AheadReads:
     """What a unit of work reads next, besides the head (see UnitOfWork.read_ahead): events by key, position rows
@@ -172,12 +179,15 @@ class Transaction(Protocol):
 class UnitOfWork(Transaction, Protocol):
     """A write transaction; nothing it wrote is kept unless `commit()` is called before it ends."""
 
-    def read_ahead(self, reads: Callable[[], AheadReads]) -> None:
+    def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:
         """Lock the head, as the first `log.head()` does; a store where a round trip costs more than a read
         (PostgreSQL) also reads `reads()` with it, at once, and answers the next reads of those keys in this unit
         of work from what it read, until the unit of work writes. The answers are those the reads would give
         then (the head is locked, and every writer of the log and of the positions and balances takes it
         first). Called before anything else in the unit of work; `reads` is called only by such a store.
+        `keys` (at most READ_AHEAD_KEYS; those of `reads().events`, named at no cost) and the REBUILDS token
+        may be read with the head by a store where a statement costs more than working out `reads()` would
+        (SQLite does, in one statement).
         """
 
     def commit(self) -> None:

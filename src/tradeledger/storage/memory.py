@@ -244,7 +244,7 @@ class MemoryUnitOfWork(MemoryTransaction):
         self._state = state
         self.committed = False
 
-    def read_ahead(self, reads: Callable[[], AheadReads]) -> None:  # noqa: ARG002 - a read costs no round trip here
+    def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:  # noqa: ARG002 - a read costs no round trip here
         self.log.head()  # the store's lock is held already: nothing to read ahead
 
     def commit(self) -> None:

@@ -34,6 +34,19 @@ class Batch(Protocol):
         """Send what is queued (before a read, which must see it)."""
 
 
+# The dialects whose units of work queue statements (storage.sql.batching): on any other, a statement does
+# not look for a batch (`Connection.info` is three SQLAlchemy properties deep, ~5 k instructions a look).
+_BATCHED = frozenset({"postgresql"})
+
+
+def _batch(connection: sa.Connection) -> Batch | None:
+    """The batch open on the connection, if any."""
+    if connection.dialect.name not in _BATCHED:
+        return None
+    batch: Batch | None = connection.info.get(BATCH)
+    return batch
+
+
 _NAMES = itertools.count(1)
 _NUMBERED: dict[str, sa.Dialect] = {}  # per dialect name: the same dialect with $1, $2 ... placeholders
 
@@ -95,6 +108,10 @@ class Prepared:
             found = self._numbered[dialect.name] = (compiled, f"PREPARE {self.name} AS {compiled.sql}")
         return found
 
+    def sql(self, dialect: sa.Dialect) -> str:
+        """The statement's text in the dialect (for one whose values are all written in it)."""
+        return self._for(dialect).sql
+
     def prepare_sql(self, dialect: sa.Dialect) -> str:
         """The PREPARE of this statement under its name (the placeholders $1, $2 ... of the dialect's types)."""
         return self._numbered_for(dialect)[1]
@@ -107,7 +124,7 @@ class Prepared:
 
     def rows(self, connection: sa.Connection, values: Params | None = None) -> list[tuple[Any, ...]]:
         """Run a query; its rows as plain tuples, in the order of the selected columns."""
-        batch: Batch | None = connection.info.get(BATCH)
+        batch = _batch(connection)
         if batch is not None:
             batch.flush()
         compiled = self._for(connection.dialect)
@@ -132,7 +149,7 @@ class Prepared:
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""
-        batch: Batch | None = connection.info.get(BATCH)
+        batch = _batch(connection)
         if batch is not None:
             batch.queue(self, [values or {}])
             return
@@ -141,7 +158,7 @@ class Prepared:
 
     def run_rows(self, connection: sa.Connection, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Run an INSERT once per row, each row holding the values of `columns` in that order."""
-        batch: Batch | None = connection.info.get(BATCH)
+        batch = _batch(connection)
         if batch is not None:
             batch.queue(self, [dict(zip(columns, row, strict=True)) for row in rows])
             return
@@ -157,7 +174,7 @@ class Prepared:
 
     def run_many(self, connection: sa.Connection, values: Iterable[Params]) -> None:
         """Run one statement once per parameter set (DB-API executemany)."""
-        batch: Batch | None = connection.info.get(BATCH)
+        batch = _batch(connection)
         if batch is not None:
             batch.queue(self, list(values))
             return

@@ -130,6 +130,12 @@ class SqlEventLog:
         self._head = Checkpoint(*head_row)
         self._known = {key: StoredEvent(*rows[0]) if rows else None for key, rows in zip(keys, found, strict=True)}
 
+    def locked(self, head: Checkpoint, absent: Sequence[EventKey] = ()) -> None:
+        """Take the head a unit of work read (locked) with other things, and keys it found no event under
+        (SQLite's read ahead, store.py)."""
+        self._head = head
+        self._known = dict.fromkeys(absent)
+
     def head(self) -> Checkpoint:
         if self._head is None:
             (row,) = (_P_HEAD_FOR_UPDATE if self._writing else _P_HEAD).rows(self._connection)

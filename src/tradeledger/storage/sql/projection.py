@@ -123,6 +123,10 @@ class SqlProjectionStore:
         for (table, name), found in zip(entries, results[len(positions) :], strict=True):
             self._known_entries.setdefault(table, {})[name] = found[0][0] if found else None
 
+    def known(self, table: str, key: str, value: str | None) -> None:
+        """Take the entry `key` of `table` (None: none stored) as a unit of work read it ahead (store.py)."""
+        self._known_entries.setdefault(table, {})[key] = value
+
     def checkpoint(self) -> Checkpoint:
         if self.moved is not None:
             return self.moved

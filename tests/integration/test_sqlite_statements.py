@@ -1,0 +1,88 @@
+"""A single append on SQLite reads with one statement: the head, the rebuild token and whether its key is in
+the log (storage/sql/store.py); a duplicate then reads the stored event whole.
+
+The statements are those SQLite's trace reports on the ledger's write connection (a statement that fires
+a trigger is reported again for it: only the SELECTs are counted here, which fire none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RECORDED_AT
+from tests.factories import fill_fields
+from tradeledger import FillConflict, Ledger, open_ledger
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock=lambda: RECORDED_AT) as opened:
+        yield opened
+
+
+def selects(ledger: Ledger, action: Callable[[], object]) -> list[str]:
+    """The SELECTs `action` ran on the ledger's write connection, in order."""
+    seen: list[str] = []
+    dbapi: Any = ledger._store._writer().connection.dbapi_connection  # type: ignore[attr-defined]
+    dbapi.set_trace_callback(seen.append)
+    try:
+        action()
+    finally:
+        dbapi.set_trace_callback(None)
+    return [statement for statement in seen if statement.lstrip().upper().startswith("SELECT")]
+
+
+def test_a_new_fill_on_a_key_the_kept_fold_holds_runs_one_select(ledger: Ledger) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))  # the fold now holds the position and both balances
+
+    found = selects(ledger, lambda: ledger.record(fill_fields(fill_id="F-2", price="110")))
+
+    assert len(found) == 1
+    assert "ledger_head" in found[0]
+    assert "'rebuilds'" in found[0]
+    assert "'F-2'" in found[0]
+    position = ledger.position("BTC/USD")
+    assert position is not None
+    assert position.quantity == 2
+
+
+def test_a_duplicate_reads_the_stored_event_whole_and_gets_the_original_receipt(ledger: Ledger) -> None:
+    fields = fill_fields(fill_id="F-1")
+    original = ledger.record(fields)
+
+    receipts: list[Any] = []
+    found = selects(ledger, lambda: receipts.append(ledger.record(dict(fields))))
+
+    assert len(found) == 2  # the joined read, then the event under the key
+    assert "ledger_events" in found[1]
+    assert receipts[0].duplicate
+    assert (receipts[0].seq, receipts[0].hash) == (original.seq, original.hash)
+    assert ledger.head.seq == 1
+
+
+def test_a_batch_of_a_new_fill_and_a_conflicting_one_is_refused_whole(ledger: Ledger) -> None:
+    fields = fill_fields(fill_id="F-1")
+    ledger.record(fields)
+
+    with pytest.raises(FillConflict):
+        ledger.record_many([fill_fields(fill_id="F-2"), {**fields, "quantity": "3"}])
+
+    assert ledger.head.seq == 1
+    assert [recorded.fill.event_id for recorded in ledger.history()] == ["F-1"]
+
+
+def test_a_rebuild_between_two_appends_is_seen_by_the_joined_read(ledger: Ledger) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    ledger.rebuild()
+
+    found = selects(ledger, lambda: ledger.record(fill_fields(fill_id="F-2")))
+
+    # The token moved: the kept fold is not trusted, so the position and both balances are read again.
+    assert len(found) == 4
+    position = ledger.position("BTC/USD")
+    assert position is not None
+    assert position.quantity == 2
