@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.domain.test_lots import fill
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold_state import ExecutionRow
@@ -17,25 +18,6 @@ from tradeledger.domain.lot_terms import MethodPlan
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument
-
-
-def fill(side: str, quantity: str, price: str, day: str, *, symbol: str = "HOOL/USD", **more: Any) -> Fill:
-    fill.count += 1  # type: ignore[attr-defined]
-    return Fill.model_validate(
-        {
-            "fill_id": f"f{fill.count}",  # type: ignore[attr-defined]
-            "exchange": "x",
-            "symbol": symbol,
-            "side": side,
-            "quantity": quantity,
-            "price": price,
-            "occurred_at": f"{day}T00:00:00+00:00",
-            **more,
-        }
-    )
-
-
-fill.count = 0  # type: ignore[attr-defined]
 
 
 def naming(*lots: tuple[int, str]) -> dict[str, Any]:
