@@ -4,19 +4,16 @@ and folds on from there gets what a fresh fold of the rows it kept gives."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from tests.unit.domain.test_lots import fill
-from tradeledger.domain.chain import GENESIS_HASH
+from tests.unit.domain.test_lots import fill, stored_rows
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_terms import MethodPlan
 from tradeledger.domain.lots import LotBook
-from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument
 
 
@@ -27,14 +24,7 @@ def naming(*lots: tuple[int, str]) -> dict[str, Any]:
 
 def rows_of(events: Sequence[Fill]) -> tuple[list[ExecutionRow], dict[int, Any]]:
     """The stored rows of `events` recorded at seq 1, 2, …, and the metadata of those that name lots."""
-    rows, metadata = [], {}
-    for seq, event in enumerate(events, start=1):
-        stored = StoredEvent.seal(
-            event.canonical(), seq=seq, epoch=1, recorded_at="2026-01-01T00:00:00+00:00", prev_hash=GENESIS_HASH
-        )
-        rows.append(stored.execution_row())
-        if stored.metadata is not None:
-            metadata[seq] = json.loads(stored.metadata)
+    rows, metadata, _ = stored_rows(events)
     return rows, metadata
 
 

@@ -18,6 +18,7 @@ import pytest
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.events import Transfer
 from tradeledger.domain.fills import Fill
+from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_terms import Method, MethodPlan, lot_picks, totals_of
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.records import StoredEvent
@@ -61,9 +62,9 @@ def withdrawal(amount: str, day: str, currency: str = "HOOL", fee: str = "0") ->
     )
 
 
-def folded(events: Sequence[Any], method: str | list[str] = "fifo", **options: Any) -> LotBook:
-    """The lots of `events` recorded at seq 1, 2, …: folded from their stored rows as the ledger folds them."""
-    book = LotBook(MethodPlan.parse([method] if isinstance(method, str) else method), **options)
+def stored_rows(events: Sequence[Any]) -> tuple[list[ExecutionRow], dict[int, Any], dict[int, str]]:
+    """The stored rows of `events` recorded at seq 1, 2, …, the metadata of those that have some and the
+    kind of each transfer, by seq."""
     rows, metadata, kinds = [], {}, {}
     for seq, event in enumerate(events, start=1):
         stored = StoredEvent.seal(
@@ -74,7 +75,13 @@ def folded(events: Sequence[Any], method: str | list[str] = "fifo", **options: A
             metadata[seq] = json.loads(stored.metadata)
         if stored.kind is not None:
             kinds[seq] = stored.kind
-    book.apply_rows(rows, metadata, kinds)
+    return rows, metadata, kinds
+
+
+def folded(events: Sequence[Any], method: str | list[str] = "fifo", **options: Any) -> LotBook:
+    """The lots of `events` recorded at seq 1, 2, …: folded from their stored rows as the ledger folds them."""
+    book = LotBook(MethodPlan.parse([method] if isinstance(method, str) else method), **options)
+    book.apply_rows(*stored_rows(events))
     return book
 
 
