@@ -1522,9 +1522,13 @@ class Fleet:
             )
 
     def single_writer_row(self) -> None:
-        """Spec section 8: one durable fill per transaction on PostgreSQL against raw psycopg on the same server."""
+        """Spec section 8: one durable fill per transaction on PostgreSQL against raw psycopg on the same server.
+        Counted only on a durable server (fsync on, and a commit waits for its WAL: synchronous_commit on or
+        local), as the spec's row is durable: `scripts/pg start --durable`. On the test suite's server (fsync off)
+        the row still prints, as what the CPU alone allows, with no target."""
         n = self.sizes.single
-        fsync = self.server.setting("fsync")
+        fsync, synchronous = self.server.setting("fsync"), self.server.setting("synchronous_commit")
+        durable = fsync == "on" and synchronous in ("on", "local", "remote_write", "remote_apply")
         self.bench.say(f"PostgreSQL: one durable fill per transaction, one writer process, {n:,} fills")
         raw, ours = self.bench.alternate(
             functools.partial(self.append_rate, "raw-pg", 1, n), functools.partial(self.append_rate, "ours", 1, n)
@@ -1537,9 +1541,10 @@ class Fleet:
                 statistics.median(raw),
                 f"raw psycopg INSERT + COMMIT of the same rows, same server, fsync={fsync} "
                 f"({fmt(min(raw), '')}-{fmt(max(raw), '')})",
-                ">= 0.50x",
-                statistics.median(ours) >= 0.5 * statistics.median(raw),
-                note=f"{n:,} fills; server fsync={fsync}",
+                ">= 0.50x" if durable else "(none: server not durable)",
+                statistics.median(ours) >= 0.5 * statistics.median(raw) if durable else None,
+                note=f"{n:,} fills; server fsync={fsync}, synchronous_commit={synchronous}"
+                + ("" if durable else "; the target counts on a durable server only: scripts/pg start --durable"),
             )
         )
 

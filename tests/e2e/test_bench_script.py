@@ -103,6 +103,14 @@ def test_bench_quick_prints_the_table_and_the_summary_line(tmp_path: Path) -> No
             "PostgreSQL: one durable fill per transaction",
         ):
             assert row in operations
+        # Spec section 8's PostgreSQL row is durable: its target counts only on a server that flushes each commit.
+        durable_row = next(line for line in table if "PostgreSQL: one durable fill per transaction" in line)
+        cells = [cell.strip() for cell in durable_row.strip("|").split("|")]
+        if "fsync=off" in cells[5]:
+            assert (cells[7], cells[8]) == ("(none: server not durable)", "-"), durable_row
+        else:
+            assert "fsync=on" in cells[5], durable_row
+            assert cells[7] == ">= 0.50x", durable_row
     assert "skipped: the legacy TradeManager" not in result.stdout
     assert list((tmp_path / "scratch").iterdir()) == []  # the scratch folder is cleaned up
 
