@@ -255,10 +255,6 @@ def test_a_fill_whose_nested_metadata_changed_is_checked_again_and_gives_the_new
     assert again.canonical()["metadata"] == '{"info":{"id":"13"}}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_remembered serializes the changed metadata before its depth is checked: RecursionError escapes",
-)
 def test_a_checked_fill_whose_metadata_now_nests_10_000_deep_is_refused_as_the_model_refuses_it() -> None:
     fast = fast_fill(BASE | {"metadata": {"info": {}}})
     assert fast is not None

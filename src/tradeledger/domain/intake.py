@@ -86,8 +86,8 @@ def _remembered(fill: Fill) -> bool:
         return True
     try:
         return metadata_text(fill.metadata) == found.metadata
-    except (TypeError, ValueError):  # changed into something that is not JSON: checked again, and refused
-        return False
+    except (TypeError, ValueError, RecursionError):  # changed into something not JSON, or nested past what
+        return False  # json.dumps recurses into (the depth is checked after): checked again, and refused
 
 
 class _Declined(Exception):
