@@ -273,10 +273,6 @@ def test_a_checked_fill_whose_metadata_now_nests_10_000_deep_is_refused_as_the_m
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_remembered compares the metadata's JSON text only: an int key writes as the str key it replaced",
-)
 def test_a_checked_fill_whose_metadata_key_is_now_an_int_of_the_same_json_is_refused_as_the_model_refuses_it() -> None:
     fast = fast_fill(BASE | {"metadata": {"1": "a"}})
     assert fast is not None
