@@ -3,6 +3,7 @@ input, it gives the Fill pydantic gives, field for field, or None (and the model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -288,3 +289,55 @@ def test_a_checked_fill_whose_metadata_key_is_now_an_int_of_the_same_json_is_ref
     assert [(error["loc"], error["msg"]) for error in refused.value.errors(include_input=False)] == [
         (("metadata", 1, "[key]"), "Input should be a valid string")
     ]
+
+
+def _nested(depth: int) -> list[object]:
+    deep: list[object] = []
+    for _ in range(depth):
+        deep = [deep]
+    return deep
+
+
+def _in_info(change: Callable[[dict[Any, Any]], object]) -> Callable[[dict[Any, Any]], None]:
+    def changed(metadata: dict[Any, Any]) -> None:
+        info = metadata.get("info")
+        if type(info) is dict and type(info.get("fees")) is list:
+            change(info)
+
+    return changed
+
+
+# What a caller may do, in place, to the metadata of a fill the fast path checked (the dict is the fill's,
+# its nested values the caller's too): some changes keep the canonical JSON, some make it refused.
+CHANGES_IN_PLACE: list[Callable[[dict[Any, Any]], object]] = [
+    lambda metadata: metadata.update(note="y"),
+    lambda metadata: metadata.update({1: metadata.pop("1", "one")}),  # alone, the same JSON: {"1": ...}
+    lambda metadata: metadata.update({True: "t"}),
+    lambda metadata: metadata.update(n=float("nan")),
+    lambda metadata: metadata.update(d=Decimal(1)),
+    lambda metadata: metadata.update(deep=_nested(40)),
+    lambda metadata: metadata.update(deeper=_nested(5_000)),
+    lambda metadata: metadata.update(big="x" * 70_000),
+    lambda metadata: metadata.pop("info", None),
+    _in_info(lambda info: info.update(id=13)),
+    _in_info(lambda info: info["fees"].append({"1": 2})),
+    _in_info(lambda info: info["fees"].append({1: 2})),  # a nested key: the model takes it as JSON writes it
+    _in_info(lambda info: info.update(fees=tuple(info["fees"]))),  # the same JSON: a tuple writes as a list
+    _in_info(lambda info: info.update(cycle=info)),
+]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from([{"1": "one"}, {"1": "one", "info": {"id": "12", "fees": [1, 2]}}]),
+    st.lists(st.sampled_from(range(len(CHANGES_IN_PLACE))), min_size=1, max_size=3),
+)
+def test_a_checked_fill_whose_metadata_a_caller_changed_in_place_gives_the_models_fill_or_nothing(
+    metadata: dict[str, Any], changes: list[int]
+) -> None:
+    fast = fast_fill(BASE | {"metadata": metadata})
+    assert fast is not None
+    assert fast.metadata is not None
+    for change in changes:
+        CHANGES_IN_PLACE[change](fast.metadata)
+    assert_fast_path_agrees(fast)
