@@ -249,10 +249,6 @@ def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_
     assert ours.quantity == Decimal(4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="REBUILDS is not among the reserved tables: a subscriber's entries can remove the token a kept fold checks",
-)
 def test_the_rebuild_token_is_the_ledgers_own_so_no_subscriber_can_make_a_kept_fold_miss_a_rebuild(
     db_url: str,
 ) -> None:
