@@ -13,9 +13,9 @@ import pytest
 from tests.backends import Backend
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
-from tradeledger import EventNotice, FillConflict, InvalidFill, Ledger, open_ledger
+from tradeledger import EventNotice, FillConflict, InvalidArgument, InvalidFill, Ledger, open_ledger
 from tradeledger.application import bulk, lots
-from tradeledger.application.ports import REBUILDS
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS
 
 CHUNK = 3
 TABLES = ("ledger_events", "ledger_head", "positions", "closed_positions", "position_snapshots", "projection_entries")
@@ -247,6 +247,40 @@ def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_
 
     assert ours is not None
     assert ours.quantity == Decimal(4)
+
+
+def test_the_rebuild_token_is_the_ledgers_own_so_no_subscriber_can_make_a_kept_fold_miss_a_rebuild(
+    db_url: str,
+) -> None:
+    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
+    buy = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
+    with (
+        open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger,
+        open_ledger(db_url, clock=lambda: RECORDED_AT) as other,
+    ):
+        other.record_many([fill_fields(fill_id="R-1", quantity="2", **buy)])
+        backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")  # a projection gone wrong
+        ledger.record_many([fill_fields(fill_id="R-2", quantity="1", **buy)])  # reads it, and folds on from it
+        other.rebuild()  # repairs it: a new token, the head unmoved
+        refused = []
+        for write in (
+            lambda: other.subscribe(name="view").save(entries={REBUILDS: {LAST_REBUILD: None}}),
+            lambda: other.save_checkpoint(REBUILDS, LAST_REBUILD, "{}", at=other.head),
+        ):
+            try:
+                write()
+            except InvalidArgument as error:
+                refused.append(str(error))
+        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **buy)])
+        ours = ledger.position("ETH/USD")
+    backend.close()
+
+    assert refused == [
+        "entries: 'rebuilds' is a table of the ledger's own; name another",
+        "table: 'rebuilds' is a table of the ledger's own or not a name; name another",
+    ]
+    assert ours is not None
+    assert ours.quantity == Decimal(4)  # 2 + 1 + 1, as the repaired projection and a rebuild say
 
 
 def test_a_spot_balance_first_met_in_a_later_chunk_moves_from_its_stored_amount_after_a_contract_on_its_base(

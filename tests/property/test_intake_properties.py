@@ -3,6 +3,8 @@ input, it gives the Fill pydantic gives, field for field, or None (and the model
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -253,3 +255,91 @@ def test_a_fill_whose_nested_metadata_changed_is_checked_again_and_gives_the_new
     assert again is not fast
     assert again.metadata == {"info": {"id": "13"}}
     assert again.canonical()["metadata"] == '{"info":{"id":"13"}}'
+
+
+def test_a_checked_fill_whose_metadata_now_nests_10_000_deep_is_refused_as_the_model_refuses_it() -> None:
+    fast = fast_fill(BASE | {"metadata": {"info": {}}})
+    assert fast is not None
+    assert fast.metadata is not None
+    deep: list[object] = []
+    for _ in range(10_000):  # past Python's recursion limit (1,000), which json.dumps recurses into
+        deep = [deep]
+
+    fast.metadata["info"]["deep"] = deep  # the caller's nested dict is the fill's too
+
+    assert fast_fill(fast) is None  # the model then says what is wrong
+    with pytest.raises(ValidationError) as refused:
+        Fill.model_validate(fast)
+    assert [error["msg"] for error in refused.value.errors(include_input=False)] == [
+        "Value error, is nested more than 32 levels deep; at most 32 are kept"
+    ]
+
+
+def test_a_checked_fill_whose_metadata_key_is_now_an_int_of_the_same_json_is_refused_as_the_model_refuses_it() -> None:
+    fast = fast_fill(BASE | {"metadata": {"1": "a"}})
+    assert fast is not None
+    assert fast.metadata is not None
+
+    del fast.metadata["1"]  # its canonical JSON stays {"1":"a"}; the model takes str keys only
+    fast.metadata[1] = "a"  # type: ignore[index]
+
+    assert fast_fill(fast) is None
+    assert fast_fill(fast.model_copy()) is None  # a copy of the same fill: the same answer
+    with pytest.raises(ValidationError) as refused:
+        Fill.model_validate(fast)
+    assert [(error["loc"], error["msg"]) for error in refused.value.errors(include_input=False)] == [
+        (("metadata", 1, "[key]"), "Input should be a valid string")
+    ]
+
+
+def _nested(depth: int) -> list[object]:
+    deep: list[object] = []
+    for _ in range(depth):
+        deep = [deep]
+    return deep
+
+
+def _in_info(change: Callable[[dict[Any, Any]], object]) -> Callable[[dict[Any, Any]], None]:
+    def changed(metadata: dict[Any, Any]) -> None:
+        info = metadata.get("info")
+        if type(info) is dict and type(info.get("fees")) is list:
+            change(info)
+
+    return changed
+
+
+# What a caller may do, in place, to the metadata of a fill the fast path checked (the dict is the fill's,
+# its nested values the caller's too): some changes keep the canonical JSON, some make it refused.
+CHANGES_IN_PLACE: list[Callable[[dict[Any, Any]], object]] = [
+    lambda metadata: metadata.update(note="y"),
+    lambda metadata: metadata.update({1: metadata.pop("1", "one")}),  # alone, the same JSON: {"1": ...}
+    lambda metadata: metadata.update({True: "t"}),
+    lambda metadata: metadata.update(n=float("nan")),
+    lambda metadata: metadata.update(d=Decimal(1)),
+    lambda metadata: metadata.update(deep=_nested(40)),
+    lambda metadata: metadata.update(deeper=_nested(5_000)),
+    lambda metadata: metadata.update(big="x" * 70_000),
+    lambda metadata: metadata.pop("info", None),
+    _in_info(lambda info: info.update(id=13)),
+    _in_info(lambda info: info["fees"].append({"1": 2})),
+    _in_info(lambda info: info["fees"].append({1: 2})),  # a nested key: the model takes it as JSON writes it
+    _in_info(lambda info: info.update(fees=tuple(info["fees"]))),  # the same JSON: a tuple writes as a list
+    _in_info(lambda info: info.update(cycle=info)),
+]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from([{"1": "one"}, {"1": "one", "info": {"id": "12", "fees": [1, 2]}}]),
+    st.lists(st.sampled_from(range(len(CHANGES_IN_PLACE))), min_size=1, max_size=3),
+)
+def test_a_checked_fill_whose_metadata_a_caller_changed_in_place_gives_the_models_fill_or_nothing(
+    metadata: dict[str, Any], changes: list[int]
+) -> None:
+    # A copy: the sampled dict is the same object in every example, and a change in place would outlive it.
+    fast = fast_fill(BASE | {"metadata": copy.deepcopy(metadata)})
+    assert fast is not None
+    assert fast.metadata is not None
+    for change in changes:
+        CHANGES_IN_PLACE[change](fast.metadata)
+    assert_fast_path_agrees(fast)

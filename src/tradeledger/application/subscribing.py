@@ -23,14 +23,16 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Self
 
-from tradeledger.application.ports import ChangeSignal, LedgerStore, Transaction
+from tradeledger.application.ports import REBUILDS, ChangeSignal, LedgerStore, Transaction
 from tradeledger.application.replaying import event_at, recorded
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, RecordedFill
 from tradeledger.errors import InvalidArgument
 
 SUBSCRIBERS = "subscribers"  # the keyed table of named subscribers' positions
-RESERVED_TABLES = frozenset({SUBSCRIBERS, "balances", "cursors", "pending"})
+# The ledger's own keyed tables, never a subscriber's or a read model's: REBUILDS holds the token a kept fold
+# checks (appending.FoldCache), which no one but a rebuild may write.
+RESERVED_TABLES = frozenset({SUBSCRIBERS, "balances", "cursors", "pending", REBUILDS})
 BATCH = 1000  # events per read while catching up
 HEARTBEAT_S = 1.0  # the longest a subscriber waits without reading, whatever the signal says
 START = Checkpoint(0, 0, GENESIS_HASH)

@@ -84,10 +84,16 @@ def _remembered(fill: Fill) -> bool:
         return False
     if found.metadata is None:  # none then, and the model is frozen
         return True
-    try:
-        return metadata_text(fill.metadata) == found.metadata
-    except (TypeError, ValueError):  # changed into something that is not JSON: checked again, and refused
+    metadata = fill.metadata
+    if metadata is None:  # never (frozen, and a dict then)
         return False
+    for key in metadata:  # the model takes str keys only, and json writes a key 1 as the "1" it may replace
+        if type(key) is not str:
+            return False
+    try:
+        return metadata_text(metadata) == found.metadata
+    except (TypeError, ValueError, RecursionError):  # changed into something not JSON, or nested past what
+        return False  # json.dumps recurses into (the depth is checked after): checked again, and refused
 
 
 class _Declined(Exception):
