@@ -11,10 +11,11 @@ import pytest
 
 from tests.unit.domain.test_lots import fill, stored_rows
 from tradeledger.domain.fills import Fill
+from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_terms import MethodPlan
 from tradeledger.domain.lots import LotBook
-from tradeledger.errors import InvalidArgument
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 def naming(*lots: tuple[int, str]) -> dict[str, Any]:
@@ -128,3 +129,28 @@ def test_an_error_from_the_rows_after_a_new_symbols_first_fill_keeps_that_fill_f
 
     assert state(book) == state(fresh(["fifo"], rows, metadata))
     assert book.positions() == {("default", "ZZZ", "USD"): 1}
+
+
+@pytest.mark.xfail(strict=True, reason="the lots write the held size as their sum 1.0 where the positions write 1")
+def test_a_base_fee_more_than_the_size_held_is_refused_in_the_same_words_by_the_lots_and_the_positions() -> None:
+    # 0.5 bought with a fee of 0.5 of it leaves nothing held; 1 bought with a fee of 3 of it is refused.
+    events = [
+        fill("buy", "0.5", "1.00", "2024-01-01", symbol="BTC/USD", fees=[{"amount": "0.5", "currency": "BTC"}]),
+        fill("buy", "1", "1.00", "2024-01-02", symbol="BTC/USD", fees=[{"amount": "3", "currency": "BTC"}]),
+    ]
+    rows, metadata = rows_of(events)
+    positions, book = PositionFold(), LotBook(MethodPlan.parse(["fifo"]))
+    positions.apply_rows(rows[:1])
+    book.apply_rows(rows[:1], metadata)
+    message = (
+        "seq 2: fees[0].amount: a fee of 3 BTC is more than the 1 BTC the fill leaves held on the spot market "
+        "BTC/USD; it would turn the position short"
+    )
+
+    with pytest.raises(InvalidFill) as by_positions:
+        positions.apply_rows(rows[1:])
+    with pytest.raises(InvalidFill) as by_lots:
+        book.apply_rows(rows[1:], metadata)
+
+    assert f"seq 2: {by_positions.value}" == message
+    assert str(by_lots.value) == message
