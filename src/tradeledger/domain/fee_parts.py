@@ -15,6 +15,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal
 
+from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.markets import market
 
 ZERO = Decimal(0)
@@ -43,15 +44,17 @@ def base_fee_refusal(symbol: str, base: Decimal, index: int, after: Decimal, fli
     On a spot market a fee more than the long (or flat) position left would turn it short; on any market, a
     fee whose disposal would close the cycle the fill's flip opened would close a second cycle at one fill."""
     traded = market(symbol)
+    # The amounts in their canonical text: the folds reach the same size as different Decimals (1 or 1.0).
     if traded.settle is None and ZERO <= after < base:
         return (
-            f"fees[{index}].amount: a fee of {base} {traded.base} is more than the {after or ZERO} "
-            f"{traded.base} the fill leaves held on the spot market {symbol}; it would turn the position short"
+            f"fees[{index}].amount: a fee of {decimal_text(base)} {traded.base} is more than the "
+            f"{decimal_text(after)} {traded.base} the fill leaves held on the spot market {symbol}; "
+            "it would turn the position short"
         )
     if flipped and after and (after > 0) == (base > 0) and abs(base) >= abs(after):
         return (
-            f"fees[{index}].amount: a fee of {base} {traded.base} would close the cycle the same fill opened on "
-            f"{symbol}, which already closed one"
+            f"fees[{index}].amount: a fee of {decimal_text(base)} {traded.base} would close the cycle the same "
+            f"fill opened on {symbol}, which already closed one"
         )
     return None
 

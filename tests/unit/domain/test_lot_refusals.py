@@ -131,7 +131,6 @@ def test_an_error_from_the_rows_after_a_new_symbols_first_fill_keeps_that_fill_f
     assert book.positions() == {("default", "ZZZ", "USD"): 1}
 
 
-@pytest.mark.xfail(strict=True, reason="the lots write the held size as their sum 1.0 where the positions write 1")
 def test_a_base_fee_more_than_the_size_held_is_refused_in_the_same_words_by_the_lots_and_the_positions() -> None:
     # 0.5 bought with a fee of 0.5 of it leaves nothing held; 1 bought with a fee of 3 of it is refused.
     events = [
