@@ -9,7 +9,6 @@ storage, never the anchors' cryptography or the subscriptions' asyncio unless it
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from tradeledger.errors import (
@@ -24,6 +23,7 @@ from tradeledger.errors import (
     StorageError,
     TradeRefused,
 )
+from tradeledger.lazy import lazy_names
 
 if TYPE_CHECKING:
     from tradeledger.application.anchoring import Anchor, AnchorCheck, load_private_key, new_private_key
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
     from tradeledger.domain.wallet import WalletBook
 
-# Where each public name that is not an error lives (imported when first read: __getattr__).
-_LAZY: dict[str, str] = {
+# Where each public name that is not an error lives imported when first read.
+_LAZY = {
     "AccountStart": "tradeledger.application.replaying",
     "AdminRecord": "tradeledger.domain.admin",
     "Anchor": "tradeledger.application.anchoring",
@@ -95,19 +95,6 @@ _LAZY: dict[str, str] = {
     "new_private_key": "tradeledger.application.anchoring",
     "open_ledger": "tradeledger.bootstrap",
 }
-
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # read once: the next look-up is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 
 
 __all__ = [
@@ -168,3 +155,6 @@ __all__ = [
     "new_private_key",
     "open_ledger",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

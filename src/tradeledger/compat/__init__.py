@@ -7,8 +7,9 @@ does not load the legacy bot, its YAML config reader and its paper wallet.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from tradeledger.lazy import lazy_names
 
 if TYPE_CHECKING:
     from tradeledger.compat.bot import LegacyBot
@@ -24,39 +25,26 @@ if TYPE_CHECKING:
 
     Position = LegacyPosition  # the legacy name
 
-# Each public name: the module it lives in and its name there (imported when first read: __getattr__).
-_LAZY: dict[str, tuple[str, str]] = {
-    "BotConfig": ("tradeledger.compat.config", "BotConfig"),
-    "BotContext": ("tradeledger.compat.context", "BotContext"),
-    "ConfigError": ("tradeledger.compat.config", "ConfigError"),
-    "ExitSignal": ("tradeledger.compat.monitor", "ExitSignal"),
-    "LegacyBot": ("tradeledger.compat.bot", "LegacyBot"),
-    "LegacyPosition": ("tradeledger.compat.legacy_position", "LegacyPosition"),
-    "PaperTradingLoop": ("tradeledger.compat.paper_bot", "PaperTradingLoop"),
-    "PaperWallet": ("tradeledger.compat.paper_wallet", "PaperWallet"),
-    "Position": ("tradeledger.compat.legacy_position", "LegacyPosition"),
-    "PositionMonitor": ("tradeledger.compat.monitor", "PositionMonitor"),
-    "PositionSyncManager": ("tradeledger.compat.context", "PositionSyncManager"),
-    "StartRefused": ("tradeledger.compat.reconcile_at_start", "StartRefused"),
-    "Trade": ("tradeledger.compat.trades", "Trade"),
-    "TradeManager": ("tradeledger.compat.trade_manager", "TradeManager"),
-    "create_trade": ("tradeledger.compat.trades", "create_trade"),
-    "load_bot_config": ("tradeledger.compat.config", "load_bot_config"),
-    "load_price_series": ("tradeledger.compat.paper_bot", "load_price_series"),
+# Where each public name lives (`module:attribute` when its name there differs), imported when first read.
+_LAZY = {
+    "BotConfig": "tradeledger.compat.config",
+    "BotContext": "tradeledger.compat.context",
+    "ConfigError": "tradeledger.compat.config",
+    "ExitSignal": "tradeledger.compat.monitor",
+    "LegacyBot": "tradeledger.compat.bot",
+    "LegacyPosition": "tradeledger.compat.legacy_position",
+    "PaperTradingLoop": "tradeledger.compat.paper_bot",
+    "PaperWallet": "tradeledger.compat.paper_wallet",
+    "Position": "tradeledger.compat.legacy_position:LegacyPosition",
+    "PositionMonitor": "tradeledger.compat.monitor",
+    "PositionSyncManager": "tradeledger.compat.context",
+    "StartRefused": "tradeledger.compat.reconcile_at_start",
+    "Trade": "tradeledger.compat.trades",
+    "TradeManager": "tradeledger.compat.trade_manager",
+    "create_trade": "tradeledger.compat.trades",
+    "load_bot_config": "tradeledger.compat.config",
+    "load_price_series": "tradeledger.compat.paper_bot",
 }
-
-
-def __getattr__(name: str) -> object:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _LAZY[name]
-    value: object = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value  # read once: the next look-up is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 
 
 __all__ = [
@@ -77,3 +65,6 @@ __all__ = [
     "load_bot_config",
     "load_price_series",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
