@@ -44,7 +44,7 @@ _UPSERT_DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite", "postgresql": "sqlal
 
 class _Upserts(dict[str, Prepared]):
     """The upsert of `table` by `key` per dialect name (the only dialect-specific statements), built when a
-    connection of that dialect first asks: a SQLite ledger never imports the PostgreSQL dialect (~150 M
+    connection of that dialect first asks: a SQLite ledger never imports the PostgreSQL dialect (~130 M
     instructions of start-up). A dialect without one is a KeyError, as from a plain dict."""
 
     _lock = threading.Lock()
