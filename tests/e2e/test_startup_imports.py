@@ -22,9 +22,9 @@ status = main(sys.argv[1:])
 print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 """
 
-# Never needed on a SQLite ledger nor for the help: the PostgreSQL dialect and driver, the settings library the
-# settings no longer use, and Alembic (a ledger already at the head revision opens without it).
-NOT_FOR_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg", "pydantic_settings", "alembic")
+# Never needed on a SQLite ledger nor for the help: the PostgreSQL dialect and driver, and Alembic (a ledger
+# already at the head revision opens without it).
+NOT_FOR_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg", "alembic")
 # What the ledger's own commands never need: the legacy bot (its YAML config, its paper wallet).
 LEGACY_BOT = ("tradeledger.compat.bot", "tradeledger.compat.config", "tradeledger.compat.paper_wallet", "ruamel")
 
