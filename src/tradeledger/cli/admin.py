@@ -35,9 +35,7 @@ from tradeledger.cli.output import (
     state_json,
 )
 from tradeledger.cli.tables import Column, print_table
-from tradeledger.compat.config import load_bot_config
-from tradeledger.compat.files import check_output, write_bytes_atomically, write_output
-from tradeledger.compat.read_models import DEFAULT_STATE_DIR, read_models_in, rewind_read_models
+from tradeledger.compat.files import DEFAULT_STATE_DIR, check_output, write_bytes_atomically, write_output
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.errors import InvalidArgument
@@ -132,6 +130,10 @@ def rollback(
     # given is an existing folder (Click checks it), the default folder counts only when it exists.
     if state_dir is None:
         state_dir = DEFAULT_STATE_DIR
+    # The legacy bot's config and read models when a rollback runs, not when the commands are registered.
+    from tradeledger.compat.config import load_bot_config  # noqa: PLC0415
+    from tradeledger.compat.read_models import read_models_in, rewind_read_models  # noqa: PLC0415
+
     settings = load_bot_config(config) if config is not None else None
     files_there = read_models_in(state_dir)
     if files_there and settings is None and not dry_run:

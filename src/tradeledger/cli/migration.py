@@ -10,35 +10,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, JsonOption, emit, err, ledger_url, new_progress, opened, out
 from tradeledger.cli.tables import Column, print_table
-from tradeledger.compat.config import load_bot_config
-from tradeledger.compat.enable_sot import check_sot
-from tradeledger.compat.enable_sot import enable_sot as switch_on
-from tradeledger.compat.migration import (
-    BACKUP_FOLDER,
-    DEFAULT_ACCOUNT,
-    Comparison,
-    LegacyFiles,
-    LegacyPaths,
-    MigrationError,
-    MigrationPlan,
-    MigrationResult,
-    checkpoint_json,
-    plan_migration,
-    read_legacy_files,
-    rollback_commands,
-    run_migration,
-    wallet_initial_balance,
-)
-from tradeledger.compat.read_models import DEFAULT_STATE_DIR
+from tradeledger.compat.files import DEFAULT_STATE_DIR
+from tradeledger.compat.migration.legacy import BACKUP_FOLDER, DEFAULT_ACCOUNT, LegacyPaths, MigrationError
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
 from tradeledger.storage.urls import has_password
+
+if TYPE_CHECKING:
+    from tradeledger.compat.migration import Comparison, LegacyFiles, MigrationPlan, MigrationResult
 
 DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
 SHOWN = Decimal("0.00000001")
@@ -118,6 +103,17 @@ def migrate(
             "--no-backup: a migration that appends always backs up the legacy files first "
             "(the legacy script's missing backups are what made its rollback impossible); use it with --dry-run only"
         )
+    # The migration's reading, planning and writing (the legacy bot's rules and YAML among them) when it runs,
+    # not when the commands are registered (--help, the other commands).
+    from tradeledger.compat.config import load_bot_config  # noqa: PLC0415
+    from tradeledger.compat.migration import (  # noqa: PLC0415
+        plan_migration,
+        read_legacy_files,
+        rollback_commands,
+        run_migration,
+        wallet_initial_balance,
+    )
+
     write_backup = not dry_run or bool(backup)
     config_path = _config_path(config)
     settings = load_bot_config(config_path) if config_path is not None else None
@@ -343,6 +339,8 @@ def _plan_json(
     commands: list[str],
     initial_from: str,
 ) -> dict[str, Any]:
+    from tradeledger.compat.migration import checkpoint_json  # noqa: PLC0415 - loaded by the command already
+
     counts = {
         status: sum(row.status == status for row in plan.reconciliation) for status in ("match", "float", "differs")
     }
@@ -433,6 +431,9 @@ def enable_sot(
     json_output: JsonOption = False,
 ) -> None:
     """Set the seed's trade_manager / position_monitor / paper_wallet keys in the config, keeping everything else."""
+    from tradeledger.compat.enable_sot import check_sot  # noqa: PLC0415 - the YAML round trip when it runs
+    from tradeledger.compat.enable_sot import enable_sot as switch_on  # noqa: PLC0415
+
     if validate_only:
         problems = check_sot(config)
         if json_output:

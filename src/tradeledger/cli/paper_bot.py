@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, JsonOption, emit, err, ledger_url, opened, out
-from tradeledger.compat.config import load_bot_config
-from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop, cents, load_price_series
-from tradeledger.compat.read_models import DEFAULT_STATE_DIR
+from tradeledger.compat.files import DEFAULT_STATE_DIR
 from tradeledger.domain.fills import decimal_text
 from tradeledger.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from tradeledger.compat.paper_bot import CycleReport, PaperTradingLoop
 
 
 def paper_bot(
@@ -35,6 +36,10 @@ def paper_bot(
     """Paper-trade over a price series through TradeManager, PaperWallet and PositionMonitor."""
     if state_dir.exists() and not state_dir.is_dir():
         raise InvalidArgument(f"--state-dir: {state_dir} is a file, not a folder; nothing was traded")
+    # The legacy bot when it trades, not when the commands are registered (--help, the other commands).
+    from tradeledger.compat.config import load_bot_config  # noqa: PLC0415
+    from tradeledger.compat.paper_bot import PaperTradingLoop, load_price_series  # noqa: PLC0415
+
     settings = load_bot_config(config) if config is not None else None
     series = load_price_series(prices)
     with opened(ctx, writes=True) as ledger:
@@ -75,6 +80,8 @@ def paper_bot(
 
 def pnl_line(loop: PaperTradingLoop) -> str:
     """The ledger's lifetime PnL, unrealized at the last bar traded, and the wallet's cash."""
+    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - loaded by the command already
+
     state = loop.ledger.state()
     totals = state.totals
     seen = loop.next_index()
@@ -91,6 +98,8 @@ def pnl_line(loop: PaperTradingLoop) -> str:
 
 
 def print_cycle(done: CycleReport) -> None:
+    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - loaded by the command already
+
     counts = " ".join(f"{view}={count}" for view, count in done.counts.items())
     balance = "" if done.balance is None else f" cash {cents(done.balance)}"
     out().print(f"cycle {done.cycle:>3} {done.time:%H:%M} positions {counts}{balance}", highlight=False, soft_wrap=True)

@@ -29,7 +29,6 @@ from tradeledger.cli.common import (
     parse_time,
     parse_tolerances,
 )
-from tradeledger.cli.report_page import render_html
 from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.compat.files import write_output
 from tradeledger.domain.fills import MAX_DIGITS, significant_digits
@@ -262,6 +261,9 @@ def write_report(
         )
         taxed = None if gains is None else ledger.gains(gains[1], year=gains[0], account=account)
         reconciled = None if reconcile is None else reconcile.section(ledger, account)
+    # The page's Jinja2 and chart geometry when a page is written, not for every command's registration (--help).
+    from tradeledger.cli.report_page import render_html  # noqa: PLC0415
+
     try:
         written = write_file(html, render_html(built, taxed, reconciled))
     except OSError as error:

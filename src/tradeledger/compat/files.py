@@ -1,4 +1,6 @@
-"""Atomic file writes for the legacy read models, backups and reports: temp file, fsync, rename, fsync of the folder."""
+"""Atomic file writes for the legacy read models, backups and reports: temp file, fsync, rename, fsync of the folder;
+the folder the legacy bot keeps its files in (here, not with the read models, so that a command's options can name it
+without loading the legacy bot)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ import errno
 import os
 import tempfile
 from pathlib import Path
+
+# Where the legacy bot keeps its files (relative to where it runs).
+DEFAULT_STATE_DIR = Path("crypto_bot/logs")
 
 PRIVATE = 0o600  # what mkstemp makes: the legacy state files hold a bot's whole trading history
 SHARED = -1  # the mode a new file gets under the process's umask (a report is for others to read)

@@ -14,9 +14,6 @@ from tradeledger.compat.config import DEFAULT_INITIAL_BALANCE, BotConfig
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
 
-# Where the legacy bot keeps its files (relative to where it runs).
-DEFAULT_STATE_DIR = Path("crypto_bot/logs")
-
 
 def read_models_in(state_dir: Path) -> list[Path]:
     """The legacy read-model files a rollback would rewrite in `state_dir` (those that exist)."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
+import types
 import typing
 from typing import Any
 
+import pytest
+
 import tradeledger
 from tradeledger import Ledger
+from tradeledger.lazy import lazy_names
 
 # __all__ only gains names: these were public before the house issue and stay so.
 EARLIER = {
@@ -59,3 +65,33 @@ def test_the_two_position_classes_stay_importable_under_their_names() -> None:
         "tradeledger.domain.positions",
         "tradeledger.compat.legacy_position",
     )
+
+
+PACKAGES = ["tradeledger", "tradeledger.compat", "tradeledger.compat.migration"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_name_a_package_exports_is_read_on_first_use_and_listed_by_dir(name: str) -> None:
+    package = importlib.import_module(name)
+
+    assert [public for public in package.__all__ if not hasattr(package, public)] == []
+    assert set(dir(package)) >= set(package.__all__)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_a_name_a_package_does_not_export_is_an_attribute_error(name: str) -> None:
+    package = importlib.import_module(name)
+
+    with pytest.raises(AttributeError, match=f"module '{name}' has no attribute 'Nonexistent'"):
+        _ = package.Nonexistent
+
+
+def test_an_import_error_of_a_lazy_name_is_raised_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    package = types.ModuleType("lazy_probe")
+    monkeypatch.setitem(sys.modules, "lazy_probe", package)
+    getattr_, _ = lazy_names("lazy_probe", {"Thing": "tradeledger_missing_module"}, ["Thing"])
+
+    with pytest.raises(ModuleNotFoundError) as raised:
+        getattr_("Thing")
+
+    assert raised.value.name == "tradeledger_missing_module"

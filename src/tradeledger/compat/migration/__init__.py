@@ -26,40 +26,76 @@ ledger and appends nothing. Naive legacy times are UTC (spec section 3).
 The package, by job: `legacy` (the shapes: files as read, planned fills, comparisons, the error,
 the file names), `reading` (the files parsed), `plan` (the fills they imply), `legacy_rules` (the
 legacy TradeManager's rules, re-run), `reconcile` (legacy numbers beside a replay, each difference
-with its cause), `backups` (backups, the one append, verify).
+with its cause), `backups` (backups, the one append, verify). The names here are imported when first read (PEP 562):
+the command line reads `legacy`'s defaults for its options without loading the rest.
 """
 
 from __future__ import annotations
 
-from tradeledger.compat.migration.backups import (
-    Backup,
-    MigrationResult,
-    backup_stamp,
-    checkpoint_json,
-    rollback_commands,
-    run_migration,
-    wallet_initial_balance,
-)
-from tradeledger.compat.migration.legacy import (
-    BACKUP_FOLDER,
-    DEFAULT_ACCOUNT,
-    LEGACY_EXCHANGE,
-    POSITIONS_LOG,
-    STATE_FILE,
-    TRADES_CSV,
-    WALLET_FILE,
-    Clock,
-    Comparison,
-    LegacyFiles,
-    LegacyPaths,
-    MigrationError,
-    MigrationPlan,
-    PlannedFill,
-    Progress,
-    Skipped,
-)
-from tradeledger.compat.migration.plan import plan_migration
-from tradeledger.compat.migration.reading import read_legacy_files
+from typing import TYPE_CHECKING
+
+from tradeledger.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from tradeledger.compat.migration.backups import (
+        Backup,
+        MigrationResult,
+        backup_stamp,
+        checkpoint_json,
+        rollback_commands,
+        run_migration,
+        wallet_initial_balance,
+    )
+    from tradeledger.compat.migration.legacy import (
+        BACKUP_FOLDER,
+        DEFAULT_ACCOUNT,
+        LEGACY_EXCHANGE,
+        POSITIONS_LOG,
+        STATE_FILE,
+        TRADES_CSV,
+        WALLET_FILE,
+        Clock,
+        Comparison,
+        LegacyFiles,
+        LegacyPaths,
+        MigrationError,
+        MigrationPlan,
+        PlannedFill,
+        Progress,
+        Skipped,
+    )
+    from tradeledger.compat.migration.plan import plan_migration
+    from tradeledger.compat.migration.reading import read_legacy_files
+
+# Where each name lives imported when first read.
+_LAZY = {
+    "BACKUP_FOLDER": "tradeledger.compat.migration.legacy",
+    "Backup": "tradeledger.compat.migration.backups",
+    "Clock": "tradeledger.compat.migration.legacy",
+    "Comparison": "tradeledger.compat.migration.legacy",
+    "DEFAULT_ACCOUNT": "tradeledger.compat.migration.legacy",
+    "LEGACY_EXCHANGE": "tradeledger.compat.migration.legacy",
+    "LegacyFiles": "tradeledger.compat.migration.legacy",
+    "LegacyPaths": "tradeledger.compat.migration.legacy",
+    "MigrationError": "tradeledger.compat.migration.legacy",
+    "MigrationPlan": "tradeledger.compat.migration.legacy",
+    "MigrationResult": "tradeledger.compat.migration.backups",
+    "POSITIONS_LOG": "tradeledger.compat.migration.legacy",
+    "PlannedFill": "tradeledger.compat.migration.legacy",
+    "Progress": "tradeledger.compat.migration.legacy",
+    "STATE_FILE": "tradeledger.compat.migration.legacy",
+    "Skipped": "tradeledger.compat.migration.legacy",
+    "TRADES_CSV": "tradeledger.compat.migration.legacy",
+    "WALLET_FILE": "tradeledger.compat.migration.legacy",
+    "backup_stamp": "tradeledger.compat.migration.backups",
+    "checkpoint_json": "tradeledger.compat.migration.backups",
+    "plan_migration": "tradeledger.compat.migration.plan",
+    "read_legacy_files": "tradeledger.compat.migration.reading",
+    "rollback_commands": "tradeledger.compat.migration.backups",
+    "run_migration": "tradeledger.compat.migration.backups",
+    "wallet_initial_balance": "tradeledger.compat.migration.backups",
+}
+
 
 __all__ = [
     "BACKUP_FOLDER",
@@ -88,3 +124,6 @@ __all__ = [
     "run_migration",
     "wallet_initial_balance",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

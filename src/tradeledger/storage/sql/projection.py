@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections import namedtuple
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeledger.application.ports import OpenCycle, PositionRow, ProjectionSnapshot
 from tradeledger.domain.fold_state import ClosedCycles, FoldedRows
@@ -37,18 +38,34 @@ def _upsert(insert: Any, key: tuple[str, ...]) -> sa.Insert:  # noqa: ANN401 - a
     return statement
 
 
-def _upserts(table: sa.Table, key: tuple[str, ...]) -> dict[str, Prepared]:
-    """The upsert of `table` by `key` for each dialect (the only dialect-specific statements)."""
-    return {
-        "sqlite": Prepared(_upsert(sqlite.insert(table), key)),
-        "postgresql": Prepared(_upsert(postgresql.insert(table), key)),
-    }
+# The dialects that have an upsert, and the module whose `insert` builds it.
+_UPSERT_DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite", "postgresql": "sqlalchemy.dialects.postgresql"}
 
 
-_P_UPSERT_POSITION = _upserts(positions, ("account", "symbol"))
-_P_UPSERT_PRICE = _upserts(price_marks, ("symbol",))
-_P_UPSERT_LEVELS = _upserts(risk_levels, ("account", "symbol"))
-_P_UPSERT_ENTRY = _upserts(projection_entries, ("projection", "key"))
+class _Upserts(dict[str, Prepared]):
+    """The upsert of `table` by `key` per dialect name (the only dialect-specific statements), built when a
+    connection of that dialect first asks: a SQLite ledger never imports the PostgreSQL dialect (~130 M
+    instructions of start-up). A dialect without one is a KeyError, as from a plain dict."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, table: sa.Table, key: tuple[str, ...]) -> None:
+        super().__init__()
+        self._table = table
+        self._key = key
+
+    def __missing__(self, dialect: str) -> Prepared:
+        module = _UPSERT_DIALECTS[dialect]
+        with self._lock:  # one Prepared per dialect, so one name to PREPARE (storage.sql.batching)
+            if dialect not in self:
+                self[dialect] = Prepared(_upsert(importlib.import_module(module).insert(self._table), self._key))
+            return self[dialect]
+
+
+_P_UPSERT_POSITION = _Upserts(positions, ("account", "symbol"))
+_P_UPSERT_PRICE = _Upserts(price_marks, ("symbol",))
+_P_UPSERT_LEVELS = _Upserts(risk_levels, ("account", "symbol"))
+_P_UPSERT_ENTRY = _Upserts(projection_entries, ("projection", "key"))
 _P_INSERT_CLOSED = Prepared(closed_positions.insert())
 _P_INSERT_SNAPSHOT = Prepared(position_snapshots.insert())
 _SNAPSHOT_COLUMNS = tuple(column.name for column in position_snapshots.c)
