@@ -34,6 +34,10 @@ amounts = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter
 @given(amounts)
 @example(Decimal("41.15000411500"))
 @example(Decimal(1234567890123456789012345678))
+@example(Decimal(12345678901234567890123456789))  # 29 digits: normalize rounds them, so must decimal_text
+@example(Decimal("-1.234567890123456789012345679"))  # 28 digits and a sign: 30 characters
+@example(Decimal("0.1234567890123456789012345"))  # 28 characters, canonical as str writes it
+@example(Decimal("-0.000001"))
 def test_a_decimal_text_is_the_normalized_value_in_fixed_point(value: Decimal) -> None:
     assert decimal_text(value) == plain_decimal_text(value)
 

@@ -446,9 +446,19 @@ def decimal_text(value: Decimal) -> str:
     normalized value in fixed point, which `str` writes at a third of `format`'s cost unless it has an exponent."""
     if not value:
         return "0"
+    text = str(value)
+    # Already canonical, as most amounts given as text are: fixed point ("E" would be written for an
+    # exponent above 0 or a small number), its last digit not a zero (none after a point, and no integer
+    # normalize would write with an exponent; NaN and Infinity end in letters) and at most MAX_DIGITS digits
+    # (normalize would round more in LEDGER_CONTEXT). str wrote no leading zero, "+" or "-0" (zero is "0").
+    if text[-1] in _NOT_ZERO and len(text) <= MAX_DIGITS and "E" not in text:
+        return text
     normal = value.normalize(LEDGER_CONTEXT)
     text = str(normal)
     return format(normal, "f") if "E" in text else text
+
+
+_NOT_ZERO = frozenset("123456789")
 
 
 def time_text(value: datetime) -> str:
