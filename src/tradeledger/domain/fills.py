@@ -303,6 +303,12 @@ def parsed_fees(text: str) -> list[tuple[str, Decimal, Decimal | None]]:
 def fees_text(fees: Iterable[FeeEntry]) -> str:
     """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed), as
     json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it, built without dicts."""
+    if type(fees) is tuple and len(fees) == 1:  # the usual fill's one fee: nothing to sort or join
+        fee = fees[0]
+        if fee.amount == 0:
+            return "[]"
+        quote_value = "" if fee.quote_value is None else decimal_text(fee.quote_value)
+        return "[" + _fee_json((fee.currency or "", fee.amount, quote_value)) + "]"
     entries = sorted(
         (fee.currency or "", fee.amount, "" if fee.quote_value is None else decimal_text(fee.quote_value))
         for fee in fees
@@ -463,7 +469,9 @@ _NOT_ZERO = frozenset("123456789")
 
 def time_text(value: datetime) -> str:
     """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order."""
-    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(timespec="microseconds")
+    in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    # isoformat() writes microseconds when there are any, as timespec="microseconds" does, without its keyword.
+    return in_utc.isoformat() if in_utc.microsecond else in_utc.isoformat(timespec="microseconds")
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:
