@@ -43,7 +43,7 @@ from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, Uni
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_text
 from tradeledger.domain.intake import fast_fill
-from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
+from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
 from tradeledger.errors import FillConflict, InvalidFill
 
 CHUNK = 2_000  # events validated, sealed, folded and written at a time
@@ -129,7 +129,7 @@ def append_chunk(
             if stored != content:
                 raise FillConflict(key, stored, dict(content), in_log=original.seq <= start)
             if receipts is not None:
-                receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
+                receipts.append(receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
             continue
         seq += 1
         event = StoredEvent.seal(content, seq=seq, epoch=epoch, recorded_at=recorded_at, prev_hash=prev_hash)
@@ -138,7 +138,7 @@ def append_chunk(
         new.append(event)
         existing[key] = event
         if receipts is not None:
-            receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=key[2]))
+            receipts.append(receipt(seq, epoch, prev_hash, duplicate=False, fill_id=key[2]))
 
     def named(seq: int) -> str:
         return f"fill {index_of[seq]}"

@@ -255,6 +255,22 @@ class Receipt:
     fill_id: str
 
 
+_RECEIPT_SETTERS = tuple(getattr(Receipt, name).__set__ for name in ("seq", "epoch", "hash", "duplicate", "fill_id"))
+
+
+def receipt(seq: int, epoch: int, hash: str, *, duplicate: bool, fill_id: str) -> Receipt:  # noqa: A002 - its field
+    """`Receipt(seq, epoch, hash, duplicate=..., fill_id=...)`, its slots set as a sealed event's are (a batch
+    returns one per event: ~5k instructions less each than the frozen dataclass's `__init__`)."""
+    built = _NEW(Receipt)
+    set_seq, set_epoch, set_hash, set_duplicate, set_fill_id = _RECEIPT_SETTERS
+    set_seq(built, seq)
+    set_epoch(built, epoch)
+    set_hash(built, hash)
+    set_duplicate(built, duplicate)
+    set_fill_id(built, fill_id)
+    return built
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerState:
     """Positions, closed cycles and lifetime totals as of one checkpoint of the log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from tradeledger.application.appending import validate_fill
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE, event_hash
 from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, decimal_text, time_text
-from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.records import Receipt, StoredEvent, receipt
 from tradeledger.errors import InvalidFill
 
 
@@ -94,6 +95,15 @@ def test_a_mapping_that_is_not_a_canonical_form_is_sealed_as_its_fields_say() ->
     assert sealed.hash == sealed.computed_hash()
     with pytest.raises(TypeError, match="unexpected keyword argument 'extra'"):
         StoredEvent.seal({**content, "extra": 1}, seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
+
+
+def test_a_batchs_receipt_is_the_frozen_receipt_its_fields_make() -> None:
+    built = receipt(3, 2, "a" * 64, duplicate=True, fill_id="F")
+
+    assert built == Receipt(3, 2, "a" * 64, duplicate=True, fill_id="F")
+    assert hash(built) == hash(Receipt(3, 2, "a" * 64, duplicate=True, fill_id="F"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.seq = 4  # type: ignore[misc]
 
 
 def test_every_event_format_hashes_its_place_in_the_log_first() -> None:
