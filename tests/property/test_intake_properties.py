@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tradeledger.domain.fills import FeeEntry, Fill, Side
-from tradeledger.domain.intake import fast_fill
+from tradeledger.domain.fills import FeeEntry, Fill, Side, _exact
+from tradeledger.domain.intake import _DECIMAL_TEXT, SHORT_DECIMAL_TEXT, fast_fill
 
 BASE: dict[str, Any] = {
     "fill_id": "f-1",
@@ -50,6 +50,11 @@ AMOUNTS = st.one_of(
             "00.10",
             "1." + "1" * 30,
             "9" * 29,
+            "1" + "0" * 24,  # 25 characters, 1E+24: the longest text taken without _exact
+            "1" + "0" * 25,  # 26 characters, 1E+25: out of range
+            "-0." + "0" * 22 + "1",  # 26 characters, 1E-23
+            "0." + "0" * 23 + "1",  # 26 characters, 1E-24
+            "0." + "0" * 24 + "1",  # 27 characters, 1E-25: out of range
             "",
             "1.",
         ]
@@ -343,3 +348,27 @@ def test_a_checked_fill_whose_metadata_a_caller_changed_in_place_gives_the_model
     for change in changes:
         CHANGES_IN_PLACE[change](fast.metadata)
     assert_fast_path_agrees(fast)
+
+
+SHORT_TEXTS = st.from_regex(_DECIMAL_TEXT, fullmatch=True).filter(lambda text: len(text) <= SHORT_DECIMAL_TEXT)
+EDGE_TEXTS = st.builds(
+    lambda sign, whole, fraction: sign + whole + ("." + fraction if fraction else ""),
+    st.sampled_from(["", "-"]),
+    st.text("0123456789", min_size=1, max_size=25),
+    st.text("0123456789", max_size=24),
+).filter(lambda text: len(text) <= SHORT_DECIMAL_TEXT)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(SHORT_TEXTS, EDGE_TEXTS))
+def test_a_short_decimal_text_is_one_the_models_digit_and_range_checks_take_as_it_is(text: str) -> None:
+    value = Decimal(text)
+
+    assert _exact(value) is value  # what lets the fast path skip them for a text this short
+
+
+def test_a_text_one_character_longer_than_the_short_bound_can_be_out_of_range() -> None:
+    assert len("1" + "0" * 25) == SHORT_DECIMAL_TEXT + 1
+    with pytest.raises(ValueError, match="out of range"):
+        _exact(Decimal("1" + "0" * 25))
+    assert fast_fill(BASE | {"quantity": "1" + "0" * 25}) is None

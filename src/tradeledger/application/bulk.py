@@ -43,7 +43,7 @@ from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, Uni
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_text
 from tradeledger.domain.intake import fast_fill
-from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent
+from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
 from tradeledger.errors import FillConflict, InvalidFill
 
 CHUNK = 2_000  # events validated, sealed, folded and written at a time
@@ -117,6 +117,7 @@ def append_chunk(
     Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
     with fees [{F, quote}] (spec section 9)."""
     head = uow.log.head()
+    seq, epoch, prev_hash = head.seq, head.epoch, head.hash  # followed event by event (no Checkpoint each)
     keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
     existing = dict(uow.log.find(set(keys)))
     new: list[StoredEvent] = []
@@ -128,17 +129,16 @@ def append_chunk(
             if stored != content:
                 raise FillConflict(key, stored, dict(content), in_log=original.seq <= start)
             if receipts is not None:
-                receipts.append(Receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
+                receipts.append(receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
             continue
-        event = StoredEvent.seal(
-            content, seq=head.seq + 1, epoch=head.epoch, recorded_at=recorded_at, prev_hash=head.hash
-        )
-        index_of[event.seq] = index
+        seq += 1
+        event = StoredEvent.seal(content, seq=seq, epoch=epoch, recorded_at=recorded_at, prev_hash=prev_hash)
+        prev_hash = event.hash
+        index_of[seq] = index
         new.append(event)
         existing[key] = event
-        head = event.checkpoint
         if receipts is not None:
-            receipts.append(Receipt(event.seq, event.epoch, event.hash, duplicate=False, fill_id=key[2]))
+            receipts.append(receipt(seq, epoch, prev_hash, duplicate=False, fill_id=key[2]))
 
     def named(seq: int) -> str:
         return f"fill {index_of[seq]}"

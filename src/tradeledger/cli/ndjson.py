@@ -19,7 +19,8 @@ from typing import Any
 
 from tradeledger.application.bulk import EventText
 from tradeledger.application.ports import EventKey
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, json_int, shortened
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, shortened
+from tradeledger.domain.json_values import json_depth, json_int
 from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20

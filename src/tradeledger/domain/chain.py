@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from tradeledger.domain.fills import FILL_FIELDS
@@ -67,6 +68,23 @@ def hashed_fields(event: Mapping[str, object]) -> tuple[str, ...]:
         return HASHED_FIELDS_BY_TYPE[kind]  # type: ignore[index]
     except KeyError:
         raise ValueError(f"type {kind[0]!r} version {kind[1]!r} is not an event format this ledger knows") from None
+
+
+# Every format's hashed fields start with seq, epoch and recorded_at (a test holds them to it): the rest,
+# taken from an event's canonical fields in that order, per (type, version).
+_POSITION = ("seq", "epoch", "recorded_at")
+_CONTENT_VALUES = {kind: itemgetter(*fields[len(_POSITION) :]) for kind, fields in HASHED_FIELDS_BY_TYPE.items()}
+
+
+def sealed_hash(prev_hash: str, canonical: Mapping[str, object], *, seq: int, epoch: int, recorded_at: str) -> str:
+    """`event_hash(prev_hash, {**canonical, "seq": seq, "epoch": epoch, "recorded_at": recorded_at})`, the hash of
+    the event `canonical` (its canonical fields) sealed at that place, without building the merged mapping."""
+    kind = (canonical.get("type", "fill"), canonical.get("version", 1))
+    try:
+        values = _CONTENT_VALUES[kind]  # type: ignore[index]
+    except KeyError:
+        raise ValueError(f"type {kind[0]!r} version {kind[1]!r} is not an event format this ledger knows") from None
+    return chained_hash(prev_hash, [seq, epoch, recorded_at, *values(canonical)])
 
 
 def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from tradeledger.domain.json_values import json_depth
 from tradeledger.domain.markets import Market, currency_code, market
 
 # Every ledger computation runs in this context, whatever the calling program set as its own:
@@ -211,38 +212,6 @@ def _json_object(value: object) -> object:
     return value
 
 
-JSON_INT_DIGITS = 4000  # below Python's int-to-text limit (sys.int_info.default_max_str_digits, 4,300)
-
-
-def json_int(text: str) -> int | Decimal:
-    """A JSON integer (json's parse_int hook): one too long for Python's int stays a Decimal, refused by its field."""
-    return int(text) if len(text) <= JSON_INT_DIGITS else Decimal(text)
-
-
-def json_depth(value: object, *, limit: int) -> int:
-    """How deep objects and arrays nest in `value` (a scalar is 0, {} is 1), counted without recursion.
-
-    Counting stops once the depth passes `limit` (the result is then limit + 1), so a value nested
-    10,000 deep costs no more than one nested just past the limit, and never the interpreter's stack.
-    """
-    deepest = 0
-    pending: list[tuple[object, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Iterable[object] = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        depth += 1
-        if depth > limit:
-            return limit + 1
-        deepest = max(deepest, depth)
-        pending.extend((child, depth) for child in children)
-    return deepest
-
-
 def _refuse_json(value: object) -> Any:  # noqa: ANN401 - json's default hook signature
     raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
 
@@ -334,6 +303,12 @@ def parsed_fees(text: str) -> list[tuple[str, Decimal, Decimal | None]]:
 def fees_text(fees: Iterable[FeeEntry]) -> str:
     """The canonical JSON of a fill's fees: zero amounts left out, sorted, exact text (stored and hashed), as
     json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it, built without dicts."""
+    if type(fees) is tuple and len(fees) == 1:  # the usual fill's one fee: nothing to sort or join
+        fee = fees[0]
+        if fee.amount == 0:
+            return "[]"
+        quote_value = "" if fee.quote_value is None else decimal_text(fee.quote_value)
+        return "[" + _fee_json((fee.currency or "", fee.amount, quote_value)) + "]"
     entries = sorted(
         (fee.currency or "", fee.amount, "" if fee.quote_value is None else decimal_text(fee.quote_value))
         for fee in fees
@@ -477,14 +452,26 @@ def decimal_text(value: Decimal) -> str:
     normalized value in fixed point, which `str` writes at a third of `format`'s cost unless it has an exponent."""
     if not value:
         return "0"
+    text = str(value)
+    # Already canonical, as most amounts given as text are: fixed point ("E" would be written for an
+    # exponent above 0 or a small number), its last digit not a zero (none after a point, and no integer
+    # normalize would write with an exponent; NaN and Infinity end in letters) and at most MAX_DIGITS digits
+    # (normalize would round more in LEDGER_CONTEXT). str wrote no leading zero, "+" or "-0" (zero is "0").
+    if text[-1] in _NOT_ZERO and len(text) <= MAX_DIGITS and "E" not in text:
+        return text
     normal = value.normalize(LEDGER_CONTEXT)
     text = str(normal)
     return format(normal, "f") if "E" in text else text
 
 
+_NOT_ZERO = frozenset("123456789")
+
+
 def time_text(value: datetime) -> str:
     """Canonical UTC timestamp with microseconds and a four-digit year; text order is time order."""
-    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(timespec="microseconds")
+    in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    # isoformat() writes microseconds when there are any, as timespec="microseconds" does, without its keyword.
+    return in_utc.isoformat() if in_utc.microsecond else in_utc.isoformat(timespec="microseconds")
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:

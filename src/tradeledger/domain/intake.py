@@ -174,11 +174,23 @@ def _side(value: object) -> Side:
     return found
 
 
+# A text `_DECIMAL_TEXT` matched of at most this many characters is a value `_exact` returns as it is, so
+# its checks are skipped. Proof: such a text has d integer digits, f fraction digits (f = 0 without a
+# point) and at most a sign and a point, so d + f <= 25 and, with a point, d >= 1 and f <= 23. Its
+# significant digits are at most its digits, 25 <= MAX_DIGITS (28): rounding to MAX_DIGITS is exact.
+# Its value is finite, and when it is not zero its first non-zero digit is at most d - 1 <= 24 places
+# left of the point (adjusted() <= 24) and at most f <= 23 right of it (adjusted() >= -23): within
+# MAX_ADJUSTED_EXPONENT (24) either way. (tests/property/test_intake_properties.py holds it to `_exact`.)
+SHORT_DECIMAL_TEXT = 25
+
+
 def _amount(value: object) -> Decimal:
     kind = type(value)
     if kind is str:
         if not _DECIMAL_TEXT.fullmatch(value):  # type: ignore[call-overload]
             raise _Declined
+        if len(value) <= SHORT_DECIMAL_TEXT:  # type: ignore[arg-type]
+            return Decimal(value)  # type: ignore[arg-type]  # exact and in range: see above
         number = Decimal(value)  # type: ignore[arg-type]
     elif kind is Decimal:
         number = value  # type: ignore[assignment]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import repeat
+from operator import call, itemgetter
 from typing import Any
 
-from tradeledger.domain.chain import event_hash
+from tradeledger.domain.chain import event_hash, sealed_hash
 from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import (
     EVENT_FIELDS,
@@ -91,6 +94,12 @@ class StoredEvent:
         cls, canonical: Mapping[str, Any], *, seq: int, epoch: int, recorded_at: str, prev_hash: str
     ) -> StoredEvent:
         """Build the event that follows prev_hash, computing its hash."""
+        if canonical.keys() == _EVENT_FIELD_SET:  # a canonical form's fields, as every append gives them
+            event = _NEW(cls)
+            hashed = sealed_hash(prev_hash, canonical, seq=seq, epoch=epoch, recorded_at=recorded_at)
+            values = (seq, epoch, recorded_at, *_EVENT_VALUES(canonical), prev_hash, hashed)
+            deque(map(call, _SETTERS, repeat(event), values), maxlen=0)  # its slots set: see _SETTERS
+            return event
         content = {**canonical, "seq": seq, "epoch": epoch, "recorded_at": recorded_at}
         return cls(**content, prev_hash=prev_hash, hash=event_hash(prev_hash, content))
 
@@ -209,6 +218,16 @@ class StoredEvent:
         )
 
 
+# A sealed event is built as `__init__` would build it but without its 24 `object.__setattr__` calls of
+# Python (a frozen dataclass's): each slot set through its descriptor's setter (frozen forbids only the
+# instance's own __setattr__), in the order of these names: ~2 µs less a seal.
+_SEALED = ("seq", "epoch", "recorded_at", *EVENT_FIELDS, "prev_hash", "hash")
+_SETTERS = tuple(getattr(StoredEvent, name).__set__ for name in _SEALED)
+_NEW = object.__new__
+_EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
+_EVENT_VALUES = itemgetter(*EVENT_FIELDS)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedFill:
     """An event as the log holds it: the event (a `Fill`, `Funding` or `Transfer`) plus its place in the chain."""
@@ -234,6 +253,22 @@ class Receipt:
     hash: str
     duplicate: bool
     fill_id: str
+
+
+_RECEIPT_SETTERS = tuple(getattr(Receipt, name).__set__ for name in ("seq", "epoch", "hash", "duplicate", "fill_id"))
+
+
+def receipt(seq: int, epoch: int, hash: str, *, duplicate: bool, fill_id: str) -> Receipt:  # noqa: A002 - its field
+    """`Receipt(seq, epoch, hash, duplicate=..., fill_id=...)`, its slots set as a sealed event's are (a batch
+    returns one per event: ~5k instructions less each than the frozen dataclass's `__init__`)."""
+    built = _NEW(Receipt)
+    set_seq, set_epoch, set_hash, set_duplicate, set_fill_id = _RECEIPT_SETTERS
+    set_seq(built, seq)
+    set_epoch(built, epoch)
+    set_hash(built, hash)
+    set_duplicate(built, duplicate)
+    set_fill_id(built, fill_id)
+    return built
 
 
 @dataclass(frozen=True, slots=True)

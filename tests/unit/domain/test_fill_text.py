@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.factories import fill_fields, make_fill
+from tests.factories import T0, fill_fields, make_fill
 from tradeledger.application.appending import validate_fill
-from tradeledger.domain.chain import GENESIS_HASH, event_hash
+from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE, event_hash
+from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, decimal_text, time_text
-from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.records import Receipt, StoredEvent, receipt
 from tradeledger.errors import InvalidFill
 
 
@@ -59,6 +61,54 @@ def test_the_hash_covers_content_position_and_the_previous_hash() -> None:
     assert seal("A", prev_hash="f" * 64).hash != event.hash
     moved = {**event.as_dict(), "seq": 2}
     assert event_hash(event.prev_hash, moved) != event.hash
+
+
+SEALED_KINDS = [
+    make_fill(fill_id="F", strategy="trend", metadata={"note": "caf\u00e9"}, fee="0.5"),
+    Funding(
+        funding_id="FU", exchange="binance", symbol="BTC/USDT:USDT", amount="-1.25", currency="USDT", occurred_at=T0
+    ),
+    Transfer(
+        transfer_id="TR", exchange="binance", currency="USDT", amount="-100", fee="1", kind="withdrawal", occurred_at=T0
+    ),
+]
+
+
+@pytest.mark.parametrize("event", SEALED_KINDS, ids=["fill", "funding", "transfer"])
+def test_a_sealed_event_is_the_event_its_fields_and_their_hash_make(event: Event) -> None:
+    content = event.canonical()
+    place: dict[str, Any] = {"seq": 7, "epoch": 2, "recorded_at": "2026-01-05T12:00:00.000000+00:00"}
+
+    sealed = StoredEvent.seal(content, prev_hash="a" * 64, **place)
+
+    merged = {**content, **place}
+    assert sealed == StoredEvent(**merged, prev_hash="a" * 64, hash=event_hash("a" * 64, merged))
+    assert sealed.hash == sealed.computed_hash()
+
+
+def test_a_mapping_that_is_not_a_canonical_form_is_sealed_as_its_fields_say() -> None:
+    content = {name: value for name, value in make_fill().canonical().items() if name not in ("type", "version")}
+
+    sealed = StoredEvent.seal(content, seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
+
+    assert (sealed.type, sealed.version) == ("fill", 1)  # the defaults: a v1 fill, hashed as one
+    assert sealed.hash == sealed.computed_hash()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'extra'"):
+        StoredEvent.seal({**content, "extra": 1}, seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
+
+
+def test_a_batchs_receipt_is_the_frozen_receipt_its_fields_make() -> None:
+    built = receipt(3, 2, "a" * 64, duplicate=True, fill_id="F")
+
+    assert built == Receipt(3, 2, "a" * 64, duplicate=True, fill_id="F")
+    assert hash(built) == hash(Receipt(3, 2, "a" * 64, duplicate=True, fill_id="F"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.seq = 4  # type: ignore[misc]
+
+
+def test_every_event_format_hashes_its_place_in_the_log_first() -> None:
+    # What StoredEvent.seal's hash (chain.sealed_hash) takes for granted.
+    assert {fields[:3] for fields in HASHED_FIELDS_BY_TYPE.values()} == {("seq", "epoch", "recorded_at")}
 
 
 def test_the_first_event_links_to_the_genesis_hash() -> None:

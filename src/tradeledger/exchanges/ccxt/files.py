@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from tradeledger.domain.fills import json_int
+from tradeledger.domain.json_values import json_int
 from tradeledger.errors import InvalidFill
 
 MAX_FILE_BYTES = 512 * 1024 * 1024

@@ -36,7 +36,8 @@ from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, json_depth, shortened
+from tradeledger.domain.fills import MAX_METADATA_DEPTH, shortened
+from tradeledger.domain.json_values import json_depth
 from tradeledger.domain.markets import currency_code, market
 from tradeledger.errors import InvalidFill
 

@@ -72,15 +72,15 @@ def in_chunks(items: list[Any]) -> Iterator[list[Any]]:
 
 def _follows(previous: Checkpoint, new: Sequence[StoredEvent]) -> Checkpoint:
     """The head after `new`, which must continue the chain at `previous` (seq + 1, prev_hash) event by event."""
-    at = previous
+    seq, at_hash = previous.seq, previous.hash  # followed event by event, a Checkpoint only at the end
     for event in new:
-        if event.seq != at.seq + 1 or event.prev_hash != at.hash:
+        if event.seq != seq + 1 or event.prev_hash != at_hash:
             raise StorageError(
-                f"seq {event.seq}: an append must continue the log at seq {at.seq + 1} after hash {at.hash[:12]}; "
+                f"seq {event.seq}: an append must continue the log at seq {seq + 1} after hash {at_hash[:12]}; "
                 "nothing was written"
             )
-        at = event.checkpoint
-    return at
+        seq, at_hash = event.seq, event.hash
+    return new[-1].checkpoint if new else previous
 
 
 def _server_side_rows(
