@@ -5,6 +5,7 @@ lots named across chunks, and an append during a `gains` read."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -227,23 +228,35 @@ def test_a_batch_after_our_own_writes_positions_folded_from_the_log_not_a_row_ch
     assert ours.quantity == Decimal(3)
 
 
+BUY_ETH = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
+
+
+@contextmanager
+def a_fold_kept_from_a_wrong_projection(db_url: str) -> Iterator[tuple[Ledger, Ledger]]:
+    """Two ledgers on `db_url`: `other` bought 2 ETH, the stored position was then set to 7 (a projection gone
+    wrong), and `ledger` bought 1 more in a batch that read it and folded on from it (its kept fold says 8)."""
+    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
+    try:
+        with (
+            open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger,
+            open_ledger(db_url, clock=lambda: RECORDED_AT) as other,
+        ):
+            other.record_many([fill_fields(fill_id="R-1", quantity="2", **BUY_ETH)])
+            backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")
+            ledger.record_many([fill_fields(fill_id="R-2", quantity="1", **BUY_ETH)])
+            yield ledger, other
+    finally:
+        backend.close()
+
+
 @pytest.mark.parametrize("rebuilt_by", ["this ledger", "another process"])
 def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_what_it_had_folded(
     db_url: str, rebuilt_by: str
 ) -> None:
-    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
-    buy = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
-    with (
-        open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger,
-        open_ledger(db_url, clock=lambda: RECORDED_AT) as other,
-    ):
-        other.record_many([fill_fields(fill_id="R-1", quantity="2", **buy)])
-        backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")  # a projection gone wrong
-        ledger.record_many([fill_fields(fill_id="R-2", quantity="1", **buy)])  # reads it, and folds on from it
+    with a_fold_kept_from_a_wrong_projection(db_url) as (ledger, other):
         (ledger if rebuilt_by == "this ledger" else other).rebuild()  # no head moves
-        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **buy)])
+        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **BUY_ETH)])
         ours = ledger.position("ETH/USD")
-    backend.close()
 
     assert ours is not None
     assert ours.quantity == Decimal(4)
@@ -252,15 +265,7 @@ def test_after_a_rebuild_a_batch_moves_on_from_the_repaired_projection_not_from_
 def test_the_rebuild_token_is_the_ledgers_own_so_no_subscriber_can_make_a_kept_fold_miss_a_rebuild(
     db_url: str,
 ) -> None:
-    backend = Backend("sqlite" if db_url.startswith("sqlite") else "postgresql", db_url)
-    buy = {"symbol": "ETH/USD", "side": "buy", "fee": "0"}
-    with (
-        open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger,
-        open_ledger(db_url, clock=lambda: RECORDED_AT) as other,
-    ):
-        other.record_many([fill_fields(fill_id="R-1", quantity="2", **buy)])
-        backend.sql("UPDATE positions SET quantity = '7' WHERE symbol = 'ETH/USD'")  # a projection gone wrong
-        ledger.record_many([fill_fields(fill_id="R-2", quantity="1", **buy)])  # reads it, and folds on from it
+    with a_fold_kept_from_a_wrong_projection(db_url) as (ledger, other):
         other.rebuild()  # repairs it: a new token, the head unmoved
         refused = []
         for write in (
@@ -271,9 +276,8 @@ def test_the_rebuild_token_is_the_ledgers_own_so_no_subscriber_can_make_a_kept_f
                 write()
             except InvalidArgument as error:
                 refused.append(str(error))
-        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **buy)])
+        ledger.record_many([fill_fields(fill_id="R-3", quantity="1", **BUY_ETH)])
         ours = ledger.position("ETH/USD")
-    backend.close()
 
     assert refused == [
         "entries: 'rebuilds' is a table of the ledger's own; name another",
