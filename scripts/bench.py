@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The performance targets of spec section 8, each against its raw sqlite3 baseline, in one run.
 
-usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--only ticks|fleet|startup|import] [--pg-url URL]
+usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--pg-url URL]
+                        [--only append|batches|ticks|fleet|startup|import|gains]
 
 Every operation runs several times (min / median / max) next to its baseline, measured in the same
 run on the same machine; the table ends with `bench: K/N targets met`. Baselines are those of
@@ -1599,11 +1600,11 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument(
         "--only",
-        choices=["batches", "ticks", "fleet", "startup", "import", "gains"],
+        choices=["append", "batches", "ticks", "fleet", "startup", "import", "gains"],
         default=None,
-        help="batches: the 1,000-fill batches row and its schema floor; ticks: the update_price row; fleet: issue "
-        "18's rows; startup: the big log and the start-up rows; import: the NDJSON import row; gains: the big log "
-        "and the gains --year row",
+        help="append: the single durable append row; batches: the 1,000-fill batches row and its schema floor; "
+        "ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows; "
+        "import: the NDJSON import row; gains: the big log and the gains --year row",
     )
     parser.add_argument(
         "--pg-url",
@@ -1640,6 +1641,7 @@ def main() -> int:
     try:
         bench = Bench(sizes, runs, folder)
         only: dict[str, Callable[[], object]] = {
+            "append": bench.single_append,
             "batches": bench.batches,
             "ticks": lambda: bench.legacy_ticks(args.legacy_trade_manager, bench.ticks()),
             "fleet": lambda: Fleet(bench, args.pg_url).run(),

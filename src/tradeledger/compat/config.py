@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.risk import RiskSettings
 from tradeledger.errors import InvalidArgument
 
@@ -211,8 +212,8 @@ def load_bot_config(path: str | Path) -> BotConfig:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
     try:
-        values = YAML(typ="safe", pure=True).load(text)
-    except (YAMLError, RecursionError) as error:
+        values = load_bounded(YAML(typ="safe", pure=True), text)
+    except YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if values is None:
         values = {}

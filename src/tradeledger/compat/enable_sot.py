@@ -30,6 +30,7 @@ from ruamel.yaml.tokens import CommentToken
 from tradeledger.compat.config import BotConfig, ConfigError
 from tradeledger.compat.files import write_bytes_atomically
 from tradeledger.compat.migration import backup_stamp
+from tradeledger.compat.yaml_text import load_bounded
 
 Clock = Callable[[], datetime]
 DATE_KEY = ("trade_manager", "migration_date")
@@ -102,8 +103,8 @@ def _yaml(text: str) -> YAML:
 
 def _load(path: Path, text: str, yaml: YAML) -> CommentedMap:
     try:
-        data = yaml.load(text)
-    except (YAMLError, RecursionError) as error:
+        data = load_bounded(yaml, text)
+    except YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if data is None:
         return CommentedMap()

@@ -29,6 +29,7 @@ from tradeledger.compat.migration.legacy import (
     legacy_number,
     same_fill,
 )
+from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.records import Checkpoint
 
@@ -191,8 +192,8 @@ def wallet_initial_balance(config_initial: Decimal | None, config_path: Path | N
         beside = config_path.parent / "paper_wallet_config.yaml"
         if beside.is_file():
             try:
-                values = YAML(typ="safe", pure=True).load(beside.read_text(encoding="utf-8"))
-            except (OSError, YAMLError, UnicodeDecodeError, RecursionError) as error:
+                values = load_bounded(YAML(typ="safe", pure=True), beside.read_text(encoding="utf-8"))
+            except (OSError, YAMLError, UnicodeDecodeError) as error:
                 raise MigrationError(f"{beside}: cannot read it ({error})") from None
             if isinstance(values, dict) and values.get("initial_balance") is not None:
                 balance = legacy_number(values["initial_balance"], f"{beside}: initial_balance")

@@ -45,6 +45,7 @@ from tradeledger.compat.migration.legacy import (
     utc_time,
 )
 from tradeledger.compat.trades import Trade
+from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
@@ -356,8 +357,8 @@ def _csv_row(path: Path, number: int, fields: list[str], account: str) -> CsvRow
 
 def _read_wallet(path: Path, data: bytes) -> LegacyWallet:
     try:
-        state = YAML(typ="safe", pure=True).load(legacy_text(path, data))
-    except (YAMLError, RecursionError) as error:
+        state = load_bounded(YAML(typ="safe", pure=True), legacy_text(path, data))
+    except YAMLError as error:
         raise MigrationError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(state, dict):
         raise MigrationError(f"{path}: expected the wallet's mapping of balance, positions, … (got {state!r:.80})")
