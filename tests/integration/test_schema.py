@@ -218,7 +218,6 @@ def test_a_database_with_a_newer_schema_revision_is_refused(db_url: str) -> None
     assert query(db_url, "SELECT count(*) FROM ledger_events") == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason="two version rows end in Alembic's CommandError, reported as a bug of ours")
 def test_a_database_whose_version_table_names_two_revisions_is_refused_naming_both(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())

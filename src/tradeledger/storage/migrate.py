@@ -48,9 +48,18 @@ def head_revision() -> str:
 
 
 def current_revision(connection: sa.Connection) -> str | None:
+    """The schema's revision (None: no schema yet); SchemaError when the version table names several, which
+    none of tradeledger's revisions ever writes (the table was edited by hand or by another tool)."""
     from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - loaded only to upgrade a schema
 
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    if len(heads) > 1:
+        named = ", ".join(repr(head) for head in sorted(heads))
+        raise SchemaError(
+            f"the database's schema version table ({VERSION_TABLE}) names {len(heads)} revisions ({named}) where a "
+            "ledger has one: it was changed by hand or by another tool; restore the database from a backup"
+        )
+    return heads[0] if heads else None
 
 
 def at_head(connection: sa.Connection) -> bool:
