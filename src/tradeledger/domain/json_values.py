@@ -1,10 +1,12 @@
 """JSON values as the ledger reads them: whole numbers kept exact however long, and how deep a value nests,
-counted without recursion (metadata, NDJSON lines and exchange files)."""
+counted without recursion (metadata, NDJSON lines and exchange files); and metadata's canonical text."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 JSON_INT_DIGITS = 4000  # below Python's int-to-text limit (sys.int_info.default_max_str_digits, 4,300)
 
@@ -36,3 +38,15 @@ def json_depth(value: object, *, limit: int) -> int:
         deepest = max(deepest, depth)
         pending.extend((child, depth) for child in children)
     return deepest
+
+
+def _not_json(value: object) -> Any:  # noqa: ANN401 - json's default hook signature
+    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
+
+
+def sorted_json(value: object) -> str:
+    """Metadata's canonical text (stored and hashed): json.dumps with sorted keys, compact, UTF-8 as it is
+    and no NaN; TypeError or ValueError for a value that is not JSON."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_json
+    )
