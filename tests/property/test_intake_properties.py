@@ -262,6 +262,22 @@ def test_a_fill_whose_nested_metadata_changed_is_checked_again_and_gives_the_new
     assert again.canonical()["metadata"] == '{"info":{"id":"13"}}'
 
 
+@pytest.mark.parametrize("metadata", [{}, {"info": {"id": "12"}}])
+@pytest.mark.parametrize("given_as", ["dict", "a Fill's copy"])
+def test_a_checked_fill_is_remembered_with_the_metadata_it_had_and_checked_again_once_that_changed(
+    metadata: dict[str, Any], given_as: str
+) -> None:
+    data = BASE | {"metadata": copy.deepcopy(metadata)}
+    fast = fast_fill(data if given_as == "dict" else Fill.model_validate(data).model_copy())
+    assert fast is not None
+    assert fast.metadata is not None
+    assert fast_fill(fast) is fast
+
+    fast.metadata["late"] = float("nan")  # not JSON: the model refuses it
+
+    assert fast_fill(fast) is None
+
+
 def test_a_checked_fill_whose_metadata_now_nests_10_000_deep_is_refused_as_the_model_refuses_it() -> None:
     fast = fast_fill(BASE | {"metadata": {"info": {}}})
     assert fast is not None

@@ -1,19 +1,22 @@
 """The canonical texts of domain.fills (decimal_text, time_text), written for speed, are exactly their
 plain definitions: the normalized value in fixed-point notation, and the time converted to UTC; a fold's
-stored_time (the log's text kept as it is when it is already canonical) is time_text of the time read."""
+stored_time (the log's text kept as it is when it is already canonical) is time_text of the time read;
+metadata_text is json.dumps with sorted keys, refusing what it refuses with the same error."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, FeeEntry, decimal_text, fees_text, time_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, FeeEntry, decimal_text, fees_text, metadata_text, time_text
 from tradeledger.domain.fold_state import stored_time
 
 
@@ -129,3 +132,51 @@ fee_entries = st.builds(
 def test_a_fees_text_is_the_canonical_json_of_the_entries_with_an_amount(fees: tuple[FeeEntry, ...]) -> None:
     assert fees_text(fees) == plain_fees_text(fees)
     assert fees_text(list(fees)) == plain_fees_text(fees)  # any iterable, not only a fill's tuple
+
+
+def _not_json(value: object) -> NoReturn:
+    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
+
+
+def plain_metadata_text(value: dict[Any, Any]) -> str:
+    """Metadata's canonical JSON by its definition: json.dumps with sorted keys, compact, UTF-8 as is, no NaN."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_json
+    )
+
+
+def _text_or_refusal(write: Callable[[Any], str | None], value: dict[Any, Any]) -> object:
+    try:
+        return write(value)
+    except (TypeError, ValueError) as error:
+        return (type(error), str(error))
+
+
+# What a caller may put in metadata: JSON values, numbers a float or an int writes, keys json turns into
+# text (or refuses to sort with others), and values that are not JSON (refused).
+json_keys = st.text(max_size=3) | st.integers(-2, 2) | st.booleans() | st.none() | st.floats(width=16)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.sampled_from([Decimal("1.5"), frozenset({1}), b"x", '\u00e9\U0001f600\x00\u2028"\\'])
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(json_keys, children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(json_keys, json_values, max_size=4))
+@example({"b": 1, "a": {"d": [1.5, None, True], "c": "\u00e9"}})
+@example({"n": float("nan")})
+@example({"b": "x", 1: "y"})
+def test_a_metadata_text_is_json_dumps_with_sorted_keys_or_its_refusal(value: dict[Any, Any]) -> None:
+    assert _text_or_refusal(metadata_text, value) == _text_or_refusal(plain_metadata_text, value)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from tradeledger.domain.json_values import json_depth
+from tradeledger.domain.json_values import json_depth, sorted_json
 from tradeledger.domain.markets import Market, currency_code, market
 
 # Every ledger computation runs in this context, whatever the calling program set as its own:
@@ -196,24 +196,27 @@ def _aware_time(value: object) -> object:
 
 
 def _json_object(value: object) -> object:
-    if value is None:
-        return None
+    if value is not None:
+        _json_object_text(value)
+    return value
+
+
+def _json_object_text(value: object) -> str:
+    """The canonical JSON of metadata `value`, or ValueError saying why it is not kept (not an object, nested
+    too deep, not JSON, too large): the fast path keeps the text it checked (domain/intake.py)."""
     if not isinstance(value, dict):
         raise ValueError(f"must be a JSON object (got {type(value).__name__} {reprlib.repr(value)})")  # noqa: TRY004
     depth = json_depth(value, limit=MAX_METADATA_DEPTH)
     if depth > MAX_METADATA_DEPTH:
         raise ValueError(f"is nested more than {MAX_METADATA_DEPTH} levels deep; at most {MAX_METADATA_DEPTH} are kept")
     try:
-        size = len(_metadata_json(value).encode("utf-8"))
+        text = sorted_json(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"is not JSON: {exc}") from None
+    size = len(text.encode("utf-8"))
     if size > MAX_METADATA_BYTES:
         raise ValueError(f"is {size} bytes of canonical JSON; at most {MAX_METADATA_BYTES} are kept")
-    return value
-
-
-def _refuse_json(value: object) -> Any:  # noqa: ANN401 - json's default hook signature
-    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
+    return text
 
 
 Quantity = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_positive)]
@@ -327,7 +330,7 @@ def v1_fees_text(fee: str, symbol: str) -> str:
     """The fees of a v1 fill (one fee in the quote currency) as a v2 fill writes them: fee 0 is no fee."""
     if fee == "0":
         return "[]"
-    return _metadata_json([{"amount": fee, "currency": market(symbol).quote}])  # type: ignore[arg-type]
+    return sorted_json([{"amount": fee, "currency": market(symbol).quote}])
 
 
 _FEE = TypeAdapter(Amount)
@@ -475,13 +478,7 @@ def time_text(value: datetime) -> str:
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else _metadata_json(value)
+    return None if value is None else sorted_json(value)
 
 
 _JSON_STRING = json.encoder.encode_basestring  # a string as json.dumps(..., ensure_ascii=False) writes it
-
-
-def _metadata_json(value: dict[str, Any]) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_refuse_json
-    )

@@ -38,7 +38,7 @@ from tradeledger.domain.fills import (
     _aware_time,
     _exact,
     _identifier,
-    _json_object,
+    _json_object_text,
     metadata_text,
 )
 from tradeledger.domain.markets import Market, currency_code, market
@@ -115,17 +115,18 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
     else:
         return None
     try:
-        fill = _fill(fields)
+        fill, metadata = _fill(fields)
     except (_Declined, ValueError, KeyError):  # KeyError: a required field is missing
         return None
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
     if remember:
-        _CHECKED[id(fill)] = _Checked(fill, metadata_text(fill.metadata))
+        _CHECKED[id(fill)] = _Checked(fill, metadata)
     return fill
 
 
-def _fill(data: Mapping[str, Any]) -> Fill:
+def _fill(data: Mapping[str, Any]) -> tuple[Fill, str | None]:
+    """The Fill of `data`, with the canonical JSON of its metadata (None: none), as checked."""
     symbol = _text(data["symbol"])
     traded = market(symbol)  # ValueError on a bad symbol
     values: dict[str, Any] = {
@@ -147,8 +148,9 @@ def _fill(data: Mapping[str, Any]) -> Fill:
         if name in data:
             value = data[name]
             values[name] = None if value is None else _identifier(_text(value))
+    metadata = None
     if "metadata" in data:
-        values["metadata"] = _metadata(data["metadata"])
+        values["metadata"], metadata = _metadata(data["metadata"])
     if "fee" in data:
         if "fees" in data:
             raise _Declined
@@ -156,7 +158,7 @@ def _fill(data: Mapping[str, Any]) -> Fill:
         values["fees"] = () if amount == 0 else (_fee_entry(amount, traded.quote, None),)
     elif "fees" in data:
         values["fees"] = _fees(data["fees"], traded)
-    return _built(Fill, _FILL_DEFAULTS, values)
+    return _built(Fill, _FILL_DEFAULTS, values), metadata
 
 
 def _text(value: object, *, least: int = 0) -> str:
@@ -212,13 +214,14 @@ def _time(value: object) -> datetime:
     return _aware_time(value)  # type: ignore[return-value]
 
 
-def _metadata(value: object) -> dict[str, Any] | None:
+def _metadata(value: object) -> tuple[dict[str, Any] | None, str | None]:
+    """The metadata as the model keeps it (a copy of the dict) and its canonical JSON, made once."""
     if value is None:
-        return None
+        return None, None
     if type(value) is not dict or any(type(key) is not str for key in value):
         raise _Declined
-    _json_object(value)  # depth, size and JSON: ValueError
-    return dict(value)
+    text = _json_object_text(value)  # depth, size and JSON: ValueError
+    return dict(value), text
 
 
 def _fees(value: object, traded: Market) -> tuple[FeeEntry, ...]:

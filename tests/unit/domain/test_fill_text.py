@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -200,6 +201,49 @@ def test_metadata_of_more_than_64_kib_of_canonical_json_is_refused_naming_its_si
 
     with pytest.raises(InvalidFill, match="metadata: is 65537 bytes of canonical JSON; at most 65536 are kept"):
         validate_fill(fill_fields(metadata={"a": "x" * (65_537 - len('{"a":""}'))}))
+
+
+def test_metadata_size_is_counted_in_utf_8_bytes_not_characters() -> None:
+    two_bytes = "\u00e9"  # é: one character, two bytes in UTF-8
+    fits = {"a": two_bytes * ((65_536 - len('{"a":""}')) // 2)}
+    validate_fill(fill_fields(metadata=fits))
+
+    with pytest.raises(InvalidFill, match="metadata: is 65538 bytes of canonical JSON; at most 65536 are kept"):
+        validate_fill(fill_fields(metadata={"a": two_bytes * ((65_536 - len('{"a":""}')) // 2 + 1)}))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "why"),
+    [
+        ({"n": float("nan")}, "is not JSON: Out of range float values are not JSON compliant"),
+        ({"s": {1}}, "is not JSON: set {1} is not a JSON value"),
+        ({"d": Decimal("1.5")}, "is not JSON: Decimal Decimal('1.5') is not a JSON value"),
+        ({"b": "x", 1: "y"}, "is not JSON: '<' not supported between instances of 'int' and 'str'"),
+        ({"info": {"z": 1, 2: 3}}, "is not JSON: '<' not supported between instances of 'int' and 'str'"),
+    ],
+)
+def test_metadata_that_is_not_json_is_refused_saying_why(metadata: dict[Any, Any], why: str) -> None:
+    with pytest.raises(InvalidFill, match=re.escape(f"fill: metadata: {why}")):
+        validate_fill(fill_fields(metadata=metadata))
+
+
+def test_metadata_that_contains_itself_is_refused_as_nested_too_deep() -> None:
+    metadata: dict[str, Any] = {}
+    metadata["self"] = metadata
+
+    with pytest.raises(InvalidFill, match="fill: metadata: is nested more than 32 levels deep; at most 32 are kept"):
+        validate_fill(fill_fields(metadata=metadata))
+
+
+def test_metadata_refused_midway_and_then_corrected_is_kept_as_its_json() -> None:
+    info: dict[str, Any] = {"id": "1", "price": float("nan")}
+    metadata = {"info": info}
+    with pytest.raises(InvalidFill, match="metadata: is not JSON"):
+        validate_fill(fill_fields(metadata=metadata))
+
+    info["price"] = 1.5  # the same dicts, encoded again: no trace of the refusal (not a "circular reference")
+
+    assert validate_fill(fill_fields(metadata=metadata)).canonical()["metadata"] == '{"info":{"id":"1","price":1.5}}'
 
 
 def test_an_integer_too_long_to_print_in_metadata_is_refused_naming_the_field() -> None:
