@@ -130,3 +130,40 @@ def test_a_slow_source_does_not_hold_the_write_lock_while_it_yields(tmp_path: An
 
         assert ledger.head.seq == 2 + 2 * CHUNK
         assert ledger.verify().ok
+
+
+def nested_lists(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.xfail(strict=True, reason="a fill from a generator is stored as its dicts are when written, unchecked")
+@pytest.mark.parametrize(
+    "grown",
+    ["x" * 70_000, float("nan"), nested_lists(40)],
+    ids=["past 64 KiB", "not JSON", "past 32 levels"],
+)
+def test_a_source_that_changes_a_fills_metadata_while_yielding_the_next_stores_it_as_it_was_when_given(
+    ledger: Ledger, grown: object
+) -> None:
+    # A bot's generator reuses one nested dict for each fill's metadata, as it reuses a row dict (which the
+    # fill's own fields are copied from): the first fill is read and checked, then the generator changes the
+    # shared dict into what the first fill's check would have refused before yielding the second. Each fill
+    # is stored as it was when given: never an event the model refuses to read back.
+    shared: dict[str, Any] = {"note": "short"}
+
+    def source() -> Iterator[dict[str, Any]]:
+        yield {**fill_fields(fill_id="M-1"), "metadata": {"signal": shared}}
+        shared["note"] = grown
+        yield {**fill_fields(fill_id="M-2"), "metadata": {"signal": {"note": "second"}}}
+
+    receipts = ledger.record_many(source())
+
+    assert [receipt.seq for receipt in receipts] == [1, 2]
+    assert [event.fill.metadata for event in ledger.history()] == [
+        {"signal": {"note": "short"}},
+        {"signal": {"note": "second"}},
+    ]
+    assert ledger.verify().ok
