@@ -139,7 +139,6 @@ def nested_lists(depth: int) -> list[Any]:
     return value
 
 
-@pytest.mark.xfail(strict=True, reason="a fill from a generator is stored as its dicts are when written, unchecked")
 @pytest.mark.parametrize(
     "grown",
     ["x" * 70_000, float("nan"), nested_lists(40)],

@@ -41,7 +41,7 @@ from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_text
+from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
 from tradeledger.errors import FillConflict, InvalidFill
@@ -166,6 +166,40 @@ def _validated(value: FillInput, index: int) -> Event:
     return fast if fast is not None else validate_event(value, where=f"{_kind(value)} {index}")
 
 
+def _validated_all(fills: Iterable[FillInput]) -> tuple[list[Event], dict[int, str]]:
+    """The events of `fills`, each validated as the iterable gives it; and, when the iterable is not a list or
+    a tuple (its code runs between one input and the next), the metadata text of each event that has some,
+    made right after its check, by its place: a source that reuses a dict it gave (a nested metadata dict it
+    clears and fills again, say) while yielding the next changes neither what was checked nor what is stored."""
+    events: list[Event] = []
+    kept: dict[int, str] = {}
+    plain = isinstance(fills, list | tuple)
+    for at, value in enumerate(fills):
+        event = _validated(value, at + 1)
+        text = None if plain else metadata_text(event.metadata)
+        if text is not None:
+            kept[at] = text
+        events.append(event)
+    return events, kept
+
+
+def _contents(events: Sequence[Event], kept: Mapping[int, str], first: int) -> list[dict[str, Any]]:
+    """The canonical fields of the chunk of `events` from `first`, with the metadata texts `kept` for them."""
+    chunk = range(first, min(first + CHUNK, len(events)))
+    if not kept:
+        return [events[at].canonical() for at in chunk]
+    contents: list[dict[str, Any]] = []
+    for at in chunk:
+        text = kept.get(at)
+        if text is None:
+            contents.append(events[at].canonical())
+        else:  # the metadata as it was checked, whatever its dicts hold now
+            content = events[at].model_copy(update={"metadata": None}).canonical()
+            content["metadata"] = text
+            contents.append(content)
+    return contents
+
+
 def record_events(
     store: LedgerStore,
     fills: Iterable[FillInput],
@@ -177,14 +211,15 @@ def record_events(
 ) -> list[Receipt]:
     """Ledger.record_many: the events of `fills` appended in one unit of work, a chunk at a time, with
     `cursors` stored in it; a receipt per event. Every input is read and validated before the unit of work
-    opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock. The
-    batch starts from the fold in `cache` when it is current, and leaves its own there once committed."""
-    events = [_validated(value, index) for index, value in enumerate(fills, start=1)]
+    opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock. Each
+    event is stored as it was when the iterable gave it (`_validated_all`). The batch starts from the fold in
+    `cache` when it is current, and leaves its own there once committed."""
+    events, kept = _validated_all(fills)
     if not events and not cursors:
         return []
     receipts: list[Receipt] = []
     known = cache.known() if cache is not None else (frozenset(), frozenset())  # not read ahead
-    chunks = ([fill.canonical() for fill in events[at : at + CHUNK]] for at in range(0, len(events), CHUNK))
+    chunks = (_contents(events, kept, at) for at in range(0, len(events), CHUNK))
 
     def refused(message: str, first: int) -> str:
         return as_sent(message, events[first - 1 : first - 1 + CHUNK], first=first)
