@@ -146,7 +146,7 @@ def run_migration(
     )
     if dry_run:
         return MigrationResult(0, head_before, None, made)
-    receipts = ledger.record_many(planned.fill for planned in plan.new)
+    receipts = ledger.record_many([planned.fill for planned in plan.new])
     appended = sum(not receipt.duplicate for receipt in receipts)
     head_after = ledger.head
     if made is not None:
