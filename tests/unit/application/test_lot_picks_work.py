@@ -36,7 +36,6 @@ def scanned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seqs
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: the history after each named lot is read once per lot")
 def test_a_sale_naming_50_lots_reads_the_history_after_the_first_once(ledger: Ledger, scanned: list[int]) -> None:
     ledger.record_many([fill_fields(fill_id=f"b{i}", quantity="1", price="100") for i in range(50)])
     scanned.clear()
