@@ -59,6 +59,9 @@ def _write_hostile_files(root: Path) -> None:
     (root / "ccxt-mixed.json").write_text("[" + trade + "," + funding + "]")
     (root / "deep.json").write_text('{"trades":' + "[" * 5000 + "]" * 5000 + "}")
     (root / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    laughs = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]  # then 8 lists of 10 aliases of the one before: 10**9 values
+    laughs += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 9)]
+    (root / "laughs.yaml").write_text("\n".join(laughs) + "\nexit_strategy: {stop_loss_pct: *l8}\n")
     (root / "prices.csv").write_text("time,symbol,price\n2025-01-01T00:00:00+00:00,BTC/USD,\uff11\uff10\uff10\n")
     (root / "plain.txt").write_text("not a database, not a folder\n")
     (root / "a-folder").mkdir()
@@ -202,6 +205,10 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "paper-bot", "--config", p / "deep.yaml", "--state-dir", p / "a-folder"],
         "deep.yaml",
     ),
+    "paper-bot: a config whose aliases stand for 10**9 values": (
+        lambda p: ["--db", p.url, "paper-bot", "--config", p / "laughs.yaml", "--state-dir", p / "a-folder"],
+        "aliases expand it to more than 100,000 values",
+    ),
     "paper-bot: fullwidth prices": (
         lambda p: ["--db", p.url, "paper-bot", "--prices", p / "prices.csv", "--state-dir", p / "a-folder"],
         "prices.csv",
@@ -273,6 +280,10 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "migrate: an in-memory ledger": (lambda p: [*IN_MEMORY, "migrate", "--logs-dir", p / "logs"], "in-memory"),
     "enable-sot: a config nested 5,000 deep": (lambda p: ["enable-sot", "--config", p / "deep.yaml"], "deep.yaml"),
+    "enable-sot: a config whose aliases stand for 10**9 values": (
+        lambda p: ["enable-sot", "--config", p / "laughs.yaml"],
+        "laughs.yaml",
+    ),
     "enable-sot: a config under a file": (lambda p: ["enable-sot", "--config", p / "plain.txt/c.yaml"], "plain.txt"),
 }
 
