@@ -67,6 +67,8 @@ def _write_hostile_files(root: Path) -> None:
     (root / "a-folder").mkdir()
     (root / "logs").mkdir()
     (root / "logs" / "trade_manager_state.json").write_text((root / "deep.json").read_text())
+    (root / "long-log").mkdir()  # one line of 1,200 position records: the line's pattern tried at each (8,000: 21 s)
+    (root / "long-log" / "positions.log").write_text("Active X/Y buy 1 entry 1 current 1 pnl $1 (" * 1200 + "\n")
 
 
 @pytest.fixture
@@ -274,6 +276,10 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "logs", "--dry-run"],
         "trade_manager_state.json",
     ),
+    "migrate: a positions.log line of 52,800 characters": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-log", "--dry-run"],
+        "positions.log: line 1: longer than 4,096 characters",
+    ),
     "migrate: a logs folder that is a file": (
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "plain.txt", "--dry-run"],
         "plain.txt",
@@ -294,7 +300,22 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
     return status, captured.out, captured.err
 
 
-@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+# Cases that show a defect not fixed yet: case -> why it fails.
+KNOWN: dict[str, str] = {
+    "migrate: a positions.log line of 52,800 characters": (
+        "issue 19: a positions.log line is searched from each 'Active ' to its end (quadratic), then quoted whole"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=KNOWN[case])) if case in KNOWN else case
+        for case in CASES
+    ],
+    ids=list(CASES),
+)
 def test_a_hostile_input_or_an_unwritable_path_is_one_line_on_stderr_and_exit_2(
     case: str, place: Place, capfd: pytest.CaptureFixture[str]
 ) -> None:
