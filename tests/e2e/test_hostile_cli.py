@@ -301,11 +301,7 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 # Cases that show a defect not fixed yet: case -> why it fails.
-KNOWN: dict[str, str] = {
-    "migrate: a positions.log line of 52,800 characters": (
-        "issue 19: a positions.log line is searched from each 'Active ' to its end (quadratic), then quoted whole"
-    ),
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

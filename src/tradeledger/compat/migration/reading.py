@@ -23,6 +23,7 @@ from tradeledger.compat.migration.legacy import (
     DEFAULT_ACCOUNT,
     LEGACY_EXCHANGE,
     LOG_LINE,
+    MAX_LOG_LINE,
     POSITIONS_LOG,
     PROGRESS_EVERY,
     STATE_FILE,
@@ -417,6 +418,11 @@ def _read_positions_log(path: Path, data: bytes, report: Progress) -> tuple[Logg
             report(f"reading {path.name}", number, len(lines))
         if "Active " not in line:
             continue  # the log's other lines (wallet balance, …)
+        if len(line) > MAX_LOG_LINE:
+            raise MigrationError(
+                f"{path}: line {number}: longer than {MAX_LOG_LINE:,} characters ({len(line):,}); a line naming a "
+                f"position is ~140 (starts {line[:40]!r})"
+            )
         found = LOG_LINE.search(line)
         if found is None:
             raise MigrationError(
