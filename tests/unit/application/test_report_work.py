@@ -27,7 +27,6 @@ def report(ledger: Ledger) -> Report:
     return build_report(ledger, url="sqlite:////ledger.db", generated_at=RECORDED_AT)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: each row of each table looks at every symbol's account")
 def test_the_tables_look_at_the_accounts_once_per_table(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
     looked: list[int] = []
     multi_account = audit_module.Report.multi_account
@@ -44,7 +43,6 @@ def test_the_tables_look_at_the_accounts_once_per_table(report: Report, monkeypa
     assert len(looked) <= 2 * len(tables)  # once per row: 3 * 50 + 3
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: the wallet sums every open position's cost after each fill")
 def test_the_wallet_checks_its_invariant_without_summing_every_open_position(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
