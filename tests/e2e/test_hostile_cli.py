@@ -67,6 +67,13 @@ def _write_hostile_files(root: Path) -> None:
     (root / "a-folder").mkdir()
     (root / "logs").mkdir()
     (root / "logs" / "trade_manager_state.json").write_text((root / "deep.json").read_text())
+    (root / "long-integer.yaml").write_text("paper_wallet:\n  max_open_trades: " + "9" * 4301 + "\n")
+    (root / "february-30.yaml").write_text("trade_manager:\n  since: 2025-02-30\n")
+    (root / "long-amount").mkdir()
+    state = (
+        '{"trades": [{"id": "t", "symbol": "BTC/USD", "side": "buy", "amount": %s, "price": 1, "timestamp": "2025"}]}'
+    )
+    (root / "long-amount" / "trade_manager_state.json").write_text(state % ("9" * 4301))
     (root / "long-log").mkdir()  # one line of 1,200 position records: the line's pattern tried at each (8,000: 21 s)
     (root / "long-log" / "positions.log").write_text("Active X/Y buy 1 entry 1 current 1 pnl $1 (" * 1200 + "\n")
 
@@ -211,6 +218,10 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "paper-bot", "--config", p / "laughs.yaml", "--state-dir", p / "a-folder"],
         "aliases expand it to more than 100,000 values",
     ),
+    "paper-bot: a config with a 4,301-digit integer": (
+        lambda p: ["--db", p.url, "paper-bot", "--config", p / "long-integer.yaml", "--state-dir", p / "a-folder"],
+        "long-integer.yaml: not valid YAML (",
+    ),
     "paper-bot: fullwidth prices": (
         lambda p: ["--db", p.url, "paper-bot", "--prices", p / "prices.csv", "--state-dir", p / "a-folder"],
         "prices.csv",
@@ -280,6 +291,10 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-log", "--dry-run"],
         "positions.log: line 1: longer than 4,096 characters",
     ),
+    "migrate: a state file with a 4,301-digit amount": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-amount", "--dry-run"],
+        "trades[0] (id 't'): amount",
+    ),
     "migrate: a logs folder that is a file": (
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "plain.txt", "--dry-run"],
         "plain.txt",
@@ -289,6 +304,10 @@ CASES: dict[str, tuple[Case, str]] = {
     "enable-sot: a config whose aliases stand for 10**9 values": (
         lambda p: ["enable-sot", "--config", p / "laughs.yaml"],
         "laughs.yaml",
+    ),
+    "enable-sot: a config with February 30": (
+        lambda p: ["enable-sot", "--config", p / "february-30.yaml"],
+        "february-30.yaml: not valid YAML (day is out of range for month)",
     ),
     "enable-sot: a config under a file": (lambda p: ["enable-sot", "--config", p / "plain.txt/c.yaml"], "plain.txt"),
 }
@@ -301,7 +320,11 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 # Cases that show a defect not fixed yet: case -> why it fails.
-KNOWN: dict[str, str] = {}
+KNOWN: dict[str, str] = {
+    "paper-bot: a config with a 4,301-digit integer": "Python's int() refuses it with a ValueError nobody names",
+    "enable-sot: a config with February 30": "ruamel.yaml's date() raises a ValueError nobody names",
+    "migrate: a state file with a 4,301-digit amount": "json.loads' int() raises a ValueError nobody names",
+}
 
 
 @pytest.mark.parametrize(
