@@ -38,6 +38,11 @@ class YAMLTooDeep(YAMLError):
     """A YAML text nests its collections more than MAX_YAML_DEPTH levels deep."""
 
 
+class YAMLValueRefused(YAMLError):
+    """A YAML scalar Python refuses to build (ValueError): an integer of more than 4,300 digits, a date that
+    does not exist."""
+
+
 class YAMLTooLarge(YAMLError):
     """A YAML text's aliases expand it past MAX_YAML_VALUES values, or make a collection hold itself."""
 
@@ -89,7 +94,10 @@ def load_bounded(yaml: YAML, text: str) -> object:
                     raise YAMLTooDeep(f"nested more than {MAX_YAML_DEPTH} levels deep")
             elif isinstance(token, _CLOSES):
                 depth -= 1
-    document = yaml.load(text)
+    try:
+        document = yaml.load(text)
+    except ValueError as error:  # a value Python will not build: an int past 4,300 digits, February 30
+        raise YAMLValueRefused(str(error)) from None
     if aliases:
         _refuse_expanded(document)
     return document

@@ -48,6 +48,7 @@ from tradeledger.compat.migration.legacy import (
 from tradeledger.compat.trades import Trade
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
+from tradeledger.domain.json_values import json_int
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     ZERO,
@@ -84,7 +85,7 @@ def _read_state(
     path: Path, data: bytes, account: str, report: Progress
 ) -> tuple[tuple[LegacyTrade, ...], dict[str, LegacyPositionRecord], dict[str, Decimal] | None]:
     try:
-        state = json.loads(legacy_text(path, data))
+        state = json.loads(legacy_text(path, data), parse_int=json_int)  # a long int: a Decimal, refused by its key
     except json.JSONDecodeError as error:
         raise MigrationError(f"{path}: not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     except RecursionError:
