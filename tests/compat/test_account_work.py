@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, SupportsIndex
 
-import pytest
-
 from tests.factories import fill_fields
 from tradeledger import Ledger
 from tradeledger.compat.account import AccountBook
@@ -32,7 +30,6 @@ class CountingList(list[Any]):
         return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: each cycle's trades are looked for among all of its symbol's")
 def test_the_trades_of_400_closed_cycles_are_found_without_reading_the_whole_history_each_time(ledger: Ledger) -> None:
     ledger.record_many(
         [fill_fields(fill_id=f"{side}{n}", side=side) for n in range(CYCLES) for side in ("buy", "sell")]
