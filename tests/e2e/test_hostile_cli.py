@@ -323,9 +323,7 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 # Cases that show a defect not fixed yet: case -> why it fails.
-KNOWN: dict[str, str] = {
-    "paper-bot: a 4,301-digit price": "the price is taken as it is; the strategy's quantize then fails"
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
