@@ -59,11 +59,22 @@ def _write_hostile_files(root: Path) -> None:
     (root / "ccxt-mixed.json").write_text("[" + trade + "," + funding + "]")
     (root / "deep.json").write_text('{"trades":' + "[" * 5000 + "]" * 5000 + "}")
     (root / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    laughs = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]  # then 8 lists of 10 aliases of the one before: 10**9 values
+    laughs += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 9)]
+    (root / "laughs.yaml").write_text("\n".join(laughs) + "\nexit_strategy: {stop_loss_pct: *l8}\n")
+    (root / "long-price.csv").write_text("time,symbol,price\n2025-01-01T00:00:00+00:00,BTC/USD," + "9" * 4301 + "\n")
     (root / "prices.csv").write_text("time,symbol,price\n2025-01-01T00:00:00+00:00,BTC/USD,\uff11\uff10\uff10\n")
     (root / "plain.txt").write_text("not a database, not a folder\n")
     (root / "a-folder").mkdir()
     (root / "logs").mkdir()
     (root / "logs" / "trade_manager_state.json").write_text((root / "deep.json").read_text())
+    (root / "long-integer.yaml").write_text("paper_wallet:\n  max_open_trades: " + "9" * 4301 + "\n")
+    (root / "february-30.yaml").write_text("trade_manager:\n  since: 2025-02-30\n")
+    (root / "long-amount").mkdir()
+    state = '{"trades": [{"id": "t", "symbol": "BTC/USD", "side": "buy", "amount": %s, "price": 1, "timestamp": "%s"}]}'
+    (root / "long-amount" / "trade_manager_state.json").write_text(state % ("9" * 4301, "2025-01-01T00:00:00"))
+    (root / "long-log").mkdir()  # one line of 1,200 position records: the line's pattern tried at each (8,000: 21 s)
+    (root / "long-log" / "positions.log").write_text("Active X/Y buy 1 entry 1 current 1 pnl $1 (" * 1200 + "\n")
 
 
 @pytest.fixture
@@ -202,9 +213,21 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "paper-bot", "--config", p / "deep.yaml", "--state-dir", p / "a-folder"],
         "deep.yaml",
     ),
+    "paper-bot: a config whose aliases stand for 10**9 values": (
+        lambda p: ["--db", p.url, "paper-bot", "--config", p / "laughs.yaml", "--state-dir", p / "a-folder"],
+        "aliases expand it to more than 100,000 values",
+    ),
+    "paper-bot: a config with a 4,301-digit integer": (
+        lambda p: ["--db", p.url, "paper-bot", "--config", p / "long-integer.yaml", "--state-dir", p / "a-folder"],
+        "long-integer.yaml: not valid YAML (",
+    ),
     "paper-bot: fullwidth prices": (
         lambda p: ["--db", p.url, "paper-bot", "--prices", p / "prices.csv", "--state-dir", p / "a-folder"],
         "prices.csv",
+    ),
+    "paper-bot: a 4,301-digit price": (
+        lambda p: ["--db", p.url, "paper-bot", "--prices", p / "long-price.csv", "--state-dir", p / "a-folder"],
+        "long-price.csv:2: price: has 4301 significant digits",
     ),
     "paper-bot: a state folder that is a file": (
         lambda p: ["--db", p.url, "paper-bot", "--cycles", "1", "--state-dir", p / "plain.txt"],
@@ -267,12 +290,28 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "logs", "--dry-run"],
         "trade_manager_state.json",
     ),
+    "migrate: a positions.log line of 52,800 characters": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-log", "--dry-run"],
+        "positions.log: line 1: longer than 4,096 characters",
+    ),
+    "migrate: a state file with a 4,301-digit amount": (
+        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-amount", "--dry-run"],
+        "trades[0] (id 't'): amount",
+    ),
     "migrate: a logs folder that is a file": (
         lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "plain.txt", "--dry-run"],
         "plain.txt",
     ),
     "migrate: an in-memory ledger": (lambda p: [*IN_MEMORY, "migrate", "--logs-dir", p / "logs"], "in-memory"),
     "enable-sot: a config nested 5,000 deep": (lambda p: ["enable-sot", "--config", p / "deep.yaml"], "deep.yaml"),
+    "enable-sot: a config whose aliases stand for 10**9 values": (
+        lambda p: ["enable-sot", "--config", p / "laughs.yaml"],
+        "laughs.yaml",
+    ),
+    "enable-sot: a config with February 30": (
+        lambda p: ["enable-sot", "--config", p / "february-30.yaml"],
+        "february-30.yaml: not valid YAML (day is out of range for month)",
+    ),
     "enable-sot: a config under a file": (lambda p: ["enable-sot", "--config", p / "plain.txt/c.yaml"], "plain.txt"),
 }
 
@@ -283,7 +322,18 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
     return status, captured.out, captured.err
 
 
-@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+# Cases that show a defect not fixed yet: case -> why it fails.
+KNOWN: dict[str, str] = {}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=KNOWN[case])) if case in KNOWN else case
+        for case in CASES
+    ],
+    ids=list(CASES),
+)
 def test_a_hostile_input_or_an_unwritable_path_is_one_line_on_stderr_and_exit_2(
     case: str, place: Place, capfd: pytest.CaptureFixture[str]
 ) -> None:

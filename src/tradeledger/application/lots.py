@@ -165,17 +165,33 @@ def _names_lots(event: StoredEvent) -> dict[str, Any] | None:
     return found if isinstance(found, dict) and "lots" in found else None
 
 
-def _named_before(log: EventLog, event: StoredEvent, lot_seq: int) -> Decimal:
-    """What the fills in the log after lot `lot_seq` (of the same account and symbol) named of it."""
-    used = Decimal(0)
-    for later in log.read(after_seq=lot_seq, account=event.account, symbol=event.symbol):
+def _named_in_log(log: EventLog, account: str, symbol: str, lot_seqs: set[int]) -> dict[int, Decimal]:
+    """What the fills in the log after each lot of `lot_seqs` (of `account` and `symbol`) named of it: one read
+    of the history from the first of them, however many lots (a read per lot made a sale naming K lots read
+    the history K times: 86 s for 1,000 lots of an 8,000-fill history)."""
+    used = dict.fromkeys(lot_seqs, Decimal(0))
+    for later in log.read(after_seq=min(lot_seqs), account=account, symbol=symbol):
         named = _names_lots(later)
         if named is None or not isinstance(named["lots"], list):
             continue
         for item in named["lots"]:
-            if isinstance(item, dict) and item.get("seq") == lot_seq:
-                used += Decimal(str(item.get("quantity", "0")))
+            if not isinstance(item, dict):
+                continue
+            lot_seq = item.get("seq")
+            if isinstance(lot_seq, int) and lot_seq in used and later.seq > lot_seq:
+                used[lot_seq] += Decimal(str(item.get("quantity", "0")))
     return used
+
+
+def _lot_seqs_named(naming: Sequence[tuple[StoredEvent, dict[str, Any]]]) -> dict[tuple[str, str], set[int]]:
+    """The seqs the fills of a batch name as lots, per (account, symbol): the lots whose use one read finds."""
+    named: dict[tuple[str, str], set[int]] = {}
+    for event, metadata in naming:
+        assert event.symbol is not None
+        items = metadata["lots"] if isinstance(metadata["lots"], list) else []
+        seqs = {item["seq"] for item in items if isinstance(item, dict) and type(item.get("seq")) is int}
+        named.setdefault((event.account, event.symbol), set()).update(seqs)
+    return named
 
 
 def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
@@ -192,7 +208,8 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
     if not naming:  # the usual append: no fill names lots
         return
     batch = {event.seq: event for event in new}
-    used: dict[int, Decimal] = {}
+    named_seqs = _lot_seqs_named(naming)
+    used: dict[tuple[str, str], dict[int, Decimal]] = {}  # per (account, symbol): what is named of each lot
     with localcontext(LEDGER_CONTEXT):
         for event, metadata in naming:
             where = named(event.seq)
@@ -221,14 +238,15 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                         f"{where}: metadata.lots: lot {lot_seq} does not exist: no {acquired_by} of {event.symbol} in "
                         f"account {event.account!r} was recorded at seq {lot_seq} before this fill (got {given})"
                     )
-                if lot_seq not in used:
-                    used[lot_seq] = _named_before(log, event, lot_seq)
+                key = (event.account, event.symbol)
+                if key not in used:
+                    used[key] = _named_in_log(log, *key, named_seqs[key])
                 assert lot.quantity is not None
-                left = Decimal(lot.quantity) - used[lot_seq]
+                left = Decimal(lot.quantity) - used[key][lot_seq]
                 if amount > left:
                     raise InvalidFill(
                         f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {lot.quantity}, earlier "
-                        f"disposals named {decimal_text(used[lot_seq])}, {decimal_text(max(left, Decimal(0)))} is "
-                        f"left (got {given})"
+                        f"disposals named {decimal_text(used[key][lot_seq])}, {decimal_text(max(left, Decimal(0)))} "
+                        f"is left (got {given})"
                     )
-                used[lot_seq] += amount
+                used[key][lot_seq] += amount

@@ -109,8 +109,10 @@ def blank(note: str = "—") -> Cell:
     return Cell(note, "num muted")
 
 
-def key_cells(report: Report, account: str, symbol: str) -> list[Cell]:
-    return [*([text(account)] if report.multi_account else []), text(symbol)]
+def key_cells(multi_account: bool, account: str, symbol: str) -> list[Cell]:
+    """A row's account (when the report holds several: `report.multi_account`, asked once per table, since it
+    looks at every symbol) and symbol."""
+    return [*([text(account)] if multi_account else []), text(symbol)]
 
 
 def key_headers(report: Report) -> list[str]:
@@ -134,10 +136,11 @@ def unrealized_cells(position: Position, mark: Mark | None) -> list[Cell]:
 
 def symbols_table(report: Report) -> Table:
     open_by_key = {p.key: p for p in report.state.open}
+    multi_account, has_funding = report.multi_account, report.has_funding
     rows = []
     for (account, symbol), totals in report.state.symbol_totals.items():
         position = open_by_key.get((account, symbol))
-        cells = key_cells(report, account, symbol)
+        cells = key_cells(multi_account, account, symbol)
         if position is None:
             cells += [text("flat", css="muted"), blank(), blank()]
         else:
@@ -145,7 +148,7 @@ def symbols_table(report: Report) -> Table:
             cells.append(number(position.avg_price))
         cells += [number(totals.realized_pnl, signed=True), fees_cell(totals.fees, totals.unvalued_fees)]
         cells += [
-            *([number(totals.funding, signed=True)] if report.has_funding else []),
+            *([number(totals.funding, signed=True)] if has_funding else []),
             number(totals.net_pnl, signed=True),
         ]
         if position is None:
@@ -163,16 +166,16 @@ def funding_header(report: Report, suffix: str = "") -> list[str]:
     return [f"Funding{suffix}"] if report.has_funding else []
 
 
-def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
+def cycle_cells(p: Position | ClosedPosition, *, multi_account: bool, has_funding: bool) -> list[Cell]:
     """What an open position and a closed cycle share: key, side, size, price, PnL, and when it opened."""
     return [
-        *key_cells(report, p.account, p.symbol),
+        *key_cells(multi_account, p.account, p.symbol),
         text(p.side.value),
         number(p.quantity, quantity(p.quantity)),
         number(p.avg_price),
         number(p.realized_pnl, signed=True),
         fees_cell(p.fees, p.unvalued_fees),
-        *([number(p.funding, signed=True)] if report.has_funding else []),
+        *([number(p.funding, signed=True)] if has_funding else []),
         number(p.net_pnl, signed=True),
         text(str(p.opened_seq), css="num"),
         text(when(p.opened_at)),
@@ -180,15 +183,17 @@ def cycle_cells(report: Report, p: Position | ClosedPosition) -> list[Cell]:
 
 
 def open_table(report: Report) -> Table:
-    rows = [[*cycle_cells(report, p), *unrealized_cells(p, report.marks.get(p.symbol))] for p in report.state.open]
+    shared = {"multi_account": report.multi_account, "has_funding": report.has_funding}
+    rows = [[*cycle_cells(p, **shared), *unrealized_cells(p, report.marks.get(p.symbol))] for p in report.state.open]
     headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized (cycle)", "Fees (cycle)"]
     headers += [*funding_header(report, " (cycle)"), "Net (cycle)"]
     return Table("open", [*headers, "Opened seq", "Opened at", *MARK_HEADERS], rows, "No open positions.")
 
 
 def closed_table(report: Report) -> Table:
+    shared = {"multi_account": report.multi_account, "has_funding": report.has_funding}
     rows = [
-        [*cycle_cells(report, c), text(str(c.closed_seq), css="num"), text(when(c.closed_at))]
+        [*cycle_cells(c, **shared), text(str(c.closed_seq), css="num"), text(when(c.closed_at))]
         for c in report.state.closed
     ]
     headers = [*key_headers(report), "Side", "Qty", "Avg price", "Realized", "Fees", *funding_header(report), "Net"]
@@ -220,6 +225,7 @@ def rollbacks_table(report: Report) -> Table:
 
 def fills_table(report: Report) -> Table:
     """The latest FILL_TABLE_LIMIT fills (`fills_left_out` says how many earlier ones are not listed)."""
+    multi_account = report.multi_account
     rows = []
     for row in report.fills[-FILL_TABLE_LIMIT:]:
         r, f = row.recorded, row.fill
@@ -228,7 +234,7 @@ def fills_table(report: Report) -> Table:
                 text(str(r.seq), css="num"),
                 text(when(f.occurred_at)),
                 text(f.fill_id),
-                *([text(f.account)] if report.multi_account else []),
+                *([text(f.account)] if multi_account else []),
                 text(f.exchange),
                 text(f.symbol),
                 text(f.side.value),

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -400,7 +401,7 @@ class AccountBook:
             return CycleTrades(
                 self.trade_at(symbol, opened_seq), lambda: self._read_cycle(symbol, opened_seq, last_seq, resets)
             )
-        return tuple(trade for seq, trade in self._by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq)
+        return _between(self._by_symbol.get(symbol, []), opened_seq, last_seq)
 
     def _read_cycle(self, symbol: str, opened_seq: int, last_seq: int, resets: int) -> tuple[Trade, ...]:
         with self._guard:
@@ -419,8 +420,7 @@ class AccountBook:
                     return self._read_cycle(symbol, opened_seq, last_seq, resets)
                 self.events_read += len(found)
                 earlier = [Trade.from_fill(r.fill) for r in found if isinstance(r.fill, Fill) and r.seq <= last_seq]
-            later = [trade for seq, trade in self._by_symbol.get(symbol, ()) if opened_seq <= seq <= last_seq]
-            return (*earlier, *later)
+            return (*earlier, *_between(self._by_symbol.get(symbol, []), opened_seq, last_seq))
 
     def trade_at(self, symbol: str, seq: int) -> Trade:
         if seq <= self._trades_after:
@@ -471,3 +471,13 @@ class AccountBook:
     def totals(self) -> Totals:
         """Lifetime realized PnL (gross) and fees of every cycle of the account."""
         return portfolio_totals(self._fold_positions.totals().values())
+
+
+def _seq(pair: tuple[int, Trade]) -> int:
+    return pair[0]
+
+
+def _between(pairs: list[tuple[int, Trade]], first: int, last: int) -> tuple[Trade, ...]:
+    """The trades of `pairs` (a symbol's, in seq order) from seq `first` to `last`, found by a binary search:
+    a scan of the symbol's whole history for each cycle made the closed positions quadratic in it."""
+    return tuple(trade for _, trade in pairs[bisect_left(pairs, first, key=_seq) : bisect_right(pairs, last, key=_seq)])

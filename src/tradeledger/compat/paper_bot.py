@@ -21,12 +21,14 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trades import to_decimal
-from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fills import LEDGER_CONTEXT, Quantity
 from tradeledger.errors import InvalidArgument, TradeRefused
 
 LOT = Decimal("0.0001")
@@ -65,6 +67,7 @@ def load_price_series(path: str | Path | None = None) -> list[Bar]:
     """Read a `time,symbol,price` CSV (ISO times with an offset, decimal prices) into bars in time order."""
     source = bundled_price_series() if path is None else Path(path)
     by_time: dict[datetime, dict[str, Decimal]] = defaultdict(dict)
+    exact = TypeAdapter(Quantity)
     try:
         with source.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -81,6 +84,11 @@ def load_price_series(path: str | Path | None = None) -> list[Bar]:
             raise InvalidArgument(f"{source}:{line}: expected time,symbol,price (got {row!r})") from None
         if when.tzinfo is None or not price.is_finite() or price <= 0:
             raise InvalidArgument(f"{source}:{line}: needs a time with an offset and a price above 0 (got {row!r})")
+        try:
+            exact.validate_python(price)  # digits and range as a fill's price: the strategy's arithmetic needs them
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise InvalidArgument(f"{source}:{line}: price: {problem}") from None
         by_time[when][symbol] = price
     if not by_time:
         raise InvalidArgument(f"{source}: the price series is empty")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Self
 
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
@@ -41,6 +41,8 @@ from tradeledger.errors import InvariantViolation
 TWO = Decimal(2)
 # Rounding of avg (28 digits) may move |s|·avg by a few units of the 28th digit of the largest term.
 INVARIANT_DIGITS = 24
+# The running Σ|s|·avg of the check: every sum exact (precision unbounded), rounded once where it is used.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 @dataclass(slots=True)
@@ -56,6 +58,11 @@ class WalletBook:
     winning_cycles: int = 0  # closed cycles whose net PnL (realized - fees) is above 0
     cost_basis: dict[PositionKey, Decimal] = field(default_factory=dict)  # |s|·avg per open position
     last_seq: int = 0
+    # Σ cost_basis, exact, kept as fills move it, for the check after each event (summing every open position
+    # there made a report of 16,000 open positions sum 256 M terms); `_held_of` is the dict it sums (a
+    # checkpoint that assigns another is summed again on the next check).
+    _held: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
+    _held_of: dict[PositionKey, Decimal] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.cash = self.initial_balance
@@ -85,10 +92,14 @@ class WalletBook:
         if outcome.closed is not None and outcome.closed.net_pnl > 0:
             self.winning_cycles += 1
         key = (execution.account, execution.symbol)
+        cost_before = self.cost_basis.get(key, ZERO)
         if outcome.position is None:
             self.cost_basis.pop(key, None)
+            cost_after = ZERO
         else:
-            self.cost_basis[key] = outcome.position.quantity * outcome.position.avg_price
+            cost_after = self.cost_basis[key] = outcome.position.quantity * outcome.position.avg_price
+        if self._held_of is self.cost_basis:
+            self._held = _EXACT.add(_EXACT.subtract(self._held, cost_before), cost_after)
 
     def fund(self, payment: FundingPayment) -> None:
         """Book a funding payment: into (or out of) the cash and the funding total."""
@@ -100,8 +111,12 @@ class WalletBook:
 
     def check(self, seq: int) -> None:
         """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized - Σ fees (to 28-digit rounding)."""
+        if self._held_of is not self.cost_basis:
+            with localcontext(_EXACT):
+                self._held = sum(self.cost_basis.values(), ZERO)
+            self._held_of = self.cost_basis
         with localcontext(LEDGER_CONTEXT):
-            held = sum(self.cost_basis.values(), ZERO)
+            held = +self._held  # the exact sum, rounded to the ledger's 28 digits once
             left = self.cash + held
             right = self.initial_balance + self.realized_pnl + self.funding - self.fees
             scale = max(abs(self.cash), held, abs(self.initial_balance), abs(self.realized_pnl), self.fees, Decimal(1))

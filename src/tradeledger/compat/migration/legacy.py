@@ -47,10 +47,13 @@ Clock = Callable[[], datetime]
 Status = Literal["match", "float", "differs"]
 Scope = Literal["trade_manager", "statistics", "wallet"]
 
+# A line of positions.log naming a position; its tag, "(positive)", holds no parenthesis, so that a search
+# tried at each "Active " of a line stops at the next one (with `[^)]*` each try ran to the line's end).
 LOG_LINE = re.compile(
     r"Active (?P<symbol>\S+) (?P<side>\S+) (?P<amount>-?[0-9.]+) entry (?P<entry>-?[0-9.]+)"
-    r" current (?P<current>-?[0-9.]+) pnl \$(?P<pnl>-?[0-9.,]+) \((?P<tag>[^)]*)\) balance \$(?P<balance>-?[0-9.,]+)"
+    r" current (?P<current>-?[0-9.]+) pnl \$(?P<pnl>-?[0-9.,]+) \((?P<tag>[^()]*)\) balance \$(?P<balance>-?[0-9.,]+)"
 )
+MAX_LOG_LINE = 4096  # characters of a positions.log line naming a position (the legacy bot's are ~140)
 WALLET_SIDES = {"buy": Side.BUY, "long": Side.BUY, "sell": Side.SELL, "short": Side.SELL}
 
 

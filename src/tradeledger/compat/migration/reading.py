@@ -23,6 +23,7 @@ from tradeledger.compat.migration.legacy import (
     DEFAULT_ACCOUNT,
     LEGACY_EXCHANGE,
     LOG_LINE,
+    MAX_LOG_LINE,
     POSITIONS_LOG,
     PROGRESS_EVERY,
     STATE_FILE,
@@ -47,6 +48,7 @@ from tradeledger.compat.migration.legacy import (
 from tradeledger.compat.trades import Trade
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
+from tradeledger.domain.json_values import json_int
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     ZERO,
@@ -83,7 +85,7 @@ def _read_state(
     path: Path, data: bytes, account: str, report: Progress
 ) -> tuple[tuple[LegacyTrade, ...], dict[str, LegacyPositionRecord], dict[str, Decimal] | None]:
     try:
-        state = json.loads(legacy_text(path, data))
+        state = json.loads(legacy_text(path, data), parse_int=json_int)  # a long int: a Decimal, refused by its key
     except json.JSONDecodeError as error:
         raise MigrationError(f"{path}: not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     except RecursionError:
@@ -417,6 +419,11 @@ def _read_positions_log(path: Path, data: bytes, report: Progress) -> tuple[Logg
             report(f"reading {path.name}", number, len(lines))
         if "Active " not in line:
             continue  # the log's other lines (wallet balance, …)
+        if len(line) > MAX_LOG_LINE:
+            raise MigrationError(
+                f"{path}: line {number}: longer than {MAX_LOG_LINE:,} characters ({len(line):,}); a line naming a "
+                f"position is ~140 (starts {line[:40]!r})"
+            )
         found = LOG_LINE.search(line)
         if found is None:
             raise MigrationError(
