@@ -183,3 +183,23 @@ def test_the_lots_refuse_a_size_that_would_round_as_the_positions_do_and_are_lef
     kept = LotBook(MethodPlan.parse(["fifo"]))
     kept.apply_rows(rows[:-1])
     assert lots(book) == lots(kept)
+
+
+@pytest.mark.xfail(strict=True, reason="a refusal writes a size as each fold happens to hold it (trailing zeros)")
+def test_the_lots_and_the_positions_write_a_size_they_refuse_by_its_value_not_by_how_each_holds_it() -> None:
+    # Found by Hypothesis: after a base fee and a base rebate the positions hold the size 10**20 as
+    # 100000000000000000000 and the lots as 100000000000000000000.0000000; a refusal wrote each its own way.
+    fills = [
+        fill(1, "sell", "99999999999999999999.9999999", "1", ("0.5", "BTC")),
+        fill(2, "buy", "0.5", "1"),
+        fill(3, "buy", "99999999999999999999.9999999", "1", ("-100000000000000000000", "BTC")),
+        fill(4, "buy", "0.00000001", "1"),
+    ]
+    rows = rows_of(fills)
+    book = LotBook(MethodPlan.parse(["fifo"]))
+    book.apply_rows(rows[:-1])
+
+    refused = refusal(lambda: book.apply_rows(rows[-1:]))
+
+    assert refused == f"seq 4: {by_rows(fills)}"
+    assert by_rows(fills).startswith("quantity: 100000000000000000000 + 0.00000001 needs more than 28 significant")
