@@ -14,7 +14,7 @@ from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 
 from tradeledger.domain.events import Event, Funding
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side, decimal_text
 from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
@@ -33,9 +33,10 @@ EXACT_SUBTRACT = _EXACT.subtract
 
 
 def size_refused(operation: str, a: Decimal, b: Decimal) -> InvalidFill:
-    """The refusal of a position size `a operation b` that would need rounding."""
+    """The refusal of a position size `a operation b` that would need rounding, each size in canonical text:
+    the folds hold one size with other trailing zeros (the lots after a base fee and a rebate, say)."""
     return InvalidFill(
-        f"quantity: {a} {operation} {b} needs more than {_EXACT.prec} significant digits; "
+        f"quantity: {decimal_text(a)} {operation} {decimal_text(b)} needs more than {_EXACT.prec} significant digits; "
         "the position size would be rounded"
     )
 

@@ -176,13 +176,19 @@ def raw(seq: int, side: str, quantity: str, *, kind: str = "fill") -> ExecutionR
 @pytest.mark.parametrize(
     ("rows", "refused"),
     [
-        ([raw(1, "buy", "1E+24"), raw(2, "buy", "1E-24")], "quantity: 1E+24 + 1E-24 needs more than 28"),
+        (
+            [raw(1, "buy", "1E+24"), raw(2, "buy", "1E-24")],
+            "quantity: 1000000000000000000000000 + 0.000000000000000000000001 needs more than 28",
+        ),
         (
             # The size stays exact (1 + 0.0001) but the quantity entered in the cycle would round.
             [raw(1, "buy", "1E+24"), raw(2, "sell", "999999999999999999999999"), raw(3, "buy", "0.0001")],
-            "quantity: 1E+24 + 0.0001 needs more than 28",
+            "quantity: 1000000000000000000000000 + 0.0001 needs more than 28",
         ),
-        ([raw(1, "buy", "1E+24"), raw(2, "sell", "1E-24")], "quantity: 1E+24 - 1E-24 needs more than 28"),
+        (
+            [raw(1, "buy", "1E+24"), raw(2, "sell", "1E-24")],
+            "quantity: 1000000000000000000000000 - 0.000000000000000000000001 needs more than 28",
+        ),
         ([raw(1, "buy", "1"), raw(2, "hold", "1")], "seq 2: side 'hold' is neither buy nor sell"),
         ([raw(1, "buy", "1"), raw(2, "buy", "1", kind="dividend")], "seq 2: type 'dividend' is not an event type"),
     ],
