@@ -55,6 +55,8 @@ class Kind(StrEnum):
 _NOT_MOVED = frozenset({"pending", "failed", "canceled"})  # a transaction's status that moved no money
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
+_PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
 
 
@@ -171,15 +173,17 @@ class _Entry:
         return self.number(self.raw.get(field), field)
 
     def occurred_at(self) -> datetime:
-        value = self.raw.get("timestamp")
+        given = value = self.raw.get("timestamp")
         if isinstance(value, Decimal) and value == value.to_integral_value():
+            if value.adjusted() >= _PAST_9999:  # never made an int of its digits (1e1000000: 30 s)
+                raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {_quoted(given)})")
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.refuse("timestamp", f"is required, in milliseconds since 1970 (got {_quoted(value)})")
         try:
             return _EPOCH + timedelta(milliseconds=value)
         except OverflowError:
-            raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {value})") from None
+            raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {_quoted(given)})") from None
 
     def currency(self, field: str, value: object = None) -> str:
         code = self.raw.get(field) if value is None else value
