@@ -56,6 +56,10 @@ UntilTimeOption = Annotated[
 ]
 
 
+# The longest error line (after `error: `); a longer message is cut in its middle.
+MAX_ERROR_CHARACTERS = 2_000
+
+
 def print_error(message: str) -> None:
     """One line on stderr: `error: ` and the message, its own line breaks folded into the line."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
