@@ -58,11 +58,17 @@ UntilTimeOption = Annotated[
 
 # The longest error line (after `error: `); a longer message is cut in its middle.
 MAX_ERROR_CHARACTERS = 2_000
+_ERROR_HEAD, _ERROR_TAIL = 1_400, 500  # kept of a longer one, with the count of what is cut between them
 
 
 def print_error(message: str) -> None:
-    """One line on stderr: `error: ` and the message, its own line breaks folded into the line."""
+    """One line on stderr: `error: ` and the message, its own line breaks folded into the line, and at most
+    MAX_ERROR_CHARACTERS of it: a longer one (a refusal quoting a huge value) keeps its start, which names
+    the file and field, and its end, and says how much is left out between them."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    if len(line) > MAX_ERROR_CHARACTERS:
+        cut = len(line) - _ERROR_HEAD - _ERROR_TAIL
+        line = f"{line[:_ERROR_HEAD]} … ({cut:,} characters left out) … {line[-_ERROR_TAIL:]}"
     err().print(Text.assemble(("error:", "red"), f" {line}"), soft_wrap=True)
 
 
