@@ -95,6 +95,18 @@ IN_MEMORY = ["--db", "sqlite://"]
 RECORD = ["record", "--fill-id", "r1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
 FUNDING = ["record-funding", "--funding-id", "f1", "--symbol", "BTC/USDT:USDT", "--amount", "1"]
 INGEST = ["ingest", "ccxt", "--exchange", "binance"]
+
+
+def paper_bot(option: str, name: str) -> Case:
+    """`paper-bot` reading the hostile file `name` through `option`, its state kept in a folder of its own."""
+    return lambda p: ["--db", p.url, "paper-bot", option, p / name, "--state-dir", p / "a-folder"]
+
+
+def migrate_dry_run(folder: str) -> Case:
+    """`migrate --dry-run` of the legacy files in the hostile folder `folder`."""
+    return lambda p: ["--db", p.url, "migrate", "--logs-dir", p / folder, "--dry-run"]
+
+
 TRANSFER = ["record-transfer", "--transfer-id", "t1", "--currency", "USDT", "--kind", "deposit", "--amount", "1"]
 
 CASES: dict[str, tuple[Case, str]] = {
@@ -212,24 +224,18 @@ CASES: dict[str, tuple[Case, str]] = {
     "copy: an in-memory target": (lambda p: ["copy", "--from", p.url, "--to", "sqlite://"], "--to"),
     "demo: an in-memory ledger": (lambda _: [*IN_MEMORY, "demo"], "in-memory"),
     "demo: a ledger under a file": (lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}/demo.db", "demo"], "cannot open"),
-    "paper-bot: a config nested 5,000 deep": (
-        lambda p: ["--db", p.url, "paper-bot", "--config", p / "deep.yaml", "--state-dir", p / "a-folder"],
-        "deep.yaml",
-    ),
+    "paper-bot: a config nested 5,000 deep": (paper_bot("--config", "deep.yaml"), "deep.yaml"),
     "paper-bot: a config whose aliases stand for 10**9 values": (
-        lambda p: ["--db", p.url, "paper-bot", "--config", p / "laughs.yaml", "--state-dir", p / "a-folder"],
+        paper_bot("--config", "laughs.yaml"),
         "aliases expand it to more than 100,000 values",
     ),
     "paper-bot: a config with a 4,301-digit integer": (
-        lambda p: ["--db", p.url, "paper-bot", "--config", p / "long-integer.yaml", "--state-dir", p / "a-folder"],
+        paper_bot("--config", "long-integer.yaml"),
         "long-integer.yaml: not valid YAML (",
     ),
-    "paper-bot: fullwidth prices": (
-        lambda p: ["--db", p.url, "paper-bot", "--prices", p / "prices.csv", "--state-dir", p / "a-folder"],
-        "prices.csv",
-    ),
+    "paper-bot: fullwidth prices": (paper_bot("--prices", "prices.csv"), "prices.csv"),
     "paper-bot: a 4,301-digit price": (
-        lambda p: ["--db", p.url, "paper-bot", "--prices", p / "long-price.csv", "--state-dir", p / "a-folder"],
+        paper_bot("--prices", "long-price.csv"),
         "long-price.csv:2: price: has 4301 significant digits",
     ),
     "paper-bot: a state folder that is a file": (
@@ -289,26 +295,17 @@ CASES: dict[str, tuple[Case, str]] = {
         "--anchor",
     ),
     "verify: an anchor that is a folder": (lambda p: ["--db", p.url, "verify", "--anchor", p / "a-folder"], "--anchor"),
-    "migrate: a state file nested 5,000 deep": (
-        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "logs", "--dry-run"],
-        "trade_manager_state.json",
-    ),
+    "migrate: a state file nested 5,000 deep": (migrate_dry_run("logs"), "trade_manager_state.json"),
     "migrate: a positions.log line of 52,800 characters": (
-        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-log", "--dry-run"],
+        migrate_dry_run("long-log"),
         "positions.log: line 1: longer than 4,096 characters",
     ),
-    "migrate: a state file with a 4,301-digit amount": (
-        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-amount", "--dry-run"],
-        "trades[0] (id 't'): amount",
-    ),
+    "migrate: a state file with a 4,301-digit amount": (migrate_dry_run("long-amount"), "trades[0] (id 't'): amount"),
     "migrate: a state file with a timestamp of a million characters": (
-        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "long-time", "--dry-run"],
+        migrate_dry_run("long-time"),
         "trades[0] (id 't'): timestamp: not an ISO 8601 time (got 'xxx",
     ),
-    "migrate: a logs folder that is a file": (
-        lambda p: ["--db", p.url, "migrate", "--logs-dir", p / "plain.txt", "--dry-run"],
-        "plain.txt",
-    ),
+    "migrate: a logs folder that is a file": (migrate_dry_run("plain.txt"), "plain.txt"),
     "migrate: an in-memory ledger": (lambda p: [*IN_MEMORY, "migrate", "--logs-dir", p / "logs"], "in-memory"),
     "enable-sot: a config nested 5,000 deep": (lambda p: ["enable-sot", "--config", p / "deep.yaml"], "deep.yaml"),
     "enable-sot: a config whose aliases stand for 10**9 values": (
