@@ -7,12 +7,13 @@ The work is counted, never timed: the lots here count each read of their unit co
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from tradeledger.domain import lot_pools, lots
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot
+from tradeledger.domain.lot_pools import Lot, Pool
 from tradeledger.domain.lot_terms import Method, MethodPlan
 from tradeledger.domain.lots import LotBook
 
@@ -20,29 +21,28 @@ D = Decimal
 N = 1000  # lots open at once
 
 
+READS = {"unit": 0, "seq": 0}  # the reads of each counted attribute of every CountedLot, reset by a test
+
+
+def counted(name: str) -> Any:
+    """An attribute of a lot kept as `_name`, each read of which is counted in READS."""
+
+    def read(lot: Lot) -> object:
+        READS[name] += 1
+        return getattr(lot, f"_{name}")
+
+    def write(lot: Lot, value: object) -> None:
+        setattr(lot, f"_{name}", value)
+
+    return property(read, write)
+
+
 class CountedLot(Lot):
     """A lot that counts the reads of its unit cost and its seq (what finding a lot examines)."""
 
     __slots__ = ("_seq", "_unit")
-    reads: dict[str, int] = {"unit": 0, "seq": 0}  # noqa: RUF012 - shared by every lot of a test, reset by it
-
-    @property
-    def unit(self) -> Decimal:
-        CountedLot.reads["unit"] += 1
-        return self._unit
-
-    @unit.setter
-    def unit(self, value: Decimal) -> None:
-        self._unit = value
-
-    @property
-    def seq(self) -> int:
-        CountedLot.reads["seq"] += 1
-        return self._seq
-
-    @seq.setter
-    def seq(self, value: int) -> None:
-        self._seq = value
+    unit = counted("unit")
+    seq = counted("seq")
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """The reads of every lot opened from here on (by LotBook's inline path and by Pool.add)."""
     monkeypatch.setattr(lots, "Lot", CountedLot)
     monkeypatch.setattr(lot_pools, "Lot", CountedLot)
-    return CountedLot.reads
+    return READS
 
 
 def row(seq: int, side: str, price: str, quantity: str = "1", day: str = "2025-01-01") -> ExecutionRow:
@@ -76,19 +76,60 @@ def test_hifo_takes_the_earlier_lot_of_two_at_the_same_unit_cost_however_the_cos
 
 def test_hifo_after_fifo_and_lifo_years_takes_the_highest_of_the_lots_they_left() -> None:
     buys = [row(seq, "buy", price, day="2023-01-01") for seq, price in enumerate(["30", "50", "10", "40", "20"], 1)]
-    hifo = [row(6, "sell", "60", day="2023-06-01")]  # 2023 hifo: takes lot 2 (50)
+    hifo = [row(6, "sell", "60", day="2023-06-01")]  # 2023 hifo: lot 2 (50)
     fifo = [row(7, "sell", "60", day="2024-06-01")]  # 2024 fifo: lot 1 (30)
-    lifo = [row(8, "sell", "60", day="2025-06-01"), row(9, "buy", "35", day="2025-07-01")]  # lifo: lot 5 (20)
-    rest = [row(seq, "sell", "60", day="2026-06-01") for seq in (10, 11, 12)]  # hifo: 4 (40), 9 (35), 3 (10)
+    # 2025 lifo: lot 5 (20), then lot 4 (40); lot 10 (35) is listed where lot 5 was.
+    lifo = [row(seq, "sell", "60", day="2025-06-01") for seq in (8, 9)] + [row(10, "buy", "35", day="2025-07-01")]
+    rest = [row(seq, "sell", "60", day="2026-06-01") for seq in (11, 12)]  # 2026 hifo: lot 10 (35), lot 3 (10)
     book = LotBook(MethodPlan.parse(["hifo", "2024=fifo", "2025=lifo", "2026=hifo"]))
 
     book.apply_rows([*buys, *hifo, *fifo, *lifo, *rest])
 
-    assert [(r.disposed_seq, r.acquired_seq) for r in book.rows] == [(6, 2), (7, 1), (8, 5), (10, 4), (11, 9), (12, 3)]
+    assert [(r.disposed_seq, r.acquired_seq) for r in book.rows] == [
+        (6, 2),
+        (7, 1),
+        (8, 5),
+        (9, 4),
+        (11, 10),
+        (12, 3),
+    ]
     assert book.open_lots() == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: hifo reads the unit cost of every open lot at each match")
+def test_hifo_after_an_average_year_takes_the_lots_at_the_average_they_carry() -> None:
+    buys = [row(seq, "buy", price, day="2023-01-01") for seq, price in enumerate(["100", "300", "200"], 1)]
+    hifo = [row(4, "sell", "400", day="2023-06-01")]  # 2023 hifo: lot 2 (300)
+    # 2024 average: costs 150 (lots 1 and 3), consumes lot 1; lot 3 is left at 150, below lot 6 bought at 160.
+    average = [row(5, "sell", "400", day="2024-06-01"), row(6, "buy", "160", day="2024-07-01")]
+    rest = [row(seq, "sell", "400", day="2025-06-01") for seq in (7, 8)]  # 2025 hifo: lot 6 (160), lot 3 (150)
+    book = LotBook(MethodPlan.parse(["hifo", "2024=average", "2025=hifo"]))
+
+    book.apply_rows([*buys, *hifo, *average, *rest])
+
+    assert [(r.disposed_seq, r.acquired_seq, r.cost_basis) for r in book.rows] == [
+        (4, 2, D(300)),
+        (5, 1, D(150)),
+        (7, 6, D(160)),
+        (8, 3, D(150)),
+    ]
+
+
+@pytest.mark.parametrize(("rebate", "taken"), [("100", [2, 1]), ("-40", [1, 2])])
+def test_a_lot_whose_unit_cost_changes_after_hifo_listed_it_is_taken_at_its_new_cost(
+    rebate: str, taken: list[int]
+) -> None:
+    # Lot 1 at 40, lot 2 at 50; hifo takes 0.5 of lot 2, then lot 2 is added to (a base rebate of its fill):
+    # 1.5 at 50 + 1 for 100 is 175/2.5 = 70 a unit, 1.5 at 50 + 1 for -40 is 35/2.5 = 14.
+    pool = Pool()
+    pool.add(1, 1, "2025-01-01T00:00:00+00:00", D(1), D(40))
+    pool.add(1, 2, "2025-01-02T00:00:00+00:00", D(2), D(100))
+    pool.take(D("0.5"), Method.HIFO, None, 3)
+
+    pool.add(1, 2, "2025-01-02T00:00:00+00:00", D(1), D(rebate))
+
+    assert [lot.seq for lot, _, _ in pool.take(D("3.5"), Method.HIFO, None, 4)] == taken
+
+
 def test_hifo_reads_a_few_unit_costs_per_match_not_every_open_lots(reads: dict[str, int]) -> None:
     prices = [1000 + seq * 7919 % N for seq in range(1, N + 1)]  # each of 1000..1999 once, in no order
     book = LotBook(MethodPlan.single(Method.HIFO))
@@ -103,7 +144,6 @@ def test_hifo_reads_a_few_unit_costs_per_match_not_every_open_lots(reads: dict[s
     assert reads["unit"] <= 3 * N
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: a specific disposal reads the seq of every open lot to find one")
 def test_a_specific_disposal_finds_the_lots_it_names_without_reading_every_open_lots_seq(
     reads: dict[str, int],
 ) -> None:
