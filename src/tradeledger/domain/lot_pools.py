@@ -3,13 +3,19 @@ from them (spec section 11): the next lot by method, a part cut from a lot, the 
 
 Lots are kept in acquisition order; a lot taken from the middle (hifo, specific) is left at quantity 0
 and skipped, and the lots used up at the head are dropped now and then, never one at a time.
+
+A match finds its lot without a scan of the lots: fifo and lifo take from the ends, hifo from a heap of the
+lots' unit costs kept beside the list (`Pool.highest`), and specific finds a named lot by a binary search on
+seq (the list is in seq order: the log is folded in seq order, and a lot is appended, or dropped at either end).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left
 from datetime import datetime
 from decimal import Decimal
+from heapq import heapify, heappop, heappush
+from operator import attrgetter
 
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
@@ -38,6 +44,7 @@ class Lot:
 
 # A matched part: (the lot, quantity, its basis).
 Part = tuple[Lot, Decimal, Decimal]
+_seq_of = attrgetter("seq")
 
 
 def position_after(
@@ -70,9 +77,26 @@ class Pool:
     of the lots acquired after it: `pooled()`); their own basis is stale until a disposal by another method
     shares it out again (`share_out`). Lots are consumed from `head` (fifo) or the end (lifo); a lot taken
     from the middle (hifo, specific) is left at quantity 0 and skipped.
+
+    A lot's place is its index in `lots` plus `dropped`, the lots dropped from the head since the pool was last
+    empty: it never changes while the lot is listed. `costs`, built by the first hifo match, is a heap of
+    (-unit, place) of the lots listed up to place `indexed`; an entry is right while the lot at that place is
+    open with that unit (`highest`).
     """
 
-    __slots__ = ("basis", "entered", "head", "lots", "pooled_end", "position", "quantity", "sign")
+    __slots__ = (
+        "basis",
+        "costs",
+        "dropped",
+        "entered",
+        "head",
+        "indexed",
+        "lots",
+        "pooled_end",
+        "position",
+        "quantity",
+        "sign",
+    )
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
@@ -85,9 +109,9 @@ class Pool:
         self.basis = ZERO
         self.position = ZERO
         self.entered = ZERO  # what the position's cycle has entered (as the positions keep it, to refuse alike)
-
-    def live(self) -> Iterable[Lot]:
-        return (lot for lot in self.lots[self.head :] if lot.quantity)
+        self.dropped = 0
+        self.costs: list[tuple[Decimal, int]] | None = None  # hifo's heap of (-unit, place), built on first use
+        self.indexed = 0  # the places below it are in `costs`
 
     def pooled(self) -> tuple[Decimal, Decimal]:
         """(quantity, basis) of the lots whose basis is pooled."""
@@ -109,10 +133,12 @@ class Pool:
             basis -= share
             quantity -= lot.quantity
         self.pooled_end = 0
+        self.costs = None  # the units changed: hifo's heap is built again when next needed
 
     def reset(self) -> None:
         self.lots, self.head, self.pooled_end, self.sign = [], 0, 0, 0
         self.quantity = self.basis = ZERO
+        self.dropped, self.costs, self.indexed = 0, None, 0
 
     def next_lot(self, method: Method) -> Lot:
         """The lot a match by `method` takes from next (fifo for specific without named lots)."""
@@ -120,17 +146,41 @@ class Pool:
         if method is Method.LIFO:
             while not lots[-1].quantity:
                 lots.pop()
+            if self.costs is not None:  # the places popped go to the lots appended next: hifo's heap lists them then
+                self.indexed = min(self.indexed, self.dropped + len(lots))
             return lots[-1]
         if method is Method.HIFO:
-            best: Lot | None = None
-            for lot in self.live():
-                if best is None or lot.unit > best.unit:
-                    best = lot
-            assert best is not None
-            return best
+            return self.highest()
         while not lots[self.head].quantity:
             self.head += 1
         return lots[self.head]
+
+    def highest(self) -> Lot:
+        """The open lot of the highest unit cost, the first listed on a tie (the earliest acquired), from
+        `costs`: the lots listed since it last looked are pushed; an entry whose place holds no open lot of
+        that unit (used up by any method, dropped, popped, or of another unit since: a base rebate) is popped
+        when it comes to the top. The heap is built again when it holds more than twice the lots listed from
+        `head` (and 64 more)."""
+        lots, dropped, head = self.lots, self.dropped, self.head
+        heap = self.costs
+        if heap is None or len(heap) > 2 * (len(lots) - head) + 64:
+            heap = [(lots[i].unit.copy_negate(), dropped + i) for i in range(head, len(lots)) if lots[i].quantity]
+            heapify(heap)
+            self.costs = heap
+        else:
+            for index in range(max(self.indexed - dropped, head), len(lots)):
+                lot = lots[index]
+                if lot.quantity:
+                    heappush(heap, (lot.unit.copy_negate(), dropped + index))
+        self.indexed = dropped + len(lots)
+        while True:
+            cost, place = heap[0]
+            index = place - dropped
+            if head <= index < len(lots):
+                lot = lots[index]
+                if lot.quantity and lot.unit == cost.copy_negate():
+                    return lot
+            heappop(heap)
 
     def cut(self, lot: Lot, part: Decimal) -> Part:
         """`part` of `lot` taken: the lot's basis for it (all it has left when it is all of it)."""
@@ -153,6 +203,7 @@ class Pool:
         if self.head > 64 and self.head * 2 > len(lots):  # noqa: PLR2004
             self.pooled_end = max(self.pooled_end - self.head, 0)
             del lots[: self.head]
+            self.dropped += self.head
             self.head = 0
 
     def add(self, sign: int, seq: int, at: str, quantity: Decimal, basis: Decimal) -> None:
@@ -165,6 +216,8 @@ class Pool:
             last.quantity += quantity
             last.basis += basis
             last.unit = last.basis / last.quantity
+            if self.costs is not None:  # its entry in hifo's heap, at its unit now (an entry at the old one is stale)
+                heappush(self.costs, (last.unit.copy_negate(), self.dropped + len(self.lots) - 1))
             return
         self.lots.append(Lot(seq, at, quantity, basis))
 
@@ -200,7 +253,7 @@ class Pool:
             )
         picked: list[tuple[Lot, Decimal]] = []
         for lot_seq, amount in picks:  # each lot named once (lot_picks): each checked against what it holds
-            lot = next((lot for lot in self.live() if lot.seq == lot_seq), None)
+            lot = self.open_lot(lot_seq)
             held = ZERO if lot is None else lot.quantity
             if lot is None or held < amount:
                 raise InvalidArgument(
@@ -209,6 +262,18 @@ class Pool:
                 )
             picked.append((lot, amount))
         return picked
+
+    def open_lot(self, seq: int) -> Lot | None:
+        """The first open lot acquired by fill `seq` (None when there is none): a binary search of the lots,
+        which are in seq order (a fill after an average disposal can open a second lot of its seq)."""
+        lots = self.lots
+        for index in range(bisect_left(lots, seq, self.head, key=_seq_of), len(lots)):
+            lot = lots[index]
+            if lot.seq != seq:
+                break
+            if lot.quantity:
+                return lot
+        return None
 
     def _take_average(self, quantity: Decimal) -> list[Part]:
         """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left
