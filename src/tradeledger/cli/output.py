@@ -447,7 +447,7 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
 
 def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:
     """The paper wallet (spec section 5) as replayed: cash and what the invariant adds up."""
-    at_cost = sum(wallet.cost_basis.values(), Decimal(0))
+    at_cost = wallet.held_at_cost()
     return {
         "account": account,
         "initial_balance": decimal_text(wallet.initial_balance),
@@ -462,7 +462,7 @@ def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:
 
 def print_wallet(console: Console, account: str, wallet: WalletBook) -> None:
     """One line: cash + positions at cost = initial + realized - fees (the invariant, checked on every fill)."""
-    at_cost = sum(wallet.cost_basis.values(), Decimal(0))
+    at_cost = wallet.held_at_cost()
     console.print(
         Text.assemble(
             f"Paper wallet ({account}): cash ",

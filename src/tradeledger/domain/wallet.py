@@ -109,14 +109,19 @@ class WalletBook:
         self.last_seq = payment.seq
         self.check(payment.seq)
 
-    def check(self, seq: int) -> None:
-        """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized - Σ fees (to 28-digit rounding)."""
+    def held_at_cost(self) -> Decimal:
+        """Σ|s|·avg of the open positions: their exact sum, rounded to the ledger's 28 digits once (what the
+        invariant checks, and what the wallet's views show)."""
         if self._held_of is not self.cost_basis:
             with localcontext(_EXACT):
                 self._held = sum(self.cost_basis.values(), ZERO)
             self._held_of = self.cost_basis
+        return LEDGER_CONTEXT.plus(self._held)
+
+    def check(self, seq: int) -> None:
+        """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized - Σ fees (to 28-digit rounding)."""
+        held = self.held_at_cost()
         with localcontext(LEDGER_CONTEXT):
-            held = +self._held  # the exact sum, rounded to the ledger's 28 digits once
             left = self.cash + held
             right = self.initial_balance + self.realized_pnl + self.funding - self.fees
             scale = max(abs(self.cash), held, abs(self.initial_balance), abs(self.realized_pnl), self.fees, Decimal(1))

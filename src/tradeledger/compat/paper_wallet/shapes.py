@@ -57,7 +57,7 @@ def entry(position: Position, mark: Decimal | None) -> dict[str, Any]:
 def wallet_summary(wallet: WalletBook, open_positions: int) -> dict[str, Any]:
     """The legacy wallet summary (see `PaperWallet.get_wallet_summary`)."""
     with localcontext(LEDGER_CONTEXT):
-        held = sum(wallet.cost_basis.values(), ZERO)
+        held = wallet.held_at_cost()
         available = OPEN_MARGIN * wallet.cash
     return {
         "balance": wallet.cash,
