@@ -326,18 +326,7 @@ def run_main(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, s
     return status, captured.out, captured.err
 
 
-# Cases that show a defect not fixed yet: case -> why it fails.
-KNOWN: dict[str, str] = {}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=KNOWN[case])) if case in KNOWN else case
-        for case in CASES
-    ],
-    ids=list(CASES),
-)
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_a_hostile_input_or_an_unwritable_path_is_one_line_on_stderr_and_exit_2(
     case: str, place: Place, capfd: pytest.CaptureFixture[str]
 ) -> None:
