@@ -23,11 +23,11 @@ from tradeledger.application.ports import (
     UnitOfWork,
 )
 from tradeledger.domain.balances import BalanceKey, all_touched, touched_balances
-from tradeledger.domain.chain import canonical_json
 from tradeledger.domain.events import EVENT_TYPES, Event, Funding, Transfer
 from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.intake import fast_fill
+from tradeledger.domain.json_values import canonical_json
 from tradeledger.domain.positions import PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.errors import InvalidFill

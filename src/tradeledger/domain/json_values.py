@@ -1,5 +1,6 @@
 """JSON values as the ledger reads them: whole numbers kept exact however long, and how deep a value nests,
-counted without recursion (metadata, NDJSON lines and exchange files); and metadata's canonical text."""
+counted without recursion (metadata, NDJSON lines and exchange files); and the canonical texts that are hashed
+(an event's values, metadata)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ _MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # json's C e
 _SORTED_JSON = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_json
 )
+# canonical_json's encoder, built once (json.dumps builds one on every call): no circular-reference check,
+# since the values hashed and keyed with it are flat lists of text, whole numbers and nulls.
+_FLAT = (
+    None
+    if _MAKE_ENCODER is None
+    else _MAKE_ENCODER(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, True)  # noqa: FBT003
+)
+_FLAT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_not_json)
+
+
+def canonical_json(values: list[object]) -> str:
+    """json.dumps(values, separators=(",", ":"), ensure_ascii=False): the same text, about 2x faster (the
+    hashed values of an event, a balance's key)."""
+    if _FLAT is None:  # pragma: no cover - a Python without the _json accelerator
+        return _FLAT_JSON.encode(values)
+    return "".join(_FLAT(values, 0))
 
 
 def sorted_json(value: object) -> str:
