@@ -24,7 +24,7 @@ from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import read_export
 from tradeledger.bootstrap import open_store
 from tradeledger.storage.engine import create_ledger_engine
-from tradeledger.storage.migrate import HEAD_REVISION, head_revision
+from tradeledger.storage.migrate import HEAD_REVISION, alembic_config, head_revision, sqlite_dump
 from tradeledger.storage.schema import metadata
 from tradeledger.storage.sql import SqlLedgerStore
 
@@ -98,6 +98,50 @@ def test_opening_a_ledger_whose_schema_is_at_the_head_revision_loads_no_alembic(
     )
 
     assert run.stdout.strip() == "[]"
+
+
+# Run in a fresh interpreter: whether `alembic` is loaded to create a new SQLite ledger.
+CREATES_WITHOUT_ALEMBIC = """
+import sys
+from tradeledger import open_ledger
+with open_ledger(sys.argv[1]) as ledger:
+    assert ledger.head.seq == 0
+print(sorted({name.split(".")[0] for name in sys.modules} & {"alembic"}))
+"""
+
+
+def test_creating_a_new_sqlite_ledger_loads_no_alembic(sqlite_url: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", CREATES_WITHOUT_ALEMBIC, sqlite_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=HANG_GUARD_S,
+    )
+
+    assert run.stdout.strip() == "[]"
+    assert query(sqlite_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_a_new_sqlite_ledger_is_the_very_database_the_revisions_build(tmp_path: Path) -> None:
+    from alembic import command  # noqa: PLC0415 - what a new SQLite ledger no longer loads
+
+    by_revisions = tmp_path / "revisions.db"
+    engine = sa.create_engine(f"sqlite:///{by_revisions}", poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    finally:
+        engine.dispose()
+    created = tmp_path / "created.db"
+
+    with open_ledger(f"sqlite:///{created}") as ledger:
+        assert ledger.head.seq == 0
+
+    # Tables, indexes and triggers with their SQL as written, and every row the revisions insert.
+    assert sqlite_dump(created) == sqlite_dump(by_revisions), (
+        "migrations/head_sqlite.sql is not what the revisions build: run scripts/schema_head.py"
+    )
 
 
 def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
