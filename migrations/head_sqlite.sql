@@ -1,5 +1,6 @@
--- The schema a new SQLite ledger is created with: what migrations/versions build on an empty database,
--- dumped by scripts/schema_head.py (never edited by hand; tests/integration/test_schema.py holds it to them).
+-- The schema a new SQLite ledger is created with: what migrations/versions build on an empty
+-- database, dumped by scripts/schema_head.py (never edited by hand; tests/integration/test_schema.py
+-- holds the two to the same dump).
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import Backend
+from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
 from tests.processes import run_together
 from tradeledger import Checkpoint, SchemaError, open_ledger
@@ -24,7 +24,8 @@ from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import read_export
 from tradeledger.bootstrap import open_store
 from tradeledger.storage.engine import create_ledger_engine
-from tradeledger.storage.migrate import HEAD_REVISION, alembic_config, head_revision, sqlite_dump
+from tradeledger.storage.head_scripts import postgresql_dump, sqlite_dump
+from tradeledger.storage.migrate import HEAD_REVISION, head_revision, run_revisions
 from tradeledger.storage.schema import metadata
 from tradeledger.storage.sql import SqlLedgerStore
 
@@ -100,7 +101,7 @@ def test_opening_a_ledger_whose_schema_is_at_the_head_revision_loads_no_alembic(
     assert run.stdout.strip() == "[]"
 
 
-# Run in a fresh interpreter: whether `alembic` is loaded to create a new SQLite ledger.
+# Run in a fresh interpreter: whether `alembic` is loaded to create a new ledger.
 CREATES_WITHOUT_ALEMBIC = """
 import sys
 from tradeledger import open_ledger
@@ -110,9 +111,9 @@ print(sorted({name.split(".")[0] for name in sys.modules} & {"alembic"}))
 """
 
 
-def test_creating_a_new_sqlite_ledger_loads_no_alembic(sqlite_url: str) -> None:
+def test_creating_a_new_ledger_loads_no_alembic(db_url: str) -> None:
     run = subprocess.run(
-        [sys.executable, "-c", CREATES_WITHOUT_ALEMBIC, sqlite_url],
+        [sys.executable, "-c", CREATES_WITHOUT_ALEMBIC, db_url],
         capture_output=True,
         text=True,
         check=True,
@@ -120,28 +121,41 @@ def test_creating_a_new_sqlite_ledger_loads_no_alembic(sqlite_url: str) -> None:
     )
 
     assert run.stdout.strip() == "[]"
-    assert query(sqlite_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def by_revisions(url: str) -> None:
+    """The schema built the long way: every revision through Alembic."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            run_revisions(connection)
+    finally:
+        engine.dispose()
+
+
+STALE_SCRIPT = "migrations/head_{}.sql is not what the revisions build: run scripts/schema_head.py"
 
 
 def test_a_new_sqlite_ledger_is_the_very_database_the_revisions_build(tmp_path: Path) -> None:
-    from alembic import command  # noqa: PLC0415 - what a new SQLite ledger no longer loads
+    by_revisions(f"sqlite:///{tmp_path / 'revisions.db'}")
 
-    by_revisions = tmp_path / "revisions.db"
-    engine = sa.create_engine(f"sqlite:///{by_revisions}", poolclass=sa.NullPool)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
-    finally:
-        engine.dispose()
-    created = tmp_path / "created.db"
-
-    with open_ledger(f"sqlite:///{created}") as ledger:
+    with open_ledger(f"sqlite:///{tmp_path / 'created.db'}") as ledger:
         assert ledger.head.seq == 0
 
     # Tables, indexes and triggers with their SQL as written, and every row the revisions insert.
-    assert sqlite_dump(created) == sqlite_dump(by_revisions), (
-        "migrations/head_sqlite.sql is not what the revisions build: run scripts/schema_head.py"
-    )
+    assert sqlite_dump(tmp_path / "created.db") == sqlite_dump(tmp_path / "revisions.db"), STALE_SCRIPT.format("sqlite")
+
+
+def test_a_new_postgresql_ledger_is_the_very_database_the_revisions_build(postgres_server: PostgresServer) -> None:
+    with postgres_server.fresh_database() as revisions, postgres_server.fresh_database() as created:
+        by_revisions(revisions.url)
+
+        with open_ledger(created.url) as ledger:
+            assert ledger.head.seq == 0
+
+        # Functions, tables, constraints, indexes and triggers as pg_dump writes them, and every row.
+        assert postgresql_dump(created.url) == postgresql_dump(revisions.url), STALE_SCRIPT.format("postgresql")
 
 
 def test_reopening_a_ledger_keeps_its_events_and_positions(db_url: str) -> None:
