@@ -27,24 +27,15 @@ from tradeledger.storage.head_scripts import (
     sqlite_dump,
     sqlite_script,
 )
-from tradeledger.storage.migrate import run_revisions
+from tradeledger.storage.migrate import build_by_revisions
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-
-
-def by_revisions(url: str) -> None:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.begin() as connection:
-            run_revisions(connection)
-    finally:
-        engine.dispose()
 
 
 def sqlite_text() -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "head.db"
-        by_revisions(f"sqlite:///{path}")
+        build_by_revisions(f"sqlite:///{path}")
         return sqlite_script(sqlite_dump(path))
 
 
@@ -55,7 +46,7 @@ def postgresql_text(server_url: str) -> str:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        by_revisions(url)
+        build_by_revisions(url)
         return postgresql_script(postgresql_dump(url))
     finally:
         with admin.connect() as connection:

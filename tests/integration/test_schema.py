@@ -25,7 +25,7 @@ from tradeledger.application.exporting import read_export
 from tradeledger.bootstrap import open_store
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.head_scripts import postgresql_dump, sqlite_dump
-from tradeledger.storage.migrate import HEAD_REVISION, head_revision, run_revisions
+from tradeledger.storage.migrate import HEAD_REVISION, build_by_revisions, head_revision
 from tradeledger.storage.schema import metadata
 from tradeledger.storage.sql import SqlLedgerStore
 
@@ -124,21 +124,11 @@ def test_creating_a_new_ledger_loads_no_alembic(db_url: str) -> None:
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
 
 
-def by_revisions(url: str) -> None:
-    """The schema built the long way: every revision through Alembic."""
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.begin() as connection:
-            run_revisions(connection)
-    finally:
-        engine.dispose()
-
-
 STALE_SCRIPT = "migrations/head_{}.sql is not what the revisions build: run scripts/schema_head.py"
 
 
 def test_a_new_sqlite_ledger_is_the_very_database_the_revisions_build(tmp_path: Path) -> None:
-    by_revisions(f"sqlite:///{tmp_path / 'revisions.db'}")
+    build_by_revisions(f"sqlite:///{tmp_path / 'revisions.db'}")
 
     with open_ledger(f"sqlite:///{tmp_path / 'created.db'}") as ledger:
         assert ledger.head.seq == 0
@@ -149,7 +139,7 @@ def test_a_new_sqlite_ledger_is_the_very_database_the_revisions_build(tmp_path: 
 
 def test_a_new_postgresql_ledger_is_the_very_database_the_revisions_build(postgres_server: PostgresServer) -> None:
     with postgres_server.fresh_database() as revisions, postgres_server.fresh_database() as created:
-        by_revisions(revisions.url)
+        build_by_revisions(revisions.url)
 
         with open_ledger(created.url) as ledger:
             assert ledger.head.seq == 0

@@ -56,7 +56,8 @@ def created_at_head(connection: sa.Connection) -> bool:
         if connection.exec_driver_sql(_RELATIONS_IN_SCHEMA).scalar():
             return False
         # One round trip: psycopg sends a text without parameters as one simple query.
-        connection.connection.driver_connection.cursor().execute(_packaged(dialect))  # type: ignore[union-attr]
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(_packaged(dialect))
         return True
     return False
 

@@ -101,3 +101,14 @@ def run_revisions(connection: sa.Connection) -> None:
 
     with _ALEMBIC_LOCK:
         command.upgrade(alembic_config(connection), "head")
+
+
+def build_by_revisions(url: str) -> None:
+    """The schema of the empty database at `url` built the long way, every revision through Alembic (what
+    scripts/schema_head.py dumps, and what tests hold a new ledger's schema to)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            run_revisions(connection)
+    finally:
+        engine.dispose()
