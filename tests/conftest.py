@@ -17,6 +17,7 @@ from tests.backends import (
     sqlite_backend,
 )
 from tradeledger import Ledger, open_ledger
+from tradeledger.cli import common
 
 RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -25,6 +26,23 @@ RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 def db_url(tmp_path: Path) -> str:
     """A fresh SQLite file URL."""
     return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def pytest_configure() -> None:
+    """The CLI's human output is as wide as `COLUMNS` says, else 120 columns on a pipe: the tests see the pipe's
+    width whatever the shell that runs them exports (a terminal's COLUMNS, or the COLUMNS=80 that
+    pytest-xdist's workers are started with); a test that wants a width sets COLUMNS itself."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_consoles() -> Iterator[None]:
+    """The CLI makes its consoles once per process (a process runs one command); each test gets new ones,
+    made under its own environment, so no test's COLUMNS decides a later test's width."""
+    yield
+    common.out.cache_clear()
+    common.err.cache_clear()
 
 
 def pytest_report_header() -> str:

@@ -19,7 +19,7 @@ import typer.main
 
 from tests.exchanges.test_ccxt_sync import Offline, page
 from tradeledger import open_ledger
-from tradeledger.cli import app, main
+from tradeledger.cli import app, common, main
 from tradeledger.exchanges.ccxt import syncing
 
 CLOSE = "x[/]"
@@ -88,7 +88,13 @@ def place(tmp_path: Path) -> Place:
 
 
 def run(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    status = main(argv)
+    # Wider than any temporary folder's path: what is checked is that markup prints as it is, not where a
+    # long path would wrap (the folder's name holds a space).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "1000")
+        common.out.cache_clear()
+        status = main(argv)
+    common.out.cache_clear()
     captured = capfd.readouterr()
     return status, captured.out, captured.err
 
