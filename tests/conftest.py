@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.backends import (
     BACKENDS,
@@ -20,6 +21,10 @@ from tradeledger import Ledger, open_ledger
 from tradeledger.cli import common
 
 RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+# Tests never assert on seconds: no Hypothesis example fails for taking longer than 200 ms on a busy machine.
+settings.register_profile("tradeledger", deadline=None)
+settings.load_profile("tradeledger")
 
 
 @pytest.fixture
