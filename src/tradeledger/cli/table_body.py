@@ -211,8 +211,16 @@ class _Lines:
                 pieces.append([])
             else:
                 pieces[-1].append(token)
-        self.runs = [self._joined(piece, rows) for piece in pieces]
+        runs = [self._joined(piece, rows) for piece in pieces]
         self.plain_rows = [all(flags) for flags in zip(*(column.plain for column in columns), strict=True)]
+        pieces_of_lines = [list(map(Segment, runs[0]))]
+        for k, column in enumerate(self.styled, start=1):
+            styles = columns[column].styles
+            assert styles is not None
+            pieces_of_lines.append(list(map(Segment, columns[column].texts, styles)))
+            pieces_of_lines.append(list(map(Segment, runs[k])))
+        pieces_of_lines.append([Segment.line()] * rows)
+        self.lines = list(zip(*pieces_of_lines, strict=True))
 
     def _joined(self, piece: list[Token], rows: int) -> list[str]:
         if not any(isinstance(token, int) for token in piece):
@@ -225,16 +233,8 @@ class _Lines:
     def plain(self, row: int) -> bool:
         return self.plain_rows[row]
 
-    def segments(self, row: int) -> list[Segment]:
-        runs = self.runs
-        segments = [Segment(runs[0][row])]
-        for k, column in enumerate(self.styled, start=1):
-            cells = self.columns[column]
-            assert cells.styles is not None
-            segments.append(Segment(cells.texts[row], cells.styles[row]))
-            segments.append(Segment(runs[k][row]))
-        segments.append(Segment.line())
-        return segments
+    def segments(self, row: int) -> tuple[Segment, ...]:
+        return self.lines[row]
 
 
 _EMOJI_CODE = r"(:(\S*?)(?:(?:\-)(emoji|text))?:)"  # rich._emoji_replace's pattern
