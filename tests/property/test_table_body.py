@@ -41,7 +41,13 @@ KINDS: dict[str, dict[str, Any]] = {
     "standard": {"force_terminal": True, "color_system": "standard"},
     "markup": {"force_terminal": True, "color_system": "256", "markup": True},
     "no emoji": {"emoji": False},
+    "ascii": {"file": "ascii"},  # an ASCII-only file: Rich draws ASCII boxes
+    "legacy windows": {"legacy_windows": True, "safe_box": True},  # the boxes Rich substitutes there
 }
+
+
+class AsciiFile(io.StringIO):
+    encoding = "ascii"
 
 
 def body_of(console: Console, columns: list[Column], rows: list[list[Cell]]) -> Body:
@@ -54,7 +60,8 @@ def body_of(console: Console, columns: list[Column], rows: list[list[Cell]]) -> 
 
 def console_of(kind: str, width: int) -> Console:
     options = {"highlight": False, "markup": False, **KINDS[kind]}
-    return Console(file=io.StringIO(), width=width, **options)
+    file = AsciiFile() if options.pop("file", None) == "ascii" else io.StringIO()
+    return Console(file=file, width=width, **options)
 
 
 def printed(console: Console) -> str:
