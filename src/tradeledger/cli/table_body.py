@@ -175,12 +175,18 @@ class _Cells:
     def _styled(self, console: Console, cells: list[Cell]) -> None:
         """The Text cells' styles; a Text with spans or a layout of its own is not plain."""
         get_style = console.get_style
+        known: dict[str | Style, Style] = {}  # a style named by a cell, read once (a link's is read each time)
         styles: list[Style | None] = [None] * len(cells)
         for r, cell in enumerate(cells):
             if isinstance(cell, Text):
                 if cell.spans or cell.justify or cell.overflow or cell.no_wrap is not None or cell.end != "\n":
                     self.plain[r] = False
-                styles[r] = get_style(cell.style) or None
+                style = known.get(cell.style)
+                if style is None:
+                    style = get_style(cell.style)
+                    if not style.link:
+                        known[cell.style] = style
+                styles[r] = style or None
         self.styles = styles
 
     def _emoji_codes(self, cells: list[Cell], texts: list[str]) -> None:
