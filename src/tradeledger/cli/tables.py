@@ -8,6 +8,8 @@ its width before Rich draws it: a column that does not wrap (numbers, sides, seq
 wide as its widest cell; when the console is narrow, the columns that can go (`drop` > 0, highest
 first: seqs, times, percentages) are left out and named under the table; then text columns (symbol,
 account, fill id) fold; if even that does not fit, each row is printed as a line of `header value`.
+Rich draws the title, header and borders; `table_body.Body` writes the rows that are only their cells
+justified to those widths (the same text, without Rich's work per cell) and leaves Rich any other.
 """
 
 from __future__ import annotations
