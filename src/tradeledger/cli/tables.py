@@ -8,6 +8,8 @@ its width before Rich draws it: a column that does not wrap (numbers, sides, seq
 wide as its widest cell; when the console is narrow, the columns that can go (`drop` > 0, highest
 first: seqs, times, percentages) are left out and named under the table; then text columns (symbol,
 account, fill id) fold; if even that does not fit, each row is printed as a line of `header value`.
+Rich draws the title, header and borders; `table_body.Body` writes the rows that are only their cells
+justified to those widths (the same text, without Rich's work per cell) and leaves Rich any other.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tradeledger.cli.table_body import Body
+
 Cell = str | Text
+
 
 # Each column costs its left and right padding and one border; pad_edge=False drops the outer two paddings.
 CHROME_PER_COLUMN = 3
@@ -36,8 +41,20 @@ class Column:
 
 
 def cell_width(cell: Cell) -> int:
-    """Printed width of a cell (plain text, or Text with a style)."""
+    """Printed width of a cell (plain text, or Text with a style); printable ASCII is one column a character."""
+    text = cell.plain if isinstance(cell, Text) else cell
+    if text.isascii() and text.isprintable():
+        return len(text)
     return (cell if isinstance(cell, Text) else Text(cell)).cell_len
+
+
+def column_width(cells: Sequence[Cell]) -> int:
+    """The widest cell's width; a column of printable ASCII is measured by length, in one pass."""
+    texts = [cell.plain if isinstance(cell, Text) else cell for cell in cells]
+    joined = "".join(texts)
+    if joined.isascii() and joined.isprintable():
+        return max(map(len, texts), default=0)
+    return max(map(cell_width, cells), default=0)
 
 
 def _header_words(header: str) -> int:
@@ -53,7 +70,7 @@ class Fitted:
 
 def fit(width: int, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> Fitted | None:
     """The columns to show and their widths within `width`; None when not even the narrowest fits."""
-    cells = [max((cell_width(row[i]) for row in rows), default=0) for i in range(len(columns))]
+    cells = [column_width([row[i] for row in rows]) for i in range(len(columns))]
     full = [max(cells[i], len(c.header)) for i, c in enumerate(columns)]
     tight = [max(cells[i], _header_words(c.header)) for i, c in enumerate(columns)]
     floor = [
@@ -87,6 +104,20 @@ def fit(width: int, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -
     return Fitted(kept, [folded[i] for i in kept], dropped)
 
 
+def _table(title: str | None, columns: Sequence[Column], widths: Sequence[int]) -> Table:
+    """A Rich table of `columns` at these content widths, without rows."""
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    for column, size in zip(columns, widths, strict=True):
+        table.add_column(
+            Text(column.header, no_wrap=False, overflow="fold"),
+            justify="left" if column.left else "right",
+            width=size,
+            no_wrap=not column.wraps,
+            overflow="fold" if column.wraps else "ellipsis",  # never reached: the width holds every cell
+        )
+    return table
+
+
 def print_table(
     console: Console,
     title: str,
@@ -105,21 +136,13 @@ def print_table(
             ]
             console.print(Text("  ").append(Text(", ").join(parts)), highlight=False)
         return
-    table = Table(title=title, title_justify="left", pad_edge=False)
-    for i, size in zip(fitted.kept, fitted.widths, strict=True):
-        column = columns[i]
-        table.add_column(
-            Text(column.header, no_wrap=False, overflow="fold"),
-            justify="left" if column.left else "right",
-            width=size,
-            no_wrap=not column.wraps,
-            overflow="fold" if column.wraps else "ellipsis",  # never reached: the width holds every cell
-        )
-    for row in rows:
-        table.add_row(*(row[i] for i in fitted.kept))
+    shown = [columns[i] for i in fitted.kept]
+    table = _table(title, shown, fitted.widths)
     if not rows and empty is not None:
         table.caption = empty
-    console.print(table)
+    kept = fitted.kept
+    body = [[row[i] for i in kept] for row in rows] if len(kept) < len(columns) else rows
+    console.print(Body(table, body, fitted.widths, lambda: _table(None, shown, fitted.widths)))
     if fitted.dropped:
         console.print(
             f"left out at {console.width} columns: {', '.join(fitted.dropped)} (a wider terminal or --json shows them)",

@@ -1,0 +1,182 @@
+"""`print_table` writes the rows it can itself (cli/table_body.py): the same text and styles as Rich's own table.
+
+The reference is what `print_table` did before issue 19: the rows added to the Rich table, Rich drawing every cell.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.errors import MarkupError
+from rich.text import Text
+
+from tradeledger.cli.table_body import Body
+from tradeledger.cli.tables import Cell, Column, _table, fit, print_table
+
+
+def rich_table(console: Console, title: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
+    """`print_table` before issue 19 (the fitted case): every row added to Rich's table."""
+    fitted = fit(console.width, columns, rows)
+    assert fitted is not None
+    table = _table(title, [columns[i] for i in fitted.kept], fitted.widths)
+    for row in rows:
+        table.add_row(*(row[i] for i in fitted.kept))
+    console.print(table)
+    if fitted.dropped:
+        console.print(
+            f"left out at {console.width} columns: {', '.join(fitted.dropped)} (a wider terminal or --json shows them)",
+            style="dim",
+            highlight=False,
+        )
+
+
+KINDS: dict[str, dict[str, Any]] = {
+    "piped": {},
+    "truecolor": {"force_terminal": True, "color_system": "truecolor"},
+    "standard": {"force_terminal": True, "color_system": "standard"},
+    "markup": {"force_terminal": True, "color_system": "256", "markup": True},
+    "no emoji": {"emoji": False},
+    "ascii": {"file": "ascii"},  # an ASCII-only file: Rich draws ASCII boxes
+    "legacy windows": {"legacy_windows": True, "safe_box": True},  # the boxes Rich substitutes there
+}
+
+
+class AsciiFile(io.StringIO):
+    encoding = "ascii"
+
+
+def body_of(console: Console, columns: list[Column], rows: list[list[Cell]]) -> Body:
+    """What `print_table` prints when every column is shown."""
+    fitted = fit(console.width, columns, rows)
+    assert fitted is not None
+    assert fitted.kept == list(range(len(columns)))
+    return Body(_table("T", columns, fitted.widths), rows, fitted.widths, lambda: _table(None, columns, fitted.widths))
+
+
+def console_of(kind: str, width: int) -> Console:
+    options = {"highlight": False, "markup": False, **KINDS[kind]}
+    file = AsciiFile() if options.pop("file", None) == "ascii" else io.StringIO()
+    return Console(file=file, width=width, **options)
+
+
+def printed(console: Console) -> str:
+    file = console.file
+    assert isinstance(file, io.StringIO)
+    return file.getvalue()
+
+
+WORDS = st.sampled_from(
+    [
+        "",
+        "BTC/USDT",
+        "97500.5",
+        "-12.5",
+        "2025-01-01 00:00:00",
+        "default",
+        ":+1:",
+        "a:smile:b",
+        ":100:",
+        "x[/]",
+        "[bold]y[/bold]",
+        "café",
+        "中文账户",
+        "😀",
+        " padded ",
+        "trailing ",
+        "tab\there",
+        "a long account name that folds",
+        "averyveryverylongunbrokenidentifier-0123456789",
+        "\x1b[31mred",
+        "sell",
+    ]
+)
+CELLS = st.one_of(
+    WORDS,
+    st.text(alphabet="ab :-.0123456789", max_size=14),
+    st.builds(lambda word, style: Text(word, style=style), WORDS, st.sampled_from(["green", "red", "dim", ""])),
+    st.builds(lambda word: Text.assemble((word, "bold"), " x"), WORDS),
+)
+COLUMNS = st.builds(
+    Column,
+    header=st.sampled_from(["Account", "Symbol", "Qty", "Acq. seq", "Occurred (UTC)", "Gain", "%"]),
+    wraps=st.booleans(),
+    drop=st.integers(min_value=0, max_value=3),
+    left=st.booleans(),
+    min_width=st.integers(min_value=0, max_value=8),
+)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[list[Column], list[list[Cell]]]:
+    columns = draw(st.lists(COLUMNS, min_size=1, max_size=6))
+    rows = draw(st.lists(st.lists(CELLS, min_size=len(columns), max_size=len(columns)), max_size=8))
+    return columns, rows
+
+
+def outcome(
+    printer: Callable[[Console, str, list[Column], list[list[Cell]]], None],
+    console: Console,
+    columns: list[Column],
+    rows: list[list[Cell]],
+) -> str:
+    """What the printer wrote, or the error it raised (a console reading markup refuses `x[/]`)."""
+    try:
+        printer(console, "Title of the table", columns, rows)
+    except MarkupError as error:
+        return f"MarkupError: {error}"
+    return printed(console)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tables(), st.integers(min_value=12, max_value=140), st.sampled_from(sorted(KINDS)))
+def test_print_table_writes_the_text_and_styles_rich_draws(
+    table: tuple[list[Column], list[list[Cell]]], width: int, kind: str
+) -> None:
+    columns, rows = table
+    if fit(width, columns, rows) is None:  # printed as lines, by Rich, either way
+        return
+    ours, theirs = console_of(kind, width), console_of(kind, width)
+
+    assert outcome(print_table, ours, columns, rows) == outcome(rich_table, theirs, columns, rows)
+
+
+def test_a_thousand_rows_of_plain_cells_are_all_written_without_rich() -> None:
+    columns = [Column("Account", wraps=True, left=True), Column("Qty"), Column("Gain")]
+    rows: list[list[Cell]] = [["default", f"{i}.5", Text(f"-{i}.25", style="red")] for i in range(1_000)]
+    console = console_of("truecolor", 80)
+    body = body_of(console, columns, rows)
+
+    console.print(body)
+
+    assert body.drawn_by_rich == 0
+    assert printed(console).count("\n") == 1_000 + 5  # title, top border, header, its rule, rows, bottom border
+
+
+def test_only_the_row_that_folds_is_drawn_by_rich() -> None:
+    columns = [Column("Account", wraps=True, left=True, min_width=4), Column("Qty")]
+    rows: list[list[Cell]] = [["alpha", "1"], ["a very long account name", "2"], ["beta", "3"], ["café", "4"]]
+    console = console_of("piped", 20)
+    body = body_of(console, columns, rows)
+    reference = console_of("piped", 20)
+    rich_table(reference, "T", columns, rows)
+
+    console.print(body)
+
+    assert body.drawn_by_rich == 2
+    assert printed(console) == printed(reference)
+
+
+def test_a_console_that_reads_markup_has_the_whole_table_drawn_by_rich() -> None:
+    columns = [Column("Account", left=True)]
+    rows: list[list[Cell]] = [["[bold]x[/bold]"], ["plain"]]
+    console = console_of("markup", 40)
+    body = body_of(console, columns, rows)
+
+    console.print(body)
+
+    assert body.drawn_by_rich == 2
