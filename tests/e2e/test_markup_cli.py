@@ -307,3 +307,21 @@ def test_a_rollback_dry_run_of_markup_fills_prints_them_and_changes_nothing(
 
 def test_every_command_prints_markup_literally() -> None:
     assert set(typer.main.get_command(app).commands) == set(CASES)  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(strict=True, reason="Rich replaces emoji codes in user text: ':+1:' prints as 👍")
+@pytest.mark.parametrize("command", ["positions", "history"])
+def test_emoji_codes_in_user_text_print_as_they_are(
+    command: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with open_ledger(url) as ledger:
+        ledger.record({**markup_fill(":+1:"), "account": ":+1:", "exchange": ":smile:"})
+        ledger.record({**markup_fill("plain"), "account": "default", "exchange": "kraken"})  # an account column
+
+    status, out, err = run(["--db", url, command], capfd)
+
+    assert status == 0, err
+    assert "👍" not in out + err
+    assert "😄" not in out + err
+    assert ":+1:" in out + err, (out, err)
