@@ -309,7 +309,6 @@ def test_every_command_prints_markup_literally() -> None:
     assert set(typer.main.get_command(app).commands) == set(CASES)  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(strict=True, reason="Rich replaces emoji codes in user text: ':+1:' prints as 👍")
 @pytest.mark.parametrize("command", ["positions", "history"])
 def test_emoji_codes_in_user_text_print_as_they_are(
     command: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]

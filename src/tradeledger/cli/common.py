@@ -26,13 +26,14 @@ from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage.urls import is_in_memory, shown_url
 
-# No text reaches Rich as markup: user text ("x[/]", "[link=…]") prints as it is, in every command.
+# No text reaches Rich as markup or as an emoji code: user text ("x[/]", "[link=…]", ":+1:") prints as it is, in
+# every command.
 # Styles are given as Text spans or style= arguments, never as "[red]…[/red]" inside a string.
 
 
 @functools.cache
 def out() -> Console:
-    console = Console(highlight=False, markup=False)
+    console = Console(highlight=False, markup=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH  # files and pipes get room for every column
     return console
@@ -40,7 +41,7 @@ def out() -> Console:
 
 @functools.cache
 def err() -> Console:
-    return Console(stderr=True, highlight=False, markup=False)
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 P = ParamSpec("P")
