@@ -425,8 +425,10 @@ class Fill(BaseModel):
         with localcontext(LEDGER_CONTEXT):
             return split.valued + split.base * self.price
 
-    def canonical(self) -> dict[str, Any]:
-        """The fill as exact strings: what is stored, hashed and compared for duplicates."""
+    def canonical(self, made: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+        """The fill as exact strings: what is stored, hashed and compared for duplicates. `made`: the canonical
+        texts of occurred_at and metadata when its validation made them already (None: not made; domain/intake.py)."""
+        occurred_at, metadata = made
         return {
             "fill_id": self.fill_id,
             "account": self.account,
@@ -436,11 +438,11 @@ class Fill(BaseModel):
             "quantity": decimal_text(self.quantity),
             "price": decimal_text(self.price),
             "fee": None,
-            "occurred_at": time_text(self.occurred_at),
+            "occurred_at": time_text(self.occurred_at) if occurred_at is None else occurred_at,
             "strategy": self.strategy,
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
-            "metadata": metadata_text(self.metadata),
+            "metadata": metadata_text(self.metadata) if metadata is None else metadata,
             "type": "fill",
             "version": FILL_VERSION,
             "fees": fees_text(self.fees),

@@ -114,10 +114,10 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
         fields = data
     else:
         return None
-    try:
-        fill, metadata = _fill(fields)
-    except (_Declined, ValueError, KeyError):  # KeyError: a required field is missing
+    checked = _checked(fields)
+    if checked is None:
         return None
+    fill, (_, metadata) = checked
     if isinstance(data, Fill):  # validated again, a Fill keeps the fields set it had
         object.__setattr__(fill, "__pydantic_fields_set__", set(data.model_fields_set))
     if remember:
@@ -125,8 +125,28 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
     return fill
 
 
-def _fill(data: Mapping[str, Any]) -> tuple[Fill, str | None]:
-    """The Fill of `data`, with the canonical JSON of its metadata (None: none), as checked."""
+def fast_canonical(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`fast_fill(data, remember=False).canonical()` (None when that Fill is None), with the texts its checks made
+    taken as they are, not written again: its metadata's canonical JSON. For a caller that keeps only the text
+    (application/bulk.py): no code of another runs between the checks and the text, so the metadata's text is its
+    dict's then."""
+    if type(data) is not dict or data.get("type", "fill") != "fill" or not _FIELDS.issuperset(data):
+        return None
+    checked = _checked(data)
+    return None if checked is None else checked[0].canonical(checked[1])
+
+
+def _checked(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | None]] | None:
+    """The Fill of `data` and its texts (`_fill`), or None when the model must say."""
+    try:
+        return _fill(data)
+    except (_Declined, ValueError, KeyError):  # KeyError: a required field is missing
+        return None
+
+
+def _fill(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | None]]:
+    """The Fill of `data`, with the canonical texts its checks made: its time's (not made yet: None) and its
+    metadata's JSON (None: no metadata)."""
     symbol = _text(data["symbol"])
     traded = market(symbol)  # ValueError on a bad symbol
     values: dict[str, Any] = {
@@ -158,7 +178,7 @@ def _fill(data: Mapping[str, Any]) -> tuple[Fill, str | None]:
         values["fees"] = () if amount == 0 else (_fee_entry(amount, traded.quote, None),)
     elif "fees" in data:
         values["fees"] = _fees(data["fees"], traded)
-    return _built(Fill, _FILL_DEFAULTS, values), metadata
+    return _built(Fill, _FILL_DEFAULTS, values), (None, metadata)
 
 
 def _text(value: object, *, least: int = 0) -> str:
