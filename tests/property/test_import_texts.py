@@ -19,7 +19,7 @@ from tests.property.test_intake_properties import BASE, fill_inputs
 from tests.property.test_row_text import json_values, text_variants
 from tradeledger.application.appending import validate_event
 from tradeledger.application.bulk import EventText
-from tradeledger.domain.fills import EVENT_FIELDS, Fill
+from tradeledger.domain.fills import EVENT_FIELDS, Fill, time_shaped, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.errors import InvalidFill
 
@@ -85,6 +85,15 @@ def test_an_imported_lines_text_is_its_models_canonical_form_or_the_models_refus
         return
     assert EventText(data, where="line 1").content() == expected
     assert list(expected) == list(EVENT_FIELDS)
+
+
+@given(MOMENTS, ZONES)
+def test_a_time_of_the_canonical_shape_that_reads_as_a_time_is_its_own_time_text(
+    moment: datetime, zone: timezone
+) -> None:
+    for text in text_variants(moment.replace(tzinfo=zone)):
+        if time_shaped(text):
+            assert time_text(datetime.fromisoformat(text)) == text
 
 
 def test_a_canonical_time_and_metadata_text_are_stored_as_they_were_checked() -> None:

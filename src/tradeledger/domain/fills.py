@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -477,6 +478,15 @@ def time_text(value: datetime) -> str:
     in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     # isoformat() writes microseconds when there are any, as timespec="microseconds" does, without its keyword.
     return in_utc.isoformat() if in_utc.microsecond else in_utc.isoformat(timespec="microseconds")
+
+
+_SEPARATORS = itemgetter(4, 7, 10, 13, 16, 19)  # of a time_text: "2024-01-02T14:30:00.001371+00:00"
+
+
+def time_shaped(text: str) -> bool:
+    """Has `text` the shape `time_text` writes (its length, separators and offset)? Then, when fromisoformat reads
+    it (it takes only ASCII digits between them), time_text writes it back as it is: its own canonical text."""
+    return len(text) == 32 and text.endswith("+00:00") and _SEPARATORS(text) == ("-", "-", "T", ":", ":", ".")  # noqa: PLR2004
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:

@@ -40,6 +40,7 @@ from tradeledger.domain.fills import (
     _identifier,
     _json_object_text,
     metadata_text,
+    time_shaped,
 )
 from tradeledger.domain.markets import Market, currency_code, market
 
@@ -127,9 +128,9 @@ def fast_fill(data: Mapping[str, Any] | Fill, *, remember: bool = True) -> Fill 
 
 def fast_canonical(data: Mapping[str, Any]) -> dict[str, Any] | None:
     """`fast_fill(data, remember=False).canonical()` (None when that Fill is None), with the texts its checks made
-    taken as they are, not written again: its metadata's canonical JSON. For a caller that keeps only the text
-    (application/bulk.py): no code of another runs between the checks and the text, so the metadata's text is its
-    dict's then."""
+    taken as they are, not written again: its metadata's canonical JSON, and its time when `data` gives it as the
+    text `time_text` writes. For a caller that keeps only the text (application/bulk.py): no code of another runs
+    between the checks and the text, so the metadata's text is its dict's then."""
     if type(data) is not dict or data.get("type", "fill") != "fill" or not _FIELDS.issuperset(data):
         return None
     checked = _checked(data)
@@ -145,8 +146,8 @@ def _checked(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | Non
 
 
 def _fill(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | None]]:
-    """The Fill of `data`, with the canonical texts its checks made: its time's (not made yet: None) and its
-    metadata's JSON (None: no metadata)."""
+    """The Fill of `data`, with the canonical texts its checks made: its time when given as `time_text` writes it,
+    and its metadata's JSON (None: not made, or no metadata)."""
     symbol = _text(data["symbol"])
     traded = market(symbol)  # ValueError on a bad symbol
     values: dict[str, Any] = {
@@ -156,8 +157,9 @@ def _fill(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | None]]
         "side": _side(data["side"]),
         "quantity": _positive(data["quantity"]),
         "price": _positive(data["price"]),
-        "occurred_at": _time(data["occurred_at"]),
+        "occurred_at": _time(occurred_at := data["occurred_at"]),
     }
+    time = occurred_at if type(occurred_at) is str and time_shaped(occurred_at) else None
     if "account" in data:
         values["account"] = _identifier(_text(data["account"], least=1))
     if "type" in data:
@@ -178,7 +180,7 @@ def _fill(data: Mapping[str, Any]) -> tuple[Fill, tuple[str | None, str | None]]
         values["fees"] = () if amount == 0 else (_fee_entry(amount, traded.quote, None),)
     elif "fees" in data:
         values["fees"] = _fees(data["fees"], traded)
-    return _built(Fill, _FILL_DEFAULTS, values), (None, metadata)
+    return _built(Fill, _FILL_DEFAULTS, values), (time, metadata)
 
 
 def _text(value: object, *, least: int = 0) -> str:
