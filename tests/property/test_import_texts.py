@@ -70,6 +70,8 @@ def models_text(data: dict[str, Any]) -> dict[str, Any] | None:
 @example({**BASE, "occurred_at": "0001-01-01T00:00:00.000000+00:00"})
 @example({**BASE, "occurred_at": "2024-02-30T14:30:00.000000+00:00"})
 @example({**BASE, "occurred_at": "2024-01-02T14:30:00,001371+00:00"})
+@example({**BASE, "occurred_at": "2024-01-02T24:00:00.000000+00:00"})  # a Python whose fromisoformat took it
+@example({**BASE, "occurred_at": "2024-01-02T23:59:60.000000+00:00"})  # would normalize it: shaped, not canonical
 def test_the_fast_canonical_form_is_the_fast_paths_fill_written_whole(data: dict[str, Any]) -> None:
     assert fast_canonical(data) == models_text(data)
 
