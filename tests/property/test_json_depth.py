@@ -13,6 +13,17 @@ from tests.property.test_row_text import json_values
 from tradeledger.domain.json_values import json_depth
 
 
+class _UnhashableType(type):
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Unhashable(metaclass=_UnhashableType):
+    pass
+
+
 def plain_depth(value: object) -> int:
     """A scalar is 0, an object or an array is one more than its deepest member."""
     if isinstance(value, dict):
@@ -43,3 +54,7 @@ def test_a_value_that_contains_itself_is_counted_to_one_past_the_limit() -> None
     looped: list[Any] = [1]
     looped.append({"again": looped})
     assert json_depth(looped, limit=32) == 33
+
+
+def test_a_value_whose_type_cannot_be_hashed_is_no_container() -> None:
+    assert json_depth({"a": [_Unhashable()]}, limit=32) == 2

@@ -29,8 +29,15 @@ def json_depth(value: object, *, limit: int) -> int:
     pop, extend = pending.pop, pending.extend
     while pending:
         item, depth = pop()
-        if isinstance(item, dict):
-            children: Iterable[object] = item.values()
+        kind = type(item)  # JSON's own types by identity first: a failed isinstance looks up __class__ too
+        if kind is dict:
+            children: Iterable[object] = item.values()  # type: ignore[attr-defined]
+        elif kind is list or kind is tuple:
+            children = item  # type: ignore[assignment]
+        elif kind is str or kind is int or kind is float or kind is bool or kind is Decimal or item is None:
+            continue  # (by identity: a type whose metaclass has no hash is still a value here)
+        elif isinstance(item, dict):
+            children = item.values()
         elif isinstance(item, _ARRAYS):  # a tuple of types: isinstance takes it faster than list | tuple
             children = item
         else:
