@@ -42,7 +42,7 @@ from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
-from tradeledger.domain.intake import fast_fill
+from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
 from tradeledger.errors import FillConflict, InvalidFill
 
@@ -65,8 +65,9 @@ class EventText(tuple[Any, ...]):
     __slots__ = ()
 
     def __new__(cls, event: FillInput, *, where: str = "fill") -> Self:
-        fast = fast_fill(event, remember=False) if type(event) is dict else None  # kept as its text only
-        content = (fast if fast is not None else validate_event(event, where=where)).canonical()
+        content = fast_canonical(event) if type(event) is dict else None  # kept as its text only
+        if content is None:
+            content = validate_event(event, where=where).canonical()
         for name in _SHARED:
             if content[name] is not None:
                 content[name] = sys.intern(content[name])

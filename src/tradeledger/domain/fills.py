@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -425,8 +426,10 @@ class Fill(BaseModel):
         with localcontext(LEDGER_CONTEXT):
             return split.valued + split.base * self.price
 
-    def canonical(self) -> dict[str, Any]:
-        """The fill as exact strings: what is stored, hashed and compared for duplicates."""
+    def canonical(self, made: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+        """The fill as exact strings: what is stored, hashed and compared for duplicates. `made`: the canonical
+        texts of occurred_at and metadata when its validation made them already (None: not made; domain/intake.py)."""
+        occurred_at, metadata = made
         return {
             "fill_id": self.fill_id,
             "account": self.account,
@@ -436,11 +439,11 @@ class Fill(BaseModel):
             "quantity": decimal_text(self.quantity),
             "price": decimal_text(self.price),
             "fee": None,
-            "occurred_at": time_text(self.occurred_at),
+            "occurred_at": time_text(self.occurred_at) if occurred_at is None else occurred_at,
             "strategy": self.strategy,
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
-            "metadata": metadata_text(self.metadata),
+            "metadata": metadata_text(self.metadata) if metadata is None else metadata,
             "type": "fill",
             "version": FILL_VERSION,
             "fees": fees_text(self.fees),
@@ -475,6 +478,15 @@ def time_text(value: datetime) -> str:
     in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     # isoformat() writes microseconds when there are any, as timespec="microseconds" does, without its keyword.
     return in_utc.isoformat() if in_utc.microsecond else in_utc.isoformat(timespec="microseconds")
+
+
+_SEPARATORS = itemgetter(4, 7, 10, 13, 16, 19)  # of a time_text: "2024-01-02T14:30:00.001371+00:00"
+
+
+def time_shaped(text: str) -> bool:
+    """Has `text` the shape `time_text` writes (its length, separators and offset)? Then, when fromisoformat reads
+    it (it takes only ASCII digits between them), time_text writes it back as it is: its own canonical text."""
+    return len(text) == 32 and text.endswith("+00:00") and _SEPARATORS(text) == ("-", "-", "T", ":", ":", ".")  # noqa: PLR2004
 
 
 def metadata_text(value: dict[str, Any] | None) -> str | None:

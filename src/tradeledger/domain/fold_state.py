@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.fee_parts import add_unvalued
-from tradeledger.domain.fills import time_text
+from tradeledger.domain.fills import time_shaped, time_text
 from tradeledger.domain.positions import (
     ZERO,
     ClosedPosition,
@@ -34,11 +33,6 @@ _LONG, _QTY, _AVG, _REALIZED, _FEES, _OPENED_AT, _OPENED_SEQ, _ENTERED, _LAST_SE
 _T_REALIZED, _T_FEES, _T_FUNDING, _T_UNVALUED = range(4)
 _FROM_ISO = datetime.fromisoformat
 _LONG_SIDE, _SHORT_SIDE = PositionSide.LONG, PositionSide.SHORT
-# What `time_text` writes, YYYY-MM-DDTHH:MM:SS.ffffff+00:00: a text with its length, its separators and its
-# offset that reads as a time (fromisoformat takes only ASCII digits between them) is its own canonical text.
-_TIME_LENGTH, _UTC_OFFSET = 32, "+00:00"
-_SEPARATORS = itemgetter(4, 7, 10, 13, 16, 19)
-_CANONICAL_SEPARATORS = ("-", "-", "T", ":", ":", ".")
 
 # One log row's accounting columns as stored (the numbers and times as text):
 # seq, account, exchange, symbol, side, quantity, price, fee, occurred_at, type, fees, amount, currency.
@@ -89,12 +83,7 @@ def stored_time(value: str | datetime) -> str:
     """A fold's time as `time_text` writes it, without the round trip through a datetime when the log's
     text is already that text (it always is: the append stores `time_text`). A text that is not a time
     raises ValueError, as reading it as a datetime does."""
-    if (
-        type(value) is str
-        and len(value) == _TIME_LENGTH
-        and value.endswith(_UTC_OFFSET)
-        and _SEPARATORS(value) == _CANONICAL_SEPARATORS
-    ):
+    if type(value) is str and time_shaped(value):
         _FROM_ISO(value)  # that shape may still name no time (month 13, a letter for a digit): refused as before
         return value
     return time_text(_time(value))
