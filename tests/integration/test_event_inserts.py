@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
+from tests.integration.test_sqlite_statements import traced
 from tradeledger import Ledger, open_ledger
 from tradeledger.application.ledger import Ledger as CoreLedger
 from tradeledger.storage.memory import MemoryLedgerStore
@@ -44,14 +45,9 @@ def ledger(path: Path) -> Iterator[Ledger]:
 
 def inserts(ledger: Ledger, action: Callable[[], object]) -> list[str]:
     """The INSERTs into ledger_events that `action` ran on the ledger's write connection."""
-    seen: list[str] = []
-    dbapi: Any = ledger._store._writer().connection.dbapi_connection  # type: ignore[attr-defined]
-    dbapi.set_trace_callback(seen.append)
-    try:
-        action()
-    finally:
-        dbapi.set_trace_callback(None)
-    return [statement for statement in seen if statement.lstrip().startswith("INSERT INTO ledger_events")]
+    return [
+        statement for statement in traced(ledger, action) if statement.lstrip().startswith("INSERT INTO ledger_events")
+    ]
 
 
 def columns_of(insert: str) -> list[str]:

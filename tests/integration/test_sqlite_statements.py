@@ -24,8 +24,8 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         yield opened
 
 
-def selects(ledger: Ledger, action: Callable[[], object]) -> list[str]:
-    """The SELECTs `action` ran on the ledger's write connection, in order."""
+def traced(ledger: Ledger, action: Callable[[], object]) -> list[str]:
+    """Every statement `action` ran on the (SQLite) ledger's write connection, in order."""
     seen: list[str] = []
     dbapi: Any = ledger._store._writer().connection.dbapi_connection  # type: ignore[attr-defined]
     dbapi.set_trace_callback(seen.append)
@@ -33,7 +33,12 @@ def selects(ledger: Ledger, action: Callable[[], object]) -> list[str]:
         action()
     finally:
         dbapi.set_trace_callback(None)
-    return [statement for statement in seen if statement.lstrip().upper().startswith("SELECT")]
+    return seen
+
+
+def selects(ledger: Ledger, action: Callable[[], object]) -> list[str]:
+    """The SELECTs `action` ran on the ledger's write connection, in order."""
+    return [statement for statement in traced(ledger, action) if statement.lstrip().upper().startswith("SELECT")]
 
 
 def test_a_new_fill_on_a_key_the_kept_fold_holds_runs_one_select(ledger: Ledger) -> None:
