@@ -40,7 +40,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "truecolor": {"force_terminal": True, "color_system": "truecolor"},
     "standard": {"force_terminal": True, "color_system": "standard"},
     "markup": {"force_terminal": True, "color_system": "256", "markup": True},
-    "no emoji": {"emoji": False},
+    "emoji": {"emoji": True},  # a console that replaces emoji codes (tradeledger's do not)
     "ascii": {"file": "ascii"},  # an ASCII-only file: Rich draws ASCII boxes
     "legacy windows": {"legacy_windows": True, "safe_box": True},  # the boxes Rich substitutes there
 }
@@ -59,7 +59,7 @@ def body_of(console: Console, columns: list[Column], rows: list[list[Cell]]) -> 
 
 
 def console_of(kind: str, width: int) -> Console:
-    options = {"highlight": False, "markup": False, **KINDS[kind]}
+    options = {"highlight": False, "markup": False, "emoji": False, **KINDS[kind]}  # as cli.common's, unless told
     file = AsciiFile() if options.pop("file", None) == "ascii" else io.StringIO()
     return Console(file=file, width=width, **options)
 
@@ -163,6 +163,20 @@ def test_only_the_row_that_folds_is_drawn_by_rich() -> None:
     console = console_of("piped", 20)
     body = body_of(console, columns, rows)
     reference = console_of("piped", 20)
+    rich_table(reference, "T", columns, rows)
+
+    console.print(body)
+
+    assert body.drawn_by_rich == 2
+    assert printed(console) == printed(reference)
+
+
+def test_a_console_that_replaces_emoji_codes_has_the_whole_table_drawn_by_rich() -> None:
+    columns = [Column("Account", left=True)]
+    rows: list[list[Cell]] = [[":+1:"], ["plain"]]
+    console = console_of("emoji", 40)
+    body = body_of(console, columns, rows)
+    reference = console_of("emoji", 40)
     rich_table(reference, "T", columns, rows)
 
     console.print(body)

@@ -8,14 +8,14 @@ border, header, the header's rule, bottom border: what Rich draws of it does not
 and writes each row between the header's rule and the bottom border itself:
 
 - a row whose every cell is plain ASCII that fits its column on one line (no leading or trailing
-  space, no emoji code that the console would replace, no markup the console would read) is written
+  space) is written
   straight: the same characters, the same style on each (a styled `Text` cell is one styled segment,
   its padding and borders unstyled, as Rich writes it);
-- any other row (a folding cell, wide or control characters, an emoji code) is drawn by Rich, as a
+- any other row (a folding cell, wide or control characters) is drawn by Rich, as a
   table of that one row under the same header, and its lines are taken between the header's rule and
   the bottom border;
 - a table whose layout Rich would draw otherwise (another box, styled borders, widths Rich would
-  change, markup on) is drawn by Rich whole.
+  change, markup or emoji codes read, as tradeledger's consoles never do) is drawn by Rich whole.
 
 Same text, same styles, on every console (tests/property/test_table_body.py compares the two on
 random tables, with and without colour).
@@ -23,7 +23,6 @@ random tables, with and without colour).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 
 from rich.box import Box
@@ -62,9 +61,8 @@ class Body:
             yield from self._whole(console, options)
             return
         yield from head[:-2]  # all but the bottom border and its line break
-        emoji = console.render_str(":+1:", markup=False, highlight=False).plain != ":+1:"
         columns = [
-            _Cells(console, [row[i] for row in self.rows], width, column.justify, emoji=emoji)
+            _Cells(console, [row[i] for row in self.rows], width, column.justify)
             for i, (width, column) in enumerate(zip(self.widths, table.columns, strict=True))
         ]
         lines = _Lines(columns, self._tokens(box), len(self.rows))
@@ -93,7 +91,7 @@ class Body:
 
     def _written_as_rich_would(self, console: Console, options: ConsoleOptions, head: list[Segment], box: Box) -> bool:
         """The layout this module writes is the one Rich would draw: plain borders, the widths given, no caption,
-        no markup read, the same verticals on every body row (the last one included)."""
+        no markup or emoji code read, the same verticals on every body row (the last one included)."""
         table = self.table
         drawn = [
             table.caption,
@@ -122,7 +120,7 @@ class Body:
         ]
         if head[-2].text != box.get_bottom(outer):  # Rich would draw other widths (a console too narrow)
             return False
-        probe = "[bold]x[/bold]"
+        probe = "[bold]x[/bold] :+1:"
         return console.render_str(probe, markup=options.markup, highlight=False).plain == probe
 
     def _one_by_rich(
@@ -150,10 +148,10 @@ class Body:
 
 class _Cells:
     """One column's cells justified to its width, each checked once: `plain[r]` is False where Rich would do
-    more than justify the cell (fold it, strip or widen a character, replace an emoji code, read a Text's
+    more than justify the cell (fold it, strip or widen a character, read a Text's
     own layout); `styles` holds the Text cells' styles (None: no cell of the column has one)."""
 
-    def __init__(self, console: Console, cells: list[Cell], width: int, justify: str, *, emoji: bool) -> None:
+    def __init__(self, console: Console, cells: list[Cell], width: int, justify: str) -> None:
         texts = [cell if isinstance(cell, str) else cell.plain for cell in cells]
         self.plain = [justify in ("left", "right")] * len(cells)
         self.styles: list[Style | None] | None = None
@@ -168,8 +166,6 @@ class _Cells:
             for r, text in enumerate(texts):
                 if text[:1] == " " or text[-1:] == " ":  # Rich strips a right-justified cell's trailing spaces
                     self.plain[r] = False
-        if emoji and ":" in joined:
-            self._emoji_codes(cells, texts)
         self.texts = [text.ljust(width) for text in texts] if justify == "left" else [t.rjust(width) for t in texts]
 
     def _styled(self, console: Console, cells: list[Cell]) -> None:
@@ -188,19 +184,6 @@ class _Cells:
                         known[cell.style] = style
                 styles[r] = style or None
         self.styles = styles
-
-    def _emoji_codes(self, cells: list[Cell], texts: list[str]) -> None:
-        """A str cell with an emoji code (`:+1:`) is replaced by the console: not plain. A code lies between
-        a cell's first and last colon, so that part decides (a time's `:MM:` is checked once per minute)."""
-        known: dict[str, bool] = {}
-        for r, text in enumerate(texts):
-            if isinstance(cells[r], str) and text.count(":") > 1:
-                part = text[text.index(":") : text.rindex(":") + 1]
-                found = known.get(part)
-                if found is None:
-                    found = known[part] = _has_emoji_code(part)
-                if found:
-                    self.plain[r] = False
 
 
 class _Lines:
@@ -241,16 +224,6 @@ class _Lines:
 
     def segments(self, row: int) -> tuple[Segment, ...]:
         return self.lines[row]
-
-
-_EMOJI_CODE = r"(:(\S*?)(?:(?:\-)(emoji|text))?:)"  # rich._emoji_replace's pattern
-
-
-def _has_emoji_code(text: str) -> bool:
-    """Whether the console would replace an emoji code in `text` (`:+1:`), as rich._emoji_replace does."""
-    from rich._emoji_codes import EMOJI  # noqa: PLC0415 - Rich's table of emoji, loaded as Rich loads it: when used
-
-    return any(match.group(2).lower() in EMOJI for match in re.finditer(_EMOJI_CODE, text))
 
 
 def _pick(value: bool | None, default: bool) -> bool:
