@@ -29,7 +29,8 @@ HEADER = (
     "-- database, dumped by scripts/schema_head.py (never edited by hand; tests/integration/test_schema.py\n"
     "-- holds the two to the same dump).\n"
 )
-# Taken with the first opener's write lock on PostgreSQL (the Alembic path takes the same one).
+# Taken on PostgreSQL before the schema is read, held to the transaction's end: concurrent first opens and
+# upgrades (migrate.upgrade goes on under it) run one by one.
 FIRST_OPEN_LOCK = 7431001
 _RELATIONS_IN_SCHEMA = (
     "SELECT count(*) FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "

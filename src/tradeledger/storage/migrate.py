@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from tradeledger.errors import SchemaError
-from tradeledger.storage.head_scripts import FIRST_OPEN_LOCK, created_at_head
+from tradeledger.storage.head_scripts import created_at_head
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -73,7 +73,8 @@ def at_head(connection: sa.Connection) -> bool:
 
 
 def upgrade(connection: sa.Connection) -> None:
-    """Bring the schema to head inside the caller's write transaction; refuse a newer database."""
+    """Bring the schema to head inside the caller's write transaction; refuse a newer database. On PostgreSQL
+    `created_at_head` takes the first-open lock before anything is read, so concurrent opens go one by one."""
     if created_at_head(connection):
         return
     from alembic.script import ScriptDirectory  # noqa: PLC0415 - loaded only to upgrade a schema
@@ -87,11 +88,6 @@ def upgrade(connection: sa.Connection) -> None:
             f"the database's schema revision {current!r} is newer than this tradeledger "
             f"(which knows up to {script.get_current_head()!r}); upgrade tradeledger to open it"
         )
-    if connection.dialect.name == "postgresql":
-        # Serialise concurrent first opens; released when the transaction ends.
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FIRST_OPEN_LOCK})")
-        if current_revision(connection) == script.get_current_head():
-            return
     run_revisions(connection)
 
 
