@@ -438,3 +438,19 @@ def test_a_fold_that_fails_part_way_leaves_no_half_folded_book_behind(
         assert figures(restarted) == expected
         assert restarted._checkpoints.resumed_at == ledger.head
         restarted.shutdown()
+
+
+def test_a_book_resumed_from_a_checkpoint_carries_the_rounding_its_history_made() -> None:
+    from tests.unit.domain.test_wallet_rounding import ADDS, history  # noqa: PLC0415
+
+    events = history(ADDS)
+    replay = WalletReplay(B0)
+    replay.apply_all(events[:ADDS])  # every add made: the averages' rounding is all in the books
+    assert replay.wallet is not None
+
+    resumed = replay_of(state_text(replay), B0)
+
+    assert resumed.wallet is not None
+    assert resumed.wallet.rounding == abs(replay.wallet.sides()[3]) > 0  # its difference there, exactly
+    resumed.apply_all(events[ADDS:])  # the sells: each checks the invariant against the carried bound
+    assert resumed.wallet == WalletReplay(B0).apply_all(events).wallet

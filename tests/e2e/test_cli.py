@@ -503,6 +503,7 @@ def test_replay_prints_the_paper_wallet_as_of_the_seq(cli: Cli) -> None:
         "cash": "954.5",
         "positions_at_cost": "50",
         "realized_pnl": "5",
+        "funding": "0",
         "fees": "0.5",
         "cycles_opened": 1,
         "winning_cycles": 0,

@@ -95,6 +95,28 @@ def test_funding_goes_into_the_open_cycle_and_transfers_move_balances_only(cli: 
     assert cli.json("verify")["ok"] is True
 
 
+def test_the_replayed_wallet_adds_the_funding_paid_into_its_cash(cli: Cli) -> None:
+    cli("record", "--fill-id", "p1", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT", "--side", "buy",
+        "--quantity", "1", "--price", "100", "--fee", "0.1", "--time", T0)  # fmt: skip
+    cli("record-funding", "--funding-id", "f1", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT",
+        "--amount", "-2", "--time", "2025-01-01T08:00:00Z")  # fmt: skip
+
+    wallet = cli.json("replay", "--initial-balance", "1000")["wallet"]
+    text = cli("replay", "--initial-balance", "1000").stdout
+
+    # cash 1000 - 100 - 0.1 - 2 = 897.9; + 100 at cost = 997.9 = 1000 + 0 realized - 2 funding - 0.1 fees
+    assert (wallet["cash"], wallet["positions_at_cost"], wallet["funding"], wallet["fees"]) == (
+        "897.9",
+        "100",
+        "-2",
+        "0.1",
+    )
+    assert (
+        "cash 897.90 + positions at cost 100.00 = initial 1,000.00 + realized 0.00 + funding -2.00 - fees 0.10"
+        in " ".join(text.split())
+    )
+
+
 def test_an_ndjson_file_of_typed_events_imports_and_history_shows_their_types(cli: Cli, tmp_path: Path) -> None:
     lines = [
         {"fill_id": "a", "exchange": "x", "symbol": "BTC/USDT:USDT", "side": "sell", "quantity": "1",

@@ -204,8 +204,10 @@ def test_the_report_shows_each_table_with_the_sessions_numbers(cli: Cli, tmp_pat
         ["Cash", "9,869.00"],
         ["Open positions at cost Σ|s|·avg", "135.00"],
         ["cash + Σ|s|·avg", "10,004.00"],
-        ["B0 + realized \u2212 fees", "10,004.00"],
+        ["B0 + realized + funding \u2212 fees", "10,004.00"],
         ["Difference", "0"],
+        # 32E-27 of the largest amount each of the 7 fills touched (the cash, near 10,000, each time)
+        ["At most, by the 28-digit rounding of these events", "0.000000000000000000002219712"],
     ]
     fills = tables.body("fills")
     assert [row[2] for row in fills] == [f"F{n}" for n in range(1, 8)]
@@ -386,7 +388,7 @@ def test_the_initial_balance_sets_the_wallets_b0(cli: Cli, tmp_path: Path) -> No
 
     assert wallet[0] == ["Initial balance B0", "500.50"]
     assert wallet[1] == ["Cash", "369.50"]  # 9869 - 9500 + 0.5
-    assert wallet[3:5] == [["cash + Σ|s|·avg", "504.50"], ["B0 + realized \u2212 fees", "504.50"]]
+    assert wallet[3:5] == [["cash + Σ|s|·avg", "504.50"], ["B0 + realized + funding \u2212 fees", "504.50"]]
 
 
 def test_account_narrows_the_report_to_one_account(cli: Cli, tmp_path: Path) -> None:

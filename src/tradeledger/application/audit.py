@@ -97,12 +97,13 @@ class MarkedTotals:
 
 @dataclass(frozen=True, slots=True)
 class WalletCheck:
-    """The wallet invariant's two sides: cash + Σ|s|·avg = B0 + realized - fees."""
+    """The wallet invariant's two sides, exact: cash + Σ|s|·avg = B0 + realized + funding - fees."""
 
     held: Decimal  # open positions at cost, Σ|s|·avg
     left: Decimal  # cash + held
-    right: Decimal  # B0 + realized - fees
+    right: Decimal  # B0 + realized + funding - fees
     difference: Decimal
+    rounding: Decimal  # the most the 28-digit rounding of the report's events can make the difference
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +160,8 @@ class Report:
         return MarkedTotals(unrealized, with_unrealized, len(self.state.open) - len(marked))
 
     def wallet_check(self) -> WalletCheck:
-        # WalletBook checked the invariant after every fill (it raises otherwise); these are its terms.
-        wallet = self.wallet
-        with localcontext(LEDGER_CONTEXT):
-            held = sum(wallet.cost_basis.values(), ZERO)
-            left = wallet.cash + held
-            right = wallet.initial_balance + wallet.realized_pnl - wallet.fees
-            return WalletCheck(held, left, right, left - right)
+        # WalletBook checked the invariant after every event (it raises otherwise); these are its terms.
+        return WalletCheck(*self.wallet.sides(), self.wallet.rounding)
 
     def overdraft(self) -> Overdraft | None:
         below = [row for row in self.fills if row.cash < 0]

@@ -454,6 +454,7 @@ def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:
         "cash": decimal_text(wallet.cash),
         "positions_at_cost": decimal_text(at_cost),
         "realized_pnl": decimal_text(wallet.realized_pnl),
+        "funding": decimal_text(wallet.funding),
         "fees": decimal_text(wallet.fees),
         "cycles_opened": wallet.cycles_opened,
         "winning_cycles": wallet.winning_cycles,
@@ -461,7 +462,8 @@ def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:
 
 
 def print_wallet(console: Console, account: str, wallet: WalletBook) -> None:
-    """One line: cash + positions at cost = initial + realized - fees (the invariant, checked on every fill)."""
+    """One line: cash + positions at cost = initial + realized + funding - fees (the invariant, checked on every
+    event)."""
     at_cost = wallet.held_at_cost()
     console.print(
         Text.assemble(
@@ -473,6 +475,8 @@ def print_wallet(console: Console, account: str, wallet: WalletBook) -> None:
             money(wallet.initial_balance),
             " + realized ",
             money(wallet.realized_pnl),
+            " + funding ",
+            money(wallet.funding),
             " - fees ",
             money(wallet.fees),
         ),

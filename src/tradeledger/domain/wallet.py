@@ -10,9 +10,14 @@ the invariant
 
     cash + Σ_open |s|·avg = B0 + Σ realized + Σ funding - Σ fees
 
-must hold. `avg` is a 28-digit quotient, so |s|·avg can differ from the cash actually paid by a few
-units in the 28th digit; the check allows that rounding (INVARIANT_DIGITS below the largest term)
-and nothing more. A violation raises; nothing is ever clamped.
+must hold, to the rounding the ledger's 28-digit arithmetic has made so far and nothing more. Every add
+rounds `avg` to 28 digits, so |s|·avg differs from the cash paid by |s| times that rounding, and the
+difference stays when the position is sold down (the realized PnL is taken against the same `avg`): it
+grows with the events folded, not with the amounts held now. So the book keeps `rounding`, a bound on it:
+each event adds ROUNDING_PER_EVENT times the largest amount the event touched (each of its ~15 rounded
+operations moves the two sides by at most half a unit in the 28th digit of a result at most ~4 times
+that amount). The check computes both sides exactly and raises when they are further apart than the
+bound; nothing is ever clamped.
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from tradeledger.domain.positions import (
 from tradeledger.errors import InvariantViolation
 
 TWO = Decimal(2)
-# Rounding of avg (28 digits) may move |s|·avg by a few units of the 28th digit of the largest term.
-INVARIANT_DIGITS = 24
-# The running Σ|s|·avg of the check: every sum exact (precision unbounded), rounded once where it is used.
+# What one event's 28-digit operations can move the invariant's two sides apart, per unit of the largest
+# amount it touched (an upper bound: its rounded operations sum to ~16 units of 10^-27 of that amount).
+ROUNDING_PER_EVENT = Decimal("32E-27")
+# The running Σ|s|·avg, the two sides of the check and the rounding bound: exact (precision unbounded).
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
@@ -58,6 +64,9 @@ class WalletBook:
     winning_cycles: int = 0  # closed cycles whose net PnL (realized - fees) is above 0
     cost_basis: dict[PositionKey, Decimal] = field(default_factory=dict)  # |s|·avg per open position
     last_seq: int = 0
+    # The most the 28-digit rounding of the events folded so far can have moved the invariant's two sides apart
+    # (see the module); a book resumed from a checkpoint starts from the difference it has there.
+    rounding: Decimal = field(default=ZERO, repr=False, compare=False)
     # Σ cost_basis, exact, kept as fills move it, for the check after each event (summing every open position
     # there made a report of 16,000 open positions sum 256 M terms); `_held_of` is the dict it sums (a
     # checkpoint that assigns another is summed again on the next check).
@@ -76,6 +85,7 @@ class WalletBook:
 
     def _book(self, before: Position | None, execution: Execution, outcome: Outcome) -> None:
         q, p = execution.quantity, execution.price
+        cash_before = self.cash
         closing = ZERO
         if before is not None and (before.side is PositionSide.LONG) != (execution.side.direction > 0):
             closing = min(q, before.quantity)
@@ -100,38 +110,60 @@ class WalletBook:
             cost_after = self.cost_basis[key] = outcome.position.quantity * outcome.position.avg_price
         if self._held_of is self.cost_basis:
             self._held = _EXACT.add(_EXACT.subtract(self._held, cost_before), cost_after)
+        largest = max(
+            abs(cash_before), abs(self.cash), abs(self.realized_pnl), abs(self.fees), abs(execution.fee),
+            q * p, TWO * cost_before, cost_after,
+        )  # fmt: skip
+        self.rounding = _EXACT.add(self.rounding, _EXACT.multiply(largest, ROUNDING_PER_EVENT))
 
     def fund(self, payment: FundingPayment) -> None:
         """Book a funding payment: into (or out of) the cash and the funding total."""
+        cash_before = self.cash
         with localcontext(LEDGER_CONTEXT):
             self.cash += payment.amount
             self.funding += payment.amount
+            largest = max(abs(cash_before), abs(self.cash), abs(self.funding), abs(payment.amount))
+        self.rounding = _EXACT.add(self.rounding, _EXACT.multiply(largest, ROUNDING_PER_EVENT))
         self.last_seq = payment.seq
         self.check(payment.seq)
 
     def held_at_cost(self) -> Decimal:
         """Σ|s|·avg of the open positions: their exact sum, rounded to the ledger's 28 digits once (what the
-        invariant checks, and what the wallet's views show)."""
+        wallet's views show)."""
+        return LEDGER_CONTEXT.plus(self._held_exactly())
+
+    def _held_exactly(self) -> Decimal:
         if self._held_of is not self.cost_basis:
             with localcontext(_EXACT):
                 self._held = sum(self.cost_basis.values(), ZERO)
             self._held_of = self.cost_basis
-        return LEDGER_CONTEXT.plus(self._held)
+        return self._held
+
+    def sides(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """The invariant's terms, exact: Σ|s|·avg, cash + Σ|s|·avg, B0 + Σ realized + Σ funding - Σ fees, and the
+        difference of the two sides."""
+        held = self._held_exactly()
+        left = _EXACT.add(self.cash, held)
+        right = _EXACT.subtract(
+            _EXACT.add(_EXACT.add(self.initial_balance, self.realized_pnl), self.funding), self.fees
+        )
+        return held, left, right, _EXACT.subtract(left, right)
 
     def check(self, seq: int) -> None:
-        """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized - Σ fees (to 28-digit rounding)."""
-        held = self.held_at_cost()
-        with localcontext(LEDGER_CONTEXT):
-            left = self.cash + held
-            right = self.initial_balance + self.realized_pnl + self.funding - self.fees
-            scale = max(abs(self.cash), held, abs(self.initial_balance), abs(self.realized_pnl), self.fees, Decimal(1))
-            allowed = scale.scaleb(-INVARIANT_DIGITS)
-            if abs(left - right) > allowed:
-                raise InvariantViolation(
-                    f"wallet invariant broken after seq {seq}: cash {self.cash} + positions at cost {held} = {left}, "
-                    f"but initial {self.initial_balance} + realized {self.realized_pnl} + funding {self.funding} "
-                    f"- fees {self.fees} = {right}"
-                )
+        """Raise InvariantViolation unless cash + Σ|s|·avg = B0 + Σ realized + Σ funding - Σ fees, to the rounding
+        of the events folded so far (`rounding`)."""
+        held, left, right, difference = self.sides()
+        if abs(difference) > self.rounding:
+            raise InvariantViolation(
+                f"wallet invariant broken after seq {seq}: cash {self.cash} + positions at cost {held} = {left}, "
+                f"but initial {self.initial_balance} + realized {self.realized_pnl} + funding {self.funding} "
+                f"- fees {self.fees} = {right}: {difference} apart, more than the 28-digit rounding of the events "
+                f"folded can make ({self.rounding})"
+            )
+
+    def resumed(self) -> None:
+        """Called once a book's figures were set from a checkpoint: the rounding it carries is its difference there."""
+        self.rounding = abs(self.sides()[3])
 
     @property
     def win_rate(self) -> Decimal:

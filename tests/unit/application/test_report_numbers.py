@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from tests.e2e.test_report import EXCHANGE_EVENTS, EXCHANGE_TIMES, SESSION, TIMES
 from tradeledger import Ledger
 from tradeledger.application.audit import FeeTotal, Mark, Report, build_report, resolve_axis, uneven
@@ -99,7 +97,6 @@ def test_the_wallet_check_shows_both_sides_of_the_invariant(ledger: Ledger) -> N
     assert [check.held, check.left, check.right, check.difference] == decimals("135", "10004", "10004", "0")
 
 
-@pytest.mark.xfail(strict=True, reason="the report's right side leaves out the funding")
 def test_the_wallet_check_counts_the_funding_paid_into_the_cash(ledger: Ledger) -> None:
     at = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
     perp = {"exchange": "bybit", "symbol": "BTC/USDT:USDT", "quantity": "1"}

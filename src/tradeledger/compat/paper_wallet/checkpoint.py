@@ -148,6 +148,7 @@ def _replay(state: dict[str, Any], initial_balance: Decimal) -> WalletReplay:
     wallet.winning_cycles = int(state["winning_cycles"])
     wallet.last_seq = int(state["last_seq"])
     wallet.cost_basis = {(account, symbol): Decimal(value) for account, symbol, value in state["cost_basis"]}
+    wallet.resumed()
     return replay
 
 
