@@ -298,3 +298,14 @@ def test_a_timestamp_past_9999_however_written_is_refused_naming_it_at_once(writ
 
     with pytest.raises(InvalidFill, match=r"entry 0: timestamp: is not a time between 1970 and 9999 \(got "):
         map_entries(parse_entries(text, source="trades.json"), exchange="binance")
+
+
+@pytest.mark.xfail(strict=True, reason="a ccxt file's repeated key is read as its last value")
+def test_a_key_written_twice_in_a_ccxt_file_is_refused_naming_it_as_import_does() -> None:
+    # Which amount did the exchange report? `import` refuses such a line; a ccxt file must too, not keep the last.
+    text = (
+        '[{"id": "1", "timestamp": 1, "symbol": "BTC/USDT", "side": "buy", "price": "1", "amount": "1", "amount": "9"}]'
+    )
+
+    with pytest.raises(InvalidFill, match=r"^trades\.json: the key 'amount' appears twice in one object$"):
+        parse_entries(text, source="trades.json")
