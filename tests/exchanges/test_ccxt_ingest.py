@@ -300,7 +300,6 @@ def test_a_timestamp_past_9999_however_written_is_refused_naming_it_at_once(writ
         map_entries(parse_entries(text, source="trades.json"), exchange="binance")
 
 
-@pytest.mark.xfail(strict=True, reason="a ccxt file's repeated key is read as its last value")
 def test_a_key_written_twice_in_a_ccxt_file_is_refused_naming_it_as_import_does() -> None:
     # Which amount did the exchange report? `import` refuses such a line; a ccxt file must too, not keep the last.
     text = (

@@ -11,7 +11,6 @@ import math
 import shutil
 import tempfile
 from array import array
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -21,24 +20,16 @@ from typing import Any
 from tradeledger.application.bulk import EventText
 from tradeledger.application.ports import EventKey
 from tradeledger.domain.fills import MAX_METADATA_DEPTH, shortened
-from tradeledger.domain.json_values import json_depth, json_int
+from tradeledger.domain.json_values import json_depth, json_int, refuse_repeated_keys
 from tradeledger.errors import InvalidFill
 
 MAX_REPORTED = 20
 PROGRESS_EVERY = 1_000  # lines between two updates of the progress bar
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
-        raise ValueError(f"the key {repeated[0]!r} appears twice")
-    return value
-
-
 # One decoder for every line (json.loads builds one per call when given hooks): JSON numbers as Decimal
 # (an integer too long for int too, see json_int), never float; a repeated key refused.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, object_pairs_hook=_refuse_duplicate_keys)
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, object_pairs_hook=refuse_repeated_keys)
 _BOM = "\ufeff"
 
 

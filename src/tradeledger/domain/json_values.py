@@ -1,10 +1,11 @@
-"""JSON values as the ledger reads them: whole numbers kept exact however long, and how deep a value nests,
-counted without recursion (metadata, NDJSON lines and exchange files); and the canonical texts that are hashed
-(an event's values, metadata)."""
+"""JSON values as the ledger reads them: whole numbers kept exact however long, a key written twice in an
+object refused, and how deep a value nests, counted without recursion (metadata, NDJSON lines and exchange
+files); and the canonical texts that are hashed (an event's values, metadata)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 from itertools import repeat
@@ -16,6 +17,16 @@ JSON_INT_DIGITS = 4000  # below Python's int-to-text limit (sys.int_info.default
 def json_int(text: str) -> int | Decimal:
     """A JSON integer (json's parse_int hook): one too long for Python's int stays a Decimal, refused by its field."""
     return int(text) if len(text) <= JSON_INT_DIGITS else Decimal(text)
+
+
+def refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: the object, or ValueError naming a key written twice in it (which value was
+    meant?). JSON's RFC leaves a repeated name's meaning open; Python's json would keep the last."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ValueError(f"the key {repeated[0]!r} appears twice in one object")
+    return value
 
 
 def json_depth(value: object, *, limit: int) -> int:

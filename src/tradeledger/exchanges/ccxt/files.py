@@ -1,7 +1,7 @@
 """A JSON file of ccxt structures, read exactly: numbers as written (`0.1` is Decimal("0.1")), never a float.
 
-Limits, refused by name: at most MAX_FILE_BYTES of UTF-8 JSON; nesting as deep as Python's parser
-reaches (about 1,000 levels; an event's metadata keeps at most 32).
+Limits, refused by name: at most MAX_FILE_BYTES of UTF-8 JSON; no key written twice in one object; nesting
+as deep as Python's parser reaches (about 1,000 levels; an event's metadata keeps at most 32).
 """
 
 from __future__ import annotations
@@ -10,17 +10,22 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from tradeledger.domain.json_values import json_int
+from tradeledger.domain.json_values import json_int, refuse_repeated_keys
 from tradeledger.errors import InvalidFill
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# JSON numbers as Decimal (an integer too long for int too), never float; a key written twice refused, as the
+# NDJSON import refuses it.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, object_pairs_hook=refuse_repeated_keys)
 
 
 def _parse(text: str, *, source: str) -> object:
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=json_int)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{source}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except ValueError as error:  # a key written twice in one object
+        raise InvalidFill(f"{source}: {error}") from None
     except RecursionError:
         raise InvalidFill(f"{source}: JSON nested too deep to read") from None
 
