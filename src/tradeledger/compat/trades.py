@@ -228,28 +228,35 @@ class Trade:
     @classmethod
     def from_fill(cls, fill: Fill) -> Trade:
         """The legacy view of a fill. One fee maps back as it was given; several (only a fill recorded
-        through the core API has them) are shown as their quote value, unvalued ones left out."""
+        through the core API has them) are shown as their quote value, unvalued ones left out.
+
+        The fill is one the ledger validated, so its rules are not checked again (a Trade a caller makes
+        is): the check built a second Fill of every trade a bot's first start reads, half of that read."""
         fees, currency, quote_value = fill.fee, None, None
         if len(fill.fees) == 1:
             (only,) = fill.fees
             fees, quote_value = only.amount, only.quote_value
             currency = None if only.currency == fill.market.quote else only.currency
-        return cls(
-            id=fill.fill_id,
-            symbol=fill.symbol,
-            side=fill.side.value,
-            amount=fill.quantity,
-            price=fill.price,
-            timestamp=fill.occurred_at,
-            strategy=fill.strategy or "",
-            exchange=fill.exchange,
-            fees=fees,
-            order_id=fill.order_id,
-            client_order_id=fill.client_order_id,
-            metadata=dict(fill.metadata or {}),
-            fee_currency=currency,
-            fee_quote_value=quote_value,
-        )
+        trade = object.__new__(cls)
+        for name, value in (
+            ("id", fill.fill_id),
+            ("symbol", fill.symbol),
+            ("side", fill.side.value),
+            ("amount", fill.quantity),
+            ("price", fill.price),
+            ("timestamp", fill.occurred_at),
+            ("strategy", fill.strategy or ""),
+            ("exchange", fill.exchange),
+            ("fees", fees),
+            ("status", "filled"),
+            ("order_id", fill.order_id),
+            ("client_order_id", fill.client_order_id),
+            ("metadata", dict(fill.metadata or {})),
+            ("fee_currency", currency),
+            ("fee_quote_value", quote_value),
+        ):
+            object.__setattr__(trade, name, value)
+        return trade
 
     def to_dict(self) -> dict[str, Any]:
         """The legacy JSON shape: numbers as floats (what the dashboard reads), the time as ISO 8601.
