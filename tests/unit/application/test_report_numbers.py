@@ -97,16 +97,24 @@ def test_the_wallet_check_shows_both_sides_of_the_invariant(ledger: Ledger) -> N
     assert [check.held, check.left, check.right, check.difference] == decimals("135", "10004", "10004", "0")
 
 
-def test_the_wallet_check_counts_the_funding_paid_into_the_cash(ledger: Ledger) -> None:
+def record_perp(ledger: Ledger, *, close: bool) -> None:
+    """Buy 1 BTC/USDT:USDT at 100 (fee 0.1), pay 2 USDT of funding an hour later, and with `close` sell it at
+    110 (fee 0.1) an hour after that."""
     at = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
     perp = {"exchange": "bybit", "symbol": "BTC/USDT:USDT", "quantity": "1"}
-    ledger.record_many(
-        [
-            {**perp, "fill_id": "o", "side": "buy", "price": "100", "fee": "0.1", "occurred_at": at},
-            {"type": "funding", "funding_id": "f", "exchange": "bybit", "symbol": "BTC/USDT:USDT",
-             "amount": "-2", "currency": "USDT", "occurred_at": at + timedelta(hours=1)},
-        ]
-    )  # fmt: skip
+    events = [
+        {**perp, "fill_id": "o", "side": "buy", "price": "100", "fee": "0.1", "occurred_at": at},
+        {"type": "funding", "funding_id": "f", "exchange": "bybit", "symbol": "BTC/USDT:USDT",
+         "amount": "-2", "currency": "USDT", "occurred_at": at + timedelta(hours=1)},
+    ]  # fmt: skip
+    if close:
+        events.append({**perp, "fill_id": "c", "side": "sell", "price": "110", "fee": "0.1",
+                       "occurred_at": at + timedelta(hours=2)})  # fmt: skip
+    ledger.record_many(events)
+
+
+def test_the_wallet_check_counts_the_funding_paid_into_the_cash(ledger: Ledger) -> None:
+    record_perp(ledger, close=False)
 
     check = audit(ledger).wallet_check()
 
@@ -220,17 +228,7 @@ def test_balances_and_movements_stop_at_until_time(ledger: Ledger) -> None:
 
 
 def test_the_charts_net_line_adds_the_funding_paid_before_each_fill(ledger: Ledger) -> None:
-    at = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
-    perp = {"exchange": "bybit", "symbol": "BTC/USDT:USDT", "quantity": "1"}
-    ledger.record_many(
-        [
-            {**perp, "fill_id": "o", "side": "buy", "price": "100", "fee": "0.1", "occurred_at": at},
-            {"type": "funding", "funding_id": "f", "exchange": "bybit", "symbol": "BTC/USDT:USDT",
-             "amount": "-2", "currency": "USDT", "occurred_at": at + timedelta(hours=1)},
-            {**perp, "fill_id": "c", "side": "sell", "price": "110", "fee": "0.1",
-             "occurred_at": at + timedelta(hours=2)},
-        ]
-    )  # fmt: skip
+    record_perp(ledger, close=True)
 
     report = audit(ledger)
 
