@@ -513,3 +513,15 @@ def test_replay_prints_the_paper_wallet_as_of_the_seq(cli: Cli) -> None:
         "--initial-balance: expected a decimal number above 0"
         in cli("replay", "--initial-balance", "-1", expect=2).stderr
     )
+
+
+@pytest.mark.xfail(strict=True, reason="replay refuses 0 and takes 1E+5000; report takes 1E+5000")
+def test_replay_and_report_take_the_same_starting_balances(cli: Cli, tmp_path: Path) -> None:
+    cli("record", "--fill-id", "a", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "100")
+
+    assert cli.json("replay", "--initial-balance", "0")["wallet"]["cash"] == "-100"  # as report and PaperWallet take 0
+    for command in (["replay"], ["report", "--html", str(tmp_path / "r.html")]):
+        refused = cli(*command, "--initial-balance", "1E+5000", expect=2).stderr
+        assert refused == "error: --initial-balance: is out of range 1E-24..1E+24 (got 1E+5000)\n"
+        refused = cli(*command, "--initial-balance", "-1", expect=2).stderr
+        assert refused == "error: --initial-balance: must be a finite number of 0 or more (got -1)\n"
