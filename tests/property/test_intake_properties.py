@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tradeledger.domain.fills import FeeEntry, Fill, Side, _exact
+from tradeledger.domain.fills import FeeEntry, Fill, Side, exact_amount
 from tradeledger.domain.intake import _DECIMAL_TEXT, SHORT_DECIMAL_TEXT, fast_fill
 
 BASE: dict[str, Any] = {
@@ -50,7 +50,7 @@ AMOUNTS = st.one_of(
             "00.10",
             "1." + "1" * 30,
             "9" * 29,
-            "1" + "0" * 24,  # 25 characters, 1E+24: the longest text taken without _exact
+            "1" + "0" * 24,  # 25 characters, 1E+24: the longest text taken without exact_amount
             "1" + "0" * 25,  # 26 characters, 1E+25: out of range
             "-0." + "0" * 22 + "1",  # 26 characters, 1E-23
             "0." + "0" * 23 + "1",  # 26 characters, 1E-24
@@ -380,11 +380,11 @@ EDGE_TEXTS = st.builds(
 def test_a_short_decimal_text_is_one_the_models_digit_and_range_checks_take_as_it_is(text: str) -> None:
     value = Decimal(text)
 
-    assert _exact(value) is value  # what lets the fast path skip them for a text this short
+    assert exact_amount(value) is value  # what lets the fast path skip them for a text this short
 
 
 def test_a_text_one_character_longer_than_the_short_bound_can_be_out_of_range() -> None:
     assert len("1" + "0" * 25) == SHORT_DECIMAL_TEXT + 1
     with pytest.raises(ValueError, match="out of range"):
-        _exact(Decimal("1" + "0" * 25))
+        exact_amount(Decimal("1" + "0" * 25))
     assert fast_fill(BASE | {"quantity": "1" + "0" * 25}) is None

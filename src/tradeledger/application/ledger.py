@@ -45,7 +45,7 @@ from tradeledger.domain.lot_terms import FIRST_YEAR, LAST_YEAR, LONG_AFTER_DAYS,
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
 from tradeledger.domain.records import Checkpoint, LedgerState, Receipt, RecordedFill
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, starting_cash
 from tradeledger.errors import InvalidArgument
 
 # A snapshot of the projection every this many events: replay(until_seq=…, closed=False) then folds
@@ -287,8 +287,7 @@ class Ledger:
         Starting from `initial_balance`, the account's fills are folded in log order as `replay`
         folds them; the invariant is checked after each (InvariantViolation, never clamped).
         """
-        if not initial_balance.is_finite() or initial_balance <= 0:
-            raise InvalidArgument(f"initial_balance: must be a number above 0 (got {initial_balance})")
+        starting_cash(initial_balance)  # refused before anything is read
         time_bound = cutoff(until_seq, until_time)
         with self._store.reading() as tx:
             return wallet_of(tx, initial_balance, account=account, until_seq=until_seq, until_time=time_bound)

@@ -156,11 +156,14 @@ def decimal_text_arg(value: str) -> Decimal:
         return Decimal("NaN")
 
 
-def parse_amount(value: str, option: str) -> Decimal:
-    amount = decimal_text_arg(value)
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidArgument(f"{option}: expected a decimal number above 0 (got {value!r})")
-    return amount
+def parse_initial_balance(value: str) -> Decimal:
+    """--initial-balance: the paper wallet's B0, as any wallet takes it (domain.wallet.starting_cash)."""
+    from tradeledger.domain.wallet import starting_cash  # noqa: PLC0415 - the wallet's fold, for two commands only
+
+    balance = decimal_text_arg(value)
+    if not balance.is_finite():
+        raise InvalidArgument(f"--initial-balance: expected a decimal number (got {value!r})")
+    return starting_cash(balance, "--initial-balance")
 
 
 def parse_marks(values: list[str]) -> dict[str, Decimal]:

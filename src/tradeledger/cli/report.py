@@ -20,18 +20,17 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
-    decimal_text_arg,
     emit,
     ledger_url,
     only_exchange,
     out,
+    parse_initial_balance,
     parse_marks,
     parse_time,
     parse_tolerances,
 )
 from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.compat.files import write_output
-from tradeledger.domain.fills import MAX_DIGITS, significant_digits
 from tradeledger.domain.lot_terms import MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import reconciling
@@ -45,15 +44,6 @@ def write_file(path: Path, text: str) -> Path:
     """Replace `path` atomically, readable by others (a report is for the auditor); a mistyped folder is
     not created, a device such as /dev/stdout is written in place."""
     return write_output(path, text)
-
-
-def parse_balance(value: str) -> Decimal:
-    balance = decimal_text_arg(value)
-    if not balance.is_finite() or balance < 0 or significant_digits(balance) > MAX_DIGITS:
-        raise InvalidArgument(
-            f"--initial-balance: expected an amount >= 0 of at most {MAX_DIGITS} digits (got {value!r})"
-        )
-    return balance
 
 
 def report(
@@ -244,7 +234,7 @@ def write_report(
     reconcile: ReconcileRequest | None = None,
 ) -> None:
     until = parse_time(until_time, "--until-time") if until_time is not None else None
-    balance = None if initial_balance is None else parse_balance(initial_balance)
+    balance = None if initial_balance is None else parse_initial_balance(initial_balance)
     marks = parse_marks(mark)
     if chart_axis not in CHART_AXES:
         raise InvalidArgument(f"--chart-axis: expected one of {', '.join(CHART_AXES)} (got {chart_axis!r})")

@@ -12,7 +12,7 @@ from tradeledger.cli.common import (
     emit,
     opened,
     out,
-    parse_amount,
+    parse_initial_balance,
     parse_marks,
     parse_time,
 )
@@ -81,7 +81,7 @@ def replay(
     if until_seq is not None and until_time is not None:
         raise InvalidArgument("replay takes --until-seq or --until-time, not both")
     when = parse_time(until_time, "--until-time") if until_time is not None else None
-    balance = None if initial_balance is None else parse_amount(initial_balance, "--initial-balance")
+    balance = None if initial_balance is None else parse_initial_balance(initial_balance)
     with opened(ctx) as ledger:
         head = ledger.head.seq
         if until_seq is not None and until_seq > head:

@@ -109,7 +109,8 @@ def _rounds(value: Decimal) -> bool:
     return False
 
 
-def _exact(value: Decimal) -> Decimal:
+def exact_amount(value: Decimal) -> Decimal:
+    """`value`, or ValueError unless finite, of at most MAX_DIGITS significant digits, within 1E-24..1E+24."""
     if not value.is_finite():
         raise ValueError(f"must be a finite number (got {value})")
     # Rounding to MAX_DIGITS digits is inexact exactly when there are more significant digits than
@@ -220,9 +221,9 @@ def _json_object_text(value: object) -> str:
     return text
 
 
-Quantity = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_positive)]
-Fee = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact), AfterValidator(_not_negative)]
-Amount = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_exact)]  # signed
+Quantity = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(exact_amount), AfterValidator(_positive)]
+Fee = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(exact_amount), AfterValidator(_not_negative)]
+Amount = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(exact_amount)]  # signed
 Symbol = Annotated[str, AfterValidator(_symbol)]
 Currency = Annotated[str, AfterValidator(currency_code)]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_identifier)]

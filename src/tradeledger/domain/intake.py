@@ -36,9 +36,9 @@ from tradeledger.domain.fills import (
     Fill,
     Side,
     _aware_time,
-    _exact,
     _identifier,
     _json_object_text,
+    exact_amount,
     metadata_text,
     time_shaped,
 )
@@ -198,13 +198,13 @@ def _side(value: object) -> Side:
     return found
 
 
-# A text `_DECIMAL_TEXT` matched of at most this many characters is a value `_exact` returns as it is, so
+# A text `_DECIMAL_TEXT` matched of at most this many characters is a value `exact_amount` returns as it is, so
 # its checks are skipped. Proof: such a text has d integer digits, f fraction digits (f = 0 without a
 # point) and at most a sign and a point, so d + f <= 25 and, with a point, d >= 1 and f <= 23. Its
 # significant digits are at most its digits, 25 <= MAX_DIGITS (28): rounding to MAX_DIGITS is exact.
 # Its value is finite, and when it is not zero its first non-zero digit is at most d - 1 <= 24 places
 # left of the point (adjusted() <= 24) and at most f <= 23 right of it (adjusted() >= -23): within
-# MAX_ADJUSTED_EXPONENT (24) either way. (tests/property/test_intake_properties.py holds it to `_exact`.)
+# MAX_ADJUSTED_EXPONENT (24) either way. (tests/property/test_intake_properties.py holds it to `exact_amount`.)
 SHORT_DECIMAL_TEXT = 25
 
 
@@ -220,7 +220,7 @@ def _amount(value: object) -> Decimal:
         number = value  # type: ignore[assignment]
     else:
         raise _Declined  # int, bool, float, anything else: the model's way
-    return _exact(number)
+    return exact_amount(number)
 
 
 def _positive(value: object) -> Decimal:

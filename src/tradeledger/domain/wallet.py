@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Self
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.domain.fills import LEDGER_CONTEXT, Side, exact_amount, shortened
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import (
     ZERO,
@@ -41,7 +41,7 @@ from tradeledger.domain.positions import (
     TransferMove,
     pnl,
 )
-from tradeledger.errors import InvariantViolation
+from tradeledger.errors import InvalidArgument, InvariantViolation
 
 TWO = Decimal(2)
 # What one event's 28-digit operations can move the invariant's two sides apart, per unit of the largest
@@ -49,6 +49,17 @@ TWO = Decimal(2)
 ROUNDING_PER_EVENT = Decimal("32E-27")
 # The running Σ|s|·avg, the two sides of the check and the rounding bound: exact (precision unbounded).
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def starting_cash(value: Decimal, name: str = "initial_balance") -> Decimal:
+    """B0 as a wallet takes it: a finite amount of 0 or more within a fill's amount limits (at most 28
+    significant digits, 1E-24..1E+24; spec section 3), or InvalidArgument naming `name` and why not."""
+    if not value.is_finite() or value < 0:
+        raise InvalidArgument(f"{name}: must be a finite number of 0 or more (got {shortened(value)})")
+    try:
+        return exact_amount(value)
+    except ValueError as error:
+        raise InvalidArgument(f"{name}: {error}") from None
 
 
 @dataclass(slots=True)
@@ -74,6 +85,7 @@ class WalletBook:
     _held_of: dict[PositionKey, Decimal] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        starting_cash(self.initial_balance)
         self.cash = self.initial_balance
 
     def apply(self, before: Position | None, execution: Execution, outcome: Outcome) -> None:

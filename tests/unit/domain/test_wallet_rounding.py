@@ -95,7 +95,6 @@ def test_a_history_without_rounding_has_sides_exactly_equal() -> None:
     assert (wallet.cash, wallet.sides()) == (Decimal(1015), (Decimal(0), Decimal(1015), Decimal(1015), Decimal(0)))
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet takes any B0; the CLI's and PaperWallet's checks differ")
 @pytest.mark.parametrize(
     ("balance", "reason"),
     [

@@ -22,9 +22,9 @@ from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
 from tradeledger.compat.trades import Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import MAX_DIGITS, Side, significant_digits
+from tradeledger.domain.fills import Side
 from tradeledger.domain.positions import PositionSide, unrealized_at
-from tradeledger.domain.wallet import WalletBook
+from tradeledger.domain.wallet import WalletBook, starting_cash
 from tradeledger.errors import InvalidArgument, ReadOnlyView
 
 logger = logging.getLogger("tradeledger.compat")
@@ -68,13 +68,7 @@ class PaperWallet:
         auto_save: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        balance = to_decimal(initial_balance, "initial_balance")
-        if not balance.is_finite() or balance < 0:
-            raise InvalidArgument(f"initial_balance: must be a finite number of 0 or more (got {initial_balance!r})")
-        if significant_digits(balance) > MAX_DIGITS:
-            raise InvalidArgument(
-                f"initial_balance: at most {MAX_DIGITS} significant digits are kept exactly (got {initial_balance!r})"
-            )
+        balance = starting_cash(to_decimal(initial_balance, "initial_balance"))
         if type(max_open_trades) is not int or max_open_trades < 0:
             raise InvalidArgument(f"max_open_trades: must be a whole number of 0 or more (got {max_open_trades!r})")
         if trade_manager is not None:
