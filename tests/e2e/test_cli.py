@@ -344,6 +344,27 @@ def test_a_mark_without_a_price_is_refused(cli: Cli) -> None:
     assert "BTC/USD" in result.stderr
 
 
+@pytest.mark.xfail(
+    strict=True, reason="a mark of 1E+5000 or 30 digits ends in an unexpected InvalidOperation; 1E-40 is taken"
+)
+@pytest.mark.parametrize(
+    ("price", "reason"),
+    [
+        ("1E+5000", "is out of range 1E-24..1E+24 (got 1E+5000)"),
+        ("1E-40", "is out of range 1E-24..1E+24 (got 1E-40)"),
+        ("1" * 30, f"has 30 significant digits; at most 28 are kept exactly (got {'1' * 30})"),
+    ],
+)
+def test_a_mark_outside_a_fill_prices_limits_is_refused_naming_it(
+    cli: Cli, tmp_path: Path, price: str, reason: str
+) -> None:
+    cli("record", "--fill-id", "a", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "100")
+
+    for command in (["positions"], ["report", "--html", str(tmp_path / "r.html")]):
+        refused = cli(*command, "--mark", f"BTC/USD={price}", expect=2).stderr
+        assert refused == f"error: --mark: BTC/USD: {reason}\n"
+
+
 def test_positions_prints_a_table_with_lifetime_totals(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
 
