@@ -22,6 +22,7 @@ from rich.text import Text
 from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.output import dumps
+from tradeledger.domain.fills import exact_amount
 from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage.urls import is_in_memory, shown_url
@@ -173,6 +174,10 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
         price = decimal_text_arg(price_text)
         if not sep or not symbol or not price.is_finite() or price <= 0:
             raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
+        try:
+            exact_amount(price)  # a fill price's limits: at most 28 significant digits, 1E-24..1E+24
+        except ValueError as error:
+            raise InvalidArgument(f"--mark: {symbol}: {error}") from None
         marks[symbol] = price
     return marks
 
