@@ -337,6 +337,17 @@ def test_replay_refuses_both_a_seq_and_a_time(cli: Cli) -> None:
     assert "not both" in result.stderr
 
 
+@pytest.mark.xfail(strict=True, reason="a tolerance of 1E+5000 or 1E-40 is taken")
+@pytest.mark.parametrize("amount", ["1E+5000", "1E-40"])
+def test_a_tolerance_outside_a_fill_amounts_limits_is_refused_naming_it(cli: Cli, tmp_path: Path, amount: str) -> None:
+    balance = tmp_path / "balance.json"
+    balance.write_text('{"total": {"USDT": "1"}}')
+
+    refused = cli("reconcile", "--balances", str(balance), "--exchange", "k", "--tolerance", f"USDT={amount}", expect=2)
+
+    assert refused.stderr == f"error: --tolerance: USDT: is out of range 1E-24..1E+24 (got {amount})\n"
+
+
 def test_a_mark_without_a_price_is_refused(cli: Cli) -> None:
     result = cli("positions", "--mark", "BTC/USD", expect=2)
 
