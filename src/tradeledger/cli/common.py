@@ -167,6 +167,14 @@ def parse_initial_balance(value: str) -> Decimal:
     return starting_cash(balance, "--initial-balance")
 
 
+def _within_limits(amount: Decimal, where: str) -> Decimal:
+    """`amount`, held to a fill amount's limits (at most 28 significant digits, 1E-24..1E+24), else refused."""
+    try:
+        return exact_amount(amount)
+    except ValueError as error:
+        raise InvalidArgument(f"{where}: {error}") from None
+
+
 def parse_marks(values: list[str]) -> dict[str, Decimal]:
     marks: dict[str, Decimal] = {}
     for value in values:
@@ -174,11 +182,7 @@ def parse_marks(values: list[str]) -> dict[str, Decimal]:
         price = decimal_text_arg(price_text)
         if not sep or not symbol or not price.is_finite() or price <= 0:
             raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
-        try:
-            exact_amount(price)  # a fill price's limits: at most 28 significant digits, 1E-24..1E+24
-        except ValueError as error:
-            raise InvalidArgument(f"--mark: {symbol}: {error}") from None
-        marks[symbol] = price
+        marks[symbol] = _within_limits(price, f"--mark: {symbol}")
     return marks
 
 
@@ -190,7 +194,7 @@ def parse_tolerances(values: list[str], option: str = "--tolerance") -> dict[str
         amount = decimal_text_arg(amount_text)
         if not sep or not currency or not amount.is_finite() or amount < 0:
             raise InvalidArgument(f"{option}: expected CURRENCY=AMOUNT with an amount of 0 or more (got {value!r})")
-        found[currency] = amount
+        found[currency] = _within_limits(amount, f"{option}: {currency}")
     return found
 
 
