@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -672,6 +673,26 @@ def test_a_price_with_more_than_28_digits_is_refused_not_rounded(tm: TradeManage
     with pytest.raises(InvalidArgument, match="more than 28 significant digits"):
         tm.update_price(BTC, "100.0000000000000000000000000000001")
 
+    assert BTC not in tm.price_cache
+
+
+@pytest.mark.xfail(
+    strict=True, reason="update_price takes 1E+5000 and 1E-40: a fat-finger tick ratchets the stop for good"
+)
+@pytest.mark.parametrize("price", ["1E+5000", "1E+25", "1E-40"])
+def test_a_price_outside_a_fill_prices_range_is_refused_and_moves_no_level(tm: TradeManager, price: str) -> None:
+    tm.record_trade(trade(BTC, "buy", "1", "100"))
+    before = tm.get_position(BTC)
+    assert before is not None
+
+    with pytest.raises(InvalidArgument, match=rf"^price: is out of range 1E-24\.\.1E\+24 \(got {re.escape(price)}\)$"):
+        tm.update_price(BTC, price)
+
+    after = tm.get_position(BTC)
+    assert after is not None
+    assert (after.stop_loss_price, after.highest_price, after.lowest_price) == (
+        before.stop_loss_price, before.highest_price, before.lowest_price
+    )  # fmt: skip
     assert BTC not in tm.price_cache
 
 
