@@ -28,7 +28,7 @@ from tradeledger.compat.files import write_atomically
 from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.trades import Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, exceeds_ledger_digits
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_ADJUSTED_EXPONENT, MAX_DIGITS, exceeds_ledger_digits, shortened
 from tradeledger.domain.positions import ZERO, Position, unrealized_at
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
 from tradeledger.errors import CallbackError, InvalidArgument
@@ -50,12 +50,16 @@ def utc_now() -> datetime:
 
 
 def as_price(value: PriceInput, name: str = "price") -> Decimal:
-    """A positive, finite Decimal price (a float is read as the decimal it prints as)."""
+    """A positive, finite Decimal price within a fill price's range, 1E-24..1E+24 (a float is read as the
+    decimal it prints as): a tick past it would ratchet a position's levels for good."""
     price = value if type(value) is Decimal else to_decimal(value, name)
     if not price.is_finite() or price <= 0:
         raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
     if exceeds_ledger_digits(price):  # the ledger keeps 28 digits: refuse, never round
         raise InvalidArgument(f"{name}: has more than {MAX_DIGITS} significant digits (got {value!r})")
+    if abs(price.adjusted()) > MAX_ADJUSTED_EXPONENT:
+        low, high = f"1E-{MAX_ADJUSTED_EXPONENT}", f"1E+{MAX_ADJUSTED_EXPONENT}"
+        raise InvalidArgument(f"{name}: is out of range {low}..{high} (got {shortened(price)})")
     return price
 
 
