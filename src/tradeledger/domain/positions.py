@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, Inexact, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
 from enum import StrEnum
 
 from tradeledger.domain.events import Event, Funding
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side, decimal_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, decimal_text
 from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
@@ -22,6 +22,9 @@ HUNDRED = Decimal(100)
 # A flip's closing fee share is rounded to 18 places (far finer than any exchange charges): an
 # unending fraction such as 1/3 of a fee would otherwise make every later fee sum round.
 FEE_SHARE_QUANTUM = Decimal("1E-18")
+# Wide enough for a fee share to 18 places and the rest of its fee, exactly: fees lie in 1E-24..1E+24 with
+# at most 28 digits, so neither needs more than 43 digits.
+_SHARES = Context(prec=60, rounding=ROUND_HALF_EVEN)
 # Position sizes must stay exact: a sum that would need more than 28 digits is refused, not rounded.
 _EXACT = LEDGER_CONTEXT.copy()
 _EXACT.traps[Inexact] = True
@@ -46,6 +49,25 @@ def _exact_size(operation: str, a: Decimal, b: Decimal) -> Decimal:
         return EXACT_ADD(a, b) if operation == "+" else EXACT_SUBTRACT(a, b)
     except Inexact:
         raise size_refused(operation, a, b) from None
+
+
+def fee_shares(fee: Decimal, part: Decimal, whole: Decimal) -> tuple[Decimal, Decimal]:
+    """A flip's fee split by quantity (spec section 4, rule 4): the closing part's share `fee·part/whole` to 18
+    places and the opening part's the rest, so the two add up to `fee` exactly. When either would need more
+    than 28 digits at 18 places (a share of 1E+10 or more, or a rest beside it that is), the share is
+    rounded to the fee's own last place (its 28th digit) instead, where both fit and still add up to it."""
+    share = LEDGER_CONTEXT.divide(LEDGER_CONTEXT.multiply(fee, part), whole)
+    closing = share.quantize(FEE_SHARE_QUANTUM, context=_SHARES)
+    opening = _SHARES.subtract(fee, closing)
+    if LEDGER_CONTEXT.plus(closing) != closing or LEDGER_CONTEXT.plus(opening) != opening:
+        closing = share.quantize(Decimal(1).scaleb(fee.adjusted() + 1 - MAX_DIGITS), context=_SHARES)
+        opening = _SHARES.subtract(fee, closing)
+    return _kept(closing), _kept(opening)
+
+
+def _kept(value: Decimal) -> Decimal:
+    """`value`, whose value has at most 28 digits, with at most 28 in its coefficient (no trailing zeros past them)."""
+    return value if len(value.as_tuple().digits) <= MAX_DIGITS else LEDGER_CONTEXT.plus(value)
 
 
 PositionKey = tuple[str, str]  # (account, symbol)

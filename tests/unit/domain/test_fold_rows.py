@@ -333,3 +333,34 @@ def test_a_flip_refused_because_its_opening_part_would_round_leaves_the_fold_as_
         refuse()
 
     assert (engine.book(), engine.balances) == before
+
+
+def test_a_flip_shares_a_fee_whose_closing_part_is_ten_billion_or_more() -> None:
+    # Long 1 BTC on an IDR market, then sell 3 with a fee of 30 billion IDR: the closing third is
+    # 10,000,000,000, which at 18 places has 29 digits (the fold raised InvalidOperation); a BNB fee
+    # as large, unvalued, is shared the same way.
+    engine = assert_folds_as_the_reference(
+        [
+            fill(1, "BTC/IDR", "buy", "1", "1000000000"),
+            fill(2, "BTC/IDR", "sell", "3", "1000000000", fee("30000000000", "IDR"), fee("30000000000", "BNB")),
+        ]
+    )
+    (closed,), (opened,) = engine.book().closed, engine.book().open.values()
+    assert (closed.fees, dict(closed.unvalued_fees)) == (Decimal(10000000000), {"BNB": Decimal(10000000000)})
+    assert (opened.fees, dict(opened.unvalued_fees)) == (Decimal(20000000000), {"BNB": Decimal(20000000000)})
+
+
+def test_a_flip_fee_of_twenty_billion_splits_into_parts_that_add_up_to_it() -> None:
+    # A third of 20 billion to 18 places leaves 13333333333.333333333333333333 (29 digits) for the opening
+    # part, which 28 digits rounded: the parts summed to 19999999999.999999999999999997. A fee that large is
+    # shared on its own last digit's place (17 places), where both parts are exact.
+    engine = assert_folds_as_the_reference(
+        [
+            fill(1, "BTC/IDR", "buy", "1", "1000000000"),
+            fill(2, "BTC/IDR", "sell", "3", "1000000000", fee("20000000000", "IDR")),
+        ]
+    )
+    (closed,), (opened,) = engine.book().closed, engine.book().open.values()
+    assert closed.fees == Decimal("6666666666.66666666666666667")
+    assert opened.fees == Decimal("13333333333.33333333333333333")
+    assert [totals.fees for totals in engine.book().totals.values()] == [Decimal(20000000000)]
