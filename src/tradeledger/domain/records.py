@@ -134,7 +134,10 @@ class StoredEvent:
         at = datetime.fromisoformat(self.occurred_at)
         if self.type == "fill":
             symbol = _text(self.symbol, "symbol")
-            fees = parsed_fees(self.content()["fees"])
+            # The fees as `content()` gives them (a v1 fill's one quote fee upcast), without building its dict;
+            # stored fees that are NULL fail in json.loads as they did there (TypeError).
+            text: Any = v1_fees_text(self.fee or "0", symbol) if self.version == 1 else self.fees
+            fees = parsed_fees(text)
             split = split_fees(symbol, fees)
             return Execution(
                 self.seq,
