@@ -63,8 +63,9 @@ def _computed_hash(event: StoredEvent) -> str | None:
 
 def _positioned(event: StoredEvent) -> bool:
     """Whether seq and epoch are whole numbers, as the schema says (SQLite stores what it is given)."""
-    values: tuple[object, object] = (event.seq, event.epoch)
-    return all(isinstance(value, int) and not isinstance(value, bool) for value in values)
+    seq: object = event.seq
+    epoch: object = event.epoch
+    return isinstance(seq, int) and isinstance(epoch, int) and not isinstance(seq, bool) and not isinstance(epoch, bool)
 
 
 def _content(event: StoredEvent) -> tuple[str | None, Accounting | None]:

@@ -24,11 +24,6 @@ def escaped(value: object) -> Markup:
     return value if isinstance(value, Markup) else Markup(escape(str(value)))  # noqa: S704 (escaped here)
 
 
-def px(value: float) -> str:
-    """A drawing position (SVG coordinate) to two places."""
-    return f"{value:.2f}"
-
-
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -40,7 +35,9 @@ def environment() -> Environment:
         keep_trailing_newline=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(shown=report_view.shown, when=report_view.when, time_text=time_text, exact=decimal_text, px=px)
+    env.filters.update(
+        shown=report_view.shown, when=report_view.when, time_text=time_text, exact=decimal_text, px=report_chart.px
+    )
     chart_constants = ("WIDTH", "HEIGHT", "LEFT", "RIGHT", "PANEL_TOP", "PANEL_HEIGHT", "PLOT_WIDTH", "LEGEND")
     env.globals.update(
         {name: getattr(report_chart, name) for name in chart_constants},

@@ -12,7 +12,7 @@ from itertools import repeat
 from operator import call, itemgetter
 from typing import Any
 
-from tradeledger.domain.chain import event_hash, sealed_hash
+from tradeledger.domain.chain import attributes_hash, event_hash, sealed_hash
 from tradeledger.domain.events import Event, Funding, Transfer
 from tradeledger.domain.fills import (
     EVENT_FIELDS,
@@ -104,7 +104,9 @@ class StoredEvent:
         return cls(**content, prev_hash=prev_hash, hash=event_hash(prev_hash, content))
 
     def computed_hash(self) -> str:
-        return event_hash(self.prev_hash, self.as_dict())
+        """`event_hash(self.prev_hash, self.as_dict())`, the hashed fields read off the slots (verify hashes
+        every event again)."""
+        return attributes_hash(self.prev_hash, self, (self.type, self.version))
 
     def stored(self) -> dict[str, Any]:
         """Every content column as stored (a v1 fill as it was written)."""
@@ -164,13 +166,14 @@ class StoredEvent:
 
     def event(self) -> Event:
         """The event as its model (a v1 fill upcast), validated again."""
-        values: dict[str, Any] = {k: v for k, v in self.content().items() if v is not None}
+        content = self.content()
+        values: dict[str, Any] = {k: v for k, v in content.items() if v is not None}
         if self.metadata is not None:
             values["metadata"] = json.loads(self.metadata)
         for name in TYPED_FIELDS:
             values.pop(name, None)
         if self.type == "fill":
-            values["fees"] = json.loads(self.content()["fees"])
+            values["fees"] = json.loads(content["fees"])
             values.pop("fee", None)
             return Fill.model_validate(values)
         if self.type == "funding":
