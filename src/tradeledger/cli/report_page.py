@@ -6,6 +6,7 @@ as the page always has. The template is package data of tradeledger.cli (pyproje
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from html import escape
 
@@ -22,6 +23,20 @@ from tradeledger.domain.fills import decimal_text, time_text
 def escaped(value: object) -> Markup:
     """Every `{{ value }}` of the page: HTML already made by a macro as it is, anything else escaped."""
     return value if isinstance(value, Markup) else Markup(escape(str(value)))  # noqa: S704 (escaped here)
+
+
+def cell(c: report_view.Cell) -> Markup:
+    """A table cell, `<td class="{{ css }}" title="{{ title }}">{{ text }}</td>` (no class when it has none, no
+    title when None), each value escaped as `{{ }}` escapes it: written here, not by a macro, since a table
+    of 2,000 fills has ~24,000 (a macro call costs ~10x this)."""
+    css = f' class="{escaped(c.css)}"' if c.css else ""
+    title = "" if c.title is None else f' title="{escaped(c.title)}"'
+    return Markup(f"<td{css}{title}>{escaped(c.text)}</td>")  # noqa: S704 (each value escaped)
+
+
+def cells(row: Iterable[report_view.Cell]) -> Markup:
+    """A table row's cells, one `cell` after the other."""
+    return Markup("".join([cell(c) for c in row]))  # noqa: S704 (each value escaped)
 
 
 @cache
@@ -41,6 +56,8 @@ def environment() -> Environment:
     chart_constants = ("WIDTH", "HEIGHT", "LEFT", "RIGHT", "PANEL_TOP", "PANEL_HEIGHT", "PLOT_WIDTH", "LEGEND")
     env.globals.update(
         {name: getattr(report_chart, name) for name in chart_constants},
+        cell=cell,
+        cells=cells,
         number=report_view.number,
         unvalued=report_view.unvalued_text,
         unvalued_at_marks=report_view.unvalued_at_marks,
