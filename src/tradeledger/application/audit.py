@@ -27,7 +27,7 @@ from tradeledger.domain.balances import Balances
 from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, time_text
 from tradeledger.domain.markets import market
-from tradeledger.domain.positions import ZERO, Accounting, Position, PositionKey, accounting_of
+from tradeledger.domain.positions import ZERO, Accounting, Execution, Position, PositionKey, accounting_of
 from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.reference import reference_balances
 from tradeledger.domain.wallet import WalletBook, WalletReplay
@@ -52,6 +52,7 @@ class FillRow:
     recorded: RecordedFill
     realized: Decimal  # gross realized PnL of this fill
     cash: Decimal  # wallet cash right after it, in log order
+    fee: Decimal  # its valued fees in the quote currency, `fill.fee` (read off the accounting folded, not split again)
 
     @property
     def fill(self) -> Fill:
@@ -216,9 +217,10 @@ def build_report(
         replay.apply(accounting)
         if not folded:
             unfolded.append(accounting)
-        if isinstance(r.fill, Fill):  # the fill rows are fills; funding and transfers are `movements`
+        if isinstance(accounting, Execution):  # the fill rows are fills; funding and transfers are `movements`
             with localcontext(LEDGER_CONTEXT):
-                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
+                fee = accounting.fee + accounting.base_fee * accounting.price  # Fill.quote_fees() of the same split
+                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash, fee))
     balances = verify.balances if folded else reference_balances(unfolded)
     book = replay.positions.book()
     replayed_open = list(state.open)
@@ -331,7 +333,7 @@ def cumulative(
             while pending and pending[0][:2] <= at:
                 funded += pending.pop(0)[2]
             realized += row.realized
-            fees += row.fill.fee
+            fees += row.fee
             cash += cash_change[row.recorded.seq]
             points.append(SeriesPoint(row.recorded.seq, at[0], realized, realized + funded - fees, cash))
     return points
