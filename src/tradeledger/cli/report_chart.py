@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from typing import NamedTuple
 
 from tradeledger.application.audit import UNEVEN_GAPS, Report
 from tradeledger.cli.report_view import DISPLAY, shown
@@ -30,8 +31,10 @@ TIME_AXIS_TITLE = "occurred at (UTC)"
 LEGEND = (("realized", "realized (gross)"), ("net", "net of fees"))
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
+    """One fill's point of a series (a tuple: a chart of a long log has three per fill, built ~3x faster than a
+    frozen dataclass's)."""
+
     x: float
     y: float
     seq: int
