@@ -405,6 +405,20 @@ def test_account_narrows_the_report_to_one_account(cli: Cli, tmp_path: Path) -> 
     assert tables.tables["wallet"][1] == ["Cash", "9,979.00"]
 
 
+@pytest.mark.parametrize("bound", [(), ("--until-time", END_OF_DAY)])
+def test_a_report_narrowed_to_one_account_shows_that_accounts_balances_only(
+    cli: Cli, tmp_path: Path, bound: tuple[str, ...]
+) -> None:
+    # Unbounded, the balances are verify's fold of the whole log narrowed; bounded by a time, folded by the report.
+    record_session(cli.url)
+    other = {"fill_id": "O1", "account": "desk2", "symbol": "SOL/USD", "side": "buy", "quantity": "3", "price": "7"}
+    record_session(cli.url, [other], [TIMES[0]])
+
+    _, page = make_report(cli, tmp_path / "report.html", "--account", "desk2", *bound)
+
+    assert Tables(page).body("balances") == [["desk2", "kraken", "SOL", "3"], ["desk2", "kraken", "USD", "-21"]]
+
+
 def test_an_empty_ledger_gives_a_valid_report_saying_there_are_no_fills(cli: Cli, tmp_path: Path) -> None:
     summary, page = make_report(cli, tmp_path / "report.html")
     tables = Tables(page)

@@ -8,7 +8,9 @@ Every amount is an exact Decimal; rounding for display is the page's business (`
 Spec section 9 (issue 15): the fees of the report's fills by the currency they were paid in (valued in
 the quote, or unvalued), the funding payments and transfers of the log, and the balances per (account,
 exchange, currency), folded from the same events as the rest (`domain.reference.ReferenceBalances`, the
-fold `verify` holds the stored balances against), so `until_time` and `account` bound them too.
+fold `verify` holds the stored balances against), so `until_time` and `account` bound them too. Without
+`until_time`, when verify passed at the head the state is of, they are verify's own fold of every event,
+narrowed to `account`: the same fold of the same events is not done twice.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tradeledger.domain.balances import Balances
 from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, time_text
 from tradeledger.domain.markets import market
-from tradeledger.domain.positions import ZERO, Position, PositionKey, accounting_of
+from tradeledger.domain.positions import ZERO, Accounting, Execution, Position, PositionKey, accounting_of
 from tradeledger.domain.records import LedgerState, RecordedFill
 from tradeledger.domain.reference import reference_balances
 from tradeledger.domain.wallet import WalletBook, WalletReplay
@@ -50,6 +52,7 @@ class FillRow:
     recorded: RecordedFill
     realized: Decimal  # gross realized PnL of this fill
     cash: Decimal  # wallet cash right after it, in log order
+    fee: Decimal  # its valued fees in the quote currency, `fill.fee` (read off the accounting folded, not split again)
 
     @property
     def fill(self) -> Fill:
@@ -197,17 +200,28 @@ def build_report(
         for r in ledger.history(account=account)
         if r.seq <= state.seq and (until_time is None or r.fill.occurred_at <= until_time)
     ]
+    head = verify.head
+    # Every event to the head verify walked whole: its fold of them (the one the stored balances were held
+    # against) is the balances' fold of these events, not done again; else they are folded here.
+    folded = (
+        verify.ok and until_time is None and (state.epoch, state.seq, state.hash) == (head.epoch, head.seq, head.hash)
+    )
+    unfolded: list[Accounting] = []  # what the balances fold here after the wallet (each read once)
     replay = WalletReplay(initial_balance)
     wallet = replay.wallet
     assert wallet is not None
     rows = []
     for r in recorded:
+        accounting = accounting_of(r.seq, r.fill)
         realized_before = wallet.realized_pnl
-        replay.apply(accounting_of(r.seq, r.fill))
-        if isinstance(r.fill, Fill):  # the fill rows are fills; funding and transfers are `movements`
+        replay.apply(accounting)
+        if not folded:
+            unfolded.append(accounting)
+        if isinstance(accounting, Execution):  # the fill rows are fills; funding and transfers are `movements`
             with localcontext(LEDGER_CONTEXT):
-                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash))
-    balances = reference_balances(accounting_of(r.seq, r.fill) for r in recorded)
+                fee = accounting.fee + accounting.base_fee * accounting.price  # Fill.quote_fees() of the same split
+                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash, fee))
+    balances = verify.balances if folded else reference_balances(unfolded)
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
@@ -231,7 +245,7 @@ def build_report(
         axis_choice=chart_axis,
         movements=tuple(r for r in recorded if isinstance(r.fill, Funding | Transfer)),
         fee_totals=fee_totals(row.fill for row in rows),
-        balances=Balances.of(state.seq, balances),
+        balances=Balances.of(state.seq, balances, account=account),
     )
 
 
@@ -319,7 +333,7 @@ def cumulative(
             while pending and pending[0][:2] <= at:
                 funded += pending.pop(0)[2]
             realized += row.realized
-            fees += row.fill.fee
+            fees += row.fee
             cash += cash_change[row.recorded.seq]
             points.append(SeriesPoint(row.recorded.seq, at[0], realized, realized + funded - fees, cash))
     return points

@@ -14,7 +14,7 @@ from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
-from tradeledger.domain.positions import ZERO, Position, PositionBook, PositionKey, Totals
+from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
 
@@ -39,6 +39,9 @@ class VerifyReport:
     problems: tuple[Problem, ...]
     rollbacks: tuple[AdminRecord, ...] = ()  # the admin log's audited rollbacks, oldest first
     anchors: tuple[AnchorCheck, ...] = ()  # each anchor checked (a failed one is also a problem)
+    # What the reference fold of the log gave per (account, exchange, currency), the stored balances held
+    # against it: the whole log's when `ok` (a problem may stop the walk or leave an event out of the fold).
+    balances: Mapping[BalanceKey, Decimal] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -60,34 +63,39 @@ def _computed_hash(event: StoredEvent) -> str | None:
 
 def _positioned(event: StoredEvent) -> bool:
     """Whether seq and epoch are whole numbers, as the schema says (SQLite stores what it is given)."""
-    values: tuple[object, object] = (event.seq, event.epoch)
-    return all(isinstance(value, int) and not isinstance(value, bool) for value in values)
+    seq: object = event.seq
+    epoch: object = event.epoch
+    return isinstance(seq, int) and isinstance(epoch, int) and not isinstance(seq, bool) and not isinstance(epoch, bool)
 
 
-def _content_problem(event: StoredEvent) -> str | None:
+def _content(event: StoredEvent) -> tuple[str | None, Accounting | None]:
+    """What is wrong with the event's content (None: nothing), and else what accounting reads of it: parsed
+    once here, folded by the caller."""
     try:
         kind = (event.type, event.version)
         if kind not in HASHED_FIELDS_BY_TYPE:
-            return f"type {event.type!r} version {event.version!r} is not an event format this ledger knows"
-        event.accounting()
+            return f"type {event.type!r} version {event.version!r} is not an event format this ledger knows", None
+        accounting = event.accounting()
         if event.type != "fill":
-            return None
+            return None, accounting
         numbers = {"quantity": event.quantity, "price": event.price}
         if event.version == 1:
             numbers["fee"] = event.fee
         for name, text in numbers.items():
             value = Decimal(text or "NaN")
             if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
-                return f"{name} {text!r} is not a valid amount"
+                return f"{name} {text!r} is not a valid amount", None
     except (ValueError, TypeError, InvalidOperation, KeyError) as error:
-        return f"unreadable {event.type}: {error}"
-    return None
+        return f"unreadable {event.type}: {error}", None
+    return None, accounting
 
 
-def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Problem]:
-    """What is wrong with one event given the one before it."""
+def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> tuple[list[Problem], Accounting | None]:
+    """What is wrong with one event given the one before it; what accounting reads of it when its content
+    reads (None when it has a content problem, or no whole-number position in the log)."""
     if not _positioned(event):
-        return [Problem(None, "content", f"seq {event.seq!r} and epoch {event.epoch!r} must be whole numbers")]
+        return [Problem(None, "content", f"seq {event.seq!r} and epoch {event.epoch!r} must be whole numbers")], None
+
     problems: list[Problem] = []
     expected_seq = 1 if previous is None else previous.seq + 1
     gap = event.seq > expected_seq
@@ -113,10 +121,10 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> list[Pr
         else:
             detail = f"prev_hash {event.prev_hash} does not link to {expected_prev}"
             problems.append(Problem(event.seq, "chain", detail))
-    content = _content_problem(event)
+    content, accounting = _content(event)
     if content is not None:
         problems.append(Problem(event.seq, "content", content))
-    return problems
+    return problems, accounting
 
 
 def _check_chain(
@@ -136,12 +144,12 @@ def _check_chain(
     truncated = False
     for event in events:
         count += 1
-        found = _event_problems(event, previous)
+        found, accounting = _event_problems(event, previous)
         problems.extend(found)
         if not _positioned(event):
             continue  # a row without a position in the log cannot be the next link either
-        if not any(problem.check == "content" for problem in found):
-            book.apply(event.accounting())
+        if accounting is not None:  # its content reads: folded as parsed by the content check
+            book.apply(accounting)
             if after is not None:
                 after(event)
         previous = event
@@ -360,4 +368,11 @@ def verify_ledger(
     )
     problems += [Problem(c.anchor.seq, "anchor", f"{c.source}: {c.detail}") for c in checks if not c.ok]
     problems.sort(key=lambda problem: (problem.seq is None, problem.seq or 0))
-    return VerifyReport(events=count, head=head, problems=tuple(problems), rollbacks=tuple(records), anchors=checks)
+    return VerifyReport(
+        events=count,
+        head=head,
+        problems=tuple(problems),
+        rollbacks=tuple(records),
+        anchors=checks,
+        balances=balances.balances,
+    )

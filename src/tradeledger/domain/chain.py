@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from tradeledger.domain.fills import FILL_FIELDS
 from tradeledger.domain.json_values import canonical_json
@@ -74,6 +74,19 @@ def event_hash(prev_hash: str, event: Mapping[str, object]) -> str:
     absent optional fields are null.
     """
     return chained_hash(prev_hash, [event[name] for name in hashed_fields(event)])
+
+
+_ATTRIBUTES = {kind: attrgetter(*fields) for kind, fields in HASHED_FIELDS_BY_TYPE.items()}
+
+
+def attributes_hash(prev_hash: str, stored: object, kind: tuple[object, object]) -> str:
+    """`event_hash(prev_hash, event)` of an event whose fields are attributes of `stored` (a stored event's
+    slots) and whose (type, version) is `kind`: its hashed fields read off it, without building the mapping."""
+    try:
+        values = _ATTRIBUTES[kind]  # type: ignore[index]
+    except KeyError:
+        raise ValueError(f"type {kind[0]!r} version {kind[1]!r} is not an event format this ledger knows") from None
+    return chained_hash(prev_hash, list(values(stored)))
 
 
 def chained_hash(prev_hash: str, values: list[object]) -> str:

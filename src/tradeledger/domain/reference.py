@@ -57,8 +57,17 @@ def _reduce(
     position: Position, execution: Execution, quantity: Decimal, fee: Decimal, unvalued: UnvaluedFees
 ) -> Position:
     realized = pnl(position.side, position.avg_price, execution.price, quantity)
-    return replace(
-        position,
+    # `replace(position, quantity=..., realized_pnl=..., fees=..., unvalued_fees=..., last_seq=...)`, every
+    # field named (replace costs about twice this; verify folds every event through here).
+    return Position(
+        account=position.account,
+        symbol=position.symbol,
+        side=position.side,
+        avg_price=position.avg_price,
+        opened_at=position.opened_at,
+        opened_seq=position.opened_seq,
+        entered_quantity=position.entered_quantity,
+        funding=position.funding,
         quantity=_exact_size("-", position.quantity, quantity),
         realized_pnl=position.realized_pnl + realized,
         fees=position.fees + fee,
@@ -109,8 +118,14 @@ def _trade(
 
     if (position.side is PositionSide.LONG) == (side is Side.BUY):  # rule 2: weighted average entry, fees excluded
         size = _exact_size("+", position.quantity, q)
-        grown = replace(
-            position,
+        grown = Position(  # `replace(position, ...)` of the six after `funding`, every field named as in _reduce
+            account=position.account,
+            symbol=position.symbol,
+            side=position.side,
+            realized_pnl=position.realized_pnl,
+            opened_at=position.opened_at,
+            opened_seq=position.opened_seq,
+            funding=position.funding,
             quantity=size,
             avg_price=(position.quantity * position.avg_price + q * p) / size,
             fees=position.fees + f,

@@ -87,6 +87,16 @@ def test_a_sealed_event_is_the_event_its_fields_and_their_hash_make(event: Event
     assert sealed.hash == sealed.computed_hash()
 
 
+def test_a_stored_event_of_a_format_the_ledger_does_not_know_has_no_hash_to_recompute() -> None:
+    sealed = StoredEvent.seal(make_fill().canonical(), seq=1, epoch=1, recorded_at="x", prev_hash=GENESIS_HASH)
+    unknown = dataclasses.replace(sealed, version=9)
+
+    with pytest.raises(ValueError, match=r"^type 'fill' version 9 is not an event format this ledger knows$"):
+        unknown.computed_hash()
+    with pytest.raises(ValueError, match=r"^type 'fill' version 9 is not an event format this ledger knows$"):
+        event_hash(unknown.prev_hash, unknown.as_dict())
+
+
 def test_a_mapping_that_is_not_a_canonical_form_is_sealed_as_its_fields_say() -> None:
     content = {name: value for name, value in make_fill().canonical().items() if name not in ("type", "version")}
 
