@@ -308,3 +308,8 @@ def test_a_key_written_twice_in_a_ccxt_file_is_refused_naming_it_as_import_does(
 
     with pytest.raises(InvalidFill, match=r"^trades\.json: the key 'amount' appears twice in one object$"):
         parse_entries(text, source="trades.json")
+
+
+def test_a_ccxt_file_that_starts_with_a_bom_is_refused_saying_so() -> None:
+    with pytest.raises(InvalidFill, match=r"^trades\.json: not JSON \(Unexpected UTF-8 BOM \(decode using utf-8-sig\)"):
+        parse_entries("\ufeff[]", source="trades.json")

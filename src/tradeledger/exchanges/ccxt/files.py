@@ -14,14 +14,13 @@ from tradeledger.domain.json_values import json_int, refuse_repeated_keys
 from tradeledger.errors import InvalidFill
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-# JSON numbers as Decimal (an integer too long for int too), never float; a key written twice refused, as the
-# NDJSON import refuses it.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, object_pairs_hook=refuse_repeated_keys)
 
 
 def _parse(text: str, *, source: str) -> object:
     try:
-        return _DECODER.decode(text)
+        # Numbers as Decimal (an integer too long for int too), never float; a key written twice refused, as the
+        # NDJSON import refuses it (json.loads, unlike a decoder's decode, names a BOM).
+        return json.loads(text, parse_float=Decimal, parse_int=json_int, object_pairs_hook=refuse_repeated_keys)
     except json.JSONDecodeError as error:
         raise InvalidFill(f"{source}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     except ValueError as error:  # a key written twice in one object
