@@ -42,7 +42,6 @@ from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     EXACT_ADD,
     EXACT_SUBTRACT,
-    FEE_SHARE_QUANTUM,
     ZERO,
     Accounting,
     Execution,
@@ -52,6 +51,7 @@ from tradeledger.domain.positions import (
     PositionKey,
     Totals,
     _exact_size,
+    fee_shares,
     size_refused,
 )
 from tradeledger.errors import InvalidFill
@@ -369,12 +369,12 @@ class PositionFold(FoldState):
         if fee_to_opening:
             closing_fee, opening_fee, closing_unvalued, opening_unvalued = ZERO, f, None, unvalued
         else:
-            closing_fee = (f * size / q).quantize(FEE_SHARE_QUANTUM)
-            opening_fee = f - closing_fee
+            closing_fee, opening_fee = fee_shares(f, size, q)
             closing_unvalued = opening_unvalued = None
             if unvalued:
-                closing_unvalued = {c: (a * size / q).quantize(FEE_SHARE_QUANTUM) for c, a in unvalued.items()}
-                opening_unvalued = {c: a - closing_unvalued[c] for c, a in unvalued.items()}
+                shares = {c: fee_shares(a, size, q) for c, a in unvalued.items()}
+                closing_unvalued = {c: closing for c, (closing, _) in shares.items()}
+                opening_unvalued = {c: opening for c, (_, opening) in shares.items()}
         rest = _exact_size("-", q, size)  # before the cycle closes: a refusal leaves it open, as it was
         flipped: Decimal = (p - avg) * size if long else (avg - p) * size
         state[_QTY] = _exact_size("-", size, size)

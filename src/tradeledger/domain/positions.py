@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, Inexact, localcontext
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from enum import StrEnum
 
 from tradeledger.domain.events import Event, Funding
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side, decimal_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, decimal_text
 from tradeledger.errors import InvalidFill
 
 ZERO = Decimal(0)
@@ -46,6 +46,22 @@ def _exact_size(operation: str, a: Decimal, b: Decimal) -> Decimal:
         return EXACT_ADD(a, b) if operation == "+" else EXACT_SUBTRACT(a, b)
     except Inexact:
         raise size_refused(operation, a, b) from None
+
+
+def fee_shares(fee: Decimal, part: Decimal, whole: Decimal) -> tuple[Decimal, Decimal]:
+    """A flip's fee split by quantity (spec section 4, rule 4): the closing part's share `fee·part/whole` to 18
+    places and the opening part's the rest, so the two add up to `fee` exactly. When either would need more
+    than 28 digits at 18 places (a share of 1E+10 or more, or a rest beside it that is), the share is
+    rounded to the fee's own last place (its 28th digit) instead, where both fit and still add up to it."""
+    # The folds call it inside LEDGER_CONTEXT (the operators use it): two operations and a call less a flip.
+    try:
+        closing = (fee * part / whole).quantize(FEE_SHARE_QUANTUM)  # InvalidOperation past 28 digits
+        return closing, EXACT_SUBTRACT(fee, closing)  # Inexact when the rest needs more than 28
+    except (InvalidOperation, Inexact):
+        # |share| <= |fee|, and both are multiples of the fee's last place: so are both parts, in 28 digits.
+        share = LEDGER_CONTEXT.divide(LEDGER_CONTEXT.multiply(fee, part), whole)
+        closing = share.quantize(Decimal(1).scaleb(fee.adjusted() + 1 - MAX_DIGITS), context=LEDGER_CONTEXT)
+        return closing, EXACT_SUBTRACT(fee, closing)
 
 
 PositionKey = tuple[str, str]  # (account, symbol)

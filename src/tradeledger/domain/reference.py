@@ -17,7 +17,6 @@ from tradeledger.domain.fee_parts import base_fee_refusal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
-    FEE_SHARE_QUANTUM,
     ZERO,
     Accounting,
     ClosedPosition,
@@ -30,6 +29,7 @@ from tradeledger.domain.positions import (
     Totals,
     UnvaluedFees,
     _exact_size,
+    fee_shares,
     merged_unvalued,
     pnl,
 )
@@ -86,8 +86,9 @@ def _close(position: Position, execution: Execution) -> ClosedPosition:
 
 
 def _share(unvalued: UnvaluedFees, part: Decimal, whole: Decimal) -> tuple[UnvaluedFees, UnvaluedFees]:
-    closing = tuple((c, (a * part / whole).quantize(FEE_SHARE_QUANTUM)) for c, a in unvalued)
-    opening = tuple((c, a - share) for (c, a), (_, share) in zip(unvalued, closing, strict=True))
+    shares = [(c, fee_shares(a, part, whole)) for c, a in unvalued]
+    closing = tuple((c, closing) for c, (closing, _) in shares)
+    opening = tuple((c, opening) for c, (_, opening) in shares)
     return merged_unvalued(closing), merged_unvalued(opening)
 
 
@@ -133,8 +134,7 @@ def _trade(
     if fee_to_opening:
         closing_fee, opening_fee = ZERO, f
     else:
-        closing_fee = (f * position.quantity / q).quantize(FEE_SHARE_QUANTUM)
-        opening_fee = f - closing_fee
+        closing_fee, opening_fee = fee_shares(f, position.quantity, q)
         closing_unvalued, opening_unvalued = _share(unvalued, position.quantity, q)
     closed = _reduce(position, execution, position.quantity, closing_fee, closing_unvalued)
     reopened = _open(execution, side, _exact_size("-", q, position.quantity), opening_fee, opening_unvalued)

@@ -335,7 +335,6 @@ def test_a_flip_refused_because_its_opening_part_would_round_leaves_the_fold_as_
     assert (engine.book(), engine.balances) == before
 
 
-@pytest.mark.xfail(strict=True, reason="a flip's closing fee share of 1E+10 or more cannot be rounded to 18 places")
 def test_a_flip_shares_a_fee_whose_closing_part_is_ten_billion_or_more() -> None:
     # Long 1 BTC on an IDR market, then sell 3 with a fee of 30 billion IDR: the closing third is
     # 10,000,000,000, which at 18 places has 29 digits (the fold raised InvalidOperation); a BNB fee
@@ -351,7 +350,6 @@ def test_a_flip_shares_a_fee_whose_closing_part_is_ten_billion_or_more() -> None
     assert (opened.fees, dict(opened.unvalued_fees)) == (Decimal(20000000000), {"BNB": Decimal(20000000000)})
 
 
-@pytest.mark.xfail(strict=True, reason="a flip's opening fee share of 1E+10 or more is rounded: the parts miss the fee")
 def test_a_flip_fee_of_twenty_billion_splits_into_parts_that_add_up_to_it() -> None:
     # A third of 20 billion to 18 places leaves 13333333333.333333333333333333 (29 digits) for the opening
     # part, which 28 digits rounded: the parts summed to 19999999999.999999999999999997. A fee that large is
