@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # only named in signatures: a command that prints neither nev
 
 DISPLAY_QUANTUM = Decimal("0.00000001")
 MONEY_QUANTUM = Decimal("0.01")
+# Display only: wide enough to round any amount the ledger holds (28 digits up to 1E+24, products up to 1E+48,
+# a percentage beyond) to 8 places; the ledger's 28 digits cannot when it has more than 20 before the point.
+DISPLAY = Context(prec=100, rounding=ROUND_HALF_EVEN)
 
 
 def iso(value: datetime) -> str:
@@ -291,7 +294,7 @@ def dumps(value: object) -> str:
 
 def shown(value: Decimal) -> str:
     """A quantity or price for people: at most 8 places (the stored value stays exact)."""
-    return f"{value.quantize(DISPLAY_QUANTUM, rounding=ROUND_HALF_EVEN).normalize():f}" if value else "0"
+    return f"{value.quantize(DISPLAY_QUANTUM, context=DISPLAY).normalize(DISPLAY):f}" if value else "0"
 
 
 def money(value: Decimal) -> Text:
@@ -350,7 +353,7 @@ def print_state(
                 else [
                     shown(mark),
                     money(p.unrealized_pnl(mark)),
-                    f"{p.unrealized_pnl_pct(mark).quantize(MONEY_QUANTUM)}",
+                    f"{p.unrealized_pnl_pct(mark).quantize(MONEY_QUANTUM, context=DISPLAY)}",
                 ]
             )
         row.append(f"#{p.opened_seq}")

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,13 @@ def amount(value: Decimal) -> str:
 
 
 CENT = Decimal("0.01")
+# Display only: rounds any amount to the cent (the ledger's 28 digits cannot past 26 before the point).
+_CENTS = Context(prec=100, rounding=ROUND_HALF_EVEN)
 
 
 def cents(value: Decimal) -> str:
     """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68)."""
-    return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):,f}"
+    return f"{value.quantize(CENT, context=_CENTS):,f}"
 
 
 FEE_QUANTUM = Decimal("0.00000001")
