@@ -50,15 +50,6 @@ def test_appends_take_a_snapshot_every_n_events(snapshotting: Ledger, backend: B
     assert snapshotting.verify().ok
 
 
-def test_a_batch_that_crosses_a_multiple_is_snapshotted_at_its_end(db_url: str, backend: Backend) -> None:
-    with open_ledger(db_url, snapshot_every=EVERY) as ledger:
-        ledger.record_many([fill_fields() for _ in range(3)])
-        ledger.record_many([fill_fields() for _ in range(6)])  # seq 4..9 crosses 4 and 8: one snapshot
-        assert snapshot_seqs(backend) == [9]
-        assert ledger.verify().ok
-
-
-@pytest.mark.xfail(strict=True, reason="a batch is snapshotted at its end only: replay inside it folds from the start")
 def test_a_batch_that_crosses_multiples_is_snapshotted_at_each_so_a_replay_folds_at_most_n_events(
     db_url: str, backend: Backend
 ) -> None:
