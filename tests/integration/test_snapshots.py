@@ -50,12 +50,17 @@ def test_appends_take_a_snapshot_every_n_events(snapshotting: Ledger, backend: B
     assert snapshotting.verify().ok
 
 
-def test_a_batch_that_crosses_a_multiple_is_snapshotted_at_its_end(db_url: str, backend: Backend) -> None:
+def test_a_batch_that_crosses_multiples_is_snapshotted_at_each_so_a_replay_folds_at_most_n_events(
+    db_url: str, backend: Backend
+) -> None:
+    # An import of 40,000 fills left one snapshot, at 40,000: replay(until_seq=39,993, closed=False) folded
+    # 39,993 events (0.38 s of CPU; 0.07 s once a rebuild wrote the snapshots at 10,000, 20,000 and 30,000).
     with open_ledger(db_url, snapshot_every=EVERY) as ledger:
         ledger.record_many([fill_fields() for _ in range(3)])
-        ledger.record_many([fill_fields() for _ in range(6)])  # seq 4..9 crosses 4 and 8: one snapshot
-        assert snapshot_seqs(backend) == [9]
+        ledger.record_many([fill_fields() for _ in range(6)])  # seq 4..9 crosses 4 and 8
+        assert snapshot_seqs(backend) == [4, 8, 9]
         assert ledger.verify().ok
+        assert ledger.replay(until_seq=7, closed=False) == without_closed(ledger.replay(until_seq=7))
 
 
 def test_the_state_as_of_any_seq_without_closed_cycles_equals_a_full_replay(snapshotting: Ledger) -> None:

@@ -19,6 +19,7 @@ from tradeledger.application.ports import (
     REBUILDS,
     AheadReads,
     EventKey,
+    PositionRow,
     ProjectionStore,
     UnitOfWork,
 )
@@ -202,8 +203,10 @@ class BatchProjection:
     Given a FoldCache, the batch starts from the fold the last committed batch left when the head is
     still the one it committed (`keep` gives the batch's fold back to the cache after the commit)."""
 
-    def __init__(self, uow: UnitOfWork, cache: FoldCache | None = None) -> None:
+    def __init__(self, uow: UnitOfWork, cache: FoldCache | None = None, *, snapshot_every: int) -> None:
         self._uow = uow
+        self._every = snapshot_every
+        self._snapshotted: set[int] = set()  # the seqs this batch took a snapshot at
         head = uow.log.head()
         self._first = head.seq
         self._mark = None if cache is None else rebuild_mark(uow.projection)
@@ -237,8 +240,17 @@ class BatchProjection:
             assert fold.balances is not None
             fold.balances.update(stored_balances(uow.projection, unread_balances))  # keys the fold has not met
             self._known_balances |= unread_balances
+        # The events' seqs follow each other: a snapshot at each multiple of `snapshot_every` among them, as a
+        # rebuild takes them, so that a replay inside a long batch folds at most that many events.
+        every, first = self._every, new[0].seq
+        cut, multiple = 0, -(-first // every) * every
         try:
-            fold.apply_rows(event.execution_row() for event in new)
+            while multiple <= new[-1].seq:
+                end = multiple - first + 1
+                fold.apply_rows(event.execution_row() for event in new[cut:end])
+                self._snapshot(new[end - 1], before=self._touched - touched, part=new[:end])
+                cut, multiple = end, multiple + every
+            fold.apply_rows(event.execution_row() for event in new[cut:])
         except InvalidFill as error:
             if named is None:
                 raise
@@ -246,9 +258,18 @@ class BatchProjection:
             raise InvalidFill(f"{named(failed)}: {error}") from None
         uow.log.append(new)
 
-    def write(self, *, snapshot_every: int) -> None:
-        """Write the positions and balances the batch moved, and a snapshot when the log passed a multiple
-        of `snapshot_every`."""
+    def _snapshot(self, at: StoredEvent, *, before: AbstractSet[PositionKey], part: Sequence[StoredEvent]) -> None:
+        """A snapshot as of `at`, folded to it: the stored rows (as they were before the batch) with those the
+        batch moved so far (`before` this chunk, and this chunk's `part` up to `at`) as the fold has them."""
+        moved = before | {(event.account, event.symbol) for event in part if event.symbol is not None}
+        rows: dict[PositionKey, PositionRow] = dict(self._uow.projection.positions())
+        rows.update(self._fold.folded(moved).items())
+        self._uow.projection.write_snapshot(at.checkpoint, rows)
+        self._snapshotted.add(at.seq)
+
+    def write(self) -> None:
+        """Write the positions and balances the batch moved, and a snapshot at its end when the log passed a
+        multiple of `snapshot_every` (unless it ends at one: snapshotted as it was folded)."""
         uow, fold = self._uow, self._fold
         head = uow.log.head()
         if head.seq == self._first:
@@ -256,7 +277,7 @@ class BatchProjection:
         uow.projection.write(fold.folded(self._touched), fold.take_closed_values(), head)
         assert fold.balances is not None
         write_balances(uow.projection, {key: fold.balances[key] for key in self._balance_keys if key in fold.balances})
-        if head.seq // snapshot_every > self._first // snapshot_every:
+        if head.seq // self._every > self._first // self._every and head.seq not in self._snapshotted:
             uow.projection.write_snapshot(head, uow.projection.positions())
 
     def keep(self, cache: FoldCache, head: Checkpoint) -> None:
@@ -270,9 +291,9 @@ def project_events(
 ) -> None:
     """Append sealed events to the log and fold the positions and balances projections forward with them, as
     stored (BatchProjection, for one chunk)."""
-    projection = BatchProjection(uow)
+    projection = BatchProjection(uow, snapshot_every=snapshot_every)
     projection.append(new, named=named)
-    projection.write(snapshot_every=snapshot_every)
+    projection.write()
 
 
 READ_AHEAD_EVENTS = READ_AHEAD_KEYS  # up to this many events, an append says what it reads (a batch: IN lookups)

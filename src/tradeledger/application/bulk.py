@@ -295,7 +295,7 @@ def _append_chunks(
         uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
         recorded_at = time_text(clock())
         start = uow.log.head().seq
-        projection = BatchProjection(uow, cache)
+        projection = BatchProjection(uow, cache, snapshot_every=snapshot_every)
         for chunk in chunks:
             try:
                 appended += append_chunk(
@@ -312,7 +312,7 @@ def _append_chunks(
                     raise
                 raise InvalidFill(refused(str(error), total + 1)) from None
             total += len(chunk)
-        projection.write(snapshot_every=snapshot_every)
+        projection.write()
         if cursors:
             uow.projection.put_entries(CURSORS, dict(cursors))
         head = uow.log.head()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from enum import StrEnum
 
 from tradeledger.domain.events import Event, Funding
@@ -22,9 +22,6 @@ HUNDRED = Decimal(100)
 # A flip's closing fee share is rounded to 18 places (far finer than any exchange charges): an
 # unending fraction such as 1/3 of a fee would otherwise make every later fee sum round.
 FEE_SHARE_QUANTUM = Decimal("1E-18")
-# Wide enough for a fee share to 18 places and the rest of its fee, exactly: fees lie in 1E-24..1E+24 with
-# at most 28 digits, so neither needs more than 43 digits.
-_SHARES = Context(prec=60, rounding=ROUND_HALF_EVEN)
 # Position sizes must stay exact: a sum that would need more than 28 digits is refused, not rounded.
 _EXACT = LEDGER_CONTEXT.copy()
 _EXACT.traps[Inexact] = True
@@ -56,18 +53,15 @@ def fee_shares(fee: Decimal, part: Decimal, whole: Decimal) -> tuple[Decimal, De
     places and the opening part's the rest, so the two add up to `fee` exactly. When either would need more
     than 28 digits at 18 places (a share of 1E+10 or more, or a rest beside it that is), the share is
     rounded to the fee's own last place (its 28th digit) instead, where both fit and still add up to it."""
-    share = LEDGER_CONTEXT.divide(LEDGER_CONTEXT.multiply(fee, part), whole)
-    closing = share.quantize(FEE_SHARE_QUANTUM, context=_SHARES)
-    opening = _SHARES.subtract(fee, closing)
-    if LEDGER_CONTEXT.plus(closing) != closing or LEDGER_CONTEXT.plus(opening) != opening:
-        closing = share.quantize(Decimal(1).scaleb(fee.adjusted() + 1 - MAX_DIGITS), context=_SHARES)
-        opening = _SHARES.subtract(fee, closing)
-    return _kept(closing), _kept(opening)
-
-
-def _kept(value: Decimal) -> Decimal:
-    """`value`, whose value has at most 28 digits, with at most 28 in its coefficient (no trailing zeros past them)."""
-    return value if len(value.as_tuple().digits) <= MAX_DIGITS else LEDGER_CONTEXT.plus(value)
+    # The folds call it inside LEDGER_CONTEXT (the operators use it): two operations and a call less a flip.
+    try:
+        closing = (fee * part / whole).quantize(FEE_SHARE_QUANTUM)  # InvalidOperation past 28 digits
+        return closing, EXACT_SUBTRACT(fee, closing)  # Inexact when the rest needs more than 28
+    except (InvalidOperation, Inexact):
+        # |share| <= |fee|, and both are multiples of the fee's last place: so are both parts, in 28 digits.
+        share = LEDGER_CONTEXT.divide(LEDGER_CONTEXT.multiply(fee, part), whole)
+        closing = share.quantize(Decimal(1).scaleb(fee.adjusted() + 1 - MAX_DIGITS), context=LEDGER_CONTEXT)
+        return closing, EXACT_SUBTRACT(fee, closing)
 
 
 PositionKey = tuple[str, str]  # (account, symbol)
