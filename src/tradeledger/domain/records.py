@@ -25,7 +25,6 @@ from tradeledger.domain.fills import (
     v1_fees_text,
 )
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.positions import (
     Accounting,
     ClosedPosition,
@@ -176,9 +175,7 @@ class StoredEvent:
         if self.type == "fill":
             values["fees"] = json.loads(content["fees"])
             values.pop("fee", None)
-            # The model's own checks without pydantic's machinery when the values are as usual (intake.py,
-            # held to the model by a property test); else the model, which names what is wrong.
-            return fast_fill(values, remember=False) or Fill.model_validate(values)
+            return Fill.model_validate(values)
         if self.type == "funding":
             values["funding_id"] = values.pop("fill_id")
             values.update(amount=self.amount, currency=self.currency)
