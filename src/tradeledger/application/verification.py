@@ -95,7 +95,6 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> tuple[l
     reads (None when it has a content problem, or no whole-number position in the log)."""
     if not _positioned(event):
         return [Problem(None, "content", f"seq {event.seq!r} and epoch {event.epoch!r} must be whole numbers")], None
-
     problems: list[Problem] = []
     expected_seq = 1 if previous is None else previous.seq + 1
     gap = event.seq > expected_seq
