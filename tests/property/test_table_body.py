@@ -70,6 +70,13 @@ def printed(console: Console) -> str:
     return file.getvalue()
 
 
+def printed_by_rich(kind: str, width: int, columns: list[Column], rows: list[list[Cell]]) -> str:
+    """What Rich alone prints for the table titled "T" on a new console of that kind and width."""
+    reference = console_of(kind, width)
+    rich_table(reference, "T", columns, rows)
+    return printed(reference)
+
+
 WORDS = st.sampled_from(
     [
         "",
@@ -162,13 +169,11 @@ def test_only_the_row_that_folds_is_drawn_by_rich() -> None:
     rows: list[list[Cell]] = [["alpha", "1"], ["a very long account name", "2"], ["beta", "3"], ["café", "4"]]
     console = console_of("piped", 20)
     body = body_of(console, columns, rows)
-    reference = console_of("piped", 20)
-    rich_table(reference, "T", columns, rows)
 
     console.print(body)
 
     assert body.drawn_by_rich == 2
-    assert printed(console) == printed(reference)
+    assert printed(console) == printed_by_rich("piped", 20, columns, rows)
 
 
 def test_a_console_that_replaces_emoji_codes_has_the_whole_table_drawn_by_rich() -> None:
@@ -176,13 +181,11 @@ def test_a_console_that_replaces_emoji_codes_has_the_whole_table_drawn_by_rich()
     rows: list[list[Cell]] = [[":+1:"], ["plain"]]
     console = console_of("emoji", 40)
     body = body_of(console, columns, rows)
-    reference = console_of("emoji", 40)
-    rich_table(reference, "T", columns, rows)
 
     console.print(body)
 
     assert body.drawn_by_rich == 2
-    assert printed(console) == printed(reference)
+    assert printed(console) == printed_by_rich("emoji", 40, columns, rows)
 
 
 def test_a_console_that_reads_markup_has_the_whole_table_drawn_by_rich() -> None:
