@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
-from tradeledger.application.appending import stored_balances
+from tradeledger.application.appending import parsed_balances, stored_balances
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
@@ -214,8 +214,34 @@ def _check_balances(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[Bala
         Problem(
             None, "balances", f"balance {key}: stored {stored.get(key)}, a fold of the log gives {replayed.get(key)}"
         )
+        for key in _unequal(stored, replayed)
+    ][:MAX_PROBLEMS]
+
+
+def _unequal(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey, Decimal]) -> list[BalanceKey]:
+    """The keys whose balances differ, or that only one side holds."""
+    return [
+        key
         for key in sorted(stored.keys() | replayed.keys())
         if stored.get(key, ZERO) != replayed.get(key, ZERO) or (key in stored) != (key in replayed)
+    ]
+
+
+def _check_snapshot_balances(
+    seq: int, stored: Mapping[str, str], replayed: Mapping[BalanceKey, Decimal]
+) -> list[Problem]:
+    """Differences between the balances of the stored snapshot at `seq` and the fold as of the same event."""
+    try:
+        held = parsed_balances(stored)
+    except (ValueError, TypeError, InvalidOperation) as error:
+        return [Problem(seq, "snapshot", f"snapshot at seq {seq}: its balances cannot be read ({error})")]
+    return [
+        Problem(
+            seq,
+            "snapshot",
+            f"snapshot at seq {seq}, balance {key}: stored {held.get(key)}, replay gives {replayed.get(key)}",
+        )
+        for key in _unequal(held, replayed)
     ][:MAX_PROBLEMS]
 
 
@@ -353,6 +379,8 @@ def verify_ledger(
             stored = tx.projection.load_snapshot(until_seq=seq)
             if seq == event.seq and stored is not None:
                 snapshot_problems.extend(_check_snapshot(seq, stored.epoch, stored.positions, event, book))
+                if stored.epoch == event.epoch:
+                    snapshot_problems.extend(_check_snapshot_balances(seq, stored.balances, balances.balances))
 
     count, problems = _check_chain(noting_anchored(tx.log.read()), head, balances, after=check_snapshots)
     problems += check_admin(records, epochs, head)
