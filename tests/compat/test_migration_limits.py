@@ -88,7 +88,6 @@ def migrate(logs: Path, ledger: Ledger) -> None:
                   dry_run=False, backup=True)  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="helper-47: legacy_round quantizes in 28 digits: InvalidOperation above 1E+20")
 def test_a_meme_coin_amount_of_3_5e21_in_the_state_file_migrates_exactly(tmp_path: Path, ledger: Ledger) -> None:
     logs = tmp_path / "logs"
     state_file(logs, trade(), trade(id="t-pepe-2", side="sell", amount=1.5e21, price=0.0000002, fees=0.3))
@@ -102,7 +101,6 @@ def test_a_meme_coin_amount_of_3_5e21_in_the_state_file_migrates_exactly(tmp_pat
     assert position.fees == Decimal("0.65")
 
 
-@pytest.mark.xfail(strict=True, reason="helper-47: legacy_round quantizes in 28 digits: InvalidOperation above 1E+20")
 def test_the_legacy_replay_of_a_huge_amount_agrees_with_ours(tmp_path: Path, ledger: Ledger) -> None:
     """The legacy TradeManager's rules (8 places, rounding down) leave 3.5e21 as it is: nothing to reconcile."""
     logs = tmp_path / "logs"
@@ -140,15 +138,7 @@ def test_a_csv_row_of_1e22_migrates_exactly(tmp_path: Path, ledger: Ledger) -> N
 OUT_OF_LIMITS = ["1e300", "1e-30", "1E+25", "nan", "inf"]
 
 
-def beyond(reason: str) -> list[object]:
-    """OUT_OF_LIMITS, the finite ones expected to fail for `reason` (nan and inf were refused by name already)."""
-    xfail = pytest.mark.xfail(strict=True, reason=reason)
-    return [pytest.param(value, marks=xfail) if value[0] == "1" else value for value in OUT_OF_LIMITS]
-
-
 FEE_HEADER = "symbol,side,amount,price,timestamp,fee,fee_currency"
-CSV_NAMED = "helper-47: a csv row's amount out of range is named by the fill's field (quantity)"
-WALLET_NAMED = "helper-47: a wallet entry's amount out of range is named by the fill's field, without the path"
 # How each value is written in a file, and how the error line quotes it.
 JSON_TEXT = {"nan": "NaN", "inf": "Infinity"}
 YAML_TEXT = {"nan": ".nan", "inf": ".inf"}
@@ -173,7 +163,7 @@ def test_a_state_file_trade_beyond_the_limits_is_refused_naming_file_field_and_v
     refused_state_trade(tmp_path, ledger, field, value, "filled")
 
 
-@pytest.mark.parametrize("value", beyond("helper-47: a trade that is no fill reaches legacy_round unchecked"))
+@pytest.mark.parametrize("value", OUT_OF_LIMITS)
 @pytest.mark.parametrize("field", ["amount", "price", "fees"])
 def test_a_state_file_trade_that_is_no_fill_is_held_to_the_limits_too(
     tmp_path: Path, ledger: Ledger, field: str, value: str
@@ -194,7 +184,7 @@ def refused_state_trade(tmp_path: Path, ledger: Ledger, field: str, value: str, 
     assert QUOTED[value] in message, message
 
 
-@pytest.mark.parametrize("value", beyond(CSV_NAMED))
+@pytest.mark.parametrize("value", OUT_OF_LIMITS)
 @pytest.mark.parametrize(
     ("field", "text"),
     [
@@ -218,7 +208,7 @@ def test_a_trades_csv_value_beyond_the_limits_is_refused_naming_file_field_and_v
     assert QUOTED[value] in message, message
 
 
-@pytest.mark.parametrize("value", beyond(WALLET_NAMED))
+@pytest.mark.parametrize("value", OUT_OF_LIMITS)
 @pytest.mark.parametrize("field", ["amount", "size", "entry_price", "fees_paid"])
 def test_a_wallet_value_beyond_the_limits_is_refused_naming_file_field_and_value(
     tmp_path: Path, ledger: Ledger, field: str, value: str
