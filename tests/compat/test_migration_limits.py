@@ -27,6 +27,7 @@ from tradeledger.compat.migration import (
     plan_migration,
     read_legacy_files,
     run_migration,
+    wallet_initial_balance,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -262,3 +263,27 @@ def test_a_legacy_figure_only_compared_is_kept_as_read_and_shown_as_a_disagreeme
     [row] = [r for r in plan.reconciliation if (r.scope, r.field) == (scope, field)]
     assert (row.legacy, row.status) == (Decimal(value), "differs")
     assert len(plan.new) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="helper-47: a starting balance out of range is refused without its file")
+@pytest.mark.parametrize(("value", "quoted"), [("1e300", "1E+300"), ("1e-30", "1E-30"), ("1E+25", "1E+25")])
+@pytest.mark.parametrize("source", ["config", "paper_wallet_config.yaml"])
+def test_a_starting_balance_beyond_the_limits_is_refused_naming_its_file(
+    tmp_path: Path, source: str, value: str, quoted: str
+) -> None:
+    """The wallet's starting balance (legacy-real/config.yaml, paper_wallet_config.yaml) is the replay's B0: a
+    fill amount's limits (domain.wallet.starting_cash), named with the file it came from."""
+    config = tmp_path / "config.yaml"
+    config.write_text("exit_strategy: {}\n")
+    if source == "config":
+        expected = f"{config}: paper_wallet.initial_balance: is out of range 1E-24..1E+24 (got {quoted})"
+        given = Decimal(value)
+    else:
+        (tmp_path / source).write_text(f"initial_balance: {value}\nallow_short: true\n")
+        expected = f"{tmp_path / source}: initial_balance: is out of range 1E-24..1E+24 (got {quoted})"
+        given = None
+
+    with pytest.raises(MigrationError) as raised:
+        wallet_initial_balance(given, config)
+
+    assert str(raised.value) == expected
