@@ -265,7 +265,6 @@ def test_a_legacy_figure_only_compared_is_kept_as_read_and_shown_as_a_disagreeme
     assert len(plan.new) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="helper-47: a starting balance out of range is refused without its file")
 @pytest.mark.parametrize(("value", "quoted"), [("1e300", "1E+300"), ("1e-30", "1E-30"), ("1E+25", "1E+25")])
 @pytest.mark.parametrize("source", ["config", "paper_wallet_config.yaml"])
 def test_a_starting_balance_beyond_the_limits_is_refused_naming_its_file(
