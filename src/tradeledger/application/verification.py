@@ -245,6 +245,20 @@ def _check_snapshot_balances(
     ][:MAX_PROBLEMS]
 
 
+PROGRESS_EVERY = 10_000  # events verify reads between two progress reports
+
+
+def _reporting(events: Iterable[StoredEvent], on_progress: Callable[[int], object]) -> Iterator[StoredEvent]:
+    """`events`, calling `on_progress(events read)` every PROGRESS_EVERY of them and once at their end."""
+    read = 0
+    for event in events:
+        yield event
+        read += 1
+        if read % PROGRESS_EVERY == 0:
+            on_progress(read)
+    on_progress(read)
+
+
 def _check_snapshot(
     seq: int,
     epoch: int,
@@ -352,9 +366,14 @@ def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoin
 
 
 def verify_ledger(
-    tx: Transaction, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None
+    tx: Transaction,
+    anchors: Sequence[tuple[str, Anchor]] = (),
+    *,
+    trusted_key: str | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> VerifyReport:
-    """Every check of `Ledger.verify`, in one read transaction."""
+    """Every check of `Ledger.verify`, in one read transaction; `on_progress(events read)` every PROGRESS_EVERY
+    events and once at the end of the log."""
     balances = ReferenceBalances()
     book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
@@ -382,7 +401,8 @@ def verify_ledger(
                 if stored.epoch == event.epoch:
                     snapshot_problems.extend(_check_snapshot_balances(seq, stored.balances, balances.balances))
 
-    count, problems = _check_chain(noting_anchored(tx.log.read()), head, balances, after=check_snapshots)
+    events = tx.log.read() if on_progress is None else _reporting(tx.log.read(), on_progress)
+    count, problems = _check_chain(noting_anchored(events), head, balances, after=check_snapshots)
     problems += check_admin(records, epochs, head)
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
