@@ -55,7 +55,7 @@ _OPTIONAL = {
 }
 
 
-def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], None]) -> Checkpoint:
+def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], object]) -> Checkpoint:
     """Write the header, every event and every admin record, read in one snapshot; returns the head."""
     with store.reading() as tx:
         head = tx.log.head()

@@ -8,7 +8,10 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 # Where the legacy bot keeps its files (relative to where it runs).
 DEFAULT_STATE_DIR = Path("crypto_bot/logs")
@@ -27,6 +30,18 @@ def write_bytes_atomically(
     `create_folder` makes the missing folders on the way (the bot's logs folder); without it a
     missing folder is an error (FileNotFoundError naming it), as for a file the user named.
     """
+    with atomic_file(path, exclusive=exclusive, mode=mode, create_folder=create_folder) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextmanager
+def atomic_file(
+    path: str | Path, *, exclusive: bool = False, mode: int = PRIVATE, create_folder: bool = True
+) -> Iterator[BinaryIO]:
+    """A file to write `path`'s new content into, a piece at a time: when the block ends without an error it
+    replaces `path` as `write_bytes_atomically` does (same options); when it raises, `path` is as it was and
+    nothing is left behind."""
     target = Path(path)
     if create_folder:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +52,7 @@ def write_bytes_atomically(
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if mode == SHARED:
@@ -57,7 +72,6 @@ def write_bytes_atomically(
         os.fsync(folder)
     finally:
         os.close(folder)
-    return target
 
 
 def write_atomically(path: str | Path, text: str, *, mode: int = PRIVATE) -> Path:
@@ -78,22 +92,31 @@ def check_output(path: str | Path) -> Path:
 
 
 def write_output(path: str | Path, text: str) -> Path:
-    """A file the user named (`export --output`, `report --html`): its folder must exist.
+    """A file the user named (`export --output`, `report --html`) written with `text` (see `output_file`)."""
+    with output_file(path) as handle:
+        handle.write(text.encode("utf-8"))
+    return Path(path)
 
-    A regular file (or a new one) is replaced atomically, readable under the umask; a device or a
-    pipe (`/dev/stdout`, a FIFO) is written in place, never replaced by a file. Errors are OSErrors
-    naming the path (a folder, a missing folder, a full disk).
+
+@contextmanager
+def output_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A file the user named (`export --output`, `report --html`), written a piece at a time: its folder must exist.
+
+    A regular file (or a new one) is replaced atomically when the block ends without an error, readable under the
+    umask (when it raises, the file is as it was); a device or a pipe (`/dev/stdout`, a FIFO) is written in
+    place, never replaced by a file. Errors are OSErrors naming the path (a folder, a missing folder, a full disk).
     """
     target = check_output(path)
     if target.exists() and not target.is_file():
         try:
             with target.open("wb") as handle:
-                handle.write(text.encode("utf-8"))
+                yield handle
         except OSError as error:
             raise OSError(error.errno, error.strerror, str(target)) from None
-        return target
+        return
     try:
-        return write_bytes_atomically(target, text.encode("utf-8"), mode=SHARED, create_folder=False)
+        with atomic_file(target, mode=SHARED, create_folder=False) as handle:
+            yield handle
     except OSError as error:
         if error.filename is None or Path(error.filename).name.startswith(f".{target.name}."):
             # a write to the temporary file (a full disk): name the file asked for, not the temporary one
