@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from tradeledger.cli import app
+from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-recorded"
 
@@ -34,7 +34,6 @@ def balances(db: Path) -> dict[str, Decimal]:
     return {row["currency"]: Decimal(row["amount"]) for row in shown["balances"]}
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: hyperliquid's funding records all carry the id 0x000…0")
 def test_hyperliquid_funding_records_sharing_the_zero_hash_are_three_payments(tmp_path: Path) -> None:
     # hyperliquid writes the hash 0x000…0 on every funding record (ccxt makes it the id): the payment is
     # told apart by its symbol and time. 75.635093 + 75.635093 + 80.12 = 231.390186 USDC received.
@@ -49,3 +48,17 @@ def test_hyperliquid_funding_records_sharing_the_zero_hash_are_three_payments(tm
         0,
         {"appended": 0, "duplicates": 3, "skipped": 0, "seq": 3},
     )
+
+
+def test_a_funding_entry_without_an_id_of_its_own_is_named_by_its_symbol_and_time() -> None:
+    entries = json.loads((RECORDED / "hyperliquid-funding.json").read_text(), parse_float=Decimal)
+    no_id = {**entries[0], "id": None}
+    real = {**entries[0], "id": "8812"}
+
+    mapped = map_entries([entries[0], no_id, real], exchange="hyperliquid", kind=Kind.FUNDING)
+
+    assert [event.funding_id for _, event in mapped.events] == [
+        "SOL/USDC:USDC@1734026400057",
+        "SOL/USDC:USDC@1734026400057",
+        "SOL/USDC:USDC:8812",
+    ]

@@ -7,7 +7,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                a fee with cost null or 0 is no fee; a negative cost is a rebate. A trade the exchange
                marks as a funding row (bybit's `info.execType == "Funding"`, documented by bybit's
                execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
-    funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid)
+    funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid); without
+             an id of its own (none, or zeros only: hyperliquid's hash 0x000…0 on every record)
+             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
@@ -27,6 +29,7 @@ only exchange-specific rule is bybit's funding row above.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +61,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
 _PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+_NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,14 +273,21 @@ def _trade(entry: _Entry) -> dict[str, Any] | str:
 
 
 def _funding(entry: _Entry) -> dict[str, Any] | str:
-    symbol = entry.symbol()
+    symbol, occurred_at = entry.symbol(), entry.occurred_at()
+    ident = entry.raw.get("id")
+    if ident is None or (isinstance(ident, str) and _NO_ID.fullmatch(ident)):
+        # No id of its own (hyperliquid writes the hash 0x000…0 on every funding record): a contract is paid
+        # funding once at a time, so its symbol and time (in ms) name the payment.
+        funding_id = f"{symbol}@{(occurred_at - _EPOCH) // timedelta(milliseconds=1)}"
+    else:
+        funding_id = f"{symbol}:{entry.text('id')}"
     return {
         "type": "funding",
-        "funding_id": f"{symbol}:{entry.text('id')}",
+        "funding_id": funding_id,
         "symbol": symbol,
         "amount": entry.amount("amount"),
         "currency": entry.currency("code"),
-        "occurred_at": entry.occurred_at(),
+        "occurred_at": occurred_at,
         "metadata": entry.metadata(),
     }
 
