@@ -57,7 +57,7 @@ def test_a_funding_entry_without_an_id_of_its_own_is_named_by_its_symbol_and_tim
 
     mapped = map_entries([entries[0], no_id, real], exchange="hyperliquid", kind=Kind.FUNDING)
 
-    assert [event.funding_id for _, event in mapped.events] == [
+    assert [event.event_id for _, event in mapped.events] == [
         "SOL/USDC:USDC@1734026400057",
         "SOL/USDC:USDC@1734026400057",
         "SOL/USDC:USDC:8812",
