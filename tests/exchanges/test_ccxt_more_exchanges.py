@@ -104,7 +104,6 @@ def test_hyperliquid_trades_book_the_builders_fee_and_a_reduction_of_a_short(tmp
 KUCOIN_LTC = str(RECORDED / "kucoinfutures-trades.json")
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a contract's amount is booked as base units, whatever its size")
 def test_a_kucoin_futures_trade_of_one_contract_of_a_tenth_of_ltc_is_refused_without_its_size(tmp_path: Path) -> None:
     # 1 contract at 72.5 cost 7.25 USDT: the contract is 0.1 LTC, which the trade alone does not say.
     db = tmp_path / "ledger.db"
@@ -118,7 +117,6 @@ def test_a_kucoin_futures_trade_of_one_contract_of_a_tenth_of_ltc_is_refused_wit
     assert open_positions(db) == []
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a contract's amount is booked as base units, whatever its size")
 def test_a_kucoin_futures_trade_of_one_contract_of_a_tenth_of_ltc_books_a_tenth(tmp_path: Path) -> None:
     # 1 contract x 0.1 LTC = 0.1 LTC long at 72.5 (7.25 USDT, the exchange's value), fee 0.00435 USDT.
     db = tmp_path / "ledger.db"
@@ -175,7 +173,6 @@ class KucoinFutures:
         raise AssertionError("has no fetchLedger here")
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a contract's amount is booked as base units, whatever its size")
 def test_sync_books_a_contract_trade_in_base_units_by_the_markets_contract_size(tmp_path: Path) -> None:
     with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
         report = syncing.sync(ledger, KucoinFutures(), exchange="kucoinfutures", symbols=["LTC/USDT:USDT"])
@@ -186,13 +183,43 @@ def test_sync_books_a_contract_trade_in_base_units_by_the_markets_contract_size(
     assert (fill.quantity, fill.price) == (Decimal("0.1"), Decimal("72.5"))
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a contract's amount is booked as base units, whatever its size")
 def test_the_mapping_takes_contract_sizes_and_a_size_one_contract_needs_none() -> None:
     kucoin = json.loads(Path(KUCOIN_LTC).read_text())
     hyperliquid = json.loads((RECORDED / "hyperliquid-trades.json").read_text(), parse_float=Decimal)
 
-    sized = map_entries(kucoin, exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": Decimal("0.1")})  # type: ignore[call-arg]
+    sized = map_entries(kucoin, exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": Decimal("0.1")})
     plain = map_entries(hyperliquid, exchange="hyperliquid")  # cost = amount x price: a contract of 1 HYPE
 
     assert [event.quantity for _, event in sized.events if isinstance(event, Fill)] == [Decimal("0.1")]
     assert [event.quantity for _, event in plain.events if isinstance(event, Fill)] == [Decimal("5.2"), Decimal("0.73")]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("LTC/USDT:USDT=0", "--contract-size: expected SYMBOL=SIZE with a size greater than 0 (got 'LTC/USDT:USDT=0')"),
+        ("LTC/USDT:USDT", "--contract-size: expected SYMBOL=SIZE with a size greater than 0 (got 'LTC/USDT:USDT')"),
+        ("LTC/USDT=0.1", "--contract-size: 'LTC/USDT' is a spot symbol; a size is for a contract (got 'LTC/USDT=0.1')"),
+        ("LTC/USD:LTC=0.1", "--contract-size: 'LTC/USD:LTC' is an inverse contract"),
+    ],
+)
+def test_a_contract_size_that_is_not_one_is_refused_naming_it(tmp_path: Path, given: str, message: str) -> None:
+    db = tmp_path / "ledger.db"
+
+    code, shown = tradeledger(db, "ingest", "ccxt", KUCOIN_LTC, "--exchange", "kucoinfutures", "--contract-size", given)
+
+    assert code == 2
+    assert message in " ".join(shown.split())
+
+
+def test_reconcile_compares_a_contract_trade_at_the_size_it_was_ingested_with(tmp_path: Path) -> None:
+    db, size = tmp_path / "ledger.db", ("--contract-size", "LTC/USDT:USDT=0.1")
+    assert tradeledger(db, "ingest", "ccxt", KUCOIN_LTC, "--exchange", "kucoinfutures", *size)[0] == 0
+
+    agrees = tradeledger(db, "reconcile", "--trades", KUCOIN_LTC, "--exchange", "kucoinfutures", *size, "--json")
+    refused = tradeledger(db, "reconcile", "--trades", KUCOIN_LTC, "--exchange", "kucoinfutures", "--json")
+
+    assert agrees[0] == 0
+    assert agrees[1]["trades"] == {"missing": [], "unknown": [], "conflicting": []}
+    assert refused[0] == 2
+    assert "--contract-size LTC/USDT:USDT=SIZE" in refused[1]

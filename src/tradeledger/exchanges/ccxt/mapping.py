@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +61,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
 _PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+_COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price is of contracts of 1 base unit
+_SIX_DIGITS = Context(prec=6)
 _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
 
 
@@ -116,18 +118,27 @@ def map_entries(
     account: str = "default",
     kind: Kind | None = None,
     on_entry: Callable[[], None] | None = None,
+    contract_sizes: Mapping[str, Decimal] | None = None,
 ) -> Mapped:
     """Events for a list as a ccxt call returns it; InvalidFill naming the first bad entry's index and field.
 
-    `kind` None recognises it from the fields (a mixed or unrecognised list is refused)."""
+    `kind` None recognises it from the fields (a mixed or unrecognised list is refused). `contract_sizes`: the
+    base units of one contract per contract symbol (ccxt's market `contractSize`); a trade's amount on a contract
+    is in contracts."""
     chosen = kind if kind is not None else kind_of(entries)
+    sizes = dict(contract_sizes or {})
     events: list[tuple[int, Event]] = []
     skipped: list[tuple[int, str]] = []
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
             raise InvalidFill(f"entry {index}: expected a JSON object (got {_quoted(raw)})")
         entry = _Entry(raw, index)
-        fields = _transaction(entry, kind) if chosen in _TRANSACTIONS else _MAPPERS[chosen](entry)
+        if chosen is Kind.TRADES:
+            fields = _trade(entry, sizes)
+        elif chosen in _TRANSACTIONS:
+            fields = _transaction(entry, kind)
+        else:
+            fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
             on_entry()
         if isinstance(fields, str):
@@ -240,7 +251,7 @@ class _Entry:
         return _opaque(kept)  # type: ignore[return-value]
 
 
-def _trade(entry: _Entry) -> dict[str, Any] | str:
+def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
@@ -263,13 +274,53 @@ def _trade(entry: _Entry) -> dict[str, Any] | str:
         "fill_id": f"{symbol}:{ident}",
         "symbol": symbol,
         "side": side,
-        "quantity": entry.amount("amount"),
+        "quantity": _base_quantity(entry, symbol, sizes),
         "price": entry.amount("price"),
         "fees": entry.fees(),
         "occurred_at": occurred_at,
         "order_id": str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None,
-        "metadata": entry.metadata("type", "takerOrMaker"),
+        "metadata": entry.metadata("type", "takerOrMaker") | _contract_size(symbol, sizes),
     }
+
+
+def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> Decimal:
+    """A trade's amount in base units: on a contract, its contracts times the contract's size.
+
+    Without the size given, the trade's own cost tells whether a contract is 1 base unit (cost = amount x price,
+    within 0.1%: exchanges round the cost they report); any other contract is refused naming the cost, since its
+    size is not in the trade (kucoin's LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
+    amount = entry.amount("amount")
+    if market(symbol).settle is None:
+        return amount
+    size = sizes.get(symbol)
+    if size is not None:
+        return amount * size
+    price = entry.amount("price")
+    if amount <= 0 or price <= 0:
+        return amount  # refused by the fill's own rules, naming quantity or price
+    notional = amount * price
+    cost = entry.raw.get("cost")
+    given = None if cost is None else entry.number(cost, "cost")
+    if given is not None and abs(given - notional) <= notional * _COST_SLACK:
+        return amount
+    said = "no cost" if given is None else f"cost {shortened(given)}, not amount x price = {shortened(notional)}"
+    implied = "" if given is None else f" (the cost says about {_significant(given / notional)} {market(symbol).base})"
+    raise entry.refuse(
+        "cost",
+        f"{shortened(amount)} contracts of {symbol} at {shortened(price)} {said}: its contract is not 1 "
+        f"{market(symbol).base}{implied}; give the contract's size (ccxt's market contractSize) with "
+        f"--contract-size {symbol}=SIZE",
+    )
+
+
+def _contract_size(symbol: str, sizes: Mapping[str, Decimal]) -> dict[str, object]:
+    """The contract size a trade's amount was multiplied by, kept in its metadata (none when it was 1)."""
+    size = sizes.get(symbol)
+    return {} if size is None or size == 1 or market(symbol).settle is None else {"contract_size": str(size)}
+
+
+def _significant(value: Decimal) -> str:
+    return shortened(f"{value.normalize(_SIX_DIGITS):f}")
 
 
 def _funding(entry: _Entry) -> dict[str, Any] | str:
@@ -357,7 +408,7 @@ def _transfer(
     }
 
 
-_MAPPERS = {Kind.TRADES: _trade, Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
+_MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
 
 

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
@@ -183,11 +184,14 @@ def sync(
             f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
             f"on {exchange})"
         )
-    _call(exchange, "load_markets", None, client.load_markets)
+    markets = _call(exchange, "load_markets", None, client.load_markets)
+    sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
     for stream in _streams(client, chosen):
-        report.streams.append(_run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page))
+        report.streams.append(
+            _run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page, sizes=sizes)
+        )
     report.seq = ledger.head.seq
     return report
 
@@ -212,6 +216,25 @@ def _held_symbols(ledger: Ledger, account: str, exchange: str) -> list[str]:
     return sorted(held)
 
 
+def contract_sizes(markets: object, symbols: Sequence[str]) -> dict[str, Decimal]:
+    """The contract size of each contract symbol synced, from ccxt's markets (`contractSize`): a trade's amount
+    on a contract is in contracts. A market ccxt does not size is left out (mapping then asks the trade's cost)."""
+    sizes: dict[str, Decimal] = {}
+    for symbol in symbols:
+        found = markets.get(symbol) if isinstance(markets, Mapping) else None
+        size = found.get("contractSize") if isinstance(found, Mapping) and market(symbol).contract else None
+        if isinstance(size, float):
+            size = repr(size)  # ccxt writes some markets' sizes as float literals (0.1): their shortest text
+        if isinstance(size, str | int | Decimal) and not isinstance(size, bool):
+            try:
+                value = Decimal(size)
+            except InvalidOperation:
+                continue
+            if value.is_finite() and value > 0:
+                sizes[symbol] = value
+    return sizes
+
+
 def cursor_key(account: str, exchange: str, label: str) -> str:
     return json.dumps([account, exchange, label], ensure_ascii=False, separators=(",", ":"))
 
@@ -224,6 +247,7 @@ def _run(
     account: str,
     start: int | None,
     on_page: Callable[[], None] | None,
+    sizes: Mapping[str, Decimal],
 ) -> StreamReport:
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
@@ -239,7 +263,7 @@ def _run(
             raise SyncFailed(
                 f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
             )
-        mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind)
+        mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
         value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
