@@ -223,3 +223,16 @@ def test_reconcile_compares_a_contract_trade_at_the_size_it_was_ingested_with(tm
     assert agrees[1]["trades"] == {"missing": [], "unknown": [], "conflicting": []}
     assert refused[0] == 2
     assert "--contract-size LTC/USDT:USDT=SIZE" in refused[1]
+
+
+def test_the_reports_reconciliation_section_takes_the_contract_size_as_reconcile_does(tmp_path: Path) -> None:
+    db, size = tmp_path / "ledger.db", ("--contract-size", "LTC/USDT:USDT=0.1")
+    assert tradeledger(db, "ingest", "ccxt", KUCOIN_LTC, "--exchange", "kucoinfutures", *size)[0] == 0
+    page = str(tmp_path / "report.html")
+
+    code, shown = tradeledger(db, "report", "--html", page, "--reconcile-trades", KUCOIN_LTC, *size, "--json")
+    alone = tradeledger(db, "report", "--html", page, *size)
+
+    assert (code, shown["reconciled"]) == (0, True)
+    assert alone[0] == 2
+    assert "--contract-size: belongs to the reconciliation section" in alone[1]
