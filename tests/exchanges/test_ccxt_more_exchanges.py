@@ -236,3 +236,31 @@ def test_the_reports_reconciliation_section_takes_the_contract_size_as_reconcile
     assert (code, shown["reconciled"]) == (0, True)
     assert alone[0] == 2
     assert "--contract-size: belongs to the reconciliation section" in alone[1]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="helper-48: a funding conflict is called a fill and shows every fill field as None"
+)
+def test_a_funding_payment_seen_again_with_another_amount_is_refused_as_funding_naming_what_differs(
+    tmp_path: Path,
+) -> None:
+    db, file = tmp_path / "ledger.db", RECORDED / "hyperliquid-funding.json"
+    assert tradeledger(db, "ingest", "ccxt", str(file), "--exchange", "hyperliquid")[0] == 0
+    changed = json.loads(file.read_text())[:1]
+    changed[0]["amount"] = "75.7"
+    again = tmp_path / "changed.json"
+    again.write_text(json.dumps(changed))
+
+    code, shown = tradeledger(db, "ingest", "ccxt", str(again), "--exchange", "hyperliquid")
+
+    assert code == 2
+    message = " ".join(shown.split())
+    assert message.startswith(
+        "error: entry 0: funding 'SOL/USDC:USDC@1734026400057' (account 'default', exchange 'hyperliquid') is "
+        "already recorded with different content (fields amount): recorded {"
+    )
+    assert "'amount': '75.635093'" in message
+    assert "'amount': '75.7'" in message
+    assert "'side'" not in message  # a funding payment has no side, quantity or price to show as None
+    assert "'fill_id'" not in message
+    assert balances(db) == {"USDC": Decimal("231.390186")}
