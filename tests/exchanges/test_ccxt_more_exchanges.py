@@ -238,9 +238,6 @@ def test_the_reports_reconciliation_section_takes_the_contract_size_as_reconcile
     assert "--contract-size: belongs to the reconciliation section" in alone[1]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="helper-48: a funding conflict is called a fill and shows every fill field as None"
-)
 def test_a_funding_payment_seen_again_with_another_amount_is_refused_as_funding_naming_what_differs(
     tmp_path: Path,
 ) -> None:
