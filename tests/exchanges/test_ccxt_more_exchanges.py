@@ -261,3 +261,47 @@ def test_a_funding_payment_seen_again_with_another_amount_is_refused_as_funding_
     assert "'side'" not in message  # a funding payment has no side, quantity or price to show as None
     assert "'fill_id'" not in message
     assert balances(db) == {"USDC": Decimal("231.390186")}
+
+
+HYPERLIQUID_SOL = {
+    "id": "5", "symbol": "SOL/USDC:USDC", "base": "SOL", "quote": "USDC", "settle": "USDC", "baseId": "SOL",
+    "quoteId": "USDC", "settleId": "USDC", "baseName": "SOL", "type": "swap", "spot": False, "margin": False,
+    "swap": True, "future": False, "option": False, "active": True, "contract": True, "linear": True,
+    "inverse": False, "contractSize": "1", "expiry": None, "precision": {"amount": "0.01", "price": "0.001"},
+    "limits": {}, "info": {"name": "SOL"},
+}  # fmt: skip
+
+
+def offline_hyperliquid(name: str, environ: object) -> Any:
+    """ccxt 4.5.90's hyperliquid, its POST /info answered offline: no fills, no funding, the recorded ledger updates."""
+    import ccxt  # noqa: PLC0415 - the optional extra, as syncing.connect imports it
+
+    updates = json.loads((RECORDED / "hyperliquid-ledger-updates.raw.json").read_text())
+
+    def fetch(url: str, method: str = "GET", headers: object = None, body: str | None = None) -> Any:
+        assert url == "https://api.hyperliquid.xyz/info"
+        return updates if json.loads(body or "{}")["type"] == "userNonFundingLedgerUpdates" else []
+
+    exchange = ccxt.hyperliquid({"walletAddress": "0x15f43D1f2DeE81424aFd891943262aa90F22cc2A"})
+    exchange.number = str
+    exchange.set_markets([HYPERLIQUID_SOL])
+    exchange.fetch = fetch
+    return exchange
+
+
+@pytest.mark.xfail(strict=True, reason="helper-48: a sync refusing an entry does not say which exchange call gave it")
+def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ccxt gives hyperliquid's deposits with id, type and currency null: a deposit of nothing known is refused,
+    # and the message says it came from fetch_deposits (not a bare "entry 0").
+    monkeypatch.setattr(syncing, "connect", offline_hyperliquid)
+    db = tmp_path / "ledger.db"
+
+    code, shown = tradeledger(db, "sync", "hyperliquid", "--symbols", "SOL/USDC:USDC", "--json")
+
+    assert code == 2
+    assert " ".join(shown.split()) == (
+        "error: sync hyperliquid: fetch_deposits (stream deposits, cursor None): entry 0: type: must be deposit "
+        "(got None); the pages appended before it are kept"
+    )
