@@ -289,7 +289,6 @@ def offline_hyperliquid(name: str, environ: object) -> Any:
     return exchange
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a sync refusing an entry does not say which exchange call gave it")
 def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,8 @@ is not used (the stream starts again from `--since`, or the beginning, and dupli
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
 error (network or exchange) ends the sync with one line naming the exchange, the call and the cursor;
-the pages appended before it stay.
+the pages appended before it stay. An entry the mapping refuses ends it the same way, named by its exchange, call,
+stream and cursor.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.events import Transfer
 from tradeledger.domain.markets import market
-from tradeledger.errors import InvalidArgument, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
@@ -263,7 +264,13 @@ def _run(
             raise SyncFailed(
                 f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
             )
-        mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+        try:
+            mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+        except InvalidFill as refused:
+            raise InvalidFill(
+                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {_iso(cursor)}): {refused}; "
+                "the pages appended before it are kept"
+            ) from None
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
         value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
