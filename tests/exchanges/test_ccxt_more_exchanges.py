@@ -304,3 +304,25 @@ def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
         "error: sync hyperliquid: fetch_deposits (stream deposits, cursor None): entry 0: type: must be deposit "
         "(got None); the pages appended before it are kept"
     )
+
+
+def test_gate_spot_fees_in_ltc_and_a_contract_of_a_tenth_of_ltc_give_the_exchanges_balances(tmp_path: Path) -> None:
+    # Spot: buy 0.0485 @ 68.01 (fee 0.000097 LTC) and 0.025 @ 68.02 (fee 0.000050 LTC): LTC 0.0485 - 0.000097
+    # + 0.025 - 0.00005 = 0.073353; USDT -(3.298485 + 1.7005) = -4.998985, gate's filled_total of the order.
+    # Swap: sell 1 contract x 0.1 LTC @ 68.42 (6.842 USDT), fee 0.003421 USDT: a 0.1 short, USDT -5.002406.
+    db, file = tmp_path / "ledger.db", str(RECORDED / "gate-trades.json")
+
+    refused = tradeledger(db, "ingest", "ccxt", file, "--exchange", "gate")
+    code, shown = tradeledger(
+        db, "ingest", "ccxt", file, "--exchange", "gate", "--contract-size", "LTC/USDT:USDT=0.1", "--json"
+    )
+
+    assert refused[0] == 2
+    assert "entry 2: cost: 1 contracts of LTC/USDT:USDT at 68.42 cost 6.842" in " ".join(refused[1].split())
+    assert (code, shown) == (0, {"appended": 3, "duplicates": 0, "skipped": 0, "seq": 3})
+    assert balances(db) == {"LTC": Decimal("0.073353"), "USDT": Decimal("-5.002406")}
+    short = [position for position in open_positions(db) if position["symbol"] == "LTC/USDT:USDT"]
+    assert short == [
+        {"symbol": "LTC/USDT:USDT", "side": "short", "quantity": "0.1", "avg_price": "68.42", "realized_pnl": "0",
+         "fees": "0.003421"}
+    ]  # fmt: skip
