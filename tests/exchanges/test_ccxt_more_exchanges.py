@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from tradeledger import open_ledger
 from tradeledger.cli import app
 from tradeledger.domain.fills import Fill
+from tradeledger.errors import InvalidFill
 from tradeledger.exchanges.ccxt import syncing
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
@@ -326,3 +327,26 @@ def test_gate_spot_fees_in_ltc_and_a_contract_of_a_tenth_of_ltc_give_the_exchang
         {"symbol": "LTC/USDT:USDT", "side": "short", "quantity": "0.1", "avg_price": "68.42", "realized_pnl": "0",
          "fees": "0.003421"}
     ]  # fmt: skip
+
+
+def test_the_trades_cost_decides_between_the_contract_size_given_and_base_units() -> None:
+    (trade,) = json.loads(Path(KUCOIN_LTC).read_text())
+    sizes = {"LTC/USDT:USDT": Decimal("0.1")}
+    in_base_units = {**trade, "cost": "72.5"}  # as ccxt prices deribit's linear trades: amount x price
+    no_cost = {**trade, "cost": None}
+
+    def quantity(entry: dict[str, Any]) -> tuple[Decimal, object]:
+        ((_, event),) = map_entries([entry], exchange="kucoinfutures", contract_sizes=sizes).events
+        assert isinstance(event, Fill)
+        return event.quantity, (event.metadata or {}).get("contract_size")
+
+    assert quantity(trade) == (Decimal("0.1"), "0.1")
+    assert quantity(in_base_units) == (Decimal(1), None)
+    assert quantity(no_cost) == (Decimal("0.1"), "0.1")
+    with pytest.raises(InvalidFill) as refused:
+        map_entries([{**trade, "cost": "3"}], exchange="kucoinfutures", contract_sizes=sizes)
+    assert str(refused.value) == (
+        "entry 0: cost: 1 contracts of LTC/USDT:USDT at 72.5 cost 3, neither amount x price x 0.1 (the contract size "
+        "given) = 7.25 nor amount x price = 72.5 (the cost says about 0.0413793 LTC a contract); give the contract's "
+        "size in LTC (ccxt's market contractSize) with --contract-size LTC/USDT:USDT=SIZE"
+    )

@@ -270,53 +270,62 @@ def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     if side not in ("buy", "sell"):
         raise entry.refuse("side", f"must be buy or sell (got {_quoted(side)})")
     order = entry.raw.get("order")
+    quantity, size = _base_quantity(entry, symbol, sizes)
     return {
         "fill_id": f"{symbol}:{ident}",
         "symbol": symbol,
         "side": side,
-        "quantity": _base_quantity(entry, symbol, sizes),
+        "quantity": quantity,
         "price": entry.amount("price"),
         "fees": entry.fees(),
         "occurred_at": occurred_at,
         "order_id": str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None,
-        "metadata": entry.metadata("type", "takerOrMaker") | _contract_size(symbol, sizes),
+        "metadata": entry.metadata("type", "takerOrMaker") | ({} if size == 1 else {"contract_size": str(size)}),
     }
 
 
-def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> Decimal:
-    """A trade's amount in base units: on a contract, its contracts times the contract's size.
+def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """A trade's amount in base units, and the contract size it was multiplied by (1 on a spot market).
 
-    Without the size given, the trade's own cost tells whether a contract is 1 base unit (cost = amount x price,
-    within 0.1%: exchanges round the cost they report); any other contract is refused naming the cost, since its
-    size is not in the trade (kucoin's LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
+    ccxt gives a contract trade's amount in contracts, and its cost (what the exchange says changed hands, or ccxt's
+    amount x price x contract size): the cost decides. With a size given (`sizes`, from --contract-size or ccxt's
+    markets), a cost of amount x price x size (within 0.1%: exchanges round the cost they report) is contracts of
+    that size, and a cost of amount x price an amount already in base units (deribit's linear contracts, whose
+    markets ccxt sizes otherwise); without one, a cost of amount x price is contracts of 1 base unit. Any other
+    cost, or none without a size, is refused naming it: the contract's size is not in the trade (kucoin's
+    LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
     amount = entry.amount("amount")
     if market(symbol).settle is None:
-        return amount
-    size = sizes.get(symbol)
-    if size is not None:
-        return amount * size
+        return amount, Decimal(1)
+    given = sizes.get(symbol)
     price = entry.amount("price")
     if amount <= 0 or price <= 0:
-        return amount  # refused by the fill's own rules, naming quantity or price
+        return amount, Decimal(1)  # refused by the fill's own rules, naming quantity or price
     notional = amount * price
-    cost = entry.raw.get("cost")
-    given = None if cost is None else entry.number(cost, "cost")
-    if given is not None and abs(given - notional) <= notional * _COST_SLACK:
-        return amount
-    said = "no cost" if given is None else f"cost {shortened(given)}, not amount x price = {shortened(notional)}"
-    implied = "" if given is None else f" (the cost says about {_significant(given / notional)} {market(symbol).base})"
+    raw_cost = entry.raw.get("cost")
+    cost = None if raw_cost is None else entry.number(raw_cost, "cost")
+    if cost is None and given is not None:
+        return amount * given, given
+    if cost is not None:
+        for size in dict.fromkeys(size for size in (given, Decimal(1)) if size is not None):
+            if abs(cost - notional * size) <= notional * size * _COST_SLACK:
+                return amount * size, size
+    base = market(symbol).base
+    if cost is None:
+        said = "no cost"
+    elif given is None:
+        said = f"cost {shortened(cost)}, not amount x price = {shortened(notional)}"
+    else:
+        said = (
+            f"cost {shortened(cost)}, neither amount x price x {shortened(given)} (the contract size given) = "
+            f"{shortened(notional * given)} nor amount x price = {shortened(notional)}"
+        )
+    implied = "" if cost is None else f" (the cost says about {_significant(cost / notional)} {base} a contract)"
     raise entry.refuse(
         "cost",
-        f"{shortened(amount)} contracts of {symbol} at {shortened(price)} {said}: its contract is not 1 "
-        f"{market(symbol).base}{implied}; give the contract's size (ccxt's market contractSize) with "
-        f"--contract-size {symbol}=SIZE",
+        f"{shortened(amount)} contracts of {symbol} at {shortened(price)} {said}{implied}; give the contract's size "
+        f"in {base} (ccxt's market contractSize) with --contract-size {symbol}=SIZE",
     )
-
-
-def _contract_size(symbol: str, sizes: Mapping[str, Decimal]) -> dict[str, object]:
-    """The contract size a trade's amount was multiplied by, kept in its metadata (none when it was 1)."""
-    size = sizes.get(symbol)
-    return {} if size is None or size == 1 or market(symbol).settle is None else {"contract_size": str(size)}
 
 
 def _significant(value: Decimal) -> str:
