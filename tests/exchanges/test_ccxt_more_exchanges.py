@@ -350,3 +350,21 @@ def test_the_trades_cost_decides_between_the_contract_size_given_and_base_units(
         "given) = 7.25 nor amount x price = 72.5 (the cost says about 0.0413793 LTC a contract); give the contract's "
         "size in LTC (ccxt's market contractSize) with --contract-size LTC/USDT:USDT=SIZE"
     )
+
+
+def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_or_trade(tmp_path: Path) -> None:
+    # Only the transfer in (25 USDT, fee 0) is an event. ccxt types the funding payment (+0.0116 USD, kraken's
+    # "funding rate change") as a fee and the collateral conversion as a trade: skipped as spec section 10 says,
+    # so reconcile against kraken's balances shows them (take funding from fetch_funding_history).
+    db = tmp_path / "ledger.db"
+
+    code, shown = tradeledger(
+        db, "ingest", "ccxt", str(RECORDED / "krakenfutures-ledger.json"), "--exchange", "krakenfutures"
+    )
+
+    assert code == 0
+    assert " ".join(shown.split()).endswith(
+        "1 appended, 0 duplicates, 3 skipped; head seq 1 skipped 1: a ledger fee entry (the trades carry it, or no "
+        "event) skipped 2: a ledger trade entry (the trades carry it, or no event)"
+    )
+    assert balances(db) == {"USDT": Decimal(25)}
