@@ -368,3 +368,36 @@ def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_
         "event) skipped 2: a ledger trade entry (the trades carry it, or no event)"
     )
     assert balances(db) == {"USDT": Decimal(25)}
+
+
+@pytest.mark.xfail(strict=True, reason="helper-48: only pending, failed and canceled transfers are taken as unmoved")
+def test_a_withdrawal_bybit_rejected_moved_no_money(tmp_path: Path) -> None:
+    # The withdrawal that succeeded takes 12.34 + 0.5 fee = 12.84 USDT; the rejected one (ccxt: "rejected")
+    # took nothing and is skipped, naming its status.
+    db = tmp_path / "ledger.db"
+
+    code, shown = tradeledger(
+        db, "ingest", "ccxt", str(RECORDED / "bybit-withdrawals.json"), "--exchange", "bybit", "--kind", "withdrawals"
+    )
+
+    assert code == 0
+    assert " ".join(shown.split()).endswith(
+        "1 appended, 0 duplicates, 1 skipped; head seq 1 skipped 1: a rejected withdrawal (no money moved)"
+    )
+    assert balances(db) == {"USDT": Decimal("-12.84")}
+
+
+@pytest.mark.xfail(strict=True, reason="helper-48: only pending, failed and canceled transfers are taken as unmoved")
+@pytest.mark.parametrize(
+    "status", ["rejected", "cancelled", "fail", "declined", "expired", "refunded", "processing", "initiated", "unknown"]
+)
+def test_a_transfer_whose_status_is_not_ok_is_skipped_naming_it(status: str) -> None:
+    # The statuses ccxt 4.5.90's exchanges give besides ok, pending, failed and canceled (bybit: rejected, fail,
+    # processing, unknown; bingx, ndax, latoken: rejected; backpack: cancelled, declined, expired, refunded,
+    # initiated; hashkey: cancelled). Only "ok" (or no status at all) is money that moved.
+    (withdrawal, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())
+
+    mapped = map_entries([{**withdrawal, "status": status}], exchange="bybit")
+
+    assert mapped.events == ()
+    assert mapped.skipped == ((0, f"a {status} withdrawal (no money moved)"),)
