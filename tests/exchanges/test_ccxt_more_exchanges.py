@@ -370,7 +370,6 @@ def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_
     assert balances(db) == {"USDT": Decimal(25)}
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: only pending, failed and canceled transfers are taken as unmoved")
 def test_a_withdrawal_bybit_rejected_moved_no_money(tmp_path: Path) -> None:
     # The withdrawal that succeeded takes 12.34 + 0.5 fee = 12.84 USDT; the rejected one (ccxt: "rejected")
     # took nothing and is skipped, naming its status.
@@ -387,7 +386,6 @@ def test_a_withdrawal_bybit_rejected_moved_no_money(tmp_path: Path) -> None:
     assert balances(db) == {"USDT": Decimal("-12.84")}
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: only pending, failed and canceled transfers are taken as unmoved")
 @pytest.mark.parametrize(
     "status", ["rejected", "cancelled", "fail", "declined", "expired", "refunded", "processing", "initiated", "unknown"]
 )

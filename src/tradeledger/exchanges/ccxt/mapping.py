@@ -16,8 +16,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped.
     deposit / withdrawal  {id, type, currency, amount, status, timestamp, fee}
-             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; an
-               entry whose status is pending, failed or canceled has not moved money and is skipped.
+             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; only an
+               entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
+               statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
 
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
 JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
@@ -55,7 +56,7 @@ class Kind(StrEnum):
     WITHDRAWALS = "withdrawals"  # fetch_withdrawals
 
 
-_NOT_MOVED = frozenset({"pending", "failed", "canceled"})  # a transaction's status that moved no money
+_MOVED = "ok"  # ccxt's status of a transaction that moved money (none given: taken as moved)
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
@@ -386,8 +387,8 @@ def _transaction(entry: _Entry, named: Kind | None) -> dict[str, Any] | str:
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {_quoted(kind)})")
     status = entry.raw.get("status")
-    if status in _NOT_MOVED:
-        return f"a {status} {kind} (no money moved)"
+    if status is not None and status != _MOVED:
+        return f"a {status if isinstance(status, str) else _quoted(status)} {kind} (no money moved)"
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}:{entry.text('id')}", str(kind), signed, entry.currency("currency"))
