@@ -401,7 +401,6 @@ def test_a_transfer_whose_status_is_not_ok_is_skipped_naming_it(status: str) -> 
     assert mapped.skipped == ((0, f"a {status} withdrawal (no money moved)"),)
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: the refusal names the event's field currency, not ccxt's code")
 def test_woo_funding_in_usd_on_a_usdt_contract_is_refused_naming_ccxts_field_code(tmp_path: Path) -> None:
     # ccxt 4.5.90 writes code USD on every woo funding payment; BTC/USDT:USDT settles in USDT (spec section 9
     # refuses funding in another currency). The file's field is `code`: the message names it.

@@ -347,10 +347,19 @@ def _funding(entry: _Entry) -> dict[str, Any] | str:
         "funding_id": funding_id,
         "symbol": symbol,
         "amount": entry.amount("amount"),
-        "currency": entry.currency("code"),
+        "currency": _settled_in(entry, symbol, entry.currency("code"), "code"),
         "occurred_at": occurred_at,
         "metadata": entry.metadata(),
     }
+
+
+def _settled_in(entry: _Entry, symbol: str, currency: str, field: str) -> str:
+    """`currency` if it is the contract's settle currency, else refused naming the ccxt entry's own field (the
+    event model would name its `currency`; ccxt 4.5.90 writes USD on woo's USDT contracts' funding)."""
+    settle = market(symbol).settle
+    if settle is not None and currency != settle:
+        raise entry.refuse(field, f"funding on {symbol} is paid in its settle currency {settle} (got {currency!r})")
+    return currency
 
 
 def _ledger(entry: _Entry) -> dict[str, Any] | str:
