@@ -412,3 +412,21 @@ def test_woo_funding_in_usd_on_a_usdt_contract_is_refused_naming_ccxts_field_cod
     assert " ".join(shown.split()) == (
         "error: entry 0: code: funding on BTC/USDT:USDT is paid in its settle currency USDT (got 'USD')"
     )
+
+
+def history_ids(db: Path) -> list[str]:
+    with open_ledger(f"sqlite:///{db}") as ledger:
+        return [recorded.event.event_id for recorded in ledger.history()]
+
+
+@pytest.mark.xfail(strict=True, reason="helper-48: ingest appends in the file's order, not the exchange's time")
+def test_ingest_appends_a_list_newest_first_in_the_exchanges_time_order(tmp_path: Path) -> None:
+    # Spec section 9: ingest appends each batch sorted by (occurred_at, id). hyperliquid answers newest first;
+    # the same two fills written so: the sell of 2026-01-20 is logged before the buy of 2026-02-07.
+    db, newest_first = tmp_path / "ledger.db", tmp_path / "newest-first.json"
+    trades = json.loads((RECORDED / "hyperliquid-trades.json").read_text())
+    newest_first.write_text(json.dumps(trades[::-1]))
+
+    assert tradeledger(db, "ingest", "ccxt", str(newest_first), "--exchange", "hyperliquid")[0] == 0
+
+    assert history_ids(db) == ["HYPE/USDC:USDC:345752513742025", "HYPE/USDC:USDC:882779857052503"]
