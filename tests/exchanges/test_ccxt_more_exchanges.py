@@ -419,7 +419,6 @@ def history_ids(db: Path) -> list[str]:
         return [recorded.event.event_id for recorded in ledger.history()]
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: ingest appends in the file's order, not the exchange's time")
 def test_ingest_appends_a_list_newest_first_in_the_exchanges_time_order(tmp_path: Path) -> None:
     # Spec section 9: ingest appends each batch sorted by (occurred_at, id). hyperliquid answers newest first;
     # the same two fills written so: the sell of 2026-01-20 is logged before the buy of 2026-02-07.

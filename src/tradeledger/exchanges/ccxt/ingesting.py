@@ -29,12 +29,13 @@ class IngestReport:
 
 
 def append_mapped(ledger: Ledger, mapped: Mapped) -> IngestReport:
-    """Append the mapped events in one transaction; a conflict names the entry's index."""
-    events = [event for _, event in mapped.events]
+    """Append the mapped events in one transaction, in time order (Mapped.in_time_order); a conflict names the
+    entry's index."""
+    ordered = mapped.in_time_order()
     try:
-        receipts = ledger.record_many(events)
+        receipts = ledger.record_many([event for _, event in ordered])
     except FillConflict as conflict:
-        index = next(index for index, event in mapped.events if event.key == conflict.key)
+        index = next(index for index, event in ordered if event.key == conflict.key)
         raise InvalidFill(f"entry {index}: {conflict}; nothing was ingested") from None
     appended = sum(not receipt.duplicate for receipt in receipts)
     return IngestReport(mapped.kind, appended, len(receipts) - appended, mapped.skipped, ledger.head.seq)

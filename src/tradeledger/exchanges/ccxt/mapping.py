@@ -75,6 +75,11 @@ class Mapped:
     events: tuple[tuple[int, Event], ...]
     skipped: tuple[tuple[int, str], ...]  # (index, why)
 
+    def in_time_order(self) -> list[tuple[int, Event]]:
+        """The events as they are appended: sorted by (occurred_at, id), so the log follows the exchange's time
+        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest)."""
+        return sorted(self.events, key=lambda item: (item[1].occurred_at, item[1].event_id))
+
 
 def recognise(entry: Mapping[str, Any]) -> Kind | None:
     """The kind of one ccxt structure by its fields, None when it is none of them."""

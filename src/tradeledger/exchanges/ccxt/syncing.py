@@ -274,7 +274,7 @@ def _run(
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
         value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
-        receipts = ledger.record_many([event for _, event in mapped.events], cursors=value)
+        receipts = ledger.record_many([event for _, event in mapped.in_time_order()], cursors=value)
         appended = sum(not receipt.duplicate for receipt in receipts)
         done.pages += 1
         done.appended += appended
