@@ -431,7 +431,6 @@ def test_ingest_appends_a_list_newest_first_in_the_exchanges_time_order(tmp_path
     assert history_ids(db) == ["HYPE/USDC:USDC:345752513742025", "HYPE/USDC:USDC:882779857052503"]
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a trade's bad amount is named as the event's quantity")
 @pytest.mark.parametrize("amount", ["0", "-1"])
 def test_a_trade_of_no_amount_is_refused_naming_ccxts_field_amount(amount: str) -> None:
     (trade,) = json.loads(Path(KUCOIN_LTC).read_text())

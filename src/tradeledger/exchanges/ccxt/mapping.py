@@ -301,12 +301,14 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
     cost, or none without a size, is refused naming it: the contract's size is not in the trade (kucoin's
     LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
     amount = entry.amount("amount")
+    if amount <= 0:  # named as the file names it (the fill's own rule would name its quantity)
+        raise entry.refuse("amount", f"must be greater than 0 (got {shortened(amount)})")
     if market(symbol).settle is None:
         return amount, Decimal(1)
     given = sizes.get(symbol)
     price = entry.amount("price")
-    if amount <= 0 or price <= 0:
-        return amount, Decimal(1)  # refused by the fill's own rules, naming quantity or price
+    if price <= 0:
+        return amount, Decimal(1)  # refused by the fill's own rule, naming price
     notional = amount * price
     raw_cost = entry.raw.get("cost")
     cost = None if raw_cost is None else entry.number(raw_cost, "cost")
