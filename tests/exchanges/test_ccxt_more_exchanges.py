@@ -439,3 +439,23 @@ def test_a_trade_of_no_amount_is_refused_naming_ccxts_field_amount(amount: str) 
         map_entries([{**trade, "amount": amount}], exchange="kucoinfutures")
 
     assert str(refused.value) == f"entry 0: amount: must be greater than 0 (got {amount})"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", "1e999999", "amount: is out of range 1E-24..1E+24 (got 1E+999999)"),
+        ("price", "1e-999999", "price: is out of range 1E-24..1E+24 (got 1E-999999)"),
+        ("cost", "1e999999", "cost: is out of range 1E-24..1E+24 (got 1E+999999)"),
+        ("amount", "1." + "1" * 40, "amount: has 41 significant digits; at most 28 are kept exactly"),
+    ],
+)
+def test_a_contract_trades_numbers_beyond_a_fills_limits_are_refused_before_any_arithmetic(
+    field: str, value: str, message: str
+) -> None:
+    (trade,) = json.loads(Path(KUCOIN_LTC).read_text())
+
+    for sizes in ({}, {"LTC/USDT:USDT": Decimal("0.1")}):
+        with pytest.raises(InvalidFill) as refused:
+            map_entries([{**trade, field: Decimal(value)}], exchange="kucoinfutures", contract_sizes=sizes)
+        assert str(refused.value).startswith(f"entry 0: {message}")

@@ -40,7 +40,7 @@ from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, shortened
+from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT, MAX_METADATA_DEPTH, exact_amount, shortened
 from tradeledger.domain.json_values import json_depth
 from tradeledger.domain.markets import currency_code, market
 from tradeledger.errors import InvalidFill
@@ -62,7 +62,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
 _PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
-_COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price is of contracts of 1 base unit
+_COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price x size is of contracts of that size
+_PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up to 1E+12 and down to 1E-12
 _SIX_DIGITS = Context(prec=6)
 _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
 
@@ -193,6 +194,20 @@ class _Entry:
     def amount(self, field: str) -> Decimal:
         return self.number(self.raw.get(field), field)
 
+    def held(self, field: str, *, digits: bool = True) -> Decimal:
+        """A number within a fill amount's limits (1E-24..1E+24, and at most 28 significant digits unless
+        `digits` is False), so that arithmetic on it stays exact and bounded; else refused naming the field."""
+        value = self.amount(field)
+        if not digits and value != 0 and abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT:
+            raise self.refuse(
+                field,
+                f"is out of range 1E-{MAX_ADJUSTED_EXPONENT}..1E+{MAX_ADJUSTED_EXPONENT} (got {shortened(value)})",
+            )
+        try:
+            return exact_amount(value) if digits else value
+        except ValueError as error:
+            raise self.refuse(field, str(error)) from None
+
     def occurred_at(self) -> datetime:
         given = value = self.raw.get("timestamp")
         if isinstance(value, Decimal) and value == value.to_integral_value():
@@ -300,18 +315,17 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
     markets ccxt sizes otherwise); without one, a cost of amount x price is contracts of 1 base unit. Any other
     cost, or none without a size, is refused naming it: the contract's size is not in the trade (kucoin's
     LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
-    amount = entry.amount("amount")
-    if amount <= 0:  # named as the file names it (the fill's own rule would name its quantity)
+    amount = entry.held("amount")  # named as the file names it (the fill's own rules would name its quantity)
+    if amount <= 0:
         raise entry.refuse("amount", f"must be greater than 0 (got {shortened(amount)})")
     if market(symbol).settle is None:
         return amount, Decimal(1)
     given = sizes.get(symbol)
-    price = entry.amount("price")
+    price = entry.held("price")
     if price <= 0:
         return amount, Decimal(1)  # refused by the fill's own rule, naming price
     notional = amount * price
-    raw_cost = entry.raw.get("cost")
-    cost = None if raw_cost is None else entry.number(raw_cost, "cost")
+    cost = None if entry.raw.get("cost") is None else entry.held("cost", digits=False)
     if cost is None and given is not None:
         return amount * given, given
     if cost is not None:
@@ -337,7 +351,8 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
 
 
 def _significant(value: Decimal) -> str:
-    return shortened(f"{value.normalize(_SIX_DIGITS):f}")
+    rounded = value.normalize(_SIX_DIGITS)
+    return f"{rounded:f}" if abs(rounded.adjusted()) <= _PLAIN_DIGITS else str(rounded)
 
 
 def _funding(entry: _Entry) -> dict[str, Any] | str:
