@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tradeledger import open_ledger
 from tradeledger.cli import app
 from tradeledger.domain.fills import Fill
-from tradeledger.errors import InvalidFill
+from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt import syncing
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
@@ -459,3 +459,26 @@ def test_a_contract_trades_numbers_beyond_a_fills_limits_are_refused_before_any_
         with pytest.raises(InvalidFill) as refused:
             map_entries([{**trade, field: Decimal(value)}], exchange="kucoinfutures", contract_sizes=sizes)
         assert str(refused.value).startswith(f"entry 0: {message}")
+
+
+def test_sync_takes_each_contracts_size_from_ccxts_markets_leaving_out_what_is_not_a_size() -> None:
+    markets = {
+        "LTC/USDT:USDT": {"contractSize": "0.1"},  # ccxt in string mode
+        "BTC/USDT:USDT": {"contractSize": 0.01},  # a market ccxt writes as a float literal
+        "ETH/USDT:USDT": {"contractSize": None},
+        "SOL/USDT:USDT": {"contractSize": "1e999999"},
+        "XRP/USDT:USDT": {"contractSize": True},
+        "LTC/USDT": {"contractSize": "1"},  # spot: no size
+    }
+
+    sizes = syncing.contract_sizes(markets, [*markets, "DOGE/USDT:USDT"])
+
+    assert sizes == {"LTC/USDT:USDT": Decimal("0.1"), "BTC/USDT:USDT": Decimal("0.01")}
+
+
+@pytest.mark.parametrize("size", [Decimal(0), Decimal("-0.1"), Decimal("1e30"), 0.1])
+def test_a_contract_size_the_api_is_given_that_is_no_size_is_refused_naming_it(size: object) -> None:
+    (trade,) = json.loads(Path(KUCOIN_LTC).read_text())
+
+    with pytest.raises(InvalidArgument, match=r"^contract_sizes: LTC/USDT:USDT: "):
+        map_entries([trade], exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": size})  # type: ignore[dict-item]

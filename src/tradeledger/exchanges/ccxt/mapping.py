@@ -43,7 +43,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT, MAX_METADATA_DEPTH, exact_amount, shortened
 from tradeledger.domain.json_values import json_depth
 from tradeledger.domain.markets import currency_code, market
-from tradeledger.errors import InvalidFill
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 class Kind(StrEnum):
@@ -133,7 +133,7 @@ def map_entries(
     base units of one contract per contract symbol (ccxt's market `contractSize`); a trade's amount on a contract
     is in contracts."""
     chosen = kind if kind is not None else kind_of(entries)
-    sizes = dict(contract_sizes or {})
+    sizes = _checked_sizes(contract_sizes or {})
     events: list[tuple[int, Event]] = []
     skipped: list[tuple[int, str]] = []
     for index, raw in enumerate(entries):
@@ -154,6 +154,19 @@ def map_entries(
         fields |= {"account": account, "exchange": exchange}
         events.append((index, validate_event(fields, where=f"entry {index}")))
     return Mapped(chosen, tuple(events), tuple(skipped))
+
+
+def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Contract sizes as a fill amount is held: a Decimal greater than 0 within 1E-24..1E+24 (28 digits)."""
+    given: Mapping[str, object] = sizes  # a caller's, checked at run time
+    for symbol, size in given.items():
+        if not isinstance(size, Decimal) or not size.is_finite() or size <= 0:
+            raise InvalidArgument(f"contract_sizes: {symbol}: must be a Decimal greater than 0 (got {_quoted(size)})")
+        try:
+            exact_amount(size)
+        except ValueError as error:
+            raise InvalidArgument(f"contract_sizes: {symbol}: {error}") from None
+    return dict(sizes)
 
 
 class _Entry:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.events import Transfer
+from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
@@ -231,8 +232,8 @@ def contract_sizes(markets: object, symbols: Sequence[str]) -> dict[str, Decimal
                 value = Decimal(size)
             except InvalidOperation:
                 continue
-            if value.is_finite() and value > 0:
-                sizes[symbol] = value
+            if value.is_finite() and value > 0 and abs(value.adjusted()) <= MAX_ADJUSTED_EXPONENT:
+                sizes[symbol] = +value  # as a fill amount is held (28 digits)
     return sizes
 
 
