@@ -482,3 +482,23 @@ def test_a_contract_size_the_api_is_given_that_is_no_size_is_refused_naming_it(s
 
     with pytest.raises(InvalidArgument, match=r"^contract_sizes: LTC/USDT:USDT: "):
         map_entries([trade], exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": size})  # type: ignore[dict-item]
+
+
+@pytest.mark.xfail(strict=True, reason="helper-48: a refusal while appending names the batch's fill N, not the entry")
+def test_a_base_fee_the_ledger_refuses_while_appending_names_the_entry_of_the_list(tmp_path: Path) -> None:
+    # gate's two LTC buys, and a sell of 0.0485 LTC written last but made first (a trade of before the
+    # ingested history): the buy of entry 0 leaves the position flat, so its fee of 0.000097 LTC would turn it
+    # short (spec section 9 refuses it). The batch is appended in time order; the refusal names entry 0.
+    db, file = tmp_path / "ledger.db", tmp_path / "gate.json"
+    buys = json.loads((RECORDED / "gate-trades.json").read_text())[:2]
+    sell = {**buys[0], "id": "7342180100", "side": "sell", "timestamp": 1706382200000, "fee": None,
+            "fees": [{"cost": "0.003", "currency": "USDT"}]}  # fmt: skip
+    file.write_text(json.dumps([*buys, sell]))
+
+    code, shown = tradeledger(db, "ingest", "ccxt", str(file), "--exchange", "gate")
+
+    assert code == 2
+    assert " ".join(shown.split()).startswith(
+        "error: entry 0: fees[0].amount: a fee of 0.000097 LTC is more than the 0 LTC the fill leaves held"
+    )
+    assert balances(db) == {}
