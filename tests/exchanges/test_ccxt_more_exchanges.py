@@ -484,7 +484,6 @@ def test_a_contract_size_the_api_is_given_that_is_no_size_is_refused_naming_it(s
         map_entries([trade], exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": size})  # type: ignore[dict-item]
 
 
-@pytest.mark.xfail(strict=True, reason="helper-48: a refusal while appending names the batch's fill N, not the entry")
 def test_a_base_fee_the_ledger_refuses_while_appending_names_the_entry_of_the_list(tmp_path: Path) -> None:
     # gate's two LTC buys, and a sell of 0.0485 LTC written last but made first (a trade of before the
     # ingested history): the buy of entry 0 leaves the position flat, so its fee of 0.000097 LTC would turn it

@@ -31,6 +31,7 @@ from tradeledger.domain.events import Transfer
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
@@ -265,17 +266,17 @@ def _run(
             raise SyncFailed(
                 f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
             )
+        latest = max((_timestamp(entry) for entry in page), default=None)
+        moved = latest is not None and (cursor is None or latest > cursor)
+        value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
         try:
             mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+            receipts = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
                 f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {_iso(cursor)}): {refused}; "
                 "the pages appended before it are kept"
             ) from None
-        latest = max((_timestamp(entry) for entry in page), default=None)
-        moved = latest is not None and (cursor is None or latest > cursor)
-        value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
-        receipts = ledger.record_many([event for _, event in mapped.in_time_order()], cursors=value)
         appended = sum(not receipt.duplicate for receipt in receipts)
         done.pages += 1
         done.appended += appended
