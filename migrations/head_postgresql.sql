@@ -60,6 +60,13 @@ CREATE TABLE alembic_version (
     version_num character varying(32) NOT NULL
 );
 
+CREATE TABLE balance_snapshots (
+    seq bigint NOT NULL,
+    key text NOT NULL,
+    epoch integer NOT NULL,
+    amount text NOT NULL
+);
+
 CREATE TABLE closed_positions (
     closed_seq bigint NOT NULL,
     account text NOT NULL,
@@ -201,12 +208,15 @@ CREATE TABLE risk_levels (
     lowest_price text NOT NULL
 );
 
-INSERT INTO alembic_version VALUES ('0007');
+INSERT INTO alembic_version VALUES ('0008');
 
 INSERT INTO ledger_head VALUES (1, 1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 
 ALTER TABLE ONLY alembic_version
     ADD CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num);
+
+ALTER TABLE ONLY balance_snapshots
+    ADD CONSTRAINT pk_balance_snapshots PRIMARY KEY (seq, key);
 
 ALTER TABLE ONLY closed_positions
     ADD CONSTRAINT pk_closed_positions PRIMARY KEY (closed_seq);

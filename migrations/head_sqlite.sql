@@ -5,7 +5,14 @@ CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO "alembic_version" VALUES('0007');
+INSERT INTO "alembic_version" VALUES('0008');
+CREATE TABLE balance_snapshots (
+	seq INTEGER NOT NULL, 
+	"key" TEXT NOT NULL, 
+	epoch INTEGER NOT NULL, 
+	amount TEXT NOT NULL, 
+	CONSTRAINT pk_balance_snapshots PRIMARY KEY (seq, "key")
+);
 CREATE TABLE closed_positions (
 	closed_seq INTEGER NOT NULL, 
 	account TEXT NOT NULL, 

@@ -2,7 +2,7 @@
 """The performance targets of spec section 8, each against its raw sqlite3 baseline, in one run.
 
 usage: scripts/bench.py [--quick] [--runs N] [--dir DIR] [--pg-url URL]
-                        [--only append|batches|ticks|fleet|startup|import|gains]
+                        [--only append|batches|ticks|fleet|startup|import|gains|rollback]
 
 Every operation runs several times (min / median / max) next to its baseline, measured in the same
 run on the same machine; the table ends with `bench: K/N targets met`. Baselines are those of
@@ -224,6 +224,7 @@ QUICK = Sizes(
 BATCH = 1_000
 LEGACY_TRADES = 10_000  # peers.md 1b: the legacy TradeManager's state size
 LEGACY_TICKS = 3  # peers.md: 3 ticks a run at 10,000 trades (each ~0.2 s)
+ROLLBACK_TAIL = 10  # events an operator's rollback removes in the rollback row
 
 
 def random_walk(symbols: list[str], n: int, *, seed: int, sigma: float = 0.001) -> list[tuple[str, Decimal]]:
@@ -754,6 +755,36 @@ class Bench:
                     ),
                 )
             )
+
+    # an operator's rollback on the big log -------------------------------------------------------
+
+    def rollback(self, url: str) -> None:
+        """An audited rollback of the log's last ROLLBACK_TAIL events, each run on what the run before left (so
+        it runs last on the big log): the projection rewound from the newest snapshot, not the whole log."""
+        n = self.sizes.log
+        times: list[float] = []
+        with open_ledger(url) as ledger:  # durable, as an operator's command opens it
+            for _ in range(self.runs):
+                gc.collect()
+                target = ledger.head.seq - ROLLBACK_TAIL
+                start = time.perf_counter()
+                ledger.rollback(to_seq=target, reason="bench", actor="bench")
+                times.append(time.perf_counter() - start)
+                assert ledger.head.seq == target
+        self.say(f"{self.runs} rollbacks of {ROLLBACK_TAIL} events on the {n:,}-fill log")
+        self.rows.append(
+            Row(
+                f"rollback of the last {ROLLBACK_TAIL} events of a {n:,}-fill log (Ledger.rollback, durable)",
+                "s",
+                times,
+                None,
+                "",
+                "(none)",
+                None,
+                note="audited record, tail removed, projection rewound from the newest snapshot; each run on the "
+                "log the run before left",
+            )
+        )
 
     # tax lots -----------------------------------------------------------------------------------
 
@@ -1600,11 +1631,12 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument(
         "--only",
-        choices=["append", "batches", "ticks", "fleet", "startup", "import", "gains"],
+        choices=["append", "batches", "ticks", "fleet", "startup", "import", "gains", "rollback"],
         default=None,
         help="append: the single durable append row; batches: the 1,000-fill batches row and its schema floor; "
         "ticks: the update_price row; fleet: issue 18's rows; startup: the big log and the start-up rows; "
-        "import: the NDJSON import row; gains: the big log and the gains --year row",
+        "import: the NDJSON import row; gains: the big log and the gains --year row; rollback: the big log and "
+        "the rollback row",
     )
     parser.add_argument(
         "--pg-url",
@@ -1648,6 +1680,7 @@ def main() -> int:
             "startup": lambda: bench.startup(bench.build_log()[0]),
             "import": bench.ndjson_import,
             "gains": lambda: bench.gains(bench.build_log()[0]),
+            "rollback": lambda: bench.rollback(bench.build_log()[0]),
         }
         if args.only is not None:
             only[args.only]()
@@ -1660,6 +1693,7 @@ def main() -> int:
         bench.state_as_of(url)
         bench.startup(url)
         bench.gains(url)
+        bench.rollback(url)  # last on the big log: it removes events
         bench.legacy_ticks(args.legacy_trade_manager, bench.ticks())
         bench.ndjson_import()
         bench.ccxt_ingest()

@@ -205,7 +205,7 @@ def test_leaving_a_unit_of_work_without_commit_keeps_nothing(store: LedgerStore)
         uow.projection.write({("default", "BTC/USD"): (position(), Totals())}, [closed_cycle(2)], head_of(events[-1]))
         uow.projection.put_prices([PriceMark("BTC/USD", Decimal(1), OPENED)])
         uow.projection.put_entries("balances", {"k": "v"})
-        uow.projection.write_snapshot(head_of(events[-1]), {("default", "BTC/USD"): (None, Totals())})
+        uow.projection.write_snapshot(head_of(events[-1]), {("default", "BTC/USD"): (None, Totals())}, {"k": "v"})
 
     with store.reading() as tx:
         assert (tx.log.head(), tx.projection.checkpoint()) == (EMPTY, EMPTY)
@@ -334,7 +334,7 @@ def test_clear_removes_positions_closed_cycles_and_snapshots(store: LedgerStore)
     with store.unit_of_work() as uow:
         at = head_of(events[-1])
         uow.projection.write({("default", "BTC/USD"): (position(), Totals())}, [closed_cycle(2)], at)
-        uow.projection.write_snapshot(at, {("default", "BTC/USD"): (position(), Totals())})
+        uow.projection.write_snapshot(at, {("default", "BTC/USD"): (position(), Totals())}, {'["a","x","USD"]': "1"})
         uow.commit()
     with store.unit_of_work() as uow:
         uow.projection.clear()
@@ -342,6 +342,36 @@ def test_clear_removes_positions_closed_cycles_and_snapshots(store: LedgerStore)
 
     with store.reading() as tx:
         assert (tx.projection.positions(), tx.projection.closed(), tx.projection.snapshot_seqs()) == ({}, [], [])
+    with store.unit_of_work() as uow:  # the balances of the snapshot went with it: a new one at the seq holds its own
+        uow.projection.write_snapshot(at, {("default", "BTC/USD"): (position(), Totals())}, {})
+        uow.commit()
+    with store.reading() as tx:
+        loaded = tx.projection.load_snapshot()
+        assert loaded is not None
+        assert dict(loaded.balances) == {}
+
+
+def test_rewind_removes_every_position_row_and_the_closed_cycles_and_snapshots_after_its_seq(
+    store: LedgerStore,
+) -> None:
+    events = appended(store, {}, {}, {}, {})
+    key = ("default", "BTC/USD")
+    with store.unit_of_work() as uow:
+        at = head_of(events[-1])
+        uow.projection.write({key: (position(), Totals())}, [closed_cycle(2), closed_cycle(3)], at)
+        uow.projection.write_snapshot(head_of(events[1]), {key: (position(), Totals())}, {'["a","x","USD"]': "2"})
+        uow.projection.write_snapshot(head_of(events[2]), {key: (None, Totals())}, {'["a","x","USD"]': "3"})
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.projection.rewind(2)
+        uow.commit()
+
+    with store.reading() as tx:
+        assert (tx.projection.positions(), [c.closed_seq for c in tx.projection.closed()]) == ({}, [2])
+        assert tx.projection.snapshot_seqs() == [2]
+        loaded = tx.projection.load_snapshot(until_seq=4)
+        assert loaded is not None
+        assert (loaded.seq, dict(loaded.balances)) == (2, {'["a","x","USD"]': "2"})
 
 
 def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
@@ -349,8 +379,8 @@ def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
     early = {("default", "BTC/USD"): (position(opened_seq=1), Totals())}
     late = {("default", "BTC/USD"): (None, Totals(Decimal(1), Decimal(0)))}
     with store.unit_of_work() as uow:
-        uow.projection.write_snapshot(head_of(events[1]), early)
-        uow.projection.write_snapshot(head_of(events[3]), late)
+        uow.projection.write_snapshot(head_of(events[1]), early, {'["default","x","USD"]': "-1.5"})
+        uow.projection.write_snapshot(head_of(events[3]), late, {'["default","x","USD"]': "2", '["b","y","BTC"]': "0"})
         uow.commit()
 
     with store.reading() as tx:
@@ -358,9 +388,11 @@ def test_the_snapshot_at_or_below_a_seq_is_loaded(store: LedgerStore) -> None:
         loaded = tx.projection.load_snapshot(until_seq=3)
         assert loaded is not None
         assert (loaded.seq, loaded.epoch, dict(loaded.positions)) == (2, 1, early)
+        assert dict(loaded.balances) == {'["default","x","USD"]': "-1.5"}
         latest = tx.projection.load_snapshot()
         assert latest is not None
         assert (latest.seq, dict(latest.positions)) == (4, late)
+        assert dict(latest.balances) == {'["default","x","USD"]': "2", '["b","y","BTC"]': "0"}
         assert tx.projection.load_snapshot(until_seq=1) is None
 
 
@@ -373,7 +405,7 @@ def test_a_snapshot_holds_every_column_of_its_rows_funding_unvalued_fees_and_fla
         ("other", "BTC/USD"): (position(account="other", opened_seq=3), Totals()),
     }
     with store.unit_of_work() as uow:
-        uow.projection.write_snapshot(head_of(events[2]), rows)
+        uow.projection.write_snapshot(head_of(events[2]), rows, {})
         uow.commit()
 
     with store.reading() as tx:

@@ -235,7 +235,8 @@ def test_every_cell_carries_the_exact_value_behind_its_rounded_display(cli: Cli,
     # avg = (300 + 0.000000001) / 3.000000001 = 99.999999967000000011 (exact here); shown to 8 places
     assert '<td class="num" title="99.999999967000000011">99.99999997</td>' in page
     assert '<td class="num" title="3.000000001">3</td>' in page  # a quantity, rounded to 8 places for display
-    assert '<td class="num" title="0.000000001">0</td>' in page
+    # a quantity below the 8th place: its first significant digits, never 0 (it showed "0" before helper-47)
+    assert '<td class="num" title="0.000000001">0.000000001</td>' in page
 
 
 def test_until_time_leaves_out_the_fills_that_occurred_later(cli: Cli, tmp_path: Path) -> None:

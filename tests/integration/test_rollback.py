@@ -6,8 +6,9 @@ Contract tests: each runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from tests.backends import Backend
 from tests.factories import fill_fields
 from tradeledger import InvalidArgument, Ledger, StorageError, open_ledger
+from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.fold_state import ExecutionRow
 
 # (symbol, side, quantity, price): BTC opens, adds, closes at seq 4 and reopens at 6; ETH opens at 5.
 EIGHT = (
@@ -76,6 +79,86 @@ def test_snapshots_past_the_target_go_and_the_rest_stay(eight: Ledger, backend: 
 
     assert [r[0] for r in backend.sql("SELECT DISTINCT seq FROM position_snapshots ORDER BY seq")] == [3]
     assert eight.replay(until_seq=4, closed=False).open == eight.replay(until_seq=4).open
+
+
+def test_a_snapshot_holds_the_balances_after_its_event_and_a_rollback_keeps_those_at_or_below_the_target(
+    eight: Ledger, backend: Backend
+) -> None:
+    at_3 = {(r[0], r[1]) for r in backend.sql("SELECT key, amount FROM balance_snapshots WHERE seq = 3")}
+    # BTC 1 @ 100 and 1 @ 110, ETH 2 @ 10, each with a 0.1 USD fee (the fills' exchange: see fill_fields).
+    exchange = eight.history()[0].fill.exchange
+    assert at_3 == {
+        (f'["default","{exchange}","BTC"]', "2"),
+        (f'["default","{exchange}","ETH"]', "2"),
+        (f'["default","{exchange}","USD"]', "-230.3"),
+    }
+
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    assert [r[0] for r in backend.sql("SELECT DISTINCT seq FROM balance_snapshots ORDER BY seq")] == [3]
+    assert {(r[0], r[1]) for r in backend.sql("SELECT key, amount FROM balance_snapshots")} == at_3
+    # Folded on from the snapshot at 3: BTC sold 2 @ 120 (seq 4), ETH sold 1 @ 12 (seq 5), fees 0.1 each.
+    balances = eight.balances()
+    assert [(b.currency, b.amount) for b in balances.balances] == [
+        ("BTC", Decimal(0)),
+        ("ETH", Decimal(1)),
+        ("USD", Decimal("21.5")),
+    ]
+    eight.rebuild()
+    assert eight.balances() == balances
+    assert eight.verify().ok
+
+
+def test_a_rollback_folds_only_the_events_after_the_newest_snapshot_at_or_below_its_target(
+    eight: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folded: list[int] = []
+    apply_rows = PositionFold.apply_rows
+
+    def counting(fold: PositionFold, rows: Iterable[ExecutionRow]) -> None:
+        def seen() -> Iterator[ExecutionRow]:
+            for row in rows:
+                folded.append(row[0])
+                yield row
+
+        apply_rows(fold, seen())
+
+    monkeypatch.setattr(PositionFold, "apply_rows", counting)
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    assert folded == [4, 5]  # from the snapshot at 3, not from seq 1
+    monkeypatch.undo()
+    expected = eight.replay()
+    state = eight.state()
+    assert (state.open, state.closed, state.symbol_totals) == (expected.open, expected.closed, expected.symbol_totals)
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
+def test_a_snapshot_of_another_epoch_makes_the_rollback_rebuild_from_the_whole_log(
+    eight: Ledger, backend: Backend
+) -> None:
+    backend.sql("UPDATE position_snapshots SET epoch = 7 WHERE seq = 3")  # not this log's: never used
+    expected = eight.replay(until_seq=5)
+
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    state = eight.state()
+    assert (state.open, state.closed, state.symbol_totals) == (expected.open, expected.closed, expected.symbol_totals)
+    assert backend.sql("SELECT DISTINCT seq, epoch FROM position_snapshots ORDER BY seq") == [(3, 1)]
+    report = eight.verify()  # the rebuild wrote the snapshot at 3 again, of this log
+    assert report.ok, report.problems
+
+
+def test_verify_names_a_snapshot_whose_balances_differ_from_the_replay(eight: Ledger, backend: Backend) -> None:
+    backend.sql("UPDATE balance_snapshots SET amount = '2.5' WHERE seq = 3 AND key LIKE '%\"ETH\"]'")
+
+    report = eight.verify()
+
+    assert not report.ok
+    assert [(p.seq, p.check) for p in report.problems] == [(3, "snapshot")]
+    assert "snapshot at seq 3, balance" in report.problems[0].detail
+    assert "stored 2.5, replay gives 2" in report.problems[0].detail
 
 
 @pytest.mark.parametrize(

@@ -235,6 +235,39 @@ def test_revision_0007_keeps_every_v1_event_byte_for_byte_and_its_hash(db_url: s
         assert ledger.verify().ok
 
 
+def test_revision_0008_has_the_next_open_rebuild_a_ledger_whose_snapshots_hold_no_balances(db_url: str) -> None:
+    with open_ledger(db_url, snapshot_every=2) as ledger:
+        for price in ("100", "101", "102", "103", "104"):
+            ledger.record(fill_fields(price=price))
+    alembic(db_url, "downgrade", "0007")
+    assert query(db_url, "SELECT DISTINCT seq FROM position_snapshots ORDER BY seq") == [(2,), (4,)]
+
+    alembic(db_url, "upgrade", "head")
+
+    assert query(db_url, "SELECT projection, key FROM projection_entries WHERE projection = 'pending'") == [
+        ("pending", "rebuild")
+    ]
+    with open_ledger(db_url, snapshot_every=2) as ledger:  # rebuilt: every snapshot it wrote holds its balances
+        assert query(db_url, "SELECT count(*) FROM projection_entries WHERE projection = 'pending'") == [(0,)]
+        assert ledger.verify().ok
+        ledger.record(fill_fields(price="105"))  # a snapshot at 6, with its balances
+        ledger.record(fill_fields(price="106"))
+        ledger.rollback(to_seq=6, reason="undo", actor="ops")
+        assert [row[0] for row in query(db_url, "SELECT DISTINCT seq FROM balance_snapshots")] == [6]
+        report = ledger.verify()
+        assert report.ok, report.problems
+
+
+def test_revision_0008_asks_no_rebuild_of_a_ledger_without_snapshots(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+    alembic(db_url, "downgrade", "0007")
+
+    alembic(db_url, "upgrade", "head")
+
+    assert query(db_url, "SELECT count(*) FROM projection_entries WHERE projection = 'pending'") == [(0,)]
+
+
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())  # a v2 fill

@@ -135,10 +135,15 @@ def stored_balances(
 ) -> dict[BalanceKey, Decimal]:
     """The stored balances (of these keys; every one when None)."""
     if keys is None:
-        return {_balance_key(text): Decimal(amount) for text, amount in projection.entries(BALANCES).items()}
+        return parsed_balances(projection.entries(BALANCES))
     wanted = {balance_entry(key): key for key in keys}  # the keys asked for, by their text: no JSON read back
     found = projection.entries(BALANCES, list(wanted))
     return {wanted[text]: Decimal(amount) for text, amount in found.items()}
+
+
+def parsed_balances(entries: Mapping[str, str]) -> dict[BalanceKey, Decimal]:
+    """The balances of entries of the keyed table `balances` (key text, amount text)."""
+    return {_balance_key(text): Decimal(amount) for text, amount in entries.items()}
 
 
 def _balance_key(text: str) -> BalanceKey:
@@ -146,8 +151,13 @@ def _balance_key(text: str) -> BalanceKey:
     return (account, exchange, currency)
 
 
+def balance_entries(balances: Mapping[BalanceKey, Decimal]) -> dict[str, str]:
+    """The balances as the keyed table `balances` holds them (key text, amount text)."""
+    return {balance_entry(key): decimal_text(amount) for key, amount in balances.items()}
+
+
 def write_balances(projection: ProjectionStore, balances: Mapping[BalanceKey, Decimal]) -> None:
-    projection.put_entries(BALANCES, {balance_entry(key): decimal_text(amount) for key, amount in balances.items()})
+    projection.put_entries(BALANCES, balance_entries(balances))
 
 
 def rebuild_mark(projection: ProjectionStore) -> str | None:
@@ -262,9 +272,13 @@ class BatchProjection:
         """A snapshot as of `at`, folded to it: the stored rows (as they were before the batch) with those the
         batch moved so far (`before` this chunk, and this chunk's `part` up to `at`) as the fold has them."""
         moved = before | {(event.account, event.symbol) for event in part if event.symbol is not None}
-        rows: dict[PositionKey, PositionRow] = dict(self._uow.projection.positions())
-        rows.update(self._fold.folded(moved).items())
-        self._uow.projection.write_snapshot(at.checkpoint, rows)
+        projection, fold = self._uow.projection, self._fold
+        rows: dict[PositionKey, PositionRow] = dict(projection.positions())
+        rows.update(fold.folded(moved).items())
+        assert fold.balances is not None
+        # The stored balances, with those the fold holds as of `at` (every one it knows is current there).
+        balances = projection.entries(BALANCES) | balance_entries(fold.balances)
+        projection.write_snapshot(at.checkpoint, rows, balances)
         self._snapshotted.add(at.seq)
 
     def write(self) -> None:
@@ -278,7 +292,7 @@ class BatchProjection:
         assert fold.balances is not None
         write_balances(uow.projection, {key: fold.balances[key] for key in self._balance_keys if key in fold.balances})
         if head.seq // self._every > self._first // self._every and head.seq not in self._snapshotted:
-            uow.projection.write_snapshot(head, uow.projection.positions())
+            uow.projection.write_snapshot(head, uow.projection.positions(), uow.projection.entries(BALANCES))
 
     def keep(self, cache: FoldCache, head: Checkpoint) -> None:
         """Give the batch's fold to `cache`, as of `head`: call it once the batch committed."""

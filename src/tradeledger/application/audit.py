@@ -15,7 +15,7 @@ narrowed to `account`: the same fold of the same events is not done twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -187,12 +187,14 @@ def build_report(
     initial_balance: Decimal | None = None,
     marks: Mapping[str, Decimal] | None = None,
     chart_axis: str = "auto",
+    on_progress: Callable[[int], object] | None = None,
 ) -> Report:
-    """Everything the page shows, read from the ledger and folded from its log (`url` as it is shown)."""
+    """Everything the page shows, read from the ledger and folded from its log (`url` as it is shown);
+    `on_progress` follows its verify (Ledger.verify)."""
     balance_given = initial_balance is not None
     if initial_balance is None:
         initial_balance = Decimal(DEFAULT_INITIAL_BALANCE)
-    verify = ledger.verify()
+    verify = ledger.verify(on_progress=on_progress)
     # Bounded by the head verify saw, so a fill appended meanwhile is in neither or in both.
     state = ledger.replay(until_seq=verify.head.seq, until_time=until_time).for_account(account)
     recorded = [

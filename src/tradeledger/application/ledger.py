@@ -445,13 +445,20 @@ class Ledger:
         """The log's head signed with `key` (an Ed25519 key kept outside the database) at time `at`."""
         return sign(key, self.head, time_text(at))
 
-    def verify(self, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None) -> VerifyReport:
+    def verify(
+        self,
+        anchors: Sequence[tuple[str, Anchor]] = (),
+        *,
+        trusted_key: str | None = None,
+        on_progress: Callable[[int], object] | None = None,
+    ) -> VerifyReport:
         """Check the hash chain, the gapless seq, the admin log and epochs, the stored projection and its
         snapshots against a fresh replay, and each `(source, anchor)`: its signature (by `trusted_key`,
         lowercase hex, when given) and that the event at its seq still has the anchored hash, or that an
-        audited rollback removed it. A failed anchor is a problem at its seq."""
+        audited rollback removed it. A failed anchor is a problem at its seq. `on_progress(events read)`
+        every 10,000 events and at the end (a progress bar's total: `head.seq`)."""
         with self._store.reading() as tx:
-            return verify_ledger(tx, anchors, trusted_key=trusted_key)
+            return verify_ledger(tx, anchors, trusted_key=trusted_key, on_progress=on_progress)
 
     def close(self) -> None:
         """Release the database connections, those of subscriptions still open included."""

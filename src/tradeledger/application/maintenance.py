@@ -1,4 +1,5 @@
-"""Rebuild and rollback: the projection rewritten from the log, and the log's tail removed, audited."""
+"""Rebuild and rollback: the projection rewritten from the log, and the log's tail removed, audited (the
+projection rewound from the newest snapshot at or below the rollback's target)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from itertools import islice
 
-from tradeledger.application.appending import BALANCES, write_balances
+from tradeledger.application.appending import BALANCES, balance_entries, parsed_balances, write_balances
 from tradeledger.application.ports import LAST_REBUILD, REBUILDS, UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.admin import AdminRecord
@@ -55,7 +56,8 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
         if fold.last_seq % snapshot_every == 0:
             snapshot = event_at(uow.log, fold.last_seq)
             assert snapshot is not None  # the row just folded
-            projection.write_snapshot(snapshot.checkpoint, fold.folded())
+            assert fold.balances is not None
+            projection.write_snapshot(snapshot.checkpoint, fold.folded(), balance_entries(fold.balances))
     projection.write(fold.folded(), (), at)
     assert fold.balances is not None
     write_balances(projection, fold.balances)
@@ -91,8 +93,36 @@ def sealed_rollback(
         prev_hash=GENESIS_HASH if last is None else last.hash,
     )
     uow.log.truncate(record)
-    rebuild_projection(uow, snapshot_every=snapshot_every)
-    # After the rebuild, which locks the position rows first: a level write locks its position row and
+    rewind_projection(uow, target, snapshot_every=snapshot_every)
+    # After the rewind, which locks the position rows first: a level write locks its position row and
     # then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
     uow.projection.drop_levels_after(target)
     return record
+
+
+def rewind_projection(uow: UnitOfWork, target: int, *, snapshot_every: int) -> None:
+    """After the log was cut back to `target`: the projection as of `target`, folded from the newest snapshot at
+    or below it (the events after the snapshot, at most `snapshot_every` of them, not the whole log), with the
+    closed cycles and snapshots after `target` removed. A snapshot whose event is of another epoch (not this
+    log's) is not used: the projection is then rebuilt from the whole log."""
+    projection = uow.projection
+    start = projection.load_snapshot(until_seq=target)
+    if start is not None:
+        at = event_at(uow.log, start.seq)
+        if at is None or at.epoch != start.epoch:
+            rebuild_projection(uow, snapshot_every=snapshot_every)
+            return
+    fold = (
+        PositionFold(balances={}, keep_closed=False)
+        if start is None
+        else PositionFold(
+            start.positions, balances=parsed_balances(start.balances), keep_closed=False, last_seq=start.seq
+        )
+    )
+    fold.apply_rows(uow.log.rows(after_seq=fold.last_seq, until_seq=target))
+    projection.rewind(target)
+    projection.write(fold.folded(), (), uow.log.head())
+    projection.put_entries(BALANCES, dict.fromkeys(projection.entries(BALANCES)))
+    assert fold.balances is not None
+    write_balances(projection, fold.balances)
+    projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})  # a fold kept elsewhere is stale now

@@ -45,11 +45,13 @@ class OpenCycle(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ProjectionSnapshot:
-    """A stored copy of the positions projection as of the event at `seq` of `epoch` (a replay cache)."""
+    """A stored copy of the positions projection and of the balances as of the event at `seq` of `epoch` (a
+    replay cache); `balances` as the keyed table `balances` holds them (key text, amount text)."""
 
     seq: int
     epoch: int
     positions: PositionRows
+    balances: Mapping[str, str]
 
 
 # The keyed table whose one entry (LAST_REBUILD) a rebuild sets to a new token: a batch's kept fold is
@@ -134,8 +136,13 @@ class ProjectionStore(Protocol):
     def clear(self) -> None:
         """Remove every position row, closed cycle and snapshot (a rebuild writes them again)."""
 
-    def write_snapshot(self, at: Checkpoint, rows: PositionRows) -> None:
-        """Store `rows` as the snapshot at `at` (every (account, symbol) as of that event)."""
+    def rewind(self, seq: int) -> None:
+        """Remove every position row, and the closed cycles and snapshots after `seq` (a rollback to `seq`
+        writes the rows again)."""
+
+    def write_snapshot(self, at: Checkpoint, rows: PositionRows, balances: Mapping[str, str]) -> None:
+        """Store `rows` (every (account, symbol)) and `balances` (every entry of the keyed table `balances`) as
+        the snapshot at `at`, as of that event; nothing when `rows` is empty (no position yet)."""
 
     def snapshot_seqs(self) -> list[int]:
         """The seq of every stored snapshot, ascending."""

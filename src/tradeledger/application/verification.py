@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
-from tradeledger.application.appending import stored_balances
+from tradeledger.application.appending import parsed_balances, stored_balances
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
@@ -214,9 +214,49 @@ def _check_balances(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[Bala
         Problem(
             None, "balances", f"balance {key}: stored {stored.get(key)}, a fold of the log gives {replayed.get(key)}"
         )
+        for key in _unequal(stored, replayed)
+    ][:MAX_PROBLEMS]
+
+
+def _unequal(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey, Decimal]) -> list[BalanceKey]:
+    """The keys whose balances differ, or that only one side holds."""
+    return [
+        key
         for key in sorted(stored.keys() | replayed.keys())
         if stored.get(key, ZERO) != replayed.get(key, ZERO) or (key in stored) != (key in replayed)
+    ]
+
+
+def _check_snapshot_balances(
+    seq: int, stored: Mapping[str, str], replayed: Mapping[BalanceKey, Decimal]
+) -> list[Problem]:
+    """Differences between the balances of the stored snapshot at `seq` and the fold as of the same event."""
+    try:
+        held = parsed_balances(stored)
+    except (ValueError, TypeError, InvalidOperation) as error:
+        return [Problem(seq, "snapshot", f"snapshot at seq {seq}: its balances cannot be read ({error})")]
+    return [
+        Problem(
+            seq,
+            "snapshot",
+            f"snapshot at seq {seq}, balance {key}: stored {held.get(key)}, replay gives {replayed.get(key)}",
+        )
+        for key in _unequal(held, replayed)
     ][:MAX_PROBLEMS]
+
+
+PROGRESS_EVERY = 10_000  # events verify reads between two progress reports
+
+
+def _reporting(events: Iterable[StoredEvent], on_progress: Callable[[int], object]) -> Iterator[StoredEvent]:
+    """`events`, calling `on_progress(events read)` every PROGRESS_EVERY of them and once at their end."""
+    read = 0
+    for event in events:
+        yield event
+        read += 1
+        if read % PROGRESS_EVERY == 0:
+            on_progress(read)
+    on_progress(read)
 
 
 def _check_snapshot(
@@ -326,9 +366,14 @@ def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoin
 
 
 def verify_ledger(
-    tx: Transaction, anchors: Sequence[tuple[str, Anchor]] = (), *, trusted_key: str | None = None
+    tx: Transaction,
+    anchors: Sequence[tuple[str, Anchor]] = (),
+    *,
+    trusted_key: str | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> VerifyReport:
-    """Every check of `Ledger.verify`, in one read transaction."""
+    """Every check of `Ledger.verify`, in one read transaction; `on_progress(events read)` every PROGRESS_EVERY
+    events and once at the end of the log."""
     balances = ReferenceBalances()
     book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
@@ -353,8 +398,11 @@ def verify_ledger(
             stored = tx.projection.load_snapshot(until_seq=seq)
             if seq == event.seq and stored is not None:
                 snapshot_problems.extend(_check_snapshot(seq, stored.epoch, stored.positions, event, book))
+                if stored.epoch == event.epoch:
+                    snapshot_problems.extend(_check_snapshot_balances(seq, stored.balances, balances.balances))
 
-    count, problems = _check_chain(noting_anchored(tx.log.read()), head, balances, after=check_snapshots)
+    events = tx.log.read() if on_progress is None else _reporting(tx.log.read(), on_progress)
+    count, problems = _check_chain(noting_anchored(events), head, balances, after=check_snapshots)
     problems += check_admin(records, epochs, head)
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))

@@ -23,6 +23,7 @@ from tradeledger.cli.common import (
     opened,
     out,
     parse_time,
+    progress_bar,
 )
 from tradeledger.cli.output import (
     admin_json,
@@ -146,7 +147,8 @@ def rollback(
     with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
         files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
-        verified = ledger.verify()
+        with progress_bar("verifying", total=ledger.head.seq) as update:
+            verified = ledger.verify(on_progress=update)
     if json_output:
         emit({**_report_json(report, files), "verify": verified.ok})
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,14 +19,14 @@ from tradeledger.cli.common import EXIT_VERIFY_FAILED, JsonOption, emit, err, le
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.files import DEFAULT_STATE_DIR
 from tradeledger.compat.migration.legacy import BACKUP_FOLDER, DEFAULT_ACCOUNT, LegacyPaths, MigrationError
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
+from tradeledger.domain.display import display_text
+from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.storage.urls import has_password
 
 if TYPE_CHECKING:
     from tradeledger.compat.migration import Comparison, LegacyFiles, MigrationPlan, MigrationResult
 
 DEFAULT_CONFIG = Path("crypto_bot/config.yaml")
-SHOWN = Decimal("0.00000001")
 
 
 def now() -> datetime:
@@ -35,14 +35,9 @@ def now() -> datetime:
 
 
 def _shown(value: Decimal | None) -> str:
-    """A number for a table: rounded to 8 places where it has more (the JSON output has the exact value)."""
-    if value is None:
-        return "—"
-    try:
-        rounded = value.quantize(SHOWN, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT)
-    except InvalidOperation:  # too many digits before the point to round: show it as it is
-        rounded = value
-    return decimal_text(rounded)
+    """A number for a table: rounded to 8 places where it has more, a smaller nonzero one to its first significant
+    digits (`domain.display`; the JSON output has the exact value)."""
+    return "—" if value is None else display_text(value)
 
 
 def _db_option(db: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.text import Text
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
+from tradeledger.domain.display import display_text
 from tradeledger.domain.events import Event, Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, decimal_text, fees_text, time_text
 from tradeledger.domain.markets import market
@@ -24,12 +25,6 @@ from tradeledger.domain.wallet import WalletBook
 if TYPE_CHECKING:  # only named in signatures: a command that prints neither never imports them
     from tradeledger.application.anchoring import AnchorCheck
     from tradeledger.application.verification import VerifyReport
-
-DISPLAY_QUANTUM = Decimal("0.00000001")
-MONEY_QUANTUM = Decimal("0.01")
-# Display only: wide enough to round any amount the ledger holds (28 digits up to 1E+24, products up to 1E+48,
-# a percentage beyond) to 8 places; the ledger's 28 digits cannot when it has more than 20 before the point.
-DISPLAY = Context(prec=100, rounding=ROUND_HALF_EVEN)
 
 
 def iso(value: datetime) -> str:
@@ -293,12 +288,14 @@ def dumps(value: object) -> str:
 
 
 def shown(value: Decimal) -> str:
-    """A quantity or price for people: at most 8 places (the stored value stays exact)."""
-    return f"{value.quantize(DISPLAY_QUANTUM, context=DISPLAY).normalize(DISPLAY):f}" if value else "0"
+    """A quantity or price for people: at most 8 places, a smaller nonzero one to its first significant digits
+    (`domain.display`; the stored value stays exact)."""
+    return display_text(value)
 
 
 def money(value: Decimal) -> Text:
-    """PnL and fees for people: to the cent (`cents`, as the paper bot writes them), coloured by sign."""
+    """PnL and fees for people: to the cent (`cents`, as the paper bot writes them; a nonzero amount below a cent
+    to its first significant digits), coloured by sign."""
     from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - the legacy bot only when a table shows money
 
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
@@ -353,7 +350,7 @@ def print_state(
                 else [
                     shown(mark),
                     money(p.unrealized_pnl(mark)),
-                    f"{p.unrealized_pnl_pct(mark).quantize(MONEY_QUANTUM, context=DISPLAY)}",
+                    display_text(p.unrealized_pnl_pct(mark), 2, keep_places=2),
                 ]
             )
         row.append(f"#{p.opened_seq}")

@@ -29,6 +29,7 @@ from tradeledger.cli.common import (
     parse_marks,
     parse_time,
     parse_tolerances,
+    progress_bar,
 )
 from tradeledger.cli.report_reconcile import ReconcileSection
 from tradeledger.compat.files import write_output
@@ -257,16 +258,18 @@ def write_report(
     if chart_axis not in CHART_AXES:
         raise InvalidArgument(f"--chart-axis: expected one of {', '.join(CHART_AXES)} (got {chart_axis!r})")
     with open_ledger(ctx.obj) as ledger:
-        built = build_report(
-            ledger,
-            url=shown_url(ledger_url(ctx.obj)),
-            chart_axis=chart_axis,
-            generated_at=datetime.now(UTC),
-            until_time=until,
-            account=account,
-            initial_balance=balance,
-            marks=marks,
-        )
+        with progress_bar("verifying", total=ledger.head.seq) as update:
+            built = build_report(
+                ledger,
+                url=shown_url(ledger_url(ctx.obj)),
+                chart_axis=chart_axis,
+                generated_at=datetime.now(UTC),
+                until_time=until,
+                account=account,
+                initial_balance=balance,
+                marks=marks,
+                on_progress=update,
+            )
         taxed = None if gains is None else ledger.gains(gains[1], year=gains[0], account=account)
         reconciled = None if reconcile is None else reconcile.section(ledger, account)
     # The page's Jinja2 and chart geometry when a page is written, not for every command's registration (--help).

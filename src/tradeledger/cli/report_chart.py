@@ -14,7 +14,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import NamedTuple
 
 from tradeledger.application.audit import UNEVEN_GAPS, Report
-from tradeledger.cli.report_view import DISPLAY, shown
+from tradeledger.cli.report_view import shown
+from tradeledger.domain.display import DISPLAY
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.positions import ZERO
 

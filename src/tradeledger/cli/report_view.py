@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from tradeledger.application.audit import Mark, Report
 from tradeledger.application.lots import GainsReport
 from tradeledger.cli.output import short_hash
+from tradeledger.domain.display import display_text
 from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.positions import ClosedPosition, Position, UnvaluedFees
@@ -22,18 +23,11 @@ from tradeledger.domain.positions import ClosedPosition, Position, UnvaluedFees
 # `tradeledger history` and `export` list the whole log.
 FILL_TABLE_LIMIT = 2000
 
-# Display only: a context wide enough to quantize any stored amount to 8 places without an error.
-DISPLAY = Context(prec=100, rounding=ROUND_HALF_EVEN)
-
 
 def shown(value: Decimal, *, places: int = 8, min_places: int = 2) -> str:
-    """`value` rounded half-even to `places`, trailing zeros dropped down to `min_places`, with thousands commas."""
-    rounded = value.quantize(Decimal(1).scaleb(-places), context=DISPLAY)
-    if rounded == 0:
-        rounded = abs(rounded)  # no "-0.00"
-    whole, _, fraction = f"{rounded:,f}".partition(".")
-    fraction = fraction.rstrip("0").ljust(min_places, "0")
-    return f"{whole}.{fraction}" if fraction else whole
+    """`value` rounded half-even to `places` (a nonzero one below the last place: to its first significant digits,
+    `domain.display`), trailing zeros dropped down to `min_places`, with thousands commas."""
+    return display_text(value, places, keep_places=min_places, commas=True)
 
 
 def quantity(value: Decimal) -> str:

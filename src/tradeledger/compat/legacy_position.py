@@ -128,6 +128,10 @@ class LegacyPosition:
 
     def to_dict(self) -> dict[str, Any]:
         """The legacy JSON shape (keys of legacy Position.to_dict): numbers as floats, times as ISO 8601."""
+        return self.shape([trade.to_dict() for trade in self.trades])
+
+    def shape(self, trades: list[Any]) -> dict[str, Any]:
+        """`to_dict` with `trades` as the value of its trades (the state file gives their texts, made once)."""
         return {
             "symbol": self.symbol,
             "side": self.side,
@@ -143,7 +147,7 @@ class LegacyPosition:
             "take_profit_price": optional_float(self.take_profit_price),
             "trailing_stop_pct": optional_float(self.trailing_stop_pct),
             "metadata": dict(self.metadata),
-            "trades": [trade.to_dict() for trade in self.trades],
+            "trades": trades,
         }
 
     @classmethod

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trades import to_decimal
+from tradeledger.domain.display import display_text
 from tradeledger.domain.fills import LEDGER_CONTEXT, Quantity
 from tradeledger.errors import InvalidArgument, TradeRefused
 
@@ -39,14 +40,10 @@ def amount(value: Decimal) -> str:
     return f"{value.normalize():f}" if value else "0"
 
 
-CENT = Decimal("0.01")
-# Display only: rounds any amount to the cent (the ledger's 28 digits cannot past 26 before the point).
-_CENTS = Context(prec=100, rounding=ROUND_HALF_EVEN)
-
-
 def cents(value: Decimal) -> str:
-    """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68)."""
-    return f"{value.quantize(CENT, context=_CENTS):,f}"
+    """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68); a nonzero amount below
+    a cent to its first significant digits (-0.001), never 0.00 or -0.00 (`domain.display`)."""
+    return display_text(value, 2, keep_places=2, commas=True)
 
 
 FEE_QUANTUM = Decimal("0.00000001")

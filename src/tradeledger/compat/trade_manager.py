@@ -10,7 +10,6 @@ are written coalesced (see ARCHITECTURE.md, "Price marks and risk levels").
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from tradeledger.compat.account import AccountBook
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.legacy_position import LegacyPosition
+from tradeledger.compat.state_text import TradeTexts, Tree, TreeList, dumps
 from tradeledger.compat.trades import Trade, legacy_float, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_ADJUSTED_EXPONENT, MAX_DIGITS, exceeds_ledger_digits, shortened
@@ -88,6 +88,7 @@ class TradeManager:
         self._state_interval = state_write_interval_s
         self._state_dirty = False
         self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
+        self._trade_texts = TradeTexts()  # each trade's part of the state file, written once
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
         self._book = AccountBook(ledger, account, guard=self._lock)
@@ -390,20 +391,22 @@ class TradeManager:
         with self._lock:
             self._catch_up()
             statistics = self.get_statistics()
-            state = {
-                "trades": [trade.to_dict() for _, trade in self._book.trades],
-                "positions": {p.symbol: p.to_dict() for p in self.get_all_positions()},
-                "closed_positions": [p.to_dict() for p in self.get_closed_positions()],
-                "price_cache": {symbol: legacy_float(price) for symbol, price in sorted(self._prices.items())},
-                "statistics": {
+            texts = self._trade_texts
+            state = Tree(
+                trades=texts.of(trade for _, trade in self._book.trades),
+                positions=Tree((p.symbol, Tree(p.shape(texts.of(p.trades)))) for p in self.get_all_positions()),
+                closed_positions=TreeList(Tree(p.shape(texts.of(p.trades))) for p in self.get_closed_positions()),
+                price_cache={symbol: legacy_float(price) for symbol, price in sorted(self._prices.items())},
+                statistics={
                     "total_trades": statistics["total_trades"],
                     "total_volume": legacy_float(statistics["total_volume"]),
                     "total_fees": legacy_float(statistics["total_fees"]),
                     "total_realized_pnl": legacy_float(statistics["total_realized_pnl"]),
                 },
-                "last_save_time": self._clock().isoformat(),
-            }
-            written = write_atomically(target, json.dumps(state, indent=2) + "\n")
+                last_save_time=self._clock().isoformat(),
+            )
+            written = write_atomically(target, dumps(state) + "\n")
+            texts.written()
             if target == self.state_file:
                 self._state_dirty = False
                 self._last_state_write = self._monotonic()

@@ -42,7 +42,7 @@ class _State:
     checkpoint: Checkpoint = _EMPTY_HEAD
     positions: dict[PositionKey, PositionRow] = field(default_factory=dict)
     closed: dict[int, ClosedPosition] = field(default_factory=dict)  # by closed_seq
-    snapshots: dict[int, tuple[int, dict[PositionKey, PositionRow]]] = field(default_factory=dict)
+    snapshots: dict[int, tuple[int, dict[PositionKey, PositionRow], dict[str, str]]] = field(default_factory=dict)
     prices: dict[str, PriceMark] = field(default_factory=dict)
     levels: dict[PositionKey, RiskLevels] = field(default_factory=dict)
     entries: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -179,9 +179,17 @@ class MemoryProjectionStore:
         state = self._state
         state.positions, state.closed, state.snapshots = {}, {}, {}
 
-    def write_snapshot(self, at: Checkpoint, rows: Mapping[PositionKey, PositionRow]) -> None:
+    def rewind(self, seq: int) -> None:
+        state = self._state
+        state.positions = {}
+        state.closed = {closed_seq: cycle for closed_seq, cycle in state.closed.items() if closed_seq <= seq}
+        state.snapshots = {at: snapshot for at, snapshot in state.snapshots.items() if at <= seq}
+
+    def write_snapshot(
+        self, at: Checkpoint, rows: Mapping[PositionKey, PositionRow], balances: Mapping[str, str]
+    ) -> None:
         if rows:
-            self._state.snapshots[at.seq] = (at.epoch, dict(rows))
+            self._state.snapshots[at.seq] = (at.epoch, dict(rows), dict(balances))
 
     def snapshot_seqs(self) -> list[int]:
         return sorted(self._state.snapshots)
@@ -190,8 +198,8 @@ class MemoryProjectionStore:
         seqs = [seq for seq in self._state.snapshots if until_seq is None or seq <= until_seq]
         if not seqs:
             return None
-        epoch, rows = self._state.snapshots[max(seqs)]
-        return ProjectionSnapshot(max(seqs), epoch, rows)
+        epoch, rows, balances = self._state.snapshots[max(seqs)]
+        return ProjectionSnapshot(max(seqs), epoch, rows, balances)
 
     def marks(self) -> Marks:
         return Marks(dict(self._state.prices), dict(self._state.levels))

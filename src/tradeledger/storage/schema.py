@@ -156,6 +156,18 @@ position_snapshots = sa.Table(
     ),
 )
 
+# The balances at each snapshot's seq (revision 0008): every `balances` entry of `projection_entries` (its key
+# text, its amount) as it was after that event. Written with the position snapshot of the same seq, so that a
+# rollback rewinds both from the newest snapshot at or below its target; a cache like them, checked by verify.
+balance_snapshots = sa.Table(
+    "balance_snapshots",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("amount", Amount, nullable=False),
+)
+
 # Audited operations on the log (revision 0004): a rollback's who/when/why, the heads before and
 # after, and the removed events whole. Hash-chained like the log; append-only (triggers). A DELETE
 # of an event is allowed by the trigger only when a rollback record here covers it and the event is

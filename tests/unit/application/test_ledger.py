@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields, make_fill, recorded_fills
 from tradeledger import FillConflict, InvalidFill, Ledger, PositionSide
-from tradeledger.application import bulk
+from tradeledger.application import bulk, verification
 
 
 def record(ledger: Ledger, *legs: tuple[str, str, str, str, str]) -> None:
@@ -233,3 +233,16 @@ def test_a_large_batch_is_appended_with_the_cycle_collector_paused_and_put_back(
 
     assert seen == [True, False, False]
     assert gc.isenabled()
+
+
+def test_verify_reports_its_progress_every_progress_every_events_and_at_the_end(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record_many([fill_fields(fill_id=f"f-{n}", price=str(100 + n)) for n in range(8)])
+    monkeypatch.setattr(verification, "PROGRESS_EVERY", 3)
+    seen: list[int] = []
+
+    report = ledger.verify(on_progress=seen.append)
+
+    assert report.ok, report.problems
+    assert seen == [3, 6, 8]  # 8 events: every 3, then the end

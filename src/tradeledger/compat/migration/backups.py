@@ -32,6 +32,8 @@ from tradeledger.compat.migration.legacy import (
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.records import Checkpoint
+from tradeledger.domain.wallet import starting_cash
+from tradeledger.errors import InvalidArgument
 
 # --- backups, the append and the check -----------------------------------------------------------------
 
@@ -187,7 +189,8 @@ def wallet_initial_balance(config_initial: Decimal | None, config_path: Path | N
     """The wallet's starting balance: the config's paper_wallet.initial_balance, else
     paper_wallet_config.yaml beside the config, else 10000 (legacy-system.md §2.1); and where it came from."""
     if config_initial is not None:
-        return config_initial, "paper_wallet.initial_balance in the config"
+        name = "paper_wallet.initial_balance" if config_path is None else f"{config_path}: paper_wallet.initial_balance"
+        return _starting_balance(config_initial, name), "paper_wallet.initial_balance in the config"
     if config_path is not None:
         beside = config_path.parent / "paper_wallet_config.yaml"
         if beside.is_file():
@@ -199,5 +202,13 @@ def wallet_initial_balance(config_initial: Decimal | None, config_path: Path | N
                 balance = legacy_number(values["initial_balance"], f"{beside}: initial_balance")
                 if balance <= 0:
                     raise MigrationError(f"{beside}: initial_balance must be above 0 (got {balance})")
-                return balance, str(beside)
+                return _starting_balance(balance, f"{beside}: initial_balance"), str(beside)
     return Decimal(10000), "the legacy default"
+
+
+def _starting_balance(value: Decimal, name: str) -> Decimal:
+    """B0 of the replay as every wallet takes it (`domain.wallet.starting_cash`), refused naming its file."""
+    try:
+        return starting_cash(value, name)
+    except InvalidArgument as error:
+        raise MigrationError(str(error)) from None

@@ -7,12 +7,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Literal
 
 from tradeledger.compat.trades import to_decimal
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side
+from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
 from tradeledger.errors import InvalidArgument
 
@@ -280,7 +280,13 @@ class MigrationPlan:
 
 
 def legacy_round(value: Decimal) -> Decimal:
-    return value.quantize(EIGHT_PLACES, rounding=ROUND_DOWN)
+    """`value` to the legacy Trade/Position quantum, 8 places rounding down, as the legacy code rounds it.
+
+    In a context with room for every digit before the point and the 8 after it: the ledger's 28 digits cannot
+    quantize an amount of more than 20 integer digits (3.5e21 of a meme coin, or the realized PnL it makes),
+    and its 8 places round nothing there; only the places below the 8th are cut."""
+    digits = max(value.adjusted() + 1, 0) + 8
+    return value.quantize(EIGHT_PLACES, context=Context(prec=max(digits, MAX_DIGITS), rounding=ROUND_DOWN))
 
 
 def same_fill(a: Fill, b: Fill) -> bool:
@@ -325,6 +331,17 @@ def legacy_number(value: object, where: str) -> Decimal:
     if not number.is_finite():
         raise MigrationError(f"{where}: must be a finite number (got {value!r})")
     return number
+
+
+def fill_number(value: object, where: str) -> Decimal:
+    """A legacy number that is (or, in a trade the legacy bot counted without it being a fill, stands for) a fill's
+    quantity, price or fee: finite, of at most 28 significant digits, within 1E-24..1E+24 (domain.fills), else
+    MigrationError naming `where` (the file and the legacy field) and the value, before anything is written."""
+    number = legacy_number(value, where)
+    try:
+        return exact_amount(number)
+    except ValueError as error:
+        raise MigrationError(f"{where}: {error}") from None
 
 
 def utc_time(value: object, where: str) -> datetime:

@@ -41,6 +41,7 @@ from tradeledger.compat.migration.legacy import (
     Progress,
     WalletEntry,
     content_id,
+    fill_number,
     legacy_number,
     legacy_text,
     utc_time,
@@ -115,9 +116,9 @@ def _legacy_trade(path: Path, index: int, item: object, account: str) -> LegacyT
         if key not in item:
             raise MigrationError(f"{where}: {key} is missing")
     status = item.get("status", "filled")
-    amount = legacy_number(item["amount"], f"{where}: amount")
-    price = legacy_number(item["price"], f"{where}: price")
-    fees = legacy_number(item.get("fees", 0), f"{where}: fees")
+    amount = fill_number(item["amount"], f"{where}: amount")
+    price = fill_number(item["price"], f"{where}: price")
+    fees = fill_number(item.get("fees", 0), f"{where}: fees")
     item = _fee_currency_named(item, where)
     timestamp = utc_time(item["timestamp"], f"{where}: timestamp")
     skip = None
@@ -274,14 +275,14 @@ def _csv_row_by_name(path: Path, number: int, fields: list[str], account: str, c
         if (currency or quote_text) and row.fill is not None:
             raise MigrationError(f"{where}: a fee currency or quote value is given without a fee")
         return row
-    fee = legacy_number(fee_text, f"{where}: fee")
+    fee = fill_number(fee_text, f"{where}: fee")
     if fee == 0:
         return row
     entry: dict[str, object] = {"amount": fee}
     if currency:
         entry["currency"] = currency
     if quote_text:
-        entry["quote_value"] = legacy_number(quote_text, f"{where}: fee_quote_value")
+        entry["quote_value"] = fill_number(quote_text, f"{where}: fee_quote_value")
     parts = (decimal_text(fee), currency or market(row.symbol).quote, quote_text)
     fill = validate_fill(
         {
@@ -318,8 +319,8 @@ def _csv_row(path: Path, number: int, fields: list[str], account: str) -> CsvRow
     if side_text.lower() not in ("buy", "sell"):
         raise MigrationError(f"{where}: side must be buy or sell (got {side_text!r})")
     side = Side(side_text.lower())
-    amount = legacy_number(amount_text, f"{where}: amount")
-    price = legacy_number(price_text, f"{where}: price")
+    amount = fill_number(amount_text, f"{where}: amount")
+    price = fill_number(price_text, f"{where}: price")
     timestamp = utc_time(time_text_, f"{where}: timestamp")
     is_stop = stop_text == "true"
     skip = None
@@ -384,8 +385,8 @@ def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
     if not isinstance(written_side, str) or written_side.lower() not in WALLET_SIDES:
         raise MigrationError(f"{where}: side must be buy, sell, long or short (got {written_side!r})")
     quantity_key = "size" if item.get("size") is not None else "amount"
-    quantity = legacy_number(item.get(quantity_key), f"{where}: {quantity_key}")
-    entry_price = legacy_number(item.get("entry_price"), f"{where}: entry_price")
+    quantity = fill_number(item.get(quantity_key), f"{where}: {quantity_key}")
+    entry_price = fill_number(item.get("entry_price"), f"{where}: entry_price")
     if quantity < 0 or entry_price <= 0:
         raise MigrationError(
             f"{where}: {quantity_key} must be 0 or more and entry_price above 0 (got {quantity} and {entry_price})"
@@ -406,7 +407,7 @@ def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
         quantity_key=quantity_key,
         entry_price=entry_price,
         opened_at=utc_time(item.get(time_key), f"{where}: {time_key}"),
-        fee=legacy_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
+        fee=fill_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
         reserved=None if reserved is None else legacy_number(reserved, f"{where}: reserved"),
     )
 

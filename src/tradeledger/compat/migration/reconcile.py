@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 
 from tradeledger.compat.migration.legacy import (
-    EIGHT_PLACES,
     FLOAT_TOLERANCE,
     STATE_FILE,
     SUM_TOLERANCE,
@@ -23,6 +22,7 @@ from tradeledger.compat.migration.legacy import (
     shown_time,
 )
 from tradeledger.compat.migration.legacy_rules import CycleStory, LegacyFold, LegacyPosition, fold_trade_manager
+from tradeledger.domain.display import display_text
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.positions import (
     ZERO,
@@ -61,11 +61,9 @@ def _close(a: Decimal, b: Decimal) -> bool:
 
 
 def _amount(value: Decimal) -> str:
-    """An amount in a cause: at most 8 places (the compared values themselves are exact)."""
-    try:
-        return decimal_text(value.quantize(EIGHT_PLACES, context=LEDGER_CONTEXT))
-    except InvalidOperation:  # more than 20 digits before the point
-        return decimal_text(value)
+    """An amount in a cause: at most 8 places, a smaller nonzero one to its first significant digits
+    (`domain.display`; the compared values themselves are exact)."""
+    return display_text(value)
 
 
 def _nearly(a: Decimal, b: Decimal) -> bool:

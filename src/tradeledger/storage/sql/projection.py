@@ -17,6 +17,7 @@ from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import (
+    balance_snapshots,
     closed_positions,
     events,
     head,
@@ -68,6 +69,8 @@ _P_UPSERT_LEVELS = _Upserts(risk_levels, ("account", "symbol"))
 _P_UPSERT_ENTRY = _Upserts(projection_entries, ("projection", "key"))
 _P_INSERT_CLOSED = Prepared(closed_positions.insert())
 _P_INSERT_SNAPSHOT = Prepared(position_snapshots.insert())
+_P_INSERT_BALANCE_SNAPSHOT = Prepared(balance_snapshots.insert())
+_BALANCE_SNAPSHOT_COLUMNS = ("seq", "key", "epoch", "amount")
 _SNAPSHOT_COLUMNS = tuple(column.name for column in position_snapshots.c)
 _POSITION_COLUMNS = tuple(column.name for column in positions.c)
 if _SNAPSHOT_COLUMNS[4:] != _POSITION_COLUMNS[2:]:  # pragma: no cover
@@ -211,10 +214,20 @@ class SqlProjectionStore:
 
     def clear(self) -> None:
         self._known_positions = {}
-        for table in (positions, closed_positions, position_snapshots):
+        for table in (positions, closed_positions, position_snapshots, balance_snapshots):
             self._connection.execute(table.delete())
 
-    def write_snapshot(self, at: Checkpoint, new_rows: Mapping[PositionKey, PositionRow]) -> None:
+    def rewind(self, seq: int) -> None:
+        self._known_positions = {}
+        execute = self._connection.execute
+        execute(positions.delete())
+        execute(closed_positions.delete().where(closed_positions.c.closed_seq > seq))
+        execute(position_snapshots.delete().where(position_snapshots.c.seq > seq))
+        execute(balance_snapshots.delete().where(balance_snapshots.c.seq > seq))
+
+    def write_snapshot(
+        self, at: Checkpoint, new_rows: Mapping[PositionKey, PositionRow], balances: Mapping[str, str]
+    ) -> None:
         # Tuples in column order, one executemany: a rebuild writes a snapshot of every key every
         # `snapshot_every` events (a dict per row through Connection.execute cost ~30 µs a row).
         seq, epoch = at.seq, at.epoch
@@ -226,7 +239,12 @@ class SqlProjectionStore:
             values = [
                 (seq, key[0], key[1], epoch, *rows.position_values(key, *row)[2:]) for key, row in new_rows.items()
             ]
+        if not values:
+            return
         _P_INSERT_SNAPSHOT.run_rows(self._connection, _SNAPSHOT_COLUMNS, values)
+        amounts = [(seq, key, epoch, amount) for key, amount in balances.items()]
+        if amounts:
+            _P_INSERT_BALANCE_SNAPSHOT.run_rows(self._connection, _BALANCE_SNAPSHOT_COLUMNS, amounts)
 
     def snapshot_seqs(self) -> list[int]:
         query = sa.select(position_snapshots.c.seq).distinct().order_by(position_snapshots.c.seq)
@@ -241,7 +259,9 @@ class SqlProjectionStore:
             return None
         found = list(self._connection.execute(sa.select(*position_snapshots.c).where(position_snapshots.c.seq == seq)))
         by_key = {(row.account, row.symbol): (rows.position(row), rows.closed_totals(row)) for row in found}
-        return ProjectionSnapshot(seq, min(row.epoch for row in found), by_key)
+        c = balance_snapshots.c
+        amounts = dict(self._connection.execute(sa.select(c.key, c.amount).where(c.seq == seq)).all())
+        return ProjectionSnapshot(seq, min(row.epoch for row in found), by_key, amounts)
 
     def marks(self) -> Marks:
         prices = {row.symbol: rows.price_mark(row) for row in self._connection.execute(sa.select(*price_marks.c))}
