@@ -25,14 +25,23 @@ class FillConflict(LedgerError):
         differing = sorted(k for k in set(existing) | set(new) if existing.get(k) != new.get(k))
         where = "is already recorded" if in_log else "appears twice in this batch"
         first = "recorded" if in_log else "first"
+        kind = existing.get("type") or new.get("type") or "fill"  # fill, funding or transfer (a v1 row: fill)
         super().__init__(
-            f"fill {fill_id!r} (account {account!r}, exchange {exchange!r}) {where} "
+            f"{kind} {fill_id!r} (account {account!r}, exchange {exchange!r}) {where} "
             f"with different content (fields {', '.join(differing)}): "
-            f"{first} {existing}, new {new}"
+            f"{first} {_shown(existing, kind)}, new {_shown(new, kind)}"
         )
         self.key = key
         self.existing = existing
         self.new = new
+
+
+def _shown(content: dict[str, object], kind: object) -> dict[str, object]:
+    """An event's stored content as a message shows it: its id by its type's name (funding_id, transfer_id), and
+    none of the fields its type does not have (stored as None: a funding payment has no side or price)."""
+    return {
+        (f"{kind}_id" if field == "fill_id" else field): value for field, value in content.items() if value is not None
+    }
 
 
 class SchemaError(LedgerError):

@@ -348,6 +348,11 @@ def test_an_empty_batch_appends_nothing(traded: Ledger, db_url: str) -> None:
 # --- the natural key (account, exchange, fill_id) ----------------------------------------------
 
 
+def without_empty_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """An event's stored content as a conflict's message shows it: less the fields its type leaves None."""
+    return {field: value for field, value in content.items() if value is not None}
+
+
 CHANGED_CONTENT = [
     pytest.param({"quantity": "2"}, id="quantity"),
     pytest.param({"price": "101"}, id="price"),
@@ -377,8 +382,8 @@ def test_the_same_fill_key_with_different_content_is_refused_naming_both_and_not
     recorded_content = Fill.model_validate(original).canonical()
     new_content = Fill.model_validate(changed).canonical()
     assert "'T-1'" in message
-    assert str(recorded_content) in message
-    assert str(new_content) in message
+    assert str(without_empty_fields(recorded_content)) in message
+    assert str(without_empty_fields(new_content)) in message
     for field in change:
         assert field in message
     assert refused.value.key == ("default", "kraken", "T-1")
@@ -408,8 +413,8 @@ def test_a_conflict_between_two_fills_of_one_batch_appends_nothing(traded: Ledge
 
     message = str(refused.value)
     assert "'T-9'" in message
-    assert str(Fill.model_validate(first).canonical()) in message
-    assert str(Fill.model_validate(second).canonical()) in message
+    assert str(without_empty_fields(Fill.model_validate(first).canonical())) in message
+    assert str(without_empty_fields(Fill.model_validate(second).canonical())) in message
     assert_unchanged(traded, db_url, before)
 
 

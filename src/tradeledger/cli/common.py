@@ -198,6 +198,26 @@ def parse_tolerances(values: list[str], option: str = "--tolerance") -> dict[str
     return found
 
 
+def parse_contract_sizes(values: list[str], option: str = "--contract-size") -> dict[str, Decimal]:
+    """`SYMBOL=SIZE` options: the base units of one contract of a contract symbol (ccxt's market contractSize)."""
+    from tradeledger.domain.markets import market  # noqa: PLC0415 - symbols, for the ccxt commands only
+
+    found: dict[str, Decimal] = {}
+    for value in values:
+        symbol, sep, size_text = value.partition("=")
+        size = decimal_text_arg(size_text)
+        if not sep or not size.is_finite() or size <= 0:
+            raise InvalidArgument(f"{option}: expected SYMBOL=SIZE with a size greater than 0 (got {value!r})")
+        try:
+            contract = market(symbol).contract
+        except ValueError as error:
+            raise InvalidArgument(f"{option}: {symbol!r} {error}") from None
+        if not contract:
+            raise InvalidArgument(f"{option}: {symbol!r} is a spot symbol; a size is for a contract (got {value!r})")
+        found[symbol] = _within_limits(size, f"{option}: {symbol}")
+    return found
+
+
 def only_exchange(ledger: Ledger, account: str, option: str = "--exchange") -> str:
     """The one exchange `account` holds balances on (what reconcile compares when none is named)."""
     held = sorted({b.exchange for b in ledger.balances(account=account).balances})

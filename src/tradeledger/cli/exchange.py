@@ -18,6 +18,7 @@ from tradeledger.cli.common import (
     only_exchange,
     opened,
     out,
+    parse_contract_sizes,
     parse_time,
     parse_tolerances,
     progress_bar,
@@ -35,6 +36,16 @@ class Source(StrEnum):
 
 
 AccountOption = Annotated[str, typer.Option(help="The account the events belong to.")]
+ContractSizeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--contract-size",
+        metavar="SYMBOL=SIZE",
+        help="The base units of one contract of SYMBOL (ccxt's market contractSize, e.g. LTC/USDT:USDT=0.1 on "
+        "kucoinfutures), repeatable: a trade's amount on a contract is in contracts.",
+        show_default="1 where a trade's cost is its amount x price, else the trade is refused",
+    ),
+]
 
 
 def ingest(
@@ -58,15 +69,22 @@ def ingest(
         Kind | None,
         typer.Option(help="What the list is; recognised from its entries' fields when not given."),
     ] = None,
+    contract_size: ContractSizeOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Ingest what ccxt returned (validated whole first, then appended in one transaction; idempotent)."""
     assert source is Source.CCXT
+    sizes = parse_contract_sizes(contract_size or [])
     entries = read_entries(file)
     done = itertools.count(1)
     with progress_bar("reading", total=len(entries)) as update:
         mapped = map_entries(
-            entries, exchange=exchange, account=account, kind=kind, on_entry=lambda: update(next(done))
+            entries,
+            exchange=exchange,
+            account=account,
+            kind=kind,
+            on_entry=lambda: update(next(done)),
+            contract_sizes=sizes,
         )
     with progress_bar(f"appending {len(mapped.events)} events") as _, opened(ctx, writes=True) as ledger:
         report = append_mapped(ledger, mapped)
@@ -151,17 +169,25 @@ def reconcile(
         list[str] | None,
         typer.Option(metavar="CURRENCY=AMOUNT", help="A difference this small in CURRENCY is dust (repeatable)."),
     ] = None,
+    contract_size: ContractSizeOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Compare the ledger with the exchange: balances against fetch_balance()'s total, the trade list
     against the log (missing, unknown, conflicting); exit 1 on any difference."""
     allowed = parse_tolerances(tolerance or [])
+    sizes = parse_contract_sizes(contract_size or [])
     balance = read_balance(balances) if balances is not None else None
     listed = read_entries(trades) if trades is not None else None
     with opened(ctx) as ledger:
         name = exchange if exchange is not None else only_exchange(ledger, account)
         result = reconciling.reconcile(
-            ledger, exchange=name, account=account, balance=balance, trades=listed, tolerances=allowed
+            ledger,
+            exchange=name,
+            account=account,
+            balance=balance,
+            trades=listed,
+            tolerances=allowed,
+            contract_sizes=sizes,
         )
     if json_output:
         emit(reconciliation_json(result))

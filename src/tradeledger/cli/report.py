@@ -7,7 +7,7 @@ The page needs nothing from the network: the CSS is inline and the chart is an S
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +24,7 @@ from tradeledger.cli.common import (
     ledger_url,
     only_exchange,
     out,
+    parse_contract_sizes,
     parse_initial_balance,
     parse_marks,
     parse_time,
@@ -127,6 +128,14 @@ def report(
             help="In the reconciliation section, a difference this small in CURRENCY is dust (repeatable).",
         ),
     ] = None,
+    contract_size: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--contract-size",
+            metavar="SYMBOL=SIZE",
+            help="In the reconciliation section, the base units of one contract of SYMBOL (as reconcile takes it).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of a line.")] = False,
 ) -> None:
     """Write a self-contained HTML report for an auditor: positions, cycles, PnL, a chart, the chain head;
@@ -141,7 +150,9 @@ def report(
         json_output=json_output,
         chart_axis=chart_axis,
         gains=gains_of(gains_year, method, until_time),
-        reconcile=reconcile_of(reconcile_balances, reconcile_trades, reconcile_exchange, tolerance, until_time),
+        reconcile=reconcile_of(
+            reconcile_balances, reconcile_trades, reconcile_exchange, tolerance, until_time, contract_size
+        ),
     )
 
 
@@ -155,6 +166,7 @@ class ReconcileRequest:
     trades: list[object] | None
     exchange: str | None
     tolerances: dict[str, Decimal]
+    contract_sizes: dict[str, Decimal] = field(default_factory=dict)
 
     def section(self, ledger: Ledger, account: str | None) -> ReconcileSection:
         """Reconcile `account` (default when None, as reconcile) on the named or only exchange."""
@@ -162,7 +174,7 @@ class ReconcileRequest:
         exchange = self.exchange if self.exchange is not None else only_exchange(ledger, owner, "--reconcile-exchange")
         result = reconciling.reconcile(
             ledger, exchange=exchange, account=owner, balance=self.balance, trades=self.trades,
-            tolerances=self.tolerances,
+            tolerances=self.tolerances, contract_sizes=self.contract_sizes,
         )  # fmt: skip
         return ReconcileSection(
             result,
@@ -180,10 +192,15 @@ def reconcile_of(
     exchange: str | None,
     tolerances: list[str] | None,
     until_time: str | None,
+    contract_sizes: list[str] | None = None,
 ) -> ReconcileRequest | None:
     """The reconciliation section asked for, its files read whole first; None without a file (no section)."""
     if balances is None and trades is None:
-        for option, given in (("--reconcile-exchange", exchange is not None), ("--tolerance", bool(tolerances))):
+        for option, given in (
+            ("--reconcile-exchange", exchange is not None),
+            ("--tolerance", bool(tolerances)),
+            ("--contract-size", bool(contract_sizes)),
+        ):
             if given:
                 raise InvalidArgument(
                     f"{option}: belongs to the reconciliation section; give --reconcile-balances FILE.json "
@@ -202,6 +219,7 @@ def reconcile_of(
         trades=None if trades is None else read_entries(trades),
         exchange=exchange,
         tolerances=parse_tolerances(tolerances or []),
+        contract_sizes=parse_contract_sizes(contract_sizes or []),
     )
 
 

@@ -6,12 +6,16 @@ other content is refused naming the entry and what the log holds, and nothing of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tradeledger.application.ledger import Ledger
+from tradeledger.domain.records import Receipt
 from tradeledger.errors import FillConflict, InvalidFill
 from tradeledger.exchanges.ccxt.mapping import Kind, Mapped, map_entries
+
+_BATCH_PLACE = re.compile(r"fill (\d+): ")  # how the ledger names an event of a batch it refuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +32,30 @@ class IngestReport:
         return {"appended": self.appended, "duplicates": self.duplicates, "skipped": len(self.skipped), "seq": self.seq}
 
 
-def append_mapped(ledger: Ledger, mapped: Mapped) -> IngestReport:
-    """Append the mapped events in one transaction; a conflict names the entry's index."""
-    events = [event for _, event in mapped.events]
+def record_mapped(
+    ledger: Ledger, mapped: Mapped, *, cursors: Mapping[str, str] | None = None, then: str = ""
+) -> list[Receipt]:
+    """Append the mapped events (and `cursors`) in one transaction, in time order (Mapped.in_time_order).
+
+    A refusal names the entry by its index in the list (InvalidFill, `then` after it): an id held with other
+    content, or what the ledger refuses while appending (its "fill N" is the N-th event of the sorted batch)."""
+    ordered = mapped.in_time_order()
     try:
-        receipts = ledger.record_many(events)
+        return ledger.record_many([event for _, event in ordered], cursors=cursors)
     except FillConflict as conflict:
-        index = next(index for index, event in mapped.events if event.key == conflict.key)
-        raise InvalidFill(f"entry {index}: {conflict}; nothing was ingested") from None
+        index = next(index for index, event in ordered if event.key == conflict.key)
+        raise InvalidFill(f"entry {index}: {conflict}{then}") from None
+    except InvalidFill as refused:
+        message = str(refused)
+        found = _BATCH_PLACE.match(message)
+        if found is None or not 1 <= int(found[1]) <= len(ordered):
+            raise
+        raise InvalidFill(f"entry {ordered[int(found[1]) - 1][0]}: {message[found.end() :]}{then}") from None
+
+
+def append_mapped(ledger: Ledger, mapped: Mapped) -> IngestReport:
+    """Append the mapped events in one transaction, in time order; a refusal names the entry's index."""
+    receipts = record_mapped(ledger, mapped, then="; nothing was ingested")
     appended = sum(not receipt.duplicate for receipt in receipts)
     return IngestReport(mapped.kind, appended, len(receipts) - appended, mapped.skipped, ledger.head.seq)
 

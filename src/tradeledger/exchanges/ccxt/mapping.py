@@ -7,15 +7,18 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                a fee with cost null or 0 is no fee; a negative cost is a rebate. A trade the exchange
                marks as a funding row (bybit's `info.execType == "Funding"`, documented by bybit's
                execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
-    funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid)
+    funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid); without
+             an id of its own (none, or zeros only: hyperliquid's hash 0x000…0 on every record)
+             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped.
     deposit / withdrawal  {id, type, currency, amount, status, timestamp, fee}
-             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; an
-               entry whose status is pending, failed or canceled has not moved money and is skipped.
+             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; only an
+               entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
+               statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
 
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
 JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
@@ -27,19 +30,20 @@ only exchange-specific rule is bybit's funding row above.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import MAX_METADATA_DEPTH, shortened
+from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT, MAX_METADATA_DEPTH, exact_amount, shortened
 from tradeledger.domain.json_values import json_depth
 from tradeledger.domain.markets import currency_code, market
-from tradeledger.errors import InvalidFill
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 class Kind(StrEnum):
@@ -52,12 +56,16 @@ class Kind(StrEnum):
     WITHDRAWALS = "withdrawals"  # fetch_withdrawals
 
 
-_NOT_MOVED = frozenset({"pending", "failed", "canceled"})  # a transaction's status that moved no money
+_MOVED = "ok"  # ccxt's status of a transaction that moved money (none given: taken as moved)
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
 _PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+_COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price x size is of contracts of that size
+_PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up to 1E+12 and down to 1E-12
+_SIX_DIGITS = Context(prec=6)
+_NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,11 @@ class Mapped:
     kind: Kind
     events: tuple[tuple[int, Event], ...]
     skipped: tuple[tuple[int, str], ...]  # (index, why)
+
+    def in_time_order(self) -> list[tuple[int, Event]]:
+        """The events as they are appended: sorted by (occurred_at, id), so the log follows the exchange's time
+        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest)."""
+        return sorted(self.events, key=lambda item: (item[1].occurred_at, item[1].event_id))
 
 
 def recognise(entry: Mapping[str, Any]) -> Kind | None:
@@ -112,18 +125,27 @@ def map_entries(
     account: str = "default",
     kind: Kind | None = None,
     on_entry: Callable[[], None] | None = None,
+    contract_sizes: Mapping[str, Decimal] | None = None,
 ) -> Mapped:
     """Events for a list as a ccxt call returns it; InvalidFill naming the first bad entry's index and field.
 
-    `kind` None recognises it from the fields (a mixed or unrecognised list is refused)."""
+    `kind` None recognises it from the fields (a mixed or unrecognised list is refused). `contract_sizes`: the
+    base units of one contract per contract symbol (ccxt's market `contractSize`); a trade's amount on a contract
+    is in contracts."""
     chosen = kind if kind is not None else kind_of(entries)
+    sizes = _checked_sizes(contract_sizes or {})
     events: list[tuple[int, Event]] = []
     skipped: list[tuple[int, str]] = []
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
             raise InvalidFill(f"entry {index}: expected a JSON object (got {_quoted(raw)})")
         entry = _Entry(raw, index)
-        fields = _transaction(entry, kind) if chosen in _TRANSACTIONS else _MAPPERS[chosen](entry)
+        if chosen is Kind.TRADES:
+            fields = _trade(entry, sizes)
+        elif chosen in _TRANSACTIONS:
+            fields = _transaction(entry, kind)
+        else:
+            fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
             on_entry()
         if isinstance(fields, str):
@@ -132,6 +154,19 @@ def map_entries(
         fields |= {"account": account, "exchange": exchange}
         events.append((index, validate_event(fields, where=f"entry {index}")))
     return Mapped(chosen, tuple(events), tuple(skipped))
+
+
+def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Contract sizes as a fill amount is held: a Decimal greater than 0 within 1E-24..1E+24 (28 digits)."""
+    given: Mapping[str, object] = sizes  # a caller's, checked at run time
+    for symbol, size in given.items():
+        if not isinstance(size, Decimal) or not size.is_finite() or size <= 0:
+            raise InvalidArgument(f"contract_sizes: {symbol}: must be a Decimal greater than 0 (got {_quoted(size)})")
+        try:
+            exact_amount(size)
+        except ValueError as error:
+            raise InvalidArgument(f"contract_sizes: {symbol}: {error}") from None
+    return dict(sizes)
 
 
 class _Entry:
@@ -171,6 +206,20 @@ class _Entry:
 
     def amount(self, field: str) -> Decimal:
         return self.number(self.raw.get(field), field)
+
+    def held(self, field: str, *, digits: bool = True) -> Decimal:
+        """A number within a fill amount's limits (1E-24..1E+24, and at most 28 significant digits unless
+        `digits` is False), so that arithmetic on it stays exact and bounded; else refused naming the field."""
+        value = self.amount(field)
+        if not digits and value != 0 and abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT:
+            raise self.refuse(
+                field,
+                f"is out of range 1E-{MAX_ADJUSTED_EXPONENT}..1E+{MAX_ADJUSTED_EXPONENT} (got {shortened(value)})",
+            )
+        try:
+            return exact_amount(value) if digits else value
+        except ValueError as error:
+            raise self.refuse(field, str(error)) from None
 
     def occurred_at(self) -> datetime:
         given = value = self.raw.get("timestamp")
@@ -236,7 +285,7 @@ class _Entry:
         return _opaque(kept)  # type: ignore[return-value]
 
 
-def _trade(entry: _Entry) -> dict[str, Any] | str:
+def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
@@ -255,30 +304,97 @@ def _trade(entry: _Entry) -> dict[str, Any] | str:
     if side not in ("buy", "sell"):
         raise entry.refuse("side", f"must be buy or sell (got {_quoted(side)})")
     order = entry.raw.get("order")
+    quantity, size = _base_quantity(entry, symbol, sizes)
     return {
         "fill_id": f"{symbol}:{ident}",
         "symbol": symbol,
         "side": side,
-        "quantity": entry.amount("amount"),
+        "quantity": quantity,
         "price": entry.amount("price"),
         "fees": entry.fees(),
         "occurred_at": occurred_at,
         "order_id": str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None,
-        "metadata": entry.metadata("type", "takerOrMaker"),
+        "metadata": entry.metadata("type", "takerOrMaker") | ({} if size == 1 else {"contract_size": str(size)}),
     }
+
+
+def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """A trade's amount in base units, and the contract size it was multiplied by (1 on a spot market).
+
+    ccxt gives a contract trade's amount in contracts, and its cost (what the exchange says changed hands, or ccxt's
+    amount x price x contract size): the cost decides. With a size given (`sizes`, from --contract-size or ccxt's
+    markets), a cost of amount x price x size (within 0.1%: exchanges round the cost they report) is contracts of
+    that size, and a cost of amount x price an amount already in base units (deribit's linear contracts, whose
+    markets ccxt sizes otherwise); without one, a cost of amount x price is contracts of 1 base unit. Any other
+    cost, or none without a size, is refused naming it: the contract's size is not in the trade (kucoin's
+    LTC/USDT:USDT contract is 0.1 LTC, okx's BTC/USDT:USDT 0.01 BTC)."""
+    amount = entry.held("amount")  # named as the file names it (the fill's own rules would name its quantity)
+    if amount <= 0:
+        raise entry.refuse("amount", f"must be greater than 0 (got {shortened(amount)})")
+    if market(symbol).settle is None:
+        return amount, Decimal(1)
+    given = sizes.get(symbol)
+    price = entry.held("price")
+    if price <= 0:
+        return amount, Decimal(1)  # refused by the fill's own rule, naming price
+    notional = amount * price
+    cost = None if entry.raw.get("cost") is None else entry.held("cost", digits=False)
+    if cost is None and given is not None:
+        return amount * given, given
+    if cost is not None:
+        for size in dict.fromkeys(size for size in (given, Decimal(1)) if size is not None):
+            if abs(cost - notional * size) <= notional * size * _COST_SLACK:
+                return amount * size, size
+    base = market(symbol).base
+    if cost is None:
+        said = "no cost"
+    elif given is None:
+        said = f"cost {shortened(cost)}, not amount x price = {shortened(notional)}"
+    else:
+        said = (
+            f"cost {shortened(cost)}, neither amount x price x {shortened(given)} (the contract size given) = "
+            f"{shortened(notional * given)} nor amount x price = {shortened(notional)}"
+        )
+    implied = "" if cost is None else f" (the cost says about {_significant(cost / notional)} {base} a contract)"
+    raise entry.refuse(
+        "cost",
+        f"{shortened(amount)} contracts of {symbol} at {shortened(price)} {said}{implied}; give the contract's size "
+        f"in {base} (ccxt's market contractSize) with --contract-size {symbol}=SIZE",
+    )
+
+
+def _significant(value: Decimal) -> str:
+    rounded = value.normalize(_SIX_DIGITS)
+    return f"{rounded:f}" if abs(rounded.adjusted()) <= _PLAIN_DIGITS else str(rounded)
 
 
 def _funding(entry: _Entry) -> dict[str, Any] | str:
-    symbol = entry.symbol()
+    symbol, occurred_at = entry.symbol(), entry.occurred_at()
+    ident = entry.raw.get("id")
+    if ident is None or (isinstance(ident, str) and _NO_ID.fullmatch(ident)):
+        # No id of its own (hyperliquid writes the hash 0x000…0 on every funding record): a contract is paid
+        # funding once at a time, so its symbol and time (in ms) name the payment.
+        funding_id = f"{symbol}@{(occurred_at - _EPOCH) // timedelta(milliseconds=1)}"
+    else:
+        funding_id = f"{symbol}:{entry.text('id')}"
     return {
         "type": "funding",
-        "funding_id": f"{symbol}:{entry.text('id')}",
+        "funding_id": funding_id,
         "symbol": symbol,
         "amount": entry.amount("amount"),
-        "currency": entry.currency("code"),
-        "occurred_at": entry.occurred_at(),
+        "currency": _settled_in(entry, symbol, entry.currency("code"), "code"),
+        "occurred_at": occurred_at,
         "metadata": entry.metadata(),
     }
+
+
+def _settled_in(entry: _Entry, symbol: str, currency: str, field: str) -> str:
+    """`currency` if it is the contract's settle currency, else refused naming the ccxt entry's own field (the
+    event model would name its `currency`; ccxt 4.5.90 writes USD on woo's USDT contracts' funding)."""
+    settle = market(symbol).settle
+    if settle is not None and currency != settle:
+        raise entry.refuse(field, f"funding on {symbol} is paid in its settle currency {settle} (got {currency!r})")
+    return currency
 
 
 def _ledger(entry: _Entry) -> dict[str, Any] | str:
@@ -315,8 +431,8 @@ def _transaction(entry: _Entry, named: Kind | None) -> dict[str, Any] | str:
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {_quoted(kind)})")
     status = entry.raw.get("status")
-    if status in _NOT_MOVED:
-        return f"a {status} {kind} (no money moved)"
+    if status is not None and status != _MOVED:
+        return f"a {status if isinstance(status, str) else _quoted(status)} {kind} (no money moved)"
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}:{entry.text('id')}", str(kind), signed, entry.currency("currency"))
@@ -346,7 +462,7 @@ def _transfer(
     }
 
 
-_MAPPERS = {Kind.TRADES: _trade, Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
+_MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
 
 

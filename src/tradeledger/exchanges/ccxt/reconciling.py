@@ -117,8 +117,10 @@ def reconcile(
     balance: object = None,
     trades: Sequence[object] | None = None,
     tolerances: Mapping[str, Decimal] | None = None,
+    contract_sizes: Mapping[str, Decimal] | None = None,
 ) -> Reconciliation:
-    """Compare (see the module); give `balance` (a fetch_balance() answer) and/or `trades` (a trade list)."""
+    """Compare (see the module); give `balance` (a fetch_balance() answer) and/or `trades` (a trade list);
+    `contract_sizes` as mapping.map_entries takes them."""
     if balance is None and trades is None:
         raise InvalidArgument("reconcile: give --balances FILE.json and/or --trades FILE.json")
     allowed = dict(tolerances or {})
@@ -127,7 +129,9 @@ def reconcile(
     unknown: list[TradeDifference] = []
     conflicting: list[TradeDifference] = []
     if trades is not None:
-        missing, unknown, conflicting = _compare_trades(history, trades, exchange=exchange, account=account)
+        missing, unknown, conflicting = _compare_trades(
+            history, trades, exchange=exchange, account=account, contract_sizes=contract_sizes
+        )
     rows: list[BalanceRow] = []
     if balance is not None:
         totals = exchange_totals(balance)
@@ -189,9 +193,14 @@ def _compared(event: Event) -> dict[str, object]:
 
 
 def _compare_trades(
-    history: Sequence[Any], trades: Sequence[object], *, exchange: str, account: str
+    history: Sequence[Any],
+    trades: Sequence[object],
+    *,
+    exchange: str,
+    account: str,
+    contract_sizes: Mapping[str, Decimal] | None,
 ) -> tuple[list[tuple[TradeDifference, Event]], list[TradeDifference], list[TradeDifference]]:
-    mapped = map_entries(trades, exchange=exchange, account=account, kind=Kind.TRADES)
+    mapped = map_entries(trades, exchange=exchange, account=account, kind=Kind.TRADES, contract_sizes=contract_sizes)
     logged = {r.event.event_id: r for r in history}
     missing: list[tuple[TradeDifference, Event]] = []
     conflicting: list[TradeDifference] = []

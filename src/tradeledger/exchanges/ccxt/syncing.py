@@ -12,7 +12,8 @@ is not used (the stream starts again from `--since`, or the beginning, and dupli
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
 error (network or exchange) ends the sync with one line naming the exchange, the call and the cursor;
-the pages appended before it stay.
+the pages appended before it stay. An entry the mapping refuses ends it the same way, named by its exchange, call,
+stream and cursor.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.events import Transfer
+from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
-from tradeledger.errors import InvalidArgument, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
@@ -183,11 +187,14 @@ def sync(
             f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
             f"on {exchange})"
         )
-    _call(exchange, "load_markets", None, client.load_markets)
+    markets = _call(exchange, "load_markets", None, client.load_markets)
+    sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
     for stream in _streams(client, chosen):
-        report.streams.append(_run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page))
+        report.streams.append(
+            _run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page, sizes=sizes)
+        )
     report.seq = ledger.head.seq
     return report
 
@@ -212,6 +219,25 @@ def _held_symbols(ledger: Ledger, account: str, exchange: str) -> list[str]:
     return sorted(held)
 
 
+def contract_sizes(markets: object, symbols: Sequence[str]) -> dict[str, Decimal]:
+    """The contract size of each contract symbol synced, from ccxt's markets (`contractSize`): a trade's amount
+    on a contract is in contracts. A market ccxt does not size is left out (mapping then asks the trade's cost)."""
+    sizes: dict[str, Decimal] = {}
+    for symbol in symbols:
+        found = markets.get(symbol) if isinstance(markets, Mapping) else None
+        size = found.get("contractSize") if isinstance(found, Mapping) and market(symbol).contract else None
+        if isinstance(size, float):
+            size = repr(size)  # ccxt writes some markets' sizes as float literals (0.1): their shortest text
+        if isinstance(size, str | int | Decimal) and not isinstance(size, bool):
+            try:
+                value = Decimal(size)
+            except InvalidOperation:
+                continue
+            if value.is_finite() and value > 0 and abs(value.adjusted()) <= MAX_ADJUSTED_EXPONENT:
+                sizes[symbol] = +value  # as a fill amount is held (28 digits)
+    return sizes
+
+
 def cursor_key(account: str, exchange: str, label: str) -> str:
     return json.dumps([account, exchange, label], ensure_ascii=False, separators=(",", ":"))
 
@@ -224,6 +250,7 @@ def _run(
     account: str,
     start: int | None,
     on_page: Callable[[], None] | None,
+    sizes: Mapping[str, Decimal],
 ) -> StreamReport:
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
@@ -239,11 +266,17 @@ def _run(
             raise SyncFailed(
                 f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
             )
-        mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind)
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
         value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
-        receipts = ledger.record_many([event for _, event in mapped.events], cursors=value)
+        try:
+            mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+            receipts = record_mapped(ledger, mapped, cursors=value)
+        except InvalidFill as refused:
+            raise InvalidFill(
+                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {_iso(cursor)}): {refused}; "
+                "the pages appended before it are kept"
+            ) from None
         appended = sum(not receipt.duplicate for receipt in receipts)
         done.pages += 1
         done.appended += appended
