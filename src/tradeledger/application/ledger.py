@@ -8,7 +8,7 @@ verification and anchoring.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -247,6 +247,15 @@ class Ledger:
         with self._store.reading() as tx:
             events = list(tx.log.read(symbol=symbol, account=account, after_seq=after_seq))
         return recorded(events)
+
+    def stream_history(
+        self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
+    ) -> Generator[RecordedFill, None, None]:
+        """`history`, one recorded fill at a time as the log is read in one read transaction (held until the
+        iterator is exhausted or closed): what a caller holds does not grow with the log."""
+        with self._store.reading() as tx:
+            for event in tx.log.read(symbol=symbol, account=account, after_seq=after_seq):
+                yield from recorded((event,))
 
     def follow(self, after_seq: int, *, account: str | None = None) -> tuple[Checkpoint, list[RecordedFill]]:
         """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that

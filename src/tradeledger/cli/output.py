@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
@@ -287,6 +288,19 @@ def dumps(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def emit_items(items: Iterable[object]) -> None:
+    """A JSON array on stdout, as `emit` writes one (`dumps` of the list and a newline, byte for byte), written an
+    item at a time: the list is never held whole."""
+    write = sys.stdout.write
+    opened = False
+    for item in items:
+        write(",\n  " if opened else "[\n  ")
+        write(dumps(item).replace("\n", "\n  "))  # json escapes a newline inside a string: each is a line break
+        opened = True
+    write("\n]\n" if opened else "[]\n")
+    sys.stdout.flush()
+
+
 def shown(value: Decimal) -> str:
     """A quantity or price for people: at most 8 places, a smaller nonzero one to its first significant digits
     (`domain.display`; the stored value stays exact)."""
@@ -407,10 +421,31 @@ def print_state(
             )
 
 
-def print_history(console: Console, fills: list[RecordedFill]) -> None:
-    """The fill log; an account or exchange shared by every fill is named in the title, else it is a column."""
-    accounts = sorted({r.fill.account for r in fills})
-    exchanges = sorted({r.fill.exchange for r in fills})
+def print_history(console: Console, fills: Iterable[RecordedFill]) -> None:
+    """The fill log; an account or exchange shared by every fill is named in the title, else it is a column. The
+    fills are read once (a stream of the whole log): each row's cells are kept, not the fill."""
+    accounts_seen: set[str] = set()
+    exchanges_seen: set[str] = set()
+    full = []
+    for r in fills:
+        f = r.fill
+        accounts_seen.add(f.account)
+        exchanges_seen.add(f.exchange)
+        full.append(
+            [
+                str(r.seq),
+                f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                f.account,
+                f.exchange,
+                *event_cells(f),
+                short_hash(r.hash),
+            ]
+        )
+    accounts, exchanges = sorted(accounts_seen), sorted(exchanges_seen)
+    dropped = {2} if len(accounts) <= 1 else set()  # a shared account or exchange is in the title
+    dropped |= {3} if len(exchanges) <= 1 else set()
+    rows = [[cell for i, cell in enumerate(row) if i not in dropped] for row in full] if dropped else full
+    del full
     shared = [
         *([f"account {accounts[0]}"] if len(accounts) == 1 else []),
         *([f"exchange {exchanges[0] or '(none)'}"] if len(exchanges) == 1 else []),
@@ -428,19 +463,6 @@ def print_history(console: Console, fills: list[RecordedFill]) -> None:
         Column("Fee"),
         Column("Hash", left=True, drop=1),
     ]
-    rows = []
-    for r in fills:
-        f = r.fill
-        rows.append(
-            [
-                str(r.seq),
-                f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                *([f.account] if len(accounts) > 1 else []),
-                *([f.exchange] if len(exchanges) > 1 else []),
-                *event_cells(f),
-                short_hash(r.hash),
-            ]
-        )
     title = "Fill log" + (f": {', '.join(shared)}" if shared else "")
     print_table(console, title, columns, rows, empty="the log is empty")
 

@@ -18,6 +18,7 @@ from tradeledger.cli.common import (
 )
 from tradeledger.cli.output import (
     balances_json,
+    emit_items,
     print_balances,
     print_history,
     print_state,
@@ -110,9 +111,9 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """The log in seq order (fills, funding, transfers), with hashes."""
-    with opened(ctx) as ledger:
-        fills = ledger.history(symbol=symbol, account=account)
-    if json_output:
-        emit([recorded_json(r) for r in fills])
-    else:
-        print_history(out(), fills)
+    with opened(ctx) as ledger:  # streamed: what is held does not grow with the log (its rows for the table)
+        fills = ledger.stream_history(symbol=symbol, account=account)
+        if json_output:
+            emit_items(recorded_json(r) for r in fills)
+        else:
+            print_history(out(), fills)

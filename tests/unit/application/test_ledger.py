@@ -246,3 +246,15 @@ def test_verify_reports_its_progress_every_progress_every_events_and_at_the_end(
 
     assert report.ok, report.problems
     assert seen == [3, 6, 8]  # 8 events: every 3, then the end
+
+
+def test_stream_history_gives_what_history_gives_one_fill_at_a_time(ledger: Ledger) -> None:
+    ledger.record_many([fill_fields(fill_id=f"f-{n}", price=str(100 + n)) for n in range(5)])
+
+    stream = ledger.stream_history()
+    first = next(stream)  # before the rest is read
+    stream.close()
+
+    assert first == ledger.history()[0]
+    assert list(ledger.stream_history(after_seq=2)) == ledger.history(after_seq=2)
+    assert [r.seq for r in ledger.stream_history()] == [1, 2, 3, 4, 5]
