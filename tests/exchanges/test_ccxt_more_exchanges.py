@@ -503,7 +503,6 @@ def test_a_base_fee_the_ledger_refuses_while_appending_names_the_entry_of_the_li
     assert balances(db) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="amount x contract size is computed in the 28-digit default context: rounded")
 def test_a_contract_amount_whose_base_quantity_needs_more_than_28_digits_is_refused_not_rounded() -> None:
     (trade,) = json.loads(Path(KUCOIN_LTC).read_text())
     long_amount = {**trade, "amount": "9.999999999999999999999999999", "price": "1", "cost": "30"}

@@ -65,6 +65,7 @@ _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the 
 _COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price x size is of contracts of that size
 _PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up to 1E+12 and down to 1E-12
 _SIX_DIGITS = Context(prec=6)
+_WIDE = Context(prec=2 * 28 + 2)  # the exact product of two amounts of at most 28 significant digits
 _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
 
 
@@ -340,11 +341,11 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
     notional = amount * price
     cost = None if entry.raw.get("cost") is None else entry.held("cost", digits=False)
     if cost is None and given is not None:
-        return amount * given, given
+        return _in_base_units(entry, amount, given, symbol), given
     if cost is not None:
         for size in dict.fromkeys(size for size in (given, Decimal(1)) if size is not None):
             if abs(cost - notional * size) <= notional * size * _COST_SLACK:
-                return amount * size, size
+                return _in_base_units(entry, amount, size, symbol), size
     base = market(symbol).base
     if cost is None:
         said = "no cost"
@@ -361,6 +362,16 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
         f"{shortened(amount)} contracts of {symbol} at {shortened(price)} {said}{implied}; give the contract's size "
         f"in {base} (ccxt's market contractSize) with --contract-size {symbol}=SIZE",
     )
+
+
+def _in_base_units(entry: _Entry, amount: Decimal, size: Decimal, symbol: str) -> Decimal:
+    """`amount` contracts of `size` base units, exactly: a product of more than 28 significant digits is refused
+    naming the trade's amount, never rounded."""
+    try:
+        return exact_amount(_WIDE.multiply(amount, size))
+    except ValueError as error:
+        base = market(symbol).base
+        raise entry.refuse("amount", f"{shortened(amount)} contracts of {shortened(size)} {base}: {error}") from None
 
 
 def _significant(value: Decimal) -> str:
