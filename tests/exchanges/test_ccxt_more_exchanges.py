@@ -511,3 +511,49 @@ def test_a_contract_amount_whose_base_quantity_needs_more_than_28_digits_is_refu
         map_entries([long_amount], exchange="kucoinfutures", contract_sizes={"LTC/USDT:USDT": Decimal(3)})
 
     assert str(refused.value).startswith("entry 0: amount: 9.999999999999999999999999999 contracts of 3 LTC")
+
+
+class PendingThenDone:
+    """An exchange whose withdrawal list answers from `withdrawals` (bybit's recorded one, made pending or done
+    by the test between syncs), from `since` inclusive as ccxt pages; no trades."""
+
+    id = "bybit"
+    has: Mapping[str, Any] = MappingProxyType({"fetchWithdrawals": True})
+
+    def __init__(self, withdrawals: list[dict[str, Any]]) -> None:
+        self.withdrawals = withdrawals
+
+    def load_markets(self) -> dict[str, Any]:
+        return {}
+
+    def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        return []
+
+    def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        raise AssertionError("has no fetchFundingHistory here")
+
+    def fetch_deposits(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        raise AssertionError("has no fetchDeposits here")
+
+    def fetch_withdrawals(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        return [dict(entry) for entry in self.withdrawals if since is None or entry["timestamp"] >= since]
+
+    def fetch_ledger(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        raise AssertionError("has no fetchLedger here")
+
+
+@pytest.mark.xfail(strict=True, reason="the cursor moves past a pending withdrawal: it is never fetched again")
+def test_a_withdrawal_pending_at_one_sync_is_booked_by_a_later_sync_once_it_is_done(tmp_path: Path) -> None:
+    (done, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())  # 12.34 USDT + 0.5 fee, at t
+    earlier = {**done, "id": "8839001", "timestamp": done["timestamp"] - 60_000, "status": "pending"}
+    exchange = PendingThenDone([earlier, done])
+
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        syncing.sync(ledger, exchange, exchange="bybit", symbols=["BTC/USDT"])
+        after_first = ledger.balances().balances
+        exchange.withdrawals[0] = {**earlier, "status": "ok"}  # the exchange sent it meanwhile
+        syncing.sync(ledger, exchange, exchange="bybit", symbols=["BTC/USDT"])
+        after_second = ledger.balances().balances
+
+    assert [(b.currency, b.amount) for b in after_first] == [("USDT", Decimal("-12.84"))]
+    assert [(b.currency, b.amount) for b in after_second] == [("USDT", Decimal("-25.68"))]
