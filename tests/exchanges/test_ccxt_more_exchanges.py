@@ -542,7 +542,6 @@ class PendingThenDone:
         raise AssertionError("has no fetchLedger here")
 
 
-@pytest.mark.xfail(strict=True, reason="the cursor moves past a pending withdrawal: it is never fetched again")
 def test_a_withdrawal_pending_at_one_sync_is_booked_by_a_later_sync_once_it_is_done(tmp_path: Path) -> None:
     (done, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())  # 12.34 USDT + 0.5 fee, at t
     earlier = {**done, "id": "8839001", "timestamp": done["timestamp"] - 60_000, "status": "pending"}

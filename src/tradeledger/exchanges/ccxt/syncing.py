@@ -35,6 +35,9 @@ from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
+# ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
+# work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
+STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
 
 
 class SyncFailed(LedgerError):
@@ -210,10 +213,10 @@ def checked_symbols(symbols: Sequence[str]) -> list[str]:
 
 
 def _held_symbols(ledger: Ledger, account: str, exchange: str) -> list[str]:
-    """The symbols of the account's fills and funding on this exchange (one read of its history)."""
+    """The symbols of the account's fills and funding on this exchange (one read of its history, as a stream)."""
     held = {
         recorded.event.symbol
-        for recorded in ledger.history(account=account)
+        for recorded in ledger.stream_history(account=account)
         if recorded.event.exchange == exchange and not isinstance(recorded.event, Transfer)
     }
     return sorted(held)
@@ -260,6 +263,7 @@ def _run(
         saved = json.loads(stored)
         cursor = saved["since"] if saved["epoch"] == epoch else None
     done = StreamReport(stream.label, cursor=cursor)
+    held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     for _ in range(MAX_PAGES):
         page = _call(exchange, stream.call, cursor, partial(stream.fetch, cursor))
         if not isinstance(page, list):
@@ -268,7 +272,11 @@ def _run(
             )
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
-        value = {key: json.dumps({"since": latest, "epoch": epoch})} if moved else {}
+        opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
+        held = opened if held is None else held if opened is None else min(held, opened)
+        # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
+        kept = latest if held is None or latest is None else min(latest, held)
+        value = {key: json.dumps({"since": kept, "epoch": epoch})} if moved else {}
         try:
             mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
             receipts = record_mapped(ledger, mapped, cursors=value)
@@ -286,8 +294,19 @@ def _run(
             on_page()
         if not moved:  # empty, or only what the cursor had (asked again, inclusive): the stream is done
             break
-        cursor = done.cursor = latest
+        cursor, done.cursor = latest, kept
     return done
+
+
+def _open_since(page: Sequence[object]) -> int | None:
+    """The earliest timestamp of a deposit or withdrawal of `page` whose status says it may still move money
+    (pending, processing, ...: skipped until then), None without one. A later sync must ask from there again, or
+    the transfer, once done, would lie before the cursor and never be fetched; what it asks again comes back as
+    duplicates."""
+    return min(
+        (_timestamp(entry) for entry in page if isinstance(entry, Mapping) and entry.get("status") in STILL_OPEN),
+        default=None,
+    )
 
 
 def _timestamp(entry: object) -> int:
