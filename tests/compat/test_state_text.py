@@ -131,7 +131,6 @@ def test_after_a_rollback_the_state_file_holds_the_trades_recorded_in_the_new_ep
     assert state["positions"][BTC]["total_amount"] == 6.0
 
 
-@pytest.mark.xfail(strict=True, reason="a recorded trade's metadata, handed out by the book, can be changed")
 def test_a_recorded_trades_metadata_is_read_only_so_the_state_file_always_holds_the_ledgers(tm: TradeManager) -> None:
     tm.record_trade(_trade(BTC, "buy", "1", "100", metadata={"note": "a", "tags": ["x"]}))
     _saved(tm)  # the trade's text is kept from here on
