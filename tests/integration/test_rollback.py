@@ -150,7 +150,6 @@ def test_a_snapshot_of_another_epoch_makes_the_rollback_rebuild_from_the_whole_l
     assert report.ok, report.problems
 
 
-@pytest.mark.xfail(strict=True, reason="a snapshot without its balances is rewound from as if they were none")
 def test_a_snapshot_without_its_balances_makes_the_rollback_rebuild_from_the_whole_log(
     eight: Ledger, backend: Backend
 ) -> None:
