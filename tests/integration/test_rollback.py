@@ -170,6 +170,52 @@ def test_a_snapshot_without_its_balances_makes_the_rollback_rebuild_from_the_who
     assert report.ok, report.problems
 
 
+def _left_by_an_old_process(backend: Backend, rows: list[tuple[Any, ...]]) -> None:
+    """Balance snapshot rows a process of before revision 0008 leaves past its rollback: its rebuild does not know
+    balance_snapshots, so the rows after its target stay (of the epoch before)."""
+    for seq, key, epoch, amount in rows:
+        backend.sql(
+            "INSERT INTO balance_snapshots VALUES (:seq, :key, :epoch, :amount)",
+            {"seq": seq, "key": key, "epoch": epoch, "amount": amount},
+        )
+
+
+@pytest.mark.xfail(strict=True, reason="balance snapshot rows of another epoch at its seq refuse a snapshot")
+def test_a_snapshot_replaces_balance_rows_of_another_epoch_at_its_seq(eight: Ledger, backend: Backend) -> None:
+    at_6 = backend.sql("SELECT seq, key, epoch, amount FROM balance_snapshots WHERE seq = 6")
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    _left_by_an_old_process(backend, at_6)
+
+    eight.record(fill_fields(symbol="BTC/USD", side="buy", quantity="3", price="100", fee="0.1"))  # seq 6: snapshot
+
+    assert backend.sql("SELECT DISTINCT epoch FROM balance_snapshots WHERE seq = 6") == [(2,)]
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a rollback rewinds with the balance rows of another epoch at the snapshot's seq"
+)
+def test_a_rollback_does_not_rewind_from_balance_rows_of_another_epoch_than_the_snapshots(
+    eight: Ledger, backend: Backend
+) -> None:
+    at_6 = backend.sql("SELECT seq, key, epoch, amount FROM balance_snapshots WHERE seq = 6")
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    eight.record(fill_fields(symbol="BTC/USD", side="buy", quantity="3", price="100", fee="0.1"))  # seq 6: snapshot
+    eight.record(fill_fields(symbol="ETH/USD", side="buy", quantity="1", price="10", fee="0.1"))  # seq 7
+    # The old process snapshotted seq 6 (epoch 2) without balances, beside the rows it left of epoch 1.
+    backend.sql("DELETE FROM balance_snapshots WHERE seq = 6")
+    _left_by_an_old_process(backend, at_6)
+
+    eight.rollback(to_seq=6, reason="undo", actor="ops")
+
+    rewound = eight.balances()
+    eight.rebuild()
+    assert eight.balances() == rewound  # as from seq 1, not from the balances of epoch 1 at 6
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
 def test_verify_names_a_snapshot_whose_balances_differ_from_the_replay(eight: Ledger, backend: Backend) -> None:
     backend.sql("UPDATE balance_snapshots SET amount = '2.5' WHERE seq = 3 AND key LIKE '%\"ETH\"]'")
 
