@@ -180,7 +180,6 @@ def _left_by_an_old_process(backend: Backend, rows: list[tuple[Any, ...]]) -> No
         )
 
 
-@pytest.mark.xfail(strict=True, reason="balance snapshot rows of another epoch at its seq refuse a snapshot")
 def test_a_snapshot_replaces_balance_rows_of_another_epoch_at_its_seq(eight: Ledger, backend: Backend) -> None:
     at_6 = backend.sql("SELECT seq, key, epoch, amount FROM balance_snapshots WHERE seq = 6")
     eight.rollback(to_seq=5, reason="undo", actor="ops")
@@ -193,9 +192,6 @@ def test_a_snapshot_replaces_balance_rows_of_another_epoch_at_its_seq(eight: Led
     assert report.ok, report.problems
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a rollback rewinds with the balance rows of another epoch at the snapshot's seq"
-)
 def test_a_rollback_does_not_rewind_from_balance_rows_of_another_epoch_than_the_snapshots(
     eight: Ledger, backend: Backend
 ) -> None:
