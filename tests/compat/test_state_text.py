@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.compat.conftest import T0, Clock
-from tradeledger import Ledger
+from tradeledger import Ledger, ReadOnlyView
 from tradeledger.compat.state_text import Encoded, Tree, TreeList, dumps
 from tradeledger.compat.trade_manager import TradeManager
-from tradeledger.compat.trades import Trade, create_trade
+from tradeledger.compat.trades import Trade, create_trade, legacy_float
+from tradeledger.domain.fills import MAX_METADATA_DEPTH
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 
@@ -128,3 +131,90 @@ def test_after_a_rollback_the_state_file_holds_the_trades_recorded_in_the_new_ep
 
     assert [(t["id"], t["amount"], t["price"]) for t in state["trades"]][1:] == [("t-2", 5.0, 90.0)]
     assert state["positions"][BTC]["total_amount"] == 6.0
+
+
+def test_a_recorded_trades_metadata_is_read_only_so_the_state_file_always_holds_the_ledgers(tm: TradeManager) -> None:
+    tm.record_trade(_trade(BTC, "buy", "1", "100", metadata={"note": "a", "tags": ["x"]}))
+    _saved(tm)  # the trade's text is kept from here on
+    (recorded,) = tm.get_trade_history()
+
+    with pytest.raises(ReadOnlyView, match="read-only view of the ledger"):
+        recorded.metadata["note"] = "changed"
+    with pytest.raises(ReadOnlyView, match="read-only view of the ledger"):
+        tm.get_all_positions()[0].trades[0].metadata["tags"].append("y")
+    with pytest.raises(ReadOnlyView, match="read-only view of the ledger"):
+        recorded.to_dict()["metadata"]["tags"].append("y")
+    tm.record_trade(_trade(ETH, "buy", "2", "50"))
+    text = _saved(tm)
+
+    state = {**json.loads(text), "trades": [trade.to_dict() for trade in tm.get_trade_history()]}
+    assert text == json.dumps(state, indent=2) + "\n"
+    assert state["trades"][0]["metadata"] == {"note": "a", "tags": ["x"]}
+    assert recorded.to_dict()["metadata"] == {"note": "a", "tags": ["x"]}
+    assert copy.deepcopy(recorded.metadata) == {"note": "a", "tags": ["x"]}
+    assert type(copy.deepcopy(recorded.metadata)["tags"]) is list  # a copy is the caller's own
+
+
+def _as_json_dumps_wrote_it(tm: TradeManager, text: str) -> str:
+    """The state file as the TradeManager wrote it before state_text: json.dumps(state, indent=2) of the
+    trades' and positions' `to_dict` (the time of the write taken from `text`)."""
+    statistics = tm.get_statistics()
+    state = {
+        "trades": [trade.to_dict() for trade in tm.get_trade_history()],
+        "positions": {p.symbol: p.to_dict() for p in tm.get_all_positions()},
+        "closed_positions": [p.to_dict() for p in tm.get_closed_positions()],
+        "price_cache": {symbol: legacy_float(price) for symbol, price in sorted(tm.price_cache.items())},
+        "statistics": {
+            "total_trades": statistics["total_trades"],
+            "total_volume": legacy_float(statistics["total_volume"]),
+            "total_fees": legacy_float(statistics["total_fees"]),
+            "total_realized_pnl": legacy_float(statistics["total_realized_pnl"]),
+        },
+        "last_save_time": json.loads(text)["last_save_time"],
+    }
+    return json.dumps(state, indent=2) + "\n"
+
+
+# Hostile metadata: every text json escapes, nesting, and the deepest the ledger keeps (MAX_METADATA_DEPTH).
+def _nested(depth: int) -> dict[str, Any]:
+    """Metadata `depth` levels deep (an object, then arrays), its innermost text one json escapes."""
+    inner: Any = "\\x00\n\u2028"
+    for _ in range(depth - 1):
+        inner = [inner]
+    return {"deep": inner}
+
+
+_METADATA = st.dictionaries(_TEXT, _JSON, max_size=4) | st.integers(1, MAX_METADATA_DEPTH).map(_nested)
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["buy", "sell", "save", "rollback", "reload", "price"]),
+        st.sampled_from([BTC, ETH]),
+        _METADATA,
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_STEPS)
+def test_every_state_file_is_what_json_dumps_wrote_through_trades_closes_rollbacks_and_reloads(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path, steps: list[tuple[str, str, Any]]
+) -> None:
+    """Trades with hostile metadata that open, add to, close and flip positions (a trade in `trades` and again in
+    its cycle's), saves between them (texts kept), rollbacks by the ledger (the book reloaded: new Trade objects),
+    a TradeManager made again on the same ledger; each state file as json.dumps(state, indent=2) of to_dict."""
+    ledger = open_bot_ledger()
+    state_file = tmp_path / f"state-{uuid.uuid4().hex}.json"
+    tm = TradeManager(ledger, state_file=state_file, clock=clock)
+    for n, (step, symbol, metadata) in enumerate(steps):
+        if step in ("buy", "sell"):
+            tm.record_trade(_trade(symbol, step, "1", str(100 + n), metadata=metadata))
+        elif step == "rollback" and ledger.head.seq:
+            ledger.rollback(to_seq=ledger.head.seq - 1, reason="test", actor="test")
+        elif step == "reload":
+            tm = TradeManager(ledger, state_file=state_file, clock=clock)
+        elif step == "price":
+            tm.update_price(symbol, str(99 + n))
+        text = _saved(tm)
+        assert text == _as_json_dumps_wrote_it(tm, text)

@@ -150,6 +150,68 @@ def test_a_snapshot_of_another_epoch_makes_the_rollback_rebuild_from_the_whole_l
     assert report.ok, report.problems
 
 
+def test_a_snapshot_without_its_balances_makes_the_rollback_rebuild_from_the_whole_log(
+    eight: Ledger, backend: Backend
+) -> None:
+    # What a process of before revision 0008, still running after another one upgraded the file, leaves: the
+    # positions of a snapshot and none of its balances (it knows no balance_snapshots).
+    backend.sql("DELETE FROM balance_snapshots WHERE seq = 3")
+
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+
+    # Folded from seq 1, as the rebuild does: not from no balances at 3.
+    assert [(b.currency, b.amount) for b in eight.balances().balances] == [
+        ("BTC", Decimal(0)),
+        ("ETH", Decimal(1)),
+        ("USD", Decimal("21.5")),
+    ]
+    assert backend.sql("SELECT COUNT(*) FROM balance_snapshots WHERE seq = 3") == [(3,)]  # written again
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
+def _left_by_an_old_process(backend: Backend, rows: list[tuple[Any, ...]]) -> None:
+    """Balance snapshot rows a process of before revision 0008 leaves past its rollback: its rebuild does not know
+    balance_snapshots, so the rows after its target stay (of the epoch before)."""
+    for seq, key, epoch, amount in rows:
+        backend.sql(
+            "INSERT INTO balance_snapshots VALUES (:seq, :key, :epoch, :amount)",
+            {"seq": seq, "key": key, "epoch": epoch, "amount": amount},
+        )
+
+
+def test_a_snapshot_replaces_balance_rows_of_another_epoch_at_its_seq(eight: Ledger, backend: Backend) -> None:
+    at_6 = backend.sql("SELECT seq, key, epoch, amount FROM balance_snapshots WHERE seq = 6")
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    _left_by_an_old_process(backend, at_6)
+
+    eight.record(fill_fields(symbol="BTC/USD", side="buy", quantity="3", price="100", fee="0.1"))  # seq 6: snapshot
+
+    assert backend.sql("SELECT DISTINCT epoch FROM balance_snapshots WHERE seq = 6") == [(2,)]
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
+def test_a_rollback_does_not_rewind_from_balance_rows_of_another_epoch_than_the_snapshots(
+    eight: Ledger, backend: Backend
+) -> None:
+    at_6 = backend.sql("SELECT seq, key, epoch, amount FROM balance_snapshots WHERE seq = 6")
+    eight.rollback(to_seq=5, reason="undo", actor="ops")
+    eight.record(fill_fields(symbol="BTC/USD", side="buy", quantity="3", price="100", fee="0.1"))  # seq 6: snapshot
+    eight.record(fill_fields(symbol="ETH/USD", side="buy", quantity="1", price="10", fee="0.1"))  # seq 7
+    # The old process snapshotted seq 6 (epoch 2) without balances, beside the rows it left of epoch 1.
+    backend.sql("DELETE FROM balance_snapshots WHERE seq = 6")
+    _left_by_an_old_process(backend, at_6)
+
+    eight.rollback(to_seq=6, reason="undo", actor="ops")
+
+    rewound = eight.balances()
+    eight.rebuild()
+    assert eight.balances() == rewound  # as from seq 1, not from the balances of epoch 1 at 6
+    report = eight.verify()
+    assert report.ok, report.problems
+
+
 def test_verify_names_a_snapshot_whose_balances_differ_from_the_replay(eight: Ledger, backend: Backend) -> None:
     backend.sql("UPDATE balance_snapshots SET amount = '2.5' WHERE seq = 3 AND key LIKE '%\"ETH\"]'")
 
@@ -159,6 +221,35 @@ def test_verify_names_a_snapshot_whose_balances_differ_from_the_replay(eight: Le
     assert [(p.seq, p.check) for p in report.problems] == [(3, "snapshot")]
     assert "snapshot at seq 3, balance" in report.problems[0].detail
     assert "stored 2.5, replay gives 2" in report.problems[0].detail
+
+
+_ETH_SNAPSHOT = "seq = 3 AND key LIKE '%\"ETH\"]'"
+_ETH_BALANCE = "projection = 'balances' AND key LIKE '%\"ETH\"]'"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "check", "shown"),
+    [
+        (f"UPDATE balance_snapshots SET amount = 'sNaN' WHERE {_ETH_SNAPSHOT}", "snapshot", "'sNaN'"),
+        (f"UPDATE balance_snapshots SET amount = 'abc' WHERE {_ETH_SNAPSHOT}", "snapshot", "'abc'"),
+        (f"UPDATE balance_snapshots SET key = '[1,2,3]' WHERE {_ETH_SNAPSHOT}", "snapshot", "'[1,2,3]'"),
+        (f'UPDATE balance_snapshots SET key = \'[null,"a","b"]\' WHERE {_ETH_SNAPSHOT}', "snapshot", "null"),
+        (f"UPDATE projection_entries SET value = 'sNaN' WHERE {_ETH_BALANCE}", "balances", "'sNaN'"),
+        (f"UPDATE projection_entries SET value = 'abc' WHERE {_ETH_BALANCE}", "balances", "'abc'"),
+        (f"UPDATE projection_entries SET key = '[1,2,3]' WHERE {_ETH_BALANCE}", "balances", "'[1,2,3]'"),
+    ],
+)
+def test_verify_names_a_stored_balance_it_cannot_read_instead_of_failing(
+    eight: Ledger, backend: Backend, tamper: str, check: str, shown: str
+) -> None:
+    backend.sql(tamper)
+
+    report = eight.verify()
+
+    assert not report.ok
+    assert [p.check for p in report.problems] == [check]
+    assert "cannot be read" in report.problems[0].detail
+    assert shown in report.problems[0].detail
 
 
 @pytest.mark.parametrize(

@@ -104,12 +104,14 @@ def rewind_projection(uow: UnitOfWork, target: int, *, snapshot_every: int) -> N
     """After the log was cut back to `target`: the projection as of `target`, folded from the newest snapshot at
     or below it (the events after the snapshot, at most `snapshot_every` of them, not the whole log), with the
     closed cycles and snapshots after `target` removed. A snapshot whose event is of another epoch (not this
-    log's) is not used: the projection is then rebuilt from the whole log."""
+    log's), or without balances, is not used: the projection is then rebuilt from the whole log. A snapshot holds
+    positions only once an event moved one, which moved a balance too: none are the balances a process of before
+    revision 0008 leaves out (one still running after another upgraded the ledger writes no balance_snapshots)."""
     projection = uow.projection
     start = projection.load_snapshot(until_seq=target)
     if start is not None:
         at = event_at(uow.log, start.seq)
-        if at is None or at.epoch != start.epoch:
+        if at is None or at.epoch != start.epoch or not start.balances:
             rebuild_projection(uow, snapshot_every=snapshot_every)
             return
     fold = (

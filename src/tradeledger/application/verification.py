@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
-from tradeledger.application.appending import parsed_balances, stored_balances
+from tradeledger.application.appending import BALANCES
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord
@@ -227,14 +228,37 @@ def _unequal(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey,
     ]
 
 
+_KEY_PARTS = 3  # a balance's key: account, exchange, currency
+
+
+def _read_balances(entries: Mapping[str, str]) -> dict[BalanceKey, Decimal] | str:
+    """Balances as the keyed table `balances` holds them (key text, amount text), read as a fold gives them; what
+    cannot be read (a key not a JSON array of three texts, an amount not a finite number) names its entry."""
+    read: dict[BalanceKey, Decimal] = {}
+    for text, amount in entries.items():
+        try:
+            key = json.loads(text)
+        except (ValueError, TypeError):
+            key = None
+        try:
+            value = Decimal(amount)
+        except (ValueError, TypeError, InvalidOperation):
+            value = Decimal("NaN")
+        if not (isinstance(key, list) and len(key) == _KEY_PARTS and all(isinstance(part, str) for part in key)):
+            return f"balance {text!r}: its key is not [account, exchange, currency]"
+        if not value.is_finite():
+            return f"balance {text!r}: amount {amount!r} is not a number"
+        read[(key[0], key[1], key[2])] = value
+    return read
+
+
 def _check_snapshot_balances(
     seq: int, stored: Mapping[str, str], replayed: Mapping[BalanceKey, Decimal]
 ) -> list[Problem]:
     """Differences between the balances of the stored snapshot at `seq` and the fold as of the same event."""
-    try:
-        held = parsed_balances(stored)
-    except (ValueError, TypeError, InvalidOperation) as error:
-        return [Problem(seq, "snapshot", f"snapshot at seq {seq}: its balances cannot be read ({error})")]
+    held = _read_balances(stored)
+    if isinstance(held, str):
+        return [Problem(seq, "snapshot", f"snapshot at seq {seq}: its balances cannot be read ({held})")]
     return [
         Problem(
             seq,
@@ -406,7 +430,11 @@ def verify_ledger(
     problems += check_admin(records, epochs, head)
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
-        problems += _check_balances(stored_balances(tx.projection), balances.balances)
+        held = _read_balances(tx.projection.entries(BALANCES))
+        if isinstance(held, str):
+            problems.append(Problem(None, "balances", f"the stored balances cannot be read ({held})"))
+        else:
+            problems += _check_balances(held, balances.balances)
         problems += [Problem(seq, "snapshot", f"snapshot at seq {seq}: the log has no such event") for seq in pending]
     problems += snapshot_problems
     checks = tuple(

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradeledger.application.appending import describe_validation_error
+from tradeledger.compat.views import read_only_metadata
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ZERO
@@ -251,7 +252,7 @@ class Trade:
             ("status", "filled"),
             ("order_id", fill.order_id),
             ("client_order_id", fill.client_order_id),
-            ("metadata", dict(fill.metadata or {})),
+            ("metadata", read_only_metadata(fill.metadata or {})),
             ("fee_currency", currency),
             ("fee_quote_value", quote_value),
         ):

@@ -69,7 +69,7 @@ _P_UPSERT_LEVELS = _Upserts(risk_levels, ("account", "symbol"))
 _P_UPSERT_ENTRY = _Upserts(projection_entries, ("projection", "key"))
 _P_INSERT_CLOSED = Prepared(closed_positions.insert())
 _P_INSERT_SNAPSHOT = Prepared(position_snapshots.insert())
-_P_INSERT_BALANCE_SNAPSHOT = Prepared(balance_snapshots.insert())
+_P_UPSERT_BALANCE_SNAPSHOT = _Upserts(balance_snapshots, ("seq", "key"))
 _BALANCE_SNAPSHOT_COLUMNS = ("seq", "key", "epoch", "amount")
 _SNAPSHOT_COLUMNS = tuple(column.name for column in position_snapshots.c)
 _POSITION_COLUMNS = tuple(column.name for column in positions.c)
@@ -244,7 +244,11 @@ class SqlProjectionStore:
         _P_INSERT_SNAPSHOT.run_rows(self._connection, _SNAPSHOT_COLUMNS, values)
         amounts = [(seq, key, epoch, amount) for key, amount in balances.items()]
         if amounts:
-            _P_INSERT_BALANCE_SNAPSHOT.run_rows(self._connection, _BALANCE_SNAPSHOT_COLUMNS, amounts)
+            # Upserted: rows already at `seq` are of another epoch, left by a process of before revision 0008
+            # (still running after an upgrade), whose rollback keeps the balance rows past its target. Replaced,
+            # never in the way; any other key of theirs stays, of its epoch, which load_snapshot does not read.
+            upsert = _P_UPSERT_BALANCE_SNAPSHOT[self._connection.dialect.name]
+            upsert.run_rows(self._connection, _BALANCE_SNAPSHOT_COLUMNS, amounts)
 
     def snapshot_seqs(self) -> list[int]:
         query = sa.select(position_snapshots.c.seq).distinct().order_by(position_snapshots.c.seq)
@@ -259,9 +263,11 @@ class SqlProjectionStore:
             return None
         found = list(self._connection.execute(sa.select(*position_snapshots.c).where(position_snapshots.c.seq == seq)))
         by_key = {(row.account, row.symbol): (rows.position(row), rows.closed_totals(row)) for row in found}
-        c = balance_snapshots.c
-        amounts = dict(self._connection.execute(sa.select(c.key, c.amount).where(c.seq == seq)).all())
-        return ProjectionSnapshot(seq, min(row.epoch for row in found), by_key, amounts)
+        epoch = min(row.epoch for row in found)
+        c = balance_snapshots.c  # only those of the positions' epoch (see write_snapshot): others are not its own
+        query = sa.select(c.key, c.amount).where(c.seq == seq, c.epoch == epoch)
+        amounts = dict(self._connection.execute(query).all())
+        return ProjectionSnapshot(seq, epoch, by_key, amounts)
 
     def marks(self) -> Marks:
         prices = {row.symbol: rows.price_mark(row) for row in self._connection.execute(sa.select(*price_marks.c))}
