@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradeledger.cli.output import dumps, emit_items
+from tradeledger.cli.common import emit_items
+from tradeledger.cli.output import dumps
 
 _TEXT = st.text(alphabet=st.sampled_from(["a", " ", "\n", '"', "\\", "é", "€", "\x00", "\t", "]", ","]), max_size=6)
 _JSON = st.recursive(

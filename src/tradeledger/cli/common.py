@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -134,6 +135,19 @@ def opened(ctx: typer.Context, *, writes: bool = False) -> Iterator[Ledger]:
 def emit(value: object) -> None:
     """JSON for scripts: plain text on stdout, untouched by Rich."""
     typer.echo(dumps(value))
+
+
+def emit_items(items: Iterable[object]) -> None:
+    """A JSON array on stdout, as `emit` writes one (`dumps` of the list and a newline, byte for byte), written an
+    item at a time: the list is never held whole."""
+    write = sys.stdout.write
+    started = False
+    for item in items:
+        write(",\n  " if started else "[\n  ")
+        write(dumps(item).replace("\n", "\n  "))  # json escapes a newline inside a string: each is a line break
+        started = True
+    write("\n]\n" if started else "[]\n")
+    sys.stdout.flush()
 
 
 def parse_time(value: str, option: str) -> datetime:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
@@ -286,19 +285,6 @@ def print_rollbacks(console: Console, records: tuple[AdminRecord, ...]) -> None:
 
 def dumps(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def emit_items(items: Iterable[object]) -> None:
-    """A JSON array on stdout, as `emit` writes one (`dumps` of the list and a newline, byte for byte), written an
-    item at a time: the list is never held whole."""
-    write = sys.stdout.write
-    opened = False
-    for item in items:
-        write(",\n  " if opened else "[\n  ")
-        write(dumps(item).replace("\n", "\n  "))  # json escapes a newline inside a string: each is a line break
-        opened = True
-    write("\n]\n" if opened else "[]\n")
-    sys.stdout.flush()
 
 
 def shown(value: Decimal) -> str:

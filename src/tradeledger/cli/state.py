@@ -10,6 +10,7 @@ from tradeledger.cli.common import (
     JsonOption,
     UntilTimeOption,
     emit,
+    emit_items,
     opened,
     out,
     parse_initial_balance,
@@ -18,7 +19,6 @@ from tradeledger.cli.common import (
 )
 from tradeledger.cli.output import (
     balances_json,
-    emit_items,
     print_balances,
     print_history,
     print_state,
