@@ -189,27 +189,30 @@ def _within_limits(amount: Decimal, where: str) -> Decimal:
         raise InvalidArgument(f"{where}: {error}") from None
 
 
-def parse_marks(values: list[str]) -> dict[str, Decimal]:
-    marks: dict[str, Decimal] = {}
+def _keyed_amounts(
+    values: list[str], option: str, shape: str, requirement: str, allowed: Callable[[Decimal], bool]
+) -> Iterator[tuple[str, str, Decimal]]:
+    """Each `KEY=AMOUNT` option of `values` as (key, the option's text, amount), the amount `allowed`; else
+    InvalidArgument "`option`: expected `shape` with `requirement` (got ...)". Its limits are the caller's to hold."""
     for value in values:
-        symbol, sep, price_text = value.partition("=")
-        price = decimal_text_arg(price_text)
-        if not sep or not symbol or not price.is_finite() or price <= 0:
-            raise InvalidArgument(f"--mark: expected SYMBOL=PRICE with a price > 0 (got {value!r})")
-        marks[symbol] = _within_limits(price, f"--mark: {symbol}")
-    return marks
+        key, sep, text = value.partition("=")
+        amount = decimal_text_arg(text)
+        if not sep or not key or not amount.is_finite() or not allowed(amount):
+            raise InvalidArgument(f"{option}: expected {shape} with {requirement} (got {value!r})")
+        yield key, value, amount
+
+
+def parse_marks(values: list[str]) -> dict[str, Decimal]:
+    return {
+        symbol: _within_limits(price, f"--mark: {symbol}")
+        for symbol, _, price in _keyed_amounts(values, "--mark", "SYMBOL=PRICE", "a price > 0", lambda p: p > 0)
+    }
 
 
 def parse_tolerances(values: list[str], option: str = "--tolerance") -> dict[str, Decimal]:
     """`CURRENCY=AMOUNT` options (reconcile's dust allowances): an amount of 0 or more per currency."""
-    found: dict[str, Decimal] = {}
-    for value in values:
-        currency, sep, amount_text = value.partition("=")
-        amount = decimal_text_arg(amount_text)
-        if not sep or not currency or not amount.is_finite() or amount < 0:
-            raise InvalidArgument(f"{option}: expected CURRENCY=AMOUNT with an amount of 0 or more (got {value!r})")
-        found[currency] = _within_limits(amount, f"{option}: {currency}")
-    return found
+    found = _keyed_amounts(values, option, "CURRENCY=AMOUNT", "an amount of 0 or more", lambda amount: amount >= 0)
+    return {currency: _within_limits(amount, f"{option}: {currency}") for currency, _, amount in found}
 
 
 def parse_contract_sizes(values: list[str], option: str = "--contract-size") -> dict[str, Decimal]:
@@ -217,11 +220,9 @@ def parse_contract_sizes(values: list[str], option: str = "--contract-size") -> 
     from tradeledger.domain.markets import market  # noqa: PLC0415 - symbols, for the ccxt commands only
 
     found: dict[str, Decimal] = {}
-    for value in values:
-        symbol, sep, size_text = value.partition("=")
-        size = decimal_text_arg(size_text)
-        if not sep or not size.is_finite() or size <= 0:
-            raise InvalidArgument(f"{option}: expected SYMBOL=SIZE with a size greater than 0 (got {value!r})")
+    for symbol, value, size in _keyed_amounts(
+        values, option, "SYMBOL=SIZE", "a size greater than 0", lambda amount: amount > 0
+    ):
         try:
             contract = market(symbol).contract
         except ValueError as error:
