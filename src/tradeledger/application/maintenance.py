@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from tradeledger.application.appending import BALANCES, balance_entries, parsed_balances, write_balances
-from tradeledger.application.ports import LAST_REBUILD, REBUILDS, UnitOfWork
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS, ProjectionStore, UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
@@ -36,7 +36,6 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     at = uow.log.head()
     projection = uow.projection
     projection.clear()
-    projection.put_entries(BALANCES, dict.fromkeys(projection.entries(BALANCES)))
     # Closed cycles and snapshots go to the store as the fold's plain values (ClosedCycles, FoldedRows):
     # no ClosedPosition, Position or Totals is built for them, nor a time read back from a datetime.
     fold = PositionFold(balances={}, keep_closed=False)
@@ -58,10 +57,7 @@ def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
             assert snapshot is not None  # the row just folded
             assert fold.balances is not None
             projection.write_snapshot(snapshot.checkpoint, fold.folded(), balance_entries(fold.balances))
-    projection.write(fold.folded(), (), at)
-    assert fold.balances is not None
-    write_balances(projection, fold.balances)
-    projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})  # a fold kept elsewhere is stale now
+    _store_fold(projection, fold, at)
     return at
 
 
@@ -123,8 +119,15 @@ def rewind_projection(uow: UnitOfWork, target: int, *, snapshot_every: int) -> N
     )
     fold.apply_rows(uow.log.rows(after_seq=fold.last_seq, until_seq=target))
     projection.rewind(target)
-    projection.write(fold.folded(), (), uow.log.head())
+    _store_fold(projection, fold, uow.log.head())
+
+
+def _store_fold(projection: ProjectionStore, fold: PositionFold, at: Checkpoint) -> None:
+    """The fold as the stored projection at `at` (a rebuild's or a rewind's, the position rows removed before): its
+    positions, its balances in place of every stored one, and a new rebuild token (a fold kept elsewhere is stale
+    now)."""
+    projection.write(fold.folded(), (), at)
     projection.put_entries(BALANCES, dict.fromkeys(projection.entries(BALANCES)))
     assert fold.balances is not None
     write_balances(projection, fold.balances)
-    projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})  # a fold kept elsewhere is stale now
+    projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})
