@@ -38,25 +38,31 @@ def test_a_rollback_to_any_seq_leaves_the_projection_a_rebuild_writes(ops: list[
         url = f"sqlite:///{path}"
         with open_ledger(url, clock=lambda: RECORDED_AT, snapshot_every=every) as ledger:
             for step, (op, seed) in enumerate(ops):
-                draw = random.Random(seed)
-                if op == "rollback":
-                    if ledger.head.seq:
-                        ledger.rollback(reason="test", actor="test", to_seq=draw.randrange(ledger.head.seq))
-                        stored = rows_of(url)
-                        rebuilt = rebuilt_copy(path, Path(directory) / "copy.db")
-                        for table in COMPARED:
-                            assert stored[table] == rebuilt[table], (step, table)
-                        report = ledger.verify()
-                        assert report.ok, (step, report.problems)
-                    continue
-                events = [event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))]
-                try:
-                    if len(events) == 1:
-                        ledger.record(events[0])
-                    else:
-                        ledger.record_many(events)
-                except (InvalidFill, FillConflict):
-                    pass  # refused whole: nothing written
+                if played(ledger, step, op, seed):  # a rollback
+                    stored = rows_of(url)
+                    rebuilt = rebuilt_copy(path, Path(directory) / "copy.db")
+                    for table in COMPARED:
+                        assert stored[table] == rebuilt[table], (step, table)
+                    report = ledger.verify()
+                    assert report.ok, (step, report.problems)
+
+
+def played(ledger: Ledger, step: int, op: str, seed: int) -> bool:
+    """One of OPS on `ledger`: a batch of 1 to 9 random events (appended, or refused whole), or a rollback to a
+    random seq below the head; whether it rolled back."""
+    draw = random.Random(seed)
+    if op == "rollback":
+        if not ledger.head.seq:
+            return False
+        ledger.rollback(reason="test", actor="test", to_seq=draw.randrange(ledger.head.seq))
+        return True
+    events = [event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))]
+    with contextlib.suppress(InvalidFill, FillConflict):  # refused whole: nothing written
+        if len(events) == 1:
+            ledger.record(events[0])
+        else:
+            ledger.record_many(events)
+    return False
 
 
 # Where a rollback goes: anywhere, to 0, to a snapshot's seq exactly, just below one, or one event back.
@@ -147,13 +153,7 @@ def test_a_rollback_of_a_copy_or_an_imported_export_leaves_what_a_rebuild_writes
         source_url = f"sqlite:///{root / 'source.db'}"
         with open_ledger(source_url, clock=lambda: RECORDED_AT, snapshot_every=every) as source:
             for step, (op, op_seed) in enumerate(ops):
-                draw = random.Random(op_seed)
-                if op == "rollback":
-                    if source.head.seq:
-                        source.rollback(reason="test", actor="test", to_seq=draw.randrange(source.head.seq))
-                    continue
-                with contextlib.suppress(InvalidFill, FillConflict):  # refused whole: nothing written
-                    source.record_many([event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))])
+                played(source, step, op, op_seed)
         source_store = open_store(source_url)
         lines: list[str] = []
         try:
