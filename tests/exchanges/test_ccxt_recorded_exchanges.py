@@ -16,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tradeledger.cli import app
+from tradeledger.errors import InvalidFill
+from tradeledger.exchanges.ccxt.mapping import map_entries
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-recorded"
 
@@ -41,7 +43,6 @@ def history_ids(db: Path) -> list[str]:
     return [event.get("fill_id") or event.get("funding_id") or event.get("transfer_id") for event in shown]
 
 
-@pytest.mark.xfail(strict=True, reason="a deposit without an id (mexc: ccxt writes id null) is refused naming id")
 def test_mexc_deposits_without_an_id_of_their_own_are_two_deposits_named_by_their_transaction(tmp_path: Path) -> None:
     # mexc's deposit history gives no id; ccxt's txid is the chain's transaction hash: 10 + 25 = 35 USDC.
     db, file = tmp_path / "ledger.db", str(RECORDED / "mexc-deposits.json")
@@ -56,3 +57,10 @@ def test_mexc_deposits_without_an_id_of_their_own_are_two_deposits_named_by_thei
         "deposit@51a8f49e6f03f2c056e71fe3291aa65e1032880be855b65cecd0595a1b8af95b",
         "deposit@7c0e3b5f2d9a4e1b8c6f0a3d5e7b9c1f2a4d6e8b0c2f4a6d8e0b2c4f6a8d0e2b",
     ]
+
+
+def test_a_deposit_without_an_id_or_a_txid_is_refused_naming_both() -> None:
+    (deposit, _) = json.loads((RECORDED / "mexc-deposits.json").read_text())
+
+    with pytest.raises(InvalidFill, match=r"^entry 0: id: is required, as text, or the transaction's txid \(got None"):
+        map_entries([{**deposit, "txid": None}], exchange="mexc")

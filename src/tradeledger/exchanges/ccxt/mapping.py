@@ -15,8 +15,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped.
-    deposit / withdrawal  {id, type, currency, amount, status, timestamp, fee}
-             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; only an
+    deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
+             → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
+               `deposit@<txid>`: the chain's transaction; a withdrawal's fee is taken on top; only an
                entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
                statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
 
@@ -326,7 +327,17 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
         return f"a {status if isinstance(status, str) else quoted(status)} {kind} (no money moved)"
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
-    return _transfer(entry, f"{kind}:{entry.text('id')}", str(kind), signed, entry.currency("currency"))
+    return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
+
+
+def _transaction_id(entry: Entry) -> str:
+    """`:<id>`, or without an id of its own (ccxt writes id null on mexc's deposits) `@<txid>`, the chain's
+    transaction that moved it; InvalidFill naming both when neither is given."""
+    if entry.raw.get("id") is None and entry.raw.get("txid") is not None:
+        return f"@{entry.text('txid')}"
+    if entry.raw.get("id") is None:
+        raise entry.refuse("id", "is required, as text, or the transaction's txid (got None, and txid None)")
+    return f":{entry.text('id')}"
 
 
 def _transfer(
