@@ -66,7 +66,6 @@ def test_a_deposit_without_an_id_or_a_txid_is_refused_naming_both() -> None:
         map_entries([{**deposit, "txid": None}], exchange="mexc")
 
 
-@pytest.mark.xfail(strict=True, reason="mexc funding without a currency (ccxt writes code null) is refused naming code")
 def test_mexc_funding_without_a_currency_is_paid_in_the_contracts_settle_currency(tmp_path: Path) -> None:
     # ccxt 4.5.90 writes code null on every mexc funding payment; BTC/USDT:USDT settles in USDT:
     # 0.00076180624 + 0.0014748588 = 0.00223666504 USDT received.

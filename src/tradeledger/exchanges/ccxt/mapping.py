@@ -9,7 +9,8 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
     funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid); without
              an id of its own (none, or zeros only: hyperliquid's hash 0x000…0 on every record)
-             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time
+             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time; in the
+             contract's settle currency (`code` null, as ccxt gives mexc's funding: that currency)
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
@@ -274,10 +275,19 @@ def _funding(entry: Entry) -> dict[str, Any] | str:
         "funding_id": funding_id,
         "symbol": symbol,
         "amount": entry.amount("amount"),
-        "currency": _settled_in(entry, symbol, entry.currency("code"), "code"),
+        "currency": _funding_currency(entry, symbol),
         "occurred_at": occurred_at,
         "metadata": entry.metadata(),
     }
+
+
+def _funding_currency(entry: Entry, symbol: str) -> str:
+    """The funding's `code`, which must be the contract's settle currency; none given (ccxt 4.5.90 writes code null
+    on every mexc funding payment: mexc's answer names none), the settle currency, the only one funding is paid in."""
+    settle = market(symbol).settle
+    if entry.raw.get("code") is None and settle is not None:
+        return settle
+    return _settled_in(entry, symbol, entry.currency("code"), "code")
 
 
 def _settled_in(entry: Entry, symbol: str, currency: str, field: str) -> str:
