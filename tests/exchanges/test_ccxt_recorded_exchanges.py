@@ -54,8 +54,8 @@ def test_mexc_deposits_without_an_id_of_their_own_are_two_deposits_named_by_thei
     assert again == (0, {"appended": 0, "duplicates": 2, "skipped": 0, "seq": 2})
     assert balances(db) == {"USDC": Decimal(35)}
     assert history_ids(db) == [
-        "deposit@51a8f49e6f03f2c056e71fe3291aa65e1032880be855b65cecd0595a1b8af95b",
-        "deposit@7c0e3b5f2d9a4e1b8c6f0a3d5e7b9c1f2a4d6e8b0c2f4a6d8e0b2c4f6a8d0e2b",
+        "deposit@1664805021000:51a8f49e6f03f2c056e71fe3291aa65e1032880be855b65cecd0595a1b8af95b",
+        "deposit@1664891421000:7c0e3b5f2d9a4e1b8c6f0a3d5e7b9c1f2a4d6e8b0c2f4a6d8e0b2c4f6a8d0e2b",
     ]
 
 

@@ -18,8 +18,8 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                every other entry repeat what the trades carry (or are not events) and are skipped.
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
-               `deposit@<txid>`: the chain's transaction; a withdrawal's fee is taken on top; only an
-               entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
+               `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
+               top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
                statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
 
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
@@ -341,10 +341,11 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
 
 
 def _transaction_id(entry: Entry) -> str:
-    """`:<id>`, or without an id of its own (ccxt writes id null on mexc's deposits) `@<txid>`, the chain's
-    transaction that moved it; InvalidFill naming both when neither is given."""
+    """`:<id>`, or without an id of its own (ccxt writes id null on mexc's deposits) `@<time in ms>:<txid>`, the
+    chain's transaction that moved it and when (a txid an exchange writes on its internal moves may repeat);
+    InvalidFill naming both when neither is given."""
     if entry.raw.get("id") is None and entry.raw.get("txid") is not None:
-        return f"@{entry.text('txid')}"
+        return f"@{(entry.occurred_at() - EPOCH) // timedelta(milliseconds=1)}:{entry.text('txid')}"
     if entry.raw.get("id") is None:
         raise entry.refuse("id", "is required, as text, or the transaction's txid (got None, and txid None)")
     return f":{entry.text('id')}"
