@@ -76,3 +76,18 @@ def test_mexc_funding_without_a_currency_is_paid_in_the_contracts_settle_currenc
     assert (code, shown) == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2})
     assert balances(db) == {"USDT": Decimal("0.00223666504")}
     assert history_ids(db) == ["BTC/USDT:USDT:7416473", "BTC/USDT:USDT:7423910"]
+
+
+@pytest.mark.xfail(strict=True, reason="a ledger's fee entry is skipped as one the trades carry, funding included")
+def test_a_funding_payment_a_ledger_types_fee_is_skipped_saying_where_funding_comes_from(tmp_path: Path) -> None:
+    # bitget's funding settlement (contract_settle_fee, -0.004992 USDT) is typed fee by ccxt: no trade carries it.
+    db = tmp_path / "ledger.db"
+
+    code, shown = tradeledger(db, "ingest", "ccxt", str(RECORDED / "bitget-ledger.json"), "--exchange", "bitget")
+
+    assert code == 0
+    assert " ".join(shown.split()).endswith(
+        "0 appended, 0 duplicates, 1 skipped; head seq 0 skipped 1: a ledger fee entry (a trade's fee is in its "
+        "trade; funding typed fee here is not booked: ingest fetch_funding_history)"
+    )
+    assert balances(db) == {}
