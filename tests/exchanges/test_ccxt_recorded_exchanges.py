@@ -78,7 +78,6 @@ def test_mexc_funding_without_a_currency_is_paid_in_the_contracts_settle_currenc
     assert history_ids(db) == ["BTC/USDT:USDT:7416473", "BTC/USDT:USDT:7423910"]
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's fee entry is skipped as one the trades carry, funding included")
 def test_a_funding_payment_a_ledger_types_fee_is_skipped_saying_where_funding_comes_from(tmp_path: Path) -> None:
     # bitget's funding settlement (contract_settle_fee, -0.004992 USDT) is typed fee by ccxt: no trade carries it.
     db = tmp_path / "ledger.db"

@@ -15,7 +15,8 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
-               every other entry repeat what the trades carry (or are not events) and are skipped.
+               every other entry repeat what the trades carry (or are not events) and are skipped (a fee
+               entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
                `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
@@ -60,6 +61,12 @@ class Kind(StrEnum):
 _MOVED = "ok"  # ccxt's status of a transaction that moved money (none given: taken as moved)
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+# ccxt types funding fee in a ledger (bitget's contract_settle_fee, binance's FUNDING_FEE, okx's bill type 8,
+# crypto.com's FUNDING, kraken futures' funding rate change) as it types a trade's fee: neither is booked from a ledger.
+_FEE_ENTRY = (
+    "a ledger fee entry (a trade's fee is in its trade; funding typed fee here is not booked: ingest "
+    "fetch_funding_history)"
+)
 _COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price x size is of contracts of that size
 _PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up to 1E+12 and down to 1E-12
 _SIX_DIGITS = Context(prec=6)
@@ -305,6 +312,8 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
         raise entry.refuse(
             "symbol", "a ledger's funding entry needs the contract's symbol; ingest fetch_funding_history"
         )
+    if kind == "fee":
+        return _FEE_ENTRY
     if kind != "funding" and kind not in _LEDGER_KINDS:
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
