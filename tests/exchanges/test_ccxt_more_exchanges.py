@@ -364,8 +364,9 @@ def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_
 
     assert code == 0
     assert " ".join(shown.split()).endswith(
-        "1 appended, 0 duplicates, 3 skipped; head seq 1 skipped 1: a ledger fee entry (the trades carry it, or no "
-        "event) skipped 2: a ledger trade entry (the trades carry it, or no event)"
+        "1 appended, 0 duplicates, 3 skipped; head seq 1 skipped 1: a ledger fee entry (a trade's fee is in its "
+        "trade; funding typed fee here is not booked: ingest fetch_funding_history) skipped 2: a ledger trade entry "
+        "(the trades carry it, or no event)"
     )
     assert balances(db) == {"USDT": Decimal(25)}
 

@@ -9,15 +9,18 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
     funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid); without
              an id of its own (none, or zeros only: hyperliquid's hash 0x000…0 on every record)
-             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time
+             `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time; in the
+             contract's settle currency (`code` null, as ccxt gives mexc's funding: that currency)
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
-               every other entry repeat what the trades carry (or are not events) and are skipped.
-    deposit / withdrawal  {id, type, currency, amount, status, timestamp, fee}
-             → transfer `deposit:<id>` / `withdrawal:<id>`; a withdrawal's fee is taken on top; only an
-               entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
+               every other entry repeat what the trades carry (or are not events) and are skipped (a fee
+               entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
+    deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
+             → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
+               `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
+               top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
                statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
 
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
@@ -29,21 +32,20 @@ only exchange-specific rule is bybit's funding row above.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Context, Decimal, InvalidOperation
+from datetime import timedelta
+from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
 from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT, MAX_METADATA_DEPTH, exact_amount, shortened
-from tradeledger.domain.json_values import json_depth
-from tradeledger.domain.markets import currency_code, market
+from tradeledger.domain.fills import exact_amount, shortened
+from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
+from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 
 
 class Kind(StrEnum):
@@ -58,10 +60,13 @@ class Kind(StrEnum):
 
 _MOVED = "ok"  # ccxt's status of a transaction that moved money (none given: taken as moved)
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A timestamp in ms with more digits than this is past 9999 (253402300799999 has 15): refused before int().
-_PAST_9999 = 15
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+# ccxt types funding fee in a ledger (bitget's contract_settle_fee, binance's FUNDING_FEE, okx's bill type 8,
+# crypto.com's FUNDING, kraken futures' funding rate change) as it types a trade's fee: neither is booked from a ledger.
+_FEE_ENTRY = (
+    "a ledger fee entry (a trade's fee is in its trade; funding typed fee here is not booked: ingest "
+    "fetch_funding_history)"
+)
 _COST_SLACK = Decimal("0.001")  # a cost within 0.1% of amount x price x size is of contracts of that size
 _PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up to 1E+12 and down to 1E-12
 _SIX_DIGITS = Context(prec=6)
@@ -104,7 +109,7 @@ def kind_of(entries: Sequence[object]) -> Kind:
         if kind is None:
             raise InvalidFill(
                 f"entry {index}: not a ccxt trade, funding, ledger, deposit or withdrawal structure "
-                f"(got {_quoted(entry)}); name the kind with --kind"
+                f"(got {quoted(entry)}); name the kind with --kind"
             )
         found.setdefault(kind, index)
     transactions = {Kind.DEPOSITS, Kind.WITHDRAWALS}
@@ -139,8 +144,8 @@ def map_entries(
     skipped: list[tuple[int, str]] = []
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
-            raise InvalidFill(f"entry {index}: expected a JSON object (got {_quoted(raw)})")
-        entry = _Entry(raw, index)
+            raise InvalidFill(f"entry {index}: expected a JSON object (got {quoted(raw)})")
+        entry = Entry(raw, index)
         if chosen is Kind.TRADES:
             fields = _trade(entry, sizes)
         elif chosen in _TRANSACTIONS:
@@ -162,7 +167,7 @@ def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
     given: Mapping[str, object] = sizes  # a caller's, checked at run time
     for symbol, size in given.items():
         if not isinstance(size, Decimal) or not size.is_finite() or size <= 0:
-            raise InvalidArgument(f"contract_sizes: {symbol}: must be a Decimal greater than 0 (got {_quoted(size)})")
+            raise InvalidArgument(f"contract_sizes: {symbol}: must be a Decimal greater than 0 (got {quoted(size)})")
         try:
             exact_amount(size)
         except ValueError as error:
@@ -170,123 +175,7 @@ def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
     return dict(sizes)
 
 
-class _Entry:
-    """One ccxt structure with its index: its fields read exactly, every refusal naming index and field."""
-
-    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
-        self.raw = raw
-        self.index = index
-
-    def refuse(self, field: str, why: str) -> InvalidFill:
-        return InvalidFill(f"entry {self.index}: {field}: {why}")
-
-    def text(self, field: str) -> str:
-        value = self.raw.get(field)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # some exchanges' ids are numbers
-        if not isinstance(value, str) or not value:
-            raise self.refuse(field, f"is required, as text (got {_quoted(value)})")
-        return value
-
-    def number(self, value: object, field: str) -> Decimal:
-        if isinstance(value, float):
-            raise self.refuse(
-                field,
-                f"is a float ({value!r}), which may not be the exchange's number; read ccxt in string mode "
-                "(exchange.number = str) or the file's numbers as written",
-            )
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise self.refuse(field, f"must be a number (got {_quoted(value)})")
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise self.refuse(field, f"must be a number (got {_quoted(value)})") from None
-        if not number.is_finite():
-            raise self.refuse(field, f"must be a finite number (got {_quoted(value)})")
-        return number
-
-    def amount(self, field: str) -> Decimal:
-        return self.number(self.raw.get(field), field)
-
-    def held(self, field: str, *, digits: bool = True) -> Decimal:
-        """A number within a fill amount's limits (1E-24..1E+24, and at most 28 significant digits unless
-        `digits` is False), so that arithmetic on it stays exact and bounded; else refused naming the field."""
-        value = self.amount(field)
-        if not digits and value != 0 and abs(value.adjusted()) > MAX_ADJUSTED_EXPONENT:
-            raise self.refuse(
-                field,
-                f"is out of range 1E-{MAX_ADJUSTED_EXPONENT}..1E+{MAX_ADJUSTED_EXPONENT} (got {shortened(value)})",
-            )
-        try:
-            return exact_amount(value) if digits else value
-        except ValueError as error:
-            raise self.refuse(field, str(error)) from None
-
-    def occurred_at(self) -> datetime:
-        given = value = self.raw.get("timestamp")
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            if value.adjusted() >= _PAST_9999:  # never made an int of its digits (1e1000000: 30 s)
-                raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {_quoted(given)})")
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.refuse("timestamp", f"is required, in milliseconds since 1970 (got {_quoted(value)})")
-        try:
-            return _EPOCH + timedelta(milliseconds=value)
-        except OverflowError:
-            raise self.refuse("timestamp", f"is not a time between 1970 and 9999 (got {_quoted(given)})") from None
-
-    def currency(self, field: str, value: object = None) -> str:
-        code = self.raw.get(field) if value is None else value
-        if not isinstance(code, str):
-            raise self.refuse(field, f"is required, a currency code (got {_quoted(code)})")
-        try:
-            return currency_code(code)
-        except ValueError as error:
-            raise self.refuse(field, str(error)) from None
-
-    def symbol(self) -> str:
-        symbol = self.raw.get("symbol")
-        if not isinstance(symbol, str):
-            raise self.refuse("symbol", f"is required, a ccxt unified symbol (got {_quoted(symbol)})")
-        try:
-            market(symbol)
-        except ValueError as error:
-            raise self.refuse("symbol", str(error)) from None
-        return symbol
-
-    def fees(self) -> list[dict[str, object]]:
-        """`fees` when it lists any, else `fee`; entries without a cost (null or 0) are no fee."""
-        listed = self.raw.get("fees")
-        if listed is not None and not isinstance(listed, list):
-            raise self.refuse("fees", f"must be a list (got {_quoted(listed)})")
-        single = self.raw.get("fee")
-        named, found = ("fees", listed) if listed else ("fee", [] if single is None else [single])
-        fees = []
-        for position, fee in enumerate(found):
-            field = f"fees[{position}]" if named == "fees" else "fee"
-            if not isinstance(fee, Mapping):
-                raise self.refuse(field, f"must be an object with cost and currency (got {_quoted(fee)})")
-            cost = None if fee.get("cost") is None else self.number(fee["cost"], f"{field}.cost")
-            if cost is None or cost == 0:
-                continue
-            fees.append({"amount": cost, "currency": self.currency(f"{field}.currency", fee.get("currency"))})
-        return fees
-
-    def metadata(self, *fields: str) -> dict[str, object]:
-        """The ccxt fields named and the exchange's raw record (`info`), as JSON a float keeps exactly."""
-        kept: dict[str, object] = {"source": "ccxt"}
-        for field in fields:
-            if self.raw.get(field) is not None:
-                kept[field] = self.raw[field]
-        info = self.raw.get("info")
-        if info is not None:
-            if json_depth(info, limit=MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-                raise self.refuse("info", f"is nested more than {MAX_METADATA_DEPTH} levels deep")
-            kept["info"] = info
-        return _opaque(kept)  # type: ignore[return-value]
-
-
-def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
+def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
@@ -303,7 +192,7 @@ def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
         }
     side = entry.raw.get("side")
     if side not in ("buy", "sell"):
-        raise entry.refuse("side", f"must be buy or sell (got {_quoted(side)})")
+        raise entry.refuse("side", f"must be buy or sell (got {quoted(side)})")
     order = entry.raw.get("order")
     quantity, size = _base_quantity(entry, symbol, sizes)
     return {
@@ -319,7 +208,7 @@ def _trade(entry: _Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     }
 
 
-def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+def _base_quantity(entry: Entry, symbol: str, sizes: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
     """A trade's amount in base units, and the contract size it was multiplied by (1 on a spot market).
 
     ccxt gives a contract trade's amount in contracts, and its cost (what the exchange says changed hands, or ccxt's
@@ -364,7 +253,7 @@ def _base_quantity(entry: _Entry, symbol: str, sizes: Mapping[str, Decimal]) -> 
     )
 
 
-def _in_base_units(entry: _Entry, amount: Decimal, size: Decimal, symbol: str) -> Decimal:
+def _in_base_units(entry: Entry, amount: Decimal, size: Decimal, symbol: str) -> Decimal:
     """`amount` contracts of `size` base units, exactly: a product of more than 28 significant digits is refused
     naming the trade's amount, never rounded."""
     try:
@@ -379,13 +268,13 @@ def _significant(value: Decimal) -> str:
     return f"{rounded:f}" if abs(rounded.adjusted()) <= _PLAIN_DIGITS else str(rounded)
 
 
-def _funding(entry: _Entry) -> dict[str, Any] | str:
+def _funding(entry: Entry) -> dict[str, Any] | str:
     symbol, occurred_at = entry.symbol(), entry.occurred_at()
     ident = entry.raw.get("id")
     if ident is None or (isinstance(ident, str) and _NO_ID.fullmatch(ident)):
         # No id of its own (hyperliquid writes the hash 0x000…0 on every funding record): a contract is paid
         # funding once at a time, so its symbol and time (in ms) name the payment.
-        funding_id = f"{symbol}@{(occurred_at - _EPOCH) // timedelta(milliseconds=1)}"
+        funding_id = f"{symbol}@{(occurred_at - EPOCH) // timedelta(milliseconds=1)}"
     else:
         funding_id = f"{symbol}:{entry.text('id')}"
     return {
@@ -393,13 +282,22 @@ def _funding(entry: _Entry) -> dict[str, Any] | str:
         "funding_id": funding_id,
         "symbol": symbol,
         "amount": entry.amount("amount"),
-        "currency": _settled_in(entry, symbol, entry.currency("code"), "code"),
+        "currency": _funding_currency(entry, symbol),
         "occurred_at": occurred_at,
         "metadata": entry.metadata(),
     }
 
 
-def _settled_in(entry: _Entry, symbol: str, currency: str, field: str) -> str:
+def _funding_currency(entry: Entry, symbol: str) -> str:
+    """The funding's `code`, which must be the contract's settle currency; none given (ccxt 4.5.90 writes code null
+    on every mexc funding payment: mexc's answer names none), the settle currency, the only one funding is paid in."""
+    settle = market(symbol).settle
+    if entry.raw.get("code") is None and settle is not None:
+        return settle
+    return _settled_in(entry, symbol, entry.currency("code"), "code")
+
+
+def _settled_in(entry: Entry, symbol: str, currency: str, field: str) -> str:
     """`currency` if it is the contract's settle currency, else refused naming the ccxt entry's own field (the
     event model would name its `currency`; ccxt 4.5.90 writes USD on woo's USDT contracts' funding)."""
     settle = market(symbol).settle
@@ -408,18 +306,20 @@ def _settled_in(entry: _Entry, symbol: str, currency: str, field: str) -> str:
     return currency
 
 
-def _ledger(entry: _Entry) -> dict[str, Any] | str:
+def _ledger(entry: Entry) -> dict[str, Any] | str:
     kind = entry.raw.get("type")
     if kind == "funding" and entry.raw.get("symbol") is None:
         raise entry.refuse(
             "symbol", "a ledger's funding entry needs the contract's symbol; ingest fetch_funding_history"
         )
+    if kind == "fee":
+        return _FEE_ENTRY
     if kind != "funding" and kind not in _LEDGER_KINDS:
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
     direction = entry.raw.get("direction")
     if direction not in ("in", "out"):
-        raise entry.refuse("direction", f"must be in or out (got {_quoted(direction)})")
+        raise entry.refuse("direction", f"must be in or out (got {quoted(direction)})")
     amount = abs(entry.amount("amount")) * (1 if direction == "in" else -1)
     currency = entry.currency("currency")
     if kind == "funding":
@@ -435,22 +335,33 @@ def _ledger(entry: _Entry) -> dict[str, Any] | str:
     return _transfer(entry, f"ledger:{ident}", _LEDGER_KINDS[kind], amount, currency, ("referenceId", "account"))
 
 
-def _transaction(entry: _Entry, named: Kind | None) -> dict[str, Any] | str:
+def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
     kind = entry.raw.get("type")
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
-        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {_quoted(kind)})")
+        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(kind)})")
     status = entry.raw.get("status")
     if status is not None and status != _MOVED:
-        return f"a {status if isinstance(status, str) else _quoted(status)} {kind} (no money moved)"
+        return f"a {status if isinstance(status, str) else quoted(status)} {kind} (no money moved)"
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
-    return _transfer(entry, f"{kind}:{entry.text('id')}", str(kind), signed, entry.currency("currency"))
+    return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
+
+
+def _transaction_id(entry: Entry) -> str:
+    """`:<id>`, or without an id of its own (ccxt writes id null on mexc's deposits) `@<time in ms>:<txid>`, the
+    chain's transaction that moved it and when (a txid an exchange writes on its internal moves may repeat);
+    InvalidFill naming both when neither is given."""
+    if entry.raw.get("id") is None and entry.raw.get("txid") is not None:
+        return f"@{(entry.occurred_at() - EPOCH) // timedelta(milliseconds=1)}:{entry.text('txid')}"
+    if entry.raw.get("id") is None:
+        raise entry.refuse("id", "is required, as text, or the transaction's txid (got None, and txid None)")
+    return f":{entry.text('id')}"
 
 
 def _transfer(
-    entry: _Entry, ident: str, kind: str, amount: Decimal, currency: str, extra: tuple[str, ...] = ("txid", "network")
+    entry: Entry, ident: str, kind: str, amount: Decimal, currency: str, extra: tuple[str, ...] = ("txid", "network")
 ) -> dict[str, Any]:
     fee = Decimal(0)
     for paid in entry.fees():
@@ -475,19 +386,3 @@ def _transfer(
 
 _MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
-
-
-def _opaque(value: object) -> object:
-    """Raw JSON as metadata keeps it: a number a float holds exactly stays a number, any other its text."""
-    if isinstance(value, Mapping):
-        return {str(key): _opaque(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_opaque(item) for item in value]
-    if isinstance(value, Decimal):
-        number = float(value)  # float ok: opaque metadata; kept as a number only when it is exact
-        return number if math.isfinite(number) and Decimal(repr(number)) == value else str(value)
-    return value
-
-
-def _quoted(value: object) -> str:
-    return shortened(value) if not isinstance(value, str) else repr(shortened(value))
