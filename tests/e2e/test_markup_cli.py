@@ -171,7 +171,9 @@ def _reconcile(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
 @pytest.fixture(autouse=True)
 def offline_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
     """`sync` talks to ccxt's bybit class answering from a recorded page, never the network."""
-    monkeypatch.setattr(syncing, "connect", Offline([page(("[/]s", 1000)), page(("[/]s", 1000))]))
+    # The trade a minute ago: sync steps a week at a time from a cursor further in the past (see syncing).
+    ms = int(datetime.now(UTC).timestamp() * 1000) - 60_000
+    monkeypatch.setattr(syncing, "connect", Offline([page(("[/]s", ms)), page(("[/]s", ms))]))
 
 
 def _export_then_import(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from typer.testing import CliRunner
 
 from tradeledger import open_ledger
@@ -175,7 +176,7 @@ class KucoinFutures:
 
 
 def test_sync_books_a_contract_trade_in_base_units_by_the_markets_contract_size(tmp_path: Path) -> None:
-    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2023-11-17"):  # a day after it
         report = syncing.sync(ledger, KucoinFutures(), exchange="kucoinfutures", symbols=["LTC/USDT:USDT"])
         (fill,) = [recorded.event for recorded in ledger.history()]
 
@@ -548,7 +549,8 @@ def test_a_withdrawal_pending_at_one_sync_is_booked_by_a_later_sync_once_it_is_d
     earlier = {**done, "id": "8839001", "timestamp": done["timestamp"] - 60_000, "status": "pending"}
     exchange = PendingThenDone([earlier, done])
 
-    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+    # The clock a day after the withdrawals (2022-10-08): sync steps a week at a time over a longer gap.
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2022-10-09"):
         syncing.sync(ledger, exchange, exchange="bybit", symbols=["BTC/USDT"])
         after_first = ledger.balances().balances
         exchange.withdrawals[0] = {**earlier, "status": "ok"}  # the exchange sent it meanwhile

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import ccxt
 import pytest
+from freezegun import freeze_time
 
 from tests.exchanges.test_ccxt_ingest import RECORDED
 from tradeledger import open_ledger
@@ -78,6 +80,14 @@ def sync(
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(autouse=True)
+def a_day_after_the_recorded_trades() -> Iterator[None]:
+    """The clock a day after the pages' trades (ms 1000-3000 of 1970), so that no cursor lies a week in the past
+    (sync then steps a week at a time: the tests of that set their own clock); a later trade's time is in the future."""
+    with freeze_time("1970-01-02"):
+        yield
 
 
 def trade_ids(url: str) -> list[str]:
@@ -199,19 +209,53 @@ class Windowed(Offline):
         return page(*sorted(shown, key=lambda trade: -trade[1]))  # newest first, as bybit answers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed (helper-53 report): a cursor more than 7 days before the next trade never moves on bybit",
-)
+def starts(offline: Offline) -> list[int]:
+    """The startTime of each execution list asked for, in order."""
+    return [int(parse_qs(urlsplit(u).query)["startTime"][0]) for u in offline.urls if "/v5/execution/list" in u]
+
+
+def at(ms: int) -> Any:  # freezegun's context manager
+    return freeze_time(datetime.fromtimestamp(ms / 1000, tz=UTC))
+
+
 def test_a_trade_more_than_a_week_after_the_cursor_is_synced(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # bybit (and ccxt's binance on linear contracts, which sets endTime = since + 7 days itself) answers a week
-    # from the cursor: a trade 20 days after the last one synced lies outside every window sync asks for.
+    # from the cursor: a trade 20 days after the last one synced lies outside the first window sync asks for.
     first, later = 1_700_000_000_000, 1_700_000_000_000 + 20 * DAY_MS
-    sync(url, Windowed([("a", first)], now=first + DAY_MS), monkeypatch, capsys)
+    with at(first + DAY_MS):
+        sync(url, Windowed([("a", first)], now=first + DAY_MS), monkeypatch, capsys)
+    windowed = Windowed([("a", first), ("b", later)], now=later + DAY_MS)
 
-    status, _ = sync(url, Windowed([("a", first), ("b", later)], now=later + DAY_MS), monkeypatch, capsys)
+    with at(later + DAY_MS):
+        status, report = sync(url, windowed, monkeypatch, capsys)
 
     assert status == 0
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
+    asked = starts(windowed)
+    # the cursor's week (only a again), the next one (empty), the third (days 14-21: b), then from b (b again)
+    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, later]
+    assert isinstance(report, dict)
+    assert report["streams"][0]["cursor"] == datetime.fromtimestamp(later / 1000, tz=UTC).isoformat()
+
+
+def test_the_empty_weeks_a_sync_stepped_over_are_not_asked_again(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = 1_700_000_000_000
+    with at(first + DAY_MS):
+        sync(url, Windowed([("a", first)], now=first + DAY_MS), monkeypatch, capsys)
+    with at(first + 30 * DAY_MS):
+        sync(url, Windowed([("a", first)], now=first + 30 * DAY_MS), monkeypatch, capsys)
+    again = Windowed([("a", first)], now=first + 31 * DAY_MS)
+
+    with at(first + 31 * DAY_MS):
+        status, report = sync(url, again, monkeypatch, capsys)
+
+    assert status == 0
+    # the last week stepped to (its start 28 days after a) is where the third sync starts: one call, nothing new
+    assert starts(again) == [first + 4 * WEEK_MS]
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (0, 0)
+    assert trade_ids(url) == ["BTC/USDT:a"]

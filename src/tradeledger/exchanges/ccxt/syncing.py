@@ -6,8 +6,13 @@ contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_dep
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
-page with nothing new ends the stream. A cursor holds the epoch it was written in: after a rollback it
-is not used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
+page with nothing new ends the stream, unless the cursor lies more than a week (WINDOW_MS) in the past: some
+exchanges answer only the week after `since` (bybit's execution list; ccxt's binance on linear contracts sets
+that end itself), so a bot down for longer would never get past the empty week. The stream then asks again from
+the week after, and stores that as its cursor (a week in the past that answered nothing holds nothing), until it
+reaches the present: an exchange without such windows costs one empty call a week of the gap, once. A cursor
+holds the epoch it was written in: after a rollback it is not used (the stream starts again from `--since`, or
+the beginning, and duplicates are skipped).
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -35,6 +40,7 @@ from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
+WINDOW_MS = 7 * 86_400_000  # the longest an exchange answers after a `since` alone (see the module)
 # ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
 # work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
 STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
@@ -264,6 +270,7 @@ def _run(
         cursor = saved["since"] if saved["epoch"] == epoch else None
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
+    now = int(datetime.now(UTC).timestamp() * 1000)
     for _ in range(MAX_PAGES):
         page = _call(exchange, stream.call, cursor, partial(stream.fetch, cursor))
         if not isinstance(page, list):
@@ -274,9 +281,12 @@ def _run(
         moved = latest is not None and (cursor is None or latest > cursor)
         opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
         held = opened if held is None else held if opened is None else min(held, opened)
+        # Nothing new, and the week after the cursor is past: the next week (see the module); else the stream is done.
+        step = None if moved or cursor is None or cursor + WINDOW_MS >= now else cursor + WINDOW_MS
+        after = latest if moved else step
         # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
-        kept = latest if held is None or latest is None else min(latest, held)
-        value = {key: json.dumps({"since": kept, "epoch": epoch})} if moved else {}
+        kept = after if held is None or after is None else min(after, held)
+        value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
         try:
             mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
             receipts = record_mapped(ledger, mapped, cursors=value)
@@ -292,9 +302,9 @@ def _run(
         done.skipped += len(mapped.skipped)
         if on_page is not None:
             on_page()
-        if not moved:  # empty, or only what the cursor had (asked again, inclusive): the stream is done
+        if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no week to step
             break
-        cursor, done.cursor = latest, kept
+        cursor, done.cursor = after, kept
     return done
 
 
