@@ -9,14 +9,17 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.errors import MarkupError
 from rich.text import Text
 
+from tradeledger.cli import table_body
+from tradeledger.cli import tables as table_module
 from tradeledger.cli.table_body import Body
-from tradeledger.cli.tables import Cell, Column, _table, fit, print_table
+from tradeledger.cli.tables import Cell, Column, RowsOf, _table, fit, print_table
 
 
 def rich_table(console: Console, title: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
@@ -150,6 +153,34 @@ def test_print_table_writes_the_text_and_styles_rich_draws(
     ours, theirs = console_of(kind, width), console_of(kind, width)
 
     assert outcome(print_table, ours, columns, rows) == outcome(rich_table, theirs, columns, rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tables(),
+    st.integers(min_value=12, max_value=140),
+    st.sampled_from(sorted(KINDS)),
+    st.integers(min_value=1, max_value=3),
+    st.sampled_from(["list", "iterator", "rows of"]),
+)
+def test_print_table_in_chunks_of_rows_and_parts_of_lines_writes_what_rich_draws(
+    table: tuple[list[Column], list[list[Cell]]], width: int, kind: str, size: int, given_as: str
+) -> None:
+    """The rows measured, checked and printed a few at a time (issue 19: never all held), given as a list, an
+    iterator (listed first) or `RowsOf` (made when read): the text of the whole table drawn by Rich."""
+    columns, rows = table
+    if fit(width, columns, rows) is None:
+        return
+    ours, theirs = console_of(kind, width), console_of(kind, width)
+    given_rows: Any = {"list": rows, "iterator": iter(rows), "rows of": RowsOf(rows, list)}[given_as]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(table_module, "MEASURE_CHUNK", size)
+        patch.setattr(table_module, "PART_LINES", size)
+        patch.setattr(table_body, "BODY_CHUNK", size)
+
+        mine = outcome(lambda c, t, cs, _: print_table(c, t, cs, given_rows), ours, columns, rows)
+
+    assert mine == outcome(rich_table, theirs, columns, rows)
 
 
 def test_a_thousand_rows_of_plain_cells_are_all_written_without_rich() -> None:

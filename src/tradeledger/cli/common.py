@@ -22,6 +22,7 @@ from rich.text import Text
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
+from tradeledger.cli.json_text import holds_iterator, json_pieces
 from tradeledger.cli.output import dumps
 from tradeledger.domain.fills import exact_amount
 from tradeledger.errors import InvalidArgument, LedgerError
@@ -50,6 +51,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 EXIT_INVALID = 2
 PIPED_WIDTH = 120
+EMIT_CHUNK = 1 << 16  # characters of JSON text written at once
 EXIT_VERIFY_FAILED = 1
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
@@ -133,21 +135,31 @@ def opened(ctx: typer.Context, *, writes: bool = False) -> Iterator[Ledger]:
 
 
 def emit(value: object) -> None:
-    """JSON for scripts: plain text on stdout, untouched by Rich."""
-    typer.echo(dumps(value))
+    """JSON for scripts: plain text on stdout, untouched by Rich. A list may be an iterator (a report's rows made as
+    they are written): the text is written a part at a time (cli/json_text.py), byte for byte `dumps` of the value
+    with its iterators made lists, and neither the items nor the text are held whole."""
+    if not holds_iterator(value):
+        typer.echo(dumps(value))
+        return
+    write = sys.stdout.write
+    pending: list[str] = []
+    size = 0
+    for piece in json_pieces(value):
+        pending.append(piece)
+        size += len(piece)
+        if size >= EMIT_CHUNK:
+            write("".join(pending))
+            pending.clear()
+            size = 0
+    pending.append("\n")
+    write("".join(pending))
+    sys.stdout.flush()
 
 
 def emit_items(items: Iterable[object]) -> None:
     """A JSON array on stdout, as `emit` writes one (`dumps` of the list and a newline, byte for byte), written an
     item at a time: the list is never held whole."""
-    write = sys.stdout.write
-    started = False
-    for item in items:
-        write(",\n  " if started else "[\n  ")
-        write(dumps(item).replace("\n", "\n  "))  # json escapes a newline inside a string: each is a line break
-        started = True
-    write("\n]\n" if started else "[]\n")
-    sys.stdout.flush()
+    emit(iter(items))
 
 
 def parse_time(value: str, option: str) -> datetime:

@@ -10,7 +10,7 @@ import typer
 
 from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out, parse_time
 from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots
-from tradeledger.compat.files import check_output, write_output
+from tradeledger.compat.files import check_output, output_file
 from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
@@ -87,8 +87,9 @@ def gains(
             long_after_days=long_after_days,
         )
     if csv_file is not None:
-        with naming_option("--csv"):
-            write_output(csv_file, gains_csv(report))
+        with naming_option("--csv"), output_file(csv_file) as handle:
+            for piece in gains_csv(report):
+                handle.write(piece.encode("utf-8"))
         out().print(f"wrote {len(report.rows)} rows to {csv_file}", highlight=False)
     elif json_output:
         emit(gains_json(report))

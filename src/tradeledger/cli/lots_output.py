@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -17,10 +18,11 @@ from rich.text import Text
 
 from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.cli.output import iso, money, shown
-from tradeledger.cli.tables import Cell, Column, print_table
+from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
 from tradeledger.domain.fills import decimal_text
-from tradeledger.domain.lot_terms import GainRow, GainTotals, MissingAcquisition
+from tradeledger.domain.lot_terms import GainRow, GainTotals, MissingAcquisition, OpenLot
 
+CSV_CHUNK = 2_000  # rows of the worksheet written at once
 CSV_COLUMNS = ("description", "date acquired", "date sold", "proceeds", "cost basis", "gain", "term")
 
 
@@ -60,25 +62,26 @@ def gain_totals_json(totals: GainTotals) -> dict[str, str]:
 
 
 def gains_json(report: GainsReport) -> dict[str, Any]:
-    """`gains --json`: {"seq", "method", "year", "rows", "missing", "totals"} (spec section 11)."""
+    """`gains --json`: {"seq", "method", "year", "rows", "missing", "totals"} (spec section 11); "rows" and "missing"
+    are iterators, each item made as `emit` writes it (cli/json_text.py)."""
     method: str | dict[str, str] = report.methods() if report.year is None else report.plan.method_of(report.year).value
     return {
         "seq": report.seq,
         "method": method,
         "year": report.year,
-        "rows": [gain_row_json(row) for row in report.rows],
-        "missing": [missing_json(item) for item in report.missing],
+        "rows": map(gain_row_json, report.rows),
+        "missing": map(missing_json, report.missing),
         "totals": gain_totals_json(report.totals),
     }
 
 
 def lots_json(report: LotsReport) -> dict[str, Any]:
     """`lots --json`: {"seq", "method", "lots": [{"account", "currency", "quantity", "unit_cost",
-    "acquired_at", "acquired_seq"}]} (spec section 11)."""
+    "acquired_at", "acquired_seq"}]} (spec section 11); "lots" is an iterator, as in `gains_json`."""
     return {
         "seq": report.seq,
         "method": report.method(),
-        "lots": [
+        "lots": (
             {
                 "account": lot.account,
                 "currency": lot.currency,
@@ -88,7 +91,7 @@ def lots_json(report: LotsReport) -> dict[str, Any]:
                 "acquired_seq": lot.acquired_seq,
             }
             for lot in report.lots
-        ],
+        ),
     }
 
 
@@ -100,12 +103,13 @@ def description(row: GainRow) -> str:
     )
 
 
-def gains_csv(report: GainsReport) -> str:
-    """The capital-gains worksheet: one line per matched part, dates in UTC, amounts exact."""
+def gains_csv(report: GainsReport) -> Iterator[str]:
+    """The capital-gains worksheet: one line per matched part, dates in UTC, amounts exact; its text in pieces of
+    CSV_CHUNK rows, for a file written as they come (never the whole text at once)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in report.rows:
+    for count, row in enumerate(report.rows, start=1):
         writer.writerow(
             (
                 description(row),
@@ -117,7 +121,11 @@ def gains_csv(report: GainsReport) -> str:
                 row.term,
             )
         )
-    return buffer.getvalue()
+        if count % CSV_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def method_text(report: GainsReport) -> str:
@@ -142,25 +150,9 @@ def print_gains(console: Console, report: GainsReport) -> None:
         Column("Gain"),
         Column("Term", left=True),
     ]
-    rows: list[list[Cell]] = [
-        [
-            row.account,
-            f"{row.currency}/{row.quote}",
-            shown(row.quantity),
-            iso(row.acquired_at)[:19].replace("T", " "),
-            str(row.acquired_seq),
-            iso(row.disposed_at)[:19].replace("T", " "),
-            str(row.disposed_seq),
-            shown(row.proceeds),
-            shown(row.cost_basis),
-            money(row.gain),
-            row.term,
-        ]
-        for row in report.rows
-    ]
     year = "every year" if report.year is None else str(report.year)
     title = f"Gains, {year}: seq {report.seq}, method {method_text(report)}"
-    print_table(console, title, columns, rows, empty="no disposals matched")
+    print_table(console, title, columns, RowsOf(report.rows, _gain_cells), empty="no disposals matched")
     for item in report.missing:
         where = f"{item.currency}/{item.quote}" if item.quote else item.currency
         console.print(
@@ -184,6 +176,33 @@ def print_gains(console: Console, report: GainsReport) -> None:
     )
 
 
+def _gain_cells(row: GainRow) -> list[Cell]:
+    return [
+        row.account,
+        f"{row.currency}/{row.quote}",
+        shown(row.quantity),
+        iso(row.acquired_at)[:19].replace("T", " "),
+        str(row.acquired_seq),
+        iso(row.disposed_at)[:19].replace("T", " "),
+        str(row.disposed_seq),
+        shown(row.proceeds),
+        shown(row.cost_basis),
+        money(row.gain),
+        row.term,
+    ]
+
+
+def _lot_cells(lot: OpenLot) -> list[Cell]:
+    return [
+        lot.account,
+        f"{lot.currency}/{lot.quote}",
+        shown(lot.quantity),
+        shown(lot.unit_cost),
+        iso(lot.acquired_at)[:19].replace("T", " "),
+        str(lot.acquired_seq),
+    ]
+
+
 def print_lots(console: Console, report: LotsReport) -> None:
     columns = [
         Column("Account", wraps=True, left=True),
@@ -193,17 +212,7 @@ def print_lots(console: Console, report: LotsReport) -> None:
         Column("Acquired", drop=1),
         Column("Seq", drop=2),
     ]
-    rows = [
-        [
-            lot.account,
-            f"{lot.currency}/{lot.quote}",
-            shown(lot.quantity),
-            shown(lot.unit_cost),
-            iso(lot.acquired_at)[:19].replace("T", " "),
-            str(lot.acquired_seq),
-        ]
-        for lot in report.lots
-    ]
     method = report.method()
     named = method if isinstance(method, str) else ", ".join(f"{y} {m}" for y, m in method.items())
+    rows = RowsOf(report.lots, _lot_cells)
     print_table(console, f"Open lots: seq {report.seq}, method {named}", columns, rows, empty="no open lots")

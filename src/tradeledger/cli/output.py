@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
-from tradeledger.cli.tables import Column, print_table
+from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.display import display_text
@@ -107,7 +107,7 @@ def unvalued_line(fees: UnvaluedFees, marks: Mapping[str, Decimal]) -> str | Non
 
 def print_balances(console: Console, balances: Balances) -> None:
     """The balances projection as a table: what each account holds on each exchange, per currency."""
-    rows = [[b.account, b.exchange or "(none)", b.currency, shown(b.amount)] for b in balances.balances]
+    rows = RowsOf(balances.balances, lambda b: [b.account, b.exchange or "(none)", b.currency, shown(b.amount)])
     columns = [
         Column("Account", wraps=True, left=True),
         Column("Exchange", wraps=True, left=True),
@@ -330,9 +330,9 @@ def print_state(
     """The open positions (and closed cycles) as tables, then one line of lifetime totals."""
     accounts = {p.account for p in state.open} | {c.account for c in state.closed}
     lead = ["Account", "Symbol"] if len(accounts) > 1 else ["Symbol"]
-    rows = []
-    for p in state.open:
-        row = [
+
+    def cells(p: Position) -> list[Cell]:
+        row: list[Cell] = [
             *([p.account] if len(lead) > 1 else []),
             p.symbol,
             p.side.value,
@@ -354,19 +354,21 @@ def print_state(
                 ]
             )
         row.append(f"#{p.opened_seq}")
-        rows.append(row)
+        return row
+
     print_table(
         console,
         f"{title}: seq {state.seq}, epoch {state.epoch}",
         _state_columns(lead, marked=bool(marks), last=Column("Opened", drop=4)),
-        rows,
+        RowsOf(state.open, cells),
         empty="no open positions",
     )
     if closed and not state.closed:
         console.print("Closed cycles: none")
     elif closed:
-        cycles = [
-            [
+        cycles = RowsOf(
+            state.closed,
+            lambda c: [
                 *([c.account] if len(lead) > 1 else []),
                 c.symbol,
                 c.side.value,
@@ -376,9 +378,8 @@ def print_state(
                 money(c.fees),
                 money(c.net_pnl),
                 f"#{c.opened_seq}-#{c.closed_seq}",
-            ]
-            for c in state.closed
-        ]
+            ],
+        )
         print_table(console, "Closed cycles", _state_columns(lead, marked=False, last=Column("Seqs", drop=4)), cycles)
     totals = state.totals
     line = Text.assemble(

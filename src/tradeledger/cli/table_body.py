@@ -17,13 +17,16 @@ and writes each row between the header's rule and the bottom border itself:
 - a table whose layout Rich would draw otherwise (another box, styled borders, widths Rich would
   change, markup or emoji codes read, as tradeledger's consoles never do) is drawn by Rich whole.
 
-Same text, same styles, on every console (tests/property/test_table_body.py compares the two on
+The rows are read once, a chunk of BODY_CHUNK at a time (issue 19: the cells and segments of one chunk are
+held, not the table's). Same text, same styles, on every console (tests/property/test_table_body.py compares the two on
 random tables, with and without colour).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TypeVar
 
 from rich.box import Box
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -33,17 +36,20 @@ from rich.table import Table
 from rich.text import Text
 
 Cell = str | Text
+T = TypeVar("T")
 Token = str | int  # a constant piece of every line, or the index of a column of cells
+BODY_CHUNK = 1_024  # rows whose cells are checked and justified at once
 
 
 class Body:
-    """`table` (columns, title; no rows) with `rows` under its header; `widths` are its columns' content
-    widths (what `add_column(width=...)` was given); `new_table` makes another such table, without title."""
+    """`table` (columns, title; no rows) with `rows` under its header (read once, when it is rendered); `widths` are
+    its columns' content widths (what `add_column(width=...)` was given); `new_table` makes another such table,
+    without title."""
 
     def __init__(
         self,
         table: Table,
-        rows: Sequence[Sequence[Cell]],
+        rows: Iterable[Sequence[Cell]],
         widths: Sequence[int],
         new_table: Callable[[], Table],
     ) -> None:
@@ -61,19 +67,21 @@ class Body:
             yield from self._whole(console, options)
             return
         yield from head[:-2]  # all but the bottom border and its line break
-        columns = [
-            _Cells(console, [row[i] for row in self.rows], width, column.justify)
-            for i, (width, column) in enumerate(zip(self.widths, table.columns, strict=True))
-        ]
-        lines = _Lines(columns, self._tokens(box), len(self.rows))
+        tokens = self._tokens(box)
         lines_before: int | None = None
-        for index, row in enumerate(self.rows):
-            if lines.plain(index):
-                yield from lines.segments(index)
-                continue
-            if lines_before is None:  # the header's lines in a table without title (and without rows)
-                lines_before = len(list(Segment.split_lines(console.render(self.new_table(), options)))) - 1
-            yield from self._one_by_rich(console, options, row, lines_before=lines_before)
+        for chunk in chunks(self.rows, BODY_CHUNK):
+            columns = [
+                _Cells(console, [row[i] for row in chunk], width, column.justify)
+                for i, (width, column) in enumerate(zip(self.widths, table.columns, strict=True))
+            ]
+            lines = _Lines(columns, tokens, len(chunk))
+            for index, row in enumerate(chunk):
+                if lines.plain(index):
+                    yield from lines.segments(index)
+                    continue
+                if lines_before is None:  # the header's lines in a table without title (and without rows)
+                    lines_before = len(list(Segment.split_lines(console.render(self.new_table(), options)))) - 1
+                yield from self._one_by_rich(console, options, row, lines_before=lines_before)
         yield from head[-2:]
 
     def _tokens(self, box: Box) -> list[Token]:
@@ -139,9 +147,9 @@ class Body:
         return segments
 
     def _whole(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
-        self.drawn_by_rich += len(self.rows)
         table = self.table
         for row in self.rows:
+            self.drawn_by_rich += 1
             table.add_row(*row)
         return console.render(table, options)
 
@@ -224,6 +232,13 @@ class _Lines:
 
     def segments(self, row: int) -> tuple[Segment, ...]:
         return self.lines[row]
+
+
+def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`rows` in lists of `size` (the last one shorter)."""
+    reading = iter(rows)
+    while chunk := list(islice(reading, size)):
+        yield chunk
 
 
 def _pick(value: bool | None, default: bool) -> bool:
