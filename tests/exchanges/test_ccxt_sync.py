@@ -259,3 +259,29 @@ def test_the_empty_weeks_a_sync_stepped_over_are_not_asked_again(
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"]) == (0, 0)
     assert trade_ids(url) == ["BTC/USDT:a"]
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol", "days"),
+    [
+        ("bybit", "BTC/USDT", 7),  # the execution list: a week after startTime
+        ("binance", "BTC/USDT", 1),  # spot trades: at most a day between start and end
+        ("binance", "BTC/USDT:USDT", 7),  # linear contracts: ccxt sets the end a week after since
+        ("kucoin", "BTC/USDT", 7),
+        ("kraken", "BTC/USDT", 1),  # ccxt names no span: a day, the shortest any exchange answers
+    ],
+)
+def test_a_trades_streams_window_is_the_span_ccxts_features_give_its_market(
+    exchange: str, symbol: str, days: int
+) -> None:
+    client = getattr(ccxt, exchange)()
+
+    assert syncing._window(client.features, symbol) == days * DAY_MS
+
+
+@pytest.mark.parametrize("until_days", [None, 0, -7, True, "7", 7.5])
+def test_a_window_ccxt_does_not_give_as_a_whole_number_of_days_is_a_day(until_days: object) -> None:
+    features = {"spot": {"fetchMyTrades": {"untilDays": until_days}}}
+
+    assert syncing._window(features, "BTC/USDT") == DAY_MS
+    assert syncing._window(None, "BTC/USDT") == DAY_MS

@@ -6,13 +6,14 @@ contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_dep
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
-page with nothing new ends the stream, unless the cursor lies more than a week (WINDOW_MS) in the past: some
-exchanges answer only the week after `since` (bybit's execution list; ccxt's binance on linear contracts sets
-that end itself), so a bot down for longer would never get past the empty week. The stream then asks again from
-the week after, and stores that as its cursor (a week in the past that answered nothing holds nothing), until it
-reaches the present: an exchange without such windows costs one empty call a week of the gap, once. A cursor
-holds the epoch it was written in: after a rollback it is not used (the stream starts again from `--since`, or
-the beginning, and duplicates are skipped).
+page with nothing new ends the stream, unless the cursor lies more than the stream's window in the past: some
+exchanges answer only a span after `since` (bybit's execution list a week; ccxt's binance on linear contracts
+sets that end itself), so a bot down for longer would never get past the empty span. The stream then asks again
+from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
+until it reaches the present. The window is the longest span ccxt's `features` says the call takes
+(`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
+empty call a window of the gap, once. A cursor holds the epoch it was written in: after a rollback it is not
+used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -40,7 +41,7 @@ from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
-WINDOW_MS = 7 * 86_400_000  # the longest an exchange answers after a `since` alone (see the module)
+DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
 # ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
 # work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
 STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
@@ -147,12 +148,19 @@ class _Stream:
     call: str  # the ccxt method, for messages
     kind: Kind
     fetch: Callable[[int | None], Any]
+    window: int = DAY_MS  # ms: the span the exchange may answer after a `since` alone (see the module)
 
 
 def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
     has = client.has
     streams = [
-        _Stream(f"trades {symbol}", "fetch_my_trades", Kind.TRADES, _paged(client.fetch_my_trades, symbol))
+        _Stream(
+            f"trades {symbol}",
+            "fetch_my_trades",
+            Kind.TRADES,
+            _paged(client.fetch_my_trades, symbol),
+            _window(getattr(client, "features", None), symbol),
+        )
         for symbol in symbols
     ]
     if has.get("fetchFundingHistory"):
@@ -173,6 +181,19 @@ def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
     elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
         streams.append(_Stream("ledger", "fetch_ledger", Kind.LEDGER, _paged(client.fetch_ledger, None)))
     return streams
+
+
+def _window(features: object, symbol: str) -> int:
+    """The span in ms an exchange's `fetch_my_trades` takes for `symbol` (ccxt's `features`: `untilDays` of the
+    spot, or the linear swap or future, market), a day when ccxt names none."""
+    traded = market(symbol)
+    kind = "spot" if not traded.contract else "future" if traded.expiry else "swap"
+    found = features.get(kind) if isinstance(features, Mapping) else None
+    if kind != "spot" and isinstance(found, Mapping):
+        found = found.get("linear")
+    calls = found.get("fetchMyTrades") if isinstance(found, Mapping) else None
+    days = calls.get("untilDays") if isinstance(calls, Mapping) else None
+    return days * DAY_MS if isinstance(days, int) and not isinstance(days, bool) and days > 0 else DAY_MS
 
 
 def _paged(call: Callable[[str | None, int | None, int | None], Any], first: str | None) -> Callable[[int | None], Any]:
@@ -281,8 +302,8 @@ def _run(
         moved = latest is not None and (cursor is None or latest > cursor)
         opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
         held = opened if held is None else held if opened is None else min(held, opened)
-        # Nothing new, and the week after the cursor is past: the next week (see the module); else the stream is done.
-        step = None if moved or cursor is None or cursor + WINDOW_MS >= now else cursor + WINDOW_MS
+        # Nothing new, and the window after the cursor is past: the next window (see the module); else it is done.
+        step = None if moved or cursor is None or cursor + stream.window >= now else cursor + stream.window
         after = latest if moved else step
         # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
         kept = after if held is None or after is None else min(after, held)
@@ -302,7 +323,7 @@ def _run(
         done.skipped += len(mapped.skipped)
         if on_page is not None:
             on_page()
-        if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no week to step
+        if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no window to step
             break
         cursor, done.cursor = after, kept
     return done
