@@ -5,6 +5,13 @@ head that `verify` checked, which holds the stored projection against the refere
 chart's series and the wallet fold the same fills once more, fill by fill (`domain.wallet.WalletReplay`).
 Every amount is an exact Decimal; rounding for display is the page's business (`cli.report_view`).
 
+Issue 19: the log is read once more as a stream (`Ledger.stream_history`), and what the page does not show
+is not kept: the latest FILL_TABLE_LIMIT fill rows and MOVEMENT_TABLE_LIMIT movements, the sums, the two
+rows of an overdraft, and for the chart a compact fold per fill (`report_series`, thinned over THIN_ABOVE
+fills to the points each pixel column shows). So the report's memory grows with its page, not with the log
+(but for the chart's few hundred bytes a fill, kept until the log is read: a fill reported late moves every
+later point of the chart, which is in the order the fills occurred).
+
 Spec section 9 (issue 15): the fees of the report's fills by the currency they were paid in (valued in
 the quote, or unvalued), the funding payments and transfers of the log, and the balances per (account,
 exchange, currency), folded from the same events as the rest (`domain.reference.ReferenceBalances`, the
@@ -15,21 +22,24 @@ narrowed to `account`: the same fold of the same events is not done twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
 from itertools import pairwise
 
 from tradeledger.application.ledger import Ledger
+from tradeledger.application.report_series import THIN_ABOVE, SeriesFold, SeriesPoint, even_x, pixel, time_x
 from tradeledger.application.verification import VerifyReport
 from tradeledger.domain.balances import Balances
-from tradeledger.domain.events import Funding, Transfer
+from tradeledger.domain.events import Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, time_text
 from tradeledger.domain.markets import market
-from tradeledger.domain.positions import ZERO, Accounting, Execution, Position, PositionKey, accounting_of
+from tradeledger.domain.positions import ZERO, Execution, Position, PositionKey, accounting_of
 from tradeledger.domain.records import LedgerState, RecordedFill
-from tradeledger.domain.reference import reference_balances
+from tradeledger.domain.reference import ReferenceBalances
 from tradeledger.domain.wallet import WalletBook, WalletReplay
 
 DEFAULT_INITIAL_BALANCE = "10000"
@@ -37,6 +47,11 @@ CHART_AXES = ("auto", "time", "fills")
 # `auto` spaces the fills evenly when the longest gap between two fills is over this many typical (median) gaps.
 UNEVEN_GAPS = 10
 MIN_GAPS = 2  # a median of fewer gaps says nothing
+# The page's fill table lists the latest fills only, its movements table the latest funding payments and
+# transfers (the chart and every total still use all of them); `tradeledger history` and `export` list the
+# whole log. The report keeps no more than these.
+FILL_TABLE_LIMIT = 2000
+MOVEMENT_TABLE_LIMIT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +94,6 @@ class FeeTotal:
 
 
 @dataclass(frozen=True, slots=True)
-class SeriesPoint:
-    """One point of the chart: the cumulative sums over the fills that occurred up to this one."""
-
-    seq: int
-    occurred_at: datetime
-    realized: Decimal
-    net: Decimal
-    cash: Decimal
-
-
-@dataclass(frozen=True, slots=True)
 class MarkedTotals:
     """The totals with the unrealized PnL of the open positions that have a mark."""
 
@@ -126,26 +130,31 @@ class Report:
     initial_balance: Decimal
     state: LedgerState
     verify: VerifyReport
-    fills: tuple[FillRow, ...]  # seq order
-    series: tuple[SeriesPoint, ...]  # occurred_at order
+    fills: tuple[FillRow, ...]  # the latest FILL_TABLE_LIMIT fills (of `fill_count`), seq order
+    series: tuple[SeriesPoint, ...]  # occurred_at order; thinned over THIN_ABOVE fills (`report_series`)
     wallet: WalletBook
     marks: Mapping[str, Mark]
     folds_agree: bool
     balance_given: bool = True  # False: initial_balance is the default, not the user's
     chart_axis: str = "time"  # "time" or "fills" (evenly spaced), as drawn
     axis_choice: str = "auto"  # what was asked: "auto", "time" or "fills"
-    movements: tuple[RecordedFill, ...] = ()  # the funding payments and transfers, seq order
+    movements: tuple[RecordedFill, ...] = ()  # the latest MOVEMENT_TABLE_LIMIT funding and transfers, seq order
     fee_totals: tuple[FeeTotal, ...] = ()  # by (currency, quote)
     balances: Balances = field(default_factory=lambda: Balances(0, ()))
+    fill_count: int = 0  # the report's fills (`fills` holds the latest of them)
+    movement_count: int = 0  # its funding payments and transfers (`movements` holds the latest of them)
+    has_funding: bool = False  # a funding payment is among the report's events (the PnL tables then show funding)
+    series_count: int = 0  # the chart's points before thinning: one per fill
+    lowest_cash: Overdraft | None = None  # the first fill after which the cash was below zero, and the lowest
+
+    @property
+    def series_thinned(self) -> bool:
+        """Whether the chart keeps fewer points than the fills (`report_series.thinned`)."""
+        return len(self.series) < self.series_count
 
     @property
     def symbols(self) -> tuple[PositionKey, ...]:
         return tuple(self.state.symbol_totals)
-
-    @property
-    def has_funding(self) -> bool:
-        """Whether a funding payment is among the report's events (the PnL tables then show funding)."""
-        return any(isinstance(r.fill, Funding) for r in self.movements)
 
     @property
     def multi_account(self) -> bool:
@@ -167,17 +176,14 @@ class Report:
         return WalletCheck(*self.wallet.sides(), self.wallet.rounding)
 
     def overdraft(self) -> Overdraft | None:
-        below = [row for row in self.fills if row.cash < 0]
-        if not below:
-            return None
-        return Overdraft(below[0], min(below, key=lambda row: row.cash))
+        return self.lowest_cash
 
 
 def by_key(position: Position) -> PositionKey:
     return position.key
 
 
-def build_report(
+def build_report(  # noqa: PLR0915 - one pass over the log, folding everything the page shows
     ledger: Ledger,
     *,
     url: str,
@@ -188,47 +194,75 @@ def build_report(
     marks: Mapping[str, Decimal] | None = None,
     chart_axis: str = "auto",
     on_progress: Callable[[int], object] | None = None,
+    thin_above: int = THIN_ABOVE,
 ) -> Report:
     """Everything the page shows, read from the ledger and folded from its log (`url` as it is shown);
-    `on_progress` follows its verify (Ledger.verify)."""
+    `on_progress` follows its verify (Ledger.verify); a chart of over `thin_above` fills is thinned
+    (`report_series.thinned`).
+
+    The log is read as a stream (`Ledger.stream_history`), one recorded fill at a time: what is kept is what
+    the page shows (the latest FILL_TABLE_LIMIT fill rows and MOVEMENT_TABLE_LIMIT movements, the totals, the
+    overdraft's two rows, the chart's series: `report_series`), never a model per fill of the log."""
     balance_given = initial_balance is not None
     if initial_balance is None:
         initial_balance = Decimal(DEFAULT_INITIAL_BALANCE)
     verify = ledger.verify(on_progress=on_progress)
     # Bounded by the head verify saw, so a fill appended meanwhile is in neither or in both.
     state = ledger.replay(until_seq=verify.head.seq, until_time=until_time).for_account(account)
-    recorded = [
-        r
-        for r in ledger.history(account=account)
-        if r.seq <= state.seq and (until_time is None or r.fill.occurred_at <= until_time)
-    ]
     head = verify.head
     # Every event to the head verify walked whole: its fold of them (the one the stored balances were held
     # against) is the balances' fold of these events, not done again; else they are folded here.
     folded = (
         verify.ok and until_time is None and (state.epoch, state.seq, state.hash) == (head.epoch, head.seq, head.hash)
     )
-    unfolded: list[Accounting] = []  # what the balances fold here after the wallet (each read once)
+    unfolded = None if folded else ReferenceBalances()  # what the balances fold here after the wallet
     replay = WalletReplay(initial_balance)
     wallet = replay.wallet
     assert wallet is not None
-    rows = []
-    for r in recorded:
-        accounting = accounting_of(r.seq, r.fill)
-        realized_before = wallet.realized_pnl
-        replay.apply(accounting)
-        if not folded:
-            unfolded.append(accounting)
-        if isinstance(accounting, Execution):  # the fill rows are fills; funding and transfers are `movements`
-            with localcontext(LEDGER_CONTEXT):
-                fee = accounting.fee + accounting.base_fee * accounting.price  # Fill.quote_fees() of the same split
-                rows.append(FillRow(r, wallet.realized_pnl - realized_before, wallet.cash, fee))
-    balances = verify.balances if folded else reference_balances(unfolded)
+    rows: deque[FillRow] = deque(maxlen=FILL_TABLE_LIMIT)
+    movements: deque[RecordedFill] = deque(maxlen=MOVEMENT_TABLE_LIMIT)
+    fills = movement_count = 0
+    has_funding = False
+    fees = FeeSums()
+    series = SeriesFold(initial_balance)
+    first_below: FillRow | None = None
+    lowest: FillRow | None = None
+    with closing(ledger.stream_history(account=account)) as stream:
+        for r in stream:
+            if r.seq > state.seq:
+                break  # seq order: the rest is past the head
+            event = r.fill
+            if until_time is not None and event.occurred_at > until_time:
+                continue
+            accounting = accounting_of(r.seq, event)
+            realized_before = wallet.realized_pnl
+            replay.apply(accounting)
+            if unfolded is not None:
+                unfolded.apply(accounting)
+            if isinstance(accounting, Execution):  # the fill rows are fills; funding and transfers are `movements`
+                assert isinstance(event, Fill)
+                with localcontext(LEDGER_CONTEXT):
+                    fee = accounting.fee + accounting.base_fee * accounting.price  # Fill.quote_fees(), same split
+                    row = FillRow(r, wallet.realized_pnl - realized_before, wallet.cash, fee)
+                rows.append(row)
+                fills += 1
+                fees.add(event)
+                series.fill(r.seq, event.occurred_at, row.realized, fee, row.cash)
+                if row.cash < 0:
+                    first_below = first_below or row
+                    lowest = row if lowest is None or row.cash < lowest.cash else lowest
+            else:
+                movements.append(r)
+                movement_count += 1
+                if isinstance(event, Funding):
+                    has_funding = True
+                    series.funding(event.occurred_at, r.seq, event.amount)
+    balances = verify.balances if unfolded is None else unfolded.balances
     book = replay.positions.book()
     replayed_open = list(state.open)
     folds_agree = book.totals == dict(state.symbol_totals) and sorted(book.open.values(), key=by_key) == replayed_open
-    paid = [(r.fill.occurred_at, r.seq, r.fill.amount) for r in recorded if isinstance(r.fill, Funding)]
-    series = tuple(cumulative(rows, initial_balance, funding=paid))
+    order = series.order()
+    axis = resolve_axis(chart_axis, series.times(order))
     return Report(
         url=url,
         generated_at=generated_at,
@@ -238,26 +272,54 @@ def build_report(
         state=state,
         verify=verify,
         fills=tuple(rows),
-        series=series,
+        series=tuple(series.points(initial_balance, order, chart_columns(axis, series, order, thin_above))),
         wallet=wallet,
         marks=resolve_marks(ledger, state, marks or {}),
         folds_agree=folds_agree,
         balance_given=balance_given,
-        chart_axis=resolve_axis(chart_axis, [point.occurred_at for point in series]),
+        chart_axis=axis,
         axis_choice=chart_axis,
-        movements=tuple(r for r in recorded if isinstance(r.fill, Funding | Transfer)),
-        fee_totals=fee_totals(row.fill for row in rows),
+        movements=tuple(movements),
+        fee_totals=fees.totals(),
         balances=Balances.of(state.seq, balances, account=account),
+        fill_count=fills,
+        movement_count=movement_count,
+        has_funding=has_funding,
+        series_count=len(series),
+        lowest_cash=None if first_below is None or lowest is None else Overdraft(first_below, lowest),
     )
 
 
-def fee_totals(fills: Iterable[Fill]) -> tuple[FeeTotal, ...]:
-    """Every fee of `fills` summed per (currency, quote currency of its symbol), sorted by that key."""
-    amounts: dict[tuple[str, str], list[Decimal]] = {}  # [amount, valued, unvalued]
-    counts: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
-    with localcontext(LEDGER_CONTEXT):
-        for fill in fills:
-            traded = market(fill.symbol)
+def chart_columns(
+    axis: str, series: SeriesFold, order: Sequence[int], thin_above: int
+) -> Callable[[int, datetime], int] | None:
+    """A point's pixel column of the chart as drawn (from its index among the fills in time order, and its time),
+    when the chart is thinned (over `thin_above` fills); else None."""
+    count = len(order)
+    if count <= thin_above:
+        return None
+    if axis == "fills":
+        return lambda index, _: pixel(even_x(index, count))
+    start, end = series.times((order[0], order[-1]))
+    return lambda _, moment: pixel(time_x(moment, start, end))
+
+
+class FeeSums:
+    """Every fee of the fills added, summed per (currency, quote currency of its symbol); a fill counted once
+    per such pair it paid a fee in (a fill's key is in the log once)."""
+
+    __slots__ = ("amounts", "counts")
+
+    def __init__(self) -> None:
+        self.amounts: dict[tuple[str, str], list[Decimal]] = {}  # [amount, valued, unvalued]
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, fill: Fill) -> None:
+        if not fill.fees:
+            return
+        traded = market(fill.symbol)
+        paid = set()
+        with localcontext(LEDGER_CONTEXT):
             for fee in fill.fees:
                 currency = fee.currency or traded.quote
                 if currency == traded.quote:
@@ -268,15 +330,19 @@ def fee_totals(fills: Iterable[Fill]) -> tuple[FeeTotal, ...]:
                     valued, unvalued = fee.quote_value, ZERO
                 else:
                     valued, unvalued = ZERO, fee.amount
-                sums = amounts.setdefault((currency, traded.quote), [ZERO, ZERO, ZERO])
+                sums = self.amounts.setdefault((currency, traded.quote), [ZERO, ZERO, ZERO])
                 sums[0] += fee.amount
                 sums[1] += valued
                 sums[2] += unvalued
-                counts.setdefault((currency, traded.quote), set()).add(fill.key)
-    return tuple(
-        FeeTotal(currency, quote, len(counts[currency, quote]), *sums)
-        for (currency, quote), sums in sorted(amounts.items())
-    )
+                paid.add((currency, traded.quote))
+        for pair in paid:
+            self.counts[pair] = self.counts.get(pair, 0) + 1
+
+    def totals(self) -> tuple[FeeTotal, ...]:
+        return tuple(
+            FeeTotal(currency, quote, self.counts[currency, quote], *sums)
+            for (currency, quote), sums in sorted(self.amounts.items())
+        )
 
 
 def resolve_marks(ledger: Ledger, state: LedgerState, given: Mapping[str, Decimal]) -> dict[str, Mark]:
@@ -308,34 +374,3 @@ def resolve_axis(choice: str, times: Sequence[datetime]) -> str:
     if choice != "auto":
         return choice
     return "fills" if uneven(times) else "time"
-
-
-def cumulative(
-    rows: Sequence[FillRow], initial_balance: Decimal, *, funding: Sequence[tuple[datetime, int, Decimal]] = ()
-) -> list[SeriesPoint]:
-    """Each fill's effect as the log applied it (seq order), summed in the order the fills occurred.
-
-    A fill reported late changes the books at its place in the log but is drawn at its own time;
-    the last point equals the totals either way. The net line adds the funding (occurred_at, seq,
-    amount) paid or received up to each point, in the same order (funding after the last fill has no
-    point of its own: the totals show it).
-    """
-    pending = sorted(funding)
-    funded = ZERO
-    cash_change: dict[int, Decimal] = {}
-    previous = initial_balance
-    with localcontext(LEDGER_CONTEXT):
-        for row in rows:
-            cash_change[row.recorded.seq] = row.cash - previous
-            previous = row.cash
-        points = []
-        realized, fees, cash = ZERO, ZERO, initial_balance
-        for row in sorted(rows, key=lambda row: (row.recorded.fill.occurred_at, row.recorded.seq)):
-            at = (row.recorded.fill.occurred_at, row.recorded.seq)
-            while pending and pending[0][:2] <= at:
-                funded += pending.pop(0)[2]
-            realized += row.realized
-            fees += row.fee
-            cash += cash_change[row.recorded.seq]
-            points.append(SeriesPoint(row.recorded.seq, at[0], realized, realized + funded - fees, cash))
-    return points

@@ -286,7 +286,7 @@ def write_report(
         "head_hash": built.verify.head.hash,
         "verify": built.verify.ok,
         "symbols": len(built.symbols),
-        "fills": len(built.fills),
+        "fills": built.fill_count,
     }
     if reconciled is not None:
         summary["reconciled"] = reconciled.result.ok

@@ -1,7 +1,8 @@
 """The report's chart as geometry: where each tick, line and point goes (`templates/report.html.j2` draws it).
 
-Cumulative realized PnL (gross and net of fees) and wallet cash, one point per fill, by the time the fill
-occurred or evenly spaced. SVG coordinates are floats: they are drawing positions, never amounts. Every value
+Cumulative realized PnL (gross and net of fees) and wallet cash, one point per fill (over THIN_ABOVE fills,
+the points each pixel column shows: application.report_series), by the time the fill occurred or evenly
+spaced. SVG coordinates are floats: they are drawing positions, never amounts. Every value
 is turned into a position by one Decimal ratio converted to float at the end (marked "drawing position").
 """
 
@@ -14,18 +15,19 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import NamedTuple
 
 from tradeledger.application.audit import UNEVEN_GAPS, Report
+from tradeledger.application.report_series import CHART_COLUMNS, CHART_LEFT, even_x, time_x
 from tradeledger.cli.report_view import shown
 from tradeledger.domain.display import DISPLAY
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.positions import ZERO
 
-WIDTH, LEFT, RIGHT = 1160, 100, 30
+LEFT, PLOT_WIDTH, RIGHT = CHART_LEFT, CHART_COLUMNS, 30  # the x geometry is the series' (thinned to its columns)
+WIDTH = LEFT + PLOT_WIDTH + RIGHT
 PANEL_HEIGHT, PANEL_TOP, PANEL_GAP = 220, 50, 90
 HEIGHT = PANEL_TOP + 2 * PANEL_HEIGHT + PANEL_GAP + 70
-PLOT_WIDTH = WIDTH - LEFT - RIGHT
 TICKS = 5
-# Above this many fills the chart draws its lines without a marker per fill (the lines keep one
-# point per fill), so a long log does not make a page of millions of circles.
+# Above this many fills the chart draws its lines without a marker per fill (the lines keep one point per
+# fill up to application.report_series.THIN_ABOVE fills), so a long log does not make a page of circles.
 MARKER_LIMIT = 400
 EVEN_AXIS_TITLE = "fills in the order they occurred, evenly spaced (UTC time at each tick)"
 TIME_AXIS_TITLE = "occurred at (UTC)"
@@ -86,6 +88,7 @@ class Chart:
     x_ticks: Sequence[XTick]
     axis_title: str
     note: str  # what the x axis is, and how to get the other one
+    thinned: str = ""  # said when the chart draws fewer points than the fills (application.report_series)
 
 
 def nice_ticks(values: Iterable[Decimal]) -> list[Decimal]:
@@ -121,16 +124,15 @@ def _y(value: Decimal, ticks: Sequence[Decimal], top: int) -> float:
     return _ys((value,), ticks, top)[0]
 
 
-def _x(moment: datetime, start: datetime, end: datetime) -> float:
-    if end == start:
-        return LEFT + PLOT_WIDTH / 2  # drawing position
-    return LEFT + (moment - start) / (end - start) * PLOT_WIDTH  # drawing position (a timedelta ratio)
-
-
-def _even_x(index: int, count: int) -> float:
-    if count == 1:
-        return LEFT + PLOT_WIDTH / 2  # drawing position
-    return LEFT + index * PLOT_WIDTH / (count - 1)  # drawing position
+def thinned_note(report: Report) -> str:
+    """What a thinned chart left out, and why the lines are the same; "" when it draws a point per fill."""
+    if not report.series_thinned:
+        return ""
+    return (
+        f"The lines are drawn through {len(report.series):,} of the {report.series_count:,} fills' points: in "
+        "each pixel column of the chart, the first and last point and each line's lowest and highest; every "
+        "point left out lies between them, so the lines look the same."
+    )
 
 
 def axis_note(report: Report) -> str:
@@ -155,6 +157,8 @@ def panel(
     xs: Sequence[float],
     top: int,
     seqs: Sequence[int],
+    *,
+    markers: bool,
 ) -> Panel:
     ticks = nice_ticks([baseline[1], *(v for _, _, values in series for v in values)])
     lines = [
@@ -165,7 +169,7 @@ def panel(
                 Point(x, y, seq, decimal_text(v))
                 for x, y, v, seq in zip(xs, _ys(values, ticks, top), values, seqs, strict=True)
             ],
-            markers=len(values) <= MARKER_LIMIT,
+            markers=markers,
         )
         for name, label, values in series
     ]
@@ -174,17 +178,18 @@ def panel(
 
 
 def x_ticks(report: Report, *, evenly: bool) -> list[XTick]:
-    series = report.series
+    series, total = report.series, report.series_count  # a thinned series keeps the ticks' points
+    at_index = {point.index: point for point in series} if evenly else {}
     start, end = series[0].occurred_at, series[-1].occurred_at
-    count = 1 if (len(series) == 1 if evenly else end == start) else min(TICKS, len(series)) if evenly else TICKS
+    count = 1 if (total == 1 if evenly else end == start) else min(TICKS, total) if evenly else TICKS
     ticks = []
     for i in range(count):
         if evenly:
-            index = 0 if count == 1 else round(i * (len(series) - 1) / (count - 1))
-            moment, x = series[index].occurred_at, _even_x(index, len(series))
+            index = 0 if count == 1 else round(i * (total - 1) / (count - 1))
+            moment, x = at_index[index].occurred_at, even_x(index, total)
         else:
             moment = start if count == 1 else start + (end - start) * i / (count - 1)
-            x = _x(moment, start, end)
+            x = time_x(moment, start, end)
         anchor = "start" if count > 1 and i == 0 else "end" if count > 1 and i == count - 1 else "middle"
         ticks.append(XTick(x, anchor, moment.astimezone(UTC)))
     return ticks
@@ -197,7 +202,8 @@ def chart(report: Report) -> Chart | None:
         return None
     start, end = series[0].occurred_at, series[-1].occurred_at
     evenly = report.chart_axis == "fills"
-    xs = [_even_x(i, len(series)) if evenly else _x(point.occurred_at, start, end) for i, point in enumerate(series)]
+    total = report.series_count
+    xs = [even_x(point.index, total) if evenly else time_x(point.occurred_at, start, end) for point in series]
     seqs = [point.seq for point in series]
     pnl = [
         ("realized", "realized PnL (gross)", [point.realized for point in series]),
@@ -205,9 +211,12 @@ def chart(report: Report) -> Chart | None:
     ]
     cash = [("cash", "wallet cash", [point.cash for point in series])]
     b0 = (f"B0 = {shown(report.initial_balance)}", report.initial_balance)
+    markers = total <= MARKER_LIMIT
     panels = [
-        panel("Cumulative realized PnL (quote currency)", pnl, ("0", ZERO), xs, PANEL_TOP, seqs),
-        panel("Wallet cash (quote currency)", cash, b0, xs, PANEL_TOP + PANEL_HEIGHT + PANEL_GAP, seqs),
+        panel("Cumulative realized PnL (quote currency)", pnl, ("0", ZERO), xs, PANEL_TOP, seqs, markers=markers),
+        panel(
+            "Wallet cash (quote currency)", cash, b0, xs, PANEL_TOP + PANEL_HEIGHT + PANEL_GAP, seqs, markers=markers
+        ),
     ]
     title = EVEN_AXIS_TITLE if evenly else TIME_AXIS_TITLE
-    return Chart(panels, x_ticks(report, evenly=evenly), title, axis_note(report))
+    return Chart(panels, x_ticks(report, evenly=evenly), title, axis_note(report), thinned_note(report))

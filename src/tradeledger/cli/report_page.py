@@ -88,6 +88,7 @@ def render_html(
             report=report,
             tables=tables,
             fills_left_out=report_view.fills_left_out(report),
+            movements_left_out=report_view.movements_left_out(report),
             chart=report_chart.chart(report),
             gains=gains,
             gains_table=None if gains is None else report_view.gains_table(gains),

@@ -19,10 +19,6 @@ from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.positions import ClosedPosition, Position, UnvaluedFees
 
-# The fill table lists the latest fills only (the chart and every total still use all of them);
-# `tradeledger history` and `export` list the whole log.
-FILL_TABLE_LIMIT = 2000
-
 
 def shown(value: Decimal, *, places: int = 8, min_places: int = 2) -> str:
     """`value` rounded half-even to `places` (a nonzero one below the last place: to its first significant digits,
@@ -221,7 +217,7 @@ def fills_table(report: Report) -> Table:
     """The latest FILL_TABLE_LIMIT fills (`fills_left_out` says how many earlier ones are not listed)."""
     multi_account = report.multi_account
     rows = []
-    for row in report.fills[-FILL_TABLE_LIMIT:]:
+    for row in report.fills:  # the latest FILL_TABLE_LIMIT (application.audit keeps no more)
         r, f = row.recorded, row.fill
         rows.append(
             [
@@ -247,7 +243,11 @@ def fills_table(report: Report) -> Table:
 
 
 def fills_left_out(report: Report) -> int:
-    return max(len(report.fills) - FILL_TABLE_LIMIT, 0)
+    return report.fill_count - len(report.fills)
+
+
+def movements_left_out(report: Report) -> int:
+    return report.movement_count - len(report.movements)
 
 
 def fee_currencies_table(report: Report) -> Table:
@@ -270,7 +270,8 @@ def fee_currencies_table(report: Report) -> Table:
 
 
 def movements_table(report: Report) -> Table:
-    """The funding payments and transfers of the log (the fills table lists fills only)."""
+    """The latest MOVEMENT_TABLE_LIMIT funding payments and transfers of the log (`movements_left_out` says how
+    many earlier ones are not listed; the fills table lists fills only)."""
     rows = []
     for r in report.movements:
         event = r.fill
