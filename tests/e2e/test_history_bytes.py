@@ -37,7 +37,7 @@ EVENTS: list[dict[str, object]] = [
         "order_id": "o-1",
         "client_order_id": "c-1",
         "metadata": {
-            "note": "café — ünïcode \u2028 ☃\nsecond line\ttab \"quoted\" \\ back",
+            "note": 'café — ünïcode \u2028 ☃\nsecond line\ttab "quoted" \\ back',
             "tags": ["a", "β", ""],
             "nested": {"x": 1, "y": [1.5, True, None, {"deep": []}], "z": {}},
             "empty": {},
