@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from tradeledger.application.ports import LedgerStore
@@ -35,6 +36,7 @@ READABLE_VERSIONS = (1, 2)
 EVENT_FIELDS = tuple(field.name for field in fields(StoredEvent))
 # An event line's own type is "event"; the event's type column is written as "event_type".
 _LINE_FIELDS = tuple("event_type" if name == "type" else name for name in EVENT_FIELDS)
+_COLUMNS = attrgetter(*EVENT_FIELDS)  # an event's columns, in EVENT_FIELDS order
 _V1_FIELDS = EVENT_FIELDS[: EVENT_FIELDS.index("hash") + 1]
 ADMIN_FIELDS = tuple(field.name for field in fields(AdminRecord))
 _INTEGERS = {"seq", "epoch", "id", "from_epoch", "from_seq", "to_epoch", "to_seq", "version"}
@@ -82,12 +84,9 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], object]) ->
             }
         )
         for event in tx.log.read():
-            write(
-                {
-                    "type": "event",
-                    **dict(zip(_LINE_FIELDS, (getattr(event, name) for name in EVENT_FIELDS), strict=True)),
-                }
-            )
+            line: dict[str, Any] = {"type": "event"}
+            line.update(zip(_LINE_FIELDS, _COLUMNS(event), strict=True))
+            write(line)
         for record in records:
             write({"type": "rollback", **record.as_dict()})
     return head

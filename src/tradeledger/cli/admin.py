@@ -26,11 +26,10 @@ from tradeledger.cli.common import (
     parse_time,
     progress_bar,
 )
+from tradeledger.cli.event_view import event_cells, event_json
 from tradeledger.cli.output import (
     admin_json,
     checkpoint_json,
-    event_cells,
-    event_json,
     print_rollbacks,
     print_state,
     short_hash,
@@ -264,4 +263,8 @@ def export(
 
 def _line(item: dict[str, Any]) -> bytes:
     """An export line: its JSON (non-ASCII as itself) in UTF-8, and a newline."""
-    return json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n"
+    return (_ENCODE(item) + "\n").encode("utf-8")
+
+
+# json.dumps(item, ensure_ascii=False) makes an encoder per call: one made once writes the same text.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
+from tradeledger.cli.event_view import event_cells
+from tradeledger.cli.json_indent import indented
 from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
 from tradeledger.domain.display import display_text
-from tradeledger.domain.events import Event, Funding
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, decimal_text, fees_text, time_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
@@ -138,54 +139,6 @@ def balances_json(balances: Balances) -> dict[str, Any]:
     }
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    """An event as history shows it: its NDJSON fields (spec section 9) with `type`; a fill also keeps
-    `fee`, the quote value of its valued fees (what a fill of spec section 3 called its fee)."""
-    body = event.canonical()
-    for name in ("version", "fee", "fees", "amount", "currency", "kind", "type"):
-        body.pop(name, None)
-    body = {key: value for key, value in body.items() if not (value is None and key in _NOT_OF_THIS_TYPE)}
-    body["metadata"] = event.metadata
-    if isinstance(event, Fill):
-        body["fee"] = decimal_text(event.fee)
-        body["fees"] = json.loads(fees_text(event.fees))
-    elif isinstance(event, Funding):
-        body = {
-            "funding_id": body.pop("fill_id"),
-            **body,
-            "amount": decimal_text(event.amount),
-            "currency": event.currency,
-        }
-    else:
-        body = {
-            "transfer_id": body.pop("fill_id"),
-            **body,
-            "currency": event.currency,
-            "amount": decimal_text(event.amount),
-            "fee": decimal_text(event.fee),
-            "kind": event.kind.value,
-        }
-    return {"type": event.type, **body}
-
-
-_NOT_OF_THIS_TYPE = {"symbol", "side", "quantity", "price", "strategy", "order_id", "client_order_id"}
-
-
-def event_cells(event: Event) -> tuple[str, str, str, str, str, str]:
-    """An event in a table row: id, symbol (a transfer: its currency), side (or type), quantity (or amount),
-    price, fee (a fill's fees in quote, with its fees in other currencies named)."""
-    if isinstance(event, Fill):
-        fee = shown(event.fee)
-        unvalued = event.fee_split().unvalued
-        if unvalued:
-            fee += " + " + ", ".join(f"{shown(amount)} {currency} unvalued" for currency, amount in unvalued)
-        return (event.fill_id, event.symbol, event.side.value, shown(event.quantity), shown(event.price), fee)
-    if isinstance(event, Funding):
-        return (event.funding_id, event.symbol, "funding", f"{shown(event.amount)} {event.currency}", "", "")
-    fee = f"{shown(event.fee)} {event.currency}" if event.fee else ""
-    return (event.transfer_id, event.currency, event.kind.value, f"{shown(event.amount)} {event.currency}", "", fee)
-
-
 def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]) -> dict[str, Any]:
     """The state JSON: {"seq", "epoch", "open", "closed", "totals"}; decimals as strings."""
     totals = totals_json(state.totals)
@@ -197,18 +150,6 @@ def state_json(state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal]
         "open": [position_json(p, marks) for p in state.open],
         "closed": [closed_json(c) for c in state.closed] if closed else [],
         "totals": totals,
-    }
-
-
-def recorded_json(recorded: RecordedFill) -> dict[str, Any]:
-    fill = event_json(recorded.fill)
-    return {
-        "seq": recorded.seq,
-        "epoch": recorded.epoch,
-        "recorded_at": iso(recorded.recorded_at),
-        **fill,
-        "prev_hash": recorded.prev_hash,
-        "hash": recorded.hash,
     }
 
 
@@ -284,7 +225,8 @@ def print_rollbacks(console: Console, records: tuple[AdminRecord, ...]) -> None:
 
 
 def dumps(value: object) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """`json.dumps(value, indent=2, ensure_ascii=False)`, byte for byte, without json's Python encoder (json_indent)."""
+    return indented(value)
 
 
 def shown(value: Decimal) -> str:
@@ -413,26 +355,32 @@ def print_history(console: Console, fills: Iterable[RecordedFill]) -> None:
     fills are read once (a stream of the whole log): each row's cells are kept, not the fill."""
     accounts_seen: set[str] = set()
     exchanges_seen: set[str] = set()
-    full = []
+    rows = []
     for r in fills:
         f = r.fill
-        accounts_seen.add(f.account)
-        exchanges_seen.add(f.exchange)
-        full.append(
+        account, exchange = intern(f.account), intern(f.exchange)  # one text each, not one a row
+        accounts_seen.add(account)
+        exchanges_seen.add(exchange)
+        fill_id, symbol, side, *rest = event_cells(f)
+        rows.append(
             [
                 str(r.seq),
                 f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                f.account,
-                f.exchange,
-                *event_cells(f),
+                account,
+                exchange,
+                fill_id,
+                intern(symbol),
+                intern(side),
+                *rest,
                 short_hash(r.hash),
             ]
         )
     accounts, exchanges = sorted(accounts_seen), sorted(exchanges_seen)
     dropped = {2} if len(accounts) <= 1 else set()  # a shared account or exchange is in the title
     dropped |= {3} if len(exchanges) <= 1 else set()
-    rows = [[cell for i, cell in enumerate(row) if i not in dropped] for row in full] if dropped else full
-    del full
+    for row in rows if dropped else ():  # in place: never a second list of every row
+        for i in sorted(dropped, reverse=True):
+            del row[i]
     shared = [
         *([f"account {accounts[0]}"] if len(accounts) == 1 else []),
         *([f"exchange {exchanges[0] or '(none)'}"] if len(exchanges) == 1 else []),

@@ -17,13 +17,13 @@ from tradeledger.cli.common import (
     parse_marks,
     parse_time,
 )
+from tradeledger.cli.event_view import recorded_json
 from tradeledger.cli.output import (
     balances_json,
     print_balances,
     print_history,
     print_state,
     print_wallet,
-    recorded_json,
     state_json,
     wallet_json,
 )

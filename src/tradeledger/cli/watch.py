@@ -18,7 +18,8 @@ import typer
 
 from tradeledger.application.subscribing import EventNotice, Notice
 from tradeledger.cli.common import JsonOption, opened
-from tradeledger.cli.output import event_cells, event_json, short_hash
+from tradeledger.cli.event_view import event_cells, event_json
+from tradeledger.cli.output import short_hash
 
 
 def notice_json(notice: Notice) -> dict[str, Any]:
