@@ -10,31 +10,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from tradeledger.cli import app
+from tests.exchanges.test_ccxt_more_exchanges import RECORDED, balances, tradeledger
 from tradeledger.errors import InvalidFill
 from tradeledger.exchanges.ccxt.mapping import map_entries
-
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-recorded"
-
-
-def tradeledger(db: Path, *args: str) -> tuple[int, Any]:
-    """Run the CLI on the ledger file `db`; (exit code, its JSON output or its text)."""
-    result = CliRunner().invoke(app, ["--db", f"sqlite:///{db}", *args])
-    try:
-        return result.exit_code, json.loads(result.stdout)
-    except json.JSONDecodeError:
-        return result.exit_code, result.output
-
-
-def balances(db: Path) -> dict[str, Decimal]:
-    code, shown = tradeledger(db, "balances", "--json")
-    assert code == 0, shown
-    return {row["currency"]: Decimal(row["amount"]) for row in shown["balances"]}
 
 
 def history_ids(db: Path) -> list[str]:
