@@ -13,6 +13,7 @@ from tests.factories import make_fill
 from tradeledger.application.ports import LedgerStore, OpenCycle, UnitOfWork
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
+from tradeledger.domain.events import Funding
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import PriceMark, RiskLevels
@@ -160,6 +161,22 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         # A reader that stops early leaves the transaction usable.
         assert next(tx.log.rows())[0] == 1
         assert tx.log.head() == head_of(events[-1])
+
+
+def test_the_formats_held_are_each_types_versions_sorted(store: LedgerStore) -> None:
+    with store.reading() as tx:
+        assert tx.log.formats() == {}
+    (fill,) = appended(store, {"symbol": "BTC/USD:USD"})
+    funding = Funding(
+        funding_id="F-1", exchange="kraken", symbol="BTC/USD:USD", amount=Decimal("-0.5"), currency="USD",
+        occurred_at=OPENED,
+    )  # fmt: skip
+    with store.unit_of_work() as uow:
+        append(uow, [StoredEvent.seal(funding.canonical(), seq=2, epoch=1, recorded_at=AT, prev_hash=fill.hash)])
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.log.formats() == {"fill": [2], "funding": [1]}
 
 
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:

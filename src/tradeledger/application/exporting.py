@@ -19,7 +19,7 @@ currency or kind: its events are v1 fills, and it imports as such.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
@@ -70,7 +70,7 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], object]) ->
                 "head": {"epoch": head.epoch, "seq": head.seq, "hash": head.hash},
                 "events": head.seq,
                 "rollbacks": len(records),
-                "event_versions": _versions(tx.log.read()),
+                "event_versions": tx.log.formats(),
                 # How to recompute every hash from this file alone (domain/chain.py, domain/admin.py):
                 "hashes": {
                     "construction": 'sha256(prev_hash + "\\n" + JSON array of the fields\' values, '
@@ -90,14 +90,6 @@ def export_log(store: LedgerStore, write: Callable[[dict[str, Any]], object]) ->
         for record in records:
             write({"type": "rollback", **record.as_dict()})
     return head
-
-
-def _versions(events: Iterable[StoredEvent]) -> dict[str, list[int]]:
-    """The event formats the log holds: each type's versions."""
-    held: dict[str, set[int]] = {}
-    for event in events:
-        held.setdefault(event.type, set()).add(event.version)
-    return {kind: sorted(versions) for kind, versions in sorted(held.items())}
 
 
 def is_export(first_line: str) -> bool:

@@ -101,6 +101,9 @@ class EventLog(Protocol):
     def find(self, keys: Collection[EventKey]) -> Mapping[EventKey, StoredEvent]:
         """The events stored under these keys (the others are absent from the result)."""
 
+    def formats(self) -> dict[str, list[int]]:
+        """The event formats the log holds: each type's versions, types and versions sorted."""
+
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""
 

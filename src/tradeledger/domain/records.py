@@ -264,6 +264,15 @@ class Receipt:
 _RECEIPT_SETTERS = tuple(getattr(Receipt, name).__set__ for name in ("seq", "epoch", "hash", "duplicate", "fill_id"))
 
 
+def formats_of(kinds: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    """The event formats of (type, version) pairs, as an export's header lists them: each type's versions,
+    types and versions sorted."""
+    held: dict[str, set[int]] = {}
+    for kind, version in kinds:
+        held.setdefault(kind, set()).add(version)
+    return {kind: sorted(versions) for kind, versions in sorted(held.items())}
+
+
 def receipt(seq: int, epoch: int, hash: str, *, duplicate: bool, fill_id: str) -> Receipt:  # noqa: A002 - its field
     """`Receipt(seq, epoch, hash, duplicate=..., fill_id=...)`, its slots set as a sealed event's are (a batch
     returns one per event: ~5k instructions less each than the frozen dataclass's `__init__`)."""

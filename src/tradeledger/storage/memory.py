@@ -24,7 +24,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
-from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.errors import StorageError
 
@@ -118,6 +118,9 @@ class MemoryEventLog:
             state.events.append(event)
             state.keys[key] = event.seq
             state.head = event.checkpoint
+
+    def formats(self) -> dict[str, list[int]]:
+        return formats_of({(event.type, event.version) for event in self._state.events})
 
     def admin_records(self) -> list[AdminRecord]:
         return list(self._state.admin)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tradeledger.application.ports import EventKey
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
@@ -250,6 +250,10 @@ class SqlEventLog:
         else:
             _P_INSERT_EVENT.run_rows(self._connection, _EVENT_COLUMNS, rows)
         self._head = self.moved = after
+
+    def formats(self) -> dict[str, list[int]]:
+        rows = self._connection.execute(sa.select(events.c.type, events.c.version).distinct())
+        return formats_of(rows)
 
     def admin_records(self) -> list[AdminRecord]:
         rows = self._connection.execute(sa.select(*admin_log.c).order_by(admin_log.c.id))
