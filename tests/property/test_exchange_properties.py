@@ -15,7 +15,6 @@ from datetime import timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,12 +215,11 @@ def test_the_engine_equals_the_reference_on_any_exchange_events(candidates: list
     assert_engine_equals_reference(folded(candidates))
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a fill's fees folded as given, not in the order the log stores them")
 def test_fees_given_out_of_their_stored_order_fold_to_the_balances_a_replay_of_the_log_gives() -> None:
     # Found by the property above (CI, 2026-12-07): the base fee's disposal realizes (1.01 - 17.005/17) x 0.0001,
     # 9.705882352941176470588235E-7 USDT; the log stores the fees sorted (BTC, USDT -0.001, USDT 0.001), so a
     # replay adds 0.001 to it first, which rounds at 28 digits, where the fill as given subtracted 0.001 first.
-    given = [
+    given: list[Event] = [
         Fill(
             fill_id="E-0", account="perp-btc", exchange="binance", symbol="BTC/USDT:USDT", side="buy",
             quantity=Decimal("16.5"), price=Decimal("1.00"), occurred_at=T0,

@@ -279,13 +279,15 @@ NO_FEES = FeeSplit()
 
 
 def split_fees(symbol: str, fees: Iterable[tuple[str, Decimal, Decimal | None]]) -> FeeSplit:
-    """How the fees (currency, amount, quote_value) of a fill on `symbol` are booked: in quote, unvalued
-    per currency, in base."""
+    """How the fees (currency, amount, quote_value) of a fill on `symbol` are booked: in quote, unvalued per currency,
+    in base; summed in the order a stored fill holds them (`fees_text`), so that a sum that rounds rounds alike."""
     traded = market(symbol)
     valued, base = Decimal(0), Decimal(0)
     unvalued: dict[str, Decimal] = {}
     with localcontext(LEDGER_CONTEXT):
-        for currency, amount, quote_value in fees:
+        for currency, amount, quote_value in sorted(
+            fees, key=lambda f: (*f[:2], "" if f[2] is None else decimal_text(f[2]))
+        ):
             if currency == traded.quote:
                 valued += amount
             elif currency == traded.base:

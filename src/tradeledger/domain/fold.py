@@ -296,7 +296,7 @@ class PositionFold(FoldState):
             self._add((account, exchange, traded.settle), realized)
         if paid is None:  # a v1 fill: its fee in the quote currency
             paid = ((traded.quote, f),)
-        for currency, amount in paid:
+        for currency, amount in sorted(paid):  # as a stored fill orders its fees, whatever order they came in
             if amount != 0:
                 self._add((account, exchange, currency), -amount)
 

@@ -291,7 +291,7 @@ class ReferenceBalances:
                 # lifetime totals would round differently once those sums need more than 28 digits.
                 self._move(event.account, event.exchange, traded.settle, realized_by(before, event))
             paid = ((traded.quote, event.fee),) if event.paid is None else event.paid
-            for currency, amount in paid:
+            for currency, amount in sorted(paid):  # as a stored fill orders its fees (a sum may round)
                 self._move(event.account, event.exchange, currency, -amount)
             return outcome
 
