@@ -65,6 +65,34 @@ def played(ledger: Ledger, step: int, op: str, seed: int) -> bool:
     return False
 
 
+def played_by_two(
+    ours: Ledger, other: Ledger, step: str, op: str, where: str, seed: int, seen: list[dict[str, Any]] | None
+) -> bool:
+    """One of SHARED_OPS on two Ledgers of one database: a rollback by either to a target `where`, or a batch of 1
+    to 9 random events written by either (record_many, or append_texts for "texts"; refused whole or appended),
+    with one of `seen` again now and then (a duplicate) when given, which then gets the batch; whether it rolled
+    back."""
+    draw = random.Random(seed)
+    if op.startswith("rollback"):
+        by = ours if op == "rollback ours" else other
+        if not by.head.seq:
+            return False
+        by.rollback(reason="test", actor="test", to_seq=_target(by, where, draw))
+        return True
+    events = [event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))]
+    if seen is not None:
+        events += [draw.choice(seen)] if seen and draw.random() < 0.2 else []  # a duplicate
+    writer = other if op == "other" else ours
+    with contextlib.suppress(InvalidFill, FillConflict):  # refused whole: nothing written
+        if op == "texts":
+            writer.append_texts([EventText(fields) for fields in events])
+        else:
+            writer.record_many(events)
+    if seen is not None:
+        seen += events
+    return False
+
+
 # Where a rollback goes: anywhere, to 0, to a snapshot's seq exactly, just below one, or one event back.
 TARGETS = st.sampled_from(["any", "zero", "snapshot", "below snapshot", "last"])
 SHARED_OPS = st.lists(
@@ -119,24 +147,8 @@ def test_rollbacks_from_either_process_over_chunked_batches_and_kept_folds_leave
             open_ledger(url, clock=lambda: RECORDED_AT, snapshot_every=every) as other,
         ):
             for step, (op, where, seed) in enumerate(ops):
-                draw = random.Random(seed)
-                if op.startswith("rollback"):
-                    by = ours if op == "rollback ours" else other
-                    if by.head.seq:
-                        by.rollback(reason="test", actor="test", to_seq=_target(by, where, draw))
-                        _assert_as_rebuilt(path, url, ours, (step, op, where))
-                    continue
-                events = [event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))]
-                events += [draw.choice(seen)] if seen and draw.random() < 0.2 else []  # a duplicate
-                writer = other if op == "other" else ours
-                try:
-                    if op == "texts":
-                        writer.append_texts([EventText(fields) for fields in events])
-                    else:
-                        writer.record_many(events)
-                except (InvalidFill, FillConflict):
-                    pass  # refused whole: nothing written
-                seen += events
+                if played_by_two(ours, other, f"{step}", op, where, seed, seen):  # a rollback
+                    _assert_as_rebuilt(path, url, ours, (step, op, where))
             report = other.verify()
             assert report.ok, report.problems
 
@@ -208,22 +220,10 @@ def test_on_postgresql_a_rollback_from_either_process_leaves_what_a_rebuild_writ
         open_ledger(backend.url, clock=lambda: RECORDED_AT, snapshot_every=every) as other,
     ):
         for step, (op, where, seed) in enumerate(ops):
-            draw = random.Random(seed)
-            if op.startswith("rollback"):
-                by = ours if op == "rollback ours" else other
-                if by.head.seq:
-                    by.rollback(reason="test", actor="test", to_seq=_target(by, where, draw))
-                    stored = rows_of(backend.url)
-                    rebuilt = _rebuilt_on_sqlite(backend.url, Path(directory) / f"copy-{step}.db")
-                    for table in COMPARED:
-                        assert stored[table] == rebuilt[table], (step, op, where, table)
-                    report = ours.verify()
-                    assert report.ok, (step, report.problems)
-                continue
-            events = [event(draw, f"{step}-{n}") for n in range(draw.randint(1, 9))]
-            writer = other if op == "other" else ours
-            with contextlib.suppress(InvalidFill, FillConflict):  # refused whole: nothing written
-                if op == "texts":
-                    writer.append_texts([EventText(fields) for fields in events])
-                else:
-                    writer.record_many(events)
+            if played_by_two(ours, other, f"{step}", op, where, seed, None):  # a rollback
+                stored = rows_of(backend.url)
+                rebuilt = _rebuilt_on_sqlite(backend.url, Path(directory) / f"copy-{step}.db")
+                for table in COMPARED:
+                    assert stored[table] == rebuilt[table], (step, op, where, table)
+                report = ours.verify()
+                assert report.ok, (step, report.problems)
