@@ -13,10 +13,9 @@ this to json.dumps on any JSON value.
 from __future__ import annotations
 
 import json
+import math
 from json.encoder import encode_basestring
 from typing import Any
-
-_INFINITY = float("inf")
 
 
 def indented(value: object, newline: str = "\n") -> str:
@@ -52,7 +51,7 @@ def _scalar(value: Any, kind: type, newline: str) -> str:  # noqa: ANN401 - any 
         return encode_basestring(value)
     if kind is int:
         return int.__repr__(value)
-    if kind is float and -_INFINITY < value < _INFINITY:
+    if kind is float and math.isfinite(value):
         return float.__repr__(value)  # what json writes of a finite float; NaN and the infinities its way
     if value is None:
         return "null"

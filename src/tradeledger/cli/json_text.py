@@ -16,6 +16,7 @@ import functools
 import json
 from collections.abc import Iterator
 
+from tradeledger.cli.json_indent import indented
 from tradeledger.cli.output import dumps
 
 STEP = "  "  # dumps' indent
@@ -63,8 +64,7 @@ def json_pieces(value: object, indent: str = "") -> Iterator[str]:
             empty = False
         yield "[]" if empty else "\n" + indent + "]"
     else:
-        text = dumps(value)
-        yield text.replace("\n", "\n" + indent) if indent else text
+        yield indented(value, "\n" + indent)  # dumps' text, its line breaks indented to where it sits
 
 
 def _flat(value: dict[object, object]) -> bool:
