@@ -285,3 +285,51 @@ def test_a_window_ccxt_does_not_give_as_a_whole_number_of_days_is_a_day(until_da
 
     assert syncing._window(features, "BTC/USDT") == DAY_MS
     assert syncing._window(None, "BTC/USDT") == DAY_MS
+
+
+class NewestFirst(Windowed):
+    """bybit's execution list with its paging: the executions of [startTime, endTime] (endTime, ccxt's `until`,
+    defaults to a week after startTime), newest first, at most `limit` (bybit's default 50) of them."""
+
+    def __init__(self, trades: list[tuple[str, int]], now: int, limit: int = 50) -> None:
+        super().__init__(trades, now)
+        self.limit = limit
+
+    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
+        if "/v5/execution/list" not in url:
+            return super().fetch(url)
+        self.urls.append(url)
+        asked = parse_qs(urlsplit(url).query)
+        start = int(asked["startTime"][0]) if "startTime" in asked else self.now - WEEK_MS
+        end = int(asked["endTime"][0]) if "endTime" in asked else start + WEEK_MS
+        shown = sorted(((i, ms) for i, ms in self.trades if start <= ms <= end), key=lambda trade: -trade[1])
+        return page(*shown[: self.limit])
+
+
+def ends(offline: Offline) -> list[int | None]:
+    """The endTime of each execution list asked for (None: not given), in order."""
+    asked = [parse_qs(urlsplit(u).query) for u in offline.urls if "/v5/execution/list" in u]
+    return [int(query["endTime"][0]) if "endTime" in query else None for query in asked]
+
+
+@pytest.mark.xfail(strict=True, reason="sync keeps only the newest page of an exchange that answers newest first")
+def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bot down for two days: 120 trades after the cursor, where bybit answers the newest 50 of the week first.
+    first = 1_700_000_000_000
+    with at(first + 1000):
+        sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
+    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
+    newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
+
+    with at(first + 2 * DAY_MS):
+        status, report = sync(url, newest_first, monkeypatch, capsys)
+
+    assert status == 0
+    assert trade_ids(url) == ["BTC/USDT:a", *(f"BTC/USDT:{ident}" for ident, _ in burst)]
+    assert isinstance(report, dict)
+    assert (report["appended"], report["streams"][0]["cursor"]) == (
+        120,
+        datetime.fromtimestamp(burst[-1][1] / 1000, tz=UTC).isoformat(),
+    )
