@@ -214,6 +214,12 @@ def starts(offline: Offline) -> list[int]:
     return [int(parse_qs(urlsplit(u).query)["startTime"][0]) for u in offline.urls if "/v5/execution/list" in u]
 
 
+def ends(offline: Offline) -> list[int | None]:
+    """The endTime of each execution list asked for (None: not given), in order."""
+    asked = [parse_qs(urlsplit(u).query) for u in offline.urls if "/v5/execution/list" in u]
+    return [int(query["endTime"][0]) if "endTime" in query else None for query in asked]
+
+
 def at(ms: int) -> Any:  # freezegun's context manager
     return freeze_time(datetime.fromtimestamp(ms / 1000, tz=UTC))
 
@@ -234,8 +240,10 @@ def test_a_trade_more_than_a_week_after_the_cursor_is_synced(
     assert status == 0
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
     asked = starts(windowed)
-    # the cursor's week (only a again), the next one (empty), the third (days 14-21: b), then from b (b again)
-    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, later]
+    # the cursor's week (only a again), the next one (empty), the third (days 14-21: b), what lies before b in it
+    # (b's answer began after the cursor: only b again), then from b (b again)
+    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, later]
+    assert ends(windowed) == [None, None, None, later, None]
     assert isinstance(report, dict)
     assert report["streams"][0]["cursor"] == datetime.fromtimestamp(later / 1000, tz=UTC).isoformat()
 
@@ -306,13 +314,6 @@ class NewestFirst(Windowed):
         return page(*shown[: self.limit])
 
 
-def ends(offline: Offline) -> list[int | None]:
-    """The endTime of each execution list asked for (None: not given), in order."""
-    asked = [parse_qs(urlsplit(u).query) for u in offline.urls if "/v5/execution/list" in u]
-    return [int(query["endTime"][0]) if "endTime" in query else None for query in asked]
-
-
-@pytest.mark.xfail(strict=True, reason="sync keeps only the newest page of an exchange that answers newest first")
 def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -333,3 +334,81 @@ def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_t
         120,
         datetime.fromtimestamp(burst[-1][1] / 1000, tz=UTC).isoformat(),
     )
+
+
+class FailingOnce(NewestFirst):
+    """NewestFirst whose `failing`-th execution list (counted from 1) times out."""
+
+    def __init__(self, trades: list[tuple[str, int]], now: int, failing: int) -> None:
+        super().__init__(trades, now)
+        self.failing = failing
+
+    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
+        if "/v5/execution/list" in url and len(starts(self)) + 1 == self.failing:
+            self.urls.append(url)
+            raise ccxt.NetworkError("bybit GET https://api.bybit.com timed out")
+        return super().fetch(url)
+
+
+def test_a_failure_while_asking_what_lies_before_a_newest_page_appends_none_of_it_and_the_next_sync_gets_all(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = 1_700_000_000_000
+    with at(first + 1000):
+        sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
+    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
+    with at(first + 2 * DAY_MS):
+        # the newest 50, then the 50 before them, then the call for the first 20 fails
+        status, error = sync(url, FailingOnce([("a", first), *burst], first + 2 * DAY_MS, 3), monkeypatch, capsys)
+        assert (status, trade_ids(url)) == (2, ["BTC/USDT:a"])  # not the newest 100 with a gap before them
+        assert isinstance(error, str)
+        assert "NetworkError" in error
+        assert "cursor 2023-11-14T22:13:20+00:00" in error
+
+        status, report = sync(url, NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS), monkeypatch, capsys)
+
+    assert status == 0
+    assert trade_ids(url) == ["BTC/USDT:a", *(f"BTC/USDT:{ident}" for ident, _ in burst)]
+    assert isinstance(report, dict)
+    assert report["appended"] == 120
+
+
+def test_the_calls_for_what_lies_before_a_newest_page_end_at_the_cursor_each_up_to_the_earliest_entry_yet(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = 1_700_000_000_000
+    with at(first + 1000):
+        sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
+    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
+    newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
+
+    with at(first + 2 * DAY_MS):
+        status, report = sync(url, newest_first, monkeypatch, capsys)
+
+    assert status == 0
+    # from the cursor: t070-t119; up to t070: t021-t070; up to t021: a, t000-t021 (reaches the cursor); from t119
+    assert starts(newest_first) == [first] * 3 + [burst[-1][1]]
+    assert ends(newest_first) == [None, burst[70][1], burst[21][1], None]
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"], report["streams"][0]["pages"]) == (120, 4, 4)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "call", "reads"),
+    [
+        ("bybit", "fetch_my_trades", True),  # handle_until_option('endTime', ...)
+        ("okx", "fetch_my_trades", True),
+        ("kucoin", "fetch_funding_history", True),
+        ("binance", "fetch_deposits", True),
+        ("kucoin", "fetch_my_trades", True),  # returns what its spot, contract or UTA method returns: each reads it
+        ("bitvavo", "fetch_my_trades", False),  # only through ccxt's own pagination (its `paginate` option)
+        ("bitstamp", "fetch_my_trades", False),  # would send `until` to bitstamp as it is
+        ("gemini", "fetch_my_trades", False),
+    ],
+)
+def test_until_is_sent_only_to_a_ccxt_call_whose_code_reads_it(exchange: str, call: str, *, reads: bool) -> None:
+    assert syncing._reads_until(getattr(getattr(ccxt, exchange)(), call)) is reads
+
+
+def test_a_call_without_source_to_read_is_not_sent_until() -> None:
+    assert syncing._reads_until(len) is False

@@ -12,7 +12,11 @@ sets that end itself), so a bot down for longer would never get past the empty s
 from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
 until it reaches the present. The window is the longest span ccxt's `features` says the call takes
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
-empty call a window of the gap, once. A cursor holds the epoch it was written in: after a rollback it is not
+empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a
+page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between
+them is asked for before the page is appended, backward with ccxt's `until` (see _before), and appended with the
+page in one transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads
+`until` (see _reads_until). A cursor holds the epoch it was written in: after a rollback it is not
 used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
@@ -24,12 +28,13 @@ stream and cursor.
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from typing import Any, Protocol
 
 from tradeledger.application.ledger import Ledger
@@ -45,6 +50,9 @@ DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the
 # ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
 # work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
 STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
+# How a ccxt method's code reads its `until` parameter, and returns another method's answer (see _reads_until).
+_UNTIL_KEY = re.compile(r"""['"](?:until|till)['"]""")
+_DELEGATION = re.compile(r"return self\.(fetch_\w+)\(")
 
 
 class SyncFailed(LedgerError):
@@ -57,6 +65,7 @@ class Client(Protocol):
     id: str
     has: Mapping[str, Any]
 
+    # ccxt's calls also take `params` (a dict) after `limit`: sync passes it only to a call that reads `until`.
     def load_markets(self) -> Any: ...  # noqa: ANN401 - ccxt's own structures
     def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
     def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
@@ -147,40 +156,65 @@ class _Stream:
     label: str  # "trades BTC/USDT", "funding BTC/USDT:USDT", "deposits", ...
     call: str  # the ccxt method, for messages
     kind: Kind
-    fetch: Callable[[int | None], Any]
+    fetch: Callable[[int | None, int | None], Any]  # (since, until): until None is not sent
     window: int = DAY_MS  # ms: the span the exchange may answer after a `since` alone (see the module)
+    backward: bool = False  # whether the call reads ccxt's `until` (see _reads_until): what lies before a page
+
+
+def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS) -> _Stream:
+    method: Callable[..., Any] = getattr(client, call)
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
+        return method(first, since, None) if until is None else method(first, since, None, {"until": until})
+
+    return _Stream(label, call, kind, fetch, window, _reads_until(method))
 
 
 def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
     has = client.has
+    features = getattr(client, "features", None)
     streams = [
-        _Stream(
-            f"trades {symbol}",
-            "fetch_my_trades",
-            Kind.TRADES,
-            _paged(client.fetch_my_trades, symbol),
-            _window(getattr(client, "features", None), symbol),
-        )
+        _stream(client, "fetch_my_trades", symbol, f"trades {symbol}", Kind.TRADES, _window(features, symbol))
         for symbol in symbols
     ]
     if has.get("fetchFundingHistory"):
         streams += [
-            _Stream(
-                f"funding {symbol}", "fetch_funding_history", Kind.FUNDING, _paged(client.fetch_funding_history, symbol)
-            )
+            _stream(client, "fetch_funding_history", symbol, f"funding {symbol}", Kind.FUNDING)
             for symbol in symbols
             if market(symbol).settle is not None
         ]
     if has.get("fetchDeposits") or has.get("fetchWithdrawals"):
         if has.get("fetchDeposits"):
-            streams.append(_Stream("deposits", "fetch_deposits", Kind.DEPOSITS, _paged(client.fetch_deposits, None)))
+            streams.append(_stream(client, "fetch_deposits", None, "deposits", Kind.DEPOSITS))
         if has.get("fetchWithdrawals"):
-            streams.append(
-                _Stream("withdrawals", "fetch_withdrawals", Kind.WITHDRAWALS, _paged(client.fetch_withdrawals, None))
-            )
+            streams.append(_stream(client, "fetch_withdrawals", None, "withdrawals", Kind.WITHDRAWALS))
     elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
-        streams.append(_Stream("ledger", "fetch_ledger", Kind.LEDGER, _paged(client.fetch_ledger, None)))
+        streams.append(_stream(client, "fetch_ledger", None, "ledger", Kind.LEDGER))
     return streams
+
+
+def _reads_until(method: Callable[..., Any], *, depth: int = 1) -> bool:
+    """Whether ccxt's `method` reads its unified `until` parameter: its code (after the docstring) names it, as
+    ccxt's `handle_until_option` or an `'until'` key, or it returns what other `fetch_` methods of its exchange
+    return (kucoin's trades: by market type) and each of them reads it (one level; ccxt's own pagination helpers,
+    run only with its `paginate` option, are not counted). ccxt sends a parameter a method does not read to the
+    exchange as it is, where it may be refused, so sync sends `until` only to a method that reads it."""
+    try:
+        source = inspect.getsource(method)
+    except (OSError, TypeError):  # no source to read (a compiled build): not known to read it
+        return False
+    code = source.split('"""', 2)[-1]
+    if "handle_until_option" in code or _UNTIL_KEY.search(code) is not None:
+        return True
+    owner = getattr(method, "__self__", None)
+    delegates = [
+        getattr(owner, name, None) for name in _DELEGATION.findall(code) if not name.startswith("fetch_paginated")
+    ]
+    return (
+        depth > 0
+        and bool(delegates)
+        and all(callable(delegate) and _reads_until(delegate, depth=depth - 1) for delegate in delegates)
+    )
 
 
 def _window(features: object, symbol: str) -> int:
@@ -194,10 +228,6 @@ def _window(features: object, symbol: str) -> int:
     calls = found.get("fetchMyTrades") if isinstance(found, Mapping) else None
     days = calls.get("untilDays") if isinstance(calls, Mapping) else None
     return days * DAY_MS if isinstance(days, int) and not isinstance(days, bool) and days > 0 else DAY_MS
-
-
-def _paged(call: Callable[[str | None, int | None, int | None], Any], first: str | None) -> Callable[[int | None], Any]:
-    return lambda since: call(first, since, None)
 
 
 def sync(
@@ -293,11 +323,13 @@ def _run(
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
     for _ in range(MAX_PAGES):
-        page = _call(exchange, stream.call, cursor, partial(stream.fetch, cursor))
-        if not isinstance(page, list):
-            raise SyncFailed(
-                f"{exchange} {stream.call}: expected a list, got {type(page).__name__}; cursor {_iso(cursor)}"
-            )
+        page = _fetched(exchange, stream, cursor, None)
+        done.pages += 1
+        earliest = min((_timestamp(entry) for entry in page), default=None)
+        if stream.backward and cursor is not None and earliest is not None and earliest > cursor:
+            before = _before(exchange, stream, cursor, earliest)
+            done.pages += len(before)
+            page = [entry for answer in reversed(before) for entry in answer] + page
         latest = max((_timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
         opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
@@ -317,7 +349,6 @@ def _run(
                 "the pages appended before it are kept"
             ) from None
         appended = sum(not receipt.duplicate for receipt in receipts)
-        done.pages += 1
         done.appended += appended
         done.duplicates += len(receipts) - appended
         done.skipped += len(mapped.skipped)
@@ -327,6 +358,32 @@ def _run(
             break
         cursor, done.cursor = after, kept
     return done
+
+
+def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | None) -> list[object]:
+    """One answer of the stream's call from `since` (and up to `until`, ccxt's parameter, when not None)."""
+    answer = _call(exchange, stream.call, since, lambda: stream.fetch(since, until))
+    if not isinstance(answer, list):
+        raise SyncFailed(
+            f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {_iso(since)}"
+        )
+    return answer
+
+
+def _before(exchange: str, stream: _Stream, since: int, until: int) -> list[list[object]]:
+    """The answers for what lies from `since` up to `until`, the earliest entry of an answer from `since`, newest
+    first. An exchange that answers its newest page first (bybit's executions, 50 a page; okx's and kucoin's fills)
+    leaves out what came before that page: each answer is asked up to the earliest entry the last one held (ccxt's
+    `until`, inclusive: an entry of that very ms left out comes too, the others again as duplicates), until an
+    answer holds nothing earlier (an exchange that answers from `since` first: one call) or reaches `since`."""
+    answers: list[list[object]] = []
+    while True:  # `until` falls with every answer and stays above `since`: it ends
+        answer = _fetched(exchange, stream, since, until)
+        answers.append(answer)
+        earliest = min((_timestamp(entry) for entry in answer), default=None)
+        if earliest is None or earliest >= until or earliest <= since:
+            return answers
+        until = earliest
 
 
 def _open_since(page: Sequence[object]) -> int | None:
