@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tradeledger.application.ledger import Ledger
     from tradeledger.application.lots import GainsReport, LotsReport
     from tradeledger.application.maintenance import RollbackReport
-    from tradeledger.application.replaying import AccountStart
+    from tradeledger.application.replaying import AccountStart, HistoryFilters
     from tradeledger.application.subscribing import EventNotice, Notice, RollbackNotice, Subscription
     from tradeledger.application.verification import Problem, VerifyReport
     from tradeledger.bootstrap import open_ledger
@@ -65,6 +65,7 @@ _LAZY = {
     "GainRow": "tradeledger.domain.lot_terms",
     "GainTotals": "tradeledger.domain.lot_terms",
     "GainsReport": "tradeledger.application.lots",
+    "HistoryFilters": "tradeledger.application.replaying",
     "Ledger": "tradeledger.application.ledger",
     "LedgerState": "tradeledger.domain.records",
     "LotsReport": "tradeledger.application.lots",
@@ -117,6 +118,7 @@ __all__ = [
     "GainRow",
     "GainTotals",
     "GainsReport",
+    "HistoryFilters",
     "InvalidArgument",
     "InvalidFill",
     "InvariantViolation",

@@ -163,6 +163,28 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert tx.log.head() == head_of(events[-1])
 
 
+def test_committed_events_are_read_back_by_exchange_and_by_when_they_occurred_both_bounds_inclusive(
+    store: LedgerStore,
+) -> None:
+    events = appended(
+        store,
+        {"exchange": "binance", "occurred_at": "2024-03-01T10:00:00+00:00"},
+        {"exchange": "kraken", "occurred_at": "2024-03-01T11:00:00+00:00"},
+        {"exchange": "binance", "occurred_at": "2024-03-01T12:00:00+00:00"},
+        {"exchange": "binance", "occurred_at": "2024-03-01T09:00:00+00:00"},  # the log's order is not time order
+    )
+    eleven, noon = events[1].occurred_at, events[2].occurred_at
+
+    with store.reading() as tx:
+        assert [e.seq for e in tx.log.read(exchange="binance")] == [1, 3, 4]
+        assert [e.seq for e in tx.log.read(occurred_from=eleven)] == [2, 3]
+        assert [e.seq for e in tx.log.read(occurred_until=eleven)] == [1, 2, 4]
+        assert [e.seq for e in tx.log.read(occurred_from=events[0].occurred_at, occurred_until=noon)] == [1, 2, 3]
+        assert [e.seq for e in tx.log.read(exchange="binance", occurred_from=eleven, occurred_until=noon)] == [3]
+        assert [e.seq for e in tx.log.read(exchange="binance", account="other")] == []
+        assert [e.seq for e in tx.log.read(after_seq=1, until_seq=3, exchange="binance")] == [3]
+
+
 def test_the_formats_held_are_each_types_versions_sorted(store: LedgerStore) -> None:
     with store.reading() as tx:
         assert tx.log.formats() == {}

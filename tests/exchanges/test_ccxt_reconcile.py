@@ -165,3 +165,39 @@ def test_a_recorded_binance_balance_answer_is_read_exactly(tmp_path: Path, capsy
     for code, total in expected.items():
         assert Decimal(rows[code]["exchange_total"]) == Decimal(total)
     assert rows["LTC"]["ledger"] == "2"
+
+
+def test_a_listed_trade_the_log_holds_at_a_time_outside_the_lists_span_is_conflicting_not_missing(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The log holds id 1 at 1700000000000; the exchange lists it a day later, with MISSED after it.
+    trades = tmp_path / "trades.json"
+    later = TRADE["timestamp"] + 86_400_000  # type: ignore[operator]
+    trades.write_text(json.dumps([{**TRADE, "timestamp": later}, {**MISSED, "timestamp": later + 1}]))
+
+    status = main(["--db", url, "reconcile", "--trades", str(trades), "--json"])
+    report = json.loads(capsys.readouterr().out)
+
+    assert status == 1
+    assert report["trades"]["conflicting"] == [
+        {"fill_id": "LTC/USDT:1", "symbol": "LTC/USDT", "entry": 0, "seq": 3, "fields": ["occurred_at"]}
+    ]
+    assert [d["fill_id"] for d in report["trades"]["missing"]] == ["LTC/USDT:2"]
+    assert report["trades"]["unknown"] == []  # id 3 lies before the list's span
+
+
+def test_the_same_trade_id_on_another_exchange_is_neither_found_nor_unknown(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_ledger(url) as ledger:
+        ingest(ledger, [MISSED], exchange="kraken")
+    trades = tmp_path / "trades.json"
+    trades.write_text(json.dumps([TRADE, MISSED]))
+
+    status = main(["--db", url, "reconcile", "--trades", str(trades), "--exchange", "binance", "--json"])
+    report = json.loads(capsys.readouterr().out)
+
+    assert status == 1
+    assert [d["fill_id"] for d in report["trades"]["missing"]] == ["LTC/USDT:2"]  # kraken's is not binance's
+    assert [d["fill_id"] for d in report["trades"]["unknown"]] == ["LTC/USDT:3"]
+    assert report["trades"]["conflicting"] == []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Self
+from typing import Self, Unpack
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,14 +23,16 @@ from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
 from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
-from tradeledger.application.ports import LedgerStore
+from tradeledger.application.ports import EventKey, LedgerStore
 from tradeledger.application.replaying import (
     AccountStart,
+    HistoryFilters,
     account_closed,
     account_history,
     account_start,
     cutoff,
     event_at,
+    read_filters,
     recorded,
     replay_state,
     stored_state,
@@ -240,22 +242,26 @@ class Ledger:
 
     # --- history ---------------------------------------------------------------------------
 
-    def history(
-        self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
-    ) -> list[RecordedFill]:
-        """Recorded fills after `after_seq` (default: all) in seq order."""
+    def history(self, **filters: Unpack[HistoryFilters]) -> list[RecordedFill]:
+        """Recorded fills after `after_seq` (default: all) in seq order, optionally of one symbol, account and/or
+        exchange, and optionally only those that occurred within `occurred` (both ends inclusive)."""
         with self._store.reading() as tx:
-            events = list(tx.log.read(symbol=symbol, account=account, after_seq=after_seq))
+            events = list(tx.log.read(**read_filters(filters)))
         return recorded(events)
 
-    def stream_history(
-        self, *, symbol: str | None = None, account: str | None = None, after_seq: int = 0
-    ) -> Generator[RecordedFill, None, None]:
+    def stream_history(self, **filters: Unpack[HistoryFilters]) -> Generator[RecordedFill, None, None]:
         """`history`, one recorded fill at a time as the log is read in one read transaction (held until the
         iterator is exhausted or closed): what a caller holds does not grow with the log."""
         with self._store.reading() as tx:
-            for event in tx.log.read(symbol=symbol, account=account, after_seq=after_seq):
+            for event in tx.log.read(**read_filters(filters)):
                 yield from recorded((event,))
+
+    def find(self, keys: Iterable[EventKey]) -> dict[EventKey, RecordedFill]:
+        """The events stored under these keys, (account, exchange, fill id) as `Event.key` gives them; a key
+        the log does not hold is absent from the result."""
+        with self._store.reading() as tx:
+            found = tx.log.find(set(keys))
+        return {key: fill for key, (fill,) in ((key, recorded((event,))) for key, event in found.items())}
 
     def follow(self, after_seq: int, *, account: str | None = None) -> tuple[Checkpoint, list[RecordedFill]]:
         """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that

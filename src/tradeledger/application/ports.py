@@ -88,9 +88,13 @@ class EventLog(Protocol):
         symbol: str | None = None,
         account: str | None = None,
         seqs: Collection[int] | None = None,
+        exchange: str | None = None,
+        occurred_from: str | None = None,
+        occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
-        """The events in (after_seq, until_seq], in seq order, optionally of one symbol and/or account, and
-        optionally only those at the given seqs."""
+        """The events in (after_seq, until_seq], in seq order, optionally of one symbol, account and/or
+        exchange, optionally only those at the given seqs, and optionally only those that occurred from
+        `occurred_from` and/or until `occurred_until` (stored time text, both inclusive)."""
 
     def rows(
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None

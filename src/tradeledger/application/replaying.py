@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
@@ -44,6 +45,28 @@ def recorded(events: Iterable[StoredEvent]) -> list[RecordedFill]:
         except (ValidationError, ValueError) as error:
             raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
     return fills
+
+
+class HistoryFilters(TypedDict, total=False):
+    """What `Ledger.history` reads: after a seq, of a symbol, account, exchange, within a span of occurrence."""
+
+    symbol: str | None
+    account: str | None
+    after_seq: int
+    exchange: str | None
+    occurred: tuple[datetime, datetime] | None  # both ends inclusive; each must carry a timezone
+
+
+def read_filters(filters: HistoryFilters) -> dict[str, Any]:
+    """`EventLog.read`'s keywords for a history's filters (`occurred` as stored time text)."""
+    found: dict[str, Any] = {name: value for name, value in filters.items() if name != "occurred"}
+    occurred = filters.get("occurred")
+    if occurred is not None:
+        for name, when in zip(("occurred_from", "occurred_until"), occurred, strict=True):
+            if when.tzinfo is None or when.utcoffset() is None:
+                raise InvalidArgument(f"occurred: {when.isoformat()} must carry a timezone")
+            found[name] = time_text(when)
+    return found
 
 
 def cutoff(until_seq: int | None, until_time: datetime | None) -> str | None:

@@ -79,6 +79,9 @@ class MemoryEventLog:
         symbol: str | None = None,
         account: str | None = None,
         seqs: Collection[int] | None = None,
+        exchange: str | None = None,
+        occurred_from: str | None = None,
+        occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
         events = self._state.events
         end = len(events) if until_seq is None else max(0, min(until_seq, len(events)))
@@ -89,6 +92,9 @@ class MemoryEventLog:
                 (symbol is None or event.symbol == symbol)
                 and (account is None or event.account == account)
                 and (seqs is None or event.seq in seqs)
+                and (exchange is None or event.exchange == exchange)
+                and (occurred_from is None or event.occurred_at >= occurred_from)
+                and (occurred_until is None or event.occurred_at <= occurred_until)
             ):
                 yield event
 

@@ -13,19 +13,23 @@ unvalued fees in that currency (a fee in a third currency paid from elsewhere, o
 the difference equals their sum), else the direction says what to look for (more on the exchange: a
 deposit or a transfer in not ingested, or a missed buy; less: a withdrawal or a fee not ingested, or a
 missed sell).
+
+What is read: the listed trades by key, and the log's fills inside the list's time span (a query by account,
+exchange and time); the exchange's events are folded (as a stream) only when trades are missing, to tell their
+effect. A reconcile's cost follows the list and the balances, not the log (issue 19).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import Fill, decimal_text
-from tradeledger.domain.positions import accounting_of
+from tradeledger.domain.positions import Accounting, accounting_of
 from tradeledger.domain.reference import reference_balances
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
@@ -124,19 +128,18 @@ def reconcile(
     if balance is None and trades is None:
         raise InvalidArgument("reconcile: give --balances FILE.json and/or --trades FILE.json")
     allowed = dict(tolerances or {})
-    history = [recorded for recorded in ledger.history(account=account) if recorded.event.exchange == exchange]
     missing: list[tuple[TradeDifference, Event]] = []
     unknown: list[TradeDifference] = []
     conflicting: list[TradeDifference] = []
     if trades is not None:
         missing, unknown, conflicting = _compare_trades(
-            history, trades, exchange=exchange, account=account, contract_sizes=contract_sizes
+            ledger, trades, exchange=exchange, account=account, contract_sizes=contract_sizes
         )
     rows: list[BalanceRow] = []
     if balance is not None:
         totals = exchange_totals(balance)
         held = {b.currency: b.amount for b in ledger.balances(account=account).balances if b.exchange == exchange}
-        with_missing = _with(history, [event for _, event in missing], account, exchange)
+        with_missing = _with(ledger, [event for _, event in missing], account, exchange) if missing else held
         unvalued = dict(ledger.state(account=account).totals.unvalued_fees)
         for currency in sorted(set(totals) | set(held)):
             ours, theirs = held.get(currency, ZERO), totals.get(currency, ZERO)
@@ -176,12 +179,19 @@ def _cause(
     return f"less {currency} on the exchange: a withdrawal or fee not ingested, or a missed sell"
 
 
-def _with(history: Sequence[Any], extra: Sequence[Event], account: str, exchange: str) -> dict[str, Decimal]:
-    """The balances of (account, exchange) with `extra` events appended after the log's."""
-    last = history[-1].seq if history else 0
-    events = [accounting_of(r.seq, r.event) for r in history]
-    events += [accounting_of(last + n, event) for n, event in enumerate(extra, start=1)]
-    folded = reference_balances(events)
+def _with(ledger: Ledger, extra: Sequence[Event], account: str, exchange: str) -> dict[str, Decimal]:
+    """The balances of (account, exchange) with `extra` events appended after the log's: the reference fold of
+    the log's events on that exchange, read as a stream, then of `extra`."""
+
+    def events() -> Iterator[Accounting]:
+        last = 0
+        with closing(ledger.stream_history(account=account, exchange=exchange)) as stream:
+            for recorded in stream:
+                last = recorded.seq
+                yield accounting_of(recorded.seq, recorded.event)
+        yield from (accounting_of(last + n, event) for n, event in enumerate(extra, start=1))
+
+    folded = reference_balances(events())
     return {
         currency: amount for (acct, exch, currency), amount in folded.items() if (acct, exch) == (account, exchange)
     }
@@ -193,22 +203,24 @@ def _compared(event: Event) -> dict[str, object]:
 
 
 def _compare_trades(
-    history: Sequence[Any],
+    ledger: Ledger,
     trades: Sequence[object],
     *,
     exchange: str,
     account: str,
     contract_sizes: Mapping[str, Decimal] | None,
 ) -> tuple[list[tuple[TradeDifference, Event]], list[TradeDifference], list[TradeDifference]]:
+    """The list's trades looked up by key, and the log's fills inside the list's span read: what the log holds
+    elsewhere is not read (a reconcile's cost follows the list, not the log)."""
     mapped = map_entries(trades, exchange=exchange, account=account, kind=Kind.TRADES, contract_sizes=contract_sizes)
-    logged = {r.event.event_id: r for r in history}
+    logged = ledger.find(event.key for _, event in mapped.events)
     missing: list[tuple[TradeDifference, Event]] = []
     conflicting: list[TradeDifference] = []
     listed: set[str] = set()
     for index, event in mapped.events:
         listed.add(event.event_id)
         symbol = getattr(event, "symbol", "")
-        found = logged.get(event.event_id)
+        found = logged.get(event.key)
         if found is None:
             missing.append((TradeDifference(event.event_id, symbol, index, None), event))
             continue
@@ -217,14 +229,14 @@ def _compare_trades(
         if fields:
             conflicting.append(TradeDifference(event.event_id, symbol, index, found.seq, fields))
     fills = [event for _, event in mapped.events if isinstance(event, Fill)]
+    if not fills:
+        return missing, [], conflicting
     symbols = {fill.symbol for fill in fills}
     times = [fill.occurred_at for fill in fills]
-    unknown = [
-        TradeDifference(r.event.event_id, r.event.symbol, None, r.seq)
-        for r in history
-        if isinstance(r.event, Fill)
-        and r.event.symbol in symbols
-        and min(times) <= r.event.occurred_at <= max(times)
-        and r.event.event_id not in listed
-    ]
+    with closing(ledger.stream_history(account=account, exchange=exchange, occurred=(min(times), max(times)))) as span:
+        unknown = [
+            TradeDifference(r.event.event_id, r.event.symbol, None, r.seq)
+            for r in span
+            if isinstance(r.event, Fill) and r.event.symbol in symbols and r.event.event_id not in listed
+        ]
     return missing, unknown, conflicting

@@ -180,24 +180,28 @@ class SqlEventLog:
         symbol: str | None = None,
         account: str | None = None,
         seqs: Collection[int] | None = None,
+        exchange: str | None = None,
+        occurred_from: str | None = None,
+        occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
-        if symbol is None and account is None and seqs is None:
+        if (symbol, account, seqs, exchange, occurred_from, occurred_until) == (None,) * 6:
             found = _prepared_range(self._connection, after_seq, until_seq)
             if found is not None:
                 for row in found:
                     yield StoredEvent(*row)
                 return
-        query = sa.select(*events.c).order_by(events.c.seq)
-        if seqs is not None:
-            query = query.where(events.c.seq.in_(sorted(seqs)))
-        if after_seq:
-            query = query.where(events.c.seq > after_seq)
-        if until_seq is not None:
-            query = query.where(events.c.seq <= until_seq)
-        if symbol is not None:
-            query = query.where(events.c.symbol == symbol)
-        if account is not None:
-            query = query.where(events.c.account == account)
+        c = events.c
+        conditions = (
+            None if seqs is None else c.seq.in_(sorted(seqs)),
+            c.seq > after_seq if after_seq else None,
+            None if until_seq is None else c.seq <= until_seq,
+            None if symbol is None else c.symbol == symbol,
+            None if account is None else c.account == account,
+            None if exchange is None else c.exchange == exchange,
+            None if occurred_from is None else c.occurred_at >= occurred_from,
+            None if occurred_until is None else c.occurred_at <= occurred_until,
+        )
+        query = sa.select(*c).where(*(given for given in conditions if given is not None)).order_by(c.seq)
         # Per statement: Connection.execution_options() would change the connection for every later one.
         # `with`: a caller that stops early closes the (server-side, on PostgreSQL) cursor with the generator.
         with self._connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
