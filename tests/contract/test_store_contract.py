@@ -13,7 +13,7 @@ from tests.factories import make_fill
 from tradeledger.application.ports import LedgerStore, OpenCycle, UnitOfWork
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
-from tradeledger.domain.events import Funding
+from tradeledger.domain.events import Funding, Transfer
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import PriceMark, RiskLevels
@@ -199,6 +199,36 @@ def test_the_formats_held_are_each_types_versions_sorted(store: LedgerStore) -> 
 
     with store.reading() as tx:
         assert tx.log.formats() == {"fill": [2], "funding": [1]}
+
+
+def test_the_symbols_held_are_those_of_an_accounts_fills_and_funding_on_one_exchange_sorted(
+    store: LedgerStore,
+) -> None:
+    events = appended(
+        store,
+        {"symbol": "ETH/USD"},
+        {"symbol": "BTC/USD"},
+        {"symbol": "SOL/USD", "exchange": "binance"},
+        {"symbol": "ADA/USD", "account": "other"},
+        {"symbol": "BTC/USD"},
+    )
+    funding = Funding(
+        funding_id="F-1", exchange="kraken", symbol="XRP/USD:USD", amount=Decimal("-0.5"), currency="USD",
+        occurred_at=OPENED,
+    )  # fmt: skip
+    deposit = Transfer(
+        transfer_id="D-1", exchange="kraken", kind="deposit", amount=Decimal(5), currency="USD", occurred_at=OPENED
+    )
+    with store.unit_of_work() as uow:
+        first = StoredEvent.seal(funding.canonical(), seq=6, epoch=1, recorded_at=AT, prev_hash=events[-1].hash)
+        second = StoredEvent.seal(deposit.canonical(), seq=7, epoch=1, recorded_at=AT, prev_hash=first.hash)
+        append(uow, [first, second])
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.log.symbols("default", "kraken") == ["BTC/USD", "ETH/USD", "XRP/USD:USD"]
+        assert tx.log.symbols("default", "binance") == ["SOL/USD"]
+        assert tx.log.symbols("other", "binance") == []
 
 
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:

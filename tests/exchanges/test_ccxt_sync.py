@@ -412,3 +412,39 @@ def test_until_is_sent_only_to_a_ccxt_call_whose_code_reads_it(exchange: str, ca
 
 def test_a_call_without_source_to_read_is_not_sent_until() -> None:
     assert syncing._reads_until(len) is False
+
+
+def test_without_symbols_a_sync_takes_those_the_account_holds_on_that_exchange(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync(url, Offline([page(("a", 1000)), page(("a", 1000))]), monkeypatch, capsys)
+    with open_ledger(url) as ledger:  # a fill of the account on another exchange, and one of another account
+        ledger.record_many(
+            [
+                {"fill_id": "k", "exchange": "kraken", "symbol": "ETH/USD", "side": "buy", "quantity": "1",
+                 "price": "2000", "occurred_at": "1970-01-01T00:00:05+00:00"},
+                {"fill_id": "o", "account": "other", "exchange": "bybit", "symbol": "SOL/USDT", "side": "buy",
+                 "quantity": "1", "price": "20", "occurred_at": "1970-01-01T00:00:05+00:00"},
+            ]
+        )  # fmt: skip
+    again = Offline([page(("a", 1000))])
+    monkeypatch.setattr(syncing, "connect", again)
+
+    status = main(["--db", url, "sync", "bybit", "--json"])
+    report = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert [stream["stream"] for stream in report["streams"]] == ["trades BTC/USDT", "deposits", "withdrawals"]
+
+
+def test_without_symbols_a_sync_of_an_account_that_holds_none_there_asks_for_them(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(syncing, "connect", Offline([]))
+
+    status = main(["--db", url, "sync", "bybit"])
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "error: sync bybit: name the symbols with --symbols (the ledger holds none for account 'default' on bybit)\n"
+    )

@@ -256,6 +256,11 @@ class Ledger:
             for event in tx.log.read(**read_filters(filters)):
                 yield from recorded((event,))
 
+    def symbols(self, *, account: str, exchange: str) -> list[str]:
+        """The symbols of the account's fills and funding on `exchange`, sorted (one query, not a read of the log)."""
+        with self._store.reading() as tx:
+            return tx.log.symbols(account, exchange)
+
     def find(self, keys: Iterable[EventKey]) -> dict[EventKey, RecordedFill]:
         """The events stored under these keys, (account, exchange, fill id) as `Event.key` gives them; a key
         the log does not hold is absent from the result."""

@@ -108,6 +108,9 @@ class EventLog(Protocol):
     def formats(self) -> dict[str, list[int]]:
         """The event formats the log holds: each type's versions, types and versions sorted."""
 
+    def symbols(self, account: str, exchange: str) -> list[str]:
+        """The symbols of the account's fills and funding on the exchange (not its transfers), sorted."""
+
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""
 

@@ -128,6 +128,17 @@ class MemoryEventLog:
     def formats(self) -> dict[str, list[int]]:
         return formats_of({(event.type, event.version) for event in self._state.events})
 
+    def symbols(self, account: str, exchange: str) -> list[str]:
+        return sorted(
+            {
+                event.symbol
+                for event in self._state.events
+                if (event.account, event.exchange) == (account, exchange)
+                and event.type != "transfer"
+                and event.symbol is not None
+            }
+        )
+
     def admin_records(self) -> list[AdminRecord]:
         return list(self._state.admin)
 

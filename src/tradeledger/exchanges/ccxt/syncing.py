@@ -38,7 +38,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from tradeledger.application.ledger import Ledger
-from tradeledger.domain.events import Transfer
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
@@ -241,7 +240,7 @@ def sync(
     on_page: Callable[[], None] | None = None,
 ) -> SyncReport:
     """Append what the exchange has after each stream's cursor (see the module); SyncFailed on a ccxt error."""
-    chosen = checked_symbols(symbols) or _held_symbols(ledger, account, exchange)
+    chosen = checked_symbols(symbols) or ledger.symbols(account=account, exchange=exchange)
     if not chosen:
         raise InvalidArgument(
             f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
@@ -267,16 +266,6 @@ def checked_symbols(symbols: Sequence[str]) -> list[str]:
         except ValueError as error:
             raise InvalidArgument(f"--symbols: {symbol!r} {error}") from None
     return list(dict.fromkeys(symbols))
-
-
-def _held_symbols(ledger: Ledger, account: str, exchange: str) -> list[str]:
-    """The symbols of the account's fills and funding on this exchange (one read of its history, as a stream)."""
-    held = {
-        recorded.event.symbol
-        for recorded in ledger.stream_history(account=account)
-        if recorded.event.exchange == exchange and not isinstance(recorded.event, Transfer)
-    }
-    return sorted(held)
 
 
 def contract_sizes(markets: object, symbols: Sequence[str]) -> dict[str, Decimal]:

@@ -259,6 +259,13 @@ class SqlEventLog:
         rows = self._connection.execute(sa.select(events.c.type, events.c.version).distinct())
         return formats_of(rows)
 
+    def symbols(self, account: str, exchange: str) -> list[str]:
+        c = events.c
+        held = sa.select(c.symbol).where(
+            c.account == account, c.exchange == exchange, c.type != "transfer", c.symbol.is_not(None)
+        )
+        return sorted(self._connection.scalars(held.distinct()))
+
     def admin_records(self) -> list[AdminRecord]:
         rows = self._connection.execute(sa.select(*admin_log.c).order_by(admin_log.c.id))
         return [AdminRecord(*row) for row in rows]
