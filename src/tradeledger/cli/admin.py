@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -228,8 +229,9 @@ def _check_starting_point(ledger: Ledger, manifest: Path, before: dict[str, Any]
     """The ledger must still hold the event the migration started from (else this is another history)."""
     if not before["seq"]:
         return
-    at = ledger.history(after_seq=before["seq"] - 1)[:1]
-    if not at or at[0].hash != before["hash"]:
+    with closing(ledger.stream_history(after_seq=before["seq"] - 1)) as events:  # its first event alone
+        at = next(events, None)
+    if at is None or at.hash != before["hash"]:
         raise InvalidArgument(
             f"{manifest}: the ledger no longer holds the event the migration started from "
             f"(seq {before['seq']} {before['hash']}); nothing was restored"
