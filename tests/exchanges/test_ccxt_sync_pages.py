@@ -222,9 +222,6 @@ def assert_synced_in_time_order(db_url: str, trades: list[tuple[str, int]]) -> N
     assert ordered == sorted(ordered)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an answer up to the sweep's ms holding only it ends the backward calls: the 30 are lost"
-)
 @pytest.mark.parametrize(("emulation", "page"), EXCHANGES[:2], ids=["okx", "kucoin"])
 def test_the_trades_before_a_millisecond_that_fills_a_page_of_a_newest_first_exchange_are_synced(
     emulation: Callable[[list[tuple[str, int]], int], Emulated],

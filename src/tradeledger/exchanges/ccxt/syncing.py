@@ -327,7 +327,7 @@ def _run(
         done.pages += 1
         earliest = min((_timestamp(entry) for entry in page), default=None)
         if stream.backward and cursor is not None and earliest is not None and earliest > cursor:
-            before = _before(exchange, stream, cursor, earliest)
+            before = _before(exchange, stream, cursor, page)
             done.pages += len(before)
             page = [entry for answer in reversed(before) for entry in answer] + page
         latest = max((_timestamp(entry) for entry in page), default=None)
@@ -370,20 +370,29 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     return answer
 
 
-def _before(exchange: str, stream: _Stream, since: int, until: int) -> list[list[object]]:
-    """The answers for what lies from `since` up to `until`, the earliest entry of an answer from `since`, newest
-    first. An exchange that answers its newest page first (bybit's executions, 50 a page; okx's and kucoin's fills)
-    leaves out what came before that page: each answer is asked up to the earliest entry the last one held (ccxt's
-    `until`, inclusive: an entry of that very ms left out comes too, the others again as duplicates), until an
-    answer holds nothing earlier (an exchange that answers from `since` first: one call) or reaches `since`."""
+def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object]) -> list[list[object]]:
+    """The answers for what lies from `since` up to `page`'s earliest entry, `page` an answer from `since` that
+    begins after it, newest first. An exchange that answers its newest page first (bybit's executions, 50 a page;
+    okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
+    the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
+    duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
+    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did was cut
+    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next."""
     answers: list[list[object]] = []
-    while True:  # `until` falls with every answer and stays above `since`: it ends
+    until = min(_timestamp(entry) for entry in page)
+    seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
+    while True:  # `until` falls with every answer and stays at or above `since`: it ends
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
         earliest = min((_timestamp(entry) for entry in answer), default=None)
-        if earliest is None or earliest >= until or earliest <= since:
+        if earliest is None or earliest <= since:
             return answers
-        until = earliest
+        if earliest < until:
+            until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
+        elif earliest == until and sum(_timestamp(entry) == until for entry in answer) > seen:
+            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before: cut within it
+        else:
+            return answers
 
 
 def _open_since(page: Sequence[object]) -> int | None:
