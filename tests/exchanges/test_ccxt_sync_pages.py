@@ -352,7 +352,6 @@ class MexcSwap(Emulated):
         return {"success": True, "code": 0, "data": deals}
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's mexc sends `until` to its contract deals as it is: refused")
 def test_a_call_whose_code_reads_until_only_for_another_market_type_is_not_sent_it(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

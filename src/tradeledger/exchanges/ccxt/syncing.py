@@ -12,12 +12,13 @@ sets that end itself), so a bot down for longer would never get past the empty s
 from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
 until it reaches the present. The window is the longest span ccxt's `features` says the call takes
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
-empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a
-page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between
-them is asked for before the page is appended, backward with ccxt's `until` (see _before), and appended with the
-page in one transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads
-`until` (see _reads_until). A cursor holds the epoch it was written in: after a rollback it is not
-used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
+empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a page;
+okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them is asked
+for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
+transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
+_reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
+it was written in: after a rollback it is not used (the stream starts again from `--since`, or the beginning, and
+duplicates are skipped).
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -165,9 +166,41 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
     method: Callable[..., Any] = getattr(client, call)
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
-        return method(first, since, None) if until is None else method(first, since, None, {"until": until})
+        if until is None:
+            return method(first, since, None)
+        return _until_read(client, lambda: method(first, since, None, {"until": until}))
 
     return _Stream(label, call, kind, fetch, window, _reads_until(method))
+
+
+class _UntilNotRead(Exception):
+    """ccxt was about to send `until` to the exchange as it is: its call does not read it on this path."""
+
+
+def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's own structures
+    """`action()`, a ccxt call given `until`, stopped by _UntilNotRead before its request is sent if the request
+    still holds `until` (or its alias `till`): the call's code names it, but only on another path (ccxt's mexc reads
+    it for spot trades, not for contracts). ccxt builds every request through its exchange's `sign(path, api,
+    method, params, ...)`, which is watched for that one call."""
+    sign = getattr(client, "sign", None)
+    if not callable(sign):
+        return action()
+    own = "sign" in getattr(client, "__dict__", {})
+
+    def watched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - ccxt's own structures
+        params = kwargs.get("params", args[3] if len(args) > 3 else None)  # noqa: PLR2004 - sign's 4th parameter
+        if isinstance(params, Mapping) and ("until" in params or "till" in params):
+            raise _UntilNotRead
+        return sign(*args, **kwargs)
+
+    setattr(client, "sign", watched)  # noqa: B010 - an attribute of ccxt's exchange, not of the Client protocol
+    try:
+        return action()
+    finally:
+        if own:
+            setattr(client, "sign", sign)  # noqa: B010
+        else:
+            delattr(client, "sign")
 
 
 def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
@@ -322,12 +355,16 @@ def _run(
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
+    backward = stream.backward  # False from a call on that would have sent `until` as it is (see _until_read)
     for _ in range(MAX_PAGES):
         page = _fetched(exchange, stream, cursor, None)
         done.pages += 1
         earliest = min((_timestamp(entry) for entry in page), default=None)
-        if stream.backward and cursor is not None and earliest is not None and earliest > cursor:
-            before = _before(exchange, stream, cursor, page)
+        if backward and cursor is not None and earliest is not None and earliest > cursor:
+            try:
+                before = _before(exchange, stream, cursor, page)
+            except _UntilNotRead:  # as on a call whose code does not read it (see the module)
+                backward, before = False, []
             done.pages += len(before)
             page = [entry for answer in reversed(before) for entry in answer] + page
         latest = max((_timestamp(entry) for entry in page), default=None)
