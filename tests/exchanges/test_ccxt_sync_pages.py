@@ -372,7 +372,6 @@ def test_a_call_whose_code_reads_until_only_for_another_market_type_is_not_sent_
     assert (done["appended"], done["streams"][0]["cursor"]) == (20, iso(trades[-1][1]))
 
 
-@pytest.mark.xfail(strict=True, reason="the calls for what lies before a page are not counted against MAX_PAGES")
 def test_the_calls_for_what_lies_before_a_page_count_against_max_pages_and_exceeding_it_appends_none_of_them(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

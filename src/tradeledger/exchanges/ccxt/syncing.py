@@ -362,7 +362,7 @@ def _run(
         earliest = min((_timestamp(entry) for entry in page), default=None)
         if backward and cursor is not None and earliest is not None and earliest > cursor:
             try:
-                before = _before(exchange, stream, cursor, page)
+                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages)
             except _UntilNotRead:  # as on a call whose code does not read it (see the module)
                 backward, before = False, []
             done.pages += len(before)
@@ -407,18 +407,26 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     return answer
 
 
-def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object]) -> list[list[object]]:
+def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int) -> list[list[object]]:
     """The answers for what lies from `since` up to `page`'s earliest entry, `page` an answer from `since` that
     begins after it, newest first. An exchange that answers its newest page first (bybit's executions, 50 a page;
     okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
     the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
     duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
     reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did was cut
-    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next."""
+    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next. At most
+    `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
+    without those before them."""
     answers: list[list[object]] = []
     until = min(_timestamp(entry) for entry in page)
     seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
     while True:  # `until` falls with every answer and stays at or above `since`: it ends
+        if len(answers) >= budget:
+            raise SyncFailed(
+                f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
+                f"asking for what lies before a page beginning at {_iso(min(_timestamp(entry) for entry in page))}"
+                f" after the cursor {_iso(since)}; none of them appended, the pages appended before it are kept"
+            )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
         earliest = min((_timestamp(entry) for entry in answer), default=None)
