@@ -12,12 +12,13 @@ sets that end itself), so a bot down for longer would never get past the empty s
 from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
 until it reaches the present. The window is the longest span ccxt's `features` says the call takes
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
-empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a
-page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between
-them is asked for before the page is appended, backward with ccxt's `until` (see _before), and appended with the
-page in one transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads
-`until` (see _reads_until). A cursor holds the epoch it was written in: after a rollback it is not
-used (the stream starts again from `--since`, or the beginning, and duplicates are skipped).
+empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a page;
+okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them is asked
+for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
+transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
+_reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
+it was written in: after a rollback it is not used (the stream starts again from `--since`, or the beginning, and
+duplicates are skipped).
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -164,9 +165,41 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
     method: Callable[..., Any] = getattr(client, call)
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
-        return method(first, since, None) if until is None else method(first, since, None, {"until": until})
+        if until is None:
+            return method(first, since, None)
+        return _until_read(client, lambda: method(first, since, None, {"until": until}))
 
     return _Stream(label, call, kind, fetch, window, _reads_until(method))
+
+
+class _UntilNotRead(Exception):
+    """ccxt was about to send `until` to the exchange as it is: its call does not read it on this path."""
+
+
+def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's own structures
+    """`action()`, a ccxt call given `until`, stopped by _UntilNotRead before its request is sent if the request
+    still holds `until` (or its alias `till`): the call's code names it, but only on another path (ccxt's mexc reads
+    it for spot trades, not for contracts). ccxt builds every request through its exchange's `sign(path, api,
+    method, params, ...)`, which is watched for that one call."""
+    sign = getattr(client, "sign", None)
+    if not callable(sign):
+        return action()
+    own = "sign" in getattr(client, "__dict__", {})
+
+    def watched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - ccxt's own structures
+        params = kwargs.get("params", args[3] if len(args) > 3 else None)  # noqa: PLR2004 - sign's 4th parameter
+        if isinstance(params, Mapping) and ("until" in params or "till" in params):
+            raise _UntilNotRead
+        return sign(*args, **kwargs)
+
+    setattr(client, "sign", watched)  # noqa: B010 - an attribute of ccxt's exchange, not of the Client protocol
+    try:
+        return action()
+    finally:
+        if own:
+            setattr(client, "sign", sign)  # noqa: B010
+        else:
+            delattr(client, "sign")
 
 
 def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
@@ -311,12 +344,16 @@ def _run(
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
+    backward = stream.backward  # False from a call on that would have sent `until` as it is (see _until_read)
     for _ in range(MAX_PAGES):
         page = _fetched(exchange, stream, cursor, None)
         done.pages += 1
         earliest = min((_timestamp(entry) for entry in page), default=None)
-        if stream.backward and cursor is not None and earliest is not None and earliest > cursor:
-            before = _before(exchange, stream, cursor, earliest)
+        if backward and cursor is not None and earliest is not None and earliest > cursor:
+            try:
+                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages)
+            except _UntilNotRead:  # as on a call whose code does not read it (see the module)
+                backward, before = False, []
             done.pages += len(before)
             page = [entry for answer in reversed(before) for entry in answer] + page
         latest = max((_timestamp(entry) for entry in page), default=None)
@@ -359,20 +396,37 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     return answer
 
 
-def _before(exchange: str, stream: _Stream, since: int, until: int) -> list[list[object]]:
-    """The answers for what lies from `since` up to `until`, the earliest entry of an answer from `since`, newest
-    first. An exchange that answers its newest page first (bybit's executions, 50 a page; okx's and kucoin's fills)
-    leaves out what came before that page: each answer is asked up to the earliest entry the last one held (ccxt's
-    `until`, inclusive: an entry of that very ms left out comes too, the others again as duplicates), until an
-    answer holds nothing earlier (an exchange that answers from `since` first: one call) or reaches `since`."""
+def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int) -> list[list[object]]:
+    """The answers for what lies from `since` up to `page`'s earliest entry, `page` an answer from `since` that
+    begins after it, newest first. An exchange that answers its newest page first (bybit's executions, 50 a page;
+    okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
+    the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
+    duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
+    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did was cut
+    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next. At most
+    `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
+    without those before them."""
     answers: list[list[object]] = []
-    while True:  # `until` falls with every answer and stays above `since`: it ends
+    until = min(_timestamp(entry) for entry in page)
+    seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
+    while True:  # `until` falls with every answer and stays at or above `since`: it ends
+        if len(answers) >= budget:
+            raise SyncFailed(
+                f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
+                f"asking for what lies before a page beginning at {_iso(min(_timestamp(entry) for entry in page))}"
+                f" after the cursor {_iso(since)}; none of them appended, the pages appended before it are kept"
+            )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
         earliest = min((_timestamp(entry) for entry in answer), default=None)
-        if earliest is None or earliest >= until or earliest <= since:
+        if earliest is None or earliest <= since:
             return answers
-        until = earliest
+        if earliest < until:
+            until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
+        elif earliest == until and sum(_timestamp(entry) == until for entry in answer) > seen:
+            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before: cut within it
+        else:
+            return answers
 
 
 def _open_since(page: Sequence[object]) -> int | None:
