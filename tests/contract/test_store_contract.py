@@ -231,6 +231,40 @@ def test_the_symbols_held_are_those_of_an_accounts_fills_and_funding_on_one_exch
         assert tx.log.symbols("other", "binance") == []
 
 
+def test_the_last_occurrence_is_of_an_accounts_events_on_one_exchange_by_type_symbol_and_kind(
+    store: LedgerStore,
+) -> None:
+    with store.reading() as tx:
+        assert tx.log.last_occurred("default", "kraken", ["fill"]) is None
+    events = appended(
+        store,
+        {"symbol": "BTC/USD", "occurred_at": "2024-03-01T12:00:00+00:00"},
+        {"symbol": "BTC/USD", "occurred_at": "2024-03-01T10:00:00+00:00"},  # later in the log, earlier in time
+        {"symbol": "ETH/USD", "occurred_at": "2024-03-02T00:00:00+00:00"},
+        {"symbol": "BTC/USD", "occurred_at": "2024-03-05T00:00:00+00:00", "exchange": "binance"},
+        {"symbol": "BTC/USD", "occurred_at": "2024-03-06T00:00:00+00:00", "account": "other"},
+    )
+    deposit = Transfer(
+        transfer_id="D-1", exchange="kraken", kind="deposit", amount=Decimal(5), currency="USD",
+        occurred_at=datetime(2024, 3, 3, tzinfo=UTC),
+    )  # fmt: skip
+    with store.unit_of_work() as uow:
+        append(uow, [StoredEvent.seal(deposit.canonical(), seq=6, epoch=1, recorded_at=AT, prev_hash=events[-1].hash)])
+        uow.commit()
+
+    with store.reading() as tx:
+        log = tx.log
+        assert log.last_occurred("default", "kraken", ["fill"], symbol="BTC/USD") == events[0].occurred_at
+        assert log.last_occurred("default", "kraken", ["fill"]) == events[2].occurred_at
+        assert log.last_occurred("default", "kraken", ["fill", "transfer"]) == "2024-03-03T00:00:00.000000+00:00"
+        assert (
+            log.last_occurred("default", "kraken", ["transfer"], kinds=["deposit"])
+            == "2024-03-03T00:00:00.000000+00:00"
+        )
+        assert log.last_occurred("default", "kraken", ["transfer"], kinds=["withdrawal"]) is None
+        assert log.last_occurred("default", "kraken", ["funding"]) is None
+
+
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:
     first, second = appended(store, {"fill_id": "A-1"}, {"fill_id": "A-2", "exchange": "binance"})
 

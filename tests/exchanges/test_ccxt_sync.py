@@ -20,6 +20,7 @@ from tradeledger import open_ledger
 from tradeledger.cli import main
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import syncing
+from tradeledger.exchanges.ccxt.ingesting import ingest
 
 RECORDED_TRADES = json.loads((RECORDED / "bybit.json").read_text())["methods"]["fetchMyTrades"][0]["httpResponse"]
 NO_ROWS = {"retCode": 0, "retMsg": "success", "result": {"rows": [], "nextPageCursor": ""}, "time": 1700000000000}
@@ -150,7 +151,7 @@ def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_w
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
 
 
-def test_after_a_rollback_the_cursor_is_not_used_and_the_removed_trades_come_back(
+def test_after_a_rollback_a_stream_starts_at_the_latest_trade_the_log_still_holds_and_the_removed_come_back(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sync(url, Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))]), monkeypatch, capsys)
@@ -163,8 +164,35 @@ def test_after_a_rollback_the_cursor_is_not_used_and_the_removed_trades_come_bac
     assert status == 0
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"]) == (1, 2)
-    assert "startTime" not in next(u for u in again.urls if "execution/list" in u)
+    # the cursor (at b, removed) is of the epoch before; a (ms 1000) is what the log still holds of the stream
+    assert starts(again) == [1000, 2000]
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
+
+
+def test_a_first_sync_starts_each_stream_at_the_latest_of_its_events_the_ledger_already_holds(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trades ingested from a file before any sync: the first sync asks from the latest of them, not for the
+    # exchange's newest page (bybit's: the last 50 of the week, which would leave out what lies between).
+    first = 1_700_000_000_000
+    with open_ledger(url) as ledger:
+        ingest(ledger, [_trade("x", first - DAY_MS), _trade("y", first)], exchange="bybit")
+        ingest(ledger, [_trade("z", first + DAY_MS, "ETH/USDT")], exchange="bybit")  # another symbol's stream
+    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
+    newest_first = NewestFirst(burst, now=first + 2 * DAY_MS)  # (x and y came from a file)
+
+    with at(first + 2 * DAY_MS):
+        status, report = sync(url, newest_first, monkeypatch, capsys)
+
+    assert status == 0
+    assert starts(newest_first)[0] == first
+    assert trade_ids(url)[3:] == [f"BTC/USDT:{ident}" for ident, _ in burst]
+    assert isinstance(report, dict)
+    assert report["appended"] == 120
+
+
+def _trade(ident: str, ms: int, symbol: str = "BTC/USDT") -> dict[str, Any]:
+    return {"id": ident, "timestamp": ms, "symbol": symbol, "side": "buy", "price": "70", "amount": "2"}
 
 
 def test_since_starts_a_stream_there(

@@ -245,9 +245,7 @@ class Ledger:
     def history(self, **filters: Unpack[HistoryFilters]) -> list[RecordedFill]:
         """Recorded fills after `after_seq` (default: all) in seq order, optionally of one symbol, account and/or
         exchange, and optionally only those that occurred within `occurred` (both ends inclusive)."""
-        with self._store.reading() as tx:
-            events = list(tx.log.read(**read_filters(filters)))
-        return recorded(events)
+        return list(self.stream_history(**filters))
 
     def stream_history(self, **filters: Unpack[HistoryFilters]) -> Generator[RecordedFill, None, None]:
         """`history`, one recorded fill at a time as the log is read in one read transaction (held until the
@@ -261,12 +259,20 @@ class Ledger:
         with self._store.reading() as tx:
             return tx.log.symbols(account, exchange)
 
+    def last_occurred(
+        self, *, account: str, exchange: str, types: Iterable[str], symbol: str | None = None, kinds: Iterable[str] = ()
+    ) -> datetime | None:
+        """When the latest of the account's events on `exchange` of these types (of one symbol, of these transfer
+        kinds, when given) occurred, in one query; None without one."""
+        with self._store.reading() as tx:
+            latest = tx.log.last_occurred(account, exchange, set(types), symbol=symbol, kinds=set(kinds))
+        return None if latest is None else datetime.fromisoformat(latest)
+
     def find(self, keys: Iterable[EventKey]) -> dict[EventKey, RecordedFill]:
-        """The events stored under these keys, (account, exchange, fill id) as `Event.key` gives them; a key
-        the log does not hold is absent from the result."""
+        """The events under these keys ((account, exchange, fill id): `Event.key`); absent keys are left out."""
         with self._store.reading() as tx:
             found = tx.log.find(set(keys))
-        return {key: fill for key, (fill,) in ((key, recorded((event,))) for key, event in found.items())}
+        return {key: recorded((event,))[0] for key, event in found.items()}
 
     def follow(self, after_seq: int, *, account: str | None = None) -> tuple[Checkpoint, list[RecordedFill]]:
         """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that

@@ -111,6 +111,18 @@ class EventLog(Protocol):
     def symbols(self, account: str, exchange: str) -> list[str]:
         """The symbols of the account's fills and funding on the exchange (not its transfers), sorted."""
 
+    def last_occurred(
+        self,
+        account: str,
+        exchange: str,
+        types: Collection[str],
+        *,
+        symbol: str | None = None,
+        kinds: Collection[str] = (),
+    ) -> str | None:
+        """The latest `occurred_at` (stored time text) of the account's events on the exchange of these types (of
+        one symbol, and of these transfer kinds, when given); None without one."""
+
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""
 

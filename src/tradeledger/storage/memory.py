@@ -128,6 +128,27 @@ class MemoryEventLog:
     def formats(self) -> dict[str, list[int]]:
         return formats_of({(event.type, event.version) for event in self._state.events})
 
+    def last_occurred(
+        self,
+        account: str,
+        exchange: str,
+        types: Collection[str],
+        *,
+        symbol: str | None = None,
+        kinds: Collection[str] = (),
+    ) -> str | None:
+        return max(
+            (
+                event.occurred_at
+                for event in self._state.events
+                if (event.account, event.exchange) == (account, exchange)
+                and event.type in types
+                and (symbol is None or event.symbol == symbol)
+                and (not kinds or event.kind in kinds)
+            ),
+            default=None,
+        )
+
     def symbols(self, account: str, exchange: str) -> list[str]:
         return sorted(
             {

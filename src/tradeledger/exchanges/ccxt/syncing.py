@@ -17,8 +17,10 @@ okx's and kucoin's fills): when an answer's earliest entry is later than the cur
 for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
 transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
-it was written in: after a rollback it is not used (the stream starts again from `--since`, or the beginning, and
-duplicates are skipped).
+it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
+the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
+exchange, a deposit stream's deposits, ...): what a rollback removed, or what came after a file ingested, is
+fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -34,7 +36,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -50,6 +52,9 @@ DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the
 # ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
 # work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
 STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
+_SYMBOLED = frozenset({Kind.TRADES, Kind.FUNDING})  # the streams of one symbol
+_MS = timedelta(milliseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How a ccxt method's code reads its `until` parameter, and returns another method's answer (see _reads_until).
 _UNTIL_KEY = re.compile(r"""['"](?:until|till)['"]""")
 _DELEGATION = re.compile(r"return self\.(fetch_\w+)\(")
@@ -159,6 +164,17 @@ class _Stream:
     fetch: Callable[[int | None, int | None], Any]  # (since, until): until None is not sent
     window: int = DAY_MS  # ms: the span the exchange may answer after a `since` alone (see the module)
     backward: bool = False  # whether the call reads ccxt's `until` (see _reads_until): what lies before a page
+    symbol: str | None = None  # of a trades or funding stream
+
+
+# The events of the log a stream's entries become: (event types, transfer kinds: all when empty).
+_HELD: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Kind.TRADES: (("fill",), ()),
+    Kind.FUNDING: (("funding",), ()),
+    Kind.DEPOSITS: (("transfer",), ("deposit",)),
+    Kind.WITHDRAWALS: (("transfer",), ("withdrawal",)),
+    Kind.LEDGER: (("transfer", "funding"), ()),
+}
 
 
 def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS) -> _Stream:
@@ -169,7 +185,7 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
             return method(first, since, None)
         return _until_read(client, lambda: method(first, since, None, {"until": until}))
 
-    return _Stream(label, call, kind, fetch, window, _reads_until(method))
+    return _Stream(label, call, kind, fetch, window, _reads_until(method), first if kind in _SYMBOLED else None)
 
 
 class _UntilNotRead(Exception):
@@ -341,6 +357,10 @@ def _run(
     if start is None and stored is not None:
         saved = json.loads(stored)
         cursor = saved["since"] if saved["epoch"] == epoch else None
+    if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
+        types, kinds = _HELD[stream.kind]
+        last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
+        cursor = None if last is None else (last - _EPOCH) // _MS
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)

@@ -259,6 +259,24 @@ class SqlEventLog:
         rows = self._connection.execute(sa.select(events.c.type, events.c.version).distinct())
         return formats_of(rows)
 
+    def last_occurred(
+        self,
+        account: str,
+        exchange: str,
+        types: Collection[str],
+        *,
+        symbol: str | None = None,
+        kinds: Collection[str] = (),
+    ) -> str | None:
+        c = events.c
+        conditions = [c.account == account, c.exchange == exchange, c.type.in_(sorted(types))]
+        if symbol is not None:
+            conditions.append(c.symbol == symbol)
+        if kinds:
+            conditions.append(c.kind.in_(sorted(kinds)))
+        latest: str | None = self._connection.scalar(sa.select(sa.func.max(c.occurred_at)).where(*conditions))
+        return latest
+
     def symbols(self, account: str, exchange: str) -> list[str]:
         c = events.c
         held = sa.select(c.symbol).where(
