@@ -19,13 +19,14 @@ from tests.backends import Backend
 from tests.processes import run_in_lockstep
 from tradeledger import Fill, open_ledger
 from tradeledger.compat import PaperWallet
+from tradeledger.domain.records import Checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 ACCOUNT = "paper"
 B0 = Decimal(1000)
 
-# argv: url command (close | open) trade_manager (yes | no). Prints {"done": ...} or {"refused": message}.
+# argv: url command (close | open) symbol trade_manager (yes | no). Prints {"done": ...} or {"refused": message}.
 WORKER = r"""
 import json
 import sys
@@ -35,7 +36,7 @@ from tradeledger.compat import PaperWallet, TradeManager
 from tradeledger.compat.paper_wallet import rules
 from tradeledger.errors import TradeRefused
 
-url, command, with_manager = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+url, command, symbol, with_manager = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "yes"
 paused = []
 
 
@@ -62,9 +63,9 @@ with open_ledger(url) as ledger:
         sys.exit("no go signal")
     try:
         if command == "close":
-            done = str(wallet.close("BTC/USD", 1, 110))
+            done = str(wallet.close(symbol, 1, 110))
         else:
-            done = wallet.open("ETH/USD", "buy", 1, 100)
+            done = wallet.open(symbol, "buy", 1, 100)
         result = {"done": done}
     except TradeRefused as error:
         result = {"refused": str(error)}
@@ -75,14 +76,15 @@ print(json.dumps(result), flush=True)
 """
 
 
-def race(url: str, command: str, *, trade_manager: bool) -> list[dict[str, str]]:
-    """Both workers check `command` on the same books, then both go on; their results, refusals last."""
+def race(url: str, command: str, symbols: tuple[str, str], *, trade_manager: bool = False) -> list[dict[str, str]]:
+    """Both workers check `command` (worker A on the first symbol, B on the second) on the same books, then both
+    go on; their results, refusals last."""
     flag = "yes" if trade_manager else "no"
-    outputs = run_in_lockstep(WORKER, {name: [url, command, flag] for name in ("A", "B")}, ("ready", "checked"))
+    argv = {name: [url, command, symbol, flag] for name, symbol in zip(("A", "B"), symbols, strict=True)}
+    outputs = run_in_lockstep(WORKER, argv, ("ready", "checked"))
     return sorted((json.loads(out) for out in outputs.values()), key=lambda result: "refused" in result)
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet command is checked against books another process moves past")
 @pytest.mark.parametrize("trade_manager", [False, True], ids=["wallet", "wallet-with-trade-manager"])
 def test_two_processes_closing_the_same_long_at_once_close_it_once_and_the_other_is_refused(
     backend: Backend, trade_manager: bool
@@ -90,7 +92,7 @@ def test_two_processes_closing_the_same_long_at_once_close_it_once_and_the_other
     with open_ledger(backend.url) as ledger:
         PaperWallet(ledger, B0, account=ACCOUNT).open("BTC/USD", "buy", 1, 100)
 
-    results = race(backend.url, "close", trade_manager=trade_manager)
+    results = race(backend.url, "close", ("BTC/USD", "BTC/USD"), trade_manager=trade_manager)
 
     assert results[0] == {"done": "10"}
     assert "refused" in results[1]
@@ -103,14 +105,13 @@ def test_two_processes_closing_the_same_long_at_once_close_it_once_and_the_other
         assert ledger.verify().ok
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet command is checked against books another process moves past")
 def test_two_processes_opening_the_same_symbol_at_once_open_it_once_and_the_other_is_refused(
     backend: Backend,
 ) -> None:
     with open_ledger(backend.url) as ledger:
         assert ledger.head.seq == 0  # the schema exists before the race
 
-    results = race(backend.url, "open", trade_manager=False)
+    results = race(backend.url, "open", ("ETH/USD", "ETH/USD"))
 
     assert "done" in results[0]
     assert "refused" in results[1]
@@ -119,3 +120,50 @@ def test_two_processes_opening_the_same_symbol_at_once_open_it_once_and_the_othe
         (position,) = ledger.positions(account=ACCOUNT)
         assert (position.symbol, position.signed_quantity) == ("ETH/USD", Decimal(1))
         assert ledger.replay_wallet(B0, account=ACCOUNT).cash == Decimal(900)
+
+
+def test_a_command_checked_before_another_process_opened_another_symbol_is_checked_again_and_lands(
+    backend: Backend,
+) -> None:
+    with open_ledger(backend.url) as ledger:
+        assert ledger.head.seq == 0
+
+    results = race(backend.url, "open", ("ETH/USD", "SOL/USD"))
+
+    assert ["done" in result for result in results] == [True, True]
+    with open_ledger(backend.url) as ledger:
+        opened = {(p.symbol, p.signed_quantity) for p in ledger.positions(account=ACCOUNT)}
+        assert opened == {("ETH/USD", Decimal(1)), ("SOL/USD", Decimal(1))}
+        assert ledger.replay_wallet(B0, account=ACCOUNT).cash == Decimal(800)
+
+
+def fill(fill_id: str, account: str) -> dict[str, str]:
+    return {
+        "fill_id": fill_id,
+        "account": account,
+        "exchange": "kraken",
+        "symbol": "BTC/USD",
+        "side": "buy",
+        "quantity": "1",
+        "price": "100",
+        "occurred_at": "2026-01-05T09:30:00+00:00",
+    }
+
+
+def test_record_if_current_appends_only_while_the_account_has_no_event_after_the_position_and_the_log_has_it(
+    backend: Backend,
+) -> None:
+    with open_ledger(backend.url) as ledger:
+        first = ledger.record(fill("a1", "paper"))
+        at = Checkpoint(first.epoch, first.seq, first.hash)
+        ledger.record(fill("o1", "other"))  # another account's event: the paper account's books are unchanged
+        landed = ledger.record_if_current(fill("a2", "paper"), account=ACCOUNT, at=at)
+        assert landed is not None
+        assert landed.seq == 3
+
+        assert ledger.record_if_current(fill("a3", "paper"), account=ACCOUNT, at=at) is None  # a2 is after `at`
+
+        ledger.rollback(to_seq=0, reason="test", actor="test")
+        ledger.record(fill("a1", "paper"))  # seq 1 again, in a new epoch: `at` (its seq and hash) is gone
+        assert ledger.record_if_current(fill("a4", "paper"), account=ACCOUNT, at=at) is None
+        assert [r.fill.fill_id for r in ledger.history() if isinstance(r.fill, Fill)] == ["a1"]
