@@ -213,7 +213,6 @@ def test_record_if_current_appends_only_while_the_account_has_no_event_after_the
         assert [r.fill.fill_id for r in ledger.history() if isinstance(r.fill, Fill)] == ["a1"]
 
 
-@pytest.mark.xfail(strict=True, reason="the exit handler closes the size it read, whoever closed it meanwhile")
 @pytest.mark.parametrize("path", ["wallet", "trade-manager"])
 def test_two_processes_exiting_the_same_long_at_once_close_it_once(backend: Backend, path: str) -> None:
     with open_ledger(backend.url) as ledger:

@@ -240,10 +240,14 @@ class TradeManager:
 
     def get_position(self, symbol: str) -> LegacyPosition | None:
         """The open position of `symbol`, or None when flat."""
+        return self.position_at(symbol)[0]
+
+    def position_at(self, symbol: str) -> tuple[LegacyPosition | None, Checkpoint]:
+        """`get_position`, and the log position it is current at (what `record_trade_if_current` takes)."""
         with self._lock:
             self._catch_up()
             ledger_position = self._book.open.get(symbol)
-            return None if ledger_position is None else self._view(ledger_position)
+            return (None if ledger_position is None else self._view(ledger_position)), self._book.position
 
     def get_all_positions(self) -> list[LegacyPosition]:
         """Every open position, by symbol."""
