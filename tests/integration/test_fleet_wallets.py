@@ -274,7 +274,6 @@ def test_two_processes_exiting_the_same_long_at_once_close_it_once(backend: Back
         assert ledger.positions(account=ACCOUNT) == ()  # flat, never short
 
 
-@pytest.mark.xfail(strict=True, reason="the views of one bot are read at different log positions and compared")
 def test_a_consistency_check_while_another_process_opens_a_position_compares_views_of_one_log_position(
     backend: Backend,
 ) -> None:
