@@ -15,6 +15,15 @@ def run_together(script: str, argv: dict[str, list[str]]) -> dict[str, str]:
 
     All are released at once; returns each worker's remaining stdout, failing on a non-zero exit.
     """
+    return run_in_lockstep(script, argv, ("ready",))
+
+
+def run_in_lockstep(script: str, argv: dict[str, list[str]], steps: tuple[str, ...]) -> dict[str, str]:
+    """Start `python -c script ARGS` per name; at each step each worker prints the step's name and waits for
+    "go" on stdin, and all are released at once only when every one has printed it (a barrier per step).
+
+    Returns each worker's remaining stdout, failing on a non-zero exit.
+    """
     workers = {
         name: subprocess.Popen(
             [sys.executable, "-c", script, *args],
@@ -26,16 +35,17 @@ def run_together(script: str, argv: dict[str, list[str]]) -> dict[str, str]:
         for name, args in argv.items()
     }
     try:
-        for name, worker in workers.items():
-            assert worker.stdout is not None
-            line = worker.stdout.readline()
-            if line.strip() != "ready":
-                _, err = worker.communicate(timeout=HANG_GUARD_S)
-                pytest.fail(f"worker {name} did not get ready: {line!r}\n{err}")
-        for worker in workers.values():
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
+        for step in steps:
+            for name, worker in workers.items():
+                assert worker.stdout is not None
+                line = worker.stdout.readline()
+                if line.strip() != step:
+                    _, err = worker.communicate(timeout=HANG_GUARD_S)
+                    pytest.fail(f"worker {name} did not reach {step!r}: {line!r}\n{err}")
+            for worker in workers.values():
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
         outputs = {name: worker.communicate(timeout=HANG_GUARD_S) for name, worker in workers.items()}
     finally:
         for worker in workers.values():

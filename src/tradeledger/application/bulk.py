@@ -40,6 +40,7 @@ from tradeledger.application.appending import (
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lots import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
+from tradeledger.application.replaying import account_unmoved
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
@@ -201,6 +202,11 @@ def _contents(events: Sequence[Event], kept: Mapping[int, str], first: int) -> l
     return contents
 
 
+class ViewMoved(Exception):
+    """An append on a condition (`record_events`' `current`) found the log moved past what the caller checked:
+    nothing was written."""
+
+
 def record_events(
     store: LedgerStore,
     fills: Iterable[FillInput],
@@ -209,12 +215,14 @@ def record_events(
     clock: Callable[[], datetime],
     snapshot_every: int,
     cache: FoldCache | None = None,
+    current: Callable[[UnitOfWork], bool] | None = None,
 ) -> list[Receipt]:
     """Ledger.record_many: the events of `fills` appended in one unit of work, a chunk at a time, with
     `cursors` stored in it; a receipt per event. Every input is read and validated before the unit of work
     opens: neither the caller's iterable (a paged fetch, say) nor a refusal runs under the write lock. Each
     event is stored as it was when the iterable gave it (`_validated_all`). The batch starts from the fold in
-    `cache` when it is current, and leaves its own there once committed."""
+    `cache` when it is current, and leaves its own there once committed. With `current`, asked under the
+    head's lock before anything is appended: ViewMoved, nothing written, unless it answers True."""
     events, kept = _validated_all(fills)
     if not events and not cursors:
         return []
@@ -239,8 +247,36 @@ def record_events(
             receipts=receipts,
             cursors=cursors,
             refused=refused,
+            current=current,
         )
     return receipts
+
+
+def record_unmoved(
+    store: LedgerStore,
+    fill: FillInput,
+    account: str,
+    at: Checkpoint,
+    *,
+    clock: Callable[[], datetime],
+    snapshot_every: int,
+    cache: FoldCache | None = None,
+) -> Receipt | None:
+    """Ledger.record_if_current: `fill` appended as `record_events` appends it while the log still has `at` and
+    holds no event of `account` after it (asked under the head's lock); None, nothing written, otherwise."""
+    try:
+        (appended,) = record_events(
+            store,
+            [fill],
+            cursors=None,
+            clock=clock,
+            snapshot_every=snapshot_every,
+            cache=cache,
+            current=lambda uow: account_unmoved(uow, account, at),
+        )
+    except ViewMoved:
+        return None
+    return appended
 
 
 def append_texts(
@@ -285,14 +321,18 @@ def _append_chunks(
     receipts: list[Receipt] | None = None,
     cursors: Mapping[str, str] | None = None,
     refused: Callable[[str, int], str] | None = None,
+    current: Callable[[UnitOfWork], bool] | None = None,
 ) -> Appended:
     """The frame of a batch: its chunks of canonical fields appended in one unit of work (`append_chunk`,
     a receipt per event to `receipts` when given), the positions and balances written once at the end,
     `cursors` stored with them, and the batch's fold left in `cache` once committed. A refusal's message
-    is `refused(message, n)` of the chunk starting at the batch's event n, when given."""
+    is `refused(message, n)` of the chunk starting at the batch's event n, when given; `current` as in
+    `record_events`."""
     appended = total = 0
     with store.unit_of_work() as uow:
         uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
+        if current is not None and not current(uow):
+            raise ViewMoved
         recorded_at = time_text(clock())
         start = uow.log.head().seq
         projection = BatchProjection(uow, cache, snapshot_every=snapshot_every)

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, FoldCache, stored_balances
-from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events
+from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events, record_unmoved
 from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
-from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, open_lots_of
-from tradeledger.application.maintenance import RollbackReport, rebuild_projection, sealed_rollback
+from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, method_plan, open_lots_of
+from tradeledger.application.maintenance import RollbackReport, audit_label, rebuild_projection, sealed_rollback
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import EventKey, LedgerStore
 from tradeledger.application.replaying import (
@@ -55,19 +55,6 @@ from tradeledger.errors import InvalidArgument
 SNAPSHOT_EVERY = 10_000
 
 Clock = Callable[[], datetime]
-
-
-def _label(name: str, value: str) -> str:
-    """A reason or actor of an audited operation: printable text, not blank (the audit trail names it)."""
-    if not value.strip() or not value.isprintable():
-        raise InvalidArgument(f"{name}: must be printable, non-blank text (got {value!r})")
-    return value.strip()
-
-
-def _plan(method: str | Sequence[str] | MethodPlan) -> MethodPlan:
-    if isinstance(method, MethodPlan):
-        return method
-    return MethodPlan.parse([method] if isinstance(method, str) else list(method))
 
 
 class Ledger:
@@ -117,6 +104,16 @@ class Ledger:
         if receipts or cursors:
             self._writes += 1
         return receipts
+
+    def record_if_current(self, fill: FillInput, *, account: str, at: Checkpoint) -> Receipt | None:
+        """`record`, only while the books of `account` at the log position `at` are still the log's: it still has
+        `at` and no event of `account` after it, checked under the write lock. None, nothing written, otherwise
+        (read again, decide again): for a check on an account's books another process may append to meanwhile."""
+        every, cache = self._snapshot_every, self._folded
+        receipt = record_unmoved(self._store, fill, account, at, clock=self._clock, snapshot_every=every, cache=cache)
+        if receipt is not None:
+            self._writes += 1
+        return receipt
 
     def append_texts(self, events: Iterable[EventText]) -> Appended:
         """Append validated events as their text (an `EventText` each: what an import keeps of a file's lines
@@ -176,7 +173,7 @@ class Ledger:
         `after`: a position `(epoch, seq, hash)` a subscriber kept, or a seq of this log; None: a named
         subscriber's stored position, else the start. A named subscriber stores its position with
         `Subscription.save()`."""
-        label = None if name is None else _label("name", name)
+        label = None if name is None else audit_label("name", name)
         if after is None:
             position = START if label is None else stored_position(self._store, label)
         elif isinstance(after, int):
@@ -334,7 +331,7 @@ class Ledger:
         """The realized gains of the disposals of tax year `year` (every year when None), one row per
         matched part of a lot, and the missing acquisitions; each disposal matched by the method of its
         own year (`method`: "fifo", or ["fifo", "2025=hifo"], or a MethodPlan; see domain.lots)."""
-        plan = _plan(method)
+        plan = method_plan(method)
         if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
             raise InvalidArgument(f"year: must be a year from {FIRST_YEAR} to {LAST_YEAR} (got {year})")
         options = LotOptions(plan, account, quote, fees_in_basis, withdrawals_dispose, long_after_days)
@@ -352,7 +349,7 @@ class Ledger:
         withdrawals_dispose: bool = False,
     ) -> LotsReport:
         """The open lots after the events that occurred at or before `until_time` (every event when None)."""
-        plan = _plan(method)
+        plan = method_plan(method)
         time_bound = cutoff(None, until_time)
         options = LotOptions(plan, account, quote, fees_in_basis, withdrawals_dispose)
         with self._store.reading() as tx:
@@ -408,8 +405,8 @@ class Ledger:
         transaction. `dry_run` only reports what would go. Refused (InvalidArgument) without a
         reason or an actor, or when there is nothing after the target.
         """
-        reason_text = _label("reason", reason)
-        actor_text = _label("actor", actor)
+        reason_text = audit_label("reason", reason)
+        actor_text = audit_label("actor", actor)
         target = self._rollback_target(to_seq, to_time)
         with self._store.reading() as tx:
             head = tx.log.head()

@@ -85,6 +85,13 @@ class LotsReport:
         return {str(year): self.plan.method_of(year).value for year in self.years}
 
 
+def method_plan(method: str | Sequence[str] | MethodPlan) -> MethodPlan:
+    """The plan of methods a caller names: one method, methods by year (["fifo", "2025=hifo"]), or a plan."""
+    if isinstance(method, MethodPlan):
+        return method
+    return MethodPlan.parse([method] if isinstance(method, str) else list(method))
+
+
 def _rows_with_extras(
     tx: Transaction, account: str | None, until_time: str | None, metadata: dict[int, Any], kinds: dict[int, str]
 ) -> Iterator[ExecutionRow]:

@@ -31,6 +31,14 @@ class RollbackReport:
     state: LedgerState
 
 
+def audit_label(name: str, value: str) -> str:
+    """A reason or actor of an audited operation (or a subscriber's name): printable text, not blank (the audit
+    trail names it)."""
+    if not value.strip() or not value.isprintable():
+        raise InvalidArgument(f"{name}: must be printable, non-blank text (got {value!r})")
+    return value.strip()
+
+
 def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
     """Rewrite the positions projection and its snapshots from the log up to its head; the head."""
     at = uow.log.head()

@@ -155,6 +155,12 @@ def still_at(tx: Transaction, at: Checkpoint) -> bool:
     return found is not None and found.hash == at.hash
 
 
+def account_unmoved(tx: Transaction, account: str, at: Checkpoint) -> bool:
+    """Whether the books of `account` at `at` are still the log's: the log still has `at` and holds no event of
+    `account` after it (another process appended to the account, or a rollback removed `at`: False)."""
+    return still_at(tx, at) and next(tx.log.read(account=account, after_seq=at.seq), None) is None
+
+
 def account_history(
     tx: Transaction, account: str, *, at: Checkpoint, until_seq: int, symbol: str | None = None, after_seq: int = 0
 ) -> list[RecordedFill] | None:

@@ -281,13 +281,19 @@ class AccountBook:
 
     # --- staying current ----------------------------------------------------------------------
 
-    def refresh(self) -> list[Folded]:
+    @property
+    def position(self) -> Checkpoint:
+        """The log position the book is current at (its last refresh's)."""
+        return self._subscription.position
+
+    def refresh(self, *, force: bool = False) -> list[Folded]:
         """Fold the account's events recorded since the last refresh; returns its fills in seq order.
 
-        Reads nothing when neither this process's ledger wrote nor the change signal fired."""
+        Reads nothing when neither this process's ledger wrote nor the change signal fired, unless `force`
+        (the log is known to have moved: a PostgreSQL NOTIFY may not have reached the signal yet)."""
         writes = self._ledger.writes
         signalled = self._subscription.changed()
-        if writes == self._seen_writes and not signalled:
+        if writes == self._seen_writes and not signalled and not force:
             return []
         self._seen_writes = writes
         folded: list[Folded] = []

@@ -39,12 +39,15 @@ from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.reconcile_at_start import BalanceClient, reconcile_at_start
 from tradeledger.compat.trade_manager import TradeManager, utc_now
 from tradeledger.compat.trades import create_trade
+from tradeledger.domain.records import Checkpoint
+from tradeledger.errors import TradeRefused
 from tradeledger.exchanges.ccxt.reconciling import Reconciliation
 
 TRADE_MANAGER_STATE = "trade_manager_state.json"
 PAPER_WALLET_STATE = "paper_wallet_state.yaml"
 PriceSource = Callable[[str], Decimal | float | int | str]
 FeeModel = Callable[[Decimal, Decimal], Decimal]  # (quantity, price) -> fee in the quote currency
+CLOSE_ATTEMPTS = 50  # closes of one exit, each after another writer moved the account meanwhile
 
 
 def no_fee(_quantity: Decimal, _price: Decimal) -> Decimal:
@@ -72,31 +75,53 @@ class ExitHandler:
         self.exits: list[tuple[str, Decimal, str]] = []
 
     def __call__(self, symbol: str, position: Mapping[str, Any], price: Decimal, reason: str) -> None:
-        """Close what the log holds for `symbol` now (not the size in the monitor's dict, which may be older)."""
+        """Close what the log holds for `symbol` now (not the size in the monitor's dict, which may be older).
+
+        The close lands only on what was read: when another writer (another process) closed some or all of
+        it between the look and the close, nothing is recorded and the log is read again; a position closed
+        meanwhile leaves nothing to close."""
         del position  # the monitor's copy: the size to close is read from the log
-        held = self._held(symbol)
-        if held is None:  # closed by another writer since the monitor looked: nothing left to close
-            return
-        side, size = held
+        for _ in range(CLOSE_ATTEMPTS):
+            held = self._held(symbol)
+            if held is None:  # closed by another writer since the monitor looked: nothing left to close
+                return
+            try:
+                closed = self._close(symbol, held, price, reason)
+            except TradeRefused:  # the wallet checked the close on the books read anew
+                if self._held(symbol) == held:
+                    raise  # refused on what was read: not a change by another writer
+                continue
+            if closed:
+                self.exits.append((symbol, price, reason))
+                return
+        raise TradeRefused(
+            f"exit of {symbol}: the account changed in another process before each of {CLOSE_ATTEMPTS} closes "
+            "could be recorded; nothing was recorded"
+        )
+
+    def _held(self, symbol: str) -> tuple[str, Decimal, Checkpoint | None] | None:
+        """The side and size the log holds for `symbol` (None: flat) and, read through the TradeManager, the
+        log position they are current at."""
+        if self.paper_wallet is not None:
+            entry = self.paper_wallet.positions.get(symbol)
+            return None if entry is None else (entry["side"], entry["size"], None)
+        if self.trade_manager is not None:
+            open_position, at = self.trade_manager.position_at(symbol)
+            return None if open_position is None else (open_position.side, open_position.total_amount, at)
+        return None
+
+    def _close(self, symbol: str, held: tuple[str, Decimal, Checkpoint | None], price: Decimal, reason: str) -> bool:
+        """One closing fill of what `held` says; False, nothing recorded, when the log moved past it."""
+        side, size, at = held
         fee = self.fee(size, price)
         if self.paper_wallet is not None:
             self.paper_wallet.close(symbol, size, price, fee=fee, strategy=f"exit:{reason}")
-        elif self.trade_manager is not None:
-            closing = "sell" if side == "long" else "buy"
-            trade = create_trade(
-                symbol, closing, size, price, fees=fee, strategy=f"exit:{reason}", timestamp=self.clock()
-            )
-            self.trade_manager.record_trade(trade)
-        self.exits.append((symbol, price, reason))
-
-    def _held(self, symbol: str) -> tuple[str, Decimal] | None:
-        if self.paper_wallet is not None:
-            entry = self.paper_wallet.positions.get(symbol)
-            return None if entry is None else (entry["side"], entry["size"])
-        if self.trade_manager is not None:
-            open_position = self.trade_manager.get_position(symbol)
-            return None if open_position is None else (open_position.side, open_position.total_amount)
-        return None
+            return True
+        assert self.trade_manager is not None  # _held found the position through it
+        assert at is not None
+        closing = "sell" if side == "long" else "buy"
+        trade = create_trade(symbol, closing, size, price, fees=fee, strategy=f"exit:{reason}", timestamp=self.clock())
+        return self.trade_manager.record_trade_if_current(trade, at=at)
 
 
 @dataclass(eq=False)

@@ -3,8 +3,9 @@
 In the legacy bot these copied positions between three mutable dicts and compared them afterwards.
 Here there is nothing to copy: `ctx.positions` and `paper_wallet.positions` are read-only views of
 the same log the TradeManager reads, so a "sync" returns the current view and the consistency check
-compares views that cannot drift. The check is still real: it compares what each view shows, so a
-wallet on another account, or a caller's own legacy dict, shows up as a mismatch.
+compares views that cannot drift (another process's append between the reads of two views is read
+again, not reported). The check is still real: it compares what each view shows, so a wallet on
+another account, or a caller's own legacy dict, shows up as a mismatch.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from tradeledger.compat.trade_manager import TradeManager
 
 logger = logging.getLogger("tradeledger.compat")
+COMPARE_ATTEMPTS = 5  # reads of the views by one consistency check, while other processes keep appending
 
 POSITIONS_ADVICE = (
     "ctx.positions is a read-only view of the ledger while the TradeManager is the source of truth; "
@@ -68,6 +70,21 @@ class PositionSyncManager:
         return {} if pw_positions is None else pw_positions
 
     def compare(self, ctx_positions: Mapping[str, Any], pw_positions: Mapping[str, Any] | None) -> Consistency:
+        """The open symbols of each view. Each view is read current (its book caught up when it is read), so an
+        append by another process between two of the reads shows as a mismatch no view holds: a mismatch is
+        the answer only when the views, read again, show the same one (else they are read again, up to
+        COMPARE_ATTEMPTS times in all)."""
+        found = self._views(ctx_positions, pw_positions)
+        for _ in range(COMPARE_ATTEMPTS - 1):
+            if found.ok:
+                return found
+            again = self._views(ctx_positions, pw_positions)
+            if again == found:
+                return found
+            found = again
+        return found
+
+    def _views(self, ctx_positions: Mapping[str, Any], pw_positions: Mapping[str, Any] | None) -> Consistency:
         return Consistency(
             trade_manager=tuple(sorted(position.symbol for position in self.trade_manager.get_all_positions())),
             ctx=tuple(sorted(ctx_positions)),

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.legacy_position import LegacyPosition
-from tradeledger.compat.trade_manager import HUNDRED, TradeManager, as_price
-from tradeledger.compat.trades import to_decimal
+from tradeledger.compat.trade_manager import HUNDRED, TradeManager
+from tradeledger.compat.trades import as_price, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, PositionSide
 from tradeledger.errors import InvalidArgument

@@ -26,10 +26,11 @@ from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.state_text import TradeTexts, Tree, TreeList, dumps
-from tradeledger.compat.trades import Trade, legacy_float, to_decimal
+from tradeledger.compat.trades import PriceInput, Trade, as_price, legacy_float
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
-from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_ADJUSTED_EXPONENT, MAX_DIGITS, exceeds_ledger_digits, shortened
+from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, Position, unrealized_at
+from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
 from tradeledger.errors import CallbackError, InvalidArgument
 
@@ -42,25 +43,10 @@ TradeCallback = Callable[[Trade], object]
 PositionCallback = Callable[[LegacyPosition], object]
 PriceCallback = Callable[[str, Decimal], object]
 Hook = Callable[[], object]
-PriceInput = Decimal | float | int | str
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def as_price(value: PriceInput, name: str = "price") -> Decimal:
-    """A positive, finite Decimal price within a fill price's range, 1E-24..1E+24 (a float is read as the
-    decimal it prints as): a tick past it would ratchet a position's levels for good."""
-    price = value if type(value) is Decimal else to_decimal(value, name)
-    if not price.is_finite() or price <= 0:
-        raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
-    if exceeds_ledger_digits(price):  # the ledger keeps 28 digits: refuse, never round
-        raise InvalidArgument(f"{name}: has more than {MAX_DIGITS} significant digits (got {value!r})")
-    if abs(price.adjusted()) > MAX_ADJUSTED_EXPONENT:
-        low, high = f"1E-{MAX_ADJUSTED_EXPONENT}", f"1E+{MAX_ADJUSTED_EXPONENT}"
-        raise InvalidArgument(f"{name}: is out of range {low}..{high} (got {shortened(price)})")
-    return price
 
 
 class TradeManager:
@@ -118,14 +104,23 @@ class TradeManager:
         Recording a trade id that is already in the log with the same content changes nothing and
         fires no callback; with different content it raises FillConflict.
         """
+        self.record_trade_if_current(trade, at=None)
+        return trade.id
+
+    def record_trade_if_current(self, trade: Trade, *, at: Checkpoint | None) -> bool:
+        """`record_trade` while the account's books at the log position `at` are still the log's (None: always;
+        `Ledger.record_if_current`); False, nothing recorded and no callback fired, when they are not."""
         if not isinstance(trade, Trade):
             raise InvalidArgument(f"trade: expected a Trade (see create_trade), got {type(trade).__name__}")
         with self._lock:
-            receipt = self.ledger.record(trade.to_fill(self.account))
+            fill, ledger = trade.to_fill(self.account), self.ledger
+            receipt = ledger.record(fill) if at is None else ledger.record_if_current(fill, account=self.account, at=at)
+            if receipt is None:
+                return False
             self._catch_up()
             self._write_marks()
             if receipt.duplicate:
-                return trade.id
+                return True
             position = self._position_after(trade.symbol, receipt.seq)
             errors = self._notify(self.trade_callbacks, trade)
             if position is not None:
@@ -136,7 +131,7 @@ class TradeManager:
             for hook in list(self._after_record):
                 hook()
         self._raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
-        return trade.id
+        return True
 
     def after_record(self, hook: Hook) -> None:
         """Run `hook` after every trade this TradeManager records (used by BotContext and PaperWallet)."""
@@ -245,10 +240,14 @@ class TradeManager:
 
     def get_position(self, symbol: str) -> LegacyPosition | None:
         """The open position of `symbol`, or None when flat."""
+        return self.position_at(symbol)[0]
+
+    def position_at(self, symbol: str) -> tuple[LegacyPosition | None, Checkpoint]:
+        """`get_position`, and the log position it is current at (what `record_trade_if_current` takes)."""
         with self._lock:
             self._catch_up()
             ledger_position = self._book.open.get(symbol)
-            return None if ledger_position is None else self._view(ledger_position)
+            return (None if ledger_position is None else self._view(ledger_position)), self._book.position
 
     def get_all_positions(self) -> list[LegacyPosition]:
         """Every open position, by symbol."""

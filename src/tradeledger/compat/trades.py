@@ -33,7 +33,14 @@ from pydantic import ValidationError
 
 from tradeledger.application.appending import describe_validation_error
 from tradeledger.compat.views import read_only_metadata
-from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
+from tradeledger.domain.fills import (
+    LEDGER_CONTEXT,
+    MAX_ADJUSTED_EXPONENT,
+    MAX_DIGITS,
+    Fill,
+    exceeds_ledger_digits,
+    shortened,
+)
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ZERO
 from tradeledger.errors import InvalidArgument, InvalidFill
@@ -368,3 +375,20 @@ def create_trade(
         fee_currency=fee_currency,
         fee_quote_value=None if fee_quote_value is None else to_decimal(fee_quote_value, "fee_quote_value"),
     )
+
+
+PriceInput = Decimal | float | int | str
+
+
+def as_price(value: PriceInput, name: str = "price") -> Decimal:
+    """A positive, finite Decimal price within a fill price's range, 1E-24..1E+24 (a float is read as the
+    decimal it prints as): a tick past it would ratchet a position's levels for good."""
+    price = value if type(value) is Decimal else to_decimal(value, name)
+    if not price.is_finite() or price <= 0:
+        raise InvalidArgument(f"{name}: must be a finite number above 0 (got {value!r})")
+    if exceeds_ledger_digits(price):  # the ledger keeps 28 digits: refuse, never round
+        raise InvalidArgument(f"{name}: has more than {MAX_DIGITS} significant digits (got {value!r})")
+    if abs(price.adjusted()) > MAX_ADJUSTED_EXPONENT:
+        low, high = f"1E-{MAX_ADJUSTED_EXPONENT}", f"1E+{MAX_ADJUSTED_EXPONENT}"
+        raise InvalidArgument(f"{name}: is out of range {low}..{high} (got {shortened(price)})")
+    return price

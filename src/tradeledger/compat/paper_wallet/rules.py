@@ -9,8 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 from tradeledger.compat.account import AccountBook
-from tradeledger.compat.trade_manager import as_price
-from tradeledger.compat.trades import Trade, to_decimal
+from tradeledger.compat.trades import Trade, as_price, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
 from tradeledger.domain.positions import Position, PositionSide, pnl
 from tradeledger.domain.wallet import WalletBook

@@ -19,16 +19,18 @@ from tradeledger.compat.paper_wallet import rules, shapes
 from tradeledger.compat.paper_wallet.checkpoint import WalletCheckpoints
 from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount
 from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
-from tradeledger.compat.trade_manager import TradeManager, as_price, utc_now
-from tradeledger.compat.trades import Trade, to_decimal
+from tradeledger.compat.trade_manager import TradeManager, utc_now
+from tradeledger.compat.trades import Trade, as_price, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import Side
-from tradeledger.domain.positions import PositionSide, unrealized_at
+from tradeledger.domain.positions import Position, PositionSide, unrealized_at
+from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.wallet import WalletBook, starting_cash
-from tradeledger.errors import InvalidArgument, ReadOnlyView
+from tradeledger.errors import InvalidArgument, ReadOnlyView, TradeRefused
 
 logger = logging.getLogger("tradeledger.compat")
 T = TypeVar("T")
+COMMAND_ATTEMPTS = 50  # checks of one command, each after another process appended to the account meanwhile
 
 # Legacy attributes that are figures of the log here: assigning one raises ReadOnlyView.
 _DERIVED = frozenset(
@@ -146,19 +148,19 @@ class PaperWallet:
         trade = self._trade(
             symbol, order_side, quantity, price, _Fee(fee, fee_currency, fee_quote_value), strategy, identifier
         )
-        with self._command_lock:
-            with self._book_lock:
-                wallet = self._refresh()
-                rules.check_open(
-                    self._book,
-                    trade,
-                    wallet,
-                    allow_short=self.allow_short,
-                    max_open_trades=self.max_open_trades,
-                    new_id=identifier is None,
-                )
-            self._append(trade)
-        self._save_after_command()
+
+        def checked(wallet: WalletBook) -> tuple[Trade, None]:
+            rules.check_open(
+                self._book,
+                trade,
+                wallet,
+                allow_short=self.allow_short,
+                max_open_trades=self.max_open_trades,
+                new_id=identifier is None,
+            )
+            return trade, None
+
+        self._command("open", checked)
         return trade.id
 
     def close(
@@ -183,16 +185,14 @@ class PaperWallet:
         quantity = rules.positive(amount, "amount")
         if price is None:
             raise InvalidArgument("price: required (close(symbol, amount, price))")
-        with self._command_lock:
-            with self._book_lock:
-                self._refresh()
-                resolved, position = rules.check_close(self._book, symbol, self._resolve(symbol), quantity)
-                closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
-                trade = self._trade(
-                    resolved, closing, quantity, price, _Fee(fee, fee_currency, fee_quote_value), strategy
-                )
-            self._append(trade)
-        self._save_after_command()
+
+        def checked(_: WalletBook) -> tuple[Trade, Position]:
+            resolved, position = rules.check_close(self._book, symbol, self._resolve(symbol), quantity)
+            closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
+            fees = _Fee(fee, fee_currency, fee_quote_value)
+            return self._trade(resolved, closing, quantity, price, fees, strategy), position
+
+        trade, position = self._command("close", checked)
         return rules.realized(position, trade)
 
     def buy(
@@ -215,12 +215,12 @@ class PaperWallet:
         rules.require_symbol(symbol, "buy", "buy(symbol, amount, price)")
         fees = _Fee(fee, fee_currency, fee_quote_value)
         trade = self._trade(symbol, Side.BUY, rules.positive(amount, "amount"), price, fees, strategy)
-        with self._command_lock:
-            with self._book_lock:
-                wallet = self._refresh()
-                rules.check_buy(self._book, trade, wallet, self.max_open_trades)
-            self._append(trade)
-        self._save_after_command()
+
+        def checked(wallet: WalletBook) -> tuple[Trade, None]:
+            rules.check_buy(self._book, trade, wallet, self.max_open_trades)
+            return trade, None
+
+        self._command("buy", checked)
         return trade.id
 
     def sell(
@@ -238,12 +238,11 @@ class PaperWallet:
         rules.require_symbol(symbol, "sell", "sell(symbol, amount, price)")
         fees = _Fee(fee, fee_currency, fee_quote_value)
         trade = self._trade(symbol, Side.SELL, rules.positive(amount, "amount"), price, fees, strategy)
-        with self._command_lock:
-            with self._book_lock:
-                self._refresh()
-                position = rules.check_sell(self._book, trade)
-            self._append(trade)
-        self._save_after_command()
+
+        def checked(_: WalletBook) -> tuple[Trade, Position]:
+            return trade, rules.check_sell(self._book, trade)
+
+        _, position = self._command("sell", checked)
         return rules.realized(position, trade)
 
     # --- reading --------------------------------------------------------------------------------
@@ -359,10 +358,10 @@ class PaperWallet:
         with self._book_lock:
             return figure(self._refresh())
 
-    def _refresh(self) -> WalletBook:
+    def _refresh(self, *, force: bool = False) -> WalletBook:
         """Fold the account's fills recorded since the last read (the caller holds the book lock); save the
-        wallet's checkpoint when due."""
-        self._book.refresh()
+        wallet's checkpoint when due. `force`: read even before the change signal fired (AccountBook.refresh)."""
+        self._book.refresh(force=force)
         wallet = self._book.wallet
         assert wallet is not None  # the book was built with a wallet
         self._checkpoints.save(self._book)
@@ -393,11 +392,35 @@ class PaperWallet:
             fee_quote_value=None if fee.quote_value is None else to_decimal(fee.quote_value, "fee_quote_value"),
         )
 
-    def _append(self, trade: Trade) -> None:
-        if self.trade_manager is not None:
-            self.trade_manager.record_trade(trade)  # its after_record hook saves the state file
-        else:
-            self.ledger.record(trade.to_fill(self.account))
+    def _command(self, name: str, checked: Callable[[WalletBook], tuple[Trade, T]]) -> tuple[Trade, T]:
+        """A command's fill, checked against the account's books (`checked`: TradeRefused, or the fill and what
+        the command returns) and appended while those books are still the log's, under the ledger's write
+        lock: when another process appended to the account (or a rollback removed what the books hold) between
+        the check and the append, nothing is appended and the command is checked again on the books read anew
+        (a close checked twice on the same long is refused the second time, never sold twice)."""
+        with self._command_lock:
+            force = False
+            for _ in range(COMMAND_ATTEMPTS):
+                with self._book_lock:
+                    wallet = self._refresh(force=force)
+                    trade, found = checked(wallet)
+                    at = self._book.position
+                if self._append(trade, at):
+                    break
+                force = True  # the log moved: read it, whether or not its change signal has arrived yet
+            else:
+                raise TradeRefused(
+                    f"{name}: the account {self.account!r} changed in another process before each of "
+                    f"{COMMAND_ATTEMPTS} checks could be appended; nothing was recorded"
+                )
+        self._save_after_command()
+        return trade, found
+
+    def _append(self, trade: Trade, at: Checkpoint) -> bool:
+        """Append the fill while the account's books at `at` are the log's; False, nothing appended, otherwise."""
+        if self.trade_manager is not None:  # its after_record hook saves the state file
+            return self.trade_manager.record_trade_if_current(trade, at=at)
+        return self.ledger.record_if_current(trade.to_fill(self.account), account=self.account, at=at) is not None
 
     def after_record(self, hook: Callable[[], object]) -> None:
         """Run `hook` after every fill this wallet appends itself (with a TradeManager, its own hooks run)."""
