@@ -249,6 +249,33 @@ def test_the_trades_before_a_millisecond_that_fills_a_page_of_a_newest_first_exc
     assert report(capsys)["appended"] == 30 + page + 20
 
 
+@pytest.mark.xfail(
+    strict=True, reason="a newest page all of one ms: the answer up to it holds only that ms again, ending the calls"
+)
+@pytest.mark.parametrize(("emulation", "page"), EXCHANGES[:2], ids=["okx", "kucoin"])
+def test_the_trades_before_a_newest_page_all_of_one_millisecond_are_synced(
+    emulation: Callable[[list[tuple[str, int]], int], Emulated],
+    page: int,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # One order swept the book last: a page's worth of fills in one ms after 30 trades. The newest page holds only
+    # the sweep, and so does the answer up to the sweep's ms: nothing in it tells that the 30 lie before it.
+    with at(FIRST + 1000):
+        assert run_sync(db_url, emulation([("00000", FIRST)], FIRST + 1000), monkeypatch) == 0
+    before, sweep_ms = burst(30, FIRST), FIRST + 31 * 60_000
+    sweep = [(f"s{n:04}", sweep_ms) for n in range(page)]
+    now = sweep_ms + 60_000
+    with at(now):
+        capsys.readouterr()
+        status = run_sync(db_url, emulation([("00000", FIRST), *before, *sweep], now), monkeypatch)
+
+    assert status == 0
+    assert_synced_in_time_order(db_url, [("00000", FIRST), *before, *sweep])
+    assert report(capsys)["appended"] == 30 + page
+
+
 def test_an_exchange_answering_oldest_first_costs_one_extra_call_when_a_page_begins_after_the_cursor(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
