@@ -269,9 +269,10 @@ def test_a_trade_more_than_a_week_after_the_cursor_is_synced(
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
     asked = starts(windowed)
     # the cursor's week (only a again), the next one (empty), the third (days 14-21: b), what lies before b in it
-    # (b's answer began after the cursor: only b again), then from b (b again)
-    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, later]
-    assert ends(windowed) == [None, None, None, later, None]
+    # (b's answer began after the cursor: only b again, as long as that answer, all of b's ms: it may have been cut
+    # within it), what lies strictly before b (empty), then from b (b again)
+    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, later]
+    assert ends(windowed) == [None, None, None, later, later - 1, None]
     assert isinstance(report, dict)
     assert report["streams"][0]["cursor"] == datetime.fromtimestamp(later / 1000, tz=UTC).isoformat()
 

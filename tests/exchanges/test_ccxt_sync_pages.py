@@ -249,9 +249,6 @@ def test_the_trades_before_a_millisecond_that_fills_a_page_of_a_newest_first_exc
     assert report(capsys)["appended"] == 30 + page + 20
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a newest page all of one ms: the answer up to it holds only that ms again, ending the calls"
-)
 @pytest.mark.parametrize(("emulation", "page"), EXCHANGES[:2], ids=["okx", "kucoin"])
 def test_the_trades_before_a_newest_page_all_of_one_millisecond_are_synced(
     emulation: Callable[[list[tuple[str, int]], int], Emulated],

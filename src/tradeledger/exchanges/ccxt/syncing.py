@@ -422,13 +422,15 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
     okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
     the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
     duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
-    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did was cut
-    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next. At most
+    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did, or as
+    many as the longest answer yet (a full page: the page itself may be all of one ms), was cut within the ms (a
+    page's worth of fills of one order): what lies strictly before it is asked next. At most
     `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
     without those before them."""
     answers: list[list[object]] = []
     until = min(_timestamp(entry) for entry in page)
     seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
+    longest = len(page)  # the longest answer yet: one as long holding only `until`'s ms may be a page cut in it
     while True:  # `until` falls with every answer and stays at or above `since`: it ends
         if len(answers) >= budget:
             raise SyncFailed(
@@ -438,13 +440,16 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
             )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
+        longest = max(longest, len(answer))
         earliest = min((_timestamp(entry) for entry in answer), default=None)
         if earliest is None or earliest <= since:
             return answers
         if earliest < until:
             until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
-        elif earliest == until and sum(_timestamp(entry) == until for entry in answer) > seen:
-            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before: cut within it
+        elif earliest == until and (
+            sum(_timestamp(entry) == until for entry in answer) > seen or len(answer) >= longest
+        ):
+            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before or a full page: cut within it
         else:
             return answers
 
