@@ -592,7 +592,6 @@ class KrakenFuturesLedger:
         return [dict(entry) for entry in self.ledger if since is None or entry["timestamp"] >= since]
 
 
-@pytest.mark.xfail(strict=True, reason="the ledger stream starts at the funding the funding stream appended before it")
 def test_a_first_sync_books_the_ledgers_transfers_before_the_funding_its_funding_stream_appended(
     tmp_path: Path,
 ) -> None:

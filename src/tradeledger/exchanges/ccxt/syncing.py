@@ -19,8 +19,8 @@ transaction, oldest first; the cursor moves only then. That is done only where c
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
-exchange, a deposit stream's deposits, ...): what a rollback removed, or what came after a file ingested, is
-fetched again; duplicates are skipped.
+exchange, a deposit stream's deposits, a ledger stream's transfers, ...): what a rollback removed, or what came
+after a file ingested, is fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -167,13 +167,15 @@ class _Stream:
     symbol: str | None = None  # of a trades or funding stream
 
 
-# The events of the log a stream's entries become: (event types, transfer kinds: all when empty).
+# The events of the log a stream's entries become, whose latest a stream without a usable cursor starts at: (event
+# types, transfer kinds: all when empty). A ledger stream's funding is left out: the funding streams, run before it,
+# append funding up to the present (its transfers before that would never be asked for).
 _HELD: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Kind.TRADES: (("fill",), ()),
     Kind.FUNDING: (("funding",), ()),
     Kind.DEPOSITS: (("transfer",), ("deposit",)),
     Kind.WITHDRAWALS: (("transfer",), ("withdrawal",)),
-    Kind.LEDGER: (("transfer", "funding"), ()),
+    Kind.LEDGER: (("transfer",), ()),
 }
 
 
