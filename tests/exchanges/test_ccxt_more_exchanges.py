@@ -608,7 +608,6 @@ def test_a_first_sync_books_the_ledgers_transfers_before_the_funding_its_funding
     assert held == [("USD", Decimal("0.0116")), ("USDT", Decimal(25))]
 
 
-@pytest.mark.xfail(strict=True, reason="after a rollback the stream starts at its latest event, past the one held open")
 def test_a_withdrawal_pending_at_a_sync_before_a_rollback_is_booked_by_a_sync_after_it_once_it_is_done(
     tmp_path: Path,
 ) -> None:

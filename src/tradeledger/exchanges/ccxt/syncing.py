@@ -19,8 +19,9 @@ transaction, oldest first; the cursor moves only then. That is done only where c
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
-exchange, a deposit stream's deposits, a ledger stream's transfers, ...): what a rollback removed, or what came
-after a file ingested, is fetched again; duplicates are skipped.
+exchange, a deposit stream's deposits, a ledger stream's transfers, ...), or at its cursor of the epoch before when
+that is earlier (held at a deposit or withdrawal still pending: see _open_since): what a rollback removed, or what
+came after a file ingested, is fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -355,14 +356,16 @@ def _run(
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
     epoch = ledger.head.epoch
-    cursor = start
+    cursor, stale = start, None
     if start is None and stored is not None:
         saved = json.loads(stored)
-        cursor = saved["since"] if saved["epoch"] == epoch else None
+        cursor, stale = (saved["since"], None) if saved["epoch"] == epoch else (None, saved["since"])
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
         types, kinds = _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
         cursor = None if last is None else (last - _EPOCH) // _MS
+        if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
+            cursor = min(cursor, stale)
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
