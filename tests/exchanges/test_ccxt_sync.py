@@ -21,6 +21,7 @@ from tradeledger.cli import main
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import syncing
 from tradeledger.exchanges.ccxt.ingesting import ingest
+from tradeledger.exchanges.ccxt.mapping import Kind
 
 RECORDED_TRADES = json.loads((RECORDED / "bybit.json").read_text())["methods"]["fetchMyTrades"][0]["httpResponse"]
 NO_ROWS = {"retCode": 0, "retMsg": "success", "result": {"rows": [], "nextPageCursor": ""}, "time": 1700000000000}
@@ -476,4 +477,29 @@ def test_without_symbols_a_sync_of_an_account_that_holds_none_there_asks_for_the
     assert status == 2
     assert capsys.readouterr().err == (
         "error: sync bybit: name the symbols with --symbols (the ledger holds none for account 'default' on bybit)\n"
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="a request holding `until` is stopped whatever it holds: alpaca's own parameter")
+def test_a_call_that_reads_until_into_a_parameter_of_its_own_of_that_name_is_sent_it() -> None:
+    # ccxt's alpaca.fetch_my_trades reads `until` and writes alpaca's own `until` (ISO 8601): that request is sent,
+    # only one still holding the value sync gave (ccxt passing it on unread) is stopped.
+    alpaca = ccxt.alpaca({"apiKey": "key", "secret": "secret"})
+    alpaca.number = str
+    alpaca.set_markets([market("BTC/USD", "BTC/USD", "BTC", "USD")])
+    asked: list[str] = []
+
+    def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        asked.append(url)
+        return []  # no fills
+
+    alpaca.fetch = fetch
+    stream = syncing._stream(alpaca, "fetch_my_trades", "BTC/USD", "trades BTC/USD", Kind.TRADES)
+
+    assert stream.backward is True
+    assert stream.fetch(1_700_000_000_000, 1_700_000_100_000) == []
+    (url,) = asked
+    assert url == (
+        "https://api.alpaca.markets/v2/account/activities/FILL"
+        "?until=2023-11-14T22%3A15%3A00.000Z&after=2023-11-14T22%3A13%3A20.000Z"
     )
