@@ -480,7 +480,6 @@ def test_without_symbols_a_sync_of_an_account_that_holds_none_there_asks_for_the
     )
 
 
-@pytest.mark.xfail(strict=True, reason="a request holding `until` is stopped whatever it holds: alpaca's own parameter")
 def test_a_call_that_reads_until_into_a_parameter_of_its_own_of_that_name_is_sent_it() -> None:
     # ccxt's alpaca.fetch_my_trades reads `until` and writes alpaca's own `until` (ISO 8601): that request is sent,
     # only one still holding the value sync gave (ccxt passing it on unread) is stopped.

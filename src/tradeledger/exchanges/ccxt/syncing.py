@@ -186,7 +186,7 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
         if until is None:
             return method(first, since, None)
-        return _until_read(client, lambda: method(first, since, None, {"until": until}))
+        return _until_read(client, until, lambda: method(first, since, None, {"until": until}))
 
     return _Stream(label, call, kind, fetch, window, _reads_until(method), first if kind in _SYMBOLED else None)
 
@@ -195,11 +195,12 @@ class _UntilNotRead(Exception):
     """ccxt was about to send `until` to the exchange as it is: its call does not read it on this path."""
 
 
-def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's own structures
+def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's structures
     """`action()`, a ccxt call given `until`, stopped by _UntilNotRead before its request is sent if the request
-    still holds `until` (or its alias `till`): the call's code names it, but only on another path (ccxt's mexc reads
-    it for spot trades, not for contracts). ccxt builds every request through its exchange's `sign(path, api,
-    method, params, ...)`, which is watched for that one call."""
+    still holds `until` as sync gave it: the call's code names it, but only on another path (ccxt's mexc reads it
+    for spot trades, not for contracts). A request holding an `until` of the exchange's own, written from it
+    (alpaca's, in ISO 8601), is sent. ccxt builds every request through its exchange's `sign(path, api, method,
+    params, ...)`, which is watched for that one call."""
     sign = getattr(client, "sign", None)
     if not callable(sign):
         return action()
@@ -207,7 +208,7 @@ def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN4
 
     def watched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - ccxt's own structures
         params = kwargs.get("params", args[3] if len(args) > 3 else None)  # noqa: PLR2004 - sign's 4th parameter
-        if isinstance(params, Mapping) and ("until" in params or "till" in params):
+        if isinstance(params, Mapping) and params.get("until") == until:
             raise _UntilNotRead
         return sign(*args, **kwargs)
 
