@@ -344,18 +344,25 @@ class NewestFirst(Windowed):
         return page(*shown[: self.limit])
 
 
-def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
+def synced_after_a_burst(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # A bot down for two days: 120 trades after the cursor, where bybit answers the newest 50 of the week first.
+) -> tuple[NewestFirst, list[tuple[str, int]], int, dict[str, Any] | str]:
+    """A bot down for two days: `a` synced at `first`, then 120 trades after it a minute apart, where bybit answers
+    the newest 50 of the week first; the exchange, the burst, and the second sync's status and report."""
     first = 1_700_000_000_000
     with at(first + 1000):
         sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
     burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
     newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
-
     with at(first + 2 * DAY_MS):
         status, report = sync(url, newest_first, monkeypatch, capsys)
+    return newest_first, burst, status, report
+
+
+def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, burst, status, report = synced_after_a_burst(url, monkeypatch, capsys)
 
     assert status == 0
     assert trade_ids(url) == ["BTC/USDT:a", *(f"BTC/USDT:{ident}" for ident, _ in burst)]
@@ -406,18 +413,11 @@ def test_a_failure_while_asking_what_lies_before_a_newest_page_appends_none_of_i
 def test_the_calls_for_what_lies_before_a_newest_page_end_at_the_cursor_each_up_to_the_earliest_entry_yet(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = 1_700_000_000_000
-    with at(first + 1000):
-        sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
-    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
-    newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
-
-    with at(first + 2 * DAY_MS):
-        status, report = sync(url, newest_first, monkeypatch, capsys)
+    newest_first, burst, status, report = synced_after_a_burst(url, monkeypatch, capsys)
 
     assert status == 0
     # from the cursor: t070-t119; up to t070: t021-t070; up to t021: a, t000-t021 (reaches the cursor); from t119
-    assert starts(newest_first) == [first] * 3 + [burst[-1][1]]
+    assert starts(newest_first) == [1_700_000_000_000] * 3 + [burst[-1][1]]
     assert ends(newest_first) == [None, burst[70][1], burst[21][1], None]
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"], report["streams"][0]["pages"]) == (120, 4, 4)
