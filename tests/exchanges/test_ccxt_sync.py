@@ -221,12 +221,13 @@ WEEK_MS = 7 * DAY_MS
 
 
 class Windowed(Offline):
-    """bybit as its v5 execution list documents it: given only startTime, the executions of [startTime, startTime + 7
-    days]; given neither, those of the last 7 days before `now` (ms)."""
+    """bybit as its v5 execution list documents it: the executions of [startTime, endTime] (endTime, ccxt's `until`,
+    defaults to a week after startTime; given neither, the last 7 days before `now`, ms), newest first, at most
+    `limit` of them (None: all)."""
 
-    def __init__(self, trades: list[tuple[str, int]], now: int) -> None:
+    def __init__(self, trades: list[tuple[str, int]], now: int, limit: int | None = None) -> None:
         super().__init__([])
-        self.trades, self.now = trades, now
+        self.trades, self.now, self.limit = trades, now, limit
 
     def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
         if "/v5/execution/list" not in url:
@@ -234,8 +235,9 @@ class Windowed(Offline):
         self.urls.append(url)
         asked = parse_qs(urlsplit(url).query)
         start = int(asked["startTime"][0]) if "startTime" in asked else self.now - WEEK_MS
-        shown = [(ident, ms) for ident, ms in self.trades if start <= ms <= start + WEEK_MS]
-        return page(*sorted(shown, key=lambda trade: -trade[1]))  # newest first, as bybit answers
+        end = int(asked["endTime"][0]) if "endTime" in asked else start + WEEK_MS
+        shown = sorted(((i, ms) for i, ms in self.trades if start <= ms <= end), key=lambda trade: -trade[1])
+        return page(*shown[: self.limit])
 
 
 def starts(offline: Offline) -> list[int]:
@@ -326,22 +328,10 @@ def test_a_window_ccxt_does_not_give_as_a_whole_number_of_days_is_a_day(until_da
 
 
 class NewestFirst(Windowed):
-    """bybit's execution list with its paging: the executions of [startTime, endTime] (endTime, ccxt's `until`,
-    defaults to a week after startTime), newest first, at most `limit` (bybit's default 50) of them."""
+    """bybit's execution list with its paging: Windowed, at most bybit's default of 50 executions an answer."""
 
     def __init__(self, trades: list[tuple[str, int]], now: int, limit: int = 50) -> None:
-        super().__init__(trades, now)
-        self.limit = limit
-
-    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
-        if "/v5/execution/list" not in url:
-            return super().fetch(url)
-        self.urls.append(url)
-        asked = parse_qs(urlsplit(url).query)
-        start = int(asked["startTime"][0]) if "startTime" in asked else self.now - WEEK_MS
-        end = int(asked["endTime"][0]) if "endTime" in asked else start + WEEK_MS
-        shown = sorted(((i, ms) for i, ms in self.trades if start <= ms <= end), key=lambda trade: -trade[1])
-        return page(*shown[: self.limit])
+        super().__init__(trades, now, limit)
 
 
 def synced_after_a_burst(
