@@ -559,3 +559,73 @@ def test_a_withdrawal_pending_at_one_sync_is_booked_by_a_later_sync_once_it_is_d
 
     assert [(b.currency, b.amount) for b in after_first] == [("USDT", Decimal("-12.84"))]
     assert [(b.currency, b.amount) for b in after_second] == [("USDT", Decimal("-25.68"))]
+
+
+class KrakenFuturesLedger:
+    """What `sync` uses of ccxt's krakenfutures: its funding history (`funding`) and its ledger (the recorded one:
+    a transfer in of 25 USDT, what ccxt types fee or trade), each from `since` inclusive as ccxt pages; no trades,
+    and no deposit or withdrawal lists (the ledger stream carries the transfers)."""
+
+    id = "krakenfutures"
+    has: Mapping[str, Any] = MappingProxyType({"fetchFundingHistory": True, "fetchLedger": True})
+
+    def __init__(self, funding: list[dict[str, Any]]) -> None:
+        self.funding = funding
+        self.ledger: list[dict[str, Any]] = json.loads((RECORDED / "krakenfutures-ledger.json").read_text())
+
+    def load_markets(self) -> dict[str, Any]:
+        return {"XRP/USD:USD": {"symbol": "XRP/USD:USD", "contract": True, "contractSize": "1"}}
+
+    def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        return []
+
+    def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        return [dict(entry) for entry in self.funding if since is None or entry["timestamp"] >= since]
+
+    def fetch_deposits(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        raise AssertionError("has no fetchDeposits here")
+
+    def fetch_withdrawals(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        raise AssertionError("has no fetchWithdrawals here")
+
+    def fetch_ledger(self, code: str | None, since: int | None, limit: int | None) -> Any:  # noqa: ARG002
+        return [dict(entry) for entry in self.ledger if since is None or entry["timestamp"] >= since]
+
+
+def test_a_first_sync_books_the_ledgers_transfers_before_the_funding_its_funding_stream_appended(
+    tmp_path: Path,
+) -> None:
+    # The transfer in of 25 USDT (2026-08-11T19:47:59Z) lies before a funding payment of 0.0116 USD an hour later.
+    # The funding stream runs before the ledger stream: the ledger stream's start is its own latest event, the
+    # transfer (none yet: from the beginning), not the funding payment.
+    paid = {"id": "F-1", "symbol": "XRP/USD:USD", "code": "USD", "amount": "0.0116", "timestamp": 1786481279088}
+    exchange = KrakenFuturesLedger([paid])
+
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2026-08-12"):
+        syncing.sync(ledger, exchange, exchange="krakenfutures", symbols=["XRP/USD:USD"])
+        held = [(b.currency, b.amount) for b in ledger.balances().balances]
+
+    assert held == [("USD", Decimal("0.0116")), ("USDT", Decimal(25))]
+
+
+def test_a_withdrawal_pending_at_a_sync_before_a_rollback_is_booked_by_a_sync_after_it_once_it_is_done(
+    tmp_path: Path,
+) -> None:
+    # The first sync books the done withdrawal and holds the cursor at the pending one a minute before it. A
+    # rollback of something else (a fill of kraken's) makes that cursor one of the epoch before: the next sync must
+    # still ask from the pending withdrawal, not from the latest withdrawal the ledger holds.
+    (done, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())  # 12.34 USDT + 0.5 fee, at t
+    earlier = {**done, "id": "8839001", "timestamp": done["timestamp"] - 60_000, "status": "pending"}
+    exchange = PendingThenDone([earlier, done])
+    kraken = {"fill_id": "k", "exchange": "kraken", "symbol": "ETH/USD", "side": "buy", "quantity": "1",
+              "price": "2000", "occurred_at": "2022-10-08T00:00:00+00:00"}  # fmt: skip
+
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2022-10-09"):
+        syncing.sync(ledger, exchange, exchange="bybit", symbols=["BTC/USDT"])
+        ledger.record_many([kraken])
+        ledger.rollback(to_seq=1, reason="the kraken fill was a mistake", actor="ops")
+        exchange.withdrawals[0] = {**earlier, "status": "ok"}  # the exchange sent it meanwhile
+        syncing.sync(ledger, exchange, exchange="bybit", symbols=["BTC/USDT"])
+        after = [(b.currency, b.amount) for b in ledger.balances().balances]
+
+    assert after == [("USDT", Decimal("-25.68"))]

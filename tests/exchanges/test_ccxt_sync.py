@@ -21,6 +21,7 @@ from tradeledger.cli import main
 from tradeledger.errors import InvalidArgument
 from tradeledger.exchanges.ccxt import syncing
 from tradeledger.exchanges.ccxt.ingesting import ingest
+from tradeledger.exchanges.ccxt.mapping import Kind
 
 RECORDED_TRADES = json.loads((RECORDED / "bybit.json").read_text())["methods"]["fetchMyTrades"][0]["httpResponse"]
 NO_ROWS = {"retCode": 0, "retMsg": "success", "result": {"rows": [], "nextPageCursor": ""}, "time": 1700000000000}
@@ -220,12 +221,13 @@ WEEK_MS = 7 * DAY_MS
 
 
 class Windowed(Offline):
-    """bybit as its v5 execution list documents it: given only startTime, the executions of [startTime, startTime + 7
-    days]; given neither, those of the last 7 days before `now` (ms)."""
+    """bybit as its v5 execution list documents it: the executions of [startTime, endTime] (endTime, ccxt's `until`,
+    defaults to a week after startTime; given neither, the last 7 days before `now`, ms), newest first, at most
+    `limit` of them (None: all)."""
 
-    def __init__(self, trades: list[tuple[str, int]], now: int) -> None:
+    def __init__(self, trades: list[tuple[str, int]], now: int, limit: int | None = None) -> None:
         super().__init__([])
-        self.trades, self.now = trades, now
+        self.trades, self.now, self.limit = trades, now, limit
 
     def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
         if "/v5/execution/list" not in url:
@@ -233,8 +235,9 @@ class Windowed(Offline):
         self.urls.append(url)
         asked = parse_qs(urlsplit(url).query)
         start = int(asked["startTime"][0]) if "startTime" in asked else self.now - WEEK_MS
-        shown = [(ident, ms) for ident, ms in self.trades if start <= ms <= start + WEEK_MS]
-        return page(*sorted(shown, key=lambda trade: -trade[1]))  # newest first, as bybit answers
+        end = int(asked["endTime"][0]) if "endTime" in asked else start + WEEK_MS
+        shown = sorted(((i, ms) for i, ms in self.trades if start <= ms <= end), key=lambda trade: -trade[1])
+        return page(*shown[: self.limit])
 
 
 def starts(offline: Offline) -> list[int]:
@@ -269,9 +272,10 @@ def test_a_trade_more_than_a_week_after_the_cursor_is_synced(
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
     asked = starts(windowed)
     # the cursor's week (only a again), the next one (empty), the third (days 14-21: b), what lies before b in it
-    # (b's answer began after the cursor: only b again), then from b (b again)
-    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, later]
-    assert ends(windowed) == [None, None, None, later, None]
+    # (b's answer began after the cursor: only b again, as long as that answer, all of b's ms: it may have been cut
+    # within it), what lies strictly before b (empty), then from b (b again)
+    assert asked == [first, first + WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, first + 2 * WEEK_MS, later]
+    assert ends(windowed) == [None, None, None, later, later - 1, None]
     assert isinstance(report, dict)
     assert report["streams"][0]["cursor"] == datetime.fromtimestamp(later / 1000, tz=UTC).isoformat()
 
@@ -324,36 +328,31 @@ def test_a_window_ccxt_does_not_give_as_a_whole_number_of_days_is_a_day(until_da
 
 
 class NewestFirst(Windowed):
-    """bybit's execution list with its paging: the executions of [startTime, endTime] (endTime, ccxt's `until`,
-    defaults to a week after startTime), newest first, at most `limit` (bybit's default 50) of them."""
+    """bybit's execution list with its paging: Windowed, at most bybit's default of 50 executions an answer."""
 
     def __init__(self, trades: list[tuple[str, int]], now: int, limit: int = 50) -> None:
-        super().__init__(trades, now)
-        self.limit = limit
-
-    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:  # noqa: ARG002
-        if "/v5/execution/list" not in url:
-            return super().fetch(url)
-        self.urls.append(url)
-        asked = parse_qs(urlsplit(url).query)
-        start = int(asked["startTime"][0]) if "startTime" in asked else self.now - WEEK_MS
-        end = int(asked["endTime"][0]) if "endTime" in asked else start + WEEK_MS
-        shown = sorted(((i, ms) for i, ms in self.trades if start <= ms <= end), key=lambda trade: -trade[1])
-        return page(*shown[: self.limit])
+        super().__init__(trades, now, limit)
 
 
-def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
+def synced_after_a_burst(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # A bot down for two days: 120 trades after the cursor, where bybit answers the newest 50 of the week first.
+) -> tuple[NewestFirst, list[tuple[str, int]], int, dict[str, Any] | str]:
+    """A bot down for two days: `a` synced at `first`, then 120 trades after it a minute apart, where bybit answers
+    the newest 50 of the week first; the exchange, the burst, and the second sync's status and report."""
     first = 1_700_000_000_000
     with at(first + 1000):
         sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
     burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
     newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
-
     with at(first + 2 * DAY_MS):
         status, report = sync(url, newest_first, monkeypatch, capsys)
+    return newest_first, burst, status, report
+
+
+def test_trades_beyond_the_newest_page_an_exchange_answers_first_are_synced_in_time_order(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, burst, status, report = synced_after_a_burst(url, monkeypatch, capsys)
 
     assert status == 0
     assert trade_ids(url) == ["BTC/USDT:a", *(f"BTC/USDT:{ident}" for ident, _ in burst)]
@@ -404,18 +403,11 @@ def test_a_failure_while_asking_what_lies_before_a_newest_page_appends_none_of_i
 def test_the_calls_for_what_lies_before_a_newest_page_end_at_the_cursor_each_up_to_the_earliest_entry_yet(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = 1_700_000_000_000
-    with at(first + 1000):
-        sync(url, NewestFirst([("a", first)], now=first + 1000), monkeypatch, capsys)
-    burst = [(f"t{n:03}", first + 60_000 * (n + 1)) for n in range(120)]
-    newest_first = NewestFirst([("a", first), *burst], now=first + 2 * DAY_MS)
-
-    with at(first + 2 * DAY_MS):
-        status, report = sync(url, newest_first, monkeypatch, capsys)
+    newest_first, burst, status, report = synced_after_a_burst(url, monkeypatch, capsys)
 
     assert status == 0
     # from the cursor: t070-t119; up to t070: t021-t070; up to t021: a, t000-t021 (reaches the cursor); from t119
-    assert starts(newest_first) == [first] * 3 + [burst[-1][1]]
+    assert starts(newest_first) == [1_700_000_000_000] * 3 + [burst[-1][1]]
     assert ends(newest_first) == [None, burst[70][1], burst[21][1], None]
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"], report["streams"][0]["pages"]) == (120, 4, 4)
@@ -475,4 +467,28 @@ def test_without_symbols_a_sync_of_an_account_that_holds_none_there_asks_for_the
     assert status == 2
     assert capsys.readouterr().err == (
         "error: sync bybit: name the symbols with --symbols (the ledger holds none for account 'default' on bybit)\n"
+    )
+
+
+def test_a_call_that_reads_until_into_a_parameter_of_its_own_of_that_name_is_sent_it() -> None:
+    # ccxt's alpaca.fetch_my_trades reads `until` and writes alpaca's own `until` (ISO 8601): that request is sent,
+    # only one still holding the value sync gave (ccxt passing it on unread) is stopped.
+    alpaca = ccxt.alpaca({"apiKey": "key", "secret": "secret"})
+    alpaca.number = str
+    alpaca.set_markets([market("BTC/USD", "BTC/USD", "BTC", "USD")])
+    asked: list[str] = []
+
+    def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        asked.append(url)
+        return []  # no fills
+
+    alpaca.fetch = fetch
+    stream = syncing._stream(alpaca, "fetch_my_trades", "BTC/USD", "trades BTC/USD", Kind.TRADES)
+
+    assert stream.backward is True
+    assert stream.fetch(1_700_000_000_000, 1_700_000_100_000) == []
+    (url,) = asked
+    assert url == (
+        "https://api.alpaca.markets/v2/account/activities/FILL"
+        "?until=2023-11-14T22%3A15%3A00.000Z&after=2023-11-14T22%3A13%3A20.000Z"
     )

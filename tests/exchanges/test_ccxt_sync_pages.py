@@ -224,29 +224,33 @@ def assert_synced_in_time_order(db_url: str, trades: list[tuple[str, int]]) -> N
     assert ordered == sorted(ordered)
 
 
+@pytest.mark.parametrize("later", [20, 0], ids=["trades-after-it", "the-latest"])
 @pytest.mark.parametrize(("emulation", "page"), EXCHANGES[:2], ids=["okx", "kucoin"])
 def test_the_trades_before_a_millisecond_that_fills_a_page_of_a_newest_first_exchange_are_synced(
     emulation: Callable[[list[tuple[str, int]], int], Emulated],
     page: int,
+    later: int,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # One order swept the book: a page's worth of fills in one ms, between 30 trades before it and 20 after it. The
-    # newest page holds the 20 and part of the sweep; the answer up to the sweep's ms holds only the sweep.
+    # One order swept the book: a page's worth of fills in one ms, after 30 trades and before `later` others. With
+    # 20 after it, the newest page holds them and part of the sweep; the answer up to the sweep's ms holds only the
+    # sweep. With none (the sweep the latest thing done), the newest page and the answer up to its ms hold only the
+    # sweep: nothing in either tells that the 30 lie before it.
     with at(FIRST + 1000):
         assert run_sync(db_url, emulation([("00000", FIRST)], FIRST + 1000), monkeypatch) == 0
     before, sweep_ms = burst(30, FIRST), FIRST + 31 * 60_000
     sweep = [(f"s{n:04}", sweep_ms) for n in range(page)]
-    after = [(f"z{n:04}", sweep_ms + 60_000 * (n + 1)) for n in range(20)]
-    now = after[-1][1] + 60_000
+    after = [(f"z{n:04}", sweep_ms + 60_000 * (n + 1)) for n in range(later)]
+    now = sweep_ms + 60_000 * (later + 1)
     with at(now):
         capsys.readouterr()
         status = run_sync(db_url, emulation([("00000", FIRST), *before, *sweep, *after], now), monkeypatch)
 
     assert status == 0
     assert_synced_in_time_order(db_url, [("00000", FIRST), *before, *sweep, *after])
-    assert report(capsys)["appended"] == 30 + page + 20
+    assert report(capsys)["appended"] == 30 + page + later
 
 
 def test_an_exchange_answering_oldest_first_costs_one_extra_call_when_a_page_begins_after_the_cursor(

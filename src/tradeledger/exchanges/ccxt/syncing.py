@@ -19,8 +19,9 @@ transaction, oldest first; the cursor moves only then. That is done only where c
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
-exchange, a deposit stream's deposits, ...): what a rollback removed, or what came after a file ingested, is
-fetched again; duplicates are skipped.
+exchange, a deposit stream's deposits, a ledger stream's transfers, ...), or at its cursor of the epoch before when
+that is earlier (held at a deposit or withdrawal still pending: see _open_since): what a rollback removed, or what
+came after a file ingested, is fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -167,13 +168,15 @@ class _Stream:
     symbol: str | None = None  # of a trades or funding stream
 
 
-# The events of the log a stream's entries become: (event types, transfer kinds: all when empty).
+# The events of the log a stream's entries become, whose latest a stream without a usable cursor starts at: (event
+# types, transfer kinds: all when empty). A ledger stream's funding is left out: the funding streams, run before it,
+# append funding up to the present (its transfers before that would never be asked for).
 _HELD: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Kind.TRADES: (("fill",), ()),
     Kind.FUNDING: (("funding",), ()),
     Kind.DEPOSITS: (("transfer",), ("deposit",)),
     Kind.WITHDRAWALS: (("transfer",), ("withdrawal",)),
-    Kind.LEDGER: (("transfer", "funding"), ()),
+    Kind.LEDGER: (("transfer",), ()),
 }
 
 
@@ -183,7 +186,7 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
         if until is None:
             return method(first, since, None)
-        return _until_read(client, lambda: method(first, since, None, {"until": until}))
+        return _until_read(client, until, lambda: method(first, since, None, {"until": until}))
 
     return _Stream(label, call, kind, fetch, window, _reads_until(method), first if kind in _SYMBOLED else None)
 
@@ -192,11 +195,12 @@ class _UntilNotRead(Exception):
     """ccxt was about to send `until` to the exchange as it is: its call does not read it on this path."""
 
 
-def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's own structures
+def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  # noqa: ANN401 - ccxt's structures
     """`action()`, a ccxt call given `until`, stopped by _UntilNotRead before its request is sent if the request
-    still holds `until` (or its alias `till`): the call's code names it, but only on another path (ccxt's mexc reads
-    it for spot trades, not for contracts). ccxt builds every request through its exchange's `sign(path, api,
-    method, params, ...)`, which is watched for that one call."""
+    still holds `until` as sync gave it: the call's code names it, but only on another path (ccxt's mexc reads it
+    for spot trades, not for contracts). A request holding an `until` of the exchange's own, written from it
+    (alpaca's, in ISO 8601), is sent. ccxt builds every request through its exchange's `sign(path, api, method,
+    params, ...)`, which is watched for that one call."""
     sign = getattr(client, "sign", None)
     if not callable(sign):
         return action()
@@ -204,7 +208,7 @@ def _until_read(client: object, action: Callable[[], Any]) -> Any:  # noqa: ANN4
 
     def watched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - ccxt's own structures
         params = kwargs.get("params", args[3] if len(args) > 3 else None)  # noqa: PLR2004 - sign's 4th parameter
-        if isinstance(params, Mapping) and ("until" in params or "till" in params):
+        if isinstance(params, Mapping) and params.get("until") == until:
             raise _UntilNotRead
         return sign(*args, **kwargs)
 
@@ -353,14 +357,16 @@ def _run(
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
     epoch = ledger.head.epoch
-    cursor = start
+    cursor, stale = start, None
     if start is None and stored is not None:
         saved = json.loads(stored)
-        cursor = saved["since"] if saved["epoch"] == epoch else None
+        cursor, stale = (saved["since"], None) if saved["epoch"] == epoch else (None, saved["since"])
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
         types, kinds = _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
         cursor = None if last is None else (last - _EPOCH) // _MS
+        if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
+            cursor = min(cursor, stale)
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
@@ -422,13 +428,15 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
     okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
     the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
     duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
-    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did was cut
-    within the ms (a page's worth of fills of one order): what lies strictly before it is asked next. At most
+    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did, or as
+    many as the longest answer yet (a full page: the page itself may be all of one ms), was cut within the ms (a
+    page's worth of fills of one order): what lies strictly before it is asked next. At most
     `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
     without those before them."""
     answers: list[list[object]] = []
     until = min(_timestamp(entry) for entry in page)
     seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
+    longest = len(page)  # the longest answer yet: one as long holding only `until`'s ms may be a page cut in it
     while True:  # `until` falls with every answer and stays at or above `since`: it ends
         if len(answers) >= budget:
             raise SyncFailed(
@@ -438,13 +446,16 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
             )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
+        longest = max(longest, len(answer))
         earliest = min((_timestamp(entry) for entry in answer), default=None)
         if earliest is None or earliest <= since:
             return answers
         if earliest < until:
             until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
-        elif earliest == until and sum(_timestamp(entry) == until for entry in answer) > seen:
-            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before: cut within it
+        elif earliest == until and (
+            sum(_timestamp(entry) == until for entry in answer) > seen or len(answer) >= longest
+        ):
+            until, seen = until - 1, 0  # all of `until`'s ms, more of it than before or a full page: cut within it
         else:
             return answers
 
