@@ -169,6 +169,24 @@ def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.xfail(strict=True, reason="a term longer than timedelta holds escaped as an OverflowError")
+@pytest.mark.parametrize("days", ["1000000000", "100000000000000000000000"])
+def test_a_term_too_long_to_hold_is_bad_input_naming_long_after_days(
+    traded: Cli, days: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    capfd.readouterr()
+
+    status = main(["--db", traded.url, "gains", "--method", "fifo", "--long-after-days", days])
+
+    captured = capfd.readouterr()
+    assert status == 2
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: ")
+    assert "--long-after-days" in line
+    assert "999999999" in line
+    assert captured.out == ""
+
+
 def test_an_imported_specific_sale_is_refused_naming_metadata_lots_and_nothing_is_written(
     traded: Cli, tmp_path: Path
 ) -> None:
