@@ -11,7 +11,7 @@ import typer
 from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out, parse_time
 from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots
 from tradeledger.compat.files import check_output, output_file
-from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MethodPlan, tax_year
+from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MAX_LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
 MethodOption = Annotated[
@@ -61,7 +61,8 @@ def gains(
     fees_in_basis: FeesOption = True,
     withdrawals_dispose: WithdrawalsOption = False,
     long_after_days: Annotated[
-        int, typer.Option(min=1, metavar="DAYS", help="Held this many days or more is long term.")
+        int,
+        typer.Option(min=1, max=MAX_LONG_AFTER_DAYS, metavar="DAYS", help="Held this many days or more is long term."),
     ] = LONG_AFTER_DAYS,
     json_output: JsonOption = False,
     csv_file: Annotated[

@@ -21,6 +21,7 @@ from tradeledger.errors import InvalidArgument, InvalidFill
 
 ZERO = Decimal(0)
 LONG_AFTER_DAYS = 365
+MAX_LONG_AFTER_DAYS = 999_999_999  # the most days a timedelta holds (held longer than any two times of the log)
 FIRST_YEAR, LAST_YEAR = 1970, 9999  # the years an event can occur in
 LotKey = tuple[str, str, str]  # (account, currency, quote)
 LotPicks = tuple[tuple[int, Decimal], ...]  # (lot seq, quantity) named by a specific disposal
