@@ -235,10 +235,13 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                 )
             acquired_by = "sell" if event.side == "buy" else "buy"
             for lot_seq, amount in picks:
-                lot = batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                # A seq at or past the fill's own names no lot before it: never looked up (past the database's
+                # integers, the lookup itself would fail).
+                lot = (
+                    None if lot_seq >= event.seq else batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                )
                 if (
-                    lot_seq >= event.seq
-                    or lot is None
+                    lot is None
                     or lot.type != "fill"
                     or (lot.account, lot.symbol, lot.side) != (event.account, event.symbol, acquired_by)
                 ):
