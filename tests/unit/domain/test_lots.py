@@ -1,5 +1,6 @@
 """Tax lots (spec section 11): the Beancount and rotki cases of exchange-data.md section 3 and the Ledger,
-hledger and freqtrade cases of accounting-anchors.md (E5-E8, D2-D3), written out, and the rules around them (base fees, transfers, shorts, missing acquisitions, methods per year, terms).
+hledger and freqtrade cases of accounting-anchors.md (E5-E8, D2-D3), written out, and the rules around them
+(base fees, transfers, shorts, missing acquisitions, methods per year, terms).
 
 Expected values are copied from the sources (or worked out by hand in the comment beside them), never
 recomputed with the code's formula.
