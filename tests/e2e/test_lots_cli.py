@@ -130,6 +130,25 @@ def test_the_tables_name_the_rows_the_totals_and_a_missing_acquisition(cli: Cli)
     assert "Open lots: seq 3, method fifo" in cli("lots").stdout
 
 
+def test_gains_csv_names_the_missing_acquisitions_the_worksheet_cannot_hold(cli: Cli, tmp_path: Path) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2024-01-01T00:00:00Z"))
+    cli("record-transfer", "--transfer-id", "w1", "--exchange", "kraken", "--currency", "BTC", "--amount", "-1.5",
+        "--kind", "withdrawal", "--time", "2024-02-01T00:00:00Z")  # fmt: skip
+    path = tmp_path / "gains.csv"
+
+    text = cli("gains", "--method", "fifo", "--withdrawals-dispose", "--csv", str(path)).stdout
+
+    # The worksheet has the 1 BTC matched; the 0.5 BTC no lot held has no basis to write, and is said.
+    with path.open(newline="") as file:
+        assert list(csv.reader(file))[1:] == [
+            ["1 BTC (BTC/USD, account default)", "2024-01-01", "2024-02-01", "100", "100", "0", "short"]
+        ]
+    assert text.startswith("wrote 1 rows to ")
+    assert (
+        text.splitlines()[-1] == "missing acquisition: 0.5 BTC disposed at seq 2 (BTC, account default) matched no lot"
+    )
+
+
 UNKNOWN = "error: --method: must be one of fifo, lifo, hifo, average, specific"
 
 
@@ -167,6 +186,23 @@ def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
     assert captured.err.splitlines() == [message]
     assert captured.out == ""
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("days", ["1000000000", "100000000000000000000000"])
+def test_a_term_too_long_to_hold_is_bad_input_naming_long_after_days(
+    traded: Cli, days: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    capfd.readouterr()
+
+    status = main(["--db", traded.url, "gains", "--method", "fifo", "--long-after-days", days])
+
+    captured = capfd.readouterr()
+    assert status == 2
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: ")
+    assert "--long-after-days" in line
+    assert "999999999" in line
+    assert captured.out == ""
 
 
 def test_an_imported_specific_sale_is_refused_naming_metadata_lots_and_nothing_is_written(

@@ -71,6 +71,8 @@ def test_under_another_method_the_named_lots_are_not_used(bought: Ledger) -> Non
         (named((5, "1"), quantity="1"), "lot 5 does not exist"),  # another account's
         (named((1, "1.5"), quantity="1.5"), "lot 1 is used up: it acquired 1"),
         (named((0, "1"), quantity="1"), "seq must be"),
+        (named((1, "1"), (2, "1E-30"), quantity="1"), "quantity of lot 2 is out of range"),
+        (named((10**23, "1"), quantity="1"), "lot 100000000000000000000000 does not exist"),
         (fill_fields(side="sell", metadata={"lots": "1"}), "must be a list"),
         (fill_fields(side="buy", metadata={"lots": [{"seq": 1, "quantity": "1"}]}), "no sell of BTC/USD"),
         (
@@ -150,3 +152,14 @@ def test_gains_by_year_and_account_and_their_methods(bought: Ledger) -> None:
 def test_a_year_out_of_range_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InvalidArgument, match="year: must be a year from 1970 to 9999 \\(got 10000\\)"):
         ledger.gains("fifo", year=10_000)
+
+
+def test_a_sale_naming_lots_whose_rest_would_need_more_than_28_digits_is_refused(ledger: Ledger, db_url: str) -> None:
+    ledger.record_many([fill_fields(quantity="50000", price="1"), fill_fields(quantity="50000", price="2")])
+    before = snapshot(ledger, db_url)
+
+    with pytest.raises(InvalidFill, match=r"fill 1: metadata\.lots: lot 1 ") as refused:
+        ledger.record(named((1, "0.999999999999999999999999"), (2, "0.000000000000000000000001"), quantity="1"))
+
+    assert "50000 - 0.999999999999999999999999 needs more than 28 significant digits" in str(refused.value)
+    assert_unchanged(ledger, db_url, before)

@@ -4,6 +4,10 @@ Each generated sequence trades two spot symbols in two accounts over a few years
 currency, in the base currency (and base rebates), in BNB with or without a quote value. A fill the
 positions refuse (a base fee larger than what is held) is left out, as the ledger would refuse it; the
 lots refuse the same fills (sizes that would round, base fees), and fold on as if they never came.
+
+Two paths of the fold must agree: the inline fold of the common fill and the general path every fill can be
+sent down (`bursts` adds disposals matched in many parts around a year end). On fills that never go short,
+the basis acquired is the basis disposed plus the basis of the lots still open.
 """
 
 from __future__ import annotations
@@ -262,3 +266,127 @@ def test_the_lots_refuse_what_the_positions_refuse_and_fold_on_as_if_it_never_ca
         fresh.positions(),
         fresh.last_seq,
     )
+
+
+@st.composite
+def bursts(draw: st.DrawFn) -> list[Fill]:
+    """Runs of small buys, then a sell (or the mirror: sells, then a buy) that takes several lots and may cross,
+    on one symbol over a year end: disposals matched in many parts, each with its share of the fill's fee."""
+    drawn: list[Fill] = []
+    when = T0.replace(month=12, day=31, hour=20)
+    for run in range(draw(st.integers(min_value=1, max_value=6))):
+        opening = draw(st.sampled_from(["buy", "sell"]))
+        closing = "sell" if opening == "buy" else "buy"
+        sides = [opening] * draw(st.integers(min_value=1, max_value=5)) + [closing]
+        for index, side in enumerate(sides):
+            when += timedelta(hours=draw(st.integers(min_value=0, max_value=3)), seconds=1)
+            large = index == len(sides) - 1
+            candidate = Fill.model_validate(
+                {
+                    "fill_id": f"B-{run}-{index}",
+                    "exchange": "x",
+                    "symbol": "BTC/USD",
+                    "side": side,
+                    "quantity": draw(st.sampled_from(["0.75", "1.5", "2.5", "4"] if large else ["0.25", "0.5", "1"])),
+                    "price": draw(prices),
+                    "fees": draw(fees("BTC")),
+                    "occurred_at": when.isoformat(),
+                }
+            )
+            try:  # a base fee more than what is held is refused: left out
+                positions_of([*drawn, candidate])
+            except InvalidFill:
+                continue
+            drawn.append(candidate)
+    return drawn
+
+
+@PROPERTY
+@given(fills() | bursts(), st.sampled_from([None, 2023, 2024, 2025]))
+def test_the_inline_fold_of_the_common_fill_gives_what_the_general_path_gives(
+    events: list[Fill], year: int | None
+) -> None:
+    # A fill whose seq is in `metadata` takes the general path (`_fill`, `_trade`, `Pool.take`) even when it
+    # names no lots: every fill forced there must give the rows, missing acquisitions and open lots, as text,
+    # that the inline fold of the common fill gives, whatever the method and the fees.
+    rows = stored(events)
+
+    def figures(method: Method, fees_in_basis: bool, metadata: dict[int, Any] | None) -> list[object]:
+        book = LotBook(MethodPlan.single(method), fees_in_basis=fees_in_basis, year=year)
+        book.apply_rows((e.execution_row() for e in rows), metadata, {})
+        return [
+            [tuple(map(str, row)) for row in book.rows],
+            [(m.quantity, m.seq) for m in book.missing],
+            [(str(lot.quantity), str(lot.unit_cost), lot.acquired_seq) for lot in book.open_lots()],
+            sorted(book.years),
+            book.last_seq,
+        ]
+
+    general: dict[int, Any] = {e.seq: {} for e in rows}
+    for method in METHODS:
+        for fees_in_basis in (True, False):
+            assert figures(method, fees_in_basis, None) == figures(method, fees_in_basis, general), (
+                method,
+                fees_in_basis,
+            )
+
+
+@st.composite
+def long_fills(draw: st.DrawFn) -> list[Fill]:
+    """Spot fills that never take a position short (a sell at most what is held), every kind of fee."""
+    drawn: list[Fill] = []
+    held: dict[tuple[str, str], Decimal] = {}  # (account, symbol): the position
+    when = T0 - timedelta(days=900)
+    for index in range(draw(st.integers(min_value=1, max_value=30))):
+        account, symbol = draw(st.sampled_from(KEYS))
+        when += timedelta(days=draw(st.integers(min_value=0, max_value=90)), seconds=1)
+        candidate = Fill.model_validate(
+            {
+                "fill_id": f"L-{index}",
+                "account": account,
+                "exchange": "x",
+                "symbol": symbol,
+                "side": draw(st.sampled_from(["buy", "buy", "sell"])),
+                "quantity": draw(quantities),
+                "price": draw(prices),
+                "fees": draw(fees(market(symbol).base)),
+                "occurred_at": when.isoformat(),
+            }
+        )
+        if candidate.side.value == "sell" and candidate.quantity > held.get((account, symbol), Decimal(0)):
+            continue
+        try:  # a base fee more than what is held is refused: left out
+            fold = positions_of([*drawn, candidate])
+        except InvalidFill:
+            continue
+        drawn.append(candidate)
+        position = fold.positions()[account, symbol][0]
+        held[account, symbol] = Decimal(0) if position is None else position.signed_quantity
+    return drawn
+
+
+def acquired_basis(events: Sequence[Fill]) -> Decimal:
+    """What the lots of long-only fills were acquired at, fees in the basis: each buy's cost, its valued fees
+    and a base fee's value at the fill price (the fee is then a disposal of its own); a base rebate (on a buy
+    or a sell) is coins acquired at the fill price (a buy's fee value is smaller by it)."""
+    total = Decimal(0)
+    with localcontext(LEDGER_CONTEXT):
+        for event in events:
+            split = event.fee_split()
+            if event.side.value == "buy":
+                total += event.quantity * event.price + split.valued + max(split.base, Decimal(0)) * event.price
+            elif split.base < 0:
+                total -= split.base * event.price
+    return total
+
+
+@PROPERTY
+@given(long_fills(), st.sampled_from(METHODS))
+def test_the_basis_acquired_is_the_basis_disposed_plus_the_basis_still_open(events: list[Fill], method: Method) -> None:
+    book = lots_of(events, MethodPlan.single(method))
+
+    assert all(row.quantity > 0 for row in book.rows)
+    with localcontext(LEDGER_CONTEXT):
+        disposed = sum((row.cost_basis for row in book.rows), Decimal(0))
+        still_open = sum((lot.quantity * lot.unit_cost for lot in book.open_lots()), Decimal(0))
+    assert abs(acquired_basis(events) - disposed - still_open) <= ROUNDING

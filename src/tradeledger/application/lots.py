@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
 from tradeledger.application.collector import cycle_collector_paused
@@ -36,6 +36,7 @@ from tradeledger.domain.lot_terms import (
 )
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
+from tradeledger.domain.positions import EXACT_SUBTRACT
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidFill
 
@@ -234,10 +235,13 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                 )
             acquired_by = "sell" if event.side == "buy" else "buy"
             for lot_seq, amount in picks:
-                lot = batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                # A seq at or past the fill's own names no lot before it: never looked up (past the database's
+                # integers, the lookup itself would fail).
+                lot = (
+                    None if lot_seq >= event.seq else batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                )
                 if (
-                    lot_seq >= event.seq
-                    or lot is None
+                    lot is None
                     or lot.type != "fill"
                     or (lot.account, lot.symbol, lot.side) != (event.account, event.symbol, acquired_by)
                 ):
@@ -256,4 +260,12 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                         f"disposals named {decimal_text(used[key][lot_seq])}, {decimal_text(max(left, Decimal(0)))} "
                         f"is left (got {given})"
                     )
+                try:  # what the lot keeps must be exact, as a position's size is (else the lots no longer add up)
+                    EXACT_SUBTRACT(left, amount)
+                except Inexact:
+                    raise InvalidFill(
+                        f"{where}: metadata.lots: lot {lot_seq} would be rounded: what is left of it, "
+                        f"{decimal_text(left)} - {decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} "
+                        f"significant digits (got {given})"
+                    ) from None
                 used[key][lot_seq] += amount

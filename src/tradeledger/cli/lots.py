@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out, parse_time
-from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots
+from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots, print_missing
 from tradeledger.compat.files import check_output, output_file
-from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MethodPlan, tax_year
+from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MAX_LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
 MethodOption = Annotated[
@@ -61,7 +61,8 @@ def gains(
     fees_in_basis: FeesOption = True,
     withdrawals_dispose: WithdrawalsOption = False,
     long_after_days: Annotated[
-        int, typer.Option(min=1, metavar="DAYS", help="Held this many days or more is long term.")
+        int,
+        typer.Option(min=1, max=MAX_LONG_AFTER_DAYS, metavar="DAYS", help="Held this many days or more is long term."),
     ] = LONG_AFTER_DAYS,
     json_output: JsonOption = False,
     csv_file: Annotated[
@@ -91,6 +92,7 @@ def gains(
             for piece in gains_csv(report):
                 handle.write(piece.encode("utf-8"))
         out().print(f"wrote {len(report.rows)} rows to {csv_file}", highlight=False)
+        print_missing(out(), report)  # the worksheet has no row for them: said, never dropped
     elif json_output:
         emit(gains_json(report))
     else:

@@ -135,6 +135,19 @@ def method_text(report: GainsReport) -> str:
     return ", ".join(f"{year} {method}" for year, method in methods.items()) or report.plan.years[0][1].value
 
 
+def print_missing(console: Console, report: GainsReport) -> None:
+    """A line per missing acquisition (a disposal no lot held): under the table, and after the CSV worksheet,
+    which has no row for it (it has no cost basis)."""
+    for item in report.missing:
+        where = f"{item.currency}/{item.quote}" if item.quote else item.currency
+        console.print(
+            f"missing acquisition: {shown(item.quantity)} {item.currency} disposed at seq {item.seq} "
+            f"({where}, account {item.account}) matched no lot",
+            style="yellow",
+            highlight=False,
+        )
+
+
 def print_gains(console: Console, report: GainsReport) -> None:
     """The matched parts as a table, then the missing acquisitions and the totals."""
     columns = [
@@ -153,14 +166,7 @@ def print_gains(console: Console, report: GainsReport) -> None:
     year = "every year" if report.year is None else str(report.year)
     title = f"Gains, {year}: seq {report.seq}, method {method_text(report)}"
     print_table(console, title, columns, RowsOf(report.rows, _gain_cells), empty="no disposals matched")
-    for item in report.missing:
-        where = f"{item.currency}/{item.quote}" if item.quote else item.currency
-        console.print(
-            f"missing acquisition: {shown(item.quantity)} {item.currency} disposed at seq {item.seq} "
-            f"({where}, account {item.account}) matched no lot",
-            style="yellow",
-            highlight=False,
-        )
+    print_missing(console, report)
     totals = report.totals
     console.print(
         Text.assemble(

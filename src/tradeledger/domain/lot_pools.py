@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, Inexact
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
-from tradeledger.domain.fills import decimal_text
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
-from tradeledger.domain.positions import _exact_size
+from tradeledger.domain.positions import EXACT_SUBTRACT, _exact_size
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 
@@ -260,6 +260,14 @@ class Pool:
                     f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
                     f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
                 )
+            try:  # what the lot keeps must be exact, as a position's size is (else the lots no longer add up)
+                EXACT_SUBTRACT(held, amount)
+            except Inexact:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: lot {lot_seq} would be rounded: what is left of it, "
+                    f"{decimal_text(held)} - {decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} significant "
+                    f"digits (got {decimal_text(amount)})"
+                ) from None
             picked.append((lot, amount))
         return picked
 

@@ -12,18 +12,22 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, exact_amount, exceeds_ledger_digits, shortened
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 ZERO = Decimal(0)
 LONG_AFTER_DAYS = 365
+MAX_LONG_AFTER_DAYS = 999_999_999  # the most days a timedelta holds (held longer than any two times of the log)
 FIRST_YEAR, LAST_YEAR = 1970, 9999  # the years an event can occur in
 LotKey = tuple[str, str, str]  # (account, currency, quote)
 LotPicks = tuple[tuple[int, Decimal], ...]  # (lot seq, quantity) named by a specific disposal
+# Lots named are summed exactly: each has at most 28 digits within 1E-24..1E+24 (49 digits apart at most), and
+# 100 digits hold the sum of any list of them a log can keep; an Inexact is trapped all the same.
+_EXACT_SUM = Context(prec=100, rounding="ROUND_HALF_EVEN", traps=[InvalidOperation, Inexact])
 
 
 class Method(StrEnum):
@@ -107,6 +111,31 @@ class MethodPlan:
         return frozenset(method for _, method in self.years)
 
 
+def _pick_quantity(seq: int, amount: object) -> Decimal:
+    """The quantity named of lot `seq`: a decimal (a string, or an int) above 0 that the ledger keeps exactly,
+    as a fill's quantity (else the sum and the lots' rests would round); InvalidFill naming it otherwise."""
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, str | int)
+        or (isinstance(amount, str) and not amount.isascii())
+    ):
+        raise InvalidFill(
+            f"metadata.lots: quantity of lot {seq} must be a decimal string (got {shortened(json.dumps(amount))})"
+        )
+    try:
+        number = Decimal(amount)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number <= 0:
+        raise InvalidFill(
+            f"metadata.lots: quantity of lot {seq} must be a number above 0 (got {shortened(json.dumps(amount))})"
+        )
+    try:
+        return exact_amount(number)
+    except ValueError as error:
+        raise InvalidFill(f"metadata.lots: quantity of lot {seq} {error}") from None
+
+
 def lot_picks(value: object, quantity: Decimal) -> LotPicks:
     """The lots a specific disposal names (`metadata.lots`), checked: a non-empty list of
     {"seq": N, "quantity": "Q"} (N a seq, each named once; Q a positive decimal) whose quantities sum
@@ -123,30 +152,16 @@ def lot_picks(value: object, quantity: Decimal) -> LotPicks:
             raise InvalidFill(
                 f"metadata.lots: seq must be a seq of the log, 1 or more (got {shortened(json.dumps(seq))})"
             )
-        if (
-            isinstance(amount, bool)
-            or not isinstance(amount, str | int)
-            or (isinstance(amount, str) and not amount.isascii())
-        ):
-            raise InvalidFill(
-                f"metadata.lots: quantity of lot {seq} must be a decimal string (got {shortened(json.dumps(amount))})"
-            )
-        try:
-            number = Decimal(amount)
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite() or number <= 0:
-            raise InvalidFill(
-                f"metadata.lots: quantity of lot {seq} must be a number above 0 (got {shortened(json.dumps(amount))})"
-            )
+        number = _pick_quantity(seq, amount)
         if any(seq == named for named, _ in picks):
             raise InvalidFill(f"metadata.lots: lot {seq} is named twice (got {shortened(json.dumps(value))})")
         picks.append((seq, number))
-    with localcontext(LEDGER_CONTEXT):
+    with localcontext(_EXACT_SUM):  # the exact sum: at 28 digits 1E+20 + 1E-8 would be 1E+20
         total = sum((amount for _, amount in picks), ZERO)
     if total != quantity:
+        shown = format(total.normalize(_EXACT_SUM), "f") if exceeds_ledger_digits(total) else decimal_text(total)
         raise InvalidFill(
-            f"metadata.lots: the lots named sum to {decimal_text(total)}, not to the quantity disposed "
+            f"metadata.lots: the lots named sum to {shown}, not to the quantity disposed "
             f"{decimal_text(quantity)} (got {shortened(json.dumps(value))})"
         )
     return tuple(picks)

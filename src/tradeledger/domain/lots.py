@@ -54,6 +54,7 @@ from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
+    MAX_LONG_AFTER_DAYS,
     ZERO,
     GainRow,
     LotKey,
@@ -93,8 +94,10 @@ class LotBook:
     _one_fees: OneFees = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.long_after_days < 1:
-            raise InvalidArgument(f"long_after_days: must be 1 or more (got {self.long_after_days})")
+        if not 1 <= self.long_after_days <= MAX_LONG_AFTER_DAYS:
+            raise InvalidArgument(
+                f"long_after_days: must be from 1 to {MAX_LONG_AFTER_DAYS} days (got {self.long_after_days})"
+            )
         self._long = timedelta(days=self.long_after_days)
 
     # --- the events ------------------------------------------------------------------------

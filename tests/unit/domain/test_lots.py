@@ -1,5 +1,6 @@
-"""Tax lots (spec section 11): the Beancount and rotki cases of exchange-data.md section 3, written out, and
-the rules around them (base fees, transfers, shorts, missing acquisitions, methods per year, terms).
+"""Tax lots (spec section 11): the Beancount and rotki cases of exchange-data.md section 3 and the Ledger,
+hledger and freqtrade cases of accounting-anchors.md (E5-E8, D2-D3), written out, and the rules around them
+(base fees, transfers, shorts, missing acquisitions, methods per year, terms).
 
 Expected values are copied from the sources (or worked out by hand in the comment beside them), never
 recomputed with the code's formula.
@@ -223,6 +224,91 @@ def test_r2_average_with_fees_in_the_basis() -> None:
     assert [r.gain for r in book.rows] == [D(3485), D(-16)]
 
 
+# --- hledger, Ledger, freqtrade (accounting-anchors.md, group E and D) --------------------------------
+
+E7_LOTS = [
+    fill("buy", "10", "1.10", "2020-01-01", symbol="AAA/USD"),
+    fill("buy", "10", "1.20", "2020-01-02", symbol="AAA/USD"),
+    fill("buy", "10", "1.20", "2020-01-03", symbol="AAA/USD"),
+    fill("buy", "10", "0.40", "2020-01-04", symbol="AAA/USD"),
+    fill("buy", "10", "0.50", "2020-01-05", symbol="AAA/USD"),
+]
+E7_SALES = [
+    fill("sell", "5", "1.31", "2020-02-01", symbol="AAA/USD"),
+    fill("sell", "24", "1.32", "2020-02-02", symbol="AAA/USD"),
+    fill("sell", "10", "1.33", "2020-02-03", symbol="AAA/USD"),
+]
+
+
+def gain_per_sale(book: LotBook) -> dict[int, Decimal]:
+    per_sale: dict[int, Decimal] = {}
+    for row in book.rows:
+        per_sale[row.disposed_seq] = per_sale.get(row.disposed_seq, D(0)) + row.gain
+    return per_sale
+
+
+@pytest.mark.parametrize(
+    ("method", "gains", "remaining"),
+    [
+        ("fifo", ["1.05", "3.38", "8.50"], [("1", "0.40"), ("10", "0.50")]),
+        ("lifo", ["4.05", "14.38", "1.30"], [("10", "1.10"), ("1", "1.20")]),
+        ("hifo", ["0.55", "3.78", "7.70"], [("10", "0.40"), ("1", "0.50")]),
+        ("average", ["2.15", "10.56", "4.50"], [("1", "0.88"), ("10", "0.88")]),  # pool cost 44 / 50
+    ],
+)
+def test_e8_each_method_on_the_hledger_lots(method: str, gains: list[str], remaining: list[tuple[str, str]]) -> None:
+    book = folded([*E7_LOTS, *E7_SALES], method)
+
+    assert gain_per_sale(book) == {6: D(gains[0]), 7: D(gains[1]), 8: D(gains[2])}
+    assert left(book) == [(D(quantity), D(unit)) for quantity, unit in remaining]
+
+
+def test_e5_e6_ledger_lot_matching() -> None:
+    lots = [
+        fill("buy", "2", "8000", "2020-01-15", symbol="BTC/USD"),
+        fill("buy", "1", "9000", "2020-03-20", symbol="BTC/USD"),
+    ]
+    one = fill("sell", "1", "9500", "2020-06-01", symbol="BTC/USD")
+
+    assert [r.gain for r in folded([*lots, one], "fifo").rows] == [D(1500)]  # lot A, leaving 1 @ 8000, 1 @ 9000
+    assert [r.gain for r in folded([*lots, one], "lifo").rows] == [D(500)]  # lot B, leaving 2 @ 8000
+    # 2.5 @@ 23750 under fifo: -2 of lot A and -0.5 of lot B, cost 16000 + 4500, gain 3250, 0.5 @ 9000 left.
+    book = folded([*lots, fill("sell", "2.5", "9500", "2020-06-01", symbol="BTC/USD")], "fifo")
+    assert [(r.quantity, r.cost_basis) for r in book.rows] == [(D(2), D(16000)), (D("0.5"), D(4500))]
+    assert sum(r.gain for r in book.rows) == D(3250)
+    assert left(book) == [(D("0.5"), D(9000))]
+
+
+def freqtrade(side: str, quantity: str, price: str, day: str) -> Fill:
+    """A fill of freqtrade's ETH/USDT cases with its fee of 0.25 % of its value, in USDT."""
+    fee = D(quantity) * D(price) * D("0.0025")
+    return fill(side, quantity, price, day, symbol="ETH/USDT", fees=[{"amount": str(fee), "currency": "USDT"}])
+
+
+def test_d2_d3_average_with_fees_in_the_basis_realizes_what_freqtrade_realizes() -> None:
+    # freqtrade folds the fees into the open and close values: its profit per exit is average cost with
+    # fees in the basis and off the proceeds.
+    d2 = [
+        freqtrade("buy", "100", "10", "2024-01-01"),
+        freqtrade("buy", "100", "15", "2024-01-02"),
+        freqtrade("sell", "50", "12", "2024-01-03"),
+        freqtrade("sell", "100", "20", "2024-01-04"),
+        freqtrade("sell", "50", "5", "2024-01-05"),
+    ]
+    d3 = [
+        freqtrade("buy", "100", "3", "2024-01-01"),
+        freqtrade("buy", "100", "7", "2024-01-02"),
+        freqtrade("sell", "100", "11", "2024-01-03"),
+        freqtrade("buy", "150", "15", "2024-01-04"),
+        freqtrade("sell", "100", "19", "2024-01-05"),
+        freqtrade("sell", "150", "23", "2024-01-06"),
+    ]
+
+    # D2: -28.0625, 741.875, -377.1875 (realized 336.625); D3: 596.0, 792.5, 1787.25 (realized 3175.75).
+    assert gain_per_sale(folded(d2, "average")) == {3: D("-28.0625"), 4: D("741.875"), 5: D("-377.1875")}
+    assert gain_per_sale(folded(d3, "average")) == {3: D("596.0"), 5: D("792.5"), 6: D("1787.25")}
+
+
 # --- fees, transfers ------------------------------------------------------------------------------
 
 
@@ -378,6 +464,12 @@ def test_the_term_is_long_from_365_days_held_and_configurable() -> None:
     assert [r.term for r in folded(events, long_after_days=366).rows] == ["short", "short"]
 
 
+@pytest.mark.parametrize("days", [0, 1_000_000_000, 10**23])
+def test_a_term_length_out_of_range_is_refused_naming_long_after_days(days: int) -> None:
+    with pytest.raises(InvalidArgument, match=rf"^long_after_days: must be from 1 to 999999999 days \(got {days}\)$"):
+        LotBook(MethodPlan.single(Method.FIFO), long_after_days=days)
+
+
 def test_a_specific_disposal_takes_the_lots_it_names() -> None:
     lots = [{"seq": 3, "quantity": "0.5"}, {"seq": 1, "quantity": "0.5"}]
     events = [*YEARS[:3], fill("sell", "1", "400", "2024-02-01", metadata={"lots": lots})]
@@ -410,6 +502,14 @@ def test_a_specific_disposal_naming_a_lot_an_earlier_years_method_used_up_is_ref
         ([{"seq": 1, "quantity": "-1"}], "above 0"),
         ([{"seq": 1, "quantity": "0.5"}, {"seq": 1, "quantity": "0.5"}], "named twice"),
         ([{"seq": 1, "quantity": "0.5"}], "sum to 0.5, not to the quantity disposed 1"),
+        pytest.param(
+            [{"seq": 1, "quantity": "1"}, {"seq": 2, "quantity": "1E-30"}],
+            "quantity of lot 2 is out of range 1E-24..1E+24 (got 1E-30)",
+        ),
+        pytest.param(
+            [{"seq": 1, "quantity": "0.10000000000000000000000000001"}, {"seq": 2, "quantity": "0.9"}],
+            "quantity of lot 1 has 29 significant digits; at most 28 are kept exactly",
+        ),
     ],
 )
 def test_malformed_lot_names_are_refused_naming_metadata_lots(value: object, fragment: str) -> None:
@@ -417,6 +517,34 @@ def test_malformed_lot_names_are_refused_naming_metadata_lots(value: object, fra
         lot_picks(value, D(1))
 
     assert fragment in str(refused.value)
+
+
+def test_lots_named_whose_exact_sum_is_not_the_quantity_disposed_are_refused_even_when_28_digits_round_it() -> None:
+    # 1E+20 + 1E-8 needs 29 digits: rounded to 28 it is 1E+20, the quantity disposed, but 1E-8 more is named.
+    value = [{"seq": 1, "quantity": "100000000000000000000"}, {"seq": 2, "quantity": "0.00000001"}]
+
+    with pytest.raises(InvalidFill, match=r"metadata\.lots") as refused:
+        lot_picks(value, D("100000000000000000000"))
+
+    assert "sum to 100000000000000000000.00000001, not to the quantity disposed 100000000000000000000" in str(
+        refused.value
+    )
+
+
+def test_a_specific_disposal_that_would_leave_a_lot_rounded_to_28_digits_is_refused_naming_the_seq() -> None:
+    # 50000 - 0.999999999999999999999999 = 49999.000000000000000000000001 (29 digits): kept, it would round to
+    # 49999, and the lots would no longer add up to what was bought and sold.
+    picks = [{"seq": 1, "quantity": "0.999999999999999999999999"}, {"seq": 2, "quantity": "0.000000000000000000000001"}]
+    events = [
+        fill("buy", "50000", "1", "2024-01-01"),
+        fill("buy", "50000", "2", "2024-01-02"),
+        fill("sell", "1", "3", "2024-02-01", metadata={"lots": picks}),
+    ]
+
+    with pytest.raises(InvalidArgument, match=r"seq 3: metadata\.lots: lot 1 ") as refused:
+        folded(events, "specific")
+
+    assert "50000 - 0.999999999999999999999999 needs more than 28 significant digits" in str(refused.value)
 
 
 def test_open_lots_are_listed_with_the_time_they_were_acquired() -> None:
