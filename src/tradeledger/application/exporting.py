@@ -25,6 +25,7 @@ from operator import attrgetter
 from typing import Any
 
 from tradeledger.application.ports import LedgerStore
+from tradeledger.application.verification import content_problem
 from tradeledger.domain.admin import ADMIN_HASHED_FIELDS, AdminRecord
 from tradeledger.domain.chain import HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -154,7 +155,12 @@ def _header(header: dict[str, Any]) -> Checkpoint:
     head = header.get("head")
     if not isinstance(head, dict) or set(head) != {"epoch", "seq", "hash"}:
         raise InvalidArgument(f"line 1: the header's head must be {{epoch, seq, hash}} (got {head!r})")
-    return Checkpoint(int(head["epoch"]), int(head["seq"]), str(head["hash"]))
+    for name in ("epoch", "seq"):
+        if type(head[name]) is not int or head[name] < 0:
+            raise InvalidArgument(f"line 1: the header's head {name} must be a whole number (got {head[name]!r})")
+    if not isinstance(head["hash"], str):
+        raise InvalidArgument(f"line 1: the header's head hash must be a string (got {head['hash']!r})")
+    return Checkpoint(head["epoch"], head["seq"], head["hash"])
 
 
 def read_export(lines: Sequence[str]) -> Export:
@@ -173,7 +179,13 @@ def read_export(lines: Sequence[str]) -> Export:
             values = _values(line, item, names, "event")
             if "event_type" in values:
                 values["type"] = values.pop("event_type")
-            events.append(StoredEvent(**values))
+            event = StoredEvent(**values)
+            # What verify would refuse once written (its hash may well hold: an edited file rehashed) is
+            # refused here, before the target is opened.
+            problem = content_problem(event)
+            if problem is not None:
+                raise InvalidArgument(f"line {line}: seq {event.seq}: {problem}; nothing was imported")
+            events.append(event)
         elif kind == "rollback":
             records.append(AdminRecord(**_values(line, item, ADMIN_FIELDS, "rollback record")))
         else:
