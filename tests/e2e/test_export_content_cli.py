@@ -144,7 +144,6 @@ def imported_peak(tmp_path: Path, events: int, monkeypatch: pytest.MonkeyPatch) 
     return peak
 
 
-@pytest.mark.xfail(strict=True, reason="import of an export holds every line, object and event (~4 KB an event)")
 def test_an_export_is_imported_in_memory_that_does_not_grow_with_its_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
