@@ -293,7 +293,6 @@ def test_copying_again_after_a_rollback_catches_up(sqlite_source: Backend, backe
     assert report.verify.ok, report.verify.problems
 
 
-@pytest.mark.xfail(strict=True, reason="copy checks the chain only: the fold then fails (DivisionByZero as a bug)")
 def test_a_source_whose_event_does_not_read_is_refused_at_its_seq_though_its_chain_holds(
     backend: Backend, tmp_path: Path
 ) -> None:
