@@ -6,6 +6,7 @@ The other side of each copy is a SQLite file; `backend` is SQLite or PostgreSQL.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -290,3 +291,36 @@ def test_copying_again_after_a_rollback_catches_up(sqlite_source: Backend, backe
 
     assert (report.already_there, report.copied, report.head.seq, report.head.epoch) == (4, 2, 6, 2)
     assert report.verify.ok, report.verify.problems
+
+
+def test_a_source_whose_event_does_not_read_is_refused_at_its_seq_though_its_chain_holds(
+    backend: Backend, tmp_path: Path
+) -> None:
+    record_session(backend.url)
+    backend.drop_append_only_guard()
+    backend.drop_head_guard()
+    store = open_store(backend.url)
+    try:
+        with store.reading() as tx:
+            events = list(tx.log.read())
+    finally:
+        store.close()
+    previous = events[3].hash
+    for event in events[4:]:  # seq 5 edited, its hash and every one after recomputed: the chain still holds
+        edited = replace(event, quantity="-1") if event.seq == 5 else event
+        edited = replace(edited, prev_hash=previous)
+        previous = edited.computed_hash()
+        backend.sql(
+            "UPDATE ledger_events SET quantity = :quantity, prev_hash = :prev, hash = :hash WHERE seq = :seq",
+            {"quantity": edited.quantity, "prev": edited.prev_hash, "hash": previous, "seq": edited.seq},
+        )
+    backend.sql("UPDATE ledger_head SET hash = :hash", {"hash": previous})
+    target = sqlite_backend(tmp_path, "target.db")
+
+    with pytest.raises(
+        StorageError, match=r"^the source log is broken at seq 5: quantity '-1' is not a valid amount; run verify"
+    ):
+        copy(backend.url, target.url)
+
+    assert events_of(target) == []
+    assert target.sql("SELECT epoch, seq, hash FROM ledger_head") == [(1, 0, "0" * 64)]

@@ -25,7 +25,7 @@ from tradeledger.application.appending import project_events
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
 from tradeledger.application.ports import LedgerStore, UnitOfWork
 from tradeledger.application.replaying import event_at
-from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin
+from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin, content_problem
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -62,6 +62,11 @@ def _chain_checked(events: Iterator[StoredEvent], start: Checkpoint) -> Iterator
             raise StorageError(
                 f"the source log is broken at seq {event.seq}: its hash chain does not hold; "
                 "run verify on the source, nothing was copied"
+            )
+        problem = content_problem(event)  # what verify would refuse in the copy (a chain rehashed over an edit)
+        if problem is not None:
+            raise StorageError(
+                f"the source log is broken at seq {event.seq}: {problem}; run verify on the source, nothing was copied"
             )
         previous_seq, previous_hash = event.seq, event.hash
         yield event

@@ -19,12 +19,13 @@ currency or kind: its events are v1 fills, and it imports as such.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
 from tradeledger.application.ports import LedgerStore
+from tradeledger.application.verification import content_problem
 from tradeledger.domain.admin import ADMIN_HASHED_FIELDS, AdminRecord
 from tradeledger.domain.chain import HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -127,9 +128,8 @@ def _values(line: int, data: dict[str, Any], names: Sequence[str], what: str) ->
     return {name: data[name] for name in names}
 
 
-def _objects(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
-    """Each non-blank line as (number, JSON object); anything else refused naming its number."""
-    parsed: list[tuple[int, dict[str, Any]]] = []
+def _objects(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line as (number, JSON object), read one at a time; anything else refused naming its number."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -141,8 +141,7 @@ def _objects(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
             raise InvalidArgument(f"line {number}: JSON nested too deep to read") from None
         if not isinstance(value, dict):
             raise InvalidArgument(f"line {number}: expected a JSON object (got {type(value).__name__})")
-        parsed.append((number, value))
-    return parsed
+        yield number, value
 
 
 def _header(header: dict[str, Any]) -> Checkpoint:
@@ -154,33 +153,86 @@ def _header(header: dict[str, Any]) -> Checkpoint:
     head = header.get("head")
     if not isinstance(head, dict) or set(head) != {"epoch", "seq", "hash"}:
         raise InvalidArgument(f"line 1: the header's head must be {{epoch, seq, hash}} (got {head!r})")
-    return Checkpoint(int(head["epoch"]), int(head["seq"]), str(head["hash"]))
+    for name in ("epoch", "seq"):
+        if type(head[name]) is not int or head[name] < 0:
+            raise InvalidArgument(f"line 1: the header's head {name} must be a whole number (got {head[name]!r})")
+    if not isinstance(head["hash"], str):
+        raise InvalidArgument(f"line 1: the header's head hash must be a string (got {head['hash']!r})")
+    return Checkpoint(head["epoch"], head["seq"], head["hash"])
 
 
-def read_export(lines: Sequence[str]) -> Export:
-    """Parse an export; any line that is not what the format says is refused naming its number."""
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    """What a whole export holds, every line checked (`scan_export`): its head, how many events, its admin log."""
+
+    head: Checkpoint
+    events: int
+    records: Sequence[AdminRecord]
+
+
+def _items(lines: Iterable[str], *, check_content: bool = True) -> Iterator[Checkpoint | StoredEvent | AdminRecord]:
+    """An export's head, then each event, then each admin record, a line at a time; any line that is not
+    what the format says is refused naming its number, as is a file that does not hold what its header says."""
     parsed = _objects(lines)
-    if not parsed:
+    first = next(parsed, None)
+    if first is None:
         raise InvalidArgument("line 1: an export starts with its header line (the file is empty)")
-    header = parsed[0][1]
-    head = _header(header)
+    header = first[1]
+    yield _header(header)
     names = _LINE_FIELDS if header.get("version") == VERSION else _V1_FIELDS
-    events: list[StoredEvent] = []
-    records: list[AdminRecord] = []
-    for line, item in parsed[1:]:
+    events = records = 0
+    for line, item in parsed:
         kind = item.get("type")
         if kind == "event" and not records:
             values = _values(line, item, names, "event")
             if "event_type" in values:
                 values["type"] = values.pop("event_type")
-            events.append(StoredEvent(**values))
+            event = StoredEvent(**values)
+            # What verify would refuse once written (its hash may well hold: an edited file rehashed) is
+            # refused here, before the target is opened.
+            problem = content_problem(event) if check_content else None
+            if problem is not None:
+                raise InvalidArgument(f"line {line}: seq {event.seq}: {problem}; nothing was imported")
+            events += 1
+            yield event
         elif kind == "rollback":
-            records.append(AdminRecord(**_values(line, item, ADMIN_FIELDS, "rollback record")))
+            records += 1
+            yield AdminRecord(**_values(line, item, ADMIN_FIELDS, "rollback record"))
         else:
             raise InvalidArgument(f"line {line}: unexpected line type {kind!r} (events first, then rollbacks)")
-    if (len(events), len(records)) != (header.get("events"), header.get("rollbacks")):
+    if (events, records) != (header.get("events"), header.get("rollbacks")):
         raise InvalidArgument(
             f"the header announces {header.get('events')} events and {header.get('rollbacks')} rollbacks, "
-            f"the file holds {len(events)} and {len(records)}: it is incomplete"
+            f"the file holds {events} and {records}: it is incomplete"
         )
+
+
+def scan_export(lines: Iterable[str]) -> ExportSummary:
+    """Check every line of an export, a line at a time, keeping its admin log but none of its events (an
+    import reads them again with `export_events` to write them: its memory does not grow with the log)."""
+    items = _items(lines)
+    head = next(items)
+    assert isinstance(head, Checkpoint)
+    events, records = 0, []
+    for item in items:
+        if isinstance(item, AdminRecord):
+            records.append(item)
+        else:
+            events += 1
+    return ExportSummary(head, events, records)
+
+
+def export_events(lines: Iterable[str]) -> Iterator[StoredEvent]:
+    """The events of an export `scan_export` has checked, read again a line at a time (their content is
+    checked again as they are written: `import_log`)."""
+    return (item for item in _items(lines, check_content=False) if isinstance(item, StoredEvent))
+
+
+def read_export(lines: Iterable[str]) -> Export:
+    """Parse a whole export into memory; any line that is not what the format says is refused naming its number."""
+    items = list(_items(lines))
+    head = items[0]
+    assert isinstance(head, Checkpoint)
+    events = [item for item in items if isinstance(item, StoredEvent)]
+    records = [item for item in items if isinstance(item, AdminRecord)]
     return Export(head, events, records)

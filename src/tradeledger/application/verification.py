@@ -86,9 +86,29 @@ def _content(event: StoredEvent) -> tuple[str | None, Accounting | None]:
             value = Decimal(text or "NaN")
             if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
                 return f"{name} {text!r} is not a valid amount", None
-    except (ValueError, TypeError, InvalidOperation, KeyError) as error:
+    except InvalidOperation:  # its message names no value: name the field that is not a number
+        return f"unreadable {event.type}: {_not_a_number(event)}", None
+    except (ValueError, TypeError, KeyError) as error:
         return f"unreadable {event.type}: {error}", None
     return None, accounting
+
+
+def content_problem(event: StoredEvent) -> str | None:
+    """What is wrong with an event's content, as verify would report it (None: nothing); for a reader of
+    events from outside the ledger (an export) to refuse before it writes what verify would then refuse."""
+    return _content(event)[0]
+
+
+def _not_a_number(event: StoredEvent) -> str:
+    """Which of an event's amounts does not read as a number (only called once one did not)."""
+    for name in ("quantity", "price", "fee", "amount"):
+        text = getattr(event, name)
+        if text is not None:
+            try:
+                Decimal(text)
+            except InvalidOperation:
+                return f"{name} {text!r} is not a number"
+    return f"fees {event.fees!r} hold an amount that is not a number"
 
 
 def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> tuple[list[Problem], Accounting | None]:

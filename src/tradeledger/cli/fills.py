@@ -4,6 +4,7 @@ file of events, or an export)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
@@ -15,7 +16,7 @@ from tradeledger.application.appending import validate_event
 from tradeledger.application.bulk import as_sent
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.copying import import_log
-from tradeledger.application.exporting import is_export, read_export
+from tradeledger.application.exporting import export_events, is_export, scan_export
 from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
@@ -266,7 +267,7 @@ def _import_file(ctx: typer.Context, file: Path, source: Path, *, json_output: b
     lines = file_lines(source, name=file)
     first = next(lines, None)
     if first is not None and is_export(first):
-        summary = import_export(ctx.obj, [first, *lines])
+        summary = import_export(ctx.obj, lambda: file_lines(source, name=file))
         if json_output:
             emit(summary)
         else:
@@ -322,13 +323,15 @@ def _named_by_line(message: str, read: FileEvents, file: Path) -> str:
     return f"line {number}: " + message[found.end() :]
 
 
-def import_export(url: str | None, lines: list[str]) -> dict[str, Any]:
-    """Import an export into an empty ledger, event for event, then verify (exit 1 when it does not)."""
-    exported = read_export(lines)
+def import_export(url: str | None, lines: Callable[[], Iterator[str]]) -> dict[str, Any]:
+    """Import an export into an empty ledger, event for event, then verify (exit 1 when it does not). The file
+    (`lines` reads it from its start) is read twice, a line at a time: checked whole, then written."""
+    exported = scan_export(lines())
     store = open_store(url)
     try:
-        with progress_bar("importing the export", total=len(exported.events)) as advance:
-            report = import_log(exported.head, exported.events, exported.records, store, on_progress=advance)
+        with progress_bar("importing the export", total=exported.events) as advance:
+            events = export_events(lines())
+            report = import_log(exported.head, events, exported.records, store, on_progress=advance)
     finally:
         store.close()
     return {
