@@ -12,10 +12,11 @@ sets that end itself), so a bot down for longer would never get past the empty s
 from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
 until it reaches the present. The window is the longest span ccxt's `features` says the call takes
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
-empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a page;
-okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them is asked
-for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
-transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
+empty call a window of the gap, once. An answer from the cursor that may be a page cut within the cursor's ms (see
+_cut_at) is followed by one from the ms after. Some exchanges answer their newest page first (bybit's executions, 50
+a page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them
+is asked for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in
+one transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
@@ -371,9 +372,11 @@ def _run(
     held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
     backward = stream.backward  # False from a call on that would have sent `until` as it is (see _until_read)
+    longest = 0  # the longest answer from a cursor yet in this run (see _cut_at)
     for _ in range(MAX_PAGES):
         page = _fetched(exchange, stream, cursor, None)
         done.pages += 1
+        cut, longest = _cut_at(cursor, page, longest), max(longest, len(page))
         earliest = min((_timestamp(entry) for entry in page), default=None)
         if backward and cursor is not None and earliest is not None and earliest > cursor:
             try:
@@ -386,9 +389,7 @@ def _run(
         moved = latest is not None and (cursor is None or latest > cursor)
         opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
         held = opened if held is None else held if opened is None else min(held, opened)
-        # Nothing new, and the window after the cursor is past: the next window (see the module); else it is done.
-        step = None if moved or cursor is None or cursor + stream.window >= now else cursor + stream.window
-        after = latest if moved else step
+        after = latest if moved else _step(cursor, stream.window, now, cut=cut)
         # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
         kept = after if held is None or after is None else min(after, held)
         value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
@@ -458,6 +459,31 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
             until, seen = until - 1, 0  # all of `until`'s ms, more of it than before or a full page: cut within it
         else:
             return answers
+
+
+def _step(cursor: int | None, window: int, now: int, *, cut: bool) -> int | None:
+    """Where a stream whose answer from `cursor` held nothing new asks next: after the cursor's ms where the answer
+    was a page cut within it (see _cut_at), else the next window where the window after the cursor is past (see the
+    module); None: it is done."""
+    if cursor is None:
+        return None
+    if cut:
+        return cursor + 1
+    return None if cursor + window >= now else cursor + window
+
+
+def _cut_at(cursor: int | None, page: Sequence[object], longest: int) -> bool:
+    """Whether `page`, an answer from `cursor`, may be a page cut within the cursor's ms: two entries or more, all of
+    that ms, and as many as the longest answer from a cursor yet in the run (a full page). An exchange that answers
+    oldest first would answer the same page again from there, never reaching what came after it: what lies after
+    that ms is asked next (more entries of it than a page holds keep a page of them; README's known limits). One
+    entry a page cannot be told from the cursor's entry repeated."""
+    return (
+        cursor is not None
+        and len(page) > 1
+        and len(page) >= longest
+        and all(_timestamp(entry) == cursor for entry in page)
+    )
 
 
 def _open_since(page: Sequence[object]) -> int | None:
