@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ccxt
+import pytest
 from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
@@ -242,3 +243,19 @@ def test_an_oldest_first_page_cut_within_the_cursors_millisecond_does_not_end_th
     ids = synced(empty_ledger, model, [Run(T0 + DAY_MS, None, None)])
 
     assert ids == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c", "BTC/USDT:d"]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a newest-first answer cut within the cursor's ms by newer entries loses the rest"
+)
+def test_a_newest_first_answer_cut_within_the_millisecond_it_starts_at_loses_none_of_it(
+    empty_ledger: LedgerTemplate,
+) -> None:
+    # Two a page, newest first, from T0 (the first sync: `since`): c, then b of T0's ms; a, also of T0's ms, is
+    # left out of the page by c, and the answer begins at the cursor, not after it.
+    trades = [Trade("a", T0, "BTC/USDT"), Trade("b", T0, "BTC/USDT"), Trade("c", T0 + 1, "BTC/USDT")]
+    model = ReadsUntil(Behaviour(newest_first=True, page=2, window_days=None, reads_until=True), trades)
+
+    ids = synced(empty_ledger, model, [Run(T0 + DAY_MS, None, None)])
+
+    assert sorted(ids) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
