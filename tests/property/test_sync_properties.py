@@ -259,3 +259,18 @@ def test_a_newest_first_answer_cut_within_the_millisecond_it_starts_at_loses_non
     ids = synced(empty_ledger, model, [Run(T0 + DAY_MS, None, None)])
 
     assert sorted(ids) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
+
+
+@pytest.mark.xfail(strict=True, reason="a backward answer reaching the cursor may be cut within the cursor's ms")
+def test_a_newest_first_answer_asked_backward_cut_within_the_millisecond_of_the_cursor_loses_none_of_it(
+    empty_ledger: LedgerTemplate,
+) -> None:
+    # Three a page, newest first, from T0 (the first sync: `since`): e, d, c, beginning after the cursor; asked up
+    # to c's ms: d, c and b, reaching the cursor's ms, where a is left out by the page.
+    trades = [Trade("a", T0, "BTC/USDT"), Trade("b", T0, "BTC/USDT"), Trade("c", T0 + 1, "BTC/USDT")]
+    trades += [Trade("d", T0 + 1, "BTC/USDT"), Trade("e", T0 + 2, "BTC/USDT")]
+    model = ReadsUntil(Behaviour(newest_first=True, page=3, window_days=None, reads_until=True), trades)
+
+    ids = synced(empty_ledger, model, [Run(T0 + DAY_MS, None, None)])
+
+    assert sorted(ids) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c", "BTC/USDT:d", "BTC/USDT:e"]
