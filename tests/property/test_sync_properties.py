@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ccxt
-import pytest
 from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
@@ -245,9 +244,6 @@ def test_an_oldest_first_page_cut_within_the_cursors_millisecond_does_not_end_th
     assert ids == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c", "BTC/USDT:d"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a newest-first answer cut within the cursor's ms by newer entries loses the rest"
-)
 def test_a_newest_first_answer_cut_within_the_millisecond_it_starts_at_loses_none_of_it(
     empty_ledger: LedgerTemplate,
 ) -> None:
@@ -261,7 +257,6 @@ def test_a_newest_first_answer_cut_within_the_millisecond_it_starts_at_loses_non
     assert sorted(ids) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
 
 
-@pytest.mark.xfail(strict=True, reason="a backward answer reaching the cursor may be cut within the cursor's ms")
 def test_a_newest_first_answer_asked_backward_cut_within_the_millisecond_of_the_cursor_loses_none_of_it(
     empty_ledger: LedgerTemplate,
 ) -> None:

@@ -14,9 +14,10 @@ until it reaches the present. The window is the longest span ccxt's `features` s
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
 empty call a window of the gap, once. An answer from the cursor that may be a page cut within the cursor's ms (see
 _cut_at) is followed by one from the ms after. Some exchanges answer their newest page first (bybit's executions, 50
-a page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them
-is asked for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in
-one transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
+a page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor (or at it, with later
+ones, where the entries of the cursor's ms may not all have been seen: see _before), what lies between them is asked
+for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
+transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
@@ -358,10 +359,13 @@ def _run(
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
     epoch = ledger.head.epoch
-    cursor, stale = start, None
+    # `unseen`: whether the entries of the cursor's ms may not all have been seen (not a cursor a page stored)
+    cursor, stale, unseen = start, None, True
     if start is None and stored is not None:
         saved = json.loads(stored)
-        cursor, stale = (saved["since"], None) if saved["epoch"] == epoch else (None, saved["since"])
+        cursor, stale, unseen = (
+            (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
+        )
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
         types, kinds = _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
@@ -378,9 +382,16 @@ def _run(
         done.pages += 1
         cut, longest = _cut_at(cursor, page, longest), max(longest, len(page))
         earliest = min((_timestamp(entry) for entry in page), default=None)
-        if backward and cursor is not None and earliest is not None and earliest > cursor:
+        # What lies before an answer that begins after the cursor, or at it where the entries of the cursor's ms
+        # may not all have been seen and later ones came: a newest-first answer may be cut within that ms.
+        if (
+            backward
+            and cursor is not None
+            and earliest is not None
+            and (earliest > cursor or (unseen and earliest == cursor < max(map(_timestamp, page))))
+        ):
             try:
-                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages)
+                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages, unseen=unseen)
             except _UntilNotRead:  # as on a call whose code does not read it (see the module)
                 backward, before = False, []
             done.pages += len(before)
@@ -409,7 +420,7 @@ def _run(
             on_page()
         if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no window to step
             break
-        cursor, done.cursor = after, kept
+        cursor, done.cursor, unseen = after, kept, not moved
     return done
 
 
@@ -423,17 +434,21 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     return answer
 
 
-def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int) -> list[list[object]]:
+def _before(
+    exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int, *, unseen: bool
+) -> list[list[object]]:
     """The answers for what lies from `since` up to `page`'s earliest entry, `page` an answer from `since` that
-    begins after it, newest first. An exchange that answers its newest page first (bybit's executions, 50 a page;
-    okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
-    the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
-    duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
-    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did, or as
-    many as the longest answer yet (a full page: the page itself may be all of one ms), was cut within the ms (a
-    page's worth of fills of one order): what lies strictly before it is asked next. At most
-    `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
-    without those before them."""
+    begins after it (or at it, holding later entries, where `unseen`), newest first. An exchange that answers its
+    newest page first (bybit's executions, 50 a page; okx's and kucoin's fills) leaves out what came before that
+    page: each answer is asked up to the earliest entry the last one held (ccxt's `until`, inclusive: an entry of
+    that very ms left out comes too, the others again as duplicates), until an answer holds nothing earlier (an
+    exchange that answers from `since` first: one call) or reaches `since`. An answer that holds nothing earlier but
+    more entries of that ms than the last one did, or as many as the longest answer yet (a full page: the page
+    itself may be all of one ms), was cut within the ms (a page's worth of fills of one order): what lies strictly
+    before it is asked next. Where the entries of `since`'s ms may not all have been seen (`unseen`: a cursor from
+    `--since` or from the ledger's latest event, or stepped to), an answer reaching `since` with later entries may
+    be cut within its ms: its ms alone is asked next. At most `budget` calls (what MAX_PAGES leaves of the stream's
+    run), else SyncFailed: none of them can be appended without those before them."""
     answers: list[list[object]] = []
     until = min(_timestamp(entry) for entry in page)
     seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
@@ -449,7 +464,7 @@ def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], 
         answers.append(answer)
         longest = max(longest, len(answer))
         earliest = min((_timestamp(entry) for entry in answer), default=None)
-        if earliest is None or earliest <= since:
+        if earliest is None or earliest < since or (earliest == since and not (unseen and until > since)):
             return answers
         if earliest < until:
             until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
