@@ -7,8 +7,11 @@ drawn schedule runs `sync` at increasing clock times (freezegun), some runs cut 
 the exchange's calls, some followed by a rollback of the ledger; the last runs after every trade.
 
 Then every trade is in the ledger once, in time order per symbol, where the model reads `until` or answers oldest
-first. A newest-first model that does not read `until` loses what lies before the newest page of an answer that
-begins after the cursor (README's known limits): there only "nothing booked twice, nothing invented" holds.
+first. README's known limits, where only "nothing booked twice, nothing invented" is asserted: a newest-first
+model that does not read `until` loses what lies before the newest page of an answer that begins after the cursor
+(sync cannot ask backward); an oldest-first model answering one entry a page never gets past the cursor's entry
+(its answer from the cursor is that entry again, which ends the stream). A millisecond holding more trades of a
+symbol than a page is not drawn (it keeps only a page of them).
 
 A stream that has neither a cursor of the ledger's epoch nor any of its trades in the ledger (the first run, or
 after a rollback that removed all of its symbol's trades) starts where the exchange starts without `since`
