@@ -12,16 +12,18 @@ sets that end itself), so a bot down for longer would never get past the empty s
 from the span after, and stores that as its cursor (a span in the past that answered nothing holds nothing),
 until it reaches the present. The window is the longest span ccxt's `features` says the call takes
 (`untilDays` of `fetchMyTrades` for the symbol's market), else a day: an exchange without such windows costs one
-empty call a window of the gap, once. Some exchanges answer their newest page first (bybit's executions, 50 a page;
-okx's and kucoin's fills): when an answer's earliest entry is later than the cursor, what lies between them is asked
+empty call a window of the gap, once. An answer from the cursor that may be a page cut within the cursor's ms (see
+cut_at) is followed by one from the ms after. Some exchanges answer their newest page first (bybit's executions, 50
+a page; okx's and kucoin's fills): when an answer's earliest entry is later than the cursor (or at it, with later
+ones, where the entries of the cursor's ms may not all have been seen: see _before), what lies between them is asked
 for before the page is appended, backward with ccxt's `until` (see _before), and appended with the page in one
 transaction, oldest first; the cursor moves only then. That is done only where ccxt's call reads `until` (see
 _reads_until), and stopped where it would still send it to the exchange (see _until_read). A cursor holds the epoch
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
 exchange, a deposit stream's deposits, a ledger stream's transfers, ...), or at its cursor of the epoch before when
-that is earlier (held at a deposit or withdrawal still pending: see _open_since): what a rollback removed, or what
-came after a file ingested, is fetched again; duplicates are skipped.
+that is earlier (held at a deposit or withdrawal still pending: see answers.open_since): what a rollback removed, or
+what came after a file ingested, is fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -45,14 +47,12 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.exchanges.ccxt.answers import cut_at, open_since, step, timestamp
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
 DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
-# ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
-# work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
-STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
 _SYMBOLED = frozenset({Kind.TRADES, Kind.FUNDING})  # the streams of one symbol
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -357,10 +357,13 @@ def _run(
     key = cursor_key(account, exchange, stream.label)
     stored = ledger.cursors([key]).get(key)
     epoch = ledger.head.epoch
-    cursor, stale = start, None
+    # `unseen`: whether the entries of the cursor's ms may not all have been seen (not a cursor a page stored)
+    cursor, stale, unseen = start, None, True
     if start is None and stored is not None:
         saved = json.loads(stored)
-        cursor, stale = (saved["since"], None) if saved["epoch"] == epoch else (None, saved["since"])
+        cursor, stale, unseen = (
+            (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
+        )
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
         types, kinds = _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
@@ -368,27 +371,34 @@ def _run(
         if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
             cursor = min(cursor, stale)
     done = StreamReport(stream.label, cursor=cursor)
-    held: int | None = None  # the earliest transfer seen in this run that may still move money (see _open_since)
+    held: int | None = None  # the earliest transfer seen in this run that may still move money (answers.open_since)
     now = int(datetime.now(UTC).timestamp() * 1000)
     backward = stream.backward  # False from a call on that would have sent `until` as it is (see _until_read)
+    longest = 0  # the longest answer from a cursor yet in this run (see answers.cut_at)
     for _ in range(MAX_PAGES):
         page = _fetched(exchange, stream, cursor, None)
         done.pages += 1
-        earliest = min((_timestamp(entry) for entry in page), default=None)
-        if backward and cursor is not None and earliest is not None and earliest > cursor:
+        cut, longest = cut_at(cursor, page, longest), max(longest, len(page))
+        earliest = min((timestamp(entry) for entry in page), default=None)
+        # What lies before an answer that begins after the cursor, or at it where the entries of the cursor's ms
+        # may not all have been seen and later ones came: a newest-first answer may be cut within that ms.
+        if (
+            backward
+            and cursor is not None
+            and earliest is not None
+            and (earliest > cursor or (unseen and earliest == cursor < max(map(timestamp, page))))
+        ):
             try:
-                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages)
+                before = _before(exchange, stream, cursor, page, MAX_PAGES - done.pages, unseen=unseen)
             except _UntilNotRead:  # as on a call whose code does not read it (see the module)
                 backward, before = False, []
             done.pages += len(before)
             page = [entry for answer in reversed(before) for entry in answer] + page
-        latest = max((_timestamp(entry) for entry in page), default=None)
+        latest = max((timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
-        opened = _open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
+        opened = open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
         held = opened if held is None else held if opened is None else min(held, opened)
-        # Nothing new, and the window after the cursor is past: the next window (see the module); else it is done.
-        step = None if moved or cursor is None or cursor + stream.window >= now else cursor + stream.window
-        after = latest if moved else step
+        after = latest if moved else step(cursor, stream.window, now, cut=cut)
         # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
         kept = after if held is None or after is None else min(after, held)
         value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
@@ -408,7 +418,7 @@ def _run(
             on_page()
         if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no window to step
             break
-        cursor, done.cursor = after, kept
+        cursor, done.cursor, unseen = after, kept, not moved
     return done
 
 
@@ -422,58 +432,46 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     return answer
 
 
-def _before(exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int) -> list[list[object]]:
+def _before(
+    exchange: str, stream: _Stream, since: int, page: Sequence[object], budget: int, *, unseen: bool
+) -> list[list[object]]:
     """The answers for what lies from `since` up to `page`'s earliest entry, `page` an answer from `since` that
-    begins after it, newest first. An exchange that answers its newest page first (bybit's executions, 50 a page;
-    okx's and kucoin's fills) leaves out what came before that page: each answer is asked up to the earliest entry
-    the last one held (ccxt's `until`, inclusive: an entry of that very ms left out comes too, the others again as
-    duplicates), until an answer holds nothing earlier (an exchange that answers from `since` first: one call) or
-    reaches `since`. An answer that holds nothing earlier but more entries of that ms than the last one did, or as
-    many as the longest answer yet (a full page: the page itself may be all of one ms), was cut within the ms (a
-    page's worth of fills of one order): what lies strictly before it is asked next. At most
-    `budget` calls (what MAX_PAGES leaves of the stream's run), else SyncFailed: none of them can be appended
-    without those before them."""
+    begins after it (or at it, holding later entries, where `unseen`), newest first. An exchange that answers its
+    newest page first (bybit's executions, 50 a page; okx's and kucoin's fills) leaves out what came before that
+    page: each answer is asked up to the earliest entry the last one held (ccxt's `until`, inclusive: an entry of
+    that very ms left out comes too, the others again as duplicates), until an answer holds nothing earlier (an
+    exchange that answers from `since` first: one call) or reaches `since`. An answer that holds nothing earlier but
+    more entries of that ms than the last one did, or as many as the longest answer yet (a full page: the page
+    itself may be all of one ms), was cut within the ms (a page's worth of fills of one order): what lies strictly
+    before it is asked next. Where the entries of `since`'s ms may not all have been seen (`unseen`: a cursor from
+    `--since` or from the ledger's latest event, or stepped to), an answer reaching `since` with later entries may
+    be cut within its ms: its ms alone is asked next. At most `budget` calls (what MAX_PAGES leaves of the stream's
+    run), else SyncFailed: none of them can be appended without those before them."""
     answers: list[list[object]] = []
-    until = min(_timestamp(entry) for entry in page)
-    seen = sum(_timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
+    until = min(timestamp(entry) for entry in page)
+    seen = sum(timestamp(entry) == until for entry in page)  # the entries of `until`'s ms the last answer held
     longest = len(page)  # the longest answer yet: one as long holding only `until`'s ms may be a page cut in it
     while True:  # `until` falls with every answer and stays at or above `since`: it ends
         if len(answers) >= budget:
             raise SyncFailed(
                 f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
-                f"asking for what lies before a page beginning at {_iso(min(_timestamp(entry) for entry in page))}"
+                f"asking for what lies before a page beginning at {_iso(min(timestamp(entry) for entry in page))}"
                 f" after the cursor {_iso(since)}; none of them appended, the pages appended before it are kept"
             )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
         longest = max(longest, len(answer))
-        earliest = min((_timestamp(entry) for entry in answer), default=None)
-        if earliest is None or earliest <= since:
+        earliest = min((timestamp(entry) for entry in answer), default=None)
+        if earliest is None or earliest < since or (earliest == since and not (unseen and until > since)):
             return answers
         if earliest < until:
-            until, seen = earliest, sum(_timestamp(entry) == earliest for entry in answer)
+            until, seen = earliest, sum(timestamp(entry) == earliest for entry in answer)
         elif earliest == until and (
-            sum(_timestamp(entry) == until for entry in answer) > seen or len(answer) >= longest
+            sum(timestamp(entry) == until for entry in answer) > seen or len(answer) >= longest
         ):
             until, seen = until - 1, 0  # all of `until`'s ms, more of it than before or a full page: cut within it
         else:
             return answers
-
-
-def _open_since(page: Sequence[object]) -> int | None:
-    """The earliest timestamp of a deposit or withdrawal of `page` whose status says it may still move money
-    (pending, processing, ...: skipped until then), None without one. A later sync must ask from there again, or
-    the transfer, once done, would lie before the cursor and never be fetched; what it asks again comes back as
-    duplicates."""
-    return min(
-        (_timestamp(entry) for entry in page if isinstance(entry, Mapping) and entry.get("status") in STILL_OPEN),
-        default=None,
-    )
-
-
-def _timestamp(entry: object) -> int:
-    value = entry.get("timestamp") if isinstance(entry, Mapping) else None
-    return int(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else 0
 
 
 def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any]) -> Any:  # noqa: ANN401

@@ -1,0 +1,51 @@
+"""What a page of a sync's answers says (see syncing): its entries' times, where a stream asks next when it holds
+nothing new, and the transfers in it that may still move money."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+# ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
+# work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
+STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
+
+
+def step(cursor: int | None, window: int, now: int, *, cut: bool) -> int | None:
+    """Where a stream whose answer from `cursor` held nothing new asks next: after the cursor's ms where the answer
+    was a page cut within it (see cut_at), else the next window where the window after the cursor is past (see
+    syncing); None: it is done."""
+    if cursor is None:
+        return None
+    if cut:
+        return cursor + 1
+    return None if cursor + window >= now else cursor + window
+
+
+def cut_at(cursor: int | None, page: Sequence[object], longest: int) -> bool:
+    """Whether `page`, an answer from `cursor`, may be a page cut within the cursor's ms: two entries or more, all of
+    that ms, and as many as the longest answer from a cursor yet in the run (a full page). An exchange that answers
+    oldest first would answer the same page again from there, never reaching what came after it: what lies after
+    that ms is asked next (more entries of it than a page holds keep a page of them; README's known limits). One
+    entry a page cannot be told from the cursor's entry repeated."""
+    return (
+        cursor is not None
+        and len(page) > 1
+        and len(page) >= longest
+        and all(timestamp(entry) == cursor for entry in page)
+    )
+
+
+def open_since(page: Sequence[object]) -> int | None:
+    """The earliest timestamp of a deposit or withdrawal of `page` whose status says it may still move money
+    (pending, processing, ...: skipped until then), None without one. A later sync must ask from there again, or
+    the transfer, once done, would lie before the cursor and never be fetched; what it asks again comes back as
+    duplicates."""
+    return min(
+        (timestamp(entry) for entry in page if isinstance(entry, Mapping) and entry.get("status") in STILL_OPEN),
+        default=None,
+    )
+
+
+def timestamp(entry: object) -> int:
+    value = entry.get("timestamp") if isinstance(entry, Mapping) else None
+    return int(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else 0
