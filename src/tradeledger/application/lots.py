@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, Inexact, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tradeledger.application.collector import cycle_collector_paused
@@ -23,6 +23,7 @@ from tradeledger.application.ports import EventLog, Transaction
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_pools import rounded_rest
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     GainRow,
@@ -36,7 +37,6 @@ from tradeledger.domain.lot_terms import (
 )
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
-from tradeledger.domain.positions import EXACT_SUBTRACT
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidFill
 
@@ -260,12 +260,7 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                         f"disposals named {decimal_text(used[key][lot_seq])}, {decimal_text(max(left, Decimal(0)))} "
                         f"is left (got {given})"
                     )
-                try:  # what the lot keeps must be exact, as a position's size is (else the lots no longer add up)
-                    EXACT_SUBTRACT(left, amount)
-                except Inexact:
-                    raise InvalidFill(
-                        f"{where}: metadata.lots: lot {lot_seq} would be rounded: what is left of it, "
-                        f"{decimal_text(left)} - {decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} "
-                        f"significant digits (got {given})"
-                    ) from None
+                rounded = rounded_rest(lot_seq, left, amount)
+                if rounded is not None:
+                    raise InvalidFill(f"{where}: {rounded} (got {given})")
                 used[key][lot_seq] += amount

@@ -23,6 +23,20 @@ from tradeledger.domain.positions import EXACT_SUBTRACT, _exact_size
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 
+def rounded_rest(lot_seq: int, held: Decimal, amount: Decimal) -> str | None:
+    """What is wrong with naming `amount` of lot `lot_seq`, which holds `held`, when the lot's rest needs more
+    digits than the ledger keeps (its size would be rounded, as a position's never is, and the lots would no longer
+    add up); None when the rest is exact."""
+    try:
+        EXACT_SUBTRACT(held, amount)
+    except Inexact:
+        return (
+            f"metadata.lots: lot {lot_seq} would be rounded: what is left of it, {decimal_text(held)} - "
+            f"{decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} significant digits"
+        )
+    return None
+
+
 class Lot:
     """One lot: the seq and time (stored text) of the fill that acquired it, its quantity (absolute), its
     basis and unit cost; `when` is `at` as a time, parsed on first use (`acquired`)."""
@@ -260,14 +274,9 @@ class Pool:
                     f"seq {seq}: metadata.lots: lot {lot_seq} has {decimal_text(held)} open when this disposal is "
                     f"matched (got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
                 )
-            try:  # what the lot keeps must be exact, as a position's size is (else the lots no longer add up)
-                EXACT_SUBTRACT(held, amount)
-            except Inexact:
-                raise InvalidArgument(
-                    f"seq {seq}: metadata.lots: lot {lot_seq} would be rounded: what is left of it, "
-                    f"{decimal_text(held)} - {decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} significant "
-                    f"digits (got {decimal_text(amount)})"
-                ) from None
+            rounded = rounded_rest(lot_seq, held, amount)
+            if rounded is not None:
+                raise InvalidArgument(f"seq {seq}: {rounded} (got {decimal_text(amount)})")
             picked.append((lot, amount))
         return picked
 
