@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -65,6 +65,24 @@ def fees(draw: st.DrawFn, base: str) -> list[dict[str, str]]:
     return [fee]
 
 
+def draw_fill(draw: st.DrawFn, fill_id: str, when: datetime, sides: list[str]) -> Fill:
+    """A spot fill of one of the KEYS at `when`: a side of `sides`, a drawn quantity, price and fees."""
+    account, symbol = draw(st.sampled_from(KEYS))
+    return Fill.model_validate(
+        {
+            "fill_id": fill_id,
+            "account": account,
+            "exchange": "x",
+            "symbol": symbol,
+            "side": draw(st.sampled_from(sides)),
+            "quantity": draw(quantities),
+            "price": draw(prices),
+            "fees": draw(fees(market(symbol).base)),
+            "occurred_at": when.isoformat(),
+        }
+    )
+
+
 @st.composite
 def fills(draw: st.DrawFn) -> list[Fill]:
     """Spot fills the positions take (a refused base fee left out), over up to four years."""
@@ -72,21 +90,8 @@ def fills(draw: st.DrawFn) -> list[Fill]:
     drawn: list[Fill] = []
     when = T0 - timedelta(days=900)
     for index in range(draw(st.integers(min_value=1, max_value=40))):
-        account, symbol = draw(st.sampled_from(KEYS))
         when += timedelta(days=draw(st.integers(min_value=0, max_value=90)), seconds=1)
-        candidate = Fill.model_validate(
-            {
-                "fill_id": f"F-{index}",
-                "account": account,
-                "exchange": "x",
-                "symbol": symbol,
-                "side": draw(st.sampled_from(["buy", "sell"])),
-                "quantity": draw(quantities),
-                "price": draw(prices),
-                "fees": draw(fees(market(symbol).base)),
-                "occurred_at": when.isoformat(),
-            }
-        )
+        candidate = draw_fill(draw, f"F-{index}", when, ["buy", "sell"])
         try:
             positions.apply(accounting_of(len(drawn) + 1, candidate))
         except InvalidFill:  # refused after its trade was folded: the positions of the fills kept, again
@@ -338,21 +343,9 @@ def long_fills(draw: st.DrawFn) -> list[Fill]:
     held: dict[tuple[str, str], Decimal] = {}  # (account, symbol): the position
     when = T0 - timedelta(days=900)
     for index in range(draw(st.integers(min_value=1, max_value=30))):
-        account, symbol = draw(st.sampled_from(KEYS))
         when += timedelta(days=draw(st.integers(min_value=0, max_value=90)), seconds=1)
-        candidate = Fill.model_validate(
-            {
-                "fill_id": f"L-{index}",
-                "account": account,
-                "exchange": "x",
-                "symbol": symbol,
-                "side": draw(st.sampled_from(["buy", "buy", "sell"])),
-                "quantity": draw(quantities),
-                "price": draw(prices),
-                "fees": draw(fees(market(symbol).base)),
-                "occurred_at": when.isoformat(),
-            }
-        )
+        candidate = draw_fill(draw, f"L-{index}", when, ["buy", "buy", "sell"])
+        account, symbol = candidate.account, candidate.symbol
         if candidate.side.value == "sell" and candidate.quantity > held.get((account, symbol), Decimal(0)):
             continue
         try:  # a base fee more than what is held is refused: left out
