@@ -30,11 +30,46 @@ def rounded_rest(lot_seq: int, held: Decimal, amount: Decimal) -> str | None:
     try:
         EXACT_SUBTRACT(held, amount)
     except Inexact:
-        return (
-            f"metadata.lots: lot {lot_seq} would be rounded: what is left of it, {decimal_text(held)} - "
-            f"{decimal_text(amount)} needs more than {LEDGER_CONTEXT.prec} significant digits"
-        )
+        return f"metadata.lots: {_rounded(lot_seq, held, amount)}"
     return None
+
+
+def _rounded(lot_seq: int | None, held: Decimal, amount: Decimal) -> str:
+    """Why taking `amount` from `held` (lot `lot_seq`'s quantity, or the pool's with None) cannot be matched."""
+    subject = "the open lots would be rounded: what is left of them"
+    if lot_seq is not None:
+        subject = f"lot {lot_seq} would be rounded: what is left of it"
+    digits = LEDGER_CONTEXT.prec
+    return f"{subject}, {decimal_text(held)} - {decimal_text(amount)} needs more than {digits} significant digits"
+
+
+class _RoundedLot(ArithmeticError):
+    """A match that no named pick checked would leave a lot's rest, or its pool's (`lot_seq` None), rounded: a
+    withdrawal that disposes (a fill cannot: its position's size is checked exact when it is recorded). `cut`
+    raises it before it changes the lot; `Pool.take` names the event."""
+
+    def __init__(self, lot_seq: int | None, held: Decimal, amount: Decimal) -> None:
+        super().__init__(_rounded(lot_seq, held, amount))
+
+
+def _exact_rest(lot_seq: int | None, held: Decimal, amount: Decimal) -> Decimal:
+    """`held - amount` when it is exact in the ledger's digits, else _RoundedLot."""
+    try:
+        return EXACT_SUBTRACT(held, amount)
+    except Inexact:
+        raise _RoundedLot(lot_seq, held, amount) from None
+
+
+def withdrawn_rest(seq: int, quantity: Decimal, part: Decimal) -> Decimal:
+    """What withdrawal `seq` of `quantity` still disposes of once the lots gave `part`, refused (InvalidArgument)
+    when it would be rounded: it becomes a missing acquisition, named exactly."""
+    try:
+        return EXACT_SUBTRACT(quantity, part)
+    except Inexact:
+        raise InvalidArgument(
+            f"seq {seq}: the withdrawal's part beyond the lots held would be rounded: {decimal_text(quantity)} - "
+            f"{decimal_text(part)} needs more than {LEDGER_CONTEXT.prec} significant digits"
+        ) from None
 
 
 class Lot:
@@ -199,9 +234,8 @@ class Pool:
     def cut(self, lot: Lot, part: Decimal) -> Part:
         """`part` of `lot` taken: the lot's basis for it (all it has left when it is all of it)."""
         basis = lot.basis if part == lot.quantity else part * lot.unit
-        lot.quantity -= part
+        lot.quantity, self.quantity = _exact_rest(lot.seq, lot.quantity, part), _exact_rest(None, self.quantity, part)
         lot.basis -= basis
-        self.quantity -= part
         self.basis -= basis
         return (lot, part, basis)
 
@@ -236,8 +270,14 @@ class Pool:
         self.lots.append(Lot(seq, at, quantity, basis))
 
     def take(self, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[Part]:
-        """Take `quantity` (at most the pool's) from the lots by `method` (the lots `picks` names, for fill
-        `seq`): the parts matched."""
+        """Take `quantity` (at most the pool's) from the lots by `method` (the lots `picks` names, for event
+        `seq`): the parts matched; InvalidArgument naming `seq` when a lot's rest would be rounded."""
+        try:
+            return self._take(quantity, method, picks, seq)
+        except _RoundedLot as rounded:
+            raise InvalidArgument(f"seq {seq}: {rounded}") from None
+
+    def _take(self, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[Part]:
         if method is Method.AVERAGE:
             return self._take_average(quantity)
         # The lots named are found and checked before anything moves: a refusal leaves the pool as it was.
@@ -301,10 +341,10 @@ class Pool:
         while left:
             lot = self.next_lot(Method.FIFO)
             part = min(left, lot.quantity)
-            lot.quantity -= part
+            lot.quantity = _exact_rest(lot.seq, lot.quantity, part)
             consumed.append((lot, part))
             left -= part
-        self.quantity -= quantity
+        self.quantity = _exact_rest(None, self.quantity, quantity)
         self.basis -= cost
         parts: list[Part] = []
         for index, (lot, part) in enumerate(consumed):

@@ -51,7 +51,7 @@ from typing import Any, cast
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after
+from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn_rest
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     MAX_LONG_AFTER_DAYS,
@@ -467,7 +467,7 @@ class LotBook:
                 if self.year is None or year == self.year:
                     self._row(key, piece, lot, seq, disposed, basis, basis)
             self.years.add(year)
-            left -= part
+            left = withdrawn_rest(seq, left, part)
         if left:
             self._missing((account, currency, ""), left, seq, at)
 
