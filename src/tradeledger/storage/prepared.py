@@ -13,7 +13,7 @@ statement that would need some is refused when it is compiled.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -131,7 +131,7 @@ class Prepared:
         found = _execute(connection, compiled.sql, compiled.params(values or {}), fetch=True)
         return found if not found or type(found[0]) is tuple else [tuple(row) for row in found]
 
-    def stream(self, connection: sa.Connection, values: Params | None = None) -> Iterator[tuple[Any, ...]]:
+    def stream(self, connection: sa.Connection, values: Params | None = None) -> Generator[tuple[Any, ...], None, None]:
         """Run a query; its rows (the driver's tuples) one at a time as the cursor steps, never a list
         of them (a row dies as soon as the caller is done with it). For a driver whose cursor streams
         (SQLite's; psycopg's reads the whole result on execute). The cursor is closed when the

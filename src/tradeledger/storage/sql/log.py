@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+import weakref
+from collections.abc import Collection, Generator, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, cast
@@ -115,7 +116,7 @@ def _follows(previous: Checkpoint, new: Sequence[StoredEvent]) -> Checkpoint:
 
 def _server_side_rows(
     connection: sa.Connection, query: sa.Select[Any], values: dict[str, Any]
-) -> Iterator[ExecutionRow]:
+) -> Generator[ExecutionRow, None, None]:
     """PostgreSQL: a server-side cursor (yield_per), so a long log is never held whole in memory.
     `with`: a caller that stops early closes the cursor with the generator."""
     with connection.execute(query, values, execution_options={"yield_per": READ_CHUNK}) as result:
@@ -146,6 +147,24 @@ class SqlEventLog:
         self._head: Checkpoint | None = None
         self.moved: Checkpoint | None = None
         self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
+        self._readers: weakref.WeakSet[Generator[Any, None, None]] | None = None  # see close_readers()
+
+    def _reader(self, reader: Generator[Any, None, None]) -> Generator[Any, None, None]:
+        """`reader`, to be closed by close_readers() if it is still open when its transaction ends."""
+        readers = self._readers
+        if readers is None:
+            readers = self._readers = weakref.WeakSet()
+        readers.add(reader)
+        return reader
+
+    def close_readers(self) -> None:
+        """Close every reader of `read()` and `rows()` still open (its cursor): called as the transaction ends,
+        while its connection is open. A reader left open by an exception (its generator held by the traceback's
+        frames) would otherwise close its cursor when it is collected, after the connection, where SQLAlchemy logs
+        "Error closing cursor" and a traceback to stderr."""
+        if self._readers:
+            for reader in list(self._readers):
+                reader.close()
 
     def ahead(self, keys: Sequence[EventKey]) -> list[tuple[Prepared, Params]]:
         """The head's lock and the lookups of `keys`, as a unit of work reads them ahead (in this order)."""
@@ -184,6 +203,21 @@ class SqlEventLog:
         occurred_from: str | None = None,
         occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
+        return self._reader(
+            self._read(after_seq, until_seq, symbol, account, seqs, exchange, occurred_from, occurred_until)
+        )
+
+    def _read(
+        self,
+        after_seq: int,
+        until_seq: int | None,
+        symbol: str | None,
+        account: str | None,
+        seqs: Collection[int] | None,
+        exchange: str | None,
+        occurred_from: str | None,
+        occurred_until: str | None,
+    ) -> Generator[StoredEvent, None, None]:
         if (symbol, account, seqs, exchange, occurred_from, occurred_until) == (None,) * 6:
             found = _prepared_range(self._connection, after_seq, until_seq)
             if found is not None:
@@ -220,8 +254,8 @@ class SqlEventLog:
         connection = self._connection
         if connection.dialect.name == "sqlite":  # the DB-API cursor streams: ~0.5 µs a row less
             # Its generator itself, not one of ours around it: a generator step less per row.
-            return cast("Iterator[ExecutionRow]", _P_ROWS[bounds].stream(connection, values))
-        return _server_side_rows(connection, _ROWS[bounds], values)
+            return self._reader(_P_ROWS[bounds].stream(connection, values))
+        return self._reader(_server_side_rows(connection, _ROWS[bounds], values))
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}

@@ -206,6 +206,7 @@ class SqlUnitOfWork(SqlTransaction):
         """Leave the unit of work: what a batch queued is dropped and, without commit() (or after an exception),
         the transaction rolled back (a PostgreSQL session forgets its prepared names then); the DB-API connection
         is never left in autocommit mode."""
+        self.log.close_readers()
         batch = self.batch
         if batch is not None:
             batch.close()  # left without commit(): what is queued is dropped with the transaction
@@ -305,7 +306,11 @@ class SqlLedgerStore:
     def reading(self) -> Iterator[SqlTransaction]:
         options = snapshot_options(self._engine)
         with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
-            yield SqlTransaction(connection)
+            transaction = SqlTransaction(connection)
+            try:
+                yield transaction
+            finally:
+                transaction.log.close_readers()
 
     def close(self) -> None:
         with self._held_lock:
