@@ -152,6 +152,30 @@ def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_w
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
 
 
+@pytest.mark.xfail(strict=True, reason="a stream cut off at MAX_PAGES ends as if it were done, exit 0")
+def test_a_stream_that_reaches_max_pages_fails_naming_it_and_the_next_sync_goes_on_from_its_cursor(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(syncing, "MAX_PAGES", 2)
+    endless = Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000), ("c", 3000))])
+
+    status, message = sync(url, endless, monkeypatch, capsys)
+
+    assert status == 2
+    assert message == (
+        "error: bybit fetch_my_trades: stream trades BTC/USDT did not end within MAX_PAGES (2) answers; the pages "
+        "appended are kept, and the next sync goes on from its cursor 1970-01-01T00:00:03+00:00\n"
+    )
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
+
+    resumed = Offline([page(("c", 3000), ("d", 4000)), page(("d", 4000))])
+    status, report = sync(url, resumed, monkeypatch, capsys)
+    assert status == 0
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (1, 2)
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c", "BTC/USDT:d"]
+
+
 def test_after_a_rollback_a_stream_starts_at_the_latest_trade_the_log_still_holds_and_the_removed_come_back(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
