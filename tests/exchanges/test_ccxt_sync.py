@@ -152,7 +152,6 @@ def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_w
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
 
 
-@pytest.mark.xfail(strict=True, reason="a stream cut off at MAX_PAGES ends as if it were done, exit 0")
 def test_a_stream_that_reaches_max_pages_fails_naming_it_and_the_next_sync_goes_on_from_its_cursor(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

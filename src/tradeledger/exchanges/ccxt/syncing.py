@@ -417,9 +417,12 @@ def _run(
         if on_page is not None:
             on_page()
         if after is None:  # empty, or only what the cursor had (asked again, inclusive), and no window to step
-            break
+            return done
         cursor, done.cursor, unseen = after, kept, not moved
-    return done
+    raise SyncFailed(
+        f"{exchange} {stream.call}: stream {stream.label} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
+        f"pages appended are kept, and the next sync goes on from its cursor {_iso(done.cursor)}"
+    )
 
 
 def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | None) -> list[object]:
