@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.conftest import GOLDEN, Cli
 from tradeledger.application.bulk import Appended, EventText
 from tradeledger.application.ledger import Ledger
+from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.ndjson import read_fills
 from tradeledger.domain import intake
 from tradeledger.domain.fills import Fill
@@ -552,3 +553,25 @@ def test_replay_and_report_take_the_same_starting_balances(cli: Cli, tmp_path: P
         assert refused == "error: --initial-balance: is out of range 1E-24..1E+24 (got 1E+5000)\n"
         refused = cli(*command, "--initial-balance", "-1", expect=2).stderr
         assert refused == "error: --initial-balance: must be a finite number of 0 or more (got -1)\n"
+
+
+@pytest.mark.xfail(strict=True, reason="a table's reader gone is exit 1 (Rich's SystemExit), JSON's an error line")
+@pytest.mark.parametrize("output", [[], ["--json"]])
+def test_a_reader_that_goes_away_early_ends_the_command_with_status_2_and_nothing_on_stderr(
+    tmp_path: Path, output: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    fill = {"exchange": "kraken", "symbol": "BTC/USD", "side": "buy", "quantity": "0.5", "price": "96000"}
+    with open_ledger(url) as ledger:  # far more output than a pipe holds
+        ledger.record_many([{**fill, "fill_id": f"f{n}", "occurred_at": "2026-11-24T09:00:00Z"} for n in range(2_000)])
+    reading = subprocess.Popen(
+        [sys.executable, "-m", "tradeledger", "--db", url, "history", *output],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reading.stdout is not None
+    assert reading.stderr is not None
+    reading.stdout.read(100)
+    reading.stdout.close()  # `tradeledger history | head -c 100`
+
+    assert (reading.wait(timeout=120), reading.stderr.read()) == (2, b"")
