@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from typer.models import CommandInfo
 
-from tradeledger.cli.common import EXIT_INVALID, print_error, reports_errors
+from tradeledger.cli.common import EXIT_INVALID, print_error, reader_gone, reports_errors
 from tradeledger.cli.helptext import LedgerGroup
 
 
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print_error("aborted")
         return EXIT_INVALID
     except BrokenPipeError:  # the reader went away (`tradeledger history | head`): nothing left to say
-        sys.stdout = None  # so the interpreter's final flush stays quiet
-        return EXIT_INVALID
+        return reader_gone()
     except RecursionError:
         print_error("the input is nested too deep to read")
         return EXIT_INVALID

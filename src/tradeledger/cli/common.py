@@ -34,9 +34,25 @@ from tradeledger.storage.urls import is_in_memory, shown_url
 # Styles are given as Text spans or style= arguments, never as "[red]…[/red]" inside a string.
 
 
+def reader_gone() -> int:
+    """After a BrokenPipeError on stdout (`tradeledger history | head`): nothing is left to say, and nothing more
+    is written to stdout (the interpreter's last flush too); the status to end with, 2 as for every failure."""
+    sys.stdout = None
+    return EXIT_INVALID
+
+
+class _Console(Console):
+    """Rich's console, but a reader gone away raises BrokenPipeError, which ends the command quietly with status 2
+    (`reports_errors`, `main`) where Rich would exit with 1, this CLI's "verify failed"."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 @functools.cache
 def out() -> Console:
-    console = Console(highlight=False, markup=False, emoji=False)
+    console = _Console(highlight=False, markup=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH  # files and pipes get room for every column
     return console
@@ -44,7 +60,7 @@ def out() -> Console:
 
 @functools.cache
 def err() -> Console:
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    return _Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 P = ParamSpec("P")
@@ -102,6 +118,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except LedgerError as error:
             print_error(str(error))
+        except BrokenPipeError:  # stdout's reader went away (Typer would exit with 1 on it: "verify failed")
+            raise typer.Exit(reader_gone()) from None
         except OSError as error:
             print_error(os_error_message(error))
         raise typer.Exit(EXIT_INVALID)
