@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+import weakref
+from collections.abc import Collection, Generator, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter, is_not, itemgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -16,6 +17,8 @@ from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
+
+_Item = TypeVar("_Item")
 
 IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-parameter limit
 READ_CHUNK = 10_000  # rows fetched at a time by a long read (a server-side cursor on PostgreSQL)
@@ -115,11 +118,20 @@ def _follows(previous: Checkpoint, new: Sequence[StoredEvent]) -> Checkpoint:
 
 def _server_side_rows(
     connection: sa.Connection, query: sa.Select[Any], values: dict[str, Any]
-) -> Iterator[ExecutionRow]:
+) -> Generator[ExecutionRow, None, None]:
     """PostgreSQL: a server-side cursor (yield_per), so a long log is never held whole in memory.
     `with`: a caller that stops early closes the cursor with the generator."""
     with connection.execute(query, values, execution_options={"yield_per": READ_CHUNK}) as result:
         yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
+
+
+def _streamed_events(connection: sa.Connection, query: sa.Select[Any]) -> Generator[StoredEvent, None, None]:
+    """The events of `query` as the cursor steps (server-side on PostgreSQL). `with`: a caller that stops early
+    closes the cursor with the generator. Per statement: Connection.execution_options() would change the
+    connection for every later one."""
+    with connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
+        for row in result:
+            yield StoredEvent(*row)
 
 
 def _prepared_range(connection: sa.Connection, after_seq: int, until_seq: int | None) -> list[tuple[Any, ...]] | None:
@@ -146,6 +158,7 @@ class SqlEventLog:
         self._head: Checkpoint | None = None
         self.moved: Checkpoint | None = None
         self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
+        self._streams: weakref.WeakSet[Generator[Any, None, None]] | None = None  # see close_streams
 
     def ahead(self, keys: Sequence[EventKey]) -> list[tuple[Prepared, Params]]:
         """The head's lock and the lookups of `keys`, as a unit of work reads them ahead (in this order)."""
@@ -186,10 +199,8 @@ class SqlEventLog:
     ) -> Iterator[StoredEvent]:
         if (symbol, account, seqs, exchange, occurred_from, occurred_until) == (None,) * 6:
             found = _prepared_range(self._connection, after_seq, until_seq)
-            if found is not None:
-                for row in found:
-                    yield StoredEvent(*row)
-                return
+            if found is not None:  # fetched whole: no cursor stays open
+                return (StoredEvent(*row) for row in found)
         c = events.c
         conditions = (
             None if seqs is None else c.seq.in_(sorted(seqs)),
@@ -202,11 +213,7 @@ class SqlEventLog:
             None if occurred_until is None else c.occurred_at <= occurred_until,
         )
         query = sa.select(*c).where(*(given for given in conditions if given is not None)).order_by(c.seq)
-        # Per statement: Connection.execution_options() would change the connection for every later one.
-        # `with`: a caller that stops early closes the (server-side, on PostgreSQL) cursor with the generator.
-        with self._connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
-            for row in result:
-                yield StoredEvent(*row)
+        return self._opened(_streamed_events(self._connection, query))
 
     def rows(
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
@@ -220,8 +227,27 @@ class SqlEventLog:
         connection = self._connection
         if connection.dialect.name == "sqlite":  # the DB-API cursor streams: ~0.5 µs a row less
             # Its generator itself, not one of ours around it: a generator step less per row.
-            return cast("Iterator[ExecutionRow]", _P_ROWS[bounds].stream(connection, values))
-        return _server_side_rows(connection, _ROWS[bounds], values)
+            return self._opened(cast("Generator[ExecutionRow, None, None]", _P_ROWS[bounds].stream(connection, values)))
+        return self._opened(_server_side_rows(connection, _ROWS[bounds], values))
+
+    def _opened(self, stream: Generator[_Item, None, None]) -> Generator[_Item, None, None]:
+        """`stream`, kept (weakly) to be closed with the transaction (`close_streams`)."""
+        if self._streams is None:
+            self._streams = weakref.WeakSet()
+        self._streams.add(stream)
+        return stream
+
+    def close_streams(self) -> None:
+        """Close the cursor of every stream of this transaction still open, while its connection is.
+
+        A reader that stopped on an error (a fold's refusal, a row that does not read) leaves its stream
+        suspended, kept alive by the error's traceback; closed only when that dies, after the transaction
+        (and, in a command, the connection) ended, its cursor's close would fail ("Exception ignored" on
+        stderr). A stream read to its end, or closed by its reader, is closed already: closing it again does
+        nothing."""
+        streams, self._streams = self._streams, None
+        for stream in list(streams or ()):
+            stream.close()
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}

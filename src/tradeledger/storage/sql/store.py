@@ -210,6 +210,7 @@ class SqlUnitOfWork(SqlTransaction):
         if batch is not None:
             batch.close()  # left without commit(): what is queued is dropped with the transaction
         try:
+            self.log.close_streams()  # while the connection is open
             if not self.committed:  # left without commit(), or by an exception
                 self.rollback()
                 if batch is not None:
@@ -305,7 +306,11 @@ class SqlLedgerStore:
     def reading(self) -> Iterator[SqlTransaction]:
         options = snapshot_options(self._engine)
         with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
-            yield SqlTransaction(connection)
+            tx = SqlTransaction(connection)
+            try:
+                yield tx
+            finally:  # while the connection is open (SqlEventLog.close_streams)
+                tx.log.close_streams()
 
     def close(self) -> None:
         with self._held_lock:
