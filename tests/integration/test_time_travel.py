@@ -71,10 +71,6 @@ def test_a_replay_refused_while_it_reads_the_log_prints_one_line_and_no_tracebac
         assert done.stderr.count("\n") == 1, (command, done.stderr)
 
 
-XFAIL = "the fold's refusal escapes as the InvalidFill of an input, naming no seq and not why"
-
-
-@pytest.mark.xfail(strict=True, reason=XFAIL)
 def test_a_replay_until_a_time_whose_events_do_not_fold_in_log_order_is_refused_naming_the_seq(late: Ledger) -> None:
     with pytest.raises(InvalidArgument) as refused:
         late.replay(until_time=BETWEEN)
@@ -82,7 +78,6 @@ def test_a_replay_until_a_time_whose_events_do_not_fold_in_log_order_is_refused_
     assert str(refused.value) == REFUSAL
 
 
-@pytest.mark.xfail(strict=True, reason=XFAIL)
 def test_the_wallet_until_such_a_time_is_refused_naming_the_seq(late: Ledger) -> None:
     with pytest.raises(InvalidArgument) as refused:
         late.replay_wallet(Decimal(1000), until_time=BETWEEN)
@@ -90,7 +85,6 @@ def test_the_wallet_until_such_a_time_is_refused_naming_the_seq(late: Ledger) ->
     assert str(refused.value) == REFUSAL
 
 
-@pytest.mark.xfail(strict=True, reason=XFAIL)
 def test_the_lots_until_such_a_time_are_refused_naming_the_seq(late: Ledger) -> None:
     with pytest.raises(InvalidArgument) as refused:
         late.lots(until_time=BETWEEN)
@@ -98,7 +92,6 @@ def test_the_lots_until_such_a_time_are_refused_naming_the_seq(late: Ledger) -> 
     assert str(refused.value) == REFUSAL
 
 
-@pytest.mark.xfail(strict=True, reason=XFAIL)
 def test_the_commands_print_that_refusal(late: Ledger, backend: Backend, tmp_path: Path) -> None:
     for command in (["replay"], ["replay", "--initial-balance", "1000"], ["report", "--html", f"{tmp_path}/r.html"]):
         args = [*command, "--until-time", "2026-03-01T12:00:30Z"]

@@ -286,7 +286,9 @@ class Ledger:
 
         `until_time` keeps the fills that occurred at or before it, applied in log order (a fill
         reported late still counts at the time it occurred); the state's seq and hash are those of
-        the last fill included.
+        the last fill included. When one of them does not fold without an event before it in the log
+        that occurred later (a base-currency fee paid out of what that one bought), InvalidArgument names
+        the time, its seq and why.
 
         `closed=False` leaves the closed cycles out of the state (their sums stay in the totals). Their
         number grows with the log, the rest does not: without them, a replay to a seq starts from the
