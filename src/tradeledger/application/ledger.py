@@ -452,9 +452,12 @@ class Ledger:
                 raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
             return to_seq
         assert to_time is not None
-        if to_time.tzinfo is None:
+        if to_time.tzinfo is None or to_time.utcoffset() is None:  # a zone without an offset: a naive time
             raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
-        time_bound = time_text(to_time)
+        try:
+            time_bound = time_text(to_time)
+        except OverflowError:  # in UTC before year 1 or after 9999
+            raise InvalidArgument(f"to_time: out of range (got {to_time.isoformat()})") from None
         with self._store.reading() as tx:
             for event in tx.log.read():
                 if event.recorded_at > time_bound:
