@@ -268,7 +268,6 @@ def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path
     assert not (logs / "paper_wallet_state.yaml").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="head_before is checked for a whole seq only: a KeyError, an OverflowError")
 @pytest.mark.parametrize(
     "head",
     [

@@ -7,7 +7,7 @@ import json
 import sys
 from contextlib import closing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 import typer
 from rich.console import Console
@@ -211,8 +211,13 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         raise InvalidArgument(f"{path}: not a migration backup manifest ({error})") from None
     head = data.get("head_before") if isinstance(data, dict) else None
     names = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(names, dict):
-        raise InvalidArgument(f"{path}: a manifest needs head_before {{epoch, seq, hash}} and files")
+    if not _is_head(head) or not isinstance(names, dict):
+        given = isinstance(data, dict) and "head_before" in data
+        got = f" (got head_before {json.dumps(head)})" if given else ""
+        raise InvalidArgument(
+            f"{path}: a manifest needs head_before {{epoch, seq, hash}} (whole numbers of 0 or more, and a hash) "
+            f"and files{got}"
+        )
     recorded = data.get("ledger")
     if recorded is not None and recorded != current_url:
         raise InvalidArgument(
@@ -223,6 +228,19 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
     return head, files
+
+
+_MAX_SEQ = 2**63 - 1  # a database's seq is a signed 64-bit integer
+
+
+def _is_head(head: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a manifest's head_before is a head: epoch and seq whole numbers of 0 or more (JSON's true and false
+    are not), a hash text."""
+    if not isinstance(head, dict):
+        return False
+    numbers = [head.get("epoch"), head.get("seq")]
+    whole = all(type(number) is int and 0 <= number <= _MAX_SEQ for number in numbers)
+    return whole and isinstance(head.get("hash"), str)
 
 
 def _check_starting_point(ledger: Ledger, manifest: Path, before: dict[str, Any]) -> None:
