@@ -122,7 +122,6 @@ def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: 
     assert "balance: 5000.0" in wallet  # 10000 - 0.1 x 50000
 
 
-@pytest.mark.xfail(strict=True, reason="a folder under a read model's name is found after the rollback committed")
 def test_a_read_model_name_that_is_a_folder_is_refused_before_anything_is_rolled_back(
     cli: Cli, five: str, tmp_path: Path
 ) -> None:
@@ -140,7 +139,6 @@ def test_a_read_model_name_that_is_a_folder_is_refused_before_anything_is_rolled
     assert cli.json("verify")["events"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="the error of the files' rewrite does not say the log was rolled back")
 def test_a_read_model_that_cannot_be_written_after_the_rollback_is_named_with_the_rollback_done(
     cli: Cli, five: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ from tradeledger.cli.common import (
     ledger_url,
     naming_option,
     opened,
+    os_error_message,
     out,
     parse_time,
     progress_bar,
@@ -138,6 +139,11 @@ def rollback(
 
     settings = load_bot_config(config) if config is not None else None
     files_there = read_models_in(state_dir)
+    for path in files_there:  # each a file the rewind can replace (not a folder under its name)
+        try:
+            check_output(path)
+        except OSError as error:
+            raise InvalidArgument(f"--state-dir: {os_error_message(error)}; nothing was rolled back") from None
     if files_there and settings is None and not dry_run:
         shown = ", ".join(str(path) for path in files_there)
         raise InvalidArgument(
@@ -147,7 +153,15 @@ def rollback(
         )
     with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
-        files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+        try:
+            files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+        except OSError as error:  # the rollback is committed: say so, with what was not rewritten
+            after = report.head_after
+            raise InvalidArgument(
+                f"the log was rolled back to seq {after.seq} (epoch {after.epoch}, in the admin log), but the legacy "
+                f"files in --state-dir were not all rewritten: {os_error_message(error)}; one not rewritten still "
+                "shows the log before the rollback"
+            ) from None
         with progress_bar("verifying", total=ledger.head.seq) as update:
             verified = ledger.verify(on_progress=update)
     if json_output:
