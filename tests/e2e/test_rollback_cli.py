@@ -296,6 +296,24 @@ def test_restore_refuses_a_ledger_that_no_longer_holds_the_migrations_starting_p
     assert cli.json("verify")["events"] == 1
 
 
+@pytest.mark.xfail(strict=True, reason="a folder where a backed-up file goes back is found after the rollback")
+def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_rolled_back(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(symbol="BTC/USD"))
+        before = ledger.head
+        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
+        ledger.record(fill_fields(symbol="ETH/USD"))  # the migration
+    folder = tmp_path / "crypto_bot" / "logs" / "paper_wallet_state.yaml"
+    folder.mkdir()
+
+    refused = cli("restore", str(manifest), expect=2)
+
+    assert refused.stderr == f"error: {manifest}: {folder}: is a folder; name a file; nothing was restored\n"
+    assert cli.json("verify")["events"] == 2
+
+
 def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path) -> None:
     with open_ledger(db_url) as ledger:
         manifest = manifest_for(tmp_path, {"epoch": 1, "seq": 0, "hash": "0" * 64})
