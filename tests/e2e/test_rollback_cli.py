@@ -296,7 +296,6 @@ def test_restore_refuses_a_ledger_that_no_longer_holds_the_migrations_starting_p
     assert cli.json("verify")["events"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a folder where a backed-up file goes back is found after the rollback")
 def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_rolled_back(
     cli: Cli, db_url: str, tmp_path: Path
 ) -> None:

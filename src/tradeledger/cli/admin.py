@@ -238,9 +238,11 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
             f"{path}: it is the backup of the ledger {recorded}, not of {current_url} (give --db); nothing was restored"
         )
     files = {Path(original): path.parent / backup for original, backup in names.items()}
-    for backup in files.values():
+    for original, backup in files.items():
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
+        if original.is_dir():  # found before the rollback, not after it
+            raise InvalidArgument(f"{path}: {original}: is a folder; name a file; nothing was restored")
     return head, files
 
 
