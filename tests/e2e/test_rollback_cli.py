@@ -314,7 +314,6 @@ def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_roll
     assert cli.json("verify")["events"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="the error of a file's write does not say the log was rolled back")
 def test_a_file_restore_cannot_write_after_the_rollback_is_named_with_the_rollback_done(
     cli: Cli, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

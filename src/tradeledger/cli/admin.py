@@ -156,11 +156,9 @@ def rollback(
         try:
             files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
         except OSError as error:  # the rollback is committed: say so, with what was not rewritten
-            after = report.head_after
             raise InvalidArgument(
-                f"the log was rolled back to seq {after.seq} (epoch {after.epoch}, in the admin log), but the legacy "
-                f"files in --state-dir were not all rewritten: {os_error_message(error)}; one not rewritten still "
-                "shows the log before the rollback"
+                f"{_rolled_back(report)}the legacy files in --state-dir were not all rewritten: "
+                f"{os_error_message(error)}; one not rewritten still shows the log before the rollback"
             ) from None
         with progress_bar("verifying", total=ledger.head.seq) as update:
             verified = ledger.verify(on_progress=update)
@@ -193,9 +191,16 @@ def restore(
             reason = f"restore from {manifest.name}"
             report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
         if not dry_run:
-            for original, backup in files.items():
-                original.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomically(original, backup.read_bytes())
+            try:
+                for original, backup in files.items():
+                    original.parent.mkdir(parents=True, exist_ok=True)
+                    write_bytes_atomically(original, backup.read_bytes())
+            except OSError as error:  # the rollback is committed: say so, and where the backups are
+                done = "" if report is None else _rolled_back(report)
+                raise InvalidArgument(
+                    f"{manifest}: {done}the backed-up files were not all put back: {os_error_message(error)}; put "
+                    f"them back from {manifest.parent}"
+                ) from None
         verified = ledger.verify()
     if json_output:
         emit(
@@ -215,6 +220,12 @@ def restore(
         out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+def _rolled_back(report: RollbackReport) -> str:
+    """The start of an error after a committed rollback: where it left the log."""
+    after = report.head_after
+    return f"the log was rolled back to seq {after.seq} (epoch {after.epoch}, in the admin log), but "
 
 
 def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, Path]]:
