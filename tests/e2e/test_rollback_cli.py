@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,22 @@ def test_a_rollback_to_a_time_removes_what_was_recorded_after_it(cli: Cli, five:
 def test_a_rollback_without_a_reason_or_with_nothing_to_remove_exits_2(cli: Cli, five: str) -> None:
     assert "Missing option '--reason'" in cli("rollback", "--to-seq", "2", expect=2).stderr
     assert "nothing after seq 5" in cli("rollback", "--to-seq", "5", "--reason", "x", expect=2).stderr
+
+
+@pytest.mark.xfail(strict=True, reason="getpass.getuser's KeyError escapes as an unexpected error")
+def test_a_rollback_without_actor_by_a_user_the_os_does_not_name_is_refused_asking_for_one(
+    cli: Cli, five: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container running as a uid with no passwd entry and no USER, LOGNAME, LNAME or USERNAME.
+    for name in ("USER", "LOGNAME", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "getuid", lambda: 2_000_000_007)
+
+    refused = cli("rollback", "--to-seq", "3", "--reason", "undo", expect=2)
+
+    assert refused.stderr.startswith("error: --actor: the OS names no user running this (")
+    assert refused.stderr.endswith("); give --actor NAME; nothing was rolled back\n")
+    assert cli.json("verify")["events"] == 5
 
 
 def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: Cli, tmp_path: Path) -> None:
