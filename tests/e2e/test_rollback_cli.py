@@ -94,7 +94,6 @@ def test_a_rollback_without_a_reason_or_with_nothing_to_remove_exits_2(cli: Cli,
     assert "nothing after seq 5" in cli("rollback", "--to-seq", "5", "--reason", "x", expect=2).stderr
 
 
-@pytest.mark.xfail(strict=True, reason="getpass.getuser's KeyError escapes as an unexpected error")
 def test_a_rollback_without_actor_by_a_user_the_os_does_not_name_is_refused_asking_for_one(
     cli: Cli, five: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,7 +45,16 @@ from tradeledger.errors import InvalidArgument
 
 
 def _actor(actor: str | None) -> str:
-    return actor if actor is not None else getpass.getuser()
+    """--actor, else the OS user running this; refused when the OS names none (a container's uid without a passwd
+    entry, and no USER, LOGNAME, LNAME or USERNAME): the audit trail needs someone."""
+    if actor is not None:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError) as error:  # Python 3.11-3.12: KeyError from pwd; 3.13: OSError
+        raise InvalidArgument(
+            f"--actor: the OS names no user running this ({error}); give --actor NAME; nothing was rolled back"
+        ) from None
 
 
 def removed_json(event: Event) -> dict[str, Any]:
