@@ -125,15 +125,6 @@ def _server_side_rows(
         yield from cast("Iterator[ExecutionRow]", result)  # a Row is a tuple
 
 
-def _streamed_events(connection: sa.Connection, query: sa.Select[Any]) -> Generator[StoredEvent, None, None]:
-    """The events of `query` as the cursor steps (server-side on PostgreSQL). `with`: a caller that stops early
-    closes the cursor with the generator. Per statement: Connection.execution_options() would change the
-    connection for every later one."""
-    with connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
-        for row in result:
-            yield StoredEvent(*row)
-
-
 def _prepared_range(connection: sa.Connection, after_seq: int, until_seq: int | None) -> list[tuple[Any, ...]] | None:
     """The rows of a short read by seq through one prepared statement, fetched at once (None for a long one):
     one event (replaying.event_at: a snapshot's checkpoint, a replay's last event; ~0.7 ms of statement
@@ -197,10 +188,26 @@ class SqlEventLog:
         occurred_from: str | None = None,
         occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
+        filters = (symbol, account, seqs, exchange, occurred_from, occurred_until)
+        return self._opened(self._read(after_seq, until_seq, *filters))
+
+    def _read(
+        self,
+        after_seq: int,
+        until_seq: int | None,
+        symbol: str | None,
+        account: str | None,
+        seqs: Collection[int] | None,
+        exchange: str | None,
+        occurred_from: str | None,
+        occurred_until: str | None,
+    ) -> Generator[StoredEvent, None, None]:
         if (symbol, account, seqs, exchange, occurred_from, occurred_until) == (None,) * 6:
             found = _prepared_range(self._connection, after_seq, until_seq)
-            if found is not None:  # fetched whole: no cursor stays open
-                return (StoredEvent(*row) for row in found)
+            if found is not None:
+                for row in found:
+                    yield StoredEvent(*row)
+                return
         c = events.c
         conditions = (
             None if seqs is None else c.seq.in_(sorted(seqs)),
@@ -213,7 +220,11 @@ class SqlEventLog:
             None if occurred_until is None else c.occurred_at <= occurred_until,
         )
         query = sa.select(*c).where(*(given for given in conditions if given is not None)).order_by(c.seq)
-        return self._opened(_streamed_events(self._connection, query))
+        # Per statement: Connection.execution_options() would change the connection for every later one.
+        # `with`: a caller that stops early closes the (server-side, on PostgreSQL) cursor with the generator.
+        with self._connection.execute(query, execution_options={"yield_per": READ_CHUNK}) as result:
+            for row in result:
+                yield StoredEvent(*row)
 
     def rows(
         self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
