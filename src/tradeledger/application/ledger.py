@@ -35,6 +35,7 @@ from tradeledger.application.replaying import (
     read_filters,
     recorded,
     replay_state,
+    rollback_time,
     stored_state,
     wallet_of,
 )
@@ -286,9 +287,7 @@ class Ledger:
 
         `until_time` keeps the fills that occurred at or before it, applied in log order (a fill
         reported late still counts at the time it occurred); the state's seq and hash are those of
-        the last fill included. When one of them does not fold without an event before it in the log
-        that occurred later (a base-currency fee paid out of what that one bought), InvalidArgument names
-        the time, its seq and why.
+        the last fill included. A subset that does not fold in log order is refused (replaying.refused_until).
 
         `closed=False` leaves the closed cycles out of the state (their sums stay in the totals). Their
         number grows with the log, the rest does not: without them, a replay to a seq starts from the
@@ -452,12 +451,7 @@ class Ledger:
                 raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
             return to_seq
         assert to_time is not None
-        if to_time.tzinfo is None or to_time.utcoffset() is None:  # a zone without an offset: a naive time
-            raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
-        try:
-            time_bound = time_text(to_time)
-        except OverflowError:  # in UTC before year 1 or after 9999
-            raise InvalidArgument(f"to_time: out of range (got {to_time.isoformat()})") from None
+        time_bound = rollback_time(to_time)
         with self._store.reading() as tx:
             for event in tx.log.read():
                 if event.recorded_at > time_bound:

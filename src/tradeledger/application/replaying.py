@@ -109,6 +109,17 @@ def refused_until(
     )
 
 
+def rollback_time(to_time: datetime) -> str:
+    """A rollback's `to_time` as stored time text; refused without a zone (or in one without an offset) or out of
+    range (in UTC before year 1 or after 9999)."""
+    if to_time.tzinfo is None or to_time.utcoffset() is None:
+        raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
+    try:
+        return time_text(to_time)
+    except OverflowError:
+        raise InvalidArgument(f"to_time: out of range (got {to_time.isoformat()})") from None
+
+
 def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | None, closed: bool) -> LedgerState:
     """The state folded from the log alone (see Ledger.replay): from the nearest snapshot when it may."""
     start = tx.projection.load_snapshot(until_seq=until_seq) if not closed and until_time is None else None
