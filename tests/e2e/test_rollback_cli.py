@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +16,8 @@ import pytest
 from tests.e2e.conftest import Cli
 from tests.factories import fill_fields
 from tradeledger import open_ledger
+from tradeledger.cli import admin
+from tradeledger.compat import read_models
 from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
@@ -90,6 +94,21 @@ def test_a_rollback_without_a_reason_or_with_nothing_to_remove_exits_2(cli: Cli,
     assert "nothing after seq 5" in cli("rollback", "--to-seq", "5", "--reason", "x", expect=2).stderr
 
 
+def test_a_rollback_without_actor_by_a_user_the_os_does_not_name_is_refused_asking_for_one(
+    cli: Cli, five: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container running as a uid with no passwd entry and no USER, LOGNAME, LNAME or USERNAME.
+    for name in ("USER", "LOGNAME", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "getuid", lambda: 2_000_000_007)
+
+    refused = cli("rollback", "--to-seq", "3", "--reason", "undo", expect=2)
+
+    assert refused.stderr.startswith("error: --actor: the OS names no user running this (")
+    assert refused.stderr.endswith("); give --actor NAME; nothing was rolled back\n")
+    assert cli.json("verify")["events"] == 5
+
+
 def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: Cli, tmp_path: Path) -> None:
     prices = {"BTC/USD": Decimal(50000), "ETH/USD": Decimal(3000)}
     with open_ledger(db_url) as ledger:
@@ -118,6 +137,46 @@ def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: 
     wallet = (tmp_path / "paper_wallet_state.yaml").read_text(encoding="utf-8")
     assert "ETH/USD" not in wallet
     assert "balance: 5000.0" in wallet  # 10000 - 0.1 x 50000
+
+
+def test_a_read_model_name_that_is_a_folder_is_refused_before_anything_is_rolled_back(
+    cli: Cli, five: str, tmp_path: Path
+) -> None:
+    (tmp_path / "trade_manager_state.json").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("paper_wallet:\n  initial_balance: 10000\n", encoding="utf-8")
+    options = ("--reason", "undo", "--state-dir", str(tmp_path), "--config", str(config))
+
+    refused = cli("rollback", "--to-seq", "3", *options, expect=2)
+
+    assert refused.stderr == (
+        f"error: --state-dir: {tmp_path / 'trade_manager_state.json'}: is a folder; name a file; nothing was rolled "
+        "back\n"
+    )
+    assert cli.json("verify")["events"] == 5
+
+
+def test_a_read_model_that_cannot_be_written_after_the_rollback_is_named_with_the_rollback_done(
+    cli: Cli, five: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "trade_manager_state.json").write_text("{}", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text("paper_wallet:\n  initial_balance: 10000\n", encoding="utf-8")
+
+    def disk_full(*_: object) -> list[str]:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "trade_manager_state.json"))
+
+    monkeypatch.setattr(read_models, "rewind_read_models", disk_full)
+    options = ("--reason", "undo", "--state-dir", str(tmp_path), "--config", str(config))
+
+    failed = cli("rollback", "--to-seq", "3", *options, expect=2)
+
+    assert failed.stderr == (
+        "error: the log was rolled back to seq 3 (epoch 2, in the admin log), but the legacy files in --state-dir "
+        f"were not all rewritten: {tmp_path / 'trade_manager_state.json'}: No space left on device; one not "
+        "rewritten still shows the log before the rollback\n"
+    )
+    assert cli.json("verify")["events"] == 3
 
 
 def test_a_running_trade_manager_sees_the_rollback_on_its_next_read(db_url: str, cli: Cli) -> None:
@@ -254,6 +313,47 @@ def test_restore_refuses_a_ledger_that_no_longer_holds_the_migrations_starting_p
     assert cli.json("verify")["events"] == 1
 
 
+def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_rolled_back(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(symbol="BTC/USD"))
+        before = ledger.head
+        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
+        ledger.record(fill_fields(symbol="ETH/USD"))  # the migration
+    folder = tmp_path / "crypto_bot" / "logs" / "paper_wallet_state.yaml"
+    folder.mkdir()
+
+    refused = cli("restore", str(manifest), expect=2)
+
+    assert refused.stderr == f"error: {manifest}: {folder}: is a folder; name a file; nothing was restored\n"
+    assert cli.json("verify")["events"] == 2
+
+
+def test_a_file_restore_cannot_write_after_the_rollback_is_named_with_the_rollback_done(
+    cli: Cli, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(symbol="BTC/USD"))
+        before = ledger.head
+        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
+        ledger.record(fill_fields(symbol="ETH/USD"))  # the migration
+
+    def disk_full(path: Path, _: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(admin, "write_bytes_atomically", disk_full)
+
+    failed = cli("restore", str(manifest), expect=2)
+
+    first = next(iter(json.loads(manifest.read_text(encoding="utf-8"))["files"]))
+    assert failed.stderr == (
+        f"error: {manifest}: the log was rolled back to seq 1 (epoch 2, in the admin log), but the backed-up files "
+        f"were not all put back: {first}: No space left on device; put them back from {manifest.parent}\n"
+    )
+    assert cli.json("verify")["events"] == 1
+
+
 def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path) -> None:
     with open_ledger(db_url) as ledger:
         manifest = manifest_for(tmp_path, {"epoch": 1, "seq": 0, "hash": "0" * 64})
@@ -266,6 +366,33 @@ def test_a_restore_dry_run_changes_nothing(cli: Cli, db_url: str, tmp_path: Path
     assert cli.json("verify")["events"] == 1
     logs = tmp_path / "crypto_bot" / "logs"
     assert not (logs / "paper_wallet_state.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {"epoch": 1, "seq": 1},  # no hash
+        {"epoch": 1, "seq": 10**30, "hash": "f" * 64},  # past any seq a database holds
+        {"epoch": 1, "seq": True, "hash": "f" * 64},  # JSON's true, not a number
+        {"epoch": 1, "seq": -1, "hash": "f" * 64},
+        {"epoch": "1", "seq": 1, "hash": "f" * 64},
+        {"epoch": 1, "seq": 1, "hash": 7},
+    ],
+)
+def test_restore_refuses_a_manifest_whose_head_before_is_not_a_head_naming_it(
+    cli: Cli, db_url: str, tmp_path: Path, head: dict[str, object]
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+    manifest = manifest_for(tmp_path, head)
+
+    result = cli("restore", str(manifest), expect=2)
+
+    assert result.stderr == (
+        f"error: {manifest}: a manifest needs head_before {{epoch, seq, hash}} (whole numbers of 0 or more, and "
+        f"a hash) and files (got head_before {json.dumps(head)})\n"
+    )
+    assert cli.json("verify")["events"] == 1
 
 
 def test_a_running_trade_manager_takes_no_stops_from_a_rolled_back_cycle_whose_seq_is_reused(

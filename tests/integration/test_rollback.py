@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,19 @@ EIGHT = (
     ("BTC/USD", "buy", "0.5", "121"),
 )
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class NoOffset(tzinfo):
+    """A zone that knows no offset: a datetime with it is naive (datetime.utcoffset() is None)."""
+
+    def utcoffset(self, _dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, _dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, _dt: datetime | None) -> str | None:
+        return None
 
 
 class Clock:
@@ -263,6 +276,14 @@ def test_verify_names_a_stored_balance_it_cannot_read_instead_of_failing(
         ({"to_seq": 3, "reason": "  "}, "reason: must be printable, non-blank"),
         ({"to_seq": 3, "actor": "\n"}, "actor: must be printable, non-blank"),
         ({"to_time": datetime(2026, 3, 2, 9, 0)}, "to_time: needs a timezone"),  # noqa: DTZ001 - the bad input
+        pytest.param(
+            {"to_time": datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5)))},
+            r"to_time: out of range \(got 9999-12-31T23:59:59-05:00\)",
+        ),
+        pytest.param(
+            {"to_time": datetime(2026, 3, 2, 9, 0, tzinfo=NoOffset())},
+            "to_time: needs a timezone",
+        ),
     ],
 )
 def test_a_bad_rollback_is_refused_and_writes_nothing(

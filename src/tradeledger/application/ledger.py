@@ -35,6 +35,7 @@ from tradeledger.application.replaying import (
     read_filters,
     recorded,
     replay_state,
+    rollback_time,
     stored_state,
     wallet_of,
 )
@@ -286,7 +287,7 @@ class Ledger:
 
         `until_time` keeps the fills that occurred at or before it, applied in log order (a fill
         reported late still counts at the time it occurred); the state's seq and hash are those of
-        the last fill included.
+        the last fill included. A subset that does not fold in log order is refused (replaying.refused_until).
 
         `closed=False` leaves the closed cycles out of the state (their sums stay in the totals). Their
         number grows with the log, the rest does not: without them, a replay to a seq starts from the
@@ -450,9 +451,7 @@ class Ledger:
                 raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
             return to_seq
         assert to_time is not None
-        if to_time.tzinfo is None:
-            raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
-        time_bound = time_text(to_time)
+        time_bound = rollback_time(to_time)
         with self._store.reading() as tx:
             for event in tx.log.read():
                 if event.recorded_at > time_bound:

@@ -20,7 +20,7 @@ from typing import Any
 
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.ports import EventLog, Transaction
-from tradeledger.application.replaying import event_at
+from tradeledger.application.replaying import event_at, refused_until
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
@@ -125,12 +125,17 @@ def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time:
         long_after_days=options.long_after_days,
         year=year,
     )
-    if Method.SPECIFIC in options.plan.uses or options.withdrawals_dispose:
-        metadata: dict[int, Any] = {}
-        kinds: dict[int, str] = {}
-        book.apply_rows(_rows_with_extras(tx, options.account, until_time, metadata, kinds), metadata, kinds)
-    else:
-        book.apply_rows(_plain_rows(tx, options.account, until_time))
+    try:
+        if Method.SPECIFIC in options.plan.uses or options.withdrawals_dispose:
+            metadata: dict[int, Any] = {}
+            kinds: dict[int, str] = {}
+            book.apply_rows(_rows_with_extras(tx, options.account, until_time, metadata, kinds), metadata, kinds)
+        else:
+            book.apply_rows(_plain_rows(tx, options.account, until_time))
+    except InvalidFill as refusal:
+        if until_time is None:  # every prefix of the log folds: each event was checked after those before it
+            raise
+        raise refused_until(tx, until_time, refusal, after_seq=book.last_seq, account=options.account) from None
     return book
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +14,10 @@ from tradeledger.application.ports import EventLog, PositionRow, ProjectionStore
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import ClosedPosition, Position, PositionKey, Totals, lifetime
+from tradeledger.domain.positions import Accounting, ClosedPosition, Position, PositionKey, Totals, lifetime
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
 from tradeledger.domain.wallet import WalletBook, replay_wallet
-from tradeledger.errors import InvalidArgument, StorageError
+from tradeledger.errors import InvalidArgument, InvalidFill, StorageError
 
 
 def event_at(log: EventLog, seq: int) -> StoredEvent | None:
@@ -83,6 +83,43 @@ def cutoff(until_seq: int | None, until_time: datetime | None) -> str | None:
         raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
 
 
+def refused_until(
+    tx: Transaction,
+    until_time: str,
+    refusal: InvalidFill,
+    *,
+    after_seq: int,
+    until_seq: int | None = None,
+    account: str | None = None,
+) -> InvalidArgument:
+    """A fold of the events that occurred by `until_time` (in log order) refused one of them, the first after
+    `after_seq` (of `account`) that occurred by then: the refusal, naming its seq and why.
+
+    The log checked each event after all those before it; the ones that occurred by a time are a subset
+    it never checked as a whole: an event that occurred earlier than one before it in the log (reported
+    late) may need that one, say to hold the base currency a fee of the next pays."""
+    found = next(
+        iter(tx.log.read(after_seq=after_seq, until_seq=until_seq, account=account, occurred_until=until_time)), None
+    )
+    seq = "?" if found is None else found.seq
+    why = str(refusal).removeprefix(f"seq {seq}: ")  # some folds name it already
+    return InvalidArgument(
+        f"until_time: the events that occurred by {until_time} do not fold in log order: seq {seq}: {why} "
+        f"(the log took seq {seq} after events that occurred later, left out here); replay up to a seq instead"
+    )
+
+
+def rollback_time(to_time: datetime) -> str:
+    """A rollback's `to_time` as stored time text; refused without a zone (or in one without an offset) or out of
+    range (in UTC before year 1 or after 9999)."""
+    if to_time.tzinfo is None or to_time.utcoffset() is None:
+        raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
+    try:
+        return time_text(to_time)
+    except OverflowError:
+        raise InvalidArgument(f"to_time: out of range (got {to_time.isoformat()})") from None
+
+
 def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | None, closed: bool) -> LedgerState:
     """The state folded from the log alone (see Ledger.replay): from the nearest snapshot when it may."""
     start = tx.projection.load_snapshot(until_seq=until_seq) if not closed and until_time is None else None
@@ -95,7 +132,12 @@ def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | No
         if start is None
         else PositionFold(start.positions, keep_closed=False, last_seq=start.seq)
     )
-    fold.apply_rows(tx.log.rows(after_seq=fold.last_seq, until_seq=until_seq, until_time=until_time))
+    try:
+        fold.apply_rows(tx.log.rows(after_seq=fold.last_seq, until_seq=until_seq, until_time=until_time))
+    except InvalidFill as refusal:
+        if until_time is None:  # every prefix of the log folds: each event was checked after those before it
+            raise
+        raise refused_until(tx, until_time, refusal, after_seq=fold.last_seq, until_seq=until_seq) from None
     last = event_at(tx.log, fold.last_seq)
     checkpoint = Checkpoint(tx.log.head().epoch, 0, GENESIS_HASH) if last is None else last.checkpoint
     return LedgerState.from_book(fold.book(), checkpoint)
@@ -105,12 +147,21 @@ def wallet_of(
     tx: Transaction, initial_balance: Decimal, *, account: str, until_seq: int | None, until_time: str | None
 ) -> WalletBook:
     """The paper wallet of `account` (spec section 5) folded from the log alone."""
-    executions = (
-        event.accounting()
-        for event in tx.log.read(until_seq=until_seq, account=account)
-        if until_time is None or event.occurred_at <= until_time
-    )
-    _, wallet = replay_wallet(executions, initial_balance)
+    folded = 0  # the seq of the last event folded
+
+    def executions() -> Iterator[Accounting]:
+        nonlocal folded
+        for event in tx.log.read(until_seq=until_seq, account=account):
+            if until_time is None or event.occurred_at <= until_time:
+                yield event.accounting()
+                folded = event.seq
+
+    try:
+        _, wallet = replay_wallet(executions(), initial_balance)
+    except InvalidFill as refusal:
+        if until_time is None:  # every prefix of the log folds: each event was checked after those before it
+            raise
+        raise refused_until(tx, until_time, refusal, after_seq=folded, until_seq=until_seq, account=account) from None
     return wallet
 
 

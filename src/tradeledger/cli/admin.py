@@ -7,7 +7,7 @@ import json
 import sys
 from contextlib import closing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from tradeledger.cli.common import (
     ledger_url,
     naming_option,
     opened,
+    os_error_message,
     out,
     parse_time,
     progress_bar,
@@ -44,7 +45,16 @@ from tradeledger.errors import InvalidArgument
 
 
 def _actor(actor: str | None) -> str:
-    return actor if actor is not None else getpass.getuser()
+    """--actor, else the OS user running this; refused when the OS names none (a container's uid without a passwd
+    entry, and no USER, LOGNAME, LNAME or USERNAME): the audit trail needs someone."""
+    if actor is not None:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError) as error:  # Python 3.11-3.12: KeyError from pwd; 3.13: OSError
+        raise InvalidArgument(
+            f"--actor: the OS names no user running this ({error}); give --actor NAME; nothing was rolled back"
+        ) from None
 
 
 def removed_json(event: Event) -> dict[str, Any]:
@@ -138,6 +148,11 @@ def rollback(
 
     settings = load_bot_config(config) if config is not None else None
     files_there = read_models_in(state_dir)
+    for path in files_there:  # each a file the rewind can replace (not a folder under its name)
+        try:
+            check_output(path)
+        except OSError as error:
+            raise InvalidArgument(f"--state-dir: {os_error_message(error)}; nothing was rolled back") from None
     if files_there and settings is None and not dry_run:
         shown = ", ".join(str(path) for path in files_there)
         raise InvalidArgument(
@@ -147,7 +162,13 @@ def rollback(
         )
     with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
-        files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+        try:
+            files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+        except OSError as error:  # the rollback is committed: say so, with what was not rewritten
+            raise InvalidArgument(
+                f"{_rolled_back(report)}the legacy files in --state-dir were not all rewritten: "
+                f"{os_error_message(error)}; one not rewritten still shows the log before the rollback"
+            ) from None
         with progress_bar("verifying", total=ledger.head.seq) as update:
             verified = ledger.verify(on_progress=update)
     if json_output:
@@ -179,9 +200,16 @@ def restore(
             reason = f"restore from {manifest.name}"
             report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
         if not dry_run:
-            for original, backup in files.items():
-                original.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomically(original, backup.read_bytes())
+            try:
+                for original, backup in files.items():
+                    original.parent.mkdir(parents=True, exist_ok=True)
+                    write_bytes_atomically(original, backup.read_bytes())
+            except OSError as error:  # the rollback is committed: say so, and where the backups are
+                done = "" if report is None else _rolled_back(report)
+                raise InvalidArgument(
+                    f"{manifest}: {done}the backed-up files were not all put back: {os_error_message(error)}; put "
+                    f"them back from {manifest.parent}"
+                ) from None
         verified = ledger.verify()
     if json_output:
         emit(
@@ -203,6 +231,12 @@ def restore(
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
+def _rolled_back(report: RollbackReport) -> str:
+    """The start of an error after a committed rollback: where it left the log."""
+    after = report.head_after
+    return f"the log was rolled back to seq {after.seq} (epoch {after.epoch}, in the admin log), but "
+
+
 def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, Path]]:
     """The manifest's head before the migration and its files (original -> backup); refused unless usable."""
     try:
@@ -211,18 +245,38 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         raise InvalidArgument(f"{path}: not a migration backup manifest ({error})") from None
     head = data.get("head_before") if isinstance(data, dict) else None
     names = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(names, dict):
-        raise InvalidArgument(f"{path}: a manifest needs head_before {{epoch, seq, hash}} and files")
+    if not _is_head(head) or not isinstance(names, dict):
+        given = isinstance(data, dict) and "head_before" in data
+        got = f" (got head_before {json.dumps(head)})" if given else ""
+        raise InvalidArgument(
+            f"{path}: a manifest needs head_before {{epoch, seq, hash}} (whole numbers of 0 or more, and a hash) "
+            f"and files{got}"
+        )
     recorded = data.get("ledger")
     if recorded is not None and recorded != current_url:
         raise InvalidArgument(
             f"{path}: it is the backup of the ledger {recorded}, not of {current_url} (give --db); nothing was restored"
         )
     files = {Path(original): path.parent / backup for original, backup in names.items()}
-    for backup in files.values():
+    for original, backup in files.items():
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
+        if original.is_dir():  # found before the rollback, not after it
+            raise InvalidArgument(f"{path}: {original}: is a folder; name a file; nothing was restored")
     return head, files
+
+
+_MAX_SEQ = 2**63 - 1  # a database's seq is a signed 64-bit integer
+
+
+def _is_head(head: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a manifest's head_before is a head: epoch and seq whole numbers of 0 or more (JSON's true and false
+    are not), a hash text."""
+    if not isinstance(head, dict):
+        return False
+    numbers = [head.get("epoch"), head.get("seq")]
+    whole = all(type(number) is int and 0 <= number <= _MAX_SEQ for number in numbers)
+    return whole and isinstance(head.get("hash"), str)
 
 
 def _check_starting_point(ledger: Ledger, manifest: Path, before: dict[str, Any]) -> None:

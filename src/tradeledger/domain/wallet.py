@@ -27,8 +27,10 @@ from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Self
 
+from tradeledger.domain.fee_parts import base_fee_refusal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side, exact_amount, shortened
 from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     ZERO,
     Accounting,
@@ -41,7 +43,7 @@ from tradeledger.domain.positions import (
     TransferMove,
     pnl,
 )
-from tradeledger.errors import InvalidArgument, InvariantViolation
+from tradeledger.errors import InvalidArgument, InvalidFill, InvariantViolation
 
 TWO = Decimal(2)
 # What one event's 28-digit operations can move the invariant's two sides apart, per unit of the largest
@@ -221,7 +223,9 @@ class WalletReplay:
                 self.wallet.apply(before, event, outcome)
             return Step(event, before, outcome)
         # The wallet books the fill and its base fee's disposal as two trades (a spot wallet's base fee
-        # never flips a position, so the engine's one fold and these two agree).
+        # never flips a position, so the engine's one fold and these two agree), once the fee is not refused as
+        # the engine refuses it (an event of the log is refused only in a subset of it: until a time).
+        _refuse_base_fee(before, event)
         trade = replace(event, base_fee=ZERO)
         phi = event.base_fee
         with localcontext(LEDGER_CONTEXT):
@@ -243,6 +247,20 @@ class WalletReplay:
         for execution in executions:
             self.apply(execution)
         return self
+
+
+def _refuse_base_fee(before: Position | None, event: Execution) -> None:
+    """InvalidFill when the base fee of `event` is refused after its trade on `before` (fee_parts.base_fee_refusal,
+    the check every fold makes), before anything is folded."""
+    held = ZERO if before is None else before.signed_quantity
+    with localcontext(LEDGER_CONTEXT):
+        after = held + (event.quantity if event.side is Side.BUY else -event.quantity)
+    flipped = held != 0 and after != 0 and (after > 0) != (held > 0)
+    base = market(event.symbol).base
+    index = next((i for i, (currency, _) in enumerate(event.paid or ()) if currency == base), 0)
+    refusal = base_fee_refusal(event.symbol, event.base_fee, index, after, flipped)
+    if refusal is not None:
+        raise InvalidFill(refusal)
 
 
 def replay_wallet(executions: Iterable[Accounting], initial_balance: Decimal) -> tuple[PositionFold, WalletBook]:

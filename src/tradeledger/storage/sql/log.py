@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Collection, Generator, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter, is_not, itemgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -17,6 +17,8 @@ from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
+
+_Item = TypeVar("_Item")
 
 IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-parameter limit
 READ_CHUNK = 10_000  # rows fetched at a time by a long read (a server-side cursor on PostgreSQL)
@@ -147,24 +149,7 @@ class SqlEventLog:
         self._head: Checkpoint | None = None
         self.moved: Checkpoint | None = None
         self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
-        self._readers: weakref.WeakSet[Generator[Any, None, None]] | None = None  # see close_readers()
-
-    def _reader(self, reader: Generator[Any, None, None]) -> Generator[Any, None, None]:
-        """`reader`, to be closed by close_readers() if it is still open when its transaction ends."""
-        readers = self._readers
-        if readers is None:
-            readers = self._readers = weakref.WeakSet()
-        readers.add(reader)
-        return reader
-
-    def close_readers(self) -> None:
-        """Close every reader of `read()` and `rows()` still open (its cursor): called as the transaction ends,
-        while its connection is open. A reader left open by an exception (its generator held by the traceback's
-        frames) would otherwise close its cursor when it is collected, after the connection, where SQLAlchemy logs
-        "Error closing cursor" and a traceback to stderr."""
-        if self._readers:
-            for reader in list(self._readers):
-                reader.close()
+        self._streams: weakref.WeakSet[Generator[Any, None, None]] | None = None  # see close_streams
 
     def ahead(self, keys: Sequence[EventKey]) -> list[tuple[Prepared, Params]]:
         """The head's lock and the lookups of `keys`, as a unit of work reads them ahead (in this order)."""
@@ -203,9 +188,8 @@ class SqlEventLog:
         occurred_from: str | None = None,
         occurred_until: str | None = None,
     ) -> Iterator[StoredEvent]:
-        return self._reader(
-            self._read(after_seq, until_seq, symbol, account, seqs, exchange, occurred_from, occurred_until)
-        )
+        filters = (symbol, account, seqs, exchange, occurred_from, occurred_until)
+        return self._opened(self._read(after_seq, until_seq, *filters))
 
     def _read(
         self,
@@ -254,8 +238,27 @@ class SqlEventLog:
         connection = self._connection
         if connection.dialect.name == "sqlite":  # the DB-API cursor streams: ~0.5 µs a row less
             # Its generator itself, not one of ours around it: a generator step less per row.
-            return self._reader(_P_ROWS[bounds].stream(connection, values))
-        return self._reader(_server_side_rows(connection, _ROWS[bounds], values))
+            return self._opened(cast("Generator[ExecutionRow, None, None]", _P_ROWS[bounds].stream(connection, values)))
+        return self._opened(_server_side_rows(connection, _ROWS[bounds], values))
+
+    def _opened(self, stream: Generator[_Item, None, None]) -> Generator[_Item, None, None]:
+        """`stream`, kept (weakly) to be closed with the transaction (`close_streams`)."""
+        if self._streams is None:
+            self._streams = weakref.WeakSet()
+        self._streams.add(stream)
+        return stream
+
+    def close_streams(self) -> None:
+        """Close the cursor of every stream of this transaction still open, while its connection is.
+
+        A reader that stopped on an error (a fold's refusal, a row that does not read) leaves its stream
+        suspended, kept alive by the error's traceback; closed only when that dies, after the transaction
+        (and, in a command, the connection) ended, its cursor's close would fail ("Exception ignored" on
+        stderr). A stream read to its end, or closed by its reader, is closed already: closing it again does
+        nothing."""
+        streams, self._streams = self._streams, None
+        for stream in list(streams or ()):
+            stream.close()
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}

@@ -206,11 +206,11 @@ class SqlUnitOfWork(SqlTransaction):
         """Leave the unit of work: what a batch queued is dropped and, without commit() (or after an exception),
         the transaction rolled back (a PostgreSQL session forgets its prepared names then); the DB-API connection
         is never left in autocommit mode."""
-        self.log.close_readers()
         batch = self.batch
         if batch is not None:
             batch.close()  # left without commit(): what is queued is dropped with the transaction
         try:
+            self.log.close_streams()  # while the connection is open
             if not self.committed:  # left without commit(), or by an exception
                 self.rollback()
                 if batch is not None:
@@ -306,11 +306,11 @@ class SqlLedgerStore:
     def reading(self) -> Iterator[SqlTransaction]:
         options = snapshot_options(self._engine)
         with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
-            transaction = SqlTransaction(connection)
+            tx = SqlTransaction(connection)
             try:
-                yield transaction
-            finally:
-                transaction.log.close_readers()
+                yield tx
+            finally:  # while the connection is open (SqlEventLog.close_streams)
+                tx.log.close_streams()
 
     def close(self) -> None:
         with self._held_lock:
