@@ -34,14 +34,12 @@ def test_a_naive_legacy_time_to_the_microsecond_or_second_is_read_as_utc() -> No
     assert Position.from_dict(position_dict()).entry_time == T0
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: Trade.from_dict reads a time cut off before its seconds")
 @pytest.mark.parametrize("cut", ["2026-03-02T09", "2026-03-02T09:30"])
 def test_a_trade_dict_time_cut_off_before_its_seconds_is_refused_naming_it(cut: str) -> None:
     with pytest.raises(InvalidArgument, match=rf"timestamp.*'{cut}'"):
         Trade.from_dict(trade_dict(timestamp=cut))
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: Position.from_dict lets a bad time through as a bare ValueError")
 @pytest.mark.parametrize("text", ["garbage", "2026-03-02T09", "2026-03-02T09:30"])
 @pytest.mark.parametrize("field", ["entry_time", "last_update"])
 def test_a_position_dict_time_that_is_no_legacy_time_is_refused_naming_field_and_value(field: str, text: str) -> None:

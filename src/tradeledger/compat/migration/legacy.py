@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Literal
 
-from tradeledger.compat.trades import to_decimal
+from tradeledger.compat.trades import legacy_time, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
 from tradeledger.errors import InvalidArgument
@@ -344,12 +344,6 @@ def fill_number(value: object, where: str) -> Decimal:
         raise MigrationError(f"{where}: {error}") from None
 
 
-# A legacy time as `datetime.isoformat()` writes it: a time of day to the second at least (or a bare date,
-# midnight, as a hand-made file may give one). A time of day with less (`2025-08-26T19`, `…T19:02`) is a
-# file cut off inside it, never a time the bot wrote: read as it parses, it would move the trade.
-_TO_THE_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d{2}:\d{2}:\d{2})")
-
-
 def utc_time(value: object, where: str) -> datetime:
     """A legacy time: an ISO date, or one with a time to the second at least, or a datetime; naive read as
     UTC (spec section 3)."""
@@ -359,13 +353,9 @@ def utc_time(value: object, where: str) -> datetime:
         parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise MigrationError(f"{where}: not an ISO 8601 time (got {value!r})") from None
-        if _TO_THE_SECOND.match(value.strip()) is None:
-            raise MigrationError(
-                f"{where}: not a time to the second as the legacy bot wrote it (got {value!r}; a file cut off?)"
-            )
+            parsed = legacy_time(value.strip(), where)
+        except InvalidArgument as error:
+            raise MigrationError(str(error)) from None
     else:
         raise MigrationError(f"{where}: must be an ISO 8601 time (got {type(value).__name__} {value!r})")
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
