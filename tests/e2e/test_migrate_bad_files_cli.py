@@ -291,7 +291,6 @@ def test_a_trades_csv_cut_off_inside_its_last_timestamp_is_refused(cli: Cli, tmp
     assert not (logs / "migration_backup").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: a wallet symbol refused when planned names the file, not its path")
 def test_a_wallet_symbol_in_lower_case_is_refused_naming_the_wallet_files_path(cli: Cli, tmp_path: Path) -> None:
     logs = real_logs(tmp_path)
     edit(logs / WALLET, replace_once(b"symbol: APU/USD", b"symbol: apu/usd"))

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from tradeledger.application.appending import validate_fill
 from tradeledger.application.ledger import Ledger
@@ -194,7 +195,7 @@ def _wallet_fills(
             )
             stale[entry.symbol] = reason
         else:
-            fills.append(PlannedFill(_wallet_fill(entry, account), WALLET_FILE, where))
+            fills.append(PlannedFill(_wallet_fill(entry, account, files.paths.wallet_file), WALLET_FILE, where))
             continue
         skipped.append(Skipped(WALLET_FILE, where, entry.symbol, reason))
     shapes = _shape_counts(files.wallet.entries)
@@ -217,7 +218,8 @@ def _merge_by_time(primary: list[PlannedFill], extra: list[PlannedFill]) -> list
     return merged
 
 
-def _wallet_fill(entry: WalletEntry, account: str) -> Fill:
+def _wallet_fill(entry: WalletEntry, account: str, path: Path | None) -> Fill:
+    """The opening fill of a wallet position; a value no fill takes is refused naming the file's path."""
     assert entry.symbol is not None
     fill_id = content_id(
         "wallet",
@@ -242,7 +244,7 @@ def _wallet_fill(entry: WalletEntry, account: str) -> Fill:
             "occurred_at": entry.opened_at,
             "metadata": {"migrated_from": WALLET_FILE, "key": entry.key},
         },
-        where=f"{WALLET_FILE}: positions[{entry.key!r}]",
+        where=f"{path or WALLET_FILE}: positions[{entry.key!r}]",
     )
 
 
