@@ -224,7 +224,6 @@ def test_a_missing_config_is_named(tmp_path: Path) -> None:
         check_sot(tmp_path / "nowhere.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: enable_sot rewrites a CRLF config with LF and drops its BOM")
 @pytest.mark.parametrize(("bom", "newline"), [(b"", b"\r\n"), (b"\xef\xbb\xbf", b"\n"), (b"\xef\xbb\xbf", b"\r\n")])
 def test_a_config_with_crlf_line_ends_or_a_bom_keeps_them(config: Path, bom: bytes, newline: bytes) -> None:
     """A config saved on Windows (CRLF, maybe a BOM) keeps every byte but the added keys, which follow its line ends."""
@@ -237,7 +236,6 @@ def test_a_config_with_crlf_line_ends_or_a_bom_keeps_them(config: Path, bom: byt
     assert check_sot(config) == []
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: enable_sot rewrites a config of mixed line ends with LF")
 def test_a_config_mixing_crlf_and_lf_line_ends_is_refused_and_left_as_it_was(config: Path) -> None:
     mixed = config.read_bytes().replace(b"\n", b"\r\n", 3)
     config.write_bytes(mixed)
