@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,16 +39,20 @@ from tradeledger.domain.positions import Execution
 # --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
 
 
+# How far apart the two times of one fill may be: the legacy bot timed it twice (utcnow in the TradeManager,
+# again in trade_logger), a few ms apart; a second's boundary may fall between them.
+SAME_FILL_WITHIN = timedelta(seconds=1)
+
+
 def _matches_trade(row: CsvRow, trade: LegacyTrade) -> bool:
     """A trades.csv row and a TradeManager trade are one fill: symbol, side, amount and price (after the
-    legacy 8-place round-down the TradeManager applied), and the time to the second."""
+    legacy 8-place round-down the TradeManager applied), and times at most SAME_FILL_WITHIN apart."""
     return (
         row.symbol == trade.symbol
         and row.side.value == trade.side
         and legacy_round(row.amount) == legacy_round(trade.amount)
         and legacy_round(row.price) == legacy_round(trade.price)
-        and row.timestamp.astimezone(UTC).replace(microsecond=0)
-        == trade.timestamp.astimezone(UTC).replace(microsecond=0)
+        and abs(row.timestamp - trade.timestamp) <= SAME_FILL_WITHIN
     )
 
 
@@ -134,7 +138,7 @@ def _trade_manager_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[Pla
 
 
 def _second(moment: datetime) -> datetime:
-    """A time to the second, in UTC: how a trades.csv row and a TradeManager trade are matched."""
+    """A time to the second, in UTC: the bucket a TradeManager trade is looked up in."""
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
@@ -152,16 +156,33 @@ def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
         if row.fill is None:
             skipped.append(Skipped(TRADES_CSV, where, row.symbol, row.skip_reason or ""))
             continue
-        same_second = candidates.get((row.symbol, row.side.value, _second(row.timestamp)), [])
-        match = next((trade for trade in same_second if _matches_trade(row, trade)), None)
+        match = _nearest_trade(row, candidates)
         if match is None:
             fills.append(PlannedFill(row.fill, TRADES_CSV, where))
             continue
-        same_second.remove(match)
         skipped.append(
             Skipped(TRADES_CSV, where, row.symbol, f"already in {STATE_FILE} ({match.where}, id {match.id})")
         )
     return fills
+
+
+def _nearest_trade(row: CsvRow, candidates: dict[tuple[str, str, datetime], list[LegacyTrade]]) -> LegacyTrade | None:
+    """The TradeManager trade not yet taken that is the row's fill (the nearest in time; the first of a tie),
+    taken out of `candidates`; None when no trade is."""
+    second = _second(row.timestamp)
+    found: list[tuple[timedelta, int, list[LegacyTrade], LegacyTrade]] = []
+    for bucket_second in (second - SAME_FILL_WITHIN, second, second + SAME_FILL_WITHIN):
+        bucket = candidates.get((row.symbol, row.side.value, bucket_second), [])
+        found += [
+            (abs(row.timestamp - trade.timestamp), trade.index, bucket, trade)
+            for trade in bucket
+            if _matches_trade(row, trade)
+        ]
+    if not found:
+        return None
+    _, _, bucket, trade = min(found, key=lambda item: (item[0], item[1]))
+    bucket.remove(trade)
+    return trade
 
 
 def _wallet_fills(
