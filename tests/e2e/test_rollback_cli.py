@@ -120,7 +120,6 @@ def test_the_legacy_read_model_files_are_rewound_with_the_log(db_url: str, cli: 
     assert "balance: 5000.0" in wallet  # 10000 - 0.1 x 50000
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: rollback rewinds the read-model files of account 'default' only")
 def test_the_read_model_files_of_a_bot_on_another_account_are_rewound_with_that_accounts_books(
     db_url: str, cli: Cli, tmp_path: Path
 ) -> None:

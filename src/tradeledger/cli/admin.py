@@ -124,6 +124,9 @@ def rollback(
         ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="The bot's config (wallet balance).")] = None,
+    account: Annotated[
+        str, typer.Option("--account", help="The bot's account: the rewound read-model files show its books.")
+    ] = "default",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
@@ -147,7 +150,7 @@ def rollback(
         )
     with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
-        files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+        files = [] if dry_run else rewind_read_models(ledger, state_dir, settings, account=account)
         with progress_bar("verifying", total=ledger.head.seq) as update:
             verified = ledger.verify(on_progress=update)
     if json_output:
