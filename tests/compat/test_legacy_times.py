@@ -14,7 +14,7 @@ import pytest
 
 from tradeledger.compat import Position
 from tradeledger.compat.trades import Trade, create_trade
-from tradeledger.errors import InvalidArgument
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -45,3 +45,13 @@ def test_a_trade_dict_time_cut_off_before_its_seconds_is_refused_naming_it(cut: 
 def test_a_position_dict_time_that_is_no_legacy_time_is_refused_naming_field_and_value(field: str, text: str) -> None:
     with pytest.raises(InvalidArgument, match=rf"{field}.*'{text}'"):
         Position.from_dict(position_dict(**{field: text}))
+
+
+def test_create_trade_times_are_utc_and_a_naive_time_through_the_api_is_refused_naming_it() -> None:
+    """The legacy create_trade stamped datetime.utcnow(), naive; through the API a naive time is ambiguous."""
+    made = create_trade("BTC/USD", "buy", "1", "100")
+    assert made.timestamp.utcoffset() is not None
+    assert made.to_dict()["timestamp"].endswith("+00:00")
+
+    with pytest.raises(InvalidFill, match=r"timestamp: must carry a timezone.*2026-03-02T09:30:15"):
+        create_trade("BTC/USD", "buy", "1", "100", timestamp=datetime(2026, 3, 2, 9, 30, 15))  # noqa: DTZ001
