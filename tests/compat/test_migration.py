@@ -8,6 +8,7 @@ disagreement and the flaw the reconciliation names for it (legacy-system.md sect
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections import Counter
@@ -385,6 +386,9 @@ def test_the_backups_exist_under_the_manifests_names_before_the_append_and_survi
         "head_after": None,
         "appended": 0,
         "files": {str((generated_logs / STATE_FILE).absolute()): f"trade_manager_backup_{STAMP}.json"},
+        "sha256": {
+            f"trade_manager_backup_{STAMP}.json": hashlib.sha256((GENERATED / STATE_FILE).read_bytes()).hexdigest()
+        },
     }
     backup = folder / f"trade_manager_backup_{STAMP}.json"
     assert backup.read_bytes() == (GENERATED / STATE_FILE).read_bytes()  # a byte copy

@@ -308,7 +308,6 @@ def test_a_wallet_symbol_in_lower_case_is_refused_naming_the_wallet_files_path(c
 # --- restore: a backup gone bad after the migration --------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: restore copies a cut-off backup over the legacy file, exit 0")
 def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     logs = real_logs(tmp_path)
     wallet = (logs / WALLET).read_bytes()
@@ -325,3 +324,20 @@ def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothin
     assert "nothing was restored" in line
     assert (logs / WALLET).read_bytes() == wallet
     assert len(cli.json("history")) == 13  # not rolled back
+
+
+def test_restore_of_a_manifest_written_before_it_kept_hashes_restores_as_before(cli: Cli, tmp_path: Path) -> None:
+    logs = real_logs(tmp_path)
+    wallet = (logs / WALLET).read_bytes()
+    migrated = cli.json("migrate", "--logs-dir", str(logs), "--config", str(logs.parent / "config.yaml"))
+    manifest = Path(migrated["backup"]["manifest"])
+    written = json.loads(manifest.read_text())
+    assert set(written["sha256"]) == set(written["files"].values())
+    del written["sha256"]
+    manifest.write_text(json.dumps(written, indent=2))
+    (logs / WALLET).write_text("balance: 0\n")  # the new bot's file
+
+    cli("restore", str(manifest))
+
+    assert (logs / WALLET).read_bytes() == wallet
+    assert cli.json("history") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import sys
 from contextlib import closing
@@ -182,16 +183,16 @@ def restore(
             reason = f"restore from {manifest.name}"
             report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
         if not dry_run:
-            for original, backup in files.items():
+            for original, (_, data) in files.items():
                 original.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomically(original, backup.read_bytes())
+                write_bytes_atomically(original, data)
         verified = ledger.verify()
     if json_output:
         emit(
             {
                 "dry_run": dry_run,
                 "rolled_back": None if report is None else _report_json(report, []),
-                "restored": {str(original): str(backup) for original, backup in files.items()},
+                "restored": {str(original): str(backup) for original, (backup, _) in files.items()},
                 "verify": verified.ok,
             }
         )
@@ -199,15 +200,17 @@ def restore(
         if report is not None:
             _print_report(out(), report, [])
         verb = "would restore" if dry_run else "restored"
-        for original, backup in files.items():
+        for original, (backup, _) in files.items():
             out().print(f"{verb} {original} from {backup}", highlight=False)
         out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
-def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, Path]]:
-    """The manifest's head before the migration and its files (original -> backup); refused unless usable."""
+def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, tuple[Path, bytes]]]:
+    """The manifest's head before the migration and its files (original -> backup and its bytes, read and checked
+    against the manifest's SHA-256 before anything changes); refused unless usable. A manifest written before
+    the hashes were kept has none to check."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as error:
@@ -221,10 +224,23 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         raise InvalidArgument(
             f"{path}: it is the backup of the ledger {recorded}, not of {current_url} (give --db); nothing was restored"
         )
-    files = {Path(original): path.parent / backup for original, backup in names.items()}
-    for backup in files.values():
+    digests = data.get("sha256", {})
+    if not isinstance(digests, dict):
+        raise InvalidArgument(f"{path}: sha256 must map each backup file to its hash (got {digests!r:.80})")
+    files: dict[Path, tuple[Path, bytes]] = {}
+    for original, name in names.items():
+        backup = path.parent / name
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
+        content = backup.read_bytes()
+        expected = digests.get(name)
+        actual = hashlib.sha256(content).hexdigest()
+        if expected is not None and actual != expected:
+            raise InvalidArgument(
+                f"{path}: its backup file {backup} is not the file the migration backed up (sha256 {actual}, "
+                f"the manifest says {expected}: changed or cut off since); nothing was restored"
+            )
+        files[Path(original)] = (backup, content)
     return head, files
 
 
