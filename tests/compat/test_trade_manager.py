@@ -621,7 +621,6 @@ def test_the_state_file_follows_trades_at_most_once_per_interval_and_fully_on_cl
     assert trades_in_file() == 4
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: fills other writers record never reach the state file until a trade")
 def test_the_state_file_follows_fills_other_writers_record_at_the_next_tick_past_the_interval(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:
@@ -643,7 +642,6 @@ def test_the_state_file_follows_fills_other_writers_record_at_the_next_tick_past
     assert sorted(written["positions"]) == [BTC, ETH]
 
 
-@pytest.mark.xfail(strict=True, reason="helper-62: a file a crashed process left behind stays behind after a restart")
 def test_a_state_file_a_crashed_process_left_behind_is_current_again_after_a_restart(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:

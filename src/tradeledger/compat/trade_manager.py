@@ -72,7 +72,9 @@ class TradeManager:
         self._monotonic = monotonic
         self._flush_interval = mark_flush_interval_s
         self._state_interval = state_write_interval_s
-        self._state_dirty = False
+        # The file on disk may be behind the log (a process that died within an interval, fills recorded while
+        # none ran): the first write due rewrites it.
+        self._state_dirty = self._keeps_state_file
         self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
         self._trade_texts = TradeTexts()  # each trade's part of the state file, written once
         self._risk = self.config.risk_settings()
@@ -125,7 +127,7 @@ class TradeManager:
             errors = self._notify(self.trade_callbacks, trade)
             if position is not None:
                 errors += self._notify(self.position_callbacks, position)
-            if self.config.trade_manager.sync_legacy_systems and self.state_file is not None:
+            if self._keeps_state_file:
                 self._state_dirty = True
                 self._save_state_if_due()
             for hook in list(self._after_record):
@@ -167,7 +169,9 @@ class TradeManager:
             errors = [] if previous == value else self._notify(self.price_update_callbacks, symbol, value)
             if self._monotonic() - self._last_flush >= self._flush_interval:
                 self.flush_marks()
-                self._save_state_if_due()
+                if self._keeps_state_file:
+                    self._catch_up()  # fills other writers recorded since: the file follows them too
+                    self._save_state_if_due()
         self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
     def flush_marks(self) -> None:
@@ -413,8 +417,13 @@ class TradeManager:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def _keeps_state_file(self) -> bool:
+        """`trade_manager.sync_legacy_systems` with a state file: the file follows the log on its own."""
+        return self.config.trade_manager.sync_legacy_systems and self.state_file is not None
+
     def _save_state_if_due(self) -> None:
-        """Rewrite the state file for trades recorded since the last write, at most once per interval.
+        """Rewrite the state file for fills recorded since the last write (by any writer), at most once per interval.
 
         The file holds every trade, so writing it on each trade would cost O(n) per trade; a
         dashboard reading it is at most `state_write_interval_s` behind (and current after close()).
@@ -455,7 +464,9 @@ class TradeManager:
         cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
         from the ledger, whose rollback deleted the removed cycles' rows.
         """
-        self._book.refresh()
+        folded = self._book.refresh()
+        if (folded or self._book.resets != self._resets_seen) and self._keeps_state_file:
+            self._state_dirty = True  # fills of any writer, or a rollback: the file shows the log, not this process
         if self._book.resets != self._resets_seen:  # a rollback, seen by this refresh or by a lazy read before it
             self._resets_seen = self._book.resets
             marks = self.ledger.marks()
