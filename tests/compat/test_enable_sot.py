@@ -222,3 +222,26 @@ def test_a_config_that_cannot_be_switched_is_refused_and_left_as_it_was(
 def test_a_missing_config_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config"):
         check_sot(tmp_path / "nowhere.yaml")
+
+
+@pytest.mark.parametrize(("bom", "newline"), [(b"", b"\r\n"), (b"\xef\xbb\xbf", b"\n"), (b"\xef\xbb\xbf", b"\r\n")])
+def test_a_config_with_crlf_line_ends_or_a_bom_keeps_them(config: Path, bom: bytes, newline: bytes) -> None:
+    """A config saved on Windows (CRLF, maybe a BOM) keeps every byte but the added keys, which follow its line ends."""
+    plain = config.read_bytes()
+    config.write_bytes(bom + plain.replace(b"\n", newline))
+
+    enable_sot(config, clock=clock)
+
+    assert config.read_bytes() == bom + (plain + ADDED.encode()).replace(b"\n", newline)
+    assert check_sot(config) == []
+
+
+def test_a_config_mixing_crlf_and_lf_line_ends_is_refused_and_left_as_it_was(config: Path) -> None:
+    mixed = config.read_bytes().replace(b"\n", b"\r\n", 3)
+    config.write_bytes(mixed)
+
+    with pytest.raises(ConfigError, match=r"config\.yaml: mixes CRLF and LF line ends"):
+        enable_sot(config, clock=clock)
+
+    assert config.read_bytes() == mixed
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.yaml"]

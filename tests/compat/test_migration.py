@@ -8,6 +8,7 @@ disagreement and the flaw the reconciliation names for it (legacy-system.md sect
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections import Counter
@@ -385,6 +386,9 @@ def test_the_backups_exist_under_the_manifests_names_before_the_append_and_survi
         "head_after": None,
         "appended": 0,
         "files": {str((generated_logs / STATE_FILE).absolute()): f"trade_manager_backup_{STAMP}.json"},
+        "sha256": {
+            f"trade_manager_backup_{STAMP}.json": hashlib.sha256((GENERATED / STATE_FILE).read_bytes()).hexdigest()
+        },
     }
     backup = folder / f"trade_manager_backup_{STAMP}.json"
     assert backup.read_bytes() == (GENERATED / STATE_FILE).read_bytes()  # a byte copy
@@ -628,6 +632,34 @@ def test_a_csv_row_the_trade_manager_has_is_not_appended_again_and_stop_rows_are
         (TRADES_CSV, "line 1", f"already in {STATE_FILE} (trades[0], id t-1)"),
         (TRADES_CSV, "line 2", "is_stop is True: a stop order's row, skipped as the legacy replay skipped it"),
     ]
+
+
+def test_a_csv_row_a_moment_after_its_trade_across_a_second_is_that_trade_not_a_second_fill(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """The legacy bot timed the same fill twice (utcnow in the TradeManager, again in trade_logger): two times a
+    few ms apart that a second's boundary may fall between. Counting the row again would double the position,
+    the legacy double count (legacy-system.md §6.4, §8.5) that the migration exists to end."""
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.999000")])
+    (logs / TRADES_CSV).write_text("BTC/USD,buy,0.5,50000.0,2025-08-26T19:01:56.001000,False\n")
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]")]
+    assert [(s.source, s.where, s.reason) for s in plan.skipped] == [
+        (TRADES_CSV, "line 1", f"already in {STATE_FILE} (trades[0], id t-1)"),
+    ]
+
+
+def test_a_csv_row_like_a_trade_but_two_seconds_from_it_is_a_fill_of_its_own(tmp_path: Path, ledger: Ledger) -> None:
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.999000")])
+    (logs / TRADES_CSV).write_text("BTC/USD,buy,0.5,50000.0,2025-08-26T19:01:58.000000,False\n")
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (TRADES_CSV, "line 1")]
 
 
 def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_flat(

@@ -367,6 +367,20 @@ def test_a_fill_recorded_straight_into_the_ledger_counts_even_when_it_leaves_the
     wallet.check_invariant()
 
 
+def test_cash_below_zero_is_written_to_the_state_file_as_it_is_never_clamped(ledger: Ledger, tmp_path: Path) -> None:
+    """The legacy save_state (and balance_manager after it) clamped the balance to 0 in the file: a dashboard
+    saw a healthy wallet. The file shows the books: -1000 after a 2000 buy on 1000 of cash."""
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = wallet_on(ledger, state_file=state)
+
+    ledger.record(external_fill("buy", "20", "100", fill_id="K-1"))
+    wallet.save_state()
+
+    written = read_yaml(state)
+    assert (written["balance"], written["initial_balance"]) == (-1000.0, 1000.0)
+    assert written["positions"][BTC]["size"] == 20.0
+
+
 def test_commands_go_through_the_trade_manager_when_the_wallet_has_one(ledger: Ledger) -> None:
     manager = TradeManager(ledger, clock=lambda: T0)
     recorded: list[Trade] = []

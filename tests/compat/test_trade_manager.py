@@ -621,6 +621,45 @@ def test_the_state_file_follows_trades_at_most_once_per_interval_and_fully_on_cl
     assert trades_in_file() == 4
 
 
+def test_the_state_file_follows_fills_other_writers_record_at_the_next_tick_past_the_interval(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
+) -> None:
+    """A wallet appending straight to the ledger, `tradeledger sync`, another process: the dashboard's file shows
+    their fills too, at most an interval behind, as it shows this TradeManager's own."""
+    seconds = [0.0]
+    state = tmp_path / "trade_manager_state.json"
+    manager = TradeManager(
+        open_bot_ledger(), state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0
+    )
+    manager.record_trade(trade(BTC, "buy", "1", "100"))
+    TradeManager(open_bot_ledger(), clock=clock).record_trade(trade(ETH, "buy", "2", "10"))  # another process
+
+    seconds[0] = 1.5
+    manager.update_price(BTC, 101)
+
+    written = json.loads(state.read_text(encoding="utf-8"))
+    assert [t["symbol"] for t in written["trades"]] == [BTC, ETH]
+    assert sorted(written["positions"]) == [BTC, ETH]
+
+
+def test_a_state_file_a_crashed_process_left_behind_is_current_again_after_a_restart(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
+) -> None:
+    seconds = [0.0]
+    state = tmp_path / "trade_manager_state.json"
+    crashed = TradeManager(
+        open_bot_ledger(), state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0
+    )
+    crashed.record_trade(trade(BTC, "buy", "1", "100"))
+    crashed.record_trade(trade(BTC, "buy", "1", "101"))  # within the interval: the file holds the first only
+    assert len(json.loads(state.read_text(encoding="utf-8"))["trades"]) == 1  # ... and the process dies here
+
+    restarted = TradeManager(open_bot_ledger(), state_file=state, clock=clock, mark_flush_interval_s=0)
+    restarted.update_price(BTC, 102)
+
+    assert len(json.loads(state.read_text(encoding="utf-8"))["trades"]) == 2
+
+
 def test_without_sync_legacy_systems_no_state_file_is_written_per_trade(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:

@@ -19,6 +19,8 @@ import pytest
 
 from tradeledger import Ledger, open_ledger
 from tradeledger.compat.bot import LegacyBot
+from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
 from tradeledger.errors import ReadOnlyView
 
@@ -225,3 +227,56 @@ def test_a_monitor_exit_closed_through_the_wallet_alone_leaves_no_ghost_in_the_t
         assert bot.ledger.verify().ok
     finally:
         session.stop()
+
+
+def test_after_every_step_the_legacy_files_are_what_a_bot_built_afresh_from_the_ledger_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legacy bot's files drifted from its books (written from mutable copies, read back, reset by hand);
+    here they are read models: at every step of the day, across the restart, the running bot's
+    trade_manager_state.json and paper_wallet_state.yaml are byte for byte what a TradeManager and a
+    PaperWallet built afresh on the same ledger write, and after close() the files on disk are too."""
+    session = Session(f"sqlite:///{tmp_path / 'files.db'}", tmp_path / "files")
+    steps: list[int] = []
+    views_agree = check_views_agree
+
+    def files_of(trade_manager: TradeManager, wallet: PaperWallet, folder: Path) -> tuple[str, str]:
+        return (
+            trade_manager.save_state(folder / "trade_manager_state.json").read_text(),
+            wallet.save_state(folder / "paper_wallet_state.yaml").read_text(),
+        )
+
+    def fresh_files(ledger: Ledger, folder: Path) -> tuple[str, str]:
+        trade_manager = TradeManager(ledger, CONFIG, clock=lambda: session.now)
+        wallet = PaperWallet(ledger, 20000, trade_manager=trade_manager, clock=lambda: session.now)
+        try:
+            return files_of(trade_manager, wallet, folder)
+        finally:
+            trade_manager.close()
+            wallet.shutdown()
+
+    def check_files_too(bot: LegacyBot) -> None:
+        views_agree(bot)
+        assert bot.trade_manager is not None
+        assert bot.paper_wallet is not None
+        steps.append(len(steps))
+        folder = tmp_path / f"step{len(steps)}"
+        bot.trade_manager.flush_marks()
+        running = files_of(bot.trade_manager, bot.paper_wallet, folder / "running")
+        assert running == fresh_files(bot.ledger, folder / "fresh"), f"step {len(steps)}"
+
+    monkeypatch.setattr(f"{__name__}.check_views_agree", check_files_too)
+    try:
+        bot_day(session, restart=True)
+    finally:
+        session.stop()
+
+    assert len(steps) == 10
+    ledger = open_ledger(session.url, clock=lambda: session.now)
+    try:
+        on_disk = tuple(
+            (session.state_dir / name).read_text() for name in ("trade_manager_state.json", "paper_wallet_state.yaml")
+        )
+        assert on_disk == fresh_files(ledger, tmp_path / "after")
+    finally:
+        ledger.close()

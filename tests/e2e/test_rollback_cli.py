@@ -163,7 +163,7 @@ def test_a_read_model_that_cannot_be_written_after_the_rollback_is_named_with_th
     config = tmp_path / "config.yaml"
     config.write_text("paper_wallet:\n  initial_balance: 10000\n", encoding="utf-8")
 
-    def disk_full(*_: object) -> list[str]:
+    def disk_full(*_: object, **__: object) -> list[str]:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "trade_manager_state.json"))
 
     monkeypatch.setattr(read_models, "rewind_read_models", disk_full)
@@ -177,6 +177,30 @@ def test_a_read_model_that_cannot_be_written_after_the_rollback_is_named_with_th
         "rewritten still shows the log before the rollback\n"
     )
     assert cli.json("verify")["events"] == 3
+
+
+def test_the_read_model_files_of_a_bot_on_another_account_are_rewound_with_that_accounts_books(
+    db_url: str, cli: Cli, tmp_path: Path
+) -> None:
+    prices = {"BTC/USD": Decimal(50000), "ETH/USD": Decimal(3000)}
+    with open_ledger(db_url) as ledger:
+        bot = LegacyBot.build(ledger, {}, price_source=prices.__getitem__, state_dir=tmp_path, account="alice")
+        assert bot.paper_wallet is not None
+        bot.paper_wallet.open("BTC/USD", "buy", "0.1", "50000")
+        bot.paper_wallet.open("ETH/USD", "buy", "1", "3000")
+        bot.close()
+    config = tmp_path / "config.yaml"
+    config.write_text("paper_wallet:\n  initial_balance: 10000\n", encoding="utf-8")
+
+    options = ("--reason", "undo ETH", "--state-dir", str(tmp_path), "--config", str(config), "--account", "alice")
+    cli.json("rollback", "--to-seq", "1", *options)
+
+    state = json.loads((tmp_path / "trade_manager_state.json").read_text(encoding="utf-8"))
+    assert sorted(state["positions"]) == ["BTC/USD"]  # alice's books, not the empty ones of account 'default'
+    assert [trade["symbol"] for trade in state["trades"]] == ["BTC/USD"]
+    wallet = (tmp_path / "paper_wallet_state.yaml").read_text(encoding="utf-8")
+    assert "ETH/USD" not in wallet
+    assert "balance: 5000.0" in wallet  # 10000 - 0.1 x 50000
 
 
 def test_a_running_trade_manager_sees_the_rollback_on_its_next_read(db_url: str, cli: Cli) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import sys
 from contextlib import closing
@@ -134,6 +135,9 @@ def rollback(
         ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="The bot's config (wallet balance).")] = None,
+    account: Annotated[
+        str, typer.Option("--account", help="The bot's account: the rewound read-model files show its books.")
+    ] = "default",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
@@ -163,7 +167,7 @@ def rollback(
     with opened(ctx, writes=not dry_run) as ledger:
         report = ledger.rollback(to_seq=to_seq, to_time=when, reason=reason, actor=_actor(actor), dry_run=dry_run)
         try:
-            files = [] if dry_run else rewind_read_models(ledger, state_dir, settings)
+            files = [] if dry_run else rewind_read_models(ledger, state_dir, settings, account=account)
         except OSError as error:  # the rollback is committed: say so, with what was not rewritten
             raise InvalidArgument(
                 f"{_rolled_back(report)}the legacy files in --state-dir were not all rewritten: "
@@ -201,9 +205,9 @@ def restore(
             report = ledger.rollback(to_seq=before["seq"], reason=reason, actor=_actor(actor), dry_run=dry_run)
         if not dry_run:
             try:
-                for original, backup in files.items():
+                for original, (_, data) in files.items():
                     original.parent.mkdir(parents=True, exist_ok=True)
-                    write_bytes_atomically(original, backup.read_bytes())
+                    write_bytes_atomically(original, data)
             except OSError as error:  # the rollback is committed: say so, and where the backups are
                 done = "" if report is None else _rolled_back(report)
                 raise InvalidArgument(
@@ -216,7 +220,7 @@ def restore(
             {
                 "dry_run": dry_run,
                 "rolled_back": None if report is None else _report_json(report, []),
-                "restored": {str(original): str(backup) for original, backup in files.items()},
+                "restored": {str(original): str(backup) for original, (backup, _) in files.items()},
                 "verify": verified.ok,
             }
         )
@@ -224,7 +228,7 @@ def restore(
         if report is not None:
             _print_report(out(), report, [])
         verb = "would restore" if dry_run else "restored"
-        for original, backup in files.items():
+        for original, (backup, _) in files.items():
             out().print(f"{verb} {original} from {backup}", highlight=False)
         out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
@@ -237,8 +241,10 @@ def _rolled_back(report: RollbackReport) -> str:
     return f"the log was rolled back to seq {after.seq} (epoch {after.epoch}, in the admin log), but "
 
 
-def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, Path]]:
-    """The manifest's head before the migration and its files (original -> backup); refused unless usable."""
+def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, tuple[Path, bytes]]]:
+    """The manifest's head before the migration and its files (original -> backup and its bytes, read and checked
+    against the manifest's SHA-256 before anything changes); refused unless usable. A manifest written before
+    the hashes were kept has none to check."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as error:
@@ -257,12 +263,25 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         raise InvalidArgument(
             f"{path}: it is the backup of the ledger {recorded}, not of {current_url} (give --db); nothing was restored"
         )
-    files = {Path(original): path.parent / backup for original, backup in names.items()}
-    for original, backup in files.items():
+    digests = data.get("sha256", {})
+    if not isinstance(digests, dict):
+        raise InvalidArgument(f"{path}: sha256 must map each backup file to its hash (got {digests!r:.80})")
+    files: dict[Path, tuple[Path, bytes]] = {}
+    for original, name in names.items():
+        backup = path.parent / name
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
-        if original.is_dir():  # found before the rollback, not after it
+        if Path(original).is_dir():  # found before the rollback, not after it
             raise InvalidArgument(f"{path}: {original}: is a folder; name a file; nothing was restored")
+        content = backup.read_bytes()
+        expected = digests.get(name)
+        actual = hashlib.sha256(content).hexdigest()
+        if expected is not None and actual != expected:
+            raise InvalidArgument(
+                f"{path}: its backup file {backup} is not the file the migration backed up (sha256 {actual}, "
+                f"the manifest says {expected}: changed or cut off since); nothing was restored"
+            )
+        files[Path(original)] = (backup, content)
     return head, files
 
 

@@ -4,7 +4,8 @@
 ruamel.yaml round trip: comments, key order, quotes, blank lines and indentation of everything else
 stay as they were (the legacy script re-sorted the file and dropped its comments). Missing sections
 are added at the end of the file, missing keys at the end of their section (a comment that followed
-the section's last key stays after the section). The file is first copied byte for byte to
+the section's last key stays after the section), with the file's line ends (LF or CRLF; a file mixing
+both is refused) and its BOM, if any. The file is first copied byte for byte to
 `<config>.bak.<YYYYmmdd_HHMMSS>` beside it (UTC), then replaced atomically, keeping its permissions.
 A config that already has every key is left alone: no backup, no write, `migration_date` unchanged.
 
@@ -50,6 +51,7 @@ SOT_KEYS: tuple[tuple[str, str], ...] = (
 SECTIONS = ("trade_manager", "position_monitor", "paper_wallet")
 BACKUP_SUFFIX = ".bak.{stamp}"
 _SEQUENCE_DASH = "- "
+UTF8_BOM = b"\xef\xbb\xbf"
 # Where ruamel keeps the comment lines after a value: slot 2 of a mapping item, slot 0 of a sequence item.
 MAPPING_SLOT = 2
 SEQUENCE_SLOT = 0
@@ -72,6 +74,18 @@ def _read(path: Path) -> tuple[bytes, str]:
         return data, data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _line_ends(path: Path, data: bytes) -> tuple[bytes, bytes]:
+    """The file's BOM (b"" without one) and its line end, b"\\r\\n" or b"\\n", which the rewrite keeps; a file
+    mixing both is refused: ruamel reads either and writes one, so the rewrite would change lines it never set."""
+    bom = UTF8_BOM if data.startswith(UTF8_BOM) else b""
+    crlf, lf = data.count(b"\r\n"), data.count(b"\n")
+    if crlf and crlf != lf:
+        raise ConfigError(
+            f"{path}: mixes CRLF and LF line ends ({crlf} CRLF, {lf - crlf} LF); give it one kind, then run again"
+        )
+    return bom, b"\r\n" if crlf else b"\n"
 
 
 def _indents(text: str) -> tuple[int, int]:
@@ -242,6 +256,8 @@ def enable_sot(path: str | Path, *, clock: Clock) -> EnableResult:
     """Set the seed's keys in the config at `path`, keeping everything else; back the file up first."""
     path = Path(path)
     data_bytes, text = _read(path)
+    bom, newline = _line_ends(path, data_bytes)
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # ruamel keeps a comment's \r: read LF, write back
     yaml = _yaml(text)
     data = _load(path, text, yaml)
     now = clock()
@@ -258,7 +274,7 @@ def enable_sot(path: str | Path, *, clock: Clock) -> EnableResult:
         raise ConfigError(f"{backup}: a backup of this second exists already; run again")
     mode = path.stat().st_mode & 0o7777
     write_bytes_atomically(backup, data_bytes, exclusive=True, mode=mode)
-    write_bytes_atomically(path, new_text.encode("utf-8"), mode=mode)
+    write_bytes_atomically(path, bom + new_text.encode("utf-8").replace(b"\n", newline), mode=mode)
     return EnableResult(path, tuple(changed), backup, today)
 
 

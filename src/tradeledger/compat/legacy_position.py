@@ -13,7 +13,15 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
-from tradeledger.compat.trades import HUNDRED, POSITION_KEYS, Trade, legacy_float, optional_float, to_decimal, utc_time
+from tradeledger.compat.trades import (
+    HUNDRED,
+    POSITION_KEYS,
+    Trade,
+    legacy_float,
+    legacy_time,
+    optional_float,
+    to_decimal,
+)
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, ClosedPosition, Position, PositionSide, pnl
 from tradeledger.domain.risk import RiskLevels, exit_reason
@@ -168,7 +176,7 @@ class LegacyPosition:
             value = data.get(name)
             if not isinstance(value, str):
                 raise InvalidArgument(f"position {data.get('symbol')!r}: {name} must be an ISO time (got {value!r})")
-            return utc_time(datetime.fromisoformat(value))
+            return legacy_time(value, f"position {data.get('symbol')!r}: {name}")
 
         trailing = optional("trailing_stop_pct")
         if trailing is not None and not 0 <= trailing < 1:

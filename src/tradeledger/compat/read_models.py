@@ -20,21 +20,32 @@ def read_models_in(state_dir: Path) -> list[Path]:
     return [path for path in (state_dir / TRADE_MANAGER_STATE, state_dir / PAPER_WALLET_STATE) if path.exists()]
 
 
-def rewind_read_models(ledger: Ledger, state_dir: Path, settings: BotConfig | None) -> list[str]:
+def rewind_read_models(
+    ledger: Ledger, state_dir: Path, settings: BotConfig | None, *, account: str = "default"
+) -> list[str]:
     """Rewrite the legacy read-model files found in `state_dir` from the ledger as it is now.
 
-    `trade_manager_state.json` from a TradeManager over the ledger (risk levels of reopened cycles
-    from the bot's config); `paper_wallet_state.yaml` from a PaperWallet with the config's initial
-    balance. Files that are not there are not created: a rollback rewinds what the bot keeps.
+    `trade_manager_state.json` from a TradeManager of the bot's `account` over the ledger (risk levels
+    of reopened cycles from the bot's config); `paper_wallet_state.yaml` from a PaperWallet of that
+    account with the config's initial balance. Files that are not there are not created: a rollback
+    rewinds what the bot keeps.
     """
     written: list[str] = []
     state = state_dir / TRADE_MANAGER_STATE
     if state.exists():
-        TradeManager(ledger, settings).save_state(state)
+        manager = TradeManager(ledger, settings, account=account)
+        try:
+            manager.save_state(state)
+        finally:
+            manager.close()
         written.append(str(state))
     wallet_file = state_dir / PAPER_WALLET_STATE
     if wallet_file.exists():
         balance = settings.wallet_initial_balance if settings is not None else DEFAULT_INITIAL_BALANCE
-        PaperWallet(ledger, balance, auto_save=False).save_state(wallet_file)
+        wallet = PaperWallet(ledger, balance, account=account, auto_save=False)
+        try:
+            wallet.save_state(wallet_file)
+        finally:
+            wallet.shutdown()
         written.append(str(wallet_file))
     return written

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -72,7 +73,7 @@ class TradeManager:
         self._monotonic = monotonic
         self._flush_interval = mark_flush_interval_s
         self._state_interval = state_write_interval_s
-        self._state_dirty = False
+        self._state_dirty = self._keeps_state_file  # the file may be behind the log (a crash): rewritten when due
         self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
         self._trade_texts = TradeTexts()  # each trade's part of the state file, written once
         self._risk = self.config.risk_settings()
@@ -125,7 +126,7 @@ class TradeManager:
             errors = self._notify(self.trade_callbacks, trade)
             if position is not None:
                 errors += self._notify(self.position_callbacks, position)
-            if self.config.trade_manager.sync_legacy_systems and self.state_file is not None:
+            if self._keeps_state_file:
                 self._state_dirty = True
                 self._save_state_if_due()
             for hook in list(self._after_record):
@@ -167,6 +168,7 @@ class TradeManager:
             errors = [] if previous == value else self._notify(self.price_update_callbacks, symbol, value)
             if self._monotonic() - self._last_flush >= self._flush_interval:
                 self.flush_marks()
+                self._catch_up()  # fills other writers recorded since: the state file follows them too
                 self._save_state_if_due()
         self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
@@ -413,12 +415,14 @@ class TradeManager:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def _save_state_if_due(self) -> None:
-        """Rewrite the state file for trades recorded since the last write, at most once per interval.
+    @property
+    def _keeps_state_file(self) -> bool:  # trade_manager.sync_legacy_systems, and a file: it follows the log
+        return self.config.trade_manager.sync_legacy_systems and self.state_file is not None
 
-        The file holds every trade, so writing it on each trade would cost O(n) per trade; a
-        dashboard reading it is at most `state_write_interval_s` behind (and current after close()).
-        """
+    def _save_state_if_due(self) -> None:
+        """Rewrite the state file for any writer's fills since the last write, at most once per interval: it holds
+        every trade (O(n) a write); a dashboard reading it is `state_write_interval_s` behind at most (current after
+        close())."""
         if self._state_dirty and self._monotonic() - self._last_state_write >= self._state_interval:
             try:
                 self.save_state()
@@ -455,7 +459,8 @@ class TradeManager:
         cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
         from the ledger, whose rollback deleted the removed cycles' rows.
         """
-        self._book.refresh()
+        if (self._book.refresh() or self._book.resets != self._resets_seen) and self._keeps_state_file:
+            self._state_dirty = True  # fills of any writer, or a rollback: the file shows the log, not this process
         if self._book.resets != self._resets_seen:  # a rollback, seen by this refresh or by a lazy read before it
             self._resets_seen = self._book.resets
             marks = self.ledger.marks()
@@ -470,7 +475,7 @@ class TradeManager:
                 opening = self._book.trade_at(symbol, position.opened_seq)
                 fresh = initial_levels(position, self._risk)
                 if opening.price != position.avg_price:
-                    opened = Position(**{**_fields(position), "avg_price": opening.price})
+                    opened = replace(position, avg_price=opening.price)
                     fresh = initial_levels(opened, self._risk)
                 self._levels[symbol] = fresh
                 self._dirty_levels.add(symbol)
@@ -493,7 +498,3 @@ class TradeManager:
         if cycle is None:
             return None
         return LegacyPosition.closed(cycle, self._book.cycle_trades(symbol, cycle.opened_seq, seq))
-
-
-def _fields(position: Position) -> dict[str, Any]:
-    return {name: getattr(position, name) for name in Position.__slots__}

@@ -22,6 +22,7 @@ silently: the flag says so), so old readers see exactly the old keys for old tra
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -122,6 +123,25 @@ def optional_float(value: Decimal | None) -> float | None:
 def utc_time(value: datetime) -> datetime:
     """Legacy files hold naive UTC times (datetime.utcnow()); importers read them as UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# A legacy time as `datetime.isoformat()` writes it: a time of day to the second at least (or a bare date,
+# midnight, as a hand-made file may give one). A time of day with less (`2025-08-26T19`, `…T19:02`) is a
+# file or message cut off inside it, never a time the bot wrote: read as it parses, it would move the trade.
+_TO_THE_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d{2}:\d{2}:\d{2})")
+
+
+def legacy_time(text: str, where: str) -> datetime:
+    """A legacy ISO time text, naive read as UTC; else InvalidArgument naming `where` and the text."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{where}: not an ISO 8601 time (got {text!r})") from None
+    if _TO_THE_SECOND.match(text) is None:
+        raise InvalidArgument(
+            f"{where}: not a time to the second as the legacy bot wrote it (got {text!r}; a file cut off?)"
+        )
+    return utc_time(parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,12 +327,10 @@ class Trade:
             raise InvalidArgument(f"trade {data.get('id')!r}: unknown keys {unknown}, missing keys {missing}")
         values = dict(data)
         timestamp = values["timestamp"]
-        try:
-            values["timestamp"] = utc_time(
-                datetime.fromisoformat(timestamp) if isinstance(timestamp, str) else timestamp
-            )
-        except ValueError:
-            raise InvalidArgument(f"trade {data.get('id')!r}: timestamp is not ISO 8601 (got {timestamp!r})") from None
+        if isinstance(timestamp, str):
+            values["timestamp"] = legacy_time(timestamp, f"trade {data.get('id')!r}: timestamp")
+        elif isinstance(timestamp, datetime):
+            values["timestamp"] = utc_time(timestamp)
         values["metadata"] = dict(values.get("metadata") or {})
         _read_fee_currency(values)
         return cls(**values)

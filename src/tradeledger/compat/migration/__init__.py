@@ -14,8 +14,8 @@ Which fills the files imply (the TradeManager's trades are primary):
   legacy trade id as its `fill_id`; a trade id recorded twice with the same content is one fill
   (the legacy TradeManager counted it twice);
 - every row of `trades.csv` that no TradeManager trade explains (same symbol, side, amount and price
-  after the legacy 8-place round-down, same second) and whose `is_stop` is false, as fill
-  `csv:<sha256 prefix>`;
+  after the legacy 8-place round-down, times at most a second apart; the nearest trade) and whose
+  `is_stop` is false, as fill `csv:<sha256 prefix>`;
 - every position of `paper_wallet_state.yaml` whose symbol the other two leave flat and that opened
   after their last fill of that symbol, as an opening fill `wallet:<sha256 prefix>`;
 - never anything from `positions.log`: the positions only it shows are reported.

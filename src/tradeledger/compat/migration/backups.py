@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -46,6 +47,7 @@ class Backup:
     folder: Path
     manifest: Path
     files: Mapping[str, str]  # original path -> backup file name (in `folder`)
+    sha256: Mapping[str, str] = field(default_factory=dict)  # backup file name -> SHA-256 of its bytes (hex)
 
     def backup_of(self, source: str) -> Path | None:
         name = BACKUP_NAMES.get(source, "").format(stamp=self.stamp)
@@ -87,6 +89,7 @@ def _manifest(
         "head_after": None if after is None else checkpoint_json(after),
         "appended": appended,
         "files": dict(backup.files),
+        "sha256": dict(backup.sha256),  # restore checks each backup against it before it changes anything
     }
     return (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
 
@@ -116,6 +119,7 @@ def write_backups(
         folder=folder,
         manifest=manifest,
         files={str(path.absolute()): target.name for path, target in copies.values()},
+        sha256={target.name: hashlib.sha256(files.raw[source]).hexdigest() for source, (_, target) in copies.items()},
     )
     for source, (_, target) in copies.items():
         write_bytes_atomically(target, bytes(files.raw[source]), exclusive=True)

@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Literal
 
-from tradeledger.compat.trades import to_decimal
+from tradeledger.compat.trades import legacy_time, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
 from tradeledger.errors import InvalidArgument
@@ -345,16 +345,17 @@ def fill_number(value: object, where: str) -> Decimal:
 
 
 def utc_time(value: object, where: str) -> datetime:
-    """A legacy time: an ISO string or a datetime, naive read as UTC (spec section 3)."""
+    """A legacy time: an ISO date, or one with a time to the second at least, or a datetime; naive read as
+    UTC (spec section 3)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise MigrationError(f"{where}: not an ISO 8601 time (got {value!r})") from None
+            parsed = legacy_time(value.strip(), where)
+        except InvalidArgument as error:
+            raise MigrationError(str(error)) from None
     else:
         raise MigrationError(f"{where}: must be an ISO 8601 time (got {type(value).__name__} {value!r})")
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

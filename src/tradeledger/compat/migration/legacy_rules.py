@@ -104,11 +104,15 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
             outcome = ours.apply(Execution.of(seq, trade.fill))
             if outcome.closed is not None:
                 closed_cycles[trade.symbol] += 1
-            legacy = fold.positions[trade.symbol]
+            # None when the legacy rules moved no position: an amount they round down to 0 (8 places).
+            legacy = fold.positions.get(trade.symbol)
             opened = outcome.position is not None and (
                 before is None or outcome.position.opened_seq != before.opened_seq
             )
             if opened:
+                if legacy is None:  # the legacy rules opened nothing: no story of this cycle to tell
+                    fold.stories.pop(trade.symbol, None)
+                    continue
                 assert outcome.position is not None
                 _, closed_totals = ours.positions([key])[key]
                 if before is not None:
@@ -128,7 +132,8 @@ def fold_trade_manager(trades: Sequence[LegacyTrade], account: str) -> tuple[Leg
                     flip_fee=trade.fill.fee,
                 )
             elif before is not None and (outcome.position is None or outcome.position.quantity < before.quantity):
-                story = fold.stories[trade.symbol]
-                story.dropped_fees += trade.fill.fee
-                story.dropped_count += 1
+                story = fold.stories.get(trade.symbol)
+                if story is not None:
+                    story.dropped_fees += trade.fill.fee
+                    story.dropped_count += 1
     return fold, ours.book()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from tradeledger.application.appending import validate_fill
 from tradeledger.application.ledger import Ledger
@@ -38,16 +39,20 @@ from tradeledger.domain.positions import Execution
 # --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
 
 
+# How far apart the two times of one fill may be: the legacy bot timed it twice (utcnow in the TradeManager,
+# again in trade_logger), a few ms apart; a second's boundary may fall between them.
+SAME_FILL_WITHIN = timedelta(seconds=1)
+
+
 def _matches_trade(row: CsvRow, trade: LegacyTrade) -> bool:
     """A trades.csv row and a TradeManager trade are one fill: symbol, side, amount and price (after the
-    legacy 8-place round-down the TradeManager applied), and the time to the second."""
+    legacy 8-place round-down the TradeManager applied), and times at most SAME_FILL_WITHIN apart."""
     return (
         row.symbol == trade.symbol
         and row.side.value == trade.side
         and legacy_round(row.amount) == legacy_round(trade.amount)
         and legacy_round(row.price) == legacy_round(trade.price)
-        and row.timestamp.astimezone(UTC).replace(microsecond=0)
-        == trade.timestamp.astimezone(UTC).replace(microsecond=0)
+        and abs(row.timestamp - trade.timestamp) <= SAME_FILL_WITHIN
     )
 
 
@@ -133,7 +138,7 @@ def _trade_manager_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[Pla
 
 
 def _second(moment: datetime) -> datetime:
-    """A time to the second, in UTC: how a trades.csv row and a TradeManager trade are matched."""
+    """A time to the second, in UTC: the bucket a TradeManager trade is looked up in."""
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
@@ -151,16 +156,33 @@ def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
         if row.fill is None:
             skipped.append(Skipped(TRADES_CSV, where, row.symbol, row.skip_reason or ""))
             continue
-        same_second = candidates.get((row.symbol, row.side.value, _second(row.timestamp)), [])
-        match = next((trade for trade in same_second if _matches_trade(row, trade)), None)
+        match = _nearest_trade(row, candidates)
         if match is None:
             fills.append(PlannedFill(row.fill, TRADES_CSV, where))
             continue
-        same_second.remove(match)
         skipped.append(
             Skipped(TRADES_CSV, where, row.symbol, f"already in {STATE_FILE} ({match.where}, id {match.id})")
         )
     return fills
+
+
+def _nearest_trade(row: CsvRow, candidates: dict[tuple[str, str, datetime], list[LegacyTrade]]) -> LegacyTrade | None:
+    """The TradeManager trade not yet taken that is the row's fill (the nearest in time; the first of a tie),
+    taken out of `candidates`; None when no trade is."""
+    second = _second(row.timestamp)
+    found: list[tuple[timedelta, int, list[LegacyTrade], LegacyTrade]] = []
+    for bucket_second in (second - SAME_FILL_WITHIN, second, second + SAME_FILL_WITHIN):
+        bucket = candidates.get((row.symbol, row.side.value, bucket_second), [])
+        found += [
+            (abs(row.timestamp - trade.timestamp), trade.index, bucket, trade)
+            for trade in bucket
+            if _matches_trade(row, trade)
+        ]
+    if not found:
+        return None
+    _, _, bucket, trade = min(found, key=lambda item: (item[0], item[1]))
+    bucket.remove(trade)
+    return trade
 
 
 def _wallet_fills(
@@ -194,7 +216,7 @@ def _wallet_fills(
             )
             stale[entry.symbol] = reason
         else:
-            fills.append(PlannedFill(_wallet_fill(entry, account), WALLET_FILE, where))
+            fills.append(PlannedFill(_wallet_fill(entry, account, files.paths.wallet_file), WALLET_FILE, where))
             continue
         skipped.append(Skipped(WALLET_FILE, where, entry.symbol, reason))
     shapes = _shape_counts(files.wallet.entries)
@@ -217,7 +239,8 @@ def _merge_by_time(primary: list[PlannedFill], extra: list[PlannedFill]) -> list
     return merged
 
 
-def _wallet_fill(entry: WalletEntry, account: str) -> Fill:
+def _wallet_fill(entry: WalletEntry, account: str, path: Path | None) -> Fill:
+    """The opening fill of a wallet position; a value no fill takes is refused naming the file's path."""
     assert entry.symbol is not None
     fill_id = content_id(
         "wallet",
@@ -242,7 +265,7 @@ def _wallet_fill(entry: WalletEntry, account: str) -> Fill:
             "occurred_at": entry.opened_at,
             "metadata": {"migrated_from": WALLET_FILE, "key": entry.key},
         },
-        where=f"{WALLET_FILE}: positions[{entry.key!r}]",
+        where=f"{path or WALLET_FILE}: positions[{entry.key!r}]",
     )
 
 

@@ -46,7 +46,7 @@ from tradeledger.compat.migration.legacy import (
     legacy_text,
     utc_time,
 )
-from tradeledger.compat.trades import Trade
+from tradeledger.compat.trades import TRADE_KEYS, Trade
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
 from tradeledger.domain.json_values import json_int
@@ -102,7 +102,7 @@ def _read_state(
         if (index + 1) % PROGRESS_EVERY == 0:
             report(f"reading {path.name}", index + 1, len(items))
     report(f"reading {path.name}", len(items), len(items))
-    positions = _state_positions(path, state.get("positions"))
+    positions = _state_positions(path, state.get("positions"), items)
     statistics = _state_statistics(path, state.get("statistics"))
     return tuple(trades), positions, statistics
 
@@ -185,16 +185,22 @@ def _fee_currency_named(item: dict[str, object], where: str) -> dict[str, object
     return renamed
 
 
-def _state_positions(path: Path, positions: object) -> dict[str, LegacyPositionRecord]:
+def _state_positions(path: Path, positions: object, trades: list[object]) -> dict[str, LegacyPositionRecord]:
     if positions is None:
         return {}
     if not isinstance(positions, dict):
         raise MigrationError(f"{path}: 'positions' must be an object keyed by symbol (got {positions!r:.80})")
     records = {}
+    by_id: dict[str, tuple[int, dict[str, object]]] = {}
+    for index, trade in enumerate(trades):
+        assert isinstance(trade, dict)  # read by _legacy_trade first
+        if isinstance(trade["id"], str):
+            by_id.setdefault(trade["id"], (index, trade))
     for symbol, item in positions.items():
         where = f"{path}: positions[{symbol!r}]"
         if not isinstance(item, dict):
             raise MigrationError(f"{where}: must be a position object (got {item!r:.80})")
+        _check_position_trades(where, item.get("trades"), by_id)
         side = item.get("side")
         if side not in (PositionSide.LONG, PositionSide.SHORT):
             raise MigrationError(f"{where}: side must be 'long' or 'short' (got {side!r})")
@@ -207,6 +213,31 @@ def _state_positions(path: Path, positions: object) -> dict[str, LegacyPositionR
             fees_paid=legacy_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
         )
     return records
+
+
+def _check_position_trades(where: str, nested: object, by_id: dict[str, tuple[int, dict[str, object]]]) -> None:
+    """A position's copies of its trades (`Position.to_dict()["trades"]`) must say what the trade list says.
+
+    The legacy TradeManager wrote both from one Trade object, so a copy that differs is a file edited or
+    saved part way; the migration reads the trade list, and would otherwise migrate one of two stories."""
+    if nested is None:
+        return
+    if not isinstance(nested, list):
+        raise MigrationError(f"{where}.trades: must be a list of trades (got {nested!r:.80})")
+    for index, copy in enumerate(nested):
+        if not isinstance(copy, dict):
+            raise MigrationError(f"{where}.trades[{index}]: must be a trade object (got {copy!r:.80})")
+        copy_id = copy.get("id")
+        found = by_id.get(copy_id) if isinstance(copy_id, str) else None
+        if found is None:
+            continue
+        listed_at, listed = found
+        for key in (*TRADE_KEYS, *sorted(set(copy) - set(TRADE_KEYS))):
+            if copy.get(key) != listed.get(key):
+                raise MigrationError(
+                    f"{where}.trades[{index}] (id {copy['id']!r}): {key} {copy.get(key)!r} differs from "
+                    f"trades[{listed_at}]'s {listed.get(key)!r}; the legacy bot wrote both from one trade"
+                )
 
 
 def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | None:
@@ -386,6 +417,13 @@ def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
         raise MigrationError(f"{where}: side must be buy, sell, long or short (got {written_side!r})")
     quantity_key = "size" if item.get("size") is not None else "amount"
     quantity = fill_number(item.get(quantity_key), f"{where}: {quantity_key}")
+    if quantity_key == "size" and item.get("amount") is not None:
+        # Both shapes at once (legacy-system.md §2.2): one quantity written twice is read; two are refused.
+        amount = fill_number(item["amount"], f"{where}: amount")
+        if amount != quantity:
+            raise MigrationError(
+                f"{where}: size {item['size']!r} and amount {item['amount']!r} give two quantities for one position"
+            )
     entry_price = fill_number(item.get("entry_price"), f"{where}: entry_price")
     if quantity < 0 or entry_price <= 0:
         raise MigrationError(
