@@ -26,7 +26,7 @@ from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import LEDGER_CONTEXT, Fill
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_terms import Method, MethodPlan, totals_of
+from tradeledger.domain.lot_terms import NO_TAX_YEAR, Method, MethodPlan, totals_of
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import accounting_of
@@ -383,3 +383,24 @@ def test_the_basis_acquired_is_the_basis_disposed_plus_the_basis_still_open(even
         disposed = sum((row.cost_basis for row in book.rows), Decimal(0))
         still_open = sum((lot.quantity * lot.unit_cost for lot in book.open_lots()), Decimal(0))
     assert abs(acquired_basis(events) - disposed - still_open) <= ROUNDING
+
+
+@PROPERTY
+@given(fills() | bursts(), st.sampled_from(METHODS), st.sampled_from(METHODS), st.booleans())
+def test_a_book_of_no_tax_year_keeps_no_rows_and_has_the_open_lots_years_and_positions_of_one_that_keeps_them(
+    events: list[Fill], method: Method, later: Method, fees_in_basis: bool
+) -> None:
+    """`lots` folds without the gain rows (issue 19: a million-fill log's 900,000 rows were built for nothing):
+    the same open lots, positions, tax years and last seq, over methods that change with the year."""
+    plan = MethodPlan.parse([method.value, f"{T0.year + 1}={later.value}"])
+
+    kept = lots_of(events, plan, fees_in_basis=fees_in_basis)
+    bare = lots_of(events, plan, fees_in_basis=fees_in_basis, year=NO_TAX_YEAR)
+
+    assert (bare.open_lots(), bare.positions(), bare.years, bare.last_seq) == (
+        kept.open_lots(),
+        kept.positions(),
+        kept.years,
+        kept.last_seq,
+    )
+    assert (bare.rows, bare.missing) == ([], [])

@@ -101,6 +101,8 @@ WORDS = st.sampled_from(
         "tab\there",
         "a long account name that folds",
         "averyveryverylongunbrokenidentifier-0123456789",
+        "78e51061-7311-48a3-82ce-6f447ed4d57b",
+        "a-b/c.d_e:f+g=h@i#j$k%l^m&n*o(p)q[r]s{t}u|v~w",
         "\x1b[31mred",
         "sell",
     ]
@@ -228,3 +230,33 @@ def test_a_console_that_reads_markup_has_the_whole_table_drawn_by_rich() -> None
     console.print(body)
 
     assert body.drawn_by_rich == 2
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("width", [40, 57, 80])
+def test_ids_wider_than_their_column_are_folded_as_rich_folds_them_without_rich_drawing_the_rows(
+    kind: str, width: int
+) -> None:
+    """`history`'s fill ids on a console narrower than the table (issue 19: each such row was drawn by Rich on its
+    own): a word without a space folds into pieces of the column's width, here on the left and on the right of a
+    column, beside a styled cell and an id that fits; the same text and styles as Rich's, no row drawn by Rich."""
+    columns = [
+        Column("Seq"),
+        Column("Fill id", wraps=True, left=True),
+        Column("Ref", wraps=True),
+        Column("Gain"),
+        Column("Side", left=True),
+    ]
+    ids = ["78e51061-7311-48a3-82ce-6f447ed4d57b", "a1", "008a05a6-c464-4159-8324-c9859b810e76-and-more-of-it"]
+    rows: list[list[Cell]] = [
+        [str(i), ids[i % 3], ids[(i + 1) % 3][: 5 + 7 * i], Text(f"-{i}.25", style="red"), "sell"] for i in range(6)
+    ]
+    console = console_of(kind, width)
+    body = body_of(console, columns, rows)
+
+    console.print(body)
+
+    assert printed(console) == printed_by_rich(kind, width, columns, rows)
+    if kind not in ("emoji", "markup"):  # those consoles have the whole table drawn by Rich
+        assert body.drawn_by_rich == 0
+    assert printed(console).count("\n") > len(rows) + 5  # some ids folded: more lines than rows

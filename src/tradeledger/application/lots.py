@@ -26,6 +26,7 @@ from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
+    NO_TAX_YEAR,
     GainRow,
     GainTotals,
     Method,
@@ -162,7 +163,7 @@ def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> Gains
 def open_lots_of(tx: Transaction, options: LotOptions, *, until_time: str | None) -> LotsReport:
     """The open lots after the events that occurred at or before `until_time` (all when None)."""
     with cycle_collector_paused():
-        book = _fold(tx, options, year=None, until_time=until_time)
+        book = _fold(tx, options, year=NO_TAX_YEAR, until_time=until_time)  # no gain rows: the open lots need none
     lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote))
     years = tuple(sorted(book.years | set(options.plan.explicit)))
     return LotsReport(_seq(tx, until_time, book.last_seq), options.plan, lots, years)

@@ -32,7 +32,7 @@ from rich.box import Box
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 Cell = str | Text
@@ -71,7 +71,7 @@ class Body:
         lines_before: int | None = None
         for chunk in chunks(self.rows, BODY_CHUNK):
             columns = [
-                _Cells(console, [row[i] for row in chunk], width, column.justify)
+                _Cells(console, [row[i] for row in chunk], width, column.justify, folds=_folds(column))
                 for i, (width, column) in enumerate(zip(self.widths, table.columns, strict=True))
             ]
             lines = _Lines(columns, tokens, len(chunk))
@@ -156,19 +156,31 @@ class Body:
 
 class _Cells:
     """One column's cells justified to its width, each checked once: `plain[r]` is False where Rich would do
-    more than justify the cell (fold it, strip or widen a character, read a Text's
-    own layout); `styles` holds the Text cells' styles (None: no cell of the column has one)."""
+    more than justify the cell (fold it at a space, strip or widen a character, read a Text's
+    own layout); `styles` holds the Text cells' styles (None: no cell of the column has one).
 
-    def __init__(self, console: Console, cells: list[Cell], width: int, justify: str) -> None:
+    In a column that folds (`folds`), a plain ASCII text without a space that is wider than the column (a fill
+    id, a long symbol) is folded as Rich folds one word: into pieces of the column's width, the last one
+    justified; `texts[r]` is its first line, `more[r]` the lines under it (issue 19: such a row was drawn by
+    Rich on its own, ~2 ms a row, every row of `history` on a 120-column console)."""
+
+    def __init__(self, console: Console, cells: list[Cell], width: int, justify: str, *, folds: bool = False) -> None:
         texts = [cell if isinstance(cell, str) else cell.plain for cell in cells]
         self.plain = [justify in ("left", "right")] * len(cells)
         self.styles: list[Style | None] | None = None
+        self.more: dict[int, list[str]] = {}
         if any(not isinstance(cell, str) for cell in cells):
             self._styled(console, cells)
         joined = "".join(texts)
         if not (joined.isascii() and joined.isprintable() and max(map(len, texts), default=0) <= width):
             for r, text in enumerate(texts):
-                if not (len(text) <= width and text.isascii() and text.isprintable()):
+                if len(text) <= width and text.isascii() and text.isprintable():
+                    continue
+                if folds and width > 0 and isinstance(cells[r], str) and _one_word(text):
+                    pieces = [text[i : i + width] for i in range(0, len(text), width)]
+                    texts[r] = pieces[0]
+                    self.more[r] = [_justified(piece, width, justify) for piece in pieces[1:]]
+                else:
                     self.plain[r] = False
         if " " in joined:
             for r, text in enumerate(texts):
@@ -196,10 +208,13 @@ class _Cells:
 
 class _Lines:
     """The body's lines from its columns: each run of unstyled pieces joined once per row, a styled cell
-    its own segment (what Rich writes: the same text, each character in the same style)."""
+    its own segment (what Rich writes: the same text, each character in the same style). A row with a folded
+    cell has lines under its first: the folded cells' next pieces, every other cell blank (unstyled spaces,
+    as Rich pads a cell to the row's height), between the same borders."""
 
     def __init__(self, columns: list[_Cells], tokens: list[Token], rows: int) -> None:
         self.columns = columns
+        self.tokens = tokens
         pieces: list[list[Token]] = [[]]
         self.styled: list[int] = []  # the column between piece k and piece k + 1
         for token in tokens:
@@ -231,7 +246,32 @@ class _Lines:
         return self.plain_rows[row]
 
     def segments(self, row: int) -> tuple[Segment, ...]:
-        return self.lines[row]
+        first = self.lines[row]
+        under = [column.more.get(row, ()) for column in self.columns]
+        height = max(map(len, under))
+        if not height:
+            return first
+        blank = [" " * len(column.texts[row]) for column in self.columns]
+        lines: list[Segment] = list(first)
+        for k in range(height):
+            cells = [pieces[k] if k < len(pieces) else blank[i] for i, pieces in enumerate(under)]
+            lines.append(Segment("".join(cells[token] if isinstance(token, int) else token for token in self.tokens)))
+            lines.append(Segment.line())
+        return tuple(lines)
+
+
+def _folds(column: Column) -> bool:
+    """Whether Rich folds a word wider than the column into pieces (overflow "fold", wrapping on)."""
+    return column.overflow == "fold" and not column.no_wrap
+
+
+def _one_word(text: str) -> bool:
+    """Printable ASCII without a space: Rich's wrap sees one word, and folds it into pieces of the width."""
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+def _justified(piece: str, width: int, justify: str) -> str:
+    return piece.ljust(width) if justify == "left" else piece.rjust(width)
 
 
 def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -21,6 +21,9 @@ from tradeledger.errors import InvalidArgument, InvalidFill
 
 ZERO = Decimal(0)
 LONG_AFTER_DAYS = 365
+# A `year` no disposal has (stored times start at year 1): a LotBook of this year keeps no gain rows (issue 19:
+# `lots` needs none, and a million-fill log's 900,000 rows were built and held for it).
+NO_TAX_YEAR = 0
 MAX_LONG_AFTER_DAYS = 999_999_999  # the most days a timedelta holds (held longer than any two times of the log)
 FIRST_YEAR, LAST_YEAR = 1970, 9999  # the years an event can occur in
 LotKey = tuple[str, str, str]  # (account, currency, quote)

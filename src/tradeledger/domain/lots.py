@@ -73,8 +73,8 @@ from tradeledger.errors import InvalidArgument, InvalidFill
 class LotBook:
     """The lots folded from the log in seq order, each disposal matched by its own year's method.
 
-    `year` keeps only the rows and missing acquisitions of disposals in that tax year (all when None);
-    the open lots are those after every event folded.
+    `year` keeps only the rows and missing acquisitions of disposals in that tax year (all when None; none when
+    NO_TAX_YEAR, as the open lots need); the open lots are those after every event folded, `years` all years.
     """
 
     plan: MethodPlan
