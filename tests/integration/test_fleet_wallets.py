@@ -287,7 +287,6 @@ def test_a_consistency_check_while_another_process_opens_a_position_compares_vie
     assert json.loads(outputs["checker"]) == {"consistent": True}
 
 
-@pytest.mark.xfail(strict=True, reason="a re-read trusts each view's change signal: a lagging one keeps its view stale")
 def test_a_consistency_check_reads_the_log_anew_before_it_reports_a_mismatch_a_lagging_change_signal_made(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

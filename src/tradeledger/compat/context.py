@@ -73,11 +73,16 @@ class PositionSyncManager:
         """The open symbols of each view. Each view is read current (its book caught up when it is read), so an
         append by another process between two of the reads shows as a mismatch no view holds: a mismatch is
         the answer only when the views, read again, show the same one (else they are read again, up to
-        COMPARE_ATTEMPTS times in all)."""
+        COMPARE_ATTEMPTS times in all). Before each such read every view reads the log itself: a book that
+        waits for the log's change signal (a PostgreSQL NOTIFY still on its way) would show the same stale
+        view again."""
         found = self._views(ctx_positions, pw_positions)
         for _ in range(COMPARE_ATTEMPTS - 1):
             if found.ok:
                 return found
+            self.trade_manager.refresh()
+            if self.paper_wallet is not None:
+                self.paper_wallet.refresh()
             again = self._views(ctx_positions, pw_positions)
             if again == found:
                 return found

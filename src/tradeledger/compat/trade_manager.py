@@ -23,6 +23,7 @@ from typing import Any, Self
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
+from tradeledger.compat.callbacks import notify, raise_callback_errors
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
 from tradeledger.compat.legacy_position import LegacyPosition
@@ -33,7 +34,7 @@ from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, Position, unrealized_at
 from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.risk import ExitReason, PriceMark, RiskLevels, exit_reason, initial_levels, ratchet
-from tradeledger.errors import CallbackError, InvalidArgument
+from tradeledger.errors import InvalidArgument
 
 logger = logging.getLogger("tradeledger.compat")
 
@@ -123,15 +124,15 @@ class TradeManager:
             if receipt.duplicate:
                 return True
             position = self._position_after(trade.symbol, receipt.seq)
-            errors = self._notify(self.trade_callbacks, trade)
+            errors = notify(self.trade_callbacks, trade)
             if position is not None:
-                errors += self._notify(self.position_callbacks, position)
+                errors += notify(self.position_callbacks, position)
             if self._keeps_state_file:
                 self._state_dirty = True
                 self._save_state_if_due()
             for hook in list(self._after_record):
                 hook()
-        self._raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
+        raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
         return True
 
     def after_record(self, hook: Hook) -> None:
@@ -165,12 +166,12 @@ class TradeManager:
                     self._signals.pop(symbol, None)
                 else:
                     self._signals[symbol] = reason
-            errors = [] if previous == value else self._notify(self.price_update_callbacks, symbol, value)
+            errors = [] if previous == value else notify(self.price_update_callbacks, symbol, value)
             if self._monotonic() - self._last_flush >= self._flush_interval:
                 self.flush_marks()
                 self._catch_up()  # fills other writers recorded since: the state file follows them too
                 self._save_state_if_due()
-        self._raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
+        raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
     def flush_marks(self) -> None:
         """Write the marks and levels changed since the last flush (one transaction; nothing if none).
@@ -354,6 +355,12 @@ class TradeManager:
             "entry_time": entered,
         }
 
+    def refresh(self) -> None:
+        """Read the log now for what other processes recorded, whether or not its change signal (a PostgreSQL
+        NOTIFY) has reached this process yet: every read after it shows at least the log as it is now."""
+        with self._lock:
+            self._catch_up(force=True)
+
     # --- callbacks ------------------------------------------------------------------------------
 
     def add_trade_callback(self, callback: TradeCallback) -> None:
@@ -364,23 +371,6 @@ class TradeManager:
 
     def add_price_callback(self, callback: PriceCallback) -> None:
         self.price_update_callbacks.append(callback)
-
-    @staticmethod
-    def _notify(callbacks: list[Any], *arguments: object) -> list[tuple[Any, Exception]]:
-        """Call every callback; a failing one stays subscribed and is reported after the others ran."""
-        errors: list[tuple[Any, Exception]] = []
-        for callback in list(callbacks):
-            try:
-                callback(*arguments)
-            except Exception as error:  # noqa: BLE001 - collected and raised as CallbackError below
-                errors.append((callback, error))
-        return errors
-
-    @staticmethod
-    def _raise_callback_errors(errors: list[tuple[Any, Exception]], done: str) -> None:
-        if errors:
-            named = "; ".join(f"{getattr(cb, '__qualname__', repr(cb))}: {error!r}" for cb, error in errors)
-            raise CallbackError(f"{done}, but {len(errors)} callback(s) failed: {named}") from errors[0][1]
 
     # --- legacy state file ----------------------------------------------------------------------
 
@@ -452,14 +442,15 @@ class TradeManager:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _catch_up(self) -> None:
-        """Fold fills recorded since the last read (by anyone) and give new cycles their levels.
+    def _catch_up(self, *, force: bool = False) -> None:
+        """Fold fills recorded since the last read (by anyone) and give new cycles their levels (`force`: read the
+        log even before its change signal fired, AccountBook.refresh).
 
         After a rollback (the book starts again from the stored projection) the levels in memory may belong to removed
         cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
         from the ledger, whose rollback deleted the removed cycles' rows.
         """
-        if (self._book.refresh() or self._book.resets != self._resets_seen) and self._keeps_state_file:
+        if (self._book.refresh(force=force) or self._book.resets != self._resets_seen) and self._keeps_state_file:
             self._state_dirty = True  # fills of any writer, or a rollback: the file shows the log, not this process
         if self._book.resets != self._resets_seen:  # a rollback, seen by this refresh or by a lazy read before it
             self._resets_seen = self._book.resets

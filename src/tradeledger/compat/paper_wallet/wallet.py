@@ -324,6 +324,12 @@ class PaperWallet:
         both read the same fills, so there is nothing to copy.
         """
 
+    def refresh(self) -> None:
+        """Read the log now for what other processes recorded, whether or not its change signal (a PostgreSQL
+        NOTIFY) has reached this process yet (`TradeManager.refresh`)."""
+        with self._book_lock:
+            self._refresh(force=True)
+
     def check_invariant(self) -> None:
         """Raise InvariantViolation unless cash + Σ_open |s|·avg = B0 + Σ realized - Σ fees.
 
