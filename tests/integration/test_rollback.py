@@ -275,14 +275,14 @@ def test_verify_names_a_stored_balance_it_cannot_read_instead_of_failing(
         ({"to_seq": 3, "to_time": T0}, "exactly one of to_seq and to_time"),
         ({"to_seq": 3, "reason": "  "}, "reason: must be printable, non-blank"),
         ({"to_seq": 3, "actor": "\n"}, "actor: must be printable, non-blank"),
-        ({"to_time": datetime(2026, 3, 2, 9, 0)}, "to_time: needs a timezone"),  # noqa: DTZ001 - the bad input
+        ({"to_time": datetime(2026, 3, 2, 9, 0)}, "to_time: must carry a timezone"),  # noqa: DTZ001 - the bad input
         pytest.param(
             {"to_time": datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5)))},
             r"to_time: out of range \(got 9999-12-31T23:59:59-05:00\)",
         ),
         pytest.param(
             {"to_time": datetime(2026, 3, 2, 9, 0, tzinfo=NoOffset())},
-            "to_time: needs a timezone",
+            "to_time: must carry a timezone",
         ),
     ],
 )

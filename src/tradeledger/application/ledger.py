@@ -35,8 +35,8 @@ from tradeledger.application.replaying import (
     read_filters,
     recorded,
     replay_state,
-    rollback_time,
     stored_state,
+    stored_time,
     wallet_of,
 )
 from tradeledger.application.subscribing import START, Subscription, stored_position
@@ -451,7 +451,7 @@ class Ledger:
                 raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
             return to_seq
         assert to_time is not None
-        time_bound = rollback_time(to_time)
+        time_bound = stored_time("to_time", to_time)
         with self._store.reading() as tx:
             for event in tx.log.read():
                 if event.recorded_at > time_bound:

@@ -73,14 +73,18 @@ def cutoff(until_seq: int | None, until_time: datetime | None) -> str | None:
     """Check a replay's bounds; the time as stored text (None: no time bound)."""
     if until_seq is not None and until_seq < 0:
         raise InvalidArgument(f"until_seq: must be 0 or more (got {until_seq})")
-    if until_time is None:
-        return None
-    if until_time.tzinfo is None or until_time.utcoffset() is None:
-        raise InvalidArgument(f"until_time: must carry a timezone (got {until_time.isoformat()})")
+    return None if until_time is None else stored_time("until_time", until_time)
+
+
+def stored_time(name: str, value: datetime) -> str:
+    """A time bound (`name` the argument) as stored time text; refused without a zone (or in one without an
+    offset) or out of range (in UTC before year 1 or after 9999)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgument(f"{name}: must carry a timezone (got {value.isoformat()})")
     try:
-        return time_text(until_time)
+        return time_text(value)
     except OverflowError:
-        raise InvalidArgument(f"until_time: out of range (got {until_time.isoformat()})") from None
+        raise InvalidArgument(f"{name}: out of range (got {value.isoformat()})") from None
 
 
 def refused_until(
@@ -107,17 +111,6 @@ def refused_until(
         f"until_time: the events that occurred by {until_time} do not fold in log order: seq {seq}: {why} "
         f"(the log took seq {seq} after events that occurred later, left out here); replay up to a seq instead"
     )
-
-
-def rollback_time(to_time: datetime) -> str:
-    """A rollback's `to_time` as stored time text; refused without a zone (or in one without an offset) or out of
-    range (in UTC before year 1 or after 9999)."""
-    if to_time.tzinfo is None or to_time.utcoffset() is None:
-        raise InvalidArgument(f"to_time: needs a timezone (got {to_time.isoformat()})")
-    try:
-        return time_text(to_time)
-    except OverflowError:
-        raise InvalidArgument(f"to_time: out of range (got {to_time.isoformat()})") from None
 
 
 def replay_state(tx: Transaction, *, until_seq: int | None, until_time: str | None, closed: bool) -> LedgerState:
