@@ -302,14 +302,21 @@ def manifest_for(tmp_path: Path, head: dict[str, object]) -> Path:
     return manifest
 
 
-def test_restore_rolls_the_log_back_to_the_migration_and_puts_the_legacy_files_back(
-    cli: Cli, db_url: str, tmp_path: Path
-) -> None:
+def migrated(db_url: str, tmp_path: Path, *symbols: str) -> Path:
+    """A ledger holding a BTC/USD fill, the manifest of a migration that started there, then the migration's fills
+    (one per symbol): the manifest."""
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields(symbol="BTC/USD"))
         before = ledger.head
         manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
-        ledger.record_many([fill_fields(symbol="ETH/USD"), fill_fields(symbol="SOL/USD")])  # the migration
+        ledger.record_many([fill_fields(symbol=symbol) for symbol in symbols])
+    return manifest
+
+
+def test_restore_rolls_the_log_back_to_the_migration_and_puts_the_legacy_files_back(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    manifest = migrated(db_url, tmp_path, "ETH/USD", "SOL/USD")
 
     result = cli.json("restore", str(manifest), "--actor", "ops")
 
@@ -340,11 +347,7 @@ def test_restore_refuses_a_ledger_that_no_longer_holds_the_migrations_starting_p
 def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_rolled_back(
     cli: Cli, db_url: str, tmp_path: Path
 ) -> None:
-    with open_ledger(db_url) as ledger:
-        ledger.record(fill_fields(symbol="BTC/USD"))
-        before = ledger.head
-        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
-        ledger.record(fill_fields(symbol="ETH/USD"))  # the migration
+    manifest = migrated(db_url, tmp_path, "ETH/USD")
     folder = tmp_path / "crypto_bot" / "logs" / "paper_wallet_state.yaml"
     folder.mkdir()
 
@@ -357,11 +360,7 @@ def test_restore_refuses_a_folder_where_a_file_goes_back_before_anything_is_roll
 def test_a_file_restore_cannot_write_after_the_rollback_is_named_with_the_rollback_done(
     cli: Cli, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_ledger(db_url) as ledger:
-        ledger.record(fill_fields(symbol="BTC/USD"))
-        before = ledger.head
-        manifest = manifest_for(tmp_path, {"epoch": before.epoch, "seq": before.seq, "hash": before.hash})
-        ledger.record(fill_fields(symbol="ETH/USD"))  # the migration
+    manifest = migrated(db_url, tmp_path, "ETH/USD")
 
     def disk_full(path: Path, _: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
