@@ -39,7 +39,6 @@ def funding(hour: int, amount: str = "7") -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="helper-65: the chart's cash took funding in log order, the net line by time")
 @pytest.mark.parametrize(
     ("events", "cash", "net"),
     [
