@@ -66,7 +66,6 @@ def test_the_charts_cash_takes_each_funding_payment_at_the_time_it_occurred_like
     assert wallet["cash"] == cash[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="helper-65: only the cash after a fill was checked for an overdraft")
 def test_a_funding_payment_that_takes_the_cash_below_zero_is_flagged_as_an_overdraft(cli: Cli, tmp_path: Path) -> None:
     with open_ledger(cli.url) as ledger:
         ledger.record(perp_fill("F1", 1))  # from 100: pays 100, cash 0
