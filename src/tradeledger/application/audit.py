@@ -114,11 +114,19 @@ class WalletCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class Overdraft:
-    """The cash-secured wallet's cash went below zero: the first fill after which it did, and the lowest."""
+class CashAfter:
+    """The wallet's cash right after one event of the report (a fill, or a funding payment: both move it)."""
 
-    first: FillRow
-    lowest: FillRow
+    recorded: RecordedFill
+    cash: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Overdraft:
+    """The cash-secured wallet's cash went below zero: the first event after which it did, and the lowest."""
+
+    first: CashAfter
+    lowest: CashAfter
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +153,7 @@ class Report:
     movement_count: int = 0  # its funding payments and transfers (`movements` holds the latest of them)
     has_funding: bool = False  # a funding payment is among the report's events (the PnL tables then show funding)
     series_count: int = 0  # the chart's points before thinning: one per fill
-    lowest_cash: Overdraft | None = None  # the first fill after which the cash was below zero, and the lowest
+    lowest_cash: Overdraft | None = None  # the first event after which the cash was below zero, and the lowest
 
     @property
     def series_thinned(self) -> bool:
@@ -225,8 +233,8 @@ def build_report(  # noqa: PLR0915 - one pass over the log, folding everything t
     has_funding = False
     fees = FeeSums()
     series = SeriesFold(initial_balance)
-    first_below: FillRow | None = None
-    lowest: FillRow | None = None
+    first_below: CashAfter | None = None
+    lowest: CashAfter | None = None
     with closing(ledger.stream_history(account=account)) as stream:
         for r in stream:
             if r.seq > state.seq:
@@ -248,15 +256,15 @@ def build_report(  # noqa: PLR0915 - one pass over the log, folding everything t
                 fills += 1
                 fees.add(event)
                 series.fill(r.seq, event.occurred_at, row.realized, fee, row.cash)
-                if row.cash < 0:
-                    first_below = first_below or row
-                    lowest = row if lowest is None or row.cash < lowest.cash else lowest
             else:
                 movements.append(r)
                 movement_count += 1
                 if isinstance(event, Funding):
                     has_funding = True
                     series.funding(event.occurred_at, r.seq, event.amount)
+            if wallet.cash < 0 and (lowest is None or wallet.cash < lowest.cash):  # a fill's or a funding payment's
+                below = CashAfter(r, wallet.cash)
+                first_below, lowest = first_below or below, below
     balances = verify.balances if unfolded is None else unfolded.balances
     book = replay.positions.book()
     replayed_open = list(state.open)

@@ -94,7 +94,7 @@ class SeriesFold:
         self._seqs = array("q")
         self._realized: list[Decimal] = []
         self._fees: list[Decimal] = []
-        self._cash: list[Decimal] = []  # the change of the wallet's cash
+        self._cash: list[Decimal] = []  # the change of the wallet's cash by the fill itself (no funding)
         self._funding: list[tuple[datetime, int, Decimal]] = []
         self._previous = initial_balance
         self._in_order = True  # the fills came in the order they occurred
@@ -116,6 +116,10 @@ class SeriesFold:
         self._cash.append(change)
 
     def funding(self, occurred_at: datetime, seq: int, amount: Decimal) -> None:
+        """A funding payment, folded in log order: the wallet's cash moved by `amount`. Left out of the next fill's
+        change of the cash, it is added to the cash line (as to the net line) at the time it occurred."""
+        with localcontext(LEDGER_CONTEXT):
+            self._previous += amount
         self._funding.append((occurred_at, seq, amount))
 
     def order(self) -> Sequence[int]:
@@ -134,7 +138,8 @@ class SeriesFold:
         """The cumulative sums at each fill in `order`; with `column` (a point's index and time to its pixel
         column), thinned to what each column shows (`thinned`, with the points at the evenly spaced axis's
         ticks). The net line adds the funding (occurred_at, seq, amount) paid or received up to each point,
-        in the same order (funding after the last fill has no point of its own: the totals show it)."""
+        in the same order, and so does the cash line (funding after the last fill has no point of its own: the
+        totals and the wallet show it)."""
         sums = self._sums(initial_balance, order)
         if column is None:
             return [point for _, point in sums]
@@ -154,7 +159,9 @@ class SeriesFold:
             at, seq = self._times[i], self._seqs[i]
             with localcontext(LEDGER_CONTEXT):
                 while pending and pending[-1][:2] <= (at, seq):
-                    funded += pending.pop()[2]
+                    paid = pending.pop()[2]
+                    funded += paid
+                    cash += paid
                 realized += self._realized[i]
                 fees += self._fees[i]
                 cash += self._cash[i]
