@@ -184,8 +184,8 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def admin_json(record: AdminRecord) -> dict[str, Any]:
-    """An admin record for people and scripts: the removed events by seq, fill id and hash."""
-    removed = record.removed_events()
+    """An admin record for people and scripts: the removed events by seq, fill id and hash (an iterator, parsed from
+    the record as `emit` writes them: issue 19)."""
     return {
         "id": record.id,
         "action": record.action,
@@ -194,7 +194,7 @@ def admin_json(record: AdminRecord) -> dict[str, Any]:
         "reason": record.reason,
         "from": {"epoch": record.from_epoch, "seq": record.from_seq, "hash": record.from_hash},
         "to": checkpoint_json(record.head_after),
-        "removed": [
+        "removed": (
             {
                 "seq": e.seq,
                 "epoch": e.epoch,
@@ -204,8 +204,8 @@ def admin_json(record: AdminRecord) -> dict[str, Any]:
                 "symbol": e.symbol,
                 "hash": e.hash,
             }
-            for e in removed
-        ],
+            for e in record.each_removed_event()
+        ),
         "hash": record.hash,
     }
 
