@@ -21,7 +21,14 @@ from tradeledger.application.appending import FillInput, FoldCache, stored_balan
 from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events, record_unmoved
 from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, method_plan, open_lots_of
-from tradeledger.application.maintenance import RollbackReport, audit_label, rebuild_projection, sealed_rollback
+from tradeledger.application.maintenance import (
+    RollbackReport,
+    audit_label,
+    rebuild_projection,
+    removed_from_log,
+    removed_of,
+    sealed_rollback,
+)
 from tradeledger.application.market import save_marks
 from tradeledger.application.ports import EventKey, LedgerStore
 from tradeledger.application.replaying import (
@@ -409,22 +416,16 @@ class Ledger:
         reason_text = audit_label("reason", reason)
         actor_text = audit_label("actor", actor)
         target = self._rollback_target(to_seq, to_time)
-        with self._store.reading() as tx:
-            head = tx.log.head()
-            removed = list(tx.log.read(after_seq=target))
-        if not removed:
+        head = self.head
+        if head.seq <= target:  # seqs run without a gap: the events after the target are target + 1..head
             raise InvalidArgument(f"rollback: nothing after seq {target}; the log ends at seq {head.seq}")
         if dry_run:
             # The state as the rollback would leave it: the kept events, in the new epoch (one truth with head_after).
             state = replace(self.replay(until_seq=target), epoch=head.epoch + 1)
             after = Checkpoint(state.epoch, state.seq, state.hash)
+            removed = removed_from_log(self._store, target, head)
             return RollbackReport(
-                dry_run=True,
-                head_before=head,
-                head_after=after,
-                removed=tuple(recorded(removed)),
-                record=None,
-                state=state,
+                dry_run=True, head_before=head, head_after=after, removed=removed, record=None, state=state
             )
         at = time_text(self._clock())
         with self._store.unit_of_work() as uow:
@@ -438,7 +439,7 @@ class Ledger:
             dry_run=False,
             head_before=before,
             head_after=record.head_after,
-            removed=tuple(recorded(record.removed_events())),
+            removed=removed_of(record),
             record=record,
             state=self.state(),
         )

@@ -4,17 +4,18 @@ projection rewound from the newest snapshot at or below the rollback's target)."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
 from tradeledger.application.appending import BALANCES, balance_entries, parsed_balances, write_balances
-from tradeledger.application.ports import LAST_REBUILD, REBUILDS, ProjectionStore, UnitOfWork
-from tradeledger.application.replaying import event_at
+from tradeledger.application.ports import LAST_REBUILD, REBUILDS, LedgerStore, ProjectionStore, UnitOfWork
+from tradeledger.application.replaying import event_at, recorded
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
-from tradeledger.errors import InvalidArgument
+from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
+from tradeledger.errors import InvalidArgument, LedgerError
 
 _CHUNK = 10_000  # rows folded between writes of the closed cycles, so a long log's never pile up in memory
 
@@ -26,9 +27,56 @@ class RollbackReport:
     dry_run: bool
     head_before: Checkpoint
     head_after: Checkpoint
-    removed: tuple[RecordedFill, ...]
+    removed: RemovedEvents
     record: AdminRecord | None
     state: LedgerState
+
+
+class RemovedEvents(Collection[RecordedFill]):
+    """The events a rollback removed (or, dry, would remove), in seq order: `len` of them, read again each time they
+    are iterated, none held (issue 19: a dry run listing 1,000,000 of them held 4.78 GB). `events()` reads them (from
+    the log within one read transaction, or from the admin record's text); the last one read must be `last` (its
+    seq and hash): the hash chains every event before it, so each read is of the same events, or refused."""
+
+    def __init__(self, count: int, events: Callable[[], Iterator[StoredEvent]], last: Checkpoint) -> None:
+        self._count = count
+        self._events = events
+        self._last = last
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, item: object) -> bool:
+        return any(fill == item for fill in self)
+
+    def __iter__(self) -> Iterator[RecordedFill]:
+        read = 0
+        seen: tuple[int, str] | None = None
+        for event in self._events():
+            read += 1
+            seen = (event.seq, event.hash)
+            yield from recorded((event,))
+        if read != self._count or seen != (self._last.seq, self._last.hash):
+            raise LedgerError(
+                f"rollback: the log changed while its removed events were read (expected {self._count} ending at "
+                f"seq {self._last.seq} {self._last.hash}, read {read} ending at {seen}); nothing above is one state"
+            )
+
+
+def removed_from_log(store: LedgerStore, target: int, head: Checkpoint) -> RemovedEvents:
+    """The events after `target` up to `head`, as a dry run lists them: read from the log whenever iterated."""
+
+    def events() -> Iterator[StoredEvent]:
+        with store.reading() as tx:
+            yield from tx.log.read(after_seq=target, until_seq=head.seq)
+
+    return RemovedEvents(head.seq - target, events, head)
+
+
+def removed_of(record: AdminRecord) -> RemovedEvents:
+    """The events a rollback's record lists, parsed from its text one at a time whenever iterated."""
+    last = Checkpoint(record.from_epoch, record.from_seq, record.from_hash)
+    return RemovedEvents(record.from_seq - record.to_seq, record.each_removed_event, last)
 
 
 def audit_label(name: str, value: str) -> str:
@@ -76,10 +124,9 @@ def sealed_rollback(
     the head moved to a new epoch at `target`, the projection rebuilt and the levels of removed cycles
     dropped. Refused when, by the time the lock is held, nothing is after `target` any more."""
     before = uow.log.head()
-    tail = list(uow.log.read(after_seq=target))
     to_event = event_at(uow.log, target)
     to = Checkpoint(before.epoch, 0, GENESIS_HASH) if to_event is None else to_event.checkpoint
-    if not tail or to.seq != target:  # another rollback may have moved the head since the caller looked
+    if before.seq <= target or to.seq != target:  # another rollback may have moved the head since the caller looked
         raise InvalidArgument(
             f"rollback: the log changed before this rollback took the write lock (it now ends at seq "
             f"{before.seq}, epoch {before.epoch}); nothing after seq {target} to remove; nothing was written"
@@ -93,7 +140,7 @@ def sealed_rollback(
         reason=reason,
         head=before,
         to=to,
-        removed=tail,
+        removed=uow.log.read(after_seq=target),  # each row encoded as it is read
         prev_hash=GENESIS_HASH if last is None else last.hash,
     )
     uow.log.truncate(record)

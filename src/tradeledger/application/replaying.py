@@ -53,6 +53,7 @@ class HistoryFilters(TypedDict, total=False):
     symbol: str | None
     account: str | None
     after_seq: int
+    until_seq: int | None
     exchange: str | None
     occurred: tuple[datetime, datetime] | None  # both ends inclusive; each must carry a timezone
 

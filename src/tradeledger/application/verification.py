@@ -354,17 +354,21 @@ def _record_problems(record: AdminRecord, previous: AdminRecord | None) -> list[
             f"{name}: a {record.action} from epoch {record.from_epoch} to {record.to_epoch}, expected from {from_epoch}"
         )
         problems.append(Problem(at, "admin", detail))
-    try:
-        removed = record.removed_events()
+    link, seq = record.to_hash, record.to_seq
+    broken: Problem | None = None
+    try:  # parsed one at a time (issue 19), every one of them, as a parse of the whole text would
+        for event in record.each_removed_event():
+            if broken is not None:
+                continue
+            seq += 1
+            if event.seq != seq or event.prev_hash != link or _computed_hash(event) != event.hash:
+                broken = Problem(at, "admin", f"{name}: removed event seq {event.seq} does not chain")
+                continue
+            link = event.hash
     except (ValueError, TypeError) as error:
         return [*problems, Problem(at, "admin", f"{name}: its removed events cannot be read ({error})")]
-    link, seq = record.to_hash, record.to_seq
-    for event in removed:
-        seq += 1
-        if event.seq != seq or event.prev_hash != link or _computed_hash(event) != event.hash:
-            problems.append(Problem(at, "admin", f"{name}: removed event seq {event.seq} does not chain"))
-            break
-        link = event.hash
+    if broken is not None:
+        problems.append(broken)
     if (seq, link) != (record.from_seq, record.from_hash):
         detail = (
             f"{name}: the removed events end at seq {seq} {link}, the head was seq {record.from_seq} {record.from_hash}"

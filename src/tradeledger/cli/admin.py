@@ -38,7 +38,7 @@ from tradeledger.cli.output import (
     short_hash,
     state_json,
 )
-from tradeledger.cli.tables import Column, print_table
+from tradeledger.cli.tables import Column, RowsOf, print_table
 from tradeledger.compat.files import DEFAULT_STATE_DIR, check_output, output_file, write_bytes_atomically
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import Fill, decimal_text
@@ -78,7 +78,7 @@ def _report_json(report: RollbackReport, files: list[str]) -> dict[str, Any]:
         "dry_run": report.dry_run,
         "head_before": checkpoint_json(report.head_before),
         "head_after": checkpoint_json(report.head_after),
-        "removed": [{"seq": fill.seq, **removed_json(fill.fill), "hash": fill.hash} for fill in report.removed],
+        "removed": ({"seq": fill.seq, **removed_json(fill.fill), "hash": fill.hash} for fill in report.removed),
         "record": None if report.record is None else admin_json(report.record),
         "state": state_json(report.state, closed=False, marks={}),
         "files": files,
@@ -96,7 +96,7 @@ def _print_report(out: Console, report: RollbackReport, files: list[str]) -> Non
         Column("price"),
         Column("hash", left=True),
     ]
-    rows = [[str(fill.seq), *event_cells(fill.fill)[:5], short_hash(fill.hash)] for fill in report.removed]
+    rows = RowsOf(report.removed, lambda fill: [str(fill.seq), *event_cells(fill.fill)[:5], short_hash(fill.hash)])
     print_table(out, f"rollback {verb} {len(report.removed)} event(s)", columns, rows)
     before, after = report.head_before, report.head_after
     out.print(
@@ -175,11 +175,12 @@ def rollback(
             ) from None
         with progress_bar("verifying", total=ledger.head.seq) as update:
             verified = ledger.verify(on_progress=update)
-    if json_output:
-        emit({**_report_json(report, files), "verify": verified.ok})
-    else:
-        _print_report(out(), report, files)
-        out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+        # Printed while the ledger is open: a dry run's removed events are read from the log as they are written.
+        if json_output:
+            emit({**_report_json(report, files), "verify": verified.ok})
+        else:
+            _print_report(out(), report, files)
+            out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         err().print(f"verify FAILED after the rollback: first bad seq {verified.first_bad_seq}")
         raise typer.Exit(EXIT_VERIFY_FAILED)
@@ -215,22 +216,22 @@ def restore(
                     f"them back from {manifest.parent}"
                 ) from None
         verified = ledger.verify()
-    if json_output:
-        emit(
-            {
-                "dry_run": dry_run,
-                "rolled_back": None if report is None else _report_json(report, []),
-                "restored": {str(original): str(backup) for original, (backup, _) in files.items()},
-                "verify": verified.ok,
-            }
-        )
-    else:
-        if report is not None:
-            _print_report(out(), report, [])
-        verb = "would restore" if dry_run else "restored"
-        for original, (backup, _) in files.items():
-            out().print(f"{verb} {original} from {backup}", highlight=False)
-        out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
+        if json_output:
+            emit(
+                {
+                    "dry_run": dry_run,
+                    "rolled_back": None if report is None else _report_json(report, []),
+                    "restored": {str(original): str(backup) for original, (backup, _) in files.items()},
+                    "verify": verified.ok,
+                }
+            )
+        else:
+            if report is not None:
+                _print_report(out(), report, [])
+            verb = "would restore" if dry_run else "restored"
+            for original, (backup, _) in files.items():
+                out().print(f"{verb} {original} from {backup}", highlight=False)
+            out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 

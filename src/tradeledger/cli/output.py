@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal, localcontext
-from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
-from tradeledger.cli.event_view import event_cells
 from tradeledger.cli.json_indent import indented
 from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
 from tradeledger.domain.admin import AdminRecord
@@ -20,7 +18,7 @@ from tradeledger.domain.display import display_text
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
-from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill
+from tradeledger.domain.records import Checkpoint, LedgerState
 from tradeledger.domain.wallet import WalletBook
 
 if TYPE_CHECKING:  # only named in signatures: a command that prints neither never imports them
@@ -186,8 +184,8 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def admin_json(record: AdminRecord) -> dict[str, Any]:
-    """An admin record for people and scripts: the removed events by seq, fill id and hash."""
-    removed = record.removed_events()
+    """An admin record for people and scripts: the removed events by seq, fill id and hash (an iterator, parsed from
+    the record as `emit` writes them: issue 19)."""
     return {
         "id": record.id,
         "action": record.action,
@@ -196,7 +194,7 @@ def admin_json(record: AdminRecord) -> dict[str, Any]:
         "reason": record.reason,
         "from": {"epoch": record.from_epoch, "seq": record.from_seq, "hash": record.from_hash},
         "to": checkpoint_json(record.head_after),
-        "removed": [
+        "removed": (
             {
                 "seq": e.seq,
                 "epoch": e.epoch,
@@ -206,8 +204,8 @@ def admin_json(record: AdminRecord) -> dict[str, Any]:
                 "symbol": e.symbol,
                 "hash": e.hash,
             }
-            for e in removed
-        ],
+            for e in record.each_removed_event()
+        ),
         "hash": record.hash,
     }
 
@@ -348,58 +346,6 @@ def print_state(
                 f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used",
                 highlight=False,
             )
-
-
-def print_history(console: Console, fills: Iterable[RecordedFill]) -> None:
-    """The fill log; an account or exchange shared by every fill is named in the title, else it is a column. The
-    fills are read once (a stream of the whole log): each row's cells are kept, not the fill."""
-    accounts_seen: set[str] = set()
-    exchanges_seen: set[str] = set()
-    rows = []
-    for r in fills:
-        f = r.fill
-        account, exchange = intern(f.account), intern(f.exchange)  # one text each, not one a row
-        accounts_seen.add(account)
-        exchanges_seen.add(exchange)
-        fill_id, symbol, side, *rest = event_cells(f)
-        rows.append(
-            [
-                str(r.seq),
-                f"{f.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                account,
-                exchange,
-                fill_id,
-                intern(symbol),
-                intern(side),
-                *rest,
-                short_hash(r.hash),
-            ]
-        )
-    accounts, exchanges = sorted(accounts_seen), sorted(exchanges_seen)
-    dropped = {2} if len(accounts) <= 1 else set()  # a shared account or exchange is in the title
-    dropped |= {3} if len(exchanges) <= 1 else set()
-    for row in rows if dropped else ():  # in place: never a second list of every row
-        for i in sorted(dropped, reverse=True):
-            del row[i]
-    shared = [
-        *([f"account {accounts[0]}"] if len(accounts) == 1 else []),
-        *([f"exchange {exchanges[0] or '(none)'}"] if len(exchanges) == 1 else []),
-    ]
-    columns = [
-        Column("Seq"),
-        Column("Occurred (UTC)", drop=1, left=True),
-        *([Column("Account", wraps=True, left=True)] if len(accounts) > 1 else []),
-        *([Column("Exchange", wraps=True, left=True)] if len(exchanges) > 1 else []),
-        Column("Fill id", wraps=True, left=True),
-        Column("Symbol", left=True),
-        Column("Side", left=True),
-        Column("Qty"),
-        Column("Price"),
-        Column("Fee"),
-        Column("Hash", left=True, drop=1),
-    ]
-    title = "Fill log" + (f": {', '.join(shared)}" if shared else "")
-    print_table(console, title, columns, rows, empty="the log is empty")
 
 
 def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:

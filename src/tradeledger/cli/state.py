@@ -18,10 +18,10 @@ from tradeledger.cli.common import (
     parse_time,
 )
 from tradeledger.cli.event_view import recorded_json
+from tradeledger.cli.history_table import print_history
 from tradeledger.cli.output import (
     balances_json,
     print_balances,
-    print_history,
     print_state,
     print_wallet,
     state_json,
@@ -111,9 +111,10 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """The log in seq order (fills, funding, transfers), with hashes."""
-    with opened(ctx) as ledger:  # streamed: what is held does not grow with the log (its rows for the table)
-        fills = ledger.stream_history(symbol=symbol, account=account)
+    with opened(ctx) as ledger:  # streamed: what is held does not grow with the log (the table reads it twice)
         if json_output:
-            emit_items(recorded_json(r) for r in fills)
+            emit_items(recorded_json(r) for r in ledger.stream_history(symbol=symbol, account=account))
         else:
-            print_history(out(), fills)
+            print_history(
+                out(), lambda until_seq: ledger.stream_history(symbol=symbol, account=account, until_seq=until_seq)
+            )

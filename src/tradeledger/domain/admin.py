@@ -10,15 +10,22 @@ construction as the event chain (domain/chain.py); the first record links to 64 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from tradeledger.domain.chain import chained_hash
+from tradeledger.domain.json_values import canonical_json
 from tradeledger.domain.records import Checkpoint, StoredEvent
 
 ROLLBACK = "rollback"
+HASH_PART = 1 << 20  # characters of the removed events' text escaped and hashed at a time
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_ROW_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 # The fields of an admin record the hash covers, in a fixed order (part of the log's format).
 ADMIN_HASHED_FIELDS = (
@@ -38,7 +45,19 @@ ADMIN_HASHED_FIELDS = (
 
 
 def _admin_hash(prev_hash: str, record: dict[str, Any]) -> str:
-    return chained_hash(prev_hash, [record[name] for name in ADMIN_HASHED_FIELDS])
+    """`chained_hash(prev_hash, [the hashed fields' values])`, the same bytes hashed, the removed events' text (the
+    last field, as long as the events it lists) escaped and hashed a part at a time (issue 19: the whole JSON text,
+    its bytes and their concatenation were four more copies of it). JSON escapes a string one character at a time,
+    so the parts' escapes joined are the whole string's."""
+    values = [record[name] for name in ADMIN_HASHED_FIELDS]
+    removed = values.pop()
+    if not isinstance(removed, str):  # not a record's text: the values as they are (the same construction)
+        return chained_hash(prev_hash, [*values, removed])
+    digest = hashlib.sha256(f'{prev_hash}\n{canonical_json(values)[:-1]},"'.encode())
+    for start in range(0, len(removed), HASH_PART):
+        digest.update(encode_basestring(removed[start : start + HASH_PART])[1:-1].encode())
+    digest.update(b'"]')
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +89,7 @@ class AdminRecord:
         reason: str,
         head: Checkpoint,
         to: Checkpoint,
-        removed: Sequence[StoredEvent],
+        removed: Iterable[StoredEvent],
         prev_hash: str,
     ) -> AdminRecord:
         """The sealed record of rolling the log back from `head` to `to` (a new epoch), removing `removed`."""
@@ -104,11 +123,53 @@ class AdminRecord:
             raise ValueError(msg)  # noqa: TRY004 - a format error of stored text
         return [StoredEvent(**row) for row in rows]
 
+    def each_removed_event(self) -> Iterator[StoredEvent]:
+        """`removed_events` one at a time, each row parsed as it is reached (json.loads' values, not all at once);
+        ValueError if the text is not what `rollback` wrote."""
+        text = self.removed
+        decoder = json.JSONDecoder()
+        at = _after_space(text, 0)
+        if text[at : at + 1] != "[":
+            msg = "removed is not a list of events"
+            raise ValueError(msg)
+        at = _after_space(text, at + 1)
+        if text[at : at + 1] == "]":
+            at += 1
+        else:
+            while True:
+                row, at = decoder.raw_decode(text, _after_space(text, at))
+                yield StoredEvent(**row)
+                at = _after_space(text, at)
+                if text[at : at + 1] == "]":
+                    at += 1
+                    break
+                if text[at : at + 1] != ",":
+                    raise ValueError(f"removed: expected ',' or ']' at character {at}")
+                at += 1
+        if _after_space(text, at) != len(text):
+            raise ValueError(f"removed: extra text at character {at}")
+
     @property
     def head_after(self) -> Checkpoint:
         return Checkpoint(self.to_epoch, self.to_seq, self.to_hash)
 
 
-def _removed_text(events: Sequence[StoredEvent]) -> str:
-    """The canonical JSON of removed events (sorted keys, no spaces), as the record stores and hashes it."""
-    return json.dumps([event.as_dict() for event in events], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _after_space(text: str, at: int) -> int:
+    found = _SPACE.match(text, at)
+    assert found is not None
+    return found.end()
+
+
+def _removed_text(events: Iterable[StoredEvent]) -> str:
+    """The canonical JSON of removed events (sorted keys, no spaces), as the record stores and hashes it: `json.dumps`
+    of the list of their rows, byte for byte, each row encoded as it is read (issue 19: not a list of every row)."""
+    return "".join(_row_texts(events))
+
+
+def _row_texts(events: Iterable[StoredEvent]) -> Iterator[str]:
+    """The pieces of `_removed_text`: each row's text after "[" or ",", then "]" (joined once: no second copy)."""
+    separator = "["
+    for event in events:
+        yield separator + _ROW_TEXT(event.as_dict())
+        separator = ","
+    yield "[]" if separator == "[" else "]"

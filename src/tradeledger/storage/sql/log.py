@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Collection, Generator, Iterator, Sequence
-from itertools import repeat
+from itertools import islice, repeat
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, TypeVar, cast
 
@@ -22,6 +22,7 @@ _Item = TypeVar("_Item")
 
 IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-parameter limit
 READ_CHUNK = 10_000  # rows fetched at a time by a long read (a server-side cursor on PostgreSQL)
+_LISTED = 10_000  # a rollback's removed (seq, hash) rows inserted at a time
 
 _HEAD = sa.select(head.c.epoch, head.c.seq, head.c.hash).where(head.c.id == 1)
 # The append path's statements run on the DB-API cursor (storage/prepared.py): ~5 µs each instead of ~60.
@@ -337,8 +338,8 @@ class SqlEventLog:
         self._known = {}
         self._connection.execute(admin_log.insert(), record.as_dict())
         # The delete trigger lets an event go only with the hash a record lists for its seq.
-        removed = [{"record_id": record.id, "seq": e.seq, "hash": e.hash} for e in record.removed_events()]
-        if removed:
+        listed = record.each_removed_event()  # parsed a part at a time (issue 19: not a list of every removed event)
+        while removed := [{"record_id": record.id, "seq": e.seq, "hash": e.hash} for e in islice(listed, _LISTED)]:
             self._connection.execute(rollback_removed.insert(), removed)
         self._connection.execute(events.delete().where(events.c.seq > record.to_seq))
         self._head = self.moved = record.head_after
