@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from tradeledger.errors import StorageError
+
+if TYPE_CHECKING:
+    from psycopg.errors import Diagnostic
 
 CHANNEL = "tradeledger_log"
 NOTIFY_SQL = f"NOTIFY {CHANNEL}"
@@ -61,22 +64,72 @@ class SqliteChangeSignal:
 
 
 class PostgresChangeSignal:
-    """LISTEN on a connection of its own (taken out of the engine's pool for good)."""
+    """LISTEN on a connection of its own (taken out of the engine's pool for good).
+
+    A lost connection (the server terminated it, a network cut) may have lost a notification: the next
+    `wait` opens a new connection, LISTENs again and says "look" (True), so the reader reads by seq and
+    misses nothing. Only a server that refuses the new connection ends the wait, with a StorageError."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        raw = engine.raw_connection()
-        raw.detach()  # autocommit and LISTEN stay with this connection; it never goes back to the pool
+        self._engine = engine
+        self._raw: Any = None
+        self._connection: Any = None  # psycopg's Connection
+        self._ending = False  # the server said it ends the connection (a FATAL message, read before the close)
+        self._listen()
+
+    def _listen(self) -> None:
+        try:
+            raw = self._engine.raw_connection()
+            raw.detach()  # autocommit and LISTEN stay with this connection; it never goes back to the pool
+            connection: Any = raw.dbapi_connection
+            connection.autocommit = True
+            connection.add_notice_handler(self._noticed)
+            connection.execute(f"LISTEN {CHANNEL}")
+        except (sa.exc.DBAPIError, _driver_error()) as error:
+            raise StorageError(f"cannot listen for changes of the ledger: {error}") from None
         self._raw = raw
-        connection: Any = raw.dbapi_connection  # psycopg's Connection
-        connection.autocommit = True
-        connection.execute(f"LISTEN {CHANNEL}")
         self._connection = connection
+        self._ending = False
+
+    def _noticed(self, diagnostic: Diagnostic) -> None:
+        """libpq hands the server's last word before it closes an idle connection over as a notice."""
+        if diagnostic.severity_nonlocalized in ("FATAL", "PANIC"):
+            self._ending = True
 
     def wait(self, timeout: float) -> bool:
-        return any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+        if self._connection is None:  # lost before, and not listening again yet
+            self._listen()
+            return True
+        try:
+            woken = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+        except _driver_error():
+            woken = False
+        if not (self._ending or self._connection.broken or self._connection.closed):
+            return woken
+        self._drop()
+        self._listen()
+        return True
+
+    def _drop(self) -> None:
+        """Close a lost connection on the driver only (a pool's reset of it would fail and be logged)."""
+        connection, self._connection, self._raw = self._connection, None, None
+        connection.close()
 
     def close(self) -> None:
-        self._raw.close()
+        if self._connection is None:
+            return
+        if self._ending or self._connection.broken:
+            self._drop()
+            return
+        raw, self._connection, self._raw = self._raw, None, None
+        raw.close()
+
+
+def _driver_error() -> type[Exception]:
+    """psycopg's error for a lost connection (psycopg is imported only where PostgreSQL is used)."""
+    import psycopg  # noqa: PLC0415 - the optional driver, loaded already by the engine that made this signal
+
+    return psycopg.OperationalError
 
 
 def change_signal(engine: sa.Engine) -> SqliteChangeSignal | PostgresChangeSignal:
