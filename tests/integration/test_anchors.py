@@ -191,9 +191,6 @@ def test_an_auditor_checks_an_anchor_with_cryptography_and_json_alone(six: Ledge
     assert anchor["head"] == stored_hash(six, anchor["seq"])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="verify never holds one rollback record's removed events to the record before it"
-)
 def test_a_later_rollback_record_rewritten_to_change_an_event_before_an_anchored_seq_is_caught(
     six: Ledger, backend: Backend, key: Ed25519PrivateKey
 ) -> None:
@@ -251,7 +248,6 @@ def stored_event_hash_in(record: AdminRecord, seq: int) -> str:
     return next(event.hash for event in record.removed_events() if event.seq == seq)
 
 
-@pytest.mark.xfail(strict=True, reason="verify compares only the rollback that opens a live epoch with the log")
 def test_a_log_resealed_before_an_anchored_seq_behind_two_rollbacks_to_the_same_seq_is_caught(
     six: Ledger, backend: Backend, key: Ed25519PrivateKey
 ) -> None:

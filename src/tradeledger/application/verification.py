@@ -373,13 +373,18 @@ def _record_problems(record: AdminRecord, previous: AdminRecord | None) -> list[
     return problems
 
 
-def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint) -> list[Problem]:
-    """The admin log chains; every epoch change in the log is a recorded rollback; the head's epoch is right."""
+def check_admin(
+    records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint, live: Mapping[int, str] | None = None
+) -> list[Problem]:
+    """The admin log chains; every epoch change in the log is a recorded rollback; the head's epoch is right;
+    the records agree with each other and with the log (`live`: the log's hash at each record's `to_seq`)."""
     problems: list[Problem] = []
     previous: AdminRecord | None = None
     for record in records:
         problems += _record_problems(record, previous)
         previous = record
+    if not problems:
+        problems += _records_disagreeing(records, live or {})
     last_record = previous
     by_epoch = {record.to_epoch: record for record in records}
     for seq, _epoch_before, epoch, hash_before in walk.boundaries:
@@ -409,6 +414,46 @@ def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoin
     return problems
 
 
+def _records_disagreeing(records: Sequence[AdminRecord], live: Mapping[int, str]) -> list[Problem]:
+    """Each rollback left the log at `to_seq` with `to_hash`; that event stays as it was until a later rollback
+    removes it (that record lists it) or keeps it as its own `to_seq` (its `to_hash`), else it is in the log now.
+
+    Each record chains on its own (`_record_problems`), so without this a later record could list another
+    history before an anchored seq (the anchor found in an earlier record) and nothing would say so."""
+    problems: list[Problem] = []
+    removed: dict[int, dict[int, str]] = {}  # a record's removed events' hashes by seq, read once when asked
+    for index, record in enumerate(records):
+        seq, left = record.to_seq, record.to_hash
+        if seq == 0:
+            continue
+        for later in records[index + 1 :]:
+            if seq > later.to_seq:
+                if later.id not in removed:
+                    removed[later.id] = {event.seq: event.hash for event in later.removed_events()}
+                found = removed[later.id].get(seq)
+                if found != left:
+                    detail = (
+                        f"admin record {later.id}: the log it rolled back had seq {seq} {found}, admin record "
+                        f"{record.id} left seq {seq} {left}"
+                    )
+                    problems.append(Problem(later.to_seq + 1, "admin", detail))
+                break
+            if seq == later.to_seq:
+                if later.to_hash != left:
+                    detail = (
+                        f"admin record {later.id}: it left seq {seq} {later.to_hash}, admin record {record.id} "
+                        f"left seq {seq} {left} and no rollback between removed it"
+                    )
+                    problems.append(Problem(seq, "admin", detail))
+                break
+        else:
+            found = live.get(seq)
+            if found is not None and found != left:
+                detail = f"admin record {record.id} left seq {seq} {left}, the log has {found} there"
+                problems.append(Problem(seq, "admin", detail))
+    return problems
+
+
 def verify_ledger(
     tx: Transaction,
     anchors: Sequence[tuple[str, Anchor]] = (),
@@ -421,7 +466,9 @@ def verify_ledger(
     balances = ReferenceBalances()
     book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
-    wanted = {anchor.seq for _, anchor in anchors}
+    head = tx.log.head()
+    records = tx.log.admin_records()
+    wanted = {anchor.seq for _, anchor in anchors} | {record.to_seq for record in records}
 
     def noting_anchored(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
         for event in events:
@@ -429,8 +476,6 @@ def verify_ledger(
                 anchored[event.seq] = (event.epoch, event.hash)
             yield event
 
-    head = tx.log.head()
-    records = tx.log.admin_records()
     pending = tx.projection.snapshot_seqs()
     snapshot_problems: list[Problem] = []
     epochs = EpochWalk()
@@ -447,7 +492,7 @@ def verify_ledger(
 
     events = tx.log.read() if on_progress is None else _reporting(tx.log.read(), on_progress)
     count, problems = _check_chain(noting_anchored(events), head, balances, after=check_snapshots)
-    problems += check_admin(records, epochs, head)
+    problems += check_admin(records, epochs, head, {seq: hash_ for seq, (_, hash_) in anchored.items()})
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
         held = _read_balances(tx.projection.entries(BALANCES))
