@@ -588,7 +588,6 @@ ledger.close()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a close from another thread ends a waiting iteration with an error or a crash")
 @pytest.mark.parametrize("closing", ["subscription", "ledger"])
 def test_a_subscriber_waiting_in_another_thread_ends_its_iteration_when_closed(db_url: str, closing: str) -> None:
     # In a process of its own: a close racing with the signal's own connection may crash the process.

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,28 +28,37 @@ SQLITE_POLL_S = 0.005
 
 
 class SqliteChangeSignal:
-    """`PRAGMA data_version`, polled on a connection of its own."""
+    """`PRAGMA data_version`, polled on a connection of its own.
+
+    `close` may come from another thread while one waits (`Ledger.close()` closes its subscriptions): the
+    connection is used and closed under a lock, and a wait on a closed signal returns False."""
 
     def __init__(self, database: str, *, poll_s: float = SQLITE_POLL_S) -> None:
         self._poll_s = poll_s
+        self._lock = threading.Lock()
         try:
             self._connection: sqlite3.Connection | None = sqlite3.connect(database, check_same_thread=False)
         except sqlite3.Error as error:
             raise StorageError(f"cannot watch the ledger at {database}: {error}") from None
         self._seen = self._version()
 
-    def _version(self) -> int:
-        assert self._connection is not None
-        try:
-            row = self._connection.execute("PRAGMA data_version").fetchone()
-        except sqlite3.Error as error:
-            raise StorageError(f"cannot watch the ledger: {error}") from None
+    def _version(self) -> int | None:
+        """The data version now; None once closed."""
+        with self._lock:
+            if self._connection is None:
+                return None
+            try:
+                row = self._connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as error:
+                raise StorageError(f"cannot watch the ledger: {error}") from None
         return int(row[0])
 
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
             version = self._version()
+            if version is None:
+                return False
             if version != self._seen:
                 self._seen = version
                 return True
@@ -58,9 +68,10 @@ class SqliteChangeSignal:
             time.sleep(min(self._poll_s, left))
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 class PostgresChangeSignal:
@@ -68,13 +79,19 @@ class PostgresChangeSignal:
 
     A lost connection (the server terminated it, a network cut) may have lost a notification: the next
     `wait` opens a new connection, LISTENs again and says "look" (True), so the reader reads by seq and
-    misses nothing. Only a server that refuses the new connection ends the wait, with a StorageError."""
+    misses nothing. Only a server that refuses the new connection ends the wait, with a StorageError.
+
+    `close` may come from another thread while one waits: the connection is never closed under a wait (libpq
+    is not safe for that); the waiting thread closes it when its wait returns (within its timeout)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._raw: Any = None
         self._connection: Any = None  # psycopg's Connection
         self._ending = False  # the server said it ends the connection (a FATAL message, read before the close)
+        self._state = threading.Lock()  # guards _closed and _waiting
+        self._closed = False
+        self._waiting = False
         self._listen()
 
     def _listen(self) -> None:
@@ -97,32 +114,57 @@ class PostgresChangeSignal:
             self._ending = True
 
     def wait(self, timeout: float) -> bool:
+        with self._state:
+            if self._closed:
+                return False
+            self._waiting = True
+        try:
+            woken = self._wait(timeout)
+        finally:
+            closed = self._done_waiting()
+        if closed:  # closed while this thread waited: it left the connection to this thread
+            self._release()
+            return False
+        return woken
+
+    def _done_waiting(self) -> bool:
+        """Whether `close` came while this thread waited (another thread may have set `_closed` meanwhile)."""
+        with self._state:
+            self._waiting = False
+            return self._closed
+
+    def _wait(self, timeout: float) -> bool:
         if self._connection is None:  # lost before, and not listening again yet
             self._listen()
             return True
+        connection = self._connection
         try:
-            woken = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+            woken = any(True for _ in connection.notifies(timeout=timeout, stop_after=1))
         except _driver_error():
             woken = False
-        if not (self._ending or self._connection.broken or self._connection.closed):
+        if not (self._ending or connection.broken or connection.closed):
             return woken
-        self._drop()
+        self._release()
         self._listen()
         return True
 
-    def _drop(self) -> None:
-        """Close a lost connection on the driver only (a pool's reset of it would fail and be logged)."""
-        connection, self._connection, self._raw = self._connection, None, None
-        connection.close()
+    def _release(self) -> None:
+        """Close the connection; a lost one on the driver only (a pool's reset of it would fail and be logged)."""
+        connection, raw = self._connection, self._raw
+        self._connection, self._raw = None, None
+        if connection is None:
+            return
+        if self._ending or connection.broken or connection.closed:
+            connection.close()
+        else:
+            raw.close()
 
     def close(self) -> None:
-        if self._connection is None:
-            return
-        if self._ending or self._connection.broken:
-            self._drop()
-            return
-        raw, self._connection, self._raw = self._raw, None, None
-        raw.close()
+        with self._state:
+            self._closed = True
+            waiting = self._waiting
+        if not waiting:
+            self._release()
 
 
 def _driver_error() -> type[Exception]:
