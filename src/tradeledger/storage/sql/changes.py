@@ -97,12 +97,16 @@ class PostgresChangeSignal:
     def _listen(self) -> None:
         try:
             raw = self._engine.raw_connection()
-            raw.detach()  # autocommit and LISTEN stay with this connection; it never goes back to the pool
-            connection: Any = raw.dbapi_connection
+        except sa.exc.DBAPIError as error:
+            raise StorageError(f"cannot listen for changes of the ledger: {error}") from None
+        raw.detach()  # autocommit and LISTEN stay with this connection; it never goes back to the pool
+        connection: Any = raw.dbapi_connection
+        try:
             connection.autocommit = True
             connection.add_notice_handler(self._noticed)
             connection.execute(f"LISTEN {CHANNEL}")
-        except (sa.exc.DBAPIError, _driver_error()) as error:
+        except _driver_error() as error:
+            connection.close()
             raise StorageError(f"cannot listen for changes of the ledger: {error}") from None
         self._raw = raw
         self._connection = connection
