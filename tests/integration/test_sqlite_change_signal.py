@@ -18,7 +18,6 @@ from tradeledger.application.subscribing import EventNotice
 
 # SQLAlchemy warns that it picks its pool for a mode=memory URL by itself (open_ledger, not what is tested here).
 @pytest.mark.filterwarnings("ignore:Selection of the SingletonThreadPool:sqlalchemy.exc.SADeprecationWarning")
-@pytest.mark.xfail(strict=True, reason="the signal opens the URI's path as a plain file name, not the URI")
 def test_the_signal_of_a_shared_memory_ledger_watches_that_ledger_and_writes_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,11 +33,12 @@ class SqliteChangeSignal:
     `close` may come from another thread while one waits (`Ledger.close()` closes its subscriptions): the
     connection is used and closed under a lock, and a wait on a closed signal returns False."""
 
-    def __init__(self, database: str, *, poll_s: float = SQLITE_POLL_S) -> None:
+    def __init__(self, database: str, *, poll_s: float = SQLITE_POLL_S, uri: bool = False) -> None:
+        """`database` and `uri` as the engine's dialect passes them to sqlite3.connect (a URI keeps its query)."""
         self._poll_s = poll_s
         self._lock = threading.Lock()
         try:
-            self._connection: sqlite3.Connection | None = sqlite3.connect(database, check_same_thread=False)
+            self._connection: sqlite3.Connection | None = sqlite3.connect(database, check_same_thread=False, uri=uri)
         except sqlite3.Error as error:
             raise StorageError(f"cannot watch the ledger at {database}: {error}") from None
         self._seen = self._version()
@@ -182,5 +183,7 @@ def change_signal(engine: sa.Engine) -> SqliteChangeSignal | PostgresChangeSigna
     """The signal for this engine's database."""
     if engine.dialect.name == "postgresql":
         return PostgresChangeSignal(engine)
-    database = engine.url.database
-    return SqliteChangeSignal(database or ":memory:")
+    # What the engine's own connections open: a URI (`?uri=true`) with its query (mode=memory, cache=shared, …)
+    args, options = engine.dialect.create_connect_args(engine.url)
+    database = str(args[0]) if args else ":memory:"
+    return SqliteChangeSignal(database or ":memory:", uri=bool(options.get("uri", False)))
