@@ -12,7 +12,7 @@ from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
 from tradeledger.application.appending import BALANCES
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
-from tradeledger.domain.admin import ROLLBACK, AdminRecord
+from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
@@ -384,7 +384,7 @@ def check_admin(
         problems += _record_problems(record, previous)
         previous = record
     if not problems:
-        problems += _records_disagreeing(records, live or {})
+        problems += [Problem(seq, "admin", detail) for seq, detail in records_disagreeing(records, live or {})]
     last_record = previous
     by_epoch = {record.to_epoch: record for record in records}
     for seq, _epoch_before, epoch, hash_before in walk.boundaries:
@@ -411,46 +411,6 @@ def check_admin(
     ):
         detail = f"the last rollback left the head at seq {previous.to_seq}, the head says seq {head.seq}"
         problems.append(Problem(head.seq or 1, "head", detail))
-    return problems
-
-
-def _records_disagreeing(records: Sequence[AdminRecord], live: Mapping[int, str]) -> list[Problem]:
-    """Each rollback left the log at `to_seq` with `to_hash`; that event stays as it was until a later rollback
-    removes it (that record lists it) or keeps it as its own `to_seq` (its `to_hash`), else it is in the log now.
-
-    Each record chains on its own (`_record_problems`), so without this a later record could list another
-    history before an anchored seq (the anchor found in an earlier record) and nothing would say so."""
-    problems: list[Problem] = []
-    removed: dict[int, dict[int, str]] = {}  # a record's removed events' hashes by seq, read once when asked
-    for index, record in enumerate(records):
-        seq, left = record.to_seq, record.to_hash
-        if seq == 0:
-            continue
-        for later in records[index + 1 :]:
-            if seq > later.to_seq:
-                if later.id not in removed:
-                    removed[later.id] = {event.seq: event.hash for event in later.removed_events()}
-                found = removed[later.id].get(seq)
-                if found != left:
-                    detail = (
-                        f"admin record {later.id}: the log it rolled back had seq {seq} {found}, admin record "
-                        f"{record.id} left seq {seq} {left}"
-                    )
-                    problems.append(Problem(later.to_seq + 1, "admin", detail))
-                break
-            if seq == later.to_seq:
-                if later.to_hash != left:
-                    detail = (
-                        f"admin record {later.id}: it left seq {seq} {later.to_hash}, admin record {record.id} "
-                        f"left seq {seq} {left} and no rollback between removed it"
-                    )
-                    problems.append(Problem(seq, "admin", detail))
-                break
-        else:
-            found = live.get(seq)
-            if found is not None and found != left:
-                detail = f"admin record {record.id} left seq {seq} {left}, the log has {found} there"
-                problems.append(Problem(seq, "admin", detail))
     return problems
 
 

@@ -11,7 +11,7 @@ construction as the event chain (domain/chain.py); the first record links to 64 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,3 +112,43 @@ class AdminRecord:
 def _removed_text(events: Sequence[StoredEvent]) -> str:
     """The canonical JSON of removed events (sorted keys, no spaces), as the record stores and hashes it."""
     return json.dumps([event.as_dict() for event in events], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def records_disagreeing(records: Sequence[AdminRecord], live: Mapping[int, str]) -> list[tuple[int, str]]:
+    """Each rollback left the log at `to_seq` with `to_hash`; that event stays as it was until a later rollback
+    removes it (that record lists it) or keeps it as its own `to_seq` (its `to_hash`), else it is in the log now.
+
+    Each record chains on its own (verify checks that), so without this a later record could list another
+    history before an anchored seq (the anchor found in an earlier record) and nothing would say so."""
+    problems: list[tuple[int, str]] = []
+    removed: dict[int, dict[int, str]] = {}  # a record's removed events' hashes by seq, read once when asked
+    for index, record in enumerate(records):
+        seq, left = record.to_seq, record.to_hash
+        if seq == 0:
+            continue
+        for later in records[index + 1 :]:
+            if seq > later.to_seq:
+                if later.id not in removed:
+                    removed[later.id] = {event.seq: event.hash for event in later.removed_events()}
+                found = removed[later.id].get(seq)
+                if found != left:
+                    detail = (
+                        f"admin record {later.id}: the log it rolled back had seq {seq} {found}, admin record "
+                        f"{record.id} left seq {seq} {left}"
+                    )
+                    problems.append((later.to_seq + 1, detail))
+                break
+            if seq == later.to_seq:
+                if later.to_hash != left:
+                    detail = (
+                        f"admin record {later.id}: it left seq {seq} {later.to_hash}, admin record {record.id} "
+                        f"left seq {seq} {left} and no rollback between removed it"
+                    )
+                    problems.append((seq, detail))
+                break
+        else:
+            found = live.get(seq)
+            if found is not None and found != left:
+                detail = f"admin record {record.id} left seq {seq} {left}, the log has {found} there"
+                problems.append((seq, detail))
+    return problems
