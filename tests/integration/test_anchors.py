@@ -189,3 +189,121 @@ def test_an_auditor_checks_an_anchor_with_cryptography_and_json_alone(six: Ledge
 
     assert message.startswith(b'{"at":"2026-02-01T00:00:00.000000+00:00","epoch":1,"head":"')
     assert anchor["head"] == stored_hash(six, anchor["seq"])
+
+
+def test_a_later_rollback_record_rewritten_to_change_an_event_before_an_anchored_seq_is_caught(
+    six: Ledger, backend: Backend, key: Ed25519PrivateKey
+) -> None:
+    # Anchored at seq 6; rollback 1 removes 5-6 (it lists them, chained from seq 4); new events 5-6; rollback 2
+    # removes 3-6. The attacker rewrites rollback 2 so that it lists another seq 3 (re-sealed to its end): every
+    # record chains on its own, and anchor 6 is still found in rollback 1. But rollback 1 left seq 4 with a hash
+    # that rollback 2's seq 4 no longer has: the admin log contradicts itself.
+    anchor = anchor_now(six, key)
+    six.rollback(to_seq=4, reason="bad feed", actor="ops")
+    six.record_many(fill_fields(quantity=str(n), price="101") for n in (7, 8))
+    second = six.rollback(to_seq=2, reason="cover-up", actor="mallory").record
+    assert second is not None
+    six.record(fill_fields(quantity="9"))
+    kept_four = stored_event_hash_in(second, 4)
+    previous = second.to_hash
+    fabricated = []
+    for removed in second.removed_events():
+        edited = dataclasses.replace(
+            removed, quantity="1000" if removed.seq == 3 else removed.quantity, prev_hash=previous
+        )
+        sealed = dataclasses.replace(edited, hash=edited.computed_hash())
+        fabricated.append(sealed)
+        previous = sealed.hash
+    forged = AdminRecord.rollback(
+        record_id=second.id,
+        at=second.at,
+        actor=second.actor,
+        reason=second.reason,
+        head=Checkpoint(second.from_epoch, second.from_seq, previous),
+        to=second.head_after,
+        removed=fabricated,
+        prev_hash=second.prev_hash,
+    )
+    backend.drop_admin_guard()
+    backend.sql(
+        "UPDATE ledger_admin_log SET from_hash = :from_hash, removed = :removed, hash = :hash WHERE id = :id",
+        {"from_hash": forged.from_hash, "removed": forged.removed, "hash": forged.hash, "id": forged.id},
+    )
+    forged_four = stored_event_hash_in(forged, 4)
+
+    checked = six.verify([("a.json", anchor)])
+
+    assert not checked.ok
+    assert [(p.seq, p.check, p.detail) for p in checked.problems] == [
+        (
+            3,
+            "admin",
+            f"admin record 2: the log it rolled back had seq 4 {forged_four}, admin record 1 left seq 4 {kept_four}",
+        )
+    ]
+    assert six.verify().problems == checked.problems  # the admin log alone says so, the anchor is not needed
+
+
+def stored_event_hash_in(record: AdminRecord, seq: int) -> str:
+    return next(event.hash for event in record.removed_events() if event.seq == seq)
+
+
+def test_a_log_resealed_before_an_anchored_seq_behind_two_rollbacks_to_the_same_seq_is_caught(
+    six: Ledger, backend: Backend, key: Ed25519PrivateKey
+) -> None:
+    # Anchored at seq 6; rollback 1 to seq 4 (lists 5-6); a new seq 5; rollback 2 to seq 4 again; a new seq 5.
+    # The attacker re-seals the log from seq 3 and rewrites rollback 2 to match (its seq 4 and what it removed).
+    # Rollback 1 still holds the anchored seq 6, chained from the seq 4 it left: the log no longer has that seq 4.
+    anchor = anchor_now(six, key)
+    first = six.rollback(to_seq=4, reason="bad feed", actor="ops").record
+    assert first is not None
+    six.record(fill_fields(quantity="7"))
+    second = six.rollback(to_seq=4, reason="again", actor="ops").record
+    assert second is not None
+    six.record(fill_fields(quantity="8"))
+    backend.drop_append_only_guard()
+    backend.drop_head_guard()
+    backend.drop_admin_guard()
+    reseal_from(backend, 3, "1000")
+    new_four = stored_event(backend, 4).hash
+    epoch3_five = stored_event(backend, 5).hash
+    [removed] = second.removed_events()
+    edited = dataclasses.replace(removed, prev_hash=new_four)
+    sealed = dataclasses.replace(edited, hash=edited.computed_hash())
+    forged = AdminRecord.rollback(
+        record_id=second.id,
+        at=second.at,
+        actor=second.actor,
+        reason=second.reason,
+        head=Checkpoint(second.from_epoch, second.from_seq, sealed.hash),
+        to=Checkpoint(second.to_epoch, 4, new_four),
+        removed=[sealed],
+        prev_hash=second.prev_hash,
+    )
+    backend.sql(
+        "UPDATE ledger_admin_log SET from_hash = :from_hash, to_hash = :to_hash, removed = :removed, hash = :hash "
+        "WHERE id = :id",
+        {
+            "from_hash": forged.from_hash,
+            "to_hash": forged.to_hash,
+            "removed": forged.removed,
+            "hash": forged.hash,
+            "id": forged.id,
+        },
+    )
+    backend.sql("UPDATE ledger_head SET hash = :hash", {"hash": epoch3_five})
+    six.rebuild()
+
+    checked = six.verify([("a.json", anchor)])
+
+    assert not checked.ok
+    assert [(p.seq, p.check, p.detail) for p in checked.problems] == [
+        (
+            4,
+            "admin",
+            (
+                f"admin record 2: it left seq 4 {new_four}, admin record 1 left seq 4 {first.to_hash} and no rollback "
+                "between removed it"
+            ),
+        )
+    ]

@@ -560,6 +560,47 @@ def test_the_async_variant_ends_when_the_subscription_is_stopped(ledger: Ledger)
     assert [n.seq for n in asyncio.run(until_stopped()) if isinstance(n, EventNotice)] == [1]
 
 
+CLOSING_WHILE_WAITING = """
+import sys, threading
+from concurrent.futures import ThreadPoolExecutor
+from tradeledger import open_ledger
+from tradeledger.application.subscribing import EventNotice
+from tradeledger.storage.sql.changes import PostgresChangeSignal, SqliteChangeSignal
+
+url, closing = sys.argv[1:]
+waiting = threading.Event()
+for kind in (SqliteChangeSignal, PostgresChangeSignal):
+    def wait(self, timeout, original=kind.wait):
+        waiting.set()  # the subscriber found nothing new and waits on its signal now
+        return original(self, timeout)
+    kind.wait = wait
+ledger = open_ledger(url)
+ledger.record({"fill_id": "F-1", "exchange": "kraken", "symbol": "BTC/USD", "side": "buy", "quantity": "1",
+               "price": "100", "occurred_at": "2026-01-05T12:00:00+00:00"})
+subscription = ledger.subscribe()
+with ThreadPoolExecutor(1) as pool:
+    iterating = pool.submit(lambda: [n.seq if isinstance(n, EventNotice) else -1 for n in subscription])
+    assert waiting.wait(60)
+    subscription.close() if closing == "subscription" else ledger.close()
+    print(iterating.result(60))
+print(subscription.stopped(), subscription.poll(0.01))
+ledger.close()
+"""
+
+
+@pytest.mark.parametrize("closing", ["subscription", "ledger"])
+def test_a_subscriber_waiting_in_another_thread_ends_its_iteration_when_closed(db_url: str, closing: str) -> None:
+    # In a process of its own: a close racing with the signal's own connection may crash the process.
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSING_WHILE_WAITING, db_url, closing],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[1]\nTrue []\n", "")
+
+
 # --- tradeledger watch --json ------------------------------------------------------------------------
 
 TRADELEDGER = str(Path(sys.executable).parent / "tradeledger")

@@ -121,15 +121,20 @@ class Subscription:
 
     def _wait(self, timeout: float) -> list[tuple[Notice, Checkpoint]]:
         """The notices after the position, each with the position after it; waits up to `timeout` for some."""
-        if self._signal is None:
-            self._signal = self._store.changes()
+        # `close()` may come from another thread meanwhile: this wait keeps its own reference to the signal
+        # (closing it makes its wait return), opens none once stopped, and reads no more once stopped.
+        signal = self._signal
+        if signal is None and not self._stopped:
+            signal = self._signal = self._store.changes()
         found = self._read()
         deadline = time.monotonic() + timeout
-        while not found and not self._stopped:
+        while not found and not self._stopped and signal is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            self._signal.wait(min(remaining, HEARTBEAT_S))
+            signal.wait(min(remaining, HEARTBEAT_S))
+            if self.stopped():  # by another thread while this one waited
+                break
             found = self._read()
         return found
 

@@ -12,7 +12,7 @@ from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
 from tradeledger.application.appending import BALANCES
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import stored_state
-from tradeledger.domain.admin import ROLLBACK, AdminRecord
+from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
@@ -377,13 +377,18 @@ def _record_problems(record: AdminRecord, previous: AdminRecord | None) -> list[
     return problems
 
 
-def check_admin(records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint) -> list[Problem]:
-    """The admin log chains; every epoch change in the log is a recorded rollback; the head's epoch is right."""
+def check_admin(
+    records: Sequence[AdminRecord], walk: EpochWalk, head: Checkpoint, live: Mapping[int, str] | None = None
+) -> list[Problem]:
+    """The admin log chains; every epoch change in the log is a recorded rollback; the head's epoch is right;
+    the records agree with each other and with the log (`live`: the log's hash at each record's `to_seq`)."""
     problems: list[Problem] = []
     previous: AdminRecord | None = None
     for record in records:
         problems += _record_problems(record, previous)
         previous = record
+    if not problems:
+        problems += [Problem(seq, "admin", detail) for seq, detail in records_disagreeing(records, live or {})]
     last_record = previous
     by_epoch = {record.to_epoch: record for record in records}
     for seq, _epoch_before, epoch, hash_before in walk.boundaries:
@@ -425,7 +430,9 @@ def verify_ledger(
     balances = ReferenceBalances()
     book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
-    wanted = {anchor.seq for _, anchor in anchors}
+    head = tx.log.head()
+    records = tx.log.admin_records()
+    wanted = {anchor.seq for _, anchor in anchors} | {record.to_seq for record in records}
 
     def noting_anchored(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
         for event in events:
@@ -433,8 +440,6 @@ def verify_ledger(
                 anchored[event.seq] = (event.epoch, event.hash)
             yield event
 
-    head = tx.log.head()
-    records = tx.log.admin_records()
     pending = tx.projection.snapshot_seqs()
     snapshot_problems: list[Problem] = []
     epochs = EpochWalk()
@@ -451,7 +456,7 @@ def verify_ledger(
 
     events = tx.log.read() if on_progress is None else _reporting(tx.log.read(), on_progress)
     count, problems = _check_chain(noting_anchored(events), head, balances, after=check_snapshots)
-    problems += check_admin(records, epochs, head)
+    problems += check_admin(records, epochs, head, {seq: hash_ for seq, (_, hash_) in anchored.items()})
     if not problems:
         problems = _check_projection(stored_state(tx.projection), LedgerState.from_book(book, head))
         held = _read_balances(tx.projection.entries(BALANCES))

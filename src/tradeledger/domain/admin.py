@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
@@ -173,3 +173,49 @@ def _row_texts(events: Iterable[StoredEvent]) -> Iterator[str]:
         yield separator + _ROW_TEXT(event.as_dict())
         separator = ","
     yield "[]" if separator == "[" else "]"
+
+
+def records_disagreeing(records: Sequence[AdminRecord], live: Mapping[int, str]) -> list[tuple[int, str]]:
+    """Each rollback left the log at `to_seq` with `to_hash`; that event stays as it was until a later rollback
+    removes it (that record lists it) or keeps it as its own `to_seq` (its `to_hash`), else it is in the log now.
+
+    Each record chains on its own (verify checks that), so without this a later record could list another
+    history before an anchored seq (the anchor found in an earlier record) and nothing would say so."""
+    problems: list[tuple[int, str]] = []
+    for index, record in enumerate(records):
+        seq, left = record.to_seq, record.to_hash
+        if seq == 0:
+            continue
+        for later in records[index + 1 :]:
+            if seq > later.to_seq:
+                found = _removed_hash(later, seq)
+                if found != left:
+                    detail = (
+                        f"admin record {later.id}: the log it rolled back had seq {seq} {found}, admin record "
+                        f"{record.id} left seq {seq} {left}"
+                    )
+                    problems.append((later.to_seq + 1, detail))
+                break
+            if seq == later.to_seq:
+                if later.to_hash != left:
+                    detail = (
+                        f"admin record {later.id}: it left seq {seq} {later.to_hash}, admin record {record.id} "
+                        f"left seq {seq} {left} and no rollback between removed it"
+                    )
+                    problems.append((seq, detail))
+                break
+        else:
+            found = live.get(seq)
+            if found is not None and found != left:
+                detail = f"admin record {record.id} left seq {seq} {left}, the log has {found} there"
+                problems.append((seq, detail))
+    return problems
+
+
+def _removed_hash(record: AdminRecord, seq: int) -> str | None:
+    """The hash of the event at `seq` that `record` removed (None: it lists none there), its removed events read
+    only up to it (they are in seq order from to_seq + 1: a record of a million is never read whole for this)."""
+    for event in record.each_removed_event():
+        if event.seq >= seq:
+            return event.hash if event.seq == seq else None
+    return None
