@@ -51,10 +51,6 @@ def test_a_dry_run_prints_what_would_go_and_changes_nothing(cli: Cli, five: str)
     assert cli.json("verify")["head"]["seq"] == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="admin_json parses the removed events as it writes them: a TypeError escapes as a bug, exit 2, half a JSON",
-)
 def test_verify_json_lists_a_rollback_whose_removed_events_do_not_read_as_removed_null_and_exits_1(
     cli: Cli, five: str
 ) -> None:
