@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -186,12 +185,8 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 
 def verified_admin_json(record: AdminRecord) -> dict[str, Any]:
     """`admin_json` of a record verify read (it may have been edited): `removed` is null when its removed events do
-    not read (verify names that problem), read through once first, none kept, so no error stops the JSON midway."""
-    try:
-        deque(record.each_removed_event(), maxlen=0)
-    except (ValueError, TypeError):  # the problem verify reported: "its removed events cannot be read"
-        return {**admin_json(record), "removed": None}
-    return admin_json(record)
+    not read (verify names that problem), so no error stops the JSON midway."""
+    return admin_json(record) if record.removed_read() else {**admin_json(record), "removed": None}
 
 
 def admin_json(record: AdminRecord) -> dict[str, Any]:
