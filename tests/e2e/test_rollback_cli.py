@@ -438,7 +438,6 @@ def test_restore_refuses_a_manifest_whose_head_before_is_not_a_head_naming_it(
     assert cli.json("verify")["events"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="path.parent / 7: a TypeError escapes as a bug (exit 1 in-process)")
 @pytest.mark.parametrize("name", [7, None, ["trade_manager_backup_20261130_090000.json"]])
 def test_restore_refuses_a_manifest_whose_backup_file_name_is_not_a_text_naming_it(
     cli: Cli, db_url: str, tmp_path: Path, name: object
