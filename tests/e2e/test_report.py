@@ -367,6 +367,25 @@ def test_a_tampered_ledger_reports_that_verify_failed(cli: Cli, tmp_path: Path) 
     assert tables.body("open")[0][:3] == ["BTC/USD", "short", "1"]
 
 
+def test_a_rollback_record_whose_removed_events_do_not_read_is_reported_with_verify_failed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    record_session(cli.url)
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops")
+    with closing(sqlite3.connect(cli.url.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("DROP TRIGGER ledger_admin_log_no_update")
+        connection.execute("UPDATE ledger_admin_log SET removed = '[1]'")
+
+    summary, page = make_report(cli, tmp_path / "report.html", expect=1)
+    tables = Tables(page)
+
+    assert summary["verify"] is False
+    assert tables.texts["verify"] == (
+        "FAILED — 2 problem(s); first: seq 4: admin: admin record 1: the admin log's hash chain does not hold there"
+    )
+    assert tables.body("rollbacks")[0][6] == "cannot be read (see verify)"
+
+
 def test_stored_marks_price_open_positions_unless_a_mark_is_given(cli: Cli, tmp_path: Path) -> None:
     record_session(cli.url)
     with open_ledger(cli.url) as ledger:

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +49,25 @@ def test_a_dry_run_prints_what_would_go_and_changes_nothing(cli: Cli, five: str)
     assert (result["head_after"]["epoch"], result["head_after"]["seq"]) == (2, 2)
     assert result["record"] is None
     assert cli.json("verify")["head"]["seq"] == 5
+
+
+def test_verify_json_lists_a_rollback_whose_removed_events_do_not_read_as_removed_null_and_exits_1(
+    cli: Cli, five: str
+) -> None:
+    cli("rollback", "--to-seq", "3", "--reason", "undo", "--actor", "ops")
+    with sqlite3.connect(five.removeprefix("sqlite:///")) as connection:  # an edit behind the ledger's back
+        connection.execute("DROP TRIGGER ledger_admin_log_no_update")
+        connection.execute("UPDATE ledger_admin_log SET removed = '[1]'")
+
+    report = cli.json("verify", expect=1)
+
+    assert report["ok"] is False
+    assert [(problem["seq"], problem["check"]) for problem in report["problems"]] == [(4, "admin"), (4, "admin")]
+    assert report["problems"][1]["detail"] == (
+        "admin record 1: its removed events cannot be read (tradeledger.domain.records.StoredEvent() argument after "
+        "** must be a mapping, not int)"
+    )
+    assert (report["rollbacks"][0]["id"], report["rollbacks"][0]["removed"]) == (1, None)
 
 
 def test_a_rollback_is_audited_and_verify_shows_its_record(cli: Cli, five: str, tmp_path: Path) -> None:
@@ -414,6 +434,27 @@ def test_restore_refuses_a_manifest_whose_head_before_is_not_a_head_naming_it(
     assert result.stderr == (
         f"error: {manifest}: a manifest needs head_before {{epoch, seq, hash}} (whole numbers of 0 or more, and "
         f"a hash) and files (got head_before {json.dumps(head)})\n"
+    )
+    assert cli.json("verify")["events"] == 1
+
+
+@pytest.mark.parametrize("name", [7, None, ["trade_manager_backup_20261130_090000.json"]])
+def test_restore_refuses_a_manifest_whose_backup_file_name_is_not_a_text_naming_it(
+    cli: Cli, db_url: str, tmp_path: Path, name: object
+) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields())
+    manifest = manifest_for(tmp_path, {"epoch": 1, "seq": 0, "hash": "0" * 64})
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    original = str(tmp_path / "crypto_bot" / "logs" / "trade_manager_state.json")
+    data["files"][original] = name
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+    result = cli("restore", str(manifest), "--actor", "ops", expect=2)
+
+    assert result.stderr == (
+        f"error: {manifest}: files must map each file to its backup's name, a text (got {json.dumps(name)} for "
+        f"{original}); nothing was restored\n"
     )
     assert cli.json("verify")["events"] == 1
 

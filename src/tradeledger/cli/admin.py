@@ -269,6 +269,11 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
         raise InvalidArgument(f"{path}: sha256 must map each backup file to its hash (got {digests!r:.80})")
     files: dict[Path, tuple[Path, bytes]] = {}
     for original, name in names.items():
+        if not isinstance(name, str):
+            raise InvalidArgument(
+                f"{path}: files must map each file to its backup's name, a text (got {json.dumps(name)} for "
+                f"{original}); nothing was restored"
+            )
         backup = path.parent / name
         if not backup.is_file():
             raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")

@@ -195,8 +195,11 @@ def rollbacks_table(report: Report) -> Table:
     """The admin log: every audited rollback, who, when, why and which events it removed (with their hashes)."""
     rows = []
     for record in report.verify.rollbacks:
-        removed = record.removed_events()
-        gone = ", ".join(f"#{event.seq} {event.fill_id} ({short_hash(event.hash)})" for event in removed)
+        gone = (
+            ", ".join(f"#{event.seq} {event.fill_id} ({short_hash(event.hash)})" for event in record.removed_events())
+            if record.removed_read()
+            else "cannot be read (see verify)"
+        )
         rows.append(
             [
                 text(str(record.id)),

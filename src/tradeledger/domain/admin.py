@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -148,6 +149,15 @@ class AdminRecord:
                 at += 1
         if _after_space(text, at) != len(text):
             raise ValueError(f"removed: extra text at character {at}")
+
+    def removed_read(self) -> bool:
+        """Whether `removed` reads as the removed events (parsed one at a time, none kept): a record edited behind
+        the ledger's back may not (verify names it); what lists them shows it as such, not a parse error."""
+        try:
+            deque(self.each_removed_event(), maxlen=0)
+        except (ValueError, TypeError):
+            return False
+        return True
 
     @property
     def head_after(self) -> Checkpoint:

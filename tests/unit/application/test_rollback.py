@@ -4,26 +4,13 @@ is in tests/integration/test_rollback.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from tests.factories import fill_fields
-from tests.integration.test_rollback import EIGHT, T0, Clock
+from tests.integration.test_rollback import T0
 from tradeledger import Ledger
 from tradeledger.domain.risk import PriceMark, RiskLevels
-from tradeledger.storage.memory import MemoryLedgerStore
-
-
-@pytest.fixture
-def eight() -> Iterator[Ledger]:
-    """The eight fills of the integration suite, recorded a minute apart, snapshots every 3."""
-    with Ledger(MemoryLedgerStore(), clock=Clock(), snapshot_every=3) as ledger:
-        for symbol, side, quantity, price in EIGHT:
-            ledger.record(fill_fields(symbol=symbol, side=side, quantity=quantity, price=price, fee="0.1"))
-        yield ledger
 
 
 def test_a_rollback_removes_the_tail_in_a_new_epoch_and_rewinds_the_positions(eight: Ledger) -> None:

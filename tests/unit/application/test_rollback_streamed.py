@@ -6,26 +6,15 @@ text is the same bytes the list of every row made."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
 from tests.factories import fill_fields
-from tests.integration.test_rollback import EIGHT, Clock
 from tradeledger import Ledger
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.records import Checkpoint
 from tradeledger.errors import LedgerError
-from tradeledger.storage.memory import MemoryLedgerStore
-
-
-@pytest.fixture
-def eight() -> Iterator[Ledger]:
-    with Ledger(MemoryLedgerStore(), clock=Clock(), snapshot_every=3) as ledger:
-        for symbol, side, quantity, price in EIGHT:
-            ledger.record(fill_fields(symbol=symbol, side=side, quantity=quantity, price=price, fee="0.1"))
-        yield ledger
 
 
 def test_a_dry_run_reads_its_removed_events_from_the_log_each_time_they_are_listed(eight: Ledger) -> None:
