@@ -326,6 +326,29 @@ def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothin
     assert len(cli.json("history")) == 13  # not rolled back
 
 
+@pytest.mark.xfail(strict=True, reason="a backup the sha256 map leaves out is restored unchecked")
+def test_restore_refuses_a_manifest_whose_hashes_leave_out_one_of_its_backups(cli: Cli, tmp_path: Path) -> None:
+    logs = real_logs(tmp_path)
+    wallet = (logs / WALLET).read_bytes()
+    migrated = cli.json("migrate", "--logs-dir", str(logs), "--config", str(logs.parent / "config.yaml"))
+    manifest = Path(migrated["backup"]["manifest"])
+    [backup] = (logs / "migration_backup").glob("paper_wallet_backup_*.yaml")
+    written = json.loads(manifest.read_text())
+    del written["sha256"][backup.name]  # the one check that would catch the cut-off copy below
+    manifest.write_text(json.dumps(written, indent=2))
+    backup.write_bytes(backup.read_bytes()[:200])
+
+    result = cli("restore", str(manifest), expect=2)
+
+    line = " ".join(result.stderr.split())
+    assert line == (
+        f"error: {manifest}: sha256 holds no hash of its backup file {backup.name}, which every backup of a manifest "
+        "with hashes has; nothing was restored"
+    )
+    assert (logs / WALLET).read_bytes() == wallet
+    assert len(cli.json("history")) == 13  # not rolled back
+
+
 def test_restore_of_a_manifest_written_before_it_kept_hashes_restores_as_before(cli: Cli, tmp_path: Path) -> None:
     logs = real_logs(tmp_path)
     wallet = (logs / WALLET).read_bytes()
