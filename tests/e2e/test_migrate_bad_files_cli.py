@@ -326,7 +326,6 @@ def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothin
     assert len(cli.json("history")) == 13  # not rolled back
 
 
-@pytest.mark.xfail(strict=True, reason="a backup the sha256 map leaves out is restored unchecked")
 def test_restore_refuses_a_manifest_whose_hashes_leave_out_one_of_its_backups(cli: Cli, tmp_path: Path) -> None:
     logs = real_logs(tmp_path)
     wallet = (logs / WALLET).read_bytes()

@@ -267,28 +267,37 @@ def _manifest(path: Path, current_url: str) -> tuple[dict[str, Any], dict[Path, 
     digests = data.get("sha256", {})
     if not isinstance(digests, dict):
         raise InvalidArgument(f"{path}: sha256 must map each backup file to its hash (got {digests!r:.80})")
-    files: dict[Path, tuple[Path, bytes]] = {}
-    for original, name in names.items():
-        if not isinstance(name, str):
-            raise InvalidArgument(
-                f"{path}: files must map each file to its backup's name, a text (got {json.dumps(name)} for "
-                f"{original}); nothing was restored"
-            )
-        backup = path.parent / name
-        if not backup.is_file():
-            raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
-        if Path(original).is_dir():  # found before the rollback, not after it
-            raise InvalidArgument(f"{path}: {original}: is a folder; name a file; nothing was restored")
-        content = backup.read_bytes()
-        expected = digests.get(name)
-        actual = hashlib.sha256(content).hexdigest()
-        if expected is not None and actual != expected:
-            raise InvalidArgument(
-                f"{path}: its backup file {backup} is not the file the migration backed up (sha256 {actual}, "
-                f"the manifest says {expected}: changed or cut off since); nothing was restored"
-            )
-        files[Path(original)] = (backup, content)
+    files = {Path(original): _backup(path, original, name, digests) for original, name in names.items()}
     return head, files
+
+
+def _backup(path: Path, original: str, name: object, digests: dict[str, Any]) -> tuple[Path, bytes]:
+    """The backup of `original` a manifest names (`name` in its folder) and its bytes, checked against the manifest's
+    SHA-256 of it (`digests`: none in a manifest written before the hashes) before anything changes."""
+    if not isinstance(name, str):
+        raise InvalidArgument(
+            f"{path}: files must map each file to its backup's name, a text (got {json.dumps(name)} for "
+            f"{original}); nothing was restored"
+        )
+    backup = path.parent / name
+    if not backup.is_file():
+        raise InvalidArgument(f"{path}: its backup file {backup} is missing; nothing was restored")
+    if Path(original).is_dir():  # found before the rollback, not after it
+        raise InvalidArgument(f"{path}: {original}: is a folder; name a file; nothing was restored")
+    if digests and name not in digests:  # a manifest with hashes has one for every backup it names
+        raise InvalidArgument(
+            f"{path}: sha256 holds no hash of its backup file {name}, which every backup of a manifest with "
+            "hashes has; nothing was restored"
+        )
+    content = backup.read_bytes()
+    expected = digests.get(name)
+    actual = hashlib.sha256(content).hexdigest()
+    if expected is not None and actual != expected:
+        raise InvalidArgument(
+            f"{path}: its backup file {backup} is not the file the migration backed up (sha256 {actual}, "
+            f"the manifest says {expected}: changed or cut off since); nothing was restored"
+        )
+    return backup, content
 
 
 _MAX_SEQ = 2**63 - 1  # a database's seq is a signed 64-bit integer
