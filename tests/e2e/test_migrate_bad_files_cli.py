@@ -308,11 +308,16 @@ def test_a_wallet_symbol_in_lower_case_is_refused_naming_the_wallet_files_path(c
 # --- restore: a backup gone bad after the migration --------------------------------------------------------
 
 
-def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+def migrated_logs(cli: Cli, tmp_path: Path) -> tuple[Path, bytes, Path]:
+    """The real legacy files migrated (backed up first): their folder, the wallet file's bytes, the manifest."""
     logs = real_logs(tmp_path)
     wallet = (logs / WALLET).read_bytes()
     migrated = cli.json("migrate", "--logs-dir", str(logs), "--config", str(logs.parent / "config.yaml"))
-    manifest = Path(migrated["backup"]["manifest"])
+    return logs, wallet, Path(migrated["backup"]["manifest"])
+
+
+def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    logs, wallet, manifest = migrated_logs(cli, tmp_path)
     [backup] = (logs / "migration_backup").glob("paper_wallet_backup_*.yaml")
     backup.write_bytes(backup.read_bytes()[:200])  # a disk filled up, a bad copy, an editor
 
@@ -327,10 +332,7 @@ def test_restore_refuses_a_backup_cut_off_since_the_migration_and_changes_nothin
 
 
 def test_restore_refuses_a_manifest_whose_hashes_leave_out_one_of_its_backups(cli: Cli, tmp_path: Path) -> None:
-    logs = real_logs(tmp_path)
-    wallet = (logs / WALLET).read_bytes()
-    migrated = cli.json("migrate", "--logs-dir", str(logs), "--config", str(logs.parent / "config.yaml"))
-    manifest = Path(migrated["backup"]["manifest"])
+    logs, wallet, manifest = migrated_logs(cli, tmp_path)
     [backup] = (logs / "migration_backup").glob("paper_wallet_backup_*.yaml")
     written = json.loads(manifest.read_text())
     del written["sha256"][backup.name]  # the one check that would catch the cut-off copy below
@@ -349,10 +351,7 @@ def test_restore_refuses_a_manifest_whose_hashes_leave_out_one_of_its_backups(cl
 
 
 def test_restore_of_a_manifest_written_before_it_kept_hashes_restores_as_before(cli: Cli, tmp_path: Path) -> None:
-    logs = real_logs(tmp_path)
-    wallet = (logs / WALLET).read_bytes()
-    migrated = cli.json("migrate", "--logs-dir", str(logs), "--config", str(logs.parent / "config.yaml"))
-    manifest = Path(migrated["backup"]["manifest"])
+    logs, wallet, manifest = migrated_logs(cli, tmp_path)
     written = json.loads(manifest.read_text())
     assert set(written["sha256"]) == set(written["files"].values())
     del written["sha256"]
