@@ -96,6 +96,14 @@ def left(book: LotBook) -> list[tuple[Decimal, Decimal]]:
     return [(lot.quantity, lot.unit_cost) for lot in book.open_lots()]
 
 
+def gain_per_sale(book: LotBook) -> dict[int, Decimal]:
+    """The gain of each disposal (by its seq), its matched parts summed."""
+    per_sale: dict[int, Decimal] = {}
+    for row in book.rows:
+        per_sale[row.disposed_seq] = per_sale.get(row.disposed_seq, D(0)) + row.gain
+    return per_sale
+
+
 # --- Beancount (booking_full_test.py) -------------------------------------------------------------
 
 B1_LOTS = [
@@ -182,11 +190,8 @@ R1 = [
 def test_r1_average_cost_gains_per_sale() -> None:
     book = folded(R1, "average")
 
-    per_sale: dict[int, Decimal] = {}
-    for row in book.rows:
-        per_sale[row.disposed_seq] = per_sale.get(row.disposed_seq, D(0)) + row.gain
     # sell 1 @ 15 → +5; sell 1.5 @ 10 → -15; sell 2 @ 30 → +20.
-    assert per_sale == {2: D(5), 4: D(-15), 6: D(20)}
+    assert gain_per_sale(book) == {2: D(5), 4: D(-15), 6: D(20)}
     assert left(book) == [(D("1.5"), D("20"))]
 
 
@@ -238,13 +243,6 @@ E7_SALES = [
     fill("sell", "24", "1.32", "2020-02-02", symbol="AAA/USD"),
     fill("sell", "10", "1.33", "2020-02-03", symbol="AAA/USD"),
 ]
-
-
-def gain_per_sale(book: LotBook) -> dict[int, Decimal]:
-    per_sale: dict[int, Decimal] = {}
-    for row in book.rows:
-        per_sale[row.disposed_seq] = per_sale.get(row.disposed_seq, D(0)) + row.gain
-    return per_sale
 
 
 @pytest.mark.parametrize(
