@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,47 @@ def reseal_from(raw: Backend, seq: int, quantity: str) -> str:
     return previous
 
 
+def forged_record(
+    record: AdminRecord,
+    after: str,
+    edit: Callable[[StoredEvent], StoredEvent] = lambda event: event,
+    to: Checkpoint | None = None,
+) -> AdminRecord:
+    """What an attacker with write access makes of `record`: its removed events edited by `edit` and sealed again in
+    a chain from the hash `after`, the record hashed anew (kept at `to`, else where it left the log)."""
+    previous, fabricated = after, []
+    for removed in record.removed_events():
+        edited = dataclasses.replace(edit(removed), prev_hash=previous)
+        sealed = dataclasses.replace(edited, hash=edited.computed_hash())
+        fabricated.append(sealed)
+        previous = sealed.hash
+    return AdminRecord.rollback(
+        record_id=record.id,
+        at=record.at,
+        actor=record.actor,
+        reason=record.reason,
+        head=Checkpoint(record.from_epoch, record.from_seq, previous),
+        to=record.head_after if to is None else to,
+        removed=fabricated,
+        prev_hash=record.prev_hash,
+    )
+
+
+def overwrite(raw: Backend, forged: AdminRecord) -> None:
+    """`forged` stored over the record of its id (the admin log's guard dropped before)."""
+    raw.sql(
+        "UPDATE ledger_admin_log SET from_hash = :from_hash, to_hash = :to_hash, removed = :removed, hash = :hash "
+        "WHERE id = :id",
+        {
+            "from_hash": forged.from_hash,
+            "to_hash": forged.to_hash,
+            "removed": forged.removed,
+            "hash": forged.hash,
+            "id": forged.id,
+        },
+    )
+
+
 def test_an_anchor_of_an_honest_log_holds(six: Ledger, key: Ed25519PrivateKey) -> None:
     anchor = anchor_now(six, key)
 
@@ -121,28 +163,11 @@ def test_a_forged_rollback_record_with_a_matching_head_is_caught_by_an_anchor(
     report = six.rollback(to_seq=4, reason="cover-up", actor="mallory")
     record = report.record
     assert record is not None
-    previous = stored_event(backend, 4).hash
-    fabricated = []
-    for removed in record.removed_events():
-        edited = dataclasses.replace(removed, quantity="1000", prev_hash=previous)
-        sealed = dataclasses.replace(edited, hash=edited.computed_hash())
-        fabricated.append(sealed)
-        previous = sealed.hash
-    forged = AdminRecord.rollback(
-        record_id=record.id,
-        at=record.at,
-        actor=record.actor,
-        reason=record.reason,
-        head=Checkpoint(record.from_epoch, record.from_seq, previous),
-        to=record.head_after,
-        removed=fabricated,
-        prev_hash=record.prev_hash,
+    forged = forged_record(
+        record, stored_event(backend, 4).hash, lambda event: dataclasses.replace(event, quantity="1000")
     )
     backend.drop_admin_guard()
-    backend.sql(
-        "UPDATE ledger_admin_log SET from_hash = :from_hash, removed = :removed, hash = :hash WHERE id = :id",
-        {"from_hash": forged.from_hash, "removed": forged.removed, "hash": forged.hash, "id": forged.id},
-    )
+    overwrite(backend, forged)
 
     assert six.verify().ok
     checked = six.verify([("a.json", anchor)])
@@ -205,30 +230,13 @@ def test_a_later_rollback_record_rewritten_to_change_an_event_before_an_anchored
     assert second is not None
     six.record(fill_fields(quantity="9"))
     kept_four = stored_event_hash_in(second, 4)
-    previous = second.to_hash
-    fabricated = []
-    for removed in second.removed_events():
-        edited = dataclasses.replace(
-            removed, quantity="1000" if removed.seq == 3 else removed.quantity, prev_hash=previous
-        )
-        sealed = dataclasses.replace(edited, hash=edited.computed_hash())
-        fabricated.append(sealed)
-        previous = sealed.hash
-    forged = AdminRecord.rollback(
-        record_id=second.id,
-        at=second.at,
-        actor=second.actor,
-        reason=second.reason,
-        head=Checkpoint(second.from_epoch, second.from_seq, previous),
-        to=second.head_after,
-        removed=fabricated,
-        prev_hash=second.prev_hash,
+    forged = forged_record(
+        second,
+        second.to_hash,
+        lambda event: dataclasses.replace(event, quantity="1000") if event.seq == 3 else event,  # another seq 3
     )
     backend.drop_admin_guard()
-    backend.sql(
-        "UPDATE ledger_admin_log SET from_hash = :from_hash, removed = :removed, hash = :hash WHERE id = :id",
-        {"from_hash": forged.from_hash, "removed": forged.removed, "hash": forged.hash, "id": forged.id},
-    )
+    overwrite(backend, forged)
     forged_four = stored_event_hash_in(forged, 4)
 
     checked = six.verify([("a.json", anchor)])
@@ -267,30 +275,7 @@ def test_a_log_resealed_before_an_anchored_seq_behind_two_rollbacks_to_the_same_
     reseal_from(backend, 3, "1000")
     new_four = stored_event(backend, 4).hash
     epoch3_five = stored_event(backend, 5).hash
-    [removed] = second.removed_events()
-    edited = dataclasses.replace(removed, prev_hash=new_four)
-    sealed = dataclasses.replace(edited, hash=edited.computed_hash())
-    forged = AdminRecord.rollback(
-        record_id=second.id,
-        at=second.at,
-        actor=second.actor,
-        reason=second.reason,
-        head=Checkpoint(second.from_epoch, second.from_seq, sealed.hash),
-        to=Checkpoint(second.to_epoch, 4, new_four),
-        removed=[sealed],
-        prev_hash=second.prev_hash,
-    )
-    backend.sql(
-        "UPDATE ledger_admin_log SET from_hash = :from_hash, to_hash = :to_hash, removed = :removed, hash = :hash "
-        "WHERE id = :id",
-        {
-            "from_hash": forged.from_hash,
-            "to_hash": forged.to_hash,
-            "removed": forged.removed,
-            "hash": forged.hash,
-            "id": forged.id,
-        },
-    )
+    overwrite(backend, forged_record(second, new_four, to=Checkpoint(second.to_epoch, 4, new_four)))
     backend.sql("UPDATE ledger_head SET hash = :hash", {"hash": epoch3_five})
     six.rebuild()
 
