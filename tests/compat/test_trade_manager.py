@@ -598,14 +598,17 @@ def test_save_state_writes_the_legacy_layout_atomically(tm: TradeManager, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp file left
 
 
+def timed_manager(ledger: Ledger, state: Path, clock: Clock, seconds: list[float]) -> TradeManager:
+    """A TradeManager writing the state file `state` at most once a second of its monotonic clock, `seconds[0]`."""
+    return TradeManager(ledger, state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0)
+
+
 def test_the_state_file_follows_trades_at_most_once_per_interval_and_fully_on_close(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:
     seconds = [0.0]
     state = tmp_path / "trade_manager_state.json"
-    manager = TradeManager(
-        open_bot_ledger(), state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0
-    )
+    manager = timed_manager(open_bot_ledger(), state, clock, seconds)
 
     def trades_in_file() -> int:
         return len(json.loads(state.read_text(encoding="utf-8"))["trades"])
@@ -628,9 +631,7 @@ def test_the_state_file_follows_fills_other_writers_record_at_the_next_tick_past
     their fills too, at most an interval behind, as it shows this TradeManager's own."""
     seconds = [0.0]
     state = tmp_path / "trade_manager_state.json"
-    manager = TradeManager(
-        open_bot_ledger(), state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0
-    )
+    manager = timed_manager(open_bot_ledger(), state, clock, seconds)
     manager.record_trade(trade(BTC, "buy", "1", "100"))
     TradeManager(open_bot_ledger(), clock=clock).record_trade(trade(ETH, "buy", "2", "10"))  # another process
 
@@ -647,9 +648,7 @@ def test_a_state_file_a_crashed_process_left_behind_is_current_again_after_a_res
 ) -> None:
     seconds = [0.0]
     state = tmp_path / "trade_manager_state.json"
-    crashed = TradeManager(
-        open_bot_ledger(), state_file=state, clock=clock, monotonic=lambda: seconds[0], state_write_interval_s=1.0
-    )
+    crashed = timed_manager(open_bot_ledger(), state, clock, seconds)
     crashed.record_trade(trade(BTC, "buy", "1", "100"))
     crashed.record_trade(trade(BTC, "buy", "1", "101"))  # within the interval: the file holds the first only
     assert len(json.loads(state.read_text(encoding="utf-8"))["trades"]) == 1  # ... and the process dies here
