@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import execution
+from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.reference import ReferenceFold
 
@@ -40,7 +41,7 @@ def test_fold_equals_the_reference_fold_also_from_a_start(generated: list[tuple[
             str(e.quantity),
             str(e.price),
             str(e.fee),
-            e.occurred_at.isoformat(),
+            time_text(e.occurred_at),
             "fill",
             None,
             None,

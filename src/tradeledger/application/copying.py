@@ -25,7 +25,7 @@ from tradeledger.application.appending import project_events
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
 from tradeledger.application.ports import LedgerStore, UnitOfWork
 from tradeledger.application.replaying import event_at
-from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin, content_problem
+from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin, computed_hash, content_problem
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, StoredEvent
@@ -58,7 +58,7 @@ def _chain_checked(events: Iterator[StoredEvent], start: Checkpoint) -> Iterator
                 f"the source log is broken at seq {previous_seq + 1}: found seq {event.seq} there; "
                 "run verify on the source, nothing was copied"
             )
-        if event.prev_hash != previous_hash or event.computed_hash() != event.hash:
+        if event.prev_hash != previous_hash or computed_hash(event) != event.hash:
             raise StorageError(
                 f"the source log is broken at seq {event.seq}: its hash chain does not hold; "
                 "run verify on the source, nothing was copied"

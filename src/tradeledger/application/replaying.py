@@ -8,16 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from pydantic import ValidationError
-
 from tradeledger.application.ports import EventLog, PositionRow, ProjectionStore, Transaction
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Accounting, ClosedPosition, Position, PositionKey, Totals, lifetime
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
+from tradeledger.domain.stored_rows import UNREADABLE, row_problem, unreadable
 from tradeledger.domain.wallet import WalletBook, replay_wallet
-from tradeledger.errors import InvalidArgument, InvalidFill, StorageError
+from tradeledger.errors import InvalidArgument, InvalidFill
 
 
 def event_at(log: EventLog, seq: int) -> StoredEvent | None:
@@ -37,13 +36,13 @@ def stored_state(projection: ProjectionStore) -> LedgerState:
 
 
 def recorded(events: Iterable[StoredEvent]) -> list[RecordedFill]:
-    """The events as recorded fills; a stored fill that no longer reads is a StorageError naming its seq."""
+    """The events as recorded fills; a stored event that no longer reads is a StorageError naming its seq."""
     fills = []
     for event in events:
         try:
             fills.append(event.recorded_fill())
-        except (ValidationError, ValueError) as error:
-            raise StorageError(f"seq {event.seq}: the stored fill cannot be read ({error}); run verify") from None
+        except UNREADABLE as error:  # ValidationError is a ValueError
+            raise unreadable(event.execution_row(), error) from None
     return fills
 
 
@@ -147,7 +146,15 @@ def wallet_of(
         nonlocal folded
         for event in tx.log.read(until_seq=until_seq, account=account):
             if until_time is None or event.occurred_at <= until_time:
-                yield event.accounting()
+                row = event.execution_row()
+                # Parsed, not validated: what the fold would take for figures that look right is refused first.
+                if row_problem(row) is not None:
+                    raise unreadable(row)
+                try:
+                    accounting = event.accounting()
+                except UNREADABLE as error:
+                    raise unreadable(row, error) from None
+                yield accounting
                 folded = event.seq
 
     try:

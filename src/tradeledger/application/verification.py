@@ -54,7 +54,7 @@ class VerifyReport:
         return min(seqs) if seqs else None
 
 
-def _computed_hash(event: StoredEvent) -> str | None:
+def computed_hash(event: StoredEvent) -> str | None:
     """The hash the event's stored values give, or None when they cannot be hashed at all."""
     try:
         return event.computed_hash()
@@ -128,7 +128,7 @@ def _event_problems(event: StoredEvent, previous: StoredEvent | None) -> tuple[l
         problems.append(Problem(event.seq, "sequence", f"expected seq {expected_seq}, found {event.seq}"))
     if previous is not None and event.epoch < previous.epoch:
         problems.append(Problem(event.seq, "sequence", f"epoch {event.epoch} after epoch {previous.epoch}"))
-    own_hash_ok = _computed_hash(event) == event.hash
+    own_hash_ok = computed_hash(event) == event.hash
     if not own_hash_ok:
         problems.append(Problem(event.seq, "chain", "stored content does not match its hash (edited after append)"))
     expected_prev = GENESIS_HASH if previous is None else previous.hash
@@ -361,7 +361,7 @@ def _record_problems(record: AdminRecord, previous: AdminRecord | None) -> list[
             if broken is not None:
                 continue
             seq += 1
-            if event.seq != seq or event.prev_hash != link or _computed_hash(event) != event.hash:
+            if event.seq != seq or event.prev_hash != link or computed_hash(event) != event.hash:
                 broken = Problem(at, "admin", f"{name}: removed event seq {event.seq} does not chain")
                 continue
             link = event.hash

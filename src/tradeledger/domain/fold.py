@@ -6,7 +6,10 @@ reference, which `verify` and the property tests compare it with) with the same 
 in the same order and context (where it subtracts instead of adding a negation, the value is the
 same), but each (account, symbol) keeps a small mutable list, the ledger context is entered once per
 batch of rows, and times stay text until a `Position` or `ClosedPosition` is built. Rows are the
-log's stored text, trusted: the event models validated them on append; `verify` re-checks them.
+log's stored text, trusted: the event models validated them on append; `verify` re-checks them. What an
+edited row could fold into figures that look right (a side, a quantity or price not above zero, a negative
+fee, an amount not finite) is checked here, and any row that does not read is refused naming its seq and
+field (`domain.stored_rows`).
 
 Every type of event passes through it: a fill moves its position (and a fee paid in the base
 currency is a fee-free disposal right after it), a funding payment adds to the open cycle's funding
@@ -54,7 +57,8 @@ from tradeledger.domain.positions import (
     fee_shares,
     size_refused,
 )
-from tradeledger.errors import InvalidFill
+from tradeledger.domain.stored_rows import BOUND, UNREADABLE, other_amounts, unreadable
+from tradeledger.errors import InvalidFill, LedgerError
 
 _SIDES = {"buy": True, "sell": False}
 
@@ -89,36 +93,37 @@ class PositionFold(FoldState):
 
     def apply_rows(self, rows: Iterable[ExecutionRow]) -> None:  # noqa: C901, PLR0912, PLR0915 - inlined: the hot loop
         """Fold rows in seq order. Raises InvalidFill (a size that would round, a base fee a spot position
-        cannot pay) or ValueError (a row no event model could have written).
+        cannot pay) or StorageError naming the seq and the field (a row no event model could have written).
 
         The common fill (a v1 fill, no fee, or one fee in the quote currency) is folded inline: rules 1-3
         of `_trade` and the moves of `_fill`, the same operations in the same order. Every other row
         (another fee, a flip, funding, a transfer) goes through `_fill`, `_trade`, `_funding`, `_move`.
         """
-        dec, zero, inexact = Decimal, ZERO, Inexact
+        dec, zero, inexact, parse = Decimal, ZERO, Inexact, datetime.fromisoformat
         exact_add, exact_subtract = EXACT_ADD, EXACT_SUBTRACT
         open_cycles, all_totals, balances = self._open, self._totals, self.balances
         slots, one_fees = self._slots, self._one_fees
-        last = self.last_seq
+        last, bound, row = self.last_seq, BOUND, None
         try:
             with localcontext(LEDGER_CONTEXT):
-                for (
-                    seq,
-                    account,
-                    exchange,
-                    symbol,
-                    side,
-                    quantity,
-                    price,
-                    fee,
-                    occurred_at,
-                    kind,
-                    fees,
-                    amount,
-                    currency,
-                ) in cast("Iterable[tuple[Any, ...]]", rows):
+                for row in cast("Iterable[tuple[Any, ...]]", rows):
+                    (
+                        seq,
+                        account,
+                        exchange,
+                        symbol,
+                        side,
+                        quantity,
+                        price,
+                        fee,
+                        occurred_at,
+                        kind,
+                        fees,
+                        amount,
+                        currency,
+                    ) = row
                     if kind != "fill":
-                        self._other(seq, account, exchange, symbol, kind, fee, amount, currency)
+                        self._other(account, exchange, symbol, kind, fee, amount, currency, occurred_at)
                         last = seq
                         continue
                     if side == "buy":
@@ -126,13 +131,22 @@ class PositionFold(FoldState):
                     elif side == "sell":
                         buy = False
                     else:
-                        raise ValueError(f"seq {seq}: side {side!r} is neither buy nor sell")
+                        raise unreadable(row)
+                    if len(occurred_at) != 32 or occurred_at[26:] != "+00:00":  # noqa: PLR2004 - time_text's shape
+                        raise unreadable(row)
+                    parse(occurred_at)  # that shape may still name no time (month 13): ValueError
                     slot = slots.get((account, exchange, symbol))
                     if slot is None:
                         slot = self._slot(account, exchange, symbol)
                     key, spot, quote, held, cash = slot
+                    q, p = dec(quantity), dec(price)
+                    if not (zero < q < bound and zero < p < bound):  # NaN traps: a stored row, edited
+                        raise unreadable(row)
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        f = zero if fee == "0" else dec(fee)
+                        if fee == "0":
+                            f = zero
+                        elif not zero <= (f := dec(fee)) < bound:
+                            raise unreadable(row)
                     elif fees == "[]":
                         f = zero
                     else:
@@ -143,10 +157,9 @@ class PositionFold(FoldState):
                             f = paid[1]
                         else:
                             parts = fee_parts(symbol, fees)
-                            self._fill(key, exchange, buy, dec(quantity), dec(price), *parts, seq, occurred_at)
+                            self._fill(key, exchange, buy, q, p, *parts, seq, occurred_at)
                             last = seq
                             continue
-                    q, p = dec(quantity), dec(price)
                     state = open_cycles.get(key)
                     realized = zero
                     qp = None  # q * p, once: rule 2 and a spot fill's quote move both take it
@@ -208,6 +221,12 @@ class PositionFold(FoldState):
                             moved = cash[0]
                             cash[0] = (zero if moved is None else moved) - f
                     last = seq
+        except LedgerError:
+            raise
+        except UNREADABLE as error:  # a stored text that does not read: a row edited behind the ledger's back
+            if row is None:
+                raise
+            raise unreadable(row, error) from None
         finally:
             self.last_seq = last
             self._flush()
@@ -235,7 +254,6 @@ class PositionFold(FoldState):
 
     def _other(
         self,
-        seq: int,
         account: str,
         exchange: str,
         symbol: str | None,
@@ -243,16 +261,15 @@ class PositionFold(FoldState):
         fee: str | None,
         amount: str | None,
         currency: str | None,
+        at: str,
     ) -> None:
         """A row that is not a fill: funding (symbol, amount, currency) or a transfer (currency, amount and
-        its fee in `fee`); ValueError for any other type."""
+        its fee in `fee`); ValueError for any other type, or values no such event holds (`other_amounts`)."""
+        moved, fee_paid = other_amounts(kind, symbol, amount, fee, currency, at)
         if kind == "funding":
-            self._funding((account, cast("str", symbol)), exchange, Decimal(cast("str", amount)), cast("str", currency))
-        elif kind == "transfer":
-            transferred = Decimal(cast("str", amount)) - Decimal(cast("str", fee))
-            self._move(account, exchange, cast("str", currency), transferred)
+            self._funding((account, cast("str", symbol)), exchange, moved, cast("str", currency))
         else:
-            raise ValueError(f"seq {seq}: type {kind!r} is not an event type this ledger knows")
+            self._move(account, exchange, cast("str", currency), moved - fee_paid)
 
     def _fill(
         self,

@@ -66,7 +66,8 @@ from tradeledger.domain.lot_terms import (
     picks_of,
 )
 from tradeledger.domain.markets import market
-from tradeledger.errors import InvalidArgument, InvalidFill
+from tradeledger.domain.stored_rows import BOUND, UNREADABLE, other_amounts, unreadable
+from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 
 @dataclass(slots=True)
@@ -121,32 +122,30 @@ class LotBook:
         figures of both paths.
 
         A fill is refused (InvalidArgument: its `metadata.lots`; InvalidFill: a size that would round or a base
-        fee, as the positions refuse them) before it moves anything: the book is then a fold of the rows before it.
-        """
+        fee, as the positions refuse them; StorageError: a row no event holds) before it moves anything."""
         slots, one_fees = self._slots, self._one_fees
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
-        dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
+        dec, zero, bound, fifo, specific = Decimal, ZERO, BOUND, Method.FIFO, Method.SPECIFIC
         inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
-        last, made = self.last_seq, -1  # made: the seq of the row the last new slot was made for
+        last, made, row = self.last_seq, -1, None  # made: the seq of the row the last new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
             with localcontext(LEDGER_CONTEXT) as context:
                 flags = context.flags  # a size is exact when its sums leave Inexact unset (cheaper than a call)
-                for seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency in cast(
-                    "Iterable[tuple[Any, ...]]", rows
-                ):
+                for row in cast("Iterable[tuple[Any, ...]]", rows):
+                    seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency = row
                     if kind != "fill":
-                        if (
-                            kind == "transfer"
-                            and self.withdrawals_dispose
-                            and kinds is not None
-                            and kinds.get(seq) == "withdrawal"
-                        ):
-                            self._withdrawal(seq, account, currency, -dec(amount) + dec(fee or "0"), at)
+                        moved, fee_paid = other_amounts(kind, symbol, amount, fee, currency, at)  # or refused
+                        if self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
+                            self._withdrawal(seq, account, currency, fee_paid - moved, at)
                         last = seq  # folded (each path sets it once, after the row: a refused row is not)
                         continue
+                    buy = side == "buy"
+                    if (not buy and side != "sell") or len(at) != 32 or at[26:] != "+00:00":  # noqa: PLR2004
+                        raise ValueError(side, at)  # not a side, or not a time as `time_text` writes it
+                    parse(at)  # that shape may still name no time (month 13): ValueError
                     slot = slots.get((account, symbol))
                     if slot is None:
                         if (account, symbol) in slots:  # a contract: positions, not lots
@@ -157,8 +156,12 @@ class LotBook:
                             last = seq
                             continue
                     key, pool, quote = slot
+                    q, p = dec(quantity), dec(price)
+                    if not (zero < q < bound and zero < p < bound):  # NaN traps: a stored row, edited
+                        raise ValueError(quantity, price)
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        valued = dec(fee or "0")
+                        if not zero <= (valued := dec(fee)) < bound:
+                            raise ValueError(fee)
                     elif fees == "[]":
                         valued = zero
                     else:
@@ -170,18 +173,16 @@ class LotBook:
                         elif paid and paid[0] != key[1]:  # one unvalued fee: no quote value, not base
                             valued = zero
                         else:
-                            self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata)
+                            self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata)
                             last = seq
                             continue
                     if metadata is not None and seq in metadata:
-                        self._fill(seq, key, pool, symbol, side, quantity, price, at, fees, metadata, valued)
+                        self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata, valued)
                         last = seq
                         continue
                     if not year_from <= at < year_to:  # another tax year than the last row's: its method
                         year, method = self.method_named(at)
                         year_from, year_to = at[:4], str(year + 1)
-                    q = dec(quantity)
-                    buy = side == "buy"
                     # The position's size and its cycle's entered total, exact as the positions keep them, before
                     # anything moves (`position_after` names a refusal).
                     position = pool.position
@@ -203,9 +204,8 @@ class LotBook:
                             or q > pool.quantity
                             or pool.pooled_end > pool.head
                         ):
-                            self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
+                            self._trade(key, pool, seq, at, buy, q, p, fee_in, None)
                         else:
-                            p = dec(price)
                             years.add(year)
                             kept = only_year is None or year == only_year
                             if kept:
@@ -275,9 +275,9 @@ class LotBook:
                         missing = zero if grows else min(q, max((-position if buy else position) - zero, zero))
                         opening = q - missing
                         if missing or not opening:
-                            self._trade(key, pool, seq, at, buy, q, dec(price), fee_in, None)
+                            self._trade(key, pool, seq, at, buy, q, p, fee_in, None)
                         else:
-                            basis = opening * dec(price) + (fee_in if buy else -fee_in)
+                            basis = opening * p + (fee_in if buy else -fee_in)
                             pool.sign = 1 if buy else -1
                             pool.quantity += opening
                             if averages:
@@ -285,10 +285,12 @@ class LotBook:
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position, pool.entered = moved, entered
                     last = seq
-        except (InvalidArgument, InvalidFill):  # a refused fill moved nothing; a slot and pool made for it go too
+        except UNREADABLE as error:  # a refused fill moved nothing; a slot and pool made for it go too
             if made > last:  # the slot was made for the row being folded (not one already folded)
                 self._unmake(account, symbol)
-            raise
+            if isinstance(error, LedgerError) or row is None:  # InvalidArgument, InvalidFill: refusals
+                raise
+            raise unreadable(row, error) from None  # a stored text that does not read: a row edited
         finally:
             self.last_seq = last
 
@@ -317,9 +319,9 @@ class LotBook:
         key: LotKey,
         pool: Pool,
         symbol: str,
-        side: str,
-        quantity: str,
-        price: str,
+        buy: bool,
+        q: Decimal,
+        p: Decimal,
         at: str,
         fees: str | None,
         metadata: Mapping[int, Any] | None,
@@ -333,8 +335,6 @@ class LotBook:
             valued, base_fee, base_index = parts[0], parts[2], parts[3]
         else:
             base_fee, base_index = ZERO, -1
-        q = Decimal(quantity)
-        buy = side == "buy"
         # Refused as the positions refuse it (a size, a base fee), before anything moves.
         before = pool.position
         after, entered = position_after(seq, before, pool.entered, buy, q)
@@ -345,7 +345,6 @@ class LotBook:
                 raise InvalidFill(f"seq {seq}: {refusal}")
             disposed = position_after(seq, after, entered, base_fee < 0, abs(base_fee))
         picks = None if metadata is None else picks_of(seq, metadata.get(seq), q)
-        p = Decimal(price)
         fee_in = (valued + base_fee * p if base_fee else valued) if self.fees_in_basis else ZERO
         self._trade(key, pool, seq, at, buy, q, p, fee_in, picks)
         pool.position, pool.entered = after, entered

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import call, itemgetter
-from typing import Any
+from typing import Any, cast
 
 from tradeledger.domain.chain import attributes_hash, event_hash, sealed_hash
 from tradeledger.domain.events import Event, Funding, Transfer
@@ -22,6 +22,7 @@ from tradeledger.domain.fills import (
     Side,
     parsed_fees,
     split_fees,
+    time_shaped,
     v1_fees_text,
 )
 from tradeledger.domain.fold_state import ExecutionRow
@@ -166,6 +167,8 @@ class StoredEvent:
 
     def event(self) -> Event:
         """The event as its model (a v1 fill upcast), validated again."""
+        if not time_shaped(self.occurred_at):  # the model reads any offset; the log's filters compare this text
+            raise ValueError(f"occurred_at: not a time as the ledger writes it (got {self.occurred_at!r})")
         content = self.content()
         values: dict[str, Any] = {k: v for k, v in content.items() if v is not None}
         if self.metadata is not None:
@@ -173,6 +176,8 @@ class StoredEvent:
         for name in TYPED_FIELDS:
             values.pop(name, None)
         if self.type == "fill":
+            if self.version == 1 and Decimal(cast("str", self.fee)) < 0:  # its one fee, paid: the upcast reads a rebate
+                raise ValueError(f"fee: must not be negative (got {self.fee})")
             values["fees"] = json.loads(content["fees"])
             values.pop("fee", None)
             return Fill.model_validate(values)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from tests.factories import T0
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.events import Event, Funding, Transfer
-from tradeledger.domain.fills import Fill
+from tradeledger.domain.fills import Fill, time_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals, accounting_of
 from tradeledger.domain.records import StoredEvent
@@ -96,7 +96,7 @@ def transfer(kind: str, currency: str, amount: str, fee: str = "0") -> Transfer:
 
 
 def stored(seq: int, event: Event) -> StoredEvent:
-    at = (T0 + timedelta(seconds=seq)).isoformat()
+    at = time_text(T0 + timedelta(seconds=seq))
     canonical: dict[str, Any] = {**event.canonical(), "occurred_at": at}
     return StoredEvent.seal(canonical, seq=seq, epoch=1, recorded_at=at, prev_hash="0" * 64)
 

@@ -1,0 +1,147 @@
+"""What is wrong with a log row a fold could not fold: its fields read one by one, for a message naming the
+field and its value.
+
+The folds (`domain.fold`, `domain.lots`) read the log's stored text trusting it: the event models checked
+every value on append, and `verify` checks them again. A row edited behind the ledger's back is still
+never folded into figures that look right: the folds check what would otherwise fold silently (a side
+that is neither buy nor sell, a quantity or price not above zero, a fee below zero, an amount that is not
+finite), and anything else wrong fails in their arithmetic. Either way they end in `unreadable`, which
+reads the row again here, slowly, to say which field is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from tradeledger.domain.fee_parts import fee_parts
+from tradeledger.domain.fills import exact_amount, shortened, time_shaped
+from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.markets import market
+from tradeledger.errors import StorageError
+
+KINDS = frozenset({"fill", "funding", "transfer"})
+# Above every amount an event holds (`exact_amount`: at most 1E+24 in magnitude): `0 < q < BOUND` is a
+# quantity's check that Infinity fails too (and NaN fails by trapping: the ledger context traps comparisons).
+BOUND = Decimal("1E+25")
+ZERO = Decimal(0)
+
+# The errors a stored text that does not read raises in a fold's arithmetic and parsing.
+UNREADABLE = (ArithmeticError, ValueError, TypeError, LookupError)
+
+
+def unreadable(row: ExecutionRow, error: BaseException | None = None) -> StorageError:
+    """The error a fold raises for a row it cannot fold (`error`: what its arithmetic raised, if anything)."""
+    seq, kind = row[0], row[9]
+    what = kind if kind in KINDS else "event"
+    problem = row_problem(row)
+    if problem is not None:
+        return StorageError(f"seq {seq}: the stored {what} cannot be read: {problem}; run verify")
+    detail = "" if error is None else f" ({_one_line(error)})"
+    return StorageError(
+        f"seq {seq}: the stored {what} cannot be folded{detail}; run verify "
+        "(if it finds nothing wrong, this is a bug in tradeledger)"
+    )
+
+
+def other_amounts(
+    kind: str, symbol: str | None, amount: str | None, fee: str | None, currency: str | None, at: str
+) -> tuple[Decimal, Decimal]:
+    """A funding payment's or a transfer's amount and fee (0 for funding), read as far as a fold reads them:
+    ValueError (the caller names the row: `unreadable`) for another type, an amount that is not finite, a
+    fee below zero, a funding payment without a symbol, no currency, or a time `time_text` did not write."""
+    _time(at)
+    if kind == "funding" and symbol is not None:
+        moved, paid = Decimal(cast("str", amount)), ZERO
+    elif kind == "transfer":
+        moved, paid = Decimal(cast("str", amount)), Decimal(cast("str", fee))
+    else:
+        raise ValueError(kind)
+    if currency is None or not (-BOUND < moved < BOUND and ZERO <= paid < BOUND):  # NaN traps as it compares
+        raise ValueError(kind)
+    return moved, paid
+
+
+def _one_line(error: BaseException) -> str:
+    """An error as one line: a model's validation errors as `field: message` each, anything else by its type."""
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, found['loc']))}: {found['msg']}" for found in error.errors())
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def row_problem(row: ExecutionRow) -> str | None:
+    """What is wrong with a row's accounting columns, naming the field and its value (None: nothing found)."""
+    _, _, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency = row
+    if kind not in KINDS:
+        return f"type {shortened(repr(kind))} is not an event type this ledger knows"
+    checks: list[tuple[str, object, Callable[[Any], object]]] = [("occurred_at", at, _time)]
+    if kind == "fill":
+        checks += [("symbol", symbol, _market), ("side", side, _side)]
+        checks += [("quantity", quantity, _positive), ("price", price, _positive)]
+        checks.append(("fee", fee, _not_negative) if fees is None else ("fees", fees, lambda text: _fees(symbol, text)))
+    elif kind == "funding":
+        checks += [("symbol", symbol, _market), ("amount", amount, _number), ("currency", currency, _text)]
+    else:
+        checks += [("currency", currency, _text), ("amount", amount, _number), ("fee", fee, _not_negative)]
+    for name, value, check in checks:
+        try:
+            check(value)
+        except UNREADABLE as error:
+            return f"{name} {shortened(repr(value))} {error}"
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        raise ValueError("is missing")
+    if not isinstance(value, str) or not value:
+        raise ValueError("is not a text")
+    return value
+
+
+def _number(value: object) -> Decimal:
+    try:
+        number = Decimal(_text(value))
+    except InvalidOperation:
+        raise ValueError("is not a number") from None
+    return exact_amount(number)
+
+
+def _positive(value: object) -> None:
+    if _number(value) <= 0:
+        raise ValueError("must be greater than 0")
+
+
+def _not_negative(value: object) -> None:
+    if _number(value) < 0:
+        raise ValueError("must not be negative")
+
+
+def _side(value: object) -> None:
+    if value not in ("buy", "sell"):
+        raise ValueError("is neither buy nor sell")
+
+
+def _market(value: object) -> None:
+    market(_text(value))
+
+
+def _fees(symbol: object, value: object) -> None:
+    try:
+        fee_parts(_text(symbol), _text(value))
+    except UNREADABLE as error:
+        raise ValueError(f"is not a fee list this ledger writes ({error})") from None
+
+
+def _time(value: object) -> None:
+    text = _text(value)
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 time") from None
+    if not time_shaped(text):
+        raise ValueError("is not a time as the ledger writes it (UTC, to the microsecond)")
