@@ -778,10 +778,6 @@ def timed_wallet(ledger: Ledger, state: Path, seconds: list[float], **options: A
     return wallet_on(ledger, state_file=state, monotonic=lambda: seconds[0], state_write_interval_s=1.0, **options)
 
 
-FOLLOWS = "paper_wallet_state.yaml follows only the wallet's own commands (it takes no interval nor monotonic clock)"
-
-
-@pytest.mark.xfail(strict=True, reason=FOLLOWS)
 def test_the_state_file_follows_fills_other_writers_record_at_the_next_read_past_the_interval(
     open_bot_ledger: Callable[[], Ledger], tmp_path: Path
 ) -> None:
@@ -805,7 +801,22 @@ def test_the_state_file_follows_fills_other_writers_record_at_the_next_read_past
     assert written["positions"][ETH]["size"] == 2.0
 
 
-@pytest.mark.xfail(strict=True, reason=FOLLOWS)
+def test_a_read_of_the_positions_is_a_tick_of_the_state_file_too(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    """The PositionMonitor of a bot without a TradeManager watches `paper_wallet.positions` only."""
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(open_bot_ledger(), state, seconds)
+    wallet.open(BTC, "buy", 1, 100)
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))
+
+    seconds[0] = 1.5
+    assert sorted(wallet.positions) == [BTC, ETH]
+
+    assert read_yaml(state)["balance"] == 880.0
+
+
 def test_the_state_file_follows_other_writers_at_the_trade_managers_tick_past_the_interval(
     open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:
@@ -831,7 +842,6 @@ def test_the_state_file_follows_other_writers_at_the_trade_managers_tick_past_th
     }
 
 
-@pytest.mark.xfail(strict=True, reason=FOLLOWS)
 def test_a_state_file_a_crashed_wallet_left_behind_is_current_again_after_a_restart(
     open_bot_ledger: Callable[[], Ledger], tmp_path: Path
 ) -> None:
@@ -846,6 +856,21 @@ def test_a_state_file_a_crashed_wallet_left_behind_is_current_again_after_a_rest
     assert restarted.balance == Decimal(880)
 
     assert sorted(read_yaml(state)["positions"]) == [BTC, ETH]
+
+
+def test_without_auto_save_other_writers_fills_write_no_state_file(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(open_bot_ledger(), state, seconds, auto_save=False)
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))
+
+    seconds[0] = 1.5
+    assert wallet.balance == Decimal(980)
+    wallet.refresh()
+
+    assert not state.exists()
 
 
 def test_a_failed_state_file_write_is_logged_and_the_command_stands(
