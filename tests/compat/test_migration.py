@@ -721,6 +721,73 @@ def test_identical_csv_rows_of_which_one_trade_explains_one_are_named_in_the_pla
     )
 
 
+def test_three_identical_csv_rows_one_trade_explains_name_the_trade_and_the_two_kept_lines(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000")])
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 3)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [
+        (STATE_FILE, "trades[0]"),
+        (TRADES_CSV, "line 2"),
+        (TRADES_CSV, "line 3"),
+    ]
+    note = (
+        f"trades.csv lines 1, 2 and 3 are identical rows {TWINS_ARE}: line 1 is trade t-1 of {STATE_FILE} "
+        f"(trades[0]), which holds one such trade, and lines 2 and 3 are each kept as a fill of its own; {TWINS_UNTOLD}"
+    )
+    assert plan.notes == (note,)
+    assert [(f.line, f.fill_id, f.source) for f in plan.identical_rows[0].fills] == [
+        (1, "t-1", STATE_FILE),
+        (2, plan.fills[1].fill.fill_id, TRADES_CSV),
+        (3, plan.fills[2].fill.fill_id, TRADES_CSV),
+    ]
+
+
+def test_identical_csv_rows_are_named_among_the_causes_of_the_wallet_cash_difference(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 2)
+    (logs / WALLET_FILE).write_text(
+        "balance: 10000.0\ninitial_balance: 10000.0\nrealized_pnl: 0.0\ntotal_trades: 0\nwinning_trades: 0\n"
+        "positions: {}\n"
+    )
+
+    plan = plan_migration(read(logs), ledger)
+
+    cash = row(plan, "wallet", None, "cash")
+    assert (cash.legacy, cash.replay, cash.status) == (Decimal("10000.0"), Decimal("-40000.0"), "differs")
+    assert cash.causes[-1] == (
+        "trades.csv lines 1 and 2 are identical rows, each kept as a fill: if the row was written twice, the replay "
+        "counts it twice"
+    )
+
+
+def test_identical_csv_rows_each_a_trade_of_the_state_file_are_its_trades_and_not_named(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """Two partial fills of one size the TradeManager recorded as two trades: the primary record holds both."""
+    logs = tmp_path / "logs"
+    write_state(
+        logs,
+        [
+            trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000"),
+            trade("t-2", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000"),
+        ],
+    )
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 2)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (STATE_FILE, "trades[1]")]
+    assert (plan.identical_rows, plan.notes) == ((), ())
+
+
 def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_flat(
     tmp_path: Path, ledger: Ledger
 ) -> None:
