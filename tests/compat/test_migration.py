@@ -662,6 +662,132 @@ def test_a_csv_row_like_a_trade_but_two_seconds_from_it_is_a_fill_of_its_own(tmp
     assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (TRADES_CSV, "line 1")]
 
 
+TWIN_ROW = "BTC/USD,buy,0.5,50000.0,2025-08-26T19:01:55.574138,False\n"
+TWINS_ARE = "(buy 0.5 BTC/USD at 50000, 2025-08-26T19:01:55.574138+00:00)"
+TWINS_UNTOLD = (
+    "two fills of one size in the same instant, or one row written twice (no legacy bug is known to write one "
+    "twice, and the files cannot tell which): the migration drops no row; check them before the append, a row "
+    "written twice doubles its quantity"
+)
+
+
+def test_identical_csv_rows_are_each_kept_as_a_fill_and_named_in_the_plan(tmp_path: Path, ledger: Ledger) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / TRADES_CSV).write_text(TWIN_ROW + "ETH/USD,buy,2,3000,2025-08-26T19:05:00,False\n" + TWIN_ROW)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [
+        (TRADES_CSV, "line 1"),
+        (TRADES_CSV, "line 3"),
+        (TRADES_CSV, "line 2"),
+    ]
+    assert len({p.fill.fill_id for p in plan.fills}) == 3
+    assert plan.notes == (
+        f"trades.csv lines 1 and 3 are identical rows {TWINS_ARE}: each is kept as a fill of its own; {TWINS_UNTOLD}",
+    )
+
+
+def test_identical_csv_rows_of_which_one_trade_explains_one_are_named_in_the_plan_and_the_reconciliation(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """The state file holds one such trade and trades.csv two rows: the other row is a fill the TradeManager
+    missed (trade_logger's fills never reached it, legacy-system.md §6.4) or the same row twice. Kept, and said."""
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000")])
+    state = json.loads((logs / STATE_FILE).read_text())
+    state["positions"] = {
+        "BTC/USD": {"symbol": "BTC/USD", "side": "long", "total_amount": 0.5, "average_price": 50000.0,
+                    "realized_pnl": 0.0, "fees_paid": 0.0, "entry_time": "2025-08-26T19:01:55.574000"}
+    }  # fmt: skip
+    (logs / STATE_FILE).write_text(json.dumps(state))
+    (logs / TRADES_CSV).write_text(TWIN_ROW + TWIN_ROW)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (TRADES_CSV, "line 2")]
+    note = (
+        f"trades.csv lines 1 and 2 are identical rows {TWINS_ARE}: line 1 is trade t-1 of {STATE_FILE} "
+        f"(trades[0]), which holds one such trade, and line 2 is kept as a fill of its own; {TWINS_UNTOLD}"
+    )
+    assert plan.notes == (note,)
+    quantity = row(plan, "trade_manager", "BTC/USD", "quantity")
+    assert (quantity.legacy, quantity.replay, quantity.status) == (Decimal("0.5"), Decimal("1.0"), "differs")
+    twice = "trades.csv lines 1 and 2 are identical rows, each kept (line 1 as trade t-1): if the row was written"
+    assert quantity.causes == (
+        f"the replay also has 1 fill(s) from trades.csv that {STATE_FILE} lacks (line 2)",
+        twice + " twice, the replay counts it twice",
+    )
+
+
+def test_three_identical_csv_rows_one_trade_explains_name_the_trade_and_the_two_kept_lines(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000")])
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 3)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [
+        (STATE_FILE, "trades[0]"),
+        (TRADES_CSV, "line 2"),
+        (TRADES_CSV, "line 3"),
+    ]
+    note = (
+        f"trades.csv lines 1, 2 and 3 are identical rows {TWINS_ARE}: line 1 is trade t-1 of {STATE_FILE} "
+        f"(trades[0]), which holds one such trade, and lines 2 and 3 are each kept as a fill of its own; {TWINS_UNTOLD}"
+    )
+    assert plan.notes == (note,)
+    assert [(f.line, f.fill_id, f.source) for f in plan.identical_rows[0].fills] == [
+        (1, "t-1", STATE_FILE),
+        (2, plan.fills[1].fill.fill_id, TRADES_CSV),
+        (3, plan.fills[2].fill.fill_id, TRADES_CSV),
+    ]
+
+
+def test_identical_csv_rows_are_named_among_the_causes_of_the_wallet_cash_difference(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 2)
+    (logs / WALLET_FILE).write_text(
+        "balance: 10000.0\ninitial_balance: 10000.0\nrealized_pnl: 0.0\ntotal_trades: 0\nwinning_trades: 0\n"
+        "positions: {}\n"
+    )
+
+    plan = plan_migration(read(logs), ledger)
+
+    cash = row(plan, "wallet", None, "cash")
+    assert (cash.legacy, cash.replay, cash.status) == (Decimal("10000.0"), Decimal("-40000.0"), "differs")
+    assert cash.causes[-1] == (
+        "trades.csv lines 1 and 2 are identical rows, each kept as a fill: if the row was written twice, the replay "
+        "counts it twice"
+    )
+
+
+def test_identical_csv_rows_each_a_trade_of_the_state_file_are_its_trades_and_not_named(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """Two partial fills of one size the TradeManager recorded as two trades: the primary record holds both."""
+    logs = tmp_path / "logs"
+    write_state(
+        logs,
+        [
+            trade("t-1", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000"),
+            trade("t-2", "BTC/USD", "buy", 0.5, 50000.0, "2025-08-26T19:01:55.574000"),
+        ],
+    )
+    (logs / TRADES_CSV).write_text(TWIN_ROW * 2)
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert [(p.source, p.where) for p in plan.fills] == [(STATE_FILE, "trades[0]"), (STATE_FILE, "trades[1]")]
+    assert (plan.identical_rows, plan.notes) == ((), ())
+
+
 def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_flat(
     tmp_path: Path, ledger: Ledger
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.compat.conftest import Clock
 from tradeledger import Fill, Ledger, open_ledger
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
@@ -768,6 +770,107 @@ def test_the_state_file_follows_trades_the_trade_manager_records(ledger: Ledger,
     saved = read_yaml(state)
     assert saved["balance"] == 900.0
     assert saved["positions"][BTC]["size"] == 1.0
+
+
+def timed_wallet(ledger: Ledger, state: Path, seconds: list[float], **options: Any) -> PaperWallet:
+    """A wallet writing the state file `state` for other writers' fills at most once a second of its monotonic
+    clock, `seconds[0]` (its own commands write at once)."""
+    return wallet_on(ledger, state_file=state, monotonic=lambda: seconds[0], state_write_interval_s=1.0, **options)
+
+
+def test_the_state_file_follows_fills_other_writers_record_at_the_next_read_past_the_interval(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    """`tradeledger sync`, a script, another process: the dashboard's wallet file shows their fills too, at most an
+    interval behind, as trade_manager_state.json does."""
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(open_bot_ledger(), state, seconds)
+    wallet.open(BTC, "buy", 1, 100)  # the wallet's own command: written at once
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))  # another process
+
+    seconds[0] = 0.5
+    assert wallet.balance == Decimal(880)
+    assert sorted(read_yaml(state)["positions"]) == [BTC]  # within the interval: the file waits
+    seconds[0] = 1.5
+    assert wallet.balance == Decimal(880)
+
+    written = read_yaml(state)
+    assert written["balance"] == 880.0
+    assert sorted(written["positions"]) == [BTC, ETH]
+    assert written["positions"][ETH]["size"] == 2.0
+
+
+def test_a_read_of_the_positions_is_a_tick_of_the_state_file_too(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    """The PositionMonitor of a bot without a TradeManager watches `paper_wallet.positions` only."""
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(open_bot_ledger(), state, seconds)
+    wallet.open(BTC, "buy", 1, 100)
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))
+
+    seconds[0] = 1.5
+    assert sorted(wallet.positions) == [BTC, ETH]
+
+    assert read_yaml(state)["balance"] == 880.0
+
+
+def test_the_state_file_follows_other_writers_at_the_trade_managers_tick_past_the_interval(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
+) -> None:
+    """A bot that reads its positions through the TradeManager and only marks prices: its ticks are the wallet's."""
+    seconds = [0.0]
+    ledger = open_bot_ledger()
+    manager = TradeManager(ledger, clock=clock, monotonic=lambda: seconds[0], mark_flush_interval_s=1.0)
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(ledger, state, seconds, trade_manager=manager)
+    wallet.open(BTC, "buy", 1, 100)
+    open_bot_ledger().record(external_fill("sell", "1", "120", fill_id="K-1"))  # another process closes it
+
+    seconds[0] = 1.5
+    manager.update_price(ETH, 10)
+
+    assert read_yaml(state) == {
+        "balance": 1020.0,
+        "initial_balance": 1000.0,
+        "realized_pnl": 20.0,
+        "total_trades": 1,
+        "winning_trades": 1,
+        "positions": {},
+    }
+
+
+def test_a_state_file_a_crashed_wallet_left_behind_is_current_again_after_a_restart(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    crashed = timed_wallet(open_bot_ledger(), state, seconds)
+    crashed.open(BTC, "buy", 1, 100)
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))
+    assert sorted(read_yaml(state)["positions"]) == [BTC]  # ... and the wallet's process dies here
+
+    restarted = timed_wallet(open_bot_ledger(), state, seconds)
+    assert restarted.balance == Decimal(880)
+
+    assert sorted(read_yaml(state)["positions"]) == [BTC, ETH]
+
+
+def test_without_auto_save_other_writers_fills_write_no_state_file(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    seconds = [0.0]
+    state = tmp_path / "paper_wallet_state.yaml"
+    wallet = timed_wallet(open_bot_ledger(), state, seconds, auto_save=False)
+    open_bot_ledger().record(external_fill("buy", "2", "10", fill_id="K-1", symbol=ETH))
+
+    seconds[0] = 1.5
+    assert wallet.balance == Decimal(980)
+    wallet.refresh()
+
+    assert not state.exists()
 
 
 def test_a_failed_state_file_write_is_logged_and_the_command_stands(

@@ -35,6 +35,7 @@ PLAN_KEYS = {
     "skipped",
     "only_in_positions_log",
     "notes",
+    "identical_rows",
     "reconciliation",
     "summary",
     "appended",
@@ -85,6 +86,7 @@ def test_a_dry_run_prints_the_plan_as_json_and_appends_nothing(cli: Cli, generat
         "in_ledger": 0,
         "skipped": 0,
         "only_in_positions_log": 0,
+        "identical_rows": 0,
         "match": 11,
         "float": 10,
         "differs": 15,
@@ -301,3 +303,34 @@ def test_at_80_columns_the_plan_and_the_reconciliation_show_every_number_whole(r
     assert "0.008100400681202503" in quantities
     for quantity in quantities:
         assert quantity in result.stdout
+
+
+def test_identical_csv_rows_are_named_in_the_plan_as_json_and_in_the_tables(cli: Cli, generated: Path) -> None:
+    """Two rows alike in every field: each kept as a fill, and named before the append, for the operator to check."""
+    (generated / "trade_manager_state.json").unlink()
+    twin = "BTC/USD,buy,0.5,50000.0,2025-08-26T19:01:55.574138,False\n"
+    (generated / "trades.csv").write_text(twin + "ETH/USD,buy,2,3000,2025-08-26T19:05:00,False\n" + twin)
+
+    plan: dict[str, Any] = cli.json("migrate", "--logs-dir", str(generated), "--dry-run")
+    text = " ".join(cli("migrate", "--logs-dir", str(generated), "--dry-run").stdout.replace("│", " ").split())
+
+    fill_ids = {fill["where"]: fill["fill_id"] for fill in plan["fills"]}
+    assert plan["identical_rows"] == [
+        {
+            "source": "trades.csv",
+            "lines": [1, 3],
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "amount": "0.5",
+            "price": "50000",
+            "occurred_at": "2025-08-26T19:01:55.574138+00:00",
+            "fills": [
+                {"line": 1, "fill_id": fill_ids["line 1"], "source": "trades.csv", "where": "line 1"},
+                {"line": 3, "fill_id": fill_ids["line 3"], "source": "trades.csv", "where": "line 3"},
+            ],
+        }
+    ]
+    assert plan["summary"]["identical_rows"] == 2
+    assert plan["summary"]["new"] == 3
+    assert plan["notes"][0].startswith("trades.csv lines 1 and 3 are identical rows (buy 0.5 BTC/USD at 50000, ")
+    assert "note: trades.csv lines 1 and 3 are identical rows" in text

@@ -18,7 +18,7 @@ from rich.text import Text
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, JsonOption, emit, err, ledger_url, new_progress, opened, out
 from tradeledger.cli.tables import Column, print_table
 from tradeledger.compat.files import DEFAULT_STATE_DIR
-from tradeledger.compat.migration.legacy import BACKUP_FOLDER, DEFAULT_ACCOUNT, LegacyPaths, MigrationError
+from tradeledger.compat.migration.legacy import BACKUP_FOLDER, DEFAULT_ACCOUNT, TRADES_CSV, LegacyPaths, MigrationError
 from tradeledger.domain.display import display_text
 from tradeledger.domain.fills import decimal_text, time_text
 from tradeledger.storage.urls import has_password
@@ -378,6 +378,22 @@ def _plan_json(
             for item in plan.only_in_positions_log
         ],
         "notes": list(plan.notes),
+        "identical_rows": [
+            {
+                "source": TRADES_CSV,
+                "lines": list(group.lines),
+                "symbol": group.symbol,
+                "side": group.side.value,
+                "amount": decimal_text(group.amount),
+                "price": decimal_text(group.price),
+                "occurred_at": time_text(group.timestamp),
+                "fills": [
+                    {"line": row.line, "fill_id": row.fill_id, "source": row.source, "where": row.where}
+                    for row in group.fills
+                ],
+            }
+            for group in plan.identical_rows
+        ],
         "reconciliation": [
             {
                 "scope": row.scope,
@@ -396,6 +412,7 @@ def _plan_json(
             "in_ledger": len(plan.in_ledger),
             "skipped": len(plan.skipped),
             "only_in_positions_log": len(plan.only_in_positions_log),
+            "identical_rows": sum(len(group.fills) for group in plan.identical_rows),
             **counts,
         },
         "appended": result.appended,

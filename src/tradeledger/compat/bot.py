@@ -12,7 +12,8 @@ PositionMonitor the way the legacy `main.py` meant to, with one writer (the log)
 - `position_monitor.use_trade_manager`, `sync_with_legacy`: see `compat.monitor.PositionMonitor`.
 - `paper_wallet.sync_with_trade_manager`: wallet commands go through `TradeManager.record_trade`
   (its callbacks, levels and state file follow); false: they append straight to the ledger.
-- `paper_wallet.auto_sync_on_trade`: the wallet rewrites `paper_wallet_state.yaml` after every trade.
+- `paper_wallet.auto_sync_on_trade`: the wallet rewrites `paper_wallet_state.yaml` after every trade, and after
+  other writers' fills at its next read or price tick (`compat.following_file`).
 - `execution_mode`: `dry_run` and `paper` trade on the paper wallet; `live` builds none.
 - `paper_wallet.initial_balance`, `max_open_trades`, `allow_short`: the wallet's limits (with the
   legacy fallbacks to the top-level keys).

@@ -1,6 +1,7 @@
 """The legacy read-model files of a state folder rewound from the ledger (`tradeledger rollback`).
 
-The bot keeps `trade_manager_state.json` and `paper_wallet_state.yaml` current after every trade;
+The bot keeps `trade_manager_state.json` and `paper_wallet_state.yaml` current after every trade (and, at its next
+tick, after other writers' fills);
 after a rollback they must show the shortened log, so they are rewritten from the ledger as it is.
 """
 

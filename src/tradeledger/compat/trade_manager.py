@@ -26,6 +26,7 @@ from tradeledger.compat.account import AccountBook
 from tradeledger.compat.callbacks import notify, raise_callback_errors
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.files import write_atomically
+from tradeledger.compat.following_file import FollowingFile
 from tradeledger.compat.legacy_position import LegacyPosition
 from tradeledger.compat.state_text import TradeTexts, Tree, TreeList, dumps
 from tradeledger.compat.trades import PriceInput, Trade, as_price, legacy_float
@@ -73,9 +74,13 @@ class TradeManager:
         self._clock = clock
         self._monotonic = monotonic
         self._flush_interval = mark_flush_interval_s
-        self._state_interval = state_write_interval_s
-        self._state_dirty = self._keeps_state_file  # the file may be behind the log (a crash): rewritten when due
-        self._last_state_write = float("-inf")  # float ok: a monotonic-clock time, not an amount
+        self._state = FollowingFile(  # with sync_legacy_systems: the file follows the log (compat.following_file)
+            self.state_file,
+            follows=self.config.trade_manager.sync_legacy_systems,
+            interval_s=state_write_interval_s,
+            monotonic=monotonic,
+            failure="trade_manager_state.json not written ({error}); the ledger has every trade",
+        )
         self._trade_texts = TradeTexts()  # each trade's part of the state file, written once
         self._risk = self.config.risk_settings()
         self._lock = threading.RLock()
@@ -85,6 +90,7 @@ class TradeManager:
         self.position_callbacks: list[PositionCallback] = []
         self.price_update_callbacks: list[PriceCallback] = []
         self._after_record: list[Hook] = []
+        self._after_tick: list[Hook] = []
         marks = ledger.marks()
         self._prices: dict[str, Decimal] = {symbol: mark.price for symbol, mark in marks.prices.items()}
         self._levels: dict[str, RiskLevels] = {
@@ -127,9 +133,8 @@ class TradeManager:
             errors = notify(self.trade_callbacks, trade)
             if position is not None:
                 errors += notify(self.position_callbacks, position)
-            if self._keeps_state_file:
-                self._state_dirty = True
-                self._save_state_if_due()
+            self._state.moved()
+            self._state.write_if_due(self.save_state)
             for hook in list(self._after_record):
                 hook()
         raise_callback_errors(errors, f"trade {trade.id} was recorded at seq {receipt.seq}")
@@ -138,6 +143,11 @@ class TradeManager:
     def after_record(self, hook: Hook) -> None:
         """Run `hook` after every trade this TradeManager records (used by BotContext and PaperWallet)."""
         self._after_record.append(hook)
+
+    def after_tick(self, hook: Hook) -> None:
+        """Run `hook` at each price tick past the flush interval, after this TradeManager's own catch-up and state
+        file (the PaperWallet's state file follows other writers' fills there too)."""
+        self._after_tick.append(hook)
 
     # --- prices ---------------------------------------------------------------------------------
 
@@ -170,7 +180,9 @@ class TradeManager:
             if self._monotonic() - self._last_flush >= self._flush_interval:
                 self.flush_marks()
                 self._catch_up()  # fills other writers recorded since: the state file follows them too
-                self._save_state_if_due()
+                self._state.write_if_due(self.save_state)
+                for hook in list(self._after_tick):
+                    hook()
         raise_callback_errors(errors, f"the price of {symbol} was marked at {value}")
 
     def flush_marks(self) -> None:
@@ -398,28 +410,10 @@ class TradeManager:
             )
             written = write_atomically(target, dumps(state) + "\n")
             texts.written()
-            if target == self.state_file:
-                self._state_dirty = False
-                self._last_state_write = self._monotonic()
+            self._state.written(target)
         return written
 
     # --- lifecycle ------------------------------------------------------------------------------
-
-    @property
-    def _keeps_state_file(self) -> bool:  # trade_manager.sync_legacy_systems, and a file: it follows the log
-        return self.config.trade_manager.sync_legacy_systems and self.state_file is not None
-
-    def _save_state_if_due(self) -> None:
-        """Rewrite the state file for any writer's fills since the last write, at most once per interval: it holds
-        every trade (O(n) a write); a dashboard reading it is `state_write_interval_s` behind at most (current after
-        close())."""
-        if self._state_dirty and self._monotonic() - self._last_state_write >= self._state_interval:
-            try:
-                self.save_state()
-            except OSError as error:
-                # The fill is in the log already; raising here would make the caller retry it. The
-                # file stays pending (written again at the next trade, tick or close) and is logged.
-                logger.error("trade_manager_state.json not written (%s); the ledger has every trade", error)  # noqa: TRY400
 
     def close(self) -> None:
         """Flush marks and levels and a pending state file, and release the book's subscription (its own
@@ -427,7 +421,7 @@ class TradeManager:
         with self._lock:
             try:
                 self.flush_marks()
-                if self._state_dirty:
+                if self._state.pending:
                     self.save_state()
             finally:
                 self._book.close()
@@ -450,8 +444,8 @@ class TradeManager:
         cycles whose opened_seq a new cycle reuses in the new epoch: they are dropped and read again
         from the ledger, whose rollback deleted the removed cycles' rows.
         """
-        if (self._book.refresh(force=force) or self._book.resets != self._resets_seen) and self._keeps_state_file:
-            self._state_dirty = True  # fills of any writer, or a rollback: the file shows the log, not this process
+        if self._book.refresh(force=force) or self._book.resets != self._resets_seen:
+            self._state.moved()  # fills of any writer, or a rollback: the file shows the log, not this process
         if self._book.resets != self._resets_seen:  # a rollback, seen by this refresh or by a lazy read before it
             self._resets_seen = self._book.resets
             marks = self.ledger.marks()

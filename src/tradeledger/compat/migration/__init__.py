@@ -15,7 +15,9 @@ Which fills the files imply (the TradeManager's trades are primary):
   (the legacy TradeManager counted it twice);
 - every row of `trades.csv` that no TradeManager trade explains (same symbol, side, amount and price
   after the legacy 8-place round-down, times at most a second apart; the nearest trade) and whose
-  `is_stop` is false, as fill `csv:<sha256 prefix>`;
+  `is_stop` is false, as fill `csv:<sha256 prefix>`; rows alike in every field are each kept (two fills
+  of one size in the same instant, or one row written twice: the files cannot tell) and named in the
+  plan's notes, `identical_rows` and the reconciliation's causes (`identical`);
 - every position of `paper_wallet_state.yaml` whose symbol the other two leave flat and that opened
   after their last fill of that symbol, as an opening fill `wallet:<sha256 prefix>`;
 - never anything from `positions.log`: the positions only it shows are reported.
@@ -25,9 +27,10 @@ ledger and appends nothing. Naive legacy times are UTC (spec section 3).
 
 The package, by job: `legacy` (the shapes: files as read, planned fills, comparisons, the error,
 the file names), `reading` (the files parsed), `plan` (the fills they imply), `legacy_rules` (the
-legacy TradeManager's rules, re-run), `reconcile` (legacy numbers beside a replay, each difference
-with its cause), `backups` (backups, the one append, verify). The names here are imported when first read (PEP 562):
-the command line reads `legacy`'s defaults for its options without loading the rest.
+legacy TradeManager's rules, re-run), `identical` (trades.csv rows alike in every field, named),
+`reconcile` (legacy numbers beside a replay, each difference with its cause), `backups` (backups, the one
+append, verify). The names here are imported when first read (PEP 562): the command line reads `legacy`'s
+defaults for its options without loading the rest.
 """
 
 from __future__ import annotations

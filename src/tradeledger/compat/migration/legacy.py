@@ -244,6 +244,33 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class RowFill:
+    """A trades.csv row and the planned fill it is counted as: a TradeManager trade's, or a fill of its own."""
+
+    line: int
+    fill_id: str
+    source: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdenticalRows:
+    """Rows of trades.csv alike in every field (symbol, side, amount, price, time, fee), each kept (compat.migration
+    .identical): two fills of one size in the same instant, or one row written twice."""
+
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    timestamp: datetime
+    fills: tuple[RowFill, ...]  # one a row, in line order
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return tuple(row.line for row in self.fills)
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """One legacy number against the replay: equal, equal but for the float it was stored as, or not."""
 
@@ -265,6 +292,7 @@ class MigrationPlan:
     only_in_positions_log: tuple[LoggedPosition, ...]
     reconciliation: tuple[Comparison, ...]
     notes: tuple[str, ...]
+    identical_rows: tuple[IdenticalRows, ...] = ()  # of trades.csv, each kept as a fill: named, never merged
 
     @property
     def new(self) -> tuple[PlannedFill, ...]:

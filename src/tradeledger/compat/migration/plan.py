@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tradeledger.application.appending import validate_fill
 from tradeledger.application.ledger import Ledger
+from tradeledger.compat.migration import identical
 from tradeledger.compat.migration.legacy import (
     DEFAULT_ACCOUNT,
     LEGACY_EXCHANGE,
@@ -23,6 +24,7 @@ from tradeledger.compat.migration.legacy import (
     MigrationError,
     MigrationPlan,
     PlannedFill,
+    RowFill,
     Skipped,
     WalletEntry,
     content_id,
@@ -70,14 +72,19 @@ def plan_migration(
     """
     skipped: list[Skipped] = []
     notes: list[str] = []
-    merged = _merge_by_time(_trade_manager_fills(files, skipped), _csv_fills(files, skipped))
+    csv_fills, counted_as = _csv_fills(files, skipped)
+    twins = identical.identical_rows(files.csv_rows, counted_as)
+    notes += [identical.note(group) for group in twins]
+    merged = _merge_by_time(_trade_manager_fills(files, skipped), csv_fills)
     wallet_fills, stale = _wallet_fills(files, merged, account, skipped, notes)
     fills = _with_ledger_seqs([*merged, *wallet_fills], ledger, account, files)
     book = (
         PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
     )
     only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
-    reconciliation = reconcile_plan(files, fills, account, initial_balance, skipped, stale)
+    reconciliation = identical.with_causes(
+        reconcile_plan(files, fills, account, initial_balance, skipped, stale), twins
+    )
     fee_note = _other_currency_fees_note(fills)
     if fee_note is not None:
         notes.append(fee_note)
@@ -89,6 +96,7 @@ def plan_migration(
         only_in_positions_log=only_logged,
         reconciliation=tuple(reconciliation),
         notes=tuple(notes),
+        identical_rows=twins,
     )
 
 
@@ -142,8 +150,9 @@ def _second(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
-    """trades.csv: the rows no TradeManager trade explains (each trade explains one row at most)."""
+def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> tuple[list[PlannedFill], dict[int, RowFill]]:
+    """trades.csv: the rows no TradeManager trade explains (each trade explains one row at most); and the fill each
+    row that becomes one is counted as, by line (its trade's, or its own)."""
     candidates: dict[tuple[str, str, datetime], list[LegacyTrade]] = defaultdict(list)
     seen: set[str] = set()
     for trade in files.trades:
@@ -151,6 +160,7 @@ def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
             seen.add(trade.id)
             candidates[(trade.symbol, trade.side, _second(trade.timestamp))].append(trade)
     fills: list[PlannedFill] = []
+    counted_as: dict[int, RowFill] = {}
     for row in files.csv_rows:
         where = f"line {row.line}"
         if row.fill is None:
@@ -159,11 +169,14 @@ def _csv_fills(files: LegacyFiles, skipped: list[Skipped]) -> list[PlannedFill]:
         match = _nearest_trade(row, candidates)
         if match is None:
             fills.append(PlannedFill(row.fill, TRADES_CSV, where))
+            counted_as[row.line] = RowFill(row.line, row.fill.fill_id, TRADES_CSV, where)
             continue
         skipped.append(
             Skipped(TRADES_CSV, where, row.symbol, f"already in {STATE_FILE} ({match.where}, id {match.id})")
         )
-    return fills
+        assert match.fill is not None  # a candidate is a trade that is a fill
+        counted_as[row.line] = RowFill(row.line, match.fill.fill_id, STATE_FILE, match.where)
+    return fills, counted_as
 
 
 def _nearest_trade(row: CsvRow, candidates: dict[tuple[str, str, datetime], list[LegacyTrade]]) -> LegacyTrade | None:

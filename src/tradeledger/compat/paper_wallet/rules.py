@@ -6,6 +6,7 @@ appended) or `InvalidArgument` (a bad argument); none of them appends or changes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, localcontext
 
 from tradeledger.compat.account import AccountBook
@@ -164,3 +165,48 @@ def realized(position: Position, trade: Trade) -> Decimal:
     """The gross PnL a reducing fill books against the position it was checked against."""
     with localcontext(LEDGER_CONTEXT):
         return pnl(position.side, position.avg_price, trade.price, trade.amount)
+
+
+def resolve(book: AccountBook, key: object) -> str | None:
+    """A symbol as given, or the symbol of the open position `open` returned the id `key` for, else None.
+
+    The caller holds the book's lock.
+    """
+    if not isinstance(key, str):
+        raise InvalidArgument(f"symbol: must be a BASE/QUOTE symbol or a position id (got {key!r})")
+    if "/" in key:
+        return key
+    for symbol, position in book.open.items():
+        if book.trade_at(symbol, position.opened_seq).id == key:
+            return symbol
+    return None
+
+
+def _mark_key(book: AccountBook, key: object) -> str:
+    symbol = resolve(book, key)
+    if symbol is None:
+        raise InvalidArgument(
+            f"symbol: {key!r} is neither a BASE/QUOTE symbol nor the id of an open position of account {book.account!r}"
+        )
+    return symbol
+
+
+def marks(
+    book: AccountBook, price_or_symbol: Amount | Mapping[str, Amount], price: Amount | None
+) -> dict[str, Decimal]:
+    """The marks `unrealized` was given, in its legacy call forms (see PaperWallet.unrealized), by symbol."""
+    if isinstance(price_or_symbol, Mapping):
+        if price is not None:
+            raise InvalidArgument(f"price: not used with a mapping of marks (got {price!r})")
+        return {_mark_key(book, key): as_price(value, f"price of {key}") for key, value in price_or_symbol.items()}
+    if price is not None:
+        return {_mark_key(book, price_or_symbol): as_price(price)}
+    if isinstance(price_or_symbol, str) and "/" in price_or_symbol:
+        raise InvalidArgument(f"price: unrealized({price_or_symbol!r}) needs a price: unrealized(symbol, price)")
+    if len(book.open) != 1:
+        raise InvalidArgument(
+            f"unrealized(price) needs exactly one open position, there are {len(book.open)} "
+            f"({', '.join(sorted(book.open))}); use unrealized({{symbol: price, ...}})"
+        )
+    (symbol,) = book.open
+    return {symbol: as_price(price_or_symbol)}

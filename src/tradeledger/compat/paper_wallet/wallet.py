@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.files import write_atomically
+from tradeledger.compat.following_file import FollowingFile
 from tradeledger.compat.paper_wallet import rules, shapes
 from tradeledger.compat.paper_wallet.checkpoint import WalletCheckpoints
 from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount
 from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, utc_now
-from tradeledger.compat.trades import Trade, as_price, to_decimal
+from tradeledger.compat.trades import Trade, to_decimal
 from tradeledger.compat.views import ReadOnlyDict, ReadOnlyPositions
 from tradeledger.domain.fills import Side
 from tradeledger.domain.positions import Position, PositionSide, unrealized_at
@@ -28,7 +29,6 @@ from tradeledger.domain.records import Checkpoint
 from tradeledger.domain.wallet import WalletBook, starting_cash
 from tradeledger.errors import InvalidArgument, ReadOnlyView, TradeRefused
 
-logger = logging.getLogger("tradeledger.compat")
 T = TypeVar("T")
 COMMAND_ATTEMPTS = 50  # checks of one command, each after another process appended to the account meanwhile
 
@@ -54,7 +54,9 @@ class PaperWallet:
     `max_open_trades` open positions and above 95 % of the cash; `allow_short` allows a short `open`.
     With `trade_manager` every command is recorded through `trade_manager.record_trade` (same ledger
     and account required). With `state_file` and `auto_save` the legacy YAML state file is rewritten
-    after every command and, with a TradeManager, after every trade it records.
+    after every command and, with a TradeManager, after every trade it records; fills other writers record
+    (and a rollback) reach it at the wallet's next read (or its TradeManager's tick) `state_write_interval_s`
+    of `monotonic` after its last write, and a wallet rewrites it at its first read after it starts.
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class PaperWallet:
         state_file: str | Path | None = None,
         auto_save: bool = True,
         clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        state_write_interval_s: float = 1.0,
     ) -> None:
         balance = starting_cash(to_decimal(initial_balance, "initial_balance"))
         if type(max_open_trades) is not int or max_open_trades < 0:
@@ -88,6 +92,14 @@ class PaperWallet:
         self.trade_manager = trade_manager
         self.state_file = None if state_file is None else Path(state_file)
         self.auto_save = auto_save
+        self._state = FollowingFile(
+            self.state_file,
+            follows=auto_save,
+            interval_s=state_write_interval_s,
+            monotonic=monotonic,
+            failure="paper wallet state file {path} was not rewritten ({error}); the ledger has every fill, "
+            "the next save rewrites it",
+        )
         self._after_command: list[Callable[[], object]] = []
         self._clock = clock
         self._initial = balance
@@ -101,8 +113,11 @@ class PaperWallet:
         self._command_lock = threading.RLock()  # one command at a time: check, then append
         with self._book_lock:
             self._book.refresh()  # the wallet's cash is folded on first use (compat.account)
+            self._resets_seen = self._book.resets
         if trade_manager is not None:
             trade_manager.after_record(self._save_if_auto)
+            if self._state.follows:
+                trade_manager.after_tick(self._tick)  # the bot may read only the TradeManager: its ticks
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in _DERIVED:
@@ -187,7 +202,7 @@ class PaperWallet:
             raise InvalidArgument("price: required (close(symbol, amount, price))")
 
         def checked(_: WalletBook) -> tuple[Trade, Position]:
-            resolved, position = rules.check_close(self._book, symbol, self._resolve(symbol), quantity)
+            resolved, position = rules.check_close(self._book, symbol, rules.resolve(self._book, symbol), quantity)
             closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
             fees = _Fee(fee, fee_currency, fee_quote_value)
             return self._trade(resolved, closing, quantity, price, fees, strategy), position
@@ -265,7 +280,7 @@ class PaperWallet:
         signed for shorts), fees_paid, reserved (size·entry for a short, 0 for a long), entry_time
         and timestamp (ISO 8601, the time the cycle opened).
         """
-        return ReadOnlyPositions("paper_wallet.positions", self._entries, WALLET_ADVICE)
+        return ReadOnlyPositions("paper_wallet.positions", self._read_entries, WALLET_ADVICE)
 
     @property
     def realized_pnl(self) -> Decimal:
@@ -296,7 +311,7 @@ class PaperWallet:
         """
         with self._book_lock:
             self._refresh()
-            marks = self._marks(price_or_symbol, price)
+            marks = rules.marks(self._book, price_or_symbol, price)
             return unrealized_at(self._book.open.values(), marks)[0]
 
     def get_wallet_summary(self) -> dict[str, Any]:
@@ -355,7 +370,9 @@ class PaperWallet:
             raise InvalidArgument("save_state: no path given and the PaperWallet has no state_file")
         with self._book_lock:
             # Written under the book lock, so a later save never overwrites a newer one.
-            return write_atomically(target, shapes.state_text(self._refresh(), self._entries()))
+            written = write_atomically(target, shapes.state_text(self._fold(), self._entries()))
+            self._state.written(written)
+            return written
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -365,9 +382,34 @@ class PaperWallet:
             return figure(self._refresh())
 
     def _refresh(self, *, force: bool = False) -> WalletBook:
+        """`_fold`, and the wallet's tick: the state file is rewritten when another writer's fills (or a rollback)
+        left it behind and its interval has passed (the caller holds the book lock)."""
+        wallet = self._fold(force=force)
+        self._state.write_if_due(self.save_state)
+        return wallet
+
+    def _tick(self) -> None:
+        with self._book_lock:
+            self._refresh()
+
+    def _read_entries(self) -> dict[str, ReadOnlyDict]:
+        """`_entries` for a reader of `positions`: a tick of the state file too."""
+        with self._book_lock:
+            self._catch_up()
+            self._state.write_if_due(self.save_state)
+            return self._entries()
+
+    def _catch_up(self, *, force: bool = False) -> None:
+        """Fold the account's open positions since the last read (the cash is folded on first use); the state
+        file is behind when any fill was folded or a rollback reset the book."""
+        if self._book.refresh(force=force) or self._book.resets != self._resets_seen:
+            self._resets_seen = self._book.resets
+            self._state.moved()
+
+    def _fold(self, *, force: bool = False) -> WalletBook:
         """Fold the account's fills recorded since the last read (the caller holds the book lock); save the
         wallet's checkpoint when due. `force`: read even before the change signal fired (AccountBook.refresh)."""
-        self._book.refresh(force=force)
+        self._catch_up(force=force)
         wallet = self._book.wallet
         assert wallet is not None  # the book was built with a wallet
         self._checkpoints.save(self._book)
@@ -408,7 +450,7 @@ class PaperWallet:
             force = False
             for _ in range(COMMAND_ATTEMPTS):
                 with self._book_lock:
-                    wallet = self._refresh(force=force)
+                    wallet = self._fold(force=force)  # the command writes the state file after
                     trade, found = checked(wallet)
                     at = self._book.position
                 if self._append(trade, at):
@@ -440,59 +482,11 @@ class PaperWallet:
 
     def _save_if_auto(self) -> None:
         """Rewrite the state file when auto_save is on; a failed write is logged: the fill is in the log."""
-        if not self.auto_save or self.state_file is None:
-            return
-        try:
-            self.save_state()
-        except OSError:
-            logger.exception(
-                "paper wallet state file %s was not rewritten; the ledger has the fill, the next save rewrites it",
-                self.state_file,
-            )
-
-    def _resolve(self, key: object) -> str | None:
-        """A symbol as given, or the symbol of the open position `open` returned the id `key` for, else None.
-
-        The caller holds the book lock.
-        """
-        if not isinstance(key, str):
-            raise InvalidArgument(f"symbol: must be a BASE/QUOTE symbol or a position id (got {key!r})")
-        if "/" in key:
-            return key
-        for symbol, position in self._book.open.items():
-            if self._book.trade_at(symbol, position.opened_seq).id == key:
-                return symbol
-        return None
-
-    def _mark_key(self, key: object) -> str:
-        symbol = self._resolve(key)
-        if symbol is None:
-            raise InvalidArgument(
-                f"symbol: {key!r} is neither a BASE/QUOTE symbol nor the id of an open position "
-                f"of account {self.account!r}"
-            )
-        return symbol
-
-    def _marks(self, price_or_symbol: Amount | Mapping[str, Amount], price: Amount | None) -> dict[str, Decimal]:
-        if isinstance(price_or_symbol, Mapping):
-            if price is not None:
-                raise InvalidArgument(f"price: not used with a mapping of marks (got {price!r})")
-            return {self._mark_key(key): as_price(value, f"price of {key}") for key, value in price_or_symbol.items()}
-        if price is not None:
-            return {self._mark_key(price_or_symbol): as_price(price)}
-        if isinstance(price_or_symbol, str) and "/" in price_or_symbol:
-            raise InvalidArgument(f"price: unrealized({price_or_symbol!r}) needs a price: unrealized(symbol, price)")
-        if len(self._book.open) != 1:
-            raise InvalidArgument(
-                f"unrealized(price) needs exactly one open position, there are {len(self._book.open)} "
-                f"({', '.join(sorted(self._book.open))}); use unrealized({{symbol: price, ...}})"
-            )
-        (symbol,) = self._book.open
-        return {symbol: as_price(price_or_symbol)}
+        self._state.write_now(self.save_state)
 
     def _entries(self) -> dict[str, ReadOnlyDict]:
         with self._book_lock:
-            self._book.refresh()  # the open positions only: the cash (folded on first use) is not read here
+            self._catch_up()  # the open positions only: the cash (folded on first use) is not read here
             marks = {} if self.trade_manager is None else self.trade_manager.price_cache
             return {
                 symbol: ReadOnlyDict(shapes.entry(self._book.open[symbol], marks.get(symbol)), WALLET_ADVICE)
