@@ -54,7 +54,6 @@ def conflict(fill_id: str = "F-1") -> dict[str, str]:
     return fill_fields(fill_id=fill_id, price="999")
 
 
-@pytest.mark.xfail(strict=True, reason="end() raises close_streams' error in place of the FillConflict")
 def test_a_refused_append_whose_streams_fail_to_close_raises_the_refusal_with_the_close_failure_noted(
     db_url: str, failing_close: FailingClose
 ) -> None:
@@ -71,11 +70,8 @@ def test_a_refused_append_whose_streams_fail_to_close_raises_the_refusal_with_th
 
 
 def test_a_refused_append_whose_streams_fail_to_close_leaves_the_ledger_appending(
-    db_url: str, failing_close: FailingClose, request: pytest.FixtureRequest
+    db_url: str, failing_close: FailingClose
 ) -> None:
-    if db_url.startswith("sqlite"):  # on PostgreSQL the batch's release drops the connection left in its transaction
-        reason = "end() skips the rollback when close_streams raises: BEGIN IMMEDIATE fails on the open transaction"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields(fill_id="F-1"))
         failing_close.arm()
@@ -88,9 +84,6 @@ def test_a_refused_append_whose_streams_fail_to_close_leaves_the_ledger_appendin
         assert [recorded.fill.event_id for recorded in ledger.history()] == ["F-1", "F-2", "F-3"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="end() skips the rollback when close_streams raises: SQLite's write lock stays held"
-)
 def test_a_refused_append_whose_streams_fail_to_close_leaves_no_write_lock_on_the_sqlite_file(
     tmp_path: Path, failing_close: FailingClose
 ) -> None:
@@ -111,7 +104,6 @@ def read_and_fail(store: SqlLedgerStore) -> None:
         raise LookupError("the read's own error")
 
 
-@pytest.mark.xfail(strict=True, reason="reading() raises close_streams' error in place of the read's own")
 def test_a_read_that_failed_and_whose_streams_fail_to_close_raises_its_own_error(
     db_url: str, failing_close: FailingClose
 ) -> None:

@@ -40,6 +40,7 @@ from tradeledger.storage.sql.changes import (
     SqliteChangeSignal,
     change_signal,
 )
+from tradeledger.storage.sql.ending import after_failure
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
 
@@ -55,11 +56,15 @@ _SQLITE_HINTS = {
 
 
 def _storage_error(error: exc.DBAPIError) -> StorageError:
-    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means)."""
+    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
+    on it (a later step of the transaction's end that failed too, `ending.py`) carried over."""
     code = getattr(error.orig, "sqlite_errorname", None)
     hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
     said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
-    return StorageError(f"the database refused the operation: {said}")
+    translated = StorageError(f"the database refused the operation: {said}")
+    for note in getattr(error, "__notes__", ()):
+        translated.add_note(note)
+    return translated
 
 
 @contextmanager
@@ -205,12 +210,22 @@ class SqlUnitOfWork(SqlTransaction):
     def end(self) -> None:
         """Leave the unit of work: what a batch queued is dropped and, without commit() (or after an exception),
         the transaction rolled back (a PostgreSQL session forgets its prepared names then); the DB-API connection
-        is never left in autocommit mode."""
+        is never left in autocommit mode. Each step runs also when one before it failed (the streams' close: a
+        cursor whose connection died), the first failure raised (`ending.py`)."""
         batch = self.batch
         if batch is not None:
             batch.close()  # left without commit(): what is queued is dropped with the transaction
         try:
             self.log.close_streams()  # while the connection is open
+        except BaseException as failed:
+            after_failure(failed, "ending the transaction", self._finish)
+            raise
+        self._finish()
+
+    def _finish(self) -> None:
+        """Roll back a unit of work left without commit() (or by an exception); release the batch's connection."""
+        batch = self.batch
+        try:
             if not self.committed:  # left without commit(), or by an exception
                 self.rollback()
                 if batch is not None:
@@ -258,10 +273,13 @@ class _UnitOfWorkScope:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
         uow = self._uow
         assert uow is not None  # entered
-        try:
-            uow.end()
-        except exc.DBAPIError as failed:
-            raise _storage_error(failed) from failed
+        if error is None:
+            try:
+                uow.end()
+            except exc.DBAPIError as failed:
+                raise _storage_error(failed) from failed
+            return
+        after_failure(error, "ending the unit of work", uow.end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
             raise _storage_error(error) from error
 
@@ -281,6 +299,8 @@ class SqlLedgerStore:
     def _writer(self) -> sa.Connection:
         connection: sa.Connection | None = getattr(self._writers, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
+            if connection is not None:  # invalidated (its database connection was lost): closed, not kept in _held
+                connection.close()
             connection = self._engine.connect().execution_options(**WRITE)
             self._writers.connection = connection
             with self._held_lock:
@@ -304,13 +324,25 @@ class SqlLedgerStore:
 
     @contextmanager
     def reading(self) -> Iterator[SqlTransaction]:
+        """A read transaction on a connection of the pool; its streams closed while the connection is open
+        (SqlEventLog.close_streams), then the connection given back (rolling back a transaction not committed),
+        each step also when one before it failed, the first error raised (`ending.py`)."""
         options = snapshot_options(self._engine)
-        with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
-            tx = SqlTransaction(connection)
+        with translated_errors():
+            connection = self._engine.connect().execution_options(**options)
+            tx = None
             try:
+                transaction = connection.begin()
+                tx = SqlTransaction(connection)
                 yield tx
-            finally:  # while the connection is open (SqlEventLog.close_streams)
                 tx.log.close_streams()
+                transaction.commit()
+            except BaseException as failed:
+                if tx is not None:  # closed already when the close was what failed
+                    after_failure(failed, "closing the read's streams", tx.log.close_streams)
+                after_failure(failed, "ending the read", connection.close)
+                raise
+            connection.close()
 
     def close(self) -> None:
         with self._held_lock:
