@@ -182,3 +182,20 @@ def test_a_subscriber_after_the_connections_dropped_misses_nothing(backend: Back
         assert len(failures) <= 1, failures
         assert seen(notices) == [(2, "F-3")]
         subscription.close()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a statement's cursor is made outside the driver-error handling: psycopg's error escapes raw"
+)
+def test_an_append_on_a_write_connection_the_driver_closed_fails_with_a_storage_error_then_appends(
+    ledger: Ledger,
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    writer = ledger._store._writer()  # type: ignore[attr-defined]  # its DB-API connection, closed under it
+    writer.connection.dbapi_connection.close()
+
+    with pytest.raises(StorageError) as raised:
+        ledger.record(fill_fields(fill_id="F-2"))
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert ledger.record(fill_fields(fill_id="F-3")).seq == 2
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-3")]
