@@ -199,3 +199,21 @@ def test_an_append_on_a_write_connection_the_driver_closed_fails_with_a_storage_
     assert str(raised.value).startswith(LOST), str(raised.value)
     assert ledger.record(fill_fields(fill_id="F-3")).seq == 2
     assert fill_ids(ledger) == [(1, "F-1"), (2, "F-3")]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a read's disconnect invalidates the pool, not the write connection the Ledger keeps"
+)
+def test_after_a_read_failed_on_the_dropped_connections_the_next_append_appends(
+    backend: Backend, ledger: Ledger
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 2)
+    drop_connections(backend)
+
+    with pytest.raises(StorageError) as raised:
+        ledger.positions()
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
+    assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2")]
