@@ -8,6 +8,7 @@ written; the call after it works on the same Ledger, without reopening it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -19,6 +20,8 @@ from tradeledger import Fill, Ledger, StorageError, open_ledger
 from tradeledger.application.subscribing import EventNotice, Notice
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
+
+pytestmark = pytest.mark.reliability
 
 HANG_GUARD_S = 60  # a bound on a hung subscriber, never an assertion on speed
 LOST = "the connection to the database was lost"
@@ -71,6 +74,11 @@ def fill_ids(ledger: Ledger) -> list[tuple[int, str]]:
     return [(recorded.seq, recorded.fill.event_id) for recorded in ledger.history()]
 
 
+def logged_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What was logged at WARNING or above (SQLAlchemy's pool logs a connection whose reset failed)."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
 def seen(notices: list[Notice]) -> list[tuple[int, str]]:
     found = []
     for notice in notices:
@@ -80,10 +88,6 @@ def seen(notices: list[Notice]) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ROLLBACK's failure is raised ('refused the operation: the connection is lost'), not the cause",
-)
 def test_the_first_append_after_the_connections_dropped_fails_naming_the_lost_connection(
     backend: Backend, ledger: Ledger
 ) -> None:
@@ -98,10 +102,6 @@ def test_the_first_append_after_the_connections_dropped_fails_naming_the_lost_co
     assert TERMINATED in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a disconnect seen by the prepared statements and the batch leaves the pool's dropped connections in it",
-)
 def test_the_append_after_the_failed_one_appends_although_the_pool_held_dropped_connections(
     backend: Backend, ledger: Ledger
 ) -> None:
@@ -118,28 +118,21 @@ def test_the_append_after_the_failed_one_appends_although_the_pool_held_dropped_
     assert ledger.verify().ok
 
 
-@pytest.mark.xfail(strict=True, reason="a read's lost connection reads 'the database refused the operation'")
-def test_reads_after_the_connections_dropped_fail_at_most_once(backend: Backend, ledger: Ledger) -> None:
+def test_a_read_after_the_connections_dropped_fails_once_naming_the_lost_connection_and_the_next_reads(
+    backend: Backend, ledger: Ledger
+) -> None:
     ledger.record(fill_fields(fill_id="F-1"))
     idle_in_pool(ledger, 3)
     drop_connections(backend)
 
-    failures = []
-    for _ in range(2):
-        try:
-            ledger.positions()
-        except StorageError as error:
-            failures.append(str(error))
-    assert len(failures) <= 1, failures
-    assert all(failure.startswith(LOST) for failure in failures), failures
+    with pytest.raises(StorageError) as raised:
+        ledger.positions()
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert TERMINATED in str(raised.value)
     assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
     assert fill_ids(ledger) == [(1, "F-1")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ROLLBACK's failure is raised, not the cause; the next trade takes a dropped pooled connection",
-)
 def test_a_trade_manager_records_again_after_one_failed_trade_and_its_book_holds_only_what_was_recorded(
     backend: Backend, ledger: Ledger
 ) -> None:
@@ -172,23 +165,16 @@ def test_a_subscriber_after_the_connections_dropped_misses_nothing(backend: Back
             writer.record(fill_fields(fill_id="F-2"))
         writer.record(fill_fields(fill_id="F-3"))
 
-        notices: list[Notice] = []
-        failures = []
-        for _ in range(3):
-            try:
-                notices += subscription.poll(HANG_GUARD_S if not notices else 0.01)
-            except StorageError as error:
-                failures.append(str(error))
-        assert len(failures) <= 1, failures
-        assert seen(notices) == [(2, "F-3")]
+        with pytest.raises(StorageError) as raised:  # its read's pooled connection was dropped: once
+            subscription.poll(HANG_GUARD_S)
+        assert str(raised.value).startswith(LOST), str(raised.value)
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(2, "F-3")]
+        assert subscription.poll(0.01) == []
         subscription.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a statement's cursor is made outside the driver-error handling: psycopg's error escapes raw"
-)
 def test_an_append_on_a_write_connection_the_driver_closed_fails_with_a_storage_error_then_appends(
-    ledger: Ledger,
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger.record(fill_fields(fill_id="F-1"))
     writer = ledger._store._writer()  # type: ignore[attr-defined]  # its DB-API connection, closed under it
@@ -199,13 +185,11 @@ def test_an_append_on_a_write_connection_the_driver_closed_fails_with_a_storage_
     assert str(raised.value).startswith(LOST), str(raised.value)
     assert ledger.record(fill_fields(fill_id="F-3")).seq == 2
     assert fill_ids(ledger) == [(1, "F-1"), (2, "F-3")]
+    assert logged_problems(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a read's disconnect invalidates the pool, not the write connection the Ledger keeps"
-)
 def test_after_a_read_failed_on_the_dropped_connections_the_next_append_appends(
-    backend: Backend, ledger: Ledger
+    backend: Backend, ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger.record(fill_fields(fill_id="F-1"))
     idle_in_pool(ledger, 2)
@@ -217,3 +201,4 @@ def test_after_a_read_failed_on_the_dropped_connections_the_next_append_appends(
     assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
     assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
     assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2")]
+    assert logged_problems(caplog) == []  # the dropped write connection was given back without a failed reset

@@ -20,6 +20,8 @@ from tradeledger.bootstrap import open_store
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.store import SqlLedgerStore
 
+pytestmark = pytest.mark.reliability
+
 CLOSE_FAILED = "disk I/O error"
 
 

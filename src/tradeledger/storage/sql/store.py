@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
@@ -57,11 +57,22 @@ _SQLITE_HINTS = {
 
 def _storage_error(error: exc.DBAPIError) -> StorageError:
     """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
-    on it (a later step of the transaction's end that failed too, `ending.py`) carried over."""
-    code = getattr(error.orig, "sqlite_errorname", None)
-    hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
-    said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
-    translated = StorageError(f"the database refused the operation: {said}")
+    on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
+
+    A lost connection (the server restarted or ended it, a network cut: a disconnect to SQLAlchemy, which
+    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so: the server rolled the
+    transaction back unless its COMMIT had reached it (then it is all there), and the next call connects again."""
+    if error.connection_invalidated:
+        cause = " ".join(str(error.orig).split())
+        translated = StorageError(
+            f"the connection to the database was lost ({cause}): nothing of this call is half-written "
+            "(a fill sent again is a duplicate if its commit had arrived), and the next call connects again"
+        )
+    else:
+        code = getattr(error.orig, "sqlite_errorname", None)
+        hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
+        said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
+        translated = StorageError(f"the database refused the operation: {said}")
     for note in getattr(error, "__notes__", ()):
         translated.add_note(note)
     return translated
@@ -295,14 +306,26 @@ class SqlLedgerStore:
         self._writers = threading.local()
         self._held: list[sa.Connection] = []
         self._held_lock = threading.Lock()
+        # PostgreSQL: how many of the engine's connections were invalidated so far. A lost one (the server
+        # restarted) invalidates the pool's connections as old as it (`prepared.dbapi_error`, SQLAlchemy's own
+        # handling), but a thread's write connection is kept out of the pool: it is replaced when this moved since
+        # it was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
+        self._lost = 0
+        if self._postgres:
+            event.listen(engine, "invalidate", self._invalidated)
+
+    def _invalidated(self, *_args: object) -> None:
+        self._lost += 1
 
     def _writer(self) -> sa.Connection:
-        connection: sa.Connection | None = getattr(self._writers, "connection", None)
-        if connection is None or connection.closed or connection.invalidated:
-            if connection is not None:  # invalidated (its database connection was lost): closed, not kept in _held
+        writers = self._writers
+        connection: sa.Connection | None = getattr(writers, "connection", None)
+        if connection is None or writers.lost != self._lost or connection.closed or connection.invalidated:
+            if connection is not None:  # back to the pool, which drops it if it is as old as a lost connection
                 connection.close()
+            writers.lost = self._lost
             connection = self._engine.connect().execution_options(**WRITE)
-            self._writers.connection = connection
+            writers.connection = connection
             with self._held_lock:
                 self._held = [held for held in self._held if not held.closed]
                 self._held.append(connection)
