@@ -155,8 +155,11 @@ def test_a_failed_rollback_never_leaves_the_write_connection_in_autocommit_mode(
 
     with monkeypatch.context() as patched:
         patched.setattr(psycopg.Connection, "rollback", failing_rollback)
-        with pytest.raises(StorageError):  # the conflict's rollback fails in turn
+        with pytest.raises(FillConflict) as raised:  # the conflict's rollback fails in turn: noted on it
             traced.ledger.record_many([fill_fields(fill_id="R-1"), fill_fields(fill_id="R-1", price="7")])
+    assert raised.value.__notes__ == [
+        "ending the unit of work failed too: OperationalError: the rollback failed",
+    ]
 
     # Whatever the write connection became, it is not one whose statements commit one by one.
     assert all(not connection.autocommit or connection.closed for connection in traced.connections)

@@ -138,14 +138,16 @@ class Prepared:
         generator is, also when the caller stops early."""
         compiled = self._for(connection.dialect)
         sql, params = compiled.sql, compiled.params(values or {})
-        cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor: Any = None
         try:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute(sql, params)
             yield from cursor
         except connection.dialect.loaded_dbapi.Error as error:
             raise dbapi_error(connection, sql, params, error, cursor) from error
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def run(self, connection: sa.Connection, values: Params | None = None) -> None:
         """Run one statement that returns no rows."""
@@ -188,9 +190,10 @@ class Prepared:
 
 def _execute(connection: sa.Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> Any:  # noqa: ANN401 - a driver's parameters and rows
     """Run `sql` on a DB-API cursor of the connection (executemany with `many`); its rows with `fetch`. A driver
-    error leaves as SQLAlchemy's DBAPIError (`dbapi_error`)."""
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    error (making the cursor's too: a connection the driver closed) leaves as SQLAlchemy's DBAPIError (dbapi_error)."""
+    cursor: Any = None
     try:
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if many:
             cursor.executemany(sql, params)
         else:
@@ -199,7 +202,8 @@ def _execute(connection: sa.Connection, sql: str, params: Any, *, many: bool = F
     except connection.dialect.loaded_dbapi.Error as error:
         raise dbapi_error(connection, sql, params, error, cursor) from error
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
 
 
 def dbapi_error(
@@ -209,10 +213,20 @@ def dbapi_error(
     error: BaseException,
     cursor: object = None,
 ) -> BaseException:
-    """A driver error as SQLAlchemy's DBAPIError, as `Connection.execute` raises it (translated_errors takes it)."""
+    """A driver error as SQLAlchemy's DBAPIError, as `Connection.execute` raises it (translated_errors takes it).
+
+    A disconnect (the server restarted or ended the session, a network cut) is handled as `Connection.execute`
+    handles one: the connection is invalidated (the next unit of work of its thread takes a new one) and so are
+    the pool's connections as old as it (dropped by the same restart, each would fail once more when taken out:
+    they are replaced when next taken out, without a round trip)."""
     dialect = connection.dialect
     base = dialect.loaded_dbapi.Error
-    dbapi_connection = connection.connection.dbapi_connection
-    invalidated = dialect.is_disconnect(error, dbapi_connection, cursor)  # type: ignore[arg-type]
+    invalidated = connection.invalidated
+    if not invalidated and not connection.closed and isinstance(error, base):
+        pooled = connection.connection
+        invalidated = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)  # type: ignore[arg-type]
+        if invalidated:
+            connection.engine.pool._invalidate(pooled, error)  # noqa: SLF001 - what Connection.execute does on a disconnect
+            connection.invalidate(error)
     found: Any = params
     return exc.DBAPIError.instance(sql, found, error, base, connection_invalidated=invalidated, dialect=dialect)

@@ -116,9 +116,11 @@ class Batch:
         self._send(queued)
 
     def close(self) -> None:
-        """Drop what is queued (the transaction is rolled back) and stop queueing."""
+        """Drop what is queued (the transaction is rolled back) and stop queueing. On a connection invalidated (lost:
+        `prepared.dbapi_error`) its info is not touched: SQLAlchemy would connect again to give it, and a new
+        connection's info starts empty."""
         self._queued = []
-        if self.open:
+        if not self._connection.invalidated and self.open:
             del self._connection.info[BATCH]
 
     def release(self) -> None:

@@ -17,6 +17,7 @@ from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
+from tradeledger.storage.sql.ending import after_failure
 
 _Item = TypeVar("_Item")
 
@@ -258,8 +259,14 @@ class SqlEventLog:
         stderr). A stream read to its end, or closed by its reader, is closed already: closing it again does
         nothing."""
         streams, self._streams = self._streams, None
-        for stream in list(streams or ()):
-            stream.close()
+        pending = list(streams or ())
+        for index, stream in enumerate(pending):
+            try:
+                stream.close()
+            except BaseException as failed:  # the others closed too, this first failure raised (ending.py)
+                for other in pending[index + 1 :]:
+                    after_failure(failed, "closing another stream", other.close)
+                raise
 
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         found: dict[EventKey, StoredEvent] = {}

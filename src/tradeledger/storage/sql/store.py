@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
@@ -40,6 +40,7 @@ from tradeledger.storage.sql.changes import (
     SqliteChangeSignal,
     change_signal,
 )
+from tradeledger.storage.sql.ending import after_failure
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
 
@@ -55,11 +56,26 @@ _SQLITE_HINTS = {
 
 
 def _storage_error(error: exc.DBAPIError) -> StorageError:
-    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means)."""
-    code = getattr(error.orig, "sqlite_errorname", None)
-    hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
-    said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
-    return StorageError(f"the database refused the operation: {said}")
+    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
+    on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
+
+    A lost connection (the server restarted or ended it, a network cut: a disconnect to SQLAlchemy, which
+    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so: the server rolled the
+    transaction back unless its COMMIT had reached it (then it is all there), and the next call connects again."""
+    if error.connection_invalidated:
+        cause = " ".join(str(error.orig).split())
+        translated = StorageError(
+            f"the connection to the database was lost ({cause}): nothing of this call is half-written "
+            "(a fill sent again is a duplicate if its commit had arrived), and the next call connects again"
+        )
+    else:
+        code = getattr(error.orig, "sqlite_errorname", None)
+        hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
+        said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
+        translated = StorageError(f"the database refused the operation: {said}")
+    for note in getattr(error, "__notes__", ()):
+        translated.add_note(note)
+    return translated
 
 
 @contextmanager
@@ -205,12 +221,22 @@ class SqlUnitOfWork(SqlTransaction):
     def end(self) -> None:
         """Leave the unit of work: what a batch queued is dropped and, without commit() (or after an exception),
         the transaction rolled back (a PostgreSQL session forgets its prepared names then); the DB-API connection
-        is never left in autocommit mode."""
+        is never left in autocommit mode. Each step runs also when one before it failed (the streams' close: a
+        cursor whose connection died), the first failure raised (`ending.py`)."""
         batch = self.batch
         if batch is not None:
             batch.close()  # left without commit(): what is queued is dropped with the transaction
         try:
             self.log.close_streams()  # while the connection is open
+        except BaseException as failed:
+            after_failure(failed, "ending the transaction", self._finish)
+            raise
+        self._finish()
+
+    def _finish(self) -> None:
+        """Roll back a unit of work left without commit() (or by an exception); release the batch's connection."""
+        batch = self.batch
+        try:
             if not self.committed:  # left without commit(), or by an exception
                 self.rollback()
                 if batch is not None:
@@ -258,10 +284,13 @@ class _UnitOfWorkScope:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
         uow = self._uow
         assert uow is not None  # entered
-        try:
-            uow.end()
-        except exc.DBAPIError as failed:
-            raise _storage_error(failed) from failed
+        if error is None:
+            try:
+                uow.end()
+            except exc.DBAPIError as failed:
+                raise _storage_error(failed) from failed
+            return
+        after_failure(error, "ending the unit of work", uow.end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
             raise _storage_error(error) from error
 
@@ -277,12 +306,26 @@ class SqlLedgerStore:
         self._writers = threading.local()
         self._held: list[sa.Connection] = []
         self._held_lock = threading.Lock()
+        # PostgreSQL: how many of the engine's connections were invalidated so far. A lost one (the server
+        # restarted) invalidates the pool's connections as old as it (`prepared.dbapi_error`, SQLAlchemy's own
+        # handling), but a thread's write connection is kept out of the pool: it is replaced when this moved since
+        # it was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
+        self._lost = 0
+        if self._postgres:
+            event.listen(engine, "invalidate", self._invalidated)
+
+    def _invalidated(self, *_args: object) -> None:
+        self._lost += 1
 
     def _writer(self) -> sa.Connection:
-        connection: sa.Connection | None = getattr(self._writers, "connection", None)
-        if connection is None or connection.closed or connection.invalidated:
+        writers = self._writers
+        connection: sa.Connection | None = getattr(writers, "connection", None)
+        if connection is None or writers.lost != self._lost or connection.closed or connection.invalidated:
+            if connection is not None:  # back to the pool, which drops it if it is as old as a lost connection
+                connection.close()
+            writers.lost = self._lost
             connection = self._engine.connect().execution_options(**WRITE)
-            self._writers.connection = connection
+            writers.connection = connection
             with self._held_lock:
                 self._held = [held for held in self._held if not held.closed]
                 self._held.append(connection)
@@ -304,13 +347,25 @@ class SqlLedgerStore:
 
     @contextmanager
     def reading(self) -> Iterator[SqlTransaction]:
+        """A read transaction on a connection of the pool; its streams closed while the connection is open
+        (SqlEventLog.close_streams), then the connection given back (rolling back a transaction not committed),
+        each step also when one before it failed, the first error raised (`ending.py`)."""
         options = snapshot_options(self._engine)
-        with translated_errors(), self._engine.connect().execution_options(**options) as connection, connection.begin():
-            tx = SqlTransaction(connection)
+        with translated_errors():
+            connection = self._engine.connect().execution_options(**options)
+            tx = None
             try:
+                transaction = connection.begin()
+                tx = SqlTransaction(connection)
                 yield tx
-            finally:  # while the connection is open (SqlEventLog.close_streams)
                 tx.log.close_streams()
+                transaction.commit()
+            except BaseException as failed:
+                if tx is not None:  # closed already when the close was what failed
+                    after_failure(failed, "closing the read's streams", tx.log.close_streams)
+                after_failure(failed, "ending the read", connection.close)
+                raise
+            connection.close()
 
     def close(self) -> None:
         with self._held_lock:

@@ -1,0 +1,204 @@
+"""A long-lived process whose PostgreSQL server dropped every connection (a restart, a failover).
+
+`pg_terminate_backend` on every backend of the ledger's database stands in for a restart: the ledger's
+write connection and the idle connections of its pool are all gone, and it learns so only when it next
+uses one. The first call after it may fail, with one StorageError naming the lost connection and nothing
+written; the call after it works on the same Ledger, without reopening it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.backends import Backend, PostgresServer
+from tests.factories import fill_fields
+from tradeledger import Fill, Ledger, StorageError, open_ledger
+from tradeledger.application.subscribing import EventNotice, Notice
+from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.trades import create_trade
+
+pytestmark = pytest.mark.reliability
+
+HANG_GUARD_S = 60  # a bound on a hung subscriber, never an assertion on speed
+LOST = "the connection to the database was lost"
+TERMINATED = "terminating connection due to administrator command"
+
+
+@pytest.fixture
+def backend(postgres_server: PostgresServer) -> Iterator[Backend]:
+    with postgres_server.fresh_database() as created:
+        yield created
+
+
+@pytest.fixture
+def ledger(backend: Backend) -> Iterator[Ledger]:
+    with open_ledger(backend.url) as opened:
+        yield opened
+
+
+def drop_connections(backend: Backend) -> int:
+    """Terminate every other backend of the database (as a restart would); how many there were."""
+    query = (
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return len(backend.sql(query))
+
+
+def idle_in_pool(ledger: Ledger, count: int) -> None:
+    """Leave `count` idle connections in the ledger's pool: `count` reads at once, each returned after."""
+    started = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with ledger._store.reading() as tx:  # holds its connection until all started
+                tx.log.head()
+                started.wait(HANG_GUARD_S)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def fill_ids(ledger: Ledger) -> list[tuple[int, str]]:
+    return [(recorded.seq, recorded.fill.event_id) for recorded in ledger.history()]
+
+
+def logged_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What was logged at WARNING or above (SQLAlchemy's pool logs a connection whose reset failed)."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def seen(notices: list[Notice]) -> list[tuple[int, str]]:
+    found = []
+    for notice in notices:
+        assert isinstance(notice, EventNotice)
+        assert isinstance(notice.event.event, Fill)
+        found.append((notice.seq, notice.event.event.fill_id))
+    return found
+
+
+def test_the_first_append_after_the_connections_dropped_fails_naming_the_lost_connection(
+    backend: Backend, ledger: Ledger
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    assert drop_connections(backend) >= 1
+
+    with pytest.raises(StorageError) as raised:
+        ledger.record(fill_fields(fill_id="F-2"))
+
+    message = str(raised.value)
+    assert message.startswith(LOST), message
+    assert TERMINATED in message, message
+
+
+def test_the_append_after_the_failed_one_appends_although_the_pool_held_dropped_connections(
+    backend: Backend, ledger: Ledger
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 3)
+    assert drop_connections(backend) >= 4  # the writer and the three idle ones
+
+    with pytest.raises(StorageError):
+        ledger.record(fill_fields(fill_id="F-2"))
+    assert ledger.record(fill_fields(fill_id="F-3")).seq == 2
+    assert ledger.record(fill_fields(fill_id="F-4")).seq == 3
+
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-3"), (3, "F-4")]
+    assert ledger.verify().ok
+
+
+def test_a_read_after_the_connections_dropped_fails_once_naming_the_lost_connection_and_the_next_reads(
+    backend: Backend, ledger: Ledger
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 3)
+    drop_connections(backend)
+
+    with pytest.raises(StorageError) as raised:
+        ledger.positions()
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert TERMINATED in str(raised.value)
+    assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
+    assert fill_ids(ledger) == [(1, "F-1")]
+
+
+def test_a_trade_manager_records_again_after_one_failed_trade_and_its_book_holds_only_what_was_recorded(
+    backend: Backend, ledger: Ledger
+) -> None:
+    with TradeManager(ledger) as manager:
+        manager.record_trade(create_trade("BTC/USD", "buy", "1", "100"))
+        idle_in_pool(ledger, 3)
+        drop_connections(backend)
+
+        with pytest.raises(StorageError) as raised:
+            manager.record_trade(create_trade("BTC/USD", "buy", "2", "110"))
+        assert str(raised.value).startswith(LOST)
+        manager.record_trade(create_trade("BTC/USD", "buy", "3", "120"))
+
+        position = manager.get_position("BTC/USD")
+        assert position is not None
+        assert str(position.total_amount) == "4"
+        assert str(position.average_price) == "115"
+    assert [seq for seq, _ in fill_ids(ledger)] == [1, 2]
+
+
+def test_a_subscriber_after_the_connections_dropped_misses_nothing(backend: Backend) -> None:
+    with open_ledger(backend.url) as reader, open_ledger(backend.url) as writer:
+        writer.record(fill_fields(fill_id="F-1"))
+        subscription = reader.subscribe()
+        assert seen(subscription.poll()) == [(1, "F-1")]
+        idle_in_pool(reader, 3)
+        drop_connections(backend)
+
+        with pytest.raises(StorageError):
+            writer.record(fill_fields(fill_id="F-2"))
+        writer.record(fill_fields(fill_id="F-3"))
+
+        with pytest.raises(StorageError) as raised:  # its read's pooled connection was dropped: once
+            subscription.poll(HANG_GUARD_S)
+        assert str(raised.value).startswith(LOST), str(raised.value)
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(2, "F-3")]
+        assert subscription.poll(0.01) == []
+        subscription.close()
+
+
+def test_an_append_on_a_write_connection_the_driver_closed_fails_with_a_storage_error_then_appends(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    writer = ledger._store._writer()  # type: ignore[attr-defined]  # its DB-API connection, closed under it
+    writer.connection.dbapi_connection.close()
+
+    with pytest.raises(StorageError) as raised:
+        ledger.record(fill_fields(fill_id="F-2"))
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert ledger.record(fill_fields(fill_id="F-3")).seq == 2
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-3")]
+    assert logged_problems(caplog) == []
+
+
+def test_after_a_read_failed_on_the_dropped_connections_the_next_append_appends(
+    backend: Backend, ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 2)
+    drop_connections(backend)
+
+    with pytest.raises(StorageError) as raised:
+        ledger.positions()
+    assert str(raised.value).startswith(LOST), str(raised.value)
+    assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
+    assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2")]
+    assert logged_problems(caplog) == []  # the dropped write connection was given back without a failed reset
