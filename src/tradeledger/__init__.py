@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tradeledger.errors import (
     CallbackError,
+    ConnectionLost,
     FillConflict,
     InvalidArgument,
     InvalidFill,
@@ -109,6 +110,7 @@ __all__ = [
     "CallbackError",
     "Checkpoint",
     "ClosedPosition",
+    "ConnectionLost",
     "EventNotice",
     "EventText",
     "FeeEntry",

@@ -52,6 +52,11 @@ class StorageError(LedgerError):
     """The database refused an operation (locked, read-only, full, corrupt, append-only)."""
 
 
+class ConnectionLost(StorageError):
+    """The connection to the database was lost (a server restart, a failover, a network cut): nothing of the call
+    is half-written (unless its commit had arrived: then all of it is there), and the next call connects again."""
+
+
 class InvariantViolation(LedgerError):
     """A read model does not reconcile with the log (the wallet's cash invariant): a bug, never clamped."""
 

@@ -27,7 +27,7 @@ from tradeledger.application.ports import REBUILDS, ChangeSignal, LedgerStore, T
 from tradeledger.application.replaying import event_at, recorded
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.records import Checkpoint, RecordedFill
-from tradeledger.errors import InvalidArgument
+from tradeledger.errors import ConnectionLost, InvalidArgument
 
 SUBSCRIBERS = "subscribers"  # the keyed table of named subscribers' positions
 # The ledger's own keyed tables, never a subscriber's or a read model's: REBUILDS holds the token a kept fold
@@ -183,6 +183,14 @@ class Subscription:
             self._signal = None
 
     def _read(self) -> list[tuple[Notice, Checkpoint]]:
+        """`_read_once`, made again once when its connection was lost (a server restart: the store connects anew,
+        and a read changes nothing), so a long-lived reader reads on; a second loss (the server down) is raised."""
+        try:
+            return self._read_once()
+        except ConnectionLost:
+            return self._read_once()
+
+    def _read_once(self) -> list[tuple[Notice, Checkpoint]]:
         """One read transaction: a rollback notice when one is due, then a batch of events by seq."""
         with self._store.reading() as tx:
             head = tx.log.head()

@@ -28,7 +28,7 @@ from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
-from tradeledger.errors import StorageError
+from tradeledger.errors import ConnectionLost, StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import events, head, projection_entries
@@ -64,7 +64,7 @@ def _storage_error(error: exc.DBAPIError) -> StorageError:
     transaction back unless its COMMIT had reached it (then it is all there), and the next call connects again."""
     if error.connection_invalidated:
         cause = " ".join(str(error.orig).split())
-        translated = StorageError(
+        translated: StorageError = ConnectionLost(
             f"the connection to the database was lost ({cause}): nothing of this call is half-written "
             "(a fill sent again is a duplicate if its commit had arrived), and the next call connects again"
         )
