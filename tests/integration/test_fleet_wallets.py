@@ -297,6 +297,7 @@ def test_a_consistency_check_reads_the_log_anew_before_it_reports_a_mismatch_a_l
         wallet.open("BTC/USD", "buy", 1, 100)
         assert context.validate_position_consistency()
         PaperWallet(other, B0, account=ACCOUNT).open("ETH/USD", "buy", 1, 100)  # another process's append
+        manager.refresh()  # the TradeManager has read it (its own NOTIFY may still be on its way too)
         assert [position.symbol for position in manager.get_all_positions()] == ["BTC/USD", "ETH/USD"]
         # The wallet's change signal has not fired yet (a PostgreSQL NOTIFY still on its way): its view lags.
         monkeypatch.setattr(Subscription, "changed", lambda _self: False)
