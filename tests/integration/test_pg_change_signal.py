@@ -13,8 +13,8 @@ import pytest
 
 from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
-from tradeledger import Fill, Ledger, open_ledger
-from tradeledger.application.subscribing import EventNotice, Notice
+from tests.notices import seen
+from tradeledger import Ledger, open_ledger
 
 HANG_GUARD_S = 60  # a bound on a hung subscriber, never an assertion on speed
 LISTENERS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN tradeledger_log'"
@@ -24,16 +24,6 @@ LISTENERS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
 def backend(postgres_server: PostgresServer) -> Iterator[Backend]:
     with postgres_server.fresh_database() as created:
         yield created
-
-
-def seen(notices: list[Notice]) -> list[tuple[int, str]]:
-    """Each notice as (seq, fill id); a rollback notice fails the test (there is none here)."""
-    found = []
-    for notice in notices:
-        assert isinstance(notice, EventNotice)
-        assert isinstance(notice.event.event, Fill)
-        found.append((notice.seq, notice.event.event.fill_id))
-    return found
 
 
 def listeners(backend: Backend) -> list[int]:

@@ -16,8 +16,8 @@ import pytest
 
 from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
-from tradeledger import Fill, Ledger, StorageError, open_ledger
-from tradeledger.application.subscribing import EventNotice, Notice
+from tests.notices import seen
+from tradeledger import Ledger, StorageError, open_ledger
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
 
@@ -77,15 +77,6 @@ def fill_ids(ledger: Ledger) -> list[tuple[int, str]]:
 def logged_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What was logged at WARNING or above (SQLAlchemy's pool logs a connection whose reset failed)."""
     return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-
-
-def seen(notices: list[Notice]) -> list[tuple[int, str]]:
-    found = []
-    for notice in notices:
-        assert isinstance(notice, EventNotice)
-        assert isinstance(notice.event.event, Fill)
-        found.append((notice.seq, notice.event.event.fill_id))
-    return found
 
 
 def test_the_first_append_after_the_connections_dropped_fails_naming_the_lost_connection(
