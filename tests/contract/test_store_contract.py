@@ -265,6 +265,21 @@ def test_the_last_occurrence_is_of_an_accounts_events_on_one_exchange_by_type_sy
         assert log.last_occurred("default", "kraken", ["funding"]) is None
 
 
+def test_the_first_event_recorded_after_a_time_is_named_by_its_seq(store: LedgerStore) -> None:
+    with store.unit_of_work() as uow:
+        events = chain(uow.log.head(), {"fill_id": "F-1"}, {"fill_id": "F-2"}, {"fill_id": "F-3"})
+        recorded = ["2026-01-05T11:00:00.000000+00:00", AT, "2026-01-05T12:00:00.000001+00:00"]
+        events = [replace(event, recorded_at=at) for event, at in zip(events, recorded, strict=True)]
+        append(uow, events)
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.log.first_recorded_after("2026-01-05T10:59:59.999999+00:00") == 1
+        assert tx.log.first_recorded_after("2026-01-05T11:00:00.000000+00:00") == 2
+        assert tx.log.first_recorded_after(AT) == 3
+        assert tx.log.first_recorded_after("2026-01-05T12:00:00.000001+00:00") is None
+
+
 def test_find_returns_the_events_stored_under_the_keys_asked_for(store: LedgerStore) -> None:
     first, second = appended(store, {"fill_id": "A-1"}, {"fill_id": "A-2", "exchange": "binance"})
 

@@ -454,10 +454,8 @@ class Ledger:
         assert to_time is not None
         time_bound = stored_time("to_time", to_time)
         with self._store.reading() as tx:
-            for event in tx.log.read():
-                if event.recorded_at > time_bound:
-                    return event.seq - 1
-            return tx.log.head().seq
+            after = tx.log.first_recorded_after(time_bound)
+            return tx.log.head().seq if after is None else after - 1
 
     def admin_log(self) -> tuple[AdminRecord, ...]:
         """Every audited operation on the log (rollbacks), oldest first."""

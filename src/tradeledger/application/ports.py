@@ -129,6 +129,9 @@ class EventLog(Protocol):
     def admin_records(self) -> list[AdminRecord]:
         """The admin log (audited rollbacks), oldest first."""
 
+    def first_recorded_after(self, time_bound: str) -> int | None:
+        """The seq of the first event (in seq order) recorded after `time_bound` (stored time text); None: none is."""
+
     def append_admin(self, records: Sequence[AdminRecord], head: Checkpoint) -> None:
         """Add admin records exactly as given (a copy or an import carries them) and set the head to `head`."""
 

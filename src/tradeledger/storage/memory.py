@@ -105,6 +105,9 @@ class MemoryEventLog:
             if until_time is None or event.occurred_at <= until_time:
                 yield event.execution_row()
 
+    def first_recorded_after(self, time_bound: str) -> int | None:
+        return next((event.seq for event in self._state.events if event.recorded_at > time_bound), None)
+
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         state = self._state
         return {key: state.events[state.keys[key] - 1] for key in keys if key in state.keys}
