@@ -8,8 +8,8 @@ same), but each (account, symbol) keeps a small mutable list, the ledger context
 batch of rows, and times stay text until a `Position` or `ClosedPosition` is built. Rows are the
 log's stored text, trusted: the event models validated them on append; `verify` re-checks them. What an
 edited row could fold into figures that look right (a side, a quantity or price not above zero, a negative
-fee, an amount not finite) is checked here, and any row that does not read is refused naming its seq and
-field (`domain.stored_rows`).
+fee, an amount not finite, a time not as `time_text` writes it) is checked here, and any row that does not
+read is refused naming its seq and field (`domain.stored_rows`).
 
 Every type of event passes through it: a fill moves its position (and a fee paid in the base
 currency is a fee-free disposal right after it), a funding payment adds to the open cycle's funding
