@@ -57,7 +57,7 @@ from tradeledger.domain.positions import (
     fee_shares,
     size_refused,
 )
-from tradeledger.domain.stored_rows import BOUND, UNREADABLE, other_amounts, unreadable
+from tradeledger.domain.stored_rows import UNREADABLE, other_amounts, unreadable
 from tradeledger.errors import InvalidFill, LedgerError
 
 _SIDES = {"buy": True, "sell": False}
@@ -103,7 +103,7 @@ class PositionFold(FoldState):
         exact_add, exact_subtract = EXACT_ADD, EXACT_SUBTRACT
         open_cycles, all_totals, balances = self._open, self._totals, self.balances
         slots, one_fees = self._slots, self._one_fees
-        last, bound, row = self.last_seq, BOUND, None
+        last, row = self.last_seq, None
         try:
             with localcontext(LEDGER_CONTEXT):
                 for row in cast("Iterable[tuple[Any, ...]]", rows):
@@ -132,7 +132,7 @@ class PositionFold(FoldState):
                         buy = False
                     else:
                         raise unreadable(row)
-                    if len(occurred_at) != 32 or occurred_at[26:] != "+00:00":  # noqa: PLR2004 - time_text's shape
+                    if len(occurred_at) != 32 or not occurred_at.endswith("+00:00"):  # noqa: PLR2004 - time_text's
                         raise unreadable(row)
                     parse(occurred_at)  # that shape may still name no time (month 13): ValueError
                     slot = slots.get((account, exchange, symbol))
@@ -140,12 +140,12 @@ class PositionFold(FoldState):
                         slot = self._slot(account, exchange, symbol)
                     key, spot, quote, held, cash = slot
                     q, p = dec(quantity), dec(price)
-                    if not (zero < q < bound and zero < p < bound):  # NaN traps: a stored row, edited
+                    if not (q > zero and p > zero and q.is_finite() and p.is_finite()):  # NaN traps as it compares
                         raise unreadable(row)
                     if fees is None:  # a v1 fill: one fee, in the quote currency
                         if fee == "0":
                             f = zero
-                        elif not zero <= (f := dec(fee)) < bound:
+                        elif (f := dec(fee)) < zero or not f.is_finite():
                             raise unreadable(row)
                     elif fees == "[]":
                         f = zero

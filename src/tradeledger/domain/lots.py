@@ -66,7 +66,7 @@ from tradeledger.domain.lot_terms import (
     picks_of,
 )
 from tradeledger.domain.markets import market
-from tradeledger.domain.stored_rows import BOUND, UNREADABLE, other_amounts, unreadable
+from tradeledger.domain.stored_rows import UNREADABLE, other_amounts, unreadable
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 
@@ -126,7 +126,7 @@ class LotBook:
         slots, one_fees = self._slots, self._one_fees
         in_basis, only_year, years, long = self.fees_in_basis, self.year, self.years, self._long
         append, gain_row, parse = self.rows.append, tuple.__new__, datetime.fromisoformat
-        dec, zero, bound, fifo, specific = Decimal, ZERO, BOUND, Method.FIFO, Method.SPECIFIC
+        dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
         inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
         last, made, row = self.last_seq, -1, None  # made: the seq of the row the last new slot was made for
@@ -143,7 +143,7 @@ class LotBook:
                         last = seq  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     buy = side == "buy"
-                    if (not buy and side != "sell") or len(at) != 32 or at[26:] != "+00:00":  # noqa: PLR2004
+                    if (not buy and side != "sell") or len(at) != 32 or not at.endswith("+00:00"):  # noqa: PLR2004
                         raise ValueError(side, at)  # not a side, or not a time as `time_text` writes it
                     parse(at)  # that shape may still name no time (month 13): ValueError
                     slot = slots.get((account, symbol))
@@ -157,10 +157,10 @@ class LotBook:
                             continue
                     key, pool, quote = slot
                     q, p = dec(quantity), dec(price)
-                    if not (zero < q < bound and zero < p < bound):  # NaN traps: a stored row, edited
+                    if not (q > zero and p > zero and q.is_finite() and p.is_finite()):  # NaN traps as it compares
                         raise ValueError(quantity, price)
                     if fees is None:  # a v1 fill: one fee, in the quote currency
-                        if not zero <= (valued := dec(fee)) < bound:
+                        if (valued := dec(fee)) < zero or not valued.is_finite():
                             raise ValueError(fee)
                     elif fees == "[]":
                         valued = zero

@@ -25,8 +25,8 @@ from tradeledger.domain.markets import market
 from tradeledger.errors import StorageError
 
 KINDS = frozenset({"fill", "funding", "transfer"})
-# Above every amount an event holds (`exact_amount`: at most 1E+24 in magnitude): `0 < q < BOUND` is a
-# quantity's check that Infinity fails too (and NaN fails by trapping: the ledger context traps comparisons).
+# Above every amount an event holds (`exact_amount`: at most 1E+24 in magnitude): `-BOUND < x < BOUND` is a
+# funding's or a transfer's check that Infinity fails too (and NaN by trapping: comparing it signals).
 BOUND = Decimal("1E+25")
 ZERO = Decimal(0)
 
