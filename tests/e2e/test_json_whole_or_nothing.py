@@ -41,7 +41,6 @@ def _head_and_rollbacks(cli: Cli) -> tuple[dict[str, object], int]:
     return report["head"], len(report["rollbacks"])
 
 
-@pytest.mark.xfail(strict=True, reason="history --json wrote the events before the unreadable row, then exit 2")
 def test_history_json_refused_part_way_through_the_log_leaves_nothing_on_stdout(cli: Cli) -> None:
     _edited_late(cli.url)
 
@@ -50,7 +49,6 @@ def test_history_json_refused_part_way_through_the_log_leaves_nothing_on_stdout(
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", REFUSED)
 
 
-@pytest.mark.xfail(strict=True, reason="rollback --dry-run --json wrote the removed events before the unreadable one")
 def test_a_rollback_dry_run_json_refused_part_way_through_its_removed_events_leaves_nothing_on_stdout(
     cli: Cli,
 ) -> None:
@@ -63,7 +61,6 @@ def test_a_rollback_dry_run_json_refused_part_way_through_its_removed_events_lea
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", REFUSED)
 
 
-@pytest.mark.xfail(strict=True, reason="the rollback was committed, then its output failed on the bad row: exit 2")
 @pytest.mark.parametrize("output", [[], ["--json"]])
 def test_a_rollback_whose_removed_events_hold_an_unreadable_row_is_refused_and_rolls_nothing_back(
     cli: Cli, output: list[str]
@@ -86,14 +83,7 @@ def _closed_cycles(url: str, cycles: int) -> None:
     "unbuffered",
     [
         pytest.param(False, id="buffered"),
-        pytest.param(
-            True,
-            id="PYTHONUNBUFFERED=1",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="an unbuffered stdout drops the rest of a short write: the document cut off, exit 0",
-            ),
-        ),
+        pytest.param(True, id="PYTHONUNBUFFERED=1"),
     ],
 )
 @pytest.mark.parametrize("command", [["positions", "--closed", "--json"], ["replay", "--json"]])
