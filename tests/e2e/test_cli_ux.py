@@ -8,7 +8,6 @@ from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -75,7 +74,6 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused(cli: Cli) -> None:
     assert "--mark SOL/USD" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="positions --json said nothing of a mark it did not use")
 def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_json(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
     plain = cli.json("positions", "--mark", "SOL/USD=25")
