@@ -1,4 +1,5 @@
-"""A command's `--json` reaches stdout whole or not at all, and its exit status says which (README: exit status).
+"""A command's `--json` reaches stdout whole or not at all, and its exit status says which (README: exit status);
+an output file that is stdout (`--output /dev/stdout`) holds the output alone, its command's note on stderr.
 
 Tools we do not control read the JSON: a document cut off where the command failed (exit 2, one line on stderr)
 must not be on stdout for them to half-read, and a document the reader did not take whole must not end with 0.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import GOLDEN, Cli
+from tests.e2e.test_cli import run_module
 from tests.factories import fill_fields
 from tradeledger import open_ledger
 from tradeledger.cli import app
@@ -108,3 +111,45 @@ def test_a_json_document_the_reader_did_not_take_whole_ends_with_status_2_and_no
         status, said = reading.wait(timeout=120), reading.stderr.read()
 
     assert (status, said) == (2, b"")
+
+
+EVERY_EVENT = GOLDEN / "every_event" / "export.ndjson"  # 20 events over both epochs, and a rollback record
+
+
+@pytest.mark.xfail(strict=True, reason="export --output /dev/stdout ended its NDJSON with the line 'exported …'")
+def test_an_export_to_dev_stdout_is_the_ndjson_alone_and_its_note_goes_to_stderr(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(EVERY_EVENT))
+
+    result = run_module("--db", cli.url, "export", "--output", "/dev/stdout", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == EVERY_EVENT.read_text(encoding="utf-8")  # event for event, the same bytes
+    assert result.stderr == (
+        "exported 20 events to /dev/stdout; head a8efa00b83058cd7187b3a3358380d49e192c7071831770e414a2e802ec5cb33\n"
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="gains --csv /dev/stdout ended its worksheet with the line 'wrote 10 rows …'")
+def test_a_gains_worksheet_to_dev_stdout_is_the_csv_alone_and_its_notes_go_to_stderr(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(EVERY_EVENT))
+    written = tmp_path / "gains.csv"
+    cli("gains", "--method", "fifo", "--csv", str(written))
+
+    result = run_module("--db", cli.url, "gains", "--method", "fifo", "--csv", "/dev/stdout", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == written.read_text(encoding="utf-8")
+    assert result.stderr == "wrote 10 rows to /dev/stdout\n"
+
+
+@pytest.mark.xfail(strict=True, reason="report --html /dev/stdout ended its page with the line 'report written to …'")
+def test_a_report_to_dev_stdout_is_the_page_alone_and_its_note_goes_to_stderr(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(EVERY_EVENT))
+
+    result = run_module("--db", cli.url, "report", "--html", "/dev/stdout", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert result.stdout.endswith("</html>\n")
+    # the page's path as the report names it: /dev/stdout resolved (/proc/…/fd/pipe:[…])
+    assert re.fullmatch(r"report written to \S+: 15 fills, 4 symbols, state seq 20, verify ok\n", result.stderr)
