@@ -116,7 +116,6 @@ def test_a_json_document_the_reader_did_not_take_whole_ends_with_status_2_and_no
 EVERY_EVENT = GOLDEN / "every_event" / "export.ndjson"  # 20 events over both epochs, and a rollback record
 
 
-@pytest.mark.xfail(strict=True, reason="export --output /dev/stdout ended its NDJSON with the line 'exported …'")
 def test_an_export_to_dev_stdout_is_the_ndjson_alone_and_its_note_goes_to_stderr(cli: Cli, tmp_path: Path) -> None:
     cli("import", str(EVERY_EVENT))
 
@@ -129,7 +128,6 @@ def test_an_export_to_dev_stdout_is_the_ndjson_alone_and_its_note_goes_to_stderr
     )
 
 
-@pytest.mark.xfail(strict=True, reason="gains --csv /dev/stdout ended its worksheet with the line 'wrote 10 rows …'")
 def test_a_gains_worksheet_to_dev_stdout_is_the_csv_alone_and_its_notes_go_to_stderr(cli: Cli, tmp_path: Path) -> None:
     cli("import", str(EVERY_EVENT))
     written = tmp_path / "gains.csv"
@@ -142,7 +140,6 @@ def test_a_gains_worksheet_to_dev_stdout_is_the_csv_alone_and_its_notes_go_to_st
     assert result.stderr == "wrote 10 rows to /dev/stdout\n"
 
 
-@pytest.mark.xfail(strict=True, reason="report --html /dev/stdout ended its page with the line 'report written to …'")
 def test_a_report_to_dev_stdout_is_the_page_alone_and_its_note_goes_to_stderr(cli: Cli, tmp_path: Path) -> None:
     cli("import", str(EVERY_EVENT))
 

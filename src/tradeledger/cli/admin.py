@@ -19,6 +19,7 @@ from tradeledger.application.maintenance import RollbackReport
 from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
+    beside,
     emit,
     err,
     ledger_url,
@@ -348,7 +349,7 @@ def export(
             head = export_log(store, lambda item: handle.write(_line(item)))
     finally:
         store.close()
-    out().print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False)
+    beside(output).print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False, soft_wrap=True)
 
 
 def _line(item: dict[str, Any]) -> bytes:

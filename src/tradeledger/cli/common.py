@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -57,6 +58,16 @@ def out() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH  # files and pipes get room for every column
     return console
+
+
+def beside(written: Path) -> Console:
+    """Where a command says what it wrote to `written`: stdout, save when `written` is stdout itself (`--output
+    /dev/stdout`, `--csv /dev/stdout`): then stderr, so that the NDJSON, the CSV or the page is all stdout holds."""
+    try:
+        file, stdout = written.stat(), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a descriptor (a test's capture): not the file
+        return out()
+    return err() if (file.st_dev, file.st_ino) == (stdout.st_dev, stdout.st_ino) else out()
 
 
 @functools.cache
