@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from itertools import pairwise
@@ -71,6 +72,16 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused(cli: Cli) -> None:
 
     assert "--mark DOGE/USD=0.3: no open position in DOGE/USD, so the mark is not used" in text
     assert "--mark SOL/USD" not in text
+
+
+def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_json(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+    plain = cli.json("positions", "--mark", "SOL/USD=25")
+
+    result = cli("positions", "--mark", "DOGE/USD=0.3", "--mark", "SOL/USD=25", "--json")
+
+    assert json.loads(result.stdout) == plain  # the document as without the unused mark
+    assert result.stderr == "--mark DOGE/USD=0.3: no open position in DOGE/USD, so the mark is not used\n"
 
 
 def test_the_lifetime_line_adds_the_unrealized_pnl_at_the_marks(cli: Cli) -> None:

@@ -114,6 +114,15 @@ def test_a_rollback_without_a_reason_or_with_nothing_to_remove_exits_2(cli: Cli,
     assert "nothing after seq 5" in cli("rollback", "--to-seq", "5", "--reason", "x", expect=2).stderr
 
 
+@pytest.mark.parametrize("target", [[], ["--to-seq", "2", "--to-time", "2026-01-01T00:00:00Z"]])
+def test_a_rollback_without_exactly_one_target_is_refused_naming_both_options(
+    cli: Cli, five: str, target: list[str]
+) -> None:
+    refused = cli("rollback", *target, "--reason", "x", "--json", expect=2)
+
+    assert (refused.stdout, refused.stderr) == ("", "error: rollback: give exactly one of --to-seq N and --to-time T\n")
+
+
 def test_a_rollback_without_actor_by_a_user_the_os_does_not_name_is_refused_asking_for_one(
     cli: Cli, five: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,7 @@ projection rewound from the newest snapshot at or below the rollback's target)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -140,7 +140,7 @@ def sealed_rollback(
         reason=reason,
         head=before,
         to=to,
-        removed=uow.log.read(after_seq=target),  # each row encoded as it is read
+        removed=_readable(uow.log.read(after_seq=target)),  # each row checked and encoded as it is read
         prev_hash=GENESIS_HASH if last is None else last.hash,
     )
     uow.log.truncate(record)
@@ -149,6 +149,15 @@ def sealed_rollback(
     # then its level row, so taking them in the same order cannot deadlock (PostgreSQL).
     uow.projection.drop_levels_after(target)
     return record
+
+
+def _readable(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
+    """`events`, each first read as the report lists it: a row edited into a value no event holds is refused (a
+    StorageError naming its seq, as the dry run refuses it) before the rollback writes anything, never sealed into
+    the record and then found unreadable once the tail is gone."""
+    for event in events:
+        recorded((event,))
+        yield event
 
 
 def rewind_projection(uow: UnitOfWork, target: int, *, snapshot_every: int) -> None:

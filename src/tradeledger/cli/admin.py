@@ -19,6 +19,7 @@ from tradeledger.application.maintenance import RollbackReport
 from tradeledger.bootstrap import open_store
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
+    beside,
     emit,
     err,
     ledger_url,
@@ -141,6 +142,8 @@ def rollback(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Remove the log's tail after a seq (or time), audited, in a new epoch; projections and files rewound."""
+    if (to_seq is None) == (to_time is None):  # the options, as the command takes them (the API names its own)
+        raise InvalidArgument("rollback: give exactly one of --to-seq N and --to-time T")
     when = None if to_time is None else parse_time(to_time, "--to-time")
     # Everything the rewind of the files needs is checked before the log is touched: a --state-dir
     # given is an existing folder (Click checks it), the default folder counts only when it exists.
@@ -348,7 +351,7 @@ def export(
             head = export_log(store, lambda item: handle.write(_line(item)))
     finally:
         store.close()
-    out().print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False)
+    beside(output).print(f"exported {head.seq} events to {output}; head {head.hash}", highlight=False, soft_wrap=True)
 
 
 def _line(item: dict[str, Any]) -> bytes:

@@ -12,6 +12,7 @@ another command module.
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from typing import Annotated
 
@@ -112,6 +113,20 @@ def invoked(argv: list[str]) -> str | None:
     return None
 
 
+def whole_writes() -> None:
+    """Under PYTHONUNBUFFERED=1 (`python -u`, many container images) stdout's text goes straight to the file
+    descriptor, and a write the pipe took only in part (its reader gone: `positions --json | head -c 100`) loses the
+    rest without an error: the command ended with 0 on a document cut off. Its text then goes through a buffered
+    writer of the same descriptor, which writes the rest or raises BrokenPipeError (exit 2, `reader_gone`), flushed
+    at each line break as unbuffered output is."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and isinstance(stream.buffer, io.RawIOBase):
+        raw = io.FileIO(stream.fileno(), "w", closefd=False)
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors, line_buffering=True
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status instead of exiting.
 
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     LedgerError (a bug: its type and message, never a traceback). Status 1 stays "verify failed".
     """
     arguments = sys.argv[1:] if argv is None else argv
+    whole_writes()
     command = invoked(arguments)
     # The command's own module only (the start-up of `import` is part of its speed, spec section 8).
     application = app if command is None else LedgerApp(only=command)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -58,6 +60,16 @@ def out() -> Console:
     return console
 
 
+def beside(written: Path) -> Console:
+    """Where a command says what it wrote to `written`: stdout, save when `written` is stdout itself (`--output
+    /dev/stdout`, `--csv /dev/stdout`): then stderr, so that the NDJSON, the CSV or the page is all stdout holds."""
+    try:
+        file, stdout = written.stat(), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a descriptor (a test's capture): not the file
+        return out()
+    return err() if (file.st_dev, file.st_ino) == (stdout.st_dev, stdout.st_ino) else out()
+
+
 @functools.cache
 def err() -> Console:
     return _Console(stderr=True, highlight=False, markup=False, emoji=False)
@@ -68,6 +80,7 @@ R = TypeVar("R")
 EXIT_INVALID = 2
 PIPED_WIDTH = 120
 EMIT_CHUNK = 1 << 16  # characters of JSON text written at once
+EMIT_SPOOL = 1 << 20  # characters of a streamed JSON document kept in memory before it goes to a temporary file
 EXIT_VERIFY_FAILED = 1
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings) instead of tables.")]
@@ -153,24 +166,31 @@ def opened(ctx: typer.Context, *, writes: bool = False) -> Iterator[Ledger]:
 
 
 def emit(value: object) -> None:
-    """JSON for scripts: plain text on stdout, untouched by Rich. A list may be an iterator (a report's rows made as
-    they are written): the text is written a part at a time (cli/json_text.py), byte for byte `dumps` of the value
-    with its iterators made lists, and neither the items nor the text are held whole."""
+    """JSON for scripts: plain text on stdout, untouched by Rich, whole or not at all. A list may be an iterator (a
+    report's rows made as they are written, `history`'s events read from the log): the text is made a part at a time
+    (cli/json_text.py), byte for byte `dumps` of the value with its iterators made lists, and neither the items nor
+    the text are held whole: it goes to a temporary file (in memory up to EMIT_SPOOL characters) and reaches stdout
+    only once the last item was made, so a read that fails part way (a row that no longer reads, a lost database)
+    leaves nothing on stdout for a script to take for the document, only the error on stderr (exit 2)."""
     if not holds_iterator(value):
         typer.echo(dumps(value))
         return
-    write = sys.stdout.write
-    pending: list[str] = []
-    size = 0
-    for piece in json_pieces(value):
-        pending.append(piece)
-        size += len(piece)
-        if size >= EMIT_CHUNK:
-            write("".join(pending))
-            pending.clear()
-            size = 0
-    pending.append("\n")
-    write("".join(pending))
+    with tempfile.SpooledTemporaryFile(max_size=EMIT_SPOOL, mode="w+", encoding="utf-8", newline="") as spool:
+        pending: list[str] = []
+        size = 0
+        for piece in json_pieces(value):
+            pending.append(piece)
+            size += len(piece)
+            if size >= EMIT_CHUNK:
+                spool.write("".join(pending))
+                pending.clear()
+                size = 0
+        pending.append("\n")
+        spool.write("".join(pending))
+        spool.seek(0)
+        write = sys.stdout.write
+        while text := spool.read(EMIT_CHUNK):
+            write(text)
     sys.stdout.flush()
 
 

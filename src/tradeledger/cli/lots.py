@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.cli.common import JsonOption, emit, naming_option, opened, out, parse_time
+from tradeledger.cli.common import JsonOption, beside, emit, naming_option, opened, out, parse_time
 from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots, print_missing
 from tradeledger.compat.files import check_output, output_file
 from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MAX_LONG_AFTER_DAYS, MethodPlan, tax_year
@@ -91,8 +91,9 @@ def gains(
         with naming_option("--csv"), output_file(csv_file) as handle:
             for piece in gains_csv(report):
                 handle.write(piece.encode("utf-8"))
-        out().print(f"wrote {len(report.rows)} rows to {csv_file}", highlight=False)
-        print_missing(out(), report)  # the worksheet has no row for them: said, never dropped
+        notes = beside(csv_file)
+        notes.print(f"wrote {len(report.rows)} rows to {csv_file}", highlight=False)
+        print_missing(notes, report)  # the worksheet has no row for them: said, never dropped
     elif json_output:
         emit(gains_json(report))
     else:

@@ -338,20 +338,26 @@ def print_state(
     )
     if totals.funding:
         line.append_text(Text.assemble(", of which funding ", money(totals.funding)))
-    held = {p.symbol for p in state.open}
     if marks:
         line.append_text(Text.assemble(", unrealized ", money(state.unrealized_pnl(marks))))
     console.print(line, highlight=False)
     unvalued = unvalued_line(totals.unvalued_fees, marks)
     if unvalued is not None:
         console.print(unvalued, highlight=False)
-    valuing = {currency for currency, _ in totals.unvalued_fees}
-    for symbol, price in marks.items():
-        if symbol not in held and symbol.partition("/")[0] not in valuing:
-            console.print(
-                f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used",
-                highlight=False,
-            )
+    for note in unused_marks(state, marks):
+        console.print(note, highlight=False)
+
+
+def unused_marks(state: LedgerState, marks: Mapping[str, Decimal]) -> list[str]:
+    """A line for each `--mark` that neither an open position nor an unvalued fee's currency uses (a typo'd symbol
+    would otherwise value nothing without a word): under the tables, or on stderr beside `--json`."""
+    held = {p.symbol for p in state.open}
+    valuing = {currency for currency, _ in state.totals.unvalued_fees}
+    return [
+        f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used"
+        for symbol, price in marks.items()
+        if symbol not in held and symbol.partition("/")[0] not in valuing
+    ]
 
 
 def wallet_json(account: str, wallet: WalletBook) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
+    beside,
     emit,
     ledger_url,
     only_exchange,
-    out,
     parse_contract_sizes,
     parse_initial_balance,
     parse_marks,
@@ -294,7 +294,7 @@ def write_report(
         emit(summary)
     else:
         agrees = "" if reconciled is None else f", reconcile {'ok' if reconciled.result.ok else 'DIFFERENCES'}"
-        out().print(
+        beside(written).print(
             f"report written to {summary['html']}: {summary['fills']} fills, {summary['symbols']} symbols, "
             f"state seq {built.state.seq}, verify {'ok' if built.verify.ok else 'FAILED'}{agrees}",
             soft_wrap=True,

@@ -11,6 +11,7 @@ from tradeledger.cli.common import (
     UntilTimeOption,
     emit,
     emit_items,
+    err,
     opened,
     out,
     parse_initial_balance,
@@ -25,6 +26,7 @@ from tradeledger.cli.output import (
     print_state,
     print_wallet,
     state_json,
+    unused_marks,
     wallet_json,
 )
 from tradeledger.errors import InvalidArgument
@@ -45,6 +47,8 @@ def positions(
         state = ledger.state(account=account)
     if json_output:
         emit(state_json(state, closed=closed, marks=marks))
+        for note in unused_marks(state, marks):  # named, as under the tables, off the document
+            err().print(note, highlight=False, soft_wrap=True)
     else:
         print_state(out(), state, closed=closed, marks=marks, title="Positions")
 
