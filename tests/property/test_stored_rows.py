@@ -8,6 +8,7 @@ digit and exponent limits; every event type, rebates and base fees) is stored as
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import example, given, settings
@@ -40,6 +41,7 @@ SMALLEST = "0." + "0" * 23 + "1"  # 1E-24
 @example({**BASE, "quantity": LARGEST, "price": SMALLEST})
 @example({**BASE, "quantity": SMALLEST, "price": LARGEST, "fees": [{"amount": LARGEST, "currency": "USDT"}]})
 @example({**BASE, "side": "sell", "fees": [{"amount": "-" + LARGEST, "currency": "USDT"}]})
+@example({**BASE, "fees": [{"amount": Decimal(0)}]})  # no fee (found by a CI run: the model's Fill keeps it)
 def test_a_fill_the_model_accepts_is_stored_as_a_row_that_reads(data: dict[str, Any]) -> None:
     try:
         fill = Fill.model_validate(data)
@@ -49,7 +51,9 @@ def test_a_fill_the_model_accepts_is_stored_as_a_row_that_reads(data: dict[str, 
     row = event.execution_row()
 
     assert row_problem(row) is None
-    assert event.recorded_fill().fill == fill
+    assert (
+        event.recorded_fill().fill.canonical() == fill.canonical()
+    )  # as stored: a fee of 0 is none, 42000.10 is 42000.1
     for fold in (PositionFold(balances={}), LotBook(MethodPlan.parse(["fifo"]))):
         try:  # at the amounts' limits too (1E+24, 1E-24): only a base fee the positions refuse is refused
             fold.apply_rows([row])
