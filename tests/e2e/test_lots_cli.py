@@ -329,7 +329,6 @@ def method_help(command: str) -> str:
     return words.split("--method", 1)[1].split(" --", 1)[0]
 
 
-@pytest.mark.xfail(strict=True, reason="gains --help hides that --method is required")
 def test_help_says_gains_needs_a_method_and_lots_and_report_default_to_fifo() -> None:
     assert "Required" in method_help("gains")
     assert "Default: fifo" in method_help("lots")
