@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from tradeledger.cli import app, main
 from tradeledger.cli.app import invoked
+from tradeledger.cli.helptext import LedgerGroup
 
 COMMANDS = [
     "record",
@@ -142,3 +144,23 @@ UNNEEDED_BY_IMPORT = (
     "jinja2",
     "ccxt",
 )
+
+
+def test_the_readme_command_table_names_every_command_and_exactly_the_options_of_its_help() -> None:
+    """README.md's table ("| `tradeledger NAME [OPTIONS…]` | …") is what users read instead of --help."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `tradeledger ([a-z-]+)([^`]*)` \|", readme, flags=re.MULTILINE))
+    group = typer.main.get_command(app)
+    assert isinstance(group, LedgerGroup)
+    context = typer.Context(group)
+
+    assert sorted(rows) == sorted(COMMANDS)
+    for name, synopsis in rows.items():
+        command = group.get_command(context, name)
+        assert command is not None, name
+        options = [p for p in command.params if p.param_type_name == "option" and "--help" not in p.opts]
+        names = {o for p in options for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+        written = set(re.findall(r"--[a-z][a-z-]*", synopsis))
+        assert written <= names, (name, written - names)
+        for option in options:  # a flag pair (--backup/--no-backup) is written as either of its names
+            assert written & {*option.opts, *option.secondary_opts}, (name, option.opts)

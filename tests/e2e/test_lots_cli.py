@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.e2e.conftest import Cli
-from tradeledger.cli import main
+from tradeledger.cli import app, main
 
 
 def fill(fill_id: str, side: str, quantity: str, price: str, time: str, *more: str) -> list[str]:
@@ -319,3 +320,16 @@ def test_a_report_refused_halfway_through_the_log_says_one_line_and_nothing_else
         "error: seq 2: lot 1 would be rounded: what is left of it, 3500000000000000000000 - 1000000.123456789 needs "
         "more than 28 significant digits\n"
     )
+
+
+def method_help(command: str) -> str:
+    """The help of `command --method`, its lines joined: what `tradeledger COMMAND --help` says of it."""
+    text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).stdout
+    words = " ".join(text.replace("│", " ").split())
+    return words.split("--method", 1)[1].split(" --", 1)[0]
+
+
+def test_help_says_gains_needs_a_method_and_lots_and_report_default_to_fifo() -> None:
+    assert "Required" in method_help("gains")
+    assert "Default: fifo" in method_help("lots")
+    assert "Default: fifo" in method_help("report")

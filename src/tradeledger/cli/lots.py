@@ -14,14 +14,17 @@ from tradeledger.compat.files import check_output, output_file
 from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MAX_LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
-MethodOption = Annotated[
+METHODS_HELP = (
+    "fifo, lifo, hifo, average or specific; or YEAR=METHOD per tax year (repeatable; a year without one takes the "
+    "previous year's)."
+)
+GainsMethodOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--method",
-        metavar="METHOD|YEAR=METHOD",
-        help="fifo, lifo, hifo, average or specific; or YEAR=METHOD per tax year (repeatable; a year without "
-        "one takes the previous year's).",
-    ),
+    typer.Option("--method", metavar="METHOD|YEAR=METHOD", help=f"Required: {METHODS_HELP}"),
+]
+LotsMethodOption = Annotated[
+    list[str] | None,
+    typer.Option("--method", metavar="METHOD|YEAR=METHOD", help=f"{METHODS_HELP} Default: fifo."),
 ]
 AccountOption = Annotated[str | None, typer.Option(help="Only this account.")]
 QuoteOption = Annotated[
@@ -54,7 +57,7 @@ def _plan(methods: list[str] | None, *, default: str | None) -> MethodPlan:
 
 def gains(
     ctx: typer.Context,
-    method: MethodOption = None,
+    method: GainsMethodOption = None,
     year: Annotated[str | None, typer.Option(metavar="YEAR", help="Only the disposals of this tax year (UTC).")] = None,
     account: AccountOption = None,
     quote: QuoteOption = None,
@@ -109,7 +112,7 @@ def _year(text: str) -> int:
 
 def lots(
     ctx: typer.Context,
-    method: MethodOption = None,
+    method: LotsMethodOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", metavar="TIME", help="Only the events that occurred at or before this time."),

@@ -87,7 +87,9 @@ def report(
     method: Annotated[
         list[str] | None,
         typer.Option(
-            "--method", metavar="METHOD|YEAR=METHOD", help="The gains section's lot method(s), as `gains` takes them."
+            "--method",
+            metavar="METHOD|YEAR=METHOD",
+            help="The gains section's lot method(s), as `gains` takes them. Default: fifo.",
         ),
     ] = None,
     reconcile_balances: Annotated[
