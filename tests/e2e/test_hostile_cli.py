@@ -118,8 +118,8 @@ CASES: dict[str, tuple[Case, str]] = {
     "record: a file that is not a database": (lambda p: [*NOT_A_DATABASE(p), *RECORD], "not a"),
     "record: a fee of four parts": (lambda p: ["--db", p.url, *RECORD, "--fee", "1:BNB:2:3"], "--fee"),
     "record: a fee in a lowercase currency": (lambda p: ["--db", p.url, *RECORD, "--fee", "1:bnb"], "currency"),
-    "record: a fee currency with two fees": (
-        lambda p: ["--db", p.url, *RECORD, "--fee", "1", "--fee", "2", "--fee-currency", "BNB"],
+    "record: a fee currency before two fees": (
+        lambda p: ["--db", p.url, *RECORD, "--fee-currency", "BNB", "--fee", "1", "--fee", "2"],
         "--fee-currency",
     ),
     "record: a lot that is not SEQ=QUANTITY": (lambda p: ["--db", p.url, *RECORD, "--lot", "\uff11=1"], "--lot"),

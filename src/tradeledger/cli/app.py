@@ -91,7 +91,8 @@ class LedgerApp(typer.Typer):
             for name, module, function in COMMANDS:
                 if self._only is None or name == self._only:
                     command = getattr(importlib.import_module(f"tradeledger.cli.{module}"), function)
-                    self.command(name)(reports_errors(command))
+                    # A command that parses its arguments itself first names its class (`record`: fee pairs).
+                    self.command(name, cls=getattr(command, "command_class", None))(reports_errors(command))
         return self._registered
 
     @registered_commands.setter

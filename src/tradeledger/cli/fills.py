@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
+from typer import _click
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperOption
 
 from tradeledger.application.appending import validate_event
 from tradeledger.application.bulk import as_sent
@@ -51,6 +54,79 @@ FeeOption = Annotated[
 
 
 _FEE_PARTS = 2  # CURRENCY and QUOTE_VALUE after the amount
+_FEE, _FEE_PART = "--fee", {"--fee-currency": 1, "--fee-quote-value": 2}  # a pair's option: its place in the fee
+
+
+class FeePairs(TyperCommand):
+    """`record`, taking several fees as spec section 9 writes them: `--fee A [--fee-currency C] [--fee-quote-value
+    V]` pairs, repeated, each --fee-currency and --fee-quote-value naming the --fee before it. They are read as
+    `--fee A:C:V` (the form a single option holds) before the options are parsed, since an option's values alone
+    do not say which --fee came before which currency. With one --fee the options are parsed as they stand."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, paired_fees(args, self._flags(ctx)))
+
+    def _flags(self, ctx: _click.Context) -> frozenset[str]:
+        return frozenset(
+            name
+            for param in self.get_params(ctx)
+            if isinstance(param, TyperOption) and param.is_flag
+            for name in (*param.opts, *param.secondary_opts)
+        )
+
+
+def paired_fees(args: list[str], flags: frozenset[str]) -> list[str]:
+    """`args` with interleaved fee pairs as `--fee A:C:V` each (see FeePairs); unchanged with fewer than two --fee.
+    A --fee-currency or --fee-quote-value before any --fee, twice for one, or naming what its --fee's AMOUNT:…
+    form names already, is refused naming it (nothing is recorded); so is a quote value without a currency."""
+    options: list[tuple[str, str | None]] = []  # (option or "" for an argument, its value)
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":  # noqa: S105 - the end of the options, not a password
+            options.append(("", token))
+            options.extend(("", rest) for rest in tokens)
+            break
+        name, equals, inline = token.partition("=")
+        if not token.startswith("--") or name in flags:
+            options.append(("", token))
+        else:
+            value = inline if equals else next(tokens, None)
+            if value is None:  # an option without its value: click names it
+                return args
+            options.append((name, value))
+    if sum(name == _FEE for name, _ in options) < _FEE_PARTS:
+        return args
+    fees: list[list[str | None]] = []
+    rest: list[str] = []
+    for name, value in options:
+        if name == _FEE:
+            fees.append([value, None, None])
+        elif name in _FEE_PART:
+            _pair(fees, name, value)
+        elif name:
+            rest += [name] if value is None else [name, value]
+        else:
+            rest.append(cast("str", value))
+    return [*rest, *(part for fee in fees for part in (_FEE, _joined(fee)))]
+
+
+def _pair(fees: list[list[str | None]], name: str, value: str | None) -> None:
+    """Give the --fee before it the currency or quote value `name` names, or refuse it."""
+    if not fees:
+        raise UsageError(f"{name} {value!r} comes before any --fee: with several fees, each follows its --fee")
+    fee, place = fees[-1], _FEE_PART[name]
+    if fee[place] is not None:
+        raise UsageError(f"{name} twice for the one --fee {fee[0]!r}")
+    if ":" in (fee[0] or ""):
+        raise UsageError(f"--fee {fee[0]!r} names its currency already; {name} {value!r} would name it again")
+    fee[place] = value
+
+
+def _joined(fee: list[str | None]) -> str:
+    amount, currency, quote_value = fee
+    if quote_value is not None and currency is None:
+        raise UsageError(f"--fee-quote-value of a --fee without --fee-currency (--fee {amount!r})")
+    return ":".join(part for part in (amount, currency, quote_value) if part is not None)
 
 
 def _fees(fees: list[str], currency: str | None, quote_value: str | None) -> list[dict[str, str]]:
@@ -114,11 +190,18 @@ def record(
     fee: FeeOption = None,
     fee_currency: Annotated[
         str | None,
-        typer.Option(metavar="CURRENCY", help="The currency of the one --fee.", show_default="the quote currency"),
+        typer.Option(
+            metavar="CURRENCY",
+            help="The currency of the --fee before it (of the one --fee, wherever it stands).",
+            show_default="the quote currency",
+        ),
     ] = None,
     fee_quote_value: Annotated[
         str | None,
-        typer.Option(metavar="DECIMAL", help="The quote value of the one --fee, when it is in a third currency."),
+        typer.Option(
+            metavar="DECIMAL",
+            help="The quote value of the --fee before it (of the one --fee), when it is in a third currency.",
+        ),
     ] = None,
     time: TimeOption = None,
     account: AccountOption = "default",
@@ -151,6 +234,9 @@ def record(
     if lot:
         fields["metadata"] = {"lots": [_lot(value) for value in lot]}
     _record_one(ctx, fields, "fill", fill_id, json_output=json_output)
+
+
+record.command_class = FeePairs  # type: ignore[attr-defined]  # read by cli/app.py when it registers `record`
 
 
 def _lot(value: str) -> dict[str, Any]:
