@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,13 @@ def open_ledger(
     return Ledger(store, clock=clock, snapshot_every=snapshot_every)
 
 
+def _setting_problem(found: Mapping[str, Any], given: Mapping[str, object]) -> str:
+    """One setting's problem on one line, naming where its value came from: the argument, else its variable."""
+    name = str(found["loc"][0]) if found["loc"] else "settings"
+    source = name if name in given else f"TRADELEDGER_{name.upper()}"
+    return f"{source}: {found['msg']} (got {found['input']!r})"
+
+
 def open_store(
     url: str | None = None, *, synchronous: Synchronous | None = None, busy_timeout_s: float | None = None
 ) -> SqlLedgerStore:
@@ -50,7 +58,8 @@ def open_store(
     try:
         config = LedgerSettings(**overrides)
     except ValidationError as error:
-        raise InvalidArgument(f"invalid ledger settings: {error}") from None
+        problems = "; ".join(_setting_problem(found, overrides) for found in error.errors(include_url=False))
+        raise InvalidArgument(f"invalid ledger settings: {problems}") from None
     try:
         engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
