@@ -48,7 +48,6 @@ def _head(backend: Backend) -> int:
     return int(seq)
 
 
-@pytest.mark.xfail(strict=True, reason="the duplicate check compares the edited row's content, or ends 'unexpected'")
 @pytest.mark.parametrize(("seq", "edit"), EDITS, ids=[edit for _, edit in EDITS])
 def test_recording_again_an_event_whose_row_was_edited_refuses_the_row_not_the_event(
     backend: Backend, seq: int, edit: str
@@ -62,7 +61,6 @@ def test_recording_again_an_event_whose_row_was_edited_refuses_the_row_not_the_e
     assert _head(backend) == 20
 
 
-@pytest.mark.xfail(strict=True, reason="the duplicate check compares the edited row's content, or ends 'unexpected'")
 @pytest.mark.parametrize(("seq", "edit"), [e for e in EDITS if e[0] == 3], ids=[e for s, e in EDITS if s == 3])
 def test_record_of_a_fill_whose_row_was_edited_says_the_row_cannot_be_read_in_one_line(
     backend: Backend, seq: int, edit: str
@@ -96,7 +94,6 @@ def test_a_fill_naming_an_unedited_sell_as_its_lot_is_recorded(backend: Backend,
     assert _head(backend) == 21
 
 
-@pytest.mark.xfail(strict=True, reason="a fill's lot check reads the lot's edited row as it is")
 @pytest.mark.parametrize(("seq", "edit"), LOTS, ids=[edit for _, edit in LOTS])
 def test_a_fill_naming_an_edited_row_as_its_lot_is_refused_naming_that_row(
     backend: Backend, seq: int, edit: str
