@@ -133,6 +133,8 @@ def _market(value: object) -> None:
 def _fees(symbol: object, value: object) -> None:
     try:
         fee_parts(_text(symbol), _text(value))
+    except InvalidOperation:  # its message is a list of signal classes, not words
+        raise ValueError("is not a fee list this ledger writes (an amount is not a number)") from None
     except UNREADABLE as error:
         raise ValueError(f"is not a fee list this ledger writes ({error})") from None
 

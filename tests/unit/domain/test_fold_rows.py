@@ -376,9 +376,6 @@ def test_a_flip_fee_of_twenty_billion_splits_into_parts_that_add_up_to_it() -> N
     assert [totals.fees for totals in engine.book().totals.values()] == [Decimal(20000000000)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the fee list's InvalidOperation is shown as [<class 'decimal.ConversionSyntax'>]"
-)
 def test_a_fee_list_holding_an_amount_that_is_not_a_number_is_named_in_words() -> None:
     engine = PositionFold(balances={})
     edited = (*raw(2, "buy", "1")[:10], '[{"amount":"x","currency":"USD"}]', None, None)
