@@ -16,19 +16,10 @@ from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
 from tradeledger.domain.fills import time_shaped
-from tradeledger.domain.positions import (
-    ZERO,
-    Accounting,
-    FundingPayment,
-    Position,
-    PositionBook,
-    PositionKey,
-    Totals,
-    TransferMove,
-)
+from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
-from tradeledger.domain.stored_rows import row_problem
+from tradeledger.domain.stored_rows import amounts_hold, row_problem
 
 MAX_PROBLEMS = 20
 K = TypeVar("K", tuple[str, str], int)
@@ -103,19 +94,11 @@ def _content(event: StoredEvent) -> tuple[str | None, Accounting | None]:
     # What the folds refuse besides (domain.stored_rows), checked cheaply here, the row read again to name it: a
     # time not as `time_text` writes it (the log's filters compare its text), an amount that is not finite, a
     # transfer fee below zero. A row whose hash was computed again over it is then named by its content too.
-    if not time_shaped(event.occurred_at) or not _amounts_hold(accounting):
+    if not time_shaped(event.occurred_at) or not amounts_hold(accounting):
         problem = row_problem(event.execution_row())
         if problem is not None:
             return problem, None
     return None, accounting
-
-
-def _amounts_hold(accounting: Accounting) -> bool:
-    """Whether a funding payment's or a transfer's amounts are ones such an event holds (a fill's are checked
-    above): finite, and a transfer's fee not below zero."""
-    if isinstance(accounting, TransferMove):
-        return accounting.amount.is_finite() and accounting.fee.is_finite() and accounting.fee >= 0
-    return not isinstance(accounting, FundingPayment) or accounting.amount.is_finite()
 
 
 def content_problem(event: StoredEvent) -> str | None:
