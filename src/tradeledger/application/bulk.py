@@ -45,6 +45,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
+from tradeledger.domain.stored_rows import UNREADABLE, row_problem, unreadable
 from tradeledger.errors import FillConflict, InvalidFill
 
 CHUNK = 2_000  # events validated, sealed, folded and written at a time
@@ -127,8 +128,10 @@ def append_chunk(
     for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
         original = existing.get(key)
         if original is not None:
-            stored = original.content()
+            stored = _content_of(original)
             if stored != content:
+                if row_problem(row := original.execution_row()) is not None:  # edited: not another event
+                    raise unreadable(row)
                 raise FillConflict(key, stored, dict(content), in_log=original.seq <= start)
             if receipts is not None:
                 receipts.append(receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
@@ -148,6 +151,16 @@ def append_chunk(
     check_lot_picks(uow.log, new, named=named)
     projection.append(new, named=named)
     return len(new)
+
+
+def _content_of(event: StoredEvent) -> dict[str, Any]:
+    """The content of the event stored under a key, as duplicates are judged on it (`StoredEvent.content`); a
+    row edited behind the ledger's back so that it does not read (a v1 fill's symbol the upcast cannot read) is
+    a StorageError naming its seq and field (`domain.stored_rows`)."""
+    try:
+        return event.content()
+    except UNREADABLE as error:
+        raise unreadable(event.execution_row(), error) from None
 
 
 def _paused_for(chunk: Sized) -> AbstractContextManager[None]:

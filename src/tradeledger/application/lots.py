@@ -39,6 +39,7 @@ from tradeledger.domain.lot_terms import (
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.stored_rows import row_problem, unreadable
 from tradeledger.errors import InvalidFill
 
 
@@ -208,6 +209,16 @@ def _lot_seqs_named(naming: Sequence[tuple[StoredEvent, dict[str, Any]]]) -> dic
     return named
 
 
+def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
+    """The log's event at `seq`, which a new fill names as its lot; a row edited behind the ledger's back into a
+    value no event holds is a StorageError naming its seq and field (`domain.stored_rows`), never read as a lot
+    that does not exist, is used up, or has no end."""
+    lot = event_at(log, seq)
+    if lot is not None and row_problem(row := lot.execution_row()) is not None:
+        raise unreadable(row)
+    return lot
+
+
 def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
     """Refuse (InvalidFill naming `metadata.lots` and its value) a new fill whose `metadata.lots` is not a
     list of lots summing to its quantity, or names a lot that is no acquisition before it of the same
@@ -244,7 +255,7 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                 # A seq at or past the fill's own names no lot before it: never looked up (past the database's
                 # integers, the lookup itself would fail).
                 lot = (
-                    None if lot_seq >= event.seq else batch.get(lot_seq) if lot_seq in batch else event_at(log, lot_seq)
+                    None if lot_seq >= event.seq else batch.get(lot_seq) if lot_seq in batch else _lot_at(log, lot_seq)
                 )
                 if (
                     lot is None

@@ -15,9 +15,11 @@ from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
+from tradeledger.domain.fills import time_shaped
 from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
+from tradeledger.domain.stored_rows import amounts_hold, row_problem
 
 MAX_PROBLEMS = 20
 K = TypeVar("K", tuple[str, str], int)
@@ -77,19 +79,25 @@ def _content(event: StoredEvent) -> tuple[str | None, Accounting | None]:
         if kind not in HASHED_FIELDS_BY_TYPE:
             return f"type {event.type!r} version {event.version!r} is not an event format this ledger knows", None
         accounting = event.accounting()
-        if event.type != "fill":
-            return None, accounting
-        numbers = {"quantity": event.quantity, "price": event.price}
-        if event.version == 1:
-            numbers["fee"] = event.fee
-        for name, text in numbers.items():
-            value = Decimal(text or "NaN")
-            if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
-                return f"{name} {text!r} is not a valid amount", None
+        if event.type == "fill":
+            numbers = {"quantity": event.quantity, "price": event.price}
+            if event.version == 1:
+                numbers["fee"] = event.fee
+            for name, text in numbers.items():
+                value = Decimal(text or "NaN")
+                if not value.is_finite() or value < 0 or (name != "fee" and value == 0):
+                    return f"{name} {text!r} is not a valid amount", None
     except InvalidOperation:  # its message names no value: name the field that is not a number
         return f"unreadable {event.type}: {_not_a_number(event)}", None
     except (ValueError, TypeError, KeyError) as error:
         return f"unreadable {event.type}: {error}", None
+    # What the folds refuse besides (domain.stored_rows), checked cheaply here, the row read again to name it: a
+    # time not as `time_text` writes it (the log's filters compare its text), an amount that is not finite, a
+    # transfer fee below zero. A row whose hash was computed again over it is then named by its content too.
+    if not time_shaped(event.occurred_at) or not amounts_hold(accounting):
+        problem = row_problem(event.execution_row())
+        if problem is not None:
+            return problem, None
     return None, accounting
 
 

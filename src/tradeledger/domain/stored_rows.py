@@ -22,6 +22,7 @@ from tradeledger.domain.fee_parts import fee_parts
 from tradeledger.domain.fills import exact_amount, shortened, time_shaped
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.markets import market
+from tradeledger.domain.positions import Accounting, FundingPayment, TransferMove
 from tradeledger.errors import StorageError
 
 KINDS = frozenset({"fill", "funding", "transfer"})
@@ -64,6 +65,14 @@ def other_amounts(
     if currency is None or not (-BOUND < moved < BOUND and ZERO <= paid < BOUND):  # NaN traps as it compares
         raise ValueError(kind)
     return moved, paid
+
+
+def amounts_hold(accounting: Accounting) -> bool:
+    """Whether a funding payment's or a transfer's parsed amounts are ones such an event holds (finite, a
+    transfer's fee not below zero), as the folds check them (`other_amounts`); a fill's: True."""
+    if isinstance(accounting, TransferMove):
+        return accounting.amount.is_finite() and accounting.fee.is_finite() and accounting.fee >= 0
+    return not isinstance(accounting, FundingPayment) or accounting.amount.is_finite()
 
 
 def _one_line(error: BaseException) -> str:
@@ -133,6 +142,8 @@ def _market(value: object) -> None:
 def _fees(symbol: object, value: object) -> None:
     try:
         fee_parts(_text(symbol), _text(value))
+    except InvalidOperation:  # its message is a list of signal classes, not words
+        raise ValueError("is not a fee list this ledger writes (an amount is not a number)") from None
     except UNREADABLE as error:
         raise ValueError(f"is not a fee list this ledger writes ({error})") from None
 

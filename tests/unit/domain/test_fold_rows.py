@@ -374,3 +374,16 @@ def test_a_flip_fee_of_twenty_billion_splits_into_parts_that_add_up_to_it() -> N
     assert closed.fees == Decimal("6666666666.66666666666666667")
     assert opened.fees == Decimal("13333333333.33333333333333333")
     assert [totals.fees for totals in engine.book().totals.values()] == [Decimal(20000000000)]
+
+
+def test_a_fee_list_holding_an_amount_that_is_not_a_number_is_named_in_words() -> None:
+    engine = PositionFold(balances={})
+    edited = (*raw(2, "buy", "1")[:10], '[{"amount":"x","currency":"USD"}]', None, None)
+
+    with pytest.raises(StorageError) as refused:
+        engine.apply_rows([raw(1, "buy", "1"), edited])
+
+    assert str(refused.value) == (
+        """seq 2: the stored fill cannot be read: fees '[{"amount":"x","currency":"USD"}]' is not a fee list this """
+        "ledger writes (an amount is not a number); run verify"
+    )
