@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 import sqlalchemy as sa
 
 from tests.conftest import RECORDED_AT
@@ -30,7 +29,6 @@ def ledger_on(store: SqlLedgerStore) -> Iterator[Ledger]:
         yield ledger
 
 
-@pytest.mark.xfail(strict=True, reason="each thread that appended kept its write connection checked out after it ended")
 def test_a_thread_that_appended_and_ended_leaves_no_connection_checked_out(db_url: str) -> None:
     # A bot appending from threads that come and go (a thread per order, a reconnecting feed) kept one pooled
     # connection per thread that ever appended: the 16th such thread waited 30 s and failed on the pool's limit.
@@ -77,7 +75,6 @@ class WatchingStore(SqlLedgerStore):
         return signal
 
 
-@pytest.mark.xfail(strict=True, reason="a subscription collected without close() never closed its signal")
 def test_a_subscription_dropped_without_close_closes_its_signals_connection(db_url: str) -> None:
     # A reader that makes a subscription per look (`ledger.subscribe(after=seen).poll(0)`) and never closes it:
     # each left its signal's connection open (on SQLite two file descriptors each, kept until the ledger closed;
