@@ -556,20 +556,6 @@ def test_check_all_ticks_every_monitored_symbol_in_symbol_order(ledger: Ledger) 
     assert [(signal.symbol, signal.reason) for signal in signals] == [(BTC, "stop_loss"), (ETH, "stop_loss")]
 
 
-def test_run_ticks_the_given_cycles_with_the_check_interval_between() -> None:
-    slept: list[float] = []
-    prices = Prices(BTC_USD=50100)
-    config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 2.5}}}
-    monitor = PositionMonitor(config, price_source=prices)
-    monitor.start_monitoring(BTC, legacy_position())
-
-    signals = monitor.run(3, sleep=slept.append)
-
-    assert signals == []
-    assert slept == [2.5, 2.5]
-    assert prices.asked == [BTC, BTC, BTC]
-
-
 class SlowClock:
     """A monotonic clock that `sleep` moves on, and a price source whose every read takes `read_s` of it."""
 
@@ -591,7 +577,20 @@ class SlowClock:
         return self.price
 
 
-@pytest.mark.xfail(strict=True, reason="run() slept the whole interval after each tick: ticks drifted by its duration")
+def test_run_ticks_the_given_cycles_with_the_check_interval_between() -> None:
+    clock = SlowClock(read_s=0.0, price="50100")
+    prices = Prices(BTC_USD=50100)
+    config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 2.5}}}
+    monitor = PositionMonitor(config, price_source=prices)
+    monitor.start_monitoring(BTC, legacy_position())
+
+    signals = monitor.run(3, sleep=clock.sleep, monotonic=clock)
+
+    assert signals == []
+    assert clock.slept == [2.5, 2.5]
+    assert prices.asked == [BTC, BTC, BTC]
+
+
 def test_run_starts_its_ticks_the_check_interval_apart_however_long_a_tick_takes() -> None:
     # A monitor checking "every 5 s" whose price reads take 2 s ticked every 7 s: over a day, 12,343 ticks
     # instead of 17,280. The sleep is what is left of the interval after the tick.
@@ -606,7 +605,6 @@ def test_run_starts_its_ticks_the_check_interval_apart_however_long_a_tick_takes
     assert clock.now == 17.0  # ticks started at 0, 5, 10 and 15
 
 
-@pytest.mark.xfail(strict=True, reason="run() slept the whole interval after each tick: ticks drifted by its duration")
 def test_run_ticks_again_at_once_after_a_tick_longer_than_the_interval_and_never_to_catch_up() -> None:
     clock = SlowClock(read_s=7.0, price="50100")
     config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 5}}}
