@@ -10,12 +10,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
 from tradeledger import Ledger, open_ledger
 from tradeledger.application.ports import ChangeSignal
+from tradeledger.errors import StorageError
 from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.sql.store import SqlLedgerStore
 
@@ -87,3 +89,30 @@ def test_a_subscription_dropped_without_close_closes_its_signals_connection(db_u
             assert [notice.kind for notice in ledger.subscribe(after=0).poll(0)] == ["event"]
 
         assert [signal.closed for signal in store.signals] == [True, True, True]
+
+
+@pytest.mark.xfail(strict=True, reason="the pool's TimeoutError came out as SQLAlchemy's, not a StorageError")
+def test_every_connection_of_the_pool_held_by_live_threads_is_a_storage_error_saying_so(db_url: str) -> None:
+    # Each live thread that appended keeps a write connection: with more such threads than the pool holds, the
+    # next call waited the pool's timeout and raised SQLAlchemy's TimeoutError, which no caller of a Ledger expects.
+    open_ledger(db_url).close()  # the schema
+    engine = sa.create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    appended, done = threading.Event(), threading.Event()
+
+    def append_and_wait() -> None:
+        ledger.record(fill_fields(fill_id="T-1"))
+        appended.set()
+        done.wait(10)
+
+    with ledger_on(SqlLedgerStore(engine)) as ledger:
+        holder = threading.Thread(target=append_and_wait)
+        holder.start()
+        try:
+            assert appended.wait(10)
+            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each live"):
+                ledger.record(fill_fields(fill_id="MAIN"))
+            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each live"):
+                _ = ledger.head
+        finally:
+            done.set()
+            holder.join()
