@@ -91,7 +91,6 @@ def test_a_subscription_dropped_without_close_closes_its_signals_connection(db_u
         assert [signal.closed for signal in store.signals] == [True, True, True]
 
 
-@pytest.mark.xfail(strict=True, reason="the pool's TimeoutError came out as SQLAlchemy's, not a StorageError")
 def test_every_connection_of_the_pool_held_by_live_threads_is_a_storage_error_saying_so(db_url: str) -> None:
     # Each live thread that appended keeps a write connection: with more such threads than the pool holds, the
     # next call waited the pool's timeout and raised SQLAlchemy's TimeoutError, which no caller of a Ledger expects.

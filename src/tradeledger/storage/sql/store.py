@@ -79,13 +79,26 @@ def _storage_error(error: exc.DBAPIError) -> StorageError:
     return translated
 
 
+def _pool_exhausted(error: exc.TimeoutError) -> StorageError:
+    """The pool had no connection free within its timeout: what holds them, said."""
+    said = error.args[0] if error.args else str(error)
+    return StorageError(
+        f"no connection to the database was free within the pool's timeout ({said}): each live thread that has "
+        "appended keeps one of the pool's connections (given back when the thread ends), each read holds one "
+        "while it runs; append from fewer threads at a time"
+    )
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means)."""
+    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means); a pool
+    without a free connection within its timeout too (`_pool_exhausted`)."""
     try:
         yield
     except exc.DBAPIError as error:
         raise _storage_error(error) from error
+    except exc.TimeoutError as error:
+        raise _pool_exhausted(error) from error
 
 
 _P_MOVE_HEAD = Prepared(
@@ -280,6 +293,8 @@ class _UnitOfWorkScope:
             uow = self._uow = self._store._open(market_data=self._market_data)  # noqa: SLF001 - the store's own scope
         except exc.DBAPIError as error:
             raise _storage_error(error) from error
+        except exc.TimeoutError as error:
+            raise _pool_exhausted(error) from error
         return uow
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
