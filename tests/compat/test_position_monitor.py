@@ -556,18 +556,65 @@ def test_check_all_ticks_every_monitored_symbol_in_symbol_order(ledger: Ledger) 
     assert [(signal.symbol, signal.reason) for signal in signals] == [(BTC, "stop_loss"), (ETH, "stop_loss")]
 
 
+class SlowClock:
+    """A monotonic clock that `sleep` moves on, and a price source whose every read takes `read_s` of it."""
+
+    def __init__(self, read_s: float, price: str) -> None:
+        self.now = 0.0
+        self.read_s = read_s
+        self.price = price
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def read(self, _symbol: str) -> str:
+        self.now += self.read_s
+        return self.price
+
+
 def test_run_ticks_the_given_cycles_with_the_check_interval_between() -> None:
-    slept: list[float] = []
+    clock = SlowClock(read_s=0.0, price="50100")
     prices = Prices(BTC_USD=50100)
     config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 2.5}}}
     monitor = PositionMonitor(config, price_source=prices)
     monitor.start_monitoring(BTC, legacy_position())
 
-    signals = monitor.run(3, sleep=slept.append)
+    signals = monitor.run(3, sleep=clock.sleep, monotonic=clock)
 
     assert signals == []
-    assert slept == [2.5, 2.5]
+    assert clock.slept == [2.5, 2.5]
     assert prices.asked == [BTC, BTC, BTC]
+
+
+def test_run_starts_its_ticks_the_check_interval_apart_however_long_a_tick_takes() -> None:
+    # A monitor checking "every 5 s" whose price reads take 2 s ticked every 7 s: over a day, 12,343 ticks
+    # instead of 17,280. The sleep is what is left of the interval after the tick.
+    clock = SlowClock(read_s=2.0, price="50100")
+    config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 5}}}
+    monitor = PositionMonitor(config, price_source=clock.read)
+    monitor.start_monitoring(BTC, legacy_position())
+
+    assert monitor.run(4, sleep=clock.sleep, monotonic=clock) == []
+
+    assert clock.slept == [3.0, 3.0, 3.0]
+    assert clock.now == 17.0  # ticks started at 0, 5, 10 and 15
+
+
+def test_run_ticks_again_at_once_after_a_tick_longer_than_the_interval_and_never_to_catch_up() -> None:
+    clock = SlowClock(read_s=7.0, price="50100")
+    config = {"exit_strategy": {"real_time_monitoring": {"check_interval_seconds": 5}}}
+    monitor = PositionMonitor(config, price_source=clock.read)
+    monitor.start_monitoring(BTC, legacy_position())
+
+    assert monitor.run(3, sleep=clock.sleep, monotonic=clock) == []
+
+    assert clock.slept == []  # each tick is late already: the next starts when it ends, none is skipped or doubled
+    assert clock.now == 21.0
 
 
 def test_run_checks_nothing_when_real_time_monitoring_is_disabled() -> None:

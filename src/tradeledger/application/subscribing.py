@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Self
@@ -80,6 +81,7 @@ class Subscription:
         self.name = name
         self._batch = batch
         self._signal: ChangeSignal | None = None
+        self._release: weakref.finalize[[], Subscription] | None = None  # closes the signal, also when never closed
         self._stopped = False
         self._verified_epoch = position.epoch  # the head's epoch the position was last found still in the log
 
@@ -125,7 +127,7 @@ class Subscription:
         # (closing it makes its wait return), opens none once stopped, and reads no more once stopped.
         signal = self._signal
         if signal is None and not self._stopped:
-            signal = self._signal = self._store.changes()
+            signal = self._open_signal()
         found = self._read()
         deadline = time.monotonic() + timeout
         while not found and not self._stopped and signal is not None:
@@ -155,9 +157,16 @@ class Subscription:
         if self._stopped:
             return True
         if self._signal is None:
-            self._signal = self._store.changes()
+            self._open_signal()
             return True
         return self._signal.wait(0)
+
+    def _open_signal(self) -> ChangeSignal:
+        """The store's change signal, closed by `close()` or else when the subscription is collected: a
+        subscription dropped without close() leaves no connection open (the ledger's set of them is weak)."""
+        signal = self._signal = self._store.changes()
+        self._release = weakref.finalize(self, signal.close)
+        return signal
 
     def read(self) -> list[Notice]:
         """One batch of what is after the position now (at most `batch` events, after a rollback notice), no wait;
@@ -178,9 +187,9 @@ class Subscription:
 
     def close(self) -> None:
         self.stop()
-        if self._signal is not None:
-            self._signal.close()
-            self._signal = None
+        release, self._signal, self._release = self._release, None, None
+        if release is not None:
+            release()  # the signal's close, once
 
     def _read(self) -> list[tuple[Notice, Checkpoint]]:
         """`_read_once`, made again once when its connection was lost (a server restart: the store connects anew,

@@ -200,8 +200,17 @@ class PositionMonitor:
                 signals.append(signal)
         return signals
 
-    def run(self, cycles: int, sleep: Callable[[float], None] = time.sleep) -> list[ExitSignal]:
-        """`cycles` ticks of `check_all`, `check_interval_seconds` apart; nothing when real-time monitoring is off."""
+    def run(
+        self,
+        cycles: int,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> list[ExitSignal]:
+        """`cycles` ticks of `check_all`, started `check_interval_seconds` apart (`monotonic`): the sleep between two
+        is what the tick left of the interval, so the ticks do not drift by the time each takes (its price reads).
+        A tick longer than the interval is followed at once by the next, never by extra ones to catch up. Nothing
+        when real-time monitoring is off."""
         if cycles < 0:
             raise InvalidArgument(f"cycles: must be 0 or more (got {cycles})")
         monitoring = self.config.exit_strategy.real_time_monitoring
@@ -210,9 +219,14 @@ class PositionMonitor:
             return []
         interval = float(monitoring.check_interval_seconds)  # float ok: a sleep duration, not an amount
         signals: list[ExitSignal] = []
-        for cycle in range(cycles):
-            if cycle:
-                sleep(interval)
+        due: float | None = None  # when the next tick is to start
+        for _ in range(cycles):
+            if due is not None:
+                left = due - monotonic()
+                if left > 0:
+                    sleep(left)
+            started = monotonic()
+            due = (started if due is None else max(due, started)) + interval
             signals.extend(self.check_all())
         return signals
 

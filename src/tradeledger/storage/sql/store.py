@@ -1,7 +1,8 @@
 """SqlLedgerStore: a LedgerStore over one SQLAlchemy engine (SQLite or PostgreSQL).
 
 A unit of work runs on this thread's write connection (kept between transactions: a pool checkout,
-its options and its return cost ~60 µs, a quarter of a small append's Python); the head row is
+its options and its return cost ~60 µs, a quarter of a small append's Python; given back to the pool
+once the thread has ended, when the next thread takes one); the head row is
 locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
 lock already), and `commit()` writes the head and the projection's checkpoint in one statement
 (the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
@@ -78,13 +79,26 @@ def _storage_error(error: exc.DBAPIError) -> StorageError:
     return translated
 
 
+def _pool_exhausted(error: exc.TimeoutError) -> StorageError:
+    """The pool had no connection free within its timeout: what holds them, said."""
+    said = error.args[0] if error.args else str(error)
+    return StorageError(
+        f"no connection to the database was free within the pool's timeout ({said}): each live thread that has "
+        "appended keeps one of the pool's connections (given back when the thread ends), each read holds one "
+        "while it runs; append from fewer threads at a time"
+    )
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means)."""
+    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means); a pool
+    without a free connection within its timeout too (`_pool_exhausted`)."""
     try:
         yield
     except exc.DBAPIError as error:
         raise _storage_error(error) from error
+    except exc.TimeoutError as error:
+        raise _pool_exhausted(error) from error
 
 
 _P_MOVE_HEAD = Prepared(
@@ -279,6 +293,8 @@ class _UnitOfWorkScope:
             uow = self._uow = self._store._open(market_data=self._market_data)  # noqa: SLF001 - the store's own scope
         except exc.DBAPIError as error:
             raise _storage_error(error) from error
+        except exc.TimeoutError as error:
+            raise _pool_exhausted(error) from error
         return uow
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
@@ -304,7 +320,10 @@ class SqlLedgerStore:
         if self._postgres:
             flush_batches_before_statements(engine)
         self._writers = threading.local()
-        self._held: list[sa.Connection] = []
+        # Each thread's write connection, with its thread: a thread that ended gives its connection back to the
+        # pool when the next thread takes one (or else a bot whose threads come and go held one per thread that
+        # ever appended, until the pool's limit made the next append wait and fail).
+        self._held: list[tuple[threading.Thread, sa.Connection]] = []
         self._held_lock = threading.Lock()
         # PostgreSQL: how many of the engine's connections were invalidated so far. A lost one (the server
         # restarted) invalidates the pool's connections as old as it (`prepared.dbapi_error`, SQLAlchemy's own
@@ -324,12 +343,27 @@ class SqlLedgerStore:
             if connection is not None:  # back to the pool, which drops it if it is as old as a lost connection
                 connection.close()
             writers.lost = self._lost
+            self._release_ended()  # before connecting: the pool has them back for this thread's checkout
             connection = self._engine.connect().execution_options(**WRITE)
             writers.connection = connection
             with self._held_lock:
-                self._held = [held for held in self._held if not held.closed]
-                self._held.append(connection)
+                self._held.append((threading.current_thread(), connection))
         return connection
+
+    def _release_ended(self) -> None:
+        """Give the write connections of threads that ended back to the pool (no unit of work can be open on
+        them); forget those closed already."""
+        with self._held_lock:
+            ended = [held for thread, held in self._held if not thread.is_alive() and not held.closed]
+            self._held = [(thread, held) for thread, held in self._held if thread.is_alive() and not held.closed]
+        failed: StorageError | None = None
+        for connection in ended:  # each one, also after one failed; the first error raised
+            try:
+                _give_back(connection)
+            except StorageError as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed
 
     def unit_of_work(self, *, market_data: bool = False) -> _UnitOfWorkScope:
         return _UnitOfWorkScope(self, market_data=market_data)
@@ -370,12 +404,19 @@ class SqlLedgerStore:
     def close(self) -> None:
         with self._held_lock:
             held, self._held = self._held, []
-        for connection in held:
-            if not connection.closed and not connection.invalidated:
-                with translated_errors():
-                    _synchronous(connection, lowered=False)
-            connection.close()
+        for _, connection in held:
+            _give_back(connection)
         self._engine.dispose()
+
+
+def _give_back(connection: sa.Connection) -> None:
+    """Return a write connection to the pool, at its own synchronous level (SQLite)."""
+    try:
+        if not connection.closed and not connection.invalidated:
+            with translated_errors():
+                _synchronous(connection, lowered=False)
+    finally:
+        connection.close()
 
 
 # --- SQLite's durability for market data -------------------------------------------------------
