@@ -5,8 +5,8 @@ The folds (`domain.fold`, `domain.lots`) read the log's stored text trusting it:
 every value on append, and `verify` checks them again. A row edited behind the ledger's back is still
 never folded into figures that look right: the folds check what would otherwise fold silently (a side
 that is neither buy nor sell, a quantity or price not above zero, a fee below zero, an amount that is not
-finite, a time not as `time_text` writes it), and anything else wrong fails in their arithmetic. Either way they end in `unreadable`, which
-reads the row again here, slowly, to say which field is wrong.
+finite, a time not as `time_text` writes it), and anything else wrong fails in their arithmetic. Either
+way they end in `unreadable`, which reads the row again here, slowly, to say which field is wrong.
 """
 
 from __future__ import annotations
