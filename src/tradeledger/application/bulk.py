@@ -45,7 +45,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
-from tradeledger.domain.stored_rows import UNREADABLE, row_problem, unreadable
+from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
 from tradeledger.errors import FillConflict, InvalidFill
 
 CHUNK = 2_000  # events validated, sealed, folded and written at a time
@@ -130,8 +130,7 @@ def append_chunk(
         if original is not None:
             stored = _content_of(original)
             if stored != content:
-                if row_problem(row := original.execution_row()) is not None:  # edited: not another event
-                    raise unreadable(row)
+                refuse_unreadable(original.execution_row())  # edited: not another event
                 raise FillConflict(key, stored, dict(content), in_log=original.seq <= start)
             if receipts is not None:
                 receipts.append(receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))

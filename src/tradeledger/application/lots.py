@@ -39,7 +39,7 @@ from tradeledger.domain.lot_terms import (
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
-from tradeledger.domain.stored_rows import row_problem, unreadable
+from tradeledger.domain.stored_rows import refuse_unreadable
 from tradeledger.errors import InvalidFill
 
 
@@ -214,8 +214,8 @@ def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
     value no event holds is a StorageError naming its seq and field (`domain.stored_rows`), never read as a lot
     that does not exist, is used up, or has no end."""
     lot = event_at(log, seq)
-    if lot is not None and row_problem(row := lot.execution_row()) is not None:
-        raise unreadable(row)
+    if lot is not None:
+        refuse_unreadable(lot.execution_row())
     return lot
 
 

@@ -14,7 +14,7 @@ from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Accounting, ClosedPosition, Position, PositionKey, Totals, lifetime
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
-from tradeledger.domain.stored_rows import UNREADABLE, row_problem, unreadable
+from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
 from tradeledger.domain.wallet import WalletBook, replay_wallet
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -148,8 +148,7 @@ def wallet_of(
             if until_time is None or event.occurred_at <= until_time:
                 row = event.execution_row()
                 # Parsed, not validated: what the fold would take for figures that look right is refused first.
-                if row_problem(row) is not None:
-                    raise unreadable(row)
+                refuse_unreadable(row)
                 try:
                     accounting = event.accounting()
                 except UNREADABLE as error:

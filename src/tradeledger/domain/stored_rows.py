@@ -37,16 +37,31 @@ UNREADABLE = (ArithmeticError, ValueError, TypeError, LookupError)
 
 def unreadable(row: ExecutionRow, error: BaseException | None = None) -> StorageError:
     """The error a fold raises for a row it cannot fold (`error`: what its arithmetic raised, if anything)."""
-    seq, kind = row[0], row[9]
-    what = kind if kind in KINDS else "event"
     problem = row_problem(row)
     if problem is not None:
-        return StorageError(f"seq {seq}: the stored {what} cannot be read: {problem}; run verify")
+        return _refused(row, problem)
     detail = "" if error is None else f" ({_one_line(error)})"
     return StorageError(
-        f"seq {seq}: the stored {what} cannot be folded{detail}; run verify "
-        "(if it finds nothing wrong, this is a bug in tradeledger)"
+        f"{_stored(row)} cannot be folded{detail}; run verify (if it finds nothing wrong, this is a bug in tradeledger)"
     )
+
+
+def refuse_unreadable(row: ExecutionRow) -> None:
+    """StorageError naming the seq, field and value when `row` holds a value no event holds (a reader that takes a
+    row whole without folding it: a wallet's replay, a lot a fill names, a duplicate's stored content)."""
+    problem = row_problem(row)
+    if problem is not None:
+        raise _refused(row, problem)
+
+
+def _refused(row: ExecutionRow, problem: str) -> StorageError:
+    return StorageError(f"{_stored(row)} cannot be read: {problem}; run verify")
+
+
+def _stored(row: ExecutionRow) -> str:
+    """`seq N: the stored fill` (its type when the ledger knows it, else "event")."""
+    kind = row[9]
+    return f"seq {row[0]}: the stored {kind if kind in KINDS else 'event'}"
 
 
 def other_amounts(
