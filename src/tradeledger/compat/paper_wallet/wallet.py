@@ -485,8 +485,9 @@ class PaperWallet:
         self._state.write_now(self.save_state)
 
     def _entries(self) -> dict[str, ReadOnlyDict]:
+        """The open positions in the legacy shape, as the book holds them: each caller has just folded it (`_refresh`,
+        `_fold` or `_catch_up`), so the entries are of the same fold as the figures beside them."""
         with self._book_lock:
-            self._catch_up()  # the open positions only: the cash (folded on first use) is not read here
             marks = {} if self.trade_manager is None else self.trade_manager.price_cache
             return {
                 symbol: ReadOnlyDict(shapes.entry(self._book.open[symbol], marks.get(symbol)), WALLET_ADVICE)
