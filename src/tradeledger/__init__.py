@@ -23,6 +23,7 @@ from tradeledger.errors import (
     SchemaError,
     StorageError,
     TradeRefused,
+    UnreadableEvent,
 )
 from tradeledger.lazy import lazy_names
 
@@ -153,6 +154,7 @@ __all__ = [
     "TradeRefused",
     "Transfer",
     "TransferKind",
+    "UnreadableEvent",
     "VerifyReport",
     "WalletBook",
     "load_private_key",

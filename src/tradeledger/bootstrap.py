@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Clock, Ledger
 from tradeledger.application.maintenance import rebuild_projection
-from tradeledger.errors import InvalidArgument, StorageError
+from tradeledger.application.ports import PENDING, PENDING_REBUILD
+from tradeledger.errors import InvalidArgument, StorageError, UnreadableEvent
 from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
 from tradeledger.storage.engine import WRITE, Synchronous, create_ledger_engine
@@ -29,16 +30,22 @@ def open_ledger(
     synchronous: Synchronous | None = None,
     busy_timeout_s: float | None = None,
     snapshot_every: int = SNAPSHOT_EVERY,
+    audit: bool = False,
 ) -> Ledger:
     """Open (creating or upgrading) the ledger at `url`, else $TRADELEDGER_URL, else ./tradeledger.db.
 
     `synchronous` ("full" by default, "normal", "off") and `busy_timeout_s` tune SQLite; unset
     arguments come from TRADELEDGER_SYNCHRONOUS and TRADELEDGER_BUSY_TIMEOUT_S. The projection is
     snapshotted every `snapshot_every` events (a replay cache, see Ledger.replay).
+
+    `audit=True` is for the readers of the log alone (`verify`, `export`): when a schema upgrade asked for the
+    projections to be rebuilt and a stored event does not read (an edited row: `UnreadableEvent`), the ledger
+    opens with the rebuild still pending, where any other open refuses it; `verify` reports both. Its stored
+    projections are then those of the schema before the upgrade: nothing else should be read through it.
     """
     if snapshot_every < 1:
         raise InvalidArgument(f"snapshot_every: must be 1 or more (got {snapshot_every})")
-    store = open_store(url, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+    store = open_store(url, synchronous=synchronous, busy_timeout_s=busy_timeout_s, audit=audit)
     return Ledger(store, clock=clock, snapshot_every=snapshot_every)
 
 
@@ -50,9 +57,14 @@ def _setting_problem(found: Mapping[str, Any], given: Mapping[str, object]) -> s
 
 
 def open_store(
-    url: str | None = None, *, synchronous: Synchronous | None = None, busy_timeout_s: float | None = None
+    url: str | None = None,
+    *,
+    synchronous: Synchronous | None = None,
+    busy_timeout_s: float | None = None,
+    audit: bool = False,
 ) -> SqlLedgerStore:
-    """The storage of the ledger at `url` (created or upgraded), for use cases that work on stores."""
+    """The storage of the ledger at `url` (created or upgraded), for use cases that work on stores (`audit`: as
+    `open_ledger`'s)."""
     given = {"url": url, "synchronous": synchronous, "busy_timeout_s": busy_timeout_s}
     overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     try:
@@ -71,7 +83,7 @@ def open_store(
     try:
         _upgrade_schema(engine)
         store = SqlLedgerStore(engine)
-        _rebuild_if_pending(store)
+        _rebuild_if_pending(store, audit=audit)
     except StorageError as error:
         engine.dispose()
         shown = sa.make_url(config.url).render_as_string(hide_password=True)
@@ -82,20 +94,22 @@ def open_store(
     return store
 
 
-PENDING = "pending"  # a keyed table where a revision notes work the next open does (revision 0007)
-
-
-def _rebuild_if_pending(store: SqlLedgerStore) -> None:
+def _rebuild_if_pending(store: SqlLedgerStore, *, audit: bool) -> None:
     """Rebuild the projections when a revision asked for it (a projection it added must be filled from the
-    log), and clear the request in the same transaction."""
+    log), and clear the request in the same transaction. An `audit` open leaves it pending when the log does
+    not fold (an edited row), so that `verify` can name the row."""
     with store.reading() as tx:
-        if not tx.projection.entries(PENDING, ["rebuild"]):
+        if not tx.projection.entries(PENDING, [PENDING_REBUILD]):
             return
-    with store.unit_of_work() as uow:
-        if uow.projection.entries(PENDING, ["rebuild"]):
-            rebuild_projection(uow, snapshot_every=SNAPSHOT_EVERY)
-            uow.projection.put_entries(PENDING, {"rebuild": None})
-            uow.commit()
+    try:
+        with store.unit_of_work() as uow:
+            if uow.projection.entries(PENDING, [PENDING_REBUILD]):
+                rebuild_projection(uow, snapshot_every=SNAPSHOT_EVERY)
+                uow.projection.put_entries(PENDING, {PENDING_REBUILD: None})
+                uow.commit()
+    except UnreadableEvent:
+        if not audit:
+            raise
 
 
 def _upgrade_schema(engine: sa.Engine) -> None:

@@ -57,6 +57,11 @@ class ConnectionLost(StorageError):
     is half-written (unless its commit had arrived: then all of it is there), and the next call connects again."""
 
 
+class UnreadableEvent(StorageError):
+    """A stored event does not read as any event the ledger writes (its row was edited behind the ledger's back):
+    the message names its seq, field and value, and `verify` finds it; nothing was folded from it."""
+
+
 class InvariantViolation(LedgerError):
     """A read model does not reconcile with the log (the wallet's cash invariant): a bug, never clamped."""
 

@@ -58,6 +58,10 @@ class ProjectionSnapshot:
 # trusted only while the head and that token are those it committed with (appending.FoldCache). Named here,
 # as a store may read it with the head (SQLite's read_ahead: one statement less an append).
 REBUILDS, LAST_REBUILD = "rebuilds", "last"
+# The keyed table where a schema revision notes work the next open does: its REBUILD entry (revision 0007, and
+# 0008 on a ledger with snapshots) asks for every projection to be rebuilt from the log (bootstrap), its value
+# says why; the open that rebuilds removes it in the same transaction.
+PENDING, PENDING_REBUILD = "pending", "rebuild"
 READ_AHEAD_KEYS = 8  # event keys UnitOfWork.read_ahead takes at most (an append of more looks them up by IN)
 
 

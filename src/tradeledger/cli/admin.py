@@ -340,7 +340,7 @@ def export(
         with naming_option("--output"):
             check_output(output)
     # A line at a time as the log is read, never the whole export in memory (~0.7 KB a line: ~0.7 GB at 1M events).
-    store = open_store(ctx.obj)
+    store = open_store(ctx.obj, audit=True)  # the evidence, even of a log whose projections cannot be rebuilt
     try:
         if output is None:  # a stream: what was written stays written should the read fail (exit 2 then)
             stdout = sys.stdout.buffer

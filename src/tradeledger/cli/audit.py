@@ -48,7 +48,7 @@ def verify(
     """Check the hash chain, the gapless seq, and the stored projection against a fresh replay (and anchors)."""
     trusted = None if public_key is None else parse_public_key(public_key)
     anchors = read_anchor_files(anchor or [])
-    with opened(ctx) as ledger, progress_bar("verifying", total=ledger.head.seq) as update:
+    with opened(ctx, audit=True) as ledger, progress_bar("verifying", total=ledger.head.seq) as update:
         report = ledger.verify(anchors, trusted_key=trusted, on_progress=update)
     if json_output:
         emit(verify_json(report))

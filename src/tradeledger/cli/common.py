@@ -157,11 +157,12 @@ def refuse_in_memory(url: str | None, option: str = "--db") -> None:
 
 
 @contextmanager
-def opened(ctx: typer.Context, *, writes: bool = False) -> Iterator[Ledger]:
-    """The ledger of `--db`; a command that `writes` refuses an in-memory one before opening it."""
+def opened(ctx: typer.Context, *, writes: bool = False, audit: bool = False) -> Iterator[Ledger]:
+    """The ledger of `--db`; a command that `writes` refuses an in-memory one before opening it (`audit`: see
+    `open_ledger`, for `verify`)."""
     if writes:
         refuse_in_memory(ctx.obj)
-    with open_ledger(ctx.obj) as ledger:
+    with open_ledger(ctx.obj, audit=audit) as ledger:
         yield ledger
 
 

@@ -23,7 +23,7 @@ from tradeledger.domain.fills import exact_amount, shortened, time_shaped
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import Accounting, FundingPayment, TransferMove
-from tradeledger.errors import StorageError
+from tradeledger.errors import UnreadableEvent
 
 KINDS = frozenset({"fill", "funding", "transfer"})
 # Above every amount an event holds (`exact_amount`: at most 1E+24 in magnitude): `-BOUND < x < BOUND` is a
@@ -35,27 +35,27 @@ ZERO = Decimal(0)
 UNREADABLE = (ArithmeticError, ValueError, TypeError, LookupError)
 
 
-def unreadable(row: ExecutionRow, error: BaseException | None = None) -> StorageError:
+def unreadable(row: ExecutionRow, error: BaseException | None = None) -> UnreadableEvent:
     """The error a fold raises for a row it cannot fold (`error`: what its arithmetic raised, if anything)."""
     problem = row_problem(row)
     if problem is not None:
         return _refused(row, problem)
     detail = "" if error is None else f" ({_one_line(error)})"
-    return StorageError(
+    return UnreadableEvent(
         f"{_stored(row)} cannot be folded{detail}; run verify (if it finds nothing wrong, this is a bug in tradeledger)"
     )
 
 
 def refuse_unreadable(row: ExecutionRow) -> None:
-    """StorageError naming the seq, field and value when `row` holds a value no event holds (a reader that takes a
+    """UnreadableEvent naming the seq, field and value when `row` holds a value no event holds (a reader that takes a
     row whole without folding it: a wallet's replay, a lot a fill names, a duplicate's stored content)."""
     problem = row_problem(row)
     if problem is not None:
         raise _refused(row, problem)
 
 
-def _refused(row: ExecutionRow, problem: str) -> StorageError:
-    return StorageError(f"{_stored(row)} cannot be read: {problem}; run verify")
+def _refused(row: ExecutionRow, problem: str) -> UnreadableEvent:
+    return UnreadableEvent(f"{_stored(row)} cannot be read: {problem}; run verify")
 
 
 def _stored(row: ExecutionRow) -> str:
