@@ -87,7 +87,7 @@ def open_store(
     except StorageError as error:
         engine.dispose()
         shown = sa.make_url(config.url).render_as_string(hide_password=True)
-        raise StorageError(f"cannot open the ledger at {shown}: {error}") from error
+        raise type(error)(f"cannot open the ledger at {shown}: {error}") from error  # its kind kept: ConnectionLost, …
     except BaseException:
         engine.dispose()
         raise

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import GOLDEN, Cli
-from tradeledger import open_ledger
+from tradeledger import Problem, open_ledger
 from tradeledger.cli import app
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
@@ -260,6 +260,10 @@ def test_verify_and_export_open_a_ledger_whose_pending_rebuild_an_edited_row_sto
         )
     line = UNREADABLE.format(seq=seq)
 
+    with pytest.raises(UnreadableEvent, match=f"^cannot open the ledger at .+: {line}$"):
+        open_ledger(cli.url)
+    with open_ledger(cli.url, audit=True) as ledger:
+        assert Problem(None, "projection", NOT_REBUILT) in ledger.verify().problems
     for command in (("positions",), ("balances", "--json"), NEW_FILL):
         refused = cli.runner.invoke(app, ["--db", cli.url, *command])
         assert refused.exit_code == 2
