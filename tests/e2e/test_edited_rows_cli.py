@@ -290,7 +290,6 @@ CONTRACT_EDITS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="lots and gains skip a contract's fill without reading it")
 @pytest.mark.parametrize("edit", CONTRACT_EDITS)
 def test_lots_and_gains_refuse_an_edited_contract_fill_they_keep_no_lots_for(cli: Cli, edit: str) -> None:
     """A contract's fills make no lots (spec section 11), but `lots` and `gains` read the whole log as the other

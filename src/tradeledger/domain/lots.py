@@ -66,7 +66,7 @@ from tradeledger.domain.lot_terms import (
     picks_of,
 )
 from tradeledger.domain.markets import market
-from tradeledger.domain.stored_rows import UNREADABLE, other_amounts, unreadable
+from tradeledger.domain.stored_rows import UNREADABLE, other_amounts, refuse_unreadable, unreadable
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 
@@ -148,11 +148,10 @@ class LotBook:
                     parse(at)  # that shape may still name no time (month 13): ValueError
                     slot = slots.get((account, symbol))
                     if slot is None:
-                        if (account, symbol) in slots:  # a contract: positions, not lots
-                            last = seq
-                            continue
-                        slot, made = self._slot(account, symbol), seq
-                        if slot is None:
+                        if (account, symbol) not in slots:
+                            slot, made = self._slot(account, symbol), seq
+                        if slot is None:  # a contract: positions, not lots (its row read whole, as they read it)
+                            refuse_unreadable(row)
                             last = seq
                             continue
                     key, pool, quote = slot
