@@ -291,7 +291,6 @@ def test_a_trades_csv_cut_off_inside_its_last_timestamp_is_refused(cli: Cli, tmp
     assert not (logs / "migration_backup").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="a last row cut at a time that still parses migrated at another instant")
 @pytest.mark.parametrize(
     ("cut", "shown"),
     [

@@ -250,7 +250,8 @@ def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | No
 
 
 def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[CsvRow, ...]:
-    lines = legacy_text(path, data).splitlines()
+    text = legacy_text(path, data)
+    lines = text.splitlines()
     rows: list[CsvRow] = []
     columns: dict[str, int] | None = None
     for number, fields in enumerate(csv.reader(lines), start=1):
@@ -268,7 +269,22 @@ def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[
         else:
             rows.append(_csv_row(path, number, fields, account))
     report(f"reading {path.name}", len(lines), len(lines))
+    _refuse_a_cut_last_row(path, text, lines, rows)
     return tuple(rows)
+
+
+def _refuse_a_cut_last_row(path: Path, text: str, lines: list[str], rows: list[CsvRow]) -> None:
+    """The legacy bot ends every row it appends with a line end; a last row without one was cut off while
+    written. Where the cut leaves a row that still reads (a time to the second, a fraction cut short, no
+    is_stop), its fill would have another time and fill id than the whole row's: refused, never read as it
+    parses (checked after the rows, so a cut that leaves no row names what it broke)."""
+    if not rows or text.endswith(("\n", "\r")) or not lines[-1].strip() or rows[-1].line != len(lines):
+        return
+    raise MigrationError(
+        f"{path}: line {len(lines)}: no line end after its last field {lines[-1].rsplit(',', 1)[-1].strip()!r}: "
+        "the row was cut off while the file was written (the legacy bot ends each row with one); if the row is "
+        "whole, end it with a line end"
+    )
 
 
 def _csv_columns(path: Path, names: list[str]) -> dict[str, int] | None:
