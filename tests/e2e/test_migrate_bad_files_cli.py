@@ -318,7 +318,6 @@ def test_a_trades_csv_whose_last_row_has_no_line_end_is_refused_as_cut_off(
     assert not (logs / "migration_backup").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="a trade-id position cut before its symbol was skipped as opened without one")
 def test_a_wallet_cut_off_between_a_trade_id_positions_side_and_symbol_is_refused_naming_the_missing_symbol(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -446,6 +446,12 @@ def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
             f"{where}: {quantity_key} must be 0 or more and entry_price above 0 (got {quantity} and {entry_price})"
         )
     time_key = "entry_time" if "entry_time" in item else "timestamp"
+    if "symbol" not in item and "/" not in key:
+        # Every legacy shape writes `symbol` (None for an open without one, legacy-system.md §2.2): an entry
+        # under a trade-id key without it is a file cut off or edited, not a position opened without a symbol.
+        raise MigrationError(
+            f"{where}: symbol is missing (every legacy wallet position names one, or None; a file cut off?)"
+        )
     symbol = item.get("symbol", key if "/" in key else None)
     if symbol is not None and not isinstance(symbol, str):
         raise MigrationError(f"{where}: symbol must be text or None (got {symbol!r})")
