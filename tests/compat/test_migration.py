@@ -869,7 +869,6 @@ def position_record(symbol: str, amount: float, price: float, opened: str, trade
             "fees_paid": 0.0, "entry_time": opened, "trades": trades}  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="a position's copy of a trade the trade list lacks was ignored")
 def test_a_positions_copy_of_a_trade_the_trade_list_lacks_is_refused_naming_it(tmp_path: Path, ledger: Ledger) -> None:
     # The legacy TradeManager appended every trade to its list before the position took a copy, and wrote
     # both from one object: a copy the list lacks is a file saved part way or edited. Read as it stood, the

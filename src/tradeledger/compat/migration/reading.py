@@ -194,8 +194,7 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
     by_id: dict[str, tuple[int, dict[str, object]]] = {}
     for index, trade in enumerate(trades):
         assert isinstance(trade, dict)  # read by _legacy_trade first
-        if isinstance(trade["id"], str):
-            by_id.setdefault(trade["id"], (index, trade))
+        by_id.setdefault(str(trade["id"]), (index, trade))
     for symbol, item in positions.items():
         where = f"{path}: positions[{symbol!r}]"
         if not isinstance(item, dict):
@@ -218,8 +217,10 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
 def _check_position_trades(where: str, nested: object, by_id: dict[str, tuple[int, dict[str, object]]]) -> None:
     """A position's copies of its trades (`Position.to_dict()["trades"]`) must say what the trade list says.
 
-    The legacy TradeManager wrote both from one Trade object, so a copy that differs is a file edited or
-    saved part way; the migration reads the trade list, and would otherwise migrate one of two stories."""
+    The legacy TradeManager appended each trade to its list before a position took a copy, and wrote both
+    from one Trade object, so a copy that differs, or that the list lacks, is a file edited or saved part
+    way; the migration reads the trade list, and would otherwise migrate one of two stories (or drop the
+    position the copy opened)."""
     if nested is None:
         return
     if not isinstance(nested, list):
@@ -227,10 +228,14 @@ def _check_position_trades(where: str, nested: object, by_id: dict[str, tuple[in
     for index, copy in enumerate(nested):
         if not isinstance(copy, dict):
             raise MigrationError(f"{where}.trades[{index}]: must be a trade object (got {copy!r:.80})")
-        copy_id = copy.get("id")
-        found = by_id.get(copy_id) if isinstance(copy_id, str) else None
+        if "id" not in copy:
+            raise MigrationError(f"{where}.trades[{index}]: id is missing (got {copy!r:.80})")
+        found = by_id.get(str(copy["id"]))
         if found is None:
-            continue
+            raise MigrationError(
+                f"{where}.trades[{index}] (id {copy['id']!r}): not in the trade list ('trades'); the legacy "
+                "TradeManager listed every trade before its position took a copy: a file saved part way or edited"
+            )
         listed_at, listed = found
         for key in (*TRADE_KEYS, *sorted(set(copy) - set(TRADE_KEYS))):
             if copy.get(key) != listed.get(key):
