@@ -892,7 +892,6 @@ def test_a_positions_copy_of_a_trade_the_trade_list_lacks_is_refused_naming_it(t
     assert ledger.head.seq == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a position no trade of the file explains differed without a cause")
 def test_a_position_record_no_trade_explains_differs_with_its_cause_named(tmp_path: Path, ledger: Ledger) -> None:
     logs = tmp_path / "logs"
     write_state(logs, [])

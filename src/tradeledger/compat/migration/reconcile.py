@@ -170,7 +170,8 @@ def _reconcile_trade_manager(
                 )
             continue
         replay_quantity = ZERO if replay is None else replay.signed_quantity
-        legacy_signed = None if legacy is None else (legacy.amount if legacy.side == "long" else -legacy.amount)
+        # No legacy position from the file's own trades: its rules give none (a record no trade explains).
+        legacy_signed = ZERO if legacy is None else (legacy.amount if legacy.side == "long" else -legacy.amount)
         rows.append(
             _compare(
                 "trade_manager",
