@@ -587,6 +587,97 @@ def test_the_real_files_migrate_and_a_second_run_appends_nothing(tmp_path: Path,
     assert ledger.verify().ok
 
 
+@pytest.mark.xfail(strict=True, reason="a later wallet snapshot's trade-id keys opened its positions a second time")
+def test_a_later_snapshot_of_a_migrated_wallet_opens_none_of_its_positions_a_second_time(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The real wallet an hour apart: the six trade-id positions of `earlier` (…_1756858422, opened 00:13:42) are
+    # there again in `mixed_shapes` under new keys (…_1756860750, 00:52:30) at the same sizes and prices. A wallet
+    # position is a state, not a fill: the ledger already holds each one, so appending it again would double it
+    # (4,935,549.0196 APU twice) while the reconciliation, a replay of the plan alone, showed every row matching.
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    assert run(ledger, first_plan, first_files).appended == 11
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+    held_before = {(p.symbol, p.side.value, p.quantity, p.avg_price) for p in ledger.positions()}
+
+    files, plan = plan_for(later, ledger)
+    result = run(ledger, plan, files)
+
+    assert result.appended == 0
+    assert {(p.symbol, p.side.value, p.quantity, p.avg_price) for p in ledger.positions()} == held_before
+    assert len(plan.in_ledger) == 5  # the symbol-keyed positions: the same key, the same fill
+    reasons = {s.where: s.reason for s in plan.skipped}
+    assert reasons["key apu_usd_1756860750"] == (
+        "APU/USD is already open in the ledger at this side, size and price (long 4935549.0196 at 0.000184, "
+        "opened at seq 9): a wallet position is a state, not a fill; appending it would hold it twice"
+    )
+    assert len(reasons) == 6
+    apu = row(plan, "wallet", "APU/USD", "quantity")
+    assert (apu.legacy, apu.replay, apu.status) == (Decimal("4935549.0196"), Decimal(0), "differs")
+    assert apu.causes == (f"not appended: {reasons['key apu_usd_1756860750']}",)
+
+
+@pytest.mark.xfail(strict=True, reason="a wallet snapshot contradicting the ledger's position was appended to it")
+def test_a_wallet_position_the_ledger_holds_at_another_size_is_refused_naming_both(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    run(ledger, first_plan, first_files)
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+    wallet = later / WALLET_FILE
+    wallet.write_text(wallet.read_text().replace("amount: 4935549.0196", "amount: 5000000", 1))
+
+    with pytest.raises(
+        MigrationError,
+        match=(
+            r"paper_wallet_state\.yaml: positions\['apu_usd_1756860750'\]: the wallet holds APU/USD long 5000000 at "
+            r"0\.000184 where the ledger already holds long 4935549\.0196 at 0\.000184 \(opened at seq 9\)"
+        ),
+    ):
+        plan_for(later, ledger)
+    assert ledger.head.seq == 11
+
+
+@pytest.mark.xfail(strict=True, reason="a wallet position the ledger closed since was opened again (a ghost)")
+def test_a_wallet_position_the_ledger_closed_after_it_opened_is_not_opened_again(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The ghost generator of legacy-system.md §3.3, through the migration: the bot on the ledger sold what the
+    # wallet held; a wallet snapshot from before that sale (under a new key) must not bring the position back.
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    run(ledger, first_plan, first_files)
+    ledger.record(
+        {
+            "fill_id": "bot-sell-apu",
+            "exchange": "kraken",
+            "symbol": "APU/USD",
+            "side": "sell",
+            "quantity": "4935549.0196",
+            "price": "0.0002",
+            "occurred_at": datetime(2025, 9, 4, tzinfo=UTC),
+        }
+    )
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+
+    _, plan = plan_for(later, ledger)
+
+    reasons = {s.where: s.reason for s in plan.skipped}
+    assert reasons["key apu_usd_1756860750"] == (
+        "stale: the ledger closed APU/USD at 2025-09-04 00:00:00 UTC (seq 12), after this wallet position opened "
+        "at 2025-09-03 00:52:30 UTC"
+    )
+    assert "APU/USD" not in {p.fill.symbol for p in plan.new}
+
+
 # --- overlaps between the sources ---------------------------------------------------------------------
 
 
