@@ -40,13 +40,14 @@ from tradeledger.compat.migration.legacy import (
     MigrationError,
     Progress,
     WalletEntry,
+    check_position_trades,
     content_id,
     fill_number,
     legacy_number,
     legacy_text,
     utc_time,
 )
-from tradeledger.compat.trades import TRADE_KEYS, Trade
+from tradeledger.compat.trades import Trade
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
 from tradeledger.domain.json_values import json_int
@@ -199,7 +200,7 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
         where = f"{path}: positions[{symbol!r}]"
         if not isinstance(item, dict):
             raise MigrationError(f"{where}: must be a position object (got {item!r:.80})")
-        _check_position_trades(where, item.get("trades"), by_id)
+        check_position_trades(where, item.get("trades"), by_id)
         side = item.get("side")
         if side not in (PositionSide.LONG, PositionSide.SHORT):
             raise MigrationError(f"{where}: side must be 'long' or 'short' (got {side!r})")
@@ -212,37 +213,6 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
             fees_paid=legacy_number(item.get("fees_paid", 0), f"{where}: fees_paid"),
         )
     return records
-
-
-def _check_position_trades(where: str, nested: object, by_id: dict[str, tuple[int, dict[str, object]]]) -> None:
-    """A position's copies of its trades (`Position.to_dict()["trades"]`) must say what the trade list says.
-
-    The legacy TradeManager appended each trade to its list before a position took a copy, and wrote both
-    from one Trade object, so a copy that differs, or that the list lacks, is a file edited or saved part
-    way; the migration reads the trade list, and would otherwise migrate one of two stories (or drop the
-    position the copy opened)."""
-    if nested is None:
-        return
-    if not isinstance(nested, list):
-        raise MigrationError(f"{where}.trades: must be a list of trades (got {nested!r:.80})")
-    for index, copy in enumerate(nested):
-        if not isinstance(copy, dict):
-            raise MigrationError(f"{where}.trades[{index}]: must be a trade object (got {copy!r:.80})")
-        if "id" not in copy:
-            raise MigrationError(f"{where}.trades[{index}]: id is missing (got {copy!r:.80})")
-        found = by_id.get(str(copy["id"]))
-        if found is None:
-            raise MigrationError(
-                f"{where}.trades[{index}] (id {copy['id']!r}): not in the trade list ('trades'); the legacy "
-                "TradeManager listed every trade before its position took a copy: a file saved part way or edited"
-            )
-        listed_at, listed = found
-        for key in (*TRADE_KEYS, *sorted(set(copy) - set(TRADE_KEYS))):
-            if copy.get(key) != listed.get(key):
-                raise MigrationError(
-                    f"{where}.trades[{index}] (id {copy['id']!r}): {key} {copy.get(key)!r} differs from "
-                    f"trades[{listed_at}]'s {listed.get(key)!r}; the legacy bot wrote both from one trade"
-                )
 
 
 def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | None:
