@@ -587,7 +587,6 @@ def test_the_real_files_migrate_and_a_second_run_appends_nothing(tmp_path: Path,
     assert ledger.verify().ok
 
 
-@pytest.mark.xfail(strict=True, reason="a later wallet snapshot's trade-id keys opened its positions a second time")
 def test_a_later_snapshot_of_a_migrated_wallet_opens_none_of_its_positions_a_second_time(
     tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -620,7 +619,6 @@ def test_a_later_snapshot_of_a_migrated_wallet_opens_none_of_its_positions_a_sec
     assert apu.causes == (f"not appended: {reasons['key apu_usd_1756860750']}",)
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet snapshot contradicting the ledger's position was appended to it")
 def test_a_wallet_position_the_ledger_holds_at_another_size_is_refused_naming_both(
     tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -644,7 +642,6 @@ def test_a_wallet_position_the_ledger_holds_at_another_size_is_refused_naming_bo
     assert ledger.head.seq == 11
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet position the ledger closed since was opened again (a ghost)")
 def test_a_wallet_position_the_ledger_closed_after_it_opened_is_not_opened_again(
     tmp_path: Path, ledger: Ledger
 ) -> None:

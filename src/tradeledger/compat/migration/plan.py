@@ -76,14 +76,15 @@ def plan_migration(
     twins = identical.identical_rows(files.csv_rows, counted_as)
     notes += [identical.note(group) for group in twins]
     merged = _merge_by_time(_trade_manager_fills(files, skipped), csv_fills)
-    wallet_fills, stale = _wallet_fills(files, merged, account, skipped, notes)
-    fills = _with_ledger_seqs([*merged, *wallet_fills], ledger, account, files)
+    recorded = [(item.seq, item.fill) for item in ledger.history(account=account) if isinstance(item.fill, Fill)]
+    wallet_fills, stale, held = _wallet_fills(files, merged, account, skipped, notes, recorded)
+    fills = _with_ledger_seqs([*merged, *wallet_fills], recorded, files)
     book = (
         PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
     )
     only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
     reconciliation = identical.with_causes(
-        reconcile_plan(files, fills, account, initial_balance, skipped, stale), twins
+        reconcile_plan(files, fills, account, initial_balance, skipped, stale, held), twins
     )
     fee_note = _other_currency_fees_note(fills)
     if fee_note is not None:
@@ -199,14 +200,22 @@ def _nearest_trade(row: CsvRow, candidates: dict[tuple[str, str, datetime], list
 
 
 def _wallet_fills(
-    files: LegacyFiles, merged: Sequence[PlannedFill], account: str, skipped: list[Skipped], notes: list[str]
-) -> tuple[list[PlannedFill], dict[str, str]]:
+    files: LegacyFiles,
+    merged: Sequence[PlannedFill],
+    account: str,
+    skipped: list[Skipped],
+    notes: list[str],
+    recorded: Sequence[tuple[int, Fill]],
+) -> tuple[list[PlannedFill], dict[str, str], dict[str, str]]:
     """paper_wallet_state.yaml: an opening fill for each position whose symbol the other sources leave
-    flat and which opened after their last fill of it; the stale ones (closed since) by symbol."""
+    flat and which opened after their last fill of it; the stale ones (closed since) by symbol; and, by
+    symbol, the ones the ledger already holds (`_ledger_holds`)."""
     fills: list[PlannedFill] = []
     stale: dict[str, str] = {}
+    held: dict[str, str] = {}
     if files.wallet is None:
-        return fills, stale
+        return fills, stale, held
+    ledger = _LedgerSymbols(account, recorded)
     book = PositionFold()
     last_fill: dict[str, PlannedFill] = {}
     for seq, planned in enumerate(merged, start=1):
@@ -229,13 +238,65 @@ def _wallet_fills(
             )
             stale[entry.symbol] = reason
         else:
-            fills.append(PlannedFill(_wallet_fill(entry, account, files.paths.wallet_file), WALLET_FILE, where))
-            continue
+            fill = _wallet_fill(entry, account, files.paths.wallet_file)
+            found = ledger.holds(entry, fill, files.paths.wallet_file)
+            if found is None:
+                fills.append(PlannedFill(fill, WALLET_FILE, where))
+                continue
+            reason, is_stale = found
+            (stale if is_stale else held)[entry.symbol] = reason
         skipped.append(Skipped(WALLET_FILE, where, entry.symbol, reason))
     shapes = _shape_counts(files.wallet.entries)
     if len(shapes) > 1:
         notes.append(_shapes_note(shapes))
-    return fills, stale
+    return fills, stale, held
+
+
+class _LedgerSymbols:
+    """What the ledger holds of each symbol of the account before the migration: the open positions and
+    the latest fill. A wallet position is a state, not a fill (its id is made of its key, which a later
+    snapshot of the same wallet changes): it is appended only where the ledger is flat for the symbol
+    and has no fill of it since the position opened."""
+
+    def __init__(self, account: str, recorded: Sequence[tuple[int, Fill]]) -> None:
+        self.account = account
+        self.fill_ids = {fill.fill_id for _, fill in recorded}
+        self.book = PositionFold()
+        self.latest: dict[str, tuple[int, Fill]] = {}
+        for seq, fill in recorded:
+            self.book.apply(Execution.of(seq, fill))
+            last = self.latest.get(fill.symbol)
+            if last is None or fill.occurred_at >= last[1].occurred_at:
+                self.latest[fill.symbol] = (seq, fill)
+
+    def holds(self, entry: WalletEntry, fill: Fill, path: Path | None) -> tuple[str, bool] | None:
+        """None: append the entry's opening fill (or it is in the ledger already, as this very fill). Else the
+        reason it is not appended and whether it is stale; a position the ledger holds otherwise is refused."""
+        assert entry.symbol is not None
+        if fill.fill_id in self.fill_ids:
+            return None
+        position = self.book.position((self.account, entry.symbol))
+        if position is not None:
+            figures = f"{position.side.value} {decimal_text(position.quantity)} at {decimal_text(position.avg_price)}"
+            opened = f"opened at seq {position.opened_seq}"
+            if position.signed_quantity == entry.signed_quantity and position.avg_price == entry.entry_price:
+                return (
+                    f"{entry.symbol} is already open in the ledger at this side, size and price ({figures}, {opened}): "
+                    "a wallet position is a state, not a fill; appending it would hold it twice"
+                ), False
+            side = "long" if entry.signed_quantity > 0 else "short"
+            raise MigrationError(
+                f"{path or WALLET_FILE}: positions[{entry.key!r}]: the wallet holds {entry.symbol} {side} "
+                f"{decimal_text(entry.quantity)} at {decimal_text(entry.entry_price)} where the ledger already holds "
+                f"{figures} ({opened}); an opening fill would hold both, not the wallet's position; nothing appended"
+            )
+        last = self.latest.get(entry.symbol)
+        if last is not None and entry.opened_at <= last[1].occurred_at:
+            return (
+                f"stale: the ledger closed {entry.symbol} at {shown_time(last[1].occurred_at)} (seq {last[0]}), "
+                f"after this wallet position opened at {shown_time(entry.opened_at)}"
+            ), True
+        return None
 
 
 def _merge_by_time(primary: list[PlannedFill], extra: list[PlannedFill]) -> list[PlannedFill]:
@@ -294,15 +355,16 @@ def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
     return f"{WALLET_FILE} mixes {len(shapes)} position shapes (legacy-system.md §2.2): {described}"
 
 
-def _with_ledger_seqs(fills: list[PlannedFill], ledger: Ledger, account: str, files: LegacyFiles) -> list[PlannedFill]:
+def _with_ledger_seqs(
+    fills: list[PlannedFill], recorded: Sequence[tuple[int, Fill]], files: LegacyFiles
+) -> list[PlannedFill]:
     """Mark the fills the ledger already holds (same fill id and execution); refuse an id held for another."""
-    recorded: dict[str, list[tuple[int, Fill]]] = defaultdict(list)
-    for item in ledger.history(account=account):
-        if isinstance(item.fill, Fill):
-            recorded[item.fill.fill_id].append((item.seq, item.fill))
+    by_id: dict[str, list[tuple[int, Fill]]] = defaultdict(list)
+    for seq, fill in recorded:
+        by_id[fill.fill_id].append((seq, fill))
     marked = []
     for planned in fills:
-        held = recorded.get(planned.fill.fill_id, [])
+        held = by_id.get(planned.fill.fill_id, [])
         same = next((seq for seq, fill in held if same_fill(fill, planned.fill)), None)
         if same is not None:
             marked.append(replace(planned, seq=same))
