@@ -722,7 +722,6 @@ def test_a_csv_row_the_trade_manager_has_is_not_appended_again_and_stop_rows_are
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="without the state file a csv row its trade explained became a second fill")
 def test_a_csv_row_whose_trade_an_earlier_run_migrated_is_not_appended_when_the_state_file_is_missing(
     tmp_path: Path, ledger: Ledger
 ) -> None:

@@ -78,7 +78,7 @@ def plan_migration(
     merged = _merge_by_time(_trade_manager_fills(files, skipped), csv_fills)
     recorded = [(item.seq, item.fill) for item in ledger.history(account=account) if isinstance(item.fill, Fill)]
     wallet_fills, stale, held = _wallet_fills(files, merged, account, skipped, notes, recorded)
-    fills = _with_ledger_seqs([*merged, *wallet_fills], recorded, files)
+    fills = _rows_the_ledger_holds(_with_ledger_seqs([*merged, *wallet_fills], recorded, files), recorded, skipped)
     book = (
         PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
     )
@@ -353,6 +353,44 @@ def _shape_counts(entries: Iterable[WalletEntry]) -> dict[str, list[str]]:
 def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
     described = "; ".join(f"{shape}: {len(keys)} ({', '.join(keys)})" for shape, keys in shapes.items())
     return f"{WALLET_FILE} mixes {len(shapes)} position shapes (legacy-system.md §2.2): {described}"
+
+
+def _rows_the_ledger_holds(
+    fills: list[PlannedFill], recorded: Sequence[tuple[int, Fill]], skipped: list[Skipped]
+) -> list[PlannedFill]:
+    """The planned fills without the trades.csv rows whose fill the ledger holds under another id: a fill no
+    planned fill explains (the TradeManager trade an earlier run migrated, its state file not given now) at
+    the row's symbol, side, size and price within SAME_FILL_WITHIN, as a row is matched with its trade. Each
+    fill of the ledger explains one row at most, the nearest in time."""
+    planned_ids = {planned.fill.fill_id for planned in fills}
+    pool: dict[tuple[str, str], list[tuple[int, Fill]]] = defaultdict(list)
+    for seq, fill in recorded:
+        if fill.fill_id not in planned_ids:
+            pool[(fill.symbol, fill.side.value)].append((seq, fill))
+    if not pool:
+        return fills
+    kept: list[PlannedFill] = []
+    for planned in fills:
+        row = planned.fill
+        candidates = pool.get((row.symbol, row.side.value), [])
+        found = [
+            (abs(row.occurred_at - fill.occurred_at), seq, fill)
+            for seq, fill in candidates
+            if legacy_round(fill.quantity) == legacy_round(row.quantity)
+            and legacy_round(fill.price) == legacy_round(row.price)
+            and abs(row.occurred_at - fill.occurred_at) <= SAME_FILL_WITHIN
+        ]
+        if planned.source != TRADES_CSV or planned.seq is not None or not found:
+            kept.append(planned)
+            continue
+        _, seq, fill = min(found, key=lambda item: (item[0], item[1]))
+        candidates.remove((seq, fill))
+        reason = (
+            f"already in the ledger as seq {seq} (fill {fill.fill_id!r}): the trade this row recorded, at the same "
+            "size and price within a second (trades.csv and the TradeManager timed one fill twice)"
+        )
+        skipped.append(Skipped(TRADES_CSV, planned.where, row.symbol, reason))
+    return kept
 
 
 def _with_ledger_seqs(
