@@ -748,7 +748,6 @@ def test_a_csv_row_whose_trade_an_earlier_run_migrated_is_not_appended_when_the_
     assert [(s.where, s.reason) for s in second.skipped] == [("line 1", reason)]
 
 
-@pytest.mark.xfail(strict=True, reason="after a csv-only run the state file's trade was appended beside its row")
 def test_a_trade_whose_csv_row_an_earlier_run_migrated_alone_is_not_appended_again(
     tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -775,7 +774,6 @@ def test_a_trade_whose_csv_row_an_earlier_run_migrated_alone_is_not_appended_aga
     )
 
 
-@pytest.mark.xfail(strict=True, reason="state file trades were appended onto a position a wallet-only run opened")
 def test_trades_of_a_symbol_an_earlier_run_opened_from_the_wallet_alone_are_refused_naming_both(
     tmp_path: Path, ledger: Ledger
 ) -> None:

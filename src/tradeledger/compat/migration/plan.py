@@ -79,6 +79,7 @@ def plan_migration(
     recorded = [(item.seq, item.fill) for item in ledger.history(account=account) if isinstance(item.fill, Fill)]
     wallet_fills, stale, held = _wallet_fills(files, merged, account, skipped, notes, recorded)
     fills = _rows_the_ledger_holds(_with_ledger_seqs([*merged, *wallet_fills], recorded, files), recorded, skipped)
+    _refuse_trades_onto_wallet_openings(fills, recorded, files)
     book = (
         PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
     )
@@ -358,10 +359,11 @@ def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
 def _rows_the_ledger_holds(
     fills: list[PlannedFill], recorded: Sequence[tuple[int, Fill]], skipped: list[Skipped]
 ) -> list[PlannedFill]:
-    """The planned fills without the trades.csv rows whose fill the ledger holds under another id: a fill no
-    planned fill explains (the TradeManager trade an earlier run migrated, its state file not given now) at
-    the row's symbol, side, size and price within SAME_FILL_WITHIN, as a row is matched with its trade. Each
-    fill of the ledger explains one row at most, the nearest in time."""
+    """The planned fills without those the ledger holds under another id, matched as a trades.csv row is with
+    its TradeManager trade (symbol, side, size and price to 8 places, within SAME_FILL_WITHIN): a row whose
+    trade an earlier run appended (its state file not given now), a trade whose row an earlier run appended
+    alone. Only fills of the ledger that no planned fill explains are candidates, each explaining one at most
+    (the nearest in time)."""
     planned_ids = {planned.fill.fill_id for planned in fills}
     pool: dict[tuple[str, str], list[tuple[int, Fill]]] = defaultdict(list)
     for seq, fill in recorded:
@@ -371,26 +373,75 @@ def _rows_the_ledger_holds(
         return fills
     kept: list[PlannedFill] = []
     for planned in fills:
-        row = planned.fill
-        candidates = pool.get((row.symbol, row.side.value), [])
-        found = [
-            (abs(row.occurred_at - fill.occurred_at), seq, fill)
-            for seq, fill in candidates
-            if legacy_round(fill.quantity) == legacy_round(row.quantity)
-            and legacy_round(fill.price) == legacy_round(row.price)
-            and abs(row.occurred_at - fill.occurred_at) <= SAME_FILL_WITHIN
-        ]
-        if planned.source != TRADES_CSV or planned.seq is not None or not found:
+        found = None if planned.seq is not None else _held_as(planned, pool.get(_key(planned.fill), []))
+        if found is None:
             kept.append(planned)
             continue
-        _, seq, fill = min(found, key=lambda item: (item[0], item[1]))
-        candidates.remove((seq, fill))
-        reason = (
-            f"already in the ledger as seq {seq} (fill {fill.fill_id!r}): the trade this row recorded, at the same "
-            "size and price within a second (trades.csv and the TradeManager timed one fill twice)"
-        )
-        skipped.append(Skipped(TRADES_CSV, planned.where, row.symbol, reason))
+        seq, fill = found
+        pool[_key(planned.fill)].remove(found)
+        if planned.source == TRADES_CSV:
+            what = "the trade this row recorded, at the same size and price within a second (trades.csv and the "
+            what += "TradeManager timed one fill twice)"
+        else:
+            what = "this trade's row of trades.csv, migrated before, at the same size and price within a second"
+        reason = f"already in the ledger as seq {seq} (fill {fill.fill_id!r}): {what}"
+        skipped.append(Skipped(planned.source, planned.where, planned.fill.symbol, reason))
     return kept
+
+
+def _key(fill: Fill) -> tuple[str, str]:
+    return fill.symbol, fill.side.value
+
+
+def _held_as(planned: PlannedFill, candidates: Sequence[tuple[int, Fill]]) -> tuple[int, Fill] | None:
+    """The ledger's fill (seq, fill) that is `planned`'s, the nearest in time: a trades.csv row matches any fill
+    no planned fill explains, a TradeManager trade only a row of trades.csv an earlier run appended."""
+    if planned.source not in (TRADES_CSV, STATE_FILE):
+        return None
+    wanted = planned.fill
+    found = [
+        (abs(wanted.occurred_at - fill.occurred_at), seq, fill)
+        for seq, fill in candidates
+        if (planned.source == TRADES_CSV or _migrated_from(fill) == TRADES_CSV)
+        and legacy_round(fill.quantity) == legacy_round(wanted.quantity)
+        and legacy_round(fill.price) == legacy_round(wanted.price)
+        and abs(wanted.occurred_at - fill.occurred_at) <= SAME_FILL_WITHIN
+    ]
+    if not found:
+        return None
+    _, seq, fill = min(found, key=lambda item: (item[0], item[1]))
+    return seq, fill
+
+
+def _migrated_from(fill: Fill) -> object:
+    """The legacy file an earlier migration took the fill from (None for a fill of another writer)."""
+    return None if fill.metadata is None else fill.metadata.get("migrated_from")
+
+
+def _refuse_trades_onto_wallet_openings(
+    fills: Sequence[PlannedFill], recorded: Sequence[tuple[int, Fill]], files: LegacyFiles
+) -> None:
+    """A new fill of the state file or trades.csv of a symbol an earlier run opened from a wallet snapshot that
+    this plan does not explain: the files' trades would be appended onto that position (held twice), or tell
+    another story than the snapshot; refused, naming both."""
+    planned_ids = {planned.fill.fill_id for planned in fills}
+    opened: dict[str, tuple[int, Fill]] = {}
+    for seq, fill in recorded:
+        if _migrated_from(fill) == WALLET_FILE and fill.fill_id not in planned_ids:
+            opened.setdefault(fill.symbol, (seq, fill))
+    for planned in fills:
+        found = opened.get(planned.fill.symbol)
+        if planned.seq is not None or planned.source == WALLET_FILE or found is None:
+            continue
+        seq, fill = found
+        path = {STATE_FILE: files.paths.state_file, TRADES_CSV: files.paths.trades_csv}.get(planned.source)
+        key = (fill.metadata or {}).get("key")
+        raise MigrationError(
+            f"{path or planned.source}: {planned.where} (id {planned.fill.fill_id!r}): {planned.fill.symbol} is in "
+            f"the ledger from an earlier migration of {WALLET_FILE} (seq {seq}, key {key}), "
+            "which this plan does not explain: its trades would be appended onto that position; restore that "
+            "migration (tradeledger restore MANIFEST) and migrate the files together; nothing appended"
+        )
 
 
 def _with_ledger_seqs(
