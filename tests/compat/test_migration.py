@@ -1025,7 +1025,6 @@ def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_
     assert len(plan.notes) == 1  # four shapes in one file
 
 
-@pytest.mark.xfail(strict=True, reason="a wallet short against a state file long was blamed on long/short vs buy/sell")
 def test_a_wallet_short_where_the_state_file_holds_a_long_is_put_down_to_the_stores_disagreeing_not_to_words(
     tmp_path: Path, ledger: Ledger
 ) -> None:

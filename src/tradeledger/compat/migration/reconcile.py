@@ -377,9 +377,12 @@ def _held_causes(
     if len(held) > 1:
         keys = ", ".join(f"{e.key} ({e.shape})" for e in held)
         causes.append(f"held under {len(held)} wallet keys: {keys} (legacy-system.md §2.2)")
-    if len(shapes) == 1 and position is not None and (position.signed_quantity > 0) != (quantity > 0):
-        causes.append("the wallet's side disagrees with the fills (long/short vs buy/sell, legacy-system.md §2.2)")
     primary = [s for s in skipped if s.source == WALLET_FILE and s.symbol == symbol and "is open in" in s.reason]
+    flipped = position is not None and (position.signed_quantity > 0) != (quantity > 0)
+    if len(shapes) == 1 and flipped and not primary:
+        # Only where no other source explains it: a wallet entry and a primary record of opposite sides are
+        # two stores updated apart (legacy-system.md §3.3), each side word read as written.
+        causes.append("the wallet's side disagrees with the fills (long/short vs buy/sell, legacy-system.md §2.2)")
     if primary:
         causes.append(
             "the wallet and the primary record disagree; the legacy bot updated them separately (legacy-system.md §3.3)"
