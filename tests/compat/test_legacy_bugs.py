@@ -210,3 +210,22 @@ def test_a_legacy_positions_log_beside_the_state_files_brings_no_position_back(t
     assert again.context.validate_position_consistency() is True
     assert (state_dir / "positions.log").read_bytes() == logged
     again.close()
+
+
+@pytest.mark.xfail(strict=True, reason="the wallet had no unrealized_total() or total_value: AttributeError")
+def test_unrealized_total_and_total_value_count_the_open_positions_at_the_trade_managers_marks(ledger: Ledger) -> None:
+    """§2.3: `unrealized_total()` was a stub returning 0, so `total_value` (balance + it) was the cash alone, without
+    the cost the opens had taken from it. Here: the unrealized PnL at the marks (an unmarked position adds 0), and
+    the equity, cash + the open positions at cost + that PnL."""
+    manager = TradeManager(ledger)
+    wallet = PaperWallet(ledger, 1000, trade_manager=manager)
+    wallet.open(BTC, "buy", 2, 100)  # cash 800
+    wallet.open(ETH, "sell", 1, 50)  # cash 750, 50 reserved
+    manager.update_price(BTC, 120)
+
+    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(40), Decimal(1040))  # type: ignore[attr-defined]  # ETH unmarked
+    manager.update_price(ETH, 40)
+    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(50), Decimal(1050))  # type: ignore[attr-defined]
+    wallet.close(BTC, 2, 120)
+    wallet.close(ETH, 1, 40)
+    assert (wallet.unrealized_total(), wallet.total_value, wallet.balance) == (Decimal(0), Decimal(1050), Decimal(1050))  # type: ignore[attr-defined]
