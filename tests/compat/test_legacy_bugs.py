@@ -212,7 +212,6 @@ def test_a_legacy_positions_log_beside_the_state_files_brings_no_position_back(t
     again.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the wallet had no unrealized_total() or total_value: AttributeError")
 def test_unrealized_total_and_total_value_count_the_open_positions_at_the_trade_managers_marks(ledger: Ledger) -> None:
     """§2.3: `unrealized_total()` was a stub returning 0, so `total_value` (balance + it) was the cash alone, without
     the cost the opens had taken from it. Here: the unrealized PnL at the marks (an unmarked position adds 0), and
@@ -223,9 +222,9 @@ def test_unrealized_total_and_total_value_count_the_open_positions_at_the_trade_
     wallet.open(ETH, "sell", 1, 50)  # cash 750, 50 reserved
     manager.update_price(BTC, 120)
 
-    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(40), Decimal(1040))  # type: ignore[attr-defined]  # ETH unmarked
+    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(40), Decimal(1040))  # ETH unmarked
     manager.update_price(ETH, 40)
-    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(50), Decimal(1050))  # type: ignore[attr-defined]
+    assert (wallet.unrealized_total(), wallet.total_value) == (Decimal(50), Decimal(1050))
     wallet.close(BTC, 2, 120)
     wallet.close(ETH, 1, 40)
-    assert (wallet.unrealized_total(), wallet.total_value, wallet.balance) == (Decimal(0), Decimal(1050), Decimal(1050))  # type: ignore[attr-defined]
+    assert (wallet.unrealized_total(), wallet.total_value, wallet.balance) == (Decimal(0), Decimal(1050), Decimal(1050))
