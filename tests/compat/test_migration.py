@@ -516,7 +516,26 @@ def test_the_real_files_plan_2_csv_fills_and_11_wallet_openings_and_report_2_log
             "raiin_usd_1756860750, sogni_usd_1756860750, trump_eur_1756860750); "
             "trade-id key, amount, side long/short: 1 (sol_usdt_1756860750)"
         ),
+        BTC_LOG_NOTE,
     )
+
+
+BTC_LOG_NOTE = (
+    "positions.log line 4 (2025-08-26 14:02:01,208) logs BTC/USD buy 0.0081 entry 110752.2, where the plan "
+    "holds BTC/USD long 0.008100400681202503 at 110640.1 (from trades.csv): the files disagree on its entry "
+    "price; positions.log is only reported, never appended"
+)
+
+
+def test_the_real_positions_log_entry_of_btc_that_trades_csv_contradicts_is_named_in_a_note(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # positions.log line 4 logs the wallet's BTC/USD at entry 110752.2 (its cash fell by 0.0081004 x 110752.2 =
+    # 897.14, 8862.49 -> 7965.35), trades.csv line 2 the order at 110640.1: the files disagree on the price the
+    # bot paid. CXT/EUR (45193.0472 at 0.025170 against 45193.047249903 at 0.02517) agrees to the log's places.
+    _, plan = plan_for(real_logs(tmp_path), ledger)
+
+    assert plan.notes[1:] == (BTC_LOG_NOTE,)
 
 
 def test_the_real_wallet_cash_disagrees_by_the_cost_of_the_csv_fills_and_is_negative(
@@ -565,7 +584,8 @@ def test_each_real_wallet_snapshot_is_read_whatever_its_shapes(
     assert sum(p.source == WALLET_FILE for p in plan.fills) == wallet_fills
     cash = row(plan, "wallet", None, "cash")
     assert (cash.legacy, cash.replay) == (Decimal(legacy_cash), Decimal(replay_cash))
-    assert len(plan.notes) == (1 if shapes > 1 else 0)
+    assert plan.notes[-1] == BTC_LOG_NOTE  # every snapshot beside the real trades.csv and positions.log
+    assert len(plan.notes) == (2 if shapes > 1 else 1)
 
 
 def test_the_real_files_migrate_and_a_second_run_appends_nothing(tmp_path: Path, ledger: Ledger) -> None:
@@ -585,6 +605,94 @@ def test_the_real_files_migrate_and_a_second_run_appends_nothing(tmp_path: Path,
     assert len(second_plan.in_ledger) == 13
     assert {p.symbol for p in ledger.positions()} == {p.fill.symbol for p in plan.fills}
     assert ledger.verify().ok
+
+
+def test_a_later_snapshot_of_a_migrated_wallet_opens_none_of_its_positions_a_second_time(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The real wallet an hour apart: the six trade-id positions of `earlier` (…_1756858422, opened 00:13:42) are
+    # there again in `mixed_shapes` under new keys (…_1756860750, 00:52:30) at the same sizes and prices. A wallet
+    # position is a state, not a fill: the ledger already holds each one, so appending it again would double it
+    # (4,935,549.0196 APU twice) while the reconciliation, a replay of the plan alone, showed every row matching.
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    assert run(ledger, first_plan, first_files).appended == 11
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+    held_before = {(p.symbol, p.side.value, p.quantity, p.avg_price) for p in ledger.positions()}
+
+    files, plan = plan_for(later, ledger)
+    result = run(ledger, plan, files)
+
+    assert result.appended == 0
+    assert {(p.symbol, p.side.value, p.quantity, p.avg_price) for p in ledger.positions()} == held_before
+    assert len(plan.in_ledger) == 5  # the symbol-keyed positions: the same key, the same fill
+    reasons = {s.where: s.reason for s in plan.skipped}
+    assert reasons["key apu_usd_1756860750"] == (
+        "APU/USD is already open in the ledger at this side, size and price (long 4935549.0196 at 0.000184, "
+        "opened at seq 9): a wallet position is a state, not a fill; appending it would hold it twice"
+    )
+    assert len(reasons) == 6
+    apu = row(plan, "wallet", "APU/USD", "quantity")
+    assert (apu.legacy, apu.replay, apu.status) == (Decimal("4935549.0196"), Decimal(0), "differs")
+    assert apu.causes == (f"not appended: {reasons['key apu_usd_1756860750']}",)
+
+
+def test_a_wallet_position_the_ledger_holds_at_another_size_is_refused_naming_both(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    run(ledger, first_plan, first_files)
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+    wallet = later / WALLET_FILE
+    wallet.write_text(wallet.read_text().replace("amount: 4935549.0196", "amount: 5000000", 1))
+
+    with pytest.raises(
+        MigrationError,
+        match=(
+            r"paper_wallet_state\.yaml: positions\['apu_usd_1756860750'\]: the wallet holds APU/USD long 5000000 at "
+            r"0\.000184 where the ledger already holds long 4935549\.0196 at 0\.000184 \(opened at seq 9\)"
+        ),
+    ):
+        plan_for(later, ledger)
+    assert ledger.head.seq == 11
+
+
+def test_a_wallet_position_the_ledger_closed_after_it_opened_is_not_opened_again(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The ghost generator of legacy-system.md §3.3, through the migration: the bot on the ledger sold what the
+    # wallet held; a wallet snapshot from before that sale (under a new key) must not bring the position back.
+    earlier = real_logs(tmp_path / "earlier", "earlier")
+    (earlier / TRADES_CSV).unlink()
+    first_files, first_plan = plan_for(earlier, ledger)
+    run(ledger, first_plan, first_files)
+    ledger.record(
+        {
+            "fill_id": "bot-sell-apu",
+            "exchange": "kraken",
+            "symbol": "APU/USD",
+            "side": "sell",
+            "quantity": "4935549.0196",
+            "price": "0.0002",
+            "occurred_at": datetime(2025, 9, 4, tzinfo=UTC),
+        }
+    )
+    later = real_logs(tmp_path / "later", "mixed_shapes")
+    (later / TRADES_CSV).unlink()
+
+    _, plan = plan_for(later, ledger)
+
+    reasons = {s.where: s.reason for s in plan.skipped}
+    assert reasons["key apu_usd_1756860750"] == (
+        "stale: the ledger closed APU/USD at 2025-09-04 00:00:00 UTC (seq 12), after this wallet position opened "
+        "at 2025-09-03 00:52:30 UTC"
+    )
+    assert "APU/USD" not in {p.fill.symbol for p in plan.new}
 
 
 # --- overlaps between the sources ---------------------------------------------------------------------
@@ -632,6 +740,85 @@ def test_a_csv_row_the_trade_manager_has_is_not_appended_again_and_stop_rows_are
         (TRADES_CSV, "line 1", f"already in {STATE_FILE} (trades[0], id t-1)"),
         (TRADES_CSV, "line 2", "is_stop is True: a stop order's row, skipped as the legacy replay skipped it"),
     ]
+
+
+def test_a_csv_row_whose_trade_an_earlier_run_migrated_is_not_appended_when_the_state_file_is_missing(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # Run 1 had both files: the row was the TradeManager's trade t-1, appended under its id. Run 2 is given
+    # trades.csv alone (the state file moved, lost or left out): the row's own fill id is not in the ledger,
+    # but its trade is, and appending the row would hold 0.0081004 BTC twice.
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.0081004, 110640.1, "2025-08-26T19:02:01.206000")])
+    row_text = "BTC/USD,buy,0.008100400681202503,110640.1,2025-08-26T19:02:01.206690,False\n"
+    (logs / TRADES_CSV).write_text(row_text)
+    files, plan = plan_for(logs, ledger)
+    run(ledger, plan, files)
+    only_csv = tmp_path / "only_csv"
+    only_csv.mkdir()
+    (only_csv / TRADES_CSV).write_text(row_text + "BTC/USD,sell,0.004,111500,2025-08-26T21:00:00,False\n")
+
+    second = plan_migration(read(only_csv), ledger)
+
+    assert [(p.where, p.fill.quantity) for p in second.new] == [("line 2", Decimal("0.004"))]
+    reason = (
+        "already in the ledger as seq 1 (fill 't-1'): the trade this row recorded, at the same size and price "
+        "within a second (trades.csv and the TradeManager timed one fill twice)"
+    )
+    assert [(s.where, s.reason) for s in second.skipped] == [("line 1", reason)]
+
+
+def test_a_trade_whose_csv_row_an_earlier_run_migrated_alone_is_not_appended_again(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The other order: run 1 had trades.csv alone (the row appended under its own id), run 2 has the state file
+    # too. The row is the trade t-1, which the ledger already holds as the row's fill.
+    only_csv = tmp_path / "only_csv"
+    only_csv.mkdir()
+    row_text = "BTC/USD,buy,0.008100400681202503,110640.1,2025-08-26T19:02:01.206690,False\n"
+    (only_csv / TRADES_CSV).write_text(row_text)
+    files, plan = plan_for(only_csv, ledger)
+    run(ledger, plan, files)
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 0.0081004, 110640.1, "2025-08-26T19:02:01.206000")])
+    (logs / TRADES_CSV).write_text(row_text)
+
+    second = plan_migration(read(logs), ledger)
+
+    assert second.new == ()
+    [fill_id] = [p.fill.fill_id for p in plan.fills]
+    reasons = {s.where: s.reason for s in second.skipped}
+    assert reasons["trades[0]"] == (
+        f"already in the ledger as seq 1 (fill {fill_id!r}): this trade's row of trades.csv, migrated before, at "
+        "the same size and price within a second"
+    )
+
+
+def test_trades_of_a_symbol_an_earlier_run_opened_from_the_wallet_alone_are_refused_naming_both(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # Run 1 had the wallet alone: DOT/USD opened from its snapshot (short 268.16840976 at 3.7384). Run 2 brings
+    # the state file, whose trades are DOT/USD's whole history: appended on top, the ledger would count the
+    # position twice, while the plan's replay (its own fills) showed the state file's figures. Which story
+    # holds cannot be told from the files: refused, naming the trade and the ledger's wallet fill.
+    wallet_only = real_logs(tmp_path / "wallet_only")
+    for name in (TRADES_CSV, "positions.log"):
+        (wallet_only / name).unlink()
+    files, plan = plan_for(wallet_only, ledger)
+    run(ledger, plan, files)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copyfile(needs(GENERATED / STATE_FILE), logs / STATE_FILE)
+    shutil.copyfile(wallet_only / WALLET_FILE, logs / WALLET_FILE)
+
+    with pytest.raises(
+        MigrationError,
+        match=(
+            r"trade_manager_state\.json: trades\[0\] \(id '[0-9a-f-]+'\): DOT/USD is in the ledger from an earlier "
+            r"migration of paper_wallet_state\.yaml \(seq 5, key DOT/USD\), which this plan does not explain"
+        ),
+    ):
+        plan_migration(read(logs), ledger)
 
 
 def test_a_csv_row_a_moment_after_its_trade_across_a_second_is_that_trade_not_a_second_fill(
@@ -838,6 +1025,28 @@ def test_wallet_positions_become_opening_fills_only_where_the_other_sources_are_
     assert len(plan.notes) == 1  # four shapes in one file
 
 
+def test_a_wallet_short_where_the_state_file_holds_a_long_is_put_down_to_the_stores_disagreeing_not_to_words(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The wallet wrote `side: sell` for a short and the TradeManager's trade is a buy: both words are read right.
+    # The legacy bot updated its stores separately (legacy-system.md §3.3); no misread side word is involved.
+    logs = tmp_path / "logs"
+    write_state(logs, [trade("t-1", "BTC/USD", "buy", 1, 100, "2025-09-01T10:00:00")])
+    (logs / WALLET_FILE).write_text(
+        "balance: 900.0\ninitial_balance: 1000.0\npositions:\n"
+        "  BTC/USD: {symbol: BTC/USD, side: sell, size: 1.0, entry_price: 100.0, reserved: 100.0,"
+        " entry_time: '2025-09-01T11:00:00'}\n"
+    )
+
+    plan = plan_migration(read(logs), ledger)
+
+    quantity = row(plan, "wallet", "BTC/USD", "quantity")
+    assert (quantity.legacy, quantity.replay, quantity.status) == (Decimal(-1), Decimal(1), "differs")
+    assert quantity.causes == (
+        "the wallet and the primary record disagree; the legacy bot updated them separately (legacy-system.md §3.3)",
+    )
+
+
 def test_a_trade_recorded_twice_is_one_fill_and_the_reconciliation_names_the_double_count(
     tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -861,6 +1070,54 @@ def test_a_trade_recorded_twice_is_one_fill_and_the_reconciliation_names_the_dou
     quantity = row(plan, "trade_manager", "ETH/USD", "quantity")
     assert (quantity.legacy, quantity.replay, quantity.status) == (Decimal("2.0"), Decimal(1), "differs")
     assert quantity.causes == ("the legacy TradeManager also counted trades[1] (recorded twice)",)
+
+
+def position_record(symbol: str, amount: float, price: float, opened: str, trades: list[dict[str, object]]):
+    """A legacy Position.to_dict() of an open long (legacy-system.md §1.2), with its copies of trades."""
+    return {"symbol": symbol, "side": "long", "total_amount": amount, "average_price": price, "realized_pnl": 0.0,
+            "fees_paid": 0.0, "entry_time": opened, "trades": trades}  # fmt: skip
+
+
+def test_a_positions_copy_of_a_trade_the_trade_list_lacks_is_refused_naming_it(tmp_path: Path, ledger: Ledger) -> None:
+    # The legacy TradeManager appended every trade to its list before the position took a copy, and wrote
+    # both from one object: a copy the list lacks is a file saved part way or edited. Read as it stood, the
+    # migration appended nothing for BTC/USD and its open position went missing from the ledger.
+    logs = tmp_path / "logs"
+    btc = trade("t-1", "BTC/USD", "buy", 1.0, 100.0, "2025-09-01T10:00:00.000001")
+    eth = trade("t-2", "ETH/USD", "buy", 2.0, 50.0, "2025-09-01T11:00:00.000001")
+    write_state(logs, [eth])
+    state = json.loads((logs / STATE_FILE).read_text())
+    state["positions"] = {
+        "BTC/USD": position_record("BTC/USD", 1.0, 100.0, "2025-09-01T10:00:00.000001", [btc]),
+        "ETH/USD": position_record("ETH/USD", 2.0, 50.0, "2025-09-01T11:00:00.000001", [eth]),
+    }
+    (logs / STATE_FILE).write_text(json.dumps(state))
+
+    with pytest.raises(
+        MigrationError,
+        match=r"trade_manager_state\.json: positions\['BTC/USD'\]\.trades\[0\] \(id 't-1'\): not in the trade list",
+    ):
+        plan_migration(read(logs), ledger)
+    assert ledger.head.seq == 0
+
+
+def test_a_position_record_no_trade_explains_differs_with_its_cause_named(tmp_path: Path, ledger: Ledger) -> None:
+    logs = tmp_path / "logs"
+    write_state(logs, [])
+    state = json.loads((logs / STATE_FILE).read_text())
+    state["positions"] = {"BTC/USD": position_record("BTC/USD", 1.0, 100.0, "2025-09-01T10:00:00", [])}
+    (logs / STATE_FILE).write_text(json.dumps(state))
+
+    plan = plan_migration(read(logs), ledger)
+
+    assert plan.fills == ()
+    quantity = row(plan, "trade_manager", "BTC/USD", "quantity")
+    assert (quantity.legacy, quantity.replay, quantity.status) == (Decimal("1.0"), Decimal(0), "differs")
+    unexplained = (
+        "not explained by the legacy rules over the file's own records (they give 0): the file was edited, "
+        "reset or saved part way (legacy-system.md §1.4)"
+    )
+    assert quantity.causes == (unexplained,)
 
 
 # --- bad input: named, never skipped, nothing appended -------------------------------------------------

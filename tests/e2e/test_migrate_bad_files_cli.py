@@ -291,6 +291,51 @@ def test_a_trades_csv_cut_off_inside_its_last_timestamp_is_refused(cli: Cli, tmp
     assert not (logs / "migration_backup").exists()
 
 
+@pytest.mark.parametrize(
+    ("cut", "shown"),
+    [
+        (b"2025-08-26T19:02:01", "'2025-08-26T19:02:01'"),  # to the second: read as 19:02:01.000000
+        (b"2025-08-26T19:02:01.2", "'2025-08-26T19:02:01.2'"),  # inside the fraction: read as .200000
+        (b"2025-08-26T19:02:01.206690", "'2025-08-26T19:02:01.206690'"),  # before ",False": is_stop lost
+    ],
+)
+def test_a_trades_csv_whose_last_row_has_no_line_end_is_refused_as_cut_off(
+    cli: Cli, tmp_path: Path, cut: bytes, shown: str
+) -> None:
+    # The legacy bot ends every row it appends with a line end. A last row without one was cut off while
+    # written; where the cut leaves a time that still parses, the fill would have another time and another
+    # fill id than the whole row's, so the whole file, migrated later, would append the trade a second time.
+    logs = real_logs(tmp_path)
+    edit(logs / CSV, lambda data: data[: data.index(b"2025-08-26T19:02:01.206690")] + cut)
+
+    result = migrate(cli, logs, expect=2)
+
+    assert result.stderr.count("\n") == 1, result.stderr
+    line = " ".join(result.stderr.split())
+    assert line.startswith(f"error: {logs / CSV}: line 2: no line end"), line
+    assert shown in line
+    assert cli.json("history") == []
+    assert not (logs / "migration_backup").exists()
+
+
+def test_a_wallet_cut_off_between_a_trade_id_positions_side_and_symbol_is_refused_naming_the_missing_symbol(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Every legacy shape writes `symbol` (None only for an open without one, legacy-system.md §2.2); an entry
+    # under a trade-id key without the key at all is a file cut off (here at a line end, so it parses), not
+    # a position opened without a symbol: skipping it would migrate the wallet's first half as all of it.
+    logs = real_logs(tmp_path)
+    edit(logs / WALLET, lambda data: data[: data.index(b"    symbol: APU/USD\n")])
+
+    result = migrate(cli, logs, expect=2)
+
+    assert result.stderr.count("\n") == 1, result.stderr
+    line = " ".join(result.stderr.split())
+    assert line.startswith(f"error: {logs / WALLET}: positions['apu_usd_1756860750']: symbol is missing"), line
+    assert cli.json("history") == []
+    assert not (logs / "migration_backup").exists()
+
+
 def test_a_wallet_symbol_in_lower_case_is_refused_naming_the_wallet_files_path(cli: Cli, tmp_path: Path) -> None:
     logs = real_logs(tmp_path)
     edit(logs / WALLET, replace_once(b"symbol: APU/USD", b"symbol: apu/usd"))

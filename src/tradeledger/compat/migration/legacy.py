@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Literal
 
-from tradeledger.compat.trades import legacy_time, to_decimal
+from tradeledger.compat.trades import TRADE_KEYS, legacy_time, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
 from tradeledger.errors import InvalidArgument
@@ -392,3 +392,34 @@ def utc_time(value: object, where: str) -> datetime:
 def content_id(prefix: str, *parts: object) -> str:
     text = "\n".join(str(part) for part in parts)
     return f"{prefix}:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:ID_DIGEST_CHARS]}"
+
+
+def check_position_trades(where: str, nested: object, by_id: dict[str, tuple[int, dict[str, object]]]) -> None:
+    """A position's copies of its trades (`Position.to_dict()["trades"]`) must say what the trade list says.
+
+    The legacy TradeManager appended each trade to its list before a position took a copy, and wrote both
+    from one Trade object, so a copy that differs, or that the list lacks, is a file edited or saved part
+    way; the migration reads the trade list, and would otherwise migrate one of two stories (or drop the
+    position the copy opened)."""
+    if nested is None:
+        return
+    if not isinstance(nested, list):
+        raise MigrationError(f"{where}.trades: must be a list of trades (got {nested!r:.80})")
+    for index, copy in enumerate(nested):
+        if not isinstance(copy, dict):
+            raise MigrationError(f"{where}.trades[{index}]: must be a trade object (got {copy!r:.80})")
+        if "id" not in copy:
+            raise MigrationError(f"{where}.trades[{index}]: id is missing (got {copy!r:.80})")
+        found = by_id.get(str(copy["id"]))
+        if found is None:
+            raise MigrationError(
+                f"{where}.trades[{index}] (id {copy['id']!r}): not in the trade list ('trades'); the legacy "
+                "TradeManager listed every trade before its position took a copy: a file saved part way or edited"
+            )
+        listed_at, listed = found
+        for key in (*TRADE_KEYS, *sorted(set(copy) - set(TRADE_KEYS))):
+            if copy.get(key) != listed.get(key):
+                raise MigrationError(
+                    f"{where}.trades[{index}] (id {copy['id']!r}): {key} {copy.get(key)!r} differs from "
+                    f"trades[{listed_at}]'s {listed.get(key)!r}; the legacy bot wrote both from one trade"
+                )

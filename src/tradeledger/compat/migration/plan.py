@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +11,21 @@ from pathlib import Path
 from tradeledger.application.appending import validate_fill
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.migration import identical
+from tradeledger.compat.migration.ledger_overlap import (
+    SAME_FILL_WITHIN,
+    LedgerSymbols,
+    refuse_trades_onto_wallet_openings,
+    rows_the_ledger_holds,
+    with_ledger_seqs,
+)
 from tradeledger.compat.migration.legacy import (
     DEFAULT_ACCOUNT,
     LEGACY_EXCHANGE,
+    POSITIONS_LOG,
     STATE_FILE,
     TRADES_CSV,
     WALLET_FILE,
+    WALLET_SIDES,
     CsvRow,
     LegacyFiles,
     LegacyTrade,
@@ -34,16 +42,11 @@ from tradeledger.compat.migration.legacy import (
     shown_time,
 )
 from tradeledger.compat.migration.reconcile import reconcile_plan
-from tradeledger.domain.fills import Fill, decimal_text, time_text
+from tradeledger.domain.fills import Fill, Side, decimal_text, time_text
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.positions import Execution
+from tradeledger.domain.positions import Execution, PositionBook
 
 # --- the plan: which fills, and how the legacy numbers compare with their replay --------------------
-
-
-# How far apart the two times of one fill may be: the legacy bot timed it twice (utcnow in the TradeManager,
-# again in trade_logger), a few ms apart; a second's boundary may fall between them.
-SAME_FILL_WITHIN = timedelta(seconds=1)
 
 
 def _matches_trade(row: CsvRow, trade: LegacyTrade) -> bool:
@@ -76,14 +79,17 @@ def plan_migration(
     twins = identical.identical_rows(files.csv_rows, counted_as)
     notes += [identical.note(group) for group in twins]
     merged = _merge_by_time(_trade_manager_fills(files, skipped), csv_fills)
-    wallet_fills, stale = _wallet_fills(files, merged, account, skipped, notes)
-    fills = _with_ledger_seqs([*merged, *wallet_fills], ledger, account, files)
+    recorded = [(item.seq, item.fill) for item in ledger.history(account=account) if isinstance(item.fill, Fill)]
+    wallet_fills, stale, held = _wallet_fills(files, merged, account, skipped, notes, recorded)
+    fills = rows_the_ledger_holds(with_ledger_seqs([*merged, *wallet_fills], recorded, files), recorded, skipped)
+    refuse_trades_onto_wallet_openings(fills, recorded, files)
     book = (
         PositionFold().apply_all(Execution.of(seq, planned.fill) for seq, planned in enumerate(fills, start=1)).book()
     )
     only_logged = tuple(logged for logged in files.logged if (account, logged.symbol) not in book.open)
+    notes += _log_disagreements(files, fills, book, account)
     reconciliation = identical.with_causes(
-        reconcile_plan(files, fills, account, initial_balance, skipped, stale), twins
+        reconcile_plan(files, fills, account, initial_balance, skipped, stale, held), twins
     )
     fee_note = _other_currency_fees_note(fills)
     if fee_note is not None:
@@ -98,6 +104,39 @@ def plan_migration(
         notes=tuple(notes),
         identical_rows=twins,
     )
+
+
+# positions.log writes amounts to 4 places and prices to 6 (`%.4f`, `%.6f`): half a unit of the last place apart
+# is the same number.
+_LOG_AMOUNT_PLACES, _LOG_PRICE_PLACES = Decimal("0.00005"), Decimal("0.0000005")
+
+
+def _log_disagreements(files: LegacyFiles, fills: Sequence[PlannedFill], book: PositionBook, account: str) -> list[str]:
+    """A note for each positions.log position the plan holds open with another side, amount or entry price than
+    the log's last line of it shows (to the log's places): the files disagree, and positions.log is no source."""
+    notes = []
+    for logged in files.logged:
+        position = book.open.get((account, logged.symbol))
+        if position is None:
+            continue
+        differ = []
+        if WALLET_SIDES.get(logged.side.lower()) is not (Side.BUY if position.side.value == "long" else Side.SELL):
+            differ.append("side")
+        if abs(position.quantity - logged.amount) > _LOG_AMOUNT_PLACES:
+            differ.append("amount")
+        if abs(position.avg_price - logged.entry_price) > _LOG_PRICE_PLACES:
+            differ.append("entry price")
+        if not differ:
+            continue
+        sources = sorted({planned.source for planned in fills if planned.fill.symbol == logged.symbol})
+        notes.append(
+            f"{POSITIONS_LOG} line {logged.line} ({logged.logged_at}) logs {logged.symbol} {logged.side} "
+            f"{decimal_text(logged.amount)} entry {decimal_text(logged.entry_price)}, where the plan holds "
+            f"{logged.symbol} {position.side.value} {decimal_text(position.quantity)} at "
+            f"{decimal_text(position.avg_price)} (from {' and '.join(sources)}): the files disagree on its "
+            f"{' and '.join(differ)}; {POSITIONS_LOG} is only reported, never appended"
+        )
+    return notes
 
 
 def _other_currency_fees_note(fills: Sequence[PlannedFill]) -> str | None:
@@ -199,14 +238,22 @@ def _nearest_trade(row: CsvRow, candidates: dict[tuple[str, str, datetime], list
 
 
 def _wallet_fills(
-    files: LegacyFiles, merged: Sequence[PlannedFill], account: str, skipped: list[Skipped], notes: list[str]
-) -> tuple[list[PlannedFill], dict[str, str]]:
+    files: LegacyFiles,
+    merged: Sequence[PlannedFill],
+    account: str,
+    skipped: list[Skipped],
+    notes: list[str],
+    recorded: Sequence[tuple[int, Fill]],
+) -> tuple[list[PlannedFill], dict[str, str], dict[str, str]]:
     """paper_wallet_state.yaml: an opening fill for each position whose symbol the other sources leave
-    flat and which opened after their last fill of it; the stale ones (closed since) by symbol."""
+    flat and which opened after their last fill of it; the stale ones (closed since) by symbol; and, by
+    symbol, the ones the ledger already holds (`_ledger_holds`)."""
     fills: list[PlannedFill] = []
     stale: dict[str, str] = {}
+    held: dict[str, str] = {}
     if files.wallet is None:
-        return fills, stale
+        return fills, stale, held
+    ledger = LedgerSymbols(account, recorded)
     book = PositionFold()
     last_fill: dict[str, PlannedFill] = {}
     for seq, planned in enumerate(merged, start=1):
@@ -229,13 +276,18 @@ def _wallet_fills(
             )
             stale[entry.symbol] = reason
         else:
-            fills.append(PlannedFill(_wallet_fill(entry, account, files.paths.wallet_file), WALLET_FILE, where))
-            continue
+            fill = _wallet_fill(entry, account, files.paths.wallet_file)
+            found = ledger.holds(entry, fill, files.paths.wallet_file)
+            if found is None:
+                fills.append(PlannedFill(fill, WALLET_FILE, where))
+                continue
+            reason, is_stale = found
+            (stale if is_stale else held)[entry.symbol] = reason
         skipped.append(Skipped(WALLET_FILE, where, entry.symbol, reason))
     shapes = _shape_counts(files.wallet.entries)
     if len(shapes) > 1:
         notes.append(_shapes_note(shapes))
-    return fills, stale
+    return fills, stale, held
 
 
 def _merge_by_time(primary: list[PlannedFill], extra: list[PlannedFill]) -> list[PlannedFill]:
@@ -292,27 +344,3 @@ def _shape_counts(entries: Iterable[WalletEntry]) -> dict[str, list[str]]:
 def _shapes_note(shapes: Mapping[str, list[str]]) -> str:
     described = "; ".join(f"{shape}: {len(keys)} ({', '.join(keys)})" for shape, keys in shapes.items())
     return f"{WALLET_FILE} mixes {len(shapes)} position shapes (legacy-system.md §2.2): {described}"
-
-
-def _with_ledger_seqs(fills: list[PlannedFill], ledger: Ledger, account: str, files: LegacyFiles) -> list[PlannedFill]:
-    """Mark the fills the ledger already holds (same fill id and execution); refuse an id held for another."""
-    recorded: dict[str, list[tuple[int, Fill]]] = defaultdict(list)
-    for item in ledger.history(account=account):
-        if isinstance(item.fill, Fill):
-            recorded[item.fill.fill_id].append((item.seq, item.fill))
-    marked = []
-    for planned in fills:
-        held = recorded.get(planned.fill.fill_id, [])
-        same = next((seq for seq, fill in held if same_fill(fill, planned.fill)), None)
-        if same is not None:
-            marked.append(replace(planned, seq=same))
-        elif held:
-            path = {STATE_FILE: files.paths.state_file, TRADES_CSV: files.paths.trades_csv}.get(planned.source)
-            differences = fill_differences(held[0][1], planned.fill, "ledger", "file")
-            raise MigrationError(
-                f"{path or planned.source}: {planned.where}: the ledger already holds fill {planned.fill.fill_id!r} "
-                f"(seq {held[0][0]}) for another execution ({differences}); nothing appended"
-            )
-        else:
-            marked.append(planned)
-    return marked

@@ -40,13 +40,14 @@ from tradeledger.compat.migration.legacy import (
     MigrationError,
     Progress,
     WalletEntry,
+    check_position_trades,
     content_id,
     fill_number,
     legacy_number,
     legacy_text,
     utc_time,
 )
-from tradeledger.compat.trades import TRADE_KEYS, Trade
+from tradeledger.compat.trades import Trade
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Side, decimal_text, time_text
 from tradeledger.domain.json_values import json_int
@@ -194,13 +195,12 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
     by_id: dict[str, tuple[int, dict[str, object]]] = {}
     for index, trade in enumerate(trades):
         assert isinstance(trade, dict)  # read by _legacy_trade first
-        if isinstance(trade["id"], str):
-            by_id.setdefault(trade["id"], (index, trade))
+        by_id.setdefault(str(trade["id"]), (index, trade))
     for symbol, item in positions.items():
         where = f"{path}: positions[{symbol!r}]"
         if not isinstance(item, dict):
             raise MigrationError(f"{where}: must be a position object (got {item!r:.80})")
-        _check_position_trades(where, item.get("trades"), by_id)
+        check_position_trades(where, item.get("trades"), by_id)
         side = item.get("side")
         if side not in (PositionSide.LONG, PositionSide.SHORT):
             raise MigrationError(f"{where}: side must be 'long' or 'short' (got {side!r})")
@@ -215,31 +215,6 @@ def _state_positions(path: Path, positions: object, trades: list[object]) -> dic
     return records
 
 
-def _check_position_trades(where: str, nested: object, by_id: dict[str, tuple[int, dict[str, object]]]) -> None:
-    """A position's copies of its trades (`Position.to_dict()["trades"]`) must say what the trade list says.
-
-    The legacy TradeManager wrote both from one Trade object, so a copy that differs is a file edited or
-    saved part way; the migration reads the trade list, and would otherwise migrate one of two stories."""
-    if nested is None:
-        return
-    if not isinstance(nested, list):
-        raise MigrationError(f"{where}.trades: must be a list of trades (got {nested!r:.80})")
-    for index, copy in enumerate(nested):
-        if not isinstance(copy, dict):
-            raise MigrationError(f"{where}.trades[{index}]: must be a trade object (got {copy!r:.80})")
-        copy_id = copy.get("id")
-        found = by_id.get(copy_id) if isinstance(copy_id, str) else None
-        if found is None:
-            continue
-        listed_at, listed = found
-        for key in (*TRADE_KEYS, *sorted(set(copy) - set(TRADE_KEYS))):
-            if copy.get(key) != listed.get(key):
-                raise MigrationError(
-                    f"{where}.trades[{index}] (id {copy['id']!r}): {key} {copy.get(key)!r} differs from "
-                    f"trades[{listed_at}]'s {listed.get(key)!r}; the legacy bot wrote both from one trade"
-                )
-
-
 def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | None:
     if statistics is None:
         return None
@@ -250,7 +225,8 @@ def _state_statistics(path: Path, statistics: object) -> dict[str, Decimal] | No
 
 
 def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[CsvRow, ...]:
-    lines = legacy_text(path, data).splitlines()
+    text = legacy_text(path, data)
+    lines = text.splitlines()
     rows: list[CsvRow] = []
     columns: dict[str, int] | None = None
     for number, fields in enumerate(csv.reader(lines), start=1):
@@ -268,7 +244,22 @@ def _read_csv(path: Path, data: bytes, account: str, report: Progress) -> tuple[
         else:
             rows.append(_csv_row(path, number, fields, account))
     report(f"reading {path.name}", len(lines), len(lines))
+    _refuse_a_cut_last_row(path, text, lines, rows)
     return tuple(rows)
+
+
+def _refuse_a_cut_last_row(path: Path, text: str, lines: list[str], rows: list[CsvRow]) -> None:
+    """The legacy bot ends every row it appends with a line end; a last row without one was cut off while
+    written. Where the cut leaves a row that still reads (a time to the second, a fraction cut short, no
+    is_stop), its fill would have another time and fill id than the whole row's: refused, never read as it
+    parses (checked after the rows, so a cut that leaves no row names what it broke)."""
+    if not rows or text.endswith(("\n", "\r")) or not lines[-1].strip() or rows[-1].line != len(lines):
+        return
+    raise MigrationError(
+        f"{path}: line {len(lines)}: no line end after its last field {lines[-1].rsplit(',', 1)[-1].strip()!r}: "
+        "the row was cut off while the file was written (the legacy bot ends each row with one); if the row is "
+        "whole, end it with a line end"
+    )
 
 
 def _csv_columns(path: Path, names: list[str]) -> dict[str, int] | None:
@@ -430,6 +421,12 @@ def _wallet_entry(path: Path, key: str, item: object) -> WalletEntry:
             f"{where}: {quantity_key} must be 0 or more and entry_price above 0 (got {quantity} and {entry_price})"
         )
     time_key = "entry_time" if "entry_time" in item else "timestamp"
+    if "symbol" not in item and "/" not in key:
+        # Every legacy shape writes `symbol` (None for an open without one, legacy-system.md §2.2): an entry
+        # under a trade-id key without it is a file cut off or edited, not a position opened without a symbol.
+        raise MigrationError(
+            f"{where}: symbol is missing (every legacy wallet position names one, or None; a file cut off?)"
+        )
     symbol = item.get("symbol", key if "/" in key else None)
     if symbol is not None and not isinstance(symbol, str):
         raise MigrationError(f"{where}: symbol must be text or None (got {symbol!r})")

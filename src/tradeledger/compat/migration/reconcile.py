@@ -122,7 +122,9 @@ def reconcile_plan(
     initial_balance: Decimal,
     skipped: Sequence[Skipped],
     stale: Mapping[str, str],
+    held: Mapping[str, str],
 ) -> list[Comparison]:
+    """`held`: by symbol, why a wallet position the ledger already holds is not appended (left out of the replay)."""
     book, wallet = _replay_all(fills, initial_balance)
     by_symbol: dict[str, list[PlannedFill]] = defaultdict(list)
     for planned in fills:
@@ -131,7 +133,7 @@ def reconcile_plan(
     if files.paths.state_file is not None:
         rows += _reconcile_trade_manager(files, by_symbol, book, account)
     if files.wallet is not None:
-        rows += _reconcile_wallet(files.wallet, by_symbol, book, wallet, account, skipped, stale)
+        rows += _reconcile_wallet(files.wallet, by_symbol, book, wallet, account, skipped, stale, held)
     return rows
 
 
@@ -170,7 +172,8 @@ def _reconcile_trade_manager(
                 )
             continue
         replay_quantity = ZERO if replay is None else replay.signed_quantity
-        legacy_signed = None if legacy is None else (legacy.amount if legacy.side == "long" else -legacy.amount)
+        # No legacy position from the file's own trades: its rules give none (a record no trade explains).
+        legacy_signed = ZERO if legacy is None else (legacy.amount if legacy.side == "long" else -legacy.amount)
         rows.append(
             _compare(
                 "trade_manager",
@@ -328,6 +331,7 @@ def _reconcile_wallet(
     account: str,
     skipped: Sequence[Skipped],
     stale: Mapping[str, str],
+    in_ledger: Mapping[str, str],
 ) -> list[Comparison]:
     rows: list[Comparison] = []
     entries: dict[str, list[WalletEntry]] = defaultdict(list)
@@ -342,41 +346,48 @@ def _reconcile_wallet(
             quantity = sum((e.signed_quantity for e in held), ZERO)
             cost = sum((e.cost for e in held), ZERO)
             average = cost / sum((e.quantity for e in held), ZERO) if held and quantity != 0 else None
-        causes: list[str] = []
         if symbol in stale:
-            causes.append(
-                f"the wallet was not updated when the position closed: {stale[symbol]} (legacy-system.md §3.3)"
-            )
+            causes = [f"the wallet was not updated when the position closed: {stale[symbol]} (legacy-system.md §3.3)"]
+        elif symbol in in_ledger:
+            causes = [f"not appended: {in_ledger[symbol]}"]
         elif not held:
             sources = sorted({p.source for p in by_symbol.get(symbol, [])})
-            causes.append(
+            unbooked = (
                 f"the wallet does not hold it; the replay opens it from {' and '.join(sources)} (the legacy bot "
                 "recorded trades the wallet never booked: CEX fills, refused or reset wallet opens; "
                 "legacy-system.md §3.3, §6.4)"
             )
+            causes = [unbooked]
         else:
-            shapes = {e.shape for e in held}
-            if len(held) > 1:
-                keys = ", ".join(f"{e.key} ({e.shape})" for e in held)
-                causes.append(f"held under {len(held)} wallet keys: {keys} (legacy-system.md §2.2)")
-            if len(shapes) == 1 and position is not None and (position.signed_quantity > 0) != (quantity > 0):
-                causes.append(
-                    "the wallet's side disagrees with the fills (long/short vs buy/sell, legacy-system.md §2.2)"
-                )
-            primary = [
-                s for s in skipped if s.source == WALLET_FILE and s.symbol == symbol and "is open in" in s.reason
-            ]
-            if primary:
-                causes.append(
-                    "the wallet and the primary record disagree; the legacy bot updated them separately "
-                    "(legacy-system.md §3.3)"
-                )
+            causes = _held_causes(symbol, held, position, quantity, skipped)
         replay_quantity = ZERO if position is None else position.signed_quantity
         rows.append(_wallet_row(symbol, "quantity", quantity, replay_quantity, causes))
         if average is not None and position is not None:
             rows.append(_wallet_row(symbol, "average", average, position.avg_price, causes))
     rows.append(_wallet_cash(legacy, book, wallet, account))
     return rows
+
+
+def _held_causes(
+    symbol: str, held: Sequence[WalletEntry], position: Position | None, quantity: Decimal, skipped: Sequence[Skipped]
+) -> list[str]:
+    """Why a position the wallet holds differs from the replay's."""
+    causes: list[str] = []
+    shapes = {e.shape for e in held}
+    if len(held) > 1:
+        keys = ", ".join(f"{e.key} ({e.shape})" for e in held)
+        causes.append(f"held under {len(held)} wallet keys: {keys} (legacy-system.md §2.2)")
+    primary = [s for s in skipped if s.source == WALLET_FILE and s.symbol == symbol and "is open in" in s.reason]
+    flipped = position is not None and (position.signed_quantity > 0) != (quantity > 0)
+    if len(shapes) == 1 and flipped and not primary:
+        # Only where no other source explains it: a wallet entry and a primary record of opposite sides are
+        # two stores updated apart (legacy-system.md §3.3), each side word read as written.
+        causes.append("the wallet's side disagrees with the fills (long/short vs buy/sell, legacy-system.md §2.2)")
+    if primary:
+        causes.append(
+            "the wallet and the primary record disagree; the legacy bot updated them separately (legacy-system.md §3.3)"
+        )
+    return causes
 
 
 def _wallet_row(symbol: str, name: str, legacy: Decimal, replay: Decimal, causes: Sequence[str]) -> Comparison:

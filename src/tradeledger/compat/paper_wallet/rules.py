@@ -6,13 +6,14 @@ appended) or `InvalidArgument` (a bad argument); none of them appends or changes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from tradeledger.compat.account import AccountBook
 from tradeledger.compat.trades import Trade, as_price, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side
-from tradeledger.domain.positions import Position, PositionSide, pnl
+from tradeledger.domain.positions import ZERO, Position, PositionSide, pnl, unrealized_at
 from tradeledger.domain.wallet import WalletBook
 from tradeledger.errors import InvalidArgument, TradeRefused
 
@@ -21,6 +22,27 @@ Amount = Decimal | int | str | float
 PAPER_EXCHANGE = "paper"
 # `open` may spend at most this share of the cash (the legacy 5 % safety margin); `buy` has none.
 OPEN_MARGIN = Decimal("0.95")
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    """A command's fee: an amount in `currency` (None: the quote), valued by `quote_value` in a third one."""
+
+    amount: Amount
+    currency: str | None = None
+    quote_value: Amount | None = None
+
+
+def value_at_marks(
+    wallet: WalletBook, positions: Iterable[Position], marks: Mapping[str, Decimal]
+) -> tuple[Decimal, Decimal]:
+    """(Σ unrealized PnL at `marks`, an unmarked position adding 0; the equity: cash + Σ open |s|·avg + that PnL)."""
+    held = list(positions)
+    gain = unrealized_at(held, marks)[0]
+    with localcontext(LEDGER_CONTEXT):
+        return gain, wallet.cash + sum((p.quantity * p.avg_price for p in held), ZERO) + gain
+
+
 _SIDES = {"buy": Side.BUY, "long": Side.BUY, "sell": Side.SELL, "short": Side.SELL}
 
 

@@ -19,6 +19,11 @@ from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.positions import ZERO, Position, PositionSide
 from tradeledger.domain.wallet import WalletBook
 
+# Legacy attributes of the wallet that are figures of the log here: assigning one raises ReadOnlyView.
+DERIVED = frozenset(
+    {"balance", "initial_balance", "positions", "realized_pnl", "total_trades", "total_value", "winning_trades"}
+    | {"win_rate"}
+)
 WALLET_ADVICE = (
     "record a fill with paper_wallet.open/close/buy/sell or trade_manager.record_trade(create_trade(...)) instead"
 )

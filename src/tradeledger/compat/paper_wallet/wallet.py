@@ -6,7 +6,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from tradeledger.compat.files import write_atomically
 from tradeledger.compat.following_file import FollowingFile
 from tradeledger.compat.paper_wallet import rules, shapes
 from tradeledger.compat.paper_wallet.checkpoint import WalletCheckpoints
-from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount
+from tradeledger.compat.paper_wallet.rules import PAPER_EXCHANGE, Amount, Fee
 from tradeledger.compat.paper_wallet.shapes import WALLET_ADVICE
 from tradeledger.compat.trade_manager import TradeManager, utc_now
 from tradeledger.compat.trades import Trade, to_decimal
@@ -31,20 +30,6 @@ from tradeledger.errors import InvalidArgument, ReadOnlyView, TradeRefused
 
 T = TypeVar("T")
 COMMAND_ATTEMPTS = 50  # checks of one command, each after another process appended to the account meanwhile
-
-# Legacy attributes that are figures of the log here: assigning one raises ReadOnlyView.
-_DERIVED = frozenset(
-    {"balance", "initial_balance", "positions", "realized_pnl", "total_trades", "winning_trades", "win_rate"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Fee:
-    """A command's fee: an amount in `currency` (None: the quote), valued by `quote_value` in a third one."""
-
-    amount: Amount
-    currency: str | None = None
-    quote_value: Amount | None = None
 
 
 class PaperWallet:
@@ -120,7 +105,7 @@ class PaperWallet:
                 trade_manager.after_tick(self._tick)  # the bot may read only the TradeManager: its ticks
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name in _DERIVED:
+        if name in shapes.DERIVED:
             raise ReadOnlyView(
                 f"paper_wallet.{name} is derived from the log (the initial balance and the account's fills) "
                 f"and cannot be set (got {value!r}); {WALLET_ADVICE}"
@@ -128,7 +113,7 @@ class PaperWallet:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in _DERIVED:
+        if name in shapes.DERIVED:
             raise ReadOnlyView(f"paper_wallet.{name} is derived from the log and cannot be deleted; {WALLET_ADVICE}")
         object.__delattr__(self, name)
 
@@ -161,7 +146,7 @@ class PaperWallet:
         if price is None:
             raise InvalidArgument("price: required (open(symbol, side, amount, price))")
         trade = self._trade(
-            symbol, order_side, quantity, price, _Fee(fee, fee_currency, fee_quote_value), strategy, identifier
+            symbol, order_side, quantity, price, Fee(fee, fee_currency, fee_quote_value), strategy, identifier
         )
 
         def checked(wallet: WalletBook) -> tuple[Trade, None]:
@@ -204,7 +189,7 @@ class PaperWallet:
         def checked(_: WalletBook) -> tuple[Trade, Position]:
             resolved, position = rules.check_close(self._book, symbol, rules.resolve(self._book, symbol), quantity)
             closing = Side.SELL if position.side is PositionSide.LONG else Side.BUY
-            fees = _Fee(fee, fee_currency, fee_quote_value)
+            fees = Fee(fee, fee_currency, fee_quote_value)
             return self._trade(resolved, closing, quantity, price, fees, strategy), position
 
         trade, position = self._command("close", checked)
@@ -228,7 +213,7 @@ class PaperWallet:
         position beyond `max_open_trades`.
         """
         rules.require_symbol(symbol, "buy", "buy(symbol, amount, price)")
-        fees = _Fee(fee, fee_currency, fee_quote_value)
+        fees = Fee(fee, fee_currency, fee_quote_value)
         trade = self._trade(symbol, Side.BUY, rules.positive(amount, "amount"), price, fees, strategy)
 
         def checked(wallet: WalletBook) -> tuple[Trade, None]:
@@ -251,7 +236,7 @@ class PaperWallet:
     ) -> Decimal:
         """Spot sell: reduce an open long by `amount` (at most its size); returns the gross realized PnL."""
         rules.require_symbol(symbol, "sell", "sell(symbol, amount, price)")
-        fees = _Fee(fee, fee_currency, fee_quote_value)
+        fees = Fee(fee, fee_currency, fee_quote_value)
         trade = self._trade(symbol, Side.SELL, rules.positive(amount, "amount"), price, fees, strategy)
 
         def checked(_: WalletBook) -> tuple[Trade, Position]:
@@ -313,6 +298,20 @@ class PaperWallet:
             self._refresh()
             marks = rules.marks(self._book, price_or_symbol, price)
             return unrealized_at(self._book.open.values(), marks)[0]
+
+    def unrealized_total(self) -> Decimal:
+        """Σ unrealized PnL at the TradeManager's marks, an unmarked position adding 0 (the legacy stub returned 0)."""
+        return self._at_marks()[0]
+
+    @property
+    def total_value(self) -> Decimal:
+        """The equity: cash + the open positions at cost + unrealized_total() (legacy: the cash + the stub's 0)."""
+        return self._at_marks()[1]
+
+    def _at_marks(self) -> tuple[Decimal, Decimal]:
+        with self._book_lock:
+            marks = {} if self.trade_manager is None else self.trade_manager.price_cache
+            return rules.value_at_marks(self._refresh(), self._book.open.values(), marks)
 
     def get_wallet_summary(self) -> dict[str, Any]:
         """The legacy wallet summary, exact Decimals from the log.
@@ -421,7 +420,7 @@ class PaperWallet:
         side: Side,
         quantity: Decimal,
         price: Amount,
-        fee: _Fee,
+        fee: Fee,
         strategy: str,
         identifier: str | None = None,
     ) -> Trade:
