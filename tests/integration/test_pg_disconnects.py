@@ -9,23 +9,29 @@ written; the call after it works on the same Ledger, without reopening it.
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
 from tests.notices import seen
-from tradeledger import Ledger, StorageError, open_ledger
+from tradeledger import ConnectionLost, Ledger, StorageError, open_ledger
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
+from tradeledger.storage.sql.batching import Batch
 
 pytestmark = pytest.mark.reliability
 
 HANG_GUARD_S = 60  # a bound on a hung subscriber, never an assertion on speed
 LOST = "the connection to the database was lost"
 TERMINATED = "terminating connection due to administrator command"
+PG_SCRIPT = Path(__file__).parents[2] / "scripts" / "pg"
+SERVER_S = 120  # a bound on starting, restarting or stopping a server, never an assertion on speed
 
 
 @pytest.fixture
@@ -38,6 +44,25 @@ def backend(postgres_server: PostgresServer) -> Iterator[Backend]:
 def ledger(backend: Backend) -> Iterator[Ledger]:
     with open_ledger(backend.url) as opened:
         yield opened
+
+
+@pytest.fixture
+def own_server(postgres_server: PostgresServer) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL server of this test's own (scripts/pg), its URL and folder: it may be restarted while the shared
+    server (`postgres_server`, which says whether PostgreSQL is there at all) serves other tests."""
+    del postgres_server
+    started = subprocess.run([PG_SCRIPT, "start"], capture_output=True, text=True, check=True, timeout=SERVER_S)
+    exports = dict(re.findall(r"^export (\w+)=(\S+)$", started.stdout, re.MULTILINE))
+    folder = exports["TRADELEDGER_TEST_PG_DIR"]
+    try:
+        yield exports["TRADELEDGER_TEST_PG_URL"], folder
+    finally:
+        subprocess.run([PG_SCRIPT, "stop", folder], capture_output=True, check=True, timeout=SERVER_S)
+
+
+def restart_server(folder: str) -> None:
+    """`pg_ctl restart` (fast: every session ended) of a server `own_server` started."""
+    subprocess.run([PG_SCRIPT, "restart", folder], capture_output=True, check=True, timeout=SERVER_S)
 
 
 def drop_connections(backend: Backend) -> int:
@@ -77,6 +102,99 @@ def fill_ids(ledger: Ledger) -> list[tuple[int, str]]:
 def logged_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What was logged at WARNING or above (SQLAlchemy's pool logs a connection whose reset failed)."""
     return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.xfail(strict=True, reason="the first append after a restart fails with ConnectionLost")
+def test_a_ledger_idle_through_a_server_restart_appends_and_reads_at_its_first_call(
+    own_server: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, folder = own_server
+    with open_ledger(url) as ledger:
+        ledger.record(fill_fields(fill_id="F-1"))
+        idle_in_pool(ledger, 3)
+        restart_server(folder)
+
+        assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
+
+        idle_in_pool(ledger, 3)
+        restart_server(folder)
+        assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
+        assert ledger.record(fill_fields(fill_id="F-3")).seq == 3
+        assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2"), (3, "F-3")]
+        assert ledger.verify().ok
+    assert logged_problems(caplog) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the first append after the connections dropped fails with ConnectionLost")
+def test_the_first_append_after_the_connections_dropped_appends_on_a_new_connection(
+    backend: Backend, ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 3)
+    assert drop_connections(backend) >= 4  # the writer and the three idle ones
+
+    assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
+    assert ledger.record(fill_fields(fill_id="F-3")).seq == 3
+
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2"), (3, "F-3")]
+    assert ledger.verify().ok
+    assert logged_problems(caplog) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the first read after the connections dropped fails with ConnectionLost")
+def test_the_first_read_after_the_connections_dropped_reads_on_a_new_connection(
+    backend: Backend, ledger: Ledger
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    idle_in_pool(ledger, 3)
+    drop_connections(backend)
+
+    assert [position.symbol for position in ledger.positions()] == ["BTC/USD"]
+    assert fill_ids(ledger) == [(1, "F-1")]
+
+
+@pytest.mark.xfail(strict=True, reason="the first trade after the connections dropped fails with ConnectionLost")
+def test_a_trade_manager_records_its_first_trade_after_the_connections_dropped(
+    backend: Backend, ledger: Ledger
+) -> None:
+    with TradeManager(ledger) as manager:
+        manager.record_trade(create_trade("BTC/USD", "buy", "1", "100"))
+        idle_in_pool(ledger, 3)
+        drop_connections(backend)
+
+        manager.record_trade(create_trade("BTC/USD", "buy", "2", "110"))
+
+        position = manager.get_position("BTC/USD")
+        assert position is not None
+        assert str(position.total_amount) == "3"
+        assert str(position.average_price) == "106.6666666666666666666666667"
+    assert [seq for seq, _ in fill_ids(ledger)] == [1, 2]
+
+
+@pytest.mark.xfail(strict=True, reason="the error of a loss with the commit sent says nothing of the commit")
+def test_an_append_whose_connection_is_lost_with_its_commit_sent_says_it_may_have_committed(
+    backend: Backend, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    sending = Batch.commit
+
+    def dropped_first(batch: Batch) -> None:  # the server ends the session as the writes and COMMIT go out
+        drop_connections(backend)
+        sending(batch)
+
+    monkeypatch.setattr(Batch, "commit", dropped_first)
+    with pytest.raises(ConnectionLost) as raised:
+        ledger.record(fill_fields(fill_id="F-2"))
+    monkeypatch.undo()
+
+    message = str(raised.value)
+    assert message.startswith(LOST), message
+    assert TERMINATED in message, message
+    assert "after its commit was sent: it may have been committed or not" in message, message
+    assert "sending its fills again is safe (a fill already recorded is a duplicate" in message, message
+    # Here the server ended the session before the COMMIT arrived: sent again, the fill is new.
+    assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
+    assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2")]
 
 
 def test_the_first_append_after_the_connections_dropped_fails_naming_the_lost_connection(
