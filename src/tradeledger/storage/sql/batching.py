@@ -272,6 +272,28 @@ def forget_prepared(connection: sa.Connection) -> None:
         connection.info.pop(_PREPARED, None)
 
 
+def untouched(dbapi: Any) -> bool:  # noqa: ANN401 - psycopg's Connection
+    """Nothing of a transaction has been sent on the connection: none is open (or the driver closed it)."""
+    return bool(dbapi.closed) or dbapi.pgconn.transaction_status == _IDLE
+
+
+def begin_now(connection: sa.Connection) -> None:
+    """Send the BEGIN psycopg would send before the transaction's first statement (its own round trip), now: a
+    connection lost meanwhile is found before anything of the transaction has run (psycopg sends none of its own
+    once one is open). Its error is raised as SQLAlchemy's DBAPIError (a disconnect invalidating the connection)."""
+    dbapi: Any = connection.connection.dbapi_connection
+    if dbapi.autocommit or (not dbapi.closed and dbapi.pgconn.transaction_status != _IDLE):
+        return  # psycopg sends no BEGIN then (a closed connection fails below, as lost)
+    sql = _begin(dbapi)
+    try:
+        _query(dbapi, sql.encode())
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise dbapi_error(connection, sql, None, error) from error
+    except BaseException:
+        connection.invalidate()  # interrupted between sending and reading: its state is unknown
+        raise
+
+
 def _begin(dbapi: Any) -> str:  # noqa: ANN401 - psycopg's Connection
     """The BEGIN psycopg starts a transaction of this connection with (its isolation level, read only, deferrable)."""
     parts = ["BEGIN"]

@@ -33,7 +33,13 @@ from tradeledger.errors import ConnectionLost, StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import events, head, projection_entries
-from tradeledger.storage.sql.batching import Batch, flush_batches_before_statements, forget_prepared
+from tradeledger.storage.sql.batching import (
+    Batch,
+    begin_now,
+    flush_batches_before_statements,
+    forget_prepared,
+    untouched,
+)
 from tradeledger.storage.sql.changes import (
     NOTIFY,
     NOTIFY_SQL,
@@ -56,19 +62,29 @@ _SQLITE_HINTS = {
 }
 
 
-def _storage_error(error: exc.DBAPIError) -> StorageError:
+def _storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None) -> StorageError:
     """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
     on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
 
     A lost connection (the server restarted or ended it, a network cut: a disconnect to SQLAlchemy, which
-    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so: the server rolled the
-    transaction back unless its COMMIT had reached it (then it is all there), and the next call connects again."""
+    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so, and what of the call was
+    done: a unit of work lost before its COMMIT was sent (`commit_sent` False) wrote nothing (the server rolls back a
+    transaction whose session ended); one lost with its COMMIT sent (`commit_sent`: PostgreSQL's second round trip,
+    its writes and COMMIT together) may have committed or not, which no one can tell the caller (its fills sent again
+    are duplicates if it did). The next call connects again."""
     if error.connection_invalidated:
-        cause = " ".join(str(error.orig).split())
-        translated: StorageError = ConnectionLost(
-            f"the connection to the database was lost ({cause}): nothing of this call is half-written "
-            "(a fill sent again is a duplicate if its commit had arrived), and the next call connects again"
-        )
+        lost = f"the connection to the database was lost ({' '.join(str(error.orig).split())})"
+        if commit_sent:
+            done = (
+                " after its commit was sent: it may have been committed or not; sending its fills again is safe (a fill"
+                " already recorded is a duplicate, answered with its receipt; read the ledger before anything else is"
+                " done again)"
+            )
+        elif commit_sent is None:
+            done = ": nothing of this call is half-written"
+        else:
+            done = ": its commit was not sent, so nothing of it was written"
+        translated: StorageError = ConnectionLost(f"{lost}{done}, and the next call connects again")
     else:
         code = getattr(error.orig, "sqlite_errorname", None)
         hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
@@ -166,23 +182,59 @@ _AHEAD_MAX = 64  # statements a unit of work reads ahead at most (an append of a
 
 
 class SqlUnitOfWork(SqlTransaction):
-    """A write transaction (see ports.UnitOfWork)."""
+    """A write transaction (see ports.UnitOfWork).
 
-    def __init__(self, connection: sa.Connection, *, postgres: bool) -> None:
-        super().__init__(connection, writing=True)
+    On PostgreSQL a connection found lost in the unit of work's first round trip (`read_ahead`: BEGIN, the head
+    FOR UPDATE and the lookups; nothing of the transaction had been sent before it) is replaced by `reconnect`
+    and the round trip made again on the new one, once: nothing was written, nothing committed, and nothing of
+    the unit of work ran before it (the port's contract), so that is the whole unit of work made again. A
+    kept write connection is only found dead when used: a server restarted while its thread was idle costs
+    that thread's next append no error. A loss later (a second in a row, or in the second round trip, where
+    the COMMIT goes out) is raised, `commit_sent` saying which (`_storage_error`)."""
+
+    def __init__(
+        self, connection: sa.Connection, *, postgres: bool, reconnect: Callable[[], sa.Connection] | None = None
+    ) -> None:
+        self._reconnect = reconnect
+        self.committed = False
+        self.commit_sent = False  # the COMMIT went out (a loss after it leaves the outcome unknown)
+        self._bind(connection, postgres=postgres)
+
+    def _bind(self, connection: sa.Connection, *, postgres: bool) -> None:
+        SqlTransaction.__init__(self, connection, writing=True)
         self._connection = connection
         dbapi: Any = connection.connection.dbapi_connection
         self._dbapi = dbapi
         self.batch = Batch(connection) if postgres else None
-        self.committed = False
         if not postgres:  # SQLite: the write lock at once, so appenders queue on the busy timeout
             self._driver("BEGIN IMMEDIATE", dbapi.execute, "BEGIN IMMEDIATE")
 
     def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:
-        batch, log, projection = self.batch, self.log, self.projection
-        if batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
+        if self.batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
             self._read_head_and_keys(keys[:READ_AHEAD_KEYS] if len(keys) <= READ_AHEAD_KEYS else ())
             return
+        first = untouched(self._dbapi)  # nothing of this transaction sent yet: the round trip below is its first
+        try:
+            self._read_ahead(reads)
+        except exc.DBAPIError as error:
+            if not (first and error.connection_invalidated and self._reconnect is not None):
+                raise
+            self._replace_connection()
+            self._read_ahead(reads)  # once: a second loss in a row is raised
+
+    def _replace_connection(self) -> None:
+        """After the connection was found lost in the first round trip: the unit of work on a new one."""
+        batch = self.batch
+        assert batch is not None  # PostgreSQL
+        batch.close()
+        batch.release()
+        assert self._reconnect is not None
+        self._bind(self._reconnect(), postgres=True)
+
+    def _read_ahead(self, reads: Callable[[], AheadReads]) -> None:
+        """PostgreSQL: BEGIN, the head FOR UPDATE and what `reads()` names, in one round trip (`batching.py`)."""
+        batch, log, projection = self.batch, self.log, self.projection
+        assert batch is not None  # PostgreSQL
         wanted = reads()
         if not wanted:  # nothing to read ahead: the head alone
             log.head()
@@ -222,6 +274,7 @@ class SqlUnitOfWork(SqlTransaction):
                     batch.queue_sql(NOTIFY_SQL)
                 else:
                     connection.execute(NOTIFY)
+        self.commit_sent = True  # from here a lost connection leaves the outcome unknown
         if batch is not None and batch.open:
             batch.commit()  # the queued writes, the head, NOTIFY and COMMIT in one round trip
             if connection.in_transaction():  # SQLAlchemy's, begun by a statement run through it: committed above
@@ -292,7 +345,7 @@ class _UnitOfWorkScope:
         try:
             uow = self._uow = self._store._open(market_data=self._market_data)  # noqa: SLF001 - the store's own scope
         except exc.DBAPIError as error:
-            raise _storage_error(error) from error
+            raise _storage_error(error, commit_sent=False) from error
         except exc.TimeoutError as error:
             raise _pool_exhausted(error) from error
         return uow
@@ -308,7 +361,7 @@ class _UnitOfWorkScope:
             return
         after_failure(error, "ending the unit of work", uow.end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
-            raise _storage_error(error) from error
+            raise _storage_error(error, commit_sent=None if uow.committed else uow.commit_sent) from error
 
 
 class SqlLedgerStore:
@@ -373,7 +426,7 @@ class SqlLedgerStore:
         postgres = self._postgres
         if not postgres:
             _synchronous(connection, lowered=market_data)
-        return SqlUnitOfWork(connection, postgres=postgres)
+        return SqlUnitOfWork(connection, postgres=postgres, reconnect=self._writer if postgres else None)
 
     def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
         with translated_errors():
@@ -384,9 +437,8 @@ class SqlLedgerStore:
         """A read transaction on a connection of the pool; its streams closed while the connection is open
         (SqlEventLog.close_streams), then the connection given back (rolling back a transaction not committed),
         each step also when one before it failed, the first error raised (`ending.py`)."""
-        options = snapshot_options(self._engine)
         with translated_errors():
-            connection = self._engine.connect().execution_options(**options)
+            connection = self._read_connection()
             tx = None
             try:
                 transaction = connection.begin()
@@ -400,6 +452,30 @@ class SqlLedgerStore:
                 after_failure(failed, "ending the read", connection.close)
                 raise
             connection.close()
+
+    def _read_connection(self) -> sa.Connection:
+        """A connection of the pool for a read. On PostgreSQL its transaction is begun at once (`begin_now`: the
+        round trip psycopg makes before the first statement, made before the read runs), and a connection found
+        lost then (the pool held it idle through a server restart) is replaced, once: nothing was read yet."""
+        engine, options = self._engine, snapshot_options(self._engine)
+        connection = engine.connect().execution_options(**options)
+        if not self._postgres:
+            return connection
+        try:
+            begin_now(connection)
+        except BaseException as error:
+            after_failure(error, "giving the connection back", connection.close)
+            if not (isinstance(error, exc.DBAPIError) and error.connection_invalidated):
+                raise
+        else:
+            return connection
+        connection = engine.connect().execution_options(**options)  # the pool dropped those as old as the lost one
+        try:
+            begin_now(connection)  # a second loss in a row is raised
+        except BaseException as error:
+            after_failure(error, "giving the connection back", connection.close)
+            raise
+        return connection
 
     def close(self) -> None:
         with self._held_lock:
