@@ -22,6 +22,8 @@ from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.sql.store import SqlLedgerStore
 
 THREADS = 8  # fewer than the pool's 5 + 10 overflow: without its fix the test counts, it does not wait 30 s
+LIVE_THREADS = 40  # more than the pool's 5 + 10 connections
+HANG_GUARD_S = 120  # a bound on a hung thread, never an assertion on speed
 
 
 @contextmanager
@@ -115,3 +117,35 @@ def test_every_connection_of_the_pool_held_by_live_threads_is_a_storage_error_sa
         finally:
             done.set()
             holder.join()
+
+
+@pytest.mark.xfail(strict=True, reason="each live thread that appended keeps a pooled connection: the 16th waits 30 s")
+def test_forty_live_threads_appending_at_once_all_append(db_url: str) -> None:
+    # A bot with a thread per market, each alive for the session: each thread that appended kept a write connection
+    # of the pool for its life, so the 16th (the pool's 5 + 10) waited the pool's 30 s and failed.
+    start, appended = threading.Barrier(LIVE_THREADS), threading.Barrier(LIVE_THREADS)
+    failures: list[BaseException] = []
+
+    def bot(n: int) -> None:
+        try:
+            start.wait(HANG_GUARD_S)
+            ledger.record(fill_fields(fill_id=f"T-{n}-1"))
+            appended.wait(HANG_GUARD_S)  # every thread alive, each having appended
+            ledger.record(fill_fields(fill_id=f"T-{n}-2"))
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            failures.append(error)
+            appended.abort()
+
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger:
+        threads = [threading.Thread(target=bot, args=(n,)) for n in range(LIVE_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert [f"{type(error).__name__}: {error}" for error in failures] == []
+        assert ledger.head.seq == 2 * LIVE_THREADS
+        assert sorted(recorded.fill.event_id for recorded in ledger.history()) == sorted(
+            f"T-{n}-{k}" for n in range(LIVE_THREADS) for k in (1, 2)
+        )
+        assert ledger.verify().ok
