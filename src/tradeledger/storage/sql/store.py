@@ -1,8 +1,10 @@
 """SqlLedgerStore: a LedgerStore over one SQLAlchemy engine (SQLite or PostgreSQL).
 
-A unit of work runs on this thread's write connection (kept between transactions: a pool checkout,
-its options and its return cost ~60 µs, a quarter of a small append's Python; given back to the pool
-once the thread has ended, when the next thread takes one); the head row is
+A unit of work runs on a write connection taken for it and given back when it ends: the store keeps one idle
+between units of work, out of the pool, for whichever thread appends next (a pool checkout, its options and its
+return cost ~200 k instructions, ~20 % of a small append; the list ~1 %), and units of work at the same time take
+more out of the pool and give them back to it, so what a process holds grows with its appends at once, never with
+its threads (docs/benchmarks.md, "write connections"); the head row is
 locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
 lock already), and `commit()` writes the head and the projection's checkpoint in one statement
 (the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
@@ -99,9 +101,9 @@ def _pool_exhausted(error: exc.TimeoutError) -> StorageError:
     """The pool had no connection free within its timeout: what holds them, said."""
     said = error.args[0] if error.args else str(error)
     return StorageError(
-        f"no connection to the database was free within the pool's timeout ({said}): each live thread that has "
-        "appended keeps one of the pool's connections (given back when the thread ends), each read holds one "
-        "while it runs; append from fewer threads at a time"
+        f"no connection to the database was free within the pool's timeout ({said}): each unit of work and each "
+        "read holds one while it runs (a history streamed: until read to its end or closed), each subscription on "
+        "PostgreSQL one for its LISTEN, and one write connection is kept idle; run fewer at a time"
     )
 
 
@@ -222,14 +224,20 @@ class SqlUnitOfWork(SqlTransaction):
             self._replace_connection()
             self._read_ahead(reads)  # once: a second loss in a row is raised
 
+    @property
+    def connection(self) -> sa.Connection:
+        """The connection the unit of work runs on (a new one after a loss in its first round trip)."""
+        return self._connection
+
     def _replace_connection(self) -> None:
         """After the connection was found lost in the first round trip: the unit of work on a new one."""
-        batch = self.batch
+        batch, lost = self.batch, self._connection
         assert batch is not None  # PostgreSQL
+        assert self._reconnect is not None
         batch.close()
         batch.release()
-        assert self._reconnect is not None
         self._bind(self._reconnect(), postgres=True)
+        lost.close()  # invalidated: the pool drops it
 
     def _read_ahead(self, reads: Callable[[], AheadReads]) -> None:
         """PostgreSQL: BEGIN, the head FOR UPDATE and what `reads()` names, in one round trip (`batching.py`)."""
@@ -330,38 +338,68 @@ class SqlUnitOfWork(SqlTransaction):
 
 
 class _UnitOfWorkScope:
-    """`SqlLedgerStore.unit_of_work()`: the unit of work on this thread's write connection, rolled back when left
-    without commit(), its driver errors (and those of its end) raised as StorageError (`translated_errors`). A
-    class, where two generator context managers cost ~10 k instructions an append."""
+    """`SqlLedgerStore.unit_of_work()`: the unit of work on a write connection taken for it (`_take_writer`) and
+    given back after (kept idle when its end went well), rolled back when left without commit(), its driver errors
+    (and those of its end) raised as StorageError (`translated_errors`). A class, where two generator context
+    managers cost ~10 k instructions an append."""
 
-    __slots__ = ("_market_data", "_store", "_uow")
+    __slots__ = ("_mark", "_market_data", "_store", "_uow")
 
     def __init__(self, store: SqlLedgerStore, *, market_data: bool) -> None:
         self._store = store
         self._market_data = market_data
         self._uow: SqlUnitOfWork | None = None
+        self._mark = 0  # the store's count of invalidations when the connection was taken
 
     def __enter__(self) -> SqlUnitOfWork:
+        store = self._store
         try:
-            uow = self._uow = self._store._open(market_data=self._market_data)  # noqa: SLF001 - the store's own scope
+            connection, self._mark = store._take_writer()  # noqa: SLF001 - the store's own scope
         except exc.DBAPIError as error:
             raise _storage_error(error, commit_sent=False) from error
         except exc.TimeoutError as error:
             raise _pool_exhausted(error) from error
+        try:
+            uow = self._uow = store._open(connection, market_data=self._market_data, reconnect=self._reconnect)  # noqa: SLF001
+        except BaseException as error:
+            after_failure(error, "giving the connection back", lambda: store._put_writer(connection, 0, kept=False))  # noqa: SLF001
+            if isinstance(error, exc.DBAPIError):
+                raise _storage_error(error, commit_sent=False) from error
+            raise
         return uow
+
+    def _reconnect(self) -> sa.Connection:
+        """A new write connection for the unit of work (its connection was found lost in its first round trip)."""
+        connection, self._mark = self._store._new_writer()  # noqa: SLF001 - the store's own scope
+        return connection
+
+    def _end(self) -> None:
+        """End the unit of work, then give its connection back: kept idle when the end went well."""
+        uow, store = self._uow, self._store
+        assert uow is not None  # entered
+        try:
+            uow.end()
+        except BaseException as failed:
+            connection = uow.connection
+            after_failure(failed, "giving the connection back", lambda: store._put_writer(connection, 0, kept=False))  # noqa: SLF001
+            raise
+        store._put_writer(uow.connection, self._mark, kept=True)  # noqa: SLF001 - the store's own scope
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
         uow = self._uow
         assert uow is not None  # entered
         if error is None:
             try:
-                uow.end()
+                self._end()
             except exc.DBAPIError as failed:
                 raise _storage_error(failed) from failed
             return
-        after_failure(error, "ending the unit of work", uow.end)  # the first error stays the one raised
+        after_failure(error, "ending the unit of work", self._end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
             raise _storage_error(error, commit_sent=None if uow.committed else uow.commit_sent) from error
+
+
+_KEPT_IDLE = 1  # write connections kept idle between units of work, out of the pool (one thread appending alone: 1)
 
 
 class SqlLedgerStore:
@@ -372,16 +410,16 @@ class SqlLedgerStore:
         self._postgres = engine.dialect.name == "postgresql"
         if self._postgres:
             flush_batches_before_statements(engine)
-        self._writers = threading.local()
-        # Each thread's write connection, with its thread: a thread that ended gives its connection back to the
-        # pool when the next thread takes one (or else a bot whose threads come and go held one per thread that
-        # ever appended, until the pool's limit made the next append wait and fail).
-        self._held: list[tuple[threading.Thread, sa.Connection]] = []
-        self._held_lock = threading.Lock()
+        # Idle write connections, each with `_lost` as it was when taken out of the pool: a unit of work takes one
+        # (or one from the pool) and gives it back when it ends, kept here up to _KEPT_IDLE (else to the pool). A
+        # thread holds a connection only while its unit of work runs: 40 threads that append hold no more than the
+        # appends running at once (a connection per live thread that had appended exhausted the pool's 15).
+        self._idle: list[tuple[sa.Connection, int]] = []
+        self._idle_lock = threading.Lock()
         # PostgreSQL: how many of the engine's connections were invalidated so far. A lost one (the server
         # restarted) invalidates the pool's connections as old as it (`prepared.dbapi_error`, SQLAlchemy's own
-        # handling), but a thread's write connection is kept out of the pool: it is replaced when this moved since
-        # it was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
+        # handling), but an idle write connection is kept out of the pool: it is replaced when this moved since it
+        # was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
         self._lost = 0
         if self._postgres:
             event.listen(engine, "invalidate", self._invalidated)
@@ -389,44 +427,49 @@ class SqlLedgerStore:
     def _invalidated(self, *_args: object) -> None:
         self._lost += 1
 
-    def _writer(self) -> sa.Connection:
-        writers = self._writers
-        connection: sa.Connection | None = getattr(writers, "connection", None)
-        if connection is None or writers.lost != self._lost or connection.closed or connection.invalidated:
-            if connection is not None:  # back to the pool, which drops it if it is as old as a lost connection
-                connection.close()
-            writers.lost = self._lost
-            self._release_ended()  # before connecting: the pool has them back for this thread's checkout
-            connection = self._engine.connect().execution_options(**WRITE)
-            writers.connection = connection
-            with self._held_lock:
-                self._held.append((threading.current_thread(), connection))
-        return connection
+    def _take_writer(self) -> tuple[sa.Connection, int]:
+        """A write connection for a unit of work, and `_lost` as it was when taken out of the pool: the idle one
+        (unless a connection was lost since it was taken, or it was closed), else a new one from the pool."""
+        with self._idle_lock:
+            idle = self._idle.pop() if self._idle else None
+        if idle is not None:
+            connection, mark = idle
+            if mark == self._lost:  # kept only when open and valid (`_put_writer`)
+                return connection, mark
+            _give_back(connection)  # to the pool, which drops it if it is as old as a lost connection
+        return self._new_writer()
 
-    def _release_ended(self) -> None:
-        """Give the write connections of threads that ended back to the pool (no unit of work can be open on
-        them); forget those closed already."""
-        with self._held_lock:
-            ended = [held for thread, held in self._held if not thread.is_alive() and not held.closed]
-            self._held = [(thread, held) for thread, held in self._held if thread.is_alive() and not held.closed]
-        failed: StorageError | None = None
-        for connection in ended:  # each one, also after one failed; the first error raised
-            try:
-                _give_back(connection)
-            except StorageError as error:
-                failed = failed or error
-        if failed is not None:
-            raise failed
+    def _new_writer(self) -> tuple[sa.Connection, int]:
+        mark = self._lost
+        return self._engine.connect().execution_options(**WRITE), mark
+
+    def _put_writer(self, connection: sa.Connection, mark: int, *, kept: bool) -> None:
+        """Give a unit of work's connection back: kept idle (`kept`, room left, nothing lost since it was taken),
+        else to the pool."""
+        if kept and mark == self._lost and not connection.closed and not connection.invalidated:
+            with self._idle_lock:
+                if len(self._idle) < _KEPT_IDLE:
+                    self._idle.append((connection, mark))
+                    return
+        _give_back(connection)
+
+    def _writer(self) -> sa.Connection:
+        """The write connection the next unit of work takes when no other runs (the idle one, made if none)."""
+        with translated_errors():
+            connection, mark = self._take_writer()
+        self._put_writer(connection, mark, kept=True)
+        return connection
 
     def unit_of_work(self, *, market_data: bool = False) -> _UnitOfWorkScope:
         return _UnitOfWorkScope(self, market_data=market_data)
 
-    def _open(self, *, market_data: bool) -> SqlUnitOfWork:
-        connection = self._writer()
+    def _open(
+        self, connection: sa.Connection, *, market_data: bool, reconnect: Callable[[], sa.Connection]
+    ) -> SqlUnitOfWork:
         postgres = self._postgres
         if not postgres:
             _synchronous(connection, lowered=market_data)
-        return SqlUnitOfWork(connection, postgres=postgres, reconnect=self._writer if postgres else None)
+        return SqlUnitOfWork(connection, postgres=postgres, reconnect=reconnect if postgres else None)
 
     def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
         with translated_errors():
@@ -478,9 +521,9 @@ class SqlLedgerStore:
         return connection
 
     def close(self) -> None:
-        with self._held_lock:
-            held, self._held = self._held, []
-        for _, connection in held:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for connection, _ in idle:
             _give_back(connection)
         self._engine.dispose()
 
