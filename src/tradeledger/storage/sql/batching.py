@@ -221,8 +221,6 @@ def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Con
     result, waiting on the socket without holding the GIL; the first error is raised as psycopg raises it.
 
     psycopg's own cursor does the same with ~60 µs more CPU per query and, measured here, twice the wait."""
-    from psycopg.errors import error_from_result  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
-
     pgconn = dbapi.pgconn
     results = []
     failed = None
@@ -242,6 +240,8 @@ def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Con
                 failed = result
             results.append(result)
     if failed is not None:
+        from psycopg.errors import error_from_result  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
+
         raise error_from_result(failed, encoding=dbapi.info.encoding)
     return results
 
