@@ -20,7 +20,6 @@ one snapshot (`engine.snapshot_options`).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
-from tradeledger.errors import ConnectionLost, StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import events, head, projection_entries
@@ -52,72 +50,10 @@ from tradeledger.storage.sql.changes import (
 from tradeledger.storage.sql.ending import after_failure
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
-
-# What SQLite's error codes mean for a ledger's user (Python's sqlite3 names the code of each error).
-_SQLITE_HINTS = {
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_IOERR_WRITE": "a write failed: the disk may be full or the file over a size limit",
-    "SQLITE_READONLY": "the database file or its folder is read-only",
-    "SQLITE_CORRUPT": "the file is damaged",
-    "SQLITE_NOTADB": "the file is not a SQLite database",
-    "SQLITE_CANTOPEN": "the file cannot be opened (missing folder or no permission)",
-}
-
-
-def _storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None) -> StorageError:
-    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
-    on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
-
-    A lost connection (the server restarted or ended it, a network cut: a disconnect to SQLAlchemy, which
-    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so, and what of the call was
-    done: a unit of work lost before its COMMIT was sent (`commit_sent` False) wrote nothing (the server rolls back a
-    transaction whose session ended); one lost with its COMMIT sent (`commit_sent`: PostgreSQL's second round trip,
-    its writes and COMMIT together) may have committed or not, which no one can tell the caller (its fills sent again
-    are duplicates if it did). The next call connects again."""
-    if error.connection_invalidated:
-        lost = f"the connection to the database was lost ({' '.join(str(error.orig).split())})"
-        if commit_sent:
-            done = (
-                " after its commit was sent: it may have been committed or not; sending its fills again is safe (a fill"
-                " already recorded is a duplicate, answered with its receipt; read the ledger before anything else is"
-                " done again)"
-            )
-        elif commit_sent is None:
-            done = ": nothing of this call is half-written"
-        else:
-            done = ": its commit was not sent, so nothing of it was written"
-        translated: StorageError = ConnectionLost(f"{lost}{done}, and the next call connects again")
-    else:
-        code = getattr(error.orig, "sqlite_errorname", None)
-        hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
-        said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
-        translated = StorageError(f"the database refused the operation: {said}")
-    for note in getattr(error, "__notes__", ()):
-        translated.add_note(note)
-    return translated
-
-
-def _pool_exhausted(error: exc.TimeoutError) -> StorageError:
-    """The pool had no connection free within its timeout: what holds them, said."""
-    said = error.args[0] if error.args else str(error)
-    return StorageError(
-        f"no connection to the database was free within the pool's timeout ({said}): each unit of work and each "
-        "read holds one while it runs (a history streamed: until read to its end or closed), each subscription on "
-        "PostgreSQL one for its LISTEN, and one write connection is kept idle; run fewer at a time"
-    )
-
-
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means); a pool
-    without a free connection within its timeout too (`_pool_exhausted`)."""
-    try:
-        yield
-    except exc.DBAPIError as error:
-        raise _storage_error(error) from error
-    except exc.TimeoutError as error:
-        raise _pool_exhausted(error) from error
-
+from tradeledger.storage.sql.synchronous import synchronous as _synchronous
+from tradeledger.storage.sql.translation import pool_exhausted as _pool_exhausted
+from tradeledger.storage.sql.translation import storage_error as _storage_error
+from tradeledger.storage.sql.translation import translated_errors
 
 _P_MOVE_HEAD = Prepared(
     head.update()
@@ -536,47 +472,3 @@ def _give_back(connection: sa.Connection) -> None:
                 _synchronous(connection, lowered=False)
     finally:
         connection.close()
-
-
-# --- SQLite's durability for market data -------------------------------------------------------
-#
-# In WAL mode a synchronous=NORMAL commit has written the WAL with write(2) before it returns: it
-# survives a SIGKILL of the process (only an OS crash or power cut may lose the last commits, never
-# corrupting the file); FULL adds an fsync per commit. Marks and levels are market-side state, so
-# their units of work take NORMAL (or the engine's setting when that is lower already); the next
-# other unit of work puts the connection's own setting back first.
-
-_LOWERED = "tradeledger_synchronous_lowered"  # in the DB-API connection's info: the level to restore
-_SQLITE_SYNCHRONOUS_NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
-
-
-def _synchronous(connection: sa.Connection, *, lowered: bool) -> None:
-    """Put a SQLite write connection at synchronous=NORMAL (lowered) or back at its own level.
-
-    Outside any transaction; a PRAGMA only when the state changes, so a run of level writes (or of
-    appends) costs a dict look-up each. The level to restore is kept in the DB-API connection's
-    `info`, which lives as long as that connection.
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    info = connection.info
-    restore = info.get(_LOWERED)
-    if lowered and restore is None:
-        dbapi_connection: Any = connection.connection.dbapi_connection
-        level = _sqlite_pragma(dbapi_connection, "PRAGMA synchronous")
-        if level is not None and level > _SQLITE_SYNCHRONOUS_NORMAL:
-            _sqlite_pragma(dbapi_connection, f"PRAGMA synchronous={_SQLITE_SYNCHRONOUS_NORMAL}")
-        info[_LOWERED] = level
-    elif not lowered and restore is not None:
-        if restore > _SQLITE_SYNCHRONOUS_NORMAL:
-            _sqlite_pragma(connection.connection.dbapi_connection, f"PRAGMA synchronous={restore}")
-        del info[_LOWERED]
-
-
-def _sqlite_pragma(dbapi_connection: Any, statement: str) -> int | None:  # noqa: ANN401 - DB-API connection
-    """Run a PRAGMA outside any transaction on the DB-API connection; its first value (or None)."""
-    try:
-        row = dbapi_connection.execute(statement).fetchone()
-    except sqlite3.Error as error:
-        raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
-    return None if row is None else int(row[0])
