@@ -53,8 +53,11 @@ class StorageError(LedgerError):
 
 
 class ConnectionLost(StorageError):
-    """The connection to the database was lost (a server restart, a failover, a network cut): nothing of the call
-    is half-written (unless its commit had arrived: then all of it is there), and the next call connects again."""
+    """The connection to the database was lost (a server restart, a failover, a network cut) where the call could
+    not be made again on a new connection: nothing of the call is half-written; its text says whether the commit
+    had been sent (then all of it may be there: its fills sent again are duplicates), and the next call connects
+    again. (An append whose connection is found lost in its first round trip, and a read in its BEGIN, are made
+    again on a new connection once, without this error.)"""
 
 
 class UnreadableEvent(StorageError):

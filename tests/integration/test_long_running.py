@@ -22,6 +22,8 @@ from tradeledger.storage.engine import create_ledger_engine
 from tradeledger.storage.sql.store import SqlLedgerStore
 
 THREADS = 8  # fewer than the pool's 5 + 10 overflow: without its fix the test counts, it does not wait 30 s
+LIVE_THREADS = 40  # more than the pool's 5 + 10 connections
+HANG_GUARD_S = 120  # a bound on a hung thread, never an assertion on speed
 
 
 @contextmanager
@@ -91,27 +93,59 @@ def test_a_subscription_dropped_without_close_closes_its_signals_connection(db_u
         assert [signal.closed for signal in store.signals] == [True, True, True]
 
 
-def test_every_connection_of_the_pool_held_by_live_threads_is_a_storage_error_saying_so(db_url: str) -> None:
-    # Each live thread that appended keeps a write connection: with more such threads than the pool holds, the
-    # next call waited the pool's timeout and raised SQLAlchemy's TimeoutError, which no caller of a Ledger expects.
+def test_every_connection_of_the_pool_held_is_a_storage_error_saying_what_holds_them(db_url: str) -> None:
+    # With every connection of the pool held (here by a read that another thread keeps open), the next call waited
+    # the pool's timeout and raised SQLAlchemy's TimeoutError, which no caller of a Ledger expects.
     open_ledger(db_url).close()  # the schema
     engine = sa.create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=0.05)
-    appended, done = threading.Event(), threading.Event()
+    reading, done = threading.Event(), threading.Event()
 
-    def append_and_wait() -> None:
-        ledger.record(fill_fields(fill_id="T-1"))
-        appended.set()
-        done.wait(10)
+    def hold_a_read() -> None:
+        with ledger._store.reading():  # the pool's one connection, held
+            reading.set()
+            done.wait(10)
 
     with ledger_on(SqlLedgerStore(engine)) as ledger:
-        holder = threading.Thread(target=append_and_wait)
+        holder = threading.Thread(target=hold_a_read)
         holder.start()
         try:
-            assert appended.wait(10)
-            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each live"):
+            assert reading.wait(10)
+            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each unit of"):
                 ledger.record(fill_fields(fill_id="MAIN"))
-            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each live"):
+            with pytest.raises(StorageError, match=r"no connection to the database was free within .*: each unit of"):
                 _ = ledger.head
         finally:
             done.set()
             holder.join()
+        assert ledger.record(fill_fields(fill_id="MAIN")).seq == 1
+
+
+def test_forty_live_threads_appending_at_once_all_append(db_url: str) -> None:
+    # A bot with a thread per market, each alive for the session: each thread that appended kept a write connection
+    # of the pool for its life, so the 16th (the pool's 5 + 10) waited the pool's 30 s and failed.
+    start, appended = threading.Barrier(LIVE_THREADS), threading.Barrier(LIVE_THREADS)
+    failures: list[BaseException] = []
+
+    def bot(n: int) -> None:
+        try:
+            start.wait(HANG_GUARD_S)
+            ledger.record(fill_fields(fill_id=f"T-{n}-1"))
+            appended.wait(HANG_GUARD_S)  # every thread alive, each having appended
+            ledger.record(fill_fields(fill_id=f"T-{n}-2"))
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            failures.append(error)
+            appended.abort()
+
+    with open_ledger(db_url, clock=lambda: RECORDED_AT) as ledger:
+        threads = [threading.Thread(target=bot, args=(n,)) for n in range(LIVE_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert [f"{type(error).__name__}: {error}" for error in failures] == []
+        assert ledger.head.seq == 2 * LIVE_THREADS
+        assert sorted(recorded.fill.event_id for recorded in ledger.history()) == sorted(
+            f"T-{n}-{k}" for n in range(LIVE_THREADS) for k in (1, 2)
+        )
+        assert ledger.verify().ok

@@ -216,7 +216,7 @@ def dbapi_error(
     """A driver error as SQLAlchemy's DBAPIError, as `Connection.execute` raises it (translated_errors takes it).
 
     A disconnect (the server restarted or ended the session, a network cut) is handled as `Connection.execute`
-    handles one: the connection is invalidated (the next unit of work of its thread takes a new one) and so are
+    handles one: the connection is invalidated (the next unit of work takes a new one) and so are
     the pool's connections as old as it (dropped by the same restart, each would fail once more when taken out:
     they are replaced when next taken out, without a round trip)."""
     dialect = connection.dialect

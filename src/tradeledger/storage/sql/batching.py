@@ -221,8 +221,6 @@ def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Con
     result, waiting on the socket without holding the GIL; the first error is raised as psycopg raises it.
 
     psycopg's own cursor does the same with ~60 µs more CPU per query and, measured here, twice the wait."""
-    from psycopg.errors import error_from_result  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
-
     pgconn = dbapi.pgconn
     results = []
     failed = None
@@ -242,6 +240,8 @@ def _query(dbapi: Any, sql: bytes) -> list[Any]:  # noqa: ANN401 - psycopg's Con
                 failed = result
             results.append(result)
     if failed is not None:
+        from psycopg.errors import error_from_result  # noqa: PLC0415 - the PostgreSQL driver, an optional extra
+
         raise error_from_result(failed, encoding=dbapi.info.encoding)
     return results
 
@@ -270,6 +270,28 @@ def forget_prepared(connection: sa.Connection) -> None:
     """After a rollback: psycopg may have deallocated every statement of the session; read them again."""
     if not connection.invalidated and not connection.closed:
         connection.info.pop(_PREPARED, None)
+
+
+def untouched(dbapi: Any) -> bool:  # noqa: ANN401 - psycopg's Connection
+    """Nothing of a transaction has been sent on the connection: none is open (or the driver closed it)."""
+    return bool(dbapi.closed) or dbapi.pgconn.transaction_status == _IDLE
+
+
+def begin_now(connection: sa.Connection) -> None:
+    """Send the BEGIN psycopg would send before the transaction's first statement (its own round trip), now: a
+    connection lost meanwhile is found before anything of the transaction has run (psycopg sends none of its own
+    once one is open). Its error is raised as SQLAlchemy's DBAPIError (a disconnect invalidating the connection)."""
+    dbapi: Any = connection.connection.dbapi_connection
+    if dbapi.autocommit or (not dbapi.closed and dbapi.pgconn.transaction_status != _IDLE):
+        return  # psycopg sends no BEGIN then (a closed connection fails below, as lost)
+    sql = _begin(dbapi)
+    try:
+        _query(dbapi, sql.encode())
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise dbapi_error(connection, sql, None, error) from error
+    except BaseException:
+        connection.invalidate()  # interrupted between sending and reading: its state is unknown
+        raise
 
 
 def _begin(dbapi: Any) -> str:  # noqa: ANN401 - psycopg's Connection

@@ -1,8 +1,10 @@
 """SqlLedgerStore: a LedgerStore over one SQLAlchemy engine (SQLite or PostgreSQL).
 
-A unit of work runs on this thread's write connection (kept between transactions: a pool checkout,
-its options and its return cost ~60 µs, a quarter of a small append's Python; given back to the pool
-once the thread has ended, when the next thread takes one); the head row is
+A unit of work runs on a write connection taken for it and given back when it ends: the store keeps one idle
+between units of work, out of the pool, for whichever thread appends next (a pool checkout, its options and its
+return cost ~200 k instructions, ~20 % of a small append; the list ~1 %), and units of work at the same time take
+more out of the pool and give them back to it, so what a process holds grows with its appends at once, never with
+its threads (docs/benchmarks.md, "write connections"); the head row is
 locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
 lock already), and `commit()` writes the head and the projection's checkpoint in one statement
 (the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
@@ -18,7 +20,6 @@ one snapshot (`engine.snapshot_options`).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,11 +30,16 @@ from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
-from tradeledger.errors import ConnectionLost, StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import events, head, projection_entries
-from tradeledger.storage.sql.batching import Batch, flush_batches_before_statements, forget_prepared
+from tradeledger.storage.sql.batching import (
+    Batch,
+    begin_now,
+    flush_batches_before_statements,
+    forget_prepared,
+    untouched,
+)
 from tradeledger.storage.sql.changes import (
     NOTIFY,
     NOTIFY_SQL,
@@ -44,62 +50,10 @@ from tradeledger.storage.sql.changes import (
 from tradeledger.storage.sql.ending import after_failure
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
-
-# What SQLite's error codes mean for a ledger's user (Python's sqlite3 names the code of each error).
-_SQLITE_HINTS = {
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_IOERR_WRITE": "a write failed: the disk may be full or the file over a size limit",
-    "SQLITE_READONLY": "the database file or its folder is read-only",
-    "SQLITE_CORRUPT": "the file is damaged",
-    "SQLITE_NOTADB": "the file is not a SQLite database",
-    "SQLITE_CANTOPEN": "the file cannot be opened (missing folder or no permission)",
-}
-
-
-def _storage_error(error: exc.DBAPIError) -> StorageError:
-    """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
-    on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
-
-    A lost connection (the server restarted or ended it, a network cut: a disconnect to SQLAlchemy, which
-    invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so: the server rolled the
-    transaction back unless its COMMIT had reached it (then it is all there), and the next call connects again."""
-    if error.connection_invalidated:
-        cause = " ".join(str(error.orig).split())
-        translated: StorageError = ConnectionLost(
-            f"the connection to the database was lost ({cause}): nothing of this call is half-written "
-            "(a fill sent again is a duplicate if its commit had arrived), and the next call connects again"
-        )
-    else:
-        code = getattr(error.orig, "sqlite_errorname", None)
-        hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
-        said = f"{error.orig} ({code}: {hint})" if hint else str(error.orig)
-        translated = StorageError(f"the database refused the operation: {said}")
-    for note in getattr(error, "__notes__", ()):
-        translated.add_note(note)
-    return translated
-
-
-def _pool_exhausted(error: exc.TimeoutError) -> StorageError:
-    """The pool had no connection free within its timeout: what holds them, said."""
-    said = error.args[0] if error.args else str(error)
-    return StorageError(
-        f"no connection to the database was free within the pool's timeout ({said}): each live thread that has "
-        "appended keeps one of the pool's connections (given back when the thread ends), each read holds one "
-        "while it runs; append from fewer threads at a time"
-    )
-
-
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Driver errors become StorageError, naming what the database said (and, on SQLite, what it means); a pool
-    without a free connection within its timeout too (`_pool_exhausted`)."""
-    try:
-        yield
-    except exc.DBAPIError as error:
-        raise _storage_error(error) from error
-    except exc.TimeoutError as error:
-        raise _pool_exhausted(error) from error
-
+from tradeledger.storage.sql.synchronous import synchronous as _synchronous
+from tradeledger.storage.sql.translation import pool_exhausted as _pool_exhausted
+from tradeledger.storage.sql.translation import storage_error as _storage_error
+from tradeledger.storage.sql.translation import translated_errors
 
 _P_MOVE_HEAD = Prepared(
     head.update()
@@ -166,23 +120,65 @@ _AHEAD_MAX = 64  # statements a unit of work reads ahead at most (an append of a
 
 
 class SqlUnitOfWork(SqlTransaction):
-    """A write transaction (see ports.UnitOfWork)."""
+    """A write transaction (see ports.UnitOfWork).
 
-    def __init__(self, connection: sa.Connection, *, postgres: bool) -> None:
-        super().__init__(connection, writing=True)
+    On PostgreSQL a connection found lost in the unit of work's first round trip (`read_ahead`: BEGIN, the head
+    FOR UPDATE and the lookups; nothing of the transaction had been sent before it) is replaced by `reconnect`
+    and the round trip made again on the new one, once: nothing was written, nothing committed, and nothing of
+    the unit of work ran before it (the port's contract), so that is the whole unit of work made again. A
+    kept write connection is only found dead when used: a server restarted while its thread was idle costs
+    that thread's next append no error. A loss later (a second in a row, or in the second round trip, where
+    the COMMIT goes out) is raised, `commit_sent` saying which (`_storage_error`)."""
+
+    def __init__(
+        self, connection: sa.Connection, *, postgres: bool, reconnect: Callable[[], sa.Connection] | None = None
+    ) -> None:
+        self._reconnect = reconnect
+        self.committed = False
+        self.commit_sent = False  # the COMMIT went out (a loss after it leaves the outcome unknown)
+        self._bind(connection, postgres=postgres)
+
+    def _bind(self, connection: sa.Connection, *, postgres: bool) -> None:
+        SqlTransaction.__init__(self, connection, writing=True)
         self._connection = connection
         dbapi: Any = connection.connection.dbapi_connection
         self._dbapi = dbapi
         self.batch = Batch(connection) if postgres else None
-        self.committed = False
         if not postgres:  # SQLite: the write lock at once, so appenders queue on the busy timeout
             self._driver("BEGIN IMMEDIATE", dbapi.execute, "BEGIN IMMEDIATE")
 
     def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:
-        batch, log, projection = self.batch, self.log, self.projection
-        if batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
+        if self.batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
             self._read_head_and_keys(keys[:READ_AHEAD_KEYS] if len(keys) <= READ_AHEAD_KEYS else ())
             return
+        first = untouched(self._dbapi)  # nothing of this transaction sent yet: the round trip below is its first
+        try:
+            self._read_ahead(reads)
+        except exc.DBAPIError as error:
+            if not (first and error.connection_invalidated and self._reconnect is not None):
+                raise
+            self._replace_connection()
+            self._read_ahead(reads)  # once: a second loss in a row is raised
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The connection the unit of work runs on (a new one after a loss in its first round trip)."""
+        return self._connection
+
+    def _replace_connection(self) -> None:
+        """After the connection was found lost in the first round trip: the unit of work on a new one."""
+        batch, lost = self.batch, self._connection
+        assert batch is not None  # PostgreSQL
+        assert self._reconnect is not None
+        batch.close()
+        batch.release()
+        self._bind(self._reconnect(), postgres=True)
+        lost.close()  # invalidated: the pool drops it
+
+    def _read_ahead(self, reads: Callable[[], AheadReads]) -> None:
+        """PostgreSQL: BEGIN, the head FOR UPDATE and what `reads()` names, in one round trip (`batching.py`)."""
+        batch, log, projection = self.batch, self.log, self.projection
+        assert batch is not None  # PostgreSQL
         wanted = reads()
         if not wanted:  # nothing to read ahead: the head alone
             log.head()
@@ -222,6 +218,7 @@ class SqlUnitOfWork(SqlTransaction):
                     batch.queue_sql(NOTIFY_SQL)
                 else:
                     connection.execute(NOTIFY)
+        self.commit_sent = True  # from here a lost connection leaves the outcome unknown
         if batch is not None and batch.open:
             batch.commit()  # the queued writes, the head, NOTIFY and COMMIT in one round trip
             if connection.in_transaction():  # SQLAlchemy's, begun by a statement run through it: committed above
@@ -277,38 +274,68 @@ class SqlUnitOfWork(SqlTransaction):
 
 
 class _UnitOfWorkScope:
-    """`SqlLedgerStore.unit_of_work()`: the unit of work on this thread's write connection, rolled back when left
-    without commit(), its driver errors (and those of its end) raised as StorageError (`translated_errors`). A
-    class, where two generator context managers cost ~10 k instructions an append."""
+    """`SqlLedgerStore.unit_of_work()`: the unit of work on a write connection taken for it (`_take_writer`) and
+    given back after (kept idle when its end went well), rolled back when left without commit(), its driver errors
+    (and those of its end) raised as StorageError (`translated_errors`). A class, where two generator context
+    managers cost ~10 k instructions an append."""
 
-    __slots__ = ("_market_data", "_store", "_uow")
+    __slots__ = ("_mark", "_market_data", "_store", "_uow")
 
     def __init__(self, store: SqlLedgerStore, *, market_data: bool) -> None:
         self._store = store
         self._market_data = market_data
         self._uow: SqlUnitOfWork | None = None
+        self._mark = 0  # the store's count of invalidations when the connection was taken
 
     def __enter__(self) -> SqlUnitOfWork:
+        store = self._store
         try:
-            uow = self._uow = self._store._open(market_data=self._market_data)  # noqa: SLF001 - the store's own scope
+            connection, self._mark = store._take_writer()  # noqa: SLF001 - the store's own scope
         except exc.DBAPIError as error:
-            raise _storage_error(error) from error
+            raise _storage_error(error, commit_sent=False) from error
         except exc.TimeoutError as error:
             raise _pool_exhausted(error) from error
+        try:
+            uow = self._uow = store._open(connection, market_data=self._market_data, reconnect=self._reconnect)  # noqa: SLF001
+        except BaseException as error:
+            after_failure(error, "giving the connection back", lambda: store._put_writer(connection, 0, kept=False))  # noqa: SLF001
+            if isinstance(error, exc.DBAPIError):
+                raise _storage_error(error, commit_sent=False) from error
+            raise
         return uow
+
+    def _reconnect(self) -> sa.Connection:
+        """A new write connection for the unit of work (its connection was found lost in its first round trip)."""
+        connection, self._mark = self._store._new_writer()  # noqa: SLF001 - the store's own scope
+        return connection
+
+    def _end(self) -> None:
+        """End the unit of work, then give its connection back: kept idle when the end went well."""
+        uow, store = self._uow, self._store
+        assert uow is not None  # entered
+        try:
+            uow.end()
+        except BaseException as failed:
+            connection = uow.connection
+            after_failure(failed, "giving the connection back", lambda: store._put_writer(connection, 0, kept=False))  # noqa: SLF001
+            raise
+        store._put_writer(uow.connection, self._mark, kept=True)  # noqa: SLF001 - the store's own scope
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
         uow = self._uow
         assert uow is not None  # entered
         if error is None:
             try:
-                uow.end()
+                self._end()
             except exc.DBAPIError as failed:
                 raise _storage_error(failed) from failed
             return
-        after_failure(error, "ending the unit of work", uow.end)  # the first error stays the one raised
+        after_failure(error, "ending the unit of work", self._end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
-            raise _storage_error(error) from error
+            raise _storage_error(error, commit_sent=None if uow.committed else uow.commit_sent) from error
+
+
+_KEPT_IDLE = 1  # write connections kept idle between units of work, out of the pool (one thread appending alone: 1)
 
 
 class SqlLedgerStore:
@@ -319,16 +346,16 @@ class SqlLedgerStore:
         self._postgres = engine.dialect.name == "postgresql"
         if self._postgres:
             flush_batches_before_statements(engine)
-        self._writers = threading.local()
-        # Each thread's write connection, with its thread: a thread that ended gives its connection back to the
-        # pool when the next thread takes one (or else a bot whose threads come and go held one per thread that
-        # ever appended, until the pool's limit made the next append wait and fail).
-        self._held: list[tuple[threading.Thread, sa.Connection]] = []
-        self._held_lock = threading.Lock()
+        # Idle write connections, each with `_lost` as it was when taken out of the pool: a unit of work takes one
+        # (or one from the pool) and gives it back when it ends, kept here up to _KEPT_IDLE (else to the pool). A
+        # thread holds a connection only while its unit of work runs: 40 threads that append hold no more than the
+        # appends running at once (a connection per live thread that had appended exhausted the pool's 15).
+        self._idle: list[tuple[sa.Connection, int]] = []
+        self._idle_lock = threading.Lock()
         # PostgreSQL: how many of the engine's connections were invalidated so far. A lost one (the server
         # restarted) invalidates the pool's connections as old as it (`prepared.dbapi_error`, SQLAlchemy's own
-        # handling), but a thread's write connection is kept out of the pool: it is replaced when this moved since
-        # it was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
+        # handling), but an idle write connection is kept out of the pool: it is replaced when this moved since it
+        # was taken, so the call after a failed read does not fail on it in turn (no round trip, unlike a ping).
         self._lost = 0
         if self._postgres:
             event.listen(engine, "invalidate", self._invalidated)
@@ -336,44 +363,49 @@ class SqlLedgerStore:
     def _invalidated(self, *_args: object) -> None:
         self._lost += 1
 
-    def _writer(self) -> sa.Connection:
-        writers = self._writers
-        connection: sa.Connection | None = getattr(writers, "connection", None)
-        if connection is None or writers.lost != self._lost or connection.closed or connection.invalidated:
-            if connection is not None:  # back to the pool, which drops it if it is as old as a lost connection
-                connection.close()
-            writers.lost = self._lost
-            self._release_ended()  # before connecting: the pool has them back for this thread's checkout
-            connection = self._engine.connect().execution_options(**WRITE)
-            writers.connection = connection
-            with self._held_lock:
-                self._held.append((threading.current_thread(), connection))
-        return connection
+    def _take_writer(self) -> tuple[sa.Connection, int]:
+        """A write connection for a unit of work, and `_lost` as it was when taken out of the pool: the idle one
+        (unless a connection was lost since it was taken, or it was closed), else a new one from the pool."""
+        with self._idle_lock:
+            idle = self._idle.pop() if self._idle else None
+        if idle is not None:
+            connection, mark = idle
+            if mark == self._lost:  # kept only when open and valid (`_put_writer`)
+                return connection, mark
+            _give_back(connection)  # to the pool, which drops it if it is as old as a lost connection
+        return self._new_writer()
 
-    def _release_ended(self) -> None:
-        """Give the write connections of threads that ended back to the pool (no unit of work can be open on
-        them); forget those closed already."""
-        with self._held_lock:
-            ended = [held for thread, held in self._held if not thread.is_alive() and not held.closed]
-            self._held = [(thread, held) for thread, held in self._held if thread.is_alive() and not held.closed]
-        failed: StorageError | None = None
-        for connection in ended:  # each one, also after one failed; the first error raised
-            try:
-                _give_back(connection)
-            except StorageError as error:
-                failed = failed or error
-        if failed is not None:
-            raise failed
+    def _new_writer(self) -> tuple[sa.Connection, int]:
+        mark = self._lost
+        return self._engine.connect().execution_options(**WRITE), mark
+
+    def _put_writer(self, connection: sa.Connection, mark: int, *, kept: bool) -> None:
+        """Give a unit of work's connection back: kept idle (`kept`, room left, nothing lost since it was taken),
+        else to the pool."""
+        if kept and mark == self._lost and not connection.closed and not connection.invalidated:
+            with self._idle_lock:
+                if len(self._idle) < _KEPT_IDLE:
+                    self._idle.append((connection, mark))
+                    return
+        _give_back(connection)
+
+    def _writer(self) -> sa.Connection:
+        """The write connection the next unit of work takes when no other runs (the idle one, made if none)."""
+        with translated_errors():
+            connection, mark = self._take_writer()
+        self._put_writer(connection, mark, kept=True)
+        return connection
 
     def unit_of_work(self, *, market_data: bool = False) -> _UnitOfWorkScope:
         return _UnitOfWorkScope(self, market_data=market_data)
 
-    def _open(self, *, market_data: bool) -> SqlUnitOfWork:
-        connection = self._writer()
+    def _open(
+        self, connection: sa.Connection, *, market_data: bool, reconnect: Callable[[], sa.Connection]
+    ) -> SqlUnitOfWork:
         postgres = self._postgres
         if not postgres:
             _synchronous(connection, lowered=market_data)
-        return SqlUnitOfWork(connection, postgres=postgres)
+        return SqlUnitOfWork(connection, postgres=postgres, reconnect=reconnect if postgres else None)
 
     def changes(self) -> SqliteChangeSignal | PostgresChangeSignal:
         with translated_errors():
@@ -384,9 +416,8 @@ class SqlLedgerStore:
         """A read transaction on a connection of the pool; its streams closed while the connection is open
         (SqlEventLog.close_streams), then the connection given back (rolling back a transaction not committed),
         each step also when one before it failed, the first error raised (`ending.py`)."""
-        options = snapshot_options(self._engine)
         with translated_errors():
-            connection = self._engine.connect().execution_options(**options)
+            connection = self._read_connection()
             tx = None
             try:
                 transaction = connection.begin()
@@ -401,10 +432,34 @@ class SqlLedgerStore:
                 raise
             connection.close()
 
+    def _read_connection(self) -> sa.Connection:
+        """A connection of the pool for a read. On PostgreSQL its transaction is begun at once (`begin_now`: the
+        round trip psycopg makes before the first statement, made before the read runs), and a connection found
+        lost then (the pool held it idle through a server restart) is replaced, once: nothing was read yet."""
+        engine, options = self._engine, snapshot_options(self._engine)
+        connection = engine.connect().execution_options(**options)
+        if not self._postgres:
+            return connection
+        try:
+            begin_now(connection)
+        except BaseException as error:
+            after_failure(error, "giving the connection back", connection.close)
+            if not (isinstance(error, exc.DBAPIError) and error.connection_invalidated):
+                raise
+        else:
+            return connection
+        connection = engine.connect().execution_options(**options)  # the pool dropped those as old as the lost one
+        try:
+            begin_now(connection)  # a second loss in a row is raised
+        except BaseException as error:
+            after_failure(error, "giving the connection back", connection.close)
+            raise
+        return connection
+
     def close(self) -> None:
-        with self._held_lock:
-            held, self._held = self._held, []
-        for _, connection in held:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for connection, _ in idle:
             _give_back(connection)
         self._engine.dispose()
 
@@ -417,47 +472,3 @@ def _give_back(connection: sa.Connection) -> None:
                 _synchronous(connection, lowered=False)
     finally:
         connection.close()
-
-
-# --- SQLite's durability for market data -------------------------------------------------------
-#
-# In WAL mode a synchronous=NORMAL commit has written the WAL with write(2) before it returns: it
-# survives a SIGKILL of the process (only an OS crash or power cut may lose the last commits, never
-# corrupting the file); FULL adds an fsync per commit. Marks and levels are market-side state, so
-# their units of work take NORMAL (or the engine's setting when that is lower already); the next
-# other unit of work puts the connection's own setting back first.
-
-_LOWERED = "tradeledger_synchronous_lowered"  # in the DB-API connection's info: the level to restore
-_SQLITE_SYNCHRONOUS_NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
-
-
-def _synchronous(connection: sa.Connection, *, lowered: bool) -> None:
-    """Put a SQLite write connection at synchronous=NORMAL (lowered) or back at its own level.
-
-    Outside any transaction; a PRAGMA only when the state changes, so a run of level writes (or of
-    appends) costs a dict look-up each. The level to restore is kept in the DB-API connection's
-    `info`, which lives as long as that connection.
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    info = connection.info
-    restore = info.get(_LOWERED)
-    if lowered and restore is None:
-        dbapi_connection: Any = connection.connection.dbapi_connection
-        level = _sqlite_pragma(dbapi_connection, "PRAGMA synchronous")
-        if level is not None and level > _SQLITE_SYNCHRONOUS_NORMAL:
-            _sqlite_pragma(dbapi_connection, f"PRAGMA synchronous={_SQLITE_SYNCHRONOUS_NORMAL}")
-        info[_LOWERED] = level
-    elif not lowered and restore is not None:
-        if restore > _SQLITE_SYNCHRONOUS_NORMAL:
-            _sqlite_pragma(connection.connection.dbapi_connection, f"PRAGMA synchronous={restore}")
-        del info[_LOWERED]
-
-
-def _sqlite_pragma(dbapi_connection: Any, statement: str) -> int | None:  # noqa: ANN401 - DB-API connection
-    """Run a PRAGMA outside any transaction on the DB-API connection; its first value (or None)."""
-    try:
-        row = dbapi_connection.execute(statement).fetchone()
-    except sqlite3.Error as error:
-        raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
-    return None if row is None else int(row[0])
