@@ -157,7 +157,6 @@ IN_MEMORY_ELSEWHERE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="another thread finds an empty database, or takes the opener's connection")
 def test_an_in_memory_ledger_refuses_another_thread_naming_why_and_stays_whole_in_its_own() -> None:
     """An in-memory SQLite database lives in one connection, which SQLAlchemy keeps per thread: a thread other than
     the opener would find an empty database of its own ("no such table"), or be handed the opener's connection,

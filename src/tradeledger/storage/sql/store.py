@@ -30,6 +30,7 @@ from sqlalchemy import event, exc
 
 from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
+from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
 from tradeledger.storage.schema import events, head, projection_entries
@@ -54,6 +55,7 @@ from tradeledger.storage.sql.synchronous import synchronous as _synchronous
 from tradeledger.storage.sql.translation import pool_exhausted as _pool_exhausted
 from tradeledger.storage.sql.translation import storage_error as _storage_error
 from tradeledger.storage.sql.translation import translated_errors
+from tradeledger.storage.urls import is_in_memory
 
 _P_MOVE_HEAD = Prepared(
     head.update()
@@ -359,6 +361,17 @@ class SqlLedgerStore:
         self._lost = 0
         if self._postgres:
             event.listen(engine, "invalidate", self._invalidated)
+        # An in-memory SQLite database lives in one connection, which SQLAlchemy keeps per thread: another thread
+        # would find an empty database of its own, or take this one's idle connection, which sqlite3 refuses.
+        in_memory = not self._postgres and is_in_memory(engine.url.render_as_string(hide_password=False))
+        self._memory_thread = threading.get_ident() if in_memory else None
+
+    def _check_thread(self) -> None:
+        if self._memory_thread is not None and threading.get_ident() != self._memory_thread:
+            raise StorageError(
+                "an in-memory SQLite ledger lives in the thread that opened it, and this is another thread (it "
+                "would find an empty database of its own): open a file ledger (sqlite:///x.db) to use it from threads"
+            )
 
     def _invalidated(self, *_args: object) -> None:
         self._lost += 1
@@ -366,6 +379,7 @@ class SqlLedgerStore:
     def _take_writer(self) -> tuple[sa.Connection, int]:
         """A write connection for a unit of work, and `_lost` as it was when taken out of the pool: the idle one
         (unless a connection was lost since it was taken, or it was closed), else a new one from the pool."""
+        self._check_thread()
         with self._idle_lock:
             idle = self._idle.pop() if self._idle else None
         if idle is not None:
@@ -436,6 +450,7 @@ class SqlLedgerStore:
         """A connection of the pool for a read. On PostgreSQL its transaction is begun at once (`begin_now`: the
         round trip psycopg makes before the first statement, made before the read runs), and a connection found
         lost then (the pool held it idle through a server restart) is replaced, once: nothing was read yet."""
+        self._check_thread()
         engine, options = self._engine, snapshot_options(self._engine)
         connection = engine.connect().execution_options(**options)
         if not self._postgres:
