@@ -11,8 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.exchanges.test_ccxt_more_exchanges import tradeledger
 from tests.exchanges.test_ccxt_recorded_exchanges import history_ids
 
@@ -37,7 +35,6 @@ def _usdm_trade(ident: str, side: str, qty: str, price: str, time: int) -> dict[
     }
 
 
-@pytest.mark.xfail(strict=True, reason="fills of one millisecond are appended in the text order of their ids")
 def test_fills_of_one_millisecond_are_appended_in_the_order_of_their_numeric_ids(tmp_path: Path) -> None:
     # binance numbers trades per symbol: a symbol's ids grow past 9999 to 10000. Long 0.5 @ 90 (trade 9997), then
     # one market sell of 1.5 filled in one millisecond against three makers: 9998 @ 100, 9999 @ 99, 10000 @ 98.

@@ -72,6 +72,7 @@ _PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up 
 _SIX_DIGITS = Context(prec=6)
 _WIDE = Context(prec=2 * 28 + 2)  # the exact product of two amounts of at most 28 significant digits
 _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
+_RUNS = re.compile(r"(\D*)(\d*)")  # an id's runs: text, then the digits after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,20 @@ class Mapped:
 
     def in_time_order(self) -> list[tuple[int, Event]]:
         """The events as they are appended: sorted by (occurred_at, id), so the log follows the exchange's time
-        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest)."""
-        return sorted(self.events, key=lambda item: (item[1].occurred_at, item[1].event_id))
+        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest). Within
+        one millisecond the ids decide, their runs of digits by number (id_order): the fills of one order share a
+        millisecond, and an exchange's trade numbers grow past a power of ten (binance's per symbol: 9999, 10000)."""
+        return sorted(self.events, key=lambda item: (item[1].occurred_at, id_order(item[1].event_id)))
+
+
+def id_order(ident: str) -> tuple[tuple[str, int, str, str], ...]:
+    """`ident` as its runs of text and digits, a run of digits by its number ("9998" before "10000"; then by its
+    leading zeros, so that no two ids that differ tie): ids alike but for the numbers in them sort by those."""
+    return tuple(
+        (text, len(digits.lstrip("0")), digits.lstrip("0"), digits)
+        for text, digits in _RUNS.findall(ident)
+        if text or digits
+    )
 
 
 def recognise(entry: Mapping[str, Any]) -> Kind | None:
