@@ -11,8 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.exchanges.test_ccxt_more_exchanges import tradeledger
+import pytest
+
+from tests.exchanges.test_ccxt_more_exchanges import RECORDED, balances, tradeledger
 from tests.exchanges.test_ccxt_recorded_exchanges import history_ids
+from tradeledger.domain.events import Transfer
+from tradeledger.exchanges.ccxt.mapping import map_entries
 
 
 def _usdm_trade(ident: str, side: str, qty: str, price: str, time: int) -> dict[str, Any]:
@@ -59,3 +63,108 @@ def test_fills_of_one_millisecond_are_appended_in_the_order_of_their_numeric_ids
     (position,) = shown["open"]
     assert (position["side"], position["quantity"], position["avg_price"]) == ("short", "1", "98.5")
     assert shown["totals"]["realized_pnl"] == "5"
+
+
+def _ingest(db: Path, name: str, exchange: str, *options: str) -> tuple[int, Any]:
+    return tradeledger(db, "ingest", "ccxt", str(RECORDED / name), "--exchange", exchange, "--json", *options)
+
+
+def _positions(db: Path) -> dict[str, Any]:
+    code, shown = tradeledger(db, "positions", "--json")
+    assert code == 0, shown
+    return dict(shown)
+
+
+def test_a_gate_sell_with_fees_in_usdt_gt_and_points_books_the_usdt_and_keeps_the_others_unvalued(
+    tmp_path: Path,
+) -> None:
+    # Buy 11 DOGE @ 0.13 with its fee 0.022 DOGE (the coin received): 10.978 DOGE, fees 0.022 x 0.13 = 0.00286.
+    # Sell 10.97 @ 0.137384 with fees 0.00301420496 USDT, 2.2 GT and 1.1 GATEPOINT: realized (0.137384 - 0.13) x
+    # 10.97 = 0.08100248; fees 0.00286 + 0.00301420496 = 0.00587420496; net 0.07512827504; GT and GATEPOINT are
+    # unvalued. Balances: DOGE 11 - 0.022 - 10.97 = 0.008; USDT -1.43 + 1.50710248 - 0.00301420496 = 0.07408827504.
+    db = tmp_path / "ledger.db"
+
+    assert _ingest(db, "gate-spot-three-fees.json", "gate") == (
+        0,
+        {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2},
+    )
+
+    shown = _positions(db)
+    (position,) = shown["open"]
+    assert (position["symbol"], position["side"], position["quantity"], position["avg_price"]) == (
+        "DOGE/USDT",
+        "long",
+        "0.008",
+        "0.13",
+    )
+    assert (position["realized_pnl"], position["fees"], position["net_pnl"]) == (
+        "0.08100248",
+        "0.00587420496",
+        "0.07512827504",
+    )
+    assert position["unvalued_fees"] == [
+        {"currency": "GATEPOINT", "amount": "1.1"},
+        {"currency": "GT", "amount": "2.2"},
+    ]
+    assert balances(db) == {
+        "DOGE": Decimal("0.008"),
+        "GATEPOINT": Decimal("-1.1"),
+        "GT": Decimal("-2.2"),
+        "USDT": Decimal("0.07408827504"),
+    }
+
+
+def test_bitfinex_fees_in_the_coin_received_reduce_the_eth_bought_and_the_usdt_received(tmp_path: Path) -> None:
+    # Buy 0.26334268 ETH @ 187.37, fee 0.00052669 ETH (bitfinex writes -0.00052669); sell 0.2 @ 190, fee 0.076 USDT.
+    # ETH 0.26334268 - 0.00052669 - 0.2 = 0.06281599; fees 0.00052669 x 187.37 + 0.076 = 0.1746859053; realized
+    # (190 - 187.37) x 0.2 = 0.526. USDT -49.3425179516 + 38 - 0.076 = -11.4185179516.
+    db = tmp_path / "ledger.db"
+
+    assert _ingest(db, "bitfinex-trades.json", "bitfinex")[0] == 0
+
+    (position,) = _positions(db)["open"]
+    assert (position["quantity"], position["avg_price"], position["realized_pnl"], position["fees"]) == (
+        "0.06281599",
+        "187.37",
+        "0.526",
+        "0.1746859053",
+    )
+    assert balances(db) == {"ETH": Decimal("0.06281599"), "USDT": Decimal("-11.4185179516")}
+
+
+@pytest.mark.xfail(strict=True, reason="ccxt's bithumb type 'withdraw' and a fee of currency null are refused")
+@pytest.mark.parametrize("options", [(), ("--kind", "withdrawals")])
+def test_a_bithumb_withdrawal_typed_withdraw_with_a_fee_of_no_currency_is_a_withdrawal_with_its_fee_on_top(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    # ccxt 4.5.90 writes bithumb's type as bithumb does ("withdraw") and its fee with currency null: the withdrawal
+    # of 0.05 BTC takes its fee of 0.0008 BTC on top (-0.0508 BTC); the one still processing is skipped.
+    db = tmp_path / "ledger.db"
+
+    assert _ingest(db, "bithumb-withdrawals.json", "bithumb", *options) == (
+        0,
+        {"appended": 1, "duplicates": 0, "skipped": 1, "seq": 1},
+    )
+    assert history_ids(db) == ["withdrawal:200377311"]
+    assert balances(db) == {"BTC": Decimal("-0.0508")}
+
+
+@pytest.mark.xfail(strict=True, reason="a transfer's fee without a currency is refused")
+def test_a_transfers_fee_without_a_currency_is_in_the_transfers_own_currency() -> None:
+    # bydfi's and bithumb's fees come from ccxt 4.5.90 with currency null: a transfer's fee is in its own currency.
+    withdrawal = {
+        "id": "1208864446987255810",
+        "txid": "0x5e0c",
+        "type": "withdrawal",
+        "currency": "USDC",
+        "amount": "200",
+        "status": "ok",
+        "timestamp": 1766145344000,
+        "fee": {"cost": "1.5", "currency": None},
+    }
+
+    mapped = map_entries([withdrawal], exchange="bydfi")
+
+    ((_, event),) = mapped.events
+    assert isinstance(event, Transfer)
+    assert (event.currency, event.amount, event.fee) == ("USDC", Decimal(-200), Decimal("1.5"))
