@@ -132,7 +132,6 @@ def test_bitfinex_fees_in_the_coin_received_reduce_the_eth_bought_and_the_usdt_r
     assert balances(db) == {"ETH": Decimal("0.06281599"), "USDT": Decimal("-11.4185179516")}
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's bithumb type 'withdraw' and a fee of currency null are refused")
 @pytest.mark.parametrize("options", [(), ("--kind", "withdrawals")])
 def test_a_bithumb_withdrawal_typed_withdraw_with_a_fee_of_no_currency_is_a_withdrawal_with_its_fee_on_top(
     tmp_path: Path, options: tuple[str, ...]
@@ -149,7 +148,6 @@ def test_a_bithumb_withdrawal_typed_withdraw_with_a_fee_of_no_currency_is_a_with
     assert balances(db) == {"BTC": Decimal("-0.0508")}
 
 
-@pytest.mark.xfail(strict=True, reason="a transfer's fee without a currency is refused")
 def test_a_transfers_fee_without_a_currency_is_in_the_transfers_own_currency() -> None:
     # bydfi's and bithumb's fees come from ccxt 4.5.90 with currency null: a transfer's fee is in its own currency.
     withdrawal = {

@@ -18,6 +18,7 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                every other entry repeat what the trades carry (or are not events) and are skipped (a fee
                entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
+             (type `withdraw` too: ccxt passes bithumb's own word on; a fee without a currency is in the transfer's)
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
                `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
                top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
@@ -107,8 +108,10 @@ def recognise(entry: Mapping[str, Any]) -> Kind | None:
         return Kind.LEDGER
     if "side" in entry and "price" in entry and "amount" in entry:
         return Kind.TRADES
-    if entry.get("type") in ("deposit", "withdrawal") and "currency" in entry and "amount" in entry:
-        return Kind.WITHDRAWALS if entry["type"] == "withdrawal" else Kind.DEPOSITS
+    given = entry.get("type")
+    transaction = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
+    if transaction is not None and "currency" in entry and "amount" in entry:
+        return Kind.WITHDRAWALS if transaction == "withdrawal" else Kind.DEPOSITS
     if "code" in entry and "symbol" in entry and "amount" in entry:
         return Kind.FUNDING
     return None
@@ -350,10 +353,11 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
 
 def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
-    kind = entry.raw.get("type")
+    given = entry.raw.get("type")
+    kind = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
-        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(kind)})")
+        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
     status = entry.raw.get("status")
     if status is not None and status != _MOVED:
         return f"a {status if isinstance(status, str) else quoted(status)} {kind} (no money moved)"
@@ -377,7 +381,7 @@ def _transfer(
     entry: Entry, ident: str, kind: str, amount: Decimal, currency: str, extra: tuple[str, ...] = ("txid", "network")
 ) -> dict[str, Any]:
     fee = Decimal(0)
-    for paid in entry.fees():
+    for paid in entry.fees(currency):  # a fee that names no currency is in the transfer's (bithumb's, bydfi's)
         if paid["currency"] != currency:
             raise entry.refuse(
                 "fee.currency", f"a transfer's fee is in its own currency {currency} (got {paid['currency']})"
@@ -399,3 +403,5 @@ def _transfer(
 
 _MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
+# A transaction's `type` as ccxt writes it: its unified words, and bithumb's own "withdraw" (ccxt 4.5.90 passes it on).
+_TRANSACTION_TYPES = {"deposit": "deposit", "withdrawal": "withdrawal", "withdraw": "withdrawal"}
