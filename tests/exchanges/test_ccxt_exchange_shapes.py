@@ -173,7 +173,6 @@ def test_a_transfers_fee_without_a_currency_is_in_the_transfers_own_currency() -
     assert (event.currency, event.amount, event.fee) == ("USDC", Decimal(-200), Decimal("1.5"))
 
 
-@pytest.mark.xfail(strict=True, reason="a deposit seen again with only its metadata changed is refused as a conflict")
 def test_a_deposit_ingested_from_a_file_then_seen_through_another_ccxt_version_is_a_duplicate(tmp_path: Path) -> None:
     # The recorded binance deposit (its network as binance writes it, TRX) ingested from a file; ccxt 4.5.90 parses
     # the same answer with the network TRC20 (tests/exchanges/test_ccxt_offline.py's KNOWN_DIFFERENCES), as a sync

@@ -529,7 +529,6 @@ def newest_first(*trades: tuple[str, int]) -> dict[str, Any]:
     return answer
 
 
-@pytest.mark.xfail(strict=True, reason="a trade seen again whose raw record differs is refused as a conflict")
 @pytest.mark.parametrize("grown", [{}, {"extraFees": ""}], ids=["as-it-was", "a-field-added"])
 def test_a_trade_seen_again_with_only_its_raw_record_changed_is_a_duplicate_and_the_sync_goes_on(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], grown: dict[str, str]
