@@ -216,7 +216,6 @@ def test_okx_contracts_of_a_hundredth_btc_with_a_maker_rebate_give_okxs_own_real
     assert balances(db) == {"USDT": Decimal("38.7125")}
 
 
-@pytest.mark.xfail(strict=True, reason="a deposit or withdrawal ccxt writes with type null is refused under --kind")
 def test_backpack_deposits_and_withdrawals_of_no_type_are_what_the_call_that_returned_them_says(tmp_path: Path) -> None:
     # ccxt 4.5.90 writes type null on backpack's transactions; --kind (sync: the stream's call) names them.
     # 120 USDC in, 10 out with a fee of 3 on top: 107 USDC.

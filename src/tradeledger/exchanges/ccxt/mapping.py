@@ -18,7 +18,8 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                every other entry repeat what the trades carry (or are not events) and are skipped (a fee
                entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
-             (type `withdraw` too: ccxt passes bithumb's own word on; a fee without a currency is in the transfer's)
+             (type `withdraw` too: ccxt passes bithumb's own word on; a fee without a currency is in the transfer's;
+             type null, as ccxt gives backpack's, is the kind named: the call that returned it)
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
                `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
                top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
@@ -355,6 +356,8 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
     given = entry.raw.get("type")
     kind = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
+    if given is None and named is not None:
+        kind = _TRANSACTIONS[named]  # no type of its own (ccxt's backpack): what the call that returned it says
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
