@@ -238,3 +238,36 @@ def test_a_transaction_of_no_type_needs_its_kind_named_and_one_of_the_other_kind
         map_entries([deposit], exchange="backpack")
     with pytest.raises(InvalidFill, match=r"entry 0: type: must be withdrawal \(got 'deposit'\)"):
         map_entries([{**deposit, "type": "deposit"}], exchange="backpack", kind=Kind.WITHDRAWALS)
+
+
+@pytest.mark.xfail(strict=True, reason="a ledger's transaction entries (ccxt's deposits and withdrawals) are skipped")
+def test_a_kraken_ledgers_transaction_entries_are_its_deposit_and_its_withdrawal_with_the_fee_on_top(
+    tmp_path: Path,
+) -> None:
+    # ccxt's ledger type `transaction` is a deposit or a withdrawal (by direction): 500 USDT in, 100 out with
+    # kraken's fee of 2.5 on the entry: 397.5 USDT; the trade's entry is skipped (its trade carries it).
+    db = tmp_path / "ledger.db"
+
+    assert _ingest(db, "kraken-ledger.json", "kraken") == (0, {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2})
+
+    assert history_ids(db) == ["ledger:LQ3OAD-P4JBT-5V2G5Q", "ledger:L4UESK-KG3EQ-UFO4T5"]
+    code, shown = tradeledger(db, "history", "--json")
+    assert code == 0, shown
+    assert [(event["kind"], event["amount"], event["fee"]) for event in shown] == [
+        ("deposit", "500", "0"),
+        ("withdrawal", "-100", "2.5"),
+    ]
+    assert balances(db) == {"USDT": Decimal("397.5")}
+
+
+@pytest.mark.xfail(strict=True, reason="a ledger's transaction entries (ccxt's deposits and withdrawals) are skipped")
+def test_bitfinexs_ledger_books_its_deposit_and_withdrawal_and_skips_the_fee_row(tmp_path: Path) -> None:
+    # 1511 USDT in, 10 out; bitfinex writes the withdrawal's fee as a row of its own, which ccxt types fee: skipped
+    # as every ledger fee entry is (spec section 10), so the ledger holds 1501 USDT where bitfinex holds 1500.
+    db = tmp_path / "ledger.db"
+
+    assert _ingest(db, "bitfinex-ledger.json", "bitfinex") == (
+        0,
+        {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2},
+    )
+    assert balances(db) == {"USDT": Decimal(1501)}
