@@ -240,7 +240,6 @@ def test_a_transaction_of_no_type_needs_its_kind_named_and_one_of_the_other_kind
         map_entries([{**deposit, "type": "deposit"}], exchange="backpack", kind=Kind.WITHDRAWALS)
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transaction entries (ccxt's deposits and withdrawals) are skipped")
 def test_a_kraken_ledgers_transaction_entries_are_its_deposit_and_its_withdrawal_with_the_fee_on_top(
     tmp_path: Path,
 ) -> None:
@@ -260,7 +259,6 @@ def test_a_kraken_ledgers_transaction_entries_are_its_deposit_and_its_withdrawal
     assert balances(db) == {"USDT": Decimal("397.5")}
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transaction entries (ccxt's deposits and withdrawals) are skipped")
 def test_bitfinexs_ledger_books_its_deposit_and_withdrawal_and_skips_the_fee_row(tmp_path: Path) -> None:
     # 1511 USDT in, 10 out; bitfinex writes the withdrawal's fee as a row of its own, which ccxt types fee: skipped
     # as every ledger fee entry is (spec section 10), so the ledger holds 1501 USDT where bitfinex holds 1500.

@@ -13,7 +13,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              contract's settle currency (`code` null, as ccxt gives mexc's funding: that currency)
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
-               `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
+               `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative; ccxt's type
+               `transaction`, its one word for both on kraken, kucoin, bybit, coinbase, bitfinex, ..., is a deposit
+               when in, a withdrawal when out),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped (a fee
                entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
@@ -331,7 +333,7 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
         )
     if kind == "fee":
         return _FEE_ENTRY
-    if kind != "funding" and kind not in _LEDGER_KINDS:
+    if not isinstance(kind, str) or (kind not in ("funding", "transaction") and kind not in _LEDGER_KINDS):
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
     direction = entry.raw.get("direction")
@@ -339,6 +341,8 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
         raise entry.refuse("direction", f"must be in or out (got {quoted(direction)})")
     amount = abs(entry.amount("amount")) * (1 if direction == "in" else -1)
     currency = entry.currency("currency")
+    if kind == "transaction":  # ccxt's one type for both (kraken, kucoin, bybit, coinbase, bitfinex, ...)
+        kind = "deposit" if direction == "in" else "withdrawal"
     if kind == "funding":
         return {
             "type": "funding",
