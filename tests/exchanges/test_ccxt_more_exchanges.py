@@ -294,8 +294,9 @@ def offline_hyperliquid(name: str, environ: object) -> Any:
 def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # ccxt gives hyperliquid's deposits with id, type and currency null: a deposit of nothing known is refused,
-    # and the message says it came from fetch_deposits (not a bare "entry 0").
+    # ccxt gives hyperliquid's deposits with id, type and currency null: a deposit of nothing known is refused (its
+    # type is the stream's, its currency is named), and the message says it came from fetch_deposits (not a bare
+    # "entry 0").
     monkeypatch.setattr(syncing, "connect", offline_hyperliquid)
     db = tmp_path / "ledger.db"
 
@@ -303,8 +304,8 @@ def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
 
     assert code == 2
     assert " ".join(shown.split()) == (
-        "error: sync hyperliquid: fetch_deposits (stream deposits, cursor None): entry 0: type: must be deposit "
-        "(got None); the pages appended before it are kept"
+        "error: sync hyperliquid: fetch_deposits (stream deposits, cursor None): entry 0: currency: is required, a "
+        "currency code (got None); the pages appended before it are kept"
     )
 
 

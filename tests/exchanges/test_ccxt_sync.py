@@ -517,3 +517,42 @@ def test_a_call_that_reads_until_into_a_parameter_of_its_own_of_that_name_is_sen
         "https://api.alpaca.markets/v2/account/activities/FILL"
         "?until=2023-11-14T22%3A15%3A00.000Z&after=2023-11-14T22%3A13%3A20.000Z"
     )
+
+
+def newest_first(*trades: tuple[str, int]) -> dict[str, Any]:
+    """bybit's answer with its trades newest first and its page cursor beside them, as bybit writes it (the recorded
+    row holds the cursor ccxt wrote into it when it was recorded: left out). ccxt writes the cursor into the first."""
+    answer = page(*sorted(trades, key=lambda trade: -trade[1]))
+    for row in answer["result"]["list"]:
+        del row["nextPageCursor"]
+    answer["result"]["nextPageCursor"] = f"{trades[-1][0]}%3A0%2C{trades[0][0]}%3A0"
+    return answer
+
+
+@pytest.mark.parametrize("grown", [{}, {"extraFees": ""}], ids=["as-it-was", "a-field-added"])
+def test_a_trade_seen_again_with_only_its_raw_record_changed_is_a_duplicate_and_the_sync_goes_on(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], grown: dict[str, str]
+) -> None:
+    # A sync asks again from its cursor, inclusive: its last trade b comes back. ccxt writes bybit's page cursor
+    # (nextPageCursor, another for each answer) into the raw record of the first row of each answer, the newest: b's
+    # in the first answer and in the one from b; c's, newer, in the next sync's, where b has none. Its `info` differs
+    # each time; bybit also adds fields to its records over time (extraFees). b's accounting is unchanged: it is the
+    # same fill, a duplicate (the log keeps its record as first seen), and each sync goes on.
+    first = sync(url, Offline([newest_first(("a", 1000), ("b", 2000)), newest_first(("b", 2000))]), monkeypatch, capsys)
+    assert first[0] == 0, first[1]
+    answer = newest_first(("b", 2000), ("c", 3000))
+    for row in answer["result"]["list"]:
+        row.update(grown)
+    again = Offline([answer, newest_first(("c", 3000))])
+
+    status, report = sync(url, again, monkeypatch, capsys)
+
+    assert status == 0, report
+    assert isinstance(report, dict)
+    assert (report["appended"], report["duplicates"]) == (1, 2)
+    assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
+    with open_ledger(url) as ledger:
+        kept = ledger.history()[1].event.metadata
+    assert kept is not None
+    assert kept["info"]["nextPageCursor"] == "b%3A0%2Ca%3A0"
+    assert "extraFees" not in kept["info"]

@@ -107,8 +107,9 @@ class Entry:
             raise self.refuse("symbol", str(error)) from None
         return symbol
 
-    def fees(self) -> list[dict[str, object]]:
-        """`fees` when it lists any, else `fee`; entries without a cost (null or 0) are no fee."""
+    def fees(self, unnamed: str | None = None) -> list[dict[str, object]]:
+        """`fees` when it lists any, else `fee`; entries without a cost (null or 0) are no fee. A fee with a cost and
+        no currency is in `unnamed` when given (a transfer's own currency), else refused naming its currency."""
         listed = self.raw.get("fees")
         if listed is not None and not isinstance(listed, list):
             raise self.refuse("fees", f"must be a list (got {quoted(listed)})")
@@ -122,7 +123,10 @@ class Entry:
             cost = None if fee.get("cost") is None else self.number(fee["cost"], f"{field}.cost")
             if cost is None or cost == 0:
                 continue
-            fees.append({"amount": cost, "currency": self.currency(f"{field}.currency", fee.get("currency"))})
+            code = fee.get("currency")
+            if code is None and unnamed is not None:
+                code = unnamed
+            fees.append({"amount": cost, "currency": self.currency(f"{field}.currency", code)})
         return fees
 
     def metadata(self, *fields: str) -> dict[str, object]:

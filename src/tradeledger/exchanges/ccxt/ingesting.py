@@ -1,7 +1,11 @@
 """Appending what ccxt returned: every entry mapped first (nothing written on a bad one), then one transaction.
 
 Idempotent like any append: an event already in the log is a duplicate (counted), the same id with
-other content is refused naming the entry and what the log holds, and nothing of the batch is kept.
+other content is refused naming the entry and what the log holds, and nothing of the batch is kept. An exchange's
+record seen again is judged on what it books, not on its metadata (the exchange's raw record `info` and ccxt's
+fields beside it): those change while the record stays the same (ccxt writes bybit's page cursor into the first row
+of each answer; exchanges add fields; ccxt versions name a network otherwise). Seen again with only its metadata
+changed, in the log or earlier in the batch, it is a duplicate and the record first seen is kept (see _as_seen).
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tradeledger.application.ledger import Ledger
+from tradeledger.application.ports import EventKey
+from tradeledger.domain.events import Event
 from tradeledger.domain.records import Receipt
 from tradeledger.errors import FillConflict, InvalidFill
 from tradeledger.exchanges.ccxt.mapping import Kind, Mapped, map_entries
@@ -39,7 +46,7 @@ def record_mapped(
 
     A refusal names the entry by its index in the list (InvalidFill, `then` after it): an id held with other
     content, or what the ledger refuses while appending (its "fill N" is the N-th event of the sorted batch)."""
-    ordered = mapped.in_time_order()
+    ordered = _as_seen(ledger, mapped.in_time_order())
     try:
         return ledger.record_many([event for _, event in ordered], cursors=cursors)
     except FillConflict as conflict:
@@ -51,6 +58,23 @@ def record_mapped(
         if found is None or not 1 <= int(found[1]) <= len(ordered):
             raise
         raise InvalidFill(f"entry {ordered[int(found[1]) - 1][0]}: {message[found.end() :]}{then}") from None
+
+
+def _as_seen(ledger: Ledger, ordered: list[tuple[int, Event]]) -> list[tuple[int, Event]]:
+    """`ordered`, each event whose key the log (or an event before it in the batch) holds with the same content but
+    for its metadata replaced by that one, so that it is a duplicate; an event whose booked content differs is left
+    as it is, for the append to refuse naming both."""
+    seen: dict[EventKey, Event] = {key: found.event for key, found in ledger.find(e.key for _, e in ordered).items()}
+    kept: list[tuple[int, Event]] = []
+    for index, event in ordered:
+        first = seen.setdefault(event.key, event)
+        kept.append((index, first if first is not event and _booked(first) == _booked(event) else event))
+    return kept
+
+
+def _booked(event: Event) -> dict[str, Any]:
+    """What an event books: its canonical content but its metadata."""
+    return {field: value for field, value in event.canonical().items() if field != "metadata"}
 
 
 def append_mapped(ledger: Ledger, mapped: Mapped) -> IngestReport:

@@ -13,11 +13,15 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              contract's settle currency (`code` null, as ccxt gives mexc's funding: that currency)
     ledger   {id, direction, type, currency, amount, timestamp, fee}
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
-               `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative),
+               `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative; ccxt's type
+               `transaction`, its one word for both on kraken, kucoin, bybit, coinbase, bitfinex, ..., is a deposit
+               when in, a withdrawal when out),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped (a fee
                entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
+             (type `withdraw` too: ccxt passes bithumb's own word on; a fee without a currency is in the transfer's;
+             type null, as ccxt gives backpack's, is the kind named: the call that returned it)
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
                `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
                top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
@@ -72,6 +76,7 @@ _PLAIN_DIGITS = 12  # a size the cost implies is written without an exponent up 
 _SIX_DIGITS = Context(prec=6)
 _WIDE = Context(prec=2 * 28 + 2)  # the exact product of two amounts of at most 28 significant digits
 _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding hash) names nothing
+_RUNS = re.compile(r"(\D*)(\d*)")  # an id's runs: text, then the digits after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +89,20 @@ class Mapped:
 
     def in_time_order(self) -> list[tuple[int, Event]]:
         """The events as they are appended: sorted by (occurred_at, id), so the log follows the exchange's time
-        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest)."""
-        return sorted(self.events, key=lambda item: (item[1].occurred_at, item[1].event_id))
+        whatever order the list was written in (spec section 9; exchanges answer newest first, ccxt oldest). Within
+        one millisecond the ids decide, their runs of digits by number (id_order): the fills of one order share a
+        millisecond, and an exchange's trade numbers grow past a power of ten (binance's per symbol: 9999, 10000)."""
+        return sorted(self.events, key=lambda item: (item[1].occurred_at, id_order(item[1].event_id)))
+
+
+def id_order(ident: str) -> tuple[tuple[str, int, str, str], ...]:
+    """`ident` as its runs of text and digits, a run of digits by its number ("9998" before "10000"; then by its
+    leading zeros, so that no two ids that differ tie): ids alike but for the numbers in them sort by those."""
+    return tuple(
+        (text, len(digits.lstrip("0")), digits.lstrip("0"), digits)
+        for text, digits in _RUNS.findall(ident)
+        if text or digits
+    )
 
 
 def recognise(entry: Mapping[str, Any]) -> Kind | None:
@@ -94,8 +111,10 @@ def recognise(entry: Mapping[str, Any]) -> Kind | None:
         return Kind.LEDGER
     if "side" in entry and "price" in entry and "amount" in entry:
         return Kind.TRADES
-    if entry.get("type") in ("deposit", "withdrawal") and "currency" in entry and "amount" in entry:
-        return Kind.WITHDRAWALS if entry["type"] == "withdrawal" else Kind.DEPOSITS
+    given = entry.get("type")
+    transaction = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
+    if transaction is not None and "currency" in entry and "amount" in entry:
+        return Kind.WITHDRAWALS if transaction == "withdrawal" else Kind.DEPOSITS
     if "code" in entry and "symbol" in entry and "amount" in entry:
         return Kind.FUNDING
     return None
@@ -314,7 +333,7 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
         )
     if kind == "fee":
         return _FEE_ENTRY
-    if kind != "funding" and kind not in _LEDGER_KINDS:
+    if not isinstance(kind, str) or (kind not in ("funding", "transaction") and kind not in _LEDGER_KINDS):
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
     direction = entry.raw.get("direction")
@@ -322,6 +341,8 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
         raise entry.refuse("direction", f"must be in or out (got {quoted(direction)})")
     amount = abs(entry.amount("amount")) * (1 if direction == "in" else -1)
     currency = entry.currency("currency")
+    if kind == "transaction":  # ccxt's one type for both (kraken, kucoin, bybit, coinbase, bitfinex, ...)
+        kind = "deposit" if direction == "in" else "withdrawal"
     if kind == "funding":
         return {
             "type": "funding",
@@ -337,10 +358,13 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
 
 def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
-    kind = entry.raw.get("type")
+    given = entry.raw.get("type")
+    kind = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
+    if given is None and named is not None:
+        kind = _TRANSACTIONS[named]  # no type of its own (ccxt's backpack): what the call that returned it says
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
-        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(kind)})")
+        raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
     status = entry.raw.get("status")
     if status is not None and status != _MOVED:
         return f"a {status if isinstance(status, str) else quoted(status)} {kind} (no money moved)"
@@ -364,7 +388,7 @@ def _transfer(
     entry: Entry, ident: str, kind: str, amount: Decimal, currency: str, extra: tuple[str, ...] = ("txid", "network")
 ) -> dict[str, Any]:
     fee = Decimal(0)
-    for paid in entry.fees():
+    for paid in entry.fees(currency):  # a fee that names no currency is in the transfer's (bithumb's, bydfi's)
         if paid["currency"] != currency:
             raise entry.refuse(
                 "fee.currency", f"a transfer's fee is in its own currency {currency} (got {paid['currency']})"
@@ -386,3 +410,5 @@ def _transfer(
 
 _MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
+# A transaction's `type` as ccxt writes it: its unified words, and bithumb's own "withdraw" (ccxt 4.5.90 passes it on).
+_TRANSACTION_TYPES = {"deposit": "deposit", "withdrawal": "withdrawal", "withdraw": "withdrawal"}
