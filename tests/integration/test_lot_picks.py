@@ -185,7 +185,6 @@ def parts(ledger: Ledger) -> list[tuple[int, int, Decimal, Decimal, Decimal, Dec
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="the record-time check takes only a fill of the other side as a lot")
 def test_the_lot_a_sales_base_rebate_acquired_can_be_named_by_a_specific_sale(ledger: Ledger) -> None:
     ledger.record(fill_fields(quantity="1", price="100"))
     ledger.record(paying(REBATE, side="sell", quantity="0.5", price="200"))  # 0.01 acquired at 200: lot 2
@@ -198,7 +197,6 @@ def test_the_lot_a_sales_base_rebate_acquired_can_be_named_by_a_specific_sale(le
     assert parts(ledger) == [(2, 1, D("0.5"), D(102), D(50), D(52)), (3, 2, D("0.01"), D(3), D(2), D(1))]
 
 
-@pytest.mark.xfail(strict=True, reason="the record-time check takes a buy's quantity as all its lot acquired")
 def test_all_a_buy_with_a_base_rebate_acquired_can_be_named_by_a_specific_sale(ledger: Ledger) -> None:
     ledger.record(paying(REBATE, quantity="1", price="100"))  # 1.01 acquired for 100
     assert [(lot.acquired_seq, lot.quantity) for lot in ledger.lots("fifo").lots] == [(1, D("1.01"))]
@@ -208,7 +206,6 @@ def test_all_a_buy_with_a_base_rebate_acquired_can_be_named_by_a_specific_sale(l
     assert parts(ledger) == [(2, 1, D("1.01"), D("303"), D(100), D(203))]
 
 
-@pytest.mark.xfail(strict=True, reason="the record-time check takes only a sell as a short lot")
 def test_the_short_lot_a_buys_base_fee_opened_can_be_named_by_a_specific_buy(ledger: Ledger) -> None:
     ledger.record(fill_fields(side="sell", quantity="1", price="100"))  # a short lot of 1 @ 100
     # Covers 0.5 of it; its fee of 0.01 BTC is a sale of 0.01 at 90 that grows the short: lot 2, 0.01 @ 90.

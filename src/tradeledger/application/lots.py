@@ -21,6 +21,7 @@ from typing import Any
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.ports import EventLog, Transaction
 from tradeledger.application.replaying import event_at, refused_until
+from tradeledger.domain.fee_parts import fee_parts
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
@@ -219,6 +220,21 @@ def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
     return lot
 
 
+def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str) -> Decimal:
+    """The most fill `lot` acquired of the lots `event` can name (long lots for a sell, short ones for a buy; 0 when
+    none): a fill of the same account and spot symbol on the side `acquired_by` acquires its quantity, and its base
+    fee acquires too on either side (spec section 9: a base rebate is coins acquired at the fill price, so long; a
+    base fee is a disposal at the fill price, which grows a short). Whether the fill's whole quantity opened a lot
+    (a buy may close short lots first) is for the report to say, which matches by the methods asked."""
+    if lot is None or lot.type != "fill" or (lot.account, lot.symbol) != (event.account, event.symbol):
+        return Decimal(0)
+    assert lot.quantity is not None
+    assert lot.symbol is not None
+    base_fee = Decimal(0) if lot.fees is None else fee_parts(lot.symbol, lot.fees)[2]
+    by_fee = max(-base_fee if acquired_by == "buy" else base_fee, Decimal(0))
+    return (Decimal(lot.quantity) if lot.side == acquired_by else Decimal(0)) + by_fee
+
+
 def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
     """Refuse (InvalidFill naming `metadata.lots` and its value) a new fill whose `metadata.lots` is not a
     list of lots summing to its quantity, or names a lot that is no acquisition before it of the same
@@ -257,25 +273,23 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
                 lot = (
                     None if lot_seq >= event.seq else batch.get(lot_seq) if lot_seq in batch else _lot_at(log, lot_seq)
                 )
-                if (
-                    lot is None
-                    or lot.type != "fill"
-                    or (lot.account, lot.symbol, lot.side) != (event.account, event.symbol, acquired_by)
-                ):
+                acquired = _acquired(lot, event, acquired_by)
+                if lot is None or not acquired:
+                    fee = "rebate" if acquired_by == "buy" else "fee"
                     raise InvalidFill(
                         f"{where}: metadata.lots: lot {lot_seq} does not exist: no {acquired_by} of {event.symbol} in "
-                        f"account {event.account!r} was recorded at seq {lot_seq} before this fill (got {given})"
+                        f"account {event.account!r}, nor a fill of it with a base {fee}, was recorded at seq {lot_seq} "
+                        f"before this fill (got {given})"
                     )
                 key = (event.account, event.symbol)
                 if key not in used:
                     used[key] = _named_in_log(log, *key, named_seqs[key])
-                assert lot.quantity is not None
-                left = Decimal(lot.quantity) - used[key][lot_seq]
+                left = acquired - used[key][lot_seq]
                 if amount > left:
                     raise InvalidFill(
-                        f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {lot.quantity}, earlier "
-                        f"disposals named {decimal_text(used[key][lot_seq])}, {decimal_text(max(left, Decimal(0)))} "
-                        f"is left (got {given})"
+                        f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired)}, "
+                        f"earlier disposals named {decimal_text(used[key][lot_seq])}, "
+                        f"{decimal_text(max(left, Decimal(0)))} is left (got {given})"
                     )
                 rounded = rounded_rest(lot_seq, left, amount)
                 if rounded is not None:
