@@ -144,6 +144,74 @@ def test_b1_a_sell_beyond_the_lots_held_crosses_into_a_short_lot_as_the_position
     assert book.positions() == {("default", "HOOL", "USD"): D(-8)}
 
 
+# accounting-anchors.md E1, E2 (Beancount TestBookAmbiguousFIFO / TestBookAmbiguousLIFO): each row reduces the
+# starting inventory 4 @ 100.00 (2015-10-01), 5 @ 111.11 (10-02), 6 @ 122.22 (10-03) by N. Reducing 0 is no fill here
+# (a quantity is above 0); reducing 16, an error in Beancount, crosses into a short lot of 1 (as the position does).
+E1_E2 = [
+    ("fifo", "2", [("2", "100.00")], [("2", "100.00"), ("5", "111.11"), ("6", "122.22")]),
+    ("fifo", "4", [("4", "100.00")], [("5", "111.11"), ("6", "122.22")]),
+    ("fifo", "7", [("4", "100.00"), ("3", "111.11")], [("2", "111.11"), ("6", "122.22")]),
+    ("fifo", "9", [("4", "100.00"), ("5", "111.11")], [("6", "122.22")]),
+    ("fifo", "12", [("4", "100.00"), ("5", "111.11"), ("3", "122.22")], [("3", "122.22")]),
+    ("fifo", "15", [("4", "100.00"), ("5", "111.11"), ("6", "122.22")], []),
+    ("fifo", "16", [("4", "100.00"), ("5", "111.11"), ("6", "122.22")], [("-1", "130")]),
+    ("lifo", "2", [("2", "122.22")], [("4", "100.00"), ("5", "111.11"), ("4", "122.22")]),
+    ("lifo", "6", [("6", "122.22")], [("4", "100.00"), ("5", "111.11")]),
+    ("lifo", "7", [("6", "122.22"), ("1", "111.11")], [("4", "100.00"), ("4", "111.11")]),
+    ("lifo", "11", [("6", "122.22"), ("5", "111.11")], [("4", "100.00")]),
+    ("lifo", "12", [("6", "122.22"), ("5", "111.11"), ("1", "100.00")], [("3", "100.00")]),
+    ("lifo", "15", [("6", "122.22"), ("5", "111.11"), ("4", "100.00")], []),
+    ("lifo", "16", [("6", "122.22"), ("5", "111.11"), ("4", "100.00")], [("-1", "130")]),
+]
+
+
+@pytest.mark.parametrize(("method", "reduced", "legs", "remaining"), E1_E2)
+def test_e1_e2_beancount_fifo_and_lifo_reduce_the_lots_in_their_order(
+    method: str, reduced: str, legs: list[tuple[str, str]], remaining: list[tuple[str, str]]
+) -> None:
+    book = folded([*B1_LOTS, fill("sell", reduced, "130", "2015-11-01")], method)
+
+    assert [(r.quantity, r.cost_basis / r.quantity) for r in book.rows] == [(D(q), D(unit)) for q, unit in legs]
+    assert left(book) == [(D(q), D(unit)) for q, unit in remaining]
+    assert book.missing == []
+
+
+def test_e3_fifo_reduces_twice_in_the_order_of_the_lots() -> None:
+    lots = [fill("buy", "50", "115.00", "2016-01-15"), fill("buy", "50", "116.00", "2016-01-16")]
+    sells = [fill("sell", q, "120", "2016-02-01") for q in ("40", "35")]
+
+    book = folded([*lots, *sells])
+
+    # test_reduce__multiple_reductions: -40 @ 115, -10 @ 115, -25 @ 116, leaving 25 @ 116.
+    assert [(r.quantity, r.cost_basis / r.quantity) for r in book.rows] == [
+        (D(40), D(115)),
+        (D(10), D(115)),
+        (D(25), D(116)),
+    ]
+    assert left(book) == [(D(25), D("116.00"))]
+
+
+def test_e4_a_fifo_reduction_overflowing_the_lots_is_a_missing_acquisition_when_a_withdrawal_makes_it() -> None:
+    # test_reduce__multiple_reductions__overflowing__with_error: lots 50 + 50, reducing -40 then -65 is "Not enough
+    # lots to reduce". A withdrawal (it cannot open a short lot) matches the 60 left and 5 are missing.
+    events = [
+        fill("buy", "50", "115.00", "2016-01-15"),
+        fill("buy", "50", "116.00", "2016-01-16"),
+        fill("sell", "40", "120", "2016-02-01"),
+        withdrawal("-65", "2016-02-02"),
+    ]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    assert [(r.quantity, r.acquired_seq, r.disposed_seq) for r in book.rows] == [
+        (D(40), 1, 3),
+        (D(10), 1, 4),
+        (D(50), 2, 4),
+    ]
+    assert [(m.quantity, m.seq) for m in book.missing] == [(D(5), 4)]
+    assert book.open_lots() == []
+
+
 def test_b2_hifo_reduces_the_highest_unit_cost_first() -> None:
     lots = [
         fill("buy", "50", "115.00", "2016-01-15"),
@@ -275,6 +343,11 @@ def test_e5_e6_ledger_lot_matching() -> None:
     assert [(r.quantity, r.cost_basis) for r in book.rows] == [(D(2), D(16000)), (D("0.5"), D(4500))]
     assert sum(r.gain for r in book.rows) == D(3250)
     assert left(book) == [(D("0.5"), D(9000))]
+    # Derived: an average pool costs 25000 / 3 = 8333.33…, selling 1 @ 9500 gains 1166.67 (to the cent), and the
+    # 2 left carry the pool's average.
+    average = folded([*lots, one], "average")
+    assert [r.gain.quantize(D("0.01")) for r in average.rows] == [D("1166.67")]
+    assert [(q, unit.quantize(D("0.01"))) for q, unit in left(average)] == [(D(1), D("8333.33")), (D(1), D("8333.33"))]
 
 
 def freqtrade(side: str, quantity: str, price: str, day: str) -> Fill:
