@@ -535,6 +535,30 @@ def test_the_term_is_long_from_365_days_held_and_configurable() -> None:
     assert [r.term for r in folded(events, long_after_days=366).rows] == ["short", "short"]
 
 
+@pytest.mark.parametrize(
+    ("acquired", "disposed", "term"),
+    [
+        # 365 days of 24 hours, a microsecond less: across a leap day (2024-02-29) that is a day short of a calendar
+        # year, and the spec's 365 days decide, not the calendar.
+        ("2023-03-01T00:00:00+00:00", "2024-02-29T00:00:00+00:00", "long"),
+        ("2023-03-01T00:00:00+00:00", "2024-02-28T23:59:59.999999+00:00", "short"),
+        ("2024-02-29T12:00:00+00:00", "2025-02-28T12:00:00+00:00", "long"),
+        ("2024-02-29T12:00:00+00:00", "2025-02-28T11:59:59.999999+00:00", "short"),
+        ("2024-01-01T00:00:00+00:00", "2024-12-31T00:00:00+00:00", "long"),
+        # Times in another zone are held for the time between them in UTC.
+        ("2023-06-01T23:00:00-05:00", "2024-05-31T04:00:00+00:00", "short"),
+        ("2023-06-01T23:00:00-05:00", "2024-06-01T04:00:00+00:00", "long"),
+    ],
+)
+def test_the_term_is_long_from_365_days_of_24_hours_to_the_microsecond(acquired: str, disposed: str, term: str) -> None:
+    events = [
+        fill("buy", "1", "100", "2023-01-01", occurred_at=acquired),
+        fill("sell", "1", "100", "2023-01-01", occurred_at=disposed),
+    ]
+
+    assert [r.term for r in folded(events).rows] == [term]
+
+
 @pytest.mark.parametrize("days", [0, 1_000_000_000, 10**23])
 def test_a_term_length_out_of_range_is_refused_naming_long_after_days(days: int) -> None:
     with pytest.raises(InvalidArgument, match=rf"^long_after_days: must be from 1 to 999999999 days \(got {days}\)$"):
