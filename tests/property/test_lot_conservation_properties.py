@@ -359,3 +359,31 @@ def test_each_row_is_held_for_its_term_and_never_disposed_before_it_was_acquired
         assert row.term == ("long" if held >= timedelta(days=365) else "short")
         assert row.quantity != 0
         assert row.gain == row.proceeds - row.cost_basis
+
+
+@PROPERTY
+@given(logs(), st.sampled_from([None, 2024, 2025]))
+def test_the_inline_fold_gives_what_the_general_path_gives_with_withdrawals_picks_and_methods_by_year(
+    drawn: Drawn, year: int | None
+) -> None:
+    # A fill whose seq is in `metadata` takes the general path (`_fill`, `_trade`, `Pool.take`) even when it names
+    # no lots: on logs with withdrawals that dispose (the lots then fall behind the position), the figures of both.
+    rows = sealed(drawn.events)
+    kinds = {e.seq: e.kind for e in rows if e.kind is not None}
+    named = {e.seq: json.loads(e.metadata) for e in rows if e.metadata is not None}
+
+    def figures(metadata: dict[int, Any]) -> list[object]:
+        book = LotBook(
+            drawn.plan, fees_in_basis=drawn.fees_in_basis, withdrawals_dispose=drawn.withdrawals_dispose, year=year
+        )
+        book.apply_rows((e.execution_row() for e in rows), metadata, kinds)
+        return [
+            [tuple(map(str, row)) for row in book.rows],
+            [(str(m.quantity), m.seq, m.quote) for m in book.missing],
+            [(str(lot.quantity), str(lot.unit_cost), lot.acquired_seq) for lot in book.open_lots()],
+            sorted(book.years),
+            book.last_seq,
+        ]
+
+    general = {e.seq: named.get(e.seq, {}) for e in rows if e.kind is None}
+    assert figures(named) == figures(general)

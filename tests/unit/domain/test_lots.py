@@ -431,6 +431,76 @@ def test_a_withdrawal_fee_disposes_too() -> None:
     assert left(folded(events, withdrawals_dispose=True)) == [(D("0.9"), D("100"))]
 
 
+def naming(amount: str, day: str, lots: list[tuple[int, str]], fee: str = "0") -> Transfer:
+    """A withdrawal of HOOL naming the lots it takes in `metadata.lots`."""
+    return Transfer(
+        transfer_id=f"n{day}{amount}",
+        exchange="x",
+        currency="HOOL",
+        amount=D(amount),
+        fee=D(fee),
+        kind="withdrawal",
+        occurred_at=datetime.fromisoformat(at(day)),
+        metadata={"lots": [{"seq": seq, "quantity": quantity} for seq, quantity in lots]},
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
+def test_a_withdrawal_naming_its_lots_takes_those_lots_under_specific_and_fifo_under_another_method() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "300", "2024-01-02"),
+        naming("-0.4", "2024-01-03", [(2, "0.4"), (1, "0.1")], fee="0.1"),  # 0.5 leaves: the amount and its fee
+    ]
+
+    specific = folded(events, "specific", withdrawals_dispose=True)
+    fifo = folded(events, "fifo", withdrawals_dispose=True)
+
+    # Each part leaves at its cost: 0.4 of lot 2 (120), 0.1 of lot 1 (10).
+    assert [(r.acquired_seq, r.quantity, r.proceeds, r.cost_basis, r.gain) for r in specific.rows] == [
+        (2, D("0.4"), D(120), D(120), D(0)),
+        (1, D("0.1"), D(10), D(10), D(0)),
+    ]
+    assert left(specific) == [(D("0.9"), D(100)), (D("0.6"), D(300))]
+    assert [(r.acquired_seq, r.quantity) for r in fifo.rows] == [(1, D("0.5"))]
+    assert left(folded(events, "specific")) == [(D(1), D(100)), (D(1), D(300))]  # no disposal asked: none taken
+
+
+@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
+def test_a_withdrawal_naming_lots_of_two_quote_currencies_takes_each_from_its_own() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "90", "2024-01-02", symbol="HOOL/EUR"),
+        fill("buy", "1", "300", "2024-01-03"),
+        naming("-1.5", "2024-01-04", [(3, "1"), (2, "0.5")]),
+    ]
+
+    book = folded(events, "specific", withdrawals_dispose=True)
+
+    # In the order named, each at its cost in its own quote currency.
+    assert [(r.quote, r.acquired_seq, r.quantity, r.cost_basis) for r in book.rows] == [
+        ("USD", 3, D(1), D(300)),
+        ("EUR", 2, D("0.5"), D(45)),
+    ]
+    assert [(lot.quote, lot.acquired_seq, lot.quantity) for lot in book.open_lots()] == [
+        ("EUR", 2, D("0.5")),
+        ("USD", 1, D(1)),
+    ]
+
+
+@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
+def test_a_withdrawal_naming_a_lot_an_earlier_years_method_used_up_is_refused_naming_its_seq() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "300", "2024-01-02"),
+        fill("sell", "1", "400", "2024-06-01"),  # fifo in 2024: lot 1
+        naming("-1", "2025-01-03", [(1, "1")]),
+    ]
+
+    with pytest.raises(InvalidArgument, match=r"^seq 4: metadata\.lots: lot 1 has 0 open when this disposal is"):
+        folded(events, ["fifo", "2025=specific"], withdrawals_dispose=True)
+
+
 def test_after_a_withdrawal_disposed_a_sale_the_position_held_is_missing_not_short() -> None:
     events = [
         fill("buy", "2", "100", "2024-01-01"),
