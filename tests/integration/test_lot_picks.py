@@ -242,7 +242,6 @@ def withdrawing(*lots: tuple[int, str], kind: str = "withdrawal", **fields: Any)
     }
 
 
-@pytest.mark.xfail(strict=True, reason="a transfer's metadata.lots is not checked: any value is recorded")
 @pytest.mark.parametrize(
     ("transfer", "fragment"),
     [
@@ -268,7 +267,6 @@ def test_a_transfer_naming_lots_badly_is_refused_naming_metadata_lots_and_nothin
     assert_unchanged(bought, db_url, before)
 
 
-@pytest.mark.xfail(strict=True, reason="a transfer's metadata.lots is not checked: any value is recorded")
 def test_a_withdrawal_counts_what_sales_and_withdrawals_named_before_it_and_a_sale_what_sales_named(
     bought: Ledger,
 ) -> None:
@@ -281,7 +279,6 @@ def test_a_withdrawal_counts_what_sales_and_withdrawals_named_before_it_and_a_sa
     bought.record(named((2, "0.5"), quantity="0.5"))
 
 
-@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
 def test_a_withdrawal_naming_its_lots_takes_them_when_withdrawals_dispose_under_specific(bought: Ledger) -> None:
     bought.record(withdrawing((3, "0.5"), (2, "0.5")))
 

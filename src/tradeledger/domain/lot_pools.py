@@ -297,6 +297,10 @@ class Pool:
         self.tidy()
         return parts
 
+    def check_picks(self, picks: LotPicks, seq: int) -> None:
+        """InvalidArgument naming `seq` unless every lot `picks` names is open here with what is named of it."""
+        self._picked(sum((amount for _, amount in picks), ZERO), picks, seq)
+
     def _picked(self, quantity: Decimal, picks: LotPicks, seq: int) -> list[tuple[Lot, Decimal]]:
         """The open lots `picks` names with the quantity taken from each, or InvalidArgument (nothing moved)."""
         named = sum((amount for _, amount in picks), ZERO)

@@ -49,7 +49,7 @@ from decimal import Decimal, Inexact, localcontext
 from typing import Any, cast
 
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
-from tradeledger.domain.fills import LEDGER_CONTEXT
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn_rest
 from tradeledger.domain.lot_terms import (
@@ -139,7 +139,8 @@ class LotBook:
                     if kind != "fill":
                         moved, fee_paid = other_amounts(kind, symbol, amount, fee, currency, at)  # or refused
                         if self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
-                            self._withdrawal(seq, account, currency, fee_paid - moved, at)
+                            named = None if metadata is None else metadata.get(seq)
+                            self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
                         last = seq  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     buy = side == "buy"
@@ -448,11 +449,19 @@ class LotBook:
             )
             append(row(GainRow, values))
 
-    def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
+    def _withdrawal(
+        self, seq: int, account: str, currency: str, quantity: Decimal, at: str, named: Mapping[str, Any] | None
+    ) -> None:
+        """Withdrawal `seq` of `quantity` (its amount and fee) disposing of the account's lots of `currency`, in
+        quote order, by its year's method; under `specific` the lots its `metadata.lots` names (`named`), if any."""
         keys = sorted(k for k in self._pools if k[0] == account and k[1] == currency)
+        year, method = self.method_named(at)
+        picks = picks_of(seq, named, quantity) if method is Method.SPECIFIC else None
+        if picks is not None:
+            self._withdrawal_picked(seq, keys, picks, year, at)
+            return
         if not keys:  # a currency this account never bought or sold as a base (cash such as USDT): no lots
             return
-        year, method = self.method_named(at)
         left = quantity
         for key in keys:
             pool = self._pools[key]
@@ -469,6 +478,30 @@ class LotBook:
             left = withdrawn_rest(seq, left, part)
         if left:
             self._missing((account, currency, ""), left, seq, at)
+
+    def _withdrawal_picked(self, seq: int, keys: list[LotKey], picks: LotPicks, year: int, at: str) -> None:
+        """A withdrawal taking the long lots it names (in any of its currency's pools), in the order named, each part
+        at its cost; every lot named is checked before any is taken (InvalidArgument naming `seq`)."""
+        found: list[tuple[LotKey, Pool, LotPicks]] = []
+        for lot_seq, amount in picks:
+            place = next(
+                ((key, pool) for key in keys if (pool := self._pools[key]).sign == 1 and pool.open_lot(lot_seq)),
+                None,
+            )
+            if place is None:
+                raise InvalidArgument(
+                    f"seq {seq}: metadata.lots: lot {lot_seq} has 0 open when this disposal is matched "
+                    f"(got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
+                )
+            found.append((*place, ((lot_seq, amount),)))
+        for _, pool, named in found:
+            pool.check_picks(named, seq)
+        disposed = datetime.fromisoformat(at)
+        for key, pool, named in found:
+            for lot, piece, basis in pool.take(named[0][1], Method.SPECIFIC, named, seq):
+                if self.year is None or year == self.year:
+                    self._row(key, piece, lot, seq, disposed, basis, basis)
+        self.years.add(year)
 
     # --- what it gives -------------------------------------------------------------------------
 

@@ -445,7 +445,6 @@ def naming(amount: str, day: str, lots: list[tuple[int, str]], fee: str = "0") -
     )
 
 
-@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
 def test_a_withdrawal_naming_its_lots_takes_those_lots_under_specific_and_fifo_under_another_method() -> None:
     events = [
         fill("buy", "1", "100", "2024-01-01"),
@@ -466,7 +465,6 @@ def test_a_withdrawal_naming_its_lots_takes_those_lots_under_specific_and_fifo_u
     assert left(folded(events, "specific")) == [(D(1), D(100)), (D(1), D(300))]  # no disposal asked: none taken
 
 
-@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
 def test_a_withdrawal_naming_lots_of_two_quote_currencies_takes_each_from_its_own() -> None:
     events = [
         fill("buy", "1", "100", "2024-01-01"),
@@ -488,7 +486,6 @@ def test_a_withdrawal_naming_lots_of_two_quote_currencies_takes_each_from_its_ow
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="a withdrawal's metadata.lots is ignored: it takes its lots fifo")
 def test_a_withdrawal_naming_a_lot_an_earlier_years_method_used_up_is_refused_naming_its_seq() -> None:
     events = [
         fill("buy", "1", "100", "2024-01-01"),
