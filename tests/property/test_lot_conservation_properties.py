@@ -1,7 +1,7 @@
 """What a tax auditor reconciles (spec section 11), on random logs: buys, sells that go short and back, base fees
 and rebates, BNB fees with and without a quote value, withdrawals (disposing when asked), over two accounts, two
 base currencies and two quote currencies of one base, across four tax years whose methods change by year
-(`specific` disposals name lots drawn from those open when they are matched).
+(`specific` sales, buys and withdrawals name lots drawn from those open when they are matched).
 
 Per (account, currency):
 - quantity: what was acquired (buys, base rebates) is what the long rows disposed, what the short rows bought
@@ -96,8 +96,9 @@ def folded(events: Sequence[Event], plan: MethodPlan, **options: Any) -> LotBook
 
 @st.composite
 def plans(draw: st.DrawFn) -> MethodPlan:
-    first = draw(st.sampled_from(list(Method)))
-    changes = [f"{year}={draw(st.sampled_from(list(Method))).value}" for year in YEARS[1:] if draw(st.booleans())]
+    methods = st.sampled_from([*Method, Method.SPECIFIC])  # specific twice: its picks are drawn in its years only
+    first = draw(methods)
+    changes = [f"{year}={draw(methods).value}" for year in YEARS[1:] if draw(st.booleans())]
     return MethodPlan.parse([first.value, *changes])
 
 
@@ -111,12 +112,17 @@ class Drawn:
 
 def picks_for(draw: st.DrawFn, book: LotBook, account: str, symbol: str, side: str, quantity: Decimal) -> Any:
     """Lots to name for a specific disposal of `quantity` (None when the lots on the other side hold less): drawn
-    from those open now, each named once, part of a lot or all of it, summing to `quantity`."""
-    traded = market(symbol)
+    from those open now, each named once, part of a lot or all of it, summing to `quantity`. A withdrawal's `symbol`
+    is its currency: it names long lots of any quote."""
+    currency, quote = (symbol, None) if "/" not in symbol else (market(symbol).base, market(symbol).quote)
     sign = 1 if side == "sell" else -1  # a sell names long lots, a buy short ones
     first_of_seq: dict[int, Decimal] = {}
     for lot in book.open_lots():
-        if (lot.account, lot.currency, lot.quote) == (account, traded.base, traded.quote) and lot.quantity * sign > 0:
+        if (
+            (lot.account, lot.currency) == (account, currency)
+            and quote in (None, lot.quote)
+            and lot.quantity * sign > 0
+        ):
             first_of_seq.setdefault(lot.acquired_seq, abs(lot.quantity))  # a pick takes from the first of its seq
     if sum(first_of_seq.values(), Decimal(0)) < quantity:
         return None
@@ -142,56 +148,69 @@ def picks_for(draw: st.DrawFn, book: LotBook, account: str, symbol: str, side: s
     return [{"seq": seq, "quantity": str(amount)} for seq, amount in named.items()]
 
 
+def draw_withdrawal(draw: st.DrawFn, drawn: Drawn, index: int, account: str, when: datetime) -> Transfer:
+    """A withdrawal of a base or of cash, with or without a fee; in a `specific` year when withdrawals dispose, it
+    may name lots (then at most what the lots of its currency hold)."""
+    amount, fee = -Decimal(draw(quantities)), draw(st.sampled_from([Decimal(0), Decimal("0.001")]))
+    metadata = None
+    if not (drawn.plan.method_of(when.year) is Method.SPECIFIC and drawn.withdrawals_dispose and draw(st.booleans())):
+        currency = draw(st.sampled_from(["BTC", "ETH", "USD"]))
+    else:
+        book = book_of(drawn)
+        held_by = {lot.currency for lot in book.open_lots() if lot.account == account and lot.quantity > 0}
+        currency = draw(st.sampled_from(sorted(held_by or {"BTC"})))
+        held = sum(
+            (lot.quantity for lot in book.open_lots() if (lot.account, lot.currency) == (account, currency)),
+            Decimal(0),
+        )
+        if held > fee:
+            amount = max(amount, fee - held)
+        picks = picks_for(draw, book, account, currency, "sell", fee - amount)
+        metadata = None if picks is None else {"lots": picks}
+    transfer: dict[str, Any] = {"transfer_id": f"W-{index}", "account": account, "exchange": "x"}
+    transfer |= {"currency": currency, "amount": amount, "fee": fee, "kind": "withdrawal", "occurred_at": when}
+    return Transfer.model_validate({**transfer, "metadata": metadata})
+
+
+def draw_fill(draw: st.DrawFn, drawn: Drawn, index: int, account: str, when: datetime) -> Fill:
+    """A spot fill, any fees; in a `specific` year it may name lots (when those open hold enough)."""
+    symbol = draw(st.sampled_from(SYMBOLS))
+    traded = market(symbol)
+    side, quantity = draw(st.sampled_from(["buy", "sell"])), draw(quantities)
+    data: dict[str, Any] = {"fill_id": f"F-{index}", "account": account, "exchange": "x", "symbol": symbol}
+    data |= {"side": side, "quantity": quantity, "price": draw(prices), "occurred_at": when.isoformat()}
+    data["fees"] = draw(fees(traded.base, traded.quote))
+    if drawn.plan.method_of(when.year) is Method.SPECIFIC and draw(st.booleans()):
+        picks = picks_for(draw, book_of(drawn), account, symbol, side, Decimal(quantity))
+        if picks is not None:
+            data["metadata"] = {"lots": picks}
+    return Fill.model_validate(data)
+
+
 @st.composite
 def logs(draw: st.DrawFn) -> Drawn:
-    plan = draw(plans())
-    fees_in_basis, withdrawals_dispose = draw(st.booleans()), draw(st.booleans())
+    drawn = Drawn(draw(plans()), draw(st.booleans()), draw(st.booleans()), [])
     positions = PositionFold()
-    events: list[Event] = []
     when = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 100)))
     for index in range(draw(st.integers(min_value=1, max_value=40))):
         when += timedelta(days=draw(st.integers(min_value=0, max_value=80)), seconds=1)
         if when.year > YEARS[-1]:
             break
         account = draw(st.sampled_from(ACCOUNTS))
-        if draw(st.integers(0, 6)) == 0:  # a withdrawal, with or without a fee, of a base or of cash
-            currency = draw(st.sampled_from(["BTC", "ETH", "USD"]))
-            events.append(
-                Transfer(
-                    transfer_id=f"W-{index}",
-                    account=account,
-                    exchange="x",
-                    currency=currency,
-                    amount=-Decimal(draw(quantities)),
-                    fee=draw(st.sampled_from([Decimal(0), Decimal("0.001")])),
-                    kind="withdrawal",
-                    occurred_at=when,
-                )
-            )
+        if draw(st.integers(0, 5)) == 0:
+            drawn.events.append(draw_withdrawal(draw, drawn, index, account, when))
             continue
-        symbol = draw(st.sampled_from(SYMBOLS))
-        traded = market(symbol)
-        side = draw(st.sampled_from(["buy", "sell"]))
-        quantity = draw(quantities)
-        data: dict[str, Any] = {"fill_id": f"F-{index}", "account": account, "exchange": "x", "symbol": symbol}
-        data |= {"side": side, "quantity": quantity, "price": draw(prices), "occurred_at": when.isoformat()}
-        data["fees"] = draw(fees(traded.base, traded.quote))
-        if plan.method_of(when.year) is Method.SPECIFIC and draw(st.booleans()):
-            book = folded(events, plan, fees_in_basis=fees_in_basis, withdrawals_dispose=withdrawals_dispose)
-            picks = picks_for(draw, book, account, symbol, side, Decimal(quantity))
-            if picks is not None:
-                data["metadata"] = {"lots": picks}
-        candidate = Fill.model_validate(data)
+        candidate = draw_fill(draw, drawn, index, account, when)
         try:
-            positions.apply(accounting_of(len(events) + 1, candidate))
+            positions.apply(accounting_of(len(drawn.events) + 1, candidate))
         except InvalidFill:  # a base fee beyond what is held: the ledger refuses it, left out
             positions = PositionFold()
-            for seq, kept in enumerate(events, start=1):
+            for seq, kept in enumerate(drawn.events, start=1):
                 if isinstance(kept, Fill):
                     positions.apply(accounting_of(seq, kept))
             continue
-        events.append(candidate)
-    return Drawn(plan, fees_in_basis, withdrawals_dispose, events)
+        drawn.events.append(candidate)
+    return drawn
 
 
 def book_of(drawn: Drawn, **options: Any) -> LotBook:
@@ -385,5 +404,5 @@ def test_the_inline_fold_gives_what_the_general_path_gives_with_withdrawals_pick
             book.last_seq,
         ]
 
-    general = {e.seq: named.get(e.seq, {}) for e in rows if e.kind is None}
+    general = {e.seq: {} for e in rows if e.kind is None} | named  # every fill, and the withdrawals that name lots
     assert figures(named) == figures(general)
