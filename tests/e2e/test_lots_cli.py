@@ -80,6 +80,23 @@ def test_gains_without_a_year_names_the_method_of_each_year(traded: Cli) -> None
     ]
 
 
+@pytest.mark.xfail(strict=True, reason="a second value after one --method is an unexpected extra argument")
+@pytest.mark.parametrize("command", ["gains", "lots"])
+def test_several_methods_may_follow_one_method_option_as_the_spec_writes_them(traded: Cli, command: str) -> None:
+    # Spec section 11: `--method M`, or `--method YEAR=M …`; the same as --method given once per value.
+    repeated = traded.json(command, "--method", "fifo", "--method", "2025=hifo", "--method", "2026=lifo")
+
+    assert traded.json(command, "--method", "fifo", "2025=hifo", "2026=lifo") == repeated
+    assert traded.json(command, "--method=fifo", "2025=hifo", "--method", "2026=lifo") == repeated
+    assert repeated["method"] == {"2025": "hifo", "2026": "lifo"}
+
+
+def test_a_method_with_no_method_option_before_it_is_refused(traded: Cli) -> None:
+    refused = traded("gains", "fifo", expect=2)
+
+    assert "unexpected extra argument" in refused.stderr
+
+
 def test_lots_json_has_exactly_the_shape_of_the_spec(traded: Cli) -> None:
     assert traded.json("lots") == {
         "seq": 3,
