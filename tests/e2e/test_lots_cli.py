@@ -80,7 +80,6 @@ def test_gains_without_a_year_names_the_method_of_each_year(traded: Cli) -> None
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="a second value after one --method is an unexpected extra argument")
 @pytest.mark.parametrize("command", ["gains", "lots"])
 def test_several_methods_may_follow_one_method_option_as_the_spec_writes_them(traded: Cli, command: str) -> None:
     # Spec section 11: `--method M`, or `--method YEAR=M …`; the same as --method given once per value.
