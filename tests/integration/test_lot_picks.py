@@ -290,3 +290,34 @@ def test_a_withdrawal_naming_its_lots_takes_them_when_withdrawals_dispose_under_
         (2, D("0.5"), D(100), D(100)),
     ]
     assert [(r.acquired_seq, r.quantity) for r in fifo] == [(1, D(1))]
+
+
+def test_a_withdrawal_in_a_batch_counts_what_the_fills_before_it_in_the_batch_named(
+    ledger: Ledger, db_url: str
+) -> None:
+    before = snapshot(ledger, db_url)
+
+    with pytest.raises(
+        InvalidFill,
+        match=r"fill 3: metadata\.lots: lot 1 is used up: it acquired 1, earlier disposals named 0\.6, 0\.4 is left",
+    ):
+        ledger.record_many(
+            [
+                fill_fields(quantity="1", price="100"),
+                named((1, "0.6"), quantity="0.6"),
+                withdrawing((1, "0.5"), amount="-0.5"),
+            ]
+        )
+
+    assert_unchanged(ledger, db_url, before)
+    ledger.record_many(
+        [
+            fill_fields(quantity="1", price="100"),
+            named((1, "0.6"), quantity="0.6"),
+            withdrawing((1, "0.4"), amount="-0.4"),
+        ]
+    )
+    assert [(r.disposed_seq, r.quantity) for r in ledger.gains("specific", withdrawals_dispose=True).rows] == [
+        (2, D("0.6")),
+        (3, D("0.4")),
+    ]
