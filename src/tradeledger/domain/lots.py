@@ -7,7 +7,7 @@ disposal is matched against the open lots by the method of its own tax year (the
 its `occurred_at` in UTC): `fifo`, `lifo`, `hifo` (the highest unit cost first, the earlier lot on a
 tie), `average` (every open lot is costed at the pool's average, as hledger's AVERAGE; lots are still
 consumed first in, first out, so each part keeps its holding period) or `specific` (the lots the
-fill names in `metadata.lots`; a disposal that names none, a base fee or a withdrawal, takes `fifo`,
+fill or withdrawal names in `metadata.lots`; a disposal that names none, such as a base fee, takes `fifo`,
 the order that applies when lots are not identified).
 
 The log is folded in seq order, the order the positions take too, and each disposal is matched once,
@@ -26,8 +26,9 @@ What is a disposal, what is an acquisition:
   after the fill (section 9); a base rebate is an acquisition at the fill price;
 - a withdrawal (kind `withdrawal`, its amount and fee) disposes only when asked; it leaves at its cost
   (proceeds = cost basis, gain 0: the coins leave the account, no price is known), from the account's
-  lots of that currency in quote order; what the lots do not hold is a missing acquisition; a currency
-  the account never traded as a base (the quote's cash) has no lots and is left alone;
+  lots of that currency in quote order (under `specific`, the lots it names, in the order named, whichever
+  quote); what the lots do not hold is a missing acquisition; a currency the account never traded as a base
+  (the quote's cash) has no lots and is left alone;
 - deposits, internal moves, funding and contract fills are no lots.
 
 Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
@@ -109,8 +110,8 @@ class LotBook:
         metadata: Mapping[int, Any] | None = None,
         kinds: Mapping[int, str] | None = None,
     ) -> None:
-        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills that
-        name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
+        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills and transfers
+        that name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
 
         The common fill (spot, naming no lots, with a v1 fee, no fee, or one fee in the quote currency or
         unvalued) is folded inline, as `domain.fold` folds the positions: an acquisition that opens a lot (no
