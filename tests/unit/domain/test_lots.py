@@ -740,6 +740,24 @@ def test_after_an_average_year_the_lots_left_carry_the_average_into_the_next_yea
     assert left(book) == [(D(1), D(200))]
 
 
+@pytest.mark.xfail(strict=True, reason="a lot acquired after the last average disposal shows its own unit cost")
+def test_under_average_every_open_lot_is_costed_at_the_pools_average_from_its_acquisition() -> None:
+    # hledger's AVERAGE: the pool's cost is updated on acquisition and rewritten into every lot; the cost a
+    # disposal now takes, whichever lot it consumes first.
+    bought = [fill("buy", "1", "100", "2024-01-01"), fill("buy", "1", "300", "2024-01-02")]
+    more = [fill("sell", "1", "400", "2024-01-03"), fill("buy", "1", "500", "2024-01-04")]
+
+    assert left(folded(bought, "average")) == [(D(1), D(200)), (D(1), D(200))]
+    assert left(folded([*bought, *more], "average")) == [(D(1), D(350)), (D(1), D(350))]  # (200 + 500) / 2
+    # When the lots stand in a year of another method, each lot has its own cost (the average it was pooled at).
+    later = [*bought, *more, fill("buy", "1", "600", "2025-01-01")]
+    assert left(folded(later, ["average", "2025=fifo"])) == [(D(1), D(200)), (D(1), D(500)), (D(1), D(600))]
+    average = [(q, unit.quantize(D("0.01"))) for q, unit in left(folded(later, "average"))]
+    assert average == [(D(1), D("433.33"))] * 3  # (200 + 500 + 600) / 3
+    shorts = [fill("sell", "1", "100", "2024-01-01"), fill("sell", "3", "200", "2024-01-02")]
+    assert left(folded(shorts, "average")) == [(D(-1), D(175)), (D(-3), D(175))]  # proceeds 700 / 4
+
+
 def test_a_specific_buy_names_the_short_lots_it_closes() -> None:
     shorts = [fill("sell", "1", "110", "2024-01-01"), fill("sell", "1", "120", "2024-01-02")]
     cover = fill("buy", "1", "100", "2024-02-01", metadata={"lots": [{"seq": 2, "quantity": "1"}]})
