@@ -50,9 +50,9 @@ from decimal import Decimal, Inexact, localcontext
 from typing import Any, cast
 
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
+from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn_rest
+from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn, withdrawn_named
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     MAX_LONG_AFTER_DAYS,
@@ -455,54 +455,19 @@ class LotBook:
     ) -> None:
         """Withdrawal `seq` of `quantity` (its amount and fee) disposing of the account's lots of `currency`, in
         quote order, by its year's method; under `specific` the lots its `metadata.lots` names (`named`), if any."""
-        keys = sorted(k for k in self._pools if k[0] == account and k[1] == currency)
+        pools = [(key, self._pools[key]) for key in sorted(self._pools) if key[:2] == (account, currency)]
         year, method = self.method_named(at)
         picks = picks_of(seq, named, quantity) if method is Method.SPECIFIC else None
-        if picks is not None:
-            self._withdrawal_picked(seq, keys, picks, year, at)
+        if picks is None and not pools:  # a currency this account never bought or sold as a base (cash): no lots
             return
-        if not keys:  # a currency this account never bought or sold as a base (cash such as USDT): no lots
-            return
-        left = quantity
-        for key in keys:
-            pool = self._pools[key]
-            if left == 0:
-                break
-            if pool.sign != 1:
-                continue
-            part = min(left, pool.quantity)
+        taken, left = (withdrawn_named(pools, picks, seq), ZERO) if picks else withdrawn(pools, quantity, method, seq)
+        self.years.add(year)
+        if self.year is None or year == self.year:
             disposed = datetime.fromisoformat(at)
-            for lot, piece, basis in pool.take(part, method, None, seq):
-                if self.year is None or year == self.year:
-                    self._row(key, piece, lot, seq, disposed, basis, basis)
-            self.years.add(year)
-            left = withdrawn_rest(seq, left, part)
+            for key, (lot, piece, basis) in taken:
+                self._row(key, piece, lot, seq, disposed, basis, basis)
         if left:
             self._missing((account, currency, ""), left, seq, at)
-
-    def _withdrawal_picked(self, seq: int, keys: list[LotKey], picks: LotPicks, year: int, at: str) -> None:
-        """A withdrawal taking the long lots it names (in any of its currency's pools), in the order named, each part
-        at its cost; every lot named is checked before any is taken (InvalidArgument naming `seq`)."""
-        found: list[tuple[LotKey, Pool, LotPicks]] = []
-        for lot_seq, amount in picks:
-            place = next(
-                ((key, pool) for key in keys if (pool := self._pools[key]).sign == 1 and pool.open_lot(lot_seq)),
-                None,
-            )
-            if place is None:
-                raise InvalidArgument(
-                    f"seq {seq}: metadata.lots: lot {lot_seq} has 0 open when this disposal is matched "
-                    f"(got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
-                )
-            found.append((*place, ((lot_seq, amount),)))
-        for _, pool, named in found:
-            pool.check_picks(named, seq)
-        disposed = datetime.fromisoformat(at)
-        for key, pool, named in found:
-            for lot, piece, basis in pool.take(named[0][1], Method.SPECIFIC, named, seq):
-                if self.year is None or year == self.year:
-                    self._row(key, piece, lot, seq, disposed, basis, basis)
-        self.years.add(year)
 
     # --- what it gives -------------------------------------------------------------------------
 
