@@ -464,23 +464,16 @@ class LotBook:
         self.years.add(year)
         if self.year is None or year == self.year:
             disposed = datetime.fromisoformat(at)
-            for key, (lot, piece, basis) in taken:
-                self._row(key, piece, lot, seq, disposed, basis, basis)
+            for key, (lot, piece, basis) in taken:  # each part leaves at its cost: proceeds = cost basis
+                acquired = lot.acquired()
+                term = "long" if disposed - acquired >= self._long else "short"
+                self.rows.append(
+                    GainRow(*key, piece, acquired, lot.seq, disposed, seq, basis, basis, basis - basis, term)
+                )
         if left:
             self._missing((account, currency, ""), left, seq, at)
 
     # --- what it gives -------------------------------------------------------------------------
-
-    def _row(
-        self, key: LotKey, quantity: Decimal, lot: Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
-    ) -> None:
-        acquired = lot.acquired()
-        term = "long" if disposed - acquired >= self._long else "short"
-        account, currency, quote = key
-        row = GainRow(
-            account, currency, quote, quantity, acquired, lot.seq, disposed, seq, proceeds, cost, proceeds - cost, term
-        )
-        self.rows.append(row)
 
     def _missing(self, key: LotKey, quantity: Decimal, seq: int, at: str) -> None:
         year = int(at[:4])
