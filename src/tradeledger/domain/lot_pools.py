@@ -361,16 +361,21 @@ class Pool:
         self.tidy()
         return parts
 
-    def open_lots(self, key: LotKey) -> list[OpenLot]:
-        """The lots still open, by acquisition (the pooled ones at the pool's average)."""
+    def open_lots(self, key: LotKey, *, averaged: bool = False) -> list[OpenLot]:
+        """The lots still open, by acquisition: each at its unit cost, the pooled ones at the pool's average they
+        were pooled at; every one at the pool's average now when `averaged`."""
         if not self.sign:
             return []
         pooled_quantity, pooled_basis = self.pooled() if self.pooled_end > self.head else (ZERO, ZERO)
+        average = self.basis / self.quantity if averaged else None
         lots: list[OpenLot] = []
         for index, lot in enumerate(self.lots):
             if index < self.head or not lot.quantity:
                 continue
-            unit = pooled_basis / pooled_quantity if index < self.pooled_end else lot.unit
+            if average is not None:
+                unit = average
+            else:
+                unit = pooled_basis / pooled_quantity if index < self.pooled_end else lot.unit
             quantity = lot.quantity * self.sign
             lots.append(OpenLot(*key, quantity, unit, datetime.fromisoformat(lot.at), lot.seq))
         return lots

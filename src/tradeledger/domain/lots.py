@@ -88,6 +88,7 @@ class LotBook:
     missing: list[MissingAcquisition] = field(default_factory=list)
     years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
     last_seq: int = 0  # the last row folded
+    last_at: str = ""  # its time (stored text): the open lots are costed by the method of its tax year
     _pools: dict[LotKey, Pool] = field(default_factory=dict)
     _methods: dict[str, tuple[int, Method]] = field(default_factory=dict)
     _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
@@ -130,7 +131,7 @@ class LotBook:
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
         inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
-        last, made, row = self.last_seq, -1, None  # made: the seq of the row the last new slot was made for
+        last, last_at, made, row = self.last_seq, self.last_at, -1, None  # made: the row a new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
             with localcontext(LEDGER_CONTEXT) as context:
@@ -142,7 +143,7 @@ class LotBook:
                         if self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
                             named = None if metadata is None else metadata.get(seq)
                             self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
-                        last = seq  # folded (each path sets it once, after the row: a refused row is not)
+                        last, last_at = seq, at  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     buy = side == "buy"
                     if (not buy and side != "sell") or len(at) != 32 or not at.endswith("+00:00"):  # noqa: PLR2004
@@ -151,11 +152,11 @@ class LotBook:
                     slot = slots.get((account, symbol))
                     if slot is None:
                         if (account, symbol) in slots:  # a contract: positions, not lots
-                            last = seq
+                            last, last_at = seq, at
                             continue
                         slot, made = self._slot(account, symbol), seq
                         if slot is None:
-                            last = seq
+                            last, last_at = seq, at
                             continue
                     key, pool, quote = slot
                     q, p = dec(quantity), dec(price)
@@ -176,11 +177,11 @@ class LotBook:
                             valued = zero
                         else:
                             self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata)
-                            last = seq
+                            last, last_at = seq, at
                             continue
                     if metadata is not None and seq in metadata:
                         self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata, valued)
-                        last = seq
+                        last, last_at = seq, at
                         continue
                     if not year_from <= at < year_to:  # another tax year than the last row's: its method
                         year, method = self.method_named(at)
@@ -286,7 +287,7 @@ class LotBook:
                                 pool.basis += basis
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position, pool.entered = moved, entered
-                    last = seq
+                    last, last_at = seq, at
         except UNREADABLE as error:  # a refused fill moved nothing; a slot and pool made for it go too
             if made > last:  # the slot was made for the row being folded (not one already folded)
                 self._unmake(account, symbol)
@@ -294,7 +295,7 @@ class LotBook:
                 raise
             raise unreadable(row, error) from None  # a stored text that does not read: a row edited
         finally:
-            self.last_seq = last
+            self.last_seq, self.last_at = last, last_at
 
     def _slot(self, account: str, symbol: str) -> tuple[LotKey, Pool, str] | None:
         """The key, pool and quote of a spot symbol's fills in `account` (None for a contract), remembered."""
@@ -482,9 +483,11 @@ class LotBook:
             self.missing.append(MissingAcquisition(key[0], key[1], key[2], quantity, seq, datetime.fromisoformat(at)))
 
     def open_lots(self) -> list[OpenLot]:
-        """The lots still open, by (account, currency, quote) and then acquisition."""
+        """The lots still open, by (account, currency, quote) and then acquisition; when the method of the last event's
+        tax year is `average`, each at its pool's average (hledger's AVERAGE rewrites it into every lot)."""
+        averaged = bool(self.last_at) and self.method_named(self.last_at)[1] is Method.AVERAGE
         with localcontext(LEDGER_CONTEXT):
-            return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key)]
+            return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key, averaged=averaged)]
 
     def positions(self) -> dict[LotKey, Decimal]:
         """The position size each key's fills left (signed), as the lots followed it."""

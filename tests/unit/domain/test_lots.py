@@ -740,7 +740,6 @@ def test_after_an_average_year_the_lots_left_carry_the_average_into_the_next_yea
     assert left(book) == [(D(1), D(200))]
 
 
-@pytest.mark.xfail(strict=True, reason="a lot acquired after the last average disposal shows its own unit cost")
 def test_under_average_every_open_lot_is_costed_at_the_pools_average_from_its_acquisition() -> None:
     # hledger's AVERAGE: the pool's cost is updated on acquisition and rewritten into every lot; the cost a
     # disposal now takes, whichever lot it consumes first.
