@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tests.e2e.conftest import Cli
 from tradeledger.cli import app, main
+from tradeledger.cli.common import method_values
 
 
 def fill(fill_id: str, side: str, quantity: str, price: str, time: str, *more: str) -> list[str]:
@@ -78,6 +79,37 @@ def test_gains_without_a_year_names_the_method_of_each_year(traded: Cli) -> None
         (2, "1", "100"),
         (1, "0.5", "100"),
     ]
+
+
+@pytest.mark.parametrize("command", ["gains", "lots"])
+def test_several_methods_may_follow_one_method_option_as_the_spec_writes_them(traded: Cli, command: str) -> None:
+    # Spec section 11: `--method M`, or `--method YEAR=M …`; the same as --method given once per value.
+    repeated = traded.json(command, "--method", "fifo", "--method", "2025=hifo", "--method", "2026=lifo")
+
+    assert traded.json(command, "--method", "fifo", "2025=hifo", "2026=lifo") == repeated
+    assert traded.json(command, "--method=fifo", "2025=hifo", "--method", "2026=lifo") == repeated
+    assert repeated["method"] == {"2025": "hifo", "2026": "lifo"}
+
+
+@pytest.mark.parametrize(
+    ("args", "read"),
+    [
+        (["--method", "fifo", "2025=hifo", "--json"], ["--method", "fifo", "--method", "2025=hifo", "--json"]),
+        (["--method=fifo", "2025=hifo"], ["--method=fifo", "--method", "2025=hifo"]),
+        (["--json", "2025=hifo"], ["--json", "2025=hifo"]),  # not after --method: an extra argument, refused
+        (["--method", "fifo", "--year", "2025", "x"], ["--method", "fifo", "--year", "2025", "x"]),
+        (["--method", "fifo", "--", "2025=hifo"], ["--method", "fifo", "--", "2025=hifo"]),
+        (["--method"], ["--method"]),  # no value: click names the option
+    ],
+)
+def test_the_values_right_after_one_method_are_read_as_the_option_given_again(args: list[str], read: list[str]) -> None:
+    assert method_values(args) == read
+
+
+def test_a_method_with_no_method_option_before_it_is_refused(traded: Cli) -> None:
+    refused = traded("gains", "fifo", expect=2)
+
+    assert "unexpected extra argument" in refused.stderr
 
 
 def test_lots_json_has_exactly_the_shape_of_the_spec(traded: Cli) -> None:

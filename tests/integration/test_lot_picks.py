@@ -3,6 +3,7 @@ the gains and open lots folded from the stored log, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -163,3 +164,160 @@ def test_a_sale_naming_lots_whose_rest_would_need_more_than_28_digits_is_refused
 
     assert "50000 - 0.999999999999999999999999 needs more than 28 significant digits" in str(refused.value)
     assert_unchanged(ledger, db_url, before)
+
+
+# Every lot `lots` lists can be named: a base rebate is coins acquired at the fill price, a base fee on a short grows
+# the short at the fill price (spec section 9), and the lot they open carries the seq of the fill that paid the fee.
+REBATE = [{"amount": "-0.01", "currency": "BTC"}]
+
+
+def paying(fees: list[dict[str, str]], **fields: Any) -> dict[str, Any]:
+    """A fill's fields with `fees` in place of the legacy fee."""
+    made = fill_fields(**fields)
+    del made["fee"]
+    return {**made, "fees": fees}
+
+
+def parts(ledger: Ledger) -> list[tuple[int, int, Decimal, Decimal, Decimal, Decimal]]:
+    """(disposed seq, acquired seq, quantity, proceeds, cost basis, gain) of each row of `gains --method specific`."""
+    return [
+        (r.disposed_seq, r.acquired_seq, r.quantity, r.proceeds, r.cost_basis, r.gain)
+        for r in ledger.gains("specific").rows
+    ]
+
+
+def test_the_lot_a_sales_base_rebate_acquired_can_be_named_by_a_specific_sale(ledger: Ledger) -> None:
+    ledger.record(fill_fields(quantity="1", price="100"))
+    ledger.record(paying(REBATE, side="sell", quantity="0.5", price="200"))  # 0.01 acquired at 200: lot 2
+    assert [(lot.acquired_seq, lot.quantity) for lot in ledger.lots("fifo").lots] == [(1, D("0.5")), (2, D("0.01"))]
+
+    ledger.record(named((2, "0.01"), quantity="0.01"))
+
+    # The sale of seq 2 brought 100 and 0.01 BTC worth 2 (its rebate, in the proceeds): 102 for a cost of 50.
+    # Then 0.01 of lot 2 (cost 2) sold at 300: proceeds 3, gain 1.
+    assert parts(ledger) == [(2, 1, D("0.5"), D(102), D(50), D(52)), (3, 2, D("0.01"), D(3), D(2), D(1))]
+
+
+def test_all_a_buy_with_a_base_rebate_acquired_can_be_named_by_a_specific_sale(ledger: Ledger) -> None:
+    ledger.record(paying(REBATE, quantity="1", price="100"))  # 1.01 acquired for 100
+    assert [(lot.acquired_seq, lot.quantity) for lot in ledger.lots("fifo").lots] == [(1, D("1.01"))]
+
+    ledger.record(named((1, "1.01"), quantity="1.01"))
+
+    assert parts(ledger) == [(2, 1, D("1.01"), D("303"), D(100), D(203))]
+
+
+def test_the_short_lot_a_buys_base_fee_opened_can_be_named_by_a_specific_buy(ledger: Ledger) -> None:
+    ledger.record(fill_fields(side="sell", quantity="1", price="100"))  # a short lot of 1 @ 100
+    # Covers 0.5 of it; its fee of 0.01 BTC is a sale of 0.01 at 90 that grows the short: lot 2, 0.01 @ 90.
+    ledger.record(paying([{"amount": "0.01", "currency": "BTC"}], quantity="0.5", price="90"))
+    assert [(lot.acquired_seq, lot.quantity) for lot in ledger.lots("fifo").lots] == [(1, D("-0.5")), (2, D("-0.01"))]
+
+    cover = fill_fields(quantity="0.01", price="80", metadata={"lots": [{"seq": 2, "quantity": "0.01"}]})
+    ledger.record(cover)
+
+    # The buy of seq 2 closed 0.5 of lot 1 (sold for 50) for 45 and its fee 0.9; lot 2 (sold for 0.9) closed for 0.8.
+    assert parts(ledger) == [
+        (2, 1, D("-0.5"), D(50), D("45.9"), D("4.1")),
+        (3, 2, D("-0.01"), D("0.9"), D("0.8"), D("0.1")),
+    ]
+
+
+TRANSFER_IDS = itertools.count(1)
+
+
+def withdrawing(*lots: tuple[int, str], kind: str = "withdrawal", **fields: Any) -> dict[str, Any]:
+    """A transfer of BTC out of `default` naming lots: withdrawing((1, "0.5"), amount="-0.5")."""
+    picks = [{"seq": seq, "quantity": quantity} for seq, quantity in lots]
+    return {
+        "type": "transfer",
+        "transfer_id": f"w-{next(TRANSFER_IDS)}",
+        "exchange": "kraken",
+        "currency": "BTC",
+        "amount": "-1",
+        "kind": kind,
+        "occurred_at": "2026-02-01T00:00:00+00:00",
+        "metadata": {"lots": picks},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("transfer", "fragment"),
+    [
+        (withdrawing((1, "1"), amount="-2"), "the lots named sum to 1, not to the quantity disposed 2"),
+        (withdrawing((1, "0.5"), amount="-0.4", fee="0.2"), "sum to 0.5, not to the quantity disposed 0.6"),
+        (withdrawing((4, "1")), "lot 4 does not exist"),  # ETH, not BTC
+        (withdrawing((5, "1")), "lot 5 does not exist"),  # another account's
+        (withdrawing((1, "1.5"), amount="-1.5"), "lot 1 is used up: it acquired 1"),
+        (withdrawing((1, "1"), kind="deposit", amount="1"), "a deposit disposes of no lots"),
+        (withdrawing((1, "1"), kind="internal"), "an internal move disposes of no lots"),
+        ({**withdrawing(), "metadata": {"lots": "1"}}, "must be a list"),
+    ],
+)
+def test_a_transfer_naming_lots_badly_is_refused_naming_metadata_lots_and_nothing_is_written(
+    bought: Ledger, db_url: str, transfer: dict[str, Any], fragment: str
+) -> None:
+    before = snapshot(bought, db_url)
+
+    with pytest.raises(InvalidFill, match=r"fill 1: metadata\.lots: ") as refused:
+        bought.record(transfer)
+
+    assert fragment in str(refused.value)
+    assert_unchanged(bought, db_url, before)
+
+
+def test_a_withdrawal_counts_what_sales_and_withdrawals_named_before_it_and_a_sale_what_sales_named(
+    bought: Ledger,
+) -> None:
+    bought.record(named((2, "1.5"), quantity="1.5"))
+    bought.record(withdrawing((2, "0.5"), amount="-0.5"))
+
+    with pytest.raises(InvalidFill, match=r"lot 2 is used up: it acquired 2, earlier disposals named 2, 0 is left"):
+        bought.record(withdrawing((2, "0.1"), amount="-0.1"))
+    # A withdrawal disposes only when a report asks: what it named is not used up for a sale.
+    bought.record(named((2, "0.5"), quantity="0.5"))
+
+
+def test_a_withdrawal_naming_its_lots_takes_them_when_withdrawals_dispose_under_specific(bought: Ledger) -> None:
+    bought.record(withdrawing((3, "0.5"), (2, "0.5")))
+
+    rows = bought.gains("specific", withdrawals_dispose=True, account="default").rows
+    fifo = bought.gains("fifo", withdrawals_dispose=True, account="default").rows
+
+    assert [(r.acquired_seq, r.quantity, r.proceeds, r.cost_basis) for r in rows] == [
+        (3, D("0.5"), D(150), D(150)),
+        (2, D("0.5"), D(100), D(100)),
+    ]
+    assert [(r.acquired_seq, r.quantity) for r in fifo] == [(1, D(1))]
+
+
+def test_a_withdrawal_in_a_batch_counts_what_the_fills_before_it_in_the_batch_named(
+    ledger: Ledger, db_url: str
+) -> None:
+    before = snapshot(ledger, db_url)
+
+    with pytest.raises(
+        InvalidFill,
+        match=r"fill 3: metadata\.lots: lot 1 is used up: it acquired 1, earlier disposals named 0\.6, 0\.4 is left",
+    ):
+        ledger.record_many(
+            [
+                fill_fields(quantity="1", price="100"),
+                named((1, "0.6"), quantity="0.6"),
+                withdrawing((1, "0.5"), amount="-0.5"),
+            ]
+        )
+
+    assert_unchanged(ledger, db_url, before)
+    ledger.record_many(
+        [
+            fill_fields(quantity="1", price="100"),
+            named((1, "0.6"), quantity="0.6"),
+            withdrawing((1, "0.4"), amount="-0.4"),
+        ]
+    )
+    assert [(r.disposed_seq, r.quantity) for r in ledger.gains("specific", withdrawals_dispose=True).rows] == [
+        (2, D("0.6")),
+        (3, D("0.4")),
+    ]

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
+from typer.core import TyperCommand
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
@@ -312,3 +313,41 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     with new_progress() as progress:
         task = progress.add_task(description, total=total)
         yield lambda completed: progress.update(task, completed=completed)
+
+
+class MethodValues(TyperCommand):
+    """A command whose `--method` takes several values after one option, as spec section 11 writes it (`--method
+    YEAR=M …`): `method_values` reads each argument right after the option's value as the option given again.
+    For `gains`, `lots` and `report`, which take no arguments of their own: nothing else is read differently."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, method_values(args))
+
+
+def method_values(args: list[str], option: str = "--method") -> list[str]:
+    """`args` with each bare argument that follows `option`'s value (or another such argument) as `option ARG`:
+    `--method fifo 2025=hifo --json` is `--method fifo --method 2025=hifo --json`. A bare argument after anything
+    else is left as it is (click refuses it as an extra argument), and so is everything after `--`."""
+    rewritten: list[str] = []
+    following = False  # right after the option's value: a bare argument is another value
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":  # noqa: S105 - the end of the options, not a password
+            rewritten += [token, *tokens]
+            break
+        if token == option:
+            rewritten.append(token)
+            value = next(tokens, None)
+            if value is None:  # no value: click names the option
+                break
+            rewritten.append(value)
+            following = True
+        elif token.startswith(f"{option}="):
+            rewritten.append(token)
+            following = True
+        elif following and not token.startswith("-"):
+            rewritten += [option, token]
+        else:
+            rewritten.append(token)
+            following = False
+    return rewritten

@@ -8,15 +8,24 @@ from typing import Annotated
 
 import typer
 
-from tradeledger.cli.common import JsonOption, beside, emit, naming_option, opened, out, parse_time
+from tradeledger.cli.common import (
+    JsonOption,
+    MethodValues,
+    beside,
+    emit,
+    naming_option,
+    opened,
+    out,
+    parse_time,
+)
 from tradeledger.cli.lots_output import gains_csv, gains_json, lots_json, print_gains, print_lots, print_missing
 from tradeledger.compat.files import check_output, output_file
 from tradeledger.domain.lot_terms import LONG_AFTER_DAYS, MAX_LONG_AFTER_DAYS, MethodPlan, tax_year
 from tradeledger.errors import InvalidArgument
 
 METHODS_HELP = (
-    "fifo, lifo, hifo, average or specific; or YEAR=METHOD per tax year (repeatable; a year without one takes the "
-    "previous year's)."
+    "fifo, lifo, hifo, average or specific; or YEAR=METHOD per tax year (repeatable, or several after the option; "
+    "a year without one takes the previous year's)."
 )
 GainsMethodOption = Annotated[
     list[str] | None,
@@ -139,3 +148,7 @@ def lots(
         emit(lots_json(report))
     else:
         print_lots(out(), report)
+
+
+gains.command_class = MethodValues  # type: ignore[attr-defined]  # read by cli/app.py: --method YEAR=M …
+lots.command_class = MethodValues  # type: ignore[attr-defined]

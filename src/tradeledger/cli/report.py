@@ -20,6 +20,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
+    MethodValues,
     beside,
     emit,
     ledger_url,
@@ -303,3 +304,6 @@ def write_report(
         )
     if not built.verify.ok or (reconciled is not None and not reconciled.result.ok):
         raise typer.Exit(EXIT_VERIFY_FAILED)
+
+
+report.command_class = MethodValues  # type: ignore[attr-defined]  # read by cli/app.py: --method YEAR=M …

@@ -12,6 +12,7 @@ seq (the list is in seq order: the log is folded in seq order, and a lot is appe
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, Inexact
 from heapq import heapify, heappop, heappush
@@ -297,6 +298,10 @@ class Pool:
         self.tidy()
         return parts
 
+    def check_picks(self, picks: LotPicks, seq: int) -> None:
+        """InvalidArgument naming `seq` unless every lot `picks` names is open here with what is named of it."""
+        self._picked(sum((amount for _, amount in picks), ZERO), picks, seq)
+
     def _picked(self, quantity: Decimal, picks: LotPicks, seq: int) -> list[tuple[Lot, Decimal]]:
         """The open lots `picks` names with the quantity taken from each, or InvalidArgument (nothing moved)."""
         named = sum((amount for _, amount in picks), ZERO)
@@ -356,16 +361,56 @@ class Pool:
         self.tidy()
         return parts
 
-    def open_lots(self, key: LotKey) -> list[OpenLot]:
-        """The lots still open, by acquisition (the pooled ones at the pool's average)."""
+    def open_lots(self, key: LotKey, *, averaged: bool = False) -> list[OpenLot]:
+        """The lots still open, by acquisition: each at its unit cost, the pooled ones at the pool's average they
+        were pooled at; every one at the pool's average now when `averaged`."""
         if not self.sign:
             return []
         pooled_quantity, pooled_basis = self.pooled() if self.pooled_end > self.head else (ZERO, ZERO)
+        average = self.basis / self.quantity if averaged else None
         lots: list[OpenLot] = []
         for index, lot in enumerate(self.lots):
             if index < self.head or not lot.quantity:
                 continue
-            unit = pooled_basis / pooled_quantity if index < self.pooled_end else lot.unit
+            if average is not None:
+                unit = average
+            else:
+                unit = pooled_basis / pooled_quantity if index < self.pooled_end else lot.unit
             quantity = lot.quantity * self.sign
             lots.append(OpenLot(*key, quantity, unit, datetime.fromisoformat(lot.at), lot.seq))
         return lots
+
+
+def withdrawn(
+    pools: Sequence[tuple[LotKey, Pool]], quantity: Decimal, method: Method, seq: int
+) -> tuple[list[tuple[LotKey, Part]], Decimal]:
+    """What withdrawal `seq` of `quantity` takes from the long lots of `pools` (in their order) by `method`, and
+    what they did not hold (a missing acquisition); InvalidArgument naming `seq` where a rest would be rounded."""
+    taken: list[tuple[LotKey, Part]] = []
+    left = quantity
+    for key, pool in pools:
+        if not left:
+            break
+        if pool.sign != 1:
+            continue
+        part = min(left, pool.quantity)
+        taken += [(key, piece) for piece in pool.take(part, method, None, seq)]
+        left = withdrawn_rest(seq, left, part)
+    return taken, left
+
+
+def withdrawn_named(pools: Sequence[tuple[LotKey, Pool]], picks: LotPicks, seq: int) -> list[tuple[LotKey, Part]]:
+    """What withdrawal `seq` takes of the long lots `picks` names (in any of `pools`), in the order named; every lot
+    named is checked before any is taken (InvalidArgument naming `seq`)."""
+    found: list[tuple[LotKey, Pool, LotPicks]] = []
+    for lot_seq, amount in picks:
+        place = next(((key, pool) for key, pool in pools if pool.sign == 1 and pool.open_lot(lot_seq)), None)
+        if place is None:
+            raise InvalidArgument(
+                f"seq {seq}: metadata.lots: lot {lot_seq} has 0 open when this disposal is matched "
+                f"(got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
+            )
+        found.append((*place, ((lot_seq, amount),)))
+    for _, pool, named in found:
+        pool.check_picks(named, seq)
+    return [(key, part) for key, pool, named in found for part in pool.take(named[0][1], Method.SPECIFIC, named, seq)]

@@ -7,7 +7,7 @@ disposal is matched against the open lots by the method of its own tax year (the
 its `occurred_at` in UTC): `fifo`, `lifo`, `hifo` (the highest unit cost first, the earlier lot on a
 tie), `average` (every open lot is costed at the pool's average, as hledger's AVERAGE; lots are still
 consumed first in, first out, so each part keeps its holding period) or `specific` (the lots the
-fill names in `metadata.lots`; a disposal that names none, a base fee or a withdrawal, takes `fifo`,
+fill or withdrawal names in `metadata.lots`; a disposal that names none, such as a base fee, takes `fifo`,
 the order that applies when lots are not identified).
 
 The log is folded in seq order, the order the positions take too, and each disposal is matched once,
@@ -26,8 +26,9 @@ What is a disposal, what is an acquisition:
   after the fill (section 9); a base rebate is an acquisition at the fill price;
 - a withdrawal (kind `withdrawal`, its amount and fee) disposes only when asked; it leaves at its cost
   (proceeds = cost basis, gain 0: the coins leave the account, no price is known), from the account's
-  lots of that currency in quote order; what the lots do not hold is a missing acquisition; a currency
-  the account never traded as a base (the quote's cash) has no lots and is left alone;
+  lots of that currency in quote order (under `specific`, the lots it names, in the order named, whichever
+  quote); what the lots do not hold is a missing acquisition; a currency the account never traded as a base
+  (the quote's cash) has no lots and is left alone;
 - deposits, internal moves, funding and contract fills are no lots.
 
 Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
@@ -51,7 +52,7 @@ from typing import Any, cast
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn_rest
+from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn, withdrawn_named
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     MAX_LONG_AFTER_DAYS,
@@ -87,6 +88,7 @@ class LotBook:
     missing: list[MissingAcquisition] = field(default_factory=list)
     years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
     last_seq: int = 0  # the last row folded
+    last_at: str = ""  # its time (stored text): the open lots are costed by the method of its tax year
     _pools: dict[LotKey, Pool] = field(default_factory=dict)
     _methods: dict[str, tuple[int, Method]] = field(default_factory=dict)
     _long: timedelta = timedelta(days=LONG_AFTER_DAYS)
@@ -109,8 +111,8 @@ class LotBook:
         metadata: Mapping[int, Any] | None = None,
         kinds: Mapping[int, str] | None = None,
     ) -> None:
-        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills that
-        name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
+        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills and transfers
+        that name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
 
         The common fill (spot, naming no lots, with a v1 fee, no fee, or one fee in the quote currency or
         unvalued) is folded inline, as `domain.fold` folds the positions: an acquisition that opens a lot (no
@@ -129,7 +131,7 @@ class LotBook:
         dec, zero, fifo, specific = Decimal, ZERO, Method.FIFO, Method.SPECIFIC
         inexact = Inexact
         averages = Method.AVERAGE in self.plan.uses  # else no pool's basis is ever read (Pool.basis)
-        last, made, row = self.last_seq, -1, None  # made: the seq of the row the last new slot was made for
+        last, last_at, made, row = self.last_seq, self.last_at, -1, None  # made: the row a new slot was made for
         year_from, year_to, year, method = "", "", 0, fifo  # the tax year of the last fill: at[:4] in [from, to)
         try:
             with localcontext(LEDGER_CONTEXT) as context:
@@ -139,8 +141,9 @@ class LotBook:
                     if kind != "fill":
                         moved, fee_paid = other_amounts(kind, symbol, amount, fee, currency, at)  # or refused
                         if self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
-                            self._withdrawal(seq, account, currency, fee_paid - moved, at)
-                        last = seq  # folded (each path sets it once, after the row: a refused row is not)
+                            named = None if metadata is None else metadata.get(seq)
+                            self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
+                        last, last_at = seq, at  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     buy = side == "buy"
                     if (not buy and side != "sell") or len(at) != 32 or not at.endswith("+00:00"):  # noqa: PLR2004
@@ -152,7 +155,7 @@ class LotBook:
                             slot, made = self._slot(account, symbol), seq
                         if slot is None:  # a contract: positions, not lots (its row read whole, as they read it)
                             refuse_unreadable(row)
-                            last = seq
+                            last, last_at = seq, at
                             continue
                     key, pool, quote = slot
                     q, p = dec(quantity), dec(price)
@@ -173,11 +176,11 @@ class LotBook:
                             valued = zero
                         else:
                             self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata)
-                            last = seq
+                            last, last_at = seq, at
                             continue
                     if metadata is not None and seq in metadata:
                         self._fill(seq, key, pool, symbol, buy, q, p, at, fees, metadata, valued)
-                        last = seq
+                        last, last_at = seq, at
                         continue
                     if not year_from <= at < year_to:  # another tax year than the last row's: its method
                         year, method = self.method_named(at)
@@ -283,7 +286,7 @@ class LotBook:
                                 pool.basis += basis
                             pool.lots.append(Lot(seq, at, opening, basis))
                     pool.position, pool.entered = moved, entered
-                    last = seq
+                    last, last_at = seq, at
         except UNREADABLE as error:  # a refused fill moved nothing; a slot and pool made for it go too
             if made > last:  # the slot was made for the row being folded (not one already folded)
                 self._unmake(account, symbol)
@@ -291,7 +294,7 @@ class LotBook:
                 raise
             raise unreadable(row, error) from None  # a stored text that does not read: a row edited
         finally:
-            self.last_seq = last
+            self.last_seq, self.last_at = last, last_at
 
     def _slot(self, account: str, symbol: str) -> tuple[LotKey, Pool, str] | None:
         """The key, pool and quote of a spot symbol's fills in `account` (None for a contract), remembered."""
@@ -447,40 +450,30 @@ class LotBook:
             )
             append(row(GainRow, values))
 
-    def _withdrawal(self, seq: int, account: str, currency: str, quantity: Decimal, at: str) -> None:
-        keys = sorted(k for k in self._pools if k[0] == account and k[1] == currency)
-        if not keys:  # a currency this account never bought or sold as a base (cash such as USDT): no lots
-            return
+    def _withdrawal(
+        self, seq: int, account: str, currency: str, quantity: Decimal, at: str, named: Mapping[str, Any] | None
+    ) -> None:
+        """Withdrawal `seq` of `quantity` (its amount and fee) disposing of the account's lots of `currency`, in
+        quote order, by its year's method; under `specific` the lots its `metadata.lots` names (`named`), if any."""
+        pools = [(key, self._pools[key]) for key in sorted(self._pools) if key[:2] == (account, currency)]
         year, method = self.method_named(at)
-        left = quantity
-        for key in keys:
-            pool = self._pools[key]
-            if left == 0:
-                break
-            if pool.sign != 1:
-                continue
-            part = min(left, pool.quantity)
+        picks = picks_of(seq, named, quantity) if method is Method.SPECIFIC else None
+        if picks is None and not pools:  # a currency this account never bought or sold as a base (cash): no lots
+            return
+        taken, left = (withdrawn_named(pools, picks, seq), ZERO) if picks else withdrawn(pools, quantity, method, seq)
+        self.years.add(year)
+        if self.year is None or year == self.year:
             disposed = datetime.fromisoformat(at)
-            for lot, piece, basis in pool.take(part, method, None, seq):
-                if self.year is None or year == self.year:
-                    self._row(key, piece, lot, seq, disposed, basis, basis)
-            self.years.add(year)
-            left = withdrawn_rest(seq, left, part)
+            for key, (lot, piece, basis) in taken:  # each part leaves at its cost: proceeds = cost basis
+                acquired = lot.acquired()
+                term = "long" if disposed - acquired >= self._long else "short"
+                self.rows.append(
+                    GainRow(*key, piece, acquired, lot.seq, disposed, seq, basis, basis, basis - basis, term)
+                )
         if left:
             self._missing((account, currency, ""), left, seq, at)
 
     # --- what it gives -------------------------------------------------------------------------
-
-    def _row(
-        self, key: LotKey, quantity: Decimal, lot: Lot, seq: int, disposed: datetime, proceeds: Decimal, cost: Decimal
-    ) -> None:
-        acquired = lot.acquired()
-        term = "long" if disposed - acquired >= self._long else "short"
-        account, currency, quote = key
-        row = GainRow(
-            account, currency, quote, quantity, acquired, lot.seq, disposed, seq, proceeds, cost, proceeds - cost, term
-        )
-        self.rows.append(row)
 
     def _missing(self, key: LotKey, quantity: Decimal, seq: int, at: str) -> None:
         year = int(at[:4])
@@ -489,9 +482,11 @@ class LotBook:
             self.missing.append(MissingAcquisition(key[0], key[1], key[2], quantity, seq, datetime.fromisoformat(at)))
 
     def open_lots(self) -> list[OpenLot]:
-        """The lots still open, by (account, currency, quote) and then acquisition."""
+        """The lots still open, by (account, currency, quote) and then acquisition; when the method of the last event's
+        tax year is `average`, each at its pool's average (hledger's AVERAGE rewrites it into every lot)."""
+        averaged = bool(self.last_at) and self.method_named(self.last_at)[1] is Method.AVERAGE
         with localcontext(LEDGER_CONTEXT):
-            return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key)]
+            return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key, averaged=averaged)]
 
     def positions(self) -> dict[LotKey, Decimal]:
         """The position size each key's fills left (signed), as the lots followed it."""

@@ -144,6 +144,74 @@ def test_b1_a_sell_beyond_the_lots_held_crosses_into_a_short_lot_as_the_position
     assert book.positions() == {("default", "HOOL", "USD"): D(-8)}
 
 
+# accounting-anchors.md E1, E2 (Beancount TestBookAmbiguousFIFO / TestBookAmbiguousLIFO): each row reduces the
+# starting inventory 4 @ 100.00 (2015-10-01), 5 @ 111.11 (10-02), 6 @ 122.22 (10-03) by N. Reducing 0 is no fill here
+# (a quantity is above 0); reducing 16, an error in Beancount, crosses into a short lot of 1 (as the position does).
+E1_E2 = [
+    ("fifo", "2", [("2", "100.00")], [("2", "100.00"), ("5", "111.11"), ("6", "122.22")]),
+    ("fifo", "4", [("4", "100.00")], [("5", "111.11"), ("6", "122.22")]),
+    ("fifo", "7", [("4", "100.00"), ("3", "111.11")], [("2", "111.11"), ("6", "122.22")]),
+    ("fifo", "9", [("4", "100.00"), ("5", "111.11")], [("6", "122.22")]),
+    ("fifo", "12", [("4", "100.00"), ("5", "111.11"), ("3", "122.22")], [("3", "122.22")]),
+    ("fifo", "15", [("4", "100.00"), ("5", "111.11"), ("6", "122.22")], []),
+    ("fifo", "16", [("4", "100.00"), ("5", "111.11"), ("6", "122.22")], [("-1", "130")]),
+    ("lifo", "2", [("2", "122.22")], [("4", "100.00"), ("5", "111.11"), ("4", "122.22")]),
+    ("lifo", "6", [("6", "122.22")], [("4", "100.00"), ("5", "111.11")]),
+    ("lifo", "7", [("6", "122.22"), ("1", "111.11")], [("4", "100.00"), ("4", "111.11")]),
+    ("lifo", "11", [("6", "122.22"), ("5", "111.11")], [("4", "100.00")]),
+    ("lifo", "12", [("6", "122.22"), ("5", "111.11"), ("1", "100.00")], [("3", "100.00")]),
+    ("lifo", "15", [("6", "122.22"), ("5", "111.11"), ("4", "100.00")], []),
+    ("lifo", "16", [("6", "122.22"), ("5", "111.11"), ("4", "100.00")], [("-1", "130")]),
+]
+
+
+@pytest.mark.parametrize(("method", "reduced", "legs", "remaining"), E1_E2)
+def test_e1_e2_beancount_fifo_and_lifo_reduce_the_lots_in_their_order(
+    method: str, reduced: str, legs: list[tuple[str, str]], remaining: list[tuple[str, str]]
+) -> None:
+    book = folded([*B1_LOTS, fill("sell", reduced, "130", "2015-11-01")], method)
+
+    assert [(r.quantity, r.cost_basis / r.quantity) for r in book.rows] == [(D(q), D(unit)) for q, unit in legs]
+    assert left(book) == [(D(q), D(unit)) for q, unit in remaining]
+    assert book.missing == []
+
+
+def test_e3_fifo_reduces_twice_in_the_order_of_the_lots() -> None:
+    lots = [fill("buy", "50", "115.00", "2016-01-15"), fill("buy", "50", "116.00", "2016-01-16")]
+    sells = [fill("sell", q, "120", "2016-02-01") for q in ("40", "35")]
+
+    book = folded([*lots, *sells])
+
+    # test_reduce__multiple_reductions: -40 @ 115, -10 @ 115, -25 @ 116, leaving 25 @ 116.
+    assert [(r.quantity, r.cost_basis / r.quantity) for r in book.rows] == [
+        (D(40), D(115)),
+        (D(10), D(115)),
+        (D(25), D(116)),
+    ]
+    assert left(book) == [(D(25), D("116.00"))]
+
+
+def test_e4_a_fifo_reduction_overflowing_the_lots_is_a_missing_acquisition_when_a_withdrawal_makes_it() -> None:
+    # test_reduce__multiple_reductions__overflowing__with_error: lots 50 + 50, reducing -40 then -65 is "Not enough
+    # lots to reduce". A withdrawal (it cannot open a short lot) matches the 60 left and 5 are missing.
+    events = [
+        fill("buy", "50", "115.00", "2016-01-15"),
+        fill("buy", "50", "116.00", "2016-01-16"),
+        fill("sell", "40", "120", "2016-02-01"),
+        withdrawal("-65", "2016-02-02"),
+    ]
+
+    book = folded(events, withdrawals_dispose=True)
+
+    assert [(r.quantity, r.acquired_seq, r.disposed_seq) for r in book.rows] == [
+        (D(40), 1, 3),
+        (D(10), 1, 4),
+        (D(50), 2, 4),
+    ]
+    assert [(m.quantity, m.seq) for m in book.missing] == [(D(5), 4)]
+    assert book.open_lots() == []
+
+
 def test_b2_hifo_reduces_the_highest_unit_cost_first() -> None:
     lots = [
         fill("buy", "50", "115.00", "2016-01-15"),
@@ -275,6 +343,11 @@ def test_e5_e6_ledger_lot_matching() -> None:
     assert [(r.quantity, r.cost_basis) for r in book.rows] == [(D(2), D(16000)), (D("0.5"), D(4500))]
     assert sum(r.gain for r in book.rows) == D(3250)
     assert left(book) == [(D("0.5"), D(9000))]
+    # Derived: an average pool costs 25000 / 3 = 8333.33…, selling 1 @ 9500 gains 1166.67 (to the cent), and the
+    # 2 left carry the pool's average.
+    average = folded([*lots, one], "average")
+    assert [r.gain.quantize(D("0.01")) for r in average.rows] == [D("1166.67")]
+    assert [(q, unit.quantize(D("0.01"))) for q, unit in left(average)] == [(D(1), D("8333.33")), (D(1), D("8333.33"))]
 
 
 def freqtrade(side: str, quantity: str, price: str, day: str) -> Fill:
@@ -356,6 +429,73 @@ def test_a_withdrawal_fee_disposes_too() -> None:
     events = [fill("buy", "2", "100", "2024-01-01"), withdrawal("-1", "2024-01-02", fee="0.1")]
 
     assert left(folded(events, withdrawals_dispose=True)) == [(D("0.9"), D("100"))]
+
+
+def naming(amount: str, day: str, lots: list[tuple[int, str]], fee: str = "0") -> Transfer:
+    """A withdrawal of HOOL naming the lots it takes in `metadata.lots`."""
+    return Transfer(
+        transfer_id=f"n{day}{amount}",
+        exchange="x",
+        currency="HOOL",
+        amount=D(amount),
+        fee=D(fee),
+        kind="withdrawal",
+        occurred_at=datetime.fromisoformat(at(day)),
+        metadata={"lots": [{"seq": seq, "quantity": quantity} for seq, quantity in lots]},
+    )
+
+
+def test_a_withdrawal_naming_its_lots_takes_those_lots_under_specific_and_fifo_under_another_method() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "300", "2024-01-02"),
+        naming("-0.4", "2024-01-03", [(2, "0.4"), (1, "0.1")], fee="0.1"),  # 0.5 leaves: the amount and its fee
+    ]
+
+    specific = folded(events, "specific", withdrawals_dispose=True)
+    fifo = folded(events, "fifo", withdrawals_dispose=True)
+
+    # Each part leaves at its cost: 0.4 of lot 2 (120), 0.1 of lot 1 (10).
+    assert [(r.acquired_seq, r.quantity, r.proceeds, r.cost_basis, r.gain) for r in specific.rows] == [
+        (2, D("0.4"), D(120), D(120), D(0)),
+        (1, D("0.1"), D(10), D(10), D(0)),
+    ]
+    assert left(specific) == [(D("0.9"), D(100)), (D("0.6"), D(300))]
+    assert [(r.acquired_seq, r.quantity) for r in fifo.rows] == [(1, D("0.5"))]
+    assert left(folded(events, "specific")) == [(D(1), D(100)), (D(1), D(300))]  # no disposal asked: none taken
+
+
+def test_a_withdrawal_naming_lots_of_two_quote_currencies_takes_each_from_its_own() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "90", "2024-01-02", symbol="HOOL/EUR"),
+        fill("buy", "1", "300", "2024-01-03"),
+        naming("-1.5", "2024-01-04", [(3, "1"), (2, "0.5")]),
+    ]
+
+    book = folded(events, "specific", withdrawals_dispose=True)
+
+    # In the order named, each at its cost in its own quote currency.
+    assert [(r.quote, r.acquired_seq, r.quantity, r.cost_basis) for r in book.rows] == [
+        ("USD", 3, D(1), D(300)),
+        ("EUR", 2, D("0.5"), D(45)),
+    ]
+    assert [(lot.quote, lot.acquired_seq, lot.quantity) for lot in book.open_lots()] == [
+        ("EUR", 2, D("0.5")),
+        ("USD", 1, D(1)),
+    ]
+
+
+def test_a_withdrawal_naming_a_lot_an_earlier_years_method_used_up_is_refused_naming_its_seq() -> None:
+    events = [
+        fill("buy", "1", "100", "2024-01-01"),
+        fill("buy", "1", "300", "2024-01-02"),
+        fill("sell", "1", "400", "2024-06-01"),  # fifo in 2024: lot 1
+        naming("-1", "2025-01-03", [(1, "1")]),
+    ]
+
+    with pytest.raises(InvalidArgument, match=r"^seq 4: metadata\.lots: lot 1 has 0 open when this disposal is"):
+        folded(events, ["fifo", "2025=specific"], withdrawals_dispose=True)
 
 
 def test_after_a_withdrawal_disposed_a_sale_the_position_held_is_missing_not_short() -> None:
@@ -460,6 +600,30 @@ def test_the_term_is_long_from_365_days_held_and_configurable() -> None:
 
     assert [r.term for r in folded(events).rows] == ["long", "short"]  # 365 days, then 364
     assert [r.term for r in folded(events, long_after_days=366).rows] == ["short", "short"]
+
+
+@pytest.mark.parametrize(
+    ("acquired", "disposed", "term"),
+    [
+        # 365 days of 24 hours, a microsecond less: across a leap day (2024-02-29) that is a day short of a calendar
+        # year, and the spec's 365 days decide, not the calendar.
+        ("2023-03-01T00:00:00+00:00", "2024-02-29T00:00:00+00:00", "long"),
+        ("2023-03-01T00:00:00+00:00", "2024-02-28T23:59:59.999999+00:00", "short"),
+        ("2024-02-29T12:00:00+00:00", "2025-02-28T12:00:00+00:00", "long"),
+        ("2024-02-29T12:00:00+00:00", "2025-02-28T11:59:59.999999+00:00", "short"),
+        ("2024-01-01T00:00:00+00:00", "2024-12-31T00:00:00+00:00", "long"),
+        # Times in another zone are held for the time between them in UTC.
+        ("2023-06-01T23:00:00-05:00", "2024-05-31T04:00:00+00:00", "short"),
+        ("2023-06-01T23:00:00-05:00", "2024-06-01T04:00:00+00:00", "long"),
+    ],
+)
+def test_the_term_is_long_from_365_days_of_24_hours_to_the_microsecond(acquired: str, disposed: str, term: str) -> None:
+    events = [
+        fill("buy", "1", "100", "2023-01-01", occurred_at=acquired),
+        fill("sell", "1", "100", "2023-01-01", occurred_at=disposed),
+    ]
+
+    assert [r.term for r in folded(events).rows] == [term]
 
 
 @pytest.mark.parametrize("days", [0, 1_000_000_000, 10**23])
@@ -574,6 +738,23 @@ def test_after_an_average_year_the_lots_left_carry_the_average_into_the_next_yea
 
     assert [(r.disposed_seq, r.acquired_seq, r.cost_basis) for r in book.rows] == [(3, 1, D(200)), (5, 4, D(250))]
     assert left(book) == [(D(1), D(200))]
+
+
+def test_under_average_every_open_lot_is_costed_at_the_pools_average_from_its_acquisition() -> None:
+    # hledger's AVERAGE: the pool's cost is updated on acquisition and rewritten into every lot; the cost a
+    # disposal now takes, whichever lot it consumes first.
+    bought = [fill("buy", "1", "100", "2024-01-01"), fill("buy", "1", "300", "2024-01-02")]
+    more = [fill("sell", "1", "400", "2024-01-03"), fill("buy", "1", "500", "2024-01-04")]
+
+    assert left(folded(bought, "average")) == [(D(1), D(200)), (D(1), D(200))]
+    assert left(folded([*bought, *more], "average")) == [(D(1), D(350)), (D(1), D(350))]  # (200 + 500) / 2
+    # When the lots stand in a year of another method, each lot has its own cost (the average it was pooled at).
+    later = [*bought, *more, fill("buy", "1", "600", "2025-01-01")]
+    assert left(folded(later, ["average", "2025=fifo"])) == [(D(1), D(200)), (D(1), D(500)), (D(1), D(600))]
+    average = [(q, unit.quantize(D("0.01"))) for q, unit in left(folded(later, "average"))]
+    assert average == [(D(1), D("433.33"))] * 3  # (200 + 500 + 600) / 3
+    shorts = [fill("sell", "1", "100", "2024-01-01"), fill("sell", "3", "200", "2024-01-02")]
+    assert left(folded(shorts, "average")) == [(D(-1), D(175)), (D(-3), D(175))]  # proceeds 700 / 4
 
 
 def test_a_specific_buy_names_the_short_lots_it_closes() -> None:
