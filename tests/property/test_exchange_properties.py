@@ -15,7 +15,6 @@ from datetime import timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -217,7 +216,6 @@ def test_the_engine_equals_the_reference_on_any_exchange_events(candidates: list
     assert_engine_equals_reference(folded(candidates))
 
 
-@pytest.mark.xfail(strict=True, reason="WalletReplay folds a base fee's disposal as a trade whose fee a flip splits")
 @PROPERTY
 @given(events())
 @example(

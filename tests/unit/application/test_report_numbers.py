@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from tests.e2e.test_report import EXCHANGE_EVENTS, EXCHANGE_TIMES, SESSION, TIMES
 from tradeledger import Ledger
 from tradeledger.application.audit import FeeTotal, Mark, Report, build_report, resolve_axis, uneven
@@ -241,7 +239,6 @@ def test_the_charts_net_line_adds_the_funding_paid_before_each_fill(ledger: Ledg
     assert report.series[-1].net == report.state.totals.net_pnl
 
 
-@pytest.mark.xfail(strict=True, reason="the wallet's replay split the base fee's value between the flip's two cycles")
 def test_the_report_folds_agree_when_a_base_fee_flips_a_contract_position(ledger: Ledger) -> None:
     """Long 1 BTC/USDT:USDT @ 100, sell 0.9995 @ 110 paying 1 USDT and 0.001 BTC: the fee's disposal closes the
     long 0.0005 left and opens a short of 0.0005 at 110 carrying the whole 0.11 of the fee (spec 9). The page's

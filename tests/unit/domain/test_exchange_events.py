@@ -493,7 +493,6 @@ def test_a_flip_paid_in_base_on_a_contract_puts_the_whole_base_fee_on_the_new_cy
     assert closed.balance("USDT") == Decimal(3003)
 
 
-@pytest.mark.xfail(strict=True, reason="WalletReplay folds the disposal as a trade whose fee a flip splits pro rata")
 def test_the_paper_wallets_replay_books_a_base_fee_whose_disposal_flips_a_contract_as_the_positions_do() -> None:
     """Long 1 @ 100, then sell 0.9995 @ 110 paying 1 USDT and 0.001 BTC: the sell leaves long 0.0005, and the
     fee's disposal closes it (realized 10 in all, fees 1, net 9) and opens a short of 0.0005 at 110 whose fees
