@@ -252,7 +252,6 @@ def test_fee_pairs_that_do_not_pair_are_refused_naming_the_option(cli: Cli, fees
     assert cli.json("history") == []
 
 
-@pytest.mark.xfail(strict=True, reason="the two sides were refused as one transfer sent twice with different content")
 def test_an_internal_move_into_the_account_it_leaves_is_refused_naming_to_account(cli: Cli) -> None:
     result = cli("record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT",
                  "--amount", "-100", "--kind", "internal", "--account", "spot", "--to-account", "spot",

@@ -324,6 +324,10 @@ def record_transfer(
     if to_account is not None:
         if kind is not TransferKind.INTERNAL:
             raise InvalidArgument(f"--to-account: only an internal move has another side (got --kind {kind.value})")
+        if to_account == account:
+            raise InvalidArgument(
+                f"--to-account: an internal move goes to another account than the one it leaves ({account!r})"
+            )
         received = decimal_text_arg(amount)
         if not received.is_finite() or received >= 0:
             raise InvalidArgument(f"--amount: an internal move out of --account is negative (got {amount!r})")
