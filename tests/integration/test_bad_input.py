@@ -564,7 +564,6 @@ BAD_EVENTS = [
         with_fees([{"amount": "0", "currency": "BNB", "quote_value": "6"}]),
         ("fees.0", "quote_value 6", "amount of 0"),
         id="quote-value-of-no-fee",
-        marks=pytest.mark.xfail(strict=True, reason="a fee of 0 valued at 6 was stored as no fee, its value dropped"),
     ),
     pytest.param({**FUNDING, "symbol": "BTC/USDT"}, ("symbol:", "spot"), id="funding-on-spot"),
     pytest.param({**FUNDING, "currency": "BTC"}, ("currency:", "USDT", "'BTC'"), id="funding-other-currency"),
