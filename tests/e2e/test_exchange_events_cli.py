@@ -279,3 +279,18 @@ def test_an_internal_move_conserves_the_total_less_its_fee(cli: Cli) -> None:
         (2, "default", "m1", "-300", "1"),
         (3, "desk2", "m1", "300", "0"),
     ]
+
+
+@pytest.mark.xfail(strict=True, reason="a filter that matched nothing said the log was empty")
+def test_history_filtered_to_nothing_says_no_event_matches_not_that_the_log_is_empty(cli: Cli) -> None:
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+
+    by_symbol = cli("history", "--symbol", "BTC/USDT").stdout
+    by_account = cli("history", "--account", "desk2").stdout
+    both = cli("history", "--symbol", "BTC/USDT", "--account", "desk2").stdout
+
+    assert "the log is empty" not in by_symbol + by_account + both
+    assert "no event matches --symbol BTC/USDT" in by_symbol
+    assert "no event matches --account desk2" in by_account
+    assert "no event matches --symbol BTC/USDT --account desk2" in both
