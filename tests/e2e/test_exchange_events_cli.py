@@ -295,7 +295,6 @@ def test_history_filtered_to_nothing_says_no_event_matches_not_that_the_log_is_e
     assert "no event matches --symbol BTC/USDT --account desk2" in both
 
 
-@pytest.mark.xfail(strict=True, reason="the second side was left out of --json, and a new one was said to be nothing")
 def test_an_internal_move_recorded_again_reports_each_side_as_new_or_duplicate(cli: Cli) -> None:
     move = ["record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-100",
             "--kind", "internal", "--time", T0]  # fmt: skip
