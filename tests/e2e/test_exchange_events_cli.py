@@ -319,7 +319,6 @@ def test_an_internal_move_recorded_again_reports_each_side_as_new_or_duplicate(c
     assert "its other side in account desk2 is already recorded as seq 2" in both_again
 
 
-@pytest.mark.xfail(strict=True, reason="verify printed 'first bad seq None' when no event was bad")
 def test_verify_of_a_balance_changed_behind_the_ledgers_back_names_the_balances_not_a_seq_of_none(cli: Cli) -> None:
     cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
         "--kind", "deposit", "--time", T0)  # fmt: skip
