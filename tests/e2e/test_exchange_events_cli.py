@@ -330,3 +330,18 @@ def test_verify_of_a_balance_changed_behind_the_ledgers_back_names_the_balances_
     assert "None" not in result.stderr
     assert result.stderr.startswith("verify: FAILED — no bad seq; the first difference is in the balances\n")
     assert "('default', 'bybit', 'USDT'): stored 999, a fold of the log gives 1000" in result.stderr
+
+
+def test_a_withdrawal_larger_than_the_balance_is_recorded_and_the_balance_shown_negative(cli: Cli) -> None:
+    """The log records what the exchange reports; a deposit the ledger has not seen (older than its first sync,
+    or not ingested yet) must not block the withdrawal that follows it. The balance says what the log explains:
+    100 in, 250 and a fee of 1 out, -151, for reconcile to name against the exchange."""
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "100",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+    cli("record-transfer", "--transfer-id", "w1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-250",
+        "--fee", "1", "--kind", "withdrawal", "--time", T0)  # fmt: skip
+
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "bybit", "currency": "USDT", "amount": "-151"}
+    ]
+    assert cli.json("verify")["ok"] is True
