@@ -6,6 +6,7 @@ snapshot every few events and rollbacks to any seq among them:
 
 - the stored positions equal a replay of the whole log and a replay to the head's seq, and the replay to every seq
   is the one the log had when that seq was its head (an event appended later changes no earlier state);
+- a ledger given only the events left after the rollbacks has the same positions and balances;
 - each account's PaperWallet says the cash, realized PnL, funding and fees of `replay --initial-balance` for it,
   and its positions are the account's positions;
 - the open tax lots of every method add up to the spot positions, no disposal misses an acquisition, and with
@@ -66,6 +67,12 @@ def test_positions_replays_wallets_report_and_balances_agree(ops: list[tuple[str
             assert figures(ledger.replay(until_seq=seq)) == expected, seq
 
         state = ledger.state()
+        with Ledger(MemoryLedgerStore(), clock=lambda: RECORDED_AT) as fresh:  # the kept events, never rolled back
+            kept = [recorded.fill for recorded in ledger.history()]
+            if kept:
+                fresh.record_many(kept)
+            assert figures(fresh.state()) == figures(state)
+            assert fresh.balances() == ledger.balances()
         for account in ("default", "b"):
             replayed = ledger.replay_wallet(B0, account=account)
             wallet = PaperWallet(ledger, B0, account=account, auto_save=False)
