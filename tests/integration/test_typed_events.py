@@ -130,7 +130,6 @@ def test_verify_names_a_balance_changed_behind_the_ledgers_back(ledger: Ledger, 
     assert "('default', 'bybit', 'BTC'): stored 1, a fold of the log gives 0.999" in problem.detail
 
 
-@pytest.mark.xfail(strict=True, reason="verify wrote the missing row as None and the fold's amount as 0.00")
 def test_verify_names_a_balance_row_removed_behind_the_ledgers_back_in_words(ledger: Ledger, backend: Backend) -> None:
     ledger.record_many(
         [
