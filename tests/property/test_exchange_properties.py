@@ -226,6 +226,14 @@ def test_the_engine_equals_the_reference_on_any_exchange_events(candidates: list
              quantity="0.9995", price="110", fees=[{"amount": "0.001", "currency": "BTC"}], occurred_at=T0),
     ]  # the sell leaves long 0.0005; its fee's disposal of 0.001 flips it short
 )  # fmt: skip
+@example(
+    [
+        Fill(fill_id="E-0", account="spot-btc", exchange=EXCHANGE, symbol="BTC/USDT", side="sell", quantity="1",
+             price="100", occurred_at=T0),
+        Fill(fill_id="E-1", account="spot-btc", exchange=EXCHANGE, symbol="BTC/USDT", side="buy", quantity="0.995",
+             price="90", fees=[{"amount": "-0.01", "currency": "BTC"}], occurred_at=T0),
+    ]  # the buy leaves a spot short of 0.005; its rebate's acquisition of 0.01 flips it long
+)  # fmt: skip
 def test_the_paper_wallets_replay_keeps_the_positions_the_engine_keeps(candidates: list[Event]) -> None:
     """The paper wallet's replay (the report's page, PaperWallet) folds the positions beside its cash: the same
     open and closed cycles as the engine, whatever fees the fills pay (a base fee's disposal included)."""

@@ -56,9 +56,9 @@ def event(draw: random.Random, name: str) -> dict[str, Any]:
     )
     fee = draw.random()
     base = symbol.split("/")[0]
-    if fee < 0.3:  # a base fee: refused when the position cannot pay it; on a contract it may flip the position
+    if fee < 0.3:  # a base fee: refused when the position cannot pay it; it may flip a contract, a rebate a spot short
         del fields["fee"]
-        fields["fees"] = [{"amount": draw.choice(["0.01", "0.5", "5", "-0.01"]), "currency": base}]
+        fields["fees"] = [{"amount": draw.choice(["0.01", "0.5", "5", "-0.01", "-5"]), "currency": base}]
     elif fee < 0.45:
         del fields["fee"]
         fields["fees"] = [{"amount": "0.02", "currency": "BNB", "quote_value": "6"}]
