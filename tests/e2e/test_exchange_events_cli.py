@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,97 @@ def test_fee_pairs_that_do_not_pair_are_refused_naming_the_option(cli: Cli, fees
 
     assert refused in result.stderr
     assert cli.json("history") == []
+
+
+def test_an_internal_move_into_the_account_it_leaves_is_refused_naming_to_account(cli: Cli) -> None:
+    result = cli("record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT",
+                 "--amount", "-100", "--kind", "internal", "--account", "spot", "--to-account", "spot",
+                 "--time", T0, expect=2)  # fmt: skip
+
+    assert "--to-account: an internal move goes to another account than the one it leaves ('spot')" in result.stderr
+    assert cli.json("history") == []
+
+
+def test_an_internal_move_conserves_the_total_less_its_fee(cli: Cli) -> None:
+    """1000 USDT into default; 300 moved to desk2 paying 1: default holds 699, desk2 300, the total 999."""
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+    cli("record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-300",
+        "--fee", "1", "--kind", "internal", "--to-account", "desk2", "--time", T0)  # fmt: skip
+
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "bybit", "currency": "USDT", "amount": "699"},
+        {"account": "desk2", "exchange": "bybit", "currency": "USDT", "amount": "300"},
+    ]
+    assert cli.json("positions")["totals"]["net_pnl"] == "0"  # never PnL
+    moves = [(e["seq"], e["account"], e["transfer_id"], e["amount"], e["fee"]) for e in cli.json("history")]
+    assert moves == [
+        (1, "default", "d1", "1000", "0"),
+        (2, "default", "m1", "-300", "1"),
+        (3, "desk2", "m1", "300", "0"),
+    ]
+
+
+def test_history_filtered_to_nothing_says_no_event_matches_not_that_the_log_is_empty(cli: Cli) -> None:
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+
+    by_symbol = cli("history", "--symbol", "BTC/USDT").stdout
+    by_account = cli("history", "--account", "desk2").stdout
+    both = cli("history", "--symbol", "BTC/USDT", "--account", "desk2").stdout
+
+    assert "the log is empty" not in by_symbol + by_account + both
+    assert "no event matches --symbol BTC/USDT" in by_symbol
+    assert "no event matches --account desk2" in by_account
+    assert "no event matches --symbol BTC/USDT --account desk2" in both
+
+
+def test_an_internal_move_recorded_again_reports_each_side_as_new_or_duplicate(cli: Cli) -> None:
+    move = ["record-transfer", "--transfer-id", "m1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-100",
+            "--kind", "internal", "--time", T0]  # fmt: skip
+    cli(*move)  # the side out of default alone: seq 1
+
+    text = cli(*move, "--to-account", "desk2").stdout  # default's side again, desk2's side new: seq 2
+    again = cli.json(*move, "--to-account", "desk2")  # both again
+
+    assert "nothing appended" not in text
+    assert "transfer m1 is already recorded as seq 1" in text
+    assert "and its other side into account desk2 as seq 2" in text
+    hashes = {event["seq"]: event["hash"] for event in cli.json("history")}
+    assert again == {
+        "seq": 1,
+        "hash": hashes[1],
+        "duplicate": True,
+        "other_side": {"account": "desk2", "seq": 2, "hash": hashes[2], "duplicate": True},
+    }
+    both_again = cli(*move, "--to-account", "desk2").stdout
+    assert "transfer m1 is already recorded as seq 1 (nothing appended)" in both_again
+    assert "its other side in account desk2 is already recorded as seq 2" in both_again
+
+
+def test_verify_of_a_balance_changed_behind_the_ledgers_back_names_the_balances_not_a_seq_of_none(cli: Cli) -> None:
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "1000",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+    with sqlite3.connect(cli.url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE projection_entries SET value = '999' WHERE projection = 'balances'")
+
+    result = cli("verify", expect=1)
+
+    assert "None" not in result.stderr
+    assert result.stderr.startswith("verify: FAILED — no bad seq; the first difference is in the balances\n")
+    assert "('default', 'bybit', 'USDT'): stored 999, a fold of the log gives 1000" in result.stderr
+
+
+def test_a_withdrawal_larger_than_the_balance_is_recorded_and_the_balance_shown_negative(cli: Cli) -> None:
+    """The log records what the exchange reports; a deposit the ledger has not seen (older than its first sync,
+    or not ingested yet) must not block the withdrawal that follows it. The balance says what the log explains:
+    100 in, 250 and a fee of 1 out, -151, for reconcile to name against the exchange."""
+    cli("record-transfer", "--transfer-id", "d1", "--exchange", "bybit", "--currency", "USDT", "--amount", "100",
+        "--kind", "deposit", "--time", T0)  # fmt: skip
+    cli("record-transfer", "--transfer-id", "w1", "--exchange", "bybit", "--currency", "USDT", "--amount", "-250",
+        "--fee", "1", "--kind", "withdrawal", "--time", T0)  # fmt: skip
+
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "bybit", "currency": "USDT", "amount": "-151"}
+    ]
+    assert cli.json("verify")["ok"] is True

@@ -555,6 +555,16 @@ BAD_EVENTS = [
         ("fees.0.quote_value",),
         id="quote-value-on-a-quote-fee",
     ),
+    pytest.param(
+        with_fees([{"amount": "0.01", "currency": "BNB", "quote_value": "-6"}]),
+        ("fees.0", "quote_value -6", "amount 0.01", "opposite signs"),
+        id="quote-value-of-a-fee-negative",
+    ),
+    pytest.param(
+        with_fees([{"amount": "0", "currency": "BNB", "quote_value": "6"}]),
+        ("fees.0", "quote_value 6", "amount of 0"),
+        id="quote-value-of-no-fee",
+    ),
     pytest.param({**FUNDING, "symbol": "BTC/USDT"}, ("symbol:", "spot"), id="funding-on-spot"),
     pytest.param({**FUNDING, "currency": "BTC"}, ("currency:", "USDT", "'BTC'"), id="funding-other-currency"),
     pytest.param({**TRANSFER, "amount": "0"}, ("amount:", "got 0"), id="transfer-zero"),

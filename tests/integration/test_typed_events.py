@@ -130,6 +130,22 @@ def test_verify_names_a_balance_changed_behind_the_ledgers_back(ledger: Ledger, 
     assert "('default', 'bybit', 'BTC'): stored 1, a fold of the log gives 0.999" in problem.detail
 
 
+def test_verify_names_a_balance_row_removed_behind_the_ledgers_back_in_words(ledger: Ledger, backend: Backend) -> None:
+    ledger.record_many(
+        [
+            {"type": "transfer", "transfer_id": "d1", "exchange": "bybit", "currency": "USDT", "amount": "1.50",
+             "kind": "deposit", "occurred_at": T},
+            {"type": "transfer", "transfer_id": "w1", "exchange": "bybit", "currency": "USDT", "amount": "-1.25",
+             "fee": "0.25", "kind": "withdrawal", "occurred_at": T},
+        ]
+    )  # fmt: skip
+    backend.sql("DELETE FROM projection_entries WHERE projection = 'balances'")
+
+    [problem] = ledger.verify().problems
+
+    assert problem.detail == "balance ('default', 'bybit', 'USDT'): stored no row, a fold of the log gives 0"
+
+
 @pytest.mark.parametrize("kind", ["fill", "funding", "transfer"])
 def test_the_same_id_sent_again_is_a_duplicate_for_every_type(ledger: Ledger, kind: str) -> None:
     recorded(ledger)

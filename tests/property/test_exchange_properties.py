@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import T0
@@ -26,6 +26,7 @@ from tradeledger.domain.markets import market
 from tradeledger.domain.positions import accounting_of
 from tradeledger.domain.records import StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
+from tradeledger.domain.wallet import WalletReplay
 from tradeledger.errors import InvalidFill
 
 EXCHANGE = "binance"
@@ -213,6 +214,34 @@ def test_the_engine_equals_the_reference_on_any_exchange_events(candidates: list
     """Book (open and closed cycles, closed totals), lifetime totals and balances: the engine applying one
     event at a time, the engine over the stored rows and the reference give the same values."""
     assert_engine_equals_reference(folded(candidates))
+
+
+@PROPERTY
+@given(events())
+@example(
+    [
+        Fill(fill_id="E-0", account="perp-btc", exchange=EXCHANGE, symbol="BTC/USDT:USDT", side="buy", quantity="1",
+             price="100", occurred_at=T0),
+        Fill(fill_id="E-1", account="perp-btc", exchange=EXCHANGE, symbol="BTC/USDT:USDT", side="sell",
+             quantity="0.9995", price="110", fees=[{"amount": "0.001", "currency": "BTC"}], occurred_at=T0),
+    ]  # the sell leaves long 0.0005; its fee's disposal of 0.001 flips it short
+)  # fmt: skip
+@example(
+    [
+        Fill(fill_id="E-0", account="spot-btc", exchange=EXCHANGE, symbol="BTC/USDT", side="sell", quantity="1",
+             price="100", occurred_at=T0),
+        Fill(fill_id="E-1", account="spot-btc", exchange=EXCHANGE, symbol="BTC/USDT", side="buy", quantity="0.995",
+             price="90", fees=[{"amount": "-0.01", "currency": "BTC"}], occurred_at=T0),
+    ]  # the buy leaves a spot short of 0.005; its rebate's acquisition of 0.01 flips it long
+)  # fmt: skip
+def test_the_paper_wallets_replay_keeps_the_positions_the_engine_keeps(candidates: list[Event]) -> None:
+    """The paper wallet's replay (the report's page, PaperWallet) folds the positions beside its cash: the same
+    open and closed cycles as the engine, whatever fees the fills pay (a base fee's disposal included)."""
+    result = folded(candidates)
+    replay = WalletReplay(Decimal(10) ** 9)
+    replay.apply_all(accounting_of(seq, event) for seq, event in enumerate(result.accepted, start=1))
+    book, engine = replay.positions.book(), result.engine.book()
+    assert (book.open, book.closed, book.closed_totals) == (engine.open, engine.closed, engine.closed_totals)
 
 
 def test_fees_given_out_of_their_stored_order_fold_to_the_balances_a_replay_of_the_log_gives() -> None:

@@ -30,31 +30,41 @@ COMPARED = ("positions", "closed_positions", "projection_entries")
 
 
 def event(draw: random.Random, name: str) -> dict[str, Any]:
-    """A fill (spot or contract; quote, base or other fees), a funding payment or a transfer."""
+    """A fill (spot or contract; quote, base or other fees, valued or not, rebates), a funding payment or a
+    transfer (a deposit, a withdrawal with or without a fee, one side of an internal move), in one of two
+    accounts on one of two exchanges."""
+    where = {"account": draw.choice(["default", "b"]), "exchange": draw.choice(["kraken", "kraken", "binance"])}
     kind = draw.random()
     if kind < 0.08:
-        return {"type": "funding", "funding_id": name, "exchange": "kraken", "symbol": draw.choice(CONTRACTS),
+        return {"type": "funding", "funding_id": name, **where, "symbol": draw.choice(CONTRACTS),
                 "amount": draw.choice(["-3", "1"]), "currency": "USDT", "occurred_at": T}  # fmt: skip
     if kind < 0.15:
-        return {"type": "transfer", "transfer_id": name, "exchange": "kraken", "kind": "deposit",
-                "currency": draw.choice(["USD", "USDT", "BTC"]), "amount": draw.choice(["100", "-5"]),
-                "occurred_at": T}  # fmt: skip
+        moved = draw.choice(["deposit", "withdrawal", "internal"])
+        amount = draw.choice(["100", "0.5", "2500"])
+        out = moved == "withdrawal" or (moved == "internal" and draw.random() < 0.5)
+        return {"type": "transfer", "transfer_id": name, **where, "kind": moved,
+                "currency": draw.choice(["USD", "USDT", "BTC"]), "amount": f"-{amount}" if out else amount,
+                "fee": draw.choice(["0", "0.1"]) if out else "0", "occurred_at": T}  # fmt: skip
     symbol = draw.choice(SPOT + CONTRACTS)
     fields = fill_fields(
         fill_id=name,
-        account=draw.choice(["default", "b"]),
+        **where,
         symbol=symbol,
         side=draw.choice(["buy", "sell"]),
         quantity=draw.choice(["1", "2", "3"]),
         price=draw.choice(["90", "100", "110"]),
     )
     fee = draw.random()
-    if fee < 0.3 and symbol in SPOT:  # a base fee: refused when the position cannot pay it
+    base = symbol.split("/")[0]
+    if fee < 0.3:  # a base fee: refused when the position cannot pay it; it may flip a contract, a rebate a spot short
         del fields["fee"]
-        fields["fees"] = [{"amount": draw.choice(["0.01", "0.5", "5"]), "currency": symbol.split("/")[0]}]
+        fields["fees"] = [{"amount": draw.choice(["0.01", "0.5", "5", "-0.01", "-5"]), "currency": base}]
     elif fee < 0.45:
         del fields["fee"]
         fields["fees"] = [{"amount": "0.02", "currency": "BNB", "quote_value": "6"}]
+    elif fee < 0.55:
+        del fields["fee"]
+        fields["fees"] = [{"amount": "0.02", "currency": "BNB"}, {"amount": "-0.3", "currency": "USDT"}]
     return fields
 
 

@@ -15,7 +15,7 @@ from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
 from tradeledger.domain.balances import BalanceKey
 from tradeledger.domain.chain import GENESIS_HASH, HASHED_FIELDS_BY_TYPE
-from tradeledger.domain.fills import time_shaped
+from tradeledger.domain.fills import decimal_text, time_shaped
 from tradeledger.domain.positions import ZERO, Accounting, Position, PositionBook, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, LedgerState, StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
@@ -241,10 +241,16 @@ def _check_balances(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[Bala
     """Differences between the stored balances and a fold of the log from zero (spec section 9)."""
     return [
         Problem(
-            None, "balances", f"balance {key}: stored {stored.get(key)}, a fold of the log gives {replayed.get(key)}"
+            None,
+            "balances",
+            f"balance {key}: stored {_said(stored.get(key))}, a fold of the log gives {_said(replayed.get(key))}",
         )
         for key in _unequal(stored, replayed)
     ][:MAX_PROBLEMS]
+
+
+def _said(amount: Decimal | None) -> str:
+    return "no row" if amount is None else decimal_text(amount)
 
 
 def _unequal(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey, Decimal]) -> list[BalanceKey]:

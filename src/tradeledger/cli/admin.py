@@ -38,6 +38,7 @@ from tradeledger.cli.output import (
     print_state,
     short_hash,
     state_json,
+    verify_failure,
 )
 from tradeledger.cli.tables import Column, RowsOf, print_table
 from tradeledger.compat.files import DEFAULT_STATE_DIR, check_output, output_file, write_bytes_atomically
@@ -185,7 +186,7 @@ def rollback(
             _print_report(out(), report, files)
             out().print(f"verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
-        err().print(f"verify FAILED after the rollback: first bad seq {verified.first_bad_seq}")
+        err().print(f"verify FAILED after the rollback: {verify_failure(verified)}")
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 

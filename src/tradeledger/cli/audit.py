@@ -23,7 +23,7 @@ from tradeledger.cli.common import (
     progress_bar,
     refuse_in_memory,
 )
-from tradeledger.cli.output import print_rollbacks, verify_json
+from tradeledger.cli.output import print_rollbacks, verify_failure, verify_json
 from tradeledger.errors import InvalidArgument
 
 
@@ -74,7 +74,7 @@ def print_anchors(console: Console, report: VerifyReport) -> None:
 
 
 def print_problems(report: VerifyReport) -> None:
-    err().print(f"verify: FAILED — first bad seq {report.first_bad_seq}", highlight=False)
+    err().print(f"verify: FAILED — {verify_failure(report)}", highlight=False)
     for problem in report.problems:
         where = "ledger" if problem.seq is None else f"seq {problem.seq}"
         err().print(f"  {where}: {problem.check}: {problem.detail}", soft_wrap=True)

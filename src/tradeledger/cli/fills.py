@@ -324,15 +324,32 @@ def record_transfer(
     if to_account is not None:
         if kind is not TransferKind.INTERNAL:
             raise InvalidArgument(f"--to-account: only an internal move has another side (got --kind {kind.value})")
+        if to_account == account:
+            raise InvalidArgument(
+                f"--to-account: an internal move goes to another account than the one it leaves ({account!r})"
+            )
         received = decimal_text_arg(amount)
         if not received.is_finite() or received >= 0:
             raise InvalidArgument(f"--amount: an internal move out of --account is negative (got {amount!r})")
         events.append({**fields, "account": to_account, "amount": str(-received), "fee": "0"})
     with opened(ctx, writes=True) as ledger:
         receipts = ledger.record_many(events)
-    _receipt("transfer", transfer_id, receipts[0], json_output)
-    if len(receipts) > 1 and not json_output:
-        out().print(f"  and its other side into account {to_account} as seq {receipts[1].seq}")
+    if to_account is None:
+        _receipt("transfer", transfer_id, receipts[0], json_output)
+        return
+    first, other = receipts
+    if json_output:
+        side = {"account": to_account, "seq": other.seq, "hash": other.hash, "duplicate": other.duplicate}
+        emit({"seq": first.seq, "hash": first.hash, "duplicate": first.duplicate, "other_side": side})
+        return
+    if first.duplicate and not other.duplicate:  # this side was there already; the other one is appended now
+        out().print(f"duplicate: transfer {transfer_id} is already recorded as seq {first.seq}")
+    else:
+        _receipt("transfer", transfer_id, first, json_output=False)
+    if other.duplicate:
+        out().print(f"  its other side in account {to_account} is already recorded as seq {other.seq}")
+    else:
+        out().print(f"  and its other side into account {to_account} as seq {other.seq}, hash {other.hash}")
 
 
 def import_fills(

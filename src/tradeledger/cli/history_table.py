@@ -77,9 +77,10 @@ def _again(read: ReadHistory, last: tuple[int, str] | None, dropped: list[int]) 
         )
 
 
-def print_history(console: Console, read: ReadHistory) -> None:
+def print_history(console: Console, read: ReadHistory, *, filters: str = "") -> None:
     """The fill log; an account or exchange shared by every fill is named in the title, else it is a column (the
-    module says how the log is read twice)."""
+    module says how the log is read twice). `filters`: the options that narrowed `read` (`--symbol S`), named
+    when no event matches them."""
     seen = _Seen()
     with closing(read(None)) as fills:
         widths, count = measure(11, seen.rows(fills))
@@ -105,4 +106,5 @@ def print_history(console: Console, read: ReadHistory) -> None:
     kept = [width for i, width in enumerate(widths) if i not in dropped]
     title = "Fill log" + (f": {', '.join(shared)}" if shared else "")
     rows = _again(read, seen.last, dropped)
-    print_table(console, title, columns, rows, empty="the log is empty", measured=(kept, count))
+    empty = f"no event matches {filters}" if filters else "the log is empty"
+    print_table(console, title, columns, rows, empty=empty, measured=(kept, count))

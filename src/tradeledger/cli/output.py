@@ -163,6 +163,14 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
     }
 
 
+def verify_failure(report: VerifyReport) -> str:
+    """Where a failed verify went wrong, for its first line: the first bad seq, else (every problem is of the whole
+    ledger: a stored projection or the balances against a replay) that no seq is bad, and the first one's check."""
+    if report.first_bad_seq is not None:
+        return f"first bad seq {report.first_bad_seq}"
+    return f"no bad seq; the first difference is in the {report.problems[0].check}"
+
+
 def anchor_json(check: AnchorCheck) -> dict[str, Any]:
     """One anchor as verify checked it: its statement, the outcome and, if removed, the rollback's id."""
     return {

@@ -119,6 +119,9 @@ def history(
         if json_output:
             emit_items(recorded_json(r) for r in ledger.stream_history(symbol=symbol, account=account))
         else:
+            given = (("--symbol", symbol), ("--account", account))
             print_history(
-                out(), lambda until_seq: ledger.stream_history(symbol=symbol, account=account, until_seq=until_seq)
+                out(),
+                lambda until_seq: ledger.stream_history(symbol=symbol, account=account, until_seq=until_seq),
+                filters=" ".join(f"{option} {value}" for option, value in given if value is not None),
             )

@@ -247,11 +247,11 @@ class FeeEntry(BaseModel):
 
     @model_validator(mode="after")
     def _same_sign(self) -> FeeEntry:
-        if self.quote_value is not None and self.quote_value * self.amount < 0:
-            raise ValueError(
-                f"quote_value {self.quote_value} and amount {self.amount} have opposite signs; "
-                "a fee is valued as a fee and a rebate as a rebate"
-            )
+        value, amount = self.quote_value, self.amount
+        if value is not None and (value * amount < 0 or (amount == 0 and value != 0)):
+            worth = "of an amount of 0; a fee of nothing is worth nothing (a fee of 0 is none)"  # its value not dropped
+            signs = f"and amount {amount} have opposite signs; a fee is valued as a fee and a rebate as a rebate"
+            raise ValueError(f"quote_value {value} {worth if amount == 0 else signs}")
         return self
 
     def canonical(self) -> dict[str, str]:

@@ -267,7 +267,9 @@ def _fee(entry: object, traded: Market) -> FeeEntry:
     quote_value = fields.get("quote_value")
     if quote_value is not None:
         quote_value = _amount(quote_value)
-        if quote_value * amount < 0 or (currency or traded.quote) in (traded.base, traded.quote):
+        if quote_value * amount < 0 or (amount == 0 and quote_value != 0):
+            raise _Declined  # the model names the value of a rebate as a fee, or of no fee
+        if (currency or traded.quote) in (traded.base, traded.quote):
             raise _Declined
     if currency is None:
         return _fee_entry(amount, traded.quote, quote_value)

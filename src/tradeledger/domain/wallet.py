@@ -27,10 +27,8 @@ from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Self
 
-from tradeledger.domain.fee_parts import base_fee_refusal
 from tradeledger.domain.fills import LEDGER_CONTEXT, Side, exact_amount, shortened
 from tradeledger.domain.fold import PositionFold
-from tradeledger.domain.markets import market
 from tradeledger.domain.positions import (
     ZERO,
     Accounting,
@@ -43,7 +41,8 @@ from tradeledger.domain.positions import (
     TransferMove,
     pnl,
 )
-from tradeledger.errors import InvalidArgument, InvalidFill, InvariantViolation
+from tradeledger.domain.reference import apply_fill
+from tradeledger.errors import InvalidArgument, InvariantViolation
 
 TWO = Decimal(2)
 # What one event's 28-digit operations can move the invariant's two sides apart, per unit of the largest
@@ -222,10 +221,11 @@ class WalletReplay:
             if self.wallet is not None:
                 self.wallet.apply(before, event, outcome)
             return Step(event, before, outcome)
-        # The wallet books the fill and its base fee's disposal as two trades (a spot wallet's base fee
-        # never flips a position, so the engine's one fold and these two agree), once the fee is not refused as
-        # the engine refuses it (an event of the log is refused only in a subset of it: until a time).
-        _refuse_base_fee(before, event)
+        # The positions fold the event once, as every fold does (a refused base fee leaves them as they were, and
+        # the disposal of a base fee that flips a contract's position puts its whole fee on the cycle it opens).
+        # The wallet books the cash of the fill and of its fee's disposal as two trades: the position between
+        # them is the fill's trade alone (the reference's pure fold), the cycles after them the positions'.
+        outcome = self.positions.apply(event)
         trade = replace(event, base_fee=ZERO)
         phi = event.base_fee
         with localcontext(LEDGER_CONTEXT):
@@ -237,30 +237,18 @@ class WalletReplay:
                 unvalued_fees=(),
                 base_fee=ZERO,
             )
-        middle = self.positions.apply(trade)
+        middle = apply_fill(before, trade)
         self.wallet.apply(before, trade, middle)
-        outcome = self.positions.apply(disposal)
-        self.wallet.apply(middle.position, disposal, outcome)
-        return Step(event, before, Outcome(outcome.position, middle.closed or outcome.closed))
+        # A cycle the disposal closed (one closed by the fill's trade is the middle's, counted once).
+        self.wallet.apply(
+            middle.position, disposal, Outcome(outcome.position, None if middle.closed else outcome.closed)
+        )
+        return Step(event, before, outcome)
 
     def apply_all(self, executions: Iterable[Accounting]) -> Self:
         for execution in executions:
             self.apply(execution)
         return self
-
-
-def _refuse_base_fee(before: Position | None, event: Execution) -> None:
-    """InvalidFill when the base fee of `event` is refused after its trade on `before` (fee_parts.base_fee_refusal,
-    the check every fold makes), before anything is folded."""
-    held = ZERO if before is None else before.signed_quantity
-    with localcontext(LEDGER_CONTEXT):
-        after = held + (event.quantity if event.side is Side.BUY else -event.quantity)
-    flipped = held != 0 and after != 0 and (after > 0) != (held > 0)
-    base = market(event.symbol).base
-    index = next((i for i, (currency, _) in enumerate(event.paid or ()) if currency == base), 0)
-    refusal = base_fee_refusal(event.symbol, event.base_fee, index, after, flipped)
-    if refusal is not None:
-        raise InvalidFill(refusal)
 
 
 def replay_wallet(executions: Iterable[Accounting], initial_balance: Decimal) -> tuple[PositionFold, WalletBook]:

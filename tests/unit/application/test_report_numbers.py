@@ -237,3 +237,23 @@ def test_the_charts_net_line_adds_the_funding_paid_before_each_fill(ledger: Ledg
         (Decimal(10), Decimal("7.8")),  # 10 - 2 funding - 0.2 fees
     ]
     assert report.series[-1].net == report.state.totals.net_pnl
+
+
+def test_the_report_folds_agree_when_a_base_fee_flips_a_contract_position(ledger: Ledger) -> None:
+    """Long 1 BTC/USDT:USDT @ 100, sell 0.9995 @ 110 paying 1 USDT and 0.001 BTC: the fee's disposal closes the
+    long 0.0005 left and opens a short of 0.0005 at 110 carrying the whole 0.11 of the fee (spec 9). The page's
+    wallet fold keeps the same open short, so the report does not call its two folds disagreeing."""
+    at = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
+    perp = {"exchange": "bybit", "symbol": "BTC/USDT:USDT"}
+    ledger.record_many([
+        {**perp, "fill_id": "o", "side": "buy", "quantity": "1", "price": "100", "occurred_at": at},
+        {**perp, "fill_id": "c", "side": "sell", "quantity": "0.9995", "price": "110", "occurred_at": at,
+         "fees": [{"amount": "1", "currency": "USDT"}, {"amount": "0.001", "currency": "BTC"}]},
+    ])  # fmt: skip
+
+    report = audit(ledger)
+
+    (short,) = report.state.open
+    assert (short.signed_quantity, short.fees) == (Decimal("-0.0005"), Decimal("0.11"))
+    assert report.folds_agree is True
+    assert report.wallet.cash == Decimal("10008.835")

@@ -27,6 +27,7 @@ from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import ClosedPosition, Position, PositionSide, Totals, accounting_of
 from tradeledger.domain.records import StoredEvent
 from tradeledger.domain.reference import ReferenceBalances
+from tradeledger.domain.wallet import WalletReplay
 from tradeledger.errors import InvalidFill
 
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
@@ -490,6 +491,30 @@ def test_a_flip_paid_in_base_on_a_contract_puts_the_whole_base_fee_on_the_new_cy
     assert (second.realized_pnl, second.fees, second.net_pnl) == (Decimal(2003), Decimal(153), Decimal(1850))
     assert closed.totals(PERP).net_pnl == Decimal(2850)
     assert closed.balance("USDT") == Decimal(3003)
+
+
+def test_the_paper_wallets_replay_books_a_base_fee_whose_disposal_flips_a_contract_as_the_positions_do() -> None:
+    """Long 1 @ 100, then sell 0.9995 @ 110 paying 1 USDT and 0.001 BTC: the sell leaves long 0.0005, and the
+    fee's disposal closes it (realized 10 in all, fees 1, net 9) and opens a short of 0.0005 at 110 whose fees
+    are the whole 0.001 x 110 = 0.11, as the positions book it. The paper wallet's replay (the report's and
+    PaperWallet's fold) keeps the same cycles; its cash is 1000 - 100 + 109.945 - 1 + 0.055 - 0.055 - 0.11."""
+    events = [buy("1", "100", symbol=PERP), sell("0.9995", "110", usdt("1"), fee("0.001", "BTC"), symbol=PERP)]
+    folded = fold(*events)
+    (cycle,) = folded.closed
+    assert (cycle.realized_pnl, cycle.fees, cycle.net_pnl) == (Decimal(10), Decimal(1), Decimal(9))
+    short = folded.open(PERP)
+    assert (short.signed_quantity, short.avg_price, short.fees) == (Decimal("-0.0005"), Decimal(110), Decimal("0.11"))
+
+    replay = WalletReplay(Decimal(1000))
+    replay.apply_all(accounting_of(seq, stored(seq, event).event()) for seq, event in enumerate(events, start=1))
+
+    book = replay.positions.book()
+    assert book.closed == [cycle]
+    assert book.open == {(ACCOUNT, PERP): short}
+    wallet = replay.wallet
+    assert wallet is not None
+    assert (wallet.cash, wallet.fees, wallet.realized_pnl) == (Decimal("1008.835"), Decimal("1.11"), Decimal(10))
+    assert (wallet.cycles_opened, wallet.winning_cycles) == (2, 1)
 
 
 def test_a_flip_splits_a_quote_and_an_unvalued_bnb_fee_pro_rata_each_in_its_own_currency() -> None:
