@@ -239,14 +239,9 @@ def _check_projection(stored: LedgerState, replayed: LedgerState) -> list[Proble
 
 def _check_balances(stored: Mapping[BalanceKey, Decimal], replayed: Mapping[BalanceKey, Decimal]) -> list[Problem]:
     """Differences between the stored balances and a fold of the log from zero (spec section 9)."""
-    return [
-        Problem(
-            None,
-            "balances",
-            f"balance {key}: stored {_said(stored.get(key))}, a fold of the log gives {_said(replayed.get(key))}",
-        )
-        for key in _unequal(stored, replayed)
-    ][:MAX_PROBLEMS]
+    said = "balance {}: stored {}, a fold of the log gives {}"
+    found = [said.format(key, _said(stored.get(key)), _said(replayed.get(key))) for key in _unequal(stored, replayed)]
+    return [Problem(None, "balances", detail) for detail in found[:MAX_PROBLEMS]]
 
 
 def _said(amount: Decimal | None) -> str:
