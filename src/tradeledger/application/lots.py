@@ -344,16 +344,7 @@ def _fill_picks(
         key = (event.account, event.symbol)
         if key not in used:
             used[key] = _named_in_log(log, *key, named_seqs[key])
-        left = acquired - used[key][lot_seq]
-        if amount > left:
-            raise InvalidFill(
-                f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired)}, "
-                f"earlier disposals named {decimal_text(used[key][lot_seq])}, "
-                f"{decimal_text(max(left, Decimal(0)))} is left (got {given})"
-            )
-        rounded = rounded_rest(lot_seq, left, amount)
-        if rounded is not None:
-            raise InvalidFill(f"{where}: {rounded} (got {given})")
+        _refuse_overdrawn(where, given, lot_seq, acquired, used[key][lot_seq], amount)
         used[key][lot_seq] += amount
     return picks
 
@@ -397,14 +388,21 @@ def _withdrawal_picks(
         in_log[event.account] = _withdrawn_in_log(log, event.account, {*acquired, *in_log.get(event.account, {})})
     for lot_seq, amount in picks:
         named_before = in_log[event.account][lot_seq] + in_batch.get(event.account, {}).get(lot_seq, Decimal(0))
-        left = acquired[lot_seq] - named_before
-        if amount > left:
-            raise InvalidFill(
-                f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired[lot_seq])}, "
-                f"earlier disposals named {decimal_text(named_before)}, {decimal_text(max(left, Decimal(0)))} is "
-                f"left (got {given})"
-            )
-        rounded = rounded_rest(lot_seq, left, amount)
-        if rounded is not None:
-            raise InvalidFill(f"{where}: {rounded} (got {given})")
+        _refuse_overdrawn(where, given, lot_seq, acquired[lot_seq], named_before, amount)
     return picks
+
+
+def _refuse_overdrawn(
+    where: str, given: object, lot_seq: int, acquired: Decimal, named: Decimal, amount: Decimal
+) -> None:
+    """InvalidFill when `amount` of lot `lot_seq` is more than what it `acquired` less what earlier disposals `named`,
+    or would leave a rest that rounds (`where`, `given`: the disposal and its metadata.lots, for the message)."""
+    left = acquired - named
+    if amount > left:
+        raise InvalidFill(
+            f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired)}, earlier "
+            f"disposals named {decimal_text(named)}, {decimal_text(max(left, Decimal(0)))} is left (got {given})"
+        )
+    rounded = rounded_rest(lot_seq, left, amount)
+    if rounded is not None:
+        raise InvalidFill(f"{where}: {rounded} (got {given})")
