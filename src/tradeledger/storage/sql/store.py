@@ -452,24 +452,19 @@ class SqlLedgerStore:
         lost then (the pool held it idle through a server restart) is replaced, once: nothing was read yet."""
         self._check_thread()
         engine, options = self._engine, snapshot_options(self._engine)
-        connection = engine.connect().execution_options(**options)
-        if not self._postgres:
-            return connection
-        try:
-            begin_now(connection)
-        except BaseException as error:
-            after_failure(error, "giving the connection back", connection.close)
-            if not (isinstance(error, exc.DBAPIError) and error.connection_invalidated):
-                raise
-        else:
-            return connection
-        connection = engine.connect().execution_options(**options)  # the pool dropped those as old as the lost one
-        try:
-            begin_now(connection)  # a second loss in a row is raised
-        except BaseException as error:
-            after_failure(error, "giving the connection back", connection.close)
-            raise
-        return connection
+        for retry in (False, True):  # the second connection: the pool dropped those as old as the lost one
+            connection = engine.connect().execution_options(**options)
+            if not self._postgres:
+                return connection
+            try:
+                begin_now(connection)
+            except BaseException as error:
+                after_failure(error, "giving the connection back", connection.close)
+                if retry or not (isinstance(error, exc.DBAPIError) and error.connection_invalidated):
+                    raise  # not a lost connection, or a second loss in a row
+            else:
+                return connection
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def close(self) -> None:
         with self._idle_lock:
