@@ -20,6 +20,7 @@ from tests.factories import fill_fields
 from tradeledger import open_ledger
 from tradeledger.application import copying
 from tradeledger.application.copying import copy_ledger
+from tradeledger.application.subscribing import EventNotice
 from tradeledger.bootstrap import open_store
 from tradeledger.cli import app
 from tradeledger.domain.risk import PriceMark
@@ -220,6 +221,7 @@ def test_the_copy_command_reports_what_it_copied_and_the_verification_as_json(
         head = original.head
     assert printed["copied"] == 7
     assert printed["already_there"] == 0
+    assert printed["entries"] == 0
     assert (printed["seq"], printed["hash"]) == (7, head.hash)
     assert printed["verify"]["ok"] is True
     assert printed["verify"]["events"] == 7
@@ -324,3 +326,76 @@ def test_a_source_whose_event_does_not_read_is_refused_at_its_seq_though_its_cha
 
     assert events_of(target) == []
     assert target.sql("SELECT epoch, seq, hash FROM ledger_head") == [(1, 0, "0" * 64)]
+
+
+def keep_positions_in(url: str) -> Any:
+    """On the ledger at `url`: a sync cursor, a named subscriber's position with its own entries, a checkpoint.
+    Returns the subscriber's saved position."""
+    with open_ledger(url, clock=clock_from(500)) as ledger:
+        ledger.record_many([fill_fields(fill_id="S-1", symbol="ADA/USD")], cursors={"sync:main:kraken:trades": "17"})
+        subscription = ledger.subscribe(name="auditor")
+        seen = [notice.seq for notice in subscription.poll() if isinstance(notice, EventNotice)]
+        subscription.save(entries={"auditor_view": {"seen": ",".join(map(str, seen))}})
+        subscription.close()
+        assert ledger.save_checkpoint("my_model", "main", '{"cash": "12.5"}', at=ledger.head)
+        return subscription.position
+
+
+def test_a_copy_carries_sync_cursors_named_subscribers_and_read_model_checkpoints(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    saved = keep_positions_in(sqlite_source.url)
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.copied, report.entries) == (8, 4)
+    with open_ledger(backend.url) as copied:
+        assert copied.cursors() == {"sync:main:kraken:trades": "17"}
+        resumed = copied.subscribe(name="auditor")
+        assert resumed.position == saved
+        assert [n for n in resumed.poll() if isinstance(n, EventNotice)] == []  # nothing delivered twice
+        resumed.close()
+        start = copied.resume_account("my_model", "main", account="default", at=copied.head)
+    assert start is not None
+    assert (start.at.seq, start.state, start.events) == (8, '{"cash": "12.5"}', [])
+    assert backend.sql("SELECT key, value FROM projection_entries WHERE projection = 'auditor_view'") == [
+        ("seen", "1,2,3,4,5,6,7,8")
+    ]
+
+
+def test_a_copy_leaves_the_ledgers_own_entries_to_the_targets_fold(sqlite_source: Backend, backend: Backend) -> None:
+    with open_ledger(sqlite_source.url) as source:
+        source.rebuild()  # a rebuild token of the source's own
+
+    copy(sqlite_source.url, backend.url)
+
+    tables = {table for (table,) in backend.sql("SELECT DISTINCT projection FROM projection_entries")}
+    assert tables == {"balances"}
+    assert backend.sql("SELECT key, value FROM projection_entries WHERE projection = 'balances' ORDER BY key") == (
+        sqlite_source.sql("SELECT key, value FROM projection_entries WHERE projection = 'balances' ORDER BY key")
+    )
+
+
+def test_copying_again_takes_the_sources_later_entries_and_keeps_keys_only_the_target_has(
+    sqlite_source: Backend, backend: Backend
+) -> None:
+    keep_positions_in(sqlite_source.url)
+    copy(sqlite_source.url, backend.url)
+    with open_ledger(backend.url) as target:
+        dashboard = target.subscribe(name="dashboard")
+        dashboard.poll()
+        dashboard.save()
+        dashboard.close()
+    record_session(sqlite_source.url, SESSION[:2], start=700)
+    with open_ledger(sqlite_source.url) as source:
+        auditor = source.subscribe(name="auditor")
+        auditor.poll()
+        auditor.save()
+        auditor.close()
+
+    report = copy(sqlite_source.url, backend.url)
+
+    assert (report.copied, report.entries) == (2, 4)
+    with open_ledger(backend.url) as target:
+        assert target.subscribe(name="auditor").position.seq == 10
+        assert target.subscribe(name="dashboard").position.seq == 8

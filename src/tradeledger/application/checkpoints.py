@@ -6,7 +6,7 @@ An entry of the table is the JSON `{"epoch", "seq", "hash", "state"}`: the read 
 (`state`, which the ledger stores and hands back, never reads) as of the event at `seq`, whose hash
 was `hash`. It holds only while the log still has that event: an audited rollback that removed it
 voids the checkpoint (the reader folds from the first event again and saves a new one). Entries are
-not part of the log or its chain: a copy or an export leaves them out, a rebuild keeps them.
+not part of the log or its chain: an export leaves them out, a copy carries them, a rebuild keeps them.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ Rules (decided here, documented in README):
   a broken source chain is refused at its first bad seq and nothing is written: the whole log lands in
   one target transaction, or none of it does.
 - Price marks and risk levels (market-side state, not part of the chain) are copied after the log.
+- The keyed entries that hold positions in this log (sync's cursors, named subscribers' positions with
+  their own entries, read models' checkpoints) come along in the log's transaction, each key as the
+  source holds it (a key only the target has stays): the target is the same log, so each still holds.
+  The ledger's own (the balances, folded with the copy; a pending rebuild; the rebuild token) do not.
 - At the end the target is verified from scratch (chain, gapless seq, projection equals a replay).
 """
 
@@ -21,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from tradeledger.application.appending import project_events
+from tradeledger.application.appending import BALANCES, project_events
 from tradeledger.application.ledger import SNAPSHOT_EVERY, Ledger
-from tradeledger.application.ports import LedgerStore, UnitOfWork
+from tradeledger.application.ports import PENDING, REBUILDS, LedgerStore, Transaction, UnitOfWork
 from tradeledger.application.replaying import event_at
 from tradeledger.application.verification import EpochWalk, VerifyReport, check_admin, computed_hash, content_problem
 from tradeledger.domain.admin import AdminRecord
@@ -33,6 +37,7 @@ from tradeledger.errors import InvalidArgument, StorageError
 
 CHUNK = 1_000  # events per write statement batch, all inside the one target transaction
 Progress = Callable[[int], None]  # called with the number of events written so far
+LEDGER_OWN_TABLES = frozenset({BALANCES, PENDING, REBUILDS})  # keyed tables a copy leaves to the target's own fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class CopyReport:
     copied: int
     head: Checkpoint
     verify: VerifyReport
+    entries: int = 0  # keyed entries carried (see the module's rules)
 
 
 def _no_clock() -> datetime:  # pragma: no cover - copying records no new fill
@@ -128,12 +134,24 @@ def copy_ledger(
                 stored.close()  # a refusal stops the read: close its cursor before the snapshot ends
         _refuse_bad_admin_log(records, walk, source_head, "the source's")
         _write_admin_log(uow, records[len(present) :], source_head)
+        entries = _carry_entries(tx, uow)
         uow.commit()
         marks = tx.projection.marks()
     copied_ledger = Ledger(target, clock=_no_clock)
     copied_ledger.save_marks(marks.prices.values(), marks.levels.values())
     report = copied_ledger.verify()
-    return CopyReport(already_there=target_head.seq, copied=copied, head=last, verify=report)
+    return CopyReport(already_there=target_head.seq, copied=copied, head=last, verify=report, entries=entries)
+
+
+def _carry_entries(tx: Transaction, uow: UnitOfWork) -> int:
+    """The source's keyed entries but the ledger's own, written as it holds them; how many."""
+    carried = 0
+    for table in tx.projection.entry_tables():
+        if table not in LEDGER_OWN_TABLES:
+            values = tx.projection.entries(table)
+            uow.projection.put_entries(table, values)
+            carried += len(values)
+    return carried
 
 
 def import_log(

@@ -136,7 +136,7 @@ class Ledger:
 
     def cursors(self, names: Iterable[str] | None = None) -> dict[str, str]:
         """Stored cursors (see `record_many`) by name, of those asked for (every one when None). They are
-        not part of the log or its chain: a copy or an export leaves them out."""
+        not part of the log or its chain: an export leaves them out, a copy carries them."""
         with self._store.reading() as tx:
             return tx.projection.entries(CURSORS, None if names is None else list(names))
 

@@ -201,6 +201,9 @@ class ProjectionStore(Protocol):
     def put_entries(self, table: str, values: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) entries of a keyed table."""
 
+    def entry_tables(self) -> list[str]:
+        """The keyed tables that hold an entry, sorted."""
+
 
 class Transaction(Protocol):
     """A read transaction: the log and the projections, every read seeing the same state."""

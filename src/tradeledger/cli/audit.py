@@ -107,6 +107,7 @@ def copy(
             {
                 "copied": result.copied,
                 "already_there": result.already_there,
+                "entries": result.entries,
                 "seq": result.head.seq,
                 "hash": result.head.hash,
                 "verify": verify_json(result.verify),
@@ -114,8 +115,9 @@ def copy(
         )
     else:
         out().print(
-            f"copied {result.copied} events ({result.already_there} already there); "
-            f"head seq {result.head.seq}, hash {result.head.hash}"
+            f"copied {result.copied} events ({result.already_there} already there) and {result.entries} "
+            f"entries (sync cursors, subscribers' positions, checkpoints); head seq {result.head.seq}, "
+            f"hash {result.head.hash}"
         )
         if result.verify.ok:
             out().print(f"verify (target): ok — {result.verify.events} events, projection equals a fresh replay")

@@ -278,6 +278,9 @@ class MemoryProjectionStore:
             else:
                 stored[key] = value
 
+    def entry_tables(self) -> list[str]:
+        return sorted(table for table, stored in self._state.entries.items() if stored)
+
 
 class MemoryTransaction:
     """A read transaction over one committed state (see ports.Transaction)."""

@@ -322,3 +322,7 @@ class SqlProjectionStore:
         _P_UPSERT_ENTRY[self._connection.dialect.name].run_many(self._connection, kept)
         for chunk in in_chunks(gone):
             self._connection.execute(projection_entries.delete().where(c.projection == table, c.key.in_(chunk)))
+
+    def entry_tables(self) -> list[str]:
+        c = projection_entries.c
+        return list(self._connection.execute(sa.select(c.projection).distinct().order_by(c.projection)).scalars())
