@@ -98,6 +98,41 @@ def test_funding_goes_into_the_open_cycle_and_transfers_move_balances_only(cli: 
     assert cli.json("verify")["ok"] is True
 
 
+@pytest.mark.xfail(strict=True, reason="the positions tables have no Funding column: a row's Net does not add up")
+def test_the_positions_tables_show_funding_so_each_rows_net_adds_up(cli: Cli) -> None:
+    cli("record", "--fill-id", "p1", "--exchange", "bybit", "--symbol", "ETH/USDT:USDT", "--side", "sell",
+        "--quantity", "2", "--price", "3000", "--fee", "1.2", "--time", T0)  # fmt: skip
+    cli("record-funding", "--funding-id", "f1", "--exchange", "bybit", "--symbol", "ETH/USDT:USDT",
+        "--amount", "0.75", "--time", "2025-01-01T08:00:00Z")  # fmt: skip
+    cli("record", "--fill-id", "p2", "--exchange", "bybit", "--symbol", "ETH/USDT:USDT", "--side", "buy",
+        "--quantity", "1", "--price", "2900", "--fee", "0.58", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    cli("record-funding", "--funding-id", "f2", "--exchange", "bybit", "--symbol", "ETH/USDT:USDT",
+        "--amount", "-0.25", "--time", "2025-01-02T08:00:00Z")  # fmt: skip
+    cli("record", "--fill-id", "s1", "--exchange", "binance", "--symbol", "BTC/USDT", "--side", "buy",
+        "--quantity", "1", "--price", "100", "--time", T0)  # fmt: skip
+
+    lines = [
+        " ".join(line.replace("│", " ").replace("┃", " ").split()) for line in cli("positions").stdout.splitlines()
+    ]
+
+    # Realized + Funding - Fees = Net on every row and on the lifetime line: 100 + 0.5 - 1.78 = 98.72.
+    assert "Symbol Side Qty Avg price Realized Funding Fees Net Opened" in lines
+    assert "ETH/USDT:USDT short 1 3000 100.00 0.50 1.78 98.72 #1" in lines
+    assert "BTC/USDT long 1 100 0.00 0.00 0.00 0.00 #5" in lines
+    assert "Lifetime: realized 100.00, funding 0.50, fees 1.78, net 98.72" in lines
+
+
+def test_the_positions_table_of_a_ledger_without_funding_has_no_funding_column(cli: Cli) -> None:
+    cli(*fill("b1", "BTC/USDT", "buy", "1", "100", "0.1"))
+
+    lines = [
+        " ".join(line.replace("│", " ").replace("┃", " ").split()) for line in cli("positions").stdout.splitlines()
+    ]
+
+    assert "Symbol Side Qty Avg price Realized Fees Net Opened" in lines
+    assert "Lifetime: realized 0.00, fees 0.10, net -0.10" in lines
+
+
 def test_the_replayed_wallet_adds_the_funding_paid_into_its_cash(cli: Cli) -> None:
     cli("record", "--fill-id", "p1", "--exchange", "bybit", "--symbol", "BTC/USDT:USDT", "--side", "buy",
         "--quantity", "1", "--price", "100", "--fee", "0.1", "--time", T0)  # fmt: skip
