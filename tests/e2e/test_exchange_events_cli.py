@@ -98,7 +98,6 @@ def test_funding_goes_into_the_open_cycle_and_transfers_move_balances_only(cli: 
     assert cli.json("verify")["ok"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="the positions tables have no Funding column: a row's Net does not add up")
 def test_the_positions_tables_show_funding_so_each_rows_net_adds_up(cli: Cli) -> None:
     cli("record", "--fill-id", "p1", "--exchange", "bybit", "--symbol", "ETH/USDT:USDT", "--side", "sell",
         "--quantity", "2", "--price", "3000", "--fee", "1.2", "--time", T0)  # fmt: skip

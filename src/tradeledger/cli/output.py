@@ -264,13 +264,14 @@ def short_hash(value: str) -> str:
     return value[:HASH_SHOWN]
 
 
-def _state_columns(lead: list[str], *, marked: bool, last: Column) -> list[Column]:
+def _state_columns(lead: list[str], *, marked: bool, funded: bool, last: Column) -> list[Column]:
     return [
         *(Column(name, wraps=name == "Account", left=True) for name in lead),
         Column("Side", left=True),
         Column("Qty"),
         Column("Avg price"),
         Column("Realized"),
+        *([Column("Funding")] if funded else []),
         Column("Fees"),
         Column("Net"),
         *([Column("Mark", drop=2), Column("Unrealized"), Column("%", drop=3)] if marked else []),
@@ -281,9 +282,12 @@ def _state_columns(lead: list[str], *, marked: bool, last: Column) -> list[Colum
 def print_state(
     console: Console, state: LedgerState, *, closed: bool, marks: Mapping[str, Decimal], title: str
 ) -> None:
-    """The open positions (and closed cycles) as tables, then one line of lifetime totals."""
+    """The open positions (and closed cycles) as tables, then one line of lifetime totals. A ledger holding
+    funding shows it beside Realized and Fees, so that each row's Net adds up (realized + funding - fees)."""
     accounts = {p.account for p in state.open} | {c.account for c in state.closed}
     lead = ["Account", "Symbol"] if len(accounts) > 1 else ["Symbol"]
+    totals = state.totals
+    funded = bool(totals.funding) or any(p.funding for p in state.open) or any(c.funding for c in state.closed)
 
     def cells(p: Position) -> list[Cell]:
         row: list[Cell] = [
@@ -293,6 +297,7 @@ def print_state(
             shown(p.quantity),
             shown(p.avg_price),
             money(p.realized_pnl),
+            *([money(p.funding)] if funded else []),
             money(p.fees),
             money(p.net_pnl),
         ]
@@ -313,7 +318,7 @@ def print_state(
     print_table(
         console,
         f"{title}: seq {state.seq}, epoch {state.epoch}",
-        _state_columns(lead, marked=bool(marks), last=Column("Opened", drop=4)),
+        _state_columns(lead, marked=bool(marks), funded=funded, last=Column("Opened", drop=4)),
         RowsOf(state.open, cells),
         empty="no open positions",
     )
@@ -329,23 +334,18 @@ def print_state(
                 shown(c.quantity),
                 shown(c.avg_price),
                 money(c.realized_pnl),
+                *([money(c.funding)] if funded else []),
                 money(c.fees),
                 money(c.net_pnl),
                 f"#{c.opened_seq}-#{c.closed_seq}",
             ],
         )
-        print_table(console, "Closed cycles", _state_columns(lead, marked=False, last=Column("Seqs", drop=4)), cycles)
-    totals = state.totals
-    line = Text.assemble(
-        "Lifetime: realized ",
-        money(totals.realized_pnl),
-        ", fees ",
-        money(totals.fees),
-        ", net ",
-        money(totals.net_pnl),
-    )
-    if totals.funding:
-        line.append_text(Text.assemble(", of which funding ", money(totals.funding)))
+        columns = _state_columns(lead, marked=False, funded=funded, last=Column("Seqs", drop=4))
+        print_table(console, "Closed cycles", columns, cycles)
+    line = Text.assemble("Lifetime: realized ", money(totals.realized_pnl))
+    if funded:
+        line.append_text(Text.assemble(", funding ", money(totals.funding)))
+    line.append_text(Text.assemble(", fees ", money(totals.fees), ", net ", money(totals.net_pnl)))
     if marks:
         line.append_text(Text.assemble(", unrealized ", money(state.unrealized_pnl(marks))))
     console.print(line, highlight=False)
