@@ -8,6 +8,7 @@ from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -57,6 +58,24 @@ def test_replay_past_the_head_is_refused_naming_the_option_the_value_and_the_hea
         "error: --until-seq: the log ends at seq 9 (got 99); give a seq from 0 to 9"
     ]
     assert as_json.stdout == ""
+
+
+@pytest.mark.xfail(strict=True, reason="Typer's coercion puts pydantic's 'Value error, ' before the message")
+def test_a_value_outside_an_options_choices_is_refused_naming_the_choices_in_plain_words(cli: Cli) -> None:
+    side = cli("record", "--fill-id", "a", "--symbol", "BTC/USD", "--side", "BUY", "--quantity", "1", "--price", "1",
+               expect=2)  # fmt: skip
+    kind = cli("record-transfer", "--transfer-id", "t", "--currency", "USD", "--amount", "1", "--kind", "Deposit",
+               expect=2)  # fmt: skip
+
+    assert side.stderr.strip().splitlines() == [
+        "error: Invalid value for '--side': 'BUY' is not one of 'buy', 'sell'. (see: tradeledger record --help)"
+    ]
+    assert kind.stderr.strip().splitlines() == [
+        (
+            "error: Invalid value for '--kind': 'Deposit' is not one of 'deposit', 'withdrawal', 'internal'. "
+            "(see: tradeledger record-transfer --help)"
+        )
+    ]
 
 
 def test_replay_to_the_head_itself_is_answered(cli: Cli) -> None:
