@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         status = application(args=arguments, prog_name="tradeledger", standalone_mode=False)
     except typer.TyperException as error:  # Click's usage errors (Typer vendors Click)
         message = error.format_message() if hasattr(error, "format_message") else str(error)
+        # Typer checks a value against an option's choices through pydantic, whose message leads with its own
+        # label ("Invalid value for '--side': Value error, 'BUY' is not one of …"): the words after it say it all.
+        message = message.replace("': Value error, ", "': ", 1)
         if message:  # `tradeledger` alone has printed its help already and has nothing to add
             context = getattr(error, "ctx", None)
             hint = f" (see: {context.command_path} --help)" if context is not None else ""
