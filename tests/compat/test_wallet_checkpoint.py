@@ -476,7 +476,6 @@ V1_AFTER_FLIP = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="a version 1 checkpoint is taken as it is (VERSION is still 1)")
 def test_a_checkpoint_an_older_version_wrote_is_dropped_the_account_folded_again_and_saved_at_version_2(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -515,7 +514,6 @@ def test_a_checkpoint_an_older_version_wrote_is_dropped_the_account_folded_again
         restarted.shutdown()
 
 
-@pytest.mark.xfail(strict=True, reason="a newer version is refused as unreadable, without naming it as newer")
 def test_a_checkpoint_a_newer_version_wrote_is_refused_naming_both_versions(clock: Clock) -> None:
     balance = Decimal(1000)
     with memory_ledger(clock) as ledger:
