@@ -292,10 +292,6 @@ def test_after_a_read_found_the_connections_dropped_the_next_append_appends_and_
 TRAIL_1PCT = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a unit of work that does not read ahead fails when its first statement finds the connection lost",
-)
 def test_units_of_work_that_do_not_read_ahead_run_at_their_first_call_after_a_server_restart(
     own_server: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -339,9 +335,6 @@ def test_units_of_work_that_do_not_read_ahead_run_at_their_first_call_after_a_se
     assert logged_problems(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a loss with the commit sent speaks of sending fills again, for any unit of work"
-)
 def test_a_checkpoint_save_whose_connection_is_lost_with_its_commit_sent_says_it_may_have_committed(
     backend: Backend, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -371,7 +364,6 @@ def test_a_checkpoint_save_whose_connection_is_lost_with_its_commit_sent_says_it
     assert (found.at, found.state) == (at, "state")
 
 
-@pytest.mark.xfail(strict=True, reason="a unit of work that does not read ahead sends no BEGIN of its own at once")
 def test_a_checkpoint_save_whose_connection_is_lost_twice_at_its_begin_fails_having_written_nothing(
     backend: Backend, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
