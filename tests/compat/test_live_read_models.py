@@ -94,8 +94,10 @@ class CountingStore:
     def changes(self) -> MemoryChangeSignal:
         return self.inner.changes()
 
-    def unit_of_work(self, *, market_data: bool = False) -> AbstractContextManager[UnitOfWork]:
-        return self.inner.unit_of_work(market_data=market_data)
+    def unit_of_work(
+        self, *, market_data: bool = False, reads_ahead: bool = False
+    ) -> AbstractContextManager[UnitOfWork]:
+        return self.inner.unit_of_work(market_data=market_data, reads_ahead=reads_ahead)
 
     @contextmanager
     def reading(self) -> Iterator[Transaction]:

@@ -7,6 +7,7 @@ for Decimal (and the books' repr, digit for digit), and the invariant check.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -454,3 +455,80 @@ def test_a_book_resumed_from_a_checkpoint_carries_the_rounding_its_history_made(
     assert resumed.wallet.rounding == abs(replay.wallet.sides()[3]) > 0  # its difference there, exactly
     resumed.apply_all(events[ADDS:])  # the sells: each checks the invariant against the carried bound
     assert resumed.wallet == WalletReplay(B0).apply_all(events).wallet
+
+
+# --- a checkpoint of another version of the code --------------------------------------------------
+
+FLIP = [  # long 1, then a sell that leaves 0.0005 and pays 0.001 BTC: the fee's disposal flips the long short
+    a_fill(1, PERP, "buy", "1", "100"),
+    a_fill(2, PERP, "sell", "0.9995", "100.04", fees=[{"amount": "0.001", "currency": "BTC"}]),
+]
+# The checkpoint version 1 of the code (before the wallet's replay booked a flipping base fee as the positions do)
+# saved after FLIP, as it wrote it: the fee's value 0.10004 split pro rata, 0.05002 on the long it closed (net
+# 0.04 - 0.05002 < 0: no winning cycle) and 0.05002 on the short it opened. The positions put it all on the short.
+V1_AFTER_FLIP = (
+    '{"version":1,"initial_balance":"1000","cash":"999.889940","realized_pnl":"0.040000","fees":"0.10004",'
+    '"funding":"0","cycles_opened":2,"winning_cycles":0,"last_seq":2,"cost_basis":[["bot","BTC/USDT:USDT",'
+    '"0.050020"]],"fold_seq":2,"positions":[{"account":"bot","symbol":"BTC/USDT:USDT","open":{"side":"short",'
+    '"quantity":"0.0005","avg_price":"100.04","realized_pnl":"0","fees":"0.050020000000000000",'
+    '"opened_at":"2026-03-02T09:00:02+00:00","opened_seq":2,"entered_quantity":"0.0005","last_seq":2,'
+    '"funding":"0","unvalued_fees":[]},"closed":["0.040000","0.050020000000000000","0",[]]}]}'
+)
+
+
+def test_a_checkpoint_an_older_version_wrote_is_dropped_the_account_folded_again_and_saved_at_version_2(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    balance = Decimal(1000)
+    with memory_ledger(clock) as ledger:
+        ledger.record_many(FLIP)
+        assert ledger.save_checkpoint(TABLE, checkpoint_key(BOT, balance), V1_AFTER_FLIP, at=ledger.head)
+        ledger.record_many([a_fill(3, PERP, "buy", "0.0005", "100.04")])  # closes the short: net -0.10004
+
+        wallet = PaperWallet(ledger, balance, account=BOT, clock=clock)
+        with caplog.at_level(logging.WARNING, logger="tradeledger.compat"):
+            found = (wallet.balance, wallet.realized_pnl, wallet.total_trades, wallet.winning_trades, wallet.win_rate)
+
+        # 999.889940 after FLIP, + 0.0005 x (2 x 100.04 - 100.04) = 0.05002 for the short's close
+        assert found == (Decimal("999.939960"), Decimal("0.040000"), 2, 1, Decimal(50))
+        assert wallet._checkpoints.resumed_at is None  # folded from the first event
+        assert figures(wallet) == folded_from_the_first_event([*FLIP, a_fill(3, PERP, "buy", "0.0005", "100.04")],
+                                                              clock, balance)  # fmt: skip
+        assert (
+            "the paper wallet checkpoint of account bot (initial balance 1000) was written by version 1 of its "
+            "format, this code writes version 2: it was dropped, the account folded from its first event, and a "
+            "checkpoint of version 2 is saved"
+        ) in caplog.text
+        saved = stored(ledger, balance)
+        state = json.loads(saved.state or "")
+        assert (saved.at, state["version"], state["winning_cycles"]) == (ledger.head, 2, 1)
+        assert state["positions"][0]["closed"] == ["0.040000", "0.10004", "0", []]  # the short's fee, not half
+        wallet.shutdown()
+
+        caplog.clear()
+        restarted = PaperWallet(ledger, balance, account=BOT, clock=clock)
+        with caplog.at_level(logging.WARNING, logger="tradeledger.compat"):
+            assert restarted.winning_trades == 1
+        assert restarted._checkpoints.resumed_at == ledger.head  # from the checkpoint of version 2, quietly
+        assert caplog.text == ""
+        restarted.shutdown()
+
+
+def test_a_checkpoint_a_newer_version_wrote_is_refused_naming_both_versions(clock: Clock) -> None:
+    balance = Decimal(1000)
+    with memory_ledger(clock) as ledger:
+        ledger.record_many(FLIP)
+        newer = V1_AFTER_FLIP.replace('"version":1', '"version":3')
+        assert ledger.save_checkpoint(TABLE, checkpoint_key(BOT, balance), newer, at=ledger.head)
+        wallet = PaperWallet(ledger, balance, account=BOT, clock=clock)
+
+        with pytest.raises(StorageError) as refused:
+            assert wallet.balance is not None
+
+        assert str(refused.value) == (
+            "the paper wallet checkpoint of initial balance 1000 cannot be read (it was written by version 3 of its "
+            "format, newer than this code's 2: run a tradeledger that reads it); remove its entry of table "
+            "'paper_wallets' to fold the account from its first event instead"
+        )
+        assert stored(ledger, balance).state == newer  # left as it was
+        wallet.shutdown()

@@ -15,6 +15,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,13 @@ from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
 from tests.notices import seen
 from tradeledger import ConnectionLost, Ledger, open_ledger
+from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.paper_wallet.checkpoint import TABLE, checkpoint_key
 from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import create_trade
 from tradeledger.storage.sql import store as store_module
 from tradeledger.storage.sql.batching import Batch, begin_now
+from tradeledger.storage.sql.store import SqlUnitOfWork
 
 pytestmark = pytest.mark.reliability
 
@@ -282,3 +286,105 @@ def test_after_a_read_found_the_connections_dropped_the_next_append_appends_and_
     assert ledger.record(fill_fields(fill_id="F-2")).seq == 2
     assert fill_ids(ledger) == [(1, "F-1"), (2, "F-2")]
     assert logged_problems(caplog) == []  # the dropped write connection was given back without a failed reset
+
+
+# Stop 2 %, trailing 1 %: a buy at 100 starts at stop 98; a mark of 120 ratchets it to 118.80.
+TRAIL_1PCT = {"exit_strategy": {"trailing_stop_pct": 0.01, "stop_loss_pct": 0.02, "take_profit_pct": 0.5}}
+
+
+def test_units_of_work_that_do_not_read_ahead_run_at_their_first_call_after_a_server_restart(
+    own_server: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, folder = own_server
+    with open_ledger(url) as ledger:
+        with TradeManager(ledger, config=TRAIL_1PCT, mark_flush_interval_s=3600) as manager:
+            manager.record_trade(create_trade("BTC/USD", "buy", "1", "100"))
+            restart_server(folder)
+            manager.update_price("BTC/USD", 120)  # ratchets the stop: its level is committed before it returns
+            levels = ledger.marks().levels[("default", "BTC/USD")]
+            assert (levels.stop_loss_price, levels.highest_price) == (Decimal("118.8"), Decimal(120))
+            restart_server(folder)
+            manager.flush_marks()  # the price mark itself
+            assert ledger.marks().prices["BTC/USD"].price == Decimal(120)
+
+        wallet = PaperWallet(ledger, Decimal(10_000), account="paper")
+        wallet.open("ETH/USD", "buy", 1, 100)
+        assert wallet.balance == Decimal(9900)  # its book at seq 2, past the checkpoint its first figure saved at 1
+        restart_server(folder)
+        wallet.shutdown()  # saves the wallet's checkpoint at the head
+        saved = ledger.resume_account(TABLE, checkpoint_key("paper", Decimal(10_000)), account="paper", at=ledger.head)
+        assert saved is not None
+        assert (saved.at.seq, saved.state is not None) == (2, True)
+
+        subscription = ledger.subscribe(name="risk")
+        assert [seq for seq, _ in seen(subscription.poll())] == [1, 2]
+        restart_server(folder)
+        subscription.save()
+        subscription.close()
+        with ledger.subscribe(name="risk") as resumed:
+            assert resumed.position == ledger.head
+
+        restart_server(folder)
+        assert ledger.rebuild() == ledger.head
+
+        restart_server(folder)
+        report = ledger.rollback(to_seq=1, reason="a restart test", actor="test")
+        assert (report.head_after.seq, ledger.head.seq) == (1, 1)
+        assert fill_ids(ledger)[0][0] == 1
+        assert ledger.verify().ok
+    assert logged_problems(caplog) == []
+
+
+def test_a_checkpoint_save_whose_connection_is_lost_with_its_commit_sent_says_it_may_have_committed(
+    backend: Backend, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    at = ledger.head
+    committing = SqlUnitOfWork.commit
+
+    def dropped_first(uow: SqlUnitOfWork) -> None:  # the server ends the session as the COMMIT goes out
+        drop_connections(backend)
+        committing(uow)
+
+    monkeypatch.setattr(SqlUnitOfWork, "commit", dropped_first)
+    with pytest.raises(ConnectionLost) as raised:
+        ledger.save_checkpoint("mine", "k", "state", at=at)
+    monkeypatch.undo()
+
+    message = str(raised.value)
+    assert message.startswith(LOST), message
+    assert TERMINATED in message, message
+    assert message.endswith(
+        "after its commit was sent: it may have been committed or not; read the ledger to learn which before doing "
+        "it again, and the next call connects again"
+    ), message
+    assert ledger.save_checkpoint("mine", "k", "state", at=at)
+    found = ledger.resume_account("mine", "k", account="default", at=at)
+    assert found is not None
+    assert (found.at, found.state) == (at, "state")
+
+
+def test_a_checkpoint_save_whose_connection_is_lost_twice_at_its_begin_fails_having_written_nothing(
+    backend: Backend, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record(fill_fields(fill_id="F-1"))
+    at = ledger.head
+    beginning = begin_now
+
+    def dropped_first(connection: Any) -> None:  # the new connection's BEGIN too: the server keeps ending sessions
+        drop_connections(backend)
+        beginning(connection)
+
+    monkeypatch.setattr(store_module, "begin_now", dropped_first)
+    with pytest.raises(ConnectionLost) as raised:
+        ledger.save_checkpoint("mine", "k", "state", at=at)
+    monkeypatch.undo()
+
+    message = str(raised.value)
+    assert message.startswith(LOST), message
+    assert TERMINATED in message, message
+    assert "its commit was not sent, so nothing of it was written, and the next call connects again" in message
+    found = ledger.resume_account("mine", "k", account="default", at=at)
+    assert found is not None
+    assert found.state is None
+    assert ledger.save_checkpoint("mine", "k", "state", at=at)

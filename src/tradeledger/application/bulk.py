@@ -341,7 +341,7 @@ def _append_chunks(
     is `refused(message, n)` of the chunk starting at the batch's event n, when given; `current` as in
     `record_events`."""
     appended = total = 0
-    with store.unit_of_work() as uow:
+    with store.unit_of_work(reads_ahead=True) as uow:
         uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
         if current is not None and not current(uow):
             raise ViewMoved

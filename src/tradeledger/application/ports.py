@@ -250,11 +250,17 @@ class LedgerStore(Protocol):
     def changes(self) -> ChangeSignal:
         """A new signal of changes to this ledger's log (each subscription holds its own)."""
 
-    def unit_of_work(self, *, market_data: bool = False) -> AbstractContextManager[UnitOfWork]:
+    def unit_of_work(
+        self, *, market_data: bool = False, reads_ahead: bool = False
+    ) -> AbstractContextManager[UnitOfWork]:
         """Open a write transaction; writers take turns at the head (`log.head()` locks it).
 
         `market_data`: only marks and levels are written, which on SQLite commit at synchronous=NORMAL
         (durable against a crash of the process, not of the machine; see storage.sql).
+        `reads_ahead`: the unit of work's first call is `read_ahead`. A store whose connection to a server may be
+        found lost (PostgreSQL) begins any other unit of work before it is handed out, so that such a loss is met
+        before anything of it has run, and made good on a new connection; one that reads ahead begins it with its
+        reads, in the same round trip.
         """
 
     def reading(self) -> AbstractContextManager[Transaction]:

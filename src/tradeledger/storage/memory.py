@@ -352,7 +352,7 @@ class MemoryLedgerStore:
         return MemoryChangeSignal(self)
 
     @contextmanager
-    def unit_of_work(self, *, market_data: bool = False) -> Iterator[MemoryUnitOfWork]:  # noqa: ARG002 - same in memory
+    def unit_of_work(self, *, market_data: bool = False, reads_ahead: bool = False) -> Iterator[MemoryUnitOfWork]:  # noqa: ARG002 - same in memory
         with self._lock:
             yield MemoryUnitOfWork(self, self._committed.copy())
 

@@ -20,6 +20,13 @@ its exact decimal text, at the log position `(epoch, seq, hash)` it was folded t
   a new one). A checkpoint another process saved later than the book has read is taken as it is: the
   book then skips the events it already holds, unless the log, once the book has read up to the
   checkpoint's seq, no longer has its event there (a rollback since): then the wallet is folded again.
+- **Versioned**: a checkpoint holds the `version` of the format and folding rules that wrote it (`VERSION`).
+  One an older version wrote is a cache to drop, not an error: the wallet folds the account from its first
+  event (as on a first start), saves a checkpoint of this version, and says so in a warning of the
+  `tradeledger.compat` logger (the one cost: a read of the account's history, once). One a newer version
+  wrote is refused naming both versions (this code cannot know what it holds; dropping it would have two
+  versions of the code fold over each other's checkpoints), and so is one whose initial balance is not
+  that of its key (an entry that is not what it says), each naming the table entry to remove.
 """
 
 from __future__ import annotations
@@ -30,8 +37,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradeledger.application.checkpoints import ResumedAccount
 from tradeledger.application.ledger import Ledger
 from tradeledger.compat.account import AccountBook, ResumedWallet
+from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.positions import Position, PositionSide, Totals
 from tradeledger.domain.records import Checkpoint
@@ -42,7 +51,9 @@ logger = logging.getLogger("tradeledger.compat")
 
 TABLE = "paper_wallets"
 SAVE_EVERY = 1_000  # log events the wallet is current past its last checkpoint before it saves another
-VERSION = 1
+# 2: a base fee whose disposal flips the position is on the cycle it opens, as the positions book it (version 1
+# split it pro rata between the cycle it closed and the one it opened: other cycle fees and winning cycles).
+VERSION = 2
 
 
 def checkpoint_key(account: str, initial_balance: Decimal) -> str:
@@ -127,9 +138,19 @@ def _position_of(account: str, symbol: str, value: dict[str, Any]) -> Position:
     )
 
 
-def _replay(state: dict[str, Any], initial_balance: Decimal) -> WalletReplay:
-    if state["version"] != VERSION or state["initial_balance"] != str(initial_balance):
-        raise ValueError(f"version {state['version']}, initial balance {state['initial_balance']}")
+def _replay(state: dict[str, Any], initial_balance: Decimal) -> WalletReplay | int:
+    version = state["version"]
+    if type(version) is not int or version < 1:
+        raise ValueError(f"version {version!r} is not a version of its format")
+    if version > VERSION:
+        raise ValueError(
+            f"it was written by version {version} of its format, newer than this code's {VERSION}: "
+            "run a tradeledger that reads it"
+        )
+    if state["initial_balance"] != str(initial_balance):
+        raise ValueError(f"it holds the initial balance {state['initial_balance']}")
+    if version < VERSION:
+        return version
     rows = {}
     for row in state["positions"]:
         realized, fees, funding, unvalued = row["closed"]
@@ -152,15 +173,27 @@ def _replay(state: dict[str, Any], initial_balance: Decimal) -> WalletReplay:
     return replay
 
 
-def replay_of(text: str, initial_balance: Decimal) -> WalletReplay:
-    """The wallet `state_text` wrote, to continue folding; StorageError when it cannot be read as one of B0."""
+def stored_replay(text: str, initial_balance: Decimal) -> WalletReplay | int:
+    """The wallet `state_text` wrote, to continue folding, or the version of its format when an older version
+    wrote it (a cache to drop); StorageError when it cannot be read as one of B0, or a newer version wrote it."""
     try:
         return _replay(json.loads(text), initial_balance)
     except (ValueError, KeyError, TypeError, ArithmeticError) as error:
         raise StorageError(
             f"the paper wallet checkpoint of initial balance {initial_balance} cannot be read ({error}); "
-            f"remove its entry of table {TABLE!r}"
+            f"remove its entry of table {TABLE!r} to fold the account from its first event instead"
         ) from None
+
+
+def replay_of(text: str, initial_balance: Decimal) -> WalletReplay:
+    """The wallet `state_text` of this version wrote; StorageError as `stored_replay`, and for an older version."""
+    replay = stored_replay(text, initial_balance)
+    if isinstance(replay, int):
+        raise StorageError(
+            f"the paper wallet checkpoint of initial balance {initial_balance} was written by version {replay} of "
+            f"its format, this code reads version {VERSION}"
+        )
+    return replay
 
 
 class WalletCheckpoints:
@@ -185,12 +218,29 @@ class WalletCheckpoints:
         found = self._ledger.resume_account(TABLE, self.key, account=self.account, at=at)
         if found is None:
             return None
-        self.resumed_at = None if found.state is None else found.at
-        if found.state is None:
+        replay = None if found.state is None else stored_replay(found.state, self._balance)
+        if isinstance(replay, int):
+            logger.warning(
+                "the paper wallet checkpoint of account %s (initial balance %s) was written by version %s of its "
+                "format, this code writes version %s: it was dropped, the account folded from its first event, "
+                "and a checkpoint of version %s is saved",
+                self.account,
+                self._balance,
+                replay,
+                VERSION,
+                VERSION,
+            )
+            events = self._ledger.account_history(self.account, at=at, until_seq=at.seq)
+            if events is None:  # a rollback removed the book's position since
+                return None
+            found = ResumedAccount(Checkpoint(at.epoch, 0, GENESIS_HASH), None, events)
+            replay = None
+        self.resumed_at = None if replay is None else found.at
+        if replay is None:
             self.saved = None
             return ResumedWallet(None, found.at, found.events)
         self.saved = (found.at.seq, found.at.hash)
-        return ResumedWallet(replay_of(found.state, self._balance), found.at, found.events)
+        return ResumedWallet(replay, found.at, found.events)
 
     def save(self, book: AccountBook, *, due_every: int = SAVE_EVERY) -> None:
         """Save the book's wallet when it is current `due_every` log events or more past the checkpoint it holds

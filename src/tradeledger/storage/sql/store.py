@@ -125,12 +125,13 @@ class SqlUnitOfWork(SqlTransaction):
     """A write transaction (see ports.UnitOfWork).
 
     On PostgreSQL a connection found lost in the unit of work's first round trip (`read_ahead`: BEGIN, the head
-    FOR UPDATE and the lookups; nothing of the transaction had been sent before it) is replaced by `reconnect`
-    and the round trip made again on the new one, once: nothing was written, nothing committed, and nothing of
-    the unit of work ran before it (the port's contract), so that is the whole unit of work made again. A
-    kept write connection is only found dead when used: a server restarted while its thread was idle costs
-    that thread's next append no error. A loss later (a second in a row, or in the second round trip, where
-    the COMMIT goes out) is raised, `commit_sent` saying which (`_storage_error`)."""
+    FOR UPDATE and the lookups; or `begin`, the BEGIN of one that does not read ahead, sent before the unit of
+    work is handed out; nothing of the transaction had been sent before it) is replaced by `reconnect` and the
+    round trip made again on the new one, once: nothing was written, nothing committed, and nothing of the unit
+    of work ran before it (the port's contract), so that is the whole unit of work made again. A kept write
+    connection is only found dead when used: a server restarted while its thread was idle costs that thread's
+    next append, mark or save no error. A loss later (a second in a row, in the middle of the unit of work, or
+    as the COMMIT goes out) is raised, `commit_sent` saying which (`_storage_error`)."""
 
     def __init__(
         self, connection: sa.Connection, *, postgres: bool, reconnect: Callable[[], sa.Connection] | None = None
@@ -153,14 +154,21 @@ class SqlUnitOfWork(SqlTransaction):
         if self.batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
             self._read_head_and_keys(keys[:READ_AHEAD_KEYS] if len(keys) <= READ_AHEAD_KEYS else ())
             return
-        first = untouched(self._dbapi)  # nothing of this transaction sent yet: the round trip below is its first
+        self._first_trip(lambda: self._read_ahead(reads), first=untouched(self._dbapi))  # nothing sent before it?
+
+    def begin(self) -> None:
+        """PostgreSQL: the BEGIN of a unit of work that does not read ahead, before it runs (`begin_now`)."""
+        self._first_trip(lambda: begin_now(self._connection), first=True)
+
+    def _first_trip(self, trip: Callable[[], None], *, first: bool) -> None:
+        """`trip()`, made again once on a new connection when it finds the connection lost and was the first."""
         try:
-            self._read_ahead(reads)
+            trip()
         except exc.DBAPIError as error:
             if not (first and error.connection_invalidated and self._reconnect is not None):
                 raise
             self._replace_connection()
-            self._read_ahead(reads)  # once: a second loss in a row is raised
+            trip()  # once: a second loss in a row is raised
 
     @property
     def connection(self) -> sa.Connection:
@@ -281,11 +289,12 @@ class _UnitOfWorkScope:
     (and those of its end) raised as StorageError (`translated_errors`). A class, where two generator context
     managers cost ~10 k instructions an append."""
 
-    __slots__ = ("_mark", "_market_data", "_store", "_uow")
+    __slots__ = ("_mark", "_market_data", "_reads_ahead", "_store", "_uow")
 
-    def __init__(self, store: SqlLedgerStore, *, market_data: bool) -> None:
+    def __init__(self, store: SqlLedgerStore, *, market_data: bool, reads_ahead: bool) -> None:
         self._store = store
         self._market_data = market_data
+        self._reads_ahead = reads_ahead  # an append: its BEGIN goes with its reads (`read_ahead`), its fills sent again
         self._uow: SqlUnitOfWork | None = None
         self._mark = 0  # the store's count of invalidations when the connection was taken
 
@@ -304,6 +313,12 @@ class _UnitOfWorkScope:
             if isinstance(error, exc.DBAPIError):
                 raise _storage_error(error, commit_sent=False) from error
             raise
+        if uow.batch is not None and not self._reads_ahead:  # PostgreSQL
+            try:
+                uow.begin()
+            except BaseException as error:
+                self.__exit__(type(error), error, None)  # ended; a driver error raised as StorageError
+                raise
         return uow
 
     def _reconnect(self) -> sa.Connection:
@@ -334,7 +349,8 @@ class _UnitOfWorkScope:
             return
         after_failure(error, "ending the unit of work", self._end)  # the first error stays the one raised
         if isinstance(error, exc.DBAPIError):
-            raise _storage_error(error, commit_sent=None if uow.committed else uow.commit_sent) from error
+            sent = None if uow.committed else uow.commit_sent
+            raise _storage_error(error, commit_sent=sent, append=self._reads_ahead) from error
 
 
 _KEPT_IDLE = 1  # write connections kept idle between units of work, out of the pool (one thread appending alone: 1)
@@ -410,8 +426,8 @@ class SqlLedgerStore:
         self._put_writer(connection, mark, kept=True)
         return connection
 
-    def unit_of_work(self, *, market_data: bool = False) -> _UnitOfWorkScope:
-        return _UnitOfWorkScope(self, market_data=market_data)
+    def unit_of_work(self, *, market_data: bool = False, reads_ahead: bool = False) -> _UnitOfWorkScope:
+        return _UnitOfWorkScope(self, market_data=market_data, reads_ahead=reads_ahead)
 
     def _open(
         self, connection: sa.Connection, *, market_data: bool, reconnect: Callable[[], sa.Connection]

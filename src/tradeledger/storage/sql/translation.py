@@ -21,7 +21,7 @@ _SQLITE_HINTS = {
 }
 
 
-def storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None) -> StorageError:
+def storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None, append: bool = True) -> StorageError:
     """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
     on it (a later step of the transaction's end that failed too, `ending.py`) carried over.
 
@@ -29,15 +29,21 @@ def storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None) -> 
     invalidated the connection and the pool's older ones, `prepared.dbapi_error`) says so, and what of the call was
     done: a unit of work lost before its COMMIT was sent (`commit_sent` False) wrote nothing (the server rolls back a
     transaction whose session ended); one lost with its COMMIT sent (`commit_sent`: PostgreSQL's second round trip,
-    its writes and COMMIT together) may have committed or not, which no one can tell the caller (its fills sent again
-    are duplicates if it did). The next call connects again."""
+    its writes and COMMIT together; any other unit of work's COMMIT, after its writes) may have committed or not,
+    which no one can tell the caller: an append's fills (`append`) sent again are duplicates if it did; of any other
+    (a mark, a save, a rebuild, a rollback) the ledger tells. The next call connects again."""
     if error.connection_invalidated:
         lost = f"the connection to the database was lost ({' '.join(str(error.orig).split())})"
-        if commit_sent:
+        if commit_sent and append:
             done = (
                 " after its commit was sent: it may have been committed or not; sending its fills again is safe (a fill"
                 " already recorded is a duplicate, answered with its receipt; read the ledger before anything else is"
                 " done again)"
+            )
+        elif commit_sent:
+            done = (
+                " after its commit was sent: it may have been committed or not; read the ledger to learn which before"
+                " doing it again"
             )
         elif commit_sent is None:
             done = ": nothing of this call is half-written"
