@@ -143,7 +143,7 @@ def _print_sync(exchange: str, report: SyncReport) -> None:
         f"  {stream.label}: {stream.appended} appended, {stream.duplicates} duplicates, "
         f"{stream.skipped} skipped, {stream.pages} page(s)"
         for stream in report.streams
-    ]
+    ] + [f"  {gap.stream}: not synced: {gap.reason}" for gap in report.unavailable]
     out().print(
         f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
         f"{report.skipped} skipped; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)

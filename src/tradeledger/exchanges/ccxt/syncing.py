@@ -2,7 +2,10 @@
 
 A stream is one paged ccxt call: the trades of a symbol (`fetch_my_trades`), the funding of a
 contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_deposits`,
-`fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`).
+`fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`), or, without a
+ledger either, ccxt's combined list (`fetch_deposits_withdrawals`: gemini, coinmate, indodax; each entry's `type`
+decides). What an exchange cannot list at all (no transfer call, or one of the two lists only) is named in the report
+(`unavailable`), never left out without a word.
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
@@ -72,6 +75,7 @@ class Client(Protocol):
     has: Mapping[str, Any]
 
     # ccxt's calls also take `params` (a dict) after `limit`: sync passes it only to a call that reads `until`.
+    # `fetch_deposits_withdrawals` (same parameters) is called, by name, only where `has` names it (see streams).
     def load_markets(self) -> Any: ...  # noqa: ANN401 - ccxt's own structures
     def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
     def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
@@ -120,10 +124,19 @@ class StreamReport:
     cursor: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """What a sync cannot fetch on this exchange (`stream`: "transfers", "deposits" or "withdrawals"), and why."""
+
+    stream: str
+    reason: str
+
+
 @dataclass(slots=True)
 class SyncReport:
     streams: list[StreamReport] = field(default_factory=list)
     seq: int = 0
+    unavailable: list[Unavailable] = field(default_factory=list)
 
     @property
     def appended(self) -> int:
@@ -154,6 +167,7 @@ class SyncReport:
                 }
                 for stream in self.streams
             ],
+            "unavailable": [{"stream": gap.stream, "reason": gap.reason} for gap in self.unavailable],
         }
 
 
@@ -166,6 +180,7 @@ class _Stream:
     window: int = DAY_MS  # ms: the span the exchange may answer after a `since` alone (see the module)
     backward: bool = False  # whether the call reads ccxt's `until` (see _reads_until): what lies before a page
     symbol: str | None = None  # of a trades or funding stream
+    typed: bool = False  # a list of deposits and withdrawals, each entry's `type` deciding (fetch_deposits_withdrawals)
 
 
 # The events of the log a stream's entries become, whose latest a stream without a usable cursor starts at: (event
@@ -178,9 +193,12 @@ _HELD: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Kind.WITHDRAWALS: (("transfer",), ("withdrawal",)),
     Kind.LEDGER: (("transfer",), ()),
 }
+_HELD_TYPED = (("transfer",), ("deposit", "withdrawal"))  # a stream of fetch_deposits_withdrawals
 
 
-def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS) -> _Stream:
+def _stream(
+    client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS, *, typed: bool = False
+) -> _Stream:
     method: Callable[..., Any] = getattr(client, call)
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
@@ -188,7 +206,8 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
             return method(first, since, None)
         return _until_read(client, until, lambda: method(first, since, None, {"until": until}))
 
-    return _Stream(label, call, kind, fetch, window, _reads_until(method), first if kind in _SYMBOLED else None)
+    symbol = first if kind in _SYMBOLED else None
+    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed)
 
 
 class _UntilNotRead(Exception):
@@ -222,27 +241,61 @@ def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  
             delattr(client, "sign")
 
 
-def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
+# The ccxt calls that list an exchange's transfers, in the order sync prefers them (see streams).
+TRANSFER_CALLS = ("fetchDeposits", "fetchWithdrawals", "fetchDepositsWithdrawals", "fetchLedger")
+_RECORD_THEM = "(record them with record-transfer)"
+
+
+def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[list[_Stream], list[Unavailable]]:
+    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (none of the calls, or only
+    one of the two lists). Transfers come from the separate deposit and withdrawal lists; on an exchange without
+    either, from its ledger; on one without a ledger either, from ccxt's combined `fetchDepositsWithdrawals` (gemini,
+    coinmate, indodax), each entry's own `type` deciding. An exchange with both a ledger and the combined list
+    (bitfinex, cex) keeps its ledger stream: the two name one transfer by different ids, so a switch would book again
+    what a ledger synced before holds."""
     has = client.has
     features = getattr(client, "features", None)
-    streams = [
+    found = [
         _stream(client, "fetch_my_trades", symbol, f"trades {symbol}", Kind.TRADES, _window(features, symbol))
         for symbol in symbols
     ]
     if has.get("fetchFundingHistory"):
-        streams += [
+        found += [
             _stream(client, "fetch_funding_history", symbol, f"funding {symbol}", Kind.FUNDING)
             for symbol in symbols
             if market(symbol).settle is not None
         ]
-    if has.get("fetchDeposits") or has.get("fetchWithdrawals"):
-        if has.get("fetchDeposits"):
-            streams.append(_stream(client, "fetch_deposits", None, "deposits", Kind.DEPOSITS))
-        if has.get("fetchWithdrawals"):
-            streams.append(_stream(client, "fetch_withdrawals", None, "withdrawals", Kind.WITHDRAWALS))
+    unavailable: list[Unavailable] = []
+    deposits, withdrawals = bool(has.get("fetchDeposits")), bool(has.get("fetchWithdrawals"))
+    if deposits or withdrawals:
+        if deposits:
+            found.append(_stream(client, "fetch_deposits", None, "deposits", Kind.DEPOSITS))
+        if withdrawals:
+            found.append(_stream(client, "fetch_withdrawals", None, "withdrawals", Kind.WITHDRAWALS))
+        if not (deposits and withdrawals):
+            listed, missing = ("fetchDeposits", "withdrawals") if deposits else ("fetchWithdrawals", "deposits")
+            lacking = "fetchWithdrawals" if deposits else "fetchDeposits"
+            unavailable.append(
+                Unavailable(
+                    missing,
+                    f"{exchange} has {listed} but not {lacking} in ccxt: its {missing} are not synced {_RECORD_THEM}",
+                )
+            )
     elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
-        streams.append(_stream(client, "fetch_ledger", None, "ledger", Kind.LEDGER))
-    return streams
+        found.append(_stream(client, "fetch_ledger", None, "ledger", Kind.LEDGER))
+    elif has.get("fetchDepositsWithdrawals"):
+        found.append(
+            _stream(client, "fetch_deposits_withdrawals", None, "deposits and withdrawals", Kind.DEPOSITS, typed=True)
+        )
+    else:
+        unavailable.append(
+            Unavailable(
+                "transfers",
+                f"{exchange} has none of {', '.join(TRANSFER_CALLS[:-1])} or {TRANSFER_CALLS[-1]} in ccxt: its "
+                f"deposits and withdrawals are not synced {_RECORD_THEM}",
+            )
+        )
+    return found, unavailable
 
 
 def _reads_until(method: Callable[..., Any], *, depth: int = 1) -> bool:
@@ -303,7 +356,8 @@ def sync(
     sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
-    for stream in _streams(client, chosen):
+    planned, report.unavailable = streams(client, chosen, exchange=exchange)
+    for stream in planned:
         report.streams.append(
             _run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page, sizes=sizes)
         )
@@ -365,7 +419,7 @@ def _run(
             (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
         )
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
-        types, kinds = _HELD[stream.kind]
+        types, kinds = _HELD_TYPED if stream.typed else _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
         cursor = None if last is None else (last - _EPOCH) // _MS
         if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
@@ -403,7 +457,9 @@ def _run(
         kept = after if held is None or after is None else min(after, held)
         value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
         try:
-            mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+            mapped = map_entries(
+                page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes, typed=stream.typed
+            )
             receipts = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
