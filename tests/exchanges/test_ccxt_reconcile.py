@@ -118,7 +118,6 @@ def with_a_bybit_fee_in_bnb(url: str) -> str:
     return url
 
 
-@pytest.mark.xfail(strict=True, reason="the unvalued fees are summed over every exchange of the account")
 def test_an_unvalued_fee_is_named_by_the_fees_on_that_exchange_only(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -134,7 +133,6 @@ def test_an_unvalued_fee_is_named_by_the_fees_on_that_exchange_only(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="the unvalued fees are summed over every exchange of the account")
 def test_a_difference_equal_to_the_unvalued_fees_of_every_exchange_is_not_named_by_them(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
