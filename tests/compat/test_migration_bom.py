@@ -41,14 +41,8 @@ def plans(tmp_path: Path, ledger: Ledger, name: str) -> tuple[MigrationPlan, Mig
 @pytest.mark.parametrize(
     ("name", "fills"),
     [
-        pytest.param(
-            STATE_FILE,
-            120,
-            marks=pytest.mark.xfail(strict=True, reason="the state JSON's BOM is refused: not JSON"),
-        ),
-        pytest.param(
-            TRADES_CSV, 13, marks=pytest.mark.xfail(strict=True, reason="the BOM is read into the first symbol")
-        ),
+        (STATE_FILE, 120),
+        (TRADES_CSV, 13),
         (POSITIONS_LOG, 13),  # its lines are searched for, the BOM before the first one's time is left aside
         (WALLET_FILE, 13),  # YAML takes a BOM
     ],
