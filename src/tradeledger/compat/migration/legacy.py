@@ -14,6 +14,7 @@ from typing import Literal
 from tradeledger.compat.trades import TRADE_KEYS, legacy_time, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
+from tradeledger.domain.records import Checkpoint
 from tradeledger.errors import InvalidArgument
 
 STATE_FILE = "trade_manager_state.json"
@@ -293,6 +294,7 @@ class MigrationPlan:
     only_in_positions_log: tuple[LoggedPosition, ...]
     reconciliation: tuple[Comparison, ...]
     notes: tuple[str, ...]
+    at: Checkpoint  # the log position the plan's reads of the ledger saw: its append is made only while it holds
     identical_rows: tuple[IdenticalRows, ...] = ()  # of trades.csv, each kept as a fill: named, never merged
 
     @property
