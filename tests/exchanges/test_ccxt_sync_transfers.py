@@ -22,6 +22,7 @@ from tests.exchanges.test_ccxt_sync import market
 from tradeledger import open_ledger
 from tradeledger.cli import main
 from tradeledger.exchanges.ccxt import syncing
+from tradeledger.exchanges.ccxt.transfers import TRANSFER_CALLS
 
 DEPOSITED = 1_786_000_000_000  # 2026-08-06T07:06:40Z
 # gemini's /v1/transfers entries (its API documentation's shapes): a deposit of 36.00 USD by ACH, a withdrawal of
@@ -162,7 +163,7 @@ def test_a_sync_of_an_exchange_with_no_call_listing_transfers_says_so_in_its_jso
 ) -> None:
     for name in ("bitbank", "zaif", "btcturk"):  # ccxt 4.5.90: none of the four calls
         has = getattr(ccxt, name)().has
-        assert not any(has.get(call) for call in syncing.TRANSFER_CALLS)
+        assert not any(has.get(call) for call in TRANSFER_CALLS)
 
     report = run(url, NoTransferList({}), monkeypatch, capsys, "bitbank", "--symbols", "BTC/JPY", "--json")
 

@@ -28,7 +28,7 @@ from tradeledger.exchanges.ccxt import reconciling, syncing
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries
 from tradeledger.exchanges.ccxt.ingesting import append_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
-from tradeledger.exchanges.ccxt.syncing import SyncReport
+from tradeledger.exchanges.ccxt.transfers import SyncReport
 
 
 class Source(StrEnum):

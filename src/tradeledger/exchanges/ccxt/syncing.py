@@ -41,7 +41,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.answers import cut_at, open_since, step, timestamp
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+from tradeledger.exchanges.ccxt.transfers import StreamReport, SyncReport, Unavailable, iso, transfer_calls
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
 DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
@@ -110,65 +111,6 @@ def connect(name: str, environ: Mapping[str, str]) -> Client:
     client = exchange_class(config)
     client.number = str
     return client  # type: ignore[no-any-return]
-
-
-@dataclass(slots=True)
-class StreamReport:
-    """What one stream appended in this run, and its cursor after it (ms since 1970, None if never set)."""
-
-    label: str
-    appended: int = 0
-    duplicates: int = 0
-    skipped: int = 0
-    pages: int = 0
-    cursor: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """What a sync cannot fetch on this exchange (`stream`: "transfers", "deposits" or "withdrawals"), and why."""
-
-    stream: str
-    reason: str
-
-
-@dataclass(slots=True)
-class SyncReport:
-    streams: list[StreamReport] = field(default_factory=list)
-    seq: int = 0
-    unavailable: list[Unavailable] = field(default_factory=list)
-
-    @property
-    def appended(self) -> int:
-        return sum(stream.appended for stream in self.streams)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(stream.duplicates for stream in self.streams)
-
-    @property
-    def skipped(self) -> int:
-        return sum(stream.skipped for stream in self.streams)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "appended": self.appended,
-            "duplicates": self.duplicates,
-            "skipped": self.skipped,
-            "seq": self.seq,
-            "streams": [
-                {
-                    "stream": stream.label,
-                    "appended": stream.appended,
-                    "duplicates": stream.duplicates,
-                    "skipped": stream.skipped,
-                    "pages": stream.pages,
-                    "cursor": _iso(stream.cursor),
-                }
-                for stream in self.streams
-            ],
-            "unavailable": [{"stream": gap.stream, "reason": gap.reason} for gap in self.unavailable],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,18 +183,8 @@ def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  
             delattr(client, "sign")
 
 
-# The ccxt calls that list an exchange's transfers, in the order sync prefers them (see streams).
-TRANSFER_CALLS = ("fetchDeposits", "fetchWithdrawals", "fetchDepositsWithdrawals", "fetchLedger")
-_RECORD_THEM = "(record them with record-transfer)"
-
-
 def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[list[_Stream], list[Unavailable]]:
-    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (none of the calls, or only
-    one of the two lists). Transfers come from the separate deposit and withdrawal lists; on an exchange without
-    either, from its ledger; on one without a ledger either, from ccxt's combined `fetchDepositsWithdrawals` (gemini,
-    coinmate, indodax), each entry's own `type` deciding. An exchange with both a ledger and the combined list
-    (bitfinex, cex) keeps its ledger stream: the two name one transfer by different ids, so a switch would book again
-    what a ledger synced before holds."""
+    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (see transfers)."""
     has = client.has
     features = getattr(client, "features", None)
     found = [
@@ -265,36 +197,8 @@ def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[l
             for symbol in symbols
             if market(symbol).settle is not None
         ]
-    unavailable: list[Unavailable] = []
-    deposits, withdrawals = bool(has.get("fetchDeposits")), bool(has.get("fetchWithdrawals"))
-    if deposits or withdrawals:
-        if deposits:
-            found.append(_stream(client, "fetch_deposits", None, "deposits", Kind.DEPOSITS))
-        if withdrawals:
-            found.append(_stream(client, "fetch_withdrawals", None, "withdrawals", Kind.WITHDRAWALS))
-        if not (deposits and withdrawals):
-            listed, missing = ("fetchDeposits", "withdrawals") if deposits else ("fetchWithdrawals", "deposits")
-            lacking = "fetchWithdrawals" if deposits else "fetchDeposits"
-            unavailable.append(
-                Unavailable(
-                    missing,
-                    f"{exchange} has {listed} but not {lacking} in ccxt: its {missing} are not synced {_RECORD_THEM}",
-                )
-            )
-    elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
-        found.append(_stream(client, "fetch_ledger", None, "ledger", Kind.LEDGER))
-    elif has.get("fetchDepositsWithdrawals"):
-        found.append(
-            _stream(client, "fetch_deposits_withdrawals", None, "deposits and withdrawals", Kind.DEPOSITS, typed=True)
-        )
-    else:
-        unavailable.append(
-            Unavailable(
-                "transfers",
-                f"{exchange} has none of {', '.join(TRANSFER_CALLS[:-1])} or {TRANSFER_CALLS[-1]} in ccxt: its "
-                f"deposits and withdrawals are not synced {_RECORD_THEM}",
-            )
-        )
+    calls, unavailable = transfer_calls(has, exchange)
+    found += [_stream(client, call.call, None, call.label, call.kind, typed=call.typed) for call in calls]
     return found, unavailable
 
 
@@ -463,7 +367,7 @@ def _run(
             receipts = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
-                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {_iso(cursor)}): {refused}; "
+                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {iso(cursor)}): {refused}; "
                 "the pages appended before it are kept"
             ) from None
         appended = sum(not receipt.duplicate for receipt in receipts)
@@ -477,7 +381,7 @@ def _run(
         cursor, done.cursor, unseen = after, kept, not moved
     raise SyncFailed(
         f"{exchange} {stream.call}: stream {stream.label} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
-        f"pages appended are kept, and the next sync goes on from its cursor {_iso(done.cursor)}"
+        f"pages appended are kept, and the next sync goes on from its cursor {iso(done.cursor)}"
     )
 
 
@@ -485,9 +389,7 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     """One answer of the stream's call from `since` (and up to `until`, ccxt's parameter, when not None)."""
     answer = _call(exchange, stream.call, since, lambda: stream.fetch(since, until))
     if not isinstance(answer, list):
-        raise SyncFailed(
-            f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {_iso(since)}"
-        )
+        raise SyncFailed(f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {iso(since)}")
     return answer
 
 
@@ -514,8 +416,8 @@ def _before(
         if len(answers) >= budget:
             raise SyncFailed(
                 f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
-                f"asking for what lies before a page beginning at {_iso(min(timestamp(entry) for entry in page))}"
-                f" after the cursor {_iso(since)}; none of them appended, the pages appended before it are kept"
+                f"asking for what lies before a page beginning at {iso(min(timestamp(entry) for entry in page))}"
+                f" after the cursor {iso(since)}; none of them appended, the pages appended before it are kept"
             )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
@@ -541,7 +443,7 @@ def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any
         return action()
     except ccxt.BaseError as error:
         raise SyncFailed(
-            f"{exchange} {call} failed at cursor {_iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
+            f"{exchange} {call} failed at cursor {iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
             "the pages appended before it are kept"
         ) from None
 
@@ -549,7 +451,3 @@ def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:300] if text else "(no message)"
-
-
-def _iso(cursor: int | None) -> str | None:
-    return None if cursor is None else datetime.fromtimestamp(cursor / 1000, tz=UTC).isoformat()
