@@ -35,7 +35,7 @@ from tradeledger.compat.migration import (
     run_migration,
     wallet_initial_balance,
 )
-from tradeledger.errors import FillConflict, LedgerError
+from tradeledger.errors import LedgerError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 GENERATED = SHARED / "fixtures" / "legacy-generated"
@@ -371,10 +371,15 @@ def test_the_backups_exist_under_the_manifests_names_before_the_append_and_survi
 ) -> None:
     files, plan = plan_for(generated_logs, ledger)
     first = plan.fills[0].fill
-    # Between the plan and the append another writer records the first trade's id with another price.
+    # Between the plan and the append another writer records the first trade's id with another price: the append
+    # finds the account moved, plans again, and that plan refuses the fill id held for another execution.
     ledger.record(first.model_copy(update={"price": Decimal("4.0545"), "metadata": None}))
 
-    with pytest.raises(FillConflict, match=first.fill_id):
+    with pytest.raises(
+        MigrationError,
+        match=rf"trades\[0\]: the ledger already holds fill '{first.fill_id}' \(seq 1\) for another execution "
+        r"\(price: ledger 4\.0545, file 4\.0544\); nothing appended",
+    ):
         run(ledger, plan, files)
 
     folder = generated_logs / "migration_backup"

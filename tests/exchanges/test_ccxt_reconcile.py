@@ -110,6 +110,45 @@ def test_an_unvalued_fee_paid_from_elsewhere_is_named(
     assert bnb["cause"].startswith("the unvalued fees in BNB (0.0002)")
 
 
+def with_a_bybit_fee_in_bnb(url: str) -> str:
+    """The same account also trades on bybit, paying 0.0005 BNB there (unvalued: no quote_value)."""
+    bybit = {**BNB_FEE, "id": "b1", "fee": {"cost": "0.0005", "currency": "BNB"}}
+    with open_ledger(url) as ledger:
+        ingest(ledger, [bybit], exchange="bybit")
+    return url
+
+
+def test_an_unvalued_fee_is_named_by_the_fees_on_that_exchange_only(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report = run(with_a_bybit_fee_in_bnb(url), tmp_path, capsys, {"USDT": "719.86", "LTC": "4", "BNB": "1"})
+
+    assert status == 1
+    (bnb,) = [r for r in report["balances"] if r["difference"] != "0"]
+    assert (bnb["exchange"], bnb["currency"], bnb["difference"], bnb["cause"]) == (
+        "binance",
+        "BNB",
+        "0.0002",
+        "the unvalued fees in BNB (0.0002): paid from another wallet, or not recorded",
+    )
+
+
+def test_a_difference_equal_to_the_unvalued_fees_of_every_exchange_is_not_named_by_them(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = {"USDT": "719.86", "LTC": "4", "BNB": "1.0005"}  # 0.9998 held + 0.0007, binance's and bybit's fees
+
+    status, report = run(with_a_bybit_fee_in_bnb(url), tmp_path, capsys, total)
+
+    assert status == 1
+    (bnb,) = [r for r in report["balances"] if r["difference"] != "0"]
+    assert (bnb["currency"], bnb["difference"], bnb["cause"]) == (
+        "BNB",
+        "0.0007",
+        "more BNB on the exchange: a deposit or transfer in not ingested, or a missed buy",
+    )
+
+
 def test_a_deposit_not_ingested_is_named_by_its_direction_and_dust_passes_within_the_tolerance(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

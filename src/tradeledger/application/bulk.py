@@ -264,22 +264,23 @@ def record_events(
     return receipts
 
 
-def record_unmoved(
+def record_all_unmoved(
     store: LedgerStore,
-    fill: FillInput,
+    fills: Iterable[FillInput],
     account: str,
     at: Checkpoint,
     *,
     clock: Callable[[], datetime],
     snapshot_every: int,
     cache: FoldCache | None = None,
-) -> Receipt | None:
-    """Ledger.record_if_current: `fill` appended as `record_events` appends it while the log still has `at` and
-    holds no event of `account` after it (asked under the head's lock); None, nothing written, otherwise."""
+) -> list[Receipt] | None:
+    """Ledger.record_many_if_current: `fills` appended as `record_events` appends them, in one unit of work, while
+    the log still has `at` and holds no event of `account` after it (asked under the head's lock); None, nothing
+    written, otherwise."""
     try:
-        (appended,) = record_events(
+        return record_events(
             store,
-            [fill],
+            fills,
             cursors=None,
             clock=clock,
             snapshot_every=snapshot_every,
@@ -288,7 +289,6 @@ def record_unmoved(
         )
     except ViewMoved:
         return None
-    return appended
 
 
 def append_texts(

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, FoldCache, stored_balances
-from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_events, record_unmoved
+from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_all_unmoved, record_events
 from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, method_plan, open_lots_of
 from tradeledger.application.maintenance import (
@@ -114,14 +114,20 @@ class Ledger:
         return receipts
 
     def record_if_current(self, fill: FillInput, *, account: str, at: Checkpoint) -> Receipt | None:
-        """`record`, only while the books of `account` at the log position `at` are still the log's: it still has
-        `at` and no event of `account` after it, checked under the write lock. None, nothing written, otherwise
-        (read again, decide again): for a check on an account's books another process may append to meanwhile."""
-        every, cache = self._snapshot_every, self._folded
-        receipt = record_unmoved(self._store, fill, account, at, clock=self._clock, snapshot_every=every, cache=cache)
-        if receipt is not None:
-            self._writes += 1
-        return receipt
+        """`record`, only while the books of `account` at the log position `at` are still the log's (it still has `at`,
+        no event of `account` after it: checked under the write lock); else None, nothing written: decide again."""
+        receipts = self.record_many_if_current([fill], account=account, at=at)
+        return None if receipts is None else receipts[0]
+
+    def record_many_if_current(
+        self, fills: Iterable[FillInput], *, account: str, at: Checkpoint
+    ) -> list[Receipt] | None:
+        """`record_many` on `record_if_current`'s condition, in one transaction (the legacy migration's plan)."""
+        receipts = record_all_unmoved(
+            self._store, fills, account, at, clock=self._clock, snapshot_every=self._snapshot_every, cache=self._folded
+        )
+        self._writes += bool(receipts)
+        return receipts
 
     def append_texts(self, events: Iterable[EventText]) -> Appended:
         """Append validated events as their text (an `EventText` each: what an import keeps of a file's lines

@@ -28,7 +28,7 @@ from tradeledger.exchanges.ccxt import reconciling, syncing
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries
 from tradeledger.exchanges.ccxt.ingesting import append_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
-from tradeledger.exchanges.ccxt.syncing import SyncReport
+from tradeledger.exchanges.ccxt.transfers import SyncReport
 
 
 class Source(StrEnum):
@@ -143,7 +143,7 @@ def _print_sync(exchange: str, report: SyncReport) -> None:
         f"  {stream.label}: {stream.appended} appended, {stream.duplicates} duplicates, "
         f"{stream.skipped} skipped, {stream.pages} page(s)"
         for stream in report.streams
-    ]
+    ] + [f"  {gap.stream}: not synced: {gap.reason}" for gap in report.unavailable]
     out().print(
         f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
         f"{report.skipped} skipped; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)

@@ -30,6 +30,7 @@ from tradeledger.compat.migration.legacy import (
     legacy_number,
     same_fill,
 )
+from tradeledger.compat.migration.plan import plan_migration
 from tradeledger.compat.yaml_text import load_bounded
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.records import Checkpoint
@@ -152,7 +153,9 @@ def run_migration(
     )
     if dry_run:
         return MigrationResult(0, head_before, None, made)
-    receipts = ledger.record_many([planned.fill for planned in plan.new])
+    receipts = ledger.record_many_if_current([planned.fill for planned in plan.new], account=plan.account, at=plan.at)
+    if receipts is None:  # the account moved since the plan read it: nothing appended
+        plan, receipts = _moved_since(ledger, plan, files), []  # the plan of the ledger as it is, nothing new
     appended = sum(not receipt.duplicate for receipt in receipts)
     head_after = ledger.head
     if made is not None:
@@ -172,6 +175,24 @@ def run_migration(
     )
     problems = tuple(f"{'ledger' if p.seq is None else f'seq {p.seq}'}: {p.check}: {p.detail}" for p in report.problems)
     return MigrationResult(appended, head_before, head_after, made, report.ok, problems, missing)
+
+
+def _moved_since(ledger: Ledger, plan: MigrationPlan, files: LegacyFiles) -> MigrationPlan:
+    """The account has events after the log position `plan` read (another migrate, or a bot, appended meanwhile):
+    the plan's checks against the ledger (what it holds, what a wallet position or a csv row would repeat) are
+    made again on the ledger as it is now. A plan of nothing new (the same files migrated at once) leaves nothing
+    to append, and is the plan whose fills the ledger is then checked to hold; one the ledger now contradicts is
+    refused by its own check, naming both; any other is refused here, for the operator to see the plan the
+    ledger now gives. Nothing of this run is appended either way."""
+    again = plan_migration(files, ledger, account=plan.account, initial_balance=plan.initial_balance)
+    if again.new:
+        raise MigrationError(
+            f"the ledger moved while this migration was planned: account {plan.account} has events after seq "
+            f"{plan.at.seq} that the plan did not see (another migrate, or a bot, appended meanwhile), and planned "
+            f"again {len(again.new)} of its fills would be new; nothing was appended: run migrate again to see the "
+            "plan against the ledger as it is now"
+        )
+    return again
 
 
 def rollback_commands(result: MigrationResult, files: LegacyFiles, *, db_option: str = "") -> list[str]:

@@ -14,6 +14,7 @@ from typing import Literal
 from tradeledger.compat.trades import TRADE_KEYS, legacy_time, to_decimal
 from tradeledger.domain.fills import LEDGER_CONTEXT, MAX_DIGITS, Fill, Side, exact_amount
 from tradeledger.domain.positions import PositionSide
+from tradeledger.domain.records import Checkpoint
 from tradeledger.errors import InvalidArgument
 
 STATE_FILE = "trade_manager_state.json"
@@ -25,6 +26,7 @@ SOURCES = (STATE_FILE, WALLET_FILE, TRADES_CSV, POSITIONS_LOG)
 LEGACY_EXCHANGE = "legacy"
 DEFAULT_ACCOUNT = "default"
 BACKUP_FOLDER = "migration_backup"
+BOM = "\ufeff"  # the byte order mark a UTF-8 file may begin with (see legacy_text)
 # Backup file names (the seed's rollback copies trade_manager_backup_*.json back).
 BACKUP_NAMES = {
     STATE_FILE: "trade_manager_backup_{stamp}.json",
@@ -292,6 +294,7 @@ class MigrationPlan:
     only_in_positions_log: tuple[LoggedPosition, ...]
     reconciliation: tuple[Comparison, ...]
     notes: tuple[str, ...]
+    at: Checkpoint  # the log position the plan's reads of the ledger saw: its append is made only while it holds
     identical_rows: tuple[IdenticalRows, ...] = ()  # of trades.csv, each kept as a fill: named, never merged
 
     @property
@@ -343,8 +346,10 @@ def shown_time(moment: datetime) -> str:
 
 
 def legacy_text(path: Path, data: bytes) -> str:
+    """A legacy file's text: UTF-8, a byte order mark at its start left out (Windows editors write one; JSON and
+    the CSV's first symbol would take it for content), as YAML leaves it out."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix(BOM)
     except UnicodeDecodeError as error:
         raise MigrationError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 

@@ -70,8 +70,8 @@ def plan_migration(
 ) -> MigrationPlan:
     """The fills the legacy files imply, which of them the ledger holds, and the reconciliation.
 
-    Reads the ledger (the account's fills), changes nothing. A fill id the ledger holds for another
-    execution raises MigrationError before anything is written.
+    Reads the ledger (the account's fills, with the head they were read at: `at`), changes nothing. A fill id
+    the ledger holds for another execution raises MigrationError before anything is written.
     """
     skipped: list[Skipped] = []
     notes: list[str] = []
@@ -79,7 +79,8 @@ def plan_migration(
     twins = identical.identical_rows(files.csv_rows, counted_as)
     notes += [identical.note(group) for group in twins]
     merged = _merge_by_time(_trade_manager_fills(files, skipped), csv_fills)
-    recorded = [(item.seq, item.fill) for item in ledger.history(account=account) if isinstance(item.fill, Fill)]
+    at, history = ledger.follow(0, account=account)  # the account's fills and the head, in one read
+    recorded = [(item.seq, item.fill) for item in history if isinstance(item.fill, Fill)]
     wallet_fills, stale, held = _wallet_fills(files, merged, account, skipped, notes, recorded)
     fills = rows_the_ledger_holds(with_ledger_seqs([*merged, *wallet_fills], recorded, files), recorded, skipped)
     refuse_trades_onto_wallet_openings(fills, recorded, files)
@@ -102,6 +103,7 @@ def plan_migration(
         only_in_positions_log=only_logged,
         reconciliation=tuple(reconciliation),
         notes=tuple(notes),
+        at=at,
         identical_rows=twins,
     )
 

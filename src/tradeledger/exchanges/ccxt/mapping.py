@@ -151,12 +151,16 @@ def map_entries(
     kind: Kind | None = None,
     on_entry: Callable[[], None] | None = None,
     contract_sizes: Mapping[str, Decimal] | None = None,
+    typed: bool = False,
 ) -> Mapped:
     """Events for a list as a ccxt call returns it; InvalidFill naming the first bad entry's index and field.
 
     `kind` None recognises it from the fields (a mixed or unrecognised list is refused). `contract_sizes`: the
     base units of one contract per contract symbol (ccxt's market `contractSize`); a trade's amount on a contract
-    is in contracts."""
+    is in contracts. `typed` (with `kind` deposits or withdrawals): a list as fetch_deposits_withdrawals returns it,
+    each entry's own `type` deciding (an entry without one is refused)."""
+    if typed and kind not in _TRANSACTIONS:
+        raise InvalidArgument(f"typed: only a list of deposits or withdrawals is typed by its entries (got {kind})")
     chosen = kind if kind is not None else kind_of(entries)
     sizes = _checked_sizes(contract_sizes or {})
     events: list[tuple[int, Event]] = []
@@ -168,7 +172,7 @@ def map_entries(
         if chosen is Kind.TRADES:
             fields = _trade(entry, sizes)
         elif chosen in _TRANSACTIONS:
-            fields = _transaction(entry, kind)
+            fields = _transaction(entry, None if typed else kind)
         else:
             fields = _MAPPERS[chosen](entry)
         if on_entry is not None:

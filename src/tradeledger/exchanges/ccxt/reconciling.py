@@ -9,27 +9,30 @@ symbol of the list, inside the list's time span, that the list lacks is *unknown
 
 Each balance difference names its likely cause, tried in this order: the missing fills (their
 effect on that currency, folded with the log, equals the difference), dust within the tolerance, the
-unvalued fees in that currency (a fee in a third currency paid from elsewhere, or never recorded:
-the difference equals their sum), else the direction says what to look for (more on the exchange: a
-deposit or a transfer in not ingested, or a missed buy; less: a withdrawal or a fee not ingested, or a
-missed sell).
+unvalued fees in that currency on that exchange (a fee in a third currency paid from elsewhere, or never
+recorded: the difference equals their sum; the account's fees on its other exchanges are not counted), else
+the direction says what to look for (more on the exchange: a deposit or a transfer in not ingested, or a
+missed buy; less: a withdrawal or a fee not ingested, or a missed sell).
 
 What is read: the listed trades by key, and the log's fills inside the list's time span (a query by account,
-exchange and time); the exchange's events are folded (as a stream) only when trades are missing, to tell their
-effect. A reconcile's cost follows the list and the balances, not the log (issue 19).
+exchange and time); the exchange's events are read (as a stream) only when trades are missing, to fold their
+effect, or when a difference is neither missing fills nor dust, to sum its unvalued fees (the positions
+projection keeps those per account and symbol, every exchange together). A reconcile without such a
+difference costs what the list and the balances hold, not the log (issue 19).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import Fill, decimal_text
-from tradeledger.domain.positions import Accounting, accounting_of
+from tradeledger.domain.fee_parts import add_unvalued
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, decimal_text
+from tradeledger.domain.positions import Accounting, Execution, accounting_of
 from tradeledger.domain.reference import reference_balances
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
@@ -140,7 +143,14 @@ def reconcile(
         totals = exchange_totals(balance)
         held = {b.currency: b.amount for b in ledger.balances(account=account).balances if b.exchange == exchange}
         with_missing = _with(ledger, [event for _, event in missing], account, exchange) if missing else held
-        unvalued = dict(ledger.state(account=account).totals.unvalued_fees)
+        unvalued: dict[str, Decimal] | None = None  # the unvalued fees on this exchange, read when first asked
+
+        def unvalued_in(currency: str) -> Decimal:
+            nonlocal unvalued
+            if unvalued is None:
+                unvalued = _unvalued_fees(ledger, account, exchange)
+            return unvalued.get(currency, ZERO)
+
         for currency in sorted(set(totals) | set(held)):
             ours, theirs = held.get(currency, ZERO), totals.get(currency, ZERO)
             cause = _cause(
@@ -149,7 +159,7 @@ def reconcile(
                 missing_effect=with_missing.get(currency, ZERO) - ours,
                 missing_ids=[d.fill_id for d, _ in missing],
                 tolerance=allowed.get(currency),
-                unvalued=unvalued.get(currency, ZERO),
+                unvalued=unvalued_in,
             )
             rows.append(BalanceRow(account, exchange, currency, ours, theirs, cause))
     return Reconciliation(
@@ -164,7 +174,7 @@ def _cause(
     missing_effect: Decimal,
     missing_ids: list[str],
     tolerance: Decimal | None,
-    unvalued: Decimal,
+    unvalued: Callable[[str], Decimal],
 ) -> str | None:
     if difference == 0:
         return None
@@ -172,11 +182,25 @@ def _cause(
         return f"missing fills: {', '.join(missing_ids)}"
     if tolerance is not None and abs(difference) <= tolerance:
         return f"dust within the tolerance {decimal_text(tolerance)} {currency}"
-    if unvalued != 0 and abs(difference) == abs(unvalued):
-        return f"the unvalued fees in {currency} ({decimal_text(unvalued)}): paid from another wallet, or not recorded"
+    fees = unvalued(currency)
+    if fees != 0 and abs(difference) == abs(fees):
+        return f"the unvalued fees in {currency} ({decimal_text(fees)}): paid from another wallet, or not recorded"
     if difference > 0:
         return f"more {currency} on the exchange: a deposit or transfer in not ingested, or a missed buy"
     return f"less {currency} on the exchange: a withdrawal or fee not ingested, or a missed sell"
+
+
+def _unvalued_fees(ledger: Ledger, account: str, exchange: str) -> dict[str, Decimal]:
+    """The unvalued fees (spec section 9: in a currency other than the quote's, without a quote_value) of the
+    account's fills on `exchange`, per currency, summed over its events read as a stream: the positions projection
+    keeps them per (account, symbol), every exchange together."""
+    sums: dict[str, Decimal] | None = None
+    with closing(ledger.stream_history(account=account, exchange=exchange)) as stream, localcontext(LEDGER_CONTEXT):
+        for recorded in stream:
+            event = accounting_of(recorded.seq, recorded.event)
+            if isinstance(event, Execution) and event.unvalued_fees:
+                sums = add_unvalued(sums, dict(event.unvalued_fees))
+    return sums or {}
 
 
 def _with(ledger: Ledger, extra: Sequence[Event], account: str, exchange: str) -> dict[str, Decimal]:

@@ -2,7 +2,10 @@
 
 A stream is one paged ccxt call: the trades of a symbol (`fetch_my_trades`), the funding of a
 contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_deposits`,
-`fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`).
+`fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`), or, without a
+ledger either, ccxt's combined list (`fetch_deposits_withdrawals`: gemini, coinmate, indodax; each entry's `type`
+decides). What an exchange cannot list at all (no transfer call, or one of the two lists only) is named in the report
+(`unavailable`), never left out without a word.
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
@@ -38,7 +41,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -50,6 +53,7 @@ from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.answers import cut_at, open_since, step, timestamp
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+from tradeledger.exchanges.ccxt.transfers import StreamReport, SyncReport, Unavailable, iso, transfer_calls
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
 DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
@@ -72,6 +76,7 @@ class Client(Protocol):
     has: Mapping[str, Any]
 
     # ccxt's calls also take `params` (a dict) after `limit`: sync passes it only to a call that reads `until`.
+    # `fetch_deposits_withdrawals` (same parameters) is called, by name, only where `has` names it (see streams).
     def load_markets(self) -> Any: ...  # noqa: ANN401 - ccxt's own structures
     def fetch_my_trades(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
     def fetch_funding_history(self, symbol: str | None, since: int | None, limit: int | None) -> Any: ...  # noqa: ANN401
@@ -108,55 +113,6 @@ def connect(name: str, environ: Mapping[str, str]) -> Client:
     return client  # type: ignore[no-any-return]
 
 
-@dataclass(slots=True)
-class StreamReport:
-    """What one stream appended in this run, and its cursor after it (ms since 1970, None if never set)."""
-
-    label: str
-    appended: int = 0
-    duplicates: int = 0
-    skipped: int = 0
-    pages: int = 0
-    cursor: int | None = None
-
-
-@dataclass(slots=True)
-class SyncReport:
-    streams: list[StreamReport] = field(default_factory=list)
-    seq: int = 0
-
-    @property
-    def appended(self) -> int:
-        return sum(stream.appended for stream in self.streams)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(stream.duplicates for stream in self.streams)
-
-    @property
-    def skipped(self) -> int:
-        return sum(stream.skipped for stream in self.streams)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "appended": self.appended,
-            "duplicates": self.duplicates,
-            "skipped": self.skipped,
-            "seq": self.seq,
-            "streams": [
-                {
-                    "stream": stream.label,
-                    "appended": stream.appended,
-                    "duplicates": stream.duplicates,
-                    "skipped": stream.skipped,
-                    "pages": stream.pages,
-                    "cursor": _iso(stream.cursor),
-                }
-                for stream in self.streams
-            ],
-        }
-
-
 @dataclass(frozen=True, slots=True)
 class _Stream:
     label: str  # "trades BTC/USDT", "funding BTC/USDT:USDT", "deposits", ...
@@ -166,6 +122,7 @@ class _Stream:
     window: int = DAY_MS  # ms: the span the exchange may answer after a `since` alone (see the module)
     backward: bool = False  # whether the call reads ccxt's `until` (see _reads_until): what lies before a page
     symbol: str | None = None  # of a trades or funding stream
+    typed: bool = False  # a list of deposits and withdrawals, each entry's `type` deciding (fetch_deposits_withdrawals)
 
 
 # The events of the log a stream's entries become, whose latest a stream without a usable cursor starts at: (event
@@ -178,9 +135,12 @@ _HELD: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Kind.WITHDRAWALS: (("transfer",), ("withdrawal",)),
     Kind.LEDGER: (("transfer",), ()),
 }
+_HELD_TYPED = (("transfer",), ("deposit", "withdrawal"))  # a stream of fetch_deposits_withdrawals
 
 
-def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS) -> _Stream:
+def _stream(
+    client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS, *, typed: bool = False
+) -> _Stream:
     method: Callable[..., Any] = getattr(client, call)
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
@@ -188,7 +148,8 @@ def _stream(client: Client, call: str, first: str | None, label: str, kind: Kind
             return method(first, since, None)
         return _until_read(client, until, lambda: method(first, since, None, {"until": until}))
 
-    return _Stream(label, call, kind, fetch, window, _reads_until(method), first if kind in _SYMBOLED else None)
+    symbol = first if kind in _SYMBOLED else None
+    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed)
 
 
 class _UntilNotRead(Exception):
@@ -222,27 +183,23 @@ def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  
             delattr(client, "sign")
 
 
-def _streams(client: Client, symbols: Sequence[str]) -> list[_Stream]:
+def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[list[_Stream], list[Unavailable]]:
+    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (see transfers)."""
     has = client.has
     features = getattr(client, "features", None)
-    streams = [
+    found = [
         _stream(client, "fetch_my_trades", symbol, f"trades {symbol}", Kind.TRADES, _window(features, symbol))
         for symbol in symbols
     ]
     if has.get("fetchFundingHistory"):
-        streams += [
+        found += [
             _stream(client, "fetch_funding_history", symbol, f"funding {symbol}", Kind.FUNDING)
             for symbol in symbols
             if market(symbol).settle is not None
         ]
-    if has.get("fetchDeposits") or has.get("fetchWithdrawals"):
-        if has.get("fetchDeposits"):
-            streams.append(_stream(client, "fetch_deposits", None, "deposits", Kind.DEPOSITS))
-        if has.get("fetchWithdrawals"):
-            streams.append(_stream(client, "fetch_withdrawals", None, "withdrawals", Kind.WITHDRAWALS))
-    elif has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
-        streams.append(_stream(client, "fetch_ledger", None, "ledger", Kind.LEDGER))
-    return streams
+    calls, unavailable = transfer_calls(has, exchange)
+    found += [_stream(client, call.call, None, call.label, call.kind, typed=call.typed) for call in calls]
+    return found, unavailable
 
 
 def _reads_until(method: Callable[..., Any], *, depth: int = 1) -> bool:
@@ -303,7 +260,8 @@ def sync(
     sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
-    for stream in _streams(client, chosen):
+    planned, report.unavailable = streams(client, chosen, exchange=exchange)
+    for stream in planned:
         report.streams.append(
             _run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page, sizes=sizes)
         )
@@ -365,7 +323,7 @@ def _run(
             (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
         )
     if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
-        types, kinds = _HELD[stream.kind]
+        types, kinds = _HELD_TYPED if stream.typed else _HELD[stream.kind]
         last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
         cursor = None if last is None else (last - _EPOCH) // _MS
         if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
@@ -403,11 +361,13 @@ def _run(
         kept = after if held is None or after is None else min(after, held)
         value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
         try:
-            mapped = map_entries(page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes)
+            mapped = map_entries(
+                page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes, typed=stream.typed
+            )
             receipts = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
-                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {_iso(cursor)}): {refused}; "
+                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {iso(cursor)}): {refused}; "
                 "the pages appended before it are kept"
             ) from None
         appended = sum(not receipt.duplicate for receipt in receipts)
@@ -421,7 +381,7 @@ def _run(
         cursor, done.cursor, unseen = after, kept, not moved
     raise SyncFailed(
         f"{exchange} {stream.call}: stream {stream.label} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
-        f"pages appended are kept, and the next sync goes on from its cursor {_iso(done.cursor)}"
+        f"pages appended are kept, and the next sync goes on from its cursor {iso(done.cursor)}"
     )
 
 
@@ -429,9 +389,7 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     """One answer of the stream's call from `since` (and up to `until`, ccxt's parameter, when not None)."""
     answer = _call(exchange, stream.call, since, lambda: stream.fetch(since, until))
     if not isinstance(answer, list):
-        raise SyncFailed(
-            f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {_iso(since)}"
-        )
+        raise SyncFailed(f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {iso(since)}")
     return answer
 
 
@@ -458,8 +416,8 @@ def _before(
         if len(answers) >= budget:
             raise SyncFailed(
                 f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
-                f"asking for what lies before a page beginning at {_iso(min(timestamp(entry) for entry in page))}"
-                f" after the cursor {_iso(since)}; none of them appended, the pages appended before it are kept"
+                f"asking for what lies before a page beginning at {iso(min(timestamp(entry) for entry in page))}"
+                f" after the cursor {iso(since)}; none of them appended, the pages appended before it are kept"
             )
         answer = _fetched(exchange, stream, since, until)
         answers.append(answer)
@@ -485,7 +443,7 @@ def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any
         return action()
     except ccxt.BaseError as error:
         raise SyncFailed(
-            f"{exchange} {call} failed at cursor {_iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
+            f"{exchange} {call} failed at cursor {iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
             "the pages appended before it are kept"
         ) from None
 
@@ -493,7 +451,3 @@ def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:300] if text else "(no message)"
-
-
-def _iso(cursor: int | None) -> str | None:
-    return None if cursor is None else datetime.fromtimestamp(cursor / 1000, tz=UTC).isoformat()

@@ -1,0 +1,119 @@
+"""What a sync asks of an exchange's transfers, by what ccxt's `has` offers, and what a sync reports (see syncing).
+
+Transfers come from the separate deposit and withdrawal lists; on an exchange without either, from its ledger; on
+one without a ledger either, from ccxt's combined `fetchDepositsWithdrawals` (gemini, coinmate, indodax), each
+entry's own `type` deciding. An exchange with both a ledger and the combined list (bitfinex, cex) keeps its ledger
+stream: the two name one transfer by different ids, so a switch would book again what a ledger synced before holds.
+What it cannot list (none of the calls, or one of the two lists only) is reported as unavailable, never left out
+without a word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from tradeledger.exchanges.ccxt.mapping import Kind
+
+# The ccxt calls that list an exchange's transfers, in the order sync prefers them.
+TRANSFER_CALLS = ("fetchDeposits", "fetchWithdrawals", "fetchDepositsWithdrawals", "fetchLedger")
+_RECORD_THEM = "(record them with record-transfer)"
+
+
+class TransferCall(NamedTuple):
+    call: str  # ccxt's method
+    label: str  # the stream's name (and its cursor's)
+    kind: Kind
+    typed: bool = False  # deposits and withdrawals in one list, each entry's `type` deciding
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """What a sync cannot fetch on this exchange (`stream`: "transfers", "deposits" or "withdrawals"), and why."""
+
+    stream: str
+    reason: str
+
+
+def transfer_calls(has: Mapping[str, Any], exchange: str) -> tuple[list[TransferCall], list[Unavailable]]:
+    """The calls a sync lists `exchange`'s transfers with, by ccxt's `has` (see the module), and what it cannot."""
+    deposits, withdrawals = bool(has.get("fetchDeposits")), bool(has.get("fetchWithdrawals"))
+    if deposits or withdrawals:
+        calls = [TransferCall("fetch_deposits", "deposits", Kind.DEPOSITS)] if deposits else []
+        calls += [TransferCall("fetch_withdrawals", "withdrawals", Kind.WITHDRAWALS)] if withdrawals else []
+        if deposits and withdrawals:
+            return calls, []
+        listed, lacking, missing = (
+            ("fetchDeposits", "fetchWithdrawals", "withdrawals")
+            if deposits
+            else ("fetchWithdrawals", "fetchDeposits", "deposits")
+        )
+        reason = f"{exchange} has {listed} but not {lacking} in ccxt: its {missing} are not synced {_RECORD_THEM}"
+        return calls, [Unavailable(missing, reason)]
+    if has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
+        return [TransferCall("fetch_ledger", "ledger", Kind.LEDGER)], []
+    if has.get("fetchDepositsWithdrawals"):
+        return [TransferCall("fetch_deposits_withdrawals", "deposits and withdrawals", Kind.DEPOSITS, typed=True)], []
+    reason = (
+        f"{exchange} has none of {', '.join(TRANSFER_CALLS[:-1])} or {TRANSFER_CALLS[-1]} in ccxt: its deposits and "
+        f"withdrawals are not synced {_RECORD_THEM}"
+    )
+    return [], [Unavailable("transfers", reason)]
+
+
+@dataclass(slots=True)
+class StreamReport:
+    """What one stream appended in this run, and its cursor after it (ms since 1970, None if never set)."""
+
+    label: str
+    appended: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    pages: int = 0
+    cursor: int | None = None
+
+
+@dataclass(slots=True)
+class SyncReport:
+    streams: list[StreamReport] = field(default_factory=list)
+    seq: int = 0
+    unavailable: list[Unavailable] = field(default_factory=list)
+
+    @property
+    def appended(self) -> int:
+        return sum(stream.appended for stream in self.streams)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(stream.duplicates for stream in self.streams)
+
+    @property
+    def skipped(self) -> int:
+        return sum(stream.skipped for stream in self.streams)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "seq": self.seq,
+            "streams": [
+                {
+                    "stream": stream.label,
+                    "appended": stream.appended,
+                    "duplicates": stream.duplicates,
+                    "skipped": stream.skipped,
+                    "pages": stream.pages,
+                    "cursor": iso(stream.cursor),
+                }
+                for stream in self.streams
+            ],
+            "unavailable": [{"stream": gap.stream, "reason": gap.reason} for gap in self.unavailable],
+        }
+
+
+def iso(cursor: int | None) -> str | None:
+    """A cursor (ms since 1970) as ISO 8601 text, None as None."""
+    return None if cursor is None else datetime.fromtimestamp(cursor / 1000, tz=UTC).isoformat()
