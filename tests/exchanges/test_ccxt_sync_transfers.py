@@ -234,7 +234,6 @@ class NoFundingList(NoTransferList):
         return []
 
 
-@pytest.mark.xfail(strict=True, reason="a contract's funding is left out without a word when ccxt cannot list it")
 def test_a_sync_of_a_contract_on_an_exchange_that_cannot_list_funding_says_its_funding_is_not_synced(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,8 +4,8 @@ A stream is one paged ccxt call: the trades of a symbol (`fetch_my_trades`), the
 contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_deposits`,
 `fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`), or, without a
 ledger either, ccxt's combined list (`fetch_deposits_withdrawals`: gemini, coinmate, indodax; each entry's `type`
-decides). What an exchange cannot list at all (no transfer call, or one of the two lists only) is named in the report
-(`unavailable`), never left out without a word.
+decides). What an exchange cannot list at all (no transfer call, or one of the two lists only; a contract's funding
+without fetchFundingHistory) is named in the report (`unavailable`), never left out without a word.
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
@@ -191,14 +191,17 @@ def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[l
         _stream(client, "fetch_my_trades", symbol, f"trades {symbol}", Kind.TRADES, _window(features, symbol))
         for symbol in symbols
     ]
+    contracts = [symbol for symbol in symbols if market(symbol).settle is not None]
     if has.get("fetchFundingHistory"):
-        found += [
-            _stream(client, "fetch_funding_history", symbol, f"funding {symbol}", Kind.FUNDING)
-            for symbol in symbols
-            if market(symbol).settle is not None
-        ]
+        found += [_stream(client, "fetch_funding_history", s, f"funding {s}", Kind.FUNDING) for s in contracts]
     calls, unavailable = transfer_calls(has, exchange)
     found += [_stream(client, call.call, None, call.label, call.kind, typed=call.typed) for call in calls]
+    if contracts and not has.get("fetchFundingHistory"):
+        reason = (
+            f"{exchange} has no fetchFundingHistory in ccxt: the funding of {', '.join(contracts)} is not synced "
+            "(record it with record-funding, or ingest ccxt --kind funding)"
+        )
+        unavailable.append(Unavailable("funding", reason))
     return found, unavailable
 
 
