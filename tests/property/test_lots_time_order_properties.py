@@ -10,7 +10,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,7 +99,6 @@ def _held(ledger: Ledger) -> dict[str, Decimal]:
     return {p.symbol: p.signed_quantity for p in ledger.state().open if p.signed_quantity}
 
 
-@pytest.mark.xfail(strict=True, reason="the lots are folded in seq order")
 @PROPERTY
 @given(events(), st.sampled_from(METHODS), st.booleans(), st.randoms(use_true_random=False))
 def test_a_log_recorded_in_any_order_has_the_lots_and_gains_of_the_log_recorded_in_time_order(
