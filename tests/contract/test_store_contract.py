@@ -163,6 +163,24 @@ def test_committed_events_are_read_back_by_range_symbol_and_account(store: Ledge
         assert tx.log.head() == head_of(events[-1])
 
 
+def test_the_rows_by_time_come_in_the_order_the_events_occurred_then_by_seq(store: LedgerStore) -> None:
+    # Seq 2 was backfilled (it occurred first); seq 3 and 4 occurred at one time. The stored times are compared as
+    # text ("C" order on PostgreSQL): ".5" of a second sorts after ".0", "2025-" after "2024-".
+    events = appended(
+        store,
+        {"occurred_at": "2025-01-01T00:00:00.500000+00:00"},
+        {"occurred_at": "2024-12-31T23:59:59.000000+00:00"},
+        {"occurred_at": "2025-01-01T00:00:00.000000+00:00"},
+        {"occurred_at": "2025-01-01T00:00:00.000000+00:00"},
+    )
+
+    with store.reading() as tx:
+        assert [row[0] for row in tx.log.rows(by_time=True)] == [2, 3, 4, 1]
+        assert list(tx.log.rows(by_time=True)) == [events[seq - 1].execution_row() for seq in (2, 3, 4, 1)]
+        assert [row[0] for row in tx.log.rows(by_time=True, until_time=events[2].occurred_at)] == [2, 3, 4]
+        assert [row[0] for row in tx.log.rows(by_time=True, after_seq=1, until_seq=3)] == [2, 3]
+
+
 def test_committed_events_are_read_back_by_exchange_and_by_when_they_occurred_both_bounds_inclusive(
     store: LedgerStore,
 ) -> None:

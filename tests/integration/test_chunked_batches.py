@@ -157,8 +157,8 @@ def test_gains_reports_the_seq_of_the_rows_it_folded_when_an_append_lands_during
     plain_rows = lots._plain_rows
     with open_ledger(db_url, clock=lambda: RECORDED_AT) as other:
 
-        def rows_with_an_append_between(*args: Any) -> Iterator[Any]:
-            for number, row in enumerate(plain_rows(*args)):
+        def rows_with_an_append_between(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for number, row in enumerate(plain_rows(*args, **kwargs)):
                 if number == 0:  # the stream is open: another connection appends and commits
                     other.record(fill_fields(fill_id="G-3", side="sell", quantity="1", price="130"))
                 yield row

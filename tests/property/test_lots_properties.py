@@ -125,8 +125,10 @@ def positions_of(events: Sequence[Fill]) -> PositionFold:
 
 
 def flattened(events: list[Fill]) -> list[Fill]:
-    """`events` and, for each (account, symbol) left open, a fee-free fill that closes it."""
+    """`events` and, for each (account, symbol) left open, a fee-free fill that closes it, a day after the last (the
+    lots follow the time the events occurred: a close before a later fill would not close it)."""
     fold = positions_of(events)
+    last = max((e.occurred_at for e in events), default=T0)
     closing = []
     for index, ((account, symbol), (position, _)) in enumerate(sorted(fold.positions().items())):
         if position is None:
@@ -139,7 +141,11 @@ def flattened(events: list[Fill]) -> list[Fill]:
             "symbol": symbol,
             "side": side,
         }
-        data |= {"quantity": position.quantity, "price": "123.45", "occurred_at": (T0 + timedelta(days=1)).isoformat()}
+        data |= {
+            "quantity": position.quantity,
+            "price": "123.45",
+            "occurred_at": (last + timedelta(days=1)).isoformat(),
+        }
         closing.append(Fill.model_validate(data))
     return [*events, *closing]
 

@@ -38,7 +38,7 @@ from tradeledger.application.appending import (
     validate_event,
 )
 from tradeledger.application.collector import cycle_collector_paused
-from tradeledger.application.lots import check_lot_picks
+from tradeledger.application.lot_picks import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.application.replaying import account_unmoved
 from tradeledger.domain.events import Event

@@ -101,10 +101,16 @@ class EventLog(Protocol):
         `occurred_from` and/or until `occurred_until` (stored time text, both inclusive)."""
 
     def rows(
-        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        until_time: str | None = None,
+        by_time: bool = False,
     ) -> Iterator[ExecutionRow]:
-        """The accounting columns (as stored text) of the events in (after_seq, until_seq] in seq order,
-        optionally only those that occurred at or before `until_time` (stored time text)."""
+        """The accounting columns (as stored text) of the events in (after_seq, until_seq] in seq order (in the
+        order they occurred with `by_time`: by `occurred_at`, then seq), optionally only those that occurred at or
+        before `until_time` (stored time text)."""
 
     def find(self, keys: Collection[EventKey]) -> Mapping[EventKey, StoredEvent]:
         """The events stored under these keys (the others are absent from the result)."""

@@ -6,20 +6,22 @@ and skipped, and the lots used up at the head are dropped now and then, never on
 
 A match finds its lot without a scan of the lots: fifo and lifo take from the ends, hifo from a heap of the
 lots' unit costs kept beside the list (`Pool.highest`), and specific finds a named lot by a binary search on
-seq (the list is in seq order: the log is folded in seq order, and a lot is appended, or dropped at either end).
+seq (the list is in acquisition order, (`occurred_at`, seq): the lots are folded in the order the events occurred,
+and a lot is appended, or dropped at either end; a lot's seq is its id, in the same order unless a fill was recorded
+after one that occurred later, a backfill, when `Pool.open_lot` looks through the lots instead).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, Inexact
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text
-from tradeledger.domain.lot_terms import ZERO, LotKey, LotPicks, Method, OpenLot
+from tradeledger.domain.lot_terms import ZERO, GainRow, LotKey, LotPicks, Method, OpenLot
 from tradeledger.domain.positions import EXACT_SUBTRACT, _exact_size
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -97,6 +99,51 @@ Part = tuple[Lot, Decimal, Decimal]
 _seq_of = attrgetter("seq")
 
 
+def gain_rows(
+    rows: list[GainRow],
+    long: timedelta,
+    key: LotKey,
+    parts: list[Part],
+    buy: bool,
+    seq: int,
+    disposed: datetime,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+) -> None:
+    """Add to `rows` the gain rows of the parts a trade of `quantity` (fill `seq`, at `disposed`) matched, each with
+    its share of `fee` by quantity (the last part of the whole trade takes what is left of it); `long`: held that
+    long or longer is the long term."""
+    account, currency, quote = key
+    append, row = rows.append, tuple.__new__  # a fold of a busy year: every call counts
+    left_fee, left_quantity = fee, quantity
+    for lot, part, basis in parts:
+        share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
+        left_fee -= share
+        left_quantity -= part
+        if buy:  # a short lot bought back: its sale brought the basis, the buy costs
+            signed, proceeds, cost = -part, basis, part * price + share
+        else:
+            signed, proceeds, cost = part, part * price - share, basis
+        acquired = lot.acquired()
+        term = "long" if disposed - acquired >= long else "short"
+        values = (
+            account,
+            currency,
+            quote,
+            signed,
+            acquired,
+            lot.seq,
+            disposed,
+            seq,
+            proceeds,
+            cost,
+            proceeds - cost,
+            term,
+        )
+        append(row(GainRow, values))
+
+
 def position_after(
     seq: int, position: Decimal, entered: Decimal, buy: bool, quantity: Decimal
 ) -> tuple[Decimal, Decimal]:
@@ -141,6 +188,7 @@ class Pool:
         "entered",
         "head",
         "indexed",
+        "latest",
         "lots",
         "pooled_end",
         "position",
@@ -162,6 +210,9 @@ class Pool:
         self.dropped = 0
         self.costs: list[tuple[Decimal, int]] | None = None  # hifo's heap of (-unit, place), built on first use
         self.indexed = 0  # the places below it are in `costs`
+        # The latest `occurred_at` (stored text) folded into this pool (a fill of its key, a withdrawal of its
+        # currency): `domain.lots.LotBook` folds in seq order while no event comes before it (spec section 11).
+        self.latest = ""
 
     def pooled(self) -> tuple[Decimal, Decimal]:
         """(quantity, basis) of the lots whose basis is pooled."""
@@ -327,7 +378,9 @@ class Pool:
 
     def open_lot(self, seq: int) -> Lot | None:
         """The first open lot acquired by fill `seq` (None when there is none): a binary search of the lots,
-        which are in seq order (a fill after an average disposal can open a second lot of its seq)."""
+        which are in seq order when the log took the fills in the order they occurred (a fill after an average
+        disposal can open a second lot of its seq); else, a backfilled lot listed before a later seq, a look through
+        them (the lots a disposal names are few, and a backfill in a pool rare)."""
         lots = self.lots
         for index in range(bisect_left(lots, seq, self.head, key=_seq_of), len(lots)):
             lot = lots[index]
@@ -335,7 +388,7 @@ class Pool:
                 break
             if lot.quantity:
                 return lot
-        return None
+        return next((lot for lot in lots[self.head :] if lot.seq == seq and lot.quantity), None)
 
     def _take_average(self, quantity: Decimal) -> list[Part]:
         """The pool's average cost for `quantity`, the lots consumed first in, first out; every lot left

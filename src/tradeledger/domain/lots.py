@@ -10,8 +10,11 @@ consumed first in, first out, so each part keeps its holding period) or `specifi
 fill or withdrawal names in `metadata.lots`; a disposal that names none, such as a base fee, takes `fifo`,
 the order that applies when lots are not identified).
 
-The log is folded in seq order, the order the positions take too, and each disposal is matched once,
-by its own year's method: choosing a method for a later year never changes an earlier year's matches.
+The events are folded in the order they occurred (`occurred_at`, then seq), not the order the log took them: a
+disposal is matched against the lots held when it occurred, so a buy a sync backfilled after a later sale is that
+sale's lot, with its own date (`domain.lot_order`: the log read in seq order is folded as it streams until a fill
+occurred before one folded into its pool, then read again by time). Each disposal is matched once, by its own
+year's method: choosing a method for a later year never changes an earlier year's matches.
 This is why the lots are computed on demand and not stored: what they hold depends on arguments
 (the method of each year, whether fees are in the basis, whether withdrawals dispose), never on the
 log alone.
@@ -52,7 +55,8 @@ from typing import Any, cast
 from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, remember_one_fee
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_pools import Lot, Part, Pool, position_after, withdrawn, withdrawn_named
+from tradeledger.domain.lot_order import OutOfTimeOrder, listed_by_seq
+from tradeledger.domain.lot_pools import Lot, Part, Pool, gain_rows, position_after, withdrawn, withdrawn_named
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     MAX_LONG_AFTER_DAYS,
@@ -73,7 +77,11 @@ from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 @dataclass(slots=True)
 class LotBook:
-    """The lots folded from the log in seq order, each disposal matched by its own year's method.
+    """The lots folded from the log in the order the events occurred, each disposal matched by its own year's method.
+
+    Rows given in seq order are folded while none occurred before an event folded into its pool (else
+    OutOfTimeOrder); `in_time_order` is set for rows given sorted by (`occurred_at`, seq), whose fold does not ask the
+    positions' log-order refusal of a base fee.
 
     `year` keeps only the rows and missing acquisitions of disposals in that tax year (all when None; none when
     NO_TAX_YEAR, as the open lots need); the open lots are those after every event folded, `years` all years.
@@ -84,6 +92,7 @@ class LotBook:
     withdrawals_dispose: bool = False
     long_after_days: int = LONG_AFTER_DAYS
     year: int | None = None
+    in_time_order: bool = False
     rows: list[GainRow] = field(default_factory=list)
     missing: list[MissingAcquisition] = field(default_factory=list)
     years: set[int] = field(default_factory=set)  # the tax years with a disposal (matched or missing)
@@ -95,6 +104,8 @@ class LotBook:
     # What the hot loop keeps per (account, symbol): the key, the pool and the quote (None: a contract).
     _slots: dict[tuple[str, str], tuple[LotKey, Pool, str] | None] = field(default_factory=dict)
     _one_fees: OneFees = field(default_factory=dict)
+    # The latest time of a disposing withdrawal per (account, currency): a pool made after it starts from it.
+    _withdrawn_at: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 1 <= self.long_after_days <= MAX_LONG_AFTER_DAYS:
@@ -111,8 +122,11 @@ class LotBook:
         metadata: Mapping[int, Any] | None = None,
         kinds: Mapping[int, str] | None = None,
     ) -> None:
-        """Fold log rows (as stored text) in seq order; `metadata` the parsed metadata of the fills and transfers
-        that name lots (by seq), `kinds` the kind of each transfer (by seq) when withdrawals dispose.
+        """Fold log rows (as stored text) in seq order, or sorted by (`occurred_at`, seq) when `in_time_order`;
+        OutOfTimeOrder when a fill (or a disposing withdrawal) occurred before an event already folded into its pool
+        (the book is then left half folded: fold the rows again, sorted, into a new book). `metadata` the parsed
+        metadata of the fills and transfers that name lots (by seq), `kinds` the kind of each transfer (by seq) when
+        withdrawals dispose.
 
         The common fill (spot, naming no lots, with a v1 fee, no fee, or one fee in the quote currency or
         unvalued) is folded inline, as `domain.fold` folds the positions: an acquisition that opens a lot (no
@@ -158,6 +172,9 @@ class LotBook:
                             last, last_at = seq, at
                             continue
                     key, pool, quote = slot
+                    if at < pool.latest:  # a backfill: this fill occurred before one folded into its pool
+                        raise OutOfTimeOrder(seq)
+                    pool.latest = at
                     q, p = dec(quantity), dec(price)
                     if not (q > zero and p > zero and q.is_finite() and p.is_finite()):  # NaN traps as it compares
                         raise ValueError(quantity, price)
@@ -305,6 +322,7 @@ class LotBook:
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = Pool()
+                pool.latest = self._withdrawn_at.get(key[:2], "")
             slot = (key, pool, traded.quote)
         self._slots[account, symbol] = slot
         return slot
@@ -342,7 +360,9 @@ class LotBook:
         after, entered = position_after(seq, before, pool.entered, buy, q)
         if base_fee:
             flipped = bool(before) and bool(after) and (before > 0) != (after > 0)
-            refusal = base_fee_refusal(symbol, base_fee, base_index, after, flipped)
+            # Asked in the log's order, as the positions ask it: a fold in time order does not (a fee that turns the
+            # position short there is a fee-free disposal like another, beyond the lots a short lot).
+            refusal = None if self.in_time_order else base_fee_refusal(symbol, base_fee, base_index, after, flipped)
             if refusal is not None:
                 raise InvalidFill(f"seq {seq}: {refusal}")
             disposed = position_after(seq, after, entered, base_fee < 0, abs(base_fee))
@@ -420,35 +440,7 @@ class LotBook:
         self.years.add(year)
         if self.year is not None and year != self.year:
             return
-        disposed = datetime.fromisoformat(at)
-        account, currency, quote = key
-        append, long, row = self.rows.append, self._long, tuple.__new__  # a fold of a busy year: every call counts
-        left_fee, left_quantity = fee, quantity
-        for lot, part, basis in parts:
-            share = ZERO if not fee else left_fee if part == left_quantity else fee * part / quantity
-            left_fee -= share
-            left_quantity -= part
-            if buy:  # a short lot bought back: its sale brought the basis, the buy costs
-                signed, proceeds, cost = -part, basis, part * price + share
-            else:
-                signed, proceeds, cost = part, part * price - share, basis
-            acquired = lot.acquired()
-            term = "long" if disposed - acquired >= long else "short"
-            values = (
-                account,
-                currency,
-                quote,
-                signed,
-                acquired,
-                lot.seq,
-                disposed,
-                seq,
-                proceeds,
-                cost,
-                proceeds - cost,
-                term,
-            )
-            append(row(GainRow, values))
+        gain_rows(self.rows, self._long, key, parts, buy, seq, datetime.fromisoformat(at), quantity, price, fee)
 
     def _withdrawal(
         self, seq: int, account: str, currency: str, quantity: Decimal, at: str, named: Mapping[str, Any] | None
@@ -456,6 +448,11 @@ class LotBook:
         """Withdrawal `seq` of `quantity` (its amount and fee) disposing of the account's lots of `currency`, in
         quote order, by its year's method; under `specific` the lots its `metadata.lots` names (`named`), if any."""
         pools = [(key, self._pools[key]) for key in sorted(self._pools) if key[:2] == (account, currency)]
+        if at < self._withdrawn_at.get((account, currency), "") or any(at < pool.latest for _, pool in pools):
+            raise OutOfTimeOrder(seq)
+        self._withdrawn_at[account, currency] = at
+        for _, pool in pools:
+            pool.latest = at
         year, method = self.method_named(at)
         picks = picks_of(seq, named, quantity) if method is Method.SPECIFIC else None
         if picks is None and not pools:  # a currency this account never bought or sold as a base (cash): no lots
@@ -481,10 +478,19 @@ class LotBook:
         if self.year is None or year == self.year:
             self.missing.append(MissingAcquisition(key[0], key[1], key[2], quantity, seq, datetime.fromisoformat(at)))
 
+    def latest_at(self) -> str:
+        """The latest time folded (stored text; "" when none): the last row's, or a later fill's of a pool."""
+        return max((self.last_at, *(pool.latest for pool in self._pools.values())))
+
+    def by_seq(self) -> None:
+        """The rows and missing acquisitions of a fold in time order listed as a fold in seq order lists them."""
+        listed_by_seq(self.rows, self.missing)
+
     def open_lots(self) -> list[OpenLot]:
-        """The lots still open, by (account, currency, quote) and then acquisition; when the method of the last event's
-        tax year is `average`, each at its pool's average (hledger's AVERAGE rewrites it into every lot)."""
-        averaged = bool(self.last_at) and self.method_named(self.last_at)[1] is Method.AVERAGE
+        """The lots still open, by (account, currency, quote) and then acquisition; when the method of the latest
+        event's tax year is `average`, each at its pool's average (hledger's AVERAGE rewrites it into every lot)."""
+        latest = self.latest_at()
+        averaged = bool(latest) and self.method_named(latest)[1] is Method.AVERAGE
         with localcontext(LEDGER_CONTEXT):
             return [lot for key in sorted(self._pools) for lot in self._pools[key].open_lots(key, averaged=averaged)]
 

@@ -99,11 +99,18 @@ class MemoryEventLog:
                 yield event
 
     def rows(
-        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        until_time: str | None = None,
+        by_time: bool = False,
     ) -> Iterator[ExecutionRow]:
-        for event in self.read(after_seq=after_seq, until_seq=until_seq):
-            if until_time is None or event.occurred_at <= until_time:
-                yield event.execution_row()
+        events = self.read(after_seq=after_seq, until_seq=until_seq, occurred_until=until_time)
+        if by_time:
+            events = iter(sorted(events, key=_time_then_seq))
+        for event in events:
+            yield event.execution_row()
 
     def first_recorded_after(self, time_bound: str) -> int | None:
         return next((event.seq for event in self._state.events if event.recorded_at > time_bound), None)
@@ -362,3 +369,7 @@ class MemoryLedgerStore:
 
     def close(self) -> None:
         """Nothing to release: the state goes with the store."""
+
+
+def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
+    return (event.occurred_at, event.seq)

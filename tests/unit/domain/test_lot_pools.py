@@ -55,7 +55,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 def row(seq: int, side: str, price: str, quantity: str = "1", day: str = "2025-01-01") -> ExecutionRow:
     """A spot fill of HOOL/USD without fees as the log stores it."""
-    at = f"{day}T00:00:{seq % 60:02d}.000000+00:00"
+    at = f"{day}T{seq // 3600:02d}:{seq // 60 % 60:02d}:{seq % 60:02d}.000000+00:00"  # in seq order on the day
     return (seq, "a", "x", "HOOL/USD", side, quantity, price, None, at, "fill", "[]", None, None)
 
 

@@ -20,6 +20,7 @@ from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.events import Transfer
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_order import OutOfTimeOrder
 from tradeledger.domain.lot_terms import Method, MethodPlan, lot_picks, totals_of
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.records import StoredEvent
@@ -81,8 +82,15 @@ def stored_rows(events: Sequence[Any]) -> tuple[list[ExecutionRow], dict[int, An
 
 def folded(events: Sequence[Any], method: str | list[str] = "fifo", **options: Any) -> LotBook:
     """The lots of `events` recorded at seq 1, 2, …: folded from their stored rows as the ledger folds them."""
-    book = LotBook(MethodPlan.parse([method] if isinstance(method, str) else method), **options)
-    book.apply_rows(*stored_rows(events))
+    plan = MethodPlan.parse([method] if isinstance(method, str) else method)
+    rows, metadata, kinds = stored_rows(events)
+    try:
+        book = LotBook(plan, **options)
+        book.apply_rows(rows, metadata, kinds)
+    except OutOfTimeOrder:  # a backfill: folded again in the order the events occurred, as application.lots does
+        book = LotBook(plan, in_time_order=True, **options)
+        book.apply_rows(sorted(rows, key=lambda row: (row[8], row[0])), metadata, kinds)
+        book.by_seq()
     return book
 
 

@@ -50,8 +50,10 @@ _P_EVENTS_BETWEEN = Prepared(
 )
 
 
-def _rows_query(*, until_seq: bool, until_time: bool) -> sa.Select[Any]:
-    """The accounting columns of the events after `after_seq` (and up to `until_seq`, `until_time`)."""
+def _rows_query(*, until_seq: bool, until_time: bool, by_time: bool = False, dialect: str = "sqlite") -> sa.Select[Any]:
+    """The accounting columns of the events after `after_seq` (and up to `until_seq`, `until_time`), in seq order or,
+    `by_time`, by `occurred_at` then seq (the stored times compared as bytes: in PostgreSQL's "C" collation, which a
+    database's own may not be)."""
     c = events.c
     columns = (c.seq, c.account, c.exchange, c.symbol, c.side, c.quantity, c.price, c.fee, c.occurred_at)
     query = sa.select(*columns, c.type, c.fees, c.amount, c.currency).where(c.seq > sa.bindparam("after_seq"))
@@ -59,12 +61,23 @@ def _rows_query(*, until_seq: bool, until_time: bool) -> sa.Select[Any]:
         query = query.where(c.seq <= sa.bindparam("until_seq"))
     if until_time:
         query = query.where(c.occurred_at <= sa.bindparam("until_time"))
+    if by_time:
+        occurred = c.occurred_at.collate("C") if dialect == "postgresql" else c.occurred_at
+        return query.order_by(occurred, c.seq)
     return query.order_by(c.seq)
 
 
-# rows(): one statement per set of bounds, keyed by (until_seq given, until_time given).
-_ROWS = {(seq, time): _rows_query(until_seq=seq, until_time=time) for seq in (False, True) for time in (False, True)}
-_P_ROWS = {bounds: Prepared(query) for bounds, query in _ROWS.items()}
+# rows(): one statement per set of bounds, keyed by (until_seq given, until_time given, by_time); PostgreSQL's run
+# through SQLAlchemy (_ROWS), SQLite's prepared (_P_ROWS).
+_BOUNDS = [(seq, time, by_time) for seq in (False, True) for time in (False, True) for by_time in (False, True)]
+_ROWS = {
+    (seq, time, by_time): _rows_query(until_seq=seq, until_time=time, by_time=by_time, dialect="postgresql")
+    for seq, time, by_time in _BOUNDS
+}
+_P_ROWS = {
+    (seq, time, by_time): Prepared(_rows_query(until_seq=seq, until_time=time, by_time=by_time))
+    for seq, time, by_time in _BOUNDS
+}
 # Batches look keys up with IN (...): built once, expanding parameters, run through SQLAlchemy.
 _EVENTS_BY_FILL_IDS = sa.select(*events.c).where(events.c.fill_id.in_(sa.bindparam("fill_ids", expanding=True)))
 _EVENT_COLUMNS = tuple(column.name for column in events.c)
@@ -233,9 +246,14 @@ class SqlEventLog:
                 yield StoredEvent(*row)
 
     def rows(
-        self, *, after_seq: int = 0, until_seq: int | None = None, until_time: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        until_time: str | None = None,
+        by_time: bool = False,
     ) -> Iterator[ExecutionRow]:
-        bounds = (until_seq is not None, until_time is not None)
+        bounds = (until_seq is not None, until_time is not None, by_time)
         values: dict[str, Any] = {"after_seq": after_seq}
         if until_seq is not None:
             values["until_seq"] = until_seq

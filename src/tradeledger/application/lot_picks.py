@@ -1,0 +1,301 @@
+"""The check of the lots a specific disposal names (`metadata.lots`, spec section 11) before it is written: at record
+and import time, inside the append transaction (application/bulk.py), against the log and the batch before it.
+
+The lots are matched in the order the events occurred (`domain.lots`), so a lot named must have occurred before the
+disposal (by `occurred_at`, then seq): a fill later in the same batch that occurred earlier may be named, one that
+occurred after the disposal may not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal, localcontext
+from typing import Any
+
+from tradeledger.application.ports import EventLog
+from tradeledger.application.replaying import event_at
+from tradeledger.domain.fee_parts import fee_parts
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.lot_pools import rounded_rest
+from tradeledger.domain.lot_terms import LotPicks, lot_picks
+from tradeledger.domain.markets import market
+from tradeledger.domain.records import StoredEvent
+from tradeledger.domain.stored_rows import refuse_unreadable
+from tradeledger.errors import InvalidFill
+
+
+def _names_lots(event: StoredEvent) -> dict[str, Any] | None:
+    """The metadata of a fill or a transfer whose metadata has `lots`, else None."""
+    if event.type not in _NAMING or event.metadata is None or '"lots"' not in event.metadata:
+        return None
+    found = json.loads(event.metadata)
+    return found if isinstance(found, dict) and "lots" in found else None
+
+
+_NAMING = frozenset({"fill", "transfer"})
+
+
+def _add_named(used: dict[int, Decimal], later: StoredEvent, kinds: frozenset[str | None]) -> None:
+    """Add to `used` what `later` (a fill, or a transfer of `kinds`) names of the lots `used` counts."""
+    if later.type == "transfer" and later.kind not in kinds:
+        return
+    named = _names_lots(later)
+    if named is None or not isinstance(named["lots"], list):
+        return
+    for item in named["lots"]:
+        if not isinstance(item, dict):
+            continue
+        lot_seq = item.get("seq")
+        if isinstance(lot_seq, int) and lot_seq in used and later.seq != lot_seq:
+            used[lot_seq] += Decimal(str(item.get("quantity", "0")))
+
+
+def _first_occurred(log: EventLog, lot_seqs: set[int], first_new: int) -> str | None:
+    """The earliest `occurred_at` of the events of the log at `lot_seqs` (those before the batch, which starts at
+    `first_new`: a seq past it is never looked up); None when the log holds none of them."""
+    in_log = {seq for seq in lot_seqs if seq < first_new}
+    return min((event.occurred_at for event in log.read(seqs=in_log)), default=None) if in_log else None
+
+
+def _named_in_log(log: EventLog, account: str, symbol: str, lot_seqs: set[int], first_new: int) -> dict[int, Decimal]:
+    """What the fills in the log named of each lot of `lot_seqs` (of `account` and `symbol`): one read of the history
+    that occurred from the first of them, however many lots (a read per lot made a sale naming K lots read the history
+    K times: 86 s for 1,000 lots of an 8,000-fill history). By time, not by seq: the lots are matched in the order the
+    events occurred, so a fill recorded before a lot in the same batch may name it (`_lot_before`)."""
+    used = dict.fromkeys(lot_seqs, Decimal(0))
+    since = _first_occurred(log, lot_seqs, first_new)
+    if since is not None:
+        for later in log.read(account=account, symbol=symbol, occurred_from=since):
+            _add_named(used, later, frozenset())
+    return used
+
+
+def _withdrawn_in_log(log: EventLog, account: str, lot_seqs: set[int], first_new: int) -> dict[int, Decimal]:
+    """What the fills and withdrawals of `account` in the log named of each lot of `lot_seqs`: a withdrawal naming lots
+    is checked against both (when withdrawals dispose, both take from the lots), one read of the account's history
+    that occurred from the first of them."""
+    used = dict.fromkeys(lot_seqs, Decimal(0))
+    since = _first_occurred(log, lot_seqs, first_new)
+    if since is not None:
+        for later in log.read(account=account, occurred_from=since):
+            _add_named(used, later, _WITHDRAWAL)
+    return used
+
+
+_WITHDRAWAL = frozenset({"withdrawal"})
+
+
+def _lot_seqs_named(naming: Sequence[tuple[StoredEvent, dict[str, Any]]]) -> dict[tuple[str, str], set[int]]:
+    """The seqs the fills of a batch name as lots, per (account, symbol): the lots whose use one read finds."""
+    named: dict[tuple[str, str], set[int]] = {}
+    for event, metadata in naming:
+        if event.symbol is None:  # a transfer: its lots are counted from the account's history
+            continue
+        items = metadata["lots"] if isinstance(metadata["lots"], list) else []
+        seqs = {item["seq"] for item in items if isinstance(item, dict) and type(item.get("seq")) is int}
+        named.setdefault((event.account, event.symbol), set()).update(seqs)
+    return named
+
+
+def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
+    """The log's event at `seq`, which a new fill names as its lot; a row edited behind the ledger's back into a
+    value no event holds is a StorageError naming its seq and field (`domain.stored_rows`), never read as a lot
+    that does not exist, is used up, or has no end."""
+    lot = event_at(log, seq)
+    if lot is not None:
+        refuse_unreadable(lot.execution_row())
+    return lot
+
+
+def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str) -> Decimal:
+    """The most fill `lot` acquired of the lots `event` can name (long lots for a sell or a withdrawal, short ones for
+    a buy; 0 when none): a fill of the same account and spot symbol (for a withdrawal: a spot symbol whose base is the
+    currency withdrawn) on the side `acquired_by` acquires its quantity, and its base fee acquires too on either side
+    (spec section 9: a base rebate is coins acquired at the fill price, so long; a base fee is a disposal at the fill
+    price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first) is
+    for the report to say, which matches by the methods asked."""
+    if lot is None or lot.type != "fill" or lot.account != event.account or lot.symbol is None:
+        return Decimal(0)
+    if event.symbol is None:  # a withdrawal: a lot of the currency it takes
+        traded = market(lot.symbol)
+        if traded.settle is not None or traded.base != event.currency:
+            return Decimal(0)
+    elif lot.symbol != event.symbol:
+        return Decimal(0)
+    assert lot.quantity is not None
+    assert lot.symbol is not None
+    base_fee = Decimal(0) if lot.fees is None else fee_parts(lot.symbol, lot.fees)[2]
+    by_fee = max(-base_fee if acquired_by == "buy" else base_fee, Decimal(0))
+    return (Decimal(lot.quantity) if lot.side == acquired_by else Decimal(0)) + by_fee
+
+
+def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
+    """Refuse (InvalidFill naming `metadata.lots` and its value) a new fill whose `metadata.lots` is not a
+    list of lots summing to its quantity, or names a lot that is no acquisition before it of the same
+    account and spot symbol (a buy for a sell, a short sale for a buy; before it in the order the lots are matched,
+    by `occurred_at` then seq: a lot later in its batch that occurred earlier is one), or more of a lot than is
+    left; and a new
+    transfer naming lots unless it is a withdrawal naming lots of its currency (`_withdrawal_picks`).
+
+    At record time a lot is used up when the quantity of the fill that acquired it, minus what other
+    specific disposals (in the log, then earlier in the batch) named of it, is less than what is named.
+    That is all the log can say before a report: which lots are open when a disposal is matched also
+    depends on the methods of the earlier years, which are arguments, so `gains` checks it again. A withdrawal
+    disposes only when a report asks: what it named is counted for later withdrawals, never for a fill.
+    """
+    naming = [(event, metadata) for event in new if (metadata := _names_lots(event)) is not None]
+    if not naming:  # the usual append: no fill names lots
+        return
+    batch = {event.seq: event for event in new}
+    named_seqs = _lot_seqs_named(naming)
+    used: dict[tuple[str, str], dict[int, Decimal]] = {}  # per (account, symbol): what fills named of each lot
+    # Per account, what fills and withdrawals named of each lot: in the log, and earlier in the batch.
+    withdrawn: dict[str, dict[int, Decimal]] = {}
+    in_batch: dict[str, dict[int, Decimal]] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for event, metadata in naming:
+            where = named(event.seq)
+            if event.type == "transfer":
+                picks = _withdrawal_picks(log, event, metadata, batch, where, (withdrawn, in_batch))
+            else:
+                picks = _fill_picks(log, event, metadata, batch, where, (used, named_seqs))
+            named_of = in_batch.setdefault(event.account, {})
+            for lot_seq, amount in picks:
+                named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
+
+
+def _lot_before(log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lot_seq: int) -> StoredEvent | None:
+    """The event at `lot_seq`, which `event` names as a lot: one in the log, or in its batch (a later seq of the batch
+    may have occurred before it, a backfill: `_refuse_later` asks); None for its own seq, and for a seq past the batch,
+    never looked up (past the database's integers, the lookup itself would fail)."""
+    if lot_seq == event.seq:
+        return None
+    if lot_seq in batch:
+        return batch[lot_seq]
+    return None if lot_seq > event.seq else _lot_at(log, lot_seq)
+
+
+def _refuse_later(where: str, given: str, lot: StoredEvent, event: StoredEvent) -> None:
+    """InvalidFill unless `lot` occurred before the disposal `event` (by `occurred_at`, then seq): a disposal is
+    matched against the lots held when it occurred (spec section 11)."""
+    if (lot.occurred_at, lot.seq) < (event.occurred_at, event.seq):
+        return
+    lot_at, event_at = (datetime.fromisoformat(text).isoformat() for text in (lot.occurred_at, event.occurred_at))
+    what = "fill" if event.type == "fill" else "withdrawal"
+    when = (
+        f"after this {what}"
+        if lot.occurred_at > event.occurred_at
+        else f"at the time of this {what}, recorded after it"
+    )
+    raise InvalidFill(
+        f"{where}: metadata.lots: lot {lot.seq} occurred at {lot_at}, {when} ({event_at}); a disposal is matched "
+        f"against the lots held when it occurred (got {given})"
+    )
+
+
+def _fill_picks(
+    log: EventLog,
+    event: StoredEvent,
+    metadata: dict[str, Any],
+    batch: dict[int, StoredEvent],
+    where: str,
+    counts: tuple[dict[tuple[str, str], dict[int, Decimal]], dict[tuple[str, str], set[int]]],
+) -> LotPicks:
+    """The lots a new fill names, checked (see `check_lot_picks`); `counts`: what fills named of each lot per
+    (account, symbol), in the log and earlier in the batch, and the lots the batch names (one read finds them)."""
+    given = shortened(json.dumps(metadata["lots"]))
+    assert event.quantity is not None
+    assert event.symbol is not None
+    try:
+        picks = lot_picks(metadata["lots"], Decimal(event.quantity))
+    except InvalidFill as error:
+        raise InvalidFill(f"{where}: {error}") from None
+    if market(event.symbol).settle is not None:
+        raise InvalidFill(
+            f"{where}: metadata.lots: {event.symbol} is a contract; contracts have positions, not lots (got {given})"
+        )
+    used, named_seqs = counts
+    acquired_by = "sell" if event.side == "buy" else "buy"
+    for lot_seq, amount in picks:
+        lot = _lot_before(log, event, batch, lot_seq)
+        acquired = _acquired(lot, event, acquired_by)
+        if not acquired:
+            fee = "rebate" if acquired_by == "buy" else "fee"
+            raise InvalidFill(
+                f"{where}: metadata.lots: lot {lot_seq} does not exist: no {acquired_by} of {event.symbol} in "
+                f"account {event.account!r}, nor a fill of it with a base {fee}, was recorded at seq {lot_seq} "
+                f"before this fill (got {given})"
+            )
+        assert lot is not None
+        _refuse_later(where, given, lot, event)
+        key = (event.account, event.symbol)
+        if key not in used:
+            used[key] = _named_in_log(log, *key, named_seqs[key], min(batch))
+        _refuse_overdrawn(where, given, lot_seq, acquired, used[key][lot_seq], amount)
+        used[key][lot_seq] += amount
+    return picks
+
+
+def _withdrawal_picks(
+    log: EventLog,
+    event: StoredEvent,
+    metadata: dict[str, Any],
+    batch: dict[int, StoredEvent],
+    where: str,
+    counts: tuple[dict[str, dict[int, Decimal]], dict[str, dict[int, Decimal]]],
+) -> LotPicks:
+    """The lots a new transfer names, checked (InvalidFill naming `metadata.lots` otherwise): only a withdrawal
+    disposes of lots; what it names sums to its amount and fee, each lot a long lot of its currency in its account
+    acquired before it, not used up by what earlier fills and withdrawals named of it (`counts`: per account, what
+    the log named, what the batch named before it)."""
+    given = shortened(json.dumps(metadata["lots"]))
+    if event.kind != "withdrawal":
+        what = "an internal move" if event.kind == "internal" else f"a {event.kind}"
+        raise InvalidFill(
+            f"{where}: metadata.lots: {what} disposes of no lots; only a withdrawal names the lots it takes "
+            f"(got {given})"
+        )
+    assert event.amount is not None
+    quantity = Decimal(event.fee or "0") - Decimal(event.amount)
+    try:
+        picks = lot_picks(metadata["lots"], quantity)
+    except InvalidFill as error:
+        raise InvalidFill(f"{where}: {error}") from None
+    acquired: dict[int, Decimal] = {}
+    for lot_seq, _ in picks:
+        lot = _lot_before(log, event, batch, lot_seq)
+        acquired[lot_seq] = _acquired(lot, event, "buy")
+        if not acquired[lot_seq]:
+            raise InvalidFill(
+                f"{where}: metadata.lots: lot {lot_seq} does not exist: no buy of {event.currency} in account "
+                f"{event.account!r}, nor a fill with a base rebate of it, was recorded at seq {lot_seq} before this "
+                f"withdrawal (got {given})"
+            )
+        assert lot is not None
+        _refuse_later(where, given, lot, event)
+    in_log, in_batch = counts
+    if not acquired.keys() <= in_log.get(event.account, {}).keys():
+        seqs = {*acquired, *in_log.get(event.account, {})}
+        in_log[event.account] = _withdrawn_in_log(log, event.account, seqs, min(batch))
+    for lot_seq, amount in picks:
+        named_before = in_log[event.account][lot_seq] + in_batch.get(event.account, {}).get(lot_seq, Decimal(0))
+        _refuse_overdrawn(where, given, lot_seq, acquired[lot_seq], named_before, amount)
+    return picks
+
+
+def _refuse_overdrawn(
+    where: str, given: object, lot_seq: int, acquired: Decimal, named: Decimal, amount: Decimal
+) -> None:
+    """InvalidFill when `amount` of lot `lot_seq` is more than what it `acquired` less what earlier disposals `named`,
+    or would leave a rest that rounds (`where`, `given`: the disposal and its metadata.lots, for the message)."""
+    left = acquired - named
+    if amount > left:
+        raise InvalidFill(
+            f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired)}, earlier "
+            f"disposals named {decimal_text(named)}, {decimal_text(max(left, Decimal(0)))} is left (got {given})"
+        )
+    rounded = rounded_rest(lot_seq, left, amount)
+    if rounded is not None:
+        raise InvalidFill(f"{where}: {rounded} (got {given})")
