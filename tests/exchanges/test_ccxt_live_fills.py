@@ -24,7 +24,6 @@ from tradeledger.exchanges.ccxt import syncing
 
 TIME = "2026-05-01T10:00:00.123Z"
 MS = 1777629600123  # TIME in ms since 1970
-XFAIL = pytest.mark.xfail(strict=True, reason="a fill recorded live with the order id does not cover its trades yet")
 
 
 @pytest.fixture
@@ -82,7 +81,6 @@ def held(url: str) -> dict[str, tuple[str, Decimal]]:
         return {p.symbol: (p.side, p.quantity) for p in ledger.positions()}
 
 
-@XFAIL
 def test_an_exchange_trade_of_an_order_the_bot_recorded_live_is_covered_not_appended_a_second_time(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,7 +94,6 @@ def test_an_exchange_trade_of_an_order_the_bot_recorded_live_is_covered_not_appe
     assert held(url) == {"BTC/USDT": ("long", Decimal("0.5"))}
 
 
-@XFAIL
 def test_the_same_list_ingested_again_is_covered_again_and_appends_nothing(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,7 +105,6 @@ def test_the_same_list_ingested_again_is_covered_again_and_appends_nothing(
     assert (status, report) == (0, {"appended": 0, "duplicates": 0, "skipped": 0, "seq": 1, "covered": 1})
 
 
-@XFAIL
 def test_two_live_fills_of_one_order_cover_its_one_exchange_trade(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,7 +117,6 @@ def test_two_live_fills_of_one_order_cover_its_one_exchange_trade(
     assert held(url) == {"BTC/USDT": ("long", Decimal("0.5"))}
 
 
-@XFAIL
 def test_the_trades_of_an_order_past_what_the_bot_recorded_live_are_appended_in_time_order(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,7 +132,6 @@ def test_the_trades_of_an_order_past_what_the_bot_recorded_live_are_appended_in_
     assert (status, again["appended"], again["duplicates"], again["covered"]) == (0, 0, 2, 1)
 
 
-@XFAIL
 def test_a_trade_that_straddles_what_the_live_fills_cover_is_refused_naming_the_order_the_fills_and_the_trade(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,7 +147,6 @@ def test_a_trade_that_straddles_what_the_live_fills_cover_is_refused_naming_the_
     assert fill_ids(url) == ["bot-1"]
 
 
-@XFAIL
 def test_a_live_fill_of_the_other_side_of_the_order_is_refused_naming_both(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,7 +161,6 @@ def test_a_live_fill_of_the_other_side_of_the_order_is_refused_naming_both(
     assert fill_ids(url) == ["bot-1"]
 
 
-@XFAIL
 def test_record_takes_the_exchanges_order_id_so_that_the_fill_covers_that_orders_trade(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,17 +178,20 @@ def test_record_takes_the_exchanges_order_id_so_that_the_fill_covers_that_orders
     assert held(url) == {"BTC/USDT": ("long", Decimal("0.5"))}
 
 
-@pytest.mark.xfail(strict=True, reason="the log has no index on order_id yet")
 def test_the_fills_of_an_order_are_looked_up_by_an_index_not_by_reading_the_log(url: str) -> None:
     with open_ledger(url):
         pass
     with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
         plan = connection.execute(
-            "EXPLAIN QUERY PLAN SELECT seq FROM ledger_events "
+            "EXPLAIN QUERY PLAN SELECT * FROM ledger_events "
             "WHERE order_id IN ('555', '556') AND account = 'default' AND exchange = 'binance' ORDER BY seq"
         ).fetchall()
 
-    assert any("USING INDEX ix_ledger_events_order_id" in row[-1] for row in plan), plan
+    details = [row[-1] for row in plan]
+    assert (
+        "SEARCH ledger_events USING INDEX ix_ledger_events_order_id (order_id=? AND account=? AND exchange=?)"
+        in details
+    )
 
 
 def test_a_live_fill_recorded_without_the_order_id_is_not_matched_and_reconcile_names_it_unknown(
@@ -213,7 +208,6 @@ def test_a_live_fill_recorded_without_the_order_id_is_not_matched_and_reconcile_
     assert [d["fill_id"] for d in differences["unknown"]] == ["bot-1"]
 
 
-@XFAIL
 def test_a_live_fill_of_the_same_order_id_on_another_symbol_covers_nothing(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -224,7 +218,6 @@ def test_a_live_fill_of_the_same_order_id_on_another_symbol_covers_nothing(
     assert (status, report["appended"], report["covered"]) == (0, 1, 0)
 
 
-@XFAIL
 def test_reconcile_takes_a_covered_trade_as_found_and_its_live_fill_as_known(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -236,7 +229,6 @@ def test_reconcile_takes_a_covered_trade_as_found_and_its_live_fill_as_known(
     assert (status, differences) == (0, {"missing": [], "unknown": [], "conflicting": []})
 
 
-@XFAIL
 def test_reconcile_names_missing_the_trades_of_an_order_past_what_its_live_fill_covers(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -268,7 +260,6 @@ def a_day_after_the_synced_trades() -> Iterator[None]:
         yield
 
 
-@XFAIL
 @pytest.mark.usefixtures("a_day_after_the_synced_trades")
 def test_a_sync_after_the_bot_was_down_covers_what_it_recorded_live_and_appends_what_it_missed(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

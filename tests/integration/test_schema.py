@@ -276,7 +276,6 @@ def index_names(url: str) -> set[str]:
         engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="the log has no index on order_id yet")
 def test_revision_0009_indexes_the_fills_by_order_id_when_a_ledger_at_0008_is_opened(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields(fill_id="f-1", order_id="555"))
