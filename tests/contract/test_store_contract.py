@@ -203,6 +203,24 @@ def test_committed_events_are_read_back_by_exchange_and_by_when_they_occurred_bo
         assert [e.seq for e in tx.log.read(after_seq=1, until_seq=3, exchange="binance")] == [3]
 
 
+def test_committed_events_are_read_back_by_their_order_ids(store: LedgerStore) -> None:
+    appended(
+        store,
+        {"exchange": "binance", "order_id": "555"},
+        {"exchange": "binance"},  # no order id
+        {"exchange": "binance", "order_id": "556"},
+        {"exchange": "kraken", "order_id": "555"},
+        {"exchange": "binance", "order_id": "555"},
+    )
+
+    with store.reading() as tx:
+        assert [e.seq for e in tx.log.read(order_ids=["555"])] == [1, 4, 5]
+        assert [e.seq for e in tx.log.read(order_ids={"556", "555"}, exchange="binance")] == [1, 3, 5]
+        assert [e.seq for e in tx.log.read(order_ids=["555"], account="default", exchange="kraken")] == [4]
+        assert list(tx.log.read(order_ids=["557"])) == []
+        assert list(tx.log.read(order_ids=[])) == []
+
+
 def test_the_formats_held_are_each_types_versions_sorted(store: LedgerStore) -> None:
     with store.reading() as tx:
         assert tx.log.formats() == {}

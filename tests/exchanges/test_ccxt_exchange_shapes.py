@@ -91,7 +91,7 @@ def test_a_gate_sell_with_fees_in_usdt_gt_and_points_books_the_usdt_and_keeps_th
 
     assert _ingest(db, "gate-spot-three-fees.json", "gate") == (
         0,
-        {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2},
+        {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2, "covered": 0},
     )
 
     shown = _positions(db)
@@ -147,7 +147,7 @@ def test_a_bithumb_withdrawal_typed_withdraw_with_a_fee_of_no_currency_is_a_with
 
     assert _ingest(db, "bithumb-withdrawals.json", "bithumb", *options) == (
         0,
-        {"appended": 1, "duplicates": 0, "skipped": 1, "seq": 1},
+        {"appended": 1, "duplicates": 0, "skipped": 1, "seq": 1, "covered": 0},
     )
     assert history_ids(db) == ["withdrawal:200377311"]
     assert balances(db) == {"BTC": Decimal("-0.0508")}
@@ -223,7 +223,7 @@ def test_backpack_deposits_and_withdrawals_of_no_type_are_what_the_call_that_ret
 
     assert _ingest(db, "backpack-deposits.json", "backpack", "--kind", "deposits") == (
         0,
-        {"appended": 1, "duplicates": 0, "skipped": 0, "seq": 1},
+        {"appended": 1, "duplicates": 0, "skipped": 0, "seq": 1, "covered": 0},
     )
     assert _ingest(db, "backpack-withdrawals.json", "backpack", "--kind", "withdrawals")[0] == 0
 
@@ -247,7 +247,10 @@ def test_a_kraken_ledgers_transaction_entries_are_its_deposit_and_its_withdrawal
     # kraken's fee of 2.5 on the entry: 397.5 USDT; the trade's entry is skipped (its trade carries it).
     db = tmp_path / "ledger.db"
 
-    assert _ingest(db, "kraken-ledger.json", "kraken") == (0, {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2})
+    assert _ingest(db, "kraken-ledger.json", "kraken") == (
+        0,
+        {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2, "covered": 0},
+    )
 
     assert history_ids(db) == ["ledger:LQ3OAD-P4JBT-5V2G5Q", "ledger:L4UESK-KG3EQ-UFO4T5"]
     code, shown = tradeledger(db, "history", "--json")
@@ -266,6 +269,6 @@ def test_bitfinexs_ledger_books_its_deposit_and_withdrawal_and_skips_the_fee_row
 
     assert _ingest(db, "bitfinex-ledger.json", "bitfinex") == (
         0,
-        {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2},
+        {"appended": 2, "duplicates": 0, "skipped": 1, "seq": 2, "covered": 0},
     )
     assert balances(db) == {"USDT": Decimal(1501)}

@@ -49,12 +49,12 @@ def test_hyperliquid_funding_records_sharing_the_zero_hash_are_three_payments(tm
 
     assert tradeledger(db, "ingest", "ccxt", file, "--exchange", "hyperliquid", "--json") == (
         0,
-        {"appended": 3, "duplicates": 0, "skipped": 0, "seq": 3},
+        {"appended": 3, "duplicates": 0, "skipped": 0, "seq": 3, "covered": 0},
     )
     assert balances(db) == {"USDC": Decimal("231.390186")}
     assert tradeledger(db, "ingest", "ccxt", file, "--exchange", "hyperliquid", "--json") == (
         0,
-        {"appended": 0, "duplicates": 3, "skipped": 0, "seq": 3},
+        {"appended": 0, "duplicates": 3, "skipped": 0, "seq": 3, "covered": 0},
     )
 
 
@@ -89,7 +89,7 @@ def test_hyperliquid_trades_book_the_builders_fee_and_a_reduction_of_a_short(tmp
         db, "ingest", "ccxt", str(RECORDED / "hyperliquid-trades.json"), "--exchange", "hyperliquid", "--json"
     )
 
-    assert (code, shown) == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2})
+    assert (code, shown) == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2, "covered": 0})
     assert open_positions(db) == [
         {
             "symbol": "HYPE/USDC:USDC",
@@ -135,7 +135,7 @@ def test_a_kucoin_futures_trade_of_one_contract_of_a_tenth_of_ltc_books_a_tenth(
         "--json",
     )
 
-    assert (code, shown) == (0, {"appended": 1, "duplicates": 0, "skipped": 0, "seq": 1})
+    assert (code, shown) == (0, {"appended": 1, "duplicates": 0, "skipped": 0, "seq": 1, "covered": 0})
     assert open_positions(db) == [
         {
             "symbol": "LTC/USDT:USDT",
@@ -322,7 +322,7 @@ def test_gate_spot_fees_in_ltc_and_a_contract_of_a_tenth_of_ltc_give_the_exchang
 
     assert refused[0] == 2
     assert "entry 2: cost: 1 contracts of LTC/USDT:USDT at 68.42 cost 6.842" in " ".join(refused[1].split())
-    assert (code, shown) == (0, {"appended": 3, "duplicates": 0, "skipped": 0, "seq": 3})
+    assert (code, shown) == (0, {"appended": 3, "duplicates": 0, "skipped": 0, "seq": 3, "covered": 0})
     assert balances(db) == {"LTC": Decimal("0.073353"), "USDT": Decimal("-5.002406")}
     short = [position for position in open_positions(db) if position["symbol"] == "LTC/USDT:USDT"]
     assert short == [

@@ -31,8 +31,8 @@ def test_mexc_deposits_without_an_id_of_their_own_are_two_deposits_named_by_thei
     first = tradeledger(db, "ingest", "ccxt", file, "--exchange", "mexc", "--json")
     again = tradeledger(db, "ingest", "ccxt", file, "--exchange", "mexc", "--json")
 
-    assert first == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2})
-    assert again == (0, {"appended": 0, "duplicates": 2, "skipped": 0, "seq": 2})
+    assert first == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2, "covered": 0})
+    assert again == (0, {"appended": 0, "duplicates": 2, "skipped": 0, "seq": 2, "covered": 0})
     assert balances(db) == {"USDC": Decimal(35)}
     assert history_ids(db) == [
         "deposit@1664805021000:51a8f49e6f03f2c056e71fe3291aa65e1032880be855b65cecd0595a1b8af95b",
@@ -54,7 +54,7 @@ def test_mexc_funding_without_a_currency_is_paid_in_the_contracts_settle_currenc
 
     code, shown = tradeledger(db, "ingest", "ccxt", str(RECORDED / "mexc-funding.json"), "--exchange", "mexc", "--json")
 
-    assert (code, shown) == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2})
+    assert (code, shown) == (0, {"appended": 2, "duplicates": 0, "skipped": 0, "seq": 2, "covered": 0})
     assert balances(db) == {"USDT": Decimal("0.00223666504")}
     assert history_ids(db) == ["BTC/USDT:USDT:7416473", "BTC/USDT:USDT:7423910"]
 

@@ -268,6 +268,27 @@ def test_revision_0008_asks_no_rebuild_of_a_ledger_without_snapshots(db_url: str
     assert query(db_url, "SELECT count(*) FROM projection_entries WHERE projection = 'pending'") == [(0,)]
 
 
+def index_names(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        return {str(index["name"]) for index in sa.inspect(engine).get_indexes("ledger_events")}
+    finally:
+        engine.dispose()
+
+
+def test_revision_0009_indexes_the_fills_by_order_id_when_a_ledger_at_0008_is_opened(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(fill_id="f-1", order_id="555"))
+    alembic(db_url, "downgrade", "0008")
+    assert "ix_ledger_events_order_id" not in index_names(db_url)
+
+    with open_ledger(db_url) as ledger:
+        assert [recorded.event.event_id for recorded in ledger.history()] == ["f-1"]
+
+    assert "ix_ledger_events_order_id" in index_names(db_url)
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0009",)]
+
+
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())  # a v2 fill

@@ -95,10 +95,12 @@ class EventLog(Protocol):
         exchange: str | None = None,
         occurred_from: str | None = None,
         occurred_until: str | None = None,
+        order_ids: Collection[str] | None = None,
     ) -> Iterator[StoredEvent]:
         """The events in (after_seq, until_seq], in seq order, optionally of one symbol, account and/or
-        exchange, optionally only those at the given seqs, and optionally only those that occurred from
-        `occurred_from` and/or until `occurred_until` (stored time text, both inclusive)."""
+        exchange, optionally only those at the given seqs, optionally only those that occurred from
+        `occurred_from` and/or until `occurred_until` (stored time text, both inclusive), and optionally only those
+        whose order id is one of `order_ids` (an index, revision 0009: not a read of the log)."""
 
     def rows(
         self,

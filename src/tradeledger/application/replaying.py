@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -55,6 +55,7 @@ class HistoryFilters(TypedDict, total=False):
     until_seq: int | None
     exchange: str | None
     occurred: tuple[datetime, datetime] | None  # both ends inclusive; each must carry a timezone
+    order_ids: Collection[str] | None  # the fills of these orders (an index: not a read of the log)
 
 
 def read_filters(filters: HistoryFilters) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def ingest(
     skipped = "".join(f"\n  skipped {count}: {why}" for why, count in sorted(reasons.items()))
     out().print(
         f"ingested {file} ({report.kind.value}): {report.appended} appended, "
-        f"{report.duplicates} duplicates, {len(report.skipped)} skipped; head seq {report.seq}{skipped}"
+        f"{report.duplicates} duplicates, {len(report.skipped)} skipped{_covered(report.covered)}; "
+        f"head seq {report.seq}{skipped}"
     )
 
 
@@ -141,13 +142,19 @@ def sync(
 def _print_sync(exchange: str, report: SyncReport) -> None:
     lines = [
         f"  {stream.label}: {stream.appended} appended, {stream.duplicates} duplicates, "
-        f"{stream.skipped} skipped, {stream.pages} page(s)"
+        f"{stream.skipped} skipped{_covered(stream.covered)}, {stream.pages} page(s)"
         for stream in report.streams
     ] + [f"  {gap.stream}: not synced: {gap.reason}" for gap in report.unavailable]
+    covered = _covered(sum(stream.covered for stream in report.streams))
     out().print(
         f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
-        f"{report.skipped} skipped; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)
+        f"{report.skipped} skipped{covered}; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)
     )
+
+
+def _covered(count: int) -> str:
+    """The trades the fills recorded live covered (exchanges/ccxt/covering.py), said only when there are some."""
+    return f", {count} covered by fills recorded live" if count else ""
 
 
 def reconcile(

@@ -207,6 +207,13 @@ def record(
     account: AccountOption = "default",
     exchange: ExchangeOption = "",
     strategy: Annotated[str | None, typer.Option(help="Strategy that placed the order.")] = None,
+    order_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The exchange's id of the order this fill is part of: a later `sync` or `ingest` of the exchange's "
+            "trades then takes that order's trades as this fill's, not as fills to append again.",
+        ),
+    ] = None,
     lot: Annotated[
         list[str] | None,
         typer.Option(
@@ -230,6 +237,7 @@ def record(
         "account": account,
         "exchange": exchange,
         "strategy": strategy,
+        "order_id": order_id,
     }
     if lot:
         fields["metadata"] = {"lots": [_lot(value) for value in lot]}

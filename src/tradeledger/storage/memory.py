@@ -82,6 +82,7 @@ class MemoryEventLog:
         exchange: str | None = None,
         occurred_from: str | None = None,
         occurred_until: str | None = None,
+        order_ids: Collection[str] | None = None,
     ) -> Iterator[StoredEvent]:
         events = self._state.events
         end = len(events) if until_seq is None else max(0, min(until_seq, len(events)))
@@ -95,6 +96,7 @@ class MemoryEventLog:
                 and (exchange is None or event.exchange == exchange)
                 and (occurred_from is None or event.occurred_at >= occurred_from)
                 and (occurred_until is None or event.occurred_at <= occurred_until)
+                and (order_ids is None or event.order_id in order_ids)
             ):
                 yield event
 

@@ -49,6 +49,9 @@ events = sa.Table(
     sa.Column("currency", sa.Text),  # ... and its currency
     sa.Column("kind", sa.Text),  # a transfer's kind: deposit, withdrawal, internal
     sa.UniqueConstraint("fill_id", "account", "exchange"),
+    # Revision 0009 adds ix_ledger_events_order_id ON (order_id, account, exchange) WHERE order_id IS NOT NULL: the
+    # fills of an order (exchanges/ccxt/covering.py). Not declared here: a dialect's `*_where` keyword would import
+    # that dialect with this module (tests/e2e/test_startup_imports.py), and nothing builds tables from it.
 )
 
 # One row (id = 1): the log's head and, beside it, where the positions projection stands (moved in

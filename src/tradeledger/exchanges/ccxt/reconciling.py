@@ -5,7 +5,10 @@ currency (a currency absent on one side is 0 there); a difference within `--tole
 dust and passes. Trades: the exchange's trade list (mapped as `ingest` maps it) against the log: a
 trade the log lacks is *missing*, a trade whose accounting fields (symbol, side, quantity, price,
 fees, time) differ from the recorded fill of the same id is *conflicting*, and a fill of the log on a
-symbol of the list, inside the list's time span, that the list lacks is *unknown* to the exchange.
+symbol of the list, inside the list's time span, that the list lacks is *unknown* to the exchange. Fills a bot
+recorded live with the exchange's order id cover that order's trades as ingest and sync take them (covering.py): a
+covered trade is not missing, the live fills that cover a trade of the list are not unknown, and a trade they can
+neither cover nor leave (the live total ends inside it, or another side) is conflicting in `quantity` or `side`.
 
 Each balance difference names its likely cause, tried in this order: the missing fills (their
 effect on that currency, folded with the log, equals the difference), dust within the tolerance, the
@@ -35,6 +38,7 @@ from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, decimal_text
 from tradeledger.domain.positions import Accounting, Execution, accounting_of
 from tradeledger.domain.reference import reference_balances
 from tradeledger.errors import InvalidArgument, InvalidFill
+from tradeledger.exchanges.ccxt.covering import cover
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
 ZERO = Decimal(0)
@@ -238,6 +242,8 @@ def _compare_trades(
     elsewhere is not read (a reconcile's cost follows the list, not the log)."""
     mapped = map_entries(trades, exchange=exchange, account=account, kind=Kind.TRADES, contract_sizes=contract_sizes)
     logged = ledger.find(event.key for _, event in mapped.events)
+    covering = cover(ledger, mapped.events, logged.keys())
+    refused = {index: field for index, field, _ in covering.refused}
     missing: list[tuple[TradeDifference, Event]] = []
     conflicting: list[TradeDifference] = []
     listed: set[str] = set()
@@ -245,8 +251,12 @@ def _compare_trades(
         listed.add(event.event_id)
         symbol = getattr(event, "symbol", "")
         found = logged.get(event.key)
+        if index in refused:  # the live fills of its order end inside it, or are of the other side
+            conflicting.append(TradeDifference(event.event_id, symbol, index, None, (refused[index],)))
+            continue
         if found is None:
-            missing.append((TradeDifference(event.event_id, symbol, index, None), event))
+            if event.key not in covering.covered:
+                missing.append((TradeDifference(event.event_id, symbol, index, None), event))
             continue
         ours, theirs = _compared(found.event), _compared(event)
         fields = tuple(field for field in _COMPARED if ours[field] != theirs[field])
@@ -261,6 +271,9 @@ def _compare_trades(
         unknown = [
             TradeDifference(r.event.event_id, r.event.symbol, None, r.seq)
             for r in span
-            if isinstance(r.event, Fill) and r.event.symbol in symbols and r.event.event_id not in listed
+            if isinstance(r.event, Fill)
+            and r.event.symbol in symbols
+            and r.event.event_id not in listed
+            and r.seq not in covering.known
         ]
     return missing, unknown, conflicting

@@ -367,15 +367,15 @@ def _run(
             mapped = map_entries(
                 page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes, typed=stream.typed
             )
-            receipts = record_mapped(ledger, mapped, cursors=value)
+            recorded = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
                 f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {iso(cursor)}): {refused}; "
                 "the pages appended before it are kept"
             ) from None
-        appended = sum(not receipt.duplicate for receipt in receipts)
-        done.appended += appended
-        done.duplicates += len(receipts) - appended
+        done.appended += recorded.appended
+        done.duplicates += recorded.duplicates
+        done.covered += recorded.covered
         done.skipped += len(mapped.skipped)
         if on_page is not None:
             on_page()

@@ -73,6 +73,7 @@ class StreamReport:
     skipped: int = 0
     pages: int = 0
     cursor: int | None = None
+    covered: int = 0  # trades the fills a bot recorded live cover (covering.py): not appended
 
 
 @dataclass(slots=True)
@@ -99,6 +100,7 @@ class SyncReport:
             "duplicates": self.duplicates,
             "skipped": self.skipped,
             "seq": self.seq,
+            "covered": sum(stream.covered for stream in self.streams),
             "streams": [
                 {
                     "stream": stream.label,
@@ -107,6 +109,7 @@ class SyncReport:
                     "skipped": stream.skipped,
                     "pages": stream.pages,
                     "cursor": iso(stream.cursor),
+                    "covered": stream.covered,
                 }
                 for stream in self.streams
             ],

@@ -206,8 +206,9 @@ class SqlEventLog:
         exchange: str | None = None,
         occurred_from: str | None = None,
         occurred_until: str | None = None,
+        order_ids: Collection[str] | None = None,
     ) -> Iterator[StoredEvent]:
-        filters = (symbol, account, seqs, exchange, occurred_from, occurred_until)
+        filters = (symbol, account, seqs, exchange, occurred_from, occurred_until, order_ids)
         return self._opened(self._read(after_seq, until_seq, *filters))
 
     def _read(
@@ -220,8 +221,9 @@ class SqlEventLog:
         exchange: str | None,
         occurred_from: str | None,
         occurred_until: str | None,
+        order_ids: Collection[str] | None,
     ) -> Generator[StoredEvent, None, None]:
-        if (symbol, account, seqs, exchange, occurred_from, occurred_until) == (None,) * 6:
+        if (symbol, account, seqs, exchange, occurred_from, occurred_until, order_ids) == (None,) * 7:
             found = _prepared_range(self._connection, after_seq, until_seq)
             if found is not None:
                 for row in found:
@@ -237,6 +239,7 @@ class SqlEventLog:
             None if exchange is None else c.exchange == exchange,
             None if occurred_from is None else c.occurred_at >= occurred_from,
             None if occurred_until is None else c.occurred_at <= occurred_until,
+            None if order_ids is None else c.order_id.in_(sorted(order_ids)),  # ix_ledger_events_order_id
         )
         query = sa.select(*c).where(*(given for given in conditions if given is not None)).order_by(c.seq)
         # Per statement: Connection.execution_options() would change the connection for every later one.
