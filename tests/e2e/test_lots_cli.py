@@ -81,6 +81,26 @@ def test_gains_without_a_year_names_the_method_of_each_year(traded: Cli) -> None
     ]
 
 
+def test_the_gains_table_shows_money_to_the_cent_and_names_a_method_per_year_only_when_they_differ(cli: Cli) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2024-01-01T00:00:00Z", "--fee", "1"))
+    cli(*fill("b2", "buy", "2", "1000.5", "2024-06-01T00:00:00Z"))
+    cli(*fill("s1", "sell", "1", "300", "2024-12-01T00:00:00Z"))
+    cli(*fill("s2", "sell", "1.5", "3000.01", "2025-02-01T00:00:00Z", "--fee", "3"))
+
+    one = cli("gains", "--method", "fifo").stdout
+    two = cli("gains", "--method", "fifo", "2025=hifo").stdout
+
+    # 2025: 1.5 of the second lot, proceeds 1.5 x 3,000.01 - 3 = 4,497.015 (half-even to the cent: 4,497.02; the
+    # JSON keeps it exact), cost basis 1.5 x 1,000.5 = 1,500.75, gain 2,996.265 (2,996.26).
+    assert "Gains, every year: seq 4, method fifo " in one
+    assert "│   300.00 │   101.00 │   199.00 │" in one
+    assert "│ 4,497.02 │ 1,500.75 │ 2,996.26 │" in one
+    assert "totals: proceeds 4,797.02, cost basis 1,601.75, gain 3,195.26 (short 3,195.26, long 0.00)" in one
+    assert "Gains, every year: seq 4, methods 2024 fifo, 2025 hifo " in two
+    assert "Gains, 2025: seq 4, method hifo " in cli("gains", "--method", "fifo", "2025=hifo", "--year", "2025").stdout
+    assert "Open lots: seq 4, methods 2024 fifo, 2025 hifo" in cli("lots", "--method", "fifo", "2025=hifo").stdout
+
+
 @pytest.mark.parametrize("command", ["gains", "lots"])
 def test_several_methods_may_follow_one_method_option_as_the_spec_writes_them(traded: Cli, command: str) -> None:
     # Spec section 11: `--method M`, or `--method YEAR=M …`; the same as --method given once per value.
@@ -157,9 +177,9 @@ def test_the_tables_name_the_rows_the_totals_and_a_missing_acquisition(cli: Cli)
 
     text = cli("gains", "--method", "fifo", "--withdrawals-dispose").stdout
 
-    assert "Gains, every year: seq 3, method 2024 fifo" in text
+    assert "Gains, every year: seq 3, method fifo" in text
     assert "missing acquisition: 1 BTC disposed at seq 3 (BTC/USD, account default) matched no lot" in text
-    assert "totals: proceeds 100, cost basis 100, gain 0.00 (short 0.00, long 0.00)" in text
+    assert "totals: proceeds 100.00, cost basis 100.00, gain 0.00 (short 0.00, long 0.00)" in text
     missing = cli.json("gains", "--method", "fifo", "--withdrawals-dispose")["missing"]
     assert missing == [{"account": "default", "currency": "BTC", "quantity": "1", "seq": 3}]
     assert "Open lots: seq 3, method fifo" in cli("lots").stdout

@@ -115,7 +115,7 @@ def test_the_report_page_shows_every_nonzero_amount_as_nonzero(shib: Cli, tmp_pa
 )
 def test_every_display_helper_shows_a_tiny_amount_as_nonzero(helper: str, value: str, shown: str) -> None:
     from tradeledger.cli import output, report_view  # noqa: PLC0415
-    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415
+    from tradeledger.domain.display import cents  # noqa: PLC0415
 
     helpers = {
         "shown": output.shown,

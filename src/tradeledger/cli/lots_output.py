@@ -19,6 +19,7 @@ from rich.text import Text
 from tradeledger.application.lots import GainsReport, LotsReport
 from tradeledger.cli.output import iso, money, shown
 from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
+from tradeledger.domain.display import cents
 from tradeledger.domain.fills import decimal_text
 from tradeledger.domain.lot_terms import GainRow, GainTotals, MissingAcquisition, OpenLot
 
@@ -128,11 +129,19 @@ def gains_csv(report: GainsReport) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def methods_named(methods: str | dict[str, str]) -> str:
+    """`method fifo` when one method holds for every year shown, else `methods 2024 fifo, 2025 hifo`."""
+    if isinstance(methods, str):
+        return f"method {methods}"
+    if len(set(methods.values())) == 1:
+        return f"method {next(iter(methods.values()))}"
+    return "methods " + ", ".join(f"{year} {method}" for year, method in methods.items())
+
+
 def method_text(report: GainsReport) -> str:
     if report.year is not None:
-        return report.plan.method_of(report.year).value
-    methods = report.methods()
-    return ", ".join(f"{year} {method}" for year, method in methods.items()) or report.plan.years[0][1].value
+        return methods_named(report.plan.method_of(report.year).value)
+    return methods_named(report.methods() or report.plan.years[0][1].value)
 
 
 def print_missing(console: Console, report: GainsReport) -> None:
@@ -164,13 +173,13 @@ def print_gains(console: Console, report: GainsReport) -> None:
         Column("Term", left=True),
     ]
     year = "every year" if report.year is None else str(report.year)
-    title = f"Gains, {year}: seq {report.seq}, method {method_text(report)}"
+    title = f"Gains, {year}: seq {report.seq}, {method_text(report)}"
     print_table(console, title, columns, RowsOf(report.rows, _gain_cells), empty="no disposals matched")
     print_missing(console, report)
     totals = report.totals
     console.print(
         Text.assemble(
-            f"totals: proceeds {shown(totals.proceeds)}, cost basis {shown(totals.cost_basis)}, gain ",
+            f"totals: proceeds {cents(totals.proceeds)}, cost basis {cents(totals.cost_basis)}, gain ",
             money(totals.gain),
             " (short ",
             money(totals.short),
@@ -191,8 +200,8 @@ def _gain_cells(row: GainRow) -> list[Cell]:
         str(row.acquired_seq),
         iso(row.disposed_at)[:19].replace("T", " "),
         str(row.disposed_seq),
-        shown(row.proceeds),
-        shown(row.cost_basis),
+        cents(row.proceeds),
+        cents(row.cost_basis),
         money(row.gain),
         row.term,
     ]
@@ -218,7 +227,6 @@ def print_lots(console: Console, report: LotsReport) -> None:
         Column("Acquired", drop=1),
         Column("Seq", drop=2),
     ]
-    method = report.method()
-    named = method if isinstance(method, str) else ", ".join(f"{y} {m}" for y, m in method.items())
     rows = RowsOf(report.lots, _lot_cells)
-    print_table(console, f"Open lots: seq {report.seq}, method {named}", columns, rows, empty="no open lots")
+    title = f"Open lots: seq {report.seq}, {methods_named(report.method())}"
+    print_table(console, title, columns, rows, empty="no open lots")

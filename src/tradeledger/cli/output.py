@@ -14,7 +14,7 @@ from tradeledger.cli.json_indent import indented
 from tradeledger.cli.tables import Cell, Column, RowsOf, print_table
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.balances import Balances
-from tradeledger.domain.display import display_text
+from tradeledger.domain.display import cents, display_text
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, time_text
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import ClosedPosition, Position, Totals, UnvaluedFees
@@ -248,10 +248,8 @@ def shown(value: Decimal) -> str:
 
 
 def money(value: Decimal) -> Text:
-    """PnL and fees for people: to the cent (`cents`, as the paper bot writes them; a nonzero amount below a cent
-    to its first significant digits), coloured by sign."""
-    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - the legacy bot only when a table shows money
-
+    """PnL and fees for people: to the cent (`domain.display.cents`, as the paper bot writes them; a nonzero amount
+    below a cent to its first significant digits), coloured by sign."""
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
     return Text(cents(value), style=colour)
 

@@ -80,7 +80,7 @@ def paper_bot(
 
 def pnl_line(loop: PaperTradingLoop) -> str:
     """The ledger's lifetime PnL, unrealized at the last bar traded, and the wallet's cash."""
-    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - loaded by the command already
+    from tradeledger.domain.display import cents  # noqa: PLC0415 - as the paper bot writes money
 
     state = loop.ledger.state()
     totals = state.totals
@@ -98,7 +98,7 @@ def pnl_line(loop: PaperTradingLoop) -> str:
 
 
 def print_cycle(done: CycleReport) -> None:
-    from tradeledger.compat.paper_bot import cents  # noqa: PLC0415 - loaded by the command already
+    from tradeledger.domain.display import cents  # noqa: PLC0415 - as the paper bot writes money
 
     counts = " ".join(f"{view}={count}" for view, count in done.counts.items())
     balance = "" if done.balance is None else f" cash {cents(done.balance)}"

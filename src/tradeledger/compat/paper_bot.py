@@ -28,7 +28,7 @@ from tradeledger.compat.bot import LegacyBot
 from tradeledger.compat.config import BotConfig, as_bot_config
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trades import to_decimal
-from tradeledger.domain.display import display_text
+from tradeledger.domain.display import cents
 from tradeledger.domain.fills import LEDGER_CONTEXT, Quantity
 from tradeledger.errors import InvalidArgument, TradeRefused
 
@@ -38,12 +38,6 @@ LOT = Decimal("0.0001")
 def amount(value: Decimal) -> str:
     """A quantity or price in an action line: exact, without trailing zeros (0.288, 90986.8)."""
     return f"{value.normalize():f}" if value else "0"
-
-
-def cents(value: Decimal) -> str:
-    """PnL or cash in an action line: to the cent, with thousands commas (-3.43, 7,438.68); a nonzero amount below
-    a cent to its first significant digits (-0.001), never 0.00 or -0.00 (`domain.display`)."""
-    return display_text(value, 2, keep_places=2, commas=True)
 
 
 FEE_QUANTUM = Decimal("0.00000001")

@@ -42,3 +42,9 @@ def display_text(value: Decimal, places: int = 8, *, keep_places: int = 0, comma
     if len(fraction) < keep_places:
         fraction = fraction.ljust(keep_places, "0")
     return f"{whole}.{fraction}" if fraction else whole
+
+
+def cents(value: Decimal) -> str:
+    """Money for people: to the cent, with thousands commas (-3.43, 7,438.68); a nonzero amount below a cent to
+    its first significant digits (-0.001), never 0.00 or -0.00."""
+    return display_text(value, 2, keep_places=2, commas=True)
