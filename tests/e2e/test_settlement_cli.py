@@ -1,0 +1,62 @@
+"""`record-settlement`: an expired dated future's open position closed at its settlement price, through the CLI."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Cli
+
+FUTURE = "BTC/USDT:USDT-261225"
+
+
+def opened(cli: Cli, side: str = "buy", quantity: str = "2", price: str = "90000") -> None:
+    cli("record", "--fill-id", "o1", "--exchange", "binance", "--symbol", FUTURE, "--side", side,
+        "--quantity", quantity, "--price", price, "--time", "2026-12-20T10:00:00Z")  # fmt: skip
+
+
+SETTLE = ["record-settlement", "--symbol", FUTURE, "--price", "95500", "--time", "2026-12-25T08:00:00Z"]
+
+
+def test_record_settlement_closes_the_position_and_the_settle_currency_gains_the_realized_pnl(cli: Cli) -> None:
+    opened(cli)
+
+    receipt = cli.json(*SETTLE, "--fee-rate", "0.0002")
+
+    assert set(receipt) == {"seq", "hash", "duplicate"}
+    assert (receipt["seq"], receipt["duplicate"]) == (2, False)
+    state = cli.json("positions", "--closed")
+    assert state["open"] == []
+    [cycle] = state["closed"]
+    assert (cycle["realized_pnl"], cycle["fees"], cycle["net_pnl"]) == ("11000", "38.2", "10961.8")
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "binance", "currency": "USDT", "amount": "10961.8"}
+    ]
+    assert cli.json("verify")["ok"] is True
+
+
+def test_record_settlement_says_what_it_closed(cli: Cli) -> None:
+    opened(cli, side="sell", quantity="0.5", price="98000")
+
+    result = cli(*SETTLE, "--fee", "9.55")
+
+    assert result.stdout.startswith(
+        "recorded settlement settlement:BTC/USDT:USDT-261225 (buy 0.5 at 95500) as seq 2, hash "
+    )
+
+
+def test_record_settlement_refuses_when_nothing_is_open(cli: Cli) -> None:
+    result = cli(*SETTLE, expect=2)
+
+    assert result.stderr == (
+        "error: symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
+    )
+
+
+def test_record_refuses_a_fill_after_the_expiry_day(cli: Cli) -> None:
+    opened(cli)
+
+    result = cli("record", "--fill-id", "late", "--exchange", "binance", "--symbol", FUTURE, "--side", "sell",
+                 "--quantity", "2", "--price", "95500", "--time", "2026-12-26T00:00:01Z", expect=2)  # fmt: skip
+
+    assert result.stderr.startswith(
+        "error: fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry"
+    )
+    assert cli.json("positions")["open"][0]["quantity"] == "2"
