@@ -60,3 +60,15 @@ def test_record_refuses_a_fill_after_the_expiry_day(cli: Cli) -> None:
         "error: fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry"
     )
     assert cli.json("positions")["open"][0]["quantity"] == "2"
+
+
+def test_record_settlement_sent_again_is_a_duplicate_and_appends_nothing(cli: Cli) -> None:
+    opened(cli)
+    cli(*SETTLE)
+
+    again = cli(*SETTLE)
+
+    assert again.stdout == (
+        "duplicate: settlement settlement:BTC/USDT:USDT-261225 is already recorded as seq 2 (nothing appended)\n"
+    )
+    assert cli.json(*SETTLE) == {"seq": 2, "hash": cli.json("verify")["head"]["hash"], "duplicate": True}

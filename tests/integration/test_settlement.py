@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tradeledger import Fill, InvalidArgument, InvalidFill, Ledger
+from tradeledger import Fill, FillConflict, InvalidArgument, InvalidFill, Ledger
 
 FUTURE = "BTC/USDT:USDT-261225"
 SETTLED_AT = datetime(2026, 12, 25, 8, 0, tzinfo=UTC)
@@ -154,3 +154,26 @@ def test_a_fill_after_the_settlement_on_a_later_day_is_refused(ledger: Ledger) -
 
     with pytest.raises(InvalidFill, match=r"expired on 2026-12-25"):
         ledger.record({**late, "occurred_at": "2027-01-02T00:00:00+00:00"})
+
+
+def test_a_settlement_recorded_again_answers_the_original_receipt_as_a_duplicate(ledger: Ledger) -> None:
+    opened(ledger)
+    first = ledger.record_settlement(FUTURE, price="95500", occurred_at=SETTLED_AT, fee_rate="0.0002")
+
+    again = ledger.record_settlement(FUTURE, price="95500", occurred_at=SETTLED_AT, fee_rate="0.0002")
+    named = ledger.record_settlement(
+        FUTURE, price="95500", occurred_at=SETTLED_AT, fees=[{"amount": "38.2"}], exchange="binance"
+    )
+
+    assert (again.seq, again.hash, again.duplicate) == (named.seq, named.hash, named.duplicate) == (2, first.hash, True)
+    assert ledger.head.seq == 2
+
+
+def test_a_settlement_recorded_again_at_another_price_is_a_conflict_naming_the_field(ledger: Ledger) -> None:
+    opened(ledger)
+    ledger.record_settlement(FUTURE, price="95500", occurred_at=SETTLED_AT)
+
+    with pytest.raises(FillConflict, match=r"^fill 'settlement:BTC/USDT:USDT-261225' .* \(fields price\)"):
+        ledger.record_settlement(FUTURE, price="95600", occurred_at=SETTLED_AT)
+
+    assert ledger.head.seq == 2

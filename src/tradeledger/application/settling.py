@@ -14,13 +14,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Required, TypedDict
 
-from tradeledger.application.ports import LedgerStore
+from tradeledger.application.appending import validate_fill
+from tradeledger.application.ports import EventLog, LedgerStore
 from tradeledger.application.replaying import event_at
+from tradeledger.domain.fills import Side
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import Position
-from tradeledger.domain.records import Checkpoint, Receipt
-from tradeledger.domain.settlement import settlement_fields
-from tradeledger.errors import InvalidArgument
+from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
+from tradeledger.domain.settlement import closing_fields, settlement_fields, settlement_id
+from tradeledger.errors import FillConflict, InvalidArgument
 
 ATTEMPTS = 50  # reads of the position before giving up while other appends to the account keep landing
 
@@ -52,13 +54,23 @@ def record_settlement(
     if rate is not None and fees:
         raise InvalidArgument("fee_rate: give the delivery fee as fees or as a rate of the value, not both")
     for _ in range(ATTEMPTS):
-        position, venue, at = open_position(store, symbol, account=account, exchange=exchange)
+        found = open_position(store, symbol, account=account, exchange=exchange)
+        if isinstance(found, StoredEvent):  # settled already: the same settlement is a duplicate, another a conflict
+            closed = (found.account, symbol, Side(str(found.side)), Decimal(str(found.quantity)))
+            again = closing_fields(
+                closed, exchange=found.exchange, price=settled_at, occurred_at=occurred_at, fees=fees, fee_rate=rate
+            )
+            content = validate_fill(again, where="settlement").canonical()
+            if content != found.content():
+                raise FillConflict(found.key, found.content(), content)
+            return receipt(found.seq, found.epoch, found.hash, duplicate=True, fill_id=found.fill_id)
+        position, venue, at = found
         fill = settlement_fields(
             position, exchange=venue, price=settled_at, occurred_at=occurred_at, fees=fees, fee_rate=rate
         )
-        receipt = record_if_current(fill, account=account, at=at)
-        if receipt is not None:
-            return receipt
+        appended = record_if_current(fill, account=account, at=at)
+        if appended is not None:
+            return appended
     raise InvalidArgument(
         f"account: {account!r} kept moving while its position in {symbol} was read {ATTEMPTS} times; nothing was "
         "settled: try again"
@@ -92,16 +104,34 @@ def decimal_argument(name: str, value: object) -> Decimal:
 
 def open_position(
     store: LedgerStore, symbol: str, *, account: str, exchange: str | None
-) -> tuple[Position, str, Checkpoint]:
+) -> tuple[Position, str, Checkpoint] | StoredEvent:
     """The open position of `symbol` in `account`, the exchange to settle it on (`exchange`, else that of the cycle's
-    last fill) and the log's head, read in one transaction; InvalidArgument when none is open."""
+    last fill) and the log's head, read in one transaction. When none is open: the contract's settlement the log
+    holds already, else InvalidArgument."""
     with store.reading() as tx:
         found = tx.projection.open_positions(account=account, symbol=symbol)
         head = tx.log.head()
         if not found:
+            settled = _settled(tx.log, symbol, account=account, exchange=exchange)
+            if settled is not None:
+                return settled
             raise InvalidArgument(f"symbol: account {account!r} holds no open position in {symbol}; nothing to settle")
         position = found[0]
         if exchange is None:
             last = event_at(tx.log, position.last_seq)
             exchange = "" if last is None else last.exchange
     return position, exchange, head
+
+
+def _settled(log: EventLog, symbol: str, *, account: str, exchange: str | None) -> StoredEvent | None:
+    """The settlement of `symbol` in `account` the log holds (on `exchange`, when given), None without one: by its key
+    when the exchange is named, else among the account's events of that contract (the newest)."""
+    ident = settlement_id(symbol)
+    if exchange is not None:
+        found = log.find({(account, exchange, ident)}).get((account, exchange, ident))
+        return found if found is not None and found.type == "fill" else None
+    settled = None
+    for event in log.read(account=account, symbol=symbol):
+        if event.fill_id == ident and event.type == "fill":
+            settled = event
+    return settled

@@ -298,15 +298,11 @@ def record_settlement(
             fee_rate=fee_rate,
         )
         [settled] = ledger.history(after_seq=receipt.seq - 1, until_seq=receipt.seq)
-    if json_output:
-        emit({"seq": receipt.seq, "hash": receipt.hash, "duplicate": receipt.duplicate})
-        return
     fill = settled.fill
-    closed = (
-        f"{fill.side.value} {decimal_text(fill.quantity)} at {decimal_text(fill.price)}"
-        if isinstance(fill, Fill)
-        else ""
-    )
+    if json_output or receipt.duplicate or not isinstance(fill, Fill):
+        _receipt("settlement", receipt.fill_id, receipt, json_output)
+        return
+    closed = f"{fill.side.value} {decimal_text(fill.quantity)} at {decimal_text(fill.price)}"
     out().print(f"recorded settlement {receipt.fill_id} ({closed}) as seq {receipt.seq}, hash {receipt.hash}")
 
 

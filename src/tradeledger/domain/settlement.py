@@ -102,13 +102,30 @@ def settlement_fields(
     fee_rate: Decimal | None = None,
 ) -> dict[str, Any]:
     """The fill that settles the open `position` of a dated future: the opposite side for its whole quantity at
-    `price`, with `fees`, or a fee of `fee_rate` of its value (quantity * price, in the settle currency);
-    InvalidArgument when the contract is not dated or both fees and a rate are given. The fill's own rules (a
-    price above 0, exact amounts, the expiry day) are checked when it is recorded."""
-    traded = market(position.symbol)
+    `price`, with `fees`, or a fee of `fee_rate` of its value (quantity * price, in the settle currency); see
+    `closing_fields`."""
+    side = Side.SELL if position.side is PositionSide.LONG else Side.BUY
+    closed = (position.account, position.symbol, side, position.quantity)
+    return closing_fields(closed, exchange=exchange, price=price, occurred_at=occurred_at, fees=fees, fee_rate=fee_rate)
+
+
+def closing_fields(
+    closed: tuple[str, str, Side, Decimal],
+    *,
+    exchange: str,
+    price: Decimal,
+    occurred_at: datetime,
+    fees: Sequence[Mapping[str, Any]] = (),
+    fee_rate: Decimal | None = None,
+) -> dict[str, Any]:
+    """The settlement fill of (account, symbol, its side, its quantity) `closed`; InvalidArgument when the contract is
+    not dated, both fees and a rate are given or the rate's fee would round. The fill's own rules (a price above 0,
+    exact amounts, the expiry day) are checked when it is recorded."""
+    account, symbol, side, quantity = closed
+    traded = market(symbol)
     if traded.expiry is None:
         raise InvalidArgument(
-            f"symbol: only a dated future (BASE/QUOTE:SETTLE-YYMMDD) settles at an expiry (got {position.symbol!r})"
+            f"symbol: only a dated future (BASE/QUOTE:SETTLE-YYMMDD) settles at an expiry (got {symbol!r})"
         )
     if fee_rate is not None and fees:
         raise InvalidArgument("fee_rate: give the delivery fee as fees or as a rate of the value, not both")
@@ -118,21 +135,20 @@ def settlement_fields(
         with localcontext(LEDGER_CONTEXT) as exact:
             exact.traps[Inexact] = True
             try:
-                fee = fee_rate * position.quantity * price
+                fee = fee_rate * quantity * price
             except Inexact:
                 raise InvalidArgument(
-                    f"fee_rate: {fee_rate} of {position.quantity} * {price} needs more than 28 digits; give the fee "
+                    f"fee_rate: {fee_rate} of {quantity} * {price} needs more than 28 digits; give the fee "
                     "the exchange charged as fees"
                 ) from None
         fees = [{"amount": fee, "currency": traded.quote}]
-    side = Side.SELL if position.side is PositionSide.LONG else Side.BUY
     return {
-        "fill_id": settlement_id(position.symbol),
-        "account": position.account,
+        "fill_id": settlement_id(symbol),
+        "account": account,
         "exchange": exchange,
-        "symbol": position.symbol,
+        "symbol": symbol,
         "side": side.value,
-        "quantity": position.quantity,
+        "quantity": quantity,
         "price": price,
         "fees": list(fees),
         "occurred_at": occurred_at,
