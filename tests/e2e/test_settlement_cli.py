@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import Cli
 
 FUTURE = "BTC/USDT:USDT-261225"
@@ -12,6 +14,8 @@ def opened(cli: Cli, side: str = "buy", quantity: str = "2", price: str = "90000
         "--quantity", quantity, "--price", price, "--time", "2026-12-20T10:00:00Z")  # fmt: skip
 
 
+POSITION_KEYS = ("account", "avg_price", "fees", "funding", "net_pnl", "opened_at", "opened_seq", "quantity",
+                 "realized_pnl", "side", "symbol", "unvalued_fees")  # fmt: skip
 SETTLE = ["record-settlement", "--symbol", FUTURE, "--price", "95500", "--time", "2026-12-25T08:00:00Z"]
 
 
@@ -72,3 +76,27 @@ def test_record_settlement_sent_again_is_a_duplicate_and_appends_nothing(cli: Cl
         "duplicate: settlement settlement:BTC/USDT:USDT-261225 is already recorded as seq 2 (nothing appended)\n"
     )
     assert cli.json(*SETTLE) == {"seq": 2, "hash": cli.json("verify")["head"]["hash"], "duplicate": True}
+
+
+def test_positions_names_an_open_position_on_a_contract_that_expired_before_today_and_keeps_its_json(cli: Cli) -> None:
+    for fill_id, symbol in (("old", "BTC/USDT:USDT-251226"), ("far", "BTC/USDT:USDT-991231")):
+        cli("record", "--fill-id", fill_id, "--symbol", symbol, "--side", "buy", "--quantity", "1",
+            "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    note = (
+        "BTC/USDT:USDT-251226 (account default) expired on 2025-12-26 and is still open: record its settlement with "
+        "record-settlement"
+    )
+
+    table = cli("positions")
+    document = cli("positions", "--json")
+
+    assert table.stdout.rstrip("\n").endswith(note)
+    assert "991231 (account" not in table.stdout
+    assert document.stderr == note + "\n"
+    found = json.loads(document.stdout)  # the document as it always was: the note is off it
+    assert sorted(found) == ["closed", "epoch", "open", "seq", "totals"]
+    assert sorted(found["open"][0]) == sorted(POSITION_KEYS)
+    assert [p["symbol"] for p in found["open"]] == [
+        "BTC/USDT:USDT-251226",
+        "BTC/USDT:USDT-991231",
+    ]

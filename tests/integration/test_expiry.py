@@ -101,3 +101,9 @@ def test_an_import_refuses_a_fill_after_expiry_among_its_texts_and_appends_none(
         ledger.append_texts([EventText(line) for line in lines])
 
     assert ledger.head.seq == 0
+
+
+def test_an_expiry_year_is_of_this_century_as_ccxt_writes_it(ledger: Ledger) -> None:
+    fill = {**future_fill("f1", "buy", "1", "90000", "2075-01-02T00:00:00+00:00"), "symbol": "BTC/USDT:USDT-991231"}
+
+    assert ledger.record(fill).seq == 1  # 991231 is 2099-12-31, not 1999-12-31

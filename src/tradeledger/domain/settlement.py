@@ -39,9 +39,12 @@ def settlement_id(symbol: str) -> str:
 
 @lru_cache(maxsize=4096)
 def expiry_day(symbol: str) -> date | None:
-    """The UTC day a dated future expires (its YYMMDD), None for any other market."""
+    """The UTC day a dated future expires (its YYMMDD, in this century as ccxt writes it: 991231 is 2099-12-31, not
+    the 1999 strptime's %y reads), None for any other market."""
     expiry = market(symbol).expiry
-    return None if expiry is None else datetime.strptime(expiry, "%y%m%d").date()  # noqa: DTZ007 - a day
+    if expiry is None:
+        return None
+    return date(2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:]))
 
 
 @lru_cache(maxsize=4096)
