@@ -42,7 +42,8 @@ def test_record_settlement_says_what_it_closed(cli: Cli) -> None:
     result = cli(*SETTLE, "--fee", "9.55")
 
     assert result.stdout.startswith(
-        "recorded settlement settlement:BTC/USDT:USDT-261225 (buy 0.5 at 95500) as seq 2, hash "
+        "recorded settlement settlement:BTC/USDT:USDT-261225 in account 'default' on exchange 'binance' "
+        "(buy 0.5 at 95500) as seq 2, hash "
     )
 
 

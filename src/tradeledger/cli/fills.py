@@ -302,8 +302,10 @@ def record_settlement(
     if json_output or receipt.duplicate or not isinstance(fill, Fill):
         _receipt("settlement", receipt.fill_id, receipt, json_output)
         return
+    where = f"in account {fill.account!r} on exchange {fill.exchange!r}"
     closed = f"{fill.side.value} {decimal_text(fill.quantity)} at {decimal_text(fill.price)}"
-    out().print(f"recorded settlement {receipt.fill_id} ({closed}) as seq {receipt.seq}, hash {receipt.hash}")
+    line = f"recorded settlement {receipt.fill_id} {where} ({closed}) as seq {receipt.seq}, hash {receipt.hash}"
+    out().print(line, highlight=False, soft_wrap=True)
 
 
 def record_transfer(
