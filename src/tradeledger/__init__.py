@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tradeledger.application.lots import GainsReport, LotsReport
     from tradeledger.application.maintenance import RollbackReport
     from tradeledger.application.replaying import AccountStart, HistoryFilters
+    from tradeledger.application.settling import SettlementTerms
     from tradeledger.application.subscribing import EventNotice, Notice, RollbackNotice, Subscription
     from tradeledger.application.verification import Problem, VerifyReport
     from tradeledger.bootstrap import open_ledger
@@ -87,6 +88,7 @@ _LAZY = {
     "RiskLevels": "tradeledger.domain.risk",
     "RollbackNotice": "tradeledger.application.subscribing",
     "RollbackReport": "tradeledger.application.maintenance",
+    "SettlementTerms": "tradeledger.application.settling",
     "Side": "tradeledger.domain.fills",
     "Subscription": "tradeledger.application.subscribing",
     "Totals": "tradeledger.domain.positions",
@@ -147,6 +149,7 @@ __all__ = [
     "RollbackNotice",
     "RollbackReport",
     "SchemaError",
+    "SettlementTerms",
     "Side",
     "StorageError",
     "Subscription",

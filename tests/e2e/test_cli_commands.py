@@ -20,6 +20,7 @@ COMMANDS = [
     "record",
     "record-funding",
     "record-transfer",
+    "record-settlement",
     "import",
     "ingest",
     "sync",

@@ -95,6 +95,7 @@ IN_MEMORY = ["--db", "sqlite://"]
 RECORD = ["record", "--fill-id", "r1", "--symbol", "BTC/USD", "--side", "buy", "--quantity", "1", "--price", "1"]
 FUNDING = ["record-funding", "--funding-id", "f1", "--symbol", "BTC/USDT:USDT", "--amount", "1"]
 INGEST = ["ingest", "ccxt", "--exchange", "binance"]
+SETTLE = ["record-settlement", "--symbol", "BTC/USDT:USDT-261225", "--price", "1", "--time", "2026-12-25T08:00:00Z"]
 
 
 def paper_bot(option: str, name: str) -> Case:
@@ -128,6 +129,15 @@ CASES: dict[str, tuple[Case, str]] = {
     "record-funding: a spot symbol": (lambda p: ["--db", p.url, *FUNDING[:4], "BTC/USDT", *FUNDING[5:]], "spot"),
     "record-funding: another currency": (lambda p: ["--db", p.url, *FUNDING, "--currency", "BTC"], "settle"),
     "record-funding: an in-memory ledger": (lambda _: [*IN_MEMORY, *FUNDING], "in-memory"),
+    "record-settlement: nothing open": (lambda p: ["--db", p.url, *SETTLE], "no open position"),
+    "record-settlement: a perpetual": (lambda p: ["--db", p.url, *SETTLE[:2], "BTC/USD", *SETTLE[3:]], "dated future"),
+    "record-settlement: a fullwidth price": (lambda p: ["--db", p.url, *SETTLE[:4], "\uff11", *SETTLE[5:]], "price"),
+    "record-settlement: a fee rate and a fee": (
+        lambda p: ["--db", p.url, *SETTLE, "--fee", "1", "--fee-rate", "0.1"],
+        "fee",
+    ),
+    "record-settlement: a time without an offset": (lambda p: ["--db", p.url, *SETTLE[:-1], "2026-12-25"], "--time"),
+    "record-settlement: an in-memory ledger": (lambda _: [*IN_MEMORY, *SETTLE], "in-memory"),
     "record-transfer: a fullwidth amount": (lambda p: ["--db", p.url, *TRANSFER[:-1], "\uff11"], "amount"),
     "record-transfer: zero": (lambda p: ["--db", p.url, *TRANSFER[:-1], "0"], "amount"),
     "record-transfer: a negative deposit": (lambda p: ["--db", p.url, *TRANSFER[:-1], "-5"], "deposit"),

@@ -133,6 +133,13 @@ def _record_funding(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
     return ["--db", place.url, "record-funding", *funding, "--account", LINK, "--exchange", BOLD]
 
 
+def _record_settlement(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    future = ["--symbol", "BTC/USDT:USDT-261225", "--account", LINK, "--exchange", BOLD]
+    held = ["--fill-id", "[/]o", "--side", "buy", "--quantity", "1", "--price", "90000", "--time", "2026-12-20T00:00Z"]
+    assert run(["--db", place.url, "record", *held, *future], capfd)[0] == 0
+    return ["--db", place.url, "record-settlement", *future, "--price", "95500", "--time", "2026-12-25T08:00Z"]
+
+
 def _record_transfer(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
     move = ["--transfer-id", "[/]t", "--currency", "USDT", "--amount", "-5", "--kind", "internal"]
     return ["--db", place.url, "record-transfer", *move, "--account", BOLD, "--to-account", LINK]
@@ -268,6 +275,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     # numbers them per name), and the restored path would wrap at the console's width.
     "record-funding": (_record_funding, ["[/]f"]),
     "record-transfer": (_record_transfer, ["[/]t", LINK]),
+    "record-settlement": (_record_settlement, [f"in account '{LINK}' on exchange '{BOLD}' (sell 1 at 95500)"]),
     "balances": (_balances, [LINK, BOLD]),
     "ingest": (_ingest, [FOLDER, "[bold]rebate"]),
     "sync": (_sync, [BOLD, "trades BTC/USDT"]),

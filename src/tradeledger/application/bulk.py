@@ -45,6 +45,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
+from tradeledger.domain.settlement import refuse_past_expiry
 from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
 from tradeledger.errors import FillConflict, InvalidFill
 
@@ -147,6 +148,7 @@ def append_chunk(
     def named(seq: int) -> str:
         return f"fill {index_of[seq]}"
 
+    refuse_past_expiry(new, named=named)
     check_lot_picks(uow.log, new, named=named)
     projection.append(new, named=named)
     return len(new)

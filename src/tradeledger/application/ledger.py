@@ -46,6 +46,7 @@ from tradeledger.application.replaying import (
     stored_time,
     wallet_of,
 )
+from tradeledger.application.settling import SettlementTerms, record_settlement
 from tradeledger.application.subscribing import START, Subscription, stored_position
 from tradeledger.application.verification import VerifyReport, verify_ledger
 from tradeledger.domain.admin import AdminRecord
@@ -80,11 +81,9 @@ class Ledger:
 
     @property
     def writes(self) -> int:
-        """How many times this Ledger object moved the log (appends, rollbacks) since it was opened.
-
-        A read model in this process compares it with the value it last read at, so its own process's
-        appends are visible as soon as they return, before any change signal arrives (a PostgreSQL
-        NOTIFY reaches the listening connection a little later)."""
+        """How many times this Ledger object moved the log (appends, rollbacks) since it was opened. A read model in
+        this process compares it with the value it last read at, so its own process's appends are visible as soon as
+        they return, before any change signal arrives (a PostgreSQL NOTIFY reaches the listener a little later)."""
         return self._writes
 
     # --- appending -------------------------------------------------------------------------
@@ -128,6 +127,12 @@ class Ledger:
         )
         self._writes += bool(receipts)
         return receipts
+
+    def record_settlement(self, symbol: str, **terms: Unpack[SettlementTerms]) -> Receipt:
+        """Book the expiry of a dated future: a fill closing the whole open position of `symbol` at the settlement
+        `price` on its expiry day (`occurred_at`), with `fees` or a fee of `fee_rate` of its value, marked
+        {"settlement": true}, id `settlement:SYMBOL`, on `exchange` (default: the cycle's last fill's): settling.py"""
+        return record_settlement(self._store, self.record_if_current, symbol, terms)
 
     def append_texts(self, events: Iterable[EventText]) -> Appended:
         """Append validated events as their text (an `EventText` each: what an import keeps of a file's lines
@@ -182,11 +187,9 @@ class Ledger:
     # --- subscriptions (spec section 12) --------------------------------------------------------
 
     def subscribe(self, after: Checkpoint | int | None = None, *, name: str | None = None) -> Subscription:
-        """Every event after `after` in seq order, then the live ones (see `application.subscribing`).
-
-        `after`: a position `(epoch, seq, hash)` a subscriber kept, or a seq of this log; None: a named
-        subscriber's stored position, else the start. A named subscriber stores its position with
-        `Subscription.save()`."""
+        """Every event after `after` in seq order, then the live ones (see `application.subscribing`). `after`: a
+        position `(epoch, seq, hash)` a subscriber kept, or a seq of this log; None: a named subscriber's stored
+        position, else the start. A named subscriber stores its position with `Subscription.save()`."""
         label = None if name is None else audit_label("name", name)
         if after is None:
             position = START if label is None else stored_position(self._store, label)
@@ -221,15 +224,13 @@ class Ledger:
     def account_history(
         self, account: str, *, at: Checkpoint, until_seq: int, symbol: str | None = None, after_seq: int = 0
     ) -> list[RecordedFill] | None:
-        """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], read while the
-        log still has `at` (else None: a rollback removed it, and the reader starts again from the stored
-        projection)."""
+        """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], read while the log
+        still has `at` (else None: a rollback removed it, and the reader starts again from the stored projection)."""
         with self._store.reading() as tx:
             return account_history(tx, account, at=at, until_seq=until_seq, symbol=symbol, after_seq=after_seq)
 
     def account_closed(self, account: str, *, at: Checkpoint, until_seq: int) -> list[ClosedPosition] | None:
-        """The stored closed cycles of `account` closed up to `until_seq`, read while the log still has `at`
-        (else None, as `account_history`)."""
+        """The stored closed cycles of `account` closed up to `until_seq`, read while the log has `at` (else None)."""
         with self._store.reading() as tx:
             return account_closed(tx, account, at=at, until_seq=until_seq)
 
@@ -244,9 +245,9 @@ class Ledger:
         return saved
 
     def resume_account(self, table: str, key: str, *, account: str, at: Checkpoint) -> ResumedAccount | None:
-        """A read model's checkpoint under `key` of `table` and the events of `account` after it up to `at`
-        (every one, when the log no longer has the checkpoint's event or there is none), in one read
-        transaction; None when the log no longer has `at` (the reader starts again from the projection)."""
+        """A read model's checkpoint under `key` of `table` and the events of `account` after it up to `at` (every
+        one, when the log no longer has the checkpoint's event or there is none), in one read transaction; None when
+        the log no longer has `at` (the reader starts again from the projection)."""
         checkpoint_table(table)
         with self._store.reading() as tx:
             return resume_account(tx, table, key, account=account, at=at)
@@ -286,8 +287,8 @@ class Ledger:
         return {key: recorded((event,))[0] for key, event in found.items()}
 
     def follow(self, after_seq: int, *, account: str | None = None) -> tuple[Checkpoint, list[RecordedFill]]:
-        """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that
-        stays current uses `subscribe`, which reads only when the log changed and announces rollbacks)."""
+        """The head and the fills after `after_seq`, read in one transaction (a one-off look; a read model that stays
+        current uses `subscribe`, which reads only when the log changed and announces rollbacks)."""
         with self._store.reading() as tx:
             current = tx.log.head()
             events = list(tx.log.read(account=account, after_seq=after_seq))
@@ -319,11 +320,9 @@ class Ledger:
         until_seq: int | None = None,
         until_time: datetime | None = None,
     ) -> WalletBook:
-        """The paper wallet of `account` (spec section 5) as of a seq and/or time, from the log alone.
-
-        Starting from `initial_balance`, the account's fills are folded in log order as `replay`
-        folds them; the invariant is checked after each (InvariantViolation, never clamped).
-        """
+        """The paper wallet of `account` (spec section 5) as of a seq and/or time, from the log alone: from
+        `initial_balance`, the account's fills folded in log order as `replay` folds them; the invariant is checked
+        after each (InvariantViolation, never clamped)."""
         starting_cash(initial_balance)  # refused before anything is read
         time_bound = cutoff(until_seq, until_time)
         with self._store.reading() as tx:

@@ -40,6 +40,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("record", "fills", "record"),
     ("record-funding", "fills", "record_funding"),
     ("record-transfer", "fills", "record_transfer"),
+    ("record-settlement", "fills", "record_settlement"),
     ("import", "fills", "import_fills"),
     ("ingest", "exchange", "ingest"),
     ("sync", "exchange", "sync"),

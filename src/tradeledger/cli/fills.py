@@ -1,5 +1,5 @@
-"""Events into the log: `record` (one fill), `record-funding`, `record-transfer` and `import` (an NDJSON
-file of events, or an export)."""
+"""Events into the log: `record` (one fill), `record-funding`, `record-transfer`, `record-settlement` (a dated
+future's expiry) and `import` (an NDJSON file of events, or an export)."""
 
 from __future__ import annotations
 
@@ -33,27 +33,14 @@ from tradeledger.cli.common import (
     progress_bar,
     refuse_in_memory,
 )
+from tradeledger.cli.fee_options import FEE_PARTS, FeeOption, fee_entries
 from tradeledger.cli.ndjson import FileEvents, count_lines, file_lines, read_fills, read_line, rereadable
 from tradeledger.domain.events import TransferKind
-from tradeledger.domain.fills import Side
+from tradeledger.domain.fills import Fill, Side, decimal_text
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import Receipt
 from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
 
-FeeOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--fee",
-        metavar="AMOUNT[:CURRENCY[:QUOTE_VALUE]]",
-        help="A fee of the fill, repeatable: AMOUNT in CURRENCY (default: the quote currency), with its "
-        "QUOTE_VALUE when it is in a third currency (without one such a fee is unvalued). A negative "
-        "amount is a rebate.",
-        show_default="no fee",
-    ),
-]
-
-
-_FEE_PARTS = 2  # CURRENCY and QUOTE_VALUE after the amount
 _FEE, _FEE_PART = "--fee", {"--fee-currency": 1, "--fee-quote-value": 2}  # a pair's option: its place in the fee
 
 
@@ -94,7 +81,7 @@ def paired_fees(args: list[str], flags: frozenset[str]) -> list[str]:
             if value is None:  # an option without its value: click names it
                 return args
             options.append((name, value))
-    if sum(name == _FEE for name, _ in options) < _FEE_PARTS:
+    if sum(name == _FEE for name, _ in options) < FEE_PARTS:
         return args
     fees: list[list[str | None]] = []
     rest: list[str] = []
@@ -127,29 +114,6 @@ def _joined(fee: list[str | None]) -> str:
     if quote_value is not None and currency is None:
         raise UsageError(f"--fee-quote-value of a --fee without --fee-currency (--fee {amount!r})")
     return ":".join(part for part in (amount, currency, quote_value) if part is not None)
-
-
-def _fees(fees: list[str], currency: str | None, quote_value: str | None) -> list[dict[str, str]]:
-    """The --fee options as fee entries; --fee-currency and --fee-quote-value name a single --fee's."""
-    if (currency is not None or quote_value is not None) and len(fees) != 1:
-        raise InvalidArgument(
-            f"--fee-currency and --fee-quote-value describe one --fee (got {len(fees)}); "
-            "with several fees write each as AMOUNT:CURRENCY[:QUOTE_VALUE]"
-        )
-    entries = []
-    for text in fees:
-        amount, *named = text.split(":")
-        fee_currency, fee_value = [*named, None, None][:2] if len(named) <= _FEE_PARTS else (None, None)
-        if len(named) > _FEE_PARTS or "" in (amount, *named) or (named and currency is not None):
-            twice = "; the currency is given twice" if named and currency is not None else ""
-            raise InvalidArgument(f"--fee: expected AMOUNT[:CURRENCY[:QUOTE_VALUE]] (got {text!r}{twice})")
-        entry = {"amount": amount}
-        if fee_currency is not None or currency is not None:
-            entry["currency"] = fee_currency if fee_currency is not None else str(currency)
-        if fee_value is not None or quote_value is not None:
-            entry["quote_value"] = fee_value if fee_value is not None else str(quote_value)
-        entries.append(entry)
-    return entries
 
 
 def _record_one(ctx: typer.Context, fields: dict[str, Any], kind: str, event_id: str, *, json_output: bool) -> None:
@@ -232,7 +196,7 @@ def record(
         "side": side.value,
         "quantity": quantity,
         "price": price,
-        "fees": _fees(fee or [], fee_currency, fee_quote_value),
+        "fees": fee_entries(fee or [], fee_currency, fee_quote_value),
         "occurred_at": _occurred(time),
         "account": account,
         "exchange": exchange,
@@ -291,6 +255,57 @@ def _settle_currency(symbol: str) -> str:
     except ValueError:
         return ""  # the model names what is wrong with the symbol
     return traded.settle or traded.quote
+
+
+def record_settlement(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Option(help="The dated future that expired: BASE/QUOTE:SETTLE-YYMMDD.")],
+    price: Annotated[str, typer.Option(metavar="DECIMAL", help="The settlement (delivery) price, > 0.")],
+    time: Annotated[
+        str,
+        typer.Option(
+            "--time",
+            metavar="TIME",
+            help="When the exchange settled it, ISO 8601 with offset: on the expiry day (UTC).",
+        ),
+    ],
+    fee: FeeOption = None,
+    fee_rate: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DECIMAL",
+            help="The delivery fee as a fraction of the value settled (0.0002 for 0.02%: quantity * price * rate, in "
+            "the settle currency), instead of --fee.",
+        ),
+    ] = None,
+    account: AccountOption = "default",
+    exchange: Annotated[
+        str | None, typer.Option(help="Exchange.", show_default="the exchange of the position's last fill")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Record the settlement of an expired dated future: a fill closing the whole open position at the settlement
+    price (read from the ledger; refused when none is open or the contract is not dated)."""
+    settled_at = parse_time(time, "--time")
+    with opened(ctx, writes=True) as ledger:
+        receipt = ledger.record_settlement(
+            symbol,
+            price=price,
+            occurred_at=settled_at,
+            account=account,
+            exchange=exchange,
+            fees=fee_entries(fee or [], None, None),
+            fee_rate=fee_rate,
+        )
+        [settled] = ledger.history(after_seq=receipt.seq - 1, until_seq=receipt.seq)
+    fill = settled.fill
+    if json_output or receipt.duplicate or not isinstance(fill, Fill):
+        _receipt("settlement", receipt.fill_id, receipt, json_output)
+        return
+    where = f"in account {fill.account!r} on exchange {fill.exchange!r}"
+    closed = f"{fill.side.value} {decimal_text(fill.quantity)} at {decimal_text(fill.price)}"
+    line = f"recorded settlement {receipt.fill_id} {where} ({closed}) as seq {receipt.seq}, hash {receipt.hash}"
+    out().print(line, highlight=False, soft_wrap=True)
 
 
 def record_transfer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
@@ -29,6 +30,8 @@ from tradeledger.cli.output import (
     unused_marks,
     wallet_json,
 )
+from tradeledger.domain.records import LedgerState
+from tradeledger.domain.settlement import expiry_day
 from tradeledger.errors import InvalidArgument
 
 
@@ -41,16 +44,31 @@ def positions(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Open positions (and closed cycles) from the stored projection."""
+    """Open positions (and closed cycles) from the stored projection; an open position on a dated future that
+    expired before today (UTC, the wall clock) is named under them (on stderr beside --json)."""
     marks = parse_marks(mark or [])
     with opened(ctx) as ledger:
         state = ledger.state(account=account)
+    expired = past_expiry(state, datetime.now(UTC).date())  # the wall clock: what has expired by today
     if json_output:
         emit(state_json(state, closed=closed, marks=marks))
-        for note in unused_marks(state, marks):  # named, as under the tables, off the document
+        for note in [*unused_marks(state, marks), *expired]:  # named, as under the tables, off the document
             err().print(note, highlight=False, soft_wrap=True)
     else:
         print_state(out(), state, closed=closed, marks=marks, title="Positions")
+        for note in expired:
+            out().print(note, highlight=False, soft_wrap=True)
+
+
+def past_expiry(state: LedgerState, today: date) -> list[str]:
+    """A line for each open position on a dated future whose expiry day (UTC) ended before `today`: the exchange
+    settled it, and the ledger holds it open until its settlement is recorded."""
+    return [
+        f"{p.symbol} (account {p.account}) expired on {day.isoformat()} and is still open: record its settlement "
+        "with record-settlement"
+        for p in state.open
+        if (day := expiry_day(p.symbol)) is not None and day < today
+    ]
 
 
 def balances(

@@ -1,0 +1,159 @@
+"""A dated future's expiry: the settlement that closes what is open of it, and the fills its expiry rules out.
+
+When a dated future (`BASE/QUOTE:SETTLE-YYMMDD`, `markets.Market.expiry`) expires, the exchange closes what is
+open of it at its settlement (delivery) price, sometimes taking a delivery fee. The ledger books that as a fill:
+the opposite side for the whole open quantity at the settlement price, with its fees, marked `{"settlement":
+true}` in its metadata and named by the deterministic id `settlement:SYMBOL` (a contract settles once per account
+and exchange). Being a fill, it closes the position, books its realized PnL and moves the settle currency's
+balance as any closing fill does: the event model, the hash chain and every fold take it as they are.
+
+The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill on a dated
+contract that occurred after the end of that day is refused when it is recorded (`refuse_past_expiry`, inside
+the append, new events only: a log holding such a fill from before this check still folds, verifies and
+replays), and a settlement must occur on that day.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal, Inexact, localcontext
+from functools import lru_cache
+from typing import Any
+
+from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.domain.markets import market
+from tradeledger.domain.positions import Position, PositionSide
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+SETTLEMENT = "settlement"  # the metadata key that marks a fill as a dated future's settlement
+_MARKED = '"settlement":true'  # how it reads in a stored (canonical) metadata text
+
+
+def settlement_id(symbol: str) -> str:
+    """The fill id of a contract's settlement: one per (account, exchange, contract), whoever records it."""
+    return f"{SETTLEMENT}:{symbol}"
+
+
+@lru_cache(maxsize=4096)
+def expiry_day(symbol: str) -> date | None:
+    """The UTC day a dated future expires (its YYMMDD, in this century as ccxt writes it: 991231 is 2099-12-31, not
+    the 1999 strptime's %y reads), None for any other market."""
+    expiry = market(symbol).expiry
+    if expiry is None:
+        return None
+    return date(2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:]))
+
+
+@lru_cache(maxsize=4096)
+def _last_day_text(symbol: str) -> str | None:
+    """`expiry_day` as the first 10 characters of a canonical time text (YYYY-MM-DD): text order is time order."""
+    day = expiry_day(symbol)
+    return None if day is None else day.isoformat()
+
+
+def is_settlement(metadata: Mapping[str, Any] | None) -> bool:
+    """Whether a fill's metadata marks it as a settlement (`settlement` is JSON true, nothing else)."""
+    return metadata is not None and metadata.get(SETTLEMENT) is True
+
+
+def _stored_settlement(metadata: str | None) -> bool:
+    if metadata is None or _MARKED not in metadata:  # the usual fill: no JSON read
+        return False
+    found = json.loads(metadata)
+    return isinstance(found, dict) and is_settlement(found)
+
+
+def refuse_past_expiry(events: Sequence[StoredEvent], *, named: Callable[[int], str]) -> None:
+    """InvalidFill for the first new fill (`named(seq)` says which) that its contract's expiry rules out: a fill on a
+    dated future that occurred after the end of its expiry day (UTC), or a settlement that is not on a dated future's
+    expiry day. Checked when events are recorded, never on the log's events."""
+    for event in events:
+        if event.type != "fill" or event.symbol is None:
+            continue
+        last_day = _last_day_text(event.symbol)
+        settles = _stored_settlement(event.metadata)
+        day = event.occurred_at[:10]
+        if settles and (last_day is None or day != last_day):
+            raise InvalidFill(f"{named(event.seq)}: {_settlement_refusal(event.symbol, event.occurred_at, last_day)}")
+        if last_day is not None and not settles and day > last_day:
+            raise InvalidFill(
+                f"{named(event.seq)}: occurred_at: {event.symbol} expired on {last_day} (its expiry "
+                f"{market(event.symbol).expiry}); a fill after the end of its expiry day (UTC) is refused: the "
+                f"exchange settled it, book that with record-settlement (got {event.occurred_at})"
+            )
+
+
+def _settlement_refusal(symbol: str, occurred_at: str, last_day: str | None) -> str:
+    if last_day is None:
+        return (
+            f"metadata.settlement: only a dated future (BASE/QUOTE:SETTLE-YYMMDD) settles at an expiry; {symbol} has "
+            "none (got true)"
+        )
+    return f"occurred_at: the settlement of {symbol} occurs on its expiry day {last_day} (UTC) (got {occurred_at})"
+
+
+def settlement_fields(
+    position: Position,
+    *,
+    exchange: str,
+    price: Decimal,
+    occurred_at: datetime,
+    fees: Sequence[Mapping[str, Any]] = (),
+    fee_rate: Decimal | None = None,
+) -> dict[str, Any]:
+    """The fill that settles the open `position` of a dated future: the opposite side for its whole quantity at
+    `price`, with `fees`, or a fee of `fee_rate` of its value (quantity * price, in the settle currency); see
+    `closing_fields`."""
+    side = Side.SELL if position.side is PositionSide.LONG else Side.BUY
+    closed = (position.account, position.symbol, side, position.quantity)
+    return closing_fields(closed, exchange=exchange, price=price, occurred_at=occurred_at, fees=fees, fee_rate=fee_rate)
+
+
+def closing_fields(
+    closed: tuple[str, str, Side, Decimal],
+    *,
+    exchange: str,
+    price: Decimal,
+    occurred_at: datetime,
+    fees: Sequence[Mapping[str, Any]] = (),
+    fee_rate: Decimal | None = None,
+) -> dict[str, Any]:
+    """The settlement fill of (account, symbol, its side, its quantity) `closed`; InvalidArgument when the contract is
+    not dated, both fees and a rate are given or the rate's fee would round. The fill's own rules (a price above 0,
+    exact amounts, the expiry day) are checked when it is recorded."""
+    account, symbol, side, quantity = closed
+    traded = market(symbol)
+    if traded.expiry is None:
+        raise InvalidArgument(
+            f"symbol: only a dated future (BASE/QUOTE:SETTLE-YYMMDD) settles at an expiry (got {symbol!r})"
+        )
+    if fee_rate is not None and fees:
+        raise InvalidArgument("fee_rate: give the delivery fee as fees or as a rate of the value, not both")
+    if fee_rate is not None:
+        if not fee_rate.is_finite():
+            raise InvalidArgument(f"fee_rate: must be a finite number (got {fee_rate})")
+        with localcontext(LEDGER_CONTEXT) as exact:
+            exact.traps[Inexact] = True
+            try:
+                fee = fee_rate * quantity * price
+            except Inexact:
+                raise InvalidArgument(
+                    f"fee_rate: {fee_rate} of {quantity} * {price} needs more than 28 digits; give the fee "
+                    "the exchange charged as fees"
+                ) from None
+        fees = [{"amount": fee, "currency": traded.quote}]
+    return {
+        "fill_id": settlement_id(symbol),
+        "account": account,
+        "exchange": exchange,
+        "symbol": symbol,
+        "side": side.value,
+        "quantity": quantity,
+        "price": price,
+        "fees": list(fees),
+        "occurred_at": occurred_at,
+        "metadata": {SETTLEMENT: True},
+    }

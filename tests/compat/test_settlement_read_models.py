@@ -1,0 +1,34 @@
+"""A dated future settled at its expiry leaves the legacy read models as any closing fill does: closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from tradeledger import Ledger
+from tradeledger.compat.paper_wallet import PaperWallet
+from tradeledger.compat.trade_manager import TradeManager
+from tradeledger.compat.trades import create_trade
+
+FUTURE = "BTC/USDT:USDT-261225"
+OPENED_AT = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+SETTLED_AT = datetime(2026, 12, 25, 8, 0, tzinfo=UTC)
+
+
+def test_the_trade_manager_and_the_paper_wallet_see_the_settled_position_closed_with_its_pnl(
+    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+) -> None:
+    manager = TradeManager(open_bot_ledger(), state_file=tmp_path / "trade_manager_state.json", clock=lambda: OPENED_AT)
+    wallet = PaperWallet(manager.ledger, 200000, trade_manager=manager, clock=lambda: OPENED_AT)
+    manager.record_trade(create_trade(FUTURE, "buy", "2", "90000", timestamp=OPENED_AT))
+    assert manager.get_position(FUTURE) is not None
+
+    manager.ledger.record_settlement(FUTURE, price="95500", occurred_at=SETTLED_AT, fee_rate="0.0002")
+
+    assert manager.get_position(FUTURE) is None
+    assert FUTURE not in wallet.positions
+    assert wallet.realized_pnl == Decimal(11000)
+    assert wallet.balance == Decimal("210961.8")  # 200,000 + 11,000 - 38.20
+    wallet.check_invariant()

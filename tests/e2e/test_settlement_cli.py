@@ -1,0 +1,103 @@
+"""`record-settlement`: an expired dated future's open position closed at its settlement price, through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import Cli
+
+FUTURE = "BTC/USDT:USDT-261225"
+
+
+def opened(cli: Cli, side: str = "buy", quantity: str = "2", price: str = "90000") -> None:
+    cli("record", "--fill-id", "o1", "--exchange", "binance", "--symbol", FUTURE, "--side", side,
+        "--quantity", quantity, "--price", price, "--time", "2026-12-20T10:00:00Z")  # fmt: skip
+
+
+POSITION_KEYS = ("account", "avg_price", "fees", "funding", "net_pnl", "opened_at", "opened_seq", "quantity",
+                 "realized_pnl", "side", "symbol", "unvalued_fees")  # fmt: skip
+SETTLE = ["record-settlement", "--symbol", FUTURE, "--price", "95500", "--time", "2026-12-25T08:00:00Z"]
+
+
+def test_record_settlement_closes_the_position_and_the_settle_currency_gains_the_realized_pnl(cli: Cli) -> None:
+    opened(cli)
+
+    receipt = cli.json(*SETTLE, "--fee-rate", "0.0002")
+
+    assert set(receipt) == {"seq", "hash", "duplicate"}
+    assert (receipt["seq"], receipt["duplicate"]) == (2, False)
+    state = cli.json("positions", "--closed")
+    assert state["open"] == []
+    [cycle] = state["closed"]
+    assert (cycle["realized_pnl"], cycle["fees"], cycle["net_pnl"]) == ("11000", "38.2", "10961.8")
+    assert cli.json("balances")["balances"] == [
+        {"account": "default", "exchange": "binance", "currency": "USDT", "amount": "10961.8"}
+    ]
+    assert cli.json("verify")["ok"] is True
+
+
+def test_record_settlement_says_what_it_closed(cli: Cli) -> None:
+    opened(cli, side="sell", quantity="0.5", price="98000")
+
+    result = cli(*SETTLE, "--fee", "9.55")
+
+    assert result.stdout.startswith(
+        "recorded settlement settlement:BTC/USDT:USDT-261225 in account 'default' on exchange 'binance' "
+        "(buy 0.5 at 95500) as seq 2, hash "
+    )
+
+
+def test_record_settlement_refuses_when_nothing_is_open(cli: Cli) -> None:
+    result = cli(*SETTLE, expect=2)
+
+    assert result.stderr == (
+        "error: symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
+    )
+
+
+def test_record_refuses_a_fill_after_the_expiry_day(cli: Cli) -> None:
+    opened(cli)
+
+    result = cli("record", "--fill-id", "late", "--exchange", "binance", "--symbol", FUTURE, "--side", "sell",
+                 "--quantity", "2", "--price", "95500", "--time", "2026-12-26T00:00:01Z", expect=2)  # fmt: skip
+
+    assert result.stderr.startswith(
+        "error: fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry"
+    )
+    assert cli.json("positions")["open"][0]["quantity"] == "2"
+
+
+def test_record_settlement_sent_again_is_a_duplicate_and_appends_nothing(cli: Cli) -> None:
+    opened(cli)
+    cli(*SETTLE)
+
+    again = cli(*SETTLE)
+
+    assert again.stdout == (
+        "duplicate: settlement settlement:BTC/USDT:USDT-261225 is already recorded as seq 2 (nothing appended)\n"
+    )
+    assert cli.json(*SETTLE) == {"seq": 2, "hash": cli.json("verify")["head"]["hash"], "duplicate": True}
+
+
+def test_positions_names_an_open_position_on_a_contract_that_expired_before_today_and_keeps_its_json(cli: Cli) -> None:
+    for fill_id, symbol in (("old", "BTC/USDT:USDT-251226"), ("far", "BTC/USDT:USDT-991231")):
+        cli("record", "--fill-id", fill_id, "--symbol", symbol, "--side", "buy", "--quantity", "1",
+            "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    note = (
+        "BTC/USDT:USDT-251226 (account default) expired on 2025-12-26 and is still open: record its settlement with "
+        "record-settlement"
+    )
+
+    table = cli("positions")
+    document = cli("positions", "--json")
+
+    assert table.stdout.rstrip("\n").endswith(note)
+    assert "991231 (account" not in table.stdout
+    assert document.stderr == note + "\n"
+    found = json.loads(document.stdout)  # the document as it always was: the note is off it
+    assert sorted(found) == ["closed", "epoch", "open", "seq", "totals"]
+    assert sorted(found["open"][0]) == sorted(POSITION_KEYS)
+    assert [p["symbol"] for p in found["open"]] == [
+        "BTC/USDT:USDT-251226",
+        "BTC/USDT:USDT-991231",
+    ]
