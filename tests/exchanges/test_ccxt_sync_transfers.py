@@ -253,12 +253,6 @@ def test_a_sync_of_a_contract_on_an_exchange_that_cannot_list_funding_says_its_f
     ]
 
 
-GEMINI_STATUS = pytest.mark.xfail(
-    strict=True, reason="ccxt passes gemini's 'Pending' on as written: the transfer status was matched case-sensitively"
-)
-
-
-@GEMINI_STATUS
 def test_a_gemini_withdrawal_pending_at_one_sync_is_booked_by_the_sync_after_it_completes(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,6 +265,9 @@ def test_a_gemini_withdrawal_pending_at_one_sync_is_booked_by_the_sync_after_it_
 
     report = run(url, again, monkeypatch, capsys, "gemini", "--symbols", "BTC/USD", "--json")
 
-    assert [payload.get("timestamp") for payload in again.transfer_requests()] == [DEPOSITED + 60_000]
-    assert (report["appended"], report["duplicates"]) == (1, 1)
+    assert [payload.get("timestamp") for payload in again.transfer_requests()] == [
+        DEPOSITED + 60_000,  # held at the pending withdrawal
+        DEPOSITED + 3_660_000,  # then on from the newest entry of that answer
+    ]
+    assert (report["appended"], report["duplicates"]) == (1, 2)
     assert usd(url) == Decimal("30.75")
