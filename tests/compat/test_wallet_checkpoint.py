@@ -322,7 +322,6 @@ def test_a_checkpoint_the_database_refuses_is_logged_and_the_figures_stand(
         wallet.shutdown()
 
 
-@pytest.mark.xfail(strict=True, reason="saves counted a save the ledger refused (False: nothing written)")
 def test_a_save_the_ledger_refuses_for_a_later_checkpoint_is_not_counted_as_written(
     open_bot_ledger: Callable[[], Ledger], clock: Clock
 ) -> None:

@@ -206,7 +206,7 @@ class WalletCheckpoints:
         self._balance = initial_balance
         self.key = checkpoint_key(account, initial_balance)
         self.saved: tuple[int, str] | None = None  # (seq, hash) of the checkpoint the wallet holds or last saved
-        self.saves = 0  # checkpoints written (for tests)
+        self.saves = 0  # checkpoints the ledger wrote (not one it refused or that failed); read by tests
         self.resumed_at: Checkpoint | None = None  # the checkpoint the wallet last started from (None: a full fold)
 
     @property
@@ -252,7 +252,7 @@ class WalletCheckpoints:
         if self.saved is not None and (self.saved == (at.seq, at.hash) or at.seq - self.saved[0] < due_every):
             return
         try:
-            self._ledger.save_checkpoint(TABLE, self.key, state_text(replay), at=at)
+            written = self._ledger.save_checkpoint(TABLE, self.key, state_text(replay), at=at)
         except StorageError as error:
             logger.warning(
                 "the paper wallet checkpoint of account %s was not saved (%s); the next start folds more",
@@ -260,5 +260,6 @@ class WalletCheckpoints:
                 error,
             )
         else:
-            self.saves += 1
+            if written:  # False: the ledger wrote nothing (a later checkpoint there, or `at` rolled back since)
+                self.saves += 1
         self.saved = (at.seq, at.hash)
