@@ -233,13 +233,16 @@ class Ledger:
         with self._store.reading() as tx:
             return account_closed(tx, account, at=at, until_seq=until_seq)
 
-    def save_checkpoint(self, table: str, key: str, state: str, *, at: Checkpoint) -> bool:
+    def save_checkpoint(
+        self, table: str, key: str, state: str, *, at: Checkpoint, replacing: Checkpoint | None = None
+    ) -> bool:
         """Keep a read model's `state` (its own text) as of the log position `at` under `key` of its keyed
         table `table`, in one transaction (see `application.checkpoints`). False, nothing written, when the
-        log no longer has `at` or the entry there is of a later position the log still has."""
+        log no longer has `at` or the entry there is of a later position the log still has, unless that entry
+        is still the one at `replacing` (one the read model dropped: an older format of its state)."""
         checkpoint_table(table)
         with self._store.unit_of_work() as uow:
-            saved = save_checkpoint(uow, table, key, state, at)
+            saved = save_checkpoint(uow, table, key, state, at, replacing=replacing)
             uow.commit()
         return saved
 
