@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.factories import fill_fields
-from tradeledger import InvalidFill, Ledger, open_ledger
+from tradeledger import InvalidArgument, InvalidFill, Ledger, open_ledger
 
 REFUSAL = (
     "seq {seq}: fees[0].amount: a fee of 3 ETH is more than the 1 ETH the fill leaves held on the spot market "
@@ -66,16 +67,7 @@ def test_a_base_fee_the_positions_refuse_is_refused_by_every_fold_of_a_log_witho
     assert str(refused.value) == expected(fold, 3)
 
 
-@pytest.mark.parametrize(
-    "fold",
-    [
-        "replay",
-        *(
-            pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="the time-order fold skips the refusal"))
-            for name in ("gains", "gains of a year", "lots")
-        ),
-    ],
-)
+@pytest.mark.parametrize("fold", list(FOLDS))
 def test_a_base_fee_the_positions_refuse_is_refused_by_every_fold_of_a_log_with_a_backfill(
     tmp_path: Path, fold: str
 ) -> None:
@@ -85,3 +77,21 @@ def test_a_base_fee_the_positions_refuse_is_refused_by_every_fold_of_a_log_with_
         FOLDS[fold](ledger)
 
     assert str(refused.value) == expected(fold, 4)
+
+
+def test_the_open_lots_until_a_time_refuse_it_as_a_replay_until_that_time_does(tmp_path: Path) -> None:
+    url = edited(tmp_path, SALE_AND_BACKFILL)
+    until = datetime(2025, 1, 1, tzinfo=UTC)
+
+    with open_ledger(url) as ledger:
+        with pytest.raises(InvalidArgument) as by_lots:
+            ledger.lots("fifo", until_time=until)
+        with pytest.raises(InvalidArgument) as by_replay:
+            ledger.replay(until_time=until)
+
+    assert str(by_lots.value) == (
+        "until_time: the events that occurred by 2025-01-01T00:00:00.000000+00:00 do not fold in log order: "
+        f"{REFUSAL.format(seq=4)} (the log took seq 4 after events that occurred later, left out here); replay up "
+        "to a seq instead"
+    )
+    assert str(by_replay.value) == str(by_lots.value)
