@@ -54,6 +54,7 @@ def save_checkpoint(
     the entry already there is of a later position the log still has (another process went further), unless it
     is the one at `replacing`: an entry the reader read and dropped (a format it no longer reads), replaced even
     from an earlier position so that it is dropped once, not at every start (one saved since is kept)."""
+    checkpoint_table(table)
     uow.log.head()  # the write lock first: the entry read below is the one this write replaces
     if not still_at(uow, at):
         return False
@@ -72,6 +73,7 @@ def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: C
     no checkpoint the log still has), in one read transaction; None when the log no longer has `at`.
 
     A checkpoint of a later position than `at` (another process went further) comes with no events."""
+    checkpoint_table(table)
     if not still_at(tx, at):
         return None
     text = tx.projection.entries(table, [key]).get(key)
