@@ -322,6 +322,27 @@ def test_a_checkpoint_the_database_refuses_is_logged_and_the_figures_stand(
         wallet.shutdown()
 
 
+def test_a_save_the_ledger_refuses_for_a_later_checkpoint_is_not_counted_as_written(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    first, more, later = hand_built(0, 30), hand_built(30, 5), hand_built(35, 30)
+    ledger = open_bot_ledger()
+    ledger.record_many(first)
+    wallet = PaperWallet(ledger, B0, account=BOT, clock=clock)
+    assert wallet.balance is not None  # folded from the first event: saved at seq 30
+    assert wallet._checkpoints.saves == 1
+    ledger.record_many(more)
+    assert wallet.balance is not None  # its book at seq 35, 5 events past its checkpoint: not saved
+    other = open_bot_ledger()
+    other.record_many(later)
+    run_once(other, clock)  # another process saves a checkpoint at seq 65
+
+    wallet.shutdown()  # its save at seq 35 is refused: the entry there is of a later position the log still has
+
+    assert stored(ledger).at == other.head
+    assert wallet._checkpoints.saves == 1
+
+
 def test_save_checkpoint_refuses_the_ledgers_own_tables_and_keeps_a_later_checkpoint(clock: Clock) -> None:
     with memory_ledger(clock) as ledger:
         ledger.record_many(hand_built(0, 10))
@@ -333,6 +354,21 @@ def test_save_checkpoint_refuses_the_ledgers_own_tables_and_keeps_a_later_checkp
         found = ledger.resume_account("mine", "k", account=BOT, at=ledger.head)
         assert found is not None
         assert (found.state, found.at, found.events) == ("late", ledger.head, [])
+
+
+def test_save_checkpoint_replaces_a_later_checkpoint_only_while_it_is_the_one_named_replaced(clock: Clock) -> None:
+    with memory_ledger(clock) as ledger:
+        ledger.record_many(hand_built(0, 10))
+        early = Checkpoint(ledger.head.epoch, 3, ledger.history()[2].hash)
+        middle = Checkpoint(ledger.head.epoch, 6, ledger.history()[5].hash)
+        assert ledger.save_checkpoint("mine", "k", "old format", at=middle)
+        assert ledger.save_checkpoint("mine", "k", "later", at=ledger.head)  # saved since the reader dropped middle
+
+        assert not ledger.save_checkpoint("mine", "k", "early", at=early, replacing=middle)  # the later one stays
+        assert ledger.save_checkpoint("mine", "k", "early", at=early, replacing=ledger.head)
+        found = ledger.resume_account("mine", "k", account=BOT, at=ledger.head)
+        assert found is not None
+        assert (found.state, found.at) == ("early", early)
         gone = Checkpoint(ledger.head.epoch, 5, "0" * 64)
         assert not ledger.save_checkpoint("mine", "k", "gone", at=gone)  # the log has no such event
         assert ledger.resume_account("mine", "k", account=BOT, at=gone) is None
@@ -512,6 +548,32 @@ def test_a_checkpoint_an_older_version_wrote_is_dropped_the_account_folded_again
         assert restarted._checkpoints.resumed_at == ledger.head  # from the checkpoint of version 2, quietly
         assert caplog.text == ""
         restarted.shutdown()
+
+
+def test_an_older_versions_checkpoint_saved_ahead_of_the_book_is_folded_again_once_not_at_every_start(
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    balance, key = Decimal(1000), checkpoint_key(BOT, Decimal(1000))
+    ledger = open_bot_ledger()
+    ledger.record_many(FLIP)
+    wallet = PaperWallet(ledger, balance, account=BOT, clock=clock)  # its book at seq 2, its cash not folded yet
+    older = open_bot_ledger()  # a process of the code before version 2 appends and saves its checkpoint at seq 3
+    older.record_many([a_fill(3, BTC, "buy", "1", "100", account=OTHER)])
+    assert older.save_checkpoint(TABLE, key, V1_AFTER_FLIP, at=older.head)
+    with caplog.at_level(logging.WARNING, logger="tradeledger.compat"):
+        assert wallet._book.wallet is not None  # folded before its book caught up (as when a NOTIFY comes late)
+    assert "was written by version 1 of its format" in caplog.text
+    wallet.shutdown()  # its book still at seq 2: it saves there, over the dropped checkpoint of seq 3
+
+    caplog.clear()
+    restarted = PaperWallet(open_bot_ledger(), balance, account=BOT, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="tradeledger.compat"):
+        assert restarted.balance == Decimal("999.889940")
+
+    assert caplog.text == ""  # not dropped and folded again: the first start replaced it with one of version 2
+    assert restarted._checkpoints.resumed_at is not None
+    assert json.loads(stored(ledger, balance).state or "")["version"] == 2
+    restarted.shutdown()
 
 
 def test_a_checkpoint_a_newer_version_wrote_is_refused_naming_both_versions(clock: Clock) -> None:

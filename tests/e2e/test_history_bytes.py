@@ -170,7 +170,7 @@ CASES = [
     (("history", "--json", "--account", "swing"), "history-swing.json", None),
     (("history", "--json", "--symbol", "BTC/USD"), "history-btc.json", None),
     (("history",), "history.txt", None),
-    (("history",), "history-wide.txt", "200"),
+    (("history",), "history-wide.txt", "230"),
     (("history", "--account", "swing"), "history-swing-wide.txt", "200"),
     (("export",), "export.ndjson", None),
 ]

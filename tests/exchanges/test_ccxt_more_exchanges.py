@@ -404,6 +404,37 @@ def test_a_transfer_whose_status_is_not_ok_is_skipped_naming_it(status: str) -> 
     assert mapped.skipped == ((0, f"a {status} withdrawal (no money moved)"),)
 
 
+@pytest.mark.parametrize(
+    ("status", "booked"),
+    [
+        ("Complete", True),
+        ("Advanced", True),
+        ("OK", True),
+        ("Failed", False),
+    ],
+)
+def test_a_transfer_status_is_read_whatever_its_case(status: str, *, booked: bool) -> None:
+    # ccxt 4.5.90's gemini maps exactly "Advanced" and "Complete" to ok; any other spelling passes on as written.
+    (withdrawal, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())
+
+    mapped = map_entries([{**withdrawal, "status": status}], exchange="gemini")
+
+    expected = (1, ()) if booked else (0, ((0, f"a {status} withdrawal (no money moved)"),))
+    assert (len(mapped.events), mapped.skipped) == expected
+
+
+@pytest.mark.parametrize("status", ["Settling", "", 3])
+def test_a_transfer_status_the_ledger_does_not_know_is_refused_naming_it(status: object) -> None:
+    (withdrawal, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())
+
+    with pytest.raises(InvalidFill) as refused:
+        map_entries([{**withdrawal, "status": status}], exchange="gemini")
+
+    assert str(refused.value).startswith(
+        f"entry 0: status: is not a transfer status the ledger knows (got {status!r}); "
+    )
+
+
 def test_woo_funding_in_usd_on_a_usdt_contract_is_refused_naming_ccxts_field_code(tmp_path: Path) -> None:
     # ccxt 4.5.90 writes code USD on every woo funding payment; BTC/USDT:USDT settles in USDT (spec section 9
     # refuses funding in another currency). The file's field is `code`: the message names it.

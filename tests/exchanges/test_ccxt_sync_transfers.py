@@ -251,3 +251,23 @@ def test_a_sync_of_a_contract_on_an_exchange_that_cannot_list_funding_says_its_f
             "synced (record it with record-funding, or ingest ccxt --kind funding)",
         }
     ]
+
+
+def test_a_gemini_withdrawal_pending_at_one_sync_is_booked_by_the_sync_after_it_completes(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ccxt 4.5.90's gemini maps "Advanced" and "Complete" to ok and passes any other word on as gemini writes it.
+    pending = [TRANSFERS[0], {**TRANSFERS[1], "status": "Pending"}, TRANSFERS[2]]
+    first = run(url, Gemini(pending), monkeypatch, capsys, "gemini", "--symbols", "BTC/USD", "--json")
+    assert (first["appended"], first["skipped"]) == (2, 1)
+    assert usd(url) == Decimal("41.00")
+    again = Gemini(TRANSFERS)
+
+    report = run(url, again, monkeypatch, capsys, "gemini", "--symbols", "BTC/USD", "--json")
+
+    assert [payload.get("timestamp") for payload in again.transfer_requests()] == [
+        DEPOSITED + 60_000,  # held at the pending withdrawal
+        DEPOSITED + 3_660_000,  # then on from the newest entry of that answer
+    ]
+    assert (report["appended"], report["duplicates"]) == (1, 2)
+    assert usd(url) == Decimal("30.75")

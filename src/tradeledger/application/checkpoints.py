@@ -47,16 +47,21 @@ def _entry(text: str, table: str, key: str) -> tuple[Checkpoint, str]:
         raise StorageError(f"checkpoint {key!r} of table {table!r} cannot be read ({error}); remove it") from None
 
 
-def save_checkpoint(uow: UnitOfWork, table: str, key: str, state: str, at: Checkpoint) -> bool:
+def save_checkpoint(
+    uow: UnitOfWork, table: str, key: str, state: str, at: Checkpoint, *, replacing: Checkpoint | None = None
+) -> bool:
     """Store `state` as of `at` under `key`; False (nothing written) when the log no longer has `at`, or when
-    the entry already there is of a later position the log still has (another process went further)."""
+    the entry already there is of a later position the log still has (another process went further), unless it
+    is the one at `replacing`: an entry the reader read and dropped (a format it no longer reads), replaced even
+    from an earlier position so that it is dropped once, not at every start (one saved since is kept)."""
+    checkpoint_table(table)
     uow.log.head()  # the write lock first: the entry read below is the one this write replaces
     if not still_at(uow, at):
         return False
     text = uow.projection.entries(table, [key]).get(key)
     if text is not None:
         stored, _ = _entry(text, table, key)
-        if stored.seq > at.seq and still_at(uow, stored):
+        if stored.seq > at.seq and stored != replacing and still_at(uow, stored):
             return False
     entry = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash, "state": state}
     uow.projection.put_entries(table, {key: json.dumps(entry, separators=(",", ":"))})
@@ -68,6 +73,7 @@ def resume_account(tx: Transaction, table: str, key: str, *, account: str, at: C
     no checkpoint the log still has), in one read transaction; None when the log no longer has `at`.
 
     A checkpoint of a later position than `at` (another process went further) comes with no events."""
+    checkpoint_table(table)
     if not still_at(tx, at):
         return None
     text = tx.projection.entries(table, [key]).get(key)

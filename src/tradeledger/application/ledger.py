@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tradeledger.application.anchoring import Anchor, sign
 from tradeledger.application.appending import FillInput, FoldCache, stored_balances
 from tradeledger.application.bulk import CURSORS, Appended, EventText, append_texts, record_all_unmoved, record_events
-from tradeledger.application.checkpoints import ResumedAccount, checkpoint_table, resume_account, save_checkpoint
+from tradeledger.application.checkpoints import ResumedAccount, resume_account, save_checkpoint
 from tradeledger.application.lots import GainsReport, LotOptions, LotsReport, gains_of, method_plan, open_lots_of
 from tradeledger.application.maintenance import (
     RollbackReport,
@@ -234,13 +234,14 @@ class Ledger:
         with self._store.reading() as tx:
             return account_closed(tx, account, at=at, until_seq=until_seq)
 
-    def save_checkpoint(self, table: str, key: str, state: str, *, at: Checkpoint) -> bool:
-        """Keep a read model's `state` (its own text) as of the log position `at` under `key` of its keyed
-        table `table`, in one transaction (see `application.checkpoints`). False, nothing written, when the
-        log no longer has `at` or the entry there is of a later position the log still has."""
-        checkpoint_table(table)
+    def save_checkpoint(
+        self, table: str, key: str, state: str, *, at: Checkpoint, replacing: Checkpoint | None = None
+    ) -> bool:
+        """Keep a read model's `state` (its own text) as of log position `at` under `key` of its keyed table `table`,
+        in one transaction (see `application.checkpoints`). False, nothing written, when the log no longer has `at`
+        or the entry there is of a later position the log still has, unless it is the one at `replacing`."""
         with self._store.unit_of_work() as uow:
-            saved = save_checkpoint(uow, table, key, state, at)
+            saved = save_checkpoint(uow, table, key, state, at, replacing=replacing)
             uow.commit()
         return saved
 
@@ -248,7 +249,6 @@ class Ledger:
         """A read model's checkpoint under `key` of `table` and the events of `account` after it up to `at` (every
         one, when the log no longer has the checkpoint's event or there is none), in one read transaction; None when
         the log no longer has `at` (the reader starts again from the projection)."""
-        checkpoint_table(table)
         with self._store.reading() as tx:
             return resume_account(tx, table, key, account=account, at=at)
 

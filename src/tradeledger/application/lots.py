@@ -8,8 +8,9 @@ matches, so each report folds the log again from its start (`domain.lots.LotBook
 occurred). The fold reads the log's stored text rows in seq order as a rebuild of the positions does (scripts/bench.py
 holds it to at most twice a rebuild), which is the order they occurred in while no fill was backfilled after a later
 one of its pool; at the first that was, it reads them again sorted by (`occurred_at`, seq) and folds them anew
-(`_fold`). The metadata and the transfers' kinds are read only when a `specific` year or `withdrawals_dispose`
-needs them.
+(`_fold`), then once more in seq order for what the positions refuse in log order, which a fold in time order does
+not ask (`domain.lot_order.log_order_refusal`). The metadata and the transfers' kinds are read only when a
+`specific` year or `withdrawals_dispose` needs them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.ports import Transaction
 from tradeledger.application.replaying import refused_until
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.lot_order import OutOfTimeOrder, backfilled
+from tradeledger.domain.lot_order import OutOfTimeOrder, backfilled, log_order_refusal
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     NO_TAX_YEAR,
@@ -149,6 +150,14 @@ def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time:
         if not _backfilled(tx, options, until_time):
             raise
     book = _fold_once(tx, options, year=year, until_time=until_time, by_time=True)
+    # What the positions refuse in log order, which a fold in time order does not ask (domain.lot_order).
+    refused = log_order_refusal(_plain_rows(tx, options.account, until_time))
+    if refused is not None:
+        seq, why = refused
+        refusal = InvalidFill(f"seq {seq}: {why}")
+        if until_time is None:
+            raise refusal
+        raise refused_until(tx, until_time, refusal, after_seq=seq - 1, account=options.account)
     book.by_seq()
     return book
 

@@ -9,12 +9,13 @@ cProfile of `history --json`; tests/e2e/test_history_bytes.py holds `history` to
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tradeledger.domain.display import display_text
 from tradeledger.domain.events import Event, Funding
 from tradeledger.domain.fills import LEDGER_CONTEXT, FeeSplit, Fill, decimal_text, time_text
+from tradeledger.domain.markets import market
 from tradeledger.domain.records import RecordedFill
 
 _NOT_OF_THIS_TYPE = {"symbol", "side", "quantity", "price", "strategy", "order_id", "client_order_id"}
@@ -99,14 +100,43 @@ def _quote_fee(fill: Fill, split: FeeSplit) -> Any:  # noqa: ANN401 - a Decimal
         return split.valued + split.base * fill.price
 
 
+def fee_cell(fill: Fill) -> str:
+    """A fill's fees for people, each in the currency it was paid in: fees all in the quote currency as their sum
+    (the Fee column is in the quote currency, as the Price column), else every fee named by its currency, " + "
+    between them: the quote fees' sum, the base fees' sum (never only their value at the fill price: "0.001 BTC",
+    not "50"), then per other currency its valued fees with their quote value ("0.02 BNB (6.1 USDT)") and its
+    unvalued fees ("3 FEE unvalued"). A sum of 0 is left out; no fee at all is "0"."""
+    traded = market(fill.symbol)
+    quote, base = Decimal(0), Decimal(0)
+    valued: dict[str, tuple[Decimal, Decimal]] = {}
+    unvalued: dict[str, Decimal] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for fee in fill.fees:
+            currency = fee.currency or traded.quote
+            if currency == traded.quote:
+                quote += fee.amount
+            elif currency == traded.base:
+                base += fee.amount
+            elif fee.quote_value is not None:
+                amount, value = valued.get(currency, (Decimal(0), Decimal(0)))
+                valued[currency] = (amount + fee.amount, value + fee.quote_value)
+            else:
+                unvalued[currency] = unvalued.get(currency, Decimal(0)) + fee.amount
+    others = [
+        *([f"{shown(base)} {traded.base}"] if base else []),
+        *(f"{shown(a)} {c} ({shown(v)} {traded.quote})" for c, (a, v) in sorted(valued.items()) if a or v),
+        *(f"{shown(a)} {c} unvalued" for c, a in sorted(unvalued.items()) if a),
+    ]
+    if not others:
+        return shown(quote)
+    return " + ".join([*([f"{shown(quote)} {traded.quote}"] if quote else []), *others])
+
+
 def event_cells(event: Event) -> tuple[str, str, str, str, str, str]:
     """An event in a table row: id, symbol (a transfer: its currency), side (or type), quantity (or amount),
-    price, fee (a fill's fees in quote, with its fees in other currencies named)."""
+    price, fee (a fill's fees each in its currency: fee_cell)."""
     if isinstance(event, Fill):
-        split = event.fee_split()
-        fee = shown(_quote_fee(event, split))
-        if split.unvalued:
-            fee += " + " + ", ".join(f"{shown(amount)} {currency} unvalued" for currency, amount in split.unvalued)
+        fee = fee_cell(event)
         return (event.fill_id, event.symbol, event.side.value, shown(event.quantity), shown(event.price), fee)
     if isinstance(event, Funding):
         return (event.funding_id, event.symbol, "funding", f"{shown(event.amount)} {event.currency}", "", "")

@@ -16,6 +16,7 @@ from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import Fill
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_order import log_order_refusal
 from tradeledger.domain.lot_terms import MethodPlan
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.positions import accounting_of
@@ -202,3 +203,24 @@ def test_the_lots_and_the_positions_write_a_size_they_refuse_by_its_value_not_by
 
     assert refused == f"seq 4: {by_rows(fills)}"
     assert by_rows(fills).startswith("quantity: 100000000000000000000 + 0.00000001 needs more than 28 significant")
+
+
+@pytest.mark.parametrize(("fills", "expected"), [*SPOT_BASE_FEES, *SIZES])
+def test_the_log_order_check_after_a_fold_in_time_order_refuses_as_the_positions_do(
+    fills: list[Fill], expected: str
+) -> None:
+    found = log_order_refusal(rows_of(fills))
+
+    assert found == (len(fills), by_rows(fills))
+    assert expected.partition(": ")[2] in found[1]
+
+
+def test_the_log_order_check_passes_what_the_positions_fold() -> None:
+    fills = [
+        fill(1, "buy", "1", "100", ("0.5", "BTC")),  # 0.5 held
+        fill(2, "sell", "0.25", "100", ("0.25", "BTC"), ("0.5", "USD")),  # flat
+        fill(3, "sell", "1", "100", symbol="BTC/USDT:USDT"),  # a contract: no lots
+    ]
+
+    assert log_order_refusal(rows_of(fills)) is None
+    PositionFold().apply_rows(rows_of(fills))

@@ -23,7 +23,9 @@ its exact decimal text, at the log position `(epoch, seq, hash)` it was folded t
 - **Versioned**: a checkpoint holds the `version` of the format and folding rules that wrote it (`VERSION`).
   One an older version wrote is a cache to drop, not an error: the wallet folds the account from its first
   event (as on a first start), saves a checkpoint of this version, and says so in a warning of the
-  `tradeledger.compat` logger (the one cost: a read of the account's history, once). One a newer version
+  `tradeledger.compat` logger (the one cost: a read of the account's history, once: that save replaces it even
+  when it was saved at a later position than the wallet had read, unless another checkpoint took its place since).
+  One a newer version
   wrote is refused naming both versions (this code cannot know what it holds; dropping it would have two
   versions of the code fold over each other's checkpoints), and so is one whose initial balance is not
   that of its key (an entry that is not what it says), each naming the table entry to remove.
@@ -206,8 +208,11 @@ class WalletCheckpoints:
         self._balance = initial_balance
         self.key = checkpoint_key(account, initial_balance)
         self.saved: tuple[int, str] | None = None  # (seq, hash) of the checkpoint the wallet holds or last saved
-        self.saves = 0  # checkpoints written (for tests)
+        self.saves = 0  # checkpoints the ledger wrote (not one it refused or that failed); read by tests
         self.resumed_at: Checkpoint | None = None  # the checkpoint the wallet last started from (None: a full fold)
+        # The position of an older version's checkpoint the wallet dropped, until a save replaces it (even from an
+        # earlier position: one ahead of the book would otherwise refuse every save and be dropped at every start).
+        self.dropped: Checkpoint | None = None
 
     @property
     def initial_balance(self) -> Decimal:
@@ -233,6 +238,7 @@ class WalletCheckpoints:
             events = self._ledger.account_history(self.account, at=at, until_seq=at.seq)
             if events is None:  # a rollback removed the book's position since
                 return None
+            self.dropped = found.at
             found = ResumedAccount(Checkpoint(at.epoch, 0, GENESIS_HASH), None, events)
             replay = None
         self.resumed_at = None if replay is None else found.at
@@ -252,7 +258,7 @@ class WalletCheckpoints:
         if self.saved is not None and (self.saved == (at.seq, at.hash) or at.seq - self.saved[0] < due_every):
             return
         try:
-            self._ledger.save_checkpoint(TABLE, self.key, state_text(replay), at=at)
+            written = self._ledger.save_checkpoint(TABLE, self.key, state_text(replay), at=at, replacing=self.dropped)
         except StorageError as error:
             logger.warning(
                 "the paper wallet checkpoint of account %s was not saved (%s); the next start folds more",
@@ -260,5 +266,7 @@ class WalletCheckpoints:
                 error,
             )
         else:
-            self.saves += 1
+            if written:  # False: the ledger wrote nothing (a later checkpoint there, or `at` rolled back since)
+                self.saves += 1
+                self.dropped = None
         self.saved = (at.seq, at.hash)

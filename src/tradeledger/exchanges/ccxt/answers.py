@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-# ccxt's statuses of a deposit or withdrawal that may still move money (pending, and what exchanges say while they
-# work on it); a final one (ok, failed, canceled, rejected, ...) never changes.
+# ccxt's statuses of a deposit or withdrawal (4.5.90: its unified ok, pending, failed and canceled, and the words of
+# an exchange it passes on as written), compared casefolded: ccxt's gemini maps exactly "Advanced" and "Complete" to
+# ok and passes any other word on ("Pending"). MOVED: money moved; STILL_OPEN: it may still move money (pending, and
+# what exchanges say while they work on it); NOT_MOVED: final, no money moved. Any other word is refused (mapping).
+MOVED = frozenset({"ok", "complete", "advanced"})
 STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
+NOT_MOVED = frozenset({"failed", "fail", "canceled", "cancelled", "rejected", "declined", "expired", "refunded"})
 
 
 def step(cursor: int | None, window: int, now: int, *, cut: bool) -> int | None:
@@ -41,9 +45,14 @@ def open_since(page: Sequence[object]) -> int | None:
     the transfer, once done, would lie before the cursor and never be fetched; what it asks again comes back as
     duplicates."""
     return min(
-        (timestamp(entry) for entry in page if isinstance(entry, Mapping) and entry.get("status") in STILL_OPEN),
+        (timestamp(entry) for entry in page if isinstance(entry, Mapping) and still_open(entry.get("status"))),
         default=None,
     )
+
+
+def still_open(status: object) -> bool:
+    """Whether a transfer's `status` says it may still move money, whatever its case ("pending", gemini's "Pending")."""
+    return isinstance(status, str) and status.casefold() in STILL_OPEN
 
 
 def timestamp(entry: object) -> int:

@@ -24,8 +24,10 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              type null, as ccxt gives backpack's, is the kind named: the call that returned it)
              → transfer `deposit:<id>` / `withdrawal:<id>`, without an id (mexc's deposit history gives none)
                `deposit@<time in ms>:<txid>` (when, and the chain's transaction); a withdrawal's fee is taken on
-               top; only an entry whose status is ok (or not given) moved money: pending, failed, canceled and the other
-               statuses exchanges give through ccxt (rejected, declined, expired, refunded, ...) are skipped.
+               top; only an entry whose status is ok (or not given; gemini's own Complete and Advanced too) moved money:
+               pending, failed, canceled and the other statuses exchanges give through ccxt (rejected, declined,
+               expired, refunded, ...) are skipped; a status is read whatever its case (ccxt passes gemini's
+               "Pending" on as written), and a word not known (answers.py) is refused naming it.
 
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
 JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
@@ -49,6 +51,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import exact_amount, shortened
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
+from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 
 
@@ -62,7 +65,6 @@ class Kind(StrEnum):
     WITHDRAWALS = "withdrawals"  # fetch_withdrawals
 
 
-_MOVED = "ok"  # ccxt's status of a transaction that moved money (none given: taken as moved)
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
 # ccxt types funding fee in a ledger (bitget's contract_settle_fee, binance's FUNDING_FEE, okx's bill type 8,
@@ -370,11 +372,25 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
     status = entry.raw.get("status")
-    if status is not None and status != _MOVED:
-        return f"a {status if isinstance(status, str) else quoted(status)} {kind} (no money moved)"
+    if status is not None and not _moved(entry, status):
+        return f"a {status} {kind} (no money moved)"
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
+
+
+def _moved(entry: Entry, status: object) -> bool:
+    """Whether a transaction's `status` (given) says money moved, read whatever its case; InvalidFill naming a status
+    that is no word of answers.py's (never guessed to be money that moved, or that did not)."""
+    word = status.casefold() if isinstance(status, str) else None
+    if word in MOVED:
+        return True
+    if word in STILL_OPEN or word in NOT_MOVED:
+        return False
+    known = ", ".join(sorted(MOVED | STILL_OPEN | NOT_MOVED))
+    raise entry.refuse(
+        "status", f"is not a transfer status the ledger knows (got {quoted(status)}); known, in any case: {known}"
+    )
 
 
 def _transaction_id(entry: Entry) -> str:
