@@ -63,6 +63,15 @@ def _exact_rest(lot_seq: int | None, held: Decimal, amount: Decimal) -> Decimal:
         raise _RoundedLot(lot_seq, held, amount) from None
 
 
+def matched_rest(seq: int, lot_seq: int | None, held: Decimal, amount: Decimal) -> Decimal:
+    """`held - amount` for a match of event `seq` (what is left of lot `lot_seq`, or of its pool's total with None)
+    when it is exact in the ledger's digits, else InvalidArgument naming `seq`, as `Pool.take` refuses it."""
+    try:
+        return EXACT_SUBTRACT(held, amount)
+    except Inexact:
+        raise InvalidArgument(f"seq {seq}: {_rounded(lot_seq, held, amount)}") from None
+
+
 def withdrawn_rest(seq: int, quantity: Decimal, part: Decimal) -> Decimal:
     """What withdrawal `seq` of `quantity` still disposes of once the lots gave `part`, refused (InvalidArgument)
     when it would be rounded: it becomes a missing acquisition, named exactly."""
@@ -85,6 +94,10 @@ class Lot:
         self.seq, self.at, self.quantity, self.basis = seq, at, quantity, basis
         self.unit = basis / quantity
         self.when: datetime | None = None
+
+    def rest_after(self, seq: int, part: Decimal) -> Decimal:
+        """What is left of this lot once event `seq` takes `part`: `matched_rest`."""
+        return matched_rest(seq, self.seq, self.quantity, part)
 
     def acquired(self) -> datetime:
         """`at` as a time, read once."""
@@ -284,12 +297,22 @@ class Pool:
             heappop(heap)
 
     def cut(self, lot: Lot, part: Decimal) -> Part:
-        """`part` of `lot` taken: the lot's basis for it (all it has left when it is all of it)."""
+        """`part` of `lot` taken: the lot's basis for it (all it has left when it is all of it). The pool's quantity is
+        `_take`'s to set once, to what is left after the whole match: between two parts its running total can need
+        more digits than the ledger keeps when the total after the match does not."""
         basis = lot.basis if part == lot.quantity else part * lot.unit
-        lot.quantity, self.quantity = _exact_rest(lot.seq, lot.quantity, part), _exact_rest(None, self.quantity, part)
+        lot.quantity = _exact_rest(lot.seq, lot.quantity, part)
         lot.basis -= basis
         self.basis -= basis
         return (lot, part, basis)
+
+    def rest_if_exact(self, quantity: Decimal) -> Decimal | None:
+        """The pool's total once a match takes `quantity` from its lots, None when it needs more digits than the
+        ledger keeps (computed once for the whole match: see `cut`)."""
+        try:
+            return EXACT_SUBTRACT(self.quantity, quantity)
+        except Inexact:
+            return None
 
     def tidy(self) -> None:
         """After a match: empty when nothing is left, else `head` at the first lot left; the used-up lots
@@ -334,6 +357,7 @@ class Pool:
             return self._take_average(quantity)
         # The lots named are found and checked before anything moves: a refusal leaves the pool as it was.
         picked = None if picks is None else self._picked(quantity, picks, seq)
+        rest = self.rest_if_exact(quantity)
         if self.pooled_end > self.head:
             self.share_out()
         parts: list[Part] = []
@@ -346,6 +370,9 @@ class Pool:
                 part = min(left, lot.quantity)
                 parts.append(self.cut(lot, part))
                 left -= part
+        if rest is None:  # every lot's rest is exact (cut), their total is not
+            raise _RoundedLot(None, self.quantity, quantity)
+        self.quantity = rest
         self.tidy()
         return parts
 

@@ -218,10 +218,12 @@ class LotBook:
                         moved, entered = position_after(seq, position, pool.entered, buy, q)
                     fee_in = valued if in_basis else zero
                     if pool.sign == (-1 if buy else 1):  # a disposal
+                        rest = pool.rest_if_exact(q)  # set once, after the whole match (Pool.cut)
                         if (
                             (method is not fifo and method is not specific)
                             or q > pool.quantity
                             or pool.pooled_end > pool.head
+                            or rest is None
                         ):
                             self._trade(key, pool, seq, at, buy, q, p, fee_in, None)
                         else:
@@ -248,9 +250,8 @@ class LotBook:
                                         lot.quantity = zero
                                     else:
                                         basis = left * lot.unit
-                                        lot.quantity = held - left
+                                        lot.quantity = lot.rest_after(seq, left)
                                         lot.basis -= basis
-                                pool.quantity -= part
                                 if averages:
                                     pool.basis -= basis
                                 if kept:  # the row of `_rows_of`: the last part takes what is left of the fee
@@ -286,7 +287,7 @@ class LotBook:
                                     break
                                 left -= part
                                 head += 1
-                            pool.head = head
+                            pool.head, pool.quantity = head, rest
                             if not lot.quantity or not pool.quantity or head > 64:  # noqa: PLR2004 - as Pool.tidy
                                 pool.tidy()
                     else:  # an acquisition: a lot opens unless the position held on the other side is missing

@@ -156,7 +156,6 @@ def test_a_base_fee_more_than_the_size_held_is_refused_in_the_same_words_by_the_
     assert str(by_lots.value) == message
 
 
-@pytest.mark.xfail(strict=True, reason="the pool's total is cut part by part: its rest between two parts is rounded")
 def test_a_disposal_whose_parts_pass_through_a_total_of_more_digits_than_the_ledger_keeps_is_matched() -> None:
     # Hypothesis found it (tests/property/test_lots_properties.py). After the fourth fill the pool holds
     # 0.499999999 + 2.000000001 + 100000000000000000000.5 = 100000000000000000003 (the positions' size, exact);
@@ -183,11 +182,11 @@ def test_a_disposal_whose_parts_pass_through_a_total_of_more_digits_than_the_led
     ]
     assert sum(lot.quantity for lot in book.open_lots()) == Decimal(100000000000000000003)
     ((position, _),) = positions.positions().values()
+    assert position is not None
     assert position.quantity == Decimal(100000000000000000003)
     assert book.positions() == {("default", "HOOL", "USD"): Decimal(100000000000000000003)}
 
 
-@pytest.mark.xfail(strict=True, reason="the inline fifo match rounds the pool's running total between two parts")
 def test_a_fifo_sale_through_lots_finer_than_the_pool_total_keeps_the_total_exact() -> None:
     # Three small lots (149, 140 and 111 units of 1E-9), then 1E+20: the size 100000000000000000000.0000004 has 28
     # digits. A sale of 0.0000003 takes the first two lots and 0.000000011 of the third; the pool's total between
