@@ -263,6 +263,37 @@ def test_a_subscriber_reads_on_through_dropped_connections_without_an_error(back
         subscription.close()
 
 
+@pytest.mark.xfail(
+    strict=True, reason="the LISTEN connection was taken again from a pool of connections the restart ended"
+)
+def test_a_subscriber_waiting_when_the_connections_drop_listens_again_on_a_new_connection_and_reads_on(
+    backend: Backend,
+) -> None:
+    with open_ledger(backend.url) as reader, open_ledger(backend.url) as writer:
+        writer.record(fill_fields(fill_id="F-1"))
+        subscription = reader.subscribe()
+        assert seen(subscription.poll()) == [(1, "F-1")]
+        idle_in_pool(reader, 3)  # its reads' connections, idle in its pool as a live reader's are
+        signal = subscription._signal  # the restart must come while it waits, as a live one's does
+        assert signal is not None
+        waiting = signal.wait
+        dropped: list[int] = []
+
+        def restarted_while_waiting(timeout: float) -> bool:
+            if not dropped:  # the server restarts (every connection ended) and a bot appends, during the wait
+                dropped.append(drop_connections(backend))
+                writer.record(fill_fields(fill_id="F-2"))
+            return waiting(timeout)
+
+        signal.wait = restarted_while_waiting  # type: ignore[method-assign]
+
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(2, "F-2")]
+        assert dropped[0] >= 4  # its LISTEN connection and the 3 idle in its pool (and the writer's)
+        writer.record(fill_fields(fill_id="F-3"))
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(3, "F-3")]
+        subscription.close()
+
+
 def test_an_append_on_a_write_connection_the_driver_closed_appends_on_a_new_connection(
     ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
