@@ -263,9 +263,6 @@ def test_a_subscriber_reads_on_through_dropped_connections_without_an_error(back
         subscription.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the LISTEN connection was taken again from a pool of connections the restart ended"
-)
 def test_a_subscriber_waiting_when_the_connections_drop_listens_again_on_a_new_connection_and_reads_on(
     backend: Backend,
 ) -> None:
