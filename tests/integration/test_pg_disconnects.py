@@ -294,9 +294,6 @@ def test_a_subscriber_waiting_when_the_connections_drop_listens_again_on_a_new_c
         subscription.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="watch reconnected at once, while the server was still shutting down, and exited 2"
-)
 def test_watch_prints_on_through_a_server_restart_while_it_waits(own_server: tuple[str, str]) -> None:
     url, folder = own_server
     with open_ledger(url) as ledger:
