@@ -17,6 +17,9 @@ from tradeledger.settings import LedgerSettings
 from tradeledger.storage import migrate
 from tradeledger.storage.engine import WRITE, Synchronous, create_ledger_engine
 from tradeledger.storage.sql import SqlLedgerStore, translated_errors
+from tradeledger.storage.urls import parsed_url, without_password
+
+_KINDS = "a ledger is at sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
 def utc_now() -> datetime:
@@ -72,13 +75,16 @@ def open_store(
     except ValidationError as error:
         problems = "; ".join(_setting_problem(found, overrides) for found in error.errors(include_url=False))
         raise InvalidArgument(f"invalid ledger settings: {problems}") from None
+    parsed_url(config.url)  # one that does not read is refused here, saying how a URL reads
+    shown = without_password(config.url)
     try:
         engine = create_ledger_engine(config.url, synchronous=config.synchronous, busy_timeout_s=config.busy_timeout_s)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
-        raise InvalidArgument(f"database URL: {error} (got {config.url!r})") from None
+    except sa.exc.NoSuchModuleError as error:  # an unknown dialect or driver; its text names it, never the URL
+        raise InvalidArgument(f"database URL {shown!r}: {error} ({_KINDS})") from None
+    except sa.exc.ArgumentError:  # SQLAlchemy's text quotes the URL as given: password included
+        raise InvalidArgument(f"database URL {shown!r}: not a URL SQLAlchemy opens ({_KINDS})") from None
     except ModuleNotFoundError as error:  # the URL's driver is not installed
         hint = ' (pip install "tradeledger[postgres]")' if error.name == "psycopg" else ""
-        shown = sa.make_url(config.url).render_as_string(hide_password=True)
         raise InvalidArgument(f"database URL {shown!r}: its driver {error.name!r} is not installed{hint}") from None
     try:
         _upgrade_schema(engine)
@@ -86,7 +92,6 @@ def open_store(
         _rebuild_if_pending(store, audit=audit)
     except StorageError as error:
         engine.dispose()
-        shown = sa.make_url(config.url).render_as_string(hide_password=True)
         raise type(error)(f"cannot open the ledger at {shown}: {error}") from error  # its kind kept: ConnectionLost, …
     except BaseException:
         engine.dispose()

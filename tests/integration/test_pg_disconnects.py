@@ -10,8 +10,10 @@ ConnectionLost saying what of the call was done; the call after it works on the 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ import pytest
 
 from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
+from tests.integration.test_subscriptions import TRADELEDGER, Lines, ended
 from tests.notices import seen
 from tradeledger import ConnectionLost, Ledger, open_ledger
 from tradeledger.compat.paper_wallet import PaperWallet
@@ -261,6 +264,58 @@ def test_a_subscriber_reads_on_through_dropped_connections_without_an_error(back
         writer.record(fill_fields(fill_id="F-3"))
         assert seen([next(iter(subscription))]) == [(3, "F-3")]  # an iteration reads on too
         subscription.close()
+
+
+def test_a_subscriber_waiting_when_the_connections_drop_listens_again_on_a_new_connection_and_reads_on(
+    backend: Backend,
+) -> None:
+    with open_ledger(backend.url) as reader, open_ledger(backend.url) as writer:
+        writer.record(fill_fields(fill_id="F-1"))
+        subscription = reader.subscribe()
+        assert seen(subscription.poll()) == [(1, "F-1")]
+        idle_in_pool(reader, 3)  # its reads' connections, idle in its pool as a live reader's are
+        signal = subscription._signal  # the restart must come while it waits, as a live one's does
+        assert signal is not None
+        waiting = signal.wait
+        dropped: list[int] = []
+
+        def restarted_while_waiting(timeout: float) -> bool:
+            if not dropped:  # the server restarts (every connection ended) and a bot appends, during the wait
+                dropped.append(drop_connections(backend))
+                writer.record(fill_fields(fill_id="F-2"))
+            return waiting(timeout)
+
+        signal.wait = restarted_while_waiting  # type: ignore[method-assign]
+
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(2, "F-2")]
+        assert dropped[0] >= 4  # its LISTEN connection and the 3 idle in its pool (and the writer's)
+        writer.record(fill_fields(fill_id="F-3"))
+        assert seen(subscription.poll(HANG_GUARD_S)) == [(3, "F-3")]
+        subscription.close()
+
+
+def test_watch_prints_on_through_a_server_restart_while_it_waits(own_server: tuple[str, str]) -> None:
+    url, folder = own_server
+    with open_ledger(url) as ledger:
+        ledger.record(fill_fields(fill_id="F-1"))
+    watcher = subprocess.Popen(
+        [TRADELEDGER, "--db", url, "watch", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = Lines(watcher)
+        first = json.loads(lines.next())  # printed: it waits for the next event now
+        restart_server(folder)  # its connections ended, and new ones refused until the server is up again
+        with open_ledger(url) as ledger:
+            ledger.record(fill_fields(fill_id="F-2"))
+        second = json.loads(lines.next())
+        watcher.send_signal(signal.SIGTERM)
+    finally:
+        if watcher.poll() is None:
+            watcher.send_signal(signal.SIGTERM)
+        returncode, err = ended(watcher)
+
+    assert returncode == 0, err
+    assert [(line["seq"], line["event"]["fill_id"]) for line in (first, second)] == [(1, "F-1"), (2, "F-2")]
 
 
 def test_an_append_on_a_write_connection_the_driver_closed_appends_on_a_new_connection(

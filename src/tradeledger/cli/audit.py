@@ -25,6 +25,7 @@ from tradeledger.cli.common import (
 )
 from tradeledger.cli.output import print_rollbacks, verify_failure, verify_json
 from tradeledger.errors import InvalidArgument
+from tradeledger.storage.urls import shown_url
 
 
 def verify(
@@ -89,7 +90,7 @@ def copy(
 ) -> None:
     """Copy a ledger to another database (e.g. SQLite to PostgreSQL) event for event, then verify the copy."""
     if source_url == target_url:
-        raise InvalidArgument(f"--to: the same database as --from (got {target_url!r})")
+        raise InvalidArgument(f"--to: the same database as --from (got {shown_url(target_url)!r})")
     refuse_in_memory(target_url, "--to")
     source = open_store(source_url)
     try:

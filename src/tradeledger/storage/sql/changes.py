@@ -96,22 +96,35 @@ class PostgresChangeSignal:
         self._listen()
 
     def _listen(self) -> None:
+        """LISTEN on a connection of the pool, made again once when that connection is found ended: after a server
+        restart the pool's idle connections are all gone, and SQLAlchemy, seeing one gone, discards them all."""
         try:
-            raw = self._engine.raw_connection()
+            connection = self._listening()
         except sa.exc.DBAPIError as error:
-            raise StorageError(f"cannot listen for changes of the ledger: {error}") from None
+            if not error.connection_invalidated:
+                raise StorageError(f"cannot listen for changes of the ledger: {error.orig}") from None
+            try:
+                connection = self._listening()
+            except sa.exc.DBAPIError as again:
+                raise StorageError(f"cannot listen for changes of the ledger: {again.orig}") from None
+        raw = connection.connection
         raw.detach()  # autocommit and LISTEN stay with this connection; it never goes back to the pool
-        connection: Any = raw.dbapi_connection
-        try:
-            connection.autocommit = True
-            connection.add_notice_handler(self._noticed)
-            connection.execute(f"LISTEN {CHANNEL}")
-        except _driver_error() as error:
-            connection.close()
-            raise StorageError(f"cannot listen for changes of the ledger: {error}") from None
+        driver: Any = raw.dbapi_connection
+        driver.add_notice_handler(self._noticed)
         self._raw = raw
-        self._connection = connection
+        self._connection = driver
         self._ending = False
+
+    def _listening(self) -> sa.Connection:
+        """A pooled connection in autocommit that has run LISTEN (through SQLAlchemy, which tells a connection the
+        server ended from other errors and then invalidates the pool)."""
+        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            connection.exec_driver_sql(f"LISTEN {CHANNEL}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _noticed(self, diagnostic: Diagnostic) -> None:
         """libpq hands the server's last word before it closes an idle connection over as a notice."""
