@@ -97,6 +97,7 @@ class Lot:
 # A matched part: (the lot, quantity, its basis).
 Part = tuple[Lot, Decimal, Decimal]
 _seq_of = attrgetter("seq")
+_acquisition = attrgetter("at", "seq")
 
 
 def gain_rows(
@@ -190,6 +191,7 @@ class Pool:
         "indexed",
         "latest",
         "lots",
+        "moved",
         "pooled_end",
         "position",
         "quantity",
@@ -213,6 +215,9 @@ class Pool:
         # The latest `occurred_at` (stored text) folded into this pool (a fill of its key, a withdrawal of its
         # currency): `domain.lots.LotBook` folds in seq order while no event comes before it (spec section 11).
         self.latest = ""
+        # The quantity internal moves brought in less what they took out (`domain.lot_transfers`): the position
+        # counts fills only.
+        self.moved = ZERO
 
     def pooled(self) -> tuple[Decimal, Decimal]:
         """(quantity, basis) of the lots whose basis is pooled."""
@@ -320,6 +325,20 @@ class Pool:
                 heappush(self.costs, (last.unit.copy_negate(), self.dropped + len(self.lots) - 1))
             return
         self.lots.append(Lot(seq, at, quantity, basis))
+
+    def receive(self, arriving: list[Lot]) -> None:
+        """Long lots moved in from another account (each with its seq, time and basis), listed among the open lots
+        by acquisition (`occurred_at`, then seq); the pool is long after it (a short pool was bought back first)."""
+        if self.pooled_end > self.head:
+            self.share_out()
+        kept = [lot for lot in self.lots[self.head :] if lot.quantity]
+        self.lots = sorted(kept + arriving, key=_acquisition)
+        self.head = self.pooled_end = self.dropped = self.indexed = 0
+        self.costs = None  # the places changed: hifo's heap is built again when next needed
+        self.sign = 1
+        for lot in arriving:
+            self.quantity += lot.quantity
+            self.basis += lot.basis
 
     def take(self, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[Part]:
         """Take `quantity` (at most the pool's) from the lots by `method` (the lots `picks` names, for event
