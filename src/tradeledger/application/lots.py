@@ -38,7 +38,7 @@ from tradeledger.domain.lot_terms import (
     OpenLot,
     totals_of,
 )
-from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, paired_moves
+from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, late_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -154,7 +154,10 @@ def _folded(tx: Transaction, options: LotOptions, *, year: int | None, until_tim
     moves = paired_moves(internal)
     if until_time is not None and len(moves) < len(internal):  # the other side may have occurred after the bound
         moves = paired_moves(_internal(tx, [row[0] for row in tx.log.rows() if row[9] == "transfer"]))
-    return _fold(tx, options, year=year, until_time=until_time, moves=moves) if moves else book
+    if not moves:
+        return book
+    by_time = book.in_time_order or late_moves(moves, book.late)
+    return _fold(tx, options, year=year, until_time=until_time, moves=moves, by_time=by_time)
 
 
 def _fold(
@@ -164,12 +167,15 @@ def _fold(
     year: int | None,
     until_time: str | None,
     moves: Mapping[int, MoveSide] | None = None,
+    by_time: bool = False,
 ) -> LotBook:
     """The lots folded from the log (of one account when asked) in the order the events occurred; `last_seq` the last
     event folded (the latest seq). Folded as the log streams in seq order, the common case; a fill backfilled after
-    a later one of its pool stops that fold (OutOfTimeOrder), and the log is read again in time order."""
+    a later one of its pool stops that fold (OutOfTimeOrder), and the log is read again in time order (at once with
+    `by_time`: a fold without the moves already had to)."""
     try:
-        return _fold_once(tx, options, year=year, until_time=until_time, by_time=False, moves=moves)
+        if not by_time:
+            return _fold_once(tx, options, year=year, until_time=until_time, by_time=False, moves=moves)
     except OutOfTimeOrder:
         pass
     except (InvalidArgument, InvalidFill):

@@ -79,6 +79,19 @@ def paired_moves(transfers: Iterable[MovedTransfer]) -> dict[int, MoveSide]:
     return sides
 
 
+def late_moves(moves: Mapping[int, MoveSide], late: set[int]) -> bool:
+    """Whether a fold in seq order with `moves` would stop (OutOfTimeOrder) at one of them, as far as a fold without
+    them can tell: a side `late` (it occurred before an event of its pools folded before it), or a side into an account
+    recorded before its out side that occurred earlier. A fold in time order is then read at once (a guess: a fold in
+    seq order that stops all the same is folded again in time order)."""
+    for seq, side in moves.items():
+        if seq in late:
+            return True
+        if side.out and side.other < seq and (moves[side.other].other_at, seq) < (side.other_at, side.other):
+            return True
+    return False
+
+
 # What an out side sent: the lots taken (quote, lot part), what they did not cover, and the quote it belongs to.
 Sent = tuple[list[tuple[str, Lot]], Decimal, str]
 
@@ -95,6 +108,7 @@ class TransferLots:
     _pools: dict[LotKey, Pool]
     _long: timedelta
     _withdrawn_at: dict[tuple[str, str], str]
+    late: set[int]
     _transit: dict[int, Sent | None]
     _arrived: set[int]
 
@@ -117,6 +131,14 @@ class TransferLots:
         fee: Decimal,
     ) -> None:
         raise NotImplementedError
+
+    def _note_late(self, seq: int, account: str, currency: str, at: str) -> None:
+        """Note transfer `seq` in `late` when it occurred before an event folded into its account's pools of
+        `currency` (as a move it would stop a fold in seq order: `late_moves`)."""
+        if at < self._withdrawn_at.get((account, currency), "") or any(
+            at < pool.latest for key, pool in self._pools.items() if key[0] == account and key[1] == currency
+        ):
+            self.late.add(seq)
 
     def _ordered(self, seq: int, account: str, currency: str, at: str) -> list[tuple[LotKey, Pool]]:
         """The account's pools of `currency` (by key) for a transfer `seq` at `at`, which then holds them at that

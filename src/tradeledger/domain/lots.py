@@ -113,6 +113,7 @@ class LotBook(TransferLots):
     # starts from it.
     _withdrawn_at: dict[tuple[str, str], str] = field(default_factory=dict)
     transfers: list[int] = field(default_factory=list)  # the seqs of the transfers folded
+    late: set[int] = field(default_factory=set)  # ... that occurred before an event folded into their pools
     _transit: dict[int, Sent | None] = field(default_factory=dict)  # by out side: lots moved, not yet arrived
     _arrived: set[int] = field(default_factory=set)  # the out sides whose in side was folded first
 
@@ -169,6 +170,8 @@ class LotBook(TransferLots):
                             self.transfers.append(seq)
                             if moves is not None and seq in moves:
                                 self._move(seq, account, currency, moved, fee_paid, at, moves[seq])
+                            elif moves is None and (not kinds or kinds.get(seq) == "internal"):
+                                self._note_late(seq, account, currency, at)  # a move, perhaps (`late_moves`)
                             elif self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
                                 named = None if metadata is None else metadata.get(seq)
                                 self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
