@@ -220,8 +220,9 @@ def _internal(tx: Transaction, transfers: list[int]) -> list[MovedTransfer]:
 
 
 def _of_account(book: LotBook, options: LotOptions, year: int | None) -> LotBook:
-    """`book`, folded over every account with every year's rows, kept to the rows, missing acquisitions, tax years
-    and open lots of the account `options` names (and of `year`, when given)."""
+    """`book`, folded over every account with every year's rows, kept to the rows, missing acquisitions and tax years
+    of the account `options` names (and the rows and missing acquisitions of `year`, when given; `open_lots_of` keeps
+    the account's open lots)."""
     account = options.account
     rows = [row for row in book.rows if row.account == account]
     missing = [item for item in book.missing if item.account == account]
