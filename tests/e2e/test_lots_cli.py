@@ -341,6 +341,52 @@ def test_lots_and_gains_keep_one_account_and_one_quote_currency(cli: Cli) -> Non
     assert [(lot["account"], lot["acquired_seq"]) for lot in usd] == [("default", 1)]
 
 
+def test_the_lots_follow_an_internal_move_recorded_with_to_account(cli: Cli) -> None:
+    cli(*fill("b1", "buy", "1", "20000", "2024-01-10T00:00:00Z", "--account", "A"))
+    cli("record-transfer", "--transfer-id", "m1", "--exchange", "kraken", "--currency", "BTC", "--amount", "-1",
+        "--kind", "internal", "--account", "A", "--to-account", "B", "--time", "2024-06-01T00:00:00Z")  # fmt: skip
+
+    assert cli.json("lots") == {
+        "seq": 3,
+        "method": "fifo",
+        "lots": [
+            {
+                "account": "B",
+                "currency": "BTC",
+                "quantity": "1",
+                "unit_cost": "20000",
+                "acquired_at": "2024-01-10T00:00:00.000000+00:00",
+                "acquired_seq": 1,
+            }
+        ],
+    }
+    cli(*fill("s1", "sell", "1", "30000", "2025-02-01T00:00:00Z", "--account", "B"))
+    assert cli.json("gains", "--method", "fifo", "--year", "2025") == {
+        "seq": 4,
+        "method": "fifo",
+        "year": 2025,
+        "rows": [
+            {
+                "account": "B",
+                "currency": "BTC",
+                "quantity": "1",
+                "acquired_at": "2024-01-10T00:00:00.000000+00:00",
+                "acquired_seq": 1,
+                "disposed_at": "2025-02-01T00:00:00.000000+00:00",
+                "disposed_seq": 4,
+                "proceeds": "30000",
+                "cost_basis": "20000",
+                "gain": "10000",
+                "term": "long",
+            }
+        ],
+        "missing": [],
+        "totals": {"proceeds": "30000", "cost_basis": "20000", "gain": "10000", "short": "0", "long": "10000"},
+    }
+    assert cli.json("lots")["lots"] == []
+    assert cli.json("lots", "--account", "A", "--as-of", "2024-12-31T00:00:00Z")["lots"] == []
+
+
 @pytest.mark.parametrize("command", ["gains", "lots"])
 def test_a_report_refused_halfway_through_the_log_says_one_line_and_nothing_else(cli: Cli, command: str) -> None:
     cli(*fill("b1", "buy", "3.5E+21", "1", "2024-01-01T00:00:00Z"))

@@ -10,14 +10,17 @@ holds it to at most twice a rebuild), which is the order they occurred in while 
 one of its pool; at the first that was, it reads them again sorted by (`occurred_at`, seq) and folds them anew
 (`_fold`), then once more in seq order for what the positions refuse in log order, which a fold in time order does
 not ask (`domain.lot_order.log_order_refusal`). The metadata and the transfers' kinds are read only when a
-`specific` year or `withdrawals_dispose` needs them.
+`specific` year or `withdrawals_dispose` needs them. The fold lists the seqs of the transfers it met; when some are
+internal moves (read by seq: a log without transfers reads nothing more), their sides are paired and the log folded
+again with them, so that the lots follow the coins from one account to another (`domain.lot_transfers`; `_folded`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from tradeledger.application.collector import cycle_collector_paused
@@ -36,6 +39,7 @@ from tradeledger.domain.lot_terms import (
     OpenLot,
     totals_of,
 )
+from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, late_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -136,20 +140,51 @@ def _plain_rows(
     return (row for row in rows if row[1] == account)
 
 
-def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> LotBook:
+def _folded(tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None) -> LotBook:
+    """The lots folded from the log (`_fold`), with the lots of internal moves following the coins: a fold that met
+    an internal transfer pairs them (`domain.lot_transfers.paired_moves`) and folds again with the moves; a report of
+    one account folds every account (the other side of a move is in another), its rows then kept to that account
+    (`_of_account`). A move whose in side occurred after the time asked is in transit at that time: its lots left the
+    source account and are in neither."""
+    book = _fold(tx, options, year=year, until_time=until_time)
+    internal = _internal(tx, book.transfers)
+    if not internal:  # the common log: folded once, as before
+        return book
+    if options.account is not None:
+        return _of_account(_folded(tx, replace(options, account=None), year=None, until_time=until_time), options, year)
+    moves = paired_moves(internal)
+    if until_time is not None and len(moves) < len(internal):  # the other side may have occurred after the bound
+        moves = paired_moves(_internal(tx, [row[0] for row in tx.log.rows() if row[9] == "transfer"]))
+    if not moves:
+        return book
+    by_time = book.in_time_order or late_moves(moves, book.late)
+    return _fold(tx, options, year=year, until_time=until_time, moves=moves, by_time=by_time)
+
+
+def _fold(
+    tx: Transaction,
+    options: LotOptions,
+    *,
+    year: int | None,
+    until_time: str | None,
+    moves: Mapping[int, MoveSide] | None = None,
+    by_time: bool = False,
+) -> LotBook:
     """The lots folded from the log (of one account when asked) in the order the events occurred; `last_seq` the last
     event folded (the latest seq). Folded as the log streams in seq order, the common case; a fill backfilled after
-    a later one of its pool stops that fold (OutOfTimeOrder), and the log is read again in time order."""
+    a later one of its pool stops that fold (OutOfTimeOrder), and the log is read again in time order (at once with
+    `by_time`: a fold without the moves already had to)."""
     try:
-        return _fold_once(tx, options, year=year, until_time=until_time, by_time=False)
+        if not by_time:
+            return _fold_once(tx, options, year=year, until_time=until_time, by_time=False, moves=moves)
     except OutOfTimeOrder:
         pass
     except (InvalidArgument, InvalidFill):
         # A backfill later in the log may be what the refused event needed (the lot a sale names, the coins a base
         # fee pays): the refusal stands when there is none, else the events are folded in time order.
-        if not _backfilled(tx, options, until_time):
+        if not _backfilled(tx, options, until_time, moves or {}):
             raise
-    book = _fold_once(tx, options, year=year, until_time=until_time, by_time=True)
+    book = _fold_once(tx, options, year=year, until_time=until_time, by_time=True, moves=moves)
     # What the positions refuse in log order, which a fold in time order does not ask (domain.lot_order).
     refused = log_order_refusal(_plain_rows(tx, options.account, until_time))
     if refused is not None:
@@ -162,16 +197,58 @@ def _fold(tx: Transaction, options: LotOptions, *, year: int | None, until_time:
     return book
 
 
-def _backfilled(tx: Transaction, options: LotOptions, until_time: str | None) -> bool:
+def _backfilled(tx: Transaction, options: LotOptions, until_time: str | None, moves: Mapping[int, MoveSide]) -> bool:
     """Whether the rows a fold of `options` reads hold a backfill (`domain.lot_order.backfilled`)."""
     if options.withdrawals_dispose:
         kinds: dict[int, str] = {}
-        return backfilled(_rows_with_extras(tx, options.account, until_time, {}, kinds), kinds)
-    return backfilled(_plain_rows(tx, options.account, until_time))
+        return backfilled(_rows_with_extras(tx, options.account, until_time, {}, kinds), kinds, moves)
+    return backfilled(_plain_rows(tx, options.account, until_time), None, moves)
+
+
+_SEQS_READ = 1_000  # the seqs of one read (a statement's parameters are bounded)
+
+
+def _internal(tx: Transaction, transfers: list[int]) -> list[MovedTransfer]:
+    """The internal transfers among the events at `transfers` (a read of the transfers only: none, none read)."""
+    found: list[MovedTransfer] = []
+    for start in range(0, len(transfers), _SEQS_READ):
+        found.extend(
+            MovedTransfer(
+                event.seq,
+                event.account,
+                event.exchange,
+                event.fill_id,
+                event.currency,
+                Decimal(event.amount),
+                event.occurred_at,
+            )
+            for event in tx.log.read(seqs=transfers[start : start + _SEQS_READ])
+            if event.kind == "internal" and event.currency is not None and event.amount is not None
+        )
+    return found
+
+
+def _of_account(book: LotBook, options: LotOptions, year: int | None) -> LotBook:
+    """`book`, folded over every account with every year's rows, kept to the rows, missing acquisitions and tax years
+    of the account `options` names (and the rows and missing acquisitions of `year`, when given; `open_lots_of` keeps
+    the account's open lots)."""
+    account = options.account
+    rows = [row for row in book.rows if row.account == account]
+    missing = [item for item in book.missing if item.account == account]
+    book.years = {row.disposed_at.year for row in rows} | {item.disposed_at.year for item in missing}
+    book.rows = [row for row in rows if year is None or row.disposed_at.year == year]
+    book.missing = [item for item in missing if year is None or item.disposed_at.year == year]
+    return book
 
 
 def _fold_once(
-    tx: Transaction, options: LotOptions, *, year: int | None, until_time: str | None, by_time: bool
+    tx: Transaction,
+    options: LotOptions,
+    *,
+    year: int | None,
+    until_time: str | None,
+    by_time: bool,
+    moves: Mapping[int, MoveSide] | None,
 ) -> LotBook:
     book = LotBook(
         options.plan,
@@ -187,10 +264,10 @@ def _fold_once(
             metadata: dict[int, Any] = {}
             kinds: dict[int, str] = {}
             rows = _rows_with_extras(tx, options.account, until_time, metadata, kinds, by_time=by_time)
-            book.apply_rows(seqs.seen(rows) if by_time else rows, metadata, kinds)
+            book.apply_rows(seqs.seen(rows) if by_time else rows, metadata, kinds, moves)
         else:
             rows = _plain_rows(tx, options.account, until_time, by_time=by_time)
-            book.apply_rows(seqs.seen(rows) if by_time else rows)
+            book.apply_rows(seqs.seen(rows) if by_time else rows, moves=moves)
     except InvalidFill as refusal:
         # Every prefix of the log folds: each event was checked after those before it. A fold in time order names
         # the event it refuses (a size that would round in that order).
@@ -228,7 +305,7 @@ def _quote(options: LotOptions, quote: str) -> bool:
 def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> GainsReport:
     """The gains of `year`'s disposals (every year's when None), matched by each year's method."""
     with cycle_collector_paused():
-        book = _fold(tx, options, year=year, until_time=None)
+        book = _folded(tx, options, year=year, until_time=None)
         quote = options.quote
         rows = tuple(book.rows if quote is None else (row for row in book.rows if row.quote == quote))
     missing = tuple(item for item in book.missing if _quote(options, item.quote) or not item.quote)
@@ -239,7 +316,8 @@ def gains_of(tx: Transaction, options: LotOptions, *, year: int | None) -> Gains
 def open_lots_of(tx: Transaction, options: LotOptions, *, until_time: str | None) -> LotsReport:
     """The open lots after the events that occurred at or before `until_time` (all when None)."""
     with cycle_collector_paused():
-        book = _fold(tx, options, year=NO_TAX_YEAR, until_time=until_time)  # no gain rows: the open lots need none
-    lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote))
+        book = _folded(tx, options, year=NO_TAX_YEAR, until_time=until_time)  # no gain rows: the open lots need none
+    account = options.account  # a fold of every account when one of its internal moves paired (`_folded`)
+    lots = tuple(lot for lot in book.open_lots() if _quote(options, lot.quote) and account in (None, lot.account))
     years = tuple(sorted(book.years | set(options.plan.explicit)))
     return LotsReport(_seq(tx, until_time, book.last_seq), options.plan, lots, years)

@@ -19,7 +19,7 @@ are then checked in seq order as the positions check them (`log_order_refusal`),
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, Inexact, localcontext
 from operator import attrgetter
 from typing import Any, cast
@@ -42,10 +42,13 @@ class OutOfTimeOrder(Exception):  # a signal, not an error: the fold starts agai
         self.seq = seq
 
 
-def backfilled(rows: Iterable[ExecutionRow], kinds: Mapping[int, str] | None = None) -> bool:
+def backfilled(
+    rows: Iterable[ExecutionRow], kinds: Mapping[int, str] | None = None, moves: Collection[int] = ()
+) -> bool:
     """Whether `rows` (in seq order) hold a spot fill that occurred before an earlier fill of its pool, or, with the
     `kinds` of the transfers when withdrawals dispose, a fill or a withdrawal that occurred before an earlier
-    withdrawal of its account and currency, or a withdrawal before an earlier fill of its pools: where
+    withdrawal of its account and currency, or a withdrawal before an earlier fill of its pools (a side of an internal
+    move that pairs, in `moves`, asked as a withdrawal of its account): where
     `LotBook.apply_rows` stops with OutOfTimeOrder, asked of the whole log when a fold in seq order was refused before
     it got that far (a backfill later in the log may be what the refused event needed). A row whose symbol does not
     read is left to the folds."""
@@ -55,7 +58,7 @@ def backfilled(rows: Iterable[ExecutionRow], kinds: Mapping[int, str] | None = N
     keys: dict[tuple[str, str], LotKey | None] = {}  # the pool of (account, symbol); None: a contract, or unread
     for seq, account, _, symbol, _, _, _, _, at, kind, _, _, currency in cast("Iterable[tuple[Any, ...]]", rows):
         if kind != "fill":
-            if kinds is not None and kinds.get(seq) == "withdrawal":
+            if (kinds is not None and kinds.get(seq) == "withdrawal") or seq in moves:
                 if at < withdrawn.get((account, currency), "") or at < filled.get((account, currency), ""):
                     return True
                 withdrawn[account, currency] = at
@@ -70,7 +73,7 @@ def backfilled(rows: Iterable[ExecutionRow], kinds: Mapping[int, str] | None = N
         key = keys[account, symbol]
         if key is None:
             continue
-        if at < pools.get(key, "") or (kinds is not None and at < withdrawn.get(key[:2], "")):
+        if at < pools.get(key, "") or at < withdrawn.get(key[:2], ""):
             return True
         pools[key] = at
         filled[key[:2]] = max(filled.get(key[:2], ""), at)

@@ -14,7 +14,6 @@ after one that occurred later, a backfill, when `Pool.open_lot` looks through th
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, Inexact
 from heapq import heapify, heappop, heappush
@@ -72,18 +71,6 @@ def matched_rest(seq: int, lot_seq: int | None, held: Decimal, amount: Decimal) 
         raise InvalidArgument(f"seq {seq}: {_rounded(lot_seq, held, amount)}") from None
 
 
-def withdrawn_rest(seq: int, quantity: Decimal, part: Decimal) -> Decimal:
-    """What withdrawal `seq` of `quantity` still disposes of once the lots gave `part`, refused (InvalidArgument)
-    when it would be rounded: it becomes a missing acquisition, named exactly."""
-    try:
-        return EXACT_SUBTRACT(quantity, part)
-    except Inexact:
-        raise InvalidArgument(
-            f"seq {seq}: the withdrawal's part beyond the lots held would be rounded: {decimal_text(quantity)} - "
-            f"{decimal_text(part)} needs more than {LEDGER_CONTEXT.prec} significant digits"
-        ) from None
-
-
 class Lot:
     """One lot: the seq and time (stored text) of the fill that acquired it, its quantity (absolute), its
     basis and unit cost; `when` is `at` as a time, parsed on first use (`acquired`)."""
@@ -110,6 +97,7 @@ class Lot:
 # A matched part: (the lot, quantity, its basis).
 Part = tuple[Lot, Decimal, Decimal]
 _seq_of = attrgetter("seq")
+_acquisition = attrgetter("at", "seq")
 
 
 def gain_rows(
@@ -203,6 +191,7 @@ class Pool:
         "indexed",
         "latest",
         "lots",
+        "moved",
         "pooled_end",
         "position",
         "quantity",
@@ -226,6 +215,9 @@ class Pool:
         # The latest `occurred_at` (stored text) folded into this pool (a fill of its key, a withdrawal of its
         # currency): `domain.lots.LotBook` folds in seq order while no event comes before it (spec section 11).
         self.latest = ""
+        # The quantity internal moves brought in less what they took out (`domain.lot_transfers`): the position
+        # counts fills only.
+        self.moved = ZERO
 
     def pooled(self) -> tuple[Decimal, Decimal]:
         """(quantity, basis) of the lots whose basis is pooled."""
@@ -344,6 +336,20 @@ class Pool:
             return
         self.lots.append(Lot(seq, at, quantity, basis))
 
+    def receive(self, arriving: list[Lot]) -> None:
+        """Long lots moved in from another account (each with its seq, time and basis), listed among the open lots
+        by acquisition (`occurred_at`, then seq); the pool is long after it (a short pool was bought back first)."""
+        if self.pooled_end > self.head:
+            self.share_out()
+        kept = [lot for lot in self.lots[self.head :] if lot.quantity]
+        self.lots = sorted(kept + arriving, key=_acquisition)
+        self.head = self.pooled_end = self.dropped = self.indexed = 0
+        self.costs = None  # the places changed: hifo's heap is built again when next needed
+        self.sign = 1
+        for lot in arriving:
+            self.quantity += lot.quantity
+            self.basis += lot.basis
+
     def take(self, quantity: Decimal, method: Method, picks: LotPicks | None, seq: int) -> list[Part]:
         """Take `quantity` (at most the pool's) from the lots by `method` (the lots `picks` names, for event
         `seq`): the parts matched; InvalidArgument naming `seq` when a lot's rest would be rounded."""
@@ -459,38 +465,3 @@ class Pool:
             quantity = lot.quantity * self.sign
             lots.append(OpenLot(*key, quantity, unit, datetime.fromisoformat(lot.at), lot.seq))
         return lots
-
-
-def withdrawn(
-    pools: Sequence[tuple[LotKey, Pool]], quantity: Decimal, method: Method, seq: int
-) -> tuple[list[tuple[LotKey, Part]], Decimal]:
-    """What withdrawal `seq` of `quantity` takes from the long lots of `pools` (in their order) by `method`, and
-    what they did not hold (a missing acquisition); InvalidArgument naming `seq` where a rest would be rounded."""
-    taken: list[tuple[LotKey, Part]] = []
-    left = quantity
-    for key, pool in pools:
-        if not left:
-            break
-        if pool.sign != 1:
-            continue
-        part = min(left, pool.quantity)
-        taken += [(key, piece) for piece in pool.take(part, method, None, seq)]
-        left = withdrawn_rest(seq, left, part)
-    return taken, left
-
-
-def withdrawn_named(pools: Sequence[tuple[LotKey, Pool]], picks: LotPicks, seq: int) -> list[tuple[LotKey, Part]]:
-    """What withdrawal `seq` takes of the long lots `picks` names (in any of `pools`), in the order named; every lot
-    named is checked before any is taken (InvalidArgument naming `seq`)."""
-    found: list[tuple[LotKey, Pool, LotPicks]] = []
-    for lot_seq, amount in picks:
-        place = next(((key, pool) for key, pool in pools if pool.sign == 1 and pool.open_lot(lot_seq)), None)
-        if place is None:
-            raise InvalidArgument(
-                f"seq {seq}: metadata.lots: lot {lot_seq} has 0 open when this disposal is matched "
-                f"(got {decimal_text(amount)}); the methods of earlier years decide what is left of it"
-            )
-        found.append((*place, ((lot_seq, amount),)))
-    for _, pool, named in found:
-        pool.check_picks(named, seq)
-    return [(key, part) for key, pool, named in found for part in pool.take(named[0][1], Method.SPECIFIC, named, seq)]

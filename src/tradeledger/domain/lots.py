@@ -22,8 +22,8 @@ log alone.
 What is a disposal, what is an acquisition:
 - a sell disposes of long lots; beyond them it opens a short lot (the position goes short, rule 4 of
   section 4), except for the part the position held long without lots to match (the lots fall behind
-  the position only when withdrawals dispose): that part is a missing acquisition, reported with its
-  quantity, never invented;
+  the position when withdrawals dispose, and the coins internal moves brought in count as held, `Pool.moved`):
+  that part is a missing acquisition, reported with its quantity, never invented;
 - a buy closes short lots first (Beancount's crossover), the rest opens a long lot;
 - a fee paid in the base currency is a fee-free disposal of that much base at the fill price right
   after the fill (section 9); a base rebate is an acquisition at the fill price;
@@ -32,7 +32,11 @@ What is a disposal, what is an acquisition:
   lots of that currency in quote order (under `specific`, the lots it names, in the order named, whichever
   quote); what the lots do not hold is a missing acquisition; a currency the account never traded as a base
   (the quote's cash) has no lots and is left alone;
-- deposits, internal moves, funding and contract fills are no lots.
+- an internal move (a transfer of kind `internal` whose two sides pair, `domain.lot_transfers`) is no disposal: the
+  lots it takes from the source account, as a disposing withdrawal takes them but with no gain row, arrive in the
+  other account with their seq, acquisition time and unit cost (a side whose other side is not in the ledger moves
+  nothing); its fee leaves like a withdrawal's;
+- deposits, funding and contract fills are no lots.
 
 Fees: a fill's valued fees (in the quote currency, another currency's `quote_value`, and a base fee
 at the fill price) are shared among its parts pro rata by quantity: they add to an acquisition's basis
@@ -56,7 +60,7 @@ from tradeledger.domain.fee_parts import OneFees, base_fee_refusal, fee_parts, r
 from tradeledger.domain.fills import LEDGER_CONTEXT
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_order import OutOfTimeOrder, listed_by_seq
-from tradeledger.domain.lot_pools import Lot, Part, Pool, gain_rows, position_after, withdrawn, withdrawn_named
+from tradeledger.domain.lot_pools import Lot, Part, Pool, gain_rows, position_after
 from tradeledger.domain.lot_terms import (
     LONG_AFTER_DAYS,
     MAX_LONG_AFTER_DAYS,
@@ -70,13 +74,14 @@ from tradeledger.domain.lot_terms import (
     OpenLot,
     picks_of,
 )
+from tradeledger.domain.lot_transfers import MoveSide, Sent, TransferLots
 from tradeledger.domain.markets import market
 from tradeledger.domain.stored_rows import UNREADABLE, other_amounts, refuse_unreadable, unreadable
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 
 
 @dataclass(slots=True)
-class LotBook:
+class LotBook(TransferLots):
     """The lots folded from the log in the order the events occurred, each disposal matched by its own year's method.
 
     Rows given in seq order are folded while none occurred before an event folded into its pool (else
@@ -104,8 +109,13 @@ class LotBook:
     # What the hot loop keeps per (account, symbol): the key, the pool and the quote (None: a contract).
     _slots: dict[tuple[str, str], tuple[LotKey, Pool, str] | None] = field(default_factory=dict)
     _one_fees: OneFees = field(default_factory=dict)
-    # The latest time of a disposing withdrawal per (account, currency): a pool made after it starts from it.
+    # The latest time of a disposing withdrawal or an internal move per (account, currency): a pool made after it
+    # starts from it.
     _withdrawn_at: dict[tuple[str, str], str] = field(default_factory=dict)
+    transfers: list[int] = field(default_factory=list)  # the seqs of the transfers folded
+    late: set[int] = field(default_factory=set)  # ... that occurred before an event folded into their pools
+    _transit: dict[int, Sent | None] = field(default_factory=dict)  # by out side: lots moved, not yet arrived
+    _arrived: set[int] = field(default_factory=set)  # the out sides whose in side was folded first
 
     def __post_init__(self) -> None:
         if not 1 <= self.long_after_days <= MAX_LONG_AFTER_DAYS:
@@ -121,12 +131,14 @@ class LotBook:
         rows: Iterable[ExecutionRow],
         metadata: Mapping[int, Any] | None = None,
         kinds: Mapping[int, str] | None = None,
+        moves: Mapping[int, MoveSide] | None = None,
     ) -> None:
         """Fold log rows (as stored text) in seq order, or sorted by (`occurred_at`, seq) when `in_time_order`;
         OutOfTimeOrder when a fill (or a disposing withdrawal) occurred before an event already folded into its pool
         (the book is then left half folded: fold the rows again, sorted, into a new book). `metadata` the parsed
         metadata of the fills and transfers that name lots (by seq), `kinds` the kind of each transfer (by seq) when
-        withdrawals dispose.
+        withdrawals dispose, `moves` the sides of the internal moves that pair (`lot_transfers.paired_moves`); the
+        seqs of the transfers folded are listed in `transfers`.
 
         The common fill (spot, naming no lots, with a v1 fee, no fee, or one fee in the quote currency or
         unvalued) is folded inline, as `domain.fold` folds the positions: an acquisition that opens a lot (no
@@ -154,9 +166,15 @@ class LotBook:
                     seq, account, _, symbol, side, quantity, price, fee, at, kind, fees, amount, currency = row
                     if kind != "fill":
                         moved, fee_paid = other_amounts(kind, symbol, amount, fee, currency, at)  # or refused
-                        if self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
-                            named = None if metadata is None else metadata.get(seq)
-                            self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
+                        if kind == "transfer":
+                            self.transfers.append(seq)
+                            if moves is not None and seq in moves:
+                                self._move(seq, account, currency, moved, fee_paid, at, moves[seq])
+                            elif moves is None and (not kinds or kinds.get(seq) == "internal"):
+                                self._note_late(seq, account, currency, at)  # a move, perhaps (`late_moves`)
+                            elif self.withdrawals_dispose and kinds is not None and kinds.get(seq) == "withdrawal":
+                                named = None if metadata is None else metadata.get(seq)
+                                self._withdrawal(seq, account, currency, fee_paid - moved, at, named)
                         last, last_at = seq, at  # folded (each path sets it once, after the row: a refused row is not)
                         continue
                     buy = side == "buy"
@@ -294,7 +312,7 @@ class LotBook:
                         # `max(held - 0, 0)` for the size held on the side this trade reduces (none when it grows)
                         missing = zero if grows else min(q, max((-position if buy else position) - zero, zero))
                         opening = q - missing
-                        if missing or not opening:
+                        if missing or not opening or pool.moved:  # moved: coins of internal moves (_trade)
                             self._trade(key, pool, seq, at, buy, q, p, fee_in, None)
                         else:
                             basis = opening * p + (fee_in if buy else -fee_in)
@@ -413,7 +431,8 @@ class LotBook:
                     f"lots of {key[1]}/{key[2]} to match"
                 )
             matched, excess = ZERO, quantity
-        held = pool.position if not buy else -pool.position  # the position's size on the side this trade reduces
+        position = pool.position + pool.moved  # what the fills left, and internal moves in less out
+        held = position if not buy else -position  # the position's size on the side this trade reduces
         lots_held = matched + (pool.quantity if pool.sign == -sign else ZERO)
         missing = min(excess, max(held - lots_held, ZERO))
         opening = excess - missing
@@ -442,34 +461,6 @@ class LotBook:
         if self.year is not None and year != self.year:
             return
         gain_rows(self.rows, self._long, key, parts, buy, seq, datetime.fromisoformat(at), quantity, price, fee)
-
-    def _withdrawal(
-        self, seq: int, account: str, currency: str, quantity: Decimal, at: str, named: Mapping[str, Any] | None
-    ) -> None:
-        """Withdrawal `seq` of `quantity` (its amount and fee) disposing of the account's lots of `currency`, in
-        quote order, by its year's method; under `specific` the lots its `metadata.lots` names (`named`), if any."""
-        pools = [(key, self._pools[key]) for key in sorted(self._pools) if key[:2] == (account, currency)]
-        if at < self._withdrawn_at.get((account, currency), "") or any(at < pool.latest for _, pool in pools):
-            raise OutOfTimeOrder(seq)
-        self._withdrawn_at[account, currency] = at
-        for _, pool in pools:
-            pool.latest = at
-        year, method = self.method_named(at)
-        picks = picks_of(seq, named, quantity) if method is Method.SPECIFIC else None
-        if picks is None and not pools:  # a currency this account never bought or sold as a base (cash): no lots
-            return
-        taken, left = (withdrawn_named(pools, picks, seq), ZERO) if picks else withdrawn(pools, quantity, method, seq)
-        self.years.add(year)
-        if self.year is None or year == self.year:
-            disposed = datetime.fromisoformat(at)
-            for key, (lot, piece, basis) in taken:  # each part leaves at its cost: proceeds = cost basis
-                acquired = lot.acquired()
-                term = "long" if disposed - acquired >= self._long else "short"
-                self.rows.append(
-                    GainRow(*key, piece, acquired, lot.seq, disposed, seq, basis, basis, basis - basis, term)
-                )
-        if left:
-            self._missing((account, currency, ""), left, seq, at)
 
     # --- what it gives -------------------------------------------------------------------------
 
