@@ -416,7 +416,6 @@ def test_the_demo_refuses_a_ledger_that_already_holds_events(tmp_path: Path) -> 
     assert "fresh ledger" in again.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="the demo prints its --db URL as given, password included")
 def test_the_demo_never_prints_the_password_of_its_database_url(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.common import EXIT_VERIFY_FAILED, out, refuse_in_memory
 from tradeledger.cli.output import print_state, short_hash
 from tradeledger.errors import InvalidArgument
+from tradeledger.storage.urls import has_password, shown_url
 
 TAKER_FEE_RATE = Decimal("0.0026")
 FEE_QUANTUM = Decimal("0.0001")
@@ -70,14 +71,15 @@ def demo(ctx: typer.Context) -> None:
     if ctx.obj is not None:
         refuse_in_memory(ctx.obj)
     url = ctx.obj or f"sqlite:///{Path(tempfile.mkdtemp(prefix='tradeledger-demo-')) / 'demo.db'}"
+    shown = shown_url(url)  # a password as ***
     with open_ledger(url) as ledger:
         if ledger.head.seq != 0:
             raise InvalidArgument(
-                f"--db: the demo needs a fresh ledger, and {url} already holds {ledger.head.seq} events"
+                f"--db: the demo needs a fresh ledger, and {shown} already holds {ledger.head.seq} events"
             )
         fills = session_fills()
         out().rule(Text("tradeledger demo", style="bold"))
-        out().print(f"Ledger: {url}\n")
+        out().print(f"Ledger: {shown}\n")
         out().print(f"Recording {len(fills)} fills of a paper session on kraken, one durable transaction each:")
         for fill in fills:
             receipt = ledger.record(fill)
@@ -102,4 +104,5 @@ def demo(ctx: typer.Context) -> None:
         )
         if not report.ok:
             raise typer.Exit(EXIT_VERIFY_FAILED)
-        out().print(f"\nTry: tradeledger --db {url} history")
+        # A command to copy, unless it would carry a password (then the user puts the URL in themselves).
+        out().print(f"\nTry: tradeledger --db {'URL' if has_password(url) else url} history")
