@@ -35,7 +35,6 @@ def kucoin_transfer(status: object) -> dict[str, Any]:
     return {**entry, "status": status}
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transfers ignore their status")
 @pytest.mark.parametrize("status", ["pending", "Pending", "processing", "canceled", "failed", "Failed", "rejected"])
 def test_a_ledger_transfer_whose_status_says_no_money_moved_is_skipped_naming_it(status: str) -> None:
     mapped = map_entries([kucoin_transfer(status)], exchange="kucoin", kind=Kind.LEDGER)
@@ -59,7 +58,6 @@ def test_a_ledger_transfer_whose_status_is_ok_or_null_moved_money(status: object
     assert mapped.skipped == ()
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transfers ignore their status")
 @pytest.mark.parametrize("status", ["Settling", "", 3])
 def test_a_ledger_transfer_status_the_ledger_does_not_know_is_refused_naming_it(status: object) -> None:
     with pytest.raises(InvalidFill) as refused:
@@ -70,7 +68,6 @@ def test_a_ledger_transfer_status_the_ledger_does_not_know_is_refused_naming_it(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transfers ignore their status")
 def test_a_ledger_withdrawal_typed_transaction_is_skipped_while_pending() -> None:
     # kraken's recorded ledger (ccxt types its deposits and withdrawals `transaction`): the withdrawal of 100 USDT.
     (deposit, trade, withdrawal) = json.loads((RECORDED / "kraken-ledger.json").read_text())
@@ -115,7 +112,6 @@ class LedgerOnly:
         return [dict(entry) for entry in self.ledger if since is None or entry["timestamp"] >= since]
 
 
-@pytest.mark.xfail(strict=True, reason="a ledger's transfers ignore their status")
 def test_a_ledger_withdrawal_pending_at_one_sync_is_booked_by_the_sync_after_it_is_done(tmp_path: Path) -> None:
     # kraken's recorded ledger: a deposit of 500 USDT, a trade's 50 (skipped), the withdrawal of 100 + fee 2.5,
     # pending at the first sync, and a deposit of 20 a day after it.
