@@ -1,5 +1,5 @@
 """What a page of a sync's answers says (see syncing): its entries' times, where a stream asks next when it holds
-nothing new, and the transfers in it that may still move money."""
+nothing new, and the words of a transfer's status (whether it moved money, may still move it, or never will)."""
 
 from __future__ import annotations
 
@@ -39,19 +39,10 @@ def cut_at(cursor: int | None, page: Sequence[object], longest: int) -> bool:
     )
 
 
-def open_since(page: Sequence[object]) -> int | None:
-    """The earliest timestamp of a deposit or withdrawal of `page` whose status says it may still move money
-    (pending, processing, ...: skipped until then), None without one. A later sync must ask from there again, or
-    the transfer, once done, would lie before the cursor and never be fetched; what it asks again comes back as
-    duplicates."""
-    return min(
-        (timestamp(entry) for entry in page if isinstance(entry, Mapping) and still_open(entry.get("status"))),
-        default=None,
-    )
-
-
 def still_open(status: object) -> bool:
-    """Whether a transfer's `status` says it may still move money, whatever its case ("pending", gemini's "Pending")."""
+    """Whether a transfer's `status` says it may still move money, whatever its case ("pending", gemini's "Pending"):
+    skipped until then, and a sync's stored cursor stays at it (mapping.Mapped.still_open), or the transfer, once
+    done, would lie before the cursor and never be fetched; what it asks again comes back as duplicates."""
     return isinstance(status, str) and status.casefold() in STILL_OPEN
 
 

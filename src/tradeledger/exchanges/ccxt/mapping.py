@@ -15,7 +15,8 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              → transfer `ledger:<id>` for deposit, withdrawal and transfer entries (signed by
                `direction`: exchanges disagree on the sign of `amount`, okx writes outflows negative; ccxt's type
                `transaction`, its one word for both on kraken, kucoin, bybit, coinbase, bitfinex, ..., is a deposit
-               when in, a withdrawal when out),
+               when in, a withdrawal when out; its `status` read as a deposit's, below: ccxt writes it null on the
+               ledgers that list only settled movements, binance, bitfinex, gate, kucoin's spot ledger, ...),
                funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
                every other entry repeat what the trades carry (or are not events) and are skipped (a fee
                entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
@@ -51,7 +52,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import exact_amount, shortened
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
-from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN
+from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, still_open
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 
 
@@ -81,13 +82,23 @@ _NO_ID = re.compile(r"(0x)?0+")  # an id of zeros only (hyperliquid's funding ha
 _RUNS = re.compile(r"(\D*)(\d*)")  # an id's runs: text, then the digits after it
 
 
+class StillOpen(str):
+    """Why a transfer is skipped, when its status says it may still move money (pending, processing, ...)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """The events of a list of ccxt structures, each with its entry's index, and the entries skipped."""
+    """The events of a list of ccxt structures, each with its entry's index, and the entries skipped.
+
+    `still_open`: the indexes of the transfers skipped while their status says they may still move money (a sync's
+    cursor stays at the earliest: a later sync books them once done)."""
 
     kind: Kind
     events: tuple[tuple[int, Event], ...]
     skipped: tuple[tuple[int, str], ...]  # (index, why)
+    still_open: tuple[int, ...] = ()
 
     def in_time_order(self) -> list[tuple[int, Event]]:
         """The events as they are appended: sorted by (occurred_at, id), so the log follows the exchange's time
@@ -167,6 +178,7 @@ def map_entries(
     sizes = _checked_sizes(contract_sizes or {})
     events: list[tuple[int, Event]] = []
     skipped: list[tuple[int, str]] = []
+    held: list[int] = []
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
             raise InvalidFill(f"entry {index}: expected a JSON object (got {quoted(raw)})")
@@ -180,11 +192,12 @@ def map_entries(
         if on_entry is not None:
             on_entry()
         if isinstance(fields, str):
-            skipped.append((index, fields))
+            skipped.append((index, str(fields)))
+            held += [index] if isinstance(fields, StillOpen) else []
             continue
         fields |= {"account": account, "exchange": exchange}
         events.append((index, validate_event(fields, where=f"entry {index}")))
-    return Mapped(chosen, tuple(events), tuple(skipped))
+    return Mapped(chosen, tuple(events), tuple(skipped), tuple(held))
 
 
 def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -349,6 +362,8 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     currency = entry.currency("currency")
     if kind == "transaction":  # ccxt's one type for both (kraken, kucoin, bybit, coinbase, bitfinex, ...)
         kind = "deposit" if direction == "in" else "withdrawal"
+    if kind != "funding" and (unmoved := _not_moved(entry, f"ledger {kind}")) is not None:
+        return unmoved
     if kind == "funding":
         return {
             "type": "funding",
@@ -371,12 +386,21 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
-    status = entry.raw.get("status")
-    if status is not None and not _moved(entry, status):
-        return f"a {status} {kind} (no money moved)"
+    if (unmoved := _not_moved(entry, str(kind))) is not None:
+        return unmoved
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
+
+
+def _not_moved(entry: Entry, what: str) -> str | None:
+    """Why a transfer (`what`: "withdrawal", "ledger transfer", ...) is skipped when its `status` says no money moved,
+    yet (StillOpen) or at all; None when it moved (ok, or no status: what a ledger lists is settled)."""
+    status = entry.raw.get("status")
+    if status is None or _moved(entry, status):
+        return None
+    why = f"a {status} {what} (no money moved)"
+    return StillOpen(why) if still_open(status) else why
 
 
 def _moved(entry: Entry, status: object) -> bool:

@@ -25,8 +25,8 @@ _reads_until), and stopped where it would still send it to the exchange (see _un
 it was written in: after a rollback it is not used. A stream without a usable cursor (and no `--since`) starts at
 the latest of its events the ledger holds (`Ledger.last_occurred`: a trades stream's fills of its symbol on the
 exchange, a deposit stream's deposits, a ledger stream's transfers, ...), or at its cursor of the epoch before when
-that is earlier (held at a deposit or withdrawal still pending: see answers.open_since): what a rollback removed, or
-what came after a file ingested, is fetched again; duplicates are skipped.
+that is earlier (held at a transfer still pending, a ledger's too: see mapping.Mapped.still_open): what a rollback
+removed, or what came after a file ingested, is fetched again; duplicates are skipped.
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
@@ -50,7 +50,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
-from tradeledger.exchanges.ccxt.answers import cut_at, open_since, step, timestamp
+from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.transfers import StreamReport, SyncReport, Unavailable, iso, transfer_calls
@@ -332,7 +332,7 @@ def _run(
         if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
             cursor = min(cursor, stale)
     done = StreamReport(stream.label, cursor=cursor)
-    held: int | None = None  # the earliest transfer seen in this run that may still move money (answers.open_since)
+    held: int | None = None  # the earliest transfer seen in this run that may still move money (Mapped.still_open)
     now = int(datetime.now(UTC).timestamp() * 1000)
     backward = stream.backward  # False from a call on that would have sent `until` as it is (see _until_read)
     longest = 0  # the longest answer from a cursor yet in this run (see answers.cut_at)
@@ -357,16 +357,17 @@ def _run(
             page = [entry for answer in reversed(before) for entry in answer] + page
         latest = max((timestamp(entry) for entry in page), default=None)
         moved = latest is not None and (cursor is None or latest > cursor)
-        opened = open_since(page) if stream.kind in (Kind.DEPOSITS, Kind.WITHDRAWALS) else None
-        held = opened if held is None else held if opened is None else min(held, opened)
-        after = latest if moved else step(cursor, stream.window, now, cut=cut)
-        # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
-        kept = after if held is None or after is None else min(after, held)
-        value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
         try:
             mapped = map_entries(
                 page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes, typed=stream.typed
             )
+            # The transfers that may still move money (a deposit's, a withdrawal's or a ledger's status: mapping)
+            opened = min((timestamp(page[index]) for index in mapped.still_open), default=None)
+            held = opened if held is None else held if opened is None else min(held, opened)
+            after = latest if moved else step(cursor, stream.window, now, cut=cut)
+            # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
+            kept = after if held is None or after is None else min(after, held)
+            value = {key: json.dumps({"since": kept, "epoch": epoch})} if after is not None else {}
             recorded = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
