@@ -431,3 +431,53 @@ def test_help_says_gains_needs_a_method_and_lots_and_report_default_to_fifo() ->
     assert "Required" in method_help("gains")
     assert "Default: fifo" in method_help("lots")
     assert "Default: fifo" in method_help("report")
+
+
+def moved(cli: Cli) -> Cli:
+    """Account A bought 1 @ 100 (seq 1, 2024-01-10) and 1 @ 300 (seq 2, 2024-02-10); an internal move of 1 to B
+    (seqs 3 and 4, 2024-03-01) took lot 1 (`specific` moves lots first in, first out)."""
+    cli(*fill("b1", "buy", "1", "100", "2024-01-10T00:00:00Z", "--account", "A"))
+    cli(*fill("b2", "buy", "1", "300", "2024-02-10T00:00:00Z", "--account", "A"))
+    cli("record-transfer", "--transfer-id", "m1", "--exchange", "kraken", "--currency", "BTC", "--amount", "-1",
+        "--kind", "internal", "--account", "A", "--to-account", "B", "--time", "2024-03-01T00:00:00Z")  # fmt: skip
+    return cli
+
+
+def test_a_sale_naming_a_lot_an_internal_move_took_out_of_its_account_is_refused_and_nothing_is_written(
+    cli: Cli,
+) -> None:
+    moved(cli)
+
+    refused = cli(*fill("s1", "sell", "1", "400", "2024-04-01T00:00:00Z", "--account", "A", "--lot", "1=1"), expect=2)
+
+    assert refused.stderr == (
+        "error: fill 1: metadata.lots: lot 1 has 0 open in account 'A' when this fill occurred: it acquired 1 "
+        "there, internal moves took 1 of it out of the account, earlier disposals named 0 "
+        '(got [{"quantity": "1", "seq": 1}])\n'
+    )
+    assert cli.json("positions")["seq"] == 4
+    cli(*fill("s1", "sell", "1", "400", "2024-04-01T00:00:00Z", "--account", "A", "--lot", "2=1"))
+    rows = cli.json("gains", "--method", "specific", "--year", "2024")["rows"]
+    assert [(r["account"], r["acquired_seq"], r["disposed_seq"], r["cost_basis"]) for r in rows] == [("A", 2, 5, "300")]
+
+
+def test_a_sale_may_name_a_lot_an_internal_move_brought_into_its_account(cli: Cli) -> None:
+    moved(cli)
+
+    cli(*fill("s1", "sell", "1", "400", "2025-04-01T00:00:00Z", "--account", "B", "--lot", "1=1"))
+
+    assert cli.json("gains", "--method", "specific", "--year", "2025")["rows"] == [
+        {
+            "account": "B",
+            "currency": "BTC",
+            "quantity": "1",
+            "acquired_at": "2024-01-10T00:00:00.000000+00:00",
+            "acquired_seq": 1,
+            "disposed_at": "2025-04-01T00:00:00.000000+00:00",
+            "disposed_seq": 5,
+            "proceeds": "400",
+            "cost_basis": "100",
+            "gain": "300",
+            "term": "long",
+        }
+    ]

@@ -233,11 +233,88 @@ def test_a_report_of_one_account_follows_the_lots_moved_into_it(ledger: Ledger) 
     assert lots_of(ledger, account="B", until_time=at("2024-12-31T00:00:00+00:00")) == [("B", D("0.5"), D(20000), 1)]
 
 
-def test_a_sale_naming_a_lot_moved_in_from_another_account_is_refused_when_recorded(ledger: Ledger) -> None:
-    ledger.record(buy("A", "1", "100", "2024-01-10T00:00:00+00:00"))
-    ledger.record_many(move("m1", "A", "B", "1", "2024-03-01T00:00:00+00:00"))
+def named_sell(account: str, quantity: str, time: str, lot: int, amount: str) -> dict[str, Any]:
+    return sell(account, quantity, "400", time, metadata={"lots": [{"seq": lot, "quantity": amount}]})
 
-    named = sell("B", "1", "400", "2024-04-01T00:00:00+00:00", metadata={"lots": [{"seq": 1, "quantity": "1"}]})
-    with pytest.raises(InvalidFill, match=r"metadata\.lots: lot 1 does not exist"):
-        ledger.record(named)
-    assert rows_of(ledger, "specific") == []
+
+def test_a_sale_may_name_a_lot_moved_in_from_another_account_and_not_the_one_moved_out(ledger: Ledger) -> None:
+    ledger.record(buy("A", "1", "100", "2024-01-10T00:00:00+00:00"))  # seq 1
+    ledger.record(buy("A", "1", "300", "2024-02-10T00:00:00+00:00"))  # seq 2
+    ledger.record_many(move("m1", "A", "B", "1", "2024-03-01T00:00:00+00:00"))  # seqs 3, 4: lot 1 moves
+
+    with pytest.raises(InvalidFill, match=r"fill 1: metadata\.lots: lot 1 has 0 open in account 'A' when this fill"):
+        ledger.record(named_sell("A", "1", "2024-04-01T00:00:00+00:00", 1, "1"))
+    with pytest.raises(InvalidFill, match=r"metadata\.lots: lot 2 does not exist: no buy of BTC/USD in account 'B'"):
+        ledger.record(named_sell("B", "1", "2024-04-01T00:00:00+00:00", 2, "1"))
+    ledger.record(named_sell("B", "1", "2024-04-01T00:00:00+00:00", 1, "1"))  # seq 5
+    ledger.record(named_sell("A", "1", "2024-04-02T00:00:00+00:00", 2, "1"))  # seq 6
+
+    assert rows_of(ledger, "specific") == [
+        ("B", D(1), 1, 5, D(400), D(100), D(300), "short"),
+        ("A", D(1), 2, 6, D(400), D(300), D(100), "short"),
+    ]
+    assert lots_of(ledger, "specific", account="B", until_time=at("2024-03-31T00:00:00+00:00")) == [
+        ("B", D(1), D(100), 1)
+    ]
+
+
+def test_a_sale_may_name_no_more_of_a_lot_than_the_moves_brought_into_its_account(ledger: Ledger) -> None:
+    ledger.record(buy("A", "1", "100", "2024-01-10T00:00:00+00:00"))  # seq 1
+    ledger.record_many(move("m1", "A", "B", "0.25", "2024-03-01T00:00:00+00:00"))
+    ledger.record(named_sell("B", "0.125", "2024-04-01T00:00:00+00:00", 1, "0.125"))  # seq 4
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record(named_sell("B", "0.25", "2024-04-02T00:00:00+00:00", 1, "0.25"))
+    assert str(refused.value) == (
+        "fill 1: metadata.lots: lot 1 has 0.125 open in account 'B' when this fill occurred: it acquired 0 there, "
+        "internal moves brought 0.25 of it into the account, earlier disposals named 0.125 "
+        '(got [{"quantity": "0.25", "seq": 1}])'
+    )
+    ledger.record(named_sell("A", "0.75", "2024-04-02T00:00:00+00:00", 1, "0.75"))  # seq 5: what A kept of lot 1
+    assert rows_of(ledger, "specific") == [
+        ("B", D("0.125"), 1, 4, D(50), D("12.5"), D("37.5"), "short"),
+        ("A", D("0.75"), 1, 5, D(300), D(75), D(225), "short"),
+    ]
+
+
+def test_a_sale_in_the_batch_of_the_move_may_name_the_lot_it_brought_in(ledger: Ledger) -> None:
+    ledger.record_many(
+        [
+            buy("A", "1", "100", "2024-01-10T00:00:00+00:00"),  # seq 1
+            *move("m1", "A", "B", "1", "2024-03-01T00:00:00+00:00"),  # seqs 2, 3
+            named_sell("B", "1", "2024-04-01T00:00:00+00:00", 1, "1"),  # seq 4
+        ]
+    )
+
+    assert rows_of(ledger, "specific") == [("B", D(1), 1, 4, D(400), D(100), D(300), "short")]
+    with pytest.raises(InvalidFill, match=r"fill 2: metadata\.lots: lot 1 has 0 open in account 'A'"):
+        ledger.record_many(
+            [
+                buy("A", "1", "300", "2024-05-01T00:00:00+00:00"),
+                named_sell("A", "1", "2024-05-02T00:00:00+00:00", 1, "1"),
+            ]
+        )
+
+
+def test_a_withdrawal_may_name_a_lot_moved_into_its_account(ledger: Ledger) -> None:
+    ledger.record(buy("A", "1", "100", "2024-01-10T00:00:00+00:00"))  # seq 1
+    ledger.record_many(move("m1", "A", "B", "1", "2024-03-01T00:00:00+00:00"))  # seqs 2, 3
+    out = {
+        "type": "transfer",
+        "transfer_id": "w1",
+        "account": "B",
+        "exchange": "kraken",
+        "currency": "BTC",
+        "amount": "-1",
+        "fee": "0",
+        "kind": "withdrawal",
+        "occurred_at": "2024-04-01T00:00:00+00:00",
+        "metadata": {"lots": [{"seq": 1, "quantity": "1"}]},
+    }
+    with pytest.raises(
+        InvalidFill, match=r"fill 1: metadata\.lots: lot 1 has 0 open in account 'A' when this withdrawal"
+    ):
+        ledger.record({**out, "transfer_id": "w0", "account": "A"})
+    ledger.record(out)  # seq 4
+
+    assert rows_of(ledger, "specific", withdrawals_dispose=True) == [("B", D(1), 1, 4, D(100), D(100), D(0), "short")]

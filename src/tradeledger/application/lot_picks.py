@@ -3,7 +3,8 @@ and import time, inside the append transaction (application/bulk.py), against th
 
 The lots are matched in the order the events occurred (`domain.lots`), so a lot named must have occurred before the
 disposal (by `occurred_at`, then seq): a fill later in the same batch that occurred earlier may be named, one that
-occurred after the disposal may not.
+occurred after the disposal may not. A lot an internal move carried counts in the account it was moved into, not
+in the one it left, by the time the disposal occurred (`_moved`, application/lot_pick_moves.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
+from tradeledger.application.lot_pick_moves import moved_lots
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.lot_pools import rounded_rest
-from tradeledger.domain.lot_terms import LotPicks, lot_picks
+from tradeledger.domain.lot_terms import ZERO, LotPicks, lot_picks
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
 from tradeledger.domain.stored_rows import refuse_unreadable
@@ -109,14 +111,15 @@ def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
     return lot
 
 
-def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str) -> Decimal:
+def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, *, anywhere: bool = False) -> Decimal:
     """The most fill `lot` acquired of the lots `event` can name (long lots for a sell or a withdrawal, short ones for
     a buy; 0 when none): a fill of the same account and spot symbol (for a withdrawal: a spot symbol whose base is the
     currency withdrawn) on the side `acquired_by` acquires its quantity, and its base fee acquires too on either side
     (spec section 9: a base rebate is coins acquired at the fill price, so long; a base fee is a disposal at the fill
     price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first) is
-    for the report to say, which matches by the methods asked."""
-    if lot is None or lot.type != "fill" or lot.account != event.account or lot.symbol is None:
+    for the report to say, which matches by the methods asked. With `anywhere`, a fill of any account: a lot an
+    internal move may have carried into the account of `event` (`_moved`)."""
+    if lot is None or lot.type != "fill" or (lot.account != event.account and not anywhere) or lot.symbol is None:
         return Decimal(0)
     if event.symbol is None:  # a withdrawal: a lot of the currency it takes
         traded = market(lot.symbol)
@@ -139,7 +142,8 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
     left; and a new
     transfer naming lots unless it is a withdrawal naming lots of its currency (`_withdrawal_picks`).
 
-    At record time a lot is used up when the quantity of the fill that acquired it, minus what other
+    At record time a lot is used up when the quantity of the fill that acquired it (in the disposal's account; plus
+    what internal moves brought into that account less what they took out, by the disposal's time), minus what other
     specific disposals (in the log, then earlier in the batch) named of it, is less than what is named.
     That is all the log can say before a report: which lots are open when a disposal is matched also
     depends on the methods of the earlier years, which are arguments, so `gains` checks it again. A withdrawal
@@ -218,10 +222,13 @@ def _fill_picks(
         )
     used, named_seqs = counts
     acquired_by = "sell" if event.side == "buy" else "buy"
+    lots = {lot_seq: _lot_before(log, event, batch, lot_seq) for lot_seq, _ in picks}
+    moved = _moved(log, event, batch, lots, where) if acquired_by == "buy" else {}  # moves carry long lots only
     for lot_seq, amount in picks:
-        lot = _lot_before(log, event, batch, lot_seq)
+        lot = lots[lot_seq]
         acquired = _acquired(lot, event, acquired_by)
-        if not acquired:
+        carried = moved.get(lot_seq, ZERO) if _acquired(lot, event, acquired_by, anywhere=True) else ZERO
+        if not acquired and carried <= 0:
             fee = "rebate" if acquired_by == "buy" else "fee"
             raise InvalidFill(
                 f"{where}: metadata.lots: lot {lot_seq} does not exist: no {acquired_by} of {event.symbol} in "
@@ -233,7 +240,7 @@ def _fill_picks(
         key = (event.account, event.symbol)
         if key not in used:
             used[key] = _named_in_log(log, *key, named_seqs[key], min(batch))
-        _refuse_overdrawn(where, given, lot_seq, acquired, used[key][lot_seq], amount)
+        _refuse_overdrawn(where, given, lot_seq, (acquired, carried), used[key][lot_seq], amount, event)
         used[key][lot_seq] += amount
     return picks
 
@@ -264,10 +271,14 @@ def _withdrawal_picks(
     except InvalidFill as error:
         raise InvalidFill(f"{where}: {error}") from None
     acquired: dict[int, Decimal] = {}
+    lots = {lot_seq: _lot_before(log, event, batch, lot_seq) for lot_seq, _ in picks}
+    moved = _moved(log, event, batch, lots, where)
+    carried: dict[int, Decimal] = {}
     for lot_seq, _ in picks:
-        lot = _lot_before(log, event, batch, lot_seq)
+        lot = lots[lot_seq]
         acquired[lot_seq] = _acquired(lot, event, "buy")
-        if not acquired[lot_seq]:
+        carried[lot_seq] = moved.get(lot_seq, ZERO) if _acquired(lot, event, "buy", anywhere=True) else ZERO
+        if not acquired[lot_seq] and carried[lot_seq] <= 0:
             raise InvalidFill(
                 f"{where}: metadata.lots: lot {lot_seq} does not exist: no buy of {event.currency} in account "
                 f"{event.account!r}, nor a fill with a base rebate of it, was recorded at seq {lot_seq} before this "
@@ -281,21 +292,50 @@ def _withdrawal_picks(
         in_log[event.account] = _withdrawn_in_log(log, event.account, seqs, min(batch))
     for lot_seq, amount in picks:
         named_before = in_log[event.account][lot_seq] + in_batch.get(event.account, {}).get(lot_seq, Decimal(0))
-        _refuse_overdrawn(where, given, lot_seq, acquired[lot_seq], named_before, amount)
+        _refuse_overdrawn(where, given, lot_seq, (acquired[lot_seq], carried[lot_seq]), named_before, amount, event)
     return picks
 
 
 def _refuse_overdrawn(
-    where: str, given: object, lot_seq: int, acquired: Decimal, named: Decimal, amount: Decimal
+    where: str,
+    given: object,
+    lot_seq: int,
+    held: tuple[Decimal, Decimal],
+    named: Decimal,
+    amount: Decimal,
+    event: StoredEvent,
 ) -> None:
-    """InvalidFill when `amount` of lot `lot_seq` is more than what it `acquired` less what earlier disposals `named`,
-    or would leave a rest that rounds (`where`, `given`: the disposal and its metadata.lots, for the message)."""
-    left = acquired - named
-    if amount > left:
+    """InvalidFill when `amount` of lot `lot_seq` is more than what it acquired in the account of the disposal `event`
+    plus what internal moves carried into it less what they took out (`held`), less what earlier disposals `named`, or
+    would leave a rest that rounds (`where`, `given`: the disposal and its metadata.lots, for the message)."""
+    acquired, carried = held
+    left = acquired + carried - named
+    if amount > left and not carried:
         raise InvalidFill(
             f"{where}: metadata.lots: lot {lot_seq} is used up: it acquired {decimal_text(acquired)}, earlier "
             f"disposals named {decimal_text(named)}, {decimal_text(max(left, Decimal(0)))} is left (got {given})"
         )
+    if amount > left:
+        what = "fill" if event.type == "fill" else "withdrawal"
+        moves = (
+            f"internal moves brought {decimal_text(carried)} of it into the account"
+            if carried > 0
+            else f"internal moves took {decimal_text(-carried)} of it out of the account"
+        )
+        raise InvalidFill(
+            f"{where}: metadata.lots: lot {lot_seq} has {decimal_text(max(left, Decimal(0)))} open in account "
+            f"{event.account!r} when this {what} occurred: it acquired {decimal_text(acquired)} there, {moves}, "
+            f"earlier disposals named {decimal_text(named)} (got {given})"
+        )
     rounded = rounded_rest(lot_seq, left, amount)
     if rounded is not None:
         raise InvalidFill(f"{where}: {rounded} (got {given})")
+
+
+def _moved(
+    log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lots: dict[int, StoredEvent | None], where: str
+) -> dict[int, Decimal]:
+    """Per lot `event` names (`lots`, by seq), what internal moves carried into its account less what they took out
+    by the time it occurred (`lot_pick_moves.moved_lots`); nothing to look at when none of the lots exists."""
+    since = min((lot.occurred_at for lot in lots.values() if lot is not None), default=None)
+    return {} if since is None else moved_lots(log, event, list(batch.values()), since, where)

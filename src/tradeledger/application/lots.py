@@ -146,19 +146,33 @@ def _folded(tx: Transaction, options: LotOptions, *, year: int | None, until_tim
     one account folds every account (the other side of a move is in another), its rows then kept to that account
     (`_of_account`). A move whose in side occurred after the time asked is in transit at that time: its lots left the
     source account and are in neither."""
-    book = _fold(tx, options, year=year, until_time=until_time)
-    internal = _internal(tx, book.transfers)
+    try:
+        book: LotBook | None = _fold(tx, options, year=year, until_time=until_time)
+    except (InvalidArgument, InvalidFill):
+        # Without the moves a specific disposal naming a lot moved into its account is refused (its account holds
+        # no such lot): the refusal stands when the log holds no internal move that pairs.
+        if not paired_moves(_internal(tx, _transfer_seqs(tx))):
+            raise
+        book = None
+    internal = _internal(tx, _transfer_seqs(tx) if book is None else book.transfers)
     if not internal:  # the common log: folded once, as before
+        assert book is not None
         return book
     if options.account is not None:
         return _of_account(_folded(tx, replace(options, account=None), year=None, until_time=until_time), options, year)
     moves = paired_moves(internal)
     if until_time is not None and len(moves) < len(internal):  # the other side may have occurred after the bound
-        moves = paired_moves(_internal(tx, [row[0] for row in tx.log.rows() if row[9] == "transfer"]))
+        moves = paired_moves(_internal(tx, _transfer_seqs(tx)))
     if not moves:
+        assert book is not None  # a log whose internal moves do not pair was refused above
         return book
-    by_time = book.in_time_order or late_moves(moves, book.late)
+    by_time = book is None or book.in_time_order or late_moves(moves, book.late)
     return _fold(tx, options, year=year, until_time=until_time, moves=moves, by_time=by_time)
+
+
+def _transfer_seqs(tx: Transaction) -> list[int]:
+    """The seqs of every transfer in the log (a read of the rows)."""
+    return [row[0] for row in tx.log.rows() if row[9] == "transfer"]
 
 
 def _fold(

@@ -114,6 +114,7 @@ class TransferLots:
     late: set[int]
     _transit: dict[int, Sent | None]
     _arrived: set[int]
+    moved_lots: dict[tuple[str, int], Decimal]
 
     def method_named(self, at: str) -> tuple[int, Method]:
         raise NotImplementedError
@@ -194,8 +195,9 @@ class TransferLots:
         if pools:  # else a currency this account never traded as a base (cash): no lots
             _, method = self.method_named(at)
             taken, left = withdrawn(pools, side.quantity, method, seq)
-            for key, (_, piece, _) in taken:
+            for key, (lot, piece, _) in taken:
                 self._pools[key].moved -= piece
+                self.moved_lots[account, lot.seq] = self.moved_lots.get((account, lot.seq), ZERO) - piece
             self._unheld(pools, left)
             sent = (
                 [(key[2], Lot(lot.seq, lot.at, piece, basis)) for key, (lot, piece, basis) in taken],
@@ -231,6 +233,7 @@ class TransferLots:
         by_quote: dict[str, list[Lot]] = {}
         for quote, lot in parts:
             by_quote.setdefault(quote, []).append(lot)
+            self.moved_lots[account, lot.seq] = self.moved_lots.get((account, lot.seq), ZERO) + lot.quantity
         for quote, lots in by_quote.items():
             self._receive((account, currency, quote), lots, seq, at)
         if left:

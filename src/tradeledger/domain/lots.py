@@ -116,6 +116,8 @@ class LotBook(TransferLots):
     late: set[int] = field(default_factory=set)  # ... that occurred before an event folded into their pools
     _transit: dict[int, Sent | None] = field(default_factory=dict)  # by out side: lots moved, not yet arrived
     _arrived: set[int] = field(default_factory=set)  # the out sides whose in side was folded first
+    # Per (account, lot seq): the quantity of the lot internal moves brought into the account less what they took out.
+    moved_lots: dict[tuple[str, int], Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 1 <= self.long_after_days <= MAX_LONG_AFTER_DAYS:
