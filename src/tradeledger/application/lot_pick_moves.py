@@ -18,7 +18,7 @@ from typing import Any
 
 from tradeledger.application.ports import EventLog
 from tradeledger.domain.lot_terms import NO_TAX_YEAR, MethodPlan
-from tradeledger.domain.lot_transfers import MovedTransfer, paired_moves
+from tradeledger.domain.lot_transfers import internal_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
@@ -75,19 +75,7 @@ def moved_lots(
     ):
         return {}
     events = [*log.read(), *batch]
-    transfers = [
-        MovedTransfer(
-            event.seq,
-            event.account,
-            event.exchange,
-            event.fill_id,
-            event.currency,
-            Decimal(event.amount),
-            event.occurred_at,
-        )
-        for event in events
-        if event.kind == "internal" and event.currency is not None and event.amount is not None
-    ]
+    transfers = internal_moves(events)
     folded = sorted((event for event in events if _before(event, disposal)), key=_time_then_seq)
     metadata = {event.seq: found for event in folded if (found := _named(event)) is not None}
     kinds = {event.seq: event.kind for event in folded if event.kind is not None}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from tradeledger.application.collector import cycle_collector_paused
@@ -39,7 +38,7 @@ from tradeledger.domain.lot_terms import (
     OpenLot,
     totals_of,
 )
-from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, late_moves, paired_moves
+from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, internal_moves, late_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -226,19 +225,7 @@ def _internal(tx: Transaction, transfers: list[int]) -> list[MovedTransfer]:
     """The internal transfers among the events at `transfers` (a read of the transfers only: none, none read)."""
     found: list[MovedTransfer] = []
     for start in range(0, len(transfers), _SEQS_READ):
-        found.extend(
-            MovedTransfer(
-                event.seq,
-                event.account,
-                event.exchange,
-                event.fill_id,
-                event.currency,
-                Decimal(event.amount),
-                event.occurred_at,
-            )
-            for event in tx.log.read(seqs=transfers[start : start + _SEQS_READ])
-            if event.kind == "internal" and event.currency is not None and event.amount is not None
-        )
+        found.extend(internal_moves(tx.log.read(seqs=transfers[start : start + _SEQS_READ])))
     return found
 
 

@@ -32,6 +32,7 @@ from tradeledger.domain.lot_order import OutOfTimeOrder
 from tradeledger.domain.lot_pools import Lot, Part, Pool
 from tradeledger.domain.lot_terms import ZERO, GainRow, LotKey, LotPicks, Method, MethodPlan, picks_of
 from tradeledger.domain.positions import EXACT_SUBTRACT
+from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument
 
 
@@ -56,6 +57,23 @@ class MovedTransfer(NamedTuple):
     currency: str
     amount: Decimal
     occurred_at: str
+
+
+def internal_moves(events: Iterable[StoredEvent]) -> list[MovedTransfer]:
+    """The internal transfers among `events`, as the pairing reads them."""
+    return [
+        MovedTransfer(
+            event.seq,
+            event.account,
+            event.exchange,
+            event.fill_id,
+            event.currency,
+            Decimal(event.amount),
+            event.occurred_at,
+        )
+        for event in events
+        if event.kind == "internal" and event.currency is not None and event.amount is not None
+    ]
 
 
 def paired_moves(transfers: Iterable[MovedTransfer]) -> dict[int, MoveSide]:
