@@ -111,6 +111,13 @@ def _lot_at(log: EventLog, seq: int) -> StoredEvent | None:
     return lot
 
 
+def _held(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, moved: Decimal) -> tuple[Decimal, Decimal]:
+    """What `event` may take of `lot`: (what the fill acquired in its account, what internal moves carried of it into
+    that account, `moved` of `_moved`, when the fill is a lot anywhere)."""
+    carried = moved if _acquired(lot, event, acquired_by, anywhere=True) else ZERO
+    return _acquired(lot, event, acquired_by), carried
+
+
 def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, *, anywhere: bool = False) -> Decimal:
     """The most fill `lot` acquired of the lots `event` can name (long lots for a sell or a withdrawal, short ones for
     a buy; 0 when none): a fill of the same account and spot symbol (for a withdrawal: a spot symbol whose base is the
@@ -226,8 +233,7 @@ def _fill_picks(
     moved = _moved(log, event, batch, lots, where) if acquired_by == "buy" else {}  # moves carry long lots only
     for lot_seq, amount in picks:
         lot = lots[lot_seq]
-        acquired = _acquired(lot, event, acquired_by)
-        carried = moved.get(lot_seq, ZERO) if _acquired(lot, event, acquired_by, anywhere=True) else ZERO
+        acquired, carried = _held(lot, event, acquired_by, moved.get(lot_seq, ZERO))
         if not acquired and carried <= 0:
             fee = "rebate" if acquired_by == "buy" else "fee"
             raise InvalidFill(
@@ -276,8 +282,7 @@ def _withdrawal_picks(
     carried: dict[int, Decimal] = {}
     for lot_seq, _ in picks:
         lot = lots[lot_seq]
-        acquired[lot_seq] = _acquired(lot, event, "buy")
-        carried[lot_seq] = moved.get(lot_seq, ZERO) if _acquired(lot, event, "buy", anywhere=True) else ZERO
+        acquired[lot_seq], carried[lot_seq] = _held(lot, event, "buy", moved.get(lot_seq, ZERO))
         if not acquired[lot_seq] and carried[lot_seq] <= 0:
             raise InvalidFill(
                 f"{where}: metadata.lots: lot {lot_seq} does not exist: no buy of {event.currency} in account "
