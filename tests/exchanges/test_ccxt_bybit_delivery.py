@@ -37,7 +37,6 @@ def fills(db: Path) -> list[Fill]:
         return [event.event for event in ledger.history() if isinstance(event.event, Fill)]
 
 
-@pytest.mark.xfail(strict=True, reason="bybit's Delivery rows are booked as a plain fill of their own id (helper-91)")
 def test_a_bybit_delivery_of_a_dated_future_is_booked_as_its_settlement(tmp_path: Path) -> None:
     # Bought 0.02 at 96000 (fee 1.056 USDC), delivered at 94123.45 (delivery fee 0.9412345 USDC): realized
     # (94123.45 - 96000) x 0.02 = -37.531; USDC -37.531 - 1.056 - 0.9412345 = -39.5282345.
@@ -66,7 +65,6 @@ def test_a_bybit_delivery_of_a_dated_future_is_booked_as_its_settlement(tmp_path
     assert balances(db) == {"USDC": Decimal("-39.5282345")}
 
 
-@pytest.mark.xfail(strict=True, reason="bybit's Delivery rows are booked as a plain fill of their own id (helper-91)")
 def test_a_bybit_delivery_after_the_settlement_was_recorded_by_hand_is_a_duplicate_not_a_new_short(
     tmp_path: Path,
 ) -> None:
@@ -92,7 +90,6 @@ def test_a_bybit_delivery_after_the_settlement_was_recorded_by_hand_is_a_duplica
         assert ledger.position(FUTURE) is None
 
 
-@pytest.mark.xfail(strict=True, reason="bybit's Delivery rows are booked as a plain fill of their own id (helper-91)")
 def test_bybits_inverse_settlement_word_settle_is_a_settlement_too() -> None:
     _, delivered = delivery_file()
     settle = {**delivered, "info": {**delivered["info"], "execType": "Settle"}}
@@ -121,7 +118,6 @@ def test_a_bybit_delivery_of_a_perpetual_closed_by_its_delisting_is_a_fill_at_th
     assert "settlement" not in event.metadata
 
 
-@pytest.mark.xfail(strict=True, reason="bybit's Delivery rows are booked as a plain fill of their own id (helper-91)")
 def test_two_bybit_deliveries_of_one_contract_in_a_list_are_refused_naming_both() -> None:
     # bybit's hedge mode delivers its long and its short apart; the ledger holds one net position per contract and
     # one settlement of it: record-settlement books what the net position was.
