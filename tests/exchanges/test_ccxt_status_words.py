@@ -32,7 +32,6 @@ def binance_deposit(status: str) -> dict[str, object]:
     return parsed
 
 
-@pytest.mark.xfail(strict=True, reason="coinbase's waiting_for_* words are refused as unknown (helper-91)")
 @pytest.mark.parametrize("status", ["waiting_for_signature", "waiting_for_clearing"])
 def test_a_coinbase_transfer_waiting_for_signature_or_clearing_is_skipped_and_holds_the_cursor(status: str) -> None:
     (withdrawal, _) = json.loads((RECORDED / "bybit-withdrawals.json").read_text())
@@ -44,7 +43,6 @@ def test_a_coinbase_transfer_waiting_for_signature_or_clearing_is_skipped_and_ho
     assert mapped.still_open == (0,)
 
 
-@pytest.mark.xfail(strict=True, reason="binance's deposit statuses 2, 7 and 8 are refused as unknown (helper-91)")
 @pytest.mark.parametrize(("status", "still_open"), [("8", True), ("7", True), ("2", False)])
 def test_a_binance_deposit_waiting_wrong_or_rejected_is_skipped(status: str, *, still_open: bool) -> None:
     mapped = map_entries([binance_deposit(status)], exchange="binance", kind=Kind.DEPOSITS)

@@ -58,7 +58,7 @@ from tradeledger.domain.fills import exact_amount, shortened
 from tradeledger.domain.markets import market
 from tradeledger.domain.settlement import SETTLEMENT, is_settlement, settlement_id
 from tradeledger.errors import InvalidArgument, InvalidFill
-from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, still_open
+from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 
 
@@ -197,7 +197,7 @@ def map_entries(
         if chosen is Kind.TRADES:
             fields = _trade(entry, sizes)
         elif chosen in _TRANSACTIONS:
-            fields = _transaction(entry, None if typed else kind)
+            fields = _transaction(entry, None if typed else kind, exchange)
         else:
             fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
@@ -401,8 +401,9 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     return _transfer(entry, f"ledger:{ident}", _LEDGER_KINDS[kind], amount, currency, ("referenceId", "account"))
 
 
-def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
-    """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
+def _transaction(entry: Entry, named: Kind | None, exchange: str = "") -> dict[str, Any] | str:
+    """A deposit or a withdrawal by its own `type`; with --kind named, only that one; its status read as `exchange`'s
+    words where that exchange has its own (answers.status_meaning)."""
     given = entry.raw.get("type")
     kind = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
     if given is None and named is not None:
@@ -410,35 +411,32 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
-    if (unmoved := _not_moved(entry, str(kind))) is not None:
+    if (unmoved := _not_moved(entry, str(kind), exchange)) is not None:
         return unmoved
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
 
 
-def _not_moved(entry: Entry, what: str) -> str | None:
+def _not_moved(entry: Entry, what: str, exchange: str = "") -> str | None:
     """Why a transfer (`what`: "withdrawal", "ledger transfer", ...) is skipped when its `status` says no money moved,
-    yet (StillOpen) or at all; None when it moved (ok, or no status: what a ledger lists is settled)."""
+    yet (StillOpen) or at all; None when it moved (ok, or no status: what a ledger lists is settled). A status read
+    whatever its case, and as `exchange`'s own word where that exchange has its own for a deposit or a withdrawal
+    (answers.status_meaning); InvalidFill naming a status that is no word of answers.py's (never guessed to be money
+    that moved, or that did not)."""
     status = entry.raw.get("status")
-    if status is None or _moved(entry, status):
+    if status is None:
+        return None
+    meaning = status_meaning(status, exchange, what)
+    if meaning is None:
+        known = ", ".join(sorted(MOVED | STILL_OPEN | NOT_MOVED))
+        raise entry.refuse(
+            "status", f"is not a transfer status the ledger knows (got {quoted(status)}); known, in any case: {known}"
+        )
+    if meaning is MOVED:
         return None
     why = f"a {status} {what} (no money moved)"
-    return StillOpen(why) if still_open(status) else why
-
-
-def _moved(entry: Entry, status: object) -> bool:
-    """Whether a transaction's `status` (given) says money moved, read whatever its case; InvalidFill naming a status
-    that is no word of answers.py's (never guessed to be money that moved, or that did not)."""
-    word = status.casefold() if isinstance(status, str) else None
-    if word in MOVED:
-        return True
-    if word in STILL_OPEN or word in NOT_MOVED:
-        return False
-    known = ", ".join(sorted(MOVED | STILL_OPEN | NOT_MOVED))
-    raise entry.refuse(
-        "status", f"is not a transfer status the ledger knows (got {quoted(status)}); known, in any case: {known}"
-    )
+    return StillOpen(why) if meaning is STILL_OPEN else why
 
 
 def _transaction_id(entry: Entry) -> str:
