@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 
+import ccxt
 import pytest
 
-from tests.exchanges.offline import fixture, offline_exchange, recorded_case
+from tests.exchanges.offline import OfflineExchange, fixture, offline_exchange, recorded_case
 from tests.exchanges.test_ccxt_more_exchanges import RECORDED
+from tradeledger.domain.events import Transfer
 from tradeledger.errors import InvalidFill
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 
@@ -56,3 +59,37 @@ def test_a_binance_status_digit_on_another_exchange_is_still_refused() -> None:
     # A digit means what its exchange says it means: on any other exchange "8" is not a word the ledger knows.
     with pytest.raises(InvalidFill, match=r"^entry 0: status: is not a transfer status the ledger knows \(got '8'\)"):
         map_entries([binance_deposit("8")], exchange="kucoin", kind=Kind.DEPOSITS)
+
+
+def luno_ledger() -> list[dict[str, object]]:
+    """Three rows of luno's account transactions (`/api/1/accounts/{id}/transactions`, the fields ccxt 4.5.90's
+    `luno.parse_ledger_entry` reads; values helper-91's), parsed by ccxt: 0.5 BTC received, then a send of 0.1 whose
+    amount is first reserved (row 2: only `available_delta`, ccxt's status pending) and then leaves the balance
+    (row 3: `balance_delta`, ok). A reservation row never turns ok: the move is a row of its own."""
+    rows = [
+        (3, 1700000300000, "0.4", "0.4", "-0.1", "0", "Sent 0.1 BTC"),
+        (2, 1700000200000, "0.5", "0.4", "0", "-0.1", "Sent 0.1 BTC"),
+        (1, 1700000100000, "0.5", "0.5", "0.5", "0.5", "Received 0.5 BTC"),
+    ]
+    keys = ("row_index", "timestamp", "balance", "available", "balance_delta", "available_delta", "description")
+    answer = {
+        "id": "1224342323",
+        "transactions": [dict(zip(keys, row, strict=True)) | {"currency": "XBT"} for row in rows],
+    }
+    accounts = {"balance": [{"account_id": "1224342323", "asset": "XBT", "balance": "0.5", "reserved": "0"}]}
+    exchange = ccxt.luno({"apiKey": "key", "secret": "secret", "enableRateLimit": False})
+    exchange.number = str
+    exchange.set_markets([])
+    exchange.fetch = OfflineExchange([accounts, answer]).fetch
+    parsed: list[dict[str, object]] = exchange.fetch_ledger(None, params={"id": "1224342323"})
+    return parsed
+
+
+def test_a_luno_send_reserved_then_sent_is_booked_once_from_the_row_that_moved_it() -> None:
+    mapped = map_entries(luno_ledger(), exchange="luno", kind=Kind.LEDGER)
+
+    assert [(event.event_id, event.amount) for _, event in mapped.events if isinstance(event, Transfer)] == [
+        ("ledger:1", Decimal("0.5")),
+        ("ledger:3", Decimal("-0.1")),
+    ]
+    assert mapped.skipped == ((1, "a pending ledger withdrawal (no money moved)"),)
