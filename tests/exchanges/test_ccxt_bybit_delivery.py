@@ -137,9 +137,6 @@ def test_two_bybit_deliveries_of_one_contract_in_a_list_are_refused_naming_both(
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sync says nothing of the executions bybit's fetch_my_trades leaves out (helper-91)"
-)
 def test_a_sync_of_bybit_contracts_names_the_executions_ccxts_trade_list_leaves_out() -> None:
     # ccxt 4.5.90's bybit.fetch_my_trades sends execType=Trade (bybit's execution list takes it as a filter, bybit v5
     # docs /v5/execution/list): a liquidation (BustTrade), auto-deleveraging (AdlTrade) or delivery (Delivery, Settle)
