@@ -9,9 +9,35 @@ from collections.abc import Mapping, Sequence
 # an exchange it passes on as written), compared casefolded: ccxt's gemini maps exactly "Advanced" and "Complete" to
 # ok and passes any other word on ("Pending"). MOVED: money moved; STILL_OPEN: it may still move money (pending, and
 # what exchanges say while they work on it); NOT_MOVED: final, no money moved. Any other word is refused (mapping).
+# coinbase's v2 transaction statuses (pending, completed, failed, expired, canceled, waiting_for_signature,
+# waiting_for_clearing): ccxt's coinbase.parse_transaction_status maps created, completed and canceled and
+# parse_ledger_entry_status completed only, passing the others on; waiting_for_signature is a vault withdrawal
+# waiting for approval, waiting_for_clearing one waiting to be cleared: both may still move money.
 MOVED = frozenset({"ok", "complete", "advanced"})
-STILL_OPEN = frozenset({"pending", "processing", "initiated", "unknown"})
+STILL_OPEN = frozenset(
+    {"pending", "processing", "initiated", "unknown", "waiting_for_signature", "waiting_for_clearing"}
+)
 NOT_MOVED = frozenset({"failed", "fail", "canceled", "cancelled", "rejected", "declined", "expired", "refunded"})
+# Words that mean something on one exchange's list only (its name as sync names it, ccxt's id), by (exchange, kind of
+# transfer): binance's deposit history (status 0 pending, 1 success, 6 credited but not yet withdrawable, 7 a wrong
+# deposit, 8 waiting for the user's confirmation, 2 rejected): ccxt's binance.parse_transaction_status_by_type maps
+# 0, 1 and 6 and passes the others on as the digits binance wrote. 7: binance may still credit a wrong deposit once
+# its recovery is asked for (held, not taken as final); 8 may still move money; 2 moved none.
+_OWN_WORDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
+    ("binance", "deposit"): {"7": STILL_OPEN, "8": STILL_OPEN, "2": NOT_MOVED},
+}
+
+
+def status_meaning(status: object, exchange: str = "", kind: str = "") -> frozenset[str] | None:
+    """Which of MOVED, STILL_OPEN and NOT_MOVED a transfer's `status` is (casefolded; a word of `exchange`'s `kind` of
+    transfer, "deposit" or "withdrawal", by its own table first), None for a word none of them holds."""
+    if not isinstance(status, str):
+        return None
+    own = _OWN_WORDS.get((exchange, kind), {}).get(status)
+    if own is not None:
+        return own
+    word = status.casefold()
+    return next((words for words in (MOVED, STILL_OPEN, NOT_MOVED) if word in words), None)
 
 
 def step(cursor: int | None, window: int, now: int, *, cut: bool) -> int | None:
@@ -37,13 +63,6 @@ def cut_at(cursor: int | None, page: Sequence[object], longest: int) -> bool:
         and len(page) >= longest
         and all(timestamp(entry) == cursor for entry in page)
     )
-
-
-def still_open(status: object) -> bool:
-    """Whether a transfer's `status` says it may still move money, whatever its case ("pending", gemini's "Pending"):
-    skipped until then, and a sync's stored cursor stays at it (mapping.Mapped.still_open), or the transfer, once
-    done, would lie before the cursor and never be fetched; what it asks again comes back as duplicates."""
-    return isinstance(status, str) and status.casefold() in STILL_OPEN
 
 
 def timestamp(entry: object) -> int:

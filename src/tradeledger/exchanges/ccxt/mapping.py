@@ -6,7 +6,12 @@ What each structure becomes (the id is what appends are idempotent on, per accou
              → fill `<symbol>:<id>` (some exchanges number trades per symbol); `fees` wins over `fee`;
                a fee with cost null or 0 is no fee; a negative cost is a rebate. A trade the exchange
                marks as a funding row (bybit's `info.execType == "Funding"`, documented by bybit's
-               execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid).
+               execution list) → funding `<symbol>:<id>` of minus its fee (the fee is what was paid). A trade
+               bybit marks as a delivery (`info.execType` Delivery or Settle: bybit closed the position at its
+               delivery price, a dated future at its expiry or a contract delisted) of a dated future → that
+               future's settlement (domain/settlement.py: fill `settlement:<symbol>`, marked {"settlement": true},
+               no order); of any other contract a fill like any other. Two of one contract in a list (bybit's
+               hedge mode) are refused.
     funding  {id, symbol, code, timestamp, amount}  → funding `<symbol>:<id>` (+ received, - paid); without
              an id of its own (none, or zeros only: hyperliquid's hash 0x000…0 on every record)
              `<symbol>@<timestamp>`, the time in ms: a contract is paid funding once at a time; in the
@@ -51,8 +56,9 @@ from tradeledger.application.appending import validate_event
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import exact_amount, shortened
 from tradeledger.domain.markets import market
+from tradeledger.domain.settlement import SETTLEMENT, is_settlement, settlement_id
 from tradeledger.errors import InvalidArgument, InvalidFill
-from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, still_open
+from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 
 
@@ -68,6 +74,10 @@ class Kind(StrEnum):
 
 _LEDGER_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "transfer": "internal"}
 _FUNDING_ROW = "Funding"  # bybit: info.execType of a funding settlement in the execution list
+# bybit: info.execType of a position the exchange closed at its delivery price (bybit v5 docs, enum execType: Delivery
+# "USDC futures delivery; Position closed by contract delisted", Settle "Inverse futures settlement; Position closed
+# due to delisting"; createType CreateBySettle: "recorded as a trade but not an order", its side the closing side).
+_DELIVERY_ROWS = frozenset({"Delivery", "Settle"})
 # ccxt types funding fee in a ledger (bitget's contract_settle_fee, binance's FUNDING_FEE, okx's bill type 8,
 # crypto.com's FUNDING, kraken futures' funding rate change) as it types a trade's fee: neither is booked from a ledger.
 _FEE_ENTRY = (
@@ -179,6 +189,7 @@ def map_entries(
     events: list[tuple[int, Event]] = []
     skipped: list[tuple[int, str]] = []
     held: list[int] = []
+    settled: dict[str, int] = {}  # a settlement's fill id: the entry that is it
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
             raise InvalidFill(f"entry {index}: expected a JSON object (got {quoted(raw)})")
@@ -186,7 +197,7 @@ def map_entries(
         if chosen is Kind.TRADES:
             fields = _trade(entry, sizes)
         elif chosen in _TRANSACTIONS:
-            fields = _transaction(entry, None if typed else kind)
+            fields = _transaction(entry, None if typed else kind, exchange)
         else:
             fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
@@ -195,6 +206,13 @@ def map_entries(
             skipped.append((index, str(fields)))
             held += [index] if isinstance(fields, StillOpen) else []
             continue
+        if is_settlement(fields.get("metadata")) and settled.setdefault(fields["fill_id"], index) != index:
+            raise entry.refuse(
+                "info.execType",
+                f"a second bybit {raw['info']['execType']} of {fields['symbol']} in the list (entry "
+                f"{settled[fields['fill_id']]} is one): the ledger books one settlement of a contract's net position; "
+                "record it with record-settlement",
+            )
         fields |= {"account": account, "exchange": exchange}
         events.append((index, validate_event(fields, where=f"entry {index}")))
     return Mapped(chosen, tuple(events), tuple(skipped), tuple(held))
@@ -217,7 +235,8 @@ def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
-    if isinstance(info, Mapping) and info.get("execType") == _FUNDING_ROW:
+    executed = info.get("execType") if isinstance(info, Mapping) else None
+    if executed == _FUNDING_ROW:
         paid = sum((Decimal(str(fee["amount"])) for fee in entry.fees()), Decimal(0))
         return {
             "type": "funding",
@@ -233,16 +252,21 @@ def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
         raise entry.refuse("side", f"must be buy or sell (got {quoted(side)})")
     order = entry.raw.get("order")
     quantity, size = _base_quantity(entry, symbol, sizes)
+    settles = executed in _DELIVERY_ROWS and market(symbol).expiry is not None
     return {
-        "fill_id": f"{symbol}:{ident}",
+        "fill_id": settlement_id(symbol) if settles else f"{symbol}:{ident}",
         "symbol": symbol,
         "side": side,
         "quantity": quantity,
         "price": entry.amount("price"),
         "fees": entry.fees(),
         "occurred_at": occurred_at,
-        "order_id": str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None,
-        "metadata": entry.metadata("type", "takerOrMaker") | ({} if size == 1 else {"contract_size": str(size)}),
+        "order_id": str(order)
+        if isinstance(order, str | int) and not isinstance(order, bool) and not settles
+        else None,
+        "metadata": ({SETTLEMENT: True} if settles else {})
+        | entry.metadata("type", "takerOrMaker")
+        | ({} if size == 1 else {"contract_size": str(size)}),
     }
 
 
@@ -377,8 +401,9 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     return _transfer(entry, f"ledger:{ident}", _LEDGER_KINDS[kind], amount, currency, ("referenceId", "account"))
 
 
-def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
-    """A deposit or a withdrawal by its own `type`; with --kind named, only that one."""
+def _transaction(entry: Entry, named: Kind | None, exchange: str = "") -> dict[str, Any] | str:
+    """A deposit or a withdrawal by its own `type`; with --kind named, only that one; its status read as `exchange`'s
+    words where that exchange has its own (answers.status_meaning)."""
     given = entry.raw.get("type")
     kind = _TRANSACTION_TYPES.get(given) if isinstance(given, str) else None
     if given is None and named is not None:
@@ -386,35 +411,32 @@ def _transaction(entry: Entry, named: Kind | None) -> dict[str, Any] | str:
     allowed = ("deposit", "withdrawal") if named is None else (_TRANSACTIONS[named],)
     if kind not in allowed:
         raise entry.refuse("type", f"must be {' or '.join(allowed)} (got {quoted(given)})")
-    if (unmoved := _not_moved(entry, str(kind))) is not None:
+    if (unmoved := _not_moved(entry, str(kind), exchange)) is not None:
         return unmoved
     amount = abs(entry.amount("amount"))
     signed = amount if kind == "deposit" else -amount
     return _transfer(entry, f"{kind}{_transaction_id(entry)}", str(kind), signed, entry.currency("currency"))
 
 
-def _not_moved(entry: Entry, what: str) -> str | None:
+def _not_moved(entry: Entry, what: str, exchange: str = "") -> str | None:
     """Why a transfer (`what`: "withdrawal", "ledger transfer", ...) is skipped when its `status` says no money moved,
-    yet (StillOpen) or at all; None when it moved (ok, or no status: what a ledger lists is settled)."""
+    yet (StillOpen) or at all; None when it moved (ok, or no status: what a ledger lists is settled). A status read
+    whatever its case, and as `exchange`'s own word where that exchange has its own for a deposit or a withdrawal
+    (answers.status_meaning); InvalidFill naming a status that is no word of answers.py's (never guessed to be money
+    that moved, or that did not)."""
     status = entry.raw.get("status")
-    if status is None or _moved(entry, status):
+    if status is None:
+        return None
+    meaning = status_meaning(status, exchange, what)
+    if meaning is None:
+        known = ", ".join(sorted(MOVED | STILL_OPEN | NOT_MOVED))
+        raise entry.refuse(
+            "status", f"is not a transfer status the ledger knows (got {quoted(status)}); known, in any case: {known}"
+        )
+    if meaning is MOVED:
         return None
     why = f"a {status} {what} (no money moved)"
-    return StillOpen(why) if still_open(status) else why
-
-
-def _moved(entry: Entry, status: object) -> bool:
-    """Whether a transaction's `status` (given) says money moved, read whatever its case; InvalidFill naming a status
-    that is no word of answers.py's (never guessed to be money that moved, or that did not)."""
-    word = status.casefold() if isinstance(status, str) else None
-    if word in MOVED:
-        return True
-    if word in STILL_OPEN or word in NOT_MOVED:
-        return False
-    known = ", ".join(sorted(MOVED | STILL_OPEN | NOT_MOVED))
-    raise entry.refuse(
-        "status", f"is not a transfer status the ledger knows (got {quoted(status)}); known, in any case: {known}"
-    )
+    return StillOpen(why) if meaning is STILL_OPEN else why
 
 
 def _transaction_id(entry: Entry) -> str:

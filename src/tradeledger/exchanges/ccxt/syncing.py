@@ -5,7 +5,8 @@ contract (`fetch_funding_history`), the deposits and the withdrawals (`fetch_dep
 `fetch_withdrawals`), or, on an exchange without those, the ledger's transfers (`fetch_ledger`), or, without a
 ledger either, ccxt's combined list (`fetch_deposits_withdrawals`: gemini, coinmate, indodax; each entry's `type`
 decides). What an exchange cannot list at all (no transfer call, or one of the two lists only; a contract's funding
-without fetchFundingHistory) is named in the report (`unavailable`), never left out without a word.
+without fetchFundingHistory; a contract's liquidations and deliveries ccxt's bybit never lists: transfers.py) is
+named in the report (`unavailable`), never left out without a word.
 Each page is mapped (see mapping) and appended in one transaction together with its stream's cursor
 (the page's latest timestamp), so a crash loses nothing and the next sync repeats nothing: it asks
 again from the cursor, inclusive, so the last entry of a page comes back and is a duplicate, and a
@@ -53,7 +54,14 @@ from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
-from tradeledger.exchanges.ccxt.transfers import StreamReport, SyncReport, Unavailable, iso, transfer_calls
+from tradeledger.exchanges.ccxt.transfers import (
+    StreamReport,
+    SyncReport,
+    Unavailable,
+    iso,
+    transfer_calls,
+    unlisted_executions,
+)
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
 DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
@@ -195,6 +203,7 @@ def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[l
     if has.get("fetchFundingHistory"):
         found += [_stream(client, "fetch_funding_history", s, f"funding {s}", Kind.FUNDING) for s in contracts]
     calls, unavailable = transfer_calls(has, exchange)
+    unavailable = unlisted_executions(client.fetch_my_trades, contracts, exchange) + unavailable
     found += [_stream(client, call.call, None, call.label, call.kind, typed=call.typed) for call in calls]
     if contracts and not has.get("fetchFundingHistory"):
         reason = (

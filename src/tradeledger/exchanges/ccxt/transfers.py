@@ -5,12 +5,14 @@ one without a ledger either, from ccxt's combined `fetchDepositsWithdrawals` (ge
 entry's own `type` deciding. An exchange with both a ledger and the combined list (bitfinex, cex) keeps its ledger
 stream: the two name one transfer by different ids, so a switch would book again what a ledger synced before holds.
 What it cannot list (none of the calls, or one of the two lists only) is reported as unavailable, never left out
-without a word.
+without a word; so are the executions a trade list leaves out (unlisted_executions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -20,6 +22,9 @@ from tradeledger.exchanges.ccxt.mapping import Kind
 # The ccxt calls that list an exchange's transfers, in the order sync prefers them.
 TRANSFER_CALLS = ("fetchDeposits", "fetchWithdrawals", "fetchDepositsWithdrawals", "fetchLedger")
 _RECORD_THEM = "(record them with record-transfer)"
+# ccxt's bybit.fetch_my_trades (4.5.90) sends execType=Trade, which bybit's execution list takes as a filter (bybit v5
+# docs, /v5/execution/list: execType optional): what the exchange closed itself never comes back.
+_TRADES_ONLY = re.compile(r"""['"]execType['"]\s*:\s*['"]Trade['"]""")
 
 
 class TransferCall(NamedTuple):
@@ -61,6 +66,26 @@ def transfer_calls(has: Mapping[str, Any], exchange: str) -> tuple[list[Transfer
         f"withdrawals are not synced {_RECORD_THEM}"
     )
     return [], [Unavailable("transfers", reason)]
+
+
+def unlisted_executions(
+    fetch_my_trades: Callable[..., object], contracts: Sequence[str], exchange: str
+) -> list[Unavailable]:
+    """The executions of `contracts` ccxt's `fetch_my_trades` cannot list, named: one whose code asks the exchange for
+    execType Trade only (ccxt's bybit) never lists a liquidation, an auto-deleveraging or a delivery (mapping books
+    them from a file: a delivery of a dated future as its settlement). A call without source to read names none."""
+    try:
+        source = inspect.getsource(fetch_my_trades)
+    except (OSError, TypeError):  # no source to read (a compiled build, a test's stand-in): not known to filter
+        return []
+    if not contracts or _TRADES_ONLY.search(source.split('"""', 2)[-1]) is None:
+        return []
+    reason = (
+        f"{exchange}'s fetch_my_trades in ccxt asks for execType Trade only: what {exchange} closed itself on "
+        f"{', '.join(contracts)} (liquidations BustTrade, auto-deleveraging AdlTrade, deliveries Delivery and Settle) "
+        "is not synced (ingest ccxt what fetch_my_trades(symbol, params={'execType': TYPE}) returns)"
+    )
+    return [Unavailable("executions", reason)]
 
 
 @dataclass(slots=True)
