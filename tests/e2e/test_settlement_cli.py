@@ -129,7 +129,6 @@ def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_i
     assert cli.json("verify")["head"]["seq"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="funding after a dated future's expiry day was recorded")
 def test_record_funding_refuses_funding_after_the_expiry_day(cli: Cli) -> None:
     opened(cli)
 

@@ -184,7 +184,6 @@ def test_an_import_refuses_a_partial_settlement_among_its_texts_and_appends_none
     assert ledger.head.seq == 0
 
 
-@pytest.mark.xfail(strict=True, reason="funding after a dated future's expiry day was recorded")
 def test_funding_after_its_contracts_expiry_day_is_refused_naming_occurred_at(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -198,7 +197,6 @@ def test_funding_after_its_contracts_expiry_day_is_refused_naming_occurred_at(le
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason="funding after a dated future's expiry day was recorded")
 def test_funding_after_expiry_in_a_batch_or_an_import_refuses_it_whole(ledger: Ledger) -> None:
     late = [fill("b1", "buy", "2"), funding("f1", "2026-12-25T23:00:00-01:00")]  # 2026-12-26 00:00 UTC
 

@@ -7,10 +7,10 @@ true}` in its metadata and named by the deterministic id `settlement:SYMBOL` (a 
 and exchange). Being a fill, it closes the position, books its realized PnL and moves the settle currency's
 balance as any closing fill does: the event model, the hash chain and every fold take it as they are.
 
-The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill on a dated
-contract that occurred after the end of that day is refused when it is recorded (`refuse_past_expiry`, inside
-the append, new events only: a log holding such a fill from before this check still folds, verifies and
-replays), and a settlement must occur on that day.
+The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill or a funding
+payment on a dated contract that occurred after the end of that day is refused when it is recorded
+(`refuse_past_expiry`, inside the append, new events only: a log holding such an event from before this check still
+folds, verifies and replays), and a settlement must occur on that day.
 """
 
 from __future__ import annotations
@@ -67,23 +67,33 @@ def _stored_settlement(metadata: str | None) -> bool:
 
 
 def refuse_past_expiry(events: Sequence[StoredEvent], *, named: Callable[[int], str]) -> None:
-    """InvalidFill for the first new fill (`named(seq)` says which) that its contract's expiry rules out: a fill on a
-    dated future that occurred after the end of its expiry day (UTC), or a settlement that is not on a dated future's
-    expiry day. Checked when events are recorded, never on the log's events."""
+    """InvalidFill for the first new event (`named(seq)` says which) that its contract's expiry rules out: a fill or
+    a funding payment on a dated future that occurred after the end of its expiry day (UTC), or a settlement that is
+    not on a dated future's expiry day. Checked when events are recorded, never on the log's events."""
     for event in events:
-        if event.type != "fill" or event.symbol is None:
+        if event.symbol is None or event.type not in _ON_A_CONTRACT:
             continue
         last_day = _last_day_text(event.symbol)
-        settles = _stored_settlement(event.metadata)
+        settles = event.type == "fill" and _stored_settlement(event.metadata)
         day = event.occurred_at[:10]
         if settles and (last_day is None or day != last_day):
             raise InvalidFill(f"{named(event.seq)}: {_settlement_refusal(event.symbol, event.occurred_at, last_day)}")
         if last_day is not None and not settles and day > last_day:
-            raise InvalidFill(
-                f"{named(event.seq)}: occurred_at: {event.symbol} expired on {last_day} (its expiry "
-                f"{market(event.symbol).expiry}); a fill after the end of its expiry day (UTC) is refused: the "
-                f"exchange settled it, book that with record-settlement (got {event.occurred_at})"
-            )
+            raise InvalidFill(f"{named(event.seq)}: {_expired_refusal(event)}")
+
+
+_ON_A_CONTRACT = frozenset(("fill", "funding"))  # the event types that name a contract (a transfer names none)
+
+
+def _expired_refusal(event: StoredEvent) -> str:
+    symbol = str(event.symbol)
+    start = f"occurred_at: {symbol} expired on {_last_day_text(symbol)} (its expiry {market(symbol).expiry}); "
+    if event.type == "funding":
+        return f"{start}funding after the end of its expiry day (UTC) is refused (got {event.occurred_at})"
+    return (
+        f"{start}a fill after the end of its expiry day (UTC) is refused: the exchange settled it, book that with "
+        f"record-settlement (got {event.occurred_at})"
+    )
 
 
 def _settlement_refusal(symbol: str, occurred_at: str, last_day: str | None) -> str:
