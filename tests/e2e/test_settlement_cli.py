@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.conftest import Cli
 
 FUTURE = "BTC/USDT:USDT-261225"
@@ -106,7 +104,6 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="an import's fill marked as a settlement was not checked against the position")
 def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_imports_nothing(
     cli: Cli, tmp_path: Path
 ) -> None:

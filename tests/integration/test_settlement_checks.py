@@ -61,7 +61,6 @@ AFTER_SETTLEMENT = "a fill recorded after its contract's settlement left a posit
 DEFECT = "a fill marked as a settlement was not checked against the open position when recorded"
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_that_leaves_part_of_the_position_open_is_refused_naming_quantity_and_what_is_open(
     ledger: Ledger,
 ) -> None:
@@ -79,7 +78,6 @@ def test_a_settlement_that_leaves_part_of_the_position_open_is_refused_naming_qu
     assert position.quantity == Decimal(2)
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_that_would_flip_the_position_is_refused_naming_quantity(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -89,7 +87,6 @@ def test_a_settlement_that_would_flip_the_position_is_refused_naming_quantity(le
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_on_the_side_of_the_position_is_refused_naming_side(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -103,7 +100,6 @@ def test_a_settlement_on_the_side_of_the_position_is_refused_naming_side(ledger:
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_with_nothing_open_is_refused_naming_metadata_settlement(ledger: Ledger) -> None:
     ledger.record(fill("b1", "buy", "2", account="other"))  # open in another account only
 
@@ -117,7 +113,6 @@ def test_a_settlement_with_nothing_open_is_refused_naming_metadata_settlement(le
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_under_another_id_is_refused_naming_fill_id(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -131,7 +126,6 @@ def test_a_settlement_under_another_id_is_refused_naming_fill_id(ledger: Ledger)
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_with_a_fee_in_the_base_currency_is_refused_since_it_would_open_the_position_again(
     ledger: Ledger,
 ) -> None:
@@ -160,7 +154,6 @@ def test_a_settlement_that_closes_the_whole_position_is_recorded_by_a_plain_reco
     assert (again.seq, again.duplicate) == (2, True)
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_a_settlement_in_a_batch_is_held_to_the_position_the_earlier_fills_of_the_batch_leave(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -174,7 +167,6 @@ def test_a_settlement_in_a_batch_is_held_to_the_position_the_earlier_fills_of_th
     assert ledger.positions() == ()
 
 
-@pytest.mark.xfail(strict=True, reason=DEFECT)
 def test_an_import_refuses_a_partial_settlement_among_its_texts_and_appends_none(ledger: Ledger) -> None:
     lines = [fill("b1", "buy", "2"), settlement(quantity="1")]
 
@@ -230,7 +222,6 @@ def test_a_log_that_holds_funding_after_expiry_still_verifies_and_takes_it_again
     assert ledger.record(late).duplicate
 
 
-@pytest.mark.xfail(strict=True, reason=AFTER_SETTLEMENT)
 def test_a_fill_recorded_after_the_contracts_settlement_is_refused_naming_the_settlement(ledger: Ledger) -> None:
     long_two(ledger)
     ledger.record(settlement())
@@ -248,7 +239,6 @@ def test_a_fill_recorded_after_the_contracts_settlement_is_refused_naming_the_se
     assert ledger.positions() == ()
 
 
-@pytest.mark.xfail(strict=True, reason=AFTER_SETTLEMENT)
 def test_a_fill_after_a_settlement_earlier_in_its_batch_is_refused(ledger: Ledger) -> None:
     long_two(ledger)
 
