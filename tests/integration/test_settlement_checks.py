@@ -271,3 +271,40 @@ def test_a_settlement_rolled_back_can_be_settled_again_after_the_missing_fill(le
     assert (settled.fill_id, settled.side, settled.quantity) == (SETTLED, "sell", Decimal("1.5"))
     assert ledger.positions() == ()
     assert ledger.verify().ok
+
+
+EARLY = "a settlement that occurred before a fill it closes was recorded: a time-ordered read saw a flip"
+
+
+@pytest.mark.xfail(strict=True, reason=EARLY)
+def test_a_settlement_that_occurred_before_a_fill_it_closes_is_refused_naming_occurred_at(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(fill("b2", "buy", "1", occurred_at="2026-12-25T10:00:00+00:00"))
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    assert str(refused.value) == (
+        "fill 1: occurred_at: the settlement of BTC/USDT:USDT-261225 in account 'default' occurs after every fill of "
+        "it; seq 2 occurred at 2026-12-25T10:00:00.000000+00:00 (got 2026-12-25T08:00:00.000000+00:00)"
+    )
+    assert ledger.head.seq == 2
+
+
+@pytest.mark.xfail(strict=True, reason=EARLY)
+def test_a_settlement_before_a_fill_earlier_in_its_batch_is_refused(ledger: Ledger) -> None:
+    long_two(ledger)
+    late = fill("b2", "buy", "1", occurred_at="2026-12-25T10:00:00+00:00")
+
+    with pytest.raises(InvalidFill, match=r"^fill 2: occurred_at: the settlement .* earlier in this batch occurred at"):
+        ledger.record_many([late, settlement(quantity="3")])
+
+    assert ledger.head.seq == 1
+
+
+def test_a_settlement_at_the_time_of_the_last_fill_is_recorded(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(fill("b2", "buy", "1", occurred_at=SETTLED_AT))
+
+    assert ledger.record(settlement(quantity="3")).seq == 3
+    assert ledger.positions() == ()
