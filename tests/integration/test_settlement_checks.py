@@ -273,10 +273,6 @@ def test_a_settlement_rolled_back_can_be_settled_again_after_the_missing_fill(le
     assert ledger.verify().ok
 
 
-EARLY = "a settlement that occurred before a fill it closes was recorded: a time-ordered read saw a flip"
-
-
-@pytest.mark.xfail(strict=True, reason=EARLY)
 def test_a_settlement_that_occurred_before_a_fill_it_closes_is_refused_naming_occurred_at(ledger: Ledger) -> None:
     long_two(ledger)
     ledger.record(fill("b2", "buy", "1", occurred_at="2026-12-25T10:00:00+00:00"))
@@ -291,7 +287,6 @@ def test_a_settlement_that_occurred_before_a_fill_it_closes_is_refused_naming_oc
     assert ledger.head.seq == 2
 
 
-@pytest.mark.xfail(strict=True, reason=EARLY)
 def test_a_settlement_before_a_fill_earlier_in_its_batch_is_refused(ledger: Ledger) -> None:
     long_two(ledger)
     late = fill("b2", "buy", "1", occurred_at="2026-12-25T10:00:00+00:00")

@@ -31,7 +31,12 @@ from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.json_values import canonical_json
 from tradeledger.domain.positions import PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
-from tradeledger.domain.settlement import is_stored_settlement, settlement_refusal, watched_settlements_of
+from tradeledger.domain.settlement import (
+    early_settlement_refusal,
+    is_stored_settlement,
+    settlement_refusal,
+    watched_settlements_of,
+)
 from tradeledger.errors import InvalidFill
 
 FillInput = Fill | Funding | Transfer | Mapping[str, Any]
@@ -261,10 +266,10 @@ class BatchProjection:
         try:
             while multiple <= new[-1].seq:
                 end = multiple - first + 1
-                self._fold_rows(new[cut:end], settlements=settlements)
+                self._fold_rows(new[cut:end], new if settlements else None)
                 self._snapshot(new[end - 1], before=self._touched - touched, part=new[:end])
                 cut, multiple = end, multiple + every
-            self._fold_rows(new[cut:], settlements=settlements)
+            self._fold_rows(new[cut:], new if settlements else None)
         except InvalidFill as error:
             if named is None:
                 raise
@@ -272,18 +277,37 @@ class BatchProjection:
             raise InvalidFill(f"{named(failed)}: {error}") from None
         uow.log.append(new)
 
-    def _fold_rows(self, events: Sequence[StoredEvent], *, settlements: bool) -> None:
-        """Fold `events`; with `settlements`, each settlement among them held to the position folded up to it."""
+    def _fold_rows(self, events: Sequence[StoredEvent], chunk: Sequence[StoredEvent] | None) -> None:
+        """Fold `events` (of `chunk`, the events being appended, when they are recorded: each settlement among them
+        then held to the position folded up to it and to the times of the fills before it)."""
         fold, cut = self._fold, 0
-        if settlements:
+        if chunk is not None:
             for at, event in enumerate(events):
                 if is_stored_settlement(event):
                     fold.apply_rows(before.execution_row() for before in events[cut:at])
                     refusal = settlement_refusal(event, fold.position((event.account, str(event.symbol))))
+                    later = None if refusal is not None else self._fill_after(event, chunk)
+                    if later is not None:
+                        refusal = early_settlement_refusal(event, later, in_log=later.seq <= self._first)
                     if refusal is not None:  # named by the caller: the event after the last one folded
                         raise InvalidFill(refusal)
                     cut = at
         fold.apply_rows(event.execution_row() for event in events[cut:])
+
+    def _fill_after(self, settlement: StoredEvent, chunk: Sequence[StoredEvent]) -> StoredEvent | None:
+        """A fill of the settlement's account and contract before it in the log (earlier chunks of the batch
+        included) or in `chunk` that occurred after it, if any."""
+        account, symbol, at = settlement.account, settlement.symbol, settlement.occurred_at
+        for event in self._uow.log.read(account=account, symbol=symbol, occurred_from=at):
+            if event.type == "fill" and event.occurred_at > at:
+                return event
+        for event in chunk:
+            if event.seq >= settlement.seq:
+                break
+            same = event.account == account and event.symbol == symbol
+            if same and event.type == "fill" and event.occurred_at > at:
+                return event
+        return None
 
     def _snapshot(self, at: StoredEvent, *, before: AbstractSet[PositionKey], part: Sequence[StoredEvent]) -> None:
         """A snapshot as of `at`, folded to it: the stored rows (as they were before the batch) with those the

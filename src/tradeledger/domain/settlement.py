@@ -16,9 +16,11 @@ A fill marked as a settlement is held to what record-settlement writes whoever r
 import): `settlement_refusal`, asked by the append's fold just before it folds the settlement (so the position is the
 log's with the batch's earlier events): the id `settlement:SYMBOL`, no fee in the base currency (whose fee-free
 disposal after the fill would open the position again), the opposite side of the open position for its whole
-quantity. And once a contract's settlement is in the log, a later fill on it in that account and exchange is refused
-(`refuse_after_settlement`): it would leave a position no settlement could close (the id is taken); the settlement
-is rolled back, the fill recorded and the contract settled again.
+quantity, and no earlier than every fill of the contract in the account (`early_settlement_refusal`: the
+settlement ends the contract; read in time order, it would otherwise close what was open then and leave the later
+fill to open a position again). And once a contract's settlement is in the log, a later fill on it in that
+account and exchange is refused (`refuse_after_settlement`): it would leave a position no settlement could close
+(the id is taken); the settlement is rolled back, the fill recorded and the contract settled again.
 """
 
 from __future__ import annotations
@@ -196,6 +198,17 @@ def settlement_refusal(event: StoredEvent, position: Position | None) -> str | N
     if Decimal(str(event.quantity)) != position.quantity:
         return f"quantity: {whole} {open_text} (got {event.quantity})"
     return None
+
+
+def early_settlement_refusal(event: StoredEvent, later: StoredEvent, *, in_log: bool) -> str:
+    """Why the new settlement `event` is refused when `later`, a fill of its account and contract before it in the log
+    (`in_log`) or in its batch, occurred after it: the settlement ends the contract, so a read of the log in time
+    order would see it close what was open then and the later fill open or close what remained."""
+    which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
+    return (
+        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after every fill of it; "
+        f"{which} occurred at {later.occurred_at} (got {event.occurred_at})"
+    )
 
 
 def _settlement_refusal(symbol: str, occurred_at: str, last_day: str | None) -> str:
