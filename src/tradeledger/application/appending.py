@@ -241,7 +241,8 @@ class BatchProjection:
         """Fold sealed events (as stored: their text, exactly as replay and rebuild fold them) and append
         them to the log. A size that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)`
         of the event when given); with `settlements` (new events recorded, not a log copied), so is a settlement
-        that is not the fill closing the position the fold holds just before it (`settlement_refusal`)."""
+        that is not the fill closing the position the fold holds just before it (`settlement_refusal`) or that
+        occurred before a fill of its contract in its account (`early_settlement_refusal`)."""
         if not new:
             return
         uow, fold = self._uow, self._fold
