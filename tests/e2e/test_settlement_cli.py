@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.e2e.conftest import Cli
 
@@ -101,3 +102,37 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
         "BTC/USDT:USDT-251226",
         "BTC/USDT:USDT-991231",
     ]
+
+
+def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_imports_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    opened(cli)
+    lines = [
+        {"fill_id": "b2", "exchange": "binance", "symbol": FUTURE, "side": "buy", "quantity": "1", "price": "91000",
+         "occurred_at": "2026-12-21T10:00:00Z"},
+        {"fill_id": f"settlement:{FUTURE}", "exchange": "binance", "symbol": FUTURE, "side": "sell", "quantity": "2",
+         "price": "95500", "occurred_at": "2026-12-25T08:00:00Z", "metadata": {"settlement": True}},
+    ]  # fmt: skip
+    source = tmp_path / "settled.ndjson"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = cli("import", str(source), expect=2)
+
+    assert result.stderr == (
+        "error: line 2: quantity: a settlement closes the whole open position of BTC/USDT:USDT-261225 in account "
+        "'default' (long 3: a sell of 3) (got 2)\n"
+    )
+    assert cli.json("verify")["head"]["seq"] == 1
+
+
+def test_record_funding_refuses_funding_after_the_expiry_day(cli: Cli) -> None:
+    opened(cli)
+
+    result = cli("record-funding", "--funding-id", "f1", "--exchange", "binance", "--symbol", FUTURE,
+                 "--amount", "-1.5", "--time", "2026-12-26T00:00:00Z", expect=2)  # fmt: skip
+
+    assert result.stderr.startswith(
+        "error: fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
+    )
+    assert cli.json("positions")["open"][0]["funding"] == "0"

@@ -94,6 +94,19 @@ def test_a_fill_on_an_open_position_is_appended_in_two_round_trips(traced: Trace
     assert traced.ledger.state().closed
 
 
+def test_a_fill_on_a_dated_future_reads_its_contracts_settlement_key_in_the_same_two_round_trips(
+    traced: Traced,
+) -> None:
+    future = "BTC/USDT:USDT-261225"
+    traced.ledger.record(fill_fields(symbol=future, occurred_at="2026-12-20T10:00:00+00:00"))
+    more = fill_fields(symbol=future, quantity="2", occurred_at="2026-12-21T10:00:00+00:00")
+
+    assert traced.round_trips(lambda: traced.ledger.record(more)) == 2
+    position = traced.ledger.position(future)
+    assert position is not None
+    assert position.quantity == 3
+
+
 def test_a_duplicate_is_answered_in_two_round_trips(traced: Traced) -> None:
     fill = fill_fields()
     first = traced.ledger.record(fill)

@@ -55,6 +55,19 @@ def test_a_new_fill_on_a_key_the_kept_fold_holds_runs_one_select(ledger: Ledger)
     assert position.quantity == 2
 
 
+def test_a_fill_on_a_dated_future_reads_its_contracts_settlement_key_in_the_same_one_select(ledger: Ledger) -> None:
+    future = "BTC/USDT:USDT-261225"
+    ledger.record(fill_fields(fill_id="F-1", symbol=future, occurred_at="2026-12-20T10:00:00+00:00"))
+
+    found = selects(
+        ledger, lambda: ledger.record(fill_fields(fill_id="F-2", symbol=future, occurred_at="2026-12-21T10:00:00Z"))
+    )
+
+    assert len(found) == 1
+    assert "'F-2'" in found[0]
+    assert "'settlement:BTC/USDT:USDT-261225'" in found[0]
+
+
 def test_a_duplicate_reads_the_stored_event_whole_and_gets_the_original_receipt(ledger: Ledger) -> None:
     fields = fill_fields(fill_id="F-1")
     original = ledger.record(fields)

@@ -31,6 +31,12 @@ from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.json_values import canonical_json
 from tradeledger.domain.positions import PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
+from tradeledger.domain.settlement import (
+    early_settlement_refusal,
+    is_stored_settlement,
+    settlement_refusal,
+    watched_settlements_of,
+)
 from tradeledger.errors import InvalidFill
 
 FillInput = Fill | Funding | Transfer | Mapping[str, Any]
@@ -229,10 +235,14 @@ class BatchProjection:
         self._touched: set[PositionKey] = set()  # moved by this batch: written at its end
         self._balance_keys: set[BalanceKey] = set()
 
-    def append(self, new: Sequence[StoredEvent], *, named: Callable[[int], str] | None = None) -> None:
+    def append(
+        self, new: Sequence[StoredEvent], *, named: Callable[[int], str] | None = None, settlements: bool = False
+    ) -> None:
         """Fold sealed events (as stored: their text, exactly as replay and rebuild fold them) and append
         them to the log. A size that cannot stay exact is refused (InvalidFill, prefixed with `named(seq)`
-        of the event when given)."""
+        of the event when given); with `settlements` (new events recorded, not a log copied), so is a settlement
+        that is not the fill closing the position the fold holds just before it (`settlement_refusal`) or that
+        occurred before a fill of its contract in its account (`early_settlement_refusal`)."""
         if not new:
             return
         uow, fold = self._uow, self._fold
@@ -257,16 +267,48 @@ class BatchProjection:
         try:
             while multiple <= new[-1].seq:
                 end = multiple - first + 1
-                fold.apply_rows(event.execution_row() for event in new[cut:end])
+                self._fold_rows(new[cut:end], new if settlements else None)
                 self._snapshot(new[end - 1], before=self._touched - touched, part=new[:end])
                 cut, multiple = end, multiple + every
-            fold.apply_rows(event.execution_row() for event in new[cut:])
+            self._fold_rows(new[cut:], new if settlements else None)
         except InvalidFill as error:
             if named is None:
                 raise
             failed = min(event.seq for event in new if event.seq > fold.last_seq)  # the one after the last folded
             raise InvalidFill(f"{named(failed)}: {error}") from None
         uow.log.append(new)
+
+    def _fold_rows(self, events: Sequence[StoredEvent], chunk: Sequence[StoredEvent] | None) -> None:
+        """Fold `events` (of `chunk`, the events being appended, when they are recorded: each settlement among them
+        then held to the position folded up to it and to the times of the fills before it)."""
+        fold, cut = self._fold, 0
+        if chunk is not None:
+            for at, event in enumerate(events):
+                if is_stored_settlement(event):
+                    fold.apply_rows(before.execution_row() for before in events[cut:at])
+                    refusal = settlement_refusal(event, fold.position((event.account, str(event.symbol))))
+                    later = None if refusal is not None else self._fill_after(event, chunk)
+                    if later is not None:
+                        refusal = early_settlement_refusal(event, later, in_log=later.seq <= self._first)
+                    if refusal is not None:  # named by the caller: the event after the last one folded
+                        raise InvalidFill(refusal)
+                    cut = at
+        fold.apply_rows(event.execution_row() for event in events[cut:])
+
+    def _fill_after(self, settlement: StoredEvent, chunk: Sequence[StoredEvent]) -> StoredEvent | None:
+        """A fill of the settlement's account and contract before it in the log (earlier chunks of the batch
+        included) or in `chunk` that occurred after it, if any."""
+        account, symbol, at = settlement.account, settlement.symbol, settlement.occurred_at
+        for event in self._uow.log.read(account=account, symbol=symbol, occurred_from=at):
+            if event.type == "fill" and event.occurred_at > at:
+                return event
+        for event in chunk:
+            if event.seq >= settlement.seq:
+                break
+            same = event.account == account and event.symbol == symbol
+            if same and event.type == "fill" and event.occurred_at > at:
+                return event
+        return None
 
     def _snapshot(self, at: StoredEvent, *, before: AbstractSet[PositionKey], part: Sequence[StoredEvent]) -> None:
         """A snapshot as of `at`, folded to it: the stored rows (as they were before the batch) with those the
@@ -315,7 +357,7 @@ READ_AHEAD_EVENTS = READ_AHEAD_KEYS  # up to this many events, an append says wh
 
 def ahead_keys(events: Sequence[Event]) -> list[EventKey]:
     """The keys of `events` as `append_reads` names them, for UnitOfWork.read_ahead (none for a batch of more)."""
-    return [event.key for event in events] if len(events) <= READ_AHEAD_EVENTS else []
+    return [event.key for event in events] + watched_settlements_of(events) if len(events) <= READ_AHEAD_EVENTS else []
 
 
 def append_reads(
@@ -323,8 +365,9 @@ def append_reads(
     known: tuple[AbstractSet[PositionKey], AbstractSet[BalanceKey]] = (frozenset(), frozenset()),
 ) -> AheadReads:
     """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
-    keys, and the positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them,
-    but for those `known` (`FoldCache.known`: the batch starts from a fold holding them)."""
+    keys and under those of the settlements of the dated futures they fill (`watched_settlements_of`), and the
+    positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them, but for those
+    `known` (`FoldCache.known`: the batch starts from a fold holding them)."""
     if len(events) > READ_AHEAD_EVENTS:
         return AheadReads()
     positions: set[PositionKey] = set()
@@ -341,5 +384,5 @@ def append_reads(
     # Looked up, never iterated: another thread's batch may be growing those sets (it took the fold).
     positions = {key for key in positions if key not in known[0]}
     balances = {key for key in balances if key not in known[1]}
-    keys = [event.key for event in events]
+    keys = [event.key for event in events] + watched_settlements_of(events)
     return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances], REBUILDS: [LAST_REBUILD]})

@@ -45,7 +45,7 @@ from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
-from tradeledger.domain.settlement import refuse_past_expiry
+from tradeledger.domain.settlement import refuse_after_settlement, refuse_past_expiry, watched_settlements
 from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
 from tradeledger.errors import FillConflict, InvalidFill
 
@@ -123,7 +123,8 @@ def append_chunk(
     head = uow.log.head()
     seq, epoch, prev_hash = head.seq, head.epoch, head.hash  # followed event by event (no Checkpoint each)
     keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
-    existing = dict(uow.log.find(set(keys)))
+    watched = watched_settlements(contents)  # of the contracts this chunk fills: none follows its settlement
+    existing = dict(uow.log.find(set(keys) | watched))
     new: list[StoredEvent] = []
     index_of: dict[int, int] = {}
     for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
@@ -149,8 +150,10 @@ def append_chunk(
         return f"fill {index_of[seq]}"
 
     refuse_past_expiry(new, named=named)
+    if watched:
+        refuse_after_settlement(new, existing, start=start, named=named)
     check_lot_picks(uow.log, new, named=named)
-    projection.append(new, named=named)
+    projection.append(new, named=named, settlements=True)
     return len(new)
 
 

@@ -7,22 +7,33 @@ true}` in its metadata and named by the deterministic id `settlement:SYMBOL` (a 
 and exchange). Being a fill, it closes the position, books its realized PnL and moves the settle currency's
 balance as any closing fill does: the event model, the hash chain and every fold take it as they are.
 
-The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill on a dated
-contract that occurred after the end of that day is refused when it is recorded (`refuse_past_expiry`, inside
-the append, new events only: a log holding such a fill from before this check still folds, verifies and
-replays), and a settlement must occur on that day.
+The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill or a funding
+payment on a dated contract that occurred after the end of that day is refused when it is recorded
+(`refuse_past_expiry`, inside the append, new events only: a log holding such an event from before this check still
+folds, verifies and replays), and a settlement must occur on that day.
+
+A fill marked as a settlement is held to what record-settlement writes whoever records it (`record`, a batch, an
+import): `settlement_refusal`, asked by the append's fold just before it folds the settlement (so the position is the
+log's with the batch's earlier events): the id `settlement:SYMBOL`, no fee in the base currency (whose fee-free
+disposal after the fill would open the position again), the opposite side of the open position for its whole
+quantity, and no earlier than every fill of the contract in the account (`early_settlement_refusal`: the
+settlement ends the contract; read in time order, it would otherwise close what was open then and leave the later
+fill to open a position again). And once a contract's settlement is in the log, a later fill on it in that
+account and exchange is refused (`refuse_after_settlement`): it would leave a position no settlement could close
+(the id is taken); the settlement is rolled back, the fill recorded and the contract settled again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, Inexact, localcontext
 from functools import lru_cache
 from typing import Any
 
-from tradeledger.domain.fills import LEDGER_CONTEXT, Side
+from tradeledger.domain.events import Funding, Transfer
+from tradeledger.domain.fills import LEDGER_CONTEXT, Fill, Side, decimal_text, parsed_fees
 from tradeledger.domain.markets import market
 from tradeledger.domain.positions import Position, PositionSide
 from tradeledger.domain.records import StoredEvent
@@ -54,6 +65,58 @@ def _last_day_text(symbol: str) -> str | None:
     return None if day is None else day.isoformat()
 
 
+def settlement_key(account: str, exchange: str, symbol: str) -> tuple[str, str, str]:
+    """The key (account, exchange, id) the settlement of `symbol` is stored under."""
+    return (account, exchange, settlement_id(symbol))
+
+
+def watched_settlements(contents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
+    """The keys of the settlements that the fills of `contents` (canonical fields) on a dated future, but the
+    settlements among them, must not follow in the log (`refuse_after_settlement`)."""
+    return {
+        settlement_key(content["account"], content["exchange"], content["symbol"])
+        for content in contents
+        if content["type"] == "fill"
+        and ":" in content["symbol"]  # a contract: spot has no expiry, and most fills are spot
+        and _last_day_text(content["symbol"])
+        and not _stored_settlement(content["metadata"])
+    }
+
+
+def watched_settlements_of(events: Iterable[Fill | Funding | Transfer]) -> list[tuple[str, str, str]]:
+    """`watched_settlements` of validated events (what an append of them reads ahead)."""
+    return [
+        settlement_key(event.account, event.exchange, event.symbol)
+        for event in events
+        if isinstance(event, Fill) and _last_day_text(event.symbol) and not is_settlement(event.metadata)
+    ]
+
+
+def refuse_after_settlement(
+    events: Sequence[StoredEvent],
+    settled: Mapping[tuple[str, str, str], StoredEvent],
+    *,
+    start: int,
+    named: Callable[[int], str],
+) -> None:
+    """InvalidFill for the first new fill on a dated future (`named(seq)` says which) that follows its contract's
+    settlement in its account and exchange: `settled` holds the events under the keys `watched_settlements` names
+    (the log's, seq up to `start`, and this batch's). The settlement closed what was open; a fill after it would
+    leave a position that no settlement can close (its id is taken): roll the settlement back first."""
+    for event in events:
+        if event.type != "fill" or event.symbol is None or _last_day_text(event.symbol) is None:
+            continue
+        found = settled.get(settlement_key(event.account, event.exchange, event.symbol))
+        if found is None or found.seq >= event.seq or not is_stored_settlement(found):
+            continue
+        where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
+        raise InvalidFill(
+            f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {event.exchange} "
+            f"{where}; a fill after its settlement is refused: roll the settlement back, record the fill, then "
+            f"settle again (got {event.symbol})"
+        )
+
+
 def is_settlement(metadata: Mapping[str, Any] | None) -> bool:
     """Whether a fill's metadata marks it as a settlement (`settlement` is JSON true, nothing else)."""
     return metadata is not None and metadata.get(SETTLEMENT) is True
@@ -67,23 +130,85 @@ def _stored_settlement(metadata: str | None) -> bool:
 
 
 def refuse_past_expiry(events: Sequence[StoredEvent], *, named: Callable[[int], str]) -> None:
-    """InvalidFill for the first new fill (`named(seq)` says which) that its contract's expiry rules out: a fill on a
-    dated future that occurred after the end of its expiry day (UTC), or a settlement that is not on a dated future's
-    expiry day. Checked when events are recorded, never on the log's events."""
+    """InvalidFill for the first new event (`named(seq)` says which) that its contract's expiry rules out: a fill or
+    a funding payment on a dated future that occurred after the end of its expiry day (UTC), or a settlement that is
+    not on a dated future's expiry day. Checked when events are recorded, never on the log's events."""
     for event in events:
-        if event.type != "fill" or event.symbol is None:
+        if event.symbol is None or event.type not in _ON_A_CONTRACT:
             continue
         last_day = _last_day_text(event.symbol)
-        settles = _stored_settlement(event.metadata)
+        settles = event.type == "fill" and _stored_settlement(event.metadata)
         day = event.occurred_at[:10]
         if settles and (last_day is None or day != last_day):
             raise InvalidFill(f"{named(event.seq)}: {_settlement_refusal(event.symbol, event.occurred_at, last_day)}")
         if last_day is not None and not settles and day > last_day:
-            raise InvalidFill(
-                f"{named(event.seq)}: occurred_at: {event.symbol} expired on {last_day} (its expiry "
-                f"{market(event.symbol).expiry}); a fill after the end of its expiry day (UTC) is refused: the "
-                f"exchange settled it, book that with record-settlement (got {event.occurred_at})"
+            raise InvalidFill(f"{named(event.seq)}: {_expired_refusal(event)}")
+
+
+_ON_A_CONTRACT = frozenset(("fill", "funding"))  # the event types that name a contract (a transfer names none)
+
+
+def _expired_refusal(event: StoredEvent) -> str:
+    symbol = str(event.symbol)
+    start = f"occurred_at: {symbol} expired on {_last_day_text(symbol)} (its expiry {market(symbol).expiry}); "
+    if event.type == "funding":
+        return f"{start}funding after the end of its expiry day (UTC) is refused (got {event.occurred_at})"
+    return (
+        f"{start}a fill after the end of its expiry day (UTC) is refused: the exchange settled it, book that with "
+        f"record-settlement (got {event.occurred_at})"
+    )
+
+
+def is_stored_settlement(event: StoredEvent) -> bool:
+    """Whether a stored event is a fill marked as a settlement (a substring test for the usual one: no JSON read)."""
+    return event.type == "fill" and _stored_settlement(event.metadata)
+
+
+def settlement_refusal(event: StoredEvent, position: Position | None) -> str | None:
+    """Why the new settlement `event` is not the fill record-settlement writes for `position`, the open position of
+    its account and contract just before it (None: flat), and so refused; None when it is that fill. It is named
+    `settlement:SYMBOL`; it has no fee in the base currency, whose fee-free disposal after the fill would open the
+    position again; it is the opposite side of `position` for its whole quantity."""
+    symbol = str(event.symbol)
+    if event.fill_id != settlement_id(symbol):
+        return (
+            f"fill_id: a settlement of {symbol} is named {settlement_id(symbol)} (one per account and exchange, "
+            f"whoever records it) (got {event.fill_id!r})"
+        )
+    traded = market(symbol)
+    for index, (currency, _, _) in enumerate(parsed_fees(event.fees or "[]")):
+        if currency == traded.base:
+            return (
+                f"fees[{index}].currency: a settlement closes the position whole; a fee in its base currency "
+                f"{currency} (a disposal after the fill) would open it again: give the delivery fee in "
+                f"{traded.settle} (got {currency!r})"
             )
+    whole = f"a settlement closes the whole open position of {symbol} in account {event.account!r}"
+    if position is None:
+        return (
+            f"metadata.settlement: {whole}; none is open (got a {event.side} of {event.quantity} marked settlement: "
+            "true)"
+        )
+    closing = "sell" if position.side is PositionSide.LONG else "buy"
+    open_text = (
+        f"({position.side.value} {decimal_text(position.quantity)}: a {closing} of {decimal_text(position.quantity)})"
+    )
+    if event.side != closing:
+        return f"side: {whole} {open_text} (got {event.side})"
+    if Decimal(str(event.quantity)) != position.quantity:
+        return f"quantity: {whole} {open_text} (got {event.quantity})"
+    return None
+
+
+def early_settlement_refusal(event: StoredEvent, later: StoredEvent, *, in_log: bool) -> str:
+    """Why the new settlement `event` is refused when `later`, a fill of its account and contract before it in the log
+    (`in_log`) or in its batch, occurred after it: the settlement ends the contract, so a read of the log in time
+    order would see it close what was open then and the later fill open or close what remained."""
+    which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
+    return (
+        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after every fill of it; "
+        f"{which} occurred at {later.occurred_at} (got {event.occurred_at})"
+    )
 
 
 def _settlement_refusal(symbol: str, occurred_at: str, last_day: str | None) -> str:
