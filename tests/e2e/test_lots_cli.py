@@ -481,3 +481,22 @@ def test_a_sale_may_name_a_lot_an_internal_move_brought_into_its_account(cli: Cl
             "term": "long",
         }
     ]
+
+
+@pytest.mark.xfail(strict=True, reason="the record-time check of metadata.lots counts only named disposals")
+def test_record_refuses_a_lot_a_sale_naming_none_took_and_gains_still_reads_the_log(traded: Cli) -> None:
+    # s1 (1.5, naming no lots) took lot 1 and 0.5 of lot 2 first in, first out under specific.
+    refused = traded(*fill("s2", "sell", "1", "400", "2025-03-01T00:00:00Z", "--lot", "1=1"), expect=2)
+
+    assert refused.stderr.startswith(
+        "error: fill 1: metadata.lots: lot 1 has 0 left in account 'default' when this fill is matched under specific"
+    )
+    assert refused.stderr.count("\n") == 1
+    assert traded.json("positions")["seq"] == 3
+    traded(*fill("s2", "sell", "0.5", "400", "2025-03-01T00:00:00Z", "--lot", "2=0.5"))
+    rows = traded.json("gains", "--method", "specific", "--year", "2025")["rows"]
+    assert [(r["disposed_seq"], r["acquired_seq"], r["quantity"]) for r in rows] == [
+        (3, 1, "1"),
+        (3, 2, "0.5"),
+        (4, 2, "0.5"),
+    ]
