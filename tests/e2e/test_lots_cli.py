@@ -483,7 +483,6 @@ def test_a_sale_may_name_a_lot_an_internal_move_brought_into_its_account(cli: Cl
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="the record-time check of metadata.lots counts only named disposals")
 def test_record_refuses_a_lot_a_sale_naming_none_took_and_gains_still_reads_the_log(traded: Cli) -> None:
     # s1 (1.5, naming no lots) took lot 1 and 0.5 of lot 2 first in, first out under specific.
     refused = traded(*fill("s2", "sell", "1", "400", "2025-03-01T00:00:00Z", "--lot", "1=1"), expect=2)

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
+from tradeledger.application.lot_pick_fold import check_by_fold
 from tradeledger.application.lot_pick_moves import moved_lots
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
@@ -123,9 +124,10 @@ def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, *, 
     a buy; 0 when none): a fill of the same account and spot symbol (for a withdrawal: a spot symbol whose base is the
     currency withdrawn) on the side `acquired_by` acquires its quantity, and its base fee acquires too on either side
     (spec section 9: a base rebate is coins acquired at the fill price, so long; a base fee is a disposal at the fill
-    price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first) is
-    for the report to say, which matches by the methods asked. With `anywhere`, a fill of any account: a lot an
-    internal move may have carried into the account of `event` (`_moved`)."""
+    price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first), and
+    what disposals naming no lots took of it, the reports' fold says (`lot_pick_fold`, asked last). With
+    `anywhere`, a fill of any account: a lot an internal move may have carried into the account of `event`
+    (`_moved`)."""
     if lot is None or lot.type != "fill" or (lot.account != event.account and not anywhere) or lot.symbol is None:
         return Decimal(0)
     if event.symbol is None:  # a withdrawal: a lot of the currency it takes
@@ -175,6 +177,8 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
             named_of = in_batch.setdefault(event.account, {})
             for lot_seq, amount in picks:
                 named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
+        # What disposals naming no lots took first in, first out: the reports' own fold of the pools named.
+        check_by_fold(log, new, named)
 
 
 def _lot_before(log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lot_seq: int) -> StoredEvent | None:

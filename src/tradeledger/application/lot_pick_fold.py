@@ -1,0 +1,200 @@
+"""The lots a specific disposal names (`metadata.lots`, spec section 11) checked by the reports' own fold before the
+append that holds it is written (application/lot_picks.py asks it last, inside the append transaction).
+
+Counting what earlier disposals *named* of a lot is not enough: under `specific` a disposal that names no lots (a
+sale, the base fee of any fill, a buy back of a short, an internal move, a withdrawal when withdrawals dispose) takes
+the oldest lots first, and a lot it took is no longer there to name. A fill naming it, once recorded, would make every
+`gains --method specific` and `lots --method specific` refuse the whole log, which only a rollback mends. So for each
+(account, currency) whose lots an event of the append names, its events (in the log and in the append) are folded
+under `specific` in the order they occurred (`domain.lots.LotBook`, as the reports fold them; the events of every
+account of that currency when the account had an internal move of it, whose lots follow the coins), and the append is
+refused when that fold refuses an event: a fill of the append, naming the lot and what is left of it then; or an
+event of the log that occurred later, which the append would break (a backfilled sale that takes the lot it names).
+A fill naming lots is folded as `gains` folds it by default (withdrawals do not dispose); a withdrawal naming lots as
+`gains --withdrawals-dispose` folds it.
+
+Cost: one read of the account's history (an index leads with the account: other accounts' events are not read), and
+its fold, per (account, currency) an append names lots of; an append naming no lots reads nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from tradeledger.application.ports import EventLog
+from tradeledger.domain.fills import decimal_text, shortened
+from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_pools import rounded_rest
+from tradeledger.domain.lot_terms import NO_TAX_YEAR, MethodPlan, lot_picks
+from tradeledger.domain.lot_transfers import internal_moves, paired_moves
+from tradeledger.domain.lots import LotBook
+from tradeledger.domain.markets import market
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+_SPECIFIC = MethodPlan.parse(["specific"])
+_TAKES = "where a disposal naming no lots (a base fee too) takes the oldest lots first"
+
+Pools = tuple[str, str]  # (account, currency)
+
+
+def _named(event: StoredEvent) -> dict[str, Any] | None:
+    """The metadata of an event whose metadata has `lots` (as the reports read it), else None."""
+    if event.metadata is None or '"lots"' not in event.metadata:
+        return None
+    found = json.loads(event.metadata)
+    return found if isinstance(found, dict) and "lots" in found else None
+
+
+def _currency_of(event: StoredEvent) -> str | None:
+    """The currency whose lots `event` moves: a spot fill's base, a transfer's currency; None for any other."""
+    if event.type == "transfer":
+        return event.currency
+    if event.type != "fill" or event.symbol is None:
+        return None
+    traded = market(event.symbol)
+    return traded.base if traded.settle is None else None
+
+
+def check_by_fold(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
+    """Refuse (InvalidFill naming `metadata.lots`) the append of `new` when the reports' fold under `specific` of the
+    pools an event of it names lots of would refuse an event (see the module's docstring); `named`: how a message
+    names an event of the append (by seq)."""
+    asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
+    for event in new:
+        currency = _currency_of(event)
+        if currency is not None and _named(event) is not None:
+            asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
+    for pools, disposing in asked.items():
+        events = _history(log, new, *pools)
+        for withdrawals_dispose in sorted(disposing):
+            _refuse_unfolded(
+                events, {event.seq for event in new}, pools, named, withdrawals_dispose=withdrawals_dispose
+            )
+
+
+def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: str) -> list[StoredEvent]:
+    """The events of the log and of `new` that move the lots of `currency` in `account` (of every account when one of
+    them is an internal move: its lots follow the coins), in the order they occurred."""
+    own = [event for event in (*log.read(account=account), *new) if event.account == account]
+    events = [event for event in own if _currency_of(event) == currency]
+    if any(event.kind == "internal" for event in events):
+        events = [event for event in (*log.read(), *new) if _currency_of(event) == currency]
+    return sorted(events, key=_time_then_seq)
+
+
+def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
+    return (event.occurred_at, event.seq)
+
+
+def _fold(events: Sequence[StoredEvent], *, withdrawals_dispose: bool) -> tuple[LotBook, StoredEvent | None, str]:
+    """`events` folded under `specific` as the reports fold them: the book, and the event it refused with why (None
+    and "" when it refused none); the book holds the lots as they were when that event was matched."""
+    book = LotBook(_SPECIFIC, withdrawals_dispose=withdrawals_dispose, year=NO_TAX_YEAR, in_time_order=True)
+    metadata = {event.seq: found for event in events if (found := _named(event)) is not None}
+    kinds = {event.seq: event.kind for event in events if event.kind is not None}
+    current: list[StoredEvent] = []
+
+    def rows() -> Iterator[ExecutionRow]:
+        for event in events:
+            current[:] = [event]
+            yield event.execution_row()
+
+    try:
+        book.apply_rows(rows(), metadata, kinds, paired_moves(internal_moves(events)))
+    except (InvalidArgument, InvalidFill) as refusal:
+        return book, current[0], str(refusal)
+    return book, None, ""
+
+
+def _refuse_unfolded(
+    events: Sequence[StoredEvent],
+    new: set[int],
+    pools: Pools,
+    named: Callable[[int], str],
+    *,
+    withdrawals_dispose: bool,
+) -> None:
+    """InvalidFill when the fold of `events` (those of the append at the seqs `new`) refuses an event."""
+    book, refused, why = _fold(events, withdrawals_dispose=withdrawals_dispose)
+    if refused is None:
+        return
+    report = "gains --method specific" + (" --withdrawals-dispose" if withdrawals_dispose else "")
+    what = "fill" if refused.type == "fill" else "withdrawal"
+    if refused.seq in new:
+        where, given = named(refused.seq), _given(refused)
+        short = _short_of(book, refused)
+        if short is None:
+            raise InvalidFill(f"{where}: metadata.lots: {report} would refuse the log with this {what}: {why}{given}")
+        lot_seq, held, amount = short
+        raise InvalidFill(
+            f"{where}: metadata.lots: lot {lot_seq} has {decimal_text(held)} left in account {refused.account!r} when "
+            f"this {what} is matched under specific{_disposing(withdrawals_dispose)}, {_TAKES}: "
+            f"{decimal_text(amount)} cannot be taken of it{given}"
+        )
+    # An event of the log, which the append would break: a backfill that occurred before it takes what it names.
+    first = min(
+        (event for event in events if event.seq in new and _time_then_seq(event) < _time_then_seq(refused)),
+        key=lambda event: event.seq,
+    )
+    where = named(first.seq)
+    _, before, _ = _fold([event for event in events if event.seq not in new], withdrawals_dispose=withdrawals_dispose)
+    if before is not None and before.seq == refused.seq:
+        account, currency = pools
+        raise InvalidFill(
+            f"{where}: metadata.lots: the lots of {currency} in account {account!r} cannot be checked: {report} "
+            f"already refuses the log at seq {refused.seq} ({why}); a rollback to before it mends the log"
+        )
+    short = _short_of(book, refused)
+    if short is None:
+        raise InvalidFill(
+            f"{where}: metadata.lots: with this batch, {report} would refuse the log at seq {refused.seq}, which "
+            f"occurred after this event: {why}"
+        )
+    lot_seq, held, amount = short
+    raise InvalidFill(
+        f"{where}: metadata.lots: the {what} at seq {refused.seq}, which occurred after this one, names "
+        f"{decimal_text(amount)} of lot {lot_seq}; with this batch, lot {lot_seq} has {decimal_text(held)} left in "
+        f"account {refused.account!r} when seq {refused.seq} is matched under specific"
+        f"{_disposing(withdrawals_dispose)}, {_TAKES}"
+    )
+
+
+def _disposing(withdrawals_dispose: bool) -> str:
+    return " (withdrawals disposing)" if withdrawals_dispose else ""
+
+
+def _given(event: StoredEvent) -> str:
+    """` (got ...)`: the `metadata.lots` of `event`, for a message; "" when it names none."""
+    metadata = _named(event)
+    return "" if metadata is None else f" (got {shortened(json.dumps(metadata['lots']))})"
+
+
+def _short_of(book: LotBook, event: StoredEvent) -> tuple[int, Decimal, Decimal] | None:
+    """The first lot `event` names of which less is open in `book` than it names, or whose rest would be rounded:
+    (lot seq, what is open of it, what is named); None when every lot named is open, or it names none."""
+    metadata = _named(event)
+    if metadata is None:
+        return None
+    if event.type == "fill":
+        assert event.symbol is not None
+        assert event.quantity is not None
+        traded = market(event.symbol)
+        currency, quote, quantity = traded.base, traded.quote, Decimal(event.quantity)
+        sign = 1 if event.side == "sell" else -1
+    else:
+        assert event.currency is not None
+        assert event.amount is not None
+        currency, quote, quantity, sign = event.currency, None, Decimal(event.fee or "0") - Decimal(event.amount), 1
+    try:
+        picks = lot_picks(metadata["lots"], quantity)
+    except InvalidFill:
+        return None
+    for lot_seq, amount in picks:
+        held = book.open_of(event.account, currency, quote, lot_seq, sign)
+        if held < amount or rounded_rest(lot_seq, held, amount) is not None:
+            return lot_seq, held, amount
+    return None
