@@ -133,3 +133,28 @@ def test_a_sale_naming_no_lots_backfilled_before_a_recorded_sale_naming_the_lot_
 
     with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the fill at seq 3"):
         ledger.record(sell(3))
+
+
+def test_the_fold_starts_where_the_position_was_flat_in_the_order_the_fills_occurred(ledger: Ledger) -> None:
+    ledger.record_many([buy(1), sell(2)])  # flat after seq 2
+    ledger.record(buy(4))  # the position open at the head opened here (seq 3) ...
+    ledger.record(buy(3))  # ... but a backfill (seq 4) occurred before it: it was not flat there in time order
+    ledger.record(sell(5))  # takes lot 4, the oldest open
+
+    with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: lot 4 has 0 left in account 'default'"):
+        ledger.record(named((4, "1"), quantity="1", occurred_at=at(6)))
+    ledger.record(named((3, "1"), quantity="1", occurred_at=at(6)))
+
+    assert specific_rows(ledger) == [(2, 1, D(1)), (5, 4, D(1)), (6, 3, D(1))]
+
+
+def test_a_base_fee_moves_the_position_the_fold_starts_from(ledger: Ledger) -> None:
+    fee = [{"amount": "0.5", "currency": "BTC"}]
+    ledger.record_many([buy(1, quantity="1.5"), paying(fee, side="sell", quantity="1", occurred_at=at(2))])  # flat
+    ledger.record_many([buy(3), sell(4, quantity="0.5")])  # the sale takes 0.5 of lot 3
+
+    with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: lot 3 has 0\.5 left in account 'default'"):
+        ledger.record(named((3, "1"), quantity="1", occurred_at=at(5)))
+    ledger.record(named((3, "0.5"), quantity="0.5", occurred_at=at(5)))
+
+    assert specific_rows(ledger) == [(2, 1, D(1)), (2, 1, D("0.5")), (4, 3, D("0.5")), (5, 3, D("0.5"))]

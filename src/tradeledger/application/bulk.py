@@ -149,7 +149,7 @@ def append_chunk(
         return f"fill {index_of[seq]}"
 
     refuse_past_expiry(new, named=named)
-    check_lot_picks(uow.log, new, named=named)
+    check_lot_picks(uow.log, new, named=named, open_cycle=projection.open_cycle)
     projection.append(new, named=named)
     return len(new)
 

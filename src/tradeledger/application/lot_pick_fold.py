@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tradeledger.application.ports import EventLog
-from tradeledger.domain.fills import decimal_text, shortened
+from tradeledger.application.replaying import event_at
+from tradeledger.domain.fee_parts import fee_parts
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
-from tradeledger.domain.lot_terms import NO_TAX_YEAR, MethodPlan, lot_picks
+from tradeledger.domain.lot_terms import NO_TAX_YEAR, ZERO, MethodPlan, lot_picks
 from tradeledger.domain.lot_transfers import internal_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
+from tradeledger.domain.positions import Position, PositionKey
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument, InvalidFill
 
@@ -59,21 +62,30 @@ def _currency_of(event: StoredEvent) -> str | None:
     return traded.base if traded.settle is None else None
 
 
-def check_by_fold(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
+def check_by_fold(
+    log: EventLog,
+    new: Sequence[StoredEvent],
+    named: Callable[[int], str],
+    open_cycle: Callable[[PositionKey], Position | None] | None = None,
+) -> None:
     """Refuse (InvalidFill naming `metadata.lots`) the append of `new` when the reports' fold under `specific` of the
     pools an event of it names lots of would refuse an event (see the module's docstring); `named`: how a message
-    names an event of the append (by seq)."""
+    names an event of the append (by seq); `open_cycle`: the open position of an (account, symbol) at the log's head
+    (`_since_empty` starts from it)."""
     asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
     for event in new:
         currency = _currency_of(event)
         if currency is not None and _named(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
+    seqs = {event.seq for event in new}
     for pools, disposing in asked.items():
-        events = _history(log, new, *pools)
         for withdrawals_dispose in sorted(disposing):
-            _refuse_unfolded(
-                events, {event.seq for event in new}, pools, named, withdrawals_dispose=withdrawals_dispose
-            )
+            events = None
+            if open_cycle is not None and not withdrawals_dispose:
+                events = _since_empty(log, new, pools, open_cycle)
+            if events is None:
+                events = _history(log, new, *pools)
+            _refuse_unfolded(events, seqs, pools, named, withdrawals_dispose=withdrawals_dispose)
 
 
 def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: str) -> list[StoredEvent]:
@@ -84,6 +96,65 @@ def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: 
     if any(event.kind == "internal" for event in events):
         events = [event for event in (*log.read(), *new) if _currency_of(event) == currency]
     return sorted(events, key=_time_then_seq)
+
+
+def _since_empty(
+    log: EventLog, new: Sequence[StoredEvent], pools: Pools, open_cycle: Callable[[PositionKey], Position | None]
+) -> list[StoredEvent] | None:
+    """The events of the pools of `pools` that the fills of `new` trade, from a time at which each was empty, in the
+    order they occurred; None when no such time is found (the whole history is then folded).
+
+    Without internal moves (withdrawals not disposing), a pool's lots add up to the position its fills left (in the
+    order they occurred: each disposal takes from the lots, what it takes beyond them opens lots on the other side),
+    so where that position is 0 the pool is empty and a fold from there is the reports' fold. The time tried is the
+    earlier of the first fill of `new` in the pool and the opening of the position open at the log's head
+    (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
+    events from that time, not of its history)."""
+    account, currency = pools
+    mine = [event for event in new if event.account == account and _currency_of(event) == currency]
+    if any(event.type != "fill" for event in mine) or log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL):
+        return None  # an internal move of the account: the lots follow the coins, the positions do not count them
+    found: list[StoredEvent] = []
+    for symbol in sorted({event.symbol for event in mine if event.symbol is not None}):
+        part = _symbol_since_empty(log, [event for event in mine if event.symbol == symbol], open_cycle)
+        if part is None:
+            return None
+        found += part
+    return sorted(found, key=_time_then_seq)
+
+
+_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
+
+
+def _symbol_since_empty(
+    log: EventLog, batch: Sequence[StoredEvent], open_cycle: Callable[[PositionKey], Position | None]
+) -> list[StoredEvent] | None:
+    """`_since_empty` for one (account, symbol), whose fills in the append are `batch`."""
+    account, symbol = batch[0].account, batch[0].symbol
+    assert symbol is not None
+    start = min(_time_then_seq(event) for event in batch)
+    cycle = open_cycle((account, symbol))
+    if cycle is not None:
+        opened = event_at(log, cycle.opened_seq)
+        if opened is None:
+            return None
+        start = min(start, _time_then_seq(opened))
+    read = log.read(account=account, symbol=symbol, occurred_from=start[0])
+    later = [event for event in read if _time_then_seq(event) >= start]
+    with localcontext(LEDGER_CONTEXT):
+        size = ZERO if cycle is None else cycle.signed_quantity
+        for event in later:
+            size -= _moved_size(event)
+    return [*later, *batch] if size == 0 else None
+
+
+def _moved_size(event: StoredEvent) -> Decimal:
+    """What a spot fill moved its position's signed size by: its quantity, less its fee in the base currency."""
+    if event.type != "fill" or event.quantity is None or event.symbol is None:
+        return ZERO
+    quantity = Decimal(event.quantity)
+    moved = quantity if event.side == "buy" else -quantity
+    return moved - fee_parts(event.symbol, event.fees)[2] if event.fees is not None else moved
 
 
 def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
