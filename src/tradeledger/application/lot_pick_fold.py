@@ -207,10 +207,9 @@ def _refuse_unfolded(
             f"{decimal_text(amount)} cannot be taken of it{given}"
         )
     # An event of the log, which the append would break: a backfill that occurred before it takes what it names.
-    first = min(
-        (event for event in events if event.seq in new and _time_then_seq(event) < _time_then_seq(refused)),
-        key=lambda event: event.seq,
-    )
+    mine = [event for event in events if event.seq in new]  # one at least: the one naming lots of `pools`
+    earlier = [event for event in mine if _time_then_seq(event) < _time_then_seq(refused)]
+    first = min(earlier or mine, key=lambda event: event.seq)
     where = named(first.seq)
     _, before, _ = _fold([event for event in events if event.seq not in new], withdrawals_dispose=withdrawals_dispose)
     if before is not None and before.seq == refused.seq:
