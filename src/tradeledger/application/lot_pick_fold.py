@@ -13,8 +13,13 @@ event of the log that occurred later, which the append would break (a backfilled
 A fill naming lots is folded as `gains` folds it by default (withdrawals do not dispose); a withdrawal naming lots as
 `gains --withdrawals-dispose` folds it.
 
-Cost: one read of the account's history (an index leads with the account: other accounts' events are not read), and
-its fold, per (account, currency) an append names lots of; an append naming no lots reads nothing more.
+Cost, per (account, currency) an append names lots of: the fold starts where each pool was provably empty
+(`_since_empty`: the events of the position open at the head, in the common case), found by a look for an internal
+move of the account and a read of the pool's events from that time (two reads by account: on SQLite each a scan of
+the table, as no index of the log leads with the account); else the account's whole history is read and folded. An
+append naming no lots reads nothing more, and so is not checked: a fill naming none recorded alone that occurred
+before a recorded one naming the lot it takes (a backfill) is let through (tests/integration/test_lot_picks_fold.py
+pins it).
 """
 
 from __future__ import annotations
