@@ -299,6 +299,9 @@ def test_the_last_occurrence_is_of_an_accounts_events_on_one_exchange_by_type_sy
         )
         assert log.last_occurred("default", "kraken", ["transfer"], kinds=["withdrawal"]) is None
         assert log.last_occurred("default", "kraken", ["funding"]) is None
+        # On any exchange (None): the binance fill of 2024-03-05 is the account's latest.
+        assert log.last_occurred("default", None, ["fill"], symbol="BTC/USD") == events[3].occurred_at
+        assert log.last_occurred("default", None, ["transfer"], kinds=["internal"]) is None
 
 
 def test_the_first_event_recorded_after_a_time_is_named_by_its_seq(store: LedgerStore) -> None:

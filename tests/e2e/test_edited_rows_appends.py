@@ -84,14 +84,25 @@ def _naming_lot(seq: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("seq", [3, 13])
-def test_a_fill_naming_an_unedited_sell_as_its_lot_is_recorded(backend: Backend, seq: int) -> None:
+def test_a_fill_naming_an_unedited_sell_as_its_lot_is_recorded(backend: Backend) -> None:
     _edited(backend, 1, "strategy = strategy")  # the guard dropped, nothing changed
 
-    result = CliRunner().invoke(app, ["--db", backend.url, *_naming_lot(seq)])
+    result = CliRunner().invoke(app, ["--db", backend.url, *_naming_lot(13)])  # 0.251 short when the buy occurs
 
     assert result.exit_code == 0, result.stderr
     assert _head(backend) == 21
+
+
+def test_a_fill_naming_an_unedited_sell_that_opened_no_short_lot_is_refused(backend: Backend) -> None:
+    _edited(backend, 1, "strategy = strategy")  # the guard dropped, nothing changed
+
+    result = CliRunner().invoke(app, ["--db", backend.url, *_naming_lot(3)])  # it sold long lots: no short lot
+
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(
+        "error: fill 1: metadata.lots: lot 3 has 0 left in account 'default' when this fill is matched under specific"
+    ), result.stderr
+    assert _head(backend) == 20
 
 
 @pytest.mark.parametrize(("seq", "edit"), LOTS, ids=[edit for _, edit in LOTS])

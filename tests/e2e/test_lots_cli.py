@@ -481,3 +481,67 @@ def test_a_sale_may_name_a_lot_an_internal_move_brought_into_its_account(cli: Cl
             "term": "long",
         }
     ]
+
+
+def test_record_refuses_a_lot_a_sale_naming_none_took_and_gains_still_reads_the_log(traded: Cli) -> None:
+    # s1 (1.5, naming no lots) took lot 1 and 0.5 of lot 2 first in, first out under specific.
+    refused = traded(*fill("s2", "sell", "1", "400", "2025-03-01T00:00:00Z", "--lot", "1=1"), expect=2)
+
+    assert refused.stderr.startswith(
+        "error: fill 1: metadata.lots: lot 1 has 0 left in account 'default' when this fill is matched under specific"
+    )
+    assert refused.stderr.count("\n") == 1
+    assert traded.json("positions")["seq"] == 3
+    traded(*fill("s2", "sell", "0.5", "400", "2025-03-01T00:00:00Z", "--lot", "2=0.5"))
+    rows = traded.json("gains", "--method", "specific", "--year", "2025")["rows"]
+    assert [(r["disposed_seq"], r["acquired_seq"], r["quantity"]) for r in rows] == [
+        (3, 1, "1"),
+        (3, 2, "0.5"),
+        (4, 2, "0.5"),
+    ]
+
+
+def test_import_refuses_a_sale_naming_a_lot_an_earlier_line_took_first_in_first_out(cli: Cli, tmp_path: Path) -> None:
+    lines: list[dict[str, object]] = [
+        {"fill_id": "b1", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "100"},
+        {"fill_id": "b2", "symbol": "BTC/USD", "side": "buy", "quantity": "1", "price": "200"},
+        {"fill_id": "s1", "symbol": "BTC/USD", "side": "sell", "quantity": "1", "price": "300"},  # takes lot 1
+        {"fill_id": "s2", "symbol": "BTC/USD", "side": "sell", "quantity": "1", "price": "300",
+         "metadata": {"lots": [{"seq": 1, "quantity": "1"}]}},
+    ]  # fmt: skip
+    path = tmp_path / "fills.ndjson"
+    path.write_text(
+        "".join(
+            json.dumps({**line, "exchange": "kraken", "occurred_at": f"2025-01-0{day}T00:00:00Z", "fee": "0"}) + "\n"
+            for day, line in enumerate(lines, start=1)
+        )
+    )
+
+    result = cli("import", str(path), expect=2)
+
+    assert result.stderr == (
+        "error: line 4: metadata.lots: lot 1 has 0 left in account 'default' when this fill is matched under "
+        "specific, where a disposal naming no lots (a base fee too) takes the oldest lots first: 1 cannot be taken "
+        'of it (got [{"quantity": "1", "seq": 1}])\n'
+    )
+    assert cli.json("history") == []
+
+
+def test_import_refuses_a_withdrawal_naming_a_lot_a_withdrawal_naming_none_took(cli: Cli, tmp_path: Path) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2025-01-01T00:00:00Z"))
+    cli(*fill("b2", "buy", "1", "200", "2025-01-02T00:00:00Z"))
+    out = ["record-transfer", "--exchange", "kraken", "--currency", "BTC", "--kind", "withdrawal", "--amount", "-1"]
+    cli(*out, "--transfer-id", "w1", "--time", "2025-01-03T00:00:00Z")  # takes lot 1 when withdrawals dispose
+    line = {"type": "transfer", "transfer_id": "w2", "exchange": "kraken", "currency": "BTC", "amount": "-1",
+            "kind": "withdrawal", "occurred_at": "2025-01-04T00:00:00Z",
+            "metadata": {"lots": [{"seq": 1, "quantity": "1"}]}}  # fmt: skip
+    path = tmp_path / "withdrawal.ndjson"
+    path.write_text(json.dumps(line) + "\n")
+
+    result = cli("import", str(path), expect=2)
+
+    assert result.stderr.startswith(
+        "error: line 1: metadata.lots: lot 1 has 0 left in account 'default' when this withdrawal is matched under "
+        "specific (withdrawals disposing), where a disposal naming no lots"
+    ), result.stderr
+    assert len(cli.json("history")) == 3

@@ -29,7 +29,7 @@ from tradeledger.domain.fills import Fill, decimal_text
 from tradeledger.domain.fold import PositionFold
 from tradeledger.domain.intake import fast_fill
 from tradeledger.domain.json_values import canonical_json
-from tradeledger.domain.positions import PositionKey, Totals
+from tradeledger.domain.positions import Position, PositionKey, Totals
 from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.settlement import (
     early_settlement_refusal,
@@ -309,6 +309,14 @@ class BatchProjection:
             if same and event.type == "fill" and event.occurred_at > at:
                 return event
         return None
+
+    def open_cycle(self, key: PositionKey) -> Position | None:
+        """The open cycle of `key` (None when flat) after the events this batch appended so far: what a check of the
+        next chunk, before it is folded, reads (application/lot_pick_fold.py)."""
+        if key in self._known_positions:
+            return self._fold.folded((key,))[key][0]
+        found = self._uow.projection.positions({key}).get(key)
+        return None if found is None else found[0]
 
     def _snapshot(self, at: StoredEvent, *, before: AbstractSet[PositionKey], part: Sequence[StoredEvent]) -> None:
         """A snapshot as of `at`, folded to it: the stored rows (as they were before the batch) with those the

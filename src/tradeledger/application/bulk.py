@@ -152,7 +152,7 @@ def append_chunk(
     refuse_past_expiry(new, named=named)
     if watched:
         refuse_after_settlement(new, existing, start=start, named=named)
-    check_lot_picks(uow.log, new, named=named)
+    check_lot_picks(uow.log, new, named=named, open_cycle=projection.open_cycle)
     projection.append(new, named=named, settlements=True)
     return len(new)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
+from tradeledger.application.lot_pick_fold import check_by_fold
 from tradeledger.application.lot_pick_moves import moved_lots
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
@@ -23,6 +24,7 @@ from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.lot_pools import rounded_rest
 from tradeledger.domain.lot_terms import ZERO, LotPicks, lot_picks
 from tradeledger.domain.markets import market
+from tradeledger.domain.positions import Position, PositionKey
 from tradeledger.domain.records import StoredEvent
 from tradeledger.domain.stored_rows import refuse_unreadable
 from tradeledger.errors import InvalidFill
@@ -123,9 +125,10 @@ def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, *, 
     a buy; 0 when none): a fill of the same account and spot symbol (for a withdrawal: a spot symbol whose base is the
     currency withdrawn) on the side `acquired_by` acquires its quantity, and its base fee acquires too on either side
     (spec section 9: a base rebate is coins acquired at the fill price, so long; a base fee is a disposal at the fill
-    price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first) is
-    for the report to say, which matches by the methods asked. With `anywhere`, a fill of any account: a lot an
-    internal move may have carried into the account of `event` (`_moved`)."""
+    price, which grows a short). Whether the fill's whole quantity opened a lot (a buy may close short lots first), and
+    what disposals naming no lots took of it, the reports' fold says (`lot_pick_fold`, asked last). With
+    `anywhere`, a fill of any account: a lot an internal move may have carried into the account of `event`
+    (`_moved`)."""
     if lot is None or lot.type != "fill" or (lot.account != event.account and not anywhere) or lot.symbol is None:
         return Decimal(0)
     if event.symbol is None:  # a withdrawal: a lot of the currency it takes
@@ -141,7 +144,12 @@ def _acquired(lot: StoredEvent | None, event: StoredEvent, acquired_by: str, *, 
     return (Decimal(lot.quantity) if lot.side == acquired_by else Decimal(0)) + by_fee
 
 
-def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[int], str]) -> None:
+def check_lot_picks(
+    log: EventLog,
+    new: Sequence[StoredEvent],
+    named: Callable[[int], str],
+    open_cycle: Callable[[PositionKey], Position | None] | None = None,
+) -> None:
     """Refuse (InvalidFill naming `metadata.lots` and its value) a new fill whose `metadata.lots` is not a
     list of lots summing to its quantity, or names a lot that is no acquisition before it of the same
     account and spot symbol (a buy for a sell, a short sale for a buy; before it in the order the lots are matched,
@@ -155,6 +163,8 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
     That is all the log can say before a report: which lots are open when a disposal is matched also
     depends on the methods of the earlier years, which are arguments, so `gains` checks it again. A withdrawal
     disposes only when a report asks: what it named is counted for later withdrawals, never for a fill.
+    Last, the reports' own fold of the lots named (`lot_pick_fold.check_by_fold`; `open_cycle`: the open position
+    of an (account, symbol) at the log's head, from where that fold may start).
     """
     naming = [(event, metadata) for event in new if (metadata := _names_lots(event)) is not None]
     if not naming:  # the usual append: no fill names lots
@@ -175,6 +185,8 @@ def check_lot_picks(log: EventLog, new: Sequence[StoredEvent], named: Callable[[
             named_of = in_batch.setdefault(event.account, {})
             for lot_seq, amount in picks:
                 named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
+        # What disposals naming no lots took first in, first out: the reports' own fold of the pools named.
+        check_by_fold(log, new, named, open_cycle)
 
 
 def _lot_before(log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lot_seq: int) -> StoredEvent | None:

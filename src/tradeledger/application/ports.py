@@ -126,14 +126,14 @@ class EventLog(Protocol):
     def last_occurred(
         self,
         account: str,
-        exchange: str,
+        exchange: str | None,
         types: Collection[str],
         *,
         symbol: str | None = None,
         kinds: Collection[str] = (),
     ) -> str | None:
-        """The latest `occurred_at` (stored time text) of the account's events on the exchange of these types (of
-        one symbol, and of these transfer kinds, when given); None without one."""
+        """The latest `occurred_at` (stored time text) of the account's events on the exchange (on any, with None) of
+        these types (of one symbol, and of these transfer kinds, when given); None without one."""
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""

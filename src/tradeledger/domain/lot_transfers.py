@@ -154,6 +154,20 @@ class TransferLots:
     ) -> None:
         raise NotImplementedError
 
+    def open_of(self, account: str, currency: str, quote: str | None, lot_seq: int, sign: int) -> Decimal:
+        """What is open of lot `lot_seq` (long with `sign` 1, short with -1) in the account's pools of `currency` (of
+        `quote` only, when given): what a disposal folded next could take of it (application/lot_pick_fold.py)."""
+        return sum(
+            (
+                lot.quantity
+                for key, pool in self._pools.items()
+                if key[:2] == (account, currency) and quote in (None, key[2]) and pool.sign == sign
+                for lot in pool.lots[pool.head :]
+                if lot.seq == lot_seq
+            ),
+            ZERO,
+        )
+
     def _note_late(self, seq: int, account: str, currency: str, at: str) -> None:
         """Note transfer `seq` in `late` when it occurred before an event folded into its account's pools of
         `currency` (as a move it would stop a fold in seq order: `late_moves`)."""

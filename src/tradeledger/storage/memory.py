@@ -143,7 +143,7 @@ class MemoryEventLog:
     def last_occurred(
         self,
         account: str,
-        exchange: str,
+        exchange: str | None,
         types: Collection[str],
         *,
         symbol: str | None = None,
@@ -153,7 +153,8 @@ class MemoryEventLog:
             (
                 event.occurred_at
                 for event in self._state.events
-                if (event.account, event.exchange) == (account, exchange)
+                if event.account == account
+                and exchange in (None, event.exchange)
                 and event.type in types
                 and (symbol is None or event.symbol == symbol)
                 and (not kinds or event.kind in kinds)

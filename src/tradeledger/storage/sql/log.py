@@ -336,14 +336,16 @@ class SqlEventLog:
     def last_occurred(
         self,
         account: str,
-        exchange: str,
+        exchange: str | None,
         types: Collection[str],
         *,
         symbol: str | None = None,
         kinds: Collection[str] = (),
     ) -> str | None:
         c = events.c
-        conditions = [c.account == account, c.exchange == exchange, c.type.in_(sorted(types))]
+        conditions = [c.account == account, c.type.in_(sorted(types))]
+        if exchange is not None:
+            conditions.append(c.exchange == exchange)
         if symbol is not None:
             conditions.append(c.symbol == symbol)
         if kinds:

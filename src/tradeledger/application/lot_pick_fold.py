@@ -1,0 +1,275 @@
+"""The lots a specific disposal names (`metadata.lots`, spec section 11) checked by the reports' own fold before the
+append that holds it is written (application/lot_picks.py asks it last, inside the append transaction).
+
+Counting what earlier disposals *named* of a lot is not enough: under `specific` a disposal that names no lots (a
+sale, the base fee of any fill, a buy back of a short, an internal move, a withdrawal when withdrawals dispose) takes
+the oldest lots first, and a lot it took is no longer there to name. A fill naming it, once recorded, would make every
+`gains --method specific` and `lots --method specific` refuse the whole log, which only a rollback mends. So for each
+(account, currency) whose lots an event of the append names, its events (in the log and in the append) are folded
+under `specific` in the order they occurred (`domain.lots.LotBook`, as the reports fold them; the events of every
+account of that currency when the account had an internal move of it, whose lots follow the coins), and the append is
+refused when that fold refuses an event: a fill of the append, naming the lot and what is left of it then; or an
+event of the log that occurred later, which the append would break (a backfilled sale that takes the lot it names).
+A fill naming lots is folded as `gains` folds it by default (withdrawals do not dispose); a withdrawal naming lots as
+`gains --withdrawals-dispose` folds it.
+
+Cost, per (account, currency) an append names lots of: the fold starts where each pool was provably empty
+(`_since_empty`: the events of the position open at the head, in the common case), found by a look for an internal
+move of the account and a read of the pool's events from that time (two reads by account: on SQLite each a scan of
+the table, as no index of the log leads with the account); else the account's whole history is read and folded. An
+append naming no lots reads nothing more, and so is not checked: a fill naming none recorded alone that occurred
+before a recorded one naming the lot it takes (a backfill) is let through (tests/integration/test_lot_picks_fold.py
+pins it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal, localcontext
+from typing import Any
+
+from tradeledger.application.ports import EventLog
+from tradeledger.application.replaying import event_at
+from tradeledger.domain.fee_parts import fee_parts
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.fold_state import ExecutionRow
+from tradeledger.domain.lot_pools import rounded_rest
+from tradeledger.domain.lot_terms import NO_TAX_YEAR, ZERO, MethodPlan, lot_picks
+from tradeledger.domain.lot_transfers import internal_moves, paired_moves
+from tradeledger.domain.lots import LotBook
+from tradeledger.domain.markets import market
+from tradeledger.domain.positions import Position, PositionKey
+from tradeledger.domain.records import StoredEvent
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+_SPECIFIC = MethodPlan.parse(["specific"])
+_TAKES = "where a disposal naming no lots (a base fee too) takes the oldest lots first"
+
+Pools = tuple[str, str]  # (account, currency)
+
+
+def _named(event: StoredEvent) -> dict[str, Any] | None:
+    """The metadata of an event whose metadata has `lots` (as the reports read it), else None."""
+    if event.metadata is None or '"lots"' not in event.metadata:
+        return None
+    found = json.loads(event.metadata)
+    return found if isinstance(found, dict) and "lots" in found else None
+
+
+def _currency_of(event: StoredEvent) -> str | None:
+    """The currency whose lots `event` moves: a spot fill's base, a transfer's currency; None for any other."""
+    if event.type == "transfer":
+        return event.currency
+    if event.type != "fill" or event.symbol is None:
+        return None
+    traded = market(event.symbol)
+    return traded.base if traded.settle is None else None
+
+
+def check_by_fold(
+    log: EventLog,
+    new: Sequence[StoredEvent],
+    named: Callable[[int], str],
+    open_cycle: Callable[[PositionKey], Position | None] | None = None,
+) -> None:
+    """Refuse (InvalidFill naming `metadata.lots`) the append of `new` when the reports' fold under `specific` of the
+    pools an event of it names lots of would refuse an event (see the module's docstring); `named`: how a message
+    names an event of the append (by seq); `open_cycle`: the open position of an (account, symbol) at the log's head
+    (`_since_empty` starts from it)."""
+    asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
+    for event in new:
+        currency = _currency_of(event)
+        if currency is not None and _named(event) is not None:
+            asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
+    seqs = {event.seq for event in new}
+    for pools, disposing in asked.items():
+        for withdrawals_dispose in sorted(disposing):
+            events = None
+            if open_cycle is not None and not withdrawals_dispose:
+                events = _since_empty(log, new, pools, open_cycle)
+            if events is None:
+                events = _history(log, new, *pools)
+            _refuse_unfolded(events, seqs, pools, named, withdrawals_dispose=withdrawals_dispose)
+
+
+def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: str) -> list[StoredEvent]:
+    """The events of the log and of `new` that move the lots of `currency` in `account` (of every account when one of
+    them is an internal move: its lots follow the coins), in the order they occurred."""
+    own = [event for event in (*log.read(account=account), *new) if event.account == account]
+    events = [event for event in own if _currency_of(event) == currency]
+    if any(event.kind == "internal" for event in events):
+        events = [event for event in (*log.read(), *new) if _currency_of(event) == currency]
+    return sorted(events, key=_time_then_seq)
+
+
+def _since_empty(
+    log: EventLog, new: Sequence[StoredEvent], pools: Pools, open_cycle: Callable[[PositionKey], Position | None]
+) -> list[StoredEvent] | None:
+    """The events of the pools of `pools` that the fills of `new` trade, from a time at which each was empty, in the
+    order they occurred; None when no such time is found (the whole history is then folded).
+
+    Without internal moves (withdrawals not disposing), a pool's lots add up to the position its fills left (in the
+    order they occurred: each disposal takes from the lots, what it takes beyond them opens lots on the other side),
+    so where that position is 0 the pool is empty and a fold from there is the reports' fold. The time tried is the
+    earlier of the first fill of `new` in the pool and the opening of the position open at the log's head
+    (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
+    events from that time, not of its history)."""
+    account, currency = pools
+    mine = [event for event in new if event.account == account and _currency_of(event) == currency]
+    if any(event.type != "fill" for event in mine) or log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL):
+        return None  # an internal move of the account: the lots follow the coins, the positions do not count them
+    found: list[StoredEvent] = []
+    for symbol in sorted({event.symbol for event in mine if event.symbol is not None}):
+        part = _symbol_since_empty(log, [event for event in mine if event.symbol == symbol], open_cycle)
+        if part is None:
+            return None
+        found += part
+    return sorted(found, key=_time_then_seq)
+
+
+_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
+
+
+def _symbol_since_empty(
+    log: EventLog, batch: Sequence[StoredEvent], open_cycle: Callable[[PositionKey], Position | None]
+) -> list[StoredEvent] | None:
+    """`_since_empty` for one (account, symbol), whose fills in the append are `batch`."""
+    account, symbol = batch[0].account, batch[0].symbol
+    assert symbol is not None
+    start = min(_time_then_seq(event) for event in batch)
+    cycle = open_cycle((account, symbol))
+    if cycle is not None:
+        opened = event_at(log, cycle.opened_seq)
+        if opened is None:
+            return None
+        start = min(start, _time_then_seq(opened))
+    read = log.read(account=account, symbol=symbol, occurred_from=start[0])
+    later = [event for event in read if _time_then_seq(event) >= start]
+    with localcontext(LEDGER_CONTEXT):
+        size = ZERO if cycle is None else cycle.signed_quantity
+        for event in later:
+            size -= _moved_size(event)
+    return [*later, *batch] if size == 0 else None
+
+
+def _moved_size(event: StoredEvent) -> Decimal:
+    """What a spot fill moved its position's signed size by: its quantity, less its fee in the base currency."""
+    if event.type != "fill" or event.quantity is None or event.symbol is None:
+        return ZERO
+    quantity = Decimal(event.quantity)
+    moved = quantity if event.side == "buy" else -quantity
+    return moved - fee_parts(event.symbol, event.fees)[2] if event.fees is not None else moved
+
+
+def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
+    return (event.occurred_at, event.seq)
+
+
+def _fold(events: Sequence[StoredEvent], *, withdrawals_dispose: bool) -> tuple[LotBook, StoredEvent | None, str]:
+    """`events` folded under `specific` as the reports fold them: the book, and the event it refused with why (None
+    and "" when it refused none); the book holds the lots as they were when that event was matched."""
+    book = LotBook(_SPECIFIC, withdrawals_dispose=withdrawals_dispose, year=NO_TAX_YEAR, in_time_order=True)
+    metadata = {event.seq: found for event in events if (found := _named(event)) is not None}
+    kinds = {event.seq: event.kind for event in events if event.kind is not None}
+    current: list[StoredEvent] = []
+
+    def rows() -> Iterator[ExecutionRow]:
+        for event in events:
+            current[:] = [event]
+            yield event.execution_row()
+
+    try:
+        book.apply_rows(rows(), metadata, kinds, paired_moves(internal_moves(events)))
+    except (InvalidArgument, InvalidFill) as refusal:
+        return book, current[0], str(refusal)
+    return book, None, ""
+
+
+def _refuse_unfolded(
+    events: Sequence[StoredEvent],
+    new: set[int],
+    pools: Pools,
+    named: Callable[[int], str],
+    *,
+    withdrawals_dispose: bool,
+) -> None:
+    """InvalidFill when the fold of `events` (those of the append at the seqs `new`) refuses an event."""
+    book, refused, why = _fold(events, withdrawals_dispose=withdrawals_dispose)
+    if refused is None:
+        return
+    report = "gains --method specific" + (" --withdrawals-dispose" if withdrawals_dispose else "")
+    what = "fill" if refused.type == "fill" else "withdrawal"
+    if refused.seq in new:
+        where, given = named(refused.seq), _given(refused)
+        short = _short_of(book, refused)
+        if short is None:
+            raise InvalidFill(f"{where}: metadata.lots: {report} would refuse the log with this {what}: {why}{given}")
+        lot_seq, held, amount = short
+        raise InvalidFill(
+            f"{where}: metadata.lots: lot {lot_seq} has {decimal_text(held)} left in account {refused.account!r} when "
+            f"this {what} is matched under specific{_disposing(withdrawals_dispose)}, {_TAKES}: "
+            f"{decimal_text(amount)} cannot be taken of it{given}"
+        )
+    # An event of the log, which the append would break: a backfill that occurred before it takes what it names.
+    mine = [event for event in events if event.seq in new]  # one at least: the one naming lots of `pools`
+    earlier = [event for event in mine if _time_then_seq(event) < _time_then_seq(refused)]
+    first = min(earlier or mine, key=lambda event: event.seq)
+    where = named(first.seq)
+    _, before, _ = _fold([event for event in events if event.seq not in new], withdrawals_dispose=withdrawals_dispose)
+    if before is not None and before.seq == refused.seq:
+        account, currency = pools
+        raise InvalidFill(
+            f"{where}: metadata.lots: the lots of {currency} in account {account!r} cannot be checked: {report} "
+            f"already refuses the log at seq {refused.seq} ({why}); a rollback to before it mends the log"
+        )
+    short = _short_of(book, refused)
+    if short is None:
+        raise InvalidFill(
+            f"{where}: metadata.lots: with this batch, {report} would refuse the log at seq {refused.seq}, which "
+            f"occurred after this event: {why}"
+        )
+    lot_seq, held, amount = short
+    raise InvalidFill(
+        f"{where}: metadata.lots: the {what} at seq {refused.seq}, which occurred after this one, names "
+        f"{decimal_text(amount)} of lot {lot_seq}; with this batch, lot {lot_seq} has {decimal_text(held)} left in "
+        f"account {refused.account!r} when seq {refused.seq} is matched under specific"
+        f"{_disposing(withdrawals_dispose)}, {_TAKES}"
+    )
+
+
+def _disposing(withdrawals_dispose: bool) -> str:
+    return " (withdrawals disposing)" if withdrawals_dispose else ""
+
+
+def _given(event: StoredEvent) -> str:
+    """` (got ...)`: the `metadata.lots` of `event`, for a message; "" when it names none."""
+    metadata = _named(event)
+    return "" if metadata is None else f" (got {shortened(json.dumps(metadata['lots']))})"
+
+
+def _short_of(book: LotBook, event: StoredEvent) -> tuple[int, Decimal, Decimal] | None:
+    """The first lot `event` names of which less is open in `book` than it names, or whose rest would be rounded:
+    (lot seq, what is open of it, what is named); None when every lot named is open, or it names none."""
+    metadata = _named(event)
+    if metadata is None:
+        return None
+    if event.type == "fill":
+        assert event.symbol is not None
+        assert event.quantity is not None
+        traded = market(event.symbol)
+        currency, quote, quantity = traded.base, traded.quote, Decimal(event.quantity)
+        sign = 1 if event.side == "sell" else -1
+    else:
+        assert event.currency is not None
+        assert event.amount is not None
+        currency, quote, quantity, sign = event.currency, None, Decimal(event.fee or "0") - Decimal(event.amount), 1
+    try:
+        picks = lot_picks(metadata["lots"], quantity)
+    except InvalidFill:
+        return None
+    for lot_seq, amount in picks:
+        held = book.open_of(event.account, currency, quote, lot_seq, sign)
+        if held < amount or rounded_rest(lot_seq, held, amount) is not None:
+            return lot_seq, held, amount
+    return None
