@@ -12,8 +12,6 @@ from freezegun import freeze_time
 
 from tests.e2e.conftest import Cli
 
-UNBOUNDED = pytest.mark.xfail(strict=True, reason="occurred_at is not bounded when an event is recorded")
-
 RECORD = (
     "record",
     "--exchange",
@@ -35,7 +33,6 @@ def _wall_clock() -> Iterator[None]:
         yield
 
 
-@UNBOUNDED
 def test_record_of_a_fill_dated_years_ahead_is_refused_naming_the_bound(cli: Cli) -> None:
     result = cli(*RECORD, "--fill-id", "typo", "--time", "2031-12-07T18:00:00Z", expect=2)
 
@@ -51,7 +48,6 @@ def test_record_at_five_minutes_past_the_wall_clock_is_recorded(cli: Cli) -> Non
     assert cli.json(*RECORD, "--fill-id", "edge", "--time", "2026-12-07T18:05:00Z")["seq"] == 1
 
 
-@UNBOUNDED
 def test_record_transfer_in_1970_is_refused_naming_the_earliest_day(cli: Cli) -> None:
     result = cli(
         "record-transfer",
@@ -78,7 +74,6 @@ def test_record_transfer_in_1970_is_refused_naming_the_earliest_day(cli: Cli) ->
     assert cli.json("verify")["head"]["seq"] == 0
 
 
-@UNBOUNDED
 def test_import_with_one_line_out_of_bounds_names_its_line_and_imports_nothing(cli: Cli, tmp_path: Path) -> None:
     lines = [
         {

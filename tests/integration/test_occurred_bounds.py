@@ -19,7 +19,6 @@ from tradeledger.application import bulk
 from tradeledger.application.bulk import EventText
 
 NOW = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
-UNBOUNDED = pytest.mark.xfail(strict=True, reason="occurred_at is not bounded when an event is recorded")
 
 
 @pytest.fixture
@@ -64,7 +63,6 @@ def funding(funding_id: str, occurred_at: str) -> dict[str, object]:
     }
 
 
-@UNBOUNDED
 def test_a_fill_five_minutes_after_the_clock_is_recorded_and_one_a_microsecond_later_is_refused(
     ledger: Ledger,
 ) -> None:
@@ -81,7 +79,6 @@ def test_a_fill_five_minutes_after_the_clock_is_recorded_and_one_a_microsecond_l
     assert ledger.head.seq == 1
 
 
-@UNBOUNDED
 def test_a_fill_on_the_day_of_bitcoins_first_block_is_recorded_and_one_a_microsecond_before_is_refused(
     ledger: Ledger,
 ) -> None:
@@ -98,7 +95,6 @@ def test_a_fill_on_the_day_of_bitcoins_first_block_is_recorded_and_one_a_microse
     assert ledger.head.seq == 1
 
 
-@UNBOUNDED
 @pytest.mark.parametrize(
     ("occurred_at", "bound"),
     [
@@ -128,7 +124,6 @@ def test_a_batch_with_one_event_out_of_bounds_writes_nothing(ledger: Ledger, occ
     assert ledger.verify().ok
 
 
-@UNBOUNDED
 @pytest.mark.parametrize("event", [transfer, funding], ids=["transfer", "funding"])
 def test_a_transfer_or_funding_in_the_future_is_refused_as_a_fill_is(ledger: Ledger, event: object) -> None:
     assert callable(event)
@@ -140,7 +135,6 @@ def test_a_transfer_or_funding_in_the_future_is_refused_as_a_fill_is(ledger: Led
     assert ledger.record(event("e1", "2026-12-07T17:00:00+00:00")).seq == 1
 
 
-@UNBOUNDED
 def test_an_import_of_texts_refuses_one_out_of_bounds_and_appends_none(ledger: Ledger) -> None:
     texts = [EventText(fill("a", "2026-12-01T00:00:00+00:00")), EventText(fill("b", "1970-01-20T16:13:20+00:00"))]
 
@@ -150,7 +144,6 @@ def test_an_import_of_texts_refuses_one_out_of_bounds_and_appends_none(ledger: L
     assert ledger.head.seq == 0
 
 
-@UNBOUNDED
 def test_the_default_clock_is_the_wall_clock_read_once_per_append(tmp_path: Path) -> None:
     with freeze_time("2026-12-07T18:00:00Z"), open_ledger(f"sqlite:///{tmp_path / 'wall.db'}") as ledger:
         receipt = ledger.record(fill("now", "2026-12-07T18:04:59+00:00"))
@@ -162,7 +155,6 @@ def test_the_default_clock_is_the_wall_clock_read_once_per_append(tmp_path: Path
     assert recorded.recorded_at == datetime(2026, 12, 7, 18, tzinfo=UTC)
 
 
-@UNBOUNDED
 def test_a_log_holding_events_out_of_bounds_still_verifies_replays_rebuilds_and_takes_them_again_as_duplicates(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
