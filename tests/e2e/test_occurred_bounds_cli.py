@@ -97,3 +97,20 @@ def test_import_with_one_line_out_of_bounds_names_its_line_and_imports_nothing(c
     )
     assert result.stderr.endswith("(got 2026-12-07T18:05:00.000001+00:00)\n")
     assert cli.json("verify")["head"]["seq"] == 0
+
+
+def test_ingest_of_a_trade_whose_timestamp_is_seconds_read_as_milliseconds_names_the_entry(
+    cli: Cli, tmp_path: Path
+) -> None:
+    trades = [
+        {"id": "t1", "timestamp": 1764000000000, "symbol": "BTC/USDT", "side": "buy", "price": "70", "amount": "2"},
+        {"id": "t2", "timestamp": 1764000000, "symbol": "BTC/USDT", "side": "sell", "price": "71", "amount": "1"},
+    ]
+    file = tmp_path / "trades.json"
+    file.write_text(json.dumps(trades))
+
+    result = cli("ingest", "ccxt", str(file), "--exchange", "binance", expect=2)
+
+    assert result.stderr.startswith("error: entry 1: occurred_at: is before 2009-01-03T00:00:00.000000+00:00")
+    assert "(got 1970-01-21T10:00:00.000000+00:00)" in result.stderr
+    assert cli.json("verify")["head"]["seq"] == 0
