@@ -20,7 +20,7 @@ from tests.backends import (
 from tradeledger import Ledger, open_ledger
 from tradeledger.cli import common
 
-RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+RECORDED_AT = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
 
 # Tests never assert on seconds: no Hypothesis example fails for taking longer than 200 ms on a busy machine.
 settings.register_profile("tradeledger", deadline=None)

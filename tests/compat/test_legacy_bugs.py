@@ -74,6 +74,7 @@ def test_an_add_is_listed_under_the_open_position_and_moves_its_last_update(
     """§1.3: a same-side add was not appended to `position.trades` and did not touch `last_update`."""
     manager = TradeManager(open_bot_ledger(), clock=clock, state_file=tmp_path / "trade_manager_state.json")
     opening = manager.record_trade(create_trade(BTC, "buy", 1, 100, timestamp=at(0)))
+    clock.now = at(7)  # the add is recorded when it happens (a time 5 minutes past the clock is refused)
     adding = manager.record_trade(create_trade(BTC, "buy", 2, 103, timestamp=at(7)))
 
     position = manager.get_position(BTC)

@@ -248,8 +248,22 @@ def test_ccxts_real_binance_class_offline_on_a_recorded_balance(
     ingest(
         ledger,
         [
-            {"id": "l", "type": "deposit", "currency": "LTC", "amount": "0.919741", "timestamp": 1, "status": "ok"},
-            {"id": "e", "type": "deposit", "currency": "ETH", "amount": "0.02", "timestamp": 1, "status": "ok"},
+            {
+                "id": "l",
+                "type": "deposit",
+                "currency": "LTC",
+                "amount": "0.919741",
+                "timestamp": 1690000000000,
+                "status": "ok",
+            },
+            {
+                "id": "e",
+                "type": "deposit",
+                "currency": "ETH",
+                "amount": "0.02",
+                "timestamp": 1690000000000,
+                "status": "ok",
+            },
         ],
         exchange="binance",
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from tests.compat.conftest import Clock
 from tradeledger import Ledger
 from tradeledger.compat.paper_wallet import PaperWallet
 from tradeledger.compat.trade_manager import TradeManager
@@ -18,8 +19,9 @@ SETTLED_AT = datetime(2026, 12, 25, 8, 0, tzinfo=UTC)
 
 
 def test_the_trade_manager_and_the_paper_wallet_see_the_settled_position_closed_with_its_pnl(
-    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:
+    clock.now = SETTLED_AT  # the ledger records on the expiry day: a fill 5 minutes past its clock is refused
     manager = TradeManager(open_bot_ledger(), state_file=tmp_path / "trade_manager_state.json", clock=lambda: OPENED_AT)
     wallet = PaperWallet(manager.ledger, 200000, trade_manager=manager, clock=lambda: OPENED_AT)
     manager.record_trade(create_trade(FUTURE, "buy", "2", "90000", timestamp=OPENED_AT))

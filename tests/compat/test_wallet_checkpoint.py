@@ -36,6 +36,12 @@ B0 = Decimal(100_000)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture
+def clock() -> Clock:
+    """The ledger's clock a day after the events (T0 + seconds): none of them is 5 minutes past it."""
+    return Clock(T0 + timedelta(days=1))
+
+
 def memory_ledger(clock: Clock) -> Ledger:
     return Ledger(MemoryLedgerStore(), clock=clock)
 

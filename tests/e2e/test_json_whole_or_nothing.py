@@ -124,7 +124,7 @@ def test_an_export_to_dev_stdout_is_the_ndjson_alone_and_its_note_goes_to_stderr
     assert result.returncode == 0, result.stderr
     assert result.stdout == EVERY_EVENT.read_text(encoding="utf-8")  # event for event, the same bytes
     assert result.stderr == (
-        "exported 20 events to /dev/stdout; head a8efa00b83058cd7187b3a3358380d49e192c7071831770e414a2e802ec5cb33\n"
+        "exported 20 events to /dev/stdout; head 3eab3c0aaab3ede2d9bd27f486c0334dbcfa1c6d0202340c70060ef6ffc3fccf\n"
     )
 
 

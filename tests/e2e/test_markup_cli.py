@@ -134,10 +134,11 @@ def _record_funding(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:
 
 
 def _record_settlement(place: Place, capfd: pytest.CaptureFixture[str]) -> list[str]:
-    future = ["--symbol", "BTC/USDT:USDT-261225", "--account", LINK, "--exchange", BOLD]
-    held = ["--fill-id", "[/]o", "--side", "buy", "--quantity", "1", "--price", "90000", "--time", "2026-12-20T00:00Z"]
+    # A contract that expired before the wall clock: a time 5 minutes past it is refused when recorded.
+    future = ["--symbol", "BTC/USDT:USDT-251226", "--account", LINK, "--exchange", BOLD]
+    held = ["--fill-id", "[/]o", "--side", "buy", "--quantity", "1", "--price", "90000", "--time", "2025-12-20T00:00Z"]
     assert run(["--db", place.url, "record", *held, *future], capfd)[0] == 0
-    return ["--db", place.url, "record-settlement", *future, "--price", "95500", "--time", "2026-12-25T08:00Z"]
+    return ["--db", place.url, "record-settlement", *future, "--price", "95500", "--time", "2025-12-26T08:00Z"]
 
 
 def _record_transfer(place: Place, _: pytest.CaptureFixture[str]) -> list[str]:

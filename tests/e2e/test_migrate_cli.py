@@ -23,7 +23,7 @@ GENERATED = SHARED / "fixtures" / "legacy-generated"
 REAL = SHARED / "fixtures" / "legacy-real"
 MIGRATE_SCRIPT = ROOT / "scripts" / "migrate_to_trade_manager.py"
 ENABLE_SCRIPT = ROOT / "scripts" / "enable_trade_manager_sot.py"
-STAMP = "20260302_090000"
+STAMP = "20261126_090000"
 PLAN_KEYS = {
     "dry_run",
     "account",
@@ -141,9 +141,9 @@ def test_the_tables_name_each_disagreement(cli: Cli, generated: Path) -> None:
 def test_a_real_run_then_a_second_one_appends_nothing_and_verify_is_clean(
     cli: Cli, generated: Path, db_url: str
 ) -> None:
-    with freeze_time("2026-03-02 09:00:00"):
+    with freeze_time("2026-11-26 09:00:00"):
         first: dict[str, Any] = cli.json("migrate", "--logs-dir", str(generated))
-    with freeze_time("2026-03-02 09:05:00"):
+    with freeze_time("2026-11-26 09:05:00"):
         second: dict[str, Any] = cli.json("migrate", "--logs-dir", str(generated))
 
     folder = generated / "migration_backup"
@@ -164,7 +164,7 @@ def test_a_real_run_then_a_second_one_appends_nothing_and_verify_is_clean(
     assert (second["appended"], second["summary"]["new"], second["summary"]["in_ledger"]) == (0, 0, 120)
     assert second["head_before"] == second["head_after"] == first["head_after"]
     assert second["rollback"] == []  # nothing appended, nothing to undo
-    assert (folder / "trade_manager_backup_20260302_090500.json").is_file()  # every real run backs up
+    assert (folder / "trade_manager_backup_20261126_090500.json").is_file()  # every real run backs up
     assert cli.json("verify")["ok"] is True
     with open_ledger(db_url) as ledger:
         assert ledger.head.seq == 120
@@ -173,7 +173,7 @@ def test_a_real_run_then_a_second_one_appends_nothing_and_verify_is_clean(
 def test_the_migrated_ledger_has_the_golden_positions_of_the_legacy_session(cli: Cli, generated: Path) -> None:
     # tests/fixtures/golden/legacy_session.positions.json is what importing the session the legacy
     # TradeManager was fed gives: migrating the state file it wrote gives the same positions, fill for fill.
-    with freeze_time("2026-03-02 09:00:00"):
+    with freeze_time("2026-11-26 09:00:00"):
         cli.json("migrate", "--logs-dir", str(generated))
 
     assert cli.json("positions", "--closed") == json.loads((GOLDEN / "legacy_session.positions.json").read_text())
@@ -211,12 +211,12 @@ def test_enable_sot_validate_only_exits_1_listing_the_missing_keys_then_0_after_
 
     missing = cli("enable-sot", "--config", str(config), "--validate-only", expect=1)
     assert "trade_manager.single_source_of_truth is missing" in missing.stderr
-    with freeze_time("2026-03-02 09:00:00"):
+    with freeze_time("2026-11-26 09:00:00"):
         enabled = cli.json("enable-sot", "--config", str(config))
     checked = cli.json("enable-sot", "--config", str(config), "--validate-only")
 
     assert enabled["backup"] == str(tmp_path / f"config.yml.bak.{STAMP}")
-    assert enabled["migration_date"] == "2026-03-02"
+    assert enabled["migration_date"] == "2026-11-26"
     assert len(enabled["changed"]) == 10
     assert checked == {"config": str(config), "ok": True, "missing": []}
 
@@ -270,7 +270,7 @@ def test_the_printed_undo_command_brings_back_the_ledger_and_the_legacy_files(
     cli: Cli, generated: Path, db_url: str
 ) -> None:
     original = (generated / "trade_manager_state.json").read_bytes()
-    with freeze_time("2026-03-02 09:00:00"):
+    with freeze_time("2026-11-26 09:00:00"):
         migrated: dict[str, Any] = cli.json("migrate", "--logs-dir", str(generated))
     (generated / "trade_manager_state.json").write_text("{}", encoding="utf-8")  # the new bot rewrote it
     (undo,) = [command for command in migrated["rollback"] if " restore " in command]

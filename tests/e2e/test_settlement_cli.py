@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
 
 from tests.e2e.conftest import Cli
 
 FUTURE = "BTC/USDT:USDT-261225"
+
+
+@pytest.fixture(autouse=True)
+def _the_day_after_expiry() -> Iterator[None]:
+    """The wall clock the day after FUTURE expired, when its settlement is recorded (a fill 5 minutes past the clock
+    is refused)."""
+    with freeze_time("2026-12-26T12:00:00Z"):
+        yield
 
 
 def opened(cli: Cli, side: str = "buy", quantity: str = "2", price: str = "90000") -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from tests.exchanges.test_ccxt_sync import RECORDED_TRADES, Offline
+from tests.exchanges.test_ccxt_sync import RECORDED_TRADES, Offline, T
 from tradeledger import open_ledger
 from tradeledger.cli import main
 from tradeledger.exchanges.ccxt import syncing
@@ -256,7 +256,7 @@ def bybit_page(*rows: tuple[str, int, str]) -> dict[str, Any]:
 
 @pytest.fixture
 def a_day_after_the_synced_trades() -> Iterator[None]:
-    with freeze_time("1970-01-02"):
+    with freeze_time("2026-01-02"):
         yield
 
 
@@ -268,10 +268,10 @@ def test_a_sync_after_the_bot_was_down_covers_what_it_recorded_live_and_appends_
         ledger.record(
             {
                 "fill_id": "bot-1", "symbol": "BTC/USDT", "side": "buy", "quantity": "0.000336", "price": "29708.7",
-                "occurred_at": "1970-01-01T00:00:01Z", "exchange": "bybit", "order_id": "555",
+                "occurred_at": "2026-01-01T00:00:01Z", "exchange": "bybit", "order_id": "555",
             }
         )  # fmt: skip
-    rows = (("a", 1000, "555"), ("b", 2000, "556"))
+    rows = (("a", T + 1000, "555"), ("b", T + 2000, "556"))
     answers: list[dict[str, Any] | Exception] = [bybit_page(*rows), bybit_page(rows[1]), bybit_page(), bybit_page()]
     monkeypatch.setattr(syncing, "connect", Offline(answers))
 

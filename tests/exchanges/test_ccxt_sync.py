@@ -24,6 +24,7 @@ from tradeledger.exchanges.ccxt.ingesting import ingest
 from tradeledger.exchanges.ccxt.mapping import Kind
 
 RECORDED_TRADES = json.loads((RECORDED / "bybit.json").read_text())["methods"]["fetchMyTrades"][0]["httpResponse"]
+T = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms: the pages' trades are T + 1000, T + 2000, ...
 NO_ROWS = {"retCode": 0, "retMsg": "success", "result": {"rows": [], "nextPageCursor": ""}, "time": 1700000000000}
 
 
@@ -86,9 +87,9 @@ def url(tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def a_day_after_the_recorded_trades() -> Iterator[None]:
-    """The clock a day after the pages' trades (ms 1000-3000 of 1970), so that no cursor lies a week in the past
+    """The clock a day after the pages' trades (T + 1000-3000 ms), so that no cursor lies a week in the past
     (sync then steps a week at a time: the tests of that set their own clock); a later trade's time is in the future."""
-    with freeze_time("1970-01-02"):
+    with freeze_time("2026-01-02"):
         yield
 
 
@@ -100,7 +101,9 @@ def trade_ids(url: str) -> list[str]:
 def test_a_second_page_that_repeats_the_first_pages_last_trade_appends_it_once(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    offline = Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000), ("c", 3000)), page(("c", 3000))])
+    offline = Offline(
+        [page(("a", T + 1000), ("b", T + 2000)), page(("b", T + 2000), ("c", T + 3000)), page(("c", T + 3000))]
+    )
 
     status, report = sync(url, offline, monkeypatch, capsys)
 
@@ -108,43 +111,45 @@ def test_a_second_page_that_repeats_the_first_pages_last_trade_appends_it_once(
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"], report["skipped"]) == (3, 2, 0)
     trades = report["streams"][0]
-    assert (trades["stream"], trades["pages"], trades["cursor"]) == ("trades BTC/USDT", 3, "1970-01-01T00:00:03+00:00")
+    assert (trades["stream"], trades["pages"], trades["cursor"]) == ("trades BTC/USDT", 3, "2026-01-01T00:00:03+00:00")
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
     execution = [u for u in offline.urls if "execution/list" in u]
     assert "startTime" not in execution[0]
-    assert "startTime=2000" in execution[1]
-    assert "startTime=3000" in execution[2]
+    assert f"startTime={T + 2000}" in execution[1]
+    assert f"startTime={T + 3000}" in execution[2]
 
 
 def test_a_second_sync_starts_at_the_stored_cursor_and_appends_nothing_new(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sync(url, Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))]), monkeypatch, capsys)
-    again = Offline([page(("b", 2000))])
+    sync(url, Offline([page(("a", T + 1000), ("b", T + 2000)), page(("b", T + 2000))]), monkeypatch, capsys)
+    again = Offline([page(("b", T + 2000))])
 
     status, report = sync(url, again, monkeypatch, capsys)
 
     assert status == 0
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"]) == (0, 1)
-    assert "startTime=2000" in next(u for u in again.urls if "execution/list" in u)
+    assert f"startTime={T + 2000}" in next(u for u in again.urls if "execution/list" in u)
 
 
 def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_what_was_appended(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = Offline([page(("a", 1000), ("b", 2000)), ccxt.NetworkError("bybit GET https://api.bybit.com timed out")])
+    broken = Offline(
+        [page(("a", T + 1000), ("b", T + 2000)), ccxt.NetworkError("bybit GET https://api.bybit.com timed out")]
+    )
 
     status, message = sync(url, broken, monkeypatch, capsys)
 
     assert status == 2
     assert message == (
-        "error: bybit fetch_my_trades failed at cursor 1970-01-01T00:00:02+00:00: NetworkError: bybit GET "
+        "error: bybit fetch_my_trades failed at cursor 2026-01-01T00:00:02+00:00: NetworkError: bybit GET "
         "https://api.bybit.com timed out; the pages appended before it are kept\n"
     )
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
 
-    resumed = Offline([page(("b", 2000), ("c", 3000)), page(("c", 3000))])
+    resumed = Offline([page(("b", T + 2000), ("c", T + 3000)), page(("c", T + 3000))])
     status, report = sync(url, resumed, monkeypatch, capsys)
     assert status == 0
     assert isinstance(report, dict)
@@ -156,18 +161,18 @@ def test_a_stream_that_reaches_max_pages_fails_naming_it_and_the_next_sync_goes_
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(syncing, "MAX_PAGES", 2)
-    endless = Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000), ("c", 3000))])
+    endless = Offline([page(("a", T + 1000), ("b", T + 2000)), page(("b", T + 2000), ("c", T + 3000))])
 
     status, message = sync(url, endless, monkeypatch, capsys)
 
     assert status == 2
     assert message == (
         "error: bybit fetch_my_trades: stream trades BTC/USDT did not end within MAX_PAGES (2) answers; the pages "
-        "appended are kept, and the next sync goes on from its cursor 1970-01-01T00:00:03+00:00\n"
+        "appended are kept, and the next sync goes on from its cursor 2026-01-01T00:00:03+00:00\n"
     )
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
 
-    resumed = Offline([page(("c", 3000), ("d", 4000)), page(("d", 4000))])
+    resumed = Offline([page(("c", T + 3000), ("d", T + 4000)), page(("d", T + 4000))])
     status, report = sync(url, resumed, monkeypatch, capsys)
     assert status == 0
     assert isinstance(report, dict)
@@ -178,20 +183,20 @@ def test_a_stream_that_reaches_max_pages_fails_naming_it_and_the_next_sync_goes_
 def test_after_a_rollback_a_stream_starts_at_the_latest_trade_the_log_still_holds_and_the_removed_come_back(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sync(url, Offline([page(("a", 1000), ("b", 2000)), page(("b", 2000))]), monkeypatch, capsys)
+    sync(url, Offline([page(("a", T + 1000), ("b", T + 2000)), page(("b", T + 2000))]), monkeypatch, capsys)
     with open_ledger(url) as ledger:
         ledger.rollback(to_seq=1, reason="test", actor="ops")
     # from a's ms: a and b; then up to a's ms (the log may not hold all of it: see syncing's _run): a; then from b
-    again = Offline([page(("a", 1000), ("b", 2000)), page(("a", 1000)), page(("b", 2000))])
+    again = Offline([page(("a", T + 1000), ("b", T + 2000)), page(("a", T + 1000)), page(("b", T + 2000))])
 
     status, report = sync(url, again, monkeypatch, capsys)
 
     assert status == 0
     assert isinstance(report, dict)
     assert (report["appended"], report["duplicates"]) == (1, 3)
-    # the cursor (at b, removed) is of the epoch before; a (ms 1000) is what the log still holds of the stream
-    assert starts(again) == [1000, 1000, 2000]
-    assert ends(again) == [None, 1000, None]
+    # the cursor (at b, removed) is of the epoch before; a (ms T + 1000) is what the log still holds of the stream
+    assert starts(again) == [T + 1000, T + 1000, T + 2000]
+    assert ends(again) == [None, T + 1000, None]
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
 
 
@@ -226,7 +231,8 @@ def test_since_starts_a_stream_there(
 ) -> None:
     offline = Offline([page(("a", 1700000000000)), page(("a", 1700000000000))])
 
-    status, _ = sync(url, offline, monkeypatch, capsys, "--since", "2023-11-14T22:13:20+00:00")
+    with freeze_time("2023-11-15"):  # a day after the trade, as for the other pages
+        status, _ = sync(url, offline, monkeypatch, capsys, "--since", "2023-11-14T22:13:20+00:00")
 
     assert status == 0
     assert "startTime=1700000000000" in next(u for u in offline.urls if "execution/list" in u)
@@ -462,17 +468,17 @@ def test_a_call_without_source_to_read_is_not_sent_until() -> None:
 def test_without_symbols_a_sync_takes_those_the_account_holds_on_that_exchange(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sync(url, Offline([page(("a", 1000)), page(("a", 1000))]), monkeypatch, capsys)
+    sync(url, Offline([page(("a", T + 1000)), page(("a", T + 1000))]), monkeypatch, capsys)
     with open_ledger(url) as ledger:  # a fill of the account on another exchange, and one of another account
         ledger.record_many(
             [
                 {"fill_id": "k", "exchange": "kraken", "symbol": "ETH/USD", "side": "buy", "quantity": "1",
-                 "price": "2000", "occurred_at": "1970-01-01T00:00:05+00:00"},
+                 "price": "2000", "occurred_at": "2026-01-01T00:00:05+00:00"},
                 {"fill_id": "o", "account": "other", "exchange": "bybit", "symbol": "SOL/USDT", "side": "buy",
-                 "quantity": "1", "price": "20", "occurred_at": "1970-01-01T00:00:05+00:00"},
+                 "quantity": "1", "price": "20", "occurred_at": "2026-01-01T00:00:05+00:00"},
             ]
         )  # fmt: skip
-    again = Offline([page(("a", 1000))])
+    again = Offline([page(("a", T + 1000))])
     monkeypatch.setattr(syncing, "connect", again)
 
     status = main(["--db", url, "sync", "bybit", "--json"])
@@ -538,12 +544,17 @@ def test_a_trade_seen_again_with_only_its_raw_record_changed_is_a_duplicate_and_
     # in the first answer and in the one from b; c's, newer, in the next sync's, where b has none. Its `info` differs
     # each time; bybit also adds fields to its records over time (extraFees). b's accounting is unchanged: it is the
     # same fill, a duplicate (the log keeps its record as first seen), and each sync goes on.
-    first = sync(url, Offline([newest_first(("a", 1000), ("b", 2000)), newest_first(("b", 2000))]), monkeypatch, capsys)
+    first = sync(
+        url,
+        Offline([newest_first(("a", T + 1000), ("b", T + 2000)), newest_first(("b", T + 2000))]),
+        monkeypatch,
+        capsys,
+    )
     assert first[0] == 0, first[1]
-    answer = newest_first(("b", 2000), ("c", 3000))
+    answer = newest_first(("b", T + 2000), ("c", T + 3000))
     for row in answer["result"]["list"]:
         row.update(grown)
-    again = Offline([answer, newest_first(("c", 3000))])
+    again = Offline([answer, newest_first(("c", T + 3000))])
 
     status, report = sync(url, again, monkeypatch, capsys)
 

@@ -22,7 +22,7 @@ from tests.figures import record_figures
 from tests.processes import run_together as start_together
 from tradeledger import open_ledger
 
-RECORDED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+RECORDED_AT = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)  # after every fill (a fill 5 minutes past the clock is refused)
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

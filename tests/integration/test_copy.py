@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.backends import Backend, sqlite_backend
+from tests.conftest import RECORDED_AT
 from tests.factories import fill_fields
 from tradeledger import open_ledger
 from tradeledger.application import copying
@@ -42,7 +43,7 @@ SESSION = (
 
 def clock_from(start: int) -> Any:
     ticks = iter(range(start, start + 1000))
-    return lambda: datetime(2026, 1, 5, 12, 0, tzinfo=UTC) + timedelta(seconds=next(ticks))
+    return lambda: RECORDED_AT + timedelta(seconds=next(ticks))
 
 
 def record_session(url: str, fills: tuple[dict[str, Any], ...] = SESSION, *, start: int = 0) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from tradeledger import InvalidFill, Ledger
+from tradeledger import InvalidFill, Ledger, open_ledger
 from tradeledger.application import bulk
 from tradeledger.application.bulk import EventText
 
@@ -26,6 +27,11 @@ def future_fill(
         "occurred_at": occurred_at,
         **more,
     }
+
+
+def ledger_at(db_url: str, now: str) -> Ledger:
+    """A ledger whose clock reads `now` (a fill 5 minutes past the clock is refused when recorded)."""
+    return open_ledger(db_url, clock=lambda: datetime.fromisoformat(now))
 
 
 def test_a_fill_after_its_contracts_expiry_day_is_refused_naming_occurred_at_symbol_and_expiry(ledger: Ledger) -> None:
@@ -66,29 +72,31 @@ def test_a_fill_at_the_last_instant_of_the_expiry_day_in_utc_is_recorded(ledger:
     assert ledger.positions() == ()
 
 
-def test_a_perpetual_and_a_spot_market_have_no_expiry(ledger: Ledger) -> None:
+def test_a_perpetual_and_a_spot_market_have_no_expiry(db_url: str) -> None:
     late = "2099-01-01T00:00:00+00:00"
-    ledger.record_many(
-        [
-            {**future_fill("p1", "buy", "1", "90000", late), "symbol": "BTC/USDT:USDT"},
-            {**future_fill("s1", "buy", "1", "90000", late), "symbol": "BTC/USDT"},
-        ]
-    )
+    with ledger_at(db_url, late) as ledger:
+        ledger.record_many(
+            [
+                {**future_fill("p1", "buy", "1", "90000", late), "symbol": "BTC/USDT:USDT"},
+                {**future_fill("s1", "buy", "1", "90000", late), "symbol": "BTC/USDT"},
+            ]
+        )
 
-    assert ledger.head.seq == 2
+        assert ledger.head.seq == 2
 
 
 def test_a_log_that_holds_a_fill_after_expiry_still_verifies_replays_and_takes_it_again_as_a_duplicate(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     late = future_fill("s1", "sell", "1", "91000", "2027-01-10T00:00:00+00:00")
-    with monkeypatch.context() as before:  # a log written before the check existed
-        before.setattr(bulk, "refuse_past_expiry", lambda *_, **__: None)
-        ledger.record_many([future_fill("b1", "buy", "1", "90000", "2026-12-20T10:00:00+00:00"), late])
+    with ledger_at(db_url, "2027-01-10T00:00:00+00:00") as ledger:
+        with monkeypatch.context() as before:  # a log written before the check existed
+            before.setattr(bulk, "refuse_past_expiry", lambda *_, **__: None)
+            ledger.record_many([future_fill("b1", "buy", "1", "90000", "2026-12-20T10:00:00+00:00"), late])
 
-    assert ledger.verify().ok
-    assert ledger.replay().open == ()
-    assert ledger.record(late).duplicate
+        assert ledger.verify().ok
+        assert ledger.replay().open == ()
+        assert ledger.record(late).duplicate
 
 
 def test_an_import_refuses_a_fill_after_expiry_among_its_texts_and_appends_none(ledger: Ledger) -> None:
@@ -103,7 +111,8 @@ def test_an_import_refuses_a_fill_after_expiry_among_its_texts_and_appends_none(
     assert ledger.head.seq == 0
 
 
-def test_an_expiry_year_is_of_this_century_as_ccxt_writes_it(ledger: Ledger) -> None:
+def test_an_expiry_year_is_of_this_century_as_ccxt_writes_it(db_url: str) -> None:
     fill = {**future_fill("f1", "buy", "1", "90000", "2075-01-02T00:00:00+00:00"), "symbol": "BTC/USDT:USDT-991231"}
 
-    assert ledger.record(fill).seq == 1  # 991231 is 2099-12-31, not 1999-12-31
+    with ledger_at(db_url, "2075-01-02T00:00:00+00:00") as ledger:
+        assert ledger.record(fill).seq == 1  # 991231 is 2099-12-31, not 1999-12-31

@@ -19,7 +19,7 @@ def test_reopening_the_file_finds_the_same_state(db_url: str) -> None:
 
 
 def test_recorded_at_never_goes_backwards_along_seq(db_url: str) -> None:
-    times = iter([datetime(2026, 1, 5, 12, 0, second, tzinfo=UTC) for second in range(10)])
+    times = iter([datetime(2027, 1, 5, 12, 0, second, tzinfo=UTC) for second in range(10)])
     with open_ledger(db_url, clock=lambda: next(times)) as ledger:
         for _ in range(3):
             ledger.record(fill_fields())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,13 @@ class LedgerTemplate:
         return f"LedgerTemplate(<{len(self._content)} bytes>)"
 
     @contextmanager
-    def fresh(self) -> Iterator[Ledger]:
-        """A real SQLite ledger of its own for one example (durability off: nothing crashes it here)."""
+    def fresh(self, recorded_at: datetime = RECORDED_AT) -> Iterator[Ledger]:
+        """A real SQLite ledger of its own for one example (durability off: nothing crashes it here), its clock at
+        `recorded_at` (a fill 5 minutes past it is refused)."""
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "ledger.db"
             path.write_bytes(self._content)
-            with open_ledger(f"sqlite:///{path}", clock=lambda: RECORDED_AT, synchronous="off") as ledger:
+            with open_ledger(f"sqlite:///{path}", clock=lambda: recorded_at, synchronous="off") as ledger:
                 yield ledger
 
 

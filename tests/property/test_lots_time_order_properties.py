@@ -62,7 +62,7 @@ def events(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def recorded(template: LedgerTemplate, log: Sequence[dict[str, Any]], method: str, dispose: bool) -> dict[str, Any]:
     """What a ledger that recorded `log` in that order (one append each) reports, each seq named by its event's id."""
-    with template.fresh() as ledger:
+    with template.fresh(recorded_at=T0 + timedelta(days=14 * 57 + 1)) as ledger:  # after the last event drawn
         for event in log:
             ledger.record(event)
         ids = {seq: _id(event) for seq, event in enumerate(log, start=1)}

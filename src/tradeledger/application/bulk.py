@@ -42,8 +42,9 @@ from tradeledger.application.lot_picks import check_lot_picks
 from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.application.replaying import account_unmoved
 from tradeledger.domain.events import Event
-from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text, time_text
+from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
+from tradeledger.domain.occurrence import OccurrenceBounds, refuse_out_of_bounds
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
 from tradeledger.domain.settlement import refuse_after_settlement, refuse_past_expiry, watched_settlements
 from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
@@ -109,7 +110,7 @@ def append_chunk(
     projection: BatchProjection,
     first: int,
     start: int,
-    recorded_at: str,
+    bounds: OccurrenceBounds,
     receipts: list[Receipt] | None,
 ) -> int:
     """Seal the events of `contents` (canonical fields; events `first`, `first` + 1, ... of their batch, as
@@ -121,12 +122,15 @@ def append_chunk(
     Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
     with fees [{F, quote}] (spec section 9)."""
     head = uow.log.head()
+    recorded_at = bounds.clock
     seq, epoch, prev_hash = head.seq, head.epoch, head.hash  # followed event by event (no Checkpoint each)
     keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
     watched = watched_settlements(contents)  # of the contracts this chunk fills: none follows its settlement
     existing = dict(uow.log.find(set(keys) | watched))
     new: list[StoredEvent] = []
     index_of: dict[int, int] = {}
+    earliest, latest = bounds.earliest, bounds.latest
+    outside = False  # a new event occurred outside `bounds` (two comparisons of its time text as it is sealed)
     for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
         original = existing.get(key)
         if original is not None:
@@ -138,6 +142,8 @@ def append_chunk(
                 receipts.append(receipt(original.seq, original.epoch, original.hash, duplicate=True, fill_id=key[2]))
             continue
         seq += 1
+        if not earliest <= content["occurred_at"] <= latest:
+            outside = True
         event = StoredEvent.seal(content, seq=seq, epoch=epoch, recorded_at=recorded_at, prev_hash=prev_hash)
         prev_hash = event.hash
         index_of[seq] = index
@@ -150,6 +156,8 @@ def append_chunk(
         return f"fill {index_of[seq]}"
 
     refuse_past_expiry(new, named=named)
+    if outside:
+        refuse_out_of_bounds(new, bounds, named=named)
     if watched:
         refuse_after_settlement(new, existing, start=start, named=named)
     check_lot_picks(uow.log, new, named=named, open_cycle=projection.open_cycle)
@@ -350,7 +358,7 @@ def _append_chunks(
         uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
         if current is not None and not current(uow):
             raise ViewMoved
-        recorded_at = time_text(clock())
+        bounds = OccurrenceBounds.at(clock())  # the one reading of the clock: recorded_at and the latest occurred_at
         start = uow.log.head().seq
         projection = BatchProjection(uow, cache, snapshot_every=snapshot_every)
         for chunk in chunks:
@@ -361,7 +369,7 @@ def _append_chunks(
                     projection=projection,
                     first=total + 1,
                     start=start,
-                    recorded_at=recorded_at,
+                    bounds=bounds,
                     receipts=receipts,
                 )
             except InvalidFill as error:
