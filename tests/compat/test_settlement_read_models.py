@@ -37,8 +37,9 @@ def test_the_trade_manager_and_the_paper_wallet_see_the_settled_position_closed_
 
 
 def test_a_settlement_rolled_back_reopens_the_position_in_the_read_models_and_a_new_settlement_closes_it_again(
-    open_bot_ledger: Callable[[], Ledger], tmp_path: Path
+    open_bot_ledger: Callable[[], Ledger], clock: Clock, tmp_path: Path
 ) -> None:
+    clock.now = SETTLED_AT  # the ledger records on the expiry day: a fill 5 minutes past its clock is refused
     manager = TradeManager(open_bot_ledger(), state_file=tmp_path / "trade_manager_state.json", clock=lambda: OPENED_AT)
     wallet = PaperWallet(manager.ledger, 200000, trade_manager=manager, clock=lambda: OPENED_AT)
     manager.record_trade(create_trade(FUTURE, "buy", "2", "90000", timestamp=OPENED_AT))
