@@ -52,7 +52,6 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return seen
 
 
-@pytest.mark.xfail(strict=True, reason="each sale naming a lot reads the account's history for internal moves")
 def test_a_batch_of_sales_each_naming_its_lot_reads_the_log_a_bounded_number_of_times(
     ledger: Ledger, reads: list[dict[str, Any]]
 ) -> None:

@@ -175,13 +175,14 @@ def check_lot_picks(
     # Per account, what fills and withdrawals named of each lot: in the log, and earlier in the batch.
     withdrawn: dict[str, dict[int, Decimal]] = {}
     in_batch: dict[str, dict[int, Decimal]] = {}
+    moves = _Moves(log, new)
     with localcontext(LEDGER_CONTEXT):
         for event, metadata in naming:
             where = named(event.seq)
             if event.type == "transfer":
-                picks = _withdrawal_picks(log, event, metadata, batch, where, (withdrawn, in_batch))
+                picks = _withdrawal_picks(log, event, metadata, batch, where, (withdrawn, in_batch), moves)
             else:
-                picks = _fill_picks(log, event, metadata, batch, where, (used, named_seqs))
+                picks = _fill_picks(log, event, metadata, batch, where, (used, named_seqs), moves)
             named_of = in_batch.setdefault(event.account, {})
             for lot_seq, amount in picks:
                 named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
@@ -225,6 +226,7 @@ def _fill_picks(
     batch: dict[int, StoredEvent],
     where: str,
     counts: tuple[dict[tuple[str, str], dict[int, Decimal]], dict[tuple[str, str], set[int]]],
+    moves: _Moves,
 ) -> LotPicks:
     """The lots a new fill names, checked (see `check_lot_picks`); `counts`: what fills named of each lot per
     (account, symbol), in the log and earlier in the batch, and the lots the batch names (one read finds them)."""
@@ -242,7 +244,7 @@ def _fill_picks(
     used, named_seqs = counts
     acquired_by = "sell" if event.side == "buy" else "buy"
     lots = {lot_seq: _lot_before(log, event, batch, lot_seq) for lot_seq, _ in picks}
-    moved = _moved(log, event, batch, lots, where) if acquired_by == "buy" else {}  # moves carry long lots only
+    moved = _moved(log, event, batch, lots, where, moves) if acquired_by == "buy" else {}  # moves carry long lots
     for lot_seq, amount in picks:
         lot = lots[lot_seq]
         acquired, carried = _held(lot, event, acquired_by, moved.get(lot_seq, ZERO))
@@ -270,6 +272,7 @@ def _withdrawal_picks(
     batch: dict[int, StoredEvent],
     where: str,
     counts: tuple[dict[str, dict[int, Decimal]], dict[str, dict[int, Decimal]]],
+    moves: _Moves,
 ) -> LotPicks:
     """The lots a new transfer names, checked (InvalidFill naming `metadata.lots` otherwise): only a withdrawal
     disposes of lots; what it names sums to its amount and fee, each lot a long lot of its currency in its account
@@ -290,7 +293,7 @@ def _withdrawal_picks(
         raise InvalidFill(f"{where}: {error}") from None
     acquired: dict[int, Decimal] = {}
     lots = {lot_seq: _lot_before(log, event, batch, lot_seq) for lot_seq, _ in picks}
-    moved = _moved(log, event, batch, lots, where)
+    moved = _moved(log, event, batch, lots, where, moves)
     carried: dict[int, Decimal] = {}
     for lot_seq, _ in picks:
         lot = lots[lot_seq]
@@ -349,10 +352,39 @@ def _refuse_overdrawn(
         raise InvalidFill(f"{where}: {rounded} (got {given})")
 
 
+class _Moves:
+    """Whether an account had an internal move (in the log, or in the append `new`), asked once per account and
+    append: the usual account never moves coins between its accounts, and its disposals then need no look at moves
+    (a look per disposal read the account's history each time: an import naming lots on every sale was quadratic)."""
+
+    def __init__(self, log: EventLog, new: Sequence[StoredEvent]) -> None:
+        self._log = log
+        self._in_batch = {event.account for event in new if event.type == "transfer" and event.kind == "internal"}
+        self._known: dict[str, bool] = {}
+
+    def of(self, account: str) -> bool:
+        if account not in self._known:
+            self._known[account] = account in self._in_batch or (
+                self._log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL) is not None
+            )
+        return self._known[account]
+
+
+_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
+
+
 def _moved(
-    log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lots: dict[int, StoredEvent | None], where: str
+    log: EventLog,
+    event: StoredEvent,
+    batch: dict[int, StoredEvent],
+    lots: dict[int, StoredEvent | None],
+    where: str,
+    moves: _Moves,
 ) -> dict[int, Decimal]:
     """Per lot `event` names (`lots`, by seq), what internal moves carried into its account less what they took out
-    by the time it occurred (`lot_pick_moves.moved_lots`); nothing to look at when none of the lots exists."""
+    by the time it occurred (`lot_pick_moves.moved_lots`); nothing to look at when none of the lots exists, or when
+    the account never had an internal move."""
     since = min((lot.occurred_at for lot in lots.values() if lot is not None), default=None)
-    return {} if since is None else moved_lots(log, event, list(batch.values()), since, where)
+    if since is None or not moves.of(event.account):
+        return {}
+    return moved_lots(log, event, list(batch.values()), since, where)
