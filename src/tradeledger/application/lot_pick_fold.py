@@ -27,15 +27,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, localcontext
-from typing import Any
 
+from tradeledger.application.lot_pick_moves import SPECIFIC, AccountMoves, named_lots, time_then_seq
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
 from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
-from tradeledger.domain.lot_terms import NO_TAX_YEAR, ZERO, MethodPlan, lot_picks
+from tradeledger.domain.lot_terms import NO_TAX_YEAR, ZERO, lot_picks
 from tradeledger.domain.lot_transfers import internal_moves, paired_moves
 from tradeledger.domain.lots import LotBook
 from tradeledger.domain.markets import market
@@ -43,18 +43,9 @@ from tradeledger.domain.positions import Position, PositionKey
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument, InvalidFill
 
-_SPECIFIC = MethodPlan.parse(["specific"])
 _TAKES = "where a disposal naming no lots (a base fee too) takes the oldest lots first"
 
 Pools = tuple[str, str]  # (account, currency)
-
-
-def _named(event: StoredEvent) -> dict[str, Any] | None:
-    """The metadata of an event whose metadata has `lots` (as the reports read it), else None."""
-    if event.metadata is None or '"lots"' not in event.metadata:
-        return None
-    found = json.loads(event.metadata)
-    return found if isinstance(found, dict) and "lots" in found else None
 
 
 def _currency_of(event: StoredEvent) -> str | None:
@@ -71,23 +62,25 @@ def check_by_fold(
     log: EventLog,
     new: Sequence[StoredEvent],
     named: Callable[[int], str],
+    moves: AccountMoves,
     open_cycle: Callable[[PositionKey], Position | None] | None = None,
 ) -> None:
     """Refuse (InvalidFill naming `metadata.lots`) the append of `new` when the reports' fold under `specific` of the
     pools an event of it names lots of would refuse an event (see the module's docstring); `named`: how a message
-    names an event of the append (by seq); `open_cycle`: the open position of an (account, symbol) at the log's head
-    (`_since_empty` starts from it)."""
+    names an event of the append (by seq); `moves`: whether an account had an internal move (asked once per account
+    and append, with lot_picks.py's own checks); `open_cycle`: the open position of an (account, symbol) at the log's
+    head (`_since_empty` starts from it)."""
     asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
     for event in new:
         currency = _currency_of(event)
-        if currency is not None and _named(event) is not None:
+        if currency is not None and named_lots(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
     seqs = {event.seq for event in new}
     for pools, disposing in asked.items():
         for withdrawals_dispose in sorted(disposing):
             events = None
             if open_cycle is not None and not withdrawals_dispose:
-                events = _since_empty(log, new, pools, open_cycle)
+                events = _since_empty(log, new, pools, open_cycle, moves)
             if events is None:
                 events = _history(log, new, *pools)
             _refuse_unfolded(events, seqs, pools, named, withdrawals_dispose=withdrawals_dispose)
@@ -100,11 +93,15 @@ def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: 
     events = [event for event in own if _currency_of(event) == currency]
     if any(event.kind == "internal" for event in events):
         events = [event for event in (*log.read(), *new) if _currency_of(event) == currency]
-    return sorted(events, key=_time_then_seq)
+    return sorted(events, key=time_then_seq)
 
 
 def _since_empty(
-    log: EventLog, new: Sequence[StoredEvent], pools: Pools, open_cycle: Callable[[PositionKey], Position | None]
+    log: EventLog,
+    new: Sequence[StoredEvent],
+    pools: Pools,
+    open_cycle: Callable[[PositionKey], Position | None],
+    moves: AccountMoves,
 ) -> list[StoredEvent] | None:
     """The events of the pools of `pools` that the fills of `new` trade, from a time at which each was empty, in the
     order they occurred; None when no such time is found (the whole history is then folded).
@@ -117,7 +114,7 @@ def _since_empty(
     events from that time, not of its history)."""
     account, currency = pools
     mine = [event for event in new if event.account == account and _currency_of(event) == currency]
-    if any(event.type != "fill" for event in mine) or log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL):
+    if any(event.type != "fill" for event in mine) or moves.of(account):
         return None  # an internal move of the account: the lots follow the coins, the positions do not count them
     found: list[StoredEvent] = []
     for symbol in sorted({event.symbol for event in mine if event.symbol is not None}):
@@ -125,10 +122,7 @@ def _since_empty(
         if part is None:
             return None
         found += part
-    return sorted(found, key=_time_then_seq)
-
-
-_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
+    return sorted(found, key=time_then_seq)
 
 
 def _symbol_since_empty(
@@ -137,15 +131,15 @@ def _symbol_since_empty(
     """`_since_empty` for one (account, symbol), whose fills in the append are `batch`."""
     account, symbol = batch[0].account, batch[0].symbol
     assert symbol is not None
-    start = min(_time_then_seq(event) for event in batch)
+    start = min(time_then_seq(event) for event in batch)
     cycle = open_cycle((account, symbol))
     if cycle is not None:
         opened = event_at(log, cycle.opened_seq)
         if opened is None:
             return None
-        start = min(start, _time_then_seq(opened))
+        start = min(start, time_then_seq(opened))
     read = log.read(account=account, symbol=symbol, occurred_from=start[0])
-    later = [event for event in read if _time_then_seq(event) >= start]
+    later = [event for event in read if time_then_seq(event) >= start]
     with localcontext(LEDGER_CONTEXT):
         size = ZERO if cycle is None else cycle.signed_quantity
         for event in later:
@@ -162,15 +156,11 @@ def _moved_size(event: StoredEvent) -> Decimal:
     return moved - fee_parts(event.symbol, event.fees)[2] if event.fees is not None else moved
 
 
-def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
-    return (event.occurred_at, event.seq)
-
-
 def _fold(events: Sequence[StoredEvent], *, withdrawals_dispose: bool) -> tuple[LotBook, StoredEvent | None, str]:
     """`events` folded under `specific` as the reports fold them: the book, and the event it refused with why (None
     and "" when it refused none); the book holds the lots as they were when that event was matched."""
-    book = LotBook(_SPECIFIC, withdrawals_dispose=withdrawals_dispose, year=NO_TAX_YEAR, in_time_order=True)
-    metadata = {event.seq: found for event in events if (found := _named(event)) is not None}
+    book = LotBook(SPECIFIC, withdrawals_dispose=withdrawals_dispose, year=NO_TAX_YEAR, in_time_order=True)
+    metadata = {event.seq: found for event in events if (found := named_lots(event)) is not None}
     kinds = {event.seq: event.kind for event in events if event.kind is not None}
     current: list[StoredEvent] = []
 
@@ -213,7 +203,7 @@ def _refuse_unfolded(
         )
     # An event of the log, which the append would break: a backfill that occurred before it takes what it names.
     mine = [event for event in events if event.seq in new]  # one at least: the one naming lots of `pools`
-    earlier = [event for event in mine if _time_then_seq(event) < _time_then_seq(refused)]
+    earlier = [event for event in mine if time_then_seq(event) < time_then_seq(refused)]
     first = min(earlier or mine, key=lambda event: event.seq)
     where = named(first.seq)
     _, before, _ = _fold([event for event in events if event.seq not in new], withdrawals_dispose=withdrawals_dispose)
@@ -244,14 +234,14 @@ def _disposing(withdrawals_dispose: bool) -> str:
 
 def _given(event: StoredEvent) -> str:
     """` (got ...)`: the `metadata.lots` of `event`, for a message; "" when it names none."""
-    metadata = _named(event)
+    metadata = named_lots(event)
     return "" if metadata is None else f" (got {shortened(json.dumps(metadata['lots']))})"
 
 
 def _short_of(book: LotBook, event: StoredEvent) -> tuple[int, Decimal, Decimal] | None:
     """The first lot `event` names of which less is open in `book` than it names, or whose rest would be rounded:
     (lot seq, what is open of it, what is named); None when every lot named is open, or it names none."""
-    metadata = _named(event)
+    metadata = named_lots(event)
     if metadata is None:
         return None
     if event.type == "fill":

@@ -24,7 +24,7 @@ from tradeledger.domain.markets import market
 from tradeledger.domain.records import StoredEvent
 from tradeledger.errors import InvalidArgument, InvalidFill
 
-_SPECIFIC = MethodPlan.parse(["specific"])
+SPECIFIC = MethodPlan.parse(["specific"])  # the method the checks fold by (a move names no lots)
 
 
 def _currency(event: StoredEvent) -> str:
@@ -44,16 +44,39 @@ def _internal_of(event: StoredEvent, account: str, currency: str) -> bool:
     )
 
 
-def _time_then_seq(event: StoredEvent) -> tuple[str, int]:
+def time_then_seq(event: StoredEvent) -> tuple[str, int]:
+    """The order the lots are matched in: by `occurred_at`, then seq."""
     return (event.occurred_at, event.seq)
 
 
-def _named(event: StoredEvent) -> dict[str, Any] | None:
+def named_lots(event: StoredEvent) -> dict[str, Any] | None:
     """The metadata of an event whose metadata has `lots` (as the reports read it), else None."""
     if event.metadata is None or '"lots"' not in event.metadata:
         return None
     found = json.loads(event.metadata)
     return found if isinstance(found, dict) and "lots" in found else None
+
+
+class AccountMoves:
+    """Whether an account had an internal move (in the log, or in the append `new`), asked once per account and
+    append by the checks of the lots it names (application/lot_picks.py, lot_pick_fold.py): the usual account never
+    moves coins between its accounts, and its disposals then need no look at moves (a look per disposal read the
+    account's history each time: an import naming lots on every sale was quadratic)."""
+
+    def __init__(self, log: EventLog, new: Sequence[StoredEvent]) -> None:
+        self._log = log
+        self._in_batch = {event.account for event in new if event.type == "transfer" and event.kind == "internal"}
+        self._known: dict[str, bool] = {}
+
+    def of(self, account: str) -> bool:
+        if account not in self._known:
+            self._known[account] = account in self._in_batch or (
+                self._log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL) is not None
+            )
+        return self._known[account]
+
+
+_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
 
 
 def _before(event: StoredEvent, disposal: StoredEvent) -> bool:
@@ -76,10 +99,10 @@ def moved_lots(
         return {}
     events = [*log.read(), *batch]
     transfers = internal_moves(events)
-    folded = sorted((event for event in events if _before(event, disposal)), key=_time_then_seq)
-    metadata = {event.seq: found for event in folded if (found := _named(event)) is not None}
+    folded = sorted((event for event in events if _before(event, disposal)), key=time_then_seq)
+    metadata = {event.seq: found for event in folded if (found := named_lots(event)) is not None}
     kinds = {event.seq: event.kind for event in folded if event.kind is not None}
-    book = LotBook(_SPECIFIC, year=NO_TAX_YEAR, in_time_order=True)
+    book = LotBook(SPECIFIC, year=NO_TAX_YEAR, in_time_order=True)
     try:
         book.apply_rows((event.execution_row() for event in folded), metadata, kinds, paired_moves(transfers))
     except (InvalidArgument, InvalidFill) as error:

@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from tradeledger.application.lot_pick_fold import check_by_fold
-from tradeledger.application.lot_pick_moves import moved_lots
+from tradeledger.application.lot_pick_moves import AccountMoves, moved_lots, named_lots
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
@@ -32,10 +32,7 @@ from tradeledger.errors import InvalidFill
 
 def _names_lots(event: StoredEvent) -> dict[str, Any] | None:
     """The metadata of a fill or a transfer whose metadata has `lots`, else None."""
-    if event.type not in _NAMING or event.metadata is None or '"lots"' not in event.metadata:
-        return None
-    found = json.loads(event.metadata)
-    return found if isinstance(found, dict) and "lots" in found else None
+    return named_lots(event) if event.type in _NAMING else None
 
 
 _NAMING = frozenset({"fill", "transfer"})
@@ -175,7 +172,7 @@ def check_lot_picks(
     # Per account, what fills and withdrawals named of each lot: in the log, and earlier in the batch.
     withdrawn: dict[str, dict[int, Decimal]] = {}
     in_batch: dict[str, dict[int, Decimal]] = {}
-    moves = _Moves(log, new)
+    moves = AccountMoves(log, new)
     with localcontext(LEDGER_CONTEXT):
         for event, metadata in naming:
             where = named(event.seq)
@@ -187,7 +184,7 @@ def check_lot_picks(
             for lot_seq, amount in picks:
                 named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
         # What disposals naming no lots took first in, first out: the reports' own fold of the pools named.
-        check_by_fold(log, new, named, open_cycle)
+        check_by_fold(log, new, named, moves, open_cycle)
 
 
 def _lot_before(log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lot_seq: int) -> StoredEvent | None:
@@ -226,7 +223,7 @@ def _fill_picks(
     batch: dict[int, StoredEvent],
     where: str,
     counts: tuple[dict[tuple[str, str], dict[int, Decimal]], dict[tuple[str, str], set[int]]],
-    moves: _Moves,
+    moves: AccountMoves,
 ) -> LotPicks:
     """The lots a new fill names, checked (see `check_lot_picks`); `counts`: what fills named of each lot per
     (account, symbol), in the log and earlier in the batch, and the lots the batch names (one read finds them)."""
@@ -272,7 +269,7 @@ def _withdrawal_picks(
     batch: dict[int, StoredEvent],
     where: str,
     counts: tuple[dict[str, dict[int, Decimal]], dict[str, dict[int, Decimal]]],
-    moves: _Moves,
+    moves: AccountMoves,
 ) -> LotPicks:
     """The lots a new transfer names, checked (InvalidFill naming `metadata.lots` otherwise): only a withdrawal
     disposes of lots; what it names sums to its amount and fee, each lot a long lot of its currency in its account
@@ -352,34 +349,13 @@ def _refuse_overdrawn(
         raise InvalidFill(f"{where}: {rounded} (got {given})")
 
 
-class _Moves:
-    """Whether an account had an internal move (in the log, or in the append `new`), asked once per account and
-    append: the usual account never moves coins between its accounts, and its disposals then need no look at moves
-    (a look per disposal read the account's history each time: an import naming lots on every sale was quadratic)."""
-
-    def __init__(self, log: EventLog, new: Sequence[StoredEvent]) -> None:
-        self._log = log
-        self._in_batch = {event.account for event in new if event.type == "transfer" and event.kind == "internal"}
-        self._known: dict[str, bool] = {}
-
-    def of(self, account: str) -> bool:
-        if account not in self._known:
-            self._known[account] = account in self._in_batch or (
-                self._log.last_occurred(account, None, _TRANSFER, kinds=_INTERNAL) is not None
-            )
-        return self._known[account]
-
-
-_TRANSFER, _INTERNAL = frozenset({"transfer"}), frozenset({"internal"})
-
-
 def _moved(
     log: EventLog,
     event: StoredEvent,
     batch: dict[int, StoredEvent],
     lots: dict[int, StoredEvent | None],
     where: str,
-    moves: _Moves,
+    moves: AccountMoves,
 ) -> dict[int, Decimal]:
     """Per lot `event` names (`lots`, by seq), what internal moves carried into its account less what they took out
     by the time it occurred (`lot_pick_moves.moved_lots`); nothing to look at when none of the lots exists, or when
