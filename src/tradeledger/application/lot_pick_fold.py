@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, localcontext
 
-from tradeledger.application.lot_pick_moves import SPECIFIC, AccountMoves, named_lots, time_then_seq
+from tradeledger.application.lot_pick_moves import SPECIFIC, AccountMoves, lot_currency, named_lots, time_then_seq
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
@@ -48,16 +48,6 @@ _TAKES = "where a disposal naming no lots (a base fee too) takes the oldest lots
 Pools = tuple[str, str]  # (account, currency)
 
 
-def _currency_of(event: StoredEvent) -> str | None:
-    """The currency whose lots `event` moves: a spot fill's base, a transfer's currency; None for any other."""
-    if event.type == "transfer":
-        return event.currency
-    if event.type != "fill" or event.symbol is None:
-        return None
-    traded = market(event.symbol)
-    return traded.base if traded.settle is None else None
-
-
 def check_by_fold(
     log: EventLog,
     new: Sequence[StoredEvent],
@@ -72,7 +62,7 @@ def check_by_fold(
     head (`_since_empty` starts from it)."""
     asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
     for event in new:
-        currency = _currency_of(event)
+        currency = lot_currency(event)
         if currency is not None and named_lots(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
     seqs = {event.seq for event in new}
@@ -90,9 +80,9 @@ def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: 
     """The events of the log and of `new` that move the lots of `currency` in `account` (of every account when one of
     them is an internal move: its lots follow the coins), in the order they occurred."""
     own = [event for event in (*log.read(account=account), *new) if event.account == account]
-    events = [event for event in own if _currency_of(event) == currency]
+    events = [event for event in own if lot_currency(event) == currency]
     if any(event.kind == "internal" for event in events):
-        events = [event for event in (*log.read(), *new) if _currency_of(event) == currency]
+        events = [event for event in (*log.read(), *new) if lot_currency(event) == currency]
     return sorted(events, key=time_then_seq)
 
 
@@ -113,7 +103,7 @@ def _since_empty(
     (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
     events from that time, not of its history)."""
     account, currency = pools
-    mine = [event for event in new if event.account == account and _currency_of(event) == currency]
+    mine = [event for event in new if event.account == account and lot_currency(event) == currency]
     if any(event.type != "fill" for event in mine) or moves.of(account):
         return None  # an internal move of the account: the lots follow the coins, the positions do not count them
     found: list[StoredEvent] = []

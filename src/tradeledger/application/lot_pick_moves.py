@@ -27,12 +27,14 @@ from tradeledger.errors import InvalidArgument, InvalidFill
 SPECIFIC = MethodPlan.parse(["specific"])  # the method the checks fold by (a move names no lots)
 
 
-def _currency(event: StoredEvent) -> str:
-    """The currency whose lots `event` (a fill of a spot symbol, or a withdrawal) disposes of."""
-    if event.symbol is None:
-        assert event.currency is not None
+def lot_currency(event: StoredEvent) -> str | None:
+    """The currency whose lots `event` moves: a spot fill's base, a transfer's currency; None for any other."""
+    if event.type == "transfer":
         return event.currency
-    return market(event.symbol).base
+    if event.type != "fill" or event.symbol is None:
+        return None
+    traded = market(event.symbol)
+    return traded.base if traded.settle is None else None
 
 
 def _internal_of(event: StoredEvent, account: str, currency: str) -> bool:
@@ -90,7 +92,8 @@ def moved_lots(
     by the time it occurred (empty when the account had no internal move of its currency from `since`, the time of
     the first lot it names, to then); `batch`: the events of its append. InvalidFill (naming `where`) when the log and
     the batch before it do not fold under `specific`."""
-    account, currency = disposal.account, _currency(disposal)
+    account, currency = disposal.account, lot_currency(disposal)
+    assert currency is not None  # a disposal naming lots: a spot fill or a withdrawal (lot_picks.py refused others)
     if not any(
         _internal_of(event, account, currency) and _before(event, disposal)
         for events in (log.read(account=account, occurred_from=since, occurred_until=disposal.occurred_at), batch)
