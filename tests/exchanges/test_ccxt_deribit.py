@@ -54,13 +54,9 @@ def test_deribit_usdc_perpetual_trades_are_in_btc_and_a_makers_rebate_is_a_negat
     assert [(f.metadata or {}).get("takerOrMaker") for f in fills] == ["maker", "taker"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deribit's withdrawal states confirmed and interrupted (ccxt passes them on) are refused: a sync stops",
-)
 def test_a_deribit_withdrawal_confirmed_or_interrupted_may_still_move_money_and_is_held() -> None:
     withdrawals = parsed("fetchWithdrawals", "BTC")
-    assert [w["status"] for w in withdrawals] == ["interrupted", "confirmed"]  # in time order, passed on as deribit wrote them
+    assert [w["status"] for w in withdrawals] == ["interrupted", "confirmed"]  # in time order, as deribit wrote them
 
     mapped = map_entries(withdrawals, exchange="deribit", kind=Kind.WITHDRAWALS)
 
@@ -72,10 +68,6 @@ def test_a_deribit_withdrawal_confirmed_or_interrupted_may_still_move_money_and_
     assert mapped.still_open == (0, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ccxt passes deribit's deposit state replaced on as written; refused as an unknown word, a sync stops at it",
-)
 def test_a_deribit_deposit_replaced_on_chain_moved_no_money_and_its_replacement_is_booked() -> None:
     deposits = parsed("fetchDeposits", "BTC")
 
