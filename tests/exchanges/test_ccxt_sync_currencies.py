@@ -26,6 +26,7 @@ from tests.exchanges.test_ccxt_deribit import RAW
 from tests.exchanges.test_ccxt_ledger_status import LedgerOnly
 from tests.exchanges.test_ccxt_more_exchanges import RECORDED
 from tests.exchanges.test_ccxt_status_words import luno_ledger
+from tests.exchanges.test_ccxt_sync_transfers import DEPOSITED, TRANSFERS, Gemini, run
 from tradeledger import open_ledger
 from tradeledger.errors import InvalidFill
 from tradeledger.exchanges.ccxt import syncing
@@ -64,7 +65,6 @@ def deribit_answer(path: str, query: Mapping[str, str]) -> Any:
     raise AssertionError(f"deribit: not answered here: {path}")
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's deribit fetch_deposits needs a currency code: sync calls it with none")
 def test_a_sync_of_deribit_lists_its_deposits_and_withdrawals_per_currency(tmp_path: Path) -> None:
     exchange = offline_exchange("deribit")
     router = Router(deribit_answer)
@@ -118,7 +118,6 @@ LUNO_ROWS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's luno fetch_ledger needs a currency code (and then finds no account)")
 def test_a_sync_of_luno_reads_the_ledger_of_each_of_its_accounts(tmp_path: Path) -> None:
     exchange = offline_exchange("luno")
     router = Router(luno_answer(LUNO_ROWS))
@@ -132,16 +131,12 @@ def test_a_sync_of_luno_reads_the_ledger_of_each_of_its_accounts(tmp_path: Path)
     assert [stream.label for stream in report.streams] == ["trades BTC/ZAR", "ledger BTC 100", "ledger ZAR 200"]
     assert held == {("BTC", Decimal("0.4")), ("ZAR", Decimal(1000))}
     # luno numbers rows per account: row 1 of each account is a transfer of its own
-    assert ids == ["ledger:100:1", "ledger:200:1", "ledger:100:3"]
+    assert ids == ["ledger:100:1", "ledger:100:3", "ledger:200:1"]  # stream by stream
     assert {path for path, _ in router.asked if "transactions" in path} == {
         "/api/1/accounts/100/transactions", "/api/1/accounts/200/transactions"
     }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync luno cannot read its ledger (no code); its reservation row would then hold the cursor for ever",
-)
 def test_a_luno_reservation_row_does_not_hold_the_cursor_its_send_is_a_row_of_its_own(tmp_path: Path) -> None:
     exchange = offline_exchange("luno")
     exchange.fetch = Router(luno_answer(LUNO_ROWS)).fetch
@@ -155,7 +150,6 @@ def test_a_luno_reservation_row_does_not_hold_the_cursor_its_send_is_a_row_of_it
     assert again.appended == 0
 
 
-@pytest.mark.xfail(strict=True, reason="luno's reservation row is taken as a transfer that may still move money")
 def test_a_luno_reservation_row_is_skipped_as_final_not_as_still_open() -> None:
     mapped = map_entries(luno_ledger(), exchange="luno", kind=Kind.LEDGER)
 
@@ -163,7 +157,6 @@ def test_a_luno_reservation_row_is_skipped_as_final_not_as_still_open() -> None:
     assert mapped.still_open == ()
 
 
-@pytest.mark.xfail(strict=True, reason="luno numbers its ledger rows per account: ledger:<row> of two accounts collide")
 def test_luno_ledger_rows_of_two_accounts_with_one_row_index_are_two_transfers() -> None:
     btc = luno_ledger()[0]
     zar = {**btc, "account": "200", "currency": "ZAR", "amount": "1000"}
@@ -175,7 +168,6 @@ def test_luno_ledger_rows_of_two_accounts_with_one_row_index_are_two_transfers()
         map_entries([{**btc, "account": None}], exchange="luno", kind=Kind.LEDGER)
 
 
-@pytest.mark.xfail(strict=True, reason="a transfer that never settles holds its stream's cursor for ever")
 def test_a_transfer_still_open_after_30_days_no_longer_holds_the_cursor_and_is_named(tmp_path: Path) -> None:
     # kraken's recorded ledger: a deposit of 500 USDT, a trade's entry, and the withdrawal of 100 USDT pending; a
     # deposit of 20 USDT 40 days after it. At a sync 41 days after the withdrawal it no longer holds the cursor.
@@ -193,5 +185,21 @@ def test_a_transfer_still_open_after_30_days_no_longer_holds_the_cursor_and_is_n
     assert stream.cursor == later["timestamp"]
     assert exchange.asked[0] == later["timestamp"]  # not the withdrawal's
     assert report.summary()["streams"][1]["unsettled"] == [
-        {"entry": "ledger:" + withdrawal["id"], "status": "pending", "at": iso(withdrawal["timestamp"])}
+        {"id": withdrawal["id"], "status": "pending", "at": iso(withdrawal["timestamp"])}
     ]
+
+
+def test_sync_says_which_transfer_still_open_it_no_longer_holds_and_how_to_fetch_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gemini's withdrawal of 10 USD still "Pending" 40 days after it (ccxt passes gemini's word on as written)
+    pending = [TRANSFERS[0], {**TRANSFERS[1], "status": "Pending"}, TRANSFERS[2]]
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+
+    with freeze_time(datetime.fromtimestamp((DEPOSITED + 40 * DAY) / 1000, tz=UTC)):
+        shown = run(url, Gemini(pending), monkeypatch, capsys, "gemini", "--symbols", "BTC/USD")
+
+    assert (
+        "deposits and withdrawals: 320013285 still Pending after 30 days (2026-08-06T07:07:40+00:00): no longer "
+        "held; if it settles, sync again with --since 2026-08-06T07:07:40+00:00"
+    ) in " ".join(shown.split())

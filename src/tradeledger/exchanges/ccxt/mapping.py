@@ -198,6 +198,8 @@ def map_entries(
             fields = _trade(entry, sizes)
         elif chosen in _TRANSACTIONS:
             fields = _transaction(entry, None if typed else kind, exchange)
+        elif chosen is Kind.LEDGER:
+            fields = _ledger(entry, exchange)
         else:
             fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
@@ -368,7 +370,7 @@ def _settled_in(entry: Entry, symbol: str, currency: str, field: str) -> str:
     return currency
 
 
-def _ledger(entry: Entry) -> dict[str, Any] | str:
+def _ledger(entry: Entry, exchange: str = "") -> dict[str, Any] | str:
     kind = entry.raw.get("type")
     if kind == "funding" and entry.raw.get("symbol") is None:
         raise entry.refuse(
@@ -379,6 +381,14 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     if not isinstance(kind, str) or (kind not in ("funding", "transaction") and kind not in _LEDGER_KINDS):
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
+    if exchange in _ROWS_PER_ACCOUNT:
+        if entry.raw.get("account") is None:
+            raise entry.refuse(
+                "account",
+                f"{exchange} numbers its ledger rows per account (row 1, 2, ... in each): the row's account is "
+                "required (got None; sync writes it, ingest needs it in the file)",
+            )
+        ident = f"{entry.text('account')}:{ident}"
     direction = entry.raw.get("direction")
     if direction not in ("in", "out"):
         raise entry.refuse("direction", f"must be in or out (got {quoted(direction)})")
@@ -386,7 +396,7 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     currency = entry.currency("currency")
     if kind == "transaction":  # ccxt's one type for both (kraken, kucoin, bybit, coinbase, bitfinex, ...)
         kind = "deposit" if direction == "in" else "withdrawal"
-    if kind != "funding" and (unmoved := _not_moved(entry, f"ledger {kind}")) is not None:
+    if kind != "funding" and (unmoved := _not_moved(entry, f"ledger {kind}", exchange)) is not None:
         return unmoved
     if kind == "funding":
         return {
@@ -474,7 +484,10 @@ def _transfer(
     }
 
 
-_MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
+_MAPPERS = {Kind.FUNDING: _funding}
+# Exchanges whose ledger numbers its rows per account (luno's row_index: 1, 2, 3, ... in each of its accounts, one a
+# currency): a row is `ledger:<account>:<row>` there.
+_ROWS_PER_ACCOUNT = frozenset({"luno"})
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
 # A transaction's `type` as ccxt writes it: its unified words, and bithumb's own "withdraw" (ccxt 4.5.90 passes it on).
 _TRANSACTION_TYPES = {"deposit": "deposit", "withdrawal": "withdrawal", "withdraw": "withdrawal"}
