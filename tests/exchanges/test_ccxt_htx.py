@@ -14,8 +14,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from tests.exchanges.offline import offline_exchange
 from tests.exchanges.test_ccxt_more_exchanges import RECORDED
 from tradeledger.domain.fills import Fill
@@ -31,7 +29,6 @@ def fills(answer: str, symbol: str, **mapping: Any) -> list[Fill]:
     return [event for _, event in mapped.in_time_order() if isinstance(event, Fill)]
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt 4.5.90 negates htx v5's positive trade_fee: a taker's charge is a rebate")
 def test_an_htx_usdt_contracts_taker_fee_is_a_charge_not_a_rebate() -> None:
     booked = fills("linear", "BTC/USDT:USDT", contract_sizes={"BTC/USDT:USDT": Decimal("0.001")})
 

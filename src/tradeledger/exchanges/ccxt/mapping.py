@@ -38,8 +38,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
 JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
 mode turns okx's "0.4" into 0.4000000000000001). ccxt's `info` (the exchange's raw record) goes into the
-event's metadata, with `order`, `type` and `takerOrMaker`; nothing else reads an exchange's name: the
-only exchange-specific rule is bybit's funding row above.
+event's metadata, with `order`, `type` and `takerOrMaker`. Rules of one exchange, by the name it is ingested
+or synced under: bybit's funding and delivery rows above, an exchange's own status words (answers.py), luno's
+ledger rows numbered per account, and the fee sign ccxt turns on htx's contracts (quirks.py).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from tradeledger.domain.settlement import SETTLEMENT, is_settlement, settlement_
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
+from tradeledger.exchanges.ccxt.quirks import trade_fees
 
 
 class Kind(StrEnum):
@@ -195,7 +197,7 @@ def map_entries(
             raise InvalidFill(f"entry {index}: expected a JSON object (got {quoted(raw)})")
         entry = Entry(raw, index)
         if chosen is Kind.TRADES:
-            fields = _trade(entry, sizes)
+            fields = _trade(entry, sizes, exchange)
         elif chosen in _TRANSACTIONS:
             fields = _transaction(entry, None if typed else kind, exchange)
         elif chosen is Kind.LEDGER:
@@ -233,7 +235,7 @@ def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
     return dict(sizes)
 
 
-def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
+def _trade(entry: Entry, sizes: Mapping[str, Decimal], exchange: str = "") -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
@@ -261,7 +263,7 @@ def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
         "side": side,
         "quantity": quantity,
         "price": entry.amount("price"),
-        "fees": entry.fees(),
+        "fees": trade_fees(entry, exchange),  # htx's contracts: ccxt turns the fee's sign (quirks)
         "occurred_at": occurred_at,
         "order_id": str(order)
         if isinstance(order, str | int) and not isinstance(order, bool) and not settles
