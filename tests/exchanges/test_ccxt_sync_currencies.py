@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import ccxt
 import pytest
 from freezegun import freeze_time
 
@@ -30,6 +31,7 @@ from tests.exchanges.test_ccxt_sync_transfers import DEPOSITED, TRANSFERS, Gemin
 from tradeledger import open_ledger
 from tradeledger.errors import InvalidFill
 from tradeledger.exchanges.ccxt import syncing
+from tradeledger.exchanges.ccxt.currencies import needs_code
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.transfers import iso
 
@@ -203,3 +205,25 @@ def test_sync_says_which_transfer_still_open_it_no_longer_holds_and_how_to_fetch
         "deposits and withdrawals: 320013285 still Pending after 30 days (2026-08-06T07:07:40+00:00): no longer "
         "held; if it settles, sync again with --since 2026-08-06T07:07:40+00:00"
     ) in " ".join(shown.split())
+
+
+@pytest.mark.parametrize(
+    ("exchange", "call", "needs"),
+    [
+        ("deribit", "fetch_deposits", True),
+        ("deribit", "fetch_withdrawals", True),
+        ("luno", "fetch_ledger", True),
+        ("coinbaseexchange", "fetch_ledger", True),
+        ("binance", "fetch_deposits", False),
+        ("kraken", "fetch_ledger", False),
+        ("bitfinex", "fetch_ledger", False),
+    ],
+)
+def test_a_transfer_call_is_read_per_currency_where_ccxts_code_requires_a_code(
+    exchange: str, call: str, *, needs: bool
+) -> None:
+    assert needs_code(getattr(getattr(ccxt, exchange)(), call)) is needs
+
+
+def test_a_call_without_source_to_read_is_not_known_to_need_a_code() -> None:
+    assert needs_code(len) is False
