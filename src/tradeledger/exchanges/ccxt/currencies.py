@@ -1,13 +1,13 @@
 """Transfer lists ccxt reads one currency at a time, and which currencies a sync asks them for (see syncing).
 
-Some of ccxt's transfer calls raise ArgumentsRequired without a currency code (4.5.90: deribit's `fetch_deposits` and
-`fetch_withdrawals`; luno's, coinbaseexchange's, foxbit's and btse's spot `fetch_ledger`): read from the call's code as
-`until` is (needs_code). A sync then runs the call's stream once per currency, `deposits BTC`, `withdrawals USDC`, ...,
-each with a cursor of its own, for the currencies of the symbols synced (base, quote, settle), those the ledger holds
-on the exchange for the account, and those the exchange's balance holds (`fetch_balance`, a total other than 0), of
-those ccxt knows: a currency the account never traded nor held shows in none and is not asked for. Such a stream
-without a cursor starts where the exchange starts (not at the ledger's latest transfer, which may be of another
-currency).
+Some of ccxt's transfer calls raise ArgumentsRequired without a currency code (4.5.90, of those sync uses: deribit's,
+bitbns's, bitopro's and bitrue's `fetch_deposits` and `fetch_withdrawals`, luno's `fetch_ledger`): read from the
+call's code as `until` is (needs_code). A sync then runs the call's stream once per currency, `deposits BTC`,
+`withdrawals USDC`, ..., each with a cursor of its own, for the currencies of the symbols synced (base, quote,
+settle), those the ledger holds on the exchange for the account, and those the exchange's balance holds
+(`fetch_balance`, a total other than 0), of those ccxt knows: a currency the account never traded nor held shows in
+none and is not asked for. Such a stream without a cursor starts where the exchange starts (not at the ledger's latest
+transfer, which may be of another currency).
 
 luno keeps one account (wallet) per currency, its ledger one list per account with its rows numbered per account
 (`row_index` 1, 2, 3, ... in each): its streams are one per account (`ledger BTC 1224342323`), of every account luno
