@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from tests.exchanges.offline import offline_exchange
 from tradeledger.domain.fills import Fill
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
@@ -28,7 +26,6 @@ TRADES = {
 }  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt 4.5.90's luno never reads fee_counter while fee_base is given (as 0)")
 def test_a_luno_buys_fee_is_in_btc_and_a_sells_in_zar() -> None:
     exchange = offline_exchange("luno", [TRADES])
     trades = exchange.fetch_my_trades("BTC/ZAR")

@@ -40,7 +40,7 @@ JSON file read with parse_float=Decimal); a float is refused, never converted (c
 mode turns okx's "0.4" into 0.4000000000000001). ccxt's `info` (the exchange's raw record) goes into the
 event's metadata, with `order`, `type` and `takerOrMaker`. Rules of one exchange, by the name it is ingested
 or synced under: bybit's funding and delivery rows above, an exchange's own status words (answers.py), luno's
-ledger rows numbered per account, and the fee sign ccxt turns on htx's contracts (quirks.py).
+ledger rows numbered per account, and what ccxt loses of htx's and luno's fees (quirks.py).
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def _trade(entry: Entry, sizes: Mapping[str, Decimal], exchange: str = "") -> di
         "side": side,
         "quantity": quantity,
         "price": entry.amount("price"),
-        "fees": trade_fees(entry, exchange),  # htx's contracts: ccxt turns the fee's sign (quirks)
+        "fees": trade_fees(entry, exchange),  # htx's contract fee sign, luno's counter fee (quirks)
         "occurred_at": occurred_at,
         "order_id": str(order)
         if isinstance(order, str | int) and not isinstance(order, bool) and not settles
