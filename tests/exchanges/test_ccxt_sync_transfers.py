@@ -112,7 +112,7 @@ def test_a_sync_of_gemini_books_its_deposits_and_withdrawals_each_by_its_own_typ
 
     assert report["streams"][1] == {
         "stream": "deposits and withdrawals", "appended": 3, "duplicates": 1, "skipped": 0, "pages": 2,
-        "cursor": "2026-08-06T08:07:40+00:00", "covered": 0,
+        "cursor": "2026-08-06T08:07:40+00:00", "covered": 0, "unsettled": [],
     }  # fmt: skip
     assert report["unavailable"] == []
     assert usd(url) == Decimal("30.75")  # 36.00 - 10 - 0.25 + 5

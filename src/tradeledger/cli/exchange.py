@@ -145,6 +145,12 @@ def _print_sync(exchange: str, report: SyncReport) -> None:
         f"{stream.skipped} skipped{_covered(stream.covered)}, {stream.pages} page(s)"
         for stream in report.streams
     ] + [f"  {gap.stream}: not synced: {gap.reason}" for gap in report.unavailable]
+    lines += [
+        f"  {stream.label}: {entry['id']} still {entry['status']} after {syncing.HOLD_DAYS} days ({entry['at']}): no "
+        f"longer held; if it settles, sync again with --since {entry['at']}"
+        for stream in report.streams
+        for entry in stream.unsettled
+    ]
     covered = _covered(sum(stream.covered for stream in report.streams))
     out().print(
         f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "

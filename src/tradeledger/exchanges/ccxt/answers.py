@@ -23,8 +23,18 @@ NOT_MOVED = frozenset({"failed", "fail", "canceled", "cancelled", "rejected", "d
 # deposit, 8 waiting for the user's confirmation, 2 rejected): ccxt's binance.parse_transaction_status_by_type maps
 # 0, 1 and 6 and passes the others on as the digits binance wrote. 7: binance may still credit a wrong deposit once
 # its recovery is asked for (held, not taken as final); 8 may still move money; 2 moved none.
+# deribit's withdrawal states (API v2 private/get_withdrawals: unconfirmed, confirmed, cancelled, completed,
+# interrupted, rejected) and deposit states (private/get_deposits: pending, completed, rejected, replaced): ccxt's
+# deribit.parse_transaction_status maps completed and unconfirmed only. confirmed: confirmed by the user, not yet sent;
+# interrupted: stopped while being processed, deribit says no more (held, not taken as final); replaced: the deposit's
+# transaction was replaced on chain, its replacement a deposit of its own (this one moved none).
 _OWN_WORDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("binance", "deposit"): {"7": STILL_OPEN, "8": STILL_OPEN, "2": NOT_MOVED},
+    ("deribit", "withdrawal"): {"confirmed": STILL_OPEN, "interrupted": STILL_OPEN},
+    ("deribit", "deposit"): {"replaced": NOT_MOVED},
+    # luno's ledger: a row of only `available_delta` (funds reserved, ccxt's pending) never turns ok: the move is a
+    # row of its own, so the reservation is final, holding no cursor (a release, ccxt's canceled, moved none either).
+    ("luno", "ledger withdrawal"): {"pending": NOT_MOVED},
 }
 
 

@@ -38,8 +38,9 @@ What each structure becomes (the id is what appends are idempotent on, per accou
 Numbers are taken exactly as given: strings (ccxt with `exchange.number = str`), ints, or Decimals (a
 JSON file read with parse_float=Decimal); a float is refused, never converted (ccxt's default float
 mode turns okx's "0.4" into 0.4000000000000001). ccxt's `info` (the exchange's raw record) goes into the
-event's metadata, with `order`, `type` and `takerOrMaker`; nothing else reads an exchange's name: the
-only exchange-specific rule is bybit's funding row above.
+event's metadata, with `order`, `type` and `takerOrMaker`. Rules of one exchange, by the name it is ingested
+or synced under: bybit's funding and delivery rows above, an exchange's own status words (answers.py), luno's
+ledger rows numbered per account, and what ccxt loses of htx's and luno's fees (quirks.py).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from tradeledger.domain.settlement import SETTLEMENT, is_settlement, settlement_
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
+from tradeledger.exchanges.ccxt.quirks import trade_fees
 
 
 class Kind(StrEnum):
@@ -195,9 +197,11 @@ def map_entries(
             raise InvalidFill(f"entry {index}: expected a JSON object (got {quoted(raw)})")
         entry = Entry(raw, index)
         if chosen is Kind.TRADES:
-            fields = _trade(entry, sizes)
+            fields = _trade(entry, sizes, exchange)
         elif chosen in _TRANSACTIONS:
             fields = _transaction(entry, None if typed else kind, exchange)
+        elif chosen is Kind.LEDGER:
+            fields = _ledger(entry, exchange)
         else:
             fields = _MAPPERS[chosen](entry)
         if on_entry is not None:
@@ -231,7 +235,7 @@ def _checked_sizes(sizes: Mapping[str, Decimal]) -> dict[str, Decimal]:
     return dict(sizes)
 
 
-def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
+def _trade(entry: Entry, sizes: Mapping[str, Decimal], exchange: str = "") -> dict[str, Any] | str:
     ident, symbol = entry.text("id"), entry.symbol()
     occurred_at = entry.occurred_at()
     info = entry.raw.get("info")
@@ -259,7 +263,7 @@ def _trade(entry: Entry, sizes: Mapping[str, Decimal]) -> dict[str, Any] | str:
         "side": side,
         "quantity": quantity,
         "price": entry.amount("price"),
-        "fees": entry.fees(),
+        "fees": trade_fees(entry, exchange),  # htx's contract fee sign, luno's counter fee (quirks)
         "occurred_at": occurred_at,
         "order_id": str(order)
         if isinstance(order, str | int) and not isinstance(order, bool) and not settles
@@ -368,7 +372,7 @@ def _settled_in(entry: Entry, symbol: str, currency: str, field: str) -> str:
     return currency
 
 
-def _ledger(entry: Entry) -> dict[str, Any] | str:
+def _ledger(entry: Entry, exchange: str = "") -> dict[str, Any] | str:
     kind = entry.raw.get("type")
     if kind == "funding" and entry.raw.get("symbol") is None:
         raise entry.refuse(
@@ -379,6 +383,14 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     if not isinstance(kind, str) or (kind not in ("funding", "transaction") and kind not in _LEDGER_KINDS):
         return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
     ident = entry.text("id")
+    if exchange in _ROWS_PER_ACCOUNT:
+        if entry.raw.get("account") is None:
+            raise entry.refuse(
+                "account",
+                f"{exchange} numbers its ledger rows per account (row 1, 2, ... in each): the row's account is "
+                "required (got None; sync writes it, ingest needs it in the file)",
+            )
+        ident = f"{entry.text('account')}:{ident}"
     direction = entry.raw.get("direction")
     if direction not in ("in", "out"):
         raise entry.refuse("direction", f"must be in or out (got {quoted(direction)})")
@@ -386,7 +398,7 @@ def _ledger(entry: Entry) -> dict[str, Any] | str:
     currency = entry.currency("currency")
     if kind == "transaction":  # ccxt's one type for both (kraken, kucoin, bybit, coinbase, bitfinex, ...)
         kind = "deposit" if direction == "in" else "withdrawal"
-    if kind != "funding" and (unmoved := _not_moved(entry, f"ledger {kind}")) is not None:
+    if kind != "funding" and (unmoved := _not_moved(entry, f"ledger {kind}", exchange)) is not None:
         return unmoved
     if kind == "funding":
         return {
@@ -474,7 +486,10 @@ def _transfer(
     }
 
 
-_MAPPERS = {Kind.FUNDING: _funding, Kind.LEDGER: _ledger}
+_MAPPERS = {Kind.FUNDING: _funding}
+# Exchanges whose ledger numbers its rows per account (luno's row_index: 1, 2, 3, ... in each of its accounts, one a
+# currency): a row is `ledger:<account>:<row>` there.
+_ROWS_PER_ACCOUNT = frozenset({"luno"})
 _TRANSACTIONS = {Kind.DEPOSITS: "deposit", Kind.WITHDRAWALS: "withdrawal"}
 # A transaction's `type` as ccxt writes it: its unified words, and bithumb's own "withdraw" (ccxt 4.5.90 passes it on).
 _TRANSACTION_TYPES = {"deposit": "deposit", "withdrawal": "withdrawal", "withdraw": "withdrawal"}

@@ -52,12 +52,14 @@ from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
+from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code, with_account
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.transfers import (
     StreamReport,
     SyncReport,
     Unavailable,
+    held_open,
     iso,
     transfer_calls,
     unlisted_executions,
@@ -65,6 +67,7 @@ from tradeledger.exchanges.ccxt.transfers import (
 
 MAX_PAGES = 100_000  # per stream and run: a guard against an exchange that pages forever
 DAY_MS = 86_400_000  # a stream's window when ccxt's features name none (see the module)
+HOLD_DAYS = 30  # how long a transfer still open holds its stream's cursor (see _run)
 _SYMBOLED = frozenset({Kind.TRADES, Kind.FUNDING})  # the streams of one symbol
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -131,6 +134,7 @@ class _Stream:
     backward: bool = False  # whether the call reads ccxt's `until` (see _reads_until): what lies before a page
     symbol: str | None = None  # of a trades or funding stream
     typed: bool = False  # a list of deposits and withdrawals, each entry's `type` deciding (fetch_deposits_withdrawals)
+    listing: Listing | None = None  # of a call ccxt reads one currency (luno: one account) at a time (see currencies)
 
 
 # The events of the log a stream's entries become, whose latest a stream without a usable cursor starts at: (event
@@ -147,17 +151,21 @@ _HELD_TYPED = (("transfer",), ("deposit", "withdrawal"))  # a stream of fetch_de
 
 
 def _stream(
-    client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS, *, typed: bool = False
-) -> _Stream:
+    client: Client, call: str, first: str | None, label: str, kind: Kind, window: int = DAY_MS, *, typed: bool = False,
+    listing: Listing | None = None,
+) -> _Stream:  # fmt: skip
     method: Callable[..., Any] = getattr(client, call)
+    params = dict(listing.params) if listing is not None else {}
+    account = listing.account if listing is not None else None
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401 - ccxt's own structures
         if until is None:
-            return method(first, since, None)
-        return _until_read(client, until, lambda: method(first, since, None, {"until": until}))
+            return with_account(method(first, since, None, params) if params else method(first, since, None), account)
+        answer = _until_read(client, until, lambda: method(first, since, None, {**params, "until": until}))
+        return with_account(answer, account)
 
     symbol = first if kind in _SYMBOLED else None
-    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed)
+    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed, listing)
 
 
 class _UntilNotRead(Exception):
@@ -191,8 +199,11 @@ def _until_read(client: object, until: int, action: Callable[[], Any]) -> Any:  
             delattr(client, "sign")
 
 
-def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[list[_Stream], list[Unavailable]]:
-    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (see transfers)."""
+def streams(
+    client: Client, symbols: Sequence[str], *, exchange: str, listed: Callable[[], list[Listing]] | None = None
+) -> tuple[list[_Stream], list[Unavailable]]:
+    """The streams a sync of `symbols` runs on `client`, and the transfers it cannot list (see transfers); a call
+    ccxt reads one currency at a time, once per listing `listed()` gives (see currencies)."""
     has = client.has
     features = getattr(client, "features", None)
     found = [
@@ -204,7 +215,16 @@ def streams(client: Client, symbols: Sequence[str], *, exchange: str) -> tuple[l
         found += [_stream(client, "fetch_funding_history", s, f"funding {s}", Kind.FUNDING) for s in contracts]
     calls, unavailable = transfer_calls(has, exchange)
     unavailable = unlisted_executions(client.fetch_my_trades, contracts, exchange) + unavailable
-    found += [_stream(client, call.call, None, call.label, call.kind, typed=call.typed) for call in calls]
+    lists: list[Listing] | None = None
+    for call in calls:
+        if not needs_code(getattr(client, call.call)):
+            found.append(_stream(client, call.call, None, call.label, call.kind, typed=call.typed))
+            continue
+        lists = lists if lists is not None else listed() if listed is not None else []
+        found += [
+            _stream(client, call.call, at.code, f"{call.label} {at.label}", call.kind, typed=call.typed, listing=at)
+            for at in lists
+        ]
     if contracts and not has.get("fetchFundingHistory"):
         reason = (
             f"{exchange} has no fetchFundingHistory in ccxt: the funding of {', '.join(contracts)} is not synced "
@@ -272,7 +292,12 @@ def sync(
     sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
-    planned, report.unavailable = streams(client, chosen, exchange=exchange)
+    held = {b.currency for b in ledger.balances(account=account).balances if b.exchange == exchange}
+
+    def listed() -> list[Listing]:
+        return listings(client, exchange, chosen, held, lambda call, action: _call(exchange, call, None, action))
+
+    planned, report.unavailable = streams(client, chosen, exchange=exchange, listed=listed)
     for stream in planned:
         report.streams.append(
             _run(ledger, stream, exchange=exchange, account=account, start=start, on_page=on_page, sizes=sizes)
@@ -325,21 +350,8 @@ def _run(
     sizes: Mapping[str, Decimal],
 ) -> StreamReport:
     key = cursor_key(account, exchange, stream.label)
-    stored = ledger.cursors([key]).get(key)
     epoch = ledger.head.epoch
-    # `unseen`: whether the entries of the cursor's ms may not all have been seen (not a cursor a page stored)
-    cursor, stale, unseen = start, None, True
-    if start is None and stored is not None:
-        saved = json.loads(stored)
-        cursor, stale, unseen = (
-            (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
-        )
-    if cursor is None:  # no --since and no cursor of this epoch: from the latest of its events the ledger holds
-        types, kinds = _HELD_TYPED if stream.typed else _HELD[stream.kind]
-        last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
-        cursor = None if last is None else (last - _EPOCH) // _MS
-        if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
-            cursor = min(cursor, stale)
+    cursor, unseen = _first_cursor(ledger, stream, key, epoch, exchange=exchange, account=account, start=start)
     done = StreamReport(stream.label, cursor=cursor)
     held: int | None = None  # the earliest transfer seen in this run that may still move money (Mapped.still_open)
     now = int(datetime.now(UTC).timestamp() * 1000)
@@ -370,8 +382,9 @@ def _run(
             mapped = map_entries(
                 page, exchange=exchange, account=account, kind=stream.kind, contract_sizes=sizes, typed=stream.typed
             )
-            # The transfers that may still move money (a deposit's, a withdrawal's or a ledger's status: mapping)
-            opened = min((timestamp(page[index]) for index in mapped.still_open), default=None)
+            # The transfers that may still move money (a deposit's, a withdrawal's or a ledger's status: mapping),
+            # held for HOLD_DAYS at most: one older is named in the report and the cursor goes past it
+            opened = held_open(page, mapped.still_open, now - HOLD_DAYS * DAY_MS, done.unsettled)
             held = opened if held is None else held if opened is None else min(held, opened)
             after = latest if moved else step(cursor, stream.window, now, cut=cut)
             # The cursor stored stays at the earliest transfer still open: the next sync asks again from there.
@@ -396,6 +409,27 @@ def _run(
         f"{exchange} {stream.call}: stream {stream.label} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
         f"pages appended are kept, and the next sync goes on from its cursor {iso(done.cursor)}"
     )
+
+
+def _first_cursor(
+    ledger: Ledger, stream: _Stream, key: str, epoch: int, *, exchange: str, account: str, start: int | None
+) -> tuple[int | None, bool]:
+    """Where a stream starts (see the module; one currency's list without a cursor of this epoch: where the exchange
+    starts, see currencies), and whether the entries of that ms may not all have been seen (not a page's cursor)."""
+    stored = ledger.cursors([key]).get(key)
+    cursor, stale, unseen = start, None, True
+    if start is None and stored is not None:
+        saved = json.loads(stored)
+        cursor, stale, unseen = (
+            (saved["since"], None, False) if saved["epoch"] == epoch else (None, saved["since"], True)
+        )
+    if cursor is None and stream.listing is None:  # no --since and no cursor of this epoch: the ledger's latest
+        types, kinds = _HELD_TYPED if stream.typed else _HELD[stream.kind]
+        last = ledger.last_occurred(account=account, exchange=exchange, types=types, symbol=stream.symbol, kinds=kinds)
+        cursor = None if last is None else (last - _EPOCH) // _MS
+        if cursor is not None and stale is not None:  # or earlier, where a transfer still open held it (see held)
+            cursor = min(cursor, stale)
+    return cursor, unseen
 
 
 def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | None) -> list[object]:

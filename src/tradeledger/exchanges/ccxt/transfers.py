@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from tradeledger.exchanges.ccxt.answers import timestamp
 from tradeledger.exchanges.ccxt.mapping import Kind
 
 # The ccxt calls that list an exchange's transfers, in the order sync prefers them.
@@ -99,6 +100,8 @@ class StreamReport:
     pages: int = 0
     cursor: int | None = None
     covered: int = 0  # trades the fills a bot recorded live cover (covering.py): not appended
+    # transfers still open past syncing.HOLD_DAYS, no longer holding the cursor: {"id", "status", "at"} each
+    unsettled: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -135,11 +138,27 @@ class SyncReport:
                     "pages": stream.pages,
                     "cursor": iso(stream.cursor),
                     "covered": stream.covered,
+                    "unsettled": stream.unsettled,
                 }
                 for stream in self.streams
             ],
             "unavailable": [{"stream": gap.stream, "reason": gap.reason} for gap in self.unavailable],
         }
+
+
+def held_open(
+    page: Sequence[object], still_open: Sequence[int], since: int, released: list[dict[str, Any]]
+) -> int | None:
+    """The time of the earliest entry of `page` still open (`still_open`: their indexes) at or after `since`, which
+    holds its stream's cursor; those before `since` are added to `released` as a sync's report names them (the
+    exchange's id, status and time) and hold nothing."""
+    recent = [index for index in still_open if timestamp(page[index]) >= since]
+    for index in still_open:
+        if index not in recent:
+            entry = page[index]
+            given: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
+            released.append({"id": given.get("id"), "status": given.get("status"), "at": iso(timestamp(entry))})
+    return min((timestamp(page[index]) for index in recent), default=None)
 
 
 def iso(cursor: int | None) -> str | None:
