@@ -138,7 +138,6 @@ def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_i
     assert cli.json("verify")["head"]["seq"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the expiry refusal of a funding payment named it 'fill 1', not 'funding 1'")
 def test_record_funding_refuses_funding_after_the_expiry_day_naming_it_funding(cli: Cli) -> None:
     opened(cli)
 

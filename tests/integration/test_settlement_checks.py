@@ -58,7 +58,6 @@ def long_two(ledger: Ledger) -> None:
 
 
 AFTER_SETTLEMENT = "a fill recorded after its contract's settlement left a position no one could settle"
-FUNDING_NAMED_FILL = "the expiry refusal of a funding payment named it 'fill N', not as it was sent ('funding N')"
 DEFECT = "a fill marked as a settlement was not checked against the open position when recorded"
 
 
@@ -177,7 +176,6 @@ def test_an_import_refuses_a_partial_settlement_among_its_texts_and_appends_none
     assert ledger.head.seq == 0
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_NAMED_FILL)
 def test_funding_after_its_contracts_expiry_day_is_refused_naming_the_funding_and_occurred_at(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -191,7 +189,6 @@ def test_funding_after_its_contracts_expiry_day_is_refused_naming_the_funding_an
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_NAMED_FILL)
 def test_funding_after_expiry_in_a_batch_or_an_import_refuses_it_whole_naming_it_funding(ledger: Ledger) -> None:
     late = [fill("b1", "buy", "2"), funding("f1", "2026-12-25T23:00:00-01:00")]  # 2026-12-26 00:00 UTC
 

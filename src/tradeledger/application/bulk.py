@@ -128,7 +128,7 @@ def append_chunk(
     watched = watched_settlements(contents)  # of the contracts this chunk fills: none follows its settlement
     existing = dict(uow.log.find(set(keys) | watched))
     new: list[StoredEvent] = []
-    index_of: dict[int, int] = {}
+    index_of: dict[int, str] = {}  # a new event's seq -> how a refusal names it: "fill 3", "funding 4", as sent
     earliest, latest = bounds.earliest, bounds.latest
     outside = False  # a new event occurred outside `bounds` (two comparisons of its time text as it is sealed)
     for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
@@ -146,14 +146,14 @@ def append_chunk(
             outside = True
         event = StoredEvent.seal(content, seq=seq, epoch=epoch, recorded_at=recorded_at, prev_hash=prev_hash)
         prev_hash = event.hash
-        index_of[seq] = index
+        index_of[seq] = f"{content['type']} {index}"
         new.append(event)
         existing[key] = event
         if receipts is not None:
             receipts.append(receipt(seq, epoch, prev_hash, duplicate=False, fill_id=key[2]))
 
     def named(seq: int) -> str:
-        return f"fill {index_of[seq]}"
+        return index_of[seq]
 
     refuse_past_expiry(new, named=named)
     if outside:
