@@ -92,12 +92,16 @@ def test_record_settlement_sent_again_is_a_duplicate_and_appends_nothing(cli: Cl
     assert cli.json(*SETTLE) == {"seq": 2, "hash": cli.json("verify")["head"]["hash"], "duplicate": True}
 
 
+UNQUOTED = "positions named the account of an expired position unquoted, as no other message names user text"
+
+
+@pytest.mark.xfail(strict=True, reason=UNQUOTED)
 def test_positions_names_an_open_position_on_a_contract_that_expired_before_today_and_keeps_its_json(cli: Cli) -> None:
     for fill_id, symbol in (("old", "BTC/USDT:USDT-251226"), ("far", "BTC/USDT:USDT-991231")):
         cli("record", "--fill-id", fill_id, "--symbol", symbol, "--side", "buy", "--quantity", "1",
             "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
     note = (
-        "BTC/USDT:USDT-251226 (account default) expired on 2025-12-26 and is still open: record its settlement with "
+        "BTC/USDT:USDT-251226 (account 'default') expired on 2025-12-26 and is still open: record its settlement with "
         "record-settlement"
     )
 
@@ -114,6 +118,23 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
         "BTC/USDT:USDT-251226",
         "BTC/USDT:USDT-991231",
     ]
+
+
+@pytest.mark.xfail(strict=True, reason=UNQUOTED)
+def test_positions_quotes_an_expired_positions_account_and_prints_its_markup_as_it_is(cli: Cli) -> None:
+    hostile = "[red]x[/] [bold]"
+    cli("record", "--fill-id", "old", "--account", hostile, "--symbol", "BTC/USDT:USDT-251226", "--side", "buy",
+        "--quantity", "1", "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    note = (
+        "BTC/USDT:USDT-251226 (account '[red]x[/] [bold]') expired on 2025-12-26 and is still open: record its "
+        "settlement with record-settlement"
+    )
+
+    table = cli("positions")
+    document = cli("positions", "--json")
+
+    assert table.stdout.rstrip("\n").endswith("\n" + note)
+    assert document.stderr == note + "\n"
 
 
 def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_imports_nothing(
