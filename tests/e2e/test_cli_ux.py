@@ -90,10 +90,6 @@ def test_replay_to_the_head_itself_is_answered(cli: Cli) -> None:
     assert cli.json("replay", "--until-seq", "9")["seq"] == 9
 
 
-MARK_UNQUOTED = "positions named an unused --mark's symbol unquoted: a line break in it began a line of its own"
-
-
-@pytest.mark.xfail(strict=True, reason=MARK_UNQUOTED)
 def test_a_mark_for_a_symbol_not_held_is_named_as_unused(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
 
@@ -103,7 +99,6 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused(cli: Cli) -> None:
     assert "--mark 'SOL/USD" not in text
 
 
-@pytest.mark.xfail(strict=True, reason=MARK_UNQUOTED)
 def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_json(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
     plain = cli.json("positions", "--mark", "SOL/USD=25")
@@ -114,7 +109,6 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_js
     assert result.stderr == "--mark 'DOGE/USD=0.3': no open position in 'DOGE/USD', so the mark is not used\n"
 
 
-@pytest.mark.xfail(strict=True, reason=MARK_UNQUOTED)
 def test_an_unused_mark_whose_symbol_holds_markup_and_a_line_break_is_named_on_one_line_as_typed(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
 

@@ -92,10 +92,6 @@ def test_record_settlement_sent_again_is_a_duplicate_and_appends_nothing(cli: Cl
     assert cli.json(*SETTLE) == {"seq": 2, "hash": cli.json("verify")["head"]["hash"], "duplicate": True}
 
 
-UNQUOTED = "positions named the account of an expired position unquoted, as no other message names user text"
-
-
-@pytest.mark.xfail(strict=True, reason=UNQUOTED)
 def test_positions_names_an_open_position_on_a_contract_that_expired_before_today_and_keeps_its_json(cli: Cli) -> None:
     for fill_id, symbol in (("old", "BTC/USDT:USDT-251226"), ("far", "BTC/USDT:USDT-991231")):
         cli("record", "--fill-id", fill_id, "--symbol", symbol, "--side", "buy", "--quantity", "1",
@@ -120,7 +116,6 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=UNQUOTED)
 def test_positions_quotes_an_expired_positions_account_and_prints_its_markup_as_it_is(cli: Cli) -> None:
     hostile = "[red]x[/] [bold]"
     cli("record", "--fill-id", "old", "--account", hostile, "--symbol", "BTC/USDT:USDT-251226", "--side", "buy",
