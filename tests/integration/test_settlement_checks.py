@@ -304,3 +304,110 @@ def test_a_settlement_at_the_time_of_the_last_fill_is_recorded(ledger: Ledger) -
 
     assert ledger.record(settlement(quantity="3")).seq == 3
     assert ledger.positions() == ()
+
+
+FUNDING_AFTER = "funding after its contract's settlement was recorded and went to the totals of a closed contract"
+AFTER_TEXT = "2026-12-25T16:00:00+00:00"  # the expiry day, after the settlement's 08:00
+
+
+@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
+def test_funding_after_the_settlement_on_the_expiry_day_is_refused_naming_the_settlement(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(settlement())
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record(funding("f1", AFTER_TEXT))
+
+    assert str(refused.value) == (
+        "funding 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on binance at seq 2; funding after its "
+        "settlement is refused: roll the settlement back, record the funding, then settle again "
+        "(got BTC/USDT:USDT-261225)"
+    )
+    assert ledger.head.seq == 2
+    assert ledger.state().totals.funding == Decimal(0)
+
+
+@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
+def test_funding_recorded_after_the_settlement_but_dated_before_it_is_refused_as_a_late_fill_is(
+    ledger: Ledger,
+) -> None:
+    long_two(ledger)
+    ledger.record(settlement())
+
+    # In log order it would count in the totals only, not in the cycle the settlement closed.
+    with pytest.raises(InvalidFill, match=r"^funding 1: symbol: account 'default' settled .* at seq 2; funding after"):
+        ledger.record(funding("f1", "2026-12-25T06:00:00+00:00"))
+
+    assert ledger.head.seq == 2
+
+
+@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
+def test_funding_after_a_settlement_earlier_in_its_batch_or_import_is_refused(ledger: Ledger) -> None:
+    long_two(ledger)
+    late = [settlement(), funding("f1", AFTER_TEXT)]
+
+    pattern = r"^funding 2: symbol: account 'default' settled .* earlier in this batch; funding after its settlement"
+    with pytest.raises(InvalidFill, match=pattern):
+        ledger.record_many(late)
+    with pytest.raises(InvalidFill, match=pattern):
+        ledger.append_texts([EventText(line) for line in late])
+
+    assert ledger.head.seq == 1
+
+
+@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
+def test_funding_dated_after_a_settlement_later_in_its_batch_is_refused_in_time_order(ledger: Ledger) -> None:
+    long_two(ledger)
+
+    # Before the settlement in the log, after it in time: read in time order it follows the settlement.
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record_many([funding("f1", AFTER_TEXT), settlement()])
+
+    assert str(refused.value) == (
+        "funding 1: occurred_at: account 'default' settles BTC/USDT:USDT-261225 on binance at "
+        "2026-12-25T08:00:00.000000+00:00 later in this batch; funding after its settlement is refused: roll the "
+        "settlement back, record the funding, then settle again (got 2026-12-25T16:00:00.000000+00:00)"
+    )
+    assert ledger.head.seq == 1
+
+
+@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
+def test_a_settlement_that_occurred_before_recorded_funding_is_refused_naming_the_funding(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(funding("f1", AFTER_TEXT))
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    assert str(refused.value) == (
+        "fill 1: occurred_at: the settlement of BTC/USDT:USDT-261225 in account 'default' occurs after every fill "
+        "and funding payment of it; funding at seq 2 occurred at 2026-12-25T16:00:00.000000+00:00 (got "
+        "2026-12-25T08:00:00.000000+00:00)"
+    )
+    assert ledger.head.seq == 2
+
+
+def test_funding_before_the_settlement_in_the_log_and_in_time_goes_to_the_settled_cycle(ledger: Ledger) -> None:
+    long_two(ledger)
+
+    ledger.record_many(
+        [funding("f1", "2026-12-25T06:00:00+00:00", amount="-3"), funding("f2", SETTLED_AT), settlement()]
+    )
+
+    [cycle] = ledger.state().closed
+    assert cycle.funding == Decimal(-6)
+    assert ledger.state().totals.funding == Decimal(-6)
+
+
+def test_a_settlement_rolled_back_for_late_funding_settles_again_with_the_funding_on_its_cycle(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    ledger.rollback(to_seq=1, reason="a funding payment of the expiry day was missing", actor="ops")
+    ledger.record(funding("f1", "2026-12-25T00:00:00+00:00", amount="-3"))
+    again = ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    assert again.seq == 3
+    [cycle] = ledger.state().closed
+    assert (cycle.realized_pnl, cycle.funding) == (Decimal(11000), Decimal(-3))
+    assert ledger.verify().ok
