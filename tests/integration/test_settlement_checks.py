@@ -306,11 +306,9 @@ def test_a_settlement_at_the_time_of_the_last_fill_is_recorded(ledger: Ledger) -
     assert ledger.positions() == ()
 
 
-FUNDING_AFTER = "funding after its contract's settlement was recorded and went to the totals of a closed contract"
 AFTER_TEXT = "2026-12-25T16:00:00+00:00"  # the expiry day, after the settlement's 08:00
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
 def test_funding_after_the_settlement_on_the_expiry_day_is_refused_naming_the_settlement(ledger: Ledger) -> None:
     long_two(ledger)
     ledger.record(settlement())
@@ -327,7 +325,6 @@ def test_funding_after_the_settlement_on_the_expiry_day_is_refused_naming_the_se
     assert ledger.state().totals.funding == Decimal(0)
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
 def test_funding_recorded_after_the_settlement_but_dated_before_it_is_refused_as_a_late_fill_is(
     ledger: Ledger,
 ) -> None:
@@ -341,7 +338,6 @@ def test_funding_recorded_after_the_settlement_but_dated_before_it_is_refused_as
     assert ledger.head.seq == 2
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
 def test_funding_after_a_settlement_earlier_in_its_batch_or_import_is_refused(ledger: Ledger) -> None:
     long_two(ledger)
     late = [settlement(), funding("f1", AFTER_TEXT)]
@@ -355,7 +351,6 @@ def test_funding_after_a_settlement_earlier_in_its_batch_or_import_is_refused(le
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
 def test_funding_dated_after_a_settlement_later_in_its_batch_is_refused_in_time_order(ledger: Ledger) -> None:
     long_two(ledger)
 
@@ -371,7 +366,6 @@ def test_funding_dated_after_a_settlement_later_in_its_batch_is_refused_in_time_
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=FUNDING_AFTER)
 def test_a_settlement_that_occurred_before_recorded_funding_is_refused_naming_the_funding(ledger: Ledger) -> None:
     long_two(ledger)
     ledger.record(funding("f1", AFTER_TEXT))

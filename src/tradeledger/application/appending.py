@@ -296,17 +296,17 @@ class BatchProjection:
         fold.apply_rows(event.execution_row() for event in events[cut:])
 
     def _fill_after(self, settlement: StoredEvent, chunk: Sequence[StoredEvent]) -> StoredEvent | None:
-        """A fill of the settlement's account and contract before it in the log (earlier chunks of the batch
-        included) or in `chunk` that occurred after it, if any."""
+        """A fill or funding payment of the settlement's account and contract before it in the log (earlier chunks of
+        the batch included) or in `chunk` that occurred after it, if any."""
         account, symbol, at = settlement.account, settlement.symbol, settlement.occurred_at
         for event in self._uow.log.read(account=account, symbol=symbol, occurred_from=at):
-            if event.type == "fill" and event.occurred_at > at:
+            if event.occurred_at > at:  # a fill or funding: the events that name a symbol
                 return event
         for event in chunk:
             if event.seq >= settlement.seq:
                 break
             same = event.account == account and event.symbol == symbol
-            if same and event.type == "fill" and event.occurred_at > at:
+            if same and event.occurred_at > at:
                 return event
         return None
 

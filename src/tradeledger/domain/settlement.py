@@ -18,9 +18,11 @@ log's with the batch's earlier events): the id `settlement:SYMBOL`, no fee in th
 disposal after the fill would open the position again), the opposite side of the open position for its whole
 quantity, and no earlier than every fill of the contract in the account (`early_settlement_refusal`: the
 settlement ends the contract; read in time order, it would otherwise close what was open then and leave the later
-fill to open a position again). And once a contract's settlement is in the log, a later fill on it in that
-account and exchange is refused (`refuse_after_settlement`): it would leave a position no settlement could close
-(the id is taken); the settlement is rolled back, the fill recorded and the contract settled again.
+fill to open a position again; funding of the contract likewise). And once a contract's settlement is in the log, a
+later fill or funding payment on it in that account and exchange is refused (`refuse_after_settlement`): a fill would
+leave a position no settlement could close (the id is taken), funding would count in no cycle; so is funding that
+occurred after a settlement later in its batch. The settlement is rolled back, the event recorded and the contract
+settled again.
 """
 
 from __future__ import annotations
@@ -71,12 +73,12 @@ def settlement_key(account: str, exchange: str, symbol: str) -> tuple[str, str, 
 
 
 def watched_settlements(contents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
-    """The keys of the settlements that the fills of `contents` (canonical fields) on a dated future, but the
-    settlements among them, must not follow in the log (`refuse_after_settlement`)."""
+    """The keys of the settlements that the fills (but the settlements among them) and funding payments of
+    `contents` (canonical fields) on a dated future must not follow (`refuse_after_settlement`)."""
     return {
         settlement_key(content["account"], content["exchange"], content["symbol"])
         for content in contents
-        if content["type"] == "fill"
+        if content["type"] in _ON_A_CONTRACT
         and ":" in content["symbol"]  # a contract: spot has no expiry, and most fills are spot
         and _last_day_text(content["symbol"])
         and not _stored_settlement(content["metadata"])
@@ -88,7 +90,9 @@ def watched_settlements_of(events: Iterable[Fill | Funding | Transfer]) -> list[
     return [
         settlement_key(event.account, event.exchange, event.symbol)
         for event in events
-        if isinstance(event, Fill) and _last_day_text(event.symbol) and not is_settlement(event.metadata)
+        if not isinstance(event, Transfer)
+        and _last_day_text(event.symbol)
+        and not (isinstance(event, Fill) and is_settlement(event.metadata))
     ]
 
 
@@ -99,22 +103,32 @@ def refuse_after_settlement(
     start: int,
     named: Callable[[int], str],
 ) -> None:
-    """InvalidFill for the first new fill on a dated future (`named(seq)` says which) that follows its contract's
-    settlement in its account and exchange: `settled` holds the events under the keys `watched_settlements` names
-    (the log's, seq up to `start`, and this batch's). The settlement closed what was open; a fill after it would
-    leave a position that no settlement can close (its id is taken): roll the settlement back first."""
+    """InvalidFill for the first new fill or funding payment on a dated future (`named(seq)` says which) that follows
+    its contract's settlement in its account and exchange: `settled` holds the events under the keys
+    `watched_settlements` names (the log's, seq up to `start`, and this batch's). The settlement closed what was
+    open; a fill after it would leave a position that no settlement can close (its id is taken), funding after it
+    would count in no cycle: roll the settlement back first. Funding follows a settlement also when it occurred
+    after it (a settlement later in its batch: read in time order, as the reports read the log, it comes after)."""
     for event in events:
-        if event.type != "fill" or event.symbol is None or _last_day_text(event.symbol) is None:
+        if event.type not in _ON_A_CONTRACT or event.symbol is None or _last_day_text(event.symbol) is None:
             continue
         found = settled.get(settlement_key(event.account, event.exchange, event.symbol))
-        if found is None or found.seq >= event.seq or not is_stored_settlement(found):
+        if found is None or found.seq == event.seq or not is_stored_settlement(found):
             continue
-        where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
-        raise InvalidFill(
-            f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {event.exchange} "
-            f"{where}; a fill after its settlement is refused: roll the settlement back, record the fill, then "
-            f"settle again (got {event.symbol})"
-        )
+        what = "a fill" if event.type == "fill" else "funding"
+        advice = f"{what} after its settlement is refused: roll the settlement back, record the {event.type}, then "
+        if found.seq < event.seq:
+            where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
+            raise InvalidFill(
+                f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {event.exchange} "
+                f"{where}; {advice}settle again (got {event.symbol})"
+            )
+        if event.type == "funding" and event.occurred_at > found.occurred_at:  # the settlement later in the batch
+            raise InvalidFill(
+                f"{named(event.seq)}: occurred_at: account {event.account!r} settles {event.symbol} on "
+                f"{event.exchange} at {found.occurred_at} later in this batch; {advice}settle again "
+                f"(got {event.occurred_at})"
+            )
 
 
 def is_settlement(metadata: Mapping[str, Any] | None) -> bool:
@@ -204,9 +218,14 @@ def early_settlement_refusal(event: StoredEvent, later: StoredEvent, *, in_log: 
     """Why the new settlement `event` is refused when `later`, a fill of its account and contract before it in the log
     (`in_log`) or in its batch, occurred after it: the settlement ends the contract, so a read of the log in time
     order would see it close what was open then and the later fill open or close what remained."""
-    which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
+    if later.type == "funding":
+        every = "every fill and funding payment of it"
+        which = f"funding at seq {later.seq}" if in_log else "funding earlier in this batch"
+    else:
+        every = "every fill of it"
+        which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
     return (
-        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after every fill of it; "
+        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after {every}; "
         f"{which} occurred at {later.occurred_at} (got {event.occurred_at})"
     )
 
