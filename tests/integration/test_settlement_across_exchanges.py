@@ -16,7 +16,6 @@ from tradeledger import InvalidArgument, InvalidFill, Ledger
 
 FUTURE = "BTC/USDT:USDT-261225"
 SETTLED_AT = datetime(2026, 12, 25, 8, tzinfo=UTC)
-ACROSS = "a contract settled on one exchange could be filled again on another of the account's exchanges"
 
 
 def fill(fill_id: str, exchange: str, side: str, quantity: str = "1", **more: object) -> dict[str, object]:
@@ -42,7 +41,6 @@ def settled_on_binance(ledger: Ledger) -> None:
     ledger.record_settlement(FUTURE, price="95500", occurred_at=SETTLED_AT, exchange="binance")
 
 
-@pytest.mark.xfail(strict=True, reason=ACROSS)
 def test_a_fill_on_another_exchange_after_the_accounts_settlement_is_refused_naming_the_settlement(
     ledger: Ledger,
 ) -> None:
@@ -60,7 +58,6 @@ def test_a_fill_on_another_exchange_after_the_accounts_settlement_is_refused_nam
     assert ledger.positions() == ()
 
 
-@pytest.mark.xfail(strict=True, reason=ACROSS)
 def test_funding_on_another_exchange_after_the_accounts_settlement_is_refused(ledger: Ledger) -> None:
     settled_on_binance(ledger)
     funding = {"type": "funding", "funding_id": "f1", "exchange": "okx", "symbol": FUTURE, "amount": "-2",
@@ -72,7 +69,6 @@ def test_funding_on_another_exchange_after_the_accounts_settlement_is_refused(le
     assert ledger.state().totals.funding == Decimal(0)
 
 
-@pytest.mark.xfail(strict=True, reason=ACROSS)
 def test_a_fill_on_another_exchange_after_a_settlement_earlier_in_its_batch_is_refused(ledger: Ledger) -> None:
     ledger.record_many([fill("b1", "binance", "buy", occurred_at="2026-12-20T10:00:00+00:00")])
     settlement = fill(f"settlement:{FUTURE}", "binance", "sell", occurred_at="2026-12-25T08:00:00+00:00",
@@ -84,7 +80,6 @@ def test_a_fill_on_another_exchange_after_a_settlement_earlier_in_its_batch_is_r
     assert ledger.head.seq == 1
 
 
-@pytest.mark.xfail(strict=True, reason=ACROSS)
 def test_a_second_settlement_on_another_exchange_is_refused_naming_the_first(ledger: Ledger) -> None:
     settled_on_binance(ledger)
 

@@ -121,7 +121,7 @@ def test_a_settlement_under_another_id_is_refused_naming_fill_id(ledger: Ledger)
 
     assert str(refused.value) == (
         "fill 1: fill_id: a settlement of BTC/USDT:USDT-261225 is named settlement:BTC/USDT:USDT-261225 (one per "
-        "account and exchange, whoever records it) (got 'expiry-1')"
+        "account, whoever records it) (got 'expiry-1')"
     )
     assert ledger.head.seq == 1
 
