@@ -5,6 +5,7 @@ the keys read ahead from one round trip: storage/sql/batching.py)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 from tests.contract.test_store_contract import appended, chain, position
 from tradeledger.application.ports import AheadReads, LedgerStore
@@ -67,3 +68,30 @@ def test_reading_ahead_nothing_locks_the_head_alone(store: LedgerStore) -> None:
 
         assert uow.log.head().seq == 1
         assert set(uow.log.find([KEY])) == {KEY}
+
+
+def test_find_anywhere_answers_an_ids_events_in_one_account_on_every_exchange_read_ahead_or_not(
+    store: LedgerStore,
+) -> None:
+    appended(
+        store,
+        {"fill_id": "S", "exchange": "kraken"},
+        {"fill_id": "S", "exchange": "binance"},
+        {"fill_id": "S", "exchange": "kraken", "account": "other"},
+        {"fill_id": "T", "exchange": "kraken"},
+    )
+    wanted = [("default", "S"), ("default", "absent")]
+    for ahead in (AheadReads(anywhere=wanted), AheadReads()):
+        with store.unit_of_work() as uow:
+            uow.read_ahead(partial(AheadReads, anywhere=ahead.anywhere), (), wanted if ahead else ())
+
+            found = uow.log.find_anywhere(wanted)
+
+            assert [(e.seq, e.exchange, e.account) for e in found] == [
+                (1, "kraken", "default"),
+                (2, "binance", "default"),
+            ]
+            assert uow.log.find_anywhere([("default", "absent")]) == []
+            assert [e.seq for e in uow.log.find_anywhere([("other", "S"), ("default", "T")])] == [3, 4]
+            uow.log.append(chain(uow.log.head(), {"fill_id": "absent", "exchange": "okx"}))
+            assert [e.seq for e in uow.log.find_anywhere([("default", "absent")])] == [5]  # its own write seen

@@ -95,8 +95,8 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused(cli: Cli) -> None:
 
     text = cli("positions", "--mark", "DOGE/USD=0.3", "--mark", "SOL/USD=25").stdout
 
-    assert "--mark DOGE/USD=0.3: no open position in DOGE/USD, so the mark is not used" in text
-    assert "--mark SOL/USD" not in text
+    assert "--mark 'DOGE/USD=0.3': no open position in 'DOGE/USD', so the mark is not used" in text
+    assert "--mark 'SOL/USD" not in text
 
 
 def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_json(cli: Cli) -> None:
@@ -106,7 +106,18 @@ def test_a_mark_for_a_symbol_not_held_is_named_as_unused_on_stderr_beside_the_js
     result = cli("positions", "--mark", "DOGE/USD=0.3", "--mark", "SOL/USD=25", "--json")
 
     assert json.loads(result.stdout) == plain  # the document as without the unused mark
-    assert result.stderr == "--mark DOGE/USD=0.3: no open position in DOGE/USD, so the mark is not used\n"
+    assert result.stderr == "--mark 'DOGE/USD=0.3': no open position in 'DOGE/USD', so the mark is not used\n"
+
+
+def test_an_unused_mark_whose_symbol_holds_markup_and_a_line_break_is_named_on_one_line_as_typed(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    table = cli("positions", "--mark", "[red]x[/]\nBTC/USD=5")
+    document = cli("positions", "--mark", "[red]x[/]\nBTC/USD=5", "--json")
+
+    note = "--mark '[red]x[/]\\nBTC/USD=5': no open position in '[red]x[/]\\nBTC/USD', so the mark is not used"
+    assert table.stdout.rstrip("\n").endswith("\n" + note)
+    assert document.stderr == note + "\n"
 
 
 def test_the_lifetime_line_adds_the_unrealized_pnl_at_the_marks(cli: Cli) -> None:

@@ -67,7 +67,7 @@ def test_record_transfer_in_1970_is_refused_naming_the_earliest_day(cli: Cli) ->
     )
 
     assert result.stderr == (
-        "error: fill 1: occurred_at: is before 2009-01-03T00:00:00.000000+00:00, the day of Bitcoin's first block: "
+        "error: transfer 1: occurred_at: is before 2009-01-03T00:00:00.000000+00:00, the day of Bitcoin's first block: "
         "no crypto trade occurred before it (a timestamp of 0, or seconds read as milliseconds, reads as 1970) "
         "(got 1970-01-20T16:13:20.000000+00:00)\n"
     )

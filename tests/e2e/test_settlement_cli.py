@@ -97,7 +97,7 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
         cli("record", "--fill-id", fill_id, "--symbol", symbol, "--side", "buy", "--quantity", "1",
             "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
     note = (
-        "BTC/USDT:USDT-251226 (account default) expired on 2025-12-26 and is still open: record its settlement with "
+        "BTC/USDT:USDT-251226 (account 'default') expired on 2025-12-26 and is still open: record its settlement with "
         "record-settlement"
     )
 
@@ -114,6 +114,22 @@ def test_positions_names_an_open_position_on_a_contract_that_expired_before_toda
         "BTC/USDT:USDT-251226",
         "BTC/USDT:USDT-991231",
     ]
+
+
+def test_positions_quotes_an_expired_positions_account_and_prints_its_markup_as_it_is(cli: Cli) -> None:
+    hostile = "[red]x[/] [bold]"
+    cli("record", "--fill-id", "old", "--account", hostile, "--symbol", "BTC/USDT:USDT-251226", "--side", "buy",
+        "--quantity", "1", "--price", "90000", "--time", "2025-01-02T00:00:00Z")  # fmt: skip
+    note = (
+        "BTC/USDT:USDT-251226 (account '[red]x[/] [bold]') expired on 2025-12-26 and is still open: record its "
+        "settlement with record-settlement"
+    )
+
+    table = cli("positions")
+    document = cli("positions", "--json")
+
+    assert table.stdout.rstrip("\n").endswith("\n" + note)
+    assert document.stderr == note + "\n"
 
 
 def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_imports_nothing(
@@ -138,13 +154,31 @@ def test_import_refuses_a_settlement_that_leaves_part_of_the_position_open_and_i
     assert cli.json("verify")["head"]["seq"] == 1
 
 
-def test_record_funding_refuses_funding_after_the_expiry_day(cli: Cli) -> None:
+def test_record_funding_refuses_funding_after_the_expiry_day_naming_it_funding(cli: Cli) -> None:
     opened(cli)
 
     result = cli("record-funding", "--funding-id", "f1", "--exchange", "binance", "--symbol", FUTURE,
                  "--amount", "-1.5", "--time", "2026-12-26T00:00:00Z", expect=2)  # fmt: skip
 
     assert result.stderr.startswith(
-        "error: fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
+        "error: funding 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
     )
     assert cli.json("positions")["open"][0]["funding"] == "0"
+
+
+def test_import_names_the_line_of_funding_after_the_expiry_day(cli: Cli, tmp_path: Path) -> None:
+    lines = [
+        {"fill_id": "b1", "exchange": "binance", "symbol": FUTURE, "side": "buy", "quantity": "1", "price": "91000",
+         "occurred_at": "2026-12-21T10:00:00Z"},
+        {"type": "funding", "funding_id": "f1", "exchange": "binance", "symbol": FUTURE, "amount": "-1.5",
+         "currency": "USDT", "occurred_at": "2026-12-26T00:00:00Z"},
+    ]  # fmt: skip
+    source = tmp_path / "late-funding.ndjson"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = cli("import", str(source), expect=2)
+
+    assert result.stderr.startswith(
+        "error: line 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
+    )
+    assert cli.json("verify")["head"]["seq"] == 0

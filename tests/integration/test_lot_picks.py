@@ -261,7 +261,7 @@ def test_a_transfer_naming_lots_badly_is_refused_naming_metadata_lots_and_nothin
 ) -> None:
     before = snapshot(bought, db_url)
 
-    with pytest.raises(InvalidFill, match=r"fill 1: metadata\.lots: ") as refused:
+    with pytest.raises(InvalidFill, match=r"^transfer 1: metadata\.lots: ") as refused:
         bought.record(transfer)
 
     assert fragment in str(refused.value)
@@ -300,7 +300,7 @@ def test_a_withdrawal_in_a_batch_counts_what_the_fills_before_it_in_the_batch_na
 
     with pytest.raises(
         InvalidFill,
-        match=r"fill 3: metadata\.lots: lot 1 is used up: it acquired 1, earlier disposals named 0\.6, 0\.4 is left",
+        match=r"^transfer 3: metadata\.lots: lot 1 is used up: it acquired 1, earlier disposals named 0\.6, 0\.4 is",
     ):
         ledger.record_many(
             [

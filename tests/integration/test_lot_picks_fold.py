@@ -96,7 +96,7 @@ def test_a_withdrawal_naming_the_lot_an_earlier_withdrawal_naming_none_took_is_r
     ledger.record_many([buy(1), buy(2), unnamed])  # when withdrawals dispose, seq 3 takes lot 1 (fifo)
     before = snapshot(ledger, db_url)
 
-    with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: lot 1 has 0 left in account 'default'"):
+    with pytest.raises(InvalidFill, match=r"^transfer 1: metadata\.lots: lot 1 has 0 left in account 'default'"):
         ledger.record(withdrawing((1, "1"), amount="-1", occurred_at=at(4)))
 
     assert_unchanged(ledger, db_url, before)

@@ -312,7 +312,7 @@ def test_a_withdrawal_may_name_a_lot_moved_into_its_account(ledger: Ledger) -> N
         "metadata": {"lots": [{"seq": 1, "quantity": "1"}]},
     }
     with pytest.raises(
-        InvalidFill, match=r"fill 1: metadata\.lots: lot 1 has 0 open in account 'A' when this withdrawal"
+        InvalidFill, match=r"^transfer 1: metadata\.lots: lot 1 has 0 open in account 'A' when this withdrawal"
     ):
         ledger.record({**out, "transfer_id": "w0", "account": "A"})
     ledger.record(out)  # seq 4

@@ -121,7 +121,7 @@ def test_a_settlement_under_another_id_is_refused_naming_fill_id(ledger: Ledger)
 
     assert str(refused.value) == (
         "fill 1: fill_id: a settlement of BTC/USDT:USDT-261225 is named settlement:BTC/USDT:USDT-261225 (one per "
-        "account and exchange, whoever records it) (got 'expiry-1')"
+        "account, whoever records it) (got 'expiry-1')"
     )
     assert ledger.head.seq == 1
 
@@ -176,25 +176,25 @@ def test_an_import_refuses_a_partial_settlement_among_its_texts_and_appends_none
     assert ledger.head.seq == 0
 
 
-def test_funding_after_its_contracts_expiry_day_is_refused_naming_occurred_at(ledger: Ledger) -> None:
+def test_funding_after_its_contracts_expiry_day_is_refused_naming_the_funding_and_occurred_at(ledger: Ledger) -> None:
     long_two(ledger)
 
     with pytest.raises(InvalidFill) as refused:
         ledger.record(funding("f1", "2026-12-26T00:00:00+00:00"))
 
     assert str(refused.value) == (
-        "fill 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after the end "
+        "funding 1: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after the end "
         "of its expiry day (UTC) is refused (got 2026-12-26T00:00:00.000000+00:00)"
     )
     assert ledger.head.seq == 1
 
 
-def test_funding_after_expiry_in_a_batch_or_an_import_refuses_it_whole(ledger: Ledger) -> None:
+def test_funding_after_expiry_in_a_batch_or_an_import_refuses_it_whole_naming_it_funding(ledger: Ledger) -> None:
     late = [fill("b1", "buy", "2"), funding("f1", "2026-12-25T23:00:00-01:00")]  # 2026-12-26 00:00 UTC
 
-    with pytest.raises(InvalidFill, match=r"^fill 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25"):
+    with pytest.raises(InvalidFill, match=r"^funding 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25"):
         ledger.record_many(late)
-    with pytest.raises(InvalidFill, match=r"^fill 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25"):
+    with pytest.raises(InvalidFill, match=r"^funding 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25"):
         ledger.append_texts([EventText(line) for line in late])
 
     assert ledger.head.seq == 0
@@ -304,3 +304,104 @@ def test_a_settlement_at_the_time_of_the_last_fill_is_recorded(ledger: Ledger) -
 
     assert ledger.record(settlement(quantity="3")).seq == 3
     assert ledger.positions() == ()
+
+
+AFTER_TEXT = "2026-12-25T16:00:00+00:00"  # the expiry day, after the settlement's 08:00
+
+
+def test_funding_after_the_settlement_on_the_expiry_day_is_refused_naming_the_settlement(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(settlement())
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record(funding("f1", AFTER_TEXT))
+
+    assert str(refused.value) == (
+        "funding 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on binance at seq 2; funding after its "
+        "settlement is refused: roll the settlement back, record the funding, then settle again "
+        "(got BTC/USDT:USDT-261225)"
+    )
+    assert ledger.head.seq == 2
+    assert ledger.state().totals.funding == Decimal(0)
+
+
+def test_funding_recorded_after_the_settlement_but_dated_before_it_is_refused_as_a_late_fill_is(
+    ledger: Ledger,
+) -> None:
+    long_two(ledger)
+    ledger.record(settlement())
+
+    # In log order it would count in the totals only, not in the cycle the settlement closed.
+    with pytest.raises(InvalidFill, match=r"^funding 1: symbol: account 'default' settled .* at seq 2; funding after"):
+        ledger.record(funding("f1", "2026-12-25T06:00:00+00:00"))
+
+    assert ledger.head.seq == 2
+
+
+def test_funding_after_a_settlement_earlier_in_its_batch_or_import_is_refused(ledger: Ledger) -> None:
+    long_two(ledger)
+    late = [settlement(), funding("f1", AFTER_TEXT)]
+
+    pattern = r"^funding 2: symbol: account 'default' settled .* earlier in this batch; funding after its settlement"
+    with pytest.raises(InvalidFill, match=pattern):
+        ledger.record_many(late)
+    with pytest.raises(InvalidFill, match=pattern):
+        ledger.append_texts([EventText(line) for line in late])
+
+    assert ledger.head.seq == 1
+
+
+def test_funding_dated_after_a_settlement_later_in_its_batch_is_refused_in_time_order(ledger: Ledger) -> None:
+    long_two(ledger)
+
+    # Before the settlement in the log, after it in time: read in time order it follows the settlement.
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record_many([funding("f1", AFTER_TEXT), settlement()])
+
+    assert str(refused.value) == (
+        "funding 1: occurred_at: account 'default' settles BTC/USDT:USDT-261225 on binance at "
+        "2026-12-25T08:00:00.000000+00:00 later in this batch; funding after its settlement is refused: roll the "
+        "settlement back, record the funding, then settle again (got 2026-12-25T16:00:00.000000+00:00)"
+    )
+    assert ledger.head.seq == 1
+
+
+def test_a_settlement_that_occurred_before_recorded_funding_is_refused_naming_the_funding(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record(funding("f1", AFTER_TEXT))
+
+    with pytest.raises(InvalidFill) as refused:
+        ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    assert str(refused.value) == (
+        "fill 1: occurred_at: the settlement of BTC/USDT:USDT-261225 in account 'default' occurs after every fill "
+        "and funding payment of it; funding at seq 2 occurred at 2026-12-25T16:00:00.000000+00:00 (got "
+        "2026-12-25T08:00:00.000000+00:00)"
+    )
+    assert ledger.head.seq == 2
+
+
+def test_funding_before_the_settlement_in_the_log_and_in_time_goes_to_the_settled_cycle(ledger: Ledger) -> None:
+    long_two(ledger)
+
+    ledger.record_many(
+        [funding("f1", "2026-12-25T06:00:00+00:00", amount="-3"), funding("f2", SETTLED_AT), settlement()]
+    )
+
+    [cycle] = ledger.state().closed
+    assert cycle.funding == Decimal(-6)
+    assert ledger.state().totals.funding == Decimal(-6)
+
+
+def test_a_settlement_rolled_back_for_late_funding_settles_again_with_the_funding_on_its_cycle(ledger: Ledger) -> None:
+    long_two(ledger)
+    ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    ledger.rollback(to_seq=1, reason="a funding payment of the expiry day was missing", actor="ops")
+    ledger.record(funding("f1", "2026-12-25T00:00:00+00:00", amount="-3"))
+    again = ledger.record_settlement(FUTURE, price="95500", occurred_at=datetime(2026, 12, 25, 8, tzinfo=UTC))
+
+    assert again.seq == 3
+    [cycle] = ledger.state().closed
+    assert (cycle.realized_pnl, cycle.funding) == (Decimal(11000), Decimal(-3))
+    assert ledger.verify().ok

@@ -17,6 +17,7 @@ from tradeledger.application.ports import (
     LAST_REBUILD,
     READ_AHEAD_KEYS,
     REBUILDS,
+    AccountKey,
     AheadReads,
     EventKey,
     PositionRow,
@@ -296,17 +297,17 @@ class BatchProjection:
         fold.apply_rows(event.execution_row() for event in events[cut:])
 
     def _fill_after(self, settlement: StoredEvent, chunk: Sequence[StoredEvent]) -> StoredEvent | None:
-        """A fill of the settlement's account and contract before it in the log (earlier chunks of the batch
-        included) or in `chunk` that occurred after it, if any."""
+        """A fill or funding payment of the settlement's account and contract before it in the log (earlier chunks of
+        the batch included) or in `chunk` that occurred after it, if any."""
         account, symbol, at = settlement.account, settlement.symbol, settlement.occurred_at
         for event in self._uow.log.read(account=account, symbol=symbol, occurred_from=at):
-            if event.type == "fill" and event.occurred_at > at:
+            if event.occurred_at > at:  # a fill or funding: the events that name a symbol
                 return event
         for event in chunk:
             if event.seq >= settlement.seq:
                 break
             same = event.account == account and event.symbol == symbol
-            if same and event.type == "fill" and event.occurred_at > at:
+            if same and event.occurred_at > at:
                 return event
         return None
 
@@ -365,7 +366,13 @@ READ_AHEAD_EVENTS = READ_AHEAD_KEYS  # up to this many events, an append says wh
 
 def ahead_keys(events: Sequence[Event]) -> list[EventKey]:
     """The keys of `events` as `append_reads` names them, for UnitOfWork.read_ahead (none for a batch of more)."""
-    return [event.key for event in events] + watched_settlements_of(events) if len(events) <= READ_AHEAD_EVENTS else []
+    return [event.key for event in events] if len(events) <= READ_AHEAD_EVENTS else []
+
+
+def ahead_settlements(events: Sequence[Event]) -> list[AccountKey]:
+    """The settlements of the dated futures `events` fill or fund (`watched_settlements_of`), looked up on any
+    exchange, as `append_reads` names them (none for a batch of more than READ_AHEAD_EVENTS)."""
+    return watched_settlements_of(events) if len(events) <= READ_AHEAD_EVENTS else []
 
 
 def append_reads(
@@ -373,7 +380,7 @@ def append_reads(
     known: tuple[AbstractSet[PositionKey], AbstractSet[BalanceKey]] = (frozenset(), frozenset()),
 ) -> AheadReads:
     """What appending `events` reads besides the head (UnitOfWork.read_ahead): the events stored under their
-    keys and under those of the settlements of the dated futures they fill (`watched_settlements_of`), and the
+    keys and the settlements of the dated futures they fill or fund on any exchange (`watched_settlements_of`), and the
     positions and balances they move, as `bulk.append_chunk` and `project_events` ask for them, but for those
     `known` (`FoldCache.known`: the batch starts from a fold holding them)."""
     if len(events) > READ_AHEAD_EVENTS:
@@ -392,5 +399,6 @@ def append_reads(
     # Looked up, never iterated: another thread's batch may be growing those sets (it took the fold).
     positions = {key for key in positions if key not in known[0]}
     balances = {key for key in balances if key not in known[1]}
-    keys = [event.key for event in events] + watched_settlements_of(events)
-    return AheadReads(keys, positions, {BALANCES: [balance_entry(key) for key in balances], REBUILDS: [LAST_REBUILD]})
+    keys = [event.key for event in events]
+    entries = {BALANCES: [balance_entry(key) for key in balances], REBUILDS: [LAST_REBUILD]}
+    return AheadReads(keys, positions, entries, watched_settlements_of(events))

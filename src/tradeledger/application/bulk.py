@@ -33,20 +33,26 @@ from tradeledger.application.appending import (
     FillInput,
     FoldCache,
     ahead_keys,
+    ahead_settlements,
     append_reads,
     usual_fill,
     validate_event,
 )
 from tradeledger.application.collector import cycle_collector_paused
 from tradeledger.application.lot_picks import check_lot_picks
-from tradeledger.application.ports import AheadReads, EventKey, LedgerStore, UnitOfWork
+from tradeledger.application.ports import AccountKey, AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.application.replaying import account_unmoved
 from tradeledger.domain.events import Event
 from tradeledger.domain.fills import EVENT_FIELDS, Fill, metadata_text
 from tradeledger.domain.intake import fast_canonical, fast_fill
 from tradeledger.domain.occurrence import OccurrenceBounds, refuse_out_of_bounds
 from tradeledger.domain.records import Checkpoint, Receipt, StoredEvent, receipt
-from tradeledger.domain.settlement import refuse_after_settlement, refuse_past_expiry, watched_settlements
+from tradeledger.domain.settlement import (
+    first_settlements,
+    refuse_after_settlement,
+    refuse_past_expiry,
+    watched_settlements,
+)
 from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
 from tradeledger.errors import FillConflict, InvalidFill
 
@@ -125,10 +131,11 @@ def append_chunk(
     recorded_at = bounds.clock
     seq, epoch, prev_hash = head.seq, head.epoch, head.hash  # followed event by event (no Checkpoint each)
     keys = [(content["account"], content["exchange"], content["fill_id"]) for content in contents]
-    watched = watched_settlements(contents)  # of the contracts this chunk fills: none follows its settlement
-    existing = dict(uow.log.find(set(keys) | watched))
+    watched = watched_settlements(contents)  # of the contracts this chunk fills or funds: none follows its settlement
+    existing = dict(uow.log.find(set(keys)))
+    logged = uow.log.find_anywhere(watched) if watched else []
     new: list[StoredEvent] = []
-    index_of: dict[int, int] = {}
+    index_of: dict[int, str] = {}  # a new event's seq -> how a refusal names it: "fill 3", "funding 4", as sent
     earliest, latest = bounds.earliest, bounds.latest
     outside = False  # a new event occurred outside `bounds` (two comparisons of its time text as it is sealed)
     for index, (key, content) in enumerate(zip(keys, contents, strict=True), start=first):
@@ -146,20 +153,20 @@ def append_chunk(
             outside = True
         event = StoredEvent.seal(content, seq=seq, epoch=epoch, recorded_at=recorded_at, prev_hash=prev_hash)
         prev_hash = event.hash
-        index_of[seq] = index
+        index_of[seq] = f"{content['type']} {index}"
         new.append(event)
         existing[key] = event
         if receipts is not None:
             receipts.append(receipt(seq, epoch, prev_hash, duplicate=False, fill_id=key[2]))
 
     def named(seq: int) -> str:
-        return f"fill {index_of[seq]}"
+        return index_of[seq]
 
     refuse_past_expiry(new, named=named)
     if outside:
         refuse_out_of_bounds(new, bounds, named=named)
     if watched:
-        refuse_after_settlement(new, existing, start=start, named=named)
+        refuse_after_settlement(new, first_settlements([*logged, *new]), start=start, named=named)
     check_lot_picks(uow.log, new, named=named, open_cycle=projection.open_cycle)
     projection.append(new, named=named, settlements=True)
     return len(new)
@@ -266,6 +273,7 @@ def record_events(
             chunks,
             reads=partial(append_reads, events[:CHUNK], known),
             keys=ahead_keys(events),
+            anywhere=ahead_settlements(events),
             clock=clock,
             snapshot_every=snapshot_every,
             cache=cache,
@@ -340,6 +348,7 @@ def _append_chunks(
     *,
     reads: Callable[[], AheadReads],
     keys: Sequence[EventKey] = (),
+    anywhere: Sequence[AccountKey] = (),
     clock: Callable[[], datetime],
     snapshot_every: int,
     cache: FoldCache | None,
@@ -355,7 +364,7 @@ def _append_chunks(
     `record_events`."""
     appended = total = 0
     with store.unit_of_work(reads_ahead=True) as uow:
-        uow.read_ahead(reads, keys)  # the head's lock first: recorded_at never goes backwards along seq
+        uow.read_ahead(reads, keys, anywhere)  # the head's lock first: recorded_at never goes backwards along seq
         if current is not None and not current(uow):
             raise ViewMoved
         bounds = OccurrenceBounds.at(clock())  # the one reading of the clock: recorded_at and the latest occurred_at

@@ -29,6 +29,7 @@ from tradeledger.domain.records import Checkpoint, StoredEvent
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 
 EventKey = tuple[str, str, str]  # (account, exchange, fill_id): what makes a fill a duplicate
+AccountKey = tuple[str, str]  # (account, event id): the events under that id in the account, on any exchange
 # The open cycle of an (account, symbol), None when flat, and the totals of its closed cycles.
 PositionRow = tuple[Position | None, Totals]
 PositionRows = Mapping[PositionKey, PositionRow]
@@ -73,9 +74,10 @@ class AheadReads:
     events: Collection[EventKey] = ()
     positions: Collection[PositionKey] = ()
     entries: Mapping[str, Collection[str]] = field(default_factory=dict)
+    anywhere: Collection[AccountKey] = ()  # events by id in an account, on any exchange (EventLog.find_anywhere)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.positions or any(self.entries.values()))
+        return bool(self.events or self.positions or any(self.entries.values()) or self.anywhere)
 
 
 class EventLog(Protocol):
@@ -116,6 +118,10 @@ class EventLog(Protocol):
 
     def find(self, keys: Collection[EventKey]) -> Mapping[EventKey, StoredEvent]:
         """The events stored under these keys (the others are absent from the result)."""
+
+    def find_anywhere(self, keys: Collection[AccountKey]) -> list[StoredEvent]:
+        """The events stored under each (account, event id) of `keys` on any exchange, in seq order (the log's
+        unique key leads with the id and the account: an index lookup)."""
 
     def formats(self) -> dict[str, list[int]]:
         """The event formats the log holds: each type's versions, types and versions sorted."""
@@ -226,15 +232,17 @@ class Transaction(Protocol):
 class UnitOfWork(Transaction, Protocol):
     """A write transaction; nothing it wrote is kept unless `commit()` is called before it ends."""
 
-    def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:
+    def read_ahead(
+        self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = (), anywhere: Sequence[AccountKey] = ()
+    ) -> None:
         """Lock the head, as the first `log.head()` does; a store where a round trip costs more than a read
         (PostgreSQL) also reads `reads()` with it, at once, and answers the next reads of those keys in this unit
         of work from what it read, until the unit of work writes. The answers are those the reads would give
         then (the head is locked, and every writer of the log and of the positions and balances takes it
         first). Called before anything else in the unit of work; `reads` is called only by such a store.
-        `keys` (at most READ_AHEAD_KEYS; those of `reads().events`, named at no cost) and the REBUILDS token
-        may be read with the head by a store where a statement costs more than working out `reads()` would
-        (SQLite does, in one statement).
+        `keys` and `anywhere` (at most READ_AHEAD_KEYS together; those of `reads().events` and `reads().anywhere`,
+        named at no cost) and the REBUILDS token may be read with the head by a store where a statement costs more
+        than working out `reads()` would (SQLite does, in one statement).
         """
 
     def commit(self) -> None:

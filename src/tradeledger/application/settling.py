@@ -124,14 +124,15 @@ def open_position(
 
 
 def _settled(log: EventLog, symbol: str, *, account: str, exchange: str | None) -> StoredEvent | None:
-    """The settlement of `symbol` in `account` the log holds (on `exchange`, when given), None without one: by its key
-    when the exchange is named, else among the account's events of that contract (the newest)."""
+    """The settlement of `symbol` in `account` the log holds, on whichever exchange (a contract settles once per
+    account: its positions net across exchanges), None without one; InvalidArgument when `exchange` is named and the
+    contract was settled on another (nothing is open to settle there)."""
     ident = settlement_id(symbol)
-    if exchange is not None:
-        found = log.find({(account, exchange, ident)}).get((account, exchange, ident))
-        return found if found is not None and found.type == "fill" else None
-    settled = None
-    for event in log.read(account=account, symbol=symbol):
-        if event.fill_id == ident and event.type == "fill":
-            settled = event
-    return settled
+    found = next((event for event in log.find_anywhere({(account, ident)}) if event.type == "fill"), None)
+    if found is not None and exchange is not None and found.exchange != exchange:
+        raise InvalidArgument(
+            f"exchange: account {account!r} settled {symbol} on {found.exchange} at seq {found.seq} (a contract "
+            f"settles once per account, whichever of its exchanges it was filled on); nothing is open to settle on "
+            f"{exchange} (got {exchange!r})"
+        )
+    return found

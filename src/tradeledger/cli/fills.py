@@ -434,12 +434,12 @@ def _import_file(ctx: typer.Context, file: Path, source: Path, *, json_output: b
         )
 
 
-_EVENT_NAMED = re.compile(r"fill (\d+): ")
+_EVENT_NAMED = re.compile(r"(?:fill|funding|transfer) (\d+): ")
 
 
 def _named_by_line(message: str, read: FileEvents, file: Path) -> str:
-    """An append's refusal of the event N of the batch (`fill N: ...`) named by its line, a refused base fee
-    by its place in the line (the text keeps the fees sorted: the line is read again)."""
+    """An append's refusal of the event N of the batch (`fill N: ...`, `funding N`, `transfer N` as sent) named by its
+    line, a refused base fee by its place in the line (the text keeps the fees sorted: the line is read again)."""
     found = _EVENT_NAMED.match(message)
     if found is None:
         return message

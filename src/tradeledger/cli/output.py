@@ -356,11 +356,12 @@ def print_state(
 
 def unused_marks(state: LedgerState, marks: Mapping[str, Decimal]) -> list[str]:
     """A line for each `--mark` that neither an open position nor an unvalued fee's currency uses (a typo'd symbol
-    would otherwise value nothing without a word): under the tables, or on stderr beside `--json`."""
+    would otherwise value nothing without a word): under the tables, or on stderr beside `--json`. The symbol is the
+    user's text as typed, quoted (a line break in it shows as \\n; the consoles print no markup)."""
     held = {p.symbol for p in state.open}
     valuing = {currency for currency, _ in state.totals.unvalued_fees}
     return [
-        f"--mark {symbol}={shown(price)}: no open position in {symbol}, so the mark is not used"
+        f"--mark {f'{symbol}={shown(price)}'!r}: no open position in {symbol!r}, so the mark is not used"
         for symbol, price in marks.items()
         if symbol not in held and symbol.partition("/")[0] not in valuing
     ]

@@ -64,7 +64,7 @@ def past_expiry(state: LedgerState, today: date) -> list[str]:
     """A line for each open position on a dated future whose expiry day (UTC) ended before `today`: the exchange
     settled it, and the ledger holds it open until its settlement is recorded."""
     return [
-        f"{p.symbol} (account {p.account}) expired on {day.isoformat()} and is still open: record its settlement "
+        f"{p.symbol} (account {p.account!r}) expired on {day.isoformat()} and is still open: record its settlement "
         "with record-settlement"
         for p in state.open
         if (day := expiry_day(p.symbol)) is not None and day < today

@@ -3,9 +3,11 @@
 When a dated future (`BASE/QUOTE:SETTLE-YYMMDD`, `markets.Market.expiry`) expires, the exchange closes what is
 open of it at its settlement (delivery) price, sometimes taking a delivery fee. The ledger books that as a fill:
 the opposite side for the whole open quantity at the settlement price, with its fees, marked `{"settlement":
-true}` in its metadata and named by the deterministic id `settlement:SYMBOL` (a contract settles once per account
-and exchange). Being a fill, it closes the position, books its realized PnL and moves the settle currency's
-balance as any closing fill does: the event model, the hash chain and every fold take it as they are.
+true}` in its metadata and named by the deterministic id `settlement:SYMBOL` (a contract settles once per account:
+positions net across an account's exchanges, so the settlement, stored under the exchange it was settled on, ends
+the contract in the account on every exchange). Being a fill, it closes the position, books its realized PnL and
+moves the settle currency's balance as any closing fill does: the event model, the hash chain and every fold take
+it as they are.
 
 The time of day a contract expires varies by exchange, so its expiry *day* (UTC) is the bound: a fill or a funding
 payment on a dated contract that occurred after the end of that day is refused when it is recorded
@@ -18,9 +20,11 @@ log's with the batch's earlier events): the id `settlement:SYMBOL`, no fee in th
 disposal after the fill would open the position again), the opposite side of the open position for its whole
 quantity, and no earlier than every fill of the contract in the account (`early_settlement_refusal`: the
 settlement ends the contract; read in time order, it would otherwise close what was open then and leave the later
-fill to open a position again). And once a contract's settlement is in the log, a later fill on it in that
-account and exchange is refused (`refuse_after_settlement`): it would leave a position no settlement could close
-(the id is taken); the settlement is rolled back, the fill recorded and the contract settled again.
+fill to open a position again; funding of the contract likewise). And once a contract's settlement is in the log,
+a later fill or funding payment on it in that account, on any exchange, is refused (`refuse_after_settlement`): a
+fill would leave a position no settlement could close (the id is taken), funding would count in no cycle; so is
+funding that occurred after a settlement later in its batch. The settlement is rolled back, the event recorded and
+the contract settled again.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ _MARKED = '"settlement":true'  # how it reads in a stored (canonical) metadata t
 
 
 def settlement_id(symbol: str) -> str:
-    """The fill id of a contract's settlement: one per (account, exchange, contract), whoever records it."""
+    """The fill id of a contract's settlement: one per account and contract (stored under the exchange it was settled
+    on), whoever records it."""
     return f"{SETTLEMENT}:{symbol}"
 
 
@@ -65,56 +70,82 @@ def _last_day_text(symbol: str) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def settlement_key(account: str, exchange: str, symbol: str) -> tuple[str, str, str]:
-    """The key (account, exchange, id) the settlement of `symbol` is stored under."""
-    return (account, exchange, settlement_id(symbol))
+def settlement_key(account: str, symbol: str) -> tuple[str, str]:
+    """(account, id): the settlement of `symbol` in `account`, stored under the exchange it was settled on (positions
+    net across an account's exchanges, so a contract settles once per account: EventLog.find_anywhere finds it)."""
+    return (account, settlement_id(symbol))
 
 
-def watched_settlements(contents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
-    """The keys of the settlements that the fills of `contents` (canonical fields) on a dated future, but the
-    settlements among them, must not follow in the log (`refuse_after_settlement`)."""
+def watched_settlements(contents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """The keys (`settlement_key`) of the settlements that the fills (but the settlements among them) and funding
+    payments of `contents` (canonical fields) on a dated future must not follow (`refuse_after_settlement`)."""
     return {
-        settlement_key(content["account"], content["exchange"], content["symbol"])
+        settlement_key(content["account"], content["symbol"])
         for content in contents
-        if content["type"] == "fill"
+        if content["type"] in _ON_A_CONTRACT
         and ":" in content["symbol"]  # a contract: spot has no expiry, and most fills are spot
         and _last_day_text(content["symbol"])
         and not _stored_settlement(content["metadata"])
     }
 
 
-def watched_settlements_of(events: Iterable[Fill | Funding | Transfer]) -> list[tuple[str, str, str]]:
-    """`watched_settlements` of validated events (what an append of them reads ahead)."""
-    return [
-        settlement_key(event.account, event.exchange, event.symbol)
-        for event in events
-        if isinstance(event, Fill) and _last_day_text(event.symbol) and not is_settlement(event.metadata)
-    ]
+def watched_settlements_of(events: Iterable[Fill | Funding | Transfer]) -> list[tuple[str, str]]:
+    """`watched_settlements` of validated events (what an append of them reads ahead), each once."""
+    return list(
+        dict.fromkeys(
+            settlement_key(event.account, event.symbol)
+            for event in events
+            for event in events
+            if not isinstance(event, Transfer)
+            and _last_day_text(event.symbol)
+            and not (isinstance(event, Fill) and is_settlement(event.metadata))
+        )
+    )
+
+
+def first_settlements(found: Iterable[StoredEvent]) -> dict[tuple[str, str], StoredEvent]:
+    """The first settlement (fill marked so) of each account and contract among `found` (in seq order), by
+    `settlement_key`: what `refuse_after_settlement` holds new events to."""
+    first: dict[tuple[str, str], StoredEvent] = {}
+    for event in found:
+        if is_stored_settlement(event):
+            first.setdefault((event.account, str(event.fill_id)), event)
+    return first
 
 
 def refuse_after_settlement(
     events: Sequence[StoredEvent],
-    settled: Mapping[tuple[str, str, str], StoredEvent],
+    settled: Mapping[tuple[str, str], StoredEvent],
     *,
     start: int,
     named: Callable[[int], str],
 ) -> None:
-    """InvalidFill for the first new fill on a dated future (`named(seq)` says which) that follows its contract's
-    settlement in its account and exchange: `settled` holds the events under the keys `watched_settlements` names
-    (the log's, seq up to `start`, and this batch's). The settlement closed what was open; a fill after it would
-    leave a position that no settlement can close (its id is taken): roll the settlement back first."""
+    """InvalidFill for the first new fill or funding payment on a dated future (`named(seq)` says which) that follows
+    its contract's settlement in its account, on any of its exchanges: `settled` holds the first settlement under
+    each key `watched_settlements` names (the log's, seq up to `start`, or this batch's). The settlement closed what was
+    open; a fill after it would leave a position that no settlement can close (its id is taken), funding after it
+    would count in no cycle: roll the settlement back first. Funding follows a settlement also when it occurred
+    after it (a settlement later in its batch: read in time order, as the reports read the log, it comes after)."""
     for event in events:
-        if event.type != "fill" or event.symbol is None or _last_day_text(event.symbol) is None:
+        if event.type not in _ON_A_CONTRACT or event.symbol is None or _last_day_text(event.symbol) is None:
             continue
-        found = settled.get(settlement_key(event.account, event.exchange, event.symbol))
-        if found is None or found.seq >= event.seq or not is_stored_settlement(found):
+        found = settled.get(settlement_key(event.account, event.symbol))
+        if found is None or found.seq == event.seq:
             continue
-        where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
-        raise InvalidFill(
-            f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {event.exchange} "
-            f"{where}; a fill after its settlement is refused: roll the settlement back, record the fill, then "
-            f"settle again (got {event.symbol})"
-        )
+        what = "a fill" if event.type == "fill" else "funding"
+        advice = f"{what} after its settlement is refused: roll the settlement back, record the {event.type}, then "
+        if found.seq < event.seq:
+            where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
+            raise InvalidFill(
+                f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {found.exchange} "
+                f"{where}; {advice}settle again (got {event.symbol})"
+            )
+        if event.type == "funding" and event.occurred_at > found.occurred_at:  # the settlement later in the batch
+            raise InvalidFill(
+                f"{named(event.seq)}: occurred_at: account {event.account!r} settles {event.symbol} on "
+                f"{found.exchange} at {found.occurred_at} later in this batch; {advice}settle again "
+                f"(got {event.occurred_at})"
+            )
 
 
 def is_settlement(metadata: Mapping[str, Any] | None) -> bool:
@@ -172,8 +203,8 @@ def settlement_refusal(event: StoredEvent, position: Position | None) -> str | N
     symbol = str(event.symbol)
     if event.fill_id != settlement_id(symbol):
         return (
-            f"fill_id: a settlement of {symbol} is named {settlement_id(symbol)} (one per account and exchange, "
-            f"whoever records it) (got {event.fill_id!r})"
+            f"fill_id: a settlement of {symbol} is named {settlement_id(symbol)} (one per account, whoever records "
+            f"it) (got {event.fill_id!r})"
         )
     traded = market(symbol)
     for index, (currency, _, _) in enumerate(parsed_fees(event.fees or "[]")):
@@ -204,9 +235,14 @@ def early_settlement_refusal(event: StoredEvent, later: StoredEvent, *, in_log: 
     """Why the new settlement `event` is refused when `later`, a fill of its account and contract before it in the log
     (`in_log`) or in its batch, occurred after it: the settlement ends the contract, so a read of the log in time
     order would see it close what was open then and the later fill open or close what remained."""
-    which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
+    if later.type == "funding":
+        every = "every fill and funding payment of it"
+        which = f"funding at seq {later.seq}" if in_log else "funding earlier in this batch"
+    else:
+        every = "every fill of it"
+        which = f"seq {later.seq}" if in_log else "a fill earlier in this batch"
     return (
-        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after every fill of it; "
+        f"occurred_at: the settlement of {event.symbol} in account {event.account!r} occurs after {every}; "
         f"{which} occurred at {later.occurred_at} (got {event.occurred_at})"
     )
 

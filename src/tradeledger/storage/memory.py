@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from tradeledger.application.ports import AheadReads, EventKey, OpenCycle, PositionRow, ProjectionSnapshot
+from tradeledger.application.ports import AccountKey, AheadReads, EventKey, OpenCycle, PositionRow, ProjectionSnapshot
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold_state import ExecutionRow
@@ -120,6 +120,13 @@ class MemoryEventLog:
     def find(self, keys: Collection[EventKey]) -> dict[EventKey, StoredEvent]:
         state = self._state
         return {key: state.events[state.keys[key] - 1] for key in keys if key in state.keys}
+
+    def find_anywhere(self, keys: Collection[AccountKey]) -> list[StoredEvent]:
+        wanted, state = set(keys), self._state
+        if not wanted:
+            return []
+        seqs = sorted(seq for (account, _, ident), seq in state.keys.items() if (account, ident) in wanted)
+        return [state.events[seq - 1] for seq in seqs]
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         state = self._state
@@ -309,7 +316,12 @@ class MemoryUnitOfWork(MemoryTransaction):
         self._state = state
         self.committed = False
 
-    def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:  # noqa: ARG002 - a read costs no round trip here
+    def read_ahead(
+        self,
+        reads: Callable[[], AheadReads],  # noqa: ARG002 - a read costs no round trip here
+        keys: Sequence[EventKey] = (),  # noqa: ARG002
+        anywhere: Sequence[AccountKey] = (),  # noqa: ARG002
+    ) -> None:
         self.log.head()  # the store's lock is held already: nothing to read ahead
 
     def commit(self) -> None:

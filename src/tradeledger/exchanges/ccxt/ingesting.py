@@ -26,7 +26,7 @@ from tradeledger.errors import FillConflict, InvalidFill
 from tradeledger.exchanges.ccxt.covering import cover
 from tradeledger.exchanges.ccxt.mapping import Kind, Mapped, map_entries
 
-_BATCH_PLACE = re.compile(r"fill (\d+): ")  # how the ledger names an event of a batch it refuses
+_BATCH_PLACE = re.compile(r"(?:fill|funding|transfer) (\d+): ")  # how the ledger names an event of a batch it refuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def record_mapped(
 
     A refusal names the entry by its index in the list (InvalidFill, `then` after it): an id held with other
     content, a trade the live fills of its order cannot cover, or what the ledger refuses while appending (its
-    "fill N" is the N-th event of the sorted batch)."""
+    "fill N", "funding N" or "transfer N" is the N-th event of the sorted batch)."""
     seen, logged = _as_seen(ledger, mapped.in_time_order())
     covering = cover(ledger, seen, logged)
     if covering.refused:

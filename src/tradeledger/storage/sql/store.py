@@ -28,12 +28,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AheadReads, EventKey
+from tradeledger.application.ports import LAST_REBUILD, READ_AHEAD_KEYS, REBUILDS, AccountKey, AheadReads, EventKey
 from tradeledger.domain.records import Checkpoint
 from tradeledger.errors import StorageError
 from tradeledger.storage.engine import WRITE, snapshot_options
 from tradeledger.storage.prepared import Prepared, dbapi_error
-from tradeledger.storage.schema import events, head, projection_entries
+from tradeledger.storage.schema import head
 from tradeledger.storage.sql.batching import (
     Batch,
     begin_now,
@@ -49,6 +49,7 @@ from tradeledger.storage.sql.changes import (
     change_signal,
 )
 from tradeledger.storage.sql.ending import after_failure
+from tradeledger.storage.sql.head_and_keys import head_and_keys as _head_and_keys
 from tradeledger.storage.sql.log import SqlEventLog
 from tradeledger.storage.sql.projection import SqlProjectionStore
 from tradeledger.storage.sql.synchronous import synchronous as _synchronous
@@ -69,45 +70,6 @@ _P_MOVE_HEAD = Prepared(
         checkpoint_hash=sa.bindparam("c_hash"),
     )
 )
-
-
-# SQLite's read ahead (`_head_and_keys`): the head, the rebuild token (ports.REBUILDS) and whether an event is
-# stored under each key, in one statement (the write lock is held from BEGIN IMMEDIATE: nothing moves between
-# statements either), run on the DB-API connection (a statement costs ~20 k instructions, Prepared's path ~10 k
-# more). Each key is a LEFT JOIN on the log's unique key giving the `seq` found (NULL: none, the usual answer).
-_HEAD_AND_KEYS: dict[int, Prepared] = {}  # by number of keys, built when first used
-
-
-def _head_and_keys(n_keys: int) -> Prepared:
-    found = _HEAD_AND_KEYS.get(n_keys)
-    if found is not None:
-        return found
-    entry = projection_entries.c
-    token = (
-        sa.select(entry.value)
-        .where(
-            entry.projection == sa.literal_column(f"'{REBUILDS}'"), entry.key == sa.literal_column(f"'{LAST_REBUILD}'")
-        )
-        .scalar_subquery()
-    )
-    joined: Any = head
-    seqs = []
-    for i in range(n_keys):
-        event = events.alias(f"k{i}")
-        on = sa.and_(
-            event.c.fill_id == sa.bindparam(f"k{i}_fill_id"),
-            event.c.account == sa.bindparam(f"k{i}_account"),
-            event.c.exchange == sa.bindparam(f"k{i}_exchange"),
-        )
-        joined = joined.outerjoin(event, on)
-        seqs.append(event.c.seq)
-    query = (
-        sa.select(head.c.epoch, head.c.seq, head.c.hash, token, *seqs)
-        .select_from(joined)
-        .where(head.c.id == sa.literal_column("1"))
-    )
-    prepared = _HEAD_AND_KEYS[n_keys] = Prepared(query)
-    return prepared
 
 
 class SqlTransaction:
@@ -150,9 +112,13 @@ class SqlUnitOfWork(SqlTransaction):
         if not postgres:  # SQLite: the write lock at once, so appenders queue on the busy timeout
             self._driver("BEGIN IMMEDIATE", dbapi.execute, "BEGIN IMMEDIATE")
 
-    def read_ahead(self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = ()) -> None:
+    def read_ahead(
+        self, reads: Callable[[], AheadReads], keys: Sequence[EventKey] = (), anywhere: Sequence[AccountKey] = ()
+    ) -> None:
         if self.batch is None:  # SQLite: a read costs no round trip, a statement ~20 k instructions: one statement
-            self._read_head_and_keys(keys[:READ_AHEAD_KEYS] if len(keys) <= READ_AHEAD_KEYS else ())
+            if len(keys) + len(anywhere) > READ_AHEAD_KEYS:
+                keys, anywhere = (), ()
+            self._read_head_and_keys(keys, anywhere)
             return
         self._first_trip(lambda: self._read_ahead(reads), first=untouched(self._dbapi))  # nothing sent before it?
 
@@ -193,27 +159,35 @@ class SqlUnitOfWork(SqlTransaction):
         if not wanted:  # nothing to read ahead: the head alone
             log.head()
             return
-        keys, positions = list(wanted.events), list(wanted.positions)
+        keys, anywhere, positions = list(wanted.events), list(wanted.anywhere), list(wanted.positions)
         entries = [(table, key) for table, names in wanted.entries.items() for key in names]
-        queries = log.ahead(keys) + projection.ahead(positions, entries)
+        queries = log.ahead(keys, anywhere) + projection.ahead(positions, entries)
         results = batch.start(queries) if len(queries) <= _AHEAD_MAX else None
         if results is None:  # too many, or the transaction has started: as without reading ahead
             log.head()
             return
-        log.read_ahead(keys, results[: len(keys) + 1])
-        projection.read_ahead(positions, entries, results[len(keys) + 1 :])
+        logged = len(keys) + len(anywhere) + 1
+        log.read_ahead(keys, anywhere, results[:logged])
+        projection.read_ahead(positions, entries, results[logged:])
 
-    def _read_head_and_keys(self, keys: Sequence[EventKey]) -> None:
-        """SQLite: the head, the rebuild token and which `keys` the log holds, in one statement (`_head_and_keys`)."""
+    def _read_head_and_keys(self, keys: Sequence[EventKey], anywhere: Sequence[AccountKey] = ()) -> None:
+        """SQLite: the head, the rebuild token and which `keys` (and `anywhere`) the log holds, in one statement
+        (`_head_and_keys`)."""
         connection = self._connection
-        sql = _head_and_keys(len(keys)).sql(connection.dialect)
-        values = tuple(part for account, exchange, fill_id in keys for part in (fill_id, account, exchange))
+        sql = _head_and_keys(len(keys), len(anywhere)).sql(connection.dialect)
+        values = tuple(part for account, ident in anywhere for part in (ident, account))
+        values += tuple(part for account, exchange, fill_id in keys for part in (fill_id, account, exchange))
         try:
             row = self._dbapi.execute(sql, values).fetchone()
         except connection.dialect.loaded_dbapi.Error as error:
             raise dbapi_error(connection, sql, values, error) from error
-        # A key found (a duplicate) is left to `find`, which reads the stored event whole.
-        self.log.locked(Checkpoint(*row[:3]), [key for key, seq in zip(keys, row[4:], strict=True) if seq is None])
+        # A key found (a duplicate) is left to `find`, which reads the stored event whole (`find_anywhere` likewise).
+        firsts, seqs = row[4 : 4 + len(anywhere)], row[4 + len(anywhere) :]
+        self.log.locked(
+            Checkpoint(*row[:3]),
+            [key for key, seq in zip(keys, seqs, strict=True) if seq is None],
+            [key for key, seq in zip(anywhere, firsts, strict=True) if seq is None],
+        )
         self.projection.known(REBUILDS, LAST_REBUILD, row[3])
 
     def commit(self) -> None:
