@@ -126,7 +126,9 @@ def _since_empty(
     so where that position is 0 the pool is empty and a fold from there is the reports' fold. The time tried is the
     earlier of the first fill of `new` in the pool and the opening of the position open at the log's head
     (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
-    events from that time, not of its history)."""
+    events from that time, not of its history). When that position is not 0 (a backfill that occurred while a
+    position was open), the pool's events before that time are read and the fold starts at the latest of them
+    before which the position was 0 (none: the whole history)."""
     account, currency = pools
     mine = [event for event in new if event.account == account and lot_currency(event) == currency]
     if any(event.type != "fill" for event in mine) or moves.of(account):
@@ -159,6 +161,14 @@ def _symbol_since_empty(
         size = ZERO if cycle is None else cycle.signed_quantity
         for event in later:
             size -= _moved_size(event)
+        if size != 0:  # not empty then (a backfill inside an open position): the latest time before it that was
+            earlier = log.read(account=account, symbol=symbol, occurred_until=start[0])
+            before = sorted((event for event in earlier if time_then_seq(event) < start), key=time_then_seq)
+            cut = len(before)
+            while size != 0 and cut:
+                cut -= 1
+                size -= _moved_size(before[cut])
+            later = [*before[cut:], *later]
     return [*later, *batch] if size == 0 else None
 
 
