@@ -175,6 +175,7 @@ class SqlEventLog:
         self._writing = writing
         self._head: Checkpoint | None = None
         self._lots_until: str | None = None  # lots_named_until, read with the head
+        self.lots_moved = False  # by an append or a truncation: the unit of work writes it with the head
         self.moved: Checkpoint | None = None
         self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
         self._streams: weakref.WeakSet[Generator[Any, None, None]] | None = None  # see close_streams
@@ -341,7 +342,9 @@ class SqlEventLog:
         else:
             _P_INSERT_EVENT.run_rows(self._connection, _EVENT_COLUMNS, rows)
         self._head = self.moved = after
-        self._lots_until = latest_naming_lots(new, self._lots_until)  # written with the head (store.py)
+        lots_until = latest_naming_lots(new, self._lots_until)  # written with the head (store.py)
+        if lots_until != self._lots_until:
+            self._lots_until, self.lots_moved = lots_until, True
 
     def formats(self) -> dict[str, list[int]]:
         rows = self._connection.execute(sa.select(events.c.type, events.c.version).distinct())
@@ -396,3 +399,4 @@ class SqlEventLog:
         self._connection.execute(events.delete().where(events.c.seq > record.to_seq))
         self._head = self.moved = record.head_after
         self._lots_until = self._connection.scalar(_LATEST_NAMING_LOTS[self._connection.dialect.name])
+        self.lots_moved = True
