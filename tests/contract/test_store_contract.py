@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ AT = "2026-01-05T12:00:00.000000+00:00"
 OPENED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
-def chain(after: Checkpoint, *fills: dict[str, str]) -> list[StoredEvent]:
+def chain(after: Checkpoint, *fills: dict[str, Any]) -> list[StoredEvent]:
     """Sealed events continuing the chain at `after`, one per fill's fields."""
     events = []
     for fields in fills:
@@ -53,7 +54,7 @@ def committed(store: LedgerStore, work: Callable[[UnitOfWork], object]) -> None:
         uow.commit()
 
 
-def appended(store: LedgerStore, *fills: dict[str, str]) -> list[StoredEvent]:
+def appended(store: LedgerStore, *fills: dict[str, Any]) -> list[StoredEvent]:
     with store.unit_of_work() as uow:
         events = chain(uow.log.head(), *fills)
         append(uow, events)
@@ -438,6 +439,35 @@ def test_a_truncation_removes_the_tail_its_record_lists_and_moves_the_head(store
         assert list(tx.log.read()) == events[:1]
         assert tx.log.admin_records() == [record]
         assert tx.log.find({("default", "kraken", events[1].fill_id)}) == {}
+
+
+def test_the_latest_time_an_event_naming_lots_occurred_moves_with_appends_and_truncations(store: LedgerStore) -> None:
+    lots = {"lots": [{"seq": 1, "quantity": "1"}]}
+    day = "2026-01-0{}T00:00:00+00:00".format
+    events = appended(store, {"occurred_at": day(1)}, {"side": "sell", "metadata": lots, "occurred_at": day(5)})
+    assert events[1].metadata is not None
+    with store.reading() as tx:
+        assert tx.log.lots_named_until() == events[1].occurred_at
+    later = appended(store, {"side": "sell", "metadata": lots, "occurred_at": day(3)}, {"occurred_at": day(9)})
+    with store.reading() as tx:  # an earlier one naming lots, a later one naming none: the mark stays
+        assert tx.log.lots_named_until() == events[1].occurred_at
+
+    with store.unit_of_work() as uow:  # the tail from seq 2 removed: the one left naming lots is seq 3's
+        assert uow.log.lots_named_until() == events[1].occurred_at
+        uow.log.truncate(rollback_record(events[0], [events[1], *later], uow.log.head()))
+        uow.projection.write({}, (), uow.log.head())
+        uow.commit()
+
+    with store.reading() as tx:
+        assert tx.log.lots_named_until() is None
+
+
+def test_a_log_naming_no_lots_has_no_time_an_event_naming_lots_occurred(store: LedgerStore) -> None:
+    appended(store, {}, {"metadata": {"note": "lots of it", "lot": "7"}})
+
+    with store.reading() as tx, store.unit_of_work() as uow:
+        assert tx.log.lots_named_until() is None
+        assert uow.log.lots_named_until() is None
 
 
 def test_a_truncation_whose_record_does_not_list_the_stored_tail_is_refused(store: LedgerStore) -> None:

@@ -25,7 +25,7 @@ from tradeledger.application.subscribing import EventNotice
 from tradeledger.bootstrap import open_store
 from tradeledger.cli import app
 from tradeledger.domain.risk import PriceMark
-from tradeledger.errors import InvalidArgument, StorageError
+from tradeledger.errors import InvalidArgument, InvalidFill, StorageError
 
 EVENT_COLUMNS = "seq, epoch, recorded_at, fill_id, account, exchange, symbol, side, quantity, price, fee, occurred_at"
 ALL_EVENT_COLUMNS = f"{EVENT_COLUMNS}, strategy, order_id, client_order_id, metadata, prev_hash, hash"
@@ -145,6 +145,21 @@ def test_copying_again_appends_only_the_events_the_target_lacks(sqlite_source: B
     assert (report.already_there, report.copied, report.head.seq) == (7, 3, 10)
     assert report.verify.ok
     assert events_of(backend) == events_of(sqlite_source)
+
+
+def test_a_copy_refuses_a_sale_backfilled_before_a_copied_sale_naming_the_lot_it_would_take(
+    tmp_path: Path, backend: Backend
+) -> None:
+    source = sqlite_backend(tmp_path, "named.db")
+    day = "2026-01-0{}T00:00:00+00:00".format
+    lots = {"lots": [{"seq": 1, "quantity": "1"}]}
+    with open_ledger(source.url) as ledger:
+        ledger.record_many([fill_fields(occurred_at=day(1)), fill_fields(occurred_at=day(2))])
+        ledger.record(fill_fields(side="sell", metadata=lots, occurred_at=day(5)))
+    copy(source.url, backend.url)
+
+    with open_ledger(backend.url) as copied, pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the fill"):
+        copied.record(fill_fields(side="sell", occurred_at=day(3)))
 
 
 def test_copying_to_an_up_to_date_target_copies_nothing(sqlite_source: Backend, backend: Backend) -> None:

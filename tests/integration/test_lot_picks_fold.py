@@ -121,19 +121,68 @@ def test_a_batch_whose_earlier_sale_takes_the_lot_a_recorded_later_sale_names_wr
     assert_unchanged(ledger, db_url, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, not fixed yet: a sale naming no lots, recorded alone and dated before a recorded sale that "
-    "names the lot it takes, is accepted, and gains --method specific then refuses the log; catching it needs a read "
-    "of the account's history at every append, a table scan on SQLite until an index leads with the account",
-)
 def test_a_sale_naming_no_lots_backfilled_before_a_recorded_sale_naming_the_lot_it_would_take_is_refused(
-    ledger: Ledger,
+    ledger: Ledger, db_url: str
 ) -> None:
     ledger.record_many([buy(1), buy(2), named((1, "1"), quantity="1", occurred_at=at(5))])
+    before = snapshot(ledger, db_url)
 
-    with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the fill at seq 3"):
+    with pytest.raises(
+        InvalidFill,
+        match=r"^fill 1: metadata\.lots: the fill at seq 3, which occurred after this one, names 1 of lot 1; with "
+        r"this batch, lot 1 has 0 left in account 'default' when seq 3 is matched under specific",
+    ):
         ledger.record(sell(3))
+
+    assert_unchanged(ledger, db_url, before)
+    ledger.record(sell(6))  # after it: takes lot 2, the one left
+    assert specific_rows(ledger) == [(3, 1, D(1)), (4, 2, D(1))]
+
+
+def test_a_sale_naming_no_lots_backfilled_before_a_sale_naming_another_lot_is_recorded(ledger: Ledger) -> None:
+    ledger.record_many([buy(1), buy(2), named((2, "1"), quantity="1", occurred_at=at(5))])
+
+    ledger.record(sell(3))  # takes lot 1 first in, first out: lot 2 is the recorded sale's
+
+    assert specific_rows(ledger) == [(3, 2, D(1)), (4, 1, D(1))]
+
+
+def test_a_buy_backfilled_before_a_recorded_sale_naming_a_lot_is_recorded(ledger: Ledger) -> None:
+    ledger.record_many([buy(2), named((1, "1"), quantity="1", occurred_at=at(5))])
+
+    ledger.record(buy(1))
+
+    assert specific_rows(ledger) == [(2, 1, D(1))]
+
+
+def test_a_sale_backfilled_before_a_recorded_withdrawal_naming_the_lot_it_would_take_is_refused(
+    ledger: Ledger, db_url: str
+) -> None:
+    ledger.record_many([buy(1), buy(2), withdrawing((1, "1"), amount="-1", occurred_at=at(5))])
+    before = snapshot(ledger, db_url)
+
+    with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the withdrawal at seq 3, which occurred after"):
+        ledger.record(sell(3))
+
+    assert_unchanged(ledger, db_url, before)
+
+
+def test_a_backfill_into_another_account_than_the_one_naming_lots_is_recorded(ledger: Ledger) -> None:
+    ledger.record_many([buy(1), buy(2), named((1, "1"), quantity="1", occurred_at=at(5))])
+
+    ledger.record_many([buy(3, account="other"), sell(4, account="other")])
+
+    assert specific_rows(ledger) == [(3, 1, D(1)), (5, 4, D(1))]
+
+
+def test_after_a_rollback_of_the_sale_naming_a_lot_a_sale_backfilled_before_it_takes_that_lot(ledger: Ledger) -> None:
+    ledger.record_many([buy(1), buy(2)])
+    ledger.record(named((1, "1"), quantity="1", occurred_at=at(5)))
+    ledger.rollback(to_seq=2, reason="named the wrong lot", actor="ops")
+
+    ledger.record(sell(3))
+
+    assert specific_rows(ledger) == [(3, 1, D(1))]
 
 
 def test_the_fold_starts_where_the_position_was_flat_in_the_order_the_fills_occurred(ledger: Ledger) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tradeledger import Ledger
+from tradeledger.application import lot_pick_fold
 from tradeledger.storage.sql.log import SqlEventLog
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -63,3 +64,54 @@ def test_a_batch_of_sales_each_naming_its_lot_reads_the_log_a_bounded_number_of_
 
     assert len(reads) <= few + 5, f"{len(reads)} reads for 200 sales, {few} for 10"
     assert len(ledger.gains("specific").rows) == 210
+
+
+def plain_buy(seconds: float, fill_id: str) -> dict[str, Any]:
+    """A buy of 1 naming no lots, at `seconds` after T0."""
+    at = (T0 + timedelta(seconds=seconds)).isoformat()
+    return {"fill_id": fill_id, "account": "bot", "exchange": "kraken", "symbol": "BTC/USD", "side": "buy"} | {
+        "quantity": "1",
+        "price": "100",
+        "fee": "0",
+        "occurred_at": at,
+    }
+
+
+@pytest.fixture
+def folded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many events each fold of the lot check folds (lot_pick_fold._fold, counted, its result unchanged)."""
+    sizes: list[int] = []
+    original = lot_pick_fold._fold
+
+    def counted(events: Any, *, withdrawals_dispose: bool) -> Any:
+        sizes.append(len(events))
+        return original(events, withdrawals_dispose=withdrawals_dispose)
+
+    monkeypatch.setattr(lot_pick_fold, "_fold", counted)
+    return sizes
+
+
+def test_an_append_naming_no_lots_that_occurred_after_the_last_event_naming_lots_reads_nothing_of_the_log(
+    ledger: Ledger, reads: list[dict[str, Any]], folded: list[int]
+) -> None:
+    ledger.record(plain_buy(0, "first"))  # a ledger naming no lots
+    ledger.record(plain_buy(-10, "backfilled"))
+    ledger.record_many(pairs(0, 10))
+    reads.clear()
+    folded.clear()
+
+    ledger.record(plain_buy(30, "after"))  # after the sale naming a lot at 19 s
+
+    assert (reads, folded) == ([], [])
+
+
+def test_a_backfill_naming_no_lots_inside_an_open_position_folds_from_the_last_time_the_pool_was_empty(
+    ledger: Ledger, folded: list[int]
+) -> None:
+    ledger.record_many(pairs(0, 50))  # 100 events; the pool empty after each sale, flat at the head
+    folded.clear()
+
+    ledger.record(plain_buy(2 * 45 + 0.5, "backfill"))  # lot 91 open then (its sale at 91 s): folded from its buy
+
+    assert folded == [2 * 5 + 1]  # pairs 45 to 49 and the backfill, not the 100 events of the history
+    assert len(ledger.gains("specific").rows) == 50

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from tests.backends import Backend, PostgresServer
 from tests.factories import fill_fields
 from tests.processes import run_together
-from tradeledger import Checkpoint, SchemaError, open_ledger
+from tradeledger import Checkpoint, InvalidFill, SchemaError, open_ledger
 from tradeledger.application.copying import import_log
 from tradeledger.application.exporting import read_export
 from tradeledger.bootstrap import open_store
@@ -286,7 +286,38 @@ def test_revision_0009_indexes_the_fills_by_order_id_when_a_ledger_at_0008_is_op
         assert [recorded.event.event_id for recorded in ledger.history()] == ["f-1"]
 
     assert "ix_ledger_events_order_id" in index_names(db_url)
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0009",)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_revision_0010_keeps_in_the_head_row_when_the_latest_event_naming_lots_occurred(db_url: str) -> None:
+    named = {"lots": [{"seq": 1, "quantity": "1"}]}
+    with open_ledger(db_url) as ledger:
+        ledger.record_many(
+            [
+                fill_fields(fill_id="f-1", occurred_at="2026-01-01T00:00:00+00:00"),
+                fill_fields(fill_id="f-2", side="sell", metadata=named, occurred_at="2026-01-05T00:00:00+00:00"),
+                fill_fields(fill_id="f-3", occurred_at="2026-01-07T00:00:00+00:00"),  # names none
+            ]
+        )
+    alembic(db_url, "downgrade", "0009")
+
+    refused = pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the fill at seq 2")
+    with open_ledger(db_url) as ledger, refused:  # upgraded: the mark filled from the log
+        ledger.record(fill_fields(side="sell", occurred_at="2026-01-03T00:00:00+00:00"))
+
+    assert query(db_url, "SELECT lots_named_until FROM ledger_head") == [("2026-01-05T00:00:00.000000+00:00",)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_revision_0010_leaves_the_mark_empty_on_a_ledger_naming_no_lots(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(fill_id="f-1", metadata={"note": "lots of it"}))
+    alembic(db_url, "downgrade", "0009")
+
+    with open_ledger(db_url):
+        pass
+
+    assert query(db_url, "SELECT lots_named_until FROM ledger_head") == [(None,)]
 
 
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:

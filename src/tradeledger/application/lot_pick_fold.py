@@ -16,16 +16,21 @@ A fill naming lots is folded as `gains` folds it by default (withdrawals do not 
 Cost, per (account, currency) an append names lots of: the fold starts where each pool was provably empty
 (`_since_empty`: the events of the position open at the head, in the common case), found by a look for an internal
 move of the account and a read of the pool's events from that time (two reads by account: on SQLite each a scan of
-the table, as no index of the log leads with the account); else the account's whole history is read and folded. An
-append naming no lots reads nothing more, and so is not checked: a fill naming none recorded alone that occurred
-before a recorded one naming the lot it takes (a backfill) is let through (tests/integration/test_lot_picks_fold.py
-pins it).
+the table, as no index of the log leads with the account); else the account's whole history is read and folded.
+
+An append naming no lots is folded so only when one of its events occurred before the latest event of the log that
+may name lots (`EventLog.lots_named_until`, kept in the head row and read with it): a backfill, which may take first
+in, first out the lot a recorded disposal names (`backfilled`, for the pools of its events). The usual append (a log
+naming no lots, or events that occurred after the last one naming some) reads nothing more: one comparison of times.
+A pool folded only for a backfill is refused only for what the append breaks: a log `gains` refuses already is left
+as it is (a pool named by the append says so, as before).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal, localcontext
 
 from tradeledger.application.lot_pick_moves import SPECIFIC, AccountMoves, lot_currency, named_lots, time_then_seq
@@ -54,17 +59,22 @@ def check_by_fold(
     named: Callable[[int], str],
     moves: AccountMoves,
     open_cycle: Callable[[PositionKey], Position | None] | None = None,
+    backfilled: AbstractSet[Pools] = frozenset(),
 ) -> None:
     """Refuse (InvalidFill naming `metadata.lots`) the append of `new` when the reports' fold under `specific` of the
-    pools an event of it names lots of would refuse an event (see the module's docstring); `named`: how a message
-    names an event of the append (by seq); `moves`: whether an account had an internal move (asked once per account
-    and append, with lot_picks.py's own checks); `open_cycle`: the open position of an (account, symbol) at the log's
-    head (`_since_empty` starts from it)."""
+    pools an event of it names lots of, or of `backfilled` (pools an event of it naming none may take the lots of,
+    having occurred before an event of the log that may name some), would refuse an event (see the module's
+    docstring); `named`: how a message names an event of the append (by seq); `moves`: whether an account had an
+    internal move (asked once per account and append, with lot_picks.py's own checks); `open_cycle`: the open
+    position of an (account, symbol) at the log's head (`_since_empty` starts from it)."""
     asked: dict[Pools, set[bool]] = {}  # per pools: the folds asked (withdrawals disposing or not)
     for event in new:
         currency = lot_currency(event)
         if currency is not None and named_lots(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
+    only_backfilled = set(backfilled) - asked.keys()
+    for pools in only_backfilled:
+        asked[pools] = _backfill_folds(log, new, pools)
     seqs = {event.seq for event in new}
     for pools, disposing in asked.items():
         for withdrawals_dispose in sorted(disposing):
@@ -73,7 +83,22 @@ def check_by_fold(
                 events = _since_empty(log, new, pools, open_cycle, moves)
             if events is None:
                 events = _history(log, new, *pools)
-            _refuse_unfolded(events, seqs, pools, named, withdrawals_dispose=withdrawals_dispose)
+            _refuse_unfolded(
+                events, seqs, pools, named, withdrawals_dispose=withdrawals_dispose, broken=pools not in only_backfilled
+            )
+
+
+def _backfill_folds(log: EventLog, new: Sequence[StoredEvent], pools: Pools) -> set[bool]:
+    """The folds a backfill into `pools` asks (withdrawals disposing or not): `gains`' default, and the one where
+    withdrawals dispose when the account had a withdrawal since the backfill's first event (one it takes the lot of
+    may name it)."""
+    account, currency = pools
+    since = min(event.occurred_at for event in new if event.account == account and lot_currency(event) == currency)
+    latest = log.last_occurred(account, None, _TRANSFER, kinds=_WITHDRAWAL)
+    return {False, True} if latest is not None and latest >= since else {False}
+
+
+_TRANSFER, _WITHDRAWAL = frozenset({"transfer"}), frozenset({"withdrawal"})
 
 
 def _history(log: EventLog, new: Sequence[StoredEvent], account: str, currency: str) -> list[StoredEvent]:
@@ -101,7 +126,9 @@ def _since_empty(
     so where that position is 0 the pool is empty and a fold from there is the reports' fold. The time tried is the
     earlier of the first fill of `new` in the pool and the opening of the position open at the log's head
     (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
-    events from that time, not of its history)."""
+    events from that time, not of its history). When that position is not 0 (a backfill that occurred while a
+    position was open), the pool's events before that time are read and the fold starts at the latest of them
+    before which the position was 0 (none: the whole history)."""
     account, currency = pools
     mine = [event for event in new if event.account == account and lot_currency(event) == currency]
     if any(event.type != "fill" for event in mine) or moves.of(account):
@@ -134,6 +161,14 @@ def _symbol_since_empty(
         size = ZERO if cycle is None else cycle.signed_quantity
         for event in later:
             size -= _moved_size(event)
+        if size != 0:  # not empty then (a backfill inside an open position): the latest time before it that was
+            earlier = log.read(account=account, symbol=symbol, occurred_until=start[0])
+            before = sorted((event for event in earlier if time_then_seq(event) < start), key=time_then_seq)
+            cut = len(before)
+            while size != 0 and cut:
+                cut -= 1
+                size -= _moved_size(before[cut])
+            later = [*before[cut:], *later]
     return [*later, *batch] if size == 0 else None
 
 
@@ -173,8 +208,11 @@ def _refuse_unfolded(
     named: Callable[[int], str],
     *,
     withdrawals_dispose: bool,
+    broken: bool = True,
 ) -> None:
-    """InvalidFill when the fold of `events` (those of the append at the seqs `new`) refuses an event."""
+    """InvalidFill when the fold of `events` (those of the append at the seqs `new`) refuses an event; with `broken`
+    False, not when it refuses an event of the log that the log's own fold refuses already (a backfill's pools: the
+    append did not break it)."""
     book, refused, why = _fold(events, withdrawals_dispose=withdrawals_dispose)
     if refused is None:
         return
@@ -198,6 +236,8 @@ def _refuse_unfolded(
     where = named(first.seq)
     _, before, _ = _fold([event for event in events if event.seq not in new], withdrawals_dispose=withdrawals_dispose)
     if before is not None and before.seq == refused.seq:
+        if not broken:
+            return
         account, currency = pools
         raise InvalidFill(
             f"{where}: metadata.lots: the lots of {currency} in account {account!r} cannot be checked: {report} "

@@ -15,8 +15,8 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
-from tradeledger.application.lot_pick_fold import check_by_fold
-from tradeledger.application.lot_pick_moves import AccountMoves, moved_lots, named_lots
+from tradeledger.application.lot_pick_fold import Pools, check_by_fold
+from tradeledger.application.lot_pick_moves import AccountMoves, lot_currency, moved_lots, named_lots
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
@@ -161,10 +161,16 @@ def check_lot_picks(
     depends on the methods of the earlier years, which are arguments, so `gains` checks it again. A withdrawal
     disposes only when a report asks: what it named is counted for later withdrawals, never for a fill.
     Last, the reports' own fold of the lots named (`lot_pick_fold.check_by_fold`; `open_cycle`: the open position
-    of an (account, symbol) at the log's head, from where that fold may start).
+    of an (account, symbol) at the log's head, from where that fold may start), and of the lots an event naming none
+    may take when it occurred before the log's latest event naming lots (`_backfilled`: a sale backfilled before a
+    recorded sale naming the lot it takes first in, first out is refused, naming that sale and lot).
     """
     naming = [(event, metadata) for event in new if (metadata := _names_lots(event)) is not None]
-    if not naming:  # the usual append: no fill names lots
+    backfilled = _backfilled(log, new)
+    if not naming:  # the usual append: no fill names lots, and none of its events occurred before one that does
+        if backfilled:
+            with localcontext(LEDGER_CONTEXT):
+                check_by_fold(log, new, named, AccountMoves(log, new), open_cycle, backfilled)
         return
     batch = {event.seq: event for event in new}
     named_seqs = _lot_seqs_named(naming)
@@ -184,7 +190,22 @@ def check_lot_picks(
             for lot_seq, amount in picks:
                 named_of[lot_seq] = named_of.get(lot_seq, Decimal(0)) + amount
         # What disposals naming no lots took first in, first out: the reports' own fold of the pools named.
-        check_by_fold(log, new, named, moves, open_cycle)
+        check_by_fold(log, new, named, moves, open_cycle, backfilled)
+
+
+def _backfilled(log: EventLog, new: Sequence[StoredEvent]) -> set[Pools]:
+    """The pools (account, currency) whose lots an event of `new` may take first in, first out, when it occurred
+    before the latest event of the log that may name lots (`EventLog.lots_named_until`, read with the head): a
+    backfill, which may take a lot that event names. None for the usual append: its log names no lots, or it
+    occurred after the last event naming some (one comparison of its time)."""
+    until = log.lots_named_until()
+    if until is None:
+        return set()
+    return {
+        (event.account, currency)
+        for event in new
+        if event.occurred_at < until and (currency := lot_currency(event)) is not None
+    }
 
 
 def _lot_before(log: EventLog, event: StoredEvent, batch: dict[int, StoredEvent], lot_seq: int) -> StoredEvent | None:

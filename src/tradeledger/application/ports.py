@@ -141,6 +141,12 @@ class EventLog(Protocol):
         """The latest `occurred_at` (stored time text) of the account's events on the exchange (on any, with None) of
         these types (of one symbol, and of these transfer kinds, when given); None without one."""
 
+    def lots_named_until(self) -> str | None:
+        """The latest `occurred_at` of the log's events whose metadata may name lots (`domain.records.
+        latest_naming_lots`), None when none does: kept with the head (moved by `append`, computed again by
+        `truncate`), read with it at no cost, so an append that occurred before it is checked for the lots it
+        takes first in, first out (application/lot_picks.py) and the usual append reads nothing more."""
+
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""
 

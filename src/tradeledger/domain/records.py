@@ -50,6 +50,21 @@ class Checkpoint:
     hash: str
 
 
+NAMES_LOTS = '"lots"'  # the text an event's metadata holds when it may name lots (`metadata.lots`, spec section 11)
+
+
+def latest_naming_lots(events: Iterable[StoredEvent], latest: str | None) -> str | None:
+    """`latest` moved to the `occurred_at` of the latest of `events` whose metadata may name lots (holds the text
+    `"lots"`; None when neither has one): the log's mark of when an event naming lots occurred last, which the
+    check of the lots an append takes reads with the head (application/lot_picks.py). A mark too late costs only
+    a check; one too early would let a backfill through, so every event that may name lots counts."""
+    for event in events:
+        metadata = event.metadata
+        if metadata is not None and NAMES_LOTS in metadata and (latest is None or event.occurred_at > latest):
+            latest = event.occurred_at
+    return latest
+
+
 def _text(value: str | None, name: str) -> str:
     if value is None:
         raise ValueError(f"{name} is missing")

@@ -24,7 +24,7 @@ from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.positions import ClosedPosition, Position, PositionKey
-from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
+from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of, latest_naming_lots
 from tradeledger.domain.risk import Marks, PriceMark, RiskLevels
 from tradeledger.errors import StorageError
 
@@ -40,6 +40,7 @@ class _State:
     admin: list[AdminRecord] = field(default_factory=list)
     head: Checkpoint = _EMPTY_HEAD
     checkpoint: Checkpoint = _EMPTY_HEAD
+    lots_named_until: str | None = None  # EventLog.lots_named_until, kept with the head
     positions: dict[PositionKey, PositionRow] = field(default_factory=dict)
     closed: dict[int, ClosedPosition] = field(default_factory=dict)  # by closed_seq
     snapshots: dict[int, tuple[int, dict[PositionKey, PositionRow], dict[str, str]]] = field(default_factory=dict)
@@ -143,6 +144,10 @@ class MemoryEventLog:
             state.events.append(event)
             state.keys[key] = event.seq
             state.head = event.checkpoint
+        state.lots_named_until = latest_naming_lots(events, state.lots_named_until)
+
+    def lots_named_until(self) -> str | None:
+        return self._state.lots_named_until
 
     def formats(self) -> dict[str, list[int]]:
         return formats_of({(event.type, event.version) for event in self._state.events})
@@ -199,6 +204,7 @@ class MemoryEventLog:
         for event in state.events[record.to_seq :]:
             del state.keys[(event.account, event.exchange, event.fill_id)]
         del state.events[record.to_seq :]
+        state.lots_named_until = latest_naming_lots(state.events, None)
         state.admin.append(record)
         state.head = record.head_after
 

@@ -69,6 +69,10 @@ head = sa.Table(
     sa.Column("checkpoint_epoch", sa.Integer, nullable=False),
     sa.Column("checkpoint_seq", Seq, nullable=False),
     sa.Column("checkpoint_hash", Hash, nullable=False),
+    # Revision 0010: the latest occurred_at of the log's events whose metadata may name lots (EventLog.
+    # lots_named_until; NULL when none does), read with the head and written with it, so that the usual append
+    # (occurred after it, or a log naming no lots) is known at no cost to take no lot a recorded event names.
+    sa.Column("lots_named_until", Time),
 )
 
 # One row per (account, symbol) ever traded: the open cycle (side is NULL when flat) and the sums

@@ -52,7 +52,7 @@ def head_and_keys(n_keys: int, n_anywhere: int = 0) -> Prepared:
             .scalar_subquery()
         )
     query = (
-        sa.select(head.c.epoch, head.c.seq, head.c.hash, token, *firsts, *seqs)
+        sa.select(head.c.epoch, head.c.seq, head.c.hash, head.c.lots_named_until, token, *firsts, *seqs)
         .select_from(joined)
         .where(head.c.id == sa.literal_column("1"))
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tradeledger.application.ports import AccountKey, EventKey
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.fold_state import ExecutionRow
-from tradeledger.domain.records import Checkpoint, StoredEvent, formats_of
+from tradeledger.domain.records import NAMES_LOTS, Checkpoint, StoredEvent, formats_of, latest_naming_lots
 from tradeledger.errors import StorageError
 from tradeledger.storage.prepared import Params, Prepared
 from tradeledger.storage.schema import admin_log, events, head, rollback_removed
@@ -25,7 +25,7 @@ IN_CHUNK = 500  # keys per IN (...) lookup, well under every dialect's bound-par
 READ_CHUNK = 10_000  # rows fetched at a time by a long read (a server-side cursor on PostgreSQL)
 _LISTED = 10_000  # a rollback's removed (seq, hash) rows inserted at a time
 
-_HEAD = sa.select(head.c.epoch, head.c.seq, head.c.hash).where(head.c.id == 1)
+_HEAD = sa.select(head.c.epoch, head.c.seq, head.c.hash, head.c.lots_named_until).where(head.c.id == 1)
 # The append path's statements run on the DB-API cursor (storage/prepared.py): ~5 µs each instead of ~60.
 _P_HEAD = Prepared(_HEAD)
 _P_HEAD_FOR_UPDATE = Prepared(_HEAD.with_for_update())
@@ -47,6 +47,14 @@ _P_INSERT_EVENT = Prepared(events.insert())
 _P_FIRST_RECORDED_AFTER = Prepared(
     sa.select(sa.func.min(events.c.seq)).where(events.c.recorded_at > sa.bindparam("k_time"))
 )
+# A rollback's new mark (EventLog.lots_named_until): one statement, a scan of the log (a rollback is rare). LIKE is
+# case-insensitive on SQLite: a mark as late or later than `latest_naming_lots` finds, never earlier.
+_LATEST_NAMING_LOTS = {
+    dialect: sa.select(
+        sa.func.max(events.c.occurred_at.collate("C") if dialect == "postgresql" else events.c.occurred_at)
+    ).where(events.c.metadata.like(f"%{NAMES_LOTS}%"))
+    for dialect in ("sqlite", "postgresql")
+}
 _P_EVENT_BY_SEQ = Prepared(sa.select(*events.c).where(events.c.seq == sa.bindparam("k_seq")))
 # A short range by seq (a subscriber's batch, at most READ_CHUNK events): one statement, its rows at once.
 _P_EVENTS_BETWEEN = Prepared(
@@ -172,6 +180,8 @@ class SqlEventLog:
         self._connection = connection
         self._writing = writing
         self._head: Checkpoint | None = None
+        self._lots_until: str | None = None  # lots_named_until, read with the head
+        self.lots_moved = False  # by an append or a truncation: the unit of work writes it with the head
         self.moved: Checkpoint | None = None
         self._known: dict[EventKey, StoredEvent | None] = {}  # read ahead (pipelining.py), until the log is written
         self._known_anywhere: dict[AccountKey, list[StoredEvent]] = {}  # likewise, for find_anywhere
@@ -195,7 +205,7 @@ class SqlEventLog:
     ) -> None:
         """Take the rows of `ahead(keys, anywhere)`: the head (locked) and what is stored under each key."""
         (head_row,), *found = results
-        self._head = Checkpoint(*head_row)
+        self._head, self._lots_until = Checkpoint(*head_row[:3]), head_row[3]
         by_key, by_id = found[: len(keys)], found[len(keys) :]
         self._known = {key: StoredEvent(*rows[0]) if rows else None for key, rows in zip(keys, by_key, strict=True)}
         self._known_anywhere = {
@@ -203,19 +213,27 @@ class SqlEventLog:
         }
 
     def locked(
-        self, head: Checkpoint, absent: Sequence[EventKey] = (), absent_anywhere: Sequence[AccountKey] = ()
+        self,
+        head: Checkpoint,
+        lots_until: str | None,
+        absent: Sequence[EventKey] = (),
+        absent_anywhere: Sequence[AccountKey] = (),
     ) -> None:
-        """Take the head a unit of work read (locked) with other things, and keys it found no event under
-        (SQLite's read ahead, store.py)."""
-        self._head = head
+        """Take the head a unit of work read (locked) with other things, with `lots_named_until`, and keys it found
+        no event under (SQLite's read ahead, store.py)."""
+        self._head, self._lots_until = head, lots_until
         self._known = dict.fromkeys(absent)
         self._known_anywhere = {key: [] for key in absent_anywhere}
 
     def head(self) -> Checkpoint:
         if self._head is None:
             (row,) = (_P_HEAD_FOR_UPDATE if self._writing else _P_HEAD).rows(self._connection)
-            self._head = Checkpoint(*row)
+            self._head, self._lots_until = Checkpoint(*row[:3]), row[3]
         return self._head
+
+    def lots_named_until(self) -> str | None:
+        self.head()  # read with it
+        return self._lots_until
 
     def read(
         self,
@@ -370,6 +388,9 @@ class SqlEventLog:
         else:
             _P_INSERT_EVENT.run_rows(self._connection, _EVENT_COLUMNS, rows)
         self._head = self.moved = after
+        lots_until = latest_naming_lots(new, self._lots_until)  # written with the head (store.py)
+        if lots_until != self._lots_until:
+            self._lots_until, self.lots_moved = lots_until, True
 
     def formats(self) -> dict[str, list[int]]:
         rows = self._connection.execute(sa.select(events.c.type, events.c.version).distinct())
@@ -423,3 +444,5 @@ class SqlEventLog:
             self._connection.execute(rollback_removed.insert(), removed)
         self._connection.execute(events.delete().where(events.c.seq > record.to_seq))
         self._head = self.moved = record.head_after
+        self._lots_until = self._connection.scalar(_LATEST_NAMING_LOTS[self._connection.dialect.name])
+        self.lots_moved = True

@@ -4,18 +4,16 @@ A unit of work runs on a write connection taken for it and given back when it en
 between units of work, out of the pool, for whichever thread appends next (a pool checkout, its options and its
 return cost ~200 k instructions, ~20 % of a small append; the list ~1 %), and units of work at the same time take
 more out of the pool and give them back to it, so what a process holds grows with its appends at once, never with
-its threads (docs/benchmarks.md, "write connections"); the head row is
-locked at the first `log.head()` (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write
-lock already), and `commit()` writes the head and the projection's checkpoint in one statement
-(the row's trigger wants them equal) before committing. The transaction is the DB-API connection's
-(SQLite: `BEGIN IMMEDIATE` and `COMMIT` sent on it; SQLAlchemy's begin and commit cost ~30 µs more): a
-statement run through SQLAlchemy in it begins SQLAlchemy's transaction on the one already open
-(`engine.py` sends no second BEGIN), and the unit of work then ends it through SQLAlchemy. On SQLite an
-append's `read_ahead` reads the head, the rebuild token (`ports.REBUILDS`) and which of its keys the log
-holds in one statement. On
-PostgreSQL a unit of work that reads ahead (an append) runs in two round trips, its reads with the
-head's lock and its writes with the commit (`batching.py`). Reads open their own connection and see
-one snapshot (`engine.snapshot_options`).
+its threads (docs/benchmarks.md, "write connections"); the head row is locked at the first `log.head()` (FOR UPDATE
+on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the write lock already), and `commit()` writes the head, the
+projection's checkpoint (the row's trigger wants them equal) and `lots_named_until` in one statement before
+committing. The transaction is the DB-API connection's (SQLite: `BEGIN IMMEDIATE` and `COMMIT` sent on it;
+SQLAlchemy's begin and commit cost ~30 µs more): a statement run through SQLAlchemy in it begins SQLAlchemy's
+transaction on the one already open (`engine.py` sends no second BEGIN), and the unit of work then ends it through
+SQLAlchemy. On SQLite an append's `read_ahead` reads the head (with `lots_named_until`), the rebuild token
+(`ports.REBUILDS`) and which of its keys the log holds in one statement. On PostgreSQL a unit of work that reads
+ahead (an append) runs in two round trips, its reads with the head's lock and its writes with the commit
+(`batching.py`). Reads open their own connection and see one snapshot (`engine.snapshot_options`).
 """
 
 from __future__ import annotations
@@ -58,18 +56,18 @@ from tradeledger.storage.sql.translation import storage_error as _storage_error
 from tradeledger.storage.sql.translation import translated_errors
 from tradeledger.storage.urls import is_in_memory
 
-_P_MOVE_HEAD = Prepared(
+_MOVE_HEAD = (
     head.update()
     .where(head.c.id == 1)
+    .values(epoch=sa.bindparam("epoch"), seq=sa.bindparam("seq"), hash=sa.bindparam("hash"))
     .values(
-        epoch=sa.bindparam("epoch"),
-        seq=sa.bindparam("seq"),
-        hash=sa.bindparam("hash"),
         checkpoint_epoch=sa.bindparam("c_epoch"),
         checkpoint_seq=sa.bindparam("c_seq"),
         checkpoint_hash=sa.bindparam("c_hash"),
     )
 )
+# The same with `lots_named_until`, when the unit of work moved it (a None bound costs ~3 k instructions, log.py).
+_P_MOVE_HEAD = {False: Prepared(_MOVE_HEAD), True: Prepared(_MOVE_HEAD.values(lots_named_until=sa.bindparam("lots")))}
 
 
 class SqlTransaction:
@@ -182,21 +180,22 @@ class SqlUnitOfWork(SqlTransaction):
         except connection.dialect.loaded_dbapi.Error as error:
             raise dbapi_error(connection, sql, values, error) from error
         # A key found (a duplicate) is left to `find`, which reads the stored event whole (`find_anywhere` likewise).
-        firsts, seqs = row[4 : 4 + len(anywhere)], row[4 + len(anywhere) :]
+        firsts, seqs = row[5 : 5 + len(anywhere)], row[5 + len(anywhere) :]
         self.log.locked(
             Checkpoint(*row[:3]),
+            row[3],
             [key for key, seq in zip(keys, seqs, strict=True) if seq is None],
             [key for key, seq in zip(anywhere, firsts, strict=True) if seq is None],
         )
-        self.projection.known(REBUILDS, LAST_REBUILD, row[3])
+        self.projection.known(REBUILDS, LAST_REBUILD, row[4])
 
     def commit(self) -> None:
         log, projection, connection, batch = self.log, self.projection, self._connection, self.batch
         if log.moved is not None or projection.moved is not None:
             at, checkpoint = log.head(), projection.checkpoint()
-            values = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash}
+            values = {"epoch": at.epoch, "seq": at.seq, "hash": at.hash, "lots": log.lots_named_until()}
             values |= {"c_epoch": checkpoint.epoch, "c_seq": checkpoint.seq, "c_hash": checkpoint.hash}
-            _P_MOVE_HEAD.run(connection, values)
+            _P_MOVE_HEAD[log.lots_moved].run(connection, values)
             if log.moved is not None and batch is not None:  # PostgreSQL: delivered on commit, wakes subscriptions
                 if batch.open:
                     batch.queue_sql(NOTIFY_SQL)
