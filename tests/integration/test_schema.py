@@ -286,7 +286,22 @@ def test_revision_0009_indexes_the_fills_by_order_id_when_a_ledger_at_0008_is_op
         assert [recorded.event.event_id for recorded in ledger.history()] == ["f-1"]
 
     assert "ix_ledger_events_order_id" in index_names(db_url)
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0009",)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+def test_revision_0010_indexes_the_events_by_exchange_and_the_names_are_read_through_it(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(fill_id="f-1", exchange="kraken"))
+        ledger.record(fill_fields(fill_id="f-2", exchange="binance"))
+        ledger.record(fill_fields(fill_id="f-3", exchange="kraken"))
+    alembic(db_url, "downgrade", "0009")
+    assert "ix_ledger_events_exchange" not in index_names(db_url)
+
+    with open_ledger(db_url) as ledger:
+        assert ledger.exchanges() == {"binance", "kraken"}
+
+    assert "ix_ledger_events_exchange" in index_names(db_url)
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0010",)]
 
 
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:
