@@ -209,7 +209,7 @@ CREATE TABLE risk_levels (
     lowest_price text NOT NULL
 );
 
-INSERT INTO alembic_version VALUES ('0010');
+INSERT INTO alembic_version VALUES ('0011');
 
 INSERT INTO ledger_head VALUES (1, 1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 1, 0, '0000000000000000000000000000000000000000000000000000000000000000', NULL);
 
@@ -251,6 +251,8 @@ ALTER TABLE ONLY risk_levels
 
 ALTER TABLE ONLY ledger_events
     ADD CONSTRAINT uq_ledger_events_fill_id_account_exchange UNIQUE (fill_id, account, exchange);
+
+CREATE INDEX ix_ledger_events_exchange ON ledger_events USING btree (exchange) WHERE (seq > 0);
 
 CREATE INDEX ix_ledger_events_order_id ON ledger_events USING btree (order_id, account, exchange) WHERE (order_id IS NOT NULL);
 

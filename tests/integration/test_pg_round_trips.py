@@ -107,6 +107,13 @@ def test_a_fill_on_a_dated_future_reads_its_contracts_settlement_key_in_the_same
     assert position.quantity == 3
 
 
+def test_an_append_under_an_exchange_name_new_to_the_ledger_object_reads_the_names_in_one_round_trip_more(
+    traced: Traced,
+) -> None:
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(exchange="binance"))) == 3
+    assert traced.round_trips(lambda: traced.ledger.record(fill_fields(exchange="binance"))) == 2
+
+
 def test_a_duplicate_is_answered_in_two_round_trips(traced: Traced) -> None:
     fill = fill_fields()
     first = traced.ledger.record(fill)

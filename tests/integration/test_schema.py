@@ -320,6 +320,21 @@ def test_revision_0010_leaves_the_mark_empty_on_a_ledger_naming_no_lots(db_url: 
     assert query(db_url, "SELECT lots_named_until FROM ledger_head") == [(None,)]
 
 
+def test_revision_0011_indexes_the_events_by_exchange_and_the_names_are_read_through_it(db_url: str) -> None:
+    with open_ledger(db_url) as ledger:
+        ledger.record(fill_fields(fill_id="f-1", exchange="kraken"))
+        ledger.record(fill_fields(fill_id="f-2", exchange="binance"))
+        ledger.record(fill_fields(fill_id="f-3", exchange="kraken"))
+    alembic(db_url, "downgrade", "0010")
+    assert "ix_ledger_events_exchange" not in index_names(db_url)
+
+    with open_ledger(db_url) as ledger:
+        assert ledger.exchanges() == {"binance", "kraken"}
+
+    assert "ix_ledger_events_exchange" in index_names(db_url)
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0011",)]
+
+
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:
     with open_ledger(db_url) as ledger:
         ledger.record(fill_fields())  # a v2 fill

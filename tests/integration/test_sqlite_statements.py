@@ -104,3 +104,33 @@ def test_a_rebuild_between_two_appends_is_seen_by_the_joined_read(ledger: Ledger
     position = ledger.position("BTC/USD")
     assert position is not None
     assert position.quantity == 2
+
+
+def names_reads(ledger: Ledger, action: Callable[[], object]) -> list[str]:
+    """The reads of the log's exchange names `action` ran (application/exchange_names.py)."""
+    return [statement for statement in traced(ledger, action) if "WITH RECURSIVE names" in statement]
+
+
+def test_an_append_under_an_exchange_name_this_ledger_met_reads_no_names_and_a_new_name_reads_them_once(
+    ledger: Ledger,
+) -> None:
+    first = names_reads(ledger, lambda: ledger.record(fill_fields(fill_id="F-1", exchange="kraken")))
+    again = names_reads(ledger, lambda: ledger.record(fill_fields(fill_id="F-2", exchange="kraken")))
+    new = names_reads(ledger, lambda: ledger.record(fill_fields(fill_id="F-3", exchange="binance")))
+    known = selects(ledger, lambda: ledger.record(fill_fields(fill_id="F-4", exchange="binance")))
+
+    assert (len(first), len(again), len(new)) == (1, 0, 1)
+    assert len(known) == 1  # the steady state: the one joined read
+
+
+def test_the_log_s_exchange_names_are_read_through_their_index(ledger: Ledger) -> None:
+    ledger.record(fill_fields(exchange="kraken"))
+    [read] = names_reads(ledger, lambda: ledger.record(fill_fields(exchange="bybit")))
+    dbapi: Any = ledger._store._writer().connection.dbapi_connection  # type: ignore[attr-defined]
+
+    plan = [row[3] for row in dbapi.execute(f"EXPLAIN QUERY PLAN {read}")]
+
+    assert [step for step in plan if "ledger_events" in step or " later " in step] == [
+        "SEARCH ledger_events USING COVERING INDEX ix_ledger_events_exchange",
+        "SEARCH later USING COVERING INDEX ix_ledger_events_exchange (exchange>?)",
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tradeledger.application.exchange_names import ExchangeNames
 from tradeledger.application.ports import (
     LAST_REBUILD,
     READ_AHEAD_KEYS,
@@ -189,12 +190,14 @@ class FoldCache:
     is still that one (an append by anyone else, a rollback or a copy moves the head: the batch then reads
     them) and no rebuild ran since (in any process: a rebuild leaves a new token under REBUILDS; the
     fold may have read a projection the rebuild repaired). A batch takes it (`take`, leaving none: a
-    batch that fails keeps nothing) and gives its own back only once it committed (`keep`)."""
+    batch that fails keeps nothing) and gives its own back only once it committed (`keep`). Beside the fold it
+    keeps the exchange names the Ledger knows the ledger holds (`names`, trusted in their epoch: exchange_names.py)."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held", "names")
 
     def __init__(self) -> None:
         self._held: _Warm | None = None
+        self.names = ExchangeNames()
 
     def take(self, head: Checkpoint, mark: str | None) -> _Warm | None:
         held, self._held = self._held, None

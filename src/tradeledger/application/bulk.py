@@ -39,6 +39,7 @@ from tradeledger.application.appending import (
     validate_event,
 )
 from tradeledger.application.collector import cycle_collector_paused
+from tradeledger.application.exchange_names import ExchangeNames, NameCheck
 from tradeledger.application.lot_picks import check_lot_picks
 from tradeledger.application.ports import AccountKey, AheadReads, EventKey, LedgerStore, UnitOfWork
 from tradeledger.application.replaying import account_unmoved
@@ -118,15 +119,18 @@ def append_chunk(
     start: int,
     bounds: OccurrenceBounds,
     receipts: list[Receipt] | None,
+    names: NameCheck,
 ) -> int:
     """Seal the events of `contents` (canonical fields; events `first`, `first` + 1, ... of their batch, as
     messages name them) the log lacks after its head, fold them into the batch's `projection` and append
     them; how many. A receipt per event goes to `receipts` when given (a duplicate carries the original's
     seq and hash). An event whose key holds other content is refused (FillConflict: earlier in the batch
-    when the original is after the seq `start` the log's head had when the batch began).
+    when the original is after the seq `start` the log's head had when the batch began), and so is an exchange name
+    differing only in case from one in the ledger or earlier in the batch (`names`: exchange_names.py).
 
     Duplicates are judged on the upcast content: a v1 fill with fee F is the same fill as one sent now
     with fees [{F, quote}] (spec section 9)."""
+    names.admit(contents, first)
     head = uow.log.head()
     recorded_at = bounds.clock
     seq, epoch, prev_hash = head.seq, head.epoch, head.hash  # followed event by event (no Checkpoint each)
@@ -368,7 +372,9 @@ def _append_chunks(
         if current is not None and not current(uow):
             raise ViewMoved
         bounds = OccurrenceBounds.at(clock())  # the one reading of the clock: recorded_at and the latest occurred_at
-        start = uow.log.head().seq
+        head = uow.log.head()
+        start = head.seq
+        names = (ExchangeNames() if cache is None else cache.names).check(uow, head.epoch)
         projection = BatchProjection(uow, cache, snapshot_every=snapshot_every)
         for chunk in chunks:
             try:
@@ -380,6 +386,7 @@ def _append_chunks(
                     start=start,
                     bounds=bounds,
                     receipts=receipts,
+                    names=names,
                 )
             except InvalidFill as error:
                 if refused is None:
@@ -393,6 +400,7 @@ def _append_chunks(
         uow.commit()
     if cache is not None:
         projection.keep(cache, head)
+        cache.names.keep(names)
     return Appended(appended, total - appended, head)
 
 

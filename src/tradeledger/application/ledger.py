@@ -27,6 +27,7 @@ from tradeledger.application.maintenance import (
     rebuild_projection,
     removed_from_log,
     removed_of,
+    rollback_target,
     sealed_rollback,
 )
 from tradeledger.application.market import save_marks
@@ -43,7 +44,6 @@ from tradeledger.application.replaying import (
     recorded,
     replay_state,
     stored_state,
-    stored_time,
     wallet_of,
 )
 from tradeledger.application.settling import SettlementTerms, record_settlement
@@ -266,6 +266,11 @@ class Ledger:
             for event in tx.log.read(**read_filters(filters)):
                 yield from recorded((event,))
 
+    def exchanges(self) -> frozenset[str]:
+        """The exchange names of the log's events, each once (an index: not a read of the log)."""
+        with self._store.reading() as tx:
+            return tx.log.exchanges()
+
     def symbols(self, *, account: str, exchange: str) -> list[str]:
         """The symbols of the account's fills and funding on `exchange`, sorted (one query, not a read of the log)."""
         with self._store.reading() as tx:
@@ -420,7 +425,7 @@ class Ledger:
         """
         reason_text = audit_label("reason", reason)
         actor_text = audit_label("actor", actor)
-        target = self._rollback_target(to_seq, to_time)
+        target = rollback_target(self._store, to_seq, to_time)
         head = self.head
         if head.seq <= target:  # seqs run without a gap: the events after the target are target + 1..head
             raise InvalidArgument(f"rollback: nothing after seq {target}; the log ends at seq {head.seq}")
@@ -448,19 +453,6 @@ class Ledger:
             record=record,
             state=self.state(),
         )
-
-    def _rollback_target(self, to_seq: int | None, to_time: datetime | None) -> int:
-        if (to_seq is None) == (to_time is None):
-            raise InvalidArgument("rollback: give exactly one of to_seq and to_time")
-        if to_seq is not None:
-            if to_seq < 0:
-                raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
-            return to_seq
-        assert to_time is not None
-        time_bound = stored_time("to_time", to_time)
-        with self._store.reading() as tx:
-            after = tx.log.first_recorded_after(time_bound)
-            return tx.log.head().seq if after is None else after - 1
 
     def admin_log(self) -> tuple[AdminRecord, ...]:
         """Every audited operation on the log (rollbacks), oldest first."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 
 from tradeledger.application.appending import BALANCES, balance_entries, parsed_balances, write_balances
 from tradeledger.application.ports import LAST_REBUILD, REBUILDS, LedgerStore, ProjectionStore, UnitOfWork
-from tradeledger.application.replaying import event_at, recorded
+from tradeledger.application.replaying import event_at, recorded, stored_time
 from tradeledger.domain.admin import AdminRecord
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fold import PositionFold
@@ -195,3 +196,18 @@ def _store_fold(projection: ProjectionStore, fold: PositionFold, at: Checkpoint)
     assert fold.balances is not None
     write_balances(projection, fold.balances)
     projection.put_entries(REBUILDS, {LAST_REBUILD: uuid.uuid4().hex})
+
+
+def rollback_target(store: LedgerStore, to_seq: int | None, to_time: datetime | None) -> int:
+    """The seq a rollback keeps the log up to: `to_seq`, or the last event recorded by `to_time` (Ledger.rollback)."""
+    if (to_seq is None) == (to_time is None):
+        raise InvalidArgument("rollback: give exactly one of to_seq and to_time")
+    if to_seq is not None:
+        if to_seq < 0:
+            raise InvalidArgument(f"to_seq: must be 0 or more (got {to_seq})")
+        return to_seq
+    assert to_time is not None
+    time_bound = stored_time("to_time", to_time)
+    with store.reading() as tx:
+        after = tx.log.first_recorded_after(time_bound)
+        return tx.log.head().seq if after is None else after - 1

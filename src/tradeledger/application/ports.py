@@ -126,6 +126,9 @@ class EventLog(Protocol):
     def formats(self) -> dict[str, list[int]]:
         """The event formats the log holds: each type's versions, types and versions sorted."""
 
+    def exchanges(self) -> frozenset[str]:
+        """The exchange names of the log's events, each once (by an index, revision 0011: not a read of the log)."""
+
     def symbols(self, account: str, exchange: str) -> list[str]:
         """The symbols of the account's fills and funding on the exchange (not its transfers), sorted."""
 

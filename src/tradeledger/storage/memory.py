@@ -174,6 +174,9 @@ class MemoryEventLog:
             default=None,
         )
 
+    def exchanges(self) -> frozenset[str]:
+        return frozenset(event.exchange for event in self._state.events)
+
     def symbols(self, account: str, exchange: str) -> list[str]:
         return sorted(
             {

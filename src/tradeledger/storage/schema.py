@@ -52,6 +52,8 @@ events = sa.Table(
     # Revision 0009 adds ix_ledger_events_order_id ON (order_id, account, exchange) WHERE order_id IS NOT NULL: the
     # fills of an order (exchanges/ccxt/covering.py). Not declared here: a dialect's `*_where` keyword would import
     # that dialect with this module (tests/e2e/test_startup_imports.py), and nothing builds tables from it.
+    # Revision 0011 adds ix_ledger_events_exchange ON (exchange) WHERE seq > 0: the log's exchange names, read only by
+    # EventLog.exchanges (the predicate keeps other queries' plans: see the revision).
 )
 
 # One row (id = 1): the log's head and, beside it, where the positions projection stands (moved in

@@ -94,6 +94,16 @@ _P_ROWS = {
 }
 # Batches look keys up with IN (...): built once, expanding parameters, run through SQLAlchemy.
 _EVENTS_BY_FILL_IDS = sa.select(*events.c).where(events.c.fill_id.in_(sa.bindparam("fill_ids", expanding=True)))
+# The log's exchange names, each once: a loose scan of ix_ledger_events_exchange (revision 0011), a look-up for the
+# least name, then for the least after each (SQLite and PostgreSQL read min() of an indexed column off the index).
+# `seq > 0` is the partial index's predicate (every event meets it): a query must state it to use the index.
+_EXCHANGES = sa.text(
+    "WITH RECURSIVE names(exchange) AS (SELECT min(exchange) FROM ledger_events WHERE seq > 0 UNION ALL "
+    "SELECT (SELECT min(later.exchange) FROM ledger_events AS later WHERE later.seq > 0 "
+    "AND later.exchange > names.exchange) "
+    "FROM names WHERE names.exchange IS NOT NULL) "
+    "SELECT exchange FROM names WHERE exchange IS NOT NULL"
+)
 _EVENT_COLUMNS = tuple(column.name for column in events.c)
 _EVENT_ROW = attrgetter(*_EVENT_COLUMNS)  # a StoredEvent as a row of ledger_events, in column order
 if list(_EVENT_COLUMNS) != list(StoredEvent.__dataclass_fields__):  # pragma: no cover
@@ -415,6 +425,9 @@ class SqlEventLog:
             conditions.append(c.kind.in_(sorted(kinds)))
         latest: str | None = self._connection.scalar(sa.select(sa.func.max(c.occurred_at)).where(*conditions))
         return latest
+
+    def exchanges(self) -> frozenset[str]:
+        return frozenset(self._connection.scalars(_EXCHANGES))
 
     def symbols(self, account: str, exchange: str) -> list[str]:
         c = events.c
