@@ -13,7 +13,6 @@ import pytest
 from tests.e2e.conftest import Cli
 
 T = "2026-12-01T10:00:00+00:00"
-FIXED = pytest.mark.xfail(strict=True, reason="an exchange filter differing only in case finds nothing, silently")
 
 
 def record(cli: Cli, exchange: str) -> None:
@@ -36,7 +35,6 @@ def refused_once(cli: Cli, *args: str) -> str:
     return line.rstrip("\n")
 
 
-@FIXED
 @pytest.mark.parametrize("json_output", [[], ["--json"]], ids=["table", "json"])
 def test_reconcile_of_an_exchange_spelled_in_another_case_is_refused_naming_both(
     cli: Cli, tmp_path: Path, json_output: list[str]
@@ -49,7 +47,6 @@ def test_reconcile_of_an_exchange_spelled_in_another_case_is_refused_naming_both
     assert line == "error: --exchange: 'Binance' is not in the ledger; it holds 'binance'"
 
 
-@FIXED
 @pytest.mark.parametrize(
     ("held", "named"),
     [
@@ -69,7 +66,6 @@ def test_a_hostile_name_differing_only_in_case_is_refused_and_printed_as_written
     assert line == f"error: --exchange: {named!r} is not in the ledger; it holds {held!r}"
 
 
-@FIXED
 @pytest.mark.parametrize("json_output", [[], ["--json"]], ids=["line", "json"])
 def test_report_reconciling_an_exchange_spelled_in_another_case_is_refused_and_writes_no_page(
     cli: Cli, tmp_path: Path, json_output: list[str]
