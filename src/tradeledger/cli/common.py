@@ -27,6 +27,7 @@ from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.json_text import holds_iterator, json_pieces
 from tradeledger.cli.output import dumps
+from tradeledger.domain.exchange_names import case_rival
 from tradeledger.domain.fills import exact_amount
 from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
@@ -283,6 +284,21 @@ def parse_contract_sizes(values: list[str], option: str = "--contract-size") -> 
             raise InvalidArgument(f"{option}: {symbol!r} is a spot symbol; a size is for a contract (got {value!r})")
         found[symbol] = _within_limits(size, f"{option}: {symbol}")
     return found
+
+
+def exchange_named(ledger: Ledger, account: str, exchange: str | None, option: str = "--exchange") -> str:
+    """The exchange a reconciliation compares: `exchange` as named, else the account's only one (`only_exchange`).
+
+    A name the ledger does not hold that differs only in case from one it holds is refused naming both: the ledger
+    holds one spelling per exchange (domain/exchange_names.py), so `Binance` on a ledger holding `binance` would
+    compare nothing booked. A name it does not hold in any case compares as named: nothing is booked under it."""
+    if exchange is None:
+        return only_exchange(ledger, account, option)
+    held = ledger.exchanges()  # once: an index, not a read of the log
+    rival = case_rival(exchange, held)
+    if rival is not None:
+        raise InvalidArgument(f"{option}: {exchange!r} is not in the ledger; it holds {rival!r}")
+    return exchange
 
 
 def only_exchange(ledger: Ledger, account: str, option: str = "--exchange") -> str:

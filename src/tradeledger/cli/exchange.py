@@ -15,7 +15,7 @@ from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     JsonOption,
     emit,
-    only_exchange,
+    exchange_named,
     opened,
     out,
     parse_contract_sizes,
@@ -193,7 +193,7 @@ def reconcile(
     balance = read_balance(balances) if balances is not None else None
     listed = read_entries(trades) if trades is not None else None
     with opened(ctx) as ledger:
-        name = exchange if exchange is not None else only_exchange(ledger, account)
+        name = exchange_named(ledger, account, exchange)
         result = reconciling.reconcile(
             ledger,
             exchange=name,

@@ -23,8 +23,8 @@ from tradeledger.cli.common import (
     MethodValues,
     beside,
     emit,
+    exchange_named,
     ledger_url,
-    only_exchange,
     parse_contract_sizes,
     parse_initial_balance,
     parse_marks,
@@ -171,10 +171,15 @@ class ReconcileRequest:
     tolerances: dict[str, Decimal]
     contract_sizes: dict[str, Decimal] = field(default_factory=dict)
 
-    def section(self, ledger: Ledger, account: str | None) -> ReconcileSection:
-        """Reconcile `account` (default when None, as reconcile) on the named or only exchange."""
+    def exchange_of(self, ledger: Ledger, account: str | None) -> str:
+        """The exchange the section compares: the named or the account's only one (default when None, as
+        reconcile); a name differing only in case from one the ledger holds is refused (`exchange_named`)."""
         owner = "default" if account is None else account
-        exchange = self.exchange if self.exchange is not None else only_exchange(ledger, owner, "--reconcile-exchange")
+        return exchange_named(ledger, owner, self.exchange, "--reconcile-exchange")
+
+    def section(self, ledger: Ledger, account: str | None, exchange: str) -> ReconcileSection:
+        """Reconcile `account` (default when None, as reconcile) on `exchange` (`exchange_of`)."""
+        owner = "default" if account is None else account
         result = reconciling.reconcile(
             ledger, exchange=exchange, account=owner, balance=self.balance, trades=self.trades,
             tolerances=self.tolerances, contract_sizes=self.contract_sizes,
@@ -261,6 +266,7 @@ def write_report(
     if chart_axis not in CHART_AXES:
         raise InvalidArgument(f"--chart-axis: expected one of {', '.join(CHART_AXES)} (got {chart_axis!r})")
     with open_ledger(ctx.obj) as ledger:
+        compared = None if reconcile is None else (reconcile, reconcile.exchange_of(ledger, account))  # refused first
         with progress_bar("verifying", total=ledger.head.seq) as update:
             built = build_report(
                 ledger,
@@ -274,7 +280,7 @@ def write_report(
                 on_progress=update,
             )
         taxed = None if gains is None else ledger.gains(gains[1], year=gains[0], account=account)
-        reconciled = None if reconcile is None else reconcile.section(ledger, account)
+        reconciled = None if compared is None else compared[0].section(ledger, account, compared[1])
     # The page's Jinja2 and chart geometry when a page is written, not for every command's registration (--help).
     from tradeledger.cli.report_page import render_html  # noqa: PLC0415
 
