@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from tradeledger.cli import app
@@ -19,7 +18,6 @@ from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-recorded"
 
 
-@pytest.mark.xfail(strict=True, reason="a skipped ledger entry says the trades carry it whatever moved")
 def test_kraken_ledger_entries_the_trades_do_not_carry_are_skipped_naming_what_moved_and_how_to_record_it() -> None:
     entries = json.loads((RECORDED / "kraken-ledger-unbooked.json").read_text())
 
@@ -61,7 +59,6 @@ def test_kraken_ledger_entries_the_trades_do_not_carry_are_skipped_naming_what_m
     )
 
 
-@pytest.mark.xfail(strict=True, reason="a skipped ledger entry says the trades carry it whatever moved")
 def test_a_ledger_trade_entry_of_a_trade_in_the_trade_list_is_skipped_as_carried_by_it() -> None:
     (_, trade, _) = json.loads((RECORDED / "kraken-ledger.json").read_text())
 
@@ -70,7 +67,6 @@ def test_a_ledger_trade_entry_of_a_trade_in_the_trade_list_is_skipped_as_carried
     assert mapped.skipped == ((0, "a ledger trade entry (its trade carries it: ingest the trade list)"),)
 
 
-@pytest.mark.xfail(strict=True, reason="a skipped ledger entry says the trades carry it whatever moved")
 def test_ingest_of_a_kraken_ledger_books_nothing_it_cannot_and_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
@@ -93,3 +89,30 @@ def test_ingest_of_a_kraken_ledger_books_nothing_it_cannot_and_says_so(tmp_path:
         "reconcile shows it as a USD difference: record it with `record-transfer --kind withdrawal` "
         "skipped 1: a ledger spend"
     ) in shown
+
+
+def test_a_ledger_charge_is_skipped_as_a_withdrawal_to_record_and_one_without_an_amount_still_skipped() -> None:
+    entries = [
+        {"id": "c1", "type": "settlement", "direction": "out", "currency": "USDT", "amount": "3.5", "timestamp": 1},
+        {"id": "c2", "type": "airdrop", "direction": "in", "currency": "ARB", "amount": None, "timestamp": 2},
+    ]
+
+    mapped = map_entries(entries, exchange="okx", kind=Kind.LEDGER)
+
+    assert mapped.skipped == (
+        (
+            0,
+            (
+                "a ledger settlement entry (a charge the trade list does not carry): -3.5 USDT moved that no event "
+                "books; reconcile shows it as a USDT difference: record it with `record-transfer --kind withdrawal`"
+            ),
+        ),
+        (
+            1,
+            (
+                "a ledger airdrop entry (money the trade list does not carry): an amount not given (None) of ARB "
+                "moved that no event books; reconcile shows it as a ARB difference: record it with "
+                "`record-transfer --kind deposit` (income) or `--kind withdrawal` (a charge)"
+            ),
+        ),
+    )
