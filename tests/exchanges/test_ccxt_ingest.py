@@ -154,7 +154,10 @@ def test_a_ledgers_trade_fee_and_rebate_entries_are_skipped_and_its_transfers_bo
     assert (more.appended, [why for _, why in more.skipped]) == (
         0,
         [
-            "a ledger rebate entry (the trades carry it, or no event)",
+            (
+                "a ledger rebate entry (income the trade list does not carry): +0.1 USDT moved that no event books; "
+                "reconcile shows it as a USDT difference: record it with `record-transfer --kind deposit`"
+            ),
             (
                 "a ledger fee entry (a trade's fee is in its trade; funding typed fee here is not booked: ingest "
                 "fetch_funding_history)"

@@ -76,7 +76,7 @@ def test_a_ledger_withdrawal_typed_transaction_is_skipped_while_pending() -> Non
 
     assert [event.event_id for _, event in mapped.events] == ["ledger:LQ3OAD-P4JBT-5V2G5Q"]
     assert mapped.skipped == (
-        (1, "a ledger trade entry (the trades carry it, or no event)"),
+        (1, "a ledger trade entry (its trade carries it: ingest the trade list)"),
         (2, "a pending ledger withdrawal (no money moved)"),
     )
 

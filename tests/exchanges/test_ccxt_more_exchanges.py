@@ -357,7 +357,8 @@ def test_the_trades_cost_decides_between_the_contract_size_given_and_base_units(
 def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_or_trade(tmp_path: Path) -> None:
     # Only the transfer in (25 USDT, fee 0) is an event. ccxt types the funding payment (+0.0116 USD, kraken's
     # "funding rate change") as a fee and the collateral conversion as a trade: skipped as spec section 10 says,
-    # so reconcile against kraken's balances shows them (take funding from fetch_funding_history).
+    # so reconcile against kraken's balances shows them (take funding from fetch_funding_history); the futures
+    # trade's cash leg is in the trade list, the conversion is not: its skip says what moved and how to record it.
     db = tmp_path / "ledger.db"
 
     code, shown = tradeledger(
@@ -367,8 +368,10 @@ def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_
     assert code == 0
     assert " ".join(shown.split()).endswith(
         "1 appended, 0 duplicates, 3 skipped; head seq 1 skipped 1: a ledger fee entry (a trade's fee is in its "
-        "trade; funding typed fee here is not booked: ingest fetch_funding_history) skipped 2: a ledger trade entry "
-        "(the trades carry it, or no event)"
+        "trade; funding typed fee here is not booked: ingest fetch_funding_history) skipped 1: a ledger trade entry "
+        "(its trade carries it: ingest the trade list) skipped 1: a ledger trade entry (krakenfutures's collateral "
+        "conversion, not in its trade list): -0.00770777 USDT moved that no event books; reconcile shows it as a USDT "
+        "difference: record the conversion as one fill with `record`"
     )
     assert balances(db) == {"USDT": Decimal(25)}
 

@@ -22,9 +22,10 @@ What each structure becomes (the id is what appends are idempotent on, per accou
                `transaction`, its one word for both on kraken, kucoin, bybit, coinbase, bitfinex, ..., is a deposit
                when in, a withdrawal when out; its `status` read as a deposit's, below: ccxt writes it null on the
                ledgers that list only settled movements, binance, bitfinex, gate, kucoin's spot ledger, ...),
-               funding `ledger:<id>` for funding entries that name a symbol; trade, fee, rebate and
-               every other entry repeat what the trades carry (or are not events) and are skipped (a fee
-               entry may be funding that ccxt types fee: its skip says to take funding from the funding history).
+               funding `ledger:<id>` for funding entries that name a symbol; every other entry is skipped:
+               trade and fee entries repeat what the trades carry (a fee entry may be funding that ccxt types
+               fee: its skip says to take funding from the funding history), the rest moved money no event
+               books and their skip says what and how to record it (unbooked.py).
     deposit / withdrawal  {id, txid, type, currency, amount, status, timestamp, fee}
              (type `withdraw` too: ccxt passes bithumb's own word on; a fee without a currency is in the transfer's;
              type null, as ccxt gives backpack's, is the kind named: the call that returned it)
@@ -62,6 +63,7 @@ from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
 from tradeledger.exchanges.ccxt.quirks import trade_fees
+from tradeledger.exchanges.ccxt.unbooked import unbooked
 
 
 class Kind(StrEnum):
@@ -381,7 +383,7 @@ def _ledger(entry: Entry, exchange: str = "") -> dict[str, Any] | str:
     if kind == "fee":
         return _FEE_ENTRY
     if not isinstance(kind, str) or (kind not in ("funding", "transaction") and kind not in _LEDGER_KINDS):
-        return f"a ledger {kind if isinstance(kind, str) else 'untyped'} entry (the trades carry it, or no event)"
+        return unbooked(entry, kind, exchange)
     ident = entry.text("id")
     if exchange in _ROWS_PER_ACCOUNT:
         if entry.raw.get("account") is None:
