@@ -182,3 +182,20 @@ def test_import_names_the_line_of_funding_after_the_expiry_day(cli: Cli, tmp_pat
         "error: line 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
     )
     assert cli.json("verify")["head"]["seq"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="the settlement's exchange is printed unquoted")
+def test_record_settlement_on_a_second_exchange_quotes_both_names_as_written_on_one_line(cli: Cli) -> None:
+    hostile = "[red]my 'main'[/] desk"
+    cli("record", "--fill-id", "o1", "--exchange", hostile, "--symbol", FUTURE, "--side", "buy",
+        "--quantity", "2", "--price", "90000", "--time", "2026-12-20T10:00:00Z")  # fmt: skip
+    cli(*SETTLE, "--exchange", hostile)
+
+    result = cli(*SETTLE, "--exchange", "other [b]", expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
+        "contract settles once per account, whichever of its exchanges it was filled on); nothing is open to settle "
+        "on the exchange named (got 'other [b]')\n"
+    )
