@@ -184,7 +184,6 @@ def test_import_names_the_line_of_funding_after_the_expiry_day(cli: Cli, tmp_pat
     assert cli.json("verify")["head"]["seq"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the settlement's exchange is printed unquoted")
 def test_record_settlement_on_a_second_exchange_quotes_both_names_as_written_on_one_line(cli: Cli) -> None:
     hostile = "[red]my 'main'[/] desk"
     cli("record", "--fill-id", "o1", "--exchange", hostile, "--symbol", FUTURE, "--side", "buy",
