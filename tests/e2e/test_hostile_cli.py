@@ -271,12 +271,17 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "gains", "--method", "fifo", "--csv", "/dev/full"],
         "No space left",
     ),
+    "gains: a quote that is no currency code": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--quote", "[b]usd"],
+        "--quote: must be a currency code",
+    ),
     "gains: a long term of 0 days": (
         lambda p: ["--db", p.url, "gains", "--method", "fifo", "--long-after-days", "0"],
         "--long-after-days",
     ),
     "lots: not a database": (lambda p: [*NOT_A_DATABASE(p), "lots"], "not a"),
     "lots: a naive as-of time": (lambda p: ["--db", p.url, "lots", "--as-of", "2025-01-01T00:00:00"], "--as-of"),
+    "lots: a quote in lower case": (lambda p: ["--db", p.url, "lots", "--quote", "usd"], "--quote: must be a currency"),
     "lots: a method for a year given twice": (
         lambda p: ["--db", p.url, "lots", "--method", "2024=fifo", "--method", "2024=hifo"],
         "--method",
