@@ -61,7 +61,6 @@ def test_a_stream_labelled_with_markup_from_the_exchange_is_printed_as_written(
     assert [stream["stream"] for stream in again["streams"]] == ["trades BTC/ZAR", "ledger BTC [bold red]1 00[/]"]
 
 
-@pytest.mark.xfail(strict=True, reason="a ValueError of ccxt's parser reaches the last-resort handler")
 def test_an_answer_ccxts_parser_cannot_read_is_one_line_naming_the_call_not_a_bug_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
