@@ -44,7 +44,7 @@ def test_reconcile_of_an_exchange_spelled_in_another_case_is_refused_naming_both
 
     line = refused_once(cli, "reconcile", "--balances", balances, "--exchange", "Binance", *json_output)
 
-    assert line == "error: --exchange: 'Binance' is not in the ledger; it holds 'binance'"
+    assert line == "error: --exchange: 'Binance' differs only in case from 'binance' already in the ledger"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_a_hostile_name_differing_only_in_case_is_refused_and_printed_as_written
 
     line = refused_once(cli, "reconcile", "--balances", balances, "--exchange", named)
 
-    assert line == f"error: --exchange: {named!r} is not in the ledger; it holds {held!r}"
+    assert line == f"error: --exchange: {named!r} differs only in case from {held!r} already in the ledger"
 
 
 @pytest.mark.parametrize("json_output", [[], ["--json"]], ids=["line", "json"])
@@ -79,7 +79,7 @@ def test_report_reconciling_an_exchange_spelled_in_another_case_is_refused_and_w
         *json_output,
     )  # fmt: skip
 
-    assert line == "error: --reconcile-exchange: 'BINANCE' is not in the ledger; it holds 'binance'"
+    assert line == "error: --reconcile-exchange: 'BINANCE' differs only in case from 'binance' already in the ledger"
     assert not page.exists()
 
 

@@ -103,6 +103,12 @@ def paper_bot(option: str, name: str) -> Case:
     return lambda p: ["--db", p.url, "paper-bot", option, p / name, "--state-dir", p / "a-folder"]
 
 
+def reconciled_report(*more: str) -> Case:
+    """`report` with a reconciliation section (a balance file that reads), and `more`."""
+    return lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--reconcile-balances", p / "balance-bad.json",
+                      *more]  # fmt: skip
+
+
 def migrate_dry_run(folder: str) -> Case:
     """`migrate --dry-run` of the legacy files in the hostile folder `folder`."""
     return lambda p: ["--db", p.url, "migrate", "--logs-dir", p / folder, "--dry-run"]
@@ -126,9 +132,25 @@ CASES: dict[str, tuple[Case, str]] = {
     "record: a lot that is not SEQ=QUANTITY": (lambda p: ["--db", p.url, *RECORD, "--lot", "\uff11=1"], "--lot"),
     "record: a lot that no buy acquired": (lambda p: ["--db", p.url, *RECORD, "--lot", "1=1"], "metadata.lots"),
     "record: an inverse contract": (lambda p: ["--db", p.url, *RECORD[:4], "BTC/USD:BTC", *RECORD[5:]], "inverse"),
+    "record: a fullwidth fee quote value": (
+        lambda p: ["--db", p.url, *RECORD, "--fee", "1:ETH", "--fee-quote-value", "\uff11"],
+        "quote_value",
+    ),
+    "record: an order id with a zero-width space": (
+        lambda p: ["--db", p.url, *RECORD, "--order-id", "a\u200bb"],
+        "order_id",
+    ),
+    "record: an exchange the ledger holds in another case": (
+        lambda p: ["--db", p.url, *RECORD, "--exchange", "KRAKEN"],
+        "fill 1: exchange: 'KRAKEN' differs only in case from 'kraken' already in the ledger",
+    ),
     "record-funding: a spot symbol": (lambda p: ["--db", p.url, *FUNDING[:4], "BTC/USDT", *FUNDING[5:]], "spot"),
     "record-funding: another currency": (lambda p: ["--db", p.url, *FUNDING, "--currency", "BTC"], "settle"),
     "record-funding: an in-memory ledger": (lambda _: [*IN_MEMORY, *FUNDING], "in-memory"),
+    "record-funding: an exchange the ledger holds in another case": (
+        lambda p: ["--db", p.url, *FUNDING, "--exchange", "Kraken"],
+        "funding 1: exchange: 'Kraken' differs only in case from 'kraken' already in the ledger",
+    ),
     "record-settlement: nothing open": (lambda p: ["--db", p.url, *SETTLE], "no open position"),
     "record-settlement: a perpetual": (lambda p: ["--db", p.url, *SETTLE[:2], "BTC/USD", *SETTLE[3:]], "dated future"),
     "record-settlement: a fullwidth price": (lambda p: ["--db", p.url, *SETTLE[:4], "\uff11", *SETTLE[5:]], "price"),
@@ -138,12 +160,24 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "record-settlement: a time without an offset": (lambda p: ["--db", p.url, *SETTLE[:-1], "2026-12-25"], "--time"),
     "record-settlement: an in-memory ledger": (lambda _: [*IN_MEMORY, *SETTLE], "in-memory"),
+    "record-settlement: markup in the account and the exchange, nothing open": (
+        lambda p: ["--db", p.url, *SETTLE, "--account", "[red]a[/]", "--exchange", "[bold]x\u202e"],
+        "account '[red]a[/]' holds no open position",
+    ),
+    "record-settlement: a fee rate that is not a number": (
+        lambda p: ["--db", p.url, *SETTLE, "--fee-rate", "NaN"],
+        "fee_rate",
+    ),
     "record-transfer: a fullwidth amount": (lambda p: ["--db", p.url, *TRANSFER[:-1], "\uff11"], "amount"),
     "record-transfer: zero": (lambda p: ["--db", p.url, *TRANSFER[:-1], "0"], "amount"),
     "record-transfer: a negative deposit": (lambda p: ["--db", p.url, *TRANSFER[:-1], "-5"], "deposit"),
     "record-transfer: another side of a deposit": (
         lambda p: ["--db", p.url, *TRANSFER, "--to-account", "b"],
         "--to-account",
+    ),
+    "record-transfer: an exchange the ledger holds in another case": (
+        lambda p: ["--db", p.url, *TRANSFER, "--exchange", "KRAKEN"],
+        "transfer 1: exchange: 'KRAKEN' differs only in case from 'kraken' already in the ledger",
     ),
     "balances: not a database": (lambda p: [*NOT_A_DATABASE(p), "balances"], "not a"),
     "import: metadata 950 deep": (lambda p: ["--db", p.url, "import", p / "deep-metadata.ndjson"], "metadata"),
@@ -167,6 +201,14 @@ CASES: dict[str, tuple[Case, str]] = {
     "ingest: not UTF-8": (lambda p: ["--db", p.url, *INGEST, p / "latin-1.ndjson"], "UTF-8"),
     "ingest: an in-memory ledger": (lambda p: [*IN_MEMORY, *INGEST, p / "ccxt-trade.json"], "in-memory"),
     "ingest: an unknown kind": (lambda p: ["--db", p.url, *INGEST, p / "ccxt-trade.json", "--kind", "x"], "--kind"),
+    "ingest: a contract size of a spot symbol": (
+        lambda p: ["--db", p.url, *INGEST, p / "ccxt-trade.json", "--contract-size", "BTC/USDT=1"],
+        "--contract-size: 'BTC/USDT' is a spot symbol",
+    ),
+    "ingest: an exchange the ledger holds in another case": (
+        lambda p: ["--db", p.url, "ingest", "ccxt", p / "ccxt-trade.json", "--exchange", "KRAKEN"],
+        "entry 0: exchange: 'KRAKEN' differs only in case from 'kraken' already in the ledger",
+    ),
     "sync: not a ccxt exchange": (lambda p: ["--db", p.url, "sync", "[bold]nope", "--symbols", "BTC/USDT"], "ccxt"),
     "sync: keys missing": (lambda p: ["--db", p.url, "sync", "binance", "--symbols", "BTC/USDT"], "API_KEY"),
     "sync: an inverse symbol": (lambda p: ["--db", p.url, "sync", "kraken", "--symbols", "BTC/USD:BTC"], "inverse"),
@@ -191,6 +233,14 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "reconcile", "--trades", p / "ccxt-trade.json", "--account", "nobody"],
         "--exchange",
     ),
+    "reconcile: an exchange the ledger holds in another case": (
+        lambda p: ["--db", p.url, "reconcile", "--balances", p / "balance-bad.json", "--exchange", "KRAKEN"],
+        "--exchange: 'KRAKEN' differs only in case from 'kraken' already in the ledger",
+    ),
+    "reconcile: a contract size of a spot symbol": (
+        lambda p: ["--db", p.url, "reconcile", "--trades", p / "ccxt-trade.json", "--contract-size", "BTC/USDT=1"],
+        "--contract-size",
+    ),
     "watch: not a database": (lambda p: [*NOT_A_DATABASE(p), "watch"], "not a"),
     "watch: a seq past the head": (lambda p: ["--db", p.url, "watch", "--from-seq", "99"], "seq 99"),
     "watch: a negative seq": (lambda p: ["--db", p.url, "watch", "--from-seq", "-1"], "--from-seq"),
@@ -201,6 +251,7 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "replay", "--initial-balance", "\uff11\uff10"],
         "--initial-balance",
     ),
+    "replay: an until time that is not one": (lambda p: ["--db", p.url, "replay", "--until-time", "x"], "--until-time"),
     "history: not a database": (lambda p: [*NOT_A_DATABASE(p), "history"], "not a"),
     "gains: not a database": (lambda p: [*NOT_A_DATABASE(p), "gains", "--method", "fifo"], "not a"),
     "gains: an unknown method": (lambda p: ["--db", p.url, "gains", "--method", "fifo\u202e"], "--method"),
@@ -220,8 +271,17 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "gains", "--method", "fifo", "--csv", "/dev/full"],
         "No space left",
     ),
+    "gains: a quote that is no currency code": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--quote", "[b]usd"],
+        "--quote: must be a currency code",
+    ),
+    "gains: a long term of 0 days": (
+        lambda p: ["--db", p.url, "gains", "--method", "fifo", "--long-after-days", "0"],
+        "--long-after-days",
+    ),
     "lots: not a database": (lambda p: [*NOT_A_DATABASE(p), "lots"], "not a"),
     "lots: a naive as-of time": (lambda p: ["--db", p.url, "lots", "--as-of", "2025-01-01T00:00:00"], "--as-of"),
+    "lots: a quote in lower case": (lambda p: ["--db", p.url, "lots", "--quote", "usd"], "--quote: must be a currency"),
     "lots: a method for a year given twice": (
         lambda p: ["--db", p.url, "lots", "--method", "2024=fifo", "--method", "2024=hifo"],
         "--method",
@@ -273,6 +333,34 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--gains-year", "2025", "--method", "x[/]"],
         "--method",
     ),
+    "report: a reconcile exchange the ledger holds in another case": (
+        reconciled_report("--reconcile-exchange", "KRAKEN"),
+        "--reconcile-exchange: 'KRAKEN' differs only in case from 'kraken' already in the ledger",
+    ),
+    "report: a reconcile exchange without a reconciliation": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--reconcile-exchange", "[b]kraken"],
+        "--reconcile-exchange: belongs to the reconciliation section",
+    ),
+    "report: a contract size of a spot symbol": (
+        reconciled_report("--contract-size", "BTC/USDT=1"),
+        "--contract-size",
+    ),
+    "report: a fullwidth tolerance": (
+        reconciled_report("--tolerance", "USDT=\uff11"),
+        "--tolerance",
+    ),
+    "report: an unknown chart axis": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--chart-axis", "x[/]"],
+        "--chart-axis",
+    ),
+    "report: a mark that is not a price": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--mark", "BTC/USD=[b]"],
+        "--mark",
+    ),
+    "report: an until time without an offset": (
+        lambda p: ["--db", p.url, "report", "--html", p / "r.html", "--until-time", "2025-01-01"],
+        "--until-time",
+    ),
     "rollback: a missing state folder": (
         lambda p: ["--db", p.url, "rollback", "--to-seq", "1", "--reason", "r", "--state-dir", p / "nope"],
         "--state-dir",
@@ -288,6 +376,10 @@ CASES: dict[str, tuple[Case, str]] = {
     "rollback: an in-memory ledger": (
         lambda _: [*IN_MEMORY, "rollback", "--to-seq", "0", "--reason", "r"],
         "in-memory",
+    ),
+    "rollback: a time without an offset": (
+        lambda p: ["--db", p.url, "rollback", "--to-time", "2025-01-01", "--reason", "r"],
+        "--to-time",
     ),
     "restore: a manifest nested 5,000 deep": (lambda p: ["--db", p.url, "restore", p / "deep.json"], "deep.json"),
     "restore: a manifest that is not JSON": (lambda p: ["--db", p.url, "restore", p / "plain.txt"], "plain.txt"),
@@ -305,6 +397,10 @@ CASES: dict[str, tuple[Case, str]] = {
         "--anchor",
     ),
     "verify: an anchor that is a folder": (lambda p: ["--db", p.url, "verify", "--anchor", p / "a-folder"], "--anchor"),
+    "verify: a public key that is not one": (
+        lambda p: ["--db", p.url, "verify", "--public-key", "[b]" + "0" * 61],
+        "--public-key",
+    ),
     "migrate: a state file nested 5,000 deep": (migrate_dry_run("logs"), "trade_manager_state.json"),
     "migrate: a positions.log line of 52,800 characters": (
         migrate_dry_run("long-log"),

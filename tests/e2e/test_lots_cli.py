@@ -341,6 +341,24 @@ def test_lots_and_gains_keep_one_account_and_one_quote_currency(cli: Cli) -> Non
     assert [(lot["account"], lot["acquired_seq"]) for lot in usd] == [("default", 1)]
 
 
+@pytest.mark.parametrize(
+    ("command", "quote"),
+    [(["lots"], "usd"), (["lots", "--json"], "BTC/USD"), (["gains", "--method", "fifo"], "[b]USD")],
+    ids=["lowercase", "a symbol", "markup"],
+)
+def test_lots_and_gains_refuse_a_quote_that_is_no_currency_code_naming_it(
+    cli: Cli, command: list[str], quote: str
+) -> None:
+    cli(*fill("b1", "buy", "1", "100", "2025-01-01T00:00:00Z"))
+
+    result = cli(*command, "--quote", quote, expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: --quote: must be a currency code in capitals and digits, like BTC or 1000PEPE (got {quote!r})\n"
+    )
+
+
 def test_the_lots_follow_an_internal_move_recorded_with_to_account(cli: Cli) -> None:
     cli(*fill("b1", "buy", "1", "20000", "2024-01-10T00:00:00Z", "--account", "A"))
     cli("record-transfer", "--transfer-id", "m1", "--exchange", "kraken", "--currency", "BTC", "--amount", "-1",

@@ -182,3 +182,45 @@ def test_import_names_the_line_of_funding_after_the_expiry_day(cli: Cli, tmp_pat
         "error: line 2: occurred_at: BTC/USDT:USDT-261225 expired on 2026-12-25 (its expiry 261225); funding after"
     )
     assert cli.json("verify")["head"]["seq"] == 0
+
+
+def test_record_settlement_on_a_second_exchange_quotes_both_names_as_written_on_one_line(cli: Cli) -> None:
+    hostile = "[red]my 'main'[/] desk"
+    cli("record", "--fill-id", "o1", "--exchange", hostile, "--symbol", FUTURE, "--side", "buy",
+        "--quantity", "2", "--price", "90000", "--time", "2026-12-20T10:00:00Z")  # fmt: skip
+    cli(*SETTLE, "--exchange", hostile)
+
+    result = cli(*SETTLE, "--exchange", "other [b]", expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
+        "contract settles once per account, whichever of its exchanges it was filled on); nothing is open to settle "
+        "on the exchange named (got 'other [b]')\n"
+    )
+
+
+def test_ingest_names_the_entry_of_a_funding_payment_after_the_settlement_as_the_list_holds_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    opened(cli)
+    cli(*SETTLE)
+    # The list as ccxt's fetch_funding_history returns it, out of time order: the append takes it sorted by time,
+    # where the dated future's payment (entry 0, at 16:00) is the third event: "funding 3" of the batch.
+    payments = [
+        {"id": "f-late", "timestamp": 1798214400000, "symbol": FUTURE, "code": "USDT", "amount": "-2"},
+        {"id": "p-1", "timestamp": 1798160400000, "symbol": "BTC/USDT:USDT", "code": "USDT", "amount": "1"},
+        {"id": "p-2", "timestamp": 1798164000000, "symbol": "BTC/USDT:USDT", "code": "USDT", "amount": "1"},
+    ]
+    source = tmp_path / "funding.json"
+    source.write_text(json.dumps(payments))
+
+    result = cli("ingest", "ccxt", str(source), "--exchange", "binance", expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: entry 0: symbol: account 'default' settled BTC/USDT:USDT-261225 on 'binance' at seq 2; funding after "
+        "its settlement is refused: roll the settlement back, record the funding, then settle again "
+        "(got BTC/USDT:USDT-261225); nothing was ingested\n"
+    )
+    assert cli.json("positions")["totals"]["funding"] == "0"

@@ -232,7 +232,7 @@ def test_a_fill_recorded_after_the_contracts_settlement_is_refused_naming_the_se
         ledger.record(fill("late", "buy", "1", occurred_at="2026-12-25T06:00:00+00:00"))
 
     assert str(refused.value) == (
-        "fill 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on binance at seq 2; a fill after its "
+        "fill 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on 'binance' at seq 2; a fill after its "
         "settlement is refused: roll the settlement back, record the fill, then settle again "
         "(got BTC/USDT:USDT-261225)"
     )
@@ -317,7 +317,7 @@ def test_funding_after_the_settlement_on_the_expiry_day_is_refused_naming_the_se
         ledger.record(funding("f1", AFTER_TEXT))
 
     assert str(refused.value) == (
-        "funding 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on binance at seq 2; funding after its "
+        "funding 1: symbol: account 'default' settled BTC/USDT:USDT-261225 on 'binance' at seq 2; funding after its "
         "settlement is refused: roll the settlement back, record the funding, then settle again "
         "(got BTC/USDT:USDT-261225)"
     )
@@ -359,7 +359,7 @@ def test_funding_dated_after_a_settlement_later_in_its_batch_is_refused_in_time_
         ledger.record_many([funding("f1", AFTER_TEXT), settlement()])
 
     assert str(refused.value) == (
-        "funding 1: occurred_at: account 'default' settles BTC/USDT:USDT-261225 on binance at "
+        "funding 1: occurred_at: account 'default' settles BTC/USDT:USDT-261225 on 'binance' at "
         "2026-12-25T08:00:00.000000+00:00 later in this batch; funding after its settlement is refused: roll the "
         "settlement back, record the funding, then settle again (got 2026-12-25T16:00:00.000000+00:00)"
     )

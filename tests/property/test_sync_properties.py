@@ -36,7 +36,8 @@ from tests.property.conftest import LedgerTemplate
 from tradeledger import Ledger
 from tradeledger.domain.fills import Fill
 from tradeledger.exchanges.ccxt import syncing
-from tradeledger.exchanges.ccxt.syncing import DAY_MS, SyncFailed
+from tradeledger.exchanges.ccxt.calls import SyncFailed
+from tradeledger.exchanges.ccxt.syncing import DAY_MS
 
 EXCHANGE = "model"
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")

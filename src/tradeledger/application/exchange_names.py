@@ -21,6 +21,11 @@ since is seen then. What removes names is a rollback, which starts a new epoch: 
 epoch they were read in (the epoch never goes back; a copy or an import writes only into a ledger that is a prefix
 of its source, admin log included). So the first append of a Ledger reads them (a statement, a PostgreSQL round
 trip), and so does an append under a name new to it.
+
+Outside an append: `refuse_case_rival`, what a command asks of an exchange name the user gave it (`sync` before it
+asks the exchange anything, `reconcile --exchange` and `report --reconcile-exchange`, which would compare nothing
+booked): InvalidArgument, the command's or option's name then the one wording, `--exchange: 'Binance' differs only
+in case from 'binance' already in the ledger`.
 """
 
 from __future__ import annotations
@@ -29,8 +34,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tradeledger.application.ports import UnitOfWork
-from tradeledger.domain.exchange_names import case_fold, case_refusal, case_rival
-from tradeledger.errors import InvalidFill
+from tradeledger.domain.exchange_names import case_difference, case_fold, case_refusal, case_rival
+from tradeledger.errors import InvalidArgument, InvalidFill
+
+
+def refuse_case_rival(name: str, held: Iterable[str], place: str) -> None:
+    """InvalidArgument (`place: 'Binance' differs only in case from 'binance' already in the ledger`) when `name`
+    differs only in case from one of the names the ledger holds (`held`, `Ledger.exchanges()`); nothing when it
+    holds `name` or no name like it."""
+    rival = case_rival(name, held)
+    if rival is not None:
+        raise InvalidArgument(f"{place}: {case_difference(name, rival)}")
 
 
 class ExchangeNames:

@@ -40,6 +40,7 @@ from tradeledger.domain.lot_terms import (
 )
 from tradeledger.domain.lot_transfers import MovedTransfer, MoveSide, internal_moves, late_moves, paired_moves
 from tradeledger.domain.lots import LotBook
+from tradeledger.domain.markets import currency_code
 from tradeledger.errors import InvalidArgument, InvalidFill
 
 
@@ -53,6 +54,20 @@ class LotOptions:
     fees_in_basis: bool = True
     withdrawals_dispose: bool = False
     long_after_days: int = LONG_AFTER_DAYS
+
+    def __post_init__(self) -> None:
+        quote_named(self.quote)
+
+
+def quote_named(quote: str | None) -> str | None:
+    """`quote` (None: every quote currency), refused (InvalidArgument) unless it is a currency code: a symbol's quote
+    is one (domain/markets.py), so any other text would keep no symbol and answer an empty report, silently."""
+    if quote is not None:
+        try:
+            currency_code(quote)
+        except ValueError as error:
+            raise InvalidArgument(f"quote: {error}") from None
+    return quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,8 +131,8 @@ def _settled(log: EventLog, symbol: str, *, account: str, exchange: str | None) 
     found = next((event for event in log.find_anywhere({(account, ident)}) if event.type == "fill"), None)
     if found is not None and exchange is not None and found.exchange != exchange:
         raise InvalidArgument(
-            f"exchange: account {account!r} settled {symbol} on {found.exchange} at seq {found.seq} (a contract "
+            f"exchange: account {account!r} settled {symbol} on {found.exchange!r} at seq {found.seq} (a contract "
             f"settles once per account, whichever of its exchanges it was filled on); nothing is open to settle on "
-            f"{exchange} (got {exchange!r})"
+            f"the exchange named (got {exchange!r})"
         )
     return found

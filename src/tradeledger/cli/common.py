@@ -23,11 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 from typer.core import TyperCommand
 
+from tradeledger.application.exchange_names import refuse_case_rival
 from tradeledger.application.ledger import Ledger
 from tradeledger.bootstrap import open_ledger
 from tradeledger.cli.json_text import holds_iterator, json_pieces
 from tradeledger.cli.output import dumps
-from tradeledger.domain.exchange_names import case_rival
 from tradeledger.domain.fills import exact_amount
 from tradeledger.errors import InvalidArgument, LedgerError
 from tradeledger.settings import LedgerSettings
@@ -294,10 +294,7 @@ def exchange_named(ledger: Ledger, account: str, exchange: str | None, option: s
     compare nothing booked. A name it does not hold in any case compares as named: nothing is booked under it."""
     if exchange is None:
         return only_exchange(ledger, account, option)
-    held = ledger.exchanges()  # once: an index, not a read of the log
-    rival = case_rival(exchange, held)
-    if rival is not None:
-        raise InvalidArgument(f"{option}: {exchange!r} is not in the ledger; it holds {rival!r}")
+    refuse_case_rival(exchange, ledger.exchanges(), option)  # an index, not a read of the log
     return exchange
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from tradeledger.application.exchange_names import refuse_case_rival
 from tradeledger.cli.common import (
     EXIT_VERIFY_FAILED,
     JsonOption,
@@ -26,7 +27,7 @@ from tradeledger.cli.common import (
 from tradeledger.cli.reconcile_view import print_reconciliation, reconciliation_json
 from tradeledger.exchanges.ccxt import reconciling, syncing
 from tradeledger.exchanges.ccxt.files import read_balance, read_entries
-from tradeledger.exchanges.ccxt.ingesting import append_mapped, refuse_case_rival
+from tradeledger.exchanges.ccxt.ingesting import append_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.transfers import SyncReport
 
@@ -128,7 +129,7 @@ def sync(
     start = parse_time(since, "--since") if since is not None else None
     client = syncing.connect(exchange, os.environ)
     with opened(ctx, writes=True) as ledger, progress_bar(f"syncing {exchange}") as update:
-        refuse_case_rival(ledger, exchange, f"sync {exchange}")  # before the exchange is asked anything
+        refuse_case_rival(exchange, ledger.exchanges(), f"sync {exchange}")  # before the exchange is asked anything
         pages = itertools.count(1)
         report = syncing.sync(
             ledger, client, exchange=exchange, account=account, symbols=wanted, since=start,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from tradeledger.application.lots import quote_named
 from tradeledger.cli.common import (
     JsonOption,
     MethodValues,
@@ -84,6 +85,7 @@ def gains(
     """Realized gains per matched lot (proceeds, cost basis, gain, term) for a tax year, by method."""
     plan = _plan(method, default=None)
     chosen = None if year is None else _year(year)
+    _quote(quote)
     if json_output and csv_file is not None:
         raise InvalidArgument("gains takes --json or --csv FILE, not both")
     if csv_file is not None:
@@ -112,6 +114,13 @@ def gains(
         print_gains(out(), report)
 
 
+def _quote(quote: str | None) -> None:
+    try:
+        quote_named(quote)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"--{error}") from None
+
+
 def _year(text: str) -> int:
     try:
         return tax_year(text)
@@ -135,6 +144,7 @@ def lots(
     """The open tax lots (quantity, unit cost, acquired), matched by method (default fifo)."""
     plan = _plan(method, default="fifo")
     when = None if as_of is None else parse_time(as_of, "--as-of")
+    _quote(quote)
     with opened(ctx) as ledger:
         report = ledger.lots(
             plan,

@@ -37,5 +37,12 @@ def case_rival(name: str, held: Iterable[str]) -> str | None:
 
 
 def case_refusal(name: str, rival: str, *, where: str = "already in the ledger") -> str:
-    """The refusal of `name`, which differs only in case from `rival` (`where` that one is)."""
-    return f"exchange: {name!r} differs only in case from {rival!r} {where}"
+    """The refusal of `name`, which differs only in case from `rival` (`where` that one is), as the `exchange`
+    field of an event (an append's)."""
+    return f"exchange: {case_difference(name, rival, where=where)}"
+
+
+def case_difference(name: str, rival: str, *, where: str = "already in the ledger") -> str:
+    """What every refusal of `name` says after its place: that it differs only in case from `rival` (`where` that
+    one is), both quoted."""
+    return f"{name!r} differs only in case from {rival!r} {where}"

@@ -137,13 +137,13 @@ def refuse_after_settlement(
         if found.seq < event.seq:
             where = f"at seq {found.seq}" if found.seq <= start else "earlier in this batch"
             raise InvalidFill(
-                f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {found.exchange} "
+                f"{named(event.seq)}: symbol: account {event.account!r} settled {event.symbol} on {found.exchange!r} "
                 f"{where}; {advice}settle again (got {event.symbol})"
             )
         if event.type == "funding" and event.occurred_at > found.occurred_at:  # the settlement later in the batch
             raise InvalidFill(
                 f"{named(event.seq)}: occurred_at: account {event.account!r} settles {event.symbol} on "
-                f"{found.exchange} at {found.occurred_at} later in this batch; {advice}settle again "
+                f"{found.exchange!r} at {found.occurred_at} later in this batch; {advice}settle again "
                 f"(got {event.occurred_at})"
             )
 

@@ -21,9 +21,8 @@ from typing import Any
 from tradeledger.application.ledger import Ledger
 from tradeledger.application.ports import EventKey
 from tradeledger.domain.events import Event
-from tradeledger.domain.exchange_names import case_refusal, case_rival
 from tradeledger.domain.records import Receipt
-from tradeledger.errors import FillConflict, InvalidArgument, InvalidFill
+from tradeledger.errors import FillConflict, InvalidFill
 from tradeledger.exchanges.ccxt.covering import cover
 from tradeledger.exchanges.ccxt.mapping import Kind, Mapped, map_entries
 
@@ -127,11 +126,3 @@ def ingest(
     """Map a list as a ccxt call returns it (see mapping) and append it; InvalidFill names a bad entry."""
     mapped = map_entries(entries, exchange=exchange, account=account, kind=kind, on_entry=on_entry)
     return append_mapped(ledger, mapped)
-
-
-def refuse_case_rival(ledger: Ledger, exchange: str, command: str) -> None:
-    """InvalidArgument (`command: exchange: ...`) when `exchange` differs only in case from an exchange name the ledger
-    holds: its appends would be refused (domain/exchange_names.py); the `sync` command asks it before the exchange."""
-    rival = case_rival(exchange, ledger.exchanges())
-    if rival is not None:
-        raise InvalidArgument(f"{command}: {case_refusal(exchange, rival)}")

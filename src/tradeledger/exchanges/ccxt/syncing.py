@@ -31,9 +31,9 @@ removed, or what came after a file ingested, is fetched again; duplicates are sk
 
 ccxt is the optional extra `tradeledger[ccxt]`, imported only by `connect`. It runs in string number
 mode (`number = str`: amounts exactly as the exchange wrote them) with its rate limiter on. A ccxt
-error (network or exchange) ends the sync with one line naming the exchange, the call and the cursor;
-the pages appended before it stay. An entry the mapping refuses ends it the same way, named by its exchange, call,
-stream and cursor.
+error (network or exchange), or an answer ccxt's parser cannot read, ends the sync with one line naming the
+exchange, the call and the cursor (calls.py); the pages appended before it stay. An entry the mapping refuses ends
+it the same way, named by its exchange, call, stream and cursor.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ from typing import Any, Protocol
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
-from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
+from tradeledger.exchanges.ccxt.calls import SyncFailed, ccxt_call
 from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code, with_account
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
@@ -74,10 +75,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How a ccxt method's code reads its `until` parameter, and returns another method's answer (see _reads_until).
 _UNTIL_KEY = re.compile(r"""['"](?:until|till)['"]""")
 _DELEGATION = re.compile(r"return self\.(fetch_\w+)\(")
-
-
-class SyncFailed(LedgerError):
-    """An exchange call failed mid-sync; the pages appended before it are kept."""
 
 
 class Client(Protocol):
@@ -288,14 +285,14 @@ def sync(
             f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
             f"on {exchange})"
         )
-    markets = _call(exchange, "load_markets", None, client.load_markets)
+    markets = ccxt_call(exchange, "load_markets", None, client.load_markets)
     sizes = contract_sizes(markets, chosen)
     report = SyncReport()
     start = None if since is None else int(since.timestamp() * 1000)
     held = {b.currency for b in ledger.balances(account=account).balances if b.exchange == exchange}
 
     def listed() -> list[Listing]:
-        return listings(client, exchange, chosen, held, lambda call, action: _call(exchange, call, None, action))
+        return listings(client, exchange, chosen, held, lambda call, action: ccxt_call(exchange, call, None, action))
 
     planned, report.unavailable = streams(client, chosen, exchange=exchange, listed=listed)
     for stream in planned:
@@ -434,7 +431,7 @@ def _first_cursor(
 
 def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | None) -> list[object]:
     """One answer of the stream's call from `since` (and up to `until`, ccxt's parameter, when not None)."""
-    answer = _call(exchange, stream.call, since, lambda: stream.fetch(since, until))
+    answer = ccxt_call(exchange, stream.call, since, lambda: stream.fetch(since, until))
     if not isinstance(answer, list):
         raise SyncFailed(f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {iso(since)}")
     return answer
@@ -480,21 +477,3 @@ def _before(
             until, seen = until - 1, 0  # all of `until`'s ms, more of it than before or a full page: cut within it
         else:
             return answers
-
-
-def _call(exchange: str, call: str, cursor: int | None, action: Callable[[], Any]) -> Any:  # noqa: ANN401
-    """Run one ccxt call; its failure (network, exchange, rate limit: ccxt.BaseError) becomes one SyncFailed line."""
-    import ccxt  # noqa: PLC0415 - the optional extra: a client exists only when it is installed
-
-    try:
-        return action()
-    except ccxt.BaseError as error:
-        raise SyncFailed(
-            f"{exchange} {call} failed at cursor {iso(cursor)}: {type(error).__name__}: {_first_line(error)}; "
-            "the pages appended before it are kept"
-        ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else "(no message)"
