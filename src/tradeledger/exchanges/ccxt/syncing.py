@@ -50,11 +50,13 @@ from typing import Any, Protocol
 from tradeledger.application.ledger import Ledger
 from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
-from tradeledger.errors import InvalidArgument, InvalidFill, LedgerError
+from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
 from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code, with_account
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+from tradeledger.exchanges.ccxt.paged import SyncFailed as SyncFailed  # noqa: PLC0414 - callers catch it from here
+from tradeledger.exchanges.ccxt.paged import whole_trades
 from tradeledger.exchanges.ccxt.transfers import (
     StreamReport,
     SyncReport,
@@ -74,10 +76,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How a ccxt method's code reads its `until` parameter, and returns another method's answer (see _reads_until).
 _UNTIL_KEY = re.compile(r"""['"](?:until|till)['"]""")
 _DELEGATION = re.compile(r"return self\.(fetch_\w+)\(")
-
-
-class SyncFailed(LedgerError):
-    """An exchange call failed mid-sync; the pages appended before it are kept."""
 
 
 class Client(Protocol):
@@ -165,7 +163,8 @@ def _stream(
         return with_account(answer, account)
 
     symbol = first if kind in _SYMBOLED else None
-    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed, listing)
+    whole = whole_trades(client, symbol) if kind is Kind.TRADES and symbol is not None else None  # see paged
+    return _Stream(label, call, kind, whole or fetch, window, _reads_until(method), symbol, typed, listing)
 
 
 class _UntilNotRead(Exception):
