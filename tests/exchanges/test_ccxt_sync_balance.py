@@ -34,7 +34,6 @@ def holding(equity: object) -> Any:
     return answer
 
 
-@pytest.mark.xfail(strict=True, reason="a balance total that is not a number is read as 0: its currency not synced")
 @pytest.mark.parametrize("equity", ["n/a", "NaN", "Infinity"])
 def test_a_balance_total_that_is_not_a_number_fails_the_sync_naming_the_currency_and_value(
     tmp_path: Path, equity: str
