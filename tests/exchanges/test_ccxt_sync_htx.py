@@ -54,7 +54,6 @@ def htx_exchange(deposits: list[dict[str, str]]) -> Any:
     return exchange
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt maps htx's unknown and orphan to failed: sync never looks at it again")
 @pytest.mark.parametrize("state", ["unknown", "orphan"])
 def test_an_htx_deposit_not_yet_received_holds_the_cursor_and_is_booked_once_safe(tmp_path: Path, state: str) -> None:
     first = htx_exchange(
