@@ -101,12 +101,3 @@ def _held(exchange: str, code: object, total: object) -> bool:
             "its deposits and withdrawals synced) cannot be told; nothing was appended by this step"
         )
     return value != 0
-
-
-def with_account(answer: object, account: str | None) -> object:
-    """`answer` (a ccxt list), each entry without an `account` given `account` (the luno account it was asked for)."""
-    if account is not None and isinstance(answer, list):
-        for entry in answer:
-            if isinstance(entry, dict) and entry.get("account") is None:
-                entry["account"] = account
-    return answer

@@ -1,4 +1,4 @@
-"""Trade lists ccxt asks one page of, for every symbol, and filters by symbol afterwards: sync reads them whole.
+"""Lists ccxt asks one page of, whatever `since`, and filters afterwards: sync reads them whole (see syncing).
 
 phemex: ccxt 4.5.90's `phemex.fetch_my_trades` reads a USDT-settled contract's trades from
 `/exchange/order/v2/tradingList` with `currency=USDT`, `offset=0`, `limit=200` and `start` (its `since`), never the
@@ -11,6 +11,13 @@ filters nothing, so an answer's length is phemex's), page by page from `offset` 
 fewer than 200 (the last page: in either order phemex may answer, every row from `start` has been read), and keeps the
 symbol's trades: one answer for syncing, whole, from the cursor. A row a later page repeats (a trade that came while
 paging shifts a newest-first list by one) is kept once. Each symbol's stream reads the list on its own.
+
+luno: its account transactions (`/api/1/accounts/{id}/transactions`, luno's API "ListTransactions") are asked by row
+number, `min_row` inclusive and `max_row` exclusive, 1000 rows a call at most, a number 0 or below counted back from
+the latest row. ccxt 4.5.90's `luno.fetch_ledger` asks `min_row=-1000`, `max_row=0` (the latest 1000 rows) and only
+filters them by `since`: rows before those were lost. So a luno ledger stream asks the latest 1000 rows, then the 1000
+before the earliest row it holds (`min_row`, `max_row` by number: rows that come meanwhile do not shift them), until it
+holds a row earlier than the cursor or row 1, and keeps those from the cursor on, oldest first, as one answer.
 """
 
 from __future__ import annotations
@@ -20,14 +27,29 @@ from typing import Any
 
 from tradeledger.domain.markets import market
 from tradeledger.errors import LedgerError
+from tradeledger.exchanges.ccxt.answers import timestamp
+from tradeledger.exchanges.ccxt.mapping import Kind
 from tradeledger.exchanges.ccxt.transfers import iso
 
 PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
+LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
 
 
 class SyncFailed(LedgerError):
     """An exchange call failed mid-sync; the pages appended before it are kept."""
+
+
+def whole_list(
+    client: object, kind: Kind, first: str | None, params: Mapping[str, str]
+) -> Callable[[int | None, int | None], Any] | None:
+    """The fetch (since, until: never sent) of a stream whose list sync reads whole (see the module), None for one
+    ccxt reads from `since` itself."""
+    if kind is Kind.TRADES and first is not None:
+        return whole_trades(client, first)
+    if kind is Kind.LEDGER and getattr(client, "id", None) == "luno" and "id" in params:
+        return _luno_ledger(getattr(client, "fetch_ledger"), first, params)  # noqa: B009 - a ccxt exchange
+    return None
 
 
 def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | None], Any] | None:
@@ -59,3 +81,44 @@ def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | Non
         )
 
     return fetch
+
+
+def _luno_ledger(method: Callable[..., Any], code: str | None, params: Mapping[str, str]) -> Callable[..., Any]:
+    """The fetch of one luno account's ledger rows from `since` (see the module), each row's `account` its id."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        answers: list[list[Any]] = []
+        low, high = -LUNO_ROWS, 0  # the latest rows
+        for _ in range(MAX_OFFSETS):
+            answer = method(code, None, None, {**params, "min_row": low, "max_row": high})
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            answers.append(answer)
+            earliest = min((_row(entry) for entry in answer), default=1)
+            if earliest <= 1 or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                found = [entry for rows in reversed(answers) for entry in rows]
+                return with_account([e for e in found if since is None or timestamp(e) >= since], params["id"])
+            low, high = max(1, earliest - LUNO_ROWS), earliest
+        raise SyncFailed(
+            f"luno fetch_ledger: account {params['id']}'s rows from {iso(since)} did not end within {MAX_OFFSETS} "
+            f"calls of {LUNO_ROWS} rows; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
+
+
+def _row(entry: object) -> int:
+    """A luno ledger row's number (ccxt's `id`, luno's `row_index`); SyncFailed for one without a number."""
+    ident = entry.get("id") if isinstance(entry, Mapping) else None
+    if isinstance(ident, str) and ident.isdigit():
+        return int(ident)
+    raise SyncFailed(f"luno fetch_ledger: a row without a row number (id {ident!r}): its rows cannot be paged")
+
+
+def with_account(answer: object, account: str | None) -> object:
+    """`answer` (a ccxt list), each entry without an `account` given `account` (the luno account it was asked for)."""
+    if account is not None and isinstance(answer, list):
+        for entry in answer:
+            if isinstance(entry, dict) and entry.get("account") is None:
+                entry["account"] = account
+    return answer

@@ -52,11 +52,11 @@ from tradeledger.domain.fills import MAX_ADJUSTED_EXPONENT
 from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
-from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code, with_account
+from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
 from tradeledger.exchanges.ccxt.paged import SyncFailed as SyncFailed  # noqa: PLC0414 - callers catch it from here
-from tradeledger.exchanges.ccxt.paged import whole_trades
+from tradeledger.exchanges.ccxt.paged import whole_list, with_account
 from tradeledger.exchanges.ccxt.transfers import (
     StreamReport,
     SyncReport,
@@ -163,7 +163,7 @@ def _stream(
         return with_account(answer, account)
 
     symbol = first if kind in _SYMBOLED else None
-    whole = whole_trades(client, symbol) if kind is Kind.TRADES and symbol is not None else None  # see paged
+    whole = whole_list(client, kind, first, params)  # phemex's USDT trades, luno's ledger: see paged
     return _Stream(label, call, kind, whole or fetch, window, _reads_until(method), symbol, typed, listing)
 
 
