@@ -95,7 +95,6 @@ class Paged:
         return {"status": "ok", "data": [row for row in rows if not start or int(row["id"]) <= start][:size]}
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's htx asks the latest 100 deposits only: those before them are lost")
 def test_more_than_100_htx_deposits_since_the_cursor_are_all_synced(tmp_path: Path) -> None:
     deposits = [deposit(str(75115000 + n), "safe", 1621843800000 + n * 60_000, "1") for n in range(250)]
     exchange = htx_exchange([])

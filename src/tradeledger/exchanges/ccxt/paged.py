@@ -18,6 +18,13 @@ the latest row. ccxt 4.5.90's `luno.fetch_ledger` asks `min_row=-1000`, `max_row
 filters them by `since`: rows before those were lost. So a luno ledger stream asks the latest 1000 rows, then the 1000
 before the earliest row it holds (`min_row`, `max_row` by number: rows that come meanwhile do not shift them), until it
 holds a row earlier than the cursor or row 1, and keeps those from the cursor on, oldest first, as one answer.
+
+htx: its deposits and withdrawals (`/v1/query/deposit-withdraw`: with `direct=next`, from the record `from` down,
+newest first, `size` records, 500 at most: htx's API documentation) are asked by ccxt 4.5.90's `htx.fetch_deposits`
+and `fetch_withdrawals` with `from=0` (the latest) and `size` 100, whatever `since` (it only filters them): records
+before the latest 100 were lost. So an htx transfer stream asks the latest 100, then from the earliest record it holds
+down (its id as `from`: a record it repeats is kept once), until an answer holds fewer than 100 or a record earlier
+than the cursor, and keeps those from the cursor on as one answer.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from tradeledger.exchanges.ccxt.mapping import Kind
 from tradeledger.exchanges.ccxt.transfers import iso
 
 PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
+HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
 LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
 
@@ -49,7 +57,34 @@ def whole_list(
         return whole_trades(client, first)
     if kind is Kind.LEDGER and getattr(client, "id", None) == "luno" and "id" in params:
         return _luno_ledger(getattr(client, "fetch_ledger"), first, params)  # noqa: B009 - a ccxt exchange
+    if kind in _HTX_CALLS and getattr(client, "id", None) == "htx" and not params:
+        return _htx_transfers(getattr(client, _HTX_CALLS[kind]), first)
     return None
+
+
+_HTX_CALLS = {Kind.DEPOSITS: "fetch_deposits", Kind.WITHDRAWALS: "fetch_withdrawals"}
+
+
+def _htx_transfers(method: Callable[..., Any], code: str | None) -> Callable[..., Any]:
+    """The fetch of htx's deposits or withdrawals from `since` (see the module)."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        kept: dict[int, Any] = {}
+        start = 0  # the latest
+        for _ in range(MAX_OFFSETS):
+            answer = method(code, None, HTX_SIZE, {"from": start, "direct": "next"})
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            kept |= {_number(entry, "htx"): entry for entry in answer}
+            if len(answer) < HTX_SIZE or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                return [entry for _, entry in sorted(kept.items()) if since is None or timestamp(entry) >= since]
+            start = min(_number(entry, "htx") for entry in answer)
+        raise SyncFailed(
+            f"htx {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} calls of "
+            f"{HTX_SIZE}; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
 
 
 def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | None], Any] | None:
@@ -94,7 +129,7 @@ def _luno_ledger(method: Callable[..., Any], code: str | None, params: Mapping[s
             if not isinstance(answer, list):
                 return answer  # refused by syncing as not a list
             answers.append(answer)
-            earliest = min((_row(entry) for entry in answer), default=1)
+            earliest = min((_number(entry, "luno") for entry in answer), default=1)
             if earliest <= 1 or (since is not None and any(timestamp(entry) < since for entry in answer)):
                 found = [entry for rows in reversed(answers) for entry in rows]
                 return with_account([e for e in found if since is None or timestamp(e) >= since], params["id"])
@@ -107,12 +142,12 @@ def _luno_ledger(method: Callable[..., Any], code: str | None, params: Mapping[s
     return fetch
 
 
-def _row(entry: object) -> int:
-    """A luno ledger row's number (ccxt's `id`, luno's `row_index`); SyncFailed for one without a number."""
+def _number(entry: object, exchange: str) -> int:
+    """A record's number, ccxt's `id` (luno's `row_index`, htx's record id); SyncFailed for one without a number."""
     ident = entry.get("id") if isinstance(entry, Mapping) else None
     if isinstance(ident, str) and ident.isdigit():
         return int(ident)
-    raise SyncFailed(f"luno fetch_ledger: a row without a row number (id {ident!r}): its rows cannot be paged")
+    raise SyncFailed(f"{exchange}: a record without a number as its id (got {ident!r}): its list cannot be paged")
 
 
 def with_account(answer: object, account: str | None) -> object:
