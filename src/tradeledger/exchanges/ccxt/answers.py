@@ -32,6 +32,9 @@ _OWN_WORDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("binance", "deposit"): {"7": STILL_OPEN, "8": STILL_OPEN, "2": NOT_MOVED},
     ("deribit", "withdrawal"): {"confirmed": STILL_OPEN, "interrupted": STILL_OPEN},
     ("deribit", "deposit"): {"replaced": NOT_MOVED},
+    # htx's deposit states ccxt calls failed, restored by quirks.transfer_status: `unknown` (the chain transfer not yet
+    # received) and `orphan` (its block in an orphan branch, for now) may still move money
+    ("htx", "deposit"): {"unknown": STILL_OPEN, "orphan": STILL_OPEN},
     # luno's ledger: a row of only `available_delta` (funds reserved, ccxt's pending) never turns ok: the move is a
     # row of its own, so the reservation is final, holding no cursor (a release, ccxt's canceled, moved none either).
     ("luno", "ledger withdrawal"): {"pending": NOT_MOVED},

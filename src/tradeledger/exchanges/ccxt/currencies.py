@@ -5,9 +5,9 @@ bitbns's, bitopro's and bitrue's `fetch_deposits` and `fetch_withdrawals`, luno'
 call's code as `until` is (needs_code). A sync then runs the call's stream once per currency, `deposits BTC`,
 `withdrawals USDC`, ..., each with a cursor of its own, for the currencies of the symbols synced (base, quote,
 settle), those the ledger holds on the exchange for the account, and those the exchange's balance holds
-(`fetch_balance`, a total other than 0), of those ccxt knows: a currency the account never traded nor held shows in
-none and is not asked for. Such a stream without a cursor starts where the exchange starts (not at the ledger's latest
-transfer, which may be of another currency).
+(`fetch_balance`, a total other than 0; a total that is not a number fails the sync naming it), of those ccxt
+knows: a currency the account never traded nor held shows in none and is not asked for. Such a stream without a
+cursor starts where the exchange starts (not at the ledger's latest transfer, which may be of another currency).
 
 luno keeps one account (wallet) per currency, its ledger one list per account with its rows numbered per account
 (`row_index` 1, 2, 3, ... in each): its streams are one per account (`ledger BTC 1224342323`), of every account luno
@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradeledger.domain.markets import market
+from tradeledger.exchanges.ccxt.calls import SyncFailed
 
 _NEEDS_CODE = re.compile(r"if code is None:\s*\n\s*raise ArgumentsRequired")
 BY_ACCOUNT = frozenset({"luno"})  # exchanges whose ledger ccxt reads one account at a time (see the module)
@@ -76,26 +77,27 @@ def listings(
     if getattr(client, "has", {}).get("fetchBalance"):
         balance = call("fetch_balance", getattr(client, "fetch_balance"))  # noqa: B009
         totals = balance.get("total") if isinstance(balance, Mapping) else None
-        codes |= {code for code, total in (totals or {}).items() if _not_zero(total)}
+        codes |= {code for code, total in (totals or {}).items() if _held(exchange, code, total)}
     known = getattr(client, "currencies", None)  # what ccxt can ask for (it refuses a code it does not know)
     return [
         Listing(code, code) for code in sorted(codes) if not isinstance(known, Mapping) or not known or code in known
     ]
 
 
-def _not_zero(total: object) -> bool:
-    if isinstance(total, float):
-        total = repr(total)  # float ok: only whether it is 0 is read, never the amount
-    try:
-        return isinstance(total, str | int | Decimal) and Decimal(total) != 0
-    except InvalidOperation:
+def _held(exchange: str, code: object, total: object) -> bool:
+    """Whether a balance's `total` of `code` is other than 0 (None: ccxt names no amount, not held); a total that is
+    not a finite number (text, NaN, a bool, a dict) cannot say, and is SyncFailed naming it: its currency would
+    otherwise be left out without a word."""
+    if total is None:
         return False
-
-
-def with_account(answer: object, account: str | None) -> object:
-    """`answer` (a ccxt list), each entry without an `account` given `account` (the luno account it was asked for)."""
-    if account is not None and isinstance(answer, list):
-        for entry in answer:
-            if isinstance(entry, dict) and entry.get("account") is None:
-                entry["account"] = account
-    return answer
+    written = repr(total) if isinstance(total, float) else total  # float ok: only whether it is 0 is read
+    try:
+        value = Decimal(written) if isinstance(written, str | int | Decimal) and not isinstance(written, bool) else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise SyncFailed(
+            f"{exchange} fetch_balance: the total of {code} is {total!r}, not a number: whether {code} is held (and "
+            "its deposits and withdrawals synced) cannot be told; nothing was appended by this step"
+        )
+    return value != 0

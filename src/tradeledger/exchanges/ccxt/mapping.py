@@ -62,7 +62,7 @@ from tradeledger.domain.settlement import SETTLEMENT, is_settlement, settlement_
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import MOVED, NOT_MOVED, STILL_OPEN, status_meaning
 from tradeledger.exchanges.ccxt.entries import EPOCH, Entry, quoted
-from tradeledger.exchanges.ccxt.quirks import trade_fees
+from tradeledger.exchanges.ccxt.quirks import trade_fees, transfer_status
 from tradeledger.exchanges.ccxt.unbooked import unbooked
 
 
@@ -438,7 +438,7 @@ def _not_moved(entry: Entry, what: str, exchange: str = "") -> str | None:
     whatever its case, and as `exchange`'s own word where that exchange has its own for a deposit or a withdrawal
     (answers.status_meaning); InvalidFill naming a status that is no word of answers.py's (never guessed to be money
     that moved, or that did not)."""
-    status = entry.raw.get("status")
+    status = transfer_status(entry, exchange, what)  # htx's own deposit state where ccxt lost it (quirks)
     if status is None:
         return None
     meaning = status_meaning(status, exchange, what)

@@ -11,6 +11,12 @@ luno: its trade rows (`/api/1/listtrades`) hold both `fee_base` and `fee_counter
 base received, a sell's in the counter currency received); ccxt's `luno.parse_trade` reads `fee_counter` only when
 `fee_base` is absent, which it never is: a fee in the counter currency came back as no fee. A luno row's fees are
 its two, each other than 0, in the symbol's base and quote.
+
+htx: its deposit states (htx's API documentation, "List of possible deposit state") are `unknown` ("on-chain transfer
+has not been received"), `confirming`, `confirmed`, `safe` and `orphan` ("confirmed but currently in an orphan
+branch"); ccxt's `htx.parse_transaction_status` maps `unknown` and `orphan` to `failed`, a final word, though neither
+is final: the transfer may still arrive, or its block return to the main chain. An htx deposit ccxt calls failed
+whose `info.state` is one of them has that state as its status (answers.py: it may still move money).
 """
 
 from __future__ import annotations
@@ -19,6 +25,19 @@ from collections.abc import Mapping
 
 from tradeledger.domain.markets import market
 from tradeledger.exchanges.ccxt.entries import Entry
+
+_HTX_NOT_YET = frozenset({"unknown", "orphan"})  # htx deposit states ccxt calls failed that may still move money
+
+
+def transfer_status(entry: Entry, exchange: str, kind: str) -> object:
+    """A transfer's status as ccxt gives it, htx's own deposit state where ccxt turned a state not final into
+    `failed` (see the module)."""
+    status = entry.raw.get("status")
+    info = entry.raw.get("info")
+    if exchange == "htx" and kind == "deposit" and status == "failed" and isinstance(info, Mapping):
+        state = info.get("state")
+        return state if state in _HTX_NOT_YET else status
+    return status
 
 
 def trade_fees(entry: Entry, exchange: str) -> list[dict[str, object]]:

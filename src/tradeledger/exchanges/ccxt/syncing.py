@@ -53,9 +53,10 @@ from tradeledger.domain.markets import market
 from tradeledger.errors import InvalidArgument, InvalidFill
 from tradeledger.exchanges.ccxt.answers import cut_at, step, timestamp
 from tradeledger.exchanges.ccxt.calls import SyncFailed, ccxt_call
-from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code, with_account
+from tradeledger.exchanges.ccxt.currencies import Listing, listings, needs_code
 from tradeledger.exchanges.ccxt.ingesting import record_mapped
 from tradeledger.exchanges.ccxt.mapping import Kind, map_entries
+from tradeledger.exchanges.ccxt.paged import whole_list, with_account
 from tradeledger.exchanges.ccxt.transfers import (
     StreamReport,
     SyncReport,
@@ -162,7 +163,8 @@ def _stream(
         return with_account(answer, account)
 
     symbol = first if kind in _SYMBOLED else None
-    return _Stream(label, call, kind, fetch, window, _reads_until(method), symbol, typed, listing)
+    whole = whole_list(client, kind, first, params)  # phemex's USDT trades, luno's ledger: see paged
+    return _Stream(label, call, kind, whole or fetch, window, _reads_until(method), symbol, typed, listing)
 
 
 class _UntilNotRead(Exception):

@@ -1,0 +1,155 @@
+"""Lists ccxt asks one page of, whatever `since`, and filters afterwards: sync reads them whole (see syncing).
+
+phemex: ccxt 4.5.90's `phemex.fetch_my_trades` reads a USDT-settled contract's trades from
+`/exchange/order/v2/tradingList` with `currency=USDT`, `offset=0`, `limit=200` and `start` (its `since`), never the
+symbol, and keeps the symbol's rows afterwards (`parse_trades`). The list holds the trades of every USDT contract of
+the account, newest first, paged by `offset` (phemex-api-docs, hedged perpetual "Query user trade"). Asked for one
+symbol, a busy account's other contracts fill the 200 rows: an answer holds some of the symbol's trades or none,
+and sync, moving its cursor to the latest (or a window on when there is none), would step past those it never saw.
+So a phemex USDT contract's trades stream asks ccxt for every USDT contract's (symbol None, type swap: ccxt then
+filters nothing, so an answer's length is phemex's), page by page from `offset` 0, 200 a page, until an answer holds
+fewer than 200 (the last page: in either order phemex may answer, every row from `start` has been read), and keeps the
+symbol's trades: one answer for syncing, whole, from the cursor. A row a later page repeats (a trade that came while
+paging shifts a newest-first list by one) is kept once. Each symbol's stream reads the list on its own.
+
+luno: its account transactions (`/api/1/accounts/{id}/transactions`, luno's API "ListTransactions") are asked by row
+number, `min_row` inclusive and `max_row` exclusive, 1000 rows a call at most, a number 0 or below counted back from
+the latest row. ccxt 4.5.90's `luno.fetch_ledger` asks `min_row=-1000`, `max_row=0` (the latest 1000 rows) and only
+filters them by `since`: rows before those were lost. So a luno ledger stream asks the latest 1000 rows, then the 1000
+before the earliest row it holds (`min_row`, `max_row` by number: rows that come meanwhile do not shift them), until it
+holds a row earlier than the cursor or row 1, and keeps those from the cursor on, oldest first, as one answer.
+
+htx: its deposits and withdrawals (`/v1/query/deposit-withdraw`: with `direct=next`, from the record `from` down,
+newest first, `size` records, 500 at most: htx's API documentation) are asked by ccxt 4.5.90's `htx.fetch_deposits`
+and `fetch_withdrawals` with `from=0` (the latest) and `size` 100, whatever `since` (it only filters them): records
+before the latest 100 were lost. So an htx transfer stream asks the latest 100, then from the earliest record it holds
+down (its id as `from`: a record it repeats is kept once), until an answer holds fewer than 100 or a record earlier
+than the cursor, and keeps those from the cursor on as one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tradeledger.domain.markets import market
+from tradeledger.exchanges.ccxt.answers import timestamp
+from tradeledger.exchanges.ccxt.calls import SyncFailed
+from tradeledger.exchanges.ccxt.mapping import Kind
+from tradeledger.exchanges.ccxt.transfers import iso
+
+PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
+HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
+LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
+MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
+
+
+def whole_list(
+    client: object, kind: Kind, first: str | None, params: Mapping[str, str]
+) -> Callable[[int | None, int | None], Any] | None:
+    """The fetch (since, until: never sent) of a stream whose list sync reads whole (see the module), None for one
+    ccxt reads from `since` itself."""
+    if kind is Kind.TRADES and first is not None:
+        return whole_trades(client, first)
+    if kind is Kind.LEDGER and getattr(client, "id", None) == "luno" and "id" in params:
+        return _luno_ledger(getattr(client, "fetch_ledger"), first, params)  # noqa: B009 - a ccxt exchange
+    if kind in _HTX_CALLS and getattr(client, "id", None) == "htx" and not params:
+        return _htx_transfers(getattr(client, _HTX_CALLS[kind]), first)
+    return None
+
+
+_HTX_CALLS = {Kind.DEPOSITS: "fetch_deposits", Kind.WITHDRAWALS: "fetch_withdrawals"}
+
+
+def _htx_transfers(method: Callable[..., Any], code: str | None) -> Callable[..., Any]:
+    """The fetch of htx's deposits or withdrawals from `since` (see the module)."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        kept: dict[int, Any] = {}
+        start = 0  # the latest
+        for _ in range(MAX_OFFSETS):
+            answer = method(code, None, HTX_SIZE, {"from": start, "direct": "next"})
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            kept |= {_number(entry, "htx"): entry for entry in answer}
+            if len(answer) < HTX_SIZE or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                return [entry for _, entry in sorted(kept.items()) if since is None or timestamp(entry) >= since]
+            start = min(_number(entry, "htx") for entry in answer)
+        raise SyncFailed(
+            f"htx {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} calls of "
+            f"{HTX_SIZE}; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
+
+
+def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | None], Any] | None:
+    """The fetch (since, until: never sent) of `symbol`'s trades stream where ccxt's call asks for one page of every
+    symbol's (see the module), None where it asks for the symbol's own."""
+    traded = market(symbol)
+    if getattr(client, "id", None) != "phemex" or not traded.contract or traded.settle != "USDT":
+        return None
+    method: Callable[..., Any] = getattr(client, "fetch_my_trades")  # noqa: B009 - a ccxt exchange, not the Protocol
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        kept: list[object] = []
+        seen: set[object] = set()
+        for page in range(MAX_OFFSETS):
+            answer = method(None, since, PHEMEX_PAGE, {"type": "swap", "offset": page * PHEMEX_PAGE})
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            for entry in answer:
+                ours = isinstance(entry, Mapping) and entry.get("symbol") == symbol
+                ident = entry.get("id") if ours else None
+                if ours and (ident is None or ident not in seen):
+                    kept.append(entry)
+                    seen.add(ident)
+            if len(answer) < PHEMEX_PAGE:
+                return kept
+        raise SyncFailed(
+            f"phemex fetch_my_trades: the USDT trade list from {iso(since)} did not end within {MAX_OFFSETS} pages of "
+            f"{PHEMEX_PAGE}; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
+
+
+def _luno_ledger(method: Callable[..., Any], code: str | None, params: Mapping[str, str]) -> Callable[..., Any]:
+    """The fetch of one luno account's ledger rows from `since` (see the module), each row's `account` its id."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        answers: list[list[Any]] = []
+        low, high = -LUNO_ROWS, 0  # the latest rows
+        for _ in range(MAX_OFFSETS):
+            answer = method(code, None, None, {**params, "min_row": low, "max_row": high})
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            answers.append(answer)
+            earliest = min((_number(entry, "luno") for entry in answer), default=1)
+            if earliest <= 1 or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                found = [entry for rows in reversed(answers) for entry in rows]
+                return with_account([e for e in found if since is None or timestamp(e) >= since], params["id"])
+            low, high = max(1, earliest - LUNO_ROWS), earliest
+        raise SyncFailed(
+            f"luno fetch_ledger: account {params['id']}'s rows from {iso(since)} did not end within {MAX_OFFSETS} "
+            f"calls of {LUNO_ROWS} rows; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
+
+
+def _number(entry: object, exchange: str) -> int:
+    """A record's number, ccxt's `id` (luno's `row_index`, htx's record id); SyncFailed for one without a number."""
+    ident = entry.get("id") if isinstance(entry, Mapping) else None
+    if isinstance(ident, str) and ident.isdigit():
+        return int(ident)
+    raise SyncFailed(f"{exchange}: a record without a number as its id (got {ident!r}): its list cannot be paged")
+
+
+def with_account(answer: object, account: str | None) -> object:
+    """`answer` (a ccxt list), each entry without an `account` given `account` (the luno account it was asked for)."""
+    if account is not None and isinstance(answer, list):
+        for entry in answer:
+            if isinstance(entry, dict) and entry.get("account") is None:
+                entry["account"] = account
+    return answer
