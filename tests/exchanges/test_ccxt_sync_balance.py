@@ -20,6 +20,7 @@ from tests.exchanges.offline import offline_exchange
 from tests.exchanges.test_ccxt_sync_currencies import Router, deribit_answer
 from tradeledger import open_ledger
 from tradeledger.exchanges.ccxt import syncing
+from tradeledger.exchanges.ccxt.calls import SyncFailed
 
 
 def holding(equity: object) -> Any:
@@ -45,7 +46,7 @@ def test_a_balance_total_that_is_not_a_number_fails_the_sync_naming_the_currency
     with (
         open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger,
         freeze_time("2023-11-15"),
-        pytest.raises(syncing.SyncFailed) as failed,
+        pytest.raises(SyncFailed) as failed,
     ):
         syncing.sync(ledger, exchange, exchange="deribit", symbols=["BTC/USDC:USDC"])
 
