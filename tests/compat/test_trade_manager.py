@@ -209,9 +209,6 @@ def test_the_legacy_six_step_session_gives_spec_cycles_not_carried_pnl(tm: Trade
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the book sums its symbols in the order first traded, the ledger in symbol order"
-)
 def test_the_total_realized_pnl_is_the_ledgers_to_the_last_digit_whatever_order_the_symbols_were_first_traded(
     tm: TradeManager,
 ) -> None:
