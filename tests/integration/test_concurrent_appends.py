@@ -243,10 +243,6 @@ def write_lock_held(backend: Backend) -> Iterator[None]:
             connection.exec_driver_sql("ROLLBACK")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgreSQL waits for the head row's lock without end; SQLite's 'database is locked' says not what to tune",
-)
 def test_an_append_behind_a_writer_stopped_holding_the_write_lock_is_refused_after_the_busy_timeout(
     backend: Backend,
 ) -> None:
