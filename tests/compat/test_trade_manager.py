@@ -29,7 +29,7 @@ from tradeledger.compat.trade_manager import TradeManager
 from tradeledger.compat.trades import POSITION_KEYS, TRADE_KEYS, Trade, create_trade
 from tradeledger.errors import CallbackError, InvalidArgument, ReadOnlyView
 
-BTC, ETH = "BTC/USD", "ETH/USD"
+BTC, ETH, SOL = "BTC/USD", "ETH/USD", "SOL/USD"
 
 
 @pytest.fixture
@@ -207,6 +207,29 @@ def test_the_legacy_six_step_session_gives_spec_cycles_not_carried_pnl(tm: Trade
         "total_fees": Decimal("0.7"),
         "total_realized_pnl": Decimal(45),
     }
+
+
+def test_the_total_realized_pnl_is_the_ledgers_to_the_last_digit_whatever_order_the_symbols_were_first_traded(
+    tm: TradeManager,
+) -> None:
+    # Three cycles, each closed at a realized PnL of 28 significant digits (the average of 1 @ a and 2 @ b
+    # is a third). Their exact sum is -172; a sum of 28-digit Decimals rounds, and where it rounds depends
+    # on the order it adds them in. The ledger adds its symbols in symbol order (BTC, ETH, SOL): the
+    # TradeManager's statistics must say the same number as `Ledger.state().totals` and `positions`.
+    for symbol, first, then, exit_price in (
+        (SOL, "197", "34", "50"),
+        (BTC, "127", "12", "1"),
+        (ETH, "71", "166", "50"),
+    ):
+        tm.record_trade(trade(symbol, "buy", "1", first))
+        tm.record_trade(trade(symbol, "buy", "2", then))
+        tm.record_trade(trade(symbol, "sell", "1", exit_price))
+
+    ledger_total = tm.ledger.state(account="default").totals.realized_pnl
+    assert ledger_total == Decimal("-171.9999999999999999999999999")
+    assert tm.get_statistics()["total_realized_pnl"] == ledger_total
+    summary = tm.get_portfolio_summary()
+    assert (summary["total_realized_pnl"], summary["total_pnl"]) == (ledger_total, ledger_total)
 
 
 def test_a_closed_position_is_not_returned_by_get_position(tm: TradeManager) -> None:

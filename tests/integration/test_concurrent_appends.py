@@ -9,7 +9,11 @@ write transaction.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +22,15 @@ from typing import Any
 import pytest
 
 from tests.backends import Backend
+from tests.factories import fill_fields
 from tests.figures import record_figures
 from tests.processes import run_together as start_together
-from tradeledger import open_ledger
+from tradeledger import StorageError, open_ledger
 
 RECORDED_AT = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)  # after every fill (a fill 5 minutes past the clock is refused)
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+HANG_GUARD_S = 30  # how long a test waits for an append stuck behind a lock before it says so
 
 # argv: url synchronous name own_count shared_count resend_every (0: no own fill is sent twice)
 WORKER = r"""
@@ -213,3 +219,58 @@ def test_two_durable_processes_appending_at_once_get_a_gapless_log_with_every_fi
         assert not any(r.duplicate for r in results[name].receipts.values())
         assert_receipts_match_the_log(db_url, results[name].receipts)
     assert_projection_equals_replay(db_url)
+
+
+@contextmanager
+def write_lock_held(backend: Backend) -> Iterator[None]:
+    """What a writer stopped in the middle of an append holds (SIGSTOP, a paused VM, a network cut with no reset):
+    SQLite's write lock (BEGIN IMMEDIATE), PostgreSQL's lock on the head row (SELECT … FOR UPDATE)."""
+    if backend.path is not None:
+        holder = sqlite3.connect(backend.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    with backend.engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("SELECT * FROM ledger_head FOR UPDATE")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+
+
+def test_an_append_behind_a_writer_stopped_holding_the_write_lock_is_refused_after_the_busy_timeout(
+    backend: Backend,
+) -> None:
+    # A fleet's writer frozen in the middle of an append holds the ledger's write lock until its connection ends (on
+    # PostgreSQL: hours, when a network cut leaves no reset). Every other writer waits for it up to the busy timeout,
+    # then its call is refused naming the lock and nothing of it is written, on SQLite and on PostgreSQL alike:
+    # never a bot hung on an append without an error.
+    with open_ledger(backend.url, clock=lambda: RECORDED_AT, busy_timeout_s=1) as ledger:
+        ledger.record(fill_fields(fill_id="before"))
+        outcome: list[BaseException | int] = []
+
+        def append() -> None:
+            try:
+                outcome.append(ledger.record(fill_fields(fill_id="behind")).seq)
+            except StorageError as error:
+                outcome.append(error)
+
+        with write_lock_held(backend):
+            waiting = threading.Thread(target=append)
+            waiting.start()
+            waiting.join(HANG_GUARD_S)  # a bound on the hang, never an assertion on speed
+            still_waiting = waiting.is_alive()
+        waiting.join()
+
+        assert not still_waiting, f"the append still waited for the lock after {HANG_GUARD_S} s"
+        (refused,) = outcome
+        assert isinstance(refused, StorageError)
+        assert "lock" in str(refused)
+        assert "TRADELEDGER_BUSY_TIMEOUT_S" in str(refused)
+        assert ledger.head.seq == 1
+        assert ledger.record(fill_fields(fill_id="behind")).seq == 2  # the lock released, the next append lands

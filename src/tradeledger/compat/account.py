@@ -475,8 +475,10 @@ class AccountBook:
 
     @property
     def totals(self) -> Totals:
-        """Lifetime realized PnL (gross) and fees of every cycle of the account."""
-        return portfolio_totals(self._fold_positions.totals().values())
+        """Lifetime realized PnL (gross) and fees of every cycle of the account, its symbols added in symbol order
+        as `LedgerState.totals` adds them: a sum of 28-digit Decimals rounds where its order makes it, so the
+        order the symbols were first traded in would give another last digit than the ledger's."""
+        return portfolio_totals(totals for _, totals in sorted(self._fold_positions.totals().items()))
 
 
 def _seq(pair: tuple[int, Trade]) -> int:

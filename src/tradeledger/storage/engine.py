@@ -47,11 +47,29 @@ def snapshot_options(engine: sa.Engine) -> dict[str, Any]:
     return {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
 
 
+def _bound_lock_waits(engine: sa.Engine, busy_timeout_s: float) -> None:
+    """Each PostgreSQL session waits for a lock at most the busy timeout (`lock_timeout`), then its statement fails:
+    a writer stopped in the middle of an append (SIGSTOP, a paused VM, a network cut that sends no reset) holds the
+    head row's lock until the server learns its connection ended, which can take hours, and without a bound every
+    other writer of the fleet waited for it without an error. Set once per connection (a round trip when the pool
+    opens one, none per append); SQLite's writers wait the same time (`PRAGMA busy_timeout`)."""
+    milliseconds = max(1, round(busy_timeout_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI connection
+        dbapi_connection.execute(f"SET lock_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+
 def create_ledger_engine(url: str, *, synchronous: Synchronous = "full", busy_timeout_s: float = 30.0) -> sa.Engine:
-    """An engine for a ledger database; SQLite gets WAL, the chosen durability and BEGIN IMMEDIATE."""
+    """An engine for a ledger database; SQLite gets WAL, the chosen durability and BEGIN IMMEDIATE; PostgreSQL a
+    lock wait bounded by the busy timeout, as SQLite's."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url)
+        engine = sa.create_engine(url)
+        if engine.dialect.name == "postgresql":
+            _bound_lock_waits(engine, busy_timeout_s)
+        return engine
 
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
     in_memory = is_in_memory(url)

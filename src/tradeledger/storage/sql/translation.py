@@ -20,6 +20,21 @@ _SQLITE_HINTS = {
     "SQLITE_CANTOPEN": "the file cannot be opened (missing folder or no permission)",
 }
 
+# A lock waited for the whole busy timeout: SQLite's SQLITE_BUSY ("database is locked"), PostgreSQL's lock_not_available
+# (lock_timeout, storage/engine.py).
+LOCK_HINT = (
+    "another writer held the ledger's lock for the whole busy timeout (TRADELEDGER_BUSY_TIMEOUT_S, open_ledger's "
+    "busy_timeout_s): a process stopped or cut off in the middle of a write holds it until its connection ends; "
+    "nothing of this call was written"
+)
+
+
+def _lock_waited_out(error: exc.DBAPIError) -> bool:
+    code = getattr(error.orig, "sqlite_errorname", None)
+    if code is not None:
+        return str(code).startswith("SQLITE_BUSY")
+    return getattr(error.orig, "sqlstate", None) == "55P03"
+
 
 def storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None, append: bool = True) -> StorageError:
     """A driver error as StorageError, naming what the database said (and, on SQLite, what it means); the notes
@@ -50,6 +65,10 @@ def storage_error(error: exc.DBAPIError, *, commit_sent: bool | None = None, app
         else:
             done = ": its commit was not sent, so nothing of it was written"
         translated: StorageError = ConnectionLost(f"{lost}{done}, and the next call connects again")
+    elif _lock_waited_out(error):
+        translated = StorageError(
+            f"the database refused the operation: {' '.join(str(error.orig).split())} ({LOCK_HINT})"
+        )
     else:
         code = getattr(error.orig, "sqlite_errorname", None)
         hint = next((text for name, text in _SQLITE_HINTS.items() if code and code.startswith(name)), None)
