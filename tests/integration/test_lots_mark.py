@@ -33,10 +33,10 @@ def marked(backend: Backend, mark: str | None) -> None:
 
 def stored_mark(backend: Backend) -> str | None:
     ((mark,),) = backend.sql("SELECT lots_named_until FROM ledger_head")
+    assert mark is None or isinstance(mark, str)
     return mark
 
 
-@pytest.mark.xfail(strict=True, reason="verify does not check the head's mark of lots named")
 def test_verify_reports_a_mark_of_lots_named_missing_though_the_log_names_lots(
     opened: Ledger, backend: Backend
 ) -> None:
@@ -51,12 +51,11 @@ def test_verify_reports_a_mark_of_lots_named_missing_though_the_log_names_lots(
             "head",
             "the head says no event names lots (lots_named_until NULL), the log's latest event whose metadata may "
             f"name lots occurred at {LOTS_NAMED_AT} (seq 3): a backfill before it would not be checked against the "
-            "lots named; `tradeledger rebuild` sets the mark from the log",
+            "lots named; `Ledger.rebuild()` sets the mark from the log",
         ),
     )
 
 
-@pytest.mark.xfail(strict=True, reason="verify does not check the head's mark of lots named")
 def test_verify_reports_a_mark_of_lots_named_earlier_than_the_log_says(opened: Ledger, backend: Backend) -> None:
     marked(backend, "2026-01-02T00:00:00.000000+00:00")
 
@@ -86,7 +85,6 @@ def test_verify_takes_the_mark_of_lots_named_an_append_and_a_rollback_leave(open
     assert opened.verify().ok
 
 
-@pytest.mark.xfail(strict=True, reason="rebuild leaves the head's mark of lots named as it found it")
 def test_rebuild_sets_the_mark_of_lots_named_from_the_log_and_a_backfill_is_checked_again(
     opened: Ledger, backend: Backend
 ) -> None:
@@ -101,7 +99,6 @@ def test_rebuild_sets_the_mark_of_lots_named_from_the_log_and_a_backfill_is_chec
         opened.record(sell(3))
 
 
-@pytest.mark.xfail(strict=True, reason="rebuild leaves the head's mark of lots named as it found it")
 def test_rebuild_sets_a_mark_of_lots_named_later_than_the_log_back_to_the_log_s(
     opened: Ledger, backend: Backend
 ) -> None:
