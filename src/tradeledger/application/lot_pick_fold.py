@@ -73,8 +73,9 @@ def check_by_fold(
         if currency is not None and named_lots(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
     only_backfilled = set(backfilled) - asked.keys()
+    withdrawn: dict[str, str | None] = {}  # per account: its latest withdrawal, asked once however many pools
     for pools in only_backfilled:
-        asked[pools] = _backfill_folds(log, new, pools)
+        asked[pools] = _backfill_folds(log, new, pools, withdrawn)
     seqs = {event.seq for event in new}
     for pools, disposing in asked.items():
         for withdrawals_dispose in sorted(disposing):
@@ -88,13 +89,17 @@ def check_by_fold(
             )
 
 
-def _backfill_folds(log: EventLog, new: Sequence[StoredEvent], pools: Pools) -> set[bool]:
+def _backfill_folds(
+    log: EventLog, new: Sequence[StoredEvent], pools: Pools, withdrawn: dict[str, str | None]
+) -> set[bool]:
     """The folds a backfill into `pools` asks (withdrawals disposing or not): `gains`' default, and the one where
     withdrawals dispose when the account had a withdrawal since the backfill's first event (one it takes the lot of
-    may name it)."""
+    may name it); `withdrawn`: the latest withdrawal of each account asked already (a read by account each)."""
     account, currency = pools
     since = min(event.occurred_at for event in new if event.account == account and lot_currency(event) == currency)
-    latest = log.last_occurred(account, None, _TRANSFER, kinds=_WITHDRAWAL)
+    if account not in withdrawn:
+        withdrawn[account] = log.last_occurred(account, None, _TRANSFER, kinds=_WITHDRAWAL)
+    latest = withdrawn[account]
     return {False, True} if latest is not None and latest >= since else {False}
 
 
