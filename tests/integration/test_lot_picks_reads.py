@@ -134,3 +134,27 @@ def test_a_backfill_into_two_pools_of_one_account_asks_for_its_latest_withdrawal
     ledger.record_many([plain_buy(4.5, "btc"), eth])  # backfills into bot's BTC and ETH pools
 
     assert asked.count(("bot", frozenset({"withdrawal"}))) == 1
+
+
+def test_a_backfill_inside_an_open_position_reads_the_history_back_to_where_it_folds_not_all_of_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, folded: list[int]
+) -> None:
+    ledger.record_many(pairs(0, 500))  # 1,000 events a second apart; the pool empty after each sale
+    read_back: list[int] = []  # the seqs yielded to the reads of the history before the backfill
+    original = SqlEventLog.read
+
+    def counted(self: SqlEventLog, **filters: Any) -> Any:
+        for event in original(self, **filters):
+            if filters.get("occurred_until") is not None:
+                read_back.append(event.seq)
+            yield event
+
+    monkeypatch.setattr(SqlEventLog, "read", counted)
+    folded.clear()
+
+    ledger.record(plain_buy(2 * 495 + 0.5, "backfill"))  # lot 991 open then: folded from its buy
+
+    assert folded == [2 * 5 + 1]
+    # The minute before the backfill (its first window: 60 events), not the 991 events of the history before it.
+    assert len(read_back) == 60
+    assert min(read_back) == 2 * 495 + 1 - 59
