@@ -14,6 +14,7 @@ from tests.integration.test_lot_picks import named
 from tests.integration.test_lot_picks_fold import at, buy, sell
 from tradeledger import InvalidFill, Ledger, open_ledger
 from tradeledger.application.verification import Problem
+from tradeledger.storage.sql import log as sql_log
 
 LOTS_NAMED_AT = "2026-01-05T00:00:00.000000+00:00"  # the sale naming lot 1, as the log stores its time
 
@@ -105,5 +106,28 @@ def test_rebuild_sets_a_mark_of_lots_named_later_than_the_log_back_to_the_log_s(
     marked(backend, "2026-01-09T00:00:00.000000+00:00")
 
     opened.rebuild()
+
+    assert stored_mark(backend) == LOTS_NAMED_AT
+
+
+@pytest.mark.xfail(strict=True, reason="a writer that does not move the mark leaves it behind the log")
+def test_an_event_naming_lots_from_a_writer_that_does_not_move_the_mark_moves_it_by_the_log_s_trigger(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_ledger(backend.url) as ledger:
+        ledger.record_many([buy(1), buy(2)])
+        # As a process running code from before revision 0010 appends: its head's UPDATE never moves the mark.
+        monkeypatch.setattr(sql_log, "latest_naming_lots", lambda _events, latest: latest)
+        ledger.record(named((1, "1"), quantity="1", occurred_at=at(5)))
+        monkeypatch.undo()
+
+        assert stored_mark(backend) == LOTS_NAMED_AT  # revision 0012's trigger
+        assert ledger.verify().ok
+        with pytest.raises(InvalidFill, match=r"^fill 1: metadata\.lots: the fill at seq 3, which occurred after"):
+            ledger.record(sell(3))
+
+
+def test_the_trigger_leaves_a_later_mark_of_lots_named_as_it_is(opened: Ledger, backend: Backend) -> None:
+    opened.record(named((2, "1"), quantity="1", occurred_at=at(4)))  # names lots, earlier than the mark
 
     assert stored_mark(backend) == LOTS_NAMED_AT
