@@ -110,7 +110,6 @@ def test_rebuild_sets_a_mark_of_lots_named_later_than_the_log_back_to_the_log_s(
     assert stored_mark(backend) == LOTS_NAMED_AT
 
 
-@pytest.mark.xfail(strict=True, reason="a writer that does not move the mark leaves it behind the log")
 def test_an_event_naming_lots_from_a_writer_that_does_not_move_the_mark_moves_it_by_the_log_s_trigger(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -342,7 +342,6 @@ def lots_trigger(url: str) -> list[tuple[Any, ...]]:
     return query(url, "SELECT tgname FROM pg_trigger WHERE tgname = 'ledger_events_lots_named'")
 
 
-@pytest.mark.xfail(strict=True, reason="a writer that does not move the mark leaves it behind the log")
 def test_revision_0012_sets_the_mark_of_lots_named_from_the_log_and_keeps_it_by_a_trigger(db_url: str) -> None:
     named = {"lots": [{"seq": 1, "quantity": "1"}]}
     with open_ledger(db_url) as ledger:
