@@ -3,8 +3,8 @@ may name lots (holds the text `"lots"`) moves the mark to its `occurred_at` when
 running code from before revision 0010 (after another process upgraded the ledger) appends without moving the mark,
 and a backfill dated between the mark and such an event skipped the lot check it needs (application/lot_picks.py).
 The ledger's own appends move the mark as before (written with the head); the trigger's WHEN is the only cost of an
-insert naming none (docs/benchmarks.md: ~1 k instructions an event on SQLite). The mark is computed again from the
-log here, as a rollback computes it, mending one an older writer left behind.
+insert naming none (docs/benchmarks.md, SQLite: +1.2 k instructions a single append, +2.6 k a fill of a batch).
+The mark is computed again from the log here, as a rollback computes it, mending one an older writer left behind.
 
 Revision ID: 0012
 Revises: 0011
