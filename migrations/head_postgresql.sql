@@ -23,6 +23,16 @@ CREATE FUNCTION ledger_events_append_only() RETURNS trigger
         RAISE EXCEPTION 'ledger_events is append-only: % is refused (use tradeledger rollback)', TG_OP;
     END $$;
 
+CREATE FUNCTION ledger_events_lots_named() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+        UPDATE ledger_head SET lots_named_until = NEW.occurred_at
+        WHERE id = 1
+          AND (lots_named_until IS NULL OR lots_named_until COLLATE "C" < NEW.occurred_at COLLATE "C");
+        RETURN NULL;
+    END $$;
+
 CREATE FUNCTION ledger_head_follows_the_log() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -209,7 +219,7 @@ CREATE TABLE risk_levels (
     lowest_price text NOT NULL
 );
 
-INSERT INTO alembic_version VALUES ('0011');
+INSERT INTO alembic_version VALUES ('0012');
 
 INSERT INTO ledger_head VALUES (1, 1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 1, 0, '0000000000000000000000000000000000000000000000000000000000000000', NULL);
 
@@ -263,6 +273,8 @@ CREATE TRIGGER ledger_admin_log_append_only BEFORE DELETE OR UPDATE ON ledger_ad
 CREATE TRIGGER ledger_admin_log_no_truncate BEFORE TRUNCATE ON ledger_admin_log FOR EACH STATEMENT EXECUTE FUNCTION ledger_admin_log_append_only();
 
 CREATE TRIGGER ledger_events_append_only BEFORE DELETE OR UPDATE ON ledger_events FOR EACH ROW EXECUTE FUNCTION ledger_events_append_only();
+
+CREATE TRIGGER ledger_events_lots_named AFTER INSERT ON ledger_events FOR EACH ROW WHEN ((new.metadata ~~ '%"lots"%'::text)) EXECUTE FUNCTION ledger_events_lots_named();
 
 CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON ledger_events FOR EACH STATEMENT EXECUTE FUNCTION ledger_events_append_only();
 

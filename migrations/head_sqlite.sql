@@ -5,7 +5,7 @@ CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO "alembic_version" VALUES('0011');
+INSERT INTO "alembic_version" VALUES('0012');
 CREATE TABLE balance_snapshots (
 	seq INTEGER NOT NULL, 
 	"key" TEXT NOT NULL, 
@@ -194,3 +194,9 @@ CREATE TRIGGER ledger_events_no_delete BEFORE DELETE ON ledger_events
     BEGIN SELECT RAISE(ABORT, 'ledger_events is append-only: use tradeledger rollback'); END;
 CREATE INDEX ix_ledger_events_order_id ON ledger_events (order_id, account, exchange) WHERE order_id IS NOT NULL;
 CREATE INDEX ix_ledger_events_exchange ON ledger_events (exchange) WHERE seq > 0;
+CREATE TRIGGER ledger_events_lots_named AFTER INSERT ON ledger_events
+    WHEN NEW.metadata LIKE '%"lots"%'
+    BEGIN
+        UPDATE ledger_head SET lots_named_until = NEW.occurred_at
+        WHERE id = 1 AND (lots_named_until IS NULL OR lots_named_until < NEW.occurred_at);
+    END;

@@ -2,14 +2,17 @@
 """A specific sale's `metadata.lots` checked when recorded (docs/benchmarks.md, "A specific sale's lots checked by
 the fold"): per case OWN/OTHER/named|plain, a bot account's history of OWN events (buy 1, then sell 1 naming that
 buy's lot when `named`) after OTHER events of another account is imported (timed), then a sale naming a lot is
-timed after a buy (median of 7).
+timed after a buy (median of 7). OWN/OTHER/backfill ("Backfills checked against the lots named"): the same history
+naming no lots, then a buy and a sale naming its lot (the head's mark), then a buy backfilled inside the third pair
+from the end (its pool not empty then) is timed, each run on a fresh copy of the ledger (median of 5).
 
-usage: scripts/bench_lot_picks.py 10000/0/named 0/10000/plain 100000/0/plain ...
+usage: scripts/bench_lot_picks.py 10000/0/named 0/10000/plain 100000/0/plain 100000/0/backfill ...
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,10 +80,41 @@ def _case(own: int, other: int, *, named: bool) -> str:
     )
 
 
+def _backfill(own: int, other: int) -> str:
+    directory = Path(tempfile.mkdtemp(prefix="bench-lot-picks-"))
+    url = f"sqlite:///{directory / 'ledger.db'}"
+    fills = _history("other", other, 0, 1, named=False) + _history("bot", own, other + 10, other + 1, named=False)
+    path = directory / "fills.ndjson"
+    path.write_text("".join(json.dumps(fill) + "\n" for fill in fills))
+    subprocess.run([sys.executable, "-m", "tradeledger", "--db", url, "import", str(path)], check=True)
+    second = own + other + 100
+    with open_ledger(url) as ledger:
+        lot = ledger.record(_fill("bot", "buy", second)).seq
+        ledger.record(_fill("bot", "sell", second + 1, lot))
+    inside = other + 10 + own - 6  # the third pair from the end of the bot's history: between its buy and its sale
+    timings: list[float] = []
+    for run in range(5):
+        copy = directory / f"copy{run}.db"
+        shutil.copyfile(directory / "ledger.db", copy)
+        with open_ledger(f"sqlite:///{copy}") as ledger:
+            backfill = _fill("bot", "buy", inside) | {"occurred_at": (T0 + timedelta(seconds=inside + 0.5)).isoformat()}
+            began = time.perf_counter()
+            ledger.record(backfill)
+            timings.append(time.perf_counter() - began)
+        copy.unlink()
+    return (
+        f"own={own} other={other}: a buy backfilled inside an open pair {statistics.median(timings) * 1000:.1f} ms "
+        f"(median of 5; {', '.join(f'{t * 1000:.0f}' for t in timings)} ms)"
+    )
+
+
 def main() -> None:
     for case in sys.argv[1:]:
         own, other, kind = case.split("/")
-        print(_case(int(own), int(other), named=kind == "named"), flush=True)
+        if kind == "backfill":
+            print(_backfill(int(own), int(other)), flush=True)
+        else:
+            print(_case(int(own), int(other), named=kind == "named"), flush=True)
 
 
 if __name__ == "__main__":

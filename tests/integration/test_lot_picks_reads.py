@@ -115,3 +115,46 @@ def test_a_backfill_naming_no_lots_inside_an_open_position_folds_from_the_last_t
 
     assert folded == [2 * 5 + 1]  # pairs 45 to 49 and the backfill, not the 100 events of the history
     assert len(ledger.gains("specific").rows) == 50
+
+
+def test_a_backfill_into_two_pools_of_one_account_asks_for_its_latest_withdrawal_once(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.record_many(pairs(0, 5))  # the sale naming a lot at 9 s: the mark
+    asked: list[tuple[str, frozenset[str]]] = []
+    original = SqlEventLog.last_occurred
+
+    def counted(self: SqlEventLog, account: str, exchange: str | None, types: Any, **filters: Any) -> str | None:
+        asked.append((account, frozenset(filters.get("kinds", ()))))
+        return original(self, account, exchange, types, **filters)
+
+    monkeypatch.setattr(SqlEventLog, "last_occurred", counted)
+
+    eth = plain_buy(4.5, "eth") | {"symbol": "ETH/USD"}
+    ledger.record_many([plain_buy(4.5, "btc"), eth])  # backfills into bot's BTC and ETH pools
+
+    assert asked.count(("bot", frozenset({"withdrawal"}))) == 1
+
+
+def test_a_backfill_inside_an_open_position_reads_the_history_back_to_where_it_folds_not_all_of_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, folded: list[int]
+) -> None:
+    ledger.record_many(pairs(0, 500))  # 1,000 events a second apart; the pool empty after each sale
+    read_back: list[int] = []  # the seqs yielded to the reads of the history before the backfill
+    original = SqlEventLog.read
+
+    def counted(self: SqlEventLog, **filters: Any) -> Any:
+        for event in original(self, **filters):
+            if filters.get("occurred_until") is not None:
+                read_back.append(event.seq)
+            yield event
+
+    monkeypatch.setattr(SqlEventLog, "read", counted)
+    folded.clear()
+
+    ledger.record(plain_buy(2 * 495 + 0.5, "backfill"))  # lot 991 open then: folded from its buy
+
+    assert folded == [2 * 5 + 1]
+    # The minute before the backfill (its first window: 60 events), not the 991 events of the history before it.
+    assert len(read_back) == 60
+    assert min(read_back) == 2 * 495 + 1 - 59

@@ -332,7 +332,36 @@ def test_revision_0011_indexes_the_events_by_exchange_and_the_names_are_read_thr
         assert ledger.exchanges() == {"binance", "kraken"}
 
     assert "ix_ledger_events_exchange" in index_names(db_url)
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0011",)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def lots_trigger(url: str) -> list[tuple[Any, ...]]:
+    """Revision 0012's trigger, by name, as the database lists it (none: [])."""
+    if sa.make_url(url).get_backend_name() == "sqlite":
+        return query(url, "SELECT name FROM sqlite_master WHERE name = 'ledger_events_lots_named'")
+    return query(url, "SELECT tgname FROM pg_trigger WHERE tgname = 'ledger_events_lots_named'")
+
+
+def test_revision_0012_sets_the_mark_of_lots_named_from_the_log_and_keeps_it_by_a_trigger(db_url: str) -> None:
+    named = {"lots": [{"seq": 1, "quantity": "1"}]}
+    with open_ledger(db_url) as ledger:
+        ledger.record_many(
+            [
+                fill_fields(fill_id="f-1", occurred_at="2026-01-01T00:00:00+00:00"),
+                fill_fields(fill_id="f-2", side="sell", metadata=named, occurred_at="2026-01-05T00:00:00+00:00"),
+            ]
+        )
+    alembic(db_url, "downgrade", "0011")
+    assert lots_trigger(db_url) == []
+    # The mark a process of before revision 0010 leaves: it appended f-2 without moving it.
+    query(db_url, "UPDATE ledger_head SET lots_named_until = NULL")
+
+    with open_ledger(db_url):  # upgraded: the mark set from the log again
+        pass
+
+    assert query(db_url, "SELECT lots_named_until FROM ledger_head") == [("2026-01-05T00:00:00.000000+00:00",)]
+    assert lots_trigger(db_url) == [("ledger_events_lots_named",)]
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
 
 
 def test_a_ledger_holding_typed_events_cannot_go_below_revision_0007(db_url: str) -> None:

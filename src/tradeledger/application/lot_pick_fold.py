@@ -16,7 +16,9 @@ A fill naming lots is folded as `gains` folds it by default (withdrawals do not 
 Cost, per (account, currency) an append names lots of: the fold starts where each pool was provably empty
 (`_since_empty`: the events of the position open at the head, in the common case), found by a look for an internal
 move of the account and a read of the pool's events from that time (two reads by account: on SQLite each a scan of
-the table, as no index of the log leads with the account); else the account's whole history is read and folded.
+the table, as no index of the log leads with the account), and for a backfill inside an open position reads of the
+pool's earlier events backwards in windows of time, each 16 times the one before, back to where it was empty (a
+minute of a bot's history, not all of it); else the account's whole history is read and folded.
 
 An append naming no lots is folded so only when one of its events occurred before the latest event of the log that
 may name lots (`EventLog.lots_named_until`, kept in the head row and read with it): a backfill, which may take first
@@ -31,13 +33,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 
 from tradeledger.application.lot_pick_moves import SPECIFIC, AccountMoves, lot_currency, named_lots, time_then_seq
 from tradeledger.application.ports import EventLog
 from tradeledger.application.replaying import event_at
 from tradeledger.domain.fee_parts import fee_parts
-from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened
+from tradeledger.domain.fills import LEDGER_CONTEXT, decimal_text, shortened, time_shaped, time_text
 from tradeledger.domain.fold_state import ExecutionRow
 from tradeledger.domain.lot_pools import rounded_rest
 from tradeledger.domain.lot_terms import NO_TAX_YEAR, ZERO, lot_picks
@@ -73,8 +76,9 @@ def check_by_fold(
         if currency is not None and named_lots(event) is not None:
             asked.setdefault((event.account, currency), set()).add(event.type == "transfer")
     only_backfilled = set(backfilled) - asked.keys()
+    withdrawn: dict[str, str | None] = {}  # per account: its latest withdrawal, asked once however many pools
     for pools in only_backfilled:
-        asked[pools] = _backfill_folds(log, new, pools)
+        asked[pools] = _backfill_folds(log, new, pools, withdrawn)
     seqs = {event.seq for event in new}
     for pools, disposing in asked.items():
         for withdrawals_dispose in sorted(disposing):
@@ -88,13 +92,17 @@ def check_by_fold(
             )
 
 
-def _backfill_folds(log: EventLog, new: Sequence[StoredEvent], pools: Pools) -> set[bool]:
+def _backfill_folds(
+    log: EventLog, new: Sequence[StoredEvent], pools: Pools, withdrawn: dict[str, str | None]
+) -> set[bool]:
     """The folds a backfill into `pools` asks (withdrawals disposing or not): `gains`' default, and the one where
     withdrawals dispose when the account had a withdrawal since the backfill's first event (one it takes the lot of
-    may name it)."""
+    may name it); `withdrawn`: the latest withdrawal of each account asked already (a read by account each)."""
     account, currency = pools
     since = min(event.occurred_at for event in new if event.account == account and lot_currency(event) == currency)
-    latest = log.last_occurred(account, None, _TRANSFER, kinds=_WITHDRAWAL)
+    if account not in withdrawn:
+        withdrawn[account] = log.last_occurred(account, None, _TRANSFER, kinds=_WITHDRAWAL)
+    latest = withdrawn[account]
     return {False, True} if latest is not None and latest >= since else {False}
 
 
@@ -127,8 +135,8 @@ def _since_empty(
     earlier of the first fill of `new` in the pool and the opening of the position open at the log's head
     (`open_cycle`): the position before it is the head's less what the fills from it moved (a read of the pool's
     events from that time, not of its history). When that position is not 0 (a backfill that occurred while a
-    position was open), the pool's events before that time are read and the fold starts at the latest of them
-    before which the position was 0 (none: the whole history)."""
+    position was open), the pool's events before that time are read backwards in windows of time until one before
+    which the position was 0 (`_back_to_empty`), where the fold starts (none: the whole history)."""
     account, currency = pools
     mine = [event for event in new if event.account == account and lot_currency(event) == currency]
     if any(event.type != "fill" for event in mine) or moves.of(account):
@@ -162,14 +170,48 @@ def _symbol_since_empty(
         for event in later:
             size -= _moved_size(event)
         if size != 0:  # not empty then (a backfill inside an open position): the latest time before it that was
-            earlier = log.read(account=account, symbol=symbol, occurred_until=start[0])
-            before = sorted((event for event in earlier if time_then_seq(event) < start), key=time_then_seq)
-            cut = len(before)
-            while size != 0 and cut:
-                cut -= 1
-                size -= _moved_size(before[cut])
-            later = [*before[cut:], *later]
+            before, size = _back_to_empty(log, account, symbol, start, size)
+            later = [*before, *later]
     return [*later, *batch] if size == 0 else None
+
+
+def _back_to_empty(
+    log: EventLog, account: str, symbol: str, start: tuple[str, int], size: Decimal
+) -> tuple[list[StoredEvent], Decimal]:
+    """The events of (account, symbol) before `start` (by time, then seq), back to the latest before which its
+    position was 0, in the order they occurred, and that position (`size`: the one at `start`; not 0 when the history
+    ran out first). Read backwards in windows of time, each `_GROWTH` times the one before (`_FIRST_SPAN` first), so
+    a backfill on a long history reads about what it folds (at most `_GROWTH` times the span it folds, in a few
+    reads), not the whole history before it; the last window has no lower bound (the rest of the history)."""
+    taken: list[StoredEvent] = []  # the latest first
+    upper, span = start, _FIRST_SPAN
+    while size != 0:
+        lower = _earlier_by(upper[0], span)
+        read = log.read(account=account, symbol=symbol, occurred_from=lower, occurred_until=upper[0])
+        for event in sorted((event for event in read if time_then_seq(event) < upper), key=time_then_seq)[::-1]:
+            taken.append(event)
+            size -= _moved_size(event)
+            if size == 0:
+                break
+        if lower is None:
+            break
+        upper, span = (lower, 0), span * _GROWTH  # (lower, 0): before every event at `lower`, which this read held
+    return taken[::-1], size
+
+
+_FIRST_SPAN, _GROWTH = timedelta(minutes=1), 16
+
+
+def _earlier_by(time: str, span: timedelta) -> str | None:
+    """The stored time text `span` before `time`; None when that is before the year 1, or `time` is not a stored
+    time text (an edited row: read without a lower bound)."""
+    if not time_shaped(time):
+        return None
+    at = datetime.fromisoformat(time)
+    return None if at - _YEAR_ONE <= span else time_text(at - span)
+
+
+_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _moved_size(event: StoredEvent) -> Decimal:

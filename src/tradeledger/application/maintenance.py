@@ -89,8 +89,10 @@ def audit_label(name: str, value: str) -> str:
 
 
 def rebuild_projection(uow: UnitOfWork, *, snapshot_every: int) -> Checkpoint:
-    """Rewrite the positions projection and its snapshots from the log up to its head; the head."""
+    """Rewrite the positions projection and its snapshots from the log up to its head, and the head's mark of when an
+    event naming lots last occurred (`EventLog.mark_lots_named`: one statement, a scan of the log); the head."""
     at = uow.log.head()
+    uow.log.mark_lots_named()
     projection = uow.projection
     projection.clear()
     # Closed cycles and snapshots go to the store as the fold's plain values (ClosedCycles, FoldedRows):

@@ -150,6 +150,11 @@ class EventLog(Protocol):
         `truncate`), read with it at no cost, so an append that occurred before it is checked for the lots it
         takes first in, first out (application/lot_picks.py) and the usual append reads nothing more."""
 
+    def mark_lots_named(self) -> str | None:
+        """Compute `lots_named_until` again from the whole log (as `truncate` does) and keep it with the head, the
+        new mark: a rebuild's, which derives every derived value from the log again (a mark a writer left too early,
+        one running code from before revision 0010 say, is set right)."""
+
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Add sealed events after the head, in seq order; the head follows them."""
 

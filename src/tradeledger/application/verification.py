@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from tradeledger.application.anchoring import Anchor, AnchorCheck, check_anchor
 from tradeledger.application.appending import BALANCES
+from tradeledger.application.lots_mark import LotsNamed
 from tradeledger.application.ports import PENDING, PENDING_REBUILD, Transaction
 from tradeledger.application.replaying import stored_state
 from tradeledger.domain.admin import ROLLBACK, AdminRecord, records_disagreeing
@@ -445,7 +446,7 @@ def verify_ledger(
 ) -> VerifyReport:
     """Every check of `Ledger.verify`, in one read transaction; `on_progress(events read)` every PROGRESS_EVERY
     events and once at the end of the log."""
-    balances = ReferenceBalances()
+    balances, lots = ReferenceBalances(), LotsNamed()  # lots: the log's latest event naming lots, for the head's mark
     book = balances.book
     anchored: dict[int, tuple[int, str]] = {}
     head = tx.log.head()
@@ -453,7 +454,7 @@ def verify_ledger(
     wanted = {anchor.seq for _, anchor in anchors} | {record.to_seq for record in records}
 
     def noting_anchored(events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
-        for event in events:
+        for event in lots.seen(events):
             if event.seq in wanted:
                 anchored[event.seq] = (event.epoch, event.hash)
             yield event
@@ -475,6 +476,7 @@ def verify_ledger(
     events = tx.log.read() if on_progress is None else _reporting(tx.log.read(), on_progress)
     count, problems = _check_chain(noting_anchored(events), head, balances, after=check_snapshots)
     problems += check_admin(records, epochs, head, {seq: hash_ for seq, (_, hash_) in anchored.items()})
+    problems += [Problem(None, "head", detail) for detail in lots.behind(tx.log.lots_named_until())]
     not_rebuilt = tx.projection.entries(PENDING, [PENDING_REBUILD]).get(PENDING_REBUILD)
     if not_rebuilt is not None:  # an audit's open of a log that does not fold (bootstrap.open_ledger)
         detail = f"the rebuild a schema upgrade asked for has not run ({not_rebuilt}): the projections are not checked"

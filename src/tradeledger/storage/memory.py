@@ -149,6 +149,10 @@ class MemoryEventLog:
     def lots_named_until(self) -> str | None:
         return self._state.lots_named_until
 
+    def mark_lots_named(self) -> str | None:
+        self._state.lots_named_until = latest_naming_lots(self._state.events, None)
+        return self._state.lots_named_until
+
     def formats(self) -> dict[str, list[int]]:
         return formats_of({(event.type, event.version) for event in self._state.events})
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision in migrations/versions (tests/integration/test_schema.py holds it to Alembic's head).
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 VERSION_TABLE = "alembic_version"  # Alembic's default
 
 # Alembic's module-level context is not thread-safe.

@@ -245,6 +245,12 @@ class SqlEventLog:
         self.head()  # read with it
         return self._lots_until
 
+    def mark_lots_named(self) -> str | None:
+        self.head()  # locked first, in a unit of work
+        self._lots_until = self._connection.scalar(_LATEST_NAMING_LOTS[self._connection.dialect.name])
+        self.lots_moved = True
+        return self._lots_until
+
     def read(
         self,
         *,
@@ -457,5 +463,4 @@ class SqlEventLog:
             self._connection.execute(rollback_removed.insert(), removed)
         self._connection.execute(events.delete().where(events.c.seq > record.to_seq))
         self._head = self.moved = record.head_after
-        self._lots_until = self._connection.scalar(_LATEST_NAMING_LOTS[self._connection.dialect.name])
-        self.lots_moved = True
+        self.mark_lots_named()
