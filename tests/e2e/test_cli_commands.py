@@ -33,6 +33,7 @@ COMMANDS = [
     "gains",
     "lots",
     "verify",
+    "rebuild",
     "copy",
     "demo",
     "paper-bot",

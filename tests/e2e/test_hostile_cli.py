@@ -287,6 +287,11 @@ CASES: dict[str, tuple[Case, str]] = {
         "--method",
     ),
     "verify: not a database": (lambda p: [*NOT_A_DATABASE(p), "verify"], "not a"),
+    "rebuild: not a database": (lambda p: [*NOT_A_DATABASE(p), "rebuild"], "not a"),
+    "rebuild: a ledger under a file": (
+        lambda p: ["--db", f"sqlite:///{p / 'plain.txt'}/l.db", "rebuild"],
+        "cannot open",
+    ),
     "copy: a target under a file": (
         lambda p: ["copy", "--from", p.url, "--to", f"sqlite:///{p / 'plain.txt'}/copy.db"],
         "cannot open",

@@ -52,7 +52,7 @@ def test_verify_reports_a_mark_of_lots_named_missing_though_the_log_names_lots(
             "head",
             "the head says no event names lots (lots_named_until NULL), the log's latest event whose metadata may "
             f"name lots occurred at {LOTS_NAMED_AT} (seq 3): a backfill before it would not be checked against the "
-            "lots named; `Ledger.rebuild()` sets the mark from the log",
+            "lots named; `tradeledger rebuild` (`Ledger.rebuild()`) sets the mark from the log",
         ),
     )
 

@@ -43,7 +43,7 @@ class LotsNamed:
         )
         detail = (
             f"{said}, the log's latest event whose metadata may name lots occurred at {self.latest} (seq {self.seq}): "
-            "a backfill before it would not be checked against the lots named; `Ledger.rebuild()` sets the mark "
-            "from the log"
+            "a backfill before it would not be checked against the lots named; `tradeledger rebuild` "
+            "(`Ledger.rebuild()`) sets the mark from the log"
         )
         return [detail]

@@ -53,6 +53,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("gains", "lots", "gains"),
     ("lots", "lots", "lots"),
     ("verify", "audit", "verify"),
+    ("rebuild", "audit", "rebuild"),
     ("copy", "audit", "copy"),
     ("demo", "demo", "demo"),
     ("paper-bot", "paper_bot", "paper_bot"),

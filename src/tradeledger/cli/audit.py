@@ -69,6 +69,20 @@ def verify(
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
+def rebuild(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Re-derive the stored projections (positions, closed cycles, balances, snapshots) from the log."""
+    with opened(ctx, writes=True) as ledger, progress_bar("rebuilding") as _:
+        at = ledger.rebuild()
+    if json_output:
+        emit({"epoch": at.epoch, "seq": at.seq, "hash": at.hash})
+    else:
+        out().print(
+            f"rebuilt the projections and the head's mark of lots named from the log: head epoch {at.epoch} seq "
+            f"{at.seq}, hash {at.hash}",
+            soft_wrap=True,
+        )
+
+
 def print_anchors(console: Console, report: VerifyReport) -> None:
     for check in report.anchors:
         console.print(f"  anchor {check.source}: {check.status}: {check.detail}", highlight=False, soft_wrap=True)
