@@ -299,7 +299,6 @@ def test_history_of_one_symbol_lists_only_its_fills(cli: Cli) -> None:
     assert [e["fill_id"] for e in events] == ["G-7", "G-8"]
 
 
-@pytest.mark.xfail(strict=True, reason="a --symbol that is no unified symbol matches nothing, silently")
 @pytest.mark.parametrize(("json_flag", "symbol"), [([], "eth/usd"), (["--json"], "ETH-USD"), ([], "[b]ETH/USD")])
 def test_history_refuses_a_symbol_that_is_no_unified_symbol_naming_it(
     cli: Cli, json_flag: list[str], symbol: str
