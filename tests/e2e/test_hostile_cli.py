@@ -166,7 +166,7 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "record-settlement: a fee rate that is not a number": (
         lambda p: ["--db", p.url, *SETTLE, "--fee-rate", "NaN"],
-        "fee_rate",
+        "--fee-rate: must be a finite",
     ),
     "record-transfer: a fullwidth amount": (lambda p: ["--db", p.url, *TRANSFER[:-1], "\uff11"], "amount"),
     "record-transfer: zero": (lambda p: ["--db", p.url, *TRANSFER[:-1], "0"], "amount"),

@@ -64,7 +64,7 @@ def test_record_settlement_refuses_when_nothing_is_open(cli: Cli) -> None:
     result = cli(*SETTLE, expect=2)
 
     assert result.stderr == (
-        "error: symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
+        "error: --symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
     )
 
 
@@ -194,7 +194,7 @@ def test_record_settlement_on_a_second_exchange_quotes_both_names_as_written_on_
 
     assert result.stdout == ""
     assert result.stderr == (
-        "error: exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
+        "error: --exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
         "contract settles once per account, whichever of its exchanges it was filled on); nothing is open to settle "
         "on the exchange named (got 'other [b]')\n"
     )
@@ -226,7 +226,6 @@ def test_ingest_names_the_entry_of_a_funding_payment_after_the_settlement_as_the
     assert cli.json("positions")["totals"]["funding"] == "0"
 
 
-@pytest.mark.xfail(strict=True, reason="record-settlement names the API's field (fee_rate:), not the option typed")
 @pytest.mark.parametrize(
     ("options", "refusal"),
     [
