@@ -393,7 +393,7 @@ def test_a_mark_outside_a_fill_prices_limits_is_refused_naming_it(
 
     for command in (["positions"], ["report", "--html", str(tmp_path / "r.html")]):
         refused = cli(*command, "--mark", f"BTC/USD={price}", expect=2).stderr
-        assert refused == f"error: --mark: BTC/USD: {reason}\n"
+        assert refused == f"error: --mark: 'BTC/USD': {reason}\n"
 
 
 def test_positions_prints_a_table_with_lifetime_totals(cli: Cli) -> None:

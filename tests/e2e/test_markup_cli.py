@@ -338,7 +338,6 @@ def test_emoji_codes_in_user_text_print_as_they_are(
     assert ":+1:" in out + err, (out, err)
 
 
-@pytest.mark.xfail(strict=True, reason="a --mark's symbol is printed unquoted in its refusal")
 def test_a_mark_out_of_range_quotes_its_symbol_as_typed(cli: Cli) -> None:
     result = cli("positions", "--mark", "x, [b]y=1e99", expect=2)
 
