@@ -307,8 +307,8 @@ def test_exchange_reconcile_asks_the_named_exchange_at_start_and_unset_asks_none
     assert dusty.reconciliation.ok
     assert warned.reconciliation is not None
     assert not warned.reconciliation.ok
-    assert "balance mismatch at start: USDT on kraken (account 'default'): ledger 0, exchange 5" in caplog.text
-    with pytest.raises(StartRefused, match="USDT on kraken"):
+    assert "balance mismatch at start: USDT on 'kraken' (account 'default'): ledger 0, exchange 5" in caplog.text
+    with pytest.raises(StartRefused, match="USDT on 'kraken'"):
         LegacyBot.build(
             open_bot_ledger(),
             {"exchange_reconcile": {**section, "on_mismatch": "refuse"}},

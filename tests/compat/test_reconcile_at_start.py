@@ -111,11 +111,11 @@ def test_a_mismatch_is_a_warning_per_currency_with_the_numbers_and_the_bot_start
 
     assert warnings_of(caplog) == [
         (
-            "balance mismatch at start: LTC on binance (account 'default'): ledger 1.25, exchange 1.35, "
+            "balance mismatch at start: LTC on 'binance' (account 'default'): ledger 1.25, exchange 1.35, "
             "difference 0.1 (more LTC on the exchange: a deposit or transfer in not ingested, or a missed buy)"
         ),
         (
-            "balance mismatch at start: USDT on binance (account 'default'): ledger 982.4825, exchange 975.4825, "
+            "balance mismatch at start: USDT on 'binance' (account 'default'): ledger 982.4825, exchange 975.4825, "
             "difference -7 (less USDT on the exchange: a withdrawal or fee not ingested, or a missed sell)"
         ),
     ]
@@ -132,7 +132,7 @@ def test_a_currency_only_one_side_holds_is_a_mismatch_against_zero(
 
     assert warnings_of(caplog) == [
         (
-            "balance mismatch at start: BNB on binance (account 'default'): ledger 0, exchange 0.5, "
+            "balance mismatch at start: BNB on 'binance' (account 'default'): ledger 0, exchange 0.5, "
             "difference 0.5 (more BNB on the exchange: a deposit or transfer in not ingested, or a missed buy)"
         )
     ]
@@ -187,10 +187,10 @@ def test_refuse_raises_naming_every_difference_before_anything_is_built(
 
     message = str(refused.value)
     assert message.startswith(
-        f"exchange_reconcile: the ledger does not agree with binance at seq {ledger.head.seq} (on_mismatch: refuse): "
+        f"exchange_reconcile: the ledger does not agree with 'binance' at seq {ledger.head.seq} (on_mismatch: refuse): "
     )
-    assert "LTC on binance (account 'default'): ledger 1.25, exchange 1.35, difference 0.1" in message
-    assert "USDT on binance (account 'default'): ledger 982.4825, exchange 975.4825, difference -7" in message
+    assert "LTC on 'binance' (account 'default'): ledger 1.25, exchange 1.35, difference 0.1" in message
+    assert "USDT on 'binance' (account 'default'): ledger 982.4825, exchange 975.4825, difference -7" in message
     assert warnings_of(caplog) == []  # refused, not warned
     assert not (tmp_path / "state").exists()  # no TradeManager, no state file
     # The same ledger in agreement starts in refuse mode.
@@ -206,7 +206,7 @@ def test_an_exchange_error_is_one_warning_naming_exchange_and_call_and_the_bot_s
 
     assert warnings_of(caplog) == [
         (
-            "exchange_reconcile: binance fetch_balance failed: NetworkError: binance GET "
+            "exchange_reconcile: 'binance' fetch_balance failed: NetworkError: binance GET "
             "https://api.binance.com/api/v3/account; the ledger was not compared with the exchange; starting anyway"
         )
     ]
@@ -218,7 +218,7 @@ def test_an_exchange_error_with_refuse_refuses_to_start(ledger: Ledger, clock: C
     error = ccxt.ExchangeNotAvailable("binance 503 Service Unavailable")
 
     with pytest.raises(
-        StartRefused, match=r"binance fetch_balance failed: ExchangeNotAvailable: .*on_mismatch: refuse"
+        StartRefused, match=r"'binance' fetch_balance failed: ExchangeNotAvailable: .*on_mismatch: refuse"
     ):
         start(ledger, clock, {"exchange": "binance", "on_mismatch": "refuse"}, FakeExchange(error=error))
 
@@ -234,7 +234,7 @@ def test_an_answer_with_an_inexact_number_is_not_compared_and_is_named(
 
     (warning,) = warnings_of(caplog)
     assert warning.startswith(
-        "exchange_reconcile: binance fetch_balance failed: balances: total.USDT: must be an exact"
+        "exchange_reconcile: 'binance' fetch_balance failed: balances: total.USDT: must be an exact"
     )
     assert bot.reconciliation is None
 
@@ -275,7 +275,7 @@ def test_ccxts_real_binance_class_offline_on_a_recorded_balance(
     assert "api.binance.com/api/v3/account" in url
     assert warnings_of(caplog) == [
         (
-            "balance mismatch at start: ETH on binance (account 'default'): ledger 0.02, exchange 0.02229833, "
+            "balance mismatch at start: ETH on 'binance' (account 'default'): ledger 0.02, exchange 0.02229833, "
             "difference 0.00229833 (more ETH on the exchange: a deposit or transfer in not ingested, or a missed buy)"
         )
     ]

@@ -299,6 +299,27 @@ def test_history_of_one_symbol_lists_only_its_fills(cli: Cli) -> None:
     assert [e["fill_id"] for e in events] == ["G-7", "G-8"]
 
 
+@pytest.mark.parametrize(("json_flag", "symbol"), [([], "eth/usd"), (["--json"], "ETH-USD"), ([], "[b]ETH/USD")])
+def test_history_refuses_a_symbol_that_is_no_unified_symbol_naming_it(
+    cli: Cli, json_flag: list[str], symbol: str
+) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    result = cli("history", *json_flag, "--symbol", symbol, expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: --symbol: must be BASE/QUOTE in capitals, like BTC/USD (spot), or BASE/QUOTE:SETTLE (a perpetual, "
+        f"like BTC/USDT:USDT) or BASE/QUOTE:SETTLE-YYMMDD (a future) (got {symbol!r})\n"
+    )
+
+
+def test_history_of_a_symbol_the_ledger_does_not_hold_is_empty(cli: Cli) -> None:
+    cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
+
+    assert cli.json("history", "--symbol", "XRP/USD") == []
+
+
 def test_verify_reports_a_clean_log(cli: Cli) -> None:
     cli("import", str(GOLDEN / "flip_and_partials.ndjson"))
 
@@ -372,7 +393,7 @@ def test_a_mark_outside_a_fill_prices_limits_is_refused_naming_it(
 
     for command in (["positions"], ["report", "--html", str(tmp_path / "r.html")]):
         refused = cli(*command, "--mark", f"BTC/USD={price}", expect=2).stderr
-        assert refused == f"error: --mark: BTC/USD: {reason}\n"
+        assert refused == f"error: --mark: 'BTC/USD': {reason}\n"
 
 
 def test_positions_prints_a_table_with_lifetime_totals(cli: Cli) -> None:

@@ -166,7 +166,7 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "record-settlement: a fee rate that is not a number": (
         lambda p: ["--db", p.url, *SETTLE, "--fee-rate", "NaN"],
-        "fee_rate",
+        "--fee-rate: must be a finite",
     ),
     "record-transfer: a fullwidth amount": (lambda p: ["--db", p.url, *TRANSFER[:-1], "\uff11"], "amount"),
     "record-transfer: zero": (lambda p: ["--db", p.url, *TRANSFER[:-1], "0"], "amount"),
@@ -253,6 +253,7 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "replay: an until time that is not one": (lambda p: ["--db", p.url, "replay", "--until-time", "x"], "--until-time"),
     "history: not a database": (lambda p: [*NOT_A_DATABASE(p), "history"], "not a"),
+    "history: a symbol in lower case": (lambda p: ["--db", p.url, "history", "--symbol", "btc/usd"], "--symbol: must"),
     "gains: not a database": (lambda p: [*NOT_A_DATABASE(p), "gains", "--method", "fifo"], "not a"),
     "gains: an unknown method": (lambda p: ["--db", p.url, "gains", "--method", "fifo\u202e"], "--method"),
     "gains: a year that is not one": (

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from tests.e2e.conftest import Cli
 from tests.exchanges.test_ccxt_sync import Offline, page
 from tradeledger import open_ledger
 from tradeledger.cli import app, common, main
@@ -335,3 +336,10 @@ def test_emoji_codes_in_user_text_print_as_they_are(
     assert "👍" not in out + err
     assert "😄" not in out + err
     assert ":+1:" in out + err, (out, err)
+
+
+def test_a_mark_out_of_range_quotes_its_symbol_as_typed(cli: Cli) -> None:
+    result = cli("positions", "--mark", "x, [b]y=1e99", expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == "error: --mark: 'x, [b]y': is out of range 1E-24..1E+24 (got 1E+99)\n"

@@ -64,7 +64,7 @@ def test_record_settlement_refuses_when_nothing_is_open(cli: Cli) -> None:
     result = cli(*SETTLE, expect=2)
 
     assert result.stderr == (
-        "error: symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
+        "error: --symbol: account 'default' holds no open position in BTC/USDT:USDT-261225; nothing to settle\n"
     )
 
 
@@ -194,7 +194,7 @@ def test_record_settlement_on_a_second_exchange_quotes_both_names_as_written_on_
 
     assert result.stdout == ""
     assert result.stderr == (
-        "error: exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
+        "error: --exchange: account 'default' settled BTC/USDT:USDT-261225 on \"[red]my 'main'[/] desk\" at seq 2 (a "
         "contract settles once per account, whichever of its exchanges it was filled on); nothing is open to settle "
         "on the exchange named (got 'other [b]')\n"
     )
@@ -224,3 +224,30 @@ def test_ingest_names_the_entry_of_a_funding_payment_after_the_settlement_as_the
         "(got BTC/USDT:USDT-261225); nothing was ingested\n"
     )
     assert cli.json("positions")["totals"]["funding"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        (["--fee-rate", "NaN"], "--fee-rate: must be a finite Decimal or decimal string (got 'NaN')"),
+        (["--price", "NaN"], "--price: must be a finite Decimal or decimal string (got 'NaN')"),
+        (["--price", "-1"], "--price: must be greater than 0 (got -1)"),
+        (
+            ["--fee", "1", "--fee-rate", "0.1"],
+            "--fee-rate: give the delivery fee as fees or as a rate of the value, not both",
+        ),
+        (
+            ["--symbol", "BTC/USDT:USDT"],
+            "--symbol: only a dated future (BASE/QUOTE:SETTLE-YYMMDD) settles at an expiry (got 'BTC/USDT:USDT')",
+        ),
+    ],
+    ids=["fee rate", "price", "a negative price", "both fees", "a perpetual"],
+)
+def test_record_settlement_names_the_option_typed_in_a_refusal(cli: Cli, options: list[str], refusal: str) -> None:
+    opened(cli)
+
+    result = cli(*SETTLE, *options, expect=2)
+
+    assert result.stdout == ""
+    assert result.stderr == f"error: {refusal}\n"
+    assert len(cli.json("history")) == 1

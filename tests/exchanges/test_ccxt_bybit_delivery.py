@@ -148,9 +148,9 @@ def test_a_sync_of_bybit_contracts_names_the_executions_ccxts_trade_list_leaves_
     assert unavailable == [
         Unavailable(
             "executions",
-            "bybit's fetch_my_trades in ccxt asks for execType Trade only: what bybit closed itself on LTC/USDT:USDT, "
-            f"{FUTURE} (liquidations BustTrade, auto-deleveraging AdlTrade, deliveries Delivery and Settle) is not "
-            "synced (ingest ccxt what fetch_my_trades(symbol, params={'execType': TYPE}) returns)",
+            "fetch_my_trades of 'bybit' in ccxt asks for execType Trade only: what 'bybit' closed itself on "
+            f"LTC/USDT:USDT, {FUTURE} (liquidations BustTrade, auto-deleveraging AdlTrade, deliveries Delivery and "
+            "Settle) is not synced (ingest ccxt what fetch_my_trades(symbol, params={'execType': TYPE}) returns)",
         )
     ]
 

@@ -28,15 +28,15 @@ def test_kraken_ledger_entries_the_trades_do_not_carry_are_skipped_naming_what_m
         (
             0,
             (
-                "a ledger spend entry (kraken's Buy Crypto or convert, not in its trade list): -50.4000 USD moved that "
-                "no event books; reconcile shows it as a USD difference: record the conversion as one fill with "
+                "a ledger spend entry (Buy Crypto or convert of 'kraken', not in its trade list): -50.4000 USD moved "
+                "that no event books; reconcile shows it as a USD difference: record the conversion as one fill with "
                 "`record` (both legs have referenceId TJKLXX-PFLZT-SNYMTW)"
             ),
         ),
         (
             1,
             (
-                "a ledger receive entry (kraken's Buy Crypto or convert, not in its trade list): +0.0016000000 BTC "
+                "a ledger receive entry (Buy Crypto or convert of 'kraken', not in its trade list): +0.0016000000 BTC "
                 "moved that no event books; reconcile shows it as a BTC difference: record the conversion as one "
                 "fill with `record` (both legs have referenceId TJKLXX-PFLZT-SNYMTW)"
             ),

@@ -304,7 +304,7 @@ def test_a_sync_refusing_an_entry_names_the_exchange_and_the_call_it_came_from(
 
     assert code == 2
     assert " ".join(shown.split()) == (
-        "error: sync hyperliquid: fetch_deposits (stream deposits, cursor None): entry 0: currency: is required, a "
+        "error: sync 'hyperliquid': fetch_deposits (stream 'deposits', cursor None): entry 0: currency: is required, a "
         "currency code (got None); the pages appended before it are kept"
     )
 
@@ -369,9 +369,9 @@ def test_kraken_futures_ledger_books_its_transfer_and_skips_what_ccxt_types_fee_
     assert " ".join(shown.split()).endswith(
         "1 appended, 0 duplicates, 3 skipped; head seq 1 skipped 1: a ledger fee entry (a trade's fee is in its "
         "trade; funding typed fee here is not booked: ingest fetch_funding_history) skipped 1: a ledger trade entry "
-        "(its trade carries it: ingest the trade list) skipped 1: a ledger trade entry (krakenfutures's collateral "
-        "conversion, not in its trade list): -0.00770777 USDT moved that no event books; reconcile shows it as a USDT "
-        "difference: record the conversion as one fill with `record`"
+        "(collateral conversion of 'krakenfutures', not in its trade list): -0.00770777 USDT moved that no event "
+        "books; reconcile shows it as a USDT difference: record the conversion as one fill with `record` skipped 1: "
+        "a ledger trade entry (its trade carries it: ingest the trade list)"
     )
     assert balances(db) == {"USDT": Decimal(25)}
 

@@ -144,7 +144,7 @@ def test_a_network_error_mid_sync_names_the_exchange_call_and_cursor_and_keeps_w
 
     assert status == 2
     assert message == (
-        "error: bybit fetch_my_trades failed at cursor 2026-01-01T00:00:02+00:00: NetworkError: bybit GET "
+        "error: 'bybit' fetch_my_trades failed at cursor 2026-01-01T00:00:02+00:00: NetworkError: bybit GET "
         "https://api.bybit.com timed out; the pages appended before it are kept\n"
     )
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b"]
@@ -167,7 +167,7 @@ def test_a_stream_that_reaches_max_pages_fails_naming_it_and_the_next_sync_goes_
 
     assert status == 2
     assert message == (
-        "error: bybit fetch_my_trades: stream trades BTC/USDT did not end within MAX_PAGES (2) answers; the pages "
+        "error: 'bybit' fetch_my_trades: stream 'trades BTC/USDT' did not end within MAX_PAGES (2) answers; the pages "
         "appended are kept, and the next sync goes on from its cursor 2026-01-01T00:00:03+00:00\n"
     )
     assert trade_ids(url) == ["BTC/USDT:a", "BTC/USDT:b", "BTC/USDT:c"]
@@ -497,7 +497,8 @@ def test_without_symbols_a_sync_of_an_account_that_holds_none_there_asks_for_the
 
     assert status == 2
     assert capsys.readouterr().err == (
-        "error: sync bybit: name the symbols with --symbols (the ledger holds none for account 'default' on bybit)\n"
+        "error: sync 'bybit': name the symbols with --symbols (the ledger holds none for account 'default' on "
+        "'bybit')\n"
     )
 
 

@@ -51,8 +51,8 @@ def test_a_balance_total_that_is_not_a_number_fails_the_sync_naming_the_currency
         syncing.sync(ledger, exchange, exchange="deribit", symbols=["BTC/USDC:USDC"])
 
     assert str(failed.value) == (
-        f"deribit fetch_balance: the total of ETH is {equity!r}, not a number: whether ETH is held (and its deposits "
-        "and withdrawals synced) cannot be told; nothing was appended by this step"
+        f"'deribit' fetch_balance: the total of 'ETH' is {equity!r}, not a number: whether it is held (and its "
+        "deposits and withdrawals synced) cannot be told; nothing was appended by this step"
     )
     assert not any(path.endswith(("get_deposits", "get_withdrawals")) for path, _ in router.asked)
 

@@ -166,7 +166,7 @@ def test_luno_ledger_rows_of_two_accounts_with_one_row_index_are_two_transfers()
     mapped = map_entries([btc, zar], exchange="luno", kind=Kind.LEDGER)
 
     assert [event.event_id for _, event in mapped.events] == ["ledger:1224342323:1", "ledger:200:1"]
-    with pytest.raises(InvalidFill, match=r"^entry 0: account: luno numbers its ledger rows per account"):
+    with pytest.raises(InvalidFill, match=r"^entry 0: account: 'luno' numbers its ledger rows per account"):
         map_entries([{**btc, "account": None}], exchange="luno", kind=Kind.LEDGER)
 
 
@@ -202,7 +202,7 @@ def test_sync_says_which_transfer_still_open_it_no_longer_holds_and_how_to_fetch
         shown = run(url, Gemini(pending), monkeypatch, capsys, "gemini", "--symbols", "BTC/USD")
 
     assert (
-        "deposits and withdrawals: 320013285 still Pending after 30 days (2026-08-06T07:07:40+00:00): no longer "
+        "'deposits and withdrawals': '320013285' still Pending after 30 days (2026-08-06T07:07:40+00:00): no longer "
         "held; if it settles, sync again with --since 2026-08-06T07:07:40+00:00"
     ) in " ".join(shown.split())
 

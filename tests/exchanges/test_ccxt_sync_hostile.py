@@ -54,8 +54,8 @@ def test_a_stream_labelled_with_markup_from_the_exchange_is_printed_as_written(
 
     assert (status, err) == (0, "")
     assert out.splitlines()[1:] == [
-        "  trades BTC/ZAR: 0 appended, 0 duplicates, 0 skipped, 1 page(s)",
-        "  ledger BTC [bold red]1 00[/]: 1 appended, 1 duplicates, 0 skipped, 2 page(s)",
+        "  'trades BTC/ZAR': 0 appended, 0 duplicates, 0 skipped, 1 page(s)",
+        "  'ledger BTC [bold red]1 00[/]': 1 appended, 1 duplicates, 0 skipped, 2 page(s)",
     ]
     again = json.loads(sync(tmp_path, luno("[bold red]1 00[/]"), monkeypatch, capsys, "--json")[1])
     assert [stream["stream"] for stream in again["streams"]] == ["trades BTC/ZAR", "ledger BTC [bold red]1 00[/]"]
@@ -68,6 +68,31 @@ def test_an_answer_ccxts_parser_cannot_read_is_one_line_naming_the_call_not_a_bu
 
     assert (status, out) == (2, "")
     assert err == (
-        "error: luno fetch_ledger failed at cursor None: ccxt could not read the answer: ValueError: invalid literal "
+        "error: 'luno' fetch_ledger failed at cursor None: ccxt could not read the answer: ValueError: invalid literal "
         "for int() with base 10: 'n'; the pages appended before it are kept\n"
     )
+
+
+HOSTILE_ID = "it's 1, [b]main[/]"
+
+
+def test_a_stream_label_with_spaces_quotes_commas_and_markup_is_quoted_in_the_report_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = sync(tmp_path, luno(HOSTILE_ID), monkeypatch, capsys)
+
+    assert (status, err) == (0, "")
+    assert out.splitlines()[0].startswith("synced 'luno': ")
+    assert out.splitlines()[1:] == [
+        "  'trades BTC/ZAR': 0 appended, 0 duplicates, 0 skipped, 1 page(s)",
+        '  "ledger BTC it\'s 1, [b]main[/]": 1 appended, 1 duplicates, 0 skipped, 2 page(s)',
+    ]
+
+
+def test_a_refusal_of_a_ccxt_call_quotes_the_exchange(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = sync(tmp_path, luno(HOSTILE_ID, delta="ten"), monkeypatch, capsys)
+
+    assert (status, out) == (2, "")
+    assert err.startswith("error: 'luno' fetch_ledger failed at cursor None: ccxt could not read the answer: ")

@@ -391,8 +391,8 @@ def test_the_calls_for_what_lies_before_a_page_count_against_max_pages_and_excee
 
     assert status == 2
     assert error == (
-        "error: bybit fetch_my_trades: more than MAX_PAGES (4) calls in stream trades BTC/USDT, asking for what lies "
-        "before a page beginning at 2023-11-15T01:34:20+00:00 after the cursor 2023-11-14T22:13:20+00:00; none of "
+        "error: 'bybit' fetch_my_trades: more than MAX_PAGES (4) calls in stream 'trades BTC/USDT', asking for what "
+        "lies before a page beginning at 2023-11-15T01:34:20+00:00 after the cursor 2023-11-14T22:13:20+00:00; none of "
         "them appended, the pages appended before it are kept\n"
     )
     assert trade_ids(db_url) == ["BTC/USDT:a"]

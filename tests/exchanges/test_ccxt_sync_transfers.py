@@ -171,7 +171,7 @@ def test_a_sync_of_an_exchange_with_no_call_listing_transfers_says_so_in_its_jso
     assert report["unavailable"] == [
         {
             "stream": "transfers",
-            "reason": "bitbank has none of fetchDeposits, fetchWithdrawals, fetchDepositsWithdrawals or fetchLedger "
+            "reason": "'bitbank' has none of fetchDeposits, fetchWithdrawals, fetchDepositsWithdrawals or fetchLedger "
             "in ccxt: its deposits and withdrawals are not synced (record them with record-transfer)",
         }
     ]
@@ -183,9 +183,9 @@ def test_a_sync_of_an_exchange_with_no_call_listing_transfers_says_so_in_its_tex
     text = run(url, NoTransferList({}), monkeypatch, capsys, "bitbank", "--symbols", "BTC/JPY")
 
     lines = text.splitlines()
-    assert lines[1] == "  trades BTC/JPY: 0 appended, 0 duplicates, 0 skipped, 1 page(s)"
-    assert " ".join(lines[2:]) == (  # the console folds the long line
-        "  transfers: not synced: bitbank has none of fetchDeposits, fetchWithdrawals, fetchDepositsWithdrawals or "
+    assert lines[1] == "  'trades BTC/JPY': 0 appended, 0 duplicates, 0 skipped, 1 page(s)"
+    assert " ".join(" ".join(lines[2:]).split()) == (  # the console folds the long line
+        "'transfers': not synced: 'bitbank' has none of fetchDeposits, fetchWithdrawals, fetchDepositsWithdrawals or "
         "fetchLedger in ccxt: its deposits and withdrawals are not synced (record them with record-transfer)"
     )
 
@@ -203,7 +203,7 @@ def test_a_sync_of_an_exchange_listing_deposits_only_says_its_withdrawals_are_no
     assert report["unavailable"] == [
         {
             "stream": "withdrawals",
-            "reason": "bitso has fetchDeposits but not fetchWithdrawals in ccxt: its withdrawals are not synced "
+            "reason": "'bitso' has fetchDeposits but not fetchWithdrawals in ccxt: its withdrawals are not synced "
             "(record them with record-transfer)",
         }
     ]
@@ -247,7 +247,7 @@ def test_a_sync_of_a_contract_on_an_exchange_that_cannot_list_funding_says_its_f
     assert report["unavailable"] == [
         {
             "stream": "funding",
-            "reason": "deribit has no fetchFundingHistory in ccxt: the funding of BTC/USDT:USDT is not "
+            "reason": "'deribit' has no fetchFundingHistory in ccxt: the funding of BTC/USDT:USDT is not "
             "synced (record it with record-funding, or ingest ccxt --kind funding)",
         }
     ]

@@ -123,7 +123,7 @@ def test_a_sync_under_a_second_spelling_is_refused_before_it_asks_the_exchange(
     captured = capsys.readouterr()
     assert status == 2
     assert captured.out == ""
-    message = "sync bybit: 'bybit' differs only in case from 'Bybit' already in the ledger"
+    message = "sync 'bybit': 'bybit' differs only in case from 'Bybit' already in the ledger"
     assert captured.err == f"error: {message}\n"
     assert offline.urls == []
     assert held(cli) == [("Bybit", "BTC"), ("Bybit", "USDT")]

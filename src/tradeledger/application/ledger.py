@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Self, Unpack
+from typing import Any, Self, Unpack
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -44,6 +44,7 @@ from tradeledger.application.replaying import (
     recorded,
     replay_state,
     stored_state,
+    symbol_named,
     wallet_of,
 )
 from tradeledger.application.settling import SettlementTerms, record_settlement
@@ -166,7 +167,7 @@ class Ledger:
     def position(self, symbol: str, *, account: str = "default") -> Position | None:
         """The open position of one symbol, or None when flat."""
         with self._store.reading() as tx:
-            found = tx.projection.open_positions(account=account, symbol=symbol)
+            found = tx.projection.open_positions(account=account, symbol=symbol_named(symbol))
         return found[0] if found else None
 
     def closed_positions(self, *, account: str | None = None) -> tuple[ClosedPosition, ...]:
@@ -261,9 +262,12 @@ class Ledger:
 
     def stream_history(self, **filters: Unpack[HistoryFilters]) -> Generator[RecordedFill, None, None]:
         """`history`, one recorded fill at a time as the log is read in one read transaction (held until the
-        iterator is exhausted or closed): what a caller holds does not grow with the log."""
+        iterator is exhausted or closed): what a caller holds does not grow with the log. Bad filters: refused here."""
+        return self._streamed(read_filters(filters))
+
+    def _streamed(self, read: dict[str, Any]) -> Generator[RecordedFill, None, None]:
         with self._store.reading() as tx:
-            for event in tx.log.read(**read_filters(filters)):
+            for event in tx.log.read(**read):
                 yield from recorded((event,))
 
     def exchanges(self) -> frozenset[str]:
@@ -282,7 +286,7 @@ class Ledger:
         """When the latest of the account's events on `exchange` of these types (of one symbol, of these transfer
         kinds, when given) occurred, in one query; None without one."""
         with self._store.reading() as tx:
-            latest = tx.log.last_occurred(account, exchange, set(types), symbol=symbol, kinds=set(kinds))
+            latest = tx.log.last_occurred(account, exchange, set(types), symbol=symbol_named(symbol), kinds=set(kinds))
         return None if latest is None else datetime.fromisoformat(latest)
 
     def find(self, keys: Iterable[EventKey]) -> dict[EventKey, RecordedFill]:

@@ -12,6 +12,7 @@ from tradeledger.application.ports import EventLog, PositionRow, ProjectionStore
 from tradeledger.domain.chain import GENESIS_HASH
 from tradeledger.domain.fills import time_text
 from tradeledger.domain.fold import PositionFold
+from tradeledger.domain.markets import market
 from tradeledger.domain.positions import Accounting, ClosedPosition, Position, PositionKey, Totals, lifetime
 from tradeledger.domain.records import Checkpoint, LedgerState, RecordedFill, StoredEvent
 from tradeledger.domain.stored_rows import UNREADABLE, refuse_unreadable, unreadable
@@ -58,8 +59,20 @@ class HistoryFilters(TypedDict, total=False):
     order_ids: Collection[str] | None  # the fills of these orders (an index: not a read of the log)
 
 
+def symbol_named(symbol: str | None) -> str | None:
+    """`symbol` (None: every symbol), refused (InvalidArgument) unless it is a unified symbol the ledger can book:
+    symbols are stored only so (domain/markets.py), so any other text would match nothing, silently."""
+    if symbol is not None:
+        try:
+            market(symbol)
+        except ValueError as error:
+            raise InvalidArgument(f"symbol: {error}") from None
+    return symbol
+
+
 def read_filters(filters: HistoryFilters) -> dict[str, Any]:
-    """`EventLog.read`'s keywords for a history's filters (`occurred` as stored time text)."""
+    """`EventLog.read`'s keywords for a history's filters (`occurred` as stored time text); the symbol checked."""
+    symbol_named(filters.get("symbol"))
     found: dict[str, Any] = {name: value for name, value in filters.items() if name != "occurred"}
     occurred = filters.get("occurred")
     if occurred is not None:
@@ -218,6 +231,7 @@ def account_history(
 ) -> list[RecordedFill] | None:
     """The events of `account` (of `symbol` only, when given) in (`after_seq`, `until_seq`], or None when the
     log no longer has `at` (a rollback since)."""
+    symbol_named(symbol)
     if not still_at(tx, at):
         return None
     return recorded(tx.log.read(account=account, symbol=symbol, after_seq=after_seq, until_seq=until_seq))

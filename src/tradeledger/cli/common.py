@@ -257,7 +257,7 @@ def _keyed_amounts(
 
 def parse_marks(values: list[str]) -> dict[str, Decimal]:
     return {
-        symbol: _within_limits(price, f"--mark: {symbol}")
+        symbol: _within_limits(price, f"--mark: {symbol!r}")
         for symbol, _, price in _keyed_amounts(values, "--mark", "SYMBOL=PRICE", "a price > 0", lambda p: p > 0)
     }
 
@@ -282,7 +282,7 @@ def parse_contract_sizes(values: list[str], option: str = "--contract-size") -> 
             raise InvalidArgument(f"{option}: {symbol!r} {error}") from None
         if not contract:
             raise InvalidArgument(f"{option}: {symbol!r} is a spot symbol; a size is for a contract (got {value!r})")
-        found[symbol] = _within_limits(size, f"{option}: {symbol}")
+        found[symbol] = _within_limits(size, f"{option}: {symbol!r}")
     return found
 
 

@@ -129,7 +129,7 @@ def sync(
     start = parse_time(since, "--since") if since is not None else None
     client = syncing.connect(exchange, os.environ)
     with opened(ctx, writes=True) as ledger, progress_bar(f"syncing {exchange}") as update:
-        refuse_case_rival(exchange, ledger.exchanges(), f"sync {exchange}")  # before the exchange is asked anything
+        refuse_case_rival(exchange, ledger.exchanges(), f"sync {exchange!r}")  # before the exchange is asked anything
         pages = itertools.count(1)
         report = syncing.sync(
             ledger, client, exchange=exchange, account=account, symbols=wanted, since=start,
@@ -143,19 +143,19 @@ def sync(
 
 def _print_sync(exchange: str, report: SyncReport) -> None:
     lines = [
-        f"  {stream.label}: {stream.appended} appended, {stream.duplicates} duplicates, "
+        f"  {stream.label!r}: {stream.appended} appended, {stream.duplicates} duplicates, "
         f"{stream.skipped} skipped{_covered(stream.covered)}, {stream.pages} page(s)"
         for stream in report.streams
-    ] + [f"  {gap.stream}: not synced: {gap.reason}" for gap in report.unavailable]
+    ] + [f"  {gap.stream!r}: not synced: {gap.reason}" for gap in report.unavailable]
     lines += [
-        f"  {stream.label}: {entry['id']} still {entry['status']} after {syncing.HOLD_DAYS} days ({entry['at']}): no "
-        f"longer held; if it settles, sync again with --since {entry['at']}"
+        f"  {stream.label!r}: {entry['id']!r} still {entry['status']} after {syncing.HOLD_DAYS} days ({entry['at']}): "
+        f"no longer held; if it settles, sync again with --since {entry['at']}"
         for stream in report.streams
         for entry in stream.unsettled
     ]
     covered = _covered(sum(stream.covered for stream in report.streams))
     out().print(
-        f"synced {exchange}: {report.appended} appended, {report.duplicates} duplicates, "
+        f"synced {exchange!r}: {report.appended} appended, {report.duplicates} duplicates, "
         f"{report.skipped} skipped{covered}; head seq {report.seq}" + "".join(f"\n{line}" for line in lines)
     )
 

@@ -288,15 +288,18 @@ def record_settlement(
     price (read from the ledger; refused when none is open or the contract is not dated)."""
     settled_at = parse_time(time, "--time")
     with opened(ctx, writes=True) as ledger:
-        receipt = ledger.record_settlement(
-            symbol,
-            price=price,
-            occurred_at=settled_at,
-            account=account,
-            exchange=exchange,
-            fees=fee_entries(fee or [], None, None),
-            fee_rate=fee_rate,
-        )
+        try:
+            receipt = ledger.record_settlement(
+                symbol,
+                price=price,
+                occurred_at=settled_at,
+                account=account,
+                exchange=exchange,
+                fees=fee_entries(fee or [], None, None),
+                fee_rate=fee_rate,
+            )
+        except (InvalidArgument, InvalidFill) as error:
+            raise _settlement_option(error) from None
         [settled] = ledger.history(after_seq=receipt.seq - 1, until_seq=receipt.seq)
     fill = settled.fill
     if json_output or receipt.duplicate or not isinstance(fill, Fill):
@@ -306,6 +309,19 @@ def record_settlement(
     closed = f"{fill.side.value} {decimal_text(fill.quantity)} at {decimal_text(fill.price)}"
     line = f"recorded settlement {receipt.fill_id} {where} ({closed}) as seq {receipt.seq}, hash {receipt.hash}"
     out().print(line, highlight=False, soft_wrap=True)
+
+
+# The API's names of record_settlement's arguments (and of the closing fill's price) as the options typed.
+_SETTLEMENT_OPTIONS = {"symbol": "--symbol", "price": "--price", "fill 1: price": "--price", "fee_rate": "--fee-rate",
+                       "exchange": "--exchange", "account": "--account"}  # fmt: skip
+
+
+def _settlement_option(error: InvalidArgument | InvalidFill) -> InvalidArgument | InvalidFill:
+    """`error` naming the option typed where it names an argument of Ledger.record_settlement (`--fee-rate:`)."""
+    for field, option in _SETTLEMENT_OPTIONS.items():
+        if str(error).startswith(f"{field}: "):
+            return type(error)(option + str(error).removeprefix(field))
+    return error
 
 
 def record_transfer(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tradeledger.application.replaying import symbol_named
 from tradeledger.cli.common import (
     JsonOption,
     UntilTimeOption,
@@ -133,6 +134,10 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """The log in seq order (fills, funding, transfers), with hashes."""
+    try:
+        symbol_named(symbol)  # before the ledger is opened: a symbol no event can have is refused, not answered empty
+    except InvalidArgument as error:
+        raise InvalidArgument(f"--{error}") from None
     with opened(ctx) as ledger:  # streamed: what is held does not grow with the log (the table reads it twice)
         if json_output:
             emit_items(recorded_json(r) for r in ledger.stream_history(symbol=symbol, account=account))

@@ -52,7 +52,7 @@ class StartRefused(LedgerError):
 def describe(row: BalanceRow) -> str:
     """One differing currency with its numbers, as the warning and StartRefused print it."""
     return (
-        f"{row.currency} on {row.exchange} (account {row.account!r}): ledger {decimal_text(row.ledger)}, "
+        f"{row.currency} on {row.exchange!r} (account {row.account!r}): ledger {decimal_text(row.ledger)}, "
         f"exchange {decimal_text(row.exchange_total)}, difference {decimal_text(row.difference)} ({row.cause})"
     )
 
@@ -80,7 +80,7 @@ def reconcile_at_start(
         answer = _fetch_balance(exchange)
         result = reconcile(ledger, exchange=name, account=account, balance=answer, tolerances=settings.tolerance)
     except (_Unreachable, InvalidFill) as error:
-        line = f"exchange_reconcile: {name} {CALL} failed: {error}; the ledger was not compared with the exchange"
+        line = f"exchange_reconcile: {name!r} {CALL} failed: {error}; the ledger was not compared with the exchange"
         if settings.on_mismatch == "refuse":
             raise StartRefused(f"{line} (on_mismatch: refuse)") from None
         logger.warning("%s; starting anyway", line)
@@ -89,7 +89,7 @@ def reconcile_at_start(
     if settings.on_mismatch == "refuse" and differing:
         listed = "; ".join(describe(row) for row in differing)
         raise StartRefused(
-            f"exchange_reconcile: the ledger does not agree with {name} at seq {result.seq} "
+            f"exchange_reconcile: the ledger does not agree with {name!r} at seq {result.seq} "
             f"(on_mismatch: refuse): {listed}"
         )
     for row in differing:

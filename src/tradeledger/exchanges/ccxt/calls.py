@@ -35,8 +35,8 @@ def ccxt_call(exchange: str, call: str, cursor: int | None, action: Callable[[],
     except (ccxt.BaseError, *_UNREAD) as error:
         unread = "" if isinstance(error, ccxt.BaseError) else "ccxt could not read the answer: "
         raise SyncFailed(
-            f"{exchange} {call} failed at cursor {iso(cursor)}: {unread}{type(error).__name__}: {_first_line(error)}; "
-            "the pages appended before it are kept"
+            f"{exchange!r} {call} failed at cursor {iso(cursor)}: {unread}{type(error).__name__}: "
+            f"{_first_line(error)}; the pages appended before it are kept"
         ) from None
 
 

@@ -97,7 +97,7 @@ def _held(exchange: str, code: object, total: object) -> bool:
         value = None
     if value is None or not value.is_finite():
         raise SyncFailed(
-            f"{exchange} fetch_balance: the total of {code} is {total!r}, not a number: whether {code} is held (and "
+            f"{exchange!r} fetch_balance: the total of {code!r} is {total!r}, not a number: whether it is held (and "
             "its deposits and withdrawals synced) cannot be told; nothing was appended by this step"
         )
     return value != 0

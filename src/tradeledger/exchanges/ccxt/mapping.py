@@ -389,7 +389,7 @@ def _ledger(entry: Entry, exchange: str = "") -> dict[str, Any] | str:
         if entry.raw.get("account") is None:
             raise entry.refuse(
                 "account",
-                f"{exchange} numbers its ledger rows per account (row 1, 2, ... in each): the row's account is "
+                f"{exchange!r} numbers its ledger rows per account (row 1, 2, ... in each): the row's account is "
                 "required (got None; sync writes it, ingest needs it in the file)",
             )
         ident = f"{entry.text('account')}:{ident}"

@@ -131,8 +131,8 @@ def _luno_ledger(method: Callable[..., Any], code: str | None, params: Mapping[s
                 return with_account([e for e in found if since is None or timestamp(e) >= since], params["id"])
             low, high = max(1, earliest - LUNO_ROWS), earliest
         raise SyncFailed(
-            f"luno fetch_ledger: account {params['id']}'s rows from {iso(since)} did not end within {MAX_OFFSETS} "
-            f"calls of {LUNO_ROWS} rows; nothing of it appended, the pages appended before it are kept"
+            f"luno fetch_ledger: the rows of account {params['id']!r} from {iso(since)} did not end within "
+            f"{MAX_OFFSETS} calls of {LUNO_ROWS} rows; nothing of it appended, the pages appended before it are kept"
         )
 
     return fetch

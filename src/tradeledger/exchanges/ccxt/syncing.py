@@ -116,7 +116,7 @@ def connect(name: str, environ: Mapping[str, str]) -> Client:
         if environ.get(variable):
             config[credential] = environ[variable]
         elif required.get(credential):
-            raise InvalidArgument(f"sync {name}: the environment variable {variable} is not set ({name} needs it)")
+            raise InvalidArgument(f"sync {name!r}: the environment variable {variable} is not set ({name!r} needs it)")
     client = exchange_class(config)
     client.number = str
     return client  # type: ignore[no-any-return]
@@ -226,7 +226,7 @@ def streams(
         ]
     if contracts and not has.get("fetchFundingHistory"):
         reason = (
-            f"{exchange} has no fetchFundingHistory in ccxt: the funding of {', '.join(contracts)} is not synced "
+            f"{exchange!r} has no fetchFundingHistory in ccxt: the funding of {', '.join(contracts)} is not synced "
             "(record it with record-funding, or ingest ccxt --kind funding)"
         )
         unavailable.append(Unavailable("funding", reason))
@@ -284,8 +284,8 @@ def sync(
     chosen = checked_symbols(symbols) or ledger.symbols(account=account, exchange=exchange)
     if not chosen:
         raise InvalidArgument(
-            f"sync {exchange}: name the symbols with --symbols (the ledger holds none for account {account!r} "
-            f"on {exchange})"
+            f"sync {exchange!r}: name the symbols with --symbols (the ledger holds none for account {account!r} "
+            f"on {exchange!r})"
         )
     markets = ccxt_call(exchange, "load_markets", None, client.load_markets)
     sizes = contract_sizes(markets, chosen)
@@ -392,7 +392,7 @@ def _run(
             recorded = record_mapped(ledger, mapped, cursors=value)
         except InvalidFill as refused:
             raise InvalidFill(
-                f"sync {exchange}: {stream.call} (stream {stream.label}, cursor {iso(cursor)}): {refused}; "
+                f"sync {exchange!r}: {stream.call} (stream {stream.label!r}, cursor {iso(cursor)}): {refused}; "
                 "the pages appended before it are kept"
             ) from None
         done.appended += recorded.appended
@@ -405,7 +405,7 @@ def _run(
             return done
         cursor, done.cursor, unseen = after, kept, not moved
     raise SyncFailed(
-        f"{exchange} {stream.call}: stream {stream.label} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
+        f"{exchange!r} {stream.call}: stream {stream.label!r} did not end within MAX_PAGES ({MAX_PAGES}) answers; the "
         f"pages appended are kept, and the next sync goes on from its cursor {iso(done.cursor)}"
     )
 
@@ -435,7 +435,9 @@ def _fetched(exchange: str, stream: _Stream, since: int | None, until: int | Non
     """One answer of the stream's call from `since` (and up to `until`, ccxt's parameter, when not None)."""
     answer = ccxt_call(exchange, stream.call, since, lambda: stream.fetch(since, until))
     if not isinstance(answer, list):
-        raise SyncFailed(f"{exchange} {stream.call}: expected a list, got {type(answer).__name__}; cursor {iso(since)}")
+        raise SyncFailed(
+            f"{exchange!r} {stream.call}: expected a list, got {type(answer).__name__}; cursor {iso(since)}"
+        )
     return answer
 
 
@@ -461,7 +463,7 @@ def _before(
     while True:  # `until` falls with every answer and stays at or above `since`: it ends
         if len(answers) >= budget:
             raise SyncFailed(
-                f"{exchange} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label}, "
+                f"{exchange!r} {stream.call}: more than MAX_PAGES ({MAX_PAGES}) calls in stream {stream.label!r}, "
                 f"asking for what lies before a page beginning at {iso(min(timestamp(entry) for entry in page))}"
                 f" after the cursor {iso(since)}; none of them appended, the pages appended before it are kept"
             )

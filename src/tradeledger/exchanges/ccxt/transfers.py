@@ -56,14 +56,14 @@ def transfer_calls(has: Mapping[str, Any], exchange: str) -> tuple[list[Transfer
             if deposits
             else ("fetchWithdrawals", "fetchDeposits", "deposits")
         )
-        reason = f"{exchange} has {listed} but not {lacking} in ccxt: its {missing} are not synced {_RECORD_THEM}"
+        reason = f"{exchange!r} has {listed} but not {lacking} in ccxt: its {missing} are not synced {_RECORD_THEM}"
         return calls, [Unavailable(missing, reason)]
     if has.get("fetchLedger"):  # its deposits and withdrawals would repeat the calls above: one or the other
         return [TransferCall("fetch_ledger", "ledger", Kind.LEDGER)], []
     if has.get("fetchDepositsWithdrawals"):
         return [TransferCall("fetch_deposits_withdrawals", "deposits and withdrawals", Kind.DEPOSITS, typed=True)], []
     reason = (
-        f"{exchange} has none of {', '.join(TRANSFER_CALLS[:-1])} or {TRANSFER_CALLS[-1]} in ccxt: its deposits and "
+        f"{exchange!r} has none of {', '.join(TRANSFER_CALLS[:-1])} or {TRANSFER_CALLS[-1]} in ccxt: its deposits and "
         f"withdrawals are not synced {_RECORD_THEM}"
     )
     return [], [Unavailable("transfers", reason)]
@@ -82,7 +82,7 @@ def unlisted_executions(
     if not contracts or _TRADES_ONLY.search(source.split('"""', 2)[-1]) is None:
         return []
     reason = (
-        f"{exchange}'s fetch_my_trades in ccxt asks for execType Trade only: what {exchange} closed itself on "
+        f"fetch_my_trades of {exchange!r} in ccxt asks for execType Trade only: what {exchange!r} closed itself on "
         f"{', '.join(contracts)} (liquidations BustTrade, auto-deleveraging AdlTrade, deliveries Delivery and Settle) "
         "is not synced (ingest ccxt what fetch_my_trades(symbol, params={'execType': TYPE}) returns)"
     )

@@ -51,7 +51,7 @@ def unbooked(entry: Entry, kind: object, exchange: str) -> str:
         else f"an amount not given ({quoted(entry.raw.get('amount'))}) of {code}"
     )
     if conversion:
-        what = f"{exchange}'s {called}, not in its trade list"
+        what = f"{called} of {exchange!r}, not in its trade list"
         reference = entry.raw.get("referenceId")
         paired = exchange == "kraken" and isinstance(reference, str) and reference  # kraken's legs share a refid
         legs = f" (both legs have referenceId {reference})" if paired else ""
