@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from freezegun import freeze_time
 
 from tests.exchanges.offline import offline_exchange
@@ -74,7 +73,6 @@ class Okx:
         return {**EMPTY, "data": found[: int(query.get("limit", 100))]}
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's okx.fetch_funding_history asks only the latest 100 bills")
 def test_okx_funding_before_the_latest_100_bills_is_synced(tmp_path: Path) -> None:
     exchange = offline_exchange("okx")
     exchange.set_markets([*exchange.markets.values(), *(exchange.parse_market(instrument(b)) for b in ("BTC", "ETH"))])
@@ -93,3 +91,10 @@ def test_okx_funding_before_the_latest_100_bills_is_synced(tmp_path: Path) -> No
     assert funding[-1].occurred_at == datetime(2024, 1, 10, 21, tzinfo=UTC)
     assert sum(f.amount for f in funding) == Decimal("-0.60")
     assert again.appended == 0
+    # every contract's funding bills, 100 a call, then those after the earliest bill held, until fewer than 100
+    asked = [query for path, query in router.asked if path.endswith("bills-archive")]
+    assert [(query.get("after"), query["limit"], query["type"]) for query in asked[:3]] == [
+        (None, "100", "8"),
+        ("700000140", "100", "8"),
+        ("700000040", "100", "8"),
+    ]

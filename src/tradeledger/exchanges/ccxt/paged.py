@@ -25,6 +25,15 @@ and `fetch_withdrawals` with `from=0` (the latest) and `size` 100, whatever `sin
 before the latest 100 were lost. So an htx transfer stream asks the latest 100, then from the earliest record it holds
 down (its id as `from`: a record it repeats is kept once), until an answer holds fewer than 100 or a record earlier
 than the cursor, and keeps those from the cursor on as one answer.
+
+okx: ccxt 4.5.90's `okx.fetch_funding_history` asks `/api/v5/account/bills-archive` for the funding bills (`type` 8)
+of every linear (or inverse) contract of the symbol's settle currency, without `begin` or `after`, and keeps the
+symbol's from `since` afterwards: okx answers the latest 100 bills (okx's API documentation, "Get bills details
+(last 3 months)": newest first, `limit` 100 at most, `after` a `billId` for the bills before it), so funding before
+the account's latest 100 (a few days of three perpetuals) was lost. So an okx funding stream asks ccxt for every
+contract's funding bills (symbol None: ccxt then keeps them all), 100 a call, then those `after` the earliest bill it
+holds, until an answer holds fewer than 100 or a bill earlier than the cursor, and keeps the symbol's from the cursor
+on as one answer. What okx archives no more (older than its three months) it cannot answer at all.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from tradeledger.exchanges.ccxt.mapping import Kind
 from tradeledger.exchanges.ccxt.transfers import iso
 
 PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
+OKX_BILLS = 100  # the most bills okx's bills-archive answers (its `limit`, 100 unless told)
 HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
 LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
@@ -55,6 +65,8 @@ def whole_list(
         return _luno_ledger(getattr(client, "fetch_ledger"), first, params)  # noqa: B009 - a ccxt exchange
     if kind in _HTX_CALLS and getattr(client, "id", None) == "htx" and not params:
         return _htx_transfers(getattr(client, _HTX_CALLS[kind]), first)
+    if kind is Kind.FUNDING and first is not None and getattr(client, "id", None) == "okx":
+        return _okx_funding(getattr(client, "fetch_funding_history"), first)  # noqa: B009 - a ccxt exchange
     return None
 
 
@@ -63,21 +75,45 @@ _HTX_CALLS = {Kind.DEPOSITS: "fetch_deposits", Kind.WITHDRAWALS: "fetch_withdraw
 
 def _htx_transfers(method: Callable[..., Any], code: str | None) -> Callable[..., Any]:
     """The fetch of htx's deposits or withdrawals from `since` (see the module)."""
+    return _back_by_id(method, code, HTX_SIZE, "htx", lambda start: {"from": start or 0, "direct": "next"})
+
+
+def _okx_funding(method: Callable[..., Any], symbol: str) -> Callable[..., Any]:
+    """The fetch of `symbol`'s okx funding from `since` (see the module): every contract's bills, the symbol's kept."""
+    return _back_by_id(method, None, OKX_BILLS, "okx", lambda start: {} if start is None else {"after": start}, symbol)
+
+
+def _back_by_id(
+    method: Callable[..., Any],
+    first: str | None,
+    size: int,
+    exchange: str,
+    params: Callable[[int | None], dict[str, Any]],
+    symbol: str | None = None,
+) -> Callable[..., Any]:
+    """The fetch from `since` of a list answered newest first, `size` records a call, each call from the earliest
+    record the last one held down (`params(None)` the latest): until an answer holds fewer than `size` or a record
+    earlier than `since`. A record two answers hold is kept once; of a list of every symbol's, `symbol`'s only."""
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
         kept: dict[int, Any] = {}
-        start = 0  # the latest
+        start = None  # the latest
         for _ in range(MAX_OFFSETS):
-            answer = method(code, None, HTX_SIZE, {"from": start, "direct": "next"})
+            answer = method(first, None, size, params(start))
             if not isinstance(answer, list):
                 return answer  # refused by syncing as not a list
-            kept |= {_number(entry, "htx"): entry for entry in answer}
-            if len(answer) < HTX_SIZE or (since is not None and any(timestamp(entry) < since for entry in answer)):
-                return [entry for _, entry in sorted(kept.items()) if since is None or timestamp(entry) >= since]
-            start = min(_number(entry, "htx") for entry in answer)
+            kept |= {_number(entry, exchange): entry for entry in answer}
+            if len(answer) < size or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                return [
+                    entry
+                    for _, entry in sorted(kept.items())
+                    if (since is None or timestamp(entry) >= since)
+                    and (symbol is None or entry.get("symbol") == symbol)
+                ]
+            start = min(_number(entry, exchange) for entry in answer)
         raise SyncFailed(
-            f"htx {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} calls of "
-            f"{HTX_SIZE}; nothing of it appended, the pages appended before it are kept"
+            f"{exchange} {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} calls of "
+            f"{size}; nothing of it appended, the pages appended before it are kept"
         )
 
     return fetch
