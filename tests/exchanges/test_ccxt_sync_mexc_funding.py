@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
-import pytest
 from freezegun import freeze_time
 
 from tests.exchanges.test_ccxt_sync_currencies import Router
@@ -41,7 +40,7 @@ def record(index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-RECORDS = [record(index) for index in range(45)]  # 15 days of funding
+RECORDS = [record(index) for index in range(130)]  # 43 days of funding
 
 
 class Mexc:
@@ -61,7 +60,6 @@ class Mexc:
         return []  # spot: deposits, withdrawals
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's mexc.fetch_funding_history asks only the latest page")
 def test_mexc_funding_before_the_latest_20_records_is_synced(tmp_path: Path) -> None:
     exchange = ccxt.mexc({"apiKey": "key", "secret": "secret", "enableRateLimit": False})
     exchange.number = str
@@ -69,15 +67,22 @@ def test_mexc_funding_before_the_latest_20_records_is_synced(tmp_path: Path) -> 
     exchange.fetch = router.fetch
     exchange.set_markets(exchange.fetch_swap_markets())
 
-    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2024-01-17"):
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2024-02-14"):
         syncing.sync(
             ledger, exchange, exchange="mexc", symbols=["BTC/USDT:USDT"], since=datetime(2024, 1, 1, tzinfo=UTC)
         )
         again = syncing.sync(ledger, exchange, exchange="mexc", symbols=["BTC/USDT:USDT"])
         funding = [r.event for r in ledger.history() if isinstance(r.event, Funding)]
 
-    assert len(funding) == 45  # every settlement since the cursor, not the latest 20 only
+    assert len(funding) == 130  # every settlement since the cursor, not the latest 20 only
     assert funding[0].occurred_at == datetime(2024, 1, 1, 8, tzinfo=UTC)
-    assert funding[-1].occurred_at == datetime(2024, 1, 16, tzinfo=UTC)
-    assert sum(f.amount for f in funding) == Decimal("-0.045")
+    assert funding[-1].occurred_at == datetime(2024, 2, 13, 8, tzinfo=UTC)
+    assert sum(f.amount for f in funding) == Decimal("-0.130")
     assert again.appended == 0
+    # page by page, 100 a page, until a page holds fewer than 100
+    asked = [query for path, query in router.asked if path.endswith("funding_records")]
+    assert [(query["page_num"], query["page_size"]) for query in asked[:3]] == [
+        ("1", "100"),
+        ("2", "100"),
+        ("1", "100"),
+    ]

@@ -34,6 +34,12 @@ the account's latest 100 (a few days of three perpetuals) was lost. So an okx fu
 contract's funding bills (symbol None: ccxt then keeps them all), 100 a call, then those `after` the earliest bill it
 holds, until an answer holds fewer than 100 or a bill earlier than the cursor, and keeps the symbol's from the cursor
 on as one answer. What okx archives no more (older than its three months) it cannot answer at all.
+
+mexc: ccxt 4.5.90's `mexc.fetch_funding_history` asks `/api/v1/private/position/funding_records` with the symbol,
+never a start time: mexc answers page `page_num` (1 unless told) of `page_size` records (20 unless told, 100 at most),
+newest first (mexc's contract API, "Get details of user's funding rate history"), so funding before the latest 20
+settlements (under a week) was lost. So a mexc funding stream asks page by page, 100 a page, until a page holds
+fewer than 100 or a record earlier than the cursor, and keeps those from the cursor on as one answer.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from tradeledger.exchanges.ccxt.transfers import iso
 
 PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
 OKX_BILLS = 100  # the most bills okx's bills-archive answers (its `limit`, 100 unless told)
+MEXC_RECORDS = 100  # the most funding records mexc answers a page (its `page_size`, 20 unless told)
 HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
 LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
@@ -67,6 +74,9 @@ def whole_list(
         return _htx_transfers(getattr(client, _HTX_CALLS[kind]), first)
     if kind is Kind.FUNDING and first is not None and getattr(client, "id", None) == "okx":
         return _okx_funding(getattr(client, "fetch_funding_history"), first)  # noqa: B009 - a ccxt exchange
+    if kind is Kind.FUNDING and first is not None and getattr(client, "id", None) == "mexc":
+        method = getattr(client, "fetch_funding_history")  # noqa: B009 - a ccxt exchange
+        return _by_page(method, first, MEXC_RECORDS, "mexc", lambda page: {"page_num": page + 1})
     return None
 
 
@@ -113,6 +123,33 @@ def _back_by_id(
             start = min(_number(entry, exchange) for entry in answer)
         raise SyncFailed(
             f"{exchange} {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} calls of "
+            f"{size}; nothing of it appended, the pages appended before it are kept"
+        )
+
+    return fetch
+
+
+def _by_page(
+    method: Callable[..., Any], first: str, size: int, exchange: str, params: Callable[[int], dict[str, Any]]
+) -> Callable[..., Any]:
+    """The fetch from `since` of a list answered newest first, page by page (`params(n)` the n-th page's, from 0),
+    `size` records a page: until a page holds fewer than `size` or a record earlier than `since`. A record two pages
+    hold (one that came meanwhile shifts the list by one) is kept once, by its `id`."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        kept: dict[object, Any] = {}
+        for page in range(MAX_OFFSETS):
+            answer = method(first, None, size, params(page))
+            if not isinstance(answer, list):
+                return answer  # refused by syncing as not a list
+            for index, entry in enumerate(answer):
+                ident = entry.get("id") if isinstance(entry, Mapping) else None
+                kept.setdefault((page, index) if ident is None else ident, entry)
+            if len(answer) < size or (since is not None and any(timestamp(entry) < since for entry in answer)):
+                found = sorted(kept.values(), key=timestamp)
+                return [entry for entry in found if since is None or timestamp(entry) >= since]
+        raise SyncFailed(
+            f"{exchange} {method.__name__}: the records from {iso(since)} did not end within {MAX_OFFSETS} pages of "
             f"{size}; nothing of it appended, the pages appended before it are kept"
         )
 
