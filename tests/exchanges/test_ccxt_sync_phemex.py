@@ -122,7 +122,6 @@ class PhemexSpot:
         return {**OK, "data": {"total": len(found), "rows": found[offset : offset + limit]}}
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's phemex.fetch_my_trades asks spot trades with no limit nor offset")
 def test_phemex_spot_trades_before_the_latest_page_are_synced(tmp_path: Path) -> None:
     exchange = offline_exchange("phemex")
     router = Router(PhemexSpot([spot_row(index) for index in range(250)]))
@@ -138,3 +137,9 @@ def test_phemex_spot_trades_before_the_latest_page_are_synced(tmp_path: Path) ->
     assert [f.fill_id for f in fills] == [f"BTC/USDT:e-{index}" for index in range(250)]
     assert sum(f.quantity for f in fills) == Decimal("0.250")
     assert again.appended == 0
+    # the symbol's own list, 200 a page from offset 0, until a page holds fewer than 200
+    asked = [query for path, query in router.asked if path.endswith("/spot/order/trades")]
+    assert asked[:2] == [
+        {"symbol": "sBTCUSDT", "limit": "200", "start": str(START), "offset": "0"},
+        {"symbol": "sBTCUSDT", "limit": "200", "start": str(START), "offset": "200"},
+    ]

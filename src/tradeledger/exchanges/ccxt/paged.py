@@ -11,6 +11,10 @@ filters nothing, so an answer's length is phemex's), page by page from `offset` 
 fewer than 200 (the last page: in either order phemex may answer, every row from `start` has been read), and keeps the
 symbol's trades: one answer for syncing, whole, from the cursor. A row a later page repeats (a trade that came while
 paging shifts a newest-first list by one) is kept once. Each symbol's stream reads the list on its own.
+Its spot and inverse contract trades (`/exchange/spot/order/trades`, `/exchange/order/trade`: the symbol's, from
+`start`, by `limit` and `offset`) ccxt asks with the symbol and `start` but no `limit` nor `offset`: phemex answers
+its default page of the newest (phemex-api-docs; its data lists answer 20 unless told), so trades between the cursor
+and that page were lost. They are read the same way, the symbol's own list, 200 a page from `offset` 0.
 
 luno: its account transactions (`/api/1/accounts/{id}/transactions`, luno's API "ListTransactions") are asked by row
 number, `min_row` inclusive and `max_row` exclusive, 1000 rows a call at most, a number 0 or below counted back from
@@ -157,18 +161,20 @@ def _by_page(
 
 
 def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | None], Any] | None:
-    """The fetch (since, until: never sent) of `symbol`'s trades stream where ccxt's call asks for one page of every
-    symbol's (see the module), None where it asks for the symbol's own."""
+    """The fetch (since, until: never sent) of `symbol`'s trades stream where ccxt's call asks one page only (phemex:
+    every USDT contract's, or the symbol's own: see the module), None where it asks from `since` itself."""
     traded = market(symbol)
-    if getattr(client, "id", None) != "phemex" or not traded.contract or traded.settle != "USDT":
+    if getattr(client, "id", None) != "phemex":
         return None
     method: Callable[..., Any] = getattr(client, "fetch_my_trades")  # noqa: B009 - a ccxt exchange, not the Protocol
+    # a USDT contract's: every USDT contract's list; a spot or inverse market's: its own list
+    asked, extra = (None, {"type": "swap"}) if traded.contract and traded.settle == "USDT" else (symbol, {})
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
         kept: list[object] = []
         seen: set[object] = set()
         for page in range(MAX_OFFSETS):
-            answer = method(None, since, PHEMEX_PAGE, {"type": "swap", "offset": page * PHEMEX_PAGE})
+            answer = method(asked, since, PHEMEX_PAGE, {**extra, "offset": page * PHEMEX_PAGE})
             if not isinstance(answer, list):
                 return answer  # refused by syncing as not a list
             for entry in answer:
