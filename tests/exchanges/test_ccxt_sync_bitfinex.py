@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
-import pytest
 from freezegun import freeze_time
 
 from tradeledger import open_ledger
@@ -55,7 +54,6 @@ class Bitfinex:
         return found[: query.get("limit", 25)]
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's bitfinex.fetch_my_trades asks the newest 25 since the cursor")
 def test_bitfinex_trades_before_the_newest_25_since_the_cursor_are_synced(tmp_path: Path) -> None:
     exchange = ccxt.bitfinex({"apiKey": "key", "secret": "secret", "enableRateLimit": False})
     exchange.number = str
@@ -73,3 +71,9 @@ def test_bitfinex_trades_before_the_newest_25_since_the_cursor_are_synced(tmp_pa
     assert [f.fill_id for f in fills] == [f"ETH/USDT:{402088000 + index}" for index in range(60)]
     assert sum(f.quantity for f in fills) == Decimal("6.0")
     assert again.appended == 0
+    # oldest first from the cursor, 1000 a call
+    asked = [query for url, query in bitfinex.asked if url.endswith("/trades/tETHUST/hist")]
+    assert [(query["start"], query["limit"], query["sort"]) for query in asked[:2]] == [
+        (START, 1000, 1),
+        (START + 60 * MINUTE, 1000, 1),
+    ]

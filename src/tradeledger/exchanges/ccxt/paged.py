@@ -39,6 +39,12 @@ contract's funding bills (symbol None: ccxt then keeps them all), 100 a call, th
 holds, until an answer holds fewer than 100 or a bill earlier than the cursor, and keeps the symbol's from the cursor
 on as one answer. What okx archives no more (older than its three months) it cannot answer at all.
 
+bitfinex: ccxt 4.5.90's `bitfinex.fetch_my_trades` posts `/v2/auth/r/trades/{symbol}/hist` with `start` (its
+`since`) and `end`, but neither `limit` nor `sort`: bitfinex answers the newest 25 of that span (its API documentation,
+authenticated "Trades": `sort` -1, by `MTS` descending, unless 1), so trades between the cursor and those 25 were lost.
+So a bitfinex trades stream asks with `sort` 1 (oldest first from the cursor) and `limit` 1000: sync then pages forward
+from the cursor as on any exchange answering oldest first. It is one call, not a list read whole.
+
 mexc: ccxt 4.5.90's `mexc.fetch_funding_history` asks `/api/v1/private/position/funding_records` with the symbol,
 never a start time: mexc answers page `page_num` (1 unless told) of `page_size` records (20 unless told, 100 at most),
 newest first (mexc's contract API, "Get details of user's funding rate history"), so funding before the latest 20
@@ -60,6 +66,7 @@ from tradeledger.exchanges.ccxt.transfers import iso
 PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's request['limit'], its `features` limit)
 OKX_BILLS = 100  # the most bills okx's bills-archive answers (its `limit`, 100 unless told)
 MEXC_RECORDS = 100  # the most funding records mexc answers a page (its `page_size`, 20 unless told)
+BITFINEX_TRADES = 1000  # the trades asked of bitfinex a call (ccxt's comment: 25 unless told, 1000 at most)
 HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
 LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
@@ -162,11 +169,14 @@ def _by_page(
 
 def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | None], Any] | None:
     """The fetch (since, until: never sent) of `symbol`'s trades stream where ccxt's call asks one page only (phemex:
-    every USDT contract's, or the symbol's own: see the module), None where it asks from `since` itself."""
+    every USDT contract's, or the symbol's own; bitfinex: the newest: see the module), None where it asks from `since`
+    itself."""
     traded = market(symbol)
+    method: Callable[..., Any] = getattr(client, "fetch_my_trades")  # noqa: B009 - a ccxt exchange, not the Protocol
+    if getattr(client, "id", None) == "bitfinex":
+        return _bitfinex_trades(method, symbol)
     if getattr(client, "id", None) != "phemex":
         return None
-    method: Callable[..., Any] = getattr(client, "fetch_my_trades")  # noqa: B009 - a ccxt exchange, not the Protocol
     # a USDT contract's: every USDT contract's list; a spot or inverse market's: its own list
     asked, extra = (None, {"type": "swap"}) if traded.contract and traded.settle == "USDT" else (symbol, {})
 
@@ -189,6 +199,15 @@ def whole_trades(client: object, symbol: str) -> Callable[[int | None, int | Non
             f"phemex fetch_my_trades: the USDT trade list from {iso(since)} did not end within {MAX_OFFSETS} pages of "
             f"{PHEMEX_PAGE}; nothing of it appended, the pages appended before it are kept"
         )
+
+    return fetch
+
+
+def _bitfinex_trades(method: Callable[..., Any], symbol: str) -> Callable[..., Any]:
+    """The fetch of `symbol`'s bitfinex trades from `since`, oldest first (see the module)."""
+
+    def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
+        return method(symbol, since, BITFINEX_TRADES, {"sort": 1})
 
     return fetch
 
