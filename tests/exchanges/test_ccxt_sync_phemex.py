@@ -145,7 +145,6 @@ def test_phemex_spot_trades_before_the_latest_page_are_synced(tmp_path: Path) ->
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="sync names no list ccxt asks the latest page of only")
 def test_phemex_funding_deposits_and_withdrawals_past_the_latest_page_are_named_as_not_synced(tmp_path: Path) -> None:
     exchange = offline_exchange("phemex")
     exchange.fetch = Router(Phemex([], newest_first=True)).fetch
