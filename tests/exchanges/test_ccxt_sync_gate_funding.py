@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
-import pytest
 from freezegun import freeze_time
 
 from tests.exchanges.test_ccxt_sync_currencies import Router
@@ -59,7 +58,6 @@ class Gate:
         return rows[offset : offset + limit]
 
 
-@pytest.mark.xfail(strict=True, reason="ccxt's gate.fetch_funding_history asks the newest 100 since the cursor")
 def test_gate_funding_before_the_newest_100_since_the_cursor_is_synced(tmp_path: Path) -> None:
     exchange = ccxt.gate({"apiKey": "key", "secret": "secret", "enableRateLimit": False})
     exchange.number = str
@@ -79,3 +77,10 @@ def test_gate_funding_before_the_newest_100_since_the_cursor_is_synced(tmp_path:
     assert funding[-1].occurred_at == datetime(2024, 1, 11, 10, tzinfo=UTC)
     assert sum(f.amount for f in funding) == Decimal("-2.50")
     assert again.appended == 0
+    # from the cursor, 100 a call by offset, until an answer holds fewer than 100
+    asked = [query for path, query in router.asked if path.endswith("account_book")]
+    assert [(query["from"], query["limit"], query["offset"]) for query in asked[:3]] == [
+        (str(START), "100", "0"),
+        (str(START), "100", "100"),
+        (str(START), "100", "200"),
+    ]

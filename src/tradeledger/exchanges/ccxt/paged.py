@@ -39,6 +39,12 @@ contract's funding bills (symbol None: ccxt then keeps them all), 100 a call, th
 holds, until an answer holds fewer than 100 or a bill earlier than the cursor, and keeps the symbol's from the cursor
 on as one answer. What okx archives no more (older than its three months) it cannot answer at all.
 
+gate: ccxt 4.5.90's `gate.fetch_funding_history` asks `/futures/{settle}/account_book` with the contract, `type=fund`
+and `from` (its `since`), but neither `to`, `limit` nor `offset`, and does not read `until`: gate answers the newest
+100 records from `from` (gate's API v4, "Query account book": `limit` 100 unless told, `offset`), so funding between
+the cursor and those 100 (four days of an hourly contract) was lost. So a gate funding stream asks from the cursor
+100 a call by `offset` until an answer holds fewer than 100, and keeps them as one answer.
+
 bitfinex: ccxt 4.5.90's `bitfinex.fetch_my_trades` posts `/v2/auth/r/trades/{symbol}/hist` with `start` (its
 `since`) and `end`, but neither `limit` nor `sort`: bitfinex answers the newest 25 of that span (its API documentation,
 authenticated "Trades": `sort` -1, by `MTS` descending, unless 1), so trades between the cursor and those 25 were lost.
@@ -67,6 +73,7 @@ PHEMEX_PAGE = 200  # the most rows phemex's USDT trade list answers (ccxt's requ
 OKX_BILLS = 100  # the most bills okx's bills-archive answers (its `limit`, 100 unless told)
 MEXC_RECORDS = 100  # the most funding records mexc answers a page (its `page_size`, 20 unless told)
 BITFINEX_TRADES = 1000  # the trades asked of bitfinex a call (ccxt's comment: 25 unless told, 1000 at most)
+GATE_RECORDS = 100  # the account book records asked of gate a call (its `limit`, 100 unless told)
 HTX_SIZE = 100  # the records ccxt's htx asks a call (its `size`)
 LUNO_ROWS = 1000  # the most rows luno's account transactions answer (luno's API; ccxt's default range)
 MAX_OFFSETS = 100_000  # pages of one answer: a guard against an exchange that pages forever
@@ -83,15 +90,27 @@ def whole_list(
         return _luno_ledger(getattr(client, "fetch_ledger"), first, params)  # noqa: B009 - a ccxt exchange
     if kind in _HTX_CALLS and getattr(client, "id", None) == "htx" and not params:
         return _htx_transfers(getattr(client, _HTX_CALLS[kind]), first)
-    if kind is Kind.FUNDING and first is not None and getattr(client, "id", None) == "okx":
-        return _okx_funding(getattr(client, "fetch_funding_history"), first)  # noqa: B009 - a ccxt exchange
-    if kind is Kind.FUNDING and first is not None and getattr(client, "id", None) == "mexc":
-        method = getattr(client, "fetch_funding_history")  # noqa: B009 - a ccxt exchange
-        return _by_page(method, first, MEXC_RECORDS, "mexc", lambda page: {"page_num": page + 1})
+    if kind is Kind.FUNDING and first is not None:
+        return _whole_funding(client, first)
     return None
 
 
 _HTX_CALLS = {Kind.DEPOSITS: "fetch_deposits", Kind.WITHDRAWALS: "fetch_withdrawals"}
+
+
+def _whole_funding(client: object, symbol: str) -> Callable[..., Any] | None:
+    """The fetch of `symbol`'s funding where ccxt's call asks one page only (okx, mexc, gate: see the module), None
+    where it asks from `since` itself."""
+    exchange = getattr(client, "id", None)
+    method = getattr(client, "fetch_funding_history")  # noqa: B009 - a ccxt exchange
+    if exchange == "okx":
+        return _okx_funding(method, symbol)
+    if exchange == "mexc":
+        return _by_page(method, symbol, MEXC_RECORDS, "mexc", lambda page: {"page_num": page + 1})
+    if exchange == "gate":
+        offset = lambda page: {"offset": page * GATE_RECORDS}  # noqa: E731 - the n-th page's
+        return _by_page(method, symbol, GATE_RECORDS, "gate", offset, from_since=True)
+    return None
 
 
 def _htx_transfers(method: Callable[..., Any], code: str | None) -> Callable[..., Any]:
@@ -141,21 +160,30 @@ def _back_by_id(
 
 
 def _by_page(
-    method: Callable[..., Any], first: str, size: int, exchange: str, params: Callable[[int], dict[str, Any]]
+    method: Callable[..., Any],
+    first: str,
+    size: int,
+    exchange: str,
+    params: Callable[[int], dict[str, Any]],
+    *,
+    from_since: bool = False,
 ) -> Callable[..., Any]:
     """The fetch from `since` of a list answered newest first, page by page (`params(n)` the n-th page's, from 0),
-    `size` records a page: until a page holds fewer than `size` or a record earlier than `since`. A record two pages
-    hold (one that came meanwhile shifts the list by one) is kept once, by its `id`."""
+    `size` records a page (each from `since` where `from_since`: ccxt sends it): until a page holds fewer than `size`
+    or a record earlier than `since`. A record two pages hold (one that came meanwhile shifts the list by one) is kept
+    once, by its `id` (or, without one, the exchange's record as ccxt read it)."""
 
     def fetch(since: int | None, until: int | None) -> Any:  # noqa: ANN401, ARG001 - ccxt's structures; no `until`
         kept: dict[object, Any] = {}
         for page in range(MAX_OFFSETS):
-            answer = method(first, None, size, params(page))
+            answer = method(first, since if from_since else None, size, params(page))
             if not isinstance(answer, list):
                 return answer  # refused by syncing as not a list
-            for index, entry in enumerate(answer):
+            for entry in answer:
                 ident = entry.get("id") if isinstance(entry, Mapping) else None
-                kept.setdefault((page, index) if ident is None else ident, entry)
+                kept.setdefault(
+                    repr(entry.get("info") if isinstance(entry, Mapping) else entry) if ident is None else ident, entry
+                )
             if len(answer) < size or (since is not None and any(timestamp(entry) < since for entry in answer)):
                 found = sorted(kept.values(), key=timestamp)
                 return [entry for entry in found if since is None or timestamp(entry) >= since]
