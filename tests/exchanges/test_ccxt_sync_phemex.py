@@ -89,3 +89,91 @@ def test_a_busy_phemex_accounts_other_contracts_do_not_hide_the_synced_symbols_t
         {"currency": "USDT", "offset": "0", "limit": "200", "start": str(START)},
         {"currency": "USDT", "offset": "200", "limit": "200", "start": str(START)},
     ]
+
+
+def spot_row(index: int) -> dict[str, Any]:
+    """A row of phemex's spot trade list (the layout of ccxt's comment in `phemex.fetch_my_trades`), `index` minutes
+    after START: a buy of 0.001 BTC at 20000 USDT."""
+    return {
+        "qtyType": "ByBase", "transactTimeNs": (START + (index + 1) * MINUTE) * 1_000_000, "clOrdID": f"c-{index}",
+        "orderID": f"o-{index}", "symbol": "sBTCUSDT", "side": "Buy", "priceEP": 2000000000000, "baseQtyEv": 100000,
+        "quoteQtyEv": 0, "action": "New", "execStatus": "MakerFill", "ordStatus": "Filled", "ordType": "Limit",
+        "execInst": "None", "timeInForce": "GoodTillCancel", "stopDirection": "UNSPECIFIED", "tradeType": "Trade",
+        "stopPxEp": 0, "execId": f"e-{index}", "execPriceEp": 2000000000000, "execBaseQtyEv": 100000,
+        "execQuoteQtyEv": 2000000000, "leavesBaseQtyEv": 0, "leavesQuoteQtyEv": 0, "execFeeEv": 0, "feeRateEr": 0,
+    }  # fmt: skip
+
+
+class PhemexSpot:
+    """phemex's spot trade list (`/exchange/spot/order/trades`, symbol, start, end, limit, offset: phemex-api-docs,
+    spot "Query history trades"): the symbol's rows from `start`, newest first, `limit` of them (20 unless told, as
+    phemex's data lists) from `offset` (0 unless told); every other list empty."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def __call__(self, path: str, query: Mapping[str, str]) -> Any:
+        if not path.endswith("/exchange/spot/order/trades"):
+            return OK
+        start = int(query.get("start", 0)) * 1_000_000
+        found = [r for r in self.rows if r["transactTimeNs"] >= start and r["symbol"] == query["symbol"]]
+        found.sort(key=lambda r: -r["transactTimeNs"])
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 20))
+        return {**OK, "data": {"total": len(found), "rows": found[offset : offset + limit]}}
+
+
+def test_phemex_spot_trades_before_the_latest_page_are_synced(tmp_path: Path) -> None:
+    exchange = offline_exchange("phemex")
+    router = Router(PhemexSpot([spot_row(index) for index in range(250)]))
+    exchange.fetch = router.fetch
+
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2022-10-20"):
+        syncing.sync(
+            ledger, exchange, exchange="phemex", symbols=["BTC/USDT"], since=datetime(2022, 10, 19, tzinfo=UTC)
+        )
+        again = syncing.sync(ledger, exchange, exchange="phemex", symbols=["BTC/USDT"])
+        fills = [r.event for r in ledger.history() if isinstance(r.event, Fill)]
+
+    assert [f.fill_id for f in fills] == [f"BTC/USDT:e-{index}" for index in range(250)]
+    assert sum(f.quantity for f in fills) == Decimal("0.250")
+    assert again.appended == 0
+    # the symbol's own list, 200 a page from offset 0, until a page holds fewer than 200
+    asked = [query for path, query in router.asked if path.endswith("/spot/order/trades")]
+    assert asked[:2] == [
+        {"symbol": "sBTCUSDT", "limit": "200", "start": str(START), "offset": "0"},
+        {"symbol": "sBTCUSDT", "limit": "200", "start": str(START), "offset": "200"},
+    ]
+
+
+def test_phemex_funding_deposits_and_withdrawals_past_the_latest_page_are_named_as_not_synced(tmp_path: Path) -> None:
+    exchange = offline_exchange("phemex")
+    exchange.fetch = Router(Phemex([], newest_first=True)).fetch
+
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger, freeze_time("2022-10-24"):
+        report = syncing.sync(
+            ledger, exchange, exchange="phemex", symbols=["ETH/USDT:USDT"], since=datetime(2022, 10, 19, tzinfo=UTC)
+        )
+
+    assert [(gap.stream, gap.reason) for gap in report.unavailable] == [
+        (
+            "funding ETH/USDT:USDT",
+            (
+                "'phemex' answers ccxt 4.5.90's fetch_funding_history its latest page only (20 records), whatever the "
+                "cursor: those before it are not synced (record them with record-funding)"
+            ),
+        ),
+        (
+            "deposits",
+            (
+                "'phemex' answers ccxt 4.5.90's fetch_deposits its latest page only (of the last 3 months), whatever "
+                "the cursor: those before it are not synced (record them with record-transfer)"
+            ),
+        ),
+        (
+            "withdrawals",
+            (
+                "'phemex' answers ccxt 4.5.90's fetch_withdrawals its latest page only (of the last 3 months), "
+                "whatever the cursor: those before it are not synced (record them with record-transfer)"
+            ),
+        ),
+    ]

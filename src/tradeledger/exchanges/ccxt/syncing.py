@@ -63,6 +63,7 @@ from tradeledger.exchanges.ccxt.transfers import (
     Unavailable,
     held_open,
     iso,
+    latest_page_only,
     transfer_calls,
     unlisted_executions,
 )
@@ -230,7 +231,7 @@ def streams(
             "(record it with record-funding, or ingest ccxt --kind funding)"
         )
         unavailable.append(Unavailable("funding", reason))
-    return found, unavailable
+    return found, unavailable + latest_page_only(client.id, [(stream.label, stream.call) for stream in found])
 
 
 def _reads_until(method: Callable[..., Any], *, depth: int = 1) -> bool:

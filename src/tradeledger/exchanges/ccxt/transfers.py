@@ -5,7 +5,8 @@ one without a ledger either, from ccxt's combined `fetchDepositsWithdrawals` (ge
 entry's own `type` deciding. An exchange with both a ledger and the combined list (bitfinex, cex) keeps its ledger
 stream: the two name one transfer by different ids, so a switch would book again what a ledger synced before holds.
 What it cannot list (none of the calls, or one of the two lists only) is reported as unavailable, never left out
-without a word; so are the executions a trade list leaves out (unlisted_executions).
+without a word; so are the executions a trade list leaves out (unlisted_executions), and what lies before the latest
+page of a list ccxt asks that page of only (latest_page_only).
 """
 
 from __future__ import annotations
@@ -26,6 +27,44 @@ _RECORD_THEM = "(record them with record-transfer)"
 # ccxt's bybit.fetch_my_trades (4.5.90) sends execType=Trade, which bybit's execution list takes as a filter (bybit v5
 # docs, /v5/execution/list: execType optional): what the exchange closed itself never comes back.
 _TRADES_ONLY = re.compile(r"""['"]execType['"]\s*:\s*['"]Trade['"]""")
+
+
+# The calls whose ccxt 4.5.90 code asks the exchange for its latest page only, whatever `since` (no start, page or
+# cursor sent), and sync does not read whole yet (paged.py reads the others): (exchange id, call) -> what that page is.
+# What came since the cursor before that page is named in the report as not synced (latest_page_only).
+_LATEST_PAGE: dict[tuple[str, str], str] = {
+    # /api-data/(g-)futures/funding-fees: offset and limit only, 20 unless told, newest first; rows without an id
+    ("phemex", "fetch_funding_history"): "20 records",
+    # /exchange/wallets/depositList, withdrawList: currency, offset, limit; "recent ... within 3 months"
+    ("phemex", "fetch_deposits"): "of the last 3 months",
+    ("phemex", "fetch_withdrawals"): "of the last 3 months",
+    # v2 /accounts/{id}/deposits, withdrawals: 25 unless told, newest first, paged by starting_after
+    ("coinbase", "fetch_deposits"): "25 of an account",
+    ("coinbase", "fetch_withdrawals"): "25 of an account",
+    # private/get_deposits, get_withdrawals: count 10 unless told, offset, newest first
+    ("deribit", "fetch_deposits"): "10 of a currency",
+    ("deribit", "fetch_withdrawals"): "10 of a currency",
+    # POST user_transactions/{pair}: limit 100 unless told, sort desc; since_timestamp never sent
+    ("bitstamp", "fetch_my_trades"): "the last 100 transactions of the pair",
+}
+_RECORD_WITH = {"fetch_funding_history": "record-funding", "fetch_my_trades": "record"}
+
+
+def latest_page_only(exchange_id: str, streams: Sequence[tuple[str, str]]) -> list[Unavailable]:
+    """What the (label, ccxt call) streams planned on `exchange_id` leave out before the exchange's latest page (see
+    _LATEST_PAGE), once per label (a deposit stream per currency: once, as `deposits`)."""
+    named: dict[str, Unavailable] = {}
+    for label, call in streams:
+        page = _LATEST_PAGE.get((exchange_id, call))
+        if page is None:
+            continue
+        stream = label if call in _RECORD_WITH else label.split(" ")[0]
+        reason = (
+            f"{exchange_id!r} answers ccxt 4.5.90's {call} its latest page only ({page}), whatever the cursor: those "
+            f"before it are not synced (record them with {_RECORD_WITH.get(call, 'record-transfer')})"
+        )
+        named.setdefault(stream, Unavailable(stream, reason))
+    return list(named.values())
 
 
 class TransferCall(NamedTuple):
