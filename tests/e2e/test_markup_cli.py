@@ -237,6 +237,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "replay": (lambda p, _: ["--db", p.url, "replay", "--initial-balance", "1000", "--account", LINK], [LINK]),
     "history": (lambda p, _: ["--db", p.url, "history"], [CLOSE, f"{CLOSE}-2"]),
     "verify": (_verify, ["[/]why", BOLD]),
+    "rebuild": (lambda p, _: ["--db", p.url, "rebuild"], ["rebuilt the projections"]),  # prints no user text
     "copy": (lambda p, _: ["copy", "--from", p.url, "--to", f"sqlite:///{p.folder / 'copy.db'}"], ["copied 3 events"]),
     "rollback": (
         lambda p, _: [
